@@ -1,0 +1,115 @@
+"""RegimeDesk web app. `python app.py` runs the embedded mode: web + engine in one process.
+
+`create_app(settings)` builds the Dash app; `server` is the Flask server for `gunicorn app:server`
+(set REGIMEDESK_ENGINE_MODE=none there and run `python -m engine` separately).
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Dash, dcc, html
+
+from engine.context import EngineContext
+from engine.settings import EngineMode, Settings, SettingsError, load_settings
+from webapp.api import register_api_routes
+from webapp.background import background_manager
+from webapp.banner import banner_layout, register_banner_callbacks
+from webapp.cache import init_cache
+from webapp.context import attach
+
+ROOT = Path(__file__).resolve().parent
+ENGINE_KEY = "regimedesk_engine"  # server.extensions entry holding the embedded EngineService
+log = logging.getLogger("regimedesk.app")
+
+
+def _layout() -> html.Div:
+    from components.shell import navbar
+
+    return html.Div([
+        dcc.Location(id="app-location"),
+        navbar(list(dash.page_registry.values())),
+        dbc.Container([banner_layout(), dash.page_container], fluid=True),
+    ])
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    context: EngineContext | None = None,
+    start_engine: bool = False,
+) -> Dash:
+    """Build the Dash app on `settings`; with start_engine and engine_mode=embedded, run the engine too."""
+    from engine.runtime import build_context
+    from engine.store.check import require_current_schema
+
+    settings = settings or load_settings()
+    embedded = settings.engine_mode is EngineMode.EMBEDDED
+    ctx = context or build_context(settings, with_source=False, migrate=embedded)
+    if not embedded:
+        require_current_schema(ctx.store)
+    app = Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        serve_locally=True,  # no CDN: machines run offline; Bootstrap is vendored in assets/
+        suppress_callback_exceptions=True,
+        title="RegimeDesk",
+        update_title=None,
+        background_callback_manager=background_manager(settings),  # Regime page what-if (webapp/background.py)
+    )
+    server = app.server
+    server.config["SECRET_KEY"] = (settings.secret_key.get_secret_value() if settings.secret_key
+                                   else os.urandom(32).hex())
+    server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 2  # base64 in a Dash upload grows by 4/3
+    attach(server, ctx)
+    init_cache(server, settings.cache_url)
+    app.layout = _layout
+    register_banner_callbacks(app)
+    register_api_routes(server)
+    if start_engine and embedded:
+        server.extensions[ENGINE_KEY] = _start_embedded_engine(settings, ctx)
+    return app
+
+
+def _start_embedded_engine(settings: Settings, web_ctx: EngineContext):  # type: ignore[no-untyped-def]
+    from engine.runtime import build_context
+    from engine.scheduler import EngineService
+
+    engine_ctx = build_context(settings, with_source=True, migrate=False, store=web_ctx.store, clock=web_ctx.clock)
+    service = EngineService(engine_ctx, blocking=False)
+    service.start()
+    atexit.register(service.shutdown)
+    return service
+
+
+def main() -> int:
+    from engine.logging_setup import configure_logging
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    app = create_app(settings, start_engine=True)
+    log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
+    app.run(host=settings.host, port=settings.port, debug=False)
+    return 0
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """`app.server` for gunicorn, built on first access so importing app.py stays cheap."""
+    if name == "server":
+        return create_app(load_settings()).server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

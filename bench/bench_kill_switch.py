@@ -1,0 +1,185 @@
+"""Kill switch latency with 100 open orders: call -> HALTED committed, and call -> broker confirms
+0 open orders, through engine.trading.control.perform (what the buttons and the CLI call).
+
+Paths measured (SQLite store, fresh each round):
+  paper, engine down   - the caller (web/CLI) performs the broker steps itself
+  paper, engine alive  - the command is handed to an engine thread polling every COMMAND_POLL_SECONDS (the
+                         engine's command job period), so the wait for that poll is included
+  alpaca (local server)- AlpacaBroker over real HTTP against tests/fake_alpaca, caller performs
+Baseline in the same run: a bare state-change transaction plus a bare broker.cancel_all_orders(),
+i.e. the floor without the command row, step recording, audit and verification.
+Run: python -m bench.bench_kill_switch [--orders 100] [--rounds 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from engine.clock import SystemClock
+from engine.scheduler import COMMAND_POLL_SECONDS
+from engine.store.db import open_store
+from engine.trading import control
+from engine.trading import state as ts
+from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType
+from engine.trading.brokers.paper import PaperBroker
+from engine.trading.control import SimpleControlContext
+from tests.trading_control_fixtures import SYMBOLS, beat, seed_market
+
+ENGINE_POLL_S = COMMAND_POLL_SECONDS  # the engine's real command-job period
+
+
+def paper_ctx(path: Path) -> SimpleControlContext:
+    clock = SystemClock()
+    store = open_store(f"sqlite:///{path}", migrate=True)
+    seed_market(store, clock)
+    broker = PaperBroker(store, clock, starting_cash=Decimal(10**9))
+    return SimpleControlContext(store=store, clock=clock, broker=broker)
+
+
+def rest(ctx: SimpleControlContext, n: int, tag: str) -> None:
+    for i in range(n):
+        ctx.broker.submit_order(OrderRequest(f"{tag}-{i}", SYMBOLS[i % len(SYMBOLS)], OrderSide.BUY, Decimal(1),
+                                             OrderType.LIMIT, Decimal(50)))
+    assert len(ctx.broker.list_open_orders()) == n
+
+
+class StateWatch:
+    """A reader thread (another connection) noting when HALTED first becomes visible."""
+
+    def __init__(self, ctx: SimpleControlContext) -> None:
+        self.ctx, self.seen_at = ctx, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self.ctx.store.read() as s:
+                if ts.current(s).state is ts.TradingState.HALTED:
+                    self.seen_at = time.perf_counter()
+                    return
+            time.sleep(0.001)
+
+    def __enter__(self) -> StateWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def wait_all_cancelled(ctx: SimpleControlContext, timeout: float = 10.0) -> float:
+    deadline = time.perf_counter() + timeout
+    while ctx.broker.list_open_orders():
+        if time.perf_counter() > deadline:
+            raise RuntimeError("orders still open")
+        time.sleep(0.002)
+    return time.perf_counter()
+
+
+def reset(ctx: SimpleControlContext) -> None:
+    with ctx.store.write() as s:
+        ts.change(s, ctx.clock.now(), ts.TradingState.ACTIVE, "bench", "next round")
+
+
+def round_perform(ctx: SimpleControlContext, n: int, tag: str, **kw: Any) -> tuple[float, float]:
+    rest(ctx, n, tag)
+    with StateWatch(ctx) as watch:
+        t0 = time.perf_counter()
+        control.perform(ctx, "bench", "halt", reason="bench", **kw)
+        done = wait_all_cancelled(ctx)
+    assert watch.seen_at is not None
+    reset(ctx)
+    return (watch.seen_at - t0) * 1000, (done - t0) * 1000
+
+
+def round_baseline(ctx: SimpleControlContext, n: int, tag: str) -> tuple[float, float]:
+    rest(ctx, n, tag)
+    t0 = time.perf_counter()
+    with ctx.store.write() as s:
+        ts.change(s, ctx.clock.now(), ts.TradingState.HALTED, "bench", "baseline")
+    t1 = time.perf_counter()
+    ctx.broker.cancel_all_orders()
+    t2 = time.perf_counter()
+    reset(ctx)
+    return (t1 - t0) * 1000, (t2 - t0) * 1000
+
+
+def engine_thread(ctx: SimpleControlContext, stop: threading.Event) -> threading.Thread:
+    def run() -> None:
+        while not stop.wait(ENGINE_POLL_S):
+            beat(ctx.store, ctx.clock.now())
+            control.process_pending_commands(ctx)
+
+    beat(ctx.store, ctx.clock.now())
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def report(name: str, rows: list[tuple[float, float]]) -> None:
+    halted = [r[0] for r in rows]
+    cancelled = [r[1] for r in rows]
+    print(f"{name:<34} HALTED median {statistics.median(halted):7.1f} ms  max {max(halted):7.1f} ms   "
+          f"all cancelled median {statistics.median(cancelled):7.1f} ms  max {max(cancelled):7.1f} ms")
+
+
+def run_rounds(rounds: int, fn: Callable[[int], tuple[float, float]]) -> list[tuple[float, float]]:
+    return [fn(i) for i in range(rounds)]
+
+
+def bench_alpaca(n: int, rounds: int, tmp: Path) -> list[tuple[float, float]] | None:
+    try:
+        from engine.trading.brokers.alpaca import AlpacaBroker
+        from tests.fake_alpaca import FakeAlpacaServer
+    except ImportError:
+        return None
+    clock = SystemClock()
+    store = open_store(f"sqlite:///{tmp / 'alpaca.db'}", migrate=True)
+    seed_market(store, clock)
+    with FakeAlpacaServer(key_id="k", secret_key="s") as server:
+        broker = AlpacaBroker("k", "s", paper=True, url_override=server.url, timeout_s=5.0)
+        ctx = SimpleControlContext(store=store, clock=clock, broker=broker)
+        rows = run_rounds(rounds, lambda i: round_perform(ctx, n, f"alp{i}", execute="here"))
+    store.dispose()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    n, rounds = args.orders, args.rounds
+    print(f"kill switch with {n} open orders, {rounds} rounds each (SQLite WAL store)")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        ctx = paper_ctx(tmp / "paper.db")
+        report("baseline: bare state + cancel_all", run_rounds(rounds, lambda i: round_baseline(ctx, n, f"b{i}")))
+        report("paper, engine down (web acts)", run_rounds(rounds, lambda i: round_perform(ctx, n, f"d{i}")))
+        stop = threading.Event()
+        thread = engine_thread(ctx, stop)
+        try:
+            report(f"paper, engine alive (poll {ENGINE_POLL_S}s)",
+                   run_rounds(rounds, lambda i: round_perform(ctx, n, f"e{i}", handoff_s=2.0)))
+        finally:
+            stop.set()
+            thread.join()
+        ctx.store.dispose()
+        rows = bench_alpaca(n, rounds, tmp)
+        if rows is None:
+            print("alpaca (local server): skipped, tests/fake_alpaca not available")
+        else:
+            report("alpaca local server (caller acts)", rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

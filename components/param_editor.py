@@ -1,0 +1,314 @@
+"""UI factories of the Parameters page: sheet navigation, one editor per parameter, table grids,
+the pending-changes diff, grouped error lists and confirm dialogs. No data access.
+
+Why factories: the page builds only the selected sheet (a few dozen editors) on demand; these
+functions turn schema specs and plain values into components, so the page file stays readable.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.tables import records_grid
+from engine.params.schema import FieldSpec, SheetSpec
+
+INVALID_CELL_CLASS = "bg-danger-subtle text-danger fw-semibold"
+ERROR_TIP = "params.data.__errors ? params.data.__errors[params.colDef.field] : undefined"
+
+
+def cell_text(v: Any) -> Any:
+    """A canonical value as a user types it: TRUE/FALSE, comma lists, plain numbers."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, list | tuple):
+        return ",".join(str(cell_text(i)) for i in v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def kv_key(sheet: str, section: str, name: str) -> str:
+    """Id of a key/value parameter in editor ids and pending edits."""
+    return f"{sheet}|{section}|{name}"
+
+
+def cell_key(sheet: str, section: str, row: int, name: str) -> str:
+    """Id of one table cell (row is 0-based) in pending edits."""
+    return f"{sheet}|{section}|{row}|{name}"
+
+
+def _num(v: float | None) -> str:
+    return "—" if v is None else f"{v:g}"
+
+
+def slider_step(f: FieldSpec) -> float:
+    """Integer steps for integers; about 100 steps across the range for numbers."""
+    if f.type == "integer":
+        return 1
+    span = float(f.max) - float(f.min)  # type: ignore[arg-type]
+    return 10 ** math.floor(math.log10(span / 100)) if span > 0 else 1
+
+
+def is_slider(f: FieldSpec) -> bool:
+    return f.type in ("number", "integer") and f.min is not None and f.max is not None and f.max > f.min
+
+
+def usage_badge(f: FieldSpec) -> html.Span:
+    if f.used:
+        return dbc.Badge(f"used by {f.consumer}", color="success", className="me-1 fw-normal")
+    reason = f.unused_reason or (f"display only ({f.consumer})" if f.consumer else "no engine module reads it")
+    return dbc.Badge(f"not used by this engine: {reason}", color="secondary", className="me-1 fw-normal text-wrap")
+
+
+def field_facts(f: FieldSpec) -> html.Div:
+    """Unit, bounds/options, default and the engine consumer of one parameter."""
+    facts: list[Any] = []
+    if f.unit:
+        facts.append(f"unit {f.unit}")
+    if f.min is not None or f.max is not None:
+        facts.append(f"range {_num(f.min)} – {_num(f.max)}")
+    if f.options and f.type != "enum":
+        facts.append("options " + ", ".join(f.options))
+    facts.append(f"default {cell_text(f.default) if f.default is not None else '(empty)'}")
+    facts.append(f"type {f.type}")
+    return html.Div([usage_badge(f), html.Span(" · ".join(str(x) for x in facts))], className="small text-muted")
+
+
+def value_control(key: str, f: FieldSpec, value: Any) -> Any:
+    """The editor of one key/value parameter; its value component always has id parameters-value."""
+    vid = {"type": "parameters-value", "name": key}
+    if f.type == "boolean":
+        return dbc.Switch(id=vid, value=bool(value), className="mb-0")
+    if f.type == "enum":
+        return dcc.Dropdown(id=vid, options=list(f.options), value=value, clearable=False,
+                            style={"minWidth": "12rem"})
+    if is_slider(f):
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        slider_value = min(max(number, f.min), f.max) if number is not None else f.min
+        return dbc.Row([
+            dbc.Col(dcc.Slider(id={"type": "parameters-slider", "name": key}, min=f.min, max=f.max,
+                               step=slider_step(f), value=slider_value, allow_direct_input=False,
+                               marks={f.min: _num(f.min), f.max: _num(f.max)}, updatemode="mouseup"), width=8),
+            dbc.Col(dbc.Input(id=vid, type="number", value=value, debounce=True, size="sm",
+                              step="any"), width=4),
+        ], className="g-2 align-items-center")
+    if f.type in ("number", "integer"):
+        return dbc.Input(id=vid, type="number", value=value, debounce=True, size="sm", step="any")
+    return dbc.Input(id=vid, type="text", value=cell_text(value), debounce=True, size="sm")
+
+
+def param_editor(key: str, f: FieldSpec, value: Any, error: str | None, pending: bool) -> dbc.ListGroupItem:
+    """One parameter: name, description, facts, editor and its validation message."""
+    title = html.Div([html.Strong(f.header, className="me-2"),
+                      html.Code(f.name, className="small me-2") if f.name != f.header else None,
+                      dbc.Badge("edited", color="warning", className="fw-normal") if pending else None])
+    return dbc.ListGroupItem(dbc.Row([
+        dbc.Col([title, html.Div(f.description, className="small"), field_facts(f)], md=6),
+        dbc.Col([value_control(key, f, value),
+                 html.Div(error or "", id={"type": "parameters-error", "name": key},
+                          className="small text-danger mt-1")], md=6),
+    ], className="g-2"), id={"type": "parameters-row", "name": key})
+
+
+def _column_def(f: FieldSpec) -> dict[str, Any]:
+    tip = f.description + (f" ({f.unit})" if f.unit else "")
+    if f.min is not None or f.max is not None:
+        tip += f" · range {_num(f.min)} – {_num(f.max)}"
+    if f.options:
+        tip += " · options " + ", ".join(f.options)
+    col: dict[str, Any] = {
+        "field": f.name, "headerName": f.header, "headerTooltip": tip + (" · used" if f.used else " · not used"),
+        "editable": True, "cellClassRules": {INVALID_CELL_CLASS: "params.data.__errors && "
+                                             "params.data.__errors[params.colDef.field]"},
+        "tooltipValueGetter": {"function": ERROR_TIP},
+    }
+    if f.type == "enum" and f.options:
+        col["cellEditor"] = "agSelectCellEditor"
+        col["cellEditorParams"] = {"values": list(f.options)}
+    return col
+
+
+def table_grid(key: str, fields: Sequence[FieldSpec], rows: list[dict[str, Any]]) -> dag.AgGrid:
+    """An editable table section; each row carries __row (its id) and __errors (column -> message)."""
+    return dag.AgGrid(
+        id={"type": "parameters-grid", "name": key},
+        columnDefs=[{"field": "__n", "headerName": "#", "editable": False, "maxWidth": 70, "minWidth": 60},
+                    *[_column_def(f) for f in fields]],
+        rowData=rows,
+        getRowId="params.data.__row",
+        defaultColDef={"resizable": True, "minWidth": 110, "singleClickEdit": True,
+                       "cellDataType": False},  # text editors: an invalid entry must reach validation
+        dashGridOptions={"animateRows": False, "stopEditingWhenCellsLoseFocus": True, "tooltipShowDelay": 200,
+                         "rowSelection": {"mode": "singleRow", "checkboxes": True, "enableClickSelection": True}},
+        columnSize="autoSize",
+        style={"height": f"{min(560, 52 + 42 * max(len(rows), 1))}px"},
+        className="ag-theme-alpine",
+    )
+
+
+def table_section(title: str, description: str, fields: Sequence[FieldSpec], key: str,
+                  rows: list[dict[str, Any]]) -> html.Div:
+    used = sum(f.used for f in fields)
+    unused = [f for f in fields if not f.used]
+    note = [usage_badge(f) for f in unused[:1]] if unused and not used else []
+    return html.Div([
+        html.H6([title, html.Small(f"  {len(rows)} rows · {used}/{len(fields)} columns used by the engine",
+                                   className="text-muted")], className="mt-2"),
+        html.Div(description, className="small text-muted mb-1"), *note,
+        table_grid(key, fields, rows),
+        dbc.ButtonGroup([
+            dbc.Button("Add row", id={"type": "parameters-row-add", "name": key}, size="sm", color="secondary",
+                       outline=True),
+            dbc.Button("Delete selected row", id={"type": "parameters-row-delete", "name": key}, size="sm",
+                       color="danger", outline=True),
+        ], className="mt-1"),
+    ], className="mb-3")
+
+
+def sheet_nav(groups: dict[str, list[SheetSpec]], counts: dict[str, tuple[int, int]]) -> html.Div:
+    """Sheets grouped by schema group; counts = sheet -> (used, total)."""
+    blocks = []
+    for group, sheets in groups.items():
+        items = [dbc.ListGroupItem(
+            [html.Span(sh.name), html.Small(f" {counts[sh.name][0]}/{counts[sh.name][1]}", className="text-muted")],
+            id={"type": "parameters-sheet-link", "sheet": sh.name}, action=True, n_clicks=0,
+            className="py-1 small") for sh in sheets]
+        blocks.append(html.Div([html.Div(group, className="kpi-title mt-2 mb-1"),
+                                dbc.ListGroup(items, flush=True)]))
+    return html.Div(blocks, id="parameters-nav")
+
+
+def search_hits(hits: Iterable[tuple[str, str, str, str]], total: int) -> html.Div:
+    """hits = (sheet, section title, name, description); each opens its sheet when clicked."""
+    items = [dbc.ListGroupItem([html.Strong(name), html.Span(f"  {sheet}", className="text-muted"),
+                                html.Div(desc, className="small text-muted")],
+                               id={"type": "parameters-search-hit", "sheet": sheet, "name": name}, action=True,
+                               n_clicks=0, className="py-1 small")
+             for sheet, _sec, name, desc in hits]
+    shown = len(items)
+    head = f"{total} match{'es' if total != 1 else ''}" + (f", first {shown} shown" if shown < total else "")
+    return html.Div([html.Div(head, className="small text-muted mb-1"), dbc.ListGroup(items)])
+
+
+def diff_table(rows: Sequence[dict[str, Any]], empty: str) -> Any:
+    """Pending or historical changes: sheet, cell, parameter, old -> new (and a problem when invalid)."""
+    if not rows:
+        return html.Div(empty, className="text-muted small")
+    body = [html.Tr([html.Td(r["sheet"]), html.Td(html.Code(r["cell"])), html.Td(r["parameter"]),
+                     html.Td(str(r["old"])), html.Td("→"), html.Td(str(r["new"])),
+                     html.Td(r.get("error") or "", className="text-danger")],
+                    className="table-danger" if r.get("error") else None) for r in rows]
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in
+                                          ("Sheet", "Cell", "Parameter", "Old", "", "New", "Problem")])),
+                      html.Tbody(body)], size="sm", striped=True, className="mb-0 small")
+
+
+def issues_by_sheet(issues: Sequence[dict[str, Any]], title: str) -> html.Div:
+    """Every problem at once, grouped by sheet, each as `Sheet!Cell: message; expected ...; fix`."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for i in issues:
+        groups.setdefault(i["sheet"], []).append(i)
+    blocks = []
+    for sheet, items in groups.items():
+        lines = []
+        for i in items:
+            extra = "; ".join(x for x in (f"expected {i['expected']}" if i.get("expected") else "",
+                                          i.get("fix") or "") if x)
+            lines.append(html.Li([html.Code(i["where"]), f": {i['message']}", f"; {extra}" if extra else ""],
+                                 className="parameters-issue"))
+        blocks.append(html.Div([html.Strong(f"{sheet} ({len(items)})"), html.Ul(lines, className="mb-1")]))
+    return dbc.Alert([html.Div(title, className="fw-semibold mb-1"), *blocks], color="danger",
+                     className="small", id="parameters-issues")
+
+
+def confirm_dialog(prefix: str, title: str, body_id: str, confirm_label: str, with_note: bool = True) -> dbc.Modal:
+    """A modal with a body filled by a callback, an optional note field, Cancel and Confirm."""
+    note = [dbc.Input(id=f"{prefix}-note", placeholder="note for the version history (why)", maxLength=300)] \
+        if with_note else []
+    return dbc.Modal([
+        dbc.ModalHeader(dbc.ModalTitle(title), close_button=True),
+        dbc.ModalBody([html.Div(id=body_id, className="mb-2 small"), *note]),
+        dbc.ModalFooter([
+            dbc.Button("Cancel", id=f"{prefix}-cancel", color="secondary", outline=True, n_clicks=0),
+            dbc.Button(confirm_label, id=f"{prefix}-confirm", color="primary", n_clicks=0),
+        ]),
+    ], id=f"{prefix}-modal", is_open=False, backdrop="static", centered=True)
+
+
+def grid_rows(fields: Sequence[FieldSpec], rows: Sequence[dict[str, Any]], sheet: str, section: str,
+              errors: dict[str, str]) -> list[dict[str, Any]]:
+    """rowData of a table section: values as typed, __row (0-based id) and __errors (column -> message)."""
+    out = []
+    for i, r in enumerate(rows):
+        row: dict[str, Any] = {f.name: cell_text(r.get(f.name)) for f in fields}
+        row["__row"], row["__n"] = str(i), i + 1  # __row: the grid's row id (a string), __n: shown
+        row["__errors"] = {f.name: errors[k] for f in fields if (k := cell_key(sheet, section, i, f.name)) in errors}
+        out.append(row)
+    return out
+
+
+def sheet_body(spec: SheetSpec, values: dict[str, Any], errors: dict[str, str], edited: set[str],
+               counts: tuple[int, int]) -> html.Div:
+    """Everything editable on one sheet: key/value editors and one grid per table section."""
+    parts: list[Any] = [
+        html.H5(spec.name, id="parameters-sheet-title", className="mb-0"),
+        html.Div([spec.description, html.Span(f"  ·  group {spec.group}  ·  {counts[0]} of {counts[1]} "
+                                              "parameters/columns used by the engine", className="text-muted")],
+                 className="small mb-2"),
+    ]
+    for sec in spec.data_sections:
+        title = sec.title if sec.title and sec.title != spec.title else None
+        if sec.kind == "kv":
+            items = []
+            for f in sec.fields:
+                key = kv_key(spec.name, sec.key, f.name)
+                items.append(param_editor(key, f, values[sec.key].get(f.name), errors.get(key), key in edited))
+            parts += [html.H6(title, className="mt-2") if title else None, dbc.ListGroup(items, className="mb-3")]
+        else:
+            rows = grid_rows(sec.fields, values[sec.key], spec.name, sec.key, errors)
+            parts.append(table_section(title or "Table", sec.description, sec.fields,
+                                       f"{spec.name}|{sec.key}", rows))
+    return html.Div(parts)
+
+
+def toolbar() -> dbc.Row:
+    """Apply/Discard, upload, downloads and the versions toggle of the Parameters page."""
+    return dbc.Row([
+        dbc.Col(dbc.ButtonGroup([
+            dbc.Button("Apply…", id="parameters-apply", color="primary", size="sm", disabled=True),
+            dbc.Button("Discard", id="parameters-discard", color="secondary", outline=True, size="sm"),
+        ]), width="auto"),
+        dbc.Col(dcc.Upload(dbc.Button("Upload workbook (.xlsx)", size="sm", color="info", outline=True),
+                           id="parameters-upload", accept=".xlsx,.xlsm,.xls", multiple=False), width="auto"),
+        dbc.Col(dbc.ButtonGroup([
+            dbc.Button("Download current", id="parameters-download-current", size="sm", outline=True),
+            dbc.Button("Download template", id="parameters-download-template", size="sm", outline=True),
+        ]), width="auto"),
+        dbc.Col(dbc.Button("Versions", id="parameters-versions-toggle", size="sm", color="dark", outline=True,
+                           n_clicks=0), width="auto"),
+        dbc.Col(html.Div(id="parameters-pending-count", className="small text-muted"), className="align-self-center"),
+    ], className="g-2 mb-2")
+
+
+def versions_panel(columns: list[dict[str, Any]]) -> dbc.Collapse:
+    """Version list, diff of any two, download and roll back (hidden until toggled)."""
+    return dbc.Collapse(dbc.Card(dbc.CardBody([
+        html.H6("Versions"),
+        records_grid("parameters-versions-grid", columns, height=240),
+        dbc.Row([
+            dbc.Col(dbc.InputGroup([dbc.InputGroupText("Diff"), dbc.Select(id="parameters-diff-a"),
+                                    dbc.InputGroupText("→"), dbc.Select(id="parameters-diff-b")], size="sm"), md=6),
+            dbc.Col(dbc.InputGroup([dbc.Select(id="parameters-version-pick"),
+                                    dbc.Button("Download", id="parameters-download-version", outline=True),
+                                    dbc.Button("Roll back to it…", id="parameters-rollback", color="warning",
+                                               outline=True)], size="sm"), md=6),
+        ], className="g-2 my-2"),
+        html.Div(id="parameters-version-diff", style={"maxHeight": "320px", "overflowY": "auto"}),
+    ]), className="mb-3"), id="parameters-versions-collapse", is_open=False)

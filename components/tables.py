@@ -1,0 +1,33 @@
+"""Table factories: dash-ag-grid for long, sortable lists; a compact dbc table for short ones."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import html
+
+
+def records_grid(grid_id: str, columns: Sequence[dict[str, Any]], height: int = 320) -> dag.AgGrid:
+    """An empty read-only grid; a callback fills rowData."""
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=list(columns),
+        rowData=[],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
+        dashGridOptions={"animateRows": False, "domLayout": "normal", "suppressCellFocus": True},
+        columnSize="responsiveSizeToFit",
+        style={"height": f"{height}px"},
+        className="ag-theme-alpine",
+    )
+
+
+def small_table(header: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> dbc.Table | html.Div:
+    if not rows:
+        return html.Div(empty, className="text-muted small")
+    return dbc.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])),
+         html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows])],
+        size="sm", striped=True, hover=True, className="mb-0",
+    )

@@ -1,0 +1,91 @@
+"""Display factories for the Trading page: positions, open orders (with a cancel button each),
+fills, control-step progress, reconciliation and the control audit trail. No data access: each
+takes the plain dicts the store queries return."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from components import formatting as fmt
+from components.tables import small_table
+
+STEP_ICONS = {"pending": "○", "running": "◔", "done": "✔", "failed": "✘", "skipped": "–"}
+STEP_COLOURS = {"pending": "text-muted", "running": "text-primary", "done": "text-success", "failed": "text-danger",
+                "skipped": "text-secondary"}
+CANCEL_TYPE = "trading-cancel-order"
+
+
+def positions_table(positions: Sequence[dict[str, Any]]) -> Any:
+    rows = []
+    for p in positions:
+        pnl = p.get("unrealized_pnl")
+        pnl_cell = html.Span(fmt.money(pnl), className="text-success" if (pnl or 0) >= 0 else "text-danger")
+        rows.append([p["symbol"], fmt.number(p["qty"], 0), fmt.money(p["avg_entry_price"]),
+                     fmt.money(p.get("market_price")), pnl_cell])
+    return small_table(["Symbol", "Qty", "Avg entry", "Mark", "Unrealized P&L"], rows, "No positions.")
+
+
+def open_orders_table(orders: Sequence[dict[str, Any]]) -> Any:
+    rows = []
+    for o in orders:
+        limit = fmt.money(o["limit_price"]) if o.get("limit_price") is not None else "market"
+        button = dbc.Button("Cancel", id={"type": CANCEL_TYPE, "index": o["id"]}, size="sm", color="outline-danger",
+                            n_clicks=0, className="py-0")
+        rows.append([o["symbol"], o["side"], fmt.number(o["qty"], 0), limit, o["status"],
+                     fmt.number(o.get("filled_qty"), 0), o.get("origin", ""), fmt.timestamp(o.get("created_at")), button])
+    return small_table(["Symbol", "Side", "Qty", "Limit", "Status", "Filled", "Origin", "Created", ""], rows,
+                       "No open orders.")
+
+
+def fills_table(fills: Sequence[dict[str, Any]]) -> Any:
+    rows = [[fmt.timestamp(f["ts"]), f["symbol"], f["side"], fmt.number(f["qty"], 0), fmt.money(f["price"], 4),
+             fmt.money(f["commission"], 4)] for f in fills]
+    return small_table(["Time", "Symbol", "Side", "Qty", "Price", "Commission"], rows, "No fills yet.")
+
+
+def steps_list(command: dict[str, Any] | None) -> Any:
+    """The last control action as a live checklist: each step's status, detail and duration."""
+    if command is None:
+        return html.Div("No control action yet.", className="text-muted small")
+    items = []
+    for step in command.get("steps", []):
+        status = step.get("status", "pending")
+        took = f" ({step['duration_ms']:.0f} ms)" if step.get("duration_ms") is not None else ""
+        items.append(html.Li(
+            [html.Span(STEP_ICONS.get(status, "?"), className=f"me-2 {STEP_COLOURS.get(status, '')}"),
+             html.Strong(step.get("name", "")), html.Span(f" — {step.get('detail') or status}{took}",
+                                                          className="small")],
+            id={"type": "trading-step", "name": step.get("name", "")},
+            **{"data-status": status},
+        ))
+    header = (f"#{command['id']} {command['kind']} by {command['actor']} at {fmt.timestamp(command['created_at'])}: "
+              f"{command['status']}")
+    if command.get("executor"):
+        header += f" (run by {command['executor']})"
+    children: list[Any] = [html.Div(header, className="fw-semibold", id="trading-progress-status",
+                                    **{"data-status": command["status"]}),
+                           html.Ul(items, className="list-unstyled ps-0 mb-1")]
+    if command.get("message") and command["status"] != "done":
+        children.append(html.Div(command["message"], className="small text-danger"))
+    return html.Div(children)
+
+
+def reconciliation_view(run: dict[str, Any] | None) -> Any:
+    if run is None:
+        return html.Div("No reconciliation yet.", className="text-muted small")
+    diffs = run.get("differences") or []
+    head = html.Div([dbc.Badge("in agreement" if run["ok"] else f"{len(diffs)} difference(s)",
+                               color="success" if run["ok"] else "warning", className="me-2"),
+                     html.Span(f"at {fmt.timestamp(run['ts'])}", className="small text-muted")])
+    rows = [[d.get("kind", ""), d.get("key", ""), str(d.get("store", "")), str(d.get("broker", ""))] for d in diffs[:50]]
+    return html.Div([head, small_table(["Kind", "Key", "Store", "Broker"], rows, "")]) if rows else head
+
+
+def control_audit_table(events: Sequence[dict[str, Any]]) -> Any:
+    rows = [[fmt.timestamp(e["ts"]), e["actor"], e["action"], e.get("target", ""), e["outcome"],
+             html.Span(json.dumps(e.get("details", {}), default=str)[:160], className="small")] for e in events]
+    return small_table(["Time", "Actor", "Action", "Target", "Outcome", "Details"], rows, "No control actions yet.")

@@ -1,0 +1,95 @@
+"""`python -m engine [COMMAND]`: run the engine alone, or one of its command-line tools.
+
+  python -m engine                 run the engine (blocking scheduler; SIGINT/SIGTERM stop it cleanly)
+  python -m engine migrate         bring the database schema to the newest migration
+  python -m engine params ...      validate / import / export / diff parameter workbooks
+  python -m engine regime ...      regime research tools (replay a CSV history)
+  python -m engine halt|pause|resume|status ...   trade controls for when the web is unreachable
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from engine.settings import SettingsError, load_settings
+from engine.store.db import StoreError
+
+log = logging.getLogger("engine")
+
+TRADING_COMMANDS = {"halt", "pause", "resume", "status"}
+
+
+def run_engine() -> int:
+    from engine.logging_setup import configure_logging
+    from engine.runtime import build_context
+    from engine.scheduler import EngineService
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    ctx = build_context(settings, with_source=True, migrate=False)
+    from engine.store.check import require_current_schema
+
+    require_current_schema(ctx.store)
+    service = EngineService(ctx, blocking=True)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stop accepting signals while shutting down
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        service.request_stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("engine %s starting (store %s, market %s, broker %s)", ctx.engine_id, ctx.store.safe_url(),
+             settings.market_source, settings.broker)
+    service.start()  # blocks until a signal asks the scheduler to stop
+    service.shutdown()
+    ctx.store.dispose()
+    logging.shutdown()
+    return 0
+
+
+def migrate() -> int:
+    from engine.store.db import open_store
+
+    store = open_store(load_settings().database_url, migrate=True)
+    print(f"database {store.safe_url()} is at the newest schema")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else "run"
+    try:
+        if command in ("run",):
+            return run_engine()
+        if command == "migrate":
+            return migrate()
+        if command == "params":
+            from engine.params.cli import main as params_main
+
+            return params_main(args[1:])
+        if command == "regime":
+            from engine.regime.cli import main as regime_main
+
+            return regime_main(args[1:])
+        if command in TRADING_COMMANDS:
+            from engine.trading.cli import main as trading_main
+
+            return trading_main(args)
+        if command in ("-h", "--help", "help"):
+            print(__doc__)
+            return 0
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"database error: {exc}", file=sys.stderr)
+        return 2
+    print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Audit trail: who did what, when, to what, with which outcome. Written in the caller's transaction."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.models import AuditEvent
+
+
+def record(
+    session: Session,
+    ts: datetime,
+    actor: str,
+    action: str,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+    outcome: str = "ok",
+) -> AuditEvent:
+    """Add an audit event to the current transaction (committed or rolled back with the change itself)."""
+    event = AuditEvent(ts=ts, actor=actor, action=action, target=target, details=details or {}, outcome=outcome)
+    session.add(event)
+    return event
+
+
+def recent(session: Session, limit: int = 200, action_prefix: str | None = None) -> list[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if action_prefix:
+        query = query.where(AuditEvent.action.startswith(action_prefix))
+    return list(session.scalars(query))

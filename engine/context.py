@@ -1,0 +1,23 @@
+"""What every engine job and control action receives: settings, store, clock, broker, market source.
+
+Built once per process by engine.runtime.build_context(settings). No module keeps these as globals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.clock import Clock
+from engine.market.types import MarketSource
+from engine.settings import Settings
+from engine.store.db import Store
+from engine.trading.brokers.base import Broker
+
+
+@dataclass
+class EngineContext:
+    settings: Settings
+    store: Store
+    clock: Clock
+    broker: Broker
+    source: MarketSource | None  # None in a web-only process
+    engine_id: str = field(default="")

@@ -1,0 +1,167 @@
+"""The engine's jobs. Each takes the EngineContext; `run_recorded` stores every run's outcome.
+
+A job that raises is logged and recorded as an error; it runs again on its next tick and
+never stops the scheduler.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from engine.context import EngineContext
+from engine.market.types import MarketUpdate
+from engine.store.models import (
+    BarRow,
+    EngineHeartbeat,
+    EngineLease,
+    Instrument,
+    JobRun,
+    KeyValue,
+    OptionChainSnapshot,
+    TrueRegimeRow,
+)
+from engine.store.writes import insert_ignoring_duplicates, pack_chain
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 15.0
+MARKET_DATA_KEY = "market.last_received_at"  # wall-clock arrival of the newest bars: the stale-data check
+JOB_RUN_RETENTION = timedelta(hours=6)
+CHAIN_SNAPSHOTS_KEPT = 2_000
+
+
+def run_recorded(ctx: EngineContext, name: str, job: Callable[[EngineContext], object]) -> bool:
+    """Run one job, store its duration and outcome; return False when it failed."""
+    started = ctx.clock.now()
+    t0 = time.perf_counter()
+    outcome, error = "ok", None
+    try:
+        job(ctx)
+    except Exception as exc:  # noqa: BLE001 - a job failure must never reach the scheduler
+        outcome, error = "error", f"{type(exc).__name__}: {exc}"
+        log.error("job %s failed: %s", name, error, extra={"job": name})
+        log.debug("job %s traceback:\n%s", name, traceback.format_exc())
+    duration_ms = (time.perf_counter() - t0) * 1000.0
+    try:
+        with ctx.store.write() as session:
+            session.add(JobRun(job=name, engine_id=ctx.engine_id, started_at=started, duration_ms=duration_ms,
+                               outcome=outcome, error=error))
+    except Exception:  # noqa: BLE001 - the store itself may be the failure; the log still has it
+        log.exception("could not record the run of job %s", name)
+    return outcome == "ok"
+
+
+def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: datetime | None = None) -> None:
+    """Write a poll's bars, chains and true regimes in one transaction (and when data last arrived)."""
+    with ctx.store.write() as session:
+        if received_at is not None and update.bars:
+            mark = session.get(KeyValue, MARKET_DATA_KEY)
+            if mark is None:
+                session.add(KeyValue(key=MARKET_DATA_KEY, value={"ts": received_at.isoformat()}, updated_at=received_at))
+            else:
+                mark.value, mark.updated_at = {"ts": received_at.isoformat()}, received_at
+        insert_ignoring_duplicates(session, BarRow.__table__, [
+            {"symbol": b.symbol, "ts": b.ts, "open": b.open, "high": b.high, "low": b.low, "close": b.close,
+             "volume": b.volume} for b in update.bars
+        ])
+        for chain in update.chains:
+            session.add(OptionChainSnapshot(underlying=chain.underlying, ts=chain.ts, spot=float(chain.spot),
+                                            contracts=len(chain), data=pack_chain(chain)))
+        insert_ignoring_duplicates(session, TrueRegimeRow.__table__, [
+            {"ts": r.ts, "trend": r.trend, "volatility": r.volatility} for r in update.true_regimes
+        ])
+
+
+def ensure_instruments(ctx: EngineContext) -> None:
+    source = ctx.source
+    if source is None:
+        return
+    underlyings = set(getattr(source, "option_underlyings", lambda: [])())
+    with ctx.store.write() as session:
+        known = set(session.scalars(select(Instrument.symbol)))
+        for symbol in source.symbols():
+            if symbol not in known:
+                kind = "index" if symbol == source.index_symbol() else "stock"
+                session.add(Instrument(symbol=symbol, kind=kind, has_options=symbol in underlyings, source=source.name))
+
+
+def resume_source(ctx: EngineContext, warmup_polls: int) -> None:
+    """Continue the market after the last stored bar, or warm it up with history on a fresh store."""
+    source = ctx.source
+    if source is None:
+        return
+    with ctx.store.read() as session:
+        last_ts = session.scalar(select(func.max(BarRow.ts)).where(BarRow.symbol == source.index_symbol()))
+    source.resume_after(last_ts)
+    if last_ts is None and warmup_polls > 0:
+        merged = MarketUpdate()
+        for _ in range(warmup_polls):
+            update = source.poll()
+            merged.bars.extend(update.bars)
+            merged.true_regimes.extend(update.true_regimes)
+            merged.chains = update.chains or merged.chains  # keep only the newest chain of the warm-up
+        store_market_update(ctx, merged)
+        log.info("warmed up the market with %d bars", len(merged.bars))
+
+
+def market_tick(ctx: EngineContext) -> MarketUpdate:
+    """Fetch new bars/chains, store them, and let the paper broker match open orders against them."""
+    assert ctx.source is not None
+    update = ctx.source.poll()
+    store_market_update(ctx, update, received_at=ctx.clock.now())
+    process_bars = getattr(ctx.broker, "process_bars", None)
+    if process_bars is not None and update.bars:
+        process_bars(update.bars)
+    if update.stale_symbols:
+        log.warning("stale market data for %s", ", ".join(update.stale_symbols))
+    return update
+
+
+def heartbeat(ctx: EngineContext) -> bool:
+    """Beat, and take or renew the lease; return True when this engine is the active one."""
+    now = ctx.clock.now()
+    with ctx.store.write() as session:
+        lease = session.get(EngineLease, 1, with_for_update=ctx.store.dialect == "postgresql")
+        if lease is None:
+            lease = EngineLease(id=1, holder=ctx.engine_id, lease_until=now)
+            session.add(lease)
+        is_leader = lease.holder == ctx.engine_id or lease.lease_until < now
+        if is_leader:
+            lease.holder, lease.lease_until = ctx.engine_id, now + timedelta(seconds=LEASE_SECONDS)
+        beat = session.get(EngineHeartbeat, ctx.engine_id)
+        if beat is None:
+            beat = EngineHeartbeat(engine_id=ctx.engine_id, host=socket.gethostname(), pid=os.getpid(),
+                                   started_at=now, last_beat=now, status="active")
+            session.add(beat)
+        beat.last_beat, beat.status = now, "active" if is_leader else "standby"
+    return is_leader
+
+
+def release_lease(ctx: EngineContext) -> None:
+    now = ctx.clock.now()
+    with ctx.store.write() as session:
+        lease = session.get(EngineLease, 1)
+        if lease is not None and lease.holder == ctx.engine_id:
+            lease.lease_until = now
+        beat = session.get(EngineHeartbeat, ctx.engine_id)
+        if beat is not None:
+            beat.status, beat.last_beat = "stopped", now
+
+
+def retention(ctx: EngineContext) -> None:
+    """Keep the store bounded: old job runs and option chain snapshots beyond the newest N."""
+    now = ctx.clock.now()
+    with ctx.store.write() as session:
+        session.execute(delete(JobRun).where(JobRun.started_at < now - JOB_RUN_RETENTION))
+        cutoff = session.scalar(
+            select(OptionChainSnapshot.id).order_by(OptionChainSnapshot.id.desc()).offset(CHAIN_SNAPSHOTS_KEPT).limit(1)
+        )
+        if cutoff is not None:
+            session.execute(delete(OptionChainSnapshot).where(OptionChainSnapshot.id <= cutoff))

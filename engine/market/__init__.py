@@ -1,0 +1,1 @@
+"""Market data: sources (simulated, csv, alpaca) behind one interface."""

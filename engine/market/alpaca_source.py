@@ -1,0 +1,256 @@
+"""Alpaca market data: 1-minute stock bars and option-chain snapshots, polled with timeouts.
+
+Why polling: one HTTP request per tick is simple to reason about, survives restarts via
+``resume_after`` and needs no websocket. Bars are requested from just after the last bar seen
+per symbol (but never earlier than ``late_bars`` before the previous request, so a symbol with no
+trades does not drag every request back days), so a tick returns only new bars; a symbol whose last bar is older than
+``stale_after`` is reported stale (data is flagged, never invented).
+
+Option chains come from ``/v1beta1/options/snapshots/{underlying}``. Snapshots carry quotes,
+trades, IV and greeks but no open interest or volume: those columns are NaN. Alpaca quotes
+vega per 1 vol point and theta per day; the chain contract wants vega per 1.00 of vol and theta
+per year, so they are scaled by 100 and 365.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from alpaca.data.historical.option import OptionHistoricalDataClient
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.models import OptionsSnapshot
+from alpaca.data.requests import OptionChainRequest, StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+
+from engine.clock import Clock, SystemClock
+from engine.market.types import Bar, MarketDataError, MarketUpdate, OptionChain
+from engine.trading.brokers.alpaca_http import classify, describe, harden_client, secret_value
+
+log = logging.getLogger(__name__)
+OCC = re.compile(r"^(?P<root>[A-Z0-9.]{1,6}?)\s*(?P<ymd>\d{6})(?P<kind>[CP])(?P<strike>\d{8})$")
+ONE_MINUTE = timedelta(minutes=1)
+VEGA_SCALE = 100.0  # per vol point -> per 1.00 of vol
+THETA_SCALE = 365.0  # per day -> per year
+
+
+def parse_occ(symbol: str) -> tuple[str, date, str, float]:
+    """(root, expiry, "C"|"P", strike) from an OCC option symbol such as AAPL240119C00100000."""
+    m = OCC.match(symbol.strip().upper())
+    if not m:
+        raise ValueError(f"not an OCC option symbol: {symbol!r}")
+    ymd = m.group("ymd")
+    expiry = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:6]))
+    return m.group("root"), expiry, m.group("kind"), int(m.group("strike")) / 1000.0
+
+
+def _f(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def _price(s: OptionsSnapshot) -> float:
+    q = s.latest_quote
+    if q is not None and q.bid_price and q.ask_price and q.bid_price > 0 and q.ask_price > 0:
+        return (q.bid_price + q.ask_price) / 2.0
+    return _f(s.latest_trade.price) if s.latest_trade is not None else float("nan")
+
+
+def build_chain(underlying: str, snapshots: dict[str, OptionsSnapshot], spot: float, now: datetime) -> OptionChain:
+    """An OptionChain from snapshots keyed by OCC symbol; expired or unparsable contracts are skipped."""
+    rows = []
+    for occ, snap in snapshots.items():
+        try:
+            _, expiry, kind, strike = parse_occ(occ)
+        except ValueError:
+            log.warning("skipping option %s of %s: not an OCC symbol", occ, underlying)
+            continue
+        days = (expiry - now.astimezone(UTC).date()).days
+        if days < 0:
+            continue
+        g = snap.greeks
+        rows.append((
+            float(days), strike, kind, _f(snap.implied_volatility), _price(snap),
+            _f(g.delta) if g else math.nan, _f(g.gamma) if g else math.nan,
+            _f(g.vega) * VEGA_SCALE if g else math.nan, _f(g.theta) * THETA_SCALE if g else math.nan,
+        ))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(9)]
+
+    def arr(i: int) -> np.ndarray:
+        return np.asarray(cols[i], dtype=float)
+
+    return OptionChain(
+        underlying=underlying, ts=now, spot=spot,
+        expiry_days=arr(0), strike=arr(1), kind=np.asarray(cols[2], dtype="<U1"), iv=arr(3), price=arr(4),
+        delta=arr(5), gamma=arr(6), vega=arr(7), theta=arr(8),
+        open_interest=np.full(len(rows), np.nan), volume=np.full(len(rows), np.nan),
+    )
+
+
+class AlpacaMarketSource:
+    """MarketSource over Alpaca's market data API (bars: /v2/stocks/bars; options: /v1beta1 snapshots)."""
+
+    name = "alpaca"
+
+    def __init__(
+        self,
+        api_key: str,
+        secret_key: str,
+        symbols: Sequence[str],
+        index_symbol: str,
+        url_override: str | None = None,
+        timeout_s: float = 5.0,
+        option_underlyings: Sequence[str] = (),
+        *,
+        clock: Clock | None = None,
+        stale_after: timedelta = timedelta(minutes=5),
+        history: timedelta = timedelta(days=3),
+        feed: str | None = None,
+        market_open: Callable[[], bool] | None = None,
+        sdk_retry_wait_s: float | None = None,
+        late_bars: timedelta = timedelta(minutes=2),
+    ) -> None:
+        if not api_key or not secret_key:
+            raise MarketDataError("Alpaca market data: APCA_API_KEY_ID and APCA_API_SECRET_KEY are required.")
+        base = url_override.rstrip("/").removesuffix("/v2") if url_override else None
+        self.host = base or "data.alpaca.markets"
+        self._symbols = [s.upper() for s in symbols]
+        self._index = index_symbol.upper()
+        self._all = list(dict.fromkeys([*self._symbols, self._index]))
+        self._underlyings = [u.upper() for u in option_underlyings]
+        self._clock = clock or SystemClock()
+        self._stale_after = stale_after
+        self._history = history
+        self._feed = feed
+        self._market_open = market_open
+        self._stocks = StockHistoricalDataClient(api_key, secret_key, url_override=base)
+        self._options = OptionHistoricalDataClient(api_key, secret_key, url_override=base)
+        for client in (self._stocks, self._options):
+            harden_client(client, timeout_s, sdk_retry_wait_s)
+        self._last_ts: dict[str, datetime] = {}
+        self._last_close: dict[str, float] = {}
+        self._resume_from: datetime | None = None
+        self._fetched_at: datetime | None = None  # when the last successful bar request was made
+        self._late_bars = late_bars
+        self.chain_errors: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"AlpacaMarketSource(host={self.host!r}, symbols={self._all!r})"
+
+    def symbols(self) -> list[str]:
+        return list(self._symbols)
+
+    def index_symbol(self) -> str:
+        return self._index
+
+    def resume_after(self, last_ts: datetime | None) -> None:
+        """Continue after the last stored bar (all symbols); None restarts from ``history`` ago."""
+        self._last_ts.clear()
+        self._fetched_at = None
+        self._resume_from = last_ts
+        if last_ts is not None:
+            for s in self._all:
+                self._last_ts[s] = last_ts
+
+    def poll(self) -> MarketUpdate:
+        now = self._clock.now()
+        bars = self._new_bars(now)
+        for b in bars:  # state moves only after the fetch succeeded
+            self._last_ts[b.symbol] = max(self._last_ts.get(b.symbol, b.ts), b.ts)
+            self._last_close[b.symbol] = b.close
+        update = MarketUpdate(bars=bars, stale_symbols=self._stale(now))
+        for u in self._underlyings:
+            try:
+                update.chains.append(self._chain(u, now))
+                self.chain_errors.pop(u, None)
+            except MarketDataError as exc:
+                self.chain_errors[u] = str(exc)
+                log.warning("%s", exc)
+        return update
+
+    def _new_bars(self, now: datetime) -> list[Bar]:
+        default_start = self._resume_from + ONE_MINUTE if self._resume_from else now - self._history
+        starts = [self._last_ts[s] + ONE_MINUTE if s in self._last_ts else default_start for s in self._all]
+        start = min(starts)
+        if self._fetched_at is not None:  # a symbol without trades must not drag every poll back days
+            start = max(start, self._fetched_at - self._late_bars)
+        request = StockBarsRequest(symbol_or_symbols=self._all, timeframe=TimeFrame.Minute, start=start,
+                                   **({"feed": self._feed} if self._feed else {}))
+        try:
+            barset = self._stocks.get_stock_bars(request)
+        except Exception as exc:
+            if classify(exc) is None:
+                raise
+            raise MarketDataError(
+                f"Alpaca market data ({self.host}): could not fetch 1-minute bars for {', '.join(self._all)}: "
+                f"{describe(exc)}. Check the API keys, the data feed subscription and the network; "
+                "the next tick retries."
+            ) from exc
+        out = []
+        for symbol, rows in barset.data.items():
+            last = self._last_ts.get(symbol)
+            for r in rows:
+                ts = r.timestamp.astimezone(UTC)
+                if ts + ONE_MINUTE > now:
+                    continue  # the minute is still forming: take it next poll, complete
+                if last is None or ts > last:
+                    out.append(Bar(symbol, ts, float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume)))
+        out.sort(key=lambda b: (b.ts, b.symbol))
+        self._fetched_at = now
+        return out
+
+    def _stale(self, now: datetime) -> list[str]:
+        if self._market_open is not None and not self._market_open():
+            return []
+        limit = now - self._stale_after - ONE_MINUTE  # a bar is stamped at its open
+        return [s for s in self._all if self._last_ts.get(s) is None or self._last_ts[s] < limit]
+
+    def _chain(self, underlying: str, now: datetime) -> OptionChain:
+        try:
+            snaps = self._options.get_option_chain(OptionChainRequest(underlying_symbol=underlying))
+        except Exception as exc:
+            if classify(exc) is None:
+                raise
+            raise MarketDataError(
+                f"Alpaca market data ({self.host}): could not fetch the option chain of {underlying}: "
+                f"{describe(exc)}. Options analytics for {underlying} are skipped this tick."
+            ) from exc
+        return build_chain(underlying, snaps, self._last_close.get(underlying, math.nan), now)
+
+
+DEFAULT_SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "AMZN", "JPM")
+DEFAULT_INDEX = "SPY"
+
+
+def _names(value: Any, default: Sequence[str]) -> list[str]:
+    """A symbol list from a setting that may be a comma-separated string, a sequence or missing."""
+    if value is None or value == "":
+        return list(default)
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(x).strip().upper() for x in items if str(x).strip()]
+
+
+def build_alpaca_source(settings: Any, symbols: Sequence[str] | None = None, index_symbol: str | None = None,
+                        option_underlyings: Sequence[str] | None = None, clock: Clock | None = None) -> AlpacaMarketSource:
+    """AlpacaMarketSource from engine settings, read with getattr so absent settings fall back to defaults.
+
+    Reads alpaca_key_id, alpaca_secret_key (SecretStr or str), alpaca_base_url, alpaca_timeout_s,
+    alpaca_symbols, alpaca_index_symbol, alpaca_option_underlyings (comma strings or lists) and
+    alpaca_data_feed ("iex" for free accounts, "sip" with a subscription).
+    """
+    index = (index_symbol or getattr(settings, "alpaca_index_symbol", None) or DEFAULT_INDEX).upper()
+    return AlpacaMarketSource(
+        secret_value(getattr(settings, "alpaca_key_id", None)) or "",
+        secret_value(getattr(settings, "alpaca_secret_key", None)) or "",
+        symbols if symbols is not None else _names(getattr(settings, "alpaca_symbols", None), DEFAULT_SYMBOLS),
+        index,
+        url_override=getattr(settings, "alpaca_base_url", None) or None,
+        timeout_s=float(getattr(settings, "alpaca_timeout_s", 5.0)),
+        option_underlyings=option_underlyings if option_underlyings is not None
+        else _names(getattr(settings, "alpaca_option_underlyings", None), (index,)),
+        clock=clock, feed=getattr(settings, "alpaca_data_feed", None) or None,
+    )

@@ -1,0 +1,226 @@
+"""Normalise one raw cell value by the schema type (not by what the reader returned).
+
+Why: calamine gives floats for every number and '' for blanks, openpyxl gives ints and
+datetimes, LibreOffice saves booleans as cached formulas; the schema type decides.
+"""
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .schema import FieldSpec
+
+_TRUE = {"true", "1", "yes", "y", "=true()", "true()"}
+_FALSE = {"false", "0", "no", "n", "=false()", "false()"}
+_BOOLEAN_WORDS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_COLOUR = re.compile(r"^#?([0-9A-Fa-f]{6})$")
+# expression grammars by FieldSpec.format
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_NUM = r"-?\d+(?:\.\d+)?"
+EXPRESSIONS: dict[str, re.Pattern[str]] = {
+    # trend_slope>0.015, atr_percentile:30-70, abs(trend_slope)<0.003, volume_profile:balanced
+    "condition": re.compile(
+        rf"^(?:abs\({_IDENT}\)|{_IDENT})\s*(?:<=|>=|==|!=|<|>|=|:)\s*(?:{_NUM}-{_NUM}|{_NUM}(?:min|%)?|{_IDENT})$"
+        rf"|^{_IDENT}$"),
+    # 0-30
+    "range": re.compile(rf"^{_NUM}\s*-\s*{_NUM}$"),
+    # gamma_weight=0.4,vega_weight=0.3 ; pivot_types=classic,fib,cam;straddle_depth=3
+    "kv_list": re.compile(rf"^{_IDENT}=[^=;]+(?:[,;]\s*{_IDENT}=[^=;]+)*$"),
+    # +20% ATR, -15% OIPA
+    "adjustment": re.compile(r"^[+-]\d+(?:\.\d+)?%\s+\w+(?:\s*,\s*[+-]\d+(?:\.\d+)?%\s+\w+)*$"),
+}
+EXPRESSION_HELP = {
+    "condition": "a condition such as trend_slope>0.015, atr_percentile:30-70 or abs(trend_slope)<0.003",
+    "range": "a range such as 30-70",
+    "kv_list": "name=value pairs separated by commas, e.g. atr_period=14,bands_multiplier=2.0",
+    "adjustment": "adjustments such as +20% ATR, -15% OIPA",
+}
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PATTERN = re.compile(r"[A-Za-z0-9_*?]+")
+
+
+class CoerceError(ValueError):
+    """The raw value cannot mean what the schema asks for."""
+
+    def __init__(self, message: str, expected: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.message, self.expected, self.fix = message, expected, fix
+
+
+def is_blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip()) or (isinstance(raw, float) and math.isnan(raw))
+
+
+def norm_float(x: float) -> float:
+    """15 significant digits: survives openpyxl (16) and LibreOffice (15) round trips unchanged."""
+    return float(f"{x:.15g}") + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _to_float(raw: Any, f: FieldSpec) -> float:
+    if isinstance(raw, bool):
+        raise CoerceError(f"found {raw!r}, a TRUE/FALSE value", "a number")
+    if isinstance(raw, int | float):
+        x = float(raw)
+    else:
+        s = str(raw).strip().replace("\u2212", "-")
+        try:
+            x = float(s)
+        except ValueError:
+            raise CoerceError(f"found {raw!r}", "a number", "type a plain number such as 0.25") from None
+    if not math.isfinite(x):
+        raise CoerceError(f"found {raw!r}", "a finite number")
+    return norm_float(x)
+
+
+def coerce(f: FieldSpec, raw: Any) -> Any:
+    """Return the typed value for `raw` or raise CoerceError naming what was expected."""
+    t, cls = f.type, raw.__class__
+    # fast paths for what readers return most often (the import benchmark is ~1,500 of these)
+    if cls is float and t == "number" and math.isfinite(raw):
+        return norm_float(raw)
+    if cls is float and t == "integer" and raw.is_integer():
+        return int(raw)
+    if cls is str:
+        raw = raw.strip()
+        if raw:
+            if t == "text":
+                if f.format is None or (f.format == "identifier" and _IDENTIFIER.fullmatch(raw)):
+                    return raw
+            elif t == "boolean":
+                b = _BOOLEAN_WORDS.get(raw.lower())
+                if b is not None:
+                    return b
+            elif t == "enum":
+                o = f.option_map.get(raw.lower())
+                if o is not None:
+                    return o
+    elif cls is bool and t == "boolean":
+        return raw
+    if is_blank(raw):
+        if f.required:
+            raise CoerceError("the cell is empty", _describe(f), f"enter a value (default {fmt_value(f, f.default)})")
+        return None
+    if t in ("number", "integer"):
+        x = _to_float(raw, f)
+        if t == "integer":
+            if not x.is_integer():
+                raise CoerceError(f"found {raw!r}", "a whole number", f"use e.g. {round(x)}")
+            return int(x)
+        return x
+    if t == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, int | float) and raw in (0, 1):
+            return bool(raw)
+        s = str(raw).lower()
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+        raise CoerceError(f"found {raw!r}", "TRUE or FALSE")
+    if t == "time":
+        return _to_time(raw)
+    if t == "enum":
+        s = _as_text(raw)
+        o = f.option_map.get(s.lower())
+        if o is not None:
+            return o
+        raise CoerceError(f"found {s!r}", "one of " + ", ".join(f.options), "pick one of the listed options")
+    if t == "list":
+        items = raw if isinstance(raw, list | tuple) else [p for p in _as_text(raw).split(",")]
+        items = [_as_text(i).strip() if not isinstance(i, int | float) or isinstance(i, bool) else i for i in items]
+        if any(i == "" for i in items):
+            raise CoerceError(f"found {raw!r} with an empty item", "comma-separated items", "remove the extra comma")
+        out: list[Any] = []
+        for i in items:
+            if f.item_type == "number":
+                out.append(_to_float(i, f))
+            elif f.item_type == "enum":
+                match = f.option_map.get(str(i).lower())
+                if match is None:
+                    raise CoerceError(f"found item {i!r}", "items from " + ", ".join(f.options))
+                out.append(match)
+            else:
+                out.append(_as_text(i))
+        return tuple(out)
+    if t == "colour":
+        m = _COLOUR.match(_as_text(raw))
+        if not m:
+            raise CoerceError(f"found {raw!r}", "a colour like #32CD32")
+        return "#" + m.group(1).upper()
+    s = _as_text(raw)
+    if t == "expression" and f.format in EXPRESSIONS and not EXPRESSIONS[f.format].match(s):
+        raise CoerceError(f"found {s!r}", EXPRESSION_HELP[f.format])
+    if t == "text" and f.format == "identifier" and not _IDENTIFIER.fullmatch(s):
+        raise CoerceError(f"found {s!r}", "a name of letters, digits and underscores (no spaces)",
+                          "replace spaces and punctuation with _")
+    if t == "text" and f.format == "timezone":
+        try:
+            ZoneInfo(s)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CoerceError(f"found {s!r}", "an IANA timezone such as Asia/Kolkata or America/New_York") from None
+    if t == "pattern" and not _PATTERN.fullmatch(s):
+        raise CoerceError(f"found {s!r}", "a regime name or pattern such as Bullish_* or *_Low_Vol")
+    return s
+
+
+def _as_text(raw: Any) -> str:
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, datetime):
+        return raw.isoformat(sep=" ")
+    return str(raw).strip()
+
+
+def _to_time(raw: Any) -> time:
+    if isinstance(raw, datetime):
+        return raw.time().replace(microsecond=0)
+    if isinstance(raw, time):
+        return raw.replace(microsecond=0)
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 <= raw < 1:
+        secs = round(float(raw) * 86400)  # Excel stores times as a fraction of a day
+        return time(secs // 3600, secs % 3600 // 60, secs % 60)
+    m = _TIME.match(str(raw).strip())
+    if m:
+        h, mi, se = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        if h < 24 and mi < 60 and se < 60:
+            return time(h, mi, se)
+    raise CoerceError(f"found {raw!r}", "a time as HH:MM (24-hour), e.g. 09:15")
+
+
+def _describe(f: FieldSpec) -> str:
+    if f.type == "enum":
+        return "one of " + ", ".join(f.options)
+    if f.type in ("number", "integer") and f.min is not None and f.max is not None:
+        return f"a {'whole ' if f.type == 'integer' else ''}number from {f.min} to {f.max}"
+    return {"boolean": "TRUE or FALSE", "time": "a time HH:MM"}.get(f.type, f"a {f.type}")
+
+
+def fmt_value(f: FieldSpec, v: Any) -> str:
+    """Human text for a typed value (error messages, diffs, UI)."""
+    if v is None:
+        return "(empty)"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, time):
+        return v.strftime("%H:%M") if not v.second else v.strftime("%H:%M:%S")
+    if isinstance(v, tuple | list):
+        return ",".join(fmt_value(f, i) for i in v)
+    if isinstance(v, float):
+        return f"{v:.15g}"
+    return str(v)
+
+
+def to_json_value(v: Any) -> Any:
+    """Typed value -> JSON-able canonical value (times as HH:MM, tuples as lists)."""
+    if isinstance(v, time):
+        return v.strftime("%H:%M") if not v.second else v.strftime("%H:%M:%S")
+    if isinstance(v, tuple):
+        return [to_json_value(i) for i in v]
+    return v

@@ -1,0 +1,119 @@
+"""Build typed values (sheet -> section -> params or rows) from raw values, collecting problems.
+
+Why separate from validation: coercion answers "what does this cell mean", validation answers
+"is the whole set consistent"; the importer, from_canonical and the UI share both steps.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .coerce import CoerceError, coerce, fmt_value
+from .errors import ParamIssue
+from .layout import field_cell, sheet_layout
+from .schema import FieldSpec, Schema
+
+Values = dict[str, dict[str, Any]]  # sheet -> section -> dict[name, value] | tuple[dict, ...]
+Locator = Callable[[str, str, "int | None", str], str]
+
+
+def layout_locator(schema: Schema, values: Values) -> Locator:
+    """Cells as the exporter would write them (used when values did not come from a file)."""
+    cache: dict[str, Any] = {}
+
+    def locate(sheet: str, section: str, row: int | None, field: str) -> str:
+        if sheet not in cache:
+            sv = values.get(sheet, {})
+            counts = {k: len(v) for k, v in sv.items() if isinstance(v, tuple | list)}
+            cache[sheet] = sheet_layout(schema.sheet(sheet), counts)
+        try:
+            return field_cell(cache[sheet][section], field, row)
+        except (KeyError, StopIteration):
+            return ""
+
+    return locate
+
+
+def default_values(schema: Schema, sheet_name: str) -> dict[str, Any]:
+    sh = schema.sheet(sheet_name)
+    out: dict[str, Any] = {}
+    for sec in sh.data_sections:
+        if sec.kind == "kv":
+            out[sec.key] = {f.name: coerce(f, f.default) if f.default is not None else None for f in sec.fields}
+        else:
+            out[sec.key] = tuple({f.name: coerce(f, r.get(f.name)) for f in sec.fields} for r in sec.default_rows)
+    return out
+
+
+def _issue(sheet: str, cell: str, path: str, e: CoerceError, raw: Any, what: str) -> ParamIssue:
+    return ParamIssue(sheet, cell, f"{what}: {e.message}", e.expected, e.fix, raw, path)
+
+
+def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = None,
+                 *, missing_sheet: str = "default") -> tuple[Values, list[ParamIssue]]:
+    """Coerce every field of `raw` (canonical shape, raw cell values); missing parts take defaults.
+
+    missing_sheet: "default" (warning, for stored versions older than the schema) or "error"
+    (for uploads, where a missing required sheet means the wrong file).
+    """
+    issues: list[ParamIssue] = []
+    values: Values = {}
+    loc = locate or (lambda *_: "")
+    for sh in schema.sheets:
+        rsheet = raw.get(sh.name)
+        if rsheet is None:
+            values[sh.name] = default_values(schema, sh.name)
+            sev = "warning" if (sh.optional or missing_sheet == "default") else "error"
+            issues.append(ParamIssue(sh.name, "", "sheet is missing", f"a sheet named {sh.name}",
+                                     "defaults were used" if sev == "warning" else
+                                     "add the sheet (download the template for its layout)", severity=sev))
+            continue
+        sv: dict[str, Any] = {}
+        for sec in sh.data_sections:
+            rsec = rsheet.get(sec.key)
+            if rsec is None:
+                sv[sec.key] = default_values(schema, sh.name)[sec.key]
+                issues.append(ParamIssue(sh.name, "", f"section {sec.title or sec.key!r} is missing",
+                                         fix="defaults were used", field=sec.key, severity="warning"))
+                continue
+            if sec.kind == "kv":
+                out: dict[str, Any] = {}
+                for f in sec.fields:
+                    if f.name not in rsec:
+                        out[f.name] = coerce(f, f.default) if f.default is not None else None
+                        issues.append(ParamIssue(sh.name, "", f"parameter {f.header} is missing",
+                                                 fix=f"the default {fmt_value(f, out[f.name])} was used",
+                                                 field=f"{sec.key}.{f.name}", severity="warning"))
+                        continue
+                    try:
+                        out[f.name] = coerce(f, rsec[f.name])
+                    except CoerceError as e:
+                        issues.append(_issue(sh.name, loc(sh.name, sec.key, None, f.name),
+                                             f"{sec.key}.{f.name}", e, rsec[f.name], f.header))
+                for extra in rsec.keys() - sec.field_names:
+                    issues.append(ParamIssue(sh.name, "", f"unknown parameter {extra!r} ignored",
+                                             field=f"{sec.key}.{extra}", severity="warning"))
+                sv[sec.key] = out
+            else:
+                rows = []
+                for i, rrow in enumerate(rsec):
+                    row: dict[str, Any] = {}
+                    for f in sec.fields:
+                        try:
+                            row[f.name] = coerce(f, rrow.get(f.name))
+                        except CoerceError as e:
+                            row[f.name] = None
+                            issues.append(_issue(sh.name, loc(sh.name, sec.key, i, f.name),
+                                                 f"{sec.key}[{i}].{f.name}", e, rrow.get(f.name),
+                                                 _row_label(sec.fields, f, rrow)))
+                    rows.append(row)
+                sv[sec.key] = tuple(rows)
+        values[sh.name] = sv
+    for extra in set(raw) - set(schema.by_name):
+        issues.append(ParamIssue(str(extra), "", "unknown sheet ignored", severity="warning"))
+    return values, issues
+
+
+def _row_label(fields: tuple[FieldSpec, ...], f: FieldSpec, rrow: dict[str, Any]) -> str:
+    key = rrow.get(fields[0].name)
+    return f"{f.header} of row {key!r}" if key not in (None, "") else f.header

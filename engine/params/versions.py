@@ -1,0 +1,196 @@
+"""Parameter versions in the store: apply, read the active one, list, diff, roll back; all audited.
+
+Why here and not in the store package: a version is a validated ParamSet plus who/why; the store
+only holds rows. Every change happens in one transaction with its audit event, so a failed apply
+changes nothing and a successful one is always explained.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.clock import Clock, SystemClock
+from engine.store.models import ParamVersion
+
+from .diff import Change, diff_params
+from .errors import ParamsError, StaleVersionError, ValidationError, VersionNotFoundError
+from .paramset import ParamSet, default_params
+
+log = logging.getLogger(__name__)
+SOURCES = ("default", "upload", "ui", "rollback", "cli")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One row of the version history (without the values)."""
+
+    id: int
+    created_at: datetime
+    author: str
+    source: str
+    note: str
+    parent_id: int | None
+    content_hash: str
+    is_active: bool
+    changes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["created_at"] = self.created_at.isoformat()
+        return d
+
+
+@contextmanager
+def _tx(store: Any) -> Iterator[Session]:
+    """A write transaction from a Store (engine.store.db) or a plain sessionmaker."""
+    if hasattr(store, "write"):
+        with store.write() as s:
+            yield s
+    else:
+        with store() as s, s.begin():
+            yield s
+
+
+@lru_cache(maxsize=16)
+def _parse(version_id: int, content_hash: str, values_json: str) -> ParamSet:
+    """Stored JSON -> validated ParamSet, memoised: the engine reads the active version every cycle."""
+    ps = ParamSet.from_canonical(json.loads(values_json), version_id=version_id)
+    if ps.content_hash != content_hash:
+        # the schema changed since the version was stored (e.g. a new sheet filled with defaults)
+        log.info("parameter version %s re-hashed under the current schema", version_id)
+    return ps
+
+
+def _to_paramset(row: ParamVersion) -> ParamSet:
+    return _parse(row.id, row.content_hash, row.values_json)
+
+
+def active_params(session: Session) -> ParamSet:
+    """The active version (version_id set); the schema defaults (version_id None) if none was applied yet."""
+    row = session.scalars(select(ParamVersion).where(ParamVersion.is_active.is_(True))
+                          .order_by(ParamVersion.id.desc()).limit(1)).first()
+    return _to_paramset(row) if row is not None else default_params()
+
+
+def active_version_id(session: Session) -> int | None:
+    """Cheap check for hot reload: has a new version been applied since the last cycle?"""
+    return session.scalars(select(ParamVersion.id).where(ParamVersion.is_active.is_(True))
+                           .order_by(ParamVersion.id.desc()).limit(1)).first()
+
+
+def get_version(session: Session, version_id: int) -> ParamSet:
+    row = session.get(ParamVersion, version_id)
+    if row is None:
+        raise VersionNotFoundError(f"parameter version {version_id} does not exist; see the version list")
+    return _to_paramset(row)
+
+
+def list_versions(session: Session, limit: int = 200) -> list[VersionInfo]:
+    rows = session.scalars(select(ParamVersion).order_by(ParamVersion.id.desc()).limit(limit))
+    return [VersionInfo(r.id, r.created_at, r.author, r.source, r.note or "", r.parent_id, r.content_hash,
+                        bool(r.is_active), len(json.loads(r.diff_json or "[]"))) for r in rows]
+
+
+def diff_versions(session: Session, a: int, b: int) -> list[Change]:
+    """What changed from version a to version b (cells as in b's exported workbook)."""
+    return diff_params(get_version(session, a), get_version(session, b))
+
+
+_ANY_PARENT = object()
+
+
+def apply_version(store: Any, ps: ParamSet, author: str, source: str, note: str = "",
+                  *, clock: Clock | None = None, action: str = "params.apply",
+                  expected_parent: int | None | object = _ANY_PARENT) -> ParamSet:
+    """Store `ps` as the new active version (one transaction, audited); returns it with version_id.
+
+    Applying content identical to the active version creates nothing and is audited as "unchanged".
+    expected_parent: the active version the caller's edits were made on; when another version became
+    active meanwhile, nothing is applied (StaleVersionError), so a stale editor cannot silently undo it.
+    """
+    if source not in SOURCES:
+        raise ParamsError(f"unknown version source {source!r}; one of {', '.join(SOURCES)}")
+    now = (clock or SystemClock()).now()
+    try:  # re-validate under the current schema: nothing reaches the store unvalidated
+        ps = ParamSet.from_canonical(ps.to_canonical(), schema=ps.schema)
+    except ValidationError as e:
+        with _tx(store) as s:
+            audit.record(s, now, author, action, "param_version:new",
+                         {"source": source, "note": note, "errors": [str(i) for i in e.issues[:20]]},
+                         outcome="refused")
+        raise
+    stale: StaleVersionError | None = None
+    with _tx(store) as s:
+        parent = s.scalars(select(ParamVersion).where(ParamVersion.is_active.is_(True))
+                           .order_by(ParamVersion.id.desc()).limit(1).with_for_update()).first()
+        active_id = parent.id if parent is not None else None
+        if expected_parent is not _ANY_PARENT and expected_parent != active_id:
+            audit.record(s, now, author, action, "param_version:new",
+                         {"source": source, "note": note, "expected_parent": expected_parent, "active": active_id},
+                         outcome="refused")
+            stale = StaleVersionError(expected_parent, active_id)  # type: ignore[arg-type]
+        elif parent is not None and parent.content_hash == ps.content_hash:
+            audit.record(s, now, author, action, f"param_version:{parent.id}",
+                         {"source": source, "note": note, "unchanged": True}, outcome="unchanged")
+            return ps.with_version(parent.id)
+        else:
+            version_id, n_changes = _insert_active(s, parent, ps, author, source, note, now, action)
+    if stale is not None:
+        raise stale  # after the transaction, so the refusal stays in the audit trail
+    log.info("parameter version %s applied by %s (%s, %d changes)", version_id, author, source, n_changes)
+    return ps.with_version(version_id)
+
+
+def _insert_active(s: Session, parent: ParamVersion | None, ps: ParamSet, author: str, source: str, note: str,
+                   now: datetime, action: str) -> tuple[int, int]:
+    """Insert `ps` as the only active version, audited; returns (version id, number of changes)."""
+    changes = diff_params(_to_paramset(parent) if parent is not None else default_params(), ps)
+    row = ParamVersion(created_at=now, author=author, source=source, note=note,
+                       parent_id=parent.id if parent is not None else None, content_hash=ps.content_hash,
+                       values_json=json.dumps(ps.to_canonical(), sort_keys=True, ensure_ascii=False),
+                       diff_json=json.dumps([c.to_dict() for c in changes], ensure_ascii=False),
+                       is_active=False)
+    s.add(row)
+    s.flush()
+    s.execute(update(ParamVersion).where(ParamVersion.is_active.is_(True)).values(is_active=False))
+    row.is_active = True
+    audit.record(s, now, author, action, f"param_version:{row.id}",
+                 {"source": source, "note": note, "parent_id": row.parent_id, "content_hash": row.content_hash,
+                  "changes": len(changes), "first_changes": [str(c) for c in changes[:20]]})
+    return row.id, len(changes)
+
+
+def rollback(store: Any, to_version_id: int, author: str, note: str = "", *, clock: Clock | None = None) -> ParamSet:
+    """A new active version whose values equal version `to_version_id` (history is never rewritten)."""
+    with _tx(store) as s:
+        target = get_version(s, to_version_id)
+    text = f"rollback to version {to_version_id}" + (f": {note}" if note else "")
+    return apply_version(store, target, author, "rollback", text, clock=clock, action="params.rollback")
+
+
+def ensure_default_version(store: Any, *, clock: Clock | None = None, author: str = "system") -> ParamSet:
+    """On a fresh store, apply the schema defaults as version 1; otherwise return the active version."""
+    with _tx(store) as s:
+        if s.scalars(select(ParamVersion.id).limit(1)).first() is not None:
+            return active_params(s)
+    return apply_version(store, default_params(), author, "default", "schema defaults (reference workbook)",
+                         clock=clock)
+
+
+def record_export(store: Any, author: str, version_id: int | None, target: str, *,
+                  clock: Clock | None = None) -> None:
+    """Audit a download/export of a version (or of the default template when version_id is None)."""
+    now = (clock or SystemClock()).now()
+    with _tx(store) as s:
+        audit.record(s, now, author, "params.export", f"param_version:{version_id}" if version_id else "template",
+                     {"to": target})

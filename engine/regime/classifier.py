@@ -1,0 +1,373 @@
+"""RegimeClassifier: the incremental regime state machine (live path and replay share it).
+
+``update`` appends new bars (and the chain of the latest bar) to a buffer, recomputes the
+vectorised module arrays over the whole buffer, then steps every new bar through modules ->
+weighting -> formation -> noise/intraday adjustments -> stability and transition rules. Because the
+batch replay calls the same ``update_many`` on the whole history, row t of either path uses bars <= t
+only and the two produce identical sequences. Past MAX_BUFFER bars the oldest bars are dropped (a long
+batch is fed in pieces of MAX_BUFFER/2): recursive averages then differ only negligibly (their memory
+decays long before the emitted rows), but a session cut by the buffer start gives slightly different
+pivots for the session after it, so very long live and batch runs agree on ~all rather than all rows.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.market.types import OptionChain
+from engine.regime import candidate
+from engine.regime.config import Validation, version_id
+from engine.regime.formation import Formation, RegimeRow
+from engine.regime.inputs import BarsLike, ChainsLike, to_buffer, ts_datetime, ts_ns
+from engine.regime.intraday import IntradayClock
+from engine.regime.modules.atr import ATRModule
+from engine.regime.modules.base import Frame, RegimeModule
+from engine.regime.modules.chainutil import ChainView
+from engine.regime.modules.correlation import CorrelationModule
+from engine.regime.modules.greeks import GreekSentimentModule
+from engine.regime.modules.iv_surface import IVSurfaceModule
+from engine.regime.modules.mtf import MultiTimeframeModule
+from engine.regime.modules.oipa import TrendingOIPAModule
+from engine.regime.modules.straddle import StraddleModule
+from engine.regime.modules.volume_profile import VolumeProfileModule
+from engine.regime.noise import NoiseFilter
+from engine.regime.paramtext import minutes_threshold
+from engine.regime.series import (
+    INTERVAL_PROBE,
+    NS_PER_MIN,
+    PriceBuffer,
+    TimeBase,
+    local_clock,
+    log_returns,
+    session_starts,
+)
+from engine.regime.stability import Decision, Proposal, StabilityPolicy
+from engine.regime.transitions import TransitionPolicy
+from engine.regime.types import ModuleContribution, ModuleResult, RegimeError, RegimeOutput
+from engine.regime.weighting import Weighting
+
+log = logging.getLogger(__name__)
+
+MAX_BUFFER = 5_000  # bars recomputed each update: 13 sessions of 1-minute bars, ~20x the longest window
+WARMUP_COLOR = "#808080"
+
+
+class RegimeClassifier:
+    """Keeps the regime state of one underlying; feed it bars (and chains) in time order."""
+
+    def __init__(self, params: Any, symbol: str = "", *, max_buffer: int = MAX_BUFFER) -> None:
+        self.params = params
+        self.symbol = symbol
+        self.version = version_id(params) or f"unsaved:{str(getattr(params, 'content_hash', ''))[:12]}"
+        self.atr = ATRModule(params)
+        self.mtf = MultiTimeframeModule(params)
+        self.greek = GreekSentimentModule(params)
+        self.straddle = StraddleModule(params)
+        self.iv = IVSurfaceModule(params)
+        self.corr = CorrelationModule(params)
+        self.modules: list[RegimeModule] = [self.greek, TrendingOIPAModule(params), self.straddle, self.iv,
+                                            self.atr, self.mtf, VolumeProfileModule(params), self.corr]
+        self.formation = Formation(params)
+        self.weighting = Weighting(params)
+        self.noise = NoiseFilter(params)
+        self.clock = IntradayClock(params)
+        self.transitions = TransitionPolicy(params, self.formation)
+        self.stability = StabilityPolicy(params, self.transitions)
+        self.state = self.stability.new_state()
+        self.validation = Validation(params)
+        self.stale_minutes = _minutes(self.validation.condition("use_cached_regime"))
+        self.gap_minutes = _minutes(self.validation.condition("halt_regime_detection"))
+        self.max_buffer = max_buffer
+        self.buf = PriceBuffer.empty()
+        self.tb: TimeBase | None = None
+        self.seen = 0  # bars ever appended (global index of the next bar)
+        self.peers: dict[str, PriceBuffer] = {}
+        self._pending_chains: list[OptionChain] = []
+        self._chain: OptionChain | None = None
+        self._raw_hist: deque[tuple[float, float, float]] = deque(maxlen=max(1, self.transitions.smoothing_window))
+        self._dir_hist: list[float] = []
+        self._last: RegimeOutput | None = None
+        self._off = 0
+
+    # -- public API ------------------------------------------------------------------------
+    def update(self, bars: BarsLike, chain: OptionChain | None = None,
+               peers: Mapping[str, pd.DataFrame] | None = None) -> RegimeOutput:
+        """Add the new bar(s) (older ones are ignored) and the latest chain; return the latest output."""
+        out = self.update_many(bars, [chain] if chain is not None else None, peers)
+        if out:
+            self._last = out[-1]
+        elif self._last is None:
+            raise RegimeError(f"regime {self.symbol or 'classifier'}: update() got no bars; pass at least one bar "
+                              "(timestamp, open, high, low, close, volume)")
+        return self._last  # no new bar (a re-delivered one): the state is unchanged
+
+    def update_many(self, bars: BarsLike, chains: ChainsLike = None,
+                    peers: Mapping[str, pd.DataFrame] | None = None) -> list[RegimeOutput]:
+        """Add bars (and chains, any order; each applies from its ts on) and classify every new bar."""
+        new = to_buffer(bars)
+        ok = np.isfinite(new.open) & np.isfinite(new.high) & np.isfinite(new.low) & np.isfinite(new.close) \
+            & (new.close > 0) & (new.low > 0)
+        if not ok.all():  # one NaN would poison every recursive indicator: such bars are dropped, and said so
+            log.warning("regime %s: dropped %d bar(s) with missing or non-positive prices (first at %s)",
+                        self.symbol or "classifier", int((~ok).sum()), ts_datetime(int(new.ts[~ok][0])))
+            new = PriceBuffer(*(a[ok] for a in new.arrays()))
+        new.volume = np.nan_to_num(new.volume, nan=0.0)
+        if len(new) and np.any(np.diff(new.ts) <= 0):
+            raise RegimeError(f"regime {self.symbol or 'classifier'}: bar timestamps must be strictly increasing; "
+                              "sort the data and drop duplicate timestamps")
+        step = max(1, self.max_buffer // 2)
+        if len(new) > step:  # more bars than the buffer holds: feed them in pieces (same as the live path)
+            outs: list[RegimeOutput] = self.update_many(PriceBuffer(*(a[:step] for a in new.arrays())), chains, peers)
+            for s in range(step, len(new), step):
+                outs += self.update_many(PriceBuffer(*(a[s:s + step] for a in new.arrays())))
+            return outs
+        self._add_chains(chains)
+        for name, df in (peers or {}).items():
+            old = self.peers.get(name, PriceBuffer.empty())
+            self.peers[name], _ = old.extend(to_buffer(df), self.max_buffer * 2)
+        before = len(self.buf)
+        self.buf, dropped = self.buf.extend(new, self.max_buffer)
+        n_new = len(self.buf) - (before - dropped)
+        if n_new <= 0:
+            return []
+        first_global = self.seen
+        self.seen += n_new
+        if self.tb is None:
+            self.tb = TimeBase.infer(self.buf.ts, self.clock.session_minutes)
+        rows_idx = np.arange(len(self.buf) - n_new, len(self.buf))
+        if self.tb is None:
+            return [self._warmup(int(i), "collecting bars to measure the bar interval") for i in rows_idx]
+        frame = self._frame(rows_idx)
+        for m in self.modules:
+            m.prepare(frame)
+        off = int(rows_idx[0])
+        noise = {k: v[off:].tolist() for k, v in self.noise.compute(frame.logret, self.buf.volume).items()}
+        slots = self.clock.slot_index(frame.minute[off:], self.tb.intraday).tolist()
+        self._off = off
+        outs = []
+        for k, i in enumerate(rows_idx):
+            if first_global + k <= INTERVAL_PROBE:
+                outs.append(self._warmup(int(i), "collecting bars to measure the bar interval"))
+                continue
+            outs.append(self._step(int(i), frame, noise, slots))
+        return outs
+
+    def last_ts(self) -> datetime | None:
+        return ts_datetime(int(self.buf.ts[-1])) if len(self.buf) else None
+
+    # -- internals -------------------------------------------------------------------------
+    def _frame(self, rows_idx: np.ndarray) -> Frame:
+        b = self.buf
+        day, minute = local_clock(b.ts, self.clock.tz)
+        if not self.tb.intraday:
+            day = np.arange(len(b), dtype=np.int64)
+        peers = {}
+        for name, pb in self.peers.items():
+            j = np.searchsorted(pb.ts, b.ts, side="right") - 1
+            close = np.where(j >= 0, pb.close[np.maximum(j, 0)], np.nan)
+            peers[name] = close
+        return Frame(b, self.tb, day, minute, session_starts(day), log_returns(b.close), rows_idx, peers)
+
+    def _add_chains(self, chains: ChainsLike) -> None:
+        if chains is None:
+            return
+        items = chains.values() if isinstance(chains, Mapping) else chains
+        got = [c for c in items if c is not None]
+        if got:
+            self._pending_chains = sorted(self._pending_chains + got, key=lambda c: ts_ns(c.ts))
+
+    def _chain_at(self, now_ns: int) -> tuple[OptionChain | None, str]:
+        while self._pending_chains and ts_ns(self._pending_chains[0].ts) <= now_ns:
+            self._chain = self._pending_chains.pop(0)
+        c = self._chain
+        if c is None:
+            return None, "no option chain"
+        age = (now_ns - ts_ns(c.ts)) / NS_PER_MIN
+        if self.stale_minutes is not None and age > self.stale_minutes:
+            return None, f"option chain stale ({age:.0f} min old)"
+        return c, ""
+
+    def _warmup(self, i: int, why: str) -> RegimeOutput:
+        mods = tuple(ModuleContribution(m.name, m.column, 0.0, 0.0, False, why, None, {}) for m in self.modules)
+        return RegimeOutput(
+            ts=ts_datetime(int(self.buf.ts[i])), symbol=self.symbol, regime_id=-1, regime_name="Warming_Up",
+            color=WARMUP_COLOR, confidence=0.0, raw_score=0.0, trend_component=float("nan"), trend_class="",
+            trend_class_code=-1, volatility_component=float("nan"), volatility_class="", volatility_class_code=-1,
+            adx=float("nan"), modules=mods, time_in_regime_minutes=0.0, transition=False, transition_rule=None,
+            candidate_regime_id=-1, blocked_by=why, persistence=0.0, noise_level=float("nan"), consensus_score=0.0,
+            transition_probability=0.0, stability_level="WARMUP", checks_passed=(), low_confidence=True,
+            time_slot="", sensitivity=1.0, param_version=self.version, warmup=True,
+            extras={"underlying_spot": float(self.buf.close[i])})
+
+    def _step(self, i: int, frame: Frame, noise: dict[str, np.ndarray], slots: np.ndarray) -> RegimeOutput:
+        b, tb, f, st = self.buf, self.tb, self.formation, self.state
+        chain, chain_note = self._chain_at(int(b.ts[i]))
+        view = ChainView.of(chain)
+        results: list[ModuleResult] = []
+        for m in self.modules:
+            r = m.step(i, view if m.needs_chain else None, frame)
+            if m.needs_chain and chain is None and chain_note != "no option chain":
+                r = ModuleResult.inactive(m.name, chain_note + self.validation.tag("use_cached_regime"))
+            if not m.enabled:
+                r = ModuleResult.inactive(m.name, "disabled in IndicatorConfiguration", **r.diagnostics)
+            elif m.component in self.weighting.master_off:
+                r = ModuleResult.inactive(m.name, "switched off in MasterConfiguration", **r.diagnostics)
+            results.append(r)
+        by = {r.name: r for r in results}
+        atr_r, mtf_r = by[self.atr.name], by[self.mtf.name]
+        if not atr_r.diagnostics or not math.isfinite(atr_r.diagnostics.get("adx", math.nan)) \
+                or not math.isfinite(self.atr.at("vol", i)):
+            return self._warmup(i, f"warming up: ATR/ADX need {2 * self.atr.period} bars")
+        adx = float(atr_r.diagnostics["adx"])
+        atr_pct = float(atr_r.diagnostics.get("atr_percentile", math.nan))
+        v_atr = self.atr.at("vol", i)
+        iv_r = by[self.iv.name]
+        v_raw = v_atr if not (iv_r.active and iv_r.vol) else self.atr.cw * v_atr + (1 - self.atr.cw) * float(iv_r.vol)
+        corr_r = by[self.corr.name]
+        env_w = {"atr_percentile": atr_pct, "adx": adx,
+                 "expiry_day": chain is not None and len(chain) > 0 and float(np.min(chain.expiry_days)) < 1.0,
+                 "low_volume": noise["low_volume"][i - self._off],
+                 "high_correlation": corr_r.active and corr_r.diagnostics.get("mean_abs_rho", 0.0) >= self.corr.min_corr}
+        weights, fired = self.weighting.effective(
+            [(m.name, m.component, m.base_weight, by[m.name].active) for m in self.modules], env_w,
+            f.high_vol_level(v_raw))
+        d_raw = sum(weights[r.name] * r.score for r in results if r.active)
+        persistent = self.noise.persistent(self._dir_hist, d_raw)
+        self._dir_hist.append(d_raw)
+        if len(self._dir_hist) > 64:
+            del self._dir_hist[:-32]
+        d_use = d_raw if persistent else 0.0
+        t_price = self.mtf.slope_ref(i)
+        t_raw = (t_price if math.isfinite(t_price) else 0.0) + d_use * f.slope_scale
+        if self.transitions.smoothing_on and self._raw_hist:
+            k = self.transitions.smoothing  # weight of the recent window's mean against the new reading
+            n = len(self._raw_hist)
+            t_s = (1 - k) * t_raw + k * sum(x[0] for x in self._raw_hist) / n
+            v_s = (1 - k) * v_raw + k * sum(x[1] for x in self._raw_hist) / n
+            d_s = (1 - k) * d_use + k * sum(x[2] for x in self._raw_hist) / n
+        else:
+            t_s, v_s, d_s = t_raw, v_raw, d_use
+        self._raw_hist.append((t_raw, v_raw, d_use))
+
+        slot = self.clock.slot(slots[i - self._off])
+        sens = (slot.sensitivity if slot else 1.0) * (self._expiry_factor() if env_w["expiry_day"] else 1.0)
+        nl = noise["noise"][i - self._off]
+        greek_r, vp_r = by[self.greek.name], by["VolumeProfileAnalysis"]
+        env = {"trend_slope": t_s, "atr_percentile": atr_pct if math.isfinite(atr_pct) else None,
+               "greek_sentiment": greek_r.score if greek_r.active else None, "trend_strength": abs(d_s),
+               "price_in_range": atr_r.diagnostics.get("price_in_range"),
+               "volume_profile": vp_r.diagnostics.get("volume_profile") if vp_r.active else None}
+        cur = st.regime
+        h = self.stability.hysteresis / max(sens, 1e-9)
+        if self.stability.adaptive_hysteresis and math.isfinite(nl):
+            h *= 1.0 + nl
+        trend = self._trend_with_hysteresis(t_s, adx, env, cur, h)
+        vol = self._vol_with_hysteresis(v_s, cur, h)
+        if slot is not None and slot.restricted:
+            trend = self._demote(trend, vol, slot.restricted)
+        cand = f.regime(trend, vol)
+        share_c = (sum(1 for x in st.recent if x == cand.regime_id) + 1) / (len(st.recent) + 1)
+        penalty = (1.0 - self.noise.low_volume_penalty) if env_w["low_volume"] else 1.0
+        conf_c = self.stability.confidence(f.evidence(cand, t_s, v_s, d_s, env), share_c) * penalty
+        if cur is not None and cur.regime_id != cand.regime_id:
+            share_s = (sum(1 for x in st.recent if x == cur.regime_id)) / (len(st.recent) + 1)
+            conf_s = self.stability.confidence(f.evidence(cur, t_s, v_s, d_s, env), share_s) * penalty
+        else:
+            conf_s = conf_c
+        direction = f.trend_by_name[cand.trend_class].direction
+        signals, available = self._signals(results, cand, cur, direction, not env_w["low_volume"], persistent)
+        gap = self._gap(i, frame)
+        if gap:
+            st.clock += tb.bar_minutes
+            dec = Decision(cur or cand, False, None, gap, (), 0.0)
+            if cur is None:
+                st.regime, st.entered = cand, st.clock
+        else:
+            dec = self.stability.decide(st, Proposal(
+                cand, conf_c, conf_s, signals, available, max(0.0, direction * d_s) if direction else 0.0,
+                direction != 0, noise["spike"][i - self._off], tb.bar_minutes, sens, self.clock.session_minutes,
+                session_gap=tb.intraday and i > 0 and frame.day[i] != frame.day[i - 1]))
+        reg = dec.regime
+        conf = conf_c if reg.regime_id == cand.regime_id else conf_s
+        return self._output(i, reg, cand, dec, conf, d_s, t_s, v_s, adx, results, weights, fired, nl,
+                            mtf_r, slot, sens, by, chain)
+
+    def _expiry_factor(self) -> float:
+        """TransitionManagement expiry_day_rules: RELAXED boosts sensitivity, STRICT damps it, DISABLED ignores."""
+        rule = self.transitions.expiry_rules
+        if rule == "RELAXED":
+            return self.clock.expiry_mult
+        if rule == "STRICT":
+            return 1.0 / self.clock.expiry_mult if self.clock.expiry_mult > 0 else 1.0
+        return 1.0
+
+    def _trend_with_hysteresis(self, t: float, adx: float, env: dict[str, Any], cur: RegimeRow | None, h: float):
+        return candidate.trend_with_hysteresis(self.formation, t, adx, env, cur, h)
+
+    def _vol_with_hysteresis(self, v: float, cur: RegimeRow | None, h: float):
+        return candidate.vol_with_hysteresis(self.formation, v, cur, h)
+
+    def _demote(self, trend, vol, restricted: tuple[str, ...]):
+        return candidate.demote(self.formation, trend, vol, restricted)
+
+    def _signals(self, results: list[ModuleResult], cand: RegimeRow, cur: RegimeRow | None, direction: int,
+                 volume_ok: bool, persistent: bool) -> tuple[int, int]:
+        tp = self.transitions
+        skip = {n for n, keep in ((self.greek.name, tp.validate_greeks), (self.corr.name, tp.validate_correlation))
+                if not keep}
+        return candidate.count_signals(self.formation, results, cand, cur, direction, self.stability.signal_strength,
+                                       skip, self.mtf.name, tp.validate_volume, volume_ok, persistent)
+
+    def _gap(self, i: int, frame: Frame) -> str:
+        if self.gap_minutes is None or not self.tb.intraday or i == 0 or frame.day[i] != frame.day[i - 1]:
+            return ""
+        gap = (int(self.buf.ts[i]) - int(self.buf.ts[i - 1])) / NS_PER_MIN - self.tb.bar_minutes
+        return f"data gap of {gap:.0f} min (MissingDataCheck): regime held" if gap > self.gap_minutes else ""
+
+    def _output(self, i, reg, cand, dec, conf, d, t, v, adx, results, weights, fired, nl, mtf_r, slot, sens,
+                by, chain) -> RegimeOutput:
+        f, st = self.formation, self.state
+        tband, vband = f.trend_by_name[reg.trend_class], f.vol_by_name[reg.vol_class]
+        mods = tuple(ModuleContribution(r.name, m.column, r.score, weights.get(r.name, 0.0), r.active,
+                                        r.reason_if_inactive, r.vol, r.diagnostics)
+                     for m, r in zip(self.modules, results, strict=True))
+        extras: dict[str, float] = {"underlying_spot": float(self.buf.close[i])}
+        extras.update(self.straddle.levels(i))
+        sd = by[self.straddle.name].diagnostics
+        if "atm_straddle" in sd:
+            extras["atm_straddle"] = float(sd["atm_straddle"])
+        gd = by[self.greek.name].diagnostics
+        for k in ("vanna", "charm", "volga"):
+            if k in gd:
+                extras[k] = float(gd[k])
+        pct = by[self.atr.name].diagnostics.get("atr_percentile", math.nan)
+        pband = f.vol_class_by_percentile(pct)
+        extras["atr_vol_class_code"] = float(pband.code if pband is not None else vband.code)
+        extras["regime_persistence"] = self.stability.normalised_persistence(reg, st.time_in_regime)
+        if fired:
+            extras["weight_rules_fired"] = float(len(fired))
+        persistence = sum(1 for x in st.recent if x == reg.regime_id) / max(len(st.recent), 1)
+        return RegimeOutput(
+            ts=ts_datetime(int(self.buf.ts[i])), symbol=self.symbol, regime_id=reg.regime_id, regime_name=reg.name,
+            color=reg.color, confidence=float(conf), raw_score=float(d), trend_component=float(t),
+            trend_class=tband.name, trend_class_code=tband.code, volatility_component=float(v),
+            volatility_class=vband.name, volatility_class_code=vband.code, adx=float(adx), modules=mods,
+            time_in_regime_minutes=float(st.time_in_regime), transition=dec.transition and dec.rule_id != "INITIAL",
+            transition_rule=dec.rule_id, candidate_regime_id=cand.regime_id, blocked_by=dec.blocked_by,
+            persistence=float(persistence), noise_level=nl,
+            consensus_score=float(mtf_r.diagnostics.get("consensus", 0.0)) if mtf_r.active else 0.0,
+            transition_probability=float(dec.pending_progress), stability_level=self.stability.level(conf),
+            checks_passed=dec.checks, low_confidence=self.stability.flag_low_confidence and conf < self.stability.confidence_threshold,
+            time_slot=slot.name if slot else "", sensitivity=float(sens), param_version=self.version,
+            extras=extras)
+
+
+def _minutes(condition: str | None) -> float | None:
+    return minutes_threshold(condition) if condition else None

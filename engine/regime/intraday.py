@@ -1,0 +1,79 @@
+"""Intraday time slots (IntradaySettings) in the market's timezone and session (MasterConfiguration).
+
+Each bar gets the slot its local open time falls in: its sensitivity (divides the confirmation bars
+a new regime needs and the hysteresis) and its restricted regimes (a restricted candidate is demoted:
+Strong_* to the plain trend, Sideways to Neutral). Daily and longer bars have no slot (sensitivity 1).
+On the weekly-expiry day (nearest chain expiry under one day) the special-day multiplier applies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.regime.config import kv, rows
+from engine.regime.paramtext import parse_time
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    name: str
+    start: int  # minute of day
+    end: int
+    sensitivity: float
+    restricted: tuple[str, ...]
+    preferred: tuple[str, ...]
+
+
+def _patterns(v: Any) -> tuple[str, ...]:
+    items = [v] if isinstance(v, str) else list(v or ())
+    out: list[str] = []
+    for it in items:
+        out.extend(s.strip() for s in str(it).split(",") if s.strip())
+    return tuple(out)
+
+
+class IntradayClock:
+    def __init__(self, ps: Any) -> None:
+        m = kv(ps, "MasterConfiguration")
+        self.tz = str(m.market_timezone)
+        o, c = parse_time(m.market_open_time), parse_time(m.market_close_time)
+        self.session_minutes = float((c.hour * 60 + c.minute) - (o.hour * 60 + o.minute)) or 390.0
+        self.slots = []
+        for r in rows(ps, "IntradaySettings"):
+            s, e = parse_time(r.start_time), parse_time(r.end_time)
+            self.slots.append(Slot(str(r.time_slot), s.hour * 60 + s.minute, e.hour * 60 + e.minute,
+                                   float(r.sensitivity), _patterns(r.restricted_regimes),
+                                   _patterns(r.preferred_regimes)))
+        self.expiry_mult = 1.0
+        for r in rows(ps, "IntradaySettings", "special_day_adjustments"):
+            if "weekly" in str(r.day_type).lower() and "expiry" in str(r.day_type).lower():
+                self.expiry_mult = float(r.sensitivity_multiplier)
+
+    def slot_index(self, minute: np.ndarray, intraday: bool) -> np.ndarray:
+        """Index into self.slots per bar, -1 outside every slot (or for daily bars)."""
+        out = np.full(len(minute), -1, dtype=np.int64)
+        if not intraday:
+            return out
+        for k, s in enumerate(self.slots):
+            out[(minute >= s.start) & (minute < s.end) & (out < 0)] = k
+        return out
+
+    def slot(self, k: int) -> Slot | None:
+        return self.slots[k] if k >= 0 else None
+
+
+def restricted_match(patterns: tuple[str, ...], trend_class: str, regime_name: str, directional: bool) -> bool:
+    """Slot restrictions name regime families: 'Strong_*', 'Sideways', 'Trending', 'NONE'."""
+    for p in patterns:
+        pl = p.lower()
+        if pl in ("none", ""):
+            continue
+        if pl == "trending" and directional:
+            return True
+        if pl.endswith("*") and (regime_name.startswith(p[:-1]) or trend_class.startswith(p[:-1])):
+            return True
+        if pl == trend_class.lower() or regime_name.lower().startswith(pl + "_"):
+            return True
+    return False

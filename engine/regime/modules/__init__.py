@@ -1,0 +1,1 @@
+"""The eight indicator modules, one per row of IndicatorConfiguration, each reading its own sheet."""

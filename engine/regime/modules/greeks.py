@@ -1,0 +1,106 @@
+"""GreekSentimentAnalysis (GreekSentimentConfig): OI-weighted Greeks around ATM against a session baseline.
+
+Per snapshot, over strikes within ``strike_range`` of ATM (weights OI x otm_weight_decay^distance,
+x near_expiry_adjustment on the nearest expiry, outliers beyond ``outlier_threshold`` sigma dropped):
+net delta = sum w*delta / sum w*|delta|, and call-minus-put shares of gamma, vega and |theta|, each
+in [-1, 1]; the level L is their weighted mix (delta/gamma/vega/theta weights). Score = smoothed
+tanh of L's z-move from the session baseline (mean of the session's first ``sentiment_lookback``
+snapshots; z against L's spread over the last ``sentiment_lookback`` snapshots).
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from engine.market.types import OptionChain
+from engine.regime.config import kv
+from engine.regime.modules.base import Frame, RegimeModule, clip1
+from engine.regime.modules.chainutil import ChainView, higher_greeks
+from engine.regime.types import ModuleResult
+
+
+class GreekSentimentModule(RegimeModule):
+    name, component, column = "GreekSentimentAnalysis", "GreekSentiment", "greek_sentiment"
+
+    def __init__(self, ps: Any) -> None:
+        super().__init__(ps)
+        c = kv(ps, "GreekSentimentConfig")
+        w = np.array([c.delta_weight, c.gamma_weight, c.vega_weight, c.theta_weight], dtype=float)
+        self.w = w / w.sum() if w.sum() > 0 else w
+        self.flags = {"vanna": bool(c.enable_vanna), "charm": bool(c.enable_charm), "volga": bool(c.enable_volga),
+                      "veta": bool(c.enable_veta), "speed": bool(c.enable_speed)}
+        self.lookback = int(c.sentiment_lookback)
+        self.smoothing = float(c.sentiment_smoothing)
+        self.outlier = float(c.outlier_threshold)
+        self.strike_range = float(c.strike_range)
+        self.decay = float(c.otm_weight_decay)
+        self.near_adj = float(c.near_expiry_adjustment)
+        self.bull = float(c.bullish_threshold)
+        self.bear = float(c.bearish_threshold)
+        self.extreme = float(c.extreme_sentiment)
+        self._day: int | None = None
+        self._base: list[float] = []
+        self._hist: deque[float] = deque(maxlen=self.lookback)
+        self._s = 0.0
+
+    def level(self, view: ChainView) -> tuple[float, dict[str, float]]:
+        """The composite Greek level L of one snapshot (pure function of the chain)."""
+        c = view.chain
+        off = np.abs(view.strike_offset())
+        m = off <= self.strike_range
+        oi = np.asarray(c.open_interest, dtype=float)
+        if not np.nansum(oi[m]) > 0:
+            oi = np.asarray(c.volume, dtype=float)
+        w = np.where(m, np.nan_to_num(oi) * self.decay ** off, 0.0)
+        w = np.where(view.near, w * self.near_adj, w)
+        g = np.nan_to_num(np.vstack([c.delta, c.gamma, c.vega, c.theta]).astype(float))
+        x = g * w
+        if m.sum() > 1:
+            xm = x[:, m]
+            sd = xm.std(axis=1, keepdims=True)
+            dev = np.abs(x - xm.mean(axis=1, keepdims=True))
+            keep = ((dev <= self.outlier * sd) | (sd <= 0)).all(axis=0)
+            w = np.where(keep, w, 0.0)
+        a = w * np.abs(g)
+        tot = a.sum(axis=1)
+        calls = a[:, view.call].sum(axis=1)
+        share = np.where(tot > 0, (2.0 * calls - tot) / np.where(tot > 0, tot, 1.0), 0.0)
+        comps = {
+            "net_delta": float((w * g[0]).sum() / tot[0]) if tot[0] > 0 else 0.0,
+            "gamma_share": float(share[1]),
+            "vega_share": float(share[2]),
+            "theta_share": float(share[3]),
+        }
+        lvl = float(np.dot(self.w, list(comps.values())))
+        if any(self.flags.values()) and w.sum() > 0:
+            hg = higher_greeks(float(c.spot), np.asarray(c.strike, float), view.years(),
+                               np.nan_to_num(np.asarray(c.iv, float), nan=0.2))
+            for k, arr in hg.items():
+                if self.flags[k]:
+                    sign = np.where(view.call, 1.0, -1.0)
+                    comps[k] = float(np.nansum(w * arr * sign) / w.sum())
+        return lvl, comps
+
+    def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
+        view = ChainView.of(chain)
+        chain = view.chain if view is not None else None
+        if view is None or not np.isfinite(np.asarray(chain.delta, dtype=float)).any():
+            return self.no_chain()
+        lvl, comps = self.level(view)
+        day = int(frame.day[i])
+        if day != self._day:
+            self._day, self._base = day, []
+        if len(self._base) < self.lookback:
+            self._base.append(lvl)
+        self._hist.append(lvl)
+        base = float(np.mean(self._base))
+        spread = float(np.std(self._hist)) if len(self._hist) > 2 else 0.0
+        z = (lvl - base) / spread if spread > 1e-12 else 0.0
+        self._s = (1.0 - self.smoothing) * float(np.tanh(z)) + self.smoothing * self._s
+        s = clip1(self._s)
+        label = ("extreme_" if abs(s) >= self.extreme else "") + (
+            "bullish" if s >= self.bull else "bearish" if s <= self.bear else "neutral")
+        return ModuleResult(self.name, s, None, True, "", {"level": lvl, "baseline": base, "z": z,
+                                                           "sentiment": label, **comps})

@@ -1,0 +1,85 @@
+"""Noise filtering (NoiseFiltering + ValidationRules outlier/volume checks), vectorised per bar.
+
+spike: |log return| above spike_threshold sigmas of the previous noise_memory_window returns (the bar
+does not count toward confirming a new regime); outlier: above the OutlierDataCheck z (same effect);
+with ensemble_filtering also microstructure bars (|z| < microstructure_threshold) and, with the tick
+filter, bars with no price change (same effect);
+low volume: volume below volume_threshold_multiplier x its previous mean (confidence x (1 - penalty));
+noise level: 1 - efficiency ratio (|net move| / path length) over noise_memory_window bars.
+Direction persistence (``persistent``, sequential): the direction's sign must appear in
+min_persistence_ratio of the last persistence_lookback readings, and (mean_reversion_check) not in
+a run where every reading flips sign.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import talib
+
+from engine.regime.config import kv, rows
+from engine.regime.paramtext import number_threshold
+from engine.regime.series import lag
+
+
+class NoiseFilter:
+    def __init__(self, ps: Any) -> None:
+        c = kv(ps, "NoiseFiltering")
+        self.spike_on = bool(c.price_spike_filter)
+        self.spike = float(c.spike_threshold)
+        self.volume_on = bool(c.volume_filter_enabled)
+        self.vol_mult = float(c.volume_threshold_multiplier)
+        self.low_volume_penalty = float(c.low_volume_penalty)
+        self.persist_on = bool(c.persistence_filter_enabled)
+        self.persist_ratio = float(c.min_persistence_ratio)
+        self.persist_lookback = int(c.persistence_lookback)
+        self.memory = int(c.noise_memory_window)
+        self.micro_on = bool(c.microstructure_filter_enabled)
+        self.micro = float(c.microstructure_threshold)
+        self.tick_on = bool(c.tick_noise_filter)
+        self.mean_reversion = bool(c.mean_reversion_check)
+        self.ensemble = bool(c.ensemble_filtering)
+        self.outlier_z = None
+        for r in rows(ps, "ValidationRules"):
+            if str(r.action) == "filter_outlier" and r.enabled:
+                self.outlier_z = number_threshold(r.condition)
+
+    def compute(self, logret: np.ndarray, volume: np.ndarray) -> dict[str, np.ndarray]:
+        n = len(logret)
+        r = np.nan_to_num(logret, nan=0.0)
+        if n >= 2:
+            sd_prev = lag(talib.STDDEV(r, timeperiod=self.memory, nbdev=1.0), 1)
+            path = talib.SUM(np.abs(r), timeperiod=self.memory)
+            net = np.abs(talib.SUM(r, timeperiod=self.memory))
+            vmean = lag(talib.SMA(np.nan_to_num(volume), timeperiod=self.memory), 1)
+        else:
+            sd_prev = path = net = vmean = np.full(n, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.abs(r) / sd_prev
+            noise = 1.0 - net / path
+        spike = (z > self.spike) if self.spike_on else np.zeros(n, bool)
+        if self.outlier_z is not None:
+            spike = spike | (z > self.outlier_z)
+        if self.ensemble:  # the ensemble adds the small-move filters to the spike filters
+            if self.micro_on:
+                spike = spike | (z < self.micro)
+            if self.tick_on:
+                spike = spike | (r == 0.0)
+        has_vol = np.nan_to_num(vmean) > 0
+        low_vol = (volume < self.vol_mult * vmean) & has_vol if self.volume_on else np.zeros(n, bool)
+        return {"spike": spike, "low_volume": low_vol, "noise": noise, "return_z": z}
+
+    def persistent(self, history: list[float], current: float) -> bool:
+        """Does the current direction's sign appear in enough of the last persistence_lookback readings?"""
+        if not self.persist_on or current == 0:
+            return True
+        recent = history[-self.persist_lookback:]
+        if not recent:
+            return True
+        pos = current > 0
+        same = sum(1 for x in recent if (x > 0) == pos and x != 0)
+        if self.mean_reversion and len(recent) >= 3:
+            seq = recent + [current]
+            if all(a * b < 0 for a, b in zip(seq, seq[1:], strict=False)):  # every reading flips: a chop
+                return False
+        return same / len(recent) >= self.persist_ratio

@@ -1,0 +1,104 @@
+"""The live regime step of the engine cycle: classify new index bars with the ACTIVE parameter version.
+
+Hot reload: the active version is read every cycle; when it changed, a new classifier is built
+with it and warmed on the stored history, so the next snapshot already uses the new version.
+Every stored snapshot carries the version id that produced it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import desc, select
+
+from engine.context import EngineContext
+from engine.market.types import Bar, MarketUpdate
+from engine.params import ParamSet
+from engine.params.versions import active_params
+from engine.regime.classifier import RegimeClassifier
+from engine.regime.types import RegimeOutput
+from engine.store import queries
+from engine.store.models import OptionChainSnapshot, RegimeSnapshot
+from engine.store.writes import unpack_chain
+
+log = logging.getLogger(__name__)
+
+WARMUP_BARS = 1_500  # about four sessions of 1-minute bars: enough for every module's windows
+WARMUP_CHAINS = 30
+
+
+def snapshot_row(out: RegimeOutput, version_id: int | None) -> RegimeSnapshot:
+    return RegimeSnapshot(
+        ts=out.ts, symbol=out.symbol, regime_id=out.regime_id, regime_name=out.regime_name,
+        confidence=float(out.confidence), raw_score=float(out.raw_score),
+        volatility_value=float(out.volatility_component), volatility_class=out.volatility_class,
+        trend_value=float(out.trend_component), trend_class=out.trend_class,
+        time_in_regime_s=float(out.time_in_regime_minutes) * 60.0, is_transition=bool(out.transition),
+        transition_rule=out.transition_rule, param_version_id=version_id,
+        modules={"modules": out.module_details(), "record": {k: v for k, v in out.to_record().items()
+                                                              if isinstance(v, int | float | str | bool | None)}},
+    )
+
+
+def _frame(bars: list[Bar]) -> pd.DataFrame:
+    return pd.DataFrame([{"timestamp": b.ts, "open": b.open, "high": b.high, "low": b.low, "close": b.close,
+                          "volume": b.volume} for b in bars],
+                        columns=["timestamp", "open", "high", "low", "close", "volume"])
+
+
+@dataclass
+class RegimeStage:
+    classifier: RegimeClassifier | None = None
+    version_id: int | None = None
+    symbol: str | None = None
+    reloads: int = field(default=0)
+
+    @staticmethod
+    def _peers(ctx: EngineContext, symbol: str) -> list[str]:
+        """The other symbols of the market: the CorrelationMatrix module's cross-asset inputs."""
+        return [s for s in ctx.source.symbols() if s != symbol] if ctx.source is not None else []
+
+    def _build(self, ctx: EngineContext, params: ParamSet, symbol: str, before: datetime | None) -> None:
+        """A fresh classifier on `params`, warmed on stored bars older than `before` (warm-up is not stored)."""
+        classifier = RegimeClassifier(params, symbol=symbol)
+        with ctx.store.read() as session:
+            history = queries.bars(session, symbol, WARMUP_BARS)
+            peers = {peer: queries.bars(session, peer, WARMUP_BARS) for peer in self._peers(ctx, symbol)}
+            chains = [unpack_chain(c.underlying, c.ts, c.spot, c.data) for c in session.scalars(
+                select(OptionChainSnapshot).where(OptionChainSnapshot.underlying == symbol)
+                .order_by(desc(OptionChainSnapshot.id)).limit(WARMUP_CHAINS))]
+        if before is not None:
+            history = history[history["timestamp"] < before] if len(history) else history
+            peers = {name: frame[frame["timestamp"] < before] for name, frame in peers.items() if len(frame)}
+        if len(history):
+            classifier.update_many(history, chains[::-1] or None, peers=peers or None)
+        self.classifier, self.version_id, self.symbol = classifier, params.version_id, symbol
+        self.reloads += 1
+        log.info("regime classifier built for %s on parameter version %s", symbol, params.version_id)
+
+    def run(self, ctx: EngineContext, update: MarketUpdate) -> list[RegimeOutput]:
+        source = ctx.source
+        if source is None:
+            return []
+        symbol = source.index_symbol()
+        new_bars: list[Bar] = [b for b in update.bars if b.symbol == symbol]
+        with ctx.store.read() as session:
+            params = active_params(session)
+        if self.classifier is None or params.version_id != self.version_id or symbol != self.symbol:
+            self._build(ctx, params, symbol, before=min((b.ts for b in new_bars), default=None))
+        assert self.classifier is not None
+        last = self.classifier.last_ts()
+        new_bars = [b for b in new_bars if last is None or b.ts > last]
+        if not new_bars:
+            return []
+        chain = next((c for c in update.chains if c.underlying == symbol), None)
+        peers = {peer: _frame([b for b in update.bars if b.symbol == peer]) for peer in self._peers(ctx, symbol)}
+        outputs = self.classifier.update_many(_frame(new_bars), [chain] if chain is not None else None,
+                                              peers={k: v for k, v in peers.items() if len(v)} or None)
+        stored = [o for o in outputs if not o.warmup]
+        if stored:
+            with ctx.store.write() as session:
+                session.add_all(snapshot_row(o, self.version_id) for o in stored)
+        return stored

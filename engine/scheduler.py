@@ -1,0 +1,140 @@
+"""The engine's APScheduler: the same jobs embedded (BackgroundScheduler) or standalone (Blocking).
+
+Only the engine holding the lease runs the trading jobs; a second engine stays a standby and
+takes over when the lease lapses (see jobs.heartbeat).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from engine import jobs
+from engine.context import EngineContext
+from engine.cycle import EngineCycle
+from engine.settings import BrokerName
+
+log = logging.getLogger(__name__)
+COMMAND_POLL_SECONDS = 0.25  # how soon the engine picks up a kill switch: click to all-cancelled well within 1 s
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    seconds: float
+    run: Callable[[EngineContext], object]
+    leader_only: bool = True
+
+
+def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
+    """Every scheduled job, its period and its function: the one list of what the engine does."""
+    tick = ctx.settings.tick_seconds
+    sync_seconds = 5.0 if ctx.settings.broker is BrokerName.ALPACA else max(tick, 2.0)  # Alpaca: 200 requests/min
+    return [
+        JobSpec("market", tick, cycle.market),
+        JobSpec("account", sync_seconds, cycle.account),
+        JobSpec("planner", max(tick * 5, 5.0), cycle.planner),
+        JobSpec("commands", COMMAND_POLL_SECONDS, cycle.commands),
+        JobSpec("risk", max(tick, 2.0), cycle.risk),
+        JobSpec("reconcile", 60.0, cycle.reconcile),
+        JobSpec("retention", 300.0, jobs.retention),
+    ]
+
+
+class EngineService:
+    """Owns the scheduler and the leadership flag of one engine process."""
+
+    def __init__(self, ctx: EngineContext, blocking: bool, extra_jobs: list[JobSpec] | None = None) -> None:
+        self.ctx = ctx
+        self.blocking = blocking
+        self.warmup_polls = ctx.settings.warmup_polls
+        self.extra_jobs = list(extra_jobs or [])
+        self.cycle = EngineCycle(on_shutdown=self.request_stop)
+        self.is_leader = False
+        self._started = False
+        self._shut_down = False
+        self._stop_requested = threading.Event()
+        self.scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
+
+    def _beat(self) -> None:
+        was_leader = self.is_leader
+        self.is_leader = jobs.heartbeat(self.ctx)
+        if self.is_leader and not was_leader:
+            log.info("engine %s is the active engine", self.ctx.engine_id)
+            jobs.run_recorded(self.ctx, "startup", self._on_become_leader)
+
+    def _on_become_leader(self, ctx: EngineContext) -> None:
+        jobs.ensure_instruments(ctx)
+        jobs.resume_source(ctx, self.warmup_polls)
+        self.cycle.startup(ctx)
+
+    def _wrap(self, spec: JobSpec) -> Callable[[], None]:
+        def run() -> None:
+            if self._stop_requested.is_set() or (spec.leader_only and not self.is_leader):
+                return
+            jobs.run_recorded(self.ctx, spec.name, spec.run)
+
+        return run
+
+    def add_jobs(self) -> None:
+        self.scheduler.add_job(lambda: jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat()),
+                               "interval", seconds=2.0, id="heartbeat", max_instances=1, coalesce=True,
+                               misfire_grace_time=5)
+        for spec in [*job_specs(self.ctx, self.cycle), *self.extra_jobs]:
+            self.scheduler.add_job(self._wrap(spec), "interval", seconds=spec.seconds, id=spec.name,
+                                   max_instances=1, coalesce=True, misfire_grace_time=max(5, int(spec.seconds * 2)))
+
+    def start(self) -> None:
+        """Beat once synchronously (so leadership and warm-up happen before the first tick), then schedule.
+
+        A stop requested before or during start-up is honoured: the stop watch below shuts the
+        scheduler down on its first run, so a signal can never be lost between the two.
+        """
+        jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat())
+        self.add_jobs()
+        self.scheduler.add_job(self._stop_watch, "interval", seconds=0.2, id="stop-watch", max_instances=1,
+                               coalesce=True, next_run_time=datetime.now(UTC))
+        self._started = True
+        self.scheduler.start()  # returns at once for Background; blocks until shutdown for Blocking
+
+    def _stop_watch(self) -> None:
+        if self._stop_requested.is_set() and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def request_stop(self) -> None:
+        """Stop scheduling new job runs (safe from a signal handler; the stop watch finishes the job)."""
+        self._stop_requested.set()
+        if self._started and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def finish(self) -> None:
+        """After the scheduler stopped: give up the lease so a standby can take over at once."""
+        try:
+            jobs.release_lease(self.ctx)
+        except Exception:  # noqa: BLE001
+            log.exception("could not release the engine lease")
+
+    def shutdown(self, actor: str = "system:signal", flatten: bool | None = None) -> None:
+        """Stop scheduling, run the trading shutdown sequence (cancel, optionally flatten, save), release the lease.
+
+        flatten=None lets the active parameters decide (TradingRisk flatten_on_shutdown).
+
+        Idempotent: a second call (atexit after a signal) does nothing.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.request_stop()
+        if self.is_leader:
+            try:
+                from engine.trading.control import graceful_shutdown
+
+                log.info("graceful shutdown: %s", graceful_shutdown(self.ctx, actor=actor, flatten=flatten))
+            except Exception:  # noqa: BLE001 - the engine must still exit and release its lease
+                log.exception("graceful shutdown failed")
+        self.finish()

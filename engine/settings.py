@@ -1,0 +1,125 @@
+"""Settings from environment variables (pydantic-settings); bad values fail fast with one clear line.
+
+Every variable is prefixed REGIMEDESK_ except the Alpaca keys, which use Alpaca's own names
+(APCA_API_KEY_ID, APCA_API_SECRET_KEY). Secrets are SecretStr: never printed, never logged.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MarketSourceName(StrEnum):
+    SIMULATED = "simulated"
+    CSV = "csv"
+    ALPACA = "alpaca"
+
+
+class BrokerName(StrEnum):
+    PAPER = "paper"
+    ALPACA = "alpaca"
+
+
+class EngineMode(StrEnum):
+    EMBEDDED = "embedded"  # the web process runs the engine's scheduler too (python app.py)
+    NONE = "none"  # web only; `python -m engine` runs elsewhere against the same database
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGIMEDESK_", extra="ignore", frozen=True, validate_by_name=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'data' / 'regimedesk.db'}",
+        validation_alias=AliasChoices("REGIMEDESK_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL of the shared store",
+    )
+    market_source: MarketSourceName = MarketSourceName.SIMULATED
+    csv_dir: Path | None = Field(default=None, description="directory of SYMBOL.csv files for market_source=csv")
+    csv_index_symbol: str | None = Field(default=None, description="which CSV symbol is the index (default: the first)")
+    broker: BrokerName = BrokerName.PAPER
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+    engine_mode: EngineMode = EngineMode.EMBEDDED
+    secret_key: SecretStr | None = None
+    cache_url: str = Field(default="", description="'' = in-process cache; redis://host:port/db for several workers")
+    tick_seconds: float = Field(default=1.0, gt=0.05, le=3600, description="engine market-data tick period")
+    sim_seed: int = 7
+    sim_minutes_per_tick: int = Field(default=1, ge=1, le=1440)
+    warmup_polls: int = Field(default=600, ge=0, le=100_000, description="market polls stored at once on a fresh store")
+    paper_starting_cash: float = Field(default=1_000_000.0, gt=0)
+    paper_slippage_bps: float = Field(default=2.0, ge=0, le=500)
+    paper_commission_per_share: float = Field(default=0.005, ge=0, le=10)
+    paper_participation: float = Field(default=0.25, gt=0, le=1, description="max fraction of a bar's volume one order fills")
+    autotrade: bool = Field(default=True, description="the planner submits orders on its own when trading is ACTIVE")
+    max_upload_bytes: int = Field(default=5_000_000, ge=10_000, le=100_000_000)
+    log_level: str = "INFO"
+    alpaca_key_id: SecretStr | None = Field(default=None, validation_alias=AliasChoices("APCA_API_KEY_ID", "REGIMEDESK_ALPACA_KEY_ID"))
+    alpaca_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("APCA_API_SECRET_KEY", "REGIMEDESK_ALPACA_SECRET_KEY")
+    )
+    alpaca_base_url: str | None = Field(default=None, description="URL override, e.g. a local test server")
+    alpaca_live: bool = Field(default=False, description="explicit opt-in to live (real money) trading")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.market_source is MarketSourceName.CSV and self.csv_dir is None:
+            raise ValueError("REGIMEDESK_CSV_DIR: required when REGIMEDESK_MARKET_SOURCE=csv")
+        uses_alpaca = BrokerName.ALPACA in (self.broker,) or self.market_source is MarketSourceName.ALPACA
+        if uses_alpaca and (self.alpaca_key_id is None or self.alpaca_secret_key is None):
+            raise ValueError("APCA_API_KEY_ID / APCA_API_SECRET_KEY: required when the broker or market source is alpaca")
+        if self.alpaca_live and (self.broker is not BrokerName.ALPACA or self.market_source is not MarketSourceName.ALPACA):
+            raise ValueError(
+                "REGIMEDESK_ALPACA_LIVE: live trading needs REGIMEDESK_BROKER=alpaca and REGIMEDESK_MARKET_SOURCE=alpaca; "
+                "the simulated market and paper broker refuse to run live"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+
+def _variable_name(loc: tuple) -> str:
+    field = str(loc[0]) if loc else ""
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        return str(info.validation_alias.choices[0])
+    return f"REGIMEDESK_{field.upper()}" if field else ""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (overrides win); raise SettingsError with one line per problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = _variable_name(err.get("loc", ()))
+            message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            given = err.get("input")
+            shown = "" if name.startswith("APCA_") or isinstance(given, dict) else f" (got {given!r})"
+            lines.append(f"{name}: {message}{shown}" if name else message)
+        raise SettingsError("; ".join(lines)) from None

@@ -1,0 +1,103 @@
+"""Connecting to the store: SQLite (WAL, busy timeout, immediate write transactions) or PostgreSQL.
+
+Use `store.read()` for queries and `store.write()` for changes. On SQLite a write transaction
+takes the write lock at BEGIN (BEGIN IMMEDIATE), so two processes never deadlock upgrading a
+read lock; readers are never blocked thanks to WAL.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The store cannot be opened or migrated; the message says which database and what to do."""
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _normalise_pg_url(url: str) -> str:
+    if url.startswith("postgresql+psycopg2:"):
+        return "postgresql+psycopg:" + url.removeprefix("postgresql+psycopg2:")
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+class Store:
+    """The shared store: an SQLAlchemy engine and two session factories (read, write)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite:"):
+            self.engine = _sqlite_engine(url)
+            write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        else:
+            self.engine = create_engine(_normalise_pg_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+            write_engine = self.engine
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(write_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any exception."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def safe_url(self) -> str:
+        """The URL without its password, for logs and the health page."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+def open_store(url: str, migrate: bool = False) -> Store:
+    """Open the store; with migrate=True bring its schema to the newest migration first."""
+    store = Store(url)
+    if migrate:
+        from engine.store.migrate import upgrade_to_head
+
+        upgrade_to_head(store)
+    return store

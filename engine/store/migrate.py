@@ -1,0 +1,37 @@
+"""Apply Alembic migrations programmatically (embedded start-up and `python -m engine migrate`)."""
+from __future__ import annotations
+
+import logging
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from engine.settings import PROJECT_ROOT
+from engine.store.db import Store, StoreError
+
+log = logging.getLogger(__name__)
+_PG_MIGRATION_LOCK = 72_100_001  # advisory lock id: one migrator at a time on PostgreSQL
+
+
+def alembic_config() -> Config:
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return cfg
+
+
+def upgrade_to_head(store: Store) -> None:
+    """Bring the schema to the newest revision; safe when several processes start at once."""
+    cfg = alembic_config()
+    try:
+        with store.engine.connect() as conn:
+            if store.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+            if store.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                conn.commit()
+    except Exception as exc:  # noqa: BLE001 - turned into a message that names the database
+        raise StoreError(f"could not migrate the database {store.safe_url()}: {exc}") from exc

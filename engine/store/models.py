@@ -1,0 +1,325 @@
+"""The store's tables: the only thing the web and the engine share.
+
+Engine-owned state (bars, orders, regime snapshots) is written by the engine; the web writes
+commands, parameter versions and the trading state through engine command functions, all audited.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from engine.store.types import Money, UTCDateTime
+
+PK = BigInteger().with_variant(Integer, "sqlite")  # SQLite only autoincrements INTEGER PRIMARY KEY
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money(), dict: JSON, list: JSON}
+
+
+class Instrument(Base):
+    __tablename__ = "instruments"
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # index | stock
+    has_options: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class BarRow(Base):
+    __tablename__ = "bars"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]
+    open: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    close: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float] = mapped_column(Float)
+    __table_args__ = (UniqueConstraint("symbol", "ts", name="uq_bars_symbol_ts"), Index("ix_bars_ts", "ts"))
+
+
+class OptionChainSnapshot(Base):
+    """One chain per underlying and tick; columns stored as a compressed .npz blob (about 250 rows each)."""
+
+    __tablename__ = "option_chain_snapshots"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    underlying: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]
+    spot: Mapped[float] = mapped_column(Float)
+    contracts: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (Index("ix_chain_underlying_ts", "underlying", "ts"),)
+
+
+class TrueRegimeRow(Base):
+    """The simulated market's hidden regime path, kept apart so detection can be scored against it."""
+
+    __tablename__ = "sim_true_regimes"
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+    trend: Mapped[str] = mapped_column(String(16))
+    volatility: Mapped[str] = mapped_column(String(16))
+
+
+class AccountSnapshot(Base):
+    __tablename__ = "account_snapshots"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    broker: Mapped[str] = mapped_column(String(16))
+    cash: Mapped[Decimal]
+    equity: Mapped[Decimal]
+    buying_power: Mapped[Decimal]
+    gross_exposure: Mapped[Decimal]
+
+
+class PositionRow(Base):
+    """The engine's latest view of broker positions (replaced on every snapshot)."""
+
+    __tablename__ = "positions"
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    qty: Mapped[Decimal]
+    avg_entry_price: Mapped[Decimal]
+    market_price: Mapped[Decimal | None]
+    unrealized_pnl: Mapped[Decimal | None]
+    updated_at: Mapped[datetime]
+
+
+class OrderRow(Base):
+    """Every order the gateway created, stored before it is sent and updated from broker events."""
+
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    broker_order_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal]
+    order_type: Mapped[str] = mapped_column(String(16))
+    limit_price: Mapped[Decimal | None]
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    filled_qty: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    filled_avg_price: Mapped[Decimal | None]
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(24))  # planner | manual | flatten | kill_switch
+    actor: Mapped[str] = mapped_column(String(64))
+    param_version_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    fill_key: Mapped[str] = mapped_column(String(96), unique=True)  # broker order id + cumulative qty
+    client_order_id: Mapped[str] = mapped_column(String(64), index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal]
+    price: Mapped[Decimal]
+    commission: Mapped[Decimal]
+    ts: Mapped[datetime] = mapped_column(index=True)
+
+
+class EngineHeartbeat(Base):
+    """One row per engine process; the row holding an unexpired lease is the active engine."""
+
+    __tablename__ = "engine_heartbeats"
+    engine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_beat: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # active | standby | stopped
+
+
+class EngineLease(Base):
+    """Exactly one active engine: the holder renews lease_until; a standby takes over when it lapses."""
+
+    __tablename__ = "engine_lease"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[datetime]
+
+
+class JobRun(Base):
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(48))
+    engine_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | error | skipped
+    error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+
+
+class TradingStateRow(Base):
+    """The single current trading state (id = 1). History lives in trading_state_changes."""
+
+    __tablename__ = "trading_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime]
+    previous_state: Mapped[str | None] = mapped_column(String(16))
+
+
+class TradingStateChange(Base):
+    __tablename__ = "trading_state_changes"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class CommandRow(Base):
+    """A request from the web (or CLI) to the engine; the engine runs it and writes the result."""
+
+    __tablename__ = "commands"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | running | done | failed
+    result: Mapped[dict | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    details: Mapped[dict] = mapped_column(default=dict)
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+
+
+class ParamVersion(Base):
+    """An immutable applied parameter set; exactly one row is_active."""
+
+    __tablename__ = "param_versions"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # default | upload | ui | rollback | cli
+    note: Mapped[str] = mapped_column(Text, default="")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("param_versions.id"))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    values_json: Mapped[str] = mapped_column(Text)
+    diff_json: Mapped[str] = mapped_column(Text, default="[]")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    __table_args__ = (  # at most one active version, even when two applies race
+        Index("uq_param_versions_one_active", "is_active", unique=True,
+              postgresql_where=text("is_active"), sqlite_where=text("is_active")),
+    )
+
+
+class RegimeSnapshot(Base):
+    """One regime classification per engine cycle, with the parameter version that produced it."""
+
+    __tablename__ = "regime_snapshots"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    regime_id: Mapped[int] = mapped_column(Integer)
+    regime_name: Mapped[str] = mapped_column(String(48))
+    confidence: Mapped[float] = mapped_column(Float)
+    raw_score: Mapped[float] = mapped_column(Float)
+    volatility_value: Mapped[float] = mapped_column(Float)
+    volatility_class: Mapped[str] = mapped_column(String(16))
+    trend_value: Mapped[float] = mapped_column(Float)
+    trend_class: Mapped[str] = mapped_column(String(24))
+    time_in_regime_s: Mapped[float] = mapped_column(Float)
+    is_transition: Mapped[bool] = mapped_column(Boolean, default=False)
+    transition_rule: Mapped[str | None] = mapped_column(String(32))
+    param_version_id: Mapped[int | None]
+    modules: Mapped[dict] = mapped_column(default=dict)
+
+
+class KeyValue(Base):
+    """Small engine facts that must survive a restart (equity peak, last reconciliation...)."""
+
+    __tablename__ = "engine_kv"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict]
+    updated_at: Mapped[datetime]
+
+
+class PaperAccount(Base):
+    """The paper broker's own books (broker truth for the embedded default), separate from ours."""
+
+    __tablename__ = "paper_account"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cash: Mapped[Decimal]
+    realized_pnl: Mapped[Decimal]
+    commissions: Mapped[Decimal]
+    updated_at: Mapped[datetime]
+
+
+class PaperOrder(Base):
+    __tablename__ = "paper_orders"
+    broker_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal]
+    order_type: Mapped[str] = mapped_column(String(16))
+    limit_price: Mapped[Decimal | None]
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    filled_qty: Mapped[Decimal]
+    filled_avg_price: Mapped[Decimal | None]
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PaperPosition(Base):
+    __tablename__ = "paper_positions"
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    qty: Mapped[Decimal]
+    avg_entry_price: Mapped[Decimal]
+
+
+class PaperFill(Base):
+    __tablename__ = "paper_fills"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    broker_order_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal]
+    price: Mapped[Decimal]
+    commission: Mapped[Decimal]
+    ts: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReconciliationRun(Base):
+    """One comparison of broker truth with the store; differences as a JSON list (kind, key, store, broker, value)."""
+
+    __tablename__ = "reconciliation_runs"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    differences: Mapped[list] = mapped_column(default=list)

@@ -1,0 +1,1 @@
+"""Trading: state machine, order gateway, risk checks, brokers, reconciliation."""

@@ -1,0 +1,181 @@
+"""Automatic halts and reductions, evaluated by the engine every few seconds (risk job).
+
+Triggers: daily loss from the start-of-day equity, drawdown from the equity PEAK, rejected
+orders in a window (all three shared with the gateway and sync through engine.trading.triggers),
+stale market data, and the broker's circuit breaker open. Each fires an audited state change by
+"system:risk" that only ever tightens; an operator must resume.
+
+A state tightened by anyone's trigger is then enforced once: HALTED cancels every open order,
+REDUCING cancels the orders that would add exposure (the same control steps as the buttons).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from engine.store.models import BarRow, KeyValue, OrderRow
+from engine.trading import control, triggers
+from engine.trading import state as ts
+from engine.trading.brokers.base import BrokerError
+from engine.trading.control_steps import OPEN_STATUSES, active_params, risk_limits
+from engine.trading.equity import read_marks
+from engine.trading.state import TradingState
+
+log = logging.getLogger(__name__)
+ENFORCED_KEY = "auto_halts.enforced"  # the state change (its timestamp) whose orders were already cancelled
+MARKET_DATA_KEY = "market.last_received_at"  # same key as the gateway's stale-data check
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    from_state: TradingState
+    to_state: TradingState
+    reason: str
+    actor: str = triggers.RISK_ACTOR
+
+
+@dataclass(frozen=True, slots=True)
+class AutoActions:
+    """What the triggers not covered by RiskLimits do, from the TradingRisk sheet:
+    `halt_on_broker_circuit_open` (True: HALTED; False: no state change, health shows it) and
+    `stale_data_action` (not in the schema yet: REDUCING)."""
+
+    stale_data_action: str = "REDUCING"
+    breaker_action: str | None = "HALTED"
+
+    @classmethod
+    def from_params(cls, ps: Any | None) -> AutoActions:
+        values: dict[str, Any] = {}
+        try:
+            sheet = ps.sheet("TradingRisk") if ps is not None else None
+        except (AttributeError, KeyError, LookupError, TypeError):
+            sheet = None
+        if sheet is None:
+            return cls()
+        halt = _field(sheet, "halt_on_broker_circuit_open")
+        if halt is not None:
+            values["breaker_action"] = "HALTED" if bool(halt) else None
+        stale = _field(sheet, "stale_data_action")
+        if stale:
+            values["stale_data_action"] = str(stale).upper()
+        return cls(**values)
+
+
+def _field(sheet: Any, name: str) -> Any:
+    if isinstance(sheet, Mapping):
+        return sheet.get(name)
+    return getattr(sheet, name, None)
+
+
+def _last_data_at(ctx: Any, session: Any, now: datetime) -> datetime | None:
+    """When fresh market data last arrived: the market job's receipt time when it records one;
+    otherwise the newest bar's time, except for the simulated source, whose bar times are
+    simulated (not wall-clock) and so say nothing about freshness."""
+    row = session.get(KeyValue, MARKET_DATA_KEY)
+    if row is not None and isinstance(row.value, dict) and row.value.get("ts"):
+        return datetime.fromisoformat(row.value["ts"])
+    source = str(getattr(getattr(ctx, "settings", None), "market_source", "") or "")
+    if source == "simulated":
+        return None
+    newest = session.scalar(select(func.max(BarRow.ts)))
+    return None if newest is None else min(newest, now)
+
+
+def _stale_reason(ctx: Any, session: Any, now: datetime, limit_s: float) -> str | None:
+    last = _last_data_at(ctx, session, now)
+    if last is None:
+        return None  # no data ever: the engine is warming up; the gateway refuses orders anyway
+    age = (now - last).total_seconds()
+    if age <= limit_s:
+        return None
+    try:
+        if not ctx.broker.is_market_open():
+            return None  # quiet data outside market hours is not a fault
+    except BrokerError:
+        pass
+    return (f"stale market data: the newest price is {age:.0f}s old (limit {limit_s:.0f}s); "
+            "check the market data feed on the Health page")
+
+
+def _breaker_reason(ctx: Any) -> str | None:
+    breaker_state = getattr(ctx.broker, "breaker_state", None)
+    if not callable(breaker_state):
+        return None
+    state = str(breaker_state()).lower()
+    if state != "open":
+        return None
+    return (f"the {ctx.broker.name} circuit breaker is open (repeated broker failures); "
+            "check the broker connection on the Health page, then resume")
+
+
+def evaluate(ctx: Any) -> list[StateChange]:
+    """Run every automatic trigger once; return the state changes made (each audited)."""
+    limits = risk_limits(ctx)
+    actions = AutoActions.from_params(active_params(ctx))
+    now = ctx.clock.now()
+    breaker = _breaker_reason(ctx)
+    changes: list[StateChange] = []
+    with ctx.store.write() as s:
+        ts.ensure_state(s, now)
+
+        def fire(to: TradingState, reason: str) -> None:
+            before = ts.current(s).state
+            if triggers.tighten(s, now, to, reason):
+                changes.append(StateChange(before, to, reason))
+
+        marks = read_marks(s)
+        if marks.equity is not None:
+            before = ts.current(s).state
+            for reason in triggers.equity_triggers(s, now, marks.equity, marks.start_of_day, marks.peak, limits):
+                after = ts.current(s).state
+                changes.append(StateChange(before, after, reason))
+                before = after
+        before = ts.current(s).state
+        rejected = triggers.rejection_trigger(s, now, limits)
+        if rejected:
+            changes.append(StateChange(before, ts.current(s).state, rejected))
+        stale = _stale_reason(ctx, s, now, limits.stale_data_seconds)
+        if stale:
+            fire(TradingState(actions.stale_data_action), stale)
+        if breaker and actions.breaker_action:
+            fire(TradingState(actions.breaker_action), breaker)
+    for change in changes:
+        log.warning("automatic %s -> %s: %s", change.from_state, change.to_state, change.reason)
+    enforce(ctx)
+    return changes
+
+
+def enforce(ctx: Any) -> str | None:
+    """Once per automatic tightening (by any trigger), cancel the orders the new state forbids."""
+    with ctx.store.read() as s:
+        try:
+            snap = ts.current(s)
+        except LookupError:
+            return None
+        done = s.get(KeyValue, ENFORCED_KEY)
+        has_open = s.scalar(select(func.count()).select_from(OrderRow).where(OrderRow.status.in_(OPEN_STATUSES)))
+    stamp = snap.changed_at.isoformat()
+    if not snap.changed_by.startswith(ts.SYSTEM_ACTOR_PREFIX) or snap.state not in (TradingState.HALTED,
+                                                                                     TradingState.REDUCING):
+        return None
+    if done is not None and done.value.get("changed_at") == stamp:
+        return None
+    action = control.Action.HALT if snap.state is TradingState.HALTED else control.Action.PAUSE
+    outcome = "nothing open"
+    if has_open:
+        result = control.perform(ctx, triggers.RISK_ACTOR, action, reason=f"enforce {snap.state}: {snap.reason}",
+                                 execute="here")
+        outcome = result.status
+    with ctx.store.write() as s:
+        row = s.get(KeyValue, ENFORCED_KEY)
+        value = {"changed_at": stamp, "state": snap.state.value, "outcome": outcome}
+        if row is None:
+            s.add(KeyValue(key=ENFORCED_KEY, value=value, updated_at=ctx.clock.now()))
+        else:
+            row.value, row.updated_at = value, ctx.clock.now()
+    return outcome

@@ -1,0 +1,1 @@
+"""Broker adapters behind one protocol (base.Broker): paper (embedded default) and alpaca."""

@@ -1,0 +1,167 @@
+"""Translation between alpaca-py models and the broker contract's dataclasses.
+
+Alpaca sends quantities and prices as strings or floats; everything crossing into the
+engine becomes Decimal via ``Decimal(str(x))`` so no binary float noise reaches the store.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from alpaca.trading import enums as ae
+from alpaca.trading.models import Order as AlpacaOrder
+from alpaca.trading.models import Position as AlpacaPosition
+from alpaca.trading.models import TradeAccount
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+
+from engine.trading.brokers.base import (
+    BrokerAccount,
+    BrokerError,
+    BrokerFill,
+    BrokerOrder,
+    BrokerPosition,
+    OrderRejected,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
+
+# Alpaca has many intermediate states; the engine only needs open / filled / terminal.
+_STATUS = {
+    "new": OrderStatus.NEW,
+    "accepted": OrderStatus.NEW,
+    "pending_new": OrderStatus.NEW,
+    "accepted_for_bidding": OrderStatus.NEW,
+    "pending_review": OrderStatus.NEW,
+    "held": OrderStatus.NEW,
+    "calculated": OrderStatus.NEW,
+    "stopped": OrderStatus.NEW,
+    "suspended": OrderStatus.NEW,
+    "pending_cancel": OrderStatus.NEW,
+    "pending_replace": OrderStatus.NEW,
+    "done_for_day": OrderStatus.NEW,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "replaced": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def dec(x: Any) -> Decimal | None:
+    """Decimal from Alpaca's str/float numbers; None stays None."""
+    if x is None or x == "":
+        return None
+    return Decimal(str(x))
+
+
+def _value(x: Any) -> str:
+    return str(getattr(x, "value", x))
+
+
+def _utc(ts: datetime | None) -> datetime:
+    if ts is None:
+        return datetime.now(UTC)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def to_order_status(status: Any) -> OrderStatus:
+    return _STATUS.get(_value(status), OrderStatus.NEW)
+
+
+def to_broker_order(o: AlpacaOrder) -> BrokerOrder:
+    status = to_order_status(o.status)
+    kind = _value(o.order_type or o.type or "market")
+    limit_price = dec(o.limit_price)
+    return BrokerOrder(
+        broker_order_id=str(o.id),
+        client_order_id=o.client_order_id,
+        symbol=o.symbol or "",
+        side=OrderSide(_value(o.side or "buy")),
+        qty=dec(o.qty) or Decimal(0),
+        order_type=OrderType.LIMIT if kind == "limit" or (kind != "market" and limit_price) else OrderType.MARKET,
+        limit_price=limit_price,
+        status=status,
+        filled_qty=dec(o.filled_qty) or Decimal(0),
+        filled_avg_price=dec(o.filled_avg_price),
+        submitted_at=_utc(o.submitted_at or o.created_at),
+        updated_at=_utc(o.updated_at),
+        reject_reason="rejected by Alpaca" if status is OrderStatus.REJECTED else None,
+    )
+
+
+def activity_to_fill(a: dict[str, Any], client_order_id: str) -> BrokerFill:
+    """One execution from a FILL account activity (raw JSON: the SDK has no model for it)."""
+    try:
+        side = str(a["side"]).lower()
+        return BrokerFill(
+            broker_order_id=str(a["order_id"]),
+            client_order_id=client_order_id,
+            symbol=str(a["symbol"]),
+            side=OrderSide.BUY if side == "buy" else OrderSide.SELL,  # "sell_short" is a sell
+            qty=Decimal(str(a["qty"])),
+            price=Decimal(str(a["price"])),
+            commission=Decimal(0),  # Alpaca equities are commission-free; regulatory fees are separate activities
+            ts=activity_time(a),
+            fill_id=str(a["id"]),
+        )
+    except (KeyError, ArithmeticError, ValueError) as exc:
+        raise BrokerError(f"Alpaca sent a malformed fill activity ({type(exc).__name__}: {exc}).") from exc
+
+
+def activity_time(a: dict[str, Any]) -> datetime:
+    try:
+        return _utc(datetime.fromisoformat(str(a["transaction_time"]).replace("Z", "+00:00")))
+    except (KeyError, ValueError) as exc:
+        raise BrokerError(f"Alpaca sent a fill activity without a valid transaction_time ({exc}).") from exc
+
+
+def to_position(p: AlpacaPosition) -> BrokerPosition:
+    qty = abs(dec(p.qty) or Decimal(0))
+    if _value(p.side) == "short":
+        qty = -qty
+    return BrokerPosition(
+        symbol=p.symbol,
+        qty=qty,
+        avg_entry_price=dec(p.avg_entry_price) or Decimal(0),
+        market_price=dec(p.current_price),
+    )
+
+
+def to_account(a: TradeAccount) -> BrokerAccount:
+    cash = dec(a.cash) or Decimal(0)
+    return BrokerAccount(
+        cash=cash,
+        equity=dec(a.equity) or dec(a.portfolio_value) or cash,
+        buying_power=dec(a.buying_power) or Decimal(0),
+        currency=a.currency or "USD",
+    )
+
+
+def to_alpaca_request(r: OrderRequest) -> MarketOrderRequest | LimitOrderRequest:
+    """Build alpaca-py's request; invalid requests are refused here, before anything is sent."""
+    if r.qty <= 0:
+        raise OrderRejected(f"Order {r.client_order_id} for {r.symbol}: quantity must be positive (got {r.qty}).")
+    try:
+        tif = ae.TimeInForce(r.time_in_force.lower())
+        common: dict[str, Any] = {
+            "symbol": r.symbol,
+            "qty": float(r.qty),
+            "side": ae.OrderSide(r.side.value),
+            "time_in_force": tif,
+            "client_order_id": r.client_order_id,
+        }
+        if r.order_type is OrderType.LIMIT:
+            if r.limit_price is None or r.limit_price <= 0:
+                raise OrderRejected(
+                    f"Order {r.client_order_id} for {r.symbol}: a limit order needs a positive limit price."
+                )
+            return LimitOrderRequest(limit_price=float(r.limit_price), **common)
+        return MarketOrderRequest(**common)
+    except ValueError as exc:  # pydantic ValidationError and bad enum values are ValueErrors
+        raise OrderRejected(
+            f"Order {r.client_order_id} for {r.symbol} is not valid for Alpaca: {exc}. Fix the order and resubmit."
+        ) from exc

@@ -1,0 +1,142 @@
+"""The broker protocol every adapter implements, and the records that cross it.
+
+Money and quantities are Decimal at this boundary. Every order carries a client order id
+chosen by the gateway, so a retried submission can be recognised by the broker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderStatus(StrEnum):
+    PENDING_NEW = "pending_new"  # stored by the gateway, not yet acknowledged by the broker
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    qty: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    time_in_force: str = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    qty: Decimal
+    order_type: OrderType
+    limit_price: Decimal | None
+    status: OrderStatus
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    submitted_at: datetime
+    updated_at: datetime
+    reject_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFill:
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    qty: Decimal
+    price: Decimal
+    commission: Decimal
+    ts: datetime
+    fill_id: str = ""  # the broker's execution id when it has one: makes the store's fill_key unique
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPosition:
+    symbol: str
+    qty: Decimal  # signed: negative is short
+    avg_entry_price: Decimal
+    market_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccount:
+    cash: Decimal
+    equity: Decimal
+    buying_power: Decimal
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    broker_order_id: str
+    ok: bool
+    message: str = ""
+
+
+class BrokerError(Exception):
+    """The broker refused or failed; message says what, for which order, and what to do."""
+
+
+class OrderRejected(BrokerError):
+    """The broker rejected an order (bad symbol, insufficient buying power...)."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker could not be reached (network, 5xx, circuit open). Safe to retry idempotent calls."""
+
+
+class Broker(Protocol):
+    name: str
+
+    def get_account(self) -> BrokerAccount: ...
+
+    def get_positions(self) -> list[BrokerPosition]: ...
+
+    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+        """Submit once. On an ambiguous failure the caller looks the order up by client id."""
+        ...
+
+    def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
+
+    def list_open_orders(self) -> list[BrokerOrder]: ...
+
+    def list_orders_since(self, since: datetime) -> list[BrokerOrder]:
+        """Orders updated since a time, open or closed: how fills reach the store."""
+        ...
+
+    def fills_since(self, since: datetime) -> list[BrokerFill]: ...
+
+    def cancel_order(self, broker_order_id: str) -> None: ...
+
+    def cancel_all_orders(self) -> list[CancelResult]: ...
+
+    def close_all_positions(self) -> list[BrokerOrder]: ...
+
+    def is_market_open(self) -> bool: ...

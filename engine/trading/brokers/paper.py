@@ -1,0 +1,337 @@
+"""The paper broker: a broker whose books live in the store (paper_* tables).
+
+Because every fact is in the database, a restart continues where it stopped, and the web
+process can cancel or flatten through it while the engine is down. Orders fill against the
+bars the market job stores (process_bars), capped by a share of each bar's volume, so big
+orders go partially_filled across bars like at a real venue.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.market.types import Bar
+from engine.settings import Settings
+from engine.store.db import Store
+from engine.store.models import Instrument, PaperAccount, PaperFill, PaperOrder, PaperPosition
+from engine.trading.brokers.base import (
+    BrokerAccount,
+    BrokerError,
+    BrokerFill,
+    BrokerOrder,
+    BrokerPosition,
+    CancelResult,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
+from engine.trading.brokers.paper_books import (
+    ZERO,
+    apply_fill,
+    fill_price_for,
+    money,
+    price,
+    signed,
+    volume_cap,
+)
+from engine.trading.marks import latest_closes
+
+log = logging.getLogger(__name__)
+
+OPEN = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
+LEVERAGE = Decimal(2)  # buying power = equity x 2 - gross exposure (Reg-T style)
+
+
+def _to_order(row: PaperOrder) -> BrokerOrder:
+    return BrokerOrder(
+        broker_order_id=row.broker_order_id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=OrderSide(row.side),
+        qty=row.qty,
+        order_type=OrderType(row.order_type),
+        limit_price=row.limit_price,
+        status=OrderStatus(row.status),
+        filled_qty=row.filled_qty,
+        filled_avg_price=row.filled_avg_price,
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+        reject_reason=row.reject_reason,
+    )
+
+
+def _to_fill(row: PaperFill) -> BrokerFill:
+    return BrokerFill(
+        broker_order_id=row.broker_order_id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=OrderSide(row.side),
+        qty=row.qty,
+        price=row.price,
+        commission=row.commission,
+        ts=row.ts,
+        fill_id=f"paper-fill-{row.id}",
+    )
+
+
+class PaperBroker:
+    """Broker protocol over the paper_* tables; rejected orders are stored and returned with a reason."""
+
+    name = "paper"
+
+    def __init__(self, store: Store, clock: Clock, starting_cash: Decimal | float = Decimal(1_000_000),
+                 slippage_bps: Decimal | float = Decimal(2), commission_per_share: Decimal | float = Decimal("0.005"),
+                 participation: Decimal | float = Decimal("0.25")) -> None:
+        self._store = store
+        self._clock = clock
+        self.starting_cash = Decimal(str(starting_cash))
+        self.slippage_bps = Decimal(str(slippage_bps))
+        self.commission_per_share = Decimal(str(commission_per_share))
+        self.participation = Decimal(str(participation))
+
+    @classmethod
+    def from_settings(cls, store: Store, clock: Clock, settings: Settings) -> PaperBroker:
+        return cls(store, clock, settings.paper_starting_cash, settings.paper_slippage_bps,
+                   settings.paper_commission_per_share, settings.paper_participation)
+
+    # -- books -------------------------------------------------------------------------------
+    def _account(self, s: Session, write: bool = True) -> PaperAccount:
+        """The account row (locked on PostgreSQL); created on first write, a fresh unsaved one for reads."""
+        query = select(PaperAccount).where(PaperAccount.id == 1)
+        if write and s.bind is not None and s.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        acct = s.scalars(query).one_or_none()
+        if acct is None:
+            acct = PaperAccount(id=1, cash=self.starting_cash, realized_pnl=ZERO, commissions=ZERO,
+                                updated_at=self._clock.now())
+            if write:
+                s.add(acct)
+                s.flush()
+        return acct
+
+    def _valuation(self, s: Session, closes: dict[str, tuple[Decimal, datetime]] | None = None, write: bool = True,
+                   ) -> tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]:
+        """cash, equity (marked to the last close), gross exposure, and the marks used."""
+        acct = self._account(s, write)
+        positions = list(s.scalars(select(PaperPosition)))
+        if closes is None:
+            closes = latest_closes(s, [p.symbol for p in positions])
+        marks = {p.symbol: closes[p.symbol][0] if p.symbol in closes else p.avg_entry_price for p in positions}
+        market_value = sum((p.qty * marks[p.symbol] for p in positions), ZERO)
+        gross = sum((abs(p.qty) * marks[p.symbol] for p in positions), ZERO)
+        return acct.cash, money(acct.cash + market_value), money(gross), marks
+
+    def _reject_reason(self, s: Session, req: OrderRequest) -> str | None:
+        if req.qty <= 0:
+            return f"quantity must be positive (got {req.qty} for {req.symbol})"
+        if req.order_type is OrderType.LIMIT and (req.limit_price is None or req.limit_price <= 0):
+            return f"limit order for {req.symbol} needs a positive limit price"
+        position = {p.symbol: p.qty for p in s.scalars(select(PaperPosition))}
+        open_orders = s.execute(select(PaperOrder.symbol, PaperOrder.side, PaperOrder.qty, PaperOrder.filled_qty,
+                                       PaperOrder.limit_price).where(PaperOrder.status.in_(OPEN))).all()
+        closes = latest_closes(s, set(position) | {o.symbol for o in open_orders} | {req.symbol})
+        last = closes.get(req.symbol)
+        if last is None:
+            if s.get(Instrument, req.symbol) is None:
+                return f"unknown symbol {req.symbol}: the paper broker has no such instrument"
+            return f"no price yet for {req.symbol}: wait for the first bar before trading it"
+        ref = req.limit_price if req.order_type is OrderType.LIMIT and req.limit_price else last[0]
+        _cash, equity, gross, _marks = self._valuation(s, closes)
+        reserved = ZERO  # open orders that add exposure hold buying power until they fill or cancel
+        for sym, side, qty, filled, limit in open_orders:
+            pos = position.get(sym, ZERO)
+            rest = signed(side, qty - filled)
+            o_ref = limit or closes.get(sym, (ZERO,))[0]
+            reserved += max(ZERO, abs(pos + rest) - abs(pos)) * o_ref
+        pos = position.get(req.symbol, ZERO)
+        increase = max(ZERO, abs(pos + signed(req.side, req.qty)) - abs(pos)) * ref
+        buying_power = equity * LEVERAGE - gross - reserved
+        if increase > buying_power:
+            return (f"insufficient buying power for {req.side} {req.qty} {req.symbol}: needs {money(increase)}, "
+                    f"available {money(max(buying_power, ZERO))}; reduce the quantity")
+        return None
+
+    # -- orders --------------------------------------------------------------------------------
+    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+        """Accept (status new) or reject (status rejected, with a reason); a known client id returns the existing order."""
+        try:
+            with self._store.write() as s:
+                existing = s.scalars(
+                    select(PaperOrder).where(PaperOrder.client_order_id == request.client_order_id)
+                ).one_or_none()
+                if existing is not None:
+                    return _to_order(existing)
+                reason = self._reject_reason(s, request)
+                now = self._clock.now()
+                row = PaperOrder(
+                    broker_order_id=f"paper-{uuid.uuid4().hex}", client_order_id=request.client_order_id,
+                    symbol=request.symbol, side=OrderSide(request.side).value, qty=request.qty,
+                    order_type=OrderType(request.order_type).value, limit_price=request.limit_price,
+                    status=(OrderStatus.REJECTED if reason else OrderStatus.NEW).value, filled_qty=ZERO,
+                    filled_avg_price=None, reject_reason=reason, submitted_at=now, updated_at=now,
+                )
+                s.add(row)
+                s.flush()
+                return _to_order(row)
+        except IntegrityError:  # the same client id raced in from another process: return that one
+            found = self.get_order_by_client_id(request.client_order_id)
+            if found is None:
+                raise
+            return found
+
+    def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        with self._store.read() as s:
+            row = s.scalars(select(PaperOrder).where(PaperOrder.client_order_id == client_order_id)).one_or_none()
+            return _to_order(row) if row else None
+
+    def list_open_orders(self) -> list[BrokerOrder]:
+        with self._store.read() as s:
+            rows = s.scalars(select(PaperOrder).where(PaperOrder.status.in_(OPEN)).order_by(PaperOrder.submitted_at))
+            return [_to_order(r) for r in rows]
+
+    def list_orders_since(self, since: datetime) -> list[BrokerOrder]:
+        with self._store.read() as s:
+            rows = s.scalars(select(PaperOrder).where(PaperOrder.updated_at >= since).order_by(PaperOrder.updated_at))
+            return [_to_order(r) for r in rows]
+
+    def fills_since(self, since: datetime) -> list[BrokerFill]:
+        with self._store.read() as s:
+            return [_to_fill(r) for r in s.scalars(select(PaperFill).where(PaperFill.ts >= since).order_by(PaperFill.id))]
+
+    def cancel_order(self, broker_order_id: str) -> None:
+        with self._store.write() as s:
+            row = s.get(PaperOrder, broker_order_id)
+            if row is None:
+                raise BrokerError(f"paper order {broker_order_id} does not exist; refresh the order list")
+            if row.status not in OPEN:
+                raise BrokerError(f"paper order {broker_order_id} ({row.symbol}) is {row.status} and cannot be canceled")
+            row.status, row.updated_at = OrderStatus.CANCELED.value, self._clock.now()
+
+    def cancel_all_orders(self) -> list[CancelResult]:
+        """Cancel every open order in one transaction (the kill switch's hot path)."""
+        with self._store.write() as s:
+            return self._cancel_all(s)
+
+    def _cancel_all(self, s: Session) -> list[CancelResult]:
+        ids = list(s.scalars(select(PaperOrder.broker_order_id).where(PaperOrder.status.in_(OPEN))))
+        if ids:
+            s.execute(
+                update(PaperOrder)
+                .where(PaperOrder.broker_order_id.in_(ids), PaperOrder.status.in_(OPEN))
+                .values(status=OrderStatus.CANCELED.value, updated_at=self._clock.now())
+            )
+        return [CancelResult(broker_order_id=i, ok=True, message="canceled") for i in ids]
+
+    def close_all_positions(self) -> list[BrokerOrder]:
+        """Cancel open orders, then send a market order to flatten each position (like Alpaca's cancel_orders=true)."""
+        now = self._clock.now()
+        with self._store.write() as s:
+            self._cancel_all(s)
+            rows = []
+            for pos in s.scalars(select(PaperPosition).where(PaperPosition.qty != ZERO)):
+                side = OrderSide.SELL if pos.qty > 0 else OrderSide.BUY
+                row = PaperOrder(
+                    broker_order_id=f"paper-{uuid.uuid4().hex}", client_order_id=f"paper-close-{uuid.uuid4().hex[:24]}",
+                    symbol=pos.symbol, side=side.value, qty=abs(pos.qty), order_type=OrderType.MARKET.value,
+                    limit_price=None, status=OrderStatus.NEW.value, filled_qty=ZERO, filled_avg_price=None,
+                    reject_reason=None, submitted_at=now, updated_at=now,
+                )
+                s.add(row)
+                rows.append(row)
+            s.flush()
+            return [_to_order(r) for r in rows]
+
+    # -- account -------------------------------------------------------------------------------
+    def get_account(self) -> BrokerAccount:
+        with self._store.read() as s:  # a read: the web polls this and must not queue behind the engine's writes
+            cash, equity, gross, _ = self._valuation(s, write=False)
+            return BrokerAccount(cash=money(cash), equity=equity, buying_power=money(max(equity * LEVERAGE - gross, ZERO)))
+
+    def get_positions(self) -> list[BrokerPosition]:
+        with self._store.read() as s:
+            positions = list(s.scalars(select(PaperPosition).where(PaperPosition.qty != ZERO).order_by(PaperPosition.symbol)))
+            closes = latest_closes(s, [p.symbol for p in positions])
+            return [BrokerPosition(p.symbol, p.qty, p.avg_entry_price, closes[p.symbol][0] if p.symbol in closes else None)
+                    for p in positions]
+
+    def realized_pnl(self) -> tuple[Decimal, Decimal]:
+        """(realized P&L before commissions, commissions paid) since the account opened."""
+        with self._store.read() as s:
+            acct = self._account(s, write=False)
+            return acct.realized_pnl, acct.commissions
+
+    def is_market_open(self) -> bool:
+        return True
+
+    # -- matching ------------------------------------------------------------------------------
+    def process_bars(self, bars: list[Bar]) -> list[BrokerFill]:
+        """Fill open orders against newly stored bars; returns the fills made, in order."""
+        if not bars:
+            return []
+        by_symbol: dict[str, list[Bar]] = defaultdict(list)
+        for bar in sorted(bars, key=lambda b: b.ts):
+            by_symbol[bar.symbol].append(bar)
+        now = self._clock.now()
+        with self._store.write() as s:
+            orders = list(s.scalars(
+                select(PaperOrder)
+                .where(PaperOrder.status.in_(OPEN), PaperOrder.symbol.in_(list(by_symbol)))
+                .order_by(PaperOrder.submitted_at, PaperOrder.broker_order_id)
+            ))
+            if not orders:
+                return []
+            acct = self._account(s)
+            positions = {p.symbol: p for p in s.scalars(select(PaperPosition).where(PaperPosition.symbol.in_(list(by_symbol))))}
+            fills: list[PaperFill] = []
+            for symbol, symbol_bars in by_symbol.items():
+                mine = [o for o in orders if o.symbol == symbol]
+                for bar in symbol_bars:
+                    capacity = volume_cap(bar, self.participation)
+                    for order in mine:
+                        if capacity <= 0:
+                            break
+                        if order.status not in OPEN:
+                            continue
+                        px = fill_price_for(OrderSide(order.side), OrderType(order.order_type), order.limit_price,
+                                            bar, self.slippage_bps)
+                        if px is None:
+                            continue
+                        qty = min(order.qty - order.filled_qty, capacity)
+                        capacity -= qty
+                        fills.append(self._book_fill(s, acct, positions, order, qty, px, now))
+            s.flush()
+            return [_to_fill(f) for f in fills]
+
+    def _book_fill(self, s: Session, acct: PaperAccount, positions: dict[str, PaperPosition], order: PaperOrder,
+                   qty: Decimal, px: Decimal, now: datetime) -> PaperFill:
+        commission = money(qty * self.commission_per_share)
+        pos = positions.get(order.symbol)
+        if pos is None:
+            pos = PaperPosition(symbol=order.symbol, qty=ZERO, avg_entry_price=ZERO)
+            s.add(pos)
+            positions[order.symbol] = pos
+        change = apply_fill(pos.qty, pos.avg_entry_price, signed(order.side, qty), px)
+        pos.qty, pos.avg_entry_price = change.qty, change.avg_entry_price
+        acct.cash = money(acct.cash - signed(order.side, qty) * px - commission)
+        acct.realized_pnl = money(acct.realized_pnl + change.realized_pnl)
+        acct.commissions = money(acct.commissions + commission)
+        acct.updated_at = now
+        prior = order.filled_qty
+        order.filled_qty = prior + qty
+        order.filled_avg_price = price(((order.filled_avg_price or ZERO) * prior + px * qty) / order.filled_qty)
+        order.status = (OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED).value
+        order.updated_at = now
+        fill = PaperFill(broker_order_id=order.broker_order_id, client_order_id=order.client_order_id,
+                         symbol=order.symbol, side=order.side, qty=qty, price=px, commission=commission, ts=now)
+        s.add(fill)
+        s.flush()
+        return fill

@@ -1,0 +1,262 @@
+"""Every trade control action goes through `perform`: kill switch (halt), pause, resume, flatten,
+graceful shutdown, cancel one order. The Trading page, the banner, the CLI, the engine's signal
+handler and automatic risk triggers all call it, so each action exists once.
+
+Order of a kill switch: HALTED is committed first, in its own transaction, so the gateway
+refuses the next order at once; then the broker steps run, each one recorded on the command
+row as it finishes (the UI polls that row). When the engine is alive the broker steps are left
+to it (a pending command); when its heartbeat is stale, or it does not pick the command up
+within `handoff_s`, the calling process runs them itself.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+from engine import audit
+from engine.store.db import Store
+from engine.store.models import CommandRow
+from engine.trading import commands
+from engine.trading import state as ts
+from engine.trading.commands import StepResult
+from engine.trading.control_types import (  # noqa: F401 - re-exported: callers import them from here
+    ALIASES,
+    KINDS,
+    REQUIRED_ROLE,
+    TARGET_STATE,
+    Action,
+    ControlContext,
+    ControlError,
+    ControlResult,
+    SimpleControlContext,
+    allowed,
+    parse_action,
+    required_role,
+    step_names,
+)
+from engine.trading.state import TradingState
+
+log = logging.getLogger(__name__)
+
+
+def result_of(row: CommandRow, state: TradingState | None = None) -> ControlResult:
+    result = row.result or {}
+    return ControlResult(
+        command_id=row.id, action=row.kind, actor=row.actor, status=row.status, state=state,
+        message=str(result.get("message", "")),
+        steps=tuple(StepResult.from_dict(s) for s in result.get("steps", [])),
+        executor=str(result.get("executor", "")),
+    )
+
+
+def load_result(store: Store, command_id: int) -> ControlResult | None:
+    with store.read() as s:
+        row = s.get(CommandRow, command_id)
+        if row is None:
+            return None
+        try:
+            st: TradingState | None = ts.current(s).state
+        except LookupError:
+            st = None
+        return result_of(row, st)
+
+
+def _refuse(ctx: ControlContext, actor: str, action: Action, args: dict[str, Any], message: str) -> ControlResult:
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        audit.record(s, now, actor, f"control.{action.value}", target=str(args.get("order_id", "")),
+                     details={**args, "error": message}, outcome="refused")
+        row = commands.create(s, now, actor, action.value, args, [], commands.FAILED)
+        row.result = {"executor": "", "steps": [], "message": message}
+        command_id = row.id
+    return ControlResult(command_id, action.value, actor, "refused", None, message)
+
+
+def perform(
+    ctx: ControlContext,
+    actor: str,
+    action: str | Action,
+    *,
+    reason: str = "",
+    flatten: bool = False,
+    order_id: str | int | None = None,
+    execute: str = "auto",
+    handoff_s: float = 1.0,
+    wait_s: float = 0.0,
+    stale_after_s: float = commands.HEARTBEAT_STALE_S,
+    roles: Collection[str] | None = None,
+) -> ControlResult:
+    """Run one control action for `actor` and return its recorded outcome.
+
+    execute: "here" runs the broker steps in this process now; "engine" leaves them to the
+    engine; "auto" leaves them to a live engine but takes over when the engine's heartbeat is
+    stale or it has not claimed the command within `handoff_s`. `wait_s` waits for a handed-off
+    command to finish (the CLI uses it; the web shows progress instead).
+    """
+    act = parse_action(action)
+    args: dict[str, Any] = {"reason": reason.strip() or f"{act.value} by {actor}"}
+    if act in (Action.HALT, Action.SHUTDOWN):
+        args["flatten"] = bool(flatten)
+    if act is Action.CANCEL_ORDER:
+        if order_id in (None, ""):
+            return _refuse(ctx, actor, act, args, "cancel_order needs the order's id; pick an order in the table")
+        args["order_id"] = str(order_id)
+    if roles is not None and not allowed(act, roles):
+        return _refuse(ctx, actor, act, args, f"{act.value} needs the {required_role(act)} role; "
+                       f"{actor} has {', '.join(sorted(roles)) or 'none'}. Ask an {required_role(act)} to do it")
+    if execute not in ("auto", "here", "engine"):
+        raise ControlError(f"execute must be auto, here or engine, not {execute!r}")
+
+    now = ctx.clock.now()
+    names = step_names(act, args)
+    target = TARGET_STATE[act]
+    with ctx.store.read() as s:
+        alive = commands.engine_alive(s, now, stale_after_s)
+    run_here = execute == "here" or (execute == "auto" and not alive)
+    executor = commands.process_label() if run_here else ""
+    try:
+        with ctx.store.write() as s:
+            ts.ensure_state(s, now)
+            steps: list[StepResult] = []
+            if target is not None and not (act is Action.SHUTDOWN and ts.current(s).state is TradingState.STOPPED):
+                t0 = time.perf_counter()
+                frm = ts.current(s, lock=True).state
+                snap = ts.change(s, now, target, actor, args["reason"])
+                moved = f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}"
+                steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),
+                                        round((time.perf_counter() - t0) * 1000, 2)))
+            elif target is not None:
+                steps.append(StepResult(names[0], commands.STEP_SKIPPED, "already STOPPED", now.isoformat(), 0.0))
+            steps += [StepResult(n, commands.STEP_PENDING) for n in names[len(steps):]]
+            no_broker_work = len(steps) == len(names) and all(st.status != commands.STEP_PENDING for st in steps)
+            status = commands.DONE if no_broker_work else (commands.RUNNING if run_here else commands.PENDING)
+            audit.record(s, now, actor, f"control.{act.value}", target=args.get("order_id", target or ""),
+                         details={**args, "executor": executor or "engine"}, outcome="requested")
+            row = commands.create(s, now, actor, act.value, args, steps, status, executor)
+            command_id = row.id
+    except ts.IllegalTransition as exc:
+        return _refuse(ctx, actor, act, args, f"{act.value} refused: {exc}")
+    except LookupError as exc:
+        return _refuse(ctx, actor, act, args, str(exc))
+
+    if status == commands.DONE:
+        _audit_outcome(ctx, actor, act, command_id, "ok", "")
+    elif run_here:
+        execute_command(ctx, command_id, act, args, actor)
+    elif execute == "auto":
+        deadline = time.monotonic() + handoff_s
+        while time.monotonic() < deadline and commands.status_of(ctx.store, command_id) == commands.PENDING:
+            time.sleep(0.02)
+        if commands.claim(ctx.store, command_id, ctx.clock.now(), commands.process_label() + " (engine did not answer)"):
+            execute_command(ctx, command_id, act, args, actor)
+    if wait_s > 0:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and commands.status_of(ctx.store, command_id) in (commands.PENDING,
+                                                                                              commands.RUNNING):
+            time.sleep(0.05)
+    result = load_result(ctx.store, command_id)
+    assert result is not None
+    return result
+
+
+def _audit_outcome(ctx: ControlContext, actor: str, act: Action, command_id: int, outcome: str, message: str) -> None:
+    with ctx.store.write() as s:
+        audit.record(s, ctx.clock.now(), actor, f"control.{act.value}.result", target=f"command {command_id}",
+                     details={"command_id": command_id, "message": message}, outcome=outcome)
+
+
+def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dict[str, Any], actor: str) -> None:
+    """Run a claimed command's remaining steps, recording each; never raises (failures are recorded)."""
+    from engine.trading import control_steps
+
+    with ctx.store.read() as s:
+        row = s.get(CommandRow, command_id)
+        assert row is not None
+        done = {StepResult.from_dict(d).name: StepResult.from_dict(d) for d in (row.result or {}).get("steps", [])}
+    names = step_names(act, args)
+    log_ = commands.StepLog(ctx.store, command_id,
+                            [done.get(n, StepResult(n, commands.STEP_PENDING)) for n in names])
+    failures: list[str] = []
+    for name in names:
+        if log_.steps[name].status != commands.STEP_PENDING:
+            continue
+        started = ctx.clock.now()
+        log_.set(StepResult(name, commands.STEP_RUNNING, "", started.isoformat()))
+        t0 = time.perf_counter()
+        run: Callable[..., str] = control_steps.STEPS[name]
+        try:
+            detail = run(ctx, actor=actor, args={**args, "command_id": command_id})
+            status = commands.STEP_SKIPPED if detail.startswith("skipped") else commands.STEP_DONE
+        except Exception as exc:  # noqa: BLE001 - a failed step is recorded, the next steps still run
+            log.exception("control step %s of command %s failed", name, command_id)
+            detail = str(exc) if isinstance(exc, ControlError) else f"{type(exc).__name__}: {exc}"
+            status = commands.STEP_FAILED
+            failures.append(f"{name}: {detail}")
+        log_.set(StepResult(name, status, detail, started.isoformat(), round((time.perf_counter() - t0) * 1000, 2)))
+    message = "; ".join(failures) if failures else "all steps done"
+    log_.finish(ctx.clock.now(), commands.FAILED if failures else commands.DONE, message)
+    _audit_outcome(ctx, actor, act, command_id, "failed" if failures else "ok", message)
+
+
+def graceful_shutdown(ctx: ControlContext, actor: str, flatten: bool | None = None) -> ControlResult:
+    """Stop trading cleanly in this process: SHUTTING_DOWN, cancel, optionally flatten, disconnect,
+    save, flush logs, STOPPED. Called by the engine's SIGTERM/SIGINT path and for the shutdown button.
+
+    flatten=None takes the parameter set's TradingRisk `flatten_on_shutdown` (False when absent)."""
+    if flatten is None:
+        from engine.trading.control_steps import flatten_on_shutdown
+
+        flatten = flatten_on_shutdown(ctx)
+    return perform(ctx, actor, Action.SHUTDOWN, reason=f"graceful shutdown by {actor}", flatten=flatten,
+                   execute="here")
+
+
+def process_pending_commands(ctx: ControlContext, on_shutdown: Callable[[], None] | None = None,
+                             stuck_after_s: float = 120.0) -> int:
+    """The engine's command job: claim and run pending control commands; return how many ran.
+
+    A command the web already ran (because the engine was down) is no longer pending, so it is
+    never run twice. After a shutdown command, `on_shutdown` lets the engine process exit.
+    """
+    now = ctx.clock.now()
+    commands.abandon_stuck(ctx.store, now, KINDS, stuck_after_s)
+    with ctx.store.read() as s:
+        rows = [(r.id, r.kind, dict(r.args or {}), r.actor) for r in commands.pending(s, KINDS)]
+    ran = 0
+    executor = commands.process_label() + " (engine)"
+    for command_id, kind, args, actor in rows:
+        if not commands.claim(ctx.store, command_id, ctx.clock.now(), executor):
+            continue
+        act = parse_action(kind)
+        execute_command(ctx, command_id, act, args, actor)
+        ran += 1
+        if act is Action.SHUTDOWN and on_shutdown is not None:
+            on_shutdown()
+            break
+    return ran
+
+
+def on_engine_start(ctx: ControlContext) -> TradingState:
+    """At engine start: a shutdown interrupted half-way is finished (SHUTTING_DOWN -> STOPPED).
+    Every other state is kept as saved: STOPPED stays STOPPED until an operator resumes."""
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        ts.ensure_state(s, now)
+        snap = ts.current(s, lock=True)
+        if snap.state is TradingState.SHUTTING_DOWN:
+            snap = ts.change(s, now, TradingState.STOPPED, "system:startup",
+                             "the engine restarted during a shutdown; resume to trade again")
+        return snap.state
+
+
+def wait_result(store: Store, command_id: int, timeout_s: float) -> ControlResult | None:
+    """Poll a command until it finishes or the timeout passes."""
+    deadline = time.monotonic() + timeout_s
+    result = load_result(store, command_id)
+    while result is not None and not result.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+        result = load_result(store, command_id)
+    return result
+

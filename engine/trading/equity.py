@@ -1,0 +1,64 @@
+"""Equity reference points that must survive a restart: the running peak and the start-of-day equity.
+
+Both live in engine_kv. Drawdown is measured from the PEAK (never from the starting equity);
+the daily loss from the first equity seen on the current UTC day.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.models import AccountSnapshot, KeyValue
+
+PEAK_KEY = "risk.equity_peak"
+START_OF_DAY_KEY = "risk.start_of_day"
+
+
+@dataclass(frozen=True, slots=True)
+class EquityMarks:
+    equity: Decimal | None  # latest account snapshot
+    peak: Decimal | None
+    start_of_day: Decimal | None
+    day: str | None
+
+
+def _put(session: Session, key: str, value: dict, now: datetime) -> None:
+    row = session.get(KeyValue, key)
+    if row is None:
+        session.add(KeyValue(key=key, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+
+
+def read_marks(session: Session) -> EquityMarks:
+    latest = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.ts.desc(), AccountSnapshot.id.desc())
+                             .limit(1)).first()
+    kv = {row.key: row.value for row in session.scalars(
+        select(KeyValue).where(KeyValue.key.in_((PEAK_KEY, START_OF_DAY_KEY))))}
+    peak, sod = kv.get(PEAK_KEY), kv.get(START_OF_DAY_KEY)
+    return EquityMarks(
+        equity=latest.equity if latest else None,
+        peak=Decimal(peak["equity"]) if peak else None,
+        start_of_day=Decimal(sod["equity"]) if sod else None,
+        day=sod["day"] if sod else None,
+    )
+
+
+def update_marks(session: Session, now: datetime, equity: Decimal) -> EquityMarks:
+    """Raise the peak when equity makes a new high; reset start-of-day on a new UTC day."""
+    marks = read_marks(session)
+    peak = marks.peak
+    if peak is None or equity > peak:
+        peak = equity
+        _put(session, PEAK_KEY, {"equity": str(equity), "ts": now.isoformat()}, now)
+    day, sod = marks.day, marks.start_of_day
+    today = now.date().isoformat()
+    if day != today or sod is None:
+        day, sod = today, equity
+        _put(session, START_OF_DAY_KEY, {"day": today, "equity": str(equity)}, now)
+    session.flush()
+    return EquityMarks(equity=equity, peak=peak, start_of_day=sod, day=day)

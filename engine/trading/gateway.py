@@ -1,0 +1,250 @@
+"""The order gateway: the one path from an order intent to a broker.
+
+One store transaction reads the trading state (locked), runs the pre-trade checks and records
+the order (pending_new) or its rejection; only after that commits is the broker called. So a
+HALT written by anyone (web, CLI, another engine) stops the very next order, and a crash after
+the commit leaves a pending_new row that sync resolves by its deterministic client order id.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.context import EngineContext
+from engine.jobs import MARKET_DATA_KEY  # {"ts": iso} written by the market job
+from engine.store.models import KeyValue, OrderRow, PositionRow
+from engine.trading import state as trading_state
+from engine.trading.brokers.base import (
+    BrokerError,
+    BrokerOrder,
+    BrokerUnavailable,
+    OrderRejected,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
+from engine.trading.equity import read_marks
+from engine.trading.marks import latest_closes
+from engine.trading.orders import apply_broker_order, open_order_deltas
+from engine.trading.risk import (
+    FLATTEN_ORIGINS,
+    OrderFacts,
+    RiskLimits,
+    RiskRejection,
+    active_limits,
+    run_checks,
+)
+from engine.trading.sync import sync_from_broker
+from engine.trading.triggers import RISK_ACTOR, rejection_trigger, tighten
+
+log = logging.getLogger(__name__)
+_STATE_TRIGGERS = {"daily_loss": "daily_loss_action", "drawdown": "drawdown_action"}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    symbol: str
+    side: OrderSide
+    qty: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    reason: str = ""
+    idempotency_key: str = ""  # e.g. planner cycle timestamp; same key -> same client order id
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResult:
+    client_order_id: str
+    status: OrderStatus
+    accepted: bool  # recorded and sent (or awaiting the broker); False = rejected
+    reason: str | None = None  # rejection reason, or why it is still pending_new
+    check: str | None = None  # the risk check that refused it, "broker" for a broker rejection
+    broker_order_id: str | None = None
+    duplicate: bool = False  # this client order id existed: nothing new was sent
+
+
+class GatewayError(Exception):
+    """The intent itself is malformed (e.g. no idempotency key); nothing was recorded."""
+
+
+def client_order_id_for(origin: str, idempotency_key: str, symbol: str, side: OrderSide | str) -> str:
+    """Deterministic: the same intent retried gets the same id, so the broker never sees a duplicate."""
+    digest = hashlib.sha256(f"{origin}|{idempotency_key}|{symbol}|{OrderSide(side).value}".encode()).hexdigest()
+    return f"rd-{digest[:32]}"
+
+
+def _last_data_at(session: Session, bar_ts: datetime | None, now: datetime, wall_clock_bars: bool) -> datetime | None:
+    """When data last arrived: the market job's receipt time if it records one, else the bar's own time.
+
+    None = freshness unknown (simulated bars carry simulated times, which say nothing about it).
+    """
+    row = session.get(KeyValue, MARKET_DATA_KEY)
+    if row is not None and isinstance(row.value, dict) and row.value.get("ts"):
+        return datetime.fromisoformat(row.value["ts"])
+    if bar_ts is None or not wall_clock_bars:
+        return None
+    return min(bar_ts, now)
+
+
+def _lock_state(session: Session, now: datetime) -> trading_state.StateSnapshot:
+    try:
+        return trading_state.current(session, lock=True)
+    except LookupError:  # a fresh store: the state row appears with its initial value
+        trading_state.ensure_state(session, now)
+        return trading_state.current(session, lock=True)
+
+
+def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str, now: datetime,
+                 wall_clock_bars: bool = True) -> OrderFacts:
+    """Read, in the caller's transaction, every fact the checks need (state locked first)."""
+    state = _lock_state(session, now).state
+    positions = {p.symbol: p.qty for p in session.scalars(select(PositionRow))}
+    deltas = open_order_deltas(session)
+    symbols = set(positions) | set(deltas) | {intent.symbol}
+    closes = latest_closes(session, symbols)
+    gross = sum((abs(positions.get(s, Decimal(0)) + deltas.get(s, Decimal(0))) * closes[s][0]
+                 for s in symbols if s in closes), Decimal(0))
+    marks = read_marks(session)
+    last = closes.get(intent.symbol)
+    position = positions.get(intent.symbol, Decimal(0))
+    return OrderFacts(
+        state=state, symbol=intent.symbol, side=OrderSide(intent.side), qty=intent.qty,
+        order_type=OrderType(intent.order_type), limit_price=intent.limit_price, origin=origin, actor=actor, now=now,
+        last_price=last[0] if last else None, last_data_at=_last_data_at(session, last[1] if last else None, now, wall_clock_bars),
+        position_qty=position, projected_qty=position + deltas.get(intent.symbol, Decimal(0)),
+        equity=marks.equity, start_of_day_equity=marks.start_of_day, peak_equity=marks.peak, gross_exposure=gross,
+    )
+
+
+def _result(row: OrderRow, duplicate: bool = False, check: str | None = None) -> GatewayResult:
+    status = OrderStatus(row.status)
+    return GatewayResult(client_order_id=row.client_order_id, status=status, accepted=status is not OrderStatus.REJECTED,
+                         reason=row.reject_reason, check=check, broker_order_id=row.broker_order_id, duplicate=duplicate)
+
+
+def _record(session: Session, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
+            rejection: RiskRejection | None, param_version_id: int | None) -> OrderRow:
+    row = OrderRow(
+        client_order_id=coid, broker_order_id=None, symbol=intent.symbol, side=OrderSide(intent.side).value,
+        qty=intent.qty, order_type=OrderType(intent.order_type).value, limit_price=intent.limit_price,
+        status=(OrderStatus.REJECTED if rejection else OrderStatus.PENDING_NEW).value, filled_qty=Decimal(0),
+        filled_avg_price=None, reject_reason=f"{rejection.check}: {rejection.reason}" if rejection else None,
+        origin=origin, actor=actor, param_version_id=param_version_id, created_at=now, updated_at=now,
+    )
+    session.add(row)
+    details = {"client_order_id": coid, "side": row.side, "qty": str(intent.qty), "type": row.order_type,
+               "limit": str(intent.limit_price) if intent.limit_price is not None else None, "origin": origin,
+               "why": intent.reason}
+    if rejection:
+        audit.record(session, now, actor, "order.rejected", target=intent.symbol,
+                     details={**details, "check": rejection.check, "reason": rejection.reason}, outcome="rejected")
+    else:
+        audit.record(session, now, actor, "order.submit", target=intent.symbol, details=details)
+    return row
+
+
+def submit(ctx: EngineContext, intent: OrderIntent, actor: str, origin: str, limits: RiskLimits | None = None,
+           param_version_id: int | None = None) -> GatewayResult:
+    """Check, record, then send one order. Never raises for a rejection or an unreachable broker."""
+    if not intent.idempotency_key:
+        raise GatewayError(f"order for {intent.symbol} has no idempotency key; the caller must give one per intent")
+    limits = limits or active_limits(ctx.store)
+    coid = client_order_id_for(origin, intent.idempotency_key, intent.symbol, intent.side)
+    now = ctx.clock.now()
+    try:
+        row, facts, rejection = _check_and_record(ctx, intent, coid, actor, origin, now, limits, param_version_id)
+    except IntegrityError:  # the same client order id committed by a concurrent caller: that order stands
+        with ctx.store.read() as s:
+            return _result(s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one(), duplicate=True)
+    if row.status != OrderStatus.PENDING_NEW.value or facts is None:
+        return _result(row, duplicate=facts is None, check=rejection.check if rejection else None)
+    return _send(ctx, row, actor, limits)
+
+
+def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
+                      limits: RiskLimits, param_version_id: int | None,
+                      ) -> tuple[OrderRow, OrderFacts | None, RiskRejection | None]:
+    """The one transaction: lock the state, dedupe, check, record (facts None = an existing order)."""
+    with ctx.store.write() as s:
+        _lock_state(s, now)  # first: concurrent gateways queue here, so the dedupe below sees committed rows
+        existing = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one_or_none()
+        if existing is not None:
+            return existing, None, None
+        simulated = str(getattr(ctx.settings, "market_source", "")) == "simulated"
+        facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
+        rejection = run_checks(facts, limits)
+        row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id)
+        if rejection is not None:
+            if rejection.check in _STATE_TRIGGERS:
+                tighten(s, now, trading_state.TradingState(getattr(limits, _STATE_TRIGGERS[rejection.check])),
+                        rejection.reason, RISK_ACTOR)
+            s.flush()
+            rejection_trigger(s, now, limits)
+        elif origin in FLATTEN_ORIGINS and facts.state is not trading_state.TradingState.ACTIVE:
+            audit.record(s, now, actor, "order.flatten_override", target=intent.symbol,
+                         details={"client_order_id": coid, "state": facts.state.value, "why": intent.reason})
+    return row, facts, rejection
+
+
+def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> GatewayResult:
+    request = OrderRequest(client_order_id=row.client_order_id, symbol=row.symbol, side=OrderSide(row.side),
+                           qty=row.qty, order_type=OrderType(row.order_type), limit_price=row.limit_price)
+    try:
+        order: BrokerOrder | None = ctx.broker.submit_order(request)
+        failure: str | None = None
+    except OrderRejected as exc:
+        order, failure = None, str(exc) or "rejected by the broker"
+    except (BrokerUnavailable, BrokerError) as exc:
+        log.warning("order %s for %s not confirmed by the broker: %s; sync will look it up",
+                    row.client_order_id, row.symbol, exc, extra={"order_id": row.client_order_id})
+        return GatewayResult(row.client_order_id, OrderStatus.PENDING_NEW, True,
+                             f"broker not reachable ({exc}); the order will be confirmed by the next sync")
+    except Exception as exc:  # noqa: BLE001 - ambiguous: the order may have reached the broker
+        log.exception("order %s: unexpected broker failure", row.client_order_id)
+        return GatewayResult(row.client_order_id, OrderStatus.PENDING_NEW, True,
+                             f"unexpected broker failure ({type(exc).__name__}: {exc}); sync will look the order up")
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        stored = s.scalars(select(OrderRow).where(OrderRow.client_order_id == row.client_order_id)).one()
+        if order is not None:
+            apply_broker_order(stored, order, now)
+        else:
+            stored.status, stored.reject_reason, stored.updated_at = OrderStatus.REJECTED.value, f"broker: {failure}", now
+        if OrderStatus(stored.status) is OrderStatus.REJECTED:
+            audit.record(s, now, actor, "order.rejected", target=stored.symbol, outcome="rejected",
+                         details={"client_order_id": stored.client_order_id, "check": "broker",
+                                  "reason": stored.reject_reason})
+            s.flush()
+            rejection_trigger(s, now, limits)
+            return _result(stored, check="broker")
+        return _result(stored)
+
+
+def flatten_all(ctx: EngineContext, actor: str, reason: str, idempotency_key: str, cancel_open: bool = True,
+                limits: RiskLimits | None = None, origin: str = "flatten") -> list[GatewayResult]:
+    """Market orders to flat for every broker position, through the gateway (allowed while HALTED for an operator).
+
+    Open orders are canceled first (cancel_open) so they cannot rebuild a position; the store is
+    synced from the broker so each order is checked against the true position and never flips it.
+    """
+    if cancel_open:
+        ctx.broker.cancel_all_orders()
+    sync_from_broker(ctx, limits)
+    results = []
+    for pos in ctx.broker.get_positions():
+        if pos.qty == 0:
+            continue
+        side = OrderSide.SELL if pos.qty > 0 else OrderSide.BUY
+        intent = OrderIntent(pos.symbol, side, abs(pos.qty), OrderType.MARKET, None, reason=reason,
+                             idempotency_key=f"{idempotency_key}:{pos.symbol}")
+        results.append(submit(ctx, intent, actor, origin, limits))
+    return results

@@ -1,0 +1,64 @@
+"""The store's order book: applying broker truth to OrderRow and projecting open orders.
+
+Shared by the gateway (right after a submit) and sync (every few seconds) so an order row is
+updated by one rule: statuses only move forward and filled quantities only grow.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.models import OrderRow
+from engine.trading.brokers.base import BrokerOrder, OrderSide, OrderStatus
+
+OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
+_RANK = {OrderStatus.PENDING_NEW: 0, OrderStatus.NEW: 1, OrderStatus.PARTIALLY_FILLED: 2}
+TERMINAL_RANK = 3
+
+
+def _rank(status: OrderStatus) -> int:
+    return _RANK.get(status, TERMINAL_RANK)
+
+
+def apply_broker_order(row: OrderRow, order: BrokerOrder, now: datetime) -> bool:
+    """Bring a stored order up to the broker's view; returns True when something changed."""
+    old = OrderStatus(row.status)
+    new = order.status
+    if _rank(old) == TERMINAL_RANK and old is not new:
+        return False  # a terminal status is final; a late or stale broker view never reopens it
+    if _rank(new) < _rank(old):
+        return False
+    changed = False
+    if row.broker_order_id != order.broker_order_id:
+        row.broker_order_id, changed = order.broker_order_id, True
+    if new is not old:
+        row.status, changed = new.value, True
+    if order.filled_qty > row.filled_qty:
+        row.filled_qty, row.filled_avg_price, changed = order.filled_qty, order.filled_avg_price, True
+    if new is OrderStatus.REJECTED and order.reject_reason and not row.reject_reason:
+        row.reject_reason, changed = f"broker: {order.reject_reason}", True
+    if changed:
+        row.updated_at = now
+    return changed
+
+
+def signed_remaining(row: OrderRow) -> Decimal:
+    rest = row.qty - row.filled_qty
+    return rest if row.side == OrderSide.BUY.value else -rest
+
+
+def open_order_deltas(session: Session, symbol: str | None = None) -> dict[str, Decimal]:
+    """Per symbol, the signed quantity our open orders would still add to the position."""
+    query = select(OrderRow.symbol, OrderRow.side, OrderRow.qty, OrderRow.filled_qty).where(
+        OrderRow.status.in_(OPEN_STATUSES))
+    if symbol is not None:
+        query = query.where(OrderRow.symbol == symbol)
+    deltas: dict[str, Decimal] = defaultdict(Decimal)
+    for sym, side, qty, filled in session.execute(query):  # plain tuples: cheap even with many open orders
+        rest = qty - filled
+        deltas[sym] += rest if side == OrderSide.BUY.value else -rest
+    return dict(deltas)

@@ -1,0 +1,249 @@
+"""Pre-trade checks: small pure functions, each returning a RiskRejection with a trader-readable reason.
+
+The gateway gathers the facts (OrderFacts) inside the order's transaction and calls run_checks.
+Checks that guard against new exposure (position, gross, daily loss, drawdown, stale data) do not
+block an order that only reduces a position: a trader must always be able to get smaller.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.trading.brokers.base import OrderSide, OrderType
+from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+FLATTEN_ORIGINS = frozenset({"flatten", "kill_switch", "shutdown"})
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Pre-trade limits and automatic-trigger thresholds. Field names are the parameter names."""
+
+    max_order_qty: Decimal = Decimal(10_000)
+    max_order_notional: Decimal = Decimal(250_000)
+    max_position_notional: Decimal = Decimal(500_000)  # per symbol, after the order
+    max_gross_exposure_pct: Decimal = Decimal(200)  # of equity
+    price_collar_pct: Decimal = Decimal(5)  # a limit this far from the last price is a fat finger
+    daily_loss_limit_pct: Decimal = Decimal(3)  # from the start-of-day equity
+    max_drawdown_pct: Decimal = Decimal(10)  # from the running equity peak
+    stale_data_seconds: float = 300.0
+    max_rejections: int = 20  # broker rejections in rejection_window_seconds, then rejection_action
+    rejection_window_seconds: float = 300.0
+    daily_loss_action: str = "REDUCING"
+    drawdown_action: str = "REDUCING"
+    rejection_action: str = "HALTED"
+    halt_on_broker_circuit_open: bool = True
+    reconciliation_tolerance: Decimal = Decimal(1)  # USD of cash/position value difference -> REDUCING
+
+    @classmethod
+    def from_params(cls, ps: Any | None) -> RiskLimits:
+        """Limits from a parameter set's TradingRisk sheet (same names as these fields); defaults otherwise.
+
+        The defaults here equal the schema's (a test keeps them in step), so None is safe for tests.
+        """
+        values: dict[str, Any] = {}
+        if ps is not None:
+            try:
+                values = dict(ps.sheet("TradingRisk"))
+            except Exception:  # noqa: BLE001 - an older parameter version without the optional sheet
+                log.info("the parameter set has no TradingRisk sheet; default risk limits apply")
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name in values and values[f.name] is not None:
+                default = f.default
+                raw = values[f.name]
+                if isinstance(default, Decimal):
+                    kwargs[f.name] = Decimal(str(raw))
+                elif isinstance(default, bool | str):
+                    kwargs[f.name] = str(raw).upper() if isinstance(default, str) else bool(raw)
+                else:
+                    kwargs[f.name] = type(default)(raw)
+        return cls(**kwargs)
+
+
+def active_limits(store: Any) -> RiskLimits:
+    """The active parameter version's limits; the defaults when no version is stored yet."""
+    try:
+        from engine.params.versions import active_params
+
+        with store.read() as session:
+            return RiskLimits.from_params(active_params(session))
+    except Exception as exc:  # noqa: BLE001 - no active version (fresh store): the schema defaults apply
+        log.debug("no active parameter version (%s); default risk limits apply", exc)
+        return RiskLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRejection:
+    check: str  # e.g. "trading_state", "max_order_notional"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """Everything the checks need, read in the order's transaction."""
+
+    state: TradingState
+    symbol: str
+    side: OrderSide
+    qty: Decimal
+    order_type: OrderType
+    limit_price: Decimal | None
+    origin: str
+    actor: str
+    now: datetime
+    last_price: Decimal | None
+    last_data_at: datetime | None  # None = freshness unknown
+    position_qty: Decimal  # the broker position as last synced
+    projected_qty: Decimal  # plus the remaining quantity of our open orders
+    equity: Decimal | None
+    start_of_day_equity: Decimal | None
+    peak_equity: Decimal | None
+    gross_exposure: Decimal  # projected, at last prices
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.qty if self.side is OrderSide.BUY else -self.qty
+
+    @property
+    def reduces(self) -> bool:
+        """True when the order only shrinks the position (now and once open orders fill) and never flips it."""
+        return _reduces(self.position_qty, self.signed_qty) and _reduces(self.projected_qty, self.signed_qty)
+
+    @property
+    def ref_price(self) -> Decimal | None:
+        return self.limit_price if self.order_type is OrderType.LIMIT and self.limit_price else self.last_price
+
+
+def _reduces(position: Decimal, delta: Decimal) -> bool:
+    after = position + delta
+    return position != 0 and abs(after) < abs(position) and (after == 0 or (after > 0) == (position > 0))
+
+
+def _pct(x: Decimal) -> str:
+    return f"{x.quantize(Decimal('0.01'))}%"
+
+
+def check_trading_state(f: OrderFacts) -> RiskRejection | None:
+    flatten = f.origin in FLATTEN_ORIGINS
+    if f.state is TradingState.ACTIVE:
+        return None
+    if f.state is TradingState.REDUCING:
+        if f.reduces:
+            return None
+        return RiskRejection("trading_state", f"trading is REDUCING: only orders that shrink an existing position are "
+                             f"allowed; {f.side} {f.qty} {f.symbol} would add or flip exposure (position "
+                             f"{f.position_qty}, with open orders {f.projected_qty})")
+    if f.state is TradingState.HALTED:
+        if flatten and not f.actor.startswith(SYSTEM_ACTOR_PREFIX) and f.reduces:
+            return None
+        return RiskRejection("trading_state", "trading is HALTED: no orders are sent; only an operator's explicit "
+                             "flatten is allowed. Resume trading on the Trading page first")
+    if f.state is TradingState.SHUTTING_DOWN:
+        if flatten and f.reduces:
+            return None
+        return RiskRejection("trading_state", "the engine is SHUTTING_DOWN: only cancels and flattening orders are allowed")
+    return RiskRejection("trading_state", "trading is STOPPED: no orders until an operator resumes trading")
+
+
+def check_order_size(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    if f.origin in FLATTEN_ORIGINS and f.reduces:
+        return None  # getting flat must never be blocked by the size of the position
+    if f.qty > limits.max_order_qty:
+        return RiskRejection("max_order_qty", f"{f.side} {f.qty} {f.symbol} exceeds the maximum order quantity "
+                             f"{limits.max_order_qty}; split it or lower the size")
+    price = f.ref_price
+    if price is not None and f.qty * price > limits.max_order_notional:
+        return RiskRejection("max_order_notional", f"{f.side} {f.qty} {f.symbol} is worth {(f.qty * price):.2f}, above "
+                             f"the maximum order notional {limits.max_order_notional}")
+    return None
+
+
+def check_price_collar(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    if f.order_type is not OrderType.LIMIT or f.limit_price is None or not f.last_price:
+        return None
+    away = abs(f.limit_price - f.last_price) / f.last_price * HUNDRED
+    if away > limits.price_collar_pct:
+        return RiskRejection("price_collar", f"limit {f.limit_price} for {f.symbol} is {_pct(away)} away from the last "
+                             f"price {f.last_price} (collar {_pct(limits.price_collar_pct)}); check the price")
+    return None
+
+
+def check_stale_data(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    if f.last_price is None:
+        return RiskRejection("stale_data", f"no market data for {f.symbol}; wait for prices before trading it")
+    if f.last_data_at is None:
+        return None  # freshness unknown (simulated bar times): the market job's receipt time is not recorded
+    age = (f.now - f.last_data_at).total_seconds()
+    if age > limits.stale_data_seconds:
+        return RiskRejection("stale_data", f"market data for {f.symbol} is {age:.0f}s old (limit "
+                             f"{limits.stale_data_seconds:.0f}s); check the market data feed on the Health page")
+    return None
+
+
+def check_position_limit(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    price = f.ref_price
+    if price is None:
+        return None
+    after = abs(f.projected_qty + f.signed_qty) * price
+    if after > limits.max_position_notional:
+        return RiskRejection("max_position_notional", f"{f.symbol} position would be worth {after:.2f}, above the "
+                             f"per-symbol limit {limits.max_position_notional}")
+    return None
+
+
+def check_gross_exposure(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    price = f.ref_price
+    if price is None or f.equity is None:
+        return _no_account("gross exposure")
+    increase = max(ZERO, abs(f.projected_qty + f.signed_qty) - abs(f.projected_qty)) * price
+    cap = f.equity * limits.max_gross_exposure_pct / HUNDRED
+    if f.gross_exposure + increase > cap:
+        return RiskRejection("max_gross_exposure", f"gross exposure would reach {(f.gross_exposure + increase):.2f}, "
+                             f"above {_pct(limits.max_gross_exposure_pct)} of equity ({cap:.2f})")
+    return None
+
+
+def check_daily_loss(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    if f.equity is None or not f.start_of_day_equity:
+        return _no_account("daily loss")
+    loss = (f.start_of_day_equity - f.equity) / f.start_of_day_equity * HUNDRED
+    if loss >= limits.daily_loss_limit_pct:
+        return RiskRejection("daily_loss", f"today's loss is {_pct(loss)} of the start-of-day equity "
+                             f"{f.start_of_day_equity:.2f} (limit {_pct(limits.daily_loss_limit_pct)}); no new exposure today")
+    return None
+
+
+def check_drawdown(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    if f.equity is None or not f.peak_equity:
+        return _no_account("drawdown")
+    dd = (f.peak_equity - f.equity) / f.peak_equity * HUNDRED
+    if dd >= limits.max_drawdown_pct:
+        return RiskRejection("drawdown", f"equity {f.equity:.2f} is {_pct(dd)} below its peak {f.peak_equity:.2f} "
+                             f"(limit {_pct(limits.max_drawdown_pct)}); no new exposure")
+    return None
+
+
+def _no_account(what: str) -> RiskRejection:
+    return RiskRejection("no_account", f"cannot check {what}: no account snapshot yet; wait for the account sync")
+
+
+def run_checks(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    """The first failing check, in order; exposure checks are skipped for pure reductions."""
+    if (r := check_trading_state(f)) or (r := check_order_size(f, limits)) or (r := check_price_collar(f, limits)):
+        return r
+    if f.reduces:
+        return None
+    for exposure_check in (check_stale_data, check_daily_loss, check_drawdown, check_position_limit,
+                           check_gross_exposure):
+        if (r := exposure_check(f, limits)) is not None:
+            return r
+    return None
+

@@ -1,0 +1,122 @@
+"""Position sizing: volatility (ATR) based, capped by a Kelly fraction and the risk limits, scaled by regime.
+
+qty = risk_per_trade x equity / (ATR x stop multiple), so every trade risks the same share of
+equity whatever the instrument's volatility. Then: a Kelly cap on the notional, the regime's
+TradingBias multiplier (0 when the bias forbids the direction), MasterConfiguration's
+max_position_during_transition while the regime is changing, and the per-symbol / per-order limits.
+Pure: the caller supplies equity, price, ATR and the regime.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from engine.trading.brokers.base import OrderSide
+from engine.trading.risk import RiskLimits
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+DEFAULT_BIAS_MULTIPLIERS: dict[str, Decimal] = {
+    "NONE": Decimal(0), "LONG": Decimal(1), "LONG_CAUTIOUS": Decimal("0.5"), "LONG_AGGRESSIVE": Decimal("1.5"),
+    "SHORT": Decimal(1), "SHORT_CAUTIOUS": Decimal("0.5"), "SHORT_AGGRESSIVE": Decimal("1.5"),
+    "RANGE": Decimal("0.5"), "RANGE_WIDE": Decimal("0.3"),
+}  # the schema's defaults (TradingRisk.bias_size_multipliers); from_params reads the active values
+
+
+def _d(x: Any) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+@dataclass(frozen=True, slots=True)
+class SizingParams:
+    atr_risk_per_trade_pct: Decimal = Decimal("0.5")
+    atr_stop_multiplier: Decimal = Decimal(2)
+    kelly_fraction_cap: Decimal = Decimal("0.25")
+    max_position_during_transition: Decimal = Decimal("0.5")
+    bias_multipliers: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BIAS_MULTIPLIERS))
+
+    @classmethod
+    def from_params(cls, ps: Any | None) -> SizingParams:
+        """TradingRisk (sizing fields and bias_size_multipliers) and MasterConfiguration.max_position_during_transition."""
+        if ps is None:
+            return cls()
+        risk = ps.sheet("TradingRisk")
+        master = ps.sheet("MasterConfiguration")  # attribute reads only: the consumption test tracks them
+        bias = {str(r.trading_bias).upper(): _d(r.size_multiplier)
+                for r in ps.table("TradingRisk", "bias_size_multipliers")}
+        return cls(
+            atr_risk_per_trade_pct=_d(risk.atr_risk_per_trade_pct),
+            atr_stop_multiplier=_d(risk.atr_stop_multiplier),
+            kelly_fraction_cap=_d(risk.kelly_fraction_cap),
+            max_position_during_transition=_d(master.max_position_during_transition),
+            bias_multipliers=bias or dict(DEFAULT_BIAS_MULTIPLIERS),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SizeResult:
+    qty: Decimal  # whole shares, >= 0; the side is the caller's
+    raw_qty: Decimal  # the ATR size before caps and multipliers
+    binding: str  # what set the final size: "atr", "kelly", "regime", "transition", "max_position", "max_order_qty", ...
+    notes: tuple[str, ...] = ()
+
+
+def kelly_fraction(win_rate: float, payoff_ratio: float) -> Decimal:
+    """Kelly f* = W - (1 - W) / R, floored at 0 (no edge, no bet)."""
+    if payoff_ratio <= 0:
+        return ZERO
+    w = _d(win_rate)
+    return max(ZERO, w - (1 - w) / _d(payoff_ratio))
+
+
+def bias_allows(bias: str, side: OrderSide) -> bool:
+    """A LONG* bias sizes only buys, a SHORT* bias only sells; RANGE and others allow both."""
+    b = bias.upper()
+    if b.startswith("LONG"):
+        return side is OrderSide.BUY
+    if b.startswith("SHORT"):
+        return side is OrderSide.SELL
+    return True
+
+
+def size_position(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide, params: SizingParams,
+                  limits: RiskLimits, trading_bias: str | None = None, in_transition: bool = False,
+                  win_rate: float | None = None, payoff_ratio: float | None = None,
+                  current_qty: Decimal = ZERO) -> SizeResult:
+    """Shares to trade opening or adding on `side`; 0 with a note when nothing should be traded."""
+    equity, price, atr = _d(equity), _d(price), _d(atr)
+    if equity <= 0 or price <= 0 or atr <= 0:
+        return SizeResult(ZERO, ZERO, "invalid", (f"cannot size: equity {equity}, price {price}, ATR {atr} must be positive",))
+    risk_cash = equity * params.atr_risk_per_trade_pct / HUNDRED
+    raw = risk_cash / (atr * params.atr_stop_multiplier)
+    qty, binding, notes = raw, "atr", [f"risk {risk_cash:.2f} / ({atr} ATR x {params.atr_stop_multiplier}) = {raw:.2f}"]
+
+    fraction = params.kelly_fraction_cap
+    if win_rate is not None and payoff_ratio is not None:
+        fraction = min(fraction, kelly_fraction(win_rate, payoff_ratio))
+    kelly_qty = equity * fraction / price
+    if kelly_qty < qty:
+        qty, binding = kelly_qty, "kelly"
+        notes.append(f"Kelly cap {fraction:.4f} of equity -> {kelly_qty:.2f}")
+
+    if trading_bias is not None:
+        mult = params.bias_multipliers.get(trading_bias.upper(), Decimal(1)) if bias_allows(trading_bias, side) else ZERO
+        if mult != 1:
+            qty, binding = qty * mult, "regime"
+            notes.append(f"regime bias {trading_bias} x {mult}")
+    if in_transition:
+        qty, binding = qty * params.max_position_during_transition, "transition"
+        notes.append(f"regime in transition x {params.max_position_during_transition}")
+
+    signed_current = _d(current_qty) if side is OrderSide.BUY else -_d(current_qty)
+    room = max(ZERO, limits.max_position_notional / price - max(ZERO, signed_current))
+    if room < qty:
+        qty, binding = room, "max_position"
+        notes.append(f"per-symbol limit {limits.max_position_notional} leaves room for {room:.2f}")
+    order_cap = min(limits.max_order_qty, limits.max_order_notional / price)
+    if order_cap < qty:
+        qty, binding = order_cap, "max_order_qty" if limits.max_order_qty <= limits.max_order_notional / price else "max_order_notional"
+        notes.append(f"order limit caps at {order_cap:.2f}")
+    whole = max(ZERO, qty.quantize(Decimal(1), rounding=ROUND_DOWN))
+    return SizeResult(whole, raw, binding, tuple(notes))

@@ -1,0 +1,109 @@
+"""The trading state machine, persisted in the store (table trading_state, id = 1).
+
+ACTIVE -> REDUCING (no new exposure) -> HALTED (no orders but an operator's audited flatten)
+-> SHUTTING_DOWN -> STOPPED. Back to ACTIVE only by an explicit operator action.
+Every change is written with its audit event in the caller's transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.store.models import TradingStateChange, TradingStateRow
+
+
+class TradingState(StrEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+    STOPPED = "STOPPED"
+
+
+ALLOWED: dict[TradingState, frozenset[TradingState]] = {
+    TradingState.ACTIVE: frozenset({TradingState.REDUCING, TradingState.HALTED, TradingState.SHUTTING_DOWN}),
+    TradingState.REDUCING: frozenset({TradingState.ACTIVE, TradingState.HALTED, TradingState.SHUTTING_DOWN}),
+    TradingState.HALTED: frozenset({TradingState.ACTIVE, TradingState.REDUCING, TradingState.SHUTTING_DOWN}),
+    TradingState.SHUTTING_DOWN: frozenset({TradingState.STOPPED, TradingState.HALTED}),
+    TradingState.STOPPED: frozenset({TradingState.ACTIVE, TradingState.HALTED}),
+}
+# Moving to a less restrictive state needs a person: automatic triggers may only tighten.
+OPERATOR_ONLY: frozenset[tuple[TradingState, TradingState]] = frozenset(
+    {
+        (TradingState.REDUCING, TradingState.ACTIVE),
+        (TradingState.HALTED, TradingState.ACTIVE),
+        (TradingState.HALTED, TradingState.REDUCING),
+        (TradingState.STOPPED, TradingState.ACTIVE),
+    }
+)
+SYSTEM_ACTOR_PREFIX = "system:"
+
+
+class IllegalTransition(Exception):
+    """The requested state change is not allowed from the current state."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateSnapshot:
+    state: TradingState
+    reason: str
+    changed_by: str
+    changed_at: datetime
+    previous_state: TradingState | None
+
+
+def _row(session: Session, lock: bool) -> TradingStateRow | None:
+    query = select(TradingStateRow).where(TradingStateRow.id == 1)
+    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def ensure_state(session: Session, now: datetime, initial: TradingState = TradingState.ACTIVE) -> None:
+    if _row(session, lock=False) is None:
+        session.add(
+            TradingStateRow(id=1, state=initial.value, reason="initial state", changed_by="system:init",
+                            changed_at=now, previous_state=None)
+        )
+        session.flush()
+
+
+def current(session: Session, lock: bool = False) -> StateSnapshot:
+    """The current state; lock=True holds the row (PostgreSQL FOR UPDATE) for the rest of the transaction."""
+    row = _row(session, lock)
+    if row is None:
+        raise LookupError("the trading state is not initialised; run the engine or `python -m engine migrate`")
+    return StateSnapshot(
+        state=TradingState(row.state),
+        reason=row.reason,
+        changed_by=row.changed_by,
+        changed_at=row.changed_at,
+        previous_state=TradingState(row.previous_state) if row.previous_state else None,
+    )
+
+
+def change(session: Session, now: datetime, to: TradingState, actor: str, reason: str) -> StateSnapshot:
+    """Move to `to`, recording who, when, why and from which state; refuse illegal moves."""
+    if not reason.strip():
+        raise IllegalTransition("a reason is required for every trading state change")
+    ensure_state(session, now)
+    row = _row(session, lock=True)
+    assert row is not None
+    frm = TradingState(row.state)
+    if frm is to:
+        return current(session)
+    if to not in ALLOWED[frm]:
+        raise IllegalTransition(f"cannot go from {frm} to {to}; allowed: {', '.join(sorted(ALLOWED[frm]))}")
+    if (frm, to) in OPERATOR_ONLY and actor.startswith(SYSTEM_ACTOR_PREFIX):
+        raise IllegalTransition(f"{frm} -> {to} needs an operator; automatic triggers may only tighten")
+    row.previous_state, row.state, row.reason, row.changed_by, row.changed_at = frm.value, to.value, reason, actor, now
+    session.add(TradingStateChange(ts=now, from_state=frm.value, to_state=to.value, actor=actor, reason=reason))
+    audit.record(session, now, actor, "trading_state.change", target=to.value,
+                 details={"from": frm.value, "to": to.value, "reason": reason})
+    session.flush()
+    return current(session)

@@ -1,0 +1,148 @@
+"""Bring the store up to the broker's truth: account, positions, order statuses, fills.
+
+Called by the engine's "account" job every few seconds. Broker calls happen first, outside any
+transaction; then one write transaction applies everything, moves the equity peak and the
+start-of-day equity, and fires the equity triggers. Idempotent: running it twice changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine.context import EngineContext
+from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, PositionRow
+from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder, OrderStatus
+from engine.trading.equity import update_marks
+from engine.trading.orders import apply_broker_order
+from engine.trading.risk import RiskLimits, active_limits
+from engine.trading.triggers import equity_triggers
+
+log = logging.getLogger(__name__)
+LAST_SYNC_KEY = "sync.last_at"
+OVERLAP = timedelta(seconds=30)  # re-read a little history: clocks differ, and applying twice is harmless
+PENDING_GRACE = timedelta(seconds=30)  # a pending_new order the broker still does not know after this was never sent
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class SyncReport:
+    equity: Decimal
+    cash: Decimal
+    positions: int
+    orders_updated: int = 0
+    orders_imported: int = 0  # orders found at the broker that the gateway never recorded (e.g. broker-side close-all)
+    fills_added: int = 0
+    pending_resolved: int = 0
+    triggers: list[str] = field(default_factory=list)
+
+
+def fill_key(fill: BrokerFill) -> str:
+    if fill.fill_id:
+        return fill.fill_id[:96]
+    return f"{fill.broker_order_id}:{fill.ts.isoformat()}:{fill.qty}"[:96]
+
+
+def _since(session: Session) -> datetime:
+    row = session.get(KeyValue, LAST_SYNC_KEY)
+    return datetime.fromisoformat(row.value["ts"]) - OVERLAP if row is not None else EPOCH
+
+
+def _import(order: BrokerOrder, now: datetime) -> OrderRow:
+    return OrderRow(
+        client_order_id=order.client_order_id, broker_order_id=order.broker_order_id, symbol=order.symbol,
+        side=order.side.value, qty=order.qty, order_type=order.order_type.value, limit_price=order.limit_price,
+        status=order.status.value, filled_qty=order.filled_qty, filled_avg_price=order.filled_avg_price,
+        reject_reason=f"broker: {order.reject_reason}" if order.reject_reason else None, origin="external",
+        actor="broker", param_version_id=None, created_at=order.submitted_at, updated_at=now,
+    )
+
+
+def _pending_lookups(ctx: EngineContext, known: set[str]) -> dict[str, BrokerOrder | None]:
+    """Ask the broker about each pending_new order the order list did not cover (None = unknown there)."""
+    with ctx.store.read() as s:
+        pending = list(s.scalars(select(OrderRow.client_order_id).where(OrderRow.status == OrderStatus.PENDING_NEW.value)))
+    found: dict[str, BrokerOrder | None] = {}
+    for coid in pending:
+        if coid in known:
+            continue
+        try:
+            found[coid] = ctx.broker.get_order_by_client_id(coid)
+        except BrokerError as exc:
+            log.warning("could not look up pending order %s: %s", coid, exc)
+    return found
+
+
+def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> SyncReport:
+    limits = limits or active_limits(ctx.store)
+    started = ctx.clock.now()
+    with ctx.store.read() as s:
+        since = _since(s)
+    account = ctx.broker.get_account()
+    positions = ctx.broker.get_positions()
+    orders = ctx.broker.list_orders_since(since)
+    fills = ctx.broker.fills_since(since)
+    lookups = _pending_lookups(ctx, {o.client_order_id for o in orders})
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        gross = sum((abs(p.qty) * (p.market_price or p.avg_entry_price) for p in positions), Decimal(0))
+        s.add(AccountSnapshot(ts=now, broker=ctx.broker.name, cash=account.cash, equity=account.equity,
+                              buying_power=account.buying_power, gross_exposure=gross))
+        s.execute(delete(PositionRow))
+        for p in positions:
+            pnl = (p.market_price - p.avg_entry_price) * p.qty if p.market_price is not None else None
+            s.add(PositionRow(symbol=p.symbol, qty=p.qty, avg_entry_price=p.avg_entry_price,
+                              market_price=p.market_price, unrealized_pnl=pnl, updated_at=now))
+        report = SyncReport(equity=account.equity, cash=account.cash, positions=len(positions))
+        _apply_orders(s, orders, lookups, now, report)
+        _apply_fills(s, fills, report)
+        marks = update_marks(s, now, account.equity)
+        report.triggers = equity_triggers(s, now, account.equity, marks.start_of_day, marks.peak, limits)
+        row = s.get(KeyValue, LAST_SYNC_KEY)
+        value = {"ts": started.isoformat()}
+        if row is None:
+            s.add(KeyValue(key=LAST_SYNC_KEY, value=value, updated_at=now))
+        else:
+            row.value, row.updated_at = value, now
+    return report
+
+
+def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, BrokerOrder | None], now: datetime,
+                  report: SyncReport) -> None:
+    coids = [o.client_order_id for o in orders] + list(lookups)
+    rows = {r.client_order_id: r for r in s.scalars(select(OrderRow).where(OrderRow.client_order_id.in_(coids)))} if coids else {}
+    for order in orders:
+        row = rows.get(order.client_order_id)
+        if row is None:
+            s.add(_import(order, now))
+            report.orders_imported += 1
+        elif apply_broker_order(row, order, now):
+            report.orders_updated += 1
+    for coid, order in lookups.items():
+        row = rows.get(coid)
+        if row is None or row.status != OrderStatus.PENDING_NEW.value:
+            continue
+        if order is not None:
+            apply_broker_order(row, order, now)
+            report.pending_resolved += 1
+        elif now - row.created_at > PENDING_GRACE:
+            row.status, row.updated_at = OrderStatus.REJECTED.value, now
+            row.reject_reason = "broker: never received (the engine stopped or the broker was down before it was sent)"
+            report.pending_resolved += 1
+
+
+def _apply_fills(s: Session, fills: list[BrokerFill], report: SyncReport) -> None:
+    if not fills:
+        return
+    keys = {fill_key(f): f for f in fills}
+    seen = set(s.scalars(select(FillRow.fill_key).where(FillRow.fill_key.in_(list(keys)))))
+    for key, f in keys.items():
+        if key in seen:
+            continue
+        s.add(FillRow(fill_key=key, client_order_id=f.client_order_id, symbol=f.symbol, side=f.side.value, qty=f.qty,
+                      price=f.price, commission=f.commission, ts=f.ts))
+        report.fills_added += 1

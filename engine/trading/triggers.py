@@ -1,0 +1,69 @@
+"""Automatic risk triggers: audited state changes that only ever tighten (ACTIVE -> REDUCING -> HALTED).
+
+Called in the caller's transaction by the gateway (on a limit breach it just saw) and by sync
+(after each account snapshot), so the trigger commits together with the facts that caused it.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.store.models import OrderRow
+from engine.trading import state as trading_state
+from engine.trading.risk import RiskLimits
+from engine.trading.state import TradingState
+
+log = logging.getLogger(__name__)
+RISK_ACTOR = "system:risk"
+_RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+HUNDRED = Decimal(100)
+
+
+def tighten(session: Session, now: datetime, to: TradingState, reason: str, actor: str = RISK_ACTOR) -> bool:
+    """Move to a stricter state; a no-op when already as strict (or shutting down / stopped)."""
+    cur = trading_state.current(session, lock=True).state
+    if cur not in _RANK or to not in _RANK or _RANK[cur] >= _RANK[to]:
+        return False
+    trading_state.change(session, now, to, actor, reason)
+    log.warning("risk trigger: %s -> %s: %s", cur, to, reason)
+    return True
+
+
+def equity_triggers(session: Session, now: datetime, equity: Decimal, start_of_day: Decimal | None,
+                    peak: Decimal | None, limits: RiskLimits) -> list[str]:
+    """Daily loss (from start-of-day equity) and drawdown (from the running peak): the reasons that fired."""
+    fired: list[str] = []
+    if start_of_day:
+        loss = (start_of_day - equity) / start_of_day * HUNDRED
+        if loss >= limits.daily_loss_limit_pct:
+            reason = (f"daily loss limit: equity {equity:.2f} is {loss:.2f}% below the start-of-day "
+                      f"{start_of_day:.2f} (limit {limits.daily_loss_limit_pct}%)")
+            if tighten(session, now, TradingState(limits.daily_loss_action), reason):
+                fired.append(reason)
+    if peak:
+        dd = (peak - equity) / peak * HUNDRED
+        if dd >= limits.max_drawdown_pct:
+            reason = (f"drawdown limit: equity {equity:.2f} is {dd:.2f}% below its peak {peak:.2f} "
+                      f"(limit {limits.max_drawdown_pct}%)")
+            if tighten(session, now, TradingState(limits.drawdown_action), reason):
+                fired.append(reason)
+    return fired
+
+
+def rejection_trigger(session: Session, now: datetime, limits: RiskLimits) -> str | None:
+    """Too many orders rejected by the broker lately (our own risk checks' refusals do not count)."""
+    since = now - timedelta(seconds=limits.rejection_window_seconds)
+    count = session.scalar(
+        select(func.count()).select_from(OrderRow).where(
+            OrderRow.status == "rejected", OrderRow.updated_at >= since, OrderRow.reject_reason.startswith("broker:"),
+        )
+    ) or 0
+    if count < limits.max_rejections:
+        return None
+    reason = (f"{count} orders rejected by the broker in the last {limits.rejection_window_seconds:.0f}s "
+              f"(limit {limits.max_rejections}); check the rejections on the Trading page")
+    return reason if tighten(session, now, TradingState(limits.rejection_action), reason) else None

@@ -1,0 +1,100 @@
+"""Overview: account, prices, positions and the engine's pulse at a glance."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, dcc, html, no_update
+
+from components import formatting as fmt
+from components.cards import kpi_card, status_badge
+from components.charts import empty_figure, price_figure
+from components.shell import page_header
+from components.tables import small_table
+from engine.health.checks import worst
+from webapp import queries
+
+dash.register_page(__name__, path="/", name="Overview", order=0)
+
+REFRESH_MS = 2000
+
+
+def layout(**_kwargs: object) -> html.Div:
+    return html.Div([
+        page_header("Overview", "Live account, market and engine status from the store"),
+        dcc.Interval(id="overview-interval", interval=REFRESH_MS),
+        dbc.Row([
+            dbc.Col(kpi_card("Equity", "overview-equity", "overview-equity-sub"), md=3),
+            dbc.Col(kpi_card("Cash", "overview-cash", "overview-buying-power"), md=3),
+            dbc.Col(kpi_card("Gross exposure", "overview-exposure", "overview-positions-count"), md=3),
+            dbc.Col(kpi_card("Engine", "overview-engine", "overview-engine-sub"), md=3),
+        ], className="g-2 mb-2"),
+        dbc.Row([
+            dbc.Col(dcc.Graph(id="overview-index-chart", figure=empty_figure("waiting for bars…")), md=8),
+            dbc.Col([html.H6("Prices (change over 60 bars)"), html.Div(id="overview-prices")], md=4),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col([html.H6("Positions"), html.Div(id="overview-positions")], md=6),
+            dbc.Col([html.H6("Recent orders"), html.Div(id="overview-orders")], md=6),
+        ], className="g-2 mt-2"),
+    ])
+
+
+@dash.callback(
+    Output("overview-equity", "children"), Output("overview-equity-sub", "children"),
+    Output("overview-cash", "children"), Output("overview-buying-power", "children"),
+    Output("overview-exposure", "children"), Output("overview-positions-count", "children"),
+    Input("overview-interval", "n_intervals"),
+)
+def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
+    account = queries.latest_account()
+    if account is None:
+        return "—", "no account snapshot yet", "—", "", "—", ""
+    age = (queries.now() - account["ts"]).total_seconds()
+    return (fmt.money(account["equity"]), f"{account['broker']} · as of {fmt.age(age)} ago",
+            fmt.money(account["cash"]), f"buying power {fmt.money(account['buying_power'], 0)}",
+            fmt.money(account["gross_exposure"], 0), f"{len(queries.positions())} open positions")
+
+
+@dash.callback(
+    Output("overview-engine", "children"), Output("overview-engine-sub", "children"),
+    Input("overview-interval", "n_intervals"),
+)
+def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
+    beats = [b for b in queries.heartbeats() if b["status"] == "active"]
+    if not beats:
+        return status_badge("unhealthy"), "no active engine"
+    age = (queries.now() - beats[0]["last_beat"]).total_seconds()
+    stats = queries.job_stats()
+    statuses = ["healthy" if age < 10 else "degraded" if age < 30 else "unhealthy"]
+    statuses += ["degraded" for s in stats if s["last_outcome"] == "error"]
+    market = next((s for s in stats if s["job"] == "market"), None)
+    tick = f" · market tick {market['median_ms']:.1f} ms median" if market else ""
+    return status_badge(worst(statuses)), f"heartbeat {fmt.age(age)} ago{tick}"
+
+
+@dash.callback(
+    Output("overview-index-chart", "figure"), Output("overview-prices", "children"),
+    Input("overview-interval", "n_intervals"),
+)
+def refresh_market(_n: int | None):  # type: ignore[no-untyped-def]
+    symbol = queries.index_symbol()
+    prices = queries.latest_prices()
+    if symbol is None or not prices:
+        return no_update, html.Div("no bars stored yet", className="text-muted small")
+    frame = queries.bars(symbol, 240)
+    rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"])) for p in prices]
+    table = small_table(["Symbol", "Last", "Change"], rows, "no prices")
+    return price_figure(frame, f"{symbol} · last {len(frame)} bars"), table
+
+
+@dash.callback(
+    Output("overview-positions", "children"), Output("overview-orders", "children"),
+    Input("overview-interval", "n_intervals"),
+)
+def refresh_book(_n: int | None):  # type: ignore[no-untyped-def]
+    positions = [(p["symbol"], fmt.number(p["qty"], 0), fmt.number(p["avg_entry_price"]),
+                  fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"])) for p in queries.positions()]
+    orders = [(fmt.timestamp(o["created_at"]), o["symbol"], o["side"], fmt.number(o["qty"], 0), o["status"], o["origin"])
+              for o in queries.orders(12)]
+    return (small_table(["Symbol", "Qty", "Avg price", "Last", "Unrealized"], positions, "no open positions"),
+            small_table(["Created", "Symbol", "Side", "Qty", "Status", "Origin"], orders, "no orders yet"))

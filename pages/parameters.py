@@ -1,0 +1,314 @@
+"""Parameters: edit the 31-sheet strategy workbook one sheet at a time, upload/download it, and
+manage its immutable versions (apply, diff, roll back), every change audited.
+
+Only the selected sheet is rendered (a few dozen editors or one grid per table) so the page stays
+fast with thousands of values. The browser holds only the pending edits (key -> value as typed);
+the server re-validates the whole set through the engine on every change and again on Apply.
+"""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
+
+from components import param_editor as ui
+from components.shell import page_header
+from engine.params.diff import diff_params
+from engine.params.errors import ParamsError, StaleVersionError, UnsafeWorkbookError
+from engine.params.schema import GROUPS
+from engine.params.versions import apply_version
+from webapp import param_rows, param_version_callbacks
+from webapp import param_views as pv
+from webapp.context import get_context
+
+dash.register_page(__name__, path="/parameters", name="Parameters", order=2)
+param_version_callbacks.register_callbacks()  # downloads and the versions panel
+
+FIRST_SHEET = "MasterConfiguration"
+POLL_MS = 5000  # how often the page checks whether someone else applied a version
+VERSION_COLUMNS = [{"field": "id", "headerName": "Version", "maxWidth": 100}, {"field": "active", "maxWidth": 90},
+                   {"field": "created_at", "headerName": "Time (UTC)"}, {"field": "author"}, {"field": "source"},
+                   {"field": "changes", "maxWidth": 100}, {"field": "note", "flex": 2}]
+
+
+def layout(**_kwargs: object) -> html.Div:
+    schema = pv.schema()
+    counts = pv.usage_counts(schema)
+    used, total = counts["*"]
+    groups: dict[str, list] = {g: [] for g in GROUPS}
+    for sh in schema.sheets:
+        groups.setdefault(sh.group, []).append(sh)
+    return html.Div([
+        page_header("Parameters", f"{total} parameters and table columns in {len(schema.sheets)} sheets: "
+                                  f"{used} used by the engine, {total - used} not used"),
+        dcc.Store(id="parameters-sheet", data=FIRST_SHEET),
+        dcc.Store(id="parameters-layout", data=0),  # bumped when table rows are added or deleted: re-render
+        dcc.Store(id="parameters-edits", data={}, storage_type="session"),  # survives a visit to the Regime what-if
+        dcc.Store(id="parameters-upload-data", data=None, storage_type="session"),
+        dcc.Store(id="parameters-base", data=pv.active_ref(get_context().store), storage_type="session"),
+        dcc.Download(id="parameters-download"),
+        ui.confirm_dialog("parameters-apply", "Apply a new parameter version", "parameters-apply-body", "Apply"),
+        ui.confirm_dialog("parameters-rollback", "Roll back", "parameters-rollback-body", "Roll back"),
+        dcc.Interval(id="parameters-poll", interval=POLL_MS),
+        html.Div(id="parameters-active", className="small mb-2"),
+        html.Div(id="parameters-stale"),
+        dbc.Row([
+            dbc.Col([
+                dbc.Input(id="parameters-search", type="search", placeholder="search all parameters", size="sm",
+                          debounce=True),
+                html.Div(id="parameters-search-results", className="my-1",
+                         style={"maxHeight": "300px", "overflowY": "auto"}),
+                ui.sheet_nav(groups, counts),
+            ], md=3),
+            dbc.Col([
+                ui.toolbar(),
+                html.Div(id="parameters-message", className="small mb-1"),
+                dcc.Loading(html.Div(id="parameters-upload-result"), type="default"),
+                ui.versions_panel(VERSION_COLUMNS),
+                html.Div(id="parameters-pending", className="mb-2"),
+                html.Div(id="parameters-editor"),
+            ], md=9),
+        ]),
+    ])
+
+
+# --- navigation --------------------------------------------------------------------------------
+@dash.callback(Output("parameters-search-results", "children"), Input("parameters-search", "value"))
+def show_search(text: str | None):  # type: ignore[no-untyped-def]
+    hits, total = pv.search(pv.schema(), text or "")
+    return ui.search_hits(hits, total) if text and text.strip() else None
+
+
+@dash.callback(
+    Output("parameters-sheet", "data"),
+    Input({"type": "parameters-sheet-link", "sheet": ALL}, "n_clicks"),
+    Input({"type": "parameters-search-hit", "sheet": ALL, "name": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def select_sheet(_links: list, _hits: list):  # type: ignore[no-untyped-def]
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        return no_update
+    return ctx.triggered_id["sheet"]
+
+
+@dash.callback(
+    Output("parameters-editor", "children"),
+    Input("parameters-sheet", "data"), Input("parameters-base", "data"),
+    Input("parameters-upload-data", "data"), Input("parameters-layout", "data"), State("parameters-edits", "data"),
+)
+def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int | None, edits: dict):  # type: ignore[no-untyped-def]
+    """Re-rendered after Discard too: collect_edits clears edits and upload in one response, which lands first."""
+    schema = pv.schema()
+    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    sheets = pv.candidate_sheets(base, edits or {}, upload)
+    _ps, issues = pv.validate_candidate(schema, sheets)
+    errors = pv.issues_by_key(schema, sheets, [i for i in issues if i.sheet == sheet])
+    return ui.sheet_body(schema.sheet(sheet), sheets[sheet], errors, set(edits or {}),
+                         pv.usage_counts(schema)[sheet])
+
+
+@dash.callback(
+    Output({"type": "parameters-slider", "name": MATCH}, "value"),
+    Output({"type": "parameters-value", "name": MATCH}, "value"),
+    Input({"type": "parameters-slider", "name": MATCH}, "value"),
+    Input({"type": "parameters-value", "name": MATCH}, "value"),
+    prevent_initial_call=True,
+)
+def sync_slider(slider: float | None, typed: float | None):  # type: ignore[no-untyped-def]
+    """Slider and typed input show the same number; an out-of-range typed value leaves the slider alone."""
+    if ctx.triggered_id and ctx.triggered_id["type"] == "parameters-slider":
+        return no_update, slider
+    return (typed if isinstance(typed, int | float) else no_update), no_update
+
+
+# --- pending edits -------------------------------------------------------------------------------
+@dash.callback(
+    Output("parameters-edits", "data"),
+    Output("parameters-upload-data", "data", allow_duplicate=True),
+    Input({"type": "parameters-value", "name": ALL}, "value"),
+    Input({"type": "parameters-grid", "name": ALL}, "cellValueChanged"),
+    Input("parameters-discard", "n_clicks"),
+    State("parameters-base", "data"), State("parameters-edits", "data"), State("parameters-upload-data", "data"),
+    prevent_initial_call=True,
+)
+def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: dict, edits: dict,
+                  upload: dict | None):  # type: ignore[no-untyped-def]
+    """Only the inputs that fired are merged: a grid's cellValueChanged is an event, not the cell's current value.
+
+    Dash also calls this with nothing triggered when re-rendering removes editors ("final call"); that call must
+    not replay old events over a Discard, so it changes nothing.
+    """
+    if ctx.triggered_id == "parameters-discard":
+        return {}, None
+    fired = [(id_, prop_id.rsplit(".", 1)[1]) for prop_id, id_ in ctx.triggered_prop_ids.items()]
+    if not fired:
+        return no_update, no_update
+    schema = pv.schema()
+    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    origin = pv.origin_sheets(base, upload)
+    new = dict(edits or {})
+    for item in ctx.inputs_list[0]:
+        if (item["id"], item["property"]) in fired:
+            new = pv.merge_edit(schema, origin, new, item["id"]["name"], item.get("value"))
+    for item in ctx.inputs_list[1]:
+        if (item["id"], item["property"]) not in fired:
+            continue
+        sheet, section = item["id"]["name"].split("|")
+        for ev in item.get("value") or []:
+            row = int(ev.get("rowId", (ev.get("data") or {}).get("__row")))
+            new = pv.merge_edit(schema, origin, new, ui.cell_key(sheet, section, row, ev["colId"]), ev.get("value"))
+    return (no_update if new == (edits or {}) else new), no_update
+
+
+@dash.callback(
+    Output("parameters-edits", "data", allow_duplicate=True),
+    Output("parameters-layout", "data"),
+    Output("parameters-message", "children", allow_duplicate=True),
+    Input({"type": "parameters-row-add", "name": ALL}, "n_clicks"),
+    Input({"type": "parameters-row-delete", "name": ALL}, "n_clicks"),
+    State({"type": "parameters-grid", "name": ALL}, "selectedRows"),
+    State("parameters-base", "data"), State("parameters-edits", "data"), State("parameters-upload-data", "data"),
+    State("parameters-layout", "data"),
+    prevent_initial_call=True,
+)
+def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, edits: dict, upload: dict | None,
+                layout: int | None):  # type: ignore[no-untyped-def]
+    """Add a blank row / delete the selected row of a table; the sheet re-renders with the new rows."""
+    if not ctx.triggered_id or not ctx.triggered[0].get("value"):
+        return no_update, no_update, no_update  # Dash's final call when a re-render removes the buttons
+    kind, name = ctx.triggered_id["type"], ctx.triggered_id["name"]
+    sheet, section = name.split("|")
+    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    origin = pv.origin_sheets(base, upload)
+    if kind == "parameters-row-add":
+        new = param_rows.add_row(pv.schema(), origin, edits or {}, sheet, section)
+    else:
+        picked = next((st.get("value") for st in ctx.states_list[0] if st["id"]["name"] == name), None) or []
+        if not picked:
+            return no_update, no_update, html.Span("select a row of the table first (click it), then Delete",
+                                                   className="text-warning")
+        new = param_rows.delete_row(origin, edits or {}, sheet, section, int(picked[0]["__row"]))
+    return new, (layout or 0) + 1, None
+
+
+@dash.callback(
+    Output("parameters-pending", "children"), Output("parameters-apply", "disabled"),
+    Output("parameters-pending-count", "children"),
+    Output({"type": "parameters-error", "name": ALL}, "children"),
+    Output({"type": "parameters-grid", "name": ALL}, "rowTransaction"),
+    Input("parameters-edits", "data"), Input("parameters-upload-data", "data"),
+    State("parameters-base", "data"), State("parameters-sheet", "data"),
+)
+def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):  # type: ignore[no-untyped-def]
+    schema = pv.schema()
+    edits = edits or {}
+    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    sheets = pv.candidate_sheets(base, edits, upload)
+    ps, issues = pv.validate_candidate(schema, sheets)
+    errors = pv.issues_by_key(schema, sheets, issues)
+    error_divs = [errors.get(o["id"]["name"], "") for o in ctx.outputs_list[3]]
+    grids = []
+    for o in ctx.outputs_list[4]:
+        gsheet, section = o["id"]["name"].split("|")
+        fields = schema.sheet(gsheet).section(section).fields
+        grids.append({"update": ui.grid_rows(fields, sheets[gsheet][section], gsheet, section, errors)})
+    if upload:
+        rows = pv.change_rows(diff_params(base, ps)) if ps is not None else []
+        title = (f"Uploaded {upload.get('filename') or 'workbook'}: {pv.count_of(len(rows), 'change')} against the version "
+                 "you started from")
+    else:
+        rows = pv.pending_rows(schema, pv.origin_sheets(base, None), edits, errors, sheets)
+        title = pv.count_of(len(rows), "pending edit")
+    if not rows and not upload:
+        return None, True, "no pending edits", error_divs, grids
+    panel = dbc.Card(dbc.CardBody([
+        html.H6(title),
+        ui.diff_table(rows, "the upload equals the active version"),
+        ui.issues_by_sheet([i.to_dict() for i in issues],
+                           f"{pv.count_of(len(issues), 'problem')}: fix them before applying; nothing was changed")
+        if issues else None,
+    ]), color="warning", outline=True, id="parameters-pending-card")
+    return panel, bool(issues) or ps is None, title, error_divs, grids
+
+
+# --- apply ---------------------------------------------------------------------------------------
+@dash.callback(
+    Output("parameters-apply-modal", "is_open"), Output("parameters-apply-body", "children"),
+    Output("parameters-message", "children"),
+    Output("parameters-edits", "data", allow_duplicate=True),
+    Output("parameters-upload-data", "data", allow_duplicate=True),
+    Output("parameters-base", "data"),
+    Input("parameters-apply", "n_clicks"), Input("parameters-apply-cancel", "n_clicks"),
+    Input("parameters-apply-confirm", "n_clicks"),
+    State("parameters-edits", "data"), State("parameters-upload-data", "data"), State("parameters-base", "data"),
+    State("parameters-apply-note", "value"),
+    prevent_initial_call=True,
+)
+def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, edits: dict, upload: dict | None,
+                  base_ref: dict, note: str | None):  # type: ignore[no-untyped-def]
+    """Apply (after the confirm dialog) validates the whole set again and stores it as a new version."""
+    keep = (no_update,) * 4
+    if ctx.triggered_id == "parameters-apply-cancel":
+        return False, no_update, *keep
+    schema, context = pv.schema(), get_context()
+    base = pv.load_base(context.store, (base_ref or {}).get("version_id"))
+    sheets = pv.candidate_sheets(base, edits or {}, upload)
+    ps, issues = pv.validate_candidate(schema, sheets)
+    if ctx.triggered_id == "parameters-apply":
+        n = len(diff_params(base, ps)) if ps is not None else 0
+        what = f"the uploaded workbook {upload.get('filename') or ''}" if upload else "your edits"
+        body = (f"Apply {what} ({pv.count_of(n, 'changed value')}) as a new active version? The running engine uses it from "
+                "its next cycle." if ps is not None else f"{len(issues)} problems remain; nothing can be applied.")
+        return True, body, *keep
+    if ps is None:
+        msg = html.Span(f"not applied: {len(issues)} problems (listed above); nothing was changed",
+                        className="text-danger")
+        return False, no_update, msg, no_update, no_update, no_update
+    source = "upload" if upload else "ui"
+    text = (note or "").strip() or (f"uploaded {upload.get('filename')}" if upload else "edited in the web UI")
+    # edits are checked, inside the apply transaction, against the version they were made on; an upload is a
+    # whole workbook and replaces whatever is active
+    expected = {} if upload else {"expected_parent": (base_ref or {}).get("version_id")}
+    try:
+        applied = apply_version(context.store, ps, pv.WEB_ACTOR, source, text, clock=context.clock, **expected)
+    except StaleVersionError as exc:
+        msg = html.Span(f"not applied: version {exc.active} became active while you were editing. Your edits now "
+                        "sit on top of it: review the pending changes and Apply again.", className="text-warning")
+        return False, no_update, msg, no_update, no_update, pv.active_ref(context.store)
+    except ParamsError as exc:
+        return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update, no_update
+    msg = html.Span(f"version {applied.version_id} is now active ({source}: {text})", className="text-success",
+                    id="parameters-applied")
+    return False, no_update, msg, {}, None, pv.active_ref(context.store)
+
+
+# --- upload --------------------------------------------------------------------------------------
+@dash.callback(
+    Output("parameters-upload-result", "children"),
+    Output("parameters-upload-data", "data", allow_duplicate=True),
+    Output("parameters-edits", "data", allow_duplicate=True),
+    Input("parameters-upload", "contents"), Input("parameters-discard", "n_clicks"),
+    State("parameters-upload", "filename"),
+    prevent_initial_call=True,
+)
+def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):  # type: ignore[no-untyped-def]
+    """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
+    if ctx.triggered_id == "parameters-discard":
+        return None, no_update, no_update  # collect_edits clears the upload itself, with the edits
+    if not contents:
+        return no_update, no_update, no_update
+    name = filename or "workbook"
+    try:
+        result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
+    except (UnsafeWorkbookError, pv.UploadRefused) as exc:
+        return dbc.Alert(f"{name} was refused: {exc}", color="danger", className="small",
+                         id="parameters-issues"), None, no_update
+    report = result.report
+    if not result.ok or result.paramset is None:
+        return ui.issues_by_sheet([i.to_dict() for i in report.errors],
+                                  f"{name}: {len(report.errors)} problems; nothing was changed"), None, no_update
+    summary = html.Div([html.Strong(f"{name} is valid. "), "Review the changes below, then Apply. ",
+                        html.Span(" · ".join(report.summary_lines()), className="text-muted")],
+                       className="small text-success", id="parameters-upload-ok")
+    ps = result.paramset
+    return summary, {"filename": name, "sheets": ps.to_canonical()["sheets"], "hash": ps.content_hash}, {}

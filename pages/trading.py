@@ -1,0 +1,241 @@
+"""Trading: the trade controls (kill switch, pause/resume, graceful shutdown) with live step
+progress, positions with P&L, open orders with cancel, recent fills, a manual order ticket
+(through the gateway), the last reconciliation and the audit trail of control actions."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+
+from components.cards import STATUS_COLOURS
+from components.confirm_modal import confirm_modal, flatten_option
+from components.formatting import age
+from components.shell import page_header
+from components.trading_tables import (
+    CANCEL_TYPE,
+    control_audit_table,
+    fills_table,
+    open_orders_table,
+    positions_table,
+    reconciliation_view,
+    steps_list,
+)
+from webapp import manual_orders, queries, trading_queries
+
+dash.register_page(__name__, path="/trading", name="Trading", order=5)
+
+REFRESH_MS = 1000
+SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit")
+
+
+def _controls() -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.Div(id="trading-state", className="mb-2"),
+        dbc.Input(id="trading-reason-input", placeholder="Reason (stored in the audit trail)", size="sm",
+                  className="mb-2", maxLength=200),
+        html.Div([
+            dbc.Button("Kill switch", id="trading-kill-button", color="danger", className="me-2 fw-bold", n_clicks=0),
+            dbc.Button("Pause entries", id="trading-pause-button", color="warning", className="me-2", n_clicks=0),
+            dbc.Button("Resume", id="trading-resume-button", color="success", className="me-2", n_clicks=0),
+            dbc.Button("Graceful shutdown", id="trading-shutdown-button", color="dark", outline=True, n_clicks=0),
+        ]),
+        html.Div(id="trading-action-result", className="mt-2"),
+    ]), className="mb-3")
+
+
+def _ticket() -> dbc.Card:
+    return dbc.Card([
+        dbc.CardHeader("Manual order (through the order gateway and every risk check)"),
+        dbc.CardBody([
+            dbc.Row([
+                dbc.Col(dbc.Input(id="trading-ticket-symbol", placeholder="Symbol", size="sm"), md=2),
+                dbc.Col(dbc.Select(id="trading-ticket-side", options=[{"label": "Buy", "value": "buy"},
+                                                                      {"label": "Sell", "value": "sell"}],
+                                   value="buy", size="sm"), md=2),
+                dbc.Col(dbc.Input(id="trading-ticket-qty", type="number", min=1, step=1, placeholder="Qty", size="sm"),
+                        md=2),
+                dbc.Col(dbc.Select(id="trading-ticket-type", options=[{"label": "Market", "value": "market"},
+                                                                      {"label": "Limit", "value": "limit"}],
+                                   value="market", size="sm"), md=2),
+                dbc.Col(dbc.Input(id="trading-ticket-limit", type="number", min=0, step=0.01, placeholder="Limit",
+                                  size="sm"), md=2),
+                dbc.Col(dbc.ButtonGroup([
+                    dbc.Button("Size", id="trading-ticket-size", color="secondary", size="sm", n_clicks=0,
+                               title="fill Qty from the position sizing (ATR, Kelly cap, regime bias, limits)"),
+                    dbc.Button("Submit", id="trading-ticket-submit", color="primary", size="sm", n_clicks=0),
+                ]), md=2),
+            ], className="g-2"),
+            html.Div(id="trading-ticket-size-note", className="small text-muted mt-1"),
+            html.Div(id="trading-ticket-result", className="mt-2"),
+            dcc.Store(id="trading-ticket-nonce", data=uuid.uuid4().hex),
+        ]),
+    ], className="mb-3")
+
+
+def _card(title: str, body_id: str) -> dbc.Card:
+    return dbc.Card([dbc.CardHeader(title), dbc.CardBody(html.Div(id=body_id))], className="mb-3")
+
+
+def layout(**_kwargs: object) -> html.Div:
+    return html.Div([
+        page_header("Trading", "Controls act through the same code as `python -m engine halt|pause|resume`"),
+        dcc.Interval(id="trading-interval", interval=REFRESH_MS),
+        dcc.Store(id="trading-fingerprints", data={}),
+        dbc.Row([dbc.Col(_controls(), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),
+        dbc.Row([dbc.Col(_card("Positions", "trading-positions"), lg=6),
+                 dbc.Col(_card("Open orders", "trading-orders"), lg=6)]),
+        _ticket(),
+        dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
+                 dbc.Col(_card("Last reconciliation", "trading-reconcile"), lg=6)]),
+        _card("Audit trail of control actions", "trading-audit"),
+        confirm_modal("trading-kill", "Kill switch: halt all trading?",
+                      "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
+                      options=[flatten_option("trading-kill-flatten")]),
+        confirm_modal("trading-shutdown", "Graceful shutdown?",
+                      "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
+                      "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",
+                      confirm_color="dark", options=[flatten_option("trading-shutdown-flatten",
+                                                                    "Also close all positions before stopping")]),
+    ])
+
+
+# ---- live refresh -------------------------------------------------------------------------
+def _state_view(state: dict | None) -> Any:
+    if state is None:
+        return html.Div("Trading state not initialised yet.", className="text-muted")
+    seconds = (queries.now() - state["changed_at"]).total_seconds()
+    return html.Div([
+        dbc.Badge(state["state"], color=STATUS_COLOURS.get(state["state"], "secondary"), className="fs-6 me-2",
+                  id="trading-state-badge"),
+        html.Span(f"{state['reason']} — by {state['changed_by']}, {age(seconds)} ago"),
+    ])
+
+
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def section_data() -> dict[str, Any]:
+    """Every section's data from the cached queries (plain dicts)."""
+    state = queries.trading_state()
+    return {
+        "state": state, "progress": trading_queries.last_command(), "positions": queries.positions(),
+        "orders": queries.orders(200, True), "fills": queries.fills(50),
+        "reconcile": trading_queries.last_reconciliation(), "audit": trading_queries.control_audit(50),
+    }
+
+
+RENDER = {
+    "state": _state_view, "progress": steps_list, "positions": positions_table, "orders": open_orders_table,
+    "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
+}
+
+
+def refresh(fingerprints: dict[str, str] | None) -> tuple[list[Any], dict[str, str]]:
+    """New children for the sections whose data changed (no_update for the rest)."""
+    data = section_data()
+    old = fingerprints or {}
+    new = {k: _fingerprint(v) for k, v in data.items()}
+    if data["state"] is not None:  # the age in the state line moves every second
+        new["state"] = _fingerprint([data["state"], int((queries.now() - data["state"]["changed_at"]).total_seconds())])
+    outputs = [RENDER[k](data[k]) if new[k] != old.get(k) else no_update for k in SECTIONS]
+    return outputs, new
+
+
+@dash.callback([Output(f"trading-{k}", "children") for k in SECTIONS] + [Output("trading-fingerprints", "data")],
+               Input("trading-interval", "n_intervals"), State("trading-fingerprints", "data"))
+def refresh_trading(_n: int | None, fingerprints: dict[str, str] | None):  # type: ignore[no-untyped-def]
+    outputs, new = refresh(fingerprints)
+    if all(o is no_update for o in outputs):
+        return [no_update] * (len(SECTIONS) + 1)
+    return [*outputs, new]
+
+
+# ---- controls -------------------------------------------------------------------------------
+@dash.callback(Output("trading-kill-modal", "is_open"),
+               Input("trading-kill-button", "n_clicks"), Input("trading-kill-cancel", "n_clicks"),
+               prevent_initial_call=True)
+def toggle_kill(_o: int, _c: int) -> bool:
+    return ctx.triggered_id == "trading-kill-button"
+
+
+@dash.callback(Output("trading-shutdown-modal", "is_open"),
+               Input("trading-shutdown-button", "n_clicks"), Input("trading-shutdown-cancel", "n_clicks"),
+               prevent_initial_call=True)
+def toggle_shutdown(_o: int, _c: int) -> bool:
+    return ctx.triggered_id == "trading-shutdown-button"
+
+
+def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool | None) -> dict[str, Any] | None:
+    """Which control action a click means (None: not a real click)."""
+    if trigger == "trading-kill-confirm":
+        return {"action": "halt", "flatten": bool(kill_flatten)}
+    if trigger == "trading-pause-button":
+        return {"action": "pause"}
+    if trigger == "trading-resume-button":
+        return {"action": "resume"}
+    if trigger == "trading-shutdown-confirm":
+        return {"action": "shutdown", "flatten": bool(shutdown_flatten)}
+    if isinstance(trigger, dict) and trigger.get("type") == CANCEL_TYPE:
+        return {"action": "cancel_order", "order_id": trigger["index"]}
+    return None
+
+
+@dash.callback(Output("trading-action-result", "children"),
+               Output("trading-kill-modal", "is_open", allow_duplicate=True),
+               Output("trading-shutdown-modal", "is_open", allow_duplicate=True),
+               Output("trading-fingerprints", "data", allow_duplicate=True),
+               Input("trading-kill-confirm", "n_clicks"), Input("trading-pause-button", "n_clicks"),
+               Input("trading-resume-button", "n_clicks"), Input("trading-shutdown-confirm", "n_clicks"),
+               Input({"type": CANCEL_TYPE, "index": ALL}, "n_clicks"),
+               State("trading-kill-flatten", "value"), State("trading-shutdown-flatten", "value"),
+               State("trading-reason-input", "value"),
+               prevent_initial_call=True)
+def run_action(*args: Any):  # type: ignore[no-untyped-def]
+    kill_flatten, shutdown_flatten, reason = args[-3], args[-2], args[-1]
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        return no_update, no_update, no_update, no_update  # a cancel button appearing, not a click
+    spec = action_for(ctx.triggered_id, kill_flatten, shutdown_flatten)
+    if spec is None:
+        return no_update, no_update, no_update, no_update
+    from webapp.control_actions import describe, run_control
+
+    action = spec.pop("action")
+    result = run_control(action, reason=(reason or "").strip() or f"{action} from the Trading page", **spec)
+    message, colour = describe(result)
+    alert = dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id="trading-action-alert")
+    return alert, False, False, {}  # {}: redraw every section on the next tick
+
+
+# ---- manual order ticket -----------------------------------------------------------------------
+@dash.callback(Output("trading-ticket-qty", "value"), Output("trading-ticket-size-note", "children"),
+               Input("trading-ticket-size", "n_clicks"),
+               State("trading-ticket-symbol", "value"), State("trading-ticket-side", "value"),
+               prevent_initial_call=True)
+def size_ticket(_n: int, symbol: str | None, side: str | None):  # type: ignore[no-untyped-def]
+    qty, note = manual_orders.suggest_ticket_size(symbol, side)
+    return (qty if qty is not None else no_update), note
+
+
+@dash.callback(Output("trading-ticket-result", "children"), Output("trading-ticket-nonce", "data"),
+               Input("trading-ticket-submit", "n_clicks"),
+               State("trading-ticket-symbol", "value"), State("trading-ticket-side", "value"),
+               State("trading-ticket-qty", "value"), State("trading-ticket-type", "value"),
+               State("trading-ticket-limit", "value"), State("trading-ticket-nonce", "data"),
+               prevent_initial_call=True)
+def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: str, limit: Any,
+                  nonce: str):  # type: ignore[no-untyped-def]
+    if not n:
+        return no_update, no_update
+    from webapp.manual_orders import submit_manual_order
+
+    accepted, message = submit_manual_order(symbol, side, qty, order_type, limit, nonce)
+    alert = dbc.Alert(message, color="success" if accepted else "danger", className="py-1 mb-0",
+                      id="trading-ticket-alert")
+    sent = not message.startswith("Not sent")  # a form error keeps the nonce; anything the gateway saw renews it
+    return alert, (uuid.uuid4().hex if sent else nonce)

@@ -1,0 +1,51 @@
+"""Regime page: the current regime card shows a regime of the workbook and the module contributions
+chart, and both follow the embedded engine live."""
+from __future__ import annotations
+
+import time
+
+from selenium.common.exceptions import StaleElementReferenceException
+
+from engine.params import default_params
+
+
+def _text(dash_duo, selector: str) -> str:  # type: ignore[no-untyped-def]
+    """Text of an element the live refresh may be replacing right now (retry on a stale reference)."""
+    for _ in range(20):
+        try:
+            return dash_duo.find_element(selector).text
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    raise AssertionError(f"{selector} kept being replaced")
+
+
+def test_rgm001_current_regime_card_and_contributions_update_live(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
+    names = {str(r.regime_name) for r in default_params().table("RegimeClassification")}
+    dash_duo.start_server(embedded_app())
+    dash_duo.driver.get(dash_duo.server_url + "/regime")
+
+    dash_duo.wait_for_element("#regime-current-name", timeout=40)
+    assert _text(dash_duo, "#regime-current-name") in names
+    assert _text(dash_duo, "#regime-current-confidence").endswith("%")
+    assert "version" in _text(dash_duo, "#regime-current-version") or "defaults" in _text(
+        dash_duo, "#regime-current-version")
+
+    # the contributions chart has one bar per indicator module of the workbook (8)
+    dash_duo.wait_for_element("#regime-contributions g.trace.bars g.point", timeout=15)
+    assert len(dash_duo.find_elements("#regime-contributions g.trace.bars g.point")) == 8
+    assert "Module contributions" in _text(dash_duo, "#regime-contributions")
+
+    # live: the card moves on to newer classifications without a reload
+    first = _text(dash_duo, "#regime-current-asof")
+    deadline = time.time() + 30
+    while _text(dash_duo, "#regime-current-asof") == first:
+        assert time.time() < deadline, f"the regime card never updated from {first!r}"
+        time.sleep(0.3)
+    assert _text(dash_duo, "#regime-current-name") in names
+
+    # the price chart carries regime colour bands, the timeline and the statistics are drawn
+    dash_duo.wait_for_element("#regime-price-chart path.shape, #regime-price-chart g.shapelayer path", timeout=15)
+    dash_duo.wait_for_contains_text("#regime-timeline", "Regime timeline", timeout=15)
+    dash_duo.wait_for_contains_text("#regime-durations", "RegimeParameters", timeout=20)
+    dash_duo.wait_for_contains_text("#regime-transitions", "Observed transitions", timeout=20)
+    assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []

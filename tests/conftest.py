@@ -1,0 +1,133 @@
+"""Shared fixtures: temporary SQLite/PostgreSQL stores, app factories, and the headless Chromium setup.
+
+PostgreSQL and browser tests skip where the server or the browser is absent, unless
+REGIMEDESK_REQUIRE_ALL=1 (set by .ci/run), which turns every such skip into a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REQUIRE_ALL = os.environ.get("REGIMEDESK_REQUIRE_ALL") == "1"
+PG_ADMIN_URL = os.environ.get("REGIMEDESK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip on a laptop without the service; fail in CI, where everything must run."""
+    if REQUIRE_ALL:
+        pytest.fail(f"{reason} (REGIMEDESK_REQUIRE_ALL=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+def pytest_setup_options():  # type: ignore[no-untyped-def]
+    """dash[testing] passes these Chrome options to webdriver.Chrome (see shared/notes/dash-testing.md)."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    if CHROMIUM:
+        options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1024"):
+        options.add_argument(arg)
+    return options
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True)
+def _browser_available(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("browser") and not (CHROMIUM and shutil.which("chromedriver")):
+        skip_or_fail("Chromium and chromedriver are needed for browser tests (apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'regimedesk.db'}"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True,
+                                connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+        return
+    name = f"regimedesk_test_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """The session database, emptied before each test so tests do not see each other's rows."""
+    from sqlalchemy import text
+
+    from engine.store.db import open_store
+    from engine.store.models import Base
+
+    store = open_store(pg_server_url, migrate=True)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with store.write() as session:
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    store.dispose()
+    yield pg_server_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run a test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'regimedesk.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def test_settings(sqlite_url: str):  # type: ignore[no-untyped-def]
+    """Settings for a fast embedded engine on a temporary SQLite store."""
+    from engine.settings import load_settings
+
+    def make(**overrides: object):  # type: ignore[no-untyped-def]
+        values = {"database_url": sqlite_url, "tick_seconds": 0.25, "warmup_polls": 300, "port": 8050}
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def embedded_app(test_settings):  # type: ignore[no-untyped-def]
+    """A Dash app with its embedded engine running; the engine is shut down after the test."""
+    from app import ENGINE_KEY, create_app
+
+    apps = []
+
+    def make(**overrides: object):  # type: ignore[no-untyped-def]
+        app = create_app(test_settings(**overrides), start_engine=True)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        service = app.server.extensions.get(ENGINE_KEY)
+        if service is not None:
+            service.shutdown()

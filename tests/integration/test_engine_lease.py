@@ -1,0 +1,46 @@
+"""Exactly one active engine: a second one waits as a standby and takes over when the first stops."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from engine.runtime import build_context
+from engine.scheduler import EngineService
+from engine.settings import load_settings
+from engine.store.models import EngineHeartbeat, JobRun
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+
+
+def test_second_engine_is_standby_until_the_first_stops(any_db_url: str) -> None:
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.25, warmup_polls=50)
+    first = EngineService(build_context(settings, with_source=True, migrate=True), blocking=False)
+    second = EngineService(build_context(settings, with_source=True, migrate=True), blocking=False)
+    first.start()
+    second.start()
+    try:
+        time.sleep(2.0)
+        assert first.is_leader and not second.is_leader
+        with first.ctx.store.read() as session:
+            statuses = dict(session.execute(select(EngineHeartbeat.engine_id, EngineHeartbeat.status)).all())
+            market_runs = set(session.scalars(select(JobRun.engine_id).where(JobRun.job == "market")))
+        assert statuses == {first.ctx.engine_id: "active", second.ctx.engine_id: "standby"}
+        assert market_runs == {first.ctx.engine_id}  # the standby runs no trading job
+        first.shutdown(actor="test")
+        _wait(lambda: second.is_leader, timeout=10)
+
+        def second_ran_market() -> bool:
+            with second.ctx.store.read() as session:  # a new session per poll: SQLite reads see one snapshot
+                return session.scalar(select(JobRun.id).where(JobRun.engine_id == second.ctx.engine_id,
+                                                              JobRun.job == "market").limit(1)) is not None
+
+        _wait(second_ran_market, timeout=10)
+    finally:
+        first.shutdown(actor="test")
+        second.shutdown(actor="test")

@@ -1,0 +1,58 @@
+"""`python -m engine` runs as its own process and exits 0 within seconds of SIGTERM or SIGINT."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.settings import PROJECT_ROOT
+from engine.store.db import open_store
+from engine.store.models import BarRow, EngineHeartbeat
+
+
+def _start_engine(url: str) -> subprocess.Popen:
+    env = {**os.environ, "REGIMEDESK_DATABASE_URL": url, "REGIMEDESK_TICK_SECONDS": "0.2",
+           "REGIMEDESK_WARMUP_POLLS": "100"}
+    return subprocess.Popen([sys.executable, "-m", "engine"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_engine_process_exits_cleanly_on_signal(sqlite_url: str, signum: int) -> None:
+    store = open_store(sqlite_url, migrate=True)
+    proc = _start_engine(sqlite_url)
+    try:
+        deadline = time.time() + 30
+        while True:
+            with store.read() as session:
+                bars = session.scalar(select(func.count()).select_from(BarRow)) or 0
+            if bars > 100 * 9:
+                break
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.time() < deadline, "the engine stored no new bars within 30 s"
+            time.sleep(0.2)
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        code = proc.wait(timeout=10)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read() if proc.stdout else ""
+    assert code == 0, output
+    assert elapsed < 5.0
+    with store.read() as session:
+        statuses = session.scalars(select(EngineHeartbeat.status)).all()
+    assert statuses == ["stopped"]
+
+
+def test_engine_refuses_an_unmigrated_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proc = _start_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    output, _ = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert "python -m engine migrate" in output

@@ -1,0 +1,148 @@
+"""The engine runs ticks against SQLite and PostgreSQL; the store stays consistent; restarts continue."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from engine import jobs
+from engine.clock import ManualClock
+from engine.cycle import EngineCycle
+from engine.runtime import build_context
+from engine.scheduler import EngineService, JobSpec
+from engine.settings import load_settings
+from engine.store.models import AccountSnapshot, BarRow, JobRun, OptionChainSnapshot, TrueRegimeRow
+from engine.trading.brokers.base import OrderRequest, OrderSide
+
+
+def _context(url: str, clock: ManualClock | None = None, warmup: int = 0):  # type: ignore[no-untyped-def]
+    settings = load_settings(database_url=url, warmup_polls=warmup)
+    return build_context(settings, with_source=True, migrate=True, clock=clock or ManualClock())
+
+
+def _run_ticks(ctx, n: int, cycle: EngineCycle | None = None) -> EngineCycle:  # type: ignore[no-untyped-def]
+    cycle = cycle or EngineCycle()
+    jobs.run_recorded(ctx, "heartbeat", jobs.heartbeat)
+    jobs.ensure_instruments(ctx)
+    jobs.resume_source(ctx, ctx.settings.warmup_polls)
+    assert jobs.run_recorded(ctx, "startup", cycle.startup)
+    for _ in range(n):
+        ctx.clock.advance(1.0)
+        assert jobs.run_recorded(ctx, "market", cycle.market)
+        assert jobs.run_recorded(ctx, "account", cycle.account)
+    return cycle
+
+
+def test_engine_ticks_store_consistent_bars_snapshots_and_job_runs(any_db_url: str) -> None:
+    ctx = _context(any_db_url)
+    _run_ticks(ctx, 20)
+    symbols = ctx.source.symbols()
+    with ctx.store.read() as session:
+        per_symbol = dict(session.execute(select(BarRow.symbol, func.count()).group_by(BarRow.symbol)).all())
+        assert per_symbol == {s: 20 for s in symbols}
+        stamps = session.scalars(select(BarRow.ts).where(BarRow.symbol == symbols[0]).order_by(BarRow.ts)).all()
+        assert all(b - a == timedelta(minutes=1) for a, b in zip(stamps, stamps[1:], strict=False))
+        assert session.scalar(select(func.count()).select_from(TrueRegimeRow)) == 20
+        assert session.scalar(select(func.count()).select_from(OptionChainSnapshot)) >= 20
+        snapshots = session.scalars(select(AccountSnapshot)).all()
+        assert len(snapshots) >= 20  # one per account job, plus the start-up reconciliation's sync
+        assert all(s.equity == s.cash + 0 or s.equity > 0 for s in snapshots)
+        runs = dict(session.execute(select(JobRun.job, func.count()).where(JobRun.outcome == "ok")
+                                    .group_by(JobRun.job)).all())
+        assert runs["market"] == 20 and runs["account"] == 20
+        assert session.scalar(select(func.count()).select_from(JobRun).where(JobRun.outcome == "error")) == 0
+
+
+def test_a_failing_job_does_not_stop_the_others(sqlite_url: str) -> None:
+    settings = load_settings(database_url=sqlite_url, tick_seconds=0.2, warmup_polls=0)
+    ctx = build_context(settings, with_source=True, migrate=True)
+
+    def broken(_ctx) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("deliberate failure")
+
+    service = EngineService(ctx, blocking=False, extra_jobs=[JobSpec("broken", 0.2, broken)])
+    service.start()
+    try:
+        time.sleep(2.5)
+    finally:
+        service.shutdown()
+    with ctx.store.read() as session:
+        outcomes = dict(session.execute(select(JobRun.job + ":" + JobRun.outcome, func.count())
+                                        .group_by(JobRun.job, JobRun.outcome)).all())
+        error = session.scalars(select(JobRun.error).where(JobRun.job == "broken")).first()
+    assert outcomes.get("broken:error", 0) >= 3, outcomes
+    assert outcomes.get("market:ok", 0) >= 3, outcomes
+    assert "deliberate failure" in error
+
+
+def test_restart_resumes_market_and_paper_broker(sqlite_url: str) -> None:
+    clock = ManualClock()
+    first = _context(sqlite_url, clock)
+    _run_ticks(first, 5)
+    symbol = first.source.symbols()[1]
+    order = first.broker.submit_order(OrderRequest("restart-test-1", symbol, OrderSide.BUY, Decimal(10)))
+    first_cycle = EngineCycle()
+    for _ in range(3):
+        clock.advance(1.0)
+        jobs.run_recorded(first, "market", first_cycle.market)
+    account_before = first.broker.get_account()
+    positions_before = {p.symbol: p.qty for p in first.broker.get_positions()}
+    with first.store.read() as session:
+        last_ts = session.scalar(select(func.max(BarRow.ts)))
+    first.store.dispose()
+
+    second = _context(sqlite_url, clock)  # a new process: new source, new broker, same store
+    assert positions_before[symbol] == Decimal(10)
+    assert {p.symbol: p.qty for p in second.broker.get_positions()} == positions_before
+    assert second.broker.get_account().cash == account_before.cash
+    assert second.broker.get_order_by_client_id(order.client_order_id).status.value == "filled"
+    _run_ticks(second, 3)
+    with second.store.read() as session:
+        stamps = session.scalars(select(BarRow.ts).where(BarRow.symbol == symbol).order_by(BarRow.ts)).all()
+    assert stamps[-4] == last_ts and stamps[-3] == last_ts + timedelta(minutes=1)
+    assert len(stamps) == len(set(stamps)) == 11
+
+
+def test_engine_replays_csv_files_as_the_market(sqlite_url: str) -> None:
+    from engine.settings import PROJECT_ROOT
+
+    settings = load_settings(database_url=sqlite_url, market_source="csv", warmup_polls=0,
+                             csv_dir=PROJECT_ROOT / "tests" / "data" / "csv_replay", csv_index_symbol="AAA")
+    ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
+    _run_ticks(ctx, 5)
+    with ctx.store.read() as session:
+        stored = session.scalars(select(BarRow.symbol).where(BarRow.symbol == "AAA")).all()
+    assert ctx.source.index_symbol() == "AAA"
+    assert len(stored) == 5
+
+
+def test_a_stop_requested_during_start_up_is_not_lost(sqlite_url: str) -> None:
+    """A SIGTERM that lands while the engine is still warming up must still stop the blocking scheduler."""
+    import threading
+
+    settings = load_settings(database_url=sqlite_url, warmup_polls=0)
+    ctx = build_context(settings, with_source=True, migrate=True)
+    service = EngineService(ctx, blocking=True)
+    service.request_stop()  # before the scheduler exists, as a signal during warm-up would
+    runner = threading.Thread(target=service.start, daemon=True)
+    runner.start()
+    runner.join(timeout=10)
+    assert not runner.is_alive(), "the blocking scheduler ignored a stop requested during start-up"
+    service.shutdown()
+
+
+def test_manual_ticket_size_comes_from_the_shared_position_sizing(sqlite_url: str) -> None:
+    from app import create_app
+    from webapp.manual_orders import suggest_ticket_size
+
+    ctx = _context(sqlite_url, warmup=300)
+    _run_ticks(ctx, 3)
+    app = create_app(ctx.settings, context=ctx)
+    with app.server.test_request_context():
+        qty, note = suggest_ticket_size("alfa", "buy")
+        assert qty is not None and qty > 0, note
+        assert "ATR" in note and "bound by" in note
+        assert suggest_ticket_size("NOPE", "buy") == (None, "No size for buy NOPE: no price history for NOPE yet")
+        assert suggest_ticket_size("", "buy")[0] is None

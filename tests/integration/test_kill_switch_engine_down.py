@@ -1,0 +1,82 @@
+"""The kill switch when the engine is hung (SIGSTOP) or dead (SIGKILL): a real `python -m engine`
+process, the caller (web/CLI path) takes over the broker steps; nothing runs twice afterwards."""
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import select
+
+from engine.clock import SystemClock
+from engine.store.db import open_store
+from engine.store.models import CommandRow
+from engine.trading import commands, control
+from engine.trading import state as ts
+from engine.trading.brokers.paper import PaperBroker
+from engine.trading.control import SimpleControlContext
+from engine.trading.state import TradingState
+from tests.browser.test_trd001_kill_switch_dialog import rest_orders
+from tests.integration.test_engine_sigterm import start_engine, stop, wait_active
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def sqlite_write_lock(url: str) -> Iterator[None]:
+    con = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=10, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        yield
+        con.execute("ROLLBACK")
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("how", ["hung", "killed"])
+def test_kill_switch_with_the_engine_hung_or_killed(tmp_path, how: str):
+    url = f"sqlite:///{tmp_path}/engine.db"
+    store = open_store(url, migrate=True)
+    ctx = SimpleControlContext(store=store, clock=SystemClock(), broker=PaperBroker(store, SystemClock()))
+    proc = start_engine(url, tmp_path / "engine.log")
+    try:
+        wait_active(store, proc)
+        rest_orders(ctx, 100, f"down-{how}")
+        # Freeze or kill the engine while this test holds SQLite's write lock, so the engine is never stopped
+        # inside a write transaction. A process frozen mid-write would hold the lock for good, and no
+        # writer could record HALTED: a known SQLite limit (see the README's kill switch notes).
+        with sqlite_write_lock(url):
+            proc.send_signal(signal.SIGSTOP if how == "hung" else signal.SIGKILL)
+        if how == "killed":
+            proc.wait(timeout=10)
+        t0 = time.perf_counter()
+        # the heartbeat may still look fresh: then the command is offered to the engine, which never
+        # claims it, and this process takes over after handoff_s; if already stale, it acts at once
+        result = control.perform(ctx, "web:test", "halt", reason=f"engine {how}", handoff_s=0.5)
+        took = time.perf_counter() - t0
+        assert result.status == "done", result.message
+        assert result.executor.startswith(commands.process_label())  # this process, not the engine
+        assert ctx.broker.list_open_orders() == []
+        assert took < 1.5, f"kill switch took {took:.2f} s with the engine {how}"
+        with store.read() as s:
+            assert ts.current(s).state is TradingState.HALTED
+        if how == "hung":  # the engine wakes up: it must not run the command again
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(1.5)
+            with store.read() as s:
+                cmd = s.get(CommandRow, result.command_id)
+                kinds = list(s.scalars(select(CommandRow.kind).where(CommandRow.status == "pending")))
+            assert cmd is not None and cmd.status == "done"
+            assert cmd.result["executor"].startswith(commands.process_label())
+            assert kinds == []
+            code, _ = stop(proc)
+            assert code == 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+            proc.wait(timeout=10)
+    store.dispose()

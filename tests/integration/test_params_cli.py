@@ -1,0 +1,76 @@
+"""`python -m engine params ...`: exit codes and Sheet!Cell lines, on a real SQLite store."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.params.cli import main
+from engine.params.testing import REFERENCE, edit_cells, hostile, reference_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def db(monkeypatch, sqlite_url):
+    monkeypatch.setenv("REGIMEDESK_DATABASE_URL", sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture
+def broken(tmp_path) -> Path:
+    p = tmp_path / "broken.xlsx"
+    p.write_bytes(edit_cells(reference_bytes(), {"ATRIndicatorsConfig!B2": 99, "IntradaySettings!B4": "09:20"}))
+    return p
+
+
+def test_validate_valid_and_invalid(capsys, broken):
+    assert main(["validate", str(REFERENCE)]) == 0
+    out = capsys.readouterr().out
+    assert "valid" in out and "values mapped: 1522" in out and "errors: 0" in out
+    assert main(["validate", str(broken)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("ATRIndicatorsConfig!B2: ") for line in lines)
+    assert any(line.startswith("IntradaySettings!B4: ") for line in lines)
+
+
+def test_validate_refused_file_and_usage(capsys, tmp_path):
+    bad = tmp_path / "macro.xlsx"
+    bad.write_bytes(hostile("xlsm_macro"))
+    assert main(["validate", str(bad)]) == 1
+    assert "macros" in capsys.readouterr().out
+    assert main(["frobnicate"]) == 2
+
+
+def test_import_export_diff_list_rollback(capsys, db, tmp_path, broken):
+    assert main(["import", str(REFERENCE), "--note", "from git"]) == 0
+    assert "active parameter version: 1" in capsys.readouterr().out
+    assert main(["import", str(broken)]) == 1  # invalid: nothing applied
+    capsys.readouterr()
+    edited = tmp_path / "edited.xlsx"
+    edited.write_bytes(edit_cells(reference_bytes(), {"ATRIndicatorsConfig!B2": 20}))
+    assert main(["import", str(edited)]) == 0
+    assert "active parameter version: 2" in capsys.readouterr().out
+    out1 = tmp_path / "v1.xlsx"
+    assert main(["export", "--version", "1", "--out", str(out1)]) == 0 and out1.stat().st_size > 10_000
+    assert main(["diff", "1", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ATRIndicatorsConfig!B2 main.atr_period: 14 -> 20" in out and "1 difference" in out
+    assert main(["diff", str(out1), "2"]) == 0  # a file against a version
+    assert "1 difference" in capsys.readouterr().out
+    assert main(["rollback", "1", "--note", "undo"]) == 0
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "rollback" in out and "cli:" in out
+    assert main(["export", "--version", "42", "--out", str(tmp_path / "x.xlsx")]) == 1
+    assert main(["export", "--template", "--out", str(tmp_path / "template.xlsx")]) == 0
+    assert main(["validate", str(tmp_path / "template.xlsx")]) == 0
+
+
+def test_dispatch_through_python_m_engine(tmp_path, broken):
+    ok = subprocess.run([sys.executable, "-m", "engine", "params", "validate", str(REFERENCE)], cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "engine", "params", "validate", str(broken)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "ATRIndicatorsConfig!B2:" in bad.stdout

@@ -1,0 +1,93 @@
+"""Shared set-up for the trade-control tests and the kill-switch benchmark: a migrated SQLite
+store, a paper broker with prices, open orders and positions, and a live-engine heartbeat."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from engine.clock import Clock, ManualClock
+from engine.market.types import Bar
+from engine.store.db import Store, open_store
+from engine.store.models import BarRow, EngineHeartbeat, Instrument, OrderRow
+from engine.trading import state as ts
+from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType
+from engine.trading.brokers.paper import PaperBroker
+from engine.trading.control import SimpleControlContext
+
+T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+SYMBOLS = ("AAA", "BBB")
+PRICE = 100.0
+
+
+def make_store(tmp_path: Path) -> Store:
+    return open_store(f"sqlite:///{tmp_path}/control.db", migrate=True)
+
+
+def seed_market(store: Store, clock: Clock, symbols: tuple[str, ...] = SYMBOLS, price: float = PRICE) -> None:
+    now = clock.now()
+    with store.write() as s:
+        ts.ensure_state(s, now)
+        for sym in symbols:
+            s.add(Instrument(symbol=sym, kind="stock", has_options=False, source="test"))
+            s.add(BarRow(symbol=sym, ts=now - timedelta(minutes=1), open=price, high=price + 1, low=price - 1,
+                         close=price, volume=1_000_000))
+
+
+def make_ctx(tmp_path: Path, clock: Clock | None = None, url: str | None = None) -> SimpleControlContext:
+    clock = clock or ManualClock(T0)
+    store = open_store(url, migrate=True) if url else make_store(tmp_path)
+    seed_market(store, clock)
+    broker = PaperBroker(store, clock, starting_cash=Decimal(10_000_000), slippage_bps=Decimal(0),
+                         commission_per_share=Decimal(0), participation=Decimal(1))
+    return SimpleControlContext(store=store, clock=clock, broker=broker)
+
+
+def place_resting_orders(ctx: SimpleControlContext, n: int, prefix: str = "rest") -> list[str]:
+    """n buy limits far below the market (they stay open), recorded in our orders table too."""
+    ids = []
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        for i in range(n):
+            sym = SYMBOLS[i % len(SYMBOLS)]
+            s.add(OrderRow(client_order_id=f"{prefix}-{i}", broker_order_id=None, symbol=sym, side="buy",
+                           qty=Decimal(1), order_type="limit", limit_price=Decimal(50), status="pending_new",
+                           origin="planner", actor="test", param_version_id=None, created_at=now, updated_at=now))
+    for i in range(n):
+        sym = SYMBOLS[i % len(SYMBOLS)]
+        order = ctx.broker.submit_order(OrderRequest(f"{prefix}-{i}", sym, OrderSide.BUY, Decimal(1),
+                                                     OrderType.LIMIT, Decimal(50)))
+        ids.append(order.broker_order_id)
+    with ctx.store.write() as s:
+        for i, bid in enumerate(ids):
+            row = s.query(OrderRow).filter_by(client_order_id=f"{prefix}-{i}").one()
+            row.broker_order_id, row.status = bid, "new"
+    return ids
+
+
+def open_position(ctx: SimpleControlContext, symbol: str, qty: int) -> None:
+    """Buy (qty > 0) or sell short (qty < 0) at market and fill it against the next bar."""
+    side = OrderSide.BUY if qty > 0 else OrderSide.SELL
+    ctx.broker.submit_order(OrderRequest(f"pos-{symbol}-{qty}", symbol, side, Decimal(abs(qty))))
+    fill_next_bar(ctx, symbol)
+
+
+def fill_next_bar(ctx: SimpleControlContext, symbol: str, price: float = PRICE) -> None:
+    with ctx.store.read() as s:
+        n = s.query(BarRow).filter_by(symbol=symbol).count()
+    bar = Bar(symbol, T0 + timedelta(minutes=n), price, price + 1, price - 1, price, 1_000_000)
+    with ctx.store.write() as s:
+        s.add(BarRow(symbol=symbol, ts=bar.ts, open=bar.open, high=bar.high, low=bar.low, close=bar.close,
+                     volume=bar.volume))
+    ctx.broker.process_bars([bar])
+
+
+def beat(store: Store, when: datetime, engine_id: str = "test-engine") -> None:
+    """Pretend an engine is alive (or, with an old `when`, that it died then)."""
+    with store.write() as s:
+        row = s.get(EngineHeartbeat, engine_id)
+        if row is None:
+            s.add(EngineHeartbeat(engine_id=engine_id, host="test", pid=1, started_at=when, last_beat=when,
+                                  status="active"))
+        else:
+            row.last_beat = when

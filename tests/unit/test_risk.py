@@ -1,0 +1,128 @@
+"""Pre-trade checks as pure functions: each refuses with its reason at the edge and passes inside it."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from engine.trading.brokers.base import OrderSide, OrderType
+from engine.trading.risk import (
+    OrderFacts,
+    RiskLimits,
+    check_daily_loss,
+    check_drawdown,
+    check_gross_exposure,
+    check_order_size,
+    check_position_limit,
+    check_price_collar,
+    check_stale_data,
+    check_trading_state,
+    run_checks,
+)
+from engine.trading.state import TradingState
+
+D = Decimal
+NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+LIMITS = RiskLimits(max_order_qty=D(1000), max_order_notional=D(50_000), max_position_notional=D(80_000),
+                    max_gross_exposure_pct=D(100), price_collar_pct=D(5), daily_loss_limit_pct=D(3),
+                    max_drawdown_pct=D(10), stale_data_seconds=60)
+
+
+def facts(**kw) -> OrderFacts:
+    base = dict(state=TradingState.ACTIVE, symbol="AAA", side=OrderSide.BUY, qty=D(100), order_type=OrderType.MARKET,
+                limit_price=None, origin="planner", actor="system:planner", now=NOW, last_price=D(100),
+                last_data_at=NOW - timedelta(seconds=5), position_qty=D(0), projected_qty=D(0), equity=D(100_000),
+                start_of_day_equity=D(100_000), peak_equity=D(100_000), gross_exposure=D(0))
+    base.update(kw)
+    return OrderFacts(**base)
+
+
+def test_a_plain_order_passes_every_check():
+    assert run_checks(facts(), LIMITS) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "kw", "allowed"),
+    [
+        (TradingState.ACTIVE, {}, True),
+        (TradingState.REDUCING, {}, False),
+        (TradingState.REDUCING, {"side": OrderSide.SELL, "position_qty": D(300), "projected_qty": D(300)}, True),
+        (TradingState.REDUCING, {"side": OrderSide.SELL, "qty": D(400), "position_qty": D(300), "projected_qty": D(300)}, False),
+        (TradingState.REDUCING, {"side": OrderSide.BUY, "position_qty": D(-300), "projected_qty": D(-300)}, True),
+        (TradingState.HALTED, {"side": OrderSide.SELL, "position_qty": D(300), "projected_qty": D(300)}, False),
+        (TradingState.HALTED, {"side": OrderSide.SELL, "position_qty": D(300), "projected_qty": D(300),
+                               "origin": "flatten", "actor": "alice"}, True),
+        (TradingState.HALTED, {"side": OrderSide.SELL, "position_qty": D(300), "projected_qty": D(300),
+                               "origin": "flatten", "actor": "system:risk"}, False),
+        (TradingState.SHUTTING_DOWN, {"side": OrderSide.SELL, "position_qty": D(300), "projected_qty": D(300),
+                                      "origin": "shutdown", "actor": "system:shutdown"}, True),
+        (TradingState.SHUTTING_DOWN, {}, False),
+        (TradingState.STOPPED, {"side": OrderSide.SELL, "position_qty": D(300), "projected_qty": D(300),
+                                "origin": "flatten", "actor": "alice"}, False),
+    ],
+)
+def test_trading_state_rules(state, kw, allowed):
+    result = check_trading_state(facts(state=state, **kw))
+    assert (result is None) is allowed
+    if result is not None:
+        assert result.check == "trading_state" and state.value in result.reason
+
+
+def test_order_size_edges():
+    assert check_order_size(facts(qty=D(500)), LIMITS) is None  # 50,000 exactly
+    assert check_order_size(facts(qty=D(501)), LIMITS).check == "max_order_notional"
+    assert check_order_size(facts(qty=D(1001), last_price=D(1)), LIMITS).check == "max_order_qty"
+    flatten = facts(qty=D(5000), side=OrderSide.SELL, position_qty=D(5000), projected_qty=D(5000), origin="flatten")
+    assert check_order_size(flatten, LIMITS) is None  # getting flat is never too big
+
+
+def test_price_collar_both_sides():
+    assert check_price_collar(facts(order_type=OrderType.LIMIT, limit_price=D(105)), LIMITS) is None
+    high = check_price_collar(facts(order_type=OrderType.LIMIT, limit_price=D("105.01")), LIMITS)
+    low = check_price_collar(facts(order_type=OrderType.LIMIT, limit_price=D("94.99")), LIMITS)
+    assert high.check == low.check == "price_collar" and "last price 100" in high.reason
+    assert check_price_collar(facts(), LIMITS) is None  # market orders have no collar
+
+
+def test_stale_data():
+    assert check_stale_data(facts(last_data_at=NOW - timedelta(seconds=60)), LIMITS) is None
+    stale = check_stale_data(facts(last_data_at=NOW - timedelta(seconds=61)), LIMITS)
+    assert stale.check == "stale_data" and "61s old" in stale.reason
+    assert check_stale_data(facts(last_price=None, last_data_at=None), LIMITS).check == "stale_data"
+    assert check_stale_data(facts(last_data_at=None), LIMITS) is None  # freshness unknown: not refused
+
+
+def test_position_limit_counts_open_orders():
+    assert check_position_limit(facts(qty=D(800)), LIMITS) is None
+    assert check_position_limit(facts(qty=D(300), projected_qty=D(600)), LIMITS).check == "max_position_notional"
+
+
+def test_gross_exposure_as_percent_of_equity():
+    assert check_gross_exposure(facts(gross_exposure=D(90_000), qty=D(100)), LIMITS) is None
+    r = check_gross_exposure(facts(gross_exposure=D(95_000), qty=D(100)), LIMITS)
+    assert r.check == "max_gross_exposure" and "100.00% of equity" in r.reason
+
+
+def test_daily_loss_and_drawdown_use_their_own_references():
+    assert check_daily_loss(facts(equity=D(97_001)), LIMITS) is None
+    assert check_daily_loss(facts(equity=D(97_000)), LIMITS).check == "daily_loss"
+    # up 20% on the day then down: the drawdown is from the peak, not the start
+    up_then_down = facts(equity=D(107_000), start_of_day_equity=D(100_000), peak_equity=D(120_000))
+    assert check_daily_loss(up_then_down, LIMITS) is None
+    dd = check_drawdown(up_then_down, LIMITS)
+    assert dd.check == "drawdown" and "below its peak 120000.00" in dd.reason
+    assert check_drawdown(facts(equity=D(108_001), peak_equity=D(120_000)), LIMITS) is None
+
+
+def test_exposure_checks_do_not_block_reductions():
+    losing = facts(equity=D(50_000), peak_equity=D(120_000), last_data_at=NOW - timedelta(hours=1),
+                   side=OrderSide.SELL, position_qty=D(200), projected_qty=D(200))
+    assert run_checks(losing, LIMITS) is None
+    assert run_checks(dataclasses.replace(losing, side=OrderSide.BUY), LIMITS).check == "stale_data"
+
+
+def test_missing_account_refuses_new_exposure_with_advice():
+    r = run_checks(facts(equity=None, peak_equity=None, start_of_day_equity=None), LIMITS)
+    assert r.check == "no_account" and "account sync" in r.reason

@@ -1,0 +1,21 @@
+"""flask-caching for store queries: in-process by default, Redis when REGIMEDESK_CACHE_URL is set.
+
+Interval callbacks on several pages and several browser tabs read the same snapshots; a short
+memoize timeout makes them share one query per period.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_caching import Cache
+
+cache = Cache()
+QUERY_TTL_SECONDS = 1
+
+
+def init_cache(server: Flask, cache_url: str) -> None:
+    if cache_url.startswith(("redis://", "rediss://")):
+        config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": cache_url, "CACHE_KEY_PREFIX": "regimedesk:"}
+    else:
+        config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000}
+    config["CACHE_DEFAULT_TIMEOUT"] = QUERY_TTL_SECONDS
+    cache.init_app(server, config=config)

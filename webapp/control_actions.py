@@ -1,0 +1,44 @@
+"""The web's way to run a trade control: who the actor is, and one call to control.perform.
+
+The banner and the Trading page both come here, so a button does exactly what the CLI does.
+"""
+from __future__ import annotations
+
+from flask import has_request_context, request, session
+
+from engine.trading import control
+from webapp import trading_queries
+from webapp.context import get_context
+
+# How long a callback waits for a live engine to pick a command up before doing it itself.
+HANDOFF_S = 1.0
+
+
+def web_actor() -> str:
+    """The logged-in user once login exists; until then the client address, so the audit says where."""
+    if has_request_context():
+        user = session.get("user") if session else None
+        if user:
+            return f"web:{user}"[:64]
+        return f"web:{request.remote_addr or 'unknown'}"[:64]
+    return "web:unknown"
+
+
+def run_control(action: str, reason: str = "", flatten: bool = False, order_id: int | str | None = None
+                ) -> control.ControlResult:
+    result = control.perform(get_context(), web_actor(), action, reason=reason, flatten=flatten, order_id=order_id,
+                             handoff_s=HANDOFF_S)
+    trading_queries.forget()
+    return result
+
+
+def describe(result: control.ControlResult) -> tuple[str, str]:
+    """A one-line message and a Bootstrap colour for an action's outcome."""
+    if result.status == "refused":
+        return result.message, "danger"
+    if result.status == "failed":
+        return f"{result.action} finished with errors: {result.message}", "danger"
+    state = f" Trading is now {result.state}." if result.state else ""
+    if result.status == "done":
+        return f"{result.action} done.{state}", "success"
+    return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{state}", "info"

@@ -1,0 +1,260 @@
+"""Callback helpers of the Parameters page: pending edits on top of a base version, their validation,
+uploads, exports and version rows. Everything goes through engine.params (never raw SQL).
+
+Why a module: the page keeps layout + callbacks; the logic here is plain functions of plain data
+(the browser only holds edit keys and raw typed values), so unit tests call them directly.
+Edits are keyed `Sheet|section|field` (key/value) or `Sheet|section|row|field` (table cell);
+`Sheet|section` holds a table's added/deleted rows (see webapp/param_rows.py).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from components.param_editor import cell_key, cell_text, kv_key
+from engine.params import ParamIssue, ParamSet, load_schema
+from engine.params.coerce import CoerceError, coerce, to_json_value
+from engine.params.errors import ParamsError
+from engine.params.paramset import build_paramset, default_params
+from engine.params.safety import UploadLimits
+from engine.params.schema import FieldSpec, Schema
+from engine.params.values import layout_locator
+from engine.params.versions import active_params, get_version, list_versions
+from webapp import param_rows
+
+WEB_ACTOR = "web:anonymous"  # replaced by the logged-in user when login lands
+_FIELD = re.compile(r"^(?P<section>[A-Za-z0-9_]+)(?:\[(?P<row>\d+)\])?\.(?P<field>[A-Za-z0-9_]+)$")
+
+
+@dataclass(frozen=True)
+class Key:
+    sheet: str
+    section: str
+    row: int | None
+    field: str
+
+    def __str__(self) -> str:
+        if self.row is None:
+            return kv_key(self.sheet, self.section, self.field)
+        return cell_key(self.sheet, self.section, self.row, self.field)
+
+    @classmethod
+    def parse(cls, key: str) -> Key:
+        p = key.split("|")
+        if len(p) == 3:
+            return cls(p[0], p[1], None, p[2])
+        return cls(p[0], p[1], int(p[2]), p[3])
+
+
+def field_spec(schema: Schema, k: Key) -> FieldSpec:
+    return schema.sheet(k.sheet).section(k.section).field(k.field)
+
+
+# --- versions ----------------------------------------------------------------------------------
+def load_base(store: Any, version_id: int | None) -> ParamSet:
+    """The version edits apply to (None: the active one, or the schema defaults on a fresh store)."""
+    with store.read() as s:
+        return get_version(s, version_id) if version_id is not None else active_params(s)
+
+
+def active_ref(store: Any) -> dict[str, Any]:
+    with store.read() as s:
+        ps = active_params(s)
+    return {"version_id": ps.version_id, "hash": ps.content_hash}
+
+
+def version_rows(store: Any, limit: int = 200) -> list[dict[str, Any]]:
+    with store.read() as s:
+        infos = list_versions(s, limit)
+    return [{"id": v.id, "created_at": v.created_at.strftime("%Y-%m-%d %H:%M:%S"), "author": v.author,
+             "source": v.source, "note": v.note, "parent_id": v.parent_id, "changes": v.changes,
+             "active": "active" if v.is_active else "", "hash": v.content_hash[:12]} for v in infos]
+
+
+# --- pending edits ----------------------------------------------------------------------------
+def canonical_value(sheets: dict[str, Any], k: Key) -> Any:
+    sec = sheets[k.sheet][k.section]
+    if k.row is None:
+        return sec.get(k.field)
+    return sec[k.row].get(k.field) if k.row < len(sec) else None
+
+
+@lru_cache(maxsize=8)
+def _canon(ps: ParamSet) -> dict[str, Any]:
+    """Canonical sheets of a version (shared: callers must not mutate it)."""
+    return ps.to_canonical()["sheets"]
+
+
+def same_value(f: FieldSpec, raw: Any, base: Any) -> bool:
+    """True when `raw` (as typed) means the base value, so the edit is dropped."""
+    try:
+        return to_json_value(coerce(f, raw)) == base
+    except CoerceError:
+        return False
+
+
+def origin_sheets(base: ParamSet, upload: dict[str, Any] | None) -> dict[str, Any]:
+    """What edits are made on: the pending upload if there is one, else the base version (do not mutate)."""
+    return upload["sheets"] if upload else _canon(base)
+
+
+def merge_edit(schema: Schema, origin: dict[str, Any], edits: dict[str, Any], key: str, raw: Any) -> dict[str, Any]:
+    """Edits with `key` set to `raw`, or removed when `raw` equals the origin value."""
+    k = Key.parse(key)
+    out = dict(edits)
+    if same_value(field_spec(schema, k), raw, canonical_value(param_rows.structured(origin, edits), k)):
+        out.pop(key, None)
+    else:
+        out[key] = raw
+    return out
+
+
+def candidate_sheets(base: ParamSet, edits: dict[str, Any], upload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Canonical sheets of the origin (base version or pending upload) with the edits written over it."""
+    sheets = copy.deepcopy(param_rows.structured(origin_sheets(base, upload), edits))
+    for key, raw in edits.items():
+        if param_rows.is_rows_key(key):
+            continue
+        k = Key.parse(key)
+        sec = sheets[k.sheet][k.section]
+        if k.row is None:
+            sec[k.field] = raw
+        else:
+            sec[k.row][k.field] = raw
+    return sheets
+
+
+def validate_candidate(schema: Schema, sheets: dict[str, Any]) -> tuple[ParamSet | None, list[ParamIssue]]:
+    """The whole set through the engine's validator (all-or-nothing); errors only."""
+    ps, issues = build_paramset(schema, sheets)
+    return ps, [i for i in issues if i.severity == "error"]
+
+
+def issues_by_key(schema: Schema, sheets: dict[str, Any], issues: list[ParamIssue]) -> dict[str, str]:
+    """Edit key -> message for every issue that points at one field (by its field path or cell)."""
+    locate = layout_locator(schema, sheets)
+    by_cell: dict[tuple[str, str], str] = {}
+    out: dict[str, str] = {}
+    for i in issues:
+        m = _FIELD.match(i.field or "")
+        if m:
+            row = int(m["row"]) if m["row"] is not None else None
+            out.setdefault(str(Key(i.sheet, m["section"], row, m["field"])), _short(i))
+        elif i.cell:
+            by_cell.setdefault((i.sheet, i.cell.split(":")[0]), _short(i))
+    if by_cell:
+        for sheet in {s for s, _ in by_cell}:
+            for key in all_keys(schema, sheets, sheet):
+                k = Key.parse(key)
+                hit = by_cell.get((sheet, locate(sheet, k.section, k.row, k.field)))
+                if hit:
+                    out.setdefault(key, hit)
+    return out
+
+
+def all_keys(schema: Schema, sheets: dict[str, Any], sheet: str) -> list[str]:
+    keys = []
+    for sec in schema.sheet(sheet).data_sections:
+        if sec.kind == "kv":
+            keys += [str(Key(sheet, sec.key, None, f.name)) for f in sec.fields]
+        else:
+            for r in range(len(sheets.get(sheet, {}).get(sec.key, ()))):
+                keys += [str(Key(sheet, sec.key, r, f.name)) for f in sec.fields]
+    return keys
+
+
+def _short(i: ParamIssue) -> str:
+    return i.message + (f"; expected {i.expected}" if i.expected else "")
+
+
+def pending_rows(schema: Schema, origin: dict[str, Any], edits: dict[str, Any], errors: dict[str, str],
+                 sheets: dict[str, Any]) -> list[dict[str, Any]]:
+    """The diff shown before Apply: sheet, cell (as in the exported workbook), parameter, old -> new."""
+    locate = layout_locator(schema, sheets)
+    before = param_rows.structured(origin, edits)  # a cell of an added row was blank before
+    rows = []
+    for key, raw in edits.items():
+        if param_rows.is_rows_key(key):
+            rows.append(param_rows.describe(schema, origin, key, raw))
+            continue
+        k = Key.parse(key)
+        f = field_spec(schema, k)
+        label = f.header if k.row is None else f"{f.header} (row {k.row + 1})"
+        rows.append({"sheet": k.sheet, "cell": locate(k.sheet, k.section, k.row, k.field), "parameter": label,
+                     "old": cell_text(canonical_value(before, k)), "new": cell_text(raw), "error": errors.get(key),
+                     "key": key})
+    return sorted(rows, key=lambda r: (r["sheet"], r["key"]))
+
+
+def change_rows(changes: list[Any]) -> list[dict[str, Any]]:
+    """engine.params.diff.Change list -> diff table rows."""
+    return [{"sheet": c.sheet, "cell": c.cell, "parameter": c.field, "old": cell_text(to_json_value(c.old)),
+             "new": cell_text(to_json_value(c.new))} for c in changes]
+
+
+# --- uploads ----------------------------------------------------------------------------------
+class UploadRefused(ParamsError):
+    """The upload could not be read at all (not base64, too large, refused by the pre-check)."""
+
+
+def decode_upload(contents: str, max_bytes: int) -> bytes:
+    """dcc.Upload's data URL -> bytes, bounded before decoding the whole string."""
+    _head, _sep, b64 = (contents or "").partition(",")
+    if len(b64) > (max_bytes * 4) // 3 + 8:
+        raise UploadRefused(f"the file is larger than the {max_bytes / 1e6:.1f} MB limit for a parameter "
+                            "workbook; upload the .xlsx exported from this page or the template")
+    try:
+        return base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadRefused("the upload arrived damaged; try again") from None
+
+
+def import_upload(contents: str, max_bytes: int, *, sandbox: bool = True) -> Any:
+    """Pre-check (hostile files), parse in a limited child, map and validate: an ImportResult."""
+    from engine.params.workbook import import_workbook
+
+    data = decode_upload(contents, max_bytes)
+    limits = UploadLimits.from_schema(max_upload_bytes=max_bytes)
+    return import_workbook(data, limits=limits, sandbox=sandbox)
+
+
+# --- search and counts ------------------------------------------------------------------------
+def search(schema: Schema, text: str, limit: int = 40) -> tuple[list[tuple[str, str, str, str]], int]:
+    """Parameters and table columns whose name, label, description or unit contain every word."""
+    words = [w.lower() for w in (text or "").split() if w.strip()]
+    if not words:
+        return [], 0
+    hits = []
+    for sh, sec, f in schema.iter_fields():
+        hay = f"{sh.name} {sec.title or ''} {f.name} {f.header} {f.description} {f.unit}".lower()
+        if all(w in hay for w in words):
+            hits.append((sh.name, sec.title or sec.key, f.header, f.description))
+    return hits[:limit], len(hits)
+
+
+def usage_counts(schema: Schema) -> dict[str, tuple[int, int]]:
+    """Sheet -> (fields used by the engine, all fields), plus "*" for the whole schema."""
+    out: dict[str, tuple[int, int]] = {}
+    for sh, _sec, f in schema.iter_fields():
+        used, total = out.get(sh.name, (0, 0))
+        out[sh.name] = (used + f.used, total + 1)
+    out["*"] = (sum(u for u, _ in out.values()), sum(t for _, t in out.values()))
+    return out
+
+
+def schema() -> Schema:
+    return load_schema()
+
+
+def defaults() -> ParamSet:
+    return default_params()
+
+
+def count_of(count: int, noun: str) -> str:
+    """'1 change', '3 changes': the page's counts in plain words."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,90 @@
+"""Memoized store queries for page callbacks: one query per period, shared by every tab and page."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from engine.store import queries
+from webapp.cache import cache
+from webapp.context import get_context
+
+
+def _read(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    with get_context().store.read() as session:
+        return fn(session, *args, **kwargs)
+
+
+@cache.memoize()
+def latest_prices() -> list[dict[str, Any]]:
+    return _read(queries.latest_prices)
+
+
+@cache.memoize()
+def bars(symbol: str, limit: int = 390) -> pd.DataFrame:
+    return _read(queries.bars, symbol, limit)
+
+
+@cache.memoize(timeout=60)
+def index_symbol() -> str | None:
+    return _read(queries.index_symbol)
+
+
+@cache.memoize()
+def account_history(limit: int = 2000) -> pd.DataFrame:
+    return _read(queries.account_history, limit)
+
+
+@cache.memoize()
+def latest_account() -> dict[str, Any] | None:
+    return _read(queries.latest_account)
+
+
+@cache.memoize()
+def positions() -> list[dict[str, Any]]:
+    return _read(queries.positions)
+
+
+@cache.memoize()
+def orders(limit: int = 100, open_only: bool = False) -> list[dict[str, Any]]:
+    return _read(queries.orders, limit, open_only)
+
+
+@cache.memoize()
+def fills(limit: int = 200) -> list[dict[str, Any]]:
+    return _read(queries.fills, limit)
+
+
+@cache.memoize()
+def heartbeats() -> list[dict[str, Any]]:
+    return _read(queries.heartbeats)
+
+
+@cache.memoize()
+def job_stats() -> list[dict[str, Any]]:
+    return _read(queries.job_stats, now())
+
+
+@cache.memoize()
+def trading_state() -> dict[str, Any] | None:
+    return _read(queries.trading_state)
+
+
+@cache.memoize()
+def audit_events(limit: int = 500, action_prefix: str | None = None) -> list[dict[str, Any]]:
+    return _read(queries.audit_events, limit, action_prefix)
+
+
+@cache.memoize()
+def regime_snapshots(limit: int = 2000) -> pd.DataFrame:
+    return _read(queries.regime_snapshots, limit)
+
+
+@cache.memoize()
+def row_counts() -> dict[str, int]:
+    return _read(queries.row_counts)
+
+
+def now() -> datetime:
+    return get_context().clock.now()

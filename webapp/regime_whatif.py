@@ -1,0 +1,163 @@
+"""What-if preview of the Regime page: pending parameter edits replayed over the stored history.
+
+Edits use the Parameters page's keys (`Sheet|section|field`, or `Sheet|section|row|field` for a
+table cell) with the raw value as typed. They are written over the active version, validated by
+the engine's own validator, and both versions are replayed with the engine's RegimeClassifier over
+the same stored bars and chains (copies; nothing is written), so the only difference between the
+two sequences is the edits. Replays run in chunks so a caller can report progress.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+from engine.market.types import OptionChain
+from engine.params import ParamsError, ParamSet, ValidationError
+from engine.regime.classifier import RegimeClassifier
+from engine.regime.types import RegimeError, RegimeOutput
+from webapp.regime_analysis import compare
+
+# The regime knobs editable right on the Regime page (kv parameters the engine reads).
+KNOBS: tuple[str, ...] = (
+    "StabilityConfiguration|main|minimum_regime_duration",
+    "StabilityConfiguration|main|confirmation_window",
+    "StabilityConfiguration|main|hysteresis_buffer",
+    "StabilityConfiguration|main|transition_margin",
+    "StabilityConfiguration|main|confidence_threshold",
+    "StabilityConfiguration|main|max_transitions_per_hour",
+    "StabilityConfiguration|main|max_transitions_per_day",
+    "TransitionManagement|main|allow_direct_reversals",
+    "TransitionManagement|main|require_neutral_buffer",
+)
+WINDOWS = (390, 780, 1560)  # bars compared: about one, two and four sessions of 1-minute bars
+WARMUP_BARS = 300  # replayed before the window and not compared (the modules' look-back)
+CHUNKS = 10  # progress steps per replay
+
+Progress = Callable[[float, str], None]
+
+
+class WhatIfError(Exception):
+    """The preview cannot run (bad edits, no history); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    key: str
+    sheet: str
+    section: str
+    row: int | None
+    field: str
+
+
+def parse_key(key: str) -> Knob:
+    parts = key.split("|")
+    if len(parts) == 3:
+        return Knob(key, parts[0], parts[1], None, parts[2])
+    if len(parts) == 4 and parts[2].isdigit():
+        return Knob(key, parts[0], parts[1], int(parts[2]), parts[3])
+    raise WhatIfError(f"pending edit {key!r} is not a parameter address (Sheet|section|field); "
+                      "discard it on the Parameters page")
+
+
+@lru_cache(maxsize=4)
+def _canonical_sheets(params: ParamSet) -> dict[str, Any]:
+    """Canonical sheets of a version, built once (ParamSet hashes by content); callers must not mutate."""
+    return params.to_canonical()["sheets"]
+
+
+def current_value(params: ParamSet, key: str) -> Any:
+    """The value of an edit key in `params` (as the Parameters page's canonical form holds it)."""
+    k = parse_key(key)
+    sec = _canonical_sheets(params)[k.sheet][k.section]
+    return sec[k.field] if k.row is None else sec[k.row][k.field]
+
+
+def merge_edits(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Later sources win; accepts {key: raw} or {"edits": {key: raw}, ...} (the Parameters page store)."""
+    out: dict[str, Any] = {}
+    for src in sources:
+        if not src:
+            continue
+        edits = src.get("edits") if isinstance(src.get("edits"), Mapping) else src
+        out.update({str(k): v for k, v in edits.items() if "|" in str(k)})
+    return out
+
+
+def upload_sheets(*uploads: Any) -> tuple[dict[str, Any] | None, str]:
+    """The first usable uploaded set ({"sheets": ..., "filename": ...}) and its name, else (None, "")."""
+    for up in uploads:
+        if isinstance(up, Mapping) and isinstance(up.get("sheets"), Mapping):
+            return dict(up["sheets"]), str(up.get("filename") or "uploaded workbook")
+    return None, ""
+
+
+def apply_edits(base: ParamSet, edits: Mapping[str, Any], origin: Mapping[str, Any] | None = None) -> ParamSet:
+    """The edits written over `origin` (canonical sheets of an uploaded workbook) or over `base`,
+    validated as a whole (raises WhatIfError listing the problems)."""
+    sheets = copy.deepcopy(dict(origin) if origin is not None else _canonical_sheets(base))
+    for key, raw in edits.items():
+        k = parse_key(key)
+        try:
+            sec = sheets[k.sheet][k.section]
+            target = sec if k.row is None else sec[k.row]
+        except (KeyError, IndexError, TypeError):
+            raise WhatIfError(f"pending edit {key}: no such parameter in this workbook version; "
+                              "discard it and edit again") from None
+        if k.field not in target:
+            raise WhatIfError(f"pending edit {key}: {k.sheet} has no parameter {k.field}; discard it")
+        target[k.field] = raw
+    try:
+        return ParamSet.from_canonical({"sheets": sheets}, schema=base.schema)
+    except ValidationError as exc:
+        problems = "; ".join(str(i) for i in exc.issues[:5])
+        raise WhatIfError(f"the pending edits are not a valid parameter set ({problems}); fix them first") from None
+    except ParamsError as exc:
+        raise WhatIfError(f"the pending edits could not be read: {exc}") from None
+
+
+def sequence_frame(outputs: list[RegimeOutput], start: datetime | None) -> pd.DataFrame:
+    """Classified (non warm-up) bars from `start` on: ts, regime_id, regime_name, color, confidence, transition."""
+    rows = [{"ts": o.ts, "regime_id": o.regime_id, "regime_name": o.regime_name, "color": o.color,
+             "confidence": float(o.confidence), "is_transition": bool(o.transition)}
+            for o in outputs if not o.warmup and (start is None or o.ts >= start)]
+    return pd.DataFrame(rows, columns=["ts", "regime_id", "regime_name", "color", "confidence", "is_transition"])
+
+
+def replay(bars: pd.DataFrame, chains: list[OptionChain], params: ParamSet, symbol: str,
+           progress: Callable[[float], None] | None = None, chunks: int = CHUNKS) -> list[RegimeOutput]:
+    """The engine's classifier over `bars` in `chunks` steps (same answers as one call, see classifier)."""
+    clf = RegimeClassifier(params, symbol)
+    size = max(1, math.ceil(len(bars) / max(chunks, 1)))
+    out: list[RegimeOutput] = []
+    for i in range(0, len(bars), size):
+        try:
+            out += clf.update_many(bars.iloc[i:i + size], chains if i == 0 else None)
+        except RegimeError as exc:
+            raise WhatIfError(f"the regime engine refused the stored history: {exc}") from None
+        if progress is not None:
+            progress(min(1.0, (i + size) / len(bars)))
+    return out
+
+
+def run_whatif(bars: pd.DataFrame, chains: list[OptionChain], start: datetime | None, base: ParamSet,
+               candidate: ParamSet, symbol: str, progress: Progress | None = None) -> dict[str, Any]:
+    """Replay the active version and the candidate over the same bars; the two sequences and a comparison."""
+    if bars.empty:
+        raise WhatIfError("no stored bars to replay yet; wait for the engine to store some history")
+
+    def step(phase: str, offset: float) -> Callable[[float], None]:
+        return lambda f: progress(offset + f / 2, phase) if progress else None
+
+    current = sequence_frame(replay(bars, chains, base, symbol, step("replaying the active version", 0.0)), start)
+    cand = sequence_frame(replay(bars, chains, candidate, symbol, step("replaying the pending edits", 0.5)), start)
+    if current.empty:
+        raise WhatIfError(f"{len(bars)} stored bars are not enough for the regime modules to warm up; "
+                          "wait for more history or pick a longer window")
+    return {"current": current, "candidate": cand, "summary": compare(current, cand)}

@@ -1,0 +1,63 @@
+"""Store reads for the trade controls (Trading page and banner), memoized like webapp.queries."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import desc, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.store.models import AuditEvent, CommandRow, ReconciliationRun
+from engine.trading import control
+from webapp.cache import cache
+from webapp.context import get_context
+
+CONTROL_AUDIT_PREFIXES = ("control.", "trading_state.", "order.flatten_override")
+
+
+def command_dict(row: CommandRow) -> dict[str, Any]:
+    result = row.result or {}
+    return {"id": row.id, "kind": row.kind, "actor": row.actor, "status": row.status, "created_at": row.created_at,
+            "finished_at": row.finished_at, "args": dict(row.args or {}), "steps": list(result.get("steps", [])),
+            "executor": result.get("executor", ""), "message": result.get("message", "")}
+
+
+def read_last_command() -> dict[str, Any] | None:
+    """Uncached: the newest control command, for the callback that just performed it."""
+    with get_context().store.read() as s:
+        row = s.scalars(select(CommandRow).where(CommandRow.kind.in_(control.KINDS))
+                        .order_by(desc(CommandRow.id)).limit(1)).first()
+        return command_dict(row) if row is not None else None
+
+
+@cache.memoize()
+def last_command() -> dict[str, Any] | None:
+    return read_last_command()
+
+
+@cache.memoize()
+def control_audit(limit: int = 50) -> list[dict[str, Any]]:
+    with get_context().store.read() as s:
+        rows = s.scalars(select(AuditEvent).where(or_(*(AuditEvent.action.startswith(p) for p in CONTROL_AUDIT_PREFIXES)))
+                         .order_by(desc(AuditEvent.id)).limit(limit))
+        return [{"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action, "target": e.target,
+                 "outcome": e.outcome, "details": e.details} for e in rows]
+
+
+@cache.memoize()
+def last_reconciliation() -> dict[str, Any] | None:
+    try:
+        with get_context().store.read() as s:
+            run = s.scalars(select(ReconciliationRun).order_by(desc(ReconciliationRun.id)).limit(1)).first()
+            if run is None:
+                return None
+            return {"id": run.id, "ts": run.ts, "ok": run.ok, "differences": list(run.differences or [])}
+    except SQLAlchemyError:  # a database not yet migrated to the reconciliation table
+        return None
+
+
+def forget() -> None:
+    """Drop cached control reads after an action, so the next refresh shows its effect at once."""
+    from webapp import queries
+
+    for fn in (last_command, control_audit, queries.trading_state, queries.orders):
+        cache.delete_memoized(fn)
