@@ -7,6 +7,8 @@ read lock; readers are never blocked thanks to WAL.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +58,12 @@ def _normalise_pg_url(url: str) -> str:
     return url
 
 
+def _name_pg_session(_dialect, _conn_rec, _cargs, cparams) -> None:  # type: ignore[no-untyped-def]
+    """Name each PostgreSQL session after its process, so pg_stat_activity (and the kill switch's
+    lock release, see pg_locks) says whose session it is."""
+    cparams.setdefault("application_name", f"regimedesk {socket.gethostname()}:{os.getpid()}")
+
+
 class Store:
     """The shared store: an SQLAlchemy engine and two session factories (read, write)."""
 
@@ -66,6 +74,7 @@ class Store:
             write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             self.engine = create_engine(_normalise_pg_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+            event.listen(self.engine, "do_connect", _name_pg_session)
             write_engine = self.engine
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(write_engine, expire_on_commit=False)

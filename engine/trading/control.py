@@ -13,11 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from engine import audit
+from engine.store import pg_locks
 from engine.store.db import Store
-from engine.store.models import CommandRow
+from engine.store.models import CommandRow, TradingStateRow
 from engine.trading import commands
 from engine.trading import state as ts
 from engine.trading.commands import StepResult
@@ -39,6 +43,12 @@ from engine.trading.control_types import (  # noqa: F401 - re-exported: callers 
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
+
+STATE_LOCK_TIMEOUT_MS = 1000  # longest wait for the trading-state row before freeing it (PostgreSQL)
+
+
+class StateLockedError(Exception):
+    """The trading state could not be locked, even after terminating the sessions holding it."""
 
 
 def result_of(row: CommandRow, state: TradingState | None = None) -> ControlResult:
@@ -117,28 +127,12 @@ def perform(
     run_here = execute == "here" or (execute == "auto" and not alive)
     executor = commands.process_label() if run_here else ""
     try:
-        with ctx.store.write() as s:
-            ts.ensure_state(s, now)
-            steps: list[StepResult] = []
-            if target is not None and not (act is Action.SHUTDOWN and ts.current(s).state is TradingState.STOPPED):
-                t0 = time.perf_counter()
-                frm = ts.current(s, lock=True).state
-                snap = ts.change(s, now, target, actor, args["reason"])
-                moved = f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}"
-                steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),
-                                        round((time.perf_counter() - t0) * 1000, 2)))
-            elif target is not None:
-                steps.append(StepResult(names[0], commands.STEP_SKIPPED, "already STOPPED", now.isoformat(), 0.0))
-            steps += [StepResult(n, commands.STEP_PENDING) for n in names[len(steps):]]
-            no_broker_work = len(steps) == len(names) and all(st.status != commands.STEP_PENDING for st in steps)
-            status = commands.DONE if no_broker_work else (commands.RUNNING if run_here else commands.PENDING)
-            audit.record(s, now, actor, f"control.{act.value}", target=args.get("order_id", target or ""),
-                         details={**args, "executor": executor or "engine"}, outcome="requested")
-            row = commands.create(s, now, actor, act.value, args, steps, status, executor)
-            command_id = row.id
+        status, command_id = _record_request(ctx, actor, act, args, names, target, run_here, executor, now)
     except ts.IllegalTransition as exc:
         return _refuse(ctx, actor, act, args, f"{act.value} refused: {exc}")
     except LookupError as exc:
+        return _refuse(ctx, actor, act, args, str(exc))
+    except StateLockedError as exc:
         return _refuse(ctx, actor, act, args, str(exc))
 
     if status == commands.DONE:
@@ -159,6 +153,60 @@ def perform(
     result = load_result(ctx.store, command_id)
     assert result is not None
     return result
+
+
+def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
+                    target: TradingState | None, run_here: bool, executor: str, now: datetime) -> tuple[str, int]:
+    """Commit the state change (if any), the audit entry and the command row; return (status, id).
+
+    On PostgreSQL the state row lock is awaited at most STATE_LOCK_TIMEOUT_MS: a session frozen while
+    holding it is terminated (and audited) and the request is tried once more.
+    """
+    for attempt in (1, 2):
+        try:
+            return _record_request_once(ctx, actor, act, args, names, target, run_here, executor, now)
+        except DBAPIError as exc:
+            if not pg_locks.is_lock_timeout(exc):
+                raise
+            holders = pg_locks.terminate_row_lock_holders(ctx.store, TradingStateRow.__tablename__)
+            with ctx.store.write() as s:
+                audit.record(s, ctx.clock.now(), actor, "control.state_lock_released", target="trading_state",
+                             details={"action": act.value, "attempt": attempt, "waited_ms": STATE_LOCK_TIMEOUT_MS,
+                                      "sessions": [h.as_dict() for h in holders]},
+                             outcome="ok" if holders and all(h.terminated for h in holders) else "failed")
+            if attempt == 2 or not any(h.terminated for h in holders):
+                who = "; ".join(f"pid {h.pid} ({h.application_name or 'no name'}, {h.state}): "
+                                f"{'terminated' if h.terminated else h.error}" for h in holders) or "no holder found"
+                raise StateLockedError(
+                    f"{act.value} not recorded: the trading state stayed locked by another database session "
+                    f"for more than {STATE_LOCK_TIMEOUT_MS} ms ({who}). Stop the process that holds it, "
+                    "then repeat the action") from exc
+    raise AssertionError("unreachable")
+
+
+def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
+                         target: TradingState | None, run_here: bool, executor: str, now: datetime) -> tuple[str, int]:
+    with ctx.store.write() as s:
+        pg_locks.set_lock_timeout(s, STATE_LOCK_TIMEOUT_MS)
+        ts.ensure_state(s, now)
+        steps: list[StepResult] = []
+        if target is not None and not (act is Action.SHUTDOWN and ts.current(s).state is TradingState.STOPPED):
+            t0 = time.perf_counter()
+            frm = ts.current(s, lock=True).state
+            snap = ts.change(s, now, target, actor, args["reason"])
+            moved = f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}"
+            steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),
+                                    round((time.perf_counter() - t0) * 1000, 2)))
+        elif target is not None:
+            steps.append(StepResult(names[0], commands.STEP_SKIPPED, "already STOPPED", now.isoformat(), 0.0))
+        steps += [StepResult(n, commands.STEP_PENDING) for n in names[len(steps):]]
+        no_broker_work = len(steps) == len(names) and all(st.status != commands.STEP_PENDING for st in steps)
+        status = commands.DONE if no_broker_work else (commands.RUNNING if run_here else commands.PENDING)
+        audit.record(s, now, actor, f"control.{act.value}", target=args.get("order_id", target or ""),
+                     details={**args, "executor": executor or "engine"}, outcome="requested")
+        row = commands.create(s, now, actor, act.value, args, steps, status, executor)
+        command_id = row.id
+    return status, command_id
 
 
 def _audit_outcome(ctx: ControlContext, actor: str, act: Action, command_id: int, outcome: str, message: str) -> None:
