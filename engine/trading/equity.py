@@ -1,13 +1,17 @@
 """Equity reference points that must survive a restart: the running peak and the start-of-day equity.
 
 Both live in engine_kv. Drawdown is measured from the PEAK (never from the starting equity);
-the daily loss from the first equity seen on the current UTC day.
+the daily loss from the first equity seen on the current trading day, a calendar day in the
+market's timezone (MasterConfiguration market_timezone), so the day rolls at the market's
+midnight rather than UTC's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,15 +52,30 @@ def read_marks(session: Session) -> EquityMarks:
     )
 
 
-def update_marks(session: Session, now: datetime, equity: Decimal) -> EquityMarks:
-    """Raise the peak when equity makes a new high; reset start-of-day on a new UTC day."""
+def market_timezone(ps: Any | None) -> str:
+    """The market's timezone from a parameter set (the schema default when there is none)."""
+    if ps is None:
+        from engine.params import default_params
+
+        ps = default_params()
+    return str(ps.sheet("MasterConfiguration")["market_timezone"])
+
+
+def trading_day(now: datetime, tz: str) -> str:
+    """ISO date of `now` in the market's timezone (a naive `now` is taken as UTC)."""
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=ZoneInfo("UTC"))
+    return aware.astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def update_marks(session: Session, now: datetime, equity: Decimal, tz: str = "UTC") -> EquityMarks:
+    """Raise the peak when equity makes a new high; reset start-of-day on a new trading day in `tz`."""
     marks = read_marks(session)
     peak = marks.peak
     if peak is None or equity > peak:
         peak = equity
         _put(session, PEAK_KEY, {"equity": str(equity), "ts": now.isoformat()}, now)
     day, sod = marks.day, marks.start_of_day
-    today = now.date().isoformat()
+    today = trading_day(now, tz)
     if day != today or sod is None:
         day, sod = today, equity
         _put(session, START_OF_DAY_KEY, {"day": today, "equity": str(equity)}, now)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.trading.brokers.base import OrderSide, OrderType
+from engine.trading.equity import market_timezone
 from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class RiskLimits:
     rejection_action: str = "HALTED"
     halt_on_broker_circuit_open: bool = True
     reconciliation_tolerance: Decimal = Decimal(1)  # USD of cash/position value difference -> REDUCING
+    market_timezone: str = "Asia/Kolkata"  # MasterConfiguration's: the daily loss counts from this zone's midnight
 
     @classmethod
     def from_params(cls, ps: Any | None) -> RiskLimits:
@@ -65,6 +67,8 @@ class RiskLimits:
                     kwargs[f.name] = str(raw).upper() if isinstance(default, str) else bool(raw)
                 else:
                     kwargs[f.name] = type(default)(raw)
+        if ps is not None:
+            kwargs["market_timezone"] = market_timezone(ps)
         return cls(**kwargs)
 
 

@@ -100,7 +100,7 @@ def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> Sy
         report = SyncReport(equity=account.equity, cash=account.cash, positions=len(positions))
         _apply_orders(s, orders, lookups, now, report)
         _apply_fills(s, fills, report)
-        marks = update_marks(s, now, account.equity)
+        marks = update_marks(s, now, account.equity, limits.market_timezone)
         report.triggers = equity_triggers(s, now, account.equity, marks.start_of_day, marks.peak, limits)
         row = s.get(KeyValue, LAST_SYNC_KEY)
         value = {"ts": started.isoformat()}

@@ -123,3 +123,23 @@ def test_trigger_actions_come_from_the_trading_risk_sheet():
     actions = auto_halts.AutoActions.from_params(Params())
     assert actions.breaker_action is None and actions.stale_data_action == "HALTED"
     assert auto_halts.AutoActions.from_params(None) == auto_halts.AutoActions()
+
+
+def test_start_of_day_rolls_at_the_market_timezones_midnight(ctx):
+    """Asia/Kolkata is UTC+05:30: 18:29 UTC is still the same trading day, 18:31 UTC is the next."""
+    from datetime import UTC, datetime
+
+    from engine.trading.equity import trading_day
+
+    def mark(hh_mm: str, equity: int):  # type: ignore[no-untyped-def]
+        when = datetime.fromisoformat(f"2026-03-02T{hh_mm}:00").replace(tzinfo=UTC)
+        with ctx.store.write() as s:
+            return update_marks(s, when, Decimal(equity), "Asia/Kolkata")
+
+    assert mark("04:00", 1_000_000).start_of_day == 1_000_000  # 09:30 in Mumbai
+    assert mark("18:29", 960_000).start_of_day == 1_000_000  # 23:59 in Mumbai: same day, loss counted
+    rolled = mark("18:31", 955_000)  # 00:01 on 3 March in Mumbai
+    assert (rolled.day, rolled.start_of_day) == ("2026-03-03", 955_000)
+    assert trading_day(datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "America/New_York") == "2026-03-02"
+    assert trading_day(datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "UTC") == "2026-03-02"
+    assert trading_day(datetime(2026, 3, 3, 4, 59, tzinfo=UTC), "America/New_York") == "2026-03-02"
