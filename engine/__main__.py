@@ -4,7 +4,7 @@
   python -m engine migrate         bring the database schema to the newest migration
   python -m engine params ...      validate / import / export / diff parameter workbooks
   python -m engine regime ...      regime research tools (replay a CSV history)
-  python -m engine halt|pause|resume|status ...   trade controls for when the web is unreachable
+  python -m engine halt|pause|resume|shutdown|status ...   trade controls for when the web is unreachable
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from engine.store.db import StoreError
 
 log = logging.getLogger("engine")
 
-TRADING_COMMANDS = {"halt", "pause", "resume", "status"}
+TRADING_COMMANDS = {"halt", "pause", "resume", "shutdown", "status"}
 
 
 def run_engine() -> int:

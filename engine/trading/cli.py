@@ -3,6 +3,8 @@
   python -m engine halt [--flatten] --reason TEXT     kill switch: HALTED, cancel all, optionally flatten
   python -m engine pause --reason TEXT                REDUCING: no new exposure
   python -m engine resume --reason TEXT               ACTIVE again
+  python -m engine shutdown [--flatten] --reason TEXT graceful shutdown: cancel all, optionally close, STOPPED;
+                                                      a running engine exits after it
   python -m engine status                             state, reason, age, engine, open orders, positions
 
 Each runs the same engine.trading.control.perform as the buttons, audited as "cli:<os user>".
@@ -38,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("pause", "pause entries (REDUCING): exits still allowed"),
                        ("resume", "resume trading (ACTIVE)")):
         sub.add_parser(name, help=text)
-    for name in ("halt", "pause", "resume"):
+    shutdown = sub.add_parser("shutdown", help="graceful shutdown: SHUTTING_DOWN, cancel every open order, "
+                              "optionally close positions, STOPPED; a running engine then exits")
+    shutdown.add_argument("--flatten", action="store_true",
+                          help="close every position (default: the TradingRisk flatten_on_shutdown parameter)")
+    for name in ("halt", "pause", "resume", "shutdown"):
         sp = sub.choices[name]
         sp.add_argument("--reason", required=True, help="why; stored in the audit trail")
         sp.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the engine to finish (default 30)")
@@ -108,7 +114,7 @@ def status(ctx: control.ControlContext, out: TextIO) -> int:
 
 def main(argv: list[str] | None = None, ctx: control.ControlContext | None = None,
          build: Callable[[], control.ControlContext] | None = None, out: TextIO | None = None) -> int:
-    """Entry point for `python -m engine halt|pause|resume|status ...` (argv includes the command name)."""
+    """Entry point for `python -m engine halt|pause|resume|shutdown|status ...` (argv includes the command name)."""
     out = out or sys.stdout
     try:
         args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -118,7 +124,11 @@ def main(argv: list[str] | None = None, ctx: control.ControlContext | None = Non
         ctx = (build or _build_context)()
     if args.command == "status":
         return status(ctx, out)
-    result = control.perform(ctx, cli_actor(), args.command, reason=args.reason,
-                             flatten=bool(getattr(args, "flatten", False)), wait_s=args.wait)
+    flatten = bool(getattr(args, "flatten", False))
+    if args.command == "shutdown" and not flatten:
+        from engine.trading.control_steps import flatten_on_shutdown
+
+        flatten = flatten_on_shutdown(ctx)
+    result = control.perform(ctx, cli_actor(), args.command, reason=args.reason, flatten=flatten, wait_s=args.wait)
     print_result(result, out)
     return EXIT_OK if result.status in (commands.DONE, commands.PENDING, commands.RUNNING) else EXIT_FAILED

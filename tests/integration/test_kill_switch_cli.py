@@ -75,3 +75,17 @@ def test_refusals_and_usage_errors_exit_non_zero(ctx):
     out = io.StringIO()
     assert cli.main(["pause", "--reason", "x"], ctx=ctx, out=out) == cli.EXIT_FAILED
     assert "refused" in out.getvalue() and "cannot go from SHUTTING_DOWN to REDUCING" in out.getvalue()
+
+
+def test_shutdown_from_the_command_line_stops_trading(ctx):
+    place_resting_orders(ctx, 5)
+    open_position(ctx, "AAA", 3)
+    done = run_cli(ctx, "shutdown", "--flatten", "--reason", "end of week")
+    assert done.returncode == 0, done.stderr
+    assert "shutdown by cli:" in done.stdout and "(state now STOPPED)" in done.stdout
+    assert "closing 1 position(s)" in done.stdout
+    assert state_of(ctx) is TradingState.STOPPED
+    assert [o.symbol for o in ctx.broker.list_open_orders()] == ["AAA"]  # only the closing order is left
+    out = io.StringIO()
+    assert cli.main(["pause", "--reason", "too late"], ctx=ctx, out=out) == cli.EXIT_FAILED
+    assert "cannot go from STOPPED to REDUCING" in out.getvalue()
