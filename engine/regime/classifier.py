@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from engine.market.types import OptionChain
-from engine.regime import candidate
+from engine.regime import candidate, outputs
 from engine.regime.config import Validation, version_id
 from engine.regime.formation import Formation, RegimeRow
 from engine.regime.inputs import BarsLike, ChainsLike, to_buffer, ts_datetime, ts_ns
@@ -50,13 +50,12 @@ from engine.regime.series import (
 )
 from engine.regime.stability import Decision, Proposal, StabilityPolicy
 from engine.regime.transitions import TransitionPolicy
-from engine.regime.types import ModuleContribution, ModuleResult, RegimeError, RegimeOutput
+from engine.regime.types import ModuleResult, RegimeError, RegimeOutput
 from engine.regime.weighting import Weighting
 
 log = logging.getLogger(__name__)
 
 MAX_BUFFER = 5_000  # bars recomputed each update: 13 sessions of 1-minute bars, ~20x the longest window
-WARMUP_COLOR = "#808080"
 
 
 class RegimeClassifier:
@@ -195,16 +194,7 @@ class RegimeClassifier:
         return c, ""
 
     def _warmup(self, i: int, why: str) -> RegimeOutput:
-        mods = tuple(ModuleContribution(m.name, m.column, 0.0, 0.0, False, why, None, {}) for m in self.modules)
-        return RegimeOutput(
-            ts=ts_datetime(int(self.buf.ts[i])), symbol=self.symbol, regime_id=-1, regime_name="Warming_Up",
-            color=WARMUP_COLOR, confidence=0.0, raw_score=0.0, trend_component=float("nan"), trend_class="",
-            trend_class_code=-1, volatility_component=float("nan"), volatility_class="", volatility_class_code=-1,
-            adx=float("nan"), modules=mods, time_in_regime_minutes=0.0, transition=False, transition_rule=None,
-            candidate_regime_id=-1, blocked_by=why, persistence=0.0, noise_level=float("nan"), consensus_score=0.0,
-            transition_probability=0.0, stability_level="WARMUP", checks_passed=(), low_confidence=True,
-            time_slot="", sensitivity=1.0, param_version=self.version, warmup=True,
-            extras={"underlying_spot": float(self.buf.close[i])})
+        return outputs.warmup_output(self, i, why)
 
     def _step(self, i: int, frame: Frame, noise: dict[str, np.ndarray], slots: np.ndarray) -> RegimeOutput:
         b, tb, f, st = self.buf, self.tb, self.formation, self.state
@@ -268,10 +258,10 @@ class RegimeClassifier:
         h = self.stability.hysteresis / max(sens, 1e-9)
         if self.stability.adaptive_hysteresis and math.isfinite(nl):
             h *= 1.0 + nl
-        trend = self._trend_with_hysteresis(t_s, adx, env, cur, h)
-        vol = self._vol_with_hysteresis(v_s, cur, h)
+        trend = candidate.trend_with_hysteresis(f, t_s, adx, env, cur, h)
+        vol = candidate.vol_with_hysteresis(f, v_s, cur, h)
         if slot is not None and slot.restricted:
-            trend = self._demote(trend, vol, slot.restricted)
+            trend = candidate.demote(f, trend, vol, slot.restricted)
         cand = f.regime(trend, vol)
         share_c = (sum(1 for x in st.recent if x == cand.regime_id) + 1) / (len(st.recent) + 1)
         penalty = (1.0 - self.noise.low_volume_penalty) if env_w["low_volume"] else 1.0
@@ -296,8 +286,8 @@ class RegimeClassifier:
                 session_gap=tb.intraday and i > 0 and frame.day[i] != frame.day[i - 1]))
         reg = dec.regime
         conf = conf_c if reg.regime_id == cand.regime_id else conf_s
-        return self._output(i, reg, cand, dec, conf, d_s, t_s, v_s, adx, results, weights, fired, nl,
-                            mtf_r, slot, sens, by, chain)
+        return outputs.classified_output(self, i, reg, cand, dec, conf, d_s, t_s, v_s, adx, results, weights,
+                                         fired, nl, mtf_r, slot, sens, by)
 
     def _expiry_factor(self) -> float:
         """TransitionManagement expiry_day_rules: RELAXED boosts sensitivity, STRICT damps it, DISABLED ignores."""
@@ -307,15 +297,6 @@ class RegimeClassifier:
         if rule == "STRICT":
             return 1.0 / self.clock.expiry_mult if self.clock.expiry_mult > 0 else 1.0
         return 1.0
-
-    def _trend_with_hysteresis(self, t: float, adx: float, env: dict[str, Any], cur: RegimeRow | None, h: float):
-        return candidate.trend_with_hysteresis(self.formation, t, adx, env, cur, h)
-
-    def _vol_with_hysteresis(self, v: float, cur: RegimeRow | None, h: float):
-        return candidate.vol_with_hysteresis(self.formation, v, cur, h)
-
-    def _demote(self, trend, vol, restricted: tuple[str, ...]):
-        return candidate.demote(self.formation, trend, vol, restricted)
 
     def _signals(self, results: list[ModuleResult], cand: RegimeRow, cur: RegimeRow | None, direction: int,
                  volume_ok: bool, persistent: bool) -> tuple[int, int]:
@@ -330,43 +311,6 @@ class RegimeClassifier:
             return ""
         gap = (int(self.buf.ts[i]) - int(self.buf.ts[i - 1])) / NS_PER_MIN - self.tb.bar_minutes
         return f"data gap of {gap:.0f} min (MissingDataCheck): regime held" if gap > self.gap_minutes else ""
-
-    def _output(self, i, reg, cand, dec, conf, d, t, v, adx, results, weights, fired, nl, mtf_r, slot, sens,
-                by, chain) -> RegimeOutput:
-        f, st = self.formation, self.state
-        tband, vband = f.trend_by_name[reg.trend_class], f.vol_by_name[reg.vol_class]
-        mods = tuple(ModuleContribution(r.name, m.column, r.score, weights.get(r.name, 0.0), r.active,
-                                        r.reason_if_inactive, r.vol, r.diagnostics)
-                     for m, r in zip(self.modules, results, strict=True))
-        extras: dict[str, float] = {"underlying_spot": float(self.buf.close[i])}
-        extras.update(self.straddle.levels(i))
-        sd = by[self.straddle.name].diagnostics
-        if "atm_straddle" in sd:
-            extras["atm_straddle"] = float(sd["atm_straddle"])
-        gd = by[self.greek.name].diagnostics
-        for k in ("vanna", "charm", "volga"):
-            if k in gd:
-                extras[k] = float(gd[k])
-        pct = by[self.atr.name].diagnostics.get("atr_percentile", math.nan)
-        pband = f.vol_class_by_percentile(pct)
-        extras["atr_vol_class_code"] = float(pband.code if pband is not None else vband.code)
-        extras["regime_persistence"] = self.stability.normalised_persistence(reg, st.time_in_regime)
-        if fired:
-            extras["weight_rules_fired"] = float(len(fired))
-        persistence = sum(1 for x in st.recent if x == reg.regime_id) / max(len(st.recent), 1)
-        return RegimeOutput(
-            ts=ts_datetime(int(self.buf.ts[i])), symbol=self.symbol, regime_id=reg.regime_id, regime_name=reg.name,
-            color=reg.color, confidence=float(conf), raw_score=float(d), trend_component=float(t),
-            trend_class=tband.name, trend_class_code=tband.code, volatility_component=float(v),
-            volatility_class=vband.name, volatility_class_code=vband.code, adx=float(adx), modules=mods,
-            time_in_regime_minutes=float(st.time_in_regime), transition=dec.transition and dec.rule_id != "INITIAL",
-            transition_rule=dec.rule_id, candidate_regime_id=cand.regime_id, blocked_by=dec.blocked_by,
-            persistence=float(persistence), noise_level=nl,
-            consensus_score=float(mtf_r.diagnostics.get("consensus", 0.0)) if mtf_r.active else 0.0,
-            transition_probability=float(dec.pending_progress), stability_level=self.stability.level(conf),
-            checks_passed=dec.checks, low_confidence=self.stability.flag_low_confidence and conf < self.stability.confidence_threshold,
-            time_slot=slot.name if slot else "", sensitivity=float(sens), param_version=self.version,
-            extras=extras)
 
 
 def _minutes(condition: str | None) -> float | None:

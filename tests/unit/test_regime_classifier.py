@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.params import default_params, track_reads
+from engine.regime import candidate
 from engine.regime.classifier import RegimeClassifier
 from engine.regime.intraday import IntradayClock, restricted_match
 from engine.regime.quality import score
@@ -22,18 +23,18 @@ def test_volatility_hysteresis_keeps_the_current_class_near_a_boundary() -> None
     f = clf.formation
     cur = f.by_name["Neutral_Med_Vol"]  # Medium: 0.12-0.25
     h = clf.stability.hysteresis  # 0.05 -> must clear 0.25 * 1.05
-    assert clf._vol_with_hysteresis(0.255, cur, h).name == "Medium"
-    assert clf._vol_with_hysteresis(0.27, cur, h).name == "High"
-    assert clf._vol_with_hysteresis(0.255, None, h).name == "High"
+    assert candidate.vol_with_hysteresis(clf.formation, 0.255, cur, h).name == "Medium"
+    assert candidate.vol_with_hysteresis(clf.formation, 0.27, cur, h).name == "High"
+    assert candidate.vol_with_hysteresis(clf.formation, 0.255, None, h).name == "High"
     wide = RegimeClassifier(edited(PS, {("StabilityConfiguration", "hysteresis_buffer"): 0.15}))
-    assert wide._vol_with_hysteresis(0.27, cur, wide.stability.hysteresis).name == "Medium"
+    assert candidate.vol_with_hysteresis(wide.formation, 0.27, cur, wide.stability.hysteresis).name == "Medium"
 
 
 def test_trend_hysteresis() -> None:
     clf = RegimeClassifier(PS)
     cur = clf.formation.by_name["Neutral_Med_Vol"]
-    assert clf._trend_with_hysteresis(0.00305, 25, {}, cur, 0.05).name == "Neutral"
-    assert clf._trend_with_hysteresis(0.0035, 25, {}, cur, 0.05).name == "Bullish"
+    assert candidate.trend_with_hysteresis(clf.formation, 0.00305, 25, {}, cur, 0.05).name == "Neutral"
+    assert candidate.trend_with_hysteresis(clf.formation, 0.0035, 25, {}, cur, 0.05).name == "Bullish"
 
 
 def test_intraday_slots_in_market_timezone_and_restrictions() -> None:
@@ -48,7 +49,7 @@ def test_intraday_slots_in_market_timezone_and_restrictions() -> None:
     assert not restricted_match(slots[1].restricted, "Bullish", "Bullish_Med_Vol", True)
     clf = RegimeClassifier(PS)
     f = clf.formation
-    demoted = clf._demote(f.trend_by_name["Strong_Bullish"], f.vol_by_name["Medium"], slots[1].restricted)
+    demoted = candidate.demote(clf.formation, f.trend_by_name["Strong_Bullish"], f.vol_by_name["Medium"], slots[1].restricted)
     assert demoted.name == "Bullish"
 
 
