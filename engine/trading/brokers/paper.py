@@ -43,44 +43,13 @@ from engine.trading.brokers.paper_books import (
     signed,
     volume_cap,
 )
+from engine.trading.brokers.paper_rows import fill_record, order_record
 from engine.trading.marks import latest_closes
 
 log = logging.getLogger(__name__)
 
 OPEN = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
 LEVERAGE = Decimal(2)  # buying power = equity x 2 - gross exposure (Reg-T style)
-
-
-def _to_order(row: PaperOrder) -> BrokerOrder:
-    return BrokerOrder(
-        broker_order_id=row.broker_order_id,
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=OrderSide(row.side),
-        qty=row.qty,
-        order_type=OrderType(row.order_type),
-        limit_price=row.limit_price,
-        status=OrderStatus(row.status),
-        filled_qty=row.filled_qty,
-        filled_avg_price=row.filled_avg_price,
-        submitted_at=row.submitted_at,
-        updated_at=row.updated_at,
-        reject_reason=row.reject_reason,
-    )
-
-
-def _to_fill(row: PaperFill) -> BrokerFill:
-    return BrokerFill(
-        broker_order_id=row.broker_order_id,
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=OrderSide(row.side),
-        qty=row.qty,
-        price=row.price,
-        commission=row.commission,
-        ts=row.ts,
-        fill_id=f"paper-fill-{row.id}",
-    )
 
 
 class PaperBroker:
@@ -169,7 +138,7 @@ class PaperBroker:
                     select(PaperOrder).where(PaperOrder.client_order_id == request.client_order_id)
                 ).one_or_none()
                 if existing is not None:
-                    return _to_order(existing)
+                    return order_record(existing)
                 reason = self._reject_reason(s, request)
                 now = self._clock.now()
                 row = PaperOrder(
@@ -181,7 +150,7 @@ class PaperBroker:
                 )
                 s.add(row)
                 s.flush()
-                return _to_order(row)
+                return order_record(row)
         except IntegrityError:  # the same client id raced in from another process: return that one
             found = self.get_order_by_client_id(request.client_order_id)
             if found is None:
@@ -191,21 +160,21 @@ class PaperBroker:
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         with self._store.read() as s:
             row = s.scalars(select(PaperOrder).where(PaperOrder.client_order_id == client_order_id)).one_or_none()
-            return _to_order(row) if row else None
+            return order_record(row) if row else None
 
     def list_open_orders(self) -> list[BrokerOrder]:
         with self._store.read() as s:
             rows = s.scalars(select(PaperOrder).where(PaperOrder.status.in_(OPEN)).order_by(PaperOrder.submitted_at))
-            return [_to_order(r) for r in rows]
+            return [order_record(r) for r in rows]
 
     def list_orders_since(self, since: datetime) -> list[BrokerOrder]:
         with self._store.read() as s:
             rows = s.scalars(select(PaperOrder).where(PaperOrder.updated_at >= since).order_by(PaperOrder.updated_at))
-            return [_to_order(r) for r in rows]
+            return [order_record(r) for r in rows]
 
     def fills_since(self, since: datetime) -> list[BrokerFill]:
         with self._store.read() as s:
-            return [_to_fill(r) for r in s.scalars(select(PaperFill).where(PaperFill.ts >= since).order_by(PaperFill.id))]
+            return [fill_record(r) for r in s.scalars(select(PaperFill).where(PaperFill.ts >= since).order_by(PaperFill.id))]
 
     def cancel_order(self, broker_order_id: str) -> None:
         with self._store.write() as s:
@@ -248,7 +217,7 @@ class PaperBroker:
                 s.add(row)
                 rows.append(row)
             s.flush()
-            return [_to_order(r) for r in rows]
+            return [order_record(r) for r in rows]
 
     # -- account -------------------------------------------------------------------------------
     def get_account(self) -> BrokerAccount:
@@ -309,7 +278,7 @@ class PaperBroker:
                         capacity -= qty
                         fills.append(self._book_fill(s, acct, positions, order, qty, px, now))
             s.flush()
-            return [_to_fill(f) for f in fills]
+            return [fill_record(f) for f in fills]
 
     def _book_fill(self, s: Session, acct: PaperAccount, positions: dict[str, PaperPosition], order: PaperOrder,
                    qty: Decimal, px: Decimal, now: datetime) -> PaperFill:
