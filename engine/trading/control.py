@@ -44,7 +44,7 @@ from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
 
-STATE_LOCK_TIMEOUT_MS = 1000  # longest wait for the trading-state row before freeing it (PostgreSQL)
+STATE_LOCK_TIMEOUT_MS = 500  # longest wait for the trading-state row before freeing it (PostgreSQL)
 
 
 class StateLockedError(Exception):

@@ -1,5 +1,5 @@
 """PostgreSQL: a process frozen (SIGSTOP) while holding the trading-state row lock does not block the
-kill switch. The HALT waits at most STATE_LOCK_TIMEOUT_MS, terminates that session, audits it, and
+kill switch. The HALT waits at most STATE_LOCK_TIMEOUT_MS (0.5 s), terminates that session, audits it, and
 completes; the frozen process's transaction is rolled back when it wakes."""
 from __future__ import annotations
 
