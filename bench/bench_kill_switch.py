@@ -6,6 +6,9 @@ Paths measured (SQLite store, fresh each round):
   paper, engine alive  - the command is handed to an engine thread polling every COMMAND_POLL_SECONDS (the
                          engine's command job period), so the wait for that poll is included
   alpaca (local server)- AlpacaBroker over real HTTP against tests/fake_alpaca, caller performs
+  postgresql           - paper on PostgreSQL (REGIMEDESK_TEST_PG_URL), first as is, then with another
+                         process frozen (SIGSTOP) while holding the trading-state row lock: the kill
+                         switch waits control.STATE_LOCK_TIMEOUT_MS, terminates that session, and goes on
 Baseline in the same run: a bare state-change transaction plus a bare broker.cancel_all_orders(),
 i.e. the floor without the command row, step recording, audit and verification.
 Run: python -m bench.bench_kill_switch [--orders 100] [--rounds 5]
@@ -152,6 +155,56 @@ def bench_alpaca(n: int, rounds: int, tmp: Path) -> list[tuple[float, float]] | 
     return rows
 
 
+FROZEN_HOLDER = """
+import os, signal, sys, psycopg
+con = psycopg.connect(sys.argv[1], application_name="bench-frozen-holder")
+con.execute("SELECT state FROM trading_state WHERE id = 1 FOR UPDATE")
+print("locked", flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+"""
+
+
+def frozen_holder_round(ctx: SimpleControlContext, url: str, n: int, tag: str) -> tuple[float, float]:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", FROZEN_HOLDER, url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        return round_perform(ctx, n, tag, execute="here")
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+
+
+def bench_postgres(n: int, rounds: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | str:
+    import os
+    import uuid
+
+    import psycopg
+
+    admin_url = os.environ.get("REGIMEDESK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        return f"skipped, PostgreSQL not reachable at {admin_url} ({exc})"
+    name = f"regimedesk_bench_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    try:
+        clock = SystemClock()
+        store = open_store(url, migrate=True)
+        seed_market(store, clock)
+        ctx = SimpleControlContext(store=store, clock=clock, broker=PaperBroker(store, clock, starting_cash=Decimal(10**9)))
+        plain = run_rounds(rounds, lambda i: round_perform(ctx, n, f"pg{i}", execute="here"))
+        frozen = run_rounds(rounds, lambda i: frozen_holder_round(ctx, url, n, f"pgf{i}"))
+        store.dispose()
+        return plain, frozen
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100)
@@ -178,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             print("alpaca (local server): skipped, tests/fake_alpaca not available")
         else:
             report("alpaca local server (caller acts)", rows)
+    pg = bench_postgres(n, rounds)
+    if isinstance(pg, str):
+        print(f"postgresql: {pg}")
+    else:
+        report("paper on PostgreSQL (caller acts)", pg[0])
+        report(f"  + frozen lock holder ({control.STATE_LOCK_TIMEOUT_MS} ms wait)", pg[1])
     return 0
 
 
