@@ -162,9 +162,10 @@ def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str
     On PostgreSQL the state row lock is awaited at most STATE_LOCK_TIMEOUT_MS: a session frozen while
     holding it is terminated (and audited) and the request is tried once more.
     """
+    freed = ""
     for attempt in (1, 2):
         try:
-            return _record_request_once(ctx, actor, act, args, names, target, run_here, executor, now)
+            return _record_request_once(ctx, actor, act, args, names, target, run_here, executor, now, freed)
         except DBAPIError as exc:
             if not pg_locks.is_lock_timeout(exc):
                 raise
@@ -181,11 +182,14 @@ def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str
                     f"{act.value} not recorded: the trading state stayed locked by another database session "
                     f"for more than {STATE_LOCK_TIMEOUT_MS} ms ({who}). Stop the process that holds it, "
                     "then repeat the action") from exc
+            freed = "; freed the state lock held by " + ", ".join(
+                f"pid {h.pid} ({h.application_name or 'no name'})" for h in holders if h.terminated)
     raise AssertionError("unreachable")
 
 
 def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
-                         target: TradingState | None, run_here: bool, executor: str, now: datetime) -> tuple[str, int]:
+                         target: TradingState | None, run_here: bool, executor: str, now: datetime,
+                         freed: str = "") -> tuple[str, int]:
     with ctx.store.write() as s:
         pg_locks.set_lock_timeout(s, STATE_LOCK_TIMEOUT_MS)
         ts.ensure_state(s, now)
@@ -194,7 +198,7 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
             t0 = time.perf_counter()
             frm = ts.current(s, lock=True).state
             snap = ts.change(s, now, target, actor, args["reason"])
-            moved = f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}"
+            moved = (f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}") + freed
             steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),
                                     round((time.perf_counter() - t0) * 1000, 2)))
         elif target is not None:

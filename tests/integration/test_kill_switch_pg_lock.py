@@ -58,6 +58,7 @@ def test_kill_switch_frees_the_state_lock_held_by_a_frozen_process(ctx, pg_url):
         assert result.status == "done", result.message
         assert took < control.STATE_LOCK_TIMEOUT_MS / 1000 + 2.0, f"kill switch took {took:.2f} s"
         assert ctx.broker.list_open_orders() == []
+        assert result.steps[0].detail == f"ACTIVE → HALTED; freed the state lock held by pid {holder_backend} (frozen-holder)"
         with ctx.store.read() as s:
             assert ts.current(s).state is TradingState.HALTED
             released = s.scalars(select(AuditEvent).where(AuditEvent.action == "control.state_lock_released")).one()
