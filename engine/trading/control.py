@@ -20,11 +20,11 @@ from sqlalchemy.exc import DBAPIError
 
 from engine import audit
 from engine.store import pg_locks
-from engine.store.db import Store
 from engine.store.models import CommandRow, TradingStateRow
 from engine.trading import commands
 from engine.trading import state as ts
 from engine.trading.commands import StepResult
+from engine.trading.control_results import load_result
 from engine.trading.control_types import (  # noqa: F401 - re-exported: callers import them from here
     ALIASES,
     KINDS,
@@ -49,28 +49,6 @@ STATE_LOCK_TIMEOUT_MS = 500  # longest wait for the trading-state row before fre
 
 class StateLockedError(Exception):
     """The trading state could not be locked, even after terminating the sessions holding it."""
-
-
-def result_of(row: CommandRow, state: TradingState | None = None) -> ControlResult:
-    result = row.result or {}
-    return ControlResult(
-        command_id=row.id, action=row.kind, actor=row.actor, status=row.status, state=state,
-        message=str(result.get("message", "")),
-        steps=tuple(StepResult.from_dict(s) for s in result.get("steps", [])),
-        executor=str(result.get("executor", "")),
-    )
-
-
-def load_result(store: Store, command_id: int) -> ControlResult | None:
-    with store.read() as s:
-        row = s.get(CommandRow, command_id)
-        if row is None:
-            return None
-        try:
-            st: TradingState | None = ts.current(s).state
-        except LookupError:
-            st = None
-        return result_of(row, st)
 
 
 def _refuse(ctx: ControlContext, actor: str, action: Action, args: dict[str, Any], message: str) -> ControlResult:
@@ -301,14 +279,3 @@ def on_engine_start(ctx: ControlContext) -> TradingState:
             snap = ts.change(s, now, TradingState.STOPPED, "system:startup",
                              "the engine restarted during a shutdown; resume to trade again")
         return snap.state
-
-
-def wait_result(store: Store, command_id: int, timeout_s: float) -> ControlResult | None:
-    """Poll a command until it finishes or the timeout passes."""
-    deadline = time.monotonic() + timeout_s
-    result = load_result(store, command_id)
-    while result is not None and not result.finished and time.monotonic() < deadline:
-        time.sleep(0.05)
-        result = load_result(store, command_id)
-    return result
-
