@@ -112,6 +112,12 @@ def perform(
         return _refuse(ctx, actor, act, args, str(exc))
     except StateLockedError as exc:
         return _refuse(ctx, actor, act, args, str(exc))
+    except DBAPIError as exc:  # the store refused the write itself (locked or unreachable): nothing can be recorded
+        message = (f"{act.value} not recorded: the database refused the write ({str(exc.orig).strip()}). Nothing was "
+                   "sent to the broker. With SQLite, a process frozen inside a write (a stopped engine) holds the "
+                   "database lock: end it (kill -9) and repeat; PostgreSQL frees such locks by itself")
+        log.error("%s by %s: %s", act.value, actor, message)
+        return ControlResult(0, act.value, actor, "refused", None, message)
 
     if status == commands.DONE:
         _audit_outcome(ctx, actor, act, command_id, "ok", "")

@@ -80,3 +80,25 @@ def test_kill_switch_with_the_engine_hung_or_killed(tmp_path, how: str):
             proc.kill()
             proc.wait(timeout=10)
     store.dispose()
+
+
+def test_kill_switch_says_what_to_do_when_sqlite_stays_locked(tmp_path, monkeypatch):
+    """A process frozen inside a SQLite write keeps the lock: the HALT cannot be recorded, and the
+    operator gets a message saying so and what to do, not an error page; nothing reaches the broker."""
+    from engine.store import db
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 300)  # the real 10 s would only slow the test
+    url = f"sqlite:///{tmp_path}/locked.db"
+    store = open_store(url, migrate=True)
+    ctx = SimpleControlContext(store=store, clock=SystemClock(), broker=PaperBroker(store, SystemClock()))
+    with store.write() as s:
+        ts.ensure_state(s, ctx.clock.now())
+    with sqlite_write_lock(url):
+        result = control.perform(ctx, "web:alice", "halt", reason="locked store", execute="here")
+    assert result.status == "refused"
+    assert result.message.startswith("halt not recorded: the database refused the write (database is locked)")
+    assert "kill -9" in result.message
+    with store.read() as s:
+        assert ts.current(s).state is TradingState.ACTIVE  # the lock is gone now: a retry would work
+    assert control.perform(ctx, "web:alice", "halt", reason="retry", execute="here").status == "done"
+    store.dispose()
