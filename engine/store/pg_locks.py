@@ -38,6 +38,11 @@ class LockHolder:
     terminated: bool
     error: str = ""
 
+    @property
+    def label(self) -> str:
+        """'pid 123 (regimedesk host:456)', as the UI and messages name the session."""
+        return f"pid {self.pid} ({self.application_name or 'no name'})"
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

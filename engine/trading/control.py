@@ -160,14 +160,13 @@ def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str
                                       "sessions": [h.as_dict() for h in holders]},
                              outcome="ok" if holders and all(h.terminated for h in holders) else "failed")
             if attempt == 2 or not any(h.terminated for h in holders):
-                who = "; ".join(f"pid {h.pid} ({h.application_name or 'no name'}, {h.state}): "
-                                f"{'terminated' if h.terminated else h.error}" for h in holders) or "no holder found"
+                who = "; ".join(f"{h.label}, {h.state}: {'terminated' if h.terminated else h.error}"
+                                for h in holders) or "no holder found"
                 raise StateLockedError(
                     f"{act.value} not recorded: the trading state stayed locked by another database session "
                     f"for more than {STATE_LOCK_TIMEOUT_MS} ms ({who}). Stop the process that holds it, "
                     "then repeat the action") from exc
-            freed = "; freed the state lock held by " + ", ".join(
-                f"pid {h.pid} ({h.application_name or 'no name'})" for h in holders if h.terminated)
+            freed = "; freed the state lock held by " + ", ".join(h.label for h in holders if h.terminated)
     raise AssertionError("unreachable")
 
 

@@ -52,13 +52,9 @@ def read_marks(session: Session) -> EquityMarks:
     )
 
 
-def market_timezone(ps: Any | None) -> str:
-    """The market's timezone from a parameter set (the schema default when there is none)."""
-    if ps is None:
-        from engine.params import default_params
-
-        ps = default_params()
-    return str(ps.sheet("MasterConfiguration")["market_timezone"])
+def market_timezone(ps: Any) -> str:
+    """The market's timezone from a parameter set: it decides when the trading day rolls."""
+    return str(ps.sheet("MasterConfiguration").market_timezone)
 
 
 def trading_day(now: datetime, tz: str) -> str:
