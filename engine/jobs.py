@@ -124,11 +124,17 @@ def market_tick(ctx: EngineContext) -> MarketUpdate:
     return update
 
 
-def heartbeat(ctx: EngineContext) -> bool:
-    """Beat, and take or renew the lease; return True when this engine is the active one."""
+def heartbeat(ctx: EngineContext, stopping: Callable[[], bool] = lambda: False) -> bool:
+    """Beat, and take or renew the lease; return True when this engine is the active one.
+
+    `stopping` is asked inside the lease transaction: a beat that runs after its engine began to stop
+    (and perhaps after release_lease, which such a beat would otherwise undo) never takes the lease.
+    """
     now = ctx.clock.now()
     with ctx.store.write() as session:
         lease = session.get(EngineLease, 1, with_for_update=ctx.store.dialect == "postgresql")
+        if stopping():
+            return False
         if lease is None:
             lease = EngineLease(id=1, holder=ctx.engine_id, lease_until=now)
             session.add(lease)

@@ -63,7 +63,7 @@ class EngineService:
 
     def _beat(self) -> None:
         was_leader = self.is_leader
-        self.is_leader = jobs.heartbeat(self.ctx)
+        self.is_leader = jobs.heartbeat(self.ctx, stopping=self._stop_requested.is_set)
         if self.is_leader and not was_leader:
             log.info("engine %s is the active engine", self.ctx.engine_id)
             jobs.run_recorded(self.ctx, "startup", self._on_become_leader)

@@ -44,3 +44,21 @@ def test_second_engine_is_standby_until_the_first_stops(any_db_url: str) -> None
     finally:
         first.shutdown(actor="test")
         second.shutdown(actor="test")
+
+
+def test_a_beat_after_the_release_does_not_take_the_lease_back(sqlite_url: str) -> None:
+    """The race behind a slow failover: a stopping engine's last heartbeat ran after release_lease
+    and renewed the lease for another LEASE_SECONDS, so the standby waited that long."""
+    from engine import jobs
+    from engine.store.models import EngineLease
+
+    ctx = build_context(load_settings(database_url=sqlite_url), with_source=False, migrate=True)
+    assert jobs.heartbeat(ctx) is True
+    jobs.release_lease(ctx)
+    assert jobs.heartbeat(ctx, stopping=lambda: True) is False
+    with ctx.store.read() as session:
+        lease = session.get(EngineLease, 1)
+        beat = session.get(EngineHeartbeat, ctx.engine_id)
+        assert lease is not None and lease.lease_until <= ctx.clock.now()  # still released
+        assert beat is not None and beat.status == "stopped"
+    ctx.store.dispose()
