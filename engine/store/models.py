@@ -352,3 +352,17 @@ class ReconciliationRun(Base):
     ts: Mapped[datetime] = mapped_column(index=True)
     ok: Mapped[bool] = mapped_column(Boolean)
     differences: Mapped[list] = mapped_column(default=list)
+
+
+class HealthResult(Base):
+    """One health check's outcome in one run of the engine's health job (history for sparklines, /metrics)."""
+
+    __tablename__ = "health_results"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime]
+    engine_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # healthy | degraded | unhealthy
+    detail: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (Index("ix_health_results_ts", "ts"), Index("ix_health_results_name_ts", "name", "ts"))
