@@ -21,17 +21,19 @@ from engine.store.models import (
     BarRow,
     EngineHeartbeat,
     EngineLease,
+    HealthResult,
     Instrument,
     JobRun,
     KeyValue,
     OptionChainSnapshot,
     TrueRegimeRow,
 )
-from engine.store.writes import insert_ignoring_duplicates, pack_chain
+from engine.store.writes import insert_ignoring_duplicates, pack_chain, upsert_rows
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 15.0
+LEASE_SECONDS = 10.0  # renewed every 2 s (4 beats may fail before it lapses); takeover within it after a SIGKILL
+LEASE_TAKEN_KEY = "engine.lease_taken"  # which engine took the lease, when (the Health page's engines table)
 MARKET_DATA_KEY = "market.last_received_at"  # wall-clock arrival of the newest bars: the stale-data check
 JOB_RUN_RETENTION = timedelta(hours=6)
 CHAIN_SNAPSHOTS_KEPT = 2_000
@@ -125,29 +127,41 @@ def market_tick(ctx: EngineContext) -> MarketUpdate:
 
 
 def heartbeat(ctx: EngineContext, stopping: Callable[[], bool] = lambda: False) -> bool:
-    """Beat, and take or renew the lease; return True when this engine is the active one.
+    """Beat, and take or renew the lease; return True when this engine is the active one."""
+    return heartbeat_lease(ctx, stopping)[0]
+
+
+def heartbeat_lease(ctx: EngineContext, stopping: Callable[[], bool] = lambda: False) -> tuple[bool, datetime | None]:
+    """Beat, and take or renew the lease; return (is this engine the active one, when the lease lapses).
 
     `stopping` is asked inside the lease transaction: a beat that runs after its engine began to stop
     (and perhaps after release_lease, which such a beat would otherwise undo) never takes the lease.
+    A standby uses the returned lapse time to beat again right then (engine/scheduler.py), so takeover
+    after a SIGKILL of the leader takes at most LEASE_SECONDS, not LEASE_SECONDS plus a poll period.
     """
     now = ctx.clock.now()
     with ctx.store.write() as session:
         lease = session.get(EngineLease, 1, with_for_update=ctx.store.dialect == "postgresql")
         if stopping():
-            return False
+            return False, None
         if lease is None:
             lease = EngineLease(id=1, holder=ctx.engine_id, lease_until=now)
             session.add(lease)
         is_leader = lease.holder == ctx.engine_id or lease.lease_until < now
         if is_leader:
+            if lease.holder != ctx.engine_id or session.get(KeyValue, LEASE_TAKEN_KEY) is None:
+                upsert_rows(session, KeyValue.__table__, [{
+                    "key": LEASE_TAKEN_KEY, "updated_at": now,
+                    "value": {"holder": ctx.engine_id, "at": now.isoformat(), "from": lease.holder}}], key=["key"])
             lease.holder, lease.lease_until = ctx.engine_id, now + timedelta(seconds=LEASE_SECONDS)
+        lease_until = lease.lease_until
         beat = session.get(EngineHeartbeat, ctx.engine_id)
         if beat is None:
             beat = EngineHeartbeat(engine_id=ctx.engine_id, host=socket.gethostname(), pid=os.getpid(),
                                    started_at=now, last_beat=now, status="active")
             session.add(beat)
         beat.last_beat, beat.status = now, "active" if is_leader else "standby"
-    return is_leader
+    return is_leader, lease_until
 
 
 def release_lease(ctx: EngineContext) -> None:
@@ -166,6 +180,7 @@ def retention(ctx: EngineContext) -> None:
     now = ctx.clock.now()
     with ctx.store.write() as session:
         session.execute(delete(JobRun).where(JobRun.started_at < now - JOB_RUN_RETENTION))
+        session.execute(delete(HealthResult).where(HealthResult.ts < now - JOB_RUN_RETENTION))
         cutoff = session.scalar(
             select(OptionChainSnapshot.id).order_by(OptionChainSnapshot.id.desc()).offset(CHAIN_SNAPSHOTS_KEPT).limit(1)
         )

@@ -5,18 +5,22 @@ takes over when the lease lapses (see jobs.heartbeat).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine import jobs
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
+from engine.health.recorder import HEALTH_JOB_SECONDS, HealthRecorder
 from engine.settings import BrokerName
 
 log = logging.getLogger(__name__)
@@ -60,13 +64,44 @@ class EngineService:
         self._shut_down = False
         self._stop_requested = threading.Event()
         self.scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
+        self._beat_lock = threading.Lock()
+        self._lease_valid_until = 0.0  # time.monotonic() until which this engine's lease surely holds
+        self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
 
     def _beat(self) -> None:
-        was_leader = self.is_leader
-        self.is_leader = jobs.heartbeat(self.ctx, stopping=self._stop_requested.is_set)
-        if self.is_leader and not was_leader:
-            log.info("engine %s is the active engine", self.ctx.engine_id)
-            jobs.run_recorded(self.ctx, "startup", self._on_become_leader)
+        if not self._beat_lock.acquire(blocking=False):  # the regular beat and a lease-lapse beat never overlap
+            return
+        try:
+            was_leader = self.is_leader
+            t0 = time.monotonic()
+            self.is_leader, lease_until = jobs.heartbeat_lease(self.ctx, stopping=self._stop_requested.is_set)
+            # self-fencing: leader-only jobs stop when this engine's lease may have lapsed without a renewal
+            self._lease_valid_until = t0 + jobs.LEASE_SECONDS - 0.5 if self.is_leader else 0.0
+            if self.is_leader and not was_leader:
+                log.info("engine %s is the active engine", self.ctx.engine_id)
+                self.health.scheduled_since = self.ctx.clock.now()
+                jobs.run_recorded(self.ctx, "startup", self._on_become_leader)
+                self._run_soon("market", "planner")  # first tick and first plan now, not one period later
+            elif not self.is_leader and lease_until is not None:
+                self._beat_at_lapse(lease_until)
+        finally:
+            self._beat_lock.release()
+
+    def _beat_at_lapse(self, lease_until: datetime) -> None:
+        """A standby beats again the moment the leader's lease lapses (not up to one heartbeat period later)."""
+        delay = (lease_until - self.ctx.clock.now()).total_seconds() + 0.05
+        if not self._started or not self.scheduler.running or not 0 < delay <= jobs.LEASE_SECONDS + 1:
+            return
+        self.scheduler.add_job(lambda: jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat()), "date",
+                               run_date=datetime.now(UTC) + timedelta(seconds=delay), id="lease-lapse",
+                               replace_existing=True, misfire_grace_time=5)
+
+    def _run_soon(self, *job_ids: str) -> None:
+        if not self._started or not self.scheduler.running:
+            return  # start-up: the jobs are added after this first beat
+        for job_id in job_ids:
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
     def _on_become_leader(self, ctx: EngineContext) -> None:
         jobs.ensure_instruments(ctx)
@@ -75,7 +110,8 @@ class EngineService:
 
     def _wrap(self, spec: JobSpec) -> Callable[[], None]:
         def run() -> None:
-            if self._stop_requested.is_set() or (spec.leader_only and not self.is_leader):
+            leading = self.is_leader and time.monotonic() < self._lease_valid_until
+            if self._stop_requested.is_set() or (spec.leader_only and not leading):
                 return
             jobs.run_recorded(self.ctx, spec.name, spec.run)
 
@@ -85,7 +121,10 @@ class EngineService:
         self.scheduler.add_job(lambda: jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat()),
                                "interval", seconds=2.0, id="heartbeat", max_instances=1, coalesce=True,
                                misfire_grace_time=5)
-        for spec in [*job_specs(self.ctx, self.cycle), *self.extra_jobs]:
+        specs = [*job_specs(self.ctx, self.cycle), *self.extra_jobs, JobSpec("health", HEALTH_JOB_SECONDS, self.health.run)]
+        self.health.intervals = {"heartbeat": 2.0, **{spec.name: spec.seconds for spec in specs}}
+        self.health.listen(self.scheduler)
+        for spec in specs:
             self.scheduler.add_job(self._wrap(spec), "interval", seconds=spec.seconds, id=spec.name,
                                    max_instances=1, coalesce=True, misfire_grace_time=max(5, int(spec.seconds * 2)))
 

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8050, ge=1, le=65535)
     engine_mode: EngineMode = EngineMode.EMBEDDED
     secret_key: SecretStr | None = None
+    metrics_token: SecretStr | None = Field(default=None, description="bearer token a Prometheus scrape of /metrics sends")
     cache_url: str = Field(default="", description="'' = in-process cache; redis://host:port/db for several workers")
     tick_seconds: float = Field(default=1.0, gt=0.05, le=3600, description="engine market-data tick period")
     sim_seed: int = 7

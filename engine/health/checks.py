@@ -4,17 +4,20 @@ Used by the Health page and the machine-readable /api/health endpoint.
 """
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy import desc, func, select, text
+from sqlalchemy import case, desc, func, select, text
+from sqlalchemy.engine import make_url
 
 from engine.context import EngineContext
-from engine.store.models import BarRow, EngineHeartbeat, JobRun, TradingStateRow
+from engine.store.models import BarRow, EngineHeartbeat, JobRun, RegimeSnapshot, TradingStateRow
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 _RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
@@ -46,22 +49,55 @@ def check_heartbeat(ctx: EngineContext, now: datetime) -> CheckResult:
     return CheckResult("engine heartbeat", _grade(age, 10, 30), f"last beat {age:.1f} s ago from {beat.engine_id}", age)
 
 
-def check_jobs(ctx: EngineContext, now: datetime) -> list[CheckResult]:
-    """Per job: errors in the last 5 minutes and lag since its last run."""
-    since = now - timedelta(minutes=5)
+JOB_WINDOW = timedelta(minutes=5)  # errors and skipped runs are counted over this window
+JOB_LAST_RUN_LOOKBACK = timedelta(minutes=60)  # a job silent for longer than this is not listed (one-off jobs)
+
+
+def job_lag_limits(interval_s: float) -> tuple[float, float]:
+    """Lag (seconds since a job's last run) graded against the job's own schedule: degraded after three
+    missed periods plus 10 s of slack, unhealthy after ten plus a minute."""
+    return 3 * interval_s + 10, 10 * interval_s + 60
+
+
+def check_jobs(ctx: EngineContext, now: datetime, intervals: dict[str, float] | None = None,
+               scheduled_since: datetime | None = None) -> list[CheckResult]:
+    """Per job: errors and skipped runs in the last 5 minutes, and lag since its last run judged against
+    the job's own interval (`intervals`, seconds; jobs without one, such as startup, are not lag-graded).
+    `scheduled_since` is when this engine began running the jobs: lag is never counted from before it
+    (a job on a 5-minute schedule has not run yet one minute after start-up, and that is fine).
+
+    Skipped runs are rows with outcome "skipped": APScheduler refused a run because the previous one was
+    still running (max instances) or the run came too late (misfire); see engine/health/recorder.py.
+    Written with CASE so it runs on SQLite and PostgreSQL alike (PostgreSQL cannot cast a boolean to bigint).
+    """
+    intervals = intervals or {}
+    is_error = case((JobRun.outcome == "error", 1), else_=0)
+    is_skip = case((JobRun.outcome == "skipped", 1), else_=0)
     with ctx.store.read() as session:
-        rows = session.execute(
-            select(JobRun.job, func.count(), func.sum(func.cast(JobRun.outcome == "error", JobRun.id.type)),
-                   func.max(JobRun.started_at))
-            .where(JobRun.started_at >= since).group_by(JobRun.job)
-        ).all()
+        recent = {job: (int(runs or 0), int(errors or 0), int(skipped or 0)) for job, runs, errors, skipped in session.execute(
+            select(JobRun.job, func.count() - func.sum(is_skip), func.sum(is_error), func.sum(is_skip))
+            .where(JobRun.started_at >= now - JOB_WINDOW).group_by(JobRun.job)
+        )}
+        last_runs = dict(session.execute(
+            select(JobRun.job, func.max(JobRun.started_at))
+            .where(JobRun.started_at >= now - JOB_LAST_RUN_LOOKBACK, JobRun.outcome != "skipped").group_by(JobRun.job)
+        ).all())
     results = []
-    for job, runs, errors, last in rows:
-        errors = int(errors or 0)
-        lag = (now - last).total_seconds()
-        status = worst([_grade(errors / max(runs, 1), 0.01, 0.5), _grade(lag, 120, 600)])
-        results.append(CheckResult(f"job {job}", status, f"{runs} runs, {errors} errors in 5 min; last {lag:.0f} s ago",
-                                   lag))
+    for job in sorted(set(recent) | set(last_runs) | set(intervals)):
+        runs, errors, skipped = recent.get(job, (0, 0, 0))
+        last = last_runs.get(job)
+        interval = intervals.get(job)
+        grades = [_grade(errors / max(runs, 1), 0.01, 0.5)]
+        if skipped:
+            grades.append(_grade(skipped / (runs + skipped), 0.1, 0.8))
+        lag = max(0.0, (now - last).total_seconds()) if last is not None else None
+        when = f"last {lag:.0f} s ago" if lag is not None else "no run in the last hour"
+        if interval is not None:
+            counted_from = max(t for t in (last, scheduled_since, now - JOB_LAST_RUN_LOOKBACK) if t is not None)
+            grades.append(_grade((now - counted_from).total_seconds(), *job_lag_limits(interval)))
+        every = f"every {interval:g} s; " if interval is not None else ""
+        detail = f"{every}{runs} runs, {errors} errors, {skipped} skipped in 5 min; {when}"
+        results.append(CheckResult(f"job {job}", worst(grades), detail, lag))
     return results
 
 
@@ -128,16 +164,107 @@ def check_memory() -> CheckResult:
                        f"process {rss_mb:.0f} MB; machine {available:.0f}% used", rss_mb)
 
 
+def database_disk_path(ctx: EngineContext) -> tuple[str | None, str]:
+    """Where the database's files live, if on this machine: the SQLite file's directory, or PostgreSQL's
+    data_directory when the server runs here (the role may read it: superuser or pg_read_all_settings)."""
+    url = make_url(ctx.store.url)
+    if ctx.store.dialect == "sqlite":
+        database = url.database or ""
+        if not database or database == ":memory:":
+            return None, "in-memory SQLite"
+        return str(Path(database).resolve().parent), "SQLite file"
+    try:
+        with ctx.store.read() as session:
+            data_dir = session.scalar(text("SELECT setting FROM pg_settings WHERE name = 'data_directory'"))
+    except Exception as exc:  # noqa: BLE001 - a role without the right cannot see it; said in the detail
+        return None, f"PostgreSQL data directory not readable ({type(exc).__name__})"
+    if url.host not in (None, "", "localhost", "127.0.0.1", "::1") or not data_dir or not Path(data_dir).exists():
+        return None, f"PostgreSQL on {url.host}: its disk is not visible from this machine"
+    return data_dir, "PostgreSQL data directory"
+
+
 def check_disk(ctx: EngineContext) -> CheckResult:
-    usage = shutil.disk_usage(".")
+    """Free space where the database lives (not the current directory)."""
+    path, what = database_disk_path(ctx)
+    if path is None:
+        return CheckResult("disk", HEALTHY, f"{what}; not measured here")
+    usage = shutil.disk_usage(path)
     used_pct = usage.used / usage.total * 100
-    return CheckResult("disk", _grade(used_pct, 90, 97), f"{usage.free / 1e9:.1f} GB free ({used_pct:.0f}% used)",
-                       used_pct)
+    return CheckResult("disk", _grade(used_pct, 90, 97),
+                       f"{what} {path}: {usage.free / 1e9:.1f} GB free ({used_pct:.0f}% used)", used_pct)
 
 
-def run_all(ctx: EngineContext) -> dict[str, Any]:
+def check_broker_probe(ctx: EngineContext, recent: list[tuple[str, float | None]] | None = None) -> CheckResult:
+    """Broker latency (one account request, timed) and error rate over this probe and the recent ones.
+
+    `recent` is the stored history of this check, newest first: (status, latency ms or None on error).
+    """
+    t0 = time.perf_counter()
+    error = None
+    try:
+        ctx.broker.get_account()
+    except Exception as exc:  # noqa: BLE001 - a failed probe is the measurement
+        error = f"{type(exc).__name__}: {exc}"[:200]
+    ms = (time.perf_counter() - t0) * 1000
+    history = [value for _status, value in (recent or [])]
+    probes = [None if error else ms, *history]
+    failures = sum(1 for v in probes if v is None)
+    rate = failures / len(probes)
+    status = worst([DEGRADED if error else _grade(ms, 1000, 5000), _grade(rate, 0.2, 0.5)])
+    head = f"{ctx.broker.name}: failed: {error}" if error else f"{ctx.broker.name}: account in {ms:.0f} ms"
+    detail = f"{head}; {failures} of the last {len(probes)} probes failed"
+    return CheckResult("broker latency", status, detail, None if error else ms)
+
+
+def check_reconciliation(ctx: EngineContext, now: datetime, interval_s: float = 60.0) -> CheckResult:
+    """The newest store-versus-broker reconciliation: its differences and how old it is."""
+    from engine.trading.reconcile import last_run
+
+    with ctx.store.read() as session:
+        run = last_run(session)
+    if run is None:
+        return CheckResult("reconciliation", DEGRADED, "no reconciliation has run yet")
+    age = max(0.0, (now - run.ts).total_seconds())
+    count = len(run.differences or [])
+    total = sum(abs(float(d.get("value", 0) or 0)) for d in run.differences or [])
+    kinds = ", ".join(sorted({str(d.get("kind")) for d in run.differences or []}))
+    grades = [HEALTHY if run.ok else DEGRADED, _grade(age, *job_lag_limits(interval_s))]
+    what = "store and broker agree" if run.ok else f"{count} difference(s) worth {total:,.2f} USD ({kinds})"
+    return CheckResult("reconciliation", worst(grades), f"{what}; {age:.0f} s ago", float(count))
+
+
+def check_regime(ctx: EngineContext) -> CheckResult:
+    """The regime detector's newest output: how many indicator modules are active and its confidence."""
+    with ctx.store.read() as session:
+        snap = session.scalars(select(RegimeSnapshot).order_by(RegimeSnapshot.id.desc()).limit(1)).first()
+    if snap is None:
+        return CheckResult("regime detector", DEGRADED, "no regime classified yet")
+    modules = (snap.modules or {}).get("modules") or []
+    active = [m.get("name") for m in modules if m.get("active")]
+    confidence = snap.confidence
+    if confidence is None or math.isnan(confidence) or not 0 <= confidence <= 1:
+        return CheckResult("regime detector", UNHEALTHY, f"confidence {confidence!r} is not a number in 0..1")
+    share = len(active) / len(modules) if modules else 0.0
+    status = UNHEALTHY if not active else DEGRADED if share < 0.5 else HEALTHY
+    detail = (f"{snap.regime_name} (id {snap.regime_id}) at {snap.ts:%Y-%m-%d %H:%M}, confidence {confidence:.2f}; "
+              f"{len(active)} of {len(modules)} modules active")
+    return CheckResult("regime detector", status, detail, confidence)
+
+
+def engine_checks(ctx: EngineContext, now: datetime, intervals: dict[str, float] | None = None,
+                  scheduled_since: datetime | None = None,
+                  broker_history: list[tuple[str, float | None]] | None = None) -> list[CheckResult]:
+    """Every check, as the engine's health job runs them (engine/health/recorder.py stores the results)."""
+    intervals = intervals or {}
+    return [check_heartbeat(ctx, now), check_market_data(ctx, now), check_database(ctx), check_broker(ctx),
+            check_broker_probe(ctx, broker_history), check_reconciliation(ctx, now, intervals.get("reconcile", 60.0)),
+            check_regime(ctx), *check_risk_limits(ctx), check_memory(), check_disk(ctx),
+            *check_jobs(ctx, now, intervals, scheduled_since)]
+
+
+def run_all(ctx: EngineContext, intervals: dict[str, float] | None = None) -> dict[str, Any]:
+    """Run every check now (tools and tests; the web reads the stored results: engine/health/report.py)."""
     now = ctx.clock.now()
-    checks = [check_heartbeat(ctx, now), check_market_data(ctx, now), check_database(ctx), check_broker(ctx),
-              *check_risk_limits(ctx), check_memory(), check_disk(ctx), *check_jobs(ctx, now)]
+    checks = engine_checks(ctx, now, intervals)
     return {"status": worst([c.status for c in checks]), "checked_at": now.isoformat(),
             "checks": [asdict(c) for c in checks]}

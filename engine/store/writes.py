@@ -29,6 +29,22 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[di
     session.execute(insert(table).on_conflict_do_nothing(), list(rows))
 
 
+def upsert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
+    """Insert rows, or update every non-key column of the row already stored under the same key.
+
+    One statement (INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL), so two writers that
+    store the same row at the same time both succeed: the later one's values win, nobody sees a
+    unique violation (a check-then-insert races on PostgreSQL's READ COMMITTED).
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    updated = {c: stmt.excluded[c] for c in rows[0] if c not in key}
+    session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updated), list(rows))
+
+
 def pack_chain(chain: OptionChain) -> bytes:
     """An option chain's columns as one blob: a JSON header (dtype, length) + raw bytes, zlib level 1.
 

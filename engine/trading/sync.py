@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
 from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, PositionRow
+from engine.store.writes import insert_ignoring_duplicates, upsert_rows
 from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder, OrderStatus
 from engine.trading.equity import update_marks
 from engine.trading.orders import apply_broker_order
@@ -92,23 +93,31 @@ def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> Sy
         gross = sum((abs(p.qty) * (p.market_price or p.avg_entry_price) for p in positions), Decimal(0))
         s.add(AccountSnapshot(ts=now, broker=ctx.broker.name, cash=account.cash, equity=account.equity,
                               buying_power=account.buying_power, gross_exposure=gross))
-        s.execute(delete(PositionRow))
-        for p in positions:
-            pnl = (p.market_price - p.avg_entry_price) * p.qty if p.market_price is not None else None
-            s.add(PositionRow(symbol=p.symbol, qty=p.qty, avg_entry_price=p.avg_entry_price,
-                              market_price=p.market_price, unrealized_pnl=pnl, updated_at=now))
+        _store_positions(s, positions, now)
         report = SyncReport(equity=account.equity, cash=account.cash, positions=len(positions))
         _apply_orders(s, orders, lookups, now, report)
         _apply_fills(s, fills, report)
         marks = update_marks(s, now, account.equity, limits.market_timezone)
         report.triggers = equity_triggers(s, now, account.equity, marks.start_of_day, marks.peak, limits)
-        row = s.get(KeyValue, LAST_SYNC_KEY)
-        value = {"ts": started.isoformat()}
-        if row is None:
-            s.add(KeyValue(key=LAST_SYNC_KEY, value=value, updated_at=now))
-        else:
-            row.value, row.updated_at = value, now
+        upsert_rows(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
+                                             "updated_at": now}], key=["key"])
     return report
+
+
+def _store_positions(s: Session, positions: list, now: datetime) -> None:
+    """Replace the stored positions with the broker's: an upsert per symbol (in symbol order, so two
+    writers lock rows in the same order), then delete the symbols the broker no longer holds.
+
+    Delete-all-then-insert raced on PostgreSQL: the account and reconcile jobs both inserted the same
+    symbol and one failed with a unique violation on positions_pkey.
+    """
+    rows = []
+    for p in sorted(positions, key=lambda p: p.symbol):
+        pnl = (p.market_price - p.avg_entry_price) * p.qty if p.market_price is not None else None
+        rows.append({"symbol": p.symbol, "qty": p.qty, "avg_entry_price": p.avg_entry_price,
+                     "market_price": p.market_price, "unrealized_pnl": pnl, "updated_at": now})
+    upsert_rows(s, PositionRow.__table__, rows, key=["symbol"])
+    s.execute(delete(PositionRow).where(PositionRow.symbol.not_in([r["symbol"] for r in rows])))
 
 
 def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, BrokerOrder | None], now: datetime,
@@ -140,9 +149,8 @@ def _apply_fills(s: Session, fills: list[BrokerFill], report: SyncReport) -> Non
         return
     keys = {fill_key(f): f for f in fills}
     seen = set(s.scalars(select(FillRow.fill_key).where(FillRow.fill_key.in_(list(keys)))))
-    for key, f in keys.items():
-        if key in seen:
-            continue
-        s.add(FillRow(fill_key=key, client_order_id=f.client_order_id, symbol=f.symbol, side=f.side.value, qty=f.qty,
-                      price=f.price, commission=f.commission, ts=f.ts))
-        report.fills_added += 1
+    new = [{"fill_key": key, "client_order_id": f.client_order_id, "symbol": f.symbol, "side": f.side.value,
+            "qty": f.qty, "price": f.price, "commission": f.commission, "ts": f.ts}
+           for key, f in sorted(keys.items()) if key not in seen]
+    insert_ignoring_duplicates(s, FillRow.__table__, new)  # another writer may store the same fill meanwhile
+    report.fills_added += len(new)

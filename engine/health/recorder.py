@@ -1,0 +1,151 @@
+"""The engine's health job: runs every check, stores the results as history, counts skipped job runs.
+
+The web never runs the checks per request: /api/health, /metrics and the Health page read what this
+job stored (engine/health/report.py), plus the two facts only an outside observer can judge (is the
+engine's heartbeat fresh, does the store answer).
+
+It also keeps the cumulative figures /metrics exposes as counters and histograms (job durations,
+orders, fills, gateway rejections): aggregated here every run into one engine_kv row, so a scrape
+reads one row instead of scanning tables, and counters stay monotonic when retention prunes job_runs.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import delete, func, select
+
+from engine.context import EngineContext
+from engine.health.checks import engine_checks
+from engine.store.models import (
+    AccountSnapshot,
+    FillRow,
+    HealthResult,
+    JobRun,
+    KeyValue,
+    OrderRow,
+    RegimeSnapshot,
+)
+from engine.store.writes import upsert_rows
+
+log = logging.getLogger(__name__)
+
+HEALTH_JOB_SECONDS = 10.0
+BROKER_PROBES_COUNTED = 12  # the error rate covers this probe and the 11 before it (about 2 minutes)
+SKIPS_BUFFERED = 10_000  # at most this many skipped runs wait for the next health job (a standby never flushes)
+METRICS_KEY = "metrics.cumulative"
+# job duration histogram buckets, seconds (the commands job takes ms, a warm-up or reconcile seconds)
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class SkippedRun:
+    job: str
+    reason: str  # "max instances" (the previous run still running) | "missed" (too late to run)
+    at: datetime
+
+
+class HealthRecorder:
+    """One per engine process: an APScheduler listener for skipped runs and the health job itself."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self.intervals: dict[str, float] = {}
+        self.scheduled_since: datetime | None = None  # when this engine became the active one
+        self._lock = threading.Lock()
+        self._skipped: list[SkippedRun] = []
+
+    def listen(self, scheduler: BaseScheduler) -> None:
+        scheduler.add_listener(self.on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+
+    def on_event(self, event: JobEvent) -> None:
+        """Called by APScheduler in its own thread: only buffer (no database work in the scheduler loop)."""
+        reason = "max instances" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        with self._lock:
+            if len(self._skipped) < SKIPS_BUFFERED:
+                self._skipped.append(SkippedRun(str(event.job_id), reason, self.ctx.clock.now()))
+
+    def flush_skipped(self, ctx: EngineContext) -> int:
+        with self._lock:
+            skipped, self._skipped = self._skipped, []
+        if skipped:
+            with ctx.store.write() as session:
+                session.add_all(JobRun(job=s.job, engine_id=ctx.engine_id, started_at=s.at, duration_ms=0.0,
+                                       outcome="skipped", error=f"skipped: {s.reason}") for s in skipped)
+            log.warning("%d job run(s) skipped since the last health run (%s)", len(skipped),
+                        ", ".join(sorted({s.job for s in skipped})))
+        return len(skipped)
+
+    def run(self, ctx: EngineContext) -> None:
+        """The health job: flush skipped runs, run every check, store a row per check, update the counters."""
+        self.flush_skipped(ctx)
+        now = ctx.clock.now()
+        with ctx.store.read() as session:
+            history = [(status, value) for status, value in session.execute(
+                select(HealthResult.status, HealthResult.value).where(HealthResult.name == "broker latency")
+                .order_by(HealthResult.ts.desc()).limit(BROKER_PROBES_COUNTED - 1))]
+        results = engine_checks(ctx, now, self.intervals, self.scheduled_since, history)
+        with ctx.store.write() as session:
+            session.add_all(HealthResult(ts=now, engine_id=ctx.engine_id, name=c.name[:64], status=c.status,
+                                         detail=c.detail, value=c.value) for c in results)
+        update_cumulative_metrics(ctx)
+
+
+def _empty_hist() -> dict:
+    return {"buckets": [0] * len(DURATION_BUCKETS), "sum": 0.0, "count": 0, "errors": 0, "skipped": 0}
+
+
+def update_cumulative_metrics(ctx: EngineContext) -> dict:
+    """Fold job runs recorded since the last call into cumulative histograms; count orders and fills."""
+    with ctx.store.read() as session:
+        row = session.get(KeyValue, METRICS_KEY)
+        value = dict(row.value) if row is not None else {"last_job_run_id": 0, "jobs": {}}
+        last_id = int(value.get("last_job_run_id", 0))
+        new_runs = session.execute(select(JobRun.id, JobRun.job, JobRun.duration_ms, JobRun.outcome)
+                                   .where(JobRun.id > last_id).order_by(JobRun.id)).all()
+        orders = dict(session.execute(select(OrderRow.status, func.count()).group_by(OrderRow.status)).all())
+        rejected = session.execute(select(OrderRow.reject_reason, func.count()).where(OrderRow.status == "rejected")
+                                   .group_by(OrderRow.reject_reason)).all()
+        fills = session.execute(select(func.count(), func.coalesce(func.sum(FillRow.qty), 0))).one()
+        account = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.ts.desc()).limit(1)).first()
+        regime = session.scalars(select(RegimeSnapshot).order_by(RegimeSnapshot.id.desc()).limit(1)).first()
+    jobs = {name: dict(h) for name, h in value.get("jobs", {}).items()}
+    for run_id, job, duration_ms, outcome in new_runs:
+        hist = jobs.setdefault(job, _empty_hist())
+        last_id = max(last_id, run_id)
+        if outcome == "skipped":
+            hist["skipped"] += 1
+            continue
+        seconds = duration_ms / 1000.0
+        hist["buckets"] = [n + (1 if seconds <= bound else 0) for n, bound in zip(hist["buckets"], DURATION_BUCKETS,
+                                                                                  strict=True)]
+        hist["sum"] += seconds
+        hist["count"] += 1
+        hist["errors"] += 1 if outcome == "error" else 0
+    reasons: dict[str, int] = {}
+    for reason, count in rejected:
+        category = (reason or "unknown").split(":", 1)[0].strip()[:40] or "unknown"
+        reasons[category] = reasons.get(category, 0) + int(count)
+    value = {
+        "last_job_run_id": last_id, "jobs": jobs,
+        "orders_by_status": {str(k): int(v) for k, v in orders.items()},
+        "rejections_by_reason": reasons,
+        "fills": int(fills[0]), "filled_qty": float(fills[1] or 0),
+        "equity": float(account.equity) if account is not None else None,
+        "regime": ({"id": regime.regime_id, "name": regime.regime_name, "confidence": regime.confidence,
+                    "symbol": regime.symbol} if regime is not None else None),
+        "updated_at": ctx.clock.now().isoformat(),
+    }
+    with ctx.store.write() as session:
+        upsert_rows(session, KeyValue.__table__, [{"key": METRICS_KEY, "value": value, "updated_at": ctx.clock.now()}],
+                    key=["key"])
+    return value
+
+
+def prune_health_results(ctx: EngineContext, before: datetime) -> None:
+    with ctx.store.write() as session:
+        session.execute(delete(HealthResult).where(HealthResult.ts < before))

@@ -1,0 +1,120 @@
+"""What readers (the web's /api/health, /metrics, the Health page) see: the engine's stored health results
+plus what only an outside observer can judge, measured now.
+
+Measured now, by the reader: the engine heartbeat (a dead engine cannot report its own death), the
+database (this process's own connection) and how old the stored results are. Everything else comes
+from the newest run of the engine's health job (engine/health/recorder.py), so no request runs the
+expensive checks.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.context import EngineContext
+from engine.health.checks import (
+    DEGRADED,
+    HEALTHY,
+    UNHEALTHY,
+    CheckResult,
+    _grade,
+    check_database,
+    check_heartbeat,
+    worst,
+)
+from engine.health.recorder import HEALTH_JOB_SECONDS
+from engine.store.models import EngineHeartbeat, EngineLease, HealthResult
+
+LIVE_CHECKS = ("engine heartbeat", "database")
+RESULTS_DEGRADED_AFTER = 3 * HEALTH_JOB_SECONDS + 10  # seconds: three missed health runs
+RESULTS_UNHEALTHY_AFTER = 12 * HEALTH_JOB_SECONDS + 60
+ENGINE_LIVE_SECONDS = 10.0  # heartbeat age: live below this (beats every 2 s) ...
+ENGINE_DEAD_SECONDS = 30.0  # ... stale below this, dead beyond (the lease lapses after 15 s)
+
+
+def latest_results(session: Session) -> tuple[datetime | None, list[HealthResult]]:
+    """The rows of the newest health run (all written with the same ts)."""
+    newest = session.scalar(select(func.max(HealthResult.ts)))
+    if newest is None:
+        return None, []
+    return newest, list(session.scalars(select(HealthResult).where(HealthResult.ts == newest)
+                                         .order_by(HealthResult.id)))
+
+
+def stored_freshness(results_at: datetime | None, now: datetime) -> CheckResult:
+    if results_at is None:
+        return CheckResult("health results", DEGRADED, "the engine has not stored any health results yet")
+    age = max(0.0, (now - results_at).total_seconds())
+    return CheckResult("health results", _grade(age, RESULTS_DEGRADED_AFTER, RESULTS_UNHEALTHY_AFTER),
+                       f"engine checks last stored {age:.0f} s ago (every {HEALTH_JOB_SECONDS:g} s)", age)
+
+
+def health_report(ctx: EngineContext) -> dict[str, Any]:
+    """Every check with its details: live heartbeat and database, the rest as the engine last stored it."""
+    now = ctx.clock.now()
+    live = [check_heartbeat(ctx, now), check_database(ctx)]
+    results_at: datetime | None = None
+    stored: list[HealthResult] = []
+    if live[1].status != UNHEALTHY:
+        with ctx.store.read() as session:
+            results_at, stored = latest_results(session)
+    checks = [*live, stored_freshness(results_at, now)]
+    checks += [CheckResult(r.name, r.status, r.detail, r.value) for r in stored if r.name not in LIVE_CHECKS]
+    return {"status": worst([c.status for c in checks]), "checked_at": now.isoformat(),
+            "results_at": results_at.isoformat() if results_at else None,
+            "checks": [asdict(c) for c in checks]}
+
+
+def history(session: Session, since: datetime) -> dict[str, list[tuple[datetime, str, float | None]]]:
+    """Per check, its stored results since `since`, oldest first (the Health page's sparklines)."""
+    rows = session.execute(select(HealthResult.name, HealthResult.ts, HealthResult.status, HealthResult.value)
+                           .where(HealthResult.ts >= since).order_by(HealthResult.ts)).all()
+    out: dict[str, list[tuple[datetime, str, float | None]]] = {}
+    for name, ts, status, value in rows:
+        out.setdefault(name, []).append((ts, status, value))
+    return out
+
+
+def engine_liveness(age_s: float) -> str:
+    return "live" if age_s < ENGINE_LIVE_SECONDS else "stale" if age_s < ENGINE_DEAD_SECONDS else "dead"
+
+
+def engines(session: Session, now: datetime, keep: timedelta = timedelta(hours=1)) -> list[dict[str, Any]]:
+    """Engines that beat in the last hour (and any that stopped cleanly), with liveness judged from the
+    heartbeat's age, not from the status the engine last wrote (a SIGKILLed engine never writes "stopped"),
+    and which one holds the lease, since when."""
+    lease = session.get(EngineLease, 1)
+    holder_since = _lease_since(session, lease.holder) if lease is not None else None
+    rows = session.scalars(select(EngineHeartbeat).where(EngineHeartbeat.last_beat >= now - keep)
+                           .order_by(EngineHeartbeat.last_beat.desc())).all()
+    out = []
+    for beat in rows:
+        age = max(0.0, (now - beat.last_beat).total_seconds())
+        liveness = "stopped" if beat.status == "stopped" else engine_liveness(age)
+        holds = lease is not None and lease.holder == beat.engine_id and lease.lease_until >= now
+        role = "active" if holds and liveness != "stopped" else ("stopped" if liveness == "stopped" else
+                                                                  "standby" if liveness == "live" else "gone")
+        out.append({
+            "engine": beat.engine_id, "host": beat.host, "pid": beat.pid, "started_at": beat.started_at,
+            "last_beat": beat.last_beat, "age_s": age, "liveness": liveness, "role": role,
+            "lease_until": lease.lease_until if holds and lease is not None else None,
+            "leader_since": holder_since if holds else None,
+        })
+    return out
+
+
+def _lease_since(session: Session, holder: str) -> datetime | None:
+    from engine.jobs import LEASE_TAKEN_KEY
+    from engine.store.models import KeyValue
+
+    row = session.get(KeyValue, LEASE_TAKEN_KEY)
+    if row is None or row.value.get("holder") != holder:
+        return None
+    return datetime.fromisoformat(row.value["at"])
+
+
+__all__ = ["HEALTHY", "health_report", "history", "engines", "latest_results", "engine_liveness"]
