@@ -40,5 +40,6 @@ def describe(result: control.ControlResult) -> tuple[str, str]:
         return f"{result.action} finished with errors: {result.message}", "danger"
     state = f" Trading is now {result.state}." if result.state else ""
     if result.status == "done":
-        return f"{result.action} done.{state}", "success"
+        extra = result.message.removeprefix("all steps done").lstrip("; ")  # e.g. the final sync's summary
+        return f"{result.action} done.{state}" + (f" {extra}." if extra else ""), "success"
     return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{state}", "info"

@@ -230,7 +230,10 @@ def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dic
             status = commands.STEP_FAILED
             failures.append(f"{name}: {detail}")
         log_.set(StepResult(name, status, detail, started.isoformat(), round((time.perf_counter() - t0) * 1000, 2)))
-    message = "; ".join(failures) if failures else "all steps done"
+    synced = log_.steps.get("sync_broker")  # the final broker sync says what was filled and what remains
+    message = "; ".join(failures) if failures else (
+        f"all steps done; {synced.detail}" if synced is not None and synced.status == commands.STEP_DONE
+        else "all steps done")
     log_.finish(ctx.clock.now(), commands.FAILED if failures else commands.DONE, message)
     _audit_outcome(ctx, actor, act, command_id, "failed" if failures else "ok", message)
 

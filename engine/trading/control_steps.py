@@ -17,6 +17,7 @@ from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
 from engine.trading.control_types import ControlError
+from engine.trading.final_sync import sync_broker
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
@@ -288,4 +289,5 @@ STEPS: dict[str, Callable[..., str]] = {
     "disconnect_broker": disconnect_broker,
     "save_state": save_state,
     "flush_logs": flush_logs,
+    "sync_broker": sync_broker,  # engine/trading/final_sync.py: store = broker after a kill switch or shutdown
 }

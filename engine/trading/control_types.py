@@ -128,7 +128,7 @@ def parse_action(action: str | Action) -> Action:
 def step_names(action: Action, args: dict[str, Any]) -> list[str]:
     """The steps an action runs, in order (shown as a checklist in the UI before they start)."""
     if action is Action.HALT:
-        return ["halt", "cancel_orders"] + (["flatten"] if args.get("flatten") else [])
+        return ["halt", "cancel_orders"] + (["flatten"] if args.get("flatten") else []) + ["sync_broker"]
     if action is Action.PAUSE:
         return ["pause", "cancel_entry_orders"]
     if action is Action.RESUME:
@@ -137,5 +137,5 @@ def step_names(action: Action, args: dict[str, Any]) -> list[str]:
         return ["cancel_orders", "flatten"]  # resting orders first, or "reduces" cannot be judged
     if action is Action.CANCEL_ORDER:
         return ["cancel_order"]
-    return ["stop_signals", "cancel_orders", "close_positions", "disconnect_broker", "save_state",
+    return ["stop_signals", "cancel_orders", "close_positions", "sync_broker", "disconnect_broker", "save_state",
             "flush_logs", "stopped"]

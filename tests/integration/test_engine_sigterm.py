@@ -81,7 +81,7 @@ def test_sigterm_cancels_orders_saves_stopped_and_exits_zero(tmp_path):
         saved = s.get(KeyValue, "last_shutdown")
         beats = {b.status for b in s.scalars(select(EngineHeartbeat))}
     assert cmd.status == "done" and cmd.actor == "system:signal"
-    assert [st["status"] for st in cmd.result["steps"]] == ["done", "done", "skipped", "done", "done", "done", "done"]
+    assert [st["status"] for st in cmd.result["steps"]] == ["done", "done", "skipped", "done", "done", "done", "done", "done"]
     assert saved is not None and saved.value["open_orders"] == 0
     assert beats == {"stopped"}
 

@@ -44,7 +44,8 @@ def test_kill_switch_halts_and_cancels_100_open_orders_within_a_second(ctx):
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.action.startswith("control.halt"))))
     assert statuses == {"canceled"}
     assert [e.outcome for e in events] == ["requested", "ok"] and events[0].actor == "alice"
-    assert [(st.name, st.status) for st in result.steps] == [("halt", "done"), ("cancel_orders", "done")]
+    assert [(st.name, st.status) for st in result.steps] == [("halt", "done"), ("cancel_orders", "done"),
+                                                              ("sync_broker", "done")]
     assert "cancelled 100" in result.steps[1].detail and result.steps[1].duration_ms is not None
 
 
@@ -54,7 +55,7 @@ def test_kill_switch_with_flatten_closes_every_position(ctx):
     place_resting_orders(ctx, 3)
     result = control.perform(ctx, "alice", "halt", reason="end of day", flatten=True)
     assert result.status == "done", result.message
-    assert [s.name for s in result.steps] == ["halt", "cancel_orders", "flatten"]
+    assert [s.name for s in result.steps] == ["halt", "cancel_orders", "flatten", "sync_broker"]
     closing = {(o.symbol, o.side.value, o.qty) for o in ctx.broker.list_open_orders()}
     assert closing == {("AAA", "sell", Decimal(10)), ("BBB", "buy", Decimal(5))}
     assert current_state(ctx) is TradingState.HALTED
@@ -142,7 +143,7 @@ def test_graceful_shutdown_cancels_saves_and_stops(ctx):
     assert result.status == "done", result.message
     names = [(s.name, s.status) for s in result.steps]
     assert names == [("stop_signals", "done"), ("cancel_orders", "done"), ("close_positions", "skipped"),
-                     ("disconnect_broker", "done"), ("save_state", "done"), ("flush_logs", "done"),
+                     ("sync_broker", "done"), ("disconnect_broker", "done"), ("save_state", "done"), ("flush_logs", "done"),
                      ("stopped", "done")]
     assert current_state(ctx) is TradingState.STOPPED
     assert ctx.broker.list_open_orders() == []
