@@ -100,8 +100,9 @@ def main() -> int:
     configure_logging(settings.log_level)
     app = create_app(settings, start_engine=True)
     log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
-    app.run(host=settings.host, port=settings.port, debug=False)
-    return 0
+    from webapp.embedded_shutdown import serve_until_signal
+
+    return serve_until_signal(app, settings.host, settings.port)  # SIGTERM/SIGINT: graceful shutdown, exit 0
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
