@@ -1,20 +1,45 @@
-"""Machine-readable endpoints: /api/health (200 healthy/degraded, 503 unhealthy), /api/state, /metrics."""
+"""Machine-readable endpoints.
+
+  /healthz      liveness of this web process: public, no database, constant answer
+  /readyz       readiness of this web process: store reachable and schema current (200 / 503); public;
+                never 503 because of the engine or risk (a load balancer must keep the web that runs the
+                kill switch against a dead engine)
+  /api/health   every check with details (200; `?strict=1` answers 503 when unhealthy, for uptime monitors)
+  /api/state    the trading state
+  /metrics      Prometheus text (bearer REGIMEDESK_METRICS_TOKEN, or a logged-in session)
+"""
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from engine.health.checks import UNHEALTHY, run_all
+from engine.auth import principal
+from engine.health.checks import UNHEALTHY
+from engine.health.report import health_report
 from webapp import queries
 from webapp.context import get_context
-from webapp.metrics import render_metrics
+from webapp.metrics import instrument, metrics_token_ok, render_metrics
+from webapp.readiness import readiness
 
 
 def register_api_routes(server: Flask) -> None:
+    instrument(server)
+
+    @server.route("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        return Response('{"status":"ok"}\n', mimetype="application/json")
+
+    @server.route("/readyz")
+    def readyz():  # type: ignore[no-untyped-def]
+        ready, reason = readiness(get_context().store)
+        body = {"status": "ready"} if ready else {"status": "not ready", "reason": reason}
+        return jsonify(body), 200 if ready else 503
+
     @server.route("/api/health")
     def api_health():  # type: ignore[no-untyped-def]
-        report = run_all(get_context())
-        return jsonify(report), 503 if report["status"] == UNHEALTHY else 200
+        report = health_report(get_context())
+        strict = request.args.get("strict") in ("1", "true")
+        return jsonify(report), 503 if strict and report["status"] == UNHEALTHY else 200
 
     @server.route("/api/state")
     def api_state():  # type: ignore[no-untyped-def]
@@ -25,6 +50,7 @@ def register_api_routes(server: Flask) -> None:
 
     @server.route("/metrics")
     def metrics():  # type: ignore[no-untyped-def]
-        state = queries.trading_state()
-        return Response(render_metrics(run_all(get_context()), state["state"] if state else None),
-                        mimetype=CONTENT_TYPE_LATEST)
+        if not (metrics_token_ok(request) or principal.current().name):
+            return Response("send Authorization: Bearer <REGIMEDESK_METRICS_TOKEN>, or log in\n", status=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="regimedesk"'}, mimetype="text/plain")
+        return Response(render_metrics(get_context()), mimetype=CONTENT_TYPE_LATEST)
