@@ -18,6 +18,8 @@ from dash import Dash, dcc, html
 from engine.context import EngineContext
 from engine.settings import EngineMode, Settings, SettingsError, load_settings
 from webapp.api import register_api_routes
+from webapp.auth.errors import callback_error_alert, on_callback_error
+from webapp.auth.install import init_auth
 from webapp.background import background_manager
 from webapp.banner import banner_layout, register_banner_callbacks
 from webapp.cache import init_cache
@@ -30,11 +32,14 @@ log = logging.getLogger("regimedesk.app")
 
 def _layout() -> html.Div:
     from components.shell import navbar
+    from engine.auth import principal
+    from webapp.auth.sessions import csrf_token
 
+    who = principal.current()
     return html.Div([
         dcc.Location(id="app-location"),
-        navbar(list(dash.page_registry.values())),
-        dbc.Container([banner_layout(), dash.page_container], fluid=True),
+        navbar(list(dash.page_registry.values()), user=who.name, role=who.role, csrf=csrf_token()),
+        dbc.Container([banner_layout(), callback_error_alert(), dash.page_container], fluid=True),
     ])
 
 
@@ -63,13 +68,17 @@ def create_app(
         title="RegimeDesk",
         update_title=None,
         background_callback_manager=background_manager(settings),  # Regime page what-if (webapp/background.py)
+        on_error=on_callback_error,  # a callback that fails shows why in one alert; its outputs stay as they were
     )
     server = app.server
     server.config["SECRET_KEY"] = (settings.secret_key.get_secret_value() if settings.secret_key
                                    else os.urandom(32).hex())
-    server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 2  # base64 in a Dash upload grows by 4/3
+    # Room for a file up to 3x the upload limit (base64 grows by 4/3), so the page can say it is too large;
+    # anything larger gets a 413 with the same message (webapp/auth/install.py), shown by assets/auth.js.
+    server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 + 1_000_000
     attach(server, ctx)
     init_cache(server, settings.cache_url)
+    init_auth(app, settings)
     app.layout = _layout
     register_banner_callbacks(app)
     register_api_routes(server)
@@ -98,7 +107,14 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    from webapp.auth.first_run import print_setup_link, refuse_unsafe_binding
+
+    refusal = refuse_unsafe_binding(settings)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     app = create_app(settings, start_engine=True)
+    print_setup_link(app, settings)
     log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
     from webapp.embedded_shutdown import serve_until_signal
 

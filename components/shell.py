@@ -2,19 +2,31 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 NAV_ORDER = ["Overview", "Regime", "Parameters", "Planner", "Health", "Trading", "Performance", "Audit"]
 
 
-def navbar(pages: list[dict]) -> dbc.Navbar:
+def user_menu(user: str, role: str, csrf: str) -> html.Div:
+    """Who is logged in, their role, and a logout button (a POST form carrying the CSRF token)."""
+    return html.Div([
+        html.Span([html.Span(user, id="nav-user"), " ", dbc.Badge(role, color="secondary", id="nav-role")],
+                  className="text-light small me-2"),
+        html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf),
+                   html.Button("Log out", type="submit", id="nav-logout", className="btn btn-outline-light btn-sm")],
+                  method="POST", action="/logout", className="d-inline"),
+    ], className="d-flex align-items-center")
+
+
+def navbar(pages: list[dict], user: str = "", role: str = "", csrf: str = "") -> dbc.Navbar:
     ordered = sorted(
         (p for p in pages if p["name"] in NAV_ORDER), key=lambda p: NAV_ORDER.index(p["name"])
     )
     links = [dbc.NavItem(dbc.NavLink(p["name"], href=p["relative_path"], active="exact", id=f"nav-{p['name'].lower()}"))
              for p in ordered]
     return dbc.Navbar(
-        dbc.Container([dbc.NavbarBrand("RegimeDesk", href="/"), dbc.Nav(links, navbar=True, className="me-auto")],
+        dbc.Container([dbc.NavbarBrand("RegimeDesk", href="/"), dbc.Nav(links, navbar=True, className="me-auto"),
+                       user_menu(user, role, csrf) if user else html.Div()],
                       fluid=True),
         color="dark", dark=True, className="mb-2",
     )

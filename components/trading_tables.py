@@ -29,12 +29,12 @@ def positions_table(positions: Sequence[dict[str, Any]]) -> Any:
     return small_table(["Symbol", "Qty", "Avg entry", "Mark", "Unrealized P&L"], rows, "No positions.")
 
 
-def open_orders_table(orders: Sequence[dict[str, Any]]) -> Any:
+def open_orders_table(orders: Sequence[dict[str, Any]], can_cancel: bool = True) -> Any:
     rows = []
     for o in orders:
         limit = fmt.money(o["limit_price"]) if o.get("limit_price") is not None else "market"
         button = dbc.Button("Cancel", id={"type": CANCEL_TYPE, "index": o["id"]}, size="sm", color="outline-danger",
-                            n_clicks=0, className="py-0")
+                            n_clicks=0, className="py-0") if can_cancel else ""
         rows.append([o["symbol"], o["side"], fmt.number(o["qty"], 0), limit, o["status"],
                      fmt.number(o.get("filled_qty"), 0), o.get("origin", ""), fmt.timestamp(o.get("created_at")), button])
     return small_table(["Symbol", "Side", "Qty", "Limit", "Status", "Filled", "Origin", "Created", ""], rows,

@@ -5,6 +5,7 @@
   python -m engine params ...      validate / import / export / diff parameter workbooks
   python -m engine regime ...      regime research tools (replay a CSV history)
   python -m engine halt|pause|resume|shutdown|status ...   trade controls for when the web is unreachable
+  python -m engine users add|list|disable|enable|passwd|role ...   dashboard users (passwords from stdin)
 """
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             from engine.regime.cli import main as regime_main
 
             return regime_main(args[1:])
+        if command == "users":
+            from engine.auth.cli import main as users_main
+
+            return users_main(args[1:])
         if command in TRADING_COMMANDS:
             from engine.trading.cli import main as trading_main
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.auth import principal
 from engine.store.models import AuditEvent
 
 
@@ -19,8 +20,14 @@ def record(
     details: dict[str, Any] | None = None,
     outcome: str = "ok",
 ) -> AuditEvent:
-    """Add an audit event to the current transaction (committed or rolled back with the change itself)."""
-    event = AuditEvent(ts=ts, actor=actor, action=action, target=target, details=details or {}, outcome=outcome)
+    """Add an audit event to the current transaction (committed or rolled back with the change itself).
+
+    The role and source address come from the principal of the request being served (empty for
+    the engine and the CLI), so they are recorded for every web action without being passed along.
+    """
+    who = principal.current()
+    event = AuditEvent(ts=ts, actor=actor[:64], action=action[:48], target=str(target)[:128], details=details or {},
+                       outcome=outcome[:16], role=who.role, source=who.source[:64])
     session.add(event)
     return event
 

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8050, ge=1, le=65535)
     engine_mode: EngineMode = EngineMode.EMBEDDED
     secret_key: SecretStr | None = None
+    allowed_hosts: str = Field(default="", description="extra Host header values served, comma-separated")
+    trusted_proxies: int = Field(default=0, ge=0, le=5, description="reverse proxies whose X-Forwarded-For is trusted")
+    session_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60, description="idle time that ends a login")
+    session_max_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="longest a login lasts")
+    login_rate_limit: str = Field(default="10 per minute", description="login attempts per client address")
     metrics_token: SecretStr | None = Field(default=None, description="bearer token a Prometheus scrape of /metrics sends")
     cache_url: str = Field(default="", description="'' = in-process cache; redis://host:port/db for several workers")
     tick_seconds: float = Field(default=1.0, gt=0.05, le=3600, description="engine market-data tick period")
@@ -97,6 +102,10 @@ class Settings(BaseSettings):
                 "the simulated market and paper broker refuse to run live"
             )
         return self
+
+    @property
+    def extra_allowed_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,7 +9,9 @@ from dash import Input, Output, dcc, html
 from components import formatting as fmt
 from components.shell import page_header
 from components.tables import records_grid
+from engine.auth.roles import Role
 from webapp import queries
+from webapp.auth.access import requires
 
 dash.register_page(__name__, path="/audit", name="Audit", order=7)
 
@@ -30,6 +32,7 @@ def layout(**_kwargs: object) -> html.Div:
 
 
 @dash.callback(Output("audit-grid", "rowData"), Output("audit-count", "children"), Input("audit-interval", "n_intervals"))
+@requires(Role.VIEWER)
 def refresh_audit(_n: int | None):  # type: ignore[no-untyped-def]
     events = queries.audit_events(500)
     rows = [{**e, "ts": fmt.timestamp(e["ts"]), "details": json.dumps(e["details"], default=str)} for e in events]

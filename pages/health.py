@@ -9,8 +9,10 @@ from components import formatting as fmt
 from components.cards import status_badge
 from components.shell import page_header
 from components.tables import small_table
+from engine.auth.roles import Role
 from engine.health.checks import run_all
 from webapp import queries
+from webapp.auth.access import requires
 from webapp.cache import cache
 from webapp.context import get_context
 
@@ -43,6 +45,7 @@ def layout(**_kwargs: object) -> html.Div:
     Output("health-engines", "children"), Output("health-jobs", "children"),
     Input("health-interval", "n_intervals"),
 )
+@requires(Role.VIEWER)
 def refresh_health(_n: int | None):  # type: ignore[no-untyped-def]
     report = _health_report()
     overall = html.H4(["Overall ", status_badge(report["status"], id="health-overall-status")])

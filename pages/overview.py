@@ -10,8 +10,10 @@ from components.cards import kpi_card, status_badge
 from components.charts import empty_figure, price_figure
 from components.shell import page_header
 from components.tables import small_table
+from engine.auth.roles import Role
 from engine.health.checks import worst
 from webapp import queries
+from webapp.auth.access import requires
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
@@ -45,6 +47,7 @@ def layout(**_kwargs: object) -> html.Div:
     Output("overview-exposure", "children"), Output("overview-positions-count", "children"),
     Input("overview-interval", "n_intervals"),
 )
+@requires(Role.VIEWER)
 def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
     account = queries.latest_account()
     if account is None:
@@ -59,6 +62,7 @@ def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
     Output("overview-engine", "children"), Output("overview-engine-sub", "children"),
     Input("overview-interval", "n_intervals"),
 )
+@requires(Role.VIEWER)
 def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
     beats = [b for b in queries.heartbeats() if b["status"] == "active"]
     if not beats:
@@ -76,6 +80,7 @@ def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
     Output("overview-index-chart", "figure"), Output("overview-prices", "children"),
     Input("overview-interval", "n_intervals"),
 )
+@requires(Role.VIEWER)
 def refresh_market(_n: int | None):  # type: ignore[no-untyped-def]
     symbol = queries.index_symbol()
     prices = queries.latest_prices()
@@ -91,6 +96,7 @@ def refresh_market(_n: int | None):  # type: ignore[no-untyped-def]
     Output("overview-positions", "children"), Output("overview-orders", "children"),
     Input("overview-interval", "n_intervals"),
 )
+@requires(Role.VIEWER)
 def refresh_book(_n: int | None):  # type: ignore[no-untyped-def]
     positions = [(p["symbol"], fmt.number(p["qty"], 0), fmt.number(p["avg_entry_price"]),
                   fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"])) for p in queries.positions()]

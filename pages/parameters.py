@@ -13,12 +13,14 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 
 from components import param_editor as ui
 from components.shell import page_header
+from engine.auth.roles import Role
 from engine.params.diff import diff_params
 from engine.params.errors import ParamsError, StaleVersionError, UnsafeWorkbookError
 from engine.params.schema import GROUPS
 from engine.params.versions import apply_version
 from webapp import param_rows, param_version_callbacks
 from webapp import param_views as pv
+from webapp.auth.access import requires
 from webapp.context import get_context
 
 dash.register_page(__name__, path="/parameters", name="Parameters", order=2)
@@ -74,6 +76,7 @@ def layout(**_kwargs: object) -> html.Div:
 
 # --- navigation --------------------------------------------------------------------------------
 @dash.callback(Output("parameters-search-results", "children"), Input("parameters-search", "value"))
+@requires(Role.VIEWER)
 def show_search(text: str | None):  # type: ignore[no-untyped-def]
     hits, total = pv.search(pv.schema(), text or "")
     return ui.search_hits(hits, total) if text and text.strip() else None
@@ -85,6 +88,7 @@ def show_search(text: str | None):  # type: ignore[no-untyped-def]
     Input({"type": "parameters-search-hit", "sheet": ALL, "name": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
+@requires(Role.VIEWER)
 def select_sheet(_links: list, _hits: list):  # type: ignore[no-untyped-def]
     if not ctx.triggered or not ctx.triggered[0].get("value"):
         return no_update
@@ -96,6 +100,7 @@ def select_sheet(_links: list, _hits: list):  # type: ignore[no-untyped-def]
     Input("parameters-sheet", "data"), Input("parameters-base", "data"),
     Input("parameters-upload-data", "data"), Input("parameters-layout", "data"), State("parameters-edits", "data"),
 )
+@requires(Role.VIEWER)
 def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int | None, edits: dict):  # type: ignore[no-untyped-def]
     """Re-rendered after Discard too: collect_edits clears edits and upload in one response, which lands first."""
     schema = pv.schema()
@@ -114,6 +119,7 @@ def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int |
     Input({"type": "parameters-value", "name": MATCH}, "value"),
     prevent_initial_call=True,
 )
+@requires(Role.VIEWER)
 def sync_slider(slider: float | None, typed: float | None):  # type: ignore[no-untyped-def]
     """Slider and typed input show the same number; an out-of-range typed value leaves the slider alone."""
     if ctx.triggered_id and ctx.triggered_id["type"] == "parameters-slider":
@@ -131,6 +137,7 @@ def sync_slider(slider: float | None, typed: float | None):  # type: ignore[no-u
     State("parameters-base", "data"), State("parameters-edits", "data"), State("parameters-upload-data", "data"),
     prevent_initial_call=True,
 )
+@requires(Role.VIEWER)
 def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: dict, edits: dict,
                   upload: dict | None):  # type: ignore[no-untyped-def]
     """Only the inputs that fired are merged: a grid's cellValueChanged is an event, not the cell's current value.
@@ -171,6 +178,7 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
     State("parameters-layout", "data"),
     prevent_initial_call=True,
 )
+@requires(Role.VIEWER)
 def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, edits: dict, upload: dict | None,
                 layout: int | None):  # type: ignore[no-untyped-def]
     """Add a blank row / delete the selected row of a table; the sheet re-renders with the new rows."""
@@ -199,6 +207,7 @@ def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, e
     Input("parameters-edits", "data"), Input("parameters-upload-data", "data"),
     State("parameters-base", "data"), State("parameters-sheet", "data"),
 )
+@requires(Role.VIEWER)
 def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):  # type: ignore[no-untyped-def]
     schema = pv.schema()
     edits = edits or {}
@@ -244,6 +253,7 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str): 
     State("parameters-apply-note", "value"),
     prevent_initial_call=True,
 )
+@requires(Role.ADMIN)
 def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, edits: dict, upload: dict | None,
                   base_ref: dict, note: str | None):  # type: ignore[no-untyped-def]
     """Apply (after the confirm dialog) validates the whole set again and stores it as a new version."""
@@ -291,6 +301,7 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     State("parameters-upload", "filename"),
     prevent_initial_call=True,
 )
+@requires(Role.ADMIN)
 def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):  # type: ignore[no-untyped-def]
     """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
     if ctx.triggered_id == "parameters-discard":

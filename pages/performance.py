@@ -10,7 +10,9 @@ from components.cards import kpi_card
 from components.charts import empty_figure, line_figure
 from components.shell import page_header
 from components.tables import records_grid
+from engine.auth.roles import Role
 from webapp import queries
+from webapp.auth.access import requires
 
 dash.register_page(__name__, path="/performance", name="Performance", order=6)
 
@@ -40,6 +42,7 @@ def layout(**_kwargs: object) -> html.Div:
     Output("performance-fills-count", "children"), Output("performance-commission", "children"),
     Input("performance-interval", "n_intervals"),
 )
+@requires(Role.VIEWER)
 def refresh_performance(_n: int | None):  # type: ignore[no-untyped-def]
     history = queries.account_history()
     fills = queries.fills()

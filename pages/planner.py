@@ -8,8 +8,10 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from components import formatting as fmt
 from components.shell import page_header
 from components.tables import small_table
+from engine.auth.roles import Role
 from engine.planner import service
 from engine.planner.presets import KNOB_NAMES, PresetError, PresetKnobs
+from webapp.auth.access import requires
 from webapp.context import get_context
 
 dash.register_page(__name__, path="/planner", name="Planner", order=3)
@@ -61,6 +63,7 @@ def layout(**_kwargs: object) -> html.Div:
     Output({"type": "planner-knob", "name": ALL}, "value"), Output("planner-preset-description", "children"),
     Input("planner-preset", "value"),
 )
+@requires(Role.VIEWER)
 def load_preset(name: str):  # type: ignore[no-untyped-def]
     with get_context().store.read() as session:
         preset = service.all_presets(session).get(name)
@@ -78,6 +81,7 @@ def _knobs_from(name: str, values: list[float]) -> PresetKnobs:
     Input({"type": "planner-knob", "name": ALL}, "value"), Input("planner-interval", "n_intervals"),
     State("planner-preset", "value"),
 )
+@requires(Role.VIEWER)
 def preview_plan(values: list[float], _n: int | None, name: str):  # type: ignore[no-untyped-def]
     try:
         knobs = _knobs_from(name or "custom", values)
@@ -104,6 +108,7 @@ def preview_plan(values: list[float], _n: int | None, name: str):  # type: ignor
 @dash.callback(
     Output("planner-activate-confirm", "displayed"), Input("planner-activate", "n_clicks"), prevent_initial_call=True,
 )
+@requires(Role.TRADER)
 def ask_activate(_clicks: int):  # type: ignore[no-untyped-def]
     return True
 
@@ -115,6 +120,7 @@ def ask_activate(_clicks: int):  # type: ignore[no-untyped-def]
     State("planner-save-name", "value"),
     prevent_initial_call=True,
 )
+@requires(Role.TRADER)
 def store_preset(_confirm: int | None, _save: int | None, values: list[float], name: str, save_name: str | None):  # type: ignore[no-untyped-def]
     context = get_context()
     try:

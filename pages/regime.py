@@ -14,6 +14,7 @@ from components import regime_views as views
 from components import regime_whatif_views as wviews
 from components.charts import empty_figure, price_figure
 from components.shell import page_header
+from engine.auth.roles import Role
 from engine.params import UnsafeWorkbookError
 from engine.params.diff import diff_params
 from engine.params.versions import active_params
@@ -21,6 +22,7 @@ from engine.store import regime_queries as rq
 from engine.store.queries import index_symbol as stored_index_symbol
 from webapp import param_views as pv
 from webapp import queries
+from webapp.auth.access import requires
 from webapp.background import job_store
 from webapp.cache import cache
 from webapp.context import get_context
@@ -130,6 +132,7 @@ def layout(**_kwargs: object) -> html.Div:
     Output("regime-inactive", "children"), Output("regime-seen", "data"),
     Input("regime-interval", "n_intervals"), State("regime-seen", "data"),
 )
+@requires(Role.VIEWER)
 def refresh_current(_n: int | None, seen: int | None):  # type: ignore[no-untyped-def]
     latest = _latest()
     if latest is None or latest["id"] == seen:
@@ -150,6 +153,7 @@ def refresh_current(_n: int | None, seen: int | None):  # type: ignore[no-untype
     Output("regime-timeline", "figure"),
     Input("regime-interval", "n_intervals"), State("regime-bar-count", "children"),
 )
+@requires(Role.VIEWER)
 def refresh_price(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
     symbol = queries.index_symbol()
     if symbol is None:
@@ -174,6 +178,7 @@ def refresh_price(_n: int | None, shown: str | None):  # type: ignore[no-untyped
     Output("regime-duration-table", "children"),
     Input("regime-stats-interval", "n_intervals"),
 )
+@requires(Role.VIEWER)
 def refresh_stats(_n: int | None):  # type: ignore[no-untyped-def]
     hist = _history(HISTORY_ROWS)
     if hist.empty:
@@ -192,6 +197,7 @@ def refresh_stats(_n: int | None):  # type: ignore[no-untyped-def]
     State({"type": "regime-knob-num", "key": ALL}, "id"), State({"type": "regime-knob-bool", "key": ALL}, "id"),
     prevent_initial_call=True,
 )
+@requires(Role.VIEWER)
 def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):  # type: ignore[no-untyped-def]
     with get_context().store.read() as session:
         params = active_params(session)
@@ -204,6 +210,7 @@ def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):  # t
     State("regime-whatif-upload", "filename"),
     prevent_initial_call=True,
 )
+@requires(Role.VIEWER)
 def upload_workbook(contents: str | None, _clear: int | None, filename: str | None):  # type: ignore[no-untyped-def]
     """The same pre-check, sandboxed parse and validation as the Parameters page; nothing is applied."""
     if ctx.triggered_id == "regime-whatif-upload-clear":
@@ -234,6 +241,7 @@ def upload_workbook(contents: str | None, _clear: int | None, filename: str | No
     Input(PARAMETERS_UPLOAD_STORE, "data"),
     State({"type": "regime-knob-num", "key": ALL}, "id"), State({"type": "regime-knob-bool", "key": ALL}, "id"),
 )
+@requires(Role.VIEWER)
 def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_upload: Any,  # type: ignore[no-untyped-def]
                   parameters_upload: Any, num_ids: list[dict], bool_ids: list[dict]):
     with get_context().store.read() as session:
@@ -273,6 +281,7 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
     interval=150,  # progress polls while a replay runs (a second or two)
     prevent_initial_call=True,
 )
+@requires(Role.VIEWER)
 def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | None,  # type: ignore[no-untyped-def]
                        window: str | None, own_upload: Any, parameters_upload: Any):
     """Runs in a child process (DiskcacheManager): reads copies of the history, writes nothing."""

@@ -25,7 +25,10 @@ from components.trading_tables import (
     reconciliation_view,
     steps_list,
 )
+from engine.auth import principal
+from engine.auth.roles import Role, at_least
 from webapp import manual_orders, queries, trading_queries
+from webapp.auth.access import requires
 
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
 
@@ -33,16 +36,25 @@ REFRESH_MS = 1000
 SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit")
 
 
-def _controls() -> dbc.Card:
+def can_trade() -> bool:
+    """Whether the logged-in user's role shows the trader controls (the server checks again on use)."""
+    return at_least(principal.current().role, Role.TRADER)
+
+
+def _controls(trader: bool) -> dbc.Card:
+    trader_buttons = [
+        dbc.Button("Pause entries", id="trading-pause-button", color="warning", className="me-2", n_clicks=0),
+        dbc.Button("Resume", id="trading-resume-button", color="success", className="me-2", n_clicks=0),
+        dbc.Button("Graceful shutdown", id="trading-shutdown-button", color="dark", outline=True, n_clicks=0),
+    ] if trader else [html.Span("Your role may press the kill switch; the other controls need a trader.",
+                                className="small text-muted", id="trading-viewer-note")]
     return dbc.Card(dbc.CardBody([
         html.Div(id="trading-state", className="mb-2"),
         dbc.Input(id="trading-reason-input", placeholder="Reason (stored in the audit trail)", size="sm",
                   className="mb-2", maxLength=200),
         html.Div([
             dbc.Button("Kill switch", id="trading-kill-button", color="danger", className="me-2 fw-bold", n_clicks=0),
-            dbc.Button("Pause entries", id="trading-pause-button", color="warning", className="me-2", n_clicks=0),
-            dbc.Button("Resume", id="trading-resume-button", color="success", className="me-2", n_clicks=0),
-            dbc.Button("Graceful shutdown", id="trading-shutdown-button", color="dark", outline=True, n_clicks=0),
+            *trader_buttons,
         ]),
         html.Div(id="trading-action-result", className="mt-2"),
     ]), className="mb-3")
@@ -82,20 +94,21 @@ def _card(title: str, body_id: str) -> dbc.Card:
 
 
 def layout(**_kwargs: object) -> html.Div:
+    trader = can_trade()
     return html.Div([
         page_header("Trading", "Controls act through the same code as `python -m engine halt|pause|resume`"),
         dcc.Interval(id="trading-interval", interval=REFRESH_MS),
         dcc.Store(id="trading-fingerprints", data={}),
-        dbc.Row([dbc.Col(_controls(), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),
+        dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),
         dbc.Row([dbc.Col(_card("Positions", "trading-positions"), lg=6),
                  dbc.Col(_card("Open orders", "trading-orders"), lg=6)]),
-        _ticket(),
+        _ticket() if trader else html.Div(),
         dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
                  dbc.Col(_card("Last reconciliation", "trading-reconcile"), lg=6)]),
         _card("Audit trail of control actions", "trading-audit"),
         confirm_modal("trading-kill", "Kill switch: halt all trading?",
                       "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
-                      options=[flatten_option("trading-kill-flatten")]),
+                      options=[flatten_option("trading-kill-flatten")] if trader else []),
         confirm_modal("trading-shutdown", "Graceful shutdown?",
                       "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
                       "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",
@@ -131,7 +144,7 @@ def section_data() -> dict[str, Any]:
 
 
 RENDER = {
-    "state": _state_view, "progress": steps_list, "positions": positions_table, "orders": open_orders_table,
+    "state": _state_view, "progress": steps_list, "positions": positions_table, "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
     "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
 }
 
@@ -149,6 +162,7 @@ def refresh(fingerprints: dict[str, str] | None) -> tuple[list[Any], dict[str, s
 
 @dash.callback([Output(f"trading-{k}", "children") for k in SECTIONS] + [Output("trading-fingerprints", "data")],
                Input("trading-interval", "n_intervals"), State("trading-fingerprints", "data"))
+@requires(Role.VIEWER)
 def refresh_trading(_n: int | None, fingerprints: dict[str, str] | None):  # type: ignore[no-untyped-def]
     outputs, new = refresh(fingerprints)
     if all(o is no_update for o in outputs):
@@ -160,6 +174,7 @@ def refresh_trading(_n: int | None, fingerprints: dict[str, str] | None):  # typ
 @dash.callback(Output("trading-kill-modal", "is_open"),
                Input("trading-kill-button", "n_clicks"), Input("trading-kill-cancel", "n_clicks"),
                prevent_initial_call=True)
+@requires(Role.VIEWER)
 def toggle_kill(_o: int, _c: int) -> bool:
     return ctx.triggered_id == "trading-kill-button"
 
@@ -167,6 +182,7 @@ def toggle_kill(_o: int, _c: int) -> bool:
 @dash.callback(Output("trading-shutdown-modal", "is_open"),
                Input("trading-shutdown-button", "n_clicks"), Input("trading-shutdown-cancel", "n_clicks"),
                prevent_initial_call=True)
+@requires(Role.VIEWER)
 def toggle_shutdown(_o: int, _c: int) -> bool:
     return ctx.triggered_id == "trading-shutdown-button"
 
@@ -186,30 +202,52 @@ def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool |
     return None
 
 
-@dash.callback(Output("trading-action-result", "children"),
+def _action_result(result: Any) -> dbc.Alert:
+    from webapp.control_actions import describe
+
+    message, colour = describe(result)
+    return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id="trading-action-alert")
+
+
+@dash.callback(Output("trading-action-result", "children", allow_duplicate=True),
                Output("trading-kill-modal", "is_open", allow_duplicate=True),
-               Output("trading-shutdown-modal", "is_open", allow_duplicate=True),
                Output("trading-fingerprints", "data", allow_duplicate=True),
-               Input("trading-kill-confirm", "n_clicks"), Input("trading-pause-button", "n_clicks"),
-               Input("trading-resume-button", "n_clicks"), Input("trading-shutdown-confirm", "n_clicks"),
-               Input({"type": CANCEL_TYPE, "index": ALL}, "n_clicks"),
-               State("trading-kill-flatten", "value"), State("trading-shutdown-flatten", "value"),
+               Input("trading-kill-confirm", "n_clicks"), State("trading-kill-flatten", "value"),
                State("trading-reason-input", "value"),
                prevent_initial_call=True)
+@requires(Role.VIEWER)  # stopping never waits for more rights; flatten is re-checked (trader) in control.perform
+def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):  # type: ignore[no-untyped-def]
+    if not n:
+        return no_update, no_update, no_update
+    from webapp.control_actions import run_control
+
+    text = reason.strip() if isinstance(reason, str) and reason.strip() else "halt from the Trading page"
+    result = run_control("halt", reason=text[:500], flatten=flatten is True)
+    return _action_result(result), False, {}
+
+
+@dash.callback(Output("trading-action-result", "children"),
+               Output("trading-shutdown-modal", "is_open", allow_duplicate=True),
+               Output("trading-fingerprints", "data", allow_duplicate=True),
+               Input("trading-pause-button", "n_clicks"),
+               Input("trading-resume-button", "n_clicks"), Input("trading-shutdown-confirm", "n_clicks"),
+               Input({"type": CANCEL_TYPE, "index": ALL}, "n_clicks"),
+               State("trading-shutdown-flatten", "value"), State("trading-reason-input", "value"),
+               prevent_initial_call=True)
+@requires(Role.TRADER)
 def run_action(*args: Any):  # type: ignore[no-untyped-def]
-    kill_flatten, shutdown_flatten, reason = args[-3], args[-2], args[-1]
+    shutdown_flatten, reason = args[-2], args[-1]
     if not ctx.triggered or not ctx.triggered[0].get("value"):
-        return no_update, no_update, no_update, no_update  # a cancel button appearing, not a click
-    spec = action_for(ctx.triggered_id, kill_flatten, shutdown_flatten)
+        return no_update, no_update, no_update  # a cancel button appearing, not a click
+    spec = action_for(ctx.triggered_id, None, shutdown_flatten is True)
     if spec is None:
-        return no_update, no_update, no_update, no_update
-    from webapp.control_actions import describe, run_control
+        return no_update, no_update, no_update
+    from webapp.control_actions import run_control
 
     action = spec.pop("action")
-    result = run_control(action, reason=(reason or "").strip() or f"{action} from the Trading page", **spec)
-    message, colour = describe(result)
-    alert = dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id="trading-action-alert")
-    return alert, False, False, {}  # {}: redraw every section on the next tick
+    text = reason.strip() if isinstance(reason, str) and reason.strip() else f"{action} from the Trading page"
+    result = run_control(action, reason=text[:500], **spec)
+    return _action_result(result), False, {}  # {}: redraw every section on the next tick
 
 
 # ---- manual order ticket -----------------------------------------------------------------------
@@ -217,6 +255,7 @@ def run_action(*args: Any):  # type: ignore[no-untyped-def]
                Input("trading-ticket-size", "n_clicks"),
                State("trading-ticket-symbol", "value"), State("trading-ticket-side", "value"),
                prevent_initial_call=True)
+@requires(Role.VIEWER)
 def size_ticket(_n: int, symbol: str | None, side: str | None):  # type: ignore[no-untyped-def]
     qty, note = manual_orders.suggest_ticket_size(symbol, side)
     return (qty if qty is not None else no_update), note
@@ -228,6 +267,7 @@ def size_ticket(_n: int, symbol: str | None, side: str | None):  # type: ignore[
                State("trading-ticket-qty", "value"), State("trading-ticket-type", "value"),
                State("trading-ticket-limit", "value"), State("trading-ticket-nonce", "data"),
                prevent_initial_call=True)
+@requires(Role.TRADER)
 def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: str, limit: Any,
                   nonce: str):  # type: ignore[no-untyped-def]
     if not n:

@@ -11,7 +11,9 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from components.cards import STATUS_COLOURS
 from components.confirm_modal import confirm_modal, flatten_option
 from components.formatting import age
+from engine.auth.roles import Role
 from webapp import queries
+from webapp.auth.access import requires
 
 BANNER_REFRESH_MS = 1000
 KILL_BODY = ("Trading goes to HALTED at once (no new orders), then every open order is cancelled. "
@@ -63,12 +65,14 @@ def fresh_banner() -> tuple[Any, str]:
 def register_banner_callbacks(app: Dash) -> None:
     @app.callback(Output("banner-state", "children"), Output("banner-box", "className"),
                   Input("banner-interval", "n_intervals"))
+    @requires(Role.VIEWER)
     def refresh_banner(_n: int | None):  # type: ignore[no-untyped-def]
         return banner_content(queries.trading_state(), queries.now())
 
     @app.callback(Output("banner-kill-modal", "is_open"),
                   Input("banner-kill-button", "n_clicks"), Input("banner-kill-cancel", "n_clicks"),
                   prevent_initial_call=True)
+    @requires(Role.VIEWER)
     def toggle_kill_modal(_open: int, _cancel: int):  # type: ignore[no-untyped-def]
         return ctx.triggered_id == "banner-kill-button"
 
@@ -78,6 +82,7 @@ def register_banner_callbacks(app: Dash) -> None:
                   Output("banner-box", "className", allow_duplicate=True),
                   Input("banner-kill-confirm", "n_clicks"), State("banner-kill-flatten", "value"),
                   prevent_initial_call=True)
+    @requires(Role.VIEWER)
     def confirm_kill(n: int, flatten: bool | None):  # type: ignore[no-untyped-def]
         if not n:
             return no_update, no_update, no_update, no_update

@@ -4,8 +4,7 @@ The banner and the Trading page both come here, so a button does exactly what th
 """
 from __future__ import annotations
 
-from flask import has_request_context, request, session
-
+from engine.auth import principal
 from engine.trading import control
 from webapp import trading_queries
 from webapp.context import get_context
@@ -15,19 +14,21 @@ HANDOFF_S = 1.0
 
 
 def web_actor() -> str:
-    """The logged-in user once login exists; until then the client address, so the audit says where."""
-    if has_request_context():
-        user = session.get("user") if session else None
-        if user:
-            return f"web:{user}"[:64]
-        return f"web:{request.remote_addr or 'unknown'}"[:64]
-    return "web:unknown"
+    """The logged-in user as the audit trail names them ("web:<name>"); the guard set the principal."""
+    who = principal.current()
+    return who.actor if who.name else "web:anonymous"
+
+
+def web_roles() -> set[str]:
+    """The logged-in user's role, passed to control.perform so it re-checks what the guard allowed."""
+    role = principal.current().role
+    return {role} if role else set()
 
 
 def run_control(action: str, reason: str = "", flatten: bool = False, order_id: int | str | None = None
                 ) -> control.ControlResult:
     result = control.perform(get_context(), web_actor(), action, reason=reason, flatten=flatten, order_id=order_id,
-                             handoff_s=HANDOFF_S)
+                             handoff_s=HANDOFF_S, roles=web_roles())
     trading_queries.forget()
     return result
 

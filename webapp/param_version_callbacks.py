@@ -11,10 +11,12 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from components import param_editor as ui
+from engine.auth.roles import Role
 from engine.params.errors import ParamsError
 from engine.params.exporter import export_template, export_workbook
 from engine.params.versions import diff_versions, record_export, rollback
 from webapp import param_views as pv
+from webapp.auth.access import requires
 from webapp.context import get_context
 
 
@@ -31,6 +33,7 @@ def register_callbacks() -> None:
         State("parameters-version-pick", "value"),
         prevent_initial_call=True,
     )
+    @requires(Role.VIEWER)
     def download(_cur: int | None, _tpl: int | None, _ver: int | None, picked: str | None):  # type: ignore[no-untyped-def]
         """Export through the engine's exporter (formula-safe text); every download is audited."""
         context = get_context()
@@ -53,6 +56,7 @@ def register_callbacks() -> None:
         Output("parameters-versions-collapse", "is_open"), Input("parameters-versions-toggle", "n_clicks"),
         State("parameters-versions-collapse", "is_open"), prevent_initial_call=True,
     )
+    @requires(Role.VIEWER)
     def toggle_versions(_n: int, is_open: bool):  # type: ignore[no-untyped-def]
         return not is_open
 
@@ -65,6 +69,7 @@ def register_callbacks() -> None:
         Output("parameters-version-pick", "value"),
         Input("parameters-base", "data"),
     )
+    @requires(Role.VIEWER)
     def show_versions(_base: dict):  # type: ignore[no-untyped-def]
         rows = pv.version_rows(get_context().store)
         options = [{"label": f"v{r['id']} · {r['created_at']} · {r['source']} · {r['author']}", "value": str(r["id"])}
@@ -84,6 +89,7 @@ def register_callbacks() -> None:
     @dash.callback(
         Output("parameters-stale", "children"), Input("parameters-poll", "n_intervals"), Input("parameters-base", "data"),
     )
+    @requires(Role.VIEWER)
     def check_stale(_n: int | None, base_ref: dict):  # type: ignore[no-untyped-def]
         """Tell the user when another user, the CLI or a rollback made a newer version active."""
         latest = pv.active_ref(get_context().store)
@@ -100,6 +106,7 @@ def register_callbacks() -> None:
         Output("parameters-base", "data", allow_duplicate=True), Input("parameters-load-latest", "n_clicks"),
         prevent_initial_call=True,
     )
+    @requires(Role.VIEWER)
     def load_latest(n: int | None):  # type: ignore[no-untyped-def]
         return pv.active_ref(get_context().store) if n else no_update
 
@@ -108,6 +115,7 @@ def register_callbacks() -> None:
         Output("parameters-version-diff", "children"),
         Input("parameters-diff-a", "value"), Input("parameters-diff-b", "value"),
     )
+    @requires(Role.VIEWER)
     def show_version_diff(a: str | None, b: str | None):  # type: ignore[no-untyped-def]
         if not a or not b:
             return html.Div("pick two versions to compare", className="text-muted small")
@@ -125,6 +133,7 @@ def register_callbacks() -> None:
         State("parameters-version-pick", "value"), State("parameters-rollback-note", "value"),
         prevent_initial_call=True,
     )
+    @requires(Role.ADMIN)
     def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, picked: str | None,
                   note: str | None):  # type: ignore[no-untyped-def]
         """Rolling back creates a new version equal to the picked one (history is never rewritten)."""

@@ -91,9 +91,10 @@ def perform(
         if order_id in (None, ""):
             return _refuse(ctx, actor, act, args, "cancel_order needs the order's id; pick an order in the table")
         args["order_id"] = str(order_id)
-    if roles is not None and not allowed(act, roles):
-        return _refuse(ctx, actor, act, args, f"{act.value} needs the {required_role(act)} role; "
-                       f"{actor} has {', '.join(sorted(roles)) or 'none'}. Ask an {required_role(act)} to do it")
+    if roles is not None and not allowed(act, roles, flatten=bool(args.get("flatten"))):
+        need = required_role(act, flatten=bool(args.get("flatten")))
+        return _refuse(ctx, actor, act, args, f"{act.value}{' with flatten' if args.get('flatten') else ''} needs "
+                       f"the {need} role; {actor} has {', '.join(sorted(roles)) or 'none'}. Ask a {need} to do it")
     if execute not in ("auto", "here", "engine"):
         raise ControlError(f"execute must be auto, here or engine, not {execute!r}")
 

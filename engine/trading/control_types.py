@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from engine.auth.roles import at_least
 from engine.clock import Clock
 from engine.store.db import Store
 from engine.trading import commands
@@ -30,13 +31,14 @@ class Action(StrEnum):
 ALIASES = {"kill_switch": Action.HALT, "kill": Action.HALT, "stop": Action.SHUTDOWN}
 KINDS = frozenset(a.value for a in Action)
 
-# Who may do what, for the login issue to enforce; nothing checks it yet (every caller is trusted).
+# Who may do what (engine.auth.roles): a viewer may press the kill switch without flatten, because
+# stopping must never wait for a login with more rights; every other action is a trader's.
 REQUIRED_ROLE: dict[Action, str] = {
-    Action.HALT: "operator",
-    Action.PAUSE: "operator",
+    Action.HALT: "viewer",  # with flatten: trader (see needed_role)
+    Action.PAUSE: "trader",
     Action.RESUME: "trader",
     Action.FLATTEN: "trader",
-    Action.SHUTDOWN: "admin",
+    Action.SHUTDOWN: "trader",
     Action.CANCEL_ORDER: "trader",
 }
 
@@ -51,18 +53,15 @@ TARGET_STATE: dict[Action, TradingState | None] = {
 }
 
 
-# Each role may do what the roles below it may: an admin can halt, a viewer can do nothing.
-ROLE_RANK = {"viewer": 0, "operator": 1, "trader": 2, "admin": 3}
+def required_role(action: str | Action, flatten: bool = False) -> str:
+    act = parse_action(action)
+    return "trader" if flatten and act is Action.HALT else REQUIRED_ROLE[act]
 
 
-def required_role(action: str | Action) -> str:
-    return REQUIRED_ROLE[parse_action(action)]
-
-
-def allowed(action: str | Action, roles: Collection[str]) -> bool:
+def allowed(action: str | Action, roles: Collection[str], flatten: bool = False) -> bool:
     """True when one of `roles` ranks at least as high as the action's required role."""
-    need = ROLE_RANK[required_role(action)]
-    return any(ROLE_RANK.get(r, -1) >= need for r in roles)
+    need = required_role(action, flatten)
+    return any(at_least(r, need) for r in roles)
 
 
 class ControlError(Exception):

@@ -229,8 +229,12 @@ def test_an_order_in_flight_at_the_halt_is_caught_and_cancelled(tmp_path):
 
 
 def test_roles_guard_actions_when_given(ctx):
-    refused = control.perform(ctx, "web:bob", "shutdown", reason="x", roles={"trader"})
-    assert refused.status == "refused" and "needs the admin role" in refused.message
+    refused = control.perform(ctx, "web:vic", "shutdown", reason="x", roles={"viewer"})
+    assert refused.status == "refused" and "needs the trader role" in refused.message
     assert current_state(ctx) is TradingState.ACTIVE
-    assert control.perform(ctx, "web:bob", "halt", reason="x", roles={"operator"}).status == "done"
+    flatten = control.perform(ctx, "web:vic", "halt", reason="x", flatten=True, roles={"viewer"})
+    assert flatten.status == "refused" and "with flatten needs the trader role" in flatten.message
+    assert current_state(ctx) is TradingState.ACTIVE
+    assert control.perform(ctx, "web:vic", "halt", reason="x", roles={"viewer"}).status == "done"
     assert control.perform(ctx, "web:eve", "resume", reason="x", roles={"viewer"}).status == "refused"
+    assert control.perform(ctx, "web:bob", "resume", reason="x", roles={"trader"}).status == "done"

@@ -1,0 +1,49 @@
+"""Password hashing with argon2id (argon2-cffi's defaults, RFC 9106's low-memory profile).
+
+A login for an unknown name still verifies against a dummy hash, so the answer takes as long as
+for a real name and does not tell which names exist.
+"""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_LENGTH = 12
+MAX_LENGTH = 256  # argon2 takes any length; a bound keeps a hostile 10 MB password from costing CPU
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("regimedesk-dummy-password-for-timing")
+
+
+class WeakPassword(ValueError):
+    pass
+
+
+def check_strength(password: str, name: str = "") -> None:
+    """Refuse passwords a guesser tries first: short ones, and the user's own name."""
+    if not isinstance(password, str) or len(password) < MIN_LENGTH:
+        raise WeakPassword(f"the password must have at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        raise WeakPassword(f"the password must have at most {MAX_LENGTH} characters")
+    if name and name.lower() in password.lower():
+        raise WeakPassword("the password must not contain the user name")
+    if len(set(password)) < 4:
+        raise WeakPassword("the password must use at least 4 different characters")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches; always spends one argon2 verification (dummy hash if none)."""
+    if not isinstance(password, str) or len(password) > MAX_LENGTH:
+        password = ""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)

@@ -1,0 +1,192 @@
+"""Users in the store: add, list, change password or role, disable; and login with lockout.
+
+Every change is audited in the same transaction. Lockout: after MAX_FAILURES failed logins for one
+name within LOCK_WINDOW, the name is locked for LOCK_FOR (counted in the store, so it holds across
+web workers and restarts). A locked or disabled user is refused before the password is looked at.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from engine import audit
+from engine.auth.passwords import check_strength, hash_password, needs_rehash, verify
+from engine.auth.roles import Role, parse_role
+from engine.store.db import Store
+from engine.store.models import LoginAttempt, User
+
+MAX_FAILURES = 5
+LOCK_WINDOW = timedelta(minutes=15)
+LOCK_FOR = timedelta(minutes=15)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+class UserError(ValueError):
+    """A user command was refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    name: str
+    role: str
+    disabled: bool
+    session_epoch: int
+    locked_until: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    status: str  # ok | bad | locked | disabled
+    user: UserInfo | None
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _info(row: User) -> UserInfo:
+    return UserInfo(row.id, row.name, row.role, row.disabled, row.session_epoch, row.locked_until, row.created_at)
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise UserError("a user name is 1 to 64 letters, digits or . _ @ -")
+    return name
+
+
+def count_users(store: Store) -> int:
+    with store.read() as s:
+        return int(s.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def list_users(store: Store) -> list[UserInfo]:
+    with store.read() as s:
+        return [_info(u) for u in s.scalars(select(User).order_by(User.name))]
+
+
+def get_user(store: Store, user_id: int) -> UserInfo | None:
+    with store.read() as s:
+        row = s.get(User, user_id)
+        return _info(row) if row is not None else None
+
+
+def add_user(store: Store, now: datetime, actor: str, name: str, role: str | Role, password: str,
+             *, only_if_none: bool = False) -> UserInfo:
+    """Create a user. only_if_none: refuse when any user exists (the first-run setup)."""
+    check_name(name)
+    parsed = parse_role(role)
+    check_strength(password, name)
+    hashed = hash_password(password)
+    try:
+        with store.write() as s:
+            if only_if_none and s.scalar(select(func.count()).select_from(User)):
+                raise UserError("a user exists already: the first-run setup is closed")
+            if s.scalar(select(User.id).where(User.name == name)) is not None:
+                raise UserError(f"user {name!r} exists already")
+            row = User(name=name, role=parsed.value, password_hash=hashed, disabled=False, session_epoch=0,
+                       locked_until=None, created_at=now, updated_at=now)
+            s.add(row)
+            s.flush()
+            audit.record(s, now, actor, "users.add", target=name, details={"role": parsed.value})
+            return _info(row)
+    except IntegrityError:
+        raise UserError(f"user {name!r} exists already") from None
+
+
+def _change(store: Store, now: datetime, actor: str, name: str, action: str, details: dict[str, object],
+            **values: object) -> UserInfo:
+    with store.write() as s:
+        row = s.scalar(select(User).where(User.name == name))
+        if row is None:
+            raise UserError(f"no user named {name!r}")
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.session_epoch += 1  # every change of password, role or status ends the user's open sessions
+        row.updated_at = now
+        audit.record(s, now, actor, action, target=name, details=details)
+        return _info(row)
+
+
+def set_password(store: Store, now: datetime, actor: str, name: str, password: str) -> UserInfo:
+    check_strength(password, name)
+    return _change(store, now, actor, name, "users.passwd", {}, password_hash=hash_password(password),
+                   locked_until=None)
+
+
+def set_role(store: Store, now: datetime, actor: str, name: str, role: str | Role) -> UserInfo:
+    parsed = parse_role(role)
+    return _change(store, now, actor, name, "users.role", {"role": parsed.value}, role=parsed.value)
+
+
+def set_disabled(store: Store, now: datetime, actor: str, name: str, disabled: bool = True) -> UserInfo:
+    return _change(store, now, actor, name, "users.disable" if disabled else "users.enable", {}, disabled=disabled)
+
+
+def authenticate(store: Store, now: datetime, name: object, password: object, source: str) -> LoginOutcome:
+    """Check a login; record the attempt, audit it, and lock the name after too many failures."""
+    shown = str(name)[:64] if isinstance(name, str) else "?"
+    given = password if isinstance(password, str) else ""
+    with store.read() as s:
+        row = s.scalar(select(User).where(User.name == shown)) if isinstance(name, str) else None
+        user = _info(row) if row is not None else None
+        stored_hash = row.password_hash if row is not None else None
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        return _record(store, now, shown, source, "locked",
+                       f"too many failed logins: {shown} is locked for {minutes} more minute(s)", user)
+    matched = verify(stored_hash, given)
+    if not matched or user is None:
+        return _failed(store, now, shown, source, user)
+    if user.disabled:
+        return _record(store, now, shown, source, "disabled", "this user is disabled; ask an admin", user)
+    if stored_hash is not None and needs_rehash(stored_hash):
+        with store.write() as s:
+            row2 = s.get(User, user.id)
+            if row2 is not None:
+                row2.password_hash = hash_password(given)
+    return _record(store, now, shown, source, "ok", "", user)
+
+
+def _record(store: Store, now: datetime, name: str, source: str, status: str, message: str,
+            user: UserInfo | None) -> LoginOutcome:
+    with store.write() as s:
+        s.add(LoginAttempt(ts=now, username=name, source=source[:64], ok=status == "ok"))
+        audit.record(s, now, f"web:{name}", "auth.login", target=name,
+                     details={"source": source, **({"reason": message} if message else {})},
+                     outcome="ok" if status == "ok" else status)
+    return LoginOutcome(status, user, message)
+
+
+def _failed(store: Store, now: datetime, name: str, source: str, user: UserInfo | None) -> LoginOutcome:
+    with store.write() as s:
+        s.add(LoginAttempt(ts=now, username=name, source=source[:64], ok=False))
+        last_ok = s.scalar(select(func.max(LoginAttempt.ts)).where(LoginAttempt.username == name,
+                                                                   LoginAttempt.ok.is_(True)))
+        since = max(now - LOCK_WINDOW, last_ok) if last_ok is not None else now - LOCK_WINDOW
+        failures = int(s.scalar(select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.username == name, LoginAttempt.ok.is_(False), LoginAttempt.ts > since)) or 0)
+        audit.record(s, now, f"web:{name}", "auth.login", target=name,
+                     details={"source": source, "failures_in_window": failures}, outcome="failed")
+        if user is not None and failures >= MAX_FAILURES:
+            row = s.get(User, user.id)
+            if row is not None:
+                row.locked_until = now + LOCK_FOR
+                audit.record(s, now, "system:auth", "auth.lockout", target=name,
+                             details={"failures": failures, "minutes": int(LOCK_FOR.total_seconds() // 60),
+                                      "source": source}, outcome="locked")
+    return LoginOutcome("bad", None, "wrong user name or password")
+
+
+def prune_attempts(store: Store, before: datetime) -> int:
+    """Delete login attempts older than `before` (the retention job keeps a day's worth)."""
+    from sqlalchemy import delete
+
+    with store.write() as s:
+        return int(s.execute(delete(LoginAttempt).where(LoginAttempt.ts < before)).rowcount or 0)

@@ -1,0 +1,153 @@
+"""The one gate every request passes: Host allow-list, login, session expiry, CSRF, and the role of
+the route or of the Dash callback the request would run. Refusals of logged-in users are audited.
+
+Order: Host (400) → declared access of the endpoint (403 when undeclared) → login (redirect to
+/login for pages, 401 otherwise) → CSRF on every state-changing method (403) → role (403).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import dash
+from flask import Flask, Response, g, jsonify, redirect, request, url_for
+from flask_login import current_user
+
+from engine import audit
+from engine.auth import principal
+from engine.auth.roles import at_least
+from webapp.auth import sessions
+from webapp.auth.access import PUBLIC, TOKEN, callback_role, route_access
+from webapp.context import get_context
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PAGE_ENDPOINTS = frozenset({"/", "/<path:path>"})
+CALLBACK_ENDPOINT = "/_dash-update-component"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+DASH_APP_KEY = "regimedesk_dash_app"
+
+
+def host_name(host: str) -> str:
+    """The host part of a Host header value, lower-cased, without the port ("[::1]:8050" → "::1")."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _refusal(status: int, message: str) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def _source() -> str:
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _metrics_token_ok() -> bool:
+    try:
+        from webapp.metrics import metrics_token_ok  # type: ignore[attr-defined]
+    except ImportError:
+        return False
+    return bool(metrics_token_ok(request))
+
+
+def _callback_map(server: Flask) -> Mapping[str, Any]:
+    app = server.extensions.get(DASH_APP_KEY)
+    merged: dict[str, Any] = dict(dash._callback.GLOBAL_CALLBACK_MAP)
+    if app is not None:
+        merged.update(app.callback_map)
+    return merged
+
+
+def _audit_refusal(user_name: str, what: str, needed: str, role: str) -> None:
+    ctx = get_context()
+    try:
+        with ctx.store.write() as s:
+            audit.record(s, ctx.clock.now(), f"web:{user_name}", "auth.refused", target=what[:128],
+                         details={"needed": needed, "role": role, "method": request.method}, outcome="refused")
+    except Exception:  # noqa: BLE001 - a refusal stands even when the store cannot record it
+        log.exception("could not audit a refused request to %s", what)
+
+
+def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, max_s: float) -> None:
+    hosts = LOOPBACK_HOSTS | allowed_hosts
+
+    @server.before_request
+    def guard() -> Response | None:
+        g.principal_token = principal.set_current(principal.Principal("", "", _source()))
+        if host_name(request.host) not in hosts:
+            return _refusal(400, "this Host is not served here; add it to REGIMEDESK_ALLOWED_HOSTS")
+        access = route_access(request.endpoint)
+        if request.endpoint is None:
+            return None  # no such route: Flask answers 404/405 itself
+        if access is None:
+            return _refusal(403, f"the route {request.endpoint} has no declared access and is refused")
+        user = current_user if current_user.is_authenticated else None
+        if user is not None:
+            why = sessions.expired(idle_s, max_s)
+            if why is not None:
+                _audit_logout(user.name, user.role, f"session expired ({why})", "auth.session_expired")
+                sessions.end()
+                user = None
+        if user is not None:
+            principal.set_current(principal.Principal(user.name, user.role, _source()))
+        if access == PUBLIC:
+            return _csrf_refusal()
+        if access == TOKEN and (user is not None or _metrics_token_ok()):
+            return None
+        if user is None:
+            if request.method in SAFE_METHODS and request.endpoint in PAGE_ENDPOINTS:
+                return redirect(url_for("auth_login", next=request.full_path.rstrip("?")))
+            return _refusal(401, "log in first: your session has ended or you are not logged in")
+        refused = _csrf_refusal()
+        if refused is not None:
+            return refused
+        if not at_least(user.role, access):
+            _audit_refusal(user.name, request.path, access, user.role)
+            return _refusal(403, f"this needs the {access} role; you are {user.role}")
+        if request.endpoint == CALLBACK_ENDPOINT:
+            return _check_callback(server, user.name, user.role)
+        return None
+
+    @server.teardown_request
+    def forget_principal(_exc: BaseException | None) -> None:
+        token = g.pop("principal_token", None)
+        if token is not None:
+            principal.reset(token)
+
+
+def _csrf_refusal() -> Response | None:
+    if request.method in SAFE_METHODS:
+        return None
+    given = request.headers.get("X-CSRFToken")
+    if given is None and request.mimetype == "application/x-www-form-urlencoded":
+        given = request.form.get("csrf_token")
+    if sessions.csrf_ok(given):
+        return None
+    return _refusal(403, "missing or wrong CSRF token: reload the page and try again")
+
+
+def _check_callback(server: Flask, user_name: str, role: str) -> Response | None:
+    body = request.get_json(silent=True)
+    output = body.get("output") if isinstance(body, dict) else None
+    if not isinstance(output, str):
+        return _refusal(400, "a callback request needs a JSON body with an 'output' string")
+    needed = callback_role(_callback_map(server), output)
+    if needed is None:
+        _audit_refusal(user_name, output, "undeclared", role)
+        return _refusal(403, "this callback has no declared role and is refused")
+    if not at_least(role, needed):
+        _audit_refusal(user_name, output, needed, role)
+        return _refusal(403, f"this action needs the {needed} role; you are {role}")
+    return None
+
+
+def _audit_logout(name: str, role: str, reason: str, action: str) -> None:
+    ctx = get_context()
+    with principal.acting_as(principal.Principal(name, role, _source())), ctx.store.write() as s:
+        audit.record(s, ctx.clock.now(), f"web:{name}", action, target=name, details={"reason": reason})

@@ -1,0 +1,64 @@
+"""Wire login, roles, CSRF, Host allow-list and security headers into the Dash app's Flask server."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from dash import Dash
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from engine.settings import Settings
+from webapp.auth.guard import CALLBACK_ENDPOINT, DASH_APP_KEY, install_guard
+from webapp.auth.headers import install_headers
+from webapp.auth.pages import register_auth_pages
+from webapp.auth.sessions import init_sessions
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def upload_limit_message(max_upload_bytes: int) -> str:
+    """The one message for a file over the limit, whether the callback or Flask's 413 sees it first."""
+    return f"The file is larger than the {max_upload_bytes / 1e6:g} MB upload limit; nothing was changed."
+
+
+def init_auth(app: Dash, settings: Settings) -> None:
+    server: Flask = app.server
+    server.extensions[DASH_APP_KEY] = app
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    init_sessions(server)
+    storage = settings.cache_url if settings.cache_url.startswith("redis://") else "memory://"
+    register_auth_pages(server, settings.login_rate_limit, storage, setup_allowed=is_loopback(settings.host))
+    allowed = settings.extra_allowed_hosts | {settings.host.lower()}
+    install_guard(server, frozenset(allowed), settings.session_idle_minutes * 60, settings.session_max_hours * 3600)
+    install_headers(server, app)
+    _install_error_handlers(server, settings.max_upload_bytes)
+
+
+def _install_error_handlers(server: Flask, max_upload_bytes: int) -> None:
+    @server.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        return jsonify({"error": upload_limit_message(max_upload_bytes)}), 413
+
+    @server.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response | HTTPException | tuple[Response, int]:
+        """A hostile or malformed callback request must never become an HTTP 500 with a traceback."""
+        if isinstance(exc, HTTPException):
+            return exc
+        log.exception("request to %s failed", request.path)
+        if request.endpoint == CALLBACK_ENDPOINT:
+            return jsonify({"error": "the request could not be processed: its inputs are not what this "
+                                     "control expects; nothing was changed"}), 400
+        return jsonify({"error": "internal error; see the server log"}), 500

@@ -1,0 +1,133 @@
+"""The login, logout and first-run setup pages: plain HTML forms served by Flask, not Dash.
+
+They post `username`, `password` and a hidden `csrf_token` (checked by the guard). Failed logins per
+client address are rate-limited by flask-limiter; lockouts per user are kept in the store.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, redirect, render_template_string, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+from engine.auth import principal, setup_token, users
+from engine.auth.passwords import WeakPassword
+from engine.auth.roles import Role
+from webapp.auth import sessions
+from webapp.context import get_context
+
+FORM_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · RegimeDesk</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/0-bootstrap-5.3.6.min.css"></head>
+<body class="bg-light"><main class="container" style="max-width: 26rem; margin-top: 8vh">
+<h1 class="h3 mb-3">RegimeDesk</h1><h2 class="h5 mb-3">{{ title }}</h2>
+{% if message %}<div class="alert alert-{{ colour }} py-2" id="auth-message" role="alert">{{ message }}</div>{% endif %}
+{% if show_form %}
+<form method="post" action="{{ action }}" id="auth-form">
+<input type="hidden" name="csrf_token" value="{{ csrf }}">
+{% if token %}<input type="hidden" name="token" value="{{ token }}">{% endif %}
+<input type="hidden" name="next" value="{{ next }}">
+<div class="mb-2"><label class="form-label" for="username">User name</label>
+<input class="form-control" id="username" name="username" autocomplete="username" required maxlength="64"
+ value="{{ username }}"></div>
+<div class="mb-3"><label class="form-label" for="password">Password</label>
+<input class="form-control" id="password" name="password" type="password" required maxlength="256"
+ autocomplete="{{ 'new-password' if token else 'current-password' }}"></div>
+{% if token %}<div class="mb-3"><label class="form-label" for="password2">Password again</label>
+<input class="form-control" id="password2" name="password2" type="password" required maxlength="256"
+ autocomplete="new-password"></div>
+<p class="small text-muted">This creates the first <b>admin</b>. At least 12 characters, not containing the name.</p>{% endif %}
+<button class="btn btn-primary w-100" id="auth-submit" type="submit">{{ button }}</button>
+</form>{% endif %}
+</main></body></html>"""
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login would hand a phishing page a trusted link."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
+
+
+def _page(title: str, *, message: str = "", colour: str = "danger", status: int = 200, show_form: bool = True,
+          action: str = "/login", button: str = "Log in", token: str = "", username: str = "",
+          next_: str = "/") -> tuple[str, int]:
+    return render_template_string(FORM_PAGE, title=title, message=message, colour=colour, show_form=show_form,
+                                  action=action, button=button, token=token, username=username, next=next_,
+                                  csrf=sessions.csrf_token()), status
+
+
+def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: str, setup_allowed: bool) -> Limiter:
+    limiter = Limiter(get_remote_address, app=server, storage_uri=storage_uri or "memory://",
+                      default_limits=[], strategy="moving-window")
+
+    @server.route("/login", methods=["GET", "POST"], endpoint="auth_login")
+    @limiter.limit(settings_rate_limit, methods=["POST"], deduct_when=lambda response: response.status_code != 302,
+                   error_message="too many failed logins from this address; wait a minute and try again")
+    def login() -> Response | tuple[str, int]:
+        next_ = _safe_next(request.values.get("next"))
+        ctx = get_context()
+        if request.method == "GET":
+            if current_user.is_authenticated:
+                return redirect(next_)  # type: ignore[return-value]
+            if users.count_users(ctx.store) == 0:
+                hint = ("No user exists yet. Open the setup link printed on the console where RegimeDesk was "
+                        "started, or run: python -m engine users add NAME --role admin --password-stdin")
+                return _page("Log in", message=hint, colour="info", next_=next_)
+            return _page("Log in", next_=next_)
+        name = request.form.get("username", "")
+        outcome = users.authenticate(ctx.store, ctx.clock.now(), name, request.form.get("password", ""),
+                                     principal.current().source)
+        if not outcome.ok or outcome.user is None:
+            status = 423 if outcome.status == "locked" else 401
+            return _page("Log in", message=outcome.message, status=status, username=name[:64], next_=next_)
+        sessions.start(outcome.user)
+        return redirect(next_)  # type: ignore[return-value]
+
+    @server.route("/logout", methods=["POST"], endpoint="auth_logout")
+    def logout() -> Response:
+        ctx = get_context()
+        who = principal.current()
+        from engine import audit
+
+        with ctx.store.write() as s:
+            audit.record(s, ctx.clock.now(), who.actor, "auth.logout", target=who.name)
+        sessions.end()
+        return redirect("/login")  # type: ignore[return-value]
+
+    @server.route("/setup", methods=["GET", "POST"], endpoint="auth_setup")
+    @limiter.limit(settings_rate_limit, methods=["POST"])
+    def setup() -> Response | tuple[str, int]:
+        ctx = get_context()
+        token = request.values.get("token", "")
+        closed = "The first-run setup is closed: a user exists already. Log in instead."
+        if not setup_allowed:
+            return _page("Setup", message="The first-run setup is only offered on a loopback address; use "
+                         "python -m engine users add", status=404, show_form=False)
+        if users.count_users(ctx.store) > 0:
+            return _page("Setup", message=closed, status=403, show_form=False)
+        if not setup_token.valid(ctx.store, token):
+            return _page("Setup", message="This setup link is not valid: use the link printed on the console "
+                         "where RegimeDesk was started", status=403, show_form=False)
+        if request.method == "GET":
+            return _page("Create the first admin", action="/setup", button="Create admin and log in", token=token,
+                         colour="info", message="Welcome. Choose the admin's name and password.")
+        name, password = request.form.get("username", ""), request.form.get("password", "")
+        if password != request.form.get("password2", ""):
+            return _page("Create the first admin", message="the two passwords differ", status=400, action="/setup",
+                         button="Create admin and log in", token=token, username=name[:64])
+        try:
+            user = users.add_user(ctx.store, ctx.clock.now(), f"web:{name}"[:64], name, Role.ADMIN, password,
+                                  only_if_none=True)
+        except (users.UserError, WeakPassword) as exc:
+            return _page("Create the first admin", message=str(exc), status=400, action="/setup",
+                         button="Create admin and log in", token=token, username=name[:64])
+        setup_token.revoke(ctx.store)
+        sessions.start(user)
+        return redirect("/")  # type: ignore[return-value]
+
+    return limiter

@@ -1,0 +1,111 @@
+"""The login session: flask-login's user, its expiry (idle and absolute), and the CSRF token.
+
+The session cookie holds "<user id>:<session epoch>"; the epoch is bumped by every change of the
+user's password, role or status, so those changes end the user's open sessions at once.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, UserMixin, login_user, logout_user
+
+from engine.auth import users
+from webapp.context import get_store
+
+CSRF_KEY = "csrf"
+LOGIN_AT, SEEN_AT = "login_at", "seen_at"
+SEEN_RESOLUTION_S = 30  # rewrite the cookie for idle tracking at most this often
+
+
+@dataclass
+class SessionUser(UserMixin):
+    """The logged-in user as flask-login sees it."""
+
+    user_id: int
+    name: str
+    role: str
+    epoch: int
+
+    def get_id(self) -> str:
+        return f"{self.user_id}:{self.epoch}"
+
+
+class SecureWhenHttpsSessions(SecureCookieSessionInterface):
+    """Mark the session cookie Secure whenever the request came over HTTPS (directly or via a trusted proxy)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def _load_user(session_id: str) -> SessionUser | None:
+    try:
+        user_id, epoch = (int(part) for part in session_id.split(":", 1))
+    except ValueError:
+        return None
+    info = users.get_user(get_store(), user_id)
+    if info is None or info.disabled or info.session_epoch != epoch:
+        return None
+    return SessionUser(info.id, info.name, info.role, info.session_epoch)
+
+
+def init_sessions(server: Flask) -> LoginManager:
+    server.session_interface = SecureWhenHttpsSessions()
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                         SESSION_COOKIE_NAME="regimedesk_session")
+    manager = LoginManager()
+    manager.session_protection = "basic"
+    manager.user_loader(_load_user)
+    manager.init_app(server)
+    return manager
+
+
+def start(user: users.UserInfo) -> None:
+    """Log `user` in: a fresh session (new CSRF token) so a token planted before login is worthless."""
+    session.clear()
+    login_user(SessionUser(user.id, user.name, user.role, user.session_epoch))
+    now = time.time()
+    session[LOGIN_AT] = now
+    session[SEEN_AT] = now
+    session[CSRF_KEY] = secrets.token_urlsafe(32)
+    session.permanent = False
+
+
+def end() -> None:
+    logout_user()
+    session.clear()
+
+
+def expired(idle_s: float, max_s: float) -> str | None:
+    """Why the current login has expired ("idle" / "absolute"), or None; refreshes the idle clock."""
+    now = time.time()
+    login_at = float(session.get(LOGIN_AT) or 0)
+    seen_at = float(session.get(SEEN_AT) or 0)
+    if not login_at or now - login_at > max_s:
+        return "absolute"
+    if now - seen_at > idle_s:
+        return "idle"
+    if now - seen_at > SEEN_RESOLUTION_S:
+        session[SEEN_AT] = now
+    return None
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_KEY] = token
+    return str(token)
+
+
+def csrf_ok(given: str | None) -> bool:
+    expected = session.get(CSRF_KEY)
+    return bool(expected and given) and hmac.compare_digest(str(expected), str(given))
+
+
+def secret_key_is_strong() -> bool:
+    return len(str(current_app.config.get("SECRET_KEY") or "")) >= 32
