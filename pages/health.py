@@ -1,6 +1,8 @@
 """Health: every check healthy / degraded / unhealthy at a glance, job timings, engines. JSON at /api/health."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
@@ -8,9 +10,10 @@ from dash import Input, Output, dcc, html
 from components import formatting as fmt
 from components.cards import status_badge
 from components.shell import page_header
+from components.sparkline import sparkline
 from components.tables import small_table
 from engine.auth.roles import Role
-from engine.health.checks import run_all
+from engine.health import report as health
 from webapp import queries
 from webapp.auth.access import requires
 from webapp.cache import cache
@@ -19,16 +22,31 @@ from webapp.context import get_context
 dash.register_page(__name__, path="/health", name="Health", order=4)
 
 REFRESH_MS = 2000
+_LIVENESS_CLASS = {"live": "text-success fw-bold", "stale": "text-warning fw-bold", "dead": "text-danger fw-bold",
+                   "stopped": "text-secondary"}
+
+
+SPARK_POINTS = 40  # the newest stored results shown per check (one health run every 10 s: about 7 minutes)
 
 
 @cache.memoize()
 def _health_report() -> dict:
-    return run_all(get_context())
+    """Stored engine results plus the live heartbeat and database checks (never runs the checks itself)."""
+    return health.health_report(get_context())
+
+
+@cache.memoize()
+def _history_and_engines() -> tuple[dict, list]:
+    ctx = get_context()
+    now = ctx.clock.now()
+    with ctx.store.read() as session:
+        since = now - timedelta(seconds=SPARK_POINTS * 10 + 30)
+        return health.history(session, since), health.engines(session, now)
 
 
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
-        page_header("Health", "Machine-readable: /api/health (HTTP 503 when unhealthy)"),
+        page_header("Health", "Machine-readable: /api/health (details), /readyz (load balancers), /metrics"),
         dcc.Interval(id="health-interval", interval=REFRESH_MS),
         html.Div(id="health-overall", className="mb-2"),
         dbc.Row([
@@ -49,18 +67,25 @@ def layout(**_kwargs: object) -> html.Div:
 def refresh_health(_n: int | None):  # type: ignore[no-untyped-def]
     report = _health_report()
     overall = html.H4(["Overall ", status_badge(report["status"], id="health-overall-status")])
-    checks = small_table(["Check", "Status", "Detail"],
-                         [(c["name"], status_badge(c["status"]), c["detail"]) for c in report["checks"]], "no checks")
+    history, engine_rows = _history_and_engines()
+    checks = small_table(["Check", "Status", "History", "Detail"],
+                         [(c["name"], status_badge(c["status"]),
+                           sparkline([(st, v) for _ts, st, v in history.get(c["name"], [])[-SPARK_POINTS:]],
+                                     id={"type": "health-spark", "name": c["name"]}),
+                           c["detail"]) for c in report["checks"]], "no checks")
     now = queries.now()
     engines = small_table(
-        ["Engine", "Status", "Last beat", "Started"],
-        [(b["engine_id"], b["status"], f"{fmt.age((now - b['last_beat']).total_seconds())} ago",
-          fmt.timestamp(b["started_at"])) for b in queries.heartbeats()],
-        "no engine has started",
+        ["Engine", "Liveness", "Role", "Last beat", "Leader since", "Started"],
+        [(e["engine"], html.Span(e["liveness"], className=_LIVENESS_CLASS[e["liveness"]],
+                                 id={"type": "health-engine-liveness", "name": e["engine"]}),
+          e["role"], f"{fmt.age(e['age_s'])} ago",
+          fmt.timestamp(e["leader_since"]) if e["leader_since"] else "—",
+          fmt.timestamp(e["started_at"])) for e in engine_rows],
+        "no engine has beaten in the last hour",
     )
     jobs = small_table(
-        ["Job", "Runs", "Errors", "Median ms", "p95 ms", "Last ms", "Last run", "Last outcome", "Last error"],
-        [(s["job"], s["runs"], s["errors"], fmt.number(s["median_ms"]), fmt.number(s["p95_ms"]),
+        ["Job", "Runs", "Errors", "Skipped", "Median ms", "p95 ms", "Last ms", "Last run", "Last outcome", "Last error"],
+        [(s["job"], s["runs"], s["errors"], s.get("skipped", 0), fmt.number(s["median_ms"]), fmt.number(s["p95_ms"]),
           fmt.number(s["last_ms"]), f"{fmt.age((now - s['last_run']).total_seconds())} ago",
           status_badge(s["last_outcome"]), s["last_error"] or "") for s in queries.job_stats()],
         "no job runs recorded yet",

@@ -126,11 +126,18 @@ def job_stats(session: Session, now: datetime, window: timedelta = timedelta(min
         return []
     frame = pd.DataFrame(rows, columns=["job", "started_at", "duration_ms", "outcome", "error"])
     stats = []
-    for job, group in frame.sort_values("started_at").groupby("job"):
+    for job, everything in frame.sort_values("started_at").groupby("job"):
+        skipped = int((everything["outcome"] == "skipped").sum())  # APScheduler refused the run (engine/health/recorder.py)
+        group = everything[everything["outcome"] != "skipped"]
+        if group.empty:
+            stats.append({"job": job, "runs": 0, "errors": 0, "skipped": skipped, "median_ms": None, "p95_ms": None,
+                          "last_ms": None, "last_run": everything.iloc[-1]["started_at"], "last_outcome": "skipped",
+                          "last_error": None})
+            continue
         errors = group[group["outcome"] == "error"]
         last = group.iloc[-1]
         stats.append({
-            "job": job, "runs": len(group), "errors": len(errors),
+            "job": job, "runs": len(group), "errors": len(errors), "skipped": skipped,
             "median_ms": float(group["duration_ms"].median()),
             "p95_ms": float(group["duration_ms"].quantile(0.95)),
             "last_ms": float(last["duration_ms"]), "last_run": last["started_at"], "last_outcome": last["outcome"],
