@@ -97,6 +97,15 @@ def perform(
                        f"the {need} role; {actor} has {', '.join(sorted(roles)) or 'none'}. Ask a {need} to do it")
     if execute not in ("auto", "here", "engine"):
         raise ControlError(f"execute must be auto, here or engine, not {execute!r}")
+    if act is Action.RESUME or (act is Action.PAUSE and not actor.startswith(ts.SYSTEM_ACTOR_PREFIX)):
+        from engine.health.liveness import engine_down_refusal  # state and engine agree (issue 9)
+
+        with ctx.store.read() as s:
+            cur = ts.current(s).state if s.get(TradingStateRow, 1) is not None else None
+        legal = cur is not None and TARGET_STATE[act] in ts.ALLOWED[cur]  # an illegal move gets its own refusal
+        refusal = engine_down_refusal(ctx.store, ctx.clock.now(), act.value, stale_after_s) if legal else None
+        if refusal:
+            return _refuse(ctx, actor, act, args, refusal)
 
     now = ctx.clock.now()
     names = step_names(act, args)

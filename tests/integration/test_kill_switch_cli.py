@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from engine.store.models import AuditEvent
 from engine.trading import cli
 from engine.trading import state as ts
 from engine.trading.state import TradingState
-from tests.trading_control_fixtures import make_ctx, open_position, place_resting_orders
+from tests.trading_control_fixtures import beat, make_ctx, open_position, place_resting_orders
 
 
 @pytest.fixture()
@@ -60,8 +61,13 @@ def test_halt_with_flatten_pause_resume_and_status(ctx):
     assert "not running" in status.stdout and "open orders at paper: 1" in status.stdout
     assert "AAA      sell 7" in status.stdout
 
+    refused = run_cli(ctx, "pause", "--reason", "slowly back")  # no engine runs: nothing would trade (issue 9)
+    assert refused.returncode != 0 and "pause refused: the engine is down" in refused.stdout, refused.stdout
+    assert state_of(ctx) is TradingState.HALTED
+    beat(ctx.store, datetime.now(UTC))  # an engine is live now (the CLI subprocess runs on the wall clock)
     assert run_cli(ctx, "pause", "--reason", "slowly back").returncode == 0
     assert state_of(ctx) is TradingState.REDUCING
+    beat(ctx.store, datetime.now(UTC))
     assert run_cli(ctx, "resume", "--reason", "all clear").returncode == 0
     assert state_of(ctx) is TradingState.ACTIVE
 

@@ -57,6 +57,7 @@ def test_every_used_parameter_is_read_by_the_running_engine(sqlite_url: str) -> 
         records = replay(history, params)
         format_frame(records, params)
         score(records, truth, params)  # the quality report against the simulated market's true regimes
+        jobs.heartbeat(ctx)  # a live engine: a pause needs one (issue 9)
         perform(ctx, "test", "pause", reason="consumption test")
         graceful_shutdown(ctx, actor="test")
     unread = sorted({f"{sheet}.{field} ({consumer})" for sheet, _section, field, consumer in reads.unread_used()})

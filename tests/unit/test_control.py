@@ -111,7 +111,8 @@ def test_pause_cancels_entries_keeps_exits_and_resume_needs_an_operator(ctx):
                                                       Decimal(150)))
     ctx.broker.submit_order(OrderRequest("entry-1", "AAA", OrderSide.BUY, Decimal(5), OrderType.LIMIT, Decimal(50)))
     ctx.broker.submit_order(OrderRequest("entry-2", "BBB", OrderSide.SELL, Decimal(5), OrderType.LIMIT, Decimal(150)))
-    result = control.perform(ctx, "alice", "pause", reason="news at 2pm")
+    beat(ctx.store, ctx.clock.now())  # pause and resume need a live engine (issue 9: state and engine agree)
+    result = control.perform(ctx, "alice", "pause", reason="news at 2pm", execute="here")
     assert result.status == "done", result.message
     assert current_state(ctx) is TradingState.REDUCING
     assert [o.broker_order_id for o in ctx.broker.list_open_orders()] == [exit_order.broker_order_id]
@@ -119,7 +120,7 @@ def test_pause_cancels_entries_keeps_exits_and_resume_needs_an_operator(ctx):
     refused = control.perform(ctx, "system:risk", "resume", reason="auto")
     assert refused.status == "refused" and "needs an operator" in refused.message
     assert current_state(ctx) is TradingState.REDUCING
-    resumed = control.perform(ctx, "alice", "resume", reason="news passed")
+    resumed = control.perform(ctx, "alice", "resume", reason="news passed", execute="here")
     assert resumed.status == "done" and current_state(ctx) is TradingState.ACTIVE
 
 
@@ -237,4 +238,21 @@ def test_roles_guard_actions_when_given(ctx):
     assert current_state(ctx) is TradingState.ACTIVE
     assert control.perform(ctx, "web:vic", "halt", reason="x", roles={"viewer"}).status == "done"
     assert control.perform(ctx, "web:eve", "resume", reason="x", roles={"viewer"}).status == "refused"
+    beat(ctx.store, ctx.clock.now())  # resume needs a live engine (issue 9)
     assert control.perform(ctx, "web:bob", "resume", reason="x", roles={"trader"}).status == "done"
+
+
+def test_resume_and_pause_are_refused_while_the_engine_is_down(ctx):
+    """Issue 9: ACTIVE or REDUCING with no engine holding the lease and beating would show a green
+    banner while nothing trades; the refusal says the engine is down. A kill switch still works."""
+    assert control.perform(ctx, "alice", "halt", reason="x").status == "done"
+    beat(ctx.store, ctx.clock.now() - timedelta(seconds=120))  # its last beat 2 minutes ago: killed
+    for action in ("resume", "pause"):
+        refused = control.perform(ctx, "alice", action, reason="back to work")
+        assert refused.status == "refused", refused
+        assert refused.message.startswith(f"{action} refused: the engine is down")
+        assert "has not beaten for 2 min" in refused.message
+        assert current_state(ctx) is TradingState.HALTED
+    beat(ctx.store, ctx.clock.now())  # the engine is back
+    assert control.perform(ctx, "alice", "resume", reason="engine back", execute="here").status == "done"
+    assert current_state(ctx) is TradingState.ACTIVE
