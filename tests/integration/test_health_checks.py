@@ -15,8 +15,8 @@ from engine.trading.equity import update_marks
 
 
 @pytest.mark.parametrize(("equity", "expected"), [("100000", "healthy"), ("94000", "degraded"), ("89000", "unhealthy")])
-def test_drawdown_from_peak_is_graded_against_its_limit(sqlite_url: str, equity: str, expected: str) -> None:
-    ctx = build_context(load_settings(database_url=sqlite_url), with_source=False, migrate=True,
+def test_drawdown_from_peak_is_graded_against_its_limit(any_db_url: str, equity: str, expected: str) -> None:
+    ctx = build_context(load_settings(database_url=any_db_url), with_source=False, migrate=True,
                         clock=ManualClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC)))
     now = ctx.clock.now()
     with ctx.store.write() as session:
