@@ -30,6 +30,12 @@ class EngineMode(StrEnum):
     NONE = "none"  # web only; `python -m engine` runs elsewhere against the same database
 
 
+class DeadmanAction(StrEnum):
+    NONE = "none"  # show it in red on every page and notify; change nothing
+    REDUCE = "reduce"  # REDUCING (no new exposure) and cancel the orders that would add exposure
+    HALT = "halt"  # the kill switch, run by the web: HALTED and every open order cancelled at the broker
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names the environment variable."""
 
@@ -66,6 +72,12 @@ class Settings(BaseSettings):
     paper_commission_per_share: float = Field(default=0.005, ge=0, le=10)
     paper_participation: float = Field(default=0.25, gt=0, le=1, description="max fraction of a bar's volume one order fills")
     autotrade: bool = Field(default=True, description="the planner submits orders on its own when trading is ACTIVE")
+    deadman_seconds: float = Field(default=30.0, ge=0, le=86_400,
+                                   description="engine heartbeat or market data older than this trips the dead-man's "
+                                               "switch (0 = off; the engine beats every 2 s and a standby takes over "
+                                               "within 15 s, so keep it above that)")
+    deadman_action: DeadmanAction = Field(default=DeadmanAction.HALT, description="what the dead-man's switch does")
+    notify_urls: SecretStr | None = Field(default=None, description="apprise URLs, separated by whitespace or commas")
     max_upload_bytes: int = Field(default=5_000_000, ge=10_000, le=100_000_000)
     log_level: str = "INFO"
     alpaca_key_id: SecretStr | None = Field(default=None, validation_alias=AliasChoices("APCA_API_KEY_ID", "REGIMEDESK_ALPACA_KEY_ID"))
@@ -81,6 +93,19 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
+
+    @field_validator("deadman_seconds")
+    @classmethod
+    def _deadman_above_a_beat(cls, value: float) -> float:
+        if 0 < value < 3:
+            raise ValueError("must be 0 (off) or at least 3 seconds (the engine beats every 2 s)")
+        return value
+
+    @property
+    def notify_targets(self) -> list[str]:
+        """REGIMEDESK_NOTIFY_URLS split on whitespace and commas (secrets: never log them)."""
+        raw = self.notify_urls.get_secret_value() if self.notify_urls else ""
+        return [u for u in raw.replace(",", " ").split() if u]
 
     @field_validator("log_level")
     @classmethod
