@@ -46,6 +46,9 @@ def run_engine() -> int:
              settings.market_source, settings.broker)
     service.start()  # blocks until a signal asks the scheduler to stop
     service.shutdown()
+    from engine import notify
+
+    notify.shutdown(flush_s=3.0)  # the STOPPED message leaves before the process does
     ctx.store.dispose()
     logging.shutdown()
     return 0

@@ -27,7 +27,7 @@ log = logging.getLogger("regimedesk.shutdown")
 
 EXIT_DEADLINE_S = 9.5  # the bound is 10 s from the signal to the exit
 ENGINE_KEY = "regimedesk_engine"  # app.ENGINE_KEY (not imported: app.py imports this module)
-STOPPABLE_KEYS = ("regimedesk_deadman", "regimedesk_notifier")  # server.extensions entries with .stop()
+STOPPABLE_KEYS = ("regimedesk_deadman",)  # server.extensions entries with .stop()
 
 
 class EmbeddedShutdown:
@@ -90,6 +90,9 @@ class EmbeddedShutdown:
                 worker.stop()
             except Exception:  # noqa: BLE001
                 log.exception("could not stop %s", key)
+        from engine import notify
+
+        notify.shutdown(flush_s=3.0)  # the STOPPED message leaves before the process does
         self.finished.set()
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 
 from engine.context import EngineContext
 from engine.health.checks import engine_checks
+from engine.notify import unhealthy_checks as notify_unhealthy
 from engine.store.models import (
     AccountSnapshot,
     FillRow,
@@ -89,6 +90,7 @@ class HealthRecorder:
                 select(HealthResult.status, HealthResult.value).where(HealthResult.name == "broker latency")
                 .order_by(HealthResult.ts.desc()).limit(BROKER_PROBES_COUNTED - 1))]
         results = engine_checks(ctx, now, self.intervals, self.scheduled_since, history)
+        notify_unhealthy(ctx.store, results)  # engine/notify.py: a message when a check turns unhealthy
         with ctx.store.write() as session:
             session.add_all(HealthResult(ts=now, engine_id=ctx.engine_id, name=c.name[:64], status=c.status,
                                          detail=c.detail, value=c.value) for c in results)

@@ -245,6 +245,10 @@ def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dic
         f"all steps done; {synced.detail}" if synced is not None and synced.status == commands.STEP_DONE
         else "all steps done")
     log_.finish(ctx.clock.now(), commands.FAILED if failures else commands.DONE, message)
+    if failures:
+        from engine import notify
+
+        notify.notify(f"RegimeDesk: {act.value} #{command_id} failed", f"{act.value} by {actor}: {message}", "failure")
     _audit_outcome(ctx, actor, act, command_id, "failed" if failures else "ok", message)
 
 

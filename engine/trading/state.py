@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, notify
 from engine.store.models import TradingStateChange, TradingStateRow
 
 
@@ -105,5 +105,6 @@ def change(session: Session, now: datetime, to: TradingState, actor: str, reason
     session.add(TradingStateChange(ts=now, from_state=frm.value, to_state=to.value, actor=actor, reason=reason))
     audit.record(session, now, actor, "trading_state.change", target=to.value,
                  details={"from": frm.value, "to": to.value, "reason": reason})
+    notify.state_change(session, frm, to, actor, reason)  # HALTED/REDUCING/STOPPED: a message after the commit
     session.flush()
     return current(session)
