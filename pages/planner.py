@@ -13,11 +13,9 @@ from engine.planner import service
 from engine.planner.presets import KNOB_NAMES, PresetError, PresetKnobs
 from webapp.auth.access import requires
 from webapp.context import get_context
+from webapp.control_actions import web_actor
 
 dash.register_page(__name__, path="/planner", name="Planner", order=3)
-
-WEB_ACTOR = "web:anonymous"  # replaced by the logged-in user when login lands
-
 
 def _knob_slider(name: str, value: float) -> html.Div:
     return html.Div([
@@ -72,8 +70,18 @@ def load_preset(name: str):  # type: ignore[no-untyped-def]
     return [getattr(preset, k) for k in KNOB_NAMES], preset.description
 
 
-def _knobs_from(name: str, values: list[float]) -> PresetKnobs:
-    return PresetKnobs(name=name, description="tuned in the Planner page", **dict(zip(KNOB_NAMES, values, strict=True)))
+def _knobs_from(name: object, values: object) -> PresetKnobs:
+    """Knobs from the sliders, refused unless there is one finite number in 0..1 per knob and a short name."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        raise PresetError("a preset needs a name of 1 to 64 characters")
+    if not isinstance(values, list) or len(values) != len(KNOB_NAMES):
+        raise PresetError(f"expected {len(KNOB_NAMES)} knob values ({', '.join(KNOB_NAMES)}), got "
+                          f"{len(values) if isinstance(values, list) else type(values).__name__}")
+    for knob, value in zip(KNOB_NAMES, values, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+            raise PresetError(f"{knob} must be a number from 0 to 1, got {str(value)[:40]!r}")
+    return PresetKnobs(name=name.strip(), description="tuned in the Planner page",
+                       **dict(zip(KNOB_NAMES, (float(v) for v in values), strict=True)))
 
 
 @dash.callback(
@@ -125,11 +133,11 @@ def store_preset(_confirm: int | None, _save: int | None, values: list[float], n
     context = get_context()
     try:
         if ctx.triggered_id == "planner-save":
-            knobs = _knobs_from((save_name or "").strip(), values)
-            service.save_user_preset(context.store, context.clock.now(), WEB_ACTOR, knobs)
+            knobs = _knobs_from(save_name, values)
+            service.save_user_preset(context.store, context.clock.now(), web_actor(), knobs)
             return html.Span(f"saved user preset {knobs.name!r}; reload the page to pick it", className="text-success")
         knobs = _knobs_from(name, values)
-        service.set_active_preset(context.store, context.clock.now(), WEB_ACTOR, knobs)
+        service.set_active_preset(context.store, context.clock.now(), web_actor(), knobs)
         return html.Span(f"preset {knobs.name!r} is now active", className="text-success")
     except PresetError as exc:
         return html.Span(str(exc), className="text-danger")

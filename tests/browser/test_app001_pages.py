@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from tests.auth_helpers import browser_login
+
 PAGES = {
     "/": ("#overview-equity", "Overview"),
     "/regime": ("#regime-bar-count", "Regime"),
@@ -23,7 +25,7 @@ def _severe_console_errors(dash_duo) -> list[dict]:  # type: ignore[no-untyped-d
 
 def test_app001_every_page_loads_without_console_errors(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app()
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     for path, (selector, title) in PAGES.items():
         dash_duo.driver.get(dash_duo.server_url + path)
         dash_duo.wait_for_element(selector, timeout=15)
@@ -41,7 +43,7 @@ def test_app001_every_page_loads_without_console_errors(dash_duo, embedded_app) 
 ])
 def test_app002_live_values_change_between_refreshes(dash_duo, embedded_app, path: str, selector: str) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app()
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     dash_duo.driver.get(dash_duo.server_url + path)
     dash_duo.wait_for_element(selector, timeout=15)
     deadline = time.time() + 20

@@ -20,6 +20,7 @@ from engine.params import ParamSet
 from engine.params.versions import active_params, active_version_id, apply_version, list_versions
 from engine.params.workbook import import_workbook
 from engine.store.models import AuditEvent, RegimeSnapshot
+from tests.auth_helpers import browser_login
 
 REFERENCE = Path("/work/shared/reference/MR_CONFIG_STRATEGY_1.0.0.xlsx")
 if not REFERENCE.exists():  # the shared folder sits next to the repository
@@ -44,7 +45,7 @@ def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "con
 def start(dash_duo, embedded_app):  # type: ignore[no-untyped-def]
     """App + engine up, page open, version 1 (the engine's default version) stored; returns the store."""
     app = embedded_app()
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     store = app.server.extensions["regimedesk"].store
 
     def active_id() -> int | None:

@@ -7,6 +7,7 @@ import time
 from selenium.common.exceptions import StaleElementReferenceException
 
 from engine.params import default_params
+from tests.auth_helpers import browser_login
 
 
 def _text(dash_duo, selector: str) -> str:  # type: ignore[no-untyped-def]
@@ -21,7 +22,7 @@ def _text(dash_duo, selector: str) -> str:  # type: ignore[no-untyped-def]
 
 def test_rgm001_current_regime_card_and_contributions_update_live(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     names = {str(r.regime_name) for r in default_params().table("RegimeClassification")}
-    dash_duo.start_server(embedded_app())
+    browser_login(dash_duo, embedded_app())
     dash_duo.driver.get(dash_duo.server_url + "/regime")
 
     dash_duo.wait_for_element("#regime-current-name", timeout=60)

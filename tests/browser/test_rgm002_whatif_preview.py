@@ -6,6 +6,8 @@ import time
 
 from selenium.webdriver.common.keys import Keys
 
+from tests.auth_helpers import browser_login
+
 KNOB = "[id='{\"key\":\"StabilityConfiguration|main|hysteresis_buffer\",\"type\":\"regime-knob-num\"}']"
 COOLDOWN = "StabilityConfiguration|main|transition_cooldown"
 KNOB2 = "[id='{\"key\":\"StabilityConfiguration|main|confirmation_window\",\"type\":\"regime-knob-num\"}']"
@@ -46,7 +48,7 @@ new MutationObserver(() => {
 
 
 def test_rgm002_whatif_runs_with_progress_and_shows_comparison(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
-    dash_duo.start_server(embedded_app())
+    browser_login(dash_duo, embedded_app())
     # an edit pending on the Parameters page, as its session-stored edits store would hold it
     dash_duo.driver.execute_script(
         "sessionStorage.setItem('parameters-edits', JSON.stringify({[arguments[0]]: 20}));", COOLDOWN)

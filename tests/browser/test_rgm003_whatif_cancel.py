@@ -6,6 +6,7 @@ import time
 
 from selenium.webdriver.support.ui import Select
 
+from tests.auth_helpers import browser_login
 from tests.browser.test_rgm002_whatif_preview import STATE_JS, click
 
 
@@ -20,7 +21,7 @@ def _wait(dash_duo, predicate, what: str, timeout: float = 60) -> tuple:  # type
 
 
 def test_rgm003_cancel_stops_the_whatif_and_a_new_run_completes(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
-    dash_duo.start_server(embedded_app(warmup_polls=2000))  # a long history: the replay runs for seconds
+    browser_login(dash_duo, embedded_app(warmup_polls=2000))  # a long history: the replay runs for seconds
     dash_duo.driver.get(dash_duo.server_url + "/regime")
     dash_duo.wait_for_element("#regime-current-name", timeout=40)
     Select(dash_duo.find_element("#regime-whatif-window")).select_by_value("1560")  # the longest window

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from engine.params.testing import edit_cells, reference_bytes
+from tests.auth_helpers import browser_login
 from tests.browser.test_rgm002_whatif_preview import STATE_JS, click
 
 
@@ -17,7 +18,7 @@ def test_rgm004_uploaded_workbook_is_compared_and_a_broken_one_refused(dash_duo,
     broken = tmp_path / "broken.xlsx"  # hysteresis buffer far outside 0.02..0.15
     broken.write_bytes(edit_cells(reference_bytes(), {"StabilityConfiguration!B9": 7}))
 
-    dash_duo.start_server(embedded_app())
+    browser_login(dash_duo, embedded_app())
     dash_duo.driver.get(dash_duo.server_url + "/regime")
     dash_duo.wait_for_element("#regime-current-name", timeout=40)
 

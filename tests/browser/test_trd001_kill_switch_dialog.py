@@ -11,6 +11,7 @@ from engine.store.models import BarRow, Instrument
 from engine.trading import state as ts
 from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType
 from engine.trading.state import TradingState
+from tests.auth_helpers import browser_login
 from webapp.context import EXTENSION_KEY
 
 
@@ -55,7 +56,7 @@ def click_kill(dash_duo, flatten: bool = False) -> None:  # type: ignore[no-unty
 def test_trd001_kill_switch_dialog_halts_and_cancels(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     dash_duo.driver.get(dash_duo.server_url + "/trading")
     dash_duo.wait_for_contains_text("#banner-state", "Trading ACTIVE", timeout=20)
     rest_orders(ctx, 100, "trd001")
@@ -86,7 +87,7 @@ def test_trd002_kill_switch_works_with_the_engine_down(dash_duo, test_settings) 
     store.dispose()
     app = create_app(settings)
     ctx = app.server.extensions[EXTENSION_KEY]
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     dash_duo.driver.get(dash_duo.server_url + "/trading")
     dash_duo.wait_for_contains_text("#banner-state", "Trading ACTIVE", timeout=20)
     rest_orders(ctx, 30, "trd002")

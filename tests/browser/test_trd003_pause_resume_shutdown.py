@@ -5,6 +5,7 @@ import time
 
 from engine.trading import state as ts
 from engine.trading.state import TradingState
+from tests.auth_helpers import browser_login
 from tests.browser.test_trd001_kill_switch_dialog import rest_orders, wait_until
 from webapp.context import EXTENSION_KEY
 
@@ -17,7 +18,7 @@ def state_of(ctx) -> TradingState:  # type: ignore[no-untyped-def]
 def test_trd003_pause_then_resume(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     dash_duo.driver.get(dash_duo.server_url + "/trading")
     dash_duo.wait_for_contains_text("#trading-state", "ACTIVE", timeout=20)
     rest_orders(ctx, 5, "trd003")  # buy limits with no position: entries, cancelled by a pause
@@ -36,7 +37,7 @@ def test_trd003_pause_then_resume(dash_duo, embedded_app) -> None:  # type: igno
 def test_trd004_graceful_shutdown_dialog(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     dash_duo.driver.get(dash_duo.server_url + "/trading")
     dash_duo.wait_for_contains_text("#trading-state", "ACTIVE", timeout=20)
     rest_orders(ctx, 10, "trd004")
@@ -60,7 +61,7 @@ def test_trd004_graceful_shutdown_dialog(dash_duo, embedded_app) -> None:  # typ
 def test_trd005_cancel_one_open_order_from_the_table(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    dash_duo.start_server(app)
+    browser_login(dash_duo, app)
     dash_duo.driver.get(dash_duo.server_url + "/trading")
     dash_duo.wait_for_contains_text("#trading-state", "ACTIVE", timeout=20)
     rest_orders(ctx, 3, "trd005")  # the engine's account sync brings them into the orders table

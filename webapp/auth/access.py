@@ -50,6 +50,8 @@ ROUTE_ACCESS: dict[str, str] = {
 FRAMEWORK_CALLBACKS: Mapping[str, str] = {
     ".._pages_content.children..._pages_store.data..": Role.VIEWER,
     "_pages_dummy.children": Role.VIEWER,
+    # Dash's own cancel callback of the Regime page's what-if (a background callback with cancel=...)
+    "regime-whatif-cancel.id": Role.VIEWER,
 }
 
 
