@@ -7,6 +7,7 @@ Every stored snapshot carries the version id that produced it.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,9 +38,14 @@ def snapshot_row(out: RegimeOutput, version_id: int | None) -> RegimeSnapshot:
         trend_value=float(out.trend_component), trend_class=out.trend_class,
         time_in_regime_s=float(out.time_in_regime_minutes) * 60.0, is_transition=bool(out.transition),
         transition_rule=out.transition_rule, param_version_id=version_id,
-        modules={"modules": out.module_details(), "record": {k: v for k, v in out.to_record().items()
+        modules={"modules": out.module_details(), "record": {k: _json_number(v) for k, v in out.to_record().items()
                                                               if isinstance(v, int | float | str | bool | None)}},
     )
+
+
+def _json_number(value: object) -> object:
+    """NaN and infinities become null: PostgreSQL's JSON refuses them (SQLite stored them silently)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _frame(bars: list[Bar]) -> pd.DataFrame:

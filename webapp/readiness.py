@@ -27,7 +27,12 @@ def readiness(store: Store) -> tuple[bool, str]:
         with store.read() as session:
             current = session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as exc:  # noqa: BLE001 - the reason is the answer
-        return False, f"store unreachable: {type(exc).__name__}"
+        try:  # reachable but without the migrations table (an empty database)?
+            with store.read() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001
+            return False, f"store unreachable: {type(exc).__name__}"
+        current = None
     head = code_schema_head()
     if current != head:
         return False, f"schema {current or 'empty'}, this code needs {head}: run `python -m engine migrate`"
