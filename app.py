@@ -82,6 +82,9 @@ def create_app(
     app.layout = _layout
     register_banner_callbacks(app)
     register_api_routes(server)
+    from webapp.deadman import install_deadman
+
+    install_deadman(app, settings, ctx)  # engine liveness on the banner; the dead-man's switch watcher
     if start_engine and embedded:
         server.extensions[ENGINE_KEY] = _start_embedded_engine(settings, ctx)
     return app

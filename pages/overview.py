@@ -64,10 +64,13 @@ def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
 )
 @requires(Role.VIEWER)
 def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
-    beats = [b for b in queries.heartbeats() if b["status"] == "active"]
-    if not beats:
-        return status_badge("unhealthy"), "no active engine"
-    age = (queries.now() - beats[0]["last_beat"]).total_seconds()
+    from engine.health.liveness import read_liveness
+    from webapp.context import get_context
+
+    live = read_liveness(get_context().store, queries.now())  # the banner's answer too (webapp/deadman.py)
+    if not live.live:
+        return status_badge("unhealthy"), live.summary()
+    age = live.beat_age_s or 0.0
     stats = queries.job_stats()
     statuses = ["healthy" if age < 10 else "degraded" if age < 30 else "unhealthy"]
     statuses += ["degraded" for s in stats if s["last_outcome"] == "error"]

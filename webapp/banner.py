@@ -32,6 +32,7 @@ def banner_layout() -> html.Div:
                 ],
                 id="banner-box", className="alert alert-secondary py-2 mb-2 d-flex align-items-center",
             ),
+            html.Div(id="banner-engine", className="py-1 px-2 mb-2 small"),  # webapp/deadman.py: engine liveness
             html.Div(id="banner-kill-result"),
             confirm_modal("banner-kill", "Kill switch: halt all trading?", KILL_BODY, "Halt now",
                           options=[flatten_option("banner-kill-flatten")]),

@@ -1,0 +1,151 @@
+"""The dead-man's switch: when the engine's heartbeat or the market data is older than
+REGIMEDESK_DEADMAN_SECONDS, say so in red on every page, tell people, and act once.
+
+It runs outside the engine (in every web process: webapp/deadman.py), because a killed or frozen
+(SIGSTOP) engine cannot watch itself. Each outage is one *incident*, named by what went stale and
+when it was last fresh ("deadman:engine:<last beat>" or "deadman:market:<last bars>"). The first
+watcher to insert that key into engine_kv acts; the primary key makes every other web worker's insert
+fail, so several workers racing produce exactly one action (a DB-level guard, on SQLite and PostgreSQL).
+
+Actions (REGIMEDESK_DEADMAN_ACTION):
+- none: red banner, audit entry and notification only.
+- reduce: REDUCING through control.perform("pause") as system:deadman (no new exposure; orders that would
+  add exposure are cancelled); only from ACTIVE, since triggers only ever tighten.
+- halt (the default): the kill switch through control.perform("halt") as system:deadman: HALTED, every
+  open order cancelled at the broker by this process when the engine is down, then the final broker sync.
+  Default because a dead engine manages nothing: no stops, no risk checks, no reconciliation, while
+  resting orders at a real broker can still fill. A false alarm costs an operator's resume; a missed
+  one can cost money.
+A deliberate stop (SHUTTING_DOWN/STOPPED) and a store no engine ever ran against are not incidents.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from engine import audit, notify
+from engine.health.liveness import LIVE, NEVER, EngineLiveness, age_text, engine_liveness
+from engine.store.models import KeyValue, TradingStateRow
+
+log = logging.getLogger(__name__)
+
+DEADMAN_ACTOR = "system:deadman"
+GUARD_PREFIX = "deadman:"
+HANDOFF_S = 1.0  # a live engine (market data stale) gets this long to claim the command
+QUIET_STATES = ("SHUTTING_DOWN", "STOPPED")  # stopped on purpose: not an incident
+
+
+@dataclass(frozen=True)
+class DeadmanView:
+    tripped: bool
+    kind: str | None  # engine | market
+    age_s: float | None
+    threshold_s: float
+    incident: str | None
+    reason: str
+    liveness: EngineLiveness
+    state: str | None
+    record: dict[str, Any] | None  # what a watcher did for this incident (engine_kv), once one acted
+
+    def banner_text(self) -> str:
+        if not self.tripped:
+            return self.liveness.summary()
+        text = f"DEAD-MAN'S SWITCH: {self.reason}"
+        if self.record:
+            done = self.record.get("result") or "in progress"
+            text += (f" — action {self.record.get('action')} by {self.record.get('by')} at "
+                     f"{str(self.record.get('at', ''))[11:19]} UTC: {done}")
+        return text
+
+
+def evaluate(session: Any, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
+    """Read the heartbeat, the market data mark and the trading state; decide whether the switch trips."""
+    live = engine_liveness(session, now)
+    row = session.get(TradingStateRow, 1)
+    state = row.state if row is not None else None
+    kind = incident = None
+    age: float | None = None
+    reason = ""
+    if threshold_s > 0 and state is not None and state not in QUIET_STATES and live.status != NEVER:
+        if live.status != LIVE and live.beat_age_s is not None and live.beat_age_s > threshold_s:
+            kind, age = "engine", live.beat_age_s
+            incident = f"{GUARD_PREFIX}engine:{live.last_beat.isoformat() if live.last_beat else 'none'}"
+            reason = (f"engine heartbeat stale for {age_text(age)} (threshold {threshold_s:.0f} s): "
+                      f"{live.engine_id} (pid {live.pid} on {live.host}) is killed, frozen or unreachable")
+        elif (live.status == LIVE and market_open and live.market_age_s is not None
+              and live.market_age_s > threshold_s and live.market_at is not None):
+            kind, age = "market", live.market_age_s
+            incident = f"{GUARD_PREFIX}market:{live.market_at.isoformat()}"
+            reason = (f"market data stale for {age_text(age)} (threshold {threshold_s:.0f} s): no new bars "
+                      f"since {live.market_at:%H:%M:%S} UTC")
+    record = None
+    if incident is not None:
+        kv = session.get(KeyValue, incident[:64])
+        record = dict(kv.value) if kv is not None else None
+    return DeadmanView(tripped=kind is not None, kind=kind, age_s=age, threshold_s=threshold_s,
+                       incident=incident[:64] if incident else None, reason=reason, liveness=live, state=state,
+                       record=record)
+
+
+def read_view(store: Any, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
+    with store.read() as s:
+        return evaluate(s, now, threshold_s, market_open)
+
+
+def claim_incident(ctx: Any, view: DeadmanView, action: str, by: str) -> bool:
+    """Insert the incident's guard row; True for the one watcher that succeeds (the primary key decides)."""
+    assert view.incident is not None
+    now = ctx.clock.now()
+    try:
+        with ctx.store.write() as s:
+            if s.get(KeyValue, view.incident) is not None:
+                return False
+            s.add(KeyValue(key=view.incident, updated_at=now, value={
+                "kind": view.kind, "reason": view.reason, "action": action, "by": by, "at": now.isoformat(),
+                "age_s": round(view.age_s or 0.0, 1), "threshold_s": view.threshold_s, "result": None}))
+            audit.record(s, now, DEADMAN_ACTOR, "deadman.trigger", target=view.kind or "",
+                         details={"incident": view.incident, "reason": view.reason, "action": action, "by": by,
+                                  "trading_state": view.state})
+    except IntegrityError:  # another web worker inserted it first: it acts, we do not
+        return False
+    return True
+
+
+def _record_result(ctx: Any, incident: str, result: str) -> None:
+    with ctx.store.write() as s:
+        row = s.get(KeyValue, incident)
+        if row is not None:
+            row.value = {**row.value, "result": result}
+            row.updated_at = ctx.clock.now()
+
+
+def act(ctx: Any, view: DeadmanView, action: str, by: str) -> str | None:
+    """Run the configured action once per incident; returns what was done, or None when another
+    watcher had the incident already (or nothing tripped)."""
+    if not view.tripped or view.incident is None or not claim_incident(ctx, view, action, by):
+        return None
+    from engine.trading import control
+
+    log.error("dead-man's switch: %s; action %s", view.reason, action)
+    reason = f"dead-man's switch: {view.reason}"
+    try:
+        if action == "halt":
+            result = control.perform(ctx, DEADMAN_ACTOR, "halt", reason=reason, handoff_s=HANDOFF_S, wait_s=10.0)
+            outcome = f"halt #{result.command_id}: {result.status} (state {result.state}); {result.message}"
+        elif action == "reduce" and view.state == "ACTIVE":
+            result = control.perform(ctx, DEADMAN_ACTOR, "pause", reason=reason, handoff_s=HANDOFF_S, wait_s=10.0)
+            outcome = f"reduce #{result.command_id}: {result.status} (state {result.state}); {result.message}"
+        elif action == "reduce":
+            outcome = f"reduce: nothing to do, trading is already {view.state}"
+        else:
+            outcome = "none: shown and notified only (REGIMEDESK_DEADMAN_ACTION=none)"
+    except Exception as exc:  # noqa: BLE001 - recorded and told; the banner stays red
+        log.exception("dead-man's switch action %s failed", action)
+        outcome = f"{action} failed: {type(exc).__name__}: {exc}"
+    _record_result(ctx, view.incident, outcome[:1000])
+    notify.notify("RegimeDesk: dead-man's switch tripped", f"{view.reason}. Action: {outcome}", "failure")
+    return outcome

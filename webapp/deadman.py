@@ -1,0 +1,150 @@
+"""The web side of the dead-man's switch (engine/health/deadman.py) and the engine's liveness on
+every page.
+
+`install_deadman(app, settings, ctx)` (called by create_app):
+- adds the banner's engine line (`banner-engine`): the engine's liveness, in red when the dead-man's
+  switch has tripped (heartbeat or market data stale beyond REGIMEDESK_DEADMAN_SECONDS);
+- starts a watcher thread in this web process (each gunicorn worker has its own; a worker forked from a
+  preloading master starts its own on its first request). The loop is bounded by a stop event, checks
+  every `interval_s`, and acts through engine.health.deadman.act, whose DB guard lets one worker act.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from dash import Dash, Input, Output, html
+
+from engine.health import deadman
+from engine.health.liveness import LIVE, STOPPED
+from engine.trading.commands import process_label
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "regimedesk_deadman"
+MARKET_OPEN_CACHE_S = 60.0  # Alpaca's clock is asked at most once a minute
+MAX_FAILURES_IN_A_ROW = 60
+
+
+class DeadmanWatcher:
+    """A daemon thread that evaluates the dead-man's switch every `interval_s` and acts once per incident."""
+
+    def __init__(self, ctx: Any, threshold_s: float, action: str, interval_s: float | None = None,
+                 label: str | None = None) -> None:
+        self.ctx = ctx
+        self.threshold_s = threshold_s
+        self.action = action
+        self.interval_s = interval_s if interval_s is not None else max(0.2, min(1.0, threshold_s / 5))
+        self.label = label or f"{process_label()} (web)"
+        self.actions: list[str] = []  # what this watcher did (one entry per incident it won)
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._market_open = (True, 0.0)
+        self._lock = threading.Lock()
+
+    def market_open(self) -> bool:
+        is_open, at = self._market_open
+        if time.monotonic() - at < MARKET_OPEN_CACHE_S:
+            return is_open
+        try:
+            is_open = bool(self.ctx.broker.is_market_open())
+        except Exception:  # noqa: BLE001 - unknown: treat the market as open (stale data is then an incident)
+            is_open = True
+        self._market_open = (is_open, time.monotonic())
+        return is_open
+
+    def tick(self) -> str | None:
+        """One evaluation (and the action, when this watcher wins the incident)."""
+        view = deadman.read_view(self.ctx.store, self.ctx.clock.now(), self.threshold_s, self.market_open())
+        if not view.tripped or view.record is not None:
+            return None
+        done = deadman.act(self.ctx, view, self.action, self.label)
+        if done is not None:
+            self.actions.append(done)
+        return done
+
+    def _loop(self) -> None:
+        failures = 0  # in a row
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+                failures = 0
+            except Exception:  # noqa: BLE001 - a store hiccup must not end the watcher
+                self.errors += 1
+                failures += 1
+                if failures <= 3:
+                    log.exception("dead-man's switch check failed (%d in a row)", failures)
+                if failures >= MAX_FAILURES_IN_A_ROW:  # the store is gone: the next web request restarts us
+                    log.error("dead-man's switch stops after %d failed checks in a row; the next request "
+                              "restarts it", failures)
+                    return
+
+    def start(self) -> DeadmanWatcher:
+        """Start (or, in a forked worker, restart) the thread; idempotent per process."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+                return self
+            if self.threshold_s <= 0:
+                return self
+            self._stop.clear()
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._loop, name="regimedesk-deadman", daemon=True)
+            self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            self._thread.join(timeout=timeout_s)
+
+
+def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
+    """The banner's engine line: text and Bootstrap classes (red when the switch has tripped)."""
+    base = "py-1 px-2 mb-2 small rounded "
+    if view.tripped:
+        return html.Strong(view.banner_text(), id="banner-engine-text", **{"data-status": "deadman"}), \
+            base + "alert alert-danger fw-bold"
+    live = view.liveness
+    status = live.status
+    classes = {LIVE: "text-success border border-success", STOPPED: "alert alert-secondary"}
+    text = view.banner_text()
+    if status != LIVE and view.state in ("ACTIVE", "REDUCING"):
+        text += f" — trading state is {view.state} but no engine is running it"
+        return html.Strong(text, id="banner-engine-text", **{"data-status": status}), base + "alert alert-danger"
+    return (html.Span(text, id="banner-engine-text", **{"data-status": status}),
+            base + classes.get(status, "alert alert-warning"))
+
+
+def install_deadman(app: Dash, settings: Any, ctx: Any, start: bool = True) -> DeadmanWatcher:
+    """Register the banner's engine line and start this web process's watcher (see the module doc)."""
+    from engine.auth.roles import Role
+    from webapp.auth.access import requires
+
+    threshold = float(settings.deadman_seconds)
+    action = str(getattr(settings.deadman_action, "value", settings.deadman_action))
+    watcher = DeadmanWatcher(ctx, threshold, action)
+    app.server.extensions[EXTENSION_KEY] = watcher
+
+    @app.callback(Output("banner-engine", "children"), Output("banner-engine", "className"),
+                  Input("banner-interval", "n_intervals"))
+    @requires(Role.VIEWER)
+    def refresh_engine_line(_n: int | None):  # type: ignore[no-untyped-def]
+        view = deadman.read_view(ctx.store, ctx.clock.now(), threshold, watcher.market_open())
+        return engine_line(view)
+
+    @app.server.before_request
+    def _watch_in_this_worker() -> None:  # a worker forked after create_app starts its own thread
+        if start and not watcher.running:
+            watcher.start()
+
+    if start:
+        watcher.start()
+    return watcher
