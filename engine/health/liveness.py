@@ -75,23 +75,24 @@ def engine_liveness(session: Session, now: datetime, stale_after_s: float = HEAR
     mark = session.get(KeyValue, MARKET_DATA_KEY)
     market_at = datetime.fromisoformat(mark.value["ts"]) if mark is not None and mark.value.get("ts") else None
     market_at = _utc(market_at)
-    active = [r for r in rows if r.status == "active"]
-    pick = active[0] if active else (rows[0] if rows else None)
+
+    def fresh(row: EngineHeartbeat) -> bool:
+        beat = _utc(row.last_beat)
+        return beat is not None and (now - beat).total_seconds() <= stale_after_s
+
+    live_rows = [r for r in rows if r.status == "active" and fresh(r)]
+    standby = [r for r in rows if r.status == "standby" and fresh(r)]
+    if live_rows:
+        status, pick = LIVE, live_rows[0]
+    elif standby:
+        status, pick = STANDBY_ONLY, standby[0]
+    elif rows:  # the newest row says how the last engine ended: stopped on purpose, or it just stopped beating
+        pick = rows[0]
+        status = STOPPED if pick.status == "stopped" else STALE
+    else:
+        status, pick = NEVER, None
     last = _utc(pick.last_beat) if pick is not None else None
     age = (now - last).total_seconds() if last is not None else None
-    if pick is None:
-        status = NEVER
-    elif active:
-        status = LIVE if age is not None and age <= stale_after_s else STALE
-    elif any(r.status == "standby" and (now - _utc(r.last_beat)).total_seconds() <= stale_after_s for r in rows):
-        status = STANDBY_ONLY
-        pick = next(r for r in rows if r.status == "standby")
-        last = _utc(pick.last_beat)
-        age = (now - last).total_seconds() if last is not None else None
-    elif pick.status == "stopped":
-        status = STOPPED
-    else:
-        status = STALE
     return EngineLiveness(
         status=status, engine_id=pick.engine_id if pick else None, host=pick.host if pick else None,
         pid=pick.pid if pick else None, last_beat=last, beat_age_s=age,
