@@ -20,7 +20,6 @@ from webapp.auth.guard import PAGE_ENDPOINTS
 def web_app(test_settings, any_db_url):  # type: ignore[no-untyped-def]
     """The web app on SQLite or PostgreSQL, no engine running (so nothing but the request changes the store)."""
     from app import create_app
-
     from engine.clock import utcnow
     from engine.trading.state import ensure_state
 
