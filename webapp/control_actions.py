@@ -11,6 +11,9 @@ from webapp.context import get_context
 
 # How long a callback waits for a live engine to pick a command up before doing it itself.
 HANDOFF_S = 1.0
+# How long it then waits for the command to finish, so the message shows the final state (STOPPED, not
+# SHUTTING_DOWN); a slower command is still shown live on the Trading page.
+RESULT_WAIT_S = 8.0
 
 
 def web_actor() -> str:
@@ -28,7 +31,7 @@ def web_roles() -> set[str]:
 def run_control(action: str, reason: str = "", flatten: bool = False, order_id: int | str | None = None
                 ) -> control.ControlResult:
     result = control.perform(get_context(), web_actor(), action, reason=reason, flatten=flatten, order_id=order_id,
-                             handoff_s=HANDOFF_S, roles=web_roles())
+                             handoff_s=HANDOFF_S, roles=web_roles(), wait_s=RESULT_WAIT_S)
     trading_queries.forget()
     return result
 
@@ -43,4 +46,5 @@ def describe(result: control.ControlResult) -> tuple[str, str]:
     if result.status == "done":
         extra = result.message.removeprefix("all steps done").lstrip("; ")  # e.g. the final sync's summary
         return f"{result.action} done.{state}" + (f" {extra}." if extra else ""), "success"
-    return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{state}", "info"
+    so_far = f" Trading is {result.state} so far." if result.state else ""
+    return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{so_far}", "info"
