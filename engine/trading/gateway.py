@@ -24,6 +24,7 @@ from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
     BrokerError,
+    BrokerNotSent,
     BrokerOrder,
     BrokerUnavailable,
     OrderRejected,
@@ -203,6 +204,8 @@ def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> 
         failure: str | None = None
     except OrderRejected as exc:
         order, failure = None, str(exc) or "rejected by the broker"
+    except BrokerNotSent as exc:  # certain: nothing reached the broker; keep its reason instead of a pending row
+        order, failure = None, f"not sent: {exc}"
     except (BrokerUnavailable, BrokerError) as exc:
         log.warning("order %s for %s not confirmed by the broker: %s; sync will look it up",
                     row.client_order_id, row.symbol, exc, extra={"order_id": row.client_order_id})

@@ -52,6 +52,7 @@ class FakeOrder:
     filled_avg_price: Decimal | None = None
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
+    extended_hours: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,7 +83,7 @@ class FakeOrder:
             "limit_price": _num(self.limit_price),
             "stop_price": None,
             "status": self.status,
-            "extended_hours": False,
+            "extended_hours": self.extended_hours,
             "legs": None,
         }
 
@@ -97,6 +98,10 @@ class FakeBook:
     auto_fill_market: bool = True
     reject_symbols: set[str] = field(default_factory=set)
     market_open: bool = True
+    # symbol -> (HTTP status, Alpaca code, message) an order for it is refused with (real Alpaca bodies)
+    reject_messages: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    next_open: datetime | None = None  # what /v2/clock reports (default: now)
+    next_close: datetime | None = None
     bars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders: dict[str, FakeOrder] = field(default_factory=dict)
@@ -184,7 +189,7 @@ class FakeBook:
     def clock_json(self) -> dict[str, Any]:
         now = datetime.now(UTC)
         return {"timestamp": _iso(now), "is_open": self.market_open,
-                "next_open": _iso(now), "next_close": _iso(now)}
+                "next_open": _iso(self.next_open or now), "next_close": _iso(self.next_close or now)}
 
     def positions_json(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -224,7 +229,11 @@ class FakeBook:
             raise ApiFailure(422, 40010000, "limit_price is required for limit orders")
         if symbol in self.reject_symbols:
             raise ApiFailure(403, 40310000, "insufficient buying power")
+        if symbol in self.reject_messages:
+            raise ApiFailure(*self.reject_messages[symbol])
         cid = str(body.get("client_order_id") or uuid.uuid4())
+        if len(cid) > 128:
+            raise ApiFailure(422, 40010001, "client_order_id must be no more than 128 characters")
         with self.lock:
             if any(o.client_order_id == cid for o in self.orders.values()):
                 raise ApiFailure(422, 40010001, "client_order_id must be unique")
@@ -233,7 +242,7 @@ class FakeBook:
                 id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty,
                 order_type=order_type, time_in_force=tif,
                 limit_price=None if limit is None else Decimal(str(limit)),
-                status="new", created_at=now, updated_at=now,
+                status="new", created_at=now, updated_at=now, extended_hours=bool(body.get("extended_hours")),
             )
             self.orders[order.id] = order
             self._emit("new", order)

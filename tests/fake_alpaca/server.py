@@ -14,7 +14,14 @@ Fault kinds (consumed in injection order, ``times`` each, per method + path):
 ``commit_then_drop`` processes then closes without answering; ``commit_then_504`` processes then
 answers 504 (the lost-response case alpaca-py's own 429/504 retry turns into a duplicate id);
 ``html_502`` answers a proxy's HTML 502 page without processing; ``commit_then_garbage`` processes
-then answers 200 with a body that is not JSON.
+then answers 200 with a body that is not JSON; ``error`` answers ``status`` with the JSON ``body`` (and
+``headers``) without processing, e.g. ``inject("POST", "/v2/orders", "error", status=422,
+body={"code": 40010001, "message": "asset XYZ is not active"})``; ``429`` takes ``headers`` too
+(``{"Retry-After": "2"}``); ``stall`` is ``delay`` under the name the deadline tests use.
+
+``rate_limit_per_minute`` makes the server count requests per key in a fixed 60 s window the way Alpaca
+documents it: every answer carries ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` and a request over
+the limit gets 429 (with ``Retry-After``) and is not processed.
 """
 from __future__ import annotations
 
@@ -34,8 +41,8 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.fake_alpaca.book import ApiFailure, FakeBook, FakeOrder
 from tests.fake_alpaca.stream import FakeTradingStream
 
-FAULT_KINDS = {"429", "500", "504", "delay", "drop", "commit_then_drop", "commit_then_504", "html_502",
-               "commit_then_garbage"}
+FAULT_KINDS = {"429", "500", "504", "delay", "stall", "drop", "commit_then_drop", "commit_then_504", "html_502",
+               "commit_then_garbage", "error"}
 
 
 @dataclass
@@ -45,6 +52,9 @@ class Fault:
     kind: str
     times: int
     delay_s: float = 0.0
+    status: int = 0
+    body: Any = None
+    headers: dict[str, str] | None = None
 
 
 class _Drop(Exception):
@@ -55,7 +65,8 @@ class FakeAlpacaServer:
     """Owns the book, the fault list, the request log and the HTTP thread."""
 
     def __init__(self, key_id: str = "test-key", secret_key: str = "test-secret",
-                 book: FakeBook | None = None, page_size: int = 1000, stream: bool = False) -> None:
+                 book: FakeBook | None = None, page_size: int = 1000, stream: bool = False,
+                 rate_limit_per_minute: int | None = None) -> None:
         self.key_id = key_id
         self.secret_key = secret_key
         self.book = book or FakeBook()
@@ -67,6 +78,11 @@ class FakeAlpacaServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.stream = FakeTradingStream(key_id, secret_key) if stream else None
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self._window_start = time.time()
+        self._window_count = 0
+        self.rate_limited = 0  # requests answered 429 by the server-side limit
+        self.request_times: deque[float] = deque(maxlen=100_000)  # time.monotonic() of every request
 
     # ---- lifecycle ---------------------------------------------------------
     @property
@@ -110,11 +126,34 @@ class FakeAlpacaServer:
         self.stop()
 
     # ---- faults and accounting -------------------------------------------------
-    def inject(self, method: str, path: str, kind: str, times: int = 1, delay_s: float = 0.0) -> None:
+    def inject(self, method: str, path: str, kind: str, times: int = 1, delay_s: float = 0.0, *, status: int = 0,
+               body: Any = None, headers: dict[str, str] | None = None) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; choose one of {sorted(FAULT_KINDS)}")
+        if kind == "error" and not status:
+            raise ValueError("an 'error' fault needs status=")
         with self._lock:
-            self._faults.append(Fault(method.upper(), path, kind, times, delay_s))
+            self._faults.append(Fault(method.upper(), path, "delay" if kind == "stall" else kind, times, delay_s,
+                                      status, body, headers))
+
+    def rate_headers(self) -> tuple[bool, dict[str, str]]:
+        """Count one request against the fixed window; (over the limit, the X-RateLimit-* headers)."""
+        if self.rate_limit_per_minute is None:
+            return False, {}
+        with self._lock:
+            now = time.time()
+            if now - self._window_start >= 60.0:
+                self._window_start, self._window_count = now, 0
+            self._window_count += 1
+            over = self._window_count > self.rate_limit_per_minute
+            reset = self._window_start + 60.0
+            headers = {"X-RateLimit-Limit": str(self.rate_limit_per_minute),
+                       "X-RateLimit-Remaining": str(max(0, self.rate_limit_per_minute - self._window_count)),
+                       "X-RateLimit-Reset": str(int(reset))}
+            if over:
+                self.rate_limited += 1
+                headers["Retry-After"] = str(max(1, int(reset - now + 0.999)))
+            return over, headers
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -141,6 +180,7 @@ class FakeAlpacaServer:
         with self._lock:
             self.hits[(method, path)] += 1
             self.log.append((method, path, params))
+            self.request_times.append(time.monotonic())
             for f in self._faults:
                 if f.method == method and f.path == path and f.times > 0:
                     f.times -= 1
@@ -221,9 +261,17 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         fault = self.fake._take_fault(method, path, params)
+        over, self._rate = self.fake.rate_headers()
         try:
+            if over:
+                self._send(429, {"code": 42910000, "message": "rate limit exceeded"})
+                return
             if fault is not None and fault.kind in ("429", "500", "504"):
-                self._send(int(fault.kind), {"code": int(fault.kind) * 100000, "message": f"injected {fault.kind}"})
+                self._send(int(fault.kind), {"code": int(fault.kind) * 100000, "message": f"injected {fault.kind}"},
+                           headers=fault.headers)
+                return
+            if fault is not None and fault.kind == "error":
+                self._send(fault.status, fault.body, headers=fault.headers)
                 return
             if fault is not None and fault.kind == "html_502":
                 self._send(502, None, raw=b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
@@ -253,10 +301,13 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _send(self, status: int, payload: Any, raw: bytes | None = None, content_type: str = "application/json") -> None:
+    def _send(self, status: int, payload: Any, raw: bytes | None = None, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
         data = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
         try:
             self.send_response(status)
+            for name, value in {**getattr(self, "_rate", {}), **(headers or {})}.items():
+                self.send_header(name, value)
             if data:
                 self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))

@@ -1,16 +1,25 @@
-"""Alpaca broker adapter (alpaca-py TradingClient) with timeouts, a circuit breaker and safe retries.
+"""Alpaca broker adapter (alpaca-py TradingClient) with deadlines, a rate limit, a circuit breaker and safe retries.
 
 Why it is careful: alpaca-py sets no HTTP timeout and retries 429/504 by itself, even for
-``POST /v2/orders``. So every call here has a timeout, runs inside a pybreaker circuit breaker,
-idempotent calls (reads, cancels, lookups) are retried with tenacity backoff, and order
-submission is never blindly retried: an ambiguous outcome is resolved by looking the order up by
-its client order id. If it is not there, BrokerUnavailable tells the gateway to resubmit with the
-SAME client order id; Alpaca refuses a second order with that id, so no order is ever duplicated.
+``POST /v2/orders``. Here the SDK's retries are off; every call has ONE total deadline
+(``deadline_s``, REGIMEDESK_ALPACA_ORDER_TIMEOUT_S) covering all its attempts and pages, takes its
+requests from the key's shared rate limiter, runs inside a pybreaker circuit breaker, and
+idempotent calls (reads, cancels, lookups) are retried with backoff while time is left.
+
+Order submission: a 429 or a request never sent is certain (nothing happened) and is retried with the
+same client order id while the deadline allows; a timeout, 5xx or dropped answer is UNKNOWN and is
+resolved by looking the order up by its client order id (time is reserved for that lookup). An order
+not found yet stays unknown (pending_new in the store); the sync looks it up again before anything
+could be resubmitted, and Alpaca refuses a second order with that id, so no order is ever duplicated.
+Every rejection carries Alpaca's own status, code and message.
+
+Sessions: Alpaca's clock decides when orders may be sent; outside the regular session only with
+extended hours configured, and then only limit DAY orders between 04:00 and 20:00 New York time.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,8 +32,15 @@ from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.requests import GetOrdersRequest
 
 from engine.clock import Clock, SystemClock
-from engine.trading.brokers.alpaca_calls import AlpacaCircuitOpen, GuardedCaller
+from engine.market.exchange import MarketCalendar, alpaca_calendar
+from engine.trading.brokers.alpaca_calls import (
+    AlpacaCircuitOpen,
+    AlpacaNotSent,
+    AlpacaRateLimited,
+    GuardedCaller,
+)
 from engine.trading.brokers.alpaca_http import Failure, describe, harden_client, secret_value
+from engine.trading.brokers.alpaca_limits import DEFAULT_PER_MINUTE, RateLimiter, call_budget, limiter_for
 from engine.trading.brokers.alpaca_mapping import (
     activity_time,
     activity_to_fill,
@@ -53,6 +69,8 @@ __all__ = ["AlpacaBroker", "AlpacaCircuitOpen", "build_alpaca_broker"]
 PAGE = 500  # Alpaca's maximum page size for GET /v2/orders
 LIVE_HOST = "api.alpaca.markets"
 ACTIVITY_PAGE = 100  # and for GET /v2/account/activities
+MAX_PAGES = 40  # any paging loop stops here (20,000 orders / 4,000 fills per sync) and says so
+CLOCK_CACHE = timedelta(seconds=30)
 
 
 class AlpacaBroker:
@@ -78,6 +96,12 @@ class AlpacaBroker:
         order_lookback: timedelta = timedelta(days=7),
         max_history: timedelta = timedelta(days=30),
         clock: Clock | None = None,
+        deadline_s: float | None = None,
+        limiter: RateLimiter | None = None,
+        rate_limit_per_minute: float = DEFAULT_PER_MINUTE,
+        extended_hours: bool = False,
+        enforce_session: bool = True,
+        calendar: MarketCalendar | None = None,
     ) -> None:
         if not paper and not allow_live:
             raise BrokerError(
@@ -97,9 +121,17 @@ class AlpacaBroker:
         self.paper = paper
         self.timeout_s = timeout_s
         self.host = base or ("paper-api.alpaca.markets" if paper else "api.alpaca.markets")
+        self.deadline_s = float(deadline_s) if deadline_s is not None else max(2.0 * timeout_s, 1.0)
+        self.limiter = limiter or limiter_for(api_key, rate_limit_per_minute)
+        self.extended_hours = extended_hours
+        self.enforce_session = enforce_session
+        self.calendar = calendar or alpaca_calendar()
+        self._clock_cache: tuple[datetime, Any] | None = None
         self._client = TradingClient(api_key, secret_key, paper=paper, url_override=base)
-        harden_client(self._client, timeout_s, sdk_retry_wait_s, sdk_retry_attempts)
-        self._calls = GuardedCaller(self._where, breaker, retry_attempts, retry_wait_s, retry_max_wait_s)
+        harden_client(self._client, timeout_s, sdk_retry_wait_s, sdk_retry_attempts, limiter=self.limiter,
+                      default_call_s=self.deadline_s)
+        self._calls = GuardedCaller(self._where, breaker, retry_attempts, retry_wait_s, retry_max_wait_s,
+                                    deadline_s=self.deadline_s)
         self._lookback = order_lookback
         self._max_history = max_history
         self._clock = clock or SystemClock()
@@ -111,6 +143,10 @@ class AlpacaBroker:
     def breaker_state(self) -> str:
         """'closed' | 'open' | 'half-open' (pybreaker's own names), for health checks."""
         return self._calls.state()
+
+    def rate_budget(self) -> dict[str, Any]:
+        """The key's request budget in use (shared with the data clients), for the Health page and /metrics."""
+        return self.limiter.snapshot()
 
     @property
     def breaker(self) -> pybreaker.CircuitBreaker:
@@ -128,7 +164,48 @@ class AlpacaBroker:
         return [to_position(p) for p in rows]
 
     def is_market_open(self) -> bool:
-        return bool(self._calls.value("get clock", self._calls.call("get clock", self._client.get_clock)).is_open)
+        return bool(self._market_clock(fresh=True).is_open)
+
+    def _market_clock(self, fresh: bool = False) -> Any:
+        """Alpaca's /v2/clock, reused for 30 s but never past the next open or close it announced."""
+        now = self._clock.now()
+        cached = self._clock_cache
+        if not fresh and cached is not None:
+            fetched, clk = cached
+            boundary = clk.next_close if clk.is_open else clk.next_open
+            if now - fetched < CLOCK_CACHE and (boundary is None or now < boundary.astimezone(UTC)):
+                return clk
+        clk = self._calls.value("get clock", self._calls.call("get clock", self._client.get_clock))
+        self._clock_cache = (now, clk)
+        return clk
+
+    def order_session(self, order_type: OrderType = OrderType.MARKET) -> tuple[bool, bool, str]:
+        """(may send now, as extended hours, why not): Alpaca's clock and the XNYS calendar decide."""
+        if not self.enforce_session:
+            return True, False, ""
+        clk = self._market_clock()
+        if clk.is_open:
+            return True, False, ""
+        nxt = clk.next_open.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if clk.next_open else "unknown"
+        if not self.extended_hours:
+            return False, False, (f"the market is closed (Alpaca's clock; next open {nxt}); orders are sent only during "
+                                  "the regular session. Set REGIMEDESK_ALPACA_EXTENDED_HOURS=true to send limit orders "
+                                  "before the open and after the close.")
+        now = clk.timestamp.astimezone(UTC) if clk.timestamp else self._clock.now()
+        if not self.calendar.in_extended_hours(now):
+            return False, False, (f"outside Alpaca's extended hours (04:00-20:00 New York time on a trading day); "
+                                  f"next open {nxt}.")
+        if order_type is not OrderType.LIMIT:
+            return False, True, "outside the regular session Alpaca accepts only limit orders (extended hours)."
+        return True, True, ""
+
+    def accepts_orders_now(self) -> bool:
+        """For the planner: may an order of any kind RegimeDesk sends go out now? (False when unsure.)"""
+        try:
+            ok, _, _ = self.order_session(OrderType.LIMIT if self.extended_hours else OrderType.MARKET)
+        except BrokerError:
+            return False
+        return ok
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         raw = self._raw_order_by_client_id(client_order_id)
@@ -145,7 +222,7 @@ class AlpacaBroker:
         """All matching orders, oldest first, paging past Alpaca's 500-per-request limit."""
         seen: dict[str, AlpacaOrder] = {}
         cursor = after
-        while True:
+        for _ in range(MAX_PAGES):
             req = GetOrdersRequest(status=status, limit=PAGE, after=cursor, direction=Sort.ASC, nested=False)
             page = self._calls.value("list orders", self._calls.call("list orders", lambda r=req: self._client.get_orders(r)))
             new = [o for o in page if str(o.id) not in seen]
@@ -154,6 +231,8 @@ class AlpacaBroker:
             if len(page) < PAGE or not new:
                 return list(seen.values())
             cursor = max(o.submitted_at for o in page) - timedelta(microseconds=1)
+        raise BrokerError(f"{self._where('list orders')}: more than {MAX_PAGES * PAGE} orders in the window; "
+                          "narrow it (order_lookback) or reconcile in steps.")
 
     def list_open_orders(self) -> list[BrokerOrder]:
         return [to_broker_order(o) for o in self._list_orders(QueryOrderStatus.OPEN, None)]
@@ -199,7 +278,7 @@ class AlpacaBroker:
         rows: list[dict[str, Any]] = []
         token: str | None = None
         op = "list fill activities"
-        while True:
+        for _ in range(MAX_PAGES):
             params: dict[str, Any] = {"after": (self._floor(since) - timedelta(seconds=1)).isoformat(), "direction": "asc",
                                       "page_size": ACTIVITY_PAGE}
             if token:
@@ -211,43 +290,71 @@ class AlpacaBroker:
             if len(page) < ACTIVITY_PAGE:
                 return [a for a in rows if activity_time(a) >= since]
             token = str(page[-1].get("id"))
+        raise BrokerError(f"{self._where(op)}: more than {MAX_PAGES * ACTIVITY_PAGE} fills since {since:%Y-%m-%d %H:%M}; "
+                          "the sync stops here rather than page for ever.")
 
     # ---- orders ----------------------------------------------------------------------
     def submit_order(self, request: OrderRequest) -> BrokerOrder:
-        alpaca_request = to_alpaca_request(request)
         op = f"submit order {request.client_order_id} ({request.side.value} {request.qty} {request.symbol})"
-        try:
-            out = self._calls.attempt(op, lambda: self._client.submit_order(alpaca_request))
-        except AlpacaCircuitOpen:
-            raise
-        except BrokerUnavailable as exc:
-            log.warning("ambiguous submit of %s: %s; looking it up", request.client_order_id, exc)
-            return self._resolve(request, op, str(exc))
-        if out.failure is Failure.DUPLICATE:
-            log.warning("Alpaca already has client order id %s (answer of an earlier attempt lost); looking it up",
-                        request.client_order_id)
-            return self._resolve(request, op, "Alpaca already has this client order id")
-        if out.failure is not None:
-            detail = describe(out.error) if out.error else out.failure.value
-            if out.failure is Failure.AUTH:
-                self._calls.value(op, out)
-            raise OrderRejected(f"{self._where(op)}: rejected by Alpaca ({detail}). Fix the order or the account and submit a new one.")
-        return to_broker_order(out.value)
+        with self._calls.budget(op) as budget:
+            try:
+                allowed, extended, why = self.order_session(request.order_type)
+            except AlpacaCircuitOpen:
+                raise
+            except AlpacaNotSent as exc:
+                raise AlpacaNotSent(f"{self._where(op)}: not sent; the session check could not run ({exc})") from exc
+            except BrokerUnavailable as exc:  # only the clock was asked: the order itself was not sent
+                raise AlpacaNotSent(f"{self._where(op)}: not sent; Alpaca's clock could not be read ({exc})") from exc
+            if not allowed:
+                raise OrderRejected(f"{self._where(op)}: not sent: {why}")
+            alpaca_request = to_alpaca_request(request, extended_hours=extended)
+            reserve = min(self.timeout_s, budget.remaining() / 2)  # time kept for the lookup after an unknown outcome
+            out = None
+            for _ in range(self._calls.retry_attempts):
+                try:
+                    with call_budget(budget.remaining() - reserve, label=op):
+                        out = self._calls.attempt(op, lambda: self._client.submit_order(alpaca_request))
+                    break
+                except AlpacaCircuitOpen:
+                    raise
+                except AlpacaRateLimited as exc:  # Alpaca did nothing: try again within the deadline
+                    log.warning("submit of %s rate limited: %s", request.client_order_id, exc)
+                    continue
+                except AlpacaNotSent as exc:
+                    raise AlpacaNotSent(f"{self._where(op)}: not sent ({exc}); nothing reached Alpaca.") from exc
+                except BrokerUnavailable as exc:
+                    log.warning("submit of %s: outcome unknown (%s); looking it up", request.client_order_id, exc)
+                    return self._resolve(request, op, str(exc))
+            if out is None:
+                raise AlpacaNotSent(f"{self._where(op)}: not sent; Alpaca answered 429 (rate limit) "
+                                    f"{self._calls.retry_attempts} times. Nothing was placed; submit again shortly.")
+            if out.failure is Failure.DUPLICATE:
+                log.warning("Alpaca already has client order id %s (answer of an earlier attempt lost); looking it up",
+                            request.client_order_id)
+                return self._resolve(request, op, "Alpaca already has this client order id")
+            if out.failure is not None:
+                detail = describe(out.error) if out.error else out.failure.value
+                if out.failure is Failure.AUTH:
+                    self._calls.value(op, out)
+                raise OrderRejected(f"{self._where(op)}: rejected by Alpaca ({detail}). "
+                                    "Fix the order or the account and submit a new one.")
+            return to_broker_order(out.value)
 
     def _resolve(self, request: OrderRequest, op: str, why: str) -> BrokerOrder:
-        """After an ambiguous submit: return the order if Alpaca has it, else say it is safe to resubmit."""
+        """After an unknown outcome: return the order if Alpaca has it, else say the outcome is still unknown."""
         cid = request.client_order_id
         try:
             raw = self._raw_order_by_client_id(cid)
         except BrokerUnavailable as exc:
             raise BrokerUnavailable(
-                f"{self._where(op)}: outcome unknown ({why}) and the lookup failed ({exc}). "
-                "Retry with the SAME client order id; Alpaca will not accept it twice."
+                f"{self._where(op)}: outcome unknown ({why}) and the lookup failed ({exc}). The sync looks the order "
+                "up by its client order id before anything is resubmitted; Alpaca will not accept the id twice."
             ) from exc
         if raw is None:
             raise BrokerUnavailable(
-                f"{self._where(op)}: not accepted by Alpaca ({why}; no order with this client id). "
-                "Safe to resubmit with the SAME client order id."
+                f"{self._where(op)}: outcome unknown ({why}); Alpaca has no order with this client order id yet "
+                "(a slow request may still be accepted). The sync looks it up again before anything is resubmitted; "
+                "Alpaca will not accept the id twice."
             )
         found = to_broker_order(raw)
         if (found.symbol, found.side, found.qty) != (request.symbol.upper(), request.side, request.qty):
@@ -311,7 +418,11 @@ def build_alpaca_broker(settings: Any, breaker: pybreaker.CircuitBreaker | None 
     if not key or not secret:
         raise BrokerError("Alpaca broker selected but APCA_API_KEY_ID / APCA_API_SECRET_KEY are not set.")
     live = bool(getattr(settings, "alpaca_live", False))
+    deadline = float(getattr(settings, "alpaca_order_timeout_s", 10.0))
     return AlpacaBroker(
         key, secret, paper=not live, url_override=getattr(settings, "alpaca_base_url", None) or None,
-        timeout_s=float(getattr(settings, "alpaca_timeout_s", 5.0)), breaker=breaker, allow_live=live,
+        timeout_s=float(getattr(settings, "alpaca_timeout_s", None) or max(0.5, deadline / 2)), breaker=breaker,
+        allow_live=live, deadline_s=deadline,
+        rate_limit_per_minute=float(getattr(settings, "alpaca_rate_limit_per_minute", DEFAULT_PER_MINUTE)),
+        extended_hours=bool(getattr(settings, "alpaca_extended_hours", False)),
     )

@@ -1,9 +1,10 @@
 """HTTP plumbing shared by the Alpaca adapters: timeouts alpaca-py lacks, and error classification.
 
 alpaca-py 0.44 sends every request through ``RESTClient._session.request`` with no timeout, and
-retries 429/504 itself (``_retry`` times, ``_retry_wait`` seconds apart). We swap in a Session
-that always passes a timeout and, if asked, tune those two retry attributes. Both are checked at
-construction so an SDK upgrade that renames them fails loudly instead of silently hanging.
+retries 429/504 itself (``_retry`` times, ``_retry_wait`` seconds apart). We swap in an
+AlpacaSession (deadline, rate limiter, per-attempt timeout: see alpaca_limits) and switch the SDK's
+retries off. The attributes are checked at construction so an SDK upgrade that renames them fails
+loudly instead of silently hanging.
 """
 from __future__ import annotations
 
@@ -16,7 +17,17 @@ from alpaca.common.exceptions import APIError
 from alpaca.common.rest import RESTClient
 from pydantic import ValidationError
 
-DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
+from engine.trading.brokers.alpaca_limits import (
+    AlpacaSession,
+    DeadlineExceeded,
+    NotSent,
+    RateLimitedLocally,
+    RateLimiter,
+)
+
+# Alpaca's 40010001 is shared by many validation errors ("asset ... is not active", "client_order_id must be
+# no more than 128 characters", ...): a duplicate client order id is recognised by its message, never the code.
+DUPLICATE_MESSAGE = "client_order_id must be unique"
 
 
 def secret_value(value: Any) -> str | None:
@@ -27,39 +38,34 @@ def secret_value(value: Any) -> str | None:
     return str(getter() if callable(getter) else value) or None
 
 
-class TimeoutSession(requests.Session):
-    """A requests Session whose every request has a timeout unless the caller gives one."""
-
-    def __init__(self, timeout_s: float) -> None:
-        super().__init__()
-        self.timeout_s = timeout_s
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self.timeout_s)
-        return super().request(method, url, *args, **kwargs)
-
-
 def harden_client(client: RESTClient, timeout_s: float, retry_wait_s: float | None = None,
-                  retry_attempts: int | None = None) -> RESTClient:
-    """Give an alpaca-py client a request timeout and, optionally, its own 429/504 retry settings."""
-    for attr in ("_session", "_retry", "_retry_wait"):
+                  retry_attempts: int | None = None, *, limiter: RateLimiter | None = None,
+                  default_call_s: float | None = None) -> RESTClient:
+    """Route an alpaca-py client's requests through an AlpacaSession and turn the SDK's own retries off.
+
+    alpaca-py retries 429/504 itself (``_retry`` times, ``_retry_wait`` s apart), outside any deadline
+    and even for order submission. Here ``_retry = 0`` and ``_retry_codes = []``: one retry policy,
+    ours (alpaca_calls.GuardedCaller), decides, inside one deadline. ``retry_wait_s``/``retry_attempts``
+    are accepted for old callers and ignored.
+    """
+    del retry_wait_s, retry_attempts
+    for attr in ("_session", "_retry", "_retry_wait", "_retry_codes"):
         if not hasattr(client, attr):
             raise RuntimeError(
                 f"alpaca-py changed: {type(client).__name__} has no {attr}; "
                 "the Alpaca adapter cannot enforce timeouts. Pin alpaca-py==0.44.0 or update alpaca_http.py."
             )
     old = client._session
-    client._session = TimeoutSession(timeout_s)
+    client._session = AlpacaSession(timeout_s, limiter, default_call_s)
     old.close()
-    if retry_wait_s is not None:
-        client._retry_wait = retry_wait_s  # type: ignore[assignment]  # time.sleep accepts floats
-    if retry_attempts is not None:
-        client._retry = retry_attempts
+    client._retry = 0
+    client._retry_codes = []
     return client
 
 
 class Failure(Enum):
-    UNAVAILABLE = "unavailable"  # network, timeout, 5xx, 429/504 after SDK retries, malformed body
+    UNAVAILABLE = "unavailable"  # network, timeout, 5xx, 504, malformed body: the request may have applied
+    RATE_LIMITED = "rate_limited"  # 429: Alpaca refused before doing anything; retry after its Retry-After
     DUPLICATE = "duplicate"  # "client_order_id must be unique"
     NOT_FOUND = "not_found"
     AUTH = "auth"
@@ -89,9 +95,11 @@ def classify(exc: BaseException) -> Failure | None:
     if isinstance(exc, APIError):
         status = exc.status_code
         code, message = api_detail(exc)
-        if code == DUPLICATE_CLIENT_ORDER_ID_CODE or "client_order_id must be unique" in message.lower():
+        if status is not None and 400 <= status < 500 and DUPLICATE_MESSAGE in message.lower():
             return Failure.DUPLICATE
-        if status is None or status >= 500 or status in (408, 429):
+        if status == 429:
+            return Failure.RATE_LIMITED
+        if status is None or status >= 500 or status == 408:
             return Failure.UNAVAILABLE
         if status == 404:
             return Failure.NOT_FOUND
@@ -106,6 +114,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, APIError):
         code, message = api_detail(exc)
         return f"HTTP {exc.status_code}" + (f" code {code}" if code else "") + f": {message}"
+    if isinstance(exc, DeadlineExceeded | RateLimitedLocally | NotSent):
+        return str(exc)
     if isinstance(exc, requests.Timeout):
         return "no answer within the timeout"
     if isinstance(exc, requests.ConnectionError):

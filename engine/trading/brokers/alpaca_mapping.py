@@ -72,21 +72,35 @@ def to_order_status(status: Any) -> OrderStatus:
     return _STATUS.get(_value(status), OrderStatus.NEW)
 
 
+_ORDER_TYPES = {t.value: t for t in OrderType}
+
+
+def to_order_type(kind: Any) -> OrderType:
+    """Alpaca's order type as is (stop, stop_limit, trailing_stop included); unknown types read as market."""
+    return _ORDER_TYPES.get(_value(kind or "market").lower(), OrderType.MARKET)
+
+
+def filled_price(avg: Any, filled_qty: Decimal) -> Decimal | None:
+    """filled_avg_price, with Alpaca's 0 (or any price) for an order that has not filled read as "none yet"."""
+    price = dec(avg)
+    return None if price is None or filled_qty <= 0 or price <= 0 else price
+
+
 def to_broker_order(o: AlpacaOrder) -> BrokerOrder:
     status = to_order_status(o.status)
-    kind = _value(o.order_type or o.type or "market")
     limit_price = dec(o.limit_price)
+    filled_qty = dec(o.filled_qty) or Decimal(0)
     return BrokerOrder(
         broker_order_id=str(o.id),
         client_order_id=o.client_order_id,
         symbol=o.symbol or "",
         side=OrderSide(_value(o.side or "buy")),
         qty=dec(o.qty) or Decimal(0),
-        order_type=OrderType.LIMIT if kind == "limit" or (kind != "market" and limit_price) else OrderType.MARKET,
+        order_type=to_order_type(o.order_type or o.type),
         limit_price=limit_price,
         status=status,
-        filled_qty=dec(o.filled_qty) or Decimal(0),
-        filled_avg_price=dec(o.filled_avg_price),
+        filled_qty=filled_qty,
+        filled_avg_price=filled_price(o.filled_avg_price, filled_qty),
         submitted_at=_utc(o.submitted_at or o.created_at),
         updated_at=_utc(o.updated_at),
         reject_reason="rejected by Alpaca" if status is OrderStatus.REJECTED else None,
@@ -141,8 +155,20 @@ def to_account(a: TradeAccount) -> BrokerAccount:
     )
 
 
-def to_alpaca_request(r: OrderRequest) -> MarketOrderRequest | LimitOrderRequest:
-    """Build alpaca-py's request; invalid requests are refused here, before anything is sent."""
+def to_alpaca_request(r: OrderRequest, extended_hours: bool = False) -> MarketOrderRequest | LimitOrderRequest:
+    """Build alpaca-py's request; invalid requests are refused here, before anything is sent.
+
+    ``extended_hours`` marks a limit DAY order for Alpaca's pre/after-market sessions (Alpaca accepts
+    nothing else there); a market order with it is refused.
+    """
+    if r.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+        raise OrderRejected(f"Order {r.client_order_id} for {r.symbol}: RegimeDesk sends market and limit orders only "
+                            f"(got {r.order_type.value}).")
+    if extended_hours and (r.order_type is not OrderType.LIMIT or r.time_in_force.lower() != "day"):
+        raise OrderRejected(
+            f"Order {r.client_order_id} for {r.symbol}: outside the regular session Alpaca accepts only limit orders "
+            "with time in force DAY. Use a limit order, or wait for the open."
+        )
     if r.qty <= 0:
         raise OrderRejected(f"Order {r.client_order_id} for {r.symbol}: quantity must be positive (got {r.qty}).")
     try:
@@ -159,7 +185,7 @@ def to_alpaca_request(r: OrderRequest) -> MarketOrderRequest | LimitOrderRequest
                 raise OrderRejected(
                     f"Order {r.client_order_id} for {r.symbol}: a limit order needs a positive limit price."
                 )
-            return LimitOrderRequest(limit_price=float(r.limit_price), **common)
+            return LimitOrderRequest(limit_price=float(r.limit_price), extended_hours=extended_hours or None, **common)
         return MarketOrderRequest(**common)
     except ValueError as exc:  # pydantic ValidationError and bad enum values are ValueErrors
         raise OrderRejected(

@@ -20,6 +20,11 @@ class OrderSide(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    # RegimeDesk sends only market and limit orders; these exist so orders placed elsewhere on the
+    # account (read back by the sync) are shown as what they are, never as MARKET.
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
 
 
 class OrderStatus(StrEnum):
@@ -110,6 +115,10 @@ class OrderRejected(BrokerError):
 
 class BrokerUnavailable(BrokerError):
     """The broker could not be reached (network, 5xx, circuit open). Safe to retry idempotent calls."""
+
+
+class BrokerNotSent(BrokerUnavailable):
+    """Nothing was sent to the broker (no time or request budget left, circuit open): the outcome is certain."""
 
 
 class Broker(Protocol):

@@ -1,0 +1,153 @@
+"""Which exchange a market source trades on, its timezone and its sessions.
+
+Every market source knows its exchange: Alpaca's US equities trade on the NYSE calendar (XNYS,
+America/New_York, read from exchange-calendars); the simulated market and CSV replay have no
+exchange, only a timezone (``REGIMEDESK_MARKET_TIMEZONE``, else the workbook's
+MasterConfiguration market_timezone). The calendar decides:
+
+- the trading day of the daily-loss limit: the date in the exchange's timezone, and on a day
+  without a session (weekend, holiday) the next session's date, so Saturday, Sunday and a holiday
+  belong to the following session and the day rolls at the exchange's midnight;
+- whether Alpaca may be sent orders now (regular session, or 04:00-20:00 New York time on a session
+  day for extended-hours limit orders).
+
+The web process has no market source, so it reads the same answer from the settings
+(``calendar_for_settings``).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+ALPACA_EXCHANGE = "XNYS"
+EXTENDED_OPEN = time(4, 0)  # Alpaca's pre-market opens 04:00 New York time
+EXTENDED_CLOSE = time(20, 0)  # and after-hours ends 20:00
+
+
+@functools.lru_cache(maxsize=4)
+def _calendar(code: str) -> Any:
+    import exchange_calendars as xc
+
+    return xc.get_calendar(code)
+
+
+def _utc(now: datetime) -> datetime:
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketCalendar:
+    """An exchange (or none) and the timezone its trading day is counted in; ``decided_by`` says where it came from."""
+
+    timezone: str
+    exchange: str | None = None
+    decided_by: str = ""
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.timezone)  # raises for an unknown zone name
+
+    @property
+    def label(self) -> str:
+        return f"{self.exchange} ({self.timezone})" if self.exchange else self.timezone
+
+    def _session_on_or_after(self, day: date) -> date:
+        if self.exchange is None:
+            return day
+        import pandas as pd
+
+        cal = _calendar(self.exchange)
+        stamp = pd.Timestamp(day)
+        if stamp < cal.first_session or stamp > cal.last_session:
+            while day.weekday() >= 5:  # outside the calendar's range: weekends only
+                day += timedelta(days=1)
+            return day
+        return cal.date_to_session(stamp, direction="next").date()
+
+    def trading_day(self, now: datetime) -> str:
+        """ISO date of the trading day ``now`` belongs to (a naive ``now`` is UTC)."""
+        local = _utc(now).astimezone(ZoneInfo(self.timezone)).date()
+        return self._session_on_or_after(local).isoformat()
+
+    def is_session_day(self, day: date) -> bool:
+        return self._session_on_or_after(day) == day
+
+    def regular_hours(self, day: date) -> tuple[datetime, datetime] | None:
+        """(open, close) in UTC of the session on ``day``, or None when there is none (or no exchange)."""
+        if self.exchange is None or not self.is_session_day(day):
+            return None
+        import pandas as pd
+
+        cal = _calendar(self.exchange)
+        try:
+            return (cal.session_open(pd.Timestamp(day)).to_pydatetime(), cal.session_close(pd.Timestamp(day)).to_pydatetime())
+        except Exception:  # noqa: BLE001 - outside the calendar's range
+            return None
+
+    def is_regular_open(self, now: datetime) -> bool:
+        hours = self.regular_hours(_utc(now).astimezone(ZoneInfo(self.timezone)).date())
+        return hours is not None and hours[0] <= _utc(now) < hours[1]
+
+    def in_extended_hours(self, now: datetime) -> bool:
+        """04:00-20:00 exchange time on a session day (Alpaca's pre-market, session and after-hours)."""
+        local = _utc(now).astimezone(ZoneInfo(self.timezone))
+        if self.exchange is None or not self.is_session_day(local.date()):
+            return False
+        return EXTENDED_OPEN <= local.time() < EXTENDED_CLOSE
+
+    def agrees_with(self, workbook_timezone: str | None) -> bool:
+        """Same wall clock as the workbook's timezone (two names of one zone agree)."""
+        if not workbook_timezone:
+            return True
+        if workbook_timezone == self.timezone:
+            return True
+        try:
+            probe = [datetime(2026, 1, 15, 12, tzinfo=UTC), datetime(2026, 7, 15, 12, tzinfo=UTC)]
+            return all(p.astimezone(ZoneInfo(workbook_timezone)).utcoffset() == p.astimezone(ZoneInfo(self.timezone)).utcoffset()
+                       for p in probe)
+        except Exception:  # noqa: BLE001 - an unknown name never agrees
+            return False
+
+
+def alpaca_calendar() -> MarketCalendar:
+    return MarketCalendar(timezone="America/New_York", exchange=ALPACA_EXCHANGE,
+                          decided_by="Alpaca US equities trade on the NYSE calendar (XNYS)")
+
+
+def calendar_for_settings(settings: Any, workbook_timezone: str | None) -> MarketCalendar:
+    """The market calendar of the configured source: Alpaca -> XNYS; simulated/CSV -> the configured timezone."""
+    source = str(getattr(getattr(settings, "market_source", None), "value", getattr(settings, "market_source", "")))
+    if source == "alpaca":
+        return alpaca_calendar()
+    configured = getattr(settings, "market_timezone", None)
+    if configured:
+        return MarketCalendar(timezone=str(configured), decided_by="REGIMEDESK_MARKET_TIMEZONE")
+    if workbook_timezone:
+        return MarketCalendar(timezone=str(workbook_timezone), decided_by="the workbook's MasterConfiguration market_timezone")
+    return MarketCalendar(timezone="UTC", decided_by="default (no timezone configured)")
+
+
+def timezone_warning(calendar: MarketCalendar, workbook_timezone: str | None) -> str | None:
+    """A sentence for the Health and Parameters pages when the workbook's timezone disagrees with the source's exchange."""
+    if calendar.agrees_with(workbook_timezone):
+        return None
+    return (f"The workbook's MasterConfiguration market_timezone is {workbook_timezone}, but the market source trades "
+            f"on {calendar.label} ({calendar.decided_by}). The daily-loss day and the market clock follow "
+            f"{calendar.timezone}; the regime engine's intraday slots still read the workbook's zone. "
+            f"Set market_timezone to {calendar.timezone} in the workbook to make them agree.")
+
+
+def settings_calendar_and_warning(settings: Any, params: Any) -> tuple[MarketCalendar, str | None]:
+    """For pages: the calendar of the configured source and the warning (None when the timezones agree)."""
+    wb_tz = None
+    try:
+        wb_tz = str(params.sheet("MasterConfiguration").market_timezone)
+    except Exception:  # noqa: BLE001 - no active parameters yet
+        wb_tz = None
+    cal = calendar_for_settings(settings, wb_tz)
+    return cal, timezone_warning(cal, wb_tz)
