@@ -128,6 +128,10 @@ def install_deadman(app: Dash, settings: Any, ctx: Any, start: bool = True) -> D
     from engine.auth.roles import Role
     from webapp.auth.access import requires
 
+    if settings.notify_targets:  # this web process tells people too (dead-man trips, halts from the web)
+        from engine import notify
+
+        notify.configure(settings.notify_targets)
     threshold = float(settings.deadman_seconds)
     action = str(getattr(settings.deadman_action, "value", settings.deadman_action))
     watcher = DeadmanWatcher(ctx, threshold, action)

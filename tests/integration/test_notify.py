@@ -94,3 +94,23 @@ def test_halt_and_a_failed_step_notify(tmp_path, process_notifier):
     titles = [r["json"]["title"] for r in got]
     assert f"RegimeDesk: halt #{result.command_id} failed" in titles
     ctx.store.dispose()
+
+
+def test_a_check_turning_unhealthy_is_told_once(tmp_path, process_notifier):
+    from engine.health.checks import CheckResult
+    from engine.store.models import HealthResult
+    from tests.trading_control_fixtures import T0
+
+    ctx = make_ctx(tmp_path)
+    bad = [CheckResult("broker", "unhealthy", "paper: 3 errors in 12 probes"), CheckResult("disk", "healthy", "ok")]
+    with Receiver() as rx:
+        notify.configure([rx.url()])
+        assert notify.unhealthy_checks(ctx.store, bad) == 1  # healthy before (no history): a transition
+        with ctx.store.write() as s:  # the health job stores the run
+            s.add_all(HealthResult(ts=T0, engine_id="e", name=c.name, status=c.status, detail=c.detail) for c in bad)
+        assert notify.unhealthy_checks(ctx.store, bad) == 0  # still unhealthy: no new message
+        got = rx.wait_for(1)
+        assert notify.current().flush(5.0)
+    assert [r["json"]["title"] for r in got] == ["RegimeDesk: broker unhealthy"]
+    assert got[0]["json"]["message"] == "paper: 3 errors in 12 probes"
+    ctx.store.dispose()
