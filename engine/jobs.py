@@ -6,6 +6,7 @@ never stops the scheduler.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -74,6 +75,9 @@ def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: d
              "volume": b.volume} for b in update.bars
         ])
         for chain in update.chains:
+            if not math.isfinite(float(chain.spot)) or float(chain.spot) <= 0:  # never roll back the tick's bars
+                log.warning("option chain of %s at %s skipped: its spot is unknown", chain.underlying, chain.ts)
+                continue
             session.add(OptionChainSnapshot(underlying=chain.underlying, ts=chain.ts, spot=float(chain.spot),
                                             contracts=len(chain), data=pack_chain(chain)))
         insert_ignoring_duplicates(session, TrueRegimeRow.__table__, [
@@ -102,9 +106,10 @@ def resume_source(ctx: EngineContext, warmup_polls: int) -> None:
     with ctx.store.read() as session:
         last_ts = session.scalar(select(func.max(BarRow.ts)).where(BarRow.symbol == source.index_symbol()))
     source.resume_after(last_ts)
-    if last_ts is None and warmup_polls > 0:
+    polls = min(warmup_polls, int(getattr(source, "warmup_polls", warmup_polls)))  # Alpaca: one poll of history
+    if last_ts is None and polls > 0:
         merged = MarketUpdate()
-        for _ in range(warmup_polls):
+        for _ in range(polls):
             update = source.poll()
             merged.bars.extend(update.bars)
             merged.true_regimes.extend(update.true_regimes)
