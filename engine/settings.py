@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,10 @@ class DeadmanAction(StrEnum):
     NONE = "none"  # show it in red on every page and notify; change nothing
     REDUCE = "reduce"  # REDUCING (no new exposure) and cancel the orders that would add exposure
     HALT = "halt"  # the kill switch, run by the web: HALTED and every open order cancelled at the broker
+
+
+AlpacaFeed = Literal["iex", "sip"]
+AlpacaOptionsFeed = Literal["indicative", "opra"]
 
 
 class SettingsError(Exception):
@@ -86,6 +91,20 @@ class Settings(BaseSettings):
     )
     alpaca_base_url: str | None = Field(default=None, description="URL override, e.g. a local test server")
     alpaca_live: bool = Field(default=False, description="explicit opt-in to live (real money) trading")
+    alpaca_data_url: str | None = Field(default=None, description="market-data URL override (default: Alpaca's data host)")
+    alpaca_data_feed: AlpacaFeed = Field(default="iex", description="stock bars feed: iex (free) or sip (subscription)")
+    alpaca_options_feed: AlpacaOptionsFeed = Field(default="indicative", description="option snapshots: indicative or opra")
+    alpaca_order_timeout_s: float = Field(default=10.0, gt=0.2, le=120, description="total deadline of one broker call")
+    alpaca_data_timeout_s: float = Field(default=8.0, gt=0.2, le=120, description="total deadline of one market-data poll")
+    alpaca_rate_limit_per_minute: float = Field(default=120.0, gt=0, le=10_000,
+                                                description="requests per minute per key (Alpaca allows 200)")
+    alpaca_extended_hours: bool = Field(default=False, description="send limit orders in pre/after-market sessions")
+    alpaca_poll_seconds: float = Field(default=10.0, ge=1, le=3600, description="market-data poll period with Alpaca")
+    alpaca_sync_seconds: float = Field(default=10.0, ge=1, le=3600, description="broker account sync period with Alpaca")
+    alpaca_chain_seconds: float = Field(default=60.0, ge=1, le=86_400, description="option chain refresh period")
+    alpaca_chain_max_days: int = Field(default=45, ge=1, le=1000, description="option expiries fetched: within N days")
+    alpaca_chain_strike_pct: float = Field(default=10.0, gt=0, le=100, description="option strikes fetched: within ±X% of spot")
+    market_timezone: str | None = Field(default=None, description="simulated/CSV market's timezone (default: the workbook's)")
 
     @field_validator("database_url")
     @classmethod
@@ -106,6 +125,18 @@ class Settings(BaseSettings):
         """REGIMEDESK_NOTIFY_URLS split on whitespace and commas (secrets: never log them)."""
         raw = self.notify_urls.get_secret_value() if self.notify_urls else ""
         return [u for u in raw.replace(",", " ").split() if u]
+
+    @field_validator("market_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value:
+            from zoneinfo import ZoneInfo
+
+            try:
+                ZoneInfo(value)
+            except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError for odd names
+                raise ValueError("must be an IANA timezone name such as America/New_York") from None
+        return value or None
 
     @field_validator("log_level")
     @classmethod
