@@ -73,11 +73,12 @@ class DeadmanWatcher:
             try:
                 self.tick()
                 failures = 0
-            except Exception:  # noqa: BLE001 - a store hiccup must not end the watcher
+            except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the watcher
                 self.errors += 1
                 failures += 1
-                if failures <= 3:
-                    log.exception("dead-man's switch check failed (%d in a row)", failures)
+                if failures == 1:
+                    log.warning("dead-man's switch check failed: %s: %s", type(exc).__name__,
+                                str(exc).splitlines()[0][:300] if str(exc) else "")
                 if failures >= MAX_FAILURES_IN_A_ROW:  # the store is gone: the next web request restarts us
                     log.error("dead-man's switch stops after %d failed checks in a row; the next request "
                               "restarts it", failures)
