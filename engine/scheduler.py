@@ -81,7 +81,10 @@ class EngineService:
                 log.info("engine %s is the active engine", self.ctx.engine_id)
                 self.health.scheduled_since = self.ctx.clock.now()
                 jobs.run_recorded(self.ctx, "startup", self._on_become_leader)
-                self._run_soon("market", "planner")  # first tick and first plan now, not one period later
+                # first tick now, first plan right after it (on the new bars: the dead leader's last plan
+                # had the same idempotency key), not one planner period later
+                self._run_soon("market", delay_s=0.0)
+                self._run_soon("planner", delay_s=min(5.0, self.ctx.settings.tick_seconds + 0.5))
             elif not self.is_leader and lease_until is not None:
                 self._beat_at_lapse(lease_until)
         finally:
@@ -96,12 +99,11 @@ class EngineService:
                                run_date=datetime.now(UTC) + timedelta(seconds=delay), id="lease-lapse",
                                replace_existing=True, misfire_grace_time=5)
 
-    def _run_soon(self, *job_ids: str) -> None:
+    def _run_soon(self, job_id: str, delay_s: float) -> None:
         if not self._started or not self.scheduler.running:
             return  # start-up: the jobs are added after this first beat
-        for job_id in job_ids:
-            with contextlib.suppress(JobLookupError):
-                self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC) + timedelta(seconds=delay_s))
 
     def _on_become_leader(self, ctx: EngineContext) -> None:
         jobs.ensure_instruments(ctx)
