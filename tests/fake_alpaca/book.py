@@ -102,6 +102,7 @@ class FakeBook:
     reject_messages: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     next_open: datetime | None = None  # what /v2/clock reports (default: now)
     next_close: datetime | None = None
+    clock_now: datetime | None = None  # the "timestamp" /v2/clock reports (default: the real now)
     bars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders: dict[str, FakeOrder] = field(default_factory=dict)
@@ -187,7 +188,7 @@ class FakeBook:
             }
 
     def clock_json(self) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now = self.clock_now or datetime.now(UTC)
         return {"timestamp": _iso(now), "is_open": self.market_open,
                 "next_open": _iso(self.next_open or now), "next_close": _iso(self.next_close or now)}
 
@@ -357,10 +358,25 @@ class FakeBook:
     def snapshots_page(self, underlying: str, params: dict[str, str], page_size: int) -> dict[str, Any]:
         with self.lock:
             items = sorted((self.snapshots.get(underlying) or {}).items())
+        items = [(occ, snap) for occ, snap in items if _occ_matches(occ, params)]
         offset = int(params.get("page_token") or 0)
         page = dict(items[offset:offset + page_size])
         nxt = str(offset + page_size) if offset + page_size < len(items) else None
         return {"snapshots": page, "next_page_token": nxt}
+
+
+def _occ_matches(occ: str, params: dict[str, str]) -> bool:
+    """Alpaca's option-chain filters: expiration_date_gte/lte (YYYY-MM-DD), strike_price_gte/lte, type."""
+    tail = occ[-15:]  # YYMMDD + C/P + strike x 1000 (8 digits)
+    expiry = f"20{tail[:2]}-{tail[2:4]}-{tail[4:6]}"
+    kind = "call" if tail[6] == "C" else "put"
+    strike = int(tail[7:]) / 1000.0
+    checks = [
+        ("expiration_date_gte", lambda v: expiry >= v), ("expiration_date_lte", lambda v: expiry <= v),
+        ("expiration_date", lambda v: expiry == v), ("type", lambda v: kind == v),
+        ("strike_price_gte", lambda v: strike >= float(v)), ("strike_price_lte", lambda v: strike <= float(v)),
+    ]
+    return all(check(params[name]) for name, check in checks if params.get(name))
 
 
 def _parse_ts(value: str | None) -> datetime | None:

@@ -144,7 +144,7 @@ def test_option_chain_from_snapshots(server: FakeAlpacaServer) -> None:
         "SPY260116C00500000": snapshot(1, 2, 0.2, 0.5),  # expired: dropped
         "SPY260320C00505000": snapshot(8, 8.2, 0.19, 0.48),
     }
-    src = make_source(server, clock, option_underlyings=["SPY"])
+    src = make_source(server, clock, option_underlyings=["SPY"], chain_max_days=60)
     update = src.poll()
     [chain] = update.chains
     assert chain.underlying == "SPY" and chain.spot == 501.5 and len(chain) == 5

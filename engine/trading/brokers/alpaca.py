@@ -98,7 +98,6 @@ class AlpacaBroker:
         clock: Clock | None = None,
         deadline_s: float | None = None,
         limiter: RateLimiter | None = None,
-        rate_limit_per_minute: float = DEFAULT_PER_MINUTE,
         extended_hours: bool = False,
         enforce_session: bool = True,
         calendar: MarketCalendar | None = None,
@@ -122,7 +121,7 @@ class AlpacaBroker:
         self.timeout_s = timeout_s
         self.host = base or ("paper-api.alpaca.markets" if paper else "api.alpaca.markets")
         self.deadline_s = float(deadline_s) if deadline_s is not None else max(2.0 * timeout_s, 1.0)
-        self.limiter = limiter or limiter_for(api_key, rate_limit_per_minute)
+        self.limiter = limiter  # None: unlimited (tests); the build_* functions pass the key's shared limiter
         self.extended_hours = extended_hours
         self.enforce_session = enforce_session
         self.calendar = calendar or alpaca_calendar()
@@ -146,7 +145,7 @@ class AlpacaBroker:
 
     def rate_budget(self) -> dict[str, Any]:
         """The key's request budget in use (shared with the data clients), for the Health page and /metrics."""
-        return self.limiter.snapshot()
+        return self.limiter.snapshot() if self.limiter is not None else {}
 
     @property
     def breaker(self) -> pybreaker.CircuitBreaker:
@@ -423,6 +422,6 @@ def build_alpaca_broker(settings: Any, breaker: pybreaker.CircuitBreaker | None 
         key, secret, paper=not live, url_override=getattr(settings, "alpaca_base_url", None) or None,
         timeout_s=float(getattr(settings, "alpaca_timeout_s", None) or max(0.5, deadline / 2)), breaker=breaker,
         allow_live=live, deadline_s=deadline,
-        rate_limit_per_minute=float(getattr(settings, "alpaca_rate_limit_per_minute", DEFAULT_PER_MINUTE)),
+        limiter=limiter_for(key, float(getattr(settings, "alpaca_rate_limit_per_minute", DEFAULT_PER_MINUTE))),
         extended_hours=bool(getattr(settings, "alpaca_extended_hours", False)),
     )

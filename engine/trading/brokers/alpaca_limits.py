@@ -99,7 +99,9 @@ class RateLimiter:
     """A token bucket (``per_minute``, bursts of ``burst``) that also obeys Alpaca's own rate-limit answers."""
 
     def __init__(self, per_minute: float = DEFAULT_PER_MINUTE, burst: int | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """``monotonic``/``wall``/``sleep`` are injectable so a test can run an hour of simulated time in seconds."""
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
         self.per_minute = float(per_minute)
@@ -107,6 +109,7 @@ class RateLimiter:
         self._rate = self.per_minute / 60.0
         self._now = monotonic
         self._wall = wall
+        self._sleep = sleep
         self._tokens = self.capacity
         self._stamp = monotonic()
         self._blocked_until = 0.0  # monotonic time before which Alpaca said not to send
@@ -131,9 +134,10 @@ class RateLimiter:
             self._refill(now)
             return max(self._blocked_until - now, (1.0 - self._tokens) / self._rate if self._tokens < 1 else 0.0, 0.0)
 
-    def acquire(self, deadline: float, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Take one token, waiting while that ends before ``deadline``; else raise RateLimitedLocally (not sent)."""
+    def acquire(self, timeout_s: float) -> None:
+        """Take one token, waiting at most ``timeout_s``; else raise RateLimitedLocally at once (not sent)."""
         waited = False
+        start = self._now()
         for _ in range(10_000):  # bounded: each pass sleeps until the earliest moment a token can exist
             with self._lock:
                 now = self._now()
@@ -141,20 +145,22 @@ class RateLimiter:
                 wait = max(self._blocked_until - now, 0.0)
                 if wait == 0.0 and self._tokens >= 1.0:
                     self._tokens -= 1.0
+                    while self._sent and self._sent[0] < now - 60.0:
+                        self._sent.popleft()
                     self._sent.append(now)
                     self.sent_total += 1
                     self.throttled += int(waited)
                     return
                 if wait == 0.0:
                     wait = (1.0 - self._tokens) / self._rate
-                if now + wait > deadline:
+                if (now - start) + wait > timeout_s:
                     self.refused += 1
                     reason = ("Alpaca asked to wait" if self._blocked_until > now else "the local request budget is spent")
                     raise RateLimitedLocally(
                         f"not sent: {reason} ({self.per_minute:g}/min); the next request slot is in {wait:.1f} s, "
                         "after this call's deadline")
             waited = True
-            sleep(min(wait, 1.0))
+            self._sleep(min(wait, 1.0))
         raise RateLimitedLocally("not sent: no request slot after 10,000 waits")
 
     # ---- what Alpaca said ----------------------------------------------------------------
@@ -276,7 +282,7 @@ class AlpacaSession(requests.Session):
         if budget.remaining() <= 0.01:
             raise DeadlineExceeded("not sent: the call's deadline passed")
         if self.limiter is not None:
-            self.limiter.acquire(budget.deadline)
+            self.limiter.acquire(budget.remaining())
         left = budget.remaining()
         if left <= 0.01:
             raise DeadlineExceeded("not sent: the call's deadline passed while waiting for a request slot")
