@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.store.models import CommandRow, OrderRow, PositionRow
-from engine.trading.brokers.base import BrokerOrder, OrderStatus
+from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderStatus
 from engine.trading.control_types import ControlError
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,8 @@ def sync_broker(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     for attempt in range(1, ATTEMPTS + 1):  # a live engine may fill a closing order between sync and check
         try:
             report = sync_from_broker(ctx, limits)
+        except BrokerError:
+            raise  # the broker does not answer: retrying would only add its timeouts to a shutdown
         except Exception as exc:  # noqa: BLE001 - e.g. a concurrent account sync on PostgreSQL: try again
             if attempt == ATTEMPTS:
                 raise
