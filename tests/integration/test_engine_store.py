@@ -55,8 +55,8 @@ def test_engine_ticks_store_consistent_bars_snapshots_and_job_runs(any_db_url: s
         assert session.scalar(select(func.count()).select_from(JobRun).where(JobRun.outcome == "error")) == 0
 
 
-def test_a_failing_job_does_not_stop_the_others(sqlite_url: str) -> None:
-    settings = load_settings(database_url=sqlite_url, tick_seconds=0.2, warmup_polls=0)
+def test_a_failing_job_does_not_stop_the_others(any_db_url: str) -> None:
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.2, warmup_polls=0)
     ctx = build_context(settings, with_source=True, migrate=True)
 
     def broken(_ctx) -> None:  # type: ignore[no-untyped-def]
@@ -77,9 +77,9 @@ def test_a_failing_job_does_not_stop_the_others(sqlite_url: str) -> None:
     assert "deliberate failure" in error
 
 
-def test_restart_resumes_market_and_paper_broker(sqlite_url: str) -> None:
+def test_restart_resumes_market_and_paper_broker(any_db_url: str) -> None:
     clock = ManualClock()
-    first = _context(sqlite_url, clock)
+    first = _context(any_db_url, clock)
     _run_ticks(first, 5)
     symbol = first.source.symbols()[1]
     order = first.broker.submit_order(OrderRequest("restart-test-1", symbol, OrderSide.BUY, Decimal(10)))
@@ -93,7 +93,7 @@ def test_restart_resumes_market_and_paper_broker(sqlite_url: str) -> None:
         last_ts = session.scalar(select(func.max(BarRow.ts)))
     first.store.dispose()
 
-    second = _context(sqlite_url, clock)  # a new process: new source, new broker, same store
+    second = _context(any_db_url, clock)  # a new process: new source, new broker, same store
     assert positions_before[symbol] == Decimal(10)
     assert {p.symbol: p.qty for p in second.broker.get_positions()} == positions_before
     assert second.broker.get_account().cash == account_before.cash
@@ -105,10 +105,10 @@ def test_restart_resumes_market_and_paper_broker(sqlite_url: str) -> None:
     assert len(stamps) == len(set(stamps)) == 11
 
 
-def test_engine_replays_csv_files_as_the_market(sqlite_url: str) -> None:
+def test_engine_replays_csv_files_as_the_market(any_db_url: str) -> None:
     from engine.settings import PROJECT_ROOT
 
-    settings = load_settings(database_url=sqlite_url, market_source="csv", warmup_polls=0,
+    settings = load_settings(database_url=any_db_url, market_source="csv", warmup_polls=0,
                              csv_dir=PROJECT_ROOT / "tests" / "data" / "csv_replay", csv_index_symbol="AAA")
     ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
     _run_ticks(ctx, 5)
@@ -118,11 +118,11 @@ def test_engine_replays_csv_files_as_the_market(sqlite_url: str) -> None:
     assert len(stored) == 5
 
 
-def test_a_stop_requested_during_start_up_is_not_lost(sqlite_url: str) -> None:
+def test_a_stop_requested_during_start_up_is_not_lost(any_db_url: str) -> None:
     """A SIGTERM that lands while the engine is still warming up must still stop the blocking scheduler."""
     import threading
 
-    settings = load_settings(database_url=sqlite_url, warmup_polls=0)
+    settings = load_settings(database_url=any_db_url, warmup_polls=0)
     ctx = build_context(settings, with_source=True, migrate=True)
     service = EngineService(ctx, blocking=True)
     service.request_stop()  # before the scheduler exists, as a signal during warm-up would
@@ -133,11 +133,11 @@ def test_a_stop_requested_during_start_up_is_not_lost(sqlite_url: str) -> None:
     service.shutdown()
 
 
-def test_manual_ticket_size_comes_from_the_shared_position_sizing(sqlite_url: str) -> None:
+def test_manual_ticket_size_comes_from_the_shared_position_sizing(any_db_url: str) -> None:
     from app import create_app
     from webapp.manual_orders import suggest_ticket_size
 
-    ctx = _context(sqlite_url, warmup=300)
+    ctx = _context(any_db_url, warmup=300)
     _run_ticks(ctx, 3)
     app = create_app(ctx.settings, context=ctx)
     with app.server.test_request_context():
