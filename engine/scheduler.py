@@ -21,7 +21,7 @@ from engine import jobs
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
 from engine.health.recorder import HEALTH_JOB_SECONDS, HealthRecorder
-from engine.settings import BrokerName
+from engine.settings import BrokerName, MarketSourceName
 
 log = logging.getLogger(__name__)
 COMMAND_POLL_SECONDS = 0.25  # how soon the engine picks up a kill switch: click to all-cancelled well within 1 s
@@ -35,13 +35,35 @@ class JobSpec:
     leader_only: bool = True
 
 
+def within(seconds: float, run: Callable[[EngineContext], object]) -> Callable[[EngineContext], object]:
+    """Run a job under an Alpaca call budget of ``seconds``: every Alpaca request it makes ends by then.
+
+    A slow broker makes the job abandon its calls (flagged as the job's error) and retry on the next
+    tick, instead of overrunning its interval. Other brokers and sources ignore the budget.
+    """
+    from engine.trading.brokers.alpaca_limits import call_budget
+
+    def bounded(ctx: EngineContext) -> object:
+        with call_budget(seconds, max_requests=200, label="job"):
+            return run(ctx)
+
+    return bounded
+
+
 def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
     """Every scheduled job, its period and its function: the one list of what the engine does."""
     tick = ctx.settings.tick_seconds
-    sync_seconds = 5.0 if ctx.settings.broker is BrokerName.ALPACA else max(tick, 2.0)  # Alpaca: 200 requests/min
+    market = cycle.market
+    if ctx.settings.market_source is MarketSourceName.ALPACA:  # 1-minute bars: polling every second is wasted budget
+        tick = max(tick, ctx.settings.alpaca_poll_seconds)
+        market = within(tick * 0.9, cycle.market)
+    sync_seconds, account = max(ctx.settings.tick_seconds, 2.0), cycle.account
+    if ctx.settings.broker is BrokerName.ALPACA:  # Alpaca: 200 requests/min per key, shared with market data
+        sync_seconds = ctx.settings.alpaca_sync_seconds
+        account = within(sync_seconds * 0.9, cycle.account)
     return [
-        JobSpec("market", tick, cycle.market),
-        JobSpec("account", sync_seconds, cycle.account),
+        JobSpec("market", tick, market),
+        JobSpec("account", sync_seconds, account),
         JobSpec("planner", max(tick * 5, 5.0), cycle.planner),
         JobSpec("commands", COMMAND_POLL_SECONDS, cycle.commands),
         JobSpec("risk", max(tick, 2.0), cycle.risk),
@@ -66,6 +88,8 @@ class EngineService:
         self.scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
         self._beat_lock = threading.Lock()
         self._lease_valid_until = 0.0  # time.monotonic() until which this engine's lease surely holds
+        self._startup_pending: list[str] = []  # start-up steps that failed, retried on each beat
+        self._startup_steps: dict[str, Callable[[EngineContext], object]] = {}
         self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
 
     def _beat(self) -> None:
@@ -85,6 +109,8 @@ class EngineService:
                 # had the same idempotency key), not one planner period later
                 self._run_soon("market", delay_s=0.0)
                 self._run_soon("planner", delay_s=min(5.0, self.ctx.settings.tick_seconds + 0.5))
+            elif self.is_leader and self._startup_pending:
+                jobs.run_recorded(self.ctx, "startup", self._retry_startup)
             elif not self.is_leader and lease_until is not None:
                 self._beat_at_lapse(lease_until)
         finally:
@@ -106,9 +132,23 @@ class EngineService:
             self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC) + timedelta(seconds=delay_s))
 
     def _on_become_leader(self, ctx: EngineContext) -> None:
-        jobs.ensure_instruments(ctx)
-        jobs.resume_source(ctx, self.warmup_polls)
-        self.cycle.startup(ctx)
+        """Each start-up step on its own: one that fails is retried on the next beats, the others still run."""
+        steps: dict[str, Callable[[EngineContext], object]] = {
+            "instruments": jobs.ensure_instruments,
+            "market history": lambda c: jobs.resume_source(c, self.warmup_polls),
+            "trading state": self.cycle.startup,
+        }
+        self._startup_pending = [name for name, step in steps.items()
+                                 if not jobs.run_recorded(ctx, f"startup: {name}", step)]
+        self._startup_steps = steps
+        if self._startup_pending:
+            raise RuntimeError(f"start-up step(s) failed and are retried every beat: {', '.join(self._startup_pending)}")
+
+    def _retry_startup(self, ctx: EngineContext) -> None:
+        self._startup_pending = [name for name in self._startup_pending
+                                 if not jobs.run_recorded(ctx, f"startup: {name}", self._startup_steps[name])]
+        if self._startup_pending:
+            raise RuntimeError(f"start-up step(s) still failing: {', '.join(self._startup_pending)}")
 
     def _wrap(self, spec: JobSpec) -> Callable[[], None]:
         def run() -> None:
