@@ -54,6 +54,9 @@ class EngineCycle:
 
         if not ctx.settings.autotrade:
             return
+        accepts_orders_now = getattr(ctx.broker, "accepts_orders_now", None)  # Alpaca: its clock and session
+        if accepts_orders_now is not None and not accepts_orders_now():
+            return
         with ctx.store.read() as session:
             state = trading_state.current(session).state
             if state not in (TradingState.ACTIVE, TradingState.REDUCING):
