@@ -259,7 +259,14 @@ def engine_checks(ctx: EngineContext, now: datetime, intervals: dict[str, float]
     return [check_heartbeat(ctx, now), check_market_data(ctx, now), check_database(ctx), check_broker(ctx),
             check_broker_probe(ctx, broker_history), check_reconciliation(ctx, now, intervals.get("reconcile", 60.0)),
             check_regime(ctx), *check_risk_limits(ctx), check_memory(), check_disk(ctx),
-            *check_jobs(ctx, now, intervals, scheduled_since)]
+            *check_jobs(ctx, now, intervals, scheduled_since), *_market_checks(ctx)]
+
+
+def _market_checks(ctx: EngineContext) -> list[CheckResult]:
+    """Market time (exchange vs workbook timezone) and Alpaca's request budget: engine/health/market_checks.py."""
+    from engine.health.market_checks import market_checks
+
+    return market_checks(ctx)
 
 
 def run_all(ctx: EngineContext, intervals: dict[str, float] | None = None) -> dict[str, Any]:

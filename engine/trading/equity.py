@@ -1,8 +1,10 @@
 """Equity reference points that must survive a restart: the running peak and the start-of-day equity.
 
 Both live in engine_kv. Drawdown is measured from the PEAK (never from the starting equity);
-the daily loss from the first equity seen on the current trading day, a calendar day in the
-market's timezone (MasterConfiguration market_timezone), so the day rolls at the market's
+the daily loss from the first equity seen on the current trading day, which follows the market
+source's exchange session (engine/market/exchange.py: Alpaca -> XNYS in America/New_York, where a
+weekend or holiday belongs to the next session; the simulated market -> its configured timezone,
+by default the workbook's MasterConfiguration market_timezone), so the day rolls at the exchange's
 midnight rather than UTC's.
 """
 from __future__ import annotations
@@ -57,13 +59,16 @@ def market_timezone(ps: Any) -> str:
     return str(ps.sheet("MasterConfiguration").market_timezone)
 
 
-def trading_day(now: datetime, tz: str) -> str:
-    """ISO date of `now` in the market's timezone (a naive `now` is taken as UTC)."""
+def trading_day(now: datetime, tz: Any) -> str:
+    """ISO date of the trading day of `now`: a MarketCalendar decides, or a timezone name's calendar day
+    (a naive `now` is taken as UTC)."""
+    if hasattr(tz, "trading_day"):
+        return str(tz.trading_day(now))
     aware = now if now.tzinfo is not None else now.replace(tzinfo=ZoneInfo("UTC"))
     return aware.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
-def update_marks(session: Session, now: datetime, equity: Decimal, tz: str = "UTC") -> EquityMarks:
+def update_marks(session: Session, now: datetime, equity: Decimal, tz: Any = "UTC") -> EquityMarks:
     """Raise the peak when equity makes a new high; reset start-of-day on a new trading day in `tz`."""
     marks = read_marks(session)
     peak = marks.peak

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
+from engine.market.exchange import calendar_for_settings
 from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, PositionRow
 from engine.store.writes import insert_ignoring_duplicates, upsert_rows
 from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder, OrderStatus
@@ -97,7 +98,7 @@ def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> Sy
         report = SyncReport(equity=account.equity, cash=account.cash, positions=len(positions))
         _apply_orders(s, orders, lookups, now, report)
         _apply_fills(s, fills, report)
-        marks = update_marks(s, now, account.equity, limits.market_timezone)
+        marks = update_marks(s, now, account.equity, calendar_for_settings(getattr(ctx, "settings", None), limits.market_timezone))
         report.triggers = equity_triggers(s, now, account.equity, marks.start_of_day, marks.peak, limits)
         upsert_rows(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
                                              "updated_at": now}], key=["key"])

@@ -418,6 +418,7 @@ def build_alpaca_broker(settings: Any, breaker: pybreaker.CircuitBreaker | None 
         raise BrokerError("Alpaca broker selected but APCA_API_KEY_ID / APCA_API_SECRET_KEY are not set.")
     live = bool(getattr(settings, "alpaca_live", False))
     deadline = float(getattr(settings, "alpaca_order_timeout_s", 10.0))
+    alpaca_calendar().trading_day(datetime.now(UTC))  # load XNYS once now, not inside a kill switch's sync
     return AlpacaBroker(
         key, secret, paper=not live, url_override=getattr(settings, "alpaca_base_url", None) or None,
         timeout_s=float(getattr(settings, "alpaca_timeout_s", None) or max(0.5, deadline / 2)), breaker=breaker,
