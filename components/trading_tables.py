@@ -41,6 +41,13 @@ def open_orders_table(orders: Sequence[dict[str, Any]], can_cancel: bool = True)
                        "No open orders.")
 
 
+def rejected_orders_table(orders: Sequence[dict[str, Any]]) -> Any:
+    """Rejected orders and why, in the refusing party's own words (a risk check, or Alpaca's status and message)."""
+    rows = [[fmt.timestamp(o.get("updated_at") or o.get("created_at")), o["symbol"], o["side"], fmt.number(o["qty"], 0),
+             o.get("origin", ""), html.Span(o.get("reject_reason", ""), className="small text-danger")] for o in orders]
+    return small_table(["Time", "Symbol", "Side", "Qty", "Origin", "Reason"], rows, "No rejected orders.")
+
+
 def fills_table(fills: Sequence[dict[str, Any]]) -> Any:
     rows = [[fmt.timestamp(f["ts"]), f["symbol"], f["side"], fmt.number(f["qty"], 0), fmt.money(f["price"], 4),
              fmt.money(f["commission"], 4)] for f in fills]

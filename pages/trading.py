@@ -23,6 +23,7 @@ from components.trading_tables import (
     open_orders_table,
     positions_table,
     reconciliation_view,
+    rejected_orders_table,
     steps_list,
 )
 from engine.auth import principal
@@ -33,7 +34,7 @@ from webapp.auth.access import requires
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
 
 REFRESH_MS = 1000
-SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit")
+SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit", "rejections")
 
 
 def can_trade() -> bool:
@@ -105,6 +106,7 @@ def layout(**_kwargs: object) -> html.Div:
         _ticket() if trader else html.Div(),
         dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
                  dbc.Col(_card("Last reconciliation", "trading-reconcile"), lg=6)]),
+        _card("Rejected orders and why (the risk check's or the broker's own words)", "trading-rejections"),
         _card("Audit trail of control actions", "trading-audit"),
         confirm_modal("trading-kill", "Kill switch: halt all trading?",
                       "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
@@ -140,12 +142,14 @@ def section_data() -> dict[str, Any]:
         "state": state, "progress": trading_queries.last_command(), "positions": queries.positions(),
         "orders": queries.orders(200, True), "fills": queries.fills(50),
         "reconcile": trading_queries.last_reconciliation(), "audit": trading_queries.control_audit(50),
+        "rejections": trading_queries.rejected_orders(20),
     }
 
 
 RENDER = {
     "state": _state_view, "progress": steps_list, "positions": positions_table, "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
     "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
+    "rejections": rejected_orders_table,
 }
 
 

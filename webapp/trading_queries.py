@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import desc, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.store.models import AuditEvent, CommandRow, ReconciliationRun
+from engine.store.models import AuditEvent, CommandRow, OrderRow, ReconciliationRun
 from engine.trading import control
 from webapp.cache import cache
 from webapp.context import get_context
@@ -41,6 +41,16 @@ def control_audit(limit: int = 50) -> list[dict[str, Any]]:
                          .order_by(desc(AuditEvent.id)).limit(limit))
         return [{"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action, "target": e.target,
                  "outcome": e.outcome, "details": e.details} for e in rows]
+
+
+@cache.memoize()
+def rejected_orders(limit: int = 20) -> list[dict[str, Any]]:
+    """The newest rejected orders with their reason (a risk check's, or the broker's own words)."""
+    with get_context().store.read() as s:
+        rows = s.scalars(select(OrderRow).where(OrderRow.status == "rejected").order_by(desc(OrderRow.id)).limit(limit))
+        return [{"id": o.id, "symbol": o.symbol, "side": o.side, "qty": o.qty, "origin": o.origin,
+                 "created_at": o.created_at, "updated_at": o.updated_at, "reject_reason": o.reject_reason or ""}
+                for o in rows]
 
 
 @cache.memoize()

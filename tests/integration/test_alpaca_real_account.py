@@ -459,3 +459,27 @@ def test_stop_orders_shown_as_such_and_zero_average_price_is_none(server: FakeAl
     assert all(o.filled_avg_price is None for o in got.values())
     with pytest.raises(OrderRejected, match="market and limit orders only"):
         broker.submit_order(OrderRequest("st-1", "AAA", OrderSide.SELL, D(1), OrderType.STOP))
+
+
+def test_the_trading_page_shows_alpacas_rejection(tmp_path, server: FakeAlpacaServer) -> None:
+    """The rejection reaches the Trading page's "Rejected orders" section in Alpaca's words."""
+    from app import create_app
+
+    url = f"sqlite:///{tmp_path}/page.db"
+    settings = load_settings(database_url=url, engine_mode="none")
+    store = open_store(url, migrate=True)
+    clock = ManualClock(T0)
+    seed_market(store, clock)
+    context = EngineContext(settings=settings, store=store, clock=clock, broker=make_broker(server), source=None)
+    sync_from_broker(context, LOOSE)
+    server.inject("POST", "/v2/orders", "error", status=422,
+                  body={"code": 40010001, "message": "asset AAA is not active"})
+    submit(context, buy(key="page"), "planner", "planner", LOOSE)
+    application = create_app(settings, context=context)
+    from pages import trading  # pages register themselves with the app: import after create_app
+
+    with application.server.test_request_context("/"):
+        outputs, _ = trading.refresh({})
+    rendered = str(outputs[trading.SECTIONS.index("rejections")])
+    assert "asset AAA is not active" in rendered and "HTTP 422 code 40010001" in rendered
+    store.dispose()
