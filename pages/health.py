@@ -18,6 +18,7 @@ from webapp import queries
 from webapp.auth.access import requires
 from webapp.cache import cache
 from webapp.context import get_context
+from webapp.market_time import WALL_CLOCK, market_clock_label, timezone_alert
 
 dash.register_page(__name__, path="/health", name="Health", order=4)
 
@@ -49,6 +50,8 @@ def layout(**_kwargs: object) -> html.Div:
         page_header("Health", "Machine-readable: /api/health (details), /readyz (load balancers), /metrics"),
         dcc.Interval(id="health-interval", interval=REFRESH_MS),
         html.Div(id="health-overall", className="mb-2"),
+        timezone_alert("health-market-timezone"),
+        html.Div(f"Clock: {market_clock_label()}; {WALL_CLOCK}", id="health-clock", className="small text-muted mb-2"),
         dbc.Row([
             dbc.Col([html.H6("Checks"), html.Div(id="health-checks")], md=6),
             dbc.Col([html.H6("Engines"), html.Div(id="health-engines")], md=6),

@@ -22,6 +22,7 @@ from webapp import param_rows, param_version_callbacks
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
+from webapp.market_time import timezone_alert
 
 dash.register_page(__name__, path="/parameters", name="Parameters", order=2)
 param_version_callbacks.register_callbacks()  # downloads and the versions panel
@@ -54,6 +55,7 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Interval(id="parameters-poll", interval=POLL_MS),
         html.Div(id="parameters-active", className="small mb-2"),
         html.Div(id="parameters-stale"),
+        timezone_alert("parameters-market-timezone"),
         dbc.Row([
             dbc.Col([
                 dbc.Input(id="parameters-search", type="search", placeholder="search all parameters", size="sm",

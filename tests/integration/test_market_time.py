@@ -135,3 +135,18 @@ def test_a_workbook_timezone_that_disagrees_is_a_warning(tmp_path, server: FakeA
     assert check_alpaca_budget(csv) != [], "the Alpaca broker's request budget is a check"
     ctx.store.dispose()
     csv.store.dispose()
+
+
+def test_health_and_parameters_pages_show_the_timezone_warning(tmp_path, server: FakeAlpacaServer) -> None:
+    from app import create_app
+
+    ctx = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)))
+    application = create_app(ctx.settings.model_copy(update={"engine_mode": "none"}), context=ctx)
+    from pages import health, parameters  # pages register with the app: import after create_app
+
+    with application.server.test_request_context("/"):
+        health_page, params_page = str(health.layout()), str(parameters.layout())
+    for page in (health_page, params_page):
+        assert "Market timezone" in page and "Asia/Kolkata" in page and "XNYS (America/New_York)" in page
+    assert "operator actions: wall-clock time (UTC)" in health_page
+    ctx.store.dispose()

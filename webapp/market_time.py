@@ -1,0 +1,48 @@
+"""Market time on the pages: the warning when the workbook's timezone disagrees with the source's exchange,
+and the label saying which clock a page's times are in."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from webapp.context import get_context
+
+WALL_CLOCK = "operator actions: wall-clock time (UTC)"
+
+
+def timezone_warning_text(ctx: Any = None) -> str | None:
+    """The warning sentence, or None when the workbook and the market source agree (or nothing is known yet)."""
+    from engine.market.exchange import settings_calendar_and_warning
+    from engine.params.versions import active_params
+
+    ctx = ctx or get_context()
+    try:
+        with ctx.store.read() as session:
+            params = active_params(session)
+    except Exception:  # noqa: BLE001 - the page must render even when the store is down
+        return None
+    return settings_calendar_and_warning(ctx.settings, params)[1]
+
+
+def timezone_alert(component_id: str, ctx: Any = None) -> Any:
+    """A warning alert for the Health and Parameters pages; an empty Div when the timezones agree."""
+    text = timezone_warning_text(ctx)
+    if text is None:
+        return html.Div(id=component_id)
+    return dbc.Alert([html.Strong("Market timezone: "), text], id=component_id, color="warning", className="small")
+
+
+def market_clock_label(ctx: Any = None) -> str:
+    """Which clock the market-event times on a page are in (bars, orders, fills, account, regime)."""
+    from engine.market.exchange import settings_calendar_and_warning
+    from engine.params.versions import active_params
+
+    ctx = ctx or get_context()
+    try:
+        with ctx.store.read() as session:
+            calendar = settings_calendar_and_warning(ctx.settings, active_params(session))[0]
+    except Exception:  # noqa: BLE001
+        return "times in UTC"
+    return f"times in UTC; the market's exchange: {calendar.label}"
