@@ -1,0 +1,40 @@
+"""Health page: a sparkline per check that grows with each stored health run, and the engines table
+showing a killed engine (an "active" row with an old heartbeat) as dead, the running one as live."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from tests.auth_helpers import browser_login
+
+
+def _spark_length(dash_duo, name: str) -> int:  # type: ignore[no-untyped-def]
+    spans = dash_duo.driver.find_elements(
+        "css selector", f'[id*="health-spark"][id*="{name}"] > span')
+    return len(spans)
+
+
+def test_hlt001_sparklines_grow_and_a_killed_engine_shows_dead(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
+    from app import ENGINE_KEY
+    from engine.store.models import EngineHeartbeat
+    from webapp.context import EXTENSION_KEY
+
+    app = embedded_app()
+    ctx = app.server.extensions[EXTENSION_KEY]
+    now = ctx.clock.now()
+    with ctx.store.write() as session:  # what a SIGKILLed engine leaves behind: "active", beat 12 minutes ago
+        session.add(EngineHeartbeat(engine_id="killed-engine", host="h", pid=1, started_at=now - timedelta(hours=1),
+                                    last_beat=now - timedelta(minutes=12), status="active"))
+    browser_login(dash_duo, app, path="/health")
+    dash_duo.wait_for_element("#health-jobs", timeout=15)
+    deadline = time.time() + 40
+    while _spark_length(dash_duo, "database") < 2:  # two health runs stored (every 10 s)
+        assert time.time() < deadline, "the database sparkline did not grow to two points"
+        time.sleep(0.5)
+    assert _spark_length(dash_duo, "broker latency") >= 2
+    killed = dash_duo.driver.find_element("css selector", '[id*="health-engine-liveness"][id*="killed-engine"]')
+    assert killed.text == "dead"
+    engine_id = app.server.extensions[ENGINE_KEY].ctx.engine_id
+    live = dash_duo.driver.find_element("css selector", f'[id*="health-engine-liveness"][id*="{engine_id}"]')
+    assert live.text == "live"
+    assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []
