@@ -34,8 +34,10 @@ class EquityMarks:
 
 def _put(session: Session, key: str, value: dict, now: datetime) -> None:
     row = session.get(KeyValue, key)
-    if row is None:
-        session.add(KeyValue(key=key, value=value, updated_at=now))
+    if row is None:  # an upsert: the account and reconcile jobs may both store the first mark at once
+        from engine.store.writes import upsert_rows
+
+        upsert_rows(session, KeyValue.__table__, [{"key": key, "value": value, "updated_at": now}], key=["key"])
     else:
         row.value, row.updated_at = value, now
 

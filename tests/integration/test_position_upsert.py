@@ -101,7 +101,9 @@ def test_sync_from_broker_in_two_threads_never_fails(any_db_url: str, rounds: in
     """The real writers: sync_from_broker from two threads at once, as the account and reconcile jobs do."""
     from engine.runtime import build_context
     from engine.settings import load_settings
-    from engine.trading.sync import sync_from_broker
+    from engine.store.models import KeyValue
+    from engine.trading.equity import PEAK_KEY, START_OF_DAY_KEY
+    from engine.trading.sync import LAST_SYNC_KEY, sync_from_broker
 
     ctx = build_context(load_settings(database_url=any_db_url), with_source=False, migrate=True)
     with ctx.store.write() as session:  # the paper broker holds two positions
@@ -116,8 +118,9 @@ def test_sync_from_broker_in_two_threads_never_fails(any_db_url: str, rounds: in
         start.wait(10)
         for _ in range(rounds):
             try:
-                with ctx.store.write() as session:
-                    session.execute(delete(PositionRow))  # every round inserts the rows afresh
+                with ctx.store.write() as session:  # every round inserts the rows afresh
+                    session.execute(delete(PositionRow))
+                    session.execute(delete(KeyValue).where(KeyValue.key.in_((PEAK_KEY, START_OF_DAY_KEY, LAST_SYNC_KEY))))
                 sync_from_broker(ctx)
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
