@@ -132,3 +132,32 @@ def test_engines_table_judges_liveness_by_heartbeat_age_not_by_the_stored_status
     assert rows[ctx.engine_id]["leader_since"] == T0
     assert rows["killed"]["liveness"] == "dead" and rows["killed"]["role"] == "gone"
     assert rows["slow"]["liveness"] == "stale"
+
+
+def test_a_job_that_overruns_its_interval_has_its_skipped_runs_recorded(any_db_url: str) -> None:
+    """Real APScheduler: a job every 0.2 s that takes 1 s has most of its runs refused (max instances)."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from engine.scheduler import EngineService, JobSpec
+
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.5, warmup_polls=0)
+    ctx = build_context(settings, with_source=True, migrate=True)
+    service = EngineService(ctx, blocking=False, extra_jobs=[JobSpec("slow", 0.2, lambda _c: time.sleep(1.0))])
+    service.start()
+    try:
+        time.sleep(3.5)
+    finally:
+        service.shutdown(actor="test", flatten=False)
+    service.health.flush_skipped(ctx)
+    with ctx.store.read() as session:
+        ran = session.scalar(select(func.count()).where(JobRun.job == "slow", JobRun.outcome == "ok"))
+        skipped = session.scalar(select(func.count()).where(JobRun.job == "slow", JobRun.outcome == "skipped"))
+        reason = session.scalar(select(JobRun.error).where(JobRun.job == "slow", JobRun.outcome == "skipped").limit(1))
+    assert 2 <= ran <= 4, ran  # about one run per second for 3.5 s
+    assert skipped >= 8, skipped  # the 0.2 s ticks in between were refused
+    assert reason == "skipped: max instances"
+    slow = next(c for c in check_jobs(ctx, ctx.clock.now(), {"slow": 0.2}) if c.name == "job slow")
+    assert f"{skipped} skipped" in slow.detail and slow.status in ("degraded", "unhealthy")
+    ctx.store.dispose()
