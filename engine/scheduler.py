@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -88,6 +89,7 @@ class EngineService:
         self.scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
         self._beat_lock = threading.Lock()
         self._lease_valid_until = 0.0  # time.monotonic() until which this engine's lease surely holds
+        self.trade_updates: tuple[Any, Any] | None = None  # (AlpacaTradeUpdates, TradeUpdatesApplier) with Alpaca
         self._startup_pending: list[str] = []  # start-up steps that failed, retried on each beat
         self._startup_steps: dict[str, Callable[[EngineContext], object]] = {}
         self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
@@ -178,6 +180,7 @@ class EngineService:
         """
         jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat())
         self.add_jobs()
+        self._start_trade_updates()
         self.scheduler.add_job(self._stop_watch, "interval", seconds=0.2, id="stop-watch", max_instances=1,
                                coalesce=True, next_run_time=datetime.now(UTC))
         self._started = True
@@ -193,8 +196,20 @@ class EngineService:
         if self._started and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
+    def _start_trade_updates(self) -> None:
+        """Alpaca's trade_updates stream, applied to the store as events arrive (only while this engine leads)."""
+        try:
+            from engine.trading.trade_updates import start_trade_updates
+
+            self.trade_updates = start_trade_updates(
+                self.ctx, lambda: self.is_leader and not self._stop_requested.is_set())
+        except Exception:  # noqa: BLE001 - the scheduled REST sync still brings every order state
+            log.exception("could not start Alpaca's trade_updates stream; the account sync carries on alone")
+
     def finish(self) -> None:
         """After the scheduler stopped: give up the lease so a standby can take over at once."""
+        if self.trade_updates is not None:
+            self.trade_updates[0].stop(timeout_s=3.0)
         try:
             jobs.release_lease(self.ctx)
         except Exception:  # noqa: BLE001

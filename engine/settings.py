@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     alpaca_rate_limit_per_minute: float = Field(default=120.0, gt=0, le=10_000,
                                                 description="requests per minute per key (Alpaca allows 200)")
     alpaca_extended_hours: bool = Field(default=False, description="send limit orders in pre/after-market sessions")
+    alpaca_stream: bool = Field(default=True, description="apply Alpaca's trade_updates stream as events arrive")
+    alpaca_stream_url: str | None = Field(default=None, description="trade_updates websocket URL override")
     alpaca_poll_seconds: float = Field(default=10.0, ge=1, le=3600, description="market-data poll period with Alpaca")
     alpaca_sync_seconds: float = Field(default=10.0, ge=1, le=3600, description="broker account sync period with Alpaca")
     alpaca_chain_seconds: float = Field(default=60.0, ge=1, le=86_400, description="option chain refresh period")

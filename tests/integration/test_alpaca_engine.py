@@ -33,7 +33,7 @@ def alpaca_ctx(tmp_path, srv: FakeAlpacaServer, **kw: object):  # type: ignore[n
     url = f"sqlite:///{tmp_path}/eng.db"
     settings = load_settings(database_url=url, market_source="alpaca", alpaca_key_id=KEY, alpaca_secret_key=SECRET,
                              alpaca_base_url=srv.url, alpaca_symbols="SPY", alpaca_option_underlyings="",
-                             alpaca_data_timeout_s=1.0, warmup_polls=600, **kw)
+                             alpaca_data_timeout_s=1.0, **{"warmup_polls": 600, **kw})
     return build_context(settings, with_source=True, migrate=True)
 
 
@@ -73,3 +73,20 @@ def test_alpaca_periods_and_a_slow_market_job_never_overruns(tmp_path, server: F
     with ctx.store.read() as s:
         error = s.scalars(select(JobRun.error).where(JobRun.job == "market")).one()
     assert "1-minute bars" in (error or "") and "next tick retries" in (error or "")
+
+
+def test_the_engine_runs_the_trade_updates_stream_with_an_alpaca_broker(tmp_path) -> None:
+    with FakeAlpacaServer(key_id=KEY, secret_key=SECRET, stream=True) as srv:
+        ctx = alpaca_ctx(tmp_path, srv, broker="alpaca", alpaca_stream_url=srv.stream_url, warmup_polls=1)
+        service = EngineService(ctx, blocking=False)
+        service.start()
+        try:
+            assert service.trade_updates is not None
+            stream, applier = service.trade_updates
+            deadline = time.monotonic() + 5
+            while srv.stream is not None and srv.stream.client_count() < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert srv.stream is not None and srv.stream.client_count() == 1 and stream.connections == 1
+        finally:
+            service.shutdown()
+        assert not stream.running, "stopped with the engine"

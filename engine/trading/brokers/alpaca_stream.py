@@ -1,10 +1,9 @@
-"""Alpaca's trade_updates websocket (alpaca-py TradingStream) as a wake-up signal for the broker sync.
+"""Alpaca's trade_updates websocket (alpaca-py TradingStream): order states as they happen.
 
-Optional: the sync's polling (list_orders_since / fills_since) is the source of truth and works
-without it. The stream only says "order X changed" sub-second, so the engine can sync at once
-instead of at its next tick. Fills are deliberately NOT recorded from here: the sync reads them
-from account activities, whose ids differ from the stream's execution ids, so recording both
-would count a fill twice.
+engine/trading/trade_updates.py applies each event's order state to the store (idempotently) and
+runs a REST catch-up after every reconnect (``on_connect``); the REST sync stays the safety net.
+Fills are deliberately NOT recorded from here: the sync reads them from account activities, whose
+ids differ from the stream's execution ids, so recording both would count a fill twice.
 """
 from __future__ import annotations
 
@@ -37,15 +36,33 @@ class AlpacaTradeUpdates:
     """Runs TradingStream in a daemon thread and calls ``on_update`` (from that thread) per trade update."""
 
     def __init__(self, api_key: str, secret_key: str, on_update: Callable[[TradeUpdate], None], paper: bool = True,
-                 url_override: str | None = None, *, allow_live: bool = False) -> None:
+                 url_override: str | None = None, *, allow_live: bool = False,
+                 on_connect: Callable[[int], None] | None = None) -> None:
         if not paper and not allow_live:
             raise BrokerError("Alpaca live trade stream refused without the live opt-in (REGIMEDESK_ALPACA_LIVE=1).")
         self._on_update = on_update
+        self._on_connect = on_connect
         self._stream = TradingStream(api_key, secret_key, paper=paper, url_override=url_override)
         self._stream.subscribe_trade_updates(self._handle)
         self._thread: threading.Thread | None = None
         self.updates = 0
+        self.connections = 0  # successful (re)connections: every one after the first follows a gap
         self.last_update_at: datetime | None = None
+        start_ws = getattr(self._stream, "_start_ws", None)
+        if start_ws is None:
+            raise RuntimeError("alpaca-py changed: TradingStream has no _start_ws; pin alpaca-py==0.44.0 or update "
+                               "alpaca_stream.py (the REST catch-up after a reconnect hooks it).")
+
+        async def start_ws_then_report() -> None:  # alpaca-py calls this on the first connect and every reconnect
+            await start_ws()
+            self.connections += 1
+            if self._on_connect is not None:
+                try:
+                    self._on_connect(self.connections)
+                except Exception:  # noqa: BLE001 - a consumer bug must not kill the stream
+                    log.exception("trade stream connect handler failed")
+
+        self._stream._start_ws = start_ws_then_report  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"AlpacaTradeUpdates(running={self.running}, updates={self.updates})"
@@ -99,11 +116,13 @@ def stream_url_for(base_url: str | None) -> str | None:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/stream"
 
 
-def build_alpaca_trade_updates(settings: Any, on_update: Callable[[TradeUpdate], None]) -> AlpacaTradeUpdates:
+def build_alpaca_trade_updates(settings: Any, on_update: Callable[[TradeUpdate], None],
+                               on_connect: Callable[[int], None] | None = None) -> AlpacaTradeUpdates:
     """From engine settings: alpaca_key_id, alpaca_secret_key, alpaca_live, and alpaca_stream_url or alpaca_base_url."""
     key, secret = secret_value(getattr(settings, "alpaca_key_id", None)), secret_value(getattr(settings, "alpaca_secret_key", None))
     if not key or not secret:
         raise BrokerError("Alpaca trade stream: APCA_API_KEY_ID / APCA_API_SECRET_KEY are not set.")
     live = bool(getattr(settings, "alpaca_live", False))
     url = getattr(settings, "alpaca_stream_url", None) or stream_url_for(getattr(settings, "alpaca_base_url", None))
-    return AlpacaTradeUpdates(key, secret, on_update, paper=not live, url_override=url, allow_live=live)
+    return AlpacaTradeUpdates(key, secret, on_update, paper=not live, url_override=url, allow_live=live,
+                              on_connect=on_connect)
