@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,45 @@ def test_standby_takes_over_within_15_s_of_a_sigkill(pg_url: str, tmp_path) -> N
     # the market, so orders are reported, and the plan's timing is what is asserted.
     for r in results:
         assert r.first_plan_s - r.seconds <= 3.0, results
+
+
+def test_a_frozen_leader_that_wakes_up_after_the_takeover_runs_no_trading_job(pg_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGSTOP the leader past its lease, let the standby take over, SIGCONT it: the old leader's
+    scheduler fires its overdue jobs at once, before its next heartbeat learns it lost the lease. Those
+    runs must not trade: an engine whose lease may have lapsed fences itself."""
+    log_path = str(tmp_path / "engines.log")
+    store = open_store(pg_url, migrate=True)
+    leader = start_engine(pg_url, log_path)
+    standby = None
+    try:
+        wait_until(lambda: lease_holder_pid(store) == leader.pid, 60, "the first engine leads", leader)
+        standby = start_engine(pg_url, log_path)
+        wait_until(lambda: engine_status(store, standby.pid) == "standby", 60, "the second engine waits", standby)
+        with store.read() as session:
+            old_id = session.get(EngineLease, 1).holder  # type: ignore[union-attr]
+        os.kill(leader.pid, signal.SIGSTOP)
+        stopped_at = datetime.now(UTC)
+        wait_until(lambda: lease_holder_pid(store) == standby.pid, 30, "the standby takes the lease", standby)
+        with store.read() as session:
+            after_takeover = session.scalar(select(func.max(JobRun.id)))
+        os.kill(leader.pid, signal.SIGCONT)
+        time.sleep(6.0)  # several of the old leader's heartbeats and overdue job runs
+        with store.read() as session:
+            late = session.execute(select(JobRun.job, JobRun.started_at, JobRun.duration_ms).where(
+                JobRun.engine_id == old_id, JobRun.id > after_takeover,
+                JobRun.job.in_(("market", "account", "planner", "risk", "reconcile", "commands")))).all()
+            # a run already under way when the process froze finishes when it wakes (fencing at the start
+            # of a run cannot stop it); no run may *start* after the freeze
+            trading_runs = [(job, started) for job, started, _ms in late if started > stopped_at]
+            status = session.get(EngineHeartbeat, old_id).status  # type: ignore[union-attr]
+            holder = session.get(EngineLease, 1).holder  # type: ignore[union-attr]
+        assert trading_runs == [], trading_runs
+        assert status == "standby"  # it woke up, beat, and learnt it is no longer the leader
+        assert holder != old_id
+    finally:
+        for proc in (leader, standby):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.wait(10)
+        store.dispose()
