@@ -161,3 +161,21 @@ def test_a_job_that_overruns_its_interval_has_its_skipped_runs_recorded(any_db_u
     slow = next(c for c in check_jobs(ctx, ctx.clock.now(), {"slow": 0.2}) if c.name == "job slow")
     assert f"{skipped} skipped" in slow.detail and slow.status in ("degraded", "unhealthy")
     ctx.store.dispose()
+
+
+def test_disk_is_measured_where_the_database_lives_not_in_the_current_directory(any_db_url: str) -> None:
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from engine.health.checks import check_disk
+
+    ctx = _ctx(any_db_url)
+    if any_db_url.startswith("sqlite"):
+        expected = str(Path(any_db_url.removeprefix("sqlite:///")).resolve().parent)
+    else:
+        with ctx.store.read() as session:
+            expected = session.scalar(text("SHOW data_directory"))
+    disk = check_disk(ctx)
+    assert f" {expected}: " in disk.detail, disk
+    assert disk.value is not None and 0 < disk.value < 100
