@@ -179,3 +179,21 @@ def test_disk_is_measured_where_the_database_lives_not_in_the_current_directory(
     disk = check_disk(ctx)
     assert f" {expected}: " in disk.detail, disk
     assert disk.value is not None and 0 < disk.value < 100
+
+
+def test_broker_probe_times_the_broker_and_rates_its_errors_over_recent_probes(tmp_path) -> None:
+    """Against an Alpaca URL where nothing listens (real HTTP to 127.0.0.1), and the paper broker."""
+    from engine.health.checks import check_broker_probe
+
+    url = f"sqlite:///{tmp_path / 'regimedesk.db'}"
+    down = build_context(load_settings(database_url=url, broker="alpaca", alpaca_key_id="k", alpaca_secret_key="s",
+                                       alpaca_base_url="http://127.0.0.1:9"), with_source=False, migrate=True)
+    one_failure = check_broker_probe(down, [("healthy", 5.0)] * 4)
+    assert one_failure.status == "degraded" and one_failure.value is None
+    assert "1 of the last 5 probes failed" in one_failure.detail and "BrokerUnavailable" in one_failure.detail
+    half_failed = check_broker_probe(down, [("healthy", 5.0), ("degraded", None), ("degraded", None)])
+    assert half_failed.status == "unhealthy"  # 3 of 4 failed
+    paper = build_context(load_settings(database_url=url), with_source=False, migrate=False)
+    ok = check_broker_probe(paper, [])
+    assert ok.status == "healthy" and ok.value is not None and ok.value > 0
+    assert "0 of the last 1 probes failed" in ok.detail
