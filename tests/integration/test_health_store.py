@@ -197,3 +197,37 @@ def test_broker_probe_times_the_broker_and_rates_its_errors_over_recent_probes(t
     ok = check_broker_probe(paper, [])
     assert ok.status == "healthy" and ok.value is not None and ok.value > 0
     assert "0 of the last 1 probes failed" in ok.detail
+
+
+def test_reconciliation_and_regime_checks_read_the_newest_rows(any_db_url: str) -> None:
+    from engine.health.checks import check_reconciliation, check_regime
+    from engine.store.models import ReconciliationRun, RegimeSnapshot
+
+    ctx = _ctx(any_db_url)
+    assert check_reconciliation(ctx, T0).status == "degraded"  # none yet
+    assert check_regime(ctx).status == "degraded"
+    diffs = [{"kind": "position", "key": "ALFA", "store": "5", "broker": "7", "value": "200.50"},
+             {"kind": "cash", "key": "cash", "store": "1", "broker": "2", "value": "-10"}]
+    with ctx.store.write() as session:
+        session.add(ReconciliationRun(ts=T0 - timedelta(seconds=30), ok=True, differences=[]))
+        session.add(ReconciliationRun(ts=T0 - timedelta(seconds=5), ok=False, differences=diffs))
+
+        def snap(active: list[bool], confidence: float) -> RegimeSnapshot:
+            return RegimeSnapshot(ts=T0, symbol="IDX", regime_id=2, regime_name="Bearish", confidence=confidence,
+                                  raw_score=0.1, volatility_value=0.2, volatility_class="Low", trend_value=0.0,
+                                  trend_class="Neutral", time_in_regime_s=60.0, is_transition=False,
+                                  modules={"modules": [{"name": f"m{i}", "active": a} for i, a in enumerate(active)]})
+
+        session.add(snap([True, True, True, False], 0.7))
+    rec = check_reconciliation(ctx, T0)
+    assert rec.status == "degraded" and rec.value == 2.0
+    assert "2 difference(s) worth 210.50 USD (cash, position); 5 s ago" in rec.detail
+    regime = check_regime(ctx)
+    assert regime.status == "healthy" and regime.value == pytest.approx(0.7)
+    assert "3 of 4 modules active" in regime.detail
+    with ctx.store.write() as session:
+        session.add(snap([False, False, False, False], 0.7))
+    assert check_regime(ctx).status == "unhealthy"  # nothing active: the regime is not measured at all
+    with ctx.store.write() as session:
+        session.add(snap([True, False, False, False], 0.7))
+    assert check_regime(ctx).status == "degraded"  # a quarter of the modules
