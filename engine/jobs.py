@@ -124,8 +124,8 @@ def market_tick(ctx: EngineContext) -> MarketUpdate:
     update = ctx.source.poll()
     store_market_update(ctx, update, received_at=ctx.clock.now())
     process_bars = getattr(ctx.broker, "process_bars", None)
-    if process_bars is not None and update.bars:
-        process_bars(update.bars)
+    if process_bars is not None and (update.bars or getattr(ctx.broker, "calendar", None) is not None):
+        process_bars(update.bars)  # with an exchange calendar also without bars: DAY orders expire at the close
     if update.stale_symbols:
         log.warning("stale market data for %s", ", ".join(update.stale_symbols))
     return update

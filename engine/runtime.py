@@ -39,6 +39,11 @@ def build_broker(settings: Settings, store: Store, clock: Clock) -> Broker:
     if settings.broker is BrokerName.PAPER:
         from engine.trading.brokers.paper import PaperBroker
 
+        calendar = None
+        if settings.market_source is MarketSourceName.ALPACA:  # real US equities: Alpaca's session rules apply
+            from engine.market.exchange import alpaca_calendar
+
+            calendar = alpaca_calendar()
         return PaperBroker(
             store=store,
             clock=clock,
@@ -46,6 +51,8 @@ def build_broker(settings: Settings, store: Store, clock: Clock) -> Broker:
             slippage_bps=settings.paper_slippage_bps,
             commission_per_share=settings.paper_commission_per_share,
             participation=settings.paper_participation,
+            calendar=calendar,
+            extended_hours=settings.alpaca_extended_hours,
         )
     from engine.trading.brokers.alpaca import build_alpaca_broker
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -59,9 +60,16 @@ class PaperBroker:
 
     def __init__(self, store: Store, clock: Clock, starting_cash: Decimal | float = Decimal(1_000_000),
                  slippage_bps: Decimal | float = Decimal(2), commission_per_share: Decimal | float = Decimal("0.005"),
-                 participation: Decimal | float = Decimal("0.25")) -> None:
+                 participation: Decimal | float = Decimal("0.25"), *, calendar: Any = None,
+                 extended_hours: bool = False) -> None:
+        """``calendar``: a MarketCalendar with an exchange (the Alpaca source's XNYS) makes the paper broker keep
+        the same session as Alpaca: orders only while the session is open (limit orders in 04:00-20:00 with
+        ``extended_hours``), and every order is a DAY order that expires at its session's close. Without an
+        exchange (the simulated market trades every minute) there are no sessions."""
         self._store = store
         self._clock = clock
+        self.calendar = calendar if calendar is not None and getattr(calendar, "exchange", None) else None
+        self.extended_hours = extended_hours
         self.starting_cash = Decimal(str(starting_cash))
         self.slippage_bps = Decimal(str(slippage_bps))
         self.commission_per_share = Decimal(str(commission_per_share))
@@ -139,8 +147,8 @@ class PaperBroker:
                 ).one_or_none()
                 if existing is not None:
                     return order_record(existing)
-                reason = self._reject_reason(s, request)
                 now = self._clock.now()
+                reason = self._session_reason(request, now) or self._reject_reason(s, request)
                 row = PaperOrder(
                     broker_order_id=f"paper-{uuid.uuid4().hex}", client_order_id=request.client_order_id,
                     symbol=request.symbol, side=OrderSide(request.side).value, qty=request.qty,
@@ -239,11 +247,62 @@ class PaperBroker:
             return acct.realized_pnl, acct.commissions
 
     def is_market_open(self) -> bool:
-        return True
+        return self.calendar is None or bool(self.calendar.is_regular_open(self._clock.now()))
+
+    def accepts_orders_now(self) -> bool:
+        """For the planner: may a market (or, with extended hours, a limit) order go out now?"""
+        kind = OrderType.LIMIT if self.extended_hours else OrderType.MARKET
+        return self._session_reason(OrderRequest("probe", "X", OrderSide.BUY, Decimal(1), kind, Decimal(1)),
+                                    self._clock.now()) is None
+
+    def _session_reason(self, req: OrderRequest, now: datetime) -> str | None:
+        """Why the exchange session refuses the order now (None: it may go), the same rule as Alpaca's."""
+        cal = self.calendar
+        if cal is None or cal.is_regular_open(now):
+            return None
+        if not self.extended_hours:
+            return (f"the market is closed ({cal.label}, {now:%Y-%m-%d %H:%M} UTC); orders are accepted only during "
+                    "the regular session")
+        if not cal.in_extended_hours(now):
+            return f"outside extended hours (04:00-20:00 {cal.timezone} on a trading day)"
+        if req.order_type is not OrderType.LIMIT:
+            return "outside the regular session only limit orders are accepted (extended hours)"
+        return None
+
+    def _expire_day_orders(self, s: Session, now: datetime) -> int:
+        """Every paper order is a DAY order: open ones expire at the close of the session they were sent in."""
+        if self.calendar is None:
+            return 0
+        expired = 0
+        for order in s.scalars(select(PaperOrder).where(PaperOrder.status.in_(OPEN))):
+            end = self._order_end(order)
+            if end is not None and now >= end:
+                order.status, order.updated_at = OrderStatus.EXPIRED.value, now
+                expired += 1
+        return expired
+
+    def _order_end(self, order: PaperOrder) -> datetime | None:
+        """When a DAY order stops: its session's close, or the end of after-hours (close + 4 h) if sent after it."""
+        if self.calendar is None:
+            return None
+        submitted = order.submitted_at if order.submitted_at.tzinfo else order.submitted_at.replace(tzinfo=UTC)
+        hours = self.calendar.regular_hours(date.fromisoformat(self.calendar.trading_day(submitted)))
+        if hours is None:
+            return None
+        return hours[1] if submitted < hours[1] else hours[1] + timedelta(hours=4)
 
     # -- matching ------------------------------------------------------------------------------
     def process_bars(self, bars: list[Bar]) -> list[BrokerFill]:
-        """Fill open orders against newly stored bars; returns the fills made, in order."""
+        """Expire DAY orders past their session's close (with an exchange calendar), then fill open orders
+        against newly stored bars; returns the fills made, in order."""
+        try:
+            return self._match_bars(bars)
+        finally:
+            if self.calendar is not None:  # after the close no bars come: expiry cannot wait for one
+                with self._store.write() as s:
+                    self._expire_day_orders(s, self._clock.now())
+
+    def _match_bars(self, bars: list[Bar]) -> list[BrokerFill]:
         if not bars:
             return []
         by_symbol: dict[str, list[Bar]] = defaultdict(list)
@@ -270,6 +329,9 @@ class PaperBroker:
                             break
                         if order.status not in OPEN:
                             continue
+                        end = self._order_end(order)
+                        if end is not None and bar.ts >= end:
+                            continue  # a bar after the order's session: it expires unfilled
                         px = fill_price_for(OrderSide(order.side), OrderType(order.order_type), order.limit_price,
                                             bar, self.slippage_bps)
                         if px is None:
