@@ -46,13 +46,13 @@ def test_second_engine_is_standby_until_the_first_stops(any_db_url: str) -> None
         second.shutdown(actor="test")
 
 
-def test_a_beat_after_the_release_does_not_take_the_lease_back(sqlite_url: str) -> None:
+def test_a_beat_after_the_release_does_not_take_the_lease_back(any_db_url: str) -> None:
     """The race behind a slow failover: a stopping engine's last heartbeat ran after release_lease
     and renewed the lease for another LEASE_SECONDS, so the standby waited that long."""
     from engine import jobs
     from engine.store.models import EngineLease
 
-    ctx = build_context(load_settings(database_url=sqlite_url), with_source=False, migrate=True)
+    ctx = build_context(load_settings(database_url=any_db_url), with_source=False, migrate=True)
     assert jobs.heartbeat(ctx) is True
     jobs.release_lease(ctx)
     assert jobs.heartbeat(ctx, stopping=lambda: True) is False
@@ -62,3 +62,38 @@ def test_a_beat_after_the_release_does_not_take_the_lease_back(sqlite_url: str) 
         assert lease is not None and lease.lease_until <= ctx.clock.now()  # still released
         assert beat is not None and beat.status == "stopped"
     ctx.store.dispose()
+
+
+def test_a_standby_takes_over_the_moment_a_crashed_leaders_lease_lapses(any_db_url: str) -> None:
+    """The leader stops beating without releasing its lease (as a SIGKILL would leave it): the standby
+    beats again at the lapse itself, not up to one heartbeat period (2 s) later."""
+    from datetime import UTC, datetime
+
+    from engine import jobs
+    from engine.store.models import EngineLease
+
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.5, warmup_polls=20)
+    first = EngineService(build_context(settings, with_source=True, migrate=True), blocking=False)
+    second = EngineService(build_context(settings, with_source=True, migrate=True), blocking=False)
+    first.start()
+    second.start()
+    try:
+        _wait(lambda: first.is_leader and second.ctx.engine_id in _statuses(second), timeout=20)
+        first.scheduler.shutdown(wait=False)  # the leader stops beating; its lease stays in the store
+        crashed = datetime.now(UTC)
+        with second.ctx.store.read() as session:
+            lapse = session.get(EngineLease, 1).lease_until  # type: ignore[union-attr]
+        _wait(lambda: second.is_leader, timeout=jobs.LEASE_SECONDS + 5)
+        took = (datetime.now(UTC) - crashed).total_seconds()
+        expected = (lapse - crashed).total_seconds()
+        assert expected <= jobs.LEASE_SECONDS
+        assert took <= expected + 0.8, (took, expected)  # at the lapse (+ the 0.2 s poll of this test)
+    finally:
+        first.shutdown(actor="test")
+        second.shutdown(actor="test")
+
+
+def _statuses(service: EngineService) -> dict[str, str]:
+    with service.ctx.store.read() as session:
+        return {k: v for k, v in session.execute(select(EngineHeartbeat.engine_id, EngineHeartbeat.status)).all()
+                if v == "standby"}
