@@ -22,6 +22,8 @@ from webapp import param_rows, param_version_callbacks
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
+from webapp.control_actions import web_actor
+from webapp.inputs import text_or_default, triggered_by_click
 from webapp.market_time import timezone_alert
 
 dash.register_page(__name__, path="/parameters", name="Parameters", order=2)
@@ -260,6 +262,8 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
                   base_ref: dict, note: str | None):  # type: ignore[no-untyped-def]
     """Apply (after the confirm dialog) validates the whole set again and stores it as a new version."""
     keep = (no_update,) * 4
+    if not triggered_by_click(ctx.triggered):
+        return no_update, no_update, *keep
     if ctx.triggered_id == "parameters-apply-cancel":
         return False, no_update, *keep
     schema, context = pv.schema(), get_context()
@@ -277,12 +281,12 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
                         className="text-danger")
         return False, no_update, msg, no_update, no_update, no_update
     source = "upload" if upload else "ui"
-    text = (note or "").strip() or (f"uploaded {upload.get('filename')}" if upload else "edited in the web UI")
+    text = text_or_default(note, f"uploaded {upload.get('filename')}" if upload else "edited in the web UI")
     # edits are checked, inside the apply transaction, against the version they were made on; an upload is a
     # whole workbook and replaces whatever is active
     expected = {} if upload else {"expected_parent": (base_ref or {}).get("version_id")}
     try:
-        applied = apply_version(context.store, ps, pv.WEB_ACTOR, source, text, clock=context.clock, **expected)
+        applied = apply_version(context.store, ps, web_actor(), source, text, clock=context.clock, **expected)
     except StaleVersionError as exc:
         msg = html.Span(f"not applied: version {exc.active} became active while you were editing. Your edits now "
                         "sit on top of it: review the pending changes and Apply again.", className="text-warning")
@@ -308,9 +312,9 @@ def upload_workbook(contents: str | None, _discard: int | None, filename: str | 
     """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
     if ctx.triggered_id == "parameters-discard":
         return None, no_update, no_update  # collect_edits clears the upload itself, with the edits
-    if not contents:
+    if not isinstance(contents, str) or not contents:
         return no_update, no_update, no_update
-    name = filename or "workbook"
+    name = filename[:120] if isinstance(filename, str) and filename else "workbook"
     try:
         result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
     except (UnsafeWorkbookError, pv.UploadRefused) as exc:

@@ -14,6 +14,7 @@ from engine.planner.presets import KNOB_NAMES, PresetError, PresetKnobs
 from webapp.auth.access import requires
 from webapp.context import get_context
 from webapp.control_actions import web_actor
+from webapp.inputs import triggered_by_click
 
 dash.register_page(__name__, path="/planner", name="Planner", order=3)
 
@@ -130,6 +131,8 @@ def ask_activate(_clicks: int):  # type: ignore[no-untyped-def]
 )
 @requires(Role.TRADER)
 def store_preset(_confirm: int | None, _save: int | None, values: list[float], name: str, save_name: str | None):  # type: ignore[no-untyped-def]
+    if not triggered_by_click(ctx.triggered):
+        return no_update
     context = get_context()
     try:
         if ctx.triggered_id == "planner-save":

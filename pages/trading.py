@@ -30,6 +30,7 @@ from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from webapp import manual_orders, queries, trading_queries
 from webapp.auth.access import requires
+from webapp.inputs import is_click, text_or_default, triggered_by_click
 
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
 
@@ -221,12 +222,11 @@ def _action_result(result: Any) -> dbc.Alert:
                prevent_initial_call=True)
 @requires(Role.VIEWER)  # stopping never waits for more rights; flatten is re-checked (trader) in control.perform
 def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):  # type: ignore[no-untyped-def]
-    if not n:
+    if not is_click(n):
         return no_update, no_update, no_update
     from webapp.control_actions import run_control
 
-    text = reason.strip() if isinstance(reason, str) and reason.strip() else "halt from the Trading page"
-    result = run_control("halt", reason=text[:500], flatten=flatten is True)
+    result = run_control("halt", reason=text_or_default(reason, "halt from the Trading page"), flatten=flatten is True)
     return _action_result(result), False, {}
 
 
@@ -241,16 +241,15 @@ def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):  #
 @requires(Role.TRADER)
 def run_action(*args: Any):  # type: ignore[no-untyped-def]
     shutdown_flatten, reason = args[-2], args[-1]
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
-        return no_update, no_update, no_update  # a cancel button appearing, not a click
+    if not triggered_by_click(ctx.triggered):
+        return no_update, no_update, no_update  # a cancel button appearing, or a forged value: not a click
     spec = action_for(ctx.triggered_id, None, shutdown_flatten is True)
     if spec is None:
         return no_update, no_update, no_update
     from webapp.control_actions import run_control
 
     action = spec.pop("action")
-    text = reason.strip() if isinstance(reason, str) and reason.strip() else f"{action} from the Trading page"
-    result = run_control(action, reason=text[:500], **spec)
+    result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), **spec)
     return _action_result(result), False, {}  # {}: redraw every section on the next tick
 
 
@@ -274,7 +273,7 @@ def size_ticket(_n: int, symbol: str | None, side: str | None):  # type: ignore[
 @requires(Role.TRADER)
 def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: str, limit: Any,
                   nonce: str):  # type: ignore[no-untyped-def]
-    if not n:
+    if not is_click(n):
         return no_update, no_update
     from webapp.manual_orders import submit_manual_order
 

@@ -14,6 +14,7 @@ from components.formatting import age
 from engine.auth.roles import Role
 from webapp import queries
 from webapp.auth.access import requires
+from webapp.inputs import is_click
 
 BANNER_REFRESH_MS = 1000
 KILL_BODY = ("Trading goes to HALTED at once (no new orders), then every open order is cancelled. "
@@ -85,7 +86,7 @@ def register_banner_callbacks(app: Dash) -> None:
                   prevent_initial_call=True)
     @requires(Role.VIEWER)
     def confirm_kill(n: int, flatten: bool | None):  # type: ignore[no-untyped-def]
-        if not n:
+        if not is_click(n):
             return no_update, no_update, no_update, no_update
         from webapp.control_actions import describe, run_control
 

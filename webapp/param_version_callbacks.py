@@ -18,6 +18,8 @@ from engine.params.versions import diff_versions, record_export, rollback
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
+from webapp.control_actions import web_actor
+from webapp.inputs import text_or_default, triggered_by_click
 
 
 def register_callbacks() -> None:
@@ -39,7 +41,7 @@ def register_callbacks() -> None:
         context = get_context()
         if ctx.triggered_id == "parameters-download-template":
             name = "MR_CONFIG_TEMPLATE.xlsx"
-            record_export(context.store, pv.WEB_ACTOR, None, f"download {name}", clock=context.clock)
+            record_export(context.store, web_actor(), None, f"download {name}", clock=context.clock)
             return dcc.send_bytes(export_template(), name), no_update
         try:
             version_id = int(picked) if ctx.triggered_id == "parameters-download-version" and picked else None
@@ -47,7 +49,7 @@ def register_callbacks() -> None:
         except (ParamsError, ValueError) as exc:
             return no_update, html.Span(str(exc), className="text-danger")
         name = f"MR_CONFIG_v{ps.version_id or 'defaults'}.xlsx"
-        record_export(context.store, pv.WEB_ACTOR, ps.version_id, f"download {name}", clock=context.clock)
+        record_export(context.store, web_actor(), ps.version_id, f"download {name}", clock=context.clock)
         return dcc.send_bytes(export_workbook(ps), name), no_update
 
 
@@ -137,16 +139,18 @@ def register_callbacks() -> None:
     def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, picked: str | None,
                   note: str | None):  # type: ignore[no-untyped-def]
         """Rolling back creates a new version equal to the picked one (history is never rewritten)."""
+        if not triggered_by_click(ctx.triggered):
+            return no_update, no_update, no_update, no_update
         if ctx.triggered_id == "parameters-rollback-cancel":
             return False, no_update, no_update, no_update
-        if not picked:
+        if not isinstance(picked, str | int) or isinstance(picked, bool) or not str(picked).isdigit():
             return False, no_update, html.Span("pick a version to roll back to", className="text-danger"), no_update
         if ctx.triggered_id == "parameters-rollback":
             return True, f"Make a new active version equal to version {picked}? The engine uses it from its next cycle.", \
                 no_update, no_update
         context = get_context()
         try:
-            ps = rollback(context.store, int(picked), pv.WEB_ACTOR, (note or "").strip(), clock=context.clock)
+            ps = rollback(context.store, int(picked), web_actor(), text_or_default(note, ""), clock=context.clock)
         except ParamsError as exc:
             return False, no_update, html.Span(str(exc), className="text-danger"), no_update
         msg = html.Span(f"rolled back: version {ps.version_id} (equal to version {picked}) is now active",

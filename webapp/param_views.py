@@ -27,7 +27,6 @@ from engine.params.values import layout_locator
 from engine.params.versions import active_params, get_version, list_versions
 from webapp import param_rows
 
-WEB_ACTOR = "web:anonymous"  # replaced by the logged-in user when login lands
 _FIELD = re.compile(r"^(?P<section>[A-Za-z0-9_]+)(?:\[(?P<row>\d+)\])?\.(?P<field>[A-Za-z0-9_]+)$")
 
 
@@ -114,18 +113,57 @@ def merge_edit(schema: Schema, origin: dict[str, Any], edits: dict[str, Any], ke
     return out
 
 
-def candidate_sheets(base: ParamSet, edits: dict[str, Any], upload: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Canonical sheets of the origin (base version or pending upload) with the edits written over it."""
-    sheets = copy.deepcopy(param_rows.structured(origin_sheets(base, upload), edits))
+MAX_EDITS = 5_000
+MAX_EDIT_TEXT = 1_000
+
+
+class EditsRefused(ValueError):
+    """Pending edits that name no parameter, or carry a value no cell can hold; nothing is applied."""
+
+
+def _check_value(key: str, raw: Any) -> None:
+    if raw is None or isinstance(raw, bool | int):
+        return
+    if isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            raise EditsRefused(f"{key}: {raw} is not a number a cell can hold")
+        return
+    if isinstance(raw, str):
+        if len(raw) > MAX_EDIT_TEXT:
+            raise EditsRefused(f"{key}: the text is longer than {MAX_EDIT_TEXT} characters")
+        return
+    raise EditsRefused(f"{key}: a cell holds a number, a text or a yes/no, not a {type(raw).__name__}")
+
+
+def candidate_sheets(base: ParamSet, edits: Any, upload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Canonical sheets of the origin (base version or pending upload) with the edits written over it.
+
+    Edits come from the browser, so every key must name an existing parameter (sheet | section |
+    row | field) and every value must be a plain cell value; otherwise EditsRefused says which.
+    """
+    if not isinstance(edits, dict) or len(edits) > MAX_EDITS:
+        raise EditsRefused(f"pending edits must be a mapping of at most {MAX_EDITS} cells")
+    origin = origin_sheets(base, upload)
+    try:
+        sheets = copy.deepcopy(param_rows.structured(origin, edits))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise EditsRefused(f"the row edits do not fit this workbook ({exc}); discard them and edit again") from None
     for key, raw in edits.items():
+        if not isinstance(key, str) or len(key) > 300:
+            raise EditsRefused("an edit key is not a parameter name")
         if param_rows.is_rows_key(key):
             continue
-        k = Key.parse(key)
-        sec = sheets[k.sheet][k.section]
-        if k.row is None:
-            sec[k.field] = raw
-        else:
-            sec[k.row][k.field] = raw
+        _check_value(key, raw)
+        try:
+            k = Key.parse(key)
+            sec = sheets[k.sheet][k.section]
+            target = sec if k.row is None else sec[k.row]
+            if not isinstance(target, dict) or k.field not in target or (k.row is not None and k.row < 0):
+                raise KeyError(k.field)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise EditsRefused(f"the edit {key[:80]!r} names no parameter of this workbook; nothing was "
+                               "applied") from None
+        target[k.field] = raw
     return sheets
 
 
