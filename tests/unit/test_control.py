@@ -184,9 +184,10 @@ def test_cancel_one_order_by_our_id(ctx):
     assert control.perform(ctx, "alice", "cancel_order").status == "refused"
 
 
-def test_every_action_has_a_role_for_the_login_issue():
-    assert {control.required_role(a) for a in control.Action} <= {"operator", "trader", "admin"}
-    assert control.required_role("kill_switch") == "operator"
+def test_every_action_has_a_role_and_only_the_plain_kill_switch_is_a_viewers():
+    roles = {a: control.required_role(a) for a in control.Action}
+    assert roles == {a: ("viewer" if a is control.Action.HALT else "trader") for a in control.Action}
+    assert control.required_role("kill_switch", flatten=True) == "trader"
 
 
 class SlowPaperBroker(PaperBroker):
