@@ -39,8 +39,19 @@ def _layout() -> html.Div:
     return html.Div([
         dcc.Location(id="app-location"),
         navbar(list(dash.page_registry.values()), user=who.name, role=who.role, csrf=csrf_token()),
-        dbc.Container([banner_layout(), callback_error_alert(), dash.page_container], fluid=True),
+        dbc.Container([banner_layout(), _clock_note(), callback_error_alert(), dash.page_container], fluid=True),
     ])
+
+
+def _clock_note() -> html.Div:
+    """Which clock the times on every page are in (webapp/market_time.py)."""
+    from webapp.market_time import clock_note
+
+    try:
+        text = clock_note()
+    except Exception:  # noqa: BLE001 - the shell must render even without a context
+        text = "Times in UTC."
+    return html.Div(text, id="app-clock-note", className="small text-muted mb-1")
 
 
 def create_app(

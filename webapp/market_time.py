@@ -46,3 +46,20 @@ def market_clock_label(ctx: Any = None) -> str:
     except Exception:  # noqa: BLE001
         return "times in UTC"
     return f"times in UTC; the market's exchange: {calendar.label}"
+
+
+def clock_note(ctx: Any = None) -> str:
+    """One line, on every page, saying which clock each kind of time shown is in (all shown in UTC)."""
+    ctx = ctx or get_context()
+    settings = ctx.settings
+    source = str(getattr(settings.market_source, "value", settings.market_source))
+    if source == "alpaca":
+        return ("Times in UTC, all wall-clock: Alpaca's market runs in real time (XNYS, America/New_York), so bars, "
+                "orders, fills, account and regime snapshots and operator actions share one clock.")
+    if source == "simulated":
+        pace = settings.sim_minutes_per_tick * 60.0 / settings.tick_seconds
+        return (f"Times in UTC. Bars, option chains and regime: simulated market time (x{pace:g}: "
+                f"{settings.sim_minutes_per_tick} simulated minute(s) per {settings.tick_seconds:g} s tick). "
+                "Orders, fills, account snapshots and operator actions (audit): wall-clock time.")
+    return ("Times in UTC. Bars and regime: the replayed files' own time. Orders, fills, account snapshots and "
+            "operator actions (audit): wall-clock time.")

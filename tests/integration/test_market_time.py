@@ -150,3 +150,21 @@ def test_health_and_parameters_pages_show_the_timezone_warning(tmp_path, server:
         assert "Market timezone" in page and "Asia/Kolkata" in page and "XNYS (America/New_York)" in page
     assert "operator actions: wall-clock time (UTC)" in health_page
     ctx.store.dispose()
+
+
+def test_every_page_says_which_clock_its_times_are_in(tmp_path, server: FakeAlpacaServer) -> None:
+    from webapp.market_time import clock_note
+
+    ctx = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)))
+    assert "all wall-clock" in clock_note(ctx)
+    sim = SimpleNamespace(settings=load_settings(database_url="sqlite://", market_source="simulated",
+                                                 sim_minutes_per_tick=1, tick_seconds=1.0))
+    note = clock_note(sim)
+    assert "simulated market time (x60" in note and "operator actions (audit): wall-clock time" in note
+    from app import create_app
+
+    application = create_app(ctx.settings.model_copy(update={"engine_mode": "none"}), context=ctx)
+    with application.server.test_request_context("/"):
+        shell = str(application.layout())  # the shell around every page
+    assert "app-clock-note" in shell and "all wall-clock" in shell
+    ctx.store.dispose()
