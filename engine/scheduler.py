@@ -169,8 +169,10 @@ class EngineService:
         self.health.intervals = {"heartbeat": 2.0, **{spec.name: spec.seconds for spec in specs}}
         self.health.listen(self.scheduler)
         for spec in specs:
+            first = {"next_run_time": datetime.now(UTC) + timedelta(seconds=2)} if spec.name == "health" else {}
             self.scheduler.add_job(self._wrap(spec), "interval", seconds=spec.seconds, id=spec.name,
-                                   max_instances=1, coalesce=True, misfire_grace_time=max(5, int(spec.seconds * 2)))
+                                   max_instances=1, coalesce=True, misfire_grace_time=max(5, int(spec.seconds * 2)),
+                                   **first)  # health: the first results 2 s after start, not one period later
 
     def start(self) -> None:
         """Beat once synchronously (so leadership and warm-up happen before the first tick), then schedule.
