@@ -18,6 +18,7 @@ from dash import Dash, dcc, html
 from engine.context import EngineContext
 from engine.settings import EngineMode, Settings, SettingsError, load_settings
 from webapp.api import register_api_routes
+from webapp.audit_view import register_audit_export
 from webapp.auth.errors import callback_error_alert, on_callback_error
 from webapp.auth.install import init_auth
 from webapp.background import background_manager
@@ -93,6 +94,7 @@ def create_app(
     app.layout = _layout
     register_banner_callbacks(app)
     register_api_routes(server)
+    register_audit_export(server)
     from webapp.deadman import install_deadman
 
     install_deadman(app, settings, ctx)  # engine liveness on the banner; the dead-man's switch watcher

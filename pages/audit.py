@@ -1,39 +1,108 @@
-"""Audit: every control action, parameter change and automatic trigger, who and when."""
+"""Audit: every control action, parameter change, login and automatic trigger, searched on the server.
+
+Filters and paging run in the store (engine.store.audit_queries), so the whole history is reachable,
+not only the newest rows; traders and admins can download the filtered trail as CSV.
+"""
 from __future__ import annotations
 
-import json
-
 import dash
-from dash import Input, Output, dcc, html
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from components import formatting as fmt
 from components.shell import page_header
 from components.tables import records_grid
-from engine.auth.roles import Role
-from webapp import queries
+from engine.auth import principal
+from engine.auth.roles import Role, at_least
+from engine.store import audit_queries as aq
+from webapp.audit_view import export_link, parse_filter
 from webapp.auth.access import requires
+from webapp.context import get_context
 
 dash.register_page(__name__, path="/audit", name="Audit", order=7)
 
+PAGE_SIZE = 100
 COLUMNS = [
-    {"field": "ts", "headerName": "Time", "maxWidth": 190}, {"field": "actor", "maxWidth": 180},
-    {"field": "action", "maxWidth": 220}, {"field": "target", "maxWidth": 200}, {"field": "outcome", "maxWidth": 110},
-    {"field": "details", "flex": 2},
+    {"field": "ts", "headerName": "Time (wall clock, UTC)", "maxWidth": 200}, {"field": "actor", "maxWidth": 170},
+    {"field": "role", "maxWidth": 90}, {"field": "source", "maxWidth": 130}, {"field": "kind", "maxWidth": 110},
+    {"field": "action", "maxWidth": 220}, {"field": "target", "maxWidth": 180}, {"field": "outcome", "maxWidth": 110},
+    {"field": "details", "flex": 2, "tooltipField": "details"},
 ]
+FILTER_IDS = {"user": "audit-filter-user", "action": "audit-filter-action", "kind": "audit-filter-kind",
+              "outcome": "audit-filter-outcome"}
+
+
+def _filters() -> dbc.Row:
+    return dbc.Row([
+        dbc.Col(dbc.Input(id="audit-filter-user", placeholder="User (part of the name)", size="sm", maxLength=64,
+                          debounce=True), md=2),
+        dbc.Col(dcc.Dropdown(id="audit-filter-action", placeholder="Action", clearable=True), md=3),
+        dbc.Col(dcc.Dropdown(id="audit-filter-kind", placeholder="Kind", clearable=True,
+                             options=[{"label": "operator (people)", "value": "operator"},
+                                      {"label": "automatic (engine)", "value": "automatic"}]), md=2),
+        dbc.Col(dcc.Dropdown(id="audit-filter-outcome", placeholder="Outcome", clearable=True,
+                             options=[{"label": o, "value": o} for o in
+                                      ("ok", "requested", "refused", "failed", "locked", "disabled")]), md=2),
+        dbc.Col(dcc.DatePickerRange(id="audit-filter-dates", clearable=True, display_format="YYYY-MM-DD",
+                                    start_date_placeholder_text="From", end_date_placeholder_text="To"), md=3),
+    ], className="g-2 mb-2")
 
 
 def layout(**_kwargs: object) -> html.Div:
+    may_export = at_least(principal.current().role, Role.TRADER)
+    export = html.A("Download CSV", id="audit-export", href="/audit.csv", className="btn btn-outline-secondary btn-sm",
+                    download="") if may_export else html.A(id="audit-export", hidden=True)
     return html.Div([
-        page_header("Audit trail", "Newest first; every change of trading state, parameters and orders"),
-        dcc.Interval(id="audit-interval", interval=3000),
-        html.Div(id="audit-count", className="small text-muted mb-1"),
+        page_header("Audit trail", "Newest first; every change of trading state, parameters, orders and logins"),
+        dcc.Interval(id="audit-interval", interval=5000),
+        dcc.Store(id="audit-page", data=0),
+        _filters(),
+        html.Div([
+            dbc.ButtonGroup([dbc.Button("‹ Newer", id="audit-prev", size="sm", color="secondary", n_clicks=0),
+                             dbc.Button("Older ›", id="audit-next", size="sm", color="secondary", n_clicks=0)],
+                            className="me-2"),
+            html.Span(id="audit-count", className="small text-muted me-3"), export,
+        ], className="d-flex align-items-center mb-2"),
         records_grid("audit-grid", COLUMNS, height=600),
     ])
 
 
-@dash.callback(Output("audit-grid", "rowData"), Output("audit-count", "children"), Input("audit-interval", "n_intervals"))
+def _values(user: object, action: object, kind: object, outcome: object, start: object, end: object) -> dict:
+    return {"user": user, "action": action, "kind": kind, "outcome": outcome, "since": start, "until": end}
+
+
+@dash.callback(Output("audit-page", "data"),
+               Input("audit-prev", "n_clicks"), Input("audit-next", "n_clicks"),
+               Input("audit-filter-user", "value"), Input("audit-filter-action", "value"),
+               Input("audit-filter-kind", "value"), Input("audit-filter-outcome", "value"),
+               Input("audit-filter-dates", "start_date"), Input("audit-filter-dates", "end_date"),
+               State("audit-page", "data"), prevent_initial_call=True)
 @requires(Role.VIEWER)
-def refresh_audit(_n: int | None):  # type: ignore[no-untyped-def]
-    events = queries.audit_events(500)
-    rows = [{**e, "ts": fmt.timestamp(e["ts"]), "details": json.dumps(e["details"], default=str)} for e in events]
-    return rows, f"{len(rows)} most recent events"
+def turn_page(_prev: object, _next: object, *args: object) -> int:
+    current = args[-1] if isinstance(args[-1], int) and not isinstance(args[-1], bool) else 0
+    if ctx.triggered_id == "audit-next":
+        return current + 1
+    if ctx.triggered_id == "audit-prev":
+        return max(0, current - 1)
+    return 0  # a new filter starts at the newest page
+
+
+@dash.callback(Output("audit-grid", "rowData"), Output("audit-count", "children"), Output("audit-export", "href"),
+               Output("audit-filter-action", "options"),
+               Input("audit-interval", "n_intervals"), Input("audit-page", "data"),
+               Input("audit-filter-user", "value"), Input("audit-filter-action", "value"),
+               Input("audit-filter-kind", "value"), Input("audit-filter-outcome", "value"),
+               Input("audit-filter-dates", "start_date"), Input("audit-filter-dates", "end_date"))
+@requires(Role.VIEWER)
+def refresh_audit(_n: object, number: object, user: object, action: object, kind: object, outcome: object,
+                  start: object, end: object):  # type: ignore[no-untyped-def]
+    values = _values(user, action, kind, outcome, start, end)
+    page_no = number if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < 10**7 else 0
+    with get_context().store.read() as s:
+        events, total = aq.page(s, parse_filter(values), page_no, PAGE_SIZE)
+        actions = aq.distinct_actions(s) if ctx.triggered_id in (None, "audit-interval") else None
+    rows = [{**e, "ts": fmt.timestamp(e["ts"]), "details": aq.readable_details(e["details"])} for e in events]
+    first = page_no * PAGE_SIZE
+    count = (f"events {first + 1}–{first + len(rows)} of {total}" if rows else f"no events here ({total} match)")
+    options = [{"label": a, "value": a} for a in actions] if actions is not None else no_update
+    return rows, count, export_link(values), options

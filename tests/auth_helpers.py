@@ -20,7 +20,7 @@ def ensure_user(app: Any, role: str, name: str | None = None) -> tuple[str, str]
     name = name or role
     password = PASSWORDS.get(role, "some-password-123")
     if not any(u.name == name for u in users.list_users(store)):
-        users.add_user(store, utcnow(), "test", name, role, password)
+        users.add_user(store, utcnow(), "cli:test", name, role, password)
     return name, password
 
 
