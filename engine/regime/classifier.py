@@ -169,6 +169,8 @@ class RegimeClassifier:
             day = np.arange(len(b), dtype=np.int64)
         peers = {}
         for name, pb in self.peers.items():
+            if len(pb.ts) == 0:  # a peer without any bar yet (a symbol the data feed has not traded): absent
+                continue
             j = np.searchsorted(pb.ts, b.ts, side="right") - 1
             close = np.where(j >= 0, pb.close[np.maximum(j, 0)], np.nan)
             peers[name] = close
