@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     alpaca_rate_limit_per_minute: float = Field(default=120.0, gt=0, le=10_000,
                                                 description="requests per minute per key (Alpaca allows 200)")
     alpaca_extended_hours: bool = Field(default=False, description="send limit orders in pre/after-market sessions")
+    alpaca_symbols: str | None = Field(default=None, description="comma-separated symbols (default SPY,QQQ,IWM,AAPL,...)")
+    alpaca_index_symbol: str | None = Field(default=None, description="the index the regime engine classifies (SPY)")
+    alpaca_option_underlyings: str | None = Field(default=None, description="comma-separated; default the index")
     alpaca_stream: bool = Field(default=True, description="apply Alpaca's trade_updates stream as events arrive")
     alpaca_stream_url: str | None = Field(default=None, description="trade_updates websocket URL override")
     alpaca_poll_seconds: float = Field(default=10.0, ge=1, le=3600, description="market-data poll period with Alpaca")
