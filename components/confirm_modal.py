@@ -26,5 +26,8 @@ def confirm_modal(prefix: str, title: str, body: Any, confirm_label: str, confir
     )
 
 
-def flatten_option(option_id: str, label: str = "Also flatten all positions (market orders)") -> dbc.Checkbox:
-    return dbc.Checkbox(id=option_id, label=label, value=False, className="mt-2")
+def flatten_option(option_id: str, label: str = "Also flatten all positions (market orders)",
+                   allowed: bool = True) -> dbc.Checkbox | html.Div:
+    """The flatten box; for a role that may not flatten it is kept (callbacks read it) but hidden and off."""
+    box = dbc.Checkbox(id=option_id, label=label, value=False, className="mt-2", disabled=not allowed)
+    return box if allowed else html.Div(box, hidden=True)

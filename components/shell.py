@@ -35,3 +35,8 @@ def navbar(pages: list[dict], user: str = "", role: str = "", csrf: str = "") ->
 def page_header(title: str, subtitle: str = "") -> html.Div:
     return html.Div([html.H3(title, className="mb-0"), html.Div(subtitle, className="text-muted small")],
                     className="mb-3")
+
+
+def read_only_note(note_id: str, text: str) -> dbc.Alert:
+    """Shown to a role that may look but not change: the server refuses the change anyway."""
+    return dbc.Alert(text, color="secondary", className="py-1 small mb-2", id=note_id)

@@ -12,8 +12,9 @@ import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 
 from components import param_editor as ui
-from components.shell import page_header
-from engine.auth.roles import Role
+from components.shell import page_header, read_only_note
+from engine.auth import principal
+from engine.auth.roles import Role, at_least
 from engine.params.diff import diff_params
 from engine.params.errors import ParamsError, StaleVersionError, UnsafeWorkbookError
 from engine.params.schema import GROUPS
@@ -43,7 +44,11 @@ def layout(**_kwargs: object) -> html.Div:
     groups: dict[str, list] = {g: [] for g in GROUPS}
     for sh in schema.sheets:
         groups.setdefault(sh.group, []).append(sh)
+    admin = at_least(principal.current().role, Role.ADMIN)
     return html.Div([
+        html.Div() if admin else read_only_note(
+            "parameters-read-only", "Read-only for your role: you can explore and preview edits; applying, "
+            "uploading and rolling back versions need an admin."),
         page_header("Parameters", f"{total} parameters and table columns in {len(schema.sheets)} sheets: "
                                   f"{used} used by the engine, {total - used} not used"),
         dcc.Store(id="parameters-sheet", data=FIRST_SHEET),

@@ -6,9 +6,10 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from components import formatting as fmt
-from components.shell import page_header
+from components.shell import page_header, read_only_note
 from components.tables import small_table
-from engine.auth.roles import Role
+from engine.auth import principal
+from engine.auth.roles import Role, at_least
 from engine.planner import service
 from engine.planner.presets import KNOB_NAMES, PresetError, PresetKnobs
 from webapp.auth.access import requires
@@ -30,8 +31,11 @@ def layout(**_kwargs: object) -> html.Div:
     with get_context().store.read() as session:
         presets = service.all_presets(session)
         active = service.active_preset(session)
+    trader = at_least(principal.current().role, Role.TRADER)
     return html.Div([
         page_header("Planner", f"Active preset: {active.name}"),
+        html.Div() if trader else read_only_note(
+            "planner-read-only", "Read-only for your role: saving and activating presets need a trader."),
         dcc.Interval(id="planner-interval", interval=5000),
         dbc.Row([
             dbc.Col([

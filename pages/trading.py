@@ -44,19 +44,24 @@ def can_trade() -> bool:
 
 
 def _controls(trader: bool) -> dbc.Card:
-    trader_buttons = [
-        dbc.Button("Pause entries", id="trading-pause-button", color="warning", className="me-2", n_clicks=0),
-        dbc.Button("Resume", id="trading-resume-button", color="success", className="me-2", n_clicks=0),
-        dbc.Button("Graceful shutdown", id="trading-shutdown-button", color="dark", outline=True, n_clicks=0),
-    ] if trader else [html.Span("Your role may press the kill switch; the other controls need a trader.",
-                                className="small text-muted", id="trading-viewer-note")]
+    """The controls; a viewer's page keeps the trader buttons hidden and disabled (the server refuses them anyway)."""
+    trader_buttons = html.Span([
+        dbc.Button("Pause entries", id="trading-pause-button", color="warning", className="me-2", n_clicks=0,
+                   disabled=not trader),
+        dbc.Button("Resume", id="trading-resume-button", color="success", className="me-2", n_clicks=0,
+                   disabled=not trader),
+        dbc.Button("Graceful shutdown", id="trading-shutdown-button", color="dark", outline=True, n_clicks=0,
+                   disabled=not trader),
+    ], hidden=not trader)
+    viewer_note = html.Span("Your role may press the kill switch; the other controls need a trader.",
+                            className="small text-muted", id="trading-viewer-note", hidden=trader)
     return dbc.Card(dbc.CardBody([
         html.Div(id="trading-state", className="mb-2"),
         dbc.Input(id="trading-reason-input", placeholder="Reason (stored in the audit trail)", size="sm",
                   className="mb-2", maxLength=200),
         html.Div([
             dbc.Button("Kill switch", id="trading-kill-button", color="danger", className="me-2 fw-bold", n_clicks=0),
-            *trader_buttons,
+            trader_buttons, viewer_note,
         ]),
         html.Div(id="trading-action-result", className="mt-2"),
     ]), className="mb-3")
@@ -104,14 +109,14 @@ def layout(**_kwargs: object) -> html.Div:
         dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),
         dbc.Row([dbc.Col(_card("Positions", "trading-positions"), lg=6),
                  dbc.Col(_card("Open orders", "trading-orders"), lg=6)]),
-        _ticket() if trader else html.Div(),
+        html.Div(_ticket(), hidden=not trader, id="trading-ticket-box"),
         dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
                  dbc.Col(_card("Last reconciliation", "trading-reconcile"), lg=6)]),
         _card("Rejected orders and why (the risk check's or the broker's own words)", "trading-rejections"),
         _card("Audit trail of control actions", "trading-audit"),
         confirm_modal("trading-kill", "Kill switch: halt all trading?",
                       "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
-                      options=[flatten_option("trading-kill-flatten")] if trader else []),
+                      options=[flatten_option("trading-kill-flatten", allowed=trader)]),
         confirm_modal("trading-shutdown", "Graceful shutdown?",
                       "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
                       "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",

@@ -11,7 +11,8 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from components.cards import STATUS_COLOURS
 from components.confirm_modal import confirm_modal, flatten_option
 from components.formatting import age
-from engine.auth.roles import Role
+from engine.auth import principal
+from engine.auth.roles import Role, at_least
 from webapp import queries
 from webapp.auth.access import requires
 from webapp.inputs import is_click
@@ -36,7 +37,8 @@ def banner_layout() -> html.Div:
             html.Div(id="banner-engine", className="py-1 px-2 mb-2 small"),  # webapp/deadman.py: engine liveness
             html.Div(id="banner-kill-result"),
             confirm_modal("banner-kill", "Kill switch: halt all trading?", KILL_BODY, "Halt now",
-                          options=[flatten_option("banner-kill-flatten")]),
+                          options=[flatten_option("banner-kill-flatten",
+                                                  allowed=at_least(principal.current().role, Role.TRADER))]),
         ]
     )
 
