@@ -240,12 +240,17 @@ class UploadRefused(ParamsError):
     """The upload could not be read at all (not base64, too large, refused by the pre-check)."""
 
 
+def too_large_message(max_bytes: int) -> str:
+    """The one message for a file over the limit, whether a callback or the server's 413 sees it first."""
+    return (f"the file is larger than the {max_bytes / 1e6:.1f} MB limit for a parameter workbook; upload the "
+            ".xlsx exported from this page or the template")
+
+
 def decode_upload(contents: str, max_bytes: int) -> bytes:
     """dcc.Upload's data URL -> bytes, bounded before decoding the whole string."""
     _head, _sep, b64 = (contents or "").partition(",")
     if len(b64) > (max_bytes * 4) // 3 + 8:
-        raise UploadRefused(f"the file is larger than the {max_bytes / 1e6:.1f} MB limit for a parameter "
-                            "workbook; upload the .xlsx exported from this page or the template")
+        raise UploadRefused(too_large_message(max_bytes))
     try:
         return base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):

@@ -27,11 +27,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def upload_limit_message(max_upload_bytes: int) -> str:
-    """The one message for a file over the limit, whether the callback or Flask's 413 sees it first."""
-    return f"The file is larger than the {max_upload_bytes / 1e6:g} MB upload limit; nothing was changed."
-
-
 def init_auth(app: Dash, settings: Settings) -> None:
     server: Flask = app.server
     server.extensions[DASH_APP_KEY] = app
@@ -50,7 +45,9 @@ def init_auth(app: Dash, settings: Settings) -> None:
 def _install_error_handlers(server: Flask, max_upload_bytes: int) -> None:
     @server.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
-        return jsonify({"error": upload_limit_message(max_upload_bytes)}), 413
+        from webapp.param_views import too_large_message
+
+        return jsonify({"error": f"refused: {too_large_message(max_upload_bytes)}; nothing was changed"}), 413
 
     @server.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | HTTPException | tuple[Response, int]:
