@@ -168,3 +168,23 @@ def test_every_page_says_which_clock_its_times_are_in(tmp_path, server: FakeAlpa
         shell = str(application.layout())  # the shell around every page
     assert "app-clock-note" in shell and "all wall-clock" in shell
     ctx.store.dispose()
+
+
+def test_metrics_carry_the_request_budget_and_the_market_time_check(tmp_path, server: FakeAlpacaServer) -> None:
+    """The engine's health job stores both checks; /metrics (rendered from the stored results) exposes them."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from engine.health.recorder import HealthRecorder
+    from webapp.metrics import render_metrics
+
+    ctx = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)))
+    ctx.broker.get_account()
+    ctx.broker.get_positions()
+    HealthRecorder(ctx).run(ctx)  # its broker probe is one more request: 3 in the last minute
+    samples = {(s.name, s.labels.get("check")): s.value
+               for fam in text_string_to_metric_families(render_metrics(ctx).decode())
+               for s in fam.samples}
+    assert samples[("regimedesk_health_value", "alpaca request budget")] == 3.0
+    assert samples[("regimedesk_health_status", "alpaca request budget")] == 0.0
+    assert samples[("regimedesk_health_status", "market time")] == 1.0, "Asia/Kolkata workbook vs XNYS: degraded"
+    ctx.store.dispose()
