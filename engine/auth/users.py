@@ -23,6 +23,16 @@ MAX_FAILURES = 5
 LOCK_WINDOW = timedelta(minutes=15)
 LOCK_FOR = timedelta(minutes=15)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_generation = 0  # bumped by every change made in this process, so caches of users here drop at once
+
+
+def generation() -> int:
+    return _generation
+
+
+def _bump() -> None:
+    global _generation
+    _generation += 1
 
 
 class UserError(ValueError):
@@ -111,7 +121,9 @@ def _change(store: Store, now: datetime, actor: str, name: str, action: str, det
         row.session_epoch += 1  # every change of password, role or status ends the user's open sessions
         row.updated_at = now
         audit.record(s, now, actor, action, target=name, details=details)
-        return _info(row)
+        info = _info(row)
+    _bump()
+    return info
 
 
 def set_password(store: Store, now: datetime, actor: str, name: str, password: str) -> UserInfo:

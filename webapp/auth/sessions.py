@@ -42,12 +42,30 @@ class SecureWhenHttpsSessions(SecureCookieSessionInterface):
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
 
+USER_CACHE_S = 2.0  # a change made by another process (the CLI) reaches open sessions within this
+_user_cache: dict[tuple[int, int], tuple[float, int, users.UserInfo | None]] = {}
+
+
+def _cached_user(user_id: int) -> users.UserInfo | None:
+    """The user row, read at most every USER_CACHE_S per process (a store read per request doubled a callback's cost)."""
+    store = get_store()
+    key, now, gen = (id(store), user_id), time.monotonic(), users.generation()
+    hit = _user_cache.get(key)
+    if hit is not None and now - hit[0] < USER_CACHE_S and hit[1] == gen:
+        return hit[2]
+    info = users.get_user(store, user_id)
+    if len(_user_cache) > 10_000:
+        _user_cache.clear()
+    _user_cache[key] = (now, gen, info)
+    return info
+
+
 def _load_user(session_id: str) -> SessionUser | None:
     try:
         user_id, epoch = (int(part) for part in session_id.split(":", 1))
     except ValueError:
         return None
-    info = users.get_user(get_store(), user_id)
+    info = _cached_user(user_id)
     if info is None or info.disabled or info.session_epoch != epoch:
         return None
     return SessionUser(info.id, info.name, info.role, info.session_epoch)
