@@ -20,13 +20,13 @@ class WeakPassword(ValueError):
 
 
 def check_strength(password: str, name: str = "") -> None:
-    """Refuse passwords a guesser tries first: short ones, and the user's own name."""
+    """Refuse passwords a guesser tries first: short ones, the user's own name, one repeated character."""
     if not isinstance(password, str) or len(password) < MIN_LENGTH:
         raise WeakPassword(f"the password must have at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"the password must have at most {MAX_LENGTH} characters")
-    if name and name.lower() in password.lower():
-        raise WeakPassword("the password must not contain the user name")
+    if name and password.lower().strip() == name.lower():
+        raise WeakPassword("the password must not be the user name")
     if len(set(password)) < 4:
         raise WeakPassword("the password must use at least 4 different characters")
 

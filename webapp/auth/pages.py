@@ -39,7 +39,7 @@ FORM_PAGE = """<!doctype html>
 {% if token %}<div class="mb-3"><label class="form-label" for="password2">Password again</label>
 <input class="form-control" id="password2" name="password2" type="password" required maxlength="256"
  autocomplete="new-password"></div>
-<p class="small text-muted">This creates the first <b>admin</b>. At least 12 characters, not containing the name.</p>{% endif %}
+<p class="small text-muted">This creates the first <b>admin</b>. At least 12 characters, not the name itself.</p>{% endif %}
 <button class="btn btn-primary w-100" id="auth-submit" type="submit">{{ button }}</button>
 </form>{% endif %}
 </main></body></html>"""
