@@ -483,3 +483,18 @@ def test_the_trading_page_shows_alpacas_rejection(tmp_path, server: FakeAlpacaSe
     rendered = str(outputs[trading.SECTIONS.index("rejections")])
     assert "asset AAA is not active" in rendered and "HTTP 422 code 40010001" in rendered
     store.dispose()
+
+
+def test_a_breaker_opening_mid_retry_never_says_not_sent(server: FakeAlpacaServer) -> None:
+    """Two attempts went out and failed, the second opened the breaker, the third found it open: the error
+    says two requests were sent (their outcome unknown), not "not sent"."""
+    import pybreaker
+
+    broker = make_broker(server, breaker=pybreaker.CircuitBreaker(fail_max=2, reset_timeout=60), retry_attempts=3,
+                         deadline_s=3.0)
+    server.inject("DELETE", "/v2/orders", "500", times=10)
+    with pytest.raises(BrokerUnavailable) as info:
+        broker.cancel_all_orders()
+    assert server.hits_for("DELETE", "/v2/orders") == 2
+    assert not isinstance(info.value, BrokerNotSent)
+    assert "2 request(s) sent and failed" in str(info.value) and "not sent" not in str(info.value)
