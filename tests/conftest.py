@@ -112,7 +112,10 @@ def test_settings(sqlite_url: str):  # type: ignore[no-untyped-def]
     from engine.settings import load_settings
 
     def make(**overrides: object):  # type: ignore[no-untyped-def]
-        values = {"database_url": sqlite_url, "tick_seconds": 0.25, "warmup_polls": 300, "port": 8050}
+        # deadman_seconds=0: no dead-man watcher thread per app unless a test asks for one (a watcher left
+        # running would halt the next test's store 30 s after its engine stops, and outlive its database)
+        values = {"database_url": sqlite_url, "tick_seconds": 0.25, "warmup_polls": 300, "port": 8050,
+                  "deadman_seconds": 0}
         values.update(overrides)
         return load_settings(**values)
 
@@ -133,6 +136,9 @@ def embedded_app(test_settings):  # type: ignore[no-untyped-def]
 
     yield make
     for app in apps:
+        watcher = app.server.extensions.get("regimedesk_deadman")
+        if watcher is not None:
+            watcher.stop()
         service = app.server.extensions.get(ENGINE_KEY)
         if service is not None:
             service.shutdown()
