@@ -239,3 +239,36 @@ def test_binding_off_loopback_needs_users_and_a_strong_secret(test_settings, any
     app = make_app(test_settings, any_db_url)
     ensure_user(app, "admin")
     assert refuse_unsafe_binding(test_settings(**public, secret_key=strong)) == ""
+
+
+def test_forwarded_addresses_count_only_behind_configured_proxies(test_settings, any_db_url) -> None:  # type: ignore[no-untyped-def]
+    from engine.auth import users
+
+    for proxies, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
+        app = make_app(test_settings, any_db_url, trusted_proxies=proxies)
+        ensure_user(app, "viewer", f"pat{proxies}")
+        client = app.server.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+        assert post_login(client, f"pat{proxies}", PASSWORDS["viewer"]).status_code == 302
+        with store_of(app).read() as s:
+            event = s.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login",
+                                                       AuditEvent.target == f"pat{proxies}")).one()
+        assert event.source == expected, proxies
+    assert users.MAX_FAILURES == 5
+
+
+def test_python_app_py_refuses_a_public_address_without_users_and_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "REGIMEDESK_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "REGIMEDESK_HOST": "0.0.0.0",
+           "REGIMEDESK_PORT": "1"}
+    env.pop("REGIMEDESK_SECRET_KEY", None)
+    done = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("refusing to listen on 0.0.0.0: set REGIMEDESK_SECRET_KEY")
