@@ -66,9 +66,11 @@ def metrics_token_ok(req: Request) -> bool:
 def instrument(server: Flask) -> None:
     """Time every request of this Flask server into the per-route latency histogram."""
 
-    @server.before_request
     def _start_timer() -> None:
         g.metrics_t0 = time.perf_counter()
+
+    # first of all before-request hooks, so requests the login guard refuses (401, 403) are timed too
+    server.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
 
     @server.after_request
     def _observe(response):  # type: ignore[no-untyped-def]

@@ -155,6 +155,9 @@ def test_endpoints_status_codes_and_content_with_an_engine(any_db_url: str, serv
     assert _sample(fam, "regimedesk_trading_state", "regimedesk_trading_state", state="ACTIVE") == 1
     assert _sample(fam, "regimedesk_http_request_duration_seconds", "regimedesk_http_request_duration_seconds_count",
                    route="/healthz", method="GET") >= 1
+    # refused requests are counted too (the timer runs before the login guard): the three 401s above
+    assert _sample(fam, "regimedesk_http_requests", "regimedesk_http_requests_total", route="/metrics", method="GET",
+                   status="401") >= 3
     # a scrape reads stored results: the broker probe is not re-run per scrape (its value does not move)
     again = _families(served.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text)
     first_probe = _sample(fam, "regimedesk_health_value", "regimedesk_health_value", check="broker latency")
