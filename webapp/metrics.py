@@ -90,10 +90,16 @@ class StoreCollector:
 
     def collect(self) -> Iterable[Metric]:
         report = health_report(self.ctx)
-        with self.ctx.store.read() as session:
-            row = session.get(KeyValue, METRICS_KEY)
-            cumulative: dict[str, Any] = dict(row.value) if row is not None else {}
-            state_row = session.scalars(select(TradingStateRow).where(TradingStateRow.id == 1)).first()
+        try:
+            with self.ctx.store.read() as session:
+                row = session.get(KeyValue, METRICS_KEY)
+                cumulative: dict[str, Any] = dict(row.value) if row is not None else {}
+                state_row = session.scalars(select(TradingStateRow).where(TradingStateRow.id == 1)).first()
+        except Exception:  # noqa: BLE001 - a scrape during a database outage still says so
+            yield GaugeMetricFamily("regimedesk_store_up", "1 when this web process can read the store", value=0)
+            yield from _health_families(report)
+            return
+        yield GaugeMetricFamily("regimedesk_store_up", "1 when this web process can read the store", value=1)
         yield from _health_families(report)
         yield from _trading_families(cumulative, state_row.state if state_row is not None else None, report)
         yield from _job_families(cumulative.get("jobs", {}))

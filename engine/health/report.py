@@ -56,12 +56,17 @@ def stored_freshness(results_at: datetime | None, now: datetime) -> CheckResult:
 def health_report(ctx: EngineContext) -> dict[str, Any]:
     """Every check with its details: live heartbeat and database, the rest as the engine last stored it."""
     now = ctx.clock.now()
-    live = [check_heartbeat(ctx, now), check_database(ctx)]
+    database = check_database(ctx)
     results_at: datetime | None = None
     stored: list[HealthResult] = []
-    if live[1].status != UNHEALTHY:
+    try:
+        heartbeat = check_heartbeat(ctx, now)
         with ctx.store.read() as session:
             results_at, stored = latest_results(session)
+    except Exception as exc:  # noqa: BLE001 - the store is down: say so in every check it decides
+        heartbeat = CheckResult("engine heartbeat", UNHEALTHY,
+                                f"unknown: the store cannot be read ({type(exc).__name__})")
+    live = [heartbeat, database]
     checks = [*live, stored_freshness(results_at, now)]
     checks += [CheckResult(r.name, r.status, r.detail, r.value) for r in stored if r.name not in LIVE_CHECKS]
     return {"status": worst([c.status for c in checks]), "checked_at": now.isoformat(),

@@ -131,6 +131,7 @@ def test_endpoints_status_codes_and_content_with_an_engine(any_db_url: str, serv
     assert scrape.status_code == 200
     assert scrape.headers["Content-Type"].startswith("text/plain")
     fam = _families(scrape.text)
+    assert _sample(fam, "regimedesk_store_up", "regimedesk_store_up") == 1
     assert fam["regimedesk_job_duration_seconds"].type == "histogram"
     assert fam["regimedesk_job_runs"].type == "counter"
     assert fam["regimedesk_http_request_duration_seconds"].type == "histogram"
@@ -222,6 +223,12 @@ def test_readyz_is_503_when_postgresql_is_unreachable(pg_server_url: str, serve)
         assert not_ready.status_code == 503
         assert not_ready.json()["reason"].startswith("store unreachable")
         assert served.get("/healthz").status_code == 200
+        scrape = served.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})  # still answers, and says so
+        assert scrape.status_code == 200
+        fam = _families(scrape.text)
+        assert _sample(fam, "regimedesk_store_up", "regimedesk_store_up") == 0
+        assert _sample(fam, "regimedesk_health_status", "regimedesk_health_status", check="database") == 2
+        assert _sample(fam, "regimedesk_health_status", "regimedesk_health_status", check="engine heartbeat") == 2
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
