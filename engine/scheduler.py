@@ -62,13 +62,16 @@ def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
     if ctx.settings.broker is BrokerName.ALPACA:  # Alpaca: 200 requests/min per key, shared with market data
         sync_seconds = ctx.settings.alpaca_sync_seconds
         account = within(sync_seconds * 0.9, cycle.account)
+    planner_seconds, planner, reconcile = max(tick * 5, 5.0), cycle.planner, cycle.reconcile
+    if ctx.settings.broker is BrokerName.ALPACA:  # a slow Alpaca abandons the job's calls; the next run retries
+        planner, reconcile = within(planner_seconds * 0.9, cycle.planner), within(60.0 * 0.9, cycle.reconcile)
     return [
         JobSpec("market", tick, market),
         JobSpec("account", sync_seconds, account),
-        JobSpec("planner", max(tick * 5, 5.0), cycle.planner),
+        JobSpec("planner", planner_seconds, planner),
         JobSpec("commands", COMMAND_POLL_SECONDS, cycle.commands),
-        JobSpec("risk", max(tick, 2.0), cycle.risk),
-        JobSpec("reconcile", 60.0, cycle.reconcile),
+        JobSpec("risk", max(ctx.settings.tick_seconds, 2.0), cycle.risk),
+        JobSpec("reconcile", 60.0, reconcile),
         JobSpec("retention", 300.0, jobs.retention),
     ]
 

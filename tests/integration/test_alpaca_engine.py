@@ -90,3 +90,14 @@ def test_the_engine_runs_the_trade_updates_stream_with_an_alpaca_broker(tmp_path
         finally:
             service.shutdown()
         assert not stream.running, "stopped with the engine"
+
+
+def test_a_slow_alpaca_broker_never_makes_the_account_job_overrun(tmp_path, server: FakeAlpacaServer) -> None:
+    ctx = alpaca_ctx(tmp_path, server, broker="alpaca", alpaca_sync_seconds=2.0, alpaca_order_timeout_s=10.0)
+    specs = {s.name: s for s in job_specs(ctx, EngineCycle())}
+    assert specs["account"].seconds == 2.0 and specs["risk"].seconds == 2.0
+    server.inject("GET", "/v2/account", "stall", delay_s=10.0, times=5)
+    started = time.monotonic()
+    ok = jobs.run_recorded(ctx, "account", specs["account"].run)
+    elapsed = time.monotonic() - started
+    assert not ok and elapsed < 2.0, f"the account job took {elapsed:.2f} s with a 2 s interval (10 s call deadline)"
