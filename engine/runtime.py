@@ -44,6 +44,7 @@ def build_broker(settings: Settings, store: Store, clock: Clock) -> Broker:
             from engine.market.exchange import alpaca_calendar
 
             calendar = alpaca_calendar()
+            calendar.trading_day(clock.now())  # load XNYS now (~0.7 s), not inside a kill switch's first sync
         return PaperBroker(
             store=store,
             clock=clock,
