@@ -33,6 +33,7 @@ OPEN_STATUSES = ("pending_new", "new", "partially_filled")
 class EngineCycle:
     on_shutdown: Callable[[], None] | None = None
     regime: RegimeStage = field(default_factory=RegimeStage)
+    leading: Callable[[], bool] = lambda: True  # asked before each order: False once this engine's lease may have lapsed
 
     def startup(self, ctx: EngineContext) -> None:
         """Once, when this engine becomes the active one: state row, parameter version, reconciliation."""
@@ -68,6 +69,9 @@ class EngineCycle:
             cycle_ts = session.scalar(select(func.max(BarRow.ts)))
         limits = RiskLimits.from_params(params)
         for trade in trades:
+            if not self.leading():  # frozen mid-plan (SIGSTOP, a stall) past the lease: another engine leads now
+                log.warning("planner stopped before %s: this engine's lease may have lapsed", trade.symbol)
+                return
             if trade.symbol in busy:
                 continue
             reducing = abs(trade.target_qty) < abs(trade.current_qty) and trade.target_qty * trade.current_qty >= 0

@@ -84,7 +84,7 @@ class EngineService:
         self.blocking = blocking
         self.warmup_polls = ctx.settings.warmup_polls
         self.extra_jobs = list(extra_jobs or [])
-        self.cycle = EngineCycle(on_shutdown=self.request_stop)
+        self.cycle = EngineCycle(on_shutdown=self.request_stop, leading=self.leading)
         self.is_leader = False
         self._started = False
         self._shut_down = False
@@ -96,6 +96,10 @@ class EngineService:
         self._startup_pending: list[str] = []  # start-up steps that failed, retried on each beat
         self._startup_steps: dict[str, Callable[[EngineContext], object]] = {}
         self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
+
+    def leading(self) -> bool:
+        """This engine leads and its lease surely still holds (renewed less than a lease period ago)."""
+        return self.is_leader and time.monotonic() < self._lease_valid_until
 
     def _beat(self) -> None:
         if not self._beat_lock.acquire(blocking=False):  # the regular beat and a lease-lapse beat never overlap
@@ -157,8 +161,7 @@ class EngineService:
 
     def _wrap(self, spec: JobSpec) -> Callable[[], None]:
         def run() -> None:
-            leading = self.is_leader and time.monotonic() < self._lease_valid_until
-            if self._stop_requested.is_set() or (spec.leader_only and not leading):
+            if self._stop_requested.is_set() or (spec.leader_only and not self.leading()):
                 return
             jobs.run_recorded(self.ctx, spec.name, spec.run)
 
