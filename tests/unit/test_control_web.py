@@ -27,7 +27,11 @@ def app(tmp_path):
 
 @pytest.fixture()
 def request_ctx(app):
-    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "10.0.0.7"}):
+    """A request of the trader "tess" from 10.0.0.7, as the login guard would have set it up."""
+    from engine.auth import principal
+
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "10.0.0.7"}), \
+            principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
         yield app.server.extensions["regimedesk"]
 
 
@@ -36,7 +40,7 @@ def test_ticket_validation_messages():
 
     for args, message in [(("", "buy", 1, "market", None), "enter a symbol"),
                           (("spy", "buy", None, "market", None), "enter a quantity"),
-                          (("spy", "buy", 1.5, "market", None), "positive whole number"),
+                          (("spy", "buy", 1.5, "market", None), "whole number of shares"),
                           (("spy", "buy", 1, "limit", None), "needs a limit price"),
                           (("spy", "hold", 1, "market", None), "choose a side")]:
         with pytest.raises(TicketError, match=message):
@@ -57,7 +61,7 @@ def test_refresh_sends_nothing_when_nothing_changed_and_shows_an_action(request_
 
     place_resting_orders(request_ctx, 3)
     result = run_control("halt", reason="from the test")
-    assert result.status == "done" and result.actor == "web:10.0.0.7"
+    assert result.status == "done" and result.actor == "web:tess"
     trading_queries.forget()
     after, _ = trading.refresh(prints)
     changed = {name for name, out in zip(trading.SECTIONS, after, strict=True) if out is not no_update}
