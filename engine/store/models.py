@@ -120,6 +120,7 @@ class OrderRow(Base):
     param_version_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    lease_epoch: Mapped[int | None]  # the engine lease epoch it was recorded under (None: web, CLI)
 
 
 class FillRow(Base):
@@ -154,6 +155,7 @@ class EngineLease(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     lease_until: Mapped[datetime]
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # +1 on every takeover: the fencing token
 
 
 class JobRun(Base):
