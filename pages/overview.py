@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
 from components import formatting as fmt
 from components.cards import kpi_card, status_badge
-from components.charts import empty_figure, price_figure
+from components.chart_patch import CHART_BARS, chart_update
+from components.charts import empty_figure
 from components.shell import page_header
 from components.tables import small_table
 from engine.auth.roles import Role
@@ -24,6 +25,7 @@ def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Overview", "Live account, market and engine status from the store"),
         dcc.Interval(id="overview-interval", interval=REFRESH_MS),
+        dcc.Store(id="overview-chart-shown"),  # what this tab's chart holds, so a refresh sends only new bars
         dbc.Row([
             dbc.Col(kpi_card("Equity", "overview-equity", "overview-equity-sub"), md=3),
             dbc.Col(kpi_card("Cash", "overview-cash", "overview-buying-power"), md=3),
@@ -64,10 +66,7 @@ def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
 )
 @requires(Role.VIEWER)
 def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
-    from engine.health.liveness import read_liveness
-    from webapp.context import get_context
-
-    live = read_liveness(get_context().store, queries.now())  # the banner's answer too (webapp/deadman.py)
+    live = queries.liveness()  # the banner's answer too (webapp/deadman.py), cached for every tab
     if not live.live:
         return status_badge("unhealthy"), live.summary()
     age = live.beat_age_s or 0.0
@@ -81,18 +80,22 @@ def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
 
 @dash.callback(
     Output("overview-index-chart", "figure"), Output("overview-prices", "children"),
-    Input("overview-interval", "n_intervals"),
+    Output("overview-chart-shown", "data"),
+    Input("overview-interval", "n_intervals"), State("overview-chart-shown", "data"),
 )
 @requires(Role.VIEWER)
-def refresh_market(_n: int | None):  # type: ignore[no-untyped-def]
+def refresh_market(_n: int | None, shown: dict | None):  # type: ignore[no-untyped-def]
     symbol = queries.index_symbol()
     prices = queries.latest_prices()
     if symbol is None or not prices:
-        return no_update, html.Div("no bars stored yet", className="text-muted small")
-    frame = queries.bars(symbol, 240)
+        return no_update, html.Div("no bars stored yet", className="text-muted small"), no_update
     rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"])) for p in prices]
-    table = small_table(["Symbol", "Last", "Change"], rows, "no prices")
-    return price_figure(frame, f"{symbol} · last {len(frame)} bars"), table
+    figure, now_shown = chart_update(queries.bars(symbol, CHART_BARS), symbol, shown)
+    table_key = queries.fingerprint(rows)
+    table = no_update if (shown or {}).get("prices") == table_key else \
+        small_table(["Symbol", "Last", "Change"], rows, "no prices")
+    now_shown = {**(now_shown or {}), "prices": table_key}
+    return figure, table, (no_update if now_shown == shown else now_shown)
 
 
 @dash.callback(

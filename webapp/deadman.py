@@ -142,8 +142,9 @@ def install_deadman(app: Dash, settings: Any, ctx: Any, start: bool = True) -> D
                   Input("banner-interval", "n_intervals"))
     @requires(Role.VIEWER)
     def refresh_engine_line(_n: int | None):  # type: ignore[no-untyped-def]
-        view = deadman.read_view(ctx.store, ctx.clock.now(), threshold, watcher.market_open())
-        return engine_line(view)
+        from webapp import queries  # one store read per cache period for every tab and worker
+
+        return engine_line(queries.deadman_view(threshold, watcher.market_open()))
 
     @app.server.before_request
     def _watch_in_this_worker() -> None:  # a worker forked after create_app starts its own thread

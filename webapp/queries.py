@@ -1,6 +1,7 @@
 """Memoized store queries for page callbacks: one query per period, shared by every tab and page."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +85,27 @@ def regime_snapshots(limit: int = 2000) -> pd.DataFrame:
 @cache.memoize()
 def row_counts() -> dict[str, int]:
     return _read(queries.row_counts)
+
+
+@cache.memoize()
+def liveness():  # type: ignore[no-untyped-def]
+    """The engine's liveness (heartbeat, lease) as of at most one cache period ago: one read for every tab."""
+    from engine.health.liveness import read_liveness
+
+    return read_liveness(get_context().store, now())
+
+
+@cache.memoize()
+def deadman_view(threshold_s: float, market_open: bool):  # type: ignore[no-untyped-def]
+    """The banner's engine line (webapp/deadman.py), read once per cache period for every tab and worker."""
+    from engine.health import deadman
+
+    return deadman.read_view(get_context().store, now(), threshold_s, market_open)
+
+
+def fingerprint(value: Any) -> str:
+    """A short digest of what a callback would send, so a refresh that changes nothing sends no_update."""
+    return hashlib.blake2b(repr(value).encode(), digest_size=8).hexdigest()
 
 
 def now() -> datetime:

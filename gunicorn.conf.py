@@ -1,0 +1,34 @@
+"""gunicorn settings read by `gunicorn app:server` started in this directory (or `-c gunicorn.conf.py`).
+
+Refuses to start several workers without REGIMEDESK_SECRET_KEY: each worker would sign sessions with
+its own random key, and a login made through one worker would be refused by the next (a user logged
+out on every other request). Also the defaults the deployment guide (docs/deploy.md) assumes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+bind = os.environ.get("REGIMEDESK_BIND", "127.0.0.1:8050")
+worker_class = "gthread"
+threads = int(os.environ.get("REGIMEDESK_WEB_THREADS", "4"))
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+
+
+def secret_refusal(worker_count: int, environ: dict[str, str]) -> str | None:
+    """The one-line reason gunicorn must not start, or None."""
+    if worker_count > 1 and not environ.get("REGIMEDESK_SECRET_KEY", "").strip():
+        return (f"configuration error: REGIMEDESK_SECRET_KEY: required with {worker_count} gunicorn workers "
+                "(each would otherwise sign sessions with its own random key); set the same random value of at "
+                "least 32 characters for every worker, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    return None
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    reason = secret_refusal(int(server.cfg.workers), dict(os.environ))
+    if reason:
+        print(reason, file=sys.stderr, flush=True)
+        sys.exit(2)
