@@ -89,7 +89,7 @@ def create_app(
     # anything larger gets a 413 with the same message (webapp/auth/install.py), shown by assets/auth.js.
     server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 + 1_000_000
     attach(server, ctx)
-    init_cache(server, settings.cache_url)
+    init_cache(server, settings.cache_url, settings.cache_ttl_seconds)
     init_auth(app, settings)
     app.layout = _layout
     register_banner_callbacks(app)

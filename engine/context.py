@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.clock import Clock
+from engine.lease import LeaseFence
 from engine.market.types import MarketSource
 from engine.settings import Settings
 from engine.store.db import Store
@@ -21,3 +22,4 @@ class EngineContext:
     broker: Broker
     source: MarketSource | None  # None in a web-only process
     engine_id: str = field(default="")
+    fence: LeaseFence | None = None  # set in an engine process only: its writes check the lease (engine/lease.py)

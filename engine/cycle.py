@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from engine import jobs
 from engine.context import EngineContext
+from engine.lease import check_fence
 from engine.params.versions import active_params, ensure_default_version
 from engine.planner import service as planner_service
 from engine.regime_stage import RegimeStage
@@ -40,6 +41,7 @@ class EngineCycle:
         from engine.trading.control import on_engine_start
 
         with ctx.store.write() as session:
+            check_fence(session, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
             trading_state.ensure_state(session, ctx.clock.now())
         on_engine_start(ctx)  # an interrupted shutdown becomes STOPPED; any other saved state is kept
         ensure_default_version(ctx.store, clock=ctx.clock)

@@ -15,9 +15,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError
 
 from engine.context import EngineContext
+from engine.lease import check_fence
 from engine.market.types import MarketUpdate
+from engine.store import pg_locks
 from engine.store.models import (
     BarRow,
     EngineHeartbeat,
@@ -34,6 +37,7 @@ from engine.store.writes import insert_ignoring_duplicates, pack_chain, upsert_r
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 10.0  # renewed every 2 s (4 beats may fail before it lapses); takeover within it after a SIGKILL
+LEASE_LOCK_WAIT_MS = 2_000  # PostgreSQL: longest wait for the lease row (a fenced write holds it for milliseconds)
 LEASE_TAKEN_KEY = "engine.lease_taken"  # which engine took the lease, when (the Health page's engines table)
 MARKET_DATA_KEY = "market.last_received_at"  # wall-clock arrival of the newest bars: the stale-data check
 JOB_RUN_RETENTION = timedelta(hours=6)
@@ -64,6 +68,7 @@ def run_recorded(ctx: EngineContext, name: str, job: Callable[[EngineContext], o
 def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: datetime | None = None) -> None:
     """Write a poll's bars, chains and true regimes in one transaction (and when data last arrived)."""
     with ctx.store.write() as session:
+        check_fence(session, ctx)  # fenced: a frozen old leader's tick stores no bars and matches no paper orders
         if received_at is not None and update.bars:
             mark = session.get(KeyValue, MARKET_DATA_KEY)
             if mark is None:
@@ -139,21 +144,49 @@ def heartbeat(ctx: EngineContext, stopping: Callable[[], bool] = lambda: False) 
 def heartbeat_lease(ctx: EngineContext, stopping: Callable[[], bool] = lambda: False) -> tuple[bool, datetime | None]:
     """Beat, and take or renew the lease; return (is this engine the active one, when the lease lapses).
 
+    On PostgreSQL a fenced write holds the lease row FOR SHARE for its few milliseconds; an engine frozen
+    inside one (SIGSTOP) would hold it for ever and block every takeover. The beat therefore waits at most
+    LEASE_LOCK_WAIT_MS for the row, and when the lease has lapsed meanwhile it terminates the sessions
+    holding that lock (their transactions roll back: the frozen engine records nothing) and beats again.
+    """
+    try:
+        return _heartbeat_lease_once(ctx, stopping)
+    except DBAPIError as exc:
+        if not pg_locks.is_lock_timeout(exc):
+            raise
+        with ctx.store.read() as session:
+            lease = session.get(EngineLease, 1)
+            lapsed = lease is not None and lease.holder != ctx.engine_id and lease.lease_until < ctx.clock.now()
+        if not lapsed:
+            raise
+        freed = pg_locks.terminate_row_lock_holders(ctx.store, EngineLease.__tablename__)
+        log.warning("the lapsed lease of %s was locked by a frozen session; terminated %s", lease.holder,
+                    ", ".join(h.label for h in freed) or "none")
+        return _heartbeat_lease_once(ctx, stopping)
+
+
+def _heartbeat_lease_once(ctx: EngineContext, stopping: Callable[[], bool]) -> tuple[bool, datetime | None]:
+    """One beat in one transaction (see heartbeat_lease).
+
     `stopping` is asked inside the lease transaction: a beat that runs after its engine began to stop
     (and perhaps after release_lease, which such a beat would otherwise undo) never takes the lease.
     A standby uses the returned lapse time to beat again right then (engine/scheduler.py), so takeover
     after a SIGKILL of the leader takes at most LEASE_SECONDS, not LEASE_SECONDS plus a poll period.
     """
     now = ctx.clock.now()
+    t0 = time.monotonic()
     with ctx.store.write() as session:
+        pg_locks.set_lock_timeout(session, LEASE_LOCK_WAIT_MS)
         lease = session.get(EngineLease, 1, with_for_update=ctx.store.dialect == "postgresql")
         if stopping():
             return False, None
         if lease is None:
-            lease = EngineLease(id=1, holder=ctx.engine_id, lease_until=now)
+            lease = EngineLease(id=1, holder=ctx.engine_id, lease_until=now, epoch=1)
             session.add(lease)
         is_leader = lease.holder == ctx.engine_id or lease.lease_until < now
         if is_leader:
+            if lease.holder != ctx.engine_id or lease.lease_until < now:
+                lease.epoch = (lease.epoch or 0) + 1  # a takeover (or a lapsed lease taken back): the old epoch is fenced out
             if lease.holder != ctx.engine_id or session.get(KeyValue, LEASE_TAKEN_KEY) is None:
                 upsert_rows(session, KeyValue.__table__, [{
                     "key": LEASE_TAKEN_KEY, "updated_at": now,
@@ -166,6 +199,13 @@ def heartbeat_lease(ctx: EngineContext, stopping: Callable[[], bool] = lambda: F
                                    started_at=now, last_beat=now, status="active")
             session.add(beat)
         beat.last_beat, beat.status = now, "active" if is_leader else "standby"
+        epoch = lease.epoch
+    fence = getattr(ctx, "fence", None)
+    if fence is not None:  # after the commit: the epoch this engine's writes are checked against
+        if is_leader:
+            fence.grant(epoch, t0 + LEASE_SECONDS - 0.5)
+        else:
+            fence.revoke()
     return is_leader, lease_until
 
 

@@ -22,6 +22,7 @@ from engine import jobs
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
 from engine.health.recorder import HEALTH_JOB_SECONDS, HealthRecorder
+from engine.lease import LeaseFence
 from engine.settings import BrokerName, MarketSourceName
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,11 @@ class EngineService:
         self._startup_pending: list[str] = []  # start-up steps that failed, retried on each beat
         self._startup_steps: dict[str, Callable[[EngineContext], object]] = {}
         self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
+        ctx.fence = LeaseFence(ctx.engine_id, on_lost=self._step_down)  # every trading write checks the lease epoch
+
+    def _step_down(self) -> None:
+        """A fenced write found the lease gone: run no trading job until a beat says this engine leads again."""
+        self.is_leader, self._lease_valid_until = False, 0.0
 
     def leading(self) -> bool:
         """This engine leads and its lease surely still holds (renewed less than a lease period ago)."""
@@ -234,6 +240,11 @@ class EngineService:
             return
         self._shut_down = True
         self.request_stop()
+        if self.is_leader:  # renew first: the shutdown's writes are fenced, and another engine may lead by now
+            try:
+                self.is_leader = jobs.heartbeat(self.ctx)
+            except Exception:  # noqa: BLE001 - the store is down: the fenced writes below will say so
+                log.exception("could not renew the lease before the graceful shutdown")
         if self.is_leader:
             try:
                 from engine.trading.control import graceful_shutdown

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     login_rate_limit: str = Field(default="10 per minute", description="login attempts per client address")
     metrics_token: SecretStr | None = Field(default=None, description="bearer token a Prometheus scrape of /metrics sends")
     cache_url: str = Field(default="", description="'' = in-process cache; redis://host:port/db for several workers")
+    cache_ttl_seconds: int = Field(default=1, ge=1, le=3600,
+                                   description="how long a cached store query is reused (actions drop theirs at once)")
     tick_seconds: float = Field(default=1.0, gt=0.05, le=3600, description="engine market-data tick period")
     sim_seed: int = 7
     sim_minutes_per_tick: int = Field(default=1, ge=1, le=1440)

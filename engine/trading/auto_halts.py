@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from engine.lease import check_fence
 from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
 from engine.trading import state as ts
@@ -121,6 +122,7 @@ def evaluate(ctx: Any) -> list[StateChange]:
     breaker = _breaker_reason(ctx)
     changes: list[StateChange] = []
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         ts.ensure_state(s, now)
 
         def fire(to: TradingState, reason: str) -> None:
@@ -172,6 +174,7 @@ def enforce(ctx: Any) -> str | None:
                                  execute="here")
         outcome = result.status
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         row = s.get(KeyValue, ENFORCED_KEY)
         value = {"changed_at": stamp, "state": snap.state.value, "outcome": outcome}
         if row is None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.lease import check_fence
 from engine.store.db import Store
 from engine.store.models import CommandRow, EngineHeartbeat
 
@@ -79,9 +80,13 @@ def _locked(session: Session, command_id: int) -> CommandRow | None:
     return session.scalars(query).one_or_none()
 
 
-def claim(store: Store, command_id: int, now: datetime, executor: str) -> bool:
-    """Move a pending command to running for `executor`; False when someone else already has it."""
+def claim(store: Store, command_id: int, now: datetime, executor: str, fenced: Any = None) -> bool:
+    """Move a pending command to running for `executor`; False when someone else already has it.
+
+    `fenced`: the engine's context; an engine that lost its lease claims nothing (engine/lease.py), so a
+    kill switch is never taken by a frozen old leader and left undone."""
     with store.write() as s:
+        check_fence(s, fenced)
         row = _locked(s, command_id)
         if row is None or row.status != PENDING:
             return False

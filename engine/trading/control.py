@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from engine import audit
+from engine.lease import check_fence
 from engine.store import pg_locks
 from engine.store.models import CommandRow, TradingStateRow
 from engine.trading import commands
@@ -185,6 +186,7 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
                          freed: str = "") -> tuple[str, int]:
     with ctx.store.write() as s:
         pg_locks.set_lock_timeout(s, STATE_LOCK_TIMEOUT_MS)
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py); the web and the CLI have no fence
         ts.ensure_state(s, now)
         steps: list[StepResult] = []
         if target is not None and not (act is Action.SHUTDOWN and ts.current(s).state is TradingState.STOPPED):
@@ -279,7 +281,7 @@ def process_pending_commands(ctx: ControlContext, on_shutdown: Callable[[], None
     ran = 0
     executor = commands.process_label() + " (engine)"
     for command_id, kind, args, actor in rows:
-        if not commands.claim(ctx.store, command_id, ctx.clock.now(), executor):
+        if not commands.claim(ctx.store, command_id, ctx.clock.now(), executor, fenced=ctx):
             continue
         act = parse_action(kind)
         execute_command(ctx, command_id, act, args, actor)
@@ -295,6 +297,7 @@ def on_engine_start(ctx: ControlContext) -> TradingState:
     Every other state is kept as saved: STOPPED stays STOPPED until an operator resumes."""
     now = ctx.clock.now()
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         ts.ensure_state(s, now)
         snap = ts.current(s, lock=True)
         if snap.state is TradingState.SHUTTING_DOWN:

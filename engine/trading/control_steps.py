@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from engine.lease import check_fence
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
@@ -37,6 +38,7 @@ def mark_canceled_in_store(ctx: Any, broker_order_ids: list[str]) -> int:
     if not broker_order_ids:
         return 0
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         result = s.execute(
             update(OrderRow)
             .where(OrderRow.broker_order_id.in_(broker_order_ids), OrderRow.status.in_(OPEN_STATUSES))
@@ -248,6 +250,7 @@ def save_state(ctx: Any, actor: str, args: dict[str, Any]) -> str:
             open_orders = len(list(s.scalars(select(OrderRow.id).where(OrderRow.status.in_(OPEN_STATUSES)))))
         source = "store (broker unreachable)"
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         value = {"at": now.isoformat(), "actor": actor, "positions": positions, "open_orders": open_orders,
                  "source": source, "state": ts.current(s).state.value}
         row = s.get(KeyValue, "last_shutdown")
@@ -268,6 +271,7 @@ def flush_logs(ctx: Any, actor: str, args: dict[str, Any]) -> str:
 def _state_step(to: TradingState) -> Callable[[Any, str, dict[str, Any]], str]:
     def run(ctx: Any, actor: str, args: dict[str, Any]) -> str:
         with ctx.store.write() as s:
+            check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
             frm = ts.current(s, lock=True).state
             snap = ts.change(s, ctx.clock.now(), to, actor, str(args.get("reason") or f"{to} by {actor}"))
         return f"{frm} → {snap.state}"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.context import EngineContext
 from engine.jobs import MARKET_DATA_KEY  # {"ts": iso} written by the market job
+from engine.lease import check_fence, require_lease
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
@@ -176,6 +177,7 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
                       ) -> tuple[OrderRow, OrderFacts | None, RiskRejection | None]:
     """The one transaction: lock the state, dedupe, check, record (facts None = an existing order)."""
     with ctx.store.write() as s:
+        epoch = check_fence(s, ctx)  # an engine records an order only under the lease epoch it holds (engine/lease.py)
         _lock_state(s, now)  # first: concurrent gateways queue here, so the dedupe below sees committed rows
         existing = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one_or_none()
         if existing is not None:
@@ -184,6 +186,7 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
         facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
         rejection = run_checks(facts, limits)
         row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id)
+        row.lease_epoch = epoch
         if rejection is not None:
             if rejection.check in _STATE_TRIGGERS:
                 tighten(s, now, trading_state.TradingState(getattr(limits, _STATE_TRIGGERS[rejection.check])),
@@ -199,6 +202,9 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
 def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> GatewayResult:
     request = OrderRequest(client_order_id=row.client_order_id, symbol=row.symbol, side=OrderSide(row.side),
                            qty=row.qty, order_type=OrderType(row.order_type), limit_price=row.limit_price)
+    # recorded, not sent yet: an engine frozen since (past its lease) leaves it pending_new for the new
+    # leader's sync to close ("never received") instead of sending it
+    require_lease(ctx, f"sending order {row.client_order_id}")
     try:
         order: BrokerOrder | None = ctx.broker.submit_order(request)
         failure: str | None = None
@@ -217,6 +223,7 @@ def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> 
                              f"unexpected broker failure ({type(exc).__name__}: {exc}); sync will look the order up")
     now = ctx.clock.now()
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # sent, but another engine leads now: its sync records the broker's answer
         stored = s.scalars(select(OrderRow).where(OrderRow.client_order_id == row.client_order_id)).one()
         if order is not None:
             apply_broker_order(stored, order, now)

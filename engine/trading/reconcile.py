@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
+from engine.lease import check_fence
 from engine.store.models import FillRow, KeyValue, OrderRow, ReconciliationRun
 from engine.trading.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, OrderSide
 from engine.trading.marks import latest_closes
@@ -152,6 +153,7 @@ def reconcile(ctx: EngineContext, limits: RiskLimits | None = None, retry_delay_
         truth = _broker_view(ctx)
         now = ctx.clock.now()
         with ctx.store.write() as s:
+            check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
             base = _baseline(s)
             if base is None:
                 _adopt(s, now, truth)
@@ -171,6 +173,7 @@ def _record(ctx: EngineContext, diffs: list[Difference], adopted: bool, limits: 
     total = sum((d.value for d in diffs), ZERO)
     report = ReconciliationReport(ts=now, ok=not diffs, differences=diffs, total_value=total, baseline_adopted=adopted)
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         s.add(ReconciliationRun(ts=now, ok=report.ok, differences=[
             {**asdict(d), "value": str(d.value)} for d in diffs
         ]))

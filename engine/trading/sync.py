@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
+from engine.lease import check_fence
 from engine.market.exchange import calendar_for_settings
 from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, PositionRow
 from engine.store.writes import insert_ignoring_duplicates, upsert_rows
@@ -91,6 +92,7 @@ def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> Sy
     lookups = _pending_lookups(ctx, {o.client_order_id for o in orders})
     now = ctx.clock.now()
     with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         gross = sum((abs(p.qty) * (p.market_price or p.avg_entry_price) for p in positions), Decimal(0))
         s.add(AccountSnapshot(ts=now, broker=ctx.broker.name, cash=account.cash, equity=account.equity,
                               buying_power=account.buying_power, gross_exposure=gross))

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.lease import check_fence
 from engine.store.models import OrderRow
 from engine.trading.brokers.alpaca_stream import TradeUpdate
 from engine.trading.orders import apply_broker_order
@@ -62,6 +63,7 @@ class TradeUpdatesApplier:
                 return False
             now = self.ctx.clock.now()
             with self.ctx.store.write() as s:
+                check_fence(s, self.ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
                 row = s.scalars(select(OrderRow).where(OrderRow.client_order_id == update.order.client_order_id)).first()
                 if row is None:
                     self.counters.unknown += 1

@@ -1,0 +1,270 @@
+"""Several web processes on PostgreSQL + Redis, as deployed: `gunicorn app:server` (engine_mode=none),
+`python -m engine`, and `celery -A webapp.celery_worker worker`, all real processes on 127.0.0.1.
+
+- A login made through one gunicorn process is valid in the other (one shared secret key).
+- A kill switch pressed through process A is on process B's banner at its next refresh, although the
+  query cache's TTL is 30 s here: only the explicit invalidation in Redis can explain it. A preset made
+  active through A is the Planner's active preset through B.
+- The Regime page's what-if (a background callback) started through A is polled to its result through B
+  (the job runs in the Celery worker; its progress and result live in Redis).
+- `gunicorn app:server -w 2` without REGIMEDESK_SECRET_KEY refuses to start, in one line naming it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from engine.planner.presets import KNOB_NAMES
+from tests.auth_helpers import PASSWORDS, csrf_from
+from tests.web_requests import CALLBACK_URL, build_body, find, position
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_DB = 12  # this test's own Redis database, flushed before and after
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+CONFIG = re.compile(r'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_or_skip() -> Any:
+    import redis
+
+    from tests.conftest import skip_or_fail
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    return client
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{url} exited {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} not up in {timeout} s: {log.read_text()[-3000:]}")
+
+
+class Web:
+    """One logged-in browser-like client of one web process."""
+
+    def __init__(self, url: str, session: requests.Session) -> None:
+        self.url = url
+        self.http = session
+        self.end_id = ""
+
+    def open_page(self, path: str = "/") -> None:
+        page = self.http.get(self.url + path, timeout=30)
+        assert page.status_code == 200, page.status_code
+        self.end_id = json.loads(CONFIG.search(page.text).group(1)).get("end_id", "")
+
+    def post(self, dep: dict, values: dict[str, Any] | None = None, trigger: str | None = None,
+             query: dict[str, str] | None = None, body: dict | None = None) -> requests.Response:
+        if body is None:
+            by_position = {position(dep, *k.rsplit(".", 1)): v for k, v in (values or {}).items()}
+            changed = 0
+            if trigger is not None:
+                changed = next(i for i, s in enumerate(dep["inputs"]) if f"{s['id']}.{s['property']}" == trigger)
+            body = build_body(dep, by_position, changed)
+        params = {"endId": self.end_id} if self.end_id else {}
+        params.update(query or {})
+        return self.http.post(self.url + CALLBACK_URL, params=params, json=body, timeout=60)
+
+
+def login(url: str, name: str, password: str) -> requests.Session:
+    session = requests.Session()
+    token = csrf_from(session.get(url + "/login", timeout=30).text)
+    done = session.post(url + "/login", data={"username": name, "password": password, "csrf_token": token},
+                        allow_redirects=False, timeout=30)
+    assert done.status_code == 302, done.text[:300]
+    session.headers["X-CSRFToken"] = session.cookies["_csrf_token"]
+    return session
+
+
+@pytest.fixture
+def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Engine + Celery worker + two gunicorn processes (one worker each) on one database and one Redis db."""
+    redis_client = _redis_or_skip()
+    redis_client.flushdb()
+    env = {**os.environ, "REGIMEDESK_DATABASE_URL": pg_url, "REGIMEDESK_CACHE_URL": REDIS_URL,
+           "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_ENGINE_MODE": "none",
+           "REGIMEDESK_CACHE_TTL_SECONDS": "30", "REGIMEDESK_TICK_SECONDS": "0.5", "REGIMEDESK_WARMUP_POLLS": "400",
+           "REGIMEDESK_AUTOTRADE": "false", "REGIMEDESK_DEADMAN_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
+    subprocess.run([sys.executable, "-m", "engine", "migrate"], cwd=ROOT, env=env, check=True, timeout=120,
+                   capture_output=True)
+    for role in ("viewer", "trader"):
+        subprocess.run([sys.executable, "-m", "engine", "users", "add", role, "--role", role, "--password-stdin"],
+                       cwd=ROOT, env=env, input=PASSWORDS[role] + "\n", text=True, check=True, timeout=60,
+                       capture_output=True)
+    procs: list[subprocess.Popen] = []
+    logs: dict[str, Path] = {}
+
+    def start(name: str, argv: list[str]) -> subprocess.Popen:
+        logs[name] = tmp_path / f"{name}.log"
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=logs[name].open("w"), stderr=subprocess.STDOUT)
+        procs.append(proc)
+        return proc
+
+    try:
+        start("engine", [sys.executable, "-m", "engine"])
+        start("celery", [sys.executable, "-m", "celery", "-A", "webapp.celery_worker", "worker", "-Q",
+                         "regimedesk-background", "--concurrency", "1", "--loglevel", "INFO"])
+        urls = []
+        for name in ("web-a", "web-b"):
+            port = _free_port()
+            proc = start(name, [sys.executable, "-m", "gunicorn", "app:server", "-w", "1", "-b", f"127.0.0.1:{port}"])
+            urls.append(f"http://127.0.0.1:{port}")
+            _wait_http(urls[-1], proc, logs[name])
+        yield {"a": urls[0], "b": urls[1], "env": env, "logs": logs, "procs": procs, "redis": redis_client}
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        redis_client.flushdb()
+
+
+def _deps(web: Web) -> list[dict]:
+    response = web.http.get(web.url + "/_dash-dependencies", timeout=30)
+    assert response.status_code == 200
+    return list(response.json())
+
+
+def _banner_state(web: Web, dep: dict) -> str:
+    response = web.post(dep, {"banner-interval.n_intervals": 1})
+    assert response.status_code == 200, response.text[:300]
+    return json.dumps(response.json()["response"]["banner-state"]["children"])
+
+
+def _wait_engine_state(web: Web, dep: dict, state: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if f"Trading {state}" in _banner_state(web, dep):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"trading state never {state}")
+
+
+def test_web001_login_cache_invalidation_and_preset_across_processes(stack: dict[str, Any]) -> None:
+    viewer = login(stack["a"], "viewer", PASSWORDS["viewer"])
+    a, b = Web(stack["a"], viewer), Web(stack["b"], viewer)  # the same session cookie on both processes
+    a.open_page()
+    b.open_page()  # 200 through B: the session A signed is valid in B
+    deps = _deps(a)
+    banner = find(deps, "banner-state.children", "banner-interval")
+    _wait_engine_state(b, banner, "ACTIVE")  # the engine initialised the state (30 s TTL: read until then)
+    # B has ACTIVE cached for 30 s now; the kill switch goes through A
+    assert "Trading ACTIVE" in _banner_state(b, banner)
+    kill = find(deps, "banner-kill-result.children", "banner-kill-confirm")
+    pressed = a.post(kill, {"banner-kill-confirm.n_clicks": 1, "banner-kill-flatten.value": False})
+    assert pressed.status_code == 200, pressed.text[:500]
+    t_done = time.monotonic()
+    assert "Trading HALTED" in json.dumps(pressed.json()["response"]), pressed.text[:500]
+    seen = _banner_state(b, banner)  # B's next refresh
+    assert "Trading HALTED" in seen, seen
+    assert time.monotonic() - t_done < 5.0  # well inside the 30 s TTL: the invalidation, not an expiry
+
+    # a preset made active through A is the Planner's active preset through B
+    trader = login(stack["a"], "trader", PASSWORDS["trader"])
+    ta, tb = Web(stack["a"], trader), Web(stack["b"], trader)
+    ta.open_page("/planner")
+    tb.open_page("/planner")
+    store = find(deps, "planner-message.children")
+    body = build_body(store, {}, 0)
+    body["inputs"][0]["value"] = 1  # planner-activate-confirm.submit_n_clicks
+    body["state"][0] = [{"id": {"type": "planner-knob", "name": k}, "property": "value", "value": 0.25}
+                        for k in KNOB_NAMES]
+    body["state"][1]["value"] = "web-workers-test"
+    activated = ta.post(store, body=body)
+    assert activated.status_code == 200 and "is now active" in activated.text, activated.text[:500]
+    page = find(deps, "_pages_content.children")
+    names = {f"{s['id']}.{s['property']}" for s in page["inputs"] + page["state"]}
+    values_by_name: dict[str, Any] = dict.fromkeys(names)
+    values_by_name["_pages_location.pathname"] = "/planner"
+    values_by_name["_pages_location.search"] = ""
+    rendered = tb.post(page, values_by_name)
+    assert rendered.status_code == 200, rendered.text[:300]
+    assert "Active preset: web-workers-test" in rendered.text, rendered.text[:1000]
+
+
+def test_web002_background_callback_started_on_one_worker_polled_on_another(stack: dict[str, Any]) -> None:
+    viewer = login(stack["a"], "viewer", PASSWORDS["viewer"])
+    a, b = Web(stack["a"], viewer), Web(stack["b"], viewer)
+    a.open_page("/regime")
+    b.end_id = a.end_id  # the same browser page polls: its signed page id goes along
+    deps = _deps(a)
+    whatif = find(deps, "regime-whatif-result.children", "regime-whatif-run")
+    body = build_body(whatif, {}, 0)
+    body["inputs"][0]["value"] = 1
+    for entry in body["state"]:
+        if entry["id"] == "regime-whatif-window":
+            entry["value"] = "390"
+    started = a.post(whatif, body=body)
+    assert started.status_code == 200, started.text[:500]
+    handles = started.json()
+    assert "cacheKey" in handles and "job" in handles, handles
+    poll = json.loads(json.dumps(body))
+    for entry in poll["inputs"] + poll["state"]:
+        entry["value"] = None
+    deadline = time.monotonic() + 120
+    result = None
+    polls = 0
+    while time.monotonic() < deadline:
+        polls += 1
+        response = b.post(whatif, body=poll, query={"cacheKey": handles["cacheKey"], "job": handles["job"]})
+        assert response.status_code in (200, 204), response.text[:500]
+        if response.status_code == 200 and "response" in response.json():
+            result = response.json()["response"]
+            break
+        time.sleep(0.3)
+    assert result is not None, f"no result after {polls} polls: {stack['logs']['celery'].read_text()[-3000:]}"
+    text = json.dumps(result["regime-whatif-result"]["children"])
+    assert "regime-whatif-agreement" in text and "No pending edits" in text, text[:1000]  # the replay's summary
+    celery_log = stack["logs"]["celery"].read_text()
+    assert "background_callback_" in celery_log and "succeeded" in celery_log, celery_log[-2000:]
+
+
+def test_web003_several_workers_without_a_shared_secret_refused(pg_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REGIMEDESK_SECRET_KEY"}
+    env.update({"REGIMEDESK_DATABASE_URL": pg_url, "REGIMEDESK_ENGINE_MODE": "none"})
+    port = _free_port()
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "app:server", "-w", "2", "-b", f"127.0.0.1:{port}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if "REGIMEDESK_SECRET_KEY" in line]
+    assert len(lines) == 1 and lines[0].startswith("configuration error: REGIMEDESK_SECRET_KEY"), done.stderr[-2000:]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
