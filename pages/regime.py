@@ -26,6 +26,7 @@ from webapp.auth.access import requires
 from webapp.background import job_store
 from webapp.cache import cache
 from webapp.context import get_context
+from webapp.inputs import is_click
 from webapp.regime_analysis import duration_stats, segments, transition_matrix
 from webapp.regime_whatif import (
     KNOBS,
@@ -286,7 +287,12 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
                        window: str | None, own_upload: Any, parameters_upload: Any):
     """Runs in a child process (DiskcacheManager): reads copies of the history, writes nothing."""
     hidden = {"display": "none"}
-    bars_wanted = int(window or WINDOWS[0])
+    if not is_click(_n):
+        return no_update, no_update, no_update
+    bars_wanted = int(window) if str(window) in {str(w) for w in WINDOWS} else int(WINDOWS[0])
+    if edits is not None and (not isinstance(edits, dict) or not all(isinstance(k, str) for k in edits)):
+        return dbc.Alert("the pending edits could not be read; reload the page", color="warning",
+                         id="regime-whatif-error"), no_update, hidden
     origin, origin_name = upload_sheets(own_upload, parameters_upload)
     set_progress((2, "reading the stored history…"))
     try:
@@ -298,7 +304,11 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
             bars, chains, start = rq.replay_window(session, symbol, bars_wanted, WARMUP_BARS)
             stored = rq.regime_history(session, bars_wanted, symbol)
             cat = rq.regime_catalogue(session)
-        candidate = apply_edits(base, edits or {}, origin)
+        try:
+            candidate = apply_edits(base, edits or {}, origin)
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise WhatIfError(f"the pending edits do not fit this workbook ({type(exc).__name__}: {exc}); discard "
+                              "them and edit again") from None
 
         def progress(fraction: float, phase: str) -> None:
             set_progress((5 + 93 * fraction, f"{phase} {fraction * 100:.0f}%"))

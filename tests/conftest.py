@@ -56,6 +56,17 @@ def _browser_available(request: pytest.FixtureRequest) -> None:
         skip_or_fail("Chromium and chromedriver are needed for browser tests (apt-get install chromium chromium-driver)")
 
 
+@pytest.fixture(autouse=True)
+def _no_notification_targets_leak() -> Iterator[None]:
+    """A test that configures notification targets (process-wide in engine.notify) must not leave them
+    to every later test: after each test the process's notifier sends nowhere again."""
+    yield
+    from engine import notify
+
+    if notify.current().enabled:
+        notify.configure([])
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'regimedesk.db'}"
