@@ -1,0 +1,565 @@
+"""Load bench: N browser-like clients against the production layout and the embedded mode, side by side.
+
+Production: `gunicorn app:server -w 4` (gunicorn.conf.py: gthread) + `python -m engine` on a throwaway
+PostgreSQL database (127.0.0.1:5432, dropped after) + Redis (db 14, flushed before and after).
+Embedded: `python app.py` on a temporary SQLite store. Both run the default simulated market, paper
+broker and autotrading, so the engine works while the web is loaded.
+
+Each client logs in as a viewer through POST /login (csrf_token field), then does what the browser does:
+loads a page (the HTML, /_dash-layout, /_dash-dependencies, the page-content callback), fires the page's
+callbacks once, then the interval callbacks at their real periods (banner: 1 s; Overview: 2 s; Trading:
+1 s) with the request bodies built from /_dash-dependencies, echoing the stores the callbacks return
+(the chart's `overview-chart-shown`, `trading-fingerprints`) like the renderer does; X-CSRFToken from the
+`_csrf_token` cookie. Clients alternate between Overview and Trading every `--visit` seconds. A client
+is two threads (the banner's interval and the page's), like a browser's parallel requests; static
+assets are not fetched (a browser caches them).
+
+Baselines measured in the same run: a no-op callback of the same app (the banner's kill-switch dialog
+toggle answered "closed": the guard and Dash, no store) interleaved with each interval callback on an idle
+server (cost ratios), and sent by a probe client during the load. The engine is watched from the store:
+the active engine's heartbeat age every 0.5 s, and each job's start lateness on its interval grid.
+
+Run: python bench/bench_load.py [--clients 50] [--duration 120] [--modes production,embedded]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.web_requests import CALLBACK_URL, build_body, position  # noqa: E402
+
+PG_ADMIN = os.environ.get("REGIMEDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = "redis://127.0.0.1:6379/14"
+VIEWER, PASSWORD = "bench-viewer", "bench-viewer-password-1"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+CONFIG = re.compile(r'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
+PERIODS = {"banner-interval": 1.0, "overview-interval": 2.0, "trading-interval": 1.0}
+PAGES = {"/": "overview-interval", "/trading": "trading-interval"}
+ECHO = ("overview-chart-shown", "trading-fingerprints")  # stores a callback reads back as State
+MAX_DURATION_S = 300.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# --- the processes -------------------------------------------------------------------------------
+@dataclass
+class Stack:
+    mode: str
+    url: str
+    database_url: str
+    env: dict[str, str]
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+    cleanup: list[Any] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], tmp: Path) -> subprocess.Popen:
+        log = tmp / f"{name}.log"
+        self.logs.append(log)
+        proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        for fn in reversed(self.cleanup):
+            fn()
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
+    subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, env=env, input=stdin, text=True, check=True,
+                   timeout=180, capture_output=True)
+
+
+def _wait_up(stack: Stack, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dead = [p for p in stack.procs if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"{stack.mode}: a process exited: " + " | ".join(p.read_text()[-1500:] for p in stack.logs))
+        try:
+            if requests.get(stack.url + "/healthz", timeout=2).status_code == 200 and _heartbeat_age(stack) is not None:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{stack.mode}: not up in {timeout} s")
+
+
+def _base_env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIMEDESK_")}
+    env.update({"REGIMEDESK_DATABASE_URL": database_url, "REGIMEDESK_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def production(workers: int, tmp: Path) -> Stack:
+    import psycopg
+    import redis
+
+    name = f"regimedesk_bench_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    r = redis.Redis.from_url(REDIS_URL)
+    r.flushdb()
+    port = free_port()
+    env = _base_env(url)
+    env.update({"REGIMEDESK_ENGINE_MODE": "none", "REGIMEDESK_CACHE_URL": REDIS_URL,
+                "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_BIND": f"127.0.0.1:{port}"})
+    stack = Stack("production", f"http://127.0.0.1:{port}", url, env)
+
+    def drop() -> None:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        r.flushdb()
+
+    stack.cleanup.append(drop)
+    try:
+        _cli(env, "migrate")
+        _cli(env, "users", "add", VIEWER, "--role", "viewer", "--password-stdin", stdin=PASSWORD + "\n")
+        stack.start("engine", [sys.executable, "-m", "engine"], tmp)
+        stack.start("gunicorn", [sys.executable, "-m", "gunicorn", "app:server", "-w", str(workers)], tmp)
+        _wait_up(stack)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def embedded(tmp: Path) -> Stack:
+    url = f"sqlite:///{tmp / 'embedded.db'}"
+    port = free_port()
+    env = _base_env(url)
+    env.update({"REGIMEDESK_ENGINE_MODE": "embedded", "REGIMEDESK_PORT": str(port)})
+    stack = Stack("embedded", f"http://127.0.0.1:{port}", url, env)
+    try:
+        _cli(env, "migrate")
+        _cli(env, "users", "add", VIEWER, "--role", "viewer", "--password-stdin", stdin=PASSWORD + "\n")
+        stack.start("app", [sys.executable, "app.py"], tmp)
+        _wait_up(stack)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+# --- the engine, seen from the store -------------------------------------------------------------
+_stores: dict[str, Any] = {}
+
+
+def _store(stack: Stack):  # type: ignore[no-untyped-def]
+    from engine.store.db import Store
+
+    if stack.database_url not in _stores:
+        _stores[stack.database_url] = Store(stack.database_url)
+    return _stores[stack.database_url]
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def _heartbeat_age(stack: Stack) -> float | None:
+    from sqlalchemy import func, select
+
+    from engine.store.models import EngineHeartbeat
+
+    try:
+        with _store(stack).read() as s:
+            beat = s.scalar(select(func.max(EngineHeartbeat.last_beat)).where(EngineHeartbeat.status == "active"))
+    except Exception:  # noqa: BLE001 - a store not migrated yet
+        return None
+    return None if beat is None else (datetime.now(UTC) - _utc(beat)).total_seconds()
+
+
+def job_lateness(stack: Stack, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+    """Per job: runs, runs expected, and start lateness on its interval grid (ms): p50, p99, max."""
+    from sqlalchemy import select
+
+    from engine.store.models import JobRun
+
+    with _store(stack).read() as s:
+        rows = s.execute(select(JobRun.job, JobRun.started_at, JobRun.outcome)
+                         .where(JobRun.started_at >= start, JobRun.started_at <= end)).all()
+    starts: dict[str, list[float]] = defaultdict(list)
+    skipped: dict[str, int] = defaultdict(int)
+    for job, ts, outcome in rows:
+        if outcome == "skipped":
+            skipped[job] += 1
+        else:
+            starts[job].append(_utc(ts).timestamp())
+    out = {}
+    for job, times in starts.items():
+        times.sort()
+        if len(times) < 3:
+            continue
+        period = statistics.median(b - a for a, b in zip(times, times[1:], strict=False))
+        if period <= 0:
+            continue
+        offsets = [t - times[0] - round((t - times[0]) / period) * period for t in times]
+        base = min(offsets)
+        late = [(o - base) * 1000.0 for o in offsets]
+        out[job] = {"period_s": period, "runs": len(times), "expected": (end - start).total_seconds() / period,
+                    "p50": pct(late, 0.5), "p99": pct(late, 0.99), "max": max(late), "skipped": skipped[job]}
+    return out
+
+
+# --- the clients ---------------------------------------------------------------------------------
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.error_examples: list[str] = []
+        self.counting = False
+
+    def add(self, name: str, ms: float, ok: bool, detail: str = "") -> None:
+        if not self.counting:
+            return
+        with self.lock:
+            self.samples[name].append(ms)
+            if not ok:
+                self.errors[name] += 1
+                if len(self.error_examples) < 5:
+                    self.error_examples.append(f"{name}: {detail[:200]}")
+
+
+def _short(dep: dict[str, Any]) -> str:
+    out = dep["output"]
+    first = out[2:].split("...")[0] if out.startswith("..") else out
+    return first.rsplit(".", 1)[0].split("@")[0]
+
+
+class Browser:
+    """One logged-in tab: its cookies, the page's end_id, the stores the renderer would echo."""
+
+    def __init__(self, url: str, recorder: Recorder) -> None:
+        self.url = url
+        self.rec = recorder
+        self.http = requests.Session()
+        self.end_id = ""
+        self.stores: dict[str, Any] = {}
+        self.deps: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def login(self) -> None:
+        token = CSRF_FIELD.search(self.http.get(self.url + "/login", timeout=30).text)
+        assert token, "no csrf_token on /login"
+        done = self.http.post(self.url + "/login", data={"username": VIEWER, "password": PASSWORD,
+                                                         "csrf_token": token.group(1)}, allow_redirects=False,
+                              timeout=30)
+        assert done.status_code == 302, (done.status_code, done.text[:200])
+        self.http.headers["X-CSRFToken"] = self.http.cookies["_csrf_token"]
+
+    def load_page(self, path: str) -> None:
+        t0 = time.perf_counter()
+        page = self.http.get(self.url + path, timeout=60)
+        ok = page.status_code == 200
+        match = CONFIG.search(page.text) if ok else None
+        self.end_id = json.loads(match.group(1)).get("end_id", "") if match else ""
+        for extra in ("/_dash-layout", "/_dash-dependencies"):
+            r = self.http.get(self.url + extra, timeout=60)
+            ok = ok and r.status_code == 200
+            if extra == "/_dash-dependencies" and r.status_code == 200:
+                self.deps = r.json()
+        self.rec.add("page load (html, layout, dependencies)", (time.perf_counter() - t0) * 1000, ok, page.text[:200])
+        with self.lock:
+            self.stores = {}
+        content = next(d for d in self.deps if "_pages_content.children" in d["output"])
+        values = {"_pages_location.pathname": path, "_pages_location.search": ""}
+        self.call(content, values, name="page content callback")
+
+    def call(self, dep: dict[str, Any], values: dict[str, Any], name: str | None = None,
+             trigger: int = 0) -> requests.Response | None:
+        by_position = {}
+        for key, value in values.items():
+            with contextlib.suppress(KeyError):  # a value for an input this callback does not have
+                by_position[position(dep, *key.rsplit(".", 1))] = value
+        with self.lock:
+            for i, spec in enumerate(dep["inputs"] + dep["state"]):
+                if spec["id"] in ECHO:
+                    by_position[i] = self.stores.get(spec["id"])
+        body = build_body(dep, by_position, trigger)
+        t0 = time.perf_counter()
+        try:
+            r = self.http.post(self.url + CALLBACK_URL, params={"endId": self.end_id} if self.end_id else None,
+                               json=body, timeout=60)
+        except requests.RequestException as exc:
+            self.rec.add(name or _short(dep), (time.perf_counter() - t0) * 1000, False, repr(exc))
+            return None
+        ms = (time.perf_counter() - t0) * 1000
+        ok = r.status_code in (200, 204)
+        self.rec.add(name or _short(dep), ms, ok, f"{r.status_code} {r.text[:200]}")
+        if r.status_code == 200:
+            response = r.json().get("response", {})
+            with self.lock:
+                for store in ECHO:
+                    if store in response:
+                        self.stores[store] = response[store]["data"]
+        return r
+
+
+def interval_deps(deps: list[dict[str, Any]], interval: str) -> list[dict[str, Any]]:
+    return [d for d in deps if any(i["id"] == interval for i in d["inputs"])]
+
+
+def noop_dep(deps: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(d for d in deps if d["output"].startswith("banner-kill-modal.is_open")
+                and any(i["id"] == "banner-kill-cancel" for i in d["inputs"]))
+
+
+def call_noop(b: Browser, dep: dict[str, Any], name: str = "no-op callback (baseline)") -> None:
+    trigger = next(i for i, s in enumerate(dep["inputs"]) if s["id"] == "banner-kill-cancel")
+    b.call(dep, {"banner-kill-cancel.n_clicks": 1, "banner-kill-button.n_clicks": 0}, name=name, trigger=trigger)
+
+
+def _ticker(b: Browser, interval: str, stop: threading.Event, page_gen: list[int], my_gen: int) -> None:
+    period = PERIODS[interval]
+    deps = interval_deps(b.deps, interval)
+    n = 0
+    next_at = time.monotonic()
+    while not stop.is_set() and page_gen[0] == my_gen:
+        n += 1
+        for dep in deps:
+            b.call(dep, {f"{interval}.n_intervals": n})
+        next_at += period
+        delay = next_at - time.monotonic()
+        if delay < 0:
+            next_at = time.monotonic()  # behind: the next tick fires at once, missed ones are not queued
+        elif stop.wait(delay):
+            return
+
+
+def client(url: str, index: int, rec: Recorder, stop: threading.Event, visit_s: float) -> None:
+    b = Browser(url, rec)
+    try:
+        b.login()
+    except Exception as exc:  # noqa: BLE001 - counted, the client gives up
+        rec.add("login", 0.0, False, repr(exc))
+        return
+    paths = list(PAGES) if index % 2 == 0 else list(reversed(PAGES))
+    banner_gen = [0]
+    banner: threading.Thread | None = None
+    visit = 0
+    while not stop.is_set():
+        path = paths[visit % len(paths)]
+        visit += 1
+        b.load_page(path)
+        if banner is None:  # the banner lives in the app shell: it keeps ticking across page changes
+            banner = threading.Thread(target=_ticker, args=(b, "banner-interval", stop, banner_gen, 0), daemon=True)
+            banner.start()
+        gen = [visit]
+        page = threading.Thread(target=_ticker, args=(b, PAGES[path], stop, gen, visit), daemon=True)
+        page.start()
+        stop.wait(visit_s)
+        gen[0] = -1
+        page.join(timeout=30)
+    if banner is not None:
+        banner.join(timeout=30)
+
+
+# --- one mode ------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    mode: str
+    clients: int
+    duration_s: float
+    samples: dict[str, list[float]]
+    errors: dict[str, int]
+    error_examples: list[str]
+    idle_ratio: dict[str, float]
+    idle_noop_ms: float
+    heartbeat_ages: list[float]
+    jobs: dict[str, dict[str, float]]
+
+
+def idle_costs(url: str, rounds: int) -> tuple[dict[str, float], float]:
+    """Each interval callback against the no-op, interleaved on the idle server, after the cache is warm."""
+    rec = Recorder()
+    b = Browser(url, rec)
+    b.login()
+    b.load_page("/")
+    deps = interval_deps(b.deps, "overview-interval") + interval_deps(b.deps, "banner-interval") \
+        + interval_deps(b.deps, "trading-interval")
+    noop = noop_dep(b.deps)
+    rec.counting = True
+    for n in range(1, rounds + 1):
+        call_noop(b, noop)
+        for dep in deps:
+            b.call(dep, {f"{i['id']}.n_intervals": n for i in dep["inputs"]})
+    base = statistics.median(rec.samples["no-op callback (baseline)"])
+    return {k: statistics.median(v) / base for k, v in rec.samples.items() if k != "no-op callback (baseline)"}, base
+
+
+def run_mode(stack: Stack, clients: int, duration: float, visit_s: float, idle_rounds: int) -> Result:
+    print(f"[{stack.mode}] up at {stack.url}; idle cost ratios ({idle_rounds} rounds)…", flush=True)
+    idle, idle_noop = idle_costs(stack.url, idle_rounds)
+    rec = Recorder()
+    stop = threading.Event()
+    threads = [threading.Thread(target=client, args=(stack.url, i, rec, stop, visit_s), daemon=True)
+               for i in range(clients)]
+    for t in threads:
+        t.start()
+        time.sleep(min(0.05, 2.0 / max(clients, 1)))  # clients arrive over ~2 s, not in one burst
+    time.sleep(3.0)  # logins and first page loads are done: count from here
+    print(f"[{stack.mode}] {clients} clients for {duration:.0f} s…", flush=True)
+    ages: list[float] = []
+    probe = Browser(stack.url, rec)
+    probe.login()
+    probe.load_page("/")
+    noop = noop_dep(probe.deps)
+    rec.counting = True
+    t_start = datetime.now(UTC)
+    t0 = time.monotonic()
+    next_probe = next_age = t0
+    while time.monotonic() - t0 < duration:
+        now = time.monotonic()
+        if now >= next_age:
+            age = _heartbeat_age(stack)
+            if age is not None:
+                ages.append(age)
+            next_age = now + 0.5
+        if now >= next_probe:
+            call_noop(probe, noop)
+            next_probe = now + 0.25
+        time.sleep(0.05)
+    rec.counting = False
+    measured = time.monotonic() - t0
+    t_end = datetime.now(UTC)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    return Result(stack.mode, clients, measured, dict(rec.samples), dict(rec.errors), rec.error_examples, idle,
+                  idle_noop, ages, job_lateness(stack, t_start, t_end))
+
+
+# --- report --------------------------------------------------------------------------------------
+INTERVAL_NAMES = ("banner-state", "banner-engine", "overview-equity", "overview-engine", "overview-index-chart",
+                  "overview-positions", "trading-state")
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return f"{'—':>30}"
+    return f"{len(values):>7} {pct(values, 0.5):>6.1f} {pct(values, 0.95):>7.1f} {pct(values, 0.99):>7.1f}"
+
+
+def report(results: list[Result], goal_p95: float) -> None:
+    head = "".join(f" | {r.mode + ' (n, p50, p95, p99 ms)':>30}" for r in results)
+    print("\n" + f"{'callback':<40}" + head)
+    names = []
+    for r in results:
+        for k in r.samples:
+            if k not in names:
+                names.append(k)
+    for name in sorted(names, key=lambda k: (k not in INTERVAL_NAMES, k)):
+        print(f"{name:<40}" + "".join(f" | {_fmt(r.samples.get(name, [])):>30}" for r in results))
+    inter = {r.mode: [v for k in INTERVAL_NAMES for v in r.samples.get(k, [])] for r in results}
+    print(f"{'ALL interval callbacks':<40}" + "".join(f" | {_fmt(inter[r.mode]):>30}" for r in results))
+    print()
+    for r in results:
+        total = sum(len(v) for v in r.samples.values())
+        errors = sum(r.errors.values())
+        print(f"[{r.mode}] {r.clients} clients, {r.duration_s:.0f} s: {total} requests, {total / r.duration_s:.0f} req/s, "
+              f"{errors} errors" + (f" ({dict(r.errors)}; e.g. {r.error_examples[:2]})" if errors else ""))
+        noop = r.samples.get("no-op callback (baseline)", [])
+        if noop:
+            p50 = pct(noop, 0.5)
+            ratios = ", ".join(f"{k} {pct(r.samples[k], 0.5) / p50:.1f}x" for k in INTERVAL_NAMES if r.samples.get(k))
+            print(f"    under load, p50 against the no-op callback ({p50:.1f} ms): {ratios}")
+        ratios = ", ".join(f"{k} {v:.1f}x" for k, v in sorted(r.idle_ratio.items()))
+        print(f"    idle, median against the no-op callback ({r.idle_noop_ms:.1f} ms): {ratios}")
+        if r.heartbeat_ages:
+            print(f"    engine heartbeat age during the load: p50 {pct(r.heartbeat_ages, 0.5):.2f} s, "
+                  f"p99 {pct(r.heartbeat_ages, 0.99):.2f} s, max {max(r.heartbeat_ages):.2f} s "
+                  f"({len(r.heartbeat_ages)} reads; stale after 5 s)")
+        for job, s in sorted(r.jobs.items()):
+            print(f"    job {job:<10} every {s['period_s']:.2f} s: {s['runs']} runs of ~{s['expected']:.0f}, "
+                  f"{s['skipped']} skipped; start lateness p50 {s['p50']:.0f} ms, p99 {s['p99']:.0f} ms, "
+                  f"max {s['max']:.0f} ms")
+        p95 = pct(inter[r.mode], 0.95)
+        market = r.jobs.get("market", {})
+        verdict = [f"errors {'0 ok' if not errors else f'{errors} MISS'}",
+                   f"interval p95 {p95:.0f} ms {'ok' if p95 <= goal_p95 else 'MISS'} (goal {goal_p95:.0f})",
+                   f"heartbeat max {max(r.heartbeat_ages or [float('nan')]):.1f} s "
+                   f"{'ok' if r.heartbeat_ages and max(r.heartbeat_ages) < 5 else 'MISS'} (goal < 5 s)",
+                   f"market job lateness p99 {market.get('p99', float('nan')):.0f} ms "
+                   f"{'ok' if market and market['p99'] <= 250 else 'MISS'} (goal 250)"]
+        print("    goals: " + "; ".join(verdict))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=120.0, help=f"seconds per mode (at most {MAX_DURATION_S:.0f})")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--visit", type=float, default=30.0, help="seconds on a page before switching")
+    parser.add_argument("--idle-rounds", type=int, default=40)
+    parser.add_argument("--modes", default="production,embedded")
+    parser.add_argument("--goal-p95-ms", type=float, default=200.0)
+    args = parser.parse_args(argv)
+    duration = min(max(args.duration, 5.0), MAX_DURATION_S)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="regimedesk-load-") as tmp_name:
+        for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+            tmp = Path(tmp_name) / mode
+            tmp.mkdir()
+            stack = production(args.workers, tmp) if mode == "production" else embedded(tmp)
+            try:
+                results.append(run_mode(stack, args.clients, duration, args.visit, args.idle_rounds))
+            finally:
+                for store in list(_stores.values()):
+                    store.dispose()
+                _stores.clear()
+                stack.stop()
+    print(f"\nRegimeDesk load bench: {args.clients} clients, {duration:.0f} s per mode; production = gunicorn -w "
+          f"{args.workers} (gthread) + python -m engine on PostgreSQL + Redis; embedded = python app.py on SQLite; "
+          f"{os.cpu_count()} CPUs shared by the server processes and this load generator")
+    report(results, args.goal_p95_ms)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
