@@ -129,7 +129,13 @@ def main() -> int:
     if refusal:
         print(refusal, file=sys.stderr)
         return 2
-    app = create_app(settings, start_engine=True)
+    from engine.store.db import StoreError
+
+    try:
+        app = create_app(settings, start_engine=True)
+    except StoreError as exc:  # a schema behind or ahead of this code: one line saying what to run
+        print(f"database error: {exc}", file=sys.stderr)
+        return 2
     print_setup_link(app, settings)
     log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
     from webapp.embedded_shutdown import serve_until_signal
@@ -140,7 +146,14 @@ def main() -> int:
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
     """`app.server` for gunicorn, built on first access so importing app.py stays cheap."""
     if name == "server":
-        return create_app(load_settings()).server
+        from engine.store.db import StoreError
+
+        try:
+            return create_app(load_settings()).server
+        except (SettingsError, StoreError) as exc:  # one line, not a traceback per worker
+            kind = "configuration" if isinstance(exc, SettingsError) else "database"
+            print(f"{kind} error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(3) from None  # gunicorn's "worker failed to boot": the arbiter stops, no restart loop
     raise AttributeError(name)
 
 

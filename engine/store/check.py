@@ -1,4 +1,8 @@
-"""Refuse to run against a database whose schema is older than the code (standalone engine, web-only)."""
+"""Refuse to run against a database whose schema is not the one the code needs (standalone engine, web-only).
+
+Behind (older or empty): `python -m engine migrate` brings it up. Ahead (a revision these migration
+scripts do not know: a newer release migrated it): run that release, or downgrade the schema with it.
+"""
 from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext
@@ -8,12 +12,36 @@ from engine.store.db import Store, StoreError
 from engine.store.migrate import alembic_config
 
 
-def require_current_schema(store: Store) -> None:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+def _revisions(store: Store) -> tuple[str | None, str | None, set[str]]:
+    script = ScriptDirectory.from_config(alembic_config())
     with store.engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
-    if current != head:
-        raise StoreError(
-            f"the database {store.safe_url()} is at schema {current or 'empty'}, the code needs {head}: "
-            "run `python -m engine migrate` first"
-        )
+    return current, script.get_current_head(), {rev.revision for rev in script.walk_revisions()}
+
+
+def ahead_problem(store: Store) -> str | None:
+    """One line when the database is at a revision this code does not know (migrated by a newer release)."""
+    current, head, known = _revisions(store)
+    if current is None or current in known:
+        return None
+    return (f"the database {store.safe_url()} is at schema {current}, newer than this code (which knows up to "
+            f"{head}): run the release that migrated it, or downgrade the schema with that release's "
+            f"`alembic downgrade {head}`")
+
+
+def schema_problem(store: Store) -> str | None:
+    """None when the database is at this code's newest revision, else one line saying what to run."""
+    current, head, _known = _revisions(store)
+    if current == head:
+        return None
+    ahead = ahead_problem(store)
+    if ahead is not None:
+        return ahead
+    return (f"the database {store.safe_url()} is at schema {current or 'empty'}, the code needs {head}: "
+            "run `python -m engine migrate` first")
+
+
+def require_current_schema(store: Store) -> None:
+    problem = schema_problem(store)
+    if problem is not None:
+        raise StoreError(problem)

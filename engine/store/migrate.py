@@ -22,6 +22,14 @@ def alembic_config() -> Config:
 
 def upgrade_to_head(store: Store) -> None:
     """Bring the schema to the newest revision; safe when several processes start at once."""
+    from engine.store.check import ahead_problem
+
+    try:
+        ahead = ahead_problem(store)  # never "upgrade" a schema a newer release migrated (alembic cannot find it)
+    except Exception as exc:  # noqa: BLE001 - unreachable: turned into a message that names the database
+        raise StoreError(f"could not migrate the database {store.safe_url()}: {exc}") from exc
+    if ahead is not None:
+        raise StoreError(ahead)
     cfg = alembic_config()
     try:
         with store.engine.connect() as conn:
