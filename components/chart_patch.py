@@ -3,8 +3,12 @@
 A tab remembers what its chart holds (symbol, bar count, newest bar) in a dcc.Store; each refresh
 returns a dash.Patch that appends the bars stored since, drops the oldest and corrects a revised
 last bar, or no_update when nothing moved, instead of rebuilding and resending the whole figure.
+The bars arrive as plain lists (`series_of`), which the web caches once for every tab and worker.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from dash import Patch, no_update
@@ -13,6 +17,7 @@ from components.charts import price_figure
 
 CHART_BARS = 240
 PATCH_MAX_NEW = 60  # more new bars than this since the last refresh: send the whole figure again
+OHLC = ("open", "high", "low", "close")
 
 
 def _x(t) -> str:  # type: ignore[no-untyped-def]
@@ -21,56 +26,69 @@ def _x(t) -> str:  # type: ignore[no-untyped-def]
     return (t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t).isoformat()
 
 
-def full_figure(frame, title: str) -> dict:  # type: ignore[no-untyped-def]
+def series_of(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """An OHLC frame as plain JSON lists: x (ISO times) and open/high/low/close floats."""
+    return {"x": [_x(t) for t in frame["timestamp"]], **{k: [float(v) for v in frame[k]] for k in OHLC}}
+
+
+def full_figure(series: dict[str, list[Any]], title: str) -> dict[str, Any]:
     """The candle figure as a dict with plain JSON lists: plotly would send numeric columns as typed
     arrays (base64 `bdata`), which a Patch cannot extend in the browser."""
+    frame = pd.DataFrame({"timestamp": series["x"], **{k: series[k] for k in OHLC}})
     fig = price_figure(frame, title).to_dict()
-    fig["data"][0].update(x=[_x(t) for t in frame["timestamp"]],
-                          **{k: [float(v) for v in frame[k]] for k in ("open", "high", "low", "close")})
+    fig["data"][0].update(x=list(series["x"]), **{k: list(series[k]) for k in OHLC})
     return fig
 
 
-def _bar(frame, i: int) -> list[float]:  # type: ignore[no-untyped-def]
-    return [float(frame["open"].iat[i]), float(frame["high"].iat[i]), float(frame["low"].iat[i]),
-            float(frame["close"].iat[i])]
+def _bar(series: dict[str, list[Any]], i: int) -> list[float]:
+    return [series[k][i] for k in OHLC]
 
 
-def chart_update(frame, symbol: str, shown: dict | None):  # type: ignore[no-untyped-def]
-    """(figure or Patch or no_update, what the chart then shows) for the stored `frame` of `symbol`.
+def chart_update(series: dict[str, list[Any]], symbol: str, shown: dict | None,
+                 figure: Callable[[], dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
+    """(figure or Patch or no_update, what the chart then shows) for the stored bars `series` of `symbol`.
 
     A tab that already shows this symbol's candles gets only the bars stored since (appended, the
-    oldest dropped so the chart keeps CHART_BARS) and a corrected last bar; nothing when nothing moved."""
-    title = f"{symbol} · last {len(frame)} bars"
-    if not len(frame):
+    oldest dropped so the chart keeps CHART_BARS) and a corrected last bar; nothing when nothing moved.
+    `figure` builds the whole figure when one is needed (default: from `series`; the page passes a
+    cached one)."""
+    count_now = len(series["x"])
+    title = f"{symbol} · last {count_now} bars"
+    if not count_now:
         return no_update, shown
-    last_ts = _x(frame["timestamp"].iat[-1])
-    now_shown = {"symbol": symbol, "count": len(frame), "last_ts": last_ts, "last_bar": _bar(frame, len(frame) - 1)}
+    now_shown = {"symbol": symbol, "count": count_now, "last_ts": series["x"][-1],
+                 "last_bar": _bar(series, count_now - 1)}
+
+    def whole():  # type: ignore[no-untyped-def]
+        fig = (figure or (lambda: full_figure(series, title)))()
+        trace = fig["data"][0]  # what the tab will hold is what this figure holds (a cached one may be older)
+        return fig, {"symbol": symbol, "count": len(trace["x"]), "last_ts": trace["x"][-1],
+                     "last_bar": [trace[k][-1] for k in OHLC]}
+
     if not shown or shown.get("symbol") != symbol or not shown.get("last_ts"):
-        return full_figure(frame, title), now_shown
-    stamps = [_x(t) for t in frame["timestamp"]]
-    if shown["last_ts"] not in stamps:  # the tab is further behind than the stored window: start again
-        return full_figure(frame, title), now_shown
-    at = stamps.index(shown["last_ts"])
-    new = frame.iloc[at + 1:]
-    changed_last = _bar(frame, at) != shown.get("last_bar")
-    if not len(new) and not changed_last:
+        return whole()
+    at = next((i for i in range(count_now - 1, -1, -1) if series["x"][i] == shown["last_ts"]), None)
+    if at is None:  # the tab is further behind than the stored window: start again
+        return whole()
+    new = count_now - 1 - at
+    changed_last = _bar(series, at) != shown.get("last_bar")
+    if not new and not changed_last:
         return no_update, shown
-    if len(new) > PATCH_MAX_NEW:
-        return full_figure(frame, title), now_shown
+    if new > PATCH_MAX_NEW:
+        return whole()
     patch = Patch()
     trace = patch["data"][0]
     count = int(shown.get("count") or 0)
     if changed_last and count:
-        for key, value in zip(("open", "high", "low", "close"), _bar(frame, at), strict=True):
+        for key, value in zip(OHLC, _bar(series, at), strict=True):
             trace[key][count - 1] = value
-    if len(new):
-        trace["x"].extend([_x(t) for t in new["timestamp"]])
-        for key in ("open", "high", "low", "close"):
-            trace[key].extend([float(v) for v in new[key]])
-        drop = max(0, count + len(new) - CHART_BARS)
-        for _ in range(drop):
-            for key in ("x", "open", "high", "low", "close"):
+    if new:
+        trace["x"].extend(series["x"][at + 1:])
+        for key in OHLC:
+            trace[key].extend(series[key][at + 1:])
+        for _ in range(max(0, count + new - CHART_BARS)):
+            for key in ("x", *OHLC):
                 del trace[key][0]
         patch["layout"]["title"]["text"] = title
-        patch["data"][0]["name"] = title
-    return patch, {**now_shown, "count": min(CHART_BARS, count + len(new))}
+        trace["name"] = title
+    return patch, {**now_shown, "count": min(CHART_BARS, count + new)}

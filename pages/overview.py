@@ -54,7 +54,7 @@ def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
     account = queries.latest_account()
     if account is None:
         return "—", "no account snapshot yet", "—", "", "—", ""
-    age = (queries.now() - account["ts"]).total_seconds()
+    age = max((queries.market_now() - account["ts"]).total_seconds(), 0.0)  # snapshots carry market time
     return (fmt.money(account["equity"]), f"{account['broker']} · as of {fmt.age(age)} ago",
             fmt.money(account["cash"]), f"buying power {fmt.money(account['buying_power'], 0)}",
             fmt.money(account["gross_exposure"], 0), f"{len(queries.positions())} open positions")
@@ -90,7 +90,8 @@ def refresh_market(_n: int | None, shown: dict | None):  # type: ignore[no-untyp
     if symbol is None or not prices:
         return no_update, html.Div("no bars stored yet", className="text-muted small"), no_update
     rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"])) for p in prices]
-    figure, now_shown = chart_update(queries.bars(symbol, CHART_BARS), symbol, shown)
+    figure, now_shown = chart_update(queries.chart_series(symbol, CHART_BARS), symbol, shown,
+                                     lambda: queries.chart_figure(symbol, CHART_BARS))
     table_key = queries.fingerprint(rows)
     table = no_update if (shown or {}).get("prices") == table_key else \
         small_table(["Symbol", "Last", "Change"], rows, "no prices")

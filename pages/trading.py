@@ -3,8 +3,6 @@ progress, positions with P&L, open orders with cancel, recent fills, a manual or
 (through the gateway), the last reconciliation and the audit trail of control actions."""
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from typing import Any
 
@@ -137,21 +135,6 @@ def _state_view(state: dict | None) -> Any:
     ])
 
 
-def _fingerprint(value: Any) -> str:
-    return hashlib.sha1(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()
-
-
-def section_data() -> dict[str, Any]:
-    """Every section's data from the cached queries (plain dicts)."""
-    state = queries.trading_state()
-    return {
-        "state": state, "progress": trading_queries.last_command(), "positions": queries.positions(),
-        "orders": queries.orders(200, True), "fills": queries.fills(50),
-        "reconcile": trading_queries.last_reconciliation(), "audit": trading_queries.control_audit(50),
-        "rejections": trading_queries.rejected_orders(20),
-    }
-
-
 RENDER = {
     "state": _state_view, "progress": steps_list, "positions": positions_table, "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
     "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
@@ -161,11 +144,11 @@ RENDER = {
 
 def refresh(fingerprints: dict[str, str] | None) -> tuple[list[Any], dict[str, str]]:
     """New children for the sections whose data changed (no_update for the rest)."""
-    data = section_data()
+    data, prints = trading_queries.sections()  # once per cache period for every tab and worker
     old = fingerprints or {}
-    new = {k: _fingerprint(v) for k, v in data.items()}
+    new = dict(prints)
     if data["state"] is not None:  # the age in the state line moves every second
-        new["state"] = _fingerprint([data["state"], int((queries.now() - data["state"]["changed_at"]).total_seconds())])
+        new["state"] = trading_queries.fingerprint([data["state"], int((queries.now() - data["state"]["changed_at"]).total_seconds())])
     outputs = [RENDER[k](data[k]) if new[k] != old.get(k) else no_update for k in SECTIONS]
     return outputs, new
 

@@ -27,6 +27,23 @@ def bars(symbol: str, limit: int = 390) -> pd.DataFrame:
     return _read(queries.bars, symbol, limit)
 
 
+@cache.memoize()
+def chart_series(symbol: str, limit: int) -> dict[str, list[Any]]:
+    """The newest `limit` bars of `symbol` as plain lists for a candle chart (components/chart_patch.py)."""
+    from components.chart_patch import series_of
+
+    return series_of(bars(symbol, limit))
+
+
+@cache.memoize()
+def chart_figure(symbol: str, limit: int) -> dict[str, Any]:
+    """The whole candle figure of those bars, built once per cache period for every tab that needs it."""
+    from components.chart_patch import full_figure
+
+    series = chart_series(symbol, limit)
+    return full_figure(series, f"{symbol} · last {len(series['x'])} bars")
+
+
 @cache.memoize(timeout=60)
 def index_symbol() -> str | None:
     return _read(queries.index_symbol)
@@ -110,3 +127,11 @@ def fingerprint(value: Any) -> str:
 
 def now() -> datetime:
     return get_context().clock.now()
+
+
+def market_now() -> datetime:
+    """The market clock's time (engine/market/market_clock.py): the clock bars, orders, fills and account
+    snapshots carry (the simulated market's own time; the wall clock with Alpaca)."""
+    from engine.market.market_clock import market_clock_of
+
+    return market_clock_of(get_context()).now()

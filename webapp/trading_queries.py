@@ -1,6 +1,8 @@
 """Store reads for the trade controls (Trading page and banner), memoized like webapp.queries."""
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from sqlalchemy import desc, or_, select
@@ -65,9 +67,32 @@ def last_reconciliation() -> dict[str, Any] | None:
         return None
 
 
+def section_data() -> dict[str, Any]:
+    """Every Trading page section's data from the cached queries (plain dicts)."""
+    from webapp import queries
+
+    return {
+        "state": queries.trading_state(), "progress": last_command(), "positions": queries.positions(),
+        "orders": queries.orders(200, True), "fills": queries.fills(50),
+        "reconcile": last_reconciliation(), "audit": control_audit(50),
+        "rejections": rejected_orders(20),
+    }
+
+
+def fingerprint(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()
+
+
+@cache.memoize()
+def sections() -> tuple[dict[str, Any], dict[str, str]]:
+    """(data, fingerprint) of every Trading section, computed once per cache period for every tab and worker."""
+    data = section_data()
+    return data, {k: fingerprint(v) for k, v in data.items()}
+
+
 def forget() -> None:
     """Drop cached control reads after an action, so the next refresh shows its effect at once."""
     from webapp import queries
 
-    for fn in (last_command, control_audit, queries.trading_state, queries.orders):
+    for fn in (last_command, control_audit, queries.trading_state, queries.orders, sections):
         cache.delete_memoized(fn)

@@ -11,7 +11,8 @@ import pandas as pd
 import plotly.io as pio
 from dash import Patch, no_update
 
-from components.chart_patch import CHART_BARS, chart_update
+from components.chart_patch import CHART_BARS, series_of
+from components.chart_patch import chart_update as _update
 from components.charts import price_figure
 
 
@@ -46,6 +47,10 @@ def _apply(figure: dict, patch: Patch) -> dict:
         else:
             raise AssertionError(op)
     return figure
+
+
+def chart_update(frame: pd.DataFrame, symbol: str, shown: dict | None):  # type: ignore[no-untyped-def]
+    return _update(series_of(frame), symbol, shown)
 
 
 def _values(v):  # type: ignore[no-untyped-def]
@@ -87,6 +92,18 @@ def test_new_bars_are_a_patch_equal_to_a_fresh_figure() -> None:
     patch, _ = chart_update(_frame(12, CHART_BARS), "IDX", shown)
     small = len(json.dumps(patch.to_plotly_json(), default=str))
     assert small * 10 < len(pio.to_json(price_figure(_frame(12, CHART_BARS), "x"))), small
+
+
+def test_an_older_cached_figure_is_caught_up_by_the_next_patch() -> None:
+    older = _frame(0, CHART_BARS)
+    newer = _frame(3, CHART_BARS)
+    fig, shown = _update(series_of(newer), "IDX", None, lambda: _json(price_figure(older, "x")) | {
+        "data": [{**_json(price_figure(older, "x"))["data"][0], **series_of(older)}]})
+    browser = _json(fig)
+    assert _candles(browser) == _candles(_json(price_figure(older, "x")))
+    patch, shown = chart_update(newer, "IDX", shown)
+    assert isinstance(patch, Patch)
+    assert _candles(_apply(browser, patch)) == _candles(_json(price_figure(newer, "x")))
 
 
 def test_growing_history_and_a_gap_wider_than_the_window() -> None:
