@@ -9,7 +9,7 @@ Each client logs in as a viewer through POST /login (csrf_token field), then doe
 loads a page (the HTML, /_dash-layout, /_dash-dependencies, the page-content callback), fires the page's
 callbacks once, then the interval callbacks at their real periods (banner: 1 s; Overview: 2 s; Trading:
 1 s) with the request bodies built from /_dash-dependencies, echoing the stores the callbacks return
-(the chart's `overview-chart-shown`, `trading-fingerprints`) like the renderer does; X-CSRFToken from the
+(`overview-chart-shown`, `overview-book-shown`, `trading-fingerprints`) like the renderer does; X-CSRFToken from the
 `_csrf_token` cookie. Clients alternate between Overview and Trading every `--visit` seconds. A client
 is two threads (the banner's interval and the page's), like a browser's parallel requests; static
 assets are not fetched (a browser caches them).
@@ -58,7 +58,7 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 CONFIG = re.compile(r'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
 PERIODS = {"banner-interval": 1.0, "overview-interval": 2.0, "trading-interval": 1.0}
 PAGES = {"/": "overview-interval", "/trading": "trading-interval"}
-ECHO = ("overview-chart-shown", "trading-fingerprints")  # stores a callback reads back as State
+ECHO = ("overview-chart-shown", "overview-book-shown", "trading-fingerprints")  # stores a callback reads back as State
 MAX_DURATION_S = 300.0
 
 

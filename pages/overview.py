@@ -26,6 +26,7 @@ def layout(**_kwargs: object) -> html.Div:
         page_header("Overview", "Live account, market and engine status from the store"),
         dcc.Interval(id="overview-interval", interval=REFRESH_MS),
         dcc.Store(id="overview-chart-shown"),  # what this tab's chart holds, so a refresh sends only new bars
+        dcc.Store(id="overview-book-shown"),  # fingerprint of the positions and orders this tab shows
         dbc.Row([
             dbc.Col(kpi_card("Equity", "overview-equity", "overview-equity-sub"), md=3),
             dbc.Col(kpi_card("Cash", "overview-cash", "overview-buying-power"), md=3),
@@ -101,13 +102,17 @@ def refresh_market(_n: int | None, shown: dict | None):  # type: ignore[no-untyp
 
 @dash.callback(
     Output("overview-positions", "children"), Output("overview-orders", "children"),
-    Input("overview-interval", "n_intervals"),
+    Output("overview-book-shown", "data"),
+    Input("overview-interval", "n_intervals"), State("overview-book-shown", "data"),
 )
 @requires(Role.VIEWER)
-def refresh_book(_n: int | None):  # type: ignore[no-untyped-def]
+def refresh_book(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
     positions = [(p["symbol"], fmt.number(p["qty"], 0), fmt.number(p["avg_entry_price"]),
                   fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"])) for p in queries.positions()]
     orders = [(fmt.timestamp(o["created_at"]), o["symbol"], o["side"], fmt.number(o["qty"], 0), o["status"], o["origin"])
               for o in queries.orders(12)]
+    key = queries.fingerprint((positions, orders))
+    if key == shown:  # nothing moved since this tab's last refresh
+        return no_update, no_update, no_update
     return (small_table(["Symbol", "Qty", "Avg price", "Last", "Unrealized"], positions, "no open positions"),
-            small_table(["Created", "Symbol", "Side", "Qty", "Status", "Origin"], orders, "no orders yet"))
+            small_table(["Created", "Symbol", "Side", "Qty", "Status", "Origin"], orders, "no orders yet"), key)
