@@ -32,3 +32,11 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     if reason:
         print(reason, file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    """prometheus-client multiprocess mode: a gone worker's live gauges leave the /metrics sums."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
