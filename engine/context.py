@@ -5,6 +5,7 @@ Built once per process by engine.runtime.build_context(settings). No module keep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.clock import Clock
 from engine.lease import LeaseFence
@@ -23,3 +24,13 @@ class EngineContext:
     source: MarketSource | None  # None in a web-only process
     engine_id: str = field(default="")
     fence: LeaseFence | None = None  # set in an engine process only: its writes check the lease (engine/lease.py)
+    # The time market events carry (engine/market/market_clock.py): bars, orders, fills, account and regime
+    # snapshots. `clock` stays the wall clock for audit, commands, state changes, heartbeats and health.
+    # None: the market runs on `clock` (contexts built by hand in tests and tools).
+    market_clock: Any = None
+
+    def __post_init__(self) -> None:
+        if self.market_clock is None:
+            from engine.market.market_clock import WallMarketClock
+
+            self.market_clock = WallMarketClock(self.clock)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.context import EngineContext
 from engine.lease import check_fence
-from engine.market.types import MarketUpdate
+from engine.market.types import Bar, MarketUpdate
 from engine.store import pg_locks
 from engine.store.models import (
     BarRow,
@@ -121,6 +121,11 @@ def resume_source(ctx: EngineContext, warmup_polls: int) -> None:
             merged.chains = update.chains or merged.chains  # keep only the newest chain of the warm-up
         store_market_update(ctx, merged)
         log.info("warmed up the market with %d bars", len(merged.bars))
+    market_clock = getattr(ctx, "market_clock", None)
+    if market_clock is not None and last_ts is not None:  # the market resumes where the store's bars end
+        market_clock.advance([Bar(source.index_symbol(), last_ts, 0.0, 0.0, 0.0, 0.0, 0.0)], ctx.store)
+    elif market_clock is not None:
+        market_clock.advance(merged.bars if polls > 0 else [], ctx.store)
 
 
 def market_tick(ctx: EngineContext) -> MarketUpdate:
@@ -131,6 +136,9 @@ def market_tick(ctx: EngineContext) -> MarketUpdate:
     process_bars = getattr(ctx.broker, "process_bars", None)
     if process_bars is not None and (update.bars or getattr(ctx.broker, "calendar", None) is not None):
         process_bars(update.bars)  # with an exchange calendar also without bars: DAY orders expire at the close
+    market_clock = getattr(ctx, "market_clock", None)
+    if market_clock is not None:  # after the fills are booked: their bars' times are never behind a sync's start
+        market_clock.advance(update.bars, ctx.store)
     if update.stale_symbols:
         log.warning("stale market data for %s", ", ".join(update.stale_symbols))
     return update

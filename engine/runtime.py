@@ -12,6 +12,7 @@ import uuid
 
 from engine.clock import Clock, SystemClock
 from engine.context import EngineContext
+from engine.market.market_clock import build_market_clock
 from engine.market.types import MarketSource
 from engine.settings import BrokerName, MarketSourceName, Settings
 from engine.store.db import Store, open_store
@@ -70,7 +71,9 @@ def build_context(
 ) -> EngineContext:
     clock = clock or SystemClock()
     store = store or open_store(settings.database_url, migrate=migrate)
-    broker = build_broker(settings, store, clock)
+    market_clock = build_market_clock(settings, store, clock)  # fills and the paper books carry market time
+    broker = build_broker(settings, store, market_clock)
     source = build_source(settings) if with_source else None
     engine_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    return EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=source, engine_id=engine_id)
+    return EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=source, engine_id=engine_id,
+                         market_clock=market_clock)

@@ -58,8 +58,9 @@ def clock_note(ctx: Any = None) -> str:
                 "orders, fills, account and regime snapshots and operator actions share one clock.")
     if source == "simulated":
         pace = settings.sim_minutes_per_tick * 60.0 / settings.tick_seconds
-        return (f"Times in UTC. Bars, option chains and regime: simulated market time (x{pace:g}: "
-                f"{settings.sim_minutes_per_tick} simulated minute(s) per {settings.tick_seconds:g} s tick). "
-                "Orders, fills, account snapshots and operator actions (audit): wall-clock time.")
-    return ("Times in UTC. Bars and regime: the replayed files' own time. Orders, fills, account snapshots and "
-            "operator actions (audit): wall-clock time.")
+        return (f"Times in UTC. Market events (bars, option chains, regime, orders, fills, positions, account "
+                f"snapshots): simulated market time (x{pace:g}: {settings.sim_minutes_per_tick} simulated "
+                f"minute(s) per {settings.tick_seconds:g} s tick), so a fill lies in the bar it filled on; "
+                "operator actions (audit): wall-clock time, as are commands and health.")
+    return ("Times in UTC. Market events (bars, regime, orders, fills, positions, account snapshots): the replayed "
+            "files' own time; operator actions (audit): wall-clock time, as are commands and health.")

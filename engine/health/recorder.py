@@ -113,7 +113,7 @@ def update_cumulative_metrics(ctx: EngineContext) -> dict:
         rejected = session.execute(select(OrderRow.reject_reason, func.count()).where(OrderRow.status == "rejected")
                                    .group_by(OrderRow.reject_reason)).all()
         fills = session.execute(select(func.count(), func.coalesce(func.sum(FillRow.qty), 0))).one()
-        account = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.ts.desc()).limit(1)).first()
+        account = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.id.desc()).limit(1)).first()
         regime = session.scalars(select(RegimeSnapshot).order_by(RegimeSnapshot.id.desc()).limit(1)).first()
     jobs = {name: dict(h) for name, h in value.get("jobs", {}).items()}
     for run_id, job, duration_ms, outcome in new_runs:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine.lease import check_fence
+from engine.market.market_clock import market_clock_of
 from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
 from engine.trading import state as ts
@@ -119,6 +120,7 @@ def evaluate(ctx: Any) -> list[StateChange]:
     limits = risk_limits(ctx)
     actions = AutoActions.from_params(active_params(ctx))
     now = ctx.clock.now()
+    rejections_since = triggers.rejection_since(market_clock_of(ctx), now, limits)  # orders carry market time
     breaker = _breaker_reason(ctx)
     changes: list[StateChange] = []
     with ctx.store.write() as s:
@@ -138,7 +140,7 @@ def evaluate(ctx: Any) -> list[StateChange]:
                 changes.append(StateChange(before, after, reason))
                 before = after
         before = ts.current(s).state
-        rejected = triggers.rejection_trigger(s, now, limits)
+        rejected = triggers.rejection_trigger(s, now, limits, since=rejections_since)
         if rejected:
             changes.append(StateChange(before, ts.current(s).state, rejected))
         stale = _stale_reason(ctx, s, now, limits.stale_data_seconds)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from engine.lease import check_fence
+from engine.market.market_clock import market_clock_of
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
@@ -37,12 +38,13 @@ def mark_canceled_in_store(ctx: Any, broker_order_ids: list[str]) -> int:
     """Reflect confirmed cancellations in our orders table at once (sync would, but the engine may be down)."""
     if not broker_order_ids:
         return 0
+    at = market_clock_of(ctx).now()  # order rows carry the market clock's time
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         result = s.execute(
             update(OrderRow)
             .where(OrderRow.broker_order_id.in_(broker_order_ids), OrderRow.status.in_(OPEN_STATUSES))
-            .values(status=OrderStatus.CANCELED.value, updated_at=ctx.clock.now())
+            .values(status=OrderStatus.CANCELED.value, updated_at=at)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -60,8 +62,10 @@ def _in_flight(ctx: Any, since: datetime) -> int:
 
 
 def _await_in_flight(ctx: Any) -> int:
-    """Wait (bounded) until sends that started before the state change have reached the broker."""
-    since = ctx.clock.now() - timedelta(seconds=IN_FLIGHT_WINDOW_S)
+    """Wait (bounded) until sends that started before the state change have reached the broker.
+
+    The window is wall-clock seconds; order rows carry the market clock's time: compare like with like."""
+    since = market_clock_of(ctx).at_wall(ctx.clock.now() - timedelta(seconds=IN_FLIGHT_WINDOW_S))
     deadline = time.monotonic() + IN_FLIGHT_WAIT_S
     count = _in_flight(ctx, since)
     seen = count

@@ -43,8 +43,9 @@ def _put(session: Session, key: str, value: dict, now: datetime) -> None:
 
 
 def read_marks(session: Session) -> EquityMarks:
-    latest = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.ts.desc(), AccountSnapshot.id.desc())
-                             .limit(1)).first()
+    # the newest row, not the latest ts: snapshots carry the market clock's time, and a store whose older
+    # snapshots were stamped on the wall clock would otherwise keep answering with those
+    latest = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.id.desc()).limit(1)).first()
     kv = {row.key: row.value for row in session.scalars(
         select(KeyValue).where(KeyValue.key.in_((PEAK_KEY, START_OF_DAY_KEY))))}
     peak, sod = kv.get(PEAK_KEY), kv.get(START_OF_DAY_KEY)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.market.market_clock import market_clock_of
 from engine.store.models import CommandRow, OrderRow, PositionRow
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderStatus
 from engine.trading.control_types import ControlError
@@ -27,13 +28,16 @@ ATTEMPTS = 3
 
 
 def _command_started(ctx: Any, args: dict[str, Any]) -> datetime:
+    """Where the broker's order history is read from: the command's start (wall clock, like every command)
+    less a margin, turned into the market time the broker's orders carry (engine/market/market_clock.py)."""
+    market = market_clock_of(ctx)
     command_id = args.get("command_id")
     if command_id:
         with ctx.store.read() as s:
             started = s.scalar(select(CommandRow.created_at).where(CommandRow.id == int(command_id)))
         if started is not None:
-            return started - LOOKBACK
-    return ctx.clock.now() - timedelta(minutes=1)
+            return market.at_wall(started - LOOKBACK)
+    return market.at_wall(ctx.clock.now() - timedelta(minutes=1))
 
 
 def _qty(value: Decimal) -> str:

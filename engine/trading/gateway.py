@@ -21,6 +21,7 @@ from engine import audit
 from engine.context import EngineContext
 from engine.jobs import MARKET_DATA_KEY  # {"ts": iso} written by the market job
 from engine.lease import check_fence, require_lease
+from engine.market.market_clock import market_clock_of
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
@@ -46,7 +47,7 @@ from engine.trading.risk import (
     run_checks,
 )
 from engine.trading.sync import sync_from_broker
-from engine.trading.triggers import RISK_ACTOR, rejection_trigger, tighten
+from engine.trading.triggers import RISK_ACTOR, rejection_since, rejection_trigger, tighten
 
 log = logging.getLogger(__name__)
 _STATE_TRIGGERS = {"daily_loss": "daily_loss_action", "drawdown": "drawdown_action"}
@@ -134,13 +135,15 @@ def _result(row: OrderRow, duplicate: bool = False, check: str | None = None) ->
 
 
 def _record(session: Session, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
-            rejection: RiskRejection | None, param_version_id: int | None) -> OrderRow:
+            rejection: RiskRejection | None, param_version_id: int | None, at: datetime | None = None) -> OrderRow:
+    """The order row carries the market clock's time (`at`); its audit row the wall clock's (`now`)."""
+    at = at or now
     row = OrderRow(
         client_order_id=coid, broker_order_id=None, symbol=intent.symbol, side=OrderSide(intent.side).value,
         qty=intent.qty, order_type=OrderType(intent.order_type).value, limit_price=intent.limit_price,
         status=(OrderStatus.REJECTED if rejection else OrderStatus.PENDING_NEW).value, filled_qty=Decimal(0),
         filled_avg_price=None, reject_reason=f"{rejection.check}: {rejection.reason}" if rejection else None,
-        origin=origin, actor=actor, param_version_id=param_version_id, created_at=now, updated_at=now,
+        origin=origin, actor=actor, param_version_id=param_version_id, created_at=at, updated_at=at,
     )
     session.add(row)
     details = {"client_order_id": coid, "side": row.side, "qty": str(intent.qty), "type": row.order_type,
@@ -161,9 +164,11 @@ def submit(ctx: EngineContext, intent: OrderIntent, actor: str, origin: str, lim
         raise GatewayError(f"order for {intent.symbol} has no idempotency key; the caller must give one per intent")
     limits = limits or active_limits(ctx.store)
     coid = client_order_id_for(origin, intent.idempotency_key, intent.symbol, intent.side)
-    now = ctx.clock.now()
+    now = ctx.clock.now()  # wall clock: the audit row, state changes, the stale-data check
+    market = market_clock_of(ctx)  # read before the transaction: it may look the shared market clock up
     try:
-        row, facts, rejection = _check_and_record(ctx, intent, coid, actor, origin, now, limits, param_version_id)
+        row, facts, rejection = _check_and_record(ctx, intent, coid, actor, origin, now, limits, param_version_id,
+                                                  at=market.now(), rejections_since=rejection_since(market, now, limits))
     except IntegrityError:  # the same client order id committed by a concurrent caller: that order stands
         with ctx.store.read() as s:
             return _result(s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one(), duplicate=True)
@@ -173,9 +178,12 @@ def submit(ctx: EngineContext, intent: OrderIntent, actor: str, origin: str, lim
 
 
 def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
-                      limits: RiskLimits, param_version_id: int | None,
+                      limits: RiskLimits, param_version_id: int | None, *, at: datetime | None = None,
+                      rejections_since: datetime | None = None,
                       ) -> tuple[OrderRow, OrderFacts | None, RiskRejection | None]:
-    """The one transaction: lock the state, dedupe, check, record (facts None = an existing order)."""
+    """The one transaction: lock the state, dedupe, check, record (facts None = an existing order).
+
+    `now` is the wall clock (audit, state changes, data freshness); `at` the market clock the order row carries."""
     with ctx.store.write() as s:
         epoch = check_fence(s, ctx)  # an engine records an order only under the lease epoch it holds (engine/lease.py)
         _lock_state(s, now)  # first: concurrent gateways queue here, so the dedupe below sees committed rows
@@ -185,14 +193,14 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
         simulated = str(getattr(ctx.settings, "market_source", "")) == "simulated"
         facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
         rejection = run_checks(facts, limits)
-        row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id)
+        row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id, at=at)
         row.lease_epoch = epoch
         if rejection is not None:
             if rejection.check in _STATE_TRIGGERS:
                 tighten(s, now, trading_state.TradingState(getattr(limits, _STATE_TRIGGERS[rejection.check])),
                         rejection.reason, RISK_ACTOR)
             s.flush()
-            rejection_trigger(s, now, limits)
+            rejection_trigger(s, now, limits, since=rejections_since)
         elif origin in FLATTEN_ORIGINS and facts.state is not trading_state.TradingState.ACTIVE:
             audit.record(s, now, actor, "order.flatten_override", target=intent.symbol,
                          details={"client_order_id": coid, "state": facts.state.value, "why": intent.reason})
@@ -222,19 +230,21 @@ def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> 
         return GatewayResult(row.client_order_id, OrderStatus.PENDING_NEW, True,
                              f"unexpected broker failure ({type(exc).__name__}: {exc}); sync will look the order up")
     now = ctx.clock.now()
+    market = market_clock_of(ctx)
+    at, since = market.now(), rejection_since(market, now, limits)
     with ctx.store.write() as s:
         check_fence(s, ctx)  # sent, but another engine leads now: its sync records the broker's answer
         stored = s.scalars(select(OrderRow).where(OrderRow.client_order_id == row.client_order_id)).one()
         if order is not None:
-            apply_broker_order(stored, order, now)
+            apply_broker_order(stored, order, at)
         else:
-            stored.status, stored.reject_reason, stored.updated_at = OrderStatus.REJECTED.value, f"broker: {failure}", now
+            stored.status, stored.reject_reason, stored.updated_at = OrderStatus.REJECTED.value, f"broker: {failure}", at
         if OrderStatus(stored.status) is OrderStatus.REJECTED:
             audit.record(s, now, actor, "order.rejected", target=stored.symbol, outcome="rejected",
                          details={"client_order_id": stored.client_order_id, "check": "broker",
                                   "reason": stored.reject_reason})
             s.flush()
-            rejection_trigger(s, now, limits)
+            rejection_trigger(s, now, limits, since=since)
             return _result(stored, check="broker")
         return _result(stored)
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.context import EngineContext
 from engine.lease import check_fence
+from engine.market.market_clock import WallMarketClock, market_clock_of
 from engine.store.models import FillRow, KeyValue, OrderRow, ReconciliationRun
 from engine.trading.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, OrderSide
 from engine.trading.marks import latest_closes
@@ -105,7 +107,10 @@ def _fmt(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _compare(session: Session, now: datetime, truth: _Broker, base: dict) -> list[Difference]:
+def _compare(session: Session, now: datetime, truth: _Broker, base: dict,
+             market_clock: Any = None) -> list[Difference]:
+    """`now`: the wall clock; `market_clock` maps the orders' market times to it (None: they are wall-clock)."""
+    market_clock = market_clock or WallMarketClock(None)  # type: ignore[arg-type]
     positions, cash = _book(session, base)
     broker_pos = {p.symbol: p.qty for p in truth.positions}
     symbols = sorted(set(positions) | set(broker_pos))
@@ -129,8 +134,8 @@ def _compare(session: Session, now: datetime, truth: _Broker, base: dict) -> lis
     for coid, row in ours_open.items():
         if coid in theirs_open:
             continue
-        if row.status == "pending_new":
-            if now - row.created_at > PENDING_GRACE:
+        if row.status == "pending_new":  # `now` is the wall clock; created_at the market clock's time
+            if now - market_clock.to_wall(row.created_at) > PENDING_GRACE:
                 diffs.append(Difference("order_unresolved", coid, row.status, "unknown", notional(row.symbol, row.qty),
                                         f"{row.side} {row.qty} {row.symbol} was never confirmed by the broker"))
             continue
@@ -159,7 +164,7 @@ def reconcile(ctx: EngineContext, limits: RiskLimits | None = None, retry_delay_
                 _adopt(s, now, truth)
                 adopted, diffs = True, []
                 break
-            diffs = _compare(s, now, truth, base)
+            diffs = _compare(s, now, truth, base, market_clock_of(ctx))
             if not diffs:
                 _adopt(s, now, truth)  # clean: move the baseline forward so the book stays short
                 break

@@ -7,6 +7,7 @@ start-of-day equity, and fires the equity triggers. Idempotent: running it twice
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.context import EngineContext
 from engine.lease import check_fence
 from engine.market.exchange import calendar_for_settings
+from engine.market.market_clock import market_clock_of
 from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, PositionRow
 from engine.store.writes import insert_ignoring_duplicates, upsert_rows
 from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder, OrderStatus
@@ -50,9 +52,17 @@ def fill_key(fill: BrokerFill) -> str:
     return f"{fill.broker_order_id}:{fill.ts.isoformat()}:{fill.qty}"[:96]
 
 
-def _since(session: Session) -> datetime:
+def _since(session: Session, started: datetime, overlap: timedelta = OVERLAP) -> datetime:
+    """Where this sync starts reading the broker's history: the last sync's start less the overlap, both in
+    market time. A mark later than now (a store whose syncs ran on the wall clock before the market clock
+    carried the simulated market's time) is not trusted: the read starts from now less the overlap."""
     row = session.get(KeyValue, LAST_SYNC_KEY)
-    return datetime.fromisoformat(row.value["ts"]) - OVERLAP if row is not None else EPOCH
+    if row is None:
+        return EPOCH
+    last = datetime.fromisoformat(row.value["ts"])
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return min(last, started) - overlap
 
 
 def _import(order: BrokerOrder, now: datetime) -> OrderRow:
@@ -81,16 +91,19 @@ def _pending_lookups(ctx: EngineContext, known: set[str]) -> dict[str, BrokerOrd
 
 
 def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> SyncReport:
+    """Account snapshots, positions, order updates and the equity marks carry the market clock's time (the
+    broker's books do too); the triggers' state changes and the pending grace the wall clock's."""
     limits = limits or active_limits(ctx.store)
-    started = ctx.clock.now()
+    market = market_clock_of(ctx)
+    started = market.now()
     with ctx.store.read() as s:
-        since = _since(s)
+        since = _since(s, started, market.span(OVERLAP))
     account = ctx.broker.get_account()
     positions = ctx.broker.get_positions()
     orders = ctx.broker.list_orders_since(since)
     fills = ctx.broker.fills_since(since)
     lookups = _pending_lookups(ctx, {o.client_order_id for o in orders})
-    now = ctx.clock.now()
+    now, wall = market.now(), ctx.clock.now()
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         gross = sum((abs(p.qty) * (p.market_price or p.avg_entry_price) for p in positions), Decimal(0))
@@ -98,10 +111,10 @@ def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> Sy
                               buying_power=account.buying_power, gross_exposure=gross))
         _store_positions(s, positions, now)
         report = SyncReport(equity=account.equity, cash=account.cash, positions=len(positions))
-        _apply_orders(s, orders, lookups, now, report)
+        _apply_orders(s, orders, lookups, now, report, wall=wall, to_wall=market.to_wall)
         _apply_fills(s, fills, report)
         marks = update_marks(s, now, account.equity, calendar_for_settings(getattr(ctx, "settings", None), limits.market_timezone))
-        report.triggers = equity_triggers(s, now, account.equity, marks.start_of_day, marks.peak, limits)
+        report.triggers = equity_triggers(s, wall, account.equity, marks.start_of_day, marks.peak, limits)
         upsert_rows(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
                                              "updated_at": now}], key=["key"])
     return report
@@ -124,7 +137,11 @@ def _store_positions(s: Session, positions: list, now: datetime) -> None:
 
 
 def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, BrokerOrder | None], now: datetime,
-                  report: SyncReport) -> None:
+                  report: SyncReport, *, wall: datetime | None = None,
+                  to_wall: Callable[[datetime], datetime] | None = None) -> None:
+    """`now`: the market time updates carry; the pending grace is wall-clock seconds since the order was
+    recorded (`to_wall` maps its market-time created_at to the wall clock)."""
+    wall = wall or now
     coids = [o.client_order_id for o in orders] + list(lookups)
     rows = {r.client_order_id: r for r in s.scalars(select(OrderRow).where(OrderRow.client_order_id.in_(coids)))} if coids else {}
     for order in orders:
@@ -141,7 +158,7 @@ def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, Brok
         if order is not None:
             apply_broker_order(row, order, now)
             report.pending_resolved += 1
-        elif now - row.created_at > PENDING_GRACE:
+        elif wall - (to_wall(row.created_at) if to_wall else row.created_at) > PENDING_GRACE:
             row.status, row.updated_at = OrderStatus.REJECTED.value, now
             row.reject_reason = "broker: never received (the engine stopped or the broker was down before it was sent)"
             report.pending_resolved += 1

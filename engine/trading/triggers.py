@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -54,9 +55,19 @@ def equity_triggers(session: Session, now: datetime, equity: Decimal, start_of_d
     return fired
 
 
-def rejection_trigger(session: Session, now: datetime, limits: RiskLimits) -> str | None:
-    """Too many orders rejected by the broker lately (our own risk checks' refusals do not count)."""
-    since = now - timedelta(seconds=limits.rejection_window_seconds)
+def rejection_since(market_clock: Any, now: datetime, limits: RiskLimits) -> datetime:
+    """The market time the rejection window starts at: order rows carry the market clock's time, the window
+    is wall-clock seconds (`now` is the wall clock)."""
+    return market_clock.at_wall(now - timedelta(seconds=limits.rejection_window_seconds))
+
+
+def rejection_trigger(session: Session, now: datetime, limits: RiskLimits, since: datetime | None = None) -> str | None:
+    """Too many orders rejected by the broker lately (our own risk checks' refusals do not count).
+
+    `now`: the wall clock (the state change); `since`: where the window starts in the orders' market time
+    (rejection_since); None when the market runs on the wall clock."""
+    if since is None:
+        since = now - timedelta(seconds=limits.rejection_window_seconds)
     count = session.scalar(
         select(func.count()).select_from(OrderRow).where(
             OrderRow.status == "rejected", OrderRow.updated_at >= since, OrderRow.reject_reason.startswith("broker:"),

@@ -53,6 +53,14 @@ OPEN = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
 LEVERAGE = Decimal(2)  # buying power = equity x 2 - gross exposure (Reg-T style)
 
 
+def fill_time(bar: Bar, order: PaperOrder) -> datetime:
+    """When a fill happened: inside the bar it filled on, never before its order was sent (the later of the
+    bar's open and the order's submission). The broker's clock is the market clock, so with the simulated
+    market the order was sent at the open of the first bar it meets and the fill carries that bar's time."""
+    submitted = order.submitted_at if order.submitted_at.tzinfo else order.submitted_at.replace(tzinfo=UTC)
+    return max(bar.ts if bar.ts.tzinfo else bar.ts.replace(tzinfo=UTC), submitted)
+
+
 class PaperBroker:
     """Broker protocol over the paper_* tables; rejected orders are stored and returned with a reason."""
 
@@ -65,7 +73,10 @@ class PaperBroker:
         """``calendar``: a MarketCalendar with an exchange (the Alpaca source's XNYS) makes the paper broker keep
         the same session as Alpaca: orders only while the session is open (limit orders in 04:00-20:00 with
         ``extended_hours``), and every order is a DAY order that expires at its session's close. Without an
-        exchange (the simulated market trades every minute) there are no sessions."""
+        exchange (the simulated market trades every minute) there are no sessions.
+
+        ``clock``: the market clock (engine/market/market_clock.py), so orders, cancels and fills carry the
+        market's time: the simulated market's when it runs accelerated, the wall clock with Alpaca."""
         self._store = store
         self._clock = clock
         self.calendar = calendar if calendar is not None and getattr(calendar, "exchange", None) else None
@@ -308,7 +319,6 @@ class PaperBroker:
         by_symbol: dict[str, list[Bar]] = defaultdict(list)
         for bar in sorted(bars, key=lambda b: b.ts):
             by_symbol[bar.symbol].append(bar)
-        now = self._clock.now()
         with self._store.write() as s:
             orders = list(s.scalars(
                 select(PaperOrder)
@@ -338,7 +348,7 @@ class PaperBroker:
                             continue
                         qty = min(order.qty - order.filled_qty, capacity)
                         capacity -= qty
-                        fills.append(self._book_fill(s, acct, positions, order, qty, px, now))
+                        fills.append(self._book_fill(s, acct, positions, order, qty, px, fill_time(bar, order)))
             s.flush()
             return [fill_record(f) for f in fills]
 
