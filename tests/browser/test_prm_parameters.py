@@ -113,9 +113,9 @@ def test_prm001_edit_typed_input_and_apply_makes_new_active_version(dash_duo, em
         newest = list_versions(s, 1)[0]
     assert after.version_id == newest.id and after.version_id > before.version_id
     assert after.sheet("ATRIndicatorsConfig").atr_period == 20
-    assert (newest.source, newest.author, newest.note) == ("ui", "web:anonymous", "longer ATR for slow days")
+    assert (newest.source, newest.author, newest.note) == ("ui", "web:admin", "longer ATR for slow days")
     assert newest.changes == 1
-    assert ("web:anonymous", "params.apply") in audit_actions(store)
+    assert ("web:admin", "params.apply") in audit_actions(store)
     dash_duo.wait_for_contains_text("#parameters-active-version", f"active version {after.version_id}", timeout=10)
     assert "no pending edits" in dash_duo.find_element("#parameters-pending-count").text
 
@@ -176,7 +176,7 @@ def test_prm003_download_current_reimports_to_the_same_content(dash_duo, embedde
     result = import_workbook(target)
     assert result.ok, [str(i) for i in result.report.errors]
     assert result.paramset.content_hash == active.content_hash
-    assert ("web:anonymous", "params.export") in audit_actions(store)
+    assert ("web:admin", "params.export") in audit_actions(store)
 
 
 def test_prm004_invalid_grid_cell_is_flagged_and_cannot_be_applied(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
@@ -245,8 +245,8 @@ def test_prm005_versions_diff_and_rollback_with_confirm(dash_duo, embedded_app) 
         newest = list_versions(s, 1)[0]
     assert now.version_id == newest.id > v2.version_id
     assert now.content_hash == v1.content_hash and now.sheet("ATRIndicatorsConfig").atr_period == 14
-    assert newest.source == "rollback" and newest.author == "web:anonymous" and "back to defaults" in newest.note
-    assert ("web:anonymous", "params.rollback") in audit_actions(store)
+    assert newest.source == "rollback" and newest.author == "web:admin" and "back to defaults" in newest.note
+    assert ("web:admin", "params.rollback") in audit_actions(store)
     dash_duo.wait_for_contains_text("#parameters-active-version", f"active version {now.version_id}", timeout=10)
     # the editor re-renders on the new active version
     open_sheet(dash_duo, "ATRIndicatorsConfig")
