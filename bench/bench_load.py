@@ -54,6 +54,8 @@ from tests.web_requests import CALLBACK_URL, build_body, position  # noqa: E402
 PG_ADMIN = os.environ.get("REGIMEDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = "redis://127.0.0.1:6379/14"
 VIEWER, PASSWORD = "bench-viewer", "bench-viewer-password-1"
+METRICS_TOKEN = secrets.token_urlsafe(32)
+CALLBACK_ROUTE = 'route="/_dash-update-component"'
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 CONFIG = re.compile(r'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
 PERIODS = {"banner-interval": 1.0, "overview-interval": 2.0, "trading-interval": 1.0}
@@ -130,7 +132,8 @@ def _wait_up(stack: Stack, timeout: float = 180.0) -> None:
 
 def _base_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGIMEDESK_")}
-    env.update({"REGIMEDESK_DATABASE_URL": database_url, "REGIMEDESK_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+    env.update({"REGIMEDESK_DATABASE_URL": database_url, "REGIMEDESK_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+                "REGIMEDESK_METRICS_TOKEN": METRICS_TOKEN})
     return env
 
 
@@ -147,7 +150,9 @@ def production(workers: int, tmp: Path) -> Stack:
     port = free_port()
     env = _base_env(url)
     env.update({"REGIMEDESK_ENGINE_MODE": "none", "REGIMEDESK_CACHE_URL": REDIS_URL,
-                "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_BIND": f"127.0.0.1:{port}"})
+                "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_BIND": f"127.0.0.1:{port}",
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")})  # /metrics sums every worker
+    (tmp / "prometheus").mkdir()
     stack = Stack("production", f"http://127.0.0.1:{port}", url, env)
 
     def drop() -> None:
@@ -244,6 +249,37 @@ def job_lateness(stack: Stack, start: datetime, end: datetime) -> dict[str, dict
         out[job] = {"period_s": period, "runs": len(times), "expected": (end - start).total_seconds() / period,
                     "p50": pct(late, 0.5), "p99": pct(late, 0.99), "max": max(late), "skipped": skipped[job]}
     return out
+
+
+def callback_histogram(stack: Stack) -> dict[float, float]:
+    """Cumulative bucket counts of the server's own timing of POST /_dash-update-component (from /metrics)."""
+    text = requests.get(stack.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30).text
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("regimedesk_http_request_duration_seconds_bucket") and CALLBACK_ROUTE in line \
+                and 'method="POST"' in line:
+            le = re.search(r'le="([^"]+)"', line).group(1)  # type: ignore[union-attr]
+            bound = float("inf") if le == "+Inf" else float(le)
+            out[bound] = out.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])  # summed over workers (multiprocess)
+    return out
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Prometheus-style quantile (linear inside a bucket) of the requests between two scrapes, in ms."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, cum in zip(bounds, counts, strict=True):
+        if cum >= rank:
+            if bound == float("inf"):
+                return lower * 1000.0
+            return (lower + (bound - lower) * (rank - below) / max(cum - below, 1e-9)) * 1000.0
+        lower, below = bound, cum
+    return float("nan")
 
 
 # --- the clients ---------------------------------------------------------------------------------
@@ -413,6 +449,8 @@ class Result:
     idle_noop_ms: float
     heartbeat_ages: list[float]
     jobs: dict[str, dict[str, float]]
+    server_ms: tuple[float, float, float]  # the server's own p50/p95/p99 of every callback POST (from /metrics)
+    generator_cores: float  # CPU this load generator used, in cores
 
 
 def idle_costs(url: str, rounds: int) -> tuple[dict[str, float], float]:
@@ -450,6 +488,8 @@ def run_mode(stack: Stack, clients: int, duration: float, visit_s: float, idle_r
     probe.login()
     probe.load_page("/")
     noop = noop_dep(probe.deps)
+    hist_before = callback_histogram(stack)
+    cpu0 = time.process_time()
     rec.counting = True
     t_start = datetime.now(UTC)
     t0 = time.monotonic()
@@ -467,12 +507,15 @@ def run_mode(stack: Stack, clients: int, duration: float, visit_s: float, idle_r
         time.sleep(0.05)
     rec.counting = False
     measured = time.monotonic() - t0
+    cores = (time.process_time() - cpu0) / measured
+    hist_after = callback_histogram(stack)
+    server = tuple(histogram_quantile(hist_before, hist_after, q) for q in (0.5, 0.95, 0.99))
     t_end = datetime.now(UTC)
     stop.set()
     for t in threads:
         t.join(timeout=60)
     return Result(stack.mode, clients, measured, dict(rec.samples), dict(rec.errors), rec.error_examples, idle,
-                  idle_noop, ages, job_lateness(stack, t_start, t_end))
+                  idle_noop, ages, job_lateness(stack, t_start, t_end), server, cores)  # type: ignore[arg-type]
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -504,6 +547,9 @@ def report(results: list[Result], goal_p95: float) -> None:
         errors = sum(r.errors.values())
         print(f"[{r.mode}] {r.clients} clients, {r.duration_s:.0f} s: {total} requests, {total / r.duration_s:.0f} req/s, "
               f"{errors} errors" + (f" ({dict(r.errors)}; e.g. {r.error_examples[:2]})" if errors else ""))
+        print(f"    the server's own time per callback POST (request hooks, from /metrics): p50 {r.server_ms[0]:.0f} ms, "
+              f"p95 {r.server_ms[1]:.0f} ms, p99 {r.server_ms[2]:.0f} ms; the rest of the client's latency is queueing "
+              f"before a worker thread takes the request and the load generator itself ({r.generator_cores:.2f} cores)")
         noop = r.samples.get("no-op callback (baseline)", [])
         if noop:
             p50 = pct(noop, 0.5)
