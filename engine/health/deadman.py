@@ -77,7 +77,8 @@ def evaluate(session: Any, now: datetime, threshold_s: float, market_open: bool 
             reason = (f"engine heartbeat stale for {age_text(age)} (threshold {threshold_s:.0f} s): "
                       f"{live.engine_id} (pid {live.pid} on {live.host}) is killed, frozen or unreachable")
         elif (live.status == LIVE and market_open and live.market_age_s is not None
-              and live.market_age_s > threshold_s and live.market_at is not None):
+              and live.market_age_s > threshold_s and live.market_at is not None
+              and _beat_after_stale(live, threshold_s)):
             kind, age = "market", live.market_age_s
             incident = f"{GUARD_PREFIX}market:{live.market_at.isoformat()}"
             reason = (f"market data stale for {age_text(age)} (threshold {threshold_s:.0f} s): no new bars "
@@ -89,6 +90,16 @@ def evaluate(session: Any, now: datetime, threshold_s: float, market_open: bool 
     return DeadmanView(tripped=kind is not None, kind=kind, age_s=age, threshold_s=threshold_s,
                        incident=incident[:64] if incident else None, reason=reason, liveness=live, state=state,
                        record=record)
+
+
+def _beat_after_stale(live: EngineLiveness, threshold_s: float) -> bool:
+    """The engine beat after its market data had been stale for the threshold: it is alive and the data is
+    the problem. A killed or frozen engine stops both at once; its data goes stale first (it ticks more often
+    than it beats) while its last beat still looks live, and that is one outage, the engine's (the next
+    incident): without this the watchers acted twice for it, once for the data and once for the engine."""
+    if live.last_beat is None or live.market_at is None:
+        return False
+    return (live.last_beat - live.market_at).total_seconds() > threshold_s
 
 
 def read_view(store: Any, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
