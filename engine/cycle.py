@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from engine import jobs
 from engine.context import EngineContext
 from engine.lease import check_fence
+from engine.market.types import MarketUpdate
 from engine.params.versions import active_params, ensure_default_version
 from engine.planner import service as planner_service
 from engine.regime_stage import RegimeStage
@@ -35,6 +36,7 @@ class EngineCycle:
     on_shutdown: Callable[[], None] | None = None
     regime: RegimeStage = field(default_factory=RegimeStage)
     leading: Callable[[], bool] = lambda: True  # asked before each order: False once this engine's lease may have lapsed
+    unstored: MarketUpdate | None = None  # polled during a store outage, not stored yet
 
     def startup(self, ctx: EngineContext) -> None:
         """Once, when this engine becomes the active one: state row, parameter version, reconciliation."""
@@ -48,7 +50,12 @@ class EngineCycle:
         jobs.run_recorded(ctx, "reconcile", self.reconcile)
 
     def market(self, ctx: EngineContext) -> None:
-        update = jobs.market_tick(ctx)
+        try:
+            update = jobs.market_tick(ctx, carry=self.unstored)
+        except jobs.UnstoredMarketUpdate as exc:  # the store is down: the next tick stores these bars first
+            self.unstored = exc.update
+            raise
+        self.unstored = None
         self.regime.run(ctx, update)
 
     def planner(self, ctx: EngineContext) -> None:

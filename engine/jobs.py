@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError
 
 from engine.context import EngineContext
-from engine.lease import check_fence
+from engine.lease import FencedOut, check_fence
 from engine.market.types import Bar, MarketUpdate
 from engine.store import pg_locks
 from engine.store.models import (
@@ -56,13 +56,45 @@ def run_recorded(ctx: EngineContext, name: str, job: Callable[[EngineContext], o
         log.error("job %s failed: %s", name, error, extra={"job": name})
         log.debug("job %s traceback:\n%s", name, traceback.format_exc())
     duration_ms = (time.perf_counter() - t0) * 1000.0
+    run = {"job": name, "engine_id": ctx.engine_id, "started_at": started, "duration_ms": duration_ms,
+           "outcome": outcome, "error": error}
+    outage = getattr(ctx, "store_outage", None)  # engine/health/outage.py, set by EngineService
     try:
         with ctx.store.write() as session:
-            session.add(JobRun(job=name, engine_id=ctx.engine_id, started_at=started, duration_ms=duration_ms,
-                               outcome=outcome, error=error))
-    except Exception:  # noqa: BLE001 - the store itself may be the failure; the log still has it
-        log.exception("could not record the run of job %s", name)
+            session.add(JobRun(**run))
+    except Exception as exc:  # noqa: BLE001 - the store itself may be the failure; the log still has it
+        if outage is None:
+            log.exception("could not record the run of job %s", name)
+        else:  # kept, and stored with the outage's length once the store is back
+            outage.failed(started, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", run)
+        return outcome == "ok"
+    if outage is not None and outage.active:
+        try:
+            outage.recovered(ctx)
+        except Exception:  # noqa: BLE001 - down again; the next recorded run retries
+            log.exception("could not record the store outage")
     return outcome == "ok"
+
+
+class UnstoredMarketUpdate(Exception):
+    """The store refused a poll's data; the caller keeps `update` and hands it to the next tick (nothing lost)."""
+
+    def __init__(self, update: MarketUpdate, cause: BaseException) -> None:
+        super().__init__(f"market data not stored ({type(cause).__name__}); {len(update.bars)} bar(s) kept for the next tick")
+        self.update = update
+
+
+CARRIED_BARS_KEPT = 200_000  # an outage longer than this many bars loses the oldest (logged)
+
+
+def _merge_updates(older: MarketUpdate, newer: MarketUpdate) -> MarketUpdate:
+    bars = older.bars + newer.bars
+    if len(bars) > CARRIED_BARS_KEPT:
+        log.warning("market data kept during a store outage: %d oldest bar(s) dropped", len(bars) - CARRIED_BARS_KEPT)
+        bars = bars[-CARRIED_BARS_KEPT:]
+    return MarketUpdate(bars=bars, chains=newer.chains or older.chains,
+                        true_regimes=(older.true_regimes + newer.true_regimes)[-CARRIED_BARS_KEPT:],
+                        stale_symbols=newer.stale_symbols)
 
 
 def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: datetime | None = None) -> None:
@@ -128,11 +160,21 @@ def resume_source(ctx: EngineContext, warmup_polls: int) -> None:
         market_clock.advance(merged.bars if polls > 0 else [], ctx.store)
 
 
-def market_tick(ctx: EngineContext) -> MarketUpdate:
-    """Fetch new bars/chains, store them, and let the paper broker match open orders against them."""
+def market_tick(ctx: EngineContext, carry: MarketUpdate | None = None) -> MarketUpdate:
+    """Fetch new bars/chains, store them, and let the paper broker match open orders against them.
+
+    `carry`: what earlier ticks polled but could not store (the store was down), stored first now.
+    """
     assert ctx.source is not None
     update = ctx.source.poll()
-    store_market_update(ctx, update, received_at=ctx.clock.now())
+    if carry is not None:
+        update = _merge_updates(carry, update)
+    try:
+        store_market_update(ctx, update, received_at=ctx.clock.now())
+    except FencedOut:
+        raise  # another engine leads: its own market job stores the market
+    except Exception as exc:  # noqa: BLE001 - the store is down: keep the polled data for the next tick
+        raise UnstoredMarketUpdate(update, exc) from exc
     process_bars = getattr(ctx.broker, "process_bars", None)
     if process_bars is not None and (update.bars or getattr(ctx.broker, "calendar", None) is not None):
         process_bars(update.bars)  # with an exchange calendar also without bars: DAY orders expire at the close

@@ -21,6 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from engine import jobs
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
+from engine.health.outage import StoreOutage
 from engine.health.recorder import HEALTH_JOB_SECONDS, HealthRecorder
 from engine.lease import LeaseFence
 from engine.settings import BrokerName, MarketSourceName
@@ -98,6 +99,7 @@ class EngineService:
         self._startup_steps: dict[str, Callable[[EngineContext], object]] = {}
         self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
         ctx.fence = LeaseFence(ctx.engine_id, on_lost=self._step_down)  # every trading write checks the lease epoch
+        ctx.store_outage = StoreOutage()  # type: ignore[attr-defined]  # job runs kept while the store is down
 
     def _step_down(self) -> None:
         """A fenced write found the lease gone: run no trading job until a beat says this engine leads again."""
