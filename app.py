@@ -60,8 +60,10 @@ def create_app(
     *,
     context: EngineContext | None = None,
     start_engine: bool = False,
+    engine_process: bool = False,
 ) -> Dash:
-    """Build the Dash app on `settings`; with start_engine and engine_mode=embedded, run the engine too."""
+    """Build the Dash app on `settings`; with start_engine and engine_mode=embedded, run the engine too:
+    in this process, or with engine_process (`python app.py`) as a child `python -m engine` on the same store."""
     from engine.runtime import build_context
     from engine.store.check import require_current_schema
 
@@ -98,7 +100,11 @@ def create_app(
     from webapp.deadman import install_deadman
 
     install_deadman(app, settings, ctx)  # engine liveness on the banner; the dead-man's switch watcher
-    if start_engine and embedded:
+    if start_engine and embedded and engine_process:  # browser load never delays the engine's jobs
+        from webapp.engine_process import EngineProcess
+
+        server.extensions[ENGINE_KEY] = EngineProcess().start()
+    elif start_engine and embedded:
         server.extensions[ENGINE_KEY] = _start_embedded_engine(settings, ctx)
     return app
 
@@ -132,7 +138,7 @@ def main() -> int:
     from engine.store.db import StoreError
 
     try:
-        app = create_app(settings, start_engine=True)
+        app = create_app(settings, start_engine=True, engine_process=True)
     except StoreError as exc:  # a schema behind or ahead of this code: one line saying what to run
         print(f"database error: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,8 @@ def run_engine() -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    if not _stop_with_parent():
+        return 0
     ctx = build_context(settings, with_source=True, migrate=False)
     from engine.store.check import require_current_schema
 
@@ -52,6 +54,27 @@ def run_engine() -> int:
     ctx.store.dispose()
     logging.shutdown()
     return 0
+
+
+def _stop_with_parent() -> bool:
+    """The engine of `python app.py` (webapp/engine_process.py): ask the kernel for a SIGTERM when that web
+    process dies, even by SIGKILL (Linux), so its graceful shutdown runs; False when it is already gone."""
+    import os
+
+    parent = os.environ.get("REGIMEDESK_ENGINE_PARENT_PID", "")
+    if not parent.isdigit():
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the web's shutdown still stops the engine
+        log.warning("cannot ask to be stopped with the web process %s on this system", parent)
+    if os.getppid() != int(parent):
+        log.error("the web process %s that started this engine is gone: not starting", parent)
+        return False
+    return True
 
 
 def migrate() -> int:
