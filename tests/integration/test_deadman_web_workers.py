@@ -58,10 +58,10 @@ def _free_port() -> int:
 
 
 def _web_env(url: str, secret: str) -> dict[str, str]:
-    return {**os.environ, "REGIMEDESK_DATABASE_URL": url, "REGIMEDESK_ENGINE_MODE": "none",
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}  # one process's metrics each
+    return {**env, "REGIMEDESK_DATABASE_URL": url, "REGIMEDESK_ENGINE_MODE": "none",
             "REGIMEDESK_SECRET_KEY": secret, "REGIMEDESK_DEADMAN_SECONDS": str(int(THRESHOLD_S)),
-            "REGIMEDESK_DEADMAN_ACTION": "halt", "REGIMEDESK_NOTIFY_URLS": "", "REGIMEDESK_CACHE_URL": "",
-            "PROMETHEUS_MULTIPROC_DIR": ""}
+            "REGIMEDESK_DEADMAN_ACTION": "halt", "REGIMEDESK_NOTIFY_URLS": "", "REGIMEDESK_CACHE_URL": ""}
 
 
 def _wait(what: str, predicate, timeout_s: float, step_s: float = 0.1) -> float:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from engine.store.models import (
     AccountSnapshot,
     AuditEvent,
     BarRow,
+    CommandRow,
     FillRow,
     KeyValue,
     OrderRow,
@@ -39,6 +40,7 @@ MINUTES_PER_TICK = 5
 TICK_S = 0.5
 PARTICIPATION = D("0.001")
 SYMBOL = "ALFA"
+STARTING_CASH = "1000000000"
 BAR = timedelta(minutes=1)
 LOOSE = RiskLimits(max_order_qty=D(10**9), max_order_notional=D(10**12), max_position_notional=D(10**12),
                    max_gross_exposure_pct=D(100_000), price_collar_pct=D(50), daily_loss_limit_pct=D(50),
@@ -49,7 +51,7 @@ def _env(url: str) -> dict[str, str]:
     return {**os.environ, "REGIMEDESK_DATABASE_URL": url, "REGIMEDESK_TICK_SECONDS": str(TICK_S),
             "REGIMEDESK_SIM_MINUTES_PER_TICK": str(MINUTES_PER_TICK), "REGIMEDESK_WARMUP_POLLS": "60",
             "REGIMEDESK_AUTOTRADE": "false", "REGIMEDESK_PAPER_SLIPPAGE_BPS": "0",
-            "REGIMEDESK_PAPER_PARTICIPATION": str(PARTICIPATION), "REGIMEDESK_PAPER_STARTING_CASH": "1000000000",
+            "REGIMEDESK_PAPER_PARTICIPATION": str(PARTICIPATION), "REGIMEDESK_PAPER_STARTING_CASH": STARTING_CASH,
             "REGIMEDESK_DEADMAN_SECONDS": "0", "REGIMEDESK_NOTIFY_URLS": ""}
 
 
@@ -74,36 +76,59 @@ def _market_clock(store) -> datetime | None:  # type: ignore[no-untyped-def]
         return datetime.fromisoformat(row.value["ts"]) if row is not None else None
 
 
+def _settings(url: str):  # type: ignore[no-untyped-def]
+    return load_settings(database_url=url, market_source="simulated", tick_seconds=TICK_S,
+                         sim_minutes_per_tick=MINUTES_PER_TICK, paper_slippage_bps=0,
+                         paper_participation=PARTICIPATION, paper_starting_cash=D(STARTING_CASH), autotrade=False,
+                         deadman_seconds=0)  # the same paper account as the engine's (whoever creates it first)
+
+
+def _start_engine(url: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "engine"], cwd=PROJECT_ROOT, env=_env(url),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _order_partly_filled(store, proc: subprocess.Popen, web) -> tuple[str, Decimal]:  # type: ignore[no-untyped-def]
+    """A big manual market order (as the web's ticket sends it) that fills a little on every bar; returns once
+    fills over at least two ticks are synced and an account snapshot follows them."""
+    first_clock = _wait("the engine's first ticks", lambda: _market_clock(store), 60, proc)
+    _wait("a few more ticks", lambda: (_market_clock(store) or first_clock) >= first_clock + 3 * BAR * MINUTES_PER_TICK,
+          30, proc)
+    with store.read() as s:
+        volume = s.scalar(select(BarRow.volume).where(BarRow.symbol == SYMBOL).order_by(BarRow.ts.desc()).limit(1))
+    qty = D(int(volume * float(PARTICIPATION) * 400))  # about 400 bars (80 ticks) to fill: it stays open
+    result = submit(web, OrderIntent(SYMBOL, OrderSide.BUY, qty, OrderType.MARKET, reason="market clock test",
+                                     idempotency_key="market-clock-1"), "web:tester", "manual", LOOSE)
+    assert result.accepted, result.reason
+    coid = result.client_order_id
+
+    def fills_synced() -> int:
+        with store.read() as s:
+            n = s.scalar(select(func.count()).select_from(FillRow).where(FillRow.client_order_id == coid)) or 0
+        return n if n >= 2 * MINUTES_PER_TICK else 0
+
+    try:
+        _wait("fills over at least two ticks, synced by the account job", fills_synced, 90, proc)
+        _wait("an account snapshot after a fill", lambda: _snapshot_after_fill(store, coid), 30, proc)
+    except AssertionError as exc:
+        with store.read() as s:
+            order = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one()
+            paper = s.scalar(select(func.count()).select_from(PaperFill).where(PaperFill.client_order_id == coid))
+        raise AssertionError(f"{exc}; order {order.status} {order.filled_qty}/{qty} created {order.created_at}, "
+                             f"{paper} paper fill(s), market clock {_market_clock(store)}") from exc
+    return coid, qty
+
+
 def test_market_events_share_the_simulated_clock_and_audit_the_wall_clock(any_db_url: str) -> None:
     store = open_store(any_db_url, migrate=True)
-    settings = load_settings(database_url=any_db_url, market_source="simulated", tick_seconds=TICK_S,
-                             sim_minutes_per_tick=MINUTES_PER_TICK, paper_slippage_bps=0,
-                             paper_participation=PARTICIPATION, autotrade=False, deadman_seconds=0)
+    settings = _settings(any_db_url)
     wall_start = datetime.now(UTC)
-    proc = subprocess.Popen([sys.executable, "-m", "engine"], cwd=PROJECT_ROOT, env=_env(any_db_url),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _start_engine(any_db_url)
     web = None
     try:
-        first_clock = _wait("the engine's first ticks", lambda: _market_clock(store), 60, proc)
-        _wait("a few more ticks", lambda: (_market_clock(store) or first_clock) >= first_clock + 3 * BAR * MINUTES_PER_TICK,
-              30, proc)
         web = build_context(settings, with_source=False, migrate=False)  # what a web worker builds
         assert isinstance(web.market_clock, BarMarketClock)
-        with store.read() as s:
-            volume = s.scalar(select(BarRow.volume).where(BarRow.symbol == SYMBOL).order_by(BarRow.ts.desc()).limit(1))
-        qty = D(int(volume * float(PARTICIPATION) * 400))  # about 400 bars (80 ticks) to fill: it stays open
-        result = submit(web, OrderIntent(SYMBOL, OrderSide.BUY, qty, OrderType.MARKET, reason="market clock test",
-                                         idempotency_key="market-clock-1"), "web:tester", "manual", LOOSE)
-        assert result.accepted, result.reason
-        coid = result.client_order_id
-
-        def fills_synced() -> int:
-            with store.read() as s:
-                n = s.scalar(select(func.count()).select_from(FillRow).where(FillRow.client_order_id == coid)) or 0
-            return n if n >= 2 * MINUTES_PER_TICK else 0
-
-        _wait("fills over at least two ticks, synced by the account job", fills_synced, 60, proc)
-        _wait("an account snapshot after a fill", lambda: _snapshot_after_fill(store, coid), 30, proc)
+        coid, qty = _order_partly_filled(store, proc, web)
         proc.send_signal(signal.SIGKILL)  # the engine dies with the order partly filled
         proc.wait(timeout=10)
         wall_killed = datetime.now(UTC)
@@ -169,6 +194,41 @@ def test_market_events_share_the_simulated_clock_and_audit_the_wall_clock(any_db
             proc.wait(timeout=10)
         if web is not None:
             web.store.dispose()
+        store.dispose()
+
+
+def test_graceful_shutdown_on_the_accelerated_market_leaves_the_store_equal_to_the_broker(any_db_url: str) -> None:
+    """SIGTERM of `python -m engine` with a partly filled order open: the shutdown's final broker sync reads the
+    broker's orders since the command started (wall clock, mapped to market time) and finds the partial fill."""
+    store = open_store(any_db_url, migrate=True)
+    proc = _start_engine(any_db_url)
+    web = build_context(_settings(any_db_url), with_source=False, migrate=False)
+    try:
+        coid, qty = _order_partly_filled(store, proc, web)
+        wall_term = datetime.now(UTC)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out
+        with store.read() as s:
+            order = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one()
+            broker_filled = sum((f.qty for f in s.scalars(select(PaperFill).where(PaperFill.client_order_id == coid))),
+                                D(0))
+            synced = sum((f.qty for f in s.scalars(select(FillRow).where(FillRow.client_order_id == coid))), D(0))
+            shutdowns = list(s.scalars(select(CommandRow).where(CommandRow.kind == "shutdown")))
+            bars_end = s.scalar(select(func.max(BarRow.ts)).where(BarRow.symbol == SYMBOL)) + BAR
+        assert D(0) < broker_filled < qty
+        assert (order.status, order.filled_qty, synced) == ("canceled", broker_filled, broker_filled)
+        assert order.updated_at <= bars_end  # the cancel: market time
+        assert len(shutdowns) == 1 and shutdowns[0].status == "done", shutdowns
+        assert wall_term - timedelta(seconds=1) <= shutdowns[0].created_at <= datetime.now(UTC)  # a command: wall
+        steps = {st["name"]: st["detail"] for st in shutdowns[0].result["steps"]}
+        shown = f"{SYMBOL} buy {format(broker_filled.normalize(), 'f')}/{format(qty.normalize(), 'f')}"
+        assert f"1 order(s) partially filled ({shown})" in steps["sync_broker"], steps
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        web.store.dispose()
         store.dispose()
 
 
