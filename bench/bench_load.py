@@ -137,7 +137,7 @@ def _base_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def production(workers: int, tmp: Path) -> Stack:
+def production(workers: int, tmp: Path, threads: int = 4) -> Stack:
     import psycopg
     import redis
 
@@ -151,7 +151,8 @@ def production(workers: int, tmp: Path) -> Stack:
     env = _base_env(url)
     env.update({"REGIMEDESK_ENGINE_MODE": "none", "REGIMEDESK_CACHE_URL": REDIS_URL,
                 "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_BIND": f"127.0.0.1:{port}",
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")})  # /metrics sums every worker
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),  # /metrics sums every worker
+                "REGIMEDESK_WEB_THREADS": str(threads)})  # gunicorn.conf.py: threads per gthread worker
     (tmp / "prometheus").mkdir()
     stack = Stack("production", f"http://127.0.0.1:{port}", url, env)
 
@@ -581,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=120.0, help=f"seconds per mode (at most {MAX_DURATION_S:.0f})")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--visit", type=float, default=30.0, help="seconds on a page before switching")
     parser.add_argument("--idle-rounds", type=int, default=40)
     parser.add_argument("--modes", default="production,embedded")
@@ -592,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
             tmp = Path(tmp_name) / mode
             tmp.mkdir()
-            stack = production(args.workers, tmp) if mode == "production" else embedded(tmp)
+            stack = production(args.workers, tmp, args.threads) if mode == "production" else embedded(tmp)
             try:
                 results.append(run_mode(stack, args.clients, duration, args.visit, args.idle_rounds))
             finally:
@@ -601,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
                 _stores.clear()
                 stack.stop()
     print(f"\nRegimeDesk load bench: {args.clients} clients, {duration:.0f} s per mode; production = gunicorn -w "
-          f"{args.workers} (gthread) + python -m engine on PostgreSQL + Redis; embedded = python app.py on SQLite; "
+          f"{args.workers} (gthread, {args.threads} threads) + python -m engine on PostgreSQL + Redis; embedded = python app.py on SQLite; "
           f"{os.cpu_count()} CPUs shared by the server processes and this load generator")
     report(results, args.goal_p95_ms)
     return 0
