@@ -21,6 +21,15 @@ def code_schema_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+@functools.cache
+def code_schema_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    from engine.store.migrate import alembic_config
+
+    return frozenset(rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
 def readiness(store: Store) -> tuple[bool, str]:
     """(ready, why not): never looks at the engine, the market or risk; only at this process's store."""
     try:
@@ -35,5 +44,7 @@ def readiness(store: Store) -> tuple[bool, str]:
         current = None
     head = code_schema_head()
     if current != head:
+        if current is not None and current not in code_schema_revisions():  # migrated by a newer release
+            return False, f"schema {current} is newer than this code ({head}): run the release that migrated it"
         return False, f"schema {current or 'empty'}, this code needs {head}: run `python -m engine migrate`"
     return True, ""

@@ -71,6 +71,16 @@ def _downgrade(url: str, revision: str) -> None:
     store.dispose()
 
 
+def _ready(url: str) -> tuple[bool, str]:
+    from webapp.readiness import readiness
+
+    store = open_store(url)
+    try:
+        return readiness(store)
+    finally:
+        store.dispose()
+
+
 def _one_line(stderr: str, must: str) -> str:
     lines = [line for line in stderr.splitlines() if must in line]
     assert len(lines) == 1, stderr[-3000:]
@@ -113,8 +123,10 @@ def test_schema_behind_is_refused_with_the_migrate_command(any_db_url: str) -> N
     head, previous = _code_revisions()
     open_store(any_db_url, migrate=True).dispose()
     _downgrade(any_db_url, previous)
+    assert _ready(any_db_url) == (False, f"schema {previous}, this code needs {head}: run `python -m engine migrate`")
     _refusals(any_db_url, f"is at schema {previous}, the code needs {head}: run `python -m engine migrate` first",
               expect_migrate_to_fix=True)
+    assert _ready(any_db_url) == (True, "")
 
 
 def test_schema_ahead_is_refused_naming_the_newer_release(any_db_url: str, tmp_path: Path) -> None:
@@ -123,6 +135,8 @@ def test_schema_ahead_is_refused_naming_the_newer_release(any_db_url: str, tmp_p
     _set_revision(any_db_url, FUTURE)
     try:
         must = f"is at schema {FUTURE}, newer than this code (which knows up to {head})"
+        assert _ready(any_db_url) == (False, f"schema {FUTURE} is newer than this code ({head}): run the release "
+                                             "that migrated it")  # /readyz
         _refusals(any_db_url, must, expect_migrate_to_fix=False)
         # migrate refuses too (it must not try to "upgrade" a schema it does not know)
         proc = _run([sys.executable, "-m", "engine", "migrate"], any_db_url)
