@@ -16,7 +16,8 @@ from webapp.auth.access import requires
 
 dash.register_page(__name__, path="/performance", name="Performance", order=6)
 
-FILL_COLUMNS = [{"field": c} for c in ("ts", "symbol", "side", "qty", "price", "commission", "client_order_id")]
+FILL_COLUMNS = [{"field": "ts", "headerName": "ts (market clock, UTC)"}] + [  # see the clock note under the banner
+    {"field": c} for c in ("symbol", "side", "qty", "price", "commission", "client_order_id")]
 
 
 def layout(**_kwargs: object) -> html.Div:
