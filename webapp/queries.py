@@ -79,7 +79,7 @@ def heartbeats() -> list[dict[str, Any]]:
     return _read(queries.heartbeats)
 
 
-@cache.memoize()
+@cache.memoize(timeout=5)  # 15 minutes of job runs summarised (thousands of rows): a statistic, not a live value
 def job_stats() -> list[dict[str, Any]]:
     return _read(queries.job_stats, now())
 
