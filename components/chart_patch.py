@@ -44,6 +44,17 @@ def _bar(series: dict[str, list[Any]], i: int) -> list[float]:
     return [series[k][i] for k in OHLC]
 
 
+def _valid(shown: Any) -> dict | None:
+    """What a tab says its chart holds, when well formed (a forged or stale store means: send it whole)."""
+    if not isinstance(shown, dict):
+        return None
+    count, last_ts, last_bar = shown.get("count"), shown.get("last_ts"), shown.get("last_bar")
+    if not isinstance(shown.get("symbol"), str) or not isinstance(last_ts, str) or isinstance(count, bool) \
+            or not isinstance(count, int) or not 0 < count <= CHART_BARS or not isinstance(last_bar, list):
+        return None
+    return shown
+
+
 def chart_update(series: dict[str, list[Any]], symbol: str, shown: dict | None,
                  figure: Callable[[], dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
     """(figure or Patch or no_update, what the chart then shows) for the stored bars `series` of `symbol`.
@@ -52,6 +63,7 @@ def chart_update(series: dict[str, list[Any]], symbol: str, shown: dict | None,
     oldest dropped so the chart keeps CHART_BARS) and a corrected last bar; nothing when nothing moved.
     `figure` builds the whole figure when one is needed (default: from `series`; the page passes a
     cached one)."""
+    shown = _valid(shown)
     count_now = len(series["x"])
     title = f"{symbol} · last {count_now} bars"
     if not count_now:
@@ -65,7 +77,7 @@ def chart_update(series: dict[str, list[Any]], symbol: str, shown: dict | None,
         return fig, {"symbol": symbol, "count": len(trace["x"]), "last_ts": trace["x"][-1],
                      "last_bar": [trace[k][-1] for k in OHLC]}
 
-    if not shown or shown.get("symbol") != symbol or not shown.get("last_ts"):
+    if not shown or shown["symbol"] != symbol:
         return whole()
     at = next((i for i in range(count_now - 1, -1, -1) if series["x"][i] == shown["last_ts"]), None)
     if at is None:  # the tab is further behind than the stored window: start again
@@ -78,7 +90,7 @@ def chart_update(series: dict[str, list[Any]], symbol: str, shown: dict | None,
         return whole()
     patch = Patch()
     trace = patch["data"][0]
-    count = int(shown.get("count") or 0)
+    count = shown["count"]
     if changed_last and count:
         for key, value in zip(OHLC, _bar(series, at), strict=True):
             trace[key][count - 1] = value

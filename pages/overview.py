@@ -86,6 +86,7 @@ def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
 )
 @requires(Role.VIEWER)
 def refresh_market(_n: int | None, shown: dict | None):  # type: ignore[no-untyped-def]
+    shown = shown if isinstance(shown, dict) else None  # the tab's own store; anything else: start afresh
     symbol = queries.index_symbol()
     prices = queries.latest_prices()
     if symbol is None or not prices:

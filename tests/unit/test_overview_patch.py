@@ -116,3 +116,11 @@ def test_growing_history_and_a_gap_wider_than_the_window() -> None:
     assert not isinstance(full, Patch)
     other, _ = chart_update(_frame(500, CHART_BARS), "OTHER", shown)
     assert not isinstance(other, Patch) and other is not no_update
+
+
+def test_a_forged_or_broken_store_gets_the_whole_figure() -> None:
+    frame = _frame(0, 10)
+    for shown in ("x", [1], {"symbol": "IDX"}, {"symbol": "IDX", "count": "9", "last_ts": "a", "last_bar": []},
+                  {"symbol": "IDX", "count": 10**9, "last_ts": "a", "last_bar": []}, {"symbol": 5, "count": 3}):
+        fig, now = chart_update(frame, "IDX", shown)  # type: ignore[arg-type]
+        assert isinstance(fig, dict) and len(fig["data"][0]["x"]) == 10 and now["count"] == 10, shown
