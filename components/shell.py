@@ -4,7 +4,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-NAV_ORDER = ["Overview", "Regime", "Parameters", "Planner", "Health", "Trading", "Performance", "Audit"]
+NAV_ORDER = ["Overview", "Regime", "Parameters", "Planner", "Health", "Trading", "Performance", "Audit", "Users"]
+ADMIN_PAGES = {"Users"}  # shown in the navigation to admins only (the page and its callbacks check too)
 
 
 def user_menu(user: str, role: str, csrf: str) -> html.Div:
@@ -20,7 +21,8 @@ def user_menu(user: str, role: str, csrf: str) -> html.Div:
 
 def navbar(pages: list[dict], user: str = "", role: str = "", csrf: str = "") -> dbc.Navbar:
     ordered = sorted(
-        (p for p in pages if p["name"] in NAV_ORDER), key=lambda p: NAV_ORDER.index(p["name"])
+        (p for p in pages if p["name"] in NAV_ORDER and (role == "admin" or p["name"] not in ADMIN_PAGES)),
+        key=lambda p: NAV_ORDER.index(p["name"])
     )
     links = [dbc.NavItem(dbc.NavLink(p["name"], href=p["relative_path"], active="exact", id=f"nav-{p['name'].lower()}"))
              for p in ordered]

@@ -116,6 +116,12 @@ def _change(store: Store, now: datetime, actor: str, name: str, action: str, det
         row = s.scalar(select(User).where(User.name == name))
         if row is None:
             raise UserError(f"no user named {name!r}")
+        stays_admin = values.get("role", row.role) == Role.ADMIN and not values.get("disabled", row.disabled)
+        if row.role == Role.ADMIN and not row.disabled and not stays_admin:
+            others = s.scalar(select(func.count()).select_from(User).where(
+                User.role == Role.ADMIN.value, User.disabled.is_(False), User.id != row.id))
+            if not others:
+                raise UserError(f"{name} is the last active admin; make another admin first")
         for key, value in values.items():
             setattr(row, key, value)
         row.session_epoch += 1  # every change of password, role or status ends the user's open sessions

@@ -16,6 +16,7 @@ PAGES = {
     "/trading": ("h3", "Trading"),
     "/performance": ("#performance-fills-count", "Performance"),
     "/audit": ("#audit-count", "Audit"),
+    "/users": ("#users-table", "Users"),
 }
 
 

@@ -1,0 +1,113 @@
+"""Users (admins only): add a user, change a role, disable or enable, set a new password.
+
+The same engine.auth.users functions as `python -m engine users`, audited as the admin doing it.
+Passwords travel only in the POST of the action (CSRF-checked) and are never sent back to the page.
+"""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from components import formatting as fmt
+from components.shell import page_header, read_only_note
+from components.tables import small_table
+from engine.auth import principal, users
+from engine.auth.passwords import WeakPassword
+from engine.auth.roles import ROLE_NAMES, Role, UnknownRole, at_least
+from webapp.auth.access import requires
+from webapp.context import get_context
+from webapp.control_actions import web_actor
+from webapp.inputs import text_or_default, triggered_by_click
+
+dash.register_page(__name__, path="/users", name="Users", order=8)
+
+CHANGES = [{"label": f"role: {r}", "value": f"role:{r}"} for r in ROLE_NAMES] + [
+    {"label": "disable (ends their sessions)", "value": "disable"}, {"label": "enable", "value": "enable"}]
+
+
+def _form() -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.H6("Add a user"),
+        dbc.Row([
+            dbc.Col(dbc.Input(id="users-add-name", placeholder="name", size="sm", maxLength=64), md=3),
+            dbc.Col(dbc.Select(id="users-add-role", options=[{"label": r, "value": r} for r in ROLE_NAMES],
+                               value="viewer", size="sm"), md=2),
+            dbc.Col(dbc.Input(id="users-add-password", type="password", placeholder="password (12+ characters)",
+                              size="sm", maxLength=256, autocomplete="new-password"), md=4),
+            dbc.Col(dbc.Button("Add", id="users-add", size="sm", color="primary", n_clicks=0), md=1),
+        ], className="g-2 mb-3"),
+        html.H6("Change a user"),
+        dbc.Row([
+            dbc.Col(dbc.Input(id="users-pick", placeholder="name", size="sm", maxLength=64), md=3),
+            dbc.Col(dbc.Select(id="users-change", options=CHANGES, value="role:viewer", size="sm"), md=3),
+            dbc.Col(dbc.Button("Apply", id="users-apply", size="sm", color="secondary", n_clicks=0), md=1),
+            dbc.Col(dbc.Input(id="users-new-password", type="password", placeholder="new password", size="sm",
+                              maxLength=256, autocomplete="new-password"), md=3),
+            dbc.Col(dbc.Button("Set password", id="users-passwd", size="sm", color="secondary", n_clicks=0), md=2),
+        ], className="g-2"),
+        html.Div(id="users-result", className="mt-2"),
+    ]), className="mb-3")
+
+
+def layout(**_kwargs: object) -> html.Div:
+    if not at_least(principal.current().role, Role.ADMIN):
+        return html.Div([page_header("Users"), read_only_note("users-admin-only", "Users are managed by an admin.")])
+    return html.Div([
+        page_header("Users", "Who may log in, and with which role (also: python -m engine users)"),
+        dcc.Interval(id="users-interval", interval=10_000),
+        _form(),
+        html.Div(id="users-table"),
+    ])
+
+
+def users_table() -> html.Div:
+    rows = [[u.name, u.role, "disabled" if u.disabled else "active", fmt.timestamp(u.created_at),
+             fmt.timestamp(u.locked_until) if u.locked_until else ""] for u in users.list_users(get_context().store)]
+    return small_table(["Name", "Role", "Status", "Created", "Locked until"], rows, "No users.")
+
+
+@dash.callback(Output("users-table", "children"), Input("users-interval", "n_intervals"),
+               Input("users-result", "children"))
+@requires(Role.ADMIN)
+def refresh_users(_n: object, _result: object):  # type: ignore[no-untyped-def]
+    return users_table()
+
+
+def _text(value: object) -> str:
+    return text_or_default(value, "", limit=64)
+
+
+@dash.callback(Output("users-result", "children"), Output("users-add-password", "value"),
+               Output("users-new-password", "value"),
+               Input("users-add", "n_clicks"), Input("users-apply", "n_clicks"), Input("users-passwd", "n_clicks"),
+               State("users-add-name", "value"), State("users-add-role", "value"), State("users-add-password", "value"),
+               State("users-pick", "value"), State("users-change", "value"), State("users-new-password", "value"),
+               prevent_initial_call=True)
+@requires(Role.ADMIN)
+def change_users(_add: object, _apply: object, _passwd: object, name: object, role: object, password: object,  # type: ignore[no-untyped-def]
+                 pick: object, change: object, new_password: object):
+    if not triggered_by_click(ctx.triggered):
+        return no_update, no_update, no_update
+    store, now, actor = get_context().store, get_context().clock.now(), web_actor()
+    try:
+        if ctx.triggered_id == "users-add":
+            info = users.add_user(store, now, actor, _text(name), _text(role),
+                                  password if isinstance(password, str) else "")
+            message = f"added {info.name} ({info.role})"
+        elif ctx.triggered_id == "users-apply":
+            what = _text(change)
+            if what.startswith("role:"):
+                info = users.set_role(store, now, actor, _text(pick), what.removeprefix("role:"))
+                message = f"{info.name} is now {info.role}; their sessions ended"
+            elif what in ("disable", "enable"):
+                users.set_disabled(store, now, actor, _text(pick), what == "disable")
+                message = f"{_text(pick)} {what}d"
+            else:
+                raise users.UserError("choose a change")
+        else:
+            users.set_password(store, now, actor, _text(pick), new_password if isinstance(new_password, str) else "")
+            message = f"password of {_text(pick)} changed; their sessions ended"
+    except (users.UserError, WeakPassword, UnknownRole) as exc:
+        return dbc.Alert(f"refused: {exc}", color="danger", className="py-1 mb-0", id="users-message"), "", ""
+    return dbc.Alert(message, color="success", className="py-1 mb-0", id="users-message"), "", ""

@@ -1,0 +1,50 @@
+"""The Users page: admins add users, change roles, disable and set passwords through it; nobody else can."""
+from __future__ import annotations
+
+import pytest
+
+from engine.auth import users
+from tests import web_requests as wr
+from tests.auth_helpers import login_client
+
+
+@pytest.fixture
+def app(test_settings, any_db_url):  # type: ignore[no-untyped-def]
+    from app import create_app
+
+    return create_app(test_settings(database_url=any_db_url, warmup_polls=10), start_engine=False)
+
+
+def _store(app):  # type: ignore[no-untyped-def]
+    from webapp.context import EXTENSION_KEY
+
+    return app.server.extensions[EXTENSION_KEY].store
+
+
+def test_an_admin_manages_users_and_others_cannot(app) -> None:  # type: ignore[no-untyped-def]
+    admin = login_client(app, "admin")
+    dep = wr.find(wr.dependencies(admin), "users-result.children")
+
+    def act(client, trigger: str, **values: object):  # type: ignore[no-untyped-def]
+        named = {f"{k.replace('_', '-')}.value": v for k, v in values.items()}
+        return wr.call(client, dep, {f"{trigger}.n_clicks": 1, **named}, trigger=f"{trigger}.n_clicks")
+
+    added = act(admin, "users-add", users_add_name="nina", users_add_role="trader",
+                users_add_password="nina-has-a-long-one")
+    assert "added nina (trader)" in added.get_data(as_text=True)
+    assert "nina-has-a-long-one" not in added.get_data(as_text=True)  # the password is not sent back
+    assert "refused: the password must have at least 12" in act(
+        admin, "users-add", users_add_name="olaf", users_add_role="viewer", users_add_password="short").get_data(as_text=True)
+    assert "nina is now viewer" in act(admin, "users-apply", users_pick="nina", users_change="role:viewer").get_data(
+        as_text=True)
+    assert "nina disabled" in act(admin, "users-apply", users_pick="nina", users_change="disable").get_data(as_text=True)
+    last = act(admin, "users-apply", users_pick="admin", users_change="role:viewer").get_data(as_text=True)
+    assert "last active admin" in last  # an admin cannot lock the desk out of its own users
+    info = {u.name: u for u in users.list_users(_store(app))}
+    assert info["nina"].role == "viewer" and info["nina"].disabled and "olaf" not in info
+    assert info["admin"].role == "admin"
+    trader = login_client(app, "trader")
+    refused = act(trader, "users-add", users_add_name="eve", users_add_role="admin", users_add_password="eve-wants-in-123")
+    assert refused.status_code == 403 and "eve" not in {u.name for u in users.list_users(_store(app))}
+    layout = trader.get("/_dash-layout").get_data(as_text=True)
+    assert "/users" not in layout.replace("\\u002f", "/")  # not offered in a trader's navigation
