@@ -40,14 +40,19 @@ def test_users_cli_add_list_role_passwd_disable(any_db_url: str) -> None:
     try:
         assert users.authenticate(store, utcnow(), "olga", "a new long pass 4", "127.0.0.1").ok
         assert not users.authenticate(store, utcnow(), "olga", "long enough pass 1", "127.0.0.1").ok
+        last = users_cli(any_db_url, "disable", "olga")  # the only admin: the desk would lose its user management
+        assert last.returncode == 1 and "last active admin" in last.stderr
+        assert users_cli(any_db_url, "add", "pia", "--role", "admin", "--password-stdin",
+                         stdin="pia has a long one\n").returncode == 0
         assert users_cli(any_db_url, "disable", "olga").returncode == 0
         assert users.authenticate(store, utcnow(), "olga", "a new long pass 4", "127.0.0.1").status == "disabled"
         assert "disabled" in users_cli(any_db_url, "list").stdout
         with store.read() as s:
-            stored = s.scalars(select(User.password_hash)).one()
+            stored = s.scalars(select(User.password_hash).where(User.name == "olga")).one()
             actions = [(e.action, e.actor.startswith("cli:")) for e in
                        s.scalars(select(AuditEvent).where(AuditEvent.action.startswith("users.")).order_by(AuditEvent.id))]
         assert stored.startswith("$argon2id$") and "a new long pass 4" not in stored
-        assert actions == [("users.add", True), ("users.role", True), ("users.passwd", True), ("users.disable", True)]
+        assert actions == [("users.add", True), ("users.role", True), ("users.passwd", True), ("users.add", True),
+                           ("users.disable", True)]
     finally:
         store.dispose()
