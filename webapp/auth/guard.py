@@ -49,10 +49,8 @@ def _source() -> str:
 
 
 def _metrics_token_ok() -> bool:
-    try:
-        from webapp.metrics import metrics_token_ok  # type: ignore[attr-defined]
-    except ImportError:
-        return False
+    from webapp.metrics import metrics_token_ok  # imported here: webapp.metrics pulls in prometheus-client
+
     return bool(metrics_token_ok(request))
 
 
