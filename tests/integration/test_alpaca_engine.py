@@ -29,16 +29,15 @@ def server() -> Iterator[FakeAlpacaServer]:
         yield srv
 
 
-def alpaca_ctx(tmp_path, srv: FakeAlpacaServer, **kw: object):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path}/eng.db"
+def alpaca_ctx(url: str, srv: FakeAlpacaServer, **kw: object):  # type: ignore[no-untyped-def]
     settings = load_settings(database_url=url, market_source="alpaca", alpaca_key_id=KEY, alpaca_secret_key=SECRET,
                              alpaca_base_url=srv.url, alpaca_symbols="SPY", alpaca_option_underlyings="",
                              alpaca_data_timeout_s=1.0, **{"warmup_polls": 600, **kw})
     return build_context(settings, with_source=True, migrate=True)
 
 
-def test_a_failed_start_up_step_is_retried_and_the_later_steps_still_run(tmp_path, server: FakeAlpacaServer) -> None:
-    ctx = alpaca_ctx(tmp_path, server)
+def test_a_failed_start_up_step_is_retried_and_the_later_steps_still_run(any_db_url: str, server: FakeAlpacaServer) -> None:
+    ctx = alpaca_ctx(any_db_url, server)
     server.inject("GET", "/v2/stocks/bars", "504", times=50)  # the warm-up fails for now
     service = EngineService(ctx, blocking=False)
     service._beat()  # becomes leader and runs the start-up
@@ -61,8 +60,8 @@ def test_a_failed_start_up_step_is_retried_and_the_later_steps_still_run(tmp_pat
     service.finish()
 
 
-def test_alpaca_periods_and_a_slow_market_job_never_overruns(tmp_path, server: FakeAlpacaServer) -> None:
-    ctx = alpaca_ctx(tmp_path, server, alpaca_poll_seconds=2.0)
+def test_alpaca_periods_and_a_slow_market_job_never_overruns(any_db_url: str, server: FakeAlpacaServer) -> None:
+    ctx = alpaca_ctx(any_db_url, server, alpaca_poll_seconds=2.0)
     specs = {s.name: s for s in job_specs(ctx, EngineCycle())}
     assert specs["market"].seconds == 2.0, "1-minute bars: no polling every second"
     server.inject("GET", "/v2/stocks/bars", "stall", delay_s=10.0, times=3)
@@ -75,9 +74,9 @@ def test_alpaca_periods_and_a_slow_market_job_never_overruns(tmp_path, server: F
     assert "1-minute bars" in (error or "") and "next tick retries" in (error or "")
 
 
-def test_the_engine_runs_the_trade_updates_stream_with_an_alpaca_broker(tmp_path) -> None:
+def test_the_engine_runs_the_trade_updates_stream_with_an_alpaca_broker(any_db_url: str) -> None:
     with FakeAlpacaServer(key_id=KEY, secret_key=SECRET, stream=True) as srv:
-        ctx = alpaca_ctx(tmp_path, srv, broker="alpaca", alpaca_stream_url=srv.stream_url, warmup_polls=1)
+        ctx = alpaca_ctx(any_db_url, srv, broker="alpaca", alpaca_stream_url=srv.stream_url, warmup_polls=1)
         service = EngineService(ctx, blocking=False)
         service.start()
         try:
@@ -92,8 +91,8 @@ def test_the_engine_runs_the_trade_updates_stream_with_an_alpaca_broker(tmp_path
         assert not stream.running, "stopped with the engine"
 
 
-def test_a_slow_alpaca_broker_never_makes_the_account_job_overrun(tmp_path, server: FakeAlpacaServer) -> None:
-    ctx = alpaca_ctx(tmp_path, server, broker="alpaca", alpaca_sync_seconds=2.0, alpaca_order_timeout_s=10.0)
+def test_a_slow_alpaca_broker_never_makes_the_account_job_overrun(any_db_url: str, server: FakeAlpacaServer) -> None:
+    ctx = alpaca_ctx(any_db_url, server, broker="alpaca", alpaca_sync_seconds=2.0, alpaca_order_timeout_s=10.0)
     specs = {s.name: s for s in job_specs(ctx, EngineCycle())}
     assert specs["account"].seconds == 2.0 and specs["risk"].seconds == 2.0
     server.inject("GET", "/v2/account", "stall", delay_s=10.0, times=5)
