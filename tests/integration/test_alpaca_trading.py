@@ -43,8 +43,8 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 
 @pytest.fixture
-def ctx(tmp_path, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    url = f"sqlite:///{tmp_path}/alpaca.db"
+def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
+    url = any_db_url
     store = open_store(url, migrate=True)
     clock = ManualClock(T0)
     seed_market(store, clock)
