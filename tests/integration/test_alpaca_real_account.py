@@ -62,8 +62,8 @@ def make_broker(srv: FakeAlpacaServer, **kw: object) -> AlpacaBroker:
 
 
 @pytest.fixture
-def ctx(tmp_path, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    url = f"sqlite:///{tmp_path}/real.db"
+def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
+    url = any_db_url
     store = open_store(url, migrate=True)
     clock = ManualClock(T0)
     seed_market(store, clock)
@@ -203,7 +203,7 @@ def test_no_call_exceeds_its_deadline(server: FakeAlpacaServer, fault: str) -> N
 
 
 # ---- 3. the rate limiter ---------------------------------------------------------------------------------------
-def test_alpacas_rate_headers_hold_every_client_of_the_key(tmp_path) -> None:
+def test_alpacas_rate_headers_hold_every_client_of_the_key() -> None:
     with FakeAlpacaServer(key_id=KEY, secret_key=SECRET, rate_limit_per_minute=5) as srv:
         limiter = RateLimiter(per_minute=1000, burst=100)  # the local bucket alone would allow far more
         broker = make_broker(srv, limiter=limiter)
@@ -350,7 +350,7 @@ def test_chain_filtered_paged_and_cached(server: FakeAlpacaServer) -> None:
     assert len(src.poll().chains) == 1
 
 
-def test_a_chain_without_spot_is_skipped_and_the_bars_are_stored(tmp_path, server: FakeAlpacaServer) -> None:
+def test_a_chain_without_spot_is_skipped_and_the_bars_are_stored(any_db_url: str, server: FakeAlpacaServer) -> None:
     from engine import jobs
     from engine.market.types import MarketUpdate, OptionChain
     from engine.store.models import BarRow, OptionChainSnapshot
@@ -365,8 +365,8 @@ def test_a_chain_without_spot_is_skipped_and_the_bars_are_stored(tmp_path, serve
     assert len(update.bars) == 3 and update.chains == []
     assert "spot is unknown" in src.chain_errors["QQQ"]
     assert server.hits_for("GET", "/v1beta1/options/snapshots/QQQ") == 0, "not even requested"
-    store = open_store(f"sqlite:///{tmp_path}/spot.db", migrate=True)
-    ctx = EngineContext(settings=load_settings(database_url=f"sqlite:///{tmp_path}/spot.db"), store=store,
+    store = open_store(any_db_url, migrate=True)
+    ctx = EngineContext(settings=load_settings(database_url=any_db_url), store=store,
                         clock=clock, broker=make_broker(server), source=None)
     import numpy as np
 
@@ -381,7 +381,7 @@ def test_a_chain_without_spot_is_skipped_and_the_bars_are_stored(tmp_path, serve
     store.dispose()
 
 
-def test_warm_up_of_9_symbols_x_600_minutes_is_one_request(tmp_path) -> None:
+def test_warm_up_of_9_symbols_x_600_minutes_is_one_request(any_db_url: str) -> None:
     from engine import jobs
     from engine.store.models import BarRow
 
@@ -394,7 +394,7 @@ def test_warm_up_of_9_symbols_x_600_minutes_is_one_request(tmp_path) -> None:
         clock = ManualClock(now)
         src = AlpacaMarketSource(KEY, SECRET, symbols, "SPY", srv.url, timeout_s=2.0, deadline_s=8.0, clock=clock,
                                  history=timedelta(hours=10), option_underlyings=[])
-        url = f"sqlite:///{tmp_path}/warm.db"
+        url = any_db_url
         store = open_store(url, migrate=True)
         ctx = EngineContext(settings=load_settings(database_url=url), store=store, clock=clock,
                             broker=make_broker(srv), source=src)
@@ -461,11 +461,11 @@ def test_stop_orders_shown_as_such_and_zero_average_price_is_none(server: FakeAl
         broker.submit_order(OrderRequest("st-1", "AAA", OrderSide.SELL, D(1), OrderType.STOP))
 
 
-def test_the_trading_page_shows_alpacas_rejection(tmp_path, server: FakeAlpacaServer) -> None:
+def test_the_trading_page_shows_alpacas_rejection(any_db_url: str, server: FakeAlpacaServer) -> None:
     """The rejection reaches the Trading page's "Rejected orders" section in Alpaca's words."""
     from app import create_app
 
-    url = f"sqlite:///{tmp_path}/page.db"
+    url = any_db_url
     settings = load_settings(database_url=url, engine_mode="none")
     store = open_store(url, migrate=True)
     clock = ManualClock(T0)
