@@ -20,8 +20,8 @@ SYMBOLS = ("AAA", "BBB")
 PRICE = 100.0
 
 
-def make_store(tmp_path: Path) -> Store:
-    return open_store(f"sqlite:///{tmp_path}/control.db", migrate=True)
+def make_store(tmp_path: Path, url: str | None = None) -> Store:
+    return open_store(url or f"sqlite:///{tmp_path}/control.db", migrate=True)
 
 
 def seed_market(store: Store, clock: Clock, symbols: tuple[str, ...] = SYMBOLS, price: float = PRICE) -> None:

@@ -22,8 +22,8 @@ from tests.trading_control_fixtures import make_store, seed_market
 
 
 @pytest.fixture()
-def setup(tmp_path) -> Iterator[tuple[SimpleControlContext, FakeAlpacaServer]]:
-    store = make_store(tmp_path)
+def setup(tmp_path, any_db_url: str) -> Iterator[tuple[SimpleControlContext, FakeAlpacaServer]]:
+    store = make_store(tmp_path, any_db_url)
     clock = SystemClock()
     seed_market(store, clock, symbols=("AAPL", "MSFT"))
     with FakeAlpacaServer(key_id="k", secret_key="s") as server:
