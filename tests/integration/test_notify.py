@@ -75,8 +75,8 @@ def test_urls_are_secret_in_settings():
     assert notify.masked(settings.notify_targets[0]) == "json://127.0.0.1:1/***"
 
 
-def test_halt_and_a_failed_step_notify(tmp_path, process_notifier):
-    ctx = make_ctx(tmp_path)
+def test_halt_and_a_failed_step_notify(tmp_path, any_db_url, process_notifier):
+    ctx = make_ctx(tmp_path, url=any_db_url)
     with Receiver() as rx:
         notify.configure([rx.url()])
         place_resting_orders(ctx, 3)
@@ -96,12 +96,12 @@ def test_halt_and_a_failed_step_notify(tmp_path, process_notifier):
     ctx.store.dispose()
 
 
-def test_a_check_turning_unhealthy_is_told_once(tmp_path, process_notifier):
+def test_a_check_turning_unhealthy_is_told_once(tmp_path, any_db_url, process_notifier):
     from engine.health.checks import CheckResult
     from engine.store.models import HealthResult
     from tests.trading_control_fixtures import T0
 
-    ctx = make_ctx(tmp_path)
+    ctx = make_ctx(tmp_path, url=any_db_url)
     bad = [CheckResult("broker", "unhealthy", "paper: 3 errors in 12 probes"), CheckResult("disk", "healthy", "ok")]
     with Receiver() as rx:
         notify.configure([rx.url()])
