@@ -23,16 +23,16 @@ def utc(*a: int) -> datetime:
     return datetime(*a, tzinfo=UTC)
 
 
-def broker(tmp_path, clock: ManualClock, extended: bool = False) -> PaperBroker:
-    store = make_store(tmp_path)
+def broker(tmp_path, url: str, clock: ManualClock, extended: bool = False) -> PaperBroker:
+    store = make_store(tmp_path, url)
     seed_market(store, clock)
     return PaperBroker(store, clock, starting_cash=D(1_000_000), slippage_bps=D(0), commission_per_share=D(0),
                        participation=D(1), calendar=alpaca_calendar(), extended_hours=extended)
 
 
-def test_orders_only_in_the_session_and_day_orders_expire_at_the_close(tmp_path) -> None:
+def test_orders_only_in_the_session_and_day_orders_expire_at_the_close(tmp_path, any_db_url: str) -> None:
     clock = ManualClock(utc(2026, 3, 2, 15, 0))  # 10:00 New York
-    b = broker(tmp_path, clock)
+    b = broker(tmp_path, any_db_url, clock)
     assert b.is_market_open() and b.accepts_orders_now()
     resting = b.submit_order(OrderRequest("day-1", "AAA", OrderSide.BUY, D(5), OrderType.LIMIT, D("50")))
     assert resting.status is OrderStatus.NEW
@@ -47,9 +47,9 @@ def test_orders_only_in_the_session_and_day_orders_expire_at_the_close(tmp_path)
     assert late.status is OrderStatus.REJECTED and "market is closed (XNYS" in (late.reject_reason or "")
 
 
-def test_the_last_session_minute_still_fills_when_its_bar_arrives_after_the_close(tmp_path) -> None:
+def test_the_last_session_minute_still_fills_when_its_bar_arrives_after_the_close(tmp_path, any_db_url: str) -> None:
     clock = ManualClock(utc(2026, 3, 2, 20, 30))
-    b = broker(tmp_path, clock)
+    b = broker(tmp_path, any_db_url, clock)
     b.submit_order(OrderRequest("last-1", "AAA", OrderSide.BUY, D(5), OrderType.LIMIT, D("50")))
     clock.advance(utc(2026, 3, 2, 21, 0, 5) - clock.now())  # the 20:59 bar is delivered at 21:00:05
     fills = b.process_bars([Bar("AAA", utc(2026, 3, 2, 20, 59), 40, 41, 39, 40, 1_000_000)])
@@ -57,9 +57,9 @@ def test_the_last_session_minute_still_fills_when_its_bar_arrives_after_the_clos
     assert b.get_order_by_client_id("last-1").status is OrderStatus.FILLED
 
 
-def test_extended_hours_take_limit_orders_until_20_00_new_york(tmp_path) -> None:
+def test_extended_hours_take_limit_orders_until_20_00_new_york(tmp_path, any_db_url: str) -> None:
     clock = ManualClock(utc(2026, 3, 2, 22, 0))  # 17:00 New York: after-hours
-    b = broker(tmp_path, clock, extended=True)
+    b = broker(tmp_path, any_db_url, clock, extended=True)
     market = b.submit_order(OrderRequest("x-1", "AAA", OrderSide.BUY, D(1)))
     assert market.status is OrderStatus.REJECTED and "only limit orders" in (market.reject_reason or "")
     limit = b.submit_order(OrderRequest("x-2", "AAA", OrderSide.BUY, D(1), OrderType.LIMIT, D("50")))
@@ -74,9 +74,9 @@ def test_extended_hours_take_limit_orders_until_20_00_new_york(tmp_path) -> None
     assert again.status is OrderStatus.REJECTED and "outside extended hours" in (again.reject_reason or "")
 
 
-def test_without_an_exchange_the_paper_broker_trades_every_minute(tmp_path) -> None:
+def test_without_an_exchange_the_paper_broker_trades_every_minute(tmp_path, any_db_url: str) -> None:
     clock = ManualClock(utc(2026, 3, 7, 3, 0))  # a Saturday night: the simulated market has no sessions
-    store = make_store(tmp_path)
+    store = make_store(tmp_path, any_db_url)
     seed_market(store, clock)
     b = PaperBroker(store, clock)
     assert b.calendar is None and b.is_market_open()
