@@ -21,8 +21,8 @@ from tests.trading_control_fixtures import beat, make_ctx, open_position, place_
 
 
 @pytest.fixture()
-def ctx(tmp_path):
-    c = make_ctx(tmp_path)
+def ctx(tmp_path, any_db_url):
+    c = make_ctx(tmp_path, url=any_db_url)
     yield c
     c.store.dispose()
 
