@@ -23,7 +23,7 @@ N_ORDERS = 40
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 
 
-def build(db: str, slow_s: float = 0.0):  # type: ignore[no-untyped-def]
+def build(url: str, csv_dir: str, slow_s: float = 0.0):  # type: ignore[no-untyped-def]
     from engine.clock import SystemClock
     from engine.context import EngineContext
     from engine.settings import load_settings
@@ -31,7 +31,7 @@ def build(db: str, slow_s: float = 0.0):  # type: ignore[no-untyped-def]
     from engine.trading import state as trading_state
     from engine.trading.brokers.paper import PaperBroker
 
-    store = open_store(f"sqlite:///{db}", migrate=True)
+    store = open_store(url, migrate=True)
     clock = SystemClock()
     broker = PaperBroker(store, clock, Decimal(10**7))
     if slow_s:
@@ -46,7 +46,7 @@ def build(db: str, slow_s: float = 0.0):  # type: ignore[no-untyped-def]
         broker.submit_order = slow_submit  # type: ignore[method-assign]
     with store.write() as s:
         trading_state.ensure_state(s, clock.now())
-    settings = load_settings(database_url=f"sqlite:///{db}", market_source="csv", csv_dir=Path(db).parent)
+    settings = load_settings(database_url=url, market_source="csv", csv_dir=Path(csv_dir))
     return EngineContext(settings, store, clock, broker, None)
 
 
@@ -67,26 +67,26 @@ def run_all(ctx) -> None:  # type: ignore[no-untyped-def]
         submit(ctx, intent, "system:planner", "planner", limits)
 
 
-def seed(db: str) -> None:
+def seed(url: str, csv_dir: str) -> None:
     from engine.store.models import BarRow
     from engine.trading.sync import sync_from_broker
 
-    ctx = build(db)
+    ctx = build(url, csv_dir)
     with ctx.store.write() as s:
         s.add(BarRow(symbol="AAA", ts=ctx.clock.now(), open=100, high=101, low=99, close=100, volume=1e6))
     sync_from_broker(ctx)
     ctx.store.dispose()
 
 
-def test_kill_9_mid_submission_then_restart_has_no_duplicates(tmp_path):
+def test_kill_9_mid_submission_then_restart_has_no_duplicates(tmp_path, any_db_url):
     from engine.store.models import OrderRow, PaperOrder
     from engine.trading.sync import PENDING_GRACE, sync_from_broker
 
-    db = str(tmp_path / "crash.db")
-    seed(db)
+    url, csv_dir = any_db_url, str(tmp_path)
+    seed(url, csv_dir)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, __file__, db], cwd=ROOT, env=env)
-    ctx = build(db)
+    child = subprocess.Popen([sys.executable, __file__, url, csv_dir], cwd=ROOT, env=env)
+    ctx = build(url, csv_dir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # kill once a third of the orders are recorded
         with ctx.store.read() as s:
@@ -104,7 +104,7 @@ def test_kill_9_mid_submission_then_restart_has_no_duplicates(tmp_path):
     with ctx.store.read() as s:
         pending = list(s.scalars(select(OrderRow).where(OrderRow.status == "pending_new")))
     if pending:  # orders the broker never got: closed after the grace period, never re-sent blindly
-        later = build(db)
+        later = build(url, csv_dir)
         later.clock = type("Later", (), {"now": lambda self: datetime.now(UTC) + PENDING_GRACE + timedelta(1)})()
         sync_from_broker(later)
         later.store.dispose()
@@ -121,4 +121,4 @@ def test_kill_9_mid_submission_then_restart_has_no_duplicates(tmp_path):
 
 if __name__ == "__main__":  # the child: an "engine" that submits until it is killed
     sys.path.insert(0, str(ROOT))
-    run_all(build(sys.argv[1], slow_s=0.02))
+    run_all(build(sys.argv[1], sys.argv[2], slow_s=0.02))
