@@ -67,8 +67,8 @@ def server() -> Iterator[FakeAlpacaServer]:
         yield srv
 
 
-def alpaca_ctx(tmp_path, srv: FakeAlpacaServer, clock: ManualClock, source: str = "alpaca") -> EngineContext:
-    url = f"sqlite:///{tmp_path}/tz-{source}.db"
+def alpaca_ctx(tmp_path, url: str, srv: FakeAlpacaServer, clock: ManualClock, source: str = "alpaca"
+               ) -> EngineContext:
     settings = load_settings(database_url=url, market_source=source, csv_dir=tmp_path, broker="alpaca",
                              alpaca_key_id=KEY, alpaca_secret_key=SECRET, alpaca_base_url=srv.url)
     broker = AlpacaBroker(KEY, SECRET, url_override=srv.url, timeout_s=1.0, clock=clock,
@@ -77,10 +77,10 @@ def alpaca_ctx(tmp_path, srv: FakeAlpacaServer, clock: ManualClock, source: str 
                          source=None)
 
 
-def test_the_daily_loss_day_of_an_alpaca_source_follows_new_york(tmp_path, server: FakeAlpacaServer) -> None:
+def test_the_daily_loss_day_of_an_alpaca_source_follows_new_york(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> None:
     """Over real HTTP: the account sync moves the start-of-day equity at New York's midnight, not Kolkata's."""
     clock = ManualClock(utc(2026, 3, 2, 14, 35))  # Monday 09:35 New York
-    ctx = alpaca_ctx(tmp_path, server, clock)
+    ctx = alpaca_ctx(tmp_path, any_db_url, server, clock)
     server.book.cash = D("100000")
     sync_from_broker(ctx, LOOSE)
     server.book.cash = D("95000")
@@ -104,10 +104,10 @@ def test_the_daily_loss_day_of_an_alpaca_source_follows_new_york(tmp_path, serve
     ctx.store.dispose()
 
 
-def test_the_same_sync_on_the_simulated_market_follows_the_workbook(tmp_path, server: FakeAlpacaServer) -> None:
+def test_the_same_sync_on_the_simulated_market_follows_the_workbook(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> None:
     """Contrast: a source without an exchange counts the day in the workbook's zone (Asia/Kolkata)."""
     clock = ManualClock(utc(2026, 3, 2, 14, 35))
-    ctx = alpaca_ctx(tmp_path, server, clock, source="csv")
+    ctx = alpaca_ctx(tmp_path, any_db_url, server, clock, source="csv")
     sync_from_broker(ctx, LOOSE)
     clock.advance(utc(2026, 3, 2, 19, 0) - clock.now())
     sync_from_broker(ctx, LOOSE)
@@ -116,7 +116,7 @@ def test_the_same_sync_on_the_simulated_market_follows_the_workbook(tmp_path, se
     ctx.store.dispose()
 
 
-def test_a_workbook_timezone_that_disagrees_is_a_warning(tmp_path, server: FakeAlpacaServer) -> None:
+def test_a_workbook_timezone_that_disagrees_is_a_warning(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> None:
     alpaca = SimpleNamespace(market_source="alpaca")
     warning = timezone_warning(calendar_for_settings(alpaca, "Asia/Kolkata"), "Asia/Kolkata")
     assert warning and "Asia/Kolkata" in warning and "XNYS (America/New_York)" in warning
@@ -126,10 +126,10 @@ def test_a_workbook_timezone_that_disagrees_is_a_warning(tmp_path, server: FakeA
     assert timezone_warning(calendar_for_settings(sim, "Asia/Kolkata"), "Asia/Kolkata") is None
     sim_ny = SimpleNamespace(market_source="simulated", market_timezone="America/New_York")
     assert timezone_warning(calendar_for_settings(sim_ny, "Asia/Kolkata"), "Asia/Kolkata") is not None
-    ctx = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)))
+    ctx = alpaca_ctx(tmp_path, any_db_url, server, ManualClock(utc(2026, 3, 2, 14, 35)))
     check = check_market_time(ctx)  # the default workbook says Asia/Kolkata
     assert check.status == DEGRADED and "Asia/Kolkata" in check.detail and "America/New_York" in check.detail
-    csv = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)), source="csv")
+    csv = alpaca_ctx(tmp_path, any_db_url, server, ManualClock(utc(2026, 3, 2, 14, 35)), source="csv")
     ok = check_market_time(csv)
     assert ok.status == HEALTHY and "trading day 2026-03-02" in ok.detail
     assert check_alpaca_budget(csv) != [], "the Alpaca broker's request budget is a check"
@@ -137,10 +137,10 @@ def test_a_workbook_timezone_that_disagrees_is_a_warning(tmp_path, server: FakeA
     csv.store.dispose()
 
 
-def test_health_and_parameters_pages_show_the_timezone_warning(tmp_path, server: FakeAlpacaServer) -> None:
+def test_health_and_parameters_pages_show_the_timezone_warning(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> None:
     from app import create_app
 
-    ctx = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)))
+    ctx = alpaca_ctx(tmp_path, any_db_url, server, ManualClock(utc(2026, 3, 2, 14, 35)))
     application = create_app(ctx.settings.model_copy(update={"engine_mode": "none"}), context=ctx)
     from pages import health, parameters  # pages register with the app: import after create_app
 
@@ -152,10 +152,10 @@ def test_health_and_parameters_pages_show_the_timezone_warning(tmp_path, server:
     ctx.store.dispose()
 
 
-def test_every_page_says_which_clock_its_times_are_in(tmp_path, server: FakeAlpacaServer) -> None:
+def test_every_page_says_which_clock_its_times_are_in(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> None:
     from webapp.market_time import clock_note
 
-    ctx = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)))
+    ctx = alpaca_ctx(tmp_path, any_db_url, server, ManualClock(utc(2026, 3, 2, 14, 35)))
     assert "all wall-clock" in clock_note(ctx)
     sim = SimpleNamespace(settings=load_settings(database_url="sqlite://", market_source="simulated",
                                                  sim_minutes_per_tick=1, tick_seconds=1.0))
@@ -170,14 +170,14 @@ def test_every_page_says_which_clock_its_times_are_in(tmp_path, server: FakeAlpa
     ctx.store.dispose()
 
 
-def test_metrics_carry_the_request_budget_and_the_market_time_check(tmp_path, server: FakeAlpacaServer) -> None:
+def test_metrics_carry_the_request_budget_and_the_market_time_check(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> None:
     """The engine's health job stores both checks; /metrics (rendered from the stored results) exposes them."""
     from prometheus_client.parser import text_string_to_metric_families
 
     from engine.health.recorder import HealthRecorder
     from webapp.metrics import render_metrics
 
-    ctx = alpaca_ctx(tmp_path, server, ManualClock(utc(2026, 3, 2, 14, 35)))
+    ctx = alpaca_ctx(tmp_path, any_db_url, server, ManualClock(utc(2026, 3, 2, 14, 35)))
     ctx.broker.get_account()
     ctx.broker.get_positions()
     HealthRecorder(ctx).run(ctx)  # its broker probe is one more request: 3 in the last minute
