@@ -1,4 +1,4 @@
-"""`python -m engine params ...`: exit codes and Sheet!Cell lines, on a real SQLite store."""
+"""`python -m engine params ...`: exit codes and Sheet!Cell lines, on a real SQLite and a real PostgreSQL store."""
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def db(monkeypatch, sqlite_url):
-    monkeypatch.setenv("REGIMEDESK_DATABASE_URL", sqlite_url)
-    return sqlite_url
+def db(monkeypatch, any_db_url):
+    monkeypatch.setenv("REGIMEDESK_DATABASE_URL", any_db_url)
+    return any_db_url
 
 
 @pytest.fixture
