@@ -28,8 +28,8 @@ from engine.trading.control import graceful_shutdown, perform
 from engine.trading.gateway import OrderIntent, submit
 
 
-def test_every_used_parameter_is_read_by_the_running_engine(sqlite_url: str) -> None:
-    settings = load_settings(database_url=sqlite_url, warmup_polls=900)
+def test_every_used_parameter_is_read_by_the_running_engine(any_db_url: str) -> None:
+    settings = load_settings(database_url=any_db_url, warmup_polls=900)
     ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
     cycle = EngineCycle()
     with track_reads() as reads:
