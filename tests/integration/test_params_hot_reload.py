@@ -1,7 +1,7 @@
 """Hot reload: a running engine uses a newly applied parameter version from its next cycle, without
 a restart, and every output it writes afterwards (regime snapshots, planner orders) names that version.
 
-Real parts only: an EngineService with its BackgroundScheduler on a temporary SQLite store, the
+Real parts only: an EngineService with its BackgroundScheduler on a temporary SQLite and a PostgreSQL store, the
 simulated market and the paper broker; the new version is applied the way the web/CLI do it
 (versions.apply_version), from outside the engine.
 """
@@ -39,8 +39,8 @@ def edited(ps: ParamSet, sheet: str, name: str, value: Any) -> ParamSet:
     return ParamSet.from_canonical(canonical)
 
 
-def test_running_engine_picks_up_a_new_version_at_its_next_cycle(sqlite_url: str) -> None:
-    settings = load_settings(database_url=sqlite_url, tick_seconds=0.25, warmup_polls=400, autotrade=True)
+def test_running_engine_picks_up_a_new_version_at_its_next_cycle(any_db_url: str) -> None:
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.25, warmup_polls=400, autotrade=True)
     ctx = build_context(settings, with_source=True, migrate=True)
     service = EngineService(ctx, blocking=False)
     service.start()
