@@ -23,9 +23,9 @@ def _start_engine(url: str) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_engine_process_exits_cleanly_on_signal(sqlite_url: str, signum: int) -> None:
-    store = open_store(sqlite_url, migrate=True)
-    proc = _start_engine(sqlite_url)
+def test_engine_process_exits_cleanly_on_signal(any_db_url: str, signum: int) -> None:
+    store = open_store(any_db_url, migrate=True)
+    proc = _start_engine(any_db_url)
     try:
         deadline = time.time() + 30
         while True:
@@ -51,6 +51,8 @@ def test_engine_process_exits_cleanly_on_signal(sqlite_url: str, signum: int) ->
     assert statuses == ["stopped"]
 
 
+# SQLite only: an empty store is a fresh file; on PostgreSQL the session database is migrated, and the refusal of a
+# schema behind (both databases) is tested in test_schema_refusal.py
 def test_engine_refuses_an_unmigrated_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
     proc = _start_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     output, _ = proc.communicate(timeout=30)
