@@ -52,8 +52,8 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> tuple[int, float]:
     return code, time.monotonic() - t0
 
 
-def test_sigterm_cancels_orders_saves_stopped_and_exits_zero(tmp_path):
-    url = f"sqlite:///{tmp_path}/engine.db"
+def test_sigterm_cancels_orders_saves_stopped_and_exits_zero(tmp_path, any_db_url):
+    url = any_db_url
     store = open_store(url, migrate=True)
     log_path = tmp_path / "engine.log"
     proc = start_engine(url, log_path)
