@@ -70,8 +70,8 @@ def open_partial_order(ctx: SimpleControlContext, proc: subprocess.Popen) -> str
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_app_py_signal_runs_the_graceful_shutdown(tmp_path, sig):
-    url = f"sqlite:///{tmp_path}/embedded.db"
+def test_app_py_signal_runs_the_graceful_shutdown(tmp_path, any_db_url, sig):
+    url = any_db_url
     store = open_store(url, migrate=True)
     ctx = SimpleControlContext(store=store, clock=SystemClock(), broker=PaperBroker(store, SystemClock()))
     log_path = tmp_path / "app.log"
