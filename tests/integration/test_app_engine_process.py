@@ -7,7 +7,7 @@
   graceful shutdown (trading STOPPED, lease released, exit).
 - The engine process dies alone: app.py starts a new one, which takes the lease over.
 (tests/integration/test_app_sigterm.py covers SIGTERM/SIGINT of app.py: exit 0 within 10 s, store = broker.)
-About 90 s in all.
+Each test runs on SQLite and on PostgreSQL: about 90 s in all.
 """
 from __future__ import annotations
 
@@ -91,8 +91,8 @@ def _get(url: str) -> int:
         return 0
 
 
-def test_first_run_link_and_a_separate_engine_that_load_does_not_delay(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/fresh.db"  # a newcomer: no store yet
+def test_first_run_link_and_a_separate_engine_that_load_does_not_delay(tmp_path: Path, any_db_url: str) -> None:
+    url = any_db_url  # a newcomer: no user yet (on SQLite no store at all)
     log, port = tmp_path / "app.log", free_port()
     proc = start_app(url, log, port)
     store = None
@@ -142,8 +142,8 @@ def test_first_run_link_and_a_separate_engine_that_load_does_not_delay(tmp_path:
             store.dispose()
 
 
-def test_a_killed_web_process_still_stops_its_engine_gracefully(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/killed.db"
+def test_a_killed_web_process_still_stops_its_engine_gracefully(tmp_path: Path, any_db_url: str) -> None:
+    url = any_db_url
     log = tmp_path / "app.log"
     proc = start_app(url, log, free_port())
     store = open_store(url, migrate=True)
@@ -163,8 +163,8 @@ def test_a_killed_web_process_still_stops_its_engine_gracefully(tmp_path: Path) 
         store.dispose()
 
 
-def test_an_engine_process_that_dies_is_started_again(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/restart.db"
+def test_an_engine_process_that_dies_is_started_again(tmp_path: Path, any_db_url: str) -> None:
+    url = any_db_url
     log = tmp_path / "app.log"
     proc = start_app(url, log, free_port())
     store = open_store(url, migrate=True)
