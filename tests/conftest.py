@@ -39,12 +39,23 @@ def pytest_setup_options():  # type: ignore[no-untyped-def]
     return options
 
 
+# Whole files of process, restart and multi-worker tests (each tens of seconds to minutes): marked slow,
+# so `python -m pytest` (the README's command) runs the rest and CI runs `python -m pytest -m slow` as its
+# second, still-required step. Single slow tests elsewhere carry @pytest.mark.slow themselves.
+SLOW_FILES = frozenset({
+    "test_engine_takeover.py", "test_schema_refusal.py", "test_web_workers.py", "test_deploy_examples.py",
+    "test_kill_switch_cli.py", "test_market_clock.py", "test_engine_process.py",
+})
+
+
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
     """Mark browser tests; each gets one rerun (pytest-rerunfailures) because a real Chromium, a
     threaded Dash server and an embedded engine share two cores here, and a stall of several seconds
     on a loaded CI machine is not a product defect. A rerun is reported as "R" in the summary; a test
     that fails twice fails the run."""
     for item in items:
+        if Path(str(item.fspath)).name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
         if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
