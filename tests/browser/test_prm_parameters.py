@@ -79,7 +79,7 @@ def apply_confirmed(dash_duo, dialog_text: str, message: str) -> None:  # type: 
 
 
 def open_sheet(dash_duo, sheet: str) -> None:  # type: ignore[no-untyped-def]
-    dash_duo.find_element(dict_id(sheet=sheet, type="parameters-sheet-link")).click()
+    click(dash_duo, dict_id(sheet=sheet, type="parameters-sheet-link"))  # scrolled into view: the page grew
     dash_duo.wait_for_text_to_equal("#parameters-sheet-title", sheet, timeout=10)
 
 
