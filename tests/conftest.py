@@ -5,6 +5,7 @@ REGIMEDESK_REQUIRE_ALL=1 (set by .ci/run), which turns every such skip into a fa
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -65,6 +66,21 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
 def _browser_available(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("browser") and not (CHROMIUM and shutil.which("chromedriver")):
         skip_or_fail("Chromium and chromedriver are needed for browser tests (apt-get install chromium chromium-driver)")
+
+
+def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
+    """End child processes the tests left behind before the interpreter waits for them at exit.
+
+    The Regime page's what-if runs as a Dash background job, forked by the diskcache manager from the
+    test runner (where dash_duo's server threads and engines use SQLite). A fork taken while another
+    thread holds SQLite's or diskcache's lock leaves a child that never finishes, and multiprocess
+    joins every child at exit: the run would hang after its summary. Killing them here is safe: every
+    test has finished and reported."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 @pytest.fixture(autouse=True)
