@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -11,15 +11,7 @@ from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.alpaca_stream import AlpacaTradeUpdates, TradeUpdate
 from engine.trading.brokers.base import BrokerError, OrderRequest, OrderSide, OrderStatus, OrderType
 from tests.fake_alpaca import FakeAlpacaServer
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
+from tests.waiting import wait_for
 
 
 @pytest.fixture

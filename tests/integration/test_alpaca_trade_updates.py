@@ -4,8 +4,7 @@ Real websocket (alpaca-py TradingStream) and real HTTP against the fake Alpaca s
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -25,20 +24,12 @@ from engine.trading.sync import sync_from_broker
 from engine.trading.trade_updates import TradeUpdatesApplier
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.trading_control_fixtures import T0, seed_market
+from tests.waiting import wait_for
 
 D = Decimal
 LOOSE = RiskLimits(max_order_qty=D(1_000_000), max_order_notional=D(10**9), max_position_notional=D(10**9),
                    max_gross_exposure_pct=D(1000), price_collar_pct=D(90), daily_loss_limit_pct=D(50),
                    max_drawdown_pct=D(50), stale_data_seconds=3600, max_rejections=1000)
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 @pytest.fixture
