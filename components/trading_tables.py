@@ -19,14 +19,23 @@ STEP_COLOURS = {"pending": "text-muted", "running": "text-primary", "done": "tex
 CANCEL_TYPE = "trading-cancel-order"
 
 
-def positions_table(positions: Sequence[dict[str, Any]]) -> Any:
+CLOSE_TYPE = "trading-close-position"
+
+
+def positions_table(positions: Sequence[dict[str, Any]], can_close: bool = False) -> Any:
+    """Positions with P&L; for a trader, a Close button per row (a confirm dialog follows, see pages/trading.py)."""
     rows = []
     for p in positions:
         pnl = p.get("unrealized_pnl")
         pnl_cell = html.Span(fmt.money(pnl), className="text-success" if (pnl or 0) >= 0 else "text-danger")
-        rows.append([p["symbol"], fmt.number(p["qty"], 0), fmt.money(p["avg_entry_price"]),
-                     fmt.money(p.get("market_price")), pnl_cell])
-    return small_table(["Symbol", "Qty", "Avg entry", "Mark", "Unrealized P&L"], rows, "No positions.")
+        row = [p["symbol"], fmt.number(p["qty"], 0), fmt.money(p["avg_entry_price"]), fmt.money(p.get("market_price")),
+               pnl_cell]
+        if can_close:
+            row.append(dbc.Button("Close", id={"type": CLOSE_TYPE, "index": p["symbol"]}, size="sm",
+                                  color="outline-danger", n_clicks=0, className="py-0"))
+        rows.append(row)
+    header = ["Symbol", "Qty", "Avg entry", "Mark", "Unrealized P&L"] + ([""] if can_close else [])
+    return small_table(header, rows, "No positions.")
 
 
 def open_orders_table(orders: Sequence[dict[str, Any]], can_cancel: bool = True) -> Any:

@@ -16,6 +16,7 @@ from components.formatting import age
 from components.shell import page_header
 from components.trading_tables import (
     CANCEL_TYPE,
+    CLOSE_TYPE,
     control_audit_table,
     fills_table,
     open_orders_table,
@@ -105,7 +106,7 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Interval(id="trading-interval", interval=REFRESH_MS),
         dcc.Store(id="trading-fingerprints", data={}),
         dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),
-        dbc.Row([dbc.Col(_card("Positions", "trading-positions"), lg=6),
+        dbc.Row([dbc.Col([_card("Positions", "trading-positions"), html.Div(id="trading-close-result")], lg=6),
                  dbc.Col(_card("Open orders", "trading-orders"), lg=6)]),
         html.Div(_ticket(), hidden=not trader, id="trading-ticket-box"),
         dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
@@ -115,6 +116,9 @@ def layout(**_kwargs: object) -> html.Div:
         confirm_modal("trading-kill", "Kill switch: halt all trading?",
                       "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
                       options=[flatten_option("trading-kill-flatten", allowed=trader)]),
+        confirm_modal("trading-close", "Close position?", html.Div(id="trading-close-body"), "Close position"),
+        dcc.Store(id="trading-close-target", data=None),
+        dcc.Store(id="trading-close-nonce", data=uuid.uuid4().hex),
         confirm_modal("trading-shutdown", "Graceful shutdown?",
                       "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
                       "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",
@@ -136,7 +140,7 @@ def _state_view(state: dict | None) -> Any:
 
 
 RENDER = {
-    "state": _state_view, "progress": steps_list, "positions": positions_table, "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
+    "state": _state_view, "progress": steps_list, "positions": lambda rows: positions_table(rows, can_close=can_trade()), "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
     "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
     "rejections": rejected_orders_table,
 }
@@ -270,3 +274,41 @@ def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: s
                       id="trading-ticket-alert")
     sent = not message.startswith("Not sent")  # a form error keeps the nonce; anything the gateway saw renews it
     return alert, (uuid.uuid4().hex if sent else nonce)
+
+
+# ---- close position (a confirm dialog, then one market order through the gateway) ---------------------
+@dash.callback(Output("trading-close-modal", "is_open"), Output("trading-close-body", "children"),
+               Output("trading-close-target", "data"),
+               Input({"type": CLOSE_TYPE, "index": ALL}, "n_clicks"), Input("trading-close-cancel", "n_clicks"),
+               prevent_initial_call=True)
+@requires(Role.TRADER)
+def ask_close(*_clicks: Any):  # type: ignore[no-untyped-def]
+    from webapp.trading_close import close_target
+
+    trigger = ctx.triggered_id
+    if trigger == "trading-close-cancel":
+        return False, no_update, None
+    if not triggered_by_click(ctx.triggered) or not isinstance(trigger, dict):
+        return no_update, no_update, no_update  # the buttons re-rendered: not a click
+    target = close_target(trigger.get("index"))
+    if target is None:
+        return False, no_update, None
+    body = f"Send {target.describe()} through the order gateway (risk checks apply) to close the position?"
+    return True, body, {"symbol": target.symbol, "qty": str(target.qty)}
+
+
+@dash.callback(Output("trading-close-result", "children"), Output("trading-close-modal", "is_open", allow_duplicate=True),
+               Output("trading-close-nonce", "data"), Output("trading-fingerprints", "data", allow_duplicate=True),
+               Input("trading-close-confirm", "n_clicks"), State("trading-close-target", "data"),
+               State("trading-close-nonce", "data"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def confirm_close(n: int | None, target: Any, nonce: str):  # type: ignore[no-untyped-def]
+    if not is_click(n) or not isinstance(target, dict):
+        return no_update, False, no_update, no_update
+    from webapp.trading_close import close_position
+
+    accepted, message = close_position(target.get("symbol"), target.get("qty"), nonce)
+    alert = dbc.Alert(message, color="success" if accepted else "danger", dismissable=True, className="py-1 mb-0",
+                      id="trading-close-alert")
+    sent = not message.startswith("Not sent")
+    return alert, False, (uuid.uuid4().hex if sent else nonce), {}

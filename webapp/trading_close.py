@@ -1,0 +1,79 @@
+"""The Trading page's **Close position** action: one market order to flat for one position, through the
+order gateway (origin "manual", the manual ticket's role and risk checks), so a close obeys the trading
+state like any manual order (REDUCING allows it: it only reduces; HALTED refuses it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from engine.store.models import PositionRow
+from engine.trading import gateway
+from engine.trading.brokers.base import OrderSide, OrderType
+from engine.trading.control_steps import risk_limits
+from webapp import trading_queries
+from webapp.context import get_context
+from webapp.control_actions import web_actor
+from webapp.manual_orders import SYMBOL_PATTERN
+
+
+@dataclass(frozen=True)
+class CloseTarget:
+    """The position the dialog asked about: its symbol and the quantity the trader saw."""
+
+    symbol: str
+    qty: Decimal
+
+    @property
+    def side(self) -> OrderSide:
+        return OrderSide.SELL if self.qty > 0 else OrderSide.BUY
+
+    def describe(self) -> str:
+        return f"{self.side.value} {abs(self.qty).normalize():,f} {self.symbol} at market"
+
+
+def position_qty(symbol: str) -> Decimal:
+    """The stored position of `symbol` (0 when there is none)."""
+    with get_context().store.read() as session:
+        qty = session.scalars(select(PositionRow.qty).where(PositionRow.symbol == symbol)).first()
+    return Decimal(qty) if qty is not None else Decimal(0)
+
+
+def close_target(symbol: object) -> CloseTarget | None:
+    """The target for a Close button's symbol, or None when it is malformed or there is no position."""
+    if not isinstance(symbol, str) or not SYMBOL_PATTERN.match(symbol):
+        return None
+    qty = position_qty(symbol)
+    return CloseTarget(symbol, qty) if qty != 0 else None
+
+
+def close_position(symbol: object, seen_qty: object, nonce: object) -> tuple[bool, str]:
+    """(accepted, message). Sends only if the position is still the one the dialog showed: a position that
+    changed meanwhile is reported, not closed with a stale quantity. The nonce makes a double click one order."""
+    if not isinstance(nonce, str) or not 1 <= len(nonce) <= 64:
+        return False, "Not sent: the form is out of date; reload the page."
+    target = close_target(symbol)
+    if target is None:
+        return False, f"Not sent: there is no open position in {str(symbol)[:20]!r} to close."
+    try:
+        if isinstance(seen_qty, bool) or len(str(seen_qty)) > 40:
+            raise ArithmeticError(seen_qty)
+        seen = Decimal(str(seen_qty))
+    except ArithmeticError:
+        return False, "Not sent: the dialog's quantity is malformed; press Close again."
+    if seen != target.qty:
+        return False, (f"Not sent: the {target.symbol} position changed since the dialog opened "
+                       f"(was {seen.normalize():,f}, now {target.qty.normalize():,f}); press Close again.")
+    ctx = get_context()
+    intent = gateway.OrderIntent(symbol=target.symbol, side=target.side, qty=abs(target.qty),
+                                 order_type=OrderType.MARKET, reason="close position (Trading page)",
+                                 idempotency_key=f"close-{nonce}")
+    result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual", limits=risk_limits(ctx))
+    trading_queries.forget()
+    what = target.describe()
+    if result.duplicate:
+        return result.accepted, f"Already submitted: {what} is {result.status.value} ({result.client_order_id})."
+    if not result.accepted:
+        return False, f"Rejected: {what}: {result.reason}"
+    return True, f"Sent: {what} to close the position, status {result.status.value} ({result.client_order_id})."
