@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.health.checks import DEGRADED, HEALTHY, UNHEALTHY, CheckResult
+from engine.params.typed import Parameters
 
 
 def _workbook_timezone(ctx: Any) -> str | None:
@@ -16,7 +17,7 @@ def _workbook_timezone(ctx: Any) -> str | None:
         from engine.params.versions import active_params
 
         with ctx.store.read() as session:
-            return str(active_params(session).sheet("MasterConfiguration").market_timezone)
+            return Parameters(active_params(session)).master_configuration.market_timezone
     except Exception:  # noqa: BLE001 - no active parameter version yet
         return None
 

@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.params.typed import Parameters
+
 log = logging.getLogger(__name__)
 
 ALPACA_EXCHANGE = "XNYS"
@@ -146,7 +148,7 @@ def settings_calendar_and_warning(settings: Any, params: Any) -> tuple[MarketCal
     """For pages: the calendar of the configured source and the warning (None when the timezones agree)."""
     wb_tz = None
     try:
-        wb_tz = str(params.sheet("MasterConfiguration").market_timezone)
+        wb_tz = Parameters(params).master_configuration.market_timezone
     except Exception:  # noqa: BLE001 - no active parameters yet
         wb_tz = None
     cal = calendar_for_settings(settings, wb_tz)

@@ -1,6 +1,15 @@
 """Strategy parameters: one schema (config/parameters/schema.json), typed immutable versions.
 
-Engine code reads parameters only through this API::
+Engine code reads parameters through the typed views generated from the schema (engine/params/typed.py),
+so a type checker proves every read and "who reads X" is "find the uses of its property"::
+
+    from engine.params.typed import Parameters
+
+    params = Parameters(ps)
+    params.atr_indicators_config.atr_period     # 14 (int)
+    params.regime_classification.volatility_thresholds[0].max_value   # 0.12 (float)
+
+Underneath, and for generic code (the editor, the importer), the ParamSet API::
 
     from engine.params import default_params, track_reads
 

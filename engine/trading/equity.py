@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.params.paramset import ParamSet
+from engine.params.typed import Parameters
 from engine.store.models import AccountSnapshot, KeyValue
 
 PEAK_KEY = "risk.equity_peak"
@@ -57,9 +59,9 @@ def read_marks(session: Session) -> EquityMarks:
     )
 
 
-def market_timezone(ps: Any) -> str:
+def market_timezone(ps: ParamSet) -> str:
     """The market's timezone from a parameter set: it decides when the trading day rolls."""
-    return str(ps.sheet("MasterConfiguration").market_timezone)
+    return Parameters(ps).master_configuration.market_timezone
 
 
 def trading_day(now: datetime, tz: Any) -> str:
