@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
+from engine.execution.throttle import ThrottleConfig, ThrottleRefused, bucket_for
 from engine.jobs import MARKET_DATA_KEY  # {"ts": iso} written by the market job
 from engine.lease import check_fence, require_lease
 from engine.market.market_clock import market_clock_of
@@ -50,6 +51,7 @@ from engine.trading.sync import sync_from_broker
 from engine.trading.triggers import RISK_ACTOR, rejection_since, rejection_trigger, tighten
 
 log = logging.getLogger(__name__)
+EXIT_THROTTLE_WAIT_S = 60.0  # flatten and protective exits wait for the throttle, never refused by it
 _STATE_TRIGGERS = {"daily_loss": "daily_loss_action", "drawdown": "drawdown_action"}
 
 
@@ -164,11 +166,13 @@ def submit(ctx: EngineContext, intent: OrderIntent, actor: str, origin: str, lim
         raise GatewayError(f"order for {intent.symbol} has no idempotency key; the caller must give one per intent")
     limits = limits or active_limits(ctx.store)
     coid = client_order_id_for(origin, intent.idempotency_key, intent.symbol, intent.side)
+    throttled = _throttle(ctx, origin)  # before the transaction: a HALT written while it waits still stops it
     now = ctx.clock.now()  # wall clock: the audit row, state changes, the stale-data check
     market = market_clock_of(ctx)  # read before the transaction: it may look the shared market clock up
     try:
         row, facts, rejection = _check_and_record(ctx, intent, coid, actor, origin, now, limits, param_version_id,
-                                                  at=market.now(), rejections_since=rejection_since(market, now, limits))
+                                                  at=market.now(), rejections_since=rejection_since(market, now, limits),
+                                                  forced=throttled)
     except IntegrityError:  # the same client order id committed by a concurrent caller: that order stands
         with ctx.store.read() as s:
             return _result(s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one(), duplicate=True)
@@ -179,7 +183,7 @@ def submit(ctx: EngineContext, intent: OrderIntent, actor: str, origin: str, lim
 
 def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
                       limits: RiskLimits, param_version_id: int | None, *, at: datetime | None = None,
-                      rejections_since: datetime | None = None,
+                      rejections_since: datetime | None = None, forced: RiskRejection | None = None,
                       ) -> tuple[OrderRow, OrderFacts | None, RiskRejection | None]:
     """The one transaction: lock the state, dedupe, check, record (facts None = an existing order).
 
@@ -192,7 +196,7 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
             return existing, None, None
         simulated = str(getattr(ctx.settings, "market_source", "")) == "simulated"
         facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
-        rejection = run_checks(facts, limits)
+        rejection = forced or run_checks(facts, limits)
         row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id, at=at)
         row.lease_epoch = epoch
         if rejection is not None:
@@ -205,6 +209,20 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
             audit.record(s, now, actor, "order.flatten_override", target=intent.symbol,
                          details={"client_order_id": coid, "state": facts.state.value, "why": intent.reason})
     return row, facts, rejection
+
+
+def _throttle(ctx: EngineContext, origin: str) -> RiskRejection | None:
+    """Wait for the account's order throttle (engine/execution/throttle.py); None = go, else the refusal."""
+    config = ThrottleConfig.from_settings(getattr(ctx, "settings", None))
+    bucket = bucket_for(ctx.broker, config)
+    if bucket is None:
+        return None
+    try:
+        bucket.acquire(EXIT_THROTTLE_WAIT_S if origin in FLATTEN_ORIGINS else config.max_wait_s)
+    except ThrottleRefused as exc:
+        return RiskRejection("order_throttle", f"{exc}; send fewer orders at once or raise "
+                             "REGIMEDESK_ORDER_RATE_PER_SECOND")
+    return None
 
 
 def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> GatewayResult:

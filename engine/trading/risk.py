@@ -20,7 +20,8 @@ from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-FLATTEN_ORIGINS = frozenset({"flatten", "kill_switch", "shutdown"})
+# "stop": a protective exit (engine/execution/protect.py); from a system actor it is still refused while HALTED
+FLATTEN_ORIGINS = frozenset({"flatten", "kill_switch", "shutdown", "stop"})
 
 
 @dataclass(frozen=True, slots=True)

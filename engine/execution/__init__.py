@@ -1,0 +1,1 @@
+"""Execution: protective exits per position (stops) and sliced parent orders (TWAP, VWAP, participation)."""

@@ -1,0 +1,267 @@
+"""Protective exits in the live engine: attach a stop to a position, and check every stop on each market tick.
+
+A triggered stop sends one market order to flat through the order gateway (origin "stop", actor
+system:stops): it passes in REDUCING (it only shrinks a position) and is refused while HALTED, where
+only an operator's flatten may trade. Such a refusal is audited (stop.blocked) and the stop waits, then
+fires again as soon as trading is not HALTED. Each send has its own idempotency key (stop id, attempt),
+so a retried tick never sends the same exit twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import talib
+from sqlalchemy import desc, select
+
+from engine import audit
+from engine.context import EngineContext
+from engine.execution.stops import PriceBar, StopError, StopSpec, StopState, Trigger, evaluate_bar
+from engine.lease import check_fence
+from engine.market.market_clock import market_clock_of
+from engine.market.types import Bar
+from engine.store.models import BarRow, OrderRow, PositionRow, ProtectiveStop
+from engine.trading import state as trading_state
+from engine.trading.brokers.base import OrderSide, OrderStatus, OrderType
+from engine.trading.marks import latest_closes, to_decimal
+from engine.trading.state import TradingState
+
+log = logging.getLogger(__name__)
+STOP_ACTOR = "system:stops"
+STOP_ORIGIN = "stop"
+LIVE = ("active", "blocked", "triggered")
+MAX_ATTEMPTS = 5  # refusals other than HALTED (e.g. the broker's) before a stop gives up and says so
+ATR_PERIOD = 14
+
+
+@dataclass(frozen=True, slots=True)
+class StopEvent:
+    symbol: str
+    stop_id: int
+    what: str  # triggered | blocked | failed | done
+    detail: str
+
+
+def spec_of(row: ProtectiveStop) -> StopSpec:
+    return StopSpec(row.stop_loss_pct, row.trail_pct, row.trail_atr_mult, row.take_profit_pct, row.max_hold_seconds)
+
+
+def state_of(row: ProtectiveStop) -> StopState:
+    return StopState(row.direction, row.entry_price, row.extreme_price, row.opened_at, row.atr)
+
+
+def _atr(session, symbol: str) -> Decimal | None:  # type: ignore[no-untyped-def]
+    rows = session.execute(select(BarRow.high, BarRow.low, BarRow.close).where(BarRow.symbol == symbol)
+                           .order_by(desc(BarRow.ts)).limit(ATR_PERIOD * 4)).all()[::-1]
+    if len(rows) <= ATR_PERIOD:
+        return None
+    high, low, close = (np.asarray(col, dtype=float) for col in zip(*rows, strict=True))
+    value = float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1])
+    return to_decimal(value) if np.isfinite(value) and value > 0 else None
+
+
+def attach_stop(ctx: EngineContext, symbol: str, spec: StopSpec, actor: str, source: str = "manual") -> ProtectiveStop:
+    """Protect the current position in `symbol` (replacing its live stop). StopError says why not."""
+    if spec.empty:
+        raise StopError(f"{symbol}: choose at least one exit (stop-loss, trailing stop, take-profit or holding time)")
+    at, now = market_clock_of(ctx).now(), ctx.clock.now()
+    with ctx.store.write() as s:
+        check_fence(s, ctx)
+        pos = s.get(PositionRow, symbol)
+        if pos is None or pos.qty == 0:
+            raise StopError(f"{symbol}: no open position to protect; a stop is attached to a position")
+        last = latest_closes(s, [symbol]).get(symbol)
+        if last is None:
+            raise StopError(f"{symbol}: no price yet; wait for market data")
+        direction = 1 if pos.qty > 0 else -1
+        atr = _atr(s, symbol) if spec.trail_atr_mult is not None else None
+        if spec.trail_atr_mult is not None and atr is None:
+            raise StopError(f"{symbol}: an ATR trailing stop needs {ATR_PERIOD + 1} bars of history; use a percent trail")
+        for old in s.scalars(select(ProtectiveStop).where(ProtectiveStop.symbol == symbol,
+                                                          ProtectiveStop.status.in_(LIVE))):
+            old.status, old.updated_at = "canceled", at
+        entry = pos.avg_entry_price or last[0]
+        extreme = max(entry, last[0]) if direction > 0 else min(entry, last[0])
+        row = ProtectiveStop(symbol=symbol, status="active", direction=direction, stop_loss_pct=spec.stop_loss_pct,
+                             trail_pct=spec.trail_pct, trail_atr_mult=spec.trail_atr_mult, atr=atr,
+                             take_profit_pct=spec.take_profit_pct, max_hold_seconds=spec.max_hold_seconds,
+                             entry_price=entry, extreme_price=extreme, opened_at=at, source=source, actor=actor,
+                             created_at=at, updated_at=at, attempts=0)
+        s.add(row)
+        audit.record(s, now, actor, "stop.set", target=symbol, details={
+            "source": source, "direction": direction, "entry": str(entry), "extreme": str(extreme),
+            **{k: (str(v) if v is not None else None) for k, v in _spec_dict(spec).items()}})
+        s.flush()
+        return row
+
+
+def _spec_dict(spec: StopSpec) -> dict[str, object]:
+    return {f: getattr(spec, f) for f in StopSpec.__slots__}
+
+
+def cancel_stop(ctx: EngineContext, symbol: str, actor: str) -> int:
+    """Remove the live stop of `symbol` (audited); returns how many were removed."""
+    at, now = market_clock_of(ctx).now(), ctx.clock.now()
+    with ctx.store.write() as s:
+        check_fence(s, ctx)
+        rows = list(s.scalars(select(ProtectiveStop).where(ProtectiveStop.symbol == symbol,
+                                                           ProtectiveStop.status.in_(LIVE))))
+        for row in rows:
+            row.status, row.updated_at = "canceled", at
+        if rows:
+            audit.record(s, now, actor, "stop.cancel", target=symbol, details={"stops": [r.id for r in rows]})
+        return len(rows)
+
+
+def attach_defaults(ctx: EngineContext, spec: StopSpec | None) -> int:
+    """Give each position without a stop the preset's default exits (a trader's cancel is respected)."""
+    if spec is None or spec.empty:
+        return 0
+    with ctx.store.read() as s:
+        held = {p.symbol for p in s.scalars(select(PositionRow).where(PositionRow.qty != 0))}
+        covered = set(s.scalars(select(ProtectiveStop.symbol).where(ProtectiveStop.status.in_(LIVE))))
+        refused = set(s.scalars(select(ProtectiveStop.symbol).where(ProtectiveStop.status == "canceled",
+                                                                    ProtectiveStop.source == "manual")))
+    attached = 0
+    for symbol in sorted(held - covered - refused):
+        try:
+            attach_stop(ctx, symbol, spec, STOP_ACTOR, source="preset")
+            attached += 1
+        except StopError as exc:
+            log.info("no default stop for %s: %s", symbol, exc)
+    return attached
+
+
+def _bars_of(bars: Iterable[Bar]) -> dict[str, list[PriceBar]]:
+    out: dict[str, list[PriceBar]] = defaultdict(list)
+    for b in sorted(bars, key=lambda b: b.ts):
+        out[b.symbol].append(PriceBar(b.ts, to_decimal(b.open), to_decimal(b.high), to_decimal(b.low),
+                                      to_decimal(b.close)))
+    return out
+
+
+def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | None = None) -> list[StopEvent]:
+    """One tick: move trailing marks, find triggers, send exits through the gateway. Returns what happened."""
+    attach_defaults(ctx, defaults)
+    at = market_clock_of(ctx).now()
+    new_bars = _bars_of(bars)
+    with ctx.store.read() as s:
+        rows = list(s.scalars(select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))))
+        if not rows:
+            return []
+        positions = {p.symbol: p.qty for p in s.scalars(select(PositionRow))}
+        state = trading_state.current(s).state
+        exits = {o.client_order_id: OrderStatus(o.status) for o in s.scalars(select(OrderRow).where(
+            OrderRow.client_order_id.in_([r.exit_client_order_id for r in rows if r.exit_client_order_id])))}
+        closes = latest_closes(s, [r.symbol for r in rows if r.symbol not in new_bars])
+    updates: dict[int, dict[str, object]] = {}
+    sends: list[tuple[ProtectiveStop, Trigger, Decimal]] = []
+    for row in rows:
+        qty = positions.get(row.symbol, Decimal(0))
+        if qty == 0 or (qty > 0) != (row.direction > 0):
+            updates[row.id] = {"status": "done"}  # closed (by this stop or otherwise): nothing left to protect
+            continue
+        if row.status == "triggered":
+            exit_status = exits.get(row.exit_client_order_id or "")
+            if exit_status is not None and exit_status.is_open:
+                continue  # the exit is working
+            trigger = Trigger(row.trigger_kind or "stop_loss", None, row.trigger_price or Decimal(0))
+            sends.append((row, trigger, abs(qty)))  # it ended without closing the position: send again
+            continue
+        if row.status == "blocked":
+            if state is not TradingState.HALTED:
+                sends.append((row, Trigger(row.trigger_kind or "stop_loss", None, row.trigger_price or Decimal(0)),
+                              abs(qty)))
+            continue
+        path = new_bars.get(row.symbol)
+        if not path:
+            last = closes.get(row.symbol)
+            if last is None:
+                continue
+            path = [PriceBar(max(at, last[1]), last[0], last[0], last[0], last[0])]
+        st, trigger = state_of(row), None
+        for bar in path:
+            st, trigger = evaluate_bar(spec_of(row), st, bar)
+            if trigger is not None:
+                break
+        if st.extreme != row.extreme_price:
+            updates[row.id] = {"extreme_price": st.extreme}
+        if trigger is not None:
+            sends.append((row, trigger, abs(qty)))
+    events = [StopEvent(r.symbol, r.id, "done", "position closed") for r in rows if updates.get(r.id, {}).get("status")]
+    outcomes = [_send_exit(ctx, row, trigger, qty) for row, trigger, qty in sends]
+    _write(ctx, updates, outcomes, at)
+    return events + [o[1] for o in outcomes]
+
+
+def _send_exit(ctx: EngineContext, row: ProtectiveStop, trigger: Trigger, qty: Decimal,
+               ) -> tuple[dict[str, object], StopEvent, ProtectiveStop]:
+    from engine.trading.gateway import OrderIntent, submit
+
+    attempt = row.attempts + 1
+    side = OrderSide.SELL if row.direction > 0 else OrderSide.BUY
+    level = f" at {trigger.level:.4f}" if trigger.level is not None else ""
+    why = f"{trigger.kind} stop{level}" + (" (gapped through: expect the open)" if trigger.gap else "")
+    intent = OrderIntent(row.symbol, side, qty, OrderType.MARKET, None, reason=why,
+                         idempotency_key=f"stop-{row.id}-{attempt}")
+    result = submit(ctx, intent, actor=STOP_ACTOR, origin=STOP_ORIGIN)
+    fields: dict[str, object] = {"attempts": attempt, "trigger_kind": trigger.kind,
+                                 "exit_client_order_id": result.client_order_id}
+    if row.triggered_at is None:
+        fields["trigger_price"] = trigger.price
+    if result.accepted:
+        fields["status"] = "triggered"
+        return fields, StopEvent(row.symbol, row.id, "triggered", f"{why}: {side.value} {qty}"), row
+    what = "failed" if attempt >= MAX_ATTEMPTS and result.check != "trading_state" else "blocked"
+    fields["status"] = what
+    return fields, StopEvent(row.symbol, row.id, what, f"{why}: refused ({result.check}: {result.reason})"), row
+
+
+def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
+           outcomes: list[tuple[dict[str, object], StopEvent, ProtectiveStop]], at: object) -> None:
+    if not updates and not outcomes:
+        return
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        check_fence(s, ctx)
+        for stop_id, fields in updates.items():
+            row = s.get(ProtectiveStop, stop_id)
+            if row is not None and row.status in LIVE:
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                row.updated_at = at  # type: ignore[assignment]
+        for fields, event, _old in outcomes:
+            row = s.get(ProtectiveStop, event.stop_id)
+            if row is None or row.status not in LIVE:
+                continue
+            for key, value in fields.items():
+                setattr(row, key, value)
+            if row.triggered_at is None:
+                row.triggered_at = at  # type: ignore[assignment]
+            row.updated_at = at  # type: ignore[assignment]
+            audit.record(s, now, STOP_ACTOR, f"stop.{event.what}", target=event.symbol,
+                         details={"stop_id": row.id, "detail": event.detail, "attempt": row.attempts,
+                                  "client_order_id": row.exit_client_order_id},
+                         outcome="ok" if event.what == "triggered" else event.what)
+
+
+def live_stops(session) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """The Trading page's view: every live stop with its current levels."""
+    from engine.execution.stops import protective_level, take_profit_level
+
+    out = []
+    for row in session.scalars(select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))
+                               .order_by(ProtectiveStop.symbol)):
+        spec, st = spec_of(row), state_of(row)
+        level = protective_level(spec, st)
+        out.append({"id": row.id, "symbol": row.symbol, "status": row.status, "direction": row.direction,
+                    "entry": row.entry_price, "extreme": row.extreme_price,
+                    "stop": level[0] if level else None, "stop_kind": level[1] if level else None,
+                    "take_profit": take_profit_level(spec, st), "max_hold_seconds": row.max_hold_seconds,
+                    "trail_pct": row.trail_pct, "trail_atr_mult": row.trail_atr_mult,
+                    "stop_loss_pct": row.stop_loss_pct, "source": row.source, "opened_at": row.opened_at})
+    return out
