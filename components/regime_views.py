@@ -16,6 +16,7 @@ from dash import html
 from components import formatting as fmt
 from components.charts import LAYOUT
 from components.tables import small_table
+from engine.regime.class_decision import describe
 
 UNKNOWN_COLOUR = "#9e9e9e"
 INACTIVE_COLOUR = "#c8c8c8"
@@ -45,8 +46,9 @@ def swatch(colour: str) -> html.Span:
 
 
 def regime_card(latest: Mapping[str, Any], colour: str, description: str, active_version: str,
-                version_detail: str) -> list[Any]:
-    """Body of the current-regime card: name in its colour, confidence, time in regime, versions."""
+                version_detail: str, regime_classes: tuple[str, str] | None = None) -> list[Any]:
+    """Body of the current-regime card: name in its colour, confidence, time in regime, versions, and the
+    bar's trend/volatility classes with the numbers and thresholds they were decided on."""
     conf = float(latest.get("confidence") or 0.0)
     transition = latest.get("transition_rule") or ""
     return [
@@ -67,16 +69,36 @@ def regime_card(latest: Mapping[str, Any], colour: str, description: str, active
         ], className="g-2"),
         html.Div([
             dbc.Badge(f"trend {latest.get('trend_class') or '—'} ({fmt.number(latest.get('trend_value'), 4)})",
-                      color="light", text_color="dark", className="me-1"),
+                      color="light", text_color="dark", className="me-1", id="regime-current-trend"),
             dbc.Badge(f"volatility {latest.get('volatility_class') or '—'} "
                       f"({fmt.number((latest.get('volatility_value') or 0) * 100, 1)}%/yr)",
-                      color="light", text_color="dark", className="me-1"),
+                      color="light", text_color="dark", className="me-1", id="regime-current-vol"),
             dbc.Badge(f"raw score {fmt.number(latest.get('raw_score'), 2)}", color="light", text_color="dark",
                       className="me-1"),
             dbc.Badge(f"entered by {transition}", color="info", className="me-1") if transition else None,
         ], className="mt-2"),
+        class_notes(latest, regime_classes),
         html.Div(f"as of {fmt.timestamp(latest.get('ts'))}", id="regime-current-asof", className="small text-muted mt-1"),
     ]
+
+
+def class_notes(latest: Mapping[str, Any], regime_classes: tuple[str, str] | None) -> html.Div:
+    """How this bar's classes were decided (number, band, rule), and why the regime differs when it is held."""
+    cls = latest.get("classes") or {}
+    lines: list[Any] = []
+    if "trend" in cls:
+        lines.append(html.Div("Trend " + describe(cls["trend"]), id="regime-current-trend-rule"))
+    if "volatility" in cls:
+        lines.append(html.Div("Volatility " + describe(cls["volatility"], "%/yr"), id="regime-current-vol-rule"))
+    if regime_classes is not None and cls:
+        held = [f"{axis} {want}" for axis, want, now in (("trend", regime_classes[0], latest.get("trend_class")),
+                                                          ("volatility", regime_classes[1], latest.get("volatility_class")))
+                if want != now]
+        if held:
+            why = (latest.get("record") or {}).get("blocked_by") or "the stability rules hold it"
+            lines.append(html.Div(f"The regime keeps {', '.join(held)}: {why}.", id="regime-current-held",
+                                  className="text-warning-emphasis"))
+    return html.Div(lines, className="small text-muted mt-1")
 
 
 def contributions_figure(modules: Sequence[Mapping[str, Any]]) -> go.Figure:

@@ -34,11 +34,12 @@ def snapshot_row(out: RegimeOutput, version_id: int | None) -> RegimeSnapshot:
     return RegimeSnapshot(
         ts=out.ts, symbol=out.symbol, regime_id=out.regime_id, regime_name=out.regime_name,
         confidence=float(out.confidence), raw_score=float(out.raw_score),
-        volatility_value=float(out.volatility_component), volatility_class=out.volatility_class,
-        trend_value=float(out.trend_component), trend_class=out.trend_class,
+        # the classes decided on these very numbers (the adopted regime's own classes are in the catalogue)
+        volatility_value=float(out.volatility_component), volatility_class=out.bar_volatility_class,
+        trend_value=float(out.trend_component), trend_class=out.bar_trend_class,
         time_in_regime_s=float(out.time_in_regime_minutes) * 60.0, is_transition=bool(out.transition),
         transition_rule=out.transition_rule, param_version_id=version_id,
-        modules={"modules": out.module_details(), "record": {k: _json_number(v) for k, v in out.to_record().items()
+        modules={"modules": out.module_details(), "classes": out.classes, "record": {k: _json_number(v) for k, v in out.to_record().items()
                                                               if isinstance(v, int | float | str | bool | None)}},
     )
 

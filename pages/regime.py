@@ -28,6 +28,7 @@ from webapp.cache import cache
 from webapp.context import get_context
 from webapp.inputs import is_click
 from webapp.regime_analysis import duration_stats, segments, transition_matrix
+from webapp.regime_colours import with_display_colours
 from webapp.regime_whatif import (
     KNOBS,
     WARMUP_BARS,
@@ -71,7 +72,7 @@ def _history(limit: int) -> pd.DataFrame:
 
 @cache.memoize(timeout=5)
 def _catalogue() -> dict[str, Any]:
-    return _read(rq.regime_catalogue)
+    return with_display_colours(_read(rq.regime_catalogue))
 
 
 def _colours(cat: dict[str, Any]) -> dict[str, str]:
@@ -145,7 +146,8 @@ def refresh_current(_n: int | None, seen: int | None):  # type: ignore[no-untype
     active, detail = _version_text(cat["version"], cat["version_id"])
     if used != cat["version_id"]:  # the engine has not reloaded the newly applied version yet
         detail = f"{detail}; this classification used {_version_text(None, used)[0]}"
-    card = views.regime_card(latest, colour, entry["description"] if entry else "", active, detail)
+    classes = (str(entry["trend_class"]), str(entry["volatility_class"])) if entry else None
+    card = views.regime_card(latest, colour, entry["description"] if entry else "", active, detail, classes)
     return card, views.contributions_figure(latest["modules"]), views.inactive_modules(latest["modules"]), latest["id"]
 
 
@@ -303,7 +305,7 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
                 raise WhatIfError("no index instrument stored yet; wait for the engine's first market data")
             bars, chains, start = rq.replay_window(session, symbol, bars_wanted, WARMUP_BARS)
             stored = rq.regime_history(session, bars_wanted, symbol)
-            cat = rq.regime_catalogue(session)
+            cat = with_display_colours(rq.regime_catalogue(session))
         try:
             candidate = apply_edits(base, edits or {}, origin)
         except (KeyError, IndexError, TypeError, AttributeError) as exc:

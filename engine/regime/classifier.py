@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from engine.market.types import OptionChain
-from engine.regime import candidate, outputs
+from engine.regime import candidate, class_decision, outputs
 from engine.regime.config import Validation, version_id
 from engine.regime.formation import Formation, RegimeRow
 from engine.regime.inputs import BarsLike, ChainsLike, to_buffer, ts_datetime, ts_ns
@@ -143,6 +143,10 @@ class RegimeClassifier:
         rows_idx = np.arange(len(self.buf) - n_new, len(self.buf))
         if self.tb is None:
             return [self._warmup(int(i), "collecting bars to measure the bar interval") for i in rows_idx]
+        return self._classify(rows_idx, first_global)
+
+    def _classify(self, rows_idx: np.ndarray, first_global: int) -> list[RegimeOutput]:
+        """Modules over the buffer, then each new row stepped (the batch path overrides this one method)."""
         frame = self._frame(rows_idx)
         for m in self.modules:
             m.prepare(frame)
@@ -260,10 +264,13 @@ class RegimeClassifier:
         h = self.stability.hysteresis / max(sens, 1e-9)
         if self.stability.adaptive_hysteresis and math.isfinite(nl):
             h *= 1.0 + nl
-        trend = candidate.trend_with_hysteresis(f, t_s, adx, env, cur, h)
+        trend = kept = candidate.trend_with_hysteresis(f, t_s, adx, env, cur, h)
         vol = candidate.vol_with_hysteresis(f, v_s, cur, h)
         if slot is not None and slot.restricted:
             trend = candidate.demote(f, trend, vol, slot.restricted)
+        classes = {"trend": class_decision.trend_record(f, t_s, adx, f.trend_class(t_s, adx, env), kept, trend, h,
+                                                        slot.name if slot else ""),
+                   "volatility": class_decision.vol_record(f, v_s, f.vol_class(v_s), vol, h)}
         cand = f.regime(trend, vol)
         share_c = (sum(1 for x in st.recent if x == cand.regime_id) + 1) / (len(st.recent) + 1)
         penalty = (1.0 - self.noise.low_volume_penalty) if env_w["low_volume"] else 1.0
@@ -289,7 +296,7 @@ class RegimeClassifier:
         reg = dec.regime
         conf = conf_c if reg.regime_id == cand.regime_id else conf_s
         return outputs.classified_output(self, i, reg, cand, dec, conf, d_s, t_s, v_s, adx, results, weights,
-                                         fired, nl, mtf_r, slot, sens, by)
+                                         fired, nl, mtf_r, slot, sens, by, classes)
 
     def _expiry_factor(self) -> float:
         """TransitionManagement expiry_day_rules: RELAXED boosts sensitivity, STRICT damps it, DISABLED ignores."""

@@ -89,6 +89,17 @@ class RegimeOutput:
     param_version: str
     warmup: bool = False
     extras: dict[str, float] = field(default_factory=dict)  # spot, pivots, atm_straddle, greeks ...
+    # How this bar's own trend/volatility classes were decided (class_decision records; {} while warming up).
+    # They may differ from the adopted regime's classes while the stability rules hold that regime.
+    classes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bar_trend_class(self) -> str:
+        return str(self.classes.get("trend", {}).get("class", self.trend_class))
+
+    @property
+    def bar_volatility_class(self) -> str:
+        return str(self.classes.get("volatility", {}).get("class", self.volatility_class))
 
     @property
     def active_modules(self) -> tuple[str, ...]:
@@ -115,7 +126,7 @@ class RegimeOutput:
             "candidate_regime_id": self.candidate_regime_id, "blocked_by": self.blocked_by,
             "stability_level": self.stability_level, "low_confidence": self.low_confidence,
             "active_modules": list(self.active_modules), "param_version": self.param_version,
-            "warmup": self.warmup, "modules": self.module_details(),
+            "warmup": self.warmup, "modules": self.module_details(), "classes": self.classes,
             "extras": {k: _num(v) for k, v in self.extras.items()},
         }
 

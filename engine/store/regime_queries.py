@@ -47,6 +47,7 @@ def latest_regime(session: Session, symbol: str | None = None) -> dict[str, Any]
     payload = snap.modules or {}
     out["modules"] = list(payload.get("modules", []))
     out["record"] = dict(payload.get("record", {}))
+    out["classes"] = dict(payload.get("classes", {}))  # how the trend/volatility classes were decided
     return out
 
 
