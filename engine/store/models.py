@@ -438,3 +438,130 @@ class ParentChild(Base):
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     qty: Mapped[Decimal]
     created_at: Mapped[datetime]
+
+
+# --- portfolio risk (issue 17, engine/portfolio_risk) ---------------------------------------------
+
+class RiskSnapshotRow(Base):
+    """One risk cycle's figures of the book (USD; VaR/CVaR 1 day as positive losses), kept as history.
+
+    `breaches`: the portfolio limits the book was above. The newest full report (exposures, correlation,
+    scenarios: what the Risk page draws) is one engine_kv row, portfolio_risk.report, replaced every cycle."""
+
+    __tablename__ = "risk_snapshots"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    equity: Mapped[float | None] = mapped_column(Float)
+    gross: Mapped[float] = mapped_column(Float)
+    net: Mapped[float] = mapped_column(Float)
+    hist_var_95: Mapped[float | None] = mapped_column(Float)
+    hist_cvar_95: Mapped[float | None] = mapped_column(Float)
+    hist_var_99: Mapped[float | None] = mapped_column(Float)
+    hist_cvar_99: Mapped[float | None] = mapped_column(Float)
+    param_var_95: Mapped[float | None] = mapped_column(Float)
+    param_cvar_95: Mapped[float | None] = mapped_column(Float)
+    param_var_99: Mapped[float | None] = mapped_column(Float)
+    param_cvar_99: Mapped[float | None] = mapped_column(Float)
+    beta: Mapped[float | None] = mapped_column(Float)
+    cluster_net: Mapped[float] = mapped_column(Float)
+    worst_stress_pnl: Mapped[float | None] = mapped_column(Float)
+    breaches: Mapped[list] = mapped_column(default=list)
+
+
+class StressScenarioRow(Base):
+    """A user-defined stress scenario: shocks (fractions) by symbol, group or INDEX; saved by a trader, audited."""
+
+    __tablename__ = "stress_scenarios"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    shocks: Mapped[dict] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+# --- backtests (issue 12): stored runs with their inputs and outputs --------------------------------------
+
+
+class BacktestRun(Base):
+    """One backtest: its inputs (data, range, cash, parameters, preset), its status and progress, its metrics."""
+
+    __tablename__ = "backtest_runs"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None]
+    author: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | done | failed | cancelled
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(Text)
+    data_source: Mapped[str] = mapped_column(String(16))  # stored | csv | upload
+    data_label: Mapped[str] = mapped_column(Text)
+    index_symbol: Mapped[str] = mapped_column(String(32))
+    start_ts: Mapped[datetime | None]
+    end_ts: Mapped[datetime | None]
+    cash: Mapped[Decimal]
+    param_version_id: Mapped[int | None]
+    params_label: Mapped[str] = mapped_column(Text)
+    params_workbook: Mapped[bytes | None] = mapped_column(LargeBinary)  # the workbook of the parameters used
+    preset_name: Mapped[str] = mapped_column(String(64))
+    preset: Mapped[dict] = mapped_column(default=dict)
+    bars: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[dict | None]
+
+
+class BacktestFile(Base):
+    """An output table of a run (equity, orders, fills) as gzip-compressed CSV, so it can be reopened and downloaded."""
+
+    __tablename__ = "backtest_files"
+    run_id: Mapped[int] = mapped_column(ForeignKey("backtest_runs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- planner (issue 11): stored plans, user preset versions, the regime -> preset table ---
+
+
+class PlannerPlan(Base):
+    """One plan the planner made (engine job, CLI or page), with what it was made under and whether it was sent."""
+
+    __tablename__ = "planner_plans"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    origin: Mapped[str] = mapped_column(String(24))  # engine | web | cli
+    preset: Mapped[str] = mapped_column(String(64))
+    sliders: Mapped[dict] = mapped_column(default=dict)
+    regime: Mapped[str | None] = mapped_column(String(48))
+    preset_reason: Mapped[str] = mapped_column(Text, default="")
+    param_version_id: Mapped[int | None]
+    sequences_evaluated: Mapped[int] = mapped_column(Integer)
+    elapsed_ms: Mapped[float] = mapped_column(Float)
+    steps: Mapped[list] = mapped_column(default=list)
+    score: Mapped[dict] = mapped_column(default=dict)
+    executed: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcomes: Mapped[list] = mapped_column(default=list)
+
+
+class PlannerPresetVersion(Base):
+    """A user preset version: a built-in base + slider positions + overrides; never updated, only added."""
+
+    __tablename__ = "planner_preset_versions"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(64))
+    base: Mapped[str] = mapped_column(String(64))
+    sliders: Mapped[dict] = mapped_column(default=dict)
+    overrides: Mapped[dict] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_planner_preset_versions_name_version"),)
+
+
+class PlannerRegimePreset(Base):
+    """Which preset is in force in a regime (a regime without a row uses "default")."""
+
+    __tablename__ = "planner_regime_presets"
+    regime: Mapped[str] = mapped_column(String(48), primary_key=True)
+    preset: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(64))
