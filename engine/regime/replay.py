@@ -3,18 +3,28 @@
 Row t uses bars <= t only (the classifier is fed the full history once and steps bar by bar;
 every vectorised indicator is causal). Output columns: the OutputFormat columns that apply, in the
 workbook's order, then the engine's extra columns (see RegimeOutput.to_record).
+
+Two implementations give the same DataFrame: the batch path (engine/regime/batch, arrays and one
+tight state-machine loop; the default) and the incremental classifier (the live path and the
+reference), used when ``engine="incremental"`` or when engine.regime.batch.unsupported_reason says
+the batch path does not cover the configuration.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from engine.market.types import OptionChain
+from engine.regime import batch
 from engine.regime.classifier import RegimeClassifier
 from engine.regime.config import rows
 from engine.regime.types import RegimeOutput
+
+log = logging.getLogger(__name__)
+Engine = Literal["auto", "batch", "incremental"]
 
 
 def output_columns(params: Any) -> tuple[str, ...]:
@@ -28,12 +38,19 @@ def records(outputs: list[RegimeOutput], params: Any) -> pd.DataFrame:
 
 def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None = None,
            peers: Mapping[str, pd.DataFrame] | None = None, symbol: str = "",
-           progress: Callable[[int, int], None] | None = None, chunk: int = 5_000) -> pd.DataFrame:
+           progress: Callable[[int, int], None] | None = None, chunk: int = 5_000,
+           engine: Engine = "auto") -> pd.DataFrame:
     """Classify every bar of ``df`` (timestamp, open, high, low, close, volume) -> one record per bar.
 
     ``progress(done, total)`` is called after each chunk of bars (for background callbacks); chunking
     does not change the answers, since feeding bars in pieces is exactly the live path.
+    ``engine``: "auto" (batch where supported), "batch" (same, named for tests) or "incremental".
     """
+    if replay_engine(params, len(df), engine) == "batch":
+        try:
+            return batch.replay(df, params, chains, peers, symbol, output_columns(params), progress, chunk)
+        except batch.Fallback as exc:
+            log.info("regime replay: incremental path (%s)", exc)
     clf = RegimeClassifier(params, symbol)
     if progress is None or len(df) <= chunk:
         outs = clf.update_many(df, chains, peers)
@@ -46,3 +63,14 @@ def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | It
         outs += clf.update_many(df.iloc[start:start + chunk])
         progress(min(start + chunk, len(df)), len(df))
     return records(outs, params)
+
+
+def replay_engine(params: Any, n_bars: int, engine: Engine = "auto") -> Literal["batch", "incremental"]:
+    """Which implementation replay() uses for this configuration (logged when it is the fallback)."""
+    if engine == "incremental":
+        return "incremental"
+    why = batch.unsupported_reason(params, n_bars)
+    if why is not None:
+        log.info("regime replay: incremental path (%s)", why)
+        return "incremental"
+    return "batch"

@@ -1,0 +1,171 @@
+"""Every module's reading for a chunk of rows, as arrays (what RegimeClassifier._step gets one by one).
+
+Price modules (ATR, multi-timeframe, volume profile, and correlation without peers) are read straight
+from the arrays their ``prepare`` computed; every other module (option-chain modules, correlation
+with peers, any module added later) is stepped row by row with its own ``step``, in time order, with
+the same chain lookup and the same overrides as the live path, so its internal state evolves as there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.regime.modules.atr import ATRModule
+from engine.regime.modules.base import Frame, RegimeModule
+from engine.regime.modules.chainutil import ChainView
+from engine.regime.modules.correlation import CorrelationModule
+from engine.regime.modules.greeks import GreekSentimentModule
+from engine.regime.modules.iv_surface import IVSurfaceModule
+from engine.regime.modules.mtf import MultiTimeframeModule
+from engine.regime.modules.oipa import TrendingOIPAModule
+from engine.regime.modules.straddle import StraddleModule
+from engine.regime.modules.volume_profile import VolumeProfileModule
+from engine.regime.types import ModuleResult
+
+if TYPE_CHECKING:
+    from engine.regime.classifier import RegimeClassifier
+
+CHAIN_ONLY = (GreekSentimentModule, TrendingOIPAModule, StraddleModule, IVSurfaceModule)  # no chain: no_chain()
+VECTOR = (ATRModule, MultiTimeframeModule, VolumeProfileModule)
+EXTRA_KEYS = ("atm_straddle", "vanna", "charm", "volga")
+
+
+@dataclass
+class ModuleArrays:
+    """Per module (classifier order): active, score (0 when inactive), vol (NaN when none); plus what
+    weighting, formation and the records read from diagnostics."""
+
+    active: list[np.ndarray]
+    score: list[np.ndarray]
+    vol: list[np.ndarray]
+    has_vol: list[np.ndarray]
+    ready: np.ndarray  # ATR/ADX warmed up (the row is classified)
+    adx: np.ndarray
+    pct: np.ndarray
+    v_atr: np.ndarray
+    in_range: np.ndarray
+    consensus: np.ndarray
+    consensus_ok: np.ndarray
+    vp_label: np.ndarray  # object: balanced / above_value / below_value / None
+    mean_abs_rho: np.ndarray
+    expiry_day: np.ndarray
+    extras: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # key -> (values, present)
+
+
+def _override(clf: RegimeClassifier, m: RegimeModule, r: ModuleResult, stale: str) -> ModuleResult:
+    """The live path's overrides, in its order: stale chain, disabled, switched off in MasterConfiguration."""
+    if m.needs_chain and stale:
+        r = ModuleResult.inactive(m.name, stale + clf.validation.tag("use_cached_regime"))
+    if not m.enabled:
+        r = ModuleResult.inactive(m.name, "disabled in IndicatorConfiguration", **r.diagnostics)
+    elif m.component in clf.weighting.master_off:
+        r = ModuleResult.inactive(m.name, "switched off in MasterConfiguration", **r.diagnostics)
+    return r
+
+
+def _switch(clf: RegimeClassifier, m: RegimeModule, active: np.ndarray) -> np.ndarray:
+    return active & bool(m.enabled) & (m.component not in clf.weighting.master_off)
+
+
+def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: np.ndarray) -> ModuleArrays:
+    n = len(rows_idx)
+    ts = clf.buf.ts
+    # chains at each stepped row (the live path's lookup, in time order: it pops pending chains)
+    views: list[ChainView | None] = [None] * n
+    stale = [""] * n
+    expiry = np.zeros(n, bool)
+    if clf._pending_chains or clf._chain is not None:
+        for k in np.flatnonzero(stepped):
+            chain, note = clf._chain_at(int(ts[rows_idx[k]]))
+            views[k] = ChainView.of(chain)
+            stale[k] = note if chain is None and note != "no option chain" else ""
+            expiry[k] = chain is not None and len(chain) > 0 and float(np.min(chain.expiry_days)) < 1.0
+    any_chain = any(v is not None for v in views)
+    active, score, vol, has_vol = [], [], [], []
+    a = clf.atr.a
+    atr_raw = np.isfinite(a["atr"][rows_idx]) & np.isfinite(a["direction"][rows_idx])
+    mt = {k: np.asarray(v, dtype=np.float64) for k, v in clf.mtf.a.items()}
+    consensus = mt.get("consensus", np.full(n, np.nan))
+    vp_label = np.full(n, None, dtype=object)
+    rho = np.zeros(n)
+    extras: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for m in clf.modules:
+        v = np.full(n, np.nan)
+        hv = np.zeros(n, bool)
+        if isinstance(m, ATRModule):
+            act = atr_raw
+            sc = np.clip(np.where(act, a["direction"][rows_idx], 0.0), -1.0, 1.0)
+            v = np.where(act, a["vol"][rows_idx], np.nan)
+            hv = act.copy()
+        elif isinstance(m, MultiTimeframeModule):
+            cnt = mt.get("count", np.zeros(n))
+            d = mt.get("direction", np.full(n, np.nan))
+            act = (np.trunc(cnt) >= m.min_tf) & np.isfinite(d)
+            sc = np.clip(np.where(act, d, 0.0), -1.0, 1.0)
+        elif isinstance(m, VolumeProfileModule):
+            act, sc = _volume_profile(m, frame, rows_idx, vp_label)
+        elif isinstance(m, CorrelationModule) and not frame.peers:
+            act, sc = np.zeros(n, bool), np.zeros(n)
+        else:
+            act, sc, v, hv = _stepped(clf, m, frame, rows_idx, stepped, views, stale, any_chain, rho, extras)
+            active.append(act)
+            score.append(sc)
+            vol.append(v)
+            has_vol.append(hv)
+            continue
+        act = _switch(clf, m, act) & stepped
+        active.append(act)
+        score.append(np.where(act, sc, 0.0))
+        vol.append(np.where(act, v, np.nan))
+        has_vol.append(hv & act)
+    adx = a["adx"][rows_idx]
+    v_atr = a["vol"][rows_idx]
+    ready = stepped & atr_raw & np.isfinite(adx) & np.isfinite(v_atr)
+    mtf_k = clf.modules.index(clf.mtf)
+    ok = np.abs(consensus) >= clf.mtf.signal_consensus
+    return ModuleArrays(active, score, vol, has_vol, ready, adx, a["pct"][rows_idx], v_atr, a["in_range"][rows_idx],
+                        np.where(active[mtf_k], consensus, 0.0), ok, vp_label, rho, expiry, extras)
+
+
+def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,
+                    label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = len(rows_idx)
+    got = np.full((n, 5), np.nan)
+    for k, i in enumerate(rows_idx.tolist()):
+        t = m.r.get(i)
+        if t is not None:
+            got[k] = t
+    sc, _, val, vah, vsum = got.T
+    with np.errstate(invalid="ignore"):
+        act = (vsum > 0) & np.isfinite(sc)
+        close = frame.buf.close[rows_idx]
+        label[:] = np.where(act, np.where((val <= close) & (close <= vah), "balanced",
+                                          np.where(close > vah, "above_value", "below_value")), None)
+    return act, np.clip(np.where(act, sc, 0.0), -1.0, 1.0)
+
+
+def _stepped(clf: RegimeClassifier, m: RegimeModule, frame: Frame, rows_idx: np.ndarray, stepped: np.ndarray,
+             views: list[ChainView | None], stale: list[str], any_chain: bool, rho: np.ndarray,
+             extras: dict[str, tuple[np.ndarray, np.ndarray]],
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A module stepped row by row (its own state advances exactly as in the live path)."""
+    n = len(rows_idx)
+    act, sc, v, hv = np.zeros(n, bool), np.zeros(n), np.full(n, np.nan), np.zeros(n, bool)
+    skip = isinstance(m, CHAIN_ONLY) and not any_chain and not any(stale)
+    want = {"atm_straddle"} if m is clf.straddle else {"vanna", "charm", "volga"} if m is clf.greek else set()
+    for k in np.flatnonzero(stepped).tolist():
+        if skip or (isinstance(m, CHAIN_ONLY) and views[k] is None and not stale[k]):
+            r = _override(clf, m, m.no_chain(), "")
+        else:
+            r = _override(clf, m, m.step(int(rows_idx[k]), views[k] if m.needs_chain else None, frame), stale[k])
+        act[k], sc[k] = r.active, r.score
+        if r.vol is not None:
+            v[k], hv[k] = r.vol, True
+        if m is clf.corr and r.active:
+            rho[k] = r.diagnostics.get("mean_abs_rho", 0.0)
+        for key in want & r.diagnostics.keys():
+            vals, present = extras.setdefault(key, (np.full(n, np.nan), np.zeros(n, bool)))
+            vals[k], present[k] = float(r.diagnostics[key]), True
+    return act, sc, v, hv

@@ -1,0 +1,201 @@
+"""Formation and weighting maths over whole arrays, written to give bit-identical floats to the
+scalar code in formation.py, candidate.py and weighting.py (same operations in the same order).
+
+Why a mirror and not a call: those functions run once per bar in the live path (~20 us each); here
+each runs once per chunk of bars. The equality tests (tests/unit/test_regime_batch*.py) pin the two.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.regime.formation import DIRECTIONAL_VARS, Formation, FormationRule, RegimeRow
+from engine.regime.paramtext import Condition
+from engine.regime.weighting import Weighting
+
+Env = dict[str, tuple[np.ndarray, np.ndarray]]  # variable -> (values, known mask); values float or object
+
+
+def holds(c: Condition, env: Env, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Condition.holds per row: (truth, known)."""
+    got = env.get(c.var)
+    if got is None:
+        return np.zeros(n, bool), np.zeros(n, bool)
+    vals, known = got
+    if c.op == "eq":
+        truth = np.array([str(v) == str(c.a) for v in vals], dtype=bool) if len(vals) else np.zeros(0, bool)
+        return truth & known, known
+    x = np.asarray(vals, dtype=np.float64)
+    x = np.abs(x) if c.absolute else x
+    a = float(c.a)
+    with np.errstate(invalid="ignore"):
+        if c.op == ">":
+            t = x > a
+        elif c.op == "<":
+            t = x < a
+        elif c.op == ">=" or c.op == "min":
+            t = x >= a
+        elif c.op == "<=":
+            t = x <= a
+        else:  # range
+            t = (a <= x) & (x <= (c.b if c.b is not None else a))
+    return t & known, known
+
+
+def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Formation.rule_score per row: (fraction of evaluable conditions that hold, number evaluable)."""
+    e = env
+    if mirror:
+        e = dict(env)
+        for k in DIRECTIONAL_VARS:
+            if k in e:
+                v, known = e[k]
+                e[k] = (np.where(known, -np.asarray(v, dtype=np.float64), 0.0), known)
+    n_true = np.zeros(n, np.int64)
+    n_known = np.zeros(n, np.int64)
+    for c in rule.conditions:
+        t, k = holds(c, e, n)
+        n_true += t
+        n_known += k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(n_known > 0, n_true / np.maximum(n_known, 1), 0.0)
+    return score, n_known
+
+
+def trend_codes(f: Formation, slope: np.ndarray, adx: np.ndarray, env: Env) -> np.ndarray:
+    """Formation.trend_class per row, as codes (indices into f.trend)."""
+    n = len(slope)
+    s = np.where(np.isfinite(slope), slope, 0.0)
+    a = np.where(np.isfinite(adx), adx, 0.0)
+    out = np.full(n, -1, np.int64)
+    for sgn in (1, -1):
+        side = s > 0 if sgn > 0 else s < 0
+        family = sorted((t for t in f.trend if t.direction == sgn), key=lambda t: -abs(t.lo if sgn > 0 else t.hi))
+        for t in family:
+            edge = t.lo if sgn > 0 else t.hi
+            out[side & (out < 0) & (np.abs(s) >= abs(edge)) & (a >= t.min_adx)] = t.code
+    for t in f.others_zero:
+        hit = (out < 0) & (t.lo <= s) & (s <= t.hi) & (a >= t.min_adx)
+        rule = f.rule_for(f.regime_name_like(t.name))
+        if rule is not None:
+            sc, known = rule_score(rule, env, n, mirror=False)
+            hit &= (known > 0) & (sc >= rule.min_score)
+        out[hit] = t.code
+    out[out < 0] = f.neutral.code
+    return out
+
+
+def vol_codes(f: Formation, vol: np.ndarray) -> np.ndarray:
+    """Formation.vol_class per row, as codes (indices into f.vol)."""
+    out = np.full(len(vol), -1, np.int64)
+    fin = np.isfinite(vol)
+    out[~fin] = f.vol[min(1, len(f.vol) - 1)].code
+    for v in f.vol:
+        out[fin & (out < 0) & (v.lo <= vol) & (vol < v.hi)] = v.code
+    rest = out < 0
+    with np.errstate(invalid="ignore"):
+        out[rest] = np.where(vol[rest] >= f.vol[-1].lo, f.vol[-1].code, f.vol[0].code)
+    return out
+
+
+def trend_alt(f: Formation, code: int, t: np.ndarray, adx: np.ndarray, h: np.ndarray, env: Env,
+              band: np.ndarray) -> np.ndarray:
+    """candidate.trend_with_hysteresis for a current trend class ``code`` (rows where it applies)."""
+    c = f.trend[code]
+    with np.errstate(invalid="ignore"):
+        t2 = np.where(t > c.hi, t - h * max(abs(c.hi), f.slope_scale),
+                      np.where(t < c.lo, t + h * max(abs(c.lo), f.slope_scale), t))
+        adx2 = np.where(adx < c.min_adx, adx + h * c.min_adx, adx)
+    again = trend_codes(f, t2, adx2, env)
+    return np.where(again == c.code, c.code, band)
+
+
+def vol_alt(f: Formation, code: int, v: np.ndarray, h: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """candidate.vol_with_hysteresis for a current volatility class ``code``."""
+    c = f.vol[code]
+    with np.errstate(invalid="ignore"):
+        v2 = np.where(v >= c.hi, v - h * max(abs(c.hi), f.vol_scale), v + h * max(abs(c.lo), f.vol_scale))
+    return np.where(vol_codes(f, v2) == c.code, c.code, band)
+
+
+def _inside(x: np.ndarray, lo: float, hi: float, scale: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(x) & ~(x < lo) & ~(x > hi)
+        val = np.minimum(1.0, np.minimum(x - lo, hi - x) / scale)
+    return np.where(ok, val, 0.0)
+
+
+def evidence(f: Formation, regime: RegimeRow, slope: np.ndarray, vol: np.ndarray, raw: np.ndarray,
+             env: Env) -> np.ndarray:
+    """Formation.evidence per row for one regime."""
+    t, v = f.trend_by_name[regime.trend_class], f.vol_by_name[regime.vol_class]
+    if t.direction == 0:
+        agree = 1.0 - np.minimum(np.abs(raw), 1.0)
+    else:
+        agree = 0.5 + 0.5 * t.direction * np.maximum(-1.0, np.minimum(1.0, raw))
+    mt = _inside(slope, t.lo, t.hi, f.slope_scale)
+    if t.direction != 0:
+        edge = abs(t.lo if t.direction > 0 else t.hi)
+        with np.errstate(invalid="ignore"):
+            beyond = np.isfinite(slope) & (np.abs(slope) >= edge)
+            mt = np.where(beyond, np.maximum(mt, np.minimum(1.0, (np.abs(slope) - edge) / f.slope_scale)), mt)
+    margin = 0.5 * (mt + _inside(vol, v.lo, v.hi, f.vol_scale))
+    rule, mirror = f.rule_for(regime.name), False
+    if rule is None and "Bearish" in regime.name:
+        rule, mirror = f.rule_for(regime.name.replace("Bearish", "Bullish")), True
+    if rule is None:
+        return (agree + margin) / 2
+    sc, known = rule_score(rule, env, len(raw), mirror)
+    return np.where(known > 0, (agree + margin + sc) / 3, (agree + margin) / 2)
+
+
+def high_vol_level(f: Formation, vol: np.ndarray) -> np.ndarray:
+    if f.high_bottom <= f.low_top:
+        return np.zeros(len(vol))
+    with np.errstate(invalid="ignore"):
+        lvl = np.minimum(np.maximum((vol - f.low_top) / (f.high_bottom - f.low_top), 0.0), 1.0)
+    return np.where(np.isfinite(vol), lvl, 0.0)
+
+
+def weights(w: Weighting, modules: list[tuple[str, str, float]], active: list[np.ndarray],
+            env: dict[str, np.ndarray], h: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Weighting.effective per row: (weight per module, number of adjustment rules fired)."""
+    n = len(h)
+    fired: list[tuple[np.ndarray, dict[str, float]]] = []
+    for (key, thr), adj, _ in w.rules:
+        got = env.get(key) if key else None
+        if got is None:
+            hit = np.zeros(n, bool)
+        elif thr is None:
+            hit = got.astype(bool) if got.dtype == bool else (got != 0) | np.isnan(got)
+        else:
+            with np.errstate(invalid="ignore"):
+                hit = ~np.isnan(got) & (got > thr)
+        fired.append((hit, adj))
+    raw: list[np.ndarray] = []
+    hc = np.minimum(np.maximum(h, 0.0), 1.0)
+    for (_, comp, base), act in zip(modules, active, strict=True):
+        row = w.rows.get(comp)
+        x = np.full(n, base if base > 0 else (row.base if row else 0.0))
+        if row is not None and row.adaptive:
+            x = x * (1.0 + (row.vol_adjust - 1.0) * hc)
+            for hit, adj in fired:
+                x = np.where(hit, x * (1.0 + adj.get(comp, 0.0)), x)
+            x = np.minimum(np.maximum(x, row.lo), row.hi)
+        raw.append(np.where(act, np.maximum(x, 0.0), 0.0))
+    tot = np.zeros(n)
+    for x in raw:
+        tot = tot + x
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = [np.where(tot > 0, x / np.where(tot > 0, tot, 1.0), 0.0) for x in raw]
+    n_fired = np.zeros(n, np.int64)
+    for hit, _ in fired:
+        n_fired += hit
+    return out, n_fired
+
+
+def as_env(values: np.ndarray, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    return values, (np.ones(len(values), bool) if known is None else known)
+
+
+__all__ = ["Env", "as_env", "evidence", "high_vol_level", "holds", "rule_score", "trend_alt", "trend_codes",
+           "vol_alt", "vol_codes", "weights"]
