@@ -109,7 +109,7 @@ def create_app(
     return app
 
 
-def _start_embedded_engine(settings: Settings, web_ctx: EngineContext):  # type: ignore[no-untyped-def]
+def _start_embedded_engine(settings: Settings, web_ctx: EngineContext):
     from engine.runtime import build_context
     from engine.scheduler import EngineService
 
@@ -149,7 +149,7 @@ def main() -> int:
     return serve_until_signal(app, settings.host, settings.port)  # SIGTERM/SIGINT: graceful shutdown, exit 0
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str):
     """`app.server` for gunicorn, built on first access so importing app.py stays cheap."""
     if name == "server":
         from engine.store.db import StoreError

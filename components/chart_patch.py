@@ -20,7 +20,7 @@ PATCH_MAX_NEW = 60  # more new bars than this since the last refresh: send the w
 OHLC = ("open", "high", "low", "close")
 
 
-def _x(t) -> str:  # type: ignore[no-untyped-def]
+def _x(t) -> str:
     """A bar's time as plotly.py sends a datetime column: ISO without offset (UTC)."""
     t = pd.Timestamp(t)
     return (t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t).isoformat()
@@ -56,7 +56,7 @@ def _valid(shown: Any) -> dict | None:
 
 
 def chart_update(series: dict[str, list[Any]], symbol: str, shown: dict | None,
-                 figure: Callable[[], dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
+                 figure: Callable[[], dict[str, Any]] | None = None):
     """(figure or Patch or no_update, what the chart then shows) for the stored bars `series` of `symbol`.
 
     A tab that already shows this symbol's candles gets only the bars stored since (appended, the
@@ -71,7 +71,7 @@ def chart_update(series: dict[str, list[Any]], symbol: str, shown: dict | None,
     now_shown = {"symbol": symbol, "count": count_now, "last_ts": series["x"][-1],
                  "last_bar": _bar(series, count_now - 1)}
 
-    def whole():  # type: ignore[no-untyped-def]
+    def whole():
         fig = (figure or (lambda: full_figure(series, title)))()
         trace = fig["data"][0]  # what the tab will hold is what this figure holds (a cached one may be older)
         return fig, {"symbol": symbol, "count": len(trace["x"]), "last_ts": trace["x"][-1],

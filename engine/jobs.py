@@ -210,7 +210,8 @@ def heartbeat_lease(ctx: EngineContext, stopping: Callable[[], bool] = lambda: F
         if not lapsed:
             raise
         freed = pg_locks.terminate_row_lock_holders(ctx.store, EngineLease.__tablename__)
-        log.warning("the lapsed lease of %s was locked by a frozen session; terminated %s", lease.holder,
+        holder = lease.holder if lease is not None else "?"
+        log.warning("the lapsed lease of %s was locked by a frozen session; terminated %s", holder,
                     ", ".join(h.label for h in freed) or "none")
         return _heartbeat_lease_once(ctx, stopping)
 

@@ -95,7 +95,7 @@ def turn_page(_prev: object, _next: object, *args: object) -> int:
                Input("audit-filter-dates", "start_date"), Input("audit-filter-dates", "end_date"))
 @requires(Role.VIEWER)
 def refresh_audit(_n: object, number: object, user: object, action: object, kind: object, outcome: object,
-                  start: object, end: object):  # type: ignore[no-untyped-def]
+                  start: object, end: object):
     values = _values(user, action, kind, outcome, start, end)
     page_no = number if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < 10**7 else 0
     with get_context().store.read() as s:

@@ -67,7 +67,7 @@ def layout(**_kwargs: object) -> html.Div:
     Input("health-interval", "n_intervals"),
 )
 @requires(Role.VIEWER)
-def refresh_health(_n: int | None):  # type: ignore[no-untyped-def]
+def refresh_health(_n: int | None):
     report = _health_report()
     overall = html.H4(["Overall ", status_badge(report["status"], id="health-overall-status")])
     history, engine_rows = _history_and_engines()

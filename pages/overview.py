@@ -51,7 +51,7 @@ def layout(**_kwargs: object) -> html.Div:
     Input("overview-interval", "n_intervals"),
 )
 @requires(Role.VIEWER)
-def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
+def refresh_account(_n: int | None):
     account = queries.latest_account()
     if account is None:
         return "—", "no account snapshot yet", "—", "", "—", ""
@@ -66,7 +66,7 @@ def refresh_account(_n: int | None):  # type: ignore[no-untyped-def]
     Input("overview-interval", "n_intervals"),
 )
 @requires(Role.VIEWER)
-def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
+def refresh_engine(_n: int | None):
     live = queries.liveness()  # the banner's answer too (webapp/deadman.py), cached for every tab
     if not live.live:
         return status_badge("unhealthy"), live.summary()
@@ -85,7 +85,7 @@ def refresh_engine(_n: int | None):  # type: ignore[no-untyped-def]
     Input("overview-interval", "n_intervals"), State("overview-chart-shown", "data"),
 )
 @requires(Role.VIEWER)
-def refresh_market(_n: int | None, shown: dict | None):  # type: ignore[no-untyped-def]
+def refresh_market(_n: int | None, shown: dict | None):
     shown = shown if isinstance(shown, dict) else None  # the tab's own store; anything else: start afresh
     symbol = queries.index_symbol()
     prices = queries.latest_prices()
@@ -107,7 +107,7 @@ def refresh_market(_n: int | None, shown: dict | None):  # type: ignore[no-untyp
     Input("overview-interval", "n_intervals"), State("overview-book-shown", "data"),
 )
 @requires(Role.VIEWER)
-def refresh_book(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
+def refresh_book(_n: int | None, shown: str | None):
     positions = [(p["symbol"], fmt.number(p["qty"], 0), fmt.number(p["avg_entry_price"]),
                   fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"])) for p in queries.positions()]
     orders = [(fmt.timestamp(o["created_at"]), o["symbol"], o["side"], fmt.number(o["qty"], 0), o["status"], o["origin"])

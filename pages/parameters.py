@@ -86,7 +86,7 @@ def layout(**_kwargs: object) -> html.Div:
 # --- navigation --------------------------------------------------------------------------------
 @dash.callback(Output("parameters-search-results", "children"), Input("parameters-search", "value"))
 @requires(Role.VIEWER)
-def show_search(text: str | None):  # type: ignore[no-untyped-def]
+def show_search(text: str | None):
     hits, total = pv.search(pv.schema(), text or "")
     return ui.search_hits(hits, total) if text and text.strip() else None
 
@@ -98,7 +98,7 @@ def show_search(text: str | None):  # type: ignore[no-untyped-def]
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def select_sheet(_links: list, _hits: list):  # type: ignore[no-untyped-def]
+def select_sheet(_links: list, _hits: list):
     if not ctx.triggered or not ctx.triggered[0].get("value"):
         return no_update
     return ctx.triggered_id["sheet"]
@@ -110,7 +110,7 @@ def select_sheet(_links: list, _hits: list):  # type: ignore[no-untyped-def]
     Input("parameters-upload-data", "data"), Input("parameters-layout", "data"), State("parameters-edits", "data"),
 )
 @requires(Role.VIEWER)
-def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int | None, edits: dict):  # type: ignore[no-untyped-def]
+def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int | None, edits: dict):
     """Re-rendered after Discard too: collect_edits clears edits and upload in one response, which lands first."""
     schema = pv.schema()
     base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
@@ -129,7 +129,7 @@ def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int |
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def sync_slider(slider: float | None, typed: float | None):  # type: ignore[no-untyped-def]
+def sync_slider(slider: float | None, typed: float | None):
     """Slider and typed input show the same number; an out-of-range typed value leaves the slider alone."""
     if ctx.triggered_id and ctx.triggered_id["type"] == "parameters-slider":
         return no_update, slider
@@ -148,7 +148,7 @@ def sync_slider(slider: float | None, typed: float | None):  # type: ignore[no-u
 )
 @requires(Role.VIEWER)
 def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: dict, edits: dict,
-                  upload: dict | None):  # type: ignore[no-untyped-def]
+                  upload: dict | None):
     """Only the inputs that fired are merged: a grid's cellValueChanged is an event, not the cell's current value.
 
     Dash also calls this with nothing triggered when re-rendering removes editors ("final call"); that call must
@@ -189,7 +189,7 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
 )
 @requires(Role.VIEWER)
 def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, edits: dict, upload: dict | None,
-                layout: int | None):  # type: ignore[no-untyped-def]
+                layout: int | None):
     """Add a blank row / delete the selected row of a table; the sheet re-renders with the new rows."""
     if not ctx.triggered_id or not ctx.triggered[0].get("value"):
         return no_update, no_update, no_update  # Dash's final call when a re-render removes the buttons
@@ -217,7 +217,7 @@ def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, e
     State("parameters-base", "data"), State("parameters-sheet", "data"),
 )
 @requires(Role.VIEWER)
-def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):  # type: ignore[no-untyped-def]
+def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
     schema = pv.schema()
     edits = edits or {}
     base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
@@ -264,7 +264,7 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str): 
 )
 @requires(Role.ADMIN)
 def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, edits: dict, upload: dict | None,
-                  base_ref: dict, note: str | None):  # type: ignore[no-untyped-def]
+                  base_ref: dict, note: str | None):
     """Apply (after the confirm dialog) validates the whole set again and stores it as a new version."""
     keep = (no_update,) * 4
     if not triggered_by_click(ctx.triggered):
@@ -313,7 +313,7 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     prevent_initial_call=True,
 )
 @requires(Role.ADMIN)
-def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):  # type: ignore[no-untyped-def]
+def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):
     """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
     if ctx.triggered_id == "parameters-discard":
         return None, no_update, no_update  # collect_edits clears the upload itself, with the edits

@@ -160,7 +160,7 @@ def refresh(fingerprints: dict[str, str] | None) -> tuple[list[Any], dict[str, s
 @dash.callback([Output(f"trading-{k}", "children") for k in SECTIONS] + [Output("trading-fingerprints", "data")],
                Input("trading-interval", "n_intervals"), State("trading-fingerprints", "data"))
 @requires(Role.VIEWER)
-def refresh_trading(_n: int | None, fingerprints: dict[str, str] | None):  # type: ignore[no-untyped-def]
+def refresh_trading(_n: int | None, fingerprints: dict[str, str] | None):
     outputs, new = refresh(fingerprints)
     if all(o is no_update for o in outputs):
         return [no_update] * (len(SECTIONS) + 1)
@@ -213,7 +213,7 @@ def _action_result(result: Any) -> dbc.Alert:
                State("trading-reason-input", "value"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)  # stopping never waits for more rights; flatten is re-checked (trader) in control.perform
-def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):  # type: ignore[no-untyped-def]
+def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
     if not is_click(n):
         return no_update, no_update, no_update
     from webapp.control_actions import run_control
@@ -231,7 +231,7 @@ def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):  #
                State("trading-shutdown-flatten", "value"), State("trading-reason-input", "value"),
                prevent_initial_call=True)
 @requires(Role.TRADER)
-def run_action(*args: Any):  # type: ignore[no-untyped-def]
+def run_action(*args: Any):
     shutdown_flatten, reason = args[-2], args[-1]
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, no_update  # a cancel button appearing, or a forged value: not a click
@@ -251,7 +251,7 @@ def run_action(*args: Any):  # type: ignore[no-untyped-def]
                State("trading-ticket-symbol", "value"), State("trading-ticket-side", "value"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)
-def size_ticket(_n: int, symbol: str | None, side: str | None):  # type: ignore[no-untyped-def]
+def size_ticket(_n: int, symbol: str | None, side: str | None):
     qty, note = manual_orders.suggest_ticket_size(symbol, side)
     return (qty if qty is not None else no_update), note
 
@@ -264,7 +264,7 @@ def size_ticket(_n: int, symbol: str | None, side: str | None):  # type: ignore[
                prevent_initial_call=True)
 @requires(Role.TRADER)
 def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: str, limit: Any,
-                  nonce: str):  # type: ignore[no-untyped-def]
+                  nonce: str):
     if not is_click(n):
         return no_update, no_update
     from webapp.manual_orders import submit_manual_order
@@ -282,7 +282,7 @@ def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: s
                Input({"type": CLOSE_TYPE, "index": ALL}, "n_clicks"), Input("trading-close-cancel", "n_clicks"),
                prevent_initial_call=True)
 @requires(Role.TRADER)
-def ask_close(*_clicks: Any):  # type: ignore[no-untyped-def]
+def ask_close(*_clicks: Any):
     from webapp.trading_close import close_target
 
     trigger = ctx.triggered_id
@@ -302,7 +302,7 @@ def ask_close(*_clicks: Any):  # type: ignore[no-untyped-def]
                Input("trading-close-confirm", "n_clicks"), State("trading-close-target", "data"),
                State("trading-close-nonce", "data"), prevent_initial_call=True)
 @requires(Role.TRADER)
-def confirm_close(n: int | None, target: Any, nonce: str):  # type: ignore[no-untyped-def]
+def confirm_close(n: int | None, target: Any, nonce: str):
     if not is_click(n) or not isinstance(target, dict):
         return no_update, False, no_update, no_update
     from webapp.trading_close import close_position

@@ -70,7 +70,7 @@ def users_table() -> html.Div:
 @dash.callback(Output("users-table", "children"), Input("users-interval", "n_intervals"),
                Input("users-result", "children"))
 @requires(Role.ADMIN)
-def refresh_users(_n: object, _result: object):  # type: ignore[no-untyped-def]
+def refresh_users(_n: object, _result: object):
     return users_table()
 
 
@@ -85,7 +85,7 @@ def _text(value: object) -> str:
                State("users-pick", "value"), State("users-change", "value"), State("users-new-password", "value"),
                prevent_initial_call=True)
 @requires(Role.ADMIN)
-def change_users(_add: object, _apply: object, _passwd: object, name: object, role: object, password: object,  # type: ignore[no-untyped-def]
+def change_users(_add: object, _apply: object, _passwd: object, name: object, role: object, password: object,
                  pick: object, change: object, new_password: object):
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, no_update

@@ -26,30 +26,30 @@ def register_api_routes(server: Flask) -> None:
     instrument(server)
 
     @server.route("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz():
         return Response('{"status":"ok"}\n', mimetype="application/json")
 
     @server.route("/readyz")
-    def readyz():  # type: ignore[no-untyped-def]
+    def readyz():
         ready, reason = readiness(get_context().store)
         body = {"status": "ready"} if ready else {"status": "not ready", "reason": reason}
         return jsonify(body), 200 if ready else 503
 
     @server.route("/api/health")
-    def api_health():  # type: ignore[no-untyped-def]
+    def api_health():
         report = health_report(get_context())
         strict = request.args.get("strict") in ("1", "true")
         return jsonify(report), 503 if strict and report["status"] == UNHEALTHY else 200
 
     @server.route("/api/state")
-    def api_state():  # type: ignore[no-untyped-def]
+    def api_state():
         state = queries.trading_state()
         if state is None:
             return jsonify({"state": None}), 503
         return jsonify({**state, "changed_at": state["changed_at"].isoformat()})
 
     @server.route("/metrics")
-    def metrics():  # type: ignore[no-untyped-def]
+    def metrics():
         if not (metrics_token_ok(request) or principal.current().name):
             return Response("send Authorization: Bearer <REGIMEDESK_METRICS_TOKEN>, or log in\n", status=401,
                             headers={"WWW-Authenticate": 'Bearer realm="regimedesk"'}, mimetype="text/plain")

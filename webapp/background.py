@@ -37,7 +37,7 @@ def uses_celery(settings: Settings) -> bool:
     return settings.cache_url.startswith(("redis://", "rediss://"))
 
 
-def celery_app(settings: Settings):  # type: ignore[no-untyped-def]
+def celery_app(settings: Settings):
     """The Celery application of the background callbacks: broker and results on the cache's Redis."""
     from celery import Celery
 

@@ -70,14 +70,14 @@ def register_banner_callbacks(app: Dash) -> None:
     @app.callback(Output("banner-state", "children"), Output("banner-box", "className"),
                   Input("banner-interval", "n_intervals"))
     @requires(Role.VIEWER)
-    def refresh_banner(_n: int | None):  # type: ignore[no-untyped-def]
+    def refresh_banner(_n: int | None):
         return banner_content(queries.trading_state(), queries.now())
 
     @app.callback(Output("banner-kill-modal", "is_open"),
                   Input("banner-kill-button", "n_clicks"), Input("banner-kill-cancel", "n_clicks"),
                   prevent_initial_call=True)
     @requires(Role.VIEWER)
-    def toggle_kill_modal(_open: int, _cancel: int):  # type: ignore[no-untyped-def]
+    def toggle_kill_modal(_open: int, _cancel: int):
         return ctx.triggered_id == "banner-kill-button"
 
     @app.callback(Output("banner-kill-modal", "is_open", allow_duplicate=True),
@@ -87,7 +87,7 @@ def register_banner_callbacks(app: Dash) -> None:
                   Input("banner-kill-confirm", "n_clicks"), State("banner-kill-flatten", "value"),
                   prevent_initial_call=True)
     @requires(Role.VIEWER)
-    def confirm_kill(n: int, flatten: bool | None):  # type: ignore[no-untyped-def]
+    def confirm_kill(n: int, flatten: bool | None):
         if not is_click(n):
             return no_update, no_update, no_update, no_update
         from webapp.control_actions import describe, run_control

@@ -15,6 +15,7 @@ QUERY_TTL_SECONDS = 1
 def init_cache(server: Flask, cache_url: str, ttl_seconds: int = QUERY_TTL_SECONDS) -> None:
     """Redis (shared by every web worker: a control action's `forget()` drops the cached reads for all
     of them at once) or an in-process cache; entries live `ttl_seconds` (REGIMEDESK_CACHE_TTL_SECONDS)."""
+    config: dict[str, str | int]
     if cache_url.startswith(("redis://", "rediss://")):
         config = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": cache_url, "CACHE_KEY_PREFIX": "regimedesk:"}
     else:

@@ -24,7 +24,7 @@ if not uses_celery(_settings):
     raise SystemExit(2)
 
 
-def _build():  # type: ignore[no-untyped-def]
+def _build():
     from app import create_app
     from engine.logging_setup import configure_logging
 

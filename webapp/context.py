@@ -17,5 +17,5 @@ def get_context() -> EngineContext:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def get_store():  # type: ignore[no-untyped-def]
+def get_store():
     return get_context().store

@@ -141,7 +141,7 @@ def install_deadman(app: Dash, settings: Any, ctx: Any, start: bool = True) -> D
     @app.callback(Output("banner-engine", "children"), Output("banner-engine", "className"),
                   Input("banner-interval", "n_intervals"))
     @requires(Role.VIEWER)
-    def refresh_engine_line(_n: int | None):  # type: ignore[no-untyped-def]
+    def refresh_engine_line(_n: int | None):
         from webapp import queries  # one store read per cache period for every tab and worker
 
         return engine_line(queries.deadman_view(threshold, watcher.market_open()))

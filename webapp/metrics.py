@@ -73,7 +73,7 @@ def instrument(server: Flask) -> None:
     server.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
 
     @server.after_request
-    def _observe(response):  # type: ignore[no-untyped-def]
+    def _observe(response):
         t0 = g.pop("metrics_t0", None)
         if t0 is not None:
             route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
@@ -187,7 +187,7 @@ def _job_families(jobs: dict[str, Any]) -> Iterable[Metric]:
 def render_metrics(ctx: EngineContext) -> bytes:
     """The text exposition: store-backed series and this process's (or all workers') HTTP series."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(ctx))  # type: ignore[arg-type]
+    registry.register(StoreCollector(ctx))
     body = generate_latest(registry)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         merged = CollectorRegistry()

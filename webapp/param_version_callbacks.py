@@ -36,7 +36,7 @@ def register_callbacks() -> None:
         prevent_initial_call=True,
     )
     @requires(Role.VIEWER)
-    def download(_cur: int | None, _tpl: int | None, _ver: int | None, picked: str | None):  # type: ignore[no-untyped-def]
+    def download(_cur: int | None, _tpl: int | None, _ver: int | None, picked: str | None):
         """Export through the engine's exporter (formula-safe text); every download is audited."""
         context = get_context()
         if ctx.triggered_id == "parameters-download-template":
@@ -59,7 +59,7 @@ def register_callbacks() -> None:
         State("parameters-versions-collapse", "is_open"), prevent_initial_call=True,
     )
     @requires(Role.VIEWER)
-    def toggle_versions(_n: int, is_open: bool):  # type: ignore[no-untyped-def]
+    def toggle_versions(_n: int, is_open: bool):
         return not is_open
 
 
@@ -72,7 +72,7 @@ def register_callbacks() -> None:
         Input("parameters-base", "data"),
     )
     @requires(Role.VIEWER)
-    def show_versions(_base: dict):  # type: ignore[no-untyped-def]
+    def show_versions(_base: dict):
         rows = pv.version_rows(get_context().store)
         options = [{"label": f"v{r['id']} · {r['created_at']} · {r['source']} · {r['author']}", "value": str(r["id"])}
                    for r in rows]
@@ -92,7 +92,7 @@ def register_callbacks() -> None:
         Output("parameters-stale", "children"), Input("parameters-poll", "n_intervals"), Input("parameters-base", "data"),
     )
     @requires(Role.VIEWER)
-    def check_stale(_n: int | None, base_ref: dict):  # type: ignore[no-untyped-def]
+    def check_stale(_n: int | None, base_ref: dict):
         """Tell the user when another user, the CLI or a rollback made a newer version active."""
         latest = pv.active_ref(get_context().store)
         if latest["version_id"] == (base_ref or {}).get("version_id"):
@@ -109,7 +109,7 @@ def register_callbacks() -> None:
         prevent_initial_call=True,
     )
     @requires(Role.VIEWER)
-    def load_latest(n: int | None):  # type: ignore[no-untyped-def]
+    def load_latest(n: int | None):
         return pv.active_ref(get_context().store) if n else no_update
 
 
@@ -118,7 +118,7 @@ def register_callbacks() -> None:
         Input("parameters-diff-a", "value"), Input("parameters-diff-b", "value"),
     )
     @requires(Role.VIEWER)
-    def show_version_diff(a: str | None, b: str | None):  # type: ignore[no-untyped-def]
+    def show_version_diff(a: str | None, b: str | None):
         if not a or not b:
             return html.Div("pick two versions to compare", className="text-muted small")
         with get_context().store.read() as s:
@@ -137,7 +137,7 @@ def register_callbacks() -> None:
     )
     @requires(Role.ADMIN)
     def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, picked: str | None,
-                  note: str | None):  # type: ignore[no-untyped-def]
+                  note: str | None):
         """Rolling back creates a new version equal to the picked one (history is never rewritten)."""
         if not triggered_by_click(ctx.triggered):
             return no_update, no_update, no_update, no_update

@@ -12,7 +12,7 @@ from webapp.cache import cache
 from webapp.context import get_context
 
 
-def _read(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _read(fn, *args, **kwargs):
     with get_context().store.read() as session:
         return fn(session, *args, **kwargs)
 
@@ -105,7 +105,7 @@ def row_counts() -> dict[str, int]:
 
 
 @cache.memoize()
-def liveness():  # type: ignore[no-untyped-def]
+def liveness():
     """The engine's liveness (heartbeat, lease) as of at most one cache period ago: one read for every tab."""
     from engine.health.liveness import read_liveness
 
@@ -113,7 +113,7 @@ def liveness():  # type: ignore[no-untyped-def]
 
 
 @cache.memoize()
-def deadman_view(threshold_s: float, market_open: bool):  # type: ignore[no-untyped-def]
+def deadman_view(threshold_s: float, market_open: bool):
     """The banner's engine line (webapp/deadman.py), read once per cache period for every tab and worker."""
     from engine.health import deadman
 

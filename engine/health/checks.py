@@ -151,7 +151,7 @@ def check_risk_limits(ctx: EngineContext) -> list[CheckResult]:
         if reference is None or reference <= 0:
             results.append(CheckResult(f"risk: {name}", DEGRADED, "no reference equity recorded yet"))
             continue
-        used = float(max(0, (reference - marks.equity) / reference * 100))
+        used = max(0.0, float((reference - marks.equity) / reference * 100))
         results.append(CheckResult(f"risk: {name}", _grade(used, float(limit) / 2, float(limit)),
                                    f"{used:.2f}% of {reference:,.2f} (limit {limit}%)", used))
     return results

@@ -103,12 +103,12 @@ def engine_liveness(session: Session, now: datetime, stale_after_s: float = HEAR
     )
 
 
-def read_liveness(store, now: datetime, stale_after_s: float = HEARTBEAT_STALE_S) -> EngineLiveness:  # type: ignore[no-untyped-def]
+def read_liveness(store, now: datetime, stale_after_s: float = HEARTBEAT_STALE_S) -> EngineLiveness:
     with store.read() as s:
         return engine_liveness(s, now, stale_after_s)
 
 
-def engine_down_refusal(store, now: datetime, action: str, stale_after_s: float = HEARTBEAT_STALE_S,  # type: ignore[no-untyped-def]
+def engine_down_refusal(store, now: datetime, action: str, stale_after_s: float = HEARTBEAT_STALE_S,
                         ) -> str | None:
     """Why `action` (resume to ACTIVE, pause to REDUCING) must be refused now, or None when an engine is live.
 

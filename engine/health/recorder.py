@@ -14,6 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.base import BaseScheduler
@@ -105,7 +106,7 @@ def update_cumulative_metrics(ctx: EngineContext) -> dict:
     """Fold job runs recorded since the last call into cumulative histograms; count orders and fills."""
     with ctx.store.read() as session:
         row = session.get(KeyValue, METRICS_KEY)
-        value = dict(row.value) if row is not None else {"last_job_run_id": 0, "jobs": {}}
+        value: dict[str, Any] = dict(row.value) if row is not None else {"last_job_run_id": 0, "jobs": {}}
         last_id = int(value.get("last_job_run_id", 0))
         new_runs = session.execute(select(JobRun.id, JobRun.job, JobRun.duration_ms, JobRun.outcome)
                                    .where(JobRun.id > last_id).order_by(JobRun.id)).all()

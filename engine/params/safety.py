@@ -219,7 +219,7 @@ def read_grid(data: bytes) -> dict[str, list[list[Any]]]:
 
 _SANDBOX = Path(__file__).with_name("_sandbox.py")
 _TYPES = {"datetime": datetime.fromisoformat, "date": date.fromisoformat, "time": time.fromisoformat,
-          "timedelta": lambda v: timedelta(seconds=v)}
+          "timedelta": lambda v: timedelta(seconds=float(v))}
 
 
 def _dec(v: Any) -> Any:

@@ -47,7 +47,7 @@ class FieldSpec:
     @property
     def used(self) -> bool:
         """Read by the engine (consumers outside engine/, e.g. pages.regime, are display-only)."""
-        return bool(self.consumer) and self.consumer.startswith("engine.") and not self.unused_reason
+        return self.consumer is not None and self.consumer.startswith("engine.") and not self.unused_reason
 
 
 @dataclass(frozen=True)

@@ -163,9 +163,9 @@ class SheetMapper:
                        "columns " + ", ".join(roles.values()), "restore the column headers")
             return
         by_name = {}
-        for f in sec.fields:
-            by_name[norm_key(f.name)] = f
-            by_name[norm_key(f.header)] = f
+        for field in sec.fields:
+            by_name[norm_key(field.name)] = field
+            by_name[norm_key(field.header)] = field
         col_role = {c: ro for ro, h in roles.items() if (c := cols.get(h)) is not None}
         checks_metadata = any(ro in ("min", "max", "default") for ro in col_role.values())
         report = self.report

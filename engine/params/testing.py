@@ -59,9 +59,13 @@ def sheet_member(data: bytes, sheet: str) -> str:
     rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="(rId\d+)"', wbxml)
     if rid is None:
         rid = re.search(rf'<sheet [^>]*r:id="(rId\d+)"[^>]*name="{re.escape(sheet)}"', wbxml)
+    if rid is None:
+        raise KeyError(f"no sheet named {sheet!r} in the workbook")
     rels = z.read("xl/_rels/workbook.xml.rels").decode()
     target = re.search(rf'<Relationship [^>]*Id="{rid.group(1)}"[^>]*Target="([^"]+)"', rels) or \
         re.search(rf'<Relationship [^>]*Target="([^"]+)"[^>]*Id="{rid.group(1)}"', rels)
+    if target is None:
+        raise KeyError(f"no relationship {rid.group(1)} for sheet {sheet!r}")
     t = target.group(1).lstrip("/")
     return t if t.startswith("xl/") else f"xl/{t}"
 

@@ -33,7 +33,7 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -43,7 +43,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn):
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
@@ -58,7 +58,7 @@ def _normalise_pg_url(url: str) -> str:
     return url
 
 
-def _name_pg_session(_dialect, _conn_rec, _cargs, cparams) -> None:  # type: ignore[no-untyped-def]
+def _name_pg_session(_dialect, _conn_rec, _cargs, cparams) -> None:
     """Name each PostgreSQL session after its process, so pg_stat_activity (and the kill switch's
     lock release, see pg_locks) says whose session it is."""
     cparams.setdefault("application_name", f"regimedesk {socket.gethostname()}:{os.getpid()}")
@@ -71,7 +71,7 @@ class Store:
         self.url = url
         if url.startswith("sqlite:"):
             self.engine = _sqlite_engine(url)
-            write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             self.engine = create_engine(_normalise_pg_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
             event.listen(self.engine, "do_connect", _name_pg_session)

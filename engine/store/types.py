@@ -35,18 +35,18 @@ class Money(TypeDecorator[Decimal]):
     impl = Numeric(24, 8)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: Dialect):  # type: ignore[no-untyped-def]
+    def load_dialect_impl(self, dialect: Dialect):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(40))
         return dialect.type_descriptor(Numeric(24, 8))
 
-    def process_bind_param(self, value: Decimal | float | int | str | None, dialect: Dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: Decimal | float | int | str | None, dialect: Dialect):
         if value is None:
             return None
         value = value if isinstance(value, Decimal) else Decimal(str(value))
         return str(value) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect: Dialect) -> Decimal | None:  # type: ignore[no-untyped-def]
+    def process_result_value(self, value, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Table
+from sqlalchemy import FromClause, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,16 +20,23 @@ CHAIN_COLUMNS = ("expiry_days", "strike", "kind", "iv", "price", "delta", "gamma
                  "open_interest", "volume")
 
 
-def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _as_table(table: FromClause) -> Table:
+    """A mapped class's `__table__` is a Table at run time; SQLAlchemy's stubs type it as FromClause."""
+    if not isinstance(table, Table):
+        raise TypeError(f"expected a table, got {type(table).__name__}")
+    return table
+
+
+def insert_ignoring_duplicates(session: Session, table: FromClause, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, skipping any that collide with a unique key already stored."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(table).on_conflict_do_nothing(), list(rows))
+    session.execute(insert(_as_table(table)).on_conflict_do_nothing(), list(rows))
 
 
-def upsert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
+def upsert_rows(session: Session, table: FromClause, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
     """Insert rows, or update every non-key column of the row already stored under the same key.
 
     One statement (INSERT ... ON CONFLICT DO UPDATE on SQLite and PostgreSQL), so two writers that
@@ -40,7 +47,7 @@ def upsert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table)
+    stmt = insert(_as_table(table))
     updated = {c: stmt.excluded[c] for c in rows[0] if c not in key}
     session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updated), list(rows))
 

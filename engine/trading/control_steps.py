@@ -46,7 +46,7 @@ def mark_canceled_in_store(ctx: Any, broker_order_ids: list[str]) -> int:
             .where(OrderRow.broker_order_id.in_(broker_order_ids), OrderRow.status.in_(OPEN_STATUSES))
             .values(status=OrderStatus.CANCELED.value, updated_at=at)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)
 
 
 def _still_open(ctx: Any, ids: set[str] | None = None) -> list[BrokerOrder]:
@@ -77,7 +77,15 @@ def _await_in_flight(ctx: Any) -> int:
 
 def cancel_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     """Cancel every open order at the broker, catch orders that were in flight when the state
-    changed (sent by the gateway after our first cancel), then check the broker has none left."""
+    changed (sent by the gateway after our first cancel), then check the broker has none left.
+    Sliced parents are stopped first (engine/execution/parent_control.py) so none sends another child."""
+    from engine.execution.parent_control import stop_all_parents
+
+    try:
+        parents = stop_all_parents(ctx, actor, str(args.get("reason") or "kill switch / cancel all"))
+    except Exception:  # noqa: BLE001 - never delays the cancel-all; the state already refuses their children
+        log.exception("could not stop the sliced parent orders; canceling at the broker regardless")
+        parents = 0
     results = list(ctx.broker.cancel_all_orders())
     in_flight = _await_in_flight(ctx)
     if in_flight:  # they may have reached the broker after the first cancel-all: sweep again
@@ -106,6 +114,8 @@ def cancel_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     detail = f"cancelled {len(ok)} open order(s) at {ctx.broker.name}; broker confirms 0 open"
     if in_flight:
         detail += f"; waited for {in_flight} order(s) in flight at the halt"
+    if parents:
+        detail += f"; stopped {parents} sliced parent order(s)"
     if refused:
         detail += f" ({len(refused)} refused, already closed: {', '.join(r.message for r in refused[:3])})"
     return detail

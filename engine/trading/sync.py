@@ -151,12 +151,12 @@ def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, Brok
             report.orders_imported += 1
         elif apply_broker_order(row, order, now):
             report.orders_updated += 1
-    for coid, order in lookups.items():
+    for coid, looked_up in lookups.items():
         row = rows.get(coid)
         if row is None or row.status != OrderStatus.PENDING_NEW.value:
             continue
-        if order is not None:
-            apply_broker_order(row, order, now)
+        if looked_up is not None:
+            apply_broker_order(row, looked_up, now)
             report.pending_resolved += 1
         elif wall - (to_wall(row.created_at) if to_wall else row.created_at) > PENDING_GRACE:
             row.status, row.updated_at = OrderStatus.REJECTED.value, now

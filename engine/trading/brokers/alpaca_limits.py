@@ -272,7 +272,7 @@ class AlpacaSession(requests.Session):
         self.default_call_s = default_call_s if default_call_s is not None else timeout_s
         self.last_status: int | None = None
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         budget = current_budget()
         if budget is None:  # a call made outside any budget still gets one: never unbounded
             with call_budget(self.default_call_s, label="unbudgeted"):
