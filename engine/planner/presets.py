@@ -71,11 +71,20 @@ def load_preset_file(path: Path) -> PresetKnobs:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PresetError(f"{path.name}: cannot read the preset ({exc})") from exc
+    if "sliders" in data:  # the modular planner's format: the old page's knobs derived from its sliders
+        data = {**data, **legacy_knobs(data["sliders"])}
     missing = [k for k in KNOB_NAMES if k not in data]
     if missing:
         raise PresetError(f"{path.name}: missing knobs {', '.join(missing)}")
     return PresetKnobs(name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
                        **{k: float(data[k]) for k in KNOB_NAMES})
+
+
+def legacy_knobs(sliders: dict) -> dict[str, float]:
+    """Old knobs from new sliders (kept until the new Planner page replaces the old one)."""
+    return {"risk_appetite": sliders.get("risk_appetite", 0.5), "trend_following": sliders.get("hold_duration", 0.5),
+            "turnover": 1 - sliders.get("hold_duration", 0.5), "concentration": 1 - sliders.get("position_spread", 0.5),
+            "regime_sensitivity": sliders.get("regime_sensitivity", 0.5), "allow_short": 0.0}
 
 
 def built_in_presets(directory: Path = PRESET_DIR) -> dict[str, PresetKnobs]:

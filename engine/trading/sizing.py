@@ -90,7 +90,8 @@ def size_position(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide
         return SizeResult(ZERO, ZERO, "invalid", (f"cannot size: equity {equity}, price {price}, ATR {atr} must be positive",))
     risk_cash = equity * params.atr_risk_per_trade_pct / HUNDRED
     raw = risk_cash / (atr * params.atr_stop_multiplier)
-    qty, binding, notes = raw, "atr", [f"risk {risk_cash:.2f} / ({atr} ATR x {params.atr_stop_multiplier}) = {raw:.2f}"]
+    qty, binding, notes = raw, "atr", [f"risk {risk_cash:,.0f} / ({atr:,.2f} ATR x {params.atr_stop_multiplier:g}) "
+                                       f"= {raw:,.0f}"]
 
     fraction = params.kelly_fraction_cap
     if win_rate is not None and payoff_ratio is not None:
@@ -98,7 +99,7 @@ def size_position(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide
     kelly_qty = equity * fraction / price
     if kelly_qty < qty:
         qty, binding = kelly_qty, "kelly"
-        notes.append(f"Kelly cap {fraction:.4f} of equity -> {kelly_qty:.2f}")
+        notes.append(f"Kelly cap {fraction:.1%} of equity -> {kelly_qty:,.0f}")
 
     if trading_bias is not None:
         mult = params.bias_multipliers.get(trading_bias.upper(), Decimal(1)) if bias_allows(trading_bias, side) else ZERO
@@ -113,10 +114,70 @@ def size_position(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide
     room = max(ZERO, limits.max_position_notional / price - max(ZERO, signed_current))
     if room < qty:
         qty, binding = room, "max_position"
-        notes.append(f"per-symbol limit {limits.max_position_notional} leaves room for {room:.2f}")
+        notes.append(f"per-symbol limit {limits.max_position_notional:,.0f} leaves room for {room:,.0f}")
     order_cap = min(limits.max_order_qty, limits.max_order_notional / price)
     if order_cap < qty:
         qty, binding = order_cap, "max_order_qty" if limits.max_order_qty <= limits.max_order_notional / price else "max_order_notional"
-        notes.append(f"order limit caps at {order_cap:.2f}")
+        notes.append(f"order limit caps at {order_cap:,.0f}")
     whole = max(ZERO, qty.quantize(Decimal(1), rounding=ROUND_DOWN))
     return SizeResult(whole, raw, binding, tuple(notes))
+
+
+PRICE_MARGIN = 0.01  # sized at a price 1% worse than the last close: a small move before the order still passes
+
+
+def cap_to_limits(side: str, qty: float, price: float, position: float, gross: float, equity: float,
+                  limits: RiskLimits, margin: float = PRICE_MARGIN) -> tuple[float, str | None]:
+    """Whole shares of `qty` that pass the gateway's size and exposure checks (engine.trading.risk), and the
+    limit that cut it (None if none). `position` is signed (open orders included), `gross` the gross exposure.
+
+    The one sizing rule the planner's simulation and the manual ticket's Size share."""
+    px = price * (1 + margin)
+    if qty <= 0 or px <= 0:
+        return 0.0, None
+    binding: str | None = None
+    caps = [(float(limits.max_order_qty), "max_order_qty"), (float(limits.max_order_notional) / px, "max_order_notional")]
+    delta = qty if side == "buy" else -qty
+    reduces = abs(position + delta) <= abs(position) and (position + delta) * position >= 0
+    if not reduces:  # exposure checks apply only to orders that do not just shrink a position
+        sign = 1.0 if side == "buy" else -1.0
+        caps.append((max(0.0, float(limits.max_position_notional) / px - sign * position), "max_position_notional"))
+        cap_gross = equity * float(limits.max_gross_exposure_pct) / 100.0
+        caps.append((max(0.0, (cap_gross - gross) / px + max(0.0, -sign * position)), "max_gross_exposure"))
+    for cap, name in caps:
+        if cap < qty:
+            qty, binding = cap, name
+    return float(int(qty + 1e-9)), binding
+
+
+def suggest_size(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide, params: SizingParams,
+                 limits: RiskLimits, position_qty: Decimal = ZERO, gross_exposure: Decimal = ZERO,
+                 cash: Decimal | None = None, trading_bias: str | None = None, in_transition: bool = False
+                 ) -> SizeResult:
+    """size_position, then every gateway limit (order size and notional with a price margin, per-symbol
+    position, gross exposure) and, for buys, the cash; the notes show rounded figures."""
+    signed = _d(position_qty)
+    held_on_side = max(ZERO, signed if side is OrderSide.BUY else -signed)
+    base = size_position(equity, price, atr, side, params, limits, trading_bias, in_transition,
+                         current_qty=held_on_side)
+    if base.qty <= 0:
+        return base
+    qty, cut = cap_to_limits(side.value, float(base.qty), float(price), float(signed), float(gross_exposure),
+                             float(equity), limits)
+    binding, notes = base.binding, list(base.notes)
+    if cut is not None and qty < float(base.qty):
+        binding = cut
+        notes.append(f"{cut.replace('_', ' ')} ({_limit_text(cut, limits)}) caps at {qty:,.0f}")
+    if side is OrderSide.BUY and cash is not None and qty * float(price) > float(cash):
+        qty, binding = float(int(float(cash) / float(price))), "cash"
+        notes.append(f"cash {float(cash):,.0f} pays for {qty:,.0f}")
+    whole = Decimal(int(qty))
+    notes.append(f"{whole:,} x {float(price):,.2f} = {float(whole) * float(price):,.0f} notional")
+    return SizeResult(whole, base.raw_qty, binding, tuple(notes))
+
+
+def _limit_text(name: str, limits: RiskLimits) -> str:
+    if name == "max_gross_exposure":
+        return f"{limits.max_gross_exposure_pct:g}% of equity"
+    value = getattr(limits, name)
+    return f"{value:,.0f}"

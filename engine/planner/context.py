@@ -1,0 +1,96 @@
+"""What every stage reads for one plan, computed once: prices, weights, trend quality, returns, targets, regime stance."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import talib
+
+from engine.planner.targets import target_weights
+from engine.planner.types import Action, PortfolioState, Sequence
+
+
+def trend_quality(closes: np.ndarray, fast: int, slow: int) -> float:
+    """EMA fast/slow spread over recent volatility, squashed to [-1, 1]; 0 when history is short (today's rule)."""
+    closes = closes[np.isfinite(closes)]
+    if len(closes) < slow + 2:
+        return 0.0
+    f = talib.EMA(closes, timeperiod=fast)[-1]
+    s = talib.EMA(closes, timeperiod=slow)[-1]
+    vol = float(np.std(np.diff(np.log(closes[-slow:])))) * np.sqrt(slow)
+    if vol <= 0 or not np.isfinite(f) or not np.isfinite(s):
+        return 0.0
+    return float(np.tanh((f / s - 1.0) / vol * 2.0))
+
+
+def regime_stance(regime: str | None) -> str | None:
+    """bull / bear / sideways from the engine's regime names (Bullish_*, Bearish_*, Sideways_*, Neutral_*)."""
+    if not regime:
+        return None
+    low = regime.lower()
+    if "bull" in low:
+        return "bull"
+    if "bear" in low:
+        return "bear"
+    return "sideways"
+
+
+@dataclass
+class PlanContext:
+    state: PortfolioState
+    params: dict[str, object]
+    prices: dict[str, float]
+    equity: float
+    weights: dict[str, float]  # current, of equity
+    quality: dict[str, float]  # trend quality per symbol, -1..1
+    returns: pd.DataFrame  # daily simple returns over the lookback, one column per symbol
+    targets: dict[str, float]  # target weights, of equity
+    stance: str | None
+
+    def p(self, key: str) -> float:
+        return float(self.params[key])  # type: ignore[arg-type]
+
+    def on(self, key: str) -> bool:
+        return bool(self.params[key])
+
+    @property
+    def sensitivity(self) -> float:
+        return self.p("regime.sensitivity")
+
+    def held(self, symbol: str) -> float:
+        h = self.state.positions.get(symbol)
+        return h.qty if h is not None else 0.0
+
+    def tradable(self, symbol: str) -> bool:
+        return symbol in self.prices and symbol not in self.state.open_symbols
+
+
+def build_context(state: PortfolioState, params: dict[str, object]) -> PlanContext:
+    prices = state.prices
+    equity = state.equity
+    weights = {s: h.qty * prices.get(s, h.avg_price) / equity for s, h in state.positions.items()} if equity > 0 else {}
+    lookback = int(params["targets.lookback"])  # type: ignore[call-overload]
+    closes = state.history.ffill().iloc[-max(lookback, int(params["calculators.trend.slow_window"]) + 2):]  # type: ignore[call-overload]
+    fast, slow = int(params["calculators.trend.fast_window"]), int(params["calculators.trend.slow_window"])  # type: ignore[call-overload]
+    quality = {str(s): trend_quality(closes[s].to_numpy(dtype=float), fast, slow) for s in closes.columns}
+    recent = closes.iloc[-lookback:]
+    returns = recent.pct_change(fill_method=None).iloc[1:].fillna(0.0)
+    stance = regime_stance(state.regime)
+    invested = 1.0 - float(params["targets.cash_reserve"])  # type: ignore[arg-type]
+    sens = float(params["regime.sensitivity"])  # type: ignore[arg-type]
+    if stance == "bear":
+        invested *= 1.0 - 0.5 * sens  # a bear regime, followed fully, halves the invested share
+    ranked = sorted((s for s in quality if s in prices), key=lambda s: -quality[s])
+    universe = [s for s in ranked if quality[s] > 0][: int(params["targets.universe_size"])]  # type: ignore[call-overload]
+    targets = target_weights(str(params["targets.method"]), recent, universe, float(params["targets.max_weight"]),  # type: ignore[arg-type]
+                             invested, state.fixed_targets)
+    return PlanContext(state, params, prices, equity, weights, quality, returns, targets, stance)
+
+
+Candidates = dict[str, list[Action]]  # calculator name -> its candidates, best first
+Calculator = Callable[[PlanContext], list[Action]]
+Pattern = Callable[[PlanContext, Candidates], list[list[Action]]]
+SequenceGenerator = Callable[[PlanContext, list[tuple[str, list[Action]]]], list[Sequence]]
+Filter = Callable[[PlanContext, list[Sequence]], list[Sequence]]

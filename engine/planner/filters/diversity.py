@@ -1,0 +1,30 @@
+"""Diversity: keep a varied set of sequences: one per distinct set of trades, and none whose trades
+overlap an already kept (higher-priority) one by more than 1 - weight (Jaccard similarity)."""
+from __future__ import annotations
+
+from engine.planner.context import PlanContext
+from engine.planner.registry import FILTERS
+from engine.planner.types import Sequence
+
+
+def signature(seq: Sequence) -> frozenset[tuple[str, str, float]]:
+    return frozenset((a.symbol, a.side, a.qty) for a in seq.actions)
+
+
+@FILTERS.register("diversity")
+def diversity(ctx: PlanContext, seqs: list[Sequence]) -> list[Sequence]:
+    limit = 1.0 - ctx.p("filters.diversity.weight")
+    kept: list[tuple[Sequence, frozenset[tuple[str, str, float]], frozenset[tuple[str, str]]]] = []
+    for seq in sorted(seqs, key=lambda s: -sum(a.score for a in s.actions)):
+        sig = signature(seq)
+        trades = frozenset((a.symbol, a.side) for a in seq.actions)
+        similar = False
+        for other, other_sig, other_trades in kept:
+            if other.relaxed != seq.relaxed or other.generator != seq.generator:
+                continue
+            if sig == other_sig or len(trades & other_trades) / len(trades | other_trades) > limit:
+                similar = True
+                break
+        if not similar:
+            kept.append((seq, sig, trades))
+    return [k[0] for k in kept]

@@ -1,0 +1,54 @@
+"""The engine's planner job: plan with the preset the regime -> preset table selects, store every plan,
+and send it (sells first, through the gateway) only when auto-trading is on and the state is ACTIVE."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+
+from sqlalchemy import delete, func, select
+
+from engine.context import EngineContext
+from engine.lease import check_fence
+from engine.params.versions import active_params
+from engine.planner.execute import send_plan
+from engine.planner.planner import build_planner
+from engine.planner.portfolio import portfolio_state
+from engine.planner.preset_store import preset_for_regime, store_plan
+from engine.planner.types import PlanResult
+from engine.store.models import BarRow, PlannerPlan
+from engine.trading.risk import RiskLimits
+
+log = logging.getLogger(__name__)
+PLANNER_ACTOR = "system:planner"
+KEEP_PLANS = 10_000
+
+
+def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: True) -> PlanResult | None:
+    with ctx.store.read() as session:
+        params = active_params(session)
+        state = portfolio_state(session, params)
+        preset, why = preset_for_regime(session, state.regime)
+        cycle_ts = session.scalar(select(func.max(BarRow.ts)))
+    if state.history.empty:
+        return None
+    plan = build_planner(preset).plan(state, why)
+    accepts = getattr(ctx.broker, "accepts_orders_now", None)  # Alpaca: its clock and session
+    execute = (bool(ctx.settings.autotrade) and state.trading_state == "ACTIVE" and bool(plan.steps)
+               and (accepts is None or accepts()))
+    with ctx.store.write() as session:
+        check_fence(session, ctx)  # only the engine holding the lease records plans
+        row = store_plan(session, ctx.clock.now(), plan, "engine", preset.sliders, params.version_id, executed=execute)
+        plan_id = row.id
+        session.execute(delete(PlannerPlan).where(PlannerPlan.id <= plan_id - KEEP_PLANS))
+    if not execute:
+        return plan
+    key = f"{preset.name}:{cycle_ts.isoformat() if cycle_ts else 'none'}"
+    outcomes = send_plan(ctx, plan, PLANNER_ACTOR, origin="planner", key=key,
+                         limits=RiskLimits.from_params(params), param_version_id=params.version_id, leading=leading)
+    with ctx.store.write() as session:
+        stored = session.get(PlannerPlan, plan_id)
+        if stored is not None:
+            stored.outcomes = [asdict(o) for o in outcomes]
+    log.info("plan %s (%s): %d steps sent", plan_id, preset.name, len(outcomes))
+    return plan

@@ -1,0 +1,128 @@
+"""The planner: calculators -> patterns -> sequences -> filters -> simulation -> end-state scoring.
+
+build_planner resolves a preset's enabled modules from the registries once (cheap: no data is
+touched); Planner.plan runs the pipeline on one PortfolioState. The best non-relaxed sequence is
+the plan; "what if" (relaxed) sequences only appear among the runner-ups, labelled.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.planner import preset_schema
+from engine.planner.context import Candidates, PlanContext, build_context
+from engine.planner.preset import PlannerPreset
+from engine.planner.registry import STAGES
+from engine.planner.scoring import end_weights, monte_carlo, score
+from engine.planner.simulate import Costs, SimResult, relax, simulate
+from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
+
+ORDER = {"calculators": preset_schema.CALCULATORS, "patterns": preset_schema.PATTERNS,
+         "sequences": preset_schema.SEQUENCES, "filters": preset_schema.FILTERS}
+RUNNER_UPS = 5
+
+
+def _enabled(stage: str, preset: PlannerPreset) -> list[tuple[str, Callable[..., object]]]:
+    """The stage's registered modules switched on by the preset, in the schema's order (new modules last)."""
+    registry = STAGES[stage]
+    order = ORDER[stage]
+    names = sorted(registry.names(), key=lambda n: (order.index(n) if n in order else len(order), n))
+    return [(n, registry.get(n)) for n in names if preset.params.get(f"{stage}.{n}.enabled", True)]
+
+
+@dataclass
+class Scored:
+    seq: Sequence
+    sim: SimResult
+    parts: dict[str, float]
+
+
+@dataclass
+class Planner:
+    preset: PlannerPreset
+    calculators: list[tuple[str, Callable[..., object]]]
+    patterns: list[tuple[str, Callable[..., object]]]
+    generators: list[tuple[str, Callable[..., object]]]
+    filters: list[tuple[str, Callable[..., object]]]
+
+    def candidates(self, ctx: PlanContext) -> Candidates:
+        return {name: fn(ctx) for name, fn in self.calculators}  # type: ignore[misc]
+
+    def sequences(self, ctx: PlanContext, cands: Candidates) -> list[Sequence]:
+        patterned: list[tuple[str, list[Action]]] = []
+        for name, fn in self.patterns:
+            patterned.extend((name, actions) for actions in fn(ctx, cands))  # type: ignore[attr-defined]
+        seqs: list[Sequence] = []
+        for _, gen in self.generators:
+            seqs.extend(gen(ctx, patterned))  # type: ignore[call-overload]
+        for _, flt in self.filters:
+            seqs = flt(ctx, seqs)  # type: ignore[assignment]
+        cap = int(ctx.p("sequences.beam_width")) * 6
+        seqs.sort(key=lambda s: -sum(a.score for a in s.actions))
+        return seqs[:cap]
+
+    def evaluate(self, ctx: PlanContext, seqs: list[Sequence]) -> list[Scored]:
+        state = ctx.state
+        costs = Costs(ctx.p("costs.fixed"), ctx.p("costs.proportional"))
+        factor = ctx.p("sequences.relax_factor")
+        held = {s: h.qty for s, h in state.positions.items()}
+        out, seen = [], set()
+        for seq in [Sequence("hold: no trades", (), "hold"), *seqs]:
+            sim = simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
+                           relax(state.limits, seq.relaxed, factor), costs, state.trading_state)
+            key = (seq.relaxed, tuple((s.symbol, s.side, s.qty) for s in sim.steps))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Scored(seq, sim, score(sim, ctx)))
+        out.sort(key=lambda r: -r.parts["total"])
+        if ctx.on("scoring.monte_carlo"):
+            self._monte_carlo(ctx, out)
+        return out
+
+    def _monte_carlo(self, ctx: PlanContext, ranked: list[Scored]) -> None:
+        """Re-rank the top non-relaxed candidates by a seeded bootstrap of their end portfolio's horizon returns."""
+        rng = np.random.default_rng(int(ctx.p("scoring.seed")))
+        top = [r for r in ranked if r.seq.relaxed is None][: int(ctx.p("scoring.mc_top"))]
+        for r in top:
+            mc = monte_carlo(r.sim, ctx, rng)
+            r.parts.update(mc)
+            r.parts["total"] += ctx.p("scoring.return_weight") * 0.5 * (mc["mc_return"] - r.parts["return"]) \
+                - ctx.p("scoring.risk_weight") * 0.5 * mc["mc_cvar"]
+        ranked.sort(key=lambda r: -r.parts["total"])
+
+    def plan(self, state: PortfolioState, preset_reason: str = "") -> PlanResult:
+        started = time.perf_counter()
+        ctx = build_context(state, self.preset.params)
+        seqs = self.sequences(ctx, self.candidates(ctx))
+        ranked = self.evaluate(ctx, seqs)
+        best = next(r for r in ranked if r.seq.relaxed is None)  # "hold" is never relaxed
+        notes = list(best.sim.skipped)
+        if state.trading_state not in ("ACTIVE",):
+            notes.insert(0, f"trading is {state.trading_state}: "
+                         + ("only exits are planned" if state.trading_state == "REDUCING" else "no orders are planned"))
+        if ranked[0].seq.relaxed is not None:
+            notes.append(f"a what-if with {ranked[0].seq.relaxed} scores higher ({ranked[0].parts['total']:.2f}); "
+                         "it is not the plan and is never sent")
+        runner_ups = [SequenceSummary(r.seq.label, round(r.parts["total"], 4),
+                                      "; ".join(f"{s.side} {s.qty:,.0f} {s.symbol}" for s in r.sim.steps) or "no trades",
+                                      r.seq.relaxed) for r in ranked if r is not best][:RUNNER_UPS]
+        return PlanResult(
+            steps=best.sim.steps, score={k: round(v, 6) for k, v in best.parts.items()}, runner_ups=runner_ups,
+            sequences_evaluated=len(ranked), elapsed_ms=(time.perf_counter() - started) * 1000,
+            preset=self.preset.name, regime=state.regime, preset_reason=preset_reason,
+            weights_before=dict(ctx.weights), weights_after=end_weights(best.sim, ctx), costs=best.sim.costs,
+            label=best.seq.label, notes=notes)
+
+
+def build_planner(preset: PlannerPreset) -> Planner:
+    """A planner for the preset (the bucket planner when the preset splits the portfolio)."""
+    if preset.buckets:
+        from engine.planner.buckets import BucketPlanner
+
+        return BucketPlanner.build(preset)  # type: ignore[return-value]
+    return Planner(preset, _enabled("calculators", preset), _enabled("patterns", preset),
+                   _enabled("sequences", preset), _enabled("filters", preset))

@@ -1,0 +1,100 @@
+"""Every preset key, its type and allowed range, and its default: the one description presets are checked against.
+
+A preset TOML only needs the keys it changes; the rest come from DEFAULTS. Module switches
+(`enabled`) exist for every registered calculator, pattern, sequence generator and filter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    kind: type  # bool, int, float or str
+    default: object
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        if self.kind is bool:
+            return "true or false"
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        return f"{self.kind.__name__} from {self.lo:g} to {self.hi:g}"
+
+
+def _b(default: bool) -> KeySpec:
+    return KeySpec(bool, default)
+
+
+def _f(default: float, lo: float, hi: float) -> KeySpec:
+    return KeySpec(float, default, lo, hi)
+
+
+def _i(default: int, lo: int, hi: int) -> KeySpec:
+    return KeySpec(int, default, lo, hi)
+
+
+CALCULATORS = ("profit_taking", "averaging_down", "opportunity_buys", "rebalance_sells", "rebalance_buys",
+               "weight_based", "trend")
+PATTERNS = ("direct_buy", "single_best", "profit_taking", "rebalance", "averaging_down", "multi_sell",
+            "mixed_strategy", "opportunity_first", "deep_rebalance", "cash_generation", "cost_optimised",
+            "adaptive", "market_regime")
+SEQUENCES = ("combinatorial", "enhanced_combinatorial", "partial_execution", "constraint_relaxation")
+FILTERS = ("eligibility", "recently_traded", "correlation_aware", "diversity")
+TARGET_METHODS = ("inverse_volatility", "risk_parity", "min_variance", "fixed")
+
+SPEC: dict[str, KeySpec] = {
+    "calculators.profit_taking.windfall_threshold": _f(0.30, 0.01, 5.0),  # gain over avg price that counts as windfall
+    "calculators.profit_taking.sell_fraction": _f(0.5, 0.05, 1.0),  # share of the position sold
+    "calculators.averaging_down.dip_threshold": _f(0.15, 0.01, 0.9),  # loss from avg price that counts as a dip
+    "calculators.averaging_down.min_quality": _f(0.0, -1.0, 1.0),  # trend quality the name still needs
+    "calculators.opportunity_buys.min_quality": _f(0.3, -1.0, 1.0),
+    "calculators.rebalance_sells.band": _f(0.05, 0.0, 1.0),  # overweight tolerance, fraction of equity
+    "calculators.rebalance_buys.band": _f(0.05, 0.0, 1.0),
+    "calculators.weight_based.min_trade_weight": _f(0.01, 0.0, 0.5),
+    "calculators.trend.fast_window": _i(12, 2, 100),
+    "calculators.trend.slow_window": _i(50, 5, 400),
+    "calculators.trend.min_signal": _f(0.1, 0.0, 1.0),
+    "sequences.max_depth": _i(4, 1, 10),
+    "sequences.beam_width": _i(24, 1, 200),
+    "sequences.candidates_per_category": _i(3, 1, 20),
+    "sequences.partial_fills": _f(0.5, 0.1, 1.0),  # smallest fill tried by partial_execution (and 0.75, 1.0)
+    "sequences.relax_factor": _f(1.5, 1.0, 5.0),  # constraint_relaxation multiplies one limit by this
+    "filters.eligibility.min_hold_days": _i(5, 0, 365),
+    "filters.eligibility.cooldown_days": _i(2, 0, 90),
+    "filters.eligibility.max_loss_to_sell": _f(0.25, 0.0, 1.0),
+    "filters.recently_traded.days": _i(5, 0, 90),
+    "filters.correlation_aware.threshold": _f(0.85, 0.0, 1.0),
+    "filters.diversity.weight": _f(0.3, 0.0, 1.0),
+    "costs.fixed": _f(1.0, 0.0, 1000.0),
+    "costs.proportional": _f(0.0005, 0.0, 0.05),
+    "scoring.return_weight": _f(1.0, 0.0, 10.0),
+    "scoring.risk_weight": _f(1.0, 0.0, 10.0),
+    "scoring.diversification_weight": _f(1.0, 0.0, 10.0),
+    "scoring.cost_weight": _f(1.0, 0.0, 10.0),
+    "scoring.target_weight": _f(1.0, 0.0, 10.0),
+    "scoring.cvar_alpha": _f(0.95, 0.5, 0.999),
+    "scoring.horizon_days": _i(21, 1, 252),
+    "scoring.monte_carlo": _b(False),
+    "scoring.mc_paths": _i(200, 10, 5000),
+    "scoring.mc_top": _i(3, 1, 20),
+    "scoring.seed": _i(7, 0, 2**31 - 1),
+    "targets.method": KeySpec(str, "inverse_volatility", choices=TARGET_METHODS),
+    "targets.lookback": _i(120, 20, 1000),
+    "targets.max_weight": _f(0.20, 0.01, 1.0),
+    "targets.cash_reserve": _f(0.05, 0.0, 0.9),
+    "targets.universe_size": _i(10, 1, 200),  # names held in the target portfolio (best trend first)
+    "regime.sensitivity": _f(0.5, 0.0, 1.0),
+}
+for _name in CALCULATORS:
+    SPEC[f"calculators.{_name}.enabled"] = _b(True)
+for _name in PATTERNS:
+    SPEC[f"patterns.{_name}.enabled"] = _b(True)
+for _name in SEQUENCES:
+    SPEC[f"sequences.{_name}.enabled"] = _b(_name != "constraint_relaxation")
+for _name in FILTERS:
+    SPEC[f"filters.{_name}.enabled"] = _b(True)
+
+DEFAULTS: dict[str, object] = {key: spec.default for key, spec in SPEC.items()}

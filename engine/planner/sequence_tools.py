@@ -1,0 +1,23 @@
+"""Helpers the sequence generators share: order sells before buys, tag each action with its pattern."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from engine.planner.types import SELL, Action
+
+Patterned = list[tuple[str, list[Action]]]
+
+
+def ordered(actions: Iterable[Action]) -> tuple[Action, ...]:
+    """Sells first (they fund the buys), each side by score; stable for equal scores."""
+    return tuple(sorted(actions, key=lambda a: (a.side != SELL, -a.score, a.symbol)))
+
+
+def tagged(pattern: str, actions: Iterable[Action]) -> list[Action]:
+    return [replace(a, pattern=pattern) if not a.pattern else a for a in actions]
+
+
+def label(generator: str, pattern: str, actions: Iterable[Action], extra: str = "") -> str:
+    body = ", ".join(f"{a.side} {a.symbol}" for a in actions)
+    return f"{pattern}/{generator}{extra}: {body}"

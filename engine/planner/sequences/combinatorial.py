@@ -1,0 +1,23 @@
+"""Combinatorial: every subset of a pattern's actions up to max_depth, sells before buys, best first per pattern."""
+from __future__ import annotations
+
+from itertools import combinations
+
+from engine.planner.context import PlanContext
+from engine.planner.registry import SEQUENCES
+from engine.planner.sequence_tools import Patterned, label, ordered, tagged
+from engine.planner.types import Sequence
+
+
+@SEQUENCES.register("combinatorial")
+def combinatorial(ctx: PlanContext, patterns: Patterned) -> list[Sequence]:
+    depth, beam = int(ctx.p("sequences.max_depth")), int(ctx.p("sequences.beam_width"))
+    out = []
+    for name, actions in patterns:
+        acts = tagged(name, actions)[: max(depth, 1) + 2]  # at most C(depth+2, k) subsets per pattern
+        subsets = [c for k in range(min(depth, len(acts)), 0, -1) for c in combinations(acts, k)]
+        subsets.sort(key=lambda c: -sum(a.score for a in c))
+        for subset in subsets[:max(1, beam // 4)]:
+            seq = ordered(subset)
+            out.append(Sequence(label("combinatorial", name, seq), seq, "combinatorial"))
+    return out

@@ -1,0 +1,55 @@
+"""Enhanced combinatorial: a beam search over all patterns' actions, priority-weighted (score) and
+diversity-aware (a calculator or pattern already in the sequence counts less each time it repeats)."""
+from __future__ import annotations
+
+from engine.planner.context import PlanContext
+from engine.planner.registry import SEQUENCES
+from engine.planner.sequence_tools import Patterned, label, ordered, tagged
+from engine.planner.types import Action, Sequence
+
+REPEAT_DISCOUNT = 0.7
+
+
+def _priority(actions: tuple[Action, ...]) -> float:
+    seen: dict[str, int] = {}
+    total = 0.0
+    for a in actions:
+        key = a.calculator
+        total += a.score * REPEAT_DISCOUNT ** seen.get(key, 0)
+        seen[key] = seen.get(key, 0) + 1
+    return total
+
+
+@SEQUENCES.register("enhanced_combinatorial")
+def enhanced_combinatorial(ctx: PlanContext, patterns: Patterned) -> list[Sequence]:
+    depth, beam = int(ctx.p("sequences.max_depth")), int(ctx.p("sequences.beam_width"))
+    pool: dict[tuple[str, str], Action] = {}
+    for name, actions in patterns:
+        for a in tagged(name, actions):
+            if (a.symbol, a.side) not in pool or a.score > pool[(a.symbol, a.side)].score:
+                pool[(a.symbol, a.side)] = a
+    candidates = sorted(pool.values(), key=lambda a: (-a.score, a.symbol))[: beam * 2]
+    frontier: list[tuple[Action, ...]] = [()]
+    found: dict[frozenset[tuple[str, str]], tuple[Action, ...]] = {}
+    for _ in range(depth):
+        grown = []
+        for seq in frontier:
+            symbols = {a.symbol for a in seq}
+            grown.extend(seq + (a,) for a in candidates if a.symbol not in symbols)
+        grown.sort(key=lambda s: -_priority(s))
+        frontier = []
+        for seq in grown:
+            key = frozenset((a.symbol, a.side) for a in seq)
+            if key not in found:
+                found[key] = seq
+                frontier.append(seq)
+            if len(frontier) >= beam:
+                break
+        if not frontier:
+            break
+    out = []
+    for seq in found.values():
+        acts = ordered(seq)
+        out.append(Sequence(label("enhanced", "mixed" if len({a.pattern for a in acts}) > 1 else acts[0].pattern, acts),
+                            acts, "enhanced_combinatorial"))
+    return out

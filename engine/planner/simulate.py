@@ -1,0 +1,89 @@
+"""Step-by-step simulation of one sequence: cash, positions, costs (fixed + proportional), gateway limits
+and the trading state. A buy cash cannot pay is cut to what it can pay (or skipped); cash never goes
+negative; REDUCING allows only exits and HALTED (or any other non-ACTIVE state) nothing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from engine.planner.types import BUY, SELL, Action, PlanStep
+from engine.trading.risk import RiskLimits
+from engine.trading.sizing import cap_to_limits
+
+
+@dataclass(frozen=True)
+class Costs:
+    fixed: float
+    proportional: float
+
+    def of(self, notional: float) -> float:
+        return self.fixed + self.proportional * notional if notional > 0 else 0.0
+
+
+@dataclass
+class SimResult:
+    steps: list[PlanStep]
+    cash: float
+    positions: dict[str, float]
+    costs: float
+    skipped: list[str] = field(default_factory=list)
+
+
+def relax(limits: RiskLimits, relaxed: str | None, factor: float) -> RiskLimits:
+    """The limits with the one named in `relaxed` ("max_order_notional x1.5") multiplied by factor."""
+    if not relaxed:
+        return limits
+    name = relaxed.split(" ")[0]
+    return replace(limits, **{name: getattr(limits, name) * type(getattr(limits, name))(str(factor))})
+
+
+def affordable(cash: float, price: float, costs: Costs) -> float:
+    """Whole shares cash pays for, costs included."""
+    if price <= 0 or cash <= costs.fixed:
+        return 0.0
+    return float(math.floor((cash - costs.fixed) / (price * (1 + costs.proportional)) + 1e-9))
+
+
+def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, float], prices: dict[str, float],
+             equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE") -> SimResult:
+    held = dict(positions)
+    gross = sum(abs(q) * prices.get(s, 0.0) for s, q in held.items())
+    steps: list[PlanStep] = []
+    skipped: list[str] = []
+    paid = 0.0
+    for a in actions:
+        if trading_state not in ("ACTIVE", "REDUCING"):
+            skipped.append(f"{a.side} {a.symbol}: trading is {trading_state}, no orders")
+            continue
+        if trading_state == "REDUCING" and a.side == BUY:
+            skipped.append(f"buy {a.symbol}: REDUCING allows only exits")
+            continue
+        position = held.get(a.symbol, 0.0)
+        qty = min(a.qty, position) if a.side == SELL else a.qty
+        qty, cut = cap_to_limits(a.side, qty, a.price, position, gross, equity, limits)
+        note = f"cut to {qty:,.0f} by {cut}" if cut and qty < a.qty else ""
+        if a.side == BUY:
+            can_pay = affordable(cash, a.price, costs)
+            if can_pay < qty:
+                qty, note = can_pay, f"cut to {can_pay:,.0f}: cash {cash:,.2f}"
+        if qty < 1:
+            skipped.append(f"{a.side} {a.symbol}: {note or 'nothing left to trade'}")
+            continue
+        notional = qty * a.price
+        cost = costs.of(notional)
+        if a.side == SELL and (notional <= cost or cash + notional - cost < 0):
+            skipped.append(f"sell {a.symbol}: {notional:,.2f} does not cover its cost {cost:,.2f}")
+            continue
+        if a.side == SELL:
+            cash += notional - cost
+            held[a.symbol] = position - qty
+        else:
+            cash -= notional + cost
+            held[a.symbol] = position + qty
+        gross += (abs(held[a.symbol]) - abs(position)) * a.price
+        paid += cost
+        cash = max(cash, 0.0) if cash > -1e-6 else cash  # float dust only; a real deficit would be a bug
+        steps.append(PlanStep(a.symbol, a.side, qty, a.price, notional, a.calculator, a.pattern, a.reason,
+                              round(cash, 2), round(cost, 4), note))
+    return SimResult(steps, cash, {s: q for s, q in held.items() if abs(q) > 1e-9}, paid, skipped)

@@ -1,0 +1,97 @@
+"""The six 0..1 sliders and the one mapping from a slider position to the technical parameters it moves.
+
+Each slider moves every parameter in its `moves` linearly from the value at 0 to the value at 1
+(integers rounded). The mapping is the documentation: the Planner page lists `moves` under
+each slider, and tests check that each moved parameter is read by the planner.
+
+| slider             | 0 means                         | 1 means                               |
+|--------------------|---------------------------------|---------------------------------------|
+| risk_appetite      | weigh risk heavily, hold cash   | weigh return, concentrate, no reserve |
+| hold_duration      | trade freely, fast trend        | long minimum hold, slow trend         |
+| entry_style        | buy dips (average down early)   | buy strength (only strong trends)     |
+| position_spread    | few names, correlated allowed   | many names, diversity enforced        |
+| profit_taking      | let winners run                 | take profits early, sell all          |
+| regime_sensitivity | ignore the regime               | follow the regime's bull/bear stance  |
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SliderSpec:
+    name: str
+    label: str
+    help: str
+    moves: tuple[str, ...]
+
+
+# slider -> {parameter: (value at 0, value at 1)}
+MAPPING: dict[str, dict[str, tuple[float, float]]] = {
+    "risk_appetite": {
+        "scoring.risk_weight": (3.0, 0.3),
+        "scoring.return_weight": (0.5, 2.0),
+        "targets.max_weight": (0.10, 0.40),
+        "targets.cash_reserve": (0.20, 0.0),
+        "sequences.max_depth": (2, 6),
+    },
+    "hold_duration": {
+        "filters.eligibility.min_hold_days": (0, 60),
+        "filters.eligibility.cooldown_days": (0, 20),
+        "filters.recently_traded.days": (0, 30),
+        "calculators.trend.slow_window": (20, 150),
+        "scoring.cost_weight": (0.5, 3.0),
+    },
+    "entry_style": {
+        "calculators.averaging_down.dip_threshold": (0.05, 0.40),
+        "calculators.opportunity_buys.min_quality": (0.0, 0.6),
+        "calculators.trend.min_signal": (0.0, 0.4),
+    },
+    "position_spread": {
+        "targets.universe_size": (3, 30),
+        "filters.diversity.weight": (0.0, 0.8),
+        "filters.correlation_aware.threshold": (0.98, 0.6),
+        "scoring.diversification_weight": (0.2, 3.0),
+    },
+    "profit_taking": {
+        "calculators.profit_taking.windfall_threshold": (1.0, 0.08),
+        "calculators.profit_taking.sell_fraction": (0.2, 1.0),
+    },
+    "regime_sensitivity": {
+        "regime.sensitivity": (0.0, 1.0),
+    },
+}
+
+_HELP = {
+    "risk_appetite": ("Risk appetite", "Low: weigh risk (CVaR, volatility) heavily and keep a cash reserve. "
+                      "High: weigh expected return, allow larger positions and longer plans."),
+    "hold_duration": ("Hold duration", "Low: trade freely. High: longer minimum hold and cooldown, slower trend, "
+                      "costs weigh more."),
+    "entry_style": ("Entry style", "Low: buy dips early (averaging down). High: buy only strong trends."),
+    "position_spread": ("Position spread", "Low: few concentrated names. High: many names, correlated buys "
+                        "dropped, diversity enforced."),
+    "profit_taking": ("Profit taking", "Low: let winners run. High: sell smaller gains, and more of the position."),
+    "regime_sensitivity": ("Regime sensitivity", "Low: ignore the regime. High: bull regimes favour buys, bear "
+                           "regimes sells and cash."),
+}
+
+SLIDERS: tuple[SliderSpec, ...] = tuple(
+    SliderSpec(name, _HELP[name][0], _HELP[name][1], tuple(params)) for name, params in MAPPING.items())
+SLIDER_NAMES = tuple(s.name for s in SLIDERS)
+
+
+def slider_values(name: str, position: float) -> dict[str, float | int]:
+    """The parameter values slider `name` sets at `position` (0..1)."""
+    out: dict[str, float | int] = {}
+    for key, (lo, hi) in MAPPING[name].items():
+        value = lo + (hi - lo) * position
+        out[key] = int(round(value)) if isinstance(lo, int) and isinstance(hi, int) else round(value, 6)
+    return out
+
+
+def apply_sliders(flat: Mapping[str, object], sliders: Mapping[str, float]) -> dict[str, object]:
+    out = dict(flat)
+    for name, position in sliders.items():
+        out.update(slider_values(name, position))
+    return out

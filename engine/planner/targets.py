@@ -1,0 +1,71 @@
+"""Target weights from recent history through PyPortfolioOpt (inverse volatility, HRP risk parity, minimum
+variance) or fixed per symbol from a CSV; then per-position limits and the preset's cash reserve.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from pypfopt import HRPOpt, risk_models
+from pypfopt.efficient_frontier import EfficientFrontier
+
+log = logging.getLogger(__name__)
+
+
+def cap_weights(weights: Mapping[str, float], max_weight: float, total: float) -> dict[str, float]:
+    """Scale to `total`, then clip each at max_weight and hand the excess to the others (bounded loop)."""
+    w = {s: max(0.0, float(v)) for s, v in weights.items() if v > 0}
+    if not w:
+        return {}
+    total = min(total, max_weight * len(w))
+    norm = sum(w.values())
+    w = {s: v / norm * total for s, v in w.items()}
+    for _ in range(len(w)):
+        over = {s for s, v in w.items() if v > max_weight + 1e-12}
+        if not over:
+            break
+        excess = sum(w[s] - max_weight for s in over)
+        free = {s: v for s, v in w.items() if s not in over}
+        for s in over:
+            w[s] = max_weight
+        room = sum(free.values())
+        if room <= 0:
+            break
+        for s, v in free.items():
+            w[s] = v + excess * v / room
+    return w
+
+
+def optimise(method: str, closes: pd.DataFrame, max_weight: float) -> dict[str, float]:
+    """Raw weights (summing to 1) for the columns of `closes` by the given method."""
+    cols = list(closes.columns)
+    if len(cols) == 1:
+        return {cols[0]: 1.0}
+    returns = closes.pct_change(fill_method=None).dropna(how="all").fillna(0.0)
+    if method == "risk_parity":
+        return {str(k): float(v) for k, v in HRPOpt(returns).optimize().items()}
+    cov = risk_models.sample_cov(closes, frequency=252, fix_method="spectral")
+    if method == "min_variance":
+        bound = max(max_weight, 1.0 / len(cols) + 1e-6)
+        try:
+            ef = EfficientFrontier(None, cov, weight_bounds=(0, bound))
+            return {str(k): float(v) for k, v in ef.min_volatility().items()}
+        except Exception as exc:  # noqa: BLE001 - solver failure: fall back to inverse volatility, logged
+            log.warning("minimum variance failed (%s); using inverse volatility", exc)
+    vol = np.sqrt(np.clip(np.diag(cov.to_numpy()), 1e-12, None))
+    inv = 1.0 / vol
+    return {str(s): float(v / inv.sum()) for s, v in zip(cov.columns, inv, strict=True)}
+
+
+def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_weight: float, invested: float,
+                   fixed: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Weights of equity per symbol; they sum to at most `invested` and none exceeds max_weight."""
+    if method == "fixed" or fixed is not None:
+        return cap_weights(dict(fixed or {}), max_weight, min(invested, sum((fixed or {}).values())))
+    usable = [s for s in universe if s in closes.columns and closes[s].notna().sum() > 10]
+    if not usable:
+        return {}
+    raw = optimise(method, closes[usable].ffill().dropna(), max_weight)
+    return cap_weights(raw, max_weight, invested)

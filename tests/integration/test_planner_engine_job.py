@@ -1,0 +1,81 @@
+"""The engine's planner job trades through the modular planner: plans are stored with their preset,
+regime, parameter version and timings; orders go out (sells first) only when auto-trading is on and
+the state is ACTIVE."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engine import jobs
+from engine.clock import ManualClock
+from engine.cycle import EngineCycle
+from engine.planner.api import recent_plans, set_regime_preset_table
+from engine.runtime import build_context
+from engine.settings import load_settings
+from engine.store.models import OrderRow, RegimeSnapshot
+from engine.trading import state as trading_state
+from engine.trading.state import TradingState
+
+
+def _context(url: str, **settings: object):  # type: ignore[no-untyped-def]
+    return build_context(load_settings(database_url=url, warmup_polls=300, **settings), with_source=True,
+                         migrate=True, clock=ManualClock())
+
+
+def _warm(ctx) -> EngineCycle:  # type: ignore[no-untyped-def]
+    cycle = EngineCycle()
+    jobs.ensure_instruments(ctx)
+    jobs.resume_source(ctx, ctx.settings.warmup_polls)
+    assert jobs.run_recorded(ctx, "startup", cycle.startup)
+    for _ in range(3):
+        ctx.clock.advance(1.0)
+        assert jobs.run_recorded(ctx, "market", cycle.market)
+        assert jobs.run_recorded(ctx, "account", cycle.account)
+    return cycle
+
+
+def test_engine_job_plans_stores_and_sends_through_the_gateway(any_db_url: str) -> None:
+    ctx = _context(any_db_url)
+    cycle = _warm(ctx)
+    assert jobs.run_recorded(ctx, "planner", cycle.planner)
+    with ctx.store.read() as session:
+        plans = recent_plans(session)
+        orders = list(session.scalars(select(OrderRow).order_by(OrderRow.id)))
+        regime = session.scalars(select(RegimeSnapshot).order_by(RegimeSnapshot.id.desc())).first()
+    assert len(plans) == 1
+    plan = plans[0]
+    assert plan.preset == "default" and plan.executed and plan.sequences_evaluated >= 1 and plan.elapsed_ms > 0
+    assert plan.param_version_id is not None and plan.regime == (regime.regime_name if regime else None)
+    assert plan.steps, "a fresh paper account with cash should get a plan that buys"
+    assert [(o.symbol, o.side) for o in orders] == [(s["symbol"], s["side"]) for s in plan.steps]
+    assert all(o.origin == "planner" and o.actor == "system:planner" for o in orders)
+    assert all(o.status != "rejected" for o in orders), [o.reject_reason for o in orders]
+    assert [o["symbol"] for o in plan.outcomes] == [s["symbol"] for s in plan.steps]
+    sides = [o.side for o in orders]
+    assert sides == sorted(sides, key=lambda s: s != "sell")  # sells before buys
+
+
+def test_engine_job_uses_the_regime_preset_table_and_sends_nothing_unless_active(any_db_url: str) -> None:
+    ctx = _context(any_db_url)
+    cycle = _warm(ctx)
+    with ctx.store.read() as session:
+        regime = session.scalars(select(RegimeSnapshot).order_by(RegimeSnapshot.id.desc())).first()
+    assert regime is not None
+    set_regime_preset_table(ctx.store, ctx.clock.now(), "alice", {regime.regime_name: "conservative"})
+    with ctx.store.write() as session:
+        trading_state.change(session, ctx.clock.now(), TradingState.REDUCING, "alice", "test")
+    assert jobs.run_recorded(ctx, "planner", cycle.planner)
+    with ctx.store.read() as session:
+        plan = recent_plans(session)[0]
+        assert session.scalars(select(OrderRow)).first() is None
+    assert plan.preset == "conservative" and not plan.executed
+    assert f"regime {regime.regime_name} -> preset conservative" in plan.preset_reason
+
+
+def test_engine_job_stores_the_plan_but_sends_nothing_with_autotrade_off(any_db_url: str) -> None:
+    ctx = _context(any_db_url, autotrade=False)
+    cycle = _warm(ctx)
+    assert jobs.run_recorded(ctx, "planner", cycle.planner)
+    with ctx.store.read() as session:
+        plans = recent_plans(session)
+        assert session.scalars(select(OrderRow)).first() is None
+    assert len(plans) == 1 and not plans[0].executed and plans[0].steps
