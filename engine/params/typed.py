@@ -2291,6 +2291,34 @@ class TradingRiskBiasSizeMultipliersRow(TableRowView):
         return self._read('description')
 
 
+class TradingRiskRiskGroupsRow(TableRowView):
+    """One row of TradingRisk.risk_groups."""
+
+    @property
+    def symbol(self) -> str:
+        """A traded symbol; read by engine.portfolio_risk.limits."""
+        return self._read('symbol')
+
+    @property
+    def group(self) -> str:
+        """Its sector or group for exposure reports, group limits and user stress scenarios (unlisted symbols: other); read by engine.portfolio_risk.limits."""
+        return self._read('group')
+
+
+class TradingRiskGroupLimitsRow(TableRowView):
+    """One row of TradingRisk.group_limits."""
+
+    @property
+    def group(self) -> str:
+        """A group from Risk Groups; read by engine.portfolio_risk.limits."""
+        return self._read('group')
+
+    @property
+    def max_exposure_pct(self) -> float:
+        """Largest gross exposure (long + short) of the group after an order, as % of equity; unit: percent; range 1..1000; read by engine.portfolio_risk.limits."""
+        return self._read('max_exposure_pct')
+
+
 class TradingRisk(SheetView):
     """Trading limits checked by the order gateway and the automatic halts (not in the original template)."""
 
@@ -2397,9 +2425,49 @@ class TradingRisk(SheetView):
         return self._read('atr_stop_multiplier')
 
     @property
+    def max_cvar_pct(self) -> float:
+        """Largest 1-day 99% historical CVaR of the book after an order, as % of equity (0 = off); unit: percent; range 0..100; read by engine.portfolio_risk.limits."""
+        return self._read('max_cvar_pct')
+
+    @property
+    def max_stress_loss_pct(self) -> float:
+        """Largest loss of the book in any stress scenario after an order, as % of equity (0 = off); unit: percent; range 0..1000; read by engine.portfolio_risk.limits."""
+        return self._read('max_stress_loss_pct')
+
+    @property
+    def max_cluster_exposure_pct(self) -> float:
+        """Largest |net| exposure of the largest correlated cluster after an order, as % of equity (0 = off); unit: percent; range 0..1000; read by engine.portfolio_risk.limits."""
+        return self._read('max_cluster_exposure_pct')
+
+    @property
+    def cluster_correlation_threshold(self) -> float:
+        """Names whose returns correlate at least this much (average linkage) form one cluster; unit: ratio; range 0.1..0.99; read by engine.portfolio_risk.limits."""
+        return self._read('cluster_correlation_threshold')
+
+    @property
+    def risk_lookback_bars(self) -> int:
+        """Recent bars whose returns feed VaR, CVaR, correlation, beta and the hypothetical scenarios; unit: bars; range 30..5000; read by engine.portfolio_risk.limits."""
+        return self._read('risk_lookback_bars')
+
+    @property
+    def reduce_on_breach(self) -> bool:
+        """When market moves breach a portfolio limit: also sell down, one order per risk cycle, the position whose cut lowers the breach most; read by engine.portfolio_risk.limits."""
+        return self._read('reduce_on_breach')
+
+    @property
     def bias_size_multipliers(self) -> tuple[TradingRiskBiasSizeMultipliersRow, ...]:
         """Rows of the bias_size_multipliers table."""
         return rows_of(self._ps, self.SHEET, 'bias_size_multipliers', TradingRiskBiasSizeMultipliersRow)
+
+    @property
+    def risk_groups(self) -> tuple[TradingRiskRiskGroupsRow, ...]:
+        """Rows of the risk_groups table."""
+        return rows_of(self._ps, self.SHEET, 'risk_groups', TradingRiskRiskGroupsRow)
+
+    @property
+    def group_limits(self) -> tuple[TradingRiskGroupLimitsRow, ...]:
+        """Rows of the group_limits table."""
+        return rows_of(self._ps, self.SHEET, 'group_limits', TradingRiskGroupLimitsRow)
 
 
 class Parameters:

@@ -23,6 +23,7 @@ from engine.execution.throttle import ThrottleConfig, ThrottleRefused, bucket_fo
 from engine.jobs import MARKET_DATA_KEY  # {"ts": iso} written by the market job
 from engine.lease import check_fence, require_lease
 from engine.market.market_clock import market_clock_of
+from engine.portfolio_risk.check import check_order as portfolio_check
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
@@ -196,7 +197,7 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
             return existing, None, None
         simulated = str(getattr(ctx.settings, "market_source", "")) == "simulated"
         facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
-        rejection = forced or run_checks(facts, limits)
+        rejection = forced or run_checks(facts, limits) or portfolio_check(s, facts)  # portfolio: issue 17
         row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id, at=at)
         row.lease_epoch = epoch
         if rejection is not None:

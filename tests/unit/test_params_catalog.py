@@ -5,8 +5,9 @@ from engine.params.catalog import apply_edits, catalog, rules_for, sheets_by_gro
 
 def test_catalog_covers_every_field_with_editor_and_usage():
     entries = catalog()
-    assert len(entries) == 410
-    assert sum(e.sheet == "TradingRisk" for e in entries) == 23  # 20 limits + 3 bias-table columns (our addition)
+    assert len(entries) == 420
+    # 26 limits + 3 bias-table columns + 2 risk-group and 2 group-limit columns (issue 17), our addition
+    assert sum(e.sheet == "TradingRisk" for e in entries) == 33
     atr = next(e for e in entries if e.key == "ATRIndicatorsConfig.main.atr_period")
     assert (atr.editor, atr.min, atr.max, atr.default, atr.unit, atr.used) == ("slider", 7, 21, 14, "periods", True)
     gpu = next(e for e in entries if e.name == "gpu_acceleration")

@@ -32,7 +32,7 @@ def test_reference_imports_with_zero_errors_and_every_cell_mapped(ref):
     assert (r.sheets, r.sections, r.rows) == (31, 40, 467)
     assert r.cells_total == 3085 and r.unmapped_cells == 0
     assert r.values_mapped == 1522
-    assert r.used_params + r.unused_params == 410  # schema fields incl. the TradingRisk sheet
+    assert r.used_params + r.unused_params == 420  # schema fields incl. the TradingRisk sheet
     # the only warning: the TradingRisk sheet we added is absent from the user's file
     assert [w.sheet for w in r.warnings] == ["TradingRisk"]
     assert res.paramset == default_params()

@@ -1,0 +1,58 @@
+"""The current book read from the store, and its history, for the risk cycle and the gateway.
+
+The history is cached per (database, names, newest bar, lookback): the gateway checks every order
+against it, and it only changes when a new bar arrives. A small bounded dict, per process.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.portfolio_risk.report import Book
+from engine.portfolio_risk.returns import ReturnsHistory, load
+from engine.store.models import BarRow, PositionRow
+from engine.trading.equity import read_marks
+from engine.trading.marks import latest_closes
+from engine.trading.orders import open_order_deltas
+
+_CACHE: OrderedDict[tuple[object, ...], ReturnsHistory] = OrderedDict()
+_CACHE_SIZE = 16
+_LOCK = threading.Lock()
+
+
+def read_book(session: Session, with_open_orders: bool = False) -> Book:
+    """Positions (plus our open orders' remaining quantity when asked) at the last stored closes."""
+    qty: dict[str, Decimal] = {p.symbol: p.qty for p in session.scalars(select(PositionRow))}
+    if with_open_orders:
+        for sym, delta in open_order_deltas(session).items():
+            qty[sym] = qty.get(sym, Decimal(0)) + delta
+    held = sorted(s for s, q in qty.items() if q != 0)
+    closes = latest_closes(session, held)
+    priced = [s for s in held if s in closes]
+    equity = read_marks(session).equity
+    return Book(tuple(priced), np.array([float(qty[s]) for s in priced]),
+                np.array([float(closes[s][0]) for s in priced]), float(equity) if equity is not None else None)
+
+
+def history(session: Session, symbols: Iterable[str], lookback_bars: int) -> ReturnsHistory:
+    """Recent returns of `symbols` (and the index), from the cache while no new bar has arrived."""
+    names: Sequence[str] = tuple(sorted(set(symbols)))
+    newest = session.scalar(select(func.max(BarRow.ts)))
+    key = (str(session.get_bind().url), names, newest, lookback_bars)
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    found = load(session, names, lookback_bars)
+    with _LOCK:
+        _CACHE[key] = found
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return found

@@ -1,0 +1,59 @@
+"""The gateway's portfolio check: would this order leave the book above a portfolio limit?
+
+Called inside the gateway's order transaction after the per-order checks passed, with the facts
+it gathered; the book includes our open orders (what the book becomes once they fill).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session
+
+from engine.params.versions import active_version_id, get_version
+from engine.portfolio_risk import report as risk_report
+from engine.portfolio_risk.book import history, read_book
+from engine.portfolio_risk.limits import PortfolioLimits, order_breach
+from engine.portfolio_risk.store_io import user_scenarios
+from engine.trading.risk import OrderFacts, RiskRejection
+
+log = logging.getLogger(__name__)
+_LIMITS: dict[int | None, PortfolioLimits] = {}
+_LOCK = threading.Lock()
+
+
+def limits_for(session: Session) -> PortfolioLimits:
+    """The active parameter version's portfolio limits (parsed once per version)."""
+    vid = active_version_id(session)
+    with _LOCK:
+        cached = _LIMITS.get(vid)
+    if cached is not None:
+        return cached
+    limits = PortfolioLimits.from_params(get_version(session, vid) if vid is not None else None)
+    with _LOCK:
+        if len(_LIMITS) > 8:
+            _LIMITS.clear()
+        _LIMITS[vid] = limits
+    return limits
+
+
+def check_order(session: Session, f: OrderFacts, limits: PortfolioLimits | None = None) -> RiskRejection | None:
+    """A RiskRejection naming the portfolio limit the order would breach (and worsen), else None."""
+    if f.reduces or f.equity is None or f.equity <= 0:
+        return None  # reductions are always allowed; no equity: the gross-exposure check already refused
+    price = f.ref_price
+    if price is None:
+        return None
+    limits = limits or limits_for(session)
+    before = read_book(session, with_open_orders=True)
+    before = risk_report.Book(before.symbols, before.qty, before.price, float(f.equity))
+    after = before.with_order(f.symbol, float(f.signed_qty), float(price))
+    hist = history(session, after.symbols, limits.risk_lookback_bars)
+    scenarios = user_scenarios(session)
+    was, now = (risk_report.compute(book, hist, limits.groups, cluster_threshold=limits.cluster_correlation_threshold,
+                                    user_scenarios=scenarios) for book in (before, after))
+    breach = order_breach(was, now, limits)
+    if breach is None:
+        return None
+    check = "group_limit" if breach.limit.startswith("group_limits") else breach.limit
+    return RiskRejection(check, f"{f.side} {f.qty} {f.symbol}: {breach.reason}; trade smaller or hedge first")

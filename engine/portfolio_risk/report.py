@@ -1,0 +1,139 @@
+"""One risk report of a book: what the risk cycle stores, the Risk page draws and the limits compare.
+
+A Book is signed quantities and last prices; its values (qty x price) are the weights every
+measure uses (a linear book: stocks and ETFs, no option convexity).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.portfolio_risk import measures, stress, structure
+from engine.portfolio_risk.returns import ReturnsHistory
+
+MIN_RETURNS = 20  # fewer returns than this: no VaR (a tail of one or two points says nothing)
+
+
+@dataclass(frozen=True)
+class Book:
+    symbols: tuple[str, ...]
+    qty: np.ndarray
+    price: np.ndarray
+    equity: float | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.asarray(self.qty, dtype=float) * np.asarray(self.price, dtype=float)
+
+    def with_order(self, symbol: str, signed_qty: float, price: float) -> Book:
+        """The book after `signed_qty` more of `symbol` at `price`."""
+        syms, qty, px = list(self.symbols), [float(q) for q in self.qty], [float(p) for p in self.price]
+        if symbol in syms:
+            i = syms.index(symbol)
+            qty[i] += signed_qty
+        else:
+            syms.append(symbol)
+            qty.append(signed_qty)
+            px.append(price)
+        return Book(tuple(syms), np.array(qty), np.array(px), self.equity)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    name: str
+    kind: str
+    pnl: float
+    per_position: dict[str, float]
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    symbols: tuple[str, ...]
+    values: np.ndarray
+    equity: float | None
+    n_returns: int
+    bars_per_day: float
+    var: dict[str, measures.VarFigures] = field(default_factory=dict)  # "historical_99" -> figures
+    groups: list[structure.GroupExposure] = field(default_factory=list)
+    sides: dict[str, float] = field(default_factory=dict)
+    corr: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    cluster: structure.Cluster = structure.Cluster((), 0.0)
+    betas: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    dollar_beta: float = 0.0
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    note: str = ""  # why some figures are missing
+
+    def figure(self, method: str, level: float, which: str = "cvar") -> float | None:
+        f = self.var.get(f"{method}_{round(level * 100)}")
+        return None if f is None else getattr(f, which)
+
+    @property
+    def worst_scenario(self) -> ScenarioResult | None:
+        return min(self.scenarios, key=lambda s: s.pnl) if self.scenarios else None
+
+    @property
+    def book_beta(self) -> float | None:
+        return self.dollar_beta / self.equity if self.equity else None
+
+    def pct(self, amount: float | None) -> float | None:
+        """An amount as % of equity (None when equity is unknown)."""
+        return None if amount is None or not self.equity else 100.0 * amount / self.equity
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: everything the page draws, JSON-able."""
+        return {
+            "symbols": list(self.symbols), "values": [float(v) for v in self.values], "equity": self.equity,
+            "n_returns": self.n_returns, "bars_per_day": self.bars_per_day, "note": self.note,
+            "var": {k: {"var": f.var, "cvar": f.cvar} for k, f in self.var.items()},
+            "groups": [{"group": g.group, "long": g.long, "short": g.short} for g in self.groups],
+            "sides": self.sides, "corr": np.round(self.corr, 4).tolist(),
+            "cluster": {"symbols": list(self.cluster.symbols), "net": self.cluster.net_exposure},
+            "betas": [float(b) for b in self.betas], "dollar_beta": self.dollar_beta,
+            "scenarios": [{"name": s.name, "kind": s.kind, "pnl": s.pnl, "per_position": s.per_position}
+                          for s in self.scenarios],
+        }
+
+
+def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, cluster_threshold: float = 0.7,
+            worst_days: int = 5, user_scenarios: Sequence[stress.UserScenario] = ()) -> RiskReport:
+    """Every figure of the book from its recent returns."""
+    symbols = book.symbols
+    values = book.values
+    r = history.matrix(symbols)
+    h = history.bars_per_day
+    n = r.shape[0]
+    out: dict[str, Any] = {"groups": structure.by_group(symbols, values, groups), "sides": structure.by_side(values)}
+    if history.index_symbol and history.index_symbol in history.closes.columns:
+        index_r = history.matrix([history.index_symbol])[:, 0]
+    else:
+        index_r = np.zeros(n)
+    b = structure.betas(r, index_r)
+    sigma = (r.std(axis=0, ddof=1) if n >= 2 else np.zeros(len(symbols))) * math.sqrt(h)
+    resid = r - np.outer(index_r, b)
+    resid_sigma = (resid.std(axis=0, ddof=1) if n >= 2 else np.zeros(len(symbols))) * math.sqrt(h)
+    note = ""
+    var: dict[str, measures.VarFigures] = {}
+    if n >= MIN_RETURNS and len(symbols):
+        pnl = measures.portfolio_pnl(r, values)
+        for level in measures.LEVELS:
+            var[f"historical_{round(level * 100)}"] = measures.historical(pnl, level, h)
+            var[f"parametric_{round(level * 100)}"] = measures.parametric(r, values, level, h)
+    elif len(symbols):
+        note = f"only {n} returns in the store (VaR needs {MIN_RETURNS}); VaR and CVaR are not computed yet"
+    corr = structure.correlation(r)
+    cluster = structure.largest_cluster(structure.clusters(symbols, corr, values, cluster_threshold))
+    scenarios = stress.hypothetical(values, b, sigma, resid_sigma)
+    scenarios += stress.historical(symbols, values, history.daily_returns(), history.index_symbol, worst_days)
+    scenarios += [stress.user(u, symbols, groups, b) for u in user_scenarios]
+    results = []
+    for sc in scenarios:
+        per = sc.pnl(values)
+        results.append(ScenarioResult(sc.name, sc.kind, float(per.sum()),
+                                      {s: float(p) for s, p in zip(symbols, per, strict=True)}))
+    return RiskReport(symbols=symbols, values=values, equity=book.equity, n_returns=n, bars_per_day=h, var=var,
+                      corr=corr, cluster=cluster, betas=b, dollar_beta=float(values @ b), scenarios=results,
+                      note=note, **out)

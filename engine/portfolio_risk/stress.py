@@ -1,0 +1,102 @@
+"""Stress scenarios: a shock (a one-day return) per name, applied to the book's signed values.
+
+Library (built from the book's own history):
+  historical   the worst days of the index (or of the book when there is no index) replayed: each
+               name moves as it did that day
+  index -5% / -10%, vol x2   each name moves beta x the index move, plus two daily residual sigmas
+               against its position (doubled volatility of what the index does not explain)
+  correlation-1 day          every name moves together by 2.33 daily sigmas (99%), in the direction
+               that hurts the book more
+  gap at the open            every name opens 3 daily sigmas against its position (no stop can act)
+User scenarios: shocks per symbol, per group, and for the index (applied through beta); a symbol's
+own shock wins over its group's, a group's over the index's.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+INDEX_KEY = "INDEX"
+CORR1_Z = 2.326  # 99% one-sided normal quantile
+GAP_SIGMAS = 3.0
+MAX_SHOCK = 10.0  # +1000%: anything larger is a typing error
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kind: str  # historical | hypothetical | user
+    shocks: np.ndarray  # one return per book name
+
+    def pnl(self, values: np.ndarray) -> np.ndarray:
+        """P&L per position (signed value x shock)."""
+        return np.asarray(values, dtype=float) * self.shocks
+
+
+@dataclass(frozen=True)
+class UserScenario:
+    """A saved scenario: shocks (fractions, -0.05 = -5%) keyed by symbol, group name or INDEX."""
+
+    name: str
+    shocks: Mapping[str, float] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.name.strip():
+            raise ValueError("the scenario needs a name")
+        if not self.shocks:
+            raise ValueError(f"scenario {self.name!r} has no shocks: give at least one symbol, group or INDEX")
+        for key, value in self.shocks.items():
+            if not key.strip():
+                raise ValueError(f"scenario {self.name!r}: a shock has no symbol or group")
+            if not np.isfinite(value) or not -1.0 <= value <= MAX_SHOCK:
+                raise ValueError(f"scenario {self.name!r}: shock {value:+.2%} for {key} is outside -100%..+1000%")
+
+
+def hypothetical(values: np.ndarray, betas: np.ndarray, sigma: np.ndarray, resid_sigma: np.ndarray) -> list[Scenario]:
+    """The four hypothetical scenarios (daily sigmas; beta to the index)."""
+    side = np.sign(np.asarray(values, dtype=float))
+    out = [Scenario(f"Index {move:+.0%}, vol x2", "hypothetical", betas * move - side * 2.0 * resid_sigma)
+           for move in (-0.05, -0.10)]
+    down, up = -CORR1_Z * sigma, CORR1_Z * sigma
+    worse = down if float(values @ down) <= float(values @ up) else up
+    out.append(Scenario("Correlation-1 day", "hypothetical", worse))
+    out.append(Scenario("Gap at the open", "hypothetical", -side * GAP_SIGMAS * sigma))
+    return out
+
+
+def historical(symbols: Sequence[str], values: np.ndarray, daily: pd.DataFrame, index_symbol: str | None,
+               worst: int) -> list[Scenario]:
+    """The `worst` days of the index (else of this book) in `daily` returns, replayed on the book."""
+    if daily.empty or worst <= 0:
+        return []
+    moves = daily.reindex(columns=list(symbols), fill_value=0.0).to_numpy(dtype=float)
+    if index_symbol and index_symbol in daily.columns:
+        driver = daily[index_symbol].to_numpy(dtype=float)
+        label = "index"
+    else:
+        driver = moves @ np.asarray(values, dtype=float)
+        label = "book"
+    order = np.argsort(driver, kind="stable")[:worst]
+    out = []
+    for i in order:
+        day = daily.index[i]
+        text = f"{driver[i]:+.2%}" if label == "index" else f"{driver[i]:+,.0f}"
+        out.append(Scenario(f"Worst day {day} ({label} {text})", "historical", moves[i]))
+    return out
+
+
+def user(spec: UserScenario, symbols: Sequence[str], groups: Mapping[str, str], betas: np.ndarray) -> Scenario:
+    """Shocks for the book's names from a user scenario (symbol > group > INDEX x beta > 0)."""
+    index_move = spec.shocks.get(INDEX_KEY)
+    shocks = np.zeros(len(symbols))
+    for i, sym in enumerate(symbols):
+        if sym in spec.shocks:
+            shocks[i] = spec.shocks[sym]
+        elif groups.get(sym) in spec.shocks:
+            shocks[i] = spec.shocks[groups[sym]]
+        elif index_move is not None:
+            shocks[i] = betas[i] * index_move
+    return Scenario(spec.name, "user", shocks)

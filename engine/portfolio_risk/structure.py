@@ -1,0 +1,114 @@
+"""Where the book's exposure sits: by name, group and side; how its names move together; its beta.
+
+The largest correlated cluster: average-linkage hierarchical clustering (scipy) on the distance
+1 - correlation, cut at 1 - threshold, so every name in a cluster is on average at least
+`threshold` correlated with the rest. Its size is the cluster's |net| exposure: names that move
+together add up when held the same way and offset when one hedges the other.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+UNGROUPED = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupExposure:
+    group: str
+    long: float
+    short: float  # a positive number: the short side's market value
+
+    @property
+    def gross(self) -> float:
+        return self.long + self.short
+
+    @property
+    def net(self) -> float:
+        return self.long - self.short
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    symbols: tuple[str, ...]
+    net_exposure: float  # |sum of signed values|
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+
+def group_of(symbol: str, groups: Mapping[str, str]) -> str:
+    return groups.get(symbol, UNGROUPED)
+
+
+def by_group(symbols: Sequence[str], values: np.ndarray, groups: Mapping[str, str]) -> list[GroupExposure]:
+    """Long and short market value per group, largest gross first."""
+    acc: dict[str, list[float]] = {}
+    for sym, v in zip(symbols, values, strict=True):
+        slot = acc.setdefault(group_of(sym, groups), [0.0, 0.0])
+        slot[0 if v >= 0 else 1] += abs(float(v))
+    out = [GroupExposure(g, lo, sh) for g, (lo, sh) in acc.items()]
+    return sorted(out, key=lambda e: (-e.gross, e.group))
+
+
+def by_side(values: np.ndarray) -> dict[str, float]:
+    v = np.asarray(values, dtype=float)
+    return {"long": float(v[v > 0].sum()), "short": float(-v[v < 0].sum()), "net": float(v.sum()),
+            "gross": float(np.abs(v).sum())}
+
+
+def correlation(returns: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the columns; a flat column correlates 0 with the rest (1 with itself)."""
+    r = np.asarray(returns, dtype=float)
+    n = r.shape[1] if r.ndim == 2 else 0
+    if n == 0:
+        return np.zeros((0, 0))
+    if r.shape[0] < 2:
+        return np.eye(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.corrcoef(r, rowvar=False)
+    c = np.nan_to_num(np.atleast_2d(c), nan=0.0)
+    np.fill_diagonal(c, 1.0)
+    return np.clip(c, -1.0, 1.0)
+
+
+def clusters(symbols: Sequence[str], corr: np.ndarray, values: np.ndarray, threshold: float) -> list[Cluster]:
+    """Every cluster of names at `threshold`, largest |net| exposure first (singletons included)."""
+    n = len(symbols)
+    if n == 0:
+        return []
+    if n == 1:
+        labels = np.array([1])
+    else:
+        dist = np.clip(1.0 - corr, 0.0, 2.0)
+        np.fill_diagonal(dist, 0.0)
+        tree = linkage(squareform(dist, checks=False), method="average")
+        labels = fcluster(tree, t=1.0 - threshold, criterion="distance")
+    v = np.asarray(values, dtype=float)
+    out = [Cluster(tuple(symbols[i] for i in np.flatnonzero(labels == lab)), abs(float(v[labels == lab].sum())))
+           for lab in np.unique(labels)]
+    return sorted(out, key=lambda c: (-c.net_exposure, -c.size, c.symbols))
+
+
+def largest_cluster(found: Sequence[Cluster]) -> Cluster:
+    """The multi-name cluster with the largest |net| exposure (a lone name is the position limit's job)."""
+    multi = [c for c in found if c.size >= 2]
+    return multi[0] if multi else Cluster((), 0.0)
+
+
+def betas(returns: np.ndarray, index_returns: np.ndarray) -> np.ndarray:
+    """Each column's beta to the index: cov(r_i, r_m) / var(r_m); zeros when the index is flat."""
+    r = np.asarray(returns, dtype=float)
+    m = np.asarray(index_returns, dtype=float)
+    if r.shape[0] < 2:
+        return np.zeros(r.shape[1] if r.ndim == 2 else 0)
+    mc = m - m.mean()
+    var = float(mc @ mc)
+    if var <= 0:
+        return np.zeros(r.shape[1])
+    return ((r - r.mean(axis=0)).T @ mc) / var
