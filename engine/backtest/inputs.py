@@ -1,0 +1,192 @@
+"""What a backtest runs on: market data, a date range, starting cash, a parameter set and a planner preset.
+
+Every loader turns bad input into a BacktestError whose one-line message names the file and where
+in it (CSV line and column, workbook Sheet!Cell), so the CLI and the page can show it as is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from engine.market.csv_source import load_ohlcv_csv
+from engine.market.types import MarketDataError
+from engine.params import ParamSet
+from engine.params.errors import ParamsError, ValidationError
+from engine.planner.presets import PresetError, PresetKnobs, built_in_presets, load_preset_file
+from engine.store.db import Store
+from engine.store.models import BarRow, Instrument
+
+MIN_CASH = 100.0
+KNOWN_INDEXES = ("SPY", "IDX")
+
+
+class BacktestError(Exception):
+    """Bad backtest input or a run that cannot proceed; the message is one line a trader can act on."""
+
+
+class BacktestCancelled(Exception):
+    """The user cancelled the run (the page's cancel button)."""
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """Everything a run depends on; two runs of equal specs write identical files."""
+
+    frames: dict[str, pd.DataFrame]
+    index_symbol: str
+    params: ParamSet
+    preset: PresetKnobs
+    cash: float = 1_000_000.0
+    start: datetime | None = None  # first bar traded; earlier bars only warm the indicators up
+    end: datetime | None = None  # last bar included (inclusive)
+    data_label: str = ""
+    params_label: str = ""
+    slippage_bps: float = 2.0
+    commission_per_share: float = 0.005
+    participation: float = 0.25
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.index_symbol not in self.frames:
+            raise BacktestError(f"index symbol {self.index_symbol!r} has no data; have {', '.join(sorted(self.frames))}")
+        if not self.cash >= MIN_CASH:
+            raise BacktestError(f"starting cash must be at least {MIN_CASH:g}, got {self.cash:g}")
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise BacktestError(f"the start {self.start:%Y-%m-%d %H:%M} is after the end {self.end:%Y-%m-%d %H:%M}")
+        index_ts = self.frames[self.index_symbol]["timestamp"]
+        first, last = index_ts.iloc[0], index_ts.iloc[-1]
+        lo = self.start or first
+        hi = self.end or last
+        if not ((index_ts >= lo) & (index_ts <= hi)).any():
+            raise BacktestError(f"no {self.index_symbol} bars between {lo:%Y-%m-%d %H:%M} and {hi:%Y-%m-%d %H:%M}; "
+                                f"the data covers {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
+
+
+def parse_date(text: str | None, what: str, end_of_day: bool = False) -> datetime | None:
+    """An ISO date or date-time (UTC when no offset) -> aware UTC datetime; None for empty.
+
+    `end_of_day`: a bare date means the last moment of that day (an end date includes the whole day)."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        ts = pd.Timestamp(str(text).strip())
+    except (ValueError, TypeError):
+        raise BacktestError(f"{what} {text!r} is not a date; use ISO-8601 like 2024-03-01 or 2024-03-01T14:30Z") from None
+    if pd.isna(ts):
+        raise BacktestError(f"{what} {text!r} is not a date; use ISO-8601 like 2024-03-01")
+    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+    if end_of_day and len(str(text).strip()) == 10:
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return ts.to_pydatetime()
+
+
+def _csv_message(exc: MarketDataError) -> str:
+    return str(exc).replace(" Fix the file and restart the engine.", " Fix the file and run again.")
+
+
+def load_csv_dir(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """One SYMBOL.csv per symbol, in the CSV source's format (engine/market/csv_source.py)."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise BacktestError(f"{path}: not a folder of SYMBOL.csv files")
+    files = sorted(path.glob("*.csv"))
+    if not files:
+        raise BacktestError(f"{path}: no .csv files; add one SYMBOL.csv per symbol")
+    return load_csv_files({p.stem.upper(): p for p in files})
+
+
+def load_csv_files(files: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    frames = {}
+    for symbol, file in sorted(files.items()):
+        try:
+            frames[symbol] = load_ohlcv_csv(file, symbol)
+        except MarketDataError as exc:
+            raise BacktestError(_csv_message(exc)) from None
+    return frames
+
+
+def default_index(frames: dict[str, pd.DataFrame], preferred: str | None = None) -> str:
+    """The index symbol: the one asked for, else a usual index name present (SPY, the simulated IDX), else the
+    CSV source's default (the first symbol in order)."""
+    if preferred:
+        if preferred.upper() not in frames:
+            raise BacktestError(f"index symbol {preferred!r} has no data; have {', '.join(sorted(frames))}")
+        return preferred.upper()
+    return next((s for s in KNOWN_INDEXES if s in frames), sorted(frames)[0])
+
+
+def load_stored_history(store: Store, start: datetime | None = None, end: datetime | None = None,
+                        warmup: pd.Timedelta | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+    """The market history stored by the engine (the simulated market's), per symbol, and its index symbol.
+
+    `warmup`: also load this much before `start`, so indicators are warm when trading begins."""
+    with store.read() as s:
+        instruments = list(s.execute(select(Instrument.symbol, Instrument.kind)).all())
+        if not instruments:
+            raise BacktestError("the store has no market history yet; run the engine first or choose CSV data")
+        index = next((sym for sym, kind in instruments if kind == "index"), sorted(i[0] for i in instruments)[0])
+        query = select(BarRow.symbol, BarRow.ts, BarRow.open, BarRow.high, BarRow.low, BarRow.close, BarRow.volume)
+        lo = start - warmup if start is not None and warmup is not None else start
+        if lo is not None:
+            query = query.where(BarRow.ts >= lo)
+        if end is not None:
+            query = query.where(BarRow.ts <= end)
+        rows = s.execute(query.order_by(BarRow.symbol, BarRow.ts)).all()
+    if not rows:
+        raise BacktestError("no stored bars in the chosen range")
+    df = pd.DataFrame(rows, columns=["symbol", "timestamp", "open", "high", "low", "close", "volume"])
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    frames = {str(sym): g.drop(columns="symbol").reset_index(drop=True) for sym, g in df.groupby("symbol", sort=True)}
+    if index not in frames:
+        raise BacktestError(f"no stored bars of the index {index} in the chosen range")
+    return frames, index
+
+
+def params_from_workbook(source: str | Path | bytes, name: str = "workbook") -> ParamSet:
+    """A parameter workbook (.xlsx) through the importer, within the upload limits; errors name Sheet!Cell."""
+    from engine.params.safety import UploadLimits
+    from engine.params.workbook import load_workbook_params
+
+    label = Path(source).name if isinstance(source, str | Path) else name
+    try:
+        return load_workbook_params(source, limits=UploadLimits.from_schema())
+    except ValidationError as exc:
+        first = exc.issues[0] if exc.issues else None
+        more = f" (and {len(exc.issues) - 1} more problem(s))" if len(exc.issues) > 1 else ""
+        raise BacktestError(f"{label}: {first}{more}" if first else f"{label}: {exc}") from None
+    except ParamsError as exc:
+        raise BacktestError(f"{label}: {str(exc).splitlines()[0]}") from None
+
+
+def params_from_version(store: Store, version_id: int) -> ParamSet:
+    from engine.params.versions import get_version
+
+    try:
+        with store.read() as s:
+            return get_version(s, version_id)
+    except ParamsError as exc:
+        raise BacktestError(str(exc).splitlines()[0]) from None
+
+
+def preset_by_name(name: str, store: Store | None = None) -> PresetKnobs:
+    """A built-in preset, or a user preset saved in the store."""
+    presets = built_in_presets()
+    if store is not None and name not in presets:
+        from engine.planner.service import all_presets
+
+        with store.read() as s:
+            presets = all_presets(s)
+    if name not in presets:
+        raise BacktestError(f"unknown planner preset {name!r}; choose one of {', '.join(sorted(presets))}")
+    return presets[name]
+
+
+def preset_from_file(path: str | Path) -> PresetKnobs:
+    try:
+        return load_preset_file(Path(path))
+    except PresetError as exc:
+        raise BacktestError(str(exc).replace("\n", " ")) from None

@@ -1,0 +1,103 @@
+"""A run's results as files (equity.csv, orders.csv, fills.csv, metrics.json) and its metrics.
+
+Metrics come from the one metrics module the Performance page uses too (engine/analytics/metrics.py,
+empyrical-reloaded underneath). Files are written byte-for-byte reproducibly: fixed column order,
+ISO-8601 UTC timestamps, exact decimals as the store keeps them, sorted JSON keys.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from engine.backtest.runner import BacktestResult
+
+TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def periods_per_year(result: BacktestResult) -> float:
+    from engine.analytics.periods import infer_periods_per_year  # shipped with engine.analytics.metrics
+
+    return infer_periods_per_year(pd.DatetimeIndex(result.equity["timestamp"]))
+
+
+def equity_series(result: BacktestResult) -> pd.Series:
+    return pd.Series(result.equity["equity"].to_numpy(dtype=float), index=pd.DatetimeIndex(result.equity["timestamp"]))
+
+
+def compute(result: BacktestResult, risk_free: float = 0.0) -> dict[str, object]:
+    """The issue's metrics (metrics.json keys) of one run, P&L per regime included."""
+    try:
+        from engine.analytics.metrics import compute_metrics
+    except ImportError:  # the shared metrics module is not in this tree yet: the return metrics alone
+        return _return_metrics(result, risk_free)
+
+    eq = equity_series(result)
+    fills = result.fills.copy()
+    for col in ("qty", "price", "commission"):
+        fills[col] = fills[col].astype(float)
+    regimes = pd.Series(result.equity["regime_name"].to_numpy(dtype=object), index=eq.index).dropna()
+    gross = pd.Series(result.equity["gross_exposure"].to_numpy(dtype=float), index=eq.index)
+    return compute_metrics(eq, fills, regimes if len(regimes) else None, periods_per_year(result),
+                           risk_free, gross_exposure=gross)
+
+
+def _return_metrics(result: BacktestResult, risk_free: float) -> dict[str, object]:
+    import empyrical  # type: ignore[import-untyped]
+
+    eq = equity_series(result)
+    r = eq.pct_change().iloc[1:]
+    ann = 252.0 if result.bar_seconds >= 20 * 3600 else 252.0 * 390 * 60 / max(result.bar_seconds, 1.0)
+    return {"total_return": float(eq.iloc[-1] / eq.iloc[0] - 1), "cagr": float(empyrical.cagr(r, annualization=ann)),
+            "volatility": float(empyrical.annual_volatility(r, annualization=ann)),
+            "sharpe": float(empyrical.sharpe_ratio(r, annualization=ann)),
+            "sortino": float(empyrical.sortino_ratio(r, annualization=ann)),
+            "calmar": float(empyrical.calmar_ratio(r, annualization=ann)),
+            "max_drawdown": float(empyrical.max_drawdown(r)), "trades": len(result.fills),
+            "commission": float(result.fills["commission"].astype(float).sum()), "periods_per_year": ann,
+            "risk_free": risk_free}
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def metrics_json(metrics: dict[str, object]) -> str:
+    return json.dumps(_clean(metrics), sort_keys=True, indent=2, default=str) + "\n"
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype) or col in ("ts", "timestamp", "updated_at"):
+            out[col] = pd.to_datetime(out[col], utc=True).dt.strftime(TS_FORMAT)
+        elif out[col].dtype == object:
+            out[col] = out[col].map(lambda v: "" if v is None else str(v))
+    return out.to_csv(index=False, lineterminator="\n", float_format="%.6f")
+
+
+def csv_texts(result: BacktestResult) -> dict[str, str]:
+    """{file name: CSV text} of the three tables."""
+    equity = result.equity.copy()
+    for col in ("equity", "cash", "gross_exposure"):
+        equity[col] = equity[col].round(6)
+    return {"equity.csv": _csv(equity), "orders.csv": _csv(result.orders), "fills.csv": _csv(result.fills)}
+
+
+def write_outputs(result: BacktestResult, metrics: dict[str, object], out: str | Path) -> list[Path]:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in {**csv_texts(result), "metrics.json": metrics_json(metrics)}.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8", newline="")
+        written.append(path)
+    return written

@@ -1,0 +1,80 @@
+"""The backtest's own engine context: a private SQLite store, a simulated clock, the paper broker.
+
+Nothing of a run reaches the shared store or the outside world: the store is a temporary file, and the
+trading-state notifications its risk triggers queue are dropped before they could be sent.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from engine.context import EngineContext
+from engine.market.market_clock import WallMarketClock
+from engine.market.types import MarketSource
+from engine.notify import AFTER_COMMIT_KEY
+from engine.settings import Settings
+from engine.store.db import Store
+from engine.store.models import Base
+from engine.trading.brokers.paper import PaperBroker
+
+
+class SimClock:
+    """The backtest's clock: it shows the end of the bar being processed, moved by the runner only."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(1970, 1, 1, tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, ts: datetime) -> None:
+        with self._lock:
+            self._now = ts
+
+
+def _mute(session: Session) -> None:
+    session.info.pop(AFTER_COMMIT_KEY, None)  # a backtest's HALT is a result, not news for the trading desk
+
+
+class PrivateStore(Store):
+    """A throw-away SQLite store with the full schema (created from the models: no migration run needed)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"sqlite:///{folder / 'backtest.db'}")
+
+        @event.listens_for(self.engine, "connect")
+        def _fast(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA synchronous=OFF")  # a crash loses only this run
+            cursor.close()
+
+        Base.metadata.create_all(self.engine)
+        for maker in (self._reader, self._writer):
+            event.listen(maker, "before_commit", _mute)
+
+
+def backtest_settings(folder: Path, cash: float, slippage_bps: float, commission_per_share: float,
+                      participation: float) -> Settings:
+    """Explicit values for everything a run depends on, so the environment cannot change its result."""
+    return Settings(database_url=f"sqlite:///{folder / 'backtest.db'}", market_source="csv", csv_dir=folder,
+                    broker="paper", paper_starting_cash=cash, paper_slippage_bps=slippage_bps,
+                    paper_commission_per_share=commission_per_share, paper_participation=participation,
+                    autotrade=True, tick_seconds=1.0, deadman_seconds=0, notify_urls=None)  # type: ignore[arg-type]
+
+
+def private_context(folder: Path, source: MarketSource, settings: Settings) -> tuple[EngineContext, SimClock]:
+    store = PrivateStore(folder)
+    clock = SimClock()
+    broker = PaperBroker(store, clock, starting_cash=settings.paper_starting_cash,
+                         slippage_bps=settings.paper_slippage_bps,
+                         commission_per_share=settings.paper_commission_per_share,
+                         participation=settings.paper_participation)
+    ctx = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=source,
+                        engine_id="backtest", market_clock=WallMarketClock(clock))
+    return ctx, clock

@@ -1,0 +1,162 @@
+"""Run a backtest: the live engine's own jobs, bar by bar, on a simulated clock over a private store.
+
+Per bar, in the order the live engine runs them: market (store the bar, the paper broker fills the
+orders sent on earlier bars at this bar's open, the regime stage classifies it), account sync, risk
+triggers, planner (its orders go through the order gateway's checks to the paper broker and fill on a
+LATER bar). No job ever sees a bar after the clock: the source hands bars out one timestamp at a time.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import desc, select
+
+from engine import jobs
+from engine.backtest.inputs import BacktestCancelled, BacktestSpec
+from engine.backtest.private import backtest_settings, private_context
+from engine.backtest.source import FrameReplaySource
+from engine.context import EngineContext
+from engine.cycle import EngineCycle
+from engine.market.types import MarketUpdate
+from engine.params.versions import apply_version
+from engine.planner import service as planner_service
+from engine.store.models import AccountSnapshot, FillRow, OrderRow, RegimeSnapshot
+
+log = logging.getLogger(__name__)
+ACTOR = "system:backtest"
+Progress = Callable[[int, int], None]
+
+EQUITY_COLUMNS = ["timestamp", "equity", "cash", "gross_exposure", "regime_name"]
+ORDER_COLUMNS = ["ts", "client_order_id", "symbol", "side", "qty", "order_type", "status", "filled_qty",
+                 "filled_avg_price", "reject_reason", "updated_at"]
+FILL_COLUMNS = ["ts", "client_order_id", "symbol", "side", "qty", "price", "commission"]
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    equity: pd.DataFrame  # EQUITY_COLUMNS, one row per index bar in the range
+    orders: pd.DataFrame  # ORDER_COLUMNS
+    fills: pd.DataFrame  # FILL_COLUMNS
+    index_close: pd.Series  # the index's closes on the equity timestamps (buy-and-hold reference)
+    bar_seconds: float
+    bars: int
+
+
+def bar_interval(frame: pd.DataFrame) -> timedelta:
+    """The index's typical bar length (the median gap), so the clock can stand at each bar's end."""
+    gaps = frame["timestamp"].diff().dropna()
+    if gaps.empty:
+        return timedelta(days=1)
+    return pd.Timedelta(gaps.median()).to_pytimedelta()
+
+
+def _in_range(spec: BacktestSpec) -> dict[str, pd.DataFrame]:
+    out = {}
+    for sym, f in spec.frames.items():
+        keep = f["timestamp"] <= spec.end if spec.end is not None else slice(None)
+        out[sym] = f.loc[keep].reset_index(drop=True)
+    return {s: f for s, f in out.items() if len(f)}
+
+
+def _prepare(ctx: EngineContext, spec: BacktestSpec, source: FrameReplaySource) -> EngineCycle:
+    """Instruments, the run's parameter version and preset, the trading state, and the warm-up history."""
+    jobs.ensure_instruments(ctx)
+    apply_version(ctx.store, spec.params, ACTOR, "cli", spec.params_label or "backtest parameters", clock=ctx.clock)
+    planner_service.set_active_preset(ctx.store, ctx.clock.now(), ACTOR, spec.preset)
+    if spec.start is not None:  # bars before the start only warm the indicators up, as stored history does live
+        warm = MarketUpdate()
+        while (ts := source.next_ts()) is not None and ts < spec.start:
+            warm.bars.extend(source.poll().bars)
+        if warm.bars:
+            jobs.store_market_update(ctx, warm)
+    cycle = EngineCycle()
+    cycle.startup(ctx)
+    return cycle
+
+
+def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+                 workdir: Path | None = None) -> BacktestResult:
+    """Replay `spec` through the engine's jobs; `progress(done, total)` now and then, `cancelled()` every bar."""
+    with tempfile.TemporaryDirectory(prefix="backtest-", dir=workdir) as tmp:
+        folder = Path(tmp)
+        frames = _in_range(spec)
+        source = FrameReplaySource(frames, spec.index_symbol)
+        settings = backtest_settings(folder, spec.cash, spec.slippage_bps, spec.commission_per_share,
+                                     spec.participation)
+        ctx, clock = private_context(folder, source, settings)
+        try:
+            step = bar_interval(frames[spec.index_symbol])
+            clock.set(source.next_ts() or clock.now())
+            cycle = _prepare(ctx, spec, source)
+            total = len(source) - source.position
+            rows = _loop(ctx, clock, cycle, source, step, total, progress, cancelled)
+            return _collect(ctx, spec, rows, step, total)
+        finally:
+            ctx.store.dispose()
+
+
+def _loop(ctx: EngineContext, clock: object, cycle: EngineCycle, source: FrameReplaySource, step: timedelta,
+          total: int, progress: Progress | None, cancelled: Callable[[], bool] | None) -> list[tuple]:
+    """The bar loop; returns (bar ts, cash, equity, gross) after each index bar."""
+    rows: list[tuple] = []
+    every = max(1, total // 200)
+    index = source.index_symbol()
+    done = 0
+    while (ts := source.next_ts()) is not None:
+        if cancelled is not None and cancelled():
+            raise BacktestCancelled(f"backtest cancelled after {done} of {total} bars")
+        clock.set(ts + step)  # type: ignore[attr-defined]  # the bar has closed: the live engine receives it now
+        has_index = _has_symbol(source, index)
+        cycle.market(ctx)
+        cycle.account(ctx)
+        cycle.risk(ctx)
+        cycle.planner(ctx)
+        if has_index:
+            with ctx.store.read() as s:
+                snap = s.scalars(select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)).one()
+            rows.append((ts, float(snap.cash), float(snap.equity), float(snap.gross_exposure)))
+        done += 1
+        if progress is not None and (done % every == 0 or done == total):
+            progress(done, total)
+    return rows
+
+
+def _has_symbol(source: FrameReplaySource, symbol: str) -> bool:
+    return source.has_bar(symbol)
+
+
+def _collect(ctx: EngineContext, spec: BacktestSpec, rows: list[tuple], step: timedelta, total: int) -> BacktestResult:
+    with ctx.store.read() as s:
+        regimes = s.execute(select(RegimeSnapshot.ts, RegimeSnapshot.regime_name)
+                            .where(RegimeSnapshot.symbol == spec.index_symbol).order_by(RegimeSnapshot.ts)).all()
+        orders = s.execute(select(OrderRow.created_at, OrderRow.client_order_id, OrderRow.symbol, OrderRow.side,
+                                  OrderRow.qty, OrderRow.order_type, OrderRow.status, OrderRow.filled_qty,
+                                  OrderRow.filled_avg_price, OrderRow.reject_reason, OrderRow.updated_at)
+                           .order_by(OrderRow.created_at, OrderRow.client_order_id)).all()
+        fills = s.execute(select(FillRow.ts, FillRow.client_order_id, FillRow.symbol, FillRow.side, FillRow.qty,
+                                 FillRow.price, FillRow.commission)
+                          .order_by(FillRow.ts, FillRow.client_order_id, FillRow.qty)).all()
+    equity = pd.DataFrame(rows, columns=["timestamp", "cash", "equity", "gross_exposure"])
+    equity["timestamp"] = pd.to_datetime(equity["timestamp"], utc=True)
+    names = dict(regimes)
+    equity["regime_name"] = [names.get(ts.to_pydatetime()) for ts in equity["timestamp"]]
+    equity = equity[EQUITY_COLUMNS]
+    index = spec.frames[spec.index_symbol].set_index("timestamp")["close"]
+    return BacktestResult(
+        equity=equity,
+        orders=pd.DataFrame(orders, columns=ORDER_COLUMNS),
+        fills=pd.DataFrame(fills, columns=FILL_COLUMNS),
+        index_close=index.reindex(equity["timestamp"]).reset_index(drop=True),
+        bar_seconds=step.total_seconds(),
+        bars=total,
+    )
+
+
+def first_trade_time(result: BacktestResult) -> datetime | None:
+    return None if result.fills.empty else result.fills["ts"].iloc[0]
