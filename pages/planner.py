@@ -1,150 +1,163 @@
-"""Planner: presets tuned with 0..1 sliders, and the trade plan each proposes for the current portfolio."""
+"""Planner: pick a preset, tune its six sliders and module switches, see the plan it makes for the current
+portfolio (live, recomputed only when an input changed), compare two presets, edit the regime → preset table,
+keep user presets as versions, and send a plan through the order gateway.
+
+The layout lives here; the callbacks in webapp/planner_callbacks.py (preview, send) and
+webapp/planner_preset_callbacks.py (user presets, regime table, stored plans)."""
 from __future__ import annotations
+
+from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import dcc, html
+from sqlalchemy import select
 
-from components import formatting as fmt
+from components.confirm_modal import confirm_modal
 from components.shell import page_header, read_only_note
-from components.tables import small_table
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
-from engine.planner import service
-from engine.planner.presets import KNOB_NAMES, PresetError, PresetKnobs
-from webapp.auth.access import requires
+from engine.params.versions import active_params
+from engine.planner import api, preset_store
+from engine.store.models import RegimeSnapshot
+from webapp import planner_callbacks, planner_preset_callbacks  # noqa: F401 - registers the page's callbacks
 from webapp.context import get_context
-from webapp.control_actions import web_actor
-from webapp.inputs import triggered_by_click
+from webapp.planner_views import preset_options
 
 dash.register_page(__name__, path="/planner", name="Planner", order=3)
 
-def _knob_slider(name: str, value: float) -> html.Div:
+REFRESH_MS = 5000  # how often the page asks whether an input changed (a cheap stamp; planning only on change)
+
+
+def slider_block(spec: Any, value: float) -> html.Div:
+    """One 0..1 slider with what it means and the technical parameters it moves."""
     return html.Div([
-        html.Label(name.replace("_", " "), className="small mb-0"),
-        dcc.Slider(id={"type": "planner-knob", "name": name}, min=0, max=1, step=0.05, value=value,
-                   marks={0: "0", 0.5: "0.5", 1: "1"}, tooltip={"placement": "bottom"}),
+        html.Label(spec.label, className="small fw-semibold mb-0", title=spec.help),
+        dcc.Slider(id={"type": "planner-slider", "name": spec.name}, min=0, max=1, step=0.05, value=value,
+                   marks={0: "0", 0.5: "0.5", 1: "1"}, tooltip={"placement": "bottom"}, updatemode="mouseup"),
+        html.Div(spec.help, className="small text-muted"),
+        html.Div("moves: " + ", ".join(spec.moves), className="small text-secondary fst-italic",
+                 id={"type": "planner-slider-moves", "name": spec.name}),
     ], className="mb-2")
+
+
+def switch_keys(preset: api.PlannerPreset) -> list[str]:
+    """The preset's on/off parameters (module switches and the like): shown as switches, never as sliders."""
+    return [k for k, v in preset.to_flat().items() if isinstance(v, bool)]
+
+
+def switches_block(preset: api.PlannerPreset) -> dbc.Accordion:
+    groups: dict[str, list[Any]] = {}
+    for key in switch_keys(preset):
+        stage, _, rest = key.partition(".")
+        groups.setdefault(stage, []).append(dbc.Switch(
+            id={"type": "planner-switch", "name": key}, label=rest.removesuffix(".enabled").replace("_", " "),
+            value=bool(preset.to_flat()[key]), className="small mb-0"))
+    items = [dbc.AccordionItem(html.Div(children), title=f"{stage} on/off") for stage, children in groups.items()]
+    return dbc.Accordion(items, start_collapsed=True, always_open=True, className="mb-2", id="planner-switches")
+
+
+def _controls(presets: dict[str, api.PlannerPreset], active: api.PlannerPreset, trader: bool) -> html.Div:
+    return html.Div([
+        html.Label("Preset", className="small fw-semibold"),
+        dcc.Dropdown(id="planner-preset", options=preset_options(list(presets)), value=active.name, clearable=False,
+                     searchable=False),
+        html.Div(active.description, id="planner-preset-description", className="small text-muted my-1"),
+        html.Div([slider_block(s, float(active.sliders.get(s.name, 0.5))) for s in api.SLIDERS], id="planner-sliders"),
+        switches_block(active),
+        html.Div([
+            dbc.Button("Send plan", id="planner-send", color="primary", n_clicks=0, disabled=not trader,
+                       className="me-2"),
+            html.Span("Each trade goes through the order gateway in the planned order; risk checks apply.",
+                      className="small text-muted"),
+        ], hidden=not trader, className="mb-2"),
+        html.Div(id="planner-send-result"),
+    ])
+
+
+def _compare_tab(presets: dict[str, api.PlannerPreset]) -> html.Div:
+    names = list(presets)
+    second = "aggressive" if "aggressive" in presets else names[-1]
+    first = "conservative" if "conservative" in presets else names[0]
+    return html.Div([
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id="planner-compare-a", options=preset_options(names), value=first, clearable=False,
+                                 searchable=False), md=6),
+            dbc.Col(dcc.Dropdown(id="planner-compare-b", options=preset_options(names), value=second,
+                                 clearable=False, searchable=False), md=6),
+        ], className="mb-2"),
+        html.Div(id="planner-compare"),
+        dcc.Store(id="planner-compare-key"),
+    ], className="pt-2")
+
+
+def _regime_tab(table: dict[str, str], presets: dict[str, api.PlannerPreset], trader: bool) -> html.Div:
+    rows = [html.Tr([html.Td(regime), html.Td(dcc.Dropdown(
+        id={"type": "planner-regime", "name": regime}, options=preset_options(list(presets)), value=preset,
+        clearable=False, searchable=False, disabled=not trader))]) for regime, preset in sorted(table.items())]
+    return html.Div([
+        html.Div("Which preset the engine plans with in each regime.", className="small text-muted my-1"),
+        dbc.Table([html.Thead(html.Tr([html.Th("Regime"), html.Th("Preset")])), html.Tbody(rows)], size="sm",
+                  id="planner-regime-table"),
+        html.Div(dbc.Button("Save table", id="planner-regime-save", size="sm", color="secondary", n_clicks=0,
+                            disabled=not trader), hidden=not trader),
+        html.Div(id="planner-regime-message", className="small mt-1"),
+    ], className="pt-2")
+
+
+def _user_presets_tab(presets: dict[str, api.PlannerPreset], trader: bool) -> html.Div:
+    user = [n for n in presets if n not in api.BUILT_IN_PRESETS]
+    return html.Div([
+        dbc.InputGroup([
+            dbc.Input(id="planner-save-name", placeholder="user preset name", maxLength=64, size="sm"),
+            dbc.Button("Save as new version", id="planner-save", size="sm", color="secondary", n_clicks=0),
+        ], size="sm", className="my-2") if trader else html.Div(),
+        html.Div(id="planner-save-message", className="small mb-2"),
+        dcc.Dropdown(id="planner-versions-name", options=[{"label": n, "value": n} for n in user],
+                     value=user[0] if user else None, placeholder="a user preset", clearable=False, searchable=False),
+        html.Div(id="planner-versions", className="my-2"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id="planner-diff-a", placeholder="version", clearable=False), md=3),
+            dbc.Col(dcc.Dropdown(id="planner-diff-b", placeholder="version", clearable=False), md=3),
+            dbc.Col(html.Div(dbc.Button("Restore version A", id="planner-restore", size="sm", color="warning",
+                                        n_clicks=0, disabled=not trader), hidden=not trader), md=3),
+        ], className="g-2"),
+        html.Div(id="planner-restore-message", className="small my-1"),
+        html.Div(id="planner-diff", className="my-2"),
+    ], className="pt-2")
 
 
 def layout(**_kwargs: object) -> html.Div:
     with get_context().store.read() as session:
-        presets = service.all_presets(session)
-        active = service.active_preset(session)
+        presets = preset_store.list_presets(session)
+        regimes = tuple(str(r.regime_name) for r in active_params(session).table("RegimeParameters"))
+        table = preset_store.regime_preset_table(session, regimes)
+        regime = session.scalars(select(RegimeSnapshot.regime_name).order_by(RegimeSnapshot.id.desc()).limit(1)).first()
+        in_force, why = preset_store.preset_for_regime(session, regime)
+    active = presets.get(in_force.name) or presets["default"]
     trader = at_least(principal.current().role, Role.TRADER)
     return html.Div([
-        page_header("Planner", f"Active preset: {active.name}"),
+        page_header("Planner", f"In force now: {in_force.name} ({why}). The page opens on it; any preset can be "
+                               "previewed, compared and sent."),
         html.Div() if trader else read_only_note(
-            "planner-read-only", "Read-only for your role: saving and activating presets need a trader."),
-        dcc.Interval(id="planner-interval", interval=5000),
+            "planner-read-only", "Read-only for your role: saving presets, the regime table and sending need a trader."),
+        dcc.Interval(id="planner-interval", interval=REFRESH_MS),
+        dcc.Store(id="planner-preview-key"), dcc.Store(id="planner-preview-portfolio"),
+        dcc.Store(id="planner-recent-print"),
         dbc.Row([
+            dbc.Col(_controls(presets, active, trader), lg=4),
             dbc.Col([
-                dbc.Select(id="planner-preset", options=[{"label": n, "value": n} for n in presets], value=active.name),
-                html.Div(id="planner-preset-description", className="small text-muted my-1"),
-                html.Div([_knob_slider(k, getattr(active, k)) for k in KNOB_NAMES], id="planner-knobs"),
-                dbc.Input(id="planner-save-name", placeholder="name for a user preset", size="sm", className="mb-1"),
-                dbc.ButtonGroup([
-                    dbc.Button("Save as user preset", id="planner-save", size="sm", color="secondary"),
-                    dbc.Button("Make active", id="planner-activate", size="sm", color="primary"),
-                ]),
-                dcc.ConfirmDialog(id="planner-activate-confirm",
-                                  message="Make these knobs the engine's active preset? The next planning cycle uses them."),
-                html.Div(id="planner-message", className="small mt-2"),
-            ], md=4),
-            dbc.Col([
-                html.H6("Proposed plan for the current portfolio"),
-                html.Div(id="planner-limits", className="small text-muted mb-1"),
-                html.Div(id="planner-plan"),
-                html.H6("Every preset on the current portfolio", className="mt-3"),
-                html.Div(id="planner-compare"),
-            ], md=8),
+                html.H6("Plan for the current portfolio"),
+                html.Div(id="planner-error", className="small text-danger"),
+                dcc.Loading(html.Div(id="planner-plan"), delay_show=400),
+            ], lg=8),
         ]),
+        dbc.Tabs([
+            dbc.Tab(_compare_tab(presets), label="Two presets side by side", tab_id="compare"),
+            dbc.Tab(_regime_tab(table, presets, trader), label="Regime → preset", tab_id="regimes"),
+            dbc.Tab(_user_presets_tab(presets, trader), label="User presets", tab_id="user"),
+            dbc.Tab(html.Div(id="planner-recent", className="pt-2"), label="Stored plans", tab_id="recent"),
+        ], id="planner-tabs", active_tab="compare", className="mt-3"),
+        confirm_modal("planner-send", "Send this plan?", html.Div(id="planner-send-body"), "Send plan",
+                      confirm_color="primary"),
     ])
-
-
-@dash.callback(
-    Output({"type": "planner-knob", "name": ALL}, "value"), Output("planner-preset-description", "children"),
-    Input("planner-preset", "value"),
-)
-@requires(Role.VIEWER)
-def load_preset(name: str):  # type: ignore[no-untyped-def]
-    with get_context().store.read() as session:
-        preset = service.all_presets(session).get(name)
-    if preset is None:
-        return [no_update] * len(KNOB_NAMES), f"unknown preset {name!r}"
-    return [getattr(preset, k) for k in KNOB_NAMES], preset.description
-
-
-def _knobs_from(name: object, values: object) -> PresetKnobs:
-    """Knobs from the sliders, refused unless there is one finite number in 0..1 per knob and a short name."""
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise PresetError("a preset needs a name of 1 to 64 characters")
-    if not isinstance(values, list) or len(values) != len(KNOB_NAMES):
-        raise PresetError(f"expected {len(KNOB_NAMES)} knob values ({', '.join(KNOB_NAMES)}), got "
-                          f"{len(values) if isinstance(values, list) else type(values).__name__}")
-    for knob, value in zip(KNOB_NAMES, values, strict=True):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
-            raise PresetError(f"{knob} must be a number from 0 to 1, got {str(value)[:40]!r}")
-    return PresetKnobs(name=name.strip(), description="tuned in the Planner page",
-                       **dict(zip(KNOB_NAMES, (float(v) for v in values), strict=True)))
-
-
-@dash.callback(
-    Output("planner-plan", "children"), Output("planner-limits", "children"), Output("planner-compare", "children"),
-    Input({"type": "planner-knob", "name": ALL}, "value"), Input("planner-interval", "n_intervals"),
-    State("planner-preset", "value"),
-)
-@requires(Role.VIEWER)
-def preview_plan(values: list[float], _n: int | None, name: str):  # type: ignore[no-untyped-def]
-    try:
-        knobs = _knobs_from(name or "custom", values)
-    except PresetError as exc:
-        return html.Div(str(exc), className="text-danger"), "", no_update
-    with get_context().store.read() as session:
-        trades = service.plan_for_portfolio(session, knobs)
-        compare = [(n, p.limits()) for n, p in service.all_presets(session).items()]
-        compare_rows = [(n, f"{lim.gross_exposure:.0%}", f"{lim.max_weight:.0%}",
-                         len(service.plan_for_portfolio(session, p)))
-                        for (n, lim), p in zip(compare, service.all_presets(session).values(), strict=True)]
-    limits = knobs.limits()
-    summary = (f"gross exposure {limits.gross_exposure:.0%} of equity · max {limits.max_weight:.0%} per name · "
-               f"EMA {limits.fast_window}/{limits.slow_window} · rebalance above {limits.rebalance_threshold:.1%} · "
-               f"{'long/short' if limits.allow_short else 'long only'}")
-    rows = [(t.symbol, f"{t.signal:+.2f}", f"{t.target_weight:+.1%}", fmt.number(t.current_qty, 0),
-             fmt.number(t.target_qty, 0), fmt.number(t.order_qty, 0), fmt.number(t.price)) for t in trades]
-    plan = small_table(["Symbol", "Signal", "Target weight", "Current", "Target", "Order", "Price"], rows,
-                       "no trades: the portfolio already matches this preset (or there is no history yet)")
-    compare_table = small_table(["Preset", "Gross exposure", "Max per name", "Trades proposed"], compare_rows, "")
-    return plan, summary, compare_table
-
-
-@dash.callback(
-    Output("planner-activate-confirm", "displayed"), Input("planner-activate", "n_clicks"), prevent_initial_call=True,
-)
-@requires(Role.TRADER)
-def ask_activate(_clicks: int):  # type: ignore[no-untyped-def]
-    return True
-
-
-@dash.callback(
-    Output("planner-message", "children"),
-    Input("planner-activate-confirm", "submit_n_clicks"), Input("planner-save", "n_clicks"),
-    State({"type": "planner-knob", "name": ALL}, "value"), State("planner-preset", "value"),
-    State("planner-save-name", "value"),
-    prevent_initial_call=True,
-)
-@requires(Role.TRADER)
-def store_preset(_confirm: int | None, _save: int | None, values: list[float], name: str, save_name: str | None):  # type: ignore[no-untyped-def]
-    if not triggered_by_click(ctx.triggered):
-        return no_update
-    context = get_context()
-    try:
-        if ctx.triggered_id == "planner-save":
-            knobs = _knobs_from(save_name, values)
-            service.save_user_preset(context.store, context.clock.now(), web_actor(), knobs)
-            return html.Span(f"saved user preset {knobs.name!r}; reload the page to pick it", className="text-success")
-        knobs = _knobs_from(name, values)
-        service.set_active_preset(context.store, context.clock.now(), web_actor(), knobs)
-        return html.Span(f"preset {knobs.name!r} is now active", className="text-success")
-    except PresetError as exc:
-        return html.Span(str(exc), className="text-danger")

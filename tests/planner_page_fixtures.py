@@ -1,0 +1,54 @@
+"""A store holding a small real portfolio for the Planner page's tests and benchmark: daily closes for a few
+symbols (engine.planner.synthetic's seeded random walks), positions opened through the paper broker and synced
+like the engine does, their fills dated 100 days back (past every minimum hold), and an account snapshot."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import update
+
+from engine.context import EngineContext
+from engine.planner import synthetic
+from engine.store.models import BarRow, FillRow, Instrument
+from engine.trading import state as ts
+from engine.trading.brokers.base import OrderRequest, OrderSide
+from engine.trading.sync import sync_from_broker
+
+NOW = synthetic.NOW
+
+
+def seed_history(ctx: EngineContext, history: pd.DataFrame) -> None:
+    with ctx.store.write() as s:
+        ts.ensure_state(s, ctx.clock.now())
+        for symbol in history.columns:
+            s.add(Instrument(symbol=str(symbol), kind="stock", has_options=False, source="test"))
+        for stamp, row in history.iterrows():
+            for symbol, close in row.items():
+                s.add(BarRow(symbol=str(symbol), ts=stamp.to_pydatetime(), open=float(close), high=float(close) * 1.01,
+                             low=float(close) * 0.99, close=float(close), volume=1_000_000.0))
+
+
+def open_positions(ctx: EngineContext, history: pd.DataFrame, quantities: dict[str, int]) -> None:
+    """Buy each quantity at market, fill against the newest bar, sync, then date the fills 100 days back."""
+    from engine.market.types import Bar
+
+    last = history.index[-1].to_pydatetime()
+    for symbol, qty in quantities.items():
+        ctx.broker.submit_order(OrderRequest(f"seed-{symbol}", symbol, OrderSide.BUY, Decimal(qty)))
+    bars = [Bar(symbol, last, float(history[symbol].iloc[-1]), float(history[symbol].iloc[-1]) * 1.01,
+                float(history[symbol].iloc[-1]) * 0.99, float(history[symbol].iloc[-1]), 1e9) for symbol in quantities]
+    ctx.broker.process_bars(bars)
+    sync_from_broker(ctx)
+    with ctx.store.write() as s:
+        s.execute(update(FillRow).values(ts=last - timedelta(days=100)))
+
+
+def seed_portfolio(ctx: EngineContext, symbols: int = 8, held: int = 3, seed: int = 3) -> pd.DataFrame:
+    """`symbols` symbols of 300 daily closes, the first `held` of them held (about 20,000 each)."""
+    history = synthetic.history(symbols=symbols, seed=seed)
+    seed_history(ctx, history)
+    quantities = {str(s): max(1, int(20_000 / float(history[s].iloc[-1]))) for s in history.columns[:held]}
+    open_positions(ctx, history, quantities)
+    return history

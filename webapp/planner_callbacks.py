@@ -1,0 +1,151 @@
+"""Planner page callbacks: the preset picker, the live preview, the side-by-side comparison and **Send plan**.
+
+The preview and the comparison run on every interval tick but answer `no_update` unless their cache key
+(webapp/planner_preview.py: inputs stamp + preset) differs from the one on screen, so an unchanged portfolio
+costs a few cheap queries, not a plan. Send sends the plan on screen (by its key), never a recomputed one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, html, no_update
+
+from engine.auth.roles import Role
+from engine.planner import execute
+from engine.planner.api import PresetError
+from engine.trading.control_steps import risk_limits
+from webapp import planner_preview as pv
+from webapp import trading_queries
+from webapp.auth.access import requires
+from webapp.context import get_context
+from webapp.control_actions import web_actor
+from webapp.inputs import is_click
+from webapp.planner_views import compare_column, outcomes_view, plan_view, qty_text
+
+SLIDERS = Output({"type": "planner-slider", "name": ALL}, "value")
+SWITCHES = {"type": "planner-switch", "name": ALL}
+NOT_SENT = ("rejected", "blocked", "not_sent")
+
+
+def preset_controls(name: object, switch_ids: list[dict[str, str]]) -> tuple[list[Any], list[Any], str]:
+    """Slider positions, switch values and description of the picked preset (no_update for an unknown one)."""
+    presets = pv.all_presets()
+    preset = presets.get(name) if isinstance(name, str) else None
+    if preset is None:
+        return [no_update] * len(pv.SLIDER_NAMES), [no_update] * len(switch_ids), f"unknown preset {str(name)[:40]!r}"
+    flat = preset.to_flat()
+    sliders = [float(preset.sliders.get(s, 0.5)) for s in pv.SLIDER_NAMES]
+    switches = [bool(flat.get(i["name"], False)) for i in switch_ids]
+    return sliders, switches, preset.description
+
+
+@dash.callback(SLIDERS, Output(SWITCHES, "value"), Output("planner-preset-description", "children"),
+               Input("planner-preset", "value"), State(SWITCHES, "id"), prevent_initial_call=True)
+@requires(Role.VIEWER)
+def load_preset(name: str, switch_ids: list[dict[str, str]]):  # type: ignore[no-untyped-def]
+    return preset_controls(name, switch_ids)
+
+
+def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, str]], switches: object,
+                    shown_key: object) -> tuple[Any, Any, Any, Any]:
+    """(plan view, key, portfolio stamp, error) for the page's controls; no_update when the key is the one shown."""
+    try:
+        names = [i["name"] for i in switch_ids]
+        values = dict(zip(names, switches, strict=True)) if isinstance(switches, list) else switches
+        preset = pv.composed_preset(pv.all_presets(), name, sliders, values)
+        result = pv.preview(preset)
+    except (PresetError, ValueError, TypeError) as exc:  # a malformed control: say so, keep the last good plan
+        return no_update, no_update, no_update, str(exc)
+    if result.key == shown_key:
+        return no_update, no_update, no_update, no_update
+    return plan_view(result.plan), result.key, result.portfolio, ""
+
+
+@dash.callback(Output("planner-plan", "children"), Output("planner-preview-key", "data"),
+               Output("planner-preview-portfolio", "data"), Output("planner-error", "children"),
+               Input("planner-preset", "value"), Input({"type": "planner-slider", "name": ALL}, "value"),
+               Input(SWITCHES, "value"), Input("planner-interval", "n_intervals"),
+               State(SWITCHES, "id"), State("planner-preview-key", "data"))
+@requires(Role.VIEWER)
+def preview_plan(name: str, sliders: list[float], switches: list[bool], _n: int | None,  # type: ignore[no-untyped-def]
+                 switch_ids: list[dict[str, str]], shown_key: str | None):
+    return preview_outputs(name, sliders, switch_ids, switches, shown_key)
+
+
+def compare_outputs(a: object, b: object, shown: object) -> tuple[Any, Any]:
+    """Both presets' plans on the same portfolio, side by side; no_update when neither key changed."""
+    presets = pv.all_presets()
+    chosen = [presets.get(x) if isinstance(x, str) else None for x in (a, b)]
+    if chosen[0] is None or chosen[1] is None:
+        return html.Div("Pick two presets to compare.", className="small text-muted"), None
+    left, right = pv.preview(chosen[0]), pv.preview(chosen[1])
+    keys = [left.key, right.key]
+    if keys == shown:
+        return no_update, no_update
+    return dash.html.Div([
+        dash.html.Div(compare_column(f"{left.preset.name}", left.plan, "planner-compare-left"), className="col-md-6"),
+        dash.html.Div(compare_column(f"{right.preset.name}", right.plan, "planner-compare-right"), className="col-md-6"),
+    ], className="row"), keys
+
+
+@dash.callback(Output("planner-compare", "children"), Output("planner-compare-key", "data"),
+               Input("planner-compare-a", "value"), Input("planner-compare-b", "value"),
+               Input("planner-interval", "n_intervals"), State("planner-compare-key", "data"))
+@requires(Role.VIEWER)
+def compare_presets(a: str, b: str, _n: int | None, shown: list[str] | None):  # type: ignore[no-untyped-def]
+    return compare_outputs(a, b, shown)
+
+
+# ---- Send plan ----------------------------------------------------------------------------------------
+def send_dialog(key: object) -> tuple[bool, Any]:
+    """The confirm dialog's text: every trade in order, and a what-if plan said to be one."""
+    plan = pv.cached_plan(key)
+    if plan is None:
+        return True, html.Div("The plan on screen is no longer available; wait for the preview to refresh.",
+                              className="text-danger")
+    if not plan.steps:
+        return True, "The plan has no trades: there is nothing to send."
+    lines = [html.Li(f"{s.side} {qty_text(s.qty)} {s.symbol} (≈ ${s.notional:,.0f})") for s in plan.steps]
+    warning = html.Div(f"This is a what-if plan (it relaxes {plan.relaxed}): it is not sent.",
+                       className="text-warning fw-semibold") if plan.relaxed else ""
+    return True, html.Div([html.Div(f"Send {len(plan.steps)} order(s) in this order, preset {plan.preset}:"),
+                           html.Ol(lines), warning])
+
+
+@dash.callback(Output("planner-send-modal", "is_open"), Output("planner-send-body", "children"),
+               Input("planner-send", "n_clicks"), Input("planner-send-cancel", "n_clicks"),
+               State("planner-preview-key", "data"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def ask_send(_open: int, _cancel: int, key: str | None):  # type: ignore[no-untyped-def]
+    if ctx.triggered_id != "planner-send" or not is_click(_open):
+        return False, no_update
+    return send_dialog(key)
+
+
+def send_shown_plan(key: object, portfolio: object) -> Any:
+    """Send the plan shown under `key` unless the portfolio changed since (then say so and send nothing)."""
+    plan = pv.cached_plan(key)
+    if plan is None:
+        return html.Div("Not sent: the plan on screen is no longer available; review the new preview and send again.",
+                        className="text-danger")
+    if portfolio != pv.current_portfolio_stamp():
+        return html.Div("Not sent: the portfolio changed since this plan was computed (a trade, an order or the "
+                        "trading state); review the refreshed preview and send again.", className="text-danger")
+    # the key names the plan on screen: sending it twice (a double click, a second tab) sends each order once
+    outcomes = execute.send_plan(get_context(), plan, actor=web_actor(), origin="planner",
+                                 key=str(key).removeprefix(pv.KEY_PREFIX), limits=risk_limits(get_context()))
+    trading_queries.forget()
+    sent = sum(1 for o in outcomes if o.status not in NOT_SENT)
+    return html.Div([html.Div(f"Plan {plan.label} ({plan.preset}): {sent} of {len(outcomes)} order(s) sent.",
+                              className="small fw-semibold"), outcomes_view(outcomes)])
+
+
+@dash.callback(Output("planner-send-result", "children"), Output("planner-send-modal", "is_open", allow_duplicate=True),
+               Input("planner-send-confirm", "n_clicks"), State("planner-preview-key", "data"),
+               State("planner-preview-portfolio", "data"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def confirm_send(n: int | None, key: str | None, portfolio: str | None):  # type: ignore[no-untyped-def]
+    if not is_click(n):
+        return no_update, False
+    return send_shown_plan(key, portfolio), False

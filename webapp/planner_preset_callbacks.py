@@ -1,0 +1,179 @@
+"""Planner page callbacks for what is kept in the store: user presets (save a version, list, diff, restore),
+the regime → preset table, and the last stored plans. Every write is audited with the logged-in user
+(engine/planner/preset_store.py records it; webapp.control_actions.web_actor names them)."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, ctx, html, no_update
+
+from engine.auth.roles import Role
+from engine.planner import api, preset_store
+from engine.planner.api import PlannerPreset, PresetError
+from webapp import planner_preview as pv
+from webapp.auth.access import requires
+from webapp.context import get_context
+from webapp.control_actions import web_actor
+from webapp.inputs import is_click, triggered_by_click
+from webapp.planner_views import diff_table, preset_options, recent_plans_table, versions_table
+
+NAME_LIMIT = 64
+
+
+def _ok(text: str) -> html.Span:
+    return html.Span(text, className="text-success")
+
+
+def _error(text: str) -> html.Span:
+    return html.Span(text, className="text-danger")
+
+
+def user_preset_options() -> list[dict[str, str]]:
+    return [{"label": n, "value": n} for n in pv.all_presets() if n not in api.BUILT_IN_PRESETS]
+
+
+def save_user_preset(save_name: object, picked: object, sliders: object, switch_ids: list[dict[str, str]],
+                     switches: object) -> tuple[Any, Any, Any]:
+    """Save base + sliders + switch overrides as a new version of `save_name`: (message, picker, versions options)."""
+    if not isinstance(save_name, str) or not save_name.strip() or len(save_name.strip()) > NAME_LIMIT:
+        return _error(f"A user preset needs a name of 1 to {NAME_LIMIT} characters."), no_update, no_update
+    name = save_name.strip()
+    if name in api.BUILT_IN_PRESETS:
+        return _error(f"{name!r} is a built-in preset; save under another name."), no_update, no_update
+    presets = pv.all_presets()
+    try:
+        values = dict(zip([i["name"] for i in switch_ids], switches, strict=True)) if isinstance(switches, list) \
+            else switches
+        composed = pv.composed_preset(presets, picked, sliders, values)  # checks every value first
+        base = presets[str(picked)]
+        base_name = base.base or base.name
+        root = presets.get(base_name, base)
+        overrides = pv.switch_overrides(root, values)
+        context = get_context()
+        version = preset_store.save_user_preset(context.store, context.clock.now(), web_actor(), name, base_name,
+                                                dict(composed.sliders), overrides)
+    except (PresetError, ValueError, TypeError) as exc:
+        return _error(f"Not saved: {exc}"), no_update, no_update
+    return (_ok(f"Saved {name!r} version {version} (base {base_name}); it is in the preset picker."),
+            preset_options(list(pv.all_presets())), user_preset_options())
+
+
+@dash.callback(Output("planner-save-message", "children"), Output("planner-preset", "options"),
+               Output("planner-versions-name", "options"),
+               Input("planner-save", "n_clicks"), State("planner-save-name", "value"), State("planner-preset", "value"),
+               State({"type": "planner-slider", "name": ALL}, "value"), State({"type": "planner-switch", "name": ALL}, "id"),
+               State({"type": "planner-switch", "name": ALL}, "value"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],  # type: ignore[no-untyped-def]
+                switch_ids: list[dict[str, str]], switches: list[bool]):
+    if not is_click(n):
+        return no_update, no_update, no_update
+    return save_user_preset(save_name, picked, sliders, switch_ids, switches)
+
+
+def version_preset(version: Any) -> PlannerPreset:
+    """A stored version as the preset it describes (its base with its sliders and overrides)."""
+    return api.compose_preset(api.load_preset(version.base), version.sliders, version.overrides, name=version.name)
+
+
+def versions_outputs(name: object) -> tuple[Any, list[dict[str, Any]], Any, Any]:
+    """The versions table of user preset `name` and the diff pickers' options (newest two preselected)."""
+    if not isinstance(name, str) or not name:
+        return html.Div("No user presets yet: tune the sliders and save one.", className="small text-muted"), [], None, None
+    with get_context().store.read() as session:
+        versions = preset_store.preset_versions(session, name)
+    options = [{"label": f"v{v.version} by {v.author}", "value": v.version} for v in versions]
+    numbers = sorted(v.version for v in versions)
+    a = numbers[-2] if len(numbers) > 1 else (numbers[-1] if numbers else None)
+    return versions_table(versions), options, a, (numbers[-1] if numbers else None)
+
+
+@dash.callback(Output("planner-versions", "children"), Output("planner-diff-a", "options"),
+               Output("planner-diff-a", "value"), Output("planner-diff-b", "options"), Output("planner-diff-b", "value"),
+               Input("planner-versions-name", "value"), Input("planner-save-message", "children"),
+               Input("planner-restore-message", "children"))
+@requires(Role.VIEWER)
+def show_versions(name: str | None, _saved: Any, _restored: Any):  # type: ignore[no-untyped-def]
+    table, options, a, b = versions_outputs(name)
+    return table, options, a, options, b
+
+
+def diff_outputs(name: object, a: object, b: object) -> Any:
+    if not isinstance(name, str) or not isinstance(a, int) or not isinstance(b, int):
+        return ""
+    with get_context().store.read() as session:
+        versions = {v.version: v for v in preset_store.preset_versions(session, name)}
+    if a not in versions or b not in versions:
+        return _error(f"{name} has no version {a if a not in versions else b}")
+    try:
+        diff = preset_store.diff_presets(version_preset(versions[a]), version_preset(versions[b]))
+    except (PresetError, KeyError) as exc:
+        return _error(f"Cannot compare: {exc}")
+    return diff_table(diff, f"v{a}", f"v{b}")
+
+
+@dash.callback(Output("planner-diff", "children"), Input("planner-diff-a", "value"), Input("planner-diff-b", "value"),
+               State("planner-versions-name", "value"))
+@requires(Role.VIEWER)
+def diff_versions(a: int | None, b: int | None, name: str | None):  # type: ignore[no-untyped-def]
+    return diff_outputs(name, a, b)
+
+
+@dash.callback(Output("planner-restore-message", "children"), Input("planner-restore", "n_clicks"),
+               State("planner-versions-name", "value"), State("planner-diff-a", "value"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def restore_version(n: int | None, name: str | None, version: int | None):  # type: ignore[no-untyped-def]
+    if not is_click(n):
+        return no_update
+    if not isinstance(name, str) or not isinstance(version, int) or isinstance(version, bool):
+        return _error("Pick a user preset and its version A to restore.")
+    context = get_context()
+    try:
+        new = preset_store.restore_preset_version(context.store, context.clock.now(), web_actor(), name, version)
+    except (PresetError, ValueError, LookupError) as exc:
+        return _error(f"Not restored: {exc}")
+    return _ok(f"Restored {name} version {version} as version {new}.")
+
+
+# ---- regime → preset table ------------------------------------------------------------------------
+def save_regime_table(ids: list[dict[str, str]], values: list[object]) -> Any:
+    if not isinstance(values, list) or len(values) != len(ids):
+        return _error("The table is out of date; reload the page.")
+    mapping = {i["name"]: v for i, v in zip(ids, values, strict=True)}
+    if not all(isinstance(v, str) for v in mapping.values()):
+        return _error("Every regime needs a preset.")
+    context = get_context()
+    try:
+        preset_store.set_regime_preset_table(context.store, context.clock.now(), web_actor(), mapping)  # type: ignore[arg-type]
+    except (PresetError, ValueError) as exc:
+        return _error(f"Not saved: {exc}")
+    changed = ", ".join(f"{r} → {p}" for r, p in sorted(mapping.items()) if p != "default") or "every regime → default"
+    return _ok(f"Saved: {changed}.")
+
+
+@dash.callback(Output("planner-regime-message", "children"), Input("planner-regime-save", "n_clicks"),
+               State({"type": "planner-regime", "name": ALL}, "id"),
+               State({"type": "planner-regime", "name": ALL}, "value"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def save_regimes(n: int | None, ids: list[dict[str, str]], values: list[str]):  # type: ignore[no-untyped-def]
+    if not is_click(n) or not triggered_by_click(ctx.triggered):
+        return no_update
+    return save_regime_table(ids, values)
+
+
+# ---- stored plans ---------------------------------------------------------------------------------
+def recent_outputs(shown: object) -> tuple[Any, Any]:
+    with get_context().store.read() as session:
+        plans = preset_store.recent_plans(session, limit=20)
+    stamp = pv.digest([(p.created_at, p.executed) for p in plans])
+    if stamp == shown:
+        return no_update, no_update
+    return recent_plans_table(plans), stamp
+
+
+@dash.callback(Output("planner-recent", "children"), Output("planner-recent-print", "data"),
+               Input("planner-interval", "n_intervals"), State("planner-recent-print", "data"))
+@requires(Role.VIEWER)
+def show_recent(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
+    return recent_outputs(shown)

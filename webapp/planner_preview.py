@@ -1,0 +1,143 @@
+"""The Planner page's plan preview: the preset the page's controls describe, and its plan for the current
+portfolio, recomputed only when an input changed.
+
+The cache key is a hash of a cheap stamp of the store (positions, orders, fills, the newest bar, account
+snapshot, regime snapshot, trading state, active parameter version, the day) and of the composed preset's
+every parameter. An unchanged key answers from flask-caching (webapp/cache.py) without loading history or
+planning; the plan itself stays cached long enough for **Send plan** to send exactly the plan on screen.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.params.versions import active_params, active_version_id
+from engine.planner import api, preset_store
+from engine.planner.api import PlannerPreset, PlanResult, PresetError
+from engine.store.models import (
+    AccountSnapshot,
+    BarRow,
+    FillRow,
+    OrderRow,
+    PositionRow,
+    RegimeSnapshot,
+    TradingStateRow,
+)
+from webapp.cache import cache
+from webapp.context import get_context
+
+KEY_PREFIX = "planner-plan:"
+PLAN_TTL_SECONDS = 900  # long enough to read a plan and press Send
+SLIDER_NAMES = tuple(s.name for s in api.SLIDERS)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A plan and the keys it was computed under: `key` for the cache, `portfolio` to notice trades since."""
+
+    key: str
+    portfolio: str
+    plan: PlanResult
+    preset: PlannerPreset
+
+
+def digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def portfolio_stamp(session: Session) -> str:
+    """What the portfolio is: positions, orders (open ones and last trades), fills and the trading state."""
+    positions = [(p.symbol, str(p.qty), str(p.avg_entry_price))
+                 for p in session.scalars(select(PositionRow).where(PositionRow.qty != 0).order_by(PositionRow.symbol))]
+    orders = session.execute(select(func.max(OrderRow.id), func.max(OrderRow.updated_at), func.count(OrderRow.id))).one()
+    fills = session.execute(select(func.max(FillRow.id), func.count(FillRow.id))).one()
+    state = session.get(TradingStateRow, 1)
+    return digest([positions, list(orders), list(fills), (state.state, state.changed_at) if state else None])
+
+
+def market_stamp(session: Session, today: str) -> str:
+    """What the market and the account are: newest bar, cash, regime, active parameters, and the day."""
+    newest_bar = session.execute(select(func.max(BarRow.ts), func.count(BarRow.id))).one()
+    account = session.scalars(select(func.max(AccountSnapshot.id))).first()
+    regime = session.scalars(select(func.max(RegimeSnapshot.id))).first()
+    return digest([list(newest_bar), account, regime, active_version_id(session), today])
+
+
+def preset_stamp(preset: PlannerPreset) -> str:
+    return digest([preset.name, preset.to_flat()])
+
+
+def composed_preset(presets: Mapping[str, PlannerPreset], name: object, sliders: object,
+                    switches: object) -> PlannerPreset:
+    """The picked preset with the page's slider positions and switches on top; PresetError names the bad input."""
+    if not isinstance(name, str) or name not in presets:
+        raise PresetError(f"Planner page: unknown preset {str(name)[:40]!r}; pick one of {', '.join(presets)}")
+    if not isinstance(sliders, Sequence) or len(sliders) != len(SLIDER_NAMES):
+        raise PresetError(f"Planner page: expected {len(SLIDER_NAMES)} slider values ({', '.join(SLIDER_NAMES)})")
+    values: dict[str, float] = {}
+    for slider, value in zip(SLIDER_NAMES, sliders, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+            raise PresetError(f"Planner page: slider {slider} must be a number from 0 to 1, got {str(value)[:40]!r}")
+        values[slider] = float(value)
+    base = presets[name]
+    return api.compose_preset(base, values, switch_overrides(base, switches))
+
+
+def switch_overrides(base: PlannerPreset, switches: object) -> dict[str, bool]:
+    """The switches that differ from the base preset, as overrides ({"table.key": bool}); unknown keys refused."""
+    if switches is None:
+        return {}
+    if not isinstance(switches, Mapping) or len(switches) > 200:
+        raise PresetError("Planner page: the module switches are malformed; reload the page")
+    flat = base.to_flat()
+    out: dict[str, bool] = {}
+    for key, value in switches.items():
+        if not isinstance(key, str) or not isinstance(flat.get(key), bool) or not isinstance(value, bool):
+            raise PresetError(f"Planner page: {str(key)[:60]!r} is not a module switch of {base.name}")
+        if value != flat[key]:
+            out[key] = value
+    return out
+
+
+def _compute(preset: PlannerPreset) -> PlanResult:
+    with get_context().store.read() as session:
+        state = api.portfolio_state(session, active_params(session))
+    return api.build_planner(preset).plan(state)
+
+
+def preview(preset: PlannerPreset) -> Preview:
+    """The preset's plan for the current portfolio: from the cache when nothing changed, else planned now."""
+    ctx = get_context()
+    with ctx.store.read() as session:
+        portfolio = portfolio_stamp(session)
+        market = market_stamp(session, ctx.clock.now().date().isoformat())
+    key = KEY_PREFIX + digest([portfolio, market, preset_stamp(preset)])
+    plan = cache.get(key)
+    if not isinstance(plan, PlanResult):
+        plan = _compute(preset)
+        cache.set(key, plan, timeout=PLAN_TTL_SECONDS)
+    return Preview(key, portfolio, plan, preset)
+
+
+def cached_plan(key: object) -> PlanResult | None:
+    """The plan a page showed under `key`, if it is still cached (keys come from the browser: checked)."""
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 64:
+        return None
+    plan = cache.get(key)
+    return plan if isinstance(plan, PlanResult) else None
+
+
+def current_portfolio_stamp() -> str:
+    with get_context().store.read() as session:
+        return portfolio_stamp(session)
+
+
+def all_presets() -> dict[str, PlannerPreset]:
+    """Built-ins and the newest version of each user preset (the picker's options, never empty)."""
+    with get_context().store.read() as session:
+        return preset_store.list_presets(session)

@@ -1,0 +1,145 @@
+"""Display factories for the Planner page: a plan (ordered trades, costs, score, weights before → after,
+runner-ups), the outcome of a send, the side-by-side comparison and the stored plans. No data access."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from components import formatting as fmt
+from components.charts import LAYOUT
+from components.tables import small_table
+from engine.planner.api import BUILT_IN_PRESETS, PlanResult
+
+OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary"}  # else: sent (success)
+
+
+def preset_options(names: list[str]) -> list[dict[str, str]]:
+    """Picker options: built-ins by name, user presets marked as such (never an empty option)."""
+    return [{"label": n if n in BUILT_IN_PRESETS else f"{n} (user)", "value": n} for n in names]
+
+
+def qty_text(qty: float) -> str:
+    """Shares as a whole number when they are one (most are), else with up to 4 decimals."""
+    return fmt.number(qty, 0) if float(qty).is_integer() else f"{qty:,.4f}".rstrip("0").rstrip(".")
+
+
+def plan_summary(plan: PlanResult) -> str:
+    regime = plan.regime or "unknown"
+    return (f"Preset {plan.preset} · regime {regime} · {plan.sequences_evaluated} sequences evaluated in "
+            f"{plan.elapsed_ms:.0f} ms · best: {plan.label}")
+
+
+def relaxed_badge(relaxed: str | None) -> Any:
+    """What-if sequences relax one limit: always labelled, never presented as executable as is."""
+    if not relaxed:
+        return ""
+    return dbc.Badge(f"what-if: {relaxed} relaxed", color="warning", text_color="dark", className="ms-1")
+
+
+def steps_table(plan: PlanResult, table_id: str) -> Any:
+    rows = [[str(i), s.symbol, s.side, qty_text(s.qty), fmt.money(s.price), fmt.money(s.notional),
+             fmt.money(s.cost), fmt.money(s.cash_after), s.calculator, s.pattern,
+             html.Span([s.reason, html.Em(f" ({s.note})") if s.note else ""], className="small")]
+            for i, s in enumerate(plan.steps, start=1)]
+    table = small_table(["#", "Symbol", "Side", "Qty", "Price", "Notional", "Cost", "Cash after", "Calculator",
+                         "Pattern", "Why"], rows, "No trades: holding is the best plan for this portfolio.")
+    return html.Div(table, id=table_id)
+
+
+def score_table(score: dict[str, float]) -> Any:
+    parts = [(k, v) for k, v in score.items() if k != "total"]
+    rows = [[k.replace("_", " "), f"{v:+.4f}"] for k, v in parts]
+    if "total" in score:
+        rows.append([html.Strong("total"), html.Strong(f"{score['total']:+.4f}")])
+    return small_table(["Score part", "Value"], rows, "no score")
+
+
+def weights_figure(before: dict[str, float], after: dict[str, float], height: int = 260) -> go.Figure:
+    """Portfolio weights before → after the plan, per symbol (cash is what is left)."""
+    symbols = sorted(set(before) | set(after), key=lambda s: -max(abs(before.get(s, 0.0)), abs(after.get(s, 0.0))))
+    fig = go.Figure([
+        go.Bar(name="before", x=symbols, y=[before.get(s, 0.0) for s in symbols], marker_color="#adb5bd"),
+        go.Bar(name="after", x=symbols, y=[after.get(s, 0.0) for s in symbols], marker_color="#0d6efd"),
+    ])
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%", title="Weights before → after",
+                      **{**LAYOUT, "height": height})
+    return fig
+
+
+def runner_ups_table(plan: PlanResult) -> Any:
+    rows = [[r.label, f"{r.score_total:+.4f}", html.Span(r.steps, className="small"), relaxed_badge(r.relaxed)]
+            for r in plan.runner_ups]
+    return small_table(["Runner-up", "Score", "Trades", ""], rows, "no runner-ups")
+
+
+def plan_view(plan: PlanResult, prefix: str = "planner") -> html.Div:
+    """The whole preview of one plan; ids are prefixed so the compare view can show two."""
+    notes = [html.Li(n) for n in plan.notes]
+    return html.Div([
+        html.Div([plan_summary(plan), relaxed_badge(plan.relaxed)], className="small text-muted mb-1",
+                 id=f"{prefix}-summary"),
+        html.Div(f"Why this preset: {plan.preset_reason}", className="small text-muted mb-1") if plan.preset_reason
+        else "",
+        steps_table(plan, f"{prefix}-steps"),
+        html.Div(f"Costs {fmt.money(plan.costs)} · turnover {fmt.money(plan.turnover)}", className="small my-1",
+                 id=f"{prefix}-costs"),
+        html.Ul(notes, className="small text-muted mb-1") if notes else "",
+        dbc.Row([
+            dbc.Col(dcc.Graph(figure=weights_figure(plan.weights_before, plan.weights_after),
+                              config={"displayModeBar": False}, id=f"{prefix}-weights"), md=7),
+            dbc.Col(score_table(plan.score), md=5, id=f"{prefix}-score"),
+        ], className="mt-2"),
+        html.H6("Runner-up sequences", className="mt-2"),
+        runner_ups_table(plan),
+    ])
+
+
+def compare_column(title: str, plan: PlanResult, prefix: str) -> html.Div:
+    """One side of the comparison: the same facts as the preview, compact."""
+    rows = [[s.side, qty_text(s.qty), s.symbol, fmt.money(s.notional), s.pattern] for s in plan.steps]
+    return html.Div([
+        html.H6(title),
+        html.Div(plan_summary(plan), className="small text-muted"),
+        html.Div(f"score {plan.score.get('total', 0.0):+.4f} · turnover {fmt.money(plan.turnover)} · "
+                 f"costs {fmt.money(plan.costs)}", className="small mb-1", id=f"{prefix}-totals"),
+        small_table(["Side", "Qty", "Symbol", "Notional", "Pattern"], rows, "no trades"),
+        dcc.Graph(figure=weights_figure(plan.weights_before, plan.weights_after, height=220),
+                  config={"displayModeBar": False}),
+    ], id=prefix)
+
+
+def outcomes_view(outcomes: Sequence[Any]) -> Any:
+    """Per trade of a sent plan: sent / cut / blocked / rejected, and why (the gateway's or the state's words)."""
+    rows = [[o.symbol, o.side, qty_text(float(o.qty)),
+             dbc.Badge(o.status, color=OUTCOME_COLOURS.get(o.status, "success")),
+             html.Span(o.message, className="small")] for o in outcomes]
+    return html.Div(small_table(["Symbol", "Side", "Qty", "Outcome", "Why"], rows, "The plan had no trades to send."),
+                    id="planner-send-outcomes")
+
+
+def recent_plans_table(plans: Iterable[Any]) -> Any:
+    rows = []
+    for p in plans:
+        steps = "; ".join(f"{s.get('side')} {qty_text(float(s.get('qty', 0)))} {s.get('symbol')}"
+                          for s in (p.steps or [])[:6]) if isinstance(p.steps, list) else str(p.steps)
+        rows.append([fmt.timestamp(p.created_at), p.preset, p.regime or "—", str(p.sequences_evaluated),
+                     f"{p.elapsed_ms:.0f} ms", "yes" if p.executed else "no", html.Span(steps, className="small")])
+    return small_table(["Time", "Preset", "Regime", "Sequences", "Took", "Executed", "Trades"], rows,
+                       "No stored plans yet: the engine stores one per planning cycle.")
+
+
+def versions_table(versions: Iterable[Any]) -> Any:
+    rows = [[str(v.version), v.author, fmt.timestamp(v.created_at), v.base,
+             html.Span(", ".join(f"{k} {float(x):.2f}" for k, x in sorted(v.sliders.items())), className="small"),
+             html.Span(", ".join(f"{k}={x}" for k, x in sorted(v.overrides.items())) or "—", className="small")]
+            for v in versions]
+    return small_table(["Version", "Author", "Saved", "Base", "Sliders", "Overrides"], rows, "no versions")
+
+
+def diff_table(diff: Sequence[tuple[str, object, object]], left: str, right: str) -> Any:
+    rows = [[key, str(a), str(b)] for key, a, b in diff]
+    return small_table(["Parameter", left, right], rows, f"{left} and {right} are identical.")
