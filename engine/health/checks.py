@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,26 +17,11 @@ from sqlalchemy import case, desc, func, select, text
 from sqlalchemy.engine import make_url
 
 from engine.context import EngineContext
+from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
+from engine.health.market_checks import market_checks
 from engine.store.models import BarRow, EngineHeartbeat, JobRun, RegimeSnapshot, TradingStateRow
 
-HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
-_RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: str
-    detail: str
-    value: float | None = None
-
-
-def worst(statuses: list[str]) -> str:
-    return max(statuses, key=_RANK.__getitem__) if statuses else HEALTHY
-
-
-def _grade(value: float, degraded_at: float, unhealthy_at: float) -> str:
-    return UNHEALTHY if value >= unhealthy_at else DEGRADED if value >= degraded_at else HEALTHY
+__all__ = ["DEGRADED", "HEALTHY", "UNHEALTHY", "CheckResult", "run_all", "worst"]
 
 
 def check_heartbeat(ctx: EngineContext, now: datetime) -> CheckResult:
@@ -46,7 +31,7 @@ def check_heartbeat(ctx: EngineContext, now: datetime) -> CheckResult:
     if beat is None:
         return CheckResult("engine heartbeat", UNHEALTHY, "no active engine has ever beaten")
     age = (now - beat.last_beat).total_seconds()
-    return CheckResult("engine heartbeat", _grade(age, 10, 30), f"last beat {age:.1f} s ago from {beat.engine_id}", age)
+    return CheckResult("engine heartbeat", grade(age, 10, 30), f"last beat {age:.1f} s ago from {beat.engine_id}", age)
 
 
 JOB_WINDOW = timedelta(minutes=5)  # errors and skipped runs are counted over this window
@@ -87,14 +72,14 @@ def check_jobs(ctx: EngineContext, now: datetime, intervals: dict[str, float] | 
         runs, errors, skipped = recent.get(job, (0, 0, 0))
         last = last_runs.get(job)
         interval = intervals.get(job)
-        grades = [_grade(errors / max(runs, 1), 0.01, 0.5)]
+        grades = [grade(errors / max(runs, 1), 0.01, 0.5)]
         if skipped:
-            grades.append(_grade(skipped / (runs + skipped), 0.1, 0.8))
+            grades.append(grade(skipped / (runs + skipped), 0.1, 0.8))
         lag = max(0.0, (now - last).total_seconds()) if last is not None else None
         when = f"last {lag:.0f} s ago" if lag is not None else "no run in the last hour"
         if interval is not None:
             counted_from = max(t for t in (last, scheduled_since, now - JOB_LAST_RUN_LOOKBACK) if t is not None)
-            grades.append(_grade((now - counted_from).total_seconds(), *job_lag_limits(interval)))
+            grades.append(grade((now - counted_from).total_seconds(), *job_lag_limits(interval)))
         every = f"every {interval:g} s; " if interval is not None else ""
         detail = f"{every}{runs} runs, {errors} errors, {skipped} skipped in 5 min; {when}"
         results.append(CheckResult(f"job {job}", worst(grades), detail, lag))
@@ -112,7 +97,7 @@ def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
         return CheckResult("market data", DEGRADED, f"last bar {last_bar:%H:%M}; no successful market job yet")
     age = (now - last_run).total_seconds()
     period = ctx.settings.tick_seconds
-    return CheckResult("market data", _grade(age, 5 * period + 5, 30 * period + 30),
+    return CheckResult("market data", grade(age, 5 * period + 5, 30 * period + 30),
                        f"last successful fetch {age:.1f} s ago; newest bar {last_bar:%Y-%m-%d %H:%M}", age)
 
 
@@ -125,7 +110,7 @@ def check_database(ctx: EngineContext) -> CheckResult:
     except Exception as exc:  # noqa: BLE001 - reported as unhealthy, with what failed
         return CheckResult("database", UNHEALTHY, f"{ctx.store.safe_url()}: {type(exc).__name__}: {exc}")
     ms = (time.perf_counter() - t0) * 1000
-    return CheckResult("database", _grade(ms, 200, 2000), f"{ctx.store.dialect} answered in {ms:.1f} ms", ms)
+    return CheckResult("database", grade(ms, 200, 2000), f"{ctx.store.dialect} answered in {ms:.1f} ms", ms)
 
 
 def check_broker(ctx: EngineContext) -> CheckResult:
@@ -152,7 +137,7 @@ def check_risk_limits(ctx: EngineContext) -> list[CheckResult]:
             results.append(CheckResult(f"risk: {name}", DEGRADED, "no reference equity recorded yet"))
             continue
         used = max(0.0, float((reference - marks.equity) / reference * 100))
-        results.append(CheckResult(f"risk: {name}", _grade(used, float(limit) / 2, float(limit)),
+        results.append(CheckResult(f"risk: {name}", grade(used, float(limit) / 2, float(limit)),
                                    f"{used:.2f}% of {reference:,.2f} (limit {limit}%)", used))
     return results
 
@@ -160,7 +145,7 @@ def check_risk_limits(ctx: EngineContext) -> list[CheckResult]:
 def check_memory() -> CheckResult:
     rss_mb = psutil.Process().memory_info().rss / 1e6
     available = psutil.virtual_memory().percent
-    return CheckResult("memory", worst([_grade(rss_mb, 1500, 4000), _grade(available, 90, 97)]),
+    return CheckResult("memory", worst([grade(rss_mb, 1500, 4000), grade(available, 90, 97)]),
                        f"process {rss_mb:.0f} MB; machine {available:.0f}% used", rss_mb)
 
 
@@ -190,7 +175,7 @@ def check_disk(ctx: EngineContext) -> CheckResult:
         return CheckResult("disk", HEALTHY, f"{what}; not measured here")
     usage = shutil.disk_usage(path)
     used_pct = usage.used / usage.total * 100
-    return CheckResult("disk", _grade(used_pct, 90, 97),
+    return CheckResult("disk", grade(used_pct, 90, 97),
                        f"{what} {path}: {usage.free / 1e9:.1f} GB free ({used_pct:.0f}% used)", used_pct)
 
 
@@ -210,7 +195,7 @@ def check_broker_probe(ctx: EngineContext, recent: list[tuple[str, float | None]
     probes = [None if error else ms, *history]
     failures = sum(1 for v in probes if v is None)
     rate = failures / len(probes)
-    status = worst([DEGRADED if error else _grade(ms, 1000, 5000), _grade(rate, 0.2, 0.5)])
+    status = worst([DEGRADED if error else grade(ms, 1000, 5000), grade(rate, 0.2, 0.5)])
     head = f"{ctx.broker.name}: failed: {error}" if error else f"{ctx.broker.name}: account in {ms:.0f} ms"
     detail = f"{head}; {failures} of the last {len(probes)} probes failed"
     return CheckResult("broker latency", status, detail, None if error else ms)
@@ -228,7 +213,7 @@ def check_reconciliation(ctx: EngineContext, now: datetime, interval_s: float = 
     count = len(run.differences or [])
     total = sum(abs(float(d.get("value", 0) or 0)) for d in run.differences or [])
     kinds = ", ".join(sorted({str(d.get("kind")) for d in run.differences or []}))
-    grades = [HEALTHY if run.ok else DEGRADED, _grade(age, *job_lag_limits(interval_s))]
+    grades = [HEALTHY if run.ok else DEGRADED, grade(age, *job_lag_limits(interval_s))]
     what = "store and broker agree" if run.ok else f"{count} difference(s) worth {total:,.2f} USD ({kinds})"
     return CheckResult("reconciliation", worst(grades), f"{what}; {age:.0f} s ago", float(count))
 
@@ -264,8 +249,6 @@ def engine_checks(ctx: EngineContext, now: datetime, intervals: dict[str, float]
 
 def _market_checks(ctx: EngineContext) -> list[CheckResult]:
     """Market time (exchange vs workbook timezone) and Alpaca's request budget: engine/health/market_checks.py."""
-    from engine.health.market_checks import market_checks
-
     return market_checks(ctx)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.health.checks import DEGRADED, HEALTHY, UNHEALTHY, CheckResult
+from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult
 from engine.params.typed import Parameters
 
 

@@ -16,16 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
-from engine.health.checks import (
-    DEGRADED,
-    HEALTHY,
-    UNHEALTHY,
-    CheckResult,
-    _grade,
-    check_database,
-    check_heartbeat,
-    worst,
-)
+from engine.health.checks import check_database, check_heartbeat
+from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
 from engine.health.recorder import HEALTH_JOB_SECONDS
 from engine.store.models import EngineHeartbeat, EngineLease, HealthResult
 
@@ -49,7 +41,7 @@ def stored_freshness(results_at: datetime | None, now: datetime) -> CheckResult:
     if results_at is None:
         return CheckResult("health results", DEGRADED, "the engine has not stored any health results yet")
     age = max(0.0, (now - results_at).total_seconds())
-    return CheckResult("health results", _grade(age, RESULTS_DEGRADED_AFTER, RESULTS_UNHEALTHY_AFTER),
+    return CheckResult("health results", grade(age, RESULTS_DEGRADED_AFTER, RESULTS_UNHEALTHY_AFTER),
                        f"engine checks last stored {age:.0f} s ago (every {HEALTH_JOB_SECONDS:g} s)", age)
 
 
