@@ -4,6 +4,7 @@
   python -m engine migrate         bring the database schema to the newest migration
   python -m engine params ...      validate / import / export / diff parameter workbooks
   python -m engine regime ...      regime research tools (replay a CSV history)
+  python -m engine planner plan ...   plan for a portfolio offline (CSV history, positions, cash, preset)
   python -m engine backtest ...    backtest CSV files through the engine's own jobs (see --help)
   python -m engine halt|pause|resume|shutdown|status ...   trade controls for when the web is unreachable
   python -m engine users add|list|disable|enable|passwd|role ...   dashboard users (passwords from stdin)
@@ -106,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             from engine.backtest.cli import main as backtest_main
 
             return backtest_main(args[1:])
+        if command == "planner":
+            from engine.planner.cli import main as planner_main
+
+            return planner_main(args[1:])
         if command == "users":
             from engine.auth.cli import main as users_main
 

@@ -91,9 +91,9 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
 
 
 def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | None, str]:
-    """The shared position sizing's answer for the ticket (ATR risk, Kelly cap, regime bias, limits)."""
+    """The shared sizing's answer for the ticket (ATR risk, Kelly cap, regime bias, every gateway limit, cash)."""
     from engine.params.versions import active_params
-    from engine.planner.service import Sizer
+    from engine.trading.ticket_size import ticket_size
 
     sym = (symbol or "").strip().upper()
     if not sym:
@@ -103,8 +103,8 @@ def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | Non
     except ValueError:
         return None, "Choose buy or sell to size."
     with get_context().store.read() as session:
-        result = Sizer.build(session, active_params(session)).size(sym, side_)
+        result = ticket_size(session, active_params(session), sym, side_)
     notes = "; ".join(result.notes)
     if result.qty <= 0:
         return None, f"No size for {side_.value} {sym}: {notes}"
-    return int(result.qty), f"Suggested {result.qty} shares (bound by {result.binding}): {notes}"
+    return int(result.qty), f"Suggested {int(result.qty):,} shares (bound by {result.binding}): {notes}"
