@@ -1,0 +1,99 @@
+"""Per-preset execution style and default stops (config/execution.toml), and the one call that sends a trade.
+
+`send_trade` is what a planner calls for each planned order: immediate execution is one gateway
+order; a sliced mode creates a parent worked by engine/execution/parents.py. Orders smaller than the
+preset's `min_notional` always go at once (slicing a small order only costs time).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from engine.execution.slicing import SliceError, SliceSpec
+from engine.execution.stops import StopError, StopSpec
+from engine.settings import PROJECT_ROOT
+from engine.trading.brokers.base import OrderType
+
+CONFIG_PATH = PROJECT_ROOT / "config" / "execution.toml"
+STOP_KEYS = ("stop_loss_pct", "trail_pct", "trail_atr_mult", "take_profit_pct", "max_hold_seconds")
+EXEC_KEYS = ("mode", "duration_s", "slices", "participation", "limit_offset_bps", "min_notional")
+
+
+class ExecutionConfigError(ValueError):
+    """config/execution.toml is unreadable or a value is out of range; the message names the table and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionMode:
+    slicing: SliceSpec | None  # None = immediate
+    min_notional: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PresetExecution:
+    stops: StopSpec | None
+    execution: ExecutionMode
+
+
+def _table(data: dict[str, Any], preset: str, name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    table = data.get(preset, {}).get(name, {})
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise ExecutionConfigError(f"[{preset}.{name}]: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(keys)}")
+    return dict(table)
+
+
+def parse_preset(data: dict[str, Any], preset: str) -> PresetExecution:
+    stops_t = _table(data, preset, "stops", STOP_KEYS)
+    exec_t = _table(data, preset, "execution", EXEC_KEYS)
+    try:
+        stops = StopSpec(**{k: (float(v) if k == "max_hold_seconds" else Decimal(str(v))) for k, v in stops_t.items()})
+        mode = str(exec_t.pop("mode", "immediate"))
+        min_notional = Decimal(str(exec_t.pop("min_notional", 0)))
+        slicing = None
+        if mode != "immediate":
+            slicing = SliceSpec(mode=mode, duration_s=float(exec_t.get("duration_s", 600)),
+                                slices=int(exec_t.get("slices", 10)),
+                                participation=_dec(exec_t.get("participation")),
+                                limit_offset_bps=_dec(exec_t.get("limit_offset_bps")))
+    except (StopError, SliceError, ArithmeticError, TypeError, ValueError) as exc:
+        raise ExecutionConfigError(f"[{preset}] in {CONFIG_PATH.name}: {exc}") from exc
+    return PresetExecution(None if stops.empty else stops, ExecutionMode(slicing, min_notional))
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def load_config(path: Path = CONFIG_PATH) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ExecutionConfigError(f"{path}: cannot read the execution settings ({exc})") from exc
+
+
+def for_preset(preset: str, path: Path = CONFIG_PATH) -> PresetExecution:
+    return parse_preset(load_config(path), preset)
+
+
+def send_trade(ctx: Any, intent: Any, actor: str, origin: str, mode: ExecutionMode, last_price: Decimal | None,
+               limits: Any = None, param_version_id: int | None = None) -> tuple[str, Any]:
+    """Send one planned order: ("order", GatewayResult) at once, or ("parent", parent id) when sliced.
+
+    A limit intent or a small one (below min_notional at the last price) always goes at once."""
+    from engine.execution.parents import create_parent
+    from engine.execution.tick import short_key
+    from engine.trading.gateway import submit
+
+    notional = intent.qty * last_price if last_price is not None else None
+    sliced = (mode.slicing is not None and intent.order_type is OrderType.MARKET and notional is not None
+              and notional >= mode.min_notional and intent.qty == intent.qty.to_integral_value())
+    if not sliced or mode.slicing is None:
+        return "order", submit(ctx, intent, actor, origin, limits, param_version_id)
+    parent_id = create_parent(ctx, intent.symbol, intent.side, intent.qty, mode.slicing, actor, origin,
+                              idempotency_key=short_key(f"{origin}:{intent.idempotency_key}:{intent.symbol}:{intent.side}"),
+                              reason=intent.reason)
+    return "parent", parent_id

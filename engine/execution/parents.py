@@ -1,0 +1,228 @@
+"""Sliced parent orders in the live engine: create, work on each market tick, cancel as one.
+
+Each child is an ordinary gateway order (every risk check, the throttle, the audit) whose client
+order id is linked to its parent in parent_order_children *before* it is sent, so a crash between the
+two never leaves a child nobody owns. A child still working when the next slice falls due is
+canceled and its rest rolls into the next child; after the parent's end the remainder is swept at
+market. A child the gateway refuses stops the parent (status failed, with the reason) instead of
+retrying into the same refusal every tick. The kill switch stops every parent (stop_all_parents),
+then its cancel-all takes the children at the broker.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from engine import audit
+from engine.lease import check_fence
+from engine.market.market_clock import market_clock_of
+from engine.store.models import BarRow, OrderRow, ParentChild, ParentOrder, PositionRow
+from engine.trading import state as trading_state
+from engine.trading.brokers.base import BrokerError, OrderSide, OrderStatus, OrderType
+from engine.trading.marks import latest_closes
+from engine.trading.state import TradingState
+
+from .slicing import SliceSpec, build_schedule, child_limit, due_target, pov_target
+
+log = logging.getLogger(__name__)
+PARENT_ACTOR = "system:execution"
+HISTORY_BARS = 5_000  # VWAP volume profile: the newest bars of the symbol
+SWEEP = 1_000_000  # the slice index past the parent's end: the remainder goes at market
+
+
+@dataclass(frozen=True, slots=True)
+class ChildView:
+    client_order_id: str
+    broker_order_id: str | None
+    seq: int
+    qty: Decimal
+    filled: Decimal
+    status: OrderStatus
+    created_at: datetime
+
+
+def create_parent(ctx: Any, symbol: str, side: OrderSide, qty: Decimal, spec: SliceSpec, actor: str, origin: str,
+                  idempotency_key: str, reason: str = "") -> int:
+    """Store a parent (its schedule computed now); the same idempotency key returns the existing parent."""
+    at, now = market_clock_of(ctx).now(), ctx.clock.now()
+    with ctx.store.read() as s:
+        history: list[tuple[datetime, float]] = []
+        if spec.mode == "vwap":
+            rows = s.execute(select(BarRow.ts, BarRow.volume).where(BarRow.symbol == symbol)
+                             .order_by(BarRow.ts.desc()).limit(HISTORY_BARS)).all()
+            history = [(ts, float(v)) for ts, v in rows]
+    schedule = build_schedule(qty, at, spec, history)
+    end = at + timedelta(seconds=spec.duration_s)
+    try:
+        with ctx.store.write() as s:
+            check_fence(s, ctx)
+            existing = s.scalars(select(ParentOrder.id).where(ParentOrder.idempotency_key == idempotency_key)).first()
+            if existing is not None:
+                return int(existing)
+            row = ParentOrder(idempotency_key=idempotency_key, symbol=symbol, side=OrderSide(side).value, qty=qty,
+                              mode=spec.mode, status="active", origin=origin, actor=actor, reason=reason, start_at=at,
+                              end_at=end, participation=spec.participation, limit_offset_bps=spec.limit_offset_bps,
+                              schedule=[[t.isoformat(), str(q)] for t, q in schedule], filled_qty=Decimal(0),
+                              note=None if spec.mode != "vwap" or history else "no volume history: equal slices",
+                              created_at=at, updated_at=at)
+            s.add(row)
+            s.flush()
+            audit.record(s, now, actor, "parent.create", target=symbol, details={
+                "parent_id": row.id, "side": row.side, "qty": str(qty), "mode": spec.mode, "slices": spec.slices,
+                "duration_s": spec.duration_s, "origin": origin, "why": reason})
+            return int(row.id)
+    except IntegrityError:  # the same key from a concurrent caller
+        with ctx.store.read() as s:
+            return int(s.scalars(select(ParentOrder.id).where(ParentOrder.idempotency_key == idempotency_key)).one())
+
+
+def children_of(session: Any, parent_ids: Sequence[int]) -> dict[int, list[ChildView]]:
+    out: dict[int, list[ChildView]] = {pid: [] for pid in parent_ids}
+    if not parent_ids:
+        return out
+    rows = session.execute(
+        select(ParentChild.parent_id, ParentChild.seq, ParentChild.client_order_id, ParentChild.qty,
+               OrderRow.broker_order_id, OrderRow.filled_qty, OrderRow.status, ParentChild.created_at)
+        .join(OrderRow, OrderRow.client_order_id == ParentChild.client_order_id, isouter=True)
+        .where(ParentChild.parent_id.in_(list(parent_ids))).order_by(ParentChild.seq))
+    for pid, seq, coid, qty, broker_id, filled, status, created in rows:
+        # a link without an order row: the crash window before the gateway recorded it; treated as never sent
+        out[pid].append(ChildView(coid, broker_id, seq, qty, filled or Decimal(0),
+                                  OrderStatus(status) if status else OrderStatus.CANCELED, created))
+    return out
+
+
+def _may_send(state: TradingState, parent: ParentOrder, position: Decimal) -> bool:
+    """ACTIVE sends; REDUCING only a parent that shrinks the position; anything stricter sends nothing."""
+    if state is TradingState.ACTIVE:
+        return True
+    if state is not TradingState.REDUCING:
+        return False
+    rest = parent.qty - parent.filled_qty
+    signed = rest if parent.side == OrderSide.BUY.value else -rest
+    return position != 0 and abs(position + signed) < abs(position) and (position + signed) * position >= 0
+
+
+def work_parents(ctx: Any) -> list[str]:
+    """One tick for every active parent; returns one line per thing done (for logs and tests)."""
+    at = market_clock_of(ctx).now()
+    with ctx.store.read() as s:
+        parents = list(s.scalars(select(ParentOrder).where(ParentOrder.status == "active").order_by(ParentOrder.id)))
+        if not parents:
+            return []
+        kids = children_of(s, [p.id for p in parents])
+        state = trading_state.current(s).state
+        positions = {p.symbol: p.qty for p in s.scalars(select(PositionRow))}
+        closes = latest_closes(s, {p.symbol for p in parents})
+        volumes = {p.id: float(s.scalar(select(func.coalesce(func.sum(BarRow.volume), 0.0)).where(
+            BarRow.symbol == p.symbol, BarRow.ts > p.start_at)) or 0.0) for p in parents if p.mode == "pov"}
+    done: list[str] = []
+    for parent in parents:
+        done += _work_one(ctx, parent, kids[parent.id], state, positions.get(parent.symbol, Decimal(0)),
+                          closes.get(parent.symbol), volumes.get(parent.id, 0.0), at)
+    return done
+
+
+def _schedule(parent: ParentOrder) -> list[tuple[datetime, Decimal]]:
+    return [(datetime.fromisoformat(t), Decimal(q)) for t, q in parent.schedule]
+
+
+def _target(parent: ParentOrder, at: datetime, market_volume: float) -> tuple[int, Decimal]:
+    if at >= parent.end_at:
+        return SWEEP, parent.qty  # the end: everything, swept at market
+    if parent.mode == "pov":
+        return 0, pov_target(parent.qty, parent.participation or Decimal(0), market_volume)
+    return due_target(_schedule(parent), at)
+
+
+def _work_one(ctx: Any, parent: ParentOrder, kids: list[ChildView], state: TradingState, position: Decimal,
+              last: tuple[Decimal, datetime] | None, market_volume: float, at: datetime) -> list[str]:
+    filled = sum((k.filled for k in kids), Decimal(0))
+    refused = next((k for k in kids if k.status is OrderStatus.REJECTED and k.filled == 0), None)
+    if filled >= parent.qty or refused is not None:
+        _finish(ctx, parent.id, filled, "done" if filled >= parent.qty else "failed",
+                None if refused is None else f"child {refused.client_order_id} refused; see Rejected orders")
+        return [f"parent {parent.id}: {'done' if refused is None else 'failed'}"]
+    slice_index, target = _target(parent, at, market_volume)
+    lines: list[str] = []
+    working = [k for k in kids if k.status.is_open]
+    stale = [k for k in working if (parent.mode != "pov" or slice_index == SWEEP) and _slice_of(parent, k) < slice_index]
+    for k in stale:  # a new slice is due: its rest rolls into the new child
+        if cancel_child(ctx, k):
+            lines.append(f"parent {parent.id}: canceled child {k.seq} ({k.qty - k.filled} left)")
+    working = [k for k in working if k not in stale]
+    want = target - filled - sum((k.qty - k.filled for k in working), Decimal(0))
+    if filled != parent.filled_qty:
+        _finish(ctx, parent.id, filled, None, None)
+    if want <= 0 or last is None or not _may_send(state, parent, position):
+        return lines
+    sweep = at >= parent.end_at
+    limit = None if sweep else child_limit(last[0], parent.side, parent.limit_offset_bps)
+    lines.append(_send_child(ctx, parent, len(kids) + 1, want, limit))
+    return lines
+
+
+def _slice_of(parent: ParentOrder, child: ChildView) -> int:
+    """The slice a child was sent in: its link's time against the schedule (past the end: the sweep)."""
+    if child.created_at >= parent.end_at:
+        return SWEEP
+    return due_target(_schedule(parent), child.created_at)[0]
+
+
+def _send_child(ctx: Any, parent: ParentOrder, seq: int, qty: Decimal, limit: Decimal | None) -> str:
+    from engine.trading.gateway import OrderIntent, client_order_id_for, submit
+
+    key = f"parent-{parent.id}-{seq}"
+    side = OrderSide(parent.side)
+    coid = client_order_id_for(parent.origin, key, parent.symbol, side)
+    with ctx.store.write() as s:  # the link first: a crash after it leaves a child the parent knows
+        check_fence(s, ctx)
+        if s.scalars(select(ParentChild.id).where(ParentChild.client_order_id == coid)).first() is None:
+            s.add(ParentChild(parent_id=parent.id, seq=seq, client_order_id=coid, qty=qty,
+                              created_at=market_clock_of(ctx).now()))
+    intent = OrderIntent(parent.symbol, side, qty, OrderType.LIMIT if limit is not None else OrderType.MARKET, limit,
+                         reason=f"parent {parent.id} ({parent.mode}) child {seq}", idempotency_key=key)
+    result = submit(ctx, intent, actor=parent.actor, origin=parent.origin)
+    return f"parent {parent.id}: child {seq} {side.value} {qty} {'limit ' + str(limit) if limit else 'market'}: " \
+           f"{result.status.value}" + (f" ({result.reason})" if result.reason else "")
+
+
+def cancel_child(ctx: Any, child: ChildView) -> bool:
+    from engine.trading.control_steps import mark_canceled_in_store
+
+    broker_id = child.broker_order_id
+    if broker_id is None:
+        found = ctx.broker.get_order_by_client_id(child.client_order_id)
+        broker_id = found.broker_order_id if found is not None else None
+    if broker_id is None:
+        return False
+    try:
+        ctx.broker.cancel_order(broker_id)
+    except BrokerError as exc:  # filled or canceled meanwhile: the next sync says which
+        log.info("child %s not canceled: %s", child.client_order_id, exc)
+        return False
+    mark_canceled_in_store(ctx, [broker_id])
+    return True
+
+
+def _finish(ctx: Any, parent_id: int, filled: Decimal, status: str | None, note: str | None) -> None:
+    at = market_clock_of(ctx).now()
+    with ctx.store.write() as s:
+        check_fence(s, ctx)
+        row = s.get(ParentOrder, parent_id)
+        if row is None or row.status != "active":
+            return
+        row.filled_qty, row.updated_at = filled, at
+        if status is not None:
+            row.status = status
+            row.note = note or row.note
+            audit.record(s, ctx.clock.now(), PARENT_ACTOR, f"parent.{status}", target=row.symbol,
+                         details={"parent_id": parent_id, "filled": str(filled), "qty": str(row.qty), "note": note},
+                         outcome="ok" if status == "done" else status)

@@ -1,0 +1,228 @@
+"""Protective stops, sliced parents, the throttle and the kill switch through the real gateway and paper broker,
+on SQLite and PostgreSQL. The market is driven bar by bar on a manual clock; every expected quantity and
+price is worked out in the comments."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import select
+
+from engine.clock import ManualClock
+from engine.context import EngineContext
+from engine.execution.parent_control import ParentError, cancel_parent
+from engine.execution.parents import create_parent, work_parents
+from engine.execution.protect import attach_stop, cancel_stop, check_stops
+from engine.execution.slicing import SliceSpec
+from engine.execution.stops import StopError, StopSpec
+from engine.market.types import Bar
+from engine.settings import load_settings
+from engine.store.db import open_store
+from engine.store.models import (
+    AuditEvent,
+    BarRow,
+    Instrument,
+    OrderRow,
+    ParentChild,
+    ParentOrder,
+    ProtectiveStop,
+)
+from engine.trading import control
+from engine.trading import state as trading_state
+from engine.trading.brokers.base import OrderSide
+from engine.trading.brokers.paper import PaperBroker
+from engine.trading.gateway import OrderIntent, submit
+from engine.trading.risk import RiskLimits
+from engine.trading.state import TradingState
+from engine.trading.sync import sync_from_broker
+
+T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+LIMITS = RiskLimits(max_order_qty=D(10**6), max_order_notional=D(10**9), max_position_notional=D(10**9),
+                    max_gross_exposure_pct=D(10**4))
+
+
+def build(url: str, tmp_path, participation: str = "1", **settings: object) -> EngineContext:  # type: ignore[no-untyped-def]
+    store = open_store(url, migrate=True)
+    clock = ManualClock(T0)
+    broker = PaperBroker(store, clock, D(10_000_000), D(0), D(0), D(participation))
+    with store.write() as s:
+        trading_state.ensure_state(s, T0)
+        s.add(Instrument(symbol="AAA", kind="stock", has_options=False, source="test"))
+        s.add(BarRow(symbol="AAA", ts=T0, open=100, high=100, low=100, close=100, volume=1e6))
+    cfg = load_settings(database_url=url, market_source="csv", csv_dir=tmp_path, **settings)
+    ctx = EngineContext(cfg, store, clock, broker, None)
+    sync_from_broker(ctx, LIMITS)
+    return ctx
+
+
+@pytest.fixture()
+def ctx(any_db_url, tmp_path):  # type: ignore[no-untyped-def]
+    c = build(any_db_url, tmp_path)
+    yield c
+    c.store.dispose()
+
+
+def bar(ctx: EngineContext, o: float, h: float, lo: float, c: float, volume: float = 1e6, seconds: int = 60) -> Bar:
+    """One new bar: stored, matched by the paper broker, and the store synced (what a market tick + sync do)."""
+    ctx.clock.advance(seconds)
+    b = Bar("AAA", ctx.clock.now(), o, h, lo, c, volume)
+    with ctx.store.write() as s:
+        s.add(BarRow(symbol="AAA", ts=b.ts, open=o, high=h, low=lo, close=c, volume=volume))
+    ctx.broker.process_bars([b])
+    sync_from_broker(ctx, LIMITS)
+    return b
+
+
+def buy(ctx: EngineContext, qty: int) -> None:
+    assert submit(ctx, OrderIntent("AAA", OrderSide.BUY, D(qty), idempotency_key=f"buy-{qty}"), "t", "manual",
+                  LIMITS).accepted
+    bar(ctx, 100, 100, 100, 100)  # fills at the open, 100 (no slippage in these tests)
+
+
+def orders(ctx: EngineContext, origin: str) -> list[OrderRow]:
+    with ctx.store.read() as s:
+        return list(s.scalars(select(OrderRow).where(OrderRow.origin == origin).order_by(OrderRow.id)))
+
+
+def audits(ctx: EngineContext, action: str) -> list[AuditEvent]:
+    with ctx.store.read() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def stop_row(ctx: EngineContext) -> ProtectiveStop:
+    with ctx.store.read() as s:
+        return s.scalars(select(ProtectiveStop).order_by(ProtectiveStop.id.desc())).first()
+
+
+def test_trailing_stop_exits_through_the_gateway_and_the_paper_broker(ctx):
+    with pytest.raises(StopError, match="no open position"):
+        attach_stop(ctx, "AAA", StopSpec(trail_pct=D(10)), "alice")
+    buy(ctx, 100)
+    attach_stop(ctx, "AAA", StopSpec(trail_pct=D(10)), "alice")
+    assert check_stops(ctx, [bar(ctx, 100, 110, 100, 109)]) == []  # level 90 -> mark 110
+    assert stop_row(ctx).extreme_price == D(110)
+    events = check_stops(ctx, [bar(ctx, 105, 106, 98, 100)])  # level 99: low 98 reaches it
+    assert [e.what for e in events] == ["triggered"]
+    exit_order = orders(ctx, "stop")[0]
+    assert (exit_order.side, exit_order.qty, exit_order.order_type, exit_order.actor) == ("sell", D(100), "market",
+                                                                                          "system:stops")
+    bar(ctx, 99, 99, 97, 98)  # the exit fills at the next open, 99
+    assert orders(ctx, "stop")[0].filled_avg_price == D(99)
+    assert [e.what for e in check_stops(ctx, [])] == ["done"] and stop_row(ctx).status == "done"
+    assert audits(ctx, "stop.set")[0].actor == "alice" and len(audits(ctx, "stop.triggered")) == 1
+
+
+def test_halted_blocks_the_stop_audited_and_reducing_lets_it_out(ctx):
+    buy(ctx, 50)
+    attach_stop(ctx, "AAA", StopSpec(stop_loss_pct=D(5)), "alice")  # level 95
+    with ctx.store.write() as s:
+        trading_state.change(s, ctx.clock.now(), TradingState.HALTED, "bob", "kill switch")
+    assert [e.what for e in check_stops(ctx, [bar(ctx, 96, 96, 90, 91)])] == ["blocked"]
+    refused = orders(ctx, "stop")
+    assert len(refused) == 1 and refused[0].status == "rejected" and refused[0].reject_reason.startswith("trading_state")
+    assert len(audits(ctx, "stop.blocked")) == 1
+    assert check_stops(ctx, [bar(ctx, 91, 92, 90, 91)]) == [] and len(orders(ctx, "stop")) == 1  # waits, no spam
+    with ctx.store.write() as s:
+        trading_state.change(s, ctx.clock.now(), TradingState.REDUCING, "bob", "let exits out")
+    assert [e.what for e in check_stops(ctx, [])] == ["triggered"]
+    sent = orders(ctx, "stop")[-1]
+    assert sent.status == "new" and sent.qty == D(50) and stop_row(ctx).attempts == 2
+
+
+def test_time_stop_and_a_removed_stop(ctx):
+    buy(ctx, 10)
+    attach_stop(ctx, "AAA", StopSpec(max_hold_seconds=150), "alice")  # attached at T0+60
+    assert check_stops(ctx, [bar(ctx, 100, 101, 99, 100)]) == []  # T0+120: held 60 s
+    assert [e.what for e in check_stops(ctx, [bar(ctx, 100, 101, 99, 100, seconds=90)])] == ["triggered"]  # 150 s
+    assert cancel_stop(ctx, "AAA", "alice") == 1 and stop_row(ctx).status == "canceled"
+
+
+def test_twap_parent_with_partial_fills_rolls_the_rest_into_the_next_child(any_db_url, tmp_path):
+    ctx = build(any_db_url, tmp_path, participation="0.25")
+    try:
+        # 1000 shares over 500 s in 5 slices: cumulative targets 200, 400, 600, 800, 1000 every 100 s
+        pid = create_parent(ctx, "AAA", OrderSide.BUY, D(1000), SliceSpec("twap", 500, 5), "alice", "manual", "p1")
+        assert create_parent(ctx, "AAA", OrderSide.BUY, D(1000), SliceSpec("twap", 500, 5), "alice", "manual",
+                             "p1") == pid  # idempotent
+        work_parents(ctx)  # slice 0: child 1 of 200
+        bar(ctx, 100, 100, 100, 100, volume=400, seconds=100)  # 25% of 400 = 100 filled of 200
+        work_parents(ctx)  # slice 1 (target 400): child 1 canceled (100 left), child 2 = 400 - 100 = 300
+        kids = orders(ctx, "manual")
+        assert [(k.qty, k.filled_qty, k.status) for k in kids] == [(D(200), D(100), "canceled"), (D(300), D(0), "new")]
+        for _ in range(3):
+            bar(ctx, 100, 100, 100, 100, volume=10_000, seconds=100)
+            work_parents(ctx)
+        bar(ctx, 100, 100, 100, 100, volume=10_000, seconds=100)  # past the end: everything filled
+        work_parents(ctx)
+        kids = orders(ctx, "manual")
+        assert sum(k.filled_qty for k in kids) == D(1000)
+        assert [k.qty for k in kids] == [D(200), D(300), D(200), D(200), D(200)]
+        with ctx.store.read() as s:
+            parent = s.get(ParentOrder, pid)
+            links = list(s.scalars(select(ParentChild.client_order_id).where(ParentChild.parent_id == pid)))
+        assert parent.status == "done" and parent.filled_qty == D(1000)
+        assert sorted(links) == sorted(k.client_order_id for k in kids)
+    finally:
+        ctx.store.dispose()
+
+
+def test_cancel_a_parent_as_one(ctx):
+    # limit children 10 bps through the last price (100.10) rest while no bar comes
+    pid = create_parent(ctx, "AAA", OrderSide.BUY, D(600), SliceSpec("twap", 300, 3, limit_offset_bps=D(10)),
+                        "alice", "manual", "p2")
+    work_parents(ctx)
+    child = orders(ctx, "manual")[0]
+    assert (child.qty, child.order_type, child.limit_price) == (D(200), "limit", D("100.10"))
+    assert "1 of 1 working" in cancel_parent(ctx, pid, "alice")
+    assert not ctx.broker.list_open_orders() and orders(ctx, "manual")[0].status == "canceled"
+    ctx.clock.advance(200)
+    assert work_parents(ctx) == [] and len(orders(ctx, "manual")) == 1
+    with pytest.raises(ParentError, match="already canceled"):
+        cancel_parent(ctx, pid, "alice")
+
+
+def test_kill_switch_stops_live_parents_and_cancels_their_children(ctx):
+    ids = [create_parent(ctx, "AAA", side, D(900), SliceSpec("twap", 900, 3, limit_offset_bps=D(5)), "alice",
+                         "manual", f"k{side}") for side in (OrderSide.BUY, OrderSide.SELL)]
+    buy_pos = submit(ctx, OrderIntent("AAA", OrderSide.BUY, D(2000), idempotency_key="pos"), "t", "manual", LIMITS)
+    assert buy_pos.accepted
+    bar(ctx, 100, 100, 100, 100, volume=1e6, seconds=1)  # the position fills; no child sent yet
+    work_parents(ctx)
+    assert len(ctx.broker.list_open_orders()) == 2
+    result = control.perform(ctx, "alice", "halt", reason="test", execute="here")
+    assert result.status == "done", result
+    assert not ctx.broker.list_open_orders()
+    with ctx.store.read() as s:
+        assert {s.get(ParentOrder, i).status for i in ids} == {"canceled"}
+    with ctx.store.write() as s:
+        trading_state.change(s, ctx.clock.now(), TradingState.ACTIVE, "alice", "resume")
+    ctx.clock.advance(400)
+    assert work_parents(ctx) == []
+    assert "stopped 2 sliced parent" in str(result.steps)
+
+
+def test_the_throttle_holds_a_burst_in_the_real_gateway(any_db_url, tmp_path, monkeypatch):
+    from engine.execution import throttle
+    from engine.trading import gateway
+
+    ctx = build(any_db_url, tmp_path, order_rate_per_second=5, order_burst=2, order_throttle_max_wait_s=0.3)
+    fake = {"t": 0.0, "slept": 0.0}
+    bucket = throttle.TokenBucket(5, 2, monotonic=lambda: fake["t"], sleep=lambda s: fake.__setitem__("slept",
+                                                                                                     fake["slept"] + s))
+    monkeypatch.setattr(gateway, "bucket_for", lambda broker, config: bucket)
+    try:
+        out = [submit(ctx, OrderIntent("AAA", OrderSide.BUY, D(1), idempotency_key=f"b{i}"), "t", "manual", LIMITS)
+               for i in range(4)]
+        # no time passes: 2 from the bucket, the 3rd waits 0.2 s, the 4th would wait 0.4 s > 0.3 s: refused
+        assert [r.accepted for r in out] == [True, True, True, False] and fake["slept"] == pytest.approx(0.2)
+        assert out[3].check == "order_throttle" and "5 orders/s" in (out[3].reason or "")
+        rejected = [o for o in orders(ctx, "manual") if o.status == "rejected"]
+        assert len(rejected) == 1 and rejected[0].reject_reason.startswith("order_throttle")
+        # a protective exit is never refused by the throttle: it waits (0.4 s for a bucket 1 token in debt)
+        buy_fill = bar(ctx, 100, 100, 100, 100)
+        assert buy_fill is not None
+        assert submit(ctx, OrderIntent("AAA", OrderSide.SELL, D(1), idempotency_key="x"), "system:stops", "stop",
+                      LIMITS).accepted
+    finally:
+        ctx.store.dispose()
