@@ -8,32 +8,37 @@ from __future__ import annotations
 import logging
 import threading
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.params.versions import active_version_id, get_version
+from engine.params.versions import get_version
 from engine.portfolio_risk import report as risk_report
 from engine.portfolio_risk.book import history, read_book
 from engine.portfolio_risk.limits import PortfolioLimits, order_breach
 from engine.portfolio_risk.store_io import user_scenarios
+from engine.store.models import ParamVersion
 from engine.trading.risk import OrderFacts, RiskRejection
 
 log = logging.getLogger(__name__)
-_LIMITS: dict[int | None, PortfolioLimits] = {}
+_LIMITS: dict[tuple[str, int | None, str | None], PortfolioLimits] = {}
 _LOCK = threading.Lock()
 
 
 def limits_for(session: Session) -> PortfolioLimits:
-    """The active parameter version's portfolio limits (parsed once per version)."""
-    vid = active_version_id(session)
+    """The active parameter version's portfolio limits, parsed once per (database, version, content)."""
+    row = session.execute(select(ParamVersion.id, ParamVersion.content_hash).where(ParamVersion.is_active.is_(True))
+                          .order_by(ParamVersion.id.desc()).limit(1)).first()
+    vid, digest = (row[0], row[1]) if row is not None else (None, None)
+    key = (str(session.get_bind().url), vid, digest)
     with _LOCK:
-        cached = _LIMITS.get(vid)
+        cached = _LIMITS.get(key)
     if cached is not None:
         return cached
     limits = PortfolioLimits.from_params(get_version(session, vid) if vid is not None else None)
     with _LOCK:
         if len(_LIMITS) > 8:
             _LIMITS.clear()
-        _LIMITS[vid] = limits
+        _LIMITS[key] = limits
     return limits
 
 
