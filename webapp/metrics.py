@@ -10,7 +10,7 @@ Series (all prefixed regimedesk_):
   job_duration_seconds{job} (histogram), job_runs_total{job,outcome} (ok / error / skipped),
   orders{status} (orders now in each status), orders_created_total, gateway_rejections_total{reason},
   fills_total, filled_shares_total, regime_id{symbol}, regime_confidence{symbol}, equity_usd,
-  drawdown_from_peak_pct, daily_loss_pct,
+  drawdown_from_peak_pct, daily_loss_pct, portfolio_* (webapp/risk_metrics.py: VaR, CVaR, beta, stress, cluster),
   http_request_duration_seconds{route,method} (histogram), http_requests_total{route,method,status}.
 
 With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory shared by the workers)
@@ -33,7 +33,9 @@ from sqlalchemy import select
 from engine.context import EngineContext
 from engine.health.recorder import DURATION_BUCKETS, METRICS_KEY
 from engine.health.report import health_report
+from engine.portfolio_risk.store_io import latest_report
 from engine.store.models import KeyValue, TradingStateRow
+from webapp.risk_metrics import portfolio_families
 
 STATUS_VALUE = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED", "SHUTTING_DOWN", "STOPPED")
@@ -95,6 +97,7 @@ class StoreCollector:
                 row = session.get(KeyValue, METRICS_KEY)
                 cumulative: dict[str, Any] = dict(row.value) if row is not None else {}
                 state_row = session.scalars(select(TradingStateRow).where(TradingStateRow.id == 1)).first()
+                portfolio = latest_report(session)  # issue 17: the newest portfolio risk report
         except Exception:  # noqa: BLE001 - a scrape during a database outage still says so
             yield GaugeMetricFamily("regimedesk_store_up", "1 when this web process can read the store", value=0)
             yield from _health_families(report)
@@ -103,6 +106,7 @@ class StoreCollector:
         yield from _health_families(report)
         yield from _trading_families(cumulative, state_row.state if state_row is not None else None, report)
         yield from _job_families(cumulative.get("jobs", {}))
+        yield from portfolio_families(portfolio, self.ctx.clock.now())
 
 
 def _health_families(report: dict[str, Any]) -> Iterable[Metric]:

@@ -176,3 +176,24 @@ def test_market_move_breach_sets_reducing_and_sells_the_breaching_group(ctx):
         assert s.scalars(select(AuditEvent).where(AuditEvent.action.like("%state%"))).first() is not None
         order = s.scalars(select(OrderRow).where(OrderRow.origin == job.REDUCE_ORIGIN)).one()
         assert (order.symbol, order.side, order.qty) == ("AAA", "sell", D(113))  # a quarter of 450, rounded up
+
+
+def test_metrics_show_the_stored_var_and_cvar(ctx):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from webapp.metrics import render_metrics
+
+    _hold(ctx, AAA=300, CCC=-200)
+    job.run(ctx)
+    pnl = RETURNS["AAA"].to_numpy() * 30_000.0 - RETURNS["CCC"].to_numpy() * 20_000.0
+    samples = {(s.name, s.labels.get("method"), s.labels.get("level")): s.value
+               for fam in text_string_to_metric_families(render_metrics(ctx).decode()) for s in fam.samples}
+    assert samples[("regimedesk_portfolio_cvar_usd", "historical", "99")] == pytest.approx(
+        -empyrical.conditional_value_at_risk(pnl, cutoff=0.01))
+    assert samples[("regimedesk_portfolio_var_usd", "historical", "95")] == pytest.approx(
+        -empyrical.value_at_risk(pnl, cutoff=0.05))
+    beta_a = stats.linregress(RETURNS["IDX"], RETURNS["AAA"]).slope
+    beta_c = stats.linregress(RETURNS["IDX"], RETURNS["CCC"]).slope
+    assert samples[("regimedesk_portfolio_beta", None, None)] == pytest.approx(
+        (30_000 * beta_a - 20_000 * beta_c) / EQUITY)
+    assert samples[("regimedesk_portfolio_limit_breaches", None, None)] == 0
