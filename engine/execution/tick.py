@@ -6,25 +6,35 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from engine.execution.modes import ExecutionConfigError, PresetExecution, for_preset
+from engine.execution.modes import ExecutionConfigError, PresetExecution, for_preset, load_config
 from engine.execution.parents import work_parents
 from engine.execution.protect import StopEvent, check_stops
 from engine.market.types import Bar
-from engine.store.models import KeyValue
 
 log = logging.getLogger(__name__)
-ACTIVE_PRESET_KEY = "planner.active_preset"  # the planner's store key: {"name": ..., ...}
 
 
 def active_preset_name(ctx: Any) -> str:
-    """The planner's active preset name ("default" when none is stored or it cannot be read)."""
+    """The preset the planner uses now (its regime -> preset table); a user preset answers with its base
+    preset's name when config/execution.toml has no table for it. "default" when it cannot be read."""
     try:
+        from sqlalchemy import desc, select
+
+        from engine.store.models import PlannerRegimePreset, RegimeSnapshot
+
+        listed = load_config()
         with ctx.store.read() as s:
-            row = s.get(KeyValue, ACTIVE_PRESET_KEY)
-        value = row.value if row is not None else None
-        return str(value.get("name") or "default") if isinstance(value, dict) else "default"
-    except Exception:  # noqa: BLE001 - the planner's storage is being rebuilt: defaults are safe
-        log.debug("could not read the active preset; execution defaults of 'default' apply", exc_info=True)
+            regime = s.scalars(select(RegimeSnapshot.regime_name).order_by(desc(RegimeSnapshot.id)).limit(1)).first()
+            row = s.get(PlannerRegimePreset, regime) if regime else None
+            name = row.preset if row is not None else "default"
+            if name in listed or name == "default":
+                return name
+            from engine.planner.preset_store import list_presets  # a user preset: the slow path, its base
+
+            preset = list_presets(s).get(name)
+        return preset.base if preset is not None and preset.base else "default"
+    except Exception:  # noqa: BLE001 - the planner's presets cannot be read: the defaults of "default" are safe
+        log.debug("could not read the planner's preset; execution defaults of 'default' apply", exc_info=True)
         return "default"
 
 
