@@ -153,10 +153,11 @@ def _stepped(clf: RegimeClassifier, m: RegimeModule, frame: Frame, rows_idx: np.
     """A module stepped row by row (its own state advances exactly as in the live path)."""
     n = len(rows_idx)
     act, sc, v, hv = np.zeros(n, bool), np.zeros(n), np.full(n, np.nan), np.zeros(n, bool)
-    skip = isinstance(m, CHAIN_ONLY) and not any_chain and not any(stale)
+    if isinstance(m, CHAIN_ONLY) and not any_chain and not any(stale):
+        return act, sc, v, hv  # no chain on any row: no_chain() everywhere (inactive, no vol, no diagnostics)
     want = {"atm_straddle"} if m is clf.straddle else {"vanna", "charm", "volga"} if m is clf.greek else set()
     for k in np.flatnonzero(stepped).tolist():
-        if skip or (isinstance(m, CHAIN_ONLY) and views[k] is None and not stale[k]):
+        if isinstance(m, CHAIN_ONLY) and views[k] is None and not stale[k]:
             r = _override(clf, m, m.no_chain(), "")
         else:
             r = _override(clf, m, m.step(int(rows_idx[k]), views[k] if m.needs_chain else None, frame), stale[k])

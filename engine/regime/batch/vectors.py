@@ -22,7 +22,10 @@ def holds(c: Condition, env: Env, n: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(n, bool), np.zeros(n, bool)
     vals, known = got
     if c.op == "eq":
-        truth = np.array([str(v) == str(c.a) for v in vals], dtype=bool) if len(vals) else np.zeros(0, bool)
+        if vals.dtype == object:  # a text variable (volume_profile): str(v) == v for its known rows
+            truth = np.asarray(np.equal(vals, str(c.a)), dtype=bool).reshape(len(vals))
+        else:
+            truth = np.array([str(v) == str(c.a) for v in vals], dtype=bool)
         return truth & known, known
     x = np.asarray(vals, dtype=np.float64)
     x = np.abs(x) if c.absolute else x

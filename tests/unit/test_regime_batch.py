@@ -1,0 +1,155 @@
+"""Batch regime replay (engine/regime/batch) = the incremental classifier, field for field.
+
+The incremental classifier (the live path) is the oracle: every test replays the same bars both
+ways and compares whole DataFrames (every column: regime, confidence, module scores and weights,
+transition flags and rules, blocked reasons, checks, classes, extras), dtypes and column order
+included. Parameter variants switch the branches the batch path mirrors (smoothing, persistence
+windows the trimmed history cuts, hysteresis, gaps, reversals, modules switched off).
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.market.simulated import SimulatedMarket
+from engine.params import default_params
+from engine.regime import batch
+from engine.regime.batch.inputs import persistence
+from engine.regime.classifier import RegimeClassifier
+from engine.regime.replay import replay, replay_engine
+from engine.regime.testing import edited
+
+PS = default_params()
+
+
+def _minutes(n: int, seed: int = 7) -> pd.DataFrame:
+    bars, _ = SimulatedMarket(seed=seed).history(n)
+    return bars[bars["symbol"] == "IDX"].rename(columns={"ts": "timestamp"}).reset_index(drop=True)
+
+
+def _with_chains(n: int, seed: int = 5) -> tuple[pd.DataFrame, list]:
+    m = SimulatedMarket(seed=seed, start=datetime(2026, 1, 5, 3, 45, tzinfo=UTC))
+    bars, chains = [], []
+    for _ in range(n):
+        u = m.poll()
+        bars += [b for b in u.bars if b.symbol == m.index_symbol()]
+        chains += [c for c in u.chains if c.underlying == m.index_symbol()]
+    df = pd.DataFrame([{"timestamp": b.ts, "open": b.open, "high": b.high, "low": b.low, "close": b.close,
+                        "volume": b.volume} for b in bars])
+    return df, chains
+
+
+def _same(df: pd.DataFrame, ps, **kw) -> pd.DataFrame:
+    assert replay_engine(ps, len(df)) == "batch"
+    inc = replay(df, ps, engine="incremental", **kw)
+    out = replay(df, ps, engine="batch", **kw)
+    pd.testing.assert_frame_equal(out, inc)
+    return out
+
+
+def test_minute_bars_default_workbook() -> None:
+    out = _same(_minutes(3000), PS)
+    live = out[~out["warmup"]]
+    assert len(live) > 2900 and live["regime_transition"].sum() > 5
+    assert (live["blocked_by"] != "").any() and (live["stability_checks_passed"] != "").any()
+
+
+VARIANTS = {
+    "smoothing off": {("TransitionManagement", "transition_smoothing_enabled"): False},
+    "long smoothing window": {("TransitionManagement", "smoothing_window"): 10},
+    "longest persistence window": {("NoiseFiltering", "persistence_lookback"): 10},
+    "no mean-reversion check": {("NoiseFiltering", "mean_reversion_check"): False},
+    "fixed hysteresis": {("StabilityConfiguration", "adaptive_hysteresis"): False,
+                         ("StabilityConfiguration", "hysteresis_buffer"): 0.15},
+    "small hysteresis, relaxed gaps": {("StabilityConfiguration", "hysteresis_buffer"): 0.02,
+                                       ("TransitionManagement", "gap_transition_handling"): "RELAXED"},
+    "direct reversals": {("TransitionManagement", "allow_direct_reversals"): True},
+    "no volume analysis": {("MasterConfiguration", "enable_volume_analysis"): False},
+    "simple detection, strict gaps": {("TransitionManagement", "transition_detection_method"): "SIMPLE",
+                                      ("TransitionManagement", "gap_transition_handling"): "STRICT"},
+    "quick transitions": {("StabilityConfiguration", "minimum_regime_duration"): 15.0,
+                          ("StabilityConfiguration", "confirmation_window"): 3.0,
+                          ("StabilityConfiguration", "transition_cooldown"): 5.0},
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_parameter_variants(name: str) -> None:
+    _same(_minutes(1500, seed=11), edited(PS, VARIANTS[name]))
+
+
+@pytest.mark.parametrize("lookback", [3, 10, 32, 40])
+def test_direction_persistence_matches_the_live_filter(lookback: int) -> None:
+    """inputs.persistence (vectorised, carried across chunks) = NoiseFilter.persistent on the trimmed history."""
+    nf = RegimeClassifier(PS).noise
+    nf.persist_lookback = lookback  # beyond the workbook's range too: the history trimming then matters
+    rng = np.random.default_rng(lookback)
+    d = np.round(rng.normal(size=400), 1) * (rng.random(400) < 0.8)  # zeros and repeated signs included
+    live_hist: list[float] = []
+    expected = []
+    for x in d.tolist():
+        expected.append(nf.persistent(live_hist, x))
+        live_hist.append(x)
+        if len(live_hist) > 64:
+            del live_hist[:-32]
+    hist: list[float] = []
+    got = np.concatenate([persistence(nf, hist, part) for part in np.array_split(d, 7)])
+    assert got.tolist() == expected and hist == live_hist
+    assert 0 < sum(expected) < len(expected)
+
+
+def test_option_chains_and_their_modules() -> None:
+    df, chains = _with_chains(400)
+    out = _same(df, PS, chains=chains)
+    assert "GreekSentimentAnalysis" in out["active_modules"].iloc[-1]
+    assert out["atm_straddle"].notna().iloc[-1]
+
+
+def test_stale_chains() -> None:
+    df, chains = _with_chains(200, seed=3)
+    out = _same(df, PS, chains=chains[:80])  # the chains stop: option modules drop out as stale
+    assert "GreekSentimentAnalysis" not in out["active_modules"].iloc[-1]
+
+
+def test_peers() -> None:
+    bars, _ = SimulatedMarket(seed=2).history(1200)
+    idx = bars[bars.symbol == "IDX"].rename(columns={"ts": "timestamp"})
+    peer = bars[bars.symbol == "ALFA"].rename(columns={"ts": "timestamp"})
+    out = _same(idx, PS, peers={"ALFA": peer})
+    assert "CorrelationMatrix" in out["active_modules"].iloc[-1]
+
+
+def test_data_gap_inside_a_session_holds_the_regime() -> None:
+    df = _minutes(1500, seed=4)
+    df = df.drop(index=range(900, 912)).reset_index(drop=True)  # 12 minutes missing mid-session
+    out = _same(df, PS)
+    assert out["blocked_by"].str.startswith("data gap").any()
+
+
+def test_progress_chunks_give_the_same_answers() -> None:
+    df = _minutes(3000, seed=9)
+    seen: list[tuple[int, int]] = []
+    out = _same(df, PS, progress=lambda d, t: seen.append((d, t)), chunk=700)
+    pd.testing.assert_frame_equal(out, replay(df, PS, engine="incremental"))  # pieces of 700 = one call here
+    assert seen == [(700, 3000), (1400, 3000), (2100, 3000), (2800, 3000), (3000, 3000)] * 2  # both paths
+
+
+def test_unsupported_configuration_falls_back_to_incremental(monkeypatch: pytest.MonkeyPatch) -> None:
+    row = next(k for k, r in enumerate(PS.to_canonical()["sheets"]["IndicatorConfiguration"]["main"])
+               if r["indicator_name"] == "ATRBasedIndicators")
+    ps = edited(PS, cells={("IndicatorConfiguration", "main", row, "requires_data"): ["price_data", "options_chain"]})
+    assert "ATRBasedIndicators" in (batch.unsupported_reason(ps, 500) or "")
+    assert replay_engine(ps, 500) == "incremental"
+    df = _minutes(500)
+    expected = replay(df, ps, engine="incremental")
+
+    def refuse(*a, **k):  # the batch path must not even start
+        raise AssertionError("batch path used for an unsupported configuration")
+
+    monkeypatch.setattr(batch, "replay", refuse)
+    pd.testing.assert_frame_equal(replay(df, ps), expected)
+    assert replay_engine(PS, 15) == "incremental"  # too few bars to measure the interval
+    pd.testing.assert_frame_equal(replay(df.iloc[:15], PS), replay(df.iloc[:15], PS, engine="incremental"))
