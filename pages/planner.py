@@ -20,11 +20,13 @@ from engine.auth.roles import Role, at_least
 from engine.params.versions import active_params
 from engine.planner import api, preset_store
 from engine.store.models import RegimeSnapshot
-from webapp import planner_callbacks, planner_preset_callbacks  # noqa: F401 - registers the page's callbacks
+from webapp import planner_callbacks, planner_preset_callbacks
 from webapp.context import get_context
 from webapp.planner_views import preset_options
 
 dash.register_page(__name__, path="/planner", name="Planner", order=3)
+planner_callbacks.register_callbacks()  # preview, compare, send
+planner_preset_callbacks.register_callbacks()  # user presets, regime table, stored plans
 
 REFRESH_MS = 5000  # how often the page asks whether an input changed (a cheap stamp; planning only on change)
 

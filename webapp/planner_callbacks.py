@@ -40,13 +40,6 @@ def preset_controls(name: object, switch_ids: list[dict[str, str]]) -> tuple[lis
     return sliders, switches, preset.description
 
 
-@dash.callback(SLIDERS, Output(SWITCHES, "value"), Output("planner-preset-description", "children"),
-               Input("planner-preset", "value"), State(SWITCHES, "id"), prevent_initial_call=True)
-@requires(Role.VIEWER)
-def load_preset(name: str, switch_ids: list[dict[str, str]]):  # type: ignore[no-untyped-def]
-    return preset_controls(name, switch_ids)
-
-
 def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, str]], switches: object,
                     shown_key: object) -> tuple[Any, Any, Any, Any]:
     """(plan view, key, portfolio stamp, error) for the page's controls; no_update when the key is the one shown."""
@@ -60,17 +53,6 @@ def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, st
     if result.key == shown_key:
         return no_update, no_update, no_update, no_update
     return plan_view(result.plan), result.key, result.portfolio, ""
-
-
-@dash.callback(Output("planner-plan", "children"), Output("planner-preview-key", "data"),
-               Output("planner-preview-portfolio", "data"), Output("planner-error", "children"),
-               Input("planner-preset", "value"), Input({"type": "planner-slider", "name": ALL}, "value"),
-               Input(SWITCHES, "value"), Input("planner-interval", "n_intervals"),
-               State(SWITCHES, "id"), State("planner-preview-key", "data"))
-@requires(Role.VIEWER)
-def preview_plan(name: str, sliders: list[float], switches: list[bool], _n: int | None,  # type: ignore[no-untyped-def]
-                 switch_ids: list[dict[str, str]], shown_key: str | None):
-    return preview_outputs(name, sliders, switch_ids, switches, shown_key)
 
 
 def compare_outputs(a: object, b: object, shown: object) -> tuple[Any, Any]:
@@ -89,14 +71,6 @@ def compare_outputs(a: object, b: object, shown: object) -> tuple[Any, Any]:
     ], className="row"), keys
 
 
-@dash.callback(Output("planner-compare", "children"), Output("planner-compare-key", "data"),
-               Input("planner-compare-a", "value"), Input("planner-compare-b", "value"),
-               Input("planner-interval", "n_intervals"), State("planner-compare-key", "data"))
-@requires(Role.VIEWER)
-def compare_presets(a: str, b: str, _n: int | None, shown: list[str] | None):  # type: ignore[no-untyped-def]
-    return compare_outputs(a, b, shown)
-
-
 # ---- Send plan ----------------------------------------------------------------------------------------
 def send_dialog(key: object) -> tuple[bool, Any]:
     """The confirm dialog's text: every trade in order, and a what-if plan said to be one."""
@@ -111,16 +85,6 @@ def send_dialog(key: object) -> tuple[bool, Any]:
                        className="text-warning fw-semibold") if plan.relaxed else ""
     return True, html.Div([html.Div(f"Send {len(plan.steps)} order(s) in this order, preset {plan.preset}:"),
                            html.Ol(lines), warning])
-
-
-@dash.callback(Output("planner-send-modal", "is_open"), Output("planner-send-body", "children"),
-               Input("planner-send", "n_clicks"), Input("planner-send-cancel", "n_clicks"),
-               State("planner-preview-key", "data"), prevent_initial_call=True)
-@requires(Role.TRADER)
-def ask_send(_open: int, _cancel: int, key: str | None):  # type: ignore[no-untyped-def]
-    if ctx.triggered_id != "planner-send" or not is_click(_open):
-        return False, no_update
-    return send_dialog(key)
 
 
 def send_shown_plan(key: object, portfolio: object) -> Any:
@@ -141,11 +105,47 @@ def send_shown_plan(key: object, portfolio: object) -> Any:
                               className="small fw-semibold"), outcomes_view(outcomes)])
 
 
-@dash.callback(Output("planner-send-result", "children"), Output("planner-send-modal", "is_open", allow_duplicate=True),
-               Input("planner-send-confirm", "n_clicks"), State("planner-preview-key", "data"),
-               State("planner-preview-portfolio", "data"), prevent_initial_call=True)
-@requires(Role.TRADER)
-def confirm_send(n: int | None, key: str | None, portfolio: str | None):  # type: ignore[no-untyped-def]
-    if not is_click(n):
-        return no_update, False
-    return send_shown_plan(key, portfolio), False
+def register_callbacks() -> None:
+    """Called by pages/planner.py each time Dash executes the page for a new app (a dash.callback
+    registration is consumed by the app being built, so a plain import would serve only the first app)."""
+
+    @dash.callback(SLIDERS, Output(SWITCHES, "value"), Output("planner-preset-description", "children"),
+                   Input("planner-preset", "value"), State(SWITCHES, "id"), prevent_initial_call=True)
+    @requires(Role.VIEWER)
+    def load_preset(name: str, switch_ids: list[dict[str, str]]):  # type: ignore[no-untyped-def]
+        return preset_controls(name, switch_ids)
+
+    @dash.callback(Output("planner-plan", "children"), Output("planner-preview-key", "data"),
+                   Output("planner-preview-portfolio", "data"), Output("planner-error", "children"),
+                   Input("planner-preset", "value"), Input({"type": "planner-slider", "name": ALL}, "value"),
+                   Input(SWITCHES, "value"), Input("planner-interval", "n_intervals"),
+                   State(SWITCHES, "id"), State("planner-preview-key", "data"))
+    @requires(Role.VIEWER)
+    def preview_plan(name: str, sliders: list[float], switches: list[bool], _n: int | None,  # type: ignore[no-untyped-def]
+                     switch_ids: list[dict[str, str]], shown_key: str | None):
+        return preview_outputs(name, sliders, switch_ids, switches, shown_key)
+
+    @dash.callback(Output("planner-compare", "children"), Output("planner-compare-key", "data"),
+                   Input("planner-compare-a", "value"), Input("planner-compare-b", "value"),
+                   Input("planner-interval", "n_intervals"), State("planner-compare-key", "data"))
+    @requires(Role.VIEWER)
+    def compare_presets(a: str, b: str, _n: int | None, shown: list[str] | None):  # type: ignore[no-untyped-def]
+        return compare_outputs(a, b, shown)
+
+    @dash.callback(Output("planner-send-modal", "is_open"), Output("planner-send-body", "children"),
+                   Input("planner-send", "n_clicks"), Input("planner-send-cancel", "n_clicks"),
+                   State("planner-preview-key", "data"), prevent_initial_call=True)
+    @requires(Role.TRADER)
+    def ask_send(_open: int, _cancel: int, key: str | None):  # type: ignore[no-untyped-def]
+        if ctx.triggered_id != "planner-send" or not is_click(_open):
+            return False, no_update
+        return send_dialog(key)
+
+    @dash.callback(Output("planner-send-result", "children"), Output("planner-send-modal", "is_open", allow_duplicate=True),
+                   Input("planner-send-confirm", "n_clicks"), State("planner-preview-key", "data"),
+                   State("planner-preview-portfolio", "data"), prevent_initial_call=True)
+    @requires(Role.TRADER)
+    def confirm_send(n: int | None, key: str | None, portfolio: str | None):  # type: ignore[no-untyped-def]
+        if not is_click(n):
+            return no_update, False
+        return send_shown_plan(key, portfolio), False

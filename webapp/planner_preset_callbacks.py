@@ -59,19 +59,6 @@ def save_user_preset(save_name: object, picked: object, sliders: object, switch_
             preset_options(list(pv.all_presets())), user_preset_options())
 
 
-@dash.callback(Output("planner-save-message", "children"), Output("planner-preset", "options"),
-               Output("planner-versions-name", "options"),
-               Input("planner-save", "n_clicks"), State("planner-save-name", "value"), State("planner-preset", "value"),
-               State({"type": "planner-slider", "name": ALL}, "value"), State({"type": "planner-switch", "name": ALL}, "id"),
-               State({"type": "planner-switch", "name": ALL}, "value"), prevent_initial_call=True)
-@requires(Role.TRADER)
-def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],  # type: ignore[no-untyped-def]
-                switch_ids: list[dict[str, str]], switches: list[bool]):
-    if not is_click(n):
-        return no_update, no_update, no_update
-    return save_user_preset(save_name, picked, sliders, switch_ids, switches)
-
-
 def version_preset(version: Any) -> PlannerPreset:
     """A stored version as the preset it describes (its base with its sliders and overrides)."""
     return api.compose_preset(api.load_preset(version.base), version.sliders, version.overrides, name=version.name)
@@ -89,16 +76,6 @@ def versions_outputs(name: object) -> tuple[Any, list[dict[str, Any]], Any, Any]
     return versions_table(versions), options, a, (numbers[-1] if numbers else None)
 
 
-@dash.callback(Output("planner-versions", "children"), Output("planner-diff-a", "options"),
-               Output("planner-diff-a", "value"), Output("planner-diff-b", "options"), Output("planner-diff-b", "value"),
-               Input("planner-versions-name", "value"), Input("planner-save-message", "children"),
-               Input("planner-restore-message", "children"))
-@requires(Role.VIEWER)
-def show_versions(name: str | None, _saved: Any, _restored: Any):  # type: ignore[no-untyped-def]
-    table, options, a, b = versions_outputs(name)
-    return table, options, a, options, b
-
-
 def diff_outputs(name: object, a: object, b: object) -> Any:
     if not isinstance(name, str) or not isinstance(a, int) or not isinstance(b, int):
         return ""
@@ -113,19 +90,8 @@ def diff_outputs(name: object, a: object, b: object) -> Any:
     return diff_table(diff, f"v{a}", f"v{b}")
 
 
-@dash.callback(Output("planner-diff", "children"), Input("planner-diff-a", "value"), Input("planner-diff-b", "value"),
-               State("planner-versions-name", "value"))
-@requires(Role.VIEWER)
-def diff_versions(a: int | None, b: int | None, name: str | None):  # type: ignore[no-untyped-def]
-    return diff_outputs(name, a, b)
-
-
-@dash.callback(Output("planner-restore-message", "children"), Input("planner-restore", "n_clicks"),
-               State("planner-versions-name", "value"), State("planner-diff-a", "value"), prevent_initial_call=True)
-@requires(Role.TRADER)
-def restore_version(n: int | None, name: str | None, version: int | None):  # type: ignore[no-untyped-def]
-    if not is_click(n):
-        return no_update
+def restore_outputs(name: object, version: object) -> Any:
+    """Restore `version` of user preset `name` as its newest version (audited with the logged-in user)."""
     if not isinstance(name, str) or not isinstance(version, int) or isinstance(version, bool):
         return _error("Pick a user preset and its version A to restore.")
     context = get_context()
@@ -152,16 +118,6 @@ def save_regime_table(ids: list[dict[str, str]], values: list[object]) -> Any:
     return _ok(f"Saved: {changed}.")
 
 
-@dash.callback(Output("planner-regime-message", "children"), Input("planner-regime-save", "n_clicks"),
-               State({"type": "planner-regime", "name": ALL}, "id"),
-               State({"type": "planner-regime", "name": ALL}, "value"), prevent_initial_call=True)
-@requires(Role.TRADER)
-def save_regimes(n: int | None, ids: list[dict[str, str]], values: list[str]):  # type: ignore[no-untyped-def]
-    if not is_click(n) or not triggered_by_click(ctx.triggered):
-        return no_update
-    return save_regime_table(ids, values)
-
-
 # ---- stored plans ---------------------------------------------------------------------------------
 def recent_outputs(shown: object) -> tuple[Any, Any]:
     with get_context().store.read() as session:
@@ -172,8 +128,55 @@ def recent_outputs(shown: object) -> tuple[Any, Any]:
     return recent_plans_table(plans), stamp
 
 
-@dash.callback(Output("planner-recent", "children"), Output("planner-recent-print", "data"),
-               Input("planner-interval", "n_intervals"), State("planner-recent-print", "data"))
-@requires(Role.VIEWER)
-def show_recent(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
-    return recent_outputs(shown)
+def register_callbacks() -> None:
+    """Called by pages/planner.py each time Dash executes the page for a new app (see planner_callbacks)."""
+
+    @dash.callback(Output("planner-save-message", "children"), Output("planner-preset", "options"),
+                   Output("planner-versions-name", "options"),
+                   Input("planner-save", "n_clicks"), State("planner-save-name", "value"), State("planner-preset", "value"),
+                   State({"type": "planner-slider", "name": ALL}, "value"), State({"type": "planner-switch", "name": ALL}, "id"),
+                   State({"type": "planner-switch", "name": ALL}, "value"), prevent_initial_call=True)
+    @requires(Role.TRADER)
+    def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],  # type: ignore[no-untyped-def]
+                    switch_ids: list[dict[str, str]], switches: list[bool]):
+        if not is_click(n):
+            return no_update, no_update, no_update
+        return save_user_preset(save_name, picked, sliders, switch_ids, switches)
+
+    @dash.callback(Output("planner-versions", "children"), Output("planner-diff-a", "options"),
+                   Output("planner-diff-a", "value"), Output("planner-diff-b", "options"), Output("planner-diff-b", "value"),
+                   Input("planner-versions-name", "value"), Input("planner-save-message", "children"),
+                   Input("planner-restore-message", "children"))
+    @requires(Role.VIEWER)
+    def show_versions(name: str | None, _saved: Any, _restored: Any):  # type: ignore[no-untyped-def]
+        table, options, a, b = versions_outputs(name)
+        return table, options, a, options, b
+
+    @dash.callback(Output("planner-diff", "children"), Input("planner-diff-a", "value"), Input("planner-diff-b", "value"),
+                   State("planner-versions-name", "value"))
+    @requires(Role.VIEWER)
+    def diff_versions(a: int | None, b: int | None, name: str | None):  # type: ignore[no-untyped-def]
+        return diff_outputs(name, a, b)
+
+    @dash.callback(Output("planner-restore-message", "children"), Input("planner-restore", "n_clicks"),
+                   State("planner-versions-name", "value"), State("planner-diff-a", "value"), prevent_initial_call=True)
+    @requires(Role.TRADER)
+    def restore_version(n: int | None, name: str | None, version: int | None):  # type: ignore[no-untyped-def]
+        if not is_click(n):
+            return no_update
+        return restore_outputs(name, version)
+
+    @dash.callback(Output("planner-regime-message", "children"), Input("planner-regime-save", "n_clicks"),
+                   State({"type": "planner-regime", "name": ALL}, "id"),
+                   State({"type": "planner-regime", "name": ALL}, "value"), prevent_initial_call=True)
+    @requires(Role.TRADER)
+    def save_regimes(n: int | None, ids: list[dict[str, str]], values: list[str]):  # type: ignore[no-untyped-def]
+        if not is_click(n) or not triggered_by_click(ctx.triggered):
+            return no_update
+        return save_regime_table(ids, values)
+
+    @dash.callback(Output("planner-recent", "children"), Output("planner-recent-print", "data"),
+                   Input("planner-interval", "n_intervals"), State("planner-recent-print", "data"))
+    @requires(Role.VIEWER)
+    def show_recent(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
+        return recent_outputs(shown)

@@ -77,7 +77,7 @@ def composed_preset(presets: Mapping[str, PlannerPreset], name: object, sliders:
     """The picked preset with the page's slider positions and switches on top; PresetError names the bad input."""
     if not isinstance(name, str) or name not in presets:
         raise PresetError(f"Planner page: unknown preset {str(name)[:40]!r}; pick one of {', '.join(presets)}")
-    if not isinstance(sliders, Sequence) or len(sliders) != len(SLIDER_NAMES):
+    if not isinstance(sliders, Sequence) or isinstance(sliders, str) or len(sliders) != len(SLIDER_NAMES):
         raise PresetError(f"Planner page: expected {len(SLIDER_NAMES)} slider values ({', '.join(SLIDER_NAMES)})")
     values: dict[str, float] = {}
     for slider, value in zip(SLIDER_NAMES, sliders, strict=True):

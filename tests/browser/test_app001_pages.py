@@ -11,7 +11,7 @@ PAGES = {
     "/": ("#overview-equity", "Overview"),
     "/regime": ("#regime-bar-count", "Regime"),
     "/parameters": ("h3", "Parameters"),
-    "/planner": ("#planner-limits", "Planner"),
+    "/planner": ("#planner-sliders", "Planner"),
     "/health": ("#health-jobs", "Health"),
     "/trading": ("h3", "Trading"),
     "/performance": ("#performance-fills-count", "Performance"),

@@ -77,7 +77,10 @@ PROTECTED = [
      {"trading-ticket-submit.n_clicks": 1, "trading-ticket-symbol.value": "ALFA", "trading-ticket-side.value": "buy",
       "trading-ticket-qty.value": 5, "trading-ticket-type.value": "market",
       "trading-ticket-nonce.data": "0123456789abcdef"}),
-    ("planner-message.children", "planner-activate-confirm", None),
+    ("planner-send-result.children", "planner-send-confirm", None),
+    ("planner-save-message.children", "planner-save", None),
+    ("planner-regime-message.children", "planner-regime-save", None),
+    ("planner-restore-message.children", "planner-restore", None),
     ("parameters-apply-modal.is_open", "parameters-apply-confirm", None),
     ("parameters-rollback-modal.is_open", "parameters-rollback-confirm", None),
     ("parameters-upload-result.children", "parameters-upload", None),
@@ -128,24 +131,25 @@ def test_protected_callbacks_are_the_ones_declared_above_viewer(web_app) -> None
 
 def test_the_same_request_works_for_a_trader_and_is_refused_for_a_viewer(web_app) -> None:  # type: ignore[no-untyped-def]
     """A positive control: the hand-crafted request is a real one (it saves a planner preset for a trader)."""
-    from engine.planner import service
-    from engine.planner.presets import KNOB_NAMES
+    from engine.planner.api import SLIDERS, list_presets
 
     store = store_of(web_app)
-    dep = wr.find(wr.dependencies(login_client(web_app, "admin")), "planner-message.children", "planner-save")
-    knobs = wr.Matches(({"name": k}, 1.0) for k in KNOB_NAMES)  # every knob at 1.0: 150% gross, shorting
-    values = {"planner-save.n_clicks": 1, '{"name":["ALL"],"type":"planner-knob"}.value': knobs,
+    dep = wr.find(wr.dependencies(login_client(web_app, "admin")), "planner-save-message.children", "planner-save")
+    sliders = wr.Matches(({"name": s.name}, 1.0) for s in SLIDERS)  # every slider at 1.0
+    values = {"planner-save.n_clicks": 1, '{"name":["ALL"],"type":"planner-slider"}.value': sliders,
+              '{"name":["ALL"],"type":"planner-switch"}.id': wr.Matches([]),
+              '{"name":["ALL"],"type":"planner-switch"}.value': wr.Matches([]),
               "planner-save-name.value": "all-in", "planner-preset.value": "default"}
     viewer = login_client(web_app, "viewer")
     assert wr.call(viewer, dep, values, trigger="planner-save.n_clicks").status_code == 403
     with store.read() as s:
-        assert "all-in" not in service.all_presets(s)
+        assert "all-in" not in list_presets(s)
     trader = login_client(web_app, "trader")
     response = wr.call(trader, dep, values, trigger="planner-save.n_clicks")
-    assert response.status_code == 200 and "saved user preset 'all-in'" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "Saved 'all-in' version 1" in response.get_data(as_text=True)
     with store.read() as s:
-        assert service.all_presets(s)["all-in"].risk_appetite == 1.0
-        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "planner.save_user_preset")).one()
+        assert list_presets(s)["all-in"].sliders["risk_appetite"] == 1.0
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "planner.save_preset")).one()
     assert (event.actor, event.role, event.source) == ("web:trader", "trader", "127.0.0.1")
 
 

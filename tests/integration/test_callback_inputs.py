@@ -80,22 +80,24 @@ def test_invented_parameter_edits_are_refused_and_nothing_is_applied(web, edits:
     assert fingerprint(store) == before
 
 
-@pytest.mark.parametrize(("knobs", "message"), [
-    ([0.5, 0.5], "expected 6 knob values"),
+@pytest.mark.parametrize(("sliders", "message"), [
+    ([0.5, 0.5], "expected 6 slider values"),
     ([0.5] * 5 + [math.nan], "must be a number from 0 to 1"),
     ([0.5] * 5 + ["1"], "must be a number from 0 to 1"),
-    ("all", "expected 6 knob values"),
+    ("all", "expected 6 slider values"),
 ])
-def test_short_or_broken_knob_lists_are_refused(web, knobs: Any, message: str) -> None:  # type: ignore[no-untyped-def]
-    from engine.planner.presets import KNOB_NAMES
+def test_short_or_broken_slider_lists_are_refused(web, sliders: Any, message: str) -> None:  # type: ignore[no-untyped-def]
+    from engine.planner.api import SLIDERS
 
-    assert len(KNOB_NAMES) == 6
+    assert len(SLIDERS) == 6
     client, deps, store = web
-    dep = wr.find(deps, "planner-message.children")
+    dep = wr.find(deps, "planner-save-message.children")
     before = fingerprint(store)
-    matches = wr.Matches(({"name": n}, v) for n, v in zip(KNOB_NAMES, knobs, strict=False)) \
-        if isinstance(knobs, list) else knobs
-    values = {"planner-save.n_clicks": 1, '{"name":["ALL"],"type":"planner-knob"}.value': matches,
+    matches = wr.Matches(({"name": s.name}, v) for s, v in zip(SLIDERS, sliders, strict=False)) \
+        if isinstance(sliders, list) else sliders
+    values = {"planner-save.n_clicks": 1, '{"name":["ALL"],"type":"planner-slider"}.value': matches,
+              '{"name":["ALL"],"type":"planner-switch"}.id': wr.Matches([]),
+              '{"name":["ALL"],"type":"planner-switch"}.value': wr.Matches([]),
               "planner-save-name.value": "mine", "planner-preset.value": "default"}
     response = wr.call(client, dep, values, trigger="planner-save.n_clicks")
     assert response.status_code == 200

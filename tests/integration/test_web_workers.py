@@ -3,8 +3,8 @@
 
 - A login made through one gunicorn process is valid in the other (one shared secret key).
 - A kill switch pressed through process A is on process B's banner at its next refresh, although the
-  query cache's TTL is 30 s here: only the explicit invalidation in Redis can explain it. A preset made
-  active through A is the Planner's active preset through B.
+  query cache's TTL is 30 s here: only the explicit invalidation in Redis can explain it. A user preset
+  saved through A is in the Planner's preset picker through B.
 - The Regime page's what-if (a background callback) started through A is polled to its result through B
   (the job runs in the Celery worker; its progress and result live in Redis).
 - `gunicorn app:server -w 2` without REGIMEDESK_SECRET_KEY refuses to start, in one line naming it.
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import requests
 
-from engine.planner.presets import KNOB_NAMES
+from engine.planner.api import SLIDERS
 from tests.auth_helpers import PASSWORDS, csrf_from
 from tests.web_requests import CALLBACK_URL, build_body, find, position
 
@@ -197,19 +197,28 @@ def test_web001_login_cache_invalidation_and_preset_across_processes(stack: dict
     assert "Trading HALTED" in seen, seen
     assert time.monotonic() - t_done < 5.0  # well inside the 30 s TTL: the invalidation, not an expiry
 
-    # a preset made active through A is the Planner's active preset through B
+    # a user preset saved through A is in the Planner's preset picker through B
     trader = login(stack["a"], "trader", PASSWORDS["trader"])
     ta, tb = Web(stack["a"], trader), Web(stack["b"], trader)
     ta.open_page("/planner")
     tb.open_page("/planner")
-    store = find(deps, "planner-message.children")
-    body = build_body(store, {}, 0)
-    body["inputs"][0]["value"] = 1  # planner-activate-confirm.submit_n_clicks
-    body["state"][0] = [{"id": {"type": "planner-knob", "name": k}, "property": "value", "value": 0.25}
-                        for k in KNOB_NAMES]
-    body["state"][1]["value"] = "web-workers-test"
-    activated = ta.post(store, body=body)
-    assert activated.status_code == 200 and "is now active" in activated.text, activated.text[:500]
+    save = find(deps, "planner-save-message.children", "planner-save")
+    body = build_body(save, {}, 0)
+    body["inputs"][0]["value"] = 1  # planner-save.n_clicks
+    for entry in body["state"]:
+        if entry.get("id") == "planner-save-name":
+            entry["value"] = "web-workers-test"
+        elif entry.get("id") == "planner-preset":
+            entry["value"] = "default"
+    slider_at = next(i for i, e in enumerate(body["state"]) if isinstance(e, list) and e
+                     and e[0]["id"].get("type") == "planner-slider")
+    body["state"][slider_at] = [{"id": {"type": "planner-slider", "name": s.name}, "property": "value", "value": 0.25}
+                                for s in SLIDERS]
+    for i, entry in enumerate(body["state"]):  # no module switches changed
+        if isinstance(entry, list) and entry and entry[0]["id"].get("type") == "planner-switch":
+            body["state"][i] = []
+    saved = ta.post(save, body=body)
+    assert saved.status_code == 200 and "Saved 'web-workers-test' version 1" in saved.text, saved.text[:500]
     page = find(deps, "_pages_content.children")
     names = {f"{s['id']}.{s['property']}" for s in page["inputs"] + page["state"]}
     values_by_name: dict[str, Any] = dict.fromkeys(names)
@@ -217,7 +226,7 @@ def test_web001_login_cache_invalidation_and_preset_across_processes(stack: dict
     values_by_name["_pages_location.search"] = ""
     rendered = tb.post(page, values_by_name)
     assert rendered.status_code == 200, rendered.text[:300]
-    assert "Active preset: web-workers-test" in rendered.text, rendered.text[:1000]
+    assert "web-workers-test (user)" in rendered.text, rendered.text[:1000]
 
 
 def test_web002_background_callback_started_on_one_worker_polled_on_another(stack: dict[str, Any]) -> None:
