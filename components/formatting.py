@@ -5,11 +5,15 @@ from datetime import datetime
 
 
 def money(value: float | None, decimals: int = 2) -> str:
-    return "—" if value is None else f"${value:,.{decimals}f}"
+    """-$253,512.50: the sign before the currency, thousands separated; a dash when unknown (None, NaN)."""
+    if value is None or value != value:  # NaN is the one value unequal to itself
+        return "—"
+    sign = "-" if round(value, decimals) < 0 else ""  # -0.001 shows as $0.00, not -$0.00
+    return f"{sign}${abs(value):,.{decimals}f}"
 
 
 def number(value: float | None, decimals: int = 2) -> str:
-    return "—" if value is None else f"{value:,.{decimals}f}"
+    return "—" if value is None or value != value else f"{value:,.{decimals}f}"
 
 
 def pct(value: float | None, decimals: int = 2) -> str:
