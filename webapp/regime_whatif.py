@@ -2,9 +2,10 @@
 
 Edits use the Parameters page's keys (`Sheet|section|field`, or `Sheet|section|row|field` for a
 table cell) with the raw value as typed. They are written over the active version, validated by
-the engine's own validator, and both versions are replayed with the engine's RegimeClassifier over
-the same stored bars and chains (copies; nothing is written), so the only difference between the
-two sequences is the edits. Replays run in chunks so a caller can report progress.
+the engine's own validator, and both versions are replayed with the engine's regime replay (its
+batch path, identical to the RegimeClassifier fed the same pieces) over the same stored bars and
+chains (copies; nothing is written), so the only difference between the two sequences is the edits.
+Replays run in chunks so a caller can report progress.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ import pandas as pd
 
 from engine.market.types import OptionChain
 from engine.params import ParamsError, ParamSet, ValidationError
-from engine.regime.classifier import RegimeClassifier
-from engine.regime.types import RegimeError, RegimeOutput
+from engine.regime.replay import replay as regime_replay
+from engine.regime.types import RegimeError
 from webapp.regime_analysis import compare
 
 # The regime knobs editable right on the Regime page (kv parameters the engine reads).
@@ -122,28 +123,33 @@ def apply_edits(base: ParamSet, edits: Mapping[str, Any], origin: Mapping[str, A
         raise WhatIfError(f"the pending edits could not be read: {exc}") from None
 
 
-def sequence_frame(outputs: list[RegimeOutput], start: datetime | None) -> pd.DataFrame:
+SEQUENCE_COLUMNS = ["ts", "regime_id", "regime_name", "color", "confidence", "is_transition"]
+
+
+def sequence_frame(records: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
     """Classified (non warm-up) bars from `start` on: ts, regime_id, regime_name, color, confidence, transition."""
-    rows = [{"ts": o.ts, "regime_id": o.regime_id, "regime_name": o.regime_name, "color": o.color,
-             "confidence": float(o.confidence), "is_transition": bool(o.transition)}
-            for o in outputs if not o.warmup and (start is None or o.ts >= start)]
-    return pd.DataFrame(rows, columns=["ts", "regime_id", "regime_name", "color", "confidence", "is_transition"])
+    if records.empty:
+        return pd.DataFrame(columns=SEQUENCE_COLUMNS)
+    keep = ~records["warmup"].astype(bool)
+    if start is not None:
+        keep &= records["timestamp"] >= start
+    r = records[keep]
+    return pd.DataFrame({"ts": r["timestamp"], "regime_id": r["regime_id"], "regime_name": r["regime_name"],
+                         "color": r["regime_color"], "confidence": r["confidence_score"].astype(float),
+                         "is_transition": r["regime_transition"].astype(bool)}).reset_index(drop=True)
 
 
 def replay(bars: pd.DataFrame, chains: list[OptionChain], params: ParamSet, symbol: str,
-           progress: Callable[[float], None] | None = None, chunks: int = CHUNKS) -> list[RegimeOutput]:
-    """The engine's classifier over `bars` in `chunks` steps (same answers as one call, see classifier)."""
-    clf = RegimeClassifier(params, symbol)
+           progress: Callable[[float], None] | None = None, chunks: int = CHUNKS) -> pd.DataFrame:
+    """The engine's regime replay over `bars` fed in `chunks` pieces: one record per bar, every field
+    (the batch path; the same answers as the RegimeClassifier fed those pieces, see engine.regime.replay)."""
     size = max(1, math.ceil(len(bars) / max(chunks, 1)))
-    out: list[RegimeOutput] = []
-    for i in range(0, len(bars), size):
-        try:
-            out += clf.update_many(bars.iloc[i:i + size], chains if i == 0 else None)
-        except RegimeError as exc:
-            raise WhatIfError(f"the regime engine refused the stored history: {exc}") from None
-        if progress is not None:
-            progress(min(1.0, (i + size) / len(bars)))
-    return out
+    report = (lambda done, total: progress(done / total)) if progress is not None else None
+    try:
+        return regime_replay(bars, params, chains=chains or None, symbol=symbol, progress=report, chunk=size,
+                             all_fields=True)
+    except RegimeError as exc:
+        raise WhatIfError(f"the regime engine refused the stored history: {exc}") from None
 
 
 def run_whatif(bars: pd.DataFrame, chains: list[OptionChain], start: datetime | None, base: ParamSet,

@@ -31,24 +31,27 @@ def output_columns(params: Any) -> tuple[str, ...]:
     return tuple(str(r.column_name) for r in rows(params, "OutputFormat"))
 
 
-def records(outputs: list[RegimeOutput], params: Any) -> pd.DataFrame:
-    cols = output_columns(params)
+def records(outputs: list[RegimeOutput], params: Any, all_fields: bool = False) -> pd.DataFrame:
+    cols = None if all_fields else output_columns(params)
     return pd.DataFrame([o.to_record(cols) for o in outputs])
 
 
 def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None = None,
            peers: Mapping[str, pd.DataFrame] | None = None, symbol: str = "",
            progress: Callable[[int, int], None] | None = None, chunk: int = 5_000,
-           engine: Engine = "auto") -> pd.DataFrame:
+           engine: Engine = "auto", all_fields: bool = False) -> pd.DataFrame:
     """Classify every bar of ``df`` (timestamp, open, high, low, close, volume) -> one record per bar.
 
     ``progress(done, total)`` is called after each chunk of bars (for background callbacks); chunking
     does not change the answers, since feeding bars in pieces is exactly the live path.
     ``engine``: "auto" (batch where supported), "batch" (same, named for tests) or "incremental".
+    ``all_fields``: every record field, not only the workbook's OutputFormat columns (callers that
+    read fields by name, e.g. the what-if, do not depend on a user's OutputFormat sheet).
     """
     if replay_engine(params, len(df), engine) == "batch":
         try:
-            return batch.replay(df, params, chains, peers, symbol, output_columns(params), progress, chunk)
+            return batch.replay(df, params, chains, peers, symbol, None if all_fields else output_columns(params),
+                                progress, chunk)
         except batch.Fallback as exc:
             log.info("regime replay: incremental path (%s)", exc)
     clf = RegimeClassifier(params, symbol)
@@ -56,13 +59,13 @@ def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | It
         outs = clf.update_many(df, chains, peers)
         if progress is not None:
             progress(len(df), len(df))
-        return records(outs, params)
+        return records(outs, params, all_fields)
     outs: list[RegimeOutput] = []
     clf.update_many(df.iloc[:0], chains, peers)  # register chains/peers once; they apply by timestamp
     for start in range(0, len(df), chunk):
         outs += clf.update_many(df.iloc[start:start + chunk])
         progress(min(start + chunk, len(df)), len(df))
-    return records(outs, params)
+    return records(outs, params, all_fields)
 
 
 def replay_engine(params: Any, n_bars: int, engine: Engine = "auto") -> Literal["batch", "incremental"]:

@@ -153,3 +153,30 @@ def test_unsupported_configuration_falls_back_to_incremental(monkeypatch: pytest
     pd.testing.assert_frame_equal(replay(df, ps), expected)
     assert replay_engine(PS, 15) == "incremental"  # too few bars to measure the interval
     pd.testing.assert_frame_equal(replay(df.iloc[:15], PS), replay(df.iloc[:15], PS, engine="incremental"))
+
+
+def test_whatif_replays_through_the_batch_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Regime page's what-if runs the batch path and shows what the classifier fed the same pieces shows."""
+    from webapp import regime_whatif as wi
+
+    df, chains = _with_chains(420, seed=8)
+    calls: list[int] = []
+    real = batch.replay
+
+    def counted(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(batch, "replay", counted)
+    start = df["timestamp"].iloc[150].to_pydatetime()
+    out = wi.run_whatif(df, chains, start, PS, PS, "IDX")
+    assert len(calls) == 2
+    clf = RegimeClassifier(PS, "IDX")
+    size = -(-len(df) // wi.CHUNKS)
+    outs = clf.update_many(df.iloc[:size], chains)
+    for i in range(size, len(df), size):
+        outs += clf.update_many(df.iloc[i:i + size])
+    expected = [(o.ts, o.regime_id, o.regime_name, o.color, o.confidence, o.transition)
+                for o in outs if not o.warmup and o.ts >= start]
+    got = list(out["current"].itertuples(index=False, name=None))
+    assert got == expected and len(got) == len(df) - 150

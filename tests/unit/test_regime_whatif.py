@@ -73,8 +73,8 @@ def test_chunked_replay_equals_one_call_and_reports_progress() -> None:
     fractions: list[float] = []
     chunked = replay(BARS, [], PS, "X", fractions.append, chunks=7)
     whole = RegimeClassifier(PS, "X").update_many(BARS)
-    assert [o.regime_id for o in chunked] == [o.regime_id for o in whole]
-    assert [o.confidence for o in chunked] == pytest.approx([o.confidence for o in whole])
+    assert chunked["regime_id"].tolist() == [o.regime_id for o in whole]
+    assert chunked["confidence_score"].tolist() == pytest.approx([o.confidence for o in whole])
     assert len(fractions) == 7 and fractions == sorted(fractions) and fractions[-1] == 1.0
 
 

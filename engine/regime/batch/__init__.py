@@ -61,7 +61,7 @@ def unsupported_reason(params: Any, n_bars: int) -> str | None:
 
 
 def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None,
-           peers: Mapping[str, pd.DataFrame] | None, symbol: str, columns: tuple[str, ...],
+           peers: Mapping[str, pd.DataFrame] | None, symbol: str, columns: tuple[str, ...] | None,
            progress: Callable[[int, int], None] | None = None, chunk_bars: int = 5_000) -> pd.DataFrame:
     """engine.regime.replay's batch path: the same feeding schedule, records built from columns."""
     clf = BatchClassifier(params, symbol)

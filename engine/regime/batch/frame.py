@@ -29,7 +29,7 @@ SOURCE = {  # record column -> batch column
 }
 
 
-def _key_order(clf: RegimeClassifier, columns: tuple[str, ...], shapes: list[frozenset[str]]) -> list[str]:
+def _key_order(clf: RegimeClassifier, columns: tuple[str, ...] | None, shapes: list[frozenset[str]]) -> list[str]:
     base = outputs.warmup_output(clf, len(clf.buf) - 1, "")
     order: dict[str, None] = {}
     for shape in shapes:
@@ -38,7 +38,7 @@ def _key_order(clf: RegimeClassifier, columns: tuple[str, ...], shapes: list[fro
     return list(order)
 
 
-def build(clf: RegimeClassifier, pieces: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+def build(clf: RegimeClassifier, pieces: list[dict[str, Any]], columns: tuple[str, ...] | None) -> pd.DataFrame:
     if not pieces:
         return pd.DataFrame()
     cols: dict[str, np.ndarray] = {}
