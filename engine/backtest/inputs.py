@@ -16,7 +16,7 @@ from engine.market.csv_source import load_ohlcv_csv
 from engine.market.types import MarketDataError
 from engine.params import ParamSet
 from engine.params.errors import ParamsError, ValidationError
-from engine.planner.presets import PresetError, PresetKnobs, built_in_presets, load_preset_file
+from engine.planner.api import BUILT_IN_PRESETS, PlannerPreset, PresetError, list_presets, load_preset
 from engine.store.db import Store
 from engine.store.models import BarRow, Instrument
 
@@ -39,7 +39,7 @@ class BacktestSpec:
     frames: dict[str, pd.DataFrame]
     index_symbol: str
     params: ParamSet
-    preset: PresetKnobs
+    preset: PlannerPreset  # the planner job's preset in every regime without an entry in regime_presets
     cash: float = 1_000_000.0
     start: datetime | None = None  # first bar traded; earlier bars only warm the indicators up
     end: datetime | None = None  # last bar included (inclusive)
@@ -48,7 +48,7 @@ class BacktestSpec:
     slippage_bps: float = 2.0
     commission_per_share: float = 0.005
     participation: float = 0.25
-    meta: dict[str, str] = field(default_factory=dict)
+    regime_presets: dict[str, PlannerPreset] = field(default_factory=dict)  # regime name -> preset (the table)
 
     def __post_init__(self) -> None:
         if self.index_symbol not in self.frames:
@@ -172,21 +172,37 @@ def params_from_version(store: Store, version_id: int) -> ParamSet:
         raise BacktestError(str(exc).splitlines()[0]) from None
 
 
-def preset_by_name(name: str, store: Store | None = None) -> PresetKnobs:
-    """A built-in preset, or a user preset saved in the store."""
-    presets = built_in_presets()
-    if store is not None and name not in presets:
-        from engine.planner.service import all_presets
-
-        with store.read() as s:
-            presets = all_presets(s)
-    if name not in presets:
-        raise BacktestError(f"unknown planner preset {name!r}; choose one of {', '.join(sorted(presets))}")
-    return presets[name]
-
-
-def preset_from_file(path: str | Path) -> PresetKnobs:
+def preset_by_name(name: str, store: Store | None = None) -> PlannerPreset:
+    """A built-in preset, or (with `store`) a user preset saved there."""
     try:
-        return load_preset_file(Path(path))
+        if name in BUILT_IN_PRESETS:
+            return load_preset(name)
+        if store is not None:
+            with store.read() as s:
+                found = list_presets(s)
+            if name in found:
+                return found[name]
     except PresetError as exc:
         raise BacktestError(str(exc).replace("\n", " ")) from None
+    raise BacktestError(f"unknown planner preset {name!r}; choose one of {', '.join(BUILT_IN_PRESETS)}"
+                        + (" or a user preset" if store is not None else " or give --preset-file"))
+
+
+def preset_from_file(path: str | Path) -> PlannerPreset:
+    p = Path(path)
+    if p.suffix != ".toml":
+        raise BacktestError(f"{p.name}: a planner preset file must be a .toml file")
+    try:
+        return load_preset(p)
+    except PresetError as exc:
+        raise BacktestError(str(exc).replace("\n", " ")) from None
+
+
+def regime_table_presets(store: Store) -> dict[str, PlannerPreset]:
+    """The shared store's regime -> preset table, resolved to presets (built-in or user)."""
+    from engine.planner.api import regime_preset_table
+
+    with store.read() as s:
+        presets = list_presets(s)
+        table = regime_preset_table(s)
+    return {regime: presets[name] for regime, name in table.items() if name in presets}

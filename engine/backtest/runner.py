@@ -19,13 +19,13 @@ from sqlalchemy import desc, select
 
 from engine import jobs
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec
+from engine.backtest.presets import use_presets
 from engine.backtest.private import backtest_settings, private_context
 from engine.backtest.source import FrameReplaySource
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
 from engine.market.types import MarketUpdate
 from engine.params.versions import apply_version
-from engine.planner import service as planner_service
 from engine.store.models import AccountSnapshot, FillRow, OrderRow, RegimeSnapshot
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,8 @@ def _prepare(ctx: EngineContext, spec: BacktestSpec, source: FrameReplaySource) 
     """Instruments, the run's parameter version and preset, the trading state, and the warm-up history."""
     jobs.ensure_instruments(ctx)
     apply_version(ctx.store, spec.params, ACTOR, "cli", spec.params_label or "backtest parameters", clock=ctx.clock)
-    planner_service.set_active_preset(ctx.store, ctx.clock.now(), ACTOR, spec.preset)
+    regimes = [str(r.regime_name) for r in spec.params.table("RegimeParameters")]
+    use_presets(ctx, spec.preset, spec.regime_presets, regimes)
     if spec.start is not None:  # bars before the start only warm the indicators up, as stored history does live
         warm = MarketUpdate()
         while (ts := source.next_ts()) is not None and ts < spec.start:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -55,6 +55,13 @@ def _summary(r: BacktestRun) -> RunSummary:
                       r.params_label, r.preset_name, float(r.cash), r.start_ts, r.end_ts, int(r.bars or 0), r.metrics)
 
 
+def preset_record(spec: BacktestSpec) -> dict[str, object]:
+    """The preset(s) a run used, as JSON: name, sliders, every parameter, and the regime table if any."""
+    return {"name": spec.preset.name, "description": spec.preset.description, "sliders": dict(spec.preset.sliders),
+            "params": {k: v for k, v in spec.preset.to_flat().items() if isinstance(v, int | float | str | bool)},
+            "regime_presets": {regime: p.name for regime, p in spec.regime_presets.items()}}
+
+
 def create_run(store: Store, spec: BacktestSpec, *, author: str, data_source: str, name: str = "",
                param_version_id: int | None = None, clock: Clock | None = None) -> int:
     """Record a new run (status running) with its inputs, audited as backtest.run by `author`."""
@@ -69,7 +76,7 @@ def create_run(store: Store, spec: BacktestSpec, *, author: str, data_source: st
                           index_symbol=spec.index_symbol, start_ts=spec.start, end_ts=spec.end,
                           cash=Decimal(str(spec.cash)), param_version_id=param_version_id,
                           params_label=spec.params_label, params_workbook=workbook, preset_name=spec.preset.name[:64],
-                          preset=asdict(spec.preset), bars=0, metrics=None)
+                          preset=preset_record(spec), bars=0, metrics=None)
         s.add(row)
         s.flush()
         audit.record(s, now, author, "backtest.run", target=f"backtest:{row.id}",
