@@ -1,62 +1,164 @@
-"""Performance: equity curve, drawdown from peak, and fills, from the stored account snapshots."""
+"""Performance: the live account's whole history with the same metrics code as backtests.
+
+Equity and drawdown from the risk engine's running peak, metrics with their definitions, P&L per regime,
+daily P&L, round trips with win rate, fills counted over the whole history, one symbol's price with its
+fills, and CSV downloads; all for a date range in market time. Data: webapp/performance_data.py.
+"""
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
 from components import formatting as fmt
 from components.cards import kpi_card
-from components.charts import empty_figure, line_figure
+from components.charts import empty_figure
 from components.shell import page_header
 from components.tables import records_grid
 from engine.auth.roles import Role
-from webapp import queries
+from webapp import performance_display as show
 from webapp.auth.access import requires
+from webapp.market_time import market_clock_label
+from webapp.performance_data import FILLS_SHOWN, account_span, parse_day, performance_view
+from webapp.performance_symbol import symbol_figure, symbol_view, symbols
+from webapp.queries import fingerprint
 
 dash.register_page(__name__, path="/performance", name="Performance", order=6)
 
-FILL_COLUMNS = [{"field": "ts", "headerName": "ts (market clock, UTC)"}] + [  # see the clock note under the banner
+REFRESH_MS = 10_000
+FILL_COLUMNS = [{"field": "ts", "headerName": "ts (market time, UTC)"}] + [
     {"field": c} for c in ("symbol", "side", "qty", "price", "commission", "client_order_id")]
+EMPTY = "no account snapshots in this range"
 
 
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
-        page_header("Performance", "Equity, drawdown from peak and fills"),
-        dcc.Interval(id="performance-interval", interval=3000),
+        page_header("Performance", "The account's whole history: metrics, drawdown from peak, P&L per regime"),
+        dcc.Interval(id="performance-interval", interval=REFRESH_MS),
+        dcc.Store(id="performance-shown"),
+        dcc.Download(id="performance-download"),
         dbc.Row([
-            dbc.Col(kpi_card("Return since first snapshot", "performance-return"), md=4),
-            dbc.Col(kpi_card("Drawdown from peak", "performance-drawdown", "performance-peak"), md=4),
-            dbc.Col(kpi_card("Fills", "performance-fills-count", "performance-commission"), md=4),
+            dbc.Col([html.Label("Date range (market time, UTC days)", className="small"),
+                     dcc.DatePickerRange(id="performance-range", clearable=True, display_format="YYYY-MM-DD")],
+                    md=5),
+            dbc.Col(dbc.ButtonGroup([
+                dbc.Button("Equity CSV", id="performance-csv-equity", size="sm", outline=True),
+                dbc.Button("Round trips CSV", id="performance-csv-trades", size="sm", outline=True),
+                dbc.Button("Metrics CSV", id="performance-csv-metrics", size="sm", outline=True),
+            ]), md=4, className="d-flex align-items-end"),
+            dbc.Col(html.Div(id="performance-clock", className="small text-muted"), md=3),
+        ], className="g-2 mb-2"),
+        html.Div(id="performance-notes", className="small text-muted mb-2"),
+        dbc.Row([
+            dbc.Col(kpi_card("Return in range", "performance-return", "performance-span"), md=3),
+            dbc.Col(kpi_card("Drawdown from peak (risk engine)", "performance-drawdown", "performance-peak"), md=3),
+            dbc.Col(kpi_card("Fills in range", "performance-fills-count", "performance-commission"), md=3),
+            dbc.Col(kpi_card("Round trips", "performance-trips-count", "performance-win-rate"), md=3),
         ], className="g-2 mb-2"),
         dcc.Graph(id="performance-equity", figure=empty_figure("waiting for account snapshots…")),
         dcc.Graph(id="performance-drawdown-chart", figure=empty_figure("")),
-        html.H6("Fills"),
-        records_grid("performance-fills", FILL_COLUMNS, height=300),
+        dcc.Graph(id="performance-daily", figure=empty_figure("")),
+        dbc.Row([
+            dbc.Col([html.H6("Metrics"), html.Div(id="performance-metrics")], md=8),
+            dbc.Col([html.H6("P&L per regime"), html.Div(id="performance-regimes")], md=4),
+        ], className="g-2"),
+        html.H6("Round trips (first-in first-out per symbol, newest first)", className="mt-3"),
+        records_grid("performance-trips", show.TRIP_COLUMNS, height=300),
+        html.H6(f"Fills (newest {FILLS_SHOWN} of the range)", className="mt-3"),
+        records_grid("performance-fills", FILL_COLUMNS, height=260),
+        html.H6("One symbol: price and fills", className="mt-3"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id="performance-symbol", placeholder="symbol with fills or a position"), md=3),
+            dbc.Col(html.Div(id="performance-symbol-pnl", className="small"), md=9),
+        ], className="g-2"),
+        dcc.Graph(id="performance-symbol-chart", figure=empty_figure("pick a symbol")),
     ])
 
 
 @dash.callback(
-    Output("performance-equity", "figure"), Output("performance-drawdown-chart", "figure"),
-    Output("performance-return", "children"), Output("performance-drawdown", "children"),
-    Output("performance-peak", "children"), Output("performance-fills", "rowData"),
-    Output("performance-fills-count", "children"), Output("performance-commission", "children"),
+    Output("performance-range", "min_date_allowed"), Output("performance-range", "max_date_allowed"),
+    Output("performance-symbol", "options"), Output("performance-clock", "children"),
     Input("performance-interval", "n_intervals"),
 )
 @requires(Role.VIEWER)
-def refresh_performance(_n: int | None):  # type: ignore[no-untyped-def]
-    history = queries.account_history()
-    fills = queries.fills()
-    fill_rows = [{**f, "ts": fmt.timestamp(f["ts"])} for f in fills]
-    commission = f"commission {fmt.money(sum(f['commission'] for f in fills))}"
-    if history.empty:
-        return no_update, no_update, "—", "—", "", fill_rows, str(len(fills)), commission
-    history["peak"] = history["equity"].cummax()
-    history["drawdown_pct"] = (history["equity"] / history["peak"] - 1.0) * 100.0
-    first, last = history["equity"].iloc[0], history["equity"].iloc[-1]
+def refresh_bounds(_n: int | None) -> tuple[object, ...]:
+    span = account_span()
+    if span is None:
+        return None, None, symbols(), market_clock_label()
+    return (span.first_ts.date().isoformat(), span.last_ts.date().isoformat(), symbols(), market_clock_label())
+
+
+@dash.callback(
+    Output("performance-equity", "figure"), Output("performance-drawdown-chart", "figure"),
+    Output("performance-daily", "figure"), Output("performance-return", "children"),
+    Output("performance-span", "children"), Output("performance-drawdown", "children"),
+    Output("performance-peak", "children"), Output("performance-fills-count", "children"),
+    Output("performance-commission", "children"), Output("performance-trips-count", "children"),
+    Output("performance-win-rate", "children"), Output("performance-metrics", "children"),
+    Output("performance-regimes", "children"), Output("performance-trips", "rowData"),
+    Output("performance-fills", "rowData"), Output("performance-notes", "children"),
+    Output("performance-shown", "data"),
+    Input("performance-interval", "n_intervals"), Input("performance-range", "start_date"),
+    Input("performance-range", "end_date"), State("performance-shown", "data"),
+)
+@requires(Role.VIEWER)
+def refresh_performance(_n: int | None, start: str | None, end: str | None,
+                        shown: str | None) -> tuple[object, ...]:
+    first, last = parse_day(start), parse_day(end)
+    view = performance_view(start, end) if not (first and last and first > last) else None
+    if view is None:
+        message = "the start date is after the end date" if first and last and first > last else EMPTY
+        empty = empty_figure(message)
+        return (empty, empty, empty, "—", message, "—", "", "0", "", "0", "", html.Div(message, className="text-muted"),
+                "", [], [], "", None)
+    stamp = fingerprint((start, end, view.span, view.fill_count, view.stored_peak, view.latest_equity))
+    if stamp == shown:
+        return (no_update,) * 17
+    m = view.metrics
+    fills = [{**f, "ts": fmt.timestamp(f["ts"])} for f in view.fills]  # type: ignore[arg-type]
+    dd = view.drawdown_from_peak
     return (
-        line_figure(history, "ts", ["equity", "peak"], "Equity and running peak"),
-        line_figure(history, "ts", ["drawdown_pct"], "Drawdown from peak (%)", height=220),
-        fmt.pct((last / first - 1.0) * 100.0), fmt.pct(history["drawdown_pct"].iloc[-1]),
-        f"peak {fmt.money(history['peak'].iloc[-1])}", fill_rows, str(len(fills)), commission,
+        show.equity_figure(view), show.drawdown_figure(view), show.daily_figure(view),
+        show.format_value("total_return", m["total_return"]),
+        f"{view.span.first_ts:%Y-%m-%d %H:%M} → {view.span.last_ts:%Y-%m-%d %H:%M}",
+        fmt.pct(dd * 100.0) if dd is not None else "—",
+        f"peak {fmt.money(view.stored_peak)} (stored by the risk engine)",
+        f"{view.fill_count:,}", f"commission {fmt.money(view.commission)}",
+        f"{m['trades']:,}", f"win rate {show.format_value('win_rate', m['win_rate'])}",
+        show.metrics_table(view), show.regime_table(view), show.trip_rows(view), fills,
+        " · ".join(view.notes), stamp,
     )
+
+
+@dash.callback(
+    Output("performance-symbol-chart", "figure"), Output("performance-symbol-pnl", "children"),
+    Input("performance-symbol", "value"), Input("performance-range", "start_date"),
+    Input("performance-range", "end_date"),
+)
+@requires(Role.VIEWER)
+def refresh_symbol(symbol: str | None, start: str | None, end: str | None) -> tuple[object, ...]:
+    if not isinstance(symbol, str) or symbol not in symbols():
+        return empty_figure("pick a symbol"), ""
+    view = symbol_view(symbol, start, end)
+    pnl = (f"position {view.position:g} · realised P&L {fmt.money(view.realised)} over {view.trips} round trips"
+           f" · unrealised P&L {fmt.money(view.unrealised)} (open lots at the last close in range)")
+    return symbol_figure(view), pnl
+
+
+@dash.callback(
+    Output("performance-download", "data"),
+    Input("performance-csv-equity", "n_clicks"), Input("performance-csv-trades", "n_clicks"),
+    Input("performance-csv-metrics", "n_clicks"),
+    State("performance-range", "start_date"), State("performance-range", "end_date"),
+    prevent_initial_call=True,
+)
+@requires(Role.VIEWER)
+def download_csv(_e: int | None, _t: int | None, _m: int | None, start: str | None,
+                 end: str | None) -> object:
+    trigger = dash.ctx.triggered_id
+    kind = {"performance-csv-trades": "trades", "performance-csv-metrics": "metrics"}.get(str(trigger), "equity")
+    view = performance_view(start, end)
+    if view is None:
+        return no_update
+    name, text = show.csv_text(view, kind)
+    return {"content": text, "filename": name, "type": "text/csv"}

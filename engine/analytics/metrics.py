@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-import empyrical  # type: ignore[import-untyped]
+import empyrical  # type: ignore[import-untyped,unused-ignore]
 import numpy as np
 import pandas as pd
 
@@ -139,19 +139,21 @@ def _exposure(equity: pd.Series, fills: pd.DataFrame,
 
 def compute_metrics(equity: pd.Series, fills: pd.DataFrame | None, regimes: pd.Series | None,
                     periods_per_year: float, risk_free: float = 0.0, *,
-                    gross_exposure: pd.Series | None = None) -> dict[str, object]:
+                    gross_exposure: pd.Series | None = None,
+                    trips: pd.DataFrame | None = None) -> dict[str, object]:
     """All metrics of one equity curve (indexed by market time) and its fills (ts,symbol,side,qty,price,commission).
 
     `regimes`: regime names indexed by the time they took force (any spacing; as-of joined), or None.
     `risk_free`: an annual rate. `gross_exposure`: sum of |position value| per time, if known (the account
     snapshots and backtests have it); without it time invested comes from the fills and the average gross
-    exposure is None.
+    exposure is None. `trips`: round trips matched beforehand (the live page matches over the fills before
+    its range too, so a trip opened before the range and closed in it counts); by default those of `fills`.
     """
     if not periods_per_year or periods_per_year <= 0:
         raise MetricsError(f"periods_per_year must be positive, got {periods_per_year!r}")
     eq = _check_equity(equity)
     fl = normalise_fills(fills)
-    trips = round_trips(fl)
+    trips = round_trips(fl) if trips is None else trips
     returns = eq.pct_change().iloc[1:]
     if len(returns) > 1 and float(np.ptp(returns.to_numpy())) <= FLAT_RETURNS:
         returns = pd.Series(float(returns.mean()), index=returns.index)  # rounding residue, not dispersion

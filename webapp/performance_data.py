@@ -1,0 +1,150 @@
+"""What the Performance page shows for a date range, built from the store with the shared metrics code.
+
+Metrics run on a sample of the whole history: the last snapshot of each of at most SAMPLE_POINTS
+consecutive-id buckets (every snapshot when there are fewer), annualised by the bar spacing of that
+sample (engine/analytics/periods.py); the max drawdown is exact over every snapshot (SQL window).
+The drawdown chart and the "from peak" figure use the risk engine's running peak: the highest equity
+since the first snapshot, stored in engine_kv (engine/trading/equity.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from engine.analytics import compute_metrics, definitions_for, infer_periods_per_year, round_trips
+from engine.store import performance_queries as pq
+from engine.store import queries
+from engine.trading.equity import read_marks
+from webapp.cache import cache
+from webapp.context import get_context
+
+SAMPLE_POINTS = 10_000
+CHART_POINTS = 2_000
+FILLS_SHOWN = 500
+RISK_FREE = 0.0
+VIEW_TTL_SECONDS = 20  # a year of history takes about a second to summarise: shared by every tab for this long
+
+
+@dataclass
+class PerformanceView:
+    span: pq.AccountRange
+    sample: pd.DataFrame  # the snapshots the metrics ran on (at most SAMPLE_POINTS + 1 rows)
+    chart: pd.DataFrame  # ts, equity, peak, drawdown_pct (at most CHART_POINTS rows)
+    daily: pd.DataFrame  # day, pnl
+    metrics: dict[str, object]
+    definitions: dict[str, str]
+    trips: pd.DataFrame
+    fills: list[dict[str, object]]
+    fill_count: int
+    commission: float
+    stored_peak: float | None
+    latest_equity: float | None
+    sample_rows: int
+    regime_symbol: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drawdown_from_peak(self) -> float | None:
+        """(equity - stored peak) / stored peak: the figure the risk engine's drawdown check uses."""
+        if self.stored_peak is None or self.latest_equity is None or not self.stored_peak:
+            return None
+        return self.latest_equity / self.stored_peak - 1.0
+
+
+def parse_day(value: object) -> date | None:
+    """A date picker's value ('YYYY-MM-DD' or an ISO datetime), or None when absent or unreadable."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def day_bounds(start_day: date | None, end_day: date | None) -> tuple[datetime | None, datetime | None]:
+    """The range [start 00:00 UTC, end 23:59:59.999999 UTC]; an open side stays None."""
+    start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC) if start_day else None
+    end = (datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC) + timedelta(days=1, microseconds=-1)
+           if end_day else None)
+    return start, end
+
+
+def regime_symbol(session: Session) -> str | None:
+    """The symbol whose regime the account is judged by: the market's index."""
+    return queries.index_symbol(session)
+
+
+def chart_frame(sample: pd.DataFrame, peak_before: float | None, points: int = CHART_POINTS) -> pd.DataFrame:
+    """At most `points` rows: last equity per group, the running peak, and the deepest drawdown in the group."""
+    groups = np.arange(len(sample)) * points // max(len(sample), 1)
+    grouped = sample.groupby(groups, sort=True)
+    frame = pd.DataFrame({"ts": grouped["ts"].last(), "equity": grouped["equity"].last(),
+                          "low": grouped["min_equity"].min(), "high": grouped["max_equity"].max()})
+    peak = frame["high"].cummax()
+    if peak_before is not None:
+        peak = peak.clip(lower=peak_before)
+    frame["peak"] = peak
+    frame["drawdown_pct"] = (frame["low"] / frame["peak"] - 1.0) * 100.0
+    return frame.reset_index(drop=True)
+
+
+def daily_pnl(session: Session, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    """P&L of each UTC day: its last equity minus the previous day's (the day before the range included)."""
+    daily = pq.daily_equity(session, start - timedelta(days=7) if start else None, end)
+    daily["pnl"] = daily["equity"].diff()
+    if start is not None:
+        daily = daily[daily["ts"] >= pd.Timestamp(start)]
+    return daily.dropna(subset=["pnl"]).loc[:, ["day", "pnl"]].reset_index(drop=True)
+
+
+def build_view(session: Session, start: datetime | None, end: datetime | None) -> PerformanceView | None:
+    """Everything the page shows for [start, end]; None when no account snapshot lies in it."""
+    span = pq.account_range(session, start, end)
+    if span is None:
+        return None
+    sample = pq.account_sample(session, start, end, SAMPLE_POINTS, span)
+    equity = pd.Series(sample["equity"].to_numpy(), index=pd.DatetimeIndex(sample["ts"]))
+    gross = pd.Series(sample["gross_exposure"].to_numpy(), index=equity.index)
+    fills = pq.fills_frame(session, None, end)  # from the start: a trip in range may have opened before it
+    trips = round_trips(fills)
+    if start is not None and len(trips):
+        trips = trips[trips["exit_ts"] >= pd.Timestamp(start)].reset_index(drop=True)
+    in_range = fills[fills["ts"] >= pd.Timestamp(start)] if start is not None else fills
+    symbol = regime_symbol(session)
+    regimes = pq.regime_changes(session, symbol, end) if symbol else None
+    ppy = infer_periods_per_year(pd.DatetimeIndex(equity.index))
+    metrics = compute_metrics(equity, in_range, regimes, ppy, RISK_FREE, gross_exposure=gross, trips=trips)
+    exact = pq.max_drawdown(session, start, end)
+    if exact is not None:  # every snapshot, not only the sampled ones
+        metrics["max_drawdown"] = exact
+        cagr = metrics.get("cagr")
+        metrics["calmar"] = float(cagr) / -exact if isinstance(cagr, float) and exact < 0 else None
+    count, commission = pq.fill_totals(session, start, end)
+    marks = read_marks(session)
+    return PerformanceView(
+        span=span, sample=sample, chart=chart_frame(sample, pq.peak_before(session, start)), daily=daily_pnl(session, start, end),
+        metrics=metrics, definitions=definitions_for(ppy, RISK_FREE), trips=trips,
+        fills=pq.recent_fills(session, start, end, FILLS_SHOWN), fill_count=count, commission=commission,
+        stored_peak=float(marks.peak) if marks.peak is not None else None,
+        latest_equity=float(marks.equity) if marks.equity is not None else None,
+        sample_rows=len(sample), regime_symbol=symbol,
+        notes=[f"metrics on {len(sample):,} of {span.rows:,} snapshots (the last of every {-(-span.rows // SAMPLE_POINTS)}),"
+               f" {ppy:,.0f} return periods a year, risk-free rate {RISK_FREE:.2%}; max drawdown over every snapshot"],
+    )
+
+
+@cache.memoize(timeout=VIEW_TTL_SECONDS)
+def performance_view(start_day: str | None, end_day: str | None) -> PerformanceView | None:
+    start, end = day_bounds(parse_day(start_day), parse_day(end_day))
+    with get_context().store.read() as session:
+        return build_view(session, start, end)
+
+
+@cache.memoize(timeout=VIEW_TTL_SECONDS)
+def account_span() -> pq.AccountRange | None:
+    with get_context().store.read() as session:
+        return pq.account_range(session)
