@@ -85,7 +85,9 @@ def composed_preset(presets: Mapping[str, PlannerPreset], name: object, sliders:
             raise PresetError(f"Planner page: slider {slider} must be a number from 0 to 1, got {str(value)[:40]!r}")
         values[slider] = float(value)
     base = presets[name]
-    return api.compose_preset(base, values, switch_overrides(base, switches))
+    overrides = switch_overrides(base, switches)
+    tuned = overrides or any(abs(values[k] - float(base.sliders.get(k, values[k]))) > 1e-9 for k in values)
+    return api.compose_preset(base, values, overrides, name=f"{name} (tuned)" if tuned else name)
 
 
 def switch_overrides(base: PlannerPreset, switches: object) -> dict[str, bool]:
