@@ -40,6 +40,7 @@ from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
 from tests.trading_control_fixtures import T0, seed_market
+from tests.waiting import wait_for
 
 D = Decimal
 KEY, SECRET = "real-key", "real-secret-never-shown"
@@ -145,8 +146,8 @@ def test_a_stalled_submit_later_accepted_is_unknown_then_found(ctx: EngineContex
     assert time.monotonic() - started < 1.0 + 0.5
     assert result.accepted and result.status is OrderStatus.PENDING_NEW
     assert "outcome unknown" in (result.reason or "") and "not accepted" not in (result.reason or "")
-    time.sleep(1.0)  # the server now commits it
-    assert len(server.book.orders_for(result.client_order_id)) == 1
+    # the server commits it once its 1.5 s stall ends (bounded wait: a loaded machine delays its thread)
+    assert wait_for(lambda: len(server.book.orders_for(result.client_order_id)) == 1, timeout_s=10.0)
     ctx.clock.advance(timedelta(seconds=45))
     sync_from_broker(ctx, LOOSE)
     row, events = row_and_audit(ctx, result.client_order_id)
