@@ -127,7 +127,10 @@ def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, c
     corr = structure.correlation(r)
     cluster = structure.largest_cluster(structure.clusters(symbols, corr, values, cluster_threshold))
     scenarios = stress.hypothetical(values, b, sigma, resid_sigma)
-    scenarios += stress.historical(symbols, values, history.daily_returns(), history.index_symbol, worst_days)
+    dates, daily = history.daily_matrix(symbols)
+    has_index = bool(history.index_symbol and history.index_symbol in history.closes.columns)
+    index_daily = history.daily_matrix([history.index_symbol])[1][:, 0] if has_index and history.index_symbol else None
+    scenarios += stress.historical(values, dates, daily, index_daily, worst_days)
     scenarios += [stress.user(u, symbols, groups, b) for u in user_scenarios]
     results = []
     for sc in scenarios:

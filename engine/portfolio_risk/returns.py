@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,40 +24,86 @@ DAY_SECONDS = 20 * 3600  # a median spacing this long means daily (or slower) ba
 
 @dataclass(frozen=True)
 class ReturnsHistory:
-    """Aligned closes (rows: bar times, columns: symbols), with the index symbol when there is one."""
+    """Aligned closes (rows: bar times, columns: symbols), with the index symbol when there is one.
+
+    The derived arrays are computed once per history (the gateway reuses one history for many orders)."""
 
     closes: pd.DataFrame
     index_symbol: str | None
 
-    @property
-    def returns(self) -> pd.DataFrame:
+    @cached_property
+    def _columns(self) -> dict[str, int]:
+        return {str(c): i for i, c in enumerate(self.closes.columns)}
+
+    @cached_property
+    def _returns(self) -> np.ndarray:
         """Simple returns per bar; a name's missing bar carries its last close (a 0 return)."""
-        return self.closes.ffill().pct_change().iloc[1:].fillna(0.0)
+        px = self.closes.ffill().to_numpy(dtype=float)
+        if px.shape[0] < 2:
+            return np.zeros((0, px.shape[1]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = px[1:] / px[:-1] - 1.0
+        return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
 
     @property
+    def returns(self) -> pd.DataFrame:
+        return pd.DataFrame(self._returns, index=self.closes.index[1:], columns=self.closes.columns)
+
+    @cached_property
     def bars_per_day(self) -> float:
-        if len(self.closes.index) < 2:
+        idx = pd.DatetimeIndex(self.closes.index)
+        if len(idx) < 2:
             return 1.0
-        spacing = pd.Series(self.closes.index).diff().dt.total_seconds().median()
+        spacing = pd.Timedelta(float(np.median(np.diff(idx.asi8))), unit=idx.unit).total_seconds()
         if not spacing or spacing >= DAY_SECONDS:
             return 1.0
-        return max(1.0, SESSION_SECONDS / float(spacing))
+        return max(1.0, SESSION_SECONDS / spacing)
+
+    @cached_property
+    def _daily(self) -> tuple[tuple[date, ...], np.ndarray]:
+        """(dates, close-to-close returns per calendar date) over all columns."""
+        if self.closes.empty:
+            return (), np.zeros((0, 0))
+        days = pd.DatetimeIndex(self.closes.index).date
+        last = np.flatnonzero(np.r_[days[1:] != days[:-1], True])  # the last bar of each date
+        px = self.closes.ffill().to_numpy(dtype=float)[last]
+        if px.shape[0] < 2:
+            return (), np.zeros((0, px.shape[1]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.nan_to_num(px[1:] / px[:-1] - 1.0, nan=0.0, posinf=0.0, neginf=0.0)
+        return tuple(days[last][1:]), r
 
     def daily_returns(self) -> pd.DataFrame:
         """Close-to-close returns per calendar date (the historical scenarios' 'days')."""
-        closes = self.closes.ffill()
-        daily = closes.groupby(pd.DatetimeIndex(closes.index).date).last()
-        return daily.pct_change().iloc[1:].fillna(0.0)
+        dates, r = self._daily
+        return pd.DataFrame(r, index=list(dates), columns=self.closes.columns)
+
+    def daily_matrix(self, symbols: Iterable[str]) -> tuple[tuple[date, ...], np.ndarray]:
+        dates, r = self._daily
+        return dates, self._pick(r, symbols)
 
     def matrix(self, symbols: Iterable[str]) -> np.ndarray:
         """Returns (T x N) in the order of `symbols`; a name without bars has 0 returns."""
-        r = self.returns
-        return r.reindex(columns=list(symbols), fill_value=0.0).to_numpy(dtype=float)
+        return self._pick(self._returns, symbols)
+
+    def _pick(self, r: np.ndarray, symbols: Iterable[str]) -> np.ndarray:
+        names = list(symbols)
+        out = np.zeros((r.shape[0], len(names)))
+        for j, name in enumerate(names):
+            i = self._columns.get(name)
+            if i is not None:
+                out[:, j] = r[:, i]
+        return out
 
 
 def from_closes(closes: pd.DataFrame, index_symbol: str | None = None) -> ReturnsHistory:
     """A history from a supplied frame of closes (e.g. a user's daily CSV): sorted, numeric."""
-    frame = closes.sort_index().apply(pd.to_numeric, errors="coerce")
+    frame = closes.sort_index()
+    frame.index = pd.DatetimeIndex(frame.index)
+    try:
+        frame = frame.astype(float)
+    except (TypeError, ValueError):
+        frame = frame.apply(pd.to_numeric, errors="coerce")
     return ReturnsHistory(frame, index_symbol)
 
 

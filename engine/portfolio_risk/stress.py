@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
-import pandas as pd
 
 INDEX_KEY = "INDEX"
 CORR1_Z = 2.326  # 99% one-sided normal quantile
@@ -67,24 +67,19 @@ def hypothetical(values: np.ndarray, betas: np.ndarray, sigma: np.ndarray, resid
     return out
 
 
-def historical(symbols: Sequence[str], values: np.ndarray, daily: pd.DataFrame, index_symbol: str | None,
+def historical(values: np.ndarray, dates: Sequence[date], moves: np.ndarray, index_moves: np.ndarray | None,
                worst: int) -> list[Scenario]:
-    """The `worst` days of the index (else of this book) in `daily` returns, replayed on the book."""
-    if daily.empty or worst <= 0:
+    """The `worst` days of the index (else of this book) replayed: `moves` (days x names) per date."""
+    if len(dates) == 0 or worst <= 0:
         return []
-    moves = daily.reindex(columns=list(symbols), fill_value=0.0).to_numpy(dtype=float)
-    if index_symbol and index_symbol in daily.columns:
-        driver = daily[index_symbol].to_numpy(dtype=float)
-        label = "index"
+    if index_moves is not None:
+        driver, label = np.asarray(index_moves, dtype=float), "index"
     else:
-        driver = moves @ np.asarray(values, dtype=float)
-        label = "book"
-    order = np.argsort(driver, kind="stable")[:worst]
+        driver, label = moves @ np.asarray(values, dtype=float), "book"
     out = []
-    for i in order:
-        day = daily.index[i]
+    for i in np.argsort(driver, kind="stable")[:worst]:
         text = f"{driver[i]:+.2%}" if label == "index" else f"{driver[i]:+,.0f}"
-        out.append(Scenario(f"Worst day {day} ({label} {text})", "historical", moves[i]))
+        out.append(Scenario(f"Worst day {dates[i]} ({label} {text})", "historical", moves[i]))
     return out
 
 

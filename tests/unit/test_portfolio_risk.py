@@ -99,11 +99,26 @@ def test_hypothetical_stress_on_a_hand_built_book():
 
 
 def test_historical_scenarios_replay_the_worst_index_days():
-    days = pd.to_datetime(["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]).date
-    daily = pd.DataFrame({"IDX": [-0.01, -0.04, 0.02, -0.02], "A": [0.0, -0.05, 0.01, -0.03]}, index=days)
-    out = stress.historical(("A",), np.array([1000.0]), daily, "IDX", worst=2)
+    days = tuple(pd.to_datetime(["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]).date)
+    index_moves = np.array([-0.01, -0.04, 0.02, -0.02])
+    moves = np.array([[0.0], [-0.05], [0.01], [-0.03]])  # one name, A
+    out = stress.historical(np.array([1000.0]), days, moves, index_moves, worst=2)
     assert [s.name.split(" (")[0] for s in out] == ["Worst day 2026-01-06", "Worst day 2026-01-08"]
     assert [float(s.pnl(np.array([1000.0]))[0]) for s in out] == pytest.approx([-50.0, -30.0])
+    # no index: the book's own worst days
+    book = stress.historical(np.array([-1000.0]), days, moves, None, worst=1)
+    assert book[0].name.startswith("Worst day 2026-01-07") and float(book[0].pnl(np.array([-1000.0]))[0]) == -10.0
+
+
+def test_intraday_bars_scale_to_a_day_and_group_into_dates():
+    ts = pd.date_range("2026-01-05 14:30", periods=10, freq="min", tz="UTC").append(
+        pd.date_range("2026-01-06 14:30", periods=10, freq="min", tz="UTC"))
+    closes = pd.DataFrame({"A": np.r_[np.linspace(100, 110, 10), np.linspace(105, 99, 10)]}, index=ts)
+    hist = from_closes(closes)
+    assert hist.bars_per_day == pytest.approx(390.0)  # 6.5 h of one-minute bars
+    dates, daily = hist.daily_matrix(["A", "missing"])
+    assert [str(d) for d in dates] == ["2026-01-06"] and daily.shape == (1, 2)
+    assert daily[0] == pytest.approx([99 / 110 - 1, 0.0])
 
 
 def test_user_scenario_precedence_symbol_group_index():

@@ -1,0 +1,122 @@
+"""What the Risk page draws, from the stored report and history (no engine work in a callback),
+and the parser of the scenario editor's shocks text."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from components import formatting as fmt
+from components.charts import LAYOUT, empty_figure
+from components.tables import small_table
+from engine.portfolio_risk.stress import UserScenario
+
+MAX_SHOCKS = 200
+MAX_TEXT = 4000
+_ITEM = re.compile(r"^\s*([A-Za-z0-9_.\-:]{1,40})\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%?\s*$")
+HISTORY_LINES = {"hist_var_95": "VaR 95% (hist)", "hist_cvar_95": "CVaR 95% (hist)", "hist_var_99": "VaR 99% (hist)",
+                 "hist_cvar_99": "CVaR 99% (hist)", "param_cvar_99": "CVaR 99% (param)"}
+
+
+class ShockTextError(ValueError):
+    """The editor's text cannot be read; the message names the item."""
+
+
+def parse_shocks(name: str, text: str) -> UserScenario:
+    """'ALFA=-8, growth=-5; INDEX=-3' (percent) -> a validated UserScenario (fractions)."""
+    if len(text or "") > MAX_TEXT:
+        raise ShockTextError(f"the shocks text is {len(text)} characters; at most {MAX_TEXT}")
+    items = [i for i in re.split(r"[,;\n]", text or "") if i.strip()]
+    if len(items) > MAX_SHOCKS:
+        raise ShockTextError(f"{len(items)} shocks; at most {MAX_SHOCKS} per scenario")
+    shocks: dict[str, float] = {}
+    for n, item in enumerate(items, start=1):
+        m = _ITEM.match(item)
+        if m is None:
+            raise ShockTextError(f"shock {n} ({item.strip()[:40]!r}) is not SYMBOL_OR_GROUP=PERCENT, e.g. ALFA=-8")
+        shocks[m.group(1)] = float(m.group(2)) / 100.0
+    spec = UserScenario((name or "").strip()[:80], shocks)
+    try:
+        spec.validate()
+    except ValueError as exc:
+        raise ShockTextError(str(exc)) from None
+    return spec
+
+
+def money(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
+
+
+def pct_of(x: float | None, equity: float | None) -> str:
+    return "" if x is None or not equity else f"{100 * x / equity:.2f}% of equity"
+
+
+def history_figure(frame: pd.DataFrame) -> go.Figure:
+    if frame.empty or frame[list(HISTORY_LINES)].isna().all().all():
+        return empty_figure("no VaR history yet (the risk cycle stores a point a minute)")
+    fig = go.Figure([go.Scatter(x=frame["ts"], y=frame[c], mode="lines", name=label)
+                     for c, label in HISTORY_LINES.items()])
+    fig.update_layout(title="1-day VaR / CVaR (USD loss)", **LAYOUT)
+    return fig
+
+
+def exposure_figure(rep: dict[str, Any]) -> go.Figure:
+    if not rep.get("symbols"):
+        return empty_figure("no positions")
+    fig = go.Figure(go.Bar(x=rep["symbols"], y=rep["values"],
+                           marker_color=["#2e7d32" if v >= 0 else "#c62828" for v in rep["values"]]))
+    fig.update_layout(title="Exposure by name (USD, short < 0)", **LAYOUT)
+    return fig
+
+
+def corr_figure(rep: dict[str, Any]) -> go.Figure:
+    syms = rep.get("symbols") or []
+    if len(syms) < 2:
+        return empty_figure("correlation needs two positions")
+    cluster = set(rep.get("cluster", {}).get("symbols") or [])
+    labels = [f"{s} *" if s in cluster else s for s in syms]
+    fig = go.Figure(go.Heatmap(z=rep["corr"], x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu", reversescale=True))
+    fig.update_layout(title="Correlation (* = largest correlated cluster)", **{**LAYOUT, "height": 360})
+    return fig
+
+
+def var_table(rep: dict[str, Any]) -> Any:
+    equity = rep.get("equity")
+    rows = []
+    for key, f in sorted(rep.get("var", {}).items()):
+        method, level = key.split("_")
+        rows.append((method, f"{level}%", money(f["var"]), money(f["cvar"]), pct_of(f["cvar"], equity)))
+    return small_table(["Method", "Level", "VaR (1 day)", "CVaR (1 day)", "CVaR"], rows,
+                       rep.get("note") or "no VaR yet")
+
+
+def groups_table(rep: dict[str, Any]) -> Any:
+    rows = [(g["group"], money(g["long"]), money(g["short"]), money(g["long"] + g["short"]),
+             pct_of(g["long"] + g["short"], rep.get("equity"))) for g in rep.get("groups", [])]
+    return small_table(["Group", "Long", "Short", "Gross", "Gross"], rows, "no positions")
+
+
+def sides_table(rep: dict[str, Any]) -> Any:
+    s = rep.get("sides") or {}
+    rows = [(k, money(s.get(k)), pct_of(s.get(k), rep.get("equity"))) for k in ("long", "short", "net", "gross")]
+    return small_table(["Side", "USD", ""], rows, "no positions")
+
+
+def stress_table(rep: dict[str, Any]) -> Any:
+    rows = [(html.Span(s["name"], className="risk-scenario-name"), s["kind"], money(s["pnl"]),
+             pct_of(s["pnl"], rep.get("equity"))) for s in rep.get("scenarios", [])]
+    return small_table(["Scenario", "Kind", "P&L (USD)", ""], rows, "no scenarios (no positions)")
+
+
+def stress_positions_table(rep: dict[str, Any]) -> Any:
+    syms = rep.get("symbols") or []
+    rows = [[s["name"]] + [money(s["per_position"].get(sym)) for sym in syms] for s in rep.get("scenarios", [])]
+    return small_table(["Scenario"] + syms, rows, "no positions")
+
+
+def fmt_ts(value: str | None) -> str:
+    return fmt.timestamp(pd.Timestamp(value).to_pydatetime()) if value else ""
