@@ -72,6 +72,8 @@ def parse_date(text: str | None, what: str, end_of_day: bool = False) -> datetim
     `end_of_day`: a bare date means the last moment of that day (an end date includes the whole day)."""
     if text is None or not str(text).strip():
         return None
+    if not isinstance(text, str) or len(text) > 40:
+        raise BacktestError(f"{what} {str(text)[:40]!r} is not a date; use ISO-8601 like 2024-03-01")
     try:
         ts = pd.Timestamp(str(text).strip())
     except (ValueError, TypeError):

@@ -92,6 +92,11 @@ def csv_texts(result: BacktestResult) -> dict[str, str]:
     return {"equity.csv": _csv(equity), "orders.csv": _csv(result.orders), "fills.csv": _csv(result.fills)}
 
 
+def prices_csv(result: BacktestResult) -> str:
+    """Each symbol's close per bar of the run (stored with a run for its charts)."""
+    return _csv(result.prices)
+
+
 def write_outputs(result: BacktestResult, metrics: dict[str, object], out: str | Path) -> list[Path]:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

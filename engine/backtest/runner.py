@@ -44,6 +44,7 @@ class BacktestResult:
     orders: pd.DataFrame  # ORDER_COLUMNS
     fills: pd.DataFrame  # FILL_COLUMNS
     index_close: pd.Series  # the index's closes on the equity timestamps (buy-and-hold reference)
+    prices: pd.DataFrame  # timestamp, then each symbol's close, over the run's bars (charts of reopened runs)
     bar_seconds: float
     bars: int
 
@@ -149,11 +150,15 @@ def _collect(ctx: EngineContext, spec: BacktestSpec, rows: list[tuple], step: ti
     equity["regime_name"] = [names.get(ts.to_pydatetime()) for ts in equity["timestamp"]]
     equity = equity[EQUITY_COLUMNS]
     index = spec.frames[spec.index_symbol].set_index("timestamp")["close"]
+    wide = pd.concat({sym: f.set_index("timestamp")["close"] for sym, f in sorted(spec.frames.items())}, axis=1)
+    first = equity["timestamp"].iloc[0] if len(equity) else None
+    wide = wide[(wide.index >= first) & (wide.index <= equity["timestamp"].iloc[-1])] if first is not None else wide
     return BacktestResult(
         equity=equity,
         orders=pd.DataFrame(orders, columns=ORDER_COLUMNS),
         fills=pd.DataFrame(fills, columns=FILL_COLUMNS),
         index_close=index.reindex(equity["timestamp"]).reset_index(drop=True),
+        prices=wide.rename_axis("timestamp").reset_index(),
         bar_seconds=step.total_seconds(),
         bars=total,
     )

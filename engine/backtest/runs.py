@@ -17,14 +17,14 @@ from sqlalchemy import delete, desc, select, update
 
 from engine import audit
 from engine.backtest.inputs import BacktestError, BacktestSpec
-from engine.backtest.outputs import csv_texts, metrics_json
+from engine.backtest.outputs import csv_texts, metrics_json, prices_csv
 from engine.backtest.runner import BacktestResult
 from engine.clock import Clock, SystemClock
 from engine.store.db import Store
 from engine.store.models import BacktestFile, BacktestRun
 
 STATUSES = ("running", "done", "failed", "cancelled")
-TABLES = ("equity.csv", "orders.csv", "fills.csv")
+TABLES = ("equity.csv", "orders.csv", "fills.csv", "prices.csv")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def finish_run(store: Store, run_id: int, result: BacktestResult, metrics: dict[
 
     now = (clock or SystemClock()).now()
     files = [BacktestFile(run_id=run_id, name=name, data=gzip.compress(text.encode("utf-8"), mtime=0))
-             for name, text in csv_texts(result).items()]
+             for name, text in {**csv_texts(result), "prices.csv": prices_csv(result)}.items()]
     with store.write() as s:
         s.execute(delete(BacktestFile).where(BacktestFile.run_id == run_id))
         s.add_all(files)
@@ -113,6 +113,18 @@ def fail_run(store: Store, run_id: int, message: str, *, cancelled: bool = False
     with store.write() as s:
         s.execute(update(BacktestRun).where(BacktestRun.id == run_id).values(
             status="cancelled" if cancelled else "failed", message=message[:2000], finished_at=now))
+
+
+def cancel_run(store: Store, run_id: int, actor: str, clock: Clock | None = None) -> bool:
+    """Mark a running run cancelled (its job stops at the next bar), audited; False when it was not running."""
+    now = (clock or SystemClock()).now()
+    with store.write() as s:
+        row = s.get(BacktestRun, run_id)
+        if row is None or row.status != "running":
+            return False
+        row.status, row.message, row.finished_at = "cancelled", f"cancelled by {actor}", now
+        audit.record(s, now, actor, "backtest.cancel", target=f"backtest:{run_id}")
+    return True
 
 
 def list_runs(store: Store, limit: int = 100) -> list[RunSummary]:

@@ -1,0 +1,151 @@
+"""Figures and tables of the Backtest page (no data access): equity against buy-and-hold, drawdown,
+a symbol's price with regime bands and its fills, metrics with their definitions, P&L per regime."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from components.charts import LAYOUT, empty_figure
+from components.formatting import money, number, pct
+
+PCT_KEYS = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "avg_gross_exposure",
+            "risk_free"}
+MONEY_KEYS = {"avg_win", "avg_loss", "commission"}
+METRIC_ORDER = ("total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+                "max_drawdown_duration", "max_drawdown_duration_days", "win_rate", "profit_factor", "avg_win",
+                "avg_loss", "exposure", "avg_gross_exposure", "turnover", "trades", "fills", "commission",
+                "periods_per_year", "risk_free")
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the figures need of one stored run."""
+
+    label: str
+    equity: pd.DataFrame  # timestamp, equity, cash, gross_exposure, regime_name
+    fills: pd.DataFrame  # ts, client_order_id, symbol, side, qty, price, commission
+    prices: pd.DataFrame  # timestamp, one close column per symbol
+    index_symbol: str
+    metrics: Mapping[str, Any]
+
+
+def equity_figure(views: Sequence[RunView]) -> go.Figure:
+    """Each run's equity and buy-and-hold of its index from the same starting cash."""
+    if not views or all(v.equity.empty for v in views):
+        return empty_figure("no equity yet")
+    fig = go.Figure()
+    for i, v in enumerate(views):
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=v.equity["timestamp"], y=v.equity["equity"], name=f"{v.label}", mode="lines",
+                                 line={"color": colour}))
+        closes = v.prices.set_index("timestamp")[v.index_symbol].reindex(v.equity["timestamp"]).ffill()
+        if len(closes) and closes.iloc[0] > 0:
+            hold = float(v.equity["equity"].iloc[0]) * closes / closes.iloc[0]
+            fig.add_trace(go.Scatter(x=v.equity["timestamp"], y=hold.to_numpy(), mode="lines",
+                                     name=f"buy & hold {v.index_symbol} ({v.label})",
+                                     line={"color": colour, "dash": "dot"}))
+    fig.update_layout(title="Equity against buy-and-hold of the index", **LAYOUT)
+    return fig
+
+
+def drawdown_figure(views: Sequence[RunView]) -> go.Figure:
+    if not views or all(v.equity.empty for v in views):
+        return empty_figure("no equity yet")
+    fig = go.Figure()
+    for i, v in enumerate(views):
+        eq = v.equity["equity"].astype(float)
+        fig.add_trace(go.Scatter(x=v.equity["timestamp"], y=(eq / eq.cummax() - 1.0) * 100, mode="lines",
+                                 name=v.label, fill="tozeroy", line={"color": PALETTE[i % len(PALETTE)]}))
+    fig.update_layout(title="Drawdown from peak (%)", **{**LAYOUT, "height": 240})
+    return fig
+
+
+def regime_bands(equity: pd.DataFrame, colours: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Consecutive bars of one regime as one band (x0 = first bar, x1 = the next regime's first bar)."""
+    names = equity["regime_name"].where(equity["regime_name"].notna(), None).tolist()
+    times = equity["timestamp"].tolist()
+    bands, start = [], 0
+    for i in range(1, len(names) + 1):
+        if i == len(names) or names[i] != names[start]:
+            if names[start]:
+                x1 = times[i] if i < len(times) else times[-1]
+                bands.append({"x0": times[start], "x1": x1, "name": names[start],
+                              "color": colours.get(str(names[start]), "#999999")})
+            start = i
+    return bands
+
+
+def price_figure(view: RunView, symbol: str, colours: Mapping[str, str]) -> go.Figure:
+    """The symbol's close with the index's regime as bands and the run's fills (size in the hover)."""
+    if symbol not in view.prices.columns:
+        return empty_figure(f"no prices of {symbol} in this run")
+    fig = go.Figure(go.Scatter(x=view.prices["timestamp"], y=view.prices[symbol], mode="lines", name=symbol,
+                               line={"color": "#444"}))
+    for band in regime_bands(view.equity, colours):
+        fig.add_vrect(x0=band["x0"], x1=band["x1"], fillcolor=band["color"], opacity=0.15, line_width=0,
+                      layer="below")
+    mine = view.fills[view.fills["symbol"] == symbol]
+    for side, marker, colour in (("buy", "triangle-up", "#2ca02c"), ("sell", "triangle-down", "#d62728")):
+        f = mine[mine["side"] == side]
+        if len(f):
+            fig.add_trace(go.Scatter(x=f["ts"], y=f["price"], mode="markers", name=f"{side}s",
+                                     marker={"symbol": marker, "size": 10, "color": colour},
+                                     text=[f"{side} {q:g} @ {p:.2f}" for q, p in zip(f["qty"], f["price"], strict=True)],
+                                     hoverinfo="text+x"))
+    fig.update_layout(title=f"{symbol}: price, regime of {view.index_symbol} (bands) and fills", **LAYOUT)
+    return fig
+
+
+def fmt(key: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    if key in PCT_KEYS:
+        return pct(float(value))
+    if key in MONEY_KEYS:
+        return money(float(value))
+    if isinstance(value, int):
+        return f"{value:,}"
+    return number(float(value), 3)
+
+
+def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> dbc.Table:
+    """One row per metric, one column per run, the definition beside it."""
+    head = html.Thead(html.Tr([html.Th("metric"), *[html.Th(v.label) for v in views], html.Th("definition")]))
+    rows = []
+    for key in METRIC_ORDER:
+        if not any(key in v.metrics for v in views):
+            continue
+        rows.append(html.Tr([html.Td(key), *[html.Td(fmt(key, v.metrics.get(key)), className="text-end")
+                                              for v in views],
+                             html.Td(definitions.get(key, ""), className="small text-muted")]))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, className="mb-0", id="backtest-metrics-table")
+
+
+def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> html.Div:
+    rows = []
+    for v in views:
+        for name, m in sorted((v.metrics.get("per_regime") or {}).items()):
+            rows.append(html.Tr([html.Td(v.label), html.Td(name), html.Td(pct(m.get("time_share"))),
+                                 html.Td(money(m.get("pnl"))), html.Td(pct(m.get("return"))),
+                                 html.Td(str(m.get("trades", 0)))]))
+    if not rows:
+        return html.Div("no regime was classified in this run", className="text-muted small")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("run", "regime", "time share", "P&L", "return", "trades")]))
+    notes = [html.Li(f"{k.split('.', 1)[1]}: {d}") for k, d in definitions.items() if k.startswith("per_regime.")]
+    return html.Div([dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id="backtest-regime-table"),
+                     html.Ul(notes, className="small text-muted")])
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M")
+    return out.astype(object).where(out.notna(), None).to_dict("records")

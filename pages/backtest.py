@@ -1,0 +1,228 @@
+"""Backtest: would this parameter version or preset have made money, in which regimes, against another run?
+
+Traders run backtests (the engine's own jobs on a simulated clock, see engine/backtest/) in a background
+job with progress and cancel; everyone may open, compare and download stored runs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+
+from components import backtest_views as bv
+from components.shell import page_header
+from components.tables import records_grid
+from engine.auth.roles import Role
+from engine.backtest import runs
+from engine.backtest.inputs import BacktestCancelled, BacktestError
+from webapp import backtest_jobs as jobs
+from webapp import backtest_page_data as data
+from webapp.auth.access import requires
+from webapp.background import job_store
+from webapp.context import get_context
+from webapp.control_actions import web_actor
+from webapp.inputs import is_click
+
+dash.register_page(__name__, path="/backtest", name="Backtest", order=6.5)
+
+FORM = [State("backtest-source", "value"), State("backtest-csv-dir", "value"), State("backtest-start", "value"),
+        State("backtest-end", "value"), State("backtest-cash", "value"), State("backtest-version", "value"),
+        State("backtest-preset", "value"), State("backtest-name", "value")]
+FILL_COLUMNS = [{"field": c} for c in ("ts", "symbol", "side", "qty", "price", "commission", "client_order_id")]
+TRIP_COLUMNS = [{"field": c} for c in ("symbol", "direction", "qty", "entry_ts", "entry_price", "exit_ts", "exit_price",
+                                       "pnl", "return")]
+
+
+def _form(source: Any, csv_dir: Any, start: Any, end: Any, cash: Any, version: Any, preset: Any,
+          name: Any) -> dict[str, Any]:
+    return {"source": source, "csv_dir": csv_dir, "start": start, "end": end, "cash": cash, "version": version,
+            "preset": preset, "name": name}
+
+
+def _form_card() -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.H5("Run a backtest"),
+        dbc.Label("Market data"),
+        dbc.RadioItems(id="backtest-source", value="stored", inline=True, options=[
+            {"label": "stored history", "value": "stored"}, {"label": "CSV folder", "value": "csv"},
+            {"label": "uploaded CSV", "value": "upload"}]),
+        dcc.Dropdown(id="backtest-csv-dir", placeholder="folder under data/backtest/", className="mb-1"),
+        dcc.Upload(id="backtest-upload", accept=".csv", max_size=get_context().settings.max_upload_bytes,
+                   children=html.Div(["Drop a CSV here or ", html.A("choose one")]), className="border rounded p-2"),
+        html.Div(id="backtest-upload-status", className="small text-muted mb-2"),
+        dbc.Row([dbc.Col([dbc.Label("Start (UTC)"), dbc.Input(id="backtest-start", placeholder="2024-01-02")]),
+                 dbc.Col([dbc.Label("End (UTC)"), dbc.Input(id="backtest-end", placeholder="2024-12-31")])]),
+        dbc.Label("Starting cash"), dbc.Input(id="backtest-cash", type="number", value=1_000_000, min=100),
+        dbc.Label("Parameter version"), dcc.Dropdown(id="backtest-version", value="active", clearable=False),
+        dbc.Label("Planner preset"), dcc.Dropdown(id="backtest-preset", value="default", clearable=False),
+        dbc.Label("Name (optional)"), dbc.Input(id="backtest-name", maxLength=120),
+        dbc.ButtonGroup([dbc.Button("Run backtest", id="backtest-run", color="primary", size="sm"),
+                         dbc.Button("Cancel", id="backtest-cancel", color="secondary", size="sm", disabled=True)],
+                        className="mt-2"),
+        html.Div(dbc.Progress(id="backtest-progress", value=0, label="", striped=True, animated=True),
+                 id="backtest-progress-wrap", style={"display": "none"}, className="mt-2"),
+        html.Div(id="backtest-status", className="mt-2"),
+    ]))
+
+
+def layout(**_kwargs: object) -> html.Div:
+    return html.Div([
+        page_header("Backtest", "The engine's own jobs replayed over history: what a version or preset would have done"),
+        dcc.Store(id="backtest-job"), dcc.Store(id="backtest-upload-data"), dcc.Store(id="backtest-runs-changed", data=0),
+        dcc.Download(id="backtest-download"),
+        dbc.Row([
+            dbc.Col(_form_card(), md=4),
+            dbc.Col([
+                dbc.Row([dbc.Col(dcc.Dropdown(id="backtest-run-a", placeholder="open a stored run")),
+                         dbc.Col(dcc.Dropdown(id="backtest-run-b", placeholder="compare with…"))], className="g-2"),
+                html.Div(id="backtest-run-info", className="small text-muted my-1"),
+                dbc.InputGroup([dbc.Select(id="backtest-download-kind", value="equity.csv", options=[
+                    {"label": n, "value": n} for n in ("equity.csv", "orders.csv", "fills.csv", "metrics.json",
+                                                        "parameters.xlsx")]),
+                    dbc.Button("Download", id="backtest-download-button", size="sm")], size="sm", className="mb-2"),
+                dcc.Graph(id="backtest-equity", figure=bv.empty_figure("open or run a backtest")),
+                dcc.Graph(id="backtest-drawdown", figure=bv.empty_figure("")),
+            ], md=8),
+        ], className="g-2"),
+        dcc.Dropdown(id="backtest-symbol", placeholder="symbol", clearable=False, className="mt-2"),
+        dcc.Graph(id="backtest-price", figure=bv.empty_figure("")),
+        html.H6("Metrics"), html.Div(id="backtest-metrics"),
+        html.H6("P&L per regime", className="mt-3"), html.Div(id="backtest-regimes"),
+        html.H6("Round trips (first run)", className="mt-3"), records_grid("backtest-trades", TRIP_COLUMNS, 260),
+        html.H6("Fills (first run)", className="mt-3"), records_grid("backtest-fills", FILL_COLUMNS, 260),
+    ])
+
+
+@dash.callback(
+    Output("backtest-run-a", "options"), Output("backtest-run-b", "options"), Output("backtest-version", "options"),
+    Output("backtest-preset", "options"), Output("backtest-csv-dir", "options"),
+    Input("backtest-runs-changed", "data"),
+)
+@requires(Role.VIEWER)
+def fill_choices(_changed: Any):  # type: ignore[no-untyped-def]
+    ctx = get_context()
+    stored = [{"label": r.label, "value": r.id} for r in runs.list_runs(ctx.store)]
+    return (stored, stored, data.version_options(ctx.store), data.preset_options(ctx.store),
+            [{"label": k, "value": k} for k in jobs.csv_choices(ctx.settings)])
+
+
+@dash.callback(
+    Output("backtest-upload-data", "data"), Output("backtest-upload-status", "children"),
+    Input("backtest-upload", "contents"), State("backtest-upload", "filename"),
+    prevent_initial_call=True,
+)
+@requires(Role.TRADER)
+def take_upload(contents: str | None, filename: str | None):  # type: ignore[no-untyped-def]
+    if not isinstance(contents, str) or not contents:
+        return None, ""
+    name = str(filename or "upload.csv")[:200]
+    try:
+        frames = data.check_upload(contents, name, get_context().settings.max_upload_bytes)
+    except BacktestError as exc:
+        return None, html.Span(f"{name} was refused: {exc}", className="text-danger", id="backtest-upload-error")
+    summary = ", ".join(f"{s} ({len(f):,} bars)" for s, f in sorted(frames.items()))
+    return {"contents": contents, "filename": name}, f"{name}: {summary}"
+
+
+@dash.callback(
+    Output("backtest-job", "data"), Output("backtest-status", "children", allow_duplicate=True),
+    Input("backtest-run", "n_clicks"), *FORM, State("backtest-upload-data", "data"),
+    prevent_initial_call=True,
+)
+@requires(Role.TRADER)
+def start_run(n: int | None, *form_and_upload: Any):  # type: ignore[no-untyped-def]
+    """Check the inputs and record the run (audited with the user); the background job below runs it."""
+    if not is_click(n):
+        return no_update, no_update
+    form, upload = _form(*form_and_upload[:-1]), form_and_upload[-1]
+    if not isinstance(upload, dict):
+        upload = None
+    ctx = get_context()
+    try:
+        built = jobs.build_spec(form, upload, ctx.store, ctx.settings)
+    except BacktestError as exc:
+        return no_update, dbc.Alert(str(exc), color="warning", id="backtest-error")
+    run_id = runs.create_run(ctx.store, built.spec, author=web_actor(), data_source=built.data_source,
+                             name=str(form.get("name") or ""), param_version_id=built.version_id)
+    return {"run_id": run_id}, html.Span(f"run #{run_id} started…", className="text-muted")
+
+
+@dash.callback(
+    Output("backtest-status", "children"), Output("backtest-runs-changed", "data"), Output("backtest-run-a", "value"),
+    Input("backtest-job", "data"), *FORM, State("backtest-upload-data", "data"), State("backtest-runs-changed", "data"),
+    background=True,
+    progress=[Output("backtest-progress", "value"), Output("backtest-progress", "label")],
+    progress_default=[0, ""],
+    running=[(Output("backtest-run", "disabled"), True, False), (Output("backtest-cancel", "disabled"), False, True),
+             (Output("backtest-progress-wrap", "style"), {"display": "block"}, {"display": "none"})],
+    cancel=[Input("backtest-cancel", "n_clicks")],
+    interval=500,
+    prevent_initial_call=True,
+)
+@requires(Role.TRADER)
+def run_job(set_progress, job: dict | None, *rest: Any):  # type: ignore[no-untyped-def]
+    """In a background process: rebuild the same spec from the same form and run the recorded backtest."""
+    if not isinstance(job, dict) or not isinstance(job.get("run_id"), int):
+        return no_update, no_update, no_update
+    form, upload, changed = _form(*rest[:-2]), rest[-2] if isinstance(rest[-2], dict) else None, rest[-1]
+    changed = changed if isinstance(changed, int) and not isinstance(changed, bool) else 0
+    run_id = int(job["run_id"])
+    set_progress((1, "loading the market data…"))
+    try:
+        with job_store() as store:
+            built = jobs.build_spec(form, upload, store, data.job_settings())
+            outcome = jobs.execute(run_id, built, store,
+                                   lambda f, text: set_progress((max(1.0, 100 * f), text)))
+    except BacktestCancelled as exc:
+        return dbc.Alert(str(exc), color="secondary", id="backtest-cancelled"), (changed or 0) + 1, run_id
+    except BacktestError as exc:
+        return dbc.Alert(str(exc), color="warning", id="backtest-error"), (changed or 0) + 1, no_update
+    return dbc.Alert(outcome, color="success", id="backtest-done"), (changed or 0) + 1, run_id
+
+
+@dash.callback(
+    Output("backtest-status", "children", allow_duplicate=True),
+    Input("backtest-cancel", "n_clicks"), State("backtest-job", "data"),
+    prevent_initial_call=True,
+)
+@requires(Role.TRADER)
+def cancel_run(n: int | None, job: dict | None):  # type: ignore[no-untyped-def]
+    if not is_click(n) or not isinstance(job, dict) or not isinstance(job.get("run_id"), int):
+        return no_update
+    done = runs.cancel_run(get_context().store, int(job["run_id"]), web_actor())
+    return dbc.Alert(f"run #{job['run_id']} cancelled" if done else f"run #{job['run_id']} had already ended",
+                     color="secondary", id="backtest-cancelled")
+
+
+@dash.callback(
+    Output("backtest-equity", "figure"), Output("backtest-drawdown", "figure"), Output("backtest-metrics", "children"),
+    Output("backtest-regimes", "children"), Output("backtest-trades", "rowData"), Output("backtest-fills", "rowData"),
+    Output("backtest-symbol", "options"), Output("backtest-run-info", "children"),
+    Input("backtest-run-a", "value"), Input("backtest-run-b", "value"),
+)
+@requires(Role.VIEWER)
+def show_runs(run_a: Any, run_b: Any):  # type: ignore[no-untyped-def]
+    return data.show(get_context().store, run_a, run_b)
+
+
+@dash.callback(
+    Output("backtest-price", "figure"), Output("backtest-symbol", "value"),
+    Input("backtest-run-a", "value"), Input("backtest-symbol", "value"), Input("backtest-symbol", "options"),
+)
+@requires(Role.VIEWER)
+def show_symbol(run_a: Any, symbol: str | None, options: list[dict] | None):  # type: ignore[no-untyped-def]
+    return data.symbol_chart(get_context().store, run_a, symbol, options or [])
+
+
+@dash.callback(
+    Output("backtest-download", "data"), Input("backtest-download-button", "n_clicks"),
+    State("backtest-run-a", "value"), State("backtest-download-kind", "value"),
+    prevent_initial_call=True,
+)
+@requires(Role.VIEWER)
+def download(n: int | None, run_a: Any, kind: str | None):  # type: ignore[no-untyped-def]
+    if not is_click(n) or not isinstance(run_a, int):
+        return no_update
+    return data.download(get_context().store, run_a, str(kind or "equity.csv"))

@@ -1,0 +1,71 @@
+"""The Backtest page's callbacks over HTTP with a logged-in client: a trader records a run (audited with
+their name), a viewer may not; bad input is a clear message; a finished run shows its metrics and charts."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from sqlalchemy import select
+
+from engine.backtest import runs
+from engine.store.models import AuditEvent
+from tests import web_requests as wr
+from tests.auth_helpers import login_client
+from tests.integration import backtest_data
+from webapp import backtest_jobs as jobs
+from webapp.context import EXTENSION_KEY
+
+FORM = {"backtest-source.value": "csv", "backtest-start.value": "", "backtest-end.value": "",
+        "backtest-cash.value": 100_000, "backtest-version.value": "active", "backtest-preset.value": "default",
+        "backtest-name.value": "web run"}
+
+
+@pytest.mark.slow  # a backtest and many callback round trips: about 30 s
+def test_trader_runs_viewer_only_views(test_settings, any_db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app import create_app
+
+    folder = backtest_data.csv_dir(tmp_path / "csv", bars=40)
+    app = create_app(test_settings(database_url=any_db_url, warmup_polls=0, csv_dir=str(folder)), start_engine=False)
+    ctx = app.server.extensions[EXTENSION_KEY]
+    label = next(iter(jobs.csv_choices(ctx.settings)))
+    form = {**FORM, "backtest-csv-dir.value": label}
+    trader = login_client(app, "trader")
+    deps = wr.dependencies(trader)
+    start = wr.find(deps, "backtest-job.data")
+
+    bad = wr.call(trader, start, {**form, "backtest-start.value": "2031-01-01", "backtest-run.n_clicks": 1},
+                  trigger="backtest-run.n_clicks")
+    assert bad.status_code == 200 and "no IDX bars between 2031-01-01" in bad.get_data(as_text=True)
+
+    upload = wr.find(deps, "backtest-upload-data.data")
+    broken = "data:text/csv;base64," + base64.b64encode(b"timestamp,open,high,low,close,volume\n2024-01-02,1,0.5,0.9,1,10\n"
+                                                        ).decode()
+    refused = wr.call(trader, upload, {"backtest-upload.contents": broken, "backtest-upload.filename": "SPY.csv"},
+                      trigger="backtest-upload.contents")
+    assert "SPY.csv line 2, column 'high': high 0.5 is below low 0.9" in refused.get_data(as_text=True)
+
+    ok = wr.call(trader, start, {**form, "backtest-run.n_clicks": 1}, trigger="backtest-run.n_clicks")
+    assert ok.status_code == 200, ok.get_data(as_text=True)[:300]
+    run_id = json.loads(ok.get_data(as_text=True))["response"]["backtest-job"]["data"]["run_id"]
+    built = jobs.build_spec({k.split(".")[0].removeprefix("backtest-").replace("-", "_"): v for k, v in form.items()},
+                            None, ctx.store, ctx.settings)
+    assert "40 bars" in jobs.execute(run_id, built, ctx.store, lambda _f, _t: None)
+    with ctx.store.read() as s:
+        audit = s.scalars(select(AuditEvent).where(AuditEvent.action == "backtest.run")).one()
+    assert audit.actor == "web:trader" and audit.target == f"backtest:{run_id}"
+
+    viewer = login_client(app, "viewer")
+    refused_start = wr.call(viewer, start, {**form, "backtest-run.n_clicks": 1}, trigger="backtest-run.n_clicks")
+    assert refused_start.status_code == 403
+    assert len(runs.list_runs(ctx.store)) == 1
+    shown = wr.call(viewer, wr.find(wr.dependencies(viewer), "backtest-equity.figure"),
+                    {"backtest-run-a.value": run_id, "backtest-run-b.value": None}, trigger="backtest-run-a.value")
+    text = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "buy & hold IDX" in text and "sharpe" in text and "Sharpe ratio" in text
+    download = wr.call(viewer, wr.find(wr.dependencies(viewer), "backtest-download.data"),
+                       {"backtest-download-button.n_clicks": 1, "backtest-run-a.value": run_id,
+                        "backtest-download-kind.value": "equity.csv"}, trigger="backtest-download-button.n_clicks")
+    content = json.loads(download.get_data(as_text=True))["response"]["backtest-download"]["data"]["content"]
+    assert content.splitlines()[0] == "timestamp,equity,cash,gross_exposure,regime_name"
+    assert len(content.splitlines()) == 41

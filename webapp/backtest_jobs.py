@@ -1,0 +1,154 @@
+"""The Backtest page's inputs -> a BacktestSpec, and the run itself (in a background job).
+
+Data choices are closed lists: the stored history, a folder of CSV files under data/backtest/ (or the
+CSV source's own folder, REGIMEDESK_CSV_DIR), or one uploaded CSV within the upload limit; a form can
+never name an arbitrary path. The same form builds the same spec in the start callback (which records
+the run, audited with the user) and in the background job (which runs it).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine.backtest import runs
+from engine.backtest.inputs import (
+    BacktestCancelled,
+    BacktestError,
+    BacktestSpec,
+    default_index,
+    load_csv_dir,
+    load_stored_history,
+    params_from_version,
+    parse_date,
+    preset_by_name,
+    regime_table_presets,
+)
+from engine.backtest.outputs import compute
+from engine.backtest.runner import run_backtest
+from engine.params.versions import active_params
+from engine.planner.api import load_preset
+from engine.settings import PROJECT_ROOT, Settings
+from engine.store.db import Store
+
+CSV_ROOT = PROJECT_ROOT / "data" / "backtest"  # one sub-folder of SYMBOL.csv files per data set
+TABLE = "__table__"  # the preset choice "the regime -> preset table"
+MAX_CASH = 1e12
+WARMUP = pd.Timedelta(days=400)  # stored history loaded before the start to warm the indicators up
+
+
+def csv_choices(settings: Settings) -> dict[str, Path]:
+    """Folder label -> folder: sub-folders of data/backtest/ with CSV files, and the CSV source's folder."""
+    found: dict[str, Path] = {}
+    if CSV_ROOT.is_dir():
+        for sub in sorted(p for p in CSV_ROOT.iterdir() if p.is_dir()):
+            if any(sub.glob("*.csv")):
+                found[f"data/backtest/{sub.name}"] = sub
+    if settings.csv_dir is not None and Path(settings.csv_dir).is_dir():
+        found[f"CSV source ({Path(settings.csv_dir).name})"] = Path(settings.csv_dir)
+    return found
+
+
+def decode_csv_upload(contents: str, max_bytes: int) -> bytes:
+    _head, _sep, b64 = (contents or "").partition(",")
+    if len(b64) > (max_bytes * 4) // 3 + 8:
+        raise BacktestError(f"the file is larger than the {max_bytes / 1e6:.1f} MB upload limit; split it or use a "
+                            "CSV folder under data/backtest/")
+    try:
+        return base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise BacktestError("the upload arrived damaged; try again") from None
+
+
+@dataclass(frozen=True)
+class Built:
+    spec: BacktestSpec
+    data_source: str
+    version_id: int | None
+
+
+def _frames(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings,
+            start: Any, end: Any) -> tuple[dict[str, pd.DataFrame], str, str, str | None]:
+    source = form.get("source") if form.get("source") in ("stored", "csv", "upload") else "stored"
+    if source == "csv":
+        choices = csv_choices(settings)
+        label = str(form.get("csv_dir") or "")
+        if label not in choices:
+            raise BacktestError("choose a CSV folder from the list (folders of SYMBOL.csv under data/backtest/)")
+        frames = load_csv_dir(choices[label])
+        return frames, source, f"csv {label}", None
+    if source == "upload":
+        if not isinstance(upload, Mapping) or not isinstance(upload.get("contents"), str):
+            raise BacktestError("upload a CSV file first (timestamp, open, high, low, close, volume[, symbol])")
+        from engine.backtest.upload import frames_from_upload
+
+        name = str(upload.get("filename") or "upload.csv")
+        frames = frames_from_upload(decode_csv_upload(str(upload["contents"]), settings.max_upload_bytes), name)
+        return frames, source, f"upload {name}", None
+    frames, index = load_stored_history(store, start, end, WARMUP)
+    return frames, "stored", "stored history", index
+
+
+def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings) -> Built:
+    """Validate the form and load its data; BacktestError names the field or the file that is wrong."""
+    start = parse_date(form.get("start"), "start")
+    end = parse_date(form.get("end"), "end", end_of_day=True)
+    try:
+        cash = float(form.get("cash") or 0)
+        if not math.isfinite(cash) or cash > MAX_CASH:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise BacktestError(f"starting cash {form.get('cash')!r} is not a number") from None
+    frames, source, data_label, index = _frames(form, upload, store, settings, start, end)
+    version = form.get("version")
+    if not isinstance(version, str | int | None) or (version not in (None, "", "active") and not str(version).isdigit()):
+        raise BacktestError(f"parameter version {version!r} is not a version number; pick one from the list")
+    if version in (None, "", "active"):
+        with store.read() as s:
+            params = active_params(s)
+        label = f"version {params.version_id} (active)" if params.version_id else "schema defaults"
+    else:
+        params, label = params_from_version(store, int(version)), f"version {int(version)}"
+    preset_name = str(form.get("preset") or "default")[:80]
+    regime_presets = regime_table_presets(store) if preset_name == TABLE else {}
+    preset = load_preset("default") if preset_name == TABLE else preset_by_name(preset_name, store)
+    spec = BacktestSpec(frames=frames, index_symbol=index or default_index(frames), params=params, preset=preset,
+                        cash=cash, start=start, end=end, data_label=data_label, params_label=label,
+                        regime_presets=regime_presets)
+    return Built(spec, source, params.version_id)
+
+
+def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, str], None]) -> str:
+    """Run a recorded backtest, storing progress and its result; returns the outcome line."""
+    row = runs.get_run(store, run_id)
+    if row.status != "running" or row.data_label != built.spec.data_label or row.cash != built.spec.cash:
+        raise BacktestError(f"backtest run {run_id} does not match the form any more; start it again")
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        fraction = done / max(total, 1)
+        progress(fraction, f"{done:,} of {total:,} bars")
+        if fraction - last[0] >= 0.05 or done == total:
+            last[0] = fraction
+            runs.set_progress(store, run_id, fraction)
+
+    try:
+        result = run_backtest(built.spec, progress=report, cancelled=lambda: runs.get_run(store, run_id).status
+                              == "cancelled")
+        runs.finish_run(store, run_id, result, compute(result))
+    except BacktestCancelled as exc:
+        runs.fail_run(store, run_id, str(exc), cancelled=True)
+        raise
+    except BacktestError as exc:
+        runs.fail_run(store, run_id, str(exc))
+        raise
+    except Exception as exc:  # noqa: BLE001 - stored as the run's failure, shown to the user in one line
+        runs.fail_run(store, run_id, f"the backtest failed: {type(exc).__name__}: {exc}")
+        raise BacktestError(f"the backtest failed: {type(exc).__name__}: {exc}") from exc
+    return f"run #{run_id}: {result.bars:,} bars, {len(result.orders)} orders, {len(result.fills)} fills"

@@ -1,0 +1,133 @@
+"""The Backtest page's reads: choices for the form, stored runs turned into figures and tables, downloads."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import dcc, html, no_update
+
+from components import backtest_views as bv
+from engine.backtest import runs
+from engine.backtest.inputs import BacktestError
+from engine.params.versions import list_versions
+from engine.planner.api import list_presets
+from engine.settings import Settings
+from engine.store import regime_queries as rq
+from engine.store.db import Store
+from webapp.backtest_jobs import TABLE, decode_csv_upload
+from webapp.context import EXTENSION_KEY, get_context
+from webapp.regime_colours import with_display_colours
+
+
+def job_settings() -> Settings:
+    """The serving app's settings, also inside a background job's process (no Flask app context there)."""
+    try:
+        return get_context().settings
+    except RuntimeError:
+        return dash.get_app().server.extensions[EXTENSION_KEY].settings
+
+
+def version_options(store: Store) -> list[dict[str, Any]]:
+    with store.read() as s:
+        versions = list_versions(s, limit=50)
+    opts = [{"label": "the active version", "value": "active"}]
+    return opts + [{"label": f"version {v.id} ({v.source} by {v.author}, {v.created_at:%Y-%m-%d %H:%M})"
+                    + (" – active" if v.is_active else ""), "value": str(v.id)} for v in versions]
+
+
+def preset_options(store: Store) -> list[dict[str, Any]]:
+    with store.read() as s:
+        names = list(list_presets(s))
+    return [{"label": n, "value": n} for n in names] + [{"label": "the regime → preset table", "value": TABLE}]
+
+
+def check_upload(contents: str, name: str, max_bytes: int) -> dict[str, Any]:
+    from engine.backtest.upload import frames_from_upload
+
+    return frames_from_upload(decode_csv_upload(contents, max_bytes), name)
+
+
+def _colours(store: Store) -> dict[str, str]:
+    with store.read() as s:
+        cat = with_display_colours(rq.regime_catalogue(s))
+    return {r["regime_name"]: r["color"] for r in cat["regimes"]}
+
+
+def run_view(store: Store, run_id: int) -> bv.RunView:
+    info = runs.get_run(store, run_id)
+    if info.status != "done":
+        raise BacktestError(f"run #{run_id} is {info.status}" + (f": {info.message}" if info.message else ""))
+    with store.read() as s:
+        from engine.store.models import BacktestRun
+
+        index = s.get(BacktestRun, run_id).index_symbol  # type: ignore[union-attr]
+    return bv.RunView(label=f"#{run_id} {info.name}", equity=runs.load_table(store, run_id, "equity.csv"),
+                      fills=runs.load_table(store, run_id, "fills.csv"), prices=runs.load_table(store, run_id, "prices.csv"),
+                      index_symbol=index, metrics=info.metrics or {})
+
+
+def _definitions(metrics: dict[str, Any]) -> dict[str, str]:
+    from engine.analytics.definitions import definitions_for
+
+    return definitions_for(float(metrics.get("periods_per_year") or 252.0), float(metrics.get("risk_free") or 0.0))
+
+
+def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
+    chosen = [r for r in (run_a, run_b) if isinstance(r, int)]
+    empty = bv.empty_figure("open or run a backtest")
+    if not chosen:
+        return empty, bv.empty_figure(""), "", "", [], [], [], ""
+    try:
+        views = [run_view(store, r) for r in dict.fromkeys(chosen)]
+    except BacktestError as exc:
+        return empty, bv.empty_figure(""), html.Div(str(exc), className="text-warning"), "", [], [], [], ""
+    from engine.analytics.round_trips import round_trips
+
+    first = views[0]
+    trips = round_trips(first.fills.assign(**{c: first.fills[c].astype(float) for c in ("qty", "price", "commission")}))
+    defs = _definitions(dict(first.metrics))
+    symbols = [c for c in first.prices.columns if c != "timestamp"]
+    info = " · ".join(_info(store, r) for r in dict.fromkeys(chosen))
+    return (bv.equity_figure(views), bv.drawdown_figure(views), bv.metrics_table(views, defs),
+            bv.regime_table(views, defs), bv.records(trips), bv.records(first.fills),
+            [{"label": s, "value": s} for s in symbols], info)
+
+
+def _info(store: Store, run_id: int) -> str:
+    r = runs.get_run(store, run_id)
+    span = f"{r.start_ts:%Y-%m-%d}" if r.start_ts else "start of data"
+    span += f" → {r.end_ts:%Y-%m-%d}" if r.end_ts else " → end of data"
+    return (f"#{r.id}: {r.data_label}, {span}, cash {r.cash:,.0f}, {r.params_label}, preset {r.preset_name}, "
+            f"{r.bars:,} bars, by {r.author}")
+
+
+def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any]:
+    if not isinstance(run_a, int):
+        return bv.empty_figure(""), no_update
+    names = [o.get("value") for o in options if isinstance(o, dict)]
+    if symbol not in names:
+        traded = []
+        try:
+            view = run_view(store, run_a)
+            traded = sorted(set(view.fills["symbol"]))
+        except BacktestError as exc:
+            return bv.empty_figure(str(exc)), no_update
+        symbol = traded[0] if traded else (names[0] if names else None)
+        if symbol is None:
+            return bv.empty_figure("no symbols in this run"), no_update
+    try:
+        view = run_view(store, run_a)
+    except BacktestError as exc:
+        return bv.empty_figure(str(exc)), no_update
+    return bv.price_figure(view, symbol, _colours(store)), symbol
+
+
+def download(store: Store, run_id: int, kind: str) -> Any:
+    if kind not in (*runs.TABLES, "metrics.json", "parameters.xlsx"):
+        return no_update
+    try:
+        if kind == "parameters.xlsx":
+            return dcc.send_bytes(runs.workbook(store, run_id), f"backtest-{run_id}-parameters.xlsx")
+        return dcc.send_string(runs.file_text(store, run_id, kind), f"backtest-{run_id}-{kind}")
+    except BacktestError:
+        return no_update
