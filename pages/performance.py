@@ -39,7 +39,8 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Download(id="performance-download"),
         dbc.Row([
             dbc.Col([html.Label("Date range (market time, UTC days)", className="small"),
-                     dcc.DatePickerRange(id="performance-range", clearable=True, display_format="YYYY-MM-DD")],
+                     dcc.DatePickerRange(id="performance-range", clearable=True, display_format="YYYY-MM-DD",
+                                         start_date_id="performance-range-start", end_date_id="performance-range-end")],
                     md=5),
             dbc.Col(dbc.ButtonGroup([
                 dbc.Button("Equity CSV", id="performance-csv-equity", size="sm", outline=True),
