@@ -12,7 +12,8 @@ Supported: every parameter set the incremental path accepts, with or without opt
 (option-chain modules and correlation with peers are stepped row by row, as live). Not supported (the
 replay falls back to the incremental path, see ``unsupported_reason``): an ATR, multi-timeframe or
 volume-profile module marked as needing option-chain data in IndicatorConfiguration RequiresData,
-and histories of INTERVAL_PROBE bars or fewer (nothing to vectorise).
+a RegimeClassification without a regime for some (trend class, volatility class) pair (the live path
+raises only if that pair is ever reached), and histories of INTERVAL_PROBE bars or fewer.
 """
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ def unsupported_reason(params: Any, n_bars: int) -> str | None:
     for m in probe.modules:
         if isinstance(m, VECTOR) and m.needs_chain:
             return f"IndicatorConfiguration {m.name} RequiresData names option-chain data"
+    f = probe.formation
+    pairs = {(r.trend_class, r.vol_class) for r in f.regimes}
+    missing = [(t.name, v.name) for t in f.trend for v in f.vol if (t.name, v.name) not in pairs]
+    if missing:
+        return f"RegimeClassification has no regime for trend {missing[0][0]} and volatility {missing[0][1]}"
     return None
 
 

@@ -1,10 +1,10 @@
-"""The regime state machine over a chunk: one tight loop over the classified rows.
+"""The regime state machine over a chunk: inputs for the compiled loop (batch/kernel.py), and its
+results back as per-row lists.
 
-Per row it does what RegimeClassifier._step does from ``cur = st.regime`` on: hysteresis (a lookup
-into per-class arrays computed once per chunk), slot demotion, the candidate, its confidence and the
-current regime's (evidence arrays per regime, computed on first use), then the stability decision.
-A row whose candidate is the current regime takes StabilityPolicy.decide's no-change branch inline;
-every other row calls decide itself, so transitions, blocks and their reasons come from the live code.
+Computed here over arrays, once per chunk: hysteresis alternatives for every trend and volatility
+class, each regime's evidence, the confirmation bars each row needs (StabilityPolicy.required_bars
+per distinct sensitivity), and the signal counts for each case count_signals distinguishes. The
+classifier's StabilityState is the loop's state: read in before the chunk, written back after it.
 """
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.regime import candidate
+from engine.regime.batch import kernel, tables
 from engine.regime.batch import vectors as vx
 from engine.regime.batch.inputs import Inputs
 from engine.regime.candidate import NEUTRAL_TARGET_MAX_SCORE
 from engine.regime.formation import RegimeRow
-from engine.regime.stability import Proposal
+from engine.regime.stability import Proposal, StabilityState
 
 if TYPE_CHECKING:
     from engine.regime.classifier import RegimeClassifier
@@ -63,97 +63,100 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
 
 def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, list[int]], low_vol: list[bool],
         spike: list[bool], gaps: list[str], session_gap: list[bool], restricted: list[int]) -> Decided:
-    f, stab, st = clf.formation, clf.stability, clf.state
-    tb = clf.tb
-    regs = f.regimes
-    pos = {r.regime_id: k for k, r in enumerate(regs)}
-    pair = {(f.trend_by_name[r.trend_class].code, f.vol_by_name[r.vol_class].code): r for r in regs}
-    tdir = [t.direction for t in f.trend]
+    """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state."""
+    f, stab, tp, st = clf.formation, clf.stability, clf.transitions, clf.state
+    tb = _tables(clf)
+    regs = tb.regs
     n = len(x.t)
-    band, vband, hh = x.band.tolist(), x.vband.tolist(), x.h.tolist()
-    vfin = np.isfinite(x.v).tolist()
-    d_l, sens_l, pen_l = x.d.tolist(), x.sens.tolist(), x.penalty.tolist()
-    pers_l = x.persistent.tolist()
-    talt: dict[int, list[int]] = {}
-    valt: dict[int, list[int]] = {}
-    ev: dict[int, list[float]] = {}
-    demoted: dict[tuple[int, int, int], int] = {}
-
-    def evidence(r: RegimeRow) -> list[float]:
-        got = ev.get(r.regime_id)
+    pos = {r.regime_id: k for k, r in enumerate(regs)}
+    talt = np.array([vx.trend_alt(f, t.code, x.t, adx, x.h, x.env, x.band) for t in f.trend]).reshape(-1, n)
+    valt = np.array([vx.vol_alt(f, v.code, x.v, x.h, x.vband) for v in f.vol]).reshape(-1, n)
+    ev = np.array([vx.evidence(f, r, x.t, x.v, x.d, x.env) for r in regs]).reshape(-1, n)
+    need_of: dict[tuple[float, bool], int] = {}
+    need = np.empty(n, np.int64)
+    for k, key in enumerate(zip(x.sens.tolist(), session_gap, strict=True)):
+        got = need_of.get(key)
         if got is None:
-            got = ev[r.regime_id] = vx.evidence(f, r, x.t, x.v, x.d, x.env).tolist()
-        return got
+            got = need_of[key] = stab.required_bars(Proposal(regs[0], 0.0, 0.0, 0, 0, 0.0, False, False,
+                                                             clf.tb.bar_minutes, key[0], 0.0, session_gap=key[1]))
+        need[k] = got
+    cnt = np.array([counts[k] for k in ("n", "up", "down", "from_up", "from_down", "flat")]
+                   + [counts[f"vol{v.code}"] for v in f.vol], dtype=np.int64).reshape(-1, n)
+    par = np.array([clf.tb.bar_minutes, clf.clock.session_minutes, stab.cooldown, stab.max_per_hour, stab.max_per_day,
+                    tp.emergency_threshold, tp.max_emergency, stab.persistence_ratio, stab.min_per_day, stab.margin,
+                    stab.signal_strength, stab.accuracy_w, stab.stability_w], dtype=np.float64)
+    flags = np.array([stab.enforce_min_duration, stab.circuit_breaker, tp.circuit_breaker, tp.method == "SIMPLE",
+                      tp.gap_handling == "STRICT", int(tp.validate_volume)], dtype=np.int64)
+    si, sf, recent, trans, emerg = _state_in(st, pos)
+    out_i, out_f = np.zeros((9, n), np.int64), np.zeros((6, n))
+    kernel.run(x.band, x.vband, x.h, np.isfinite(x.v), np.asarray(restricted, np.int64), x.penalty,
+               np.array([bool(g) for g in gaps], dtype=bool), np.asarray(session_gap, bool), np.asarray(spike, bool),
+               need, x.persistent.astype(np.int64), np.asarray(low_vol, bool), x.d, cnt, ev, talt, valt, tb.pair,
+               tb.reg_t, tb.reg_v, tb.tdir, tb.target, tb.note, tb.norule, tb.n_rules, tb.rule_thr, tb.rule_req,
+               tb.rule_id, tb.min_dur, tb.max_dur, tb.has_exit, tb.exit_, tb.demote, par, flags, si, sf, recent,
+               trans, emerg, out_i, out_f)
+    _state_out(st, regs, si, sf, recent, trans, emerg)
+    return _decided(clf, tb, out_i, out_f, gaps)
 
-    vv_extra = int(clf.transitions.validate_volume)
-    out = Decided([], [], [], [], [], [], [], [], [], [])
-    recent = st.recent
-    bar_min, sess_min = tb.bar_minutes, clf.clock.session_minutes
-    for k in range(n):
-        cur = st.regime
-        tr, vo, h = band[k], vband[k], hh[k]
-        if cur is not None and h > 0:
-            ct = f.trend_by_name[cur.trend_class].code
-            if tr != ct:
-                alt = talt.get(ct)
-                if alt is None:
-                    alt = talt[ct] = vx.trend_alt(f, ct, x.t, adx, x.h, x.env, x.band).tolist()
-                tr = alt[k]
-            cv = f.vol_by_name[cur.vol_class].code
-            if vo != cv and vfin[k]:
-                alt = valt.get(cv)
-                if alt is None:
-                    alt = valt[cv] = vx.vol_alt(f, cv, x.v, x.h, x.vband).tolist()
-                vo = alt[k]
-        slot = restricted[k]
-        if slot >= 0:
-            key = (tr, vo, slot)
-            if key not in demoted:
-                demoted[key] = candidate.demote(f, f.trend[tr], f.vol[vo], clf.clock.slots[slot].restricted).code
-            tr = demoted[key]
-        cand = pair.get((tr, vo)) or f.regime(f.trend[tr], f.vol[vo])
-        n_rec = len(recent)
-        conf_c = stab.confidence(evidence(cand)[k], (recent.count(cand.regime_id) + 1) / (n_rec + 1)) * pen_l[k]
-        if cur is not None and cur.regime_id != cand.regime_id:
-            conf_s = stab.confidence(evidence(cur)[k], recent.count(cur.regime_id) / (n_rec + 1)) * pen_l[k]
-        else:
-            conf_s = conf_c
-        gap = gaps[k]
-        rule, blocked, checks, progress, moved = "", "", "", 0.0, False
-        if gap:
-            st.clock += bar_min
-            reg, blocked = cur or cand, gap
-            if cur is None:
-                st.regime, st.entered = cand, st.clock
-        elif cur is not None and cur.regime_id == cand.regime_id:  # decide(): the candidate is the current regime
-            st.clock += bar_min
-            recent.append(cand.regime_id)
-            st.pending, st.pending_count = None, 0
-            reg = cur
-        else:
-            direction = tdir[tr]
-            if cur is not None and f.trend_by_name[cur.trend_class].code == tr:
-                sig = counts[f"vol{vo}"][k]
-            elif direction:
-                sig = counts["up" if direction > 0 else "down"][k]
-            else:
-                cd = tdir[f.trend_by_name[cur.trend_class].code] if cur is not None else 0
-                sig = counts["from_up" if cd > 0 else "from_down" if cd < 0 else "flat"][k]
-            sig += int(pers_l[k]) + (vv_extra and not low_vol[k])
-            dec = stab.decide(st, Proposal(
-                cand, conf_c, conf_s, sig, counts["n"][k] + 1 + vv_extra,
-                max(0.0, direction * d_l[k]) if direction else 0.0, direction != 0, spike[k], bar_min,
-                sens_l[k], sess_min, session_gap=session_gap[k]))
-            reg, moved = dec.regime, dec.transition and dec.rule_id != "INITIAL"
-            rule, blocked, checks, progress = dec.rule_id or "", dec.blocked_by, ",".join(dec.checks), dec.pending_progress
-        out.regime.append(pos[reg.regime_id])
-        out.cand.append(pos[cand.regime_id])
-        out.conf.append(conf_c if reg.regime_id == cand.regime_id else conf_s)
-        out.transition.append(moved)
-        out.rule.append(rule)
-        out.blocked.append(blocked)
-        out.checks.append(checks)
-        out.progress.append(float(progress))
-        out.time_in.append(float(st.clock - st.entered))
-        out.persistence.append(recent.count(reg.regime_id) / max(len(recent), 1))
-    return out
+
+def _tables(clf: RegimeClassifier) -> tables.Tables:
+    got = clf.__dict__.get("_batch_tables")
+    if got is None:
+        got = clf.__dict__["_batch_tables"] = tables.build(clf)
+    return got
+
+
+def _ring(items: list, size: int, dtype: type) -> tuple[np.ndarray, int, int]:
+    buf = np.zeros(size, dtype)
+    buf[:len(items)] = items
+    return buf, len(items), len(items) % size
+
+
+def _state_in(st: StabilityState, pos: dict[int, int]) -> tuple[np.ndarray, ...]:
+    recent, n_r, h_r = _ring([pos[i] for i in st.recent], st.recent.maxlen or 1, np.int64)
+    trans, n_t, h_t = _ring(list(st.transitions), st.transitions.maxlen or 64, np.float64)
+    emerg, n_e, h_e = _ring(list(st.emergencies), st.emergencies.maxlen or 16, np.float64)
+    si = np.array([pos[st.regime.regime_id] if st.regime is not None else -1,
+                   pos[st.pending.regime_id] if st.pending is not None else -1, st.pending_count,
+                   n_r, h_r, n_t, h_t, n_e, h_e], dtype=np.int64)
+    sf = np.array([st.clock, st.entered, st.last_transition], dtype=np.float64)
+    return si, sf, recent, trans, emerg
+
+
+def _unring(buf: np.ndarray, n: int, head: int) -> list:
+    items = buf.tolist()
+    return items[:n] if n < len(buf) else items[head:] + items[:head]
+
+
+def _state_out(st: StabilityState, regs: tuple[RegimeRow, ...], si: np.ndarray, sf: np.ndarray, recent: np.ndarray,
+               trans: np.ndarray, emerg: np.ndarray) -> None:
+    st.regime = regs[si[0]] if si[0] >= 0 else None
+    st.pending = regs[si[1]] if si[1] >= 0 else None
+    st.pending_count = int(si[2])
+    st.clock, st.entered, st.last_transition = float(sf[0]), float(sf[1]), float(sf[2])
+    for dq, items in ((st.recent, [regs[i].regime_id for i in _unring(recent, int(si[3]), int(si[4]))]),
+                      (st.transitions, _unring(trans, int(si[5]), int(si[6]))),
+                      (st.emergencies, _unring(emerg, int(si[7]), int(si[8])))):
+        dq.clear()
+        dq.extend(items)
+
+
+def _decided(clf: RegimeClassifier, tb: tables.Tables, out_i: np.ndarray, out_f: np.ndarray,
+             gaps: list[str]) -> Decided:
+    names = tables.CHECKS
+    check_text = {c: ",".join(names[j] for j in range(len(names)) if (c >> j) & 1) for c in set(out_i[7].tolist())}
+    kinds, rix = out_i[3].tolist(), out_i[4].tolist()
+    rules = [("" if kd == kernel.K_NONE else "INITIAL" if kd == kernel.K_INITIAL else
+              ("EMERGENCY:" if kd == kernel.K_EMERGENCY else "") + tb.rule_names[r]) for kd, r in zip(kinds, rix, strict=True)]
+    codes, cix, cur = out_i[5].tolist(), out_i[6].tolist(), out_i[8].tolist()
+    ra, rb = out_f[1].tolist(), out_f[2].tolist()
+    texts: dict[tuple[int, float, float, int, int, str], str] = {}  # reasons repeat: format each once
+    blocked = []
+    for key in zip(codes, ra, rb, cix, cur, gaps, strict=True):
+        got = texts.get(key) if key[0] else ""
+        if got is None:
+            got = texts[key] = tables.reason(clf, tb, *key)
+        blocked.append(got)
+    return Decided(out_i[0].tolist(), out_i[1].tolist(), out_f[0].tolist(), out_i[2].astype(bool).tolist(), rules,
+                   blocked, [check_text[c] for c in out_i[7].tolist()], out_f[3].tolist(), out_f[4].tolist(),
+                   out_f[5].tolist())
