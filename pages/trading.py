@@ -12,6 +12,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from components.cards import STATUS_COLOURS
 from components.confirm_modal import confirm_modal, flatten_option
+from components.execution_panels import execution_section
 from components.formatting import age
 from components.shell import page_header
 from components.trading_tables import (
@@ -27,11 +28,12 @@ from components.trading_tables import (
 )
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
-from webapp import manual_orders, queries, trading_queries
+from webapp import execution_callbacks, manual_orders, queries, trading_queries
 from webapp.auth.access import requires
 from webapp.inputs import is_click, text_or_default, triggered_by_click
 
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
+execution_callbacks.register_callbacks()  # stops form, stops and parents tables, cancel per parent
 
 REFRESH_MS = 1000
 SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit", "rejections")
@@ -109,6 +111,7 @@ def layout(**_kwargs: object) -> html.Div:
         dbc.Row([dbc.Col([_card("Positions", "trading-positions"), html.Div(id="trading-close-result")], lg=6),
                  dbc.Col(_card("Open orders", "trading-orders"), lg=6)]),
         html.Div(_ticket(), hidden=not trader, id="trading-ticket-box"),
+        execution_section(trader),  # protective stops and sliced parents (webapp/execution_callbacks.py)
         dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
                  dbc.Col(_card("Last reconciliation", "trading-reconcile"), lg=6)]),
         _card("Rejected orders and why (the risk check's or the broker's own words)", "trading-rejections"),

@@ -124,8 +124,11 @@ def attach_defaults(ctx: EngineContext, spec: StopSpec | None) -> int:
     with ctx.store.read() as s:
         held = {p.symbol for p in s.scalars(select(PositionRow).where(PositionRow.qty != 0))}
         covered = set(s.scalars(select(ProtectiveStop.symbol).where(ProtectiveStop.status.in_(LIVE))))
-        refused = set(s.scalars(select(ProtectiveStop.symbol).where(ProtectiveStop.status == "canceled",
-                                                                    ProtectiveStop.source == "manual")))
+        newest: dict[str, str] = {}  # a symbol whose newest stop a trader removed stays without one
+        for symbol, status in s.execute(select(ProtectiveStop.symbol, ProtectiveStop.status)
+                                        .order_by(ProtectiveStop.id)):
+            newest[symbol] = status
+        refused = {sym for sym, status in newest.items() if status == "canceled"}
     attached = 0
     for symbol in sorted(held - covered - refused):
         try:
