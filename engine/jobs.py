@@ -21,6 +21,7 @@ from engine.context import EngineContext
 from engine.lease import FencedOut, check_fence
 from engine.market.types import Bar, MarketUpdate
 from engine.store import pg_locks
+from engine.store.keyvalue import LEASE_TAKEN_KEY, MARKET_DATA_KEY
 from engine.store.models import (
     BarRow,
     EngineHeartbeat,
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 10.0  # renewed every 2 s (4 beats may fail before it lapses); takeover within it after a SIGKILL
 LEASE_LOCK_WAIT_MS = 2_000  # PostgreSQL: longest wait for the lease row (a fenced write holds it for milliseconds)
-LEASE_TAKEN_KEY = "engine.lease_taken"  # which engine took the lease, when (the Health page's engines table)
-MARKET_DATA_KEY = "market.last_received_at"  # wall-clock arrival of the newest bars: the stale-data check
 JOB_RUN_RETENTION = timedelta(hours=6)
 CHAIN_SNAPSHOTS_KEPT = 2_000
 

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import EngineHeartbeat, EngineLease, KeyValue
 from engine.trading.commands import HEARTBEAT_STALE_S
-
-MARKET_DATA_KEY = "market.last_received_at"  # engine.jobs.MARKET_DATA_KEY (not imported: jobs pulls in the engine)
 
 LIVE, STALE, STOPPED, STANDBY_ONLY, NEVER = "live", "stale", "stopped", "standby_only", "never"
 

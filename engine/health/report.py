@@ -19,6 +19,7 @@ from engine.context import EngineContext
 from engine.health.checks import check_database, check_heartbeat
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
 from engine.health.recorder import HEALTH_JOB_SECONDS
+from engine.store.keyvalue import LEASE_TAKEN_KEY
 from engine.store.models import EngineHeartbeat, EngineLease, HealthResult
 
 LIVE_CHECKS = ("engine heartbeat", "database")
@@ -105,7 +106,6 @@ def engines(session: Session, now: datetime, keep: timedelta = timedelta(hours=1
 
 
 def _lease_since(session: Session, holder: str) -> datetime | None:
-    from engine.jobs import LEASE_TAKEN_KEY
     from engine.store.models import KeyValue
 
     row = session.get(KeyValue, LEASE_TAKEN_KEY)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
 from engine.trading import state as ts
@@ -30,7 +31,6 @@ from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
 ENFORCED_KEY = "auto_halts.enforced"  # the state change (its timestamp) whose orders were already cancelled
-MARKET_DATA_KEY = "market.last_received_at"  # same key as the gateway's stale-data check
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
+from engine.store.keyvalue import put_value
 from engine.store.models import AccountSnapshot, KeyValue
 
 PEAK_KEY = "risk.equity_peak"
@@ -34,14 +35,7 @@ class EquityMarks:
     day: str | None
 
 
-def _put(session: Session, key: str, value: dict, now: datetime) -> None:
-    row = session.get(KeyValue, key)
-    if row is None:  # an upsert: the account and reconcile jobs may both store the first mark at once
-        from engine.store.writes import upsert_rows
-
-        upsert_rows(session, KeyValue.__table__, [{"key": key, "value": value, "updated_at": now}], key=["key"])
-    else:
-        row.value, row.updated_at = value, now
+_put = put_value  # the account and reconcile jobs may both store the first mark at once: an upsert
 
 
 def read_marks(session: Session) -> EquityMarks:

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.context import EngineContext
 from engine.execution.throttle import ThrottleConfig, ThrottleRefused, bucket_for
-from engine.jobs import MARKET_DATA_KEY  # {"ts": iso} written by the market job
 from engine.lease import check_fence, require_lease
 from engine.market.market_clock import market_clock_of
 from engine.portfolio_risk.check import check_order as portfolio_check
+from engine.store.keyvalue import MARKET_DATA_KEY  # {"ts": iso} written by the market job
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
