@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy.stats import norm
 
 LEVELS = (0.95, 0.99)
+_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +46,19 @@ def historical(pnl: np.ndarray, level: float, horizon: float = 1.0) -> VarFigure
     return VarFigures(level, var * scale, cvar * scale)
 
 
-def parametric(returns: np.ndarray, values: np.ndarray, level: float, horizon: float = 1.0) -> VarFigures:
-    """Gaussian VaR/CVaR from the returns' sample mean and covariance (mean x h, sigma x sqrt(h))."""
+def parametric(returns: np.ndarray, values: np.ndarray, level: float, horizon: float = 1.0,
+               cov: np.ndarray | None = None) -> VarFigures:
+    """Gaussian VaR/CVaR from the returns' sample mean and covariance (mean x h, sigma x sqrt(h)).
+
+    `cov`: the returns' sample covariance when the caller already has it (the risk cycle computes it once)."""
     r = np.asarray(returns, dtype=float)
     w = np.asarray(values, dtype=float)
     if r.shape[0] < 2:
         raise ValueError("at least two returns are needed for a covariance")
     mu = float(r.mean(axis=0) @ w) * horizon
-    cov = np.atleast_2d(np.cov(r, rowvar=False))
-    sigma = math.sqrt(max(float(w @ cov @ w), 0.0) * horizon)
-    z = float(norm.ppf(1.0 - level))
+    c = np.atleast_2d(np.cov(r, rowvar=False) if cov is None else cov)
+    sigma = math.sqrt(max(float(w @ c @ w), 0.0) * horizon)
+    z = _NORMAL.inv_cdf(1.0 - level)
     var = -(mu + z * sigma)
-    cvar = -(mu - sigma * float(norm.pdf(z)) / (1.0 - level))
+    cvar = -(mu - sigma * _NORMAL.pdf(z) / (1.0 - level))
     return VarFigures(level, var, cvar)

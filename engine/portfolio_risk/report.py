@@ -5,7 +5,6 @@ measure uses (a linear book: stocks and ETFs, no option convexity).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,8 +45,16 @@ class Book:
 class ScenarioResult:
     name: str
     kind: str
-    pnl: float
-    per_position: dict[str, float]
+    symbols: tuple[str, ...]
+    positions: np.ndarray  # P&L per position, in the order of symbols
+
+    @property
+    def pnl(self) -> float:
+        return float(self.positions.sum())
+
+    @property
+    def per_position(self) -> dict[str, float]:
+        return {s: float(p) for s, p in zip(self.symbols, self.positions, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -100,43 +107,36 @@ class RiskReport:
 
 def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, cluster_threshold: float = 0.7,
             worst_days: int = 5, user_scenarios: Sequence[stress.UserScenario] = ()) -> RiskReport:
-    """Every figure of the book from its recent returns."""
-    symbols = book.symbols
-    values = book.values
+    """Every figure of the book from its recent returns (one covariance matrix serves them all)."""
+    symbols, values = book.symbols, book.values
     r = history.matrix(symbols)
     h = history.bars_per_day
-    n = r.shape[0]
-    out: dict[str, Any] = {"groups": structure.by_group(symbols, values, groups), "sides": structure.by_side(values)}
-    if history.index_symbol and history.index_symbol in history.closes.columns:
-        index_r = history.matrix([history.index_symbol])[:, 0]
-    else:
-        index_r = np.zeros(n)
+    n, k = r.shape
+    has_index = bool(history.index_symbol and history.index_symbol in history.closes.columns)
+    index_r = history.matrix([history.index_symbol])[:, 0] if has_index and history.index_symbol else np.zeros(n)
+    cov = np.atleast_2d(np.cov(r, rowvar=False)) if n >= 2 and k else np.zeros((k, k))
     b = structure.betas(r, index_r)
-    sigma = (r.std(axis=0, ddof=1) if n >= 2 else np.zeros(len(symbols))) * math.sqrt(h)
-    resid = r - np.outer(index_r, b)
-    resid_sigma = (resid.std(axis=0, ddof=1) if n >= 2 else np.zeros(len(symbols))) * math.sqrt(h)
+    var_m = float(np.var(index_r, ddof=1)) if n >= 2 else 0.0
+    own_var = np.clip(np.diag(cov), 0.0, None)
+    sigma = np.sqrt(own_var * h)
+    resid_sigma = np.sqrt(np.clip(own_var - b * b * var_m, 0.0, None) * h)  # OLS: var(r - b m) = var(r) - b^2 var(m)
     note = ""
     var: dict[str, measures.VarFigures] = {}
-    if n >= MIN_RETURNS and len(symbols):
+    if n >= MIN_RETURNS and k:
         pnl = measures.portfolio_pnl(r, values)
         for level in measures.LEVELS:
             var[f"historical_{round(level * 100)}"] = measures.historical(pnl, level, h)
-            var[f"parametric_{round(level * 100)}"] = measures.parametric(r, values, level, h)
-    elif len(symbols):
+            var[f"parametric_{round(level * 100)}"] = measures.parametric(r, values, level, h, cov=cov)
+    elif k:
         note = f"only {n} returns in the store (VaR needs {MIN_RETURNS}); VaR and CVaR are not computed yet"
-    corr = structure.correlation(r)
+    corr = structure.correlation(r, cov=cov)
     cluster = structure.largest_cluster(structure.clusters(symbols, corr, values, cluster_threshold))
     scenarios = stress.hypothetical(values, b, sigma, resid_sigma)
     dates, daily = history.daily_matrix(symbols)
-    has_index = bool(history.index_symbol and history.index_symbol in history.closes.columns)
     index_daily = history.daily_matrix([history.index_symbol])[1][:, 0] if has_index and history.index_symbol else None
     scenarios += stress.historical(values, dates, daily, index_daily, worst_days)
     scenarios += [stress.user(u, symbols, groups, b) for u in user_scenarios]
-    results = []
-    for sc in scenarios:
-        per = sc.pnl(values)
-        results.append(ScenarioResult(sc.name, sc.kind, float(per.sum()),
-                                      {s: float(p) for s, p in zip(symbols, per, strict=True)}))
+    results = [ScenarioResult(sc.name, sc.kind, symbols, sc.pnl(values)) for sc in scenarios]
     return RiskReport(symbols=symbols, values=values, equity=book.equity, n_returns=n, bars_per_day=h, var=var,
-                      corr=corr, cluster=cluster, betas=b, dollar_beta=float(values @ b), scenarios=results,
-                      note=note, **out)
+                      groups=structure.by_group(symbols, values, groups), sides=structure.by_side(values),
+                      corr=corr, cluster=cluster, betas=b, dollar_beta=float(values @ b), scenarios=results, note=note)

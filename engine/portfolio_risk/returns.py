@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -36,9 +35,14 @@ class ReturnsHistory:
         return {str(c): i for i, c in enumerate(self.closes.columns)}
 
     @cached_property
+    def _filled(self) -> np.ndarray:
+        """Closes with a name's missing bar carrying its last close."""
+        return self.closes.ffill().to_numpy(dtype=float)
+
+    @cached_property
     def _returns(self) -> np.ndarray:
         """Simple returns per bar; a name's missing bar carries its last close (a 0 return)."""
-        px = self.closes.ffill().to_numpy(dtype=float)
+        px = self._filled
         if px.shape[0] < 2:
             return np.zeros((0, px.shape[1]))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -60,25 +64,26 @@ class ReturnsHistory:
         return max(1.0, SESSION_SECONDS / spacing)
 
     @cached_property
-    def _daily(self) -> tuple[tuple[date, ...], np.ndarray]:
-        """(dates, close-to-close returns per calendar date) over all columns."""
+    def _daily(self) -> tuple[pd.DatetimeIndex, np.ndarray]:
+        """(dates, close-to-close returns per calendar date, UTC) over all columns."""
         if self.closes.empty:
-            return (), np.zeros((0, 0))
-        days = pd.DatetimeIndex(self.closes.index).date
-        last = np.flatnonzero(np.r_[days[1:] != days[:-1], True])  # the last bar of each date
-        px = self.closes.ffill().to_numpy(dtype=float)[last]
+            return pd.DatetimeIndex([]), np.zeros((0, 0))
+        idx = pd.DatetimeIndex(self.closes.index)
+        day = idx.asi8 // int(pd.Timedelta(days=1) / pd.Timedelta(1, unit=idx.unit))
+        last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])  # the last bar of each date
+        px = self._filled[last]
         if px.shape[0] < 2:
-            return (), np.zeros((0, px.shape[1]))
+            return pd.DatetimeIndex([]), np.zeros((0, px.shape[1]))
         with np.errstate(invalid="ignore", divide="ignore"):
             r = np.nan_to_num(px[1:] / px[:-1] - 1.0, nan=0.0, posinf=0.0, neginf=0.0)
-        return tuple(days[last][1:]), r
+        return idx[last[1:]], r
 
     def daily_returns(self) -> pd.DataFrame:
         """Close-to-close returns per calendar date (the historical scenarios' 'days')."""
         dates, r = self._daily
-        return pd.DataFrame(r, index=list(dates), columns=self.closes.columns)
+        return pd.DataFrame(r, index=list(dates.date), columns=self.closes.columns)
 
-    def daily_matrix(self, symbols: Iterable[str]) -> tuple[tuple[date, ...], np.ndarray]:
+    def daily_matrix(self, symbols: Iterable[str]) -> tuple[pd.DatetimeIndex, np.ndarray]:
         dates, r = self._daily
         return dates, self._pick(r, symbols)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+import pandas as pd
 
 INDEX_KEY = "INDEX"
 CORR1_Z = 2.326  # 99% one-sided normal quantile
@@ -67,7 +68,7 @@ def hypothetical(values: np.ndarray, betas: np.ndarray, sigma: np.ndarray, resid
     return out
 
 
-def historical(values: np.ndarray, dates: Sequence[date], moves: np.ndarray, index_moves: np.ndarray | None,
+def historical(values: np.ndarray, dates: Sequence[date] | pd.DatetimeIndex, moves: np.ndarray, index_moves: np.ndarray | None,
                worst: int) -> list[Scenario]:
     """The `worst` days of the index (else of this book) replayed: `moves` (days x names) per date."""
     if len(dates) == 0 or worst <= 0:
@@ -79,7 +80,8 @@ def historical(values: np.ndarray, dates: Sequence[date], moves: np.ndarray, ind
     out = []
     for i in np.argsort(driver, kind="stable")[:worst]:
         text = f"{driver[i]:+.2%}" if label == "index" else f"{driver[i]:+,.0f}"
-        out.append(Scenario(f"Worst day {dates[i]} ({label} {text})", "historical", moves[i]))
+        day = pd.Timestamp(dates[i]).date()
+        out.append(Scenario(f"Worst day {day} ({label} {text})", "historical", moves[i]))
     return out
 
 

@@ -62,19 +62,22 @@ def by_side(values: np.ndarray) -> dict[str, float]:
             "gross": float(np.abs(v).sum())}
 
 
-def correlation(returns: np.ndarray) -> np.ndarray:
-    """Pearson correlation of the columns; a flat column correlates 0 with the rest (1 with itself)."""
+def correlation(returns: np.ndarray, cov: np.ndarray | None = None) -> np.ndarray:
+    """Pearson correlation of the columns (from their covariance when given); a flat column correlates 0
+    with the rest (1 with itself)."""
     r = np.asarray(returns, dtype=float)
     n = r.shape[1] if r.ndim == 2 else 0
     if n == 0:
         return np.zeros((0, 0))
     if r.shape[0] < 2:
         return np.eye(n)
+    c = np.atleast_2d(np.cov(r, rowvar=False) if cov is None else cov)
+    sd = np.sqrt(np.clip(np.diag(c), 0.0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.corrcoef(r, rowvar=False)
-    c = np.nan_to_num(np.atleast_2d(c), nan=0.0)
-    np.fill_diagonal(c, 1.0)
-    return np.clip(c, -1.0, 1.0)
+        out = c / np.outer(sd, sd)
+    out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    np.fill_diagonal(out, 1.0)
+    return np.clip(out, -1.0, 1.0)
 
 
 def clusters(symbols: Sequence[str], corr: np.ndarray, values: np.ndarray, threshold: float) -> list[Cluster]:
@@ -90,8 +93,11 @@ def clusters(symbols: Sequence[str], corr: np.ndarray, values: np.ndarray, thres
         tree = linkage(squareform(dist, checks=False), method="average")
         labels = fcluster(tree, t=1.0 - threshold, criterion="distance")
     v = np.asarray(values, dtype=float)
-    out = [Cluster(tuple(symbols[i] for i in np.flatnonzero(labels == lab)), abs(float(v[labels == lab].sum())))
-           for lab in np.unique(labels)]
+    net = np.abs(np.bincount(labels, weights=v))
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    out = [Cluster(tuple(symbols[i] for i in members), float(net[labels[members[0]]]))
+           for members in np.split(order, bounds)]
     return sorted(out, key=lambda c: (-c.net_exposure, -c.size, c.symbols))
 
 

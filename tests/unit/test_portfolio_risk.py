@@ -117,7 +117,7 @@ def test_intraday_bars_scale_to_a_day_and_group_into_dates():
     hist = from_closes(closes)
     assert hist.bars_per_day == pytest.approx(390.0)  # 6.5 h of one-minute bars
     dates, daily = hist.daily_matrix(["A", "missing"])
-    assert [str(d) for d in dates] == ["2026-01-06"] and daily.shape == (1, 2)
+    assert [str(d.date()) for d in dates] == ["2026-01-06"] and daily.shape == (1, 2)
     assert daily[0] == pytest.approx([99 / 110 - 1, 0.0])
 
 
