@@ -94,8 +94,8 @@ def send_shown_plan(key: object, portfolio: object) -> Any:
         return html.Div("Not sent: the plan on screen is no longer available; review the new preview and send again.",
                         className="text-danger")
     if portfolio != pv.current_portfolio_stamp():
-        return html.Div("Not sent: the portfolio changed since this plan was computed (a trade, an order or the "
-                        "trading state); review the refreshed preview and send again.", className="text-danger")
+        return html.Div("Not sent: the portfolio changed since this plan was computed (a trade or an order); "
+                        "review the refreshed preview and send again.", className="text-danger")
     # the key names the plan on screen: sending it twice (a double click, a second tab) sends each order once
     outcomes = execute.send_plan(get_context(), plan, actor=web_actor(), origin="planner",
                                  key=str(key).removeprefix(pv.KEY_PREFIX), limits=risk_limits(get_context()))

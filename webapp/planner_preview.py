@@ -51,21 +51,24 @@ def digest(value: object) -> str:
 
 
 def portfolio_stamp(session: Session) -> str:
-    """What the portfolio is: positions, orders (open ones and last trades), fills and the trading state."""
+    """What the portfolio is: positions, orders (open ones and last trades) and fills. A plan computed on another
+    portfolio is never sent (it could repeat trades already made)."""
     positions = [(p.symbol, str(p.qty), str(p.avg_entry_price))
                  for p in session.scalars(select(PositionRow).where(PositionRow.qty != 0).order_by(PositionRow.symbol))]
     orders = session.execute(select(func.max(OrderRow.id), func.max(OrderRow.updated_at), func.count(OrderRow.id))).one()
     fills = session.execute(select(func.max(FillRow.id), func.count(FillRow.id))).one()
-    state = session.get(TradingStateRow, 1)
-    return digest([positions, list(orders), list(fills), (state.state, state.changed_at) if state else None])
+    return digest([positions, list(orders), list(fills)])
 
 
 def market_stamp(session: Session, today: str) -> str:
-    """What the market and the account are: newest bar, cash, regime, active parameters, and the day."""
+    """What the market and the account are: newest bar, cash, regime, trading state, active parameters, the day.
+    (A trading state changed after the preview does not stop a send: the gateway blocks what the state forbids.)"""
     newest_bar = session.execute(select(func.max(BarRow.ts), func.count(BarRow.id))).one()
     account = session.scalars(select(func.max(AccountSnapshot.id))).first()
     regime = session.scalars(select(func.max(RegimeSnapshot.id))).first()
-    return digest([list(newest_bar), account, regime, active_version_id(session), today])
+    state = session.get(TradingStateRow, 1)
+    return digest([list(newest_bar), account, regime, (state.state, state.changed_at) if state else None,
+                   active_version_id(session), today])
 
 
 def preset_stamp(preset: PlannerPreset) -> str:
