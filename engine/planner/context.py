@@ -83,7 +83,8 @@ def build_context(state: PortfolioState, params: dict[str, object]) -> PlanConte
     if stance == "bear":
         invested *= 1.0 - 0.5 * sens  # a bear regime, followed fully, halves the invested share
     ranked = sorted((s for s in quality if s in prices), key=lambda s: -quality[s])
-    universe = [s for s in ranked if quality[s] > 0][: int(params["targets.universe_size"])]  # type: ignore[call-overload]
+    min_signal = float(params["calculators.trend.min_signal"])  # type: ignore[arg-type]
+    universe = [s for s in ranked if quality[s] > min_signal][: int(params["targets.universe_size"])]  # type: ignore[call-overload]
     targets = target_weights(str(params["targets.method"]), recent, universe, float(params["targets.max_weight"]),  # type: ignore[arg-type]
                              invested, state.fixed_targets)
     return PlanContext(state, params, prices, equity, weights, quality, returns, targets, stance)

@@ -72,7 +72,8 @@ class Planner:
         out, seen = [], set()
         for seq in [Sequence("hold: no trades", (), "hold"), *seqs]:
             sim = simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
-                           relax(state.limits, seq.relaxed, factor), costs, state.trading_state)
+                           relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
+                           max_turnover=ctx.p("sequences.max_turnover") * ctx.equity)
             key = (seq.relaxed, tuple((s.symbol, s.side, s.qty) for s in sim.steps))
             if key in seen:
                 continue

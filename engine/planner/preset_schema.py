@@ -62,6 +62,7 @@ SPEC: dict[str, KeySpec] = {
     "sequences.candidates_per_category": _i(3, 1, 20),
     "sequences.partial_fills": _f(0.5, 0.1, 1.0),  # smallest fill tried by partial_execution (and 0.75, 1.0)
     "sequences.relax_factor": _f(1.5, 1.0, 5.0),  # constraint_relaxation multiplies one limit by this
+    "sequences.max_turnover": _f(0.3, 0.01, 2.0),  # most a plan may trade, fraction of equity (later steps cut)
     "filters.eligibility.min_hold_days": _i(5, 0, 365),
     "filters.eligibility.cooldown_days": _i(2, 0, 90),
     "filters.eligibility.max_loss_to_sell": _f(0.25, 0.0, 1.0),
@@ -76,6 +77,7 @@ SPEC: dict[str, KeySpec] = {
     "scoring.cost_weight": _f(1.0, 0.0, 10.0),
     "scoring.target_weight": _f(1.0, 0.0, 10.0),
     "scoring.cvar_alpha": _f(0.95, 0.5, 0.999),
+    "scoring.momentum_tilt": _f(0.5, -1.0, 1.0),  # expected return tilt by trend quality: >0 momentum, <0 dips
     "scoring.horizon_days": _i(21, 1, 252),
     "scoring.monte_carlo": _b(False),
     "scoring.mc_paths": _i(200, 10, 5000),

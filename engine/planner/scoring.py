@@ -51,8 +51,9 @@ def score(sim: SimResult, ctx: PlanContext) -> dict[str, float]:
     daily = ctx.returns.to_numpy() @ w if len(ctx.returns) else np.zeros(0)
     quality = np.array([ctx.quality.get(str(s), 0.0) for s in ctx.returns.columns])
     mean = ctx.returns.mean().to_numpy() if len(ctx.returns) else np.zeros(len(w))
-    # expected return: recent mean return, tilted by trend quality (today's signal), over the horizon
-    expected = float(w @ (mean * horizon + 0.01 * quality * math.sqrt(horizon / 21)))
+    # expected return: recent mean return plus a tilt by trend quality (momentum > 0, buying dips < 0)
+    tilt = ctx.p("scoring.momentum_tilt")
+    expected = float(w @ (mean * horizon + 0.01 * tilt * quality * math.sqrt(horizon / 21)))
     vol = float(daily.std() * math.sqrt(horizon)) if daily.size > 1 else 0.0
     tail = cvar(daily, ctx.p("scoring.cvar_alpha")) * math.sqrt(horizon)
     drawdown = max_drawdown(daily)

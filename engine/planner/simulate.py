@@ -46,12 +46,14 @@ def affordable(cash: float, price: float, costs: Costs) -> float:
 
 
 def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, float], prices: dict[str, float],
-             equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE") -> SimResult:
+             equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE",
+             max_turnover: float = float("inf")) -> SimResult:
+    """`max_turnover` (currency) caps the plan's total traded notional: a later step is cut to what is left."""
     held = dict(positions)
     gross = sum(abs(q) * prices.get(s, 0.0) for s, q in held.items())
     steps: list[PlanStep] = []
     skipped: list[str] = []
-    paid = 0.0
+    paid = traded = 0.0
     for a in actions:
         if trading_state not in ("ACTIVE", "REDUCING"):
             skipped.append(f"{a.side} {a.symbol}: trading is {trading_state}, no orders")
@@ -63,6 +65,8 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
         qty = min(a.qty, position) if a.side == SELL else a.qty
         qty, cut = cap_to_limits(a.side, qty, a.price, position, gross, equity, limits)
         note = f"cut to {qty:,.0f} by {cut}" if cut and qty < a.qty else ""
+        if (traded + qty * a.price) > max_turnover:
+            qty, note = float(math.floor(max(0.0, max_turnover - traded) / a.price)), "cut by the plan's max turnover"
         if a.side == BUY:
             can_pay = affordable(cash, a.price, costs)
             if can_pay < qty:
@@ -83,6 +87,7 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
             held[a.symbol] = position + qty
         gross += (abs(held[a.symbol]) - abs(position)) * a.price
         paid += cost
+        traded += notional
         cash = max(cash, 0.0) if cash > -1e-6 else cash  # float dust only; a real deficit would be a bug
         steps.append(PlanStep(a.symbol, a.side, qty, a.price, notional, a.calculator, a.pattern, a.reason,
                               round(cash, 2), round(cost, 4), note))

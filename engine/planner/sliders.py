@@ -42,11 +42,13 @@ MAPPING: dict[str, dict[str, tuple[float, float]]] = {
         "filters.recently_traded.days": (0, 30),
         "calculators.trend.slow_window": (20, 150),
         "scoring.cost_weight": (0.5, 3.0),
+        "sequences.max_turnover": (0.6, 0.1),
     },
     "entry_style": {
         "calculators.averaging_down.dip_threshold": (0.05, 0.40),
         "calculators.opportunity_buys.min_quality": (0.0, 0.6),
         "calculators.trend.min_signal": (0.0, 0.4),
+        "scoring.momentum_tilt": (-0.5, 1.0),
     },
     "position_spread": {
         "targets.universe_size": (3, 30),
@@ -67,7 +69,7 @@ _HELP = {
     "risk_appetite": ("Risk appetite", "Low: weigh risk (CVaR, volatility) heavily and keep a cash reserve. "
                       "High: weigh expected return, allow larger positions and longer plans."),
     "hold_duration": ("Hold duration", "Low: trade freely. High: longer minimum hold and cooldown, slower trend, "
-                      "costs weigh more."),
+                      "costs weigh more, less traded per plan."),
     "entry_style": ("Entry style", "Low: buy dips early (averaging down). High: buy only strong trends."),
     "position_spread": ("Position spread", "Low: few concentrated names. High: many names, correlated buys "
                         "dropped, diversity enforced."),
