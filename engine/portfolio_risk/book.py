@@ -44,7 +44,7 @@ def history(session: Session, symbols: Iterable[str], lookback_bars: int) -> Ret
     """Recent returns of `symbols` (and the index), from the cache while no new bar has arrived."""
     names: Sequence[str] = tuple(sorted(set(symbols)))
     newest = session.scalar(select(func.max(BarRow.ts)))
-    key = (str(session.get_bind().url), names, newest, lookback_bars)
+    key = (str(session.get_bind().engine.url), names, newest, lookback_bars)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:

@@ -29,7 +29,7 @@ def limits_for(session: Session) -> PortfolioLimits:
     row = session.execute(select(ParamVersion.id, ParamVersion.content_hash).where(ParamVersion.is_active.is_(True))
                           .order_by(ParamVersion.id.desc()).limit(1)).first()
     vid, digest = (row[0], row[1]) if row is not None else (None, None)
-    key = (str(session.get_bind().url), vid, digest)
+    key = (str(session.get_bind().engine.url), vid, digest)
     with _LOCK:
         cached = _LIMITS.get(key)
     if cached is not None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -99,7 +99,9 @@ def save_user_scenario(session: Session, now: datetime, actor: str, spec: UserSc
 
 def delete_user_scenario(session: Session, now: datetime, actor: str, name: str) -> bool:
     """Delete a scenario by name (audited); False when there was none."""
-    gone = session.execute(delete(StressScenarioRow).where(StressScenarioRow.name == name)).rowcount
-    if gone:
-        audit.record(session, now, actor, "risk.scenario.delete", target=name, details={})
-    return bool(gone)
+    row = session.scalars(select(StressScenarioRow).where(StressScenarioRow.name == name)).first()
+    if row is None:
+        return False
+    audit.record(session, now, actor, "risk.scenario.delete", target=name, details={"shocks": dict(row.shocks or {})})
+    session.delete(row)
+    return True
