@@ -55,12 +55,12 @@ def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | It
         except batch.Fallback as exc:
             log.info("regime replay: incremental path (%s)", exc)
     clf = RegimeClassifier(params, symbol)
+    outs: list[RegimeOutput] = []
     if progress is None or len(df) <= chunk:
         outs = clf.update_many(df, chains, peers)
         if progress is not None:
             progress(len(df), len(df))
         return records(outs, params, all_fields)
-    outs: list[RegimeOutput] = []
     clf.update_many(df.iloc[:0], chains, peers)  # register chains/peers once; they apply by timestamp
     for start in range(0, len(df), chunk):
         outs += clf.update_many(df.iloc[start:start + chunk])

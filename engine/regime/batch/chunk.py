@@ -24,7 +24,7 @@ Columns = dict[str, Any]  # record column -> array; "_present:<key>" -> rows whe
 
 def _gaps(clf: RegimeClassifier, frame: Frame, rows: np.ndarray) -> tuple[list[str], list[bool]]:
     """RegimeClassifier._gap and the session_gap flag for buffer rows ``rows``."""
-    tb, ts, day = clf.tb, clf.buf.ts, frame.day
+    tb, ts, day = frame.tb, clf.buf.ts, frame.day
     prev = np.maximum(rows - 1, 0)
     new_day = (rows > 0) & (day[rows] != day[prev])
     session_gap = (new_day & bool(tb.intraday)).tolist()
@@ -41,7 +41,7 @@ def classify(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, first_gl
     stepped = first_global + np.arange(n) > INTERVAL_PROBE
     ma = mods.compute(clf, frame, rows_idx, stepped)
     noise = {k: v[rows_idx] for k, v in clf.noise.compute(frame.logret, clf.buf.volume).items()}
-    slots = clf.clock.slot_index(frame.minute[rows_idx], clf.tb.intraday)
+    slots = clf.clock.slot_index(frame.minute[rows_idx], frame.tb.intraday)
     sel = np.flatnonzero(ma.ready)
     x = inp.compute(clf, ma, sel, noise, slots)
     rows = rows_idx[sel]

@@ -1,4 +1,4 @@
-"""The regime state machine as one compiled loop (numba; plain Python when numba is absent).
+"""The regime state machine as one compiled loop (numba, cached on disk after the first compile).
 
 Row by row it is RegimeClassifier._step from ``cur = st.regime`` on, with StabilityPolicy.decide
 inlined: hysteresis and demotion by table lookup, the candidate's and the current regime's confidence
@@ -10,12 +10,7 @@ arrays between chunks; batch/machine.py moves it to and from the classifier's St
 from __future__ import annotations
 
 import numpy as np
-
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is pinned in requirements.txt; the loop still runs without it
-    def njit(*args, **kwargs):  # type: ignore[no-untyped-def]
-        return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
+from numba import njit
 
 (R_NONE, R_GAP, R_ROUTE, R_NORULE, R_CONF, R_SESSION, R_MINDUR, R_COOL, R_CONFIRM, R_HOUR, R_DAY, R_PERSIST,
  R_MARGIN, R_STRENGTH, R_SIGNALS, R_NOTE) = range(16)

@@ -64,7 +64,8 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
 def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, list[int]], low_vol: list[bool],
         spike: list[bool], gaps: list[str], session_gap: list[bool], restricted: list[int]) -> Decided:
     """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state."""
-    f, stab, tp, st = clf.formation, clf.stability, clf.transitions, clf.state
+    f, stab, tp, st, tbase = clf.formation, clf.stability, clf.transitions, clf.state, clf.tb
+    assert tbase is not None  # chunks are classified once the bar interval is known
     tb = _tables(clf)
     regs = tb.regs
     n = len(x.t)
@@ -78,11 +79,11 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, lis
         got = need_of.get(key)
         if got is None:
             got = need_of[key] = stab.required_bars(Proposal(regs[0], 0.0, 0.0, 0, 0, 0.0, False, False,
-                                                             clf.tb.bar_minutes, key[0], 0.0, session_gap=key[1]))
+                                                             tbase.bar_minutes, key[0], 0.0, session_gap=key[1]))
         need[k] = got
     cnt = np.array([counts[k] for k in ("n", "up", "down", "from_up", "from_down", "flat")]
                    + [counts[f"vol{v.code}"] for v in f.vol], dtype=np.int64).reshape(-1, n)
-    par = np.array([clf.tb.bar_minutes, clf.clock.session_minutes, stab.cooldown, stab.max_per_hour, stab.max_per_day,
+    par = np.array([tbase.bar_minutes, clf.clock.session_minutes, stab.cooldown, stab.max_per_hour, stab.max_per_day,
                     tp.emergency_threshold, tp.max_emergency, stab.persistence_ratio, stab.min_per_day, stab.margin,
                     stab.signal_strength, stab.accuracy_w, stab.stability_w], dtype=np.float64)
     flags = np.array([stab.enforce_min_duration, stab.circuit_breaker, tp.circuit_breaker, tp.method == "SIMPLE",
@@ -107,7 +108,7 @@ def _tables(clf: RegimeClassifier) -> tables.Tables:
 
 
 def _ring(items: list, size: int, dtype: type) -> tuple[np.ndarray, int, int]:
-    buf = np.zeros(size, dtype)
+    buf: np.ndarray = np.zeros(size, dtype)
     buf[:len(items)] = items
     return buf, len(items), len(items) % size
 

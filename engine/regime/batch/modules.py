@@ -8,7 +8,7 @@ the same chain lookup and the same overrides as the live path, so its internal s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from engine.regime.modules.volume_profile import VolumeProfileModule
 from engine.regime.types import ModuleResult
 
 if TYPE_CHECKING:
+    from engine.market.types import OptionChain
     from engine.regime.classifier import RegimeClassifier
 
 CHAIN_ONLY = (GreekSentimentModule, TrendingOIPAModule, StraddleModule, IVSurfaceModule)  # no chain: no_chain()
@@ -141,8 +142,10 @@ def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,
     with np.errstate(invalid="ignore"):
         act = (vsum > 0) & np.isfinite(sc)
         close = frame.buf.close[rows_idx]
-        label[:] = np.where(act, np.where((val <= close) & (close <= vah), "balanced",
-                                          np.where(close > vah, "above_value", "below_value")), None)
+        text = np.where((val <= close) & (close <= vah), "balanced",
+                        np.where(close > vah, "above_value", "below_value")).astype(object)
+        label[:] = None
+        label[act] = text[act]
     return act, np.clip(np.where(act, sc, 0.0), -1.0, 1.0)
 
 
@@ -160,7 +163,8 @@ def _stepped(clf: RegimeClassifier, m: RegimeModule, frame: Frame, rows_idx: np.
         if isinstance(m, CHAIN_ONLY) and views[k] is None and not stale[k]:
             r = _override(clf, m, m.no_chain(), "")
         else:
-            r = _override(clf, m, m.step(int(rows_idx[k]), views[k] if m.needs_chain else None, frame), stale[k])
+            view = cast("OptionChain | None", views[k] if m.needs_chain else None)  # modules accept a ChainView
+            r = _override(clf, m, m.step(int(rows_idx[k]), view, frame), stale[k])
         act[k], sc[k] = r.active, r.score
         if r.vol is not None:
             v[k], hv[k] = r.vol, True

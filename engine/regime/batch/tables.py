@@ -75,6 +75,7 @@ def build(clf: RegimeClassifier) -> Tables:
     target = np.full((nr, nr), -1, np.int64)
     note, norule = np.zeros((nr, nr), np.int64), np.zeros((nr, nr), np.int64)
     per_pair: dict[tuple[int, int], list[tuple[float, int, int]]] = {}
+    rules: list[TransitionRule]
     reject = stab.validation.enabled("reject_transition")
     for a, cur in enumerate(regs):
         for b, cand in enumerate(regs):
@@ -101,19 +102,18 @@ def build(clf: RegimeClassifier) -> Tables:
     width = max([len(v) for v in per_pair.values()] + [1])
     n_rules = np.zeros((nr, nr), np.int64)
     thr, req, rid = np.zeros((nr, nr, width)), np.zeros((nr, nr, width), np.int64), np.zeros((nr, nr, width), np.int64)
-    for (a, b), rules in per_pair.items():
-        n_rules[a, b] = len(rules)
-        for j, (t, q, i) in enumerate(rules):
+    for (a, b), found in per_pair.items():
+        n_rules[a, b] = len(found)
+        for j, (t, q, i) in enumerate(found):
             thr[a, b, j], req[a, b, j], rid[a, b, j] = t, q, i
     cps = [stab.params.get(r.regime_id) for r in regs]
     slots = clf.clock.slots
     demote = np.zeros((nt, nv, max(len(slots), 1)), np.int64)
-    for t in f.trend:
-        for v in f.vol:
+    for tband in f.trend:  # every (trend, vol) pair has a regime (batch.unsupported_reason checks it)
+        for vband in f.vol:
             for s, slot in enumerate(slots):
-                ok = (t.name, v.name) in {(r.trend_class, r.vol_class) for r in regs}
-                demote[t.code, v.code, s] = candidate.demote(f, t, v, slot.restricted).code if ok and slot.restricted \
-                    else t.code
+                demote[tband.code, vband.code, s] = candidate.demote(f, tband, vband, slot.restricted).code \
+                    if slot.restricted else tband.code
     return Tables(regs, pair, np.array([f.trend_by_name[r.trend_class].code for r in regs], np.int64),
                   np.array([f.vol_by_name[r.vol_class].code for r in regs], np.int64),
                   np.array([t.direction for t in f.trend], np.int64), target, note, norule, n_rules, thr, req, rid,

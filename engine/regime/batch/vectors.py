@@ -49,10 +49,10 @@ def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool) -> tuple[np.
     e = env
     if mirror:
         e = dict(env)
-        for k in DIRECTIONAL_VARS:
-            if k in e:
-                v, known = e[k]
-                e[k] = (np.where(known, -np.asarray(v, dtype=np.float64), 0.0), known)
+        for var in DIRECTIONAL_VARS:
+            if var in e:
+                v, known = e[var]
+                e[var] = (np.where(known, -np.asarray(v, dtype=np.float64), 0.0), known)
     n_true = np.zeros(n, np.int64)
     n_known = np.zeros(n, np.int64)
     for c in rule.conditions:
