@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,23 @@ class PlanContext:
     returns: pd.DataFrame  # daily simple returns over the lookback, one column per symbol
     targets: dict[str, float]  # target weights, of equity
     stance: str | None
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """Recent returns as an array (rows: days, columns: `columns`), read once per plan by the scoring."""
+        return self.returns.to_numpy(dtype=float)
+
+    @cached_property
+    def columns(self) -> dict[str, int]:
+        return {str(s): i for i, s in enumerate(self.returns.columns)}
+
+    @cached_property
+    def mean_returns(self) -> np.ndarray:
+        return self.matrix.mean(axis=0) if len(self.matrix) else np.zeros(len(self.columns))
+
+    @cached_property
+    def quality_vector(self) -> np.ndarray:
+        return np.array([self.quality.get(s, 0.0) for s in self.columns])
 
     def p(self, key: str) -> float:
         return float(self.params[key])  # type: ignore[arg-type]

@@ -24,7 +24,12 @@ def end_weights(sim: SimResult, ctx: PlanContext) -> dict[str, float]:
 
 
 def _vector(weights: dict[str, float], ctx: PlanContext) -> np.ndarray:
-    return np.array([weights.get(str(s), 0.0) for s in ctx.returns.columns])
+    w = np.zeros(len(ctx.columns))
+    for symbol, weight in weights.items():
+        i = ctx.columns.get(symbol)
+        if i is not None:
+            w[i] = weight
+    return w
 
 
 def cvar(returns: np.ndarray, alpha: float) -> float:
@@ -48,9 +53,8 @@ def score(sim: SimResult, ctx: PlanContext) -> dict[str, float]:
     weights = end_weights(sim, ctx)
     horizon = ctx.p("scoring.horizon_days")
     w = _vector(weights, ctx)
-    daily = ctx.returns.to_numpy() @ w if len(ctx.returns) else np.zeros(0)
-    quality = np.array([ctx.quality.get(str(s), 0.0) for s in ctx.returns.columns])
-    mean = ctx.returns.mean().to_numpy() if len(ctx.returns) else np.zeros(len(w))
+    daily = ctx.matrix @ w if len(ctx.matrix) else np.zeros(0)
+    quality, mean = ctx.quality_vector, ctx.mean_returns
     # expected return: recent mean return plus a tilt by trend quality (momentum > 0, buying dips < 0)
     tilt = ctx.p("scoring.momentum_tilt")
     expected = float(w @ (mean * horizon + 0.01 * tilt * quality * math.sqrt(horizon / 21)))
@@ -80,7 +84,7 @@ def monte_carlo(sim: SimResult, ctx: PlanContext, rng: np.random.Generator) -> d
         return {"mc_return": 0.0, "mc_cvar": 0.0}
     w = _vector(end_weights(sim, ctx), ctx)
     paths, horizon = int(ctx.p("scoring.mc_paths")), int(ctx.p("scoring.horizon_days"))
-    daily = ctx.returns.to_numpy() @ w
+    daily = ctx.matrix @ w
     draws = daily[rng.integers(0, len(daily), size=(paths, horizon))]
     outcomes = np.prod(1 + draws, axis=1) - 1
     return {"mc_return": 100 * float(outcomes.mean()), "mc_cvar": 100 * cvar(outcomes, ctx.p("scoring.cvar_alpha"))}

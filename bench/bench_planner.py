@@ -1,0 +1,49 @@
+"""Planner benchmark: factory time per preset (goal <= 50 ms), and a plan for a 30-position portfolio
+with 60 symbols of history under each preset (goal <= 200 ms under default), with sequences evaluated
+per second, against a baseline measured in the same run: today's one-rule plan (engine/planner/plan.py)
+on the same closes.
+
+    python -m bench.bench_planner
+"""
+from __future__ import annotations
+
+from bench._util import summary, timings_ms
+from engine.planner.plan import make_plan
+from engine.planner.planner import build_planner
+from engine.planner.preset import BUILT_IN_PRESETS, load_preset
+from engine.planner.presets import PlanLimits
+from engine.planner.synthetic import portfolio
+
+REPEAT = 15
+
+
+def main() -> None:
+    state = portfolio(positions=30, symbols=60, cash=50_000.0)
+    closes = {str(s): state.history[s].to_numpy(dtype=float) for s in state.history.columns}
+    held = {s: h.qty for s, h in state.positions.items()}
+    limits = PlanLimits(1.0, 12, 50, 0.01, 0.2, 0.5, False)
+    base_med, base_p95 = summary(timings_ms(lambda: make_plan(closes, held, state.equity, limits), REPEAT))
+    print(f"baseline: old one-rule plan (30 positions, 60 symbols): median {base_med:.1f} ms, p95 {base_p95:.1f} ms")
+    build_planner(load_preset("default"))  # imports the stage modules once, as any process does
+    for name in BUILT_IN_PRESETS:
+        preset = load_preset(name)
+        f_med, f_p95 = summary(timings_ms(lambda p=preset: build_planner(p), REPEAT * 4))
+        load_med, _ = summary(timings_ms(lambda n=name: load_preset(n), REPEAT * 4))
+        planner = build_planner(preset)
+        results: list = []
+        p_med, p_p95 = summary(timings_ms(lambda pl=planner, out=results: out.append(pl.plan(state)), REPEAT))
+        seqs = results[-1].sequences_evaluated
+        goal = " (goal <= 200 ms)" if name == "default" else ""
+        print(f"{name:>12}: factory median {f_med:.2f} ms p95 {f_p95:.2f} ms (goal <= 50 ms; load+validate TOML "
+              f"{load_med:.2f} ms) | plan median {p_med:.1f} ms p95 {p_p95:.1f} ms{goal}, {seqs} sequences, "
+              f"{seqs / (p_med / 1000):,.0f} sequences/s, {len(results[-1].steps)} trades | "
+              f"{p_med / base_med:.1f}x the baseline")
+    mc = build_planner(load_preset("default"))
+    mc.preset.params["scoring.monte_carlo"] = True
+    m_med, _ = summary(timings_ms(lambda: mc.plan(state), REPEAT))
+    print(f"     default + Monte Carlo ({mc.preset.params['scoring.mc_paths']} paths x top "
+          f"{mc.preset.params['scoring.mc_top']}): plan median {m_med:.1f} ms ({m_med / base_med:.1f}x the baseline)")
+
+
+if __name__ == "__main__":
+    main()
