@@ -231,14 +231,16 @@ def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
     now = ctx.clock.now()
     with ctx.store.write() as s:
         check_fence(s, ctx)
+        ids = set(updates) | {event.stop_id for _f, event, _o in outcomes}
+        loaded = {r.id: r for r in s.scalars(select(ProtectiveStop).where(ProtectiveStop.id.in_(ids)))}  # one read
         for stop_id, fields in updates.items():
-            row = s.get(ProtectiveStop, stop_id)
+            row = loaded.get(stop_id)
             if row is not None and row.status in LIVE:
                 for key, value in fields.items():
                     setattr(row, key, value)
                 row.updated_at = at  # type: ignore[assignment]
         for fields, event, _old in outcomes:
-            row = s.get(ProtectiveStop, event.stop_id)
+            row = loaded.get(event.stop_id)
             if row is None or row.status not in LIVE:
                 continue
             for key, value in fields.items():
