@@ -98,6 +98,7 @@ class PlanStep:
     cash_after: float
     cost: float = 0.0
     note: str = ""  # e.g. "cut to 40: cash", "max_order_notional"
+    bucket: str = ""  # the bucket that planned it, when the preset splits the portfolio
 
 
 @dataclass(frozen=True)
