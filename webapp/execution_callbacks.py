@@ -95,7 +95,7 @@ def register_callbacks() -> None:
                    Output("trading-execution-prints", "data"),
                    Input("trading-interval", "n_intervals"), State("trading-execution-prints", "data"))
     @requires(Role.VIEWER)
-    def refresh_execution(_n: int | None, prints: dict[str, str] | None):  # type: ignore[no-untyped-def]
+    def refresh_execution(_n: int | None, prints: dict[str, str] | None) -> tuple[Any, Any, Any]:
         data, old, trader = execution_data(), prints or {}, _can_trade()
         new = {k: trading_queries.fingerprint([data[k], trader]) for k in ("stops", "parents")}
         if new == old:
@@ -110,7 +110,7 @@ def register_callbacks() -> None:
                    *[State(f"trading-stop-{suffix}", "value") for suffix, _l, _n in FIELDS],
                    prevent_initial_call=True)
     @requires(Role.TRADER)
-    def submit_stop(n: int | None, symbol: Any, *values: Any):  # type: ignore[no-untyped-def]
+    def submit_stop(n: int | None, symbol: Any, *values: Any) -> tuple[Any, Any]:
         if not is_click(n):
             return no_update, no_update
         ok, message = set_stop_from_form(symbol, *values)
@@ -123,7 +123,7 @@ def register_callbacks() -> None:
                    Input({"type": CANCEL_PARENT_TYPE, "index": ALL}, "n_clicks"),
                    prevent_initial_call=True)
     @requires(Role.TRADER)
-    def row_action(_stops: list[int | None], _parents: list[int | None]):  # type: ignore[no-untyped-def]
+    def row_action(_stops: list[int | None], _parents: list[int | None]) -> tuple[Any, Any]:
         if not triggered_by_click(ctx.triggered):
             return no_update, no_update  # a button appearing is not a click
         message, colour = row_outcome(ctx.triggered_id)

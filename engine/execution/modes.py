@@ -50,7 +50,9 @@ def parse_preset(data: dict[str, Any], preset: str) -> PresetExecution:
     stops_t = _table(data, preset, "stops", STOP_KEYS)
     exec_t = _table(data, preset, "execution", EXEC_KEYS)
     try:
-        stops = StopSpec(**{k: (float(v) if k == "max_hold_seconds" else Decimal(str(v))) for k, v in stops_t.items()})
+        hold = stops_t.pop("max_hold_seconds", None)
+        stops = StopSpec(**{k: Decimal(str(v)) for k, v in stops_t.items()},
+                         max_hold_seconds=float(hold) if hold is not None else None)
         mode = str(exec_t.pop("mode", "immediate"))
         min_notional = Decimal(str(exec_t.pop("min_notional", 0)))
         slicing = None

@@ -13,10 +13,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 import numpy as np
 import talib
 from sqlalchemy import desc, select
+from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
@@ -54,7 +56,7 @@ def state_of(row: ProtectiveStop) -> StopState:
     return StopState(row.direction, row.entry_price, row.extreme_price, row.opened_at, row.atr)
 
 
-def _atr(session, symbol: str) -> Decimal | None:  # type: ignore[no-untyped-def]
+def _atr(session: Session, symbol: str) -> Decimal | None:
     rows = session.execute(select(BarRow.high, BarRow.low, BarRow.close).where(BarRow.symbol == symbol)
                            .order_by(desc(BarRow.ts)).limit(ATR_PERIOD * 4)).all()[::-1]
     if len(rows) <= ATR_PERIOD:
@@ -170,10 +172,10 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             continue
         if row.status == "triggered":
             exit_status = exits.get(row.exit_client_order_id or "")
-            if exit_status is not None and exit_status.is_open:
-                continue  # the exit is working
-            trigger = Trigger(row.trigger_kind or "stop_loss", None, row.trigger_price or Decimal(0))
-            sends.append((row, trigger, abs(qty)))  # it ended without closing the position: send again
+            if exit_status is None or exit_status.is_open or exit_status is OrderStatus.FILLED:
+                continue  # working, or filled and the position sync has not caught up: never a second exit
+            sends.append((row, Trigger(row.trigger_kind or "stop_loss", None, row.trigger_price or Decimal(0)),
+                          abs(qty)))  # canceled, expired or refused without closing the position: send again
             continue
         if row.status == "blocked":
             if state is not TradingState.HALTED:
@@ -186,15 +188,15 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             if last is None:
                 continue
             path = [PriceBar(max(at, last[1]), last[0], last[0], last[0], last[0])]
-        st, trigger = state_of(row), None
+        st, fired = state_of(row), cast(Trigger | None, None)
         for bar in path:
-            st, trigger = evaluate_bar(spec_of(row), st, bar)
-            if trigger is not None:
+            st, fired = evaluate_bar(spec_of(row), st, bar)
+            if fired is not None:
                 break
         if st.extreme != row.extreme_price:
             updates[row.id] = {"extreme_price": st.extreme}
-        if trigger is not None:
-            sends.append((row, trigger, abs(qty)))
+        if fired is not None:
+            sends.append((row, fired, abs(qty)))
     events = [StopEvent(r.symbol, r.id, "done", "position closed") for r in rows if updates.get(r.id, {}).get("status")]
     outcomes = [_send_exit(ctx, row, trigger, qty) for row, trigger, qty in sends]
     _write(ctx, updates, outcomes, at)
@@ -254,7 +256,7 @@ def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
                          outcome="ok" if event.what == "triggered" else event.what)
 
 
-def live_stops(session) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def live_stops(session: Session) -> list[dict[str, object]]:
     """The Trading page's view: every live stop with its current levels."""
     from engine.execution.stops import protective_level, take_profit_level
 

@@ -226,3 +226,68 @@ def test_the_throttle_holds_a_burst_in_the_real_gateway(any_db_url, tmp_path, mo
                       LIMITS).accepted
     finally:
         ctx.store.dispose()
+
+
+def test_a_stop_exit_is_resent_only_when_it_ended_unfilled(ctx):
+    buy(ctx, 20)
+    attach_stop(ctx, "AAA", StopSpec(stop_loss_pct=D(5)), "alice")
+    assert [e.what for e in check_stops(ctx, [bar(ctx, 96, 96, 94, 95)])] == ["triggered"]  # exit 1 working
+    assert check_stops(ctx, []) == []  # working: nothing new
+    first = orders(ctx, "stop")[0]
+    control.perform(ctx, "bob", "cancel_order", order_id=str(first.id), execute="here")  # someone cancels it
+    assert [e.what for e in check_stops(ctx, [])] == ["triggered"]  # the position is still there: sent again
+    second = orders(ctx, "stop")[-1]
+    assert second.id != first.id and second.qty == D(20)
+    # filled at the broker but the store's position not synced yet: never a second exit
+    ctx.clock.advance(60)
+    b = Bar("AAA", ctx.clock.now(), 95, 95, 95, 95, 1e6)
+    with ctx.store.write() as s:
+        s.add(BarRow(symbol="AAA", ts=b.ts, open=95, high=95, low=95, close=95, volume=1e6))
+    ctx.broker.process_bars([b])
+    with ctx.store.write() as s:  # what a sync half-way through would show: the order filled, the position not
+        s.get(OrderRow, second.id).status = "filled"
+    assert check_stops(ctx, []) == [] and len(orders(ctx, "stop")) == 2
+    sync_from_broker(ctx, LIMITS)
+    assert [e.what for e in check_stops(ctx, [])] == ["done"]
+
+
+def test_participation_parent_follows_market_volume(ctx):
+    # 10% of the volume traded since the start, at most 500 shares
+    pid = create_parent(ctx, "AAA", OrderSide.BUY, D(500), SliceSpec("pov", 3600, participation=D("0.1")), "alice",
+                        "manual", "pov1")
+    assert work_parents(ctx) == []  # no volume yet: nothing to do
+    bar(ctx, 100, 100, 100, 100, volume=1_200)  # 10% of 1,200 = 120
+    work_parents(ctx)
+    bar(ctx, 100, 100, 100, 100, volume=2_000)  # child 1 fills; target 10% of 3,200 = 320 -> child 2 of 200
+    work_parents(ctx)
+    assert [o.qty for o in orders(ctx, "manual")] == [D(120), D(200)]
+    bar(ctx, 100, 100, 100, 100, volume=50_000)  # target capped at 500: child 3 of 180 once child 2 filled
+    work_parents(ctx)
+    bar(ctx, 100, 100, 100, 100, volume=1_000)
+    work_parents(ctx)
+    assert [o.qty for o in orders(ctx, "manual")] == [D(120), D(200), D(180)]
+    with ctx.store.read() as s:
+        assert (s.get(ParentOrder, pid).status, s.get(ParentOrder, pid).filled_qty) == ("done", D(500))
+
+
+def test_migration_0009_downgrades_and_upgrades(any_db_url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from engine.store.check import alembic_config
+    from engine.store.migrate import upgrade_to_head
+
+    store = open_store(any_db_url, migrate=True)
+    tables = {"protective_stops", "parent_orders", "parent_order_children"}
+    try:
+        assert tables <= set(inspect(store.engine).get_table_names())
+        cfg = alembic_config()
+        with store.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008")
+            conn.commit()
+        assert not tables & set(inspect(store.engine).get_table_names())
+        upgrade_to_head(store)
+        assert tables <= set(inspect(store.engine).get_table_names())
+    finally:
+        store.dispose()
