@@ -27,11 +27,11 @@ def bucket_state(state: PortfolioState, bucket: Bucket, satellites: set[str]) ->
 @dataclass
 class BucketPlanner:
     preset: PlannerPreset
-    planners: list[tuple[Bucket, Planner]]
+    planners: list[tuple[Bucket, Planner | BucketPlanner]]
 
     @classmethod
     def build(cls, preset: PlannerPreset) -> BucketPlanner:
-        return cls(preset, [(b, build_planner(load_preset(b.preset))) for b in preset.buckets])  # type: ignore[misc]
+        return cls(preset, [(b, build_planner(load_preset(b.preset))) for b in preset.buckets])
 
     def plan(self, state: PortfolioState, preset_reason: str = "") -> PlanResult:
         started = time.perf_counter()

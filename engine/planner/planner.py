@@ -9,13 +9,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from engine.planner import preset_schema
-from engine.planner.context import Candidates, PlanContext, build_context
+from engine.planner.context import (
+    Calculator,
+    Candidates,
+    Filter,
+    Pattern,
+    PlanContext,
+    SequenceGenerator,
+    build_context,
+)
 from engine.planner.preset import PlannerPreset
-from engine.planner.registry import STAGES
+from engine.planner.registry import CALCULATORS, FILTERS, PATTERNS, SEQUENCES, Registry
 from engine.planner.scoring import end_weights, monte_carlo, score
 from engine.planner.simulate import Costs, SimResult, relax, simulate
 from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
@@ -25,12 +34,14 @@ ORDER = {"calculators": preset_schema.CALCULATORS, "patterns": preset_schema.PAT
 RUNNER_UPS = 5
 
 
-def _enabled(stage: str, preset: PlannerPreset) -> list[tuple[str, Callable[..., object]]]:
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _enabled(registry: Registry[F], preset: PlannerPreset) -> list[tuple[str, F]]:
     """The stage's registered modules switched on by the preset, in the schema's order (new modules last)."""
-    registry = STAGES[stage]
-    order = ORDER[stage]
+    order = ORDER[registry.stage]
     names = sorted(registry.names(), key=lambda n: (order.index(n) if n in order else len(order), n))
-    return [(n, registry.get(n)) for n in names if preset.params.get(f"{stage}.{n}.enabled", True)]
+    return [(n, registry.get(n)) for n in names if preset.params.get(f"{registry.stage}.{n}.enabled", True)]
 
 
 @dataclass
@@ -43,23 +54,23 @@ class Scored:
 @dataclass
 class Planner:
     preset: PlannerPreset
-    calculators: list[tuple[str, Callable[..., object]]]
-    patterns: list[tuple[str, Callable[..., object]]]
-    generators: list[tuple[str, Callable[..., object]]]
-    filters: list[tuple[str, Callable[..., object]]]
+    calculators: list[tuple[str, Calculator]]
+    patterns: list[tuple[str, Pattern]]
+    generators: list[tuple[str, SequenceGenerator]]
+    filters: list[tuple[str, Filter]]
 
     def candidates(self, ctx: PlanContext) -> Candidates:
-        return {name: fn(ctx) for name, fn in self.calculators}  # type: ignore[misc]
+        return {name: fn(ctx) for name, fn in self.calculators}
 
     def sequences(self, ctx: PlanContext, cands: Candidates) -> list[Sequence]:
         patterned: list[tuple[str, list[Action]]] = []
         for name, fn in self.patterns:
-            patterned.extend((name, actions) for actions in fn(ctx, cands))  # type: ignore[attr-defined]
+            patterned.extend((name, actions) for actions in fn(ctx, cands))
         seqs: list[Sequence] = []
         for _, gen in self.generators:
-            seqs.extend(gen(ctx, patterned))  # type: ignore[call-overload]
+            seqs.extend(gen(ctx, patterned))
         for _, flt in self.filters:
-            seqs = flt(ctx, seqs)  # type: ignore[assignment]
+            seqs = flt(ctx, seqs)
         cap = int(ctx.p("sequences.beam_width")) * 6
         seqs.sort(key=lambda s: -sum(a.score for a in s.actions))
         return seqs[:cap]
@@ -125,5 +136,5 @@ def build_planner(preset: PlannerPreset) -> Planner:
         from engine.planner.buckets import BucketPlanner
 
         return BucketPlanner.build(preset)  # type: ignore[return-value]
-    return Planner(preset, _enabled("calculators", preset), _enabled("patterns", preset),
-                   _enabled("sequences", preset), _enabled("filters", preset))
+    return Planner(preset, _enabled(CALCULATORS, preset), _enabled(PATTERNS, preset),
+                   _enabled(SEQUENCES, preset), _enabled(FILTERS, preset))

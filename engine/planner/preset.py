@@ -106,7 +106,8 @@ def check_sliders(where: str, sliders: Mapping[str, object]) -> dict[str, float]
 def _buckets(where: str, table: object) -> tuple[Bucket, ...]:
     if not isinstance(table, dict):
         raise PresetError(f"{where}: key 'buckets' must be a table of [buckets.<name>] tables")
-    out, claimed = [], set()
+    out: list[Bucket] = []
+    claimed: set[str] = set()
     for name, b in table.items():
         key = f"buckets.{name}"
         if not isinstance(b, dict) or set(b) - {"share", "preset", "symbols"}:

@@ -10,6 +10,8 @@ import pkgutil
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from engine.planner.context import Calculator, Filter, Pattern, SequenceGenerator
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -41,8 +43,7 @@ class Registry(Generic[F]):
         return self._modules[name]
 
 
-CALCULATORS: Registry[Callable[..., object]] = Registry("calculators", "engine.planner.calculators")
-PATTERNS: Registry[Callable[..., object]] = Registry("patterns", "engine.planner.patterns")
-SEQUENCES: Registry[Callable[..., object]] = Registry("sequences", "engine.planner.sequences")
-FILTERS: Registry[Callable[..., object]] = Registry("filters", "engine.planner.filters")
-STAGES = {"calculators": CALCULATORS, "patterns": PATTERNS, "sequences": SEQUENCES, "filters": FILTERS}
+CALCULATORS: Registry[Calculator] = Registry("calculators", "engine.planner.calculators")
+PATTERNS: Registry[Pattern] = Registry("patterns", "engine.planner.patterns")
+SEQUENCES: Registry[SequenceGenerator] = Registry("sequences", "engine.planner.sequences")
+FILTERS: Registry[Filter] = Registry("filters", "engine.planner.filters")

@@ -32,7 +32,7 @@ def enhanced_combinatorial(ctx: PlanContext, patterns: Patterned) -> list[Sequen
     frontier: list[tuple[Action, ...]] = [()]
     found: dict[frozenset[tuple[str, str]], tuple[Action, ...]] = {}
     for _ in range(depth):
-        grown = []
+        grown: list[tuple[Action, ...]] = []
         for seq in frontier:
             symbols = {a.symbol for a in seq}
             grown.extend(seq + (a,) for a in candidates if a.symbol not in symbols)
