@@ -565,3 +565,26 @@ class PlannerRegimePreset(Base):
     preset: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]
     author: Mapped[str] = mapped_column(String(64))
+
+
+# --- Regime ensemble (issue 15): fitted models of the workbook's EnsembleMethods ----------------------
+class EnsembleModelRow(Base):
+    """One walk-forward fit of the regime ensemble, with the parameter version and the data it came from.
+
+    ``blob`` is a joblib pickle written by the engine's own refit job; it is only ever loaded from this
+    table (never from an upload)."""
+
+    __tablename__ = "ensemble_models"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    symbol: Mapped[str] = mapped_column(String(32))
+    param_version_id: Mapped[int | None]
+    params_hash: Mapped[str] = mapped_column(String(64))
+    data_start: Mapped[datetime]
+    data_end: Mapped[datetime]
+    n_rows: Mapped[int] = mapped_column(Integer)
+    fit_seconds: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(32))
+    metrics: Mapped[dict] = mapped_column(default=dict)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (Index("ix_ensemble_models_symbol_id", "symbol", "id"),)

@@ -1,0 +1,64 @@
+"""The ensemble's refit job (its own scheduler job, off the live cycle's critical path).
+
+When at least AdaptiveLearning update_frequency bars have arrived since the newest model's data end
+(or there is no model yet for the active parameters), the stored history of the index is replayed
+through the rule-based classifier with the active parameters (the labels) and the four models are fitted
+on it; the fit is stored with the parameter version and the data range. The newest stored bar is left
+out: a fit only ever uses bars the live stage has already classified.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import func, select
+
+from engine.context import EngineContext
+from engine.params.versions import active_params
+from engine.regime.ensemble import store
+from engine.regime.ensemble.config import EnsembleConfig
+from engine.regime.ensemble.features import frame_from_records, matrix
+from engine.regime.ensemble.models import MIN_FIT_ROWS, EnsembleFitError, fit_ensemble
+from engine.regime.replay import replay
+from engine.store import queries
+from engine.store.models import BarRow, EnsembleModelRow
+
+log = logging.getLogger(__name__)
+
+TRAIN_BARS = 20_000  # newest stored bars a refit replays and learns from (~50 sessions of 1-minute bars)
+CHECK_SECONDS = 30.0  # how often the job looks whether a refit is due
+
+
+def refit_if_due(ctx: EngineContext) -> int | None:
+    """Fit and store a new model when one is due; the new model's id, or None."""
+    source = ctx.source
+    if source is None:
+        return None
+    symbol = source.index_symbol()
+    with ctx.store.read() as session:
+        params = active_params(session)
+        cfg = EnsembleConfig.of(params)
+        if not cfg.enabled:
+            return None
+        last_end = session.scalar(select(func.max(EnsembleModelRow.data_end)).where(
+            EnsembleModelRow.symbol == symbol, EnsembleModelRow.params_hash == params.content_hash))
+        q = select(func.count()).select_from(BarRow).where(BarRow.symbol == symbol)
+        new = session.scalar(q.where(BarRow.ts > last_end) if last_end is not None else q) or 0
+        if new < (cfg.refit_every_bars if last_end is not None else MIN_FIT_ROWS + 100):
+            return None
+        bars = queries.bars(session, symbol, TRAIN_BARS + 1)
+    bars = bars.iloc[:-1]  # the newest bar may still be in the live stage's hands
+    t0 = time.perf_counter()
+    frame = frame_from_records(replay(bars, params, symbol=symbol))
+    try:
+        model = fit_ensemble(matrix(frame), frame["label"].to_numpy(), frame["ts"].to_numpy(), cfg.regime_ids,
+                             stacking=cfg.method == "STACKING")
+    except EnsembleFitError as exc:
+        log.info("%s", exc)
+        return None
+    with ctx.store.write() as session:
+        model_id = store.save(session, model, symbol, params.version_id, params.content_hash, cfg.method,
+                              ctx.clock.now())
+    log.info("regime ensemble: model %s fitted on %d bars (%s .. %s) in %.1f s (replay and fit %.1f s)", model_id,
+             model.n_rows, model.data_start, model.data_end, model.fit_seconds, time.perf_counter() - t0)
+    return model_id

@@ -1,0 +1,52 @@
+"""The ensemble in the live regime stage: picks up the newest model the refit job stored for the active
+parameters, and adds its verdict to each new classification (nothing is fitted here).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.params import ParamSet
+from engine.regime.ensemble import store
+from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
+from engine.regime.ensemble.features import row_of
+from engine.regime.ensemble.stepper import EnsembleStepper
+from engine.regime.types import RegimeOutput
+
+log = logging.getLogger(__name__)
+
+
+class EnsembleLive:
+    def __init__(self, params: ParamSet, symbol: str) -> None:
+        self.cfg = EnsembleConfig.of(params)
+        self.params_hash = params.content_hash
+        self.symbol = symbol
+        self.stepper = EnsembleStepper(self.cfg, CalibrationConfig.of(params))
+
+    def warm(self, outputs: list[RegimeOutput]) -> None:
+        for o in outputs:
+            if not o.warmup:
+                self.stepper.observe(row_of(o))
+
+    def refresh(self, session: Session) -> None:
+        """Put the newest stored model for these parameters in force (a cheap id query when unchanged)."""
+        if not self.cfg.enabled:
+            return
+        newest = store.newest_id(session, self.symbol, self.params_hash)
+        if newest is None or newest == self.stepper.model_id:
+            return
+        try:
+            model = store.load(session, newest)
+        except (KeyError, TypeError, ValueError, EOFError) as exc:
+            log.warning("regime ensemble: model %s could not be loaded (%s); keeping the previous one", newest, exc)
+            return
+        self.stepper.set_model(model, newest)
+        log.info("regime ensemble: model %s in force (data %s .. %s, %d rows)", newest, model.data_start,
+                 model.data_end, model.n_rows)
+
+    def verdicts(self, outputs: list[RegimeOutput]) -> list[dict[str, Any] | None]:
+        if not self.cfg.enabled:
+            return [None for _ in outputs]
+        return [None if o.warmup else self.stepper.step(row_of(o)) for o in outputs]

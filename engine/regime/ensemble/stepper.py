@@ -1,0 +1,106 @@
+"""The ensemble's bar-by-bar state, shared by the live engine and the walk-forward replay so both give
+the same verdicts: the model in force, the HMM's forward filter, the models' recent agreement with the
+realised rule-based labels (adaptive weighting) and the confidence calibrator's realised outcomes.
+
+Row t sees rows <= t only, and the model in force at t was fitted on rows before it (the caller
+guarantees that; walk_forward checks it).
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from engine.regime.ensemble import vote
+from engine.regime.ensemble.calibration import NO_CALIBRATOR, Calibrator, fit_calibrator
+from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
+from engine.regime.ensemble.features import FRAME_COLUMNS, HISTORY_BARS, matrix
+from engine.regime.ensemble.models import FittedEnsemble
+
+HMM_WARM_BARS = 200  # rows the HMM filter is re-run over when a new model takes over
+AGREEMENT_BARS = 200  # recent bars of agreement behind adaptive weighting
+
+
+class EnsembleStepper:
+    def __init__(self, cfg: EnsembleConfig, cal: CalibrationConfig) -> None:
+        self.cfg, self.cal = cfg, cal
+        self.model: FittedEnsemble | None = None
+        self.model_id: int | None = None
+        self.rows: deque[dict[str, Any]] = deque(maxlen=max(HMM_WARM_BARS, HISTORY_BARS))
+        self.alpha: np.ndarray | None = None
+        self.hits: dict[str, deque[bool]] = {m: deque(maxlen=AGREEMENT_BARS) for m in cfg.weights}
+        self.calls: deque[tuple[float, int]] = deque(maxlen=cal.window + cal.horizon_bars + 1)
+        self.labels: deque[int] = deque(maxlen=cal.window + cal.horizon_bars + 1)
+        self.calibrator: Calibrator = NO_CALIBRATOR
+
+    def set_model(self, model: FittedEnsemble | None, model_id: int | None = None) -> None:
+        """Put a model in force; its HMM filter is warmed on the rows already seen (all before the switch)."""
+        self.model, self.model_id, self.alpha = model, model_id, None
+        for m in self.hits.values():
+            m.clear()
+        if model is not None and self.rows:
+            xs = model.scale(matrix(pd.DataFrame(list(self.rows), columns=FRAME_COLUMNS)))
+            for le in model.hmm_log_emission(xs):
+                self.alpha = model.hmm_filter(self.alpha, le)
+        self._refit_calibrator()
+
+    def _refit_calibrator(self) -> None:
+        if not self.calls:
+            self.calibrator = NO_CALIBRATOR
+            return
+        conf = np.array([c for c, _ in self.calls])
+        call = np.array([r for _, r in self.calls])
+        lab = np.array(self.labels)
+        h = self.cal.horizon_bars
+        out = np.full(len(call), np.nan)
+        if len(call) > h:
+            out[:-h] = (lab[h:] == call[:-h]).astype(float)
+        self.calibrator = fit_calibrator(conf, out, self.cal)
+
+    def observe(self, row: dict[str, Any]) -> None:
+        """Remember a row without classifying it (warm-up history for features and the HMM filter)."""
+        self.rows.append(row)
+
+    def step(self, row: dict[str, Any], xs: np.ndarray | None = None,
+             static: dict[str, np.ndarray] | None = None) -> dict[str, Any] | None:
+        """Classify one new row (ts, close, trend, vol, raw, adx, label); None while no model is in force.
+
+        ``xs`` (the row's scaled features) and ``static`` (its GMM / forest / boosting probabilities) may be
+        precomputed in a batch by walk_forward; they are the same numbers the row alone gives."""
+        self.rows.append(row)
+        m = self.model
+        if m is None:
+            return None
+        if xs is None or static is None:
+            recent = pd.DataFrame(list(self.rows)[-HISTORY_BARS:], columns=FRAME_COLUMNS)
+            xs = m.scale(matrix(recent)[-1:])
+            with threadpool_limits(1):  # per-call OpenMP start-up cost more than the one-row prediction
+                static = {k: v[0] for k, v in m.static_proba(xs).items()}
+            xs = xs[0]
+        self.alpha = m.hmm_filter(self.alpha, m.hmm_log_emission(xs[None, :])[0])
+        p = dict(static)
+        p["hmm"] = self.alpha @ m.hmm_map
+        agreement = {k: (sum(h) / len(h)) for k, h in self.hits.items() if h}
+        weights = vote.effective_weights(self.cfg, agreement)
+        stacked = None
+        if self.cfg.method == "STACKING" and m.meta is not None:
+            z = np.hstack([p[k] for k in sorted(p)])[None, :]
+            stacked = m._onto_regimes(m.meta.predict_proba(z), m.meta.classes_)[0]
+        combined = vote.temper(vote.combine(self.cfg, p, weights, stacked), self.cal.temperature)
+        label = int(row["label"])
+        v = vote.decide(self.cfg, m.regime_ids, combined, p, weights, label)
+        for k, ans in v.votes.items():
+            self.hits[k].append(ans == label)
+        calibrated = float(self.calibrator.apply(v.confidence, self.cal)[0])
+        self.calls.append((v.confidence, v.ensemble_regime_id))
+        self.labels.append(label)
+        if self.cal.real_time:
+            self._refit_calibrator()
+        return {"status": v.status, "regime_id": v.regime_id, "ensemble_regime_id": v.ensemble_regime_id,
+                "confidence": v.confidence, "calibrated_confidence": calibrated, "calibration": self.calibrator.method,
+                "disagreement": v.disagreement, "uncertainty": v.uncertainty, "weights": v.weights,
+                "votes": v.votes, "reason": v.reason, "model_id": self.model_id,
+                "model_data_end": m.data_end.isoformat()}

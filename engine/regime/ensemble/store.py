@@ -1,0 +1,72 @@
+"""Storing fitted ensembles (ensemble_models) and loading the newest one for a symbol.
+
+Pickles (joblib) are written by the engine's refit job and read back only from this table; the web
+never uploads models and nothing here reads a file a user supplied.
+"""
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Any
+
+import joblib
+from sqlalchemy import desc, select
+from sqlalchemy.orm import Session
+
+from engine.regime.ensemble.models import FittedEnsemble
+from engine.store.models import EnsembleModelRow
+
+KEEP_MODELS = 5  # older fits of a symbol are deleted (the newest few stay for inspection)
+
+
+def dumps(model: FittedEnsemble) -> bytes:
+    buf = io.BytesIO()
+    joblib.dump(model, buf, compress=3)
+    return buf.getvalue()
+
+
+def loads(blob: bytes) -> FittedEnsemble:
+    model = joblib.load(io.BytesIO(blob))
+    if not isinstance(model, FittedEnsemble):
+        raise TypeError(f"ensemble_models row holds a {type(model).__name__}, not a FittedEnsemble")
+    return model
+
+
+def save(session: Session, model: FittedEnsemble, symbol: str, version_id: int | None, params_hash: str,
+         method: str, now: datetime) -> int:
+    row = EnsembleModelRow(created_at=now, symbol=symbol, param_version_id=version_id, params_hash=params_hash,
+                           data_start=model.data_start, data_end=model.data_end, n_rows=model.n_rows,
+                           fit_seconds=model.fit_seconds, method=method,
+                           metrics={"train_agreement": model.train_agreement}, blob=dumps(model))
+    session.add(row)
+    session.flush()
+    old = session.scalars(select(EnsembleModelRow.id).where(EnsembleModelRow.symbol == symbol)
+                          .order_by(desc(EnsembleModelRow.id)).offset(KEEP_MODELS)).all()
+    for oid in old:
+        session.delete(session.get(EnsembleModelRow, oid))
+    return int(row.id)
+
+
+def newest_id(session: Session, symbol: str, params_hash: str) -> int | None:
+    """The newest model fitted for this symbol under these parameters (other versions' models do not apply)."""
+    return session.scalar(select(EnsembleModelRow.id).where(EnsembleModelRow.symbol == symbol,
+                                                            EnsembleModelRow.params_hash == params_hash)
+                          .order_by(desc(EnsembleModelRow.id)).limit(1))
+
+
+def load(session: Session, model_id: int) -> FittedEnsemble:
+    row = session.get(EnsembleModelRow, model_id)
+    if row is None:
+        raise KeyError(f"ensemble model {model_id} is gone")
+    return loads(row.blob)
+
+
+def summaries(session: Session, symbol: str | None = None, limit: int = 5) -> list[dict[str, Any]]:
+    """The newest fits without their bytes (for the Regime page)."""
+    q = select(EnsembleModelRow.id, EnsembleModelRow.created_at, EnsembleModelRow.symbol,
+               EnsembleModelRow.param_version_id, EnsembleModelRow.data_start, EnsembleModelRow.data_end,
+               EnsembleModelRow.n_rows, EnsembleModelRow.fit_seconds, EnsembleModelRow.method,
+               EnsembleModelRow.metrics).order_by(desc(EnsembleModelRow.id)).limit(limit)
+    if symbol is not None:
+        q = q.where(EnsembleModelRow.symbol == symbol)
+    return [dict(r._mapping) for r in session.execute(q)]
