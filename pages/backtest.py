@@ -70,7 +70,7 @@ def _form_card() -> dbc.Card:
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Backtest", "The engine's own jobs replayed over history: what a version or preset would have done"),
-        dcc.Store(id="backtest-job"), dcc.Store(id="backtest-upload-data"), dcc.Store(id="backtest-runs-changed", data=0),
+        dcc.Store(id="backtest-job"), dcc.Store(id="backtest-upload-data"), dcc.Store(id="backtest-runs-changed", data={}),
         dcc.Download(id="backtest-download"),
         dbc.Row([
             dbc.Col(_form_card(), md=4),
@@ -97,15 +97,18 @@ def layout(**_kwargs: object) -> html.Div:
 
 @dash.callback(
     Output("backtest-run-a", "options"), Output("backtest-run-b", "options"), Output("backtest-version", "options"),
-    Output("backtest-preset", "options"), Output("backtest-csv-dir", "options"),
+    Output("backtest-preset", "options"), Output("backtest-csv-dir", "options"), Output("backtest-run-a", "value"),
     Input("backtest-runs-changed", "data"),
 )
 @requires(Role.VIEWER)
-def fill_choices(_changed: Any):  # type: ignore[no-untyped-def]
+def fill_choices(changed: Any):  # type: ignore[no-untyped-def]
+    """The form's choices and the stored runs; a run that just finished is opened (set with its options)."""
     ctx = get_context()
     stored = [{"label": r.label, "value": r.id} for r in runs.list_runs(ctx.store)]
+    opened = changed.get("open") if isinstance(changed, dict) else None
     return (stored, stored, data.version_options(ctx.store), data.preset_options(ctx.store),
-            [{"label": k, "value": k} for k in jobs.csv_choices(ctx.settings)])
+            [{"label": k, "value": k} for k in jobs.csv_choices(ctx.settings)],
+            opened if isinstance(opened, int) and any(o["value"] == opened for o in stored) else no_update)
 
 
 @dash.callback(
@@ -150,8 +153,8 @@ def start_run(n: int | None, *form_and_upload: Any):  # type: ignore[no-untyped-
 
 
 @dash.callback(
-    Output("backtest-status", "children"), Output("backtest-runs-changed", "data"), Output("backtest-run-a", "value"),
-    Input("backtest-job", "data"), *FORM, State("backtest-upload-data", "data"), State("backtest-runs-changed", "data"),
+    Output("backtest-status", "children"), Output("backtest-runs-changed", "data"),
+    Input("backtest-job", "data"), *FORM, State("backtest-upload-data", "data"),
     background=True,
     progress=[Output("backtest-progress", "value"), Output("backtest-progress", "label")],
     progress_default=[0, ""],
@@ -165,10 +168,10 @@ def start_run(n: int | None, *form_and_upload: Any):  # type: ignore[no-untyped-
 def run_job(set_progress, job: dict | None, *rest: Any):  # type: ignore[no-untyped-def]
     """In a background process: rebuild the same spec from the same form and run the recorded backtest."""
     if not isinstance(job, dict) or not isinstance(job.get("run_id"), int):
-        return no_update, no_update, no_update
-    form, upload, changed = _form(*rest[:-2]), rest[-2] if isinstance(rest[-2], dict) else None, rest[-1]
-    changed = changed if isinstance(changed, int) and not isinstance(changed, bool) else 0
+        return no_update, no_update
+    form, upload = _form(*rest[:-1]), rest[-1] if isinstance(rest[-1], dict) else None
     run_id = int(job["run_id"])
+    changed = {"run": run_id, "open": run_id}
     set_progress((1, "loading the market data…"))
     try:
         with job_store() as store:
@@ -176,10 +179,10 @@ def run_job(set_progress, job: dict | None, *rest: Any):  # type: ignore[no-unty
             outcome = jobs.execute(run_id, built, store,
                                    lambda f, text: set_progress((max(1.0, 100 * f), text)))
     except BacktestCancelled as exc:
-        return dbc.Alert(str(exc), color="secondary", id="backtest-cancelled"), (changed or 0) + 1, run_id
+        return dbc.Alert(str(exc), color="secondary", id="backtest-cancelled"), {"run": run_id}
     except BacktestError as exc:
-        return dbc.Alert(str(exc), color="warning", id="backtest-error"), (changed or 0) + 1, no_update
-    return dbc.Alert(outcome, color="success", id="backtest-done"), (changed or 0) + 1, run_id
+        return dbc.Alert(str(exc), color="warning", id="backtest-error"), {"run": run_id}
+    return dbc.Alert(outcome, color="success", id="backtest-done"), changed
 
 
 @dash.callback(
