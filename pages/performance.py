@@ -18,9 +18,10 @@ from components.tables import records_grid
 from engine.auth.roles import Role
 from webapp import performance_display as show
 from webapp.auth.access import requires
+from webapp.cache import cache
 from webapp.market_time import market_clock_label
-from webapp.performance_data import FILLS_SHOWN, account_span, parse_day, performance_view
-from webapp.performance_symbol import symbol_figure, symbol_view, symbols
+from webapp.performance_data import FILLS_SHOWN, VIEW_TTL_SECONDS, account_span, parse_day, performance_view
+from webapp.performance_symbol import symbol_outputs, symbols
 from webapp.queries import fingerprint
 
 dash.register_page(__name__, path="/performance", name="Performance", order=6)
@@ -115,6 +116,14 @@ def refresh_performance(_n: int | None, start: str | None, end: str | None,
     stamp = fingerprint((start, end, view.span, view.fill_count, view.stored_peak, view.latest_equity))
     if stamp == shown:
         return (no_update,) * 17
+    return (*rendered(start, end, stamp), stamp)
+
+
+@cache.memoize(timeout=VIEW_TTL_SECONDS)
+def rendered(start: str | None, end: str | None, _stamp: str) -> tuple[object, ...]:
+    """The callback's outputs for a range, built once per view (`_stamp`) for every tab showing it."""
+    view = performance_view(start, end)
+    assert view is not None
     m = view.metrics
     fills = [{**f, "ts": fmt.timestamp(f["ts"])} for f in view.fills]  # type: ignore[arg-type]
     dd = view.drawdown_from_peak
@@ -126,8 +135,7 @@ def refresh_performance(_n: int | None, start: str | None, end: str | None,
         f"peak {fmt.money(view.stored_peak)} (stored by the risk engine)",
         f"{view.fill_count:,}", f"commission {fmt.money(view.commission)}",
         f"{m['trades']:,}", f"win rate {show.format_value('win_rate', m['win_rate'])}",
-        show.metrics_table(view), show.regime_table(view), show.trip_rows(view), fills,
-        " · ".join(view.notes), stamp,
+        show.metrics_table(view), show.regime_table(view), show.trip_rows(view), fills, " · ".join(view.notes),
     )
 
 
@@ -140,10 +148,7 @@ def refresh_performance(_n: int | None, start: str | None, end: str | None,
 def refresh_symbol(symbol: str | None, start: str | None, end: str | None) -> tuple[object, ...]:
     if not isinstance(symbol, str) or symbol not in symbols():
         return empty_figure("pick a symbol"), ""
-    view = symbol_view(symbol, start, end)
-    pnl = (f"position {view.position:g} · realised P&L {fmt.money(view.realised)} over {view.trips} round trips"
-           f" · unrealised P&L {fmt.money(view.unrealised)} (open lots at the last close in range)")
-    return symbol_figure(view), pnl
+    return symbol_outputs(symbol, start, end)
 
 
 @dash.callback(

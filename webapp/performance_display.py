@@ -5,7 +5,7 @@ import io
 import json
 
 import pandas as pd
-import plotly.graph_objects as go
+import plotly.io as pio
 from dash import html
 
 from components.charts import LAYOUT
@@ -13,6 +13,7 @@ from components.tables import small_table
 from webapp.performance_data import PerformanceView
 
 MARKET_AXIS = "market time (UTC)"
+TEMPLATE = pio.templates[str(LAYOUT["template"])].to_plotly_json()
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "avg_gross_exposure",
            "time_share", "return"}
 RATIO = {"sharpe", "sortino", "calmar", "profit_factor", "turnover"}
@@ -74,40 +75,48 @@ def regime_table(view: PerformanceView) -> object:
 
 def trip_rows(view: PerformanceView) -> list[dict[str, object]]:
     """The newest round trips first, rounded for the grid."""
-    rows = []
-    for t in view.trips.iloc[::-1].head(TRIPS_SHOWN).to_dict("records"):
-        rows.append({"exit_ts": f"{t['exit_ts']:%Y-%m-%d %H:%M}", "symbol": t["symbol"], "direction": t["direction"],
-                     "qty": round(float(t["qty"]), 6), "entry_ts": f"{t['entry_ts']:%Y-%m-%d %H:%M}",
-                     "entry_price": round(float(t["entry_price"]), 4), "exit_price": round(float(t["exit_price"]), 4),
-                     "pnl": round(float(t["pnl"]), 2), "commission": round(float(t["commission"]), 2),
-                     "return": f"{float(t['return']) * 100:+.2f}%"})
-    return rows
+    t = view.trips.iloc[::-1].head(TRIPS_SHOWN)
+    frame = pd.DataFrame({
+        "exit_ts": t["exit_ts"].dt.strftime("%Y-%m-%d %H:%M"), "symbol": t["symbol"], "direction": t["direction"],
+        "qty": t["qty"].round(6), "entry_ts": t["entry_ts"].dt.strftime("%Y-%m-%d %H:%M"),
+        "entry_price": t["entry_price"].round(4), "exit_price": t["exit_price"].round(4), "pnl": t["pnl"].round(2),
+        "commission": t["commission"].round(2), "return": (t["return"] * 100).map("{:+.2f}%".format)})
+    return frame.to_dict("records")  # type: ignore[return-value]
 
 
-def equity_figure(view: PerformanceView) -> go.Figure:
+def figure_layout(title: str, xaxis_title: str, height: int = 320) -> dict[str, object]:
+    """The house layout (components/charts.py) as a plain dict: figures built as dicts skip plotly's validation,
+    which costs more than the data of a 2,000-point chart."""
+    return {**LAYOUT, "template": TEMPLATE, "height": height, "title": {"text": title},
+            "xaxis": {"title": {"text": xaxis_title}}}
+
+
+def time_labels(values: pd.Series) -> list[str]:
+    return list(pd.Series(values).dt.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def equity_figure(view: PerformanceView) -> dict[str, object]:
     c = view.chart
-    fig = go.Figure([go.Scatter(x=c["ts"], y=c["equity"], mode="lines", name="equity"),
-                     go.Scatter(x=c["ts"], y=c["peak"], mode="lines", name="running peak", line={"dash": "dot"})])
-    fig.update_layout(title=f"Equity ({view.span.rows:,} snapshots, {len(c):,} points shown)",
-                      xaxis_title=MARKET_AXIS, **LAYOUT)
-    return fig
+    x = time_labels(c["ts"])
+    return {"data": [{"type": "scatter", "x": x, "y": c["equity"].tolist(), "mode": "lines", "name": "equity"},
+                     {"type": "scatter", "x": x, "y": c["peak"].tolist(), "mode": "lines", "name": "running peak",
+                      "line": {"dash": "dot"}}],
+            "layout": figure_layout(f"Equity ({view.span.rows:,} snapshots, {len(c):,} points shown)", MARKET_AXIS)}
 
 
-def drawdown_figure(view: PerformanceView) -> go.Figure:
+def drawdown_figure(view: PerformanceView) -> dict[str, object]:
     c = view.chart
-    fig = go.Figure(go.Scatter(x=c["ts"], y=c["drawdown_pct"], mode="lines", fill="tozeroy", name="drawdown"))
-    fig.update_layout(title="Drawdown from the running peak (%), deepest point of each interval",
-                      xaxis_title=MARKET_AXIS, **{**LAYOUT, "height": 220})
-    return fig
+    return {"data": [{"type": "scatter", "x": time_labels(c["ts"]), "y": c["drawdown_pct"].round(4).tolist(),
+                      "mode": "lines", "fill": "tozeroy", "name": "drawdown"}],
+            "layout": figure_layout("Drawdown from the running peak (%), deepest point of each interval", MARKET_AXIS, 220)}
 
 
-def daily_figure(view: PerformanceView) -> go.Figure:
+def daily_figure(view: PerformanceView) -> dict[str, object]:
     d = view.daily
     colours = ["#2e7d32" if v >= 0 else "#c62828" for v in d["pnl"]]
-    fig = go.Figure(go.Bar(x=d["day"], y=d["pnl"], marker_color=colours, name="daily P&L"))
-    fig.update_layout(title="Daily P&L (last equity of the UTC day minus the day before's)",
-                      xaxis_title="market day", **{**LAYOUT, "height": 240})
-    return fig
+    return {"data": [{"type": "bar", "x": d["day"].tolist(), "y": d["pnl"].round(2).tolist(),
+                      "marker": {"color": colours}, "name": "daily P&L"}],
+            "layout": figure_layout("Daily P&L (last equity of the UTC day minus the day before's)", "market day", 240)}
 
 
 def csv_text(view: PerformanceView, kind: str) -> tuple[str, str]:

@@ -11,15 +11,14 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from sqlalchemy.orm import Session
 
-from components.charts import LAYOUT
 from engine.analytics import open_lots, round_trips
 from engine.store import performance_queries as pq
 from webapp.cache import cache
 from webapp.context import get_context
 from webapp.performance_data import CHART_POINTS, VIEW_TTL_SECONDS, day_bounds, parse_day
+from webapp.performance_display import MARKET_AXIS, figure_layout, time_labels
 
 MAX_MARKERS = 2_000
 
@@ -69,28 +68,27 @@ def build_symbol_view(session: Session, symbol: str, start: datetime | None, end
                       trips=len(trips))
 
 
-def symbol_figure(view: SymbolView) -> go.Figure:
-    """Close price line; buys as green triangles up, sells as red triangles down, sized by quantity."""
-    fig = go.Figure(go.Scatter(x=view.closes["ts"], y=view.closes["close"], mode="lines", name=view.symbol,
-                               line={"color": "#455a64"}))
+def symbol_figure(view: SymbolView) -> dict[str, object]:
+    """Close price line; buys as green triangles up, sells as red triangles down, sized by quantity, exits outlined."""
+    traces: list[dict[str, object]] = [{"type": "scatter", "x": time_labels(view.closes["ts"]),
+                                        "y": view.closes["close"].tolist(), "mode": "lines", "name": view.symbol,
+                                        "line": {"color": "#455a64"}}]
     f = view.fills
     if len(f):
         size = 8 + 14 * np.sqrt(f["qty"].astype(float) / float(f["qty"].max()))
-        for side, symbol_shape, colour in (("buy", "triangle-up", "#2e7d32"), ("sell", "triangle-down", "#c62828")):
+        for side, shape, colour in (("buy", "triangle-up", "#2e7d32"), ("sell", "triangle-down", "#c62828")):
             mask = (f["side"].str.lower() == side).to_numpy()
             if not mask.any():
                 continue
             part = f[mask]
-            text = [f"{r} {side} {q:g} @ {p:,.2f}" for r, q, p in zip(part["role"], part["qty"], part["price"],
-                                                                       strict=True)]
-            fig.add_trace(go.Scatter(
-                x=part["ts"], y=part["price"], mode="markers", name=f"{side} fills", text=text,
-                hovertemplate="%{text}<br>%{x}<extra></extra>",
-                marker={"symbol": symbol_shape, "color": colour, "size": size[mask],
-                        "line": {"width": [2 if r != "entry" else 0 for r in part["role"]], "color": "#000"}}))
-    fig.update_layout(title=f"{view.symbol}: price and fills (outlined: exits)", xaxis_title="market time (UTC)",
-                      **LAYOUT)
-    return fig
+            traces.append({
+                "type": "scatter", "x": time_labels(part["ts"]), "y": part["price"].tolist(), "mode": "markers",
+                "name": f"{side} fills", "hovertemplate": "%{text}<br>%{x}<extra></extra>",
+                "text": [f"{r} {side} {q:g} @ {p:,.2f}" for r, q, p in zip(part["role"], part["qty"], part["price"],
+                                                                            strict=True)],
+                "marker": {"symbol": shape, "color": colour, "size": size[mask].round(1).tolist(),
+                           "line": {"width": [2 if r != "entry" else 0 for r in part["role"]], "color": "#000"}}})
+    return {"data": traces, "layout": figure_layout(f"{view.symbol}: price and fills (outlined: exits)", MARKET_AXIS)}
 
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)
@@ -98,6 +96,16 @@ def symbol_view(symbol: str, start_day: str | None, end_day: str | None) -> Symb
     start, end = day_bounds(parse_day(start_day), parse_day(end_day))
     with get_context().store.read() as session:
         return build_symbol_view(session, symbol, start, end)
+
+
+@cache.memoize(timeout=VIEW_TTL_SECONDS)
+def symbol_outputs(symbol: str, start_day: str | None, end_day: str | None) -> tuple[dict[str, object], str]:
+    """The symbol chart and its P&L line, built once per cache period."""
+    view = symbol_view(symbol, start_day, end_day)
+    pnl = (f"position {view.position:g} · realised P&L ${view.realised:,.2f} over {view.trips} round trips · "
+           + (f"unrealised P&L ${view.unrealised:,.2f}" if view.unrealised is not None else "unrealised P&L —")
+           + " (open lots at the last close in range)")
+    return symbol_figure(view), pnl
 
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)
