@@ -84,7 +84,7 @@ class Planner:
         for seq in [Sequence("hold: no trades", (), "hold"), *seqs]:
             sim = simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
                            relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
-                           max_turnover=ctx.p("sequences.max_turnover") * ctx.equity)
+                           max_turnover=ctx.p("sequences.max_turnover") * ctx.equity, size_caps=state.size_caps)
             key = (seq.relaxed, tuple((s.symbol, s.side, s.qty) for s in sim.steps))
             if key in seen:
                 continue

@@ -1,10 +1,13 @@
 """The planner's PortfolioState read from the store: positions (with when they were opened), cash,
-closes, regime, trading state, last trades, open orders and the active risk limits."""
+closes, regime, trading state, last trades, open orders, the active risk limits and the shared
+position sizing's cap per symbol."""
 from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
+import talib
 from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
@@ -20,20 +23,48 @@ from engine.store.models import (
     RegimeSnapshot,
 )
 from engine.trading import state as trading_state
+from engine.trading.brokers.base import OrderSide
+from engine.trading.marks import to_decimal
 from engine.trading.risk import RiskLimits
+from engine.trading.sizing import SizingParams, size_position
 
 HISTORY_BARS = 300
 OPEN_STATUSES = ("pending_new", "new", "partially_filled")
+ATR_PERIOD = 14
 
 
-def _history(session: Session, symbols: list[str]) -> pd.DataFrame:
-    series = {}
+def _history(session: Session, symbols: list[str]) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Closes (one column per symbol) and each symbol's ATR."""
+    series, atr = {}, {}
     for symbol in symbols:
-        rows = session.execute(select(BarRow.ts, BarRow.close).where(BarRow.symbol == symbol)
-                               .order_by(desc(BarRow.ts)).limit(HISTORY_BARS)).all()
+        rows = session.execute(select(BarRow.ts, BarRow.high, BarRow.low, BarRow.close).where(BarRow.symbol == symbol)
+                               .order_by(desc(BarRow.ts)).limit(HISTORY_BARS)).all()[::-1]
         if rows:
-            series[symbol] = pd.Series([float(c) for _, c in rows[::-1]], index=[t for t, _ in rows[::-1]])
-    return pd.DataFrame(series).sort_index() if series else pd.DataFrame()
+            high, low, close = (np.asarray([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
+            series[symbol] = pd.Series(close, index=[r[0] for r in rows])
+            if len(rows) > ATR_PERIOD:
+                atr[symbol] = float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1])
+    return (pd.DataFrame(series).sort_index() if series else pd.DataFrame()), atr
+
+
+def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], atr: dict[str, float],
+              held: dict[str, float], regime: RegimeSnapshot | None, limits: RiskLimits) -> dict[str, float]:
+    """Per symbol, the most shares a buy may add under the shared sizing (ATR risk, Kelly cap, the regime's
+    TradingBias, the transition cap, position and order limits): the same numbers the ticket's Size shows."""
+    sizing = SizingParams.from_params(params)
+    bias = None
+    if regime is not None and params is not None:
+        bias = {r.regime_name: str(r.trading_bias) for r in params.table("RegimeParameters")}.get(regime.regime_name)
+    transition = bool(regime.is_transition) if regime is not None else False
+    caps = {}
+    for symbol, price in prices.items():
+        if symbol not in atr or atr[symbol] <= 0 or equity <= 0:
+            continue
+        result = size_position(to_decimal(equity), to_decimal(price), to_decimal(atr[symbol]), OrderSide.BUY, sizing,
+                               limits, trading_bias=bias, in_transition=transition,
+                               current_qty=to_decimal(max(0.0, held.get(symbol, 0.0))))
+        caps[symbol] = float(result.qty)
+    return caps
 
 
 def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]:
@@ -53,7 +84,7 @@ def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]
 def portfolio_state(session: Session, params: ParamSet | None, now: datetime | None = None) -> PortfolioState:
     """The portfolio now. `now` defaults to the newest bar's time (the market clock fills are stamped with)."""
     symbols = list(session.scalars(select(Instrument.symbol).where(Instrument.kind == "stock").order_by(Instrument.symbol)))
-    history = _history(session, symbols)
+    history, atr = _history(session, symbols)
     last_trades, opened = _fills(session)
     positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened.get(p.symbol))
                  for p in session.scalars(select(PositionRow)) if float(p.qty) != 0}
@@ -64,9 +95,14 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     except LookupError:
         state = "ACTIVE"
     busy = frozenset(session.scalars(select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))))
+    limits = RiskLimits.from_params(params)
+    cash = float(account.cash) if account is not None else 0.0
+    prices = {str(c): float(v) for c, v in history.ffill().iloc[-1].items() if pd.notna(v)} if len(history) else {}
+    equity = cash + sum(h.qty * prices.get(s, h.avg_price) for s, h in positions.items())
+    caps = size_caps(params, equity, prices, atr, {s: h.qty for s, h in positions.items()}, regime, limits)
     if now is None:
         now = history.index[-1].to_pydatetime() if len(history) else datetime.now().astimezone()
     return PortfolioState(
-        positions=positions, cash=float(account.cash) if account is not None else 0.0, history=history, now=now,
+        positions=positions, cash=cash, history=history, now=now,
         regime=regime.regime_name if regime is not None else None, trading_state=str(state),
-        last_trades=last_trades, limits=RiskLimits.from_params(params), open_symbols=busy)
+        last_trades=last_trades, limits=limits, open_symbols=busy, size_caps=caps)

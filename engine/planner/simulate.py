@@ -47,7 +47,7 @@ def affordable(cash: float, price: float, costs: Costs) -> float:
 
 def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, float], prices: dict[str, float],
              equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE",
-             max_turnover: float = float("inf")) -> SimResult:
+             max_turnover: float = float("inf"), size_caps: dict[str, float] | None = None) -> SimResult:
     """`max_turnover` (currency) caps the plan's total traded notional: a later step is cut to what is left."""
     held = dict(positions)
     gross = sum(abs(q) * prices.get(s, 0.0) for s, q in held.items())
@@ -65,6 +65,8 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
         qty = min(a.qty, position) if a.side == SELL else a.qty
         qty, cut = cap_to_limits(a.side, qty, a.price, position, gross, equity, limits)
         note = f"cut to {qty:,.0f} by {cut}" if cut and qty < a.qty else ""
+        if a.side == BUY and size_caps is not None and size_caps.get(a.symbol, 0.0) < qty:
+            qty, note = float(size_caps.get(a.symbol, 0.0)), "cut by the position sizing (ATR, Kelly, regime bias)"
         if (traded + qty * a.price) > max_turnover:
             qty, note = float(math.floor(max(0.0, max_turnover - traded) / a.price)), "cut by the plan's max turnover"
         if a.side == BUY:

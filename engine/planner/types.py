@@ -43,6 +43,7 @@ class PortfolioState:
     last_trades: dict[str, LastTrade] = field(default_factory=dict)
     limits: RiskLimits = field(default_factory=RiskLimits)
     open_symbols: frozenset[str] = frozenset()  # symbols with an open order: not planned this cycle
+    size_caps: dict[str, float] | None = None  # most shares a buy may add per symbol (shared ATR/Kelly/regime sizing)
 
     @property
     def prices(self) -> dict[str, float]:

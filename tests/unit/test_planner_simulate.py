@@ -57,3 +57,12 @@ def test_sell_never_exceeds_the_position() -> None:
     r = simulate((act("A", "sell", 1, "x", qty=50, price=100.0),), cash=0.0, positions={"A": 3}, prices=PRICES,
                  equity=300.0, limits=RiskLimits(), costs=COSTS)
     assert r.steps[0].qty == 3 and r.positions == {}
+
+
+def test_the_shared_position_sizing_caps_buys() -> None:
+    r = simulate((act("B", "buy", 1, "x", qty=30, price=50.0),), cash=1e6, positions={}, prices=PRICES, equity=1e6,
+                 limits=RiskLimits(), costs=COSTS, size_caps={"B": 12.0})
+    assert r.steps[0].qty == 12 and "position sizing" in r.steps[0].note
+    none = simulate((act("B", "buy", 1, "x", qty=30, price=50.0),), cash=1e6, positions={}, prices=PRICES,
+                    equity=1e6, limits=RiskLimits(), costs=COSTS, size_caps={})
+    assert none.steps == []  # no ATR for B yet: the sizing allows nothing
