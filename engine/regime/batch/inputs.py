@@ -37,6 +37,7 @@ class Inputs:
     env: vx.Env
     band: np.ndarray  # trend class code before hysteresis
     vband: np.ndarray  # volatility class code before hysteresis
+    cache: vx.RuleCache  # formation rule scores of this chunk's environment (they do not depend on the slope)
 
 
 def persistence(nf: NoiseFilter, hist: list[float], d: np.ndarray) -> np.ndarray:
@@ -75,24 +76,23 @@ def persistence(nf: NoiseFilter, hist: list[float], d: np.ndarray) -> np.ndarray
 def smoothing(tp: TransitionPolicy, hist: deque, t: np.ndarray, v: np.ndarray,
               d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """TransitionManagement smoothing against the mean of the last smoothing_window readings (carried in hist)."""
-    new = list(zip(t.tolist(), v.tolist(), d.tolist(), strict=True))
+    w, n = hist.maxlen or 1, len(t)
+    new = list(zip(t[-w:].tolist(), v[-w:].tolist(), d[-w:].tolist(), strict=True))
     if not tp.smoothing_on:
-        hist.extend(new[-(hist.maxlen or 1):])
+        hist.extend(new)
         return t, v, d
-    w = hist.maxlen or 1
     pre = np.asarray(list(hist), dtype=np.float64).reshape(-1, 3)
-    p = len(pre) + np.arange(len(t))
-    nwin = np.minimum(w, p)
+    base = w + len(pre)
+    nwin = np.minimum(w, len(pre) + np.arange(n))
     k = tp.smoothing
     outs = []
     for col, x in enumerate((t, v, d)):
-        big = np.concatenate([pre[:, col], x])
-        acc = np.zeros(len(x))
-        for j in range(w, 0, -1):
-            idx = p - j
-            acc = acc + np.where(idx >= 0, big[np.maximum(idx, 0)], 0.0)
+        big = np.concatenate([np.zeros(w), pre[:, col], x])  # zeros before the first reading: sum from 0 as sum()
+        acc = np.zeros(n)
+        for j in range(w, 0, -1):  # oldest first, as the live sum over the deque
+            acc = acc + big[base - j:base - j + n]
         outs.append(np.where(nwin > 0, (1 - k) * x + k * acc / np.maximum(nwin, 1), x))
-    hist.extend(new[-w:])
+    hist.extend(new)
     return outs[0], outs[1], outs[2]
 
 
@@ -135,5 +135,6 @@ def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: np.ndarray, noise: dic
                    "price_in_range": vx.as_env(ma.in_range[sel]),
                    "volume_profile": vx.as_env(ma.vp_label[sel], act[k_vp])}
     penalty = np.where(low_vol, 1.0 - clf.noise.low_volume_penalty, 1.0)
-    return Inputs(w, fired, pers, t_s, v_s, d_s, h, sens, penalty, env, vx.trend_codes(f, t_s, adx, env),
-                  vx.vol_codes(f, v_s))
+    cache: vx.RuleCache = {}
+    return Inputs(w, fired, pers, t_s, v_s, d_s, h, sens, penalty, env, vx.trend_codes(f, t_s, adx, env, cache),
+                  vx.vol_codes(f, v_s), cache)

@@ -55,8 +55,9 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
                       ("from_down", lambda s: -s <= thr), ("flat", lambda s: np.abs(s) < NEUTRAL_TARGET_MAX_SCORE)):
         out[key] = sum(((u & test(score[k])).astype(np.int64) for u, k in zip(use, idx, strict=True)),
                        np.zeros(n, np.int64))
+    codes = {k: vx.vol_codes(f, vol[k]) for k in idx}
     for vb in f.vol:
-        out[f"vol{vb.code}"] = sum(((u & has_vol[k] & (vx.vol_codes(f, vol[k]) == vb.code)).astype(np.int64)
+        out[f"vol{vb.code}"] = sum(((u & has_vol[k] & (codes[k] == vb.code)).astype(np.int64)
                                     for u, k in zip(use, idx, strict=True)), np.zeros(n, np.int64))
     return {k: v.tolist() for k, v in out.items()}
 
@@ -70,9 +71,9 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, lis
     regs = tb.regs
     n = len(x.t)
     pos = {r.regime_id: k for k, r in enumerate(regs)}
-    talt = np.array([vx.trend_alt(f, t.code, x.t, adx, x.h, x.env, x.band) for t in f.trend]).reshape(-1, n)
+    talt = np.array([vx.trend_alt(f, t.code, x.t, adx, x.h, x.env, x.band, x.cache) for t in f.trend]).reshape(-1, n)
     valt = np.array([vx.vol_alt(f, v.code, x.v, x.h, x.vband) for v in f.vol]).reshape(-1, n)
-    ev = np.array([vx.evidence(f, r, x.t, x.v, x.d, x.env) for r in regs]).reshape(-1, n)
+    ev = np.array([vx.evidence(f, r, x.t, x.v, x.d, x.env, x.cache) for r in regs]).reshape(-1, n)
     need_of: dict[tuple[float, bool], int] = {}
     need = np.empty(n, np.int64)
     for k, key in enumerate(zip(x.sens.tolist(), session_gap, strict=True)):

@@ -134,10 +134,11 @@ def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,
                     label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(rows_idx)
     got = np.full((n, 5), np.nan)
-    for k, i in enumerate(rows_idx.tolist()):
-        t = m.r.get(i)
-        if t is not None:
-            got[k] = t
+    if m.r:
+        at = np.fromiter(m.r.keys(), dtype=np.int64, count=len(m.r))
+        pos = np.searchsorted(rows_idx, at)
+        ok = (pos < n) & (rows_idx[np.minimum(pos, n - 1)] == at)
+        got[pos[ok]] = np.array(list(m.r.values()), dtype=np.float64).reshape(-1, 5)[ok]
     sc, _, val, vah, vsum = got.T
     with np.errstate(invalid="ignore"):
         act = (vsum > 0) & np.isfinite(sc)

@@ -13,6 +13,7 @@ from engine.regime.paramtext import Condition
 from engine.regime.weighting import Weighting
 
 Env = dict[str, tuple[np.ndarray, np.ndarray]]  # variable -> (values, known mask); values float or object
+RuleCache = dict[tuple[str, str, bool], tuple[np.ndarray, np.ndarray]]  # (rule id, pattern, mirror) -> score, known
 
 
 def holds(c: Condition, env: Env, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +45,12 @@ def holds(c: Condition, env: Env, n: int) -> tuple[np.ndarray, np.ndarray]:
     return t & known, known
 
 
-def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool,
+               cache: RuleCache | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Formation.rule_score per row: (fraction of evaluable conditions that hold, number evaluable)."""
+    key = (rule.rule_id, rule.pattern, mirror)
+    if cache is not None and key in cache:
+        return cache[key]
     e = env
     if mirror:
         e = dict(env)
@@ -61,10 +66,13 @@ def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool) -> tuple[np.
         n_known += k
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(n_known > 0, n_true / np.maximum(n_known, 1), 0.0)
+    if cache is not None:
+        cache[key] = (score, n_known)
     return score, n_known
 
 
-def trend_codes(f: Formation, slope: np.ndarray, adx: np.ndarray, env: Env) -> np.ndarray:
+def trend_codes(f: Formation, slope: np.ndarray, adx: np.ndarray, env: Env,
+                cache: RuleCache | None = None) -> np.ndarray:
     """Formation.trend_class per row, as codes (indices into f.trend)."""
     n = len(slope)
     s = np.where(np.isfinite(slope), slope, 0.0)
@@ -80,7 +88,7 @@ def trend_codes(f: Formation, slope: np.ndarray, adx: np.ndarray, env: Env) -> n
         hit = (out < 0) & (t.lo <= s) & (s <= t.hi) & (a >= t.min_adx)
         rule = f.rule_for(f.regime_name_like(t.name))
         if rule is not None:
-            sc, known = rule_score(rule, env, n, mirror=False)
+            sc, known = rule_score(rule, env, n, False, cache)
             hit &= (known > 0) & (sc >= rule.min_score)
         out[hit] = t.code
     out[out < 0] = f.neutral.code
@@ -101,14 +109,14 @@ def vol_codes(f: Formation, vol: np.ndarray) -> np.ndarray:
 
 
 def trend_alt(f: Formation, code: int, t: np.ndarray, adx: np.ndarray, h: np.ndarray, env: Env,
-              band: np.ndarray) -> np.ndarray:
+              band: np.ndarray, cache: RuleCache | None = None) -> np.ndarray:
     """candidate.trend_with_hysteresis for a current trend class ``code`` (rows where it applies)."""
     c = f.trend[code]
     with np.errstate(invalid="ignore"):
         t2 = np.where(t > c.hi, t - h * max(abs(c.hi), f.slope_scale),
                       np.where(t < c.lo, t + h * max(abs(c.lo), f.slope_scale), t))
         adx2 = np.where(adx < c.min_adx, adx + h * c.min_adx, adx)
-    again = trend_codes(f, t2, adx2, env)
+    again = trend_codes(f, t2, adx2, env, cache)
     return np.where(again == c.code, c.code, band)
 
 
@@ -128,7 +136,7 @@ def _inside(x: np.ndarray, lo: float, hi: float, scale: float) -> np.ndarray:
 
 
 def evidence(f: Formation, regime: RegimeRow, slope: np.ndarray, vol: np.ndarray, raw: np.ndarray,
-             env: Env) -> np.ndarray:
+             env: Env, cache: RuleCache | None = None) -> np.ndarray:
     """Formation.evidence per row for one regime."""
     t, v = f.trend_by_name[regime.trend_class], f.vol_by_name[regime.vol_class]
     if t.direction == 0:
@@ -147,7 +155,7 @@ def evidence(f: Formation, regime: RegimeRow, slope: np.ndarray, vol: np.ndarray
         rule, mirror = f.rule_for(regime.name.replace("Bearish", "Bullish")), True
     if rule is None:
         return (agree + margin) / 2
-    sc, known = rule_score(rule, env, len(raw), mirror)
+    sc, known = rule_score(rule, env, len(raw), mirror, cache)
     return np.where(known > 0, (agree + margin + sc) / 3, (agree + margin) / 2)
 
 
