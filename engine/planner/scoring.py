@@ -3,8 +3,11 @@ drawdown and CVaR of the end portfolio over recent history), cost and distance t
 combined with the preset's weights. Optional Monte Carlo over bootstrapped recent daily returns
 (seeded) re-scores the top candidates by their simulated CVaR.
 
-Units: return, risk and cost in percent of equity over the preset's horizon; diversification and
-target distance in 0..1 (x100 so one point of diversification weighs like 1% of return).
+Units: every part in percent (return, volatility, CVaR and drawdown over the preset's horizon; cost of
+equity; diversification 1 - HHI of the invested weights; target distance half the L1 gap). The total
+is return_weight x return - risk_weight x risk (mean of volatility, CVaR, drawdown)
++ 0.1 x diversification_weight x diversification - 10 x cost_weight x cost - 0.2 x target_weight x
+distance: the fixed factors put a typical part on the scale of one percent of return.
 """
 from __future__ import annotations
 

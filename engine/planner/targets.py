@@ -22,14 +22,16 @@ def cap_weights(weights: Mapping[str, float], max_weight: float, total: float) -
     total = min(total, max_weight * len(w))
     norm = sum(w.values())
     w = {s: v / norm * total for s, v in w.items()}
-    for _ in range(len(w)):
-        over = {s for s, v in w.items() if v > max_weight + 1e-12}
+    capped: set[str] = set()
+    for _ in range(len(w)):  # each round caps at least one more name
+        over = {s for s, v in w.items() if s not in capped and v > max_weight + 1e-12}
         if not over:
             break
         excess = sum(w[s] - max_weight for s in over)
-        free = {s: v for s, v in w.items() if s not in over}
+        capped |= over
         for s in over:
             w[s] = max_weight
+        free = {s: v for s, v in w.items() if s not in capped}
         room = sum(free.values())
         if room <= 0:
             break
