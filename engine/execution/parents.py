@@ -154,10 +154,13 @@ def _work_one(ctx: Any, parent: ParentOrder, kids: list[ChildView], state: Tradi
     lines: list[str] = []
     working = [k for k in kids if k.status.is_open]
     stale = [k for k in working if (parent.mode != "pov" or slice_index == SWEEP) and _slice_of(parent, k) < slice_index]
+    canceled = []
     for k in stale:  # a new slice is due: its rest rolls into the new child
         if cancel_child(ctx, k):
+            canceled.append(k)
             lines.append(f"parent {parent.id}: canceled child {k.seq} ({k.qty - k.filled} left)")
-    working = [k for k in working if k not in stale]
+    # a child the broker would not cancel (it filled meanwhile, the sync has not said so yet) still counts whole
+    working = [k for k in working if k not in canceled]
     want = target - filled - sum((k.qty - k.filled for k in working), Decimal(0))
     if filled != parent.filled_qty:
         _finish(ctx, parent.id, filled, None, None)

@@ -291,3 +291,15 @@ def test_migration_0009_downgrades_and_upgrades(any_db_url):
         assert tables <= set(inspect(store.engine).get_table_names())
     finally:
         store.dispose()
+
+
+def test_a_child_filled_before_the_sync_is_never_sent_again(ctx):
+    create_parent(ctx, "AAA", OrderSide.BUY, D(300), SliceSpec("twap", 300, 3), "alice", "manual", "race")
+    work_parents(ctx)  # child 1 of 100
+    ctx.clock.advance(100)  # the next slice is due; the broker fills child 1, the store has not synced yet
+    b = Bar("AAA", ctx.clock.now(), 100, 100, 100, 100, 1e6)
+    with ctx.store.write() as s:
+        s.add(BarRow(symbol="AAA", ts=b.ts, open=100, high=100, low=100, close=100, volume=1e6))
+    ctx.broker.process_bars([b])
+    work_parents(ctx)  # the cancel of child 1 fails (filled): it counts whole, child 2 is 200 - 100 = 100
+    assert [o.qty for o in orders(ctx, "manual")] == [D(100), D(100)]
