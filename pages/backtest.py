@@ -30,6 +30,7 @@ dash.register_page(__name__, path="/backtest", name="Backtest", order=6.5)
 FORM = [State("backtest-source", "value"), State("backtest-csv-dir", "value"), State("backtest-start", "value"),
         State("backtest-end", "value"), State("backtest-cash", "value"), State("backtest-version", "value"),
         State("backtest-preset", "value"), State("backtest-name", "value")]
+PARAMETERS_EDITS_STORE = "parameters-edits"  # the Parameters page's pending edits (session storage, shared)
 FILL_COLUMNS = [{"field": c} for c in ("ts", "symbol", "side", "qty", "price", "commission", "client_order_id")]
 TRIP_COLUMNS = [{"field": c} for c in ("symbol", "direction", "qty", "entry_ts", "entry_price", "exit_ts", "exit_price",
                                        "pnl", "return")]
@@ -70,6 +71,7 @@ def _form_card() -> dbc.Card:
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Backtest", "The engine's own jobs replayed over history: what a version or preset would have done"),
+        dcc.Store(id=PARAMETERS_EDITS_STORE, storage_type="session"),
         dcc.Store(id="backtest-job"), dcc.Store(id="backtest-upload-data"), dcc.Store(id="backtest-runs-changed", data={}),
         dcc.Download(id="backtest-download"),
         dbc.Row([
@@ -131,20 +133,18 @@ def take_upload(contents: str | None, filename: str | None):  # type: ignore[no-
 
 @dash.callback(
     Output("backtest-job", "data"), Output("backtest-status", "children", allow_duplicate=True),
-    Input("backtest-run", "n_clicks"), *FORM, State("backtest-upload-data", "data"),
+    Input("backtest-run", "n_clicks"), *FORM, State("backtest-upload-data", "data"), State(PARAMETERS_EDITS_STORE, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def start_run(n: int | None, *form_and_upload: Any):  # type: ignore[no-untyped-def]
+def start_run(n: int | None, *rest: Any):  # type: ignore[no-untyped-def]
     """Check the inputs and record the run (audited with the user); the background job below runs it."""
     if not is_click(n):
         return no_update, no_update
-    form, upload = _form(*form_and_upload[:-1]), form_and_upload[-1]
-    if not isinstance(upload, dict):
-        upload = None
+    form, upload, edits = _form(*rest[:-2]), rest[-2] if isinstance(rest[-2], dict) else None, rest[-1]
     ctx = get_context()
     try:
-        built = jobs.build_spec(form, upload, ctx.store, ctx.settings)
+        built = jobs.build_spec(form, upload, ctx.store, ctx.settings, edits)
     except BacktestError as exc:
         return no_update, dbc.Alert(str(exc), color="warning", id="backtest-error")
     run_id = runs.create_run(ctx.store, built.spec, author=web_actor(), data_source=built.data_source,
@@ -154,7 +154,7 @@ def start_run(n: int | None, *form_and_upload: Any):  # type: ignore[no-untyped-
 
 @dash.callback(
     Output("backtest-status", "children"), Output("backtest-runs-changed", "data"),
-    Input("backtest-job", "data"), *FORM, State("backtest-upload-data", "data"),
+    Input("backtest-job", "data"), *FORM, State("backtest-upload-data", "data"), State(PARAMETERS_EDITS_STORE, "data"),
     background=True,
     progress=[Output("backtest-progress", "value"), Output("backtest-progress", "label")],
     progress_default=[0, ""],
@@ -169,13 +169,13 @@ def run_job(set_progress, job: dict | None, *rest: Any):  # type: ignore[no-unty
     """In a background process: rebuild the same spec from the same form and run the recorded backtest."""
     if not isinstance(job, dict) or not isinstance(job.get("run_id"), int):
         return no_update, no_update
-    form, upload = _form(*rest[:-1]), rest[-1] if isinstance(rest[-1], dict) else None
+    form, upload, edits = _form(*rest[:-2]), rest[-2] if isinstance(rest[-2], dict) else None, rest[-1]
     run_id = int(job["run_id"])
     changed = {"run": run_id, "open": run_id}
     set_progress((1, "loading the market data…"))
     try:
         with job_store() as store:
-            built = jobs.build_spec(form, upload, store, data.job_settings())
+            built = jobs.build_spec(form, upload, store, data.job_settings(), edits)
             outcome = jobs.execute(run_id, built, store,
                                    lambda f, text: set_progress((max(1.0, 100 * f), text)))
     except BacktestCancelled as exc:

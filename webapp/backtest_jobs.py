@@ -95,8 +95,40 @@ def _frames(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: St
     return frames, "stored", "stored history", index
 
 
-def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings) -> Built:
-    """Validate the form and load its data; BacktestError names the field or the file that is wrong."""
+def _pending(store: Store, edits: Any) -> tuple[Any, str]:
+    """The Parameters page's pending edits written over the active version (validated as a whole)."""
+    from webapp.regime_whatif import WhatIfError, apply_edits, merge_edits
+
+    pending = merge_edits(edits if isinstance(edits, Mapping) else None)
+    if not pending:
+        raise BacktestError("there are no pending edits on the Parameters page; edit a value there first")
+    with store.read() as s:
+        base = active_params(s)
+    try:
+        params = apply_edits(base, pending)
+    except WhatIfError as exc:
+        raise BacktestError(str(exc)) from None
+    return params, f"{len(pending)} pending edit(s) over version {base.version_id or 'defaults'}"
+
+
+def _params(version: Any, store: Store, edits: Any) -> tuple[Any, str]:
+    """The chosen parameters and their label: the active version, a stored one, or the pending edits."""
+    if version == "pending":
+        return _pending(store, edits)
+    if version in (None, "", "active"):
+        with store.read() as s:
+            params = active_params(s)
+        return params, f"version {params.version_id} (active)" if params.version_id else "schema defaults"
+    if isinstance(version, bool) or not isinstance(version, str | int) or not str(version).isdigit():
+        raise BacktestError(f"parameter version {str(version)[:40]!r} is not a version number; pick one from the list")
+    return params_from_version(store, int(version)), f"version {int(version)}"
+
+
+def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings,
+               edits: Any = None) -> Built:
+    """Validate the form and load its data; BacktestError names the field or the file that is wrong.
+
+    `edits`: the Parameters page's pending edits, used when the form's version is "pending"."""
     start = parse_date(form.get("start"), "start")
     end = parse_date(form.get("end"), "end", end_of_day=True)
     try:
@@ -106,15 +138,7 @@ def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store:
     except (TypeError, ValueError):
         raise BacktestError(f"starting cash {form.get('cash')!r} is not a number") from None
     frames, source, data_label, index = _frames(form, upload, store, settings, start, end)
-    version = form.get("version")
-    if not isinstance(version, str | int | None) or (version not in (None, "", "active") and not str(version).isdigit()):
-        raise BacktestError(f"parameter version {version!r} is not a version number; pick one from the list")
-    if version in (None, "", "active"):
-        with store.read() as s:
-            params = active_params(s)
-        label = f"version {params.version_id} (active)" if params.version_id else "schema defaults"
-    else:
-        params, label = params_from_version(store, int(version)), f"version {int(version)}"
+    params, label = _params(form.get("version"), store, edits)
     preset_name = str(form.get("preset") or "default")[:80]
     regime_presets = regime_table_presets(store) if preset_name == TABLE else {}
     preset = load_preset("default") if preset_name == TABLE else preset_by_name(preset_name, store)

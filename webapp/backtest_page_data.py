@@ -30,7 +30,8 @@ def job_settings() -> Settings:
 def version_options(store: Store) -> list[dict[str, Any]]:
     with store.read() as s:
         versions = list_versions(s, limit=50)
-    opts = [{"label": "the active version", "value": "active"}]
+    opts = [{"label": "the active version", "value": "active"},
+            {"label": "the pending edits of the Parameters page", "value": "pending"}]
     return opts + [{"label": f"version {v.id} ({v.source} by {v.author}, {v.created_at:%Y-%m-%d %H:%M})"
                     + (" – active" if v.is_active else ""), "value": str(v.id)} for v in versions]
 

@@ -18,7 +18,7 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def periods_per_year(result: BacktestResult) -> float:
-    from engine.analytics.periods import infer_periods_per_year  # shipped with engine.analytics.metrics
+    from engine.analytics.periods import infer_periods_per_year
 
     return infer_periods_per_year(pd.DatetimeIndex(result.equity["timestamp"]))
 
@@ -29,10 +29,7 @@ def equity_series(result: BacktestResult) -> pd.Series:
 
 def compute(result: BacktestResult, risk_free: float = 0.0) -> dict[str, object]:
     """The issue's metrics (metrics.json keys) of one run, P&L per regime included."""
-    try:
-        from engine.analytics.metrics import compute_metrics
-    except ImportError:  # the shared metrics module is not in this tree yet: the return metrics alone
-        return _return_metrics(result, risk_free)
+    from engine.analytics.metrics import compute_metrics
 
     eq = equity_series(result)
     fills = result.fills.copy()
@@ -42,22 +39,6 @@ def compute(result: BacktestResult, risk_free: float = 0.0) -> dict[str, object]
     gross = pd.Series(result.equity["gross_exposure"].to_numpy(dtype=float), index=eq.index)
     return compute_metrics(eq, fills, regimes if len(regimes) else None, periods_per_year(result),
                            risk_free, gross_exposure=gross)
-
-
-def _return_metrics(result: BacktestResult, risk_free: float) -> dict[str, object]:
-    import empyrical  # type: ignore[import-untyped]
-
-    eq = equity_series(result)
-    r = eq.pct_change().iloc[1:]
-    ann = 252.0 if result.bar_seconds >= 20 * 3600 else 252.0 * 390 * 60 / max(result.bar_seconds, 1.0)
-    return {"total_return": float(eq.iloc[-1] / eq.iloc[0] - 1), "cagr": float(empyrical.cagr(r, annualization=ann)),
-            "volatility": float(empyrical.annual_volatility(r, annualization=ann)),
-            "sharpe": float(empyrical.sharpe_ratio(r, annualization=ann)),
-            "sortino": float(empyrical.sortino_ratio(r, annualization=ann)),
-            "calmar": float(empyrical.calmar_ratio(r, annualization=ann)),
-            "max_drawdown": float(empyrical.max_drawdown(r)), "trades": len(result.fills),
-            "commission": float(result.fills["commission"].astype(float).sum()), "periods_per_year": ann,
-            "risk_free": risk_free}
 
 
 def _clean(value: object) -> object:

@@ -69,3 +69,27 @@ def test_trader_runs_viewer_only_views(test_settings, any_db_url, tmp_path) -> N
     content = json.loads(download.get_data(as_text=True))["response"]["backtest-download"]["data"]["content"]
     assert content.splitlines()[0] == "timestamp,equity,cash,gross_exposure,regime_name"
     assert len(content.splitlines()) == 41
+
+
+def test_pending_edits_of_the_parameters_page_as_the_parameters(test_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.backtest.inputs import BacktestError
+    from engine.settings import load_settings
+    from engine.store.db import open_store
+
+    folder = backtest_data.csv_dir(tmp_path / "csv", bars=20)
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 's.db'}", csv_dir=str(folder))
+    store = open_store(settings.database_url, migrate=True)
+    try:
+        form = {"source": "csv", "csv_dir": next(iter(jobs.csv_choices(settings))), "cash": 1000, "version": "pending"}
+        key = "StabilityConfiguration|main|hysteresis_buffer"
+        built = jobs.build_spec(form, None, store, settings, {"edits": {key: 0.11}})
+        assert built.spec.params.sheet("StabilityConfiguration").get("hysteresis_buffer") == 0.11
+        assert built.spec.params_label == "1 pending edit(s) over version defaults" and built.version_id is None
+        with pytest.raises(BacktestError, match="no pending edits"):
+            jobs.build_spec(form, None, store, settings, {})
+        with pytest.raises(BacktestError, match="hysteresis_buffer"):
+            jobs.build_spec(form, None, store, settings, {key: 7})
+        with pytest.raises(BacktestError, match="is not a version number"):
+            jobs.build_spec({**form, "version": "x"}, None, store, settings)
+    finally:
+        store.dispose()
