@@ -40,13 +40,13 @@ class BatchClassifier(RegimeClassifier):
 
     def __init__(self, params: Any, symbol: str = "", *, max_buffer: int = MAX_BUFFER) -> None:
         super().__init__(params, symbol, max_buffer=max_buffer)
-        self.pieces: list[dict[str, Any]] = []
+        self.pieces: list[chunk.ChunkData] = []
 
     def _classify(self, rows_idx: np.ndarray, first_global: int) -> list[RegimeOutput]:
         fr = self._frame(rows_idx)
         for m in self.modules:
             m.prepare(fr)
-        self.pieces.append(chunk.classify(self, fr, rows_idx, first_global))
+        self.pieces.append(chunk.collect(self, fr, rows_idx, first_global))
         return []
 
 
@@ -82,4 +82,6 @@ def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | It
             if clf.update_many(df.iloc[start:start + chunk_bars]):
                 raise Fallback("warm-up rows before the bar interval is known")
             progress(min(start + chunk_bars, len(df)), len(df))
-    return frame.build(clf, clf.pieces, columns)
+    if not clf.pieces:
+        raise Fallback("no rows classified")
+    return frame.build(clf, [chunk.classify(clf, chunk.concat(clf.pieces))], columns)

@@ -1,10 +1,12 @@
-"""One chunk of the batch replay: the classifier's prepared modules in, record columns out.
-
-Called where RegimeClassifier._classify would step the chunk's rows one by one; the columns are the
-fields RegimeOutput.to_record writes (warm-up rows included), as arrays.
+"""The batch replay's rows: ``collect`` takes what each chunk's prepared buffer yields (called where
+RegimeClassifier._classify would step the chunk's rows one by one); ``classify`` then runs the rest
+once over all chunks end to end (the carried state - direction and smoothing histories, the stability
+state - makes that the same as chunk by chunk) and returns the fields RegimeOutput.to_record writes
+(warm-up rows included), as arrays.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,43 +24,68 @@ if TYPE_CHECKING:
 Columns = dict[str, Any]  # record column -> array; "_present:<key>" -> rows where an optional key exists
 
 
-def _gaps(clf: RegimeClassifier, frame: Frame, rows: np.ndarray) -> tuple[list[str], list[bool]]:
-    """RegimeClassifier._gap and the session_gap flag for buffer rows ``rows``."""
-    tb, ts, day = frame.tb, clf.buf.ts, frame.day
-    prev = np.maximum(rows - 1, 0)
-    new_day = (rows > 0) & (day[rows] != day[prev])
-    session_gap = (new_day & bool(tb.intraday)).tolist()
-    gaps = [""] * len(rows)
-    if clf.gap_minutes is not None and tb.intraday:
-        gap = (ts[rows] - ts[prev]) / NS_PER_MIN - tb.bar_minutes
-        for k in np.flatnonzero((rows > 0) & ~new_day & (gap > clf.gap_minutes)).tolist():
-            gaps[k] = f"data gap of {gap[k]:.0f} min (MissingDataCheck): regime held"
-    return gaps, session_gap
+@dataclass
+class ChunkData:
+    """What one chunk's buffer yields for its rows (the rest of the work runs once over all chunks)."""
+
+    ma: mods.ModuleArrays
+    noise: dict[str, np.ndarray]
+    slots: np.ndarray
+    stepped: np.ndarray
+    ts: np.ndarray
+    close: np.ndarray
+    support: np.ndarray
+    resistance: np.ndarray
+    gap: np.ndarray  # data gap in minutes where RegimeClassifier._gap reports one, else NaN
+    session_gap: np.ndarray
 
 
-def classify(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, first_global: int) -> Columns:
+def collect(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, first_global: int) -> ChunkData:
+    """Module readings, noise, slots, gaps and pivots of a chunk, from the classifier's prepared buffer."""
     n = len(rows_idx)
     stepped = first_global + np.arange(n) > INTERVAL_PROBE
     ma = mods.compute(clf, frame, rows_idx, stepped)
     noise = {k: v[rows_idx] for k, v in clf.noise.compute(frame.logret, clf.buf.volume).items()}
-    slots = clf.clock.slot_index(frame.minute[rows_idx], frame.tb.intraday)
+    tb, ts, day = frame.tb, clf.buf.ts, frame.day
+    prev = np.maximum(rows_idx - 1, 0)
+    new_day = (rows_idx > 0) & (day[rows_idx] != day[prev])
+    gap = np.full(n, np.nan)
+    if clf.gap_minutes is not None and tb.intraday:
+        g = (ts[rows_idx] - ts[prev]) / NS_PER_MIN - tb.bar_minutes
+        hit = (rows_idx > 0) & ~new_day & (g > clf.gap_minutes)
+        gap[hit] = g[hit]
+    piv = clf.straddle.piv.get("classic") if clf.straddle.piv else None
+    s1, r1 = (piv[2][rows_idx], piv[1][rows_idx]) if piv is not None else (np.full(n, np.nan),) * 2
+    return ChunkData(ma, noise, clf.clock.slot_index(frame.minute[rows_idx], tb.intraday), stepped,
+                     ts[rows_idx].copy(), clf.buf.close[rows_idx].astype(np.float64), np.asarray(s1, np.float64),
+                     np.asarray(r1, np.float64), gap, new_day & bool(tb.intraday))
+
+
+def concat(parts: list[ChunkData]) -> ChunkData:
+    return ChunkData(mods.concat([p.ma for p in parts]),
+                     {k: np.concatenate([p.noise[k] for p in parts]) for k in parts[0].noise},
+                     *(np.concatenate([getattr(p, f) for p in parts]) for f in
+                       ("slots", "stepped", "ts", "close", "support", "resistance", "gap", "session_gap")))
+
+
+def classify(clf: RegimeClassifier, data: ChunkData) -> Columns:
+    """Every row of the replay: inputs over arrays, the state machine, record columns."""
+    ma, noise, slots = data.ma, data.noise, data.slots
     sel = np.flatnonzero(ma.ready)
     x = inp.compute(clf, ma, sel, noise, slots)
-    rows = rows_idx[sel]
     counts = machine.signal_counts(clf, [a[sel] for a in ma.active], [s[sel] for s in ma.score],
                                    [v[sel] for v in ma.vol], [h[sel] for h in ma.has_vol], ma.consensus_ok[sel])
     restricted = [s if s >= 0 and clf.clock.slots[s].restricted else -1 for s in slots[sel].tolist()]
-    gaps, session_gap = _gaps(clf, frame, rows)
+    gaps = [f"data gap of {g:.0f} min (MissingDataCheck): regime held" if g == g else "" for g in data.gap[sel].tolist()]
     dec = machine.run(clf, x, ma.adx[sel], counts, noise["low_volume"][sel].tolist(), noise["spike"][sel].tolist(),
-                      gaps, session_gap, restricted)
-    return _columns(clf, ma, x, dec, rows_idx, sel, noise, slots, stepped)
+                      gaps, data.session_gap[sel].tolist(), restricted)
+    return _columns(clf, data, x, dec, sel)
 
 
-def _columns(clf: RegimeClassifier, ma: mods.ModuleArrays, x: inp.Inputs, dec: machine.Decided,
-             rows_idx: np.ndarray, sel: np.ndarray, noise: dict[str, np.ndarray], slots: np.ndarray,
-             stepped: np.ndarray) -> Columns:
+def _columns(clf: RegimeClassifier, data: ChunkData, x: inp.Inputs, dec: machine.Decided, sel: np.ndarray) -> Columns:
     f, stab = clf.formation, clf.stability
-    n = len(rows_idx)
+    ma, noise, slots, stepped = data.ma, data.noise, data.slots, data.stepped
+    n = len(data.ts)
     regs = f.regimes
 
     def fill(default: Any, values: Any, dtype: Any = None) -> np.ndarray:
@@ -83,7 +110,7 @@ def _columns(clf: RegimeClassifier, ma: mods.ModuleArrays, x: inp.Inputs, dec: m
     why = np.where(stepped, f"warming up: ATR/ADX need {2 * clf.atr.period} bars",
                    "collecting bars to measure the bar interval").astype(object)
     cols: Columns = {
-        "ts": clf.buf.ts[rows_idx].copy(),
+        "ts": data.ts,
         "regime_id": fill(-1, by_regime(dec.regime, lambda r: r.regime_id).astype(np.int64), np.int64),
         "regime_name": fill("Warming_Up", by_regime(dec.regime, lambda r: r.name)),
         "color": fill(outputs.WARMUP_COLOR, by_regime(dec.regime, lambda r: r.color)),
@@ -114,7 +141,7 @@ def _columns(clf: RegimeClassifier, ma: mods.ModuleArrays, x: inp.Inputs, dec: m
                                        dtype=object)),
         "sensitivity": fill(1.0, x.sens, np.float64),
         "warmup": fill(True, np.zeros(len(sel), bool), bool),
-        "underlying_spot": clf.buf.close[rows_idx].astype(np.float64),
+        "underlying_spot": data.close,
     }
     cols["blocked_by"][sel] = np.array(dec.blocked, dtype=object)
     names = np.array([m.name for m in clf.modules], dtype=object)
@@ -125,9 +152,7 @@ def _columns(clf: RegimeClassifier, ma: mods.ModuleArrays, x: inp.Inputs, dec: m
     for m, a, s, w in zip(clf.modules, ma.active, ma.score, x.weights, strict=True):
         cols[f"mod:{m.column}"] = fill(np.nan, np.where(a[sel], s[sel], np.nan), np.float64)
         cols[f"w:{m.column}"] = fill(0.0, w, np.float64)
-    piv = clf.straddle.piv.get("classic") if clf.straddle.piv else None
-    for key, j in (("support1_classic", 2), ("resistance1_classic", 1)):
-        vals = piv[j][rows_idx].astype(np.float64) if piv is not None else np.full(n, np.nan)
+    for key, vals in (("support1_classic", data.support), ("resistance1_classic", data.resistance)):
         cols[key] = np.where(ma.ready, vals, np.nan)
         cols[f"_present:{key}"] = ma.ready.copy()
     for key, (vals, present) in ma.extras.items():

@@ -118,8 +118,7 @@ def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: np.ndarray, noise: dic
         d_raw = d_raw + np.where(ak, wk * sk, 0.0)
     pers = persistence(clf.noise, clf._dir_hist, d_raw)
     d_use = np.where(pers, d_raw, 0.0)
-    slope = np.asarray(clf.mtf.a.get("slope_day", []), dtype=np.float64)
-    t_price = slope[sel] if len(slope) else np.full(len(v_raw), np.nan)
+    t_price = ma.slope[sel]
     t_raw = np.where(np.isfinite(t_price), t_price, 0.0) + d_use * f.slope_scale
     t_s, v_s, d_s = smoothing(tp, clf._raw_hist, t_raw, v_raw, d_use)
     slot_sens = np.array([s.sensitivity for s in clf.clock.slots] + [1.0])[slots[sel]]

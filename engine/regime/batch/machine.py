@@ -101,10 +101,18 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, lis
     return _decided(clf, tb, out_i, out_f, gaps)
 
 
+_TABLES: dict[str, tables.Tables] = {}  # by parameter content hash: tables depend on the parameters only
+
+
 def _tables(clf: RegimeClassifier) -> tables.Tables:
-    got = clf.__dict__.get("_batch_tables")
+    key = str(getattr(clf.params, "content_hash", "") or "")
+    got = _TABLES.get(key) if key else None
     if got is None:
-        got = clf.__dict__["_batch_tables"] = tables.build(clf)
+        got = tables.build(clf)
+        if key:
+            if len(_TABLES) >= 8:
+                _TABLES.pop(next(iter(_TABLES)))
+            _TABLES[key] = got
     return got
 
 

@@ -52,6 +52,7 @@ class ModuleArrays:
     vp_label: np.ndarray  # object: balanced / above_value / below_value / None
     mean_abs_rho: np.ndarray
     expiry_day: np.ndarray
+    slope: np.ndarray  # multi-timeframe slope_ref (NaN where none)
     extras: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # key -> (values, present)
 
 
@@ -127,7 +128,8 @@ def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: 
     mtf_k = clf.modules.index(clf.mtf)
     ok = np.abs(consensus) >= clf.mtf.signal_consensus
     return ModuleArrays(active, score, vol, has_vol, ready, adx, a["pct"][rows_idx], v_atr, a["in_range"][rows_idx],
-                        np.where(active[mtf_k], consensus, 0.0), ok, vp_label, rho, expiry, extras)
+                        np.where(active[mtf_k], consensus, 0.0), ok, vp_label, rho, expiry,
+                        mt.get("slope_day", np.full(n, np.nan)), extras)
 
 
 def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,
@@ -175,3 +177,22 @@ def _stepped(clf: RegimeClassifier, m: RegimeModule, frame: Frame, rows_idx: np.
             vals, present = extras.setdefault(key, (np.full(n, np.nan), np.zeros(n, bool)))
             vals[k], present[k] = float(r.diagnostics[key]), True
     return act, sc, v, hv
+
+
+def concat(parts: list[ModuleArrays]) -> ModuleArrays:
+    """The chunks' arrays end to end (an optional extra absent from a chunk: not present there)."""
+    def cat(get) -> np.ndarray:  # type: ignore[no-untyped-def]
+        return np.concatenate([get(p) for p in parts])
+
+    k = len(parts[0].active)
+    extras: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for key in {e for p in parts for e in p.extras}:
+        vals = [p.extras[key] if key in p.extras else (np.full(len(p.ready), np.nan), np.zeros(len(p.ready), bool))
+                for p in parts]
+        extras[key] = (np.concatenate([v for v, _ in vals]), np.concatenate([m for _, m in vals]))
+    return ModuleArrays(
+        [cat(lambda p, j=j: p.active[j]) for j in range(k)], [cat(lambda p, j=j: p.score[j]) for j in range(k)],
+        [cat(lambda p, j=j: p.vol[j]) for j in range(k)], [cat(lambda p, j=j: p.has_vol[j]) for j in range(k)],
+        cat(lambda p: p.ready), cat(lambda p: p.adx), cat(lambda p: p.pct), cat(lambda p: p.v_atr),
+        cat(lambda p: p.in_range), cat(lambda p: p.consensus), cat(lambda p: p.consensus_ok), cat(lambda p: p.vp_label),
+        cat(lambda p: p.mean_abs_rho), cat(lambda p: p.expiry_day), cat(lambda p: p.slope), extras)
