@@ -7,6 +7,7 @@ the same chain lookup and the same overrides as the live path, so its internal s
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -181,7 +182,7 @@ def _stepped(clf: RegimeClassifier, m: RegimeModule, frame: Frame, rows_idx: np.
 
 def concat(parts: list[ModuleArrays]) -> ModuleArrays:
     """The chunks' arrays end to end (an optional extra absent from a chunk: not present there)."""
-    def cat(get) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def cat(get: Callable[[ModuleArrays], np.ndarray]) -> np.ndarray:
         return np.concatenate([get(p) for p in parts])
 
     k = len(parts[0].active)
