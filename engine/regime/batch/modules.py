@@ -192,8 +192,10 @@ def concat(parts: list[ModuleArrays]) -> ModuleArrays:
                 for p in parts]
         extras[key] = (np.concatenate([v for v, _ in vals]), np.concatenate([m for _, m in vals]))
     return ModuleArrays(
-        [cat(lambda p, j=j: p.active[j]) for j in range(k)], [cat(lambda p, j=j: p.score[j]) for j in range(k)],
-        [cat(lambda p, j=j: p.vol[j]) for j in range(k)], [cat(lambda p, j=j: p.has_vol[j]) for j in range(k)],
+        [np.concatenate([p.active[j] for p in parts]) for j in range(k)],
+        [np.concatenate([p.score[j] for p in parts]) for j in range(k)],
+        [np.concatenate([p.vol[j] for p in parts]) for j in range(k)],
+        [np.concatenate([p.has_vol[j] for p in parts]) for j in range(k)],
         cat(lambda p: p.ready), cat(lambda p: p.adx), cat(lambda p: p.pct), cat(lambda p: p.v_atr),
         cat(lambda p: p.in_range), cat(lambda p: p.consensus), cat(lambda p: p.consensus_ok), cat(lambda p: p.vp_label),
         cat(lambda p: p.mean_abs_rho), cat(lambda p: p.expiry_day), cat(lambda p: p.slope), extras)
