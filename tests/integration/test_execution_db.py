@@ -303,3 +303,32 @@ def test_a_child_filled_before_the_sync_is_never_sent_again(ctx):
     ctx.broker.process_bars([b])
     work_parents(ctx)  # the cancel of child 1 fails (filled): it counts whole, child 2 is 200 - 100 = 100
     assert [o.qty for o in orders(ctx, "manual")] == [D(100), D(100)]
+
+
+def test_send_trade_immediate_small_or_sliced(ctx):
+    from engine.execution.modes import ExecutionMode, send_trade
+
+    sliced = ExecutionMode(SliceSpec("twap", 600, 4), min_notional=D(50_000))
+    small = OrderIntent("AAA", OrderSide.BUY, D(100), idempotency_key="c1")  # 100 x 100 = 10,000 < 50,000
+    kind, result = send_trade(ctx, small, "system:planner", "planner", sliced, D(100), LIMITS)
+    assert kind == "order" and result.accepted
+    big = OrderIntent("AAA", OrderSide.BUY, D(1000), idempotency_key="c1")  # 100,000: worked as a parent
+    kind, pid = send_trade(ctx, big, "system:planner", "planner", sliced, D(100), LIMITS)
+    assert kind == "parent" and send_trade(ctx, big, "system:planner", "planner", sliced, D(100), LIMITS)[1] == pid
+    with ctx.store.read() as s:
+        parent = s.get(ParentOrder, pid)
+        assert (parent.qty, parent.mode, parent.origin, [q for _t, q in parent.schedule]) == \
+            (D(1000), "twap", "planner", ["250", "500", "750", "1000"])
+    kind, _ = send_trade(ctx, big, "system:planner", "planner", ExecutionMode(None), D(100), LIMITS)
+    assert kind == "order"
+
+
+def test_preset_default_stops_attach_once_and_respect_a_removal(ctx):
+    from engine.execution.protect import attach_defaults
+
+    buy(ctx, 30)
+    spec = StopSpec(trail_pct=D(12))
+    assert attach_defaults(ctx, spec) == 1 and attach_defaults(ctx, spec) == 0
+    assert (stop_row(ctx).source, stop_row(ctx).actor) == ("preset", "system:stops")
+    cancel_stop(ctx, "AAA", "alice")
+    assert attach_defaults(ctx, spec) == 0  # the trader removed it: not put back

@@ -77,3 +77,20 @@ def test_bad_settings_name_what_is_wrong(kwargs, word):
 def test_fractional_or_empty_totals_are_refused():
     with pytest.raises(SliceError, match="whole"):
         build_schedule(D("10.5"), T0, SliceSpec("twap", 60, 2))
+
+
+def test_execution_config_per_preset_and_its_errors(tmp_path):
+    from engine.execution.modes import ExecutionConfigError, for_preset, parse_preset
+
+    path = tmp_path / "execution.toml"
+    path.write_text('[calm.stops]\ntrail_pct = 9\nmax_hold_seconds = 600\n'
+                    '[calm.execution]\nmode = "vwap"\nduration_s = 900\nslices = 3\nmin_notional = 1000\n')
+    calm = for_preset("calm", path)
+    assert calm.stops is not None and calm.stops.trail_pct == D(9) and calm.stops.max_hold_seconds == 600.0
+    assert calm.execution.slicing == SliceSpec("vwap", 900.0, 3) and calm.execution.min_notional == D(1000)
+    other = for_preset("other", path)
+    assert other.stops is None and other.execution.slicing is None
+    with pytest.raises(ExecutionConfigError, match=r"\[x.stops\]: unknown key\(s\) trail"):
+        parse_preset({"x": {"stops": {"trail": 5}}}, "x")
+    with pytest.raises(ExecutionConfigError, match="participation"):
+        parse_preset({"x": {"execution": {"mode": "pov"}}}, "x")
