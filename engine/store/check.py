@@ -5,11 +5,19 @@ scripts do not know: a newer release migrated it): run that release, or downgrad
 """
 from __future__ import annotations
 
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from engine.settings import PROJECT_ROOT
 from engine.store.db import Store, StoreError
-from engine.store.migrate import alembic_config
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration for this checkout's migrations (used by the check and by the migration)."""
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return cfg
 
 
 def _revisions(store: Store) -> tuple[str | None, str | None, set[str]]:

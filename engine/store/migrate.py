@@ -4,26 +4,19 @@ from __future__ import annotations
 import logging
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
-from engine.settings import PROJECT_ROOT
+from engine.store.check import ahead_problem, alembic_config
 from engine.store.db import Store, StoreError
+
+__all__ = ["alembic_config", "upgrade_to_head"]
 
 log = logging.getLogger(__name__)
 _PG_MIGRATION_LOCK = 72_100_001  # advisory lock id: one migrator at a time on PostgreSQL
 
 
-def alembic_config() -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    return cfg
-
-
 def upgrade_to_head(store: Store) -> None:
     """Bring the schema to the newest revision; safe when several processes start at once."""
-    from engine.store.check import ahead_problem
-
     try:
         ahead = ahead_problem(store)  # never "upgrade" a schema a newer release migrated (alembic cannot find it)
     except Exception as exc:  # noqa: BLE001 - unreachable: turned into a message that names the database
