@@ -67,3 +67,22 @@ def send_plan(ctx: EngineContext, plan: PlanResult, actor: str, origin: str = "p
             out.append(SendOutcome(step.symbol, step.side, step.qty, "rejected",
                                    f"{result.check or 'gateway'}: {result.reason}"))
     return out
+
+
+def close_position(ctx: EngineContext, symbol: str, actor: str, key: str, origin: str = "manual",
+                   limits: RiskLimits | None = None) -> SendOutcome:
+    """A market order for the whole stored position of `symbol` (the Planner page's Close position), through
+    the gateway like a manual order: its checks apply (HALTED refuses it; an exit passes REDUCING)."""
+    from engine.store.models import PositionRow
+
+    with ctx.store.read() as session:
+        row = session.get(PositionRow, symbol)
+        qty = row.qty if row is not None else Decimal(0)
+    if qty == 0:
+        return SendOutcome(symbol, "sell", 0.0, "not_sent", f"no open position in {symbol}")
+    side = OrderSide.SELL if qty > 0 else OrderSide.BUY
+    intent = OrderIntent(symbol=symbol, side=side, qty=abs(qty), reason="close position", idempotency_key=key)
+    result = submit(ctx, intent, actor=actor, origin=origin, limits=limits)
+    status = result.status.value if result.accepted else "rejected"
+    message = (f"sent ({result.client_order_id})" if result.accepted else f"{result.check or 'gateway'}: {result.reason}")
+    return SendOutcome(symbol, side.value, float(abs(qty)), status, message)

@@ -127,3 +127,30 @@ def test_stored_plans_round_trip(ctx) -> None:  # type: ignore[no-untyped-def]
     assert (row.preset, row.regime, row.sliders, row.param_version_id, row.sequences_evaluated) == (
         "default", "Bull", {"risk_appetite": 0.3}, 7, 3)
     assert [s["symbol"] for s in row.steps] == ["AAA", "BBB"] and row.steps[1]["cash_after"] == 980.0
+
+
+def test_close_position_sells_the_whole_position_through_the_gateway(ctx) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from engine.planner.api import close_position
+    from engine.trading.brokers.base import OrderSide
+    from engine.trading.gateway import OrderIntent, submit
+    from engine.trading.sync import sync_from_broker
+
+    symbol = sorted(ctx.source.symbols())[0]
+    assert close_position(ctx, symbol, "alice", key="c0").status == "not_sent"
+    bought = submit(ctx, OrderIntent(symbol, OrderSide.BUY, Decimal(7), reason="t",
+                                     idempotency_key="b1"), actor="alice", origin="manual")
+    assert bought.accepted
+    cycle = EngineCycle()
+    for _ in range(2):  # the paper broker fills on the next bar
+        ctx.clock.advance(1.0)
+        cycle.market(ctx)
+        sync_from_broker(ctx)
+    with ctx.store.write() as session:
+        trading_state.change(session, ctx.clock.now(), TradingState.HALTED, "alice", "test")
+    assert close_position(ctx, symbol, "alice", key="c1").status == "rejected"
+    with ctx.store.write() as session:
+        trading_state.change(session, ctx.clock.now(), TradingState.REDUCING, "alice", "test")
+    out = close_position(ctx, symbol, "alice", key="c2")
+    assert out.status != "rejected" and out.side == "sell" and out.qty == 7.0, out.message
