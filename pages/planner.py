@@ -98,12 +98,14 @@ def _regime_tab(table: dict[str, str], presets: dict[str, api.PlannerPreset], tr
         id={"type": "planner-regime", "name": regime}, options=preset_options(list(presets)), value=preset,
         clearable=False, searchable=False, disabled=not trader))]) for regime, preset in sorted(table.items())]
     return html.Div([
-        html.Div("Which preset the engine plans with in each regime.", className="small text-muted my-1"),
+        html.Div([
+            html.Span("Which preset the engine plans with in each regime.", className="small text-muted me-2"),
+            html.Span(dbc.Button("Save table", id="planner-regime-save", size="sm", color="secondary", n_clicks=0,
+                                 disabled=not trader), hidden=not trader),
+        ], className="my-1"),
+        html.Div(id="planner-regime-message", className="small mb-1"),
         dbc.Table([html.Thead(html.Tr([html.Th("Regime"), html.Th("Preset")])), html.Tbody(rows)], size="sm",
                   id="planner-regime-table"),
-        html.Div(dbc.Button("Save table", id="planner-regime-save", size="sm", color="secondary", n_clicks=0,
-                            disabled=not trader), hidden=not trader),
-        html.Div(id="planner-regime-message", className="small mt-1"),
     ], className="pt-2")
 
 

@@ -52,3 +52,26 @@ def seed_portfolio(ctx: EngineContext, symbols: int = 8, held: int = 3, seed: in
     quantities = {str(s): max(1, int(20_000 / float(history[s].iloc[-1]))) for s in history.columns[:held]}
     open_positions(ctx, history, quantities)
     return history
+
+
+def seeded_app(settings, held: int = 5, seed: int = 3):  # type: ignore[no-untyped-def]
+    """A web-only app (no engine: nothing moves unless the test moves it) on a seeded portfolio."""
+    from app import create_app
+    from engine.clock import ManualClock
+    from engine.runtime import build_context
+
+    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
+    seed_portfolio(ctx, held=held, seed=seed)
+    return create_app(settings, context=ctx), ctx
+
+
+def scroll_click(dash_duo, element) -> None:  # type: ignore[no-untyped-def]
+    """Click an element after scrolling it to the middle of the window (the preview pushes the tabs down)."""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+def scroll_to(dash_duo, selector: str):  # type: ignore[no-untyped-def]
+    element = dash_duo.wait_for_element(selector, timeout=15)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    return element
