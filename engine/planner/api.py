@@ -1,6 +1,7 @@
 """The planner's one import surface for the web and the command line (see /tmp contract: names are stable)."""
 from __future__ import annotations
 
+from engine.planner.cache_key import plan_cache_key
 from engine.planner.execute import SendOutcome, close_position, send_plan
 from engine.planner.planner import Planner, build_planner
 from engine.planner.portfolio import portfolio_state
@@ -25,7 +26,7 @@ from engine.planner.types import Holding, PlanResult, PlanStep, PortfolioState, 
 __all__ = [
     "BUILT_IN_PRESETS", "SLIDERS", "Holding", "PlanResult", "PlanStep", "Planner", "PlannerPreset", "PortfolioState",
     "PresetError", "PresetVersion", "SendOutcome", "SequenceSummary", "SliderSpec", "StoredPlan", "build_planner",
-    "close_position", "compose_preset", "diff_presets", "list_presets", "load_preset", "portfolio_state", "preset_for_regime",
+    "close_position", "compose_preset", "diff_presets", "list_presets", "load_preset", "plan_cache_key", "portfolio_state", "preset_for_regime",
     "preset_versions", "recent_plans", "regime_preset_table", "restore_preset_version", "save_user_preset",
     "send_plan", "set_regime_preset_table", "store_plan",
 ]

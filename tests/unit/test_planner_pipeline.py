@@ -95,3 +95,16 @@ def test_monte_carlo_is_part_of_the_score_and_seeded() -> None:
     first, second = plan(state, preset), plan(state, preset)
     assert "mc_cvar" in first.score and first.score == second.score
     assert [s.symbol for s in first.steps] == [s.symbol for s in second.steps]
+
+
+def test_cache_key_changes_only_with_the_plan_inputs() -> None:
+    from engine.planner.cache_key import plan_cache_key
+
+    state = portfolio(seed=1)
+    key = plan_cache_key(state, DEFAULT)
+    assert key == plan_cache_key(portfolio(seed=1), load_preset("default"))
+    assert key != plan_cache_key(replace(state, cash=state.cash + 1), DEFAULT)
+    assert key != plan_cache_key(state, compose_preset(DEFAULT, {"risk_appetite": 0.9}, {}))
+    moved = state.history.copy()
+    moved.iloc[-1, 0] *= 1.01
+    assert key != plan_cache_key(replace(state, history=moved), DEFAULT)
