@@ -5,7 +5,10 @@ returns    recent returns from the store's bars, scaled to one trading day
 structure  exposures by name / group / side, correlation and its largest cluster, beta
 stress     the scenario library and user scenarios applied to the book
 report     one RiskReport from a book and its history (what the risk cycle stores and the page shows)
-limits     the TradingRisk portfolio limits: the gateway's pre-trade check and market-move breaches
-store_io   RiskSnapshotRow history and user scenarios in the store (audited)
+limits     the TradingRisk portfolio limits and their breaches
+book       the current book and its (cached) history from the store
+check      the gateway's pre-trade check: refuse an order that would breach a limit and worsen it
+store_io   RiskSnapshotRow history, the newest report (engine_kv) and user scenarios (audited)
 job        the risk cycle's step: compute, store, trigger REDUCING, reduce if configured
+cli        `python -m engine.portfolio_risk stress --closes FILE.csv`: stress on supplied history
 """

@@ -26,8 +26,9 @@ _CACHE_SIZE = 16
 _LOCK = threading.Lock()
 
 
-def read_book(session: Session, with_open_orders: bool = False) -> Book:
-    """Positions (plus our open orders' remaining quantity when asked) at the last stored closes."""
+def read_book(session: Session, with_open_orders: bool = False, equity: float | None = None) -> Book:
+    """Positions (plus our open orders' remaining quantity when asked) at the last stored closes;
+    `equity` when the caller already read it (else the newest account snapshot's)."""
     qty: dict[str, Decimal] = {p.symbol: p.qty for p in session.scalars(select(PositionRow))}
     if with_open_orders:
         for sym, delta in open_order_deltas(session).items():
@@ -35,9 +36,11 @@ def read_book(session: Session, with_open_orders: bool = False) -> Book:
     held = sorted(s for s, q in qty.items() if q != 0)
     closes = latest_closes(session, held)
     priced = [s for s in held if s in closes]
-    equity = read_marks(session).equity
+    if equity is None:
+        marked = read_marks(session).equity
+        equity = float(marked) if marked is not None else None
     return Book(tuple(priced), np.array([float(qty[s]) for s in priced]),
-                np.array([float(closes[s][0]) for s in priced]), float(equity) if equity is not None else None)
+                np.array([float(closes[s][0]) for s in priced]), equity)
 
 
 def history(session: Session, symbols: Iterable[str], lookback_bars: int) -> ReturnsHistory:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from engine.params.versions import get_version
 from engine.portfolio_risk import report as risk_report
 from engine.portfolio_risk.book import history, read_book
-from engine.portfolio_risk.limits import PortfolioLimits, order_breach
+from engine.portfolio_risk.limits import PortfolioLimits, breaches, order_breach
 from engine.portfolio_risk.store_io import user_scenarios
 from engine.store.models import ParamVersion
 from engine.trading.risk import OrderFacts, RiskRejection
@@ -50,14 +50,21 @@ def check_order(session: Session, f: OrderFacts, limits: PortfolioLimits | None 
     if price is None:
         return None
     limits = limits or limits_for(session)
-    before = read_book(session, with_open_orders=True)
-    before = risk_report.Book(before.symbols, before.qty, before.price, float(f.equity))
+    if not limits.active:
+        return None
+    before = read_book(session, with_open_orders=True, equity=float(f.equity))
     after = before.with_order(f.symbol, float(f.signed_qty), float(price))
     hist = history(session, after.symbols, limits.risk_lookback_bars)
-    scenarios = user_scenarios(session)
-    was, now = (risk_report.compute(book, hist, limits.groups, cluster_threshold=limits.cluster_correlation_threshold,
-                                    user_scenarios=scenarios) for book in (before, after))
-    breach = order_breach(was, now, limits)
+    scenarios = user_scenarios(session) if limits.max_stress_loss_pct > 0 else []
+
+    def report(book: risk_report.Book) -> risk_report.RiskReport:
+        return risk_report.compute(book, hist, limits.groups, cluster_threshold=limits.cluster_correlation_threshold,
+                                   user_scenarios=scenarios)
+
+    now = report(after)
+    if not breaches(now, limits):
+        return None  # the usual case: the book after the order is inside every limit (no second report needed)
+    breach = order_breach(report(before), now, limits)
     if breach is None:
         return None
     check = "group_limit" if breach.limit.startswith("group_limits") else breach.limit

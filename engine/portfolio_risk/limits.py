@@ -32,6 +32,12 @@ class PortfolioLimits:
     groups: Mapping[str, str] = field(default_factory=dict)  # symbol -> group (Risk Groups table)
     group_limits: Mapping[str, float] = field(default_factory=dict)  # group -> max gross % of equity
 
+    @property
+    def active(self) -> bool:
+        """False when every portfolio limit is off (the gateway then skips the portfolio check)."""
+        return bool(self.max_cvar_pct > 0 or self.max_stress_loss_pct > 0 or self.max_cluster_exposure_pct > 0
+                    or self.group_limits)
+
     @classmethod
     def from_params(cls, ps: ParamSet | None) -> PortfolioLimits:
         """From a parameter set's TradingRisk sheet; the defaults for a set without these entries (or None)."""
