@@ -24,6 +24,11 @@ METRIC_ORDER = ("total_return", "cagr", "volatility", "sharpe", "sortino", "calm
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
 
+def share(value: float | None) -> str:
+    """A fraction as a percentage (0.1234 -> +12.34%); a dash when unknown."""
+    return pct(None if value is None or value != value else float(value) * 100.0)
+
+
 @dataclass(frozen=True)
 class RunView:
     """What the figures need of one stored run."""
@@ -69,7 +74,7 @@ def drawdown_figure(views: Sequence[RunView]) -> go.Figure:
 
 def regime_bands(equity: pd.DataFrame, colours: Mapping[str, str]) -> list[dict[str, Any]]:
     """Consecutive bars of one regime as one band (x0 = first bar, x1 = the next regime's first bar)."""
-    names = equity["regime_name"].where(equity["regime_name"].notna(), None).tolist()
+    names = [n if isinstance(n, str) and n else None for n in equity["regime_name"].tolist()]
     times = equity["timestamp"].tolist()
     bands, start = [], 0
     for i in range(1, len(names) + 1):
@@ -82,8 +87,10 @@ def regime_bands(equity: pd.DataFrame, colours: Mapping[str, str]) -> list[dict[
     return bands
 
 
-def price_figure(view: RunView, symbol: str, colours: Mapping[str, str]) -> go.Figure:
-    """The symbol's close with the index's regime as bands and the run's fills (size in the hover)."""
+def price_figure(view: RunView, symbol: str, colours: Mapping[str, str],
+                 roles: Sequence[str] = ()) -> go.Figure:
+    """The symbol's close with the index's regime as bands and the run's fills, sized by quantity; `roles`
+    (entry / exit / exit+entry per fill of the symbol, in time order) outline the exits."""
     if symbol not in view.prices.columns:
         return empty_figure(f"no prices of {symbol} in this run")
     fig = go.Figure(go.Scatter(x=view.prices["timestamp"], y=view.prices[symbol], mode="lines", name=symbol,
@@ -91,15 +98,36 @@ def price_figure(view: RunView, symbol: str, colours: Mapping[str, str]) -> go.F
     for band in regime_bands(view.equity, colours):
         fig.add_vrect(x0=band["x0"], x1=band["x1"], fillcolor=band["color"], opacity=0.15, line_width=0,
                       layer="below")
-    mine = view.fills[view.fills["symbol"] == symbol]
+    mine = view.fills[view.fills["symbol"] == symbol].reset_index(drop=True)
+    roles = list(roles) if len(roles) == len(mine) else ["entry"] * len(mine)
+    biggest = float(mine["qty"].astype(float).max()) if len(mine) else 1.0
     for side, marker, colour in (("buy", "triangle-up", "#2ca02c"), ("sell", "triangle-down", "#d62728")):
-        f = mine[mine["side"] == side]
+        mask = (mine["side"] == side).to_numpy()
+        f = mine[mask]
         if len(f):
+            role = [r for r, m in zip(roles, mask, strict=True) if m]
+            size = (8 + 14 * (f["qty"].astype(float) / biggest) ** 0.5).round(1).tolist()
             fig.add_trace(go.Scatter(x=f["ts"], y=f["price"], mode="markers", name=f"{side}s",
-                                     marker={"symbol": marker, "size": 10, "color": colour},
-                                     text=[f"{side} {q:g} @ {p:.2f}" for q, p in zip(f["qty"], f["price"], strict=True)],
+                                     marker={"symbol": marker, "size": size, "color": colour,
+                                             "line": {"width": [0 if r == "entry" else 2 for r in role],
+                                                      "color": "#000"}},
+                                     text=[f"{r} {side} {q:g} @ {p:.2f}" for r, q, p in
+                                           zip(role, f["qty"], f["price"], strict=True)],
                                      hoverinfo="text+x"))
     fig.update_layout(title=f"{symbol}: price, regime of {view.index_symbol} (bands) and fills", **LAYOUT)
+    return fig
+
+
+def daily_pnl_figure(views: Sequence[RunView]) -> go.Figure:
+    """Equity change per market day (the last equity of each UTC day against the day before)."""
+    if not views or all(v.equity.empty for v in views):
+        return empty_figure("no equity yet")
+    fig = go.Figure()
+    for i, v in enumerate(views):
+        daily = v.equity.set_index("timestamp")["equity"].astype(float).resample("D").last().dropna()
+        pnl = daily.diff().fillna(daily.iloc[0] - float(v.equity["equity"].iloc[0]))
+        fig.add_trace(go.Bar(x=pnl.index, y=pnl.to_numpy(), name=v.label, marker_color=PALETTE[i % len(PALETTE)]))
+    fig.update_layout(title="P&L per day", barmode="group", **{**LAYOUT, "height": 240})
     return fig
 
 
@@ -107,7 +135,7 @@ def fmt(key: str, value: Any) -> str:
     if value is None:
         return "–"
     if key in PCT_KEYS:
-        return pct(float(value))
+        return share(float(value))
     if key in MONEY_KEYS:
         return money(float(value))
     if isinstance(value, int):
@@ -132,8 +160,8 @@ def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> ht
     rows = []
     for v in views:
         for name, m in sorted((v.metrics.get("per_regime") or {}).items()):
-            rows.append(html.Tr([html.Td(v.label), html.Td(name), html.Td(pct(m.get("time_share"))),
-                                 html.Td(money(m.get("pnl"))), html.Td(pct(m.get("return"))),
+            rows.append(html.Tr([html.Td(v.label), html.Td(name), html.Td(share(m.get("time_share"))),
+                                 html.Td(money(m.get("pnl"))), html.Td(share(m.get("return"))),
                                  html.Td(str(m.get("trades", 0)))]))
     if not rows:
         return html.Div("no regime was classified in this run", className="text-muted small")

@@ -90,6 +90,8 @@ def layout(**_kwargs: object) -> html.Div:
         ], className="g-2"),
         dcc.Dropdown(id="backtest-symbol", placeholder="symbol", clearable=False, className="mt-2"),
         dcc.Graph(id="backtest-price", figure=bv.empty_figure("")),
+        html.Div(id="backtest-symbol-pnl", className="small mb-2"),
+        dcc.Graph(id="backtest-daily", figure=bv.empty_figure("")),
         html.H6("Metrics"), html.Div(id="backtest-metrics"),
         html.H6("P&L per regime", className="mt-3"), html.Div(id="backtest-regimes"),
         html.H6("Round trips (first run)", className="mt-3"), records_grid("backtest-trades", TRIP_COLUMNS, 260),
@@ -200,7 +202,8 @@ def cancel_run(n: int | None, job: dict | None):  # type: ignore[no-untyped-def]
 
 
 @dash.callback(
-    Output("backtest-equity", "figure"), Output("backtest-drawdown", "figure"), Output("backtest-metrics", "children"),
+    Output("backtest-equity", "figure"), Output("backtest-drawdown", "figure"), Output("backtest-daily", "figure"),
+    Output("backtest-metrics", "children"),
     Output("backtest-regimes", "children"), Output("backtest-trades", "rowData"), Output("backtest-fills", "rowData"),
     Output("backtest-symbol", "options"), Output("backtest-run-info", "children"),
     Input("backtest-run-a", "value"), Input("backtest-run-b", "value"),
@@ -211,7 +214,7 @@ def show_runs(run_a: Any, run_b: Any):  # type: ignore[no-untyped-def]
 
 
 @dash.callback(
-    Output("backtest-price", "figure"), Output("backtest-symbol", "value"),
+    Output("backtest-price", "figure"), Output("backtest-symbol", "value"), Output("backtest-symbol-pnl", "children"),
     Input("backtest-run-a", "value"), Input("backtest-symbol", "value"), Input("backtest-symbol", "options"),
 )
 @requires(Role.VIEWER)

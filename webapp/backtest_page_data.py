@@ -7,6 +7,8 @@ import dash
 from dash import dcc, html, no_update
 
 from components import backtest_views as bv
+from components.formatting import money
+from engine.analytics import open_lots, round_trips
 from engine.backtest import runs
 from engine.backtest.inputs import BacktestError
 from engine.params.versions import list_versions
@@ -16,6 +18,7 @@ from engine.store import regime_queries as rq
 from engine.store.db import Store
 from webapp.backtest_jobs import TABLE, decode_csv_upload
 from webapp.context import EXTENSION_KEY, get_context
+from webapp.performance_symbol import fill_roles
 from webapp.regime_colours import with_display_colours
 
 
@@ -77,11 +80,12 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
     chosen = [r for r in (run_a, run_b) if isinstance(r, int)]
     empty = bv.empty_figure("open or run a backtest")
     if not chosen:
-        return empty, bv.empty_figure(""), "", "", [], [], [], ""
+        return empty, bv.empty_figure(""), bv.empty_figure(""), "", "", [], [], [], ""
     try:
         views = [run_view(store, r) for r in dict.fromkeys(chosen)]
     except BacktestError as exc:
-        return empty, bv.empty_figure(""), html.Div(str(exc), className="text-warning"), "", [], [], [], ""
+        return (empty, bv.empty_figure(""), bv.empty_figure(""), html.Div(str(exc), className="text-warning"), "", [],
+                [], [], "")
     from engine.analytics.round_trips import round_trips
 
     first = views[0]
@@ -89,7 +93,7 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
     defs = _definitions(dict(first.metrics))
     symbols = [c for c in first.prices.columns if c != "timestamp"]
     info = " · ".join(_info(store, r) for r in dict.fromkeys(chosen))
-    return (bv.equity_figure(views), bv.drawdown_figure(views), bv.metrics_table(views, defs),
+    return (bv.equity_figure(views), bv.drawdown_figure(views), bv.daily_pnl_figure(views), bv.metrics_table(views, defs),
             bv.regime_table(views, defs), bv.records(trips), bv.records(first.fills),
             [{"label": s, "value": s} for s in symbols], info)
 
@@ -102,7 +106,33 @@ def _info(store: Store, run_id: int) -> str:
             f"{r.bars:,} bars, by {r.author}")
 
 
-def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any]:
+def symbol_pnl(view: bv.RunView, symbol: str) -> str:
+    """Realised P&L of the symbol's closed round trips (FIFO, net of commission), win rate, and the
+    unrealised P&L of its open lots at the run's last close."""
+    mine = view.fills[view.fills["symbol"] == symbol]
+    fills = mine.assign(**{c: mine[c].astype(float) for c in ("qty", "price", "commission")})
+    trips, lots = round_trips(fills), open_lots(fills)
+    wins = float((trips["pnl"] > 0).mean()) if len(trips) else None
+    last = float(view.prices[symbol].dropna().iloc[-1]) if symbol in view.prices and len(view.prices) else None
+    held = float(lots["qty"].sum()) if len(lots) else 0.0
+    unreal = float((lots["qty"] * (last - lots["entry_price"])).sum()) if len(lots) and last is not None else 0.0
+    return (f"{symbol}: realised {money(float(trips['pnl'].sum()) if len(trips) else 0.0)} over {len(trips)} round "
+            f"trip(s), win rate {bv.share(wins)}; unrealised {money(unreal)} on {held:g} held at the last close "
+            f"{'–' if last is None else f'{last:,.2f}'}")
+
+
+def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any, Any]:
+    figure, value = _symbol_figure(store, run_a, symbol, options)
+    shown = value if value is not no_update else symbol
+    if not isinstance(run_a, int) or not isinstance(shown, str):
+        return figure, value, ""
+    try:
+        return figure, value, symbol_pnl(run_view(store, run_a), shown)
+    except BacktestError:
+        return figure, value, ""
+
+
+def _symbol_figure(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any]:
     if not isinstance(run_a, int):
         return bv.empty_figure(""), no_update
     names = [o.get("value") for o in options if isinstance(o, dict)]
@@ -120,7 +150,8 @@ def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dic
         view = run_view(store, run_a)
     except BacktestError as exc:
         return bv.empty_figure(str(exc)), no_update
-    return bv.price_figure(view, symbol, _colours(store)), symbol
+    mine = view.fills[view.fills["symbol"] == symbol]
+    return bv.price_figure(view, symbol, _colours(store), fill_roles(mine) if len(mine) else []), symbol
 
 
 def download(store: Store, run_id: int, kind: str) -> Any:

@@ -1,0 +1,40 @@
+"""Backtest page pieces on hand-made runs: per-symbol realised/unrealised P&L, regime bands, daily P&L."""
+from __future__ import annotations
+
+import pandas as pd
+
+from components import backtest_views as bv
+from webapp.backtest_page_data import symbol_pnl
+
+
+def _view(fills: list[tuple[str, str, str, float, float, float]]) -> bv.RunView:
+    ts = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
+    equity = pd.DataFrame({"timestamp": ts, "equity": [1000.0, 1010.0, 990.0, 1040.0], "cash": 0.0,
+                           "gross_exposure": 0.0, "regime_name": [None, "Bull", "Bull", "Bear"]})
+    frame = pd.DataFrame(fills, columns=["ts", "symbol", "side", "qty", "price", "commission"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    prices = pd.DataFrame({"timestamp": ts, "AAA": [100.0, 105.0, 110.0, 120.0], "IDX": [1.0, 1.0, 1.0, 1.0]})
+    return bv.RunView("#1 t", equity, frame, prices, "IDX", {})
+
+
+def test_realised_and_unrealised_pnl_of_a_symbol() -> None:
+    view = _view([("2024-01-02", "AAA", "buy", 10, 100.0, 1.0), ("2024-01-03", "AAA", "sell", 4, 110.0, 0.4)])
+    # realised: 4 x (110 - 100) - (0.4 + 4/10 of 1.0) = 39.20; unrealised: 6 x (120 - 100) = 120
+    assert symbol_pnl(view, "AAA") == ("AAA: realised $39.20 over 1 round trip(s), win rate +100.00%; "
+                                       "unrealised $120.00 on 6 held at the last close 120.00")
+
+
+def test_regime_bands_join_consecutive_bars() -> None:
+    bands = bv.regime_bands(_view([]).equity, {"Bull": "#0f0"})
+    assert [(b["name"], b["x0"].day, b["x1"].day, b["color"]) for b in bands] == [
+        ("Bull", 2, 4, "#0f0"), ("Bear", 4, 4, "#999999")]
+
+
+def test_daily_pnl_is_the_change_of_the_last_equity_of_each_day() -> None:
+    fig = bv.daily_pnl_figure([_view([])])
+    assert list(fig.data[0].y) == [0.0, 10.0, -20.0, 50.0]
+
+
+def test_metric_formatting_shows_fractions_as_percent() -> None:
+    assert bv.fmt("total_return", 0.1234) == "+12.34%" and bv.fmt("max_drawdown", -0.05) == "-5.00%"
+    assert bv.fmt("commission", 12.5) == "$12.50" and bv.fmt("trades", 7) == "7" and bv.fmt("sharpe", None) == "–"
