@@ -15,6 +15,7 @@ import pytest
 from scipy import stats
 from sqlalchemy import select
 
+from engine import notify
 from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.params import default_params
@@ -31,6 +32,7 @@ from engine.trading.gateway import OrderIntent, submit
 from engine.trading.risk import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
+from tests.notify_receiver import Receiver
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 D = Decimal
@@ -166,14 +168,23 @@ def test_market_move_breach_sets_reducing_and_sells_the_breaching_group(ctx):
     with ctx.store.write() as s:  # AAA jumps 40%: 63,000 of equity 118,000 = 53.4% > 50%
         s.add(BarRow(symbol="AAA", ts=ctx.clock.now(), open=140, high=140, low=140, close=140, volume=1e7))
     sync_from_broker(ctx, LIMITS)
-    result = job.run(ctx)
+    with Receiver() as rx:  # the REDUCING is told to people through engine/notify.py (a real HTTP receiver)
+        notify.configure([rx.url()])
+        try:
+            result = job.run(ctx)
+            got = rx.wait_for(1)
+        finally:
+            notify.configure([])
+    assert got and got[0]["json"]["title"] == "RegimeDesk: trading REDUCING"
+    assert "portfolio limit breached by market moves" in got[0]["json"]["message"]
     assert [b.limit for b in result.breaches] == ["group_limits:g"]
     assert result.breaches[0].value_pct == pytest.approx(100 * 450 * 140 / (EQUITY + 450 * 40), rel=1e-6)
     assert result.reduced == "AAA"  # CCC is outside the group: cutting it cannot lower the breach
     with ctx.store.read() as s:
         snap = trading_state.current(s)
         assert snap.state is TradingState.REDUCING and "group 'g'" in snap.reason
-        assert s.scalars(select(AuditEvent).where(AuditEvent.action.like("%state%"))).first() is not None
+        change = s.scalars(select(AuditEvent).where(AuditEvent.action == "trading_state.change")).one()
+        assert (change.actor, change.target, change.details["from"]) == ("system:risk", "REDUCING", "ACTIVE")
         order = s.scalars(select(OrderRow).where(OrderRow.origin == job.REDUCE_ORIGIN)).one()
         assert (order.symbol, order.side, order.qty) == ("AAA", "sell", D(113))  # a quarter of 450, rounded up
 
