@@ -53,6 +53,12 @@ class EngineCycle:
 
         jobs.run_recorded(ctx, "execution", lambda c: on_market_tick(c, update.bars))
 
+    def regime_models(self, ctx: EngineContext) -> None:
+        """Refit the regime ensemble when due (its own job: the live cycle only loads the stored models)."""
+        from engine.regime.ensemble.job import refit_if_due
+
+        refit_if_due(ctx)
+
     def planner(self, ctx: EngineContext) -> None:
         """Plan under the regime's preset, store the plan, send it when auto-trading is on and state is ACTIVE."""
         from engine.planner.job import run_planner_job

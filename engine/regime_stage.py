@@ -10,6 +10,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import desc, select
@@ -19,6 +20,7 @@ from engine.market.types import Bar, MarketUpdate
 from engine.params import ParamSet
 from engine.params.versions import active_params
 from engine.regime.classifier import RegimeClassifier
+from engine.regime.ensemble.live import EnsembleLive
 from engine.regime.types import RegimeOutput
 from engine.store import queries
 from engine.store.models import OptionChainSnapshot, RegimeSnapshot
@@ -30,7 +32,8 @@ WARMUP_BARS = 1_500  # about four sessions of 1-minute bars: enough for every mo
 WARMUP_CHAINS = 30
 
 
-def snapshot_row(out: RegimeOutput, version_id: int | None) -> RegimeSnapshot:
+def snapshot_row(out: RegimeOutput, version_id: int | None, ensemble: dict[str, Any] | None = None) -> RegimeSnapshot:
+    """The stored row; ``ensemble`` is the ensemble's verdict beside the rule-based answer (None: no model yet)."""
     return RegimeSnapshot(
         ts=out.ts, symbol=out.symbol, regime_id=out.regime_id, regime_name=out.regime_name,
         confidence=float(out.confidence), raw_score=float(out.raw_score),
@@ -39,7 +42,7 @@ def snapshot_row(out: RegimeOutput, version_id: int | None) -> RegimeSnapshot:
         trend_value=float(out.trend_component), trend_class=out.bar_trend_class,
         time_in_regime_s=float(out.time_in_regime_minutes) * 60.0, is_transition=bool(out.transition),
         transition_rule=out.transition_rule, param_version_id=version_id,
-        modules={"modules": out.module_details(), "classes": out.classes, "record": {k: _json_number(v) for k, v in out.to_record().items()
+        modules={"modules": out.module_details(), "classes": out.classes, "ensemble": ensemble, "record": {k: _json_number(v) for k, v in out.to_record().items()
                                                               if isinstance(v, int | float | str | bool | None)}},
     )
 
@@ -61,6 +64,7 @@ class RegimeStage:
     version_id: int | None = None
     symbol: str | None = None
     reloads: int = field(default=0)
+    ensemble: EnsembleLive | None = None  # the workbook's ensemble beside the classifier (models from the refit job)
 
     @staticmethod
     def _peers(ctx: EngineContext, symbol: str) -> list[str]:
@@ -79,9 +83,10 @@ class RegimeStage:
         if before is not None:
             history = history[history["timestamp"] < before] if len(history) else history
             peers = {name: frame[frame["timestamp"] < before] for name, frame in peers.items() if len(frame)}
+        ensemble = EnsembleLive(params, symbol)
         if len(history):
-            classifier.update_many(history, chains[::-1] or None, peers=peers or None)
-        self.classifier, self.version_id, self.symbol = classifier, params.version_id, symbol
+            ensemble.warm(classifier.update_many(history, chains[::-1] or None, peers=peers or None))
+        self.classifier, self.version_id, self.symbol, self.ensemble = classifier, params.version_id, symbol, ensemble
         self.reloads += 1
         log.info("regime classifier built for %s on parameter version %s", symbol, params.version_id)
 
@@ -104,8 +109,13 @@ class RegimeStage:
         peers = {peer: _frame([b for b in update.bars if b.symbol == peer]) for peer in self._peers(ctx, symbol)}
         outputs = self.classifier.update_many(_frame(new_bars), [chain] if chain is not None else None,
                                               peers={k: v for k, v in peers.items() if len(v)} or None)
-        stored = [o for o in outputs if not o.warmup]
+        verdicts: list[dict[str, Any] | None] = [None] * len(outputs)
+        if self.ensemble is not None and self.ensemble.cfg.enabled:
+            with ctx.store.read() as session:
+                self.ensemble.refresh(session)
+            verdicts = self.ensemble.verdicts(outputs)
+        stored = [(o, v) for o, v in zip(outputs, verdicts, strict=True) if not o.warmup]
         if stored:
             with ctx.store.write() as session:
-                session.add_all(snapshot_row(o, self.version_id) for o in stored)
-        return stored
+                session.add_all(snapshot_row(o, self.version_id, v) for o, v in stored)
+        return [o for o, _ in stored]

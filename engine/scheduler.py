@@ -53,6 +53,9 @@ def within(seconds: float, run: Callable[[EngineContext], object]) -> Callable[[
     return bounded
 
 
+REGIME_MODELS_SECONDS = 30.0  # how often the ensemble refit job looks whether a refit is due
+
+
 def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
     """Every scheduled job, its period and its function: the one list of what the engine does."""
     tick = ctx.settings.tick_seconds
@@ -75,6 +78,7 @@ def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
         JobSpec("risk", max(ctx.settings.tick_seconds, 2.0), cycle.risk),
         JobSpec("reconcile", 60.0, reconcile),
         JobSpec("retention", 300.0, jobs.retention),
+        JobSpec("regime_models", REGIME_MODELS_SECONDS, cycle.regime_models),  # ensemble refit, off the market job
     ]
 
 

@@ -44,6 +44,8 @@ def test_every_used_parameter_is_read_by_the_running_engine(any_db_url: str) -> 
                 cycle.account(ctx)
                 cycle.planner(ctx)
                 cycle.risk(ctx)
+            if tick == 10:  # the regime ensemble's refit job (EnsembleMethods, AdaptiveLearning update_frequency)
+                cycle.regime_models(ctx)
         submit(ctx, OrderIntent("ALFA", OrderSide.BUY, Decimal(1), reason="consumption test",
                                 idempotency_key="consumption-1"), actor="test", origin="manual")
         with ctx.store.read() as session:

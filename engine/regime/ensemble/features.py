@@ -14,7 +14,9 @@ from engine.regime.types import RegimeOutput
 
 RV_BARS = 20  # realised-volatility and momentum window (bars)
 HISTORY_BARS = RV_BARS + 1  # rows a feature row needs
-FEATURES = ("trend", "log_vol", "raw", "adx", "ret1", "log_rv", "mom")
+FEATURES = ("trend", "log_vol", "raw", "adx", "ret1", "log_rv", "mom", "prev_label")
+N_CONTINUOUS = 7  # the first columns; the last is the previous bar's rule-based regime id (-1: none), which
+# carries the stability rules' memory (a held regime) to the tree models; the HMM and GMM use the others
 FRAME_COLUMNS = ["ts", "close", "trend", "vol", "raw", "adx", "label"]
 
 
@@ -44,8 +46,9 @@ def matrix(frame: pd.DataFrame) -> np.ndarray:
         frame["trend"].to_numpy(dtype=float) * 100.0, np.log(np.maximum(vol, 1e-4)),
         frame["raw"].to_numpy(dtype=float), frame["adx"].to_numpy(dtype=float) / 50.0,
         ret * 100.0, np.log(np.maximum(rv, 1e-6)), mom * 100.0,
-    ]) if len(frame) else np.zeros((0, len(FEATURES)))
-    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    ]) if len(frame) else np.zeros((0, N_CONTINUOUS))
+    prev = np.r_[-1.0, frame["label"].to_numpy(dtype=float)[:-1]] if len(frame) else np.zeros(0)
+    return np.column_stack([np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), prev])
 
 
 def _window_stats(ret: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

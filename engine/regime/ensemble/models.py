@@ -20,6 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
+from engine.regime.ensemble.features import N_CONTINUOUS
+
 MAX_FIT_ROWS = 40_000  # rows the models see at most (stride-subsampled): bounds the fit time
 MIN_FIT_ROWS = 200  # fewer labelled rows: no model (the rule-based answer stands alone)
 MAX_STATES = 8  # hidden states / mixture components (regimes seen, at most this)
@@ -51,7 +53,14 @@ class FittedEnsemble:
     train_agreement: dict[str, float] = field(default_factory=dict)
 
     def scale(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.mean) / self.std
+        """Standardised continuous features; the previous-label column is kept as it is."""
+        return np.column_stack([(x[:, :N_CONTINUOUS] - self.mean) / self.std, x[:, N_CONTINUOUS:]])
+
+    def tree_input(self, xs: np.ndarray) -> np.ndarray:
+        """Continuous features plus a one-hot of the previous bar's regime (over the workbook's regimes)."""
+        prev = xs[:, N_CONTINUOUS].astype(int)
+        onehot = (prev[:, None] == np.asarray(self.regime_ids)[None, :]).astype(float)
+        return np.hstack([xs[:, :N_CONTINUOUS], onehot])
 
     def _onto_regimes(self, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
         out = np.zeros((proba.shape[0], len(self.regime_ids)))
@@ -62,13 +71,14 @@ class FittedEnsemble:
 
     def static_proba(self, xs: np.ndarray) -> dict[str, np.ndarray]:
         """GMM, random forest, gradient boosting regime probabilities of scaled rows (n, regimes)."""
-        return {"gmm": self.gmm.predict_proba(xs) @ self.gmm_map,
-                "random_forest": self._onto_regimes(self.rf.predict_proba(xs), self.rf.classes_),
-                "gradient_boost": self._onto_regimes(self.gb.predict_proba(xs), self.gb.classes_)}
+        t = self.tree_input(xs)
+        return {"gmm": self.gmm.predict_proba(xs[:, :N_CONTINUOUS]) @ self.gmm_map,
+                "random_forest": self._onto_regimes(self.rf.predict_proba(t), self.rf.classes_),
+                "gradient_boost": self._onto_regimes(self.gb.predict_proba(t), self.gb.classes_)}
 
     def hmm_log_emission(self, xs: np.ndarray) -> np.ndarray:
         var = np.array([np.diag(c) for c in self.hmm.covars_])
-        d = xs[:, None, :] - self.hmm.means_[None, :, :]
+        d = xs[:, None, :N_CONTINUOUS] - self.hmm.means_[None, :, :]
         return -0.5 * (np.log(2 * np.pi * var)[None].sum(-1) + (d * d / var[None]).sum(-1))
 
     def hmm_filter(self, alpha: np.ndarray | None, log_e: np.ndarray) -> np.ndarray:
@@ -107,29 +117,31 @@ def _fit(x: np.ndarray, labels: np.ndarray, ts: np.ndarray, regime_ids: tuple[in
     idx = np.linspace(0, n - 1, min(n, MAX_FIT_ROWS)).round().astype(int)
     idx = np.unique(idx)
     xs_all, ys = x[idx], labels[idx].astype(int)
-    mean, std = xs_all.mean(axis=0), xs_all.std(axis=0)
+    mean, std = xs_all[:, :N_CONTINUOUS].mean(axis=0), xs_all[:, :N_CONTINUOUS].std(axis=0)
     std = np.where(std > 1e-9, std, 1.0)
-    xs = (xs_all - mean) / std
+    xs = np.column_stack([(xs_all[:, :N_CONTINUOUS] - mean) / std, xs_all[:, N_CONTINUOUS:]])
+    xc = xs[:, :N_CONTINUOUS]
     k = int(min(MAX_STATES, max(2, len(np.unique(ys)))))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter of short windows; the iteration cap is the point
         hmm = GaussianHMM(n_components=k, covariance_type="diag", n_iter=HMM_ITER, random_state=seed,
                           min_covar=1e-3)
-        hmm.fit(xs)
+        hmm.fit(xc)
         gmm = GaussianMixture(n_components=k, covariance_type="diag", max_iter=GMM_ITER, random_state=seed,
-                              reg_covar=1e-4).fit(xs)
+                              reg_covar=1e-4).fit(xc)
     n_base = n_fit = len(ys)
     if stacking:
         n_base = max(MIN_FIT_ROWS // 2, int(len(ys) * (1 - STACK_HOLDOUT)))
+    xt = np.hstack([xc, (xs[:, N_CONTINUOUS].astype(int)[:, None] == np.asarray(regime_ids)[None, :]).astype(float)])
     rf = RandomForestClassifier(n_estimators=RF_TREES, max_depth=RF_DEPTH, min_samples_leaf=3, n_jobs=1,
-                                random_state=seed).fit(xs[:n_base], ys[:n_base])
+                                random_state=seed).fit(xt[:n_base], ys[:n_base])
     gb = HistGradientBoostingClassifier(max_iter=GB_ITER, max_leaf_nodes=15, early_stopping=False,
-                                        random_state=seed).fit(xs[:n_base], ys[:n_base])
-    fe = FittedEnsemble(regime_ids, mean, std, hmm, _state_map(hmm.predict(xs), ys, k, regime_ids), gmm,
-                        _state_map(gmm.predict(xs), ys, k, regime_ids), rf, gb, None,
+                                        random_state=seed).fit(xt[:n_base], ys[:n_base])
+    fe = FittedEnsemble(regime_ids, mean, std, hmm, _state_map(hmm.predict(xc), ys, k, regime_ids), gmm,
+                        _state_map(gmm.predict(xc), ys, k, regime_ids), rf, gb, None,
                         _dt(ts[0]), _dt(ts[-1]), n)
     probs = fe.static_proba(xs)
-    probs["hmm"] = hmm.predict_proba(xs) @ fe.hmm_map  # training fit only (smoothed); live uses the filter
+    probs["hmm"] = hmm.predict_proba(xc) @ fe.hmm_map  # training fit only (smoothed); live uses the filter
     if stacking and n_fit - n_base >= 20 and len(np.unique(ys[n_base:])) >= 2:
         z = np.hstack([probs[m][n_base:] for m in sorted(probs)])
         fe.meta = LogisticRegression(max_iter=300).fit(z, ys[n_base:])
