@@ -14,13 +14,13 @@ from engine.market.simulated import DEFAULT_START, SimulatedMarket
 
 def simulated_frames(n_bars: int, freq: str = "B", seed: int = 7,
                      start: str | pd.Timestamp = "2005-01-03") -> dict[str, pd.DataFrame]:
-    bars, _regimes = SimulatedMarket(seed=seed).history(n_bars)
+    bars, _regimes = SimulatedMarket(seed=seed).history(n_bars)  # sorted by minute, then symbol
     if freq == "min":
-        times = pd.date_range(DEFAULT_START, periods=n_bars, freq="min")
+        bars = bars.assign(timestamp=bars["ts"])
     else:
         times = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=n_bars, freq=freq)
-    minute = {ts: i for i, ts in enumerate(pd.date_range(DEFAULT_START, periods=n_bars, freq="min"))}
-    bars = bars.assign(timestamp=times[[minute[t] for t in bars["ts"]]])
+        minute = ((bars["ts"] - DEFAULT_START) // pd.Timedelta(minutes=1)).to_numpy()
+        bars = bars.assign(timestamp=times[minute])
     cols = ["timestamp", "open", "high", "low", "close", "volume"]
     return {str(sym): g[cols].reset_index(drop=True) for sym, g in bars.groupby("symbol", sort=True)}
 
