@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from components import formatting as fmt
 from components.tables import small_table
@@ -28,7 +29,8 @@ def positions_table(positions: Sequence[dict[str, Any]], can_close: bool = False
     for p in positions:
         pnl = p.get("unrealized_pnl")
         pnl_cell = html.Span(fmt.money(pnl), className="text-success" if (pnl or 0) >= 0 else "text-danger")
-        row = [p["symbol"], fmt.number(p["qty"], 0), fmt.money(p["avg_entry_price"]), fmt.money(p.get("market_price")),
+        row = [dcc.Link(p["symbol"], href=f"/performance?symbol={quote(p['symbol'])}", title="price, fills, P&L"),
+               fmt.number(p["qty"], 0), fmt.money(p["avg_entry_price"]), fmt.money(p.get("market_price")),
                pnl_cell]
         if can_close:
             row.append(dbc.Button("Close", id={"type": CLOSE_TYPE, "index": p["symbol"]}, size="sm",

@@ -32,7 +32,9 @@ FILL_COLUMNS = [{"field": "ts", "headerName": "ts (market time, UTC)"}] + [
 EMPTY = "no account snapshots in this range"
 
 
-def layout(**_kwargs: object) -> html.Div:
+def layout(symbol: object = None, **_kwargs: object) -> html.Div:
+    """`symbol` (from /performance?symbol=X, the positions tables' links) preselects the symbol chart."""
+    picked = symbol if isinstance(symbol, str) and 0 < len(symbol) <= 32 else None
     return html.Div([
         page_header("Performance", "The account's whole history: metrics, drawdown from peak, P&L per regime"),
         dcc.Interval(id="performance-interval", interval=REFRESH_MS),
@@ -70,7 +72,8 @@ def layout(**_kwargs: object) -> html.Div:
         records_grid("performance-fills", FILL_COLUMNS, height=260),
         html.H6("One symbol: price and fills", className="mt-3"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id="performance-symbol", placeholder="symbol with fills or a position"), md=3),
+            dbc.Col(dcc.Dropdown(id="performance-symbol", value=picked, options=[picked] if picked else [],
+                                         placeholder="symbol with fills or a position"), md=3),
             dbc.Col(html.Div(id="performance-symbol-pnl", className="small"), md=9),
         ], className="g-2"),
         dcc.Graph(id="performance-symbol-chart", figure=empty_figure("pick a symbol")),

@@ -65,4 +65,10 @@ def test_prf001_year_of_history_and_a_date_range(dash_duo, test_settings) -> Non
     assert expected != first_return
     assert dash_duo.find_element("#performance-metric-total-return").text == expected
     dash_duo.wait_for_contains_text("#performance-metrics", "Sharpe ratio: mean(r - rf)", timeout=30)
+
+    # a position's link (/performance?symbol=X) opens the symbol's chart with its fills and P&L
+    dash_duo.driver.get(dash_duo.server_url + "/performance?symbol=AAA")
+    _wait_text(dash_duo, "#performance-symbol-pnl", lambda t: "realised P&L" in t)
+    markers = dash_duo.find_elements("#performance-symbol-chart g.trace.scatter g.points path.point")
+    assert len(markers) == int((fills["symbol"] == "AAA").sum()), len(markers)
     assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []
