@@ -54,14 +54,14 @@ def seed_portfolio(ctx: EngineContext, symbols: int = 8, held: int = 3, seed: in
     return history
 
 
-def seeded_app(settings, held: int = 5, seed: int = 3):  # type: ignore[no-untyped-def]
+def seeded_app(settings, held: int = 5, seed: int = 3, symbols: int = 8):  # type: ignore[no-untyped-def]
     """A web-only app (no engine: nothing moves unless the test moves it) on a seeded portfolio."""
     from app import create_app
     from engine.clock import ManualClock
     from engine.runtime import build_context
 
     ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    seed_portfolio(ctx, held=held, seed=seed)
+    seed_portfolio(ctx, symbols=symbols, held=held, seed=seed)
     return create_app(settings, context=ctx), ctx
 
 

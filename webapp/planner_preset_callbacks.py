@@ -53,6 +53,7 @@ def save_user_preset(save_name: object, picked: object, sliders: object, switch_
         context = get_context()
         version = preset_store.save_user_preset(context.store, context.clock.now(), web_actor(), name, base_name,
                                                 dict(composed.sliders), overrides)
+        pv.forget_presets()
     except (PresetError, ValueError, TypeError) as exc:
         return _error(f"Not saved: {exc}"), no_update, no_update
     return (_ok(f"Saved {name!r} version {version} (base {base_name}); it is in the preset picker."),
@@ -97,6 +98,7 @@ def restore_outputs(name: object, version: object) -> Any:
     context = get_context()
     try:
         new = preset_store.restore_preset_version(context.store, context.clock.now(), web_actor(), name, version)
+        pv.forget_presets()
     except (PresetError, ValueError, LookupError) as exc:
         return _error(f"Not restored: {exc}")
     return _ok(f"Restored {name} version {version} as version {new}.")

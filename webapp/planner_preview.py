@@ -55,15 +55,15 @@ def portfolio_stamp(session: Session) -> str:
     portfolio is never sent (it could repeat trades already made)."""
     positions = [(p.symbol, str(p.qty), str(p.avg_entry_price))
                  for p in session.scalars(select(PositionRow).where(PositionRow.qty != 0).order_by(PositionRow.symbol))]
-    orders = session.execute(select(func.max(OrderRow.id), func.max(OrderRow.updated_at), func.count(OrderRow.id))).one()
-    fills = session.execute(select(func.max(FillRow.id), func.count(FillRow.id))).one()
-    return digest([positions, list(orders), list(fills)])
+    orders = session.execute(select(func.max(OrderRow.id), func.max(OrderRow.updated_at))).one()
+    newest_fill = session.scalars(select(func.max(FillRow.id))).first()
+    return digest([positions, list(orders), newest_fill])
 
 
 def market_stamp(session: Session, today: str) -> str:
     """What the market and the account are: newest bar, cash, regime, trading state, active parameters, the day.
     (A trading state changed after the preview does not stop a send: the gateway blocks what the state forbids.)"""
-    newest_bar = session.execute(select(func.max(BarRow.ts), func.count(BarRow.id))).one()
+    newest_bar = session.execute(select(func.max(BarRow.ts), func.max(BarRow.id))).one()  # both indexed
     account = session.scalars(select(func.max(AccountSnapshot.id))).first()
     regime = session.scalars(select(func.max(RegimeSnapshot.id))).first()
     state = session.get(TradingStateRow, 1)
@@ -142,7 +142,13 @@ def current_portfolio_stamp() -> str:
         return portfolio_stamp(session)
 
 
+@cache.memoize()
 def all_presets() -> dict[str, PlannerPreset]:
-    """Built-ins and the newest version of each user preset (the picker's options, never empty)."""
+    """Built-ins and the newest version of each user preset (the picker's options, never empty); memoized for
+    the query period like every page read (webapp/cache.py), forgotten at once when a user preset is saved."""
     with get_context().store.read() as session:
         return preset_store.list_presets(session)
+
+
+def forget_presets() -> None:
+    cache.delete_memoized(all_presets)
