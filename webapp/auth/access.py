@@ -52,6 +52,8 @@ FRAMEWORK_CALLBACKS: Mapping[str, str] = {
     "_pages_dummy.children": Role.VIEWER,
     # Dash's own cancel callback of the Regime page's what-if (a background callback with cancel=...)
     "regime-whatif-cancel.id": Role.VIEWER,
+    # ... and of the Backtest page's run (cancelling a run is as harmless as cancelling the what-if)
+    "backtest-cancel.id": Role.VIEWER,
 }
 
 
