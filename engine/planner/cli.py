@@ -4,6 +4,8 @@
         [--preset NAME | --preset-file FILE.toml] [--regime NAME] [--targets FILE.csv] [--json]
 
 --csv-dir holds one SYMBOL.csv per symbol in the CSV market source's format; the last bar is "now".
+Buys are sized as the engine sizes them (ATR, Kelly, the regime's bias, risk limits) under the default
+parameters.
 Positions CSV: symbol,qty,avg_price[,opened_at]. Targets CSV: symbol,weight (fixed target weights).
 Bad input exits 1 with one line naming the file and the key or symbol.
 """
@@ -14,6 +16,7 @@ import csv
 import json
 import math
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,9 +24,12 @@ import pandas as pd
 
 from engine.market.csv_source import load_ohlcv_csv
 from engine.market.types import MarketDataError
+from engine.params.paramset import default_params
 from engine.planner.planner import build_planner
+from engine.planner.portfolio import atr_of, size_caps
 from engine.planner.preset import PresetError, load_preset
 from engine.planner.types import Holding, PlanResult, PortfolioState
+from engine.trading.risk import RiskLimits
 
 
 class InputError(ValueError):
@@ -35,17 +41,21 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"planner plan: {message}")
 
 
-def _history(folder: Path) -> pd.DataFrame:
+def _history(folder: Path) -> tuple[pd.DataFrame, dict[str, float]]:
     if not folder.is_dir():
         raise InputError(f"{folder}: --csv-dir is not a folder of SYMBOL.csv files")
     files = sorted(folder.glob("*.csv"))
     if not files:
         raise InputError(f"{folder}: no .csv files in --csv-dir")
-    closes = {}
+    closes, atr = {}, {}
     for path in files:
         frame = load_ohlcv_csv(path)
-        closes[path.stem.upper()] = pd.Series(frame["close"].to_numpy(dtype=float), index=frame["timestamp"])
-    return pd.DataFrame(closes).sort_index()
+        symbol = path.stem.upper()
+        closes[symbol] = pd.Series(frame["close"].to_numpy(dtype=float), index=frame["timestamp"])
+        value = atr_of(*(frame[c].to_numpy(dtype=float) for c in ("high", "low", "close")))
+        if value is not None:
+            atr[symbol] = value
+    return pd.DataFrame(closes).sort_index(), atr
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -145,10 +155,17 @@ def run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cash = _cash(args.cash)
     preset = load_preset(args.preset_file if args.preset_file else (args.preset or "default"))
-    history = _history(args.csv_dir)
-    state = PortfolioState(positions=_positions(args.positions, history.columns), cash=cash, history=history,
+    history, atr = _history(args.csv_dir)
+    positions = _positions(args.positions, history.columns)
+    state = PortfolioState(positions=positions, cash=cash, history=history,
                            now=history.index[-1].to_pydatetime(), regime=args.regime,
                            fixed_targets=_targets(args.targets, history.columns) if args.targets else None)
+    # the engine's position sizing under the default parameters (ATR, Kelly, the regime's bias), as live
+    params = default_params()
+    state = replace(state, limits=RiskLimits.from_params(params),
+                    size_caps=size_caps(params, state.equity, state.prices, atr,
+                                        {s: h.qty for s, h in positions.items()}, args.regime, False,
+                                        RiskLimits.from_params(params)))
     plan = build_planner(preset).plan(state, "chosen on the command line")
     print(json.dumps(plan_json(plan), indent=2) if args.json else _text(plan))
     return 0

@@ -33,6 +33,10 @@ OPEN_STATUSES = ("pending_new", "new", "partially_filled")
 ATR_PERIOD = 14
 
 
+def atr_of(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float | None:
+    return float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1]) if len(close) > ATR_PERIOD else None
+
+
 def _history(session: Session, symbols: list[str]) -> tuple[pd.DataFrame, dict[str, float]]:
     """Closes (one column per symbol) and each symbol's ATR."""
     series, atr = {}, {}
@@ -42,26 +46,25 @@ def _history(session: Session, symbols: list[str]) -> tuple[pd.DataFrame, dict[s
         if rows:
             high, low, close = (np.asarray([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
             series[symbol] = pd.Series(close, index=[r[0] for r in rows])
-            if len(rows) > ATR_PERIOD:
-                atr[symbol] = float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1])
+            if (value := atr_of(high, low, close)) is not None:
+                atr[symbol] = value
     return (pd.DataFrame(series).sort_index() if series else pd.DataFrame()), atr
 
 
 def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], atr: dict[str, float],
-              held: dict[str, float], regime: RegimeSnapshot | None, limits: RiskLimits) -> dict[str, float]:
+              held: dict[str, float], regime: str | None, in_transition: bool, limits: RiskLimits) -> dict[str, float]:
     """Per symbol, the most shares a buy may add under the shared sizing (ATR risk, Kelly cap, the regime's
     TradingBias, the transition cap, position and order limits): the same numbers the ticket's Size shows."""
     sizing = SizingParams.from_params(params)
     bias = None
     if regime is not None and params is not None:
-        bias = {r.regime_name: str(r.trading_bias) for r in params.table("RegimeParameters")}.get(regime.regime_name)
-    transition = bool(regime.is_transition) if regime is not None else False
+        bias = {r.regime_name: str(r.trading_bias) for r in params.table("RegimeParameters")}.get(regime)
     caps = {}
     for symbol, price in prices.items():
         if symbol not in atr or atr[symbol] <= 0 or equity <= 0:
             continue
         result = size_position(to_decimal(equity), to_decimal(price), to_decimal(atr[symbol]), OrderSide.BUY, sizing,
-                               limits, trading_bias=bias, in_transition=transition,
+                               limits, trading_bias=bias, in_transition=in_transition,
                                current_qty=to_decimal(max(0.0, held.get(symbol, 0.0))))
         caps[symbol] = float(result.qty)
     return caps
@@ -99,7 +102,9 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     cash = float(account.cash) if account is not None else 0.0
     prices = {str(c): float(v) for c, v in history.ffill().iloc[-1].items() if pd.notna(v)} if len(history) else {}
     equity = cash + sum(h.qty * prices.get(s, h.avg_price) for s, h in positions.items())
-    caps = size_caps(params, equity, prices, atr, {s: h.qty for s, h in positions.items()}, regime, limits)
+    caps = size_caps(params, equity, prices, atr, {s: h.qty for s, h in positions.items()},
+                     regime.regime_name if regime is not None else None,
+                     bool(regime.is_transition) if regime is not None else False, limits)
     if now is None:
         now = history.index[-1].to_pydatetime() if len(history) else datetime.now().astimezone()
     return PortfolioState(
