@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
+from components import regime_ensemble_views as eviews
 from components import regime_views as views
 from components import regime_whatif_views as wviews
 from components.charts import empty_figure, price_figure
@@ -18,6 +19,7 @@ from engine.auth.roles import Role
 from engine.params import UnsafeWorkbookError
 from engine.params.diff import diff_params
 from engine.params.versions import active_params
+from engine.regime.ensemble import store as model_store
 from engine.store import regime_queries as rq
 from engine.store.queries import index_symbol as stored_index_symbol
 from webapp import param_views as pv
@@ -28,6 +30,7 @@ from webapp.cache import cache
 from webapp.context import get_context
 from webapp.inputs import is_click
 from webapp.regime_analysis import duration_stats, segments, transition_matrix
+from webapp.regime_calibration import reliability_report
 from webapp.regime_colours import with_display_colours
 from webapp.regime_whatif import (
     KNOBS,
@@ -124,6 +127,11 @@ def layout(**_kwargs: object) -> html.Div:
             dbc.Col([dcc.Graph(id="regime-durations", figure=empty_figure("no classification yet")),
                      html.Div(id="regime-duration-table")], md=6),
         ], className="g-2"),
+        dbc.Row([
+            dbc.Col(dbc.Card(dbc.CardBody([html.H6("Ensemble and regime outlook"),
+                                           html.Div(id="regime-ensemble-card")])), md=6),
+            dbc.Col(dcc.Graph(id="regime-reliability", figure=empty_figure("no classification yet")), md=6),
+        ], className="g-2 mb-2"),
         wviews.whatif_card(_knob_rows(), WINDOWS),
     ])
 
@@ -191,6 +199,24 @@ def refresh_stats(_n: int | None):  # type: ignore[no-untyped-def]
     stats = duration_stats(segments(hist), cat["regimes"])
     return (views.transition_heatmap(transition_matrix(hist, names)), views.duration_figure(stats),
             views.duration_table(stats))
+
+
+@dash.callback(
+    Output("regime-ensemble-card", "children"), Output("regime-reliability", "figure"),
+    Input("regime-stats-interval", "n_intervals"),
+)
+@requires(Role.VIEWER)
+def refresh_ensemble(_n: int | None):  # type: ignore[no-untyped-def]
+    """The newest ensemble verdict and dynamics, the model in force, and the reliability diagram."""
+    latest = _latest()
+    hist = _history(HISTORY_ROWS)
+    cat = _catalogue()
+    names = {int(r["regime_id"]): str(r["regime_name"]) for r in cat["regimes"]}
+    with get_context().store.read() as session:
+        params = active_params(session)
+        models = model_store.summaries(session, latest["symbol"] if latest else None, limit=1)
+    card = eviews.ensemble_card(latest.get("ensemble") if latest else None, names, models[0] if models else None)
+    return card, eviews.reliability_figure(reliability_report(hist, params))
 
 
 # --- what-if: pending edits ------------------------------------------------------------------------

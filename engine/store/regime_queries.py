@@ -48,6 +48,7 @@ def latest_regime(session: Session, symbol: str | None = None) -> dict[str, Any]
     out["modules"] = list(payload.get("modules", []))
     out["record"] = dict(payload.get("record", {}))
     out["classes"] = dict(payload.get("classes", {}))  # how the trend/volatility classes were decided
+    out["ensemble"] = payload.get("ensemble")  # the ensemble's verdict (None before a model was fitted)
     return out
 
 

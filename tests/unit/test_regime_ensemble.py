@@ -127,3 +127,26 @@ def test_calibration_improves_brier_on_held_out_data(method: str) -> None:
 def test_outcomes_wait_for_the_horizon() -> None:
     got = outcomes(np.array([1, 1, 2, 2, 2]), np.array([1, 2, 2, 1, 2]), 2)
     assert got[:3].tolist() == [0.0, 1.0, 1.0] and np.isnan(got[3:]).all()
+
+
+def test_dynamics_by_hand() -> None:
+    from engine.regime import dynamics as dy
+
+    labels = np.array([0, 0, 0, 1, 1, 0, 0, 0, 0, 1])
+    p = dy.transition_matrix(labels, (0, 1, 2))
+    # from 0: 7 steps stay... 0->0: (0,1),(1,2),(5,6),(6,7),(7,8) = 5 ; 0->1: (2,3),(8,9) = 2
+    assert p[0].tolist() == pytest.approx([5 / 7, 2 / 7, 0.0]) and p[1].tolist() == pytest.approx([0.5, 0.5, 0.0])
+    assert p[2].tolist() == [0.0, 0.0, 1.0]  # never seen: stays put
+    assert dy.expected_durations(p)[0] == pytest.approx(1 / (1 - 5 / 7))
+    assert dy.leave_probability(p, 0, 2) == pytest.approx(1 - (5 / 7) ** 2)
+    assert dy.run_lengths(labels) == [(0, 3), (1, 2), (0, 4)]
+    assert dy.leave_probability_empirical([(0, 3), (0, 4), (0, 10)], 0, 2, 2) == pytest.approx(2 / 3)
+    assert dy.row_entropy(p, 1) == pytest.approx(np.log(2) / np.log(3))
+    rng = np.random.default_rng(1)
+    calm = rng.normal(0, 1, 2000)
+    garch = np.repeat(rng.choice([0.3, 3.0], 40), 50) * rng.normal(0, 1, 2000)
+    assert not dy.volatility_clustering(calm)["clustered"] and dy.volatility_clustering(garch)["clustered"]
+    cfg = dy.DynamicsConfig.of(P)
+    got = dy.current(cfg, dy.history_dynamics(cfg, labels, np.zeros(10), (0, 1, 2)), [1, 0, 0, 0])
+    assert got["age_bars"] == 3 and got["leave_probability"] == pytest.approx(1 - (5 / 7) ** cfg.lead_bars)
+    assert got["stable"] == (got["stability_score"] >= cfg.min_stability) and got["persistence"] == 1.0

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
 from sqlalchemy import func, select
 
 from engine.context import EngineContext
 from engine.params.versions import active_params
+from engine.regime.dynamics import DynamicsConfig, history_dynamics, hmm_regime_matrix
 from engine.regime.ensemble import store
 from engine.regime.ensemble.config import EnsembleConfig
 from engine.regime.ensemble.features import frame_from_records, matrix
@@ -56,6 +58,11 @@ def refit_if_due(ctx: EngineContext) -> int | None:
     except EnsembleFitError as exc:
         log.info("%s", exc)
         return None
+    labels = frame["label"].to_numpy()
+    hmm_m = hmm_regime_matrix(model.hmm.transmat_, model.hmm_map, model.state_occupancy) \
+        if model.state_occupancy is not None else None
+    model.dynamics = history_dynamics(DynamicsConfig.of(params), labels, np.diff(np.log(frame["close"].to_numpy())),
+                                      cfg.regime_ids, hmm_m)
     with ctx.store.write() as session:
         model_id = store.save(session, model, symbol, params.version_id, params.content_hash, cfg.method,
                               ctx.clock.now())

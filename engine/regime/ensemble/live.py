@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
+from engine.regime.dynamics import DynamicsConfig
 from engine.regime.ensemble import store
 from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
 from engine.regime.ensemble.features import row_of
@@ -23,7 +24,7 @@ class EnsembleLive:
         self.cfg = EnsembleConfig.of(params)
         self.params_hash = params.content_hash
         self.symbol = symbol
-        self.stepper = EnsembleStepper(self.cfg, CalibrationConfig.of(params))
+        self.stepper = EnsembleStepper(self.cfg, CalibrationConfig.of(params), DynamicsConfig.of(params))
 
     def warm(self, outputs: list[RegimeOutput]) -> None:
         for o in outputs:

@@ -12,6 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from hmmlearn.hmm import GaussianHMM
@@ -51,6 +52,8 @@ class FittedEnsemble:
     n_rows: int
     fit_seconds: float = 0.0
     train_agreement: dict[str, float] = field(default_factory=dict)
+    dynamics: dict[str, Any] = field(default_factory=dict)  # engine.regime.dynamics.history_dynamics of the window
+    state_occupancy: np.ndarray | None = None  # share of training rows per HMM state
 
     def scale(self, x: np.ndarray) -> np.ndarray:
         """Standardised continuous features; the previous-label column is kept as it is."""
@@ -141,6 +144,7 @@ def _fit(x: np.ndarray, labels: np.ndarray, ts: np.ndarray, regime_ids: tuple[in
                         _state_map(gmm.predict(xc), ys, k, regime_ids), rf, gb, None,
                         _dt(ts[0]), _dt(ts[-1]), n)
     probs = fe.static_proba(xs)
+    fe.state_occupancy = np.bincount(hmm.predict(xc), minlength=k) / len(xc)
     probs["hmm"] = hmm.predict_proba(xc) @ fe.hmm_map  # training fit only (smoothed); live uses the filter
     if stacking and n_fit - n_base >= 20 and len(np.unique(ys[n_base:])) >= 2:
         z = np.hstack([probs[m][n_base:] for m in sorted(probs)])

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from engine.regime.dynamics import DynamicsConfig, current
 from engine.regime.ensemble import vote
 from engine.regime.ensemble.calibration import NO_CALIBRATOR, Calibrator, fit_calibrator
 from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
@@ -25,8 +26,8 @@ AGREEMENT_BARS = 200  # recent bars of agreement behind adaptive weighting
 
 
 class EnsembleStepper:
-    def __init__(self, cfg: EnsembleConfig, cal: CalibrationConfig) -> None:
-        self.cfg, self.cal = cfg, cal
+    def __init__(self, cfg: EnsembleConfig, cal: CalibrationConfig, dyn: DynamicsConfig | None = None) -> None:
+        self.cfg, self.cal, self.dyn_cfg = cfg, cal, dyn
         self.model: FittedEnsemble | None = None
         self.model_id: int | None = None
         self.rows: deque[dict[str, Any]] = deque(maxlen=max(HMM_WARM_BARS, HISTORY_BARS))
@@ -99,7 +100,8 @@ class EnsembleStepper:
         self.labels.append(label)
         if self.cal.real_time:
             self._refit_calibrator()
-        return {"status": v.status, "regime_id": v.regime_id, "ensemble_regime_id": v.ensemble_regime_id,
+        dyn = current(self.dyn_cfg, m.dynamics, [int(r["label"]) for r in self.rows]) if self.dyn_cfg else {}
+        return {"dynamics": dyn, "status": v.status, "regime_id": v.regime_id, "ensemble_regime_id": v.ensemble_regime_id,
                 "confidence": v.confidence, "calibrated_confidence": calibrated, "calibration": self.calibrator.method,
                 "disagreement": v.disagreement, "uncertainty": v.uncertainty, "weights": v.weights,
                 "votes": v.votes, "reason": v.reason, "model_id": self.model_id,

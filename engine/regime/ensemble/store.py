@@ -37,7 +37,7 @@ def save(session: Session, model: FittedEnsemble, symbol: str, version_id: int |
     row = EnsembleModelRow(created_at=now, symbol=symbol, param_version_id=version_id, params_hash=params_hash,
                            data_start=model.data_start, data_end=model.data_end, n_rows=model.n_rows,
                            fit_seconds=model.fit_seconds, method=method,
-                           metrics={"train_agreement": model.train_agreement}, blob=dumps(model))
+                           metrics={"train_agreement": model.train_agreement, "dynamics": model.dynamics}, blob=dumps(model))
     session.add(row)
     session.flush()
     old = session.scalars(select(EnsembleModelRow.id).where(EnsembleModelRow.symbol == symbol)

@@ -1,0 +1,41 @@
+"""The Regime page's reliability diagram: how often the stored confidence came true, before and after the
+workbook's calibration (ConfidenceCalibration), measured out of sample.
+
+A call "regime r at bar t with confidence c" came true when the stored regime horizon_bars later is still r
+(engine.regime.ensemble.calibration.outcomes). The calibrator is fitted on the older half of the history and
+judged on the newer half, so the diagram shows what calibration does on data it did not see.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.params import ParamSet
+from engine.regime.ensemble.calibration import brier, fit_calibrator, outcomes, reliability
+from engine.regime.ensemble.config import CalibrationConfig
+
+MIN_ROWS = 60
+
+
+def reliability_report(hist: pd.DataFrame, params: ParamSet) -> dict[str, Any] | None:
+    """{raw, calibrated: reliability frames, brier_raw, brier_calibrated, method, n_fit, n_test} or None."""
+    if len(hist) < MIN_ROWS:
+        return None
+    cfg = CalibrationConfig.of(params)
+    conf = hist["confidence"].to_numpy(dtype=float)
+    labels = hist["regime_id"].to_numpy()
+    hit = outcomes(labels, labels, cfg.horizon_bars)
+    known = np.flatnonzero(np.isfinite(hit))
+    if len(known) < MIN_ROWS:
+        return None
+    half = known[len(known) // 2]
+    fit_idx, test_idx = known[known < half], known[known >= half]
+    cal = fit_calibrator(conf[fit_idx], hit[fit_idx], cfg)
+    calibrated = cal.apply(conf[test_idx], cfg)
+    return {"raw": reliability(conf[test_idx], hit[test_idx], cfg),
+            "calibrated": reliability(calibrated, hit[test_idx], cfg),
+            "brier_raw": brier(conf[test_idx], hit[test_idx]), "brier_calibrated": brier(calibrated, hit[test_idx]),
+            "method": cal.method, "n_fit": int(len(fit_idx)), "n_test": int(len(test_idx)),
+            "horizon": cfg.horizon_bars}
