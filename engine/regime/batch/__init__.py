@@ -2,11 +2,12 @@
 
 Why: the live classifier steps every bar through modules, weighting, formation and stability as
 Python objects (~200-400 us a bar); a what-if or a backtest over a year of minute bars needs seconds.
-Here the classifier's own buffering and module ``prepare`` calls run unchanged (so every indicator is
-the same array), the per-bar arithmetic runs over arrays (batch/vectors.py, batch/inputs.py), and only
-the regime state machine loops bar by bar (batch/machine.py), calling StabilityPolicy.decide whenever
-the candidate differs from the current regime. No RegimeOutput objects are built: the records come
-out as columns (batch/frame.py).
+Here the classifier's own buffering and module ``prepare`` calls run unchanged, chunk by chunk (so
+every indicator is the same array, buffer starts included; batch/chunk.py ``collect``), then once over
+the whole history: the per-bar arithmetic over arrays (batch/inputs.py, batch/vectors.py) and the
+stability / transition state machine as one compiled loop (batch/kernel.py, tables from the live
+TransitionPolicy in batch/tables.py). No RegimeOutput objects are built: the records come out as
+columns (batch/frame.py).
 
 Supported: every parameter set the incremental path accepts, with or without option chains and peers
 (option-chain modules and correlation with peers are stepped row by row, as live). Not supported (the
@@ -54,6 +55,21 @@ def unsupported_reason(params: Any, n_bars: int) -> str | None:
     """Why the batch path cannot replay this configuration (None: it can)."""
     if n_bars <= INTERVAL_PROBE:
         return f"{n_bars} bars: too few to vectorise (the bar interval needs {INTERVAL_PROBE + 1})"
+    key = str(getattr(params, "content_hash", "") or "")
+    if key and key in _REASONS:
+        return _REASONS[key]
+    why = _config_reason(params)
+    if key:
+        if len(_REASONS) >= 32:
+            _REASONS.pop(next(iter(_REASONS)))
+        _REASONS[key] = why
+    return why
+
+
+_REASONS: dict[str, str | None] = {}  # by parameter content hash
+
+
+def _config_reason(params: Any) -> str | None:
     probe = RegimeClassifier(params)
     for m in probe.modules:
         if isinstance(m, VECTOR) and m.needs_chain:
