@@ -55,8 +55,11 @@ def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, st
     return plan_view(result.plan), result.key, result.portfolio, ""
 
 
-def compare_outputs(a: object, b: object, shown: object) -> tuple[Any, Any]:
-    """Both presets' plans on the same portfolio, side by side; no_update when neither key changed."""
+def compare_outputs(a: object, b: object, shown: object, tab: object = "compare") -> tuple[Any, Any]:
+    """Both presets' plans on the same portfolio, side by side; no_update when neither key changed or while
+    another tab is open (two more plans per input change only for someone looking at them)."""
+    if tab != "compare":
+        return no_update, no_update
     presets = pv.all_presets()
     chosen = [presets.get(x) if isinstance(x, str) else None for x in (a, b)]
     if chosen[0] is None or chosen[1] is None:
@@ -112,7 +115,7 @@ def register_callbacks() -> None:
     @dash.callback(SLIDERS, Output(SWITCHES, "value"), Output("planner-preset-description", "children"),
                    Input("planner-preset", "value"), State(SWITCHES, "id"), prevent_initial_call=True)
     @requires(Role.VIEWER)
-    def load_preset(name: str, switch_ids: list[dict[str, str]]):  # type: ignore[no-untyped-def]
+    def load_preset(name: str, switch_ids: list[dict[str, str]]) -> Any:
         return preset_controls(name, switch_ids)
 
     @dash.callback(Output("planner-plan", "children"), Output("planner-preview-key", "data"),
@@ -121,22 +124,23 @@ def register_callbacks() -> None:
                    Input(SWITCHES, "value"), Input("planner-interval", "n_intervals"),
                    State(SWITCHES, "id"), State("planner-preview-key", "data"))
     @requires(Role.VIEWER)
-    def preview_plan(name: str, sliders: list[float], switches: list[bool], _n: int | None,  # type: ignore[no-untyped-def]
-                     switch_ids: list[dict[str, str]], shown_key: str | None):
+    def preview_plan(name: str, sliders: list[float], switches: list[bool], _n: int | None,
+                     switch_ids: list[dict[str, str]], shown_key: str | None) -> Any:
         return preview_outputs(name, sliders, switch_ids, switches, shown_key)
 
     @dash.callback(Output("planner-compare", "children"), Output("planner-compare-key", "data"),
                    Input("planner-compare-a", "value"), Input("planner-compare-b", "value"),
-                   Input("planner-interval", "n_intervals"), State("planner-compare-key", "data"))
+                   Input("planner-interval", "n_intervals"), Input("planner-tabs", "active_tab"),
+                   State("planner-compare-key", "data"))
     @requires(Role.VIEWER)
-    def compare_presets(a: str, b: str, _n: int | None, shown: list[str] | None):  # type: ignore[no-untyped-def]
-        return compare_outputs(a, b, shown)
+    def compare_presets(a: str, b: str, _n: int | None, tab: str | None, shown: list[str] | None) -> Any:
+        return compare_outputs(a, b, shown, tab)
 
     @dash.callback(Output("planner-send-modal", "is_open"), Output("planner-send-body", "children"),
                    Input("planner-send", "n_clicks"), Input("planner-send-cancel", "n_clicks"),
                    State("planner-preview-key", "data"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def ask_send(_open: int, _cancel: int, key: str | None):  # type: ignore[no-untyped-def]
+    def ask_send(_open: int, _cancel: int, key: str | None) -> Any:
         if ctx.triggered_id != "planner-send" or not is_click(_open):
             return False, no_update
         return send_dialog(key)
@@ -145,7 +149,7 @@ def register_callbacks() -> None:
                    Input("planner-send-confirm", "n_clicks"), State("planner-preview-key", "data"),
                    State("planner-preview-portfolio", "data"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def confirm_send(n: int | None, key: str | None, portfolio: str | None):  # type: ignore[no-untyped-def]
+    def confirm_send(n: int | None, key: str | None, portfolio: str | None) -> Any:
         if not is_click(n):
             return no_update, False
         return send_shown_plan(key, portfolio), False

@@ -105,7 +105,7 @@ def restore_outputs(name: object, version: object) -> Any:
 
 
 # ---- regime → preset table ------------------------------------------------------------------------
-def save_regime_table(ids: list[dict[str, str]], values: list[object]) -> Any:
+def save_regime_table(ids: list[dict[str, str]], values: object) -> Any:
     if not isinstance(values, list) or len(values) != len(ids):
         return _error("The table is out of date; reload the page.")
     mapping = {i["name"]: v for i, v in zip(ids, values, strict=True)}
@@ -113,7 +113,7 @@ def save_regime_table(ids: list[dict[str, str]], values: list[object]) -> Any:
         return _error("Every regime needs a preset.")
     context = get_context()
     try:
-        preset_store.set_regime_preset_table(context.store, context.clock.now(), web_actor(), mapping)  # type: ignore[arg-type]
+        preset_store.set_regime_preset_table(context.store, context.clock.now(), web_actor(), mapping)
     except (PresetError, ValueError) as exc:
         return _error(f"Not saved: {exc}")
     changed = ", ".join(f"{r} → {p}" for r, p in sorted(mapping.items()) if p != "default") or "every regime → default"
@@ -121,7 +121,10 @@ def save_regime_table(ids: list[dict[str, str]], values: list[object]) -> Any:
 
 
 # ---- stored plans ---------------------------------------------------------------------------------
-def recent_outputs(shown: object) -> tuple[Any, Any]:
+def recent_outputs(shown: object, tab: object = "recent") -> tuple[Any, Any]:
+    """The last stored plans, only while their tab is open and only when one was added or executed."""
+    if tab != "recent":
+        return no_update, no_update
     with get_context().store.read() as session:
         plans = preset_store.recent_plans(session, limit=20)
     stamp = pv.digest([(p.created_at, p.executed) for p in plans])
@@ -139,8 +142,8 @@ def register_callbacks() -> None:
                    State({"type": "planner-slider", "name": ALL}, "value"), State({"type": "planner-switch", "name": ALL}, "id"),
                    State({"type": "planner-switch", "name": ALL}, "value"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],  # type: ignore[no-untyped-def]
-                    switch_ids: list[dict[str, str]], switches: list[bool]):
+    def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],
+                    switch_ids: list[dict[str, str]], switches: list[bool]) -> Any:
         if not is_click(n):
             return no_update, no_update, no_update
         return save_user_preset(save_name, picked, sliders, switch_ids, switches)
@@ -150,20 +153,20 @@ def register_callbacks() -> None:
                    Input("planner-versions-name", "value"), Input("planner-save-message", "children"),
                    Input("planner-restore-message", "children"))
     @requires(Role.VIEWER)
-    def show_versions(name: str | None, _saved: Any, _restored: Any):  # type: ignore[no-untyped-def]
+    def show_versions(name: str | None, _saved: Any, _restored: Any) -> Any:
         table, options, a, b = versions_outputs(name)
         return table, options, a, options, b
 
     @dash.callback(Output("planner-diff", "children"), Input("planner-diff-a", "value"), Input("planner-diff-b", "value"),
                    State("planner-versions-name", "value"))
     @requires(Role.VIEWER)
-    def diff_versions(a: int | None, b: int | None, name: str | None):  # type: ignore[no-untyped-def]
+    def diff_versions(a: int | None, b: int | None, name: str | None) -> Any:
         return diff_outputs(name, a, b)
 
     @dash.callback(Output("planner-restore-message", "children"), Input("planner-restore", "n_clicks"),
                    State("planner-versions-name", "value"), State("planner-diff-a", "value"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def restore_version(n: int | None, name: str | None, version: int | None):  # type: ignore[no-untyped-def]
+    def restore_version(n: int | None, name: str | None, version: int | None) -> Any:
         if not is_click(n):
             return no_update
         return restore_outputs(name, version)
@@ -172,13 +175,14 @@ def register_callbacks() -> None:
                    State({"type": "planner-regime", "name": ALL}, "id"),
                    State({"type": "planner-regime", "name": ALL}, "value"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def save_regimes(n: int | None, ids: list[dict[str, str]], values: list[str]):  # type: ignore[no-untyped-def]
+    def save_regimes(n: int | None, ids: list[dict[str, str]], values: list[str]) -> Any:
         if not is_click(n) or not triggered_by_click(ctx.triggered):
             return no_update
         return save_regime_table(ids, values)
 
     @dash.callback(Output("planner-recent", "children"), Output("planner-recent-print", "data"),
-                   Input("planner-interval", "n_intervals"), State("planner-recent-print", "data"))
+                   Input("planner-interval", "n_intervals"), Input("planner-tabs", "active_tab"),
+                   State("planner-recent-print", "data"))
     @requires(Role.VIEWER)
-    def show_recent(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
-        return recent_outputs(shown)
+    def show_recent(_n: int | None, tab: str | None, shown: str | None) -> Any:
+        return recent_outputs(shown, tab)

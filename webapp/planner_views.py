@@ -51,7 +51,7 @@ def steps_table(plan: PlanResult, table_id: str) -> Any:
 
 def score_table(score: dict[str, float]) -> Any:
     parts = [(k, v) for k, v in score.items() if k != "total"]
-    rows = [[k.replace("_", " "), f"{v:+.4f}"] for k, v in parts]
+    rows: list[list[Any]] = [[k.replace("_", " "), f"{v:+.4f}"] for k, v in parts]
     if "total" in score:
         rows.append([html.Strong("total"), html.Strong(f"{score['total']:+.4f}")])
     return small_table(["Score part", "Value"], rows, "no score")

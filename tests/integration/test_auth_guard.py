@@ -78,6 +78,7 @@ PROTECTED = [
       "trading-ticket-qty.value": 5, "trading-ticket-type.value": "market",
       "trading-ticket-nonce.data": "0123456789abcdef"}),
     ("planner-send-result.children", "planner-send-confirm", None),
+    ("trading-close-result.children", "trading-close-confirm", None),
     ("planner-save-message.children", "planner-save", None),
     ("planner-regime-message.children", "planner-regime-save", None),
     ("planner-restore-message.children", "planner-restore", None),

@@ -223,6 +223,8 @@ def test_compare_and_stored_plans_answer_only_on_change(page) -> None:  # type: 
     assert keys == [preview(presets["conservative"]).key, preview(presets["aggressive"]).key]
     assert "planner-compare-left" in str(view) and "planner-compare-right" in str(view)
     assert compare_outputs("conservative", "aggressive", keys) == (no_update, no_update)
+    assert compare_outputs("default", "aggressive", keys, "regimes") == (no_update, no_update)  # tab not open
+    assert recent_outputs(None, "compare") == (no_update, no_update)
     assert "Pick two presets" in str(compare_outputs("conservative", None, keys)[0])
 
     table, stamp = recent_outputs(None)
