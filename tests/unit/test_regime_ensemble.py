@@ -150,3 +150,15 @@ def test_dynamics_by_hand() -> None:
     got = dy.current(cfg, dy.history_dynamics(cfg, labels, np.zeros(10), (0, 1, 2)), [1, 0, 0, 0])
     assert got["age_bars"] == 3 and got["leave_probability"] == pytest.approx(1 - (5 / 7) ** cfg.lead_bars)
     assert got["stable"] == (got["stability_score"] >= cfg.min_stability) and got["persistence"] == 1.0
+
+
+def test_fast_tree_probabilities_equal_sklearns() -> None:
+    from engine.regime.ensemble.features import matrix
+    from engine.regime.ensemble.models import fit_ensemble
+
+    frame = synthetic(400)
+    x = matrix(frame)
+    m = fit_ensemble(x, frame["label"].to_numpy(), frame["ts"].to_numpy(), CFG.regime_ids)
+    t = m.tree_input(m.scale(x[-50:]))
+    assert np.allclose(m.rf_proba(t), m.rf.predict_proba(t), atol=1e-12)
+    assert np.allclose(m.gb_proba(t), m.gb.predict_proba(t), atol=1e-12)

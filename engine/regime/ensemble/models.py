@@ -76,8 +76,19 @@ class FittedEnsemble:
         """GMM, random forest, gradient boosting regime probabilities of scaled rows (n, regimes)."""
         t = self.tree_input(xs)
         return {"gmm": self.gmm.predict_proba(xs[:, :N_CONTINUOUS]) @ self.gmm_map,
-                "random_forest": self._onto_regimes(self.rf.predict_proba(t), self.rf.classes_),
-                "gradient_boost": self._onto_regimes(self.gb.predict_proba(t), self.gb.classes_)}
+                "random_forest": self._onto_regimes(self.rf_proba(t), self.rf.classes_),
+                "gradient_boost": self._onto_regimes(self.gb_proba(t), self.gb.classes_)}
+
+    def rf_proba(self, t: np.ndarray) -> np.ndarray:
+        """The forest's predict_proba (the mean of its trees'), without joblib's per-tree dispatch, which cost
+        ~60 ms per live row on a busy machine. Equality with predict_proba is a unit test."""
+        x32 = np.ascontiguousarray(t, dtype=np.float32)
+        return np.mean([e.predict_proba(x32, check_input=False) for e in self.rf.estimators_], axis=0)
+
+    def gb_proba(self, t: np.ndarray) -> np.ndarray:
+        """predict_proba on one thread: its OpenMP start-up per call cost more than a one-row prediction.
+        Uses sklearn's _raw_predict(n_threads=...) (pinned version; equality with predict_proba is a unit test)."""
+        return self.gb._loss.predict_proba(self.gb._raw_predict(t, n_threads=1))
 
     def hmm_log_emission(self, xs: np.ndarray) -> np.ndarray:
         var = np.array([np.diag(c) for c in self.hmm.covars_])

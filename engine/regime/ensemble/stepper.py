@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from engine.regime.dynamics import DynamicsConfig, current
 from engine.regime.ensemble import vote
@@ -78,8 +77,7 @@ class EnsembleStepper:
         if xs is None or static is None:
             recent = pd.DataFrame(list(self.rows)[-HISTORY_BARS:], columns=FRAME_COLUMNS)
             xs = m.scale(matrix(recent)[-1:])
-            with threadpool_limits(1):  # per-call OpenMP start-up cost more than the one-row prediction
-                static = {k: v[0] for k, v in m.static_proba(xs).items()}
+            static = {k: v[0] for k, v in m.static_proba(xs).items()}
             xs = xs[0]
         self.alpha = m.hmm_filter(self.alpha, m.hmm_log_emission(xs[None, :])[0])
         p = dict(static)
