@@ -151,6 +151,11 @@ def test_unsupported_configuration_falls_back_to_incremental(monkeypatch: pytest
 
     monkeypatch.setattr(batch, "replay", refuse)
     pd.testing.assert_frame_equal(replay(df, ps), expected)
+    regimes = PS.to_canonical()["sheets"]["RegimeClassification"]["main"]
+    other = next(r["volatility_class"] for r in regimes if r["volatility_class"] != regimes[0]["volatility_class"])
+    holed = edited(PS, cells={("RegimeClassification", "main", 0, "volatility_class"): other})  # a pair without regime
+    assert "no regime for trend" in (batch.unsupported_reason(holed, 500) or "")
+    assert replay_engine(holed, 500) == "incremental"
     assert replay_engine(PS, 15) == "incremental"  # too few bars to measure the interval
     pd.testing.assert_frame_equal(replay(df.iloc[:15], PS), replay(df.iloc[:15], PS, engine="incremental"))
 
