@@ -176,4 +176,4 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M")
-    return out.astype(object).where(out.notna(), None).to_dict("records")
+    return [{str(k): v for k, v in row.items()} for row in out.astype(object).where(out.notna(), None).to_dict("records")]

@@ -105,7 +105,7 @@ def layout(**_kwargs: object) -> html.Div:
     Input("backtest-runs-changed", "data"),
 )
 @requires(Role.VIEWER)
-def fill_choices(changed: Any):  # type: ignore[no-untyped-def]
+def fill_choices(changed: Any):
     """The form's choices and the stored runs; a run that just finished is opened (set with its options)."""
     ctx = get_context()
     stored = [{"label": r.label, "value": r.id} for r in runs.list_runs(ctx.store)]
@@ -121,7 +121,7 @@ def fill_choices(changed: Any):  # type: ignore[no-untyped-def]
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def take_upload(contents: str | None, filename: str | None):  # type: ignore[no-untyped-def]
+def take_upload(contents: str | None, filename: str | None):
     if not isinstance(contents, str) or not contents:
         return None, ""
     name = str(filename or "upload.csv")[:200]
@@ -139,7 +139,7 @@ def take_upload(contents: str | None, filename: str | None):  # type: ignore[no-
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def start_run(n: int | None, *rest: Any):  # type: ignore[no-untyped-def]
+def start_run(n: int | None, *rest: Any):
     """Check the inputs and record the run (audited with the user); the background job below runs it."""
     if not is_click(n):
         return no_update, no_update
@@ -167,7 +167,7 @@ def start_run(n: int | None, *rest: Any):  # type: ignore[no-untyped-def]
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def run_job(set_progress, job: dict | None, *rest: Any):  # type: ignore[no-untyped-def]
+def run_job(set_progress, job: dict | None, *rest: Any):
     """In a background process: rebuild the same spec from the same form and run the recorded backtest."""
     if not isinstance(job, dict) or not isinstance(job.get("run_id"), int):
         return no_update, no_update
@@ -193,7 +193,7 @@ def run_job(set_progress, job: dict | None, *rest: Any):  # type: ignore[no-unty
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def cancel_run(n: int | None, job: dict | None):  # type: ignore[no-untyped-def]
+def cancel_run(n: int | None, job: dict | None):
     if not is_click(n) or not isinstance(job, dict) or not isinstance(job.get("run_id"), int):
         return no_update
     done = runs.cancel_run(get_context().store, int(job["run_id"]), web_actor())
@@ -209,7 +209,7 @@ def cancel_run(n: int | None, job: dict | None):  # type: ignore[no-untyped-def]
     Input("backtest-run-a", "value"), Input("backtest-run-b", "value"),
 )
 @requires(Role.VIEWER)
-def show_runs(run_a: Any, run_b: Any):  # type: ignore[no-untyped-def]
+def show_runs(run_a: Any, run_b: Any):
     return data.show(get_context().store, run_a, run_b)
 
 
@@ -218,7 +218,7 @@ def show_runs(run_a: Any, run_b: Any):  # type: ignore[no-untyped-def]
     Input("backtest-run-a", "value"), Input("backtest-symbol", "value"), Input("backtest-symbol", "options"),
 )
 @requires(Role.VIEWER)
-def show_symbol(run_a: Any, symbol: str | None, options: list[dict] | None):  # type: ignore[no-untyped-def]
+def show_symbol(run_a: Any, symbol: str | None, options: list[dict] | None):
     return data.symbol_chart(get_context().store, run_a, symbol, options or [])
 
 
@@ -228,7 +228,7 @@ def show_symbol(run_a: Any, symbol: str | None, options: list[dict] | None):  # 
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def download(n: int | None, run_a: Any, kind: str | None):  # type: ignore[no-untyped-def]
+def download(n: int | None, run_a: Any, kind: str | None):
     if not is_click(n) or not isinstance(run_a, int):
         return no_update
     return data.download(get_context().store, run_a, str(kind or "equity.csv"))

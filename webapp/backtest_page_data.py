@@ -135,23 +135,19 @@ def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dic
 def _symbol_figure(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any]:
     if not isinstance(run_a, int):
         return bv.empty_figure(""), no_update
-    names = [o.get("value") for o in options if isinstance(o, dict)]
-    if symbol not in names:
-        traded = []
-        try:
-            view = run_view(store, run_a)
-            traded = sorted(set(view.fills["symbol"]))
-        except BacktestError as exc:
-            return bv.empty_figure(str(exc)), no_update
-        symbol = traded[0] if traded else (names[0] if names else None)
-        if symbol is None:
-            return bv.empty_figure("no symbols in this run"), no_update
     try:
         view = run_view(store, run_a)
     except BacktestError as exc:
         return bv.empty_figure(str(exc)), no_update
-    mine = view.fills[view.fills["symbol"] == symbol]
-    return bv.price_figure(view, symbol, _colours(store), fill_roles(mine) if len(mine) else []), symbol
+    names = [str(o.get("value")) for o in options if isinstance(o, dict)]
+    chosen = symbol if isinstance(symbol, str) and symbol in names else None
+    if chosen is None:  # the first traded symbol, else the first one
+        traded = sorted(set(view.fills["symbol"]))
+        chosen = traded[0] if traded else (names[0] if names else None)
+    if chosen is None:
+        return bv.empty_figure("no symbols in this run"), no_update
+    mine = view.fills[view.fills["symbol"] == chosen]
+    return bv.price_figure(view, chosen, _colours(store), fill_roles(mine) if len(mine) else []), chosen
 
 
 def download(store: Store, run_id: int, kind: str) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from engine.context import EngineContext
 from engine.market.market_clock import WallMarketClock
 from engine.market.types import MarketSource
 from engine.notify import AFTER_COMMIT_KEY
-from engine.settings import Settings
+from engine.settings import BrokerName, MarketSourceName, Settings
 from engine.store.db import Store
 from engine.store.models import Base
 from engine.trading.brokers.paper import PaperBroker
@@ -49,7 +50,7 @@ class PrivateStore(Store):
         super().__init__(f"sqlite:///{folder / 'backtest.db'}")
 
         @event.listens_for(self.engine, "connect")
-        def _fast(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _fast(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA synchronous=OFF")  # a crash loses only this run
             cursor.close()
@@ -62,10 +63,10 @@ class PrivateStore(Store):
 def backtest_settings(folder: Path, cash: float, slippage_bps: float, commission_per_share: float,
                       participation: float) -> Settings:
     """Explicit values for everything a run depends on, so the environment cannot change its result."""
-    return Settings(database_url=f"sqlite:///{folder / 'backtest.db'}", market_source="csv", csv_dir=folder,
-                    broker="paper", paper_starting_cash=cash, paper_slippage_bps=slippage_bps,
+    return Settings(database_url=f"sqlite:///{folder / 'backtest.db'}", market_source=MarketSourceName.CSV,
+                    csv_dir=folder, broker=BrokerName.PAPER, paper_starting_cash=cash, paper_slippage_bps=slippage_bps,
                     paper_commission_per_share=commission_per_share, paper_participation=participation,
-                    autotrade=True, tick_seconds=1.0, deadman_seconds=0, notify_urls=None)  # type: ignore[arg-type]
+                    autotrade=True, tick_seconds=1.0, deadman_seconds=0, notify_urls=None)
 
 
 def private_context(folder: Path, source: MarketSource, settings: Settings) -> tuple[EngineContext, SimClock]:

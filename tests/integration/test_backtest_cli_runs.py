@@ -102,6 +102,7 @@ def test_unknown_version_and_bad_workbook(data, tmp_path, capsys, monkeypatch) -
     assert err.startswith("backtest: params.xlsx: ")
 
 
+@pytest.mark.slow  # a backtest per database: 10-60 s depending on the machine's load
 def test_stored_run_round_trip(any_db_url, data) -> None:  # type: ignore[no-untyped-def]
     store = open_store(any_db_url, migrate=True)
     try:

@@ -18,7 +18,7 @@ from tests.integration import backtest_data
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("bt")
-    return backtest_data.csv_dir(folder / "csv"), backtest_data.preset_file(folder)
+    return backtest_data.csv_dir(folder / "csv", bars=50), backtest_data.preset_file(folder)
 
 
 def _spec(data: tuple[Path, Path], **kw: object) -> BacktestSpec:
@@ -28,16 +28,18 @@ def _spec(data: tuple[Path, Path], **kw: object) -> BacktestSpec:
     return BacktestSpec(**{**args, **kw})  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # two backtests: 10-50 s depending on the machine's load
 def test_same_inputs_write_identical_files(data, tmp_path) -> None:  # type: ignore[no-untyped-def]
     outs = []
     for n in (1, 2):
         result = run_backtest(_spec(data))
         outs.append(write_outputs(result, compute(result), tmp_path / f"run{n}"))
-    assert len(pd.read_csv(outs[0][2])) > 0, "the quick preset should trade within 80 bars"
+    assert len(pd.read_csv(outs[0][2])) > 0, "the quick preset should trade within 50 bars"
     for a, b in zip(*outs, strict=True):
         assert a.name == b.name and a.read_bytes() == b.read_bytes(), a.name
 
 
+@pytest.mark.slow  # one backtest: 5-50 s depending on the machine's load
 def test_accounting_matches_fills_and_bars(data) -> None:  # type: ignore[no-untyped-def]
     """Fills at the NEXT bar's open moved 2 bps against us; cash and equity follow from the fills alone."""
     spec = _spec(data)
@@ -65,6 +67,7 @@ def test_accounting_matches_fills_and_bars(data) -> None:  # type: ignore[no-unt
     assert float(last["equity"]) == pytest.approx(float(cash) + value, abs=0.05)
 
 
+@pytest.mark.slow  # two backtests: 10-100 s depending on the machine's load
 def test_a_run_cut_at_t_matches_the_full_run_before_t(data) -> None:  # type: ignore[no-untyped-def]
     full = run_backtest(_spec(data))
     times = full.equity["timestamp"]
@@ -82,9 +85,9 @@ def test_a_run_cut_at_t_matches_the_full_run_before_t(data) -> None:  # type: ig
 
 def test_start_date_warms_up_and_trades_only_from_the_start(data) -> None:  # type: ignore[no-untyped-def]
     spec = _spec(data)
-    start = spec.frames["IDX"]["timestamp"].iloc[40]
+    start = spec.frames["IDX"]["timestamp"].iloc[35]
     result = run_backtest(_spec(data, start=start.to_pydatetime()))
-    assert result.equity["timestamp"].iloc[0] == start and len(result.equity) == 40
+    assert result.equity["timestamp"].iloc[0] == start and len(result.equity) == 15
     assert result.fills.empty or result.fills["ts"].min() > start
 
 
