@@ -59,6 +59,12 @@ class EngineCycle:
 
         refit_if_due(ctx)
 
+    def tuning(self, ctx: EngineContext) -> None:
+        """Drift detection, auto-rollback and scheduled tuning (issue 16): engine/tuning/job.py."""
+        from engine.tuning.job import run_tuning_job
+
+        run_tuning_job(ctx)
+
     def planner(self, ctx: EngineContext) -> None:
         """Plan under the regime's preset, store the plan, send it when auto-trading is on and state is ACTIVE."""
         from engine.planner.job import run_planner_job

@@ -54,6 +54,7 @@ def within(seconds: float, run: Callable[[EngineContext], object]) -> Callable[[
 
 
 REGIME_MODELS_SECONDS = 30.0  # how often the ensemble refit job looks whether a refit is due
+TUNING_SECONDS = 60.0  # how often the tuning job checks drift, rollback and whether a tuning run is due
 
 
 def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
@@ -79,6 +80,7 @@ def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
         JobSpec("reconcile", 60.0, reconcile),
         JobSpec("retention", 300.0, jobs.retention),
         JobSpec("regime_models", REGIME_MODELS_SECONDS, cycle.regime_models),  # ensemble refit, off the market job
+        JobSpec("tuning", TUNING_SECONDS, cycle.tuning),  # drift, auto-rollback, scheduled tuning (engine/tuning)
     ]
 
 

@@ -243,8 +243,15 @@ def engine_checks(ctx: EngineContext, now: datetime, intervals: dict[str, float]
     intervals = intervals or {}
     return [check_heartbeat(ctx, now), check_market_data(ctx, now), check_database(ctx), check_broker(ctx),
             check_broker_probe(ctx, broker_history), check_reconciliation(ctx, now, intervals.get("reconcile", 60.0)),
-            check_regime(ctx), *check_risk_limits(ctx), check_memory(), check_disk(ctx),
+            check_regime(ctx), _drift_check(ctx), *check_risk_limits(ctx), check_memory(), check_disk(ctx),
             *check_jobs(ctx, now, intervals, scheduled_since), *_market_checks(ctx)]
+
+
+def _drift_check(ctx: EngineContext) -> CheckResult:
+    """Market drift on the engine's features (issue 16): engine/tuning/drift_job.py."""
+    from engine.tuning.drift_job import drift_check
+
+    return drift_check(ctx)
 
 
 def _market_checks(ctx: EngineContext) -> list[CheckResult]:
