@@ -80,6 +80,11 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
     ])
 
 
+def _key(value: object) -> str | None:
+    day = parse_day(value)
+    return day.isoformat() if day else None
+
+
 @dash.callback(
     Output("performance-range", "min_date_allowed"), Output("performance-range", "max_date_allowed"),
     Output("performance-symbol", "options"), Output("performance-clock", "children"),
@@ -110,6 +115,7 @@ def refresh_bounds(_n: int | None) -> tuple[object, ...]:
 def refresh_performance(_n: int | None, start: str | None, end: str | None,
                         shown: str | None) -> tuple[object, ...]:
     first, last = parse_day(start), parse_day(end)
+    start, end = _key(start), _key(end)  # unreadable dates mean an open side, and share one cache entry
     view = performance_view(start, end) if not (first and last and first > last) else None
     if view is None:
         message = "the start date is after the end date" if first and last and first > last else EMPTY
@@ -151,7 +157,7 @@ def rendered(start: str | None, end: str | None, _stamp: str) -> tuple[object, .
 def refresh_symbol(symbol: str | None, start: str | None, end: str | None) -> tuple[object, ...]:
     if not isinstance(symbol, str) or symbol not in symbols():
         return empty_figure("pick a symbol"), ""
-    return symbol_outputs(symbol, start, end)
+    return symbol_outputs(symbol, _key(start), _key(end))
 
 
 @dash.callback(
@@ -166,7 +172,7 @@ def download_csv(_e: int | None, _t: int | None, _m: int | None, start: str | No
                  end: str | None) -> object:
     trigger = dash.ctx.triggered_id
     kind = {"performance-csv-trades": "trades", "performance-csv-metrics": "metrics"}.get(str(trigger), "equity")
-    view = performance_view(start, end)
+    view = performance_view(_key(start), _key(end))
     if view is None:
         return no_update
     name, text = show.csv_text(view, kind)

@@ -117,3 +117,10 @@ def test_page_callbacks_over_http(year_app) -> None:  # type: ignore[no-untyped-
     chart = wr.call(client, symbol, {"performance-symbol.value": "AAA"}).get_json()["response"]
     markers = [t for t in chart["performance-symbol-chart"]["figure"]["data"] if t.get("mode") == "markers"]
     assert sum(len(t["x"]) for t in markers) == int((h.fills["symbol"] == "AAA").sum())
+    for hostile in (float("nan"), -1, True, "", "x" * 10_000, [1, "a"], {"a": 1}, "2025-13-45", "../../etc"):
+        for dep, names in ((main, ("performance-range.start_date", "performance-range.end_date",
+                                   "performance-shown.data")),
+                           (symbol, ("performance-symbol.value", "performance-range.end_date"))):
+            for name in names:
+                answer = wr.call(client, dep, {name: hostile})
+                assert answer.status_code in (200, 204), (name, hostile, answer.status_code)
