@@ -19,7 +19,7 @@ from hmmlearn.hmm import GaussianHMM
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from engine.regime.ensemble.features import N_CONTINUOUS
 
@@ -166,7 +166,7 @@ def _fit(x: np.ndarray, labels: np.ndarray, ts: np.ndarray, regime_ids: tuple[in
     return fe
 
 
-def _dt(v: object) -> datetime:
+def _dt(v: Any) -> datetime:
     import pandas as pd
 
     return pd.Timestamp(v).to_pydatetime()

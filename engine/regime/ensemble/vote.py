@@ -64,7 +64,7 @@ def combine(cfg: EnsembleConfig, probs: dict[str, np.ndarray], weights: dict[str
     total = sum(weights[m] for m in probs)
     if total <= 0:
         return np.full(n, 1.0 / n)
-    return sum(weights[m] * probs[m] for m in probs) / total
+    return np.asarray(sum(weights[m] * probs[m] for m in probs), dtype=float) / total
 
 
 def decide(cfg: EnsembleConfig, regime_ids: tuple[int, ...], combined: np.ndarray, probs: dict[str, np.ndarray],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
 from engine.regime.ensemble.features import matrix
@@ -25,7 +25,7 @@ def walk_forward(frame: pd.DataFrame, cfg: EnsembleConfig, cal: CalibrationConfi
     fitted: list[FittedEnsemble] = []
     last_fit: int | None = None
     out: list[dict[str, Any] | None] = []
-    rows = frame.to_dict("records")
+    rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
     xs = static = None
     for t, row in enumerate(rows):
         if t >= MIN_FIT_ROWS and (last_fit is None or t - last_fit >= every):
