@@ -43,7 +43,7 @@ def _calls(client: Any, deps: list[dict[str, Any]], prefix: str,
     return out
 
 
-def _time(calls: list[Callable[[], None]], rounds: int, before: Callable[[], None]) -> list[float]:
+def _time(calls: list[Callable[[], None]], rounds: int, before: Callable[[], object]) -> list[float]:
     times = []
     for _ in range(rounds):
         before()
