@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
@@ -26,7 +27,9 @@ def held_symbol(ctx) -> str:  # type: ignore[no-untyped-def]
             row = s.get(PositionRow, symbol)
             return row is not None and row.qty == 10
 
-    wait_until(held, 30, "the position never reached the store")
+    order = lambda: ctx.broker.get_order_by_client_id("trd017-buy")  # noqa: E731
+    wait_until(lambda: order().status.value == "filled", 60, f"the buy never filled at the paper broker: {order()}")
+    wait_until(held, 60, "the position never reached the store (the engine's account sync)")
     return symbol
 
 
@@ -49,7 +52,9 @@ def test_trd017_set_a_trailing_stop(dash_duo, embedded_app) -> None:  # type: ig
 
     fill(dash_duo, "#trading-stop-symbol", symbol.lower())
     fill(dash_duo, "#trading-stop-trail", "150")  # out of range: refused, the field named
-    dash_duo.find_element("#trading-stop-submit").click()
+    submit_button = dash_duo.find_element("#trading-stop-submit")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", submit_button)
+    submit_button.click()
     dash_duo.wait_for_contains_text("#trading-stop-result", "trail_pct must be above 0 and below 100", timeout=10)
     with ctx.store.read() as s:
         assert s.scalars(select(ProtectiveStop)).first() is None
@@ -72,12 +77,24 @@ def test_trd017_set_a_trailing_stop(dash_duo, embedded_app) -> None:  # type: ig
         if best is None or not elements:
             return False
         expected = f"{best * Decimal('0.92'):,.2f}"
-        return elements[0].text.replace("$", "").strip() == expected
+        try:
+            return elements[0].text.replace("$", "").strip() == expected
+        except StaleElementReferenceException:  # the table was redrawn (the mark moved): look again
+            return False
 
     wait_until(shown_level_matches, 20, "the stops table never showed the trailing level")
     dash_duo.wait_for_contains_text("#trading-stops", "8.00%", timeout=5)
 
-    dash_duo.find_element("#trading-stops button[id*='trading-remove-stop']").click()
+    def click_remove() -> bool:
+        try:
+            button = dash_duo.find_element("#trading-stops button[id*='trading-remove-stop']")
+            dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+            button.click()
+            return True
+        except (StaleElementReferenceException, ElementClickInterceptedException):  # redrawn or covered: again
+            return False
+
+    wait_until(click_remove, 10, "the Remove button could not be clicked")
     dash_duo.wait_for_contains_text("#trading-parent-result", f"Exits removed for {symbol}", timeout=10)
     dash_duo.wait_for_contains_text("#trading-stops", "No protective stops", timeout=10)
     with ctx.store.read() as s:
