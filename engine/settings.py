@@ -79,10 +79,11 @@ class Settings(BaseSettings):
     paper_commission_per_share: float = Field(default=0.005, ge=0, le=10)
     paper_participation: float = Field(default=0.25, gt=0, le=1, description="max fraction of a bar's volume one order fills")
     autotrade: bool = Field(default=True, description="the planner submits orders on its own when trading is ACTIVE")
-    order_rate_per_second: float = Field(default=25.0, ge=0, le=10_000,
-                                         description="orders per second per broker account the gateway sends "
-                                                     "(token bucket; 0 = no throttle)")
-    order_burst: int = Field(default=50, ge=1, le=100_000, description="orders the throttle lets out at once")
+    order_rate_per_second: float | None = Field(default=None, ge=0, le=10_000,
+                                                description="orders per second per broker account the gateway sends "
+                                                            "(token bucket; 0 = no throttle; default 5 with the Alpaca "
+                                                            "broker, off with the paper broker)")
+    order_burst: int = Field(default=20, ge=1, le=100_000, description="orders the throttle lets out at once")
     order_throttle_max_wait_s: float = Field(default=5.0, ge=0, le=600,
                                              description="longest an order waits for the throttle before it is refused "
                                                          "(flatten and protective exits always wait)")

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+ALPACA_DEFAULT_RATE = 5.0  # orders/s when REGIMEDESK_ORDER_RATE_PER_SECOND is unset and the broker is Alpaca
+
 
 class ThrottleRefused(Exception):
     """Waiting for a token would take longer than the caller allows."""
@@ -30,8 +32,11 @@ class ThrottleConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> ThrottleConfig:
-        return cls(float(getattr(settings, "order_rate_per_second", 0.0) or 0.0),
-                   int(getattr(settings, "order_burst", 1) or 1),
+        """Unset rate: 5/s for a real broker account (Alpaca), off for the paper broker (simulations, backtests)."""
+        rate = getattr(settings, "order_rate_per_second", None)
+        if rate is None:
+            rate = ALPACA_DEFAULT_RATE if str(getattr(settings, "broker", "")) == "alpaca" else 0.0
+        return cls(float(rate), int(getattr(settings, "order_burst", 1) or 1),
                    float(getattr(settings, "order_throttle_max_wait_s", 5.0)))
 
 

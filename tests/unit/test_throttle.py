@@ -54,3 +54,13 @@ def test_zero_rate_is_no_throttle_and_bad_settings_are_refused():
     assert bucket_for(object(), ThrottleConfig(0.0, 5, 1.0)) is None
     with pytest.raises(ValueError, match="rate > 0"):
         TokenBucket(rate=0, burst=1)
+
+
+def test_the_default_is_on_for_alpaca_and_off_for_the_paper_broker():
+    from engine.settings import load_settings
+
+    paper = ThrottleConfig.from_settings(load_settings(broker="paper"))
+    alpaca = ThrottleConfig.from_settings(load_settings(broker="alpaca", market_source="simulated",
+                                                        alpaca_key_id="k", alpaca_secret_key="s"))
+    explicit = ThrottleConfig.from_settings(load_settings(broker="paper", order_rate_per_second=7, order_burst=3))
+    assert paper.rate == 0 and alpaca.rate == 5.0 and (explicit.rate, explicit.burst) == (7.0, 3)
