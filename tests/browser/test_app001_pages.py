@@ -14,6 +14,7 @@ PAGES = {
     "/planner": ("#planner-sliders", "Planner"),
     "/health": ("#health-jobs", "Health"),
     "/trading": ("h3", "Trading"),
+    "/risk": ("#risk-stress", "Risk"),
     "/performance": ("#performance-fills-count", "Performance"),
     "/audit": ("#audit-count", "Audit"),
     "/users": ("#users-table", "Users"),
