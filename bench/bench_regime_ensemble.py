@@ -114,10 +114,10 @@ def quality_sp500(ps) -> None:
     ts = pd.to_datetime(rec["timestamp"])
     high = rec["volatility_class_name"].to_numpy() == "High"
     for name, start in STRESS.items():
-        t0 = pd.Timestamp(start, tz="UTC")
-        after = np.flatnonzero((ts >= t0).to_numpy() & high)
-        lag = (int(np.searchsorted(ts.to_numpy(), ts.iloc[after[0]].to_datetime64())) -
-               int(np.searchsorted(ts.to_numpy(), t0.to_datetime64()))) if len(after) else None
+        from_start = (ts >= pd.Timestamp(start, tz="UTC")).to_numpy()
+        first = int(np.argmax(from_start))
+        after = np.flatnonzero(from_start & high)
+        lag = int(after[0] - first) if len(after) else None
         print(f"S&P 500 {name:24s} ({start}): first High volatility after {lag} trading days"
               if lag is not None else f"S&P 500 {name}: never High")
     calm = (ts.dt.year == 2017).to_numpy()

@@ -36,18 +36,19 @@ def row_of(out: RegimeOutput) -> dict[str, Any]:
             "vol": out.volatility_component, "raw": out.raw_score, "adx": out.adx, "label": out.regime_id}
 
 
-def matrix(frame: pd.DataFrame) -> np.ndarray:
-    """(n, len(FEATURES)) float matrix; non-finite readings become 0 after the transforms."""
-    close = frame["close"].to_numpy(dtype=float)
+def matrix(frame: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+    """(n, len(FEATURES)) float matrix; non-finite readings become 0 after the transforms. ``frame`` may be a
+    dict of column arrays (the live step avoids building a DataFrame per bar)."""
+    close = np.asarray(frame["close"], dtype=float)
     ret = np.r_[0.0, np.diff(np.log(np.maximum(close, 1e-12)))] if len(close) else np.zeros(0)
     rv, mom = _window_stats(ret)
-    vol = frame["vol"].to_numpy(dtype=float)
+    vol = np.asarray(frame["vol"], dtype=float)
     x = np.column_stack([
-        frame["trend"].to_numpy(dtype=float) * 100.0, np.log(np.maximum(vol, 1e-4)),
-        frame["raw"].to_numpy(dtype=float), frame["adx"].to_numpy(dtype=float) / 50.0,
+        np.asarray(frame["trend"], dtype=float) * 100.0, np.log(np.maximum(vol, 1e-4)),
+        np.asarray(frame["raw"], dtype=float), np.asarray(frame["adx"], dtype=float) / 50.0,
         ret * 100.0, np.log(np.maximum(rv, 1e-6)), mom * 100.0,
-    ]) if len(frame) else np.zeros((0, N_CONTINUOUS))
-    prev = np.r_[-1.0, frame["label"].to_numpy(dtype=float)[:-1]] if len(frame) else np.zeros(0)
+    ]) if len(close) else np.zeros((0, N_CONTINUOUS))
+    prev = np.r_[-1.0, np.asarray(frame["label"], dtype=float)[:-1]] if len(close) else np.zeros(0)
     return np.column_stack([np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), prev])
 
 

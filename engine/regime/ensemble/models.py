@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from engine.regime.ensemble.features import N_CONTINUOUS
 
-MAX_FIT_ROWS = 40_000  # rows the models see at most (stride-subsampled): bounds the fit time
+MAX_FIT_ROWS = 20_000  # rows the models see at most (stride-subsampled): bounds the fit time
 MIN_FIT_ROWS = 200  # fewer labelled rows: no model (the rule-based answer stands alone)
 MAX_STATES = 8  # hidden states / mixture components (regimes seen, at most this)
 HMM_ITER, GMM_ITER, RF_TREES, RF_DEPTH, GB_ITER = 15, 100, 60, 12, 40

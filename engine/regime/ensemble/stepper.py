@@ -75,7 +75,8 @@ class EnsembleStepper:
         if m is None:
             return None
         if xs is None or static is None:
-            recent = pd.DataFrame(list(self.rows)[-HISTORY_BARS:], columns=FRAME_COLUMNS)
+            last = list(self.rows)[-HISTORY_BARS:]
+            recent = {c: np.array([r[c] for r in last], dtype=float) for c in FRAME_COLUMNS if c != "ts"}
             xs = m.scale(matrix(recent)[-1:])
             static = {k: v[0] for k, v in m.static_proba(xs).items()}
             xs = xs[0]
