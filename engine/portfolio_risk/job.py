@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from engine.context import EngineContext
 from engine.lease import check_fence
@@ -28,6 +28,7 @@ from engine.trading.triggers import RISK_ACTOR, tighten
 
 log = logging.getLogger(__name__)
 HISTORY_EVERY = timedelta(seconds=60)  # one history row a minute; figures and breaches every cycle
+HISTORY_KEPT = timedelta(days=90)  # older history rows are deleted when a new one is stored
 REDUCE_FRACTION = 0.25  # each reduction order cuts this share of the chosen position
 REDUCE_ORIGIN = "risk_reduce"
 OPEN_STATUSES = ("pending_new", "new", "partially_filled")
@@ -57,6 +58,7 @@ def run(ctx: EngineContext) -> CycleResult:
         save_report(s, now, report, found)
         if last_ts is None or now - last_ts >= HISTORY_EVERY or found:
             save_snapshot(s, now, report, found)
+            s.execute(delete(RiskSnapshotRow).where(RiskSnapshotRow.ts < now - HISTORY_KEPT))
         if found:
             reason = "portfolio limit breached by market moves: " + "; ".join(b.reason.replace(" would be", " is")
                                                                              for b in found)

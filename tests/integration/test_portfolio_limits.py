@@ -24,7 +24,15 @@ from engine.params.versions import apply_version
 from engine.portfolio_risk import job
 from engine.settings import load_settings
 from engine.store.db import open_store
-from engine.store.models import AuditEvent, BarRow, Instrument, OrderRow, PaperAccount, PaperPosition
+from engine.store.models import (
+    AuditEvent,
+    BarRow,
+    Instrument,
+    OrderRow,
+    PaperAccount,
+    PaperPosition,
+    RiskSnapshotRow,
+)
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.brokers.paper import PaperBroker
@@ -160,8 +168,13 @@ def test_stress_loss_limit_between_two_books(ctx):
 def test_market_move_breach_sets_reducing_and_sells_the_breaching_group(ctx):
     apply_version(ctx.store, _params({"reduce_on_breach": True}, {"AAA": "g"}, {"g": 50.0}), "test", "cli")
     _hold(ctx, AAA=450, CCC=300)  # g: 45%
+    with ctx.store.write() as s:  # a history row older than the 90 days kept
+        s.add(RiskSnapshotRow(ts=T0 - timedelta(days=91), equity=1.0, gross=0.0, net=0.0, cluster_net=0.0,
+                              breaches=[]))
     first = job.run(ctx)
     assert first.breaches == [] and first.reduced is None
+    with ctx.store.read() as s:
+        assert [r.ts for r in s.scalars(select(RiskSnapshotRow))] == [T0]  # the old row went, the new one stays
     with ctx.store.read() as s:
         assert trading_state.current(s).state is TradingState.ACTIVE
     ctx.clock.advance(60)
