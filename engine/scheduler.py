@@ -53,14 +53,19 @@ def within(seconds: float, run: Callable[[EngineContext], object]) -> Callable[[
     return bounded
 
 
-REGIME_MODELS_SECONDS = 30.0  # how often the ensemble refit job looks whether a refit is due
+REGIME_MODELS_SECONDS = 300.0  # how often the ensemble refit job looks whether a refit is due (longer than a
+# bounded fit, ~15-80 s, so a running refit does not show as skipped runs in the health checks)
 TUNING_SECONDS = 60.0  # how often the tuning job checks drift, rollback and whether a tuning run is due
 
 
 def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
     """Every scheduled job, its period and its function: the one list of what the engine does."""
     tick = ctx.settings.tick_seconds
-    market = cycle.market
+    JobFn = Callable[[EngineContext], object]
+    market: JobFn = cycle.market
+    account: JobFn
+    planner: JobFn
+    reconcile: JobFn
     if ctx.settings.market_source is MarketSourceName.ALPACA:  # 1-minute bars: polling every second is wasted budget
         tick = max(tick, ctx.settings.alpaca_poll_seconds)
         market = within(tick * 0.9, cycle.market)

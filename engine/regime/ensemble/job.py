@@ -28,7 +28,7 @@ from engine.store.models import BarRow, EnsembleModelRow
 log = logging.getLogger(__name__)
 
 TRAIN_BARS = 20_000  # newest stored bars a refit replays and learns from (~50 sessions of 1-minute bars)
-CHECK_SECONDS = 30.0  # how often the job looks whether a refit is due
+
 
 
 def refit_if_due(ctx: EngineContext) -> int | None:
