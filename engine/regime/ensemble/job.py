@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 TRAIN_BARS = 20_000  # newest stored bars a refit replays and learns from (~50 sessions of 1-minute bars)
 
 
-
 def refit_if_due(ctx: EngineContext) -> int | None:
     """Fit and store a new model when one is due; the new model's id, or None."""
     source = ctx.source
