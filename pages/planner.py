@@ -67,13 +67,19 @@ def _controls(presets: dict[str, api.PlannerPreset], active: api.PlannerPreset, 
         html.Div(active.description, id="planner-preset-description", className="small text-muted my-1"),
         html.Div([slider_block(s, float(active.sliders.get(s.name, 0.5))) for s in api.SLIDERS], id="planner-sliders"),
         switches_block(active),
+    ])
+
+
+def _send_bar(trader: bool) -> html.Div:
+    """Send plan: a confirm dialog first; each trade then goes through the order gateway in the planned order."""
+    return html.Div([
         html.Div([
-            dbc.Button("Send plan", id="planner-send", color="primary", n_clicks=0, disabled=not trader,
+            dbc.Button("Send plan", id="planner-send", color="primary", size="sm", n_clicks=0, disabled=not trader,
                        className="me-2"),
             html.Span("Each trade goes through the order gateway in the planned order; risk checks apply.",
                       className="small text-muted"),
-        ], hidden=not trader, className="mb-2"),
-        html.Div(id="planner-send-result"),
+        ], hidden=not trader, className="mb-1"),
+        html.Div(id="planner-send-result", className="mb-2"),
     ])
 
 
@@ -152,6 +158,7 @@ def layout(**_kwargs: object) -> html.Div:
             dbc.Col(_controls(presets, active, trader), lg=4),
             dbc.Col([
                 html.H6("Plan for the current portfolio"),
+                _send_bar(trader),
                 html.Div(id="planner-error", className="small text-danger"),
                 dcc.Loading(html.Div(id="planner-plan"), delay_show=400),
             ], lg=8),
