@@ -40,6 +40,7 @@ from engine.store.db import Store
 CSV_ROOT = PROJECT_ROOT / "data" / "backtest"  # one sub-folder of SYMBOL.csv files per data set
 TABLE = "__table__"  # the preset choice "the regime -> preset table"
 MAX_CASH = 1e12
+CANCEL_CHECK_BARS = 10
 WARMUP = pd.Timedelta(days=400)  # stored history loaded before the start to warm the indicators up
 
 
@@ -151,7 +152,9 @@ def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store:
 def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, str], None]) -> str:
     """Run a recorded backtest, storing progress and its result; returns the outcome line."""
     row = runs.get_run(store, run_id)
-    if row.status != "running" or row.data_label != built.spec.data_label or row.cash != built.spec.cash:
+    if row.status != "running":
+        raise BacktestError(f"backtest run {run_id} is {row.status}" + (f" ({row.message})" if row.message else ""))
+    if row.data_label != built.spec.data_label or row.cash != built.spec.cash:
         raise BacktestError(f"backtest run {run_id} does not match the form any more; start it again")
     last = [0.0]
 
@@ -162,9 +165,14 @@ def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, 
             last[0] = fraction
             runs.set_progress(store, run_id, fraction)
 
+    asked = [0]
+
+    def cancelled() -> bool:  # the cancel button marks the run; read every CANCEL_CHECK_BARS bars, not every bar
+        asked[0] += 1
+        return asked[0] % CANCEL_CHECK_BARS == 0 and runs.get_run(store, run_id).status == "cancelled"
+
     try:
-        result = run_backtest(built.spec, progress=report, cancelled=lambda: runs.get_run(store, run_id).status
-                              == "cancelled")
+        result = run_backtest(built.spec, progress=report, cancelled=cancelled)
         runs.finish_run(store, run_id, result, compute(result))
     except BacktestCancelled as exc:
         runs.fail_run(store, run_id, str(exc), cancelled=True)

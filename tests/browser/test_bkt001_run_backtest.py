@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.auth_helpers import browser_login
 from tests.browser.test_rgm002_whatif_preview import click
 from tests.integration import backtest_data
@@ -26,6 +28,7 @@ def backtest_app(test_settings, tmp_path: Path, bars: int = 40):  # type: ignore
     return create_app(test_settings(warmup_polls=0, csv_dir=str(folder)), start_engine=False)
 
 
+@pytest.mark.slow  # a backtest through the browser: about a minute on a busy machine
 def test_bkt001_run_a_backtest_with_progress_and_see_results(dash_duo, test_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     browser_login(dash_duo, backtest_app(test_settings, tmp_path), role="trader", path="/backtest")
     dash_duo.wait_for_element("#backtest-run", timeout=30)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.backtest import runs
 from engine.backtest.inputs import BacktestSpec, load_csv_dir, preset_by_name, preset_from_file
 from engine.backtest.outputs import compute
@@ -26,6 +28,7 @@ def _stored_run(store, frames, preset, name: str) -> int:  # type: ignore[no-unt
     return run_id
 
 
+@pytest.mark.slow  # a backtest through the browser: about a minute on a busy machine
 def test_bkt002_compare_two_runs_and_download(dash_duo, test_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     app = backtest_app(test_settings, tmp_path, bars=40)
     store = app.server.extensions[EXTENSION_KEY].store

@@ -137,3 +137,24 @@ def test_stored_run_round_trip(any_db_url, data) -> None:  # type: ignore[no-unt
             runs.file_text(store, other, "fills.csv")
     finally:
         store.dispose()
+
+
+def test_cancel_stops_a_run_and_is_audited(data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.backtest.inputs import BacktestCancelled
+
+    frames = load_csv_dir(data[0])
+    spec = BacktestSpec(frames=frames, index_symbol="IDX", params=default_params(), preset=preset_from_file(data[1]))
+    asked = []
+    with pytest.raises(BacktestCancelled, match="after 3 of 50 bars"):
+        run_backtest(spec, cancelled=lambda: asked.append(1) or len(asked) > 3)
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}", migrate=True)
+    try:
+        run_id = runs.create_run(store, spec, author="web:trader", data_source="csv")
+        assert runs.cancel_run(store, run_id, "web:trader") is True
+        assert runs.cancel_run(store, run_id, "web:trader") is False  # only a running run can be cancelled
+        assert runs.get_run(store, run_id).status == "cancelled"
+        with store.read() as s:
+            assert s.scalars(select(AuditEvent.action).where(AuditEvent.target == f"backtest:{run_id}")).all() == [
+                "backtest.run", "backtest.cancel"]
+    finally:
+        store.dispose()
