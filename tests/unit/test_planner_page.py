@@ -235,3 +235,31 @@ def test_compare_and_stored_plans_answer_only_on_change(page) -> None:  # type: 
         api.store_plan(s, NOW, plan, "engine", {}, None)
     table, _ = recent_outputs(stamp)
     assert "default" in str(table) and f"{plan.sequences_evaluated}" in str(table)
+
+
+def test_views_label_what_if_sequences_and_order_the_weights() -> None:
+    from engine.planner.api import PlanResult, PlanStep, SequenceSummary
+    from webapp.planner_views import outcomes_view, plan_view, qty_text, weights_figure
+
+    step = PlanStep("AAA", "sell", 1234.0, 10.0, 12340.0, "profit_taking", "profit_taking", "gain +45%", 62339.0,
+                    1.0, "cut to 1,234: max_order_notional")
+    plan = PlanResult([step], {"return": 0.5, "risk": -0.25, "total": 0.25},
+                      [SequenceSummary("relaxed/what-if", 0.4, "sell 2,000 AAA", "max_order_notional x1.5")],
+                      7, 3.2, "default", "Bullish_Low_Vol", "regime table", {"AAA": 0.3, "BBB": -0.5},
+                      {"AAA": 0.1, "CCC": 0.2}, 1.0, relaxed=None, label="profit_taking/combinatorial")
+    text = str(plan_view(plan))
+    assert "what-if: max_order_notional x1.5 relaxed" in text  # the runner-up says it relaxed a limit
+    assert "Td('1,234')" in text and "Td('$12,340.00')" in text and "Td('$62,339.00')" in text
+    assert "cut to 1,234: max_order_notional" in text and "+0.2500" in text
+    assert (qty_text(1234.0), qty_text(2.5), qty_text(0.125)) == ("1,234", "2.5", "0.125")
+    figure = weights_figure(plan.weights_before, plan.weights_after)
+    before, after = figure["data"]
+    assert before["x"] == ["BBB", "AAA", "CCC"]  # largest weight (either side) first
+    assert (before["y"], after["y"]) == ([-0.5, 0.3, 0.0], [0.0, 0.1, 0.2])
+
+    class Outcome:
+        def __init__(self, status: str, message: str) -> None:
+            self.symbol, self.side, self.qty, self.status, self.message = "AAA", "sell", 5.0, status, message
+
+    rows = str(outcomes_view([Outcome("new", "sent (rd-1)"), Outcome("blocked", "trading is HALTED")]))
+    assert "Badge(children='new', color='success')" in rows and "Badge(children='blocked', color='danger')" in rows
