@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.regime.batch import kernel, tables
+from engine.regime.batch import tables
 from engine.regime.batch import vectors as vx
 from engine.regime.batch.inputs import Inputs
 from engine.regime.candidate import NEUTRAL_TARGET_MAX_SCORE
@@ -65,6 +65,7 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
 def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, list[int]], low_vol: list[bool],
         spike: list[bool], gaps: list[str], session_gap: list[bool], restricted: list[int]) -> Decided:
     """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state."""
+    from engine.regime.batch import kernel  # numba loads on first use, not with every import of engine.regime
     f, stab, tp, st, tbase = clf.formation, clf.stability, clf.transitions, clf.state, clf.tb
     assert tbase is not None  # chunks are classified once the bar interval is known
     tb = _tables(clf)
@@ -153,6 +154,8 @@ def _state_out(st: StabilityState, regs: tuple[RegimeRow, ...], si: np.ndarray, 
 
 def _decided(clf: RegimeClassifier, tb: tables.Tables, out_i: np.ndarray, out_f: np.ndarray,
              gaps: list[str]) -> Decided:
+    from engine.regime.batch import kernel
+
     names = tables.CHECKS
     check_text = {c: ",".join(names[j] for j in range(len(names)) if (c >> j) & 1) for c in set(out_i[7].tolist())}
     kinds, rix = out_i[3].tolist(), out_i[4].tolist()
