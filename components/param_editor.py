@@ -91,7 +91,8 @@ def value_control(key: str, f: FieldSpec, value: Any) -> Any:
                             style={"minWidth": "12rem"})
     if is_slider(f):
         number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        slider_value = min(max(number, f.min), f.max) if number is not None else f.min
+        lo, hi = float(f.min or 0.0), float(f.max or 0.0)  # is_slider: both bounds exist
+        slider_value = min(max(number, lo), hi) if number is not None else lo
         return dbc.Row([
             dbc.Col(dcc.Slider(id={"type": "parameters-slider", "name": key}, min=f.min, max=f.max,
                                step=slider_step(f), value=slider_value, allow_direct_input=False,

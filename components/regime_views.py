@@ -131,8 +131,8 @@ def inactive_modules(modules: Sequence[Mapping[str, Any]]) -> html.Div:
 
 def bands(segs: pd.DataFrame, colours: Mapping[str, str]) -> list[dict[str, Any]]:
     """Regime runs as colour bands for components.charts.price_figure."""
-    return [{"x0": r.start, "x1": r.end, "color": colours.get(r.regime_name, UNKNOWN_COLOUR)}
-            for r in segs.itertuples()]
+    return [{"x0": r["start"], "x1": r["end"], "color": colours.get(str(r["regime_name"]), UNKNOWN_COLOUR)}
+            for r in segs.to_dict("records")]
 
 
 def timeline_figure(rows: Sequence[tuple[str, pd.DataFrame]], colours: Mapping[str, str], title: str,
@@ -203,9 +203,10 @@ def duration_figure(stats: pd.DataFrame) -> go.Figure:
 
 def duration_table(stats: pd.DataFrame) -> dbc.Table | html.Div:
     seen = stats[stats["runs"] > 0]
+    records: list[Any] = list(seen.itertuples())  # pandas' stubs type row attributes loosely
     rows = [(r.regime_name, r.runs, minutes_text(r.median), f"{minutes_text(r.shortest)} – {minutes_text(r.longest)}",
              f"{fmt.number(r.expected_min, 0)} / {fmt.number(r.expected_typical, 0)} / {fmt.number(r.expected_max, 0)}",
-             _pct(r.below_min_pct), _pct(r.above_max_pct)) for r in seen.itertuples()]
+             _pct(r.below_min_pct), _pct(r.above_max_pct)) for r in records]
     return small_table(["Regime", "Runs", "Median", "Shortest – longest", "Expected min / typical / max",
                         "Below min", "Above max"], rows, "no completed regime run yet")
 

@@ -6,6 +6,7 @@ seconds stays light.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from dash import html
 
@@ -26,7 +27,7 @@ def spark_levels(values: Sequence[float | None]) -> list[int]:
 def sparkline(points: Sequence[tuple[str, float | None]], id: str | dict | None = None) -> html.Span:
     """points: (status, value) oldest first."""
     levels = spark_levels([value for _status, value in points])
-    kwargs = {"id": id} if id is not None else {}
+    kwargs: dict[str, Any] = {"id": id} if id is not None else {}
     return html.Span([html.Span(BLOCKS[level], className=STATUS_CLASS.get(status, "text-secondary"))
                       for (status, _value), level in zip(points, levels, strict=True)],
                      className="font-monospace", title=f"{len(points)} results, oldest first", **kwargs)

@@ -7,6 +7,8 @@ the server re-validates the whole set through the engine on every change and aga
 """
 from __future__ import annotations
 
+from typing import Any
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
@@ -32,7 +34,7 @@ param_version_callbacks.register_callbacks()  # downloads and the versions panel
 
 FIRST_SHEET = "MasterConfiguration"
 POLL_MS = 5000  # how often the page checks whether someone else applied a version
-VERSION_COLUMNS = [{"field": "id", "headerName": "Version", "maxWidth": 100}, {"field": "active", "maxWidth": 90},
+VERSION_COLUMNS: list[dict[str, Any]] = [{"field": "id", "headerName": "Version", "maxWidth": 100}, {"field": "active", "maxWidth": 90},
                    {"field": "created_at", "headerName": "Time (UTC)"}, {"field": "author"}, {"field": "source"},
                    {"field": "changes", "maxWidth": 100}, {"field": "note", "flex": 2}]
 
@@ -289,7 +291,7 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     text = text_or_default(note, f"uploaded {upload.get('filename')}" if upload else "edited in the web UI")
     # edits are checked, inside the apply transaction, against the version they were made on; an upload is a
     # whole workbook and replaces whatever is active
-    expected = {} if upload else {"expected_parent": (base_ref or {}).get("version_id")}
+    expected: dict[str, Any] = {} if upload else {"expected_parent": (base_ref or {}).get("version_id")}
     try:
         applied = apply_version(context.store, ps, web_actor(), source, text, clock=context.clock, **expected)
     except StaleVersionError as exc:

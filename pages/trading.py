@@ -4,6 +4,7 @@ progress, positions with P&L, open orders with cancel, recent fills, a manual or
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -142,7 +143,7 @@ def _state_view(state: dict | None) -> Any:
     ])
 
 
-RENDER = {
+RENDER: dict[str, Callable[[Any], Any]] = {
     "state": _state_view, "progress": steps_list, "positions": lambda rows: positions_table(rows, can_close=can_trade()), "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
     "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
     "rejections": rejected_orders_table,

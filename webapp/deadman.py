@@ -107,11 +107,16 @@ class DeadmanWatcher:
             self._thread.join(timeout=timeout_s)
 
 
+def _data_status(status: str) -> dict[str, Any]:
+    """The `data-status` attribute browser tests read (a dash in its name: passed as a keyword dict)."""
+    return {"data-status": status}
+
+
 def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
     """The banner's engine line: text and Bootstrap classes (red when the switch has tripped)."""
     base = "py-1 px-2 mb-2 small rounded "
     if view.tripped:
-        return html.Strong(view.banner_text(), id="banner-engine-text", **{"data-status": "deadman"}), \
+        return html.Strong(view.banner_text(), id="banner-engine-text", **_data_status("deadman")), \
             base + "alert alert-danger fw-bold"
     live = view.liveness
     status = live.status
@@ -119,8 +124,8 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
     text = view.banner_text()
     if status != LIVE and view.state in ("ACTIVE", "REDUCING"):
         text += f" — trading state is {view.state} but no engine is running it"
-        return html.Strong(text, id="banner-engine-text", **{"data-status": status}), base + "alert alert-danger"
-    return (html.Span(text, id="banner-engine-text", **{"data-status": status}),
+        return html.Strong(text, id="banner-engine-text", **_data_status(status)), base + "alert alert-danger"
+    return (html.Span(text, id="banner-engine-text", **_data_status(status)),
             base + classes.get(status, "alert alert-warning"))
 
 

@@ -207,4 +207,5 @@ def prune_attempts(store: Store, before: datetime) -> int:
     from sqlalchemy import delete
 
     with store.write() as s:
-        return int(s.execute(delete(LoginAttempt).where(LoginAttempt.ts < before)).rowcount or 0)
+        result = s.execute(delete(LoginAttempt).where(LoginAttempt.ts < before))
+        return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's CursorResult has rowcount

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
-from alpaca.data.models import OptionsSnapshot
+from alpaca.data.models import BarSet, OptionsSnapshot
 from alpaca.data.requests import OptionChainRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
@@ -92,7 +92,7 @@ def build_chain(underlying: str, snapshots: dict[str, OptionsSnapshot], spot: fl
             _f(g.vega) * VEGA_SCALE if g else math.nan, _f(g.theta) * THETA_SCALE if g else math.nan,
         ))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(9)]
+    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
 
     def arr(i: int) -> np.ndarray:
         return np.asarray(cols[i], dtype=float)
@@ -228,8 +228,8 @@ class AlpacaMarketSource:
         start = min(starts)
         if self._fetched_at is not None:  # a symbol without trades must not drag every poll back days
             start = max(start, self._fetched_at - self._late_bars)
-        request = StockBarsRequest(symbol_or_symbols=self._all, timeframe=TimeFrame.Minute, start=start,
-                                   **({"feed": self._feed} if self._feed else {}))
+        feed: dict[str, Any] = {"feed": self._feed} if self._feed else {}
+        request = StockBarsRequest(symbol_or_symbols=self._all, timeframe=TimeFrame.Minute, start=start, **feed)
         try:
             barset = self._stocks.get_stock_bars(request)
         except Exception as exc:
@@ -240,6 +240,8 @@ class AlpacaMarketSource:
                 f"{describe(exc)}. Check the API keys, the data feed subscription and the network; "
                 "the next tick retries."
             ) from exc
+        if not isinstance(barset, BarSet):  # the client is never in raw-data mode; a dict here is a library change
+            raise MarketDataError(f"Alpaca market data ({self.host}): unexpected bars response {type(barset).__name__}")
         out = []
         for symbol, rows in barset.data.items():
             last = self._last_ts.get(symbol)
@@ -263,11 +265,12 @@ class AlpacaMarketSource:
         """Only what the regime modules use: expiries within chain_max_days, strikes within chain_strike_pct of spot."""
         today = now.astimezone(UTC).date()
         band = spot * self.chain_strike_pct / 100.0
+        feed: dict[str, Any] = {"feed": self._options_feed} if self._options_feed else {}
         return OptionChainRequest(
             underlying_symbol=underlying, expiration_date_gte=today,
             expiration_date_lte=today + timedelta(days=self.chain_max_days),
             strike_price_gte=round(spot - band, 2), strike_price_lte=round(spot + band, 2),
-            **({"feed": self._options_feed} if self._options_feed else {}),
+            **feed,
         )
 
     def _chain(self, underlying: str, now: datetime, spot: float) -> OptionChain:

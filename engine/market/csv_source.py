@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -159,7 +160,7 @@ def _validate(path: Path, raw: dict[str, pd.Series], line_no: np.ndarray) -> pd.
         i = int(bad[0])
         raise _fail(path, int(line_no[i]), "timestamp",
                     f"cannot read {raw['timestamp'][i]!r} as a date/time; use ISO-8601 like 2024-03-01T14:30:00Z")
-    out = {"timestamp": ts}
+    out: dict[str, Any] = {"timestamp": ts}
     for c in COLUMNS[1:]:
         vals = pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))

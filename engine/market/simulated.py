@@ -76,6 +76,7 @@ class SimulatedMarket:
             ChainSpec(u, nice_step(float(START_PRICE[i])), _OI_SCALE.get(u, 2000.0))
             for u, i in zip(self._underlyings, self._uidx, strict=True)
         ]
+        self._cursor = 0  # the next minute poll() returns (set again by _reset)
         self._reset(0, book_from=OI_STEP - 1)
 
     # -- MarketSource -------------------------------------------------------------------

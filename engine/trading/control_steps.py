@@ -166,7 +166,8 @@ def flatten(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     positions = [p for p in ctx.broker.get_positions() if p.qty != 0]
     if not positions:
         return "no positions to close"
-    placed, refused = [], []
+    placed: list[str] = []
+    refused: list[str] = []
     for pos in positions:
         side = OrderSide.SELL if pos.qty > 0 else OrderSide.BUY
         intent = gateway.OrderIntent(symbol=pos.symbol, side=side, qty=abs(pos.qty), order_type=OrderType.MARKET,

@@ -60,7 +60,7 @@ class RiskLimits:
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name in values and values[f.name] is not None:
-                default = f.default
+                default: Any = f.default
                 raw = values[f.name]
                 if isinstance(default, Decimal):
                     kwargs[f.name] = Decimal(str(raw))

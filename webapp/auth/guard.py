@@ -13,6 +13,7 @@ from typing import Any
 import dash
 from flask import Flask, Response, g, jsonify, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from engine import audit
 from engine.auth import principal
@@ -76,7 +77,7 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
     hosts = LOOPBACK_HOSTS | allowed_hosts
 
     @server.before_request
-    def guard() -> Response | None:
+    def guard() -> BaseResponse | None:
         g.principal_token = principal.set_current(principal.Principal("", "", _source()))
         if host_name(request.host) not in hosts:
             return _refusal(400, "this Host is not served here; add it to REGIMEDESK_ALLOWED_HOSTS")

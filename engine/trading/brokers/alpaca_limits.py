@@ -290,7 +290,8 @@ class AlpacaSession(requests.Session):
         per_attempt = self.timeout_s if given is None else float(given) if not isinstance(given, tuple) else self.timeout_s
         kwargs["timeout"] = min(per_attempt, left)
         budget.sent += 1
-        response = super().request(method, url, *args, **kwargs)
+        verb = method if isinstance(method, str) else method.decode()
+        response = super().request(verb, url, *args, **kwargs)
         self.last_status = response.status_code
         if self.limiter is not None:
             self.limiter.observe(response.status_code, response.headers)

@@ -35,14 +35,15 @@ class TradeUpdate:
 class AlpacaTradeUpdates:
     """Runs TradingStream in a daemon thread and calls ``on_update`` (from that thread) per trade update."""
 
-    def __init__(self, api_key: str, secret_key: str, on_update: Callable[[TradeUpdate], None], paper: bool = True,
+    def __init__(self, api_key: str, secret_key: str, on_update: Callable[[TradeUpdate], object], paper: bool = True,
                  url_override: str | None = None, *, allow_live: bool = False,
                  on_connect: Callable[[int], None] | None = None) -> None:
         if not paper and not allow_live:
             raise BrokerError("Alpaca live trade stream refused without the live opt-in (REGIMEDESK_ALPACA_LIVE=1).")
         self._on_update = on_update
         self._on_connect = on_connect
-        self._stream = TradingStream(api_key, secret_key, paper=paper, url_override=url_override)
+        self._stream = (TradingStream(api_key, secret_key, paper=paper, url_override=url_override) if url_override
+                        else TradingStream(api_key, secret_key, paper=paper))
         self._stream.subscribe_trade_updates(self._handle)
         self._thread: threading.Thread | None = None
         self.updates = 0
@@ -116,7 +117,7 @@ def stream_url_for(base_url: str | None) -> str | None:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/stream"
 
 
-def build_alpaca_trade_updates(settings: Any, on_update: Callable[[TradeUpdate], None],
+def build_alpaca_trade_updates(settings: Any, on_update: Callable[[TradeUpdate], object],
                                on_connect: Callable[[int], None] | None = None) -> AlpacaTradeUpdates:
     """From engine settings: alpaca_key_id, alpaca_secret_key, alpaca_live, and alpaca_stream_url or alpaca_base_url."""
     key, secret = secret_value(getattr(settings, "alpaca_key_id", None)), secret_value(getattr(settings, "alpaca_secret_key", None))
