@@ -306,7 +306,7 @@ class TransitionManagement(SheetView):
 
     @property
     def transition_lead_time(self) -> float:
-        """Advance warning for transitions; unit: minutes; range 0..5; not used: no transition forecasting."""
+        """Advance warning for transitions; unit: minutes; range 0..5; read by engine.regime.dynamics."""
         return self._read('transition_lead_time')
 
     @property
@@ -1871,47 +1871,47 @@ class EnsembleMethods(SheetView):
 
     @property
     def ensemble_enabled(self) -> bool:
-        """Enable ensemble methods for regime detection; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Enable ensemble methods for regime detection; read by engine.regime.ensemble."""
         return self._read('ensemble_enabled')
 
     @property
     def ensemble_method(self) -> Literal['WEIGHTED_VOTING', 'MAJORITY_VOTING', 'STACKING']:
-        """Voting method for ensemble predictions; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Voting method for ensemble predictions; read by engine.regime.ensemble."""
         return self._read('ensemble_method')
 
     @property
     def hmm_weight(self) -> float:
-        """Weight for Hidden Markov Model predictions; unit: ratio; range 0..1; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Weight for Hidden Markov Model predictions; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('hmm_weight')
 
     @property
     def gmm_weight(self) -> float:
-        """Weight for Gaussian Mixture Model predictions; unit: ratio; range 0..1; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Weight for Gaussian Mixture Model predictions; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('gmm_weight')
 
     @property
     def random_forest_weight(self) -> float:
-        """Weight for Random Forest predictions; unit: ratio; range 0..1; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Weight for Random Forest predictions; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('random_forest_weight')
 
     @property
     def gradient_boost_weight(self) -> float:
-        """Weight for Gradient Boosting predictions; unit: ratio; range 0..1; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Weight for Gradient Boosting predictions; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('gradient_boost_weight')
 
     @property
     def minimum_ensemble_confidence(self) -> float:
-        """Minimum confidence required from ensemble; unit: ratio; range 0..1; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Minimum confidence required from ensemble; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('minimum_ensemble_confidence')
 
     @property
     def disagreement_threshold(self) -> float:
-        """Maximum allowed disagreement between models; unit: ratio; range 0..1; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Maximum allowed disagreement between models; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('disagreement_threshold')
 
     @property
     def adaptive_weighting(self) -> bool:
-        """Dynamically adjust weights based on performance; not used: no HMM/GMM/random-forest/gradient-boost models in this engine."""
+        """Dynamically adjust weights based on performance; read by engine.regime.ensemble."""
         return self._read('adaptive_weighting')
 
 
@@ -1922,52 +1922,52 @@ class ConfidenceCalibration(SheetView):
 
     @property
     def calibration_enabled(self) -> bool:
-        """Enable confidence score calibration; not used: no calibration model; confidence comes from the score margin."""
+        """Enable confidence score calibration; read by engine.regime.ensemble."""
         return self._read('calibration_enabled')
 
     @property
     def calibration_method(self) -> Literal['ISOTONIC_REGRESSION', 'PLATT_SCALING', 'TEMPERATURE_SCALING', 'NONE']:
-        """Method for calibrating confidence scores; not used: no calibration model; confidence comes from the score margin."""
+        """Method for calibrating confidence scores; read by engine.regime.ensemble."""
         return self._read('calibration_method')
 
     @property
     def platt_scaling_enabled(self) -> bool:
-        """Use Platt scaling for probability calibration; not used: no calibration model; confidence comes from the score margin."""
+        """Use Platt scaling for probability calibration; read by engine.regime.ensemble."""
         return self._read('platt_scaling_enabled')
 
     @property
     def temperature_scaling(self) -> float:
-        """Temperature parameter for softmax calibration; range 0.1..10; not used: no calibration model; confidence comes from the score margin."""
+        """Temperature parameter for softmax calibration; range 0.1..10; read by engine.regime.ensemble."""
         return self._read('temperature_scaling')
 
     @property
     def binning_strategy(self) -> Literal['ADAPTIVE', 'UNIFORM', 'QUANTILE']:
-        """Strategy for binning confidence scores; not used: no calibration model; confidence comes from the score margin."""
+        """Strategy for binning confidence scores; read by engine.regime.ensemble."""
         return self._read('binning_strategy')
 
     @property
     def calibration_bins(self) -> int:
-        """Number of bins for calibration; unit: count; range 2..1000; not used: no calibration model; confidence comes from the score margin."""
+        """Number of bins for calibration; unit: count; range 2..1000; read by engine.regime.ensemble."""
         return self._read('calibration_bins')
 
     @property
     def confidence_floor(self) -> float:
-        """Minimum allowed confidence score; unit: ratio; range 0..1; not used: no calibration model; confidence comes from the score margin."""
+        """Minimum allowed confidence score; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('confidence_floor')
 
     @property
     def confidence_ceiling(self) -> float:
-        """Maximum allowed confidence score; unit: ratio; range 0..1; not used: no calibration model; confidence comes from the score margin."""
+        """Maximum allowed confidence score; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('confidence_ceiling')
 
     @property
     def real_time_calibration(self) -> bool:
-        """Update calibration in real-time; not used: no calibration model; confidence comes from the score margin."""
+        """Update calibration in real-time; read by engine.regime.ensemble."""
         return self._read('real_time_calibration')
 
     @property
     def calibration_window(self) -> int:
-        """Number of samples for calibration window; unit: samples; range 10..100000; not used: no calibration model; confidence comes from the score margin."""
+        """Number of samples for calibration window; unit: samples; range 10..100000; read by engine.regime.ensemble."""
         return self._read('calibration_window')
 
 
@@ -2039,7 +2039,7 @@ class AdaptiveLearning(SheetView):
 
     @property
     def update_frequency(self) -> int:
-        """How often to update parameters; unit: samples; range 1..1e+06; not used: no online learning: parameters change only through audited versions."""
+        """How often to update parameters; unit: samples; range 1..1e+06; read by engine.regime.ensemble.job."""
         return self._read('update_frequency')
 
     @property
@@ -2136,47 +2136,47 @@ class RegimeStability(SheetView):
 
     @property
     def stability_score_enabled(self) -> bool:
-        """Enable regime stability scoring; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Enable regime stability scoring; read by engine.regime.dynamics."""
         return self._read('stability_score_enabled')
 
     @property
     def minimum_stability_score(self) -> float:
-        """Minimum score for stable regime; unit: ratio; range 0..1; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Minimum score for stable regime; unit: ratio; range 0..1; read by engine.regime.dynamics."""
         return self._read('minimum_stability_score')
 
     @property
     def persistence_check(self) -> bool:
-        """Check regime persistence; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Check regime persistence; read by engine.regime.dynamics."""
         return self._read('persistence_check')
 
     @property
     def regime_momentum(self) -> bool:
-        """Analyze regime momentum; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Analyze regime momentum; not used: no regime momentum measure yet: the leave probability and stability score describe the regime's outlook."""
         return self._read('regime_momentum')
 
     @property
     def transition_probability_model(self) -> Literal['MARKOV_CHAIN', 'HIDDEN_MARKOV', 'EMPIRICAL']:
-        """Model for transition probabilities; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Model for transition probabilities; read by engine.regime.dynamics."""
         return self._read('transition_probability_model')
 
     @property
     def regime_lifetime_analysis(self) -> bool:
-        """Analyze expected regime duration; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Analyze expected regime duration; read by engine.regime.dynamics."""
         return self._read('regime_lifetime_analysis')
 
     @property
     def expected_duration_check(self) -> bool:
-        """Validate against expected duration; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Validate against expected duration; read by engine.regime.dynamics."""
         return self._read('expected_duration_check')
 
     @property
     def volatility_clustering(self) -> bool:
-        """Check for volatility clustering; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Check for volatility clustering; read by engine.regime.dynamics."""
         return self._read('volatility_clustering')
 
     @property
     def regime_entropy_check(self) -> bool:
-        """Measure regime uncertainty; not used: Phase 2 ML stability model; stability rules come from StabilityConfiguration."""
+        """Measure regime uncertainty; read by engine.regime.dynamics."""
         return self._read('regime_entropy_check')
 
 
@@ -2238,27 +2238,27 @@ class RiskControls(SheetView):
 
     @property
     def false_positive_penalty(self) -> float:
-        """Penalty for false positive regimes; unit: multiplier; range 0..10; not used: Phase 2 regime-model scoring penalties; trading limits are on the TradingRisk sheet."""
+        """Penalty for false positive regimes; unit: multiplier; range 0..10; not used: regime-model scoring penalty for offline evaluation; the live ensemble does not score itself."""
         return self._read('false_positive_penalty')
 
     @property
     def false_negative_penalty(self) -> float:
-        """Penalty for missed regimes; unit: multiplier; range 0..10; not used: Phase 2 regime-model scoring penalties; trading limits are on the TradingRisk sheet."""
+        """Penalty for missed regimes; unit: multiplier; range 0..10; not used: regime-model scoring penalty for offline evaluation; the live ensemble does not score itself."""
         return self._read('false_negative_penalty')
 
     @property
     def regime_uncertainty_handling(self) -> Literal['CONSERVATIVE', 'MODERATE', 'AGGRESSIVE']:
-        """How to handle uncertain regimes; not used: Phase 2 regime-model scoring penalties; trading limits are on the TradingRisk sheet."""
+        """How to handle uncertain regimes; read by engine.regime.ensemble."""
         return self._read('regime_uncertainty_handling')
 
     @property
     def max_uncertainty_threshold(self) -> float:
-        """Maximum allowed uncertainty; unit: ratio; range 0..1; not used: Phase 2 regime-model scoring penalties; trading limits are on the TradingRisk sheet."""
+        """Maximum allowed uncertainty; unit: ratio; range 0..1; read by engine.regime.ensemble."""
         return self._read('max_uncertainty_threshold')
 
     @property
     def conflict_resolution(self) -> Literal['MOST_STABLE', 'HIGHEST_CONFIDENCE', 'MOST_RECENT']:
-        """How to resolve conflicting signals; not used: Phase 2 regime-model scoring penalties; trading limits are on the TradingRisk sheet."""
+        """How to resolve conflicting signals; not used: conflicts between the ensemble and the rules follow regime_uncertainty_handling."""
         return self._read('conflict_resolution')
 
     @property
@@ -2268,7 +2268,7 @@ class RiskControls(SheetView):
 
     @property
     def manual_intervention_threshold(self) -> float:
-        """Threshold for manual intervention; unit: ratio; range 0..1; not used: Phase 2 regime-model scoring penalties; trading limits are on the TradingRisk sheet."""
+        """Threshold for manual intervention; unit: ratio; range 0..1; not used: no manual-intervention workflow for regimes: the operator acts through the trading controls."""
         return self._read('manual_intervention_threshold')
 
 
