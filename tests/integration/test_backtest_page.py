@@ -93,3 +93,36 @@ def test_pending_edits_of_the_parameters_page_as_the_parameters(test_settings, t
             jobs.build_spec({**form, "version": "x"}, None, store, settings)
     finally:
         store.dispose()
+
+
+def test_stored_history_as_backtest_data(any_db_url) -> None:  # type: ignore[no-untyped-def]
+    """The engine's stored bars come back per symbol, in time order, with the stored index symbol; the range
+    (and the warm-up before its start) is cut in the query."""
+    import pandas as pd
+
+    from engine.backtest.inputs import BacktestError, load_stored_history
+    from engine.backtest.sample import simulated_frames
+    from engine.store.db import open_store
+    from engine.store.models import BarRow, Instrument
+
+    frames = {s: f for s, f in simulated_frames(30).items() if s in ("IDX", "ALFA")}
+    store = open_store(any_db_url, migrate=True)
+    try:
+        with pytest.raises(BacktestError, match="no market history yet"):
+            load_stored_history(store)
+        with store.write() as s:
+            s.add_all([Instrument(symbol="ALFA", kind="stock", has_options=False, source="simulated"),
+                       Instrument(symbol="IDX", kind="index", has_options=False, source="simulated")])
+            for sym, f in frames.items():
+                s.add_all([BarRow(symbol=sym, ts=r.timestamp.to_pydatetime(), open=r.open, high=r.high, low=r.low,
+                                  close=r.close, volume=r.volume) for r in f.itertuples()])
+        got, index = load_stored_history(store)
+        assert index == "IDX" and sorted(got) == ["ALFA", "IDX"]
+        pd.testing.assert_frame_equal(got["IDX"], frames["IDX"], check_dtype=False)
+        ts = frames["IDX"]["timestamp"]
+        cut, _ = load_stored_history(store, ts.iloc[20].to_pydatetime(), ts.iloc[25].to_pydatetime(),
+                                     warmup=pd.Timedelta(days=7))
+        assert cut["IDX"]["timestamp"].iloc[0] == ts[ts >= ts.iloc[20] - pd.Timedelta(days=7)].iloc[0]
+        assert cut["IDX"]["timestamp"].iloc[-1] == ts.iloc[25]
+    finally:
+        store.dispose()
