@@ -27,7 +27,7 @@ from .errors import ParamsError, StaleVersionError, ValidationError, VersionNotF
 from .paramset import ParamSet, default_params
 
 log = logging.getLogger(__name__)
-SOURCES = ("default", "upload", "ui", "rollback", "cli")
+SOURCES = ("default", "upload", "ui", "rollback", "cli", "tuning")  # tuning: engine/tuning/proposals.py
 
 
 @dataclass(frozen=True)

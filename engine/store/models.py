@@ -588,3 +588,25 @@ class EnsembleModelRow(Base):
     metrics: Mapped[dict] = mapped_column(default=dict)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     __table_args__ = (Index("ix_ensemble_models_symbol_id", "symbol", "id"),)
+
+
+# --- Self-tuning (issue 16): tuning proposals, applied only through engine.params.versions ------------
+class TuningProposal(Base):
+    """One tuning run's candidate: pending (waiting for an admin), applied, rejected, not_better or stale.
+
+    The candidate's values become a parameter version only through apply_version (engine/tuning/proposals.py)."""
+
+    __tablename__ = "tuning_proposals"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    base_version_id: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    trials: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[list] = mapped_column(default=list)
+    values_json: Mapped[str] = mapped_column(Text)
+    validation: Mapped[dict] = mapped_column(default=dict)
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    applied_version_id: Mapped[int | None]

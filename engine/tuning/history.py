@@ -35,10 +35,14 @@ def from_replay(records: pd.DataFrame, bars: pd.DataFrame, ps: ParamSet,
     return _with_truth(h.reset_index(drop=True), truth)
 
 
-def from_store(session: Session, symbol: str, ps: ParamSet, limit: int = 2000) -> pd.DataFrame:
-    """The newest `limit` stored snapshots of `symbol` as scorecard rows (with the truth when simulated)."""
-    rows = list(session.scalars(select(RegimeSnapshot).where(RegimeSnapshot.symbol == symbol)
-                                .order_by(RegimeSnapshot.id.desc()).limit(limit)))[::-1]
+def from_store(session: Session, symbol: str, ps: ParamSet, limit: int = 2000,
+               version_id: int | None = None) -> pd.DataFrame:
+    """The newest `limit` stored snapshots of `symbol` (made by `version_id` when given) as scorecard rows,
+    with the truth when the market is simulated."""
+    q = select(RegimeSnapshot).where(RegimeSnapshot.symbol == symbol)
+    if version_id is not None:
+        q = q.where(RegimeSnapshot.param_version_id == version_id)
+    rows = list(session.scalars(q.order_by(RegimeSnapshot.id.desc()).limit(limit)))[::-1]
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
     f = Formation(ps)

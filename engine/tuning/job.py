@@ -1,12 +1,78 @@
 """The tuning job (its own scheduler job, every TUNING_SECONDS): drift, then auto-rollback, then a tuning run
-when AdaptiveTuning adaptation_frequency hours have passed since the last one. Each step is recorded
-as its own job run, so one failing step shows on the Health page without hiding the others."""
+when AdaptiveTuning adaptation_frequency hours have passed since the last one. Each step is recorded as
+its own job run, so one failing step shows on the Health page without hiding the others.
+
+A scheduled run tunes on the newest historical_lookback_days of the index's stored bars (and the
+simulated market's true regimes when present), needs min_samples_required bars, and uses a seed derived
+from the run's hour so the run is reproducible from the store.
+"""
 from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import select
 
 from engine import jobs
 from engine.context import EngineContext
+from engine.params.typed import Parameters
+from engine.params.versions import active_params
+from engine.store.keyvalue import get_value, put_value
+from engine.store.models import BarRow, TrueRegimeRow
 from engine.tuning.drift_job import check_drift
+from engine.tuning.proposals import record
+from engine.tuning.rollback import check_rollback
+from engine.tuning.tuner import tune
+
+log = logging.getLogger(__name__)
+LAST_RUN_KEY = "tuning.last_run"  # {"ts", "outcome"}
+TRIALS = 20  # optuna trials per scheduled run (each replays the in-sample history once)
+
+
+def history(ctx: EngineContext, days: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The index's stored bars over the last `days` days, and the true regime path when the store has it."""
+    assert ctx.source is not None
+    since = ctx.clock.now() - timedelta(days=days)
+    with ctx.store.read() as s:
+        rows = s.execute(select(BarRow.ts, BarRow.open, BarRow.high, BarRow.low, BarRow.close, BarRow.volume)
+                         .where(BarRow.symbol == ctx.source.index_symbol(), BarRow.ts >= since)
+                         .order_by(BarRow.ts)).all()
+        truth = pd.DataFrame([(r.ts, r.trend, r.volatility) for r in s.scalars(
+            select(TrueRegimeRow).where(TrueRegimeRow.ts >= since))], columns=["timestamp", "trend", "volatility"])
+    bars = pd.DataFrame(rows, columns=["timestamp", "open", "high", "low", "close", "volume"])
+    return bars, (truth if len(truth) else None)
+
+
+def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
+    """A tuning run when enabled and due; the stored proposal's id, or None."""
+    if ctx.source is None:
+        return None
+    now = ctx.clock.now()
+    with ctx.store.read() as s:
+        ps = active_params(s)
+        last = get_value(s, LAST_RUN_KEY) or {}
+    t = Parameters(ps).adaptive_tuning
+    if not t.enable_adaptive_learning or Parameters(ps).adaptive_learning.parameter_adaptation != "BAYESIAN":
+        return None
+    if last.get("ts") and now - datetime.fromisoformat(last["ts"]) < timedelta(hours=t.adaptation_frequency):
+        return None
+    bars, truth = history(ctx, t.historical_lookback_days)
+    with ctx.store.write() as s:
+        if len(bars) < t.min_samples_required:
+            put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome":
+                                        f"skipped: {len(bars)} bars < min_samples_required {t.min_samples_required}"},
+                      now)
+            return None
+    seed = int(now.timestamp() // 3600)
+    result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=ctx.source.index_symbol())
+    pid = record(ctx.store, ps, result, seed, clock=ctx.clock)
+    with ctx.store.write() as s:
+        put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"proposal {pid}: {result.reason}"}, now)
+    return pid
 
 
 def run_tuning_job(ctx: EngineContext) -> None:
     jobs.run_recorded(ctx, "drift", check_drift)
+    jobs.run_recorded(ctx, "auto_rollback", check_rollback)
+    jobs.run_recorded(ctx, "adaptive_tuning", tune_if_due)

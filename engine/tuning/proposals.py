@@ -1,0 +1,141 @@
+"""Tuning proposals in the store: record a run's candidate, then apply it only through apply_version.
+
+With AdaptiveTuning require_human_approval a candidate that beats the current version waits as
+"pending" until an admin approves (applied as that admin, source "tuning") or rejects it; without it the
+system user applies it at once and people are notified. A candidate that does not beat the current
+version is kept as "not_better" (the Parameters page shows why). Every decision is audited.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from engine import audit, notify
+from engine.clock import Clock, SystemClock
+from engine.params.errors import ParamsError, StaleVersionError
+from engine.params.paramset import ParamSet
+from engine.params.typed import Parameters
+from engine.params.versions import _tx, apply_version
+from engine.store.models import TuningProposal
+from engine.tuning.tuner import TuningResult
+
+SYSTEM_ACTOR = "system:tuning"
+PENDING, APPLIED, REJECTED, NOT_BETTER, STALE = "pending", "applied", "rejected", "not_better", "stale"
+
+
+class ProposalError(ParamsError):
+    """A proposal that cannot be decided (unknown, already decided, or made on another version)."""
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    id: int
+    created_at: datetime
+    base_version_id: int | None
+    status: str
+    changes: list[str]
+    validation: dict[str, object]
+    reason: str
+    decided_by: str | None
+    applied_version_id: int | None
+
+
+def _view(r: TuningProposal) -> ProposalView:
+    return ProposalView(r.id, r.created_at, r.base_version_id, r.status, list(r.changes or []), dict(r.validation or {}),
+                        r.reason, r.decided_by, r.applied_version_id)
+
+
+def record(store: object, current: ParamSet, result: TuningResult, seed: int, *, clock: Clock | None = None) -> int:
+    """Store the run's candidate; auto-apply it when it beats the current version and no approval is required."""
+    now = (clock or SystemClock()).now()
+    approval = Parameters(current).adaptive_tuning.require_human_approval
+    status = (PENDING if approval else APPLIED) if result.beats else NOT_BETTER
+    with _tx(store) as s:
+        row = TuningProposal(created_at=now, base_version_id=current.version_id, status=PENDING if result.beats
+                             else NOT_BETTER, seed=seed, trials=result.trials,
+                             changes=[c.text() for c in result.changes],
+                             values_json=json.dumps(result.candidate.to_canonical(), sort_keys=True),
+                             validation=result.validation.to_dict(), reason=result.reason)
+        s.add(row)
+        s.flush()
+        pid = row.id
+        audit.record(s, now, SYSTEM_ACTOR, "tuning.propose", f"tuning_proposal:{pid}",
+                     {"status": status, "changes": row.changes, "reason": result.reason, "seed": seed})
+        if status == PENDING:
+            notify.after_commit(s, "RegimeDesk: a tuned parameter version waits for approval",
+                                f"Proposal {pid} ({'; '.join(row.changes)}): {result.reason}. "
+                                "Approve or reject it on the Parameters page.", level="info")
+    if status == APPLIED:
+        _apply(store, pid, SYSTEM_ACTOR, now, clock)
+    return pid
+
+
+def _apply(store: object, pid: int, actor: str, now: datetime, clock: Clock | None) -> int:
+    with _tx(store) as s:
+        row = s.get(TuningProposal, pid)
+        if row is None:
+            raise ProposalError(f"tuning proposal {pid} does not exist")
+        base, values, changes = row.base_version_id, row.values_json, list(row.changes)
+    ps = ParamSet.from_canonical(json.loads(values))
+    try:
+        applied = apply_version(store, ps, actor, "tuning", f"tuning proposal {pid}: " + "; ".join(changes)[:400],
+                                clock=clock, action="params.apply", expected_parent=base)
+    except StaleVersionError:
+        with _tx(store) as s:
+            row = s.get(TuningProposal, pid)
+            assert row is not None
+            row.status, row.decided_by, row.decided_at = STALE, actor, now
+            audit.record(s, now, actor, "tuning.stale", f"tuning_proposal:{pid}", {"base_version_id": base},
+                         outcome="refused")
+        raise ProposalError(f"tuning proposal {pid} was made on version {base}, which is no longer active; "
+                            "run the tuning again on the active version") from None
+    with _tx(store) as s:
+        row = s.get(TuningProposal, pid)
+        assert row is not None
+        row.status, row.decided_by, row.decided_at, row.applied_version_id = APPLIED, actor, now, applied.version_id
+        audit.record(s, now, actor, "tuning.apply", f"tuning_proposal:{pid}",
+                     {"version_id": applied.version_id, "changes": changes})
+        notify.after_commit(s, "RegimeDesk: tuned parameters applied",
+                            f"Version {applied.version_id} from tuning proposal {pid} by {actor}: " + "; ".join(changes),
+                            level="info")
+    return int(applied.version_id or 0)
+
+
+def _pending(store: object, pid: int) -> None:
+    with _tx(store) as s:
+        row = s.get(TuningProposal, pid)
+        if row is None:
+            raise ProposalError(f"tuning proposal {pid} does not exist")
+        if row.status != PENDING:
+            raise ProposalError(f"tuning proposal {pid} is {row.status}, not pending: nothing to decide")
+
+
+def approve(store: object, pid: int, actor: str, *, clock: Clock | None = None) -> int:
+    """An admin's approval: the candidate becomes the active version, authored by that admin."""
+    _pending(store, pid)
+    return _apply(store, pid, actor, (clock or SystemClock()).now(), clock)
+
+
+def reject(store: object, pid: int, actor: str, note: str = "", *, clock: Clock | None = None) -> None:
+    _pending(store, pid)
+    now = (clock or SystemClock()).now()
+    with _tx(store) as s:
+        row = s.get(TuningProposal, pid)
+        assert row is not None
+        row.status, row.decided_by, row.decided_at = REJECTED, actor, now
+        audit.record(s, now, actor, "tuning.reject", f"tuning_proposal:{pid}", {"note": note})
+
+
+def list_proposals(store: object, limit: int = 20) -> list[ProposalView]:
+    with _tx(store) as s:
+        return [_view(r) for r in s.scalars(select(TuningProposal).order_by(TuningProposal.id.desc()).limit(limit))]
+
+
+def tuned_version_ids(store: object) -> set[int]:
+    """Versions that came from a tuning proposal (auto-applied or approved)."""
+    with _tx(store) as s:
+        return {int(v) for v in s.scalars(select(TuningProposal.applied_version_id)
+                                          .where(TuningProposal.applied_version_id.is_not(None)))}

@@ -1,0 +1,65 @@
+"""Auto-rollback (AdaptiveTuning auto_rollback_enabled, revert_threshold).
+
+Window: the live scorecard objective (engine/tuning/validation.objective_of) over the newest
+WINDOW_BARS snapshots made by the active version, against the newest WINDOW_BARS snapshots made by the
+version before it; each side needs at least MIN_BARS. When the active version's objective is below the
+earlier one's by revert_threshold (relative), the engine rolls back to the earlier version through
+engine.params.versions.rollback (audited, notified). Only a version that came from a tuning proposal is
+rolled back; a version a person applied by hand is left alone unless `include_manual` is passed (no
+setting exposes that yet).
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from engine import audit, notify
+from engine.context import EngineContext
+from engine.params.typed import Parameters
+from engine.params.versions import active_params, get_version, rollback
+from engine.store.models import ParamVersion
+from engine.tuning.history import from_store
+from engine.tuning.proposals import SYSTEM_ACTOR, tuned_version_ids
+from engine.tuning.validation import objective_of
+
+log = logging.getLogger(__name__)
+WINDOW_BARS = 390  # one US session of one-minute bars on each side
+MIN_BARS = 60
+
+
+def check_rollback(ctx: EngineContext, *, include_manual: bool = False) -> int | None:
+    """Roll back a tuned version whose live performance fell by revert_threshold; the new version id or None."""
+    if ctx.source is None:
+        return None
+    symbol = ctx.source.index_symbol()
+    with ctx.store.read() as s:
+        ps = active_params(s)
+        tcfg = Parameters(ps).adaptive_tuning
+        if not tcfg.auto_rollback_enabled or ps.version_id is None:
+            return None
+        parent_id = s.scalar(select(ParamVersion.parent_id).where(ParamVersion.id == ps.version_id))
+        if parent_id is None:
+            return None
+        previous = get_version(s, parent_id)
+        now_h = from_store(s, symbol, ps, WINDOW_BARS, version_id=ps.version_id)
+        before_h = from_store(s, symbol, previous, WINDOW_BARS, version_id=parent_id)
+    if ps.version_id not in tuned_version_ids(ctx.store) and not include_manual:
+        return None
+    if len(now_h) < MIN_BARS or len(before_h) < MIN_BARS:
+        return None
+    objective = objective_of(ps)
+    now_v, before_v = objective(ps, now_h), objective(previous, before_h)
+    if before_v <= 0 or now_v >= before_v * (1.0 - tcfg.revert_threshold):
+        return None
+    drop = 1.0 - now_v / before_v
+    why = (f"live objective {now_v:.3f} over {len(now_h)} bars vs {before_v:.3f} under version {parent_id} "
+           f"({drop:.0%} lower; revert threshold {tcfg.revert_threshold:.0%})")
+    back = rollback(ctx.store, parent_id, SYSTEM_ACTOR, why, clock=ctx.clock)
+    with ctx.store.write() as s:
+        audit.record(s, ctx.clock.now(), SYSTEM_ACTOR, "tuning.rollback", f"param_version:{ps.version_id}",
+                     {"to": parent_id, "new_version": back.version_id, "why": why})
+        notify.after_commit(s, "RegimeDesk: tuned parameters rolled back",
+                            f"Version {ps.version_id} rolled back to {parent_id}: {why}")
+    log.warning("auto-rollback of version %s: %s", ps.version_id, why)
+    return back.version_id

@@ -1,0 +1,132 @@
+"""Adaptive tuning (AdaptiveTuning): a seeded optuna TPE search for a better parameter version.
+
+The search space: numeric key/value parameters read by the rule-based detector's stability, transition
+and noise stages (they change a replay from bars alone). A trial picks up to max_simultaneous_changes of
+them and moves each within parameter_expansion_limit of its current value (relative), clipped to the
+schema's bounds (integers rounded). Trials are scored on the in-sample part of the history (the first
+1 − validation_split); the best candidate is then validated out of sample (engine/tuning/validation.py)
+and is a proposal only when it beats the current version by target_improvement there.
+Nothing here stores parameters: engine/tuning/proposals.py does, through apply_version.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import optuna
+import pandas as pd
+
+from engine.params import load_schema
+from engine.params.errors import ValidationError
+from engine.params.paramset import ParamSet
+from engine.params.typed import Parameters
+from engine.tuning.edit import Key, edited, kv_value
+from engine.tuning.validation import ValidationConfig, ValidationReport, detected, objective_of, validate
+
+log = logging.getLogger(__name__)
+SPACE_CONSUMERS = ("engine.regime.stability", "engine.regime.transitions", "engine.regime.noise")
+
+
+@dataclass(frozen=True)
+class Change:
+    key: Key
+    old: float
+    new: float
+
+    def text(self) -> str:
+        return f"{'.'.join(self.key)}: {self.old:g} -> {self.new:g}"
+
+
+@dataclass
+class TuningResult:
+    changes: list[Change]
+    candidate: ParamSet
+    trials: int
+    seconds: float
+    in_sample_current: float
+    in_sample_candidate: float
+    validation: ValidationReport
+    beats: bool  # out-of-sample gain >= target_improvement
+    reason: str
+
+
+def search_space(ps: ParamSet, only: Collection[Key] | None = None) -> list[tuple[Key, float, float, bool]]:
+    """(key, low, high, is_integer) of every tunable parameter (or of `only`): within the expansion limit
+    and the bounds."""
+    limit = Parameters(ps).adaptive_tuning.parameter_expansion_limit
+    out = []
+    for sheet, sec, f in load_schema().iter_fields():
+        if sec.kind != "kv" or not f.used or f.type not in ("number", "integer") or f.min is None or f.max is None:
+            continue
+        if f.consumer not in SPACE_CONSUMERS:
+            continue
+        key = (sheet.name, sec.key, f.name)
+        if only is not None and key not in only:
+            continue
+        cur = float(kv_value(ps, key))  # type: ignore[arg-type]
+        lo, hi = max(float(f.min), cur - abs(cur) * limit), min(float(f.max), cur + abs(cur) * limit)
+        if f.type == "integer":
+            lo, hi = float(math.ceil(lo)), float(math.floor(hi))
+        if hi > lo:
+            out.append((key, lo, hi, f.type == "integer"))
+    return out
+
+
+def _candidate(trial: optuna.Trial, ps: ParamSet, space: list[tuple[Key, float, float, bool]],
+               max_changes: int) -> tuple[ParamSet, list[Change]]:
+    names = [".".join(k) for k, *_ in space]
+    picked: dict[str, float] = {}
+    for slot in range(max_changes):
+        name = trial.suggest_categorical(f"param_{slot}", names)
+        key, lo, hi, integer = space[names.index(name)]
+        v = trial.suggest_int(f"value_{slot}_{name}", int(lo), int(hi)) if integer else \
+            trial.suggest_float(f"value_{slot}_{name}", lo, hi)
+        picked[name] = float(v)
+    changes = [Change(space[names.index(n)][0], float(kv_value(ps, space[names.index(n)][0])), v)  # type: ignore[arg-type]
+               for n, v in sorted(picked.items())]
+    changes = [c for c in changes if c.new != c.old]
+    values = {c.key: (int(c.new) if space[names.index(".".join(c.key))][3] else c.new) for c in changes}
+    return edited(ps, values), changes
+
+
+def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, trials: int, seed: int,
+         symbol: str | None = None, only: Collection[Key] | None = None) -> TuningResult:
+    """Search on the in-sample bars, validate the best candidate out of sample; same seed -> same proposal.
+    `only`: restrict the search to these parameters (a person's choice, or a quick run)."""
+    t0 = time.perf_counter()
+    tcfg, vcfg = Parameters(current).adaptive_tuning, ValidationConfig.of(current)
+    objective = objective_of(current)
+    cut = int(len(bars) * (1.0 - vcfg.split))
+    in_bars = bars.iloc[:cut].reset_index(drop=True)
+    in_cur = objective(current, detected(current, in_bars, truth, symbol))
+    space = search_space(current, only)
+    if not space:
+        raise ValueError("tuning: no tunable parameter in the search space")
+    found: dict[int, tuple[ParamSet, list[Change]]] = {}
+
+    def run(trial: optuna.Trial) -> float:
+        try:
+            cand, changes = _candidate(trial, current, space, tcfg.max_simultaneous_changes)
+        except ValidationError:
+            raise optuna.TrialPruned() from None  # a combination the workbook's rules refuse
+        found[trial.number] = (cand, changes)
+        return objective(cand, detected(cand, in_bars, truth, symbol)) if changes else in_cur
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(run, n_trials=trials)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        raise ValueError("tuning: every trial was refused by the parameter rules")
+    best = max(done, key=lambda t: (t.value, -t.number))
+    cand, changes = found[best.number]
+    report = validate(current, cand, detected(current, bars, truth, symbol), detected(cand, bars, truth, symbol),
+                      vcfg, objective)
+    beats = bool(changes) and math.isfinite(report.gain) and report.gain >= tcfg.target_improvement
+    reason = (f"out-of-sample gain {report.gain:+.1%} vs the required {tcfg.target_improvement:.0%}"
+              if math.isfinite(report.gain) else "no out-of-sample gain measurable")
+    return TuningResult(changes, cand, len(study.trials), time.perf_counter() - t0, in_cur, float(best.value or 0.0),
+                        report, beats, reason)
