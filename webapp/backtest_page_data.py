@@ -102,7 +102,7 @@ def _info(store: Store, run_id: int) -> str:
     r = runs.get_run(store, run_id)
     span = f"{r.start_ts:%Y-%m-%d}" if r.start_ts else "start of data"
     span += f" → {r.end_ts:%Y-%m-%d}" if r.end_ts else " → end of data"
-    return (f"#{r.id}: {r.data_label}, {span}, cash {r.cash:,.0f}, {r.params_label}, preset {r.preset_name}, "
+    return (f"#{r.id}: {r.data_label}, {span}, cash {money(r.cash, 0)}, {r.params_label}, preset {r.preset_name}, "
             f"{r.bars:,} bars, by {r.author}")
 
 

@@ -9,6 +9,7 @@ import plotly.io as pio
 from dash import html
 
 from components.charts import LAYOUT
+from components.formatting import money
 from components.tables import small_table
 from webapp.performance_data import PerformanceView
 
@@ -46,7 +47,7 @@ def format_value(key: str, value: object) -> str:
     if key in RATIO:
         return f"{value:,.2f}"
     if key in MONEY:
-        return f"${value:,.2f}"
+        return money(value)
     if key == "max_drawdown_duration_days":
         return f"{value:,.1f}"
     return f"{value:,.0f}"

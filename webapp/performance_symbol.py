@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from components.formatting import money
 from engine.analytics import open_lots, round_trips
 from engine.store import performance_queries as pq
 from webapp.cache import cache
@@ -102,10 +103,14 @@ def symbol_view(symbol: str, start_day: str | None, end_day: str | None) -> Symb
 def symbol_outputs(symbol: str, start_day: str | None, end_day: str | None) -> tuple[dict[str, object], str]:
     """The symbol chart and its P&L line, built once per cache period."""
     view = symbol_view(symbol, start_day, end_day)
-    pnl = (f"position {view.position:g} · realised P&L ${view.realised:,.2f} over {view.trips} round trips · "
-           + (f"unrealised P&L ${view.unrealised:,.2f}" if view.unrealised is not None else "unrealised P&L —")
-           + " (open lots at the last close in range)")
-    return symbol_figure(view), pnl
+    return symbol_figure(view), pnl_line(view)
+
+
+def pnl_line(view: SymbolView) -> str:
+    """'position 3 · realised P&L -$5.77 over 2 round trips · unrealised P&L $1,234.00 (...)'."""
+    return (f"position {view.position:g} · realised P&L {money(view.realised)} over {view.trips} round trips · "
+            + (f"unrealised P&L {money(view.unrealised)}" if view.unrealised is not None else "unrealised P&L —")
+            + " (open lots at the last close in range)")
 
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)

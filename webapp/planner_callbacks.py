@@ -11,6 +11,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
+from components.formatting import money
 from engine.auth.roles import Role
 from engine.planner import execute
 from engine.planner.api import PresetError
@@ -83,7 +84,7 @@ def send_dialog(key: object) -> tuple[bool, Any]:
                               className="text-danger")
     if not plan.steps:
         return True, "The plan has no trades: there is nothing to send."
-    lines = [html.Li(f"{s.side} {qty_text(s.qty)} {s.symbol} (≈ ${s.notional:,.0f})") for s in plan.steps]
+    lines = [html.Li(f"{s.side} {qty_text(s.qty)} {s.symbol} (≈ {money(s.notional, 0)})") for s in plan.steps]
     warning = html.Div(f"This is a what-if plan (it relaxes {plan.relaxed}): it is not sent.",
                        className="text-warning fw-semibold") if plan.relaxed else ""
     return True, html.Div([html.Div(f"Send {len(plan.steps)} order(s) in this order, preset {plan.preset}:"),

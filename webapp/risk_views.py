@@ -2,7 +2,6 @@
 and the parser of the scenario editor's shocks text."""
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -48,7 +47,8 @@ def parse_shocks(name: str, text: str) -> UserScenario:
 
 
 def money(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
+    """Whole dollars through the shared formatter: -$12,346 (risk figures are estimates, cents add noise)."""
+    return fmt.money(x, 0)
 
 
 def pct_of(x: float | None, equity: float | None) -> str:
