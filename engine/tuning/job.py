@@ -1,4 +1,4 @@
-"""The tuning job (its own scheduler job, every TUNING_SECONDS): drift, then auto-rollback, then a tuning run
+"""The tuning job (its own scheduler job, every TUNING_SECONDS): the live scorecard, drift, then auto-rollback, then a tuning run
 when AdaptiveTuning adaptation_frequency hours have passed since the last one. Each step is recorded as
 its own job run, so one failing step shows on the Health page without hiding the others.
 
@@ -21,6 +21,7 @@ from engine.params.versions import active_params
 from engine.store.keyvalue import get_value, put_value
 from engine.store.models import BarRow, TrueRegimeRow
 from engine.tuning.drift_job import check_drift
+from engine.tuning.live import store_scorecard
 from engine.tuning.proposals import record
 from engine.tuning.rollback import check_rollback
 from engine.tuning.tuner import tune
@@ -73,6 +74,7 @@ def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
 
 
 def run_tuning_job(ctx: EngineContext) -> None:
+    jobs.run_recorded(ctx, "scorecard", store_scorecard)
     jobs.run_recorded(ctx, "drift", check_drift)
     jobs.run_recorded(ctx, "auto_rollback", check_rollback)
     jobs.run_recorded(ctx, "adaptive_tuning", tune_if_due)
