@@ -10,6 +10,15 @@ STATUS_COLOURS = {
     "STOPPED": "dark", "ok": "success", "error": "danger", "skipped": "secondary",
 }
 
+# What a trading state means where a person reads it (the state name stays first: scripts and tests look for it).
+STATE_MEANINGS = {"REDUCING": "entries paused"}
+
+
+def state_label(state: str) -> str:
+    """'REDUCING (entries paused)': a state with what it does, so "Pause entries" reads as what happened."""
+    meaning = STATE_MEANINGS.get(state)
+    return f"{state} ({meaning})" if meaning else state
+
 
 def status_badge(status: str, id: str | dict | None = None) -> dbc.Badge:
     kwargs = {"id": id} if id is not None else {}

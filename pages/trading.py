@@ -11,7 +11,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-from components.cards import STATUS_COLOURS
+from components.cards import STATUS_COLOURS, state_label
 from components.confirm_modal import confirm_modal, flatten_option
 from components.execution_panels import execution_section
 from components.formatting import age
@@ -137,7 +137,7 @@ def _state_view(state: dict | None) -> Any:
         return html.Div("Trading state not initialised yet.", className="text-muted")
     seconds = (queries.now() - state["changed_at"]).total_seconds()
     return html.Div([
-        dbc.Badge(state["state"], color=STATUS_COLOURS.get(state["state"], "secondary"), className="fs-6 me-2",
+        dbc.Badge(state_label(state["state"]), color=STATUS_COLOURS.get(state["state"], "secondary"), className="fs-6 me-2",
                   id="trading-state-badge"),
         html.Span(f"{state['reason']} — by {state['changed_by']}, {age(seconds)} ago"),
     ])

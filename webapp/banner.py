@@ -8,7 +8,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from components.cards import STATUS_COLOURS
+from components.cards import STATUS_COLOURS, state_label
 from components.confirm_modal import confirm_modal, flatten_option
 from components.formatting import age
 from engine.auth import principal
@@ -50,7 +50,7 @@ def banner_content(state: dict | None, now: datetime) -> tuple[Any, str]:
     colour = STATUS_COLOURS.get(state["state"], "secondary")
     seconds = (now - state["changed_at"]).total_seconds()
     children = [
-        html.Strong(f"Trading {state['state']}", id="banner-state-name", **{"data-state": state["state"]}),
+        html.Strong(f"Trading {state_label(state['state'])}", id="banner-state-name", **{"data-state": state["state"]}),
         html.Span(f" — {state['reason']} (by {state['changed_by']}, {age(seconds)} ago)", className="ms-1"),
     ]
     return children, f"alert alert-{colour} py-2 mb-2 d-flex align-items-center"

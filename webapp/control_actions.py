@@ -4,6 +4,7 @@ The banner and the Trading page both come here, so a button does exactly what th
 """
 from __future__ import annotations
 
+from components.cards import state_label
 from engine.auth import principal
 from engine.trading import control
 from webapp import trading_queries
@@ -42,9 +43,9 @@ def describe(result: control.ControlResult) -> tuple[str, str]:
         return result.message, "danger"
     if result.status == "failed":
         return f"{result.action} finished with errors: {result.message}", "danger"
-    state = f" Trading is now {result.state}." if result.state else ""
+    state = f" Trading is now {state_label(result.state)}." if result.state else ""
     if result.status == "done":
         extra = result.message.removeprefix("all steps done").lstrip("; ")  # e.g. the final sync's summary
         return f"{result.action} done.{state}" + (f" {extra}." if extra else ""), "success"
-    so_far = f" Trading is {result.state} so far." if result.state else ""
+    so_far = f" Trading is {state_label(result.state)} so far." if result.state else ""
     return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{so_far}", "info"
