@@ -71,6 +71,8 @@ class ReturnsHistory:
         idx = pd.DatetimeIndex(self.closes.index)
         day = idx.asi8 // int(pd.Timedelta(days=1) / pd.Timedelta(1, unit=idx.unit))
         last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])  # the last bar of each date
+        if len(last) == len(idx):  # daily bars already: the bar returns are the daily returns
+            return idx[1:], self._returns
         px = self._filled[last]
         if px.shape[0] < 2:
             return pd.DatetimeIndex([]), np.zeros((0, px.shape[1]))
