@@ -13,7 +13,8 @@ from components.charts import LAYOUT
 from components.tables import small_table
 from engine.planner.api import BUILT_IN_PRESETS, PlanResult
 
-OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary"}  # else: sent (success)
+OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary",
+                   "sliced": "info"}  # sliced: a parent worked in child orders; else: sent (success)
 
 
 def preset_options(names: list[str]) -> list[dict[str, str]]:

@@ -1,6 +1,8 @@
-"""Send a plan: each step through the order gateway in the planned order (sells first), so every risk check
-applies. HALTED (or any state but ACTIVE/REDUCING) sends nothing; REDUCING sends only exits; a relaxed
-("what if") plan is never sent. Each step reports what happened and why."""
+"""Send a plan: each step in the planned order (sells first) through engine.execution.modes.send_trade, so the
+preset's execution style applies (config/execution.toml: one gateway order at once, or a sliced parent whose
+children are ordinary gateway orders) and every risk check applies. HALTED (or any state but ACTIVE/REDUCING)
+sends nothing; REDUCING sends only exits; a relaxed ("what if") plan is never sent. Each step reports what
+happened and why."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,7 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from engine.context import EngineContext
-from engine.planner.types import BUY, PlanResult
+from engine.execution.modes import ExecutionConfigError, ExecutionMode, for_preset, load_config, send_trade
+from engine.planner.types import BUY, PlanResult, PlanStep
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import OrderIntent, submit
@@ -20,7 +23,7 @@ class SendOutcome:
     symbol: str
     side: str
     qty: float
-    status: str  # a broker order status ("new", "filled", ...), "rejected", "blocked" or "not_sent"
+    status: str  # a broker order status ("new", "filled", ...), "sliced", "rejected", "blocked" or "not_sent"
     message: str
 
 
@@ -32,34 +35,79 @@ def _state(ctx: EngineContext) -> str:
             return "ACTIVE"
 
 
+def execution_mode(ctx: EngineContext, preset: str) -> ExecutionMode:
+    """The execution style of `preset` in config/execution.toml; a user preset not listed there takes its base
+    preset's, and a preset with neither takes "default"'s (immediate unless the file says otherwise)."""
+    listed = load_config()
+    if preset not in listed:
+        from engine.planner.preset_store import list_presets
+
+        with ctx.store.read() as session:
+            found = list_presets(session).get(preset)
+        preset = found.base if found is not None and found.base in listed else "default"
+    return for_preset(preset).execution
+
+
+def _parent_text(ctx: EngineContext, parent_id: int) -> str:
+    from engine.store.models import ParentOrder
+
+    with ctx.store.read() as session:
+        row = session.get(ParentOrder, parent_id)
+        if row is None:  # not expected: send_trade just created or found it
+            return f"parent {parent_id}"
+        minutes = (row.end_at - row.start_at).total_seconds() / 60
+        how = f"{len(row.schedule)} children" if row.schedule else f"{row.participation} of market volume"
+        return (f"parent {parent_id} ({row.mode}: {how} over {minutes:g} min, "
+                f"{row.start_at:%H:%M}-{row.end_at:%H:%M} UTC)")
+
+
+def _gate(state: str, step: PlanStep) -> str | None:
+    if state not in ("ACTIVE", "REDUCING"):
+        return f"trading is {state}: nothing is sent"
+    if state == "REDUCING" and step.side == BUY:
+        return "trading is REDUCING: only exits are sent, this buy adds exposure"
+    return None
+
+
 def send_plan(ctx: EngineContext, plan: PlanResult, actor: str, origin: str = "planner", key: str = "",
               limits: RiskLimits | None = None, param_version_id: int | None = None,
               leading: Callable[[], bool] | None = None) -> list[SendOutcome]:
-    """`key` makes the orders idempotent (the same key and step never becomes a second order)."""
+    """`key` makes the sends idempotent (the same key and step never becomes a second order or parent)."""
     if plan.relaxed:
         return [SendOutcome(s.symbol, s.side, s.qty, "not_sent",
                             f"a what-if plan ({plan.relaxed}) is never sent") for s in plan.steps]
     state = _state(ctx)
     key = key or f"{plan.preset}:{ctx.clock.now().isoformat()}"
+    modes: dict[str, ExecutionMode | str] = {}
     out: list[SendOutcome] = []
     for i, step in enumerate(plan.steps):
-        if state not in ("ACTIVE", "REDUCING"):
-            out.append(SendOutcome(step.symbol, step.side, step.qty, "blocked",
-                                   f"trading is {state}: nothing is sent"))
-            continue
-        if state == "REDUCING" and step.side == BUY:
-            out.append(SendOutcome(step.symbol, step.side, step.qty, "blocked",
-                                   "trading is REDUCING: only exits are sent, this buy adds exposure"))
+        blocked = _gate(state, step)
+        if blocked is not None:
+            out.append(SendOutcome(step.symbol, step.side, step.qty, "blocked", blocked))
             continue
         if leading is not None and not leading():
             out.append(SendOutcome(step.symbol, step.side, step.qty, "not_sent",
                                    "this engine's lease may have lapsed: another engine leads now"))
             continue
+        preset = plan.buckets.get(step.bucket, plan.preset) if step.bucket else plan.preset
+        if preset not in modes:
+            try:
+                modes[preset] = execution_mode(ctx, preset)
+            except ExecutionConfigError as exc:  # never a market order where the trader asked for slices
+                modes[preset] = f"execution settings unreadable, nothing sent: {exc}"
+        mode = modes[preset]
+        if isinstance(mode, str):
+            out.append(SendOutcome(step.symbol, step.side, step.qty, "not_sent", mode))
+            continue
         intent = OrderIntent(symbol=step.symbol, side=OrderSide.BUY if step.side == BUY else OrderSide.SELL,
                              qty=Decimal(int(step.qty)), reason=f"{plan.preset}: {step.calculator}/{step.pattern}: "
                              f"{step.reason}"[:240], idempotency_key=f"{key}:{i}")
-        result = submit(ctx, intent, actor=actor, origin=origin, limits=limits, param_version_id=param_version_id)
-        if result.accepted:
+        price = Decimal(str(step.price)) if step.price > 0 else None
+        kind, result = send_trade(ctx, intent, actor, origin, mode, price, limits, param_version_id)
+        if kind == "parent":
+            out.append(SendOutcome(step.symbol, step.side, step.qty, "sliced",
+                                   f"sliced: {_parent_text(ctx, int(result))}"))
+        elif result.accepted:
             message = "already sent" if result.duplicate else f"sent ({result.client_order_id})"
             out.append(SendOutcome(step.symbol, step.side, step.qty, result.status.value,
                                    message + (f": {result.reason}" if result.reason else "")))
