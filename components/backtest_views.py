@@ -145,7 +145,7 @@ def fmt(key: str, value: Any) -> str:
 
 def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> dbc.Table:
     """One row per metric, one column per run, the definition beside it."""
-    head = html.Thead(html.Tr([html.Th("metric"), *[html.Th(v.label) for v in views], html.Th("definition")]))
+    head = html.Thead(html.Tr([html.Th("Metric"), *[html.Th(v.label) for v in views], html.Th("Definition")]))
     rows = []
     for key in METRIC_ORDER:
         if not any(key in v.metrics for v in views):
@@ -165,7 +165,7 @@ def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> ht
                                  html.Td(str(m.get("trades", 0)))]))
     if not rows:
         return html.Div("no regime was classified in this run", className="text-muted small")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("run", "regime", "time share", "P&L", "return", "trades")]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Run", "Regime", "Time share", "P&L", "Return", "Trades")]))
     notes = [html.Li(f"{k.split('.', 1)[1]}: {d}") for k, d in definitions.items() if k.startswith("per_regime.")]
     return html.Div([dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id="backtest-regime-table"),
                      html.Ul(notes, className="small text-muted")])

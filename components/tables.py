@@ -8,6 +8,23 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import html
 
+# Column titles for record fields that are not one plain word (a grid shows a bare field as "Ts", "Client_order_id").
+HEADERS = {
+    "ts": "Time (UTC)", "qty": "Quantity", "pnl": "P&L", "client_order_id": "Client order id",
+    "entry_ts": "Entry time (UTC)", "exit_ts": "Exit time (UTC)", "entry_price": "Entry price",
+    "exit_price": "Exit price", "created_at": "Time (UTC)",
+}
+
+
+def header_words(field: str) -> str:
+    """A field's column title in words: the HEADERS entry, else 'client_order_id' -> 'Client order id'."""
+    return HEADERS.get(field) or field.replace("_", " ").capitalize()
+
+
+def column(field: str, header: str | None = None, **options: Any) -> dict[str, Any]:
+    """An ag-grid column definition that always carries a headerName in words."""
+    return {"field": field, "headerName": header or header_words(field), **options}
+
 
 def records_grid(grid_id: str, columns: Sequence[dict[str, Any]], height: int = 320) -> dag.AgGrid:
     """An empty read-only grid; a callback fills rowData."""

@@ -11,7 +11,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from components import formatting as fmt
 from components.shell import page_header
-from components.tables import records_grid
+from components.tables import column, records_grid
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.store import audit_queries as aq
@@ -23,10 +23,10 @@ dash.register_page(__name__, path="/audit", name="Audit", order=7)
 
 PAGE_SIZE = 100
 COLUMNS = [
-    {"field": "ts", "headerName": "Time (wall clock, UTC)", "maxWidth": 200}, {"field": "actor", "maxWidth": 170},
-    {"field": "role", "maxWidth": 90}, {"field": "source", "maxWidth": 130}, {"field": "kind", "maxWidth": 110},
-    {"field": "action", "maxWidth": 220}, {"field": "target", "maxWidth": 180}, {"field": "outcome", "maxWidth": 110},
-    {"field": "details", "flex": 2, "tooltipField": "details"},
+    column("ts", "Time (wall clock, UTC)", maxWidth=200), column("actor", maxWidth=170),
+    column("role", maxWidth=90), column("source", maxWidth=130), column("kind", maxWidth=110),
+    column("action", maxWidth=220), column("target", maxWidth=180), column("outcome", maxWidth=110),
+    column("details", flex=2, tooltipField="details"),
 ]
 FILTER_IDS = {"user": "audit-filter-user", "action": "audit-filter-action", "kind": "audit-filter-kind",
               "outcome": "audit-filter-outcome"}

@@ -13,7 +13,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from components import backtest_views as bv
 from components.shell import page_header
-from components.tables import records_grid
+from components.tables import column, records_grid
 from engine.auth.roles import Role
 from engine.backtest import runs
 from engine.backtest.inputs import BacktestCancelled, BacktestError
@@ -31,9 +31,9 @@ FORM = [State("backtest-source", "value"), State("backtest-csv-dir", "value"), S
         State("backtest-end", "value"), State("backtest-cash", "value"), State("backtest-version", "value"),
         State("backtest-preset", "value"), State("backtest-name", "value")]
 PARAMETERS_EDITS_STORE = "parameters-edits"  # the Parameters page's pending edits (session storage, shared)
-FILL_COLUMNS = [{"field": c} for c in ("ts", "symbol", "side", "qty", "price", "commission", "client_order_id")]
-TRIP_COLUMNS = [{"field": c} for c in ("symbol", "direction", "qty", "entry_ts", "entry_price", "exit_ts", "exit_price",
-                                       "pnl", "return")]
+FILL_COLUMNS = [column(c) for c in ("ts", "symbol", "side", "qty", "price", "commission", "client_order_id")]
+TRIP_COLUMNS = [column(c) for c in ("symbol", "direction", "qty", "entry_ts", "entry_price", "exit_ts", "exit_price",
+                                    "pnl", "return")]
 
 
 def _form(source: Any, csv_dir: Any, start: Any, end: Any, cash: Any, version: Any, preset: Any,

@@ -14,7 +14,7 @@ from components import formatting as fmt
 from components.cards import kpi_card
 from components.charts import empty_figure
 from components.shell import page_header
-from components.tables import records_grid
+from components.tables import column, records_grid
 from engine.auth.roles import Role
 from webapp import performance_display as show
 from webapp.auth.access import requires
@@ -27,8 +27,8 @@ from webapp.queries import fingerprint
 dash.register_page(__name__, path="/performance", name="Performance", order=6)
 
 REFRESH_MS = 10_000
-FILL_COLUMNS = [{"field": "ts", "headerName": "ts (market time, UTC)"}] + [
-    {"field": c} for c in ("symbol", "side", "qty", "price", "commission", "client_order_id")]
+FILL_COLUMNS = [column("ts", "Time (market time)")] + [
+    column(c) for c in ("symbol", "side", "qty", "price", "commission", "client_order_id")]
 EMPTY = "no account snapshots in this range"
 
 

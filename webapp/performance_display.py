@@ -10,7 +10,7 @@ from dash import html
 
 from components.charts import LAYOUT
 from components.formatting import money
-from components.tables import small_table
+from components.tables import column, small_table
 from webapp.performance_data import PerformanceView
 
 MARKET_AXIS = "market time (UTC)"
@@ -28,10 +28,9 @@ METRIC_ROWS = [
     ("turnover", "Turnover"), ("trades", "Round trips"), ("fills", "Fills"), ("commission", "Commission paid"),
     ("periods_per_year", "Return periods a year"), ("risk_free", "Risk-free rate (annual)"),
 ]
-TRIP_COLUMNS = [{"field": "exit_ts", "headerName": "exit (market time)"}, {"field": "symbol"},
-                {"field": "direction"}, {"field": "qty"}, {"field": "entry_ts", "headerName": "entry (market time)"},
-                {"field": "entry_price"}, {"field": "exit_price"}, {"field": "pnl", "headerName": "P&L (net)"},
-                {"field": "commission"}, {"field": "return"}]
+TRIP_COLUMNS = [column("exit_ts", "Exit (market time)"), column("symbol"), column("direction"), column("qty"),
+                column("entry_ts", "Entry (market time)"), column("entry_price"), column("exit_price"),
+                column("pnl", "P&L (net)"), column("commission"), column("return")]
 TRIPS_SHOWN = 1_000
 
 
