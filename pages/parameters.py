@@ -15,6 +15,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 
 from components import param_editor as ui
 from components.shell import page_header, read_only_note
+from components.tables import column
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.params.diff import diff_params
@@ -34,9 +35,9 @@ param_version_callbacks.register_callbacks()  # downloads and the versions panel
 
 FIRST_SHEET = "MasterConfiguration"
 POLL_MS = 5000  # how often the page checks whether someone else applied a version
-VERSION_COLUMNS: list[dict[str, Any]] = [{"field": "id", "headerName": "Version", "maxWidth": 100}, {"field": "active", "maxWidth": 90},
-                   {"field": "created_at", "headerName": "Time (UTC)"}, {"field": "author"}, {"field": "source"},
-                   {"field": "changes", "maxWidth": 100}, {"field": "note", "flex": 2}]
+VERSION_COLUMNS: list[dict[str, Any]] = [
+    column("id", "Version", maxWidth=100), column("active", maxWidth=90), column("created_at", "Time (UTC)"),
+    column("author"), column("source"), column("changes", maxWidth=100), column("note", flex=2)]
 
 
 def layout(**_kwargs: object) -> html.Div:
