@@ -8,7 +8,9 @@ LATER bar). No job ever sees a bar after the clock: the source hands bars out on
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +51,25 @@ class BacktestResult:
     bars: int
 
 
+SCRATCH_KEEP_S = 24 * 3600.0
+
+
+def scratch_dir() -> Path:
+    """Where private stores live; ones left by a killed job (a cancelled web run) are removed after a day
+    without a write."""
+    root = Path(tempfile.gettempdir()) / "regimedesk-backtests"
+    root.mkdir(exist_ok=True)
+    now = time.time()
+    for old in root.glob("backtest-*"):
+        try:
+            newest = max((p.stat().st_mtime for p in old.iterdir()), default=old.stat().st_mtime)
+        except OSError:  # another run is removing it right now
+            continue
+        if now - newest > SCRATCH_KEEP_S:
+            shutil.rmtree(old, ignore_errors=True)
+    return root
+
+
 def bar_interval(frame: pd.DataFrame) -> timedelta:
     """The index's typical bar length (the median gap), so the clock can stand at each bar's end."""
     gaps = frame["timestamp"].diff().dropna()
@@ -85,7 +106,7 @@ def _prepare(ctx: EngineContext, spec: BacktestSpec, source: FrameReplaySource) 
 def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
                  workdir: Path | None = None) -> BacktestResult:
     """Replay `spec` through the engine's jobs; `progress(done, total)` now and then, `cancelled()` every bar."""
-    with tempfile.TemporaryDirectory(prefix="backtest-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="backtest-", dir=workdir or scratch_dir()) as tmp:
         folder = Path(tmp)
         frames = _in_range(spec)
         source = FrameReplaySource(frames, spec.index_symbol)
