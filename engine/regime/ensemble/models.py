@@ -149,8 +149,10 @@ def _fit(x: np.ndarray, labels: np.ndarray, ts: np.ndarray, regime_ids: tuple[in
     xt = np.hstack([xc, (xs[:, N_CONTINUOUS].astype(int)[:, None] == np.asarray(regime_ids)[None, :]).astype(float)])
     rf = RandomForestClassifier(n_estimators=RF_TREES, max_depth=RF_DEPTH, min_samples_leaf=3, n_jobs=1,
                                 random_state=seed).fit(xt[:n_base], ys[:n_base])
-    gb = HistGradientBoostingClassifier(max_iter=GB_ITER, max_leaf_nodes=15, early_stopping=False,
-                                        random_state=seed).fit(xt[:n_base], ys[:n_base])
+    # l2_regularization: without it a regime seen a handful of times in 20,000 rows drove the boosting's leaf
+    # values to diverge (training agreement 0.37 on 100,000 simulated minutes; 0.99 with it)
+    gb = HistGradientBoostingClassifier(max_iter=GB_ITER, max_leaf_nodes=15, l2_regularization=1.0,
+                                        early_stopping=False, random_state=seed).fit(xt[:n_base], ys[:n_base])
     fe = FittedEnsemble(regime_ids, mean, std, hmm, _state_map(hmm.predict(xc), ys, k, regime_ids), gmm,
                         _state_map(gmm.predict(xc), ys, k, regime_ids), rf, gb, None,
                         _dt(ts[0]), _dt(ts[-1]), n)
