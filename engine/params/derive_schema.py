@@ -47,8 +47,8 @@ LAYOUT: dict[str, dict[str, Any]] = {
     "TemplateMetadata": {"title_row": 1, "sections": [
         ("main", "kv", None, 3, 4, 11), ("configuration_summary", "notes", 14, None, 15, 34)]},
 }
-KV_DEFAULT = {"sections": [("main", "kv", None, 1, 2, None)]}
-PHASE2 = {"title_row": 1, "style": "phase2", "sections": [("main", "kv", None, 2, 3, None)]}
+KV_DEFAULT: dict[str, Any] = {"sections": [("main", "kv", None, 1, 2, None)]}
+PHASE2: dict[str, Any] = {"title_row": 1, "style": "phase2", "sections": [("main", "kv", None, 2, 3, None)]}
 ROLE = {"parameter": "key", "property": "key", "option": "key", "value": "value", "options": "options",
         "default": "default", "min": "min", "max": "max", "unit": "unit", "description": "description"}
 COUNT_UNITS = {"points", "count", "periods", "bars", "candles", "strikes", "expiries", "days", "samples",
@@ -98,9 +98,8 @@ def infer_kv(row: dict[str, Any]) -> dict[str, Any]:
             lo, hi = float(m.group(1)), float(m.group(2))
         whole = all(x is None or float(x).is_integer() for x in (_num(value), lo, hi))
         p["type"] = "integer" if whole and (unit in COUNT_UNITS or "." not in str(value)) else "number"
-        value = _num(value)
-        if p["type"] == "integer":
-            value = int(value)
+        number = _num(value)
+        value = int(number) if p["type"] == "integer" and number is not None else number
         if lo is not None:
             p["min"] = _clean(lo)
         if hi is not None:
@@ -168,7 +167,7 @@ def derive(path: Path) -> dict[str, Any]:
                     if vals and all(str(v).upper() in ("TRUE", "FALSE") for v in vals):
                         col["type"] = "boolean"
                     elif vals and all(_num(v) is not None for v in vals):
-                        col["type"] = "integer" if all(float(v).is_integer() for v in vals) else "number"
+                        col["type"] = "integer" if all(float(str(v)).is_integer() for v in vals) else "number"
                     elif vals and all(re.fullmatch(r"\d{1,2}:\d{2}", str(v)) for v in vals):
                         col["type"] = "time"
                     elif vals and all(re.fullmatch(r"#[0-9A-Fa-f]{6}", str(v)) for v in vals):

@@ -18,6 +18,7 @@ extended hours configured, and then only limit DAY orders between 04:00 and 20:0
 """
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -223,7 +224,7 @@ class AlpacaBroker:
         cursor = after
         for _ in range(MAX_PAGES):
             req = GetOrdersRequest(status=status, limit=PAGE, after=cursor, direction=Sort.ASC, nested=False)
-            page = self._calls.value("list orders", self._calls.call("list orders", lambda r=req: self._client.get_orders(r)))
+            page = self._calls.value("list orders", self._calls.call("list orders", functools.partial(self._client.get_orders, req)))
             new = [o for o in page if str(o.id) not in seen]
             for o in new:
                 seen[str(o.id)] = o
@@ -245,7 +246,7 @@ class AlpacaBroker:
         orders = {str(o.id): o for o in self._list_orders(QueryOrderStatus.ALL, self._floor(since) - self._lookback)}
         for oid in sorted({str(a.get("order_id")) for a in acts} - orders.keys()):
             op = f"get order {oid}"
-            orders[oid] = self._calls.value(op, self._calls.call(op, lambda o=oid: self._client.get_order_by_id(o)))
+            orders[oid] = self._calls.value(op, self._calls.call(op, functools.partial(self._client.get_order_by_id, oid)))
         return orders
 
     def list_orders_since(self, since: datetime) -> list[BrokerOrder]:
@@ -282,7 +283,7 @@ class AlpacaBroker:
                                       "page_size": ACTIVITY_PAGE}
             if token:
                 params["page_token"] = token
-            page = self._calls.value(op, self._calls.call(op, lambda p=params: self._client.get("/account/activities/FILL", p)))
+            page = self._calls.value(op, self._calls.call(op, functools.partial(self._client.get, "/account/activities/FILL", params)))
             if not isinstance(page, list):
                 raise BrokerError(f"{self._where(op)}: unexpected answer (not a list).")
             rows.extend(page)
