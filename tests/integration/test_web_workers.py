@@ -206,9 +206,9 @@ def test_web001_login_cache_invalidation_and_preset_across_processes(stack: dict
     body = build_body(save, {}, 0)
     body["inputs"][0]["value"] = 1  # planner-save.n_clicks
     for entry in body["state"]:
-        if entry.get("id") == "planner-save-name":
+        if isinstance(entry, dict) and entry["id"] == "planner-save-name":
             entry["value"] = "web-workers-test"
-        elif entry.get("id") == "planner-preset":
+        elif isinstance(entry, dict) and entry["id"] == "planner-preset":
             entry["value"] = "default"
     slider_at = next(i for i, e in enumerate(body["state"]) if isinstance(e, list) and e
                      and e[0]["id"].get("type") == "planner-slider")
