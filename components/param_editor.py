@@ -211,8 +211,9 @@ def diff_table(rows: Sequence[dict[str, Any]], empty: str) -> Any:
                       html.Tbody(body)], size="sm", striped=True, className="mb-0 small")
 
 
-def issues_by_sheet(issues: Sequence[dict[str, Any]], title: str) -> html.Div:
-    """Every problem at once, grouped by sheet, each as `Sheet!Cell: message; expected ...; fix`."""
+def issues_by_sheet(issues: Sequence[dict[str, Any]], title: str, color: str = "danger",
+                    id: str = "parameters-issues") -> html.Div:
+    """Every problem at once, grouped by sheet, each as 'Sheet!Cell: message; expected ...; fix'."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for i in issues:
         groups.setdefault(i["sheet"], []).append(i)
@@ -225,8 +226,18 @@ def issues_by_sheet(issues: Sequence[dict[str, Any]], title: str) -> html.Div:
             lines.append(html.Li([html.Code(i["where"]), f": {i['message']}", f"; {extra}" if extra else ""],
                                  className="parameters-issue"))
         blocks.append(html.Div([html.Strong(f"{sheet} ({len(items)})"), html.Ul(lines, className="mb-1")]))
-    return dbc.Alert([html.Div(title, className="fw-semibold mb-1"), *blocks], color="danger",
-                     className="small", id="parameters-issues")
+    return dbc.Alert([html.Div(title, className="fw-semibold mb-1"), *blocks], color=color,
+                     className="small", id=id)
+
+
+def upload_warnings(issues: Sequence[dict[str, Any]]) -> html.Details | None:
+    """The warnings an upload's summary counts, folded under their count so the number leads somewhere."""
+    if not issues:
+        return None
+    label = f"{len(issues)} warning{'' if len(issues) == 1 else 's'}: show"
+    return html.Details([html.Summary(label, className="small"),
+                         issues_by_sheet(issues, "Warnings (the workbook is still valid)", "warning",
+                                         "parameters-upload-warnings")], id="parameters-upload-warnings-box")
 
 
 def confirm_dialog(prefix: str, title: str, body_id: str, confirm_label: str, with_note: bool = True) -> dbc.Modal:

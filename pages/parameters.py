@@ -52,7 +52,7 @@ def layout(**_kwargs: object) -> html.Div:
         html.Div() if admin else read_only_note(
             "parameters-read-only", "Read-only for your role: you can explore and preview edits; applying, "
             "uploading and rolling back versions need an admin."),
-        page_header("Parameters", f"{total} parameters and table columns in {len(schema.sheets)} sheets: "
+        page_header("Parameters", f"{total} parameters and table columns in {pv.sheet_count_text(schema)}: "
                                   f"{used} used by the engine, {total - used} not used"),
         dcc.Store(id="parameters-sheet", data=FIRST_SHEET),
         dcc.Store(id="parameters-layout", data=0),  # bumped when table rows are added or deleted: re-render
@@ -143,6 +143,7 @@ def sync_slider(slider: float | None, typed: float | None):
 @dash.callback(
     Output("parameters-edits", "data"),
     Output("parameters-upload-data", "data", allow_duplicate=True),
+    Output("parameters-message", "children", allow_duplicate=True),
     Input({"type": "parameters-value", "name": ALL}, "value"),
     Input({"type": "parameters-grid", "name": ALL}, "cellValueChanged"),
     Input("parameters-discard", "n_clicks"),
@@ -158,10 +159,10 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
     not replay old events over a Discard, so it changes nothing.
     """
     if ctx.triggered_id == "parameters-discard":
-        return {}, None
+        return {}, None, None
     fired = [(id_, prop_id.rsplit(".", 1)[1]) for prop_id, id_ in ctx.triggered_prop_ids.items()]
     if not fired:
-        return no_update, no_update
+        return no_update, no_update, no_update
     schema = pv.schema()
     base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
     origin = pv.origin_sheets(base, upload)
@@ -176,7 +177,9 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
         for ev in item.get("value") or []:
             row = int(ev.get("rowId", (ev.get("data") or {}).get("__row")))
             new = pv.merge_edit(schema, origin, new, ui.cell_key(sheet, section, row, ev["colId"]), ev.get("value"))
-    return (no_update if new == (edits or {}) else new), no_update
+    if new == (edits or {}):
+        return no_update, no_update, no_update
+    return new, no_update, None  # a new edit: the last Apply's result line no longer describes the page
 
 
 @dash.callback(
@@ -249,7 +252,7 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
                            f"{pv.count_of(len(issues), 'problem')}: fix them before applying; nothing was changed")
         if issues else None,
     ]), color="warning", outline=True, id="parameters-pending-card")
-    return panel, bool(issues) or ps is None, title, error_divs, grids
+    return panel, bool(issues) or ps is None or not rows, title, error_divs, grids  # nothing changed: no Apply
 
 
 # --- apply ---------------------------------------------------------------------------------------
@@ -311,6 +314,7 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     Output("parameters-upload-result", "children"),
     Output("parameters-upload-data", "data", allow_duplicate=True),
     Output("parameters-edits", "data", allow_duplicate=True),
+    Output("parameters-message", "children", allow_duplicate=True),
     Input("parameters-upload", "contents"), Input("parameters-discard", "n_clicks"),
     State("parameters-upload", "filename"),
     prevent_initial_call=True,
@@ -319,21 +323,23 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
 def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):
     """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
     if ctx.triggered_id == "parameters-discard":
-        return None, no_update, no_update  # collect_edits clears the upload itself, with the edits
+        return None, no_update, no_update, no_update  # collect_edits clears the upload itself, with the edits
     if not isinstance(contents, str) or not contents:
-        return no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update
     name = filename[:120] if isinstance(filename, str) and filename else "workbook"
     try:
         result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
     except (UnsafeWorkbookError, pv.UploadRefused) as exc:
         return dbc.Alert(f"{name} was refused: {exc}", color="danger", className="small",
-                         id="parameters-issues"), None, no_update
+                         id="parameters-issues"), None, no_update, None
     report = result.report
     if not result.ok or result.paramset is None:
         return ui.issues_by_sheet([i.to_dict() for i in report.errors],
-                                  f"{name}: {len(report.errors)} problems; nothing was changed"), None, no_update
+                                  f"{name}: {len(report.errors)} problems; nothing was changed"), None, no_update, None
     summary = html.Div([html.Strong(f"{name} is valid. "), "Review the changes below, then Apply. ",
                         html.Span(" · ".join(report.summary_lines()), className="text-muted")],
                        className="small text-success", id="parameters-upload-ok")
+    warnings = ui.upload_warnings([i.to_dict() for i in report.warnings])
     ps = result.paramset
-    return summary, {"filename": name, "sheets": ps.to_canonical()["sheets"], "hash": ps.content_hash}, {}
+    return (html.Div([summary, warnings]), {"filename": name, "sheets": ps.to_canonical()["sheets"],
+                                            "hash": ps.content_hash}, {}, None)

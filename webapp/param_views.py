@@ -298,6 +298,16 @@ def defaults() -> ParamSet:
     return default_params()
 
 
+def sheet_count_text(schema: Schema) -> str:
+    """'31 workbook sheets plus the TradingRisk sheet that RegimeDesk adds': the schema's optional sheets are ours."""
+    added = [sh.name for sh in schema.sheets if sh.optional]
+    workbook = len(schema.sheets) - len(added)
+    if not added:
+        return f"{workbook} workbook sheets"
+    names = " and ".join(added)
+    return f"{workbook} workbook sheets plus the {names} sheet{'s' if len(added) > 1 else ''} that RegimeDesk adds"
+
+
 def count_of(count: int, noun: str) -> str:
     """'1 change', '3 changes': the page's counts in plain words."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
