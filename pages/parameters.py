@@ -22,7 +22,7 @@ from engine.params.diff import diff_params
 from engine.params.errors import ParamsError, StaleVersionError, UnsafeWorkbookError
 from engine.params.schema import GROUPS
 from engine.params.versions import apply_version
-from webapp import param_rows, param_version_callbacks
+from webapp import param_rows, param_version_callbacks, tuning_views
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
@@ -32,6 +32,7 @@ from webapp.market_time import timezone_alert
 
 dash.register_page(__name__, path="/parameters", name="Parameters", order=2)
 param_version_callbacks.register_callbacks()  # downloads and the versions panel
+tuning_views.register_parameters_callbacks()  # issue 16: tuning proposals and validation
 
 FIRST_SHEET = "MasterConfiguration"
 POLL_MS = 5000  # how often the page checks whether someone else applied a version
@@ -79,6 +80,7 @@ def layout(**_kwargs: object) -> html.Div:
                 html.Div(id="parameters-message", className="small mb-1"),
                 dcc.Loading(html.Div(id="parameters-upload-result"), type="default"),
                 ui.versions_panel(VERSION_COLUMNS),
+                tuning_views.tuning_card(),  # issue 16: tuning proposals and walk-forward validation
                 html.Div(id="parameters-pending", className="mb-2"),
                 html.Div(id="parameters-editor"),
             ], md=9),

@@ -23,7 +23,7 @@ from engine.regime.ensemble import store as model_store
 from engine.store import regime_queries as rq
 from engine.store.queries import index_symbol as stored_index_symbol
 from webapp import param_views as pv
-from webapp import queries
+from webapp import queries, tuning_views
 from webapp.auth.access import requires
 from webapp.background import job_store
 from webapp.cache import cache
@@ -46,6 +46,7 @@ from webapp.regime_whatif import (
 )
 
 dash.register_page(__name__, path="/regime", name="Regime", order=1)
+tuning_views.register_regime_callbacks()  # issue 16: the scorecard section
 
 REFRESH_MS = 2000
 STATS_MS = 10_000
@@ -132,6 +133,7 @@ def layout(**_kwargs: object) -> html.Div:
                                            html.Div(id="regime-ensemble-card")])), md=6),
             dbc.Col(dcc.Graph(id="regime-reliability", figure=empty_figure("no classification yet")), md=6),
         ], className="g-2 mb-2"),
+        tuning_views.scorecard_card(),  # issue 16: the PerformanceMetrics scorecard
         wviews.whatif_card(_knob_rows(), WINDOWS),
     ])
 

@@ -11,6 +11,7 @@ Series (all prefixed regimedesk_):
   orders{status} (orders now in each status), orders_created_total, gateway_rejections_total{reason},
   fills_total, filled_shares_total, regime_id{symbol}, regime_confidence{symbol}, equity_usd,
   drawdown_from_peak_pct, daily_loss_pct, portfolio_* (webapp/risk_metrics.py: VaR, CVaR, beta, stress, cluster),
+  scorecard_overall, scorecard_value{metric}, scorecard_grade{metric} (engine/tuning/live.py),
   http_request_duration_seconds{route,method} (histogram), http_requests_total{route,method,status}.
 
 With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory shared by the workers)
@@ -35,7 +36,9 @@ from engine.health.recorder import DURATION_BUCKETS, METRICS_KEY
 from engine.health.report import health_report
 from engine.portfolio_risk.store_io import latest_report
 from engine.store.models import KeyValue, TradingStateRow
+from engine.tuning.live import stored_scorecard
 from webapp.risk_metrics import portfolio_families
+from webapp.tuning_metrics import scorecard_families
 
 STATUS_VALUE = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED", "SHUTTING_DOWN", "STOPPED")
@@ -98,6 +101,7 @@ class StoreCollector:
                 cumulative: dict[str, Any] = dict(row.value) if row is not None else {}
                 state_row = session.scalars(select(TradingStateRow).where(TradingStateRow.id == 1)).first()
                 portfolio = latest_report(session)  # issue 17: the newest portfolio risk report
+                scorecard = stored_scorecard(session)  # issue 16: the PerformanceMetrics scorecard
         except Exception:  # noqa: BLE001 - a scrape during a database outage still says so
             yield GaugeMetricFamily("regimedesk_store_up", "1 when this web process can read the store", value=0)
             yield from _health_families(report)
@@ -107,6 +111,7 @@ class StoreCollector:
         yield from _trading_families(cumulative, state_row.state if state_row is not None else None, report)
         yield from _job_families(cumulative.get("jobs", {}))
         yield from portfolio_families(portfolio, self.ctx.clock.now())
+        yield from scorecard_families(scorecard)
 
 
 def _health_families(report: dict[str, Any]) -> Iterable[Metric]:

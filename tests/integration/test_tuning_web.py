@@ -1,0 +1,87 @@
+"""Self-tuning on the pages over real Dash callback requests: an admin approves a pending proposal (audited,
+authored by that admin), a trader is refused, the Regime page shows the stored scorecard, and /metrics
+exports it."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from engine.audit import recent
+from engine.clock import ManualClock
+from engine.params.versions import apply_version
+from engine.runtime import build_context
+from engine.settings import load_settings
+from engine.store.keyvalue import put_value
+from engine.store.models import ParamVersion
+from engine.tuning import proposals
+from engine.tuning.edit import edited
+from engine.tuning.live import SCORECARD_KEY
+from engine.tuning.scorecard import scorecard
+from engine.tuning.tuner import Change, TuningResult
+from engine.tuning.validation import ValidationReport
+from tests import web_requests as wr
+from tests.auth_helpers import login_client
+from tests.tuning_fixtures import PER_DAY, poor_version
+
+
+@pytest.fixture()
+def app(tmp_path):  # type: ignore[no-untyped-def]
+    from app import create_app
+
+    settings = load_settings(database_url=f"sqlite:///{tmp_path}/web.db", engine_mode="none")
+    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock())
+    application = create_app(settings, context=ctx)
+    yield application, ctx
+    ctx.store.dispose()
+
+
+def _pending(ctx) -> int:  # type: ignore[no-untyped-def]
+    cur = apply_version(ctx.store, poor_version(require_human_approval=True), "alice", "ui", clock=ctx.clock)
+    folds = pd.DataFrame([{"fold": 1, "start": pd.Timestamp("2026-01-05 15:00", tz="UTC"),
+                           "end": pd.Timestamp("2026-01-05 15:40", tz="UTC"), "bars": 40, "current": 0.4,
+                           "candidate": 0.5, "current_return": 0.0, "candidate_return": 0.01, "buy_hold": 0.002,
+                           "cash": 0.0}])
+    result = TuningResult([Change(PER_DAY, 3.0, 4.0)], edited(cur, {PER_DAY: 4}), 1, 0.0, 0.4, 0.5,
+                          ValidationReport(folds, gain=0.25), True, "out-of-sample gain +25.0%")
+    return proposals.record(ctx.store, cur, result, seed=1, clock=ctx.clock)
+
+
+def test_an_admin_approves_and_a_trader_is_refused(app) -> None:  # type: ignore[no-untyped-def]
+    application, ctx = app
+    pid = _pending(ctx)
+    trader = login_client(application, "trader", "tess")
+    dep = wr.find(wr.dependencies(trader), "parameters-tuning-message")
+    refused = wr.call(trader, dep, {"parameters-tuning-proposal.value": pid, "parameters-tuning-approve.n_clicks": 1},
+                      trigger="parameters-tuning-approve.n_clicks")
+    assert refused.status_code == 403
+    admin = login_client(application, "admin", "ada")
+    ok = wr.call(admin, dep, {"parameters-tuning-proposal.value": pid, "parameters-tuning-approve.n_clicks": 1},
+                 trigger="parameters-tuning-approve.n_clicks")
+    assert ok.status_code == 200 and f"proposal {pid} applied as version" in ok.get_data(as_text=True)
+    with ctx.store.read() as s:
+        newest = s.scalars(select(ParamVersion).order_by(ParamVersion.id.desc())).first()
+        assert newest is not None and newest.source == "tuning" and "ada" in newest.author
+        assert "ada" in recent(s, action_prefix="tuning.apply")[0].actor
+    table = wr.call(admin, wr.find(wr.dependencies(admin), "parameters-tuning-validation"),
+                    {"parameters-tuning-proposal.value": pid}, trigger="parameters-tuning-proposal.value")
+    assert table.status_code == 200 and "out-of-sample gain of the objective: 25.0%" in table.get_data(as_text=True)
+
+
+def test_regime_page_and_metrics_show_the_stored_scorecard(app) -> None:  # type: ignore[no-untyped-def]
+    application, ctx = app
+    h = pd.DataFrame({"timestamp": pd.date_range("2026-01-05 14:30", periods=40, freq="min", tz="UTC"),
+                      "regime_name": ["A"] * 40, "trend": ["up"] * 40, "vol": ["low"] * 40,
+                      "transition": [False] * 40, "confidence": [0.8] * 40, "close": [100.0 + i for i in range(40)]})
+    card = scorecard(poor_version(), h)
+    with ctx.store.write() as s:
+        put_value(s, SCORECARD_KEY, {"ts": ctx.clock.now().isoformat(), "overall": card.overall,
+                                     "metrics": card.rows()}, ctx.clock.now())
+    viewer = login_client(application, "viewer", "vic")
+    resp = wr.call(viewer, wr.find(wr.dependencies(viewer), "regime-scorecard"), {},
+                   trigger="regime-stats-interval.n_intervals")
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "prediction_confidence" in text and f"{card.overall:.1%}" in text
+    metrics = login_client(application, "admin", "ada").get("/metrics").get_data(as_text=True)
+    assert f"regimedesk_scorecard_overall {card.overall}" in metrics
+    assert 'regimedesk_scorecard_value{metric="prediction_confidence"} 0.8' in metrics

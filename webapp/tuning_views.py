@@ -1,0 +1,180 @@
+"""Self-tuning on the pages (issue 16): the PerformanceMetrics scorecard (Regime page; its /metrics series
+live in webapp/tuning_metrics.py), tuning proposals with approve / reject and the walk-forward validation
+table of any version (Parameters page). Everything here reads what the engine stored, or calls engine/tuning."""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+
+from engine.auth.roles import Role
+from engine.params.versions import list_versions
+from engine.store.queries import index_symbol as stored_index_symbol
+from engine.tuning import proposals
+from engine.tuning.live import stored_scorecard
+from engine.tuning.validation import ValidationReport
+from engine.tuning.version_check import VersionCheckError, validate_version
+from webapp.auth.access import requires
+from webapp.context import get_context
+from webapp.control_actions import web_actor
+
+STATUS_CLASS = {"target": "text-success", "acceptable": "text-body", "below acceptable": "text-warning",
+                "critical": "text-danger", "not measured": "text-muted"}
+
+
+def _num(v: object, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    return f"{float(v):.1%}" if pct else f"{float(v):.4g}"  # type: ignore[arg-type]
+
+
+# --- Regime page: the scorecard ----------------------------------------------------------------------
+def scorecard_card() -> dbc.Card:
+    return dbc.Card(dbc.CardBody([html.H6("Performance scorecard (workbook PerformanceMetrics)"),
+                                  html.Div("no scorecard measured yet", id="regime-scorecard",
+                                           className="text-muted small")]), className="mb-2")
+
+
+def scorecard_table(card: dict[str, Any] | None) -> html.Div:
+    if not card:
+        return html.Div("no scorecard measured yet (the engine's tuning job measures it every minute)",
+                        className="text-muted small")
+    head = html.Tr([html.Th(h) for h in ("Metric", "Live", "Target", "Acceptable", "Critical", "Weight", "Grade",
+                                         "Status")])
+    body = [html.Tr([html.Td(m["metric"]), html.Td(_num(m["value"])), html.Td(_num(m["target"])),
+                     html.Td(_num(m["acceptable"])), html.Td(_num(m["critical"])), html.Td(_num(m["weight"])),
+                     html.Td(_num(m["grade"], pct=True)),
+                     html.Td(m["status"] + (f" ({m['reason']})" if m.get("reason") else ""),
+                             className=STATUS_CLASS.get(m["status"], ""))]) for m in card["metrics"]]
+    overall = card.get("overall")
+    return html.Div([
+        html.Div(f"Overall score {_num(overall, pct=True)} (weighted over the measured metrics), measured "
+                 f"{card['ts']:%Y-%m-%d %H:%M} UTC", id="regime-scorecard-overall", className="fw-semibold mb-1"),
+        dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", bordered=False, className="small mb-0")])
+
+
+def register_regime_callbacks() -> None:
+    """Called by pages/regime.py each time Dash executes it for a new app (dash.callback registrations are
+    consumed by the app being built, so a plain import would serve only the first app)."""
+
+    @dash.callback(Output("regime-scorecard", "children"), Input("regime-stats-interval", "n_intervals"))
+    @requires(Role.VIEWER)
+    def refresh_scorecard(_n: int | None) -> html.Div:
+        with get_context().store.read() as s:
+            return scorecard_table(stored_scorecard(s))
+
+
+# --- Parameters page: proposals and validation -------------------------------------------------------
+def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
+    d = report.to_dict() if isinstance(report, ValidationReport) else report
+    folds = d.get("folds") or []
+    if not folds:
+        return html.Div(d.get("note") or "no validation folds", className="text-muted small")
+    cols = ("fold", "start", "end", "bars", "current", "candidate", "current_return", "candidate_return", "buy_hold",
+            "cash")
+    rows = [html.Tr([html.Td(str(f[c])[:16] if c in ("start", "end") else
+                             _num(f[c], pct=c.endswith("return") or c in ("buy_hold", "cash")) if c not in
+                             ("fold", "bars") else str(f[c])) for c in cols]) for f in folds]
+    tests = [html.Li(f"vs {c['against']} ({c['measure']}): mean difference {_num(c['mean_diff'])}, "
+                     f"p = {_num(c['p_value'])} → {'significant' if c['significant'] else 'not significant'}")
+             for c in d.get("comparisons") or []]
+    return html.Div([
+        dbc.Table([html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in cols])), html.Tbody(rows)],
+                  size="sm", className="small mb-1"),
+        html.Div(f"out-of-sample gain of the objective: {_num(d.get('gain'), pct=True)}"
+                 + (f"; {d['note']}" if d.get("note") else ""), className="small"),
+        html.Ul(tests, className="small mb-0")])
+
+
+def tuning_card() -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.H6("Self-tuning: proposals and walk-forward validation"),
+        html.Div(id="parameters-tuning-proposals", className="small"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id="parameters-tuning-proposal", placeholder="pending proposal…"), md=4),
+            dbc.Col([dbc.Button("Approve", id="parameters-tuning-approve", color="success", size="sm",
+                                className="me-1"),
+                     dbc.Button("Reject", id="parameters-tuning-reject", color="secondary", size="sm")], md=3),
+            dbc.Col(dcc.Dropdown(id="parameters-tuning-version", placeholder="validate a version…"), md=3),
+            dbc.Col(dbc.Button("Validate", id="parameters-tuning-validate", size="sm"), md=2),
+        ], className="g-1 my-1"),
+        html.Div(id="parameters-tuning-message", className="small"),
+        dcc.Loading(html.Div(id="parameters-tuning-validation")),
+    ]), className="mt-2")
+
+
+def proposals_table(views: list[proposals.ProposalView]) -> html.Div:
+    if not views:
+        return html.Div("no tuning run yet", className="text-muted")
+    head = html.Tr([html.Th(h) for h in ("#", "created", "on version", "status", "changes", "why", "decided by")])
+    body = [html.Tr([html.Td(v.id), html.Td(f"{v.created_at:%Y-%m-%d %H:%M}"), html.Td(v.base_version_id or "–"),
+                     html.Td(v.status), html.Td("; ".join(v.changes)), html.Td(v.reason),
+                     html.Td(v.decided_by or "")]) for v in views]
+    return dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", className="small mb-1")
+
+
+def refresh_proposals(_msg: object) -> tuple[html.Div, list[dict[str, Any]], list[dict[str, Any]]]:
+    store = get_context().store
+    views = proposals.list_proposals(store)
+    with store.read() as s:
+        versions = list_versions(s, limit=50)
+    pending = [{"label": f"#{v.id}: {'; '.join(v.changes)[:60]}", "value": v.id} for v in views if v.status == "pending"]
+    return (proposals_table(views), pending,
+            [{"label": f"v{v.id} {v.source} by {v.author}", "value": v.id} for v in versions if v.parent_id])
+
+
+def decide(_approve: int | None, _reject: int | None, pid: int | None) -> html.Span:
+    if pid is None:
+        return html.Span("choose a pending proposal first", className="text-warning")
+    store, actor = get_context().store, web_actor()
+    try:
+        if dash.ctx.triggered_id == "parameters-tuning-approve":
+            vid = proposals.approve(store, int(pid), actor)
+            return html.Span(f"proposal {pid} applied as version {vid}", className="text-success")
+        proposals.reject(store, int(pid), actor)
+        return html.Span(f"proposal {pid} rejected", className="text-body")
+    except proposals.ProposalError as exc:
+        return html.Span(str(exc), className="text-danger")
+
+
+def show_validation(_n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
+    ctx = get_context()
+    if dash.ctx.triggered_id == "parameters-tuning-proposal":
+        view = next((v for v in proposals.list_proposals(ctx.store, 200) if v.id == pid), None)
+        return validation_table(view.validation) if view is not None else no_update
+    if version_id is None:
+        return html.Div("choose a version to validate", className="text-warning small")
+    with ctx.store.read() as s:
+        symbol = stored_index_symbol(s)
+    if symbol is None:
+        return html.Div("no index instrument stored yet: nothing to validate on", className="text-danger small")
+    try:
+        return validation_table(validate_version(ctx.store, int(version_id), symbol))
+    except VersionCheckError as exc:
+        return html.Div(str(exc), className="text-danger small")
+
+
+def register_parameters_callbacks() -> None:
+    """Called by pages/parameters.py for each new app (see register_regime_callbacks)."""
+
+    @dash.callback(Output("parameters-tuning-proposals", "children"), Output("parameters-tuning-proposal", "options"),
+                   Output("parameters-tuning-version", "options"), Input("parameters-tuning-message", "children"))
+    @requires(Role.VIEWER)
+    def _refresh(msg: object) -> tuple[html.Div, list[dict[str, Any]], list[dict[str, Any]]]:
+        return refresh_proposals(msg)
+
+    @dash.callback(Output("parameters-tuning-message", "children"),
+                   Input("parameters-tuning-approve", "n_clicks"), Input("parameters-tuning-reject", "n_clicks"),
+                   State("parameters-tuning-proposal", "value"), prevent_initial_call=True)
+    @requires(Role.ADMIN)
+    def _decide(approve: int | None, reject: int | None, pid: int | None) -> html.Span:
+        return decide(approve, reject, pid)
+
+    @dash.callback(Output("parameters-tuning-validation", "children"), Input("parameters-tuning-validate", "n_clicks"),
+                   Input("parameters-tuning-proposal", "value"), State("parameters-tuning-version", "value"),
+                   prevent_initial_call=True)
+    @requires(Role.VIEWER)
+    def _validation(n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
+        return show_validation(n, pid, version_id)
