@@ -105,7 +105,7 @@ def _card(title: str, body_id: str) -> dbc.Card:
 def layout(**_kwargs: object) -> html.Div:
     trader = can_trade()
     return html.Div([
-        page_header("Trading", "Controls act through the same code as `python -m engine halt|pause|resume`"),
+        page_header("Trading", "Controls act through the same code as the command line: python -m engine halt, pause or resume"),
         dcc.Interval(id="trading-interval", interval=REFRESH_MS),
         dcc.Store(id="trading-fingerprints", data={}),
         dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),

@@ -118,5 +118,5 @@ def engine_down_refusal(store, now: datetime, action: str, stale_after_s: float 
         return None
     target = "ACTIVE" if action == "resume" else "REDUCING"
     return (f"{action} refused: the engine is down, so nothing would trade in {target}. {state.summary()}. "
-            "Start the engine (`python -m engine`, or `python app.py` for the embedded mode), wait for its "
+            "Start the engine (python -m engine, or python app.py for the embedded mode), wait for its "
             "heartbeat on the banner, then try again")

@@ -92,6 +92,32 @@ def test_every_page_layout_has_worded_headers(app_client) -> None:  # type: igno
     assert found == [], "\n".join(found)
 
 
+def backticks(node: Any, out: list[str]) -> None:
+    """Text a person reads that still carries Markdown backticks (html.* children are not Markdown)."""
+    if isinstance(node, str):
+        if "`" in node:
+            out.append(node)
+    elif isinstance(node, list):
+        for child in node:
+            backticks(child, out)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key not in ("type", "namespace", "id"):
+                backticks(value, out)
+
+
+def test_no_markdown_backticks_in_any_page(app_client) -> None:  # type: ignore[no-untyped-def]
+    _app, client = app_client
+    router = wr.find(wr.dependencies(client), "_pages_content.children")
+    found: list[str] = []
+    for page in dash.page_registry.values():
+        backticks(wr.call(client, router, {"_pages_location.pathname": page["path"]}).get_json(), found)
+    assert found == []
+    caught: list[str] = []
+    backticks({"props": {"children": ["as `python -m engine`", {"props": {"title": "plain"}}]}}, caught)
+    assert caught == ["as `python -m engine`"]
+
+
 def test_backtest_tables_rendered_by_callbacks_have_worded_headers() -> None:
     empty = pd.DataFrame()
     view = bv.RunView(label="#1 quick", equity=empty, fills=empty, prices=empty, index_symbol="IDX",
