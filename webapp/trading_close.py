@@ -1,6 +1,7 @@
 """The Trading page's **Close position** action: one market order to flat for one position, through the
-order gateway (origin "manual", the manual ticket's role and risk checks), so a close obeys the trading
-state like any manual order (REDUCING allows it: it only reduces; HALTED refuses it)."""
+order gateway (engine.planner.api.close_position, origin "manual": the manual ticket's role and risk checks),
+so a close obeys the trading state like any manual order (REDUCING allows it: it only reduces; HALTED refuses
+it). The web side adds the dialog's guard: the position must still be the one the trader confirmed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,9 +9,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from engine.planner.api import close_position as close_position_order
 from engine.store.models import PositionRow
-from engine.trading import gateway
-from engine.trading.brokers.base import OrderSide, OrderType
+from engine.trading.brokers.base import OrderSide
 from engine.trading.control_steps import risk_limits
 from webapp import trading_queries
 from webapp.context import get_context
@@ -66,14 +67,11 @@ def close_position(symbol: object, seen_qty: object, nonce: object) -> tuple[boo
         return False, (f"Not sent: the {target.symbol} position changed since the dialog opened "
                        f"(was {seen.normalize():,f}, now {target.qty.normalize():,f}); press Close again.")
     ctx = get_context()
-    intent = gateway.OrderIntent(symbol=target.symbol, side=target.side, qty=abs(target.qty),
-                                 order_type=OrderType.MARKET, reason="close position (Trading page)",
-                                 idempotency_key=f"close-{nonce}")
-    result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual", limits=risk_limits(ctx))
+    # the order itself: the planner's close_position (engine/planner/execute.py), one implementation for every caller
+    outcome = close_position_order(ctx, target.symbol, web_actor(), key=f"close-{nonce}", origin="manual",
+                                   limits=risk_limits(ctx))
     trading_queries.forget()
     what = target.describe()
-    if result.duplicate:
-        return result.accepted, f"Already submitted: {what} is {result.status.value} ({result.client_order_id})."
-    if not result.accepted:
-        return False, f"Rejected: {what}: {result.reason}"
-    return True, f"Sent: {what} to close the position, status {result.status.value} ({result.client_order_id})."
+    if outcome.status in ("rejected", "not_sent"):
+        return False, f"Rejected: {what}: {outcome.message}"
+    return True, f"Sent: {what} to close the position, status {outcome.status}: {outcome.message}."

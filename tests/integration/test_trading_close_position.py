@@ -53,8 +53,8 @@ def test_close_sells_the_whole_long_and_buys_back_a_short(request_ctx) -> None: 
 
     ok, message = close_position("AAA", "30", "n-1")
     assert ok and message.startswith("Sent: sell 30 AAA at market"), message
-    again = close_position("AAA", "30", "n-1")  # a double click on the confirm button: the same order
-    assert again[1].startswith("Already submitted"), again
+    close_position("AAA", "30", "n-1")  # a double click on the confirm button: the same client order, not a second
+    assert len(_orders(request_ctx)) == 1
     fill_next_bar(request_ctx, "AAA")
     sync_from_broker(request_ctx)
     assert close_target("AAA") is None  # flat now
