@@ -68,10 +68,10 @@ def register_regime_callbacks() -> None:
 
 # --- Parameters page: proposals and validation -------------------------------------------------------
 def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
-    d = report.to_dict() if isinstance(report, ValidationReport) else report
-    folds = d.get("folds") or []
+    d: dict[str, Any] = report.to_dict() if isinstance(report, ValidationReport) else report
+    folds: list[dict[str, Any]] = d.get("folds") or []
     if not folds:
-        return html.Div(d.get("note") or "no validation folds", className="text-muted small")
+        return html.Div(str(d.get("note") or "no validation folds"), className="text-muted small")
     cols = ("fold", "start", "end", "bars", "current", "candidate", "current_return", "candidate_return", "buy_hold",
             "cash")
     rows = [html.Tr([html.Td(str(f[c])[:16] if c in ("start", "end") else
@@ -79,7 +79,7 @@ def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
                              ("fold", "bars") else str(f[c])) for c in cols]) for f in folds]
     tests = [html.Li(f"vs {c['against']} ({c['measure']}): mean difference {_num(c['mean_diff'])}, "
                      f"p = {_num(c['p_value'])} → {'significant' if c['significant'] else 'not significant'}")
-             for c in d.get("comparisons") or []]
+             for c in (d.get("comparisons") or [])]
     return html.Div([
         dbc.Table([html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in cols])), html.Tbody(rows)],
                   size="sm", className="small mb-1"),

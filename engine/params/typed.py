@@ -1304,7 +1304,7 @@ class RegimeParametersMainRow(TableRowView):
 
     @property
     def trading_bias(self) -> Literal['NONE', 'LONG', 'LONG_CAUTIOUS', 'LONG_AGGRESSIVE', 'SHORT', 'SHORT_CAUTIOUS', 'SHORT_AGGRESSIVE', 'RANGE', 'RANGE_WIDE']:
-        """Trading bias in this regime; sizes scale by TradingRisk bias multipliers; read by engine.planner.service."""
+        """Trading bias in this regime; sizes scale by TradingRisk bias multipliers; read by engine.planner.portfolio."""
         return self._read('trading_bias')
 
 
@@ -1478,37 +1478,37 @@ class PerformanceMetricsMainRow(TableRowView):
 
     @property
     def metric(self) -> str:
-        """Metric name; not used: evaluation targets for offline reports; the live engine does not score itself against them."""
+        """Metric name; read by engine.tuning.scorecard."""
         return self._read('metric')
 
     @property
     def target(self) -> float:
-        """Target level of the metric; range 0..100000; not used: evaluation targets for offline reports; the live engine does not score itself against them."""
+        """Target level of the metric; range 0..100000; read by engine.tuning.scorecard."""
         return self._read('target')
 
     @property
     def acceptable(self) -> float:
-        """Acceptable level of the metric; range 0..100000; not used: evaluation targets for offline reports; the live engine does not score itself against them."""
+        """Acceptable level of the metric; range 0..100000; read by engine.tuning.scorecard."""
         return self._read('acceptable')
 
     @property
     def critical(self) -> float:
-        """Critical level of the metric; range 0..100000; not used: evaluation targets for offline reports; the live engine does not score itself against them."""
+        """Critical level of the metric; range 0..100000; read by engine.tuning.scorecard."""
         return self._read('critical')
 
     @property
     def weight(self) -> float:
-        """Weight of the metric in the overall score; range 0..1; not used: evaluation targets for offline reports; the live engine does not score itself against them."""
+        """Weight of the metric in the overall score; range 0..1; read by engine.tuning.scorecard."""
         return self._read('weight')
 
     @property
     def update_freq(self) -> Literal['realtime', '1min', '5min', '15min', 'daily']:
-        """How often the metric is updated; not used: evaluation targets for offline reports; the live engine does not score itself against them."""
+        """How often the metric is updated; not used: the tuning job measures every metric each minute; update frequency and description are documentation."""
         return self._read('update_freq')
 
     @property
     def description(self) -> str:
-        """What the metric measures; not used: evaluation targets for offline reports; the live engine does not score itself against them."""
+        """What the metric measures; not used: the tuning job measures every metric each minute; update frequency and description are documentation."""
         return self._read('description')
 
 
@@ -1580,92 +1580,92 @@ class AdaptiveTuning(SheetView):
 
     @property
     def enable_adaptive_learning(self) -> bool:
-        """Enable ML-based parameter adaptation; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Enable ML-based parameter adaptation; read by engine.tuning.job."""
         return self._read('enable_adaptive_learning')
 
     @property
     def learning_algorithm(self) -> Literal['RANDOM_FOREST', 'GRADIENT_BOOST', 'NEURAL_NET']:
-        """Algorithm for adaptive learning; unit: type; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Algorithm for adaptive learning; unit: type; not used: the tuner is optuna TPE over the detector's stability, transition and noise parameters (AdaptiveLearning parameter_adaptation); no learned model, per-regime tuning or condition clustering is built."""
         return self._read('learning_algorithm')
 
     @property
     def learning_rate(self) -> float:
-        """Rate of parameter adaptation; unit: ratio; range 0.01..0.3; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Rate of parameter adaptation; unit: ratio; range 0.01..0.3; not used: the tuner is optuna TPE over the detector's stability, transition and noise parameters (AdaptiveLearning parameter_adaptation); no learned model, per-regime tuning or condition clustering is built."""
         return self._read('learning_rate')
 
     @property
     def historical_lookback_days(self) -> int:
-        """Days of history for learning; unit: days; range 30..365; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Days of history for learning; unit: days; range 30..365; read by engine.tuning.job."""
         return self._read('historical_lookback_days')
 
     @property
     def min_samples_required(self) -> int:
-        """Minimum samples for adaptation; unit: samples; range 500..5000; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Minimum samples for adaptation; unit: samples; range 500..5000; read by engine.tuning.job."""
         return self._read('min_samples_required')
 
     @property
     def validation_split(self) -> float:
-        """Validation data split ratio; unit: ratio; range 0.1..0.3; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Validation data split ratio; unit: ratio; range 0.1..0.3; read by engine.tuning.validation."""
         return self._read('validation_split')
 
     @property
     def optimize_for(self) -> Literal['STABILITY', 'ACCURACY', 'RESPONSIVENESS']:
-        """Primary optimization target; unit: target; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Primary optimization target; unit: target; read by engine.tuning.validation."""
         return self._read('optimize_for')
 
     @property
     def secondary_target(self) -> Literal['NONE', 'STABILITY', 'PROFIT']:
-        """Secondary optimization target; unit: target; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Secondary optimization target; unit: target; read by engine.tuning.validation."""
         return self._read('secondary_target')
 
     @property
     def target_improvement(self) -> float:
-        """Target performance improvement; unit: ratio; range 0.02..0.15; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Target performance improvement; unit: ratio; range 0.02..0.15; read by engine.tuning.tuner."""
         return self._read('target_improvement')
 
     @property
     def parameter_expansion_limit(self) -> float:
-        """Max parameter change from default; unit: ratio; range 0.1..0.5; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Max parameter change from default; unit: ratio; range 0.1..0.5; read by engine.tuning.tuner."""
         return self._read('parameter_expansion_limit')
 
     @property
     def confidence_requirement(self) -> float:
-        """Confidence needed for adaptation; unit: ratio; range 0.7..0.95; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Confidence needed for adaptation; unit: ratio; range 0.7..0.95; not used: the tuner is optuna TPE over the detector's stability, transition and noise parameters (AdaptiveLearning parameter_adaptation); no learned model, per-regime tuning or condition clustering is built."""
         return self._read('confidence_requirement')
 
     @property
     def revert_threshold(self) -> float:
-        """Performance drop to revert changes; unit: ratio; range 0.05..0.2; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Performance drop to revert changes; unit: ratio; range 0.05..0.2; read by engine.tuning.rollback."""
         return self._read('revert_threshold')
 
     @property
     def adaptation_frequency(self) -> int:
-        """Hours between adaptations; unit: hours; range 1..168; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Hours between adaptations; unit: hours; range 1..168; read by engine.tuning.job."""
         return self._read('adaptation_frequency')
 
     @property
     def market_condition_clustering(self) -> bool:
-        """Cluster similar market conditions; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Cluster similar market conditions; not used: the tuner is optuna TPE over the detector's stability, transition and noise parameters (AdaptiveLearning parameter_adaptation); no learned model, per-regime tuning or condition clustering is built."""
         return self._read('market_condition_clustering')
 
     @property
     def regime_specific_tuning(self) -> bool:
-        """Tune parameters per regime type; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Tune parameters per regime type; not used: the tuner is optuna TPE over the detector's stability, transition and noise parameters (AdaptiveLearning parameter_adaptation); no learned model, per-regime tuning or condition clustering is built."""
         return self._read('regime_specific_tuning')
 
     @property
     def max_simultaneous_changes(self) -> int:
-        """Max parameters to change at once; unit: parameters; range 1..5; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Max parameters to change at once; unit: parameters; range 1..5; read by engine.tuning.tuner."""
         return self._read('max_simultaneous_changes')
 
     @property
     def require_human_approval(self) -> bool:
-        """Require approval for changes; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Require approval for changes; read by engine.tuning.proposals."""
         return self._read('require_human_approval')
 
     @property
     def auto_rollback_enabled(self) -> bool:
-        """Auto rollback on performance drop; not used: no automatic self-tuning: parameters change only through audited versions."""
+        """Auto rollback on performance drop; read by engine.tuning.rollback."""
         return self._read('auto_rollback_enabled')
 
 
@@ -2024,17 +2024,17 @@ class AdaptiveLearning(SheetView):
 
     @property
     def adaptive_enabled(self) -> bool:
-        """Enable adaptive learning system; not used: no online learning: parameters change only through audited versions."""
+        """Enable adaptive learning system; read by engine.tuning.drift."""
         return self._read('adaptive_enabled')
 
     @property
     def learning_rate(self) -> float:
-        """Rate of parameter adaptation; unit: ratio; range 0..1; not used: no online learning: parameters change only through audited versions."""
+        """Rate of parameter adaptation; unit: ratio; range 0..1; not used: no online learning: models are refitted by their own jobs and parameters change only through audited versions (engine/tuning proposes them)."""
         return self._read('learning_rate')
 
     @property
     def memory_window(self) -> int:
-        """Number of samples to remember; unit: samples; range 1..1e+06; not used: no online learning: parameters change only through audited versions."""
+        """Number of samples to remember; unit: samples; range 1..1e+06; read by engine.tuning.drift."""
         return self._read('memory_window')
 
     @property
@@ -2044,32 +2044,32 @@ class AdaptiveLearning(SheetView):
 
     @property
     def performance_threshold(self) -> float:
-        """Minimum performance to trigger updates; unit: ratio; range 0..1; not used: no online learning: parameters change only through audited versions."""
+        """Minimum performance to trigger updates; unit: ratio; range 0..1; not used: no online learning: models are refitted by their own jobs and parameters change only through audited versions (engine/tuning proposes them)."""
         return self._read('performance_threshold')
 
     @property
     def parameter_adaptation(self) -> Literal['BAYESIAN', 'GRID_SEARCH', 'GRADIENT']:
-        """Method for adapting parameters; not used: no online learning: parameters change only through audited versions."""
+        """Method for adapting parameters; read by engine.tuning.job."""
         return self._read('parameter_adaptation')
 
     @property
     def online_learning(self) -> bool:
-        """Update model with streaming data; not used: no online learning: parameters change only through audited versions."""
+        """Update model with streaming data; not used: no online learning: models are refitted by their own jobs and parameters change only through audited versions (engine/tuning proposes them)."""
         return self._read('online_learning')
 
     @property
     def drift_detection(self) -> bool:
-        """Detect concept drift in market; not used: no online learning: parameters change only through audited versions."""
+        """Detect concept drift in market; read by engine.tuning.drift."""
         return self._read('drift_detection')
 
     @property
     def drift_threshold(self) -> float:
-        """Threshold for drift detection; unit: ratio; range 0..1; not used: no online learning: parameters change only through audited versions."""
+        """Threshold for drift detection; unit: ratio; range 0..1; read by engine.tuning.drift."""
         return self._read('drift_threshold')
 
     @property
     def retraining_trigger(self) -> Literal['PERFORMANCE_BASED', 'SCHEDULED', 'DRIFT_BASED']:
-        """Condition to trigger model retraining; not used: no online learning: parameters change only through audited versions."""
+        """Condition to trigger model retraining; read by engine.tuning.drift."""
         return self._read('retraining_trigger')
 
 
@@ -2187,47 +2187,47 @@ class ValidationFramework(SheetView):
 
     @property
     def validation_source(self) -> Literal['HEAVYDB', 'DATABASE', 'CSV', 'SIMULATED']:
-        """Data source for validation; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Data source for validation; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
         return self._read('validation_source')
 
     @property
     def synthetic_data_allowed(self) -> bool:
-        """Allow synthetic data for testing; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Allow synthetic data for testing; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
         return self._read('synthetic_data_allowed')
 
     @property
     def backtest_validation(self) -> bool:
-        """Validate with backtesting; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Validate with backtesting; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
         return self._read('backtest_validation')
 
     @property
     def walk_forward_analysis(self) -> bool:
-        """Use walk-forward validation; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Use walk-forward validation; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
         return self._read('walk_forward_analysis')
 
     @property
     def cross_validation_folds(self) -> int:
-        """Number of CV folds; unit: count; range 2..100; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Number of CV folds; unit: count; range 2..100; read by engine.tuning.validation."""
         return self._read('cross_validation_folds')
 
     @property
     def out_of_sample_testing(self) -> bool:
-        """Test on unseen data; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Test on unseen data; read by engine.tuning.validation."""
         return self._read('out_of_sample_testing')
 
     @property
     def statistical_significance(self) -> float:
-        """Required significance level; unit: ratio; range 0.5..0.999; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Required significance level; unit: ratio; range 0.5..0.999; read by engine.tuning.validation."""
         return self._read('statistical_significance')
 
     @property
     def hypothesis_testing(self) -> bool:
-        """Perform hypothesis tests; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Perform hypothesis tests; read by engine.tuning.validation."""
         return self._read('hypothesis_testing')
 
     @property
     def performance_benchmarking(self) -> bool:
-        """Benchmark against baselines; not used: offline backtest validation settings (HeavyDB), not part of the live engine."""
+        """Benchmark against baselines; read by engine.tuning.validation."""
         return self._read('performance_benchmarking')
 
 

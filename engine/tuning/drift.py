@@ -36,7 +36,8 @@ class DriftConfig:
     @classmethod
     def of(cls, ps: ParamSet) -> DriftConfig:
         al = Parameters(ps).adaptive_learning
-        return cls(al.drift_detection, al.drift_threshold * DRIFT_SCALE, al.retraining_trigger, al.memory_window)
+        enabled = al.adaptive_enabled and al.drift_detection
+        return cls(enabled, al.drift_threshold * DRIFT_SCALE, al.retraining_trigger, al.memory_window)
 
 
 @dataclass(frozen=True)

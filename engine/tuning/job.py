@@ -54,16 +54,17 @@ def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
         ps = active_params(s)
         last = get_value(s, LAST_RUN_KEY) or {}
     t = Parameters(ps).adaptive_tuning
-    if not t.enable_adaptive_learning or Parameters(ps).adaptive_learning.parameter_adaptation != "BAYESIAN":
+    enabled, every_h = t.enable_adaptive_learning, t.adaptation_frequency
+    days, min_samples = t.historical_lookback_days, t.min_samples_required
+    if not enabled or Parameters(ps).adaptive_learning.parameter_adaptation != "BAYESIAN":
         return None
-    if last.get("ts") and now - datetime.fromisoformat(last["ts"]) < timedelta(hours=t.adaptation_frequency):
+    if last.get("ts") and now - datetime.fromisoformat(last["ts"]) < timedelta(hours=every_h):
         return None
-    bars, truth = history(ctx, t.historical_lookback_days)
+    bars, truth = history(ctx, days)
     with ctx.store.write() as s:
-        if len(bars) < t.min_samples_required:
+        if len(bars) < min_samples:
             put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome":
-                                        f"skipped: {len(bars)} bars < min_samples_required {t.min_samples_required}"},
-                      now)
+                                        f"skipped: {len(bars)} bars < min_samples_required {min_samples}"}, now)
             return None
     seed = int(now.timestamp() // 3600)
     result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=ctx.source.index_symbol())

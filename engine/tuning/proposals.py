@@ -137,5 +137,5 @@ def list_proposals(store: object, limit: int = 20) -> list[ProposalView]:
 def tuned_version_ids(store: object) -> set[int]:
     """Versions that came from a tuning proposal (auto-applied or approved)."""
     with _tx(store) as s:
-        return {int(v) for v in s.scalars(select(TuningProposal.applied_version_id)
-                                          .where(TuningProposal.applied_version_id.is_not(None)))}
+        ids = s.scalars(select(TuningProposal.applied_version_id).where(TuningProposal.applied_version_id.is_not(None)))
+        return {int(v) for v in ids if v is not None}

@@ -36,7 +36,8 @@ def check_rollback(ctx: EngineContext, *, include_manual: bool = False) -> int |
     with ctx.store.read() as s:
         ps = active_params(s)
         tcfg = Parameters(ps).adaptive_tuning
-        if not tcfg.auto_rollback_enabled or ps.version_id is None:
+        enabled, threshold = tcfg.auto_rollback_enabled, tcfg.revert_threshold
+        if not enabled or ps.version_id is None:
             return None
         parent_id = s.scalar(select(ParamVersion.parent_id).where(ParamVersion.id == ps.version_id))
         if parent_id is None:
@@ -50,11 +51,11 @@ def check_rollback(ctx: EngineContext, *, include_manual: bool = False) -> int |
         return None
     objective = objective_of(ps)
     now_v, before_v = objective(ps, now_h), objective(previous, before_h)
-    if before_v <= 0 or now_v >= before_v * (1.0 - tcfg.revert_threshold):
+    if before_v <= 0 or now_v >= before_v * (1.0 - threshold):
         return None
     drop = 1.0 - now_v / before_v
     why = (f"live objective {now_v:.3f} over {len(now_h)} bars vs {before_v:.3f} under version {parent_id} "
-           f"({drop:.0%} lower; revert threshold {tcfg.revert_threshold:.0%})")
+           f"({drop:.0%} lower; revert threshold {threshold:.0%})")
     back = rollback(ctx.store, parent_id, SYSTEM_ACTOR, why, clock=ctx.clock)
     with ctx.store.write() as s:
         audit.record(s, ctx.clock.now(), SYSTEM_ACTOR, "tuning.rollback", f"param_version:{ps.version_id}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ class ValidationReport:
     gain: float = math.nan  # candidate objective over current, minus 1, over all folds
     note: str = ""
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         f = self.folds.copy()
         for c in ("start", "end"):
             f[c] = f[c].astype(str)
@@ -99,7 +100,8 @@ def fold_return(h: pd.DataFrame) -> float:
 
 def detected(ps: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, symbol: str | None = None) -> pd.DataFrame:
     """Scorecard rows of `ps` replayed over `bars` (index symbol: timestamp, OHLCV)."""
-    return from_replay(replay(bars, ps, symbol=symbol), bars, ps, truth)
+    records = replay(bars, ps, symbol=symbol) if symbol is not None else replay(bars, ps)
+    return from_replay(records, bars, ps, truth)
 
 
 def fold_bounds(n: int, folds: int) -> list[tuple[int, int]]:
@@ -125,7 +127,7 @@ def validate(current: ParamSet, candidate: ParamSet, cur_h: pd.DataFrame, cand_h
     cur_h, cand_h = cur_h[cur_h["timestamp"].isin(m)].reset_index(drop=True), \
         cand_h[cand_h["timestamp"].isin(m)].reset_index(drop=True)
     start = int(len(cur_h) * (1.0 - cfg.split)) if cfg.out_of_sample else 0
-    rows = []
+    rows: list[dict[str, object]] = []
     for a, b in fold_bounds(len(cur_h) - start, cfg.folds):
         c, d = cur_h.iloc[start + a:start + b], cand_h.iloc[start + a:start + b]
         close = c["close"].to_numpy(dtype=float)

@@ -15,7 +15,7 @@ from engine.clock import ManualClock
 from engine.cycle import EngineCycle
 from engine.params import load_schema, track_reads
 from engine.params.versions import active_params
-from engine.planner import service as planner_service
+from engine.planner.job import run_planner_job
 from engine.regime.cli import format_frame
 from engine.regime.quality import score
 from engine.regime.replay import replay
@@ -26,6 +26,8 @@ from engine.store.models import TrueRegimeRow
 from engine.trading.brokers.base import OrderSide
 from engine.trading.control import graceful_shutdown, perform
 from engine.trading.gateway import OrderIntent, submit
+from engine.tuning import proposals
+from engine.tuning.tuner import tune
 
 
 def test_every_used_parameter_is_read_by_the_running_engine(any_db_url: str) -> None:
@@ -46,10 +48,11 @@ def test_every_used_parameter_is_read_by_the_running_engine(any_db_url: str) -> 
                 cycle.risk(ctx)
             if tick == 10:  # the regime ensemble's refit job (EnsembleMethods, AdaptiveLearning update_frequency)
                 cycle.regime_models(ctx)
+            if tick == 20:  # the tuning job: scorecard (PerformanceMetrics), drift, auto-rollback, schedule (issue 16)
+                cycle.tuning(ctx)
         submit(ctx, OrderIntent("ALFA", OrderSide.BUY, Decimal(1), reason="consumption test",
                                 idempotency_key="consumption-1"), actor="test", origin="manual")
-        with ctx.store.read() as session:
-            planner_service.plan_for_portfolio(session, planner_service.active_preset(session))
+        run_planner_job(ctx)  # the modular planner after the manual order (TradingRisk sizing, the regime's bias)
         cycle.reconcile(ctx)
         with ctx.store.read() as session:  # the research CLI's path: replay the stored history to OutputFormat rows
             history = queries.bars(session, ctx.source.index_symbol(), 600)
@@ -59,6 +62,10 @@ def test_every_used_parameter_is_read_by_the_running_engine(any_db_url: str) -> 
         records = replay(history, params)
         format_frame(records, params)
         score(records, truth, params)  # the quality report against the simulated market's true regimes
+        # a tuning run on the stored history, recorded as a proposal (the tuning job's path once enough bars exist)
+        result = tune(params, history, truth.rename(columns={"timestamp": "ts"}), trials=2, seed=1,
+                      symbol=ctx.source.index_symbol())
+        proposals.record(ctx.store, params, result, seed=1, clock=ctx.clock)
         jobs.heartbeat(ctx)  # a live engine: a pause needs one (issue 9)
         perform(ctx, "test", "pause", reason="consumption test")
         graceful_shutdown(ctx, actor="test")
