@@ -6,6 +6,7 @@ preset's `min_notional` always go at once (slicing a small order only costs time
 """
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -77,6 +78,11 @@ def load_config(path: Path = CONFIG_PATH) -> dict[str, Any]:
         raise ExecutionConfigError(f"{path}: cannot read the execution settings ({exc})") from exc
 
 
+def short_key(key: str, limit: int = 128) -> str:
+    """An idempotency key that fits its column: long keys are hashed, short ones kept readable."""
+    return key if len(key) <= limit else f"{key[:80]}#{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
 def for_preset(preset: str, path: Path = CONFIG_PATH) -> PresetExecution:
     return parse_preset(load_config(path), preset)
 
@@ -87,7 +93,6 @@ def send_trade(ctx: Any, intent: Any, actor: str, origin: str, mode: ExecutionMo
 
     A limit intent or a small one (below min_notional at the last price) always goes at once."""
     from engine.execution.parents import create_parent
-    from engine.execution.tick import short_key
     from engine.trading.gateway import submit
 
     notional = intent.qty * last_price if last_price is not None else None

@@ -27,6 +27,7 @@ from engine.store.models import BarRow, OrderRow, ParentChild, ParentOrder, Posi
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError, OrderSide, OrderStatus, OrderType
 from engine.trading.marks import latest_closes
+from engine.trading.orders import mark_canceled_in_store
 from engine.trading.state import TradingState
 
 from .slicing import SliceSpec, build_schedule, child_limit, due_target, pov_target
@@ -198,7 +199,6 @@ def _send_child(ctx: Any, parent: ParentOrder, seq: int, qty: Decimal, limit: De
 
 
 def cancel_child(ctx: Any, child: ChildView) -> bool:
-    from engine.trading.control_steps import mark_canceled_in_store
 
     broker_id = child.broker_order_id
     if broker_id is None:

@@ -1,7 +1,6 @@
 """The execution step of every market tick: protective stops, then sliced parents (called by engine/cycle.py)."""
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -58,6 +57,3 @@ def on_market_tick(ctx: Any, bars: Sequence[Bar]) -> list[StopEvent]:
     return events
 
 
-def short_key(key: str, limit: int = 128) -> str:
-    """An idempotency key that fits its column: long keys are hashed, short ones kept readable."""
-    return key if len(key) <= limit else f"{key[:80]}#{hashlib.sha256(key.encode()).hexdigest()[:32]}"

@@ -25,8 +25,9 @@ from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError
-from engine.trading.control_steps import OPEN_STATUSES, active_params, risk_limits
+from engine.trading.control_steps import active_params, risk_limits
 from engine.trading.equity import read_marks
+from engine.trading.orders import OPEN_STATUSES
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)

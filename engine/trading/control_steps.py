@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from engine.execution.parent_control import stop_all_parents
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
 from engine.store.models import KeyValue, OrderRow, PositionRow
@@ -20,11 +21,11 @@ from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
 from engine.trading.control_types import ControlError
 from engine.trading.final_sync import sync_broker
+from engine.trading.orders import OPEN_STATUSES, mark_canceled_in_store
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
 VERIFY_TIMEOUT_S = 2.0  # Alpaca cancels asynchronously: give the broker this long to confirm
 IN_FLIGHT_WINDOW_S = 10.0  # a pending_new order younger than this may still be on its way to the broker
 IN_FLIGHT_WAIT_S = 3.0  # the longest the kill switch waits for such sends to be answered
@@ -32,21 +33,6 @@ IN_FLIGHT_WAIT_S = 3.0  # the longest the kill switch waits for such sends to be
 
 def _ctx_error(message: str) -> Exception:
     return ControlError(message)
-
-
-def mark_canceled_in_store(ctx: Any, broker_order_ids: list[str]) -> int:
-    """Reflect confirmed cancellations in our orders table at once (sync would, but the engine may be down)."""
-    if not broker_order_ids:
-        return 0
-    at = market_clock_of(ctx).now()  # order rows carry the market clock's time
-    with ctx.store.write() as s:
-        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
-        result = s.execute(
-            update(OrderRow)
-            .where(OrderRow.broker_order_id.in_(broker_order_ids), OrderRow.status.in_(OPEN_STATUSES))
-            .values(status=OrderStatus.CANCELED.value, updated_at=at)
-        )
-        return int(result.rowcount or 0)
 
 
 def _still_open(ctx: Any, ids: set[str] | None = None) -> list[BrokerOrder]:
@@ -79,8 +65,6 @@ def cancel_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     """Cancel every open order at the broker, catch orders that were in flight when the state
     changed (sent by the gateway after our first cancel), then check the broker has none left.
     Sliced parents are stopped first (engine/execution/parent_control.py) so none sends another child."""
-    from engine.execution.parent_control import stop_all_parents
-
     try:
         parents = stop_all_parents(ctx, actor, str(args.get("reason") or "kill switch / cancel all"))
     except Exception:  # noqa: BLE001 - never delays the cancel-all; the state already refuses their children

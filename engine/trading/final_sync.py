@@ -20,6 +20,7 @@ from engine.market.market_clock import market_clock_of
 from engine.store.models import CommandRow, OrderRow, PositionRow
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderStatus
 from engine.trading.control_types import ControlError
+from engine.trading.risk import active_limits
 
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(seconds=5)  # the command's start, less a margin for clocks that differ slightly
@@ -74,11 +75,10 @@ def differences(ctx: Any, orders: list[BrokerOrder], positions: dict[str, Decima
 
 def sync_broker(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     """Sync orders, fills, positions and the account from the broker; report partial fills and positions."""
-    from engine.trading.control_steps import risk_limits
     from engine.trading.sync import sync_from_broker
 
     since = _command_started(ctx, args)
-    limits = risk_limits(ctx)
+    limits = active_limits(ctx.store)
     fills = updates = 0
     for attempt in range(1, ATTEMPTS + 1):  # a live engine may fill a closing order between sync and check
         try:

@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine.lease import check_fence
+from engine.market.market_clock import market_clock_of
 from engine.store.models import OrderRow
 from engine.trading.brokers.base import BrokerOrder, OrderSide, OrderStatus
 
@@ -62,3 +65,18 @@ def open_order_deltas(session: Session, symbol: str | None = None) -> dict[str, 
         rest = qty - filled
         deltas[sym] += rest if side == OrderSide.BUY.value else -rest
     return dict(deltas)
+
+
+def mark_canceled_in_store(ctx: Any, broker_order_ids: list[str]) -> int:
+    """Reflect confirmed cancellations in our orders table at once (sync would, but the engine may be down)."""
+    if not broker_order_ids:
+        return 0
+    at = market_clock_of(ctx).now()  # order rows carry the market clock's time
+    with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
+        result = s.execute(
+            update(OrderRow)
+            .where(OrderRow.broker_order_id.in_(broker_order_ids), OrderRow.status.in_(OPEN_STATUSES))
+            .values(status=OrderStatus.CANCELED.value, updated_at=at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
