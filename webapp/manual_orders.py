@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.trading import gateway
 from engine.trading.brokers.base import OrderSide, OrderType
-from engine.trading.control_steps import risk_limits
+from engine.trading.risk import active_limits
 from webapp import trading_queries
 from webapp.context import get_context
 from webapp.control_actions import web_actor
@@ -78,7 +78,7 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
 
     intent = replace(intent, idempotency_key=f"ticket-{nonce}")
     ctx = get_context()
-    result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual", limits=risk_limits(ctx))
+    result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual", limits=active_limits(ctx.store))
     trading_queries.forget()
     what = f"{intent.side.value} {intent.qty} {intent.symbol}" + (
         f" limit {intent.limit_price}" if intent.limit_price is not None else " at market")

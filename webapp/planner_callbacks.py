@@ -15,7 +15,7 @@ from components.formatting import money
 from engine.auth.roles import Role
 from engine.planner import execute
 from engine.planner.api import PresetError
-from engine.trading.control_steps import risk_limits
+from engine.trading.risk import active_limits
 from webapp import planner_preview as pv
 from webapp import trading_queries
 from webapp.auth.access import requires
@@ -102,7 +102,7 @@ def send_shown_plan(key: object, portfolio: object) -> Any:
                         "review the refreshed preview and send again.", className="text-danger")
     # the key names the plan on screen: sending it twice (a double click, a second tab) sends each order once
     outcomes = execute.send_plan(get_context(), plan, actor=web_actor(), origin="planner",
-                                 key=str(key).removeprefix(pv.KEY_PREFIX), limits=risk_limits(get_context()))
+                                 key=str(key).removeprefix(pv.KEY_PREFIX), limits=active_limits(get_context().store))
     trading_queries.forget()
     sent = sum(1 for o in outcomes if o.status not in NOT_SENT)
     return html.Div([html.Div(f"Plan {plan.label} ({plan.preset}): {sent} of {len(outcomes)} order(s) sent.",

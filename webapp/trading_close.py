@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine.planner.api import close_position as close_position_order
 from engine.store.models import PositionRow
 from engine.trading.brokers.base import OrderSide
-from engine.trading.control_steps import risk_limits
+from engine.trading.risk import active_limits
 from webapp import trading_queries
 from webapp.context import get_context
 from webapp.control_actions import web_actor
@@ -69,7 +69,7 @@ def close_position(symbol: object, seen_qty: object, nonce: object) -> tuple[boo
     ctx = get_context()
     # the order itself: the planner's close_position (engine/planner/execute.py), one implementation for every caller
     outcome = close_position_order(ctx, target.symbol, web_actor(), key=f"close-{nonce}", origin="manual",
-                                   limits=risk_limits(ctx))
+                                   limits=active_limits(ctx.store))
     trading_queries.forget()
     what = target.describe()
     if outcome.status in ("rejected", "not_sent"):

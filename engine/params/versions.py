@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.clock import Clock, SystemClock
+from engine.store.db import Store
 from engine.store.models import ParamVersion
 
 from .diff import Change, diff_params
@@ -80,6 +81,18 @@ def active_params(session: Session) -> ParamSet:
     row = session.scalars(select(ParamVersion).where(ParamVersion.is_active.is_(True))
                           .order_by(ParamVersion.id.desc()).limit(1)).first()
     return _to_paramset(row) if row is not None else default_params()
+
+
+def active_params_or_none(store: Store) -> ParamSet | None:
+    """The active version read in a session of its own, or None when it cannot be read (the store is
+    unreachable, or a stored version no longer loads); the failure is logged and callers use their defaults.
+    For code that must act even then: the kill switch, automatic halts, shutdown."""
+    try:
+        with store.read() as session:
+            return active_params(session)
+    except Exception:  # noqa: BLE001 - any failure: the caller's defaults apply, never a crash mid-control
+        log.exception("could not load the active parameter set; defaults apply")
+        return None
 
 
 def active_version_id(session: Session) -> int | None:

@@ -20,14 +20,15 @@ from sqlalchemy import func, select
 
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.params.versions import active_params_or_none
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError
-from engine.trading.control_steps import active_params, risk_limits
 from engine.trading.equity import read_marks
 from engine.trading.orders import OPEN_STATUSES
+from engine.trading.risk import active_limits
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,8 @@ def _breaker_reason(ctx: Any) -> str | None:
 
 def evaluate(ctx: Any) -> list[StateChange]:
     """Run every automatic trigger once; return the state changes made (each audited)."""
-    limits = risk_limits(ctx)
-    actions = AutoActions.from_params(active_params(ctx))
+    limits = active_limits(ctx.store)
+    actions = AutoActions.from_params(active_params_or_none(ctx.store))
     now = ctx.clock.now()
     rejections_since = triggers.rejection_since(market_clock_of(ctx), now, limits)  # orders carry market time
     breaker = _breaker_reason(ctx)

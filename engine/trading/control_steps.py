@@ -16,12 +16,15 @@ from sqlalchemy import func, select
 from engine.execution.parent_control import stop_all_parents
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.params.typed import Parameters
+from engine.params.versions import active_params_or_none
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
 from engine.trading.control_types import ControlError
 from engine.trading.final_sync import sync_broker
 from engine.trading.orders import OPEN_STATUSES, mark_canceled_in_store
+from engine.trading.risk import active_limits
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
@@ -105,35 +108,10 @@ def cancel_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     return detail
 
 
-def risk_limits(ctx: Any) -> Any:
-    """The active parameter set's risk limits (defaults when there is none yet)."""
-    from engine.trading.risk import RiskLimits
-
-    return RiskLimits.from_params(active_params(ctx))
-
-
-def active_params(ctx: Any) -> Any | None:
-    from engine.params.versions import active_params as read_active
-
-    try:
-        with ctx.store.read() as s:
-            return read_active(s)
-    except Exception:  # noqa: BLE001 - a stored version that no longer loads: the risk code's defaults apply
-        log.exception("could not load the active parameter set; default risk limits apply")
-        return None
-
-
 def flatten_on_shutdown(ctx: Any) -> bool:
     """Whether a shutdown closes positions: TradingRisk `flatten_on_shutdown` in the active parameters."""
-    ps = active_params(ctx)
-    try:
-        sheet = ps.sheet("TradingRisk") if ps is not None else None
-    except (AttributeError, KeyError, LookupError, TypeError):
-        return False
-    if sheet is None:
-        return False
-    value = sheet.get("flatten_on_shutdown") if hasattr(sheet, "get") else getattr(sheet, "flatten_on_shutdown", None)
-    return bool(value)
+    ps = active_params_or_none(ctx.store)
+    return ps is not None and Parameters(ps).trading_risk.flatten_on_shutdown
 
 
 def flatten(ctx: Any, actor: str, args: dict[str, Any]) -> str:
@@ -145,7 +123,7 @@ def flatten(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     from engine.trading import gateway
     from engine.trading.sync import sync_from_broker
 
-    limits = risk_limits(ctx)
+    limits = active_limits(ctx.store)
     sync_from_broker(ctx, limits)
     positions = [p for p in ctx.broker.get_positions() if p.qty != 0]
     if not positions:
