@@ -20,7 +20,6 @@ from engine.trading import state as trading_state
 log = logging.getLogger(__name__)
 
 PLANNER_ACTOR = "system:planner"
-OPEN_STATUSES = ("pending_new", "new", "partially_filled")
 
 
 @dataclass

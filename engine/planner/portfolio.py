@@ -25,11 +25,11 @@ from engine.store.models import (
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import to_decimal
+from engine.trading.orders import OPEN_STATUSES
 from engine.trading.risk import RiskLimits
 from engine.trading.sizing import SizingParams, size_position
 
 HISTORY_BARS = 300
-OPEN_STATUSES = ("pending_new", "new", "partially_filled")
 ATR_PERIOD = 14
 
 

@@ -24,6 +24,7 @@ from engine.portfolio_risk.stress import UserScenario
 from engine.store.models import OrderRow, RiskSnapshotRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
+from engine.trading.orders import OPEN_STATUSES
 from engine.trading.triggers import RISK_ACTOR, tighten
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ HISTORY_EVERY = timedelta(seconds=60)  # one history row a minute; figures and b
 HISTORY_KEPT = timedelta(days=90)  # older history rows are deleted when a new one is stored
 REDUCE_FRACTION = 0.25  # each reduction order cuts this share of the chosen position
 REDUCE_ORIGIN = "risk_reduce"
-OPEN_STATUSES = ("pending_new", "new", "partially_filled")
 
 
 @dataclass(frozen=True)
