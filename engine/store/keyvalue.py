@@ -14,6 +14,7 @@ from engine.store.writes import upsert_rows
 # Keys shared across domains (a domain's private keys live beside the code that owns them).
 MARKET_DATA_KEY = "market.last_received_at"  # wall-clock arrival of the newest bars: {"ts": iso}; stale-data checks
 LEASE_TAKEN_KEY = "engine.lease_taken"  # which engine took the lease, when (the Health page's engines table)
+REFIT_REQUEST_KEY = "tuning.refit_request"  # {"ts", "reason"}: a refit of the regime models asked for by drift
 
 
 def get_value(session: Session, key: str) -> Any | None:

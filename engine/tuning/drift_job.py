@@ -4,9 +4,8 @@ Features: the index's log returns and the snapshots' confidence, raw score, vola
 each module's score, and the ensemble's agreement (1 − its disagreement) when a model ran. On a drift
 newer than the last one recorded: a health warning (the "drift" check, engine/health/checks.py reads
 DRIFT_KEY), a notification, and with AdaptiveLearning retraining_trigger DRIFT_BASED a refit request
-(REFIT_KEY). The ensemble's refit job has no "refit now" entry point (engine/regime/ensemble/job.py
-refits when update_frequency bars arrived), so the request is recorded for it and for people; it is
-not acted on by the refit job yet.
+(REFIT_KEY): the ensemble's refit job (engine/regime/ensemble/job.py) refits at its next look when a
+request is newer than its newest model, without waiting for update_frequency new bars.
 """
 from __future__ import annotations
 
@@ -22,14 +21,14 @@ from engine.context import EngineContext
 from engine.health.grades import DEGRADED, HEALTHY, CheckResult
 from engine.params.versions import active_params
 from engine.store import queries
-from engine.store.keyvalue import get_value, put_value
+from engine.store.keyvalue import REFIT_REQUEST_KEY, get_value, put_value
 from engine.store.models import RegimeSnapshot
 from engine.tuning.drift import DriftConfig, DriftFinding, detect_all
 
 log = logging.getLogger(__name__)
 ACTOR = "system:drift"
 DRIFT_KEY = "tuning.drift"  # {"ts", "data_ts", "findings": [...]} of the newest drift
-REFIT_KEY = "tuning.refit_request"  # {"ts", "reason"}: a refit the drift asked for
+REFIT_KEY = REFIT_REQUEST_KEY  # {"ts", "reason"}: a refit the drift asked for (the refit job honours it)
 WARN_HOURS = 24.0  # the health check warns for this long after a drift
 CHECK_SECONDS = 60.0
 

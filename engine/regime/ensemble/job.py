@@ -1,7 +1,8 @@
 """The ensemble's refit job (its own scheduler job, off the live cycle's critical path).
 
 When at least AdaptiveLearning update_frequency bars have arrived since the newest model's data end
-(or there is no model yet for the active parameters), the stored history of the index is replayed
+(or there is no model yet for the active parameters, or a drift asked for a refit after the newest
+model: engine/tuning/drift_job.py), the stored history of the index is replayed
 through the rule-based classifier with the active parameters (the labels) and the four models are fitted
 on it; the fit is stored with the parameter version and the data range. The newest stored bar is left
 out: a fit only ever uses bars the live stage has already classified.
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
 from engine.params.versions import active_params
@@ -23,11 +26,20 @@ from engine.regime.ensemble.features import frame_from_records, matrix
 from engine.regime.ensemble.models import MIN_FIT_ROWS, EnsembleFitError, fit_ensemble
 from engine.regime.replay import replay
 from engine.store import queries
+from engine.store.keyvalue import REFIT_REQUEST_KEY, get_value
 from engine.store.models import BarRow, EnsembleModelRow
 
 log = logging.getLogger(__name__)
 
 TRAIN_BARS = 20_000  # newest stored bars a refit replays and learns from (~50 sessions of 1-minute bars)
+
+
+def _refit_requested(session: Session, symbol: str, params_hash: str) -> bool:
+    """A refit request (issue 16: a detected drift with retraining_trigger DRIFT_BASED) newer than the newest model."""
+    request = get_value(session, REFIT_REQUEST_KEY)
+    newest = session.scalar(select(func.max(EnsembleModelRow.created_at)).where(
+        EnsembleModelRow.symbol == symbol, EnsembleModelRow.params_hash == params_hash))
+    return bool(request) and (newest is None or datetime.fromisoformat(request["ts"]) > newest)
 
 
 def refit_if_due(ctx: EngineContext) -> int | None:
@@ -45,7 +57,8 @@ def refit_if_due(ctx: EngineContext) -> int | None:
             EnsembleModelRow.symbol == symbol, EnsembleModelRow.params_hash == params.content_hash))
         q = select(func.count()).select_from(BarRow).where(BarRow.symbol == symbol)
         new = session.scalar(q.where(BarRow.ts > last_end) if last_end is not None else q) or 0
-        if new < (cfg.refit_every_bars if last_end is not None else MIN_FIT_ROWS + 100):
+        requested = last_end is not None and new > 0 and _refit_requested(session, symbol, params.content_hash)
+        if new < (cfg.refit_every_bars if last_end is not None else MIN_FIT_ROWS + 100) and not requested:
             return None
         bars = queries.bars(session, symbol, TRAIN_BARS + 1)
     bars = bars.iloc[:-1]  # the newest bar may still be in the live stage's hands
