@@ -1,17 +1,16 @@
 """Planner benchmark: factory time per preset (goal <= 50 ms), and a plan for a 30-position portfolio
 with 60 symbols of history under each preset (goal <= 200 ms under default), with sequences evaluated
-per second, against a baseline measured in the same run: today's one-rule plan (engine/planner/plan.py)
-on the same closes.
+per second, against a baseline measured in the same run: the trend signal alone (engine.planner.context.
+trend_quality, the old one-rule planner's EMA signal, whose module was removed) over the same 60 symbols' closes.
 
     python -m bench.bench_planner
 """
 from __future__ import annotations
 
 from bench._util import summary, timings_ms
-from engine.planner.plan import make_plan
+from engine.planner.context import trend_quality
 from engine.planner.planner import build_planner
 from engine.planner.preset import BUILT_IN_PRESETS, load_preset
-from engine.planner.presets import PlanLimits
 from engine.planner.synthetic import portfolio
 
 REPEAT = 15
@@ -20,10 +19,8 @@ REPEAT = 15
 def main() -> None:
     state = portfolio(positions=30, symbols=60, cash=50_000.0)
     closes = {str(s): state.history[s].to_numpy(dtype=float) for s in state.history.columns}
-    held = {s: h.qty for s, h in state.positions.items()}
-    limits = PlanLimits(1.0, 12, 50, 0.01, 0.2, 0.5, False)
-    base_med, base_p95 = summary(timings_ms(lambda: make_plan(closes, held, state.equity, limits), REPEAT))
-    print(f"baseline: old one-rule plan (30 positions, 60 symbols): median {base_med:.1f} ms, p95 {base_p95:.1f} ms")
+    base_med, base_p95 = summary(timings_ms(lambda: [trend_quality(c, 12, 50) for c in closes.values()], REPEAT))
+    print(f"baseline: trend signal alone (60 symbols): median {base_med:.1f} ms, p95 {base_p95:.1f} ms")
     build_planner(load_preset("default"))  # imports the stage modules once, as any process does
     for name in BUILT_IN_PRESETS:
         preset = load_preset(name)

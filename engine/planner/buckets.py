@@ -7,11 +7,15 @@ merged sells first, and cash after each step is recomputed over the whole accoun
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from engine.planner.planner import Planner, build_planner
 from engine.planner.preset import Bucket, PlannerPreset, load_preset
 from engine.planner.types import SELL, PlanResult, PortfolioState, SequenceSummary
+
+if TYPE_CHECKING:  # the planner module builds bucket planners (it passes its factory in): no import back
+    from engine.planner.planner import Planner
 
 
 def bucket_state(state: PortfolioState, bucket: Bucket, satellites: set[str]) -> PortfolioState:
@@ -30,8 +34,9 @@ class BucketPlanner:
     planners: list[tuple[Bucket, Planner | BucketPlanner]]
 
     @classmethod
-    def build(cls, preset: PlannerPreset) -> BucketPlanner:
-        return cls(preset, [(b, build_planner(load_preset(b.preset))) for b in preset.buckets])
+    def build(cls, preset: PlannerPreset, factory: Callable[[PlannerPreset], Planner | BucketPlanner]) -> BucketPlanner:
+        """`factory` is engine.planner.planner.build_planner (a bucket's own preset may split again)."""
+        return cls(preset, [(b, factory(load_preset(b.preset))) for b in preset.buckets])
 
     def plan(self, state: PortfolioState, preset_reason: str = "") -> PlanResult:
         started = time.perf_counter()

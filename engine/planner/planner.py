@@ -135,6 +135,6 @@ def build_planner(preset: PlannerPreset) -> Planner:
     if preset.buckets:
         from engine.planner.buckets import BucketPlanner
 
-        return BucketPlanner.build(preset)  # type: ignore[return-value]
+        return BucketPlanner.build(preset, build_planner)  # type: ignore[return-value]
     return Planner(preset, _enabled(CALCULATORS, preset), _enabled(PATTERNS, preset),
                    _enabled(SEQUENCES, preset), _enabled(FILTERS, preset))
