@@ -29,6 +29,7 @@ from engine.tuning.tuner import tune
 log = logging.getLogger(__name__)
 LAST_RUN_KEY = "tuning.last_run"  # {"ts", "outcome"}
 TRIALS = 20  # optuna trials per scheduled run (each replays the in-sample history once)
+MAX_BARS = 20_000  # newest bars a scheduled run tunes on (like the ensemble's refit): bounds a run to minutes
 
 
 def history(ctx: EngineContext, days: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -41,7 +42,7 @@ def history(ctx: EngineContext, days: int) -> tuple[pd.DataFrame, pd.DataFrame |
                          .order_by(BarRow.ts)).all()
         truth = pd.DataFrame([(r.ts, r.trend, r.volatility) for r in s.scalars(
             select(TrueRegimeRow).where(TrueRegimeRow.ts >= since))], columns=["timestamp", "trend", "volatility"])
-    bars = pd.DataFrame(rows, columns=["timestamp", "open", "high", "low", "close", "volume"])
+    bars = pd.DataFrame(rows[-MAX_BARS:], columns=["timestamp", "open", "high", "low", "close", "volume"])
     return bars, (truth if len(truth) else None)
 
 

@@ -1,0 +1,46 @@
+"""The tuning job on a real store: its four steps are recorded as job runs, a scheduled tuning run is skipped
+(and says why) below min_samples_required, and is not retried before adaptation_frequency hours."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from engine import jobs
+from engine.clock import ManualClock
+from engine.cycle import EngineCycle
+from engine.runtime import build_context
+from engine.settings import load_settings
+from engine.store.keyvalue import get_value
+from engine.store.models import JobRun
+from engine.tuning.job import LAST_RUN_KEY, tune_if_due
+from engine.tuning.live import stored_scorecard
+
+
+def test_the_job_records_its_steps_and_honours_the_schedule(any_db_url: str) -> None:
+    settings = load_settings(database_url=any_db_url, warmup_polls=120)
+    ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
+    cycle = EngineCycle()
+    jobs.ensure_instruments(ctx)
+    jobs.resume_source(ctx, settings.warmup_polls)
+    cycle.startup(ctx)
+    for _ in range(3):
+        ctx.clock.advance(1.0)
+        cycle.market(ctx)
+    cycle.tuning(ctx)
+    with ctx.store.read() as s:
+        runs = {r.job: r.outcome for r in s.scalars(select(JobRun))}
+        last = get_value(s, LAST_RUN_KEY)
+        card = stored_scorecard(s)
+    assert {runs[j] for j in ("scorecard", "drift", "auto_rollback", "adaptive_tuning")} == {"ok"}
+    assert last["outcome"].startswith("skipped: ") and "min_samples_required 1000" in last["outcome"]
+    assert card is not None and card["overall"] is not None
+    assert any(m["metric"] == "prediction_confidence" and m["value"] is not None for m in card["metrics"])
+    ctx.clock.advance(timedelta(hours=23))
+    assert tune_if_due(ctx) is None
+    with ctx.store.read() as s:
+        assert get_value(s, LAST_RUN_KEY) == last  # within adaptation_frequency (24 h): not even looked at
+    ctx.clock.advance(timedelta(hours=2))
+    tune_if_due(ctx)
+    with ctx.store.read() as s:
+        assert get_value(s, LAST_RUN_KEY)["ts"] != last["ts"]  # due again: looked (and skipped: still few bars)
