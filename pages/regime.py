@@ -3,7 +3,8 @@ preview of pending parameter edits replayed over the stored history before they 
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import dash
 import dash_bootstrap_components as dbc
@@ -59,7 +60,10 @@ PARAMETERS_UPLOAD_STORE = "parameters-upload-data"  # {"filename", "sheets", "ha
 
 
 # --- memoized reads --------------------------------------------------------------------------------
-def _read(fn, *args):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _read(fn: Callable[..., T], *args: Any) -> T:
     with get_context().store.read() as session:
         return fn(session, *args)
 
@@ -145,7 +149,7 @@ def layout(**_kwargs: object) -> html.Div:
     Input("regime-interval", "n_intervals"), State("regime-seen", "data"),
 )
 @requires(Role.VIEWER)
-def refresh_current(_n: int | None, seen: int | None):  # type: ignore[no-untyped-def]
+def refresh_current(_n: int | None, seen: int | None):
     latest = _latest()
     if latest is None or latest["id"] == seen:
         return no_update, no_update, no_update, no_update
@@ -167,7 +171,7 @@ def refresh_current(_n: int | None, seen: int | None):  # type: ignore[no-untype
     Input("regime-interval", "n_intervals"), State("regime-bar-count", "children"),
 )
 @requires(Role.VIEWER)
-def refresh_price(_n: int | None, shown: str | None):  # type: ignore[no-untyped-def]
+def refresh_price(_n: int | None, shown: str | None):
     symbol = queries.index_symbol()
     if symbol is None:
         return no_update, "no instruments yet", no_update
@@ -192,7 +196,7 @@ def refresh_price(_n: int | None, shown: str | None):  # type: ignore[no-untyped
     Input("regime-stats-interval", "n_intervals"),
 )
 @requires(Role.VIEWER)
-def refresh_stats(_n: int | None):  # type: ignore[no-untyped-def]
+def refresh_stats(_n: int | None):
     hist = _history(HISTORY_ROWS)
     if hist.empty:
         return no_update, no_update, no_update
@@ -208,7 +212,7 @@ def refresh_stats(_n: int | None):  # type: ignore[no-untyped-def]
     Input("regime-stats-interval", "n_intervals"),
 )
 @requires(Role.VIEWER)
-def refresh_ensemble(_n: int | None):  # type: ignore[no-untyped-def]
+def refresh_ensemble(_n: int | None):
     """The newest ensemble verdict and dynamics, the model in force, and the reliability diagram."""
     latest = _latest()
     hist = _history(HISTORY_ROWS)
@@ -229,7 +233,7 @@ def refresh_ensemble(_n: int | None):  # type: ignore[no-untyped-def]
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):  # type: ignore[no-untyped-def]
+def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):
     with get_context().store.read() as session:
         params = active_params(session)
     return ([current_value(params, i["key"]) for i in num_ids], [bool(current_value(params, i["key"])) for i in bool_ids])
@@ -242,7 +246,7 @@ def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):  # t
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def upload_workbook(contents: str | None, _clear: int | None, filename: str | None):  # type: ignore[no-untyped-def]
+def upload_workbook(contents: str | None, _clear: int | None, filename: str | None):
     """The same pre-check, sandboxed parse and validation as the Parameters page; nothing is applied."""
     if ctx.triggered_id == "regime-whatif-upload-clear":
         return None, None
@@ -273,7 +277,7 @@ def upload_workbook(contents: str | None, _clear: int | None, filename: str | No
     State({"type": "regime-knob-num", "key": ALL}, "id"), State({"type": "regime-knob-bool", "key": ALL}, "id"),
 )
 @requires(Role.VIEWER)
-def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_upload: Any,  # type: ignore[no-untyped-def]
+def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_upload: Any,
                   parameters_upload: Any, num_ids: list[dict], bool_ids: list[dict]):
     with get_context().store.read() as session:
         params = active_params(session)
@@ -313,13 +317,13 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | None,  # type: ignore[no-untyped-def]
+def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | None,
                        window: str | None, own_upload: Any, parameters_upload: Any):
     """Runs in a child process (DiskcacheManager): reads copies of the history, writes nothing."""
     hidden = {"display": "none"}
     if not is_click(_n):
         return no_update, no_update, no_update
-    bars_wanted = int(window) if str(window) in {str(w) for w in WINDOWS} else int(WINDOWS[0])
+    bars_wanted = int(str(window)) if str(window) in {str(w) for w in WINDOWS} else int(WINDOWS[0])
     if edits is not None and (not isinstance(edits, dict) or not all(isinstance(k, str) for k in edits)):
         return dbc.Alert("the pending edits could not be read; reload the page", color="warning",
                          id="regime-whatif-error"), no_update, hidden

@@ -99,7 +99,7 @@ def compare(current: pd.DataFrame, candidate: pd.DataFrame) -> dict[str, Any]:
     cur_segs, new_segs = segments(current), segments(candidate)
     moved = joined[joined["regime_name_cur"] != joined["regime_name_new"]]
     flows = (moved.groupby(["regime_name_cur", "regime_name_new"]).size().sort_values(ascending=False).head(8)
-             if len(moved) else pd.Series(dtype=int))
+             .reset_index(name="bars") if len(moved) else pd.DataFrame(columns=["from", "to", "bars"]))
     return {
         "bars": n, "agreement_pct": same / n * 100 if n else None, "bars_changed": n - same,
         "transitions_current": max(len(cur_segs) - 1, 0), "transitions_candidate": max(len(new_segs) - 1, 0),
@@ -108,5 +108,5 @@ def compare(current: pd.DataFrame, candidate: pd.DataFrame) -> dict[str, Any]:
         "mean_minutes_candidate": float(new_segs["minutes"].mean()) if len(new_segs) else None,
         "final_current": current["regime_name"].iloc[-1] if len(current) else None,
         "final_candidate": candidate["regime_name"].iloc[-1] if len(candidate) else None,
-        "top_changes": [{"from": a, "to": b, "bars": int(c)} for (a, b), c in flows.items()],
+        "top_changes": [{"from": a, "to": b, "bars": int(c)} for a, b, c in flows.itertuples(index=False)],
     }

@@ -86,7 +86,8 @@ def merge_edits(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
     for src in sources:
         if not src:
             continue
-        edits = src.get("edits") if isinstance(src.get("edits"), Mapping) else src
+        nested = src.get("edits")
+        edits = nested if isinstance(nested, Mapping) else src
         out.update({str(k): v for k, v in edits.items() if "|" in str(k)})
     return out
 

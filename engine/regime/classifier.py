@@ -152,7 +152,7 @@ class RegimeClassifier:
             m.prepare(frame)
         off = int(rows_idx[0])
         noise = {k: v[off:].tolist() for k, v in self.noise.compute(frame.logret, self.buf.volume).items()}
-        slots = self.clock.slot_index(frame.minute[off:], self.tb.intraday).tolist()
+        slots = self.clock.slot_index(frame.minute[off:], frame.tb.intraday).tolist()
         self._off = off
         outs = []
         for k, i in enumerate(rows_idx):
@@ -167,9 +167,12 @@ class RegimeClassifier:
 
     # -- internals -------------------------------------------------------------------------
     def _frame(self, rows_idx: np.ndarray) -> Frame:
-        b = self.buf
+        b, tb = self.buf, self.tb
+        if tb is None:  # update_many returns warm-up rows until the interval is known
+            raise RegimeError(f"regime {self.symbol or 'classifier'}: bar interval not measured yet; "
+                              "feed bars through update_many before classifying")
         day, minute = local_clock(b.ts, self.clock.tz)
-        if not self.tb.intraday:
+        if not tb.intraday:
             day = np.arange(len(b), dtype=np.int64)
         peers = {}
         for name, pb in self.peers.items():
@@ -178,7 +181,7 @@ class RegimeClassifier:
             j = np.searchsorted(pb.ts, b.ts, side="right") - 1
             close = np.where(j >= 0, pb.close[np.maximum(j, 0)], np.nan)
             peers[name] = close
-        return Frame(b, self.tb, day, minute, session_starts(day), log_returns(b.close), rows_idx, peers)
+        return Frame(b, tb, day, minute, session_starts(day), log_returns(b.close), rows_idx, peers)
 
     def _add_chains(self, chains: ChainsLike) -> None:
         if chains is None:
@@ -203,7 +206,7 @@ class RegimeClassifier:
         return outputs.warmup_output(self, i, why)
 
     def _step(self, i: int, frame: Frame, noise: dict[str, np.ndarray], slots: np.ndarray) -> RegimeOutput:
-        b, tb, f, st = self.buf, self.tb, self.formation, self.state
+        b, tb, f, st = self.buf, frame.tb, self.formation, self.state
         chain, chain_note = self._chain_at(int(b.ts[i]))
         view = ChainView.of(chain)
         results: list[ModuleResult] = []
@@ -316,9 +319,9 @@ class RegimeClassifier:
                                        skip, self.mtf.name, tp.validate_volume, volume_ok, persistent)
 
     def _gap(self, i: int, frame: Frame) -> str:
-        if self.gap_minutes is None or not self.tb.intraday or i == 0 or frame.day[i] != frame.day[i - 1]:
+        if self.gap_minutes is None or not frame.tb.intraday or i == 0 or frame.day[i] != frame.day[i - 1]:
             return ""
-        gap = (int(self.buf.ts[i]) - int(self.buf.ts[i - 1])) / NS_PER_MIN - self.tb.bar_minutes
+        gap = (int(self.buf.ts[i]) - int(self.buf.ts[i - 1])) / NS_PER_MIN - frame.tb.bar_minutes
         return f"data gap of {gap:.0f} min (MissingDataCheck): regime held" if gap > self.gap_minutes else ""
 
 

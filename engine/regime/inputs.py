@@ -12,7 +12,7 @@ from engine.market.types import Bar, OptionChain
 from engine.regime.series import PriceBuffer
 from engine.regime.types import RegimeError
 
-BarsLike = pd.DataFrame | Bar | Sequence[Bar]
+BarsLike = pd.DataFrame | PriceBuffer | Bar | Sequence[Bar]  # a PriceBuffer: the classifier's own pieces
 ChainsLike = Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None
 
 
@@ -27,7 +27,7 @@ def ts_datetime(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
-def to_buffer(bars: Any) -> PriceBuffer:
+def to_buffer(bars: BarsLike) -> PriceBuffer:
     if isinstance(bars, PriceBuffer):
         return bars
     if isinstance(bars, pd.DataFrame):

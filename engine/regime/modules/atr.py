@@ -16,6 +16,7 @@ import talib
 from engine.market.types import OptionChain
 from engine.regime.config import kv
 from engine.regime.modules.base import Frame, RegimeModule, clip1
+from engine.regime.modules.chainutil import ChainView
 from engine.regime.series import BROWNIAN_RANGE, rolling_rank_pct
 from engine.regime.types import ModuleResult
 
@@ -81,7 +82,7 @@ class ATRModule(RegimeModule):
         if self.adx_comp:
             direction = direction * (self.cw + (1.0 - self.cw) * np.clip(adx / ADX_FULL_STRENGTH, 0.0, 1.0))
         bb_up, _, bb_lo = talib.BBANDS(c, timeperiod=self.squeeze_lookback, nbdevup=self.up_mult,
-                                       nbdevdn=self.lo_mult, matype=0)
+                                       nbdevdn=self.lo_mult, matype=talib.MA_Type.SMA)
         with np.errstate(invalid="ignore"):
             squeeze = (bb_up - bb_lo) < self.squeeze_threshold * (self.up_mult + self.lo_mult) * atr
             momentum = atr / np.r_[np.full(self.momentum_period, np.nan), atr[:-self.momentum_period]] \
@@ -106,7 +107,7 @@ class ATRModule(RegimeModule):
             return 1
         return 0 if pct < self.low_pct else 2 if pct > self.high_pct else 1
 
-    def step(self, i: int, chain: OptionChain | None, frame: Frame) -> ModuleResult:
+    def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         a, k = self.lists, i - self.off
         atr, direction = a["atr"][k], a["direction"][k]
         if not (math.isfinite(atr) and math.isfinite(direction)):

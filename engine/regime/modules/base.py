@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.market.types import OptionChain
 from engine.regime.config import rows
+from engine.regime.modules.chainutil import ChainView
 from engine.regime.paramtext import parse_param_string
 from engine.regime.series import PriceBuffer, TimeBase
 from engine.regime.types import ModuleResult, RegimeError
@@ -62,7 +63,8 @@ class RegimeModule:
     def prepare(self, frame: Frame) -> None:
         """Vectorised work over the whole buffer (default: nothing)."""
 
-    def step(self, i: int, chain: OptionChain | None, frame: Frame) -> ModuleResult:
+    def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
+        """One bar; the classifier passes a ChainView (built once per bar, shared by the chain modules)."""
         raise NotImplementedError
 
     def no_chain(self) -> ModuleResult:

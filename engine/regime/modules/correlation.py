@@ -13,6 +13,7 @@ import talib
 
 from engine.market.types import OptionChain
 from engine.regime.modules.base import Frame, RegimeModule, clip1
+from engine.regime.modules.chainutil import ChainView
 from engine.regime.series import log_returns
 from engine.regime.types import ModuleResult
 
@@ -45,7 +46,7 @@ class CorrelationModule(RegimeModule):
                 move[self.lookback:] = (lc[self.lookback:] - lc[:-self.lookback]) / (sd[self.lookback:] * np.sqrt(self.lookback))
             self.a[name] = (rho, np.tanh(move))
 
-    def step(self, i: int, chain: OptionChain | None, frame: Frame) -> ModuleResult:
+    def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         if not frame.peers:
             return ModuleResult.inactive(self.name, "single asset: correlation needs peer symbols")
         if not self.a:

@@ -85,9 +85,9 @@ class GreekSentimentModule(RegimeModule):
 
     def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         view = ChainView.of(chain)
-        chain = view.chain if view is not None else None
-        if view is None or not np.isfinite(np.asarray(chain.delta, dtype=float)).any():
+        if view is None or not np.isfinite(np.asarray(view.chain.delta, dtype=float)).any():
             return self.no_chain()
+        chain = view.chain
         lvl, comps = self.level(view)
         day = int(frame.day[i])
         if day != self._day:

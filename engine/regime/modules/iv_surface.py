@@ -81,9 +81,9 @@ class IVSurfaceModule(RegimeModule):
 
     def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         view = ChainView.of(chain)
-        chain = view.chain if view is not None else None
-        if view is None or not np.isfinite(np.asarray(chain.iv, dtype=float)).any():
+        if view is None or not np.isfinite(np.asarray(view.chain.iv, dtype=float)).any():
             return self.no_chain()
+        chain = view.chain
         s = float(chain.spot)
         exps = view.expiries[: self.n_expiries]
         atms = [view.iv_at(float(e), s, None, self.interp) for e in exps]

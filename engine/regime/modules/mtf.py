@@ -25,6 +25,7 @@ import talib
 from engine.market.types import OptionChain
 from engine.regime.config import kv, rows
 from engine.regime.modules.base import Frame, RegimeModule, clip1
+from engine.regime.modules.chainutil import ChainView
 from engine.regime.types import ModuleResult
 
 
@@ -116,7 +117,7 @@ class MultiTimeframeModule(RegimeModule):
         k = i - self.off
         return v[k] if v is not None and 0 <= k < len(v) and math.isfinite(v[k]) else float("nan")
 
-    def step(self, i: int, chain: OptionChain | None, frame: Frame) -> ModuleResult:
+    def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         a = self.a
         i -= self.off  # arrays hold the emitted rows only
         cnt = int(a["count"][i]) if "count" in a else 0

@@ -72,9 +72,9 @@ class TrendingOIPAModule(RegimeModule):
 
     def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         view = ChainView.of(chain)
-        chain = view.chain if view is not None else None
         if view is None:
             return self.no_chain()
+        chain = view.chain
         oi = np.nan_to_num(np.asarray(chain.open_interest, dtype=float))
         m = view.near
         call_oi, put_oi = float(oi[m & view.call].sum()), float(oi[m & ~view.call].sum())

@@ -122,9 +122,9 @@ class StraddleModule(RegimeModule):
 
     def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         view = ChainView.of(chain)
-        chain = view.chain if view is not None else None
         if view is None:
             return self.no_chain()
+        chain = view.chain
         spot = float(chain.spot)
         k = np.asarray(chain.strike, dtype=float)
         price = np.asarray(chain.price, dtype=float)

@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.market.types import OptionChain
 from engine.regime.modules.base import Frame, RegimeModule, clip1
+from engine.regime.modules.chainutil import ChainView
 from engine.regime.types import ModuleResult
 
 
@@ -65,7 +66,7 @@ class VolumeProfileModule(RegimeModule):
         for k, t in enumerate(rows_):
             self.r[int(t)] = (float(score[k]), float(q[k, 1]), float(q[k, 0]), float(q[k, 2]), float(vsum[k]))
 
-    def step(self, i: int, chain: OptionChain | None, frame: Frame) -> ModuleResult:
+    def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         got = self.r.get(i)
         if got is None:
             return ModuleResult.inactive(self.name, f"warming up: needs {self.periods} bars")
