@@ -37,9 +37,11 @@ TRAIN_BARS = 20_000  # newest stored bars a refit replays and learns from (~50 s
 def _refit_requested(session: Session, symbol: str, params_hash: str) -> bool:
     """A refit request (issue 16: a detected drift with retraining_trigger DRIFT_BASED) newer than the newest model."""
     request = get_value(session, REFIT_REQUEST_KEY)
+    if not request:
+        return False
     newest = session.scalar(select(func.max(EnsembleModelRow.created_at)).where(
         EnsembleModelRow.symbol == symbol, EnsembleModelRow.params_hash == params_hash))
-    return bool(request) and (newest is None or datetime.fromisoformat(request["ts"]) > newest)
+    return newest is None or datetime.fromisoformat(request["ts"]) > newest
 
 
 def refit_if_due(ctx: EngineContext) -> int | None:
