@@ -3,9 +3,24 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
-LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "template": "plotly_white", "height": 320,
-          "uirevision": "keep", "legend": {"orientation": "h", "y": 1.1}}
+
+def _house_template() -> go.layout.Template:
+    """plotly_white with the parts that must never overlap placed apart: the title top-left in the top margin,
+    the mode bar upright in the right margin, the legend in one row below the plot (LAYOUT leaves room)."""
+    template = go.layout.Template(pio.templates["plotly_white"])
+    template.layout.title = {"x": 0, "xref": "paper", "xanchor": "left", "y": 1, "yref": "container",
+                             "yanchor": "top", "pad": {"t": 8}, "font": {"size": 14}}
+    template.layout.modebar = {"orientation": "v"}
+    return template
+
+
+pio.templates["regimedesk"] = _house_template()
+CONFIG = {"displaylogo": False}  # dcc.Graph(config=CONFIG): no plotly logo in the mode bar
+LAYOUT = {"margin": {"l": 40, "r": 36, "t": 40, "b": 70}, "template": "regimedesk", "height": 320,
+          "uirevision": "keep", "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container",
+                                           "yanchor": "bottom"}}
 
 
 def price_figure(frame: pd.DataFrame, title: str, bands: list[dict] | None = None) -> go.Figure:

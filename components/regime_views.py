@@ -196,7 +196,7 @@ def duration_figure(stats: pd.DataFrame) -> go.Figure:
             customdata=seen["runs"], hovertemplate="%{y}: median %{x:.0f} min over %{customdata} runs<extra></extra>"))
     fig.update_layout(title="Regime durations against RegimeParameters (minutes)",
                       yaxis={"autorange": "reversed"}, barmode="overlay",
-                      **_layout(max(320, 22 * len(names) + 110), margin={"l": 170, "r": 10, "t": 30, "b": 60},
+                      **_layout(max(320, 22 * len(names) + 110), margin={"l": 170, "r": 36, "t": 40, "b": 60},
                                 legend={"orientation": "h", "y": -0.12}))
     return fig
 

@@ -14,7 +14,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from components import regime_ensemble_views as eviews
 from components import regime_views as views
 from components import regime_whatif_views as wviews
-from components.charts import empty_figure, price_figure
+from components.charts import CONFIG, empty_figure, price_figure
 from components.shell import page_header
 from engine.auth.roles import Role
 from engine.params import UnsafeWorkbookError
@@ -129,7 +129,7 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Graph(id="regime-timeline", figure=empty_figure("no classification yet")),
         dbc.Row([
             dbc.Col(dcc.Graph(id="regime-transitions", figure=empty_figure("no classification yet")), md=6),
-            dbc.Col([dcc.Graph(id="regime-durations", figure=empty_figure("no classification yet")),
+            dbc.Col([dcc.Graph(id="regime-durations", figure=empty_figure("no classification yet"), config=CONFIG),
                      html.Div(id="regime-duration-table")], md=6),
         ], className="g-2"),
         dbc.Row([
