@@ -2044,7 +2044,7 @@ class AdaptiveLearning(SheetView):
 
     @property
     def performance_threshold(self) -> float:
-        """Minimum performance to trigger updates; unit: ratio; range 0..1; not used: no online learning: models are refitted by their own jobs and parameters change only through audited versions (engine/tuning proposes them)."""
+        """Minimum performance to trigger updates; unit: ratio; range 0..1; read by engine.tuning.live."""
         return self._read('performance_threshold')
 
     @property

@@ -1,18 +1,23 @@
 """The live scorecard: measured by the tuning job from the stored snapshots (and the simulated market's
 true path), the market job's recent durations and this process's memory; stored under SCORECARD_KEY so
-the Regime page and /metrics read it without recomputing (a scrape never runs engine work)."""
+the Regime page and /metrics read it without recomputing (a scrape never runs engine work).
+
+With AdaptiveLearning retraining_trigger PERFORMANCE_BASED, an overall score below performance_threshold
+asks the ensemble's refit job for a refit (REFIT_REQUEST_KEY, audited), at most once per REQUEST_EVERY."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psutil
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.context import EngineContext
+from engine.params.typed import Parameters
 from engine.params.versions import active_params
-from engine.store.keyvalue import get_value, put_value
+from engine.store.keyvalue import REFIT_REQUEST_KEY, get_value, put_value
 from engine.store.models import JobRun
 from engine.tuning.history import from_store
 from engine.tuning.scorecard import Scorecard, scorecard
@@ -20,6 +25,8 @@ from engine.tuning.scorecard import Scorecard, scorecard
 SCORECARD_KEY = "tuning.scorecard"
 WINDOW = 2000  # newest snapshots scored (about five sessions of one-minute bars)
 JOB_RUNS = 100  # newest market job runs averaged into computation_time
+REQUEST_EVERY = timedelta(hours=1)  # a low score asks for a refit at most this often
+ACTOR = "system:scorecard"
 
 
 def live_scorecard(ctx: EngineContext) -> Scorecard | None:
@@ -42,6 +49,14 @@ def store_scorecard(ctx: EngineContext) -> Scorecard | None:
     now = ctx.clock.now()
     with ctx.store.write() as s:
         put_value(s, SCORECARD_KEY, {"ts": now.isoformat(), "overall": card.overall, "metrics": card.rows()}, now)
+        al = Parameters(active_params(s)).adaptive_learning
+        trigger, threshold = al.retraining_trigger, al.performance_threshold
+        last = get_value(s, REFIT_REQUEST_KEY) or {}
+        recent = last.get("ts") and now - datetime.fromisoformat(last["ts"]) < REQUEST_EVERY
+        if trigger == "PERFORMANCE_BASED" and card.overall is not None and card.overall < threshold and not recent:
+            why = f"scorecard overall {card.overall:.1%} below performance_threshold {threshold:.0%}"
+            put_value(s, REFIT_REQUEST_KEY, {"ts": now.isoformat(), "reason": why}, now)
+            audit.record(s, now, ACTOR, "tuning.refit_request", "regime_models", {"why": why})
     return card
 
 

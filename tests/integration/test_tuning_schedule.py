@@ -7,11 +7,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from engine import jobs
+from engine.audit import recent
 from engine.clock import ManualClock
 from engine.cycle import EngineCycle
 from engine.runtime import build_context
 from engine.settings import load_settings
-from engine.store.keyvalue import get_value
+from engine.store.keyvalue import REFIT_REQUEST_KEY, get_value
 from engine.store.models import JobRun
 from engine.tuning.job import LAST_RUN_KEY, tune_if_due
 from engine.tuning.live import stored_scorecard
@@ -36,6 +37,14 @@ def test_the_job_records_its_steps_and_honours_the_schedule(any_db_url: str) -> 
     assert last["outcome"].startswith("skipped: ") and "min_samples_required 1000" in last["outcome"]
     assert card is not None and card["overall"] is not None
     assert any(m["metric"] == "prediction_confidence" and m["value"] is not None for m in card["metrics"])
+    # PERFORMANCE_BASED (the workbook default): a score under performance_threshold (0.85) asks for a refit
+    with ctx.store.read() as s:
+        request = get_value(s, REFIT_REQUEST_KEY)
+        audited = recent(s, action_prefix="tuning.refit_request")
+    assert (request is not None) == (card["overall"] < 0.85) == (len(audited) == 1)
+    cycle.tuning(ctx)  # a minute later: no second request within the hour
+    with ctx.store.read() as s:
+        assert len(recent(s, action_prefix="tuning.refit_request")) == len(audited)
     ctx.clock.advance(timedelta(hours=23))
     assert tune_if_due(ctx) is None
     with ctx.store.read() as s:
