@@ -31,12 +31,13 @@ def _store_preset(ctx: EngineContext, preset: PlannerPreset, taken: dict[str, Pl
     name = preset.name if preset.name not in BUILT_IN_PRESETS else f"{preset.name} (edited)"
     while name in taken or name in BUILT_IN_PRESETS:
         name += "+"
-    base = load_preset(BASE)
+    # stored on its own built-in base when it has one: the execution settings (stops, slicing) follow the base
+    base = load_preset(preset.base if preset.base in BUILT_IN_PRESETS else BASE)
     composed = apply_sliders(base.params, preset.sliders)
     overrides = {k: v for k, v in preset.params.items() if composed.get(k) != v}
     check = compose_preset(base, preset.sliders, overrides, name=name)
     assert check.params == preset.params, "a stored preset must plan exactly like the one chosen"
-    save_user_preset(ctx.store, ctx.clock.now(), ACTOR, name, BASE, preset.sliders, overrides,
+    save_user_preset(ctx.store, ctx.clock.now(), ACTOR, name, base.name, preset.sliders, overrides,
                      note="backtest preset")
     taken[name] = preset
     return name

@@ -4,6 +4,7 @@ an order worth at least 50,000 as a TWAP parent (6 slices over 1800 s, limit chi
 price); "default" sends one market order. Every expected quantity is worked out in the comments."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from engine.execution.parents import work_parents
 from engine.planner.execute import SendOutcome, send_plan
 from engine.planner.types import PlanResult, PlanStep
-from engine.store.models import OrderRow, ParentChild, ParentOrder
+from engine.store.models import OrderRow, ParentChild, ParentOrder, RegimeSnapshot
 from engine.trading import state as trading_state
 from engine.trading.state import TradingState
 from tests.integration.test_execution_db import LIMITS, bar, build, buy, orders
@@ -98,3 +99,38 @@ def test_reducing_slices_an_exit_and_blocks_a_buy_and_halted_sends_nothing(ctx) 
     with ctx.store.read() as s:
         assert len(parents(ctx)) == 1 and s.scalar(select(func.count()).select_from(ParentChild)) == 0
         assert s.scalar(select(func.count()).select_from(OrderRow).where(OrderRow.origin == "planner")) == 0
+
+
+def test_a_bucket_step_uses_its_bucket_presets_execution(ctx) -> None:  # type: ignore[no-untyped-def]
+    # a bucketed preset (not in config/execution.toml: "default", immediate) with a conservative satellite
+    shown = plan("split", ("buy", 600), ("buy", 700))
+    shown.steps = [replace(shown.steps[0], bucket="core"), replace(shown.steps[1], bucket="satellite")]
+    shown.buckets = {"core": "default", "satellite": "conservative"}
+    out = send_plan(ctx, shown, "system:planner", key="k8", limits=LIMITS)
+    assert [o.status for o in out] == ["new", "sliced"]  # 700 x 100 = 70,000 >= 50,000 under conservative
+    assert [(p.qty, p.mode) for p in parents(ctx)] == [(D(700), "twap")]
+
+
+def test_a_backtest_keeps_an_edited_presets_base_so_its_execution_follows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.backtest.presets import use_presets
+    from engine.backtest.private import backtest_settings, private_context
+    from engine.backtest.sample import simulated_frames
+    from engine.backtest.source import FrameReplaySource
+    from engine.execution.tick import active_preset_name
+    from engine.planner.api import compose_preset, load_preset, preset_for_regime
+
+    edited = compose_preset(load_preset("conservative"), {"risk_appetite": 0.3}, {}, name="careful")
+    source = FrameReplaySource(simulated_frames(5), "IDX")
+    bctx, _clock = private_context(tmp_path, source, backtest_settings(tmp_path, 1000.0, 2.0, 0.005, 0.25))
+    try:
+        use_presets(bctx, edited, {}, ["Bullish_Low_Vol"])
+        with bctx.store.write() as s:  # the regime stage's verdict, so the table is in force
+            s.add(RegimeSnapshot(ts=bctx.clock.now(), symbol="IDX", regime_id=1, regime_name="Bullish_Low_Vol",
+                                 confidence=0.9, raw_score=0.5, volatility_value=0.1, volatility_class="Low",
+                                 trend_value=0.5, trend_class="Bullish", time_in_regime_s=0.0))
+        with bctx.store.read() as s:
+            chosen, _why = preset_for_regime(s, "Bullish_Low_Vol")
+        assert chosen.params == edited.params and chosen.base == "conservative"
+        assert active_preset_name(bctx) == "conservative"  # its stops and slicing apply in the run
+    finally:
+        bctx.store.dispose()
