@@ -46,5 +46,5 @@ def small_table(header: Sequence[str], rows: Sequence[Sequence[Any]], empty: str
     return dbc.Table(
         [html.Thead(html.Tr([html.Th(h) for h in header])),
          html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows])],
-        size="sm", striped=True, hover=True, className="mb-0",
+        size="sm", striped=True, hover=True, className="mb-0", responsive=True,  # scrolls inside its column
     )

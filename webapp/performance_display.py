@@ -92,7 +92,13 @@ def figure_layout(title: str, xaxis_title: str, height: int = 320) -> dict[str, 
 
 
 def time_labels(values: pd.Series) -> list[str]:
-    return list(pd.Series(values).dt.strftime("%Y-%m-%d %H:%M:%S"))
+    """'2026-01-05 19:30:00' per timestamp; an empty range (no bars or fills yet) has an object column, no labels."""
+    series = pd.Series(values)
+    if series.empty:
+        return []
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series)
+    return list(series.dt.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def equity_figure(view: PerformanceView) -> dict[str, object]:

@@ -32,3 +32,12 @@ def test_performance_dict_figures_use_the_same_house_template() -> None:
 
 def test_graphs_show_no_plotly_logo() -> None:
     assert CONFIG == {"displaylogo": False}
+
+
+def test_time_labels_of_an_empty_range_are_empty() -> None:
+    from webapp.performance_display import time_labels
+
+    assert time_labels(pd.Series([], dtype=object)) == []  # a symbol with no bars in range: no AttributeError
+    stamps = pd.Series(pd.to_datetime(["2026-01-05 19:30:00", "2026-01-05 19:37:05"], utc=True))
+    assert time_labels(stamps) == ["2026-01-05 19:30:00", "2026-01-05 19:37:05"]
+    assert time_labels(pd.Series(["2026-01-05 19:30:00"], dtype=object)) == ["2026-01-05 19:30:00"]
