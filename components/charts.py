@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from dash import dcc
 
 
 def _house_template() -> go.layout.Template:
@@ -17,7 +18,7 @@ def _house_template() -> go.layout.Template:
 
 
 pio.templates["regimedesk"] = _house_template()
-CONFIG = {"displaylogo": False}  # dcc.Graph(config=CONFIG): no plotly logo in the mode bar
+CONFIG: dcc.Graph.Config = {"displaylogo": False}  # dcc.Graph(config=CONFIG): no plotly logo in the mode bar
 LAYOUT = {"margin": {"l": 40, "r": 36, "t": 40, "b": 70}, "template": "regimedesk", "height": 320,
           "uirevision": "keep", "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container",
                                            "yanchor": "bottom"}}
