@@ -11,8 +11,8 @@ def _house_template() -> go.layout.Template:
     """plotly_white with the parts that must never overlap placed apart: the title top-left in the top margin,
     the mode bar upright in the right margin, the legend in one row below the plot (LAYOUT leaves room)."""
     template = go.layout.Template(pio.templates["plotly_white"])
-    template.layout.title = {"x": 0, "xref": "paper", "xanchor": "left", "y": 1, "yref": "container",
-                             "yanchor": "top", "pad": {"t": 8}, "font": {"size": 14}}
+    template.layout.title = {"x": 0, "xref": "container", "xanchor": "left", "y": 1, "yref": "container",
+                             "yanchor": "top", "pad": {"t": 8, "l": 8}, "font": {"size": 14}}
     template.layout.modebar = {"orientation": "v"}
     return template
 

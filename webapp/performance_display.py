@@ -76,6 +76,8 @@ def regime_table(view: PerformanceView) -> object:
 def trip_rows(view: PerformanceView) -> list[dict[str, object]]:
     """The newest round trips first, rounded for the grid."""
     t = view.trips.iloc[::-1].head(TRIPS_SHOWN)
+    if t.empty:  # no closed round trip yet: its time columns are untyped, and there is nothing to show
+        return []
     frame = pd.DataFrame({
         "exit_ts": t["exit_ts"].dt.strftime("%Y-%m-%d %H:%M"), "symbol": t["symbol"], "direction": t["direction"],
         "qty": t["qty"].round(6), "entry_ts": t["entry_ts"].dt.strftime("%Y-%m-%d %H:%M"),

@@ -41,3 +41,16 @@ def test_time_labels_of_an_empty_range_are_empty() -> None:
     stamps = pd.Series(pd.to_datetime(["2026-01-05 19:30:00", "2026-01-05 19:37:05"], utc=True))
     assert time_labels(stamps) == ["2026-01-05 19:30:00", "2026-01-05 19:37:05"]
     assert time_labels(pd.Series(["2026-01-05 19:30:00"], dtype=object)) == ["2026-01-05 19:30:00"]
+
+
+def test_no_round_trip_yet_gives_no_grid_rows() -> None:
+    """A fresh account (snapshots, no closed trip) rendered an AttributeError alert instead of an empty grid."""
+    from webapp.performance_data import PerformanceView
+    from webapp.performance_display import trip_rows
+
+    empty = pd.DataFrame(columns=["symbol", "direction", "qty", "entry_ts", "entry_price", "exit_ts", "exit_price",
+                                  "pnl", "commission", "return"])
+    view = PerformanceView(span=None, sample=pd.DataFrame(), chart=pd.DataFrame(), daily=pd.DataFrame(),  # type: ignore[arg-type]
+                           metrics={}, definitions={}, trips=empty, fills=[], fill_count=0, commission=0.0,
+                           stored_peak=None, latest_equity=None, sample_rows=0)
+    assert trip_rows(view) == []
