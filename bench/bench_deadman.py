@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from engine.clock import SystemClock
 from engine.settings import PROJECT_ROOT
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import AuditEvent, EngineHeartbeat, TradingStateRow
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.control import SimpleControlContext

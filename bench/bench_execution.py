@@ -28,7 +28,7 @@ from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.execution.stops import PriceBar, StopSpec, StopState, evaluate_bar
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, Instrument, PositionRow, ProtectiveStop
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide, OrderType

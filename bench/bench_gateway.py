@@ -19,7 +19,7 @@ from pathlib import Path
 from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, OrderRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType

@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.clock import SystemClock
 from engine.scheduler import COMMAND_POLL_SECONDS
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.trading import control
 from engine.trading import state as ts
 from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType

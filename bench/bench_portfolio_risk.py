@@ -26,7 +26,7 @@ from engine.portfolio_risk.report import Book, compute
 from engine.portfolio_risk.returns import from_closes
 from engine.portfolio_risk.stress import UserScenario
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, Instrument, PaperAccount, PaperPosition
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.sync import sync_from_broker

@@ -80,7 +80,7 @@ def _stop_with_parent() -> bool:
 
 
 def migrate() -> int:
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     store = open_store(load_settings().database_url, migrate=True)
     print(f"database {store.safe_url()} is at the newest schema")

@@ -15,7 +15,8 @@ from engine.context import EngineContext
 from engine.market.market_clock import build_market_clock
 from engine.market.types import MarketSource
 from engine.settings import BrokerName, MarketSourceName, Settings
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.trading.brokers.base import Broker
 
 log = logging.getLogger(__name__)

@@ -125,7 +125,7 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
     """The session database, emptied before each test so tests do not see each other's rows."""
     from sqlalchemy import text
 
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
     from engine.store.models import Base
 
     store = open_store(pg_server_url, migrate=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from engine.clock import Clock, ManualClock
 from engine.market.types import Bar
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, EngineHeartbeat, Instrument, OrderRow
 from engine.trading import state as ts
 from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType

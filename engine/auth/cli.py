@@ -48,7 +48,7 @@ def _read_password(stdin: TextIO) -> str:
 
 def _open_store() -> Store:
     from engine.settings import load_settings
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     return open_store(load_settings().database_url, migrate=True)
 

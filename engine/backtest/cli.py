@@ -58,7 +58,7 @@ def _params(a: argparse.Namespace) -> tuple[ParamSet, str]:
         return params_from_workbook(a.params), f"workbook {Path(a.params).name}"
     if a.version is not None:
         from engine.settings import load_settings
-        from engine.store.db import open_store
+        from engine.store.migrate import open_store
 
         store = open_store(load_settings().database_url)
         try:

@@ -27,7 +27,7 @@ def _limits() -> UploadLimits:
 
 def _store() -> Any:
     from engine.settings import load_settings
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     return open_store(load_settings().database_url, migrate=True)
 

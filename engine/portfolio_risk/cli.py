@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         print(f"error: --index {args.index!r} is not a column of {args.closes}", file=out)
         return EXIT_FAILED
     from engine.settings import load_settings
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     settings = load_settings(database_url=args.database_url) if args.database_url else load_settings()
     store = open_store(settings.database_url)

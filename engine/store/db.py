@@ -101,13 +101,3 @@ class Store:
         """The URL without its password, for logs and the health page."""
         return make_url(self.url).render_as_string(hide_password=True)
 
-
-def open_store(url: str, migrate: bool = False) -> Store:
-    """Open the store; with migrate=True bring its schema to the newest migration first."""
-    store = Store(url)
-    if migrate:
-        # a function-local import breaks the one documented cycle: migrate needs Store from this module
-        from engine.store.migrate import upgrade_to_head
-
-        upgrade_to_head(store)
-    return store

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from engine.store.check import ahead_problem, alembic_config
 from engine.store.db import Store, StoreError
 
-__all__ = ["alembic_config", "upgrade_to_head"]
+__all__ = ["alembic_config", "open_store", "upgrade_to_head"]
 
 log = logging.getLogger(__name__)
 _PG_MIGRATION_LOCK = 72_100_001  # advisory lock id: one migrator at a time on PostgreSQL
@@ -36,3 +36,11 @@ def upgrade_to_head(store: Store) -> None:
                 conn.commit()
     except Exception as exc:  # noqa: BLE001 - turned into a message that names the database
         raise StoreError(f"could not migrate the database {store.safe_url()}: {exc}") from exc
+
+
+def open_store(url: str, migrate: bool = False) -> Store:
+    """Open the store; with migrate=True bring its schema to the newest migration first."""
+    store = Store(url)
+    if migrate:
+        upgrade_to_head(store)
+    return store

@@ -76,7 +76,7 @@ def test_trd001_kill_switch_dialog_halts_and_cancels(dash_duo, embedded_app) -> 
 def test_trd002_kill_switch_works_with_the_engine_down(dash_duo, test_settings) -> None:  # type: ignore[no-untyped-def]
     """A web-only app (no engine in this process, no heartbeat): the web process cancels itself."""
     from app import create_app
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
     from tests.trading_control_fixtures import seed_market
 
     settings = test_settings(engine_mode="none")

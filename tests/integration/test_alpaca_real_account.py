@@ -20,7 +20,7 @@ from engine.context import EngineContext
 from engine.market.alpaca_source import AlpacaMarketSource, data_url_for
 from engine.market.types import MarketDataError
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import AuditEvent, OrderRow
 from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.alpaca_http import Failure, classify

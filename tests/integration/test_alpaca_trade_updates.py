@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import FillRow, OrderRow
 from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.alpaca_stream import AlpacaTradeUpdates

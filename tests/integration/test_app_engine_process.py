@@ -27,7 +27,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.settings import PROJECT_ROOT
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.store.models import EngineHeartbeat, EngineLease, JobRun, TradingStateRow
 from tests.integration.test_app_sigterm import free_port
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from engine.clock import SystemClock
 from engine.settings import PROJECT_ROOT
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, CommandRow, Instrument, OrderRow, PositionRow
 from engine.trading import state as ts
 from engine.trading.brokers.paper import PaperBroker

@@ -19,7 +19,7 @@ from engine.backtest.runner import run_backtest
 from engine.params import default_params
 from engine.params.workbook import load_workbook_params
 from engine.settings import PROJECT_ROOT
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import AuditEvent
 from tests.integration import backtest_data
 

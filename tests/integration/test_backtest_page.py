@@ -74,7 +74,7 @@ def test_trader_runs_viewer_only_views(test_settings, any_db_url, tmp_path) -> N
 def test_pending_edits_of_the_parameters_page_as_the_parameters(test_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from engine.backtest.inputs import BacktestError
     from engine.settings import load_settings
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     folder = backtest_data.csv_dir(tmp_path / "csv", bars=20)
     settings = load_settings(database_url=f"sqlite:///{tmp_path / 's.db'}", csv_dir=str(folder))
@@ -102,7 +102,7 @@ def test_stored_history_as_backtest_data(any_db_url) -> None:  # type: ignore[no
 
     from engine.backtest.inputs import BacktestError, load_stored_history
     from engine.backtest.sample import simulated_frames
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
     from engine.store.models import BarRow, Instrument
 
     frames = {s: f for s, f in simulated_frames(30).items() if s in ("IDX", "ALFA")}

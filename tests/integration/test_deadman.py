@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from engine.clock import ManualClock, SystemClock
 from engine.health import deadman
 from engine.settings import PROJECT_ROOT
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import AuditEvent, CommandRow, KeyValue
 from engine.trading import state as ts
 from engine.trading.brokers.paper import PaperBroker

@@ -24,7 +24,8 @@ import pytest
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import make_url
 
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.store.models import EngineHeartbeat, EngineLease, OrderRow, PaperOrder
 from tests.integration.test_engine_takeover import (
     engine_status,

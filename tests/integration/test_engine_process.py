@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.settings import PROJECT_ROOT
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, EngineHeartbeat
 
 

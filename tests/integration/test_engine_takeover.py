@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.settings import PROJECT_ROOT
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.store.models import EngineHeartbeat, EngineLease, JobRun, OrderRow
 
 KILLS = 5

@@ -18,7 +18,7 @@ from engine.execution.slicing import SliceSpec
 from engine.execution.stops import StopError, StopSpec
 from engine.market.types import Bar
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import (
     AuditEvent,
     BarRow,

@@ -27,7 +27,7 @@ def build(url: str, csv_dir: str, slow_s: float = 0.0):  # type: ignore[no-untyp
     from engine.clock import SystemClock
     from engine.context import EngineContext
     from engine.settings import load_settings
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
     from engine.trading import state as trading_state
     from engine.trading.brokers.paper import PaperBroker
 

@@ -12,7 +12,8 @@ from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.market.types import Bar
 from engine.settings import load_settings
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, OrderRow, PaperOrder
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide, OrderType

@@ -172,7 +172,7 @@ def test_endpoints_status_codes_and_content_with_an_engine(any_db_url: str, serv
 
 
 def test_readyz_stays_200_when_the_engine_is_dead_and_api_health_says_why(any_db_url: str, serve) -> None:  # type: ignore[no-untyped-def]
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     open_store(any_db_url, migrate=True).dispose()
     served = serve(any_db_url, engine=False, engine_mode="none")
@@ -207,7 +207,7 @@ def test_readyz_is_503_when_postgresql_is_unreachable(pg_server_url: str, serve)
 
     import psycopg
 
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
     from tests.conftest import PG_ADMIN_URL
 
     name = f"regimedesk_ready_{uuid.uuid4().hex[:8]}"

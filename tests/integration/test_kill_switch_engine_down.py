@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import SystemClock
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import CommandRow
 from engine.trading import commands, control
 from engine.trading import state as ts

@@ -20,7 +20,7 @@ from engine.clock import SystemClock
 from engine.market.market_clock import MARKET_CLOCK_KEY, BarMarketClock, WallMarketClock
 from engine.runtime import build_context
 from engine.settings import PROJECT_ROOT, load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import (
     AccountSnapshot,
     AuditEvent,

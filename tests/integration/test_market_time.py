@@ -19,7 +19,7 @@ from engine.health.checks import DEGRADED, HEALTHY
 from engine.health.market_checks import check_alpaca_budget, check_market_time
 from engine.market.exchange import alpaca_calendar, calendar_for_settings, timezone_warning
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.alpaca_limits import RateLimiter
 from engine.trading.equity import read_marks, trading_day

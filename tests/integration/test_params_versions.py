@@ -20,7 +20,7 @@ from engine.params.versions import (
     record_export,
     rollback,
 )
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import ParamVersion
 
 

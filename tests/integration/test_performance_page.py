@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def year_store(any_db_url):  # type: ignore[no-untyped-def]
     """A store with the year written (no app: an app that never serves a request would leave its pages'
     callbacks in Dash's global list, and the next app would register them twice)."""
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     store = open_store(any_db_url, migrate=True)
     yield store, write_history(store)

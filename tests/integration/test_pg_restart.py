@@ -30,7 +30,8 @@ import pytest
 from sqlalchemy import func, or_, select
 
 from engine.settings import PROJECT_ROOT
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, EngineLease, HealthResult, JobRun, OrderRow, PaperOrder
 from tests.conftest import skip_or_fail
 

@@ -23,7 +23,7 @@ from engine.params.catalog import apply_edits
 from engine.params.versions import apply_version
 from engine.portfolio_risk import job
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import (
     AuditEvent,
     BarRow,

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import PositionRow
 from engine.trading.brokers.base import BrokerPosition
 from engine.trading.sync import _store_positions

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.settings import load_settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import (
     BarRow,
     Base,

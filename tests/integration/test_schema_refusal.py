@@ -21,8 +21,8 @@ from alembic import command
 from sqlalchemy import text
 
 from engine.settings import PROJECT_ROOT, load_settings
-from engine.store.db import StoreError, open_store
-from engine.store.migrate import alembic_config
+from engine.store.db import StoreError
+from engine.store.migrate import alembic_config, open_store
 
 FUTURE = "9999_from_a_newer_release"
 

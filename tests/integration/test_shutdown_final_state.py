@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import SystemClock
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, Instrument, OrderRow, PositionRow
 from engine.trading import control
 from engine.trading import state as ts

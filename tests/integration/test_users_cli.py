@@ -22,7 +22,7 @@ def users_cli(db_url: str, *args: str, stdin: str = "") -> subprocess.CompletedP
 def test_users_cli_add_list_role_passwd_disable(any_db_url: str) -> None:
     from engine.auth import users
     from engine.clock import utcnow
-    from engine.store.db import open_store
+    from engine.store.migrate import open_store
 
     added = users_cli(any_db_url, "add", "olga", "--role", "trader", "--password-stdin", stdin="long enough pass 1\n")
     assert added.returncode == 0 and "added olga (trader)" in added.stdout, added.stderr

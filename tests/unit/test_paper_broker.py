@@ -9,7 +9,8 @@ import pytest
 
 from engine.clock import ManualClock
 from engine.market.types import Bar
-from engine.store.db import Store, open_store
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, Instrument
 from engine.trading.brokers.base import BrokerError, OrderRequest, OrderSide, OrderStatus, OrderType
 from engine.trading.brokers.paper import PaperBroker

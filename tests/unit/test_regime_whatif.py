@@ -14,7 +14,7 @@ from engine.regime.classifier import RegimeClassifier
 from engine.regime.testing import chain, ohlcv
 from engine.regime_stage import snapshot_row
 from engine.store import regime_queries as rq
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from engine.store.models import BarRow, Instrument, OptionChainSnapshot
 from engine.store.writes import pack_chain
 from webapp.regime_whatif import (

@@ -14,7 +14,7 @@ from dash import Dash
 from engine.auth import setup_token, users
 from engine.clock import utcnow
 from engine.settings import Settings
-from engine.store.db import open_store
+from engine.store.migrate import open_store
 from webapp.auth.install import is_loopback
 from webapp.context import get_store
 
