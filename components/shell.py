@@ -4,7 +4,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-NAV_ORDER = ["Overview", "Regime", "Parameters", "Planner", "Health", "Trading", "Risk", "Performance", "Audit", "Users"]
+NAV_ORDER = ["Overview", "Regime", "Parameters", "Planner", "Health", "Trading", "Risk", "Performance", "Backtest", "Audit",
+             "Users"]
 ADMIN_PAGES = {"Users"}  # shown in the navigation to admins only (the page and its callbacks check too)
 
 
