@@ -55,6 +55,21 @@ def _clock_note() -> html.Div:
     return html.Div(text, id="app-clock-note", className="small text-muted mb-1")
 
 
+def _forget_unserved_callbacks() -> None:
+    """Start every app from Dash's empty process-wide callback registry.
+
+    `@dash.callback` registrations wait in process-wide lists until an app's first request takes them, and
+    Dash imports the pages again for every app; an app that never served a request (tests build many)
+    would otherwise hand its page callbacks to the next app, which then has each one twice. The page
+    callbacks are registered again when Dash(...) imports the pages just below. Dash keeps these lists in a
+    private module, so this names it.
+    """
+    from dash import _callback
+
+    _callback.GLOBAL_CALLBACK_LIST.clear()
+    _callback.GLOBAL_CALLBACK_MAP.clear()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -72,6 +87,7 @@ def create_app(
     ctx = context or build_context(settings, with_source=False, migrate=embedded)
     if not embedded:
         require_current_schema(ctx.store)
+    _forget_unserved_callbacks()
     app = Dash(
         __name__,
         use_pages=True,

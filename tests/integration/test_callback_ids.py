@@ -91,3 +91,17 @@ def test_the_id_walk_finds_nested_and_enveloped_ids() -> None:
     types: set[str] = set()
     _ids(tree, ids, types)
     assert ids == {"outer", "inner"} and types == {"row"}
+
+
+def test_apps_that_never_served_leave_no_callbacks_behind(test_settings) -> None:  # type: ignore[no-untyped-def]
+    """Tests build many apps in one process; each app's dependencies list every callback exactly once."""
+    from collections import Counter
+
+    from app import create_app
+
+    create_app(test_settings(), start_engine=False)  # never serves a request
+    create_app(test_settings(), start_engine=False)
+    app = create_app(test_settings(), start_engine=False)
+    outputs = Counter(dep["output"] for dep in wr.dependencies(login_client(app, "admin")))
+    assert outputs["risk-scenario-msg.children"] == 1
+    assert [out for out, n in outputs.items() if n > 1] == []
