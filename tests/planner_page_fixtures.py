@@ -67,11 +67,11 @@ def seeded_app(settings, held: int = 5, seed: int = 3, symbols: int = 8):  # typ
 
 def scroll_click(dash_duo, element) -> None:  # type: ignore[no-untyped-def]
     """Click an element after scrolling it to the middle of the window (the preview pushes the tabs down)."""
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
     element.click()
 
 
 def scroll_to(dash_duo, selector: str):  # type: ignore[no-untyped-def]
     element = dash_duo.wait_for_element(selector, timeout=15)
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
     return element

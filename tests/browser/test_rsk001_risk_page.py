@@ -72,7 +72,10 @@ def test_rsk001_risk_page_shows_var_and_a_stress_table(dash_duo, embedded_app) -
 
     dash_duo.find_element("#risk-scenario-name").send_keys("alfa crash")
     dash_duo.find_element("#risk-scenario-shocks").send_keys("ALFA=-20")
-    dash_duo.find_element("#risk-scenario-save").click()
+    save = dash_duo.find_element("#risk-scenario-save")
+    # scroll at once (Bootstrap's smooth scrolling would still be moving the page when the click lands)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", save)
+    save.click()
     dash_duo.wait_for_contains_text("#risk-scenario-msg", "saved 'alfa crash'", timeout=15)
     deadline = time.time() + 60
     while True:  # the next risk cycle applies it: 1000 ALFA x price x -20%
