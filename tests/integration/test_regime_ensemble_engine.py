@@ -5,28 +5,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import jobs
-from engine.clock import ManualClock
-from engine.cycle import EngineCycle
 from engine.params.versions import active_params
 from engine.regime.ensemble import store as model_store
 from engine.regime.ensemble.job import refit_if_due
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import EnsembleModelRow, RegimeSnapshot
+from tests.engine_run import warmed_engine
 
 
 def test_refit_job_stores_a_model_and_live_snapshots_carry_verdicts(any_db_url: str) -> None:
-    settings = load_settings(database_url=any_db_url, warmup_polls=900)
-    ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
-    cycle = EngineCycle()
-    jobs.heartbeat(ctx)
-    jobs.ensure_instruments(ctx)
-    jobs.resume_source(ctx, settings.warmup_polls)
-    cycle.startup(ctx)
-    for _ in range(5):
-        ctx.clock.advance(1.0)
-        cycle.market(ctx)
+    ctx, cycle = warmed_engine(any_db_url, market_ticks=5)
     with ctx.store.read() as session:
         before = session.scalar(select(RegimeSnapshot.id).order_by(RegimeSnapshot.id.desc()).limit(1))
         params = active_params(session)

@@ -10,13 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import jobs
-from engine.clock import ManualClock
-from engine.cycle import EngineCycle
 from engine.params.versions import active_params
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import RegimeSnapshot
+from tests.engine_run import warmed_engine
 
 
 def _tables(params: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -83,16 +79,7 @@ def check_snapshot(s: RegimeSnapshot, trend: list[dict[str, Any]], vol: list[dic
 
 
 def test_every_stored_snapshot_label_agrees_with_its_number_and_thresholds(any_db_url: str) -> None:
-    settings = load_settings(database_url=any_db_url, warmup_polls=900)
-    ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
-    cycle = EngineCycle()
-    jobs.heartbeat(ctx)
-    jobs.ensure_instruments(ctx)
-    jobs.resume_source(ctx, settings.warmup_polls)
-    cycle.startup(ctx)
-    for _ in range(120):
-        ctx.clock.advance(1.0)
-        cycle.market(ctx)
+    ctx, _cycle = warmed_engine(any_db_url, market_ticks=120)
     with ctx.store.read() as session:
         trend, vol = _tables(active_params(session))
         snaps = list(session.scalars(select(RegimeSnapshot).order_by(RegimeSnapshot.id)))
