@@ -84,6 +84,17 @@ def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _no_deadman_watcher_leak() -> Iterator[None]:
+    """Every app a test builds starts a dead-man's watcher thread on the wall clock; one left running
+    acted on a later test's staged incident in the shared PostgreSQL database (CI: the racing-watchers
+    test found its incident already taken). After each test, this process's watchers stop."""
+    yield
+    from webapp.deadman import stop_all
+
+    stop_all()
+
+
+@pytest.fixture(autouse=True)
 def _no_notification_targets_leak() -> Iterator[None]:
     """A test that configures notification targets (process-wide in engine.notify) must not leave them
     to every later test: after each test the process's notifier sends nowhere again."""

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 from dash import Dash, Input, Output, html
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "regimedesk_deadman"
 MARKET_OPEN_CACHE_S = 60.0  # Alpaca's clock is asked at most once a minute
 MAX_FAILURES_IN_A_ROW = 60
+_STARTED: weakref.WeakSet[DeadmanWatcher] = weakref.WeakSet()  # this process's watchers, for stop_all
 
 
 class DeadmanWatcher:
@@ -95,6 +97,7 @@ class DeadmanWatcher:
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._loop, name="regimedesk-deadman", daemon=True)
             self._thread.start()
+            _STARTED.add(self)
         return self
 
     @property
@@ -105,6 +108,16 @@ class DeadmanWatcher:
         self._stop.set()
         if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
             self._thread.join(timeout=timeout_s)
+
+
+def stop_all(timeout_s: float = 2.0) -> int:
+    """Stop every watcher this process started; returns how many were running. For a process that
+    builds many apps over one store (the test suite): a watcher left running would act on the next
+    app's incidents with its own clock. A stopped watcher restarts on its app's next request."""
+    running = [w for w in list(_STARTED) if w.running]
+    for watcher in running:
+        watcher.stop(timeout_s)
+    return len(running)
 
 
 def _data_status(status: str) -> dict[str, Any]:

@@ -41,6 +41,11 @@ class StreamCounters:
     catch_ups: int = 0
     catch_up_errors: int = 0
 
+    @property
+    def handled(self) -> int:
+        """Events fully dealt with (received counts an event on arrival, before its store write)."""
+        return self.applied + self.unchanged + self.unknown + self.ignored
+
 
 class TradeUpdatesApplier:
     """The stream's consumer: ``on_update`` and ``on_connect`` are called from the stream's thread."""

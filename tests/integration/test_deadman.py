@@ -231,3 +231,16 @@ def test_create_app_starts_one_watcher_and_the_banner_shows_the_engine(tmp_path)
         watcher.stop()
         ctx.store.dispose()
     assert not watcher.running
+
+
+def test_stop_all_ends_every_watcher_this_process_started(tmp_path):
+    """The suite's guard against a watcher outliving its test (see tests/conftest.py)."""
+    from webapp.deadman import stop_all
+
+    ctx = make_ctx(tmp_path, clock=SystemClock())
+    watchers = [DeadmanWatcher(ctx, 30.0, "none", interval_s=0.05).start() for _ in range(2)]
+    assert all(w.running for w in watchers)
+    assert stop_all() == 2
+    assert not any(w.running for w in watchers)
+    assert watchers[0].start().running, "a stopped watcher starts again on its app's next request"
+    assert stop_all() == 1
