@@ -59,6 +59,7 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
             item.add_marker(pytest.mark.slow)
         if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))  # one worker: dash_duo serves on port 8050
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
 
 
@@ -78,6 +79,8 @@ def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
     test has finished and reported."""
     import psutil
 
+    if getattr(session.config.option, "numprocesses", None) and not hasattr(session.config, "workerinput"):
+        return  # the pytest-xdist controller: its children are the workers, which clean up their own
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             child.kill()
