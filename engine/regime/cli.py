@@ -18,7 +18,7 @@ import pandas as pd
 
 from engine.market.types import MarketDataError
 from engine.params import ParamsError
-from engine.regime.config import rows
+from engine.params.typed import Parameters
 from engine.regime.replay import replay
 from engine.regime.types import RegimeError
 
@@ -52,7 +52,7 @@ def format_frame(df: pd.DataFrame, params: Any) -> pd.DataFrame:
     """Apply OutputFormat: integer/float/datetime formats, and DefaultValue for required empty cells."""
     out = df.copy()
     fmt_cols = set()
-    for r in rows(params, "OutputFormat"):
+    for r in Parameters(params).output_format.rows:
         fmt_cols.add(str(r.column_name))
         name = str(r.column_name)
         if name not in out.columns:

@@ -1,37 +1,24 @@
-"""Thin, typed access to the ParamSet sections the regime engine reads.
+"""Small helpers over the typed parameters (engine/params/typed.py) that several regime modules share.
 
-Why a helper: one place knows how a sheet's sections are addressed; modules still read their
-own attributes (so the ParamSet's read tracking sees exactly what the engine consumed).
+Modules read their own sheets as `Parameters(ps).<sheet>.<field>`, so a type checker catches a wrong
+name and the ParamSet's read tracking still sees exactly what the engine consumed.
 """
 from __future__ import annotations
 
-from typing import Any
+from engine.params.paramset import ParamSet
+from engine.params.typed import Parameters, ValidationRulesMainRow
 
 
-def kv(ps: Any, sheet: str, section: str | None = None) -> Any:
-    """The key/value section of a sheet (attribute access to typed values)."""
-    return ps.sheet(sheet) if section is None else ps.sheet(sheet, section)
-
-
-def rows(ps: Any, sheet: str, section: str | None = None) -> tuple[Any, ...]:
-    """The rows of a table section (snake_case attributes)."""
-    return tuple(ps.table(sheet) if section is None else ps.table(sheet, section))
-
-
-def col(row: Any, name: str) -> Any:
-    """Read a column whose name may be a Python keyword (e.g. 'class')."""
-    return getattr(row, name)
-
-
-def version_id(ps: Any) -> str:
+def version_id(ps: ParamSet) -> str:
     return str(getattr(ps, "version_id", "") or "")
 
 
 class Validation:
     """ValidationRules keyed by their action (the behaviour the engine implements for each)."""
 
-    def __init__(self, ps: Any) -> None:
-        self.by_action = {str(r.action): r for r in rows(ps, "ValidationRules")}
+    def __init__(self, ps: ParamSet) -> None:
+        self.by_action: dict[str, ValidationRulesMainRow] = {
+            str(r.action): r for r in Parameters(ps).validation_rules.rows}
 
     def enabled(self, action: str) -> bool:
         r = self.by_action.get(action)

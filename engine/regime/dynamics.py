@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from statsmodels.stats.diagnostic import acorr_ljungbox  # type: ignore[import-untyped]
 
-from engine.regime.config import kv
+from engine.params.typed import Parameters
 
 CLUSTERING_LAGS = 10  # Ljung-Box lags of squared returns
 CLUSTERING_P = 0.05  # volatility clusters when the no-autocorrelation hypothesis is rejected at this level
@@ -35,14 +35,14 @@ class DynamicsConfig:
 
     @staticmethod
     def of(ps: Any) -> DynamicsConfig:
-        r = kv(ps, "RegimeStability")
+        r = Parameters(ps).regime_stability
         return DynamicsConfig(
             enabled=bool(r.stability_score_enabled), min_stability=float(r.minimum_stability_score),
             persistence_check=bool(r.persistence_check), model=str(r.transition_probability_model),
             lifetime=bool(r.regime_lifetime_analysis), duration_check=bool(r.expected_duration_check),
             clustering=bool(r.volatility_clustering), entropy=bool(r.regime_entropy_check),
-            lead_bars=max(1, int(kv(ps, "TransitionManagement").transition_lead_time)),
-            persistence_bars=max(1, int(kv(ps, "StabilityConfiguration").persistence_window)))
+            lead_bars=max(1, int(Parameters(ps).transition_management.transition_lead_time)),
+            persistence_bars=max(1, int(Parameters(ps).stability_configuration.persistence_window)))
 
 
 def transition_matrix(labels: np.ndarray, regime_ids: tuple[int, ...]) -> np.ndarray:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from engine.regime.config import col, rows
+from engine.params.typed import Parameters
 from engine.regime.paramtext import Condition, name_matches, parse_condition, percent_range
 
 DIRECTIONAL_VARS = ("trend_slope", "greek_sentiment")  # negated when a bullish rule is mirrored to bearish
@@ -59,17 +59,17 @@ class FormationRule:
 
 class Formation:
     def __init__(self, ps: Any) -> None:
-        self.trend = tuple(TrendBand(str(col(r, "class")), float(r.min_slope), float(r.max_slope), float(r.min_adx),
+        self.trend = tuple(TrendBand(str(r.class_), float(r.min_slope), float(r.max_slope), float(r.min_adx),
                                      1 if r.min_slope >= 0 else -1 if r.max_slope <= 0 else 0, k)
-                           for k, r in enumerate(rows(ps, "RegimeClassification", "trend_thresholds")))
-        vrows = rows(ps, "RegimeClassification", "volatility_thresholds")
-        self.vol = tuple(VolBand(str(col(r, "class")), float(r.min_value), float(r.max_value), k)
+                           for k, r in enumerate(Parameters(ps).regime_classification.trend_thresholds))
+        vrows = Parameters(ps).regime_classification.volatility_thresholds
+        self.vol = tuple(VolBand(str(r.class_), float(r.min_value), float(r.max_value), k)
                          for k, r in enumerate(vrows))
         self.vol_pct = tuple((percent_range(r.atr_percentile), band) for r, band in zip(vrows, self.vol, strict=True))
         self.regimes = tuple(RegimeRow(int(r.regime_id), str(r.regime_name), str(r.volatility_class),
                                        str(r.trend_class), float(r.min_duration), str(r.color), str(r.description),
                                        float(r.priority))
-                             for r in rows(ps, "RegimeClassification"))
+                             for r in Parameters(ps).regime_classification.rows)
         self.ordered = tuple(sorted(self.regimes, key=lambda r: r.priority))  # display order (Priority column)
         self._by_pair = {(r.trend_class, r.vol_class): r for r in self.regimes}
         self.by_id = {r.regime_id: r for r in self.regimes}
@@ -80,7 +80,7 @@ class Formation:
                                          tuple(c for c in (parse_condition(r.condition1), parse_condition(r.condition2),
                                                            parse_condition(r.condition3)) if c is not None),
                                          float(r.min_score))
-                           for r in rows(ps, "RegimeFormationConfig"))
+                           for r in Parameters(ps).regime_formation_config.rows)
         self._rule_cache: dict[str, FormationRule | None] = {}
         bounds = [abs(x) for t in self.trend for x in (t.lo, t.hi) if x != 0 and abs(x) < 1]
         self.slope_scale = min(bounds) if bounds else 1e-3

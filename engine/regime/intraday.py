@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.regime.config import kv, rows
+from engine.params.typed import Parameters
 from engine.regime.paramtext import parse_time
 
 
@@ -36,20 +36,20 @@ def _patterns(v: Any) -> tuple[str, ...]:
 
 class IntradayClock:
     def __init__(self, ps: Any) -> None:
-        m = kv(ps, "MasterConfiguration")
+        m = Parameters(ps).master_configuration
         self.tz = str(m.market_timezone)
         o, c = parse_time(m.market_open_time), parse_time(m.market_close_time)
         self.session_minutes = float((c.hour * 60 + c.minute) - (o.hour * 60 + o.minute)) or 390.0
         self.slots = []
-        for r in rows(ps, "IntradaySettings"):
+        for r in Parameters(ps).intraday_settings.rows:
             s, e = parse_time(r.start_time), parse_time(r.end_time)
             self.slots.append(Slot(str(r.time_slot), s.hour * 60 + s.minute, e.hour * 60 + e.minute,
                                    float(r.sensitivity), _patterns(r.restricted_regimes),
                                    _patterns(r.preferred_regimes)))
         self.expiry_mult = 1.0
-        for r in rows(ps, "IntradaySettings", "special_day_adjustments"):
-            if "weekly" in str(r.day_type).lower() and "expiry" in str(r.day_type).lower():
-                self.expiry_mult = float(r.sensitivity_multiplier)
+        for d in Parameters(ps).intraday_settings.special_day_adjustments:
+            if "weekly" in str(d.day_type).lower() and "expiry" in str(d.day_type).lower():
+                self.expiry_mult = float(d.sensitivity_multiplier)
 
     def slot_index(self, minute: np.ndarray, intraday: bool) -> np.ndarray:
         """Index into self.slots per bar, -1 outside every slot (or for daily bars)."""

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import talib
 
-from engine.regime.config import kv, rows
+from engine.params.typed import Parameters
 from engine.regime.paramtext import number_threshold
 from engine.regime.series import lag
 
 
 class NoiseFilter:
     def __init__(self, ps: Any) -> None:
-        c = kv(ps, "NoiseFiltering")
+        c = Parameters(ps).noise_filtering
         self.spike_on = bool(c.price_spike_filter)
         self.spike = float(c.spike_threshold)
         self.volume_on = bool(c.volume_filter_enabled)
@@ -40,7 +40,7 @@ class NoiseFilter:
         self.mean_reversion = bool(c.mean_reversion_check)
         self.ensemble = bool(c.ensemble_filtering)
         self.outlier_z = None
-        for r in rows(ps, "ValidationRules"):
+        for r in Parameters(ps).validation_rules.rows:
             if str(r.action) == "filter_outlier" and r.enabled:
                 self.outlier_z = number_threshold(r.condition)
 

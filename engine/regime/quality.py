@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.regime.config import kv
+from engine.params.typed import Parameters
 from engine.regime.formation import Formation
 
 
@@ -50,7 +50,7 @@ def score(records: pd.DataFrame, truth: pd.DataFrame, params: Any, bar_minutes: 
     truth: simulated regimes (ts, trend, volatility)."""
     f = Formation(params)
     session = _session_minutes(params)
-    target = float(kv(params, "MasterConfiguration").target_daily_transitions)
+    target = float(Parameters(params).master_configuration.target_daily_transitions)
     t = truth.rename(columns={"ts": "timestamp"})[["timestamp", "trend", "volatility"]]
     r = records[~records["warmup"].astype(bool)]
     m = r.merge(t, on="timestamp", how="inner")

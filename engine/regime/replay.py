@@ -18,9 +18,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from engine.market.types import OptionChain
+from engine.params.typed import Parameters
 from engine.regime import batch
 from engine.regime.classifier import RegimeClassifier
-from engine.regime.config import rows
 from engine.regime.types import RegimeOutput
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ Engine = Literal["auto", "batch", "incremental"]
 
 
 def output_columns(params: Any) -> tuple[str, ...]:
-    return tuple(str(r.column_name) for r in rows(params, "OutputFormat"))
+    return tuple(str(r.column_name) for r in Parameters(params).output_format.rows)
 
 
 def records(outputs: list[RegimeOutput], params: Any, all_fields: bool = False) -> pd.DataFrame:

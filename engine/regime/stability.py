@@ -12,7 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.regime.config import Validation, kv, rows
+from engine.params.typed import Parameters
+from engine.regime.config import Validation
 from engine.regime.formation import RegimeRow
 from engine.regime.transitions import TransitionPolicy, TransitionRule
 from engine.regime.types import RegimeError
@@ -76,7 +77,7 @@ class StabilityState:
 
 class StabilityPolicy:
     def __init__(self, ps: Any, transitions: TransitionPolicy) -> None:
-        s = kv(ps, "StabilityConfiguration")
+        s = Parameters(ps).stability_configuration
         self.min_duration = float(s.minimum_regime_duration)
         self.max_duration = float(s.maximum_regime_duration)
         self.cooldown = float(s.transition_cooldown)
@@ -94,10 +95,10 @@ class StabilityPolicy:
         self.max_per_day = int(s.max_transitions_per_day)
         self.accuracy_w = float(s.accuracy_score_weight)
         self.stability_w = float(s.stability_score_weight)
-        self.confirm_bars = int(math.ceil(float(kv(ps, "MasterConfiguration").regime_confirmation_bars)))
+        self.confirm_bars = int(math.ceil(float(Parameters(ps).master_configuration.regime_confirmation_bars)))
         self.min_per_day = float(s.min_transitions_per_day)
         self.params: dict[int, RegimeParams] = {}
-        for r in rows(ps, "RegimeParameters"):
+        for r in Parameters(ps).regime_parameters.rows:
             rid = int(r.regime_id)
             known = transitions.f.by_id.get(rid)
             if known is not None and known.name != str(r.regime_name):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.regime.config import rows
+from engine.params.typed import Parameters
 from engine.regime.formation import Formation
 
 
@@ -49,7 +49,7 @@ def duration_stats(records: pd.DataFrame, params: Any) -> pd.DataFrame:
     """
     sp = spells(records).iloc[:-1]
     ref = {str(r.regime_name): (float(r.min_duration), float(r.typical_duration), float(r.max_duration))
-           for r in rows(params, "RegimeParameters")}
+           for r in Parameters(params).regime_parameters.rows}
     out = []
     for r in Formation(params).ordered:
         d = sp.loc[sp["regime_name"] == r.name, "minutes"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.regime.config import kv, rows
+from engine.params.typed import Parameters
 from engine.regime.formation import Formation, RegimeRow
 from engine.regime.paramtext import name_matches
 
@@ -30,10 +30,10 @@ class TransitionPolicy:
         self.rules = tuple(sorted(
             (TransitionRule(_rid(r.rule_id), str(r.from_regime), str(r.to_regime), float(r.min_confidence),
                             float(r.max_duration), int(r.required_signals), int(r.priority), str(r.description))
-             for r in rows(ps, "TransitionRules")),
+             for r in Parameters(ps).transition_rules.rows),
             key=lambda t: (t.priority, t.rule_id)))
         self._matches: dict[tuple[str, str], list[TransitionRule]] = {}
-        m = kv(ps, "TransitionManagement")
+        m = Parameters(ps).transition_management
         self.method = str(m.transition_detection_method).upper()
         self.confidence_required = float(m.transition_confidence_required)
         self.validate_greeks = bool(m.validate_with_greeks)

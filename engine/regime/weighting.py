@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.regime.config import kv, rows
+from engine.params.typed import Parameters
 from engine.regime.paramtext import condition_threshold, parse_adjustments
 
 
@@ -51,17 +51,17 @@ def condition_holds(compiled: tuple[str, float | None], env: dict[str, Any]) -> 
 
 class Weighting:
     def __init__(self, ps: Any) -> None:
-        m = kv(ps, "MasterConfiguration")
+        m = Parameters(ps).master_configuration
         # MasterConfiguration switches whole analysis families off (their modules drop out, weight redistributed)
         self.master_off = {comp for comp, on in (("MultiTimeframe", m.enable_multi_timeframe),
                                                  ("VolumeProfile", m.enable_volume_analysis),
                                                  ("GreekSentiment", m.enable_greek_analysis)) if not on}
-        self.rows = {r.component: WeightRow(float(r.base_weight), float(r.min_weight), float(r.max_weight),
+        self.rows: dict[str, WeightRow] = {str(r.component): WeightRow(float(r.base_weight), float(r.min_weight), float(r.max_weight),
                                             bool(r.adaptive_enabled), float(r.volatility_adjust))
-                     for r in rows(ps, "DynamicWeightageConfig")}
+                     for r in Parameters(ps).dynamic_weightage_config.rows}
         self.rules = [(compile_condition(str(r.condition)), parse_adjustments(r.adjustment, ",".join(_seq(r.components))),
                        str(r.condition))
-                      for r in rows(ps, "DynamicWeightageConfig", "dynamic_weight_adjustment_rules")]
+                      for r in Parameters(ps).dynamic_weightage_config.dynamic_weight_adjustment_rules]
 
     def effective(self, modules: list[tuple[str, str, float, bool]], env: dict[str, Any], h: float,
                   ) -> tuple[dict[str, float], list[str]]:

@@ -11,7 +11,6 @@ REDUCING cancels the orders that would add exposure (the same control steps as t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,9 @@ from sqlalchemy import func, select
 
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.params.errors import ParamsError
+from engine.params.paramset import ParamSet
+from engine.params.typed import Parameters
 from engine.params.versions import active_params_or_none
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, KeyValue, OrderRow
@@ -47,33 +49,26 @@ class StateChange:
 class AutoActions:
     """What the triggers not covered by RiskLimits do, from the TradingRisk sheet:
     `halt_on_broker_circuit_open` (True: HALTED; False: no state change, health shows it) and
-    `stale_data_action` (not in the schema yet: REDUCING)."""
+    `stale_data_action` (REDUCING or HALTED)."""
 
     stale_data_action: str = "REDUCING"
     breaker_action: str | None = "HALTED"
 
     @classmethod
-    def from_params(cls, ps: Any | None) -> AutoActions:
-        values: dict[str, Any] = {}
-        try:
-            sheet = ps.sheet("TradingRisk") if ps is not None else None
-        except (AttributeError, KeyError, LookupError, TypeError):
-            sheet = None
-        if sheet is None:
+    def from_params(cls, ps: ParamSet | None) -> AutoActions:
+        if ps is None:
             return cls()
-        halt = _field(sheet, "halt_on_broker_circuit_open")
+        try:
+            risk = Parameters(ps).trading_risk
+            halt, stale = risk.halt_on_broker_circuit_open, risk.stale_data_action
+        except ParamsError:  # an older parameter version without the TradingRisk sheet
+            return cls()
+        values: dict[str, Any] = {}
         if halt is not None:
             values["breaker_action"] = "HALTED" if bool(halt) else None
-        stale = _field(sheet, "stale_data_action")
         if stale:
             values["stale_data_action"] = str(stale).upper()
         return cls(**values)
-
-
-def _field(sheet: Any, name: str) -> Any:
-    if isinstance(sheet, Mapping):
-        return sheet.get(name)
-    return getattr(sheet, name, None)
 
 
 def _last_data_at(ctx: Any, session: Any, now: datetime) -> datetime | None:

@@ -13,6 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.params.errors import ParamsError
+from engine.params.paramset import ParamSet
+from engine.params.typed import Parameters, TradingRisk
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.equity import market_timezone
 from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
@@ -46,7 +49,7 @@ class RiskLimits:
     market_timezone: str = "Asia/Kolkata"  # MasterConfiguration's: the daily loss counts from this zone's midnight
 
     @classmethod
-    def from_params(cls, ps: Any | None) -> RiskLimits:
+    def from_params(cls, ps: ParamSet | None) -> RiskLimits:
         """Limits from a parameter set's TradingRisk sheet (same names as these fields); defaults otherwise.
 
         The defaults here equal the schema's (a test keeps them in step), so None is safe for tests.
@@ -54,8 +57,8 @@ class RiskLimits:
         values: dict[str, Any] = {}
         if ps is not None:
             try:
-                values = dict(ps.sheet("TradingRisk"))
-            except Exception:  # noqa: BLE001 - an older parameter version without the optional sheet
+                values = _trading_risk_values(Parameters(ps).trading_risk)
+            except ParamsError:  # an older parameter version without the optional sheet
                 log.info("the parameter set has no TradingRisk sheet; default risk limits apply")
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
@@ -71,6 +74,21 @@ class RiskLimits:
         if ps is not None:
             kwargs["market_timezone"] = market_timezone(ps)
         return cls(**kwargs)
+
+
+def _trading_risk_values(t: TradingRisk) -> dict[str, Any]:
+    """The TradingRisk parameters RiskLimits holds, read by name through the typed view (RiskLimits's
+    field names; market_timezone comes from MasterConfiguration)."""
+    return {
+        "max_order_qty": t.max_order_qty, "max_order_notional": t.max_order_notional,
+        "max_position_notional": t.max_position_notional, "max_gross_exposure_pct": t.max_gross_exposure_pct,
+        "price_collar_pct": t.price_collar_pct, "daily_loss_limit_pct": t.daily_loss_limit_pct,
+        "max_drawdown_pct": t.max_drawdown_pct, "stale_data_seconds": t.stale_data_seconds,
+        "max_rejections": t.max_rejections, "rejection_window_seconds": t.rejection_window_seconds,
+        "daily_loss_action": t.daily_loss_action, "drawdown_action": t.drawdown_action,
+        "rejection_action": t.rejection_action, "halt_on_broker_circuit_open": t.halt_on_broker_circuit_open,
+        "reconciliation_tolerance": t.reconciliation_tolerance,
+    }
 
 
 def active_limits(store: Any) -> RiskLimits:

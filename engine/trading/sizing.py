@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from engine.params.paramset import ParamSet
+from engine.params.typed import Parameters
 from engine.trading.brokers.base import OrderSide
 from engine.trading.risk import RiskLimits
 
@@ -37,14 +39,13 @@ class SizingParams:
     bias_multipliers: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BIAS_MULTIPLIERS))
 
     @classmethod
-    def from_params(cls, ps: Any | None) -> SizingParams:
+    def from_params(cls, ps: ParamSet | None) -> SizingParams:
         """TradingRisk (sizing fields and bias_size_multipliers) and MasterConfiguration.max_position_during_transition."""
         if ps is None:
             return cls()
-        risk = ps.sheet("TradingRisk")
-        master = ps.sheet("MasterConfiguration")  # attribute reads only: the consumption test tracks them
-        bias = {str(r.trading_bias).upper(): _d(r.size_multiplier)
-                for r in ps.table("TradingRisk", "bias_size_multipliers")}
+        params = Parameters(ps)  # typed attribute reads: the consumption test records them
+        risk, master = params.trading_risk, params.master_configuration
+        bias = {str(r.trading_bias).upper(): _d(r.size_multiplier) for r in risk.bias_size_multipliers}
         return cls(
             atr_risk_per_trade_pct=_d(risk.atr_risk_per_trade_pct),
             atr_stop_multiplier=_d(risk.atr_stop_multiplier),

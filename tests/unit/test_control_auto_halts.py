@@ -116,11 +116,11 @@ def test_trigger_actions_come_from_the_trading_risk_sheet():
 
     assert auto_halts.AutoActions.from_params(default_params()).breaker_action == "HALTED"
 
-    class Params:  # the ParamSet interface: sheet(name) -> mapping
-        def sheet(self, name: str) -> dict:
-            return {"halt_on_broker_circuit_open": False, "stale_data_action": "halted"}
+    from engine.tuning.edit import edited
 
-    actions = auto_halts.AutoActions.from_params(Params())
+    params = edited(default_params(), {("TradingRisk", "main", "halt_on_broker_circuit_open"): False,
+                                       ("TradingRisk", "main", "stale_data_action"): "HALTED"})
+    actions = auto_halts.AutoActions.from_params(params)
     assert actions.breaker_action is None and actions.stale_data_action == "HALTED"
     assert auto_halts.AutoActions.from_params(None) == auto_halts.AutoActions()
 

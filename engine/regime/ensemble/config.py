@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.regime.config import kv, rows
+from engine.params.typed import Parameters
 
 MODEL_NAMES = ("hmm", "gmm", "random_forest", "gradient_boost")
 METHODS = ("WEIGHTED_VOTING", "MAJORITY_VOTING", "STACKING")
@@ -26,8 +26,8 @@ class EnsembleConfig:
 
     @staticmethod
     def of(ps: Any) -> EnsembleConfig:
-        e = kv(ps, "EnsembleMethods")
-        r = kv(ps, "RiskControls")
+        e = Parameters(ps).ensemble_methods
+        r = Parameters(ps).risk_controls
         weights = {"hmm": float(e.hmm_weight), "gmm": float(e.gmm_weight),
                    "random_forest": float(e.random_forest_weight), "gradient_boost": float(e.gradient_boost_weight)}
         return EnsembleConfig(
@@ -35,8 +35,8 @@ class EnsembleConfig:
             min_confidence=float(e.minimum_ensemble_confidence), disagreement=float(e.disagreement_threshold),
             adaptive=bool(e.adaptive_weighting), uncertainty_handling=str(r.regime_uncertainty_handling),
             max_uncertainty=float(r.max_uncertainty_threshold),
-            refit_every_bars=max(1, int(kv(ps, "AdaptiveLearning").update_frequency)),
-            regime_ids=tuple(sorted(int(x.regime_id) for x in rows(ps, "RegimeClassification"))))
+            refit_every_bars=max(1, int(Parameters(ps).adaptive_learning.update_frequency)),
+            regime_ids=tuple(sorted(int(x.regime_id) for x in Parameters(ps).regime_classification.rows)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +55,11 @@ class CalibrationConfig:
 
     @staticmethod
     def of(ps: Any) -> CalibrationConfig:
-        c = kv(ps, "ConfidenceCalibration")
+        c = Parameters(ps).confidence_calibration
         return CalibrationConfig(
             enabled=bool(c.calibration_enabled), method=str(c.calibration_method),
             platt_fallback=bool(c.platt_scaling_enabled), temperature=float(c.temperature_scaling),
             binning=str(c.binning_strategy), bins=max(2, int(c.calibration_bins)), floor=float(c.confidence_floor),
             ceiling=float(c.confidence_ceiling), real_time=bool(c.real_time_calibration),
             window=max(10, int(c.calibration_window)),
-            horizon_bars=max(1, int(kv(ps, "StabilityConfiguration").confirmation_window)))
+            horizon_bars=max(1, int(Parameters(ps).stability_configuration.confirmation_window)))

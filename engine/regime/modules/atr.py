@@ -14,7 +14,7 @@ import numpy as np
 import talib
 
 from engine.market.types import OptionChain
-from engine.regime.config import kv
+from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.series import BROWNIAN_RANGE, rolling_rank_pct
@@ -39,7 +39,7 @@ class ATRModule(RegimeModule):
 
     def __init__(self, ps: Any) -> None:
         super().__init__(ps)
-        c = kv(ps, "ATRIndicatorsConfig")
+        c = Parameters(ps).atr_indicators_config
         self.period = int(c.atr_period)
         self.smoothing = str(c.atr_smoothing)
         self.use_true_range = bool(c.use_true_range)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.market.types import OptionChain
-from engine.regime.config import kv
+from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView, higher_greeks
 from engine.regime.types import ModuleResult
@@ -26,7 +26,7 @@ class GreekSentimentModule(RegimeModule):
 
     def __init__(self, ps: Any) -> None:
         super().__init__(ps)
-        c = kv(ps, "GreekSentimentConfig")
+        c = Parameters(ps).greek_sentiment_config
         w = np.array([c.delta_weight, c.gamma_weight, c.vega_weight, c.theta_weight], dtype=float)
         self.w = w / w.sum() if w.sum() > 0 else w
         self.flags = {"vanna": bool(c.enable_vanna), "charm": bool(c.enable_charm), "volga": bool(c.enable_volga),

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.market.types import OptionChain
-from engine.regime.config import kv
+from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.types import ModuleResult
@@ -34,7 +34,7 @@ class IVSurfaceModule(RegimeModule):
 
     def __init__(self, ps: Any) -> None:
         super().__init__(ps)
-        c = kv(ps, "IVSurfaceConfig")
+        c = Parameters(ps).iv_surface_config
         self.n_strikes = int(c.surface_strike_points)
         self.n_expiries = int(c.surface_expiry_points)
         self.interp = str(c.interpolation_method).upper()

@@ -23,7 +23,7 @@ import numpy as np
 import talib
 
 from engine.market.types import OptionChain
-from engine.regime.config import kv, rows
+from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.types import ModuleResult
@@ -45,14 +45,14 @@ class MultiTimeframeModule(RegimeModule):
         super().__init__(ps)
         self.frames = [(str(r.timeframe), timeframe_minutes(r.timeframe, r.update_freq), float(r.weight),
                         int(r.window), float(r.min_consensus), int(r.required_bars))
-                       for r in rows(ps, "MultiTimeframeConfig")]
-        c = kv(ps, "MultiTimeframeConfig", "consensus_configuration")
+                       for r in Parameters(ps).multi_timeframe_config.rows]
+        c = Parameters(ps).multi_timeframe_config
         self.method = str(c.consensus_method)
         self.min_tf = int(c.min_timeframes_required)
         self.threshold = float(c.consensus_threshold)
         self.penalty = float(c.divergence_penalty)
         self.bonus = float(c.trend_alignment_bonus)
-        st = kv(ps, "StabilityConfiguration")  # the cross-timeframe agreement limits live there
+        st = Parameters(ps).stability_configuration  # the cross-timeframe agreement limits live there
         self.min_agree = int(st.min_agreeing_timeframes)
         self.divergence_limit = float(st.timeframe_divergence_limit)
         self.signal_consensus = float(st.consensus_threshold)

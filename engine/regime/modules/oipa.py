@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.market.types import OptionChain
-from engine.regime.config import kv
+from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import DAYS_PER_YEAR, ChainView
 from engine.regime.types import ModuleResult
@@ -49,7 +49,7 @@ class TrendingOIPAModule(RegimeModule):
 
     def __init__(self, ps: Any) -> None:
         super().__init__(ps)
-        c = kv(ps, "TrendingOIPAConfig")
+        c = Parameters(ps).trending_oipa_config
         self.lookback = int(c.oi_lookback_period)
         self.threshold = float(c.oi_change_threshold)
         self.w_cum = float(c.cumulative_oi_weight)

@@ -20,7 +20,7 @@ import numpy as np
 import talib
 
 from engine.market.types import OptionChain
-from engine.regime.config import kv
+from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import DAYS_PER_YEAR, ChainView
 from engine.regime.series import lag, prev_session_ohlc
@@ -65,7 +65,7 @@ class StraddleModule(RegimeModule):
 
     def __init__(self, ps: Any) -> None:
         super().__init__(ps)
-        c = kv(ps, "StraddleAnalysisConfig")
+        c = Parameters(ps).straddle_analysis_config
         self.n_straddles = int(c.straddle_strikes)
         self.atm_method = str(c.atm_selection_method).upper()
         self.weighting = str(c.straddle_weighting).upper()
