@@ -19,11 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.protocols import ClockContext
 from engine.store.models import EngineLease
 
 log = logging.getLogger(__name__)
@@ -68,16 +68,16 @@ class LeaseFence:
         return FencedOut(f"engine {self.engine_id} no longer holds the engine lease ({why}); nothing was written")
 
 
-def fence_of(ctx: Any) -> LeaseFence | None:
+def fence_of(ctx: ClockContext) -> LeaseFence | None:
     return getattr(ctx, "fence", None)
 
 
-def current_epoch(ctx: Any) -> int | None:
+def current_epoch(ctx: ClockContext) -> int | None:
     fence = fence_of(ctx)
     return fence.epoch if fence is not None else None
 
 
-def check_fence(session: Session, ctx: Any) -> int | None:
+def check_fence(session: Session, ctx: ClockContext) -> int | None:
     """Inside a write transaction: raise FencedOut unless this engine still holds the lease it was granted;
     return the epoch checked (None: not an engine).
 
@@ -104,7 +104,7 @@ def check_fence(session: Session, ctx: Any) -> int | None:
     return epoch
 
 
-def require_lease(ctx: Any, what: str) -> None:
+def require_lease(ctx: ClockContext, what: str) -> None:
     """Outside a transaction, right before an irreversible outside call (an order to the broker): refuse
     when this engine's lease may have lapsed (it was frozen or stalled since the last renewal)."""
     fence = fence_of(ctx)

@@ -19,11 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +283,7 @@ def state_change(session: Session, frm: Any, to: Any, actor: str, reason: str) -
                  level)
 
 
-def unhealthy_checks(store: Any, results: Iterable[Any]) -> int:
+def unhealthy_checks(store: Store, results: Iterable[Any]) -> int:
     """Called by the engine's health job before it stores `results`: tell people about every check that
     has just turned unhealthy (its previous stored result was not). Returns how many were sent."""
     from sqlalchemy import select

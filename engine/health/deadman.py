@@ -23,13 +23,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit, notify
 from engine.health.liveness import LIVE, NEVER, EngineLiveness, age_text, engine_liveness
+from engine.protocols import ControlContext
 from engine.store.models import KeyValue, TradingStateRow
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +106,12 @@ def _beat_after_stale(live: EngineLiveness, threshold_s: float) -> bool:
     return (live.last_beat - live.market_at).total_seconds() > threshold_s
 
 
-def read_view(store: Any, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
+def read_view(store: Store, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
     with store.read() as s:
         return evaluate(s, now, threshold_s, market_open)
 
 
-def claim_incident(ctx: Any, view: DeadmanView, action: str, by: str) -> bool:
+def claim_incident(ctx: ControlContext, view: DeadmanView, action: str, by: str) -> bool:
     """Insert the incident's guard row; True for the one watcher that succeeds (the primary key decides)."""
     assert view.incident is not None
     now = ctx.clock.now()
@@ -126,7 +130,7 @@ def claim_incident(ctx: Any, view: DeadmanView, action: str, by: str) -> bool:
     return True
 
 
-def _record_result(ctx: Any, incident: str, result: str) -> None:
+def _record_result(ctx: ControlContext, incident: str, result: str) -> None:
     with ctx.store.write() as s:
         row = s.get(KeyValue, incident)
         if row is not None:
@@ -134,7 +138,7 @@ def _record_result(ctx: Any, incident: str, result: str) -> None:
             row.updated_at = ctx.clock.now()
 
 
-def act(ctx: Any, view: DeadmanView, action: str, by: str) -> str | None:
+def act(ctx: ControlContext, view: DeadmanView, action: str, by: str) -> str | None:
     """Run the configured action once per incident; returns what was done, or None when another
     watcher had the incident already (or nothing tripped)."""
     if not view.tripped or view.incident is None or not claim_incident(ctx, view, action, by):

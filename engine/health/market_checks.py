@@ -10,9 +10,10 @@ from typing import Any
 
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult
 from engine.params.typed import Parameters
+from engine.protocols import StoreContext
 
 
-def _workbook_timezone(ctx: Any) -> str | None:
+def _workbook_timezone(ctx: StoreContext) -> str | None:
     try:
         from engine.params.versions import active_params
 
@@ -22,7 +23,7 @@ def _workbook_timezone(ctx: Any) -> str | None:
         return None
 
 
-def check_market_time(ctx: Any) -> CheckResult:
+def check_market_time(ctx: StoreContext) -> CheckResult:
     """The source's exchange and timezone; degraded when the workbook's market_timezone disagrees."""
     from engine.market.exchange import calendar_for_settings, timezone_warning
 
@@ -35,7 +36,7 @@ def check_market_time(ctx: Any) -> CheckResult:
                        f"{calendar.label} ({calendar.decided_by}); trading day {calendar.trading_day(ctx.clock.now())}")
 
 
-def rate_budget_of(ctx: Any) -> dict[str, Any] | None:
+def rate_budget_of(ctx: StoreContext) -> dict[str, Any] | None:
     """The Alpaca request budget in use (broker and source share one limiter per key); None without Alpaca."""
     for holder in (getattr(ctx, "broker", None), getattr(ctx, "source", None)):
         budget = getattr(holder, "rate_budget", None)
@@ -46,7 +47,7 @@ def rate_budget_of(ctx: Any) -> dict[str, Any] | None:
     return None
 
 
-def check_alpaca_budget(ctx: Any) -> list[CheckResult]:
+def check_alpaca_budget(ctx: StoreContext) -> list[CheckResult]:
     """Requests in the last minute against the configured limit; degraded past 80% or after a 429."""
     snap = rate_budget_of(ctx)
     if snap is None:
@@ -67,5 +68,5 @@ def check_alpaca_budget(ctx: Any) -> list[CheckResult]:
     return [CheckResult("alpaca request budget", status, detail, float(used))]
 
 
-def market_checks(ctx: Any) -> list[CheckResult]:
+def market_checks(ctx: StoreContext) -> list[CheckResult]:
     return [check_market_time(ctx), *check_alpaca_budget(ctx)]

@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.store.models import HealthResult, JobRun
+
+if TYPE_CHECKING:
+    from engine.context import EngineContext
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class StoreOutage:
             else:
                 self.dropped += 1
 
-    def recovered(self, ctx: Any) -> float | None:
+    def recovered(self, ctx: EngineContext) -> float | None:
         """After a successful write: store the outage and the runs it kept; return its length (s) or None."""
         with self._lock:
             if self.since is None:

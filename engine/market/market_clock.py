@@ -24,11 +24,15 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select
 
 from engine.clock import Clock
+from engine.protocols import ClockContext
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +84,10 @@ class WallMarketClock:
     def span(self, wall: timedelta) -> timedelta:
         return wall
 
-    def advance(self, bars: Iterable[Any], store: Any = None) -> None:
+    def advance(self, bars: Iterable[Any], store: Store | None = None) -> None:
         """Nothing to do: real-time bars never move this clock."""
 
-    def advance_to(self, market: datetime, store: Any = None) -> None:
+    def advance_to(self, market: datetime, store: Store | None = None) -> None:
         """Nothing to do: real-time bars never move this clock."""
 
 
@@ -92,7 +96,7 @@ class BarMarketClock:
 
     realtime = False
 
-    def __init__(self, wall: Clock, store: Any, *, pace: float, bar_seconds: float = 60.0,
+    def __init__(self, wall: Clock, store: Store | None, *, pace: float, bar_seconds: float = 60.0,
                  trust_s: float = 2.0, origin: datetime | None = None) -> None:
         """``pace``: nominal market seconds per wall second (simulated: minutes per tick x 60 / tick seconds);
         ``trust_s``: how long this process trusts its own last advance before it reads the store again
@@ -159,13 +163,13 @@ class BarMarketClock:
         return wall * max(self.pace, 1.0)
 
     # -- moving (the market job) -----------------------------------------------------------
-    def advance(self, bars: Iterable[Any], store: Any = None) -> None:
+    def advance(self, bars: Iterable[Any], store: Store | None = None) -> None:
         """After a tick's bars are stored and matched: the market's time is the end of the newest bar."""
         newest = max((_aware(b.ts) for b in bars), default=None)
         if newest is not None:
             self.advance_to(newest + self.bar, store)
 
-    def advance_to(self, market: datetime, store: Any = None) -> None:
+    def advance_to(self, market: datetime, store: Store | None = None) -> None:
         market = _aware(market)
         wall = self.wall.now()
         with self._lock:
@@ -185,7 +189,7 @@ class BarMarketClock:
             wall = max(wall, last_wall)
         self._points.append((wall, market))
 
-    def _write_store(self, store: Any, wall: datetime, market: datetime) -> None:
+    def _write_store(self, store: Store | None, wall: datetime, market: datetime) -> None:
         from engine.store.models import KeyValue
         from engine.store.writes import upsert_rows
 
@@ -226,13 +230,13 @@ class BarMarketClock:
         return stored
 
 
-def market_clock_of(ctx: Any) -> MarketClock:
+def market_clock_of(ctx: ClockContext) -> MarketClock:
     """The context's market clock; a context built without one (tests, tools) runs its market on its clock."""
     clock = getattr(ctx, "market_clock", None)
     return clock if clock is not None else WallMarketClock(ctx.clock)
 
 
-def build_market_clock(settings: Any, store: Any, wall: Clock) -> MarketClock:
+def build_market_clock(settings: Any, store: Store | None, wall: Clock) -> MarketClock:
     """Alpaca runs in real time; the simulated and CSV markets carry their own bar times."""
     source = str(getattr(settings.market_source, "value", settings.market_source))
     if source == "alpaca":

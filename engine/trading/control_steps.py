@@ -18,6 +18,7 @@ from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
 from engine.params.typed import Parameters
 from engine.params.versions import active_params_or_none
+from engine.protocols import ControlContext
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
@@ -38,19 +39,19 @@ def _ctx_error(message: str) -> Exception:
     return ControlError(message)
 
 
-def _still_open(ctx: Any, ids: set[str] | None = None) -> list[BrokerOrder]:
+def _still_open(ctx: ControlContext, ids: set[str] | None = None) -> list[BrokerOrder]:
     orders = ctx.broker.list_open_orders()
     return [o for o in orders if ids is None or o.broker_order_id in ids]
 
 
-def _in_flight(ctx: Any, since: datetime) -> int:
+def _in_flight(ctx: ControlContext, since: datetime) -> int:
     """Orders the gateway recorded (pending_new) just before the halt and may still be sending."""
     with ctx.store.read() as s:
         return int(s.scalar(select(func.count()).select_from(OrderRow).where(
             OrderRow.status == OrderStatus.PENDING_NEW.value, OrderRow.created_at >= since)) or 0)
 
 
-def _await_in_flight(ctx: Any) -> int:
+def _await_in_flight(ctx: ControlContext) -> int:
     """Wait (bounded) until sends that started before the state change have reached the broker.
 
     The window is wall-clock seconds; order rows carry the market clock's time: compare like with like."""
@@ -64,7 +65,7 @@ def _await_in_flight(ctx: Any) -> int:
     return seen
 
 
-def cancel_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def cancel_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     """Cancel every open order at the broker, catch orders that were in flight when the state
     changed (sent by the gateway after our first cancel), then check the broker has none left.
     Sliced parents are stopped first (engine/execution/parent_control.py) so none sends another child."""
@@ -108,13 +109,13 @@ def cancel_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     return detail
 
 
-def flatten_on_shutdown(ctx: Any) -> bool:
+def flatten_on_shutdown(ctx: ControlContext) -> bool:
     """Whether a shutdown closes positions: TradingRisk `flatten_on_shutdown` in the active parameters."""
     ps = active_params_or_none(ctx.store)
     return ps is not None and Parameters(ps).trading_risk.flatten_on_shutdown
 
 
-def flatten(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def flatten(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     """Close every position with one market order each, through the gateway (origin "flatten").
 
     The store's positions are refreshed from the broker first (the engine may be down), because
@@ -145,7 +146,7 @@ def flatten(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     return f"closing {len(placed)} position(s) with market orders: " + "; ".join(placed)
 
 
-def close_positions(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def close_positions(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     if not args.get("flatten"):
         return "skipped: positions kept (flatten not requested)"
     return flatten(ctx, actor, args)
@@ -157,7 +158,7 @@ def _increases_exposure(order: BrokerOrder, position: Decimal) -> bool:
     return abs(position + signed_rest) > abs(position)
 
 
-def cancel_entry_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def cancel_entry_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     """REDUCING means no new exposure: cancel open orders that would add to a position."""
     positions = {p.symbol: p.qty for p in ctx.broker.get_positions()}
     entries = [o for o in ctx.broker.list_open_orders() if _increases_exposure(o, positions.get(o.symbol, Decimal(0)))]
@@ -174,7 +175,7 @@ def cancel_entry_orders(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     return f"cancelled {len(cancelled)} order(s) that would add exposure; exits kept"
 
 
-def _resolve_order(ctx: Any, order_id: str) -> tuple[str, str]:
+def _resolve_order(ctx: ControlContext, order_id: str) -> tuple[str, str]:
     """(broker order id, label) for our orders.id, a client order id or a broker order id."""
     with ctx.store.read() as s:
         row = None
@@ -194,7 +195,7 @@ def _resolve_order(ctx: Any, order_id: str) -> tuple[str, str]:
     return found.broker_order_id, label
 
 
-def cancel_order(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def cancel_order(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     broker_id, label = _resolve_order(ctx, str(args["order_id"]))
     try:
         ctx.broker.cancel_order(broker_id)
@@ -204,7 +205,7 @@ def cancel_order(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     return f"cancelled {label}"
 
 
-def disconnect_broker(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def disconnect_broker(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     for name in ("disconnect", "close"):
         method: Callable[[], object] | None = getattr(ctx.broker, name, None)
         if callable(method):
@@ -213,7 +214,7 @@ def disconnect_broker(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     return f"{ctx.broker.name}: no connection to close"
 
 
-def save_state(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def save_state(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     """Persist what a restart needs to know: when and by whom trading stopped, and what was left."""
     now = ctx.clock.now()
     try:  # broker truth when the broker still answers (it may be disconnected by now)
@@ -238,7 +239,7 @@ def save_state(ctx: Any, actor: str, args: dict[str, Any]) -> str:
     return f"saved: {len(positions)} position(s), {open_orders} open order(s) (from {source})"
 
 
-def flush_logs(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def flush_logs(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     handlers = logging.getLogger().handlers
     for handler in handlers:
         handler.flush()
@@ -246,7 +247,7 @@ def flush_logs(ctx: Any, actor: str, args: dict[str, Any]) -> str:
 
 
 def _state_step(to: TradingState) -> Callable[[Any, str, dict[str, Any]], str]:
-    def run(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+    def run(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
         with ctx.store.write() as s:
             check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
             frm = ts.current(s, lock=True).state

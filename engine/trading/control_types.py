@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from engine.auth.roles import at_least
 from engine.clock import Clock
+from engine.protocols import ControlContext as ControlContext  # re-exported
 from engine.store.db import Store
 from engine.trading import commands
 from engine.trading.brokers.base import Broker
@@ -66,14 +67,6 @@ def allowed(action: str | Action, roles: Collection[str], flatten: bool = False)
 
 class ControlError(Exception):
     """A control action was refused or one of its steps failed; the message says what to do."""
-
-
-class ControlContext(Protocol):
-    """What a control action needs: EngineContext fits, and so does the web's context."""
-
-    store: Store
-    clock: Clock
-    broker: Broker
 
 
 @dataclass(frozen=True)

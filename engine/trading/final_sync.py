@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.market.market_clock import market_clock_of
+from engine.protocols import ControlContext
 from engine.store.models import CommandRow, OrderRow, PositionRow
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderStatus
 from engine.trading.control_types import ControlError
@@ -28,7 +29,7 @@ SUMMARY_PREFIX = "store = broker"
 ATTEMPTS = 3
 
 
-def _command_started(ctx: Any, args: dict[str, Any]) -> datetime:
+def _command_started(ctx: ControlContext, args: dict[str, Any]) -> datetime:
     """Where the broker's order history is read from: the command's start (wall clock, like every command)
     less a margin, turned into the market time the broker's orders carry (engine/market/market_clock.py)."""
     market = market_clock_of(ctx)
@@ -52,7 +53,7 @@ def partially_filled(orders: list[BrokerOrder]) -> list[BrokerOrder]:
     return sorted(found, key=lambda o: (o.symbol, o.client_order_id))
 
 
-def differences(ctx: Any, orders: list[BrokerOrder], positions: dict[str, Decimal]) -> list[str]:
+def differences(ctx: ControlContext, orders: list[BrokerOrder], positions: dict[str, Decimal]) -> list[str]:
     """Where the store still disagrees with the broker after the sync (empty when they agree)."""
     diffs: list[str] = []
     with ctx.store.read() as s:
@@ -73,7 +74,7 @@ def differences(ctx: Any, orders: list[BrokerOrder], positions: dict[str, Decima
     return diffs
 
 
-def sync_broker(ctx: Any, actor: str, args: dict[str, Any]) -> str:
+def sync_broker(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     """Sync orders, fills, positions and the account from the broker; report partial fills and positions."""
     from engine.trading.sync import sync_from_broker
 

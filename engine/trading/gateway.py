@@ -18,11 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.context import EngineContext
+from engine.execution.native_cover import release_native
 from engine.execution.throttle import ThrottleConfig, ThrottleRefused, bucket_for
 from engine.lease import check_fence, require_lease
 from engine.market.market_clock import market_clock_of
 from engine.portfolio_risk.check import check_order as portfolio_check
+from engine.protocols import ControlContext
 from engine.store.keyvalue import MARKET_DATA_KEY  # {"ts": iso} written by the market job
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
@@ -65,6 +66,9 @@ class OrderIntent:
     limit_price: Decimal | None = None
     reason: str = ""
     idempotency_key: str = ""  # e.g. planner cycle timestamp; same key -> same client order id
+    stop_price: Decimal | None = None  # a native protective STOP (engine/execution/native_stops.py)
+    trail_percent: Decimal | None = None  # a native TRAILING_STOP
+    time_in_force: str = "day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,9 @@ def _record(session: Session, intent: OrderIntent, coid: str, actor: str, origin
     details = {"client_order_id": coid, "side": row.side, "qty": str(intent.qty), "type": row.order_type,
                "limit": str(intent.limit_price) if intent.limit_price is not None else None, "origin": origin,
                "why": intent.reason}
+    if intent.stop_price is not None or intent.trail_percent is not None:  # the order row has no column for these
+        details.update(stop=str(intent.stop_price) if intent.stop_price is not None else None, tif=intent.time_in_force,
+                       trail_percent=str(intent.trail_percent) if intent.trail_percent is not None else None)
     if rejection:
         audit.record(session, now, actor, "order.rejected", target=intent.symbol,
                      details={**details, "check": rejection.check, "reason": rejection.reason}, outcome="rejected")
@@ -160,7 +167,7 @@ def _record(session: Session, intent: OrderIntent, coid: str, actor: str, origin
     return row
 
 
-def submit(ctx: EngineContext, intent: OrderIntent, actor: str, origin: str, limits: RiskLimits | None = None,
+def submit(ctx: ControlContext, intent: OrderIntent, actor: str, origin: str, limits: RiskLimits | None = None,
            param_version_id: int | None = None) -> GatewayResult:
     """Check, record, then send one order. Never raises for a rejection or an unreachable broker."""
     if not intent.idempotency_key:
@@ -179,10 +186,10 @@ def submit(ctx: EngineContext, intent: OrderIntent, actor: str, origin: str, lim
             return _result(s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one(), duplicate=True)
     if row.status != OrderStatus.PENDING_NEW.value or facts is None:
         return _result(row, duplicate=facts is None, check=rejection.check if rejection else None)
-    return _send(ctx, row, actor, limits)
+    return _send(ctx, row, actor, limits, intent)
 
 
-def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
+def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
                       limits: RiskLimits, param_version_id: int | None, *, at: datetime | None = None,
                       rejections_since: datetime | None = None, forced: RiskRejection | None = None,
                       ) -> tuple[OrderRow, OrderFacts | None, RiskRejection | None]:
@@ -195,7 +202,7 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
         existing = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one_or_none()
         if existing is not None:
             return existing, None, None
-        simulated = str(getattr(ctx.settings, "market_source", "")) == "simulated"
+        simulated = str(getattr(getattr(ctx, "settings", None), "market_source", "")) == "simulated"
         facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
         rejection = forced or run_checks(facts, limits) or portfolio_check(s, facts)  # portfolio: issue 17
         row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id, at=at)
@@ -212,7 +219,7 @@ def _check_and_record(ctx: EngineContext, intent: OrderIntent, coid: str, actor:
     return row, facts, rejection
 
 
-def _throttle(ctx: EngineContext, origin: str) -> RiskRejection | None:
+def _throttle(ctx: ControlContext, origin: str) -> RiskRejection | None:
     """Wait for the account's order throttle (engine/execution/throttle.py); None = go, else the refusal."""
     config = ThrottleConfig.from_settings(getattr(ctx, "settings", None))
     bucket = bucket_for(ctx.broker, config)
@@ -226,13 +233,20 @@ def _throttle(ctx: EngineContext, origin: str) -> RiskRejection | None:
     return None
 
 
-def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> GatewayResult:
+def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
+          intent: OrderIntent | None = None) -> GatewayResult:
     request = OrderRequest(client_order_id=row.client_order_id, symbol=row.symbol, side=OrderSide(row.side),
-                           qty=row.qty, order_type=OrderType(row.order_type), limit_price=row.limit_price)
+                           qty=row.qty, order_type=OrderType(row.order_type), limit_price=row.limit_price,
+                           time_in_force=intent.time_in_force if intent else "day",
+                           stop_price=intent.stop_price if intent else None,
+                           trail_percent=intent.trail_percent if intent else None)
     # recorded, not sent yet: an engine frozen since (past its lease) leaves it pending_new for the new
     # leader's sync to close ("never received") instead of sending it
     require_lease(ctx, f"sending order {row.client_order_id}")
     try:
+        held = release_native(ctx, request)  # a resting native stop holds the shares this order would close
+        if held is not None:
+            raise OrderRejected(held)
         order: BrokerOrder | None = ctx.broker.submit_order(request)
         failure: str | None = None
     except OrderRejected as exc:
@@ -268,7 +282,7 @@ def _send(ctx: EngineContext, row: OrderRow, actor: str, limits: RiskLimits) -> 
         return _result(stored)
 
 
-def flatten_all(ctx: EngineContext, actor: str, reason: str, idempotency_key: str, cancel_open: bool = True,
+def flatten_all(ctx: ControlContext, actor: str, reason: str, idempotency_key: str, cancel_open: bool = True,
                 limits: RiskLimits | None = None, origin: str = "flatten") -> list[GatewayResult]:
     """Market orders to flat for every broker position, through the gateway (allowed while HALTED for an operator).
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.protocols import StoreContext
 from engine.store.models import OrderRow
-from engine.trading.brokers.base import BrokerOrder, OrderSide, OrderStatus
+from engine.trading.brokers.base import BrokerOrder, OrderSide, OrderStatus, OrderType
 
 OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
+CONTINGENT_TYPES = (OrderType.STOP.value, OrderType.TRAILING_STOP.value)
 _RANK = {OrderStatus.PENDING_NEW: 0, OrderStatus.NEW: 1, OrderStatus.PARTIALLY_FILLED: 2}
 TERMINAL_RANK = 3
 
@@ -55,9 +56,11 @@ def signed_remaining(row: OrderRow) -> Decimal:
 
 
 def open_order_deltas(session: Session, symbol: str | None = None) -> dict[str, Decimal]:
-    """Per symbol, the signed quantity our open orders would still add to the position."""
+    """Per symbol, the signed quantity our open orders would still add to the position.
+
+    Resting stop / trailing-stop orders (broker-side protective exits) are contingent, not working: left out."""
     query = select(OrderRow.symbol, OrderRow.side, OrderRow.qty, OrderRow.filled_qty).where(
-        OrderRow.status.in_(OPEN_STATUSES))
+        OrderRow.status.in_(OPEN_STATUSES), OrderRow.order_type.not_in(CONTINGENT_TYPES))
     if symbol is not None:
         query = query.where(OrderRow.symbol == symbol)
     deltas: dict[str, Decimal] = defaultdict(Decimal)
@@ -67,7 +70,7 @@ def open_order_deltas(session: Session, symbol: str | None = None) -> dict[str, 
     return dict(deltas)
 
 
-def mark_canceled_in_store(ctx: Any, broker_order_ids: list[str]) -> int:
+def mark_canceled_in_store(ctx: StoreContext, broker_order_ids: list[str]) -> int:
     """Reflect confirmed cancellations in our orders table at once (sync would, but the engine may be down)."""
     if not broker_order_ids:
         return 0

@@ -15,10 +15,10 @@ from decimal import Decimal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.context import EngineContext
 from engine.lease import check_fence
 from engine.market.exchange import calendar_for_settings
 from engine.market.market_clock import market_clock_of
+from engine.protocols import ControlContext
 from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, PositionRow
 from engine.store.writes import insert_ignoring_duplicates, upsert_rows
 from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder, OrderStatus
@@ -75,7 +75,7 @@ def _import(order: BrokerOrder, now: datetime) -> OrderRow:
     )
 
 
-def _pending_lookups(ctx: EngineContext, known: set[str]) -> dict[str, BrokerOrder | None]:
+def _pending_lookups(ctx: ControlContext, known: set[str]) -> dict[str, BrokerOrder | None]:
     """Ask the broker about each pending_new order the order list did not cover (None = unknown there)."""
     with ctx.store.read() as s:
         pending = list(s.scalars(select(OrderRow.client_order_id).where(OrderRow.status == OrderStatus.PENDING_NEW.value)))
@@ -90,7 +90,7 @@ def _pending_lookups(ctx: EngineContext, known: set[str]) -> dict[str, BrokerOrd
     return found
 
 
-def sync_from_broker(ctx: EngineContext, limits: RiskLimits | None = None) -> SyncReport:
+def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> SyncReport:
     """Account snapshots, positions, order updates and the equity marks carry the market clock's time (the
     broker's books do too); the triggers' state changes and the pending grace the wall clock's."""
     limits = limits or active_limits(ctx.store)

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -26,6 +26,9 @@ from engine.lease import check_fence
 from engine.store.models import OrderRow
 from engine.trading.brokers.alpaca_stream import TradeUpdate
 from engine.trading.orders import apply_broker_order
+
+if TYPE_CHECKING:
+    from engine.context import EngineContext
 
 log = logging.getLogger(__name__)
 CATCH_UP_SECONDS = 20.0
@@ -50,7 +53,7 @@ class StreamCounters:
 class TradeUpdatesApplier:
     """The stream's consumer: ``on_update`` and ``on_connect`` are called from the stream's thread."""
 
-    def __init__(self, ctx: Any, is_leader: Callable[[], bool] = lambda: True,
+    def __init__(self, ctx: EngineContext, is_leader: Callable[[], bool] = lambda: True,
                  catch_up: Callable[[], object] | None = None) -> None:
         self.ctx = ctx
         self.is_leader = is_leader
@@ -111,7 +114,7 @@ class TradeUpdatesApplier:
             sync_from_broker(self.ctx)
 
 
-def start_trade_updates(ctx: Any, is_leader: Callable[[], bool]) -> tuple[Any, TradeUpdatesApplier] | None:
+def start_trade_updates(ctx: EngineContext, is_leader: Callable[[], bool]) -> tuple[Any, TradeUpdatesApplier] | None:
     """Start Alpaca's trade_updates stream for an Alpaca broker (None for any other broker)."""
     if getattr(ctx.broker, "name", "") != "alpaca" or not getattr(ctx.settings, "alpaca_stream", True):
         return None

@@ -1,0 +1,37 @@
+"""The shapes of context that engine functions take, as protocols.
+
+engine.context.EngineContext satisfies all of them; engine.trading.control_types.SimpleControlContext
+(tests, benchmarks, tools) satisfies ControlContext. Members are read-only properties so frozen
+dataclasses fit too. Store and Broker are imported for annotations only: this module stays at the
+bottom of the layering (engine.clock only at run time) and creates no import cycle.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from engine.clock import Clock
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
+    from engine.trading.brokers.base import Broker
+
+
+class ClockContext(Protocol):
+    """Anything with a wall clock (the lease fence, the market clock fallback)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+class StoreContext(ClockContext, Protocol):
+    """A store and a wall clock: health checks, dead-man reads and incidents."""
+
+    @property
+    def store(self) -> Store: ...
+
+
+class ControlContext(StoreContext, Protocol):
+    """What a trade control needs: a store, a wall clock and a broker."""
+
+    @property
+    def broker(self) -> Broker: ...
