@@ -2,13 +2,14 @@
 
 build_planner resolves a preset's enabled modules from the registries once (cheap: no data is
 touched); Planner.plan runs the pipeline on one PortfolioState. The best non-relaxed sequence is
-the plan; "what if" (relaxed) sequences only appear among the runner-ups, labelled.
+the plan; "what if" (relaxed) sequences only appear among the runner-ups, labelled. A preset with a
+turnover anchor (engine.planner.turnover_anchor) chooses only among plans within its anchor's turnover.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -27,6 +28,7 @@ from engine.planner.preset import PlannerPreset
 from engine.planner.registry import CALCULATORS, FILTERS, PATTERNS, SEQUENCES, Registry
 from engine.planner.scoring import end_weights, monte_carlo, score
 from engine.planner.simulate import Costs, SimResult, relax, simulate
+from engine.planner.turnover_anchor import Bounds, Plans, anchor_names, anchor_preset, bounds
 from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
 
 ORDER = {"calculators": preset_schema.CALCULATORS, "patterns": preset_schema.PATTERNS,
@@ -58,6 +60,7 @@ class Planner:
     patterns: list[tuple[str, Pattern]]
     generators: list[tuple[str, SequenceGenerator]]
     filters: list[tuple[str, Filter]]
+    anchors: dict[str, tuple[str, Plans]] = field(default_factory=dict)  # kind -> (preset name, its planner)
 
     def candidates(self, ctx: PlanContext) -> Candidates:
         return {name: fn(ctx) for name, fn in self.calculators}
@@ -75,16 +78,19 @@ class Planner:
         seqs.sort(key=lambda s: -sum(a.score for a in s.actions))
         return seqs[:cap]
 
-    def evaluate(self, ctx: PlanContext, seqs: list[Sequence]) -> list[Scored]:
-        state = ctx.state
+    def evaluate(self, ctx: PlanContext, seqs: list[Sequence], limits: Bounds | None = None) -> list[Scored]:
+        """Simulate and score each sequence (after "hold" and an at_least anchor's plan), duplicates dropped."""
+        state, limits = ctx.state, limits or Bounds()
         costs = Costs(ctx.p("costs.fixed"), ctx.p("costs.proportional"))
         factor = ctx.p("sequences.relax_factor")
+        budget = min(ctx.p("sequences.max_turnover") * ctx.equity, limits.high)
         held = {s: h.qty for s, h in state.positions.items()}
         out, seen = [], set()
-        for seq in [Sequence("hold: no trades", (), "hold"), *seqs]:
-            sim = simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
-                           relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
-                           max_turnover=ctx.p("sequences.max_turnover") * ctx.equity, size_caps=state.size_caps)
+        anchor = [(Sequence(limits.candidate_label, (), "anchor"), limits.candidate)] if limits.candidate else []
+        for seq, given in [(Sequence("hold: no trades", (), "hold"), None), *anchor, *((s, None) for s in seqs)]:
+            sim = given or simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
+                                    relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
+                                    max_turnover=budget, size_caps=state.size_caps)
             key = (seq.relaxed, tuple((s.symbol, s.side, s.qty) for s in sim.steps))
             if key in seen:
                 continue
@@ -109,10 +115,16 @@ class Planner:
     def plan(self, state: PortfolioState, preset_reason: str = "") -> PlanResult:
         started = time.perf_counter()
         ctx = build_context(state, self.preset.params)
+        limits = bounds(self.anchors, state)
         seqs = self.sequences(ctx, self.candidates(ctx))
-        ranked = self.evaluate(ctx, seqs)
-        best = next(r for r in ranked if r.seq.relaxed is None)  # "hold" is never relaxed
-        notes = list(best.sim.skipped)
+        ranked = self.evaluate(ctx, seqs, limits)
+        plans = [r for r in ranked if r.seq.relaxed is None]  # "hold" is never relaxed
+        hold = next(r for r in plans if r.seq.generator == "hold")  # first evaluated: never a duplicate
+        best = next((r for r in plans if limits.admits(r.sim.steps)), hold)  # none only if the anchors conflict
+        notes = list(best.sim.skipped) + list(limits.notes)
+        if best is not plans[0]:
+            notes.append(f"{plans[0].seq.label} scores higher ({plans[0].parts['total']:.2f}) but is outside "
+                         "the turnover anchor")
         if state.trading_state not in ("ACTIVE",):
             notes.insert(0, f"trading is {state.trading_state}: "
                          + ("only exits are planned" if state.trading_state == "REDUCING" else "no orders are planned"))
@@ -136,5 +148,7 @@ def build_planner(preset: PlannerPreset) -> Planner:
         from engine.planner.buckets import BucketPlanner
 
         return BucketPlanner.build(preset, build_planner)  # type: ignore[return-value]
+    anchors: dict[str, tuple[str, Plans]] = {
+        kind: (name, build_planner(anchor_preset(name))) for kind, name in anchor_names(preset.params).items()}
     return Planner(preset, _enabled(CALCULATORS, preset), _enabled(PATTERNS, preset),
-                   _enabled(SEQUENCES, preset), _enabled(FILTERS, preset))
+                   _enabled(SEQUENCES, preset), _enabled(FILTERS, preset), anchors)

@@ -44,6 +44,7 @@ PATTERNS = ("direct_buy", "single_best", "profit_taking", "rebalance", "averagin
 SEQUENCES = ("combinatorial", "enhanced_combinatorial", "partial_execution", "constraint_relaxation")
 FILTERS = ("eligibility", "recently_traded", "correlation_aware", "diversity")
 TARGET_METHODS = ("inverse_volatility", "risk_parity", "min_variance", "fixed")
+ANCHORS = ("none", "conservative", "default", "aggressive")  # engine.planner.turnover_anchor: the built-ins
 
 SPEC: dict[str, KeySpec] = {
     "calculators.profit_taking.windfall_threshold": _f(0.30, 0.01, 5.0),  # gain over avg price that counts as windfall
@@ -63,6 +64,9 @@ SPEC: dict[str, KeySpec] = {
     "sequences.partial_fills": _f(0.5, 0.1, 1.0),  # smallest fill tried by partial_execution (and 0.75, 1.0)
     "sequences.relax_factor": _f(1.5, 1.0, 5.0),  # constraint_relaxation multiplies one limit by this
     "sequences.max_turnover": _f(0.3, 0.01, 2.0),  # most a plan may trade, fraction of equity (later steps cut)
+    # never trade more / less than that built-in preset's plan on the same portfolio (turnover_anchor.py)
+    "turnover.at_most": KeySpec(str, "none", choices=ANCHORS),
+    "turnover.at_least": KeySpec(str, "none", choices=ANCHORS),
     "filters.eligibility.min_hold_days": _i(5, 0, 365),
     "filters.eligibility.cooldown_days": _i(2, 0, 90),
     "filters.eligibility.max_loss_to_sell": _f(0.25, 0.0, 1.0),
