@@ -42,12 +42,13 @@ def preset_controls(name: object, switch_ids: list[dict[str, str]]) -> tuple[lis
 
 
 def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, str]], switches: object,
-                    shown_key: object) -> tuple[Any, Any, Any, Any]:
-    """(plan view, key, portfolio stamp, error) for the page's controls; no_update when the key is the one shown."""
+                    shown_key: object, overrides: object = None) -> tuple[Any, Any, Any, Any]:
+    """(plan view, key, portfolio stamp, error) for the page's controls and overrides; no_update when the key is
+    the one shown."""
     try:
         names = [i["name"] for i in switch_ids]
         values = dict(zip(names, switches, strict=True)) if isinstance(switches, list) else switches
-        preset = pv.composed_preset(pv.all_presets(), name, sliders, values)
+        preset = pv.composed_preset(pv.all_presets(), name, sliders, values, overrides)
         result = pv.preview(preset)
     except (PresetError, ValueError, TypeError) as exc:  # a malformed control: say so, keep the last good plan
         return no_update, no_update, no_update, str(exc)

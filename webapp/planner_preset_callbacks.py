@@ -16,6 +16,7 @@ from webapp.auth.access import requires
 from webapp.context import get_context
 from webapp.control_actions import web_actor
 from webapp.inputs import is_click, triggered_by_click
+from webapp.planner_overrides import checked_overrides
 from webapp.planner_views import diff_table, preset_options, recent_plans_table, versions_table
 
 NAME_LIMIT = 64
@@ -34,8 +35,10 @@ def user_preset_options() -> list[dict[str, str]]:
 
 
 def save_user_preset(save_name: object, picked: object, sliders: object, switch_ids: list[dict[str, str]],
-                     switches: object) -> tuple[Any, Any, Any]:
-    """Save base + sliders + switch overrides as a new version of `save_name`: (message, picker, versions options)."""
+                     switches: object, numeric: object = None) -> tuple[Any, Any, Any]:
+    """Save base + sliders + overrides (switches that differ from the base, and the overrides editor's values) as
+    a new version of `save_name`, audited with the logged-in user: (message, picker options, versions options).
+    Everything is checked before the store is touched: a refused value saves nothing."""
     if not isinstance(save_name, str) or not save_name.strip() or len(save_name.strip()) > NAME_LIMIT:
         return _error(f"A user preset needs a name of 1 to {NAME_LIMIT} characters."), no_update, no_update
     name = save_name.strip()
@@ -45,18 +48,16 @@ def save_user_preset(save_name: object, picked: object, sliders: object, switch_
     try:
         values = dict(zip([i["name"] for i in switch_ids], switches, strict=True)) if isinstance(switches, list) \
             else switches
-        composed = pv.composed_preset(presets, picked, sliders, values)  # checks every value first
-        base = presets[str(picked)]
-        base_name = base.base or base.name
-        root = presets.get(base_name, base)
-        overrides = pv.switch_overrides(root, values)
+        composed = pv.composed_preset(presets, picked, sliders, values, numeric)  # checks every value first
+        root = pv.root_preset(presets, str(picked))
+        overrides = {**pv.switch_overrides(root, values), **checked_overrides(numeric)}
         context = get_context()
-        version = preset_store.save_user_preset(context.store, context.clock.now(), web_actor(), name, base_name,
+        version = preset_store.save_user_preset(context.store, context.clock.now(), web_actor(), name, root.name,
                                                 dict(composed.sliders), overrides)
         pv.forget_presets()
     except (PresetError, ValueError, TypeError) as exc:
         return _error(f"Not saved: {exc}"), no_update, no_update
-    return (_ok(f"Saved {name!r} version {version} (base {base_name}); it is in the preset picker."),
+    return (_ok(f"Saved {name!r} version {version} (base {root.name}); it is in the preset picker."),
             preset_options(list(pv.all_presets())), user_preset_options())
 
 
@@ -88,7 +89,9 @@ def diff_outputs(name: object, a: object, b: object) -> Any:
         diff = preset_store.diff_presets(version_preset(versions[a]), version_preset(versions[b]))
     except (PresetError, KeyError) as exc:
         return _error(f"Cannot compare: {exc}")
-    return diff_table(diff, f"v{a}", f"v{b}")
+    marks = {key: " and ".join(f"v{n}" for n in (a, b) if key in versions[n].overrides)
+             for key in set(versions[a].overrides) | set(versions[b].overrides)}
+    return diff_table(diff, f"v{a}", f"v{b}", {k: f"set in {m}" for k, m in marks.items()})
 
 
 def restore_outputs(name: object, version: object) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from engine.store.models import (
 )
 from webapp.cache import cache
 from webapp.context import get_context
+from webapp.planner_overrides import checked_overrides, non_switch
 
 KEY_PREFIX = "planner-plan:"
 PLAN_TTL_SECONDS = 900  # long enough to read a plan and press Send
@@ -75,11 +76,15 @@ def preset_stamp(preset: PlannerPreset) -> str:
     return digest([preset.name, preset.to_flat()])
 
 
-def composed_preset(presets: Mapping[str, PlannerPreset], name: object, sliders: object,
-                    switches: object) -> PlannerPreset:
-    """The picked preset with the page's slider positions and switches on top; PresetError names the bad input."""
-    if not isinstance(name, str) or name not in presets:
-        raise PresetError(f"Planner page: unknown preset {str(name)[:40]!r}; pick one of {', '.join(presets)}")
+def root_preset(presets: Mapping[str, PlannerPreset], name: str) -> PlannerPreset:
+    """The built-in a preset is composed from (itself for a built-in): user presets are stored as base + sliders +
+    overrides, so the page composes from the same base, and what it previews is what it saves."""
+    preset = presets[name]
+    return presets.get(preset.base, preset) if preset.base in api.BUILT_IN_PRESETS else preset
+
+
+def slider_positions(sliders: object) -> dict[str, float]:
+    """The page's six slider values by name; PresetError names a missing or out-of-range one."""
     if not isinstance(sliders, Sequence) or isinstance(sliders, str) or len(sliders) != len(SLIDER_NAMES):
         raise PresetError(f"Planner page: expected {len(SLIDER_NAMES)} slider values ({', '.join(SLIDER_NAMES)})")
     values: dict[str, float] = {}
@@ -87,10 +92,31 @@ def composed_preset(presets: Mapping[str, PlannerPreset], name: object, sliders:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
             raise PresetError(f"Planner page: slider {slider} must be a number from 0 to 1, got {str(value)[:40]!r}")
         values[slider] = float(value)
-    base = presets[name]
-    overrides = switch_overrides(base, switches)
-    tuned = overrides or any(abs(values[k] - float(base.sliders.get(k, values[k]))) > 1e-9 for k in values)
-    return api.compose_preset(base, values, overrides, name=f"{name} (tuned)" if tuned else name)
+    return values
+
+
+def composed_preset(presets: Mapping[str, PlannerPreset], name: object, sliders: object,
+                    switches: object, overrides: object = None) -> PlannerPreset:
+    """The picked preset's base with the page's slider positions, switches and numeric overrides on top
+    (override > slider > base); PresetError names the bad input. Named "<name> (tuned)" when it differs."""
+    if not isinstance(name, str) or name not in presets:
+        raise PresetError(f"Planner page: unknown preset {str(name)[:40]!r}; pick one of {', '.join(presets)}")
+    values = slider_positions(sliders)
+    picked, root = presets[name], root_preset(presets, name)
+    fixed = {**switch_overrides(root, switches), **checked_overrides(overrides)}
+    composed = api.compose_preset(root, values, fixed, name=name)
+    if composed.params != picked.params or composed.sliders != picked.sliders:
+        composed = replace(composed, name=f"{name} (tuned)")
+    return composed
+
+
+def stored_overrides(name: object) -> dict[str, object]:
+    """The numeric (non-switch) overrides of user preset `name`'s newest version; {} for a built-in."""
+    if not isinstance(name, str) or name in api.BUILT_IN_PRESETS:
+        return {}
+    with get_context().store.read() as session:
+        versions = preset_store.preset_versions(session, name)
+    return non_switch(versions[-1].overrides) if versions else {}
 
 
 def switch_overrides(base: PlannerPreset, switches: object) -> dict[str, bool]:

@@ -144,6 +144,13 @@ def versions_table(versions: Iterable[Any]) -> Any:
     return small_table(["Version", "Author", "Saved", "Base", "Sliders", "Overrides"], rows, "no versions")
 
 
-def diff_table(diff: Sequence[tuple[str, object, object]], left: str, right: str) -> Any:
+def diff_table(diff: Sequence[tuple[str, object, object]], left: str, right: str,
+               overridden: dict[str, str] | None = None) -> Any:
+    """Parameters that differ; when an override set one of them, a last column says in which version (so a
+    diff tells an override from a slider's doing)."""
+    marks = {key: (overridden or {}).get(key, "") for key, _a, _b in diff}
+    if any(marks.values()):
+        rows = [[key, str(a), str(b), marks[key] or "—"] for key, a, b in diff]
+        return small_table(["Parameter", left, right, "Override"], rows, "")
     rows = [[key, str(a), str(b)] for key, a, b in diff]
     return small_table(["Parameter", left, right], rows, f"{left} and {right} are identical.")

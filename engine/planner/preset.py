@@ -92,6 +92,24 @@ def check_value(where: str, key: str, value: object) -> object:
     return value
 
 
+def parse_override(where: str, key: str, text: object) -> object:
+    """One override typed as text (the Planner page's value box), read as a TOML value and checked by check_value:
+    the page accepts exactly what a preset file would (NaN, text, a list where a number belongs: refused)."""
+    spec = SPEC.get(key)
+    if spec is None:
+        return check_value(where, key, None)  # raises: unknown key, naming the keys of its table
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw or len(raw) > 64 or "\n" in raw or "\r" in raw:
+        raise PresetError(f"{where}: key '{key}' needs one value; allowed: {spec.allowed()}")
+    try:
+        data = tomllib.loads(f"value = {raw}")
+    except tomllib.TOMLDecodeError:
+        raise PresetError(f"{where}: key '{key}' = {raw[:40]!r} is not a value; allowed: {spec.allowed()}") from None
+    if set(data) != {"value"}:
+        raise PresetError(f"{where}: key '{key}' needs one value; allowed: {spec.allowed()}")
+    return check_value(where, key, data["value"])
+
+
 def check_sliders(where: str, sliders: Mapping[str, object]) -> dict[str, float]:
     out = {}
     for name, value in sliders.items():
