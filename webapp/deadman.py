@@ -15,13 +15,16 @@ import os
 import threading
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dash import Dash, Input, Output, html
 
 from engine.health import deadman
 from engine.health.liveness import LIVE, STOPPED
 from engine.trading.commands import process_label
+
+if TYPE_CHECKING:
+    from engine.context import EngineContext
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "regimedesk_deadman"
@@ -33,7 +36,7 @@ _STARTED: weakref.WeakSet[DeadmanWatcher] = weakref.WeakSet()  # this process's 
 class DeadmanWatcher:
     """A daemon thread that evaluates the dead-man's switch every `interval_s` and acts once per incident."""
 
-    def __init__(self, ctx: Any, threshold_s: float, action: str, interval_s: float | None = None,
+    def __init__(self, ctx: EngineContext, threshold_s: float, action: str, interval_s: float | None = None,
                  label: str | None = None) -> None:
         self.ctx = ctx
         self.threshold_s = threshold_s
@@ -142,7 +145,7 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
             base + classes.get(status, "alert alert-warning"))
 
 
-def install_deadman(app: Dash, settings: Any, ctx: Any, start: bool = True) -> DeadmanWatcher:
+def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = True) -> DeadmanWatcher:
     """Register the banner's engine line and start this web process's watcher (see the module doc)."""
     from engine.auth.roles import Role
     from webapp.auth.access import requires

@@ -2,17 +2,20 @@
 and the label saying which clock a page's times are in."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
 from dash import html
 
 from webapp.context import get_context
 
+if TYPE_CHECKING:
+    from engine.context import EngineContext
+
 WALL_CLOCK = "operator actions: wall-clock time (UTC)"
 
 
-def timezone_warning_text(ctx: Any = None) -> str | None:
+def timezone_warning_text(ctx: EngineContext | None = None) -> str | None:
     """The warning sentence, or None when the workbook and the market source agree (or nothing is known yet)."""
     from engine.market.exchange import settings_calendar_and_warning
     from engine.params.versions import active_params
@@ -26,7 +29,7 @@ def timezone_warning_text(ctx: Any = None) -> str | None:
     return settings_calendar_and_warning(ctx.settings, params)[1]
 
 
-def timezone_alert(component_id: str, ctx: Any = None) -> Any:
+def timezone_alert(component_id: str, ctx: EngineContext | None = None) -> Any:
     """A warning alert for the Health and Parameters pages; an empty Div when the timezones agree."""
     text = timezone_warning_text(ctx)
     if text is None:
@@ -34,7 +37,7 @@ def timezone_alert(component_id: str, ctx: Any = None) -> Any:
     return dbc.Alert([html.Strong("Market timezone: "), text], id=component_id, color="warning", className="small")
 
 
-def market_clock_label(ctx: Any = None) -> str:
+def market_clock_label(ctx: EngineContext | None = None) -> str:
     """Which clock the market-event times on a page are in (bars, orders, fills, account, regime)."""
     from engine.market.exchange import settings_calendar_and_warning
     from engine.params.versions import active_params
@@ -48,7 +51,7 @@ def market_clock_label(ctx: Any = None) -> str:
     return f"times in UTC; the market's exchange: {calendar.label}"
 
 
-def clock_note(ctx: Any = None) -> str:
+def clock_note(ctx: EngineContext | None = None) -> str:
     """One line, on every page, saying which clock each kind of time shown is in (all shown in UTC)."""
     ctx = ctx or get_context()
     settings = ctx.settings

@@ -14,7 +14,7 @@ import copy
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.param_editor import cell_key, cell_text, kv_key
 from engine.params import ParamIssue, ParamSet, load_schema
@@ -26,6 +26,9 @@ from engine.params.schema import FieldSpec, Schema
 from engine.params.values import layout_locator
 from engine.params.versions import active_params, get_version, list_versions
 from webapp import param_rows
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
 
 _FIELD = re.compile(r"^(?P<section>[A-Za-z0-9_]+)(?:\[(?P<row>\d+)\])?\.(?P<field>[A-Za-z0-9_]+)$")
 
@@ -55,19 +58,19 @@ def field_spec(schema: Schema, k: Key) -> FieldSpec:
 
 
 # --- versions ----------------------------------------------------------------------------------
-def load_base(store: Any, version_id: int | None) -> ParamSet:
+def load_base(store: Store, version_id: int | None) -> ParamSet:
     """The version edits apply to (None: the active one, or the schema defaults on a fresh store)."""
     with store.read() as s:
         return get_version(s, version_id) if version_id is not None else active_params(s)
 
 
-def active_ref(store: Any) -> dict[str, Any]:
+def active_ref(store: Store) -> dict[str, Any]:
     with store.read() as s:
         ps = active_params(s)
     return {"version_id": ps.version_id, "hash": ps.content_hash}
 
 
-def version_rows(store: Any, limit: int = 200) -> list[dict[str, Any]]:
+def version_rows(store: Store, limit: int = 200) -> list[dict[str, Any]]:
     with store.read() as s:
         infos = list_versions(s, limit)
     return [{"id": v.id, "created_at": v.created_at.strftime("%Y-%m-%d %H:%M:%S"), "author": v.author,

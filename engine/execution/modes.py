@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.execution.slicing import SliceError, SliceSpec
 from engine.execution.stops import StopError, StopSpec
+from engine.protocols import ControlContext
 from engine.settings import PROJECT_ROOT
 from engine.trading.brokers.base import OrderType
 
@@ -87,7 +88,7 @@ def for_preset(preset: str, path: Path = CONFIG_PATH) -> PresetExecution:
     return parse_preset(load_config(path), preset)
 
 
-def send_trade(ctx: Any, intent: Any, actor: str, origin: str, mode: ExecutionMode, last_price: Decimal | None,
+def send_trade(ctx: ControlContext, intent: Any, actor: str, origin: str, mode: ExecutionMode, last_price: Decimal | None,
                limits: Any = None, param_version_id: int | None = None) -> tuple[str, Any]:
     """Send one planned order: ("order", GatewayResult) at once, or ("parent", parent id) when sliced.
 

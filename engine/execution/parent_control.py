@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine import audit
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.protocols import ControlContext
 from engine.store.models import ParentOrder
 
 from .parents import cancel_child, children_of
@@ -23,7 +24,7 @@ class ParentError(Exception):
     """The parent does not exist or is already finished; the message says which."""
 
 
-def _stop(ctx: Any, actor: str, reason: str, parent_id: int | None) -> list[int]:
+def _stop(ctx: ControlContext, actor: str, reason: str, parent_id: int | None) -> list[int]:
     at, now = market_clock_of(ctx).now(), ctx.clock.now()
     with ctx.store.write() as s:
         check_fence(s, ctx)
@@ -39,7 +40,7 @@ def _stop(ctx: Any, actor: str, reason: str, parent_id: int | None) -> list[int]
         return [int(r.id) for r in rows]
 
 
-def cancel_parent(ctx: Any, parent_id: int, actor: str, reason: str = "canceled by an operator") -> str:
+def cancel_parent(ctx: ControlContext, parent_id: int, actor: str, reason: str = "canceled by an operator") -> str:
     """Stop one parent and cancel its working children; a one-line outcome for the UI."""
     with ctx.store.read() as s:
         row = s.get(ParentOrder, parent_id)
@@ -56,7 +57,7 @@ def cancel_parent(ctx: Any, parent_id: int, actor: str, reason: str = "canceled 
     return f"parent {parent_id} canceled; {canceled} of {len(working)} working child order(s) canceled"
 
 
-def stop_all_parents(ctx: Any, actor: str, reason: str) -> int:
+def stop_all_parents(ctx: ControlContext, actor: str, reason: str) -> int:
     """The kill switch's first move: no parent sends another child (their children go with the cancel-all)."""
     return len(_stop(ctx, actor, reason, None))
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import audit
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.protocols import ControlContext
 from engine.store.models import BarRow, OrderRow, ParentChild, ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError, OrderSide, OrderStatus, OrderType
@@ -49,7 +50,7 @@ class ChildView:
     created_at: datetime
 
 
-def create_parent(ctx: Any, symbol: str, side: OrderSide, qty: Decimal, spec: SliceSpec, actor: str, origin: str,
+def create_parent(ctx: ControlContext, symbol: str, side: OrderSide, qty: Decimal, spec: SliceSpec, actor: str, origin: str,
                   idempotency_key: str, reason: str = "") -> int:
     """Store a parent (its schedule computed now); the same idempotency key returns the existing parent."""
     at, now = market_clock_of(ctx).now(), ctx.clock.now()
@@ -111,7 +112,7 @@ def _may_send(state: TradingState, parent: ParentOrder, position: Decimal) -> bo
     return position != 0 and abs(position + signed) < abs(position) and (position + signed) * position >= 0
 
 
-def work_parents(ctx: Any) -> list[str]:
+def work_parents(ctx: ControlContext) -> list[str]:
     """One tick for every active parent; returns one line per thing done (for logs and tests)."""
     at = market_clock_of(ctx).now()
     with ctx.store.read() as s:
@@ -143,7 +144,7 @@ def _target(parent: ParentOrder, at: datetime, market_volume: float) -> tuple[in
     return due_target(_schedule(parent), at)
 
 
-def _work_one(ctx: Any, parent: ParentOrder, kids: list[ChildView], state: TradingState, position: Decimal,
+def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], state: TradingState, position: Decimal,
               last: tuple[Decimal, datetime] | None, market_volume: float, at: datetime) -> list[str]:
     filled = sum((k.filled for k in kids), Decimal(0))
     refused = next((k for k in kids if k.status is OrderStatus.REJECTED and k.filled == 0), None)
@@ -180,7 +181,7 @@ def _slice_of(parent: ParentOrder, child: ChildView) -> int:
     return due_target(_schedule(parent), child.created_at)[0]
 
 
-def _send_child(ctx: Any, parent: ParentOrder, seq: int, qty: Decimal, limit: Decimal | None) -> str:
+def _send_child(ctx: ControlContext, parent: ParentOrder, seq: int, qty: Decimal, limit: Decimal | None) -> str:
     from engine.trading.gateway import OrderIntent, client_order_id_for, submit
 
     key = f"parent-{parent.id}-{seq}"
@@ -198,7 +199,7 @@ def _send_child(ctx: Any, parent: ParentOrder, seq: int, qty: Decimal, limit: De
            f"{result.status.value}" + (f" ({result.reason})" if result.reason else "")
 
 
-def cancel_child(ctx: Any, child: ChildView) -> bool:
+def cancel_child(ctx: ControlContext, child: ChildView) -> bool:
 
     broker_id = child.broker_order_id
     if broker_id is None:
@@ -215,7 +216,7 @@ def cancel_child(ctx: Any, child: ChildView) -> bool:
     return True
 
 
-def _finish(ctx: Any, parent_id: int, filled: Decimal, status: str | None, note: str | None) -> None:
+def _finish(ctx: ControlContext, parent_id: int, filled: Decimal, status: str | None, note: str | None) -> None:
     at = market_clock_of(ctx).now()
     with ctx.store.write() as s:
         check_fence(s, ctx)

@@ -71,7 +71,7 @@ class AutoActions:
         return cls(**values)
 
 
-def _last_data_at(ctx: Any, session: Any, now: datetime) -> datetime | None:
+def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime) -> datetime | None:
     """When fresh market data last arrived: the market job's receipt time when it records one;
     otherwise the newest bar's time, except for the simulated source, whose bar times are
     simulated (not wall-clock) and so say nothing about freshness."""
@@ -85,7 +85,7 @@ def _last_data_at(ctx: Any, session: Any, now: datetime) -> datetime | None:
     return None if newest is None else min(newest, now)
 
 
-def _stale_reason(ctx: Any, session: Any, now: datetime, limit_s: float) -> str | None:
+def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float) -> str | None:
     last = _last_data_at(ctx, session, now)
     if last is None:
         return None  # no data ever: the engine is warming up; the gateway refuses orders anyway
@@ -101,7 +101,7 @@ def _stale_reason(ctx: Any, session: Any, now: datetime, limit_s: float) -> str 
             "check the market data feed on the Health page")
 
 
-def _breaker_reason(ctx: Any) -> str | None:
+def _breaker_reason(ctx: control.ControlContext) -> str | None:
     breaker_state = getattr(ctx.broker, "breaker_state", None)
     if not callable(breaker_state):
         return None
@@ -112,7 +112,7 @@ def _breaker_reason(ctx: Any) -> str | None:
             "check the broker connection on the Health page, then resume")
 
 
-def evaluate(ctx: Any) -> list[StateChange]:
+def evaluate(ctx: control.ControlContext) -> list[StateChange]:
     """Run every automatic trigger once; return the state changes made (each audited)."""
     limits = active_limits(ctx.store)
     actions = AutoActions.from_params(active_params_or_none(ctx.store))
@@ -151,7 +151,7 @@ def evaluate(ctx: Any) -> list[StateChange]:
     return changes
 
 
-def enforce(ctx: Any) -> str | None:
+def enforce(ctx: control.ControlContext) -> str | None:
     """Once per automatic tightening (by any trigger), cancel the orders the new state forbids."""
     with ctx.store.read() as s:
         try:

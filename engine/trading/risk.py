@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.params.errors import ParamsError
 from engine.params.paramset import ParamSet
@@ -19,6 +19,9 @@ from engine.params.typed import Parameters, TradingRisk
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.equity import market_timezone
 from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -91,7 +94,7 @@ def _trading_risk_values(t: TradingRisk) -> dict[str, Any]:
     }
 
 
-def active_limits(store: Any) -> RiskLimits:
+def active_limits(store: Store) -> RiskLimits:
     """The active parameter version's limits; the defaults when no version is stored yet."""
     try:
         from engine.params.versions import active_params
