@@ -27,6 +27,7 @@ from engine.backtest.source import FrameReplaySource
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
 from engine.market.types import MarketUpdate
+from engine.params.typed import Parameters
 from engine.params.versions import apply_version
 from engine.store.models import AccountSnapshot, FillRow, OrderRow, RegimeSnapshot
 
@@ -90,7 +91,7 @@ def _prepare(ctx: EngineContext, spec: BacktestSpec, source: FrameReplaySource) 
     """Instruments, the run's parameter version and preset, the trading state, and the warm-up history."""
     jobs.ensure_instruments(ctx)
     apply_version(ctx.store, spec.params, ACTOR, "cli", spec.params_label or "backtest parameters", clock=ctx.clock)
-    regimes = [str(r.regime_name) for r in spec.params.table("RegimeParameters")]
+    regimes = [str(r.regime_name) for r in Parameters(spec.params).regime_parameters.rows]
     use_presets(ctx, spec.preset, spec.regime_presets, regimes)
     if spec.start is not None:  # bars before the start only warm the indicators up, as stored history does live
         warm = MarketUpdate()

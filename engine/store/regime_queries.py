@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.market.types import OptionChain
 from engine.params import ParamSet
+from engine.params.typed import Parameters
 from engine.params.versions import active_params
 from engine.store import queries
 from engine.store.models import OptionChainSnapshot, ParamVersion, RegimeSnapshot
@@ -65,16 +66,18 @@ def version_info(session: Session, version_id: int | None) -> dict[str, Any] | N
 
 def regime_catalogue_of(params: ParamSet) -> list[dict[str, Any]]:
     """RegimeClassification rows joined with their RegimeParameters durations (minutes), by regime id."""
-    durations = {int(r.regime_id): r.as_dict() for r in params.table("RegimeParameters")}
+    typed = Parameters(params)
+    durations = {int(r.regime_id): r for r in typed.regime_parameters.rows}
     out = []
-    for r in params.table("RegimeClassification"):
-        d = durations.get(int(r.regime_id), {})
+    for r in typed.regime_classification.rows:
+        d = durations.get(int(r.regime_id))
         out.append({"regime_id": int(r.regime_id), "regime_name": str(r.regime_name), "color": str(r.color),
                     "volatility_class": str(r.volatility_class), "trend_class": str(r.trend_class),
                     "priority": int(r.priority), "description": str(r.description or ""),
-                    "min_duration": d.get("min_duration", r.min_duration),
-                    "typical_duration": d.get("typical_duration"), "max_duration": d.get("max_duration"),
-                    "trading_bias": d.get("trading_bias", "")})
+                    "min_duration": d.min_duration if d is not None else r.min_duration,
+                    "typical_duration": d.typical_duration if d is not None else None,
+                    "max_duration": d.max_duration if d is not None else None,
+                    "trading_bias": d.trading_bias if d is not None else ""})
     return out
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
+from engine.params.typed import Parameters
 from engine.store.models import AccountSnapshot, BarRow, PositionRow, RegimeSnapshot
 from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import latest_closes, to_decimal
@@ -39,7 +40,7 @@ def ticket_size(session: Session, params: ParamSet | None, symbol: str, side: Or
     regime = session.scalars(select(RegimeSnapshot).order_by(desc(RegimeSnapshot.id)).limit(1)).first()
     bias = None
     if regime is not None and params is not None:
-        bias = {r.regime_name: str(r.trading_bias) for r in params.table("RegimeParameters")}.get(regime.regime_name)
+        bias = {r.regime_name: str(r.trading_bias) for r in Parameters(params).regime_parameters.rows}.get(regime.regime_name)
     price = closes[symbol][0] if symbol in closes else to_decimal(close[-1])
     return suggest_size(account.equity if account else ZERO, price, to_decimal(atr), side,
                         SizingParams.from_params(params), RiskLimits.from_params(params),
