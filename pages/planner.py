@@ -1,9 +1,10 @@
-"""Planner: pick a preset, tune its six sliders and module switches, see the plan it makes for the current
-portfolio (live, recomputed only when an input changed), compare two presets, edit the regime → preset table,
-keep user presets as versions, and send a plan through the order gateway.
+"""Planner: pick a preset, tune its six sliders, module switches and numeric overrides, see the plan it makes for
+the current portfolio (live, recomputed only when an input changed), compare two presets, edit the regime → preset
+table, keep user presets as versions, and send a plan through the order gateway.
 
-The layout lives here; the callbacks in webapp/planner_callbacks.py (preview, send) and
-webapp/planner_preset_callbacks.py (user presets, regime table, stored plans)."""
+The layout lives here, its component ids in webapp/planner_ids.py; the callbacks in webapp/planner_callbacks.py
+(preview, send), webapp/planner_preset_callbacks.py (user presets, regime table, stored plans) and, with its own
+layout, webapp/planner_overrides_panel.py (the overrides editor)."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,13 +21,16 @@ from engine.auth.roles import Role, at_least
 from engine.params.versions import active_params
 from engine.planner import api, preset_store
 from engine.store.models import RegimeSnapshot
-from webapp import planner_callbacks, planner_preset_callbacks
+from webapp import planner_callbacks, planner_overrides_panel, planner_preset_callbacks
+from webapp import planner_ids as ids
+from webapp import planner_preview as pv
 from webapp.context import get_context
 from webapp.planner_views import preset_options
 
 dash.register_page(__name__, path="/planner", name="Planner", order=3)
 planner_callbacks.register_callbacks()  # preview, compare, send
 planner_preset_callbacks.register_callbacks()  # user presets, regime table, stored plans
+planner_overrides_panel.register_callbacks()  # the overrides editor
 
 REFRESH_MS = 5000  # how often the page asks whether an input changed (a cheap stamp; planning only on change)
 
@@ -35,11 +39,11 @@ def slider_block(spec: Any, value: float) -> html.Div:
     """One 0..1 slider with what it means and the technical parameters it moves."""
     return html.Div([
         html.Label(spec.label, className="small fw-semibold mb-0", title=spec.help),
-        dcc.Slider(id={"type": "planner-slider", "name": spec.name}, min=0, max=1, step=0.05, value=value,
+        dcc.Slider(id={"type": ids.SLIDER, "name": spec.name}, min=0, max=1, step=0.05, value=value,
                    marks={0: "0", 0.5: "0.5", 1: "1"}, tooltip={"placement": "bottom"}, updatemode="mouseup"),
         html.Div(spec.help, className="small text-muted"),
         html.Div("moves: " + ", ".join(spec.moves), className="small text-secondary fst-italic",
-                 id={"type": "planner-slider-moves", "name": spec.name}),
+                 id={"type": ids.SLIDER_MOVES, "name": spec.name}),
     ], className="mb-2")
 
 
@@ -53,20 +57,21 @@ def switches_block(preset: api.PlannerPreset) -> dbc.Accordion:
     for key in switch_keys(preset):
         stage, _, rest = key.partition(".")
         groups.setdefault(stage, []).append(dbc.Switch(
-            id={"type": "planner-switch", "name": key}, label=rest.removesuffix(".enabled").replace("_", " "),
+            id={"type": ids.SWITCH, "name": key}, label=rest.removesuffix(".enabled").replace("_", " "),
             value=bool(preset.to_flat()[key]), className="small mb-0"))
     items = [dbc.AccordionItem(html.Div(children), title=f"{stage} on/off") for stage, children in groups.items()]
-    return dbc.Accordion(items, start_collapsed=True, always_open=True, className="mb-2", id="planner-switches")
+    return dbc.Accordion(items, start_collapsed=True, always_open=True, className="mb-2", id=ids.SWITCHES)
 
 
 def _controls(presets: dict[str, api.PlannerPreset], active: api.PlannerPreset, trader: bool) -> html.Div:
     return html.Div([
         html.Label("Preset", className="small fw-semibold"),
-        dcc.Dropdown(id="planner-preset", options=preset_options(list(presets)), value=active.name, clearable=False,
+        dcc.Dropdown(id=ids.PRESET, options=preset_options(list(presets)), value=active.name, clearable=False,
                      searchable=False),
-        html.Div(active.description, id="planner-preset-description", className="small text-muted my-1"),
-        html.Div([slider_block(s, float(active.sliders.get(s.name, 0.5))) for s in api.SLIDERS], id="planner-sliders"),
+        html.Div(active.description, id=ids.PRESET_DESCRIPTION, className="small text-muted my-1"),
+        html.Div([slider_block(s, float(active.sliders.get(s.name, 0.5))) for s in api.SLIDERS], id=ids.SLIDERS),
         switches_block(active),
+        planner_overrides_panel.overrides_block(active, pv.stored_overrides(active.name)),
     ])
 
 
@@ -74,12 +79,12 @@ def _send_bar(trader: bool) -> html.Div:
     """Send plan: a confirm dialog first; each trade then goes through the order gateway in the planned order."""
     return html.Div([
         html.Div([
-            dbc.Button("Send plan", id="planner-send", color="primary", size="sm", n_clicks=0, disabled=not trader,
+            dbc.Button("Send plan", id=ids.SEND, color="primary", size="sm", n_clicks=0, disabled=not trader,
                        className="me-2"),
             html.Span("Each trade goes through the order gateway in the planned order; risk checks apply.",
                       className="small text-muted"),
         ], hidden=not trader, className="mb-1"),
-        html.Div(id="planner-send-result", className="mb-2"),
+        html.Div(id=ids.SEND_RESULT, className="mb-2"),
     ])
 
 
@@ -89,29 +94,29 @@ def _compare_tab(presets: dict[str, api.PlannerPreset]) -> html.Div:
     first = "conservative" if "conservative" in presets else names[0]
     return html.Div([
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id="planner-compare-a", options=preset_options(names), value=first, clearable=False,
+            dbc.Col(dcc.Dropdown(id=ids.COMPARE_A, options=preset_options(names), value=first, clearable=False,
                                  searchable=False), md=6),
-            dbc.Col(dcc.Dropdown(id="planner-compare-b", options=preset_options(names), value=second,
+            dbc.Col(dcc.Dropdown(id=ids.COMPARE_B, options=preset_options(names), value=second,
                                  clearable=False, searchable=False), md=6),
         ], className="mb-2"),
-        html.Div(id="planner-compare"),
-        dcc.Store(id="planner-compare-key"),
+        html.Div(id=ids.COMPARE),
+        dcc.Store(id=ids.COMPARE_KEY),
     ], className="pt-2")
 
 
 def _regime_tab(table: dict[str, str], presets: dict[str, api.PlannerPreset], trader: bool) -> html.Div:
     rows = [html.Tr([html.Td(regime), html.Td(dcc.Dropdown(
-        id={"type": "planner-regime", "name": regime}, options=preset_options(list(presets)), value=preset,
+        id={"type": ids.REGIME, "name": regime}, options=preset_options(list(presets)), value=preset,
         clearable=False, searchable=False, disabled=not trader))]) for regime, preset in sorted(table.items())]
     return html.Div([
         html.Div([
             html.Span("Which preset the engine plans with in each regime.", className="small text-muted me-2"),
-            html.Span(dbc.Button("Save table", id="planner-regime-save", size="sm", color="secondary", n_clicks=0,
+            html.Span(dbc.Button("Save table", id=ids.REGIME_SAVE, size="sm", color="secondary", n_clicks=0,
                                  disabled=not trader), hidden=not trader),
         ], className="my-1"),
-        html.Div(id="planner-regime-message", className="small mb-1"),
+        html.Div(id=ids.REGIME_MESSAGE, className="small mb-1"),
         dbc.Table([html.Thead(html.Tr([html.Th("Regime"), html.Th("Preset")])), html.Tbody(rows)], size="sm",
-                  id="planner-regime-table"),
+                  id=ids.REGIME_TABLE),
     ], className="pt-2")
 
 
@@ -119,21 +124,21 @@ def _user_presets_tab(presets: dict[str, api.PlannerPreset], trader: bool) -> ht
     user = [n for n in presets if n not in api.BUILT_IN_PRESETS]
     return html.Div([
         dbc.InputGroup([
-            dbc.Input(id="planner-save-name", placeholder="user preset name", maxLength=64, size="sm"),
-            dbc.Button("Save as new version", id="planner-save", size="sm", color="secondary", n_clicks=0),
+            dbc.Input(id=ids.SAVE_NAME, placeholder="user preset name", maxLength=64, size="sm"),
+            dbc.Button("Save as new version", id=ids.SAVE, size="sm", color="secondary", n_clicks=0),
         ], size="sm", className="my-2") if trader else html.Div(),
-        html.Div(id="planner-save-message", className="small mb-2"),
-        dcc.Dropdown(id="planner-versions-name", options=[{"label": n, "value": n} for n in user],
+        html.Div(id=ids.SAVE_MESSAGE, className="small mb-2"),
+        dcc.Dropdown(id=ids.VERSIONS_NAME, options=[{"label": n, "value": n} for n in user],
                      value=user[0] if user else None, placeholder="a user preset", clearable=False, searchable=False),
-        html.Div(id="planner-versions", className="my-2"),
+        html.Div(id=ids.VERSIONS, className="my-2"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id="planner-diff-a", placeholder="version", clearable=False), md=3),
-            dbc.Col(dcc.Dropdown(id="planner-diff-b", placeholder="version", clearable=False), md=3),
-            dbc.Col(html.Div(dbc.Button("Restore version A", id="planner-restore", size="sm", color="warning",
+            dbc.Col(dcc.Dropdown(id=ids.DIFF_A, placeholder="version", clearable=False), md=3),
+            dbc.Col(dcc.Dropdown(id=ids.DIFF_B, placeholder="version", clearable=False), md=3),
+            dbc.Col(html.Div(dbc.Button("Restore version A", id=ids.RESTORE, size="sm", color="warning",
                                         n_clicks=0, disabled=not trader), hidden=not trader), md=3),
         ], className="g-2"),
-        html.Div(id="planner-restore-message", className="small my-1"),
-        html.Div(id="planner-diff", className="my-2"),
+        html.Div(id=ids.RESTORE_MESSAGE, className="small my-1"),
+        html.Div(id=ids.DIFF, className="my-2"),
     ], className="pt-2")
 
 
@@ -150,25 +155,25 @@ def layout(**_kwargs: object) -> html.Div:
         page_header("Planner", f"In force now: {in_force.name} ({why}). The page opens on it; any preset can be "
                                "previewed, compared and sent."),
         html.Div() if trader else read_only_note(
-            "planner-read-only", "Read-only for your role: saving presets, the regime table and sending need a trader."),
-        dcc.Interval(id="planner-interval", interval=REFRESH_MS),
-        dcc.Store(id="planner-preview-key"), dcc.Store(id="planner-preview-portfolio"),
-        dcc.Store(id="planner-recent-print"),
+            ids.READ_ONLY, "Read-only for your role: saving presets, the regime table and sending need a trader."),
+        dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
+        dcc.Store(id=ids.PREVIEW_KEY), dcc.Store(id=ids.PREVIEW_PORTFOLIO),
+        dcc.Store(id=ids.RECENT_PRINT),
         dbc.Row([
             dbc.Col(_controls(presets, active, trader), lg=4),
             dbc.Col([
                 html.H6("Plan for the current portfolio"),
                 _send_bar(trader),
-                html.Div(id="planner-error", className="small text-danger"),
-                dcc.Loading(html.Div(id="planner-plan"), delay_show=400),
+                html.Div(id=ids.ERROR, className="small text-danger"),
+                dcc.Loading(html.Div(id=ids.PLAN), delay_show=400),
             ], lg=8),
         ]),
         dbc.Tabs([
             dbc.Tab(_compare_tab(presets), label="Two presets side by side", tab_id="compare"),
             dbc.Tab(_regime_tab(table, presets, trader), label="Regime → preset", tab_id="regimes"),
             dbc.Tab(_user_presets_tab(presets, trader), label="User presets", tab_id="user"),
-            dbc.Tab(html.Div(id="planner-recent", className="pt-2"), label="Stored plans", tab_id="recent"),
-        ], id="planner-tabs", active_tab="compare", className="mt-3"),
-        confirm_modal("planner-send", "Send this plan?", html.Div(id="planner-send-body"), "Send plan",
+            dbc.Tab(html.Div(id=ids.RECENT, className="pt-2"), label="Stored plans", tab_id="recent"),
+        ], id=ids.TABS, active_tab="compare", className="mt-3"),
+        confirm_modal(ids.SEND, "Send this plan?", html.Div(id=ids.SEND_BODY), "Send plan",
                       confirm_color="primary"),
     ])

@@ -1,4 +1,5 @@
-"""Planner page callbacks: the preset picker, the live preview, the side-by-side comparison and **Send plan**.
+"""Planner page callbacks (the layout they wire is pages/planner.py; ids in webapp/planner_ids.py): the preset
+picker, the live preview (preset + sliders + switches + overrides), the side-by-side comparison and **Send plan**.
 
 The preview and the comparison run on every interval tick but answer `no_update` unless their cache key
 (webapp/planner_preview.py: inputs stamp + preset) differs from the one on screen, so an unchanged portfolio
@@ -16,6 +17,7 @@ from engine.auth.roles import Role
 from engine.planner import execute
 from engine.planner.api import PresetError
 from engine.trading.risk import active_limits
+from webapp import planner_ids as ids
 from webapp import planner_preview as pv
 from webapp import trading_queries
 from webapp.auth.access import requires
@@ -24,8 +26,8 @@ from webapp.control_actions import web_actor
 from webapp.inputs import is_click
 from webapp.planner_views import compare_column, outcomes_view, plan_view, qty_text
 
-SLIDERS = Output({"type": "planner-slider", "name": ALL}, "value")
-SWITCHES = {"type": "planner-switch", "name": ALL}
+SLIDERS = Output({"type": ids.SLIDER, "name": ALL}, "value")
+SWITCHES = {"type": ids.SWITCH, "name": ALL}
 NOT_SENT = ("rejected", "blocked", "not_sent")
 
 
@@ -71,8 +73,8 @@ def compare_outputs(a: object, b: object, shown: object, tab: object = "compare"
     if keys == shown:
         return no_update, no_update
     return dash.html.Div([
-        dash.html.Div(compare_column(f"{left.preset.name}", left.plan, "planner-compare-left"), className="col-md-6"),
-        dash.html.Div(compare_column(f"{right.preset.name}", right.plan, "planner-compare-right"), className="col-md-6"),
+        dash.html.Div(compare_column(f"{left.preset.name}", left.plan, ids.COMPARE_LEFT), className="col-md-6"),
+        dash.html.Div(compare_column(f"{right.preset.name}", right.plan, ids.COMPARE_RIGHT), className="col-md-6"),
     ], className="row"), keys
 
 
@@ -114,42 +116,44 @@ def register_callbacks() -> None:
     """Called by pages/planner.py each time Dash executes the page for a new app (a dash.callback
     registration is consumed by the app being built, so a plain import would serve only the first app)."""
 
-    @dash.callback(SLIDERS, Output(SWITCHES, "value"), Output("planner-preset-description", "children"),
-                   Input("planner-preset", "value"), State(SWITCHES, "id"), prevent_initial_call=True)
+    @dash.callback(SLIDERS, Output(SWITCHES, "value"), Output(ids.PRESET_DESCRIPTION, "children"),
+                   Output(ids.OVERRIDES, "data", allow_duplicate=True),
+                   Input(ids.PRESET, "value"), State(SWITCHES, "id"), prevent_initial_call=True)
     @requires(Role.VIEWER)
     def load_preset(name: str, switch_ids: list[dict[str, str]]) -> Any:
-        return preset_controls(name, switch_ids)
+        sliders, switches, description = preset_controls(name, switch_ids)  # a user preset brings its overrides
+        return sliders, switches, description, pv.stored_overrides(name) if sliders[0] is not no_update else no_update
 
-    @dash.callback(Output("planner-plan", "children"), Output("planner-preview-key", "data"),
-                   Output("planner-preview-portfolio", "data"), Output("planner-error", "children"),
-                   Input("planner-preset", "value"), Input({"type": "planner-slider", "name": ALL}, "value"),
-                   Input(SWITCHES, "value"), Input("planner-interval", "n_intervals"),
-                   State(SWITCHES, "id"), State("planner-preview-key", "data"))
+    @dash.callback(Output(ids.PLAN, "children"), Output(ids.PREVIEW_KEY, "data"),
+                   Output(ids.PREVIEW_PORTFOLIO, "data"), Output(ids.ERROR, "children"),
+                   Input(ids.PRESET, "value"), Input({"type": ids.SLIDER, "name": ALL}, "value"),
+                   Input(SWITCHES, "value"), Input(ids.OVERRIDES, "data"), Input(ids.INTERVAL, "n_intervals"),
+                   State(SWITCHES, "id"), State(ids.PREVIEW_KEY, "data"))
     @requires(Role.VIEWER)
-    def preview_plan(name: str, sliders: list[float], switches: list[bool], _n: int | None,
-                     switch_ids: list[dict[str, str]], shown_key: str | None) -> Any:
-        return preview_outputs(name, sliders, switch_ids, switches, shown_key)
+    def preview_plan(name: str, sliders: list[float], switches: list[bool], overrides: dict[str, object] | None,
+                     _n: int | None, switch_ids: list[dict[str, str]], shown_key: str | None) -> Any:
+        return preview_outputs(name, sliders, switch_ids, switches, shown_key, overrides)
 
-    @dash.callback(Output("planner-compare", "children"), Output("planner-compare-key", "data"),
-                   Input("planner-compare-a", "value"), Input("planner-compare-b", "value"),
-                   Input("planner-interval", "n_intervals"), Input("planner-tabs", "active_tab"),
-                   State("planner-compare-key", "data"))
+    @dash.callback(Output(ids.COMPARE, "children"), Output(ids.COMPARE_KEY, "data"),
+                   Input(ids.COMPARE_A, "value"), Input(ids.COMPARE_B, "value"),
+                   Input(ids.INTERVAL, "n_intervals"), Input(ids.TABS, "active_tab"),
+                   State(ids.COMPARE_KEY, "data"))
     @requires(Role.VIEWER)
     def compare_presets(a: str, b: str, _n: int | None, tab: str | None, shown: list[str] | None) -> Any:
         return compare_outputs(a, b, shown, tab)
 
-    @dash.callback(Output("planner-send-modal", "is_open"), Output("planner-send-body", "children"),
-                   Input("planner-send", "n_clicks"), Input("planner-send-cancel", "n_clicks"),
-                   State("planner-preview-key", "data"), prevent_initial_call=True)
+    @dash.callback(Output(ids.SEND_MODAL, "is_open"), Output(ids.SEND_BODY, "children"),
+                   Input(ids.SEND, "n_clicks"), Input(ids.SEND_CANCEL, "n_clicks"),
+                   State(ids.PREVIEW_KEY, "data"), prevent_initial_call=True)
     @requires(Role.TRADER)
     def ask_send(_open: int, _cancel: int, key: str | None) -> Any:
-        if ctx.triggered_id != "planner-send" or not is_click(_open):
+        if ctx.triggered_id != ids.SEND or not is_click(_open):
             return False, no_update
         return send_dialog(key)
 
-    @dash.callback(Output("planner-send-result", "children"), Output("planner-send-modal", "is_open", allow_duplicate=True),
-                   Input("planner-send-confirm", "n_clicks"), State("planner-preview-key", "data"),
-                   State("planner-preview-portfolio", "data"), prevent_initial_call=True)
+    @dash.callback(Output(ids.SEND_RESULT, "children"), Output(ids.SEND_MODAL, "is_open", allow_duplicate=True),
+                   Input(ids.SEND_CONFIRM, "n_clicks"), State(ids.PREVIEW_KEY, "data"),
+                   State(ids.PREVIEW_PORTFOLIO, "data"), prevent_initial_call=True)
     @requires(Role.TRADER)
     def confirm_send(n: int | None, key: str | None, portfolio: str | None) -> Any:
         if not is_click(n):

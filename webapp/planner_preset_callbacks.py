@@ -1,4 +1,5 @@
-"""Planner page callbacks for what is kept in the store: user presets (save a version, list, diff, restore),
+"""Planner page callbacks for what is kept in the store (layout: pages/planner.py; ids: webapp/planner_ids.py):
+user presets (save a version of base + sliders + switches + overrides, list, diff, restore),
 the regime → preset table, and the last stored plans. Every write is audited with the logged-in user
 (engine/planner/preset_store.py records it; webapp.control_actions.web_actor names them)."""
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 from engine.auth.roles import Role
 from engine.planner import api, preset_store
 from engine.planner.api import PlannerPreset, PresetError
+from webapp import planner_ids as ids
 from webapp import planner_preview as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
@@ -96,15 +98,20 @@ def diff_outputs(name: object, a: object, b: object) -> Any:
 
 def restore_outputs(name: object, version: object) -> Any:
     """Restore `version` of user preset `name` as its newest version (audited with the logged-in user)."""
+    return restore_version_of(name, version)[0]
+
+
+def restore_version_of(name: object, version: object) -> tuple[Any, bool]:
+    """(message, restored?) for restoring `version` of `name` as its newest version."""
     if not isinstance(name, str) or not isinstance(version, int) or isinstance(version, bool):
-        return _error("Pick a user preset and its version A to restore.")
+        return _error("Pick a user preset and its version A to restore."), False
     context = get_context()
     try:
         new = preset_store.restore_preset_version(context.store, context.clock.now(), web_actor(), name, version)
         pv.forget_presets()
     except (PresetError, ValueError, LookupError) as exc:
-        return _error(f"Not restored: {exc}")
-    return _ok(f"Restored {name} version {version} as version {new}.")
+        return _error(f"Not restored: {exc}"), False
+    return _ok(f"Restored {name} version {version} as version {new}; it is loaded in the controls."), True
 
 
 # ---- regime → preset table ------------------------------------------------------------------------
@@ -139,53 +146,59 @@ def recent_outputs(shown: object, tab: object = "recent") -> tuple[Any, Any]:
 def register_callbacks() -> None:
     """Called by pages/planner.py each time Dash executes the page for a new app (see planner_callbacks)."""
 
-    @dash.callback(Output("planner-save-message", "children"), Output("planner-preset", "options"),
-                   Output("planner-versions-name", "options"),
-                   Input("planner-save", "n_clicks"), State("planner-save-name", "value"), State("planner-preset", "value"),
-                   State({"type": "planner-slider", "name": ALL}, "value"), State({"type": "planner-switch", "name": ALL}, "id"),
-                   State({"type": "planner-switch", "name": ALL}, "value"), prevent_initial_call=True)
+    @dash.callback(Output(ids.SAVE_MESSAGE, "children"), Output(ids.PRESET, "options"),
+                   Output(ids.VERSIONS_NAME, "options"),
+                   Input(ids.SAVE, "n_clicks"), State(ids.SAVE_NAME, "value"), State(ids.PRESET, "value"),
+                   State({"type": ids.SLIDER, "name": ALL}, "value"), State({"type": ids.SWITCH, "name": ALL}, "id"),
+                   State({"type": ids.SWITCH, "name": ALL}, "value"), State(ids.OVERRIDES, "data"),
+                   prevent_initial_call=True)
     @requires(Role.TRADER)
     def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],
-                    switch_ids: list[dict[str, str]], switches: list[bool]) -> Any:
+                    switch_ids: list[dict[str, str]], switches: list[bool], overrides: dict[str, object] | None) -> Any:
         if not is_click(n):
             return no_update, no_update, no_update
-        return save_user_preset(save_name, picked, sliders, switch_ids, switches)
+        return save_user_preset(save_name, picked, sliders, switch_ids, switches, overrides)
 
-    @dash.callback(Output("planner-versions", "children"), Output("planner-diff-a", "options"),
-                   Output("planner-diff-a", "value"), Output("planner-diff-b", "options"), Output("planner-diff-b", "value"),
-                   Input("planner-versions-name", "value"), Input("planner-save-message", "children"),
-                   Input("planner-restore-message", "children"))
+    @dash.callback(Output(ids.VERSIONS, "children"), Output(ids.DIFF_A, "options"),
+                   Output(ids.DIFF_A, "value"), Output(ids.DIFF_B, "options"), Output(ids.DIFF_B, "value"),
+                   Input(ids.VERSIONS_NAME, "value"), Input(ids.SAVE_MESSAGE, "children"),
+                   Input(ids.RESTORE_MESSAGE, "children"))
     @requires(Role.VIEWER)
     def show_versions(name: str | None, _saved: Any, _restored: Any) -> Any:
         table, options, a, b = versions_outputs(name)
         return table, options, a, options, b
 
-    @dash.callback(Output("planner-diff", "children"), Input("planner-diff-a", "value"), Input("planner-diff-b", "value"),
-                   State("planner-versions-name", "value"))
+    @dash.callback(Output(ids.DIFF, "children"), Input(ids.DIFF_A, "value"), Input(ids.DIFF_B, "value"),
+                   State(ids.VERSIONS_NAME, "value"))
     @requires(Role.VIEWER)
     def diff_versions(a: int | None, b: int | None, name: str | None) -> Any:
         return diff_outputs(name, a, b)
 
-    @dash.callback(Output("planner-restore-message", "children"), Input("planner-restore", "n_clicks"),
-                   State("planner-versions-name", "value"), State("planner-diff-a", "value"), prevent_initial_call=True)
+    @dash.callback(Output(ids.RESTORE_MESSAGE, "children"), Output(ids.PRESET, "options", allow_duplicate=True),
+                   Output(ids.PRESET, "value", allow_duplicate=True), Input(ids.RESTORE, "n_clicks"),
+                   State(ids.VERSIONS_NAME, "value"), State(ids.DIFF_A, "value"), prevent_initial_call=True)
     @requires(Role.TRADER)
     def restore_version(n: int | None, name: str | None, version: int | None) -> Any:
         if not is_click(n):
-            return no_update
-        return restore_outputs(name, version)
+            return no_update, no_update, no_update
+        message, restored = restore_version_of(name, version)
+        if not restored:
+            return message, no_update, no_update
+        # the restored version is now the preset's newest: load it into the controls (sliders, switches, overrides)
+        return message, preset_options(list(pv.all_presets())), name
 
-    @dash.callback(Output("planner-regime-message", "children"), Input("planner-regime-save", "n_clicks"),
-                   State({"type": "planner-regime", "name": ALL}, "id"),
-                   State({"type": "planner-regime", "name": ALL}, "value"), prevent_initial_call=True)
+    @dash.callback(Output(ids.REGIME_MESSAGE, "children"), Input(ids.REGIME_SAVE, "n_clicks"),
+                   State({"type": ids.REGIME, "name": ALL}, "id"),
+                   State({"type": ids.REGIME, "name": ALL}, "value"), prevent_initial_call=True)
     @requires(Role.TRADER)
     def save_regimes(n: int | None, ids: list[dict[str, str]], values: list[str]) -> Any:
         if not is_click(n) or not triggered_by_click(ctx.triggered):
             return no_update
         return save_regime_table(ids, values)
 
-    @dash.callback(Output("planner-recent", "children"), Output("planner-recent-print", "data"),
-                   Input("planner-interval", "n_intervals"), Input("planner-tabs", "active_tab"),
-                   State("planner-recent-print", "data"))
+    @dash.callback(Output(ids.RECENT, "children"), Output(ids.RECENT_PRINT, "data"),
+                   Input(ids.INTERVAL, "n_intervals"), Input(ids.TABS, "active_tab"),
+                   State(ids.RECENT_PRINT, "data"))
     @requires(Role.VIEWER)
     def show_recent(_n: int | None, tab: str | None, shown: str | None) -> Any:
         return recent_outputs(shown, tab)

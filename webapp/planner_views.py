@@ -12,6 +12,7 @@ from components import formatting as fmt
 from components.charts import LAYOUT
 from components.tables import small_table
 from engine.planner.api import BUILT_IN_PRESETS, PlanResult
+from webapp import planner_ids as ids
 
 OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary",
                    "sliced": "info"}  # sliced: a parent worked in child orders; else: sent (success)
@@ -80,7 +81,7 @@ def runner_ups_table(plan: PlanResult) -> Any:
     return small_table(["Runner-up", "Score", "Trades", ""], rows, "no runner-ups")
 
 
-def plan_view(plan: PlanResult, prefix: str = "planner") -> html.Div:
+def plan_view(plan: PlanResult, prefix: str = ids.PLAN_PREFIX) -> html.Div:
     """The whole preview of one plan; ids are prefixed so the compare view can show two."""
     notes = [html.Li(n) for n in plan.notes]
     return html.Div([
@@ -122,7 +123,7 @@ def outcomes_view(outcomes: Sequence[Any]) -> Any:
              dbc.Badge(o.status, color=OUTCOME_COLOURS.get(o.status, "success")),
              html.Span(o.message, className="small")] for o in outcomes]
     return html.Div(small_table(["Symbol", "Side", "Qty", "Outcome", "Why"], rows, "The plan had no trades to send."),
-                    id="planner-send-outcomes")
+                    id=ids.SEND_OUTCOMES)
 
 
 def recent_plans_table(plans: Iterable[Any]) -> Any:
