@@ -21,7 +21,22 @@ METRIC_ORDER = ("total_return", "cagr", "volatility", "sharpe", "sortino", "calm
                 "max_drawdown_duration", "max_drawdown_duration_days", "win_rate", "profit_factor", "avg_win",
                 "avg_loss", "exposure", "avg_gross_exposure", "turnover", "trades", "fills", "commission",
                 "periods_per_year", "risk_free")
+# A metric's row label in words (its key, e.g. max_drawdown, stays in the stored metrics and the definitions).
+METRIC_WORDS = {
+    "total_return": "Total return", "cagr": "CAGR", "volatility": "Volatility", "sharpe": "Sharpe",
+    "sortino": "Sortino", "calmar": "Calmar", "max_drawdown": "Max drawdown",
+    "max_drawdown_duration": "Max drawdown duration (bars)", "max_drawdown_duration_days": "Max drawdown duration (days)",
+    "win_rate": "Win rate", "profit_factor": "Profit factor", "avg_win": "Average win", "avg_loss": "Average loss",
+    "exposure": "Exposure", "avg_gross_exposure": "Average gross exposure", "turnover": "Turnover",
+    "trades": "Trades", "fills": "Fills", "commission": "Commission", "periods_per_year": "Periods per year",
+    "risk_free": "Risk-free rate", "time_share": "Time share", "pnl": "P&L", "return": "Return",
+}
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+def metric_words(key: str) -> str:
+    """A metric key in words: 'max_drawdown' -> 'Max drawdown'."""
+    return METRIC_WORDS.get(key) or key.replace("_", " ").capitalize()
 
 
 def share(value: float | None) -> str:
@@ -150,7 +165,7 @@ def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> d
     for key in METRIC_ORDER:
         if not any(key in v.metrics for v in views):
             continue
-        rows.append(html.Tr([html.Td(key), *[html.Td(fmt(key, v.metrics.get(key)), className="text-end")
+        rows.append(html.Tr([html.Td(metric_words(key)), *[html.Td(fmt(key, v.metrics.get(key)), className="text-end")
                                               for v in views],
                              html.Td(definitions.get(key, ""), className="small text-muted")]))
     return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, className="mb-0", id="backtest-metrics-table")
@@ -166,7 +181,7 @@ def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> ht
     if not rows:
         return html.Div("no regime was classified in this run", className="text-muted small")
     head = html.Thead(html.Tr([html.Th(h) for h in ("Run", "Regime", "Time share", "P&L", "Return", "Trades")]))
-    notes = [html.Li(f"{k.split('.', 1)[1]}: {d}") for k, d in definitions.items() if k.startswith("per_regime.")]
+    notes = [html.Li(f"{metric_words(k.split('.', 1)[1])}: {d}") for k, d in definitions.items() if k.startswith("per_regime.")]
     return html.Div([dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id="backtest-regime-table"),
                      html.Ul(notes, className="small text-muted")])
 

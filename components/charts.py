@@ -1,6 +1,8 @@
 """Plotly figure factories with one house style."""
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -22,6 +24,11 @@ CONFIG: dcc.Graph.Config = {"displaylogo": False}  # dcc.Graph(config=CONFIG): n
 LAYOUT = {"margin": {"l": 40, "r": 36, "t": 40, "b": 70}, "template": "regimedesk", "height": 320,
           "uirevision": "keep", "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container",
                                            "yanchor": "bottom"}}
+
+
+def graph(graph_id: str, figure: go.Figure, **options: Any) -> dcc.Graph:
+    """The house graph: a dcc.Graph whose mode bar never shows the plotly logo (CONFIG)."""
+    return dcc.Graph(id=graph_id, figure=figure, config=CONFIG, **options)
 
 
 def price_figure(frame: pd.DataFrame, title: str, bands: list[dict] | None = None) -> go.Figure:

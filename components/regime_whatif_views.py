@@ -10,7 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import formatting as fmt
-from components.charts import empty_figure
+from components.charts import empty_figure, graph
 from components.regime_views import minutes_text
 from components.tables import small_table
 
@@ -62,7 +62,7 @@ def whatif_card(knobs: Sequence[dbc.Row], windows: Sequence[int]) -> dbc.Card:
             dbc.Col(html.Div(html.Div("Run the what-if to compare.", className="small text-muted"),
                              id="regime-whatif-result"), md=5),
         ]),
-        dcc.Graph(id="regime-whatif-timeline", figure=empty_figure("no what-if run yet"), style={"display": "none"}),
+        graph("regime-whatif-timeline", empty_figure("no what-if run yet"), style={"display": "none"}),
     ]), className="mt-3")
 
 

@@ -12,6 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
 from components import backtest_views as bv
+from components.charts import graph
 from components.shell import page_header
 from components.tables import column, records_grid
 from engine.auth.roles import Role
@@ -84,14 +85,14 @@ def layout(**_kwargs: object) -> html.Div:
                     {"label": n, "value": n} for n in ("equity.csv", "orders.csv", "fills.csv", "metrics.json",
                                                         "parameters.xlsx")]),
                     dbc.Button("Download", id="backtest-download-button", size="sm")], size="sm", className="mb-2"),
-                dcc.Graph(id="backtest-equity", figure=bv.empty_figure("open or run a backtest")),
-                dcc.Graph(id="backtest-drawdown", figure=bv.empty_figure("")),
+                graph("backtest-equity", bv.empty_figure("open or run a backtest")),
+                graph("backtest-drawdown", bv.empty_figure("")),
             ], md=8),
         ], className="g-2"),
         dcc.Dropdown(id="backtest-symbol", placeholder="symbol", clearable=False, className="mt-2"),
-        dcc.Graph(id="backtest-price", figure=bv.empty_figure("")),
+        graph("backtest-price", bv.empty_figure("")),
         html.Div(id="backtest-symbol-pnl", className="small mb-2"),
-        dcc.Graph(id="backtest-daily", figure=bv.empty_figure("")),
+        graph("backtest-daily", bv.empty_figure("")),
         html.H6("Metrics"), html.Div(id="backtest-metrics"),
         html.H6("P&L per regime", className="mt-3"), html.Div(id="backtest-regimes"),
         html.H6("Round trips (first run)", className="mt-3"), records_grid("backtest-trades", TRIP_COLUMNS, 260),

@@ -8,7 +8,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from components import formatting as fmt
 from components.cards import kpi_card, status_badge
 from components.chart_patch import CHART_BARS, chart_update
-from components.charts import empty_figure
+from components.charts import empty_figure, graph
 from components.shell import page_header
 from components.tables import small_table
 from engine.auth.roles import Role
@@ -34,7 +34,7 @@ def layout(**_kwargs: object) -> html.Div:
             dbc.Col(kpi_card("Engine", "overview-engine", "overview-engine-sub"), md=3),
         ], className="g-2 mb-2"),
         dbc.Row([
-            dbc.Col(dcc.Graph(id="overview-index-chart", figure=empty_figure("waiting for bars…")), md=8),
+            dbc.Col(graph("overview-index-chart", empty_figure("waiting for bars…")), md=8),
             dbc.Col([html.H6("Prices (change over 60 bars)"), html.Div(id="overview-prices")], md=4),
         ], className="g-2"),
         dbc.Row([

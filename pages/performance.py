@@ -12,7 +12,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from components import formatting as fmt
 from components.cards import kpi_card
-from components.charts import CONFIG, empty_figure
+from components.charts import empty_figure, graph
 from components.shell import page_header
 from components.tables import column, records_grid
 from engine.auth.roles import Role
@@ -59,9 +59,9 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
             dbc.Col(kpi_card("Fills in range", "performance-fills-count", "performance-commission"), md=3),
             dbc.Col(kpi_card("Round trips", "performance-trips-count", "performance-win-rate"), md=3),
         ], className="g-2 mb-2"),
-        dcc.Graph(id="performance-equity", figure=empty_figure("waiting for account snapshots…"), config=CONFIG),
-        dcc.Graph(id="performance-drawdown-chart", figure=empty_figure(""), config=CONFIG),
-        dcc.Graph(id="performance-daily", figure=empty_figure(""), config=CONFIG),
+        graph("performance-equity", empty_figure("waiting for account snapshots…")),
+        graph("performance-drawdown-chart", empty_figure("")),
+        graph("performance-daily", empty_figure("")),
         dbc.Row([
             dbc.Col([html.H6("Metrics"), html.Div(id="performance-metrics")], md=8),
             dbc.Col([html.H6("P&L per regime"), html.Div(id="performance-regimes")], md=4),
@@ -76,7 +76,7 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
                                          placeholder="symbol with fills or a position"), md=3),
             dbc.Col(html.Div(id="performance-symbol-pnl", className="small"), md=9),
         ], className="g-2"),
-        dcc.Graph(id="performance-symbol-chart", figure=empty_figure("pick a symbol"), config=CONFIG),
+        graph("performance-symbol-chart", empty_figure("pick a symbol")),
     ])
 
 

@@ -14,7 +14,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from components import regime_ensemble_views as eviews
 from components import regime_views as views
 from components import regime_whatif_views as wviews
-from components.charts import CONFIG, empty_figure, price_figure
+from components.charts import empty_figure, graph, price_figure
 from components.shell import page_header
 from engine.auth.roles import Role
 from engine.params import UnsafeWorkbookError
@@ -121,21 +121,21 @@ def layout(**_kwargs: object) -> html.Div:
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody(html.Div("waiting for the first classification…", className="text-muted"),
                                           id="regime-current-card"), className="h-100"), md=4),
-            dbc.Col([dcc.Graph(id="regime-contributions", figure=empty_figure("waiting for the regime engine…")),
+            dbc.Col([graph("regime-contributions", empty_figure("waiting for the regime engine…")),
                      html.Div(id="regime-inactive")], md=8),
         ], className="g-2"),
-        dcc.Graph(id="regime-price-chart", figure=empty_figure("waiting for bars…")),
+        graph("regime-price-chart", empty_figure("waiting for bars…")),
         html.Div(id="regime-bar-count", className="small text-muted"),
-        dcc.Graph(id="regime-timeline", figure=empty_figure("no classification yet")),
+        graph("regime-timeline", empty_figure("no classification yet")),
         dbc.Row([
-            dbc.Col(dcc.Graph(id="regime-transitions", figure=empty_figure("no classification yet")), md=6),
-            dbc.Col([dcc.Graph(id="regime-durations", figure=empty_figure("no classification yet"), config=CONFIG),
+            dbc.Col(graph("regime-transitions", empty_figure("no classification yet")), md=6),
+            dbc.Col([graph("regime-durations", empty_figure("no classification yet")),
                      html.Div(id="regime-duration-table")], md=6),
         ], className="g-2"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([html.H6("Ensemble and regime outlook"),
                                            html.Div(id="regime-ensemble-card")])), md=6),
-            dbc.Col(dcc.Graph(id="regime-reliability", figure=empty_figure("no classification yet")), md=6),
+            dbc.Col(graph("regime-reliability", empty_figure("no classification yet")), md=6),
         ], className="g-2 mb-2"),
         tuning_views.scorecard_card(),  # issue 16: the PerformanceMetrics scorecard
         wviews.whatif_card(_knob_rows(), WINDOWS),

@@ -10,7 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
 from components.cards import kpi_card
-from components.charts import empty_figure
+from components.charts import empty_figure, graph
 from components.shell import page_header, read_only_note
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
@@ -64,12 +64,12 @@ def layout(**_kwargs: object) -> html.Div:
             dbc.Col(kpi_card("Beta to the index", "risk-beta", "risk-dollar-beta"), md=3),
             dbc.Col(kpi_card("Worst stress P&L", "risk-worst", "risk-worst-name"), md=3),
         ], className="g-2 mb-2"),
-        dcc.Graph(id="risk-history", figure=empty_figure("waiting for the risk cycle…")),
+        graph("risk-history", empty_figure("waiting for the risk cycle…")),
         dbc.Row([dbc.Col([html.H6("VaR and CVaR"), html.Div(id="risk-var-table")], md=6),
                  dbc.Col([html.H6("By side"), html.Div(id="risk-sides")], md=6)], className="g-2"),
-        dbc.Row([dbc.Col(dcc.Graph(id="risk-exposure", figure=empty_figure("")), md=6),
+        dbc.Row([dbc.Col(graph("risk-exposure", empty_figure("")), md=6),
                  dbc.Col([html.H6("By group"), html.Div(id="risk-groups")], md=6)], className="g-2"),
-        dcc.Graph(id="risk-corr", figure=empty_figure("")),
+        graph("risk-corr", empty_figure("")),
         html.Div(id="risk-cluster", className="small mb-2"),
         html.H6("Stress scenarios"),
         html.Div(id="risk-stress"),

@@ -9,6 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
+from components.tables import header_words
 from engine.auth.roles import Role
 from engine.params.versions import list_versions
 from engine.store.queries import index_symbol as stored_index_symbol
@@ -22,6 +23,9 @@ from webapp.control_actions import web_actor
 
 STATUS_CLASS = {"target": "text-success", "acceptable": "text-body", "below acceptable": "text-warning",
                 "critical": "text-danger", "not measured": "text-muted"}
+
+
+VALIDATION_HEADERS = {"buy_hold": "Buy & hold"}  # other columns: components.tables.header_words
 
 
 def _num(v: object, pct: bool = False) -> str:
@@ -81,7 +85,8 @@ def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
                      f"p = {_num(c['p_value'])} → {'significant' if c['significant'] else 'not significant'}")
              for c in (d.get("comparisons") or [])]
     return html.Div([
-        dbc.Table([html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in cols])), html.Tbody(rows)],
+        dbc.Table([html.Thead(html.Tr([html.Th(VALIDATION_HEADERS.get(c) or header_words(c)) for c in cols])),
+                   html.Tbody(rows)],
                   size="sm", className="small mb-1"),
         html.Div(f"out-of-sample gain of the objective: {_num(d.get('gain'), pct=True)}"
                  + (f"; {d['note']}" if d.get("note") else ""), className="small"),
@@ -108,7 +113,7 @@ def tuning_card() -> dbc.Card:
 def proposals_table(views: list[proposals.ProposalView]) -> html.Div:
     if not views:
         return html.Div("no tuning run yet", className="text-muted")
-    head = html.Tr([html.Th(h) for h in ("#", "created", "on version", "status", "changes", "why", "decided by")])
+    head = html.Tr([html.Th(h) for h in ("#", "Created", "On version", "Status", "Changes", "Why", "Decided by")])
     body = [html.Tr([html.Td(v.id), html.Td(f"{v.created_at:%Y-%m-%d %H:%M}"), html.Td(v.base_version_id or "–"),
                      html.Td(v.status), html.Td("; ".join(v.changes)), html.Td(v.reason),
                      html.Td(v.decided_by or "")]) for v in views]

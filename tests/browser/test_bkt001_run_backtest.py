@@ -57,7 +57,7 @@ def test_bkt001_run_a_backtest_with_progress_and_see_results(dash_duo, test_sett
 
     dash_duo.wait_for_element("#backtest-metrics-table", timeout=30)
     table = dash_duo.find_element("#backtest-metrics-table").text
-    assert "sharpe" in table and "Sharpe ratio" in table and "max_drawdown" in table
+    assert "Sharpe" in table and "Sharpe ratio" in table and "Max drawdown" in table  # rows in words, definitions kept
     names = dash_duo.driver.execute_script(
         "return document.querySelector('#backtest-equity').querySelectorAll('.legendtext').length")
     assert names >= 2  # the run's equity and buy & hold of IDX
