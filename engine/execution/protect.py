@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import cast
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
+from engine.execution.native_cover import covered, is_live, native_orders
 from engine.execution.stops import PriceBar, StopError, StopSpec, StopState, Trigger, evaluate_bar
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
@@ -163,6 +164,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
         exits = {o.client_order_id: OrderStatus(o.status) for o in s.scalars(select(OrderRow).where(
             OrderRow.client_order_id.in_([r.exit_client_order_id for r in rows if r.exit_client_order_id])))}
         closes = latest_closes(s, [r.symbol for r in rows if r.symbol not in new_bars])
+        natives = native_orders(s, [r.native_order_id for r in rows])  # broker-side stops (native_stops.py)
     updates: dict[int, dict[str, object]] = {}
     sends: list[tuple[ProtectiveStop, Trigger, Decimal]] = []
     for row in rows:
@@ -182,6 +184,11 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
                 sends.append((row, Trigger(row.trigger_kind or "stop_loss", None, row.trigger_price or Decimal(0)),
                               abs(qty)))
             continue
+        native = natives.get(row.native_order_id or "")
+        if native is not None and (native.status == OrderStatus.FILLED.value or (is_live(native) and native.filled_qty)):
+            continue  # the broker's own stop is closing the position: never a second exit
+        cover = covered(native)  # the exit a live native order carries is the broker's; the engine checks the rest
+        spec = spec_of(row) if cover is None else replace(spec_of(row), **{cover: None})
         path = new_bars.get(row.symbol)
         if not path:
             last = closes.get(row.symbol)
@@ -190,7 +197,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             path = [PriceBar(max(at, last[1]), last[0], last[0], last[0], last[0])]
         st, fired = state_of(row), cast(Trigger | None, None)
         for bar in path:
-            st, fired = evaluate_bar(spec_of(row), st, bar)
+            st, fired = evaluate_bar(spec, st, bar)
             if fired is not None:
                 break
         if st.extreme != row.extreme_price:
@@ -261,14 +268,18 @@ def live_stops(session: Session) -> list[dict[str, object]]:
     from engine.execution.stops import protective_level, take_profit_level
 
     out = []
-    for row in session.scalars(select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))
-                               .order_by(ProtectiveStop.symbol)):
+    rows = list(session.scalars(select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))
+                                .order_by(ProtectiveStop.symbol)))
+    natives = native_orders(session, [r.native_order_id for r in rows])
+    for row in rows:
         spec, st = spec_of(row), state_of(row)
+        native = natives.get(row.native_order_id or "")
         level = protective_level(spec, st)
         out.append({"id": row.id, "symbol": row.symbol, "status": row.status, "direction": row.direction,
                     "entry": row.entry_price, "extreme": row.extreme_price,
                     "stop": level[0] if level else None, "stop_kind": level[1] if level else None,
                     "take_profit": take_profit_level(spec, st), "max_hold_seconds": row.max_hold_seconds,
                     "trail_pct": row.trail_pct, "trail_atr_mult": row.trail_atr_mult,
-                    "stop_loss_pct": row.stop_loss_pct, "source": row.source, "opened_at": row.opened_at})
+                    "stop_loss_pct": row.stop_loss_pct, "source": row.source, "opened_at": row.opened_at,
+                    "native": f"{native.order_type} {native.status}" if native is not None and is_live(native) else None})
     return out

@@ -1,4 +1,5 @@
-"""The execution step of every market tick: protective stops, then sliced parents (called by engine/cycle.py)."""
+"""The execution step of every market tick: protective stops (the engine's check, then the broker-side orders),
+then sliced parents (called by engine/cycle.py)."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.execution.modes import ExecutionConfigError, PresetExecution, for_preset, load_config
+from engine.execution.native_stops import record_native_fills, sync_native
 from engine.execution.parents import work_parents
 from engine.execution.protect import StopEvent, check_stops
 from engine.market.types import Bar
@@ -48,10 +50,17 @@ def preset_execution(ctx: Any) -> PresetExecution | None:
 def on_market_tick(ctx: Any, bars: Sequence[Bar]) -> list[StopEvent]:
     """Check every protective stop against the tick's bars, then work every active parent."""
     config = preset_execution(ctx)
+    for line in record_native_fills(ctx):  # first: a stop the broker filled is not the engine's to fire
+        log.info("%s", line)
     events = check_stops(ctx, bars, config.stops if config is not None else None)
     for event in events:
         if event.what != "done":
             log.warning("stop %s %s: %s", event.symbol, event.what, event.detail, extra={"symbol": event.symbol})
+    try:  # after the check: a stop that just fired gets no new broker-side order
+        for line in sync_native(ctx):
+            log.info("%s", line)
+    except Exception:  # noqa: BLE001 - the engine's own check still protects; parents still run
+        log.exception("broker-side stops not kept in step this tick; the engine's own check protects the positions")
     for line in work_parents(ctx):
         log.info("%s", line)
     return events

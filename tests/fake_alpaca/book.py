@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from tests.fake_alpaca import stops
+
 OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled", "held"}
 
 
@@ -53,6 +55,9 @@ class FakeOrder:
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
     extended_hours: bool = False
+    stop_price: Decimal | None = None  # a stop's trigger; a trailing stop's current level
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None  # a trailing stop's high-water (sell) / low-water (buy) mark
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,7 +86,10 @@ class FakeOrder:
             "side": self.side,
             "time_in_force": self.time_in_force,
             "limit_price": _num(self.limit_price),
-            "stop_price": None,
+            "stop_price": _num(self.stop_price),
+            "trail_percent": _num(self.trail_percent),
+            "trail_price": None,
+            "hwm": _num(self.hwm),
             "status": self.status,
             "extended_hours": self.extended_hours,
             "legs": None,
@@ -128,6 +136,12 @@ class FakeBook:
     def set_position(self, symbol: str, qty: Decimal, avg_price: Decimal) -> None:
         with self.lock:
             self.positions[symbol] = (Decimal(qty), Decimal(avg_price))
+
+    def move_price(self, symbol: str, price: Decimal) -> list[str]:
+        """A trade prints at ``price``: stop and trailing-stop orders it reaches fire (tests/fake_alpaca/stops.py)."""
+        with self.lock:
+            self.prices[symbol] = Decimal(price)
+            return stops.on_price(self, symbol, Decimal(price))
 
     def _emit(self, event: str, order: FakeOrder, price: Decimal | None = None, qty: Decimal | None = None) -> None:
         for listener in list(self.listeners):
@@ -223,7 +237,7 @@ class FakeBook:
             tif = str(body.get("time_in_force", "day"))
         except (KeyError, ArithmeticError) as exc:
             raise ApiFailure(422, 40010000, f"invalid order request: {exc}") from exc
-        if qty <= 0 or side not in ("buy", "sell") or order_type not in ("market", "limit"):
+        if qty <= 0 or side not in ("buy", "sell") or order_type not in ("market", "limit", *stops.STOP_TYPES):
             raise ApiFailure(422, 40010000, "invalid qty, side or type")
         limit = body.get("limit_price")
         if order_type == "limit" and limit is None:
@@ -232,6 +246,12 @@ class FakeBook:
             raise ApiFailure(403, 40310000, "insufficient buying power")
         if symbol in self.reject_messages:
             raise ApiFailure(*self.reject_messages[symbol])
+        try:
+            stop_price, trail = stops.validate(body, order_type, qty, tif) if order_type in stops.STOP_TYPES \
+                else (None, None)
+            stops.check_available(self, symbol, side, qty)
+        except stops.StopRefused as exc:
+            raise ApiFailure(*exc.args3) from exc
         cid = str(body.get("client_order_id") or uuid.uuid4())
         if len(cid) > 128:
             raise ApiFailure(422, 40010001, "client_order_id must be no more than 128 characters")
@@ -244,7 +264,11 @@ class FakeBook:
                 order_type=order_type, time_in_force=tif,
                 limit_price=None if limit is None else Decimal(str(limit)),
                 status="new", created_at=now, updated_at=now, extended_hours=bool(body.get("extended_hours")),
+                stop_price=stop_price, trail_percent=trail,
+                hwm=self.price(symbol) if order_type == "trailing_stop" else None,
             )
+            if order.order_type == "trailing_stop":
+                order.stop_price = stops.trailing_level(order)
             self.orders[order.id] = order
             self._emit("new", order)
             if order_type == "market" and self.auto_fill_market:

@@ -78,6 +78,7 @@ class AlpacaBroker:
     """The Broker protocol over Alpaca's trading API (paper by default; live only with allow_live)."""
 
     name = "alpaca"
+    native_stops = True  # takes stop / trailing-stop orders as protective exits (engine/execution/native_stops.py)
 
     def __init__(
         self,

@@ -13,7 +13,12 @@ from alpaca.trading import enums as ae
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import Position as AlpacaPosition
 from alpaca.trading.models import TradeAccount
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    StopOrderRequest,
+    TrailingStopOrderRequest,
+)
 
 from engine.trading.brokers.base import (
     BrokerAccount,
@@ -155,22 +160,28 @@ def to_account(a: TradeAccount) -> BrokerAccount:
     )
 
 
-def to_alpaca_request(r: OrderRequest, extended_hours: bool = False) -> MarketOrderRequest | LimitOrderRequest:
+AlpacaRequest = MarketOrderRequest | LimitOrderRequest | StopOrderRequest | TrailingStopOrderRequest
+_SENT_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.TRAILING_STOP)
+
+
+def _refuse(r: OrderRequest, why: str) -> OrderRejected:
+    return OrderRejected(f"Order {r.client_order_id} for {r.symbol}: {why}")
+
+
+def to_alpaca_request(r: OrderRequest, extended_hours: bool = False) -> AlpacaRequest:
     """Build alpaca-py's request; invalid requests are refused here, before anything is sent.
 
     ``extended_hours`` marks a limit DAY order for Alpaca's pre/after-market sessions (Alpaca accepts
-    nothing else there); a market order with it is refused.
+    nothing else there); a market order with it is refused. Stop and trailing-stop orders are the
+    broker-side protective exits; Alpaca takes trailing stops for whole shares only.
     """
-    if r.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-        raise OrderRejected(f"Order {r.client_order_id} for {r.symbol}: RegimeDesk sends market and limit orders only "
-                            f"(got {r.order_type.value}).")
+    if r.order_type not in _SENT_TYPES:
+        raise _refuse(r, f"RegimeDesk sends market, limit, stop and trailing-stop orders only (got {r.order_type.value}).")
     if extended_hours and (r.order_type is not OrderType.LIMIT or r.time_in_force.lower() != "day"):
-        raise OrderRejected(
-            f"Order {r.client_order_id} for {r.symbol}: outside the regular session Alpaca accepts only limit orders "
-            "with time in force DAY. Use a limit order, or wait for the open."
-        )
+        raise _refuse(r, "outside the regular session Alpaca accepts only limit orders with time in force DAY. "
+                      "Use a limit order, or wait for the open.")
     if r.qty <= 0:
-        raise OrderRejected(f"Order {r.client_order_id} for {r.symbol}: quantity must be positive (got {r.qty}).")
+        raise _refuse(r, f"quantity must be positive (got {r.qty}).")
     try:
         tif = ae.TimeInForce(r.time_in_force.lower())
         common: dict[str, Any] = {
@@ -182,10 +193,18 @@ def to_alpaca_request(r: OrderRequest, extended_hours: bool = False) -> MarketOr
         }
         if r.order_type is OrderType.LIMIT:
             if r.limit_price is None or r.limit_price <= 0:
-                raise OrderRejected(
-                    f"Order {r.client_order_id} for {r.symbol}: a limit order needs a positive limit price."
-                )
+                raise _refuse(r, "a limit order needs a positive limit price.")
             return LimitOrderRequest(limit_price=float(r.limit_price), extended_hours=extended_hours or None, **common)
+        if r.order_type is OrderType.STOP:
+            if r.stop_price is None or r.stop_price <= 0:
+                raise _refuse(r, "a stop order needs a positive stop price.")
+            return StopOrderRequest(stop_price=float(r.stop_price), **common)
+        if r.order_type is OrderType.TRAILING_STOP:
+            if r.trail_percent is None or not 0 < r.trail_percent < 100:
+                raise _refuse(r, "a trailing stop needs a trail percent above 0 and below 100.")
+            if r.qty != r.qty.to_integral_value():
+                raise _refuse(r, f"Alpaca takes trailing stops for whole shares only (got {r.qty}).")
+            return TrailingStopOrderRequest(trail_percent=float(r.trail_percent), **common)
         return MarketOrderRequest(**common)
     except ValueError as exc:  # pydantic ValidationError and bad enum values are ValueErrors
         raise OrderRejected(

@@ -20,8 +20,9 @@ class OrderSide(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
-    # RegimeDesk sends only market and limit orders; these exist so orders placed elsewhere on the
-    # account (read back by the sync) are shown as what they are, never as MARKET.
+    # RegimeDesk sends market and limit orders, and stop / trailing-stop orders only as a broker-side
+    # protective exit (engine/execution/native_stops.py); orders placed elsewhere on the account are
+    # read back as what they are, never as MARKET.
     STOP = "stop"
     STOP_LIMIT = "stop_limit"
     TRAILING_STOP = "trailing_stop"
@@ -50,6 +51,8 @@ class OrderRequest:
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = None
     time_in_force: str = "day"
+    stop_price: Decimal | None = None  # a STOP order's trigger price
+    trail_percent: Decimal | None = None  # a TRAILING_STOP order's trail, percent of the high-water mark
 
 
 @dataclass(frozen=True, slots=True)
