@@ -26,7 +26,7 @@ from engine.planner.context import (
 )
 from engine.planner.preset import PlannerPreset
 from engine.planner.registry import CALCULATORS, FILTERS, PATTERNS, SEQUENCES, Registry
-from engine.planner.scoring import end_weights, monte_carlo, score
+from engine.planner.scoring import end_weights, monte_carlo, score_many
 from engine.planner.simulate import Costs, SimResult, relax, simulate
 from engine.planner.turnover_anchor import Bounds, Plans, anchor_names, anchor_preset, bounds
 from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
@@ -85,17 +85,23 @@ class Planner:
         factor = ctx.p("sequences.relax_factor")
         budget = min(ctx.p("sequences.max_turnover") * ctx.equity, limits.high)
         held = {s: h.qty for s, h in state.positions.items()}
-        out, seen = [], set()
         anchor = [(Sequence(limits.candidate_label, (), "anchor"), limits.candidate)] if limits.candidate else []
+        unique: list[tuple[Sequence, SimResult]] = []
+        tried, seen = set(), set()
         for seq, given in [(Sequence("hold: no trades", (), "hold"), None), *anchor, *((s, None) for s in seqs)]:
+            planned = (seq.relaxed, tuple((a.symbol, a.side, a.qty, a.price) for a in seq.actions))
+            if given is None and planned in tried:  # the same trades simulate the same: skip before simulating
+                continue
+            tried.add(planned)
             sim = given or simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
                                     relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
                                     max_turnover=budget, size_caps=state.size_caps)
             key = (seq.relaxed, tuple((s.symbol, s.side, s.qty) for s in sim.steps))
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(Scored(seq, sim, score(sim, ctx)))
+            if key not in seen:
+                seen.add(key)
+                unique.append((seq, sim))
+        out = [Scored(seq, sim, parts) for (seq, sim), parts in zip(unique, score_many([u[1] for u in unique], ctx),
+                                                                    strict=True)]
         out.sort(key=lambda r: -r.parts["total"])
         if ctx.on("scoring.monte_carlo"):
             self._monte_carlo(ctx, out)

@@ -52,33 +52,59 @@ def max_drawdown(returns: np.ndarray) -> float:
     return float(max(0.0, (1 - path / peak).max()))
 
 
+def _column_risk(daily: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of daily returns (days x candidates): volatility, CVaR and max drawdown, as cvar and
+    max_drawdown compute them one at a time, in a few array operations for every candidate at once."""
+    days, n = daily.shape
+    if days == 0:
+        return np.zeros(n), np.zeros(n), np.zeros(n)
+    vol = daily.std(axis=0) if days > 1 else np.zeros(n)
+    cut = np.quantile(daily, 1 - alpha, axis=0)
+    tail = daily <= cut
+    count = tail.sum(axis=0)
+    tail_mean = np.where(tail, daily, 0.0).sum(axis=0) / np.maximum(count, 1)
+    tails = np.where(count > 0, np.maximum(0.0, -tail_mean), 0.0)
+    path = np.cumprod(1 + daily, axis=0)
+    peak = np.maximum.accumulate(np.vstack([np.ones((1, n)), path]), axis=0)[1:]
+    drawdown = np.maximum(0.0, (1 - path / peak).max(axis=0))
+    return vol, tails, drawdown
+
+
 def score(sim: SimResult, ctx: PlanContext) -> dict[str, float]:
-    weights = end_weights(sim, ctx)
+    return score_many([sim], ctx)[0]
+
+
+def score_many(sims: list[SimResult], ctx: PlanContext) -> list[dict[str, float]]:
+    """The scores of many simulated sequences: one matrix product and column-wise risk for all of them
+    (the planner scores dozens to hundreds of candidates per plan; one at a time was its largest cost)."""
+    if not sims:
+        return []
     horizon = ctx.p("scoring.horizon_days")
-    w = _vector(weights, ctx)
-    daily = ctx.matrix @ w if len(ctx.matrix) else np.zeros(0)
-    quality, mean = ctx.quality_vector, ctx.mean_returns
+    all_weights = [end_weights(sim, ctx) for sim in sims]
+    w = np.array([_vector(weights, ctx) for weights in all_weights]).reshape(len(sims), len(ctx.columns))
     # expected return: recent mean return plus a tilt by trend quality (momentum > 0, buying dips < 0)
     tilt = ctx.p("scoring.momentum_tilt")
-    expected = float(w @ (mean * horizon + 0.01 * tilt * quality * math.sqrt(horizon / 21)))
-    vol = float(daily.std() * math.sqrt(horizon)) if daily.size > 1 else 0.0
-    tail = cvar(daily, ctx.p("scoring.cvar_alpha")) * math.sqrt(horizon)
-    drawdown = max_drawdown(daily)
-    risk = (vol + tail + drawdown) / 3
-    invested = [v for v in weights.values() if v > 0]
-    total_w = sum(invested)
-    diversification = 1 - sum((v / total_w) ** 2 for v in invested) if total_w > 0 else 0.0
-    diversification *= min(1.0, total_w)  # cash diversifies nothing
-    distance = 0.5 * sum(abs(weights.get(s, 0.0) - ctx.targets.get(s, 0.0)) for s in set(weights) | set(ctx.targets))
-    cost = sim.costs / ctx.equity if ctx.equity > 0 else 0.0
-    parts = {"return": 100 * expected, "risk": 100 * risk, "volatility": 100 * vol, "cvar": 100 * tail,
-             "drawdown": 100 * drawdown, "diversification": 100 * diversification, "cost": 100 * cost,
-             "target_distance": 100 * distance}
-    parts["total"] = (ctx.p("scoring.return_weight") * parts["return"] - ctx.p("scoring.risk_weight") * parts["risk"]
-                      + 0.1 * ctx.p("scoring.diversification_weight") * parts["diversification"]
-                      - 10 * ctx.p("scoring.cost_weight") * parts["cost"]
-                      - 0.2 * ctx.p("scoring.target_weight") * parts["target_distance"])
-    return parts
+    expected = w @ (ctx.mean_returns * horizon + 0.01 * tilt * ctx.quality_vector * math.sqrt(horizon / 21))
+    daily = ctx.matrix @ w.T if len(ctx.matrix) else np.zeros((0, len(sims)))
+    vol, tails, drawdowns = _column_risk(daily, ctx.p("scoring.cvar_alpha"))
+    weights_of = {k: ctx.p(f"scoring.{k}_weight") for k in ("return", "risk", "diversification", "cost", "target")}
+    out = []
+    for i, (sim, weights) in enumerate(zip(sims, all_weights, strict=True)):
+        v, tail, drawdown = float(vol[i]) * math.sqrt(horizon), float(tails[i]) * math.sqrt(horizon), float(drawdowns[i])
+        invested = [x for x in weights.values() if x > 0]
+        total_w = sum(invested)
+        diversification = 1 - sum((x / total_w) ** 2 for x in invested) if total_w > 0 else 0.0
+        diversification *= min(1.0, total_w)  # cash diversifies nothing
+        distance = 0.5 * sum(abs(weights.get(s, 0.0) - ctx.targets.get(s, 0.0)) for s in set(weights) | set(ctx.targets))
+        cost = sim.costs / ctx.equity if ctx.equity > 0 else 0.0
+        parts = {"return": 100 * float(expected[i]), "risk": 100 * (v + tail + drawdown) / 3, "volatility": 100 * v,
+                 "cvar": 100 * tail, "drawdown": 100 * drawdown, "diversification": 100 * diversification,
+                 "cost": 100 * cost, "target_distance": 100 * distance}
+        parts["total"] = (weights_of["return"] * parts["return"] - weights_of["risk"] * parts["risk"]
+                          + 0.1 * weights_of["diversification"] * parts["diversification"]
+                          - 10 * weights_of["cost"] * parts["cost"] - 0.2 * weights_of["target"] * parts["target_distance"])
+        out.append(parts)
+    return out
 
 
 def monte_carlo(sim: SimResult, ctx: PlanContext, rng: np.random.Generator) -> dict[str, float]:

@@ -31,4 +31,13 @@ def ineligible(ctx: PlanContext, a: Action) -> str | None:
 
 @FILTERS.register("eligibility")
 def eligibility(ctx: PlanContext, seqs: list[Sequence]) -> list[Sequence]:
-    return keep_actions(seqs, lambda a: ineligible(ctx, a) is None)
+    """One verdict per distinct (symbol, side, price): the same few actions recur across hundreds of sequences."""
+    verdicts: dict[tuple[str, str, float], bool] = {}
+
+    def ok(a: Action) -> bool:
+        key = (a.symbol, a.side, a.price)
+        if key not in verdicts:
+            verdicts[key] = ineligible(ctx, a) is None
+        return verdicts[key]
+
+    return keep_actions(seqs, ok)
