@@ -11,24 +11,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.settings import load_settings
+from engine.store.migrate import open_store
+
+from .diff import diff_params
 from .errors import ParamsError
+from .exporter import export_workbook
 from .importer import ImportResult
+from .paramset import default_params
 from .safety import UploadLimits
+from .versions import active_params, apply_version, get_version, list_versions, record_export, rollback
+from .workbook import import_workbook
 
 
 def _limits() -> UploadLimits:
     try:
-        from engine.settings import load_settings
-
         return UploadLimits.from_schema(max_upload_bytes=load_settings().max_upload_bytes)
     except Exception:  # noqa: BLE001 - settings problems must not stop an offline validate
         return UploadLimits.from_schema()
 
 
 def _store() -> Any:
-    from engine.settings import load_settings
-    from engine.store.migrate import open_store
-
     return open_store(load_settings().database_url, migrate=True)
 
 
@@ -40,8 +43,6 @@ def _actor() -> str:
 
 
 def _import(path: str) -> ImportResult:
-    from .workbook import import_workbook
-
     return import_workbook(path, limits=_limits())
 
 
@@ -63,8 +64,6 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
-    from .versions import apply_version
-
     res = _import(a.file)
     _print_result(a.file, res)
     if not res.ok or res.paramset is None:
@@ -75,10 +74,6 @@ def cmd_import(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .exporter import export_workbook
-    from .paramset import default_params
-    from .versions import active_params, get_version, record_export
-
     store = None
     if a.template:
         ps = default_params()
@@ -107,7 +102,6 @@ def _load_side(store_box: list[Any], ref: str) -> Any:
         vid = int(ref)
     except ValueError:
         raise ParamsError(f"{ref!r} is neither a workbook file nor a version number") from None
-    from .versions import get_version
 
     if not store_box:
         store_box.append(_store())
@@ -116,8 +110,6 @@ def _load_side(store_box: list[Any], ref: str) -> Any:
 
 
 def cmd_diff(a: argparse.Namespace) -> int:
-    from .diff import diff_params
-
     box: list[Any] = []
     left, right = _load_side(box, a.a), _load_side(box, a.b)
     changes = diff_params(left, right)
@@ -128,8 +120,6 @@ def cmd_diff(a: argparse.Namespace) -> int:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
-    from .versions import list_versions
-
     with _store().read() as s:
         for v in list_versions(s, a.limit):
             mark = "*" if v.is_active else " "
@@ -139,8 +129,6 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_rollback(a: argparse.Namespace) -> int:
-    from .versions import rollback
-
     ps = rollback(_store(), a.version, _actor(), a.note or "")
     print(f"active parameter version: {ps.version_id} (equal to version {a.version})")
     return 0

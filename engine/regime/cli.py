@@ -16,20 +16,18 @@ from typing import Any
 
 import pandas as pd
 
+from engine.market.csv_source import load_ohlcv_csv
 from engine.market.types import MarketDataError
-from engine.params import ParamsError
+from engine.params import ParamsError, default_params
 from engine.params.typed import Parameters
+from engine.params.workbook import import_workbook
 from engine.regime.replay import replay
 from engine.regime.types import RegimeError
 
 
 def _params(path: str | None) -> Any:
     if path is None:
-        from engine.params import default_params
-
         return default_params()
-    from engine.params.workbook import import_workbook
-
     res = import_workbook(path)
     if not res.ok:
         problems = "; ".join(str(i) for i in res.report.errors[:5])
@@ -39,12 +37,6 @@ def _params(path: str | None) -> Any:
 
 
 def _load(path: str, symbol: str | None) -> pd.DataFrame:
-    try:
-        from engine.market.csv_source import load_ohlcv_csv
-    except ImportError:  # pragma: no cover - the market package always ships it
-        df = pd.read_csv(path)
-        df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
-        return df
     return load_ohlcv_csv(path, symbol)
 
 

@@ -10,8 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.market.simulated import SimulatedMarket
 from engine.params.typed import Parameters
 from engine.regime.formation import Formation
+from engine.regime.intraday import IntradayClock
+from engine.regime.replay import replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +76,11 @@ def score(records: pd.DataFrame, truth: pd.DataFrame, params: Any, bar_minutes: 
 
 
 def _session_minutes(params: Any) -> float:
-    from engine.regime.intraday import IntradayClock
     return IntradayClock(params).session_minutes
 
 
 def run_simulated(params: Any, seed: int = 7, minutes: int = 10_000, with_chains: bool = False) -> QualityReport:
     """Replay the simulated index (optionally with its option chains) and score it against the truth."""
-    from engine.market.simulated import SimulatedMarket
-    from engine.regime.replay import replay
-
     market = SimulatedMarket(seed=seed)
     bars, truth = market.history(minutes)
     idx = bars[bars["symbol"] == market.index_symbol()].rename(columns={"ts": "timestamp"})

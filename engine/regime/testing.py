@@ -14,14 +14,16 @@ import pandas as pd
 
 from engine.market.options import bs_price_greeks
 from engine.market.types import OptionChain
+from engine.params import ParamSet
+from engine.regime.intraday import IntradayClock
+from engine.regime.modules.base import Frame
+from engine.regime.series import PriceBuffer, TimeBase, local_clock, log_returns, session_starts
 
 
 def edited(ps: Any, kv: dict[tuple[str, str], Any] | None = None,
            cells: dict[tuple[str, str, int, str], Any] | None = None) -> Any:
     """A validated copy of ``ps`` with key/value edits {(sheet, name): v} (any kv section of the sheet)
     and table edits {(sheet, section, row, column): v}."""
-    from engine.params import ParamSet
-
     d = copy.deepcopy(ps.to_canonical())
     sheets = d["sheets"]
     for (sheet, name), v in (kv or {}).items():
@@ -78,10 +80,6 @@ def chain(spot: float, ts: datetime, expiries: tuple[float, ...] = (7.0, 30.0), 
 
 def frame_for(df: pd.DataFrame, ps: Any, peers: dict[str, np.ndarray] | None = None):
     """The Frame the classifier would build for these bars (all rows emitted)."""
-    from engine.regime.intraday import IntradayClock
-    from engine.regime.modules.base import Frame
-    from engine.regime.series import PriceBuffer, TimeBase, local_clock, log_returns, session_starts
-
     clk = IntradayClock(ps)
     buf = PriceBuffer.from_frame(df)
     tb = TimeBase.infer(buf.ts, clk.session_minutes)

@@ -65,7 +65,9 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
 def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, list[int]], low_vol: list[bool],
         spike: list[bool], gaps: list[str], session_gap: list[bool], restricted: list[int]) -> Decided:
     """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state."""
-    from engine.regime.batch import kernel  # numba loads on first use, not with every import of engine.regime
+    from engine.regime.batch import (
+        kernel,  # local import: heavy (numba compiles on first use), not with every import of engine.regime
+    )
     f, stab, tp, st, tbase = clf.formation, clf.stability, clf.transitions, clf.state, clf.tb
     assert tbase is not None  # chunks are classified once the bar interval is known
     tb = _tables(clf)
@@ -154,7 +156,7 @@ def _state_out(st: StabilityState, regs: tuple[RegimeRow, ...], si: np.ndarray, 
 
 def _decided(clf: RegimeClassifier, tb: tables.Tables, out_i: np.ndarray, out_f: np.ndarray,
              gaps: list[str]) -> Decided:
-    from engine.regime.batch import kernel
+    from engine.regime.batch import kernel  # local import: heavy (numba), as in run()
 
     names = tables.CHECKS
     check_text = {c: ",".join(names[j] for j in range(len(names)) if (c >> j) & 1) for c in set(out_i[7].tolist())}
