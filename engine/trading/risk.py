@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.params.errors import ParamsError
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters, TradingRisk
+from engine.params.versions import active_params
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.equity import market_timezone
 from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
@@ -97,8 +98,6 @@ def _trading_risk_values(t: TradingRisk) -> dict[str, Any]:
 def active_limits(store: Store) -> RiskLimits:
     """The active parameter version's limits; the defaults when no version is stored yet."""
     try:
-        from engine.params.versions import active_params
-
         with store.read() as session:
             return RiskLimits.from_params(active_params(session))
     except Exception as exc:  # noqa: BLE001 - no active version (fresh store): the schema defaults apply
