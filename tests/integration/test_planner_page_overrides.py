@@ -161,3 +161,35 @@ def test_versions_keep_overrides_diff_shows_them_and_restore_brings_them_back(pa
     assert "identical" in str(diff_outputs("cheap", 1, 3))
     with page_db.store.read() as s:
         assert api.preset_versions(s, "cheap")[-1].author == "web:tess"
+
+
+def test_the_panel_refuses_text_keeps_the_store_and_tells_slider_from_override(page) -> None:  # type: ignore[no-untyped-def]
+    from webapp import planner_ids as ids
+    from webapp.planner_overrides_panel import describe_outputs, edit_outputs
+
+    click = [{"prop_id": f"{ids.OVERRIDE_ADD}.n_clicks", "value": 1}]
+    store, message = edit_outputs(ids.OVERRIDE_ADD, 1, click, "sequences.max_depth", "two", {})
+    assert store is no_update and "'sequences.max_depth' = 'two' is not a value; allowed: int from 1 to 10" in \
+        str(message)
+    store, message = edit_outputs(ids.OVERRIDE_ADD, 1, click, "sequences.max_depth", "2", {})
+    assert store == {"sequences.max_depth": 2} and "sequences.max_depth = 2 overrides" in str(message)
+    assert edit_outputs(ids.OVERRIDE_ADD, None, click, "sequences.max_depth", "2", {}) == (no_update, no_update)
+    remove = ids.override_remove("sequences.max_depth")
+    assert edit_outputs(remove, 1, [{"value": None}], None, None, store) == (no_update, no_update)  # row appeared
+    store_after, _ = edit_outputs(remove, 1, [{"value": 1}], None, None, store)
+    assert store_after == {}
+
+    high = [1.0, *DEFAULT_SLIDERS[1:]]
+    rows, precedence, options, help_text = describe_outputs("default", high, [], [], store, "sequences.max_depth")
+    assert "Remove" in str(rows) and "int from 1 to 10" in str(rows)
+    table = str(precedence)
+    # max_depth: base 4, the slider sets 6, the override 2 is in effect
+    assert ("Td(Code('sequences.max_depth')), Td('4'), Td('6 (risk_appetite)'), Td('2'), Td(Strong('2')), "
+            "Td('override (beats slider risk_appetite)')") in table
+    assert ("Td(Code('targets.max_weight')), Td('0.25'), Td('0.4 (risk_appetite)'), Td(''), Td(Strong('0.4')), "
+            "Td('slider risk_appetite')") in table
+    assert {"label": "sequences.max_depth (int from 1 to 10; now 2)", "value": "sequences.max_depth"} in options
+    assert help_text == ("sequences.max_depth: int from 1 to 10; in effect now 2 "
+                         "(set by override (beats slider risk_appetite)).")
+    rows, _, _, _ = describe_outputs("default", high, [], [], {"sequences.max_depth": "2"}, None)  # forged store
+    assert "'sequences.max_depth' = '2' is not allowed" in str(rows)
