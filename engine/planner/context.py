@@ -92,7 +92,8 @@ def build_context(state: PortfolioState, params: dict[str, object]) -> PlanConte
     lookback = int(params["targets.lookback"])  # type: ignore[call-overload]
     closes = state.history.ffill().iloc[-max(lookback, int(params["calculators.trend.slow_window"]) + 2):]  # type: ignore[call-overload]
     fast, slow = int(params["calculators.trend.fast_window"]), int(params["calculators.trend.slow_window"])  # type: ignore[call-overload]
-    quality = {str(s): trend_quality(closes[s].to_numpy(dtype=float), fast, slow) for s in closes.columns}
+    values = closes.to_numpy(dtype=float)  # one conversion, not one pandas column lookup per symbol
+    quality = {str(s): trend_quality(values[:, i], fast, slow) for i, s in enumerate(closes.columns)}
     recent = closes.iloc[-lookback:]
     returns = recent.pct_change(fill_method=None).iloc[1:].fillna(0.0)
     stance = regime_stance(state.regime)

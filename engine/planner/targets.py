@@ -66,7 +66,9 @@ def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_w
     """Weights of equity per symbol; they sum to at most `invested` and none exceeds max_weight."""
     if method == "fixed" or fixed is not None:
         return cap_weights(dict(fixed or {}), max_weight, min(invested, sum((fixed or {}).values())))
-    usable = [s for s in universe if s in closes.columns and closes[s].notna().sum() > 10]
+    present = [s for s in universe if s in closes.columns]
+    counts = closes[present].notna().sum()  # one pass over the frame, not one per symbol
+    usable = [s for s in present if counts[s] > 10]
     if not usable:
         return {}
     raw = optimise(method, closes[usable].ffill().dropna(), max_weight)

@@ -14,17 +14,14 @@ def signature(seq: Sequence) -> frozenset[tuple[str, str, float]]:
 @FILTERS.register("diversity")
 def diversity(ctx: PlanContext, seqs: list[Sequence]) -> list[Sequence]:
     limit = 1.0 - ctx.p("filters.diversity.weight")
-    kept: list[tuple[Sequence, frozenset[tuple[str, str, float]], frozenset[tuple[str, str]]]] = []
+    groups: dict[tuple[str | None, str], list[tuple[frozenset[tuple[str, str, float]], frozenset[tuple[str, str]]]]] = {}
+    kept: list[Sequence] = []
     for seq in sorted(seqs, key=lambda s: -sum(a.score for a in s.actions)):
         sig = signature(seq)
         trades = frozenset((a.symbol, a.side) for a in seq.actions)
-        similar = False
-        for other, other_sig, other_trades in kept:
-            if other.relaxed != seq.relaxed or other.generator != seq.generator:
-                continue
-            if sig == other_sig or len(trades & other_trades) / len(trades | other_trades) > limit:
-                similar = True
-                break
-        if not similar:
-            kept.append((seq, sig, trades))
-    return [k[0] for k in kept]
+        group = groups.setdefault((seq.relaxed, seq.generator), [])  # only compared within its generator
+        if not any(sig == other_sig or len(trades & other_trades) / len(trades | other_trades) > limit
+                   for other_sig, other_trades in group):
+            group.append((sig, trades))
+            kept.append(seq)
+    return kept
