@@ -74,9 +74,9 @@ def stops_table(stops: Sequence[dict[str, Any]], can_edit: bool) -> Any:
         rows.append([s["symbol"], "long" if s["direction"] > 0 else "short",
                      html.Span(_level(s.get("stop")), id={"type": "trading-stop-level", "index": s["symbol"]}),
                      s.get("stop_kind") or "—", trail.strip() or "—", _level(s.get("take_profit")), hold,
-                     _level(s.get("extreme")), s["status"], s.get("source", ""), button])
+                     _level(s.get("extreme")), s.get("checked_by", "engine"), s["status"], s.get("source", ""), button])
     return small_table(["Symbol", "Side", "Stop", "Kind", "Trail", "Take-profit", "Max hold", "Best price",
-                        "Status", "Set by", ""], rows, "No protective stops.")
+                        "Checked by", "Status", "Set by", ""], rows, "No protective stops.")
 
 
 def parents_table(parents: Sequence[dict[str, Any]], can_cancel: bool) -> Any:

@@ -263,6 +263,15 @@ def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
                          outcome="ok" if event.what == "triggered" else event.what)
 
 
+def _checked_by(spec: StopSpec, cover: str | None) -> str:
+    """Who watches the exits: the broker's resting order (for the one it carries) and/or the engine's tick."""
+    if cover is None:
+        return "engine"
+    rest = any(getattr(spec, f) is not None for f in StopSpec.__slots__ if f != cover)
+    what = "trailing stop" if cover == "trail_pct" else "stop order"
+    return f"broker ({what})" + (" + engine (the other exits)" if rest else "")
+
+
 def live_stops(session: Session) -> list[dict[str, object]]:
     """The Trading page's view: every live stop with its current levels."""
     from engine.execution.stops import protective_level, take_profit_level
@@ -281,5 +290,5 @@ def live_stops(session: Session) -> list[dict[str, object]]:
                     "take_profit": take_profit_level(spec, st), "max_hold_seconds": row.max_hold_seconds,
                     "trail_pct": row.trail_pct, "trail_atr_mult": row.trail_atr_mult,
                     "stop_loss_pct": row.stop_loss_pct, "source": row.source, "opened_at": row.opened_at,
-                    "native": f"{native.order_type} {native.status}" if native is not None and is_live(native) else None})
+                    "checked_by": _checked_by(spec, covered(native))})
     return out

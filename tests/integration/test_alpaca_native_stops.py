@@ -12,9 +12,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from components.execution_panels import stops_table
 from engine.clock import ManualClock
 from engine.context import EngineContext
-from engine.execution.protect import attach_stop, cancel_stop
+from engine.execution.protect import attach_stop, cancel_stop, live_stops
 from engine.execution.stops import StopSpec
 from engine.execution.tick import on_market_tick
 from engine.market.types import Bar
@@ -77,6 +78,13 @@ def stop_row(ctx: EngineContext) -> ProtectiveStop:
         return s.scalars(select(ProtectiveStop).order_by(ProtectiveStop.id.desc()).limit(1)).one()
 
 
+def checked_by(ctx: EngineContext) -> str:
+    with ctx.store.read() as s:
+        [view] = live_stops(s)
+    assert str(view["checked_by"]) in str(stops_table([view], can_edit=False)), "the Trading page shows it"
+    return str(view["checked_by"])
+
+
 def engine_exits(ctx: EngineContext) -> list[OrderRow]:
     with ctx.store.read() as s:
         return list(s.scalars(select(OrderRow).where(OrderRow.origin == "stop", OrderRow.order_type == "market")))
@@ -97,6 +105,7 @@ def test_a_stop_loss_becomes_a_native_stop_and_a_gap_fills_at_the_gap_price(ctx,
         actions = [a.action for a in s.scalars(select(AuditEvent).where(AuditEvent.target == SYM))]
     assert (stored.order_type, stored.origin, stored.status) == ("stop", "stop", "new")
     assert "order.submit" in actions and "stop.native" in actions
+    assert checked_by(ctx) == "broker (stop order)"
     server.book.move_price(SYM, D("97"))
     assert natives(server) == [order], "97 is above the stop"
     server.book.move_price(SYM, D("94"))  # gaps from 97 through 95.80: the stop fills at 94, not at 95.80
@@ -116,9 +125,10 @@ def test_a_stop_loss_becomes_a_native_stop_and_a_gap_fills_at_the_gap_price(ctx,
 
 def test_a_trailing_stop_tracks_the_high_water_mark_and_fires_at_the_hand_computed_level(ctx, server) -> None:
     hold(ctx, server, "100", "100", "100")
-    attach_stop(ctx, SYM, StopSpec(trail_pct=D(5)), "alice")
+    attach_stop(ctx, SYM, StopSpec(trail_pct=D(5), take_profit_pct=D(50)), "alice")
     tick(ctx)
     [order] = natives(server)
+    assert checked_by(ctx) == "broker (trailing stop) + engine (the other exits)"
     assert (order.order_type, order.trail_percent, order.qty, order.time_in_force) == ("trailing_stop", D(5), D(100),
                                                                                          "gtc")
     assert order.stop_price == D(95)  # hwm 100 at placement: 100 * 0.95
@@ -139,10 +149,12 @@ def test_the_engine_check_stands_back_while_the_native_stop_lives_and_acts_once_
     attach_stop(ctx, SYM, StopSpec(stop_loss_pct=D(5)), "alice")  # level 100 * 0.95 = 95
     tick(ctx)
     [order] = natives(server)
+    assert checked_by(ctx) == "broker (stop order)"
     tick(ctx, low=94.0)  # the engine sees 94, below 95; the native order is live at the broker
     assert engine_exits(ctx) == [], "no second sell while the broker's stop is live"
     server.book.cancel(order.id)  # canceled at the broker (e.g. by hand in Alpaca's console)
     sync_from_broker(ctx)
+    assert checked_by(ctx) == "engine"
     tick(ctx, low=94.0)
     exits = engine_exits(ctx)
     assert [(o.side, o.qty, o.status) for o in exits] == [("sell", D(100), "filled")]
