@@ -97,14 +97,14 @@ class StabilityPolicy:
         self.stability_w = float(s.stability_score_weight)
         self.confirm_bars = int(math.ceil(float(Parameters(ps).master_configuration.regime_confirmation_bars)))
         self.min_per_day = float(s.min_transitions_per_day)
-        self.params: dict[int, RegimeParams] = {}
+        self.regime_params: dict[int, RegimeParams] = {}  # RegimeParameters rows by regime id
         for r in Parameters(ps).regime_parameters.rows:
             rid = int(r.regime_id)
             known = transitions.f.by_id.get(rid)
             if known is not None and known.name != str(r.regime_name):
                 raise RegimeError(f"RegimeParameters row {rid} is named {r.regime_name} but RegimeClassification "
                                   f"calls regime {rid} {known.name}; make the names agree in the workbook")
-            self.params[rid] = RegimeParams(float(r.entry_threshold), float(r.exit_threshold), float(r.min_duration),
+            self.regime_params[rid] = RegimeParams(float(r.entry_threshold), float(r.exit_threshold), float(r.min_duration),
                                             float(r.typical_duration), float(r.max_duration))
         self.validation = Validation(ps)
         self.enforce_min_duration = self.validation.enabled("maintain_regime")
@@ -131,16 +131,16 @@ class StabilityPolicy:
         return max(1, math.ceil(base / max(p.sensitivity, 1e-9)))
 
     def min_duration_of(self, regime: RegimeRow) -> float:
-        rp = self.params.get(regime.regime_id)
+        rp = self.regime_params.get(regime.regime_id)
         return max(self.min_duration, regime.min_duration, rp.min_duration if rp else 0.0)
 
     def max_duration_of(self, regime: RegimeRow) -> float:
-        rp = self.params.get(regime.regime_id)
+        rp = self.regime_params.get(regime.regime_id)
         return min(self.max_duration, rp.max_duration) if rp else self.max_duration
 
     def normalised_persistence(self, regime: RegimeRow, minutes: float) -> float:
         """Time in regime over the regime's TypicalDuration, capped at 1."""
-        rp = self.params.get(regime.regime_id)
+        rp = self.regime_params.get(regime.regime_id)
         return min(1.0, minutes / rp.typical_duration) if rp and rp.typical_duration > 0 else 0.0
 
     def decide(self, st: StabilityState, p: Proposal) -> Decision:
@@ -174,7 +174,7 @@ class StabilityPolicy:
         if not rules:
             why = f"no TransitionRules row allows {cur.name} -> {target.name}" + self.validation.tag("reject_transition")
             return Decision(cur, False, None, why + (f" ({note})" if note else ""), tuple(checks), progress)
-        rp = self.params.get(target.regime_id)
+        rp = self.regime_params.get(target.regime_id)
         entry = rp.entry if rp else 0.0
         floor = max(entry, self.confidence_threshold)
         if "neutral buffer" in note:  # a reversal under way must clear the general transition bar
@@ -217,7 +217,7 @@ class StabilityPolicy:
             else:
                 checks.append("persistence")
         if not blocked and not simple:
-            cp = self.params.get(cur.regime_id)
+            cp = self.regime_params.get(cur.regime_id)
             recent_day = sum(1 for x in st.transitions if x > t - day_window)
             locked = time_in > day_window and recent_day < self.min_per_day
             waived = (cp is not None and p.stay_confidence < cp.exit) or time_in > self.max_duration_of(cur) or locked

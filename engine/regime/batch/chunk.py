@@ -172,5 +172,5 @@ def _percentile_codes(clf: RegimeClassifier, pct: np.ndarray) -> np.ndarray:
 
 
 def _typical(stab: Any, regime: Any) -> float:
-    rp = stab.params.get(regime.regime_id)
+    rp = stab.regime_params.get(regime.regime_id)
     return rp.typical_duration if rp else 0.0

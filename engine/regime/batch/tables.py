@@ -94,7 +94,7 @@ def build(clf: RegimeClassifier) -> Tables:
                 rules = [UNRULED]
             norule[a, b] = note_id(f"no TransitionRules row allows {cur.name} -> {tgt.name}"
                                    + stab.validation.tag("reject_transition") + (f" ({text})" if text else ""))
-            rp = stab.params.get(tgt.regime_id)
+            rp = stab.regime_params.get(tgt.regime_id)
             floor = max(rp.entry if rp else 0.0, stab.confidence_threshold)
             if "neutral buffer" in text:
                 floor = max(floor, tp.confidence_required)
@@ -106,7 +106,7 @@ def build(clf: RegimeClassifier) -> Tables:
         n_rules[a, b] = len(found)
         for j, (t, q, i) in enumerate(found):
             thr[a, b, j], req[a, b, j], rid[a, b, j] = t, q, i
-    cps = [stab.params.get(r.regime_id) for r in regs]
+    cps = [stab.regime_params.get(r.regime_id) for r in regs]
     slots = clf.clock.slots
     demote = np.zeros((nt, nv, max(len(slots), 1)), np.int64)
     for tband in f.trend:  # every (trend, vol) pair has a regime (batch.unsupported_reason checks it)
