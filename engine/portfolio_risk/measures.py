@@ -8,7 +8,9 @@ A one-bar figure becomes a one-day figure by the square root of time (`horizon` 
 """
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -34,16 +36,37 @@ def portfolio_pnl(returns: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def historical(pnl: np.ndarray, level: float, horizon: float = 1.0) -> VarFigures:
     """Historical VaR/CVaR of a P&L series, scaled by sqrt(horizon)."""
+    return historical_levels(pnl, (level,), horizon)[0]
+
+
+def historical_levels(pnl: np.ndarray, levels: Sequence[float], horizon: float = 1.0) -> list[VarFigures]:
+    """Historical VaR/CVaR at each level from one sort of the P&L (the risk cycle asks for two levels)."""
     x = np.asarray(pnl, dtype=float)
-    x = x[~np.isnan(x)]
+    x = np.sort(x[~np.isnan(x)])
     if x.size == 0:
         raise ValueError("no returns to compute VaR from")
-    tail = 1.0 - level
-    var = -float(np.percentile(x, 100.0 * tail))
-    k = int((x.size - 1) * tail)
-    cvar = -float(np.mean(np.partition(x, k)[: k + 1]))
     scale = math.sqrt(horizon)
-    return VarFigures(level, var * scale, cvar * scale)
+    out = []
+    for level in levels:
+        tail = 1.0 - level
+        k = int((x.size - 1) * tail)
+        cvar = -float(x[: k + 1].mean())
+        out.append(VarFigures(level, -_percentile_sorted(x, 100.0 * tail) * scale, cvar * scale))
+    return out
+
+
+def _percentile_sorted(x: np.ndarray, pct: float) -> float:
+    """np.percentile(x, pct) (method 'linear') of an already sorted x, with numpy's own arithmetic."""
+    n = x.size
+    virtual = (n - 1) * (pct / 100.0)
+    if virtual >= n - 1:
+        return float(x[-1])
+    if virtual < 0:
+        return float(x[0])
+    lo = math.floor(virtual)
+    a, b, gamma = float(x[lo]), float(x[lo + 1]), virtual - lo
+    diff = b - a
+    return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
 
 
 def parametric(returns: np.ndarray, values: np.ndarray, level: float, horizon: float = 1.0,
@@ -55,10 +78,23 @@ def parametric(returns: np.ndarray, values: np.ndarray, level: float, horizon: f
     w = np.asarray(values, dtype=float)
     if r.shape[0] < 2:
         raise ValueError("at least two returns are needed for a covariance")
-    mu = float(r.mean(axis=0) @ w) * horizon
     c = np.atleast_2d(np.cov(r, rowvar=False) if cov is None else cov)
-    sigma = math.sqrt(max(float(w @ c @ w), 0.0) * horizon)
+    return gaussian(float(r.mean(axis=0) @ w), float(w @ c @ w), (level,), horizon)[0]
+
+
+def gaussian(mu: float, variance: float, levels: Sequence[float], horizon: float = 1.0) -> list[VarFigures]:
+    """Gaussian VaR/CVaR of a one-bar P&L with mean `mu` and `variance` (w'Σw), per level."""
+    m = mu * horizon
+    sigma = math.sqrt(max(variance, 0.0) * horizon)
+    out = []
+    for level in levels:
+        z, pdf = _quantile(level)
+        out.append(VarFigures(level, -(m + z * sigma), -(m - sigma * pdf / (1.0 - level))))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _quantile(level: float) -> tuple[float, float]:
+    """(z, pdf(z)) of the standard normal at the lower tail 1 - level, computed once per level."""
     z = _NORMAL.inv_cdf(1.0 - level)
-    var = -(mu + z * sigma)
-    cvar = -(mu - sigma * _NORMAL.pdf(z) / (1.0 - level))
-    return VarFigures(level, var, cvar)
+    return z, _NORMAL.pdf(z)

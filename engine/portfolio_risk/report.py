@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.portfolio_risk import measures, stress, structure
+from engine.portfolio_risk import measures, moments, stress, structure
 from engine.portfolio_risk.returns import ReturnsHistory
 
 MIN_RETURNS = 20  # fewer returns than this: no VaR (a tail of one or two points says nothing)
@@ -109,34 +109,35 @@ def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, c
             worst_days: int = 5, user_scenarios: Sequence[stress.UserScenario] = ()) -> RiskReport:
     """Every figure of the book from its recent returns (one covariance matrix serves them all)."""
     symbols, values = book.symbols, book.values
-    r = history.matrix(symbols)
-    h = history.bars_per_day
-    n, k = r.shape
-    has_index = bool(history.index_symbol and history.index_symbol in history.closes.columns)
-    index_r = history.matrix([history.index_symbol])[:, 0] if has_index and history.index_symbol else np.zeros(n)
-    cov = np.atleast_2d(np.cov(r, rowvar=False)) if n >= 2 and k else np.zeros((k, k))
-    b = structure.betas(r, index_r)
-    var_m = float(np.var(index_r, ddof=1)) if n >= 2 else 0.0
-    own_var = np.clip(np.diag(cov), 0.0, None)
+    k = len(symbols)
+    index = history.index_symbol if history.index_symbol and history.index_symbol in history.closes.columns else None
+    wanted = symbols + (index,) if index else symbols
+    r_all = history.matrix(wanted)  # the names, then the index: one pick, one covariance
+    r, n, h = r_all[:, :k], r_all.shape[0], history.bars_per_day
+    mom = moments.of(r_all, with_index=index is not None)
+    b, own_var = mom.betas, np.clip(np.diag(mom.cov), 0.0, None)
     sigma = np.sqrt(own_var * h)
-    resid_sigma = np.sqrt(np.clip(own_var - b * b * var_m, 0.0, None) * h)  # OLS: var(r - b m) = var(r) - b^2 var(m)
+    resid_sigma = np.sqrt(np.clip(own_var - b * b * mom.index_var, 0.0, None) * h)  # OLS: var(r - b m) = var(r) - b^2 var(m)
     note = ""
     var: dict[str, measures.VarFigures] = {}
     if n >= MIN_RETURNS and k:
-        pnl = measures.portfolio_pnl(r, values)
-        for level in measures.LEVELS:
-            var[f"historical_{round(level * 100)}"] = measures.historical(pnl, level, h)
-            var[f"parametric_{round(level * 100)}"] = measures.parametric(r, values, level, h, cov=cov)
+        hist = measures.historical_levels(measures.portfolio_pnl(r, values), measures.LEVELS, h)
+        gauss = measures.gaussian(float(mom.mean @ values), float(values @ mom.cov @ values), measures.LEVELS, h)
+        for level, hf, gf in zip(measures.LEVELS, hist, gauss, strict=True):
+            var[f"historical_{round(level * 100)}"] = hf
+            var[f"parametric_{round(level * 100)}"] = gf
     elif k:
         note = f"only {n} returns in the store (VaR needs {MIN_RETURNS}); VaR and CVaR are not computed yet"
-    corr = structure.correlation(r, cov=cov)
-    cluster = structure.largest_cluster(structure.clusters(symbols, corr, values, cluster_threshold))
+    corr = structure.correlation(r, cov=mom.cov)
     scenarios = stress.hypothetical(values, b, sigma, resid_sigma)
-    dates, daily = history.daily_matrix(symbols)
-    index_daily = history.daily_matrix([history.index_symbol])[1][:, 0] if has_index and history.index_symbol else None
-    scenarios += stress.historical(values, dates, daily, index_daily, worst_days)
+    dates, daily_all = (history.daily_dates, r_all) if history.daily_is_bars else history.daily_matrix(wanted)
+    index_daily = daily_all[:, k] if index else None
+    scenarios += stress.historical(values, dates, daily_all[:, :k], index_daily, worst_days)
     scenarios += [stress.user(u, symbols, groups, b) for u in user_scenarios]
-    results = [ScenarioResult(sc.name, sc.kind, symbols, sc.pnl(values)) for sc in scenarios]
+    pnl = stress.pnl_matrix(scenarios, values)  # scenarios x positions, one product
     return RiskReport(symbols=symbols, values=values, equity=book.equity, n_returns=n, bars_per_day=h, var=var,
-                      groups=structure.by_group(symbols, values, groups), sides=structure.by_side(values),
-                      corr=corr, cluster=cluster, betas=b, dollar_beta=float(values @ b), scenarios=results, note=note)
+                      groups=structure.by_group(symbols, values, groups), sides=structure.by_side(values), corr=corr,
+                      cluster=structure.largest_of(symbols, corr, values, cluster_threshold), betas=b,
+                      dollar_beta=float(values @ b),
+                      scenarios=[ScenarioResult(sc.name, sc.kind, symbols, row) for sc, row in zip(scenarios, pnl, strict=True)],
+                      note=note)

@@ -19,6 +19,7 @@ from engine.store.models import BarRow, Instrument
 
 SESSION_SECONDS = 6.5 * 3600
 DAY_SECONDS = 20 * 3600  # a median spacing this long means daily (or slower) bars
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}  # a DatetimeIndex's units in a second
 
 
 @dataclass(frozen=True)
@@ -32,22 +33,32 @@ class ReturnsHistory:
 
     @cached_property
     def _columns(self) -> dict[str, int]:
-        return {str(c): i for i, c in enumerate(self.closes.columns)}
+        return {str(c): i for i, c in enumerate(self.closes.columns.tolist())}
+
+    @cached_property
+    def _index(self) -> pd.DatetimeIndex:
+        idx = self.closes.index
+        return idx if isinstance(idx, pd.DatetimeIndex) else pd.DatetimeIndex(idx)
 
     @cached_property
     def _filled(self) -> np.ndarray:
-        """Closes with a name's missing bar carrying its last close."""
-        return self.closes.ffill().to_numpy(dtype=float)
+        """Closes with a name's missing bar carrying its last close (pandas only when a bar is missing)."""
+        px = self.closes.to_numpy(dtype=float)
+        return self.closes.ffill().to_numpy(dtype=float) if np.isnan(px).any() else px
 
     @cached_property
     def _returns(self) -> np.ndarray:
-        """Simple returns per bar; a name's missing bar carries its last close (a 0 return)."""
-        px = self._filled
+        """Simple returns per bar; a name's missing bar carries its last close (a 0 return).
+
+        All finite from the raw closes means no close was missing (a NaN close makes a NaN return):
+        then the fill is not needed; else the returns are taken again from the filled closes."""
+        px = self.closes.to_numpy(dtype=float)
         if px.shape[0] < 2:
             return np.zeros((0, px.shape[1]))
         with np.errstate(invalid="ignore", divide="ignore"):
-            r = px[1:] / px[:-1] - 1.0
-        return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+            r = px[1:] / px[:-1]
+        r -= 1.0
+        return r if np.isfinite(r).all() else _simple_returns(self._filled)
 
     @property
     def returns(self) -> pd.DataFrame:
@@ -55,10 +66,10 @@ class ReturnsHistory:
 
     @cached_property
     def bars_per_day(self) -> float:
-        idx = pd.DatetimeIndex(self.closes.index)
+        idx = self._index
         if len(idx) < 2:
             return 1.0
-        spacing = pd.Timedelta(float(np.median(np.diff(idx.asi8))), unit=idx.unit).total_seconds()
+        spacing = _median(np.diff(idx.asi8)) / _PER_SECOND[idx.unit]
         if not spacing or spacing >= DAY_SECONDS:
             return 1.0
         return max(1.0, SESSION_SECONDS / spacing)
@@ -68,17 +79,24 @@ class ReturnsHistory:
         """(dates, close-to-close returns per calendar date, UTC) over all columns."""
         if self.closes.empty:
             return pd.DatetimeIndex([]), np.zeros((0, 0))
-        idx = pd.DatetimeIndex(self.closes.index)
-        day = idx.asi8 // int(pd.Timedelta(days=1) / pd.Timedelta(1, unit=idx.unit))
-        last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])  # the last bar of each date
+        idx = self._index
+        day = idx.asi8 // (86_400 * _PER_SECOND[idx.unit])
+        last = np.flatnonzero(np.append(day[1:] != day[:-1], True))  # the last bar of each date
         if len(last) == len(idx):  # daily bars already: the bar returns are the daily returns
             return idx[1:], self._returns
         px = self._filled[last]
         if px.shape[0] < 2:
             return pd.DatetimeIndex([]), np.zeros((0, px.shape[1]))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.nan_to_num(px[1:] / px[:-1] - 1.0, nan=0.0, posinf=0.0, neginf=0.0)
-        return idx[last[1:]], r
+        return idx[last[1:]], _simple_returns(px)
+
+    @property
+    def daily_is_bars(self) -> bool:
+        """Daily bars: the daily returns are the bar returns (a caller may reuse its bar matrix)."""
+        return self._daily[1] is self._returns
+
+    @property
+    def daily_dates(self) -> pd.DatetimeIndex:
+        return self._daily[0]
 
     def daily_returns(self) -> pd.DataFrame:
         """Close-to-close returns per calendar date (the historical scenarios' 'days')."""
@@ -94,23 +112,48 @@ class ReturnsHistory:
         return self._pick(self._returns, symbols)
 
     def _pick(self, r: np.ndarray, symbols: Iterable[str]) -> np.ndarray:
-        names = list(symbols)
-        out = np.zeros((r.shape[0], len(names)))
-        for j, name in enumerate(names):
-            i = self._columns.get(name)
-            if i is not None:
-                out[:, j] = r[:, i]
+        """One fancy-indexing copy; a name without a column gets a zero column."""
+        cols = self._columns
+        at = np.fromiter((cols.get(name, -1) for name in symbols), dtype=np.intp)
+        if r.shape[1] == 0 or (at < 0).all():
+            return np.zeros((r.shape[0], at.size))
+        out = r[:, at]  # a copy; the misses took the last column for now
+        if (at < 0).any():
+            out[:, at < 0] = 0.0
         return out
+
+
+def _median(x: np.ndarray) -> float:
+    """np.median of a 1-d array by one partition (np.median's checks cost more than the work here)."""
+    mid = x.size // 2
+    if x.size % 2:
+        return float(np.partition(x, mid)[mid])
+    part = np.partition(x, (mid - 1, mid))
+    return (float(part[mid - 1]) + float(part[mid])) / 2.0
+
+
+def _simple_returns(px: np.ndarray) -> np.ndarray:
+    """px[t] / px[t-1] - 1 per column; a non-finite result (a zero or missing close) becomes 0."""
+    if px.shape[0] < 2:
+        return np.zeros((0, px.shape[1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = px[1:] / px[:-1]
+    r -= 1.0
+    if not np.isfinite(r).all():
+        np.nan_to_num(r, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return r
 
 
 def from_closes(closes: pd.DataFrame, index_symbol: str | None = None) -> ReturnsHistory:
     """A history from a supplied frame of closes (e.g. a user's daily CSV): sorted, numeric."""
-    frame = closes.sort_index()
-    frame.index = pd.DatetimeIndex(frame.index)
-    try:
-        frame = frame.astype(float)
-    except (TypeError, ValueError):
-        frame = frame.apply(pd.to_numeric, errors="coerce")
+    frame = closes.copy(deep=False) if closes.index.is_monotonic_increasing else closes.sort_index()
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        frame.index = pd.DatetimeIndex(frame.index)
+    if frame.to_numpy().dtype != np.float64:  # already float: no copy (copy-on-write protects it)
+        try:
+            frame = frame.astype(float)
+        except (TypeError, ValueError):
+            frame = frame.apply(pd.to_numeric, errors="coerce")
     return ReturnsHistory(frame, index_symbol)
 
 

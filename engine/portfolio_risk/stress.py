@@ -37,6 +37,14 @@ class Scenario:
         return np.asarray(values, dtype=float) * self.shocks
 
 
+def pnl_matrix(scenarios: Sequence[Scenario], values: np.ndarray) -> np.ndarray:
+    """P&L per scenario (rows) and position (columns): every scenario's shocks times the values at once."""
+    v = np.asarray(values, dtype=float)
+    if not scenarios:
+        return np.zeros((0, v.size))
+    return np.array([sc.shocks for sc in scenarios], dtype=float) * v
+
+
 @dataclass(frozen=True)
 class UserScenario:
     """A saved scenario: shocks (fractions, -0.05 = -5%) keyed by symbol, group name or INDEX."""
@@ -78,22 +86,34 @@ def historical(values: np.ndarray, dates: Sequence[date] | pd.DatetimeIndex, mov
     else:
         driver, label = moves @ np.asarray(values, dtype=float), "book"
     out = []
-    for i in np.argsort(driver, kind="stable")[:worst]:
-        text = f"{driver[i]:+.2%}" if label == "index" else f"{driver[i]:+,.0f}"
-        day = pd.Timestamp(dates[i]).date()
+    rows = np.argsort(driver, kind="stable")[:worst]
+    for i, day in zip(rows, _dates_at(dates, rows), strict=True):
+        move = float(driver[i])
+        text = f"{move:+.2%}" if label == "index" else f"{move:+,.0f}"
         out.append(Scenario(f"Worst day {day} ({label} {text})", "historical", moves[i]))
     return out
 
 
+def _dates_at(dates: Sequence[date] | pd.DatetimeIndex, rows: np.ndarray) -> list[date]:
+    """The calendar dates at `rows` (numpy's day arithmetic for a naive or UTC index: no Timestamps)."""
+    if isinstance(dates, pd.DatetimeIndex) and (dates.tz is None or str(dates.tz) == "UTC"):
+        days: list[date] = dates.asi8[rows].astype(f"datetime64[{dates.unit}]").astype("datetime64[D]").tolist()
+        return days
+    return [pd.Timestamp(dates[i]).date() for i in rows]
+
+
 def user(spec: UserScenario, symbols: Sequence[str], groups: Mapping[str, str], betas: np.ndarray) -> Scenario:
     """Shocks for the book's names from a user scenario (symbol > group > INDEX x beta > 0)."""
-    index_move = spec.shocks.get(INDEX_KEY)
-    shocks = np.zeros(len(symbols))
-    for i, sym in enumerate(symbols):
-        if sym in spec.shocks:
-            shocks[i] = spec.shocks[sym]
-        elif groups.get(sym) in spec.shocks:
-            shocks[i] = spec.shocks[groups[sym]]
-        elif index_move is not None:
-            shocks[i] = betas[i] * index_move
+    given = spec.shocks
+
+    def named(sym: str) -> float | None:
+        group = groups.get(sym)
+        return given[sym] if sym in given else given.get(group) if group is not None else None
+
+    own = [named(s) for s in symbols]
+    shocks = np.array([0.0 if x is None else x for x in own], dtype=float)
+    index_move = given.get(INDEX_KEY)
+    if index_move is not None:
+        by_index = np.array([x is None for x in own], dtype=bool)
+        shocks[by_index] = np.asarray(betas, dtype=float)[by_index] * index_move
     return Scenario(spec.name, "user", shocks)
