@@ -219,3 +219,19 @@ def test_the_kill_switch_cancels_native_stops_and_none_fires_after_a_flatten(ctx
     assert server.book.positions.get(SYM) is None
     server.book.move_price(SYM, D(80))  # far through the old stop at 95
     assert server.book.positions.get(SYM) is None and natives(server, open_only=False) == [order]
+
+
+def test_an_engine_side_take_profit_cancels_the_native_stop_before_it_sells(ctx, server) -> None:
+    hold(ctx, server, "100", "100", "100")
+    attach_stop(ctx, SYM, StopSpec(trail_pct=D(5), take_profit_pct=D(10)), "alice")  # take-profit at 110
+    tick(ctx)
+    [order] = natives(server)
+    server.book.move_price(SYM, D(111))  # the trailing stop's high-water mark moves to 111; nothing fires
+    ctx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    on_market_tick(ctx, [Bar(SYM, ctx.clock.now(), 100.0, 111.0, 100.0, 111.0, 1000)])  # the engine sees 111 >= 110
+    exits = engine_exits(ctx)
+    assert [(o.side, o.qty, o.status) for o in exits] == [("sell", D(100), "filled")]
+    assert order.status == "canceled", "Alpaca holds the shares for the stop: it is canceled before the sale"
+    assert server.book.positions.get(SYM) is None and natives(server) == []
+    server.book.move_price(SYM, D(90))
+    assert server.book.positions.get(SYM) is None, "no stop left to open a short"
