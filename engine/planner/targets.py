@@ -48,6 +48,8 @@ def optimise(method: str, closes: pd.DataFrame, max_weight: float) -> dict[str, 
     returns = closes.pct_change(fill_method=None).dropna(how="all").fillna(0.0)
     if method == "risk_parity":
         return {str(k): float(v) for k, v in HRPOpt(returns).optimize().items()}
+    if method == "inverse_volatility":
+        return _inverse_volatility(returns)
     cov = risk_models.sample_cov(closes, frequency=252, fix_method="spectral")
     if method == "min_variance":
         bound = max(max_weight, 1.0 / len(cols) + 1e-6)
@@ -59,6 +61,18 @@ def optimise(method: str, closes: pd.DataFrame, max_weight: float) -> dict[str, 
     vol = np.sqrt(np.clip(np.diag(cov.to_numpy()), 1e-12, None))
     inv = 1.0 / vol
     return {str(s): float(v / inv.sum()) for s, v in zip(cov.columns, inv, strict=True)}
+
+
+def _inverse_volatility(returns: pd.DataFrame) -> dict[str, float]:
+    """Weights by 1 / annualised volatility: the diagonal of pypfopt's sample_cov (its spectral fix only
+    when the covariance is not positive semidefinite), without building the rest of that frame."""
+    cov = returns.cov().to_numpy() * 252
+    try:
+        np.linalg.cholesky(cov + 1e-16 * np.eye(len(cov)))
+    except np.linalg.LinAlgError:
+        cov = risk_models.fix_nonpositive_semidefinite(pd.DataFrame(cov), fix_method="spectral").to_numpy()
+    inv = 1.0 / np.sqrt(np.clip(np.diag(cov), 1e-12, None))
+    return {str(s): float(v / inv.sum()) for s, v in zip(returns.columns, inv, strict=True)}
 
 
 def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_weight: float, invested: float,

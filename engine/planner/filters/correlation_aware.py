@@ -16,17 +16,20 @@ def correlation_aware(ctx: PlanContext, seqs: list[Sequence]) -> list[Sequence]:
     if not buys_all or len(ctx.returns) < 10:
         return seqs
     names = sorted((buys_all | set(ctx.state.positions)) & set(ctx.returns.columns))
-    high = ctx.returns[names].corr().fillna(0.0).to_numpy() > threshold
-    index = {name: i for i, name in enumerate(names)}
-    held = np.array([index[s] for s in ctx.state.positions if s in index], dtype=int)
+    columns = {str(c): i for i, c in enumerate(ctx.returns.columns)}
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat series has no correlation: 0, as before
+        corr = np.corrcoef(ctx.matrix[:, [columns[n] for n in names]], rowvar=False).reshape(len(names), len(names))
+    high = np.nan_to_num(corr, nan=0.0) > threshold
+    # per bought name, the names it clashes with (itself included when its own correlation counts)
+    partners = {n: {names[j] for j in np.flatnonzero(high[i])} for i, n in enumerate(names) if n in buys_all}
+    known = set(names)
+    held = [s for s in ctx.state.positions if s in known]
     out = []
     for seq in seqs:
         sold_out = {a.symbol for a in seq.actions if a.side == SELL and a.qty >= ctx.held(a.symbol)}
-        bought = np.array([index[a.symbol] for a in seq.actions if a.side == BUY and a.symbol in index], dtype=int)
-        kept = np.array([i for i in held if names[i] not in sold_out], dtype=int)
-        # any bought pair, or any bought name against a kept holding, correlated above the threshold
-        # (a buy of a holding is not compared with that holding)
-        against_kept = high[np.ix_(bought, kept)] & (bought[:, None] != kept[None, :])
-        if not bought.size or not (np.triu(high[np.ix_(bought, bought)], 1).any() or against_kept.any()):
+        bought = [a.symbol for a in seq.actions if a.side == BUY and a.symbol in partners]
+        kept = {s for s in held if s not in sold_out}
+        # a bought pair, or a bought name against a kept holding other than itself, correlated above the threshold
+        if not any(partners[b] & (set(bought[i + 1:]) | (kept - {b})) for i, b in enumerate(bought)):
             out.append(seq)
     return out
