@@ -166,6 +166,7 @@ def layout(**_kwargs: object) -> html.Div:
                 _send_bar(trader),
                 html.Div(id=ids.ERROR, className="small text-danger"),
                 dcc.Loading(html.Div(id=ids.PLAN), delay_show=400),
+                planner_overrides_panel.precedence_block(),
             ], lg=8),
         ]),
         dbc.Tabs([

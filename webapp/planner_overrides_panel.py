@@ -59,8 +59,16 @@ def overrides_block(preset: PlannerPreset, overrides: Mapping[str, object]) -> h
         ], size="sm", className="mb-1"),
         html.Div(id=ids.OVERRIDE_MESSAGE, className="small mb-1"),
         html.Div(id=ids.OVERRIDE_ROWS),
-        html.Div(id=ids.PRECEDENCE, className="mt-1"),
     ], className="mb-2")
+
+
+def precedence_block() -> html.Div:
+    """Where the parameters in effect come from; wide (six columns), so the page puts it beside the plan."""
+    return html.Div([
+        html.H6("What the sliders and overrides set", className="mt-3 mb-1"),
+        html.Div("An override beats the slider that moves the same parameter.", className="small text-muted mb-1"),
+        html.Div(id=ids.PRECEDENCE),
+    ])
 
 
 def edit_outputs(trigger: object, add_clicks: object, triggered: Any, key: object, text: object,

@@ -8,6 +8,9 @@ for, so holding scores best and the plan has no trades.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -32,7 +35,7 @@ def _type(dash_duo, selector: str, text: str) -> None:  # type: ignore[no-untype
     box.send_keys(text)
 
 
-def test_pln004_override_changes_plan_saved_and_restored(dash_duo, test_settings) -> None:  # type: ignore[no-untyped-def]
+def test_pln004_override_changes_plan_saved_and_restored(dash_duo, test_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     app, ctx = seeded_app(test_settings(engine_mode="none"))
     browser_login(dash_duo, app, role="trader", path="/planner")
     dash_duo.wait_for_contains_text("#planner-summary", "Preset default ·", timeout=30)
@@ -57,6 +60,9 @@ def test_pln004_override_changes_plan_saved_and_restored(dash_duo, test_settings
     dash_duo.wait_for_contains_text("#planner-summary", "Preset default (tuned) ·", timeout=30)
     dash_duo.wait_for_contains_text("#planner-steps", NO_TRADES, timeout=30)
     assert "costs.proportional" in dash_duo.find_element("#planner-precedence").text
+    shots = Path(os.environ.get("REGIMEDESK_SCREENSHOT_DIR") or tmp_path)
+    dash_duo.driver.set_window_size(1440, 1600)
+    dash_duo.driver.save_screenshot(str(shots / "pln004-override.png"))
     with ctx.store.read() as s:
         assert api.preset_versions(s, "dear") == []  # nothing was saved by editing
 
