@@ -16,12 +16,12 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.regime import candidate, class_decision, outputs
 from engine.regime.config import Validation, version_id
 from engine.regime.formation import Formation, RegimeRow
@@ -61,7 +61,7 @@ MAX_BUFFER = 5_000  # bars recomputed each update: 13 sessions of 1-minute bars,
 class RegimeClassifier:
     """Keeps the regime state of one underlying; feed it bars (and chains) in time order."""
 
-    def __init__(self, params: Any, symbol: str = "", *, max_buffer: int = MAX_BUFFER) -> None:
+    def __init__(self, params: ParamSet, symbol: str = "", *, max_buffer: int = MAX_BUFFER) -> None:
         self.params = params
         self.symbol = symbol
         self.version = version_id(params) or f"unsaved:{str(getattr(params, 'content_hash', ''))[:12]}"

@@ -19,6 +19,7 @@ import pandas as pd
 from engine.market.csv_source import load_ohlcv_csv
 from engine.market.types import MarketDataError
 from engine.params import ParamsError, default_params
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.params.workbook import import_workbook
 from engine.regime.replay import replay
@@ -40,7 +41,7 @@ def _load(path: str, symbol: str | None) -> pd.DataFrame:
     return load_ohlcv_csv(path, symbol)
 
 
-def format_frame(df: pd.DataFrame, params: Any) -> pd.DataFrame:
+def format_frame(df: pd.DataFrame, params: ParamSet) -> pd.DataFrame:
     """Apply OutputFormat: integer/float/datetime formats, and DefaultValue for required empty cells."""
     out = df.copy()
     fmt_cols = set()

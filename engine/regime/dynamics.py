@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from statsmodels.stats.diagnostic import acorr_ljungbox  # type: ignore[import-untyped]
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 
 CLUSTERING_LAGS = 10  # Ljung-Box lags of squared returns
@@ -34,7 +35,7 @@ class DynamicsConfig:
     persistence_bars: int  # StabilityConfiguration persistence_window
 
     @staticmethod
-    def of(ps: Any) -> DynamicsConfig:
+    def of(ps: ParamSet) -> DynamicsConfig:
         r = Parameters(ps).regime_stability
         return DynamicsConfig(
             enabled=bool(r.stability_score_enabled), min_stability=float(r.minimum_stability_score),

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.paramtext import Condition, name_matches, parse_condition, percent_range
 
@@ -58,7 +59,7 @@ class FormationRule:
 
 
 class Formation:
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         self.trend = tuple(TrendBand(str(r.class_), float(r.min_slope), float(r.max_slope), float(r.min_adx),
                                      1 if r.min_slope >= 0 else -1 if r.max_slope <= 0 else 0, k)
                            for k, r in enumerate(Parameters(ps).regime_classification.trend_thresholds))

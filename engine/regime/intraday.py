@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.paramtext import parse_time
 
@@ -35,7 +36,7 @@ def _patterns(v: Any) -> tuple[str, ...]:
 
 
 class IntradayClock:
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         m = Parameters(ps).master_configuration
         self.tz = str(m.market_timezone)
         o, c = parse_time(m.market_open_time), parse_time(m.market_close_time)

@@ -12,18 +12,17 @@ a run where every reading flips sign.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import talib
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.paramtext import number_threshold
 from engine.regime.series import lag
 
 
 class NoiseFilter:
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         c = Parameters(ps).noise_filtering
         self.spike_on = bool(c.price_spike_filter)
         self.spike = float(c.spike_threshold)

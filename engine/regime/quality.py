@@ -5,12 +5,12 @@ MasterConfiguration target_daily_transitions, each next to a trivial baseline.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine.market.simulated import SimulatedMarket
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.formation import Formation
 from engine.regime.intraday import IntradayClock
@@ -48,7 +48,7 @@ def vol_labels(formation: Formation) -> dict[str, str]:
     return {v.name: names[min(v.code, 2)] for v in formation.vol}
 
 
-def score(records: pd.DataFrame, truth: pd.DataFrame, params: Any, bar_minutes: float = 1.0) -> QualityReport:
+def score(records: pd.DataFrame, truth: pd.DataFrame, params: ParamSet, bar_minutes: float = 1.0) -> QualityReport:
     """records: replay output (timestamp, trend_class_name, volatility_class_name, regime_transition, warmup);
     truth: simulated regimes (ts, trend, volatility)."""
     f = Formation(params)
@@ -75,11 +75,11 @@ def score(records: pd.DataFrame, truth: pd.DataFrame, params: Any, bar_minutes: 
     )
 
 
-def _session_minutes(params: Any) -> float:
+def _session_minutes(params: ParamSet) -> float:
     return IntradayClock(params).session_minutes
 
 
-def run_simulated(params: Any, seed: int = 7, minutes: int = 10_000, with_chains: bool = False) -> QualityReport:
+def run_simulated(params: ParamSet, seed: int = 7, minutes: int = 10_000, with_chains: bool = False) -> QualityReport:
     """Replay the simulated index (optionally with its option chains) and score it against the truth."""
     market = SimulatedMarket(seed=seed)
     bars, truth = market.history(minutes)

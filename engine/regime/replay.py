@@ -18,6 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime import batch
 from engine.regime.classifier import RegimeClassifier
@@ -27,16 +28,16 @@ log = logging.getLogger(__name__)
 Engine = Literal["auto", "batch", "incremental"]
 
 
-def output_columns(params: Any) -> tuple[str, ...]:
+def output_columns(params: ParamSet) -> tuple[str, ...]:
     return tuple(str(r.column_name) for r in Parameters(params).output_format.rows)
 
 
-def records(outputs: list[RegimeOutput], params: Any, all_fields: bool = False) -> pd.DataFrame:
+def records(outputs: list[RegimeOutput], params: ParamSet, all_fields: bool = False) -> pd.DataFrame:
     cols = None if all_fields else output_columns(params)
     return pd.DataFrame([o.to_record(cols) for o in outputs])
 
 
-def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None = None,
+def replay(df: pd.DataFrame, params: ParamSet, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None = None,
            peers: Mapping[str, pd.DataFrame] | None = None, symbol: str = "",
            progress: Callable[[int, int], None] | None = None, chunk: int = 5_000,
            engine: Engine = "auto", all_fields: bool = False) -> pd.DataFrame:
@@ -68,7 +69,7 @@ def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | It
     return records(outs, params, all_fields)
 
 
-def replay_engine(params: Any, n_bars: int, engine: Engine = "auto") -> Literal["batch", "incremental"]:
+def replay_engine(params: ParamSet, n_bars: int, engine: Engine = "auto") -> Literal["batch", "incremental"]:
     """Which implementation replay() uses for this configuration (logged when it is the fallback)."""
     if engine == "incremental":
         return "incremental"

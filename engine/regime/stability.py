@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.config import Validation
 from engine.regime.formation import RegimeRow
@@ -76,7 +76,7 @@ class StabilityState:
 
 
 class StabilityPolicy:
-    def __init__(self, ps: Any, transitions: TransitionPolicy) -> None:
+    def __init__(self, ps: ParamSet, transitions: TransitionPolicy) -> None:
         s = Parameters(ps).stability_configuration
         self.min_duration = float(s.minimum_regime_duration)
         self.max_duration = float(s.maximum_regime_duration)

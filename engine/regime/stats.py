@@ -4,11 +4,10 @@ time_in_regime_minutes and warmup.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.formation import Formation
 
@@ -31,7 +30,7 @@ def spells(records: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["last_tir", "first_tir"]).reset_index(drop=True)
 
 
-def transition_matrix(records: pd.DataFrame, params: Any) -> pd.DataFrame:
+def transition_matrix(records: pd.DataFrame, params: ParamSet) -> pd.DataFrame:
     """Observed counts of regime changes, rows = from, columns = to, in the workbook's priority order."""
     order = [r.name for r in Formation(params).ordered]
     s = spells(records)["regime_name"].tolist()
@@ -42,7 +41,7 @@ def transition_matrix(records: pd.DataFrame, params: Any) -> pd.DataFrame:
     return m
 
 
-def duration_stats(records: pd.DataFrame, params: Any) -> pd.DataFrame:
+def duration_stats(records: pd.DataFrame, params: ParamSet) -> pd.DataFrame:
     """Per regime: spells and their durations next to RegimeParameters Min/Typical/MaxDuration.
 
     The last spell is still open (its duration is a lower bound) and is excluded.

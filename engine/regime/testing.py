@@ -20,7 +20,7 @@ from engine.regime.modules.base import Frame
 from engine.regime.series import PriceBuffer, TimeBase, local_clock, log_returns, session_starts
 
 
-def edited(ps: Any, kv: dict[tuple[str, str], Any] | None = None,
+def edited(ps: ParamSet, kv: dict[tuple[str, str], Any] | None = None,
            cells: dict[tuple[str, str, int, str], Any] | None = None) -> Any:
     """A validated copy of ``ps`` with key/value edits {(sheet, name): v} (any kv section of the sheet)
     and table edits {(sheet, section, row, column): v}."""
@@ -78,7 +78,7 @@ def chain(spot: float, ts: datetime, expiries: tuple[float, ...] = (7.0, 30.0), 
                        g.delta, g.gamma, g.vega, g.theta, oi, oi * 0.1)
 
 
-def frame_for(df: pd.DataFrame, ps: Any, peers: dict[str, np.ndarray] | None = None):
+def frame_for(df: pd.DataFrame, ps: ParamSet, peers: dict[str, np.ndarray] | None = None):
     """The Frame the classifier would build for these bars (all rows emitted)."""
     clk = IntradayClock(ps)
     buf = PriceBuffer.from_frame(df)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.formation import Formation, RegimeRow
 from engine.regime.paramtext import name_matches
@@ -25,7 +26,7 @@ class TransitionRule:
 
 
 class TransitionPolicy:
-    def __init__(self, ps: Any, formation: Formation) -> None:
+    def __init__(self, ps: ParamSet, formation: Formation) -> None:
         self.f = formation
         self.rules = tuple(sorted(
             (TransitionRule(_rid(r.rule_id), str(r.from_regime), str(r.to_regime), float(r.min_confidence),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.paramtext import condition_threshold, parse_adjustments
 
@@ -50,7 +51,7 @@ def condition_holds(compiled: tuple[str, float | None], env: dict[str, Any]) -> 
 
 
 class Weighting:
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         m = Parameters(ps).master_configuration
         # MasterConfiguration switches whole analysis families off (their modules drop out, weight redistributed)
         self.master_off = {comp for comp, on in (("MultiTimeframe", m.enable_multi_timeframe),

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.regime.batch import chunk, frame
 from engine.regime.batch.modules import VECTOR
 from engine.regime.classifier import MAX_BUFFER, RegimeClassifier
@@ -39,7 +40,7 @@ class Fallback(Exception):
 class BatchClassifier(RegimeClassifier):
     """RegimeClassifier whose chunks are classified over arrays into record columns (``pieces``)."""
 
-    def __init__(self, params: Any, symbol: str = "", *, max_buffer: int = MAX_BUFFER) -> None:
+    def __init__(self, params: ParamSet, symbol: str = "", *, max_buffer: int = MAX_BUFFER) -> None:
         super().__init__(params, symbol, max_buffer=max_buffer)
         self.pieces: list[chunk.ChunkData] = []
 
@@ -51,7 +52,7 @@ class BatchClassifier(RegimeClassifier):
         return []
 
 
-def unsupported_reason(params: Any, n_bars: int) -> str | None:
+def unsupported_reason(params: ParamSet, n_bars: int) -> str | None:
     """Why the batch path cannot replay this configuration (None: it can)."""
     if n_bars <= INTERVAL_PROBE:
         return f"{n_bars} bars: too few to vectorise (the bar interval needs {INTERVAL_PROBE + 1})"
@@ -69,7 +70,7 @@ def unsupported_reason(params: Any, n_bars: int) -> str | None:
 _REASONS: dict[str, str | None] = {}  # by parameter content hash
 
 
-def _config_reason(params: Any) -> str | None:
+def _config_reason(params: ParamSet) -> str | None:
     probe = RegimeClassifier(params)
     for m in probe.modules:
         if isinstance(m, VECTOR) and m.needs_chain:
@@ -82,7 +83,7 @@ def _config_reason(params: Any) -> str | None:
     return None
 
 
-def replay(df: pd.DataFrame, params: Any, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None,
+def replay(df: pd.DataFrame, params: ParamSet, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None,
            peers: Mapping[str, pd.DataFrame] | None, symbol: str, columns: tuple[str, ...] | None,
            progress: Callable[[int, int], None] | None = None, chunk_bars: int = 5_000) -> pd.DataFrame:
     """engine.regime.replay's batch path: the same feeding schedule, records built from columns."""

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 
 MODEL_NAMES = ("hmm", "gmm", "random_forest", "gradient_boost")
@@ -25,7 +25,7 @@ class EnsembleConfig:
     regime_ids: tuple[int, ...]  # the class axis: RegimeClassification's regimes
 
     @staticmethod
-    def of(ps: Any) -> EnsembleConfig:
+    def of(ps: ParamSet) -> EnsembleConfig:
         e = Parameters(ps).ensemble_methods
         r = Parameters(ps).risk_controls
         weights = {"hmm": float(e.hmm_weight), "gmm": float(e.gmm_weight),
@@ -54,7 +54,7 @@ class CalibrationConfig:
     horizon_bars: int  # StabilityConfiguration confirmation_window: a call is right if it holds this long
 
     @staticmethod
-    def of(ps: Any) -> CalibrationConfig:
+    def of(ps: ParamSet) -> CalibrationConfig:
         c = Parameters(ps).confidence_calibration
         return CalibrationConfig(
             enabled=bool(c.calibration_enabled), method=str(c.calibration_method),

@@ -8,12 +8,12 @@ scaled by ADX strength when the composites are on. Vol: annualised volatility im
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import talib
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
@@ -37,7 +37,7 @@ def smoothed_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: i
 class ATRModule(RegimeModule):
     name, component, column = "ATRBasedIndicators", "ATRIndicators", "atr_indicators"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         c = Parameters(ps).atr_indicators_config
         self.period = int(c.atr_period)

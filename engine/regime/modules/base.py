@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.paramtext import parse_param_string
@@ -43,7 +44,7 @@ class RegimeModule:
     component = ""  # DynamicWeightageConfig Component
     column = ""  # record column (OutputFormat name where the sheet has one)
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         row = next((r for r in Parameters(ps).indicator_configuration.rows if r.indicator_name == self.name), None)
         self.enabled = bool(row.enabled) if row is not None else False
         self.base_weight = float(row.weight) if row is not None else 0.0

@@ -12,6 +12,7 @@ import numpy as np
 import talib
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.series import log_returns
@@ -21,7 +22,7 @@ from engine.regime.types import ModuleResult
 class CorrelationModule(RegimeModule):
     name, component, column = "CorrelationMatrix", "Correlation", "correlation"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         self.lookback = int(self.need("lookback"))
         self.min_corr = float(self.need("min_correlation"))

@@ -10,11 +10,11 @@ snapshots; z against L's spread over the last ``sentiment_lookback`` snapshots).
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 import numpy as np
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView, higher_greeks
@@ -24,7 +24,7 @@ from engine.regime.types import ModuleResult
 class GreekSentimentModule(RegimeModule):
     name, component, column = "GreekSentimentAnalysis", "GreekSentiment", "greek_sentiment"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         c = Parameters(ps).greek_sentiment_config
         w = np.array([c.delta_weight, c.gamma_weight, c.vega_weight, c.theta_weight], dtype=float)

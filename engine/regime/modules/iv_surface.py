@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
@@ -32,7 +33,7 @@ ABNORMAL_CAP = 0.5  # |score| cap while the surface is abnormal
 class IVSurfaceModule(RegimeModule):
     name, component, column = "IVSurfaceAnalysis", "IVSurface", "iv_surface"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         c = Parameters(ps).iv_surface_config
         self.n_strikes = int(c.surface_strike_points)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from typing import Any
 
 import numpy as np
 import talib
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
@@ -41,7 +41,7 @@ def timeframe_minutes(label: str, update_freq: float) -> float:
 class MultiTimeframeModule(RegimeModule):
     name, component, column = "MultiTimeframeAnalysis", "MultiTimeframe", "multi_timeframe"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         self.frames = [(str(r.timeframe), timeframe_minutes(r.timeframe, r.update_freq), float(r.weight),
                         int(r.window), float(r.min_consensus), int(r.required_bars))

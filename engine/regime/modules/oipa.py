@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import DAYS_PER_YEAR, ChainView
@@ -47,7 +48,7 @@ SIGMA_WINDOWS = 4  # price-action sigma is measured over this many pa_lookback w
 class TrendingOIPAModule(RegimeModule):
     name, component, column = "TrendingOIPA", "TrendingOIPA", "trending_oi_pa"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         c = Parameters(ps).trending_oipa_config
         self.lookback = int(c.oi_lookback_period)

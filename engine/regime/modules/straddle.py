@@ -14,12 +14,12 @@ Vol: straddle-implied annual vol = straddle / (spot * sqrt(2/pi) * sqrt(T)).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import talib
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import DAYS_PER_YEAR, ChainView
@@ -63,7 +63,7 @@ def pivot_position(spot: float, p: float, r1: float, s1: float, breakout: float,
 class StraddleModule(RegimeModule):
     name, component, column = "TripleStraddleAnalysis", "StraddleAnalysis", "straddle_analysis"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         c = Parameters(ps).straddle_analysis_config
         self.n_straddles = int(c.straddle_strikes)

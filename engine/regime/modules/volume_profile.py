@@ -8,11 +8,10 @@ Inactive when the window has no volume (ValidationRules VolumeDataCheck).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from engine.market.types import OptionChain
+from engine.params.paramset import ParamSet
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.types import ModuleResult
@@ -36,7 +35,7 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float,
 class VolumeProfileModule(RegimeModule):
     name, component, column = "VolumeProfileAnalysis", "VolumeProfile", "volume_profile"
 
-    def __init__(self, ps: Any) -> None:
+    def __init__(self, ps: ParamSet) -> None:
         super().__init__(ps)
         self.periods = int(self.need("profile_periods"))
         self.poc_weight = float(self.need("poc_weight"))
