@@ -9,7 +9,8 @@ so a type checker proves every read and "who reads X" is "find the uses of its p
     params.atr_indicators_config.atr_period     # 14 (int)
     params.regime_classification.volatility_thresholds[0].max_value   # 0.12 (float)
 
-Underneath, and for generic code (the editor, the importer), the ParamSet API::
+Underneath, and for generic code (the editor, the importer), the ParamSet API (engine modules outside
+engine/params may not call it: tests/unit/test_params_no_string_reads.py scans for .sheet/.table/kv calls)::
 
     from engine.params import default_params, track_reads
 
