@@ -21,10 +21,11 @@ from engine.planner.preset_store import (
     store_plan,
 )
 from engine.planner.sliders import SLIDERS, SliderSpec
+from engine.planner.turnover_anchor import EXPLANATION as TURNOVER_ANCHOR_EXPLANATION
 from engine.planner.types import Holding, PlanResult, PlanStep, PortfolioState, SequenceSummary
 
 __all__ = [
-    "BUILT_IN_PRESETS", "SLIDERS", "Holding", "PlanResult", "PlanStep", "Planner", "PlannerPreset", "PortfolioState",
+    "BUILT_IN_PRESETS", "SLIDERS", "TURNOVER_ANCHOR_EXPLANATION", "Holding", "PlanResult", "PlanStep", "Planner", "PlannerPreset", "PortfolioState",
     "PresetError", "PresetVersion", "SendOutcome", "SequenceSummary", "SliderSpec", "StoredPlan", "build_planner",
     "close_position", "compose_preset", "diff_presets", "list_presets", "load_preset", "plan_cache_key", "portfolio_state", "preset_for_regime",
     "preset_versions", "recent_plans", "regime_preset_table", "restore_preset_version", "save_user_preset",

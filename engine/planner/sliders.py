@@ -4,6 +4,10 @@ Each slider moves every parameter in its `moves` linearly from the value at 0 to
 (integers rounded). The mapping is the documentation: the Planner page lists `moves` under
 each slider, and tests check that each moved parameter is read by the planner.
 
+hold_duration sets the per-plan turnover budget (sequences.max_turnover: conservative 0.15, default 0.4,
+aggressive 0.55 of equity). A budget is a ceiling, not an order: the order of the built-in presets'
+turnover on one portfolio is guaranteed by their `[turnover]` anchors (engine/planner/turnover_anchor.py).
+
 | slider             | 0 means                         | 1 means                               |
 |--------------------|---------------------------------|---------------------------------------|
 | risk_appetite      | weigh risk heavily, hold cash   | weigh return, concentrate, no reserve |

@@ -11,6 +11,7 @@ REPEAT_DISCOUNT = 0.7
 
 
 def _priority(actions: tuple[Action, ...]) -> float:
+    """The beam's ranking of a sequence (the search below grows it incrementally, action by action)."""
     seen: dict[str, int] = {}
     total = 0.0
     for a in actions:
@@ -29,20 +30,25 @@ def enhanced_combinatorial(ctx: PlanContext, patterns: Patterned) -> list[Sequen
             if (a.symbol, a.side) not in pool or a.score > pool[(a.symbol, a.side)].score:
                 pool[(a.symbol, a.side)] = a
     candidates = sorted(pool.values(), key=lambda a: (-a.score, a.symbol))[: beam * 2]
-    frontier: list[tuple[Action, ...]] = [()]
+    # each beam entry carries its _priority, grown one action at a time (same sums in the same order)
+    frontier: list[tuple[float, tuple[Action, ...]]] = [(0.0, ())]
     found: dict[frozenset[tuple[str, str]], tuple[Action, ...]] = {}
     for _ in range(depth):
-        grown: list[tuple[Action, ...]] = []
-        for seq in frontier:
+        grown: list[tuple[float, tuple[Action, ...]]] = []
+        for prio, seq in frontier:
             symbols = {a.symbol for a in seq}
-            grown.extend(seq + (a,) for a in candidates if a.symbol not in symbols)
-        grown.sort(key=lambda s: -_priority(s))
+            repeats: dict[str, int] = {}
+            for a in seq:
+                repeats[a.calculator] = repeats.get(a.calculator, 0) + 1
+            grown.extend((prio + a.score * REPEAT_DISCOUNT ** repeats.get(a.calculator, 0), seq + (a,))
+                         for a in candidates if a.symbol not in symbols)
+        grown.sort(key=lambda g: -g[0])
         frontier = []
-        for seq in grown:
+        for prio, seq in grown:
             key = frozenset((a.symbol, a.side) for a in seq)
             if key not in found:
                 found[key] = seq
-                frontier.append(seq)
+                frontier.append((prio, seq))
             if len(frontier) >= beam:
                 break
         if not frontier:
