@@ -135,9 +135,9 @@ def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, c
     scenarios += stress.historical(values, dates, daily_all[:, :k], index_daily, worst_days)
     scenarios += [stress.user(u, symbols, groups, b) for u in user_scenarios]
     pnl = stress.pnl_matrix(scenarios, values)  # scenarios x positions, one product
+    results = [ScenarioResult(sc.name, sc.kind, symbols, row) for sc, row in zip(scenarios, pnl, strict=True)]
+    cluster = structure.largest_of(symbols, corr, values, cluster_threshold)
+    exposure = structure.by_group(symbols, values, groups)
     return RiskReport(symbols=symbols, values=values, equity=book.equity, n_returns=n, bars_per_day=h, var=var,
-                      groups=structure.by_group(symbols, values, groups), sides=structure.by_side(values), corr=corr,
-                      cluster=structure.largest_of(symbols, corr, values, cluster_threshold), betas=b,
-                      dollar_beta=float(values @ b),
-                      scenarios=[ScenarioResult(sc.name, sc.kind, symbols, row) for sc, row in zip(scenarios, pnl, strict=True)],
-                      note=note)
+                      groups=exposure, sides=structure.by_side(values), corr=corr, cluster=cluster, betas=b,
+                      dollar_beta=float(values @ b), scenarios=results, note=note)

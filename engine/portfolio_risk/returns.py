@@ -33,7 +33,7 @@ class ReturnsHistory:
 
     @cached_property
     def _columns(self) -> dict[str, int]:
-        return {str(c): i for i, c in enumerate(self.closes.columns.tolist())}
+        return dict(zip(map(str, self.closes.columns.tolist()), range(self.closes.shape[1]), strict=True))
 
     @cached_property
     def _index(self) -> pd.DatetimeIndex:

@@ -105,12 +105,8 @@ def _dates_at(dates: Sequence[date] | pd.DatetimeIndex, rows: np.ndarray) -> lis
 def user(spec: UserScenario, symbols: Sequence[str], groups: Mapping[str, str], betas: np.ndarray) -> Scenario:
     """Shocks for the book's names from a user scenario (symbol > group > INDEX x beta > 0)."""
     given = spec.shocks
-
-    def named(sym: str) -> float | None:
-        group = groups.get(sym)
-        return given[sym] if sym in given else given.get(group) if group is not None else None
-
-    own = [named(s) for s in symbols]
+    own = [given[s] if s in given else given[g] if (g := groups.get(s)) is not None and g in given else None
+           for s in symbols]
     shocks = np.array([0.0 if x is None else x for x in own], dtype=float)
     index_move = given.get(INDEX_KEY)
     if index_move is not None:

@@ -57,9 +57,9 @@ def group_of(symbol: str, groups: Mapping[str, str]) -> str:
 def by_group(symbols: Sequence[str], values: np.ndarray, groups: Mapping[str, str]) -> list[GroupExposure]:
     """Long and short market value per group, largest gross first."""
     acc: dict[str, list[float]] = {}
-    for sym, v in zip(symbols, values, strict=True):
-        slot = acc.setdefault(group_of(sym, groups), [0.0, 0.0])
-        slot[0 if v >= 0 else 1] += abs(float(v))
+    for sym, v in zip(symbols, np.asarray(values, dtype=float).tolist(), strict=True):  # Python floats: no numpy scalars
+        slot = acc.setdefault(groups.get(sym, UNGROUPED), [0.0, 0.0])
+        slot[0 if v >= 0 else 1] += abs(v)
     out = [GroupExposure(g, lo, sh) for g, (lo, sh) in acc.items()]
     return sorted(out, key=lambda e: (-e.gross, e.group))
 
@@ -80,12 +80,12 @@ def correlation(returns: np.ndarray, cov: np.ndarray | None = None) -> np.ndarra
     if r.shape[0] < 2:
         return np.eye(n)
     c = np.atleast_2d(np.cov(r, rowvar=False) if cov is None else cov)
-    sd = np.sqrt(np.clip(np.diag(c), 0.0, None))
+    sd = np.sqrt(np.maximum(np.diagonal(c), 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = c / np.outer(sd, sd)
+        out = c / (sd[:, None] * sd[None, :])
     if not np.isfinite(out).all():  # a flat column
         np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    np.fill_diagonal(out, 1.0)
+    out.flat[:: n + 1] = 1.0  # the diagonal
     return np.clip(out, -1.0, 1.0, out=out)
 
 
@@ -136,7 +136,7 @@ def cluster_labels(corr: np.ndarray, threshold: float) -> np.ndarray:
     if n == 1:
         return np.array([1], dtype=np.int32)
     dist = np.clip(1.0 - corr, 0.0, 2.0)
-    np.fill_diagonal(dist, 0.0)
+    dist.flat[:: n + 1] = 0.0  # the diagonal
     y = squareform(dist, checks=False)
     if _hierarchy is None or not np.isfinite(y).all():
         return fcluster(linkage(y, method="average"), t=1.0 - threshold, criterion="distance")
