@@ -93,3 +93,38 @@ def test_seed_4_without_cash_the_issue_case() -> None:
     state = portfolio(seed=4, cash=0.0)
     t = [checked_turnover(build_planner(load_preset(n)).plan(state), state) for n in PRESETS]
     assert 0 < t[0] <= t[1] <= t[2], t
+
+
+def test_a_custom_anchor_bounds_the_plan_both_ways() -> None:
+    """Default with at_most = conservative trades no more than conservative (its own anchor off); with
+    at_least = aggressive no less than aggressive (its own anchor off); both keep cash >= 0."""
+    from engine.planner.preset import compose_preset
+
+    state = portfolio_for_anchor()
+    plain = {n: compose_preset(load_preset(n), {}, {"turnover.at_most": "none", "turnover.at_least": "none"})
+             for n in PRESETS}
+    t = {n: checked_turnover(build_planner(p).plan(state), state) for n, p in plain.items()}
+    assert t["conservative"] < t["default"] < t["aggressive"], t  # the case is informative
+    capped = build_planner(compose_preset(load_preset("default"), {}, {"turnover.at_most": "conservative"}))
+    floored = build_planner(compose_preset(load_preset("default"), {}, {"turnover.at_least": "aggressive"}))
+    low_plan, high_plan = capped.plan(state), floored.plan(state)
+    assert checked_turnover(low_plan, state) <= t["conservative"]
+    assert checked_turnover(high_plan, state) >= t["aggressive"]
+    assert any("turnover at most conservative's plan" in n for n in low_plan.notes)
+    assert any("turnover at least aggressive's plan" in n for n in high_plan.notes)
+
+
+def test_anchors_name_built_in_presets_only() -> None:
+    from engine.planner.preset import PresetError, parse_preset
+
+    with pytest.raises(PresetError, match="'turnover.at_most' = 'bold' is not allowed; allowed: one of none"):
+        parse_preset('[turnover]\nat_most = "bold"', "x.toml", "x")
+    assert load_preset("conservative").params["turnover.at_most"] == "default"
+    assert load_preset("aggressive").params["turnover.at_least"] == "default"
+    assert load_preset("default").params["turnover.at_most"] == load_preset("default").params["turnover.at_least"] == "none"
+
+
+def portfolio_for_anchor() -> PortfolioState:
+    from engine.planner.synthetic import portfolio
+
+    return portfolio(seed=2, cash=20_000.0)
