@@ -2,6 +2,7 @@
 
 measures   VaR / CVaR (historical and parametric) of a linear book from a returns matrix
 returns    recent returns from the store's bars, scaled to one trading day
+moments    the cycle's one covariance (names and index): sigmas, correlation, w'Σw and betas read from it
 structure  exposures by name / group / side, correlation and its largest cluster, beta
 stress     the scenario library and user scenarios applied to the book
 report     one RiskReport from a book and its history (what the risk cycle stores and the page shows)

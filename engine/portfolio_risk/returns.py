@@ -81,9 +81,10 @@ class ReturnsHistory:
             return pd.DatetimeIndex([]), np.zeros((0, 0))
         idx = self._index
         day = idx.asi8 // (86_400 * _PER_SECOND[idx.unit])
-        last = np.flatnonzero(np.append(day[1:] != day[:-1], True))  # the last bar of each date
-        if len(last) == len(idx):  # daily bars already: the bar returns are the daily returns
+        new_day = day[1:] != day[:-1]
+        if new_day.all():  # daily bars already: the bar returns are the daily returns
             return idx[1:], self._returns
+        last = np.flatnonzero(np.append(new_day, True))  # the last bar of each date
         px = self._filled[last]
         if px.shape[0] < 2:
             return pd.DatetimeIndex([]), np.zeros((0, px.shape[1]))
