@@ -49,7 +49,7 @@ def optimise(method: str, closes: pd.DataFrame, max_weight: float) -> dict[str, 
     if method == "risk_parity":
         return {str(k): float(v) for k, v in HRPOpt(returns).optimize().items()}
     if method == "inverse_volatility":
-        return _inverse_volatility(returns)
+        return _inverse_volatility(returns.to_numpy(dtype=float), list(returns.columns))
     cov = risk_models.sample_cov(closes, frequency=252, fix_method="spectral")
     if method == "min_variance":
         bound = max(max_weight, 1.0 / len(cols) + 1e-6)
@@ -63,16 +63,16 @@ def optimise(method: str, closes: pd.DataFrame, max_weight: float) -> dict[str, 
     return {str(s): float(v / inv.sum()) for s, v in zip(cov.columns, inv, strict=True)}
 
 
-def _inverse_volatility(returns: pd.DataFrame) -> dict[str, float]:
+def _inverse_volatility(returns: np.ndarray, columns: list[str]) -> dict[str, float]:
     """Weights by 1 / annualised volatility: the diagonal of pypfopt's sample_cov (its spectral fix only
     when the covariance is not positive semidefinite), without building the rest of that frame."""
-    cov = returns.cov().to_numpy() * 252
+    cov = np.atleast_2d(np.cov(returns, rowvar=False)) * 252
     try:
         np.linalg.cholesky(cov + 1e-16 * np.eye(len(cov)))
     except np.linalg.LinAlgError:
         cov = risk_models.fix_nonpositive_semidefinite(pd.DataFrame(cov), fix_method="spectral").to_numpy()
     inv = 1.0 / np.sqrt(np.clip(np.diag(cov), 1e-12, None))
-    return {str(s): float(v / inv.sum()) for s, v in zip(returns.columns, inv, strict=True)}
+    return {str(s): float(v / inv.sum()) for s, v in zip(columns, inv, strict=True)}
 
 
 def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_weight: float, invested: float,
@@ -81,9 +81,15 @@ def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_w
     if method == "fixed" or fixed is not None:
         return cap_weights(dict(fixed or {}), max_weight, min(invested, sum((fixed or {}).values())))
     present = [s for s in universe if s in closes.columns]
-    counts = closes[present].notna().sum()  # one pass over the frame, not one per symbol
-    usable = [s for s in present if counts[s] > 10]
+    values = closes[present].to_numpy(dtype=float)  # one pass over the frame, not one per symbol
+    keep = [i for i, n in enumerate((~np.isnan(values)).sum(axis=0)) if n > 10]
+    usable = [present[i] for i in keep]
     if not usable:
         return {}
-    raw = optimise(method, closes[usable].ffill().dropna(), max_weight)
+    if method == "inverse_volatility" and len(keep) > 1 and not np.isnan(values[:, keep]).any():
+        complete = values[:, keep]  # complete closes: the returns without pandas (the context's common case)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero close gives inf, as pandas' pct_change
+            raw = _inverse_volatility(complete[1:] / complete[:-1] - 1.0, usable)
+    else:
+        raw = optimise(method, closes[usable].ffill().dropna(), max_weight)
     return cap_weights(raw, max_weight, invested)
