@@ -15,16 +15,28 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, dcc, html
 
+from components.shell import navbar
+from engine.auth import principal
 from engine.context import EngineContext
+from engine.logging_setup import configure_logging
+from engine.runtime import build_context
 from engine.settings import EngineMode, Settings, SettingsError, load_settings
+from engine.store.check import require_current_schema
+from engine.store.db import StoreError
 from webapp.api import register_api_routes
 from webapp.audit_view import register_audit_export
 from webapp.auth.errors import callback_error_alert, on_callback_error
+from webapp.auth.first_run import print_setup_link, refuse_unsafe_binding
 from webapp.auth.install import init_auth
+from webapp.auth.sessions import csrf_token
 from webapp.background import background_manager
 from webapp.banner import banner_layout, register_banner_callbacks
 from webapp.cache import init_cache
 from webapp.context import attach
+from webapp.deadman import install_deadman
+from webapp.embedded_shutdown import serve_until_signal
+from webapp.engine_process import EngineProcess
+from webapp.market_time import clock_note
 
 ROOT = Path(__file__).resolve().parent
 ENGINE_KEY = "regimedesk_engine"  # server.extensions entry holding the embedded EngineService
@@ -32,10 +44,6 @@ log = logging.getLogger("regimedesk.app")
 
 
 def _layout() -> html.Div:
-    from components.shell import navbar
-    from engine.auth import principal
-    from webapp.auth.sessions import csrf_token
-
     who = principal.current()
     return html.Div([
         dcc.Location(id="app-location"),
@@ -46,8 +54,6 @@ def _layout() -> html.Div:
 
 def _clock_note() -> html.Div:
     """Which clock the times on every page are in (webapp/market_time.py)."""
-    from webapp.market_time import clock_note
-
     try:
         text = clock_note()
     except Exception:  # noqa: BLE001 - the shell must render even without a context
@@ -79,9 +85,6 @@ def create_app(
 ) -> Dash:
     """Build the Dash app on `settings`; with start_engine and engine_mode=embedded, run the engine too:
     in this process, or with engine_process (`python app.py`) as a child `python -m engine` on the same store."""
-    from engine.runtime import build_context
-    from engine.store.check import require_current_schema
-
     settings = settings or load_settings()
     embedded = settings.engine_mode is EngineMode.EMBEDDED
     ctx = context or build_context(settings, with_source=False, migrate=embedded)
@@ -113,12 +116,9 @@ def create_app(
     register_banner_callbacks(app)
     register_api_routes(server)
     register_audit_export(server)
-    from webapp.deadman import install_deadman
 
     install_deadman(app, settings, ctx)  # engine liveness on the banner; the dead-man's switch watcher
     if start_engine and embedded and engine_process:  # browser load never delays the engine's jobs
-        from webapp.engine_process import EngineProcess
-
         server.extensions[ENGINE_KEY] = EngineProcess().start()
     elif start_engine and embedded:
         server.extensions[ENGINE_KEY] = _start_embedded_engine(settings, ctx)
@@ -126,7 +126,7 @@ def create_app(
 
 
 def _start_embedded_engine(settings: Settings, web_ctx: EngineContext):
-    from engine.runtime import build_context
+    # local import: the engine's jobs (sklearn, hmmlearn, pypfopt) load only in a process that runs the embedded engine
     from engine.scheduler import EngineService
 
     engine_ctx = build_context(settings, with_source=True, migrate=False, store=web_ctx.store, clock=web_ctx.clock)
@@ -137,22 +137,16 @@ def _start_embedded_engine(settings: Settings, web_ctx: EngineContext):
 
 
 def main() -> int:
-    from engine.logging_setup import configure_logging
-
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    from webapp.auth.first_run import print_setup_link, refuse_unsafe_binding
-
     refusal = refuse_unsafe_binding(settings)
     if refusal:
         print(refusal, file=sys.stderr)
         return 2
-    from engine.store.db import StoreError
-
     try:
         app = create_app(settings, start_engine=True, engine_process=True)
     except StoreError as exc:  # a schema behind or ahead of this code: one line saying what to run
@@ -160,16 +154,12 @@ def main() -> int:
         return 2
     print_setup_link(app, settings)
     log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
-    from webapp.embedded_shutdown import serve_until_signal
-
     return serve_until_signal(app, settings.host, settings.port)  # SIGTERM/SIGINT: graceful shutdown, exit 0
 
 
 def __getattr__(name: str):
     """`app.server` for gunicorn, built on first access so importing app.py stays cheap."""
     if name == "server":
-        from engine.store.db import StoreError
-
         try:
             return create_app(load_settings()).server
         except (SettingsError, StoreError) as exc:  # one line, not a traceback per worker

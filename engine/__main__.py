@@ -15,8 +15,13 @@ import logging
 import signal
 import sys
 
+from engine import notify
+from engine.logging_setup import configure_logging
+from engine.runtime import build_context
 from engine.settings import SettingsError, load_settings
+from engine.store.check import require_current_schema
 from engine.store.db import StoreError
+from engine.store.migrate import open_store
 
 log = logging.getLogger("engine")
 
@@ -24,8 +29,7 @@ TRADING_COMMANDS = {"halt", "pause", "resume", "shutdown", "status"}
 
 
 def run_engine() -> int:
-    from engine.logging_setup import configure_logging
-    from engine.runtime import build_context
+    # local import: the engine's jobs (sklearn, hmmlearn, pypfopt) load only for `run`, not for the other subcommands
     from engine.scheduler import EngineService
 
     settings = load_settings()
@@ -33,7 +37,6 @@ def run_engine() -> int:
     if not _stop_with_parent():
         return 0
     ctx = build_context(settings, with_source=True, migrate=False)
-    from engine.store.check import require_current_schema
 
     require_current_schema(ctx.store)
     service = EngineService(ctx, blocking=True)
@@ -50,7 +53,6 @@ def run_engine() -> int:
              settings.market_source, settings.broker)
     service.start()  # blocks until a signal asks the scheduler to stop
     service.shutdown()
-    from engine import notify
 
     notify.shutdown(flush_s=3.0)  # the STOPPED message leaves before the process does
     ctx.store.dispose()
@@ -80,8 +82,6 @@ def _stop_with_parent() -> bool:
 
 
 def migrate() -> int:
-    from engine.store.migrate import open_store
-
     store = open_store(load_settings().database_url, migrate=True)
     print(f"database {store.safe_url()} is at the newest schema")
     return 0
@@ -96,26 +96,32 @@ def main(argv: list[str] | None = None) -> int:
         if command == "migrate":
             return migrate()
         if command == "params":
+            # local import: each subcommand loads only its own modules
             from engine.params.cli import main as params_main
 
             return params_main(args[1:])
         if command == "regime":
+            # local import: each subcommand loads only its own modules
             from engine.regime.cli import main as regime_main
 
             return regime_main(args[1:])
         if command == "backtest":
+            # local import: each subcommand loads only its own modules
             from engine.backtest.cli import main as backtest_main
 
             return backtest_main(args[1:])
         if command == "planner":
+            # local import: each subcommand loads only its own modules
             from engine.planner.cli import main as planner_main
 
             return planner_main(args[1:])
         if command == "users":
+            # local import: each subcommand loads only its own modules
             from engine.auth.cli import main as users_main
 
             return users_main(args[1:])
         if command in TRADING_COMMANDS:
+            # local import: each subcommand loads only its own modules
             from engine.trading.cli import main as trading_main
 
             return trading_main(args)

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.clock import Clock
 from engine.lease import LeaseFence
+from engine.market.market_clock import WallMarketClock
 from engine.market.types import MarketSource
 from engine.settings import Settings
 from engine.store.db import Store
@@ -31,6 +32,4 @@ class EngineContext:
 
     def __post_init__(self) -> None:
         if self.market_clock is None:
-            from engine.market.market_clock import WallMarketClock
-
             self.market_clock = WallMarketClock(self.clock)

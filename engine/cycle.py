@@ -11,11 +11,19 @@ from dataclasses import dataclass, field
 
 from engine import jobs
 from engine.context import EngineContext
+from engine.execution.tick import on_market_tick
 from engine.lease import check_fence
 from engine.market.types import MarketUpdate
 from engine.params.versions import ensure_default_version
+from engine.planner.job import run_planner_job
+from engine.portfolio_risk import job as portfolio_risk
+from engine.regime.ensemble.job import refit_if_due
 from engine.regime_stage import RegimeStage
 from engine.trading import state as trading_state
+from engine.trading.auto_halts import evaluate
+from engine.trading.control import on_engine_start, process_pending_commands
+from engine.trading.reconcile import reconcile
+from engine.trading.sync import sync_from_broker
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +39,6 @@ class EngineCycle:
 
     def startup(self, ctx: EngineContext) -> None:
         """Once, when this engine becomes the active one: state row, parameter version, reconciliation."""
-        from engine.trading.control import on_engine_start
-
         with ctx.store.write() as session:
             check_fence(session, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
             trading_state.ensure_state(session, ctx.clock.now())
@@ -48,46 +54,33 @@ class EngineCycle:
             raise
         self.unstored = None
         self.regime.run(ctx, update)
-        from engine.execution.tick import on_market_tick  # protective stops and sliced parents, every tick
-
+        # protective stops and sliced parents, every tick
         jobs.run_recorded(ctx, "execution", lambda c: on_market_tick(c, update.bars))
 
     def regime_models(self, ctx: EngineContext) -> None:
         """Refit the regime ensemble when due (its own job: the live cycle only loads the stored models)."""
-        from engine.regime.ensemble.job import refit_if_due
-
         refit_if_due(ctx)
 
     def tuning(self, ctx: EngineContext) -> None:
         """Drift detection, auto-rollback and scheduled tuning (issue 16): engine/tuning/job.py."""
+        # local import: optuna, river and sklearn load only when the tuning job runs
         from engine.tuning.job import run_tuning_job
 
         run_tuning_job(ctx)
 
     def planner(self, ctx: EngineContext) -> None:
         """Plan under the regime's preset, store the plan, send it when auto-trading is on and state is ACTIVE."""
-        from engine.planner.job import run_planner_job
-
         run_planner_job(ctx, leading=self.leading)
 
     def account(self, ctx: EngineContext) -> None:
-        from engine.trading.sync import sync_from_broker
-
         sync_from_broker(ctx)
 
     def commands(self, ctx: EngineContext) -> None:
-        from engine.trading.control import process_pending_commands
-
         process_pending_commands(ctx, on_shutdown=self.on_shutdown)
 
     def risk(self, ctx: EngineContext) -> None:
-        from engine.portfolio_risk import job as portfolio_risk
-        from engine.trading.auto_halts import evaluate
-
         evaluate(ctx)
         portfolio_risk.run(ctx)  # VaR/CVaR, stress, portfolio limits (after the account triggers)
 
     def reconcile(self, ctx: EngineContext) -> None:
-        from engine.trading.reconcile import reconcile
-
         reconcile(ctx)

@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from engine.settings import load_settings
+from engine.store.models import HealthResult
+
 if TYPE_CHECKING:
     from engine.store.db import Store
 
@@ -232,8 +235,6 @@ def current() -> Notifier:
     if found is not None:
         return found
     try:
-        from engine.settings import load_settings
-
         urls = load_settings().notify_targets
     except Exception:  # noqa: BLE001 - a bad environment must not break the caller; nothing is sent
         urls = []
@@ -288,7 +289,6 @@ def unhealthy_checks(store: Store, results: Iterable[Any]) -> int:
     has just turned unhealthy (its previous stored result was not). Returns how many were sent."""
     from sqlalchemy import select
 
-    from engine.store.models import HealthResult
 
     bad = [r for r in results if getattr(r, "status", "") == "unhealthy"]
     if not bad:

@@ -12,26 +12,31 @@ import uuid
 
 from engine.clock import Clock, SystemClock
 from engine.context import EngineContext
+from engine.market.exchange import alpaca_calendar
 from engine.market.market_clock import build_market_clock
 from engine.market.types import MarketSource
 from engine.settings import BrokerName, MarketSourceName, Settings
 from engine.store.db import Store
 from engine.store.migrate import open_store
 from engine.trading.brokers.base import Broker
+from engine.trading.brokers.paper import PaperBroker
 
 log = logging.getLogger(__name__)
 
 
 def build_source(settings: Settings) -> MarketSource:
     if settings.market_source is MarketSourceName.SIMULATED:
+        # local import: only the configured market source loads (pandas, scipy)
         from engine.market.simulated import SimulatedMarket
 
         return SimulatedMarket(seed=settings.sim_seed, minutes_per_poll=settings.sim_minutes_per_tick)
     if settings.market_source is MarketSourceName.CSV:
+        # local import: only the configured market source loads (pandas)
         from engine.market.csv_source import CsvReplaySource
 
         assert settings.csv_dir is not None
         return CsvReplaySource(settings.csv_dir, index_symbol=settings.csv_index_symbol)
+    # local import: alpaca-py loads only with the Alpaca source
     from engine.market.alpaca_source import build_alpaca_source
 
     return build_alpaca_source(settings)
@@ -39,11 +44,8 @@ def build_source(settings: Settings) -> MarketSource:
 
 def build_broker(settings: Settings, store: Store, clock: Clock) -> Broker:
     if settings.broker is BrokerName.PAPER:
-        from engine.trading.brokers.paper import PaperBroker
-
         calendar = None
         if settings.market_source is MarketSourceName.ALPACA:  # real US equities: Alpaca's session rules apply
-            from engine.market.exchange import alpaca_calendar
 
             calendar = alpaca_calendar()
             calendar.trading_day(clock.now())  # load XNYS now (~0.7 s), not inside a kill switch's first sync
@@ -57,6 +59,7 @@ def build_broker(settings: Settings, store: Store, clock: Clock) -> Broker:
             calendar=calendar,
             extended_hours=settings.alpaca_extended_hours,
         )
+    # local import: alpaca-py loads only with the Alpaca broker
     from engine.trading.brokers.alpaca import build_alpaca_broker
 
     return build_alpaca_broker(settings)

@@ -25,6 +25,8 @@ from engine.health.outage import StoreOutage
 from engine.health.recorder import HEALTH_JOB_SECONDS, HealthRecorder
 from engine.lease import LeaseFence
 from engine.settings import BrokerName, MarketSourceName
+from engine.trading.brokers.alpaca_limits import call_budget
+from engine.trading.control import graceful_shutdown
 
 log = logging.getLogger(__name__)
 COMMAND_POLL_SECONDS = 0.25  # how soon the engine picks up a kill switch: click to all-cancelled well within 1 s
@@ -44,8 +46,6 @@ def within(seconds: float, run: Callable[[EngineContext], object]) -> Callable[[
     A slow broker makes the job abandon its calls (flagged as the job's error) and retry on the next
     tick, instead of overrunning its interval. Other brokers and sources ignore the budget.
     """
-    from engine.trading.brokers.alpaca_limits import call_budget
-
     def bounded(ctx: EngineContext) -> object:
         with call_budget(seconds, max_requests=200, label="job"):
             return run(ctx)
@@ -226,6 +226,7 @@ class EngineService:
     def _start_trade_updates(self) -> None:
         """Alpaca's trade_updates stream, applied to the store as events arrive (only while this engine leads)."""
         try:
+            # local import: alpaca-py loads only with the Alpaca broker, and a failure to load is logged here, not fatal
             from engine.trading.trade_updates import start_trade_updates
 
             self.trade_updates = start_trade_updates(
@@ -260,8 +261,6 @@ class EngineService:
                 log.exception("could not renew the lease before the graceful shutdown")
         if self.is_leader:
             try:
-                from engine.trading.control import graceful_shutdown
-
                 log.info("graceful shutdown: %s", graceful_shutdown(self.ctx, actor=actor, flatten=flatten))
             except Exception:  # noqa: BLE001 - the engine must still exit and release its lease
                 log.exception("graceful shutdown failed")

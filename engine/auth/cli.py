@@ -19,7 +19,10 @@ from engine.auth import users
 from engine.auth.passwords import WeakPassword
 from engine.auth.roles import ROLE_NAMES, UnknownRole
 from engine.clock import utcnow
+from engine.settings import load_settings
 from engine.store.db import Store
+from engine.store.migrate import open_store
+from engine.trading.cli import cli_actor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,9 +50,6 @@ def _read_password(stdin: TextIO) -> str:
 
 
 def _open_store() -> Store:
-    from engine.settings import load_settings
-    from engine.store.migrate import open_store
-
     return open_store(load_settings().database_url, migrate=True)
 
 
@@ -81,8 +81,6 @@ def run(argv: list[str], store: Store, stdin: TextIO, out: TextIO, actor: str) -
 
 
 def main(argv: list[str]) -> int:
-    from engine.trading.cli import cli_actor
-
     store = _open_store()
     try:
         return run(argv, store, sys.stdin, sys.stdout, cli_actor())

@@ -27,7 +27,9 @@ from engine.backtest.inputs import (
     preset_by_name,
     preset_from_file,
 )
-from engine.params import ParamSet
+from engine.params import ParamSet, default_params
+from engine.settings import load_settings
+from engine.store.migrate import open_store
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,15 +59,11 @@ def _params(a: argparse.Namespace) -> tuple[ParamSet, str]:
     if a.params:
         return params_from_workbook(a.params), f"workbook {Path(a.params).name}"
     if a.version is not None:
-        from engine.settings import load_settings
-        from engine.store.migrate import open_store
-
         store = open_store(load_settings().database_url)
         try:
             return params_from_version(store, a.version), f"version {a.version}"
         finally:
             store.dispose()
-    from engine.params import default_params
 
     return default_params(), "schema defaults"
 
@@ -81,7 +79,10 @@ def build_spec(a: argparse.Namespace) -> BacktestSpec:
 
 def main(argv: list[str]) -> int:
     a = _parser().parse_args(argv)
+    # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
     from engine.backtest.outputs import compute, write_outputs
+
+    # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
     from engine.backtest.runner import run_backtest
 
     started = time.monotonic()

@@ -16,7 +16,17 @@ from engine.market.csv_source import load_ohlcv_csv
 from engine.market.types import MarketDataError
 from engine.params import ParamSet
 from engine.params.errors import ParamsError, ValidationError
-from engine.planner.api import BUILT_IN_PRESETS, PlannerPreset, PresetError, list_presets, load_preset
+from engine.params.safety import UploadLimits
+from engine.params.versions import get_version
+from engine.params.workbook import load_workbook_params
+from engine.planner.api import (
+    BUILT_IN_PRESETS,
+    PlannerPreset,
+    PresetError,
+    list_presets,
+    load_preset,
+    regime_preset_table,
+)
 from engine.store.db import Store
 from engine.store.models import BarRow, Instrument
 
@@ -150,9 +160,6 @@ def load_stored_history(store: Store, start: datetime | None = None, end: dateti
 
 def params_from_workbook(source: str | Path | bytes, name: str = "workbook") -> ParamSet:
     """A parameter workbook (.xlsx) through the importer, within the upload limits; errors name Sheet!Cell."""
-    from engine.params.safety import UploadLimits
-    from engine.params.workbook import load_workbook_params
-
     label = Path(source).name if isinstance(source, str | Path) else name
     try:
         return load_workbook_params(source, limits=UploadLimits.from_schema())
@@ -165,8 +172,6 @@ def params_from_workbook(source: str | Path | bytes, name: str = "workbook") -> 
 
 
 def params_from_version(store: Store, version_id: int) -> ParamSet:
-    from engine.params.versions import get_version
-
     try:
         with store.read() as s:
             return get_version(s, version_id)
@@ -202,8 +207,6 @@ def preset_from_file(path: str | Path) -> PlannerPreset:
 
 def regime_table_presets(store: Store) -> dict[str, PlannerPreset]:
     """The shared store's regime -> preset table, resolved to presets (built-in or user)."""
-    from engine.planner.api import regime_preset_table
-
     with store.read() as s:
         presets = list_presets(s)
         table = regime_preset_table(s)

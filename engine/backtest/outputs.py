@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.analytics.metrics import compute_metrics
+from engine.analytics.periods import infer_periods_per_year
 from engine.backtest.runner import BacktestResult
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def periods_per_year(result: BacktestResult) -> float:
-    from engine.analytics.periods import infer_periods_per_year
-
     return infer_periods_per_year(pd.DatetimeIndex(result.equity["timestamp"]))
 
 
@@ -29,8 +29,6 @@ def equity_series(result: BacktestResult) -> pd.Series:
 
 def compute(result: BacktestResult, risk_free: float = 0.0) -> dict[str, object]:
     """The issue's metrics (metrics.json keys) of one run, P&L per regime included."""
-    from engine.analytics.metrics import compute_metrics
-
     eq = equity_series(result)
     fills = result.fills.copy()
     for col in ("qty", "price", "commission"):

@@ -20,6 +20,7 @@ from engine.backtest.inputs import BacktestError, BacktestSpec
 from engine.backtest.outputs import csv_texts, metrics_json, prices_csv
 from engine.backtest.runner import BacktestResult
 from engine.clock import Clock, SystemClock
+from engine.params.exporter import export_workbook
 from engine.store.db import Store
 from engine.store.models import BacktestFile, BacktestRun
 
@@ -65,8 +66,6 @@ def preset_record(spec: BacktestSpec) -> dict[str, object]:
 def create_run(store: Store, spec: BacktestSpec, *, author: str, data_source: str, name: str = "",
                param_version_id: int | None = None, clock: Clock | None = None) -> int:
     """Record a new run (status running) with its inputs, audited as backtest.run by `author`."""
-    from engine.params.exporter import export_workbook
-
     now = (clock or SystemClock()).now()
     workbook = export_workbook(spec.params)
     label = name.strip() or f"{spec.preset.name} / {spec.params_label or 'parameters'}"

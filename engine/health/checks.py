@@ -20,6 +20,9 @@ from engine.context import EngineContext
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
 from engine.health.market_checks import market_checks
 from engine.store.models import BarRow, EngineHeartbeat, JobRun, RegimeSnapshot, TradingStateRow
+from engine.trading.equity import read_marks
+from engine.trading.reconcile import last_run
+from engine.trading.risk import active_limits
 
 __all__ = ["DEGRADED", "HEALTHY", "UNHEALTHY", "CheckResult", "run_all", "worst"]
 
@@ -122,9 +125,6 @@ def check_broker(ctx: EngineContext) -> CheckResult:
 
 def check_risk_limits(ctx: EngineContext) -> list[CheckResult]:
     """How much of the daily-loss and drawdown-from-peak limits is used: degraded past half, unhealthy at the limit."""
-    from engine.trading.equity import read_marks
-    from engine.trading.risk import active_limits
-
     limits = active_limits(ctx.store)
     with ctx.store.read() as session:
         marks = read_marks(session)
@@ -203,8 +203,6 @@ def check_broker_probe(ctx: EngineContext, recent: list[tuple[str, float | None]
 
 def check_reconciliation(ctx: EngineContext, now: datetime, interval_s: float = 60.0) -> CheckResult:
     """The newest store-versus-broker reconciliation: its differences and how old it is."""
-    from engine.trading.reconcile import last_run
-
     with ctx.store.read() as session:
         run = last_run(session)
     if run is None:
@@ -249,6 +247,7 @@ def engine_checks(ctx: EngineContext, now: datetime, intervals: dict[str, float]
 
 def _drift_check(ctx: EngineContext) -> CheckResult:
     """Market drift on the engine's features (issue 16): engine/tuning/drift_job.py."""
+    # local import: river and sklearn load only when the drift check runs
     from engine.tuning.drift_job import drift_check
 
     return drift_check(ctx)

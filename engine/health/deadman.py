@@ -31,6 +31,7 @@ from engine import audit, notify
 from engine.health.liveness import LIVE, NEVER, EngineLiveness, age_text, engine_liveness
 from engine.protocols import ControlContext
 from engine.store.models import KeyValue, TradingStateRow
+from engine.trading import control
 
 if TYPE_CHECKING:
     from engine.store.db import Store
@@ -143,7 +144,6 @@ def act(ctx: ControlContext, view: DeadmanView, action: str, by: str) -> str | N
     watcher had the incident already (or nothing tripped)."""
     if not view.tripped or view.incident is None or not claim_incident(ctx, view, action, by):
         return None
-    from engine.trading import control
 
     log.error("dead-man's switch: %s; action %s", view.reason, action)
     reason = f"dead-man's switch: {view.reason}"

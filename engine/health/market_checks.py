@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult
+from engine.market.exchange import calendar_for_settings, timezone_warning
 from engine.params.typed import Parameters
+from engine.params.versions import active_params
 from engine.protocols import StoreContext
 
 
 def _workbook_timezone(ctx: StoreContext) -> str | None:
     try:
-        from engine.params.versions import active_params
-
         with ctx.store.read() as session:
             return Parameters(active_params(session)).master_configuration.market_timezone
     except Exception:  # noqa: BLE001 - no active parameter version yet
@@ -25,8 +25,6 @@ def _workbook_timezone(ctx: StoreContext) -> str | None:
 
 def check_market_time(ctx: StoreContext) -> CheckResult:
     """The source's exchange and timezone; degraded when the workbook's market_timezone disagrees."""
-    from engine.market.exchange import calendar_for_settings, timezone_warning
-
     workbook_tz = _workbook_timezone(ctx)
     calendar = calendar_for_settings(getattr(ctx, "settings", None), workbook_tz)
     warning = timezone_warning(calendar, workbook_tz)

@@ -20,7 +20,7 @@ from engine.health.checks import check_database, check_heartbeat
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
 from engine.health.recorder import HEALTH_JOB_SECONDS
 from engine.store.keyvalue import LEASE_TAKEN_KEY
-from engine.store.models import EngineHeartbeat, EngineLease, HealthResult
+from engine.store.models import EngineHeartbeat, EngineLease, HealthResult, KeyValue
 
 LIVE_CHECKS = ("engine heartbeat", "database")
 RESULTS_DEGRADED_AFTER = 3 * HEALTH_JOB_SECONDS + 10  # seconds: three missed health runs
@@ -106,8 +106,6 @@ def engines(session: Session, now: datetime, keep: timedelta = timedelta(hours=1
 
 
 def _lease_since(session: Session, holder: str) -> datetime | None:
-    from engine.store.models import KeyValue
-
     row = session.get(KeyValue, LEASE_TAKEN_KEY)
     if row is None or row.value.get("holder") != holder:
         return None

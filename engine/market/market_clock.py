@@ -29,7 +29,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import func, select
 
 from engine.clock import Clock
+from engine.market.simulated import DEFAULT_START
 from engine.protocols import ClockContext
+from engine.store.models import BarRow, Instrument, KeyValue
+from engine.store.writes import upsert_rows
 
 if TYPE_CHECKING:
     from engine.store.db import Store
@@ -190,9 +193,6 @@ class BarMarketClock:
         self._points.append((wall, market))
 
     def _write_store(self, store: Store | None, wall: datetime, market: datetime) -> None:
-        from engine.store.models import KeyValue
-        from engine.store.writes import upsert_rows
-
         if store is None:
             return
         try:
@@ -205,8 +205,6 @@ class BarMarketClock:
 
     def _read_store(self) -> tuple[datetime, datetime] | None:
         """(wall, market) of the newest tick any engine stored; before the first, the newest stored bar's end."""
-        from engine.store.models import BarRow, Instrument, KeyValue
-
         if self.store is None:
             return None
         try:
@@ -246,7 +244,5 @@ def build_market_clock(settings: Any, store: Store | None, wall: Clock) -> Marke
     minutes = settings.sim_minutes_per_tick if source == "simulated" else 1
     origin = None
     if source == "simulated":
-        from engine.market.simulated import DEFAULT_START
-
         origin = DEFAULT_START
     return BarMarketClock(wall, store, pace=minutes * 60.0 / tick, trust_s=max(2.0, 2.5 * tick), origin=origin)

@@ -17,9 +17,13 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from engine.runtime import build_context
+from engine.settings import load_settings
+from engine.store.check import require_current_schema
 from engine.trading import commands, control
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError
+from engine.trading.control_steps import flatten_on_shutdown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -53,10 +57,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build_context() -> control.ControlContext:
-    from engine.runtime import build_context
-    from engine.settings import load_settings
-    from engine.store.check import require_current_schema
-
     settings = load_settings()
     ctx = build_context(settings, with_source=False, migrate=False)
     require_current_schema(ctx.store)
@@ -126,8 +126,6 @@ def main(argv: list[str] | None = None, ctx: control.ControlContext | None = Non
         return status(ctx, out)
     flatten = bool(getattr(args, "flatten", False))
     if args.command == "shutdown" and not flatten:
-        from engine.trading.control_steps import flatten_on_shutdown
-
         flatten = flatten_on_shutdown(ctx)
     result = control.perform(ctx, cli_actor(), args.command, reason=args.reason, flatten=flatten, wait_s=args.wait)
     print_result(result, out)

@@ -18,14 +18,16 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit
+from engine import audit, notify
+from engine.health.liveness import engine_down_refusal
 from engine.lease import check_fence
 from engine.store import pg_locks
 from engine.store.models import CommandRow, TradingStateRow
-from engine.trading import commands
+from engine.trading import commands, control_steps
 from engine.trading import state as ts
 from engine.trading.commands import StepResult
 from engine.trading.control_results import load_result
+from engine.trading.control_steps import flatten_on_shutdown
 from engine.trading.control_types import (  # noqa: F401 - re-exported: callers import them from here
     ALIASES,
     KINDS,
@@ -99,8 +101,6 @@ def perform(
     if execute not in ("auto", "here", "engine"):
         raise ControlError(f"execute must be auto, here or engine, not {execute!r}")
     if act is Action.RESUME or (act is Action.PAUSE and not actor.startswith(ts.SYSTEM_ACTOR_PREFIX)):
-        from engine.health.liveness import engine_down_refusal  # state and engine agree (issue 9)
-
         with ctx.store.read() as s:
             cur = ts.current(s).state if s.get(TradingStateRow, 1) is not None else None
         legal = cur is not None and TARGET_STATE[act] in ts.ALLOWED[cur]  # an illegal move gets its own refusal
@@ -216,8 +216,6 @@ def _audit_outcome(ctx: ControlContext, actor: str, act: Action, command_id: int
 
 def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dict[str, Any], actor: str) -> None:
     """Run a claimed command's remaining steps, recording each; never raises (failures are recorded)."""
-    from engine.trading import control_steps
-
     with ctx.store.read() as s:
         row = s.get(CommandRow, command_id)
         assert row is not None
@@ -248,8 +246,6 @@ def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dic
         else "all steps done")
     log_.finish(ctx.clock.now(), commands.FAILED if failures else commands.DONE, message)
     if failures:
-        from engine import notify
-
         notify.notify(f"RegimeDesk: {act.value} #{command_id} failed", f"{act.value} by {actor}: {message}", "failure")
     _audit_outcome(ctx, actor, act, command_id, "failed" if failures else "ok", message)
 
@@ -260,8 +256,6 @@ def graceful_shutdown(ctx: ControlContext, actor: str, flatten: bool | None = No
 
     flatten=None takes the parameter set's TradingRisk `flatten_on_shutdown` (False when absent)."""
     if flatten is None:
-        from engine.trading.control_steps import flatten_on_shutdown
-
         flatten = flatten_on_shutdown(ctx)
     return perform(ctx, actor, Action.SHUTDOWN, reason=f"graceful shutdown by {actor}", flatten=flatten,
                    execute="here")

@@ -20,6 +20,7 @@ from engine.params.typed import Parameters
 from engine.params.versions import active_params_or_none
 from engine.protocols import ControlContext
 from engine.store.models import KeyValue, OrderRow, PositionRow
+from engine.trading import gateway
 from engine.trading import state as ts
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
 from engine.trading.control_types import ControlError
@@ -27,6 +28,7 @@ from engine.trading.final_sync import sync_broker
 from engine.trading.orders import OPEN_STATUSES, mark_canceled_in_store
 from engine.trading.risk import active_limits
 from engine.trading.state import TradingState
+from engine.trading.sync import sync_from_broker
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +123,6 @@ def flatten(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     The store's positions are refreshed from the broker first (the engine may be down), because
     the gateway only lets a HALTED flatten through when it truly reduces a position.
     """
-    from engine.trading import gateway
-    from engine.trading.sync import sync_from_broker
-
     limits = active_limits(ctx.store)
     sync_from_broker(ctx, limits)
     positions = [p for p in ctx.broker.get_positions() if p.qty != 0]

@@ -22,6 +22,7 @@ from engine.store.models import CommandRow, OrderRow, PositionRow
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderStatus
 from engine.trading.control_types import ControlError
 from engine.trading.risk import active_limits
+from engine.trading.sync import sync_from_broker
 
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(seconds=5)  # the command's start, less a margin for clocks that differ slightly
@@ -76,8 +77,6 @@ def differences(ctx: ControlContext, orders: list[BrokerOrder], positions: dict[
 
 def sync_broker(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     """Sync orders, fills, positions and the account from the broker; report partial fills and positions."""
-    from engine.trading.sync import sync_from_broker
-
     since = _command_started(ctx, args)
     limits = active_limits(ctx.store)
     fills = updates = 0

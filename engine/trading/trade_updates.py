@@ -24,8 +24,10 @@ from sqlalchemy import select
 
 from engine.lease import check_fence
 from engine.store.models import OrderRow
-from engine.trading.brokers.alpaca_stream import TradeUpdate
+from engine.trading.brokers.alpaca_limits import call_budget
+from engine.trading.brokers.alpaca_stream import TradeUpdate, build_alpaca_trade_updates
 from engine.trading.orders import apply_broker_order
+from engine.trading.sync import sync_from_broker
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
@@ -107,9 +109,6 @@ class TradeUpdatesApplier:
             log.exception("REST catch-up after the trade stream reconnected failed; the account sync retries")
 
     def _rest_sync(self) -> None:
-        from engine.trading.brokers.alpaca_limits import call_budget
-        from engine.trading.sync import sync_from_broker
-
         with call_budget(CATCH_UP_SECONDS, max_requests=200, label="trade stream catch-up"):
             sync_from_broker(self.ctx)
 
@@ -118,7 +117,6 @@ def start_trade_updates(ctx: EngineContext, is_leader: Callable[[], bool]) -> tu
     """Start Alpaca's trade_updates stream for an Alpaca broker (None for any other broker)."""
     if getattr(ctx.broker, "name", "") != "alpaca" or not getattr(ctx.settings, "alpaca_stream", True):
         return None
-    from engine.trading.brokers.alpaca_stream import build_alpaca_trade_updates
 
     applier = TradeUpdatesApplier(ctx, is_leader)
     stream = build_alpaca_trade_updates(ctx.settings, applier.on_update, applier.on_connect)
