@@ -5,11 +5,10 @@ Built once per process by engine.runtime.build_context(settings). No module keep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine.clock import Clock
 from engine.lease import LeaseFence
-from engine.market.market_clock import WallMarketClock
+from engine.market.market_clock import MarketClock, WallMarketClock
 from engine.market.types import MarketSource
 from engine.settings import Settings
 from engine.store.db import Store
@@ -28,7 +27,7 @@ class EngineContext:
     # The time market events carry (engine/market/market_clock.py): bars, orders, fills, account and regime
     # snapshots. `clock` stays the wall clock for audit, commands, state changes, heartbeats and health.
     # None: the market runs on `clock` (contexts built by hand in tests and tools).
-    market_clock: Any = None
+    market_clock: MarketClock | None = None
 
     def __post_init__(self) -> None:
         if self.market_clock is None:

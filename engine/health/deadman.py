@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine import audit, notify
 from engine.health.liveness import LIVE, NEVER, EngineLiveness, age_text, engine_liveness
@@ -67,7 +68,7 @@ class DeadmanView:
         return text
 
 
-def evaluate(session: Any, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
+def evaluate(session: Session, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
     """Read the heartbeat, the market data mark and the trading state; decide whether the switch trips."""
     live = engine_liveness(session, now)
     row = session.get(TradingStateRow, 1)

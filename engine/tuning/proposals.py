@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -21,6 +22,9 @@ from engine.params.typed import Parameters
 from engine.params.versions import _tx, apply_version
 from engine.store.models import TuningProposal
 from engine.tuning.tuner import TuningResult
+
+if TYPE_CHECKING:
+    from engine.store.db import Store
 
 SYSTEM_ACTOR = "system:tuning"
 PENDING, APPLIED, REJECTED, NOT_BETTER, STALE = "pending", "applied", "rejected", "not_better", "stale"
@@ -48,7 +52,7 @@ def _view(r: TuningProposal) -> ProposalView:
                         r.reason, r.decided_by, r.applied_version_id)
 
 
-def record(store: object, current: ParamSet, result: TuningResult, seed: int, *, clock: Clock | None = None) -> int:
+def record(store: Store, current: ParamSet, result: TuningResult, seed: int, *, clock: Clock | None = None) -> int:
     """Store the run's candidate; auto-apply it when it beats the current version and no approval is required."""
     now = (clock or SystemClock()).now()
     approval = Parameters(current).adaptive_tuning.require_human_approval
@@ -73,7 +77,7 @@ def record(store: object, current: ParamSet, result: TuningResult, seed: int, *,
     return pid
 
 
-def _apply(store: object, pid: int, actor: str, now: datetime, clock: Clock | None) -> int:
+def _apply(store: Store, pid: int, actor: str, now: datetime, clock: Clock | None) -> int:
     with _tx(store) as s:
         row = s.get(TuningProposal, pid)
         if row is None:
@@ -104,7 +108,7 @@ def _apply(store: object, pid: int, actor: str, now: datetime, clock: Clock | No
     return int(applied.version_id or 0)
 
 
-def _pending(store: object, pid: int) -> None:
+def _pending(store: Store, pid: int) -> None:
     with _tx(store) as s:
         row = s.get(TuningProposal, pid)
         if row is None:
@@ -113,13 +117,13 @@ def _pending(store: object, pid: int) -> None:
             raise ProposalError(f"tuning proposal {pid} is {row.status}, not pending: nothing to decide")
 
 
-def approve(store: object, pid: int, actor: str, *, clock: Clock | None = None) -> int:
+def approve(store: Store, pid: int, actor: str, *, clock: Clock | None = None) -> int:
     """An admin's approval: the candidate becomes the active version, authored by that admin."""
     _pending(store, pid)
     return _apply(store, pid, actor, (clock or SystemClock()).now(), clock)
 
 
-def reject(store: object, pid: int, actor: str, note: str = "", *, clock: Clock | None = None) -> None:
+def reject(store: Store, pid: int, actor: str, note: str = "", *, clock: Clock | None = None) -> None:
     _pending(store, pid)
     now = (clock or SystemClock()).now()
     with _tx(store) as s:
@@ -129,12 +133,12 @@ def reject(store: object, pid: int, actor: str, note: str = "", *, clock: Clock 
         audit.record(s, now, actor, "tuning.reject", f"tuning_proposal:{pid}", {"note": note})
 
 
-def list_proposals(store: object, limit: int = 20) -> list[ProposalView]:
+def list_proposals(store: Store, limit: int = 20) -> list[ProposalView]:
     with _tx(store) as s:
         return [_view(r) for r in s.scalars(select(TuningProposal).order_by(TuningProposal.id.desc()).limit(limit))]
 
 
-def tuned_version_ids(store: object) -> set[int]:
+def tuned_version_ids(store: Store) -> set[int]:
     """Versions that came from a tuning proposal (auto-applied or approved)."""
     with _tx(store) as s:
         ids = s.scalars(select(TuningProposal.applied_version_id).where(TuningProposal.applied_version_id.is_not(None)))
