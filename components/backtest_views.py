@@ -13,6 +13,7 @@ from dash import html
 
 from components.charts import LAYOUT, empty_figure
 from components.formatting import money, number, pct
+from components.ids import backtest as ids
 
 PCT_KEYS = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "avg_gross_exposure",
             "risk_free"}
@@ -168,7 +169,7 @@ def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> d
         rows.append(html.Tr([html.Td(metric_words(key)), *[html.Td(fmt(key, v.metrics.get(key)), className="text-end")
                                               for v in views],
                              html.Td(definitions.get(key, ""), className="small text-muted")]))
-    return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, className="mb-0", id="backtest-metrics-table")
+    return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, className="mb-0", id=ids.METRICS_TABLE)
 
 
 def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> html.Div:
@@ -182,7 +183,7 @@ def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> ht
         return html.Div("no regime was classified in this run", className="text-muted small")
     head = html.Thead(html.Tr([html.Th(h) for h in ("Run", "Regime", "Time share", "P&L", "Return", "Trades")]))
     notes = [html.Li(f"{metric_words(k.split('.', 1)[1])}: {d}") for k, d in definitions.items() if k.startswith("per_regime.")]
-    return html.Div([dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id="backtest-regime-table"),
+    return html.Div([dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id=ids.REGIME_TABLE),
                      html.Ul(notes, className="small text-muted")])
 
 

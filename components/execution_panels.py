@@ -9,10 +9,11 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import formatting as fmt
+from components.ids import trading as ids
 from components.tables import small_table
 
-REMOVE_STOP_TYPE = "trading-remove-stop"
-CANCEL_PARENT_TYPE = "trading-cancel-parent"
+REMOVE_STOP_TYPE = ids.REMOVE_STOP
+CANCEL_PARENT_TYPE = ids.CANCEL_PARENT
 STOP_FIELDS = (  # (id suffix, label, placeholder): every field optional, at least one needed
     ("loss", "Stop-loss %", "e.g. 5"),
     ("trail", "Trailing %", "e.g. 8"),
@@ -23,8 +24,8 @@ STOP_FIELDS = (  # (id suffix, label, placeholder): every field optional, at lea
 
 
 def _field(suffix: str, label: str, placeholder: str) -> dbc.Col:
-    return dbc.Col([dbc.Label(label, html_for=f"trading-stop-{suffix}", className="small mb-0"),
-                    dbc.Input(id=f"trading-stop-{suffix}", type="number", min=0, step="any", size="sm",
+    return dbc.Col([dbc.Label(label, html_for=ids.stop_field(suffix), className="small mb-0"),
+                    dbc.Input(id=ids.stop_field(suffix), type="number", min=0, step="any", size="sm",
                               placeholder=placeholder)], md=2)
 
 
@@ -33,12 +34,12 @@ def stop_form() -> dbc.Card:
     return dbc.Card([
         dbc.CardHeader("Protective exits for a position (checked by the engine every market tick)"),
         dbc.CardBody([
-            dbc.Row([dbc.Col([dbc.Label("Symbol", html_for="trading-stop-symbol", className="small mb-0"),
-                              dbc.Input(id="trading-stop-symbol", placeholder="Symbol", size="sm", maxLength=16)],
+            dbc.Row([dbc.Col([dbc.Label("Symbol", html_for=ids.STOP_SYMBOL, className="small mb-0"),
+                              dbc.Input(id=ids.STOP_SYMBOL, placeholder="Symbol", size="sm", maxLength=16)],
                              md=2),
                      *[_field(*f) for f in STOP_FIELDS]], className="g-2 mb-2"),
-            dbc.Button("Set exits", id="trading-stop-submit", color="primary", size="sm", n_clicks=0),
-            html.Div(id="trading-stop-result", className="mt-2"),
+            dbc.Button("Set exits", id=ids.STOP_SUBMIT, color="primary", size="sm", n_clicks=0),
+            html.Div(id=ids.STOP_RESULT, className="mt-2"),
         ]),
     ], className="mb-3")
 
@@ -46,16 +47,16 @@ def stop_form() -> dbc.Card:
 def execution_section(trader: bool) -> html.Div:
     """The stops form (traders only), the live stops and the parents, with their own refresh fingerprints."""
     return html.Div([
-        html.Div(stop_form(), hidden=not trader, id="trading-stop-box"),
+        html.Div(stop_form(), hidden=not trader, id=ids.STOP_BOX),
         dbc.Row([
-            dbc.Col(dbc.Card([dbc.CardHeader("Protective stops"), dbc.CardBody(html.Div(id="trading-stops"))],
+            dbc.Col(dbc.Card([dbc.CardHeader("Protective stops"), dbc.CardBody(html.Div(id=ids.STOPS))],
                              className="mb-3"), lg=6),
             dbc.Col(dbc.Card([dbc.CardHeader("Sliced orders (parents and their children)"),
-                              dbc.CardBody([html.Div(id="trading-parents"),
-                                            html.Div(id="trading-parent-result", className="mt-2")])],
+                              dbc.CardBody([html.Div(id=ids.PARENTS),
+                                            html.Div(id=ids.PARENT_RESULT, className="mt-2")])],
                              className="mb-3"), lg=6),
         ]),
-        dcc.Store(id="trading-execution-prints", data={}),
+        dcc.Store(id=ids.EXECUTION_PRINTS, data={}),
     ])
 
 
@@ -72,7 +73,7 @@ def stops_table(stops: Sequence[dict[str, Any]], can_edit: bool) -> Any:
         button = dbc.Button("Remove", id={"type": REMOVE_STOP_TYPE, "index": s["symbol"]}, size="sm",
                             color="outline-secondary", n_clicks=0, className="py-0") if can_edit else ""
         rows.append([s["symbol"], "long" if s["direction"] > 0 else "short",
-                     html.Span(_level(s.get("stop")), id={"type": "trading-stop-level", "index": s["symbol"]}),
+                     html.Span(_level(s.get("stop")), id={"type": ids.STOP_LEVEL, "index": s["symbol"]}),
                      s.get("stop_kind") or "—", trail.strip() or "—", _level(s.get("take_profit")), hold,
                      _level(s.get("extreme")), s.get("checked_by", "engine"), s["status"], s.get("source", ""), button])
     return small_table(["Symbol", "Side", "Stop", "Kind", "Trail", "Take-profit", "Max hold", "Best price",

@@ -14,7 +14,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.tables import records_grid
+from components.ids import parameters as ids
 from engine.params.schema import FieldSpec, SheetSpec
 
 INVALID_CELL_CLASS = "bg-danger-subtle text-danger fw-semibold"
@@ -83,7 +83,7 @@ def field_facts(f: FieldSpec) -> html.Div:
 
 def value_control(key: str, f: FieldSpec, value: Any) -> Any:
     """The editor of one key/value parameter; its value component always has id parameters-value."""
-    vid = {"type": "parameters-value", "name": key}
+    vid = {"type": ids.VALUE, "name": key}
     if f.type == "boolean":
         return dbc.Switch(id=vid, value=bool(value), className="mb-0")
     if f.type == "enum":
@@ -94,7 +94,7 @@ def value_control(key: str, f: FieldSpec, value: Any) -> Any:
         lo, hi = float(f.min or 0.0), float(f.max or 0.0)  # is_slider: both bounds exist
         slider_value = min(max(number, lo), hi) if number is not None else lo
         return dbc.Row([
-            dbc.Col(dcc.Slider(id={"type": "parameters-slider", "name": key}, min=f.min, max=f.max,
+            dbc.Col(dcc.Slider(id={"type": ids.SLIDER, "name": key}, min=f.min, max=f.max,
                                step=slider_step(f), value=slider_value, allow_direct_input=False,
                                marks={f.min: _num(f.min), f.max: _num(f.max)}, updatemode="mouseup"), width=8),
             dbc.Col(dbc.Input(id=vid, type="number", value=value, debounce=True, size="sm",
@@ -113,9 +113,9 @@ def param_editor(key: str, f: FieldSpec, value: Any, error: str | None, pending:
     return dbc.ListGroupItem(dbc.Row([
         dbc.Col([title, html.Div(f.description, className="small"), field_facts(f)], md=6),
         dbc.Col([value_control(key, f, value),
-                 html.Div(error or "", id={"type": "parameters-error", "name": key},
+                 html.Div(error or "", id={"type": ids.ERROR, "name": key},
                           className="small text-danger mt-1")], md=6),
-    ], className="g-2"), id={"type": "parameters-row", "name": key})
+    ], className="g-2"), id={"type": ids.ROW, "name": key})
 
 
 def _column_def(f: FieldSpec) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def _column_def(f: FieldSpec) -> dict[str, Any]:
 def table_grid(key: str, fields: Sequence[FieldSpec], rows: list[dict[str, Any]]) -> dag.AgGrid:
     """An editable table section; each row carries __row (its id) and __errors (column -> message)."""
     return dag.AgGrid(
-        id={"type": "parameters-grid", "name": key},
+        id={"type": ids.GRID, "name": key},
         columnDefs=[{"field": "__n", "headerName": "#", "editable": False, "maxWidth": 70, "minWidth": 60},
                     *[_column_def(f) for f in fields]],
         rowData=rows,
@@ -165,9 +165,9 @@ def table_section(title: str, description: str, fields: Sequence[FieldSpec], key
         html.Div(description, className="small text-muted mb-1"), *note,
         table_grid(key, fields, rows),
         dbc.ButtonGroup([
-            dbc.Button("Add row", id={"type": "parameters-row-add", "name": key}, size="sm", color="secondary",
+            dbc.Button("Add row", id={"type": ids.ROW_ADD, "name": key}, size="sm", color="secondary",
                        outline=True),
-            dbc.Button("Delete selected row", id={"type": "parameters-row-delete", "name": key}, size="sm",
+            dbc.Button("Delete selected row", id={"type": ids.ROW_DELETE, "name": key}, size="sm",
                        color="danger", outline=True),
         ], className="mt-1"),
     ], className="mb-3")
@@ -179,18 +179,18 @@ def sheet_nav(groups: dict[str, list[SheetSpec]], counts: dict[str, tuple[int, i
     for group, sheets in groups.items():
         items = [dbc.ListGroupItem(
             [html.Span(sh.name), html.Small(f" {counts[sh.name][0]}/{counts[sh.name][1]}", className="text-muted")],
-            id={"type": "parameters-sheet-link", "sheet": sh.name}, action=True, n_clicks=0,
+            id={"type": ids.SHEET_LINK, "sheet": sh.name}, action=True, n_clicks=0,
             className="py-1 small") for sh in sheets]
         blocks.append(html.Div([html.Div(group, className="kpi-title mt-2 mb-1"),
                                 dbc.ListGroup(items, flush=True)]))
-    return html.Div(blocks, id="parameters-nav")
+    return html.Div(blocks, id=ids.NAV)
 
 
 def search_hits(hits: Iterable[tuple[str, str, str, str]], total: int) -> html.Div:
     """hits = (sheet, section title, name, description); each opens its sheet when clicked."""
     items = [dbc.ListGroupItem([html.Strong(name), html.Span(f"  {sheet}", className="text-muted"),
                                 html.Div(desc, className="small text-muted")],
-                               id={"type": "parameters-search-hit", "sheet": sheet, "name": name}, action=True,
+                               id={"type": ids.SEARCH_HIT, "sheet": sheet, "name": name}, action=True,
                                n_clicks=0, className="py-1 small")
              for sheet, _sec, name, desc in hits]
     shown = len(items)
@@ -212,7 +212,7 @@ def diff_table(rows: Sequence[dict[str, Any]], empty: str) -> Any:
 
 
 def issues_by_sheet(issues: Sequence[dict[str, Any]], title: str, color: str = "danger",
-                    id: str = "parameters-issues") -> html.Div:
+                    id: str = ids.ISSUES) -> html.Div:
     """Every problem at once, grouped by sheet, each as 'Sheet!Cell: message; expected ...; fix'."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for i in issues:
@@ -237,7 +237,7 @@ def upload_warnings(issues: Sequence[dict[str, Any]]) -> html.Details | None:
     label = f"{len(issues)} warning{'' if len(issues) == 1 else 's'}: show"
     return html.Details([html.Summary(label, className="small"),
                          issues_by_sheet(issues, "Warnings (the workbook is still valid)", "warning",
-                                         "parameters-upload-warnings")], id="parameters-upload-warnings-box")
+                                         "parameters-upload-warnings")], id=ids.UPLOAD_WARNINGS_BOX)
 
 
 def confirm_dialog(prefix: str, title: str, body_id: str, confirm_label: str, with_note: bool = True) -> dbc.Modal:
@@ -270,7 +270,7 @@ def sheet_body(spec: SheetSpec, values: dict[str, Any], errors: dict[str, str], 
                counts: tuple[int, int]) -> html.Div:
     """Everything editable on one sheet: key/value editors and one grid per table section."""
     parts: list[Any] = [
-        html.H5(spec.name, id="parameters-sheet-title", className="mb-0"),
+        html.H5(spec.name, id=ids.SHEET_TITLE, className="mb-0"),
         html.Div([spec.description, html.Span(f"  ·  group {spec.group}  ·  {counts[0]} of {counts[1]} "
                                               "parameters/columns used by the engine", className="text-muted")],
                  className="small mb-2"),
@@ -294,33 +294,16 @@ def toolbar() -> dbc.Row:
     """Apply/Discard, upload, downloads and the versions toggle of the Parameters page."""
     return dbc.Row([
         dbc.Col(dbc.ButtonGroup([
-            dbc.Button("Apply…", id="parameters-apply", color="primary", size="sm", disabled=True),
-            dbc.Button("Discard", id="parameters-discard", color="secondary", outline=True, size="sm"),
+            dbc.Button("Apply…", id=ids.APPLY, color="primary", size="sm", disabled=True),
+            dbc.Button("Discard", id=ids.DISCARD, color="secondary", outline=True, size="sm"),
         ]), width="auto"),
         dbc.Col(dcc.Upload(dbc.Button("Upload workbook (.xlsx)", size="sm", color="info", outline=True),
-                           id="parameters-upload", accept=".xlsx,.xlsm,.xls", multiple=False), width="auto"),
+                           id=ids.UPLOAD, accept=".xlsx,.xlsm,.xls", multiple=False), width="auto"),
         dbc.Col(dbc.ButtonGroup([
-            dbc.Button("Download current", id="parameters-download-current", size="sm", outline=True),
-            dbc.Button("Download template", id="parameters-download-template", size="sm", outline=True),
+            dbc.Button("Download current", id=ids.DOWNLOAD_CURRENT, size="sm", outline=True),
+            dbc.Button("Download template", id=ids.DOWNLOAD_TEMPLATE, size="sm", outline=True),
         ]), width="auto"),
-        dbc.Col(dbc.Button("Versions", id="parameters-versions-toggle", size="sm", color="dark", outline=True,
+        dbc.Col(dbc.Button("Versions", id=ids.VERSIONS_TOGGLE, size="sm", color="dark", outline=True,
                            n_clicks=0), width="auto"),
-        dbc.Col(html.Div(id="parameters-pending-count", className="small text-muted"), className="align-self-center"),
+        dbc.Col(html.Div(id=ids.PENDING_COUNT, className="small text-muted"), className="align-self-center"),
     ], className="g-2 mb-2")
-
-
-def versions_panel(columns: list[dict[str, Any]]) -> dbc.Collapse:
-    """Version list, diff of any two, download and roll back (hidden until toggled)."""
-    return dbc.Collapse(dbc.Card(dbc.CardBody([
-        html.H6("Versions"),
-        records_grid("parameters-versions-grid", columns, height=240),
-        dbc.Row([
-            dbc.Col(dbc.InputGroup([dbc.InputGroupText("Diff"), dbc.Select(id="parameters-diff-a"),
-                                    dbc.InputGroupText("→"), dbc.Select(id="parameters-diff-b")], size="sm"), md=6),
-            dbc.Col(dbc.InputGroup([dbc.Select(id="parameters-version-pick"),
-                                    dbc.Button("Download", id="parameters-download-version", outline=True),
-                                    dbc.Button("Roll back to it…", id="parameters-rollback", color="warning",
-                                               outline=True)], size="sm"), md=6),
-        ], className="g-2 my-2"),
-        html.Div(id="parameters-version-diff", style={"maxHeight": "320px", "overflowY": "auto"}),
-    ]), className="mb-3"), id="parameters-versions-collapse", is_open=False)

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.charts import LAYOUT, empty_figure
+from components.ids import regime as ids
 
 STATUS_TEXT = {"agree": ("agrees with the rules", "success"), "ensemble": ("ensemble answer used", "info"),
                "rules": ("rules stand (ensemble not firm)", "secondary"), "uncertain": ("uncertain", "warning")}
@@ -24,14 +25,14 @@ def ensemble_card(verdict: Mapping[str, Any] | None, names: Mapping[int, str], m
     if not verdict:
         why = ("no ensemble model fitted yet (the refit job fits one once enough bars are stored)" if model is None
                else "the newest classification has no ensemble verdict yet")
-        return html.Div(why, className="small text-muted", id="regime-ensemble-empty")
+        return html.Div(why, className="small text-muted", id=ids.ENSEMBLE_EMPTY)
     text, colour = STATUS_TEXT.get(str(verdict.get("status")), (str(verdict.get("status")), "secondary"))
     answer = verdict.get("regime_id")
     votes = ", ".join(f"{m} {names.get(int(v), v)}" for m, v in (verdict.get("votes") or {}).items())
     weights = ", ".join(f"{m} {float(w):.2f}" for m, w in (verdict.get("weights") or {}).items())
     dyn = verdict.get("dynamics") or {}
     lines = [
-        html.Div([dbc.Badge(text, color=colour, className="me-2", id="regime-ensemble-status"),
+        html.Div([dbc.Badge(text, color=colour, className="me-2", id=ids.ENSEMBLE_STATUS),
                   html.Span("engine answer: " + (names.get(int(answer), str(answer)) if answer is not None
                                                  else "no regime (uncertain)"), className="fw-semibold")]),
         html.Div(f"ensemble says {names.get(int(verdict['ensemble_regime_id']), verdict['ensemble_regime_id'])} at "
@@ -48,7 +49,7 @@ def ensemble_card(verdict: Mapping[str, Any] | None, names: Mapping[int, str], m
             f"{_pct(dyn.get('stability_score'))} ({'stable' if dyn.get('stable') else 'below the minimum'}); "
             f"entropy {_pct(dyn.get('entropy'))}; age {dyn.get('age_bars')} bars"
             + (f" of ~{float(exp):.0f} expected" if exp is not None else ""), className="small",
-            id="regime-ensemble-dynamics"))
+            id=ids.ENSEMBLE_DYNAMICS))
     if model is not None:
         clus = ((model.get("metrics") or {}).get("dynamics") or {}).get("volatility_clustering") or {}
         lines.append(html.Div(
@@ -58,7 +59,7 @@ def ensemble_card(verdict: Mapping[str, Any] | None, names: Mapping[int, str], m
             + (f"; volatility clustering {'yes' if clus.get('clustered') else 'no'} (Ljung-Box p "
                f"{clus['p_value']:.3f})" if clus.get("p_value") is not None else ""),
             className="small text-muted"))
-    return html.Div(lines, id="regime-ensemble-verdict")
+    return html.Div(lines, id=ids.ENSEMBLE_VERDICT)
 
 
 def reliability_figure(report: Mapping[str, Any] | None) -> go.Figure:

@@ -15,6 +15,7 @@ from dash import html
 
 from components import formatting as fmt
 from components.charts import LAYOUT
+from components.ids import regime as ids
 from components.tables import small_table
 from engine.regime.class_decision import describe
 
@@ -52,33 +53,33 @@ def regime_card(latest: Mapping[str, Any], colour: str, description: str, active
     conf = float(latest.get("confidence") or 0.0)
     transition = latest.get("transition_rule") or ""
     return [
-        html.Div([swatch(colour), html.Span(str(latest["regime_name"]), id="regime-current-name",
+        html.Div([swatch(colour), html.Span(str(latest["regime_name"]), id=ids.CURRENT_NAME,
                                             className="fs-4 fw-semibold")], className="mb-1"),
         html.Div(description, className="small text-muted mb-2"),
         dbc.Row([
             dbc.Col([html.Div("Confidence", className="kpi-title"),
-                     html.Div(f"{conf * 100:.0f}%", id="regime-current-confidence", className="kpi-value"),
+                     html.Div(f"{conf * 100:.0f}%", id=ids.CURRENT_CONFIDENCE, className="kpi-value"),
                      dbc.Progress(value=conf * 100, color="success" if conf >= 0.6 else "warning" if conf >= 0.4
                                   else "danger", style={"height": "6px"})], width=4),
             dbc.Col([html.Div("Time in regime", className="kpi-title"),
                      html.Div(minutes_text(float(latest.get("time_in_regime_s") or 0.0) / 60.0),
-                              id="regime-current-age", className="kpi-value")], width=4),
+                              id=ids.CURRENT_AGE, className="kpi-value")], width=4),
             dbc.Col([html.Div("Parameters", className="kpi-title"),
-                     html.Div(active_version, id="regime-current-version", className="kpi-value fs-5"),
+                     html.Div(active_version, id=ids.CURRENT_VERSION, className="kpi-value fs-5"),
                      html.Div(version_detail, className="kpi-subtitle small")], width=4),
         ], className="g-2"),
         html.Div([
             dbc.Badge(f"trend {latest.get('trend_class') or '—'} ({fmt.number(latest.get('trend_value'), 4)})",
-                      color="light", text_color="dark", className="me-1", id="regime-current-trend"),
+                      color="light", text_color="dark", className="me-1", id=ids.CURRENT_TREND),
             dbc.Badge(f"volatility {latest.get('volatility_class') or '—'} "
                       f"({fmt.number((latest.get('volatility_value') or 0) * 100, 1)}%/yr)",
-                      color="light", text_color="dark", className="me-1", id="regime-current-vol"),
+                      color="light", text_color="dark", className="me-1", id=ids.CURRENT_VOL),
             dbc.Badge(f"raw score {fmt.number(latest.get('raw_score'), 2)}", color="light", text_color="dark",
                       className="me-1"),
             dbc.Badge(f"entered by {transition}", color="info", className="me-1") if transition else None,
         ], className="mt-2"),
         class_notes(latest, regime_classes),
-        html.Div(f"as of {fmt.timestamp(latest.get('ts'))}", id="regime-current-asof", className="small text-muted mt-1"),
+        html.Div(f"as of {fmt.timestamp(latest.get('ts'))}", id=ids.CURRENT_ASOF, className="small text-muted mt-1"),
     ]
 
 
@@ -87,16 +88,16 @@ def class_notes(latest: Mapping[str, Any], regime_classes: tuple[str, str] | Non
     cls = latest.get("classes") or {}
     lines: list[Any] = []
     if "trend" in cls:
-        lines.append(html.Div("Trend " + describe(cls["trend"]), id="regime-current-trend-rule"))
+        lines.append(html.Div("Trend " + describe(cls["trend"]), id=ids.CURRENT_TREND_RULE))
     if "volatility" in cls:
-        lines.append(html.Div("Volatility " + describe(cls["volatility"], "%/yr"), id="regime-current-vol-rule"))
+        lines.append(html.Div("Volatility " + describe(cls["volatility"], "%/yr"), id=ids.CURRENT_VOL_RULE))
     if regime_classes is not None and cls:
         held = [f"{axis} {want}" for axis, want, now in (("trend", regime_classes[0], latest.get("trend_class")),
                                                           ("volatility", regime_classes[1], latest.get("volatility_class")))
                 if want != now]
         if held:
             why = (latest.get("record") or {}).get("blocked_by") or "the stability rules hold it"
-            lines.append(html.Div(f"The regime keeps {', '.join(held)}: {why}.", id="regime-current-held",
+            lines.append(html.Div(f"The regime keeps {', '.join(held)}: {why}.", id=ids.CURRENT_HELD,
                                   className="text-warning-emphasis"))
     return html.Div(lines, className="small text-muted mt-1")
 
@@ -126,7 +127,7 @@ def inactive_modules(modules: Sequence[Mapping[str, Any]]) -> html.Div:
         return html.Div("All modules active.", className="small text-muted")
     return html.Div([html.Div("Inactive modules (weight redistributed):", className="small fw-semibold"),
                      html.Ul([html.Li(f"{m['name']}: {m.get('reason') or 'no data'}") for m in off],
-                             className="small mb-0")], id="regime-inactive-list")
+                             className="small mb-0")], id=ids.INACTIVE_LIST)
 
 
 def bands(segs: pd.DataFrame, colours: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from components import formatting as fmt
 from components.charts import empty_figure, graph
+from components.ids import regime as ids
 from components.regime_views import minutes_text
 from components.tables import small_table
 
@@ -20,10 +21,10 @@ def knob_row(key: str, field: str, spec: Any, value: Any) -> dbc.Row:
     label = html.Label(field.replace("_", " ") + (f" ({spec.unit})" if spec.unit else ""),
                        title=spec.description, className="small mb-0")
     if spec.type == "boolean":
-        control: Any = dbc.Switch(id={"type": "regime-knob-bool", "key": key}, value=bool(value),
+        control: Any = dbc.Switch(id={"type": ids.KNOB_BOOL, "key": key}, value=bool(value),
                                   persistence=True, persistence_type="session")
     else:
-        control = dbc.Input(id={"type": "regime-knob-num", "key": key}, type="number", value=value, min=spec.min,
+        control = dbc.Input(id={"type": ids.KNOB_NUM, "key": key}, type="number", value=value, min=spec.min,
                             max=spec.max, step=1 if spec.type == "integer" else 0.01, size="sm", debounce=True,
                             persistence=True, persistence_type="session")
     return dbc.Row([dbc.Col(label, width=7), dbc.Col(control, width=5)], className="g-1 mb-1 align-items-center")
@@ -36,41 +37,41 @@ def whatif_card(knobs: Sequence[dbc.Row], windows: Sequence[int]) -> dbc.Card:
                  "to them. Nothing is applied: the active version and the edited one are both replayed on copies of "
                  "the same stored bars and option chains.", className="small text-muted mb-2"),
         dbc.Row([
-            dbc.Col([html.Div(list(knobs), id="regime-knobs"),
-                     dbc.Button("Reset knobs", id="regime-knobs-reset", size="sm", color="link", className="px-0"),
-                     dcc.Upload(id="regime-whatif-upload", accept=".xlsx,.xlsm",
+            dbc.Col([html.Div(list(knobs), id=ids.KNOBS),
+                     dbc.Button("Reset knobs", id=ids.KNOBS_RESET, size="sm", color="link", className="px-0"),
+                     dcc.Upload(id=ids.WHATIF_UPLOAD, accept=".xlsx,.xlsm",
                                 children=html.Div(["or drop a parameter workbook (.xlsx) to compare ",
                                                    html.A("choose file")]),
                                 className="small border border-secondary-subtle rounded p-2 mt-1 text-center"),
-                     html.Div(id="regime-whatif-upload-status", className="small mt-1"),
-                     dbc.Button("Remove the uploaded workbook", id="regime-whatif-upload-clear", size="sm",
+                     html.Div(id=ids.WHATIF_UPLOAD_STATUS, className="small mt-1"),
+                     dbc.Button("Remove the uploaded workbook", id=ids.WHATIF_UPLOAD_CLEAR, size="sm",
                                 color="link", className="px-0")], md=4),
-            dbc.Col([html.H6("Pending edits"), html.Div(id="regime-whatif-edits-table"),
+            dbc.Col([html.H6("Pending edits"), html.Div(id=ids.WHATIF_EDITS_TABLE),
                      dbc.InputGroup([
                          dbc.InputGroupText("compare the last"),
-                         dbc.Select(id="regime-whatif-window", value=str(windows[0]),
+                         dbc.Select(id=ids.WHATIF_WINDOW, value=str(windows[0]),
                                     options=[{"label": f"{w:,} bars", "value": str(w)} for w in windows]),
                      ], size="sm", className="my-2"),
                      dbc.ButtonGroup([
-                         dbc.Button("Run what-if", id="regime-whatif-run", color="primary", size="sm"),
-                         dbc.Button("Cancel", id="regime-whatif-cancel", color="secondary", size="sm", disabled=True),
+                         dbc.Button("Run what-if", id=ids.WHATIF_RUN, color="primary", size="sm"),
+                         dbc.Button("Cancel", id=ids.WHATIF_CANCEL, color="secondary", size="sm", disabled=True),
                      ]),
-                     html.Div(dbc.Progress(id="regime-whatif-progress", value=0, label="", striped=True, animated=True,
+                     html.Div(dbc.Progress(id=ids.WHATIF_PROGRESS, value=0, label="", striped=True, animated=True,
                                            style={"height": "18px"}),
-                              id="regime-whatif-progress-wrap", className="mt-2", style={"display": "none"})],
+                              id=ids.WHATIF_PROGRESS_WRAP, className="mt-2", style={"display": "none"})],
                     md=3),
             dbc.Col(html.Div(html.Div("Run the what-if to compare.", className="small text-muted"),
-                             id="regime-whatif-result"), md=5),
+                             id=ids.WHATIF_RESULT), md=5),
         ]),
-        graph("regime-whatif-timeline", empty_figure("no what-if run yet"), style={"display": "none"}),
+        graph(ids.WHATIF_TIMELINE, empty_figure("no what-if run yet"), style={"display": "none"}),
     ]), className="mt-3")
 
 
 def upload_status(name: str, changes: int, error: str | None = None) -> html.Div:
     if error:
-        return html.Div(error, className="text-danger", id="regime-whatif-upload-error")
+        return html.Div(error, className="text-danger", id=ids.WHATIF_UPLOAD_ERROR)
     return html.Div([html.Strong(name), f": valid, {changes} value(s) differ from the active version."],
-                    className="text-success", id="regime-whatif-upload-ok")
+                    className="text-success", id=ids.WHATIF_UPLOAD_OK)
 
 
 def edits_table(rows: Sequence[Mapping[str, Any]], origin: str = "") -> html.Div:
@@ -95,11 +96,11 @@ def whatif_summary(summary: Mapping[str, Any]) -> html.Div:
     changes = summary.get("top_changes") or []
     return html.Div([
         html.Div([html.Span("Same regime on ", className="me-1"),
-                  html.Strong("—" if agree is None else f"{agree:.1f}%", id="regime-whatif-agreement"),
+                  html.Strong("—" if agree is None else f"{agree:.1f}%", id=ids.WHATIF_AGREEMENT),
                   html.Span(f" of the bars ({summary['bars_changed']} bars change).", className="ms-1")],
                  className="mb-2"),
         small_table(["", "Active version", "With pending edits"], rows, ""),
         html.Div([html.Div("Largest changes", className="small fw-semibold mt-2"),
                   small_table(["Active says", "Pending edits say", "Bars"],
                               [(c["from"], c["to"], c["bars"]) for c in changes], "")]) if changes else None,
-    ], id="regime-whatif-summary")
+    ], id=ids.WHATIF_SUMMARY)

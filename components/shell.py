@@ -4,6 +4,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.ids import shell as ids
+
 NAV_ORDER = ["Overview", "Regime", "Parameters", "Planner", "Health", "Trading", "Risk", "Performance", "Backtest", "Audit",
              "Users"]
 ADMIN_PAGES = {"Users"}  # shown in the navigation to admins only (the page and its callbacks check too)
@@ -12,10 +14,10 @@ ADMIN_PAGES = {"Users"}  # shown in the navigation to admins only (the page and 
 def user_menu(user: str, role: str, csrf: str) -> html.Div:
     """Who is logged in, their role, and a logout button (a POST form carrying the CSRF token)."""
     return html.Div([
-        html.Span([html.Span(user, id="nav-user"), " ", dbc.Badge(role, color="secondary", id="nav-role")],
+        html.Span([html.Span(user, id=ids.NAV_USER), " ", dbc.Badge(role, color="secondary", id=ids.NAV_ROLE)],
                   className="text-light small me-2"),
         html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf),
-                   html.Button("Log out", type="submit", id="nav-logout", className="btn btn-outline-light btn-sm")],
+                   html.Button("Log out", type="submit", id=ids.NAV_LOGOUT, className="btn btn-outline-light btn-sm")],
                   method="POST", action="/logout", className="d-inline"),
     ], className="d-flex align-items-center")
 

@@ -12,15 +12,16 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import formatting as fmt
+from components.ids import trading as ids
 from components.tables import small_table
 
 STEP_ICONS = {"pending": "○", "running": "◔", "done": "✔", "failed": "✘", "skipped": "–"}
 STEP_COLOURS = {"pending": "text-muted", "running": "text-primary", "done": "text-success", "failed": "text-danger",
                 "skipped": "text-secondary"}
-CANCEL_TYPE = "trading-cancel-order"
+CANCEL_TYPE = ids.CANCEL_ORDER
 
 
-CLOSE_TYPE = "trading-close-position"
+CLOSE_TYPE = ids.CLOSE_POSITION
 
 
 def positions_table(positions: Sequence[dict[str, Any]], can_close: bool = False) -> Any:
@@ -77,14 +78,14 @@ def steps_list(command: dict[str, Any] | None) -> Any:
             [html.Span(STEP_ICONS.get(status, "?"), className=f"me-2 {STEP_COLOURS.get(status, '')}"),
              html.Strong(step.get("name", "")), html.Span(f" — {step.get('detail') or status}{took}",
                                                           className="small")],
-            id={"type": "trading-step", "name": step.get("name", "")},
+            id={"type": ids.STEP, "name": step.get("name", "")},
             **{"data-status": status},
         ))
     header = (f"#{command['id']} {command['kind']} by {command['actor']} at {fmt.timestamp(command['created_at'])}: "
               f"{command['status']}")
     if command.get("executor"):
         header += f" (run by {command['executor']})"
-    children: list[Any] = [html.Div(header, className="fw-semibold", id="trading-progress-status",
+    children: list[Any] = [html.Div(header, className="fw-semibold", id=ids.PROGRESS_STATUS,
                                     **{"data-status": command["status"]}),
                            html.Ul(items, className="list-unstyled ps-0 mb-1")]
     if command.get("message") and command["status"] != "done":

@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from components import formatting as fmt
+from components.ids import audit as ids
 from components.shell import page_header
 from components.tables import column, records_grid
 from engine.auth import principal
@@ -28,42 +29,42 @@ COLUMNS = [
     column("action", maxWidth=220), column("target", maxWidth=180), column("outcome", maxWidth=110),
     column("details", flex=2, tooltipField="details"),
 ]
-FILTER_IDS = {"user": "audit-filter-user", "action": "audit-filter-action", "kind": "audit-filter-kind",
-              "outcome": "audit-filter-outcome"}
+FILTER_IDS = {"user": ids.FILTER_USER, "action": ids.FILTER_ACTION, "kind": ids.FILTER_KIND,
+              "outcome": ids.FILTER_OUTCOME}
 
 
 def _filters() -> dbc.Row:
     return dbc.Row([
-        dbc.Col(dbc.Input(id="audit-filter-user", placeholder="User (part of the name)", size="sm", maxLength=64,
+        dbc.Col(dbc.Input(id=ids.FILTER_USER, placeholder="User (part of the name)", size="sm", maxLength=64,
                           debounce=True), md=2),
-        dbc.Col(dcc.Dropdown(id="audit-filter-action", placeholder="Action", clearable=True), md=3),
-        dbc.Col(dcc.Dropdown(id="audit-filter-kind", placeholder="Kind", clearable=True,
+        dbc.Col(dcc.Dropdown(id=ids.FILTER_ACTION, placeholder="Action", clearable=True), md=3),
+        dbc.Col(dcc.Dropdown(id=ids.FILTER_KIND, placeholder="Kind", clearable=True,
                              options=[{"label": "operator (people)", "value": "operator"},
                                       {"label": "automatic (engine)", "value": "automatic"}]), md=2),
-        dbc.Col(dcc.Dropdown(id="audit-filter-outcome", placeholder="Outcome", clearable=True,
+        dbc.Col(dcc.Dropdown(id=ids.FILTER_OUTCOME, placeholder="Outcome", clearable=True,
                              options=[{"label": o, "value": o} for o in
                                       ("ok", "requested", "refused", "failed", "locked", "disabled")]), md=2),
-        dbc.Col(dcc.DatePickerRange(id="audit-filter-dates", clearable=True, display_format="YYYY-MM-DD",
+        dbc.Col(dcc.DatePickerRange(id=ids.FILTER_DATES, clearable=True, display_format="YYYY-MM-DD",
                                     start_date_placeholder_text="From", end_date_placeholder_text="To"), md=3),
     ], className="g-2 mb-2")
 
 
 def layout(**_kwargs: object) -> html.Div:
     may_export = at_least(principal.current().role, Role.TRADER)
-    export = html.A("Download CSV", id="audit-export", href="/audit.csv", className="btn btn-outline-secondary btn-sm",
-                    download="") if may_export else html.A(id="audit-export", hidden=True)
+    export = html.A("Download CSV", id=ids.EXPORT, href="/audit.csv", className="btn btn-outline-secondary btn-sm",
+                    download="") if may_export else html.A(id=ids.EXPORT, hidden=True)
     return html.Div([
         page_header("Audit trail", "Newest first; every change of trading state, parameters, orders and logins"),
-        dcc.Interval(id="audit-interval", interval=5000),
-        dcc.Store(id="audit-page", data=0),
+        dcc.Interval(id=ids.INTERVAL, interval=5000),
+        dcc.Store(id=ids.PAGE, data=0),
         _filters(),
         html.Div([
-            dbc.ButtonGroup([dbc.Button("‹ Newer", id="audit-prev", size="sm", color="secondary", n_clicks=0),
-                             dbc.Button("Older ›", id="audit-next", size="sm", color="secondary", n_clicks=0)],
+            dbc.ButtonGroup([dbc.Button("‹ Newer", id=ids.PREV, size="sm", color="secondary", n_clicks=0),
+                             dbc.Button("Older ›", id=ids.NEXT, size="sm", color="secondary", n_clicks=0)],
                             className="me-2"),
-            html.Span(id="audit-count", className="small text-muted me-3"), export,
+            html.Span(id=ids.COUNT, className="small text-muted me-3"), export,
         ], className="d-flex align-items-center mb-2"),
-        records_grid("audit-grid", COLUMNS, height=600),
+        records_grid(ids.GRID, COLUMNS, height=600),
     ])
 
 
@@ -71,28 +72,28 @@ def _values(user: object, action: object, kind: object, outcome: object, start: 
     return {"user": user, "action": action, "kind": kind, "outcome": outcome, "since": start, "until": end}
 
 
-@dash.callback(Output("audit-page", "data"),
-               Input("audit-prev", "n_clicks"), Input("audit-next", "n_clicks"),
-               Input("audit-filter-user", "value"), Input("audit-filter-action", "value"),
-               Input("audit-filter-kind", "value"), Input("audit-filter-outcome", "value"),
-               Input("audit-filter-dates", "start_date"), Input("audit-filter-dates", "end_date"),
-               State("audit-page", "data"), prevent_initial_call=True)
+@dash.callback(Output(ids.PAGE, "data"),
+               Input(ids.PREV, "n_clicks"), Input(ids.NEXT, "n_clicks"),
+               Input(ids.FILTER_USER, "value"), Input(ids.FILTER_ACTION, "value"),
+               Input(ids.FILTER_KIND, "value"), Input(ids.FILTER_OUTCOME, "value"),
+               Input(ids.FILTER_DATES, "start_date"), Input(ids.FILTER_DATES, "end_date"),
+               State(ids.PAGE, "data"), prevent_initial_call=True)
 @requires(Role.VIEWER)
 def turn_page(_prev: object, _next: object, *args: object) -> int:
     current = args[-1] if isinstance(args[-1], int) and not isinstance(args[-1], bool) else 0
-    if ctx.triggered_id == "audit-next":
+    if ctx.triggered_id == ids.NEXT:
         return current + 1
-    if ctx.triggered_id == "audit-prev":
+    if ctx.triggered_id == ids.PREV:
         return max(0, current - 1)
     return 0  # a new filter starts at the newest page
 
 
-@dash.callback(Output("audit-grid", "rowData"), Output("audit-count", "children"), Output("audit-export", "href"),
-               Output("audit-filter-action", "options"),
-               Input("audit-interval", "n_intervals"), Input("audit-page", "data"),
-               Input("audit-filter-user", "value"), Input("audit-filter-action", "value"),
-               Input("audit-filter-kind", "value"), Input("audit-filter-outcome", "value"),
-               Input("audit-filter-dates", "start_date"), Input("audit-filter-dates", "end_date"))
+@dash.callback(Output(ids.GRID, "rowData"), Output(ids.COUNT, "children"), Output(ids.EXPORT, "href"),
+               Output(ids.FILTER_ACTION, "options"),
+               Input(ids.INTERVAL, "n_intervals"), Input(ids.PAGE, "data"),
+               Input(ids.FILTER_USER, "value"), Input(ids.FILTER_ACTION, "value"),
+               Input(ids.FILTER_KIND, "value"), Input(ids.FILTER_OUTCOME, "value"),
+               Input(ids.FILTER_DATES, "start_date"), Input(ids.FILTER_DATES, "end_date"))
 @requires(Role.VIEWER)
 def refresh_audit(_n: object, number: object, user: object, action: object, kind: object, outcome: object,
                   start: object, end: object):
@@ -100,7 +101,7 @@ def refresh_audit(_n: object, number: object, user: object, action: object, kind
     page_no = number if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < 10**7 else 0
     with get_context().store.read() as s:
         events, total = aq.page(s, parse_filter(values), page_no, PAGE_SIZE)
-        actions = aq.distinct_actions(s) if ctx.triggered_id in (None, "audit-interval") else None
+        actions = aq.distinct_actions(s) if ctx.triggered_id in (None, ids.INTERVAL) else None
     rows = [{**e, "ts": fmt.timestamp(e["ts"]), "details": aq.readable_details(e["details"])} for e in events]
     first = page_no * PAGE_SIZE
     count = (f"events {first + 1}–{first + len(rows)} of {total}" if rows else f"no events here ({total} match)")

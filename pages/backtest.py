@@ -13,6 +13,8 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from components import backtest_views as bv
 from components.charts import graph
+from components.ids import backtest as ids
+from components.ids import parameters as parameters_ids
 from components.shell import page_header
 from components.tables import column, records_grid
 from engine.auth.roles import Role
@@ -28,10 +30,10 @@ from webapp.inputs import is_click
 
 dash.register_page(__name__, path="/backtest", name="Backtest", order=6.5)
 
-FORM = [State("backtest-source", "value"), State("backtest-csv-dir", "value"), State("backtest-start", "value"),
-        State("backtest-end", "value"), State("backtest-cash", "value"), State("backtest-version", "value"),
-        State("backtest-preset", "value"), State("backtest-name", "value")]
-PARAMETERS_EDITS_STORE = "parameters-edits"  # the Parameters page's pending edits (session storage, shared)
+FORM = [State(ids.SOURCE, "value"), State(ids.CSV_DIR, "value"), State(ids.START, "value"),
+        State(ids.END, "value"), State(ids.CASH, "value"), State(ids.VERSION, "value"),
+        State(ids.PRESET, "value"), State(ids.NAME, "value")]
+PARAMETERS_EDITS_STORE = parameters_ids.EDITS  # the Parameters page's pending edits (session storage, shared)
 FILL_COLUMNS = [column(c) for c in ("ts", "symbol", "side", "qty", "price", "commission", "client_order_id")]
 TRIP_COLUMNS = [column(c) for c in ("symbol", "direction", "qty", "entry_ts", "entry_price", "exit_ts", "exit_price",
                                     "pnl", "return")]
@@ -47,25 +49,25 @@ def _form_card() -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H5("Run a backtest"),
         dbc.Label("Market data"),
-        dbc.RadioItems(id="backtest-source", value="stored", inline=True, options=[
+        dbc.RadioItems(id=ids.SOURCE, value="stored", inline=True, options=[
             {"label": "stored history", "value": "stored"}, {"label": "CSV folder", "value": "csv"},
             {"label": "uploaded CSV", "value": "upload"}]),
-        dcc.Dropdown(id="backtest-csv-dir", placeholder="folder under data/backtest/", className="mb-1"),
-        dcc.Upload(id="backtest-upload", accept=".csv", max_size=get_context().settings.max_upload_bytes,
+        dcc.Dropdown(id=ids.CSV_DIR, placeholder="folder under data/backtest/", className="mb-1"),
+        dcc.Upload(id=ids.UPLOAD, accept=".csv", max_size=get_context().settings.max_upload_bytes,
                    children=html.Div(["Drop a CSV here or ", html.A("choose one")]), className="border rounded p-2"),
-        html.Div(id="backtest-upload-status", className="small text-muted mb-2"),
-        dbc.Row([dbc.Col([dbc.Label("Start (UTC)"), dbc.Input(id="backtest-start", placeholder="2024-01-02")]),
-                 dbc.Col([dbc.Label("End (UTC)"), dbc.Input(id="backtest-end", placeholder="2024-12-31")])]),
-        dbc.Label("Starting cash"), dbc.Input(id="backtest-cash", type="number", value=1_000_000, min=100),
-        dbc.Label("Parameter version"), dcc.Dropdown(id="backtest-version", value="active", clearable=False),
-        dbc.Label("Planner preset"), dcc.Dropdown(id="backtest-preset", value="default", clearable=False),
-        dbc.Label("Name (optional)"), dbc.Input(id="backtest-name", maxLength=120),
-        dbc.ButtonGroup([dbc.Button("Run backtest", id="backtest-run", color="primary", size="sm"),
-                         dbc.Button("Cancel", id="backtest-cancel", color="secondary", size="sm", disabled=True)],
+        html.Div(id=ids.UPLOAD_STATUS, className="small text-muted mb-2"),
+        dbc.Row([dbc.Col([dbc.Label("Start (UTC)"), dbc.Input(id=ids.START, placeholder="2024-01-02")]),
+                 dbc.Col([dbc.Label("End (UTC)"), dbc.Input(id=ids.END, placeholder="2024-12-31")])]),
+        dbc.Label("Starting cash"), dbc.Input(id=ids.CASH, type="number", value=1_000_000, min=100),
+        dbc.Label("Parameter version"), dcc.Dropdown(id=ids.VERSION, value="active", clearable=False),
+        dbc.Label("Planner preset"), dcc.Dropdown(id=ids.PRESET, value="default", clearable=False),
+        dbc.Label("Name (optional)"), dbc.Input(id=ids.NAME, maxLength=120),
+        dbc.ButtonGroup([dbc.Button("Run backtest", id=ids.RUN, color="primary", size="sm"),
+                         dbc.Button("Cancel", id=ids.CANCEL, color="secondary", size="sm", disabled=True)],
                         className="mt-2"),
-        html.Div(dbc.Progress(id="backtest-progress", value=0, label="", striped=True, animated=True),
-                 id="backtest-progress-wrap", style={"display": "none"}, className="mt-2"),
-        html.Div(id="backtest-status", className="mt-2"),
+        html.Div(dbc.Progress(id=ids.PROGRESS, value=0, label="", striped=True, animated=True),
+                 id=ids.PROGRESS_WRAP, style={"display": "none"}, className="mt-2"),
+        html.Div(id=ids.STATUS, className="mt-2"),
     ]))
 
 
@@ -73,37 +75,37 @@ def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Backtest", "The engine's own jobs replayed over history: what a version or preset would have done"),
         dcc.Store(id=PARAMETERS_EDITS_STORE, storage_type="session"),
-        dcc.Store(id="backtest-job"), dcc.Store(id="backtest-upload-data"), dcc.Store(id="backtest-runs-changed", data={}),
-        dcc.Download(id="backtest-download"),
+        dcc.Store(id=ids.JOB), dcc.Store(id=ids.UPLOAD_DATA), dcc.Store(id=ids.RUNS_CHANGED, data={}),
+        dcc.Download(id=ids.DOWNLOAD),
         dbc.Row([
             dbc.Col(_form_card(), md=4),
             dbc.Col([
-                dbc.Row([dbc.Col(dcc.Dropdown(id="backtest-run-a", placeholder="open a stored run")),
-                         dbc.Col(dcc.Dropdown(id="backtest-run-b", placeholder="compare with…"))], className="g-2"),
-                html.Div(id="backtest-run-info", className="small text-muted my-1"),
-                dbc.InputGroup([dbc.Select(id="backtest-download-kind", value="equity.csv", options=[
+                dbc.Row([dbc.Col(dcc.Dropdown(id=ids.RUN_A, placeholder="open a stored run")),
+                         dbc.Col(dcc.Dropdown(id=ids.RUN_B, placeholder="compare with…"))], className="g-2"),
+                html.Div(id=ids.RUN_INFO, className="small text-muted my-1"),
+                dbc.InputGroup([dbc.Select(id=ids.DOWNLOAD_KIND, value="equity.csv", options=[
                     {"label": n, "value": n} for n in ("equity.csv", "orders.csv", "fills.csv", "metrics.json",
                                                         "parameters.xlsx")]),
-                    dbc.Button("Download", id="backtest-download-button", size="sm")], size="sm", className="mb-2"),
-                graph("backtest-equity", bv.empty_figure("open or run a backtest")),
-                graph("backtest-drawdown", bv.empty_figure("")),
+                    dbc.Button("Download", id=ids.DOWNLOAD_BUTTON, size="sm")], size="sm", className="mb-2"),
+                graph(ids.EQUITY, bv.empty_figure("open or run a backtest")),
+                graph(ids.DRAWDOWN, bv.empty_figure("")),
             ], md=8),
         ], className="g-2"),
-        dcc.Dropdown(id="backtest-symbol", placeholder="symbol", clearable=False, className="mt-2"),
-        graph("backtest-price", bv.empty_figure("")),
-        html.Div(id="backtest-symbol-pnl", className="small mb-2"),
-        graph("backtest-daily", bv.empty_figure("")),
-        html.H6("Metrics"), html.Div(id="backtest-metrics"),
-        html.H6("P&L per regime", className="mt-3"), html.Div(id="backtest-regimes"),
-        html.H6("Round trips (first run)", className="mt-3"), records_grid("backtest-trades", TRIP_COLUMNS, 260),
-        html.H6("Fills (first run)", className="mt-3"), records_grid("backtest-fills", FILL_COLUMNS, 260),
+        dcc.Dropdown(id=ids.SYMBOL, placeholder="symbol", clearable=False, className="mt-2"),
+        graph(ids.PRICE, bv.empty_figure("")),
+        html.Div(id=ids.SYMBOL_PNL, className="small mb-2"),
+        graph(ids.DAILY, bv.empty_figure("")),
+        html.H6("Metrics"), html.Div(id=ids.METRICS),
+        html.H6("P&L per regime", className="mt-3"), html.Div(id=ids.REGIMES),
+        html.H6("Round trips (first run)", className="mt-3"), records_grid(ids.TRADES, TRIP_COLUMNS, 260),
+        html.H6("Fills (first run)", className="mt-3"), records_grid(ids.FILLS, FILL_COLUMNS, 260),
     ])
 
 
 @dash.callback(
-    Output("backtest-run-a", "options"), Output("backtest-run-b", "options"), Output("backtest-version", "options"),
-    Output("backtest-preset", "options"), Output("backtest-csv-dir", "options"), Output("backtest-run-a", "value"),
-    Input("backtest-runs-changed", "data"),
+    Output(ids.RUN_A, "options"), Output(ids.RUN_B, "options"), Output(ids.VERSION, "options"),
+    Output(ids.PRESET, "options"), Output(ids.CSV_DIR, "options"), Output(ids.RUN_A, "value"),
+    Input(ids.RUNS_CHANGED, "data"),
 )
 @requires(Role.VIEWER)
 def fill_choices(changed: Any):
@@ -117,8 +119,8 @@ def fill_choices(changed: Any):
 
 
 @dash.callback(
-    Output("backtest-upload-data", "data"), Output("backtest-upload-status", "children"),
-    Input("backtest-upload", "contents"), State("backtest-upload", "filename"),
+    Output(ids.UPLOAD_DATA, "data"), Output(ids.UPLOAD_STATUS, "children"),
+    Input(ids.UPLOAD, "contents"), State(ids.UPLOAD, "filename"),
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
@@ -129,14 +131,14 @@ def take_upload(contents: str | None, filename: str | None):
     try:
         frames = data.check_upload(contents, name, get_context().settings.max_upload_bytes)
     except BacktestError as exc:
-        return None, html.Span(f"{name} was refused: {exc}", className="text-danger", id="backtest-upload-error")
+        return None, html.Span(f"{name} was refused: {exc}", className="text-danger", id=ids.UPLOAD_ERROR)
     summary = ", ".join(f"{s} ({len(f):,} bars)" for s, f in sorted(frames.items()))
     return {"contents": contents, "filename": name}, f"{name}: {summary}"
 
 
 @dash.callback(
-    Output("backtest-job", "data"), Output("backtest-status", "children", allow_duplicate=True),
-    Input("backtest-run", "n_clicks"), *FORM, State("backtest-upload-data", "data"), State(PARAMETERS_EDITS_STORE, "data"),
+    Output(ids.JOB, "data"), Output(ids.STATUS, "children", allow_duplicate=True),
+    Input(ids.RUN, "n_clicks"), *FORM, State(ids.UPLOAD_DATA, "data"), State(PARAMETERS_EDITS_STORE, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
@@ -149,21 +151,21 @@ def start_run(n: int | None, *rest: Any):
     try:
         built = jobs.build_spec(form, upload, ctx.store, ctx.settings, edits)
     except BacktestError as exc:
-        return no_update, dbc.Alert(str(exc), color="warning", id="backtest-error")
+        return no_update, dbc.Alert(str(exc), color="warning", id=ids.ERROR)
     run_id = runs.create_run(ctx.store, built.spec, author=web_actor(), data_source=built.data_source,
                              name=str(form.get("name") or ""), param_version_id=built.version_id)
     return {"run_id": run_id}, html.Span(f"run #{run_id} started…", className="text-muted")
 
 
 @dash.callback(
-    Output("backtest-status", "children"), Output("backtest-runs-changed", "data"),
-    Input("backtest-job", "data"), *FORM, State("backtest-upload-data", "data"), State(PARAMETERS_EDITS_STORE, "data"),
+    Output(ids.STATUS, "children"), Output(ids.RUNS_CHANGED, "data"),
+    Input(ids.JOB, "data"), *FORM, State(ids.UPLOAD_DATA, "data"), State(PARAMETERS_EDITS_STORE, "data"),
     background=True,
-    progress=[Output("backtest-progress", "value"), Output("backtest-progress", "label")],
+    progress=[Output(ids.PROGRESS, "value"), Output(ids.PROGRESS, "label")],
     progress_default=[0, ""],
-    running=[(Output("backtest-run", "disabled"), True, False), (Output("backtest-cancel", "disabled"), False, True),
-             (Output("backtest-progress-wrap", "style"), {"display": "block"}, {"display": "none"})],
-    cancel=[Input("backtest-cancel", "n_clicks")],
+    running=[(Output(ids.RUN, "disabled"), True, False), (Output(ids.CANCEL, "disabled"), False, True),
+             (Output(ids.PROGRESS_WRAP, "style"), {"display": "block"}, {"display": "none"})],
+    cancel=[Input(ids.CANCEL, "n_clicks")],
     interval=500,
     prevent_initial_call=True,
 )
@@ -182,15 +184,15 @@ def run_job(set_progress, job: dict | None, *rest: Any):
             outcome = jobs.execute(run_id, built, store,
                                    lambda f, text: set_progress((max(1.0, 100 * f), text)))
     except BacktestCancelled as exc:
-        return dbc.Alert(str(exc), color="secondary", id="backtest-cancelled"), {"run": run_id}
+        return dbc.Alert(str(exc), color="secondary", id=ids.CANCELLED), {"run": run_id}
     except BacktestError as exc:
-        return dbc.Alert(str(exc), color="warning", id="backtest-error"), {"run": run_id}
-    return dbc.Alert(outcome, color="success", id="backtest-done"), changed
+        return dbc.Alert(str(exc), color="warning", id=ids.ERROR), {"run": run_id}
+    return dbc.Alert(outcome, color="success", id=ids.DONE), changed
 
 
 @dash.callback(
-    Output("backtest-status", "children", allow_duplicate=True),
-    Input("backtest-cancel", "n_clicks"), State("backtest-job", "data"),
+    Output(ids.STATUS, "children", allow_duplicate=True),
+    Input(ids.CANCEL, "n_clicks"), State(ids.JOB, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
@@ -199,15 +201,15 @@ def cancel_run(n: int | None, job: dict | None):
         return no_update
     done = runs.cancel_run(get_context().store, int(job["run_id"]), web_actor())
     return dbc.Alert(f"run #{job['run_id']} cancelled" if done else f"run #{job['run_id']} had already ended",
-                     color="secondary", id="backtest-cancelled")
+                     color="secondary", id=ids.CANCELLED)
 
 
 @dash.callback(
-    Output("backtest-equity", "figure"), Output("backtest-drawdown", "figure"), Output("backtest-daily", "figure"),
-    Output("backtest-metrics", "children"),
-    Output("backtest-regimes", "children"), Output("backtest-trades", "rowData"), Output("backtest-fills", "rowData"),
-    Output("backtest-symbol", "options"), Output("backtest-run-info", "children"),
-    Input("backtest-run-a", "value"), Input("backtest-run-b", "value"),
+    Output(ids.EQUITY, "figure"), Output(ids.DRAWDOWN, "figure"), Output(ids.DAILY, "figure"),
+    Output(ids.METRICS, "children"),
+    Output(ids.REGIMES, "children"), Output(ids.TRADES, "rowData"), Output(ids.FILLS, "rowData"),
+    Output(ids.SYMBOL, "options"), Output(ids.RUN_INFO, "children"),
+    Input(ids.RUN_A, "value"), Input(ids.RUN_B, "value"),
 )
 @requires(Role.VIEWER)
 def show_runs(run_a: Any, run_b: Any):
@@ -215,8 +217,8 @@ def show_runs(run_a: Any, run_b: Any):
 
 
 @dash.callback(
-    Output("backtest-price", "figure"), Output("backtest-symbol", "value"), Output("backtest-symbol-pnl", "children"),
-    Input("backtest-run-a", "value"), Input("backtest-symbol", "value"), Input("backtest-symbol", "options"),
+    Output(ids.PRICE, "figure"), Output(ids.SYMBOL, "value"), Output(ids.SYMBOL_PNL, "children"),
+    Input(ids.RUN_A, "value"), Input(ids.SYMBOL, "value"), Input(ids.SYMBOL, "options"),
 )
 @requires(Role.VIEWER)
 def show_symbol(run_a: Any, symbol: str | None, options: list[dict] | None):
@@ -224,8 +226,8 @@ def show_symbol(run_a: Any, symbol: str | None, options: list[dict] | None):
 
 
 @dash.callback(
-    Output("backtest-download", "data"), Input("backtest-download-button", "n_clicks"),
-    State("backtest-run-a", "value"), State("backtest-download-kind", "value"),
+    Output(ids.DOWNLOAD, "data"), Input(ids.DOWNLOAD_BUTTON, "n_clicks"),
+    State(ids.RUN_A, "value"), State(ids.DOWNLOAD_KIND, "value"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)

@@ -9,6 +9,7 @@ from dash import Input, Output, dcc, html
 
 from components import formatting as fmt
 from components.cards import status_badge
+from components.ids import health as ids
 from components.shell import page_header
 from components.sparkline import sparkline
 from components.tables import small_table
@@ -48,39 +49,39 @@ def _history_and_engines() -> tuple[dict, list]:
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Health", "Machine-readable: /api/health (details), /readyz (load balancers), /metrics"),
-        dcc.Interval(id="health-interval", interval=REFRESH_MS),
-        html.Div(id="health-overall", className="mb-2"),
+        dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
+        html.Div(id=ids.OVERALL, className="mb-2"),
         timezone_alert("health-market-timezone"),
-        html.Div(f"Clock: {market_clock_label()}; {WALL_CLOCK}", id="health-clock", className="small text-muted mb-2"),
+        html.Div(f"Clock: {market_clock_label()}; {WALL_CLOCK}", id=ids.CLOCK, className="small text-muted mb-2"),
         dbc.Row([
-            dbc.Col([html.H6("Checks"), html.Div(id="health-checks")], md=6),
-            dbc.Col([html.H6("Engines"), html.Div(id="health-engines")], md=6),
+            dbc.Col([html.H6("Checks"), html.Div(id=ids.CHECKS)], md=6),
+            dbc.Col([html.H6("Engines"), html.Div(id=ids.ENGINES)], md=6),
         ], className="g-2"),
         html.H6("Jobs (last 15 minutes)", className="mt-3"),
-        html.Div(id="health-jobs"),
+        html.Div(id=ids.JOBS),
     ])
 
 
 @dash.callback(
-    Output("health-overall", "children"), Output("health-checks", "children"),
-    Output("health-engines", "children"), Output("health-jobs", "children"),
-    Input("health-interval", "n_intervals"),
+    Output(ids.OVERALL, "children"), Output(ids.CHECKS, "children"),
+    Output(ids.ENGINES, "children"), Output(ids.JOBS, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_health(_n: int | None):
     report = _health_report()
-    overall = html.H4(["Overall ", status_badge(report["status"], id="health-overall-status")])
+    overall = html.H4(["Overall ", status_badge(report["status"], id=ids.OVERALL_STATUS)])
     history, engine_rows = _history_and_engines()
     checks = small_table(["Check", "Status", "History", "Detail"],
                          [(c["name"], status_badge(c["status"]),
                            sparkline([(st, v) for _ts, st, v in history.get(c["name"], [])[-SPARK_POINTS:]],
-                                     id={"type": "health-spark", "name": c["name"]}),
+                                     id={"type": ids.SPARK, "name": c["name"]}),
                            c["detail"]) for c in report["checks"]], "no checks")
     now = queries.now()
     engines = small_table(
         ["Engine", "Liveness", "Role", "Last beat", "Leader since", "Started"],
         [(e["engine"], html.Span(e["liveness"], className=_LIVENESS_CLASS[e["liveness"]],
-                                 id={"type": "health-engine-liveness", "name": e["engine"]}),
+                                 id={"type": ids.ENGINE_LIVENESS, "name": e["engine"]}),
           e["role"], f"{fmt.age(e['age_s'])} ago",
           fmt.timestamp(e["leader_since"]) if e["leader_since"] else "—",
           fmt.timestamp(e["started_at"])) for e in engine_rows],

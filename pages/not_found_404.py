@@ -4,6 +4,8 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
+from components.ids import shell as ids
+
 dash.register_page(__name__, path="/404", name="Not found")
 
 
@@ -12,4 +14,4 @@ def layout(**_kwargs: object) -> html.Div:
         html.H3("Page not found"),
         html.P("There is no page at this address."),
         dcc.Link("Back to the overview", href="/"),
-    ], id="not-found-page")
+    ], id=ids.NOT_FOUND_PAGE)

@@ -9,6 +9,7 @@ from components import formatting as fmt
 from components.cards import kpi_card, status_badge
 from components.chart_patch import CHART_BARS, chart_update
 from components.charts import empty_figure, graph
+from components.ids import overview as ids
 from components.shell import page_header
 from components.tables import small_table
 from engine.auth.roles import Role
@@ -24,31 +25,31 @@ REFRESH_MS = 2000
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Overview", "Live account, market and engine status from the store"),
-        dcc.Interval(id="overview-interval", interval=REFRESH_MS),
-        dcc.Store(id="overview-chart-shown"),  # what this tab's chart holds, so a refresh sends only new bars
-        dcc.Store(id="overview-book-shown"),  # fingerprint of the positions and orders this tab shows
+        dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
+        dcc.Store(id=ids.CHART_SHOWN),  # what this tab's chart holds, so a refresh sends only new bars
+        dcc.Store(id=ids.BOOK_SHOWN),  # fingerprint of the positions and orders this tab shows
         dbc.Row([
-            dbc.Col(kpi_card("Equity", "overview-equity", "overview-equity-sub"), md=3),
-            dbc.Col(kpi_card("Cash", "overview-cash", "overview-buying-power"), md=3),
-            dbc.Col(kpi_card("Gross exposure", "overview-exposure", "overview-positions-count"), md=3),
-            dbc.Col(kpi_card("Engine", "overview-engine", "overview-engine-sub"), md=3),
+            dbc.Col(kpi_card("Equity", ids.EQUITY, ids.EQUITY_SUB), md=3),
+            dbc.Col(kpi_card("Cash", ids.CASH, ids.BUYING_POWER), md=3),
+            dbc.Col(kpi_card("Gross exposure", ids.EXPOSURE, ids.POSITIONS_COUNT), md=3),
+            dbc.Col(kpi_card("Engine", ids.ENGINE, ids.ENGINE_SUB), md=3),
         ], className="g-2 mb-2"),
         dbc.Row([
-            dbc.Col(graph("overview-index-chart", empty_figure("waiting for bars…")), md=8),
-            dbc.Col([html.H6("Prices (change over 60 bars)"), html.Div(id="overview-prices")], md=4),
+            dbc.Col(graph(ids.INDEX_CHART, empty_figure("waiting for bars…")), md=8),
+            dbc.Col([html.H6("Prices (change over 60 bars)"), html.Div(id=ids.PRICES)], md=4),
         ], className="g-2"),
         dbc.Row([
-            dbc.Col([html.H6("Positions"), html.Div(id="overview-positions")], md=6),
-            dbc.Col([html.H6("Recent orders"), html.Div(id="overview-orders")], md=6),
+            dbc.Col([html.H6("Positions"), html.Div(id=ids.POSITIONS)], md=6),
+            dbc.Col([html.H6("Recent orders"), html.Div(id=ids.ORDERS)], md=6),
         ], className="g-2 mt-2"),
     ])
 
 
 @dash.callback(
-    Output("overview-equity", "children"), Output("overview-equity-sub", "children"),
-    Output("overview-cash", "children"), Output("overview-buying-power", "children"),
-    Output("overview-exposure", "children"), Output("overview-positions-count", "children"),
-    Input("overview-interval", "n_intervals"),
+    Output(ids.EQUITY, "children"), Output(ids.EQUITY_SUB, "children"),
+    Output(ids.CASH, "children"), Output(ids.BUYING_POWER, "children"),
+    Output(ids.EXPOSURE, "children"), Output(ids.POSITIONS_COUNT, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_account(_n: int | None):
@@ -62,8 +63,8 @@ def refresh_account(_n: int | None):
 
 
 @dash.callback(
-    Output("overview-engine", "children"), Output("overview-engine-sub", "children"),
-    Input("overview-interval", "n_intervals"),
+    Output(ids.ENGINE, "children"), Output(ids.ENGINE_SUB, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_engine(_n: int | None):
@@ -80,9 +81,9 @@ def refresh_engine(_n: int | None):
 
 
 @dash.callback(
-    Output("overview-index-chart", "figure"), Output("overview-prices", "children"),
-    Output("overview-chart-shown", "data"),
-    Input("overview-interval", "n_intervals"), State("overview-chart-shown", "data"),
+    Output(ids.INDEX_CHART, "figure"), Output(ids.PRICES, "children"),
+    Output(ids.CHART_SHOWN, "data"),
+    Input(ids.INTERVAL, "n_intervals"), State(ids.CHART_SHOWN, "data"),
 )
 @requires(Role.VIEWER)
 def refresh_market(_n: int | None, shown: dict | None):
@@ -102,9 +103,9 @@ def refresh_market(_n: int | None, shown: dict | None):
 
 
 @dash.callback(
-    Output("overview-positions", "children"), Output("overview-orders", "children"),
-    Output("overview-book-shown", "data"),
-    Input("overview-interval", "n_intervals"), State("overview-book-shown", "data"),
+    Output(ids.POSITIONS, "children"), Output(ids.ORDERS, "children"),
+    Output(ids.BOOK_SHOWN, "data"),
+    Input(ids.INTERVAL, "n_intervals"), State(ids.BOOK_SHOWN, "data"),
 )
 @requires(Role.VIEWER)
 def refresh_book(_n: int | None, shown: str | None):

@@ -14,8 +14,8 @@ import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 
 from components import param_editor as ui
+from components.ids import parameters as ids
 from components.shell import page_header, read_only_note
-from components.tables import column
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.params.diff import diff_params
@@ -36,9 +36,6 @@ tuning_views.register_parameters_callbacks()  # issue 16: tuning proposals and v
 
 FIRST_SHEET = "MasterConfiguration"
 POLL_MS = 5000  # how often the page checks whether someone else applied a version
-VERSION_COLUMNS: list[dict[str, Any]] = [
-    column("id", "Version", maxWidth=100), column("active", maxWidth=90), column("created_at", "Time (UTC)"),
-    column("author"), column("source"), column("changes", maxWidth=100), column("note", flex=2)]
 
 
 def layout(**_kwargs: object) -> html.Div:
@@ -55,41 +52,41 @@ def layout(**_kwargs: object) -> html.Div:
             "uploading and rolling back versions need an admin."),
         page_header("Parameters", f"{total} parameters and table columns in {pv.sheet_count_text(schema)}: "
                                   f"{used} used by the engine, {total - used} not used"),
-        dcc.Store(id="parameters-sheet", data=FIRST_SHEET),
-        dcc.Store(id="parameters-layout", data=0),  # bumped when table rows are added or deleted: re-render
-        dcc.Store(id="parameters-edits", data={}, storage_type="session"),  # survives a visit to the Regime what-if
-        dcc.Store(id="parameters-upload-data", data=None, storage_type="session"),
-        dcc.Store(id="parameters-base", data=pv.active_ref(get_context().store), storage_type="session"),
-        dcc.Download(id="parameters-download"),
-        ui.confirm_dialog("parameters-apply", "Apply a new parameter version", "parameters-apply-body", "Apply"),
-        ui.confirm_dialog("parameters-rollback", "Roll back", "parameters-rollback-body", "Roll back"),
-        dcc.Interval(id="parameters-poll", interval=POLL_MS),
-        html.Div(id="parameters-active", className="small mb-2"),
-        html.Div(id="parameters-stale"),
+        dcc.Store(id=ids.SHEET, data=FIRST_SHEET),
+        dcc.Store(id=ids.LAYOUT, data=0),  # bumped when table rows are added or deleted: re-render
+        dcc.Store(id=ids.EDITS, data={}, storage_type="session"),  # survives a visit to the Regime what-if
+        dcc.Store(id=ids.UPLOAD_DATA, data=None, storage_type="session"),
+        dcc.Store(id=ids.BASE, data=pv.active_ref(get_context().store), storage_type="session"),
+        dcc.Download(id=ids.DOWNLOAD),
+        ui.confirm_dialog(ids.APPLY, "Apply a new parameter version", ids.APPLY_BODY, "Apply"),
+        ui.confirm_dialog(ids.ROLLBACK, "Roll back", ids.ROLLBACK_BODY, "Roll back"),
+        dcc.Interval(id=ids.POLL, interval=POLL_MS),
+        html.Div(id=ids.ACTIVE, className="small mb-2"),
+        html.Div(id=ids.STALE),
         timezone_alert("parameters-market-timezone"),
         dbc.Row([
             dbc.Col([
-                dbc.Input(id="parameters-search", type="search", placeholder="search all parameters", size="sm",
+                dbc.Input(id=ids.SEARCH, type="search", placeholder="search all parameters", size="sm",
                           debounce=True),
-                html.Div(id="parameters-search-results", className="my-1",
+                html.Div(id=ids.SEARCH_RESULTS, className="my-1",
                          style={"maxHeight": "300px", "overflowY": "auto"}),
                 ui.sheet_nav(groups, counts),
             ], md=3),
             dbc.Col([
                 ui.toolbar(),
-                html.Div(id="parameters-message", className="small mb-1"),
-                dcc.Loading(html.Div(id="parameters-upload-result"), type="default"),
-                ui.versions_panel(VERSION_COLUMNS),
+                html.Div(id=ids.MESSAGE, className="small mb-1"),
+                dcc.Loading(html.Div(id=ids.UPLOAD_RESULT), type="default"),
+                param_version_callbacks.versions_panel(),
                 tuning_views.tuning_card(),  # issue 16: tuning proposals and walk-forward validation
-                html.Div(id="parameters-pending", className="mb-2"),
-                html.Div(id="parameters-editor"),
+                html.Div(id=ids.PENDING, className="mb-2"),
+                html.Div(id=ids.EDITOR),
             ], md=9),
         ]),
     ])
 
 
 # --- navigation --------------------------------------------------------------------------------
-@dash.callback(Output("parameters-search-results", "children"), Input("parameters-search", "value"))
+@dash.callback(Output(ids.SEARCH_RESULTS, "children"), Input(ids.SEARCH, "value"))
 @requires(Role.VIEWER)
 def show_search(text: str | None):
     hits, total = pv.search(pv.schema(), text or "")
@@ -97,9 +94,9 @@ def show_search(text: str | None):
 
 
 @dash.callback(
-    Output("parameters-sheet", "data"),
-    Input({"type": "parameters-sheet-link", "sheet": ALL}, "n_clicks"),
-    Input({"type": "parameters-search-hit", "sheet": ALL, "name": ALL}, "n_clicks"),
+    Output(ids.SHEET, "data"),
+    Input({"type": ids.SHEET_LINK, "sheet": ALL}, "n_clicks"),
+    Input({"type": ids.SEARCH_HIT, "sheet": ALL, "name": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
@@ -110,9 +107,9 @@ def select_sheet(_links: list, _hits: list):
 
 
 @dash.callback(
-    Output("parameters-editor", "children"),
-    Input("parameters-sheet", "data"), Input("parameters-base", "data"),
-    Input("parameters-upload-data", "data"), Input("parameters-layout", "data"), State("parameters-edits", "data"),
+    Output(ids.EDITOR, "children"),
+    Input(ids.SHEET, "data"), Input(ids.BASE, "data"),
+    Input(ids.UPLOAD_DATA, "data"), Input(ids.LAYOUT, "data"), State(ids.EDITS, "data"),
 )
 @requires(Role.VIEWER)
 def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int | None, edits: dict):
@@ -127,29 +124,29 @@ def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int |
 
 
 @dash.callback(
-    Output({"type": "parameters-slider", "name": MATCH}, "value"),
-    Output({"type": "parameters-value", "name": MATCH}, "value"),
-    Input({"type": "parameters-slider", "name": MATCH}, "value"),
-    Input({"type": "parameters-value", "name": MATCH}, "value"),
+    Output({"type": ids.SLIDER, "name": MATCH}, "value"),
+    Output({"type": ids.VALUE, "name": MATCH}, "value"),
+    Input({"type": ids.SLIDER, "name": MATCH}, "value"),
+    Input({"type": ids.VALUE, "name": MATCH}, "value"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
 def sync_slider(slider: float | None, typed: float | None):
     """Slider and typed input show the same number; an out-of-range typed value leaves the slider alone."""
-    if ctx.triggered_id and ctx.triggered_id["type"] == "parameters-slider":
+    if ctx.triggered_id and ctx.triggered_id["type"] == ids.SLIDER:
         return no_update, slider
     return (typed if isinstance(typed, int | float) else no_update), no_update
 
 
 # --- pending edits -------------------------------------------------------------------------------
 @dash.callback(
-    Output("parameters-edits", "data"),
-    Output("parameters-upload-data", "data", allow_duplicate=True),
-    Output("parameters-message", "children", allow_duplicate=True),
-    Input({"type": "parameters-value", "name": ALL}, "value"),
-    Input({"type": "parameters-grid", "name": ALL}, "cellValueChanged"),
-    Input("parameters-discard", "n_clicks"),
-    State("parameters-base", "data"), State("parameters-edits", "data"), State("parameters-upload-data", "data"),
+    Output(ids.EDITS, "data"),
+    Output(ids.UPLOAD_DATA, "data", allow_duplicate=True),
+    Output(ids.MESSAGE, "children", allow_duplicate=True),
+    Input({"type": ids.VALUE, "name": ALL}, "value"),
+    Input({"type": ids.GRID, "name": ALL}, "cellValueChanged"),
+    Input(ids.DISCARD, "n_clicks"),
+    State(ids.BASE, "data"), State(ids.EDITS, "data"), State(ids.UPLOAD_DATA, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
@@ -160,7 +157,7 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
     Dash also calls this with nothing triggered when re-rendering removes editors ("final call"); that call must
     not replay old events over a Discard, so it changes nothing.
     """
-    if ctx.triggered_id == "parameters-discard":
+    if ctx.triggered_id == ids.DISCARD:
         return {}, None, None
     fired = [(id_, prop_id.rsplit(".", 1)[1]) for prop_id, id_ in ctx.triggered_prop_ids.items()]
     if not fired:
@@ -185,14 +182,14 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
 
 
 @dash.callback(
-    Output("parameters-edits", "data", allow_duplicate=True),
-    Output("parameters-layout", "data"),
-    Output("parameters-message", "children", allow_duplicate=True),
-    Input({"type": "parameters-row-add", "name": ALL}, "n_clicks"),
-    Input({"type": "parameters-row-delete", "name": ALL}, "n_clicks"),
-    State({"type": "parameters-grid", "name": ALL}, "selectedRows"),
-    State("parameters-base", "data"), State("parameters-edits", "data"), State("parameters-upload-data", "data"),
-    State("parameters-layout", "data"),
+    Output(ids.EDITS, "data", allow_duplicate=True),
+    Output(ids.LAYOUT, "data"),
+    Output(ids.MESSAGE, "children", allow_duplicate=True),
+    Input({"type": ids.ROW_ADD, "name": ALL}, "n_clicks"),
+    Input({"type": ids.ROW_DELETE, "name": ALL}, "n_clicks"),
+    State({"type": ids.GRID, "name": ALL}, "selectedRows"),
+    State(ids.BASE, "data"), State(ids.EDITS, "data"), State(ids.UPLOAD_DATA, "data"),
+    State(ids.LAYOUT, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
@@ -205,7 +202,7 @@ def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, e
     sheet, section = name.split("|")
     base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
     origin = pv.origin_sheets(base, upload)
-    if kind == "parameters-row-add":
+    if kind == ids.ROW_ADD:
         new = param_rows.add_row(pv.schema(), origin, edits or {}, sheet, section)
     else:
         picked = next((st.get("value") for st in ctx.states_list[0] if st["id"]["name"] == name), None) or []
@@ -217,12 +214,12 @@ def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, e
 
 
 @dash.callback(
-    Output("parameters-pending", "children"), Output("parameters-apply", "disabled"),
-    Output("parameters-pending-count", "children"),
-    Output({"type": "parameters-error", "name": ALL}, "children"),
-    Output({"type": "parameters-grid", "name": ALL}, "rowTransaction"),
-    Input("parameters-edits", "data"), Input("parameters-upload-data", "data"),
-    State("parameters-base", "data"), State("parameters-sheet", "data"),
+    Output(ids.PENDING, "children"), Output(ids.APPLY, "disabled"),
+    Output(ids.PENDING_COUNT, "children"),
+    Output({"type": ids.ERROR, "name": ALL}, "children"),
+    Output({"type": ids.GRID, "name": ALL}, "rowTransaction"),
+    Input(ids.EDITS, "data"), Input(ids.UPLOAD_DATA, "data"),
+    State(ids.BASE, "data"), State(ids.SHEET, "data"),
 )
 @requires(Role.VIEWER)
 def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
@@ -253,21 +250,21 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
         ui.issues_by_sheet([i.to_dict() for i in issues],
                            f"{pv.count_of(len(issues), 'problem')}: fix them before applying; nothing was changed")
         if issues else None,
-    ]), color="warning", outline=True, id="parameters-pending-card")
+    ]), color="warning", outline=True, id=ids.PENDING_CARD)
     return panel, bool(issues) or ps is None or not rows, title, error_divs, grids  # nothing changed: no Apply
 
 
 # --- apply ---------------------------------------------------------------------------------------
 @dash.callback(
-    Output("parameters-apply-modal", "is_open"), Output("parameters-apply-body", "children"),
-    Output("parameters-message", "children"),
-    Output("parameters-edits", "data", allow_duplicate=True),
-    Output("parameters-upload-data", "data", allow_duplicate=True),
-    Output("parameters-base", "data"),
-    Input("parameters-apply", "n_clicks"), Input("parameters-apply-cancel", "n_clicks"),
-    Input("parameters-apply-confirm", "n_clicks"),
-    State("parameters-edits", "data"), State("parameters-upload-data", "data"), State("parameters-base", "data"),
-    State("parameters-apply-note", "value"),
+    Output(ids.APPLY_MODAL, "is_open"), Output(ids.APPLY_BODY, "children"),
+    Output(ids.MESSAGE, "children"),
+    Output(ids.EDITS, "data", allow_duplicate=True),
+    Output(ids.UPLOAD_DATA, "data", allow_duplicate=True),
+    Output(ids.BASE, "data"),
+    Input(ids.APPLY, "n_clicks"), Input(ids.APPLY_CANCEL, "n_clicks"),
+    Input(ids.APPLY_CONFIRM, "n_clicks"),
+    State(ids.EDITS, "data"), State(ids.UPLOAD_DATA, "data"), State(ids.BASE, "data"),
+    State(ids.APPLY_NOTE, "value"),
     prevent_initial_call=True,
 )
 @requires(Role.ADMIN)
@@ -277,13 +274,13 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     keep = (no_update,) * 4
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, *keep
-    if ctx.triggered_id == "parameters-apply-cancel":
+    if ctx.triggered_id == ids.APPLY_CANCEL:
         return False, no_update, *keep
     schema, context = pv.schema(), get_context()
     base = pv.load_base(context.store, (base_ref or {}).get("version_id"))
     sheets = pv.candidate_sheets(base, edits or {}, upload)
     ps, issues = pv.validate_candidate(schema, sheets)
-    if ctx.triggered_id == "parameters-apply":
+    if ctx.triggered_id == ids.APPLY:
         n = len(diff_params(base, ps)) if ps is not None else 0
         what = f"the uploaded workbook {upload.get('filename') or ''}" if upload else "your edits"
         body = (f"Apply {what} ({pv.count_of(n, 'changed value')}) as a new active version? The running engine uses it from "
@@ -307,24 +304,24 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     except ParamsError as exc:
         return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update, no_update
     msg = html.Span(f"version {applied.version_id} is now active ({source}: {text})", className="text-success",
-                    id="parameters-applied")
+                    id=ids.APPLIED)
     return False, no_update, msg, {}, None, pv.active_ref(context.store)
 
 
 # --- upload --------------------------------------------------------------------------------------
 @dash.callback(
-    Output("parameters-upload-result", "children"),
-    Output("parameters-upload-data", "data", allow_duplicate=True),
-    Output("parameters-edits", "data", allow_duplicate=True),
-    Output("parameters-message", "children", allow_duplicate=True),
-    Input("parameters-upload", "contents"), Input("parameters-discard", "n_clicks"),
-    State("parameters-upload", "filename"),
+    Output(ids.UPLOAD_RESULT, "children"),
+    Output(ids.UPLOAD_DATA, "data", allow_duplicate=True),
+    Output(ids.EDITS, "data", allow_duplicate=True),
+    Output(ids.MESSAGE, "children", allow_duplicate=True),
+    Input(ids.UPLOAD, "contents"), Input(ids.DISCARD, "n_clicks"),
+    State(ids.UPLOAD, "filename"),
     prevent_initial_call=True,
 )
 @requires(Role.ADMIN)
 def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):
     """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
-    if ctx.triggered_id == "parameters-discard":
+    if ctx.triggered_id == ids.DISCARD:
         return None, no_update, no_update, no_update  # collect_edits clears the upload itself, with the edits
     if not isinstance(contents, str) or not contents:
         return no_update, no_update, no_update, no_update
@@ -333,14 +330,14 @@ def upload_workbook(contents: str | None, _discard: int | None, filename: str | 
         result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
     except (UnsafeWorkbookError, pv.UploadRefused) as exc:
         return dbc.Alert(f"{name} was refused: {exc}", color="danger", className="small",
-                         id="parameters-issues"), None, no_update, None
+                         id=ids.ISSUES), None, no_update, None
     report = result.report
     if not result.ok or result.paramset is None:
         return ui.issues_by_sheet([i.to_dict() for i in report.errors],
                                   f"{name}: {len(report.errors)} problems; nothing was changed"), None, no_update, None
     summary = html.Div([html.Strong(f"{name} is valid. "), "Review the changes below, then Apply. ",
                         html.Span(" · ".join(report.summary_lines()), className="text-muted")],
-                       className="small text-success", id="parameters-upload-ok")
+                       className="small text-success", id=ids.UPLOAD_OK)
     warnings = ui.upload_warnings([i.to_dict() for i in report.warnings])
     ps = result.paramset
     return (html.Div([summary, warnings]), {"filename": name, "sheets": ps.to_canonical()["sheets"],

@@ -13,6 +13,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from components import formatting as fmt
 from components.cards import kpi_card
 from components.charts import empty_figure, graph
+from components.ids import performance as ids
 from components.shell import page_header
 from components.tables import column, records_grid
 from engine.auth.roles import Role
@@ -37,46 +38,46 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
     picked = symbol if isinstance(symbol, str) and 0 < len(symbol) <= 32 else None
     return html.Div([
         page_header("Performance", "The account's whole history: metrics, drawdown from peak, P&L per regime"),
-        dcc.Interval(id="performance-interval", interval=REFRESH_MS),
-        dcc.Store(id="performance-shown"),
-        dcc.Download(id="performance-download"),
+        dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
+        dcc.Store(id=ids.SHOWN),
+        dcc.Download(id=ids.DOWNLOAD),
         dbc.Row([
             dbc.Col([html.Label("Date range (market time, UTC days)", className="small"),
-                     dcc.DatePickerRange(id="performance-range", clearable=True, display_format="YYYY-MM-DD",
+                     dcc.DatePickerRange(id=ids.RANGE, clearable=True, display_format="YYYY-MM-DD",
                                          start_date_id="performance-range-start", end_date_id="performance-range-end")],
                     md=5),
             dbc.Col(dbc.ButtonGroup([
-                dbc.Button("Equity CSV", id="performance-csv-equity", size="sm", outline=True),
-                dbc.Button("Round trips CSV", id="performance-csv-trades", size="sm", outline=True),
-                dbc.Button("Metrics CSV", id="performance-csv-metrics", size="sm", outline=True),
+                dbc.Button("Equity CSV", id=ids.CSV_EQUITY, size="sm", outline=True),
+                dbc.Button("Round trips CSV", id=ids.CSV_TRADES, size="sm", outline=True),
+                dbc.Button("Metrics CSV", id=ids.CSV_METRICS, size="sm", outline=True),
             ]), md=4, className="d-flex align-items-end"),
-            dbc.Col(html.Div(id="performance-clock", className="small text-muted"), md=3),
+            dbc.Col(html.Div(id=ids.CLOCK, className="small text-muted"), md=3),
         ], className="g-2 mb-2"),
-        html.Div(id="performance-notes", className="small text-muted mb-2"),
+        html.Div(id=ids.NOTES, className="small text-muted mb-2"),
         dbc.Row([
-            dbc.Col(kpi_card("Return in range", "performance-return", "performance-span"), md=3),
-            dbc.Col(kpi_card("Drawdown from peak (risk engine)", "performance-drawdown", "performance-peak"), md=3),
-            dbc.Col(kpi_card("Fills in range", "performance-fills-count", "performance-commission"), md=3),
-            dbc.Col(kpi_card("Round trips", "performance-trips-count", "performance-win-rate"), md=3),
+            dbc.Col(kpi_card("Return in range", ids.RETURN, ids.SPAN), md=3),
+            dbc.Col(kpi_card("Drawdown from peak (risk engine)", ids.DRAWDOWN, ids.PEAK), md=3),
+            dbc.Col(kpi_card("Fills in range", ids.FILLS_COUNT, ids.COMMISSION), md=3),
+            dbc.Col(kpi_card("Round trips", ids.TRIPS_COUNT, ids.WIN_RATE), md=3),
         ], className="g-2 mb-2"),
-        graph("performance-equity", empty_figure("waiting for account snapshots…")),
-        graph("performance-drawdown-chart", empty_figure("")),
-        graph("performance-daily", empty_figure("")),
+        graph(ids.EQUITY, empty_figure("waiting for account snapshots…")),
+        graph(ids.DRAWDOWN_CHART, empty_figure("")),
+        graph(ids.DAILY, empty_figure("")),
         dbc.Row([
-            dbc.Col([html.H6("Metrics"), html.Div(id="performance-metrics")], md=8),
-            dbc.Col([html.H6("P&L per regime"), html.Div(id="performance-regimes")], md=4),
+            dbc.Col([html.H6("Metrics"), html.Div(id=ids.METRICS)], md=8),
+            dbc.Col([html.H6("P&L per regime"), html.Div(id=ids.REGIMES)], md=4),
         ], className="g-2"),
         html.H6("Round trips (first-in first-out per symbol, newest first)", className="mt-3"),
-        records_grid("performance-trips", show.TRIP_COLUMNS, height=300),
+        records_grid(ids.TRIPS, show.TRIP_COLUMNS, height=300),
         html.H6(f"Fills (newest {FILLS_SHOWN} of the range)", className="mt-3"),
-        records_grid("performance-fills", FILL_COLUMNS, height=260),
+        records_grid(ids.FILLS, FILL_COLUMNS, height=260),
         html.H6("One symbol: price and fills", className="mt-3"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id="performance-symbol", value=picked, options=[picked] if picked else [],
+            dbc.Col(dcc.Dropdown(id=ids.SYMBOL, value=picked, options=[picked] if picked else [],
                                          placeholder="symbol with fills or a position"), md=3),
-            dbc.Col(html.Div(id="performance-symbol-pnl", className="small"), md=9),
+            dbc.Col(html.Div(id=ids.SYMBOL_PNL, className="small"), md=9),
         ], className="g-2"),
-        graph("performance-symbol-chart", empty_figure("pick a symbol")),
+        graph(ids.SYMBOL_CHART, empty_figure("pick a symbol")),
     ])
 
 
@@ -86,9 +87,9 @@ def _key(value: object) -> str | None:
 
 
 @dash.callback(
-    Output("performance-range", "min_date_allowed"), Output("performance-range", "max_date_allowed"),
-    Output("performance-symbol", "options"), Output("performance-clock", "children"),
-    Input("performance-interval", "n_intervals"),
+    Output(ids.RANGE, "min_date_allowed"), Output(ids.RANGE, "max_date_allowed"),
+    Output(ids.SYMBOL, "options"), Output(ids.CLOCK, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_bounds(_n: int | None) -> tuple[object, ...]:
@@ -99,17 +100,17 @@ def refresh_bounds(_n: int | None) -> tuple[object, ...]:
 
 
 @dash.callback(
-    Output("performance-equity", "figure"), Output("performance-drawdown-chart", "figure"),
-    Output("performance-daily", "figure"), Output("performance-return", "children"),
-    Output("performance-span", "children"), Output("performance-drawdown", "children"),
-    Output("performance-peak", "children"), Output("performance-fills-count", "children"),
-    Output("performance-commission", "children"), Output("performance-trips-count", "children"),
-    Output("performance-win-rate", "children"), Output("performance-metrics", "children"),
-    Output("performance-regimes", "children"), Output("performance-trips", "rowData"),
-    Output("performance-fills", "rowData"), Output("performance-notes", "children"),
-    Output("performance-shown", "data"),
-    Input("performance-interval", "n_intervals"), Input("performance-range", "start_date"),
-    Input("performance-range", "end_date"), State("performance-shown", "data"),
+    Output(ids.EQUITY, "figure"), Output(ids.DRAWDOWN_CHART, "figure"),
+    Output(ids.DAILY, "figure"), Output(ids.RETURN, "children"),
+    Output(ids.SPAN, "children"), Output(ids.DRAWDOWN, "children"),
+    Output(ids.PEAK, "children"), Output(ids.FILLS_COUNT, "children"),
+    Output(ids.COMMISSION, "children"), Output(ids.TRIPS_COUNT, "children"),
+    Output(ids.WIN_RATE, "children"), Output(ids.METRICS, "children"),
+    Output(ids.REGIMES, "children"), Output(ids.TRIPS, "rowData"),
+    Output(ids.FILLS, "rowData"), Output(ids.NOTES, "children"),
+    Output(ids.SHOWN, "data"),
+    Input(ids.INTERVAL, "n_intervals"), Input(ids.RANGE, "start_date"),
+    Input(ids.RANGE, "end_date"), State(ids.SHOWN, "data"),
 )
 @requires(Role.VIEWER)
 def refresh_performance(_n: int | None, start: str | None, end: str | None,
@@ -149,9 +150,9 @@ def rendered(start: str | None, end: str | None, _stamp: str) -> tuple[object, .
 
 
 @dash.callback(
-    Output("performance-symbol-chart", "figure"), Output("performance-symbol-pnl", "children"),
-    Input("performance-symbol", "value"), Input("performance-range", "start_date"),
-    Input("performance-range", "end_date"),
+    Output(ids.SYMBOL_CHART, "figure"), Output(ids.SYMBOL_PNL, "children"),
+    Input(ids.SYMBOL, "value"), Input(ids.RANGE, "start_date"),
+    Input(ids.RANGE, "end_date"),
 )
 @requires(Role.VIEWER)
 def refresh_symbol(symbol: str | None, start: str | None, end: str | None) -> tuple[object, ...]:
@@ -161,10 +162,10 @@ def refresh_symbol(symbol: str | None, start: str | None, end: str | None) -> tu
 
 
 @dash.callback(
-    Output("performance-download", "data"),
-    Input("performance-csv-equity", "n_clicks"), Input("performance-csv-trades", "n_clicks"),
-    Input("performance-csv-metrics", "n_clicks"),
-    State("performance-range", "start_date"), State("performance-range", "end_date"),
+    Output(ids.DOWNLOAD, "data"),
+    Input(ids.CSV_EQUITY, "n_clicks"), Input(ids.CSV_TRADES, "n_clicks"),
+    Input(ids.CSV_METRICS, "n_clicks"),
+    State(ids.RANGE, "start_date"), State(ids.RANGE, "end_date"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)

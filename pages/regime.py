@@ -15,6 +15,8 @@ from components import regime_ensemble_views as eviews
 from components import regime_views as views
 from components import regime_whatif_views as wviews
 from components.charts import empty_figure, graph, price_figure
+from components.ids import parameters as parameters_ids
+from components.ids import regime as ids
 from components.shell import page_header
 from engine.auth.roles import Role
 from engine.params import UnsafeWorkbookError
@@ -55,8 +57,8 @@ PRICE_BARS = 600
 HISTORY_ROWS = 5000
 # The Parameters page's pending edits ({key: raw}); shared with this page once that store uses
 # storage_type="session" (a memory store does not survive the page change).
-PARAMETERS_EDITS_STORE = "parameters-edits"
-PARAMETERS_UPLOAD_STORE = "parameters-upload-data"  # {"filename", "sheets", "hash"} of its pending upload
+PARAMETERS_EDITS_STORE = parameters_ids.EDITS
+PARAMETERS_UPLOAD_STORE = parameters_ids.UPLOAD_DATA  # {"filename", "sheets", "hash"} of its pending upload
 
 
 # --- memoized reads --------------------------------------------------------------------------------
@@ -111,31 +113,31 @@ def _knob_rows() -> list[dbc.Row]:
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Regime", "The engine's classification of the index, why, and how it behaved"),
-        dcc.Interval(id="regime-interval", interval=REFRESH_MS),
-        dcc.Interval(id="regime-stats-interval", interval=STATS_MS),
-        dcc.Store(id="regime-seen"),
-        dcc.Store(id="regime-whatif-edits", data={}),
+        dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
+        dcc.Interval(id=ids.STATS_INTERVAL, interval=STATS_MS),
+        dcc.Store(id=ids.SEEN),
+        dcc.Store(id=ids.WHATIF_EDITS, data={}),
         dcc.Store(id=PARAMETERS_EDITS_STORE, storage_type="session"),
         dcc.Store(id=PARAMETERS_UPLOAD_STORE, storage_type="session"),
-        dcc.Store(id="regime-whatif-upload-data"),
+        dcc.Store(id=ids.WHATIF_UPLOAD_DATA),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody(html.Div("waiting for the first classification…", className="text-muted"),
-                                          id="regime-current-card"), className="h-100"), md=4),
-            dbc.Col([graph("regime-contributions", empty_figure("waiting for the regime engine…")),
-                     html.Div(id="regime-inactive")], md=8),
+                                          id=ids.CURRENT_CARD), className="h-100"), md=4),
+            dbc.Col([graph(ids.CONTRIBUTIONS, empty_figure("waiting for the regime engine…")),
+                     html.Div(id=ids.INACTIVE)], md=8),
         ], className="g-2"),
-        graph("regime-price-chart", empty_figure("waiting for bars…")),
-        html.Div(id="regime-bar-count", className="small text-muted"),
-        graph("regime-timeline", empty_figure("no classification yet")),
+        graph(ids.PRICE_CHART, empty_figure("waiting for bars…")),
+        html.Div(id=ids.BAR_COUNT, className="small text-muted"),
+        graph(ids.TIMELINE, empty_figure("no classification yet")),
         dbc.Row([
-            dbc.Col(graph("regime-transitions", empty_figure("no classification yet")), md=6),
-            dbc.Col([graph("regime-durations", empty_figure("no classification yet")),
-                     html.Div(id="regime-duration-table")], md=6),
+            dbc.Col(graph(ids.TRANSITIONS, empty_figure("no classification yet")), md=6),
+            dbc.Col([graph(ids.DURATIONS, empty_figure("no classification yet")),
+                     html.Div(id=ids.DURATION_TABLE)], md=6),
         ], className="g-2"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([html.H6("Ensemble and regime outlook"),
-                                           html.Div(id="regime-ensemble-card")])), md=6),
-            dbc.Col(graph("regime-reliability", empty_figure("no classification yet")), md=6),
+                                           html.Div(id=ids.ENSEMBLE_CARD)])), md=6),
+            dbc.Col(graph(ids.RELIABILITY, empty_figure("no classification yet")), md=6),
         ], className="g-2 mb-2"),
         tuning_views.scorecard_card(),  # issue 16: the PerformanceMetrics scorecard
         wviews.whatif_card(_knob_rows(), WINDOWS),
@@ -144,9 +146,9 @@ def layout(**_kwargs: object) -> html.Div:
 
 # --- live callbacks --------------------------------------------------------------------------------
 @dash.callback(
-    Output("regime-current-card", "children"), Output("regime-contributions", "figure"),
-    Output("regime-inactive", "children"), Output("regime-seen", "data"),
-    Input("regime-interval", "n_intervals"), State("regime-seen", "data"),
+    Output(ids.CURRENT_CARD, "children"), Output(ids.CONTRIBUTIONS, "figure"),
+    Output(ids.INACTIVE, "children"), Output(ids.SEEN, "data"),
+    Input(ids.INTERVAL, "n_intervals"), State(ids.SEEN, "data"),
 )
 @requires(Role.VIEWER)
 def refresh_current(_n: int | None, seen: int | None):
@@ -166,9 +168,9 @@ def refresh_current(_n: int | None, seen: int | None):
 
 
 @dash.callback(
-    Output("regime-price-chart", "figure"), Output("regime-bar-count", "children"),
-    Output("regime-timeline", "figure"),
-    Input("regime-interval", "n_intervals"), State("regime-bar-count", "children"),
+    Output(ids.PRICE_CHART, "figure"), Output(ids.BAR_COUNT, "children"),
+    Output(ids.TIMELINE, "figure"),
+    Input(ids.INTERVAL, "n_intervals"), State(ids.BAR_COUNT, "children"),
 )
 @requires(Role.VIEWER)
 def refresh_price(_n: int | None, shown: str | None):
@@ -191,9 +193,9 @@ def refresh_price(_n: int | None, shown: str | None):
 
 
 @dash.callback(
-    Output("regime-transitions", "figure"), Output("regime-durations", "figure"),
-    Output("regime-duration-table", "children"),
-    Input("regime-stats-interval", "n_intervals"),
+    Output(ids.TRANSITIONS, "figure"), Output(ids.DURATIONS, "figure"),
+    Output(ids.DURATION_TABLE, "children"),
+    Input(ids.STATS_INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_stats(_n: int | None):
@@ -208,8 +210,8 @@ def refresh_stats(_n: int | None):
 
 
 @dash.callback(
-    Output("regime-ensemble-card", "children"), Output("regime-reliability", "figure"),
-    Input("regime-stats-interval", "n_intervals"),
+    Output(ids.ENSEMBLE_CARD, "children"), Output(ids.RELIABILITY, "figure"),
+    Input(ids.STATS_INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_ensemble(_n: int | None):
@@ -227,9 +229,9 @@ def refresh_ensemble(_n: int | None):
 
 # --- what-if: pending edits ------------------------------------------------------------------------
 @dash.callback(
-    Output({"type": "regime-knob-num", "key": ALL}, "value"), Output({"type": "regime-knob-bool", "key": ALL}, "value"),
-    Input("regime-knobs-reset", "n_clicks"),
-    State({"type": "regime-knob-num", "key": ALL}, "id"), State({"type": "regime-knob-bool", "key": ALL}, "id"),
+    Output({"type": ids.KNOB_NUM, "key": ALL}, "value"), Output({"type": ids.KNOB_BOOL, "key": ALL}, "value"),
+    Input(ids.KNOBS_RESET, "n_clicks"),
+    State({"type": ids.KNOB_NUM, "key": ALL}, "id"), State({"type": ids.KNOB_BOOL, "key": ALL}, "id"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
@@ -240,15 +242,15 @@ def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):
 
 
 @dash.callback(
-    Output("regime-whatif-upload-data", "data"), Output("regime-whatif-upload-status", "children"),
-    Input("regime-whatif-upload", "contents"), Input("regime-whatif-upload-clear", "n_clicks"),
-    State("regime-whatif-upload", "filename"),
+    Output(ids.WHATIF_UPLOAD_DATA, "data"), Output(ids.WHATIF_UPLOAD_STATUS, "children"),
+    Input(ids.WHATIF_UPLOAD, "contents"), Input(ids.WHATIF_UPLOAD_CLEAR, "n_clicks"),
+    State(ids.WHATIF_UPLOAD, "filename"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
 def upload_workbook(contents: str | None, _clear: int | None, filename: str | None):
     """The same pre-check, sandboxed parse and validation as the Parameters page; nothing is applied."""
-    if ctx.triggered_id == "regime-whatif-upload-clear":
+    if ctx.triggered_id == ids.WHATIF_UPLOAD_CLEAR:
         return None, None
     if not contents:
         return no_update, no_update
@@ -270,11 +272,11 @@ def upload_workbook(contents: str | None, _clear: int | None, filename: str | No
 
 
 @dash.callback(
-    Output("regime-whatif-edits", "data"), Output("regime-whatif-edits-table", "children"),
-    Input({"type": "regime-knob-num", "key": ALL}, "value"), Input({"type": "regime-knob-bool", "key": ALL}, "value"),
-    Input(PARAMETERS_EDITS_STORE, "data"), Input("regime-whatif-upload-data", "data"),
+    Output(ids.WHATIF_EDITS, "data"), Output(ids.WHATIF_EDITS_TABLE, "children"),
+    Input({"type": ids.KNOB_NUM, "key": ALL}, "value"), Input({"type": ids.KNOB_BOOL, "key": ALL}, "value"),
+    Input(PARAMETERS_EDITS_STORE, "data"), Input(ids.WHATIF_UPLOAD_DATA, "data"),
     Input(PARAMETERS_UPLOAD_STORE, "data"),
-    State({"type": "regime-knob-num", "key": ALL}, "id"), State({"type": "regime-knob-bool", "key": ALL}, "id"),
+    State({"type": ids.KNOB_NUM, "key": ALL}, "id"), State({"type": ids.KNOB_BOOL, "key": ALL}, "id"),
 )
 @requires(Role.VIEWER)
 def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_upload: Any,
@@ -301,18 +303,18 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
 
 # --- what-if: the background replay ----------------------------------------------------------------
 @dash.callback(
-    Output("regime-whatif-result", "children"), Output("regime-whatif-timeline", "figure"),
-    Output("regime-whatif-timeline", "style"),
-    Input("regime-whatif-run", "n_clicks"),
-    State("regime-whatif-edits", "data"), State("regime-whatif-window", "value"),
-    State("regime-whatif-upload-data", "data"), State(PARAMETERS_UPLOAD_STORE, "data"),
+    Output(ids.WHATIF_RESULT, "children"), Output(ids.WHATIF_TIMELINE, "figure"),
+    Output(ids.WHATIF_TIMELINE, "style"),
+    Input(ids.WHATIF_RUN, "n_clicks"),
+    State(ids.WHATIF_EDITS, "data"), State(ids.WHATIF_WINDOW, "value"),
+    State(ids.WHATIF_UPLOAD_DATA, "data"), State(PARAMETERS_UPLOAD_STORE, "data"),
     background=True,
-    progress=[Output("regime-whatif-progress", "value"), Output("regime-whatif-progress", "label")],
+    progress=[Output(ids.WHATIF_PROGRESS, "value"), Output(ids.WHATIF_PROGRESS, "label")],
     progress_default=[0, ""],
-    running=[(Output("regime-whatif-run", "disabled"), True, False),
-             (Output("regime-whatif-cancel", "disabled"), False, True),
-             (Output("regime-whatif-progress-wrap", "style"), {"display": "block"}, {"display": "none"})],
-    cancel=[Input("regime-whatif-cancel", "n_clicks")],
+    running=[(Output(ids.WHATIF_RUN, "disabled"), True, False),
+             (Output(ids.WHATIF_CANCEL, "disabled"), False, True),
+             (Output(ids.WHATIF_PROGRESS_WRAP, "style"), {"display": "block"}, {"display": "none"})],
+    cancel=[Input(ids.WHATIF_CANCEL, "n_clicks")],
     interval=150,  # progress polls while a replay runs (a second or two)
     prevent_initial_call=True,
 )
@@ -326,7 +328,7 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
     bars_wanted = int(str(window)) if str(window) in {str(w) for w in WINDOWS} else int(WINDOWS[0])
     if edits is not None and (not isinstance(edits, dict) or not all(isinstance(k, str) for k in edits)):
         return dbc.Alert("the pending edits could not be read; reload the page", color="warning",
-                         id="regime-whatif-error"), no_update, hidden
+                         id=ids.WHATIF_ERROR), no_update, hidden
     origin, origin_name = upload_sheets(own_upload, parameters_upload)
     set_progress((2, "reading the stored history…"))
     try:
@@ -349,7 +351,7 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
 
         result = run_whatif(bars, chains, start, base, candidate, symbol, progress)
     except WhatIfError as exc:
-        return dbc.Alert(str(exc), color="warning", id="regime-whatif-error"), no_update, hidden
+        return dbc.Alert(str(exc), color="warning", id=ids.WHATIF_ERROR), no_update, hidden
     set_progress((100, "done"))
     colours = _colours(cat)
     lanes = [("active version", segments(result["current"])), ("pending edits", segments(result["candidate"]))]

@@ -11,6 +11,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from components.cards import kpi_card
 from components.charts import empty_figure, graph
+from components.ids import risk as ids
 from components.shell import page_header, read_only_note
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
@@ -39,14 +40,14 @@ def _editor(trader: bool) -> html.Div:
         return read_only_note("risk-scenario-readonly", "Scenarios are edited by a trader; you can view them.")
     return html.Div([
         dbc.Row([
-            dbc.Col(dbc.Input(id="risk-scenario-name", placeholder="scenario name", maxLength=80), md=3),
-            dbc.Col(dbc.Textarea(id="risk-scenario-shocks", placeholder="ALFA=-8, growth=-5, INDEX=-3  (percent; "
+            dbc.Col(dbc.Input(id=ids.SCENARIO_NAME, placeholder="scenario name", maxLength=80), md=3),
+            dbc.Col(dbc.Textarea(id=ids.SCENARIO_SHOCKS, placeholder="ALFA=-8, growth=-5, INDEX=-3  (percent; "
                                  "symbol, group or INDEX through beta)", maxLength=views.MAX_TEXT, rows=2), md=6),
-            dbc.Col(dbc.ButtonGroup([dbc.Button("Save", id="risk-scenario-save", size="sm"),
-                                     dbc.Button("Delete", id="risk-scenario-delete", size="sm", color="danger",
+            dbc.Col(dbc.ButtonGroup([dbc.Button("Save", id=ids.SCENARIO_SAVE, size="sm"),
+                                     dbc.Button("Delete", id=ids.SCENARIO_DELETE, size="sm", color="danger",
                                                 outline=True)]), md=3),
         ], className="g-2"),
-        html.Div(id="risk-scenario-msg", className="small mt-1"),
+        html.Div(id=ids.SCENARIO_MSG, className="small mt-1"),
     ])
 
 
@@ -55,43 +56,43 @@ def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Risk", "What the book could lose in a day, where its exposure sits, and stress scenarios "
                     "(computed by the engine's risk cycle)"),
-        dcc.Interval(id="risk-interval", interval=REFRESH_MS),
-        html.Div(id="risk-note", className="small text-muted mb-2"),
-        html.Div(id="risk-breaches"),
+        dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
+        html.Div(id=ids.NOTE, className="small text-muted mb-2"),
+        html.Div(id=ids.BREACHES),
         dbc.Row([
-            dbc.Col(kpi_card("VaR 95% (1 day, hist)", "risk-var95", "risk-var95-pct"), md=3),
-            dbc.Col(kpi_card("CVaR 99% (1 day, hist)", "risk-cvar99", "risk-cvar99-pct"), md=3),
-            dbc.Col(kpi_card("Beta to the index", "risk-beta", "risk-dollar-beta"), md=3),
-            dbc.Col(kpi_card("Worst stress P&L", "risk-worst", "risk-worst-name"), md=3),
+            dbc.Col(kpi_card("VaR 95% (1 day, hist)", ids.VAR95, ids.VAR95_PCT), md=3),
+            dbc.Col(kpi_card("CVaR 99% (1 day, hist)", ids.CVAR99, ids.CVAR99_PCT), md=3),
+            dbc.Col(kpi_card("Beta to the index", ids.BETA, ids.DOLLAR_BETA), md=3),
+            dbc.Col(kpi_card("Worst stress P&L", ids.WORST, ids.WORST_NAME), md=3),
         ], className="g-2 mb-2"),
-        graph("risk-history", empty_figure("waiting for the risk cycle…")),
-        dbc.Row([dbc.Col([html.H6("VaR and CVaR"), html.Div(id="risk-var-table")], md=6),
-                 dbc.Col([html.H6("By side"), html.Div(id="risk-sides")], md=6)], className="g-2"),
-        dbc.Row([dbc.Col(graph("risk-exposure", empty_figure("")), md=6),
-                 dbc.Col([html.H6("By group"), html.Div(id="risk-groups")], md=6)], className="g-2"),
-        graph("risk-corr", empty_figure("")),
-        html.Div(id="risk-cluster", className="small mb-2"),
+        graph(ids.HISTORY, empty_figure("waiting for the risk cycle…")),
+        dbc.Row([dbc.Col([html.H6("VaR and CVaR"), html.Div(id=ids.VAR_TABLE)], md=6),
+                 dbc.Col([html.H6("By side"), html.Div(id=ids.SIDES)], md=6)], className="g-2"),
+        dbc.Row([dbc.Col(graph(ids.EXPOSURE, empty_figure("")), md=6),
+                 dbc.Col([html.H6("By group"), html.Div(id=ids.GROUPS)], md=6)], className="g-2"),
+        graph(ids.CORR, empty_figure("")),
+        html.Div(id=ids.CLUSTER, className="small mb-2"),
         html.H6("Stress scenarios"),
-        html.Div(id="risk-stress"),
+        html.Div(id=ids.STRESS),
         html.H6("Stress P&L per position", className="mt-2"),
-        html.Div(id="risk-stress-positions", style={"overflowX": "auto"}),
+        html.Div(id=ids.STRESS_POSITIONS, style={"overflowX": "auto"}),
         html.H6("Your scenarios", className="mt-3"),
-        html.Div(id="risk-scenario-list", className="small text-muted mb-1"),
+        html.Div(id=ids.SCENARIO_LIST, className="small text-muted mb-1"),
         _editor(trader),
     ])
 
 
 @dash.callback(
-    Output("risk-note", "children"), Output("risk-breaches", "children"),
-    Output("risk-var95", "children"), Output("risk-var95-pct", "children"),
-    Output("risk-cvar99", "children"), Output("risk-cvar99-pct", "children"),
-    Output("risk-beta", "children"), Output("risk-dollar-beta", "children"),
-    Output("risk-worst", "children"), Output("risk-worst-name", "children"),
-    Output("risk-history", "figure"), Output("risk-var-table", "children"), Output("risk-sides", "children"),
-    Output("risk-exposure", "figure"), Output("risk-groups", "children"), Output("risk-corr", "figure"),
-    Output("risk-cluster", "children"), Output("risk-stress", "children"),
-    Output("risk-stress-positions", "children"), Output("risk-scenario-list", "children"),
-    Input("risk-interval", "n_intervals"),
+    Output(ids.NOTE, "children"), Output(ids.BREACHES, "children"),
+    Output(ids.VAR95, "children"), Output(ids.VAR95_PCT, "children"),
+    Output(ids.CVAR99, "children"), Output(ids.CVAR99_PCT, "children"),
+    Output(ids.BETA, "children"), Output(ids.DOLLAR_BETA, "children"),
+    Output(ids.WORST, "children"), Output(ids.WORST_NAME, "children"),
+    Output(ids.HISTORY, "figure"), Output(ids.VAR_TABLE, "children"), Output(ids.SIDES, "children"),
+    Output(ids.EXPOSURE, "figure"), Output(ids.GROUPS, "children"), Output(ids.CORR, "figure"),
+    Output(ids.CLUSTER, "children"), Output(ids.STRESS, "children"),
+    Output(ids.STRESS_POSITIONS, "children"), Output(ids.SCENARIO_LIST, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_risk(_n: int | None) -> tuple[Any, ...]:
@@ -121,9 +122,9 @@ def refresh_risk(_n: int | None) -> tuple[Any, ...]:
 
 
 @dash.callback(
-    Output("risk-scenario-msg", "children"),
-    Input("risk-scenario-save", "n_clicks"), Input("risk-scenario-delete", "n_clicks"),
-    State("risk-scenario-name", "value"), State("risk-scenario-shocks", "value"),
+    Output(ids.SCENARIO_MSG, "children"),
+    Input(ids.SCENARIO_SAVE, "n_clicks"), Input(ids.SCENARIO_DELETE, "n_clicks"),
+    State(ids.SCENARIO_NAME, "value"), State(ids.SCENARIO_SHOCKS, "value"),
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
@@ -131,7 +132,7 @@ def edit_scenario(_save: int | None, _delete: int | None, name: str | None, text
     ctx = get_context()
     actor, now = web_actor(), ctx.clock.now()
     try:
-        if dash.ctx.triggered_id == "risk-scenario-delete":
+        if dash.ctx.triggered_id == ids.SCENARIO_DELETE:
             with ctx.store.write() as session:
                 gone = store_io.delete_user_scenario(session, now, actor, (name or "").strip())
             message = f"deleted {name!r}" if gone else f"no scenario named {name!r}"
@@ -141,6 +142,6 @@ def edit_scenario(_save: int | None, _delete: int | None, name: str | None, text
                 store_io.save_user_scenario(session, now, actor, spec)
             message = f"saved {spec.name!r} ({len(spec.shocks)} shocks); the risk cycle applies it within seconds"
     except (views.ShockTextError, store_io.ScenarioError) as exc:
-        return html.Span(str(exc), className="text-danger", id="risk-scenario-error")
+        return html.Span(str(exc), className="text-danger", id=ids.SCENARIO_ERROR)
     cache.delete_memoized(_stored)
     return html.Span(message, className="text-success")

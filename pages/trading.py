@@ -15,6 +15,7 @@ from components.cards import STATUS_COLOURS, state_label
 from components.confirm_modal import confirm_modal, flatten_option
 from components.execution_panels import execution_section
 from components.formatting import age
+from components.ids import trading as ids
 from components.shell import page_header
 from components.trading_tables import (
     CANCEL_TYPE,
@@ -48,24 +49,24 @@ def can_trade() -> bool:
 def _controls(trader: bool) -> dbc.Card:
     """The controls; a viewer's page keeps the trader buttons hidden and disabled (the server refuses them anyway)."""
     trader_buttons = html.Span([
-        dbc.Button("Pause entries", id="trading-pause-button", color="warning", className="me-2", n_clicks=0,
+        dbc.Button("Pause entries", id=ids.PAUSE_BUTTON, color="warning", className="me-2", n_clicks=0,
                    disabled=not trader),
-        dbc.Button("Resume", id="trading-resume-button", color="success", className="me-2", n_clicks=0,
+        dbc.Button("Resume", id=ids.RESUME_BUTTON, color="success", className="me-2", n_clicks=0,
                    disabled=not trader),
-        dbc.Button("Graceful shutdown", id="trading-shutdown-button", color="dark", outline=True, n_clicks=0,
+        dbc.Button("Graceful shutdown", id=ids.SHUTDOWN_BUTTON, color="dark", outline=True, n_clicks=0,
                    disabled=not trader),
     ], hidden=not trader)
     viewer_note = html.Span("Your role may press the kill switch; the other controls need a trader.",
-                            className="small text-muted", id="trading-viewer-note", hidden=trader)
+                            className="small text-muted", id=ids.VIEWER_NOTE, hidden=trader)
     return dbc.Card(dbc.CardBody([
-        html.Div(id="trading-state", className="mb-2"),
-        dbc.Input(id="trading-reason-input", placeholder="Reason (stored in the audit trail)", size="sm",
+        html.Div(id=ids.STATE, className="mb-2"),
+        dbc.Input(id=ids.REASON_INPUT, placeholder="Reason (stored in the audit trail)", size="sm",
                   className="mb-2", maxLength=200),
         html.Div([
-            dbc.Button("Kill switch", id="trading-kill-button", color="danger", className="me-2 fw-bold", n_clicks=0),
+            dbc.Button("Kill switch", id=ids.KILL_BUTTON, color="danger", className="me-2 fw-bold", n_clicks=0),
             trader_buttons, viewer_note,
         ]),
-        html.Div(id="trading-action-result", className="mt-2"),
+        html.Div(id=ids.ACTION_RESULT, className="mt-2"),
     ]), className="mb-3")
 
 
@@ -74,26 +75,26 @@ def _ticket() -> dbc.Card:
         dbc.CardHeader("Manual order (through the order gateway and every risk check)"),
         dbc.CardBody([
             dbc.Row([
-                dbc.Col(dbc.Input(id="trading-ticket-symbol", placeholder="Symbol", size="sm"), md=2),
-                dbc.Col(dbc.Select(id="trading-ticket-side", options=[{"label": "Buy", "value": "buy"},
+                dbc.Col(dbc.Input(id=ids.TICKET_SYMBOL, placeholder="Symbol", size="sm"), md=2),
+                dbc.Col(dbc.Select(id=ids.TICKET_SIDE, options=[{"label": "Buy", "value": "buy"},
                                                                       {"label": "Sell", "value": "sell"}],
                                    value="buy", size="sm"), md=2),
-                dbc.Col(dbc.Input(id="trading-ticket-qty", type="number", min=1, step=1, placeholder="Qty", size="sm"),
+                dbc.Col(dbc.Input(id=ids.TICKET_QTY, type="number", min=1, step=1, placeholder="Qty", size="sm"),
                         md=2),
-                dbc.Col(dbc.Select(id="trading-ticket-type", options=[{"label": "Market", "value": "market"},
+                dbc.Col(dbc.Select(id=ids.TICKET_TYPE, options=[{"label": "Market", "value": "market"},
                                                                       {"label": "Limit", "value": "limit"}],
                                    value="market", size="sm"), md=2),
-                dbc.Col(dbc.Input(id="trading-ticket-limit", type="number", min=0, step=0.01, placeholder="Limit",
+                dbc.Col(dbc.Input(id=ids.TICKET_LIMIT, type="number", min=0, step=0.01, placeholder="Limit",
                                   size="sm"), md=2),
                 dbc.Col(dbc.ButtonGroup([
-                    dbc.Button("Size", id="trading-ticket-size", color="secondary", size="sm", n_clicks=0,
+                    dbc.Button("Size", id=ids.TICKET_SIZE, color="secondary", size="sm", n_clicks=0,
                                title="fill Qty from the position sizing (ATR, Kelly cap, regime bias, limits)"),
-                    dbc.Button("Submit", id="trading-ticket-submit", color="primary", size="sm", n_clicks=0),
+                    dbc.Button("Submit", id=ids.TICKET_SUBMIT, color="primary", size="sm", n_clicks=0),
                 ]), md=2),
             ], className="g-2"),
-            html.Div(id="trading-ticket-size-note", className="small text-muted mt-1"),
-            html.Div(id="trading-ticket-result", className="mt-2"),
-            dcc.Store(id="trading-ticket-nonce", data=uuid.uuid4().hex),
+            html.Div(id=ids.TICKET_SIZE_NOTE, className="small text-muted mt-1"),
+            html.Div(id=ids.TICKET_RESULT, className="mt-2"),
+            dcc.Store(id=ids.TICKET_NONCE, data=uuid.uuid4().hex),
         ]),
     ], className="mb-3")
 
@@ -106,27 +107,27 @@ def layout(**_kwargs: object) -> html.Div:
     trader = can_trade()
     return html.Div([
         page_header("Trading", "Controls act through the same code as the command line: python -m engine halt, pause or resume"),
-        dcc.Interval(id="trading-interval", interval=REFRESH_MS),
-        dcc.Store(id="trading-fingerprints", data={}),
+        dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
+        dcc.Store(id=ids.FINGERPRINTS, data={}),
         dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),
-        dbc.Row([dbc.Col([_card("Positions", "trading-positions"), html.Div(id="trading-close-result")], lg=6),
+        dbc.Row([dbc.Col([_card("Positions", "trading-positions"), html.Div(id=ids.CLOSE_RESULT)], lg=6),
                  dbc.Col(_card("Open orders", "trading-orders"), lg=6)]),
-        html.Div(_ticket(), hidden=not trader, id="trading-ticket-box"),
+        html.Div(_ticket(), hidden=not trader, id=ids.TICKET_BOX),
         execution_section(trader),  # protective stops and sliced parents (webapp/execution_callbacks.py)
         dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
                  dbc.Col(_card("Last reconciliation", "trading-reconcile"), lg=6)]),
         _card("Rejected orders and why (the risk check's or the broker's own words)", "trading-rejections"),
         _card("Audit trail of control actions", "trading-audit"),
-        confirm_modal("trading-kill", "Kill switch: halt all trading?",
+        confirm_modal(ids.KILL, "Kill switch: halt all trading?",
                       "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
-                      options=[flatten_option("trading-kill-flatten", allowed=trader)]),
-        confirm_modal("trading-close", "Close position?", html.Div(id="trading-close-body"), "Close position"),
-        dcc.Store(id="trading-close-target", data=None),
-        dcc.Store(id="trading-close-nonce", data=uuid.uuid4().hex),
-        confirm_modal("trading-shutdown", "Graceful shutdown?",
+                      options=[flatten_option(ids.KILL_FLATTEN, allowed=trader)]),
+        confirm_modal(ids.CLOSE, "Close position?", html.Div(id=ids.CLOSE_BODY), "Close position"),
+        dcc.Store(id=ids.CLOSE_TARGET, data=None),
+        dcc.Store(id=ids.CLOSE_NONCE, data=uuid.uuid4().hex),
+        confirm_modal(ids.SHUTDOWN, "Graceful shutdown?",
                       "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
                       "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",
-                      confirm_color="dark", options=[flatten_option("trading-shutdown-flatten",
+                      confirm_color="dark", options=[flatten_option(ids.SHUTDOWN_FLATTEN,
                                                                     "Also close all positions before stopping")]),
     ])
 
@@ -138,7 +139,7 @@ def _state_view(state: dict | None) -> Any:
     seconds = (queries.now() - state["changed_at"]).total_seconds()
     return html.Div([
         dbc.Badge(state_label(state["state"]), color=STATUS_COLOURS.get(state["state"], "secondary"), className="fs-6 me-2",
-                  id="trading-state-badge"),
+                  id=ids.STATE_BADGE),
         html.Span(f"{state['reason']} — by {state['changed_by']}, {age(seconds)} ago"),
     ])
 
@@ -161,8 +162,8 @@ def refresh(fingerprints: dict[str, str] | None) -> tuple[list[Any], dict[str, s
     return outputs, new
 
 
-@dash.callback([Output(f"trading-{k}", "children") for k in SECTIONS] + [Output("trading-fingerprints", "data")],
-               Input("trading-interval", "n_intervals"), State("trading-fingerprints", "data"))
+@dash.callback([Output(ids.section(k), "children") for k in SECTIONS] + [Output(ids.FINGERPRINTS, "data")],
+               Input(ids.INTERVAL, "n_intervals"), State(ids.FINGERPRINTS, "data"))
 @requires(Role.VIEWER)
 def refresh_trading(_n: int | None, fingerprints: dict[str, str] | None):
     outputs, new = refresh(fingerprints)
@@ -172,31 +173,31 @@ def refresh_trading(_n: int | None, fingerprints: dict[str, str] | None):
 
 
 # ---- controls -------------------------------------------------------------------------------
-@dash.callback(Output("trading-kill-modal", "is_open"),
-               Input("trading-kill-button", "n_clicks"), Input("trading-kill-cancel", "n_clicks"),
+@dash.callback(Output(ids.KILL_MODAL, "is_open"),
+               Input(ids.KILL_BUTTON, "n_clicks"), Input(ids.KILL_CANCEL, "n_clicks"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)
 def toggle_kill(_o: int, _c: int) -> bool:
-    return ctx.triggered_id == "trading-kill-button"
+    return ctx.triggered_id == ids.KILL_BUTTON
 
 
-@dash.callback(Output("trading-shutdown-modal", "is_open"),
-               Input("trading-shutdown-button", "n_clicks"), Input("trading-shutdown-cancel", "n_clicks"),
+@dash.callback(Output(ids.SHUTDOWN_MODAL, "is_open"),
+               Input(ids.SHUTDOWN_BUTTON, "n_clicks"), Input(ids.SHUTDOWN_CANCEL, "n_clicks"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)
 def toggle_shutdown(_o: int, _c: int) -> bool:
-    return ctx.triggered_id == "trading-shutdown-button"
+    return ctx.triggered_id == ids.SHUTDOWN_BUTTON
 
 
 def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool | None) -> dict[str, Any] | None:
     """Which control action a click means (None: not a real click)."""
-    if trigger == "trading-kill-confirm":
+    if trigger == ids.KILL_CONFIRM:
         return {"action": "halt", "flatten": bool(kill_flatten)}
-    if trigger == "trading-pause-button":
+    if trigger == ids.PAUSE_BUTTON:
         return {"action": "pause"}
-    if trigger == "trading-resume-button":
+    if trigger == ids.RESUME_BUTTON:
         return {"action": "resume"}
-    if trigger == "trading-shutdown-confirm":
+    if trigger == ids.SHUTDOWN_CONFIRM:
         return {"action": "shutdown", "flatten": bool(shutdown_flatten)}
     if isinstance(trigger, dict) and trigger.get("type") == CANCEL_TYPE:
         return {"action": "cancel_order", "order_id": trigger["index"]}
@@ -207,14 +208,14 @@ def _action_result(result: Any) -> dbc.Alert:
     from webapp.control_actions import describe
 
     message, colour = describe(result)
-    return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id="trading-action-alert")
+    return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id=ids.ACTION_ALERT)
 
 
-@dash.callback(Output("trading-action-result", "children", allow_duplicate=True),
-               Output("trading-kill-modal", "is_open", allow_duplicate=True),
-               Output("trading-fingerprints", "data", allow_duplicate=True),
-               Input("trading-kill-confirm", "n_clicks"), State("trading-kill-flatten", "value"),
-               State("trading-reason-input", "value"),
+@dash.callback(Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
+               Output(ids.KILL_MODAL, "is_open", allow_duplicate=True),
+               Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
+               Input(ids.KILL_CONFIRM, "n_clicks"), State(ids.KILL_FLATTEN, "value"),
+               State(ids.REASON_INPUT, "value"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)  # stopping never waits for more rights; flatten is re-checked (trader) in control.perform
 def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
@@ -226,13 +227,13 @@ def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
     return _action_result(result), False, {}
 
 
-@dash.callback(Output("trading-action-result", "children"),
-               Output("trading-shutdown-modal", "is_open", allow_duplicate=True),
-               Output("trading-fingerprints", "data", allow_duplicate=True),
-               Input("trading-pause-button", "n_clicks"),
-               Input("trading-resume-button", "n_clicks"), Input("trading-shutdown-confirm", "n_clicks"),
+@dash.callback(Output(ids.ACTION_RESULT, "children"),
+               Output(ids.SHUTDOWN_MODAL, "is_open", allow_duplicate=True),
+               Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
+               Input(ids.PAUSE_BUTTON, "n_clicks"),
+               Input(ids.RESUME_BUTTON, "n_clicks"), Input(ids.SHUTDOWN_CONFIRM, "n_clicks"),
                Input({"type": CANCEL_TYPE, "index": ALL}, "n_clicks"),
-               State("trading-shutdown-flatten", "value"), State("trading-reason-input", "value"),
+               State(ids.SHUTDOWN_FLATTEN, "value"), State(ids.REASON_INPUT, "value"),
                prevent_initial_call=True)
 @requires(Role.TRADER)
 def run_action(*args: Any):
@@ -250,9 +251,9 @@ def run_action(*args: Any):
 
 
 # ---- manual order ticket -----------------------------------------------------------------------
-@dash.callback(Output("trading-ticket-qty", "value"), Output("trading-ticket-size-note", "children"),
-               Input("trading-ticket-size", "n_clicks"),
-               State("trading-ticket-symbol", "value"), State("trading-ticket-side", "value"),
+@dash.callback(Output(ids.TICKET_QTY, "value"), Output(ids.TICKET_SIZE_NOTE, "children"),
+               Input(ids.TICKET_SIZE, "n_clicks"),
+               State(ids.TICKET_SYMBOL, "value"), State(ids.TICKET_SIDE, "value"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)
 def size_ticket(_n: int, symbol: str | None, side: str | None):
@@ -260,11 +261,11 @@ def size_ticket(_n: int, symbol: str | None, side: str | None):
     return (qty if qty is not None else no_update), note
 
 
-@dash.callback(Output("trading-ticket-result", "children"), Output("trading-ticket-nonce", "data"),
-               Input("trading-ticket-submit", "n_clicks"),
-               State("trading-ticket-symbol", "value"), State("trading-ticket-side", "value"),
-               State("trading-ticket-qty", "value"), State("trading-ticket-type", "value"),
-               State("trading-ticket-limit", "value"), State("trading-ticket-nonce", "data"),
+@dash.callback(Output(ids.TICKET_RESULT, "children"), Output(ids.TICKET_NONCE, "data"),
+               Input(ids.TICKET_SUBMIT, "n_clicks"),
+               State(ids.TICKET_SYMBOL, "value"), State(ids.TICKET_SIDE, "value"),
+               State(ids.TICKET_QTY, "value"), State(ids.TICKET_TYPE, "value"),
+               State(ids.TICKET_LIMIT, "value"), State(ids.TICKET_NONCE, "data"),
                prevent_initial_call=True)
 @requires(Role.TRADER)
 def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: str, limit: Any,
@@ -275,22 +276,22 @@ def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: s
 
     accepted, message = submit_manual_order(symbol, side, qty, order_type, limit, nonce)
     alert = dbc.Alert(message, color="success" if accepted else "danger", className="py-1 mb-0",
-                      id="trading-ticket-alert")
+                      id=ids.TICKET_ALERT)
     sent = not message.startswith("Not sent")  # a form error keeps the nonce; anything the gateway saw renews it
     return alert, (uuid.uuid4().hex if sent else nonce)
 
 
 # ---- close position (a confirm dialog, then one market order through the gateway) ---------------------
-@dash.callback(Output("trading-close-modal", "is_open"), Output("trading-close-body", "children"),
-               Output("trading-close-target", "data"),
-               Input({"type": CLOSE_TYPE, "index": ALL}, "n_clicks"), Input("trading-close-cancel", "n_clicks"),
+@dash.callback(Output(ids.CLOSE_MODAL, "is_open"), Output(ids.CLOSE_BODY, "children"),
+               Output(ids.CLOSE_TARGET, "data"),
+               Input({"type": CLOSE_TYPE, "index": ALL}, "n_clicks"), Input(ids.CLOSE_CANCEL, "n_clicks"),
                prevent_initial_call=True)
 @requires(Role.TRADER)
 def ask_close(*_clicks: Any):
     from webapp.trading_close import close_target
 
     trigger = ctx.triggered_id
-    if trigger == "trading-close-cancel":
+    if trigger == ids.CLOSE_CANCEL:
         return False, no_update, None
     if not triggered_by_click(ctx.triggered) or not isinstance(trigger, dict):
         return no_update, no_update, no_update  # the buttons re-rendered: not a click
@@ -301,10 +302,10 @@ def ask_close(*_clicks: Any):
     return True, body, {"symbol": target.symbol, "qty": str(target.qty)}
 
 
-@dash.callback(Output("trading-close-result", "children"), Output("trading-close-modal", "is_open", allow_duplicate=True),
-               Output("trading-close-nonce", "data"), Output("trading-fingerprints", "data", allow_duplicate=True),
-               Input("trading-close-confirm", "n_clicks"), State("trading-close-target", "data"),
-               State("trading-close-nonce", "data"), prevent_initial_call=True)
+@dash.callback(Output(ids.CLOSE_RESULT, "children"), Output(ids.CLOSE_MODAL, "is_open", allow_duplicate=True),
+               Output(ids.CLOSE_NONCE, "data"), Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
+               Input(ids.CLOSE_CONFIRM, "n_clicks"), State(ids.CLOSE_TARGET, "data"),
+               State(ids.CLOSE_NONCE, "data"), prevent_initial_call=True)
 @requires(Role.TRADER)
 def confirm_close(n: int | None, target: Any, nonce: str):
     if not is_click(n) or not isinstance(target, dict):
@@ -313,6 +314,6 @@ def confirm_close(n: int | None, target: Any, nonce: str):
 
     accepted, message = close_position(target.get("symbol"), target.get("qty"), nonce)
     alert = dbc.Alert(message, color="success" if accepted else "danger", dismissable=True, className="py-1 mb-0",
-                      id="trading-close-alert")
+                      id=ids.CLOSE_ALERT)
     sent = not message.startswith("Not sent")
     return alert, False, (uuid.uuid4().hex if sent else nonce), {}

@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from components import formatting as fmt
+from components.ids import users as ids
 from components.shell import page_header, read_only_note
 from components.tables import small_table
 from engine.auth import principal, users
@@ -30,23 +31,23 @@ def _form() -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H6("Add a user"),
         dbc.Row([
-            dbc.Col(dbc.Input(id="users-add-name", placeholder="name", size="sm", maxLength=64), md=3),
-            dbc.Col(dbc.Select(id="users-add-role", options=[{"label": r, "value": r} for r in ROLE_NAMES],
+            dbc.Col(dbc.Input(id=ids.ADD_NAME, placeholder="name", size="sm", maxLength=64), md=3),
+            dbc.Col(dbc.Select(id=ids.ADD_ROLE, options=[{"label": r, "value": r} for r in ROLE_NAMES],
                                value="viewer", size="sm"), md=2),
-            dbc.Col(dbc.Input(id="users-add-password", type="password", placeholder="password (12+ characters)",
+            dbc.Col(dbc.Input(id=ids.ADD_PASSWORD, type="password", placeholder="password (12+ characters)",
                               size="sm", maxLength=256, autocomplete="new-password"), md=4),
-            dbc.Col(dbc.Button("Add", id="users-add", size="sm", color="primary", n_clicks=0), md=1),
+            dbc.Col(dbc.Button("Add", id=ids.ADD, size="sm", color="primary", n_clicks=0), md=1),
         ], className="g-2 mb-3"),
         html.H6("Change a user"),
         dbc.Row([
-            dbc.Col(dbc.Input(id="users-pick", placeholder="name", size="sm", maxLength=64), md=3),
-            dbc.Col(dbc.Select(id="users-change", options=CHANGES, value="role:viewer", size="sm"), md=3),
-            dbc.Col(dbc.Button("Apply", id="users-apply", size="sm", color="secondary", n_clicks=0), md=1),
-            dbc.Col(dbc.Input(id="users-new-password", type="password", placeholder="new password", size="sm",
+            dbc.Col(dbc.Input(id=ids.PICK, placeholder="name", size="sm", maxLength=64), md=3),
+            dbc.Col(dbc.Select(id=ids.CHANGE, options=CHANGES, value="role:viewer", size="sm"), md=3),
+            dbc.Col(dbc.Button("Apply", id=ids.APPLY, size="sm", color="secondary", n_clicks=0), md=1),
+            dbc.Col(dbc.Input(id=ids.NEW_PASSWORD, type="password", placeholder="new password", size="sm",
                               maxLength=256, autocomplete="new-password"), md=3),
-            dbc.Col(dbc.Button("Set password", id="users-passwd", size="sm", color="secondary", n_clicks=0), md=2),
+            dbc.Col(dbc.Button("Set password", id=ids.PASSWD, size="sm", color="secondary", n_clicks=0), md=2),
         ], className="g-2"),
-        html.Div(id="users-result", className="mt-2"),
+        html.Div(id=ids.RESULT, className="mt-2"),
     ]), className="mb-3")
 
 
@@ -55,9 +56,9 @@ def layout(**_kwargs: object) -> html.Div:
         return html.Div([page_header("Users"), read_only_note("users-admin-only", "Users are managed by an admin.")])
     return html.Div([
         page_header("Users", "Who may log in, and with which role (also: python -m engine users)"),
-        dcc.Interval(id="users-interval", interval=10_000),
+        dcc.Interval(id=ids.INTERVAL, interval=10_000),
         _form(),
-        html.Div(id="users-table"),
+        html.Div(id=ids.TABLE),
     ])
 
 
@@ -67,8 +68,8 @@ def users_table() -> html.Div:
     return small_table(["Name", "Role", "Status", "Created", "Locked until"], rows, "No users.")
 
 
-@dash.callback(Output("users-table", "children"), Input("users-interval", "n_intervals"),
-               Input("users-result", "children"))
+@dash.callback(Output(ids.TABLE, "children"), Input(ids.INTERVAL, "n_intervals"),
+               Input(ids.RESULT, "children"))
 @requires(Role.ADMIN)
 def refresh_users(_n: object, _result: object):
     return users_table()
@@ -78,11 +79,11 @@ def _text(value: object) -> str:
     return text_or_default(value, "", limit=64)
 
 
-@dash.callback(Output("users-result", "children"), Output("users-add-password", "value"),
-               Output("users-new-password", "value"),
-               Input("users-add", "n_clicks"), Input("users-apply", "n_clicks"), Input("users-passwd", "n_clicks"),
-               State("users-add-name", "value"), State("users-add-role", "value"), State("users-add-password", "value"),
-               State("users-pick", "value"), State("users-change", "value"), State("users-new-password", "value"),
+@dash.callback(Output(ids.RESULT, "children"), Output(ids.ADD_PASSWORD, "value"),
+               Output(ids.NEW_PASSWORD, "value"),
+               Input(ids.ADD, "n_clicks"), Input(ids.APPLY, "n_clicks"), Input(ids.PASSWD, "n_clicks"),
+               State(ids.ADD_NAME, "value"), State(ids.ADD_ROLE, "value"), State(ids.ADD_PASSWORD, "value"),
+               State(ids.PICK, "value"), State(ids.CHANGE, "value"), State(ids.NEW_PASSWORD, "value"),
                prevent_initial_call=True)
 @requires(Role.ADMIN)
 def change_users(_add: object, _apply: object, _passwd: object, name: object, role: object, password: object,
@@ -91,11 +92,11 @@ def change_users(_add: object, _apply: object, _passwd: object, name: object, ro
         return no_update, no_update, no_update
     store, now, actor = get_context().store, get_context().clock.now(), web_actor()
     try:
-        if ctx.triggered_id == "users-add":
+        if ctx.triggered_id == ids.ADD:
             info = users.add_user(store, now, actor, _text(name), _text(role),
                                   password if isinstance(password, str) else "")
             message = f"added {info.name} ({info.role})"
-        elif ctx.triggered_id == "users-apply":
+        elif ctx.triggered_id == ids.APPLY:
             what = _text(change)
             if what.startswith("role:"):
                 info = users.set_role(store, now, actor, _text(pick), what.removeprefix("role:"))
@@ -109,5 +110,5 @@ def change_users(_add: object, _apply: object, _passwd: object, name: object, ro
             users.set_password(store, now, actor, _text(pick), new_password if isinstance(new_password, str) else "")
             message = f"password of {_text(pick)} changed; their sessions ended"
     except (users.UserError, WeakPassword, UnknownRole) as exc:
-        return dbc.Alert(f"refused: {exc}", color="danger", className="py-1 mb-0", id="users-message"), "", ""
-    return dbc.Alert(message, color="success", className="py-1 mb-0", id="users-message"), "", ""
+        return dbc.Alert(f"refused: {exc}", color="danger", className="py-1 mb-0", id=ids.MESSAGE), "", ""
+    return dbc.Alert(message, color="success", className="py-1 mb-0", id=ids.MESSAGE), "", ""

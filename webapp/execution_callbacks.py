@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, no_update
 
 from components.execution_panels import CANCEL_PARENT_TYPE, REMOVE_STOP_TYPE, parents_table, stops_table
+from components.ids import trading as ids
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.execution.parent_control import ParentError, cancel_parent, parent_views
@@ -91,9 +92,9 @@ def _can_trade() -> bool:
 def register_callbacks() -> None:
     """Called once by pages/trading.py."""
 
-    @dash.callback(Output("trading-stops", "children"), Output("trading-parents", "children"),
-                   Output("trading-execution-prints", "data"),
-                   Input("trading-interval", "n_intervals"), State("trading-execution-prints", "data"))
+    @dash.callback(Output(ids.STOPS, "children"), Output(ids.PARENTS, "children"),
+                   Output(ids.EXECUTION_PRINTS, "data"),
+                   Input(ids.INTERVAL, "n_intervals"), State(ids.EXECUTION_PRINTS, "data"))
     @requires(Role.VIEWER)
     def refresh_execution(_n: int | None, prints: dict[str, str] | None) -> tuple[Any, Any, Any]:
         data, old, trader = execution_data(), prints or {}, _can_trade()
@@ -104,20 +105,20 @@ def register_callbacks() -> None:
         parents = parents_table(data["parents"], trader) if new["parents"] != old.get("parents") else no_update
         return stops, parents, new
 
-    @dash.callback(Output("trading-stop-result", "children"), Output("trading-execution-prints", "data",
+    @dash.callback(Output(ids.STOP_RESULT, "children"), Output(ids.EXECUTION_PRINTS, "data",
                                                                       allow_duplicate=True),
-                   Input("trading-stop-submit", "n_clicks"), State("trading-stop-symbol", "value"),
-                   *[State(f"trading-stop-{suffix}", "value") for suffix, _l, _n in FIELDS],
+                   Input(ids.STOP_SUBMIT, "n_clicks"), State(ids.STOP_SYMBOL, "value"),
+                   *[State(ids.stop_field(suffix), "value") for suffix, _l, _n in FIELDS],
                    prevent_initial_call=True)
     @requires(Role.TRADER)
     def submit_stop(n: int | None, symbol: Any, *values: Any) -> tuple[Any, Any]:
         if not is_click(n):
             return no_update, no_update
         ok, message = set_stop_from_form(symbol, *values)
-        alert = dbc.Alert(message, color="success" if ok else "danger", className="py-1 mb-0", id="trading-stop-alert")
+        alert = dbc.Alert(message, color="success" if ok else "danger", className="py-1 mb-0", id=ids.STOP_ALERT)
         return alert, ({} if ok else no_update)
 
-    @dash.callback(Output("trading-parent-result", "children"), Output("trading-execution-prints", "data",
+    @dash.callback(Output(ids.PARENT_RESULT, "children"), Output(ids.EXECUTION_PRINTS, "data",
                                                                         allow_duplicate=True),
                    Input({"type": REMOVE_STOP_TYPE, "index": ALL}, "n_clicks"),
                    Input({"type": CANCEL_PARENT_TYPE, "index": ALL}, "n_clicks"),
@@ -129,7 +130,7 @@ def register_callbacks() -> None:
         message, colour = row_outcome(ctx.triggered_id)
         if message is None:
             return no_update, no_update
-        return dbc.Alert(message, color=colour, className="py-1 mb-0", id="trading-parent-alert", dismissable=True), {}
+        return dbc.Alert(message, color=colour, className="py-1 mb-0", id=ids.PARENT_ALERT, dismissable=True), {}
 
 
 def row_outcome(trigger: Any) -> tuple[str | None, str]:

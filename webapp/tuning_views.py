@@ -9,6 +9,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
+from components.ids import parameters as parameters_ids
+from components.ids import regime as regime_ids
 from components.tables import header_words
 from engine.auth.roles import Role
 from engine.params.versions import list_versions
@@ -37,7 +39,7 @@ def _num(v: object, pct: bool = False) -> str:
 # --- Regime page: the scorecard ----------------------------------------------------------------------
 def scorecard_card() -> dbc.Card:
     return dbc.Card(dbc.CardBody([html.H6("Performance scorecard (workbook PerformanceMetrics)"),
-                                  html.Div("no scorecard measured yet", id="regime-scorecard",
+                                  html.Div("no scorecard measured yet", id=regime_ids.SCORECARD,
                                            className="text-muted small")]), className="mb-2")
 
 
@@ -55,7 +57,7 @@ def scorecard_table(card: dict[str, Any] | None) -> html.Div:
     overall = card.get("overall")
     return html.Div([
         html.Div(f"Overall score {_num(overall, pct=True)} (weighted over the measured metrics), measured "
-                 f"{card['ts']:%Y-%m-%d %H:%M} UTC", id="regime-scorecard-overall", className="fw-semibold mb-1"),
+                 f"{card['ts']:%Y-%m-%d %H:%M} UTC", id=regime_ids.SCORECARD_OVERALL, className="fw-semibold mb-1"),
         dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", bordered=False, className="small mb-0")])
 
 
@@ -63,7 +65,7 @@ def register_regime_callbacks() -> None:
     """Called by pages/regime.py each time Dash executes it for a new app (dash.callback registrations are
     consumed by the app being built, so a plain import would serve only the first app)."""
 
-    @dash.callback(Output("regime-scorecard", "children"), Input("regime-stats-interval", "n_intervals"))
+    @dash.callback(Output(regime_ids.SCORECARD, "children"), Input(regime_ids.STATS_INTERVAL, "n_intervals"))
     @requires(Role.VIEWER)
     def refresh_scorecard(_n: int | None) -> html.Div:
         with get_context().store.read() as s:
@@ -96,17 +98,17 @@ def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
 def tuning_card() -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H6("Self-tuning: proposals and walk-forward validation"),
-        html.Div(id="parameters-tuning-proposals", className="small"),
+        html.Div(id=parameters_ids.TUNING_PROPOSALS, className="small"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id="parameters-tuning-proposal", placeholder="pending proposal…"), md=4),
-            dbc.Col([dbc.Button("Approve", id="parameters-tuning-approve", color="success", size="sm",
+            dbc.Col(dcc.Dropdown(id=parameters_ids.TUNING_PROPOSAL, placeholder="pending proposal…"), md=4),
+            dbc.Col([dbc.Button("Approve", id=parameters_ids.TUNING_APPROVE, color="success", size="sm",
                                 className="me-1"),
-                     dbc.Button("Reject", id="parameters-tuning-reject", color="secondary", size="sm")], md=3),
-            dbc.Col(dcc.Dropdown(id="parameters-tuning-version", placeholder="validate a version…"), md=3),
-            dbc.Col(dbc.Button("Validate", id="parameters-tuning-validate", size="sm"), md=2),
+                     dbc.Button("Reject", id=parameters_ids.TUNING_REJECT, color="secondary", size="sm")], md=3),
+            dbc.Col(dcc.Dropdown(id=parameters_ids.TUNING_VERSION, placeholder="validate a version…"), md=3),
+            dbc.Col(dbc.Button("Validate", id=parameters_ids.TUNING_VALIDATE, size="sm"), md=2),
         ], className="g-1 my-1"),
-        html.Div(id="parameters-tuning-message", className="small"),
-        dcc.Loading(html.Div(id="parameters-tuning-validation")),
+        html.Div(id=parameters_ids.TUNING_MESSAGE, className="small"),
+        dcc.Loading(html.Div(id=parameters_ids.TUNING_VALIDATION)),
     ]), className="mt-2")
 
 
@@ -135,7 +137,7 @@ def decide(_approve: int | None, _reject: int | None, pid: int | None) -> html.S
         return html.Span("choose a pending proposal first", className="text-warning")
     store, actor = get_context().store, web_actor()
     try:
-        if dash.ctx.triggered_id == "parameters-tuning-approve":
+        if dash.ctx.triggered_id == parameters_ids.TUNING_APPROVE:
             vid = proposals.approve(store, int(pid), actor)
             return html.Span(f"proposal {pid} applied as version {vid}", className="text-success")
         proposals.reject(store, int(pid), actor)
@@ -146,7 +148,7 @@ def decide(_approve: int | None, _reject: int | None, pid: int | None) -> html.S
 
 def show_validation(_n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
     ctx = get_context()
-    if dash.ctx.triggered_id == "parameters-tuning-proposal":
+    if dash.ctx.triggered_id == parameters_ids.TUNING_PROPOSAL:
         view = next((v for v in proposals.list_proposals(ctx.store, 200) if v.id == pid), None)
         return validation_table(view.validation) if view is not None else no_update
     if version_id is None:
@@ -164,21 +166,21 @@ def show_validation(_n: int | None, pid: int | None, version_id: int | None) -> 
 def register_parameters_callbacks() -> None:
     """Called by pages/parameters.py for each new app (see register_regime_callbacks)."""
 
-    @dash.callback(Output("parameters-tuning-proposals", "children"), Output("parameters-tuning-proposal", "options"),
-                   Output("parameters-tuning-version", "options"), Input("parameters-tuning-message", "children"))
+    @dash.callback(Output(parameters_ids.TUNING_PROPOSALS, "children"), Output(parameters_ids.TUNING_PROPOSAL, "options"),
+                   Output(parameters_ids.TUNING_VERSION, "options"), Input(parameters_ids.TUNING_MESSAGE, "children"))
     @requires(Role.VIEWER)
     def _refresh(msg: object) -> tuple[html.Div, list[dict[str, Any]], list[dict[str, Any]]]:
         return refresh_proposals(msg)
 
-    @dash.callback(Output("parameters-tuning-message", "children"),
-                   Input("parameters-tuning-approve", "n_clicks"), Input("parameters-tuning-reject", "n_clicks"),
-                   State("parameters-tuning-proposal", "value"), prevent_initial_call=True)
+    @dash.callback(Output(parameters_ids.TUNING_MESSAGE, "children"),
+                   Input(parameters_ids.TUNING_APPROVE, "n_clicks"), Input(parameters_ids.TUNING_REJECT, "n_clicks"),
+                   State(parameters_ids.TUNING_PROPOSAL, "value"), prevent_initial_call=True)
     @requires(Role.ADMIN)
     def _decide(approve: int | None, reject: int | None, pid: int | None) -> html.Span:
         return decide(approve, reject, pid)
 
-    @dash.callback(Output("parameters-tuning-validation", "children"), Input("parameters-tuning-validate", "n_clicks"),
-                   Input("parameters-tuning-proposal", "value"), State("parameters-tuning-version", "value"),
+    @dash.callback(Output(parameters_ids.TUNING_VALIDATION, "children"), Input(parameters_ids.TUNING_VALIDATE, "n_clicks"),
+                   Input(parameters_ids.TUNING_PROPOSAL, "value"), State(parameters_ids.TUNING_VERSION, "value"),
                    prevent_initial_call=True)
     @requires(Role.VIEWER)
     def _validation(n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
