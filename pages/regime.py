@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
 from components import regime_ensemble_views as eviews
 from components import regime_views as views
@@ -19,37 +19,23 @@ from components.ids import parameters as parameters_ids
 from components.ids import regime as ids
 from components.shell import page_header
 from engine.auth.roles import Role
-from engine.params import UnsafeWorkbookError
-from engine.params.diff import diff_params
 from engine.params.versions import active_params
 from engine.regime.ensemble import store as model_store
 from engine.store import regime_queries as rq
-from engine.store.queries import index_symbol as stored_index_symbol
-from webapp import param_views as pv
-from webapp import queries, tuning_views
+from webapp import queries, regime_whatif_page, tuning_views
 from webapp.auth.access import requires
-from webapp.background import job_store
 from webapp.cache import cache
 from webapp.context import get_context
-from webapp.inputs import is_click
 from webapp.regime_analysis import duration_stats, segments, transition_matrix
 from webapp.regime_calibration import reliability_report
 from webapp.regime_colours import with_display_colours
 from webapp.regime_whatif import (
-    KNOBS,
-    WARMUP_BARS,
     WINDOWS,
-    WhatIfError,
-    apply_edits,
-    current_value,
-    merge_edits,
-    parse_key,
-    run_whatif,
-    upload_sheets,
 )
 
 dash.register_page(__name__, path="/regime", name="Regime", order=1)
 tuning_views.register_regime_callbacks()  # issue 16: the scorecard section
+regime_whatif_page.callbacks.register()  # the what-if preview: knobs, upload, pending edits, background replay
 
 REFRESH_MS = 2000
 STATS_MS = 10_000
@@ -99,17 +85,6 @@ def _version_text(info: dict[str, Any] | None, version_id: int | None) -> tuple[
 
 
 # --- layout ----------------------------------------------------------------------------------------
-def _knob_rows() -> list[dbc.Row]:
-    with get_context().store.read() as session:
-        params = active_params(session)
-    rows = []
-    for key in KNOBS:
-        k = parse_key(key)
-        spec = params.schema.sheet(k.sheet).section(k.section).field(k.field)
-        rows.append(wviews.knob_row(key, k.field, spec, current_value(params, key)))
-    return rows
-
-
 def layout(**_kwargs: object) -> html.Div:
     return html.Div([
         page_header("Regime", "The engine's classification of the index, why, and how it behaved"),
@@ -140,7 +115,7 @@ def layout(**_kwargs: object) -> html.Div:
             dbc.Col(graph(ids.RELIABILITY, empty_figure("no classification yet")), md=6),
         ], className="g-2 mb-2"),
         tuning_views.scorecard_card(),  # issue 16: the PerformanceMetrics scorecard
-        wviews.whatif_card(_knob_rows(), WINDOWS),
+        wviews.whatif_card(regime_whatif_page.knob_rows(), WINDOWS),
     ])
 
 
@@ -225,145 +200,3 @@ def refresh_ensemble(_n: int | None):
         models = model_store.summaries(session, latest["symbol"] if latest else None, limit=1)
     card = eviews.ensemble_card(latest.get("ensemble") if latest else None, names, models[0] if models else None)
     return card, eviews.reliability_figure(reliability_report(hist, params))
-
-
-# --- what-if: pending edits ------------------------------------------------------------------------
-@dash.callback(
-    Output({"type": ids.KNOB_NUM, "key": ALL}, "value"), Output({"type": ids.KNOB_BOOL, "key": ALL}, "value"),
-    Input(ids.KNOBS_RESET, "n_clicks"),
-    State({"type": ids.KNOB_NUM, "key": ALL}, "id"), State({"type": ids.KNOB_BOOL, "key": ALL}, "id"),
-    prevent_initial_call=True,
-)
-@requires(Role.VIEWER)
-def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):
-    with get_context().store.read() as session:
-        params = active_params(session)
-    return ([current_value(params, i["key"]) for i in num_ids], [bool(current_value(params, i["key"])) for i in bool_ids])
-
-
-@dash.callback(
-    Output(ids.WHATIF_UPLOAD_DATA, "data"), Output(ids.WHATIF_UPLOAD_STATUS, "children"),
-    Input(ids.WHATIF_UPLOAD, "contents"), Input(ids.WHATIF_UPLOAD_CLEAR, "n_clicks"),
-    State(ids.WHATIF_UPLOAD, "filename"),
-    prevent_initial_call=True,
-)
-@requires(Role.VIEWER)
-def upload_workbook(contents: str | None, _clear: int | None, filename: str | None):
-    """The same pre-check, sandboxed parse and validation as the Parameters page; nothing is applied."""
-    if ctx.triggered_id == ids.WHATIF_UPLOAD_CLEAR:
-        return None, None
-    if not contents:
-        return no_update, no_update
-    name = filename or "workbook"
-    try:
-        result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
-    except (UnsafeWorkbookError, pv.UploadRefused) as exc:
-        return None, wviews.upload_status(name, 0, f"{name} was refused: {exc}")
-    if not result.ok or result.paramset is None:
-        errors = result.report.errors
-        listed = "; ".join(str(i) for i in errors[:3])
-        return None, wviews.upload_status(name, 0, f"{name}: {len(errors)} problem(s), e.g. {listed}. "
-                                                   "The Parameters page lists them all.")
-    with get_context().store.read() as session:
-        changes = len(diff_params(active_params(session), result.paramset))
-    ps = result.paramset
-    return {"filename": name, "sheets": ps.to_canonical()["sheets"], "hash": ps.content_hash}, \
-        wviews.upload_status(name, changes)
-
-
-@dash.callback(
-    Output(ids.WHATIF_EDITS, "data"), Output(ids.WHATIF_EDITS_TABLE, "children"),
-    Input({"type": ids.KNOB_NUM, "key": ALL}, "value"), Input({"type": ids.KNOB_BOOL, "key": ALL}, "value"),
-    Input(PARAMETERS_EDITS_STORE, "data"), Input(ids.WHATIF_UPLOAD_DATA, "data"),
-    Input(PARAMETERS_UPLOAD_STORE, "data"),
-    State({"type": ids.KNOB_NUM, "key": ALL}, "id"), State({"type": ids.KNOB_BOOL, "key": ALL}, "id"),
-)
-@requires(Role.VIEWER)
-def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_upload: Any,
-                  parameters_upload: Any, num_ids: list[dict], bool_ids: list[dict]):
-    with get_context().store.read() as session:
-        params = active_params(session)
-    knobs: dict[str, Any] = {}
-    for ident, value in [*zip(num_ids, nums, strict=True), *zip(bool_ids, bools, strict=True)]:
-        if value is not None and value != current_value(params, ident["key"]):
-            knobs[ident["key"]] = value
-    edits = merge_edits(from_parameters if isinstance(from_parameters, dict) else None, knobs)
-    _sheets, origin = upload_sheets(own_upload, parameters_upload)
-    rows = []
-    for key, new in edits.items():
-        try:
-            old = current_value(params, key)
-        except (WhatIfError, KeyError, IndexError):
-            old = "?"
-        k = parse_key(key)
-        rows.append({"label": f"{k.sheet} · {k.field}" + (f" (row {k.row + 1})" if k.row is not None else ""),
-                     "old": old, "new": new})
-    return edits, wviews.edits_table(rows, origin)
-
-
-# --- what-if: the background replay ----------------------------------------------------------------
-@dash.callback(
-    Output(ids.WHATIF_RESULT, "children"), Output(ids.WHATIF_TIMELINE, "figure"),
-    Output(ids.WHATIF_TIMELINE, "style"),
-    Input(ids.WHATIF_RUN, "n_clicks"),
-    State(ids.WHATIF_EDITS, "data"), State(ids.WHATIF_WINDOW, "value"),
-    State(ids.WHATIF_UPLOAD_DATA, "data"), State(PARAMETERS_UPLOAD_STORE, "data"),
-    background=True,
-    progress=[Output(ids.WHATIF_PROGRESS, "value"), Output(ids.WHATIF_PROGRESS, "label")],
-    progress_default=[0, ""],
-    running=[(Output(ids.WHATIF_RUN, "disabled"), True, False),
-             (Output(ids.WHATIF_CANCEL, "disabled"), False, True),
-             (Output(ids.WHATIF_PROGRESS_WRAP, "style"), {"display": "block"}, {"display": "none"})],
-    cancel=[Input(ids.WHATIF_CANCEL, "n_clicks")],
-    interval=150,  # progress polls while a replay runs (a second or two)
-    prevent_initial_call=True,
-)
-@requires(Role.VIEWER)
-def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | None,
-                       window: str | None, own_upload: Any, parameters_upload: Any):
-    """Runs in a child process (DiskcacheManager): reads copies of the history, writes nothing."""
-    hidden = {"display": "none"}
-    if not is_click(_n):
-        return no_update, no_update, no_update
-    bars_wanted = int(str(window)) if str(window) in {str(w) for w in WINDOWS} else int(WINDOWS[0])
-    if edits is not None and (not isinstance(edits, dict) or not all(isinstance(k, str) for k in edits)):
-        return dbc.Alert("the pending edits could not be read; reload the page", color="warning",
-                         id=ids.WHATIF_ERROR), no_update, hidden
-    origin, origin_name = upload_sheets(own_upload, parameters_upload)
-    set_progress((2, "reading the stored history…"))
-    try:
-        with job_store() as store, store.read() as session:
-            base = active_params(session)
-            symbol = stored_index_symbol(session)
-            if symbol is None:
-                raise WhatIfError("no index instrument stored yet; wait for the engine's first market data")
-            bars, chains, start = rq.replay_window(session, symbol, bars_wanted, WARMUP_BARS)
-            stored = rq.regime_history(session, bars_wanted, symbol)
-            cat = with_display_colours(rq.regime_catalogue(session))
-        try:
-            candidate = apply_edits(base, edits or {}, origin)
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise WhatIfError(f"the pending edits do not fit this workbook ({type(exc).__name__}: {exc}); discard "
-                              "them and edit again") from None
-
-        def progress(fraction: float, phase: str) -> None:
-            set_progress((5 + 93 * fraction, f"{phase} {fraction * 100:.0f}%"))
-
-        result = run_whatif(bars, chains, start, base, candidate, symbol, progress)
-    except WhatIfError as exc:
-        return dbc.Alert(str(exc), color="warning", id=ids.WHATIF_ERROR), no_update, hidden
-    set_progress((100, "done"))
-    colours = _colours(cat)
-    lanes = [("active version", segments(result["current"])), ("pending edits", segments(result["candidate"]))]
-    if len(stored) and start is not None:
-        lanes.insert(0, ("stored (live)", segments(stored[stored["ts"] >= start])))
-    what = " + ".join(([origin_name] if origin_name else []) + ([f"{len(edits)} pending edit(s)"] if edits else []))
-    note = (f"{what} replayed over {len(bars):,} stored bars ({len(chains)} option chains)." if what else
-            "No pending edits: the two replays must agree; edit a knob, upload a workbook or edit on the "
-            "Parameters page to see a difference.")
-    lanes_note = ("Lanes: stored (live) = what the engine recorded; active version = the same replay without the "
-                  "edits, the fair reference (the live lane may differ by its own warm-up and earlier versions).")
-    body = html.Div([html.Div(note, className="small text-muted mb-1"), wviews.whatif_summary(result["summary"]),
-                     html.Div(lanes_note, className="small text-muted mt-1")])
-    fig = views.timeline_figure(lanes, colours, "Current classification against the pending edits")
-    return body, fig, {"display": "block"}

@@ -30,12 +30,13 @@ from components.trading_tables import (
 )
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
-from webapp import execution_callbacks, manual_orders, queries, trading_queries
+from webapp import execution_callbacks, queries, trading_queries, trading_ticket
 from webapp.auth.access import requires
 from webapp.inputs import is_click, text_or_default, triggered_by_click
 
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
 execution_callbacks.register_callbacks()  # stops form, stops and parents tables, cancel per parent
+trading_ticket.callbacks.register()  # the manual order ticket
 
 REFRESH_MS = 1000
 SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit", "rejections")
@@ -70,35 +71,6 @@ def _controls(trader: bool) -> dbc.Card:
     ]), className="mb-3")
 
 
-def _ticket() -> dbc.Card:
-    return dbc.Card([
-        dbc.CardHeader("Manual order (through the order gateway and every risk check)"),
-        dbc.CardBody([
-            dbc.Row([
-                dbc.Col(dbc.Input(id=ids.TICKET_SYMBOL, placeholder="Symbol", size="sm"), md=2),
-                dbc.Col(dbc.Select(id=ids.TICKET_SIDE, options=[{"label": "Buy", "value": "buy"},
-                                                                      {"label": "Sell", "value": "sell"}],
-                                   value="buy", size="sm"), md=2),
-                dbc.Col(dbc.Input(id=ids.TICKET_QTY, type="number", min=1, step=1, placeholder="Qty", size="sm"),
-                        md=2),
-                dbc.Col(dbc.Select(id=ids.TICKET_TYPE, options=[{"label": "Market", "value": "market"},
-                                                                      {"label": "Limit", "value": "limit"}],
-                                   value="market", size="sm"), md=2),
-                dbc.Col(dbc.Input(id=ids.TICKET_LIMIT, type="number", min=0, step=0.01, placeholder="Limit",
-                                  size="sm"), md=2),
-                dbc.Col(dbc.ButtonGroup([
-                    dbc.Button("Size", id=ids.TICKET_SIZE, color="secondary", size="sm", n_clicks=0,
-                               title="fill Qty from the position sizing (ATR, Kelly cap, regime bias, limits)"),
-                    dbc.Button("Submit", id=ids.TICKET_SUBMIT, color="primary", size="sm", n_clicks=0),
-                ]), md=2),
-            ], className="g-2"),
-            html.Div(id=ids.TICKET_SIZE_NOTE, className="small text-muted mt-1"),
-            html.Div(id=ids.TICKET_RESULT, className="mt-2"),
-            dcc.Store(id=ids.TICKET_NONCE, data=uuid.uuid4().hex),
-        ]),
-    ], className="mb-3")
-
-
 def _card(title: str, body_id: str) -> dbc.Card:
     return dbc.Card([dbc.CardHeader(title), dbc.CardBody(html.Div(id=body_id))], className="mb-3")
 
@@ -109,15 +81,15 @@ def layout(**_kwargs: object) -> html.Div:
         page_header("Trading", "Controls act through the same code as the command line: python -m engine halt, pause or resume"),
         dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
         dcc.Store(id=ids.FINGERPRINTS, data={}),
-        dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", "trading-progress"), lg=6)]),
-        dbc.Row([dbc.Col([_card("Positions", "trading-positions"), html.Div(id=ids.CLOSE_RESULT)], lg=6),
-                 dbc.Col(_card("Open orders", "trading-orders"), lg=6)]),
-        html.Div(_ticket(), hidden=not trader, id=ids.TICKET_BOX),
+        dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", ids.section("progress")), lg=6)]),
+        dbc.Row([dbc.Col([_card("Positions", ids.section("positions")), html.Div(id=ids.CLOSE_RESULT)], lg=6),
+                 dbc.Col(_card("Open orders", ids.section("orders")), lg=6)]),
+        html.Div(trading_ticket.ticket_card(), hidden=not trader, id=ids.TICKET_BOX),
         execution_section(trader),  # protective stops and sliced parents (webapp/execution_callbacks.py)
-        dbc.Row([dbc.Col(_card("Recent fills", "trading-fills"), lg=6),
-                 dbc.Col(_card("Last reconciliation", "trading-reconcile"), lg=6)]),
-        _card("Rejected orders and why (the risk check's or the broker's own words)", "trading-rejections"),
-        _card("Audit trail of control actions", "trading-audit"),
+        dbc.Row([dbc.Col(_card("Recent fills", ids.section("fills")), lg=6),
+                 dbc.Col(_card("Last reconciliation", ids.section("reconcile")), lg=6)]),
+        _card("Rejected orders and why (the risk check's or the broker's own words)", ids.section("rejections")),
+        _card("Audit trail of control actions", ids.section("audit")),
         confirm_modal(ids.KILL, "Kill switch: halt all trading?",
                       "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
                       options=[flatten_option(ids.KILL_FLATTEN, allowed=trader)]),
@@ -248,37 +220,6 @@ def run_action(*args: Any):
     action = spec.pop("action")
     result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), **spec)
     return _action_result(result), False, {}  # {}: redraw every section on the next tick
-
-
-# ---- manual order ticket -----------------------------------------------------------------------
-@dash.callback(Output(ids.TICKET_QTY, "value"), Output(ids.TICKET_SIZE_NOTE, "children"),
-               Input(ids.TICKET_SIZE, "n_clicks"),
-               State(ids.TICKET_SYMBOL, "value"), State(ids.TICKET_SIDE, "value"),
-               prevent_initial_call=True)
-@requires(Role.VIEWER)
-def size_ticket(_n: int, symbol: str | None, side: str | None):
-    qty, note = manual_orders.suggest_ticket_size(symbol, side)
-    return (qty if qty is not None else no_update), note
-
-
-@dash.callback(Output(ids.TICKET_RESULT, "children"), Output(ids.TICKET_NONCE, "data"),
-               Input(ids.TICKET_SUBMIT, "n_clicks"),
-               State(ids.TICKET_SYMBOL, "value"), State(ids.TICKET_SIDE, "value"),
-               State(ids.TICKET_QTY, "value"), State(ids.TICKET_TYPE, "value"),
-               State(ids.TICKET_LIMIT, "value"), State(ids.TICKET_NONCE, "data"),
-               prevent_initial_call=True)
-@requires(Role.TRADER)
-def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: str, limit: Any,
-                  nonce: str):
-    if not is_click(n):
-        return no_update, no_update
-    from webapp.manual_orders import submit_manual_order
-
-    accepted, message = submit_manual_order(symbol, side, qty, order_type, limit, nonce)
-    alert = dbc.Alert(message, color="success" if accepted else "danger", className="py-1 mb-0",
-                      id=ids.TICKET_ALERT)
-    sent = not message.startswith("Not sent")  # a form error keeps the nonce; anything the gateway saw renews it
-    return alert, (uuid.uuid4().hex if sent else nonce)
 
 
 # ---- close position (a confirm dialog, then one market order through the gateway) ---------------------

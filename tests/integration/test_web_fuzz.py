@@ -91,8 +91,8 @@ def test_hostile_values_in_the_background_what_if_give_a_message_not_an_error(fu
     """The Regime page's what-if runs as a background job; its function is called here directly (as the job
     does), with each hostile value in each argument, so no job process is forked inside the test runner."""
     from engine.auth import principal
-    from pages.regime import run_whatif_preview
     from webapp.context import EXTENSION_KEY
+    from webapp.regime_whatif_page import run_whatif_preview
 
     progress: list[Any] = []
     store = fuzz_app.server.extensions[EXTENSION_KEY].store
