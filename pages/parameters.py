@@ -7,8 +7,6 @@ the server re-validates the whole set through the engine on every change and aga
 """
 from __future__ import annotations
 
-from typing import Any
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
@@ -19,19 +17,16 @@ from components.shell import page_header, read_only_note
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.params.diff import diff_params
-from engine.params.errors import ParamsError, StaleVersionError, UnsafeWorkbookError
 from engine.params.schema import GROUPS
-from engine.params.versions import apply_version
-from webapp import param_rows, param_version_callbacks, tuning_views
+from webapp import param_apply_callbacks, param_rows, param_version_callbacks, tuning_views
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
-from webapp.control_actions import web_actor
-from webapp.inputs import text_or_default, triggered_by_click
 from webapp.market_time import timezone_alert
 
 dash.register_page(__name__, path="/parameters", name="Parameters", order=2)
 param_version_callbacks.register_callbacks()  # downloads and the versions panel
+param_apply_callbacks.callbacks.register()  # apply (with its confirm dialog) and upload
 tuning_views.register_parameters_callbacks()  # issue 16: tuning proposals and validation
 
 FIRST_SHEET = "MasterConfiguration"
@@ -252,93 +247,3 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
         if issues else None,
     ]), color="warning", outline=True, id=ids.PENDING_CARD)
     return panel, bool(issues) or ps is None or not rows, title, error_divs, grids  # nothing changed: no Apply
-
-
-# --- apply ---------------------------------------------------------------------------------------
-@dash.callback(
-    Output(ids.APPLY_MODAL, "is_open"), Output(ids.APPLY_BODY, "children"),
-    Output(ids.MESSAGE, "children"),
-    Output(ids.EDITS, "data", allow_duplicate=True),
-    Output(ids.UPLOAD_DATA, "data", allow_duplicate=True),
-    Output(ids.BASE, "data"),
-    Input(ids.APPLY, "n_clicks"), Input(ids.APPLY_CANCEL, "n_clicks"),
-    Input(ids.APPLY_CONFIRM, "n_clicks"),
-    State(ids.EDITS, "data"), State(ids.UPLOAD_DATA, "data"), State(ids.BASE, "data"),
-    State(ids.APPLY_NOTE, "value"),
-    prevent_initial_call=True,
-)
-@requires(Role.ADMIN)
-def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, edits: dict, upload: dict | None,
-                  base_ref: dict, note: str | None):
-    """Apply (after the confirm dialog) validates the whole set again and stores it as a new version."""
-    keep = (no_update,) * 4
-    if not triggered_by_click(ctx.triggered):
-        return no_update, no_update, *keep
-    if ctx.triggered_id == ids.APPLY_CANCEL:
-        return False, no_update, *keep
-    schema, context = pv.schema(), get_context()
-    base = pv.load_base(context.store, (base_ref or {}).get("version_id"))
-    sheets = pv.candidate_sheets(base, edits or {}, upload)
-    ps, issues = pv.validate_candidate(schema, sheets)
-    if ctx.triggered_id == ids.APPLY:
-        n = len(diff_params(base, ps)) if ps is not None else 0
-        what = f"the uploaded workbook {upload.get('filename') or ''}" if upload else "your edits"
-        body = (f"Apply {what} ({pv.count_of(n, 'changed value')}) as a new active version? The running engine uses it from "
-                "its next cycle." if ps is not None else f"{len(issues)} problems remain; nothing can be applied.")
-        return True, body, *keep
-    if ps is None:
-        msg = html.Span(f"not applied: {len(issues)} problems (listed above); nothing was changed",
-                        className="text-danger")
-        return False, no_update, msg, no_update, no_update, no_update
-    source = "upload" if upload else "ui"
-    text = text_or_default(note, f"uploaded {upload.get('filename')}" if upload else "edited in the web UI")
-    # edits are checked, inside the apply transaction, against the version they were made on; an upload is a
-    # whole workbook and replaces whatever is active
-    expected: dict[str, Any] = {} if upload else {"expected_parent": (base_ref or {}).get("version_id")}
-    try:
-        applied = apply_version(context.store, ps, web_actor(), source, text, clock=context.clock, **expected)
-    except StaleVersionError as exc:
-        msg = html.Span(f"not applied: version {exc.active} became active while you were editing. Your edits now "
-                        "sit on top of it: review the pending changes and Apply again.", className="text-warning")
-        return False, no_update, msg, no_update, no_update, pv.active_ref(context.store)
-    except ParamsError as exc:
-        return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update, no_update
-    msg = html.Span(f"version {applied.version_id} is now active ({source}: {text})", className="text-success",
-                    id=ids.APPLIED)
-    return False, no_update, msg, {}, None, pv.active_ref(context.store)
-
-
-# --- upload --------------------------------------------------------------------------------------
-@dash.callback(
-    Output(ids.UPLOAD_RESULT, "children"),
-    Output(ids.UPLOAD_DATA, "data", allow_duplicate=True),
-    Output(ids.EDITS, "data", allow_duplicate=True),
-    Output(ids.MESSAGE, "children", allow_duplicate=True),
-    Input(ids.UPLOAD, "contents"), Input(ids.DISCARD, "n_clicks"),
-    State(ids.UPLOAD, "filename"),
-    prevent_initial_call=True,
-)
-@requires(Role.ADMIN)
-def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):
-    """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
-    if ctx.triggered_id == ids.DISCARD:
-        return None, no_update, no_update, no_update  # collect_edits clears the upload itself, with the edits
-    if not isinstance(contents, str) or not contents:
-        return no_update, no_update, no_update, no_update
-    name = filename[:120] if isinstance(filename, str) and filename else "workbook"
-    try:
-        result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
-    except (UnsafeWorkbookError, pv.UploadRefused) as exc:
-        return dbc.Alert(f"{name} was refused: {exc}", color="danger", className="small",
-                         id=ids.ISSUES), None, no_update, None
-    report = result.report
-    if not result.ok or result.paramset is None:
-        return ui.issues_by_sheet([i.to_dict() for i in report.errors],
-                                  f"{name}: {len(report.errors)} problems; nothing was changed"), None, no_update, None
-    summary = html.Div([html.Strong(f"{name} is valid. "), "Review the changes below, then Apply. ",
-                        html.Span(" · ".join(report.summary_lines()), className="text-muted")],
-                       className="small text-success", id=ids.UPLOAD_OK)
-    warnings = ui.upload_warnings([i.to_dict() for i in report.warnings])
-    ps = result.paramset
-    return (html.Div([summary, warnings]), {"filename": name, "sheets": ps.to_canonical()["sheets"],
-                                            "hash": ps.content_hash}, {}, None)

@@ -8,8 +8,6 @@ Edits are keyed `Sheet|section|field` (key/value) or `Sheet|section|row|field` (
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import re
 from dataclasses import dataclass
@@ -19,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from components.param_editor import cell_key, cell_text, kv_key
 from engine.params import ParamIssue, ParamSet, load_schema
 from engine.params.coerce import CoerceError, coerce, to_json_value
-from engine.params.errors import ParamsError
 from engine.params.paramset import build_paramset, default_params
-from engine.params.safety import UploadLimits
 from engine.params.schema import FieldSpec, Schema
 from engine.params.values import layout_locator
 from engine.params.versions import active_params, get_version, list_versions
 from webapp import param_rows
+from webapp.param_uploads import UploadRefused, decode_upload, import_upload, too_large_message  # noqa: F401 (pv.*)
 
 if TYPE_CHECKING:
     from engine.store.db import Store
@@ -236,37 +233,6 @@ def change_rows(changes: list[Any]) -> list[dict[str, Any]]:
     """engine.params.diff.Change list -> diff table rows."""
     return [{"sheet": c.sheet, "cell": c.cell, "parameter": c.field, "old": cell_text(to_json_value(c.old)),
              "new": cell_text(to_json_value(c.new))} for c in changes]
-
-
-# --- uploads ----------------------------------------------------------------------------------
-class UploadRefused(ParamsError):
-    """The upload could not be read at all (not base64, too large, refused by the pre-check)."""
-
-
-def too_large_message(max_bytes: int) -> str:
-    """The one message for a file over the limit, whether a callback or the server's 413 sees it first."""
-    return (f"the file is larger than the {max_bytes / 1e6:.1f} MB limit for a parameter workbook; upload the "
-            ".xlsx exported from this page or the template")
-
-
-def decode_upload(contents: str, max_bytes: int) -> bytes:
-    """dcc.Upload's data URL -> bytes, bounded before decoding the whole string."""
-    _head, _sep, b64 = (contents or "").partition(",")
-    if len(b64) > (max_bytes * 4) // 3 + 8:
-        raise UploadRefused(too_large_message(max_bytes))
-    try:
-        return base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise UploadRefused("the upload arrived damaged; try again") from None
-
-
-def import_upload(contents: str, max_bytes: int, *, sandbox: bool = True) -> Any:
-    """Pre-check (hostile files), parse in a limited child, map and validate: an ImportResult."""
-    from engine.params.workbook import import_workbook
-
-    data = decode_upload(contents, max_bytes)
-    limits = UploadLimits.from_schema(max_upload_bytes=max_bytes)
-    return import_workbook(data, limits=limits, sandbox=sandbox)
 
 
 # --- search and counts ------------------------------------------------------------------------
