@@ -85,7 +85,8 @@ def score_many(sims: list[SimResult], ctx: PlanContext) -> list[dict[str, float]
     # expected return: recent mean return plus a tilt by trend quality (momentum > 0, buying dips < 0)
     tilt = ctx.p("scoring.momentum_tilt")
     expected = w @ (ctx.mean_returns * horizon + 0.01 * tilt * ctx.quality_vector * math.sqrt(horizon / 21))
-    daily = ctx.matrix @ w.T if len(ctx.matrix) else np.zeros((0, len(sims)))
+    # einsum, not `@`: a matrix product would go to multithreaded BLAS, whose threads spin on a shared machine
+    daily = np.einsum("dk,nk->dn", ctx.matrix, w) if len(ctx.matrix) else np.zeros((0, len(sims)))
     vol, tails, drawdowns = _column_risk(daily, ctx.p("scoring.cvar_alpha"))
     weights_of = {k: ctx.p(f"scoring.{k}_weight") for k in ("return", "risk", "diversification", "cost", "target")}
     out = []

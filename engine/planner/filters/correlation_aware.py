@@ -17,8 +17,12 @@ def correlation_aware(ctx: PlanContext, seqs: list[Sequence]) -> list[Sequence]:
         return seqs
     names = sorted((buys_all | set(ctx.state.positions)) & set(ctx.returns.columns))
     columns = {str(c): i for i, c in enumerate(ctx.returns.columns)}
+    x = ctx.matrix[:, [columns[n] for n in names]]
+    x = x - x.mean(axis=0)
+    cov = np.einsum("dk,dl->kl", x, x)  # einsum: no multithreaded BLAS (its threads spin on a shared machine)
+    scale = np.sqrt(np.diag(cov))
     with np.errstate(invalid="ignore", divide="ignore"):  # a flat series has no correlation: 0, as before
-        corr = np.corrcoef(ctx.matrix[:, [columns[n] for n in names]], rowvar=False).reshape(len(names), len(names))
+        corr = cov / np.outer(scale, scale)
     high = np.nan_to_num(corr, nan=0.0) > threshold
     # per bought name, the names it clashes with (itself included when its own correlation counts)
     partners = {n: {names[j] for j in np.flatnonzero(high[i])} for i, n in enumerate(names) if n in buys_all}
