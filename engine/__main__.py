@@ -15,6 +15,8 @@ import logging
 import signal
 import sys
 
+from threadpoolctl import threadpool_limits
+
 from engine import notify
 from engine.logging_setup import configure_logging
 from engine.runtime import build_context
@@ -36,6 +38,7 @@ def run_engine() -> int:
     configure_logging(settings.log_level)
     if not _stop_with_parent():
         return 0
+    threadpool_limits(limits=settings.engine_blas_threads, user_api="blas")  # small matrices: threads only spin
     ctx = build_context(settings, with_source=True, migrate=False)
 
     require_current_schema(ctx.store)

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
                                    description="engine heartbeat or market data older than this trips the dead-man's "
                                                "switch (0 = off; the engine beats every 2 s and a standby takes over "
                                                "within 15 s, so keep it above that)")
+    engine_blas_threads: int = Field(default=1, ge=1, le=64,
+                                     description="threads numpy's BLAS may use in the engine process (1: no spinning "
+                                                 "BLAS threads competing with the jobs on a small machine)")
     deadman_action: DeadmanAction = Field(default=DeadmanAction.HALT, description="what the dead-man's switch does")
     notify_urls: SecretStr | None = Field(default=None, description="apprise URLs, separated by whitespace or commas")
     max_upload_bytes: int = Field(default=5_000_000, ge=10_000, le=100_000_000)

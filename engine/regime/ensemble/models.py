@@ -19,7 +19,7 @@ from hmmlearn.hmm import GaussianHMM
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from engine.regime.ensemble.features import N_CONTINUOUS
 

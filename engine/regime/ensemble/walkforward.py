@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
 from engine.regime.ensemble.features import matrix
