@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, no_update
 
@@ -24,7 +23,9 @@ from webapp.context import get_context
 from webapp.control_actions import web_actor
 from webapp.inputs import is_click, triggered_by_click
 from webapp.manual_orders import SYMBOL_PATTERN
+from webapp.wiring import Callbacks
 
+callbacks = Callbacks()  # registered by pages/trading.py for each new app (register_callbacks)
 FIELDS = (("loss", "stop-loss %", "stop_loss_pct"), ("trail", "trailing %", "trail_pct"),
           ("atr", "trailing ATRs", "trail_atr_mult"), ("profit", "take-profit %", "take_profit_pct"),
           ("hold", "max hold (minutes)", "max_hold_seconds"))
@@ -89,48 +90,52 @@ def _can_trade() -> bool:
     return at_least(principal.current().role, Role.TRADER)
 
 
+@callbacks(Output(ids.STOPS, "children"), Output(ids.PARENTS, "children"),
+           Output(ids.EXECUTION_PRINTS, "data"),
+           Input(ids.INTERVAL, "n_intervals"), State(ids.EXECUTION_PRINTS, "data"))
+@requires(Role.VIEWER)
+def refresh_execution(_n: int | None, prints: dict[str, str] | None) -> tuple[Any, Any, Any]:
+    data, old, trader = execution_data(), prints or {}, _can_trade()
+    new = {k: trading_queries.fingerprint([data[k], trader]) for k in ("stops", "parents")}
+    if new == old:
+        return no_update, no_update, no_update
+    stops = stops_table(data["stops"], trader) if new["stops"] != old.get("stops") else no_update
+    parents = parents_table(data["parents"], trader) if new["parents"] != old.get("parents") else no_update
+    return stops, parents, new
+
+
+@callbacks(Output(ids.STOP_RESULT, "children"), Output(ids.EXECUTION_PRINTS, "data",
+                                                              allow_duplicate=True),
+           Input(ids.STOP_SUBMIT, "n_clicks"), State(ids.STOP_SYMBOL, "value"),
+           *[State(ids.stop_field(suffix), "value") for suffix, _l, _n in FIELDS],
+           prevent_initial_call=True)
+@requires(Role.TRADER)
+def submit_stop(n: int | None, symbol: Any, *values: Any) -> tuple[Any, Any]:
+    if not is_click(n):
+        return no_update, no_update
+    ok, message = set_stop_from_form(symbol, *values)
+    alert = dbc.Alert(message, color="success" if ok else "danger", className="py-1 mb-0", id=ids.STOP_ALERT)
+    return alert, ({} if ok else no_update)
+
+
+@callbacks(Output(ids.PARENT_RESULT, "children"), Output(ids.EXECUTION_PRINTS, "data",
+                                                                allow_duplicate=True),
+           Input({"type": REMOVE_STOP_TYPE, "index": ALL}, "n_clicks"),
+           Input({"type": CANCEL_PARENT_TYPE, "index": ALL}, "n_clicks"),
+           prevent_initial_call=True)
+@requires(Role.TRADER)
+def row_action(_stops: list[int | None], _parents: list[int | None]) -> tuple[Any, Any]:
+    if not triggered_by_click(ctx.triggered):
+        return no_update, no_update  # a button appearing is not a click
+    message, colour = row_outcome(ctx.triggered_id)
+    if message is None:
+        return no_update, no_update
+    return dbc.Alert(message, color=colour, className="py-1 mb-0", id=ids.PARENT_ALERT, dismissable=True), {}
+
+
 def register_callbacks() -> None:
-    """Called once by pages/trading.py."""
-
-    @dash.callback(Output(ids.STOPS, "children"), Output(ids.PARENTS, "children"),
-                   Output(ids.EXECUTION_PRINTS, "data"),
-                   Input(ids.INTERVAL, "n_intervals"), State(ids.EXECUTION_PRINTS, "data"))
-    @requires(Role.VIEWER)
-    def refresh_execution(_n: int | None, prints: dict[str, str] | None) -> tuple[Any, Any, Any]:
-        data, old, trader = execution_data(), prints or {}, _can_trade()
-        new = {k: trading_queries.fingerprint([data[k], trader]) for k in ("stops", "parents")}
-        if new == old:
-            return no_update, no_update, no_update
-        stops = stops_table(data["stops"], trader) if new["stops"] != old.get("stops") else no_update
-        parents = parents_table(data["parents"], trader) if new["parents"] != old.get("parents") else no_update
-        return stops, parents, new
-
-    @dash.callback(Output(ids.STOP_RESULT, "children"), Output(ids.EXECUTION_PRINTS, "data",
-                                                                      allow_duplicate=True),
-                   Input(ids.STOP_SUBMIT, "n_clicks"), State(ids.STOP_SYMBOL, "value"),
-                   *[State(ids.stop_field(suffix), "value") for suffix, _l, _n in FIELDS],
-                   prevent_initial_call=True)
-    @requires(Role.TRADER)
-    def submit_stop(n: int | None, symbol: Any, *values: Any) -> tuple[Any, Any]:
-        if not is_click(n):
-            return no_update, no_update
-        ok, message = set_stop_from_form(symbol, *values)
-        alert = dbc.Alert(message, color="success" if ok else "danger", className="py-1 mb-0", id=ids.STOP_ALERT)
-        return alert, ({} if ok else no_update)
-
-    @dash.callback(Output(ids.PARENT_RESULT, "children"), Output(ids.EXECUTION_PRINTS, "data",
-                                                                        allow_duplicate=True),
-                   Input({"type": REMOVE_STOP_TYPE, "index": ALL}, "n_clicks"),
-                   Input({"type": CANCEL_PARENT_TYPE, "index": ALL}, "n_clicks"),
-                   prevent_initial_call=True)
-    @requires(Role.TRADER)
-    def row_action(_stops: list[int | None], _parents: list[int | None]) -> tuple[Any, Any]:
-        if not triggered_by_click(ctx.triggered):
-            return no_update, no_update  # a button appearing is not a click
-        message, colour = row_outcome(ctx.triggered_id)
-        if message is None:
-            return no_update, no_update
-        return dbc.Alert(message, color=colour, className="py-1 mb-0", id=ids.PARENT_ALERT, dismissable=True), {}
+    """Called by pages/trading.py each time Dash executes it for a new app."""
+    callbacks.register()
 
 
 def row_outcome(trigger: Any) -> tuple[str | None, str]:

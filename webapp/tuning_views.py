@@ -22,7 +22,10 @@ from engine.tuning.version_check import VersionCheckError, validate_version
 from webapp.auth.access import requires
 from webapp.context import get_context
 from webapp.control_actions import web_actor
+from webapp.wiring import Callbacks
 
+regime_callbacks = Callbacks()  # registered by pages/regime.py for each new app
+parameters_callbacks = Callbacks()  # registered by pages/parameters.py for each new app
 STATUS_CLASS = {"target": "text-success", "acceptable": "text-body", "below acceptable": "text-warning",
                 "critical": "text-danger", "not measured": "text-muted"}
 
@@ -61,15 +64,17 @@ def scorecard_table(card: dict[str, Any] | None) -> html.Div:
         dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", bordered=False, className="small mb-0")])
 
 
+@regime_callbacks(Output(regime_ids.SCORECARD, "children"), Input(regime_ids.STATS_INTERVAL, "n_intervals"))
+@requires(Role.VIEWER)
+def refresh_scorecard(_n: int | None) -> html.Div:
+    with get_context().store.read() as s:
+        return scorecard_table(stored_scorecard(s))
+
+
 def register_regime_callbacks() -> None:
     """Called by pages/regime.py each time Dash executes it for a new app (dash.callback registrations are
     consumed by the app being built, so a plain import would serve only the first app)."""
-
-    @dash.callback(Output(regime_ids.SCORECARD, "children"), Input(regime_ids.STATS_INTERVAL, "n_intervals"))
-    @requires(Role.VIEWER)
-    def refresh_scorecard(_n: int | None) -> html.Div:
-        with get_context().store.read() as s:
-            return scorecard_table(stored_scorecard(s))
+    regime_callbacks.register()
 
 
 # --- Parameters page: proposals and validation -------------------------------------------------------
@@ -163,25 +168,29 @@ def show_validation(_n: int | None, pid: int | None, version_id: int | None) -> 
         return html.Div(str(exc), className="text-danger small")
 
 
+@parameters_callbacks(Output(parameters_ids.TUNING_PROPOSALS, "children"), Output(parameters_ids.TUNING_PROPOSAL, "options"),
+                      Output(parameters_ids.TUNING_VERSION, "options"), Input(parameters_ids.TUNING_MESSAGE, "children"))
+@requires(Role.VIEWER)
+def _refresh(msg: object) -> tuple[html.Div, list[dict[str, Any]], list[dict[str, Any]]]:
+    return refresh_proposals(msg)
+
+
+@parameters_callbacks(Output(parameters_ids.TUNING_MESSAGE, "children"),
+                      Input(parameters_ids.TUNING_APPROVE, "n_clicks"), Input(parameters_ids.TUNING_REJECT, "n_clicks"),
+                      State(parameters_ids.TUNING_PROPOSAL, "value"), prevent_initial_call=True)
+@requires(Role.ADMIN)
+def _decide(approve: int | None, reject: int | None, pid: int | None) -> html.Span:
+    return decide(approve, reject, pid)
+
+
+@parameters_callbacks(Output(parameters_ids.TUNING_VALIDATION, "children"), Input(parameters_ids.TUNING_VALIDATE, "n_clicks"),
+                      Input(parameters_ids.TUNING_PROPOSAL, "value"), State(parameters_ids.TUNING_VERSION, "value"),
+                      prevent_initial_call=True)
+@requires(Role.VIEWER)
+def _validation(n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
+    return show_validation(n, pid, version_id)
+
+
 def register_parameters_callbacks() -> None:
     """Called by pages/parameters.py for each new app (see register_regime_callbacks)."""
-
-    @dash.callback(Output(parameters_ids.TUNING_PROPOSALS, "children"), Output(parameters_ids.TUNING_PROPOSAL, "options"),
-                   Output(parameters_ids.TUNING_VERSION, "options"), Input(parameters_ids.TUNING_MESSAGE, "children"))
-    @requires(Role.VIEWER)
-    def _refresh(msg: object) -> tuple[html.Div, list[dict[str, Any]], list[dict[str, Any]]]:
-        return refresh_proposals(msg)
-
-    @dash.callback(Output(parameters_ids.TUNING_MESSAGE, "children"),
-                   Input(parameters_ids.TUNING_APPROVE, "n_clicks"), Input(parameters_ids.TUNING_REJECT, "n_clicks"),
-                   State(parameters_ids.TUNING_PROPOSAL, "value"), prevent_initial_call=True)
-    @requires(Role.ADMIN)
-    def _decide(approve: int | None, reject: int | None, pid: int | None) -> html.Span:
-        return decide(approve, reject, pid)
-
-    @dash.callback(Output(parameters_ids.TUNING_VALIDATION, "children"), Input(parameters_ids.TUNING_VALIDATE, "n_clicks"),
-                   Input(parameters_ids.TUNING_PROPOSAL, "value"), State(parameters_ids.TUNING_VERSION, "value"),
-                   prevent_initial_call=True)
-    @requires(Role.VIEWER)
-    def _validation(n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
-        return show_validation(n, pid, version_id)
+    parameters_callbacks.register()

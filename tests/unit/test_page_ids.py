@@ -84,3 +84,23 @@ dcc.Store(id={"type": "row", "index": 1})
 '''
     assert literal_ids(source) == ["4: 'a-b'", "7: 'x-y'", "7: f'x-{k}'", "8: {'type': 'row-button', 'index': ALL}",
                                    "10: {'type': 'row', 'index': 1}"]
+
+
+def test_callbacks_declared_at_module_level_register_once_per_app() -> None:
+    """webapp/wiring.Callbacks: the functions stay plain; each app gets each callback once."""
+    from dash import Dash, Input, Output, html
+
+    from webapp.wiring import Callbacks
+
+    declared = Callbacks()
+
+    @declared(Output("wiring-out", "children"), Input("wiring-in", "n_clicks"))
+    def echo(n: int | None) -> int | None:
+        return n
+
+    assert echo(3) == 3 and len(declared) == 1
+    for _ in range(2):
+        app = Dash(__name__)
+        app.layout = html.Div()
+        declared.register(app)
+        assert list(app.callback_map) == ["wiring-out.children"]
