@@ -263,3 +263,11 @@ def test_views_label_what_if_sequences_and_order_the_weights() -> None:
 
     rows = str(outcomes_view([Outcome("new", "sent (rd-1)"), Outcome("blocked", "trading is HALTED")]))
     assert "Badge(children='new', color='success')" in rows and "Badge(children='blocked', color='danger')" in rows
+
+
+def test_the_page_says_how_the_presets_turnover_is_ordered(page) -> None:  # type: ignore[no-untyped-def]
+    """The turnover anchors (conservative <= default <= aggressive) are told to the trader in one sentence."""
+    from pages.planner import layout
+
+    text = str(layout())
+    assert "Conservative never trades more than Default" in text and "Aggressive never trades less" in text
