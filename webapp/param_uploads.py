@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.params.errors import ParamsError
 from engine.params.safety import UploadLimits
+from engine.params.workbook import import_workbook
 
 
 class UploadRefused(ParamsError):
@@ -35,8 +36,6 @@ def decode_upload(contents: str, max_bytes: int) -> bytes:
 
 def import_upload(contents: str, max_bytes: int, *, sandbox: bool = True) -> Any:
     """Pre-check (hostile files), parse in a limited child, map and validate: an ImportResult."""
-    from engine.params.workbook import import_workbook
-
     data = decode_upload(contents, max_bytes)
     limits = UploadLimits.from_schema(max_upload_bytes=max_bytes)
     return import_workbook(data, limits=limits, sandbox=sandbox)
