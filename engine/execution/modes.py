@@ -13,11 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from engine.execution.parents import create_parent
 from engine.execution.slicing import SliceError, SliceSpec
 from engine.execution.stops import StopError, StopSpec
 from engine.protocols import ControlContext
 from engine.settings import PROJECT_ROOT
 from engine.trading.brokers.base import OrderType
+from engine.trading.gateway import submit
 
 CONFIG_PATH = PROJECT_ROOT / "config" / "execution.toml"
 STOP_KEYS = ("stop_loss_pct", "trail_pct", "trail_atr_mult", "take_profit_pct", "max_hold_seconds")
@@ -93,9 +95,6 @@ def send_trade(ctx: ControlContext, intent: Any, actor: str, origin: str, mode: 
     """Send one planned order: ("order", GatewayResult) at once, or ("parent", parent id) when sliced.
 
     A limit intent or a small one (below min_notional at the last price) always goes at once."""
-    from engine.execution.parents import create_parent
-    from engine.trading.gateway import submit
-
     notional = intent.qty * last_price if last_price is not None else None
     sliced = (mode.slicing is not None and intent.order_type is OrderType.MARKET and notional is not None
               and notional >= mode.min_notional and intent.qty == intent.qty.to_integral_value())

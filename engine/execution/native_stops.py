@@ -31,6 +31,7 @@ from engine.market.market_clock import market_clock_of
 from engine.store.models import OrderRow, PositionRow, ProtectiveStop
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError, OrderSide, OrderStatus, OrderType
+from engine.trading.gateway import OrderIntent, submit
 from engine.trading.orders import OPEN_STATUSES, mark_canceled_in_store
 from engine.trading.state import TradingState
 
@@ -134,8 +135,6 @@ def _record_fill(ctx: Any, row: ProtectiveStop, order: OrderRow) -> None:
 
 
 def _place(ctx: Any, row: ProtectiveStop, plan: NativePlan) -> str:
-    from engine.trading.gateway import OrderIntent, submit
-
     side = OrderSide.SELL if row.direction > 0 else OrderSide.BUY
     what = (f"trailing stop {plan.trail_percent}%" if plan.trail_percent is not None
             else f"stop at {plan.stop_price}")

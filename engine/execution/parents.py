@@ -27,6 +27,7 @@ from engine.protocols import ControlContext
 from engine.store.models import BarRow, OrderRow, ParentChild, ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError, OrderSide, OrderStatus, OrderType
+from engine.trading.gateway import OrderIntent, client_order_id_for, submit
 from engine.trading.marks import latest_closes
 from engine.trading.orders import mark_canceled_in_store
 from engine.trading.state import TradingState
@@ -182,8 +183,6 @@ def _slice_of(parent: ParentOrder, child: ChildView) -> int:
 
 
 def _send_child(ctx: ControlContext, parent: ParentOrder, seq: int, qty: Decimal, limit: Decimal | None) -> str:
-    from engine.trading.gateway import OrderIntent, client_order_id_for, submit
-
     key = f"parent-{parent.id}-{seq}"
     side = OrderSide(parent.side)
     coid = client_order_id_for(parent.origin, key, parent.symbol, side)

@@ -23,13 +23,23 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.context import EngineContext
 from engine.execution.native_cover import covered, is_live, native_orders
-from engine.execution.stops import PriceBar, StopError, StopSpec, StopState, Trigger, evaluate_bar
+from engine.execution.stops import (
+    PriceBar,
+    StopError,
+    StopSpec,
+    StopState,
+    Trigger,
+    evaluate_bar,
+    protective_level,
+    take_profit_level,
+)
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
 from engine.market.types import Bar
 from engine.store.models import BarRow, OrderRow, PositionRow, ProtectiveStop
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide, OrderStatus, OrderType
+from engine.trading.gateway import OrderIntent, submit
 from engine.trading.marks import latest_closes, to_decimal
 from engine.trading.state import TradingState
 
@@ -212,8 +222,6 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
 
 def _send_exit(ctx: EngineContext, row: ProtectiveStop, trigger: Trigger, qty: Decimal,
                ) -> tuple[dict[str, object], StopEvent, ProtectiveStop]:
-    from engine.trading.gateway import OrderIntent, submit
-
     attempt = row.attempts + 1
     side = OrderSide.SELL if row.direction > 0 else OrderSide.BUY
     level = f" at {trigger.level:.4f}" if trigger.level is not None else ""
@@ -274,8 +282,6 @@ def _checked_by(spec: StopSpec, cover: str | None) -> str:
 
 def live_stops(session: Session) -> list[dict[str, object]]:
     """The Trading page's view: every live stop with its current levels."""
-    from engine.execution.stops import protective_level, take_profit_level
-
     out = []
     rows = list(session.scalars(select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))
                                 .order_by(ProtectiveStop.symbol)))

@@ -6,11 +6,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import desc, select
+
 from engine.execution.modes import ExecutionConfigError, PresetExecution, for_preset, load_config
 from engine.execution.native_stops import record_native_fills, sync_native
 from engine.execution.parents import work_parents
 from engine.execution.protect import StopEvent, check_stops
 from engine.market.types import Bar
+from engine.planner.preset_store import list_presets
+from engine.store.models import PlannerRegimePreset, RegimeSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +23,6 @@ def active_preset_name(ctx: Any) -> str:
     """The preset the planner uses now (its regime -> preset table); a user preset answers with its base
     preset's name when config/execution.toml has no table for it. "default" when it cannot be read."""
     try:
-        from sqlalchemy import desc, select
-
-        from engine.store.models import PlannerRegimePreset, RegimeSnapshot
-
         listed = load_config()
         with ctx.store.read() as s:
             regime = s.scalars(select(RegimeSnapshot.regime_name).order_by(desc(RegimeSnapshot.id)).limit(1)).first()
@@ -30,8 +30,6 @@ def active_preset_name(ctx: Any) -> str:
             name = row.preset if row is not None else "default"
             if name in listed or name == "default":
                 return name
-            from engine.planner.preset_store import list_presets  # a user preset: the slow path, its base
-
             preset = list_presets(s).get(name)
         return preset.base if preset is not None and preset.base else "default"
     except Exception:  # noqa: BLE001 - the planner's presets cannot be read: the defaults of "default" are safe

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from engine.context import EngineContext
 from engine.execution.modes import ExecutionConfigError, ExecutionMode, for_preset, load_config, send_trade
+from engine.planner.preset_store import list_presets
 from engine.planner.types import BUY, PlanResult, PlanStep
+from engine.store.models import ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import OrderIntent, submit
@@ -40,8 +42,6 @@ def execution_mode(ctx: EngineContext, preset: str) -> ExecutionMode:
     preset's, and a preset with neither takes "default"'s (immediate unless the file says otherwise)."""
     listed = load_config()
     if preset not in listed:
-        from engine.planner.preset_store import list_presets
-
         with ctx.store.read() as session:
             found = list_presets(session).get(preset)
         preset = found.base if found is not None and found.base in listed else "default"
@@ -49,8 +49,6 @@ def execution_mode(ctx: EngineContext, preset: str) -> ExecutionMode:
 
 
 def _parent_text(ctx: EngineContext, parent_id: int) -> str:
-    from engine.store.models import ParentOrder
-
     with ctx.store.read() as session:
         row = session.get(ParentOrder, parent_id)
         if row is None:  # not expected: send_trade just created or found it
@@ -121,8 +119,6 @@ def close_position(ctx: EngineContext, symbol: str, actor: str, key: str, origin
                    limits: RiskLimits | None = None) -> SendOutcome:
     """A market order for the whole stored position of `symbol` (the Planner page's Close position), through
     the gateway like a manual order: its checks apply (HALTED refuses it; an exit passes REDUCING)."""
-    from engine.store.models import PositionRow
-
     with ctx.store.read() as session:
         row = session.get(PositionRow, symbol)
         qty = row.qty if row is not None else Decimal(0)

@@ -15,6 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from engine.planner import preset_schema
+from engine.planner.buckets import BucketPlanner
 from engine.planner.context import (
     Calculator,
     Candidates,
@@ -151,8 +152,6 @@ class Planner:
 def build_planner(preset: PlannerPreset) -> Planner:
     """A planner for the preset (the bucket planner when the preset splits the portfolio)."""
     if preset.buckets:
-        from engine.planner.buckets import BucketPlanner
-
         return BucketPlanner.build(preset, build_planner)  # type: ignore[return-value]
     anchors: dict[str, tuple[str, Plans]] = {
         kind: (name, build_planner(anchor_preset(name))) for kind, name in anchor_names(preset.params).items()}

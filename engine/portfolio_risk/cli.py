@@ -15,11 +15,14 @@ from typing import TextIO
 
 import pandas as pd
 
+from engine.params.versions import active_params
 from engine.portfolio_risk.book import read_book
 from engine.portfolio_risk.limits import PortfolioLimits
 from engine.portfolio_risk.report import RiskReport, compute
 from engine.portfolio_risk.returns import from_closes
+from engine.settings import load_settings
 from engine.store.db import Store
+from engine.store.migrate import open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_BYTES = 50 * 1024 * 1024
@@ -57,8 +60,6 @@ def read_closes(path: Path) -> pd.DataFrame:
 
 
 def stress_report(store: Store, closes: pd.DataFrame, index_symbol: str | None, worst: int) -> RiskReport:
-    from engine.params.versions import active_params
-
     with store.read() as session:
         book = read_book(session)
         limits = PortfolioLimits.from_params(active_params(session))
@@ -104,9 +105,6 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     if args.index is not None and args.index not in closes.columns:
         print(f"error: --index {args.index!r} is not a column of {args.closes}", file=out)
         return EXIT_FAILED
-    from engine.settings import load_settings
-    from engine.store.migrate import open_store
-
     settings = load_settings(database_url=args.database_url) if args.database_url else load_settings()
     store = open_store(settings.database_url)
     try:

@@ -24,6 +24,7 @@ from engine.portfolio_risk.stress import UserScenario
 from engine.store.models import OrderRow, RiskSnapshotRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
+from engine.trading.gateway import OrderIntent, submit
 from engine.trading.orders import OPEN_STATUSES
 from engine.trading.triggers import RISK_ACTOR, tighten
 
@@ -104,8 +105,6 @@ def choose_reduction(book: risk_report.Book, hist: ReturnsHistory, limits: Portf
 
 def _reduce_once(ctx: EngineContext, book: risk_report.Book, hist: ReturnsHistory, limits: PortfolioLimits,
                  scenarios: list[UserScenario], found: list[Breach], busy: set[str], now: datetime) -> str | None:
-    from engine.trading.gateway import OrderIntent, submit
-
     choice = choose_reduction(book, hist, limits, scenarios, found, busy)
     if choice is None:
         return None

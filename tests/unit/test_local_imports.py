@@ -21,16 +21,6 @@ MARKER = "# local import:"
 
 # Other engineers' modules, to be converted by their owners (issue 10 point 4): path -> owner area.
 NOT_CONVERTED: dict[str, str] = {
-    "engine/execution/modes.py": "execution",
-    "engine/execution/native_stops.py": "execution",
-    "engine/execution/parents.py": "execution",
-    "engine/execution/protect.py": "execution",
-    "engine/execution/tick.py": "execution",
-    "engine/planner/execute.py": "planner",
-    "engine/planner/planner.py": "planner",
-    "engine/portfolio_risk/cli.py": "portfolio_risk",
-    "engine/portfolio_risk/job.py": "portfolio_risk",
-    "engine/regime/batch/machine.py": "regime",
     "pages/trading.py": "pages",
     "webapp/auth/guard.py": "webapp",
     "webapp/auth/install.py": "webapp",

@@ -65,9 +65,8 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
 def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, list[int]], low_vol: list[bool],
         spike: list[bool], gaps: list[str], session_gap: list[bool], restricted: list[int]) -> Decided:
     """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state."""
-    from engine.regime.batch import (
-        kernel,  # local import: heavy (numba compiles on first use), not with every import of engine.regime
-    )
+    # local import: heavy (numba compiles on first use), not with every import of engine.regime
+    from engine.regime.batch import kernel
     f, stab, tp, st, tbase = clf.formation, clf.stability, clf.transitions, clf.state, clf.tb
     assert tbase is not None  # chunks are classified once the bar interval is known
     tb = _tables(clf)
