@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.protocols import ControlContext
 from engine.store.models import OrderRow
 from engine.trading.brokers.base import BrokerError, OrderRequest, OrderStatus, OrderType
 from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES, mark_canceled_in_store
@@ -51,7 +52,7 @@ def covered(order: OrderRow | None) -> str | None:
     return COVERS.get(order.order_type)
 
 
-def release_native(ctx: Any, request: OrderRequest) -> str | None:
+def release_native(ctx: ControlContext, request: OrderRequest) -> str | None:
     """Before another order closes a position: cancel the native stops holding its shares.
 
     Returns None to go on, or why the order must not be sent (a native stop filled first: the position it
@@ -66,7 +67,7 @@ def release_native(ctx: Any, request: OrderRequest) -> str | None:
     canceled = []
     for row in rows:
         try:
-            ctx.broker.cancel_order(row.broker_order_id)
+            ctx.broker.cancel_order(cast(str, row.broker_order_id))  # the query selects non-null ids
             canceled.append(str(row.broker_order_id))
         except BrokerError as exc:
             try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
 
 from sqlalchemy import select
 
@@ -28,6 +27,7 @@ from engine.execution.native_cover import NATIVE_ORIGIN, NATIVE_TYPES, is_live, 
 from engine.execution.protect import LIVE, STOP_ACTOR
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
+from engine.protocols import ControlContext
 from engine.store.models import OrderRow, PositionRow, ProtectiveStop
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError, OrderSide, OrderStatus, OrderType
@@ -78,7 +78,7 @@ def _matches(order: OrderRow, plan: NativePlan) -> bool:
     return order.order_type == plan.order_type.value and order.qty - order.filled_qty == plan.qty
 
 
-def _may_place(ctx: Any) -> str | None:
+def _may_place(ctx: ControlContext) -> str | None:
     """None when native orders may be placed now, else why not (trading state, Alpaca's session)."""
     with ctx.store.read() as s:
         state = trading_state.current(s).state
@@ -94,7 +94,7 @@ def _may_place(ctx: Any) -> str | None:
     return None if ok else str(why)
 
 
-def _cancel(ctx: Any, order: OrderRow) -> bool:
+def _cancel(ctx: ControlContext, order: OrderRow) -> bool:
     """Cancel one native order at the broker; True when it is gone (canceled, or already closed unfilled)."""
     if not order.broker_order_id:
         return False  # not acknowledged yet: the sync resolves it first
@@ -112,13 +112,13 @@ def _cancel(ctx: Any, order: OrderRow) -> bool:
     return True
 
 
-def _audit(ctx: Any, action: str, symbol: str, details: dict[str, object], outcome: str = "ok") -> None:
+def _audit(ctx: ControlContext, action: str, symbol: str, details: dict[str, object], outcome: str = "ok") -> None:
     with ctx.store.write() as s:
         check_fence(s, ctx)
         audit.record(s, ctx.clock.now(), STOP_ACTOR, action, target=symbol, details=details, outcome=outcome)
 
 
-def _record_fill(ctx: Any, row: ProtectiveStop, order: OrderRow) -> None:
+def _record_fill(ctx: ControlContext, row: ProtectiveStop, order: OrderRow) -> None:
     """The broker's stop filled: the stop row says so (its exit is the native order)."""
     at = market_clock_of(ctx).now()
     with ctx.store.write() as s:
@@ -134,7 +134,7 @@ def _record_fill(ctx: Any, row: ProtectiveStop, order: OrderRow) -> None:
                               "qty": str(order.filled_qty), "price": str(order.filled_avg_price)})
 
 
-def _place(ctx: Any, row: ProtectiveStop, plan: NativePlan) -> str:
+def _place(ctx: ControlContext, row: ProtectiveStop, plan: NativePlan) -> str:
     side = OrderSide.SELL if row.direction > 0 else OrderSide.BUY
     what = (f"trailing stop {plan.trail_percent}%" if plan.trail_percent is not None
             else f"stop at {plan.stop_price}")
@@ -159,7 +159,7 @@ def _place(ctx: Any, row: ProtectiveStop, plan: NativePlan) -> str:
     return f"{row.symbol}: native {what} for {plan.qty} {verdict}"
 
 
-def record_native_fills(ctx: Any) -> list[str]:
+def record_native_fills(ctx: ControlContext) -> list[str]:
     """Before the engine's check: a live stop whose native order filled becomes triggered by that order."""
     if not supports_native(ctx.broker):
         return []
@@ -176,7 +176,7 @@ def record_native_fills(ctx: Any) -> list[str]:
     return lines
 
 
-def sync_native(ctx: Any) -> list[str]:
+def sync_native(ctx: ControlContext) -> list[str]:
     """One tick: record native fills, cancel every native order no live stop needs as it is, place what is missing."""
     if not supports_native(ctx.broker):
         return []

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import desc, select
 
+from engine.context import EngineContext
 from engine.execution.modes import ExecutionConfigError, PresetExecution, for_preset, load_config
 from engine.execution.native_stops import record_native_fills, sync_native
 from engine.execution.parents import work_parents
 from engine.execution.protect import StopEvent, check_stops
 from engine.market.types import Bar
 from engine.planner.preset_store import list_presets
+from engine.protocols import StoreContext
 from engine.store.models import PlannerRegimePreset, RegimeSnapshot
 
 log = logging.getLogger(__name__)
 
 
-def active_preset_name(ctx: Any) -> str:
+def active_preset_name(ctx: StoreContext) -> str:
     """The preset the planner uses now (its regime -> preset table); a user preset answers with its base
     preset's name when config/execution.toml has no table for it. "default" when it cannot be read."""
     try:
@@ -37,7 +38,7 @@ def active_preset_name(ctx: Any) -> str:
         return "default"
 
 
-def preset_execution(ctx: Any) -> PresetExecution | None:
+def preset_execution(ctx: StoreContext) -> PresetExecution | None:
     try:
         return for_preset(active_preset_name(ctx))
     except ExecutionConfigError as exc:  # a bad file never stops stops: stops already attached still run
@@ -45,7 +46,7 @@ def preset_execution(ctx: Any) -> PresetExecution | None:
         return None
 
 
-def on_market_tick(ctx: Any, bars: Sequence[Bar]) -> list[StopEvent]:
+def on_market_tick(ctx: EngineContext, bars: Sequence[Bar]) -> list[StopEvent]:
     """Check every protective stop against the tick's bars, then work every active parent."""
     config = preset_execution(ctx)
     for line in record_native_fills(ctx):  # first: a stop the broker filled is not the engine's to fire

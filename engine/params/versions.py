@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit
 from engine.clock import Clock, SystemClock
@@ -28,6 +28,7 @@ from .errors import ParamsError, StaleVersionError, ValidationError, VersionNotF
 from .paramset import ParamSet, default_params
 
 log = logging.getLogger(__name__)
+StoreOrSessions = Store | sessionmaker[Session]  # what the writers accept: a Store, or a plain sessionmaker
 SOURCES = ("default", "upload", "ui", "rollback", "cli", "tuning")  # tuning: engine/tuning/proposals.py
 
 
@@ -52,9 +53,9 @@ class VersionInfo:
 
 
 @contextmanager
-def _tx(store: Any) -> Iterator[Session]:
+def _tx(store: StoreOrSessions) -> Iterator[Session]:
     """A write transaction from a Store (engine.store.db) or a plain sessionmaker."""
-    if hasattr(store, "write"):
+    if isinstance(store, Store):
         with store.write() as s:
             yield s
     else:
@@ -122,7 +123,7 @@ def diff_versions(session: Session, a: int, b: int) -> list[Change]:
 _ANY_PARENT = object()
 
 
-def apply_version(store: Any, ps: ParamSet, author: str, source: str, note: str = "",
+def apply_version(store: StoreOrSessions, ps: ParamSet, author: str, source: str, note: str = "",
                   *, clock: Clock | None = None, action: str = "params.apply",
                   expected_parent: int | None | object = _ANY_PARENT) -> ParamSet:
     """Store `ps` as the new active version (one transaction, audited); returns it with version_id.
@@ -183,7 +184,7 @@ def _insert_active(s: Session, parent: ParamVersion | None, ps: ParamSet, author
     return row.id, len(changes)
 
 
-def rollback(store: Any, to_version_id: int, author: str, note: str = "", *, clock: Clock | None = None) -> ParamSet:
+def rollback(store: StoreOrSessions, to_version_id: int, author: str, note: str = "", *, clock: Clock | None = None) -> ParamSet:
     """A new active version whose values equal version `to_version_id` (history is never rewritten)."""
     with _tx(store) as s:
         target = get_version(s, to_version_id)
@@ -191,7 +192,7 @@ def rollback(store: Any, to_version_id: int, author: str, note: str = "", *, clo
     return apply_version(store, target, author, "rollback", text, clock=clock, action="params.rollback")
 
 
-def ensure_default_version(store: Any, *, clock: Clock | None = None, author: str = "system") -> ParamSet:
+def ensure_default_version(store: StoreOrSessions, *, clock: Clock | None = None, author: str = "system") -> ParamSet:
     """On a fresh store, apply the schema defaults as version 1; otherwise return the active version."""
     with _tx(store) as s:
         if s.scalars(select(ParamVersion.id).limit(1)).first() is not None:
@@ -200,7 +201,7 @@ def ensure_default_version(store: Any, *, clock: Clock | None = None, author: st
                          clock=clock)
 
 
-def record_export(store: Any, author: str, version_id: int | None, target: str, *,
+def record_export(store: StoreOrSessions, author: str, version_id: int | None, target: str, *,
                   clock: Clock | None = None) -> None:
     """Audit a download/export of a version (or of the default template when version_id is None)."""
     now = (clock or SystemClock()).now()
