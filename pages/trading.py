@@ -32,7 +32,9 @@ from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from webapp import execution_callbacks, queries, trading_queries, trading_ticket
 from webapp.auth.access import requires
+from webapp.control_actions import describe, run_control
 from webapp.inputs import is_click, text_or_default, triggered_by_click
+from webapp.trading_close import close_position, close_target
 
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
 execution_callbacks.register_callbacks()  # stops form, stops and parents tables, cancel per parent
@@ -177,8 +179,6 @@ def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool |
 
 
 def _action_result(result: Any) -> dbc.Alert:
-    from webapp.control_actions import describe
-
     message, colour = describe(result)
     return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id=ids.ACTION_ALERT)
 
@@ -193,7 +193,6 @@ def _action_result(result: Any) -> dbc.Alert:
 def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
     if not is_click(n):
         return no_update, no_update, no_update
-    from webapp.control_actions import run_control
 
     result = run_control("halt", reason=text_or_default(reason, "halt from the Trading page"), flatten=flatten is True)
     return _action_result(result), False, {}
@@ -215,7 +214,6 @@ def run_action(*args: Any):
     spec = action_for(ctx.triggered_id, None, shutdown_flatten is True)
     if spec is None:
         return no_update, no_update, no_update
-    from webapp.control_actions import run_control
 
     action = spec.pop("action")
     result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), **spec)
@@ -229,8 +227,6 @@ def run_action(*args: Any):
                prevent_initial_call=True)
 @requires(Role.TRADER)
 def ask_close(*_clicks: Any):
-    from webapp.trading_close import close_target
-
     trigger = ctx.triggered_id
     if trigger == ids.CLOSE_CANCEL:
         return False, no_update, None
@@ -251,7 +247,6 @@ def ask_close(*_clicks: Any):
 def confirm_close(n: int | None, target: Any, nonce: str):
     if not is_click(n) or not isinstance(target, dict):
         return no_update, False, no_update, no_update
-    from webapp.trading_close import close_position
 
     accepted, message = close_position(target.get("symbol"), target.get("qty"), nonce)
     alert = dbc.Alert(message, color="success" if accepted else "danger", dismissable=True, className="py-1 mb-0",

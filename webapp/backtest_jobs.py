@@ -32,10 +32,12 @@ from engine.backtest.inputs import (
 )
 from engine.backtest.outputs import compute
 from engine.backtest.runner import run_backtest
+from engine.backtest.upload import frames_from_upload
 from engine.params.versions import active_params
 from engine.planner.api import load_preset
 from engine.settings import PROJECT_ROOT, Settings
 from engine.store.db import Store
+from webapp.regime_whatif import WhatIfError, apply_edits, merge_edits
 
 CSV_ROOT = PROJECT_ROOT / "data" / "backtest"  # one sub-folder of SYMBOL.csv files per data set
 TABLE = "__table__"  # the preset choice "the regime -> preset table"
@@ -87,7 +89,6 @@ def _frames(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: St
     if source == "upload":
         if not isinstance(upload, Mapping) or not isinstance(upload.get("contents"), str):
             raise BacktestError("upload a CSV file first (timestamp, open, high, low, close, volume[, symbol])")
-        from engine.backtest.upload import frames_from_upload
 
         name = str(upload.get("filename") or "upload.csv")
         frames = frames_from_upload(decode_csv_upload(str(upload["contents"]), settings.max_upload_bytes), name)
@@ -98,8 +99,6 @@ def _frames(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: St
 
 def _pending(store: Store, edits: Any) -> tuple[Any, str]:
     """The Parameters page's pending edits written over the active version (validated as a whole)."""
-    from webapp.regime_whatif import WhatIfError, apply_edits, merge_edits
-
     pending = merge_edits(edits if isinstance(edits, Mapping) else None)
     if not pending:
         raise BacktestError("there are no pending edits on the Parameters page; edit a value there first")

@@ -9,13 +9,16 @@ from dash import dcc, html, no_update
 from components import backtest_views as bv
 from components.formatting import money
 from engine.analytics import open_lots, round_trips
+from engine.analytics.definitions import definitions_for
 from engine.backtest import runs
 from engine.backtest.inputs import BacktestError
+from engine.backtest.upload import frames_from_upload
 from engine.params.versions import list_versions
 from engine.planner.api import list_presets
 from engine.settings import Settings
 from engine.store import regime_queries as rq
 from engine.store.db import Store
+from engine.store.models import BacktestRun
 from webapp.backtest_jobs import TABLE, decode_csv_upload
 from webapp.context import EXTENSION_KEY, get_context
 from webapp.performance_symbol import fill_roles
@@ -46,8 +49,6 @@ def preset_options(store: Store) -> list[dict[str, Any]]:
 
 
 def check_upload(contents: str, name: str, max_bytes: int) -> dict[str, Any]:
-    from engine.backtest.upload import frames_from_upload
-
     return frames_from_upload(decode_csv_upload(contents, max_bytes), name)
 
 
@@ -62,8 +63,6 @@ def run_view(store: Store, run_id: int) -> bv.RunView:
     if info.status != "done":
         raise BacktestError(f"run #{run_id} is {info.status}" + (f": {info.message}" if info.message else ""))
     with store.read() as s:
-        from engine.store.models import BacktestRun
-
         index = s.get(BacktestRun, run_id).index_symbol  # type: ignore[union-attr]
     return bv.RunView(label=f"#{run_id} {info.name}", equity=runs.load_table(store, run_id, "equity.csv"),
                       fills=runs.load_table(store, run_id, "fills.csv"), prices=runs.load_table(store, run_id, "prices.csv"),
@@ -71,8 +70,6 @@ def run_view(store: Store, run_id: int) -> bv.RunView:
 
 
 def _definitions(metrics: dict[str, Any]) -> dict[str, str]:
-    from engine.analytics.definitions import definitions_for
-
     return definitions_for(float(metrics.get("periods_per_year") or 252.0), float(metrics.get("risk_free") or 0.0))
 
 
@@ -86,7 +83,6 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
     except BacktestError as exc:
         return (empty, bv.empty_figure(""), bv.empty_figure(""), html.Div(str(exc), className="text-warning"), "", [],
                 [], [], "")
-    from engine.analytics.round_trips import round_trips
 
     first = views[0]
     trips = round_trips(first.fills.assign(**{c: first.fills[c].astype(float) for c in ("qty", "price", "commission")}))

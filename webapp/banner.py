@@ -11,8 +11,11 @@ from components.banner import banner, banner_content
 from components.ids import banner as ids
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
+from engine.store import queries as store_queries
 from webapp import queries
 from webapp.auth.access import requires
+from webapp.context import get_context
+from webapp.control_actions import describe, run_control
 from webapp.inputs import is_click
 from webapp.wiring import Callbacks
 
@@ -27,9 +30,6 @@ def banner_layout() -> html.Div:
 
 def fresh_banner() -> tuple[Any, str]:
     """Banner content read past the cache (right after an action)."""
-    from engine.store import queries as store_queries
-    from webapp.context import get_context
-
     with get_context().store.read() as s:
         state = store_queries.trading_state(s)
     return banner_content(state, queries.now())
@@ -59,7 +59,6 @@ def toggle_kill_modal(_open: int, _cancel: int):
 def confirm_kill(n: int, flatten: bool | None):
     if not is_click(n):
         return no_update, no_update, no_update, no_update
-    from webapp.control_actions import describe, run_control
 
     result = run_control("halt", reason="kill switch (banner)", flatten=bool(flatten))
     message, colour = describe(result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from engine.logging_setup import configure_logging
 from engine.settings import EngineMode, SettingsError, load_settings
 from webapp.background import uses_celery
 
@@ -25,8 +26,8 @@ if not uses_celery(_settings):
 
 
 def _build():
+    # local import: the whole Dash app loads only after the settings check above (a configuration error exits first)
     from app import create_app
-    from engine.logging_setup import configure_logging
 
     configure_logging(_settings.log_level)
     settings = _settings.model_copy(update={"engine_mode": EngineMode.NONE, "deadman_seconds": 0})

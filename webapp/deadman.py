@@ -19,9 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from dash import Dash, Input, Output, html
 
+from engine import notify
+from engine.auth.roles import Role
 from engine.health import deadman
 from engine.health.liveness import LIVE, STOPPED
 from engine.trading.commands import process_label
+from webapp import queries
+from webapp.auth.access import requires
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
@@ -147,12 +151,7 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
 
 def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = True) -> DeadmanWatcher:
     """Register the banner's engine line and start this web process's watcher (see the module doc)."""
-    from engine.auth.roles import Role
-    from webapp.auth.access import requires
-
     if settings.notify_targets:  # this web process tells people too (dead-man trips, halts from the web)
-        from engine import notify
-
         notify.configure(settings.notify_targets)
     threshold = float(settings.deadman_seconds)
     action = str(getattr(settings.deadman_action, "value", settings.deadman_action))
@@ -163,8 +162,6 @@ def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = 
                   Input("banner-interval", "n_intervals"))
     @requires(Role.VIEWER)
     def refresh_engine_line(_n: int | None):
-        from webapp import queries  # one store read per cache period for every tab and worker
-
         return engine_line(queries.deadman_view(threshold, watcher.market_open()))
 
     @app.server.before_request

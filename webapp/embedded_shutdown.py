@@ -23,6 +23,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from engine import notify
+
 log = logging.getLogger("regimedesk.shutdown")
 
 EXIT_DEADLINE_S = 9.5  # the bound is 10 s from the signal to the exit
@@ -90,7 +92,6 @@ class EmbeddedShutdown:
                 worker.stop()
             except Exception:  # noqa: BLE001
                 log.exception("could not stop %s", key)
-        from engine import notify
 
         notify.shutdown(flush_s=3.0)  # the STOPPED message leaves before the process does
         self.finished.set()

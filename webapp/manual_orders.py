@@ -6,9 +6,11 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from engine.params.versions import active_params
 from engine.trading import gateway
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.risk import active_limits
+from engine.trading.ticket_size import ticket_size
 from webapp import trading_queries
 from webapp.context import get_context
 from webapp.control_actions import web_actor
@@ -92,9 +94,6 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
 
 def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | None, str]:
     """The shared sizing's answer for the ticket (ATR risk, Kelly cap, regime bias, every gateway limit, cash)."""
-    from engine.params.versions import active_params
-    from engine.trading.ticket_size import ticket_size
-
     sym = (symbol or "").strip().upper()
     if not sym:
         return None, "Enter a symbol to size."

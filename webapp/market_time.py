@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import dash_bootstrap_components as dbc
 from dash import html
 
+from engine.market.exchange import settings_calendar_and_warning
+from engine.params.versions import active_params
 from webapp.context import get_context
 
 if TYPE_CHECKING:
@@ -17,9 +19,6 @@ WALL_CLOCK = "operator actions: wall-clock time (UTC)"
 
 def timezone_warning_text(ctx: EngineContext | None = None) -> str | None:
     """The warning sentence, or None when the workbook and the market source agree (or nothing is known yet)."""
-    from engine.market.exchange import settings_calendar_and_warning
-    from engine.params.versions import active_params
-
     ctx = ctx or get_context()
     try:
         with ctx.store.read() as session:
@@ -39,9 +38,6 @@ def timezone_alert(component_id: str, ctx: EngineContext | None = None) -> Any:
 
 def market_clock_label(ctx: EngineContext | None = None) -> str:
     """Which clock the market-event times on a page are in (bars, orders, fills, account, regime)."""
-    from engine.market.exchange import settings_calendar_and_warning
-    from engine.params.versions import active_params
-
     ctx = ctx or get_context()
     try:
         with ctx.store.read() as session:

@@ -37,6 +37,7 @@ from engine.health.report import health_report
 from engine.portfolio_risk.store_io import latest_report
 from engine.store.models import KeyValue, TradingStateRow
 from engine.tuning.live import stored_scorecard
+from webapp.context import get_context
 from webapp.risk_metrics import portfolio_families
 from webapp.tuning_metrics import scorecard_families
 
@@ -57,8 +58,6 @@ def metrics_token_ok(req: Request) -> bool:
 
     False when no token is configured: then only a logged-in session may read /metrics.
     """
-    from webapp.context import get_context
-
     token = get_context().settings.metrics_token
     expected = token.get_secret_value() if token is not None else ""
     header = req.headers.get("Authorization", "")

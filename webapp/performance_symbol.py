@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from components.formatting import money
 from engine.analytics import open_lots, round_trips
 from engine.store import performance_queries as pq
+from engine.store import queries
 from webapp.cache import cache
 from webapp.context import get_context
 from webapp.performance_data import CHART_POINTS, VIEW_TTL_SECONDS, day_bounds, parse_day
@@ -116,8 +117,6 @@ def pnl_line(view: SymbolView) -> str:
 @cache.memoize(timeout=VIEW_TTL_SECONDS)
 def symbols() -> list[str]:
     """Symbols with fills or an open position."""
-    from engine.store import queries
-
     with get_context().store.read() as session:
         held = [p["symbol"] for p in queries.positions(session)]
         return sorted(set(pq.traded_symbols(session)) | set(held))

@@ -7,6 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+from components.chart_patch import full_figure, series_of
+from engine.health import deadman
+from engine.health.liveness import read_liveness
+from engine.market.market_clock import market_clock_of
 from engine.store import queries
 from webapp.cache import cache
 from webapp.context import get_context
@@ -30,16 +34,12 @@ def bars(symbol: str, limit: int = 390) -> pd.DataFrame:
 @cache.memoize()
 def chart_series(symbol: str, limit: int) -> dict[str, list[Any]]:
     """The newest `limit` bars of `symbol` as plain lists for a candle chart (components/chart_patch.py)."""
-    from components.chart_patch import series_of
-
     return series_of(bars(symbol, limit))
 
 
 @cache.memoize()
 def chart_figure(symbol: str, limit: int) -> dict[str, Any]:
     """The whole candle figure of those bars, built once per cache period for every tab that needs it."""
-    from components.chart_patch import full_figure
-
     series = chart_series(symbol, limit)
     return full_figure(series, f"{symbol} · last {len(series['x'])} bars")
 
@@ -107,16 +107,12 @@ def row_counts() -> dict[str, int]:
 @cache.memoize()
 def liveness():
     """The engine's liveness (heartbeat, lease) as of at most one cache period ago: one read for every tab."""
-    from engine.health.liveness import read_liveness
-
     return read_liveness(get_context().store, now())
 
 
 @cache.memoize()
 def deadman_view(threshold_s: float, market_open: bool):
     """The banner's engine line (webapp/deadman.py), read once per cache period for every tab and worker."""
-    from engine.health import deadman
-
     return deadman.read_view(get_context().store, now(), threshold_s, market_open)
 
 
@@ -132,6 +128,4 @@ def now() -> datetime:
 def market_now() -> datetime:
     """The market clock's time (engine/market/market_clock.py): the clock bars, orders, fills and account
     snapshots carry (the simulated market's own time; the wall clock with Alpaca)."""
-    from engine.market.market_clock import market_clock_of
-
     return market_clock_of(get_context()).now()

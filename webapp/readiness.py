@@ -10,13 +10,12 @@ import functools
 from sqlalchemy import text
 
 from engine.store.db import Store
+from engine.store.migrate import alembic_config
 
 
 @functools.cache
 def code_schema_head() -> str | None:
     from alembic.script import ScriptDirectory
-
-    from engine.store.migrate import alembic_config
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -24,8 +23,6 @@ def code_schema_head() -> str | None:
 @functools.cache
 def code_schema_revisions() -> frozenset[str]:
     from alembic.script import ScriptDirectory
-
-    from engine.store.migrate import alembic_config
 
     return frozenset(rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions())
 

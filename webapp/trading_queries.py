@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.store.models import AuditEvent, CommandRow, OrderRow, ReconciliationRun
 from engine.trading import control
+from webapp import queries
 from webapp.cache import cache
 from webapp.context import get_context
 
@@ -69,8 +70,6 @@ def last_reconciliation() -> dict[str, Any] | None:
 
 def section_data() -> dict[str, Any]:
     """Every Trading page section's data from the cached queries (plain dicts)."""
-    from webapp import queries
-
     return {
         "state": queries.trading_state(), "progress": last_command(), "positions": queries.positions(),
         "orders": queries.orders(200, True), "fills": queries.fills(50),
@@ -92,7 +91,5 @@ def sections() -> tuple[dict[str, Any], dict[str, str]]:
 
 def forget() -> None:
     """Drop cached control reads after an action, so the next refresh shows its effect at once."""
-    from webapp import queries
-
     for fn in (last_command, control_audit, queries.trading_state, queries.orders, sections):
         cache.delete_memoized(fn)

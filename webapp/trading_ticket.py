@@ -16,6 +16,7 @@ from engine.auth.roles import Role
 from webapp import manual_orders
 from webapp.auth.access import requires
 from webapp.inputs import is_click
+from webapp.manual_orders import submit_manual_order
 from webapp.wiring import Callbacks
 
 callbacks = Callbacks()
@@ -72,7 +73,6 @@ def submit_ticket(n: int, symbol: str | None, side: str, qty: Any, order_type: s
                   nonce: str):
     if not is_click(n):
         return no_update, no_update
-    from webapp.manual_orders import submit_manual_order
 
     accepted, message = submit_manual_order(symbol, side, qty, order_type, limit, nonce)
     alert = dbc.Alert(message, color="success" if accepted else "danger", className="py-1 mb-0",

@@ -50,7 +50,7 @@ def _source() -> str:
 
 
 def _metrics_token_ok() -> bool:
-    from webapp.metrics import metrics_token_ok  # imported here: webapp.metrics pulls in prometheus-client
+    from webapp.metrics import metrics_token_ok  # local import: webapp.metrics pulls in prometheus-client
 
     return bool(metrics_token_ok(request))
 

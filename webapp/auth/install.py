@@ -14,6 +14,7 @@ from webapp.auth.guard import CALLBACK_ENDPOINT, DASH_APP_KEY, install_guard
 from webapp.auth.headers import install_headers
 from webapp.auth.pages import register_auth_pages
 from webapp.auth.sessions import init_sessions
+from webapp.param_views import too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ def init_auth(app: Dash, settings: Settings) -> None:
 def _install_error_handlers(server: Flask, max_upload_bytes: int) -> None:
     @server.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
-        from webapp.param_views import too_large_message
-
         return jsonify({"error": f"refused: {too_large_message(max_upload_bytes)}; nothing was changed"}), 413
 
     @server.errorhandler(Exception)

@@ -12,6 +12,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
+from engine import audit
 from engine.auth import principal, setup_token, users
 from engine.auth.passwords import WeakPassword
 from engine.auth.roles import Role
@@ -92,7 +93,6 @@ def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: st
     def logout() -> Response:
         ctx = get_context()
         who = principal.current()
-        from engine import audit
 
         with ctx.store.write() as s:
             audit.record(s, ctx.clock.now(), who.actor, "auth.logout", target=who.name)
