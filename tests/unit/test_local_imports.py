@@ -21,25 +21,6 @@ MARKER = "# local import:"
 
 # Other engineers' modules, to be converted by their owners (issue 10 point 4): path -> owner area.
 NOT_CONVERTED: dict[str, str] = {
-    "pages/trading.py": "pages",
-    "webapp/auth/guard.py": "webapp",
-    "webapp/auth/install.py": "webapp",
-    "webapp/auth/pages.py": "webapp",
-    "webapp/backtest_jobs.py": "webapp",
-    "webapp/backtest_page_data.py": "webapp",
-    "webapp/banner.py": "webapp",
-    "webapp/celery_worker.py": "webapp",
-    "webapp/deadman.py": "webapp",
-    "webapp/embedded_shutdown.py": "webapp",
-    "webapp/manual_orders.py": "webapp",
-    "webapp/market_time.py": "webapp",
-    "webapp/metrics.py": "webapp",
-    "webapp/param_views.py": "webapp",
-    "webapp/performance_symbol.py": "webapp",
-    "webapp/queries.py": "webapp",
-    "webapp/readiness.py": "webapp",
-    "webapp/trading_queries.py": "webapp",
-    "webapp/trading_ticket.py": "webapp",
 }
 
 
