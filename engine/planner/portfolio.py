@@ -12,6 +12,7 @@ from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
+from engine.params.typed import Parameters
 from engine.planner.types import Holding, LastTrade, PortfolioState
 from engine.store.models import (
     AccountSnapshot,
@@ -58,7 +59,7 @@ def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], 
     sizing = SizingParams.from_params(params)
     bias = None
     if regime is not None and params is not None:
-        bias = {r.regime_name: str(r.trading_bias) for r in params.table("RegimeParameters")}.get(regime)
+        bias = {r.regime_name: str(r.trading_bias) for r in Parameters(params).regime_parameters.rows}.get(regime)
     caps = {}
     for symbol, price in prices.items():
         if symbol not in atr or atr[symbol] <= 0 or equity <= 0:
