@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dash import Dash, Input, Output, html
 
+from components.ids import banner as ids
 from engine import notify
 from engine.auth.roles import Role
 from engine.health import deadman
@@ -136,7 +137,7 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
     """The banner's engine line: text and Bootstrap classes (red when the switch has tripped)."""
     base = "py-1 px-2 mb-2 small rounded "
     if view.tripped:
-        return html.Strong(view.banner_text(), id="banner-engine-text", **_data_status("deadman")), \
+        return html.Strong(view.banner_text(), id=ids.ENGINE_TEXT, **_data_status("deadman")), \
             base + "alert alert-danger fw-bold"
     live = view.liveness
     status = live.status
@@ -144,8 +145,8 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
     text = view.banner_text()
     if status != LIVE and view.state in ("ACTIVE", "REDUCING"):
         text += f" — trading state is {view.state} but no engine is running it"
-        return html.Strong(text, id="banner-engine-text", **_data_status(status)), base + "alert alert-danger"
-    return (html.Span(text, id="banner-engine-text", **_data_status(status)),
+        return html.Strong(text, id=ids.ENGINE_TEXT, **_data_status(status)), base + "alert alert-danger"
+    return (html.Span(text, id=ids.ENGINE_TEXT, **_data_status(status)),
             base + classes.get(status, "alert alert-warning"))
 
 
@@ -158,8 +159,8 @@ def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = 
     watcher = DeadmanWatcher(ctx, threshold, action)
     app.server.extensions[EXTENSION_KEY] = watcher
 
-    @app.callback(Output("banner-engine", "children"), Output("banner-engine", "className"),
-                  Input("banner-interval", "n_intervals"))
+    @app.callback(Output(ids.ENGINE, "children"), Output(ids.ENGINE, "className"),
+                  Input(ids.INTERVAL, "n_intervals"))
     @requires(Role.VIEWER)
     def refresh_engine_line(_n: int | None):
         return engine_line(queries.deadman_view(threshold, watcher.market_open()))

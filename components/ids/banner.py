@@ -2,6 +2,7 @@
 
 BOX = "banner-box"
 ENGINE = "banner-engine"
+ENGINE_TEXT = "banner-engine-text"  # the engine line's text inside ENGINE (webapp/deadman.py)
 INTERVAL = "banner-interval"
 KILL_ALERT = "banner-kill-alert"
 KILL_BUTTON = "banner-kill-button"
