@@ -48,7 +48,7 @@ def literal_ids(source: str) -> list[str]:
 
 
 def _modules() -> list[Path]:
-    return sorted(p for pkg in ("pages", "webapp", "components") for p in (ROOT / pkg).glob("*.py"))
+    return sorted(p for pkg in ("pages", "webapp", "components") for p in (ROOT / pkg).rglob("*.py"))
 
 
 def test_no_module_names_an_id_by_string_literal() -> None:
