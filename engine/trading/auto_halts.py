@@ -26,7 +26,7 @@ from engine.params.versions import active_params_or_none
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
-from engine.trading import state as ts
+from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError
 from engine.trading.equity import read_marks
 from engine.trading.orders import OPEN_STATUSES
@@ -122,24 +122,24 @@ def evaluate(ctx: control.ControlContext) -> list[StateChange]:
     changes: list[StateChange] = []
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
-        ts.ensure_state(s, now)
+        trading_state.ensure_state(s, now)
 
         def fire(to: TradingState, reason: str) -> None:
-            before = ts.current(s).state
+            before = trading_state.current(s).state
             if triggers.tighten(s, now, to, reason):
                 changes.append(StateChange(before, to, reason))
 
         marks = read_marks(s)
         if marks.equity is not None:
-            before = ts.current(s).state
+            before = trading_state.current(s).state
             for reason in triggers.equity_triggers(s, now, marks.equity, marks.start_of_day, marks.peak, limits):
-                after = ts.current(s).state
+                after = trading_state.current(s).state
                 changes.append(StateChange(before, after, reason))
                 before = after
-        before = ts.current(s).state
+        before = trading_state.current(s).state
         rejected = triggers.rejection_trigger(s, now, limits, since=rejections_since)
         if rejected:
-            changes.append(StateChange(before, ts.current(s).state, rejected))
+            changes.append(StateChange(before, trading_state.current(s).state, rejected))
         stale = _stale_reason(ctx, s, now, limits.stale_data_seconds)
         if stale:
             fire(TradingState(actions.stale_data_action), stale)
@@ -155,13 +155,13 @@ def enforce(ctx: control.ControlContext) -> str | None:
     """Once per automatic tightening (by any trigger), cancel the orders the new state forbids."""
     with ctx.store.read() as s:
         try:
-            snap = ts.current(s)
+            snap = trading_state.current(s)
         except LookupError:
             return None
         done = s.get(KeyValue, ENFORCED_KEY)
         has_open = s.scalar(select(func.count()).select_from(OrderRow).where(OrderRow.status.in_(OPEN_STATUSES)))
     stamp = snap.changed_at.isoformat()
-    if not snap.changed_by.startswith(ts.SYSTEM_ACTOR_PREFIX) or snap.state not in (TradingState.HALTED,
+    if not snap.changed_by.startswith(trading_state.SYSTEM_ACTOR_PREFIX) or snap.state not in (TradingState.HALTED,
                                                                                      TradingState.REDUCING):
         return None
     if done is not None and done.value.get("changed_at") == stamp:

@@ -21,7 +21,7 @@ from engine.runtime import build_context
 from engine.settings import load_settings
 from engine.store.check import require_current_schema
 from engine.trading import commands, control
-from engine.trading import state as ts
+from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError
 from engine.trading.control_steps import flatten_on_shutdown
 
@@ -80,7 +80,7 @@ def status(ctx: control.ControlContext, out: TextIO) -> int:
     now = ctx.clock.now()
     with ctx.store.read() as s:
         try:
-            snap = ts.current(s)
+            snap = trading_state.current(s)
         except LookupError as exc:
             print(str(exc), file=out)
             return EXIT_FAILED

@@ -24,7 +24,7 @@ from engine.lease import check_fence
 from engine.store import pg_locks
 from engine.store.models import CommandRow, TradingStateRow
 from engine.trading import commands, control_steps
-from engine.trading import state as ts
+from engine.trading import state as trading_state
 from engine.trading.commands import StepResult
 from engine.trading.control_results import load_result
 from engine.trading.control_steps import flatten_on_shutdown
@@ -100,10 +100,10 @@ def perform(
                        f"the {need} role; {actor} has {', '.join(sorted(roles)) or 'none'}. Ask a {need} to do it")
     if execute not in ("auto", "here", "engine"):
         raise ControlError(f"execute must be auto, here or engine, not {execute!r}")
-    if act is Action.RESUME or (act is Action.PAUSE and not actor.startswith(ts.SYSTEM_ACTOR_PREFIX)):
+    if act is Action.RESUME or (act is Action.PAUSE and not actor.startswith(trading_state.SYSTEM_ACTOR_PREFIX)):
         with ctx.store.read() as s:
-            cur = ts.current(s).state if s.get(TradingStateRow, 1) is not None else None
-        legal = cur is not None and TARGET_STATE[act] in ts.ALLOWED[cur]  # an illegal move gets its own refusal
+            cur = trading_state.current(s).state if s.get(TradingStateRow, 1) is not None else None
+        legal = cur is not None and TARGET_STATE[act] in trading_state.ALLOWED[cur]  # an illegal move gets its own refusal
         refusal = engine_down_refusal(ctx.store, ctx.clock.now(), act.value, stale_after_s) if legal else None
         if refusal:
             return _refuse(ctx, actor, act, args, refusal)
@@ -117,7 +117,7 @@ def perform(
     executor = commands.process_label() if run_here else ""
     try:
         status, command_id = _record_request(ctx, actor, act, args, names, target, run_here, executor, now)
-    except ts.IllegalTransition as exc:
+    except trading_state.IllegalTransition as exc:
         return _refuse(ctx, actor, act, args, f"{act.value} refused: {exc}")
     except LookupError as exc:
         return _refuse(ctx, actor, act, args, str(exc))
@@ -187,12 +187,12 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
     with ctx.store.write() as s:
         pg_locks.set_lock_timeout(s, STATE_LOCK_TIMEOUT_MS)
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py); the web and the CLI have no fence
-        ts.ensure_state(s, now)
+        trading_state.ensure_state(s, now)
         steps: list[StepResult] = []
-        if target is not None and not (act is Action.SHUTDOWN and ts.current(s).state is TradingState.STOPPED):
+        if target is not None and not (act is Action.SHUTDOWN and trading_state.current(s).state is TradingState.STOPPED):
             t0 = time.perf_counter()
-            frm = ts.current(s, lock=True).state
-            snap = ts.change(s, now, target, actor, args["reason"])
+            frm = trading_state.current(s, lock=True).state
+            snap = trading_state.change(s, now, target, actor, args["reason"])
             moved = (f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}") + freed
             steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),
                                     round((time.perf_counter() - t0) * 1000, 2)))
@@ -292,9 +292,9 @@ def on_engine_start(ctx: ControlContext) -> TradingState:
     now = ctx.clock.now()
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
-        ts.ensure_state(s, now)
-        snap = ts.current(s, lock=True)
+        trading_state.ensure_state(s, now)
+        snap = trading_state.current(s, lock=True)
         if snap.state is TradingState.SHUTTING_DOWN:
-            snap = ts.change(s, now, TradingState.STOPPED, "system:startup",
+            snap = trading_state.change(s, now, TradingState.STOPPED, "system:startup",
                              "the engine restarted during a shutdown; resume to trade again")
         return snap.state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.store.db import Store
 from engine.store.models import CommandRow
-from engine.trading import state as ts
+from engine.trading import state as trading_state
 from engine.trading.commands import StepResult
 from engine.trading.control_types import ControlResult
 from engine.trading.state import TradingState
@@ -26,7 +26,7 @@ def load_result(store: Store, command_id: int) -> ControlResult | None:
         if row is None:
             return None
         try:
-            st: TradingState | None = ts.current(s).state
+            st: TradingState | None = trading_state.current(s).state
         except LookupError:
             st = None
         return result_of(row, st)

@@ -21,7 +21,7 @@ from engine.params.versions import active_params_or_none
 from engine.protocols import ControlContext
 from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import gateway
-from engine.trading import state as ts
+from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
 from engine.trading.control_types import ControlError
 from engine.trading.final_sync import sync_broker
@@ -229,7 +229,7 @@ def save_state(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         value = {"at": now.isoformat(), "actor": actor, "positions": positions, "open_orders": open_orders,
-                 "source": source, "state": ts.current(s).state.value}
+                 "source": source, "state": trading_state.current(s).state.value}
         row = s.get(KeyValue, "last_shutdown")
         if row is None:
             s.add(KeyValue(key="last_shutdown", value=value, updated_at=now))
@@ -249,8 +249,8 @@ def _state_step(to: TradingState) -> Callable[[Any, str, dict[str, Any]], str]:
     def run(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
         with ctx.store.write() as s:
             check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
-            frm = ts.current(s, lock=True).state
-            snap = ts.change(s, ctx.clock.now(), to, actor, str(args.get("reason") or f"{to} by {actor}"))
+            frm = trading_state.current(s, lock=True).state
+            snap = trading_state.change(s, ctx.clock.now(), to, actor, str(args.get("reason") or f"{to} by {actor}"))
         return f"{frm} → {snap.state}"
 
     return run
