@@ -99,7 +99,7 @@ def create_app(
         serve_locally=True,  # no CDN: machines run offline; Bootstrap is vendored in assets/
         suppress_callback_exceptions=True,
         title="RegimeDesk",
-        update_title=None,  # type: ignore[arg-type]  # Dash accepts None (keep the title while updating); its stub says str
+        update_title="",  # keep the title while a callback runs (Dash: None or "")
         background_callback_manager=background_manager(settings),  # Regime page what-if (webapp/background.py)
         on_error=on_callback_error,  # a callback that fails shows why in one alert; its outputs stay as they were
     )

@@ -52,7 +52,7 @@ def slider_step(f: FieldSpec) -> float:
     """Integer steps for integers; about 100 steps across the range for numbers."""
     if f.type == "integer":
         return 1
-    span = float(f.max) - float(f.min)  # type: ignore[arg-type]
+    span = float(f.max or 0.0) - float(f.min or 0.0)  # sliders are only for fields with both bounds
     return 10 ** math.floor(math.log10(span / 100)) if span > 0 else 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.clock import Clock
+from engine.health.outage import StoreOutage
 from engine.lease import LeaseFence
 from engine.market.market_clock import MarketClock, WallMarketClock
 from engine.market.types import MarketSource
@@ -28,6 +29,7 @@ class EngineContext:
     # snapshots. `clock` stays the wall clock for audit, commands, state changes, heartbeats and health.
     # None: the market runs on `clock` (contexts built by hand in tests and tools).
     market_clock: MarketClock | None = None
+    store_outage: StoreOutage | None = None  # an engine process only: job runs kept while the store is down
 
     def __post_init__(self) -> None:
         if self.market_clock is None:

@@ -57,7 +57,7 @@ def run_recorded(ctx: EngineContext, name: str, job: Callable[[EngineContext], o
     duration_ms = (time.perf_counter() - t0) * 1000.0
     run = {"job": name, "engine_id": ctx.engine_id, "started_at": started, "duration_ms": duration_ms,
            "outcome": outcome, "error": error}
-    outage = getattr(ctx, "store_outage", None)  # engine/health/outage.py, set by EngineService
+    outage = ctx.store_outage  # engine/health/outage.py, set by EngineService
     try:
         with ctx.store.write() as session:
             session.add(JobRun(**run))

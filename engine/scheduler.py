@@ -110,7 +110,7 @@ class EngineService:
         self._startup_steps: dict[str, Callable[[EngineContext], object]] = {}
         self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
         ctx.fence = LeaseFence(ctx.engine_id, on_lost=self._step_down)  # every trading write checks the lease epoch
-        ctx.store_outage = StoreOutage()  # type: ignore[attr-defined]  # job runs kept while the store is down
+        ctx.store_outage = StoreOutage()  # job runs kept while the store is down
 
     def _step_down(self) -> None:
         """A fenced write found the lease gone: run no trading job until a beat says this engine leads again."""

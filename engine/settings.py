@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -194,10 +194,11 @@ def _variable_name(loc: tuple) -> str:
     return f"REGIMEDESK_{field.upper()}" if field else ""
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment (overrides win); raise SettingsError with one line per problem."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (overrides win); raise SettingsError with one line per problem.
+    Overrides are any field's value in any form the environment could give (pydantic validates them)."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

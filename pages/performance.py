@@ -6,6 +6,8 @@ fills, and CSV downloads; all for a date range in market time. Data: webapp/perf
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
@@ -135,7 +137,7 @@ def rendered(start: str | None, end: str | None, _stamp: str) -> tuple[object, .
     view = performance_view(start, end)
     assert view is not None
     m = view.metrics
-    fills = [{**f, "ts": fmt.timestamp(f["ts"])} for f in view.fills]  # type: ignore[arg-type]
+    fills = [{**f, "ts": fmt.timestamp(f["ts"] if isinstance(f["ts"], datetime) else None)} for f in view.fills]
     dd = view.drawdown_from_peak
     return (
         show.equity_figure(view), show.drawdown_figure(view), show.daily_figure(view),

@@ -63,7 +63,10 @@ def run_view(store: Store, run_id: int) -> bv.RunView:
     if info.status != "done":
         raise BacktestError(f"run #{run_id} is {info.status}" + (f": {info.message}" if info.message else ""))
     with store.read() as s:
-        index = s.get(BacktestRun, run_id).index_symbol  # type: ignore[union-attr]
+        row = s.get(BacktestRun, run_id)
+        if row is None:  # deleted between the two reads
+            raise BacktestError(f"run #{run_id} no longer exists")
+        index = row.index_symbol
     return bv.RunView(label=f"#{run_id} {info.name}", equity=runs.load_table(store, run_id, "equity.csv"),
                       fills=runs.load_table(store, run_id, "fills.csv"), prices=runs.load_table(store, run_id, "prices.csv"),
                       index_symbol=index, metrics=info.metrics or {})

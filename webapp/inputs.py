@@ -17,7 +17,7 @@ def is_click(n: Any) -> bool:
 
 def triggered_by_click(triggered: list[dict[str, Any]] | None) -> bool:
     """Whether Dash's ctx.triggered names a real click (not a component appearing, not a forged value)."""
-    return bool(triggered) and is_click(triggered[0].get("value"))  # type: ignore[index]
+    return bool(triggered) and triggered is not None and is_click(triggered[0].get("value"))
 
 
 def text_or_default(value: Any, default: str, limit: int = 500) -> str:

@@ -83,7 +83,7 @@ def trip_rows(view: PerformanceView) -> list[dict[str, object]]:
         "qty": t["qty"].round(6), "entry_ts": t["entry_ts"].dt.strftime("%Y-%m-%d %H:%M"),
         "entry_price": t["entry_price"].round(4), "exit_price": t["exit_price"].round(4), "pnl": t["pnl"].round(2),
         "commission": t["commission"].round(2), "return": (t["return"] * 100).map("{:+.2f}%".format)})
-    return frame.to_dict("records")  # type: ignore[return-value]
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def figure_layout(title: str, xaxis_title: str, height: int = 320) -> dict[str, object]:

@@ -34,9 +34,9 @@ VALIDATION_HEADERS = {"buy_hold": "Buy & hold"}  # other columns: components.tab
 
 
 def _num(v: object, pct: bool = False) -> str:
-    if v is None:
-        return "–"
-    return f"{float(v):.1%}" if pct else f"{float(v):.4g}"  # type: ignore[arg-type]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return "–"  # nothing measured (None), or not a number
+    return f"{float(v):.1%}" if pct else f"{float(v):.4g}"
 
 
 # --- Regime page: the scorecard ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-import empyrical  # type: ignore[import-untyped,unused-ignore]
+import empyrical
 import numpy as np
 import pandas as pd
 

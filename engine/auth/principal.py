@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -32,12 +32,12 @@ def current() -> Principal:
     return _current.get()
 
 
-def set_current(principal: Principal) -> object:
+def set_current(principal: Principal) -> Token[Principal]:
     return _current.set(principal)
 
 
-def reset(token: object) -> None:
-    _current.reset(token)  # type: ignore[arg-type]
+def reset(token: Token[Principal]) -> None:
+    _current.reset(token)
 
 
 @contextmanager

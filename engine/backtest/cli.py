@@ -15,6 +15,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from engine.backtest.inputs import (
     BacktestError,
@@ -33,7 +34,7 @@ from engine.store.migrate import open_store
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         print(f"backtest: {message} (see python -m engine backtest --help)", file=sys.stderr)
         raise SystemExit(1)
 

@@ -22,7 +22,7 @@ from sqlalchemy import desc, select
 from engine import jobs
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec
 from engine.backtest.presets import use_presets
-from engine.backtest.private import backtest_settings, private_context
+from engine.backtest.private import SimClock, backtest_settings, private_context
 from engine.backtest.source import FrameReplaySource
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
@@ -125,7 +125,7 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
             ctx.store.dispose()
 
 
-def _loop(ctx: EngineContext, clock: object, cycle: EngineCycle, source: FrameReplaySource, step: timedelta,
+def _loop(ctx: EngineContext, clock: SimClock, cycle: EngineCycle, source: FrameReplaySource, step: timedelta,
           total: int, progress: Progress | None, cancelled: Callable[[], bool] | None) -> list[tuple]:
     """The bar loop; returns (bar ts, cash, equity, gross) after each index bar."""
     rows: list[tuple] = []
@@ -135,7 +135,7 @@ def _loop(ctx: EngineContext, clock: object, cycle: EngineCycle, source: FrameRe
     while (ts := source.next_ts()) is not None:
         if cancelled is not None and cancelled():
             raise BacktestCancelled(f"backtest cancelled after {done} of {total} bars")
-        clock.set(ts + step)  # type: ignore[attr-defined]  # the bar has closed: the live engine receives it now
+        clock.set(ts + step)  # the bar has closed: the live engine receives it now
         has_index = _has_symbol(source, index)
         cycle.market(ctx)
         cycle.account(ctx)

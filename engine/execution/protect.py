@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import cast
 
@@ -242,7 +243,7 @@ def _send_exit(ctx: EngineContext, row: ProtectiveStop, trigger: Trigger, qty: D
 
 
 def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
-           outcomes: list[tuple[dict[str, object], StopEvent, ProtectiveStop]], at: object) -> None:
+           outcomes: list[tuple[dict[str, object], StopEvent, ProtectiveStop]], at: datetime) -> None:
     if not updates and not outcomes:
         return
     now = ctx.clock.now()
@@ -255,7 +256,7 @@ def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
             if row is not None and row.status in LIVE:
                 for key, value in fields.items():
                     setattr(row, key, value)
-                row.updated_at = at  # type: ignore[assignment]
+                row.updated_at = at
         for fields, event, _old in outcomes:
             row = loaded.get(event.stop_id)
             if row is None or row.status not in LIVE:
@@ -263,8 +264,8 @@ def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
             for key, value in fields.items():
                 setattr(row, key, value)
             if row.triggered_at is None:
-                row.triggered_at = at  # type: ignore[assignment]
-            row.updated_at = at  # type: ignore[assignment]
+                row.triggered_at = at
+            row.updated_at = at
             audit.record(s, now, STOP_ACTOR, f"stop.{event.what}", target=event.symbol,
                          details={"stop_id": row.id, "detail": event.detail, "attempt": row.attempts,
                                   "client_order_id": row.exit_client_order_id},

@@ -202,7 +202,7 @@ def _describe(f: FieldSpec) -> str:
     return {"boolean": "TRUE or FALSE", "time": "a time HH:MM"}.get(f.type, f"a {f.type}")
 
 
-def fmt_value(f: FieldSpec, v: Any) -> str:
+def fmt_value(f: FieldSpec | None, v: Any) -> str:
     """Human text for a typed value (error messages, diffs, UI)."""
     if v is None:
         return "(empty)"

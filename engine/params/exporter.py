@@ -38,9 +38,9 @@ def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     if value is None:
         return c
     if isinstance(value, time):
-        value = fmt_value(None, value)  # type: ignore[arg-type]
+        value = fmt_value(None, value)
     elif isinstance(value, tuple | list):
-        value = ",".join(fmt_value(None, v) for v in value)  # type: ignore[arg-type]
+        value = ",".join(fmt_value(None, v) for v in value)
     c.value = value
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         c.data_type = "s"

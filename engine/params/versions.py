@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
@@ -120,12 +121,18 @@ def diff_versions(session: Session, a: int, b: int) -> list[Change]:
     return diff_params(get_version(session, a), get_version(session, b))
 
 
-_ANY_PARENT = object()
+class _AnyParent(Enum):
+    """The default of `expected_parent`: apply on whatever version is active (None means "no version yet")."""
+
+    ANY = "any"
+
+
+_ANY_PARENT = _AnyParent.ANY
 
 
 def apply_version(store: StoreOrSessions, ps: ParamSet, author: str, source: str, note: str = "",
                   *, clock: Clock | None = None, action: str = "params.apply",
-                  expected_parent: int | None | object = _ANY_PARENT) -> ParamSet:
+                  expected_parent: int | None | _AnyParent = _ANY_PARENT) -> ParamSet:
     """Store `ps` as the new active version (one transaction, audited); returns it with version_id.
 
     Applying content identical to the active version creates nothing and is audited as "unchanged".
@@ -148,11 +155,11 @@ def apply_version(store: StoreOrSessions, ps: ParamSet, author: str, source: str
         parent = s.scalars(select(ParamVersion).where(ParamVersion.is_active.is_(True))
                            .order_by(ParamVersion.id.desc()).limit(1).with_for_update()).first()
         active_id = parent.id if parent is not None else None
-        if expected_parent is not _ANY_PARENT and expected_parent != active_id:
+        if not isinstance(expected_parent, _AnyParent) and expected_parent != active_id:
             audit.record(s, now, author, action, "param_version:new",
                          {"source": source, "note": note, "expected_parent": expected_parent, "active": active_id},
                          outcome="refused")
-            stale = StaleVersionError(expected_parent, active_id)  # type: ignore[arg-type]
+            stale = StaleVersionError(expected_parent, active_id)
         elif parent is not None and parent.content_hash == ps.content_hash:
             audit.record(s, now, author, action, f"param_version:{parent.id}",
                          {"source": source, "note": note, "unchanged": True}, outcome="unchanged")

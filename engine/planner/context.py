@@ -11,6 +11,7 @@ import talib
 
 from engine.planner.targets import target_weights
 from engine.planner.types import Action, PortfolioState, Sequence
+from engine.planner.values import number, whole
 
 
 def trend_quality(closes: np.ndarray, fast: int, slow: int) -> float:
@@ -68,7 +69,7 @@ class PlanContext:
         return np.array([self.quality.get(s, 0.0) for s in self.columns])
 
     def p(self, key: str) -> float:
-        return float(self.params[key])  # type: ignore[arg-type]
+        return number(self.params, key)
 
     def on(self, key: str) -> bool:
         return bool(self.params[key])
@@ -89,22 +90,22 @@ def build_context(state: PortfolioState, params: dict[str, object]) -> PlanConte
     prices = state.prices
     equity = state.equity
     weights = {s: h.qty * prices.get(s, h.avg_price) / equity for s, h in state.positions.items()} if equity > 0 else {}
-    lookback = int(params["targets.lookback"])  # type: ignore[call-overload]
-    closes = state.history.ffill().iloc[-max(lookback, int(params["calculators.trend.slow_window"]) + 2):]  # type: ignore[call-overload]
-    fast, slow = int(params["calculators.trend.fast_window"]), int(params["calculators.trend.slow_window"])  # type: ignore[call-overload]
+    lookback = whole(params, "targets.lookback")
+    closes = state.history.ffill().iloc[-max(lookback, whole(params, "calculators.trend.slow_window") + 2):]
+    fast, slow = whole(params, "calculators.trend.fast_window"), whole(params, "calculators.trend.slow_window")
     values = closes.to_numpy(dtype=float)  # one conversion, not one pandas column lookup per symbol
     quality = {str(s): trend_quality(values[:, i], fast, slow) for i, s in enumerate(closes.columns)}
     recent = closes.iloc[-lookback:]
     returns = recent.pct_change(fill_method=None).iloc[1:].fillna(0.0)
     stance = regime_stance(state.regime)
-    invested = 1.0 - float(params["targets.cash_reserve"])  # type: ignore[arg-type]
-    sens = float(params["regime.sensitivity"])  # type: ignore[arg-type]
+    invested = 1.0 - number(params, "targets.cash_reserve")
+    sens = number(params, "regime.sensitivity")
     if stance == "bear":
         invested *= 1.0 - 0.5 * sens  # a bear regime, followed fully, halves the invested share
     ranked = sorted((s for s in quality if s in prices), key=lambda s: -quality[s])
-    min_signal = float(params["calculators.trend.min_signal"])  # type: ignore[arg-type]
-    universe = [s for s in ranked if quality[s] > min_signal][: int(params["targets.universe_size"])]  # type: ignore[call-overload]
-    targets = target_weights(str(params["targets.method"]), recent, universe, float(params["targets.max_weight"]),  # type: ignore[arg-type]
+    min_signal = number(params, "calculators.trend.min_signal")
+    universe = [s for s in ranked if quality[s] > min_signal][: whole(params, "targets.universe_size")]
+    targets = target_weights(str(params["targets.method"]), recent, universe, number(params, "targets.max_weight"),
                              invested, state.fixed_targets)
     return PlanContext(state, params, prices, equity, weights, quality, returns, targets, stance)
 

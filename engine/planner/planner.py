@@ -149,10 +149,10 @@ class Planner:
             label=best.seq.label, notes=notes)
 
 
-def build_planner(preset: PlannerPreset) -> Planner:
+def build_planner(preset: PlannerPreset) -> Planner | BucketPlanner:
     """A planner for the preset (the bucket planner when the preset splits the portfolio)."""
     if preset.buckets:
-        return BucketPlanner.build(preset, build_planner)  # type: ignore[return-value]
+        return BucketPlanner.build(preset, build_planner)
     anchors: dict[str, tuple[str, Plans]] = {
         kind: (name, build_planner(anchor_preset(name))) for kind, name in anchor_names(preset.params).items()}
     return Planner(preset, _enabled(CALCULATORS, preset), _enabled(PATTERNS, preset),

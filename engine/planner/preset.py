@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.planner.preset_schema import DEFAULTS, SPEC
 from engine.planner.sliders import SLIDER_NAMES, apply_sliders
+from engine.planner.values import whole
 from engine.settings import PROJECT_ROOT
 
 PRESET_DIR = PROJECT_ROOT / "config" / "planner"
@@ -77,14 +78,15 @@ def check_value(where: str, key: str, value: object) -> object:
         hint = f" (keys in [{table}]: {', '.join(known)})" if known else ""
         raise PresetError(f"{where}: unknown key '{key}'{hint}")
     ok = False
+    lo = spec.lo if spec.lo is not None else -math.inf  # numeric keys always declare both bounds
+    hi = spec.hi if spec.hi is not None else math.inf
     if spec.kind is bool:
         ok = isinstance(value, bool)
     elif spec.kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool) and spec.lo <= value <= spec.hi  # type: ignore[operator]
+        ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
     elif spec.kind is float:
-        ok = (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-              and spec.lo <= value <= spec.hi)  # type: ignore[operator]
-        value = float(value) if ok else value  # type: ignore[arg-type]
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi:
+            ok, value = True, float(value)
     else:
         ok = isinstance(value, str) and value in spec.choices
     if not ok:
@@ -166,8 +168,8 @@ def parse_preset(text: str, where: str, default_name: str) -> PlannerPreset:
 
 
 def _check_windows(where: str, params: Mapping[str, object]) -> None:
-    fast, slow = params["calculators.trend.fast_window"], params["calculators.trend.slow_window"]
-    if fast >= slow:  # type: ignore[operator]
+    fast, slow = whole(params, "calculators.trend.fast_window"), whole(params, "calculators.trend.slow_window")
+    if fast >= slow:
         raise PresetError(f"{where}: key 'calculators.trend.fast_window' = {fast} must be below slow_window = {slow}")
 
 

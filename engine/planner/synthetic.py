@@ -1,7 +1,9 @@
 """Seeded synthetic portfolios (geometric random walks with per-symbol drift) for benchmarks and tests."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,11 +24,11 @@ def history(symbols: int = 60, bars: int = 300, seed: int = 1) -> pd.DataFrame:
 
 
 def portfolio(positions: int = 30, symbols: int = 60, cash: float = 50_000.0, seed: int = 1,
-              **kwargs: object) -> PortfolioState:
+              **kwargs: Any) -> PortfolioState:
     """`positions` holdings of about 5,000 each, bought 100 bars ago at that bar's close."""
     hist = history(symbols, seed=seed)
     held = {}
     for s in hist.columns[:positions]:
         price = float(hist[s].iloc[-100])
         held[s] = Holding(s, float(max(1, int(5_000 / price))), price, NOW - timedelta(days=100))
-    return PortfolioState(positions=held, cash=cash, history=hist, now=NOW, **kwargs)  # type: ignore[arg-type]
+    return replace(PortfolioState(positions=held, cash=cash, history=hist, now=NOW), **kwargs)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from statsmodels.stats.diagnostic import acorr_ljungbox  # type: ignore[import-untyped]
+from statsmodels.stats.diagnostic import acorr_ljungbox
 
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters

@@ -14,15 +14,15 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.clock import SystemClock
 from engine.context import EngineContext
 from engine.lease import check_fence
-from engine.market.market_clock import WallMarketClock, market_clock_of
+from engine.market.market_clock import MarketClock, WallMarketClock, market_clock_of
 from engine.store.models import FillRow, KeyValue, OrderRow, ReconciliationRun
 from engine.trading.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, OrderSide
 from engine.trading.marks import latest_closes
@@ -108,9 +108,9 @@ def _fmt(value: Decimal) -> str:
 
 
 def _compare(session: Session, now: datetime, truth: _Broker, base: dict,
-             market_clock: Any = None) -> list[Difference]:
+             market_clock: MarketClock | None = None) -> list[Difference]:
     """`now`: the wall clock; `market_clock` maps the orders' market times to it (None: they are wall-clock)."""
-    market_clock = market_clock or WallMarketClock(None)  # type: ignore[arg-type]
+    market_clock = market_clock or WallMarketClock(SystemClock())
     positions, cash = _book(session, base)
     broker_pos = {p.symbol: p.qty for p in truth.positions}
     symbols = sorted(set(positions) | set(broker_pos))

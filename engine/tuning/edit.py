@@ -25,3 +25,11 @@ def kv_value(ps: ParamSet, key: Key) -> object:
     """The current value of a kv parameter (unrecorded read: the tuner's search space, not engine logic)."""
     sheet, section, name = key
     return ps.to_canonical()["sheets"][sheet][section][name]
+
+
+def kv_number(ps: ParamSet, key: Key) -> float:
+    """A numeric kv parameter's current value (the tuner searches numbers only)."""
+    value = kv_value(ps, key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{'/'.join(key)} holds {value!r}, not a number")
+    return float(value)

@@ -23,7 +23,7 @@ from engine.params import load_schema
 from engine.params.errors import ValidationError
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
-from engine.tuning.edit import Key, edited, kv_value
+from engine.tuning.edit import Key, edited, kv_number
 from engine.tuning.validation import ValidationConfig, ValidationReport, detected, objective_of, validate
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def search_space(ps: ParamSet, only: Collection[Key] | None = None) -> list[tupl
         key = (sheet.name, sec.key, f.name)
         if only is not None and key not in only:
             continue
-        cur = float(kv_value(ps, key))  # type: ignore[arg-type]
+        cur = kv_number(ps, key)
         lo, hi = max(float(f.min), cur - abs(cur) * limit), min(float(f.max), cur + abs(cur) * limit)
         if f.type == "integer":
             lo, hi = float(math.ceil(lo)), float(math.floor(hi))
@@ -85,7 +85,7 @@ def _candidate(trial: optuna.Trial, ps: ParamSet, space: list[tuple[Key, float, 
         v = trial.suggest_int(f"value_{slot}_{name}", int(lo), int(hi)) if integer else \
             trial.suggest_float(f"value_{slot}_{name}", lo, hi)
         picked[name] = float(v)
-    changes = [Change(space[names.index(n)][0], float(kv_value(ps, space[names.index(n)][0])), v)  # type: ignore[arg-type]
+    changes = [Change(space[names.index(n)][0], kv_number(ps, space[names.index(n)][0]), v)
                for n, v in sorted(picked.items())]
     changes = [c for c in changes if c.new != c.old]
     values = {c.key: (int(c.new) if space[names.index(".".join(c.key))][3] else c.new) for c in changes}

@@ -6,6 +6,7 @@ set style attributes. Pages may not be framed (clickjacking), and the Server hea
 """
 from __future__ import annotations
 
+from dash import Dash
 from flask import Flask, Response, request, session
 
 from webapp.auth import sessions
@@ -30,12 +31,12 @@ def content_security_policy(script_hashes: list[str]) -> str:
     ])
 
 
-def install_headers(server: Flask, dash_app: object) -> None:
+def install_headers(server: Flask, dash_app: Dash) -> None:
     cache: dict[str, str] = {}
 
     def policy() -> str:
         if "csp" not in cache:
-            hashes = list(dash_app.csp_hashes())  # type: ignore[attr-defined]
+            hashes = list(dash_app.csp_hashes())
             cache["csp"] = content_security_policy(hashes)
         return cache["csp"]
 

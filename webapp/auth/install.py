@@ -33,7 +33,8 @@ def init_auth(app: Dash, settings: Settings) -> None:
     server.extensions[DASH_APP_KEY] = app
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        # werkzeug's documented way to trust N proxies; Flask types wsgi_app as a method, hence setattr
+        setattr(server, "wsgi_app", ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n))  # noqa: B010
     init_sessions(server)
     storage = settings.cache_url if settings.cache_url.startswith("redis://") else "memory://"
     register_auth_pages(server, settings.login_rate_limit, storage, setup_allowed=is_loopback(settings.host))

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, redirect, render_template_string, request
+from flask import Flask, redirect, render_template_string, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from werkzeug.wrappers import Response  # what flask.redirect returns (flask.Response is its subclass)
 
 from engine import audit
 from engine.auth import principal, setup_token, users
@@ -74,7 +75,7 @@ def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: st
         ctx = get_context()
         if request.method == "GET":
             if current_user.is_authenticated:
-                return redirect(next_)  # type: ignore[return-value]
+                return redirect(next_)
             if users.count_users(ctx.store) == 0:
                 hint = ("No user exists yet. Open the setup link printed on the console where RegimeDesk was "
                         "started, or run: python -m engine users add NAME --role admin --password-stdin")
@@ -87,7 +88,7 @@ def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: st
             status = 423 if outcome.status == "locked" else 401
             return _page("Log in", message=outcome.message, status=status, username=name[:64], next_=next_)
         sessions.start(outcome.user)
-        return redirect(next_)  # type: ignore[return-value]
+        return redirect(next_)
 
     @server.route("/logout", methods=["POST"], endpoint="auth_logout")
     def logout() -> Response:
@@ -97,7 +98,7 @@ def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: st
         with ctx.store.write() as s:
             audit.record(s, ctx.clock.now(), who.actor, "auth.logout", target=who.name)
         sessions.end()
-        return redirect("/login")  # type: ignore[return-value]
+        return redirect("/login")
 
     @server.route("/setup", methods=["GET", "POST"], endpoint="auth_setup")
     @limiter.limit(settings_rate_limit, methods=["POST"])
@@ -128,6 +129,6 @@ def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: st
                          button="Create admin and log in", token=token, username=name[:64])
         setup_token.revoke(ctx.store)
         sessions.start(user)
-        return redirect("/")  # type: ignore[return-value]
+        return redirect("/")
 
     return limiter

@@ -63,7 +63,8 @@ class AlpacaTradeUpdates:
                 except Exception:  # noqa: BLE001 - a consumer bug must not kill the stream
                     log.exception("trade stream connect handler failed")
 
-        self._stream._start_ws = start_ws_then_report  # type: ignore[method-assign]
+        # alpaca-py has no connect hook: its private _start_ws is wrapped (pinned version, checked at start above)
+        setattr(self._stream, "_start_ws", start_ws_then_report)  # noqa: B010
 
     def __repr__(self) -> str:
         return f"AlpacaTradeUpdates(running={self.running}, updates={self.updates})"
