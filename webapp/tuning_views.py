@@ -3,6 +3,7 @@ live in webapp/tuning_metrics.py), tuning proposals with approve / reject and th
 table of any version (Parameters page). Everything here reads what the engine stored, or calls engine/tuning."""
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import dash
@@ -34,9 +35,17 @@ VALIDATION_HEADERS = {"buy_hold": "Buy & hold"}  # other columns: components.tab
 
 
 def _num(v: object, pct: bool = False) -> str:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return "–"  # nothing measured (None), or not a number
-    return f"{float(v):.1%}" if pct else f"{float(v):.4g}"
+    """A measured number (Python, numpy or JSON text); "–" when nothing was measured or it is not a number."""
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        x = float(v)
+    elif isinstance(v, str):
+        try:
+            x = float(v)
+        except ValueError:
+            return "–"
+    else:
+        return "–"
+    return f"{x:.1%}" if pct else f"{x:.4g}"
 
 
 # --- Regime page: the scorecard ----------------------------------------------------------------------
