@@ -458,8 +458,14 @@ def test_stop_orders_shown_as_such_and_zero_average_price_is_none(server: FakeAl
     assert got["ext-stop_limit"].order_type is OrderType.STOP_LIMIT
     assert got["ext-trailing_stop"].order_type is OrderType.TRAILING_STOP
     assert all(o.filled_avg_price is None for o in got.values())
-    with pytest.raises(OrderRejected, match="market and limit orders only"):
+    # RegimeDesk sends stop and trailing-stop orders itself now (native protective exits, issue 17), checked
+    # before anything is sent; stop-limit orders it never sends
+    posts = server.hits_for("POST", "/v2/orders")
+    with pytest.raises(OrderRejected, match="a stop order needs a positive stop price"):
         broker.submit_order(OrderRequest("st-1", "AAA", OrderSide.SELL, D(1), OrderType.STOP))
+    with pytest.raises(OrderRejected, match="market, limit, stop and trailing-stop orders only"):
+        broker.submit_order(OrderRequest("st-2", "AAA", OrderSide.SELL, D(1), OrderType.STOP_LIMIT))
+    assert server.hits_for("POST", "/v2/orders") == posts, "nothing reached Alpaca"
 
 
 def test_the_trading_page_shows_alpacas_rejection(any_db_url: str, server: FakeAlpacaServer) -> None:
