@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
@@ -39,6 +40,7 @@ def run_engine() -> int:
     if not _stop_with_parent():
         return 0
     threadpool_limits(limits=settings.engine_blas_threads, user_api="blas")  # small matrices: threads only spin
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack on stderr
     ctx = build_context(settings, with_source=True, migrate=False)
 
     require_current_schema(ctx.store)

@@ -38,7 +38,14 @@ def test_engine_process_exits_cleanly_on_signal(any_db_url: str, signum: int) ->
             time.sleep(0.2)
         sent = time.monotonic()
         proc.send_signal(signum)
-        code = proc.wait(timeout=10)
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # say what it was doing: every thread's stack (SIGUSR1, faulthandler)
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            proc.kill()
+            tail = (proc.communicate(timeout=10)[0] or "")[-8000:]
+            pytest.fail(f"the engine did not exit within 10 s of {signal.Signals(signum).name}; its output:\n{tail}")
         elapsed = time.monotonic() - sent
     finally:
         if proc.poll() is None:
@@ -58,3 +65,28 @@ def test_engine_refuses_an_unmigrated_database(tmp_path) -> None:  # type: ignor
     output, _ = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert "python -m engine migrate" in output
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_engine_runs_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An operator's `kill -USR1 PID` on a slow engine shows what each thread is doing, and changes nothing."""
+    url = f"sqlite:///{tmp_path / 'usr1.db'}"
+    store = open_store(url, migrate=True)
+    proc = _start_engine(url)
+    try:
+        deadline = time.time() + 30
+        while True:
+            with store.read() as session:
+                if (session.scalar(select(func.count()).select_from(BarRow)) or 0) > 0:
+                    break
+            assert proc.poll() is None and time.time() < deadline, "the engine stored no bars within 30 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        assert proc.poll() is None, "SIGUSR1 must not stop the engine"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert output.count("(most recent call first)") >= 2, output[-3000:]  # the main thread and the job threads
