@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.settings import PROJECT_ROOT
+from engine.store.db import Store
 from engine.store.migrate import open_store
 from engine.store.models import BarRow, EngineHeartbeat
 
@@ -22,20 +23,24 @@ def _start_engine(url: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def wait_for_bars(store: Store, proc: subprocess.Popen, more_than: int, within_s: float = 30.0) -> None:
+    """Until the engine has stored more than `more_than` bars (it is up and its market job runs)."""
+    deadline = time.time() + within_s
+    while True:
+        with store.read() as session:
+            if (session.scalar(select(func.count()).select_from(BarRow)) or 0) > more_than:
+                return
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert time.time() < deadline, f"the engine stored no more than {more_than} bars within {within_s:g} s"
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_engine_process_exits_cleanly_on_signal(any_db_url: str, signum: int) -> None:
     store = open_store(any_db_url, migrate=True)
     proc = _start_engine(any_db_url)
     try:
-        deadline = time.time() + 30
-        while True:
-            with store.read() as session:
-                bars = session.scalar(select(func.count()).select_from(BarRow)) or 0
-            if bars > 100 * 9:
-                break
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.time() < deadline, "the engine stored no new bars within 30 s"
-            time.sleep(0.2)
+        wait_for_bars(store, proc, more_than=100 * 9)
         sent = time.monotonic()
         proc.send_signal(signum)
         try:
@@ -73,13 +78,7 @@ def test_sigusr1_prints_every_threads_stack_and_the_engine_runs_on(tmp_path) -> 
     store = open_store(url, migrate=True)
     proc = _start_engine(url)
     try:
-        deadline = time.time() + 30
-        while True:
-            with store.read() as session:
-                if (session.scalar(select(func.count()).select_from(BarRow)) or 0) > 0:
-                    break
-            assert proc.poll() is None and time.time() < deadline, "the engine stored no bars within 30 s"
-            time.sleep(0.2)
+        wait_for_bars(store, proc, more_than=100 * 9)  # past the warm-up: the scheduler's job threads run
         proc.send_signal(signal.SIGUSR1)
         time.sleep(1.0)
         assert proc.poll() is None, "SIGUSR1 must not stop the engine"
