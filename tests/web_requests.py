@@ -98,3 +98,16 @@ def call(client: Any, dep: dict[str, Any], values: dict[str, Any] | None = None,
     if trigger is not None:
         changed = next(i for i, spec in enumerate(dep["inputs"]) if f"{spec['id']}.{spec['property']}" == trigger)
     return client.post(CALLBACK_URL, json=build_body(dep, by_position, changed))
+
+
+def page_layouts(client: Any) -> list[Any]:
+    """Every registered page's layout as the router serves it (one response per page, each checked 200)."""
+    import dash
+
+    router = find(dependencies(client), "_pages_content.children")
+    responses = []
+    for page in dash.page_registry.values():
+        response = call(client, router, {"_pages_location.pathname": page["path"]})
+        assert response.status_code == 200, page["path"]
+        responses.append(response)
+    return responses
