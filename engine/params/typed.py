@@ -482,12 +482,12 @@ class NoiseFiltering(SheetView):
 
     @property
     def adaptive_noise_threshold(self) -> bool:
-        """Adapt noise threshold to market; not used: no adaptive noise threshold: noise_threshold is fixed until a new version is applied."""
+        """Adapt noise threshold to market; read by engine.regime.noise."""
         return self._read('adaptive_noise_threshold')
 
     @property
     def noise_learning_rate(self) -> float:
-        """Learning rate for noise adaptation; unit: ratio; range 0.01..0.2; not used: no adaptive noise threshold: noise_threshold is fixed until a new version is applied."""
+        """Learning rate for noise adaptation; unit: ratio; range 0.01..0.2; read by engine.regime.noise."""
         return self._read('noise_learning_rate')
 
     @property

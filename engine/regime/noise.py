@@ -6,6 +6,14 @@ with ensemble_filtering also microstructure bars (|z| < microstructure_threshold
 filter, bars with no price change (same effect);
 low volume: volume below volume_threshold_multiplier x its previous mean (confidence x (1 - penalty));
 noise level: 1 - efficiency ratio (|net move| / path length) over noise_memory_window bars.
+Noise threshold (``thresholds``): StabilityConfiguration noise_threshold, the maximum acceptable noise level.
+With adaptive_noise_threshold it adapts per bar towards the instrument's trailing noise level (the
+noise level above, itself over noise_memory_window bars): thr_t = thr_(t-1) + noise_learning_rate x
+(noise_t - thr_(t-1)), seeded with noise_threshold at the buffer's first bar and held on bars without a
+noise level (an exponential average: deterministic, causal, its seed forgotten within a few hundred
+bars at 0.05). Not clipped to the workbook entry's 0.2..0.6 range: that bounds the entry, and minute
+data sits near 0.9. Each record carries ``noise_threshold`` beside ``noise_level``; it is shown, not
+a gate (the fixed threshold was not one either).
 Direction persistence (``persistent``, sequential): the direction's sign must appear in
 min_persistence_ratio of the last persistence_lookback readings, and (mean_reversion_check) not in
 a run where every reading flips sign.
@@ -38,6 +46,9 @@ class NoiseFilter:
         self.tick_on = bool(c.tick_noise_filter)
         self.mean_reversion = bool(c.mean_reversion_check)
         self.ensemble = bool(c.ensemble_filtering)
+        self.base_threshold = float(Parameters(ps).stability_configuration.noise_threshold)
+        self.adaptive = bool(c.adaptive_noise_threshold)
+        self.learning_rate = float(c.noise_learning_rate)
         self.outlier_z = None
         for r in Parameters(ps).validation_rules.rows:
             if str(r.action) == "filter_outlier" and r.enabled:
@@ -66,7 +77,20 @@ class NoiseFilter:
                 spike = spike | (r == 0.0)
         has_vol = np.nan_to_num(vmean) > 0
         low_vol = (volume < self.vol_mult * vmean) & has_vol if self.volume_on else np.zeros(n, bool)
-        return {"spike": spike, "low_volume": low_vol, "noise": noise, "return_z": z}
+        return {"spike": spike, "low_volume": low_vol, "noise": noise, "return_z": z,
+                "threshold": self.thresholds(noise)}
+
+    def thresholds(self, noise: np.ndarray) -> np.ndarray:
+        """Per-bar noise threshold (module docstring): the workbook's, or adapted towards the noise level."""
+        out = np.full(len(noise), self.base_threshold)
+        if not self.adaptive:
+            return out
+        thr, lr = self.base_threshold, self.learning_rate
+        for k, x in enumerate(noise.tolist()):
+            if x == x:  # NaN while the window fills: the threshold is held
+                thr += lr * (x - thr)
+            out[k] = thr
+        return out
 
     def persistent(self, history: list[float], current: float) -> bool:
         """Does the current direction's sign appear in enough of the last persistence_lookback readings?"""

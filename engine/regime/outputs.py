@@ -33,7 +33,8 @@ def warmup_output(clf: RegimeClassifier, i: int, why: str) -> RegimeOutput:
 def classified_output(clf: RegimeClassifier, i: int, reg: RegimeRow, cand: RegimeRow, dec: Decision, conf: float,
                       d: float, t: float, v: float, adx: float, results: list[ModuleResult],
                       weights: dict[str, float], fired: list[str], nl: float, mtf_r: ModuleResult, slot: Slot | None,
-                      sens: float, by: dict[str, ModuleResult], classes: dict[str, Any] | None = None) -> RegimeOutput:
+                      sens: float, by: dict[str, ModuleResult], classes: dict[str, Any] | None = None,
+                      noise_threshold: float = math.nan) -> RegimeOutput:
     """Row i's output: the decision, each module's contribution, and the OutputFormat extras."""
     f, st = clf.formation, clf.state
     tband, vband = f.trend_by_name[reg.trend_class], f.vol_by_name[reg.vol_class]
@@ -68,4 +69,4 @@ def classified_output(clf: RegimeClassifier, i: int, reg: RegimeRow, cand: Regim
         transition_probability=float(dec.pending_progress), stability_level=clf.stability.level(conf),
         checks_passed=dec.checks, low_confidence=clf.stability.flag_low_confidence and conf < clf.stability.confidence_threshold,
         time_slot=slot.name if slot else "", sensitivity=float(sens), param_version=clf.version,
-        extras=extras, classes=classes or {})
+        extras=extras, classes=classes or {}, noise_threshold=float(noise_threshold))

@@ -92,6 +92,7 @@ class RegimeOutput:
     # How this bar's own trend/volatility classes were decided (class_decision records; {} while warming up).
     # They may differ from the adopted regime's classes while the stability rules hold that regime.
     classes: dict[str, Any] = field(default_factory=dict)
+    noise_threshold: float = float("nan")  # NoiseFilter.thresholds: the (adaptive) maximum acceptable noise_level
 
     @property
     def bar_trend_class(self) -> str:
@@ -172,6 +173,7 @@ class RegimeOutput:
             "volatility_value": self.volatility_component,
             "volatility_class_name": self.volatility_class,
             "adx": self.adx,
+            "noise_threshold": self.noise_threshold,
             "transition_rule": self.transition_rule or "",
             "candidate_regime_id": self.candidate_regime_id,
             "blocked_by": self.blocked_by,
