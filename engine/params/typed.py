@@ -2151,7 +2151,7 @@ class RegimeStability(SheetView):
 
     @property
     def regime_momentum(self) -> bool:
-        """Analyze regime momentum; not used: no regime momentum measure yet: the leave probability and stability score describe the regime's outlook."""
+        """Analyze regime momentum; read by engine.regime.dynamics."""
         return self._read('regime_momentum')
 
     @property

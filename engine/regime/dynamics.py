@@ -1,6 +1,8 @@
 """Regime dynamics (RegimeStability): transition probabilities from history, expected durations,
 regime entropy, volatility clustering, and the probability of leaving the current regime within N bars
-(TransitionManagement transition_lead_time).
+(TransitionManagement transition_lead_time), and (regime_momentum) the current regime's momentum: its share of
+the newer half of the last MOMENTUM_BARS labels minus its share of the older half, in [-1, 1] (positive: the
+regime has been gaining ground, negative: it is a recent arrival or losing it).
 
 Pure functions of a label sequence (one regime id per bar) and returns; the refit job stores their
 results with each fitted model and the live stage reads them for the current regime.
@@ -19,6 +21,7 @@ from engine.params.typed import Parameters
 
 CLUSTERING_LAGS = 10  # Ljung-Box lags of squared returns
 CLUSTERING_P = 0.05  # volatility clusters when the no-autocorrelation hypothesis is rejected at this level
+MOMENTUM_BARS = 20  # labels behind regime_momentum (the workbook has no momentum window; persistence_window is 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class DynamicsConfig:
     entropy: bool
     lead_bars: int  # TransitionManagement transition_lead_time
     persistence_bars: int  # StabilityConfiguration persistence_window
+    momentum: bool = False  # regime_momentum
 
     @staticmethod
     def of(ps: ParamSet) -> DynamicsConfig:
@@ -43,7 +47,8 @@ class DynamicsConfig:
             lifetime=bool(r.regime_lifetime_analysis), duration_check=bool(r.expected_duration_check),
             clustering=bool(r.volatility_clustering), entropy=bool(r.regime_entropy_check),
             lead_bars=max(1, int(Parameters(ps).transition_management.transition_lead_time)),
-            persistence_bars=max(1, int(Parameters(ps).stability_configuration.persistence_window)))
+            persistence_bars=max(1, int(Parameters(ps).stability_configuration.persistence_window)),
+            momentum=bool(r.regime_momentum))
 
 
 def transition_matrix(labels: np.ndarray, regime_ids: tuple[int, ...]) -> np.ndarray:
@@ -111,6 +116,17 @@ def hmm_regime_matrix(transmat: np.ndarray, state_map: np.ndarray, occupancy: np
     return m / np.maximum(m.sum(axis=1, keepdims=True), 1e-12)
 
 
+def regime_momentum(recent: list[int], regime: int, bars: int = MOMENTUM_BARS) -> float:
+    """Share of ``regime`` in the newer half of the last ``bars`` labels minus its share in the older half
+    (the newer half takes the odd label); 0.0 with fewer than two labels."""
+    window = recent[-bars:]
+    if len(window) < 2:
+        return 0.0
+    half = len(window) // 2
+    older, newer = window[:half], window[half:]
+    return sum(1 for x in newer if x == regime) / len(newer) - sum(1 for x in older if x == regime) / len(older)
+
+
 def history_dynamics(cfg: DynamicsConfig, labels: np.ndarray, returns: np.ndarray, regime_ids: tuple[int, ...],
                      hmm_matrix: np.ndarray | None = None) -> dict[str, Any]:
     """What the refit job stores: the transition matrix of the configured model, expected durations (bars),
@@ -130,7 +146,7 @@ def history_dynamics(cfg: DynamicsConfig, labels: np.ndarray, returns: np.ndarra
 def current(cfg: DynamicsConfig, dyn: dict[str, Any], recent: list[int]) -> dict[str, Any]:
     """Figures for the current regime (the last of ``recent`` labels, oldest first): the probability of
     leaving it within lead_bars, the stability score (1 - that) against minimum_stability_score, the
-    next-bar entropy, its expected duration against the age, and the persistence ratio."""
+    next-bar entropy, its expected duration against the age, the persistence ratio and the regime's momentum."""
     if not cfg.enabled or not recent or not dyn:
         return {}
     ids = dyn["regime_ids"]
@@ -158,4 +174,7 @@ def current(cfg: DynamicsConfig, dyn: dict[str, Any], recent: list[int]) -> dict
     if cfg.persistence_check:
         window = recent[-cfg.persistence_bars:]
         out["persistence"] = sum(1 for x in window if x == reg) / len(window)
+    if cfg.momentum:
+        out["momentum"] = regime_momentum(recent, reg)
+        out["momentum_bars"] = min(len(recent), MOMENTUM_BARS)
     return out
