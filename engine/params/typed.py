@@ -467,12 +467,12 @@ class NoiseFiltering(SheetView):
 
     @property
     def kalman_filter_enabled(self) -> bool:
-        """Use Kalman filtering (CPU intensive); not used: not implemented (both off in the reference workbook)."""
+        """Use Kalman filtering (CPU intensive); read by engine.regime.denoise."""
         return self._read('kalman_filter_enabled')
 
     @property
     def wavelet_denoising(self) -> bool:
-        """Use wavelet denoising; not used: not implemented (both off in the reference workbook)."""
+        """Use wavelet denoising; read by engine.regime.denoise."""
         return self._read('wavelet_denoising')
 
     @property

@@ -24,6 +24,7 @@ from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
 from engine.regime import candidate, class_decision, outputs
 from engine.regime.config import Validation, version_id
+from engine.regime.denoise import Denoiser
 from engine.regime.formation import Formation, RegimeRow
 from engine.regime.inputs import BarsLike, ChainsLike, to_buffer, ts_datetime, ts_ns
 from engine.regime.intraday import IntradayClock
@@ -76,6 +77,7 @@ class RegimeClassifier:
         self.formation = Formation(params)
         self.weighting = Weighting(params)
         self.noise = NoiseFilter(params)
+        self.denoise = Denoiser(params)
         self.clock = IntradayClock(params)
         self.transitions = TransitionPolicy(params, self.formation)
         self.stability = StabilityPolicy(params, self.transitions)
@@ -167,7 +169,7 @@ class RegimeClassifier:
 
     # -- internals -------------------------------------------------------------------------
     def _frame(self, rows_idx: np.ndarray) -> Frame:
-        b, tb = self.buf, self.tb
+        b, tb = self.denoise.apply(self.buf), self.tb  # the modules see the denoised prices (denoise.py)
         if tb is None:  # update_many returns warm-up rows until the interval is known
             raise RegimeError(f"regime {self.symbol or 'classifier'}: bar interval not measured yet; "
                               "feed bars through update_many before classifying")
