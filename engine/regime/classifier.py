@@ -52,6 +52,7 @@ from engine.regime.series import (
 from engine.regime.stability import Decision, Proposal, StabilityPolicy
 from engine.regime.transitions import TransitionPolicy
 from engine.regime.types import ModuleResult, RegimeError, RegimeOutput
+from engine.regime.vol_index import VolIndexBuffer, VolIndexLike
 from engine.regime.weighting import Weighting
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class RegimeClassifier:
         self.weighting = Weighting(params)
         self.noise = NoiseFilter(params)
         self.denoise = Denoiser(params)
+        self.vol_index = VolIndexBuffer()  # implied-volatility index points (VIX), aligned to the bars in _frame
         self.clock = IntradayClock(params)
         self.transitions = TransitionPolicy(params, self.formation)
         self.stability = StabilityPolicy(params, self.transitions)
@@ -99,9 +101,9 @@ class RegimeClassifier:
 
     # -- public API ------------------------------------------------------------------------
     def update(self, bars: BarsLike, chain: OptionChain | None = None,
-               peers: Mapping[str, pd.DataFrame] | None = None) -> RegimeOutput:
+               peers: Mapping[str, pd.DataFrame] | None = None, vol_index: VolIndexLike = None) -> RegimeOutput:
         """Add the new bar(s) (older ones are ignored) and the latest chain; return the latest output."""
-        out = self.update_many(bars, [chain] if chain is not None else None, peers)
+        out = self.update_many(bars, [chain] if chain is not None else None, peers, vol_index)
         if out:
             self._last = out[-1]
         elif self._last is None:
@@ -110,8 +112,10 @@ class RegimeClassifier:
         return self._last  # no new bar (a re-delivered one): the state is unchanged
 
     def update_many(self, bars: BarsLike, chains: ChainsLike = None,
-                    peers: Mapping[str, pd.DataFrame] | None = None) -> list[RegimeOutput]:
-        """Add bars (and chains, any order; each applies from its ts on) and classify every new bar."""
+                    peers: Mapping[str, pd.DataFrame] | None = None, vol_index: VolIndexLike = None) -> list[RegimeOutput]:
+        """Add bars (and chains, any order; each applies from its ts on; and implied-volatility index points,
+        vol_index.py) and classify every new bar."""
+        self.vol_index.add(vol_index)
         new = to_buffer(bars)
         ok = np.isfinite(new.open) & np.isfinite(new.high) & np.isfinite(new.low) & np.isfinite(new.close) \
             & (new.close > 0) & (new.low > 0)
@@ -183,7 +187,9 @@ class RegimeClassifier:
             j = np.searchsorted(pb.ts, b.ts, side="right") - 1
             close = np.where(j >= 0, pb.close[np.maximum(j, 0)], np.nan)
             peers[name] = close
-        return Frame(b, tb, day, minute, session_starts(day), log_returns(b.close), rows_idx, peers)
+        self.vol_index.trim(int(b.ts[0]))
+        return Frame(b, tb, day, minute, session_starts(day), log_returns(b.close), rows_idx, peers,
+                     vol_index=self.vol_index.align(b.ts))
 
     def _add_chains(self, chains: ChainsLike) -> None:
         if chains is None:

@@ -40,7 +40,7 @@ def records(outputs: list[RegimeOutput], params: ParamSet, all_fields: bool = Fa
 def replay(df: pd.DataFrame, params: ParamSet, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None = None,
            peers: Mapping[str, pd.DataFrame] | None = None, symbol: str = "",
            progress: Callable[[int, int], None] | None = None, chunk: int = 5_000,
-           engine: Engine = "auto", all_fields: bool = False) -> pd.DataFrame:
+           engine: Engine = "auto", all_fields: bool = False, vol_index: pd.DataFrame | None = None) -> pd.DataFrame:
     """Classify every bar of ``df`` (timestamp, open, high, low, close, volume) -> one record per bar.
 
     ``progress(done, total)`` is called after each chunk of bars (for background callbacks); chunking
@@ -48,21 +48,22 @@ def replay(df: pd.DataFrame, params: ParamSet, chains: Mapping[Any, OptionChain]
     ``engine``: "auto" (batch where supported), "batch" (same, named for tests) or "incremental".
     ``all_fields``: every record field, not only the workbook's OutputFormat columns (callers that
     read fields by name, e.g. the what-if, do not depend on a user's OutputFormat sheet).
+    ``vol_index``: implied-volatility index points (timestamp, close), e.g. a VIX file (engine/regime/vol_index.py).
     """
     if replay_engine(params, len(df), engine) == "batch":
         try:
             return batch.replay(df, params, chains, peers, symbol, None if all_fields else output_columns(params),
-                                progress, chunk)
+                                progress, chunk, vol_index)
         except batch.Fallback as exc:
             log.info("regime replay: incremental path (%s)", exc)
     clf = RegimeClassifier(params, symbol)
     outs: list[RegimeOutput] = []
     if progress is None or len(df) <= chunk:
-        outs = clf.update_many(df, chains, peers)
+        outs = clf.update_many(df, chains, peers, vol_index)
         if progress is not None:
             progress(len(df), len(df))
         return records(outs, params, all_fields)
-    clf.update_many(df.iloc[:0], chains, peers)  # register chains/peers once; they apply by timestamp
+    clf.update_many(df.iloc[:0], chains, peers, vol_index)  # register chains/peers once; they apply by timestamp
     for start in range(0, len(df), chunk):
         outs += clf.update_many(df.iloc[start:start + chunk])
         progress(min(start + chunk, len(df)), len(df))

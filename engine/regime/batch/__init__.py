@@ -85,16 +85,17 @@ def _config_reason(params: ParamSet) -> str | None:
 
 def replay(df: pd.DataFrame, params: ParamSet, chains: Mapping[Any, OptionChain] | Iterable[OptionChain | None] | None,
            peers: Mapping[str, pd.DataFrame] | None, symbol: str, columns: tuple[str, ...] | None,
-           progress: Callable[[int, int], None] | None = None, chunk_bars: int = 5_000) -> pd.DataFrame:
+           progress: Callable[[int, int], None] | None = None, chunk_bars: int = 5_000,
+           vol_index: pd.DataFrame | None = None) -> pd.DataFrame:
     """engine.regime.replay's batch path: the same feeding schedule, records built from columns."""
     clf = BatchClassifier(params, symbol)
     if progress is None or len(df) <= chunk_bars:
-        if clf.update_many(df, chains, peers):
+        if clf.update_many(df, chains, peers, vol_index):
             raise Fallback("warm-up rows before the bar interval is known")
         if progress is not None:
             progress(len(df), len(df))
     else:
-        clf.update_many(df.iloc[:0], chains, peers)
+        clf.update_many(df.iloc[:0], chains, peers, vol_index)
         for start in range(0, len(df), chunk_bars):
             if clf.update_many(df.iloc[start:start + chunk_bars]):
                 raise Fallback("warm-up rows before the bar interval is known")

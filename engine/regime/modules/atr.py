@@ -3,7 +3,10 @@ expansion/contraction, ATR percentile, RSI/ADX composites.
 
 Score: position of the close inside the ATR bands (+1 at the upper band), blended with RSI and
 scaled by ADX strength when the composites are on. Vol: annualised volatility implied by the ATR
-(ATR% / sqrt(8/pi) per bar, times sqrt(bars per year)).
+(ATR% / sqrt(8/pi) per bar, times sqrt(bars per year)); when the market source provides an implied-volatility
+index (VIX / INDIA VIX, engine/regime/vol_index.py) no older than ValidationRules StaleDataCheck, blended
+with it as composite_weight_atr x ATR vol + (1 - composite_weight_atr) x index / 100 (the chain's ATM IV is
+blended the same way afterwards, in the classifier). Details say whether the index was used, and why not.
 """
 from __future__ import annotations
 
@@ -15,8 +18,10 @@ import talib
 from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
+from engine.regime.config import Validation
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
+from engine.regime.paramtext import minutes_threshold
 from engine.regime.series import BROWNIAN_RANGE, rolling_rank_pct
 from engine.regime.types import ModuleResult
 
@@ -60,7 +65,10 @@ class ATRModule(RegimeModule):
         self.rsi_comp = bool(c.atr_rsi_composite)
         self.adx_comp = bool(c.atr_adx_composite)
         self.cw = float(c.composite_weight_atr)
+        stale = Validation(ps).condition("use_cached_regime")  # StaleDataCheck: the chain's limit, for the index too
+        self.stale_minutes = minutes_threshold(stale) if stale else None
         self.a: dict[str, np.ndarray] = {}
+        self.has_index = False
 
     def prepare(self, frame: Frame) -> None:
         b = frame.buf
@@ -90,11 +98,17 @@ class ATRModule(RegimeModule):
             inside = (np.abs(dist) <= np.maximum(self.up_mult, self.lo_mult) * atr).astype(np.float64)
         in_range = talib.SMA(inside, timeperiod=self.squeeze_lookback) if len(c) >= self.squeeze_lookback \
             else np.full(len(c), np.nan)
-        vol = atr_pct / BROWNIAN_RANGE * np.sqrt(frame.tb.bars_per_year)
+        vol_atr = atr_pct / BROWNIAN_RANGE * np.sqrt(frame.tb.bars_per_year)
+        self.has_index = frame.vol_index is not None
+        vix, vix_age = frame.vol_index if frame.vol_index is not None else (np.full(len(c), np.nan),) * 2
+        with np.errstate(invalid="ignore"):
+            fresh = np.isfinite(vix) & ((vix_age <= self.stale_minutes) if self.stale_minutes is not None else True)
+        vol = np.where(fresh, self.cw * vol_atr + (1.0 - self.cw) * vix / 100.0, vol_atr)
         pct = np.full(len(c), np.nan)
         pct[frame.rows] = rolling_rank_pct(atr_pct, ATR_PERCENTILE_LOOKBACK, frame.rows)
         self.a = dict(atr=atr, atr_pct=atr_pct, adx=adx, rsi=rsi, direction=direction, squeeze=squeeze,
-                      momentum=momentum, vol=vol, pct=pct, in_range=in_range)
+                      momentum=momentum, vol=vol, pct=pct, in_range=in_range, vol_atr=vol_atr, vix=vix,
+                      vix_age=vix_age, vix_used=fresh.astype(np.float64))
         self.off = int(frame.rows[0]) if len(frame.rows) else len(c)
         self.lists = {k: v[self.off:].tolist() for k, v in self.a.items()}  # fast scalar access per row
 
@@ -120,5 +134,20 @@ class ATRModule(RegimeModule):
             "atr": atr, "atr_pct": a["atr_pct"][k], "adx": a["adx"][k], "rsi": a["rsi"][k],
             "squeeze": bool(self.squeeze_on and a["squeeze"][k]), "atr_momentum": mom, "atr_state": state,
             "atr_percentile": pct, "atr_vol_class_code": self.vol_class_code(pct) if self.boundaries else -1,
-            "price_in_range": a["in_range"][k],
+            "price_in_range": a["in_range"][k], "vol_atr": a["vol_atr"][k], **self._index_details(k),
         })
+
+    def _index_details(self, k: int) -> dict[str, object]:
+        """The implied-volatility index at row k: its value, whether V used it, and why not."""
+        a = self.lists
+        vix, age = a["vix"][k], a["vix_age"][k]
+        if a["vix_used"][k]:
+            note = ""
+        elif not self.has_index:
+            note = "no implied-volatility index from the market source"
+        elif not math.isfinite(vix):
+            note = "no implied-volatility index point yet"
+        else:
+            note = f"implied-volatility index stale ({age:.0f} min old)"
+        return {"vix": vix if math.isfinite(vix) else None, "vix_age_minutes": age if math.isfinite(age) else None,
+                "vix_used": bool(a["vix_used"][k]), "vix_note": note}

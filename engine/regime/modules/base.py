@@ -35,6 +35,7 @@ class Frame:
     logret: np.ndarray
     rows: np.ndarray  # indices of the bars this update will emit outputs for
     peers: dict[str, np.ndarray] = field(default_factory=dict)  # peer closes aligned to buf.ts (<= t)
+    vol_index: tuple[np.ndarray, np.ndarray] | None = None  # implied-vol index (value, age in minutes) per bar
 
 
 class RegimeModule:
