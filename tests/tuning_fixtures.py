@@ -1,10 +1,13 @@
 """Constructed history for the tuning tests: the simulated market's index (500 one-minute bars) with its
-true regime path, and a deliberately poor current version (emergency transitions at 0.8, at most 3
-transitions a day) that a tuning run can improve within the workbook's expansion limit."""
+true regime path (and every symbol's frame, for the backtest validation), a deliberately poor current
+version (emergency transitions at 0.8, at most 3 transitions a day) that a tuning run can improve within the
+workbook's expansion limit, and a steady constructed up-trend on which a version that trades beats one that
+cannot (TradingRisk max_order_notional 1: the order gateway refuses every order)."""
 from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from engine.market.simulated import SimulatedMarket
@@ -15,17 +18,49 @@ EMERGENCY = ("TransitionManagement", "main", "emergency_transition_threshold")
 PER_DAY = ("StabilityConfiguration", "main", "max_transitions_per_day")
 SPACE = (EMERGENCY, PER_DAY, ("StabilityConfiguration", "main", "confirmation_window"),
          ("NoiseFiltering", "main", "spike_threshold"))  # a small search space: a few trials suffice
+NO_TRADE = ("TradingRisk", "main", "max_order_notional")
+FOLDS = ("ValidationFramework", "main", "cross_validation_folds")
 
 
 @lru_cache(maxsize=1)
-def history(n: int = 500) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def _market(n: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     m = SimulatedMarket(seed=7)
     bars, truth = m.history(n)
-    idx = bars[bars["symbol"] == m.index_symbol()].rename(columns={"ts": "timestamp"}).reset_index(drop=True)
-    return idx, truth, m.index_symbol()
+    return bars.rename(columns={"ts": "timestamp"}), truth, m.index_symbol()
+
+
+def history(n: int = 500) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    bars, truth, sym = _market(n)
+    return bars[bars["symbol"] == sym].drop(columns="symbol").reset_index(drop=True), truth, sym
+
+
+def frames(n: int = 500) -> dict[str, pd.DataFrame]:
+    """Every simulated symbol's bars over the same minutes as history(n) (the backtests trade them)."""
+    bars, _truth, _sym = _market(n)
+    cols = ["timestamp", "open", "high", "low", "close", "volume"]
+    return {str(s): g[cols].reset_index(drop=True) for s, g in bars.groupby("symbol", sort=True)}
 
 
 def poor_version(**switches: object) -> ParamSet:
     changes: dict[tuple[str, str, str], object] = {EMERGENCY: 0.8, PER_DAY: 3}
     changes.update({("AdaptiveTuning", "main", k): v for k, v in switches.items()})
     return edited(default_params(), changes)
+
+
+def no_trade(ps: ParamSet) -> ParamSet:
+    """`ps` whose every order the gateway refuses (1 $ per order at most)."""
+    return edited(ps, {NO_TRADE: 1.0})
+
+
+def trend_frames(n: int = 300, symbols: tuple[str, ...] = ("IDX", "ALFA", "BRVO"), seed: int = 3) -> dict[str, pd.DataFrame]:
+    """Daily bars rising ~0.4 % a day with 0.4 % noise: a version that buys them earns, one that cannot does not."""
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range("2020-01-01", periods=n, freq="B", tz="UTC")
+    out = {}
+    for s in symbols:
+        r = 0.004 + 0.004 * rng.standard_normal(n)
+        close = 100.0 * np.exp(np.cumsum(r))
+        op = close / np.exp(r)
+        out[s] = pd.DataFrame({"timestamp": ts, "open": op, "high": np.maximum(op, close) * 1.002,
+                               "low": np.minimum(op, close) * 0.998, "close": close, "volume": 1e6})
+    return out

@@ -1,9 +1,12 @@
 """Self-tuning on the pages (issue 16): the PerformanceMetrics scorecard (Regime page; its /metrics series
 live in webapp/tuning_metrics.py), tuning proposals with approve / reject and the walk-forward validation
-table of any version (Parameters page). Everything here reads what the engine stored, or calls engine/tuning."""
+table of any version (Parameters page). Everything here reads what the engine stored, or calls engine/tuning.
+A version's validation runs the engine's backtests per fold (minutes), so it is a background callback with
+progress and cancel; a proposal's table is the one its tuning run stored (also by backtest)."""
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -14,6 +17,7 @@ from components.ids import parameters as parameters_ids
 from components.ids import regime as regime_ids
 from components.tables import header_words
 from engine.auth.roles import Role
+from engine.backtest.inputs import BacktestCancelled
 from engine.params.versions import list_versions
 from engine.store.queries import index_symbol as stored_index_symbol
 from engine.tuning import proposals
@@ -21,8 +25,10 @@ from engine.tuning.live import stored_scorecard
 from engine.tuning.validation import ValidationReport
 from engine.tuning.version_check import VersionCheckError, validate_version
 from webapp.auth.access import requires
+from webapp.background import job_store
 from webapp.context import get_context
 from webapp.control_actions import web_actor
+from webapp.inputs import is_click
 from webapp.wiring import Callbacks
 
 regime_callbacks = Callbacks()  # registered by pages/regime.py for each new app
@@ -31,7 +37,9 @@ STATUS_CLASS = {"target": "text-success", "acceptable": "text-body", "below acce
                 "critical": "text-danger", "not measured": "text-muted"}
 
 
-VALIDATION_HEADERS = {"buy_hold": "Buy & hold"}  # other columns: components.tables.header_words
+VALIDATION_HEADERS = {"buy_hold": "Buy & hold return", "buy_hold_score": "Buy & hold score",
+                      "current": "Current score", "candidate": "Candidate score"}  # others: header_words
+SCORE_COLUMNS = ("buy_hold_score",)  # shown when the report has them (backtest validations)
 
 
 def _num(v: object, pct: bool = False) -> str:
@@ -92,8 +100,13 @@ def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
     folds: list[dict[str, Any]] = d.get("folds") or []
     if not folds:
         return html.Div(str(d.get("note") or "no validation folds"), className="text-muted small")
-    cols = ("fold", "start", "end", "bars", "current", "candidate", "current_return", "candidate_return", "buy_hold",
-            "cash")
+    cols = tuple(c for c in ("fold", "start", "end", "bars", "current", "candidate", "buy_hold_score",
+                             "current_return", "candidate_return", "buy_hold", "cash")
+                 if c not in SCORE_COLUMNS or c in folds[0])
+    source = str(d.get("source") or "regime replay")
+    what = (f"Walk-forward validation by {source}: each fold's score is the {d.get('measure') or 'objective'} "
+            "of that fold's run" + (" (the engine's backtest of each version, same bars, preset and cash)"
+                                    if source == "backtest" else ""))
     rows = [html.Tr([html.Td(str(f[c])[:16] if c in ("start", "end") else
                              _num(f[c], pct=c.endswith("return") or c in ("buy_hold", "cash")) if c not in
                              ("fold", "bars") else str(f[c])) for c in cols]) for f in folds]
@@ -101,10 +114,11 @@ def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
                      f"p = {_num(c['p_value'])} → {'significant' if c['significant'] else 'not significant'}")
              for c in (d.get("comparisons") or [])]
     return html.Div([
+        html.Div(what, className="small text-muted mb-1"),
         dbc.Table([html.Thead(html.Tr([html.Th(VALIDATION_HEADERS.get(c) or header_words(c)) for c in cols])),
                    html.Tbody(rows)],
                   size="sm", className="small mb-1"),
-        html.Div(f"out-of-sample gain of the objective: {_num(d.get('gain'), pct=True)}"
+        html.Div(f"out-of-sample gain of the {source} objective: {_num(d.get('gain'), pct=True)}"
                  + (f"; {d['note']}" if d.get("note") else ""), className="small"),
         html.Ul(tests, className="small mb-0")])
 
@@ -119,8 +133,13 @@ def tuning_card() -> dbc.Card:
                                 className="me-1"),
                      dbc.Button("Reject", id=parameters_ids.TUNING_REJECT, color="secondary", size="sm")], md=3),
             dbc.Col(dcc.Dropdown(id=parameters_ids.TUNING_VERSION, placeholder="validate a version…"), md=3),
-            dbc.Col(dbc.Button("Validate", id=parameters_ids.TUNING_VALIDATE, size="sm"), md=2),
+            dbc.Col([dbc.Button("Validate by backtest", id=parameters_ids.TUNING_VALIDATE, size="sm",
+                                className="me-1"),
+                     dbc.Button("Cancel", id=parameters_ids.TUNING_CANCEL, size="sm", color="secondary",
+                                disabled=True)], md=2),
         ], className="g-1 my-1"),
+        html.Div(dbc.Progress(id=parameters_ids.TUNING_PROGRESS, value=0, label="", className="my-1"),
+                 id=parameters_ids.TUNING_PROGRESS_WRAP, style={"display": "none"}),
         html.Div(id=parameters_ids.TUNING_MESSAGE, className="small"),
         dcc.Loading(html.Div(id=parameters_ids.TUNING_VALIDATION)),
     ]), className="mt-2")
@@ -160,21 +179,39 @@ def decide(_approve: int | None, _reject: int | None, pid: int | None) -> html.S
         return html.Span(str(exc), className="text-danger")
 
 
-def show_validation(_n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
-    ctx = get_context()
-    if dash.ctx.triggered_id == parameters_ids.TUNING_PROPOSAL:
-        view = next((v for v in proposals.list_proposals(ctx.store, 200) if v.id == pid), None)
-        return validation_table(view.validation) if view is not None else no_update
-    if version_id is None:
+def show_proposal_validation(pid: object) -> html.Div | Any:
+    """The validation table a proposal's tuning run stored."""
+    if pid is None:
+        return no_update
+    view = next((v for v in proposals.list_proposals(get_context().store, 200) if v.id == pid), None)
+    return validation_table(view.validation) if view is not None else html.Div(
+        f"tuning proposal {str(pid)[:20]} does not exist", className="text-danger small")
+
+
+def run_validation(set_progress: Callable[[tuple[float, str]], None], n: object, version_id: object) -> html.Div | Any:
+    """In a background job: the backtest validation of a stored version against its parent."""
+    if not is_click(n):
+        return no_update
+    if version_id is None or version_id == "":
         return html.Div("choose a version to validate", className="text-warning small")
-    with ctx.store.read() as s:
-        symbol = stored_index_symbol(s)
-    if symbol is None:
-        return html.Div("no index instrument stored yet: nothing to validate on", className="text-danger small")
-    try:
-        return validation_table(validate_version(ctx.store, int(version_id), symbol))
-    except VersionCheckError as exc:
-        return html.Div(str(exc), className="text-danger small")
+    if isinstance(version_id, bool) or not str(version_id).isdigit():
+        return html.Div(f"version {str(version_id)[:20]!r} is not a version number; pick one from the list",
+                        className="text-danger small")
+    set_progress((1, "reading the stored history…"))
+    with job_store() as store:
+        with store.read() as s:
+            symbol = stored_index_symbol(s)
+        if symbol is None:
+            return html.Div("no index instrument stored yet: nothing to validate on", className="text-danger small")
+        try:
+            report = validate_version(store, int(str(version_id)), symbol,
+                                      progress=lambda f, text: set_progress((max(1.0, 100 * f), f"{text} {f:.0%}")))
+        except VersionCheckError as exc:
+            return html.Div(str(exc), className="text-danger small")
+        except BacktestCancelled as exc:
+            return html.Div(str(exc), className="text-warning small")
+    set_progress((100, "done"))
+    return validation_table(report)
 
 
 @parameters_callbacks(Output(parameters_ids.TUNING_PROPOSALS, "children"), Output(parameters_ids.TUNING_PROPOSAL, "options"),
@@ -192,12 +229,29 @@ def _decide(approve: int | None, reject: int | None, pid: int | None) -> html.Sp
     return decide(approve, reject, pid)
 
 
-@parameters_callbacks(Output(parameters_ids.TUNING_VALIDATION, "children"), Input(parameters_ids.TUNING_VALIDATE, "n_clicks"),
-                      Input(parameters_ids.TUNING_PROPOSAL, "value"), State(parameters_ids.TUNING_VERSION, "value"),
-                      prevent_initial_call=True)
+@parameters_callbacks(Output(parameters_ids.TUNING_VALIDATION, "children", allow_duplicate=True),
+                      Input(parameters_ids.TUNING_PROPOSAL, "value"), prevent_initial_call=True)
 @requires(Role.VIEWER)
-def _validation(n: int | None, pid: int | None, version_id: int | None) -> html.Div | Any:
-    return show_validation(n, pid, version_id)
+def _proposal_validation(pid: object) -> html.Div | Any:
+    return show_proposal_validation(pid)
+
+
+@parameters_callbacks(
+    Output(parameters_ids.TUNING_VALIDATION, "children"), Input(parameters_ids.TUNING_VALIDATE, "n_clicks"),
+    State(parameters_ids.TUNING_VERSION, "value"),
+    background=True,
+    progress=[Output(parameters_ids.TUNING_PROGRESS, "value"), Output(parameters_ids.TUNING_PROGRESS, "label")],
+    progress_default=[0, ""],
+    running=[(Output(parameters_ids.TUNING_VALIDATE, "disabled"), True, False),
+             (Output(parameters_ids.TUNING_CANCEL, "disabled"), False, True),
+             (Output(parameters_ids.TUNING_PROGRESS_WRAP, "style"), {"display": "block"}, {"display": "none"})],
+    cancel=[Input(parameters_ids.TUNING_CANCEL, "n_clicks")],
+    interval=500,
+    prevent_initial_call=True,
+)
+@requires(Role.TRADER)  # it runs backtests, which traders run (the Backtest page)
+def _validation(set_progress: Callable[[tuple[float, str]], None], n: object, version_id: object) -> html.Div | Any:
+    return run_validation(set_progress, n, version_id)
 
 
 def register_parameters_callbacks() -> None:

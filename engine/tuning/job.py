@@ -4,7 +4,10 @@ its own job run, so one failing step shows on the Health page without hiding the
 
 A scheduled run tunes on the newest historical_lookback_days of the index's stored bars (and the
 simulated market's true regimes when present), needs min_samples_required bars, and uses a seed derived
-from the run's hour so the run is reproducible from the store.
+from the run's hour so the run is reproducible from the store. Its trials are regime replays of the index;
+the best candidate is accepted only by backtests of every stored symbol over the same range with the
+active planner preset (engine/tuning/backtest_validation.py: at most MAX_VERSION_BARS traded bars per
+version, a few minutes at today's backtest speed).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from engine.tuning.live import store_scorecard
 from engine.tuning.proposals import record
 from engine.tuning.rollback import check_rollback
 from engine.tuning.tuner import tune
+from engine.tuning.version_check import stored_setup
 
 log = logging.getLogger(__name__)
 LAST_RUN_KEY = "tuning.last_run"  # {"ts", "outcome"}
@@ -68,7 +72,9 @@ def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
                                         f"skipped: {len(bars)} bars < min_samples_required {min_samples}"}, now)
             return None
     seed = int(now.timestamp() // 3600)
-    result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=ctx.source.index_symbol())
+    symbol = ctx.source.index_symbol()
+    setup = stored_setup(ctx.store, pd.Timestamp(bars["timestamp"].iloc[0]).to_pydatetime(), symbol)
+    result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=symbol, backtest=setup)
     pid = record(ctx.store, ps, result, seed, clock=ctx.clock)
     with ctx.store.write() as s:
         put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"proposal {pid}: {result.reason}"}, now)

@@ -4,8 +4,11 @@ The search space: numeric key/value parameters read by the rule-based detector's
 and noise stages (they change a replay from bars alone). A trial picks up to max_simultaneous_changes of
 them and moves each within parameter_expansion_limit of its current value (relative), clipped to the
 schema's bounds (integers rounded). Trials are scored on the in-sample part of the history (the first
-1 − validation_split); the best candidate is then validated out of sample (engine/tuning/validation.py)
-and is a proposal only when it beats the current version by target_improvement there.
+1 - validation_split) by regime REPLAY with the scorecard objective (optimize_for, then secondary_target as a
+tie-breaker: validation.objective_of): a backtest per trial would cost folds x minutes per trial. The best
+trial's candidate is then validated out of sample by BACKTESTS of it and of the current version
+(engine/tuning/backtest_validation.py) and is a proposal only when its backtest gain there reaches
+target_improvement; without market frames for the backtests (`backtest=None`) nothing is accepted.
 Nothing here stores parameters: engine/tuning/proposals.py does, through apply_version.
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import optuna
@@ -23,6 +26,7 @@ from engine.params import load_schema
 from engine.params.errors import ValidationError
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
+from engine.tuning.backtest_validation import BacktestSetup, Progress, validate_by_backtest
 from engine.tuning.edit import Key, edited, kv_number
 from engine.tuning.validation import ValidationConfig, ValidationReport, detected, objective_of, validate
 
@@ -49,8 +53,9 @@ class TuningResult:
     in_sample_current: float
     in_sample_candidate: float
     validation: ValidationReport
-    beats: bool  # out-of-sample gain >= target_improvement
+    beats: bool  # out-of-sample backtest gain >= target_improvement
     reason: str
+    validation_seconds: float = 0.0  # of which the out-of-sample validation (the backtests)
 
 
 def search_space(ps: ParamSet, only: Collection[Key] | None = None) -> list[tuple[Key, float, float, bool]]:
@@ -93,8 +98,10 @@ def _candidate(trial: optuna.Trial, ps: ParamSet, space: list[tuple[Key, float, 
 
 
 def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, trials: int, seed: int,
-         symbol: str | None = None, only: Collection[Key] | None = None) -> TuningResult:
-    """Search on the in-sample bars, validate the best candidate out of sample; same seed -> same proposal.
+         symbol: str | None = None, only: Collection[Key] | None = None, backtest: BacktestSetup | None = None,
+         progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> TuningResult:
+    """Search on the in-sample index bars by replay, validate the best candidate out of sample by backtests on
+    `backtest`'s frames (which must cover `bars`' time range); same seed -> same proposal.
     `only`: restrict the search to these parameters (a person's choice, or a quick run)."""
     t0 = time.perf_counter()
     tcfg, vcfg = Parameters(current).adaptive_tuning, ValidationConfig.of(current)
@@ -123,10 +130,20 @@ def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, t
         raise ValueError("tuning: every trial was refused by the parameter rules")
     best = max(done, key=lambda t: (t.value, -t.number))
     cand, changes = found[best.number]
-    report = validate(current, cand, detected(current, bars, truth, symbol), detected(cand, bars, truth, symbol),
-                      vcfg, objective)
-    beats = bool(changes) and math.isfinite(report.gain) and report.gain >= tcfg.target_improvement
-    reason = (f"out-of-sample gain {report.gain:+.1%} vs the required {tcfg.target_improvement:.0%}"
-              if math.isfinite(report.gain) else "no out-of-sample gain measurable")
-    return TuningResult(changes, cand, len(study.trials), time.perf_counter() - t0, in_cur, float(best.value or 0.0),
-                        report, beats, reason)
+    t1 = time.perf_counter()
+    target = tcfg.target_improvement
+    if backtest is None:
+        report = validate(current, cand, detected(current, bars, truth, symbol), detected(cand, bars, truth, symbol),
+                          vcfg, objective)
+        beats, reason = False, ("not accepted: no market frames for the backtest validation, and only a backtest "
+                                "gain out of sample can make a proposal")
+    else:
+        report = validate_by_backtest(current, cand, backtest, vcfg, progress=progress, cancelled=cancelled)
+        beats = bool(changes) and math.isfinite(report.gain) and report.gain >= target
+        reason = (f"out-of-sample backtest gain {report.gain:+.1%} ({report.measure}) vs the required {target:.0%}"
+                  if math.isfinite(report.gain) else "no out-of-sample backtest gain measurable: " + report.note)
+        if not changes:
+            reason = "no trial changed a parameter; " + reason
+    now = time.perf_counter()
+    return TuningResult(changes, cand, len(study.trials), now - t0, in_cur, float(best.value or 0.0),
+                        report, beats, reason, now - t1)

@@ -1,13 +1,17 @@
-"""Walk-forward validation (ValidationFramework): two parameter versions scored fold by fold on history.
+"""Walk-forward validation (ValidationFramework): configuration, the report, the folds and the test shared by
+the two ways of scoring a version per fold.
 
-Each version's regime detection is replayed once over the whole history (a replay is causal: a bar only
-sees earlier bars), then the out-of-sample part is cut into cross_validation_folds consecutive folds and
-each fold is scored with the scorecard objective and with its regime-following return (position = the
-detected trend direction, +1 up / −1 down / 0 sideways, held over the next bar). A one-sided paired
-t-test (scipy.stats.ttest_rel) at 1 − statistical_significance compares the candidate with the current
-version (objective) and, with performance_benchmarking, with buy-and-hold and cash (returns).
-Why not the full engine backtest per fold: on this machine a 300-bar engine/backtest run took minutes,
-so folds × versions × trials would take hours; the replay path is the same regime code.
+- By BACKTEST (engine/tuning/backtest_validation.py): what the Parameters page shows for any version and
+  what decides whether a tuning candidate is a proposal (beats the current version by target_improvement
+  out of sample). Its docstring says how folds are capped, scored and tested.
+- By regime REPLAY (`validate` here): each version's regime detection is replayed once over the history (a
+  replay is causal: a bar only sees earlier bars), the out-of-sample part is cut into the same folds and
+  each is scored with the scorecard objective (`objective_of`) and its regime-following return (position =
+  the detected trend direction, +1 up / -1 down / 0 sideways, held over the next bar). It is cheap (no
+  orders, no store), so the tuner's optuna TRIALS are scored this way on the in-sample bars; it never
+  decides a proposal's acceptance.
+The significance test of both is a one-sided paired t-test (scipy.stats.ttest_rel) at
+1 - statistical_significance (why a t-test: see backtest_validation).
 """
 from __future__ import annotations
 
@@ -61,15 +65,21 @@ class Comparison:
 class ValidationReport:
     folds: pd.DataFrame  # fold, start, end, bars, current/candidate objective and return, buy_hold
     comparisons: list[Comparison] = field(default_factory=list)
-    gain: float = math.nan  # candidate objective over current, minus 1, over all folds
+    gain: float = math.nan  # the candidate's out-of-sample gain over the current version
     note: str = ""
+    source: str = "regime replay"  # or "backtest"
+    measure: str = "scorecard objective"  # what the current / candidate columns hold
+    curves: dict[tuple[int, str], pd.Series] = field(default_factory=dict)  # (fold, who) -> backtest equity
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the proposal row stores it); the equity curves are not kept."""
         f = self.folds.copy()
         for c in ("start", "end"):
-            f[c] = f[c].astype(str)
+            if c in f:
+                f[c] = f[c].astype(str)
         return {"folds": f.to_dict("records"), "comparisons": [c.__dict__ for c in self.comparisons],
-                "gain": None if not math.isfinite(self.gain) else self.gain, "note": self.note}
+                "gain": None if not math.isfinite(self.gain) else self.gain, "note": self.note,
+                "source": self.source, "measure": self.measure}
 
 
 def objective_of(ps: ParamSet) -> Objective:
@@ -111,7 +121,7 @@ def fold_bounds(n: int, folds: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
-def _paired(against: str, measure: str, a: np.ndarray, b: np.ndarray, alpha: float) -> Comparison:
+def paired(against: str, measure: str, a: np.ndarray, b: np.ndarray, alpha: float) -> Comparison:
     diff = a - b
     if len(a) < 2 or np.allclose(diff, diff[0]):
         return Comparison(against, measure, float(diff.mean()) if len(diff) else math.nan, None, None, False)
@@ -122,7 +132,7 @@ def _paired(against: str, measure: str, a: np.ndarray, b: np.ndarray, alpha: flo
 
 def validate(current: ParamSet, candidate: ParamSet, cur_h: pd.DataFrame, cand_h: pd.DataFrame,
              cfg: ValidationConfig, objective: Objective) -> ValidationReport:
-    """Fold-by-fold comparison on the held-out tail of two detected histories (same bars)."""
+    """Fold-by-fold comparison by regime replay on the held-out tail of two detected histories (same bars)."""
     m = cur_h[["timestamp"]].merge(cand_h[["timestamp"]], on="timestamp")["timestamp"]
     cur_h, cand_h = cur_h[cur_h["timestamp"].isin(m)].reset_index(drop=True), \
         cand_h[cand_h["timestamp"].isin(m)].reset_index(drop=True)
@@ -146,10 +156,10 @@ def validate(current: ParamSet, candidate: ParamSet, cur_h: pd.DataFrame, cand_h
     report.gain = float(folds["candidate"].mean()) / cur_mean - 1.0 if cur_mean > 0 else math.nan
     if cfg.hypothesis:
         cand = folds["candidate"].to_numpy()
-        report.comparisons.append(_paired("current version", "objective", cand, folds["current"].to_numpy(),
+        report.comparisons.append(paired("current version", "objective", cand, folds["current"].to_numpy(),
                                           cfg.alpha))
         if cfg.benchmark:
             cr = folds["candidate_return"].to_numpy()
-            report.comparisons.append(_paired("buy-and-hold", "return", cr, folds["buy_hold"].to_numpy(), cfg.alpha))
-            report.comparisons.append(_paired("cash", "return", cr, folds["cash"].to_numpy(), cfg.alpha))
+            report.comparisons.append(paired("buy-and-hold", "return", cr, folds["buy_hold"].to_numpy(), cfg.alpha))
+            report.comparisons.append(paired("cash", "return", cr, folds["cash"].to_numpy(), cfg.alpha))
     return report

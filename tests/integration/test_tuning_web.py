@@ -43,7 +43,8 @@ def _pending(ctx) -> int:  # type: ignore[no-untyped-def]
                            "candidate": 0.5, "current_return": 0.0, "candidate_return": 0.01, "buy_hold": 0.002,
                            "cash": 0.0}])
     result = TuningResult([Change(PER_DAY, 3.0, 4.0)], edited(cur, {PER_DAY: 4}), 1, 0.0, 0.4, 0.5,
-                          ValidationReport(folds, gain=0.25), True, "out-of-sample gain +25.0%")
+                          ValidationReport(folds, gain=0.25, source="backtest", measure="backtest sharpe"), True,
+                          "out-of-sample gain +25.0%")
     return proposals.record(ctx.store, cur, result, seed=1, clock=ctx.clock)
 
 
@@ -63,9 +64,11 @@ def test_an_admin_approves_and_a_trader_is_refused(app) -> None:  # type: ignore
         newest = s.scalars(select(ParamVersion).order_by(ParamVersion.id.desc())).first()
         assert newest is not None and newest.source == "tuning" and "ada" in newest.author
         assert "ada" in recent(s, action_prefix="tuning.apply")[0].actor
-    table = wr.call(admin, wr.find(wr.dependencies(admin), "parameters-tuning-validation"),
+    table = wr.call(admin, wr.find(wr.dependencies(admin), "parameters-tuning-validation", "parameters-tuning-proposal"),
                     {"parameters-tuning-proposal.value": pid}, trigger="parameters-tuning-proposal.value")
-    assert table.status_code == 200 and "out-of-sample gain of the objective: 25.0%" in table.get_data(as_text=True)
+    text = table.get_data(as_text=True)
+    assert table.status_code == 200 and "out-of-sample gain of the backtest objective: 25.0%" in text
+    assert "Walk-forward validation by backtest" in text and "backtest sharpe" in text
 
 
 def test_regime_page_and_metrics_show_the_stored_scorecard(app) -> None:  # type: ignore[no-untyped-def]
@@ -85,3 +88,28 @@ def test_regime_page_and_metrics_show_the_stored_scorecard(app) -> None:  # type
     metrics = login_client(application, "admin", "ada").get("/metrics").get_data(as_text=True)
     assert f"regimedesk_scorecard_overall {card.overall}" in metrics
     assert 'regimedesk_scorecard_value{metric="prediction_confidence"} 0.8' in metrics
+
+
+def test_version_validation_refuses_viewers_and_names_bad_inputs(app) -> None:  # type: ignore[no-untyped-def]
+    """The backtest validation is a background job for traders; its bad inputs are messages, never errors."""
+    from dash import no_update
+
+    from engine.store.models import Instrument
+    from webapp.tuning_views import run_validation
+
+    application, ctx = app
+    viewer = login_client(application, "viewer", "vic")
+    dep = wr.find(wr.dependencies(viewer), "parameters-tuning-validation.children", "parameters-tuning-validate")
+    refused = wr.call(viewer, dep, {"parameters-tuning-validate.n_clicks": 1, "parameters-tuning-version.value": 1},
+                      trigger="parameters-tuning-validate.n_clicks")
+    assert refused.status_code == 403
+    shown: list[tuple[float, str]] = []
+    with application.server.app_context():
+        assert run_validation(shown.append, None, 1) is no_update  # not a click
+        assert "choose a version to validate" in str(run_validation(shown.append, 1, None))
+        assert "'1e9' is not a version number" in str(run_validation(shown.append, 1, "1e9"))
+        assert "no index instrument stored yet" in str(run_validation(shown.append, 1, 3))
+        with ctx.store.write() as s:
+            s.add(Instrument(symbol="IDX", kind="index", source="simulated"))
+        assert "parameter version 99 does not exist" in str(run_validation(shown.append, 1, 99))
+    assert shown and shown[0][1] == "reading the stored history…"

@@ -1,52 +1,20 @@
-"""A tuning run on constructed history: inside the workbook's limits, validated out of sample, reproducible."""
+"""The tuner's search space stays within the workbook's limits; the backtest validation's folds are cut from
+the held-out tail and capped, and its gain has a floor (no backtest runs here: see
+tests/integration/test_tuning_tuner_backtest.py for whole tuning runs)."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pandas as pd
 import pytest
 
-from engine.params import load_schema
-from engine.params.typed import Parameters
-from engine.tuning.edit import kv_value
-from engine.tuning.tuner import search_space, tune
-from tests.tuning_fixtures import SPACE, history, poor_version
-
-TRIALS = 6
-
-
-@pytest.fixture(scope="module")
-def run():  # type: ignore[no-untyped-def]
-    bars, truth, symbol = history()
-    return tune(poor_version(), bars, truth, trials=TRIALS, seed=11, symbol=symbol, only=SPACE)
-
-
-def test_the_proposal_stays_inside_the_workbook_limits(run) -> None:  # type: ignore[no-untyped-def]
-    cur = poor_version()
-    t = Parameters(cur).adaptive_tuning
-    bounds = {(s.name, sec.key, f.name): (f.min, f.max) for s, sec, f in load_schema().iter_fields()}
-    assert 1 <= len(run.changes) <= t.max_simultaneous_changes == 3
-    for c in run.changes:
-        lo, hi = bounds[c.key]
-        assert lo <= c.new <= hi, c.text()
-        assert abs(c.new - c.old) <= abs(c.old) * t.parameter_expansion_limit + 1e-9, c.text()
-        assert float(kv_value(run.candidate, c.key)) == pytest.approx(c.new)  # type: ignore[arg-type]
-    assert run.trials == TRIALS
-
-
-def test_it_is_validated_on_the_held_out_tail_only(run) -> None:  # type: ignore[no-untyped-def]
-    bars, _truth, _ = history()
-    cut = bars["timestamp"].iloc[int(len(bars) * (1 - 0.2))]  # AdaptiveTuning validation_split 0.2
-    folds = run.validation.folds
-    assert len(folds) >= 2 and (folds["start"] >= cut).all()
-    assert {c.against for c in run.validation.comparisons} == {"current version", "buy-and-hold", "cash"}
-    # the gain is the folds' mean objective ratio, recomputed here
-    assert run.validation.gain == pytest.approx(folds["candidate"].mean() / folds["current"].mean() - 1)
-    assert run.beats == (run.validation.gain >= 0.05)
-
-
-def test_same_seed_same_proposal(run) -> None:  # type: ignore[no-untyped-def]
-    bars, truth, symbol = history()
-    again = tune(poor_version(), bars, truth, trials=TRIALS, seed=11, symbol=symbol, only=SPACE)
-    assert [c.text() for c in again.changes] == [c.text() for c in run.changes]
-    assert again.candidate.content_hash == run.candidate.content_hash
+from engine.planner.api import load_preset
+from engine.tuning.backtest_validation import MAX_FOLD_BARS, BacktestSetup, Measure, gain, windows
+from engine.tuning.edit import edited, kv_value
+from engine.tuning.tuner import search_space
+from engine.tuning.validation import ValidationConfig
+from tests.tuning_fixtures import FOLDS, poor_version, trend_frames
 
 
 def test_search_space_respects_expansion_and_bounds() -> None:
@@ -54,3 +22,29 @@ def test_search_space_respects_expansion_and_bounds() -> None:
     for key, lo, hi, _integer in search_space(cur):
         v = float(kv_value(cur, key))  # type: ignore[arg-type]
         assert v - abs(v) * 0.2 - 1e-9 <= lo <= v <= hi <= v + abs(v) * 0.2 + 1e-9
+
+
+def test_folds_are_the_held_out_tail_capped_with_warm_up_before() -> None:
+    ts = pd.Series(pd.date_range("2026-01-05", periods=5000, freq="min", tz="UTC"))
+    frames = trend_frames(10)
+    cfg = ValidationConfig.of(edited(poor_version(), {FOLDS: 4}))  # validation_split 0.2: the last 1,000 bars
+    wins = windows(ts, cfg, BacktestSetup(frames, "IDX", load_preset("default")))
+    assert [w.fold for w in wins] == [1, 2, 3, 4]
+    ends = [ts[4000 + 250 * k - 1] for k in range(1, 5)]  # folds of 250 bars, each traded over its newest 120
+    assert [w.end for w in wins] == ends and all(w.bars == MAX_FOLD_BARS for w in wins)
+    assert [w.start for w in wins] == [ts[4000 + 250 * k - MAX_FOLD_BARS] for k in range(1, 5)]
+    assert all(w.warm_from == ts[ts[ts == w.start].index[0] - 300] for w in wins)
+    many = ValidationConfig.of(edited(poor_version(), {FOLDS: 30}))  # 30 folds of 33: the per-version cap
+    capped = windows(ts, many, BacktestSetup(frames, "IDX", load_preset("default"), max_version_bars=300))
+    assert len(capped) == 30 and {w.bars for w in capped} == {30}  # 300 // 30 = 10, floored at MIN_FOLD_BARS
+
+
+def test_gain_floor_and_measure() -> None:
+    assert gain(np.array([2.0, 4.0]), np.array([0.0, 0.0])) == pytest.approx(3.0)  # over cash: in ratio units
+    assert gain(np.array([3.0, 3.0]), np.array([2.0, 2.0])) == pytest.approx(0.5)
+    assert gain(np.array([-1.0]), np.array([-2.0])) == pytest.approx(0.5)  # less negative is a gain
+    assert math.isnan(gain(np.array([]), np.array([])))
+    m = Measure.of(poor_version())  # ACCURACY / STABILITY: the workbook's defaults
+    assert (m.primary, m.secondary) == ("sharpe", "max_drawdown")
+    flat = pd.Series(1e6, index=pd.date_range("2026-01-05", periods=40, freq="B", tz="UTC"))
+    assert m.score(flat, 252.0) == (0.0, 0.0)  # never traded: cash's score
