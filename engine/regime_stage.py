@@ -108,7 +108,8 @@ class RegimeStage:
         chain = next((c for c in update.chains if c.underlying == symbol), None)
         peers = {peer: _frame([b for b in update.bars if b.symbol == peer]) for peer in self._peers(ctx, symbol)}
         outputs = self.classifier.update_many(_frame(new_bars), [chain] if chain is not None else None,
-                                              peers={k: v for k, v in peers.items() if len(v)} or None)
+                                              peers={k: v for k, v in peers.items() if len(v)} or None,
+                                              vol_index=update.vol_index or None)  # the source's VIX, if any
         verdicts: list[dict[str, Any] | None] = [None] * len(outputs)
         if self.ensemble is not None and self.ensemble.cfg.enabled:
             with ctx.store.read() as session:

@@ -35,7 +35,8 @@ def build_source(settings: Settings) -> MarketSource:
         from engine.market.csv_source import CsvReplaySource
 
         assert settings.csv_dir is not None
-        return CsvReplaySource(settings.csv_dir, index_symbol=settings.csv_index_symbol)
+        return CsvReplaySource(settings.csv_dir, index_symbol=settings.csv_index_symbol,
+                               vol_index_symbol=settings.csv_vol_index_symbol)
     # local import: alpaca-py loads only with the Alpaca source
     from engine.market.alpaca_source import build_alpaca_source
 

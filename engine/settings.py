@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     market_source: MarketSourceName = MarketSourceName.SIMULATED
     csv_dir: Path | None = Field(default=None, description="directory of SYMBOL.csv files for market_source=csv")
     csv_index_symbol: str | None = Field(default=None, description="which CSV symbol is the index (default: the first)")
+    csv_vol_index_symbol: str | None = Field(
+        default=None, description="which CSV file is the implied-volatility index (default: VIX.csv or INDIAVIX.csv)")
     broker: BrokerName = BrokerName.PAPER
     host: str = "127.0.0.1"
     port: int = Field(default=8050, ge=1, le=65535)

@@ -24,6 +24,12 @@ Example::
 
 A malformed file raises MarketDataError naming the file, the line, the column and what is
 wrong, e.g. ``SPY.csv line 14, column 'high': high 99.5 is below low 100.2``.
+
+Implied-volatility index: a ``VIX.csv`` or ``INDIAVIX.csv`` in the folder (or the file of the symbol
+given as ``vol_index_symbol``, setting REGIMEDESK_CSV_VOL_INDEX_SYMBOL) is not a tradable symbol: it is
+read as the index series (``timestamp`` and ``close`` required, other columns optional; values in index
+points, e.g. 18.5 for 18.5 % annualised) and each poll returns its points up to the poll's newest bar
+in ``MarketUpdate.vol_index``; the regime engine's volatility module blends it into V.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.market.csv_vol_index import VOL_INDEX_FILES, load_vol_index_csv
 from engine.market.types import Bar, MarketDataError, MarketUpdate
 
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -198,7 +205,7 @@ class CsvReplaySource:
     name = "csv"
 
     def __init__(self, files: dict[str, Path] | str | Path, bars_per_poll: int = 1,
-                 index_symbol: str | None = None) -> None:
+                 index_symbol: str | None = None, vol_index_symbol: str | None = None) -> None:
         if bars_per_poll < 1:
             raise MarketDataError(f"CSV market data: bars_per_poll must be at least 1, got {bars_per_poll}")
         if not isinstance(files, dict):
@@ -208,6 +215,11 @@ class CsvReplaySource:
             files = {p.stem.upper(): p for p in sorted(folder.glob("*.csv"))}
             if not files:
                 raise MarketDataError(f"CSV market data: no .csv files in {folder}; add one file per symbol")
+        files = dict(files)
+        self._vol_name = self._vol_index_key(files, vol_index_symbol)
+        self._vol = load_vol_index_csv(files.pop(self._vol_name)) if self._vol_name else None
+        if not files:
+            raise MarketDataError("CSV market data: only an implied-volatility index file; add one file per symbol")
         self._frames = {sym: load_ohlcv_csv(Path(p), sym) for sym, p in sorted(files.items())}
         if index_symbol is not None and index_symbol not in self._frames:
             raise MarketDataError(f"CSV market data: index symbol {index_symbol!r} has no file; have "
@@ -226,6 +238,26 @@ class CsvReplaySource:
         self._starts = np.searchsorted(tvals, self._times, side="left")
         self._ends = np.searchsorted(tvals, self._times, side="right")
         self._cursor = 0
+        self._vol_t = (self._vol["timestamp"].dt.tz_localize(None).to_numpy() if self._vol is not None
+                       else np.empty(0, "datetime64[ns]"))
+        self._vol_cursor = 0
+
+    @staticmethod
+    def _vol_index_key(files: dict[str, Path], wanted: str | None) -> str | None:
+        if wanted:
+            if wanted.upper() not in files:
+                raise MarketDataError(f"CSV market data: implied-volatility index {wanted!r} has no file; have "
+                                      f"{', '.join(files)}")
+            return wanted.upper()
+        return next((k for k in VOL_INDEX_FILES if k in files), None)
+
+    def vol_index_symbol(self) -> str | None:
+        """The implied-volatility index read from the folder (None: there is none)."""
+        return self._vol_name
+
+    def vol_index_frame(self) -> pd.DataFrame | None:
+        """The whole index series (timestamp, close), e.g. for a replay."""
+        return None if self._vol is None else self._vol.copy()
 
     def symbols(self) -> list[str]:
         return list(self._frames)
@@ -254,13 +286,24 @@ class CsvReplaySource:
             for sym, us, *vals in zip(self._sym[a:b].tolist(), self._us[a:b].tolist(), *cols, strict=True)
         ]
         have = {bar.symbol for bar in bars}
-        return MarketUpdate(bars=bars, stale_symbols=[s for s in self._frames if s not in have])
+        return MarketUpdate(bars=bars, stale_symbols=[s for s in self._frames if s not in have],
+                            vol_index=self._vol_points(self._times[last - 1]))
+
+    def _vol_points(self, upto: np.datetime64) -> list[Bar]:
+        """Index points after the previous poll's up to ``upto`` (the poll's newest bar time)."""
+        if self._vol is None:
+            return []
+        a, b = self._vol_cursor, int(np.searchsorted(self._vol_t, upto, side="right"))
+        self._vol_cursor = max(a, b)
+        ts, val = self._vol["timestamp"].iloc[a:b].tolist(), self._vol["close"].iloc[a:b].tolist()
+        return [Bar(str(self._vol_name), t.to_pydatetime(), v, v, v, v, 0.0) for t, v in zip(ts, val, strict=True)]
 
     def resume_after(self, last_ts: datetime | None) -> None:
         if last_ts is None:
-            self._cursor = 0
+            self._cursor = self._vol_cursor = 0
             return
         if last_ts.tzinfo is None:
             last_ts = last_ts.replace(tzinfo=UTC)
         naive = np.datetime64(last_ts.astimezone(UTC).replace(tzinfo=None), "us")
         self._cursor = int(np.searchsorted(self._times, naive, side="right"))
+        self._vol_cursor = int(np.searchsorted(self._vol_t, naive, side="right"))

@@ -11,7 +11,9 @@ Conventions: a bar's ts is its open (aware UTC), bars run every calendar minute 
 realised vol is annualised over 252 x 390 minutes; option expiries are weekly (Fridays 20:00
 UTC) and a chain's expiry_days are calendar days; chain ``volume`` is the contract's volume so
 far in the UTC day; open interest and volume move every 15 simulated minutes (oi_book.OI_STEP),
-prices, IV and Greeks every minute.
+prices, IV and Greeks every minute. Every bar also publishes the implied-volatility index VOL_INDEX
+(MarketUpdate.vol_index): 100 x the index's ATM IV at VOL_INDEX_DAYS calendar days on the chain's own term
+structure (option_chain.atm_vol), i.e. the 30-day constant-maturity ATM IV of its option chain.
 """
 from __future__ import annotations
 
@@ -22,7 +24,14 @@ import numpy as np
 import pandas as pd
 
 from engine.market.oi_book import OI_STEP, OpenInterestBook
-from engine.market.option_chain import ChainSpec, ExpiryCalendar, build_chain, nice_step
+from engine.market.option_chain import (
+    MINUTES_PER_CAL_YEAR,
+    ChainSpec,
+    ExpiryCalendar,
+    atm_vol,
+    build_chain,
+    nice_step,
+)
 from engine.market.price_path import (
     CHUNK,
     INDEX,
@@ -39,6 +48,9 @@ from engine.market.types import Bar, MarketDataError, MarketUpdate, OptionChain,
 DEFAULT_START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 _OI_SCALE = {INDEX: 8000.0}
 _LONG_RUN = nominal_vol(np.array([1]))[0]  # medium-regime annual vol of each symbol
+VOL_INDEX = "VIX"  # the implied-volatility index of INDEX
+VOL_INDEX_DAYS = 30.0  # its constant maturity, as the CBOE VIX
+_IDX = SYMBOLS.index(INDEX)
 
 
 class SimulatedMarket:
@@ -89,6 +101,15 @@ class SimulatedMarket:
     def option_underlyings(self) -> list[str]:
         return list(self._underlyings)
 
+    def vol_index_symbol(self) -> str:
+        return VOL_INDEX
+
+    @staticmethod
+    def vol_index_value(level: float) -> float:
+        """100 x the ATM IV at VOL_INDEX_DAYS of a chain whose index vol level is ``level``."""
+        t = np.array([VOL_INDEX_DAYS * 1440.0 / MINUTES_PER_CAL_YEAR])
+        return float(100.0 * atm_vol(t, level, float(_LONG_RUN[_IDX]))[0])
+
     def poll(self) -> MarketUpdate:
         first, last = self._cursor, self._cursor + self.minutes_per_poll - 1
         self._ensure_chunk(last)
@@ -101,6 +122,8 @@ class SimulatedMarket:
                 Bar(s, ts, o[n], h[n], lo[n], c[n], v[n]) for n, s in enumerate(SYMBOLS)
             )
             update.true_regimes.append(TrueRegime(ts, TRENDS[ch.trend[r]], VOLS[ch.vol[r]]))
+            v = self.vol_index_value(float(ch.vol_level[r, _IDX]))
+            update.vol_index.append(Bar(VOL_INDEX, ts, v, v, v, v, 0.0))
         self._advance_books(last)
         period = self.chain_every * self.minutes_per_poll
         if (last + 1) // period > first // period:

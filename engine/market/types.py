@@ -61,12 +61,15 @@ class TrueRegime:
 
 @dataclass(slots=True)
 class MarketUpdate:
-    """What one poll of a source produced: new bars, chains, and (simulated only) true regimes."""
+    """What one poll of a source produced: new bars, chains, (simulated only) true regimes, and the points of
+    an implied-volatility index when the source has one (VIX-like: annualised vol x 100 in ``close``, the bar's
+    ts as for chains; the index is not a tradable symbol: it is not in symbols())."""
 
     bars: list[Bar] = field(default_factory=list)
     chains: list[OptionChain] = field(default_factory=list)
     true_regimes: list[TrueRegime] = field(default_factory=list)
     stale_symbols: list[str] = field(default_factory=list)
+    vol_index: list[Bar] = field(default_factory=list)
 
 
 class MarketDataError(Exception):
