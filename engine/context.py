@@ -11,6 +11,7 @@ from engine.health.outage import StoreOutage
 from engine.lease import LeaseFence
 from engine.market.market_clock import MarketClock, WallMarketClock
 from engine.market.types import MarketSource
+from engine.protocols import BarHistory
 from engine.settings import Settings
 from engine.store.db import Store
 from engine.trading.brokers.base import Broker
@@ -30,6 +31,7 @@ class EngineContext:
     # None: the market runs on `clock` (contexts built by hand in tests and tools).
     market_clock: MarketClock | None = None
     store_outage: StoreOutage | None = None  # an engine process only: job runs kept while the store is down
+    bars: BarHistory | None = None  # a backtest only: its bars in memory, read instead of the store's (same rows)
 
     def __post_init__(self) -> None:
         if self.market_clock is None:

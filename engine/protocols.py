@@ -7,11 +7,15 @@ bottom of the layering (engine.clock only at run time) and creates no import cyc
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from engine.clock import Clock
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from engine.store.db import Store
     from engine.trading.brokers.base import Broker
 
@@ -35,3 +39,12 @@ class ControlContext(StoreContext, Protocol):
 
     @property
     def broker(self) -> Broker: ...
+
+
+class BarHistory(Protocol):
+    """A backtest's bars in memory, cut at the newest bar stored: the same rows the store's bar reads return
+    (engine/backtest/history.py). Live engines have none and read the store."""
+
+    def recent(self, symbol: str, n: int) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def closes(self, symbols: Sequence[str], anchor: str, lookback: int) -> pd.DataFrame: ...

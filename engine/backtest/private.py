@@ -1,17 +1,21 @@
 """The backtest's own engine context: a private SQLite store, a simulated clock, the paper broker.
 
-Nothing of a run reaches the shared store or the outside world: the store is a temporary file, and the
-trading-state notifications its risk triggers queue are dropped before they could be sent.
+Nothing of a run reaches the shared store or the outside world: the store is an in-memory SQLite
+database of its own (one connection, StaticPool: no file, no fsync, no WAL), and the trading-state
+notifications its risk triggers queue are dropped before they could be sent.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from engine.context import EngineContext
 from engine.market.market_clock import WallMarketClock
@@ -43,19 +47,33 @@ def _mute(session: Session) -> None:
     session.info.pop(AFTER_COMMIT_KEY, None)  # a backtest's HALT is a result, not news for the trading desk
 
 
-class PrivateStore(Store):
-    """A throw-away SQLite store with the full schema (created from the models: no migration run needed)."""
+_RUNS = itertools.count(1)
 
-    def __init__(self, folder: Path) -> None:
-        super().__init__(f"sqlite:///{folder / 'backtest.db'}")
+
+class PrivateStore(Store):
+    """A throw-away in-memory SQLite store with the full schema (created from the models: no migration run).
+
+    Its URL names the run (process and a counter): caches keyed by the database URL (the risk history's)
+    never mix two runs. The engine's SQLite conventions are kept: BEGIN is ours, IMMEDIATE for writes."""
+
+    def __init__(self, folder: Path) -> None:  # noqa: ARG002 - kept for callers; nothing is written there
+        self.url = f"sqlite:///file:backtest-{os.getpid()}-{next(_RUNS)}?mode=memory&uri=true"
+        self.engine = create_engine(self.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
 
         @event.listens_for(self.engine, "connect")
-        def _fast(dbapi_conn: Any, _record: Any) -> None:
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # BEGIN is emitted below, as engine/store/db.py does
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA synchronous=OFF")  # a crash loses only this run
+            cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}")
+
         Base.metadata.create_all(self.engine)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
         for maker in (self._reader, self._writer):
             event.listen(maker, "before_commit", _mute)
 

@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import desc, select
 
 from engine import jobs
+from engine.backtest.history import RunBars
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec
 from engine.backtest.presets import use_presets
 from engine.backtest.private import SimClock, backtest_settings, private_context
@@ -114,6 +115,7 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
         settings = backtest_settings(folder, spec.cash, spec.slippage_bps, spec.commission_per_share,
                                      spec.participation)
         ctx, clock = private_context(folder, source, settings)
+        ctx.bars = RunBars(frames, source)  # the planner and the risk cycle read the run's bars from memory
         try:
             step = bar_interval(frames[spec.index_symbol])
             clock.set(source.next_ts() or clock.now())

@@ -67,6 +67,10 @@ class FrameReplaySource:
         have = {bar.symbol for bar in bars}
         return MarketUpdate(bars=bars, stale_symbols=[s for s in self._symbols if s not in have])
 
+    def last_polled_us(self) -> int | None:
+        """The time (UTC microseconds) of the newest bars handed out; None before the first poll."""
+        return int(self._times[self._cursor - 1].astype(np.int64)) if self._cursor else None
+
     def resume_after(self, last_ts: datetime | None) -> None:
         if last_ts is None:
             self._cursor = 0

@@ -27,7 +27,7 @@ KEEP_PLANS = 10_000
 def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: True) -> PlanResult | None:
     with ctx.store.read() as session:
         params = active_params(session)
-        state = portfolio_state(session, params)
+        state = portfolio_state(session, params, bars=ctx.bars)
         preset, why = preset_for_regime(session, state.regime)
         cycle_ts = session.scalar(select(func.max(BarRow.ts)))
     if state.history.empty:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from engine.params import ParamSet
 from engine.params.typed import Parameters
 from engine.planner.types import Holding, LastTrade, PortfolioState
+from engine.protocols import BarHistory
 from engine.store.models import (
     AccountSnapshot,
     BarRow,
@@ -38,17 +39,24 @@ def atr_of(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float | None
     return float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1]) if len(close) > ATR_PERIOD else None
 
 
-def _history(session: Session, symbols: list[str]) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Closes (one column per symbol) and each symbol's ATR."""
+def _history(session: Session, symbols: list[str], bars: BarHistory | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Closes (one column per symbol) and each symbol's ATR; `bars`: a backtest's bars in memory (same rows)."""
     series, atr = {}, {}
     for symbol in symbols:
-        rows = session.execute(select(BarRow.ts, BarRow.high, BarRow.low, BarRow.close).where(BarRow.symbol == symbol)
-                               .order_by(desc(BarRow.ts)).limit(HISTORY_BARS)).all()[::-1]
-        if rows:
+        if bars is not None:
+            ts, high, low, close = bars.recent(symbol, HISTORY_BARS)
+            if not len(ts):
+                continue
+            series[symbol] = pd.Series(close, index=ts)
+        else:
+            rows = session.execute(select(BarRow.ts, BarRow.high, BarRow.low, BarRow.close)
+                                   .where(BarRow.symbol == symbol).order_by(desc(BarRow.ts)).limit(HISTORY_BARS)).all()[::-1]
+            if not rows:
+                continue
             high, low, close = (np.asarray([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
             series[symbol] = pd.Series(close, index=[r[0] for r in rows])
-            if (value := atr_of(high, low, close)) is not None:
-                atr[symbol] = value
+        if (value := atr_of(high, low, close)) is not None:
+            atr[symbol] = value
     return (pd.DataFrame(series).sort_index() if series else pd.DataFrame()), atr
 
 
@@ -85,10 +93,12 @@ def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]
     return last, opened
 
 
-def portfolio_state(session: Session, params: ParamSet | None, now: datetime | None = None) -> PortfolioState:
-    """The portfolio now. `now` defaults to the newest bar's time (the market clock fills are stamped with)."""
+def portfolio_state(session: Session, params: ParamSet | None, now: datetime | None = None,
+                    bars: BarHistory | None = None) -> PortfolioState:
+    """The portfolio now. `now` defaults to the newest bar's time (the market clock fills are stamped with);
+    `bars`: a backtest's bars in memory, read instead of the store's (the same rows)."""
     symbols = list(session.scalars(select(Instrument.symbol).where(Instrument.kind == "stock").order_by(Instrument.symbol)))
-    history, atr = _history(session, symbols)
+    history, atr = _history(session, symbols, bars)
     last_trades, opened = _fills(session)
     positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened.get(p.symbol))
                  for p in session.scalars(select(PositionRow)) if float(p.qty) != 0}

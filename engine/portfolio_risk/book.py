@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.portfolio_risk.report import Book
 from engine.portfolio_risk.returns import ReturnsHistory, load
+from engine.protocols import BarHistory
 from engine.store.models import BarRow, PositionRow
 from engine.trading.equity import read_marks
 from engine.trading.marks import latest_closes
@@ -43,9 +44,13 @@ def read_book(session: Session, with_open_orders: bool = False, equity: float | 
                 np.array([float(closes[s][0]) for s in priced]), equity)
 
 
-def history(session: Session, symbols: Iterable[str], lookback_bars: int) -> ReturnsHistory:
-    """Recent returns of `symbols` (and the index), from the cache while no new bar has arrived."""
+def history(session: Session, symbols: Iterable[str], lookback_bars: int, bars: BarHistory | None = None) -> ReturnsHistory:
+    """Recent returns of `symbols` (and the index), from the cache while no new bar has arrived.
+
+    `bars`: a backtest's bars in memory (engine/backtest/history.py), read directly (no store read, no cache)."""
     names: Sequence[str] = tuple(sorted(set(symbols)))
+    if bars is not None:
+        return load(session, names, lookback_bars, bars)
     newest = session.scalar(select(func.max(BarRow.ts)))
     key = (str(session.get_bind().engine.url), names, newest, lookback_bars)
     with _LOCK:

@@ -48,7 +48,7 @@ def run(ctx: EngineContext) -> CycleResult:
     with ctx.store.read() as s:
         limits = PortfolioLimits.from_params(active_params(s))
         book = read_book(s)
-        hist = history(s, book.symbols, limits.risk_lookback_bars)
+        hist = history(s, book.symbols, limits.risk_lookback_bars, bars=ctx.bars)
         scenarios = user_scenarios(s)
         last_ts = s.scalar(select(RiskSnapshotRow.ts).order_by(RiskSnapshotRow.id.desc()).limit(1))
         busy = set(s.scalars(select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))))

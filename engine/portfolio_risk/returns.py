@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.protocols import BarHistory
 from engine.store.models import BarRow, Instrument
 
 SESSION_SECONDS = 6.5 * 3600
@@ -158,13 +159,20 @@ def from_closes(closes: pd.DataFrame, index_symbol: str | None = None) -> Return
     return ReturnsHistory(frame, index_symbol)
 
 
-def load(session: Session, symbols: Iterable[str], lookback_bars: int) -> ReturnsHistory:
-    """The last `lookback_bars` + 1 bars of the names and of the index, aligned on bar time."""
+def load(session: Session, symbols: Iterable[str], lookback_bars: int, bars: BarHistory | None = None) -> ReturnsHistory:
+    """The last `lookback_bars` + 1 bars of the names and of the index, aligned on bar time.
+
+    `bars`: a backtest's bars in memory (the same rows as the store's), read instead of the store."""
     index_symbol = session.scalar(select(Instrument.symbol).where(Instrument.kind == "index").limit(1))
     wanted = sorted(set(symbols) | ({index_symbol} if index_symbol else set()))
     if not wanted:
         return ReturnsHistory(pd.DataFrame(), index_symbol)
     anchor = index_symbol or wanted[0]
+    if bars is not None:
+        wide = bars.closes(wanted, anchor, lookback_bars)
+        if wide.empty:
+            return ReturnsHistory(pd.DataFrame(columns=wanted), index_symbol)
+        return ReturnsHistory(wide.tail(lookback_bars + 1).astype(float), index_symbol)
     cutoff = session.scalar(select(BarRow.ts).where(BarRow.symbol == anchor).order_by(BarRow.ts.desc())
                             .offset(lookback_bars).limit(1))
     stmt = select(BarRow.symbol, BarRow.ts, BarRow.close).where(BarRow.symbol.in_(wanted))
