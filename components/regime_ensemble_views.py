@@ -11,6 +11,7 @@ from dash import html
 
 from components.charts import LAYOUT, empty_figure
 from components.ids import regime as ids
+from components.regime_inputs_views import momentum_text
 
 STATUS_TEXT = {"agree": ("agrees with the rules", "success"), "ensemble": ("ensemble answer used", "info"),
                "rules": ("rules stand (ensemble not firm)", "secondary"), "uncertain": ("uncertain", "warning")}
@@ -47,7 +48,7 @@ def ensemble_card(verdict: Mapping[str, Any] | None, names: Mapping[int, str], m
         lines.append(html.Div(
             f"leaving within {dyn.get('leave_within_bars')} bars: {_pct(dyn.get('leave_probability'))}; stability "
             f"{_pct(dyn.get('stability_score'))} ({'stable' if dyn.get('stable') else 'below the minimum'}); "
-            f"entropy {_pct(dyn.get('entropy'))}; age {dyn.get('age_bars')} bars"
+            f"entropy {_pct(dyn.get('entropy'))}; {momentum_text(dyn)}age {dyn.get('age_bars')} bars"
             + (f" of ~{float(exp):.0f} expected" if exp is not None else ""), className="small",
             id=ids.ENSEMBLE_DYNAMICS))
     if model is not None:

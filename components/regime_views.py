@@ -16,6 +16,7 @@ from dash import html
 from components import formatting as fmt
 from components.charts import LAYOUT
 from components.ids import regime as ids
+from components.regime_inputs_views import input_notes
 from components.tables import small_table
 from engine.regime.class_decision import describe
 
@@ -79,6 +80,7 @@ def regime_card(latest: Mapping[str, Any], colour: str, description: str, active
             dbc.Badge(f"entered by {transition}", color="info", className="me-1") if transition else None,
         ], className="mt-2"),
         class_notes(latest, regime_classes),
+        input_notes(latest),
         html.Div(f"as of {fmt.timestamp(latest.get('ts'))}", id=ids.CURRENT_ASOF, className="small text-muted mt-1"),
     ]
 
