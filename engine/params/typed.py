@@ -2187,22 +2187,22 @@ class ValidationFramework(SheetView):
 
     @property
     def validation_source(self) -> Literal['HEAVYDB', 'DATABASE', 'CSV', 'SIMULATED']:
-        """Data source for validation; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
+        """Data source for validation; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history by engine backtests of both versions on every out-of-sample fold (engine/tuning/backtest_validation.py; the tuner's trials alone are scored by regime replays), so backtest_validation and walk_forward_analysis are always on, and without synthetic-data switches."""
         return self._read('validation_source')
 
     @property
     def synthetic_data_allowed(self) -> bool:
-        """Allow synthetic data for testing; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
+        """Allow synthetic data for testing; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history by engine backtests of both versions on every out-of-sample fold (engine/tuning/backtest_validation.py; the tuner's trials alone are scored by regime replays), so backtest_validation and walk_forward_analysis are always on, and without synthetic-data switches."""
         return self._read('synthetic_data_allowed')
 
     @property
     def backtest_validation(self) -> bool:
-        """Validate with backtesting; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
+        """Validate with backtesting; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history by engine backtests of both versions on every out-of-sample fold (engine/tuning/backtest_validation.py; the tuner's trials alone are scored by regime replays), so backtest_validation and walk_forward_analysis are always on, and without synthetic-data switches."""
         return self._read('backtest_validation')
 
     @property
     def walk_forward_analysis(self) -> bool:
-        """Use walk-forward validation; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history through regime replays (engine/tuning/validation.py), not full engine backtests (too slow per fold) and without synthetic-data switches."""
+        """Use walk-forward validation; not used: RegimeDesk has no HeavyDB: validation always runs walk-forward on the store's history by engine backtests of both versions on every out-of-sample fold (engine/tuning/backtest_validation.py; the tuner's trials alone are scored by regime replays), so backtest_validation and walk_forward_analysis are always on, and without synthetic-data switches."""
         return self._read('walk_forward_analysis')
 
     @property
