@@ -275,17 +275,17 @@ class StabilityConfiguration(SheetView):
 
     @property
     def enable_adaptive_thresholds(self) -> bool:
-        """Dynamically adjust thresholds; not used: no adaptive thresholds: parameters change only through audited versions."""
+        """Dynamically adjust thresholds; read by engine.regime.adaptive."""
         return self._read('enable_adaptive_thresholds')
 
     @property
     def learning_rate(self) -> float:
-        """Rate of adaptive adjustment; unit: ratio; range 0.01..0.3; not used: no adaptive thresholds: parameters change only through audited versions."""
+        """Rate of adaptive adjustment; unit: ratio; range 0.01..0.3; read by engine.regime.adaptive."""
         return self._read('learning_rate')
 
     @property
     def adaptation_window(self) -> int:
-        """Historical window for adaptation; unit: points; range 50..500; not used: no adaptive thresholds: parameters change only through audited versions."""
+        """Historical window for adaptation; unit: points; range 50..500; read by engine.regime.adaptive."""
         return self._read('adaptation_window')
 
 

@@ -4,6 +4,7 @@ classes, intraday slot restrictions (demotion), and the count of signals support
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from engine.regime.formation import Formation, RegimeRow, TrendBand, VolBand
@@ -56,9 +57,10 @@ def demote(f: Formation, trend: TrendBand, vol: VolBand, restricted: tuple[str, 
 
 def count_signals(f: Formation, results: list[ModuleResult], cand: RegimeRow, cur: RegimeRow | None, direction: int,
                   threshold: float, skip: set[str], mtf_name: str, validate_volume: bool, volume_ok: bool,
-                  persistent: bool) -> tuple[int, int]:
+                  persistent: bool, vol_map: Callable[[float], float] | None = None) -> tuple[int, int]:
     """(supporting signals, signals available) for a move to ``cand``: agreeing active modules (volatility
-    readings for a same-trend move), direction persistence, and volume when validate_with_volume."""
+    readings for a same-trend move, on the class scale via ``vol_map``: adaptive.Thresholds.vol_value),
+    direction persistence, and volume when validate_with_volume."""
     same_trend = cur is not None and cur.trend_class == cand.trend_class
     cur_dir = f.trend_by_name[cur.trend_class].direction if cur is not None else 0
     active = [r for r in results if r.active and r.name not in skip
@@ -66,7 +68,7 @@ def count_signals(f: Formation, results: list[ModuleResult], cand: RegimeRow, cu
     n = 0
     for r in active:
         if same_trend:
-            ok = r.vol is not None and f.vol_class(r.vol).name == cand.vol_class
+            ok = r.vol is not None and f.vol_class(vol_map(r.vol) if vol_map else r.vol).name == cand.vol_class
         elif direction != 0:
             ok = direction * r.score >= threshold
         else:

@@ -6,12 +6,18 @@ Why: the Regime page must show the label the classifier decided together with th
 and the thresholds that apply. The adopted regime may be held by the stability rules while the bar's
 own classes have moved on; the page used to print the held regime's trend class next to the current
 bar's number ("Strong_Bullish (-0.0006)"). These records travel in the snapshot's JSON.
+
+With adaptive thresholds (adaptive.py) the classes are decided on the workbook's scale (T / s, V mapped
+so that the adapted boundaries land on the workbook's); ``records`` writes the number, the band and the
+hysteresis margin back in the number's own units, with the thresholds in force (``thresholds``), so a
+reader checks the label against the number without knowing the mapping.
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from engine.regime.adaptive import Thresholds
 from engine.regime.formation import Formation, TrendBand, VolBand
 
 BASIS_THRESHOLD = "threshold"    # the plain class of the number
@@ -45,6 +51,36 @@ def vol_record(f: Formation, value: float, plain: VolBand, final: VolBand, h: fl
     margin = h * max(abs(edge), f.vol_scale) if basis == BASIS_HYSTERESIS else 0.0
     return {"class": final.name, "value": _num(value), "lo": final.lo, "hi": final.hi, "basis": basis,
             "plain_class": plain.name, "hysteresis": float(h), "margin": float(margin)}
+
+
+def records(f: Formation, thr: Thresholds, t: float, v: float, adx: float, plain_t: TrendBand, kept: TrendBand,
+            final_t: TrendBand, plain_v: VolBand, final_v: VolBand, h: float, slot: str) -> dict[str, Any]:
+    """Both records of a bar in the components' own units (t, v raw); the classes were decided on
+    thr.trend_value(t), thr.vol_value(v) against the workbook tables."""
+    tc, vc = thr.trend_value(t), thr.vol_value(v)
+    tr = trend_record(f, tc, adx, plain_t, kept, final_t, h, slot)
+    vr = vol_record(f, vc, plain_v, final_v, h)
+    if thr.adaptive:
+        s = thr.trend_scale
+        tr.update(value=_num(t), lo=final_t.lo * s, hi=final_t.hi * s, margin=tr["margin"] * s)
+        m = vr["margin"]
+        if m and math.isfinite(vc):
+            m = thr.vol_raw(final_v.hi + m) - thr.vol_raw(final_v.hi) if vc >= final_v.hi else \
+                thr.vol_raw(final_v.lo) - thr.vol_raw(final_v.lo - m)
+        vr.update(value=_num(v), lo=thr.vol_raw(final_v.lo), hi=thr.vol_raw(final_v.hi), margin=float(m))
+    th = thr.as_dict()
+    tr["thresholds"] = vr["thresholds"] = th
+    return {"trend": tr, "volatility": vr}
+
+
+def thresholds_text(rec: dict[str, Any]) -> str:
+    """'adaptive: volatility boundaries 9.8% / 17.1% (workbook 12.0% / 25.0%), trend ×0.71' (or 'workbook thresholds')."""
+    th = rec.get("thresholds") or {}
+    if not th.get("adaptive"):
+        return "workbook thresholds (adaptive thresholds off)"
+    own = " / ".join(f"{x * 100:.1f}%" for x in th.get("vol_edges", []))
+    wb = " / ".join(f"{x * 100:.1f}%" for x in th.get("workbook_vol_edges", []))
+    return f"adaptive: volatility boundaries {own} (workbook {wb}), trend boundaries ×{th.get('trend_scale', 1.0):.2f}"
 
 
 def describe(rec: dict[str, Any], unit: str = "") -> str:

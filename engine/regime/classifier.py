@@ -23,6 +23,7 @@ import pandas as pd
 from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
 from engine.regime import candidate, class_decision, outputs
+from engine.regime.adaptive import AdaptiveThresholds, Thresholds
 from engine.regime.config import Validation, version_id
 from engine.regime.denoise import Denoiser
 from engine.regime.formation import Formation, RegimeRow
@@ -76,6 +77,7 @@ class RegimeClassifier:
         self.modules: list[RegimeModule] = [self.greek, TrendingOIPAModule(params), self.straddle, self.iv,
                                             self.atr, self.mtf, VolumeProfileModule(params), self.corr]
         self.formation = Formation(params)
+        self.adaptive = AdaptiveThresholds(params, self.formation)  # class thresholds in force (adaptive.py)
         self.weighting = Weighting(params)
         self.noise = NoiseFilter(params)
         self.denoise = Denoiser(params)
@@ -262,12 +264,14 @@ class RegimeClassifier:
         else:
             t_s, v_s, d_s = t_raw, v_raw, d_use
         self._raw_hist.append((t_raw, v_raw, d_use))
+        thr = self.adaptive.step(t_s, v_s)  # classes compare t_c, v_c (workbook scale) with the workbook tables
+        t_c, v_c = thr.trend_value(t_s), thr.vol_value(v_s)
 
         slot = self.clock.slot(slots[i - self._off])
         sens = (slot.sensitivity if slot else 1.0) * (self._expiry_factor() if env_w["expiry_day"] else 1.0)
         nl = noise["noise"][i - self._off]
         greek_r, vp_r = by[self.greek.name], by["VolumeProfileAnalysis"]
-        env = {"trend_slope": t_s, "atr_percentile": atr_pct if math.isfinite(atr_pct) else None,
+        env = {"trend_slope": t_c, "atr_percentile": atr_pct if math.isfinite(atr_pct) else None,
                "greek_sentiment": greek_r.score if greek_r.active else None, "trend_strength": abs(d_s),
                "price_in_range": atr_r.diagnostics.get("price_in_range"),
                "volume_profile": vp_r.diagnostics.get("volume_profile") if vp_r.active else None}
@@ -275,24 +279,23 @@ class RegimeClassifier:
         h = self.stability.hysteresis / max(sens, 1e-9)
         if self.stability.adaptive_hysteresis and math.isfinite(nl):
             h *= 1.0 + nl
-        trend = kept = candidate.trend_with_hysteresis(f, t_s, adx, env, cur, h)
-        vol = candidate.vol_with_hysteresis(f, v_s, cur, h)
+        trend = kept = candidate.trend_with_hysteresis(f, t_c, adx, env, cur, h)
+        vol = candidate.vol_with_hysteresis(f, v_c, cur, h)
         if slot is not None and slot.restricted:
             trend = candidate.demote(f, trend, vol, slot.restricted)
-        classes = {"trend": class_decision.trend_record(f, t_s, adx, f.trend_class(t_s, adx, env), kept, trend, h,
-                                                        slot.name if slot else ""),
-                   "volatility": class_decision.vol_record(f, v_s, f.vol_class(v_s), vol, h)}
+        classes = class_decision.records(f, thr, t_s, v_s, adx, f.trend_class(t_c, adx, env), kept, trend,
+                                         f.vol_class(v_c), vol, h, slot.name if slot else "")
         cand = f.regime(trend, vol)
         share_c = (sum(1 for x in st.recent if x == cand.regime_id) + 1) / (len(st.recent) + 1)
         penalty = (1.0 - self.noise.low_volume_penalty) if env_w["low_volume"] else 1.0
-        conf_c = self.stability.confidence(f.evidence(cand, t_s, v_s, d_s, env), share_c) * penalty
+        conf_c = self.stability.confidence(f.evidence(cand, t_c, v_c, d_s, env), share_c) * penalty
         if cur is not None and cur.regime_id != cand.regime_id:
             share_s = (sum(1 for x in st.recent if x == cur.regime_id)) / (len(st.recent) + 1)
-            conf_s = self.stability.confidence(f.evidence(cur, t_s, v_s, d_s, env), share_s) * penalty
+            conf_s = self.stability.confidence(f.evidence(cur, t_c, v_c, d_s, env), share_s) * penalty
         else:
             conf_s = conf_c
         direction = f.trend_by_name[cand.trend_class].direction
-        signals, available = self._signals(results, cand, cur, direction, not env_w["low_volume"], persistent)
+        signals, available = self._signals(results, cand, cur, direction, not env_w["low_volume"], persistent, thr)
         gap = self._gap(i, frame)
         if gap:
             st.clock += tb.bar_minutes
@@ -320,12 +323,13 @@ class RegimeClassifier:
         return 1.0
 
     def _signals(self, results: list[ModuleResult], cand: RegimeRow, cur: RegimeRow | None, direction: int,
-                 volume_ok: bool, persistent: bool) -> tuple[int, int]:
+                 volume_ok: bool, persistent: bool, thr: Thresholds) -> tuple[int, int]:
         tp = self.transitions
         skip = {n for n, keep in ((self.greek.name, tp.validate_greeks), (self.corr.name, tp.validate_correlation))
                 if not keep}
         return candidate.count_signals(self.formation, results, cand, cur, direction, self.stability.signal_strength,
-                                       skip, self.mtf.name, tp.validate_volume, volume_ok, persistent)
+                                       skip, self.mtf.name, tp.validate_volume, volume_ok, persistent,
+                                       thr.vol_value)
 
     def _gap(self, i: int, frame: Frame) -> str:
         if self.gap_minutes is None or not frame.tb.intraday or i == 0 or frame.day[i] != frame.day[i - 1]:

@@ -74,7 +74,8 @@ def classify(clf: RegimeClassifier, data: ChunkData) -> Columns:
     sel = np.flatnonzero(ma.ready)
     x = inp.compute(clf, ma, sel, noise, slots)
     counts = machine.signal_counts(clf, [a[sel] for a in ma.active], [s[sel] for s in ma.score],
-                                   [v[sel] for v in ma.vol], [h[sel] for h in ma.has_vol], ma.consensus_ok[sel])
+                                   [v[sel] for v in ma.vol], [h[sel] for h in ma.has_vol], ma.consensus_ok[sel],
+                                   x.edges)
     restricted = [s if s >= 0 and clf.clock.slots[s].restricted else -1 for s in slots[sel].tolist()]
     gaps = [f"data gap of {g:.0f} min (MissingDataCheck): regime held" if g == g else "" for g in data.gap[sel].tolist()]
     dec = machine.run(clf, x, ma.adx[sel], counts, noise["low_volume"][sel].tolist(), noise["spike"][sel].tolist(),
@@ -129,8 +130,8 @@ def _columns(clf: RegimeClassifier, data: ChunkData, x: inp.Inputs, dec: machine
         "vol_code": fill(-1, vcode, np.int64),
         "trend_code": fill(-1, tcode, np.int64),
         "atr_vol_class_code": fill(-1, np.where(pband >= 0, pband, vcode), np.int64),
-        "trend_component": fill(np.nan, x.t, np.float64),
-        "volatility_value": fill(np.nan, x.v, np.float64),
+        "trend_component": fill(np.nan, x.t_raw, np.float64),
+        "volatility_value": fill(np.nan, x.v_raw, np.float64),
         "trend_class_name": fill("", by_regime(dec.regime, lambda r: r.trend_class)),
         "volatility_class_name": fill("", by_regime(dec.regime, lambda r: r.vol_class)),
         "adx": fill(np.nan, ma.adx[sel], np.float64),

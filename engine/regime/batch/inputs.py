@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.regime.adaptive import map_vol
 from engine.regime.batch import vectors as vx
 from engine.regime.batch.modules import ModuleArrays
 from engine.regime.noise import NoiseFilter
@@ -28,8 +29,8 @@ class Inputs:
     weights: list[np.ndarray]
     fired: np.ndarray
     persistent: np.ndarray
-    t: np.ndarray  # smoothed trend component
-    v: np.ndarray  # smoothed volatility component
+    t: np.ndarray  # smoothed trend component, on the class scale (adaptive.py; = the component when not adaptive)
+    v: np.ndarray  # smoothed volatility component, on the class scale
     d: np.ndarray  # smoothed raw direction
     h: np.ndarray  # hysteresis per row
     sens: np.ndarray
@@ -38,6 +39,9 @@ class Inputs:
     band: np.ndarray  # trend class code before hysteresis
     vband: np.ndarray  # volatility class code before hysteresis
     cache: vx.RuleCache  # formation rule scores of this chunk's environment (they do not depend on the slope)
+    t_raw: np.ndarray  # the smoothed components as recorded (trend_component, volatility_value)
+    v_raw: np.ndarray
+    edges: np.ndarray | None  # adaptive volatility boundaries in force per row (None: workbook thresholds)
 
 
 def persistence(nf: NoiseFilter, hist: list[float], d: np.ndarray) -> np.ndarray:
@@ -121,6 +125,10 @@ def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: np.ndarray, noise: dic
     t_price = ma.slope[sel]
     t_raw = np.where(np.isfinite(t_price), t_price, 0.0) + d_use * f.slope_scale
     t_s, v_s, d_s = smoothing(tp, clf._raw_hist, t_raw, v_raw, d_use)
+    t_rec, v_rec, edges = t_s, v_s, None
+    if clf.adaptive.enabled:  # RegimeClassifier._step: thr = adaptive.step(t_s, v_s); t_c, v_c
+        edges, scales = clf.adaptive.series(t_s, v_s)
+        t_s, v_s = t_s / scales, map_vol(v_s, edges, clf.adaptive.abs_edges)
     slot_sens = np.array([s.sensitivity for s in clf.clock.slots] + [1.0])[slots[sel]]
     sens = slot_sens * np.where(env_w["expiry_day"], clf._expiry_factor(), 1.0)
     h = clf.stability.hysteresis / np.maximum(sens, 1e-9)
@@ -136,4 +144,4 @@ def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: np.ndarray, noise: dic
     penalty = np.where(low_vol, 1.0 - clf.noise.low_volume_penalty, 1.0)
     cache: vx.RuleCache = {}
     return Inputs(w, fired, pers, t_s, v_s, d_s, h, sens, penalty, env, vx.trend_codes(f, t_s, adx, env, cache),
-                  vx.vol_codes(f, v_s), cache)
+                  vx.vol_codes(f, v_s), cache, t_rec, v_rec, edges)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.regime.adaptive import map_vol
 from engine.regime.batch import tables
 from engine.regime.batch import vectors as vx
 from engine.regime.batch.inputs import Inputs
@@ -41,8 +42,10 @@ class Decided:
 
 
 def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.ndarray], vol: list[np.ndarray],
-                  has_vol: list[np.ndarray], consensus_ok: np.ndarray) -> dict[str, list[int]]:
-    """candidate.count_signals' module part for every case it distinguishes (by direction / vol class)."""
+                  has_vol: list[np.ndarray], consensus_ok: np.ndarray,
+                  edges: np.ndarray | None = None) -> dict[str, list[int]]:
+    """candidate.count_signals' module part for every case it distinguishes (by direction / vol class);
+    ``edges``: adaptive volatility boundaries per row (module readings classified on the class scale)."""
     f, tp, thr = clf.formation, clf.transitions, clf.stability.signal_strength
     skip = {n for n, keep in ((clf.greek.name, tp.validate_greeks), (clf.corr.name, tp.validate_correlation))
             if not keep}
@@ -55,7 +58,8 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
                       ("from_down", lambda s: -s <= thr), ("flat", lambda s: np.abs(s) < NEUTRAL_TARGET_MAX_SCORE)):
         out[key] = sum(((u & test(score[k])).astype(np.int64) for u, k in zip(use, idx, strict=True)),
                        np.zeros(n, np.int64))
-    codes = {k: vx.vol_codes(f, vol[k]) for k in idx}
+    codes = {k: vx.vol_codes(f, vol[k] if edges is None else map_vol(vol[k], edges, clf.adaptive.abs_edges))
+             for k in idx}
     for vb in f.vol:
         out[f"vol{vb.code}"] = sum(((u & has_vol[k] & (codes[k] == vb.code)).astype(np.int64)
                                     for u, k in zip(use, idx, strict=True)), np.zeros(n, np.int64))

@@ -1,0 +1,40 @@
+"""Regime quality on real and simulated data (issue 15 point 5), workbook thresholds vs adaptive ones.
+
+Run: python -m bench.bench_regime_quality
+  - S&P 500 daily 1999-2018 (arch.data.sp500): for each named stress episode (engine/regime/quality_daily.py),
+    trading days from its start to the first High volatility class (bar class / adopted regime), and the
+    share of calm years' days read High;
+  - simulated minute market (seed 7, 8,000 minutes): transitions per session against PerformanceMetrics
+    daily_transitions (target; acceptable band taken as target +- (target - acceptable)).
+Both with StabilityConfiguration enable_adaptive_thresholds FALSE ("workbook") and as the workbook ships ("adaptive").
+"""
+from __future__ import annotations
+
+import time
+
+from engine.params import default_params
+from engine.regime.quality import run_simulated
+from engine.regime.quality_daily import daily_frame, measure, transitions_band
+from engine.regime.testing import edited
+
+
+def main() -> None:
+    import arch.data.sp500  # local import: dev-only dependency (ships the real S&P 500 daily bars)
+
+    ps = default_params()
+    bars = daily_frame(arch.data.sp500.load())
+    lo, target, hi = transitions_band(ps)
+    for label, p in (("workbook", edited(ps, {("StabilityConfiguration", "enable_adaptive_thresholds"): False})),
+                     ("adaptive", ps)):
+        t0 = time.perf_counter()
+        q = measure(bars, p)
+        rep = run_simulated(p, seed=7, minutes=8000)
+        print(f"[{label} thresholds] ({time.perf_counter() - t0:.1f} s)")
+        print("  S&P 500 daily:\n    " + "\n    ".join(q.lines()))
+        print(f"  simulated minutes: {rep.transitions_per_session:.2f} transitions/session "
+              f"(daily_transitions target {target:.1f}, band {lo:.1f}-{hi:.1f}); trend match {rep.trend_match:.1%}, "
+              f"volatility match {rep.vol_match:.1%}")
+
+
+if __name__ == "__main__":
+    main()
