@@ -18,7 +18,7 @@ from components.charts import LAYOUT
 from components.ids import regime as ids
 from components.regime_inputs_views import input_notes
 from components.tables import small_table
-from engine.regime.class_decision import describe
+from engine.regime.class_decision import describe, thresholds_text
 
 UNKNOWN_COLOUR = "#9e9e9e"
 INACTIVE_COLOUR = "#c8c8c8"
@@ -93,6 +93,7 @@ def class_notes(latest: Mapping[str, Any], regime_classes: tuple[str, str] | Non
         lines.append(html.Div("Trend " + describe(cls["trend"]), id=ids.CURRENT_TREND_RULE))
     if "volatility" in cls:
         lines.append(html.Div("Volatility " + describe(cls["volatility"], "%/yr"), id=ids.CURRENT_VOL_RULE))
+        lines.append(html.Div("Thresholds " + thresholds_text(cls["volatility"]), id=ids.CURRENT_THRESHOLDS))
     if regime_classes is not None and cls:
         held = [f"{axis} {want}" for axis, want, now in (("trend", regime_classes[0], latest.get("trend_class")),
                                                           ("volatility", regime_classes[1], latest.get("volatility_class")))

@@ -9,6 +9,7 @@ CURRENT_CONFIDENCE = "regime-current-confidence"
 CURRENT_HELD = "regime-current-held"
 CURRENT_NAME = "regime-current-name"
 CURRENT_NOISE = "regime-current-noise"
+CURRENT_THRESHOLDS = "regime-current-thresholds"  # adaptive class thresholds in force
 CURRENT_TREND = "regime-current-trend"
 CURRENT_TREND_RULE = "regime-current-trend-rule"
 CURRENT_VERSION = "regime-current-version"

@@ -70,3 +70,20 @@ def test_replay_is_deterministic_and_a_cut_replay_equals_the_full_one() -> None:
     pd.testing.assert_frame_equal(full.iloc[:800].reset_index(drop=True), cut.reset_index(drop=True))
     off = replay(bars, edited(PS, {("StabilityConfiguration", "enable_adaptive_thresholds"): False}))
     assert (off["volatility_class_name"] != full["volatility_class_name"]).any()  # the thresholds did adapt
+
+
+def test_the_regime_page_shows_the_thresholds_in_force() -> None:
+    """The card's class notes name the adaptive boundaries (and the workbook's) from the snapshot's record."""
+    from components.ids import regime as ids  # local import: the page layer, only for this test
+    from components.regime_views import class_notes  # local import: the page layer, only for this test
+
+    rec = {"class": "High", "value": 0.15, "lo": 0.14, "hi": 0.5, "basis": "threshold", "margin": 0.0,
+           "thresholds": {"adaptive": True, "vol_edges": [0.0812, 0.1406], "workbook_vol_edges": [0.12, 0.25],
+                          "trend_scale": 0.62}}
+    div = class_notes({"classes": {"volatility": rec}}, None)
+    shown = {c.id: c.children for c in div.children}
+    assert shown[ids.CURRENT_THRESHOLDS] == ("Thresholds adaptive: volatility boundaries 8.1% / 14.1% "
+                                             "(workbook 12.0% / 25.0%), trend boundaries ×0.62")
+    rec["thresholds"] = {"adaptive": False}
+    off = {c.id: c.children for c in class_notes({"classes": {"volatility": rec}}, None).children}
+    assert off[ids.CURRENT_THRESHOLDS] == "Thresholds workbook thresholds (adaptive thresholds off)"
