@@ -126,6 +126,10 @@ def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
 def tuning_card() -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H6("Self-tuning: proposals and walk-forward validation"),
+        html.Div("A tuning run searches with cheap regime replays (its trials) and proposes a candidate only when "
+                 "the engine's backtests of it and of the current version on the held-out folds show the "
+                 "AdaptiveTuning target_improvement; any version can be validated the same way against the "
+                 "version before it (a few minutes: backtests of every fold).", className="small text-muted"),
         html.Div(id=parameters_ids.TUNING_PROPOSALS, className="small"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=parameters_ids.TUNING_PROPOSAL, placeholder="pending proposal…"), md=4),

@@ -69,6 +69,11 @@ def test_a_version_that_trades_the_trend_beats_one_that_cannot(any_db_url: str) 
     assert report.gain == pytest.approx(folds["candidate"].mean() / 1.0)  # current scores 0: gain in Sharpe units
     d = report.to_dict()
     assert d["source"] == "backtest" and len(d["folds"]) == 2 and "curves" not in d
+    from webapp.tuning_views import validation_table  # local import: the page's table of this very report
+
+    shown = str(validation_table(d))
+    assert "Walk-forward validation by backtest" in shown and "Buy & hold score" in shown
+    assert f"{folds['candidate'].iloc[0]:.4g}" in shown and "significant" in shown
     with pytest.raises(VersionCheckError, match="first version"):
         validate_version(ctx.store, int(first.version_id or 0), "IDX")
     ctx.store.dispose()
@@ -83,3 +88,15 @@ def test_bad_requests_are_named(any_db_url: str) -> None:
     with pytest.raises(VersionCheckError, match="only 0 stored bars of IDX: at least 100"):
         validate_version(ctx.store, int(second.version_id or 0), "IDX")
     ctx.store.dispose()
+
+
+def test_a_cancelled_validation_stops_with_the_backtests_message() -> None:
+    from engine.backtest.inputs import BacktestCancelled, preset_by_name
+    from engine.tuning.backtest_validation import BacktestSetup, validate_by_backtest
+    from engine.tuning.validation import ValidationConfig
+
+    frames = trend_frames(200)
+    setup = BacktestSetup(frames, "IDX", preset_by_name("default"), warmup_bars=20)
+    cur = no_trade(default_params())
+    with pytest.raises(BacktestCancelled, match="cancelled after 0 of"):
+        validate_by_backtest(cur, default_params(), setup, ValidationConfig.of(cur), cancelled=lambda: True)
