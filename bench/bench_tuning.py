@@ -6,7 +6,7 @@ The tuning run: trials are regime replays of the index over the in-sample bars; 
 current version are then backtested (the engine's own jobs, every simulated symbol, the default planner
 preset) on each out-of-sample fold, at most --fold-bars traded bars per fold (engine/tuning/
 backtest_validation.py). Defaults keep the run under a minute on 2 shared cores: --days 1 (1,440 minutes
-of the 24-hour simulated market), --trials 10, --folds 2, --fold-bars 40.
+of the 24-hour simulated market), --trials 10, --folds 2, --fold-bars 30.
 The issue's full size, a year of minute bars (525,600 minutes; 105,120 held out):
   python -m bench.bench_tuning --days 365 --trials 20 --folds 10 --fold-bars 120
 (each trial replays ~420,000 in-sample bars; the validation backtests 2 x 10 x 120 bars: hours, not run here).
@@ -98,7 +98,7 @@ if __name__ == "__main__":
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--folds", type=int, default=2)
-    ap.add_argument("--fold-bars", type=int, default=40)
+    ap.add_argument("--fold-bars", type=int, default=30)
     ap.add_argument("--no-scorecard", action="store_true", help="skip the scorecard cost")
     a = ap.parse_args()
     if not a.no_scorecard:
