@@ -1,11 +1,19 @@
 """Backtest throughput against the regime replay alone on the same data, measured in the same run.
 
-Run: python -m bench.bench_backtest [--budget-s 120] [--minute-budget-s 120]
+Run: python -m bench.bench_backtest [--budget-s 120] [--minute-budget-s 120] [--live-budget-s 20]
+                                    [--breakdown-bars 150]
   daily:  5,000 daily bars x 9 symbols (the simulated universe relabelled as business days). The batch
           regime replay of the index is timed over all 5,000 bars; the backtest (the engine's jobs bar by
           bar: market, regime, account, risk, planner -> gateway -> paper broker) runs until its time
           budget, and its per-bar cost is compared with the replay's (goal <= 3x). The projected time of
           the full 5,000-bar backtest is printed.
+  live:   the same engine jobs driven as the live engine runs them (tests/integration/
+          test_backtest_live_parity.py: a migrated SQLite file store, the CSV source, every read from the
+          store) over the same daily bars until --live-budget-s: the backtest's speed-up over the live path
+          in this run (the live run covers only the first bars, which are the cheaper ones: the speed-up
+          is if anything understated).
+  breakdown: --breakdown-bars bars of the daily backtest again under per-stage timers (bench/_backtest_stages.py):
+          where a bar's time goes (planner, gateway, paper broker, regime, risk, SQL statements).
   minute: a year of one-minute bars of the simulated universe (525,600 minutes x 9 symbols): the backtest
           runs until its budget and prints bars (index bars = engine cycles) per second, and the
           projected time of the whole year.
@@ -16,16 +24,27 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._backtest_stages import report, stage_timers  # noqa: E402
+from engine import jobs  # noqa: E402
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec, preset_by_name  # noqa: E402
+from engine.backtest.presets import use_presets  # noqa: E402
 from engine.backtest.runner import run_backtest  # noqa: E402
-from engine.backtest.sample import simulated_frames  # noqa: E402
+from engine.backtest.sample import simulated_frames, write_csv_dir  # noqa: E402
+from engine.clock import ManualClock  # noqa: E402
+from engine.cycle import EngineCycle  # noqa: E402
 from engine.params import default_params  # noqa: E402
+from engine.params.typed import Parameters  # noqa: E402
+from engine.params.versions import apply_version  # noqa: E402
 from engine.regime.replay import replay  # noqa: E402
+from engine.runtime import build_context  # noqa: E402
+from engine.settings import load_settings  # noqa: E402
 
 YEAR_MINUTES = 365 * 24 * 60
 
@@ -57,7 +76,8 @@ def timed_backtest(frames: dict, budget_s: float) -> tuple[int, float, int, floa
     return max(done[0], 0), end - first[0], total[0] or len(frames["IDX"]), first[0] - t0
 
 
-def daily(budget_s: float) -> None:
+def daily(budget_s: float) -> float:
+    """Prints the replay and the backtest per bar; returns the backtest's seconds per bar."""
     frames = simulated_frames(5_000, freq="B")
     index = frames["IDX"]
     t0 = time.perf_counter()
@@ -70,6 +90,53 @@ def daily(budget_s: float) -> None:
     print(f"daily: backtest {bars:,} of {total:,} bars x 9 symbols in {secs:.1f} s ({per_bar * 1e3:.1f} ms/bar, "
           f"{bars / secs:.1f} bars/s); ratio to the replay {per_bar / per_replay:,.0f}x (goal <= 3x); "
           f"projected full run {per_bar * total / 60:.1f} min (+{setup:.1f} s set-up)")
+    return per_bar
+
+
+def live(budget_s: float, backtest_per_bar: float) -> None:
+    """The same jobs as the live engine drives them (the parity test's loop) on the daily bars, until the budget."""
+    frames = simulated_frames(1_500, freq="B")
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
+        csv_dir = write_csv_dir(frames, Path(tmp) / "csv")
+        settings = load_settings(database_url=f"sqlite:///{Path(tmp) / 'live.db'}", market_source="csv",
+                                 csv_dir=csv_dir, csv_index_symbol="IDX", broker="paper", paper_starting_cash=1_000_000.0,
+                                 autotrade=True, warmup_polls=0)
+        clock = ManualClock()
+        ctx = build_context(settings, with_source=True, migrate=True, clock=clock)
+        try:
+            jobs.ensure_instruments(ctx)
+            apply_version(ctx.store, default_params(), "bench", "cli", clock=clock)
+            use_presets(ctx, preset_by_name("default"), {},
+                        [str(r.regime_name) for r in Parameters(default_params()).regime_parameters.rows])
+            cycle = EngineCycle()
+            cycle.startup(ctx)
+            done, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < budget_s and done < len(frames["IDX"]):
+                clock.advance(timedelta(seconds=1))
+                cycle.market(ctx)
+                cycle.account(ctx)
+                cycle.risk(ctx)
+                cycle.planner(ctx)
+                done += 1
+            secs = time.perf_counter() - t0
+        finally:
+            ctx.store.dispose()
+    per_bar = secs / max(done, 1)
+    print(f"live: the engine jobs as the live engine drives them (SQLite file store, every read from it): {done:,} bars "
+          f"in {secs:.1f} s ({per_bar * 1e3:.1f} ms/bar); the backtest is {per_bar / backtest_per_bar:.1f}x faster per bar")
+
+
+def breakdown(n_bars: int) -> None:
+    frames = simulated_frames(n_bars, freq="B")
+    spec = BacktestSpec(frames=frames, index_symbol="IDX", params=default_params(), preset=preset_by_name("default"),
+                        cash=1_000_000.0)
+    with stage_timers() as totals:
+        t0 = time.perf_counter()
+        run_backtest(spec)
+        secs = time.perf_counter() - t0
+    print(f"breakdown: daily backtest of {n_bars} bars under stage timers, {secs:.1f} s (set-up included)")
+    for line in report(totals, n_bars, secs):
+        print(line)
 
 
 def minute(budget_s: float, minutes: int) -> None:
@@ -88,9 +155,15 @@ def main() -> int:
     p.add_argument("--budget-s", type=float, default=120.0, help="time budget of the daily backtest")
     p.add_argument("--minute-budget-s", type=float, default=120.0, help="time budget of the minute backtest")
     p.add_argument("--minutes", type=int, default=YEAR_MINUTES, help="one-minute bars generated (default a year)")
+    p.add_argument("--live-budget-s", type=float, default=20.0, help="time budget of the live-path run (0: skip)")
+    p.add_argument("--breakdown-bars", type=int, default=150, help="bars of the per-stage breakdown run (0: skip)")
     a = p.parse_args()
     print(f"(machine load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)")
-    daily(a.budget_s)
+    per_bar = daily(a.budget_s)
+    if a.live_budget_s > 0:
+        live(a.live_budget_s, per_bar)
+    if a.breakdown_bars > 0:
+        breakdown(a.breakdown_bars)
     minute(a.minute_budget_s, a.minutes)
     return 0
 

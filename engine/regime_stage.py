@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import desc, select
 
 from engine.context import EngineContext
@@ -21,6 +20,7 @@ from engine.params import ParamSet
 from engine.params.versions import active_params
 from engine.regime.classifier import RegimeClassifier
 from engine.regime.ensemble.live import EnsembleLive
+from engine.regime.inputs import to_buffer
 from engine.regime.types import RegimeOutput
 from engine.store import queries
 from engine.store.models import OptionChainSnapshot, RegimeSnapshot
@@ -50,12 +50,6 @@ def snapshot_row(out: RegimeOutput, version_id: int | None, ensemble: dict[str, 
 def _json_number(value: object) -> object:
     """NaN and infinities become null: PostgreSQL's JSON refuses them (SQLite stored them silently)."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def _frame(bars: list[Bar]) -> pd.DataFrame:
-    return pd.DataFrame([{"timestamp": b.ts, "open": b.open, "high": b.high, "low": b.low, "close": b.close,
-                          "volume": b.volume} for b in bars],
-                        columns=["timestamp", "open", "high", "low", "close", "volume"])
 
 
 @dataclass
@@ -106,8 +100,8 @@ class RegimeStage:
         if not new_bars:
             return []
         chain = next((c for c in update.chains if c.underlying == symbol), None)
-        peers = {peer: _frame([b for b in update.bars if b.symbol == peer]) for peer in self._peers(ctx, symbol)}
-        outputs = self.classifier.update_many(_frame(new_bars), [chain] if chain is not None else None,
+        peers = {peer: to_buffer([b for b in update.bars if b.symbol == peer]) for peer in self._peers(ctx, symbol)}
+        outputs = self.classifier.update_many(to_buffer(new_bars), [chain] if chain is not None else None,
                                               peers={k: v for k, v in peers.items() if len(v)} or None,
                                               vol_index=update.vol_index or None)  # the source's VIX, if any
         verdicts: list[dict[str, Any] | None] = [None] * len(outputs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,14 +75,34 @@ def _parse(version_id: int, content_hash: str, values_json: str) -> ParamSet:
     return ps
 
 
+_RECENT: dict[tuple[int, str], ParamSet] = {}  # (id, content_hash) -> parsed: versions are never rewritten
+_RECENT_KEPT = 16
+_RECENT_LOCK = threading.Lock()
+
+
 def _to_paramset(row: ParamVersion) -> ParamSet:
-    return _parse(row.id, row.content_hash, row.values_json)
+    ps = _parse(row.id, row.content_hash, row.values_json)
+    with _RECENT_LOCK:
+        if len(_RECENT) >= _RECENT_KEPT:
+            _RECENT.pop(next(iter(_RECENT)), None)
+        _RECENT[(row.id, row.content_hash)] = ps
+    return ps
 
 
 def active_params(session: Session) -> ParamSet:
-    """The active version (version_id set); the schema defaults (version_id None) if none was applied yet."""
-    row = session.scalars(select(ParamVersion).where(ParamVersion.is_active.is_(True))
-                          .order_by(ParamVersion.id.desc()).limit(1)).first()
+    """The active version (version_id set); the schema defaults (version_id None) if none was applied yet.
+
+    Read every cycle by several jobs: the id and hash are read first, the version's values only when
+    that version has not been parsed yet (a backtest reads it ~6 times a bar)."""
+    head = session.execute(select(ParamVersion.id, ParamVersion.content_hash)
+                           .where(ParamVersion.is_active.is_(True)).order_by(ParamVersion.id.desc()).limit(1)).first()
+    if head is None:
+        return default_params()
+    with _RECENT_LOCK:
+        known = _RECENT.get((head.id, head.content_hash))
+    if known is not None:
+        return known
+    row = session.get(ParamVersion, head.id)
     return _to_paramset(row) if row is not None else default_params()
 
 

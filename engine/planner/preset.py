@@ -11,6 +11,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from engine.planner.preset_schema import DEFAULTS, SPEC
@@ -183,7 +184,13 @@ def load_preset(name_or_path: str | Path) -> PlannerPreset:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PresetError(f"{path}: cannot read the preset file ({exc.strerror or exc})") from None
-    return parse_preset(text, path.name, path.stem)
+    parsed = _parsed(text, path.name, path.stem)  # the jobs list the presets every cycle: parse each text once
+    return replace(parsed, params=dict(parsed.params), sliders=dict(parsed.sliders))  # callers get their own dicts
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str, where: str, default_name: str) -> PlannerPreset:
+    return parse_preset(text, where, default_name)
 
 
 def compose_preset(base: PlannerPreset, sliders: Mapping[str, float], overrides: Mapping[str, object],

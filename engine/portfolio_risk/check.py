@@ -16,6 +16,7 @@ from engine.portfolio_risk import report as risk_report
 from engine.portfolio_risk.book import history, read_book
 from engine.portfolio_risk.limits import PortfolioLimits, breaches, order_breach
 from engine.portfolio_risk.store_io import user_scenarios
+from engine.protocols import BarHistory
 from engine.store.models import ParamVersion
 from engine.trading.risk import OrderFacts, RiskRejection
 
@@ -42,8 +43,10 @@ def limits_for(session: Session) -> PortfolioLimits:
     return limits
 
 
-def check_order(session: Session, f: OrderFacts, limits: PortfolioLimits | None = None) -> RiskRejection | None:
-    """A RiskRejection naming the portfolio limit the order would breach (and worsen), else None."""
+def check_order(session: Session, f: OrderFacts, limits: PortfolioLimits | None = None,
+                bars: BarHistory | None = None) -> RiskRejection | None:
+    """A RiskRejection naming the portfolio limit the order would breach (and worsen), else None.
+    `bars`: a backtest's bars in memory, read instead of the store's (the same rows)."""
     if f.reduces or f.equity is None or f.equity <= 0:
         return None  # reductions are always allowed; no equity: the gross-exposure check already refused
     price = f.ref_price
@@ -54,7 +57,7 @@ def check_order(session: Session, f: OrderFacts, limits: PortfolioLimits | None 
         return None
     before = read_book(session, with_open_orders=True, equity=float(f.equity))
     after = before.with_order(f.symbol, float(f.signed_qty), float(price))
-    hist = history(session, after.symbols, limits.risk_lookback_bars)
+    hist = history(session, after.symbols, limits.risk_lookback_bars, bars=bars)
     scenarios = user_scenarios(session) if limits.max_stress_loss_pct > 0 else []
 
     def report(book: risk_report.Book) -> risk_report.RiskReport:

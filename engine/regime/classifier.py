@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
@@ -103,7 +102,7 @@ class RegimeClassifier:
 
     # -- public API ------------------------------------------------------------------------
     def update(self, bars: BarsLike, chain: OptionChain | None = None,
-               peers: Mapping[str, pd.DataFrame] | None = None, vol_index: VolIndexLike = None) -> RegimeOutput:
+               peers: Mapping[str, BarsLike] | None = None, vol_index: VolIndexLike = None) -> RegimeOutput:
         """Add the new bar(s) (older ones are ignored) and the latest chain; return the latest output."""
         out = self.update_many(bars, [chain] if chain is not None else None, peers, vol_index)
         if out:
@@ -114,7 +113,7 @@ class RegimeClassifier:
         return self._last  # no new bar (a re-delivered one): the state is unchanged
 
     def update_many(self, bars: BarsLike, chains: ChainsLike = None,
-                    peers: Mapping[str, pd.DataFrame] | None = None, vol_index: VolIndexLike = None) -> list[RegimeOutput]:
+                    peers: Mapping[str, BarsLike] | None = None, vol_index: VolIndexLike = None) -> list[RegimeOutput]:
         """Add bars (and chains, any order; each applies from its ts on; and implied-volatility index points,
         vol_index.py) and classify every new bar."""
         self.vol_index.add(vol_index)

@@ -204,7 +204,7 @@ def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor
             return existing, None, None
         simulated = str(getattr(getattr(ctx, "settings", None), "market_source", "")) == "simulated"
         facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
-        rejection = forced or run_checks(facts, limits) or portfolio_check(s, facts)  # portfolio: issue 17
+        rejection = forced or run_checks(facts, limits) or portfolio_check(s, facts, bars=getattr(ctx, "bars", None))  # issue 17
         row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id, at=at)
         row.lease_epoch = epoch
         if rejection is not None:
