@@ -26,7 +26,7 @@ import talib
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.paramtext import number_threshold
-from engine.regime.series import lag
+from engine.regime.series import LONG_ROWS, lag
 
 
 class NoiseFilter:
@@ -86,6 +86,9 @@ class NoiseFilter:
         if not self.adaptive:
             return out
         thr, lr = self.base_threshold, self.learning_rate
+        if len(noise) >= LONG_ROWS:  # buffers of replays and rebuilds: the same loop compiled, same floats
+            from engine.regime.batch.recur import held_ema  # local import: numba, heavy
+            return held_ema(np.ascontiguousarray(noise, dtype=np.float64), float(thr), float(lr))
         for k, x in enumerate(noise.tolist()):
             if x == x:  # NaN while the window fills: the threshold is held
                 thr += lr * (x - thr)

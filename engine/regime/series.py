@@ -15,6 +15,7 @@ NS_PER_MIN = 60_000_000_000
 INTERVAL_PROBE = 20  # bars whose spacing fixes the bar interval; rows before it are warm-up
 TRADING_DAYS_PER_YEAR = 252.0  # annualisation convention for equity markets
 BROWNIAN_RANGE = math.sqrt(8.0 / math.pi)  # E[high-low] of a Brownian bar in units of its sigma
+LONG_ROWS = 256  # rolling_rank_pct over this many rows or more runs compiled (batch/rank.py)
 
 
 @dataclass(slots=True)
@@ -84,6 +85,10 @@ class TimeBase:
 
 def rolling_rank_pct(x: np.ndarray, lookback: int, rows: np.ndarray) -> np.ndarray:
     """Percentile rank (0-100) of x[t] among the finite values of x[t-lookback+1 .. t], for t in rows."""
+    if len(rows) >= LONG_ROWS:  # replays and rebuilds: the compiled sliding window, same counts and floats
+        from engine.regime.batch.rank import rank_pct  # local import: numba is heavy, the live path skips it
+        return rank_pct(np.ascontiguousarray(x, dtype=np.float64), int(lookback),
+                        np.ascontiguousarray(rows, dtype=np.int64))
     out = np.full(len(rows), np.nan)
     if len(rows) == 0:
         return out

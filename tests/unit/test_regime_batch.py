@@ -185,3 +185,69 @@ def test_whatif_replays_through_the_batch_path(monkeypatch: pytest.MonkeyPatch) 
                 for o in outs if not o.warmup and o.ts >= start]
     got = list(out["current"].itertuples(index=False, name=None))
     assert got == expected and len(got) == len(df) - 150
+
+
+def test_compiled_rank_percentile_counts_like_the_window_definition() -> None:
+    """batch/rank.py (used by series.rolling_rank_pct for long row sets) = the definition, row by row."""
+    from engine.regime.batch.rank import rank_pct
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=1500), 1)  # many ties
+    x[rng.random(1500) < 0.05] = np.nan
+    x[::97] = np.inf
+    x[::89] = -0.0
+    for lookback, rows in ((252, np.arange(300, 1500)), (7, np.arange(0, 600)), (40, np.array([3, 4, 5, 90, 91, 700]))):
+        expected = []
+        for t in rows.tolist():
+            win = x[max(0, t - lookback + 1):t + 1]
+            fin = win[np.isfinite(win)]
+            ok = np.isfinite(x[t]) and len(fin) > 1
+            expected.append(100.0 * int((fin <= x[t]).sum()) / len(fin) if ok else np.nan)
+        np.testing.assert_array_equal(rank_pct(x, lookback, rows), np.array(expected))
+
+
+def test_compiled_weighted_quantiles_pick_the_same_values() -> None:
+    """batch/quantiles.py = a stable sort of each window and the first cumulative weight reaching q x total."""
+    from engine.regime.batch.quantiles import weighted_quantiles
+
+    rng = np.random.default_rng(6)
+    vals = np.round(rng.normal(100.0, 1.0, (400, 20)), 0)  # ties: the stable order decides the cumulative sums
+    wts = np.round(rng.exponential(1.0, (400, 20)), 1) * (rng.random((400, 20)) < 0.7)
+    wts[:20] = 0.0
+    qs = (0.16, 0.5, 0.84)
+    got = weighted_quantiles(vals, wts, np.array(qs))
+    for r in range(len(vals)):
+        order = sorted(range(20), key=lambda j: (vals[r, j], j))
+        cw = np.cumsum(wts[r, order])
+        for c, q in enumerate(qs):
+            want = np.nan if cw[-1] <= 0 else vals[r, order[int(np.flatnonzero(cw >= q * cw[-1])[0])]]
+            assert got[r, c] == want or (np.isnan(want) and np.isnan(got[r, c])), (r, c)
+
+
+def test_compiled_noise_threshold_recurrence() -> None:
+    from engine.regime.batch.recur import held_ema
+
+    rng = np.random.default_rng(7)
+    x = rng.random(3000)
+    x[rng.random(3000) < 0.1] = np.nan
+    thr, expected = 0.4, []
+    for v in x.tolist():
+        if v == v:
+            thr += 0.05 * (v - thr)
+        expected.append(thr)
+    assert held_ema(x, 0.4, 0.05).tolist() == expected
+
+
+def test_reason_numbers_grouped_by_their_printed_text() -> None:
+    """machine._ids: rows with one id print alike (ties, negative zero, huge and non-finite values included)."""
+    from engine.regime.batch.machine import _ids
+
+    x = np.array([0.125, 0.135, 0.005, 0.015, -0.004, -0.0, 0.0, 0.004, 2.675, 1e12, 1e12 + 0.5, np.nan, np.inf,
+                  -np.inf, 0.994999999, 0.995, 0.3 - 0.1 * 3, 7.0, 6.5, 5.5, -0.5, 0.5, 1.5])
+    x = np.concatenate([x, np.random.default_rng(8).normal(size=500)])
+    for d in (0, 2):
+        ids = _ids(x, d)
+        texts: dict[int, str] = {}
+        for i, v in zip(ids.tolist(), x.tolist(), strict=True):
+            assert texts.setdefault(i, f"{v:.{d}f}") == f"{v:.{d}f}", (d, v)
+        assert len(texts) < len(x)  # grouped, not one per row

@@ -29,6 +29,7 @@ from engine.params.paramset import ParamSet
 from engine.regime.batch import chunk, frame
 from engine.regime.batch.modules import VECTOR
 from engine.regime.classifier import MAX_BUFFER, RegimeClassifier
+from engine.regime.modules.volume_profile import VolumeProfileModule
 from engine.regime.series import INTERVAL_PROBE
 from engine.regime.types import RegimeOutput
 
@@ -47,7 +48,8 @@ class BatchClassifier(RegimeClassifier):
     def _classify(self, rows_idx: np.ndarray, first_global: int) -> list[RegimeOutput]:
         fr = self._frame(rows_idx)
         for m in self.modules:
-            m.prepare(fr)
+            if not isinstance(m, VolumeProfileModule):  # read as arrays (batch/modules.py)
+                m.prepare(fr)
         self.pieces.append(chunk.collect(self, fr, rows_idx, first_global))
         return []
 
@@ -102,4 +104,4 @@ def replay(df: pd.DataFrame, params: ParamSet, chains: Mapping[Any, OptionChain]
             progress(min(start + chunk_bars, len(df)), len(df))
     if not clf.pieces:
         raise Fallback("no rows classified")
-    return frame.build(clf, [chunk.classify(clf, chunk.concat(clf.pieces))], columns)
+    return frame.build(clf, chunk.classify(clf, chunk.concat(clf.pieces)), columns)

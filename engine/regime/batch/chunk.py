@@ -15,6 +15,7 @@ from engine.regime import outputs
 from engine.regime.batch import inputs as inp
 from engine.regime.batch import machine
 from engine.regime.batch import modules as mods
+from engine.regime.batch.frame import Coded
 from engine.regime.modules.base import Frame
 from engine.regime.series import INTERVAL_PROBE, NS_PER_MIN
 
@@ -76,10 +77,10 @@ def classify(clf: RegimeClassifier, data: ChunkData) -> Columns:
     counts = machine.signal_counts(clf, [a[sel] for a in ma.active], [s[sel] for s in ma.score],
                                    [v[sel] for v in ma.vol], [h[sel] for h in ma.has_vol], ma.consensus_ok[sel],
                                    x.edges)
-    restricted = [s if s >= 0 and clf.clock.slots[s].restricted else -1 for s in slots[sel].tolist()]
-    gaps = [f"data gap of {g:.0f} min (MissingDataCheck): regime held" if g == g else "" for g in data.gap[sel].tolist()]
-    dec = machine.run(clf, x, ma.adx[sel], counts, noise["low_volume"][sel].tolist(), noise["spike"][sel].tolist(),
-                      gaps, data.session_gap[sel].tolist(), restricted)
+    restricted = np.array([k if s.restricted else -1 for k, s in enumerate(clf.clock.slots)] + [-1],
+                          dtype=np.int64)[slots[sel]]  # slot -1 (none) picks the last entry
+    dec = machine.run(clf, x, ma.adx[sel], counts, noise["low_volume"][sel], noise["spike"][sel], data.gap[sel],
+                      data.session_gap[sel], restricted)
     return _columns(clf, data, x, dec, sel)
 
 
@@ -89,68 +90,70 @@ def _columns(clf: RegimeClassifier, data: ChunkData, x: inp.Inputs, dec: machine
     n = len(data.ts)
     regs = f.regimes
 
-    def fill(default: Any, values: Any, dtype: Any = None) -> np.ndarray:
-        out = np.full(n, default, dtype=dtype if dtype is not None else np.asarray(values).dtype
-                      if not isinstance(default, str) else object)
+    def fill(default: Any, values: Any, dtype: Any) -> np.ndarray:
+        out = np.full(n, default, dtype=dtype)
         out[sel] = values
         return out
 
-    def by_regime(idx: list[int], attr: Any) -> np.ndarray:
-        table = np.array([attr(r) for r in regs] + [None], dtype=object)
-        return table[np.asarray(idx, dtype=np.int64)] if idx else np.empty(0, object)
+    def text(default: str, table: list[str], codes: np.ndarray) -> Coded:
+        out = np.zeros(n, np.int64)
+        out[sel] = codes + 1
+        return Coded(out, [default, *table])
 
-    reg = np.asarray(dec.regime, dtype=np.int64)
-    conf = np.asarray(dec.conf, dtype=np.float64)
+    reg = dec.regime
+    conf = dec.conf
     tcode = np.array([f.trend_by_name[r.trend_class].code for r in regs], dtype=np.int64)[reg] if len(reg) else reg
     vcode = np.array([f.vol_by_name[r.vol_class].code for r in regs], dtype=np.int64)[reg] if len(reg) else reg
     pband = _percentile_codes(clf, ma.pct[sel])
     typical = np.array([_typical(stab, r) for r in regs])[reg] if len(reg) else np.zeros(0)
-    t_in = np.asarray(dec.time_in, dtype=np.float64)
+    t_in = dec.time_in
     with np.errstate(invalid="ignore", divide="ignore"):
         reg_pers = np.where(typical > 0, np.minimum(1.0, t_in / np.where(typical > 0, typical, 1.0)), 0.0)
-    why = np.where(stepped, f"warming up: ATR/ADX need {2 * clf.atr.period} bars",
-                   "collecting bars to measure the bar interval").astype(object)
+    level = np.where(conf >= stab.high_confidence, 0, np.where(conf >= stab.confidence_threshold, 1, 2))
+    blocked = np.where(stepped, 1, 0)  # warm-up rows: why they are not classified
+    blocked[sel] = dec.blocked.codes + 2
+    names = [m.name for m in clf.modules]
+    act = np.vstack([a[sel] for a in ma.active]) if clf.modules else np.zeros((0, len(sel)), bool)
+    bits = (act.astype(np.int64) << np.arange(len(names))[:, None]).sum(axis=0) if len(sel) else np.zeros(0, int)
+    uniq, act_code = np.unique(bits, return_inverse=True)
     cols: Columns = {
         "ts": data.ts,
-        "regime_id": fill(-1, by_regime(dec.regime, lambda r: r.regime_id).astype(np.int64), np.int64),
-        "regime_name": fill("Warming_Up", by_regime(dec.regime, lambda r: r.name)),
-        "color": fill(outputs.WARMUP_COLOR, by_regime(dec.regime, lambda r: r.color)),
+        "regime_id": fill(-1, np.array([r.regime_id for r in regs], dtype=np.int64)[reg], np.int64),
+        "regime_name": text("Warming_Up", [r.name for r in regs], reg),
+        "color": text(outputs.WARMUP_COLOR, [r.color for r in regs], reg),
         "confidence": fill(0.0, conf, np.float64),
         "raw_score": fill(0.0, x.d, np.float64),
-        "persistence": fill(0.0, np.asarray(dec.persistence, dtype=np.float64), np.float64),
-        "stability_level": fill("WARMUP", np.array([stab.level(c) for c in dec.conf], dtype=object)),
+        "persistence": fill(0.0, dec.persistence, np.float64),
+        "stability_level": text("WARMUP", ["HIGH", "MEDIUM", "LOW"], level),
         "time_in_regime_minutes": fill(0.0, t_in, np.float64),
-        "checks": fill("", np.array(dec.checks, dtype=object)),
+        "checks": text("", dec.checks.table, dec.checks.codes),
         "consensus_score": fill(0.0, ma.consensus[sel], np.float64),
-        "transition_probability": fill(0.0, np.asarray(dec.progress, dtype=np.float64), np.float64),
+        "transition_probability": fill(0.0, dec.progress, np.float64),
         "noise_level": fill(np.nan, noise["noise"][sel], np.float64),
         "noise_threshold": fill(np.nan, noise["threshold"][sel], np.float64),
-        "transition": fill(False, np.asarray(dec.transition, dtype=bool), bool),
+        "transition": fill(False, dec.transition, bool),
         "regime_persistence": fill(0.0, reg_pers, np.float64),
         "vol_code": fill(-1, vcode, np.int64),
         "trend_code": fill(-1, tcode, np.int64),
         "atr_vol_class_code": fill(-1, np.where(pband >= 0, pband, vcode), np.int64),
         "trend_component": fill(np.nan, x.t_raw, np.float64),
         "volatility_value": fill(np.nan, x.v_raw, np.float64),
-        "trend_class_name": fill("", by_regime(dec.regime, lambda r: r.trend_class)),
-        "volatility_class_name": fill("", by_regime(dec.regime, lambda r: r.vol_class)),
+        "trend_class_name": text("", [r.trend_class for r in regs], reg),
+        "volatility_class_name": text("", [r.vol_class for r in regs], reg),
         "adx": fill(np.nan, ma.adx[sel], np.float64),
-        "transition_rule": fill("", np.array(dec.rule, dtype=object)),
-        "candidate_regime_id": fill(-1, by_regime(dec.cand, lambda r: r.regime_id).astype(np.int64), np.int64),
-        "blocked_by": why,
+        "transition_rule": text("", dec.rule.table, dec.rule.codes),
+        "candidate_regime_id": fill(-1, np.array([r.regime_id for r in regs], dtype=np.int64)[dec.cand], np.int64),
+        "blocked_by": Coded(blocked, ["collecting bars to measure the bar interval",
+                                      f"warming up: ATR/ADX need {2 * clf.atr.period} bars", *dec.blocked.table]),
         "low_confidence": fill(True, (conf < stab.confidence_threshold) & bool(stab.flag_low_confidence), bool),
-        "time_slot": fill("", np.array([clf.clock.slots[s].name if s >= 0 else "" for s in slots[sel].tolist()],
-                                       dtype=object)),
+        "time_slot": text("", [s.name for s in clf.clock.slots] + [""], np.where(slots[sel] >= 0, slots[sel],
+                                                                                 len(clf.clock.slots))),
         "sensitivity": fill(1.0, x.sens, np.float64),
         "warmup": fill(True, np.zeros(len(sel), bool), bool),
         "underlying_spot": data.close,
+        "active_modules": text("", [",".join(nm for j, nm in enumerate(names) if (c >> j) & 1) for c in uniq.tolist()],
+                               act_code.reshape(-1)),
     }
-    cols["blocked_by"][sel] = np.array(dec.blocked, dtype=object)
-    names = np.array([m.name for m in clf.modules], dtype=object)
-    act = np.vstack([a[sel] for a in ma.active]) if clf.modules else np.zeros((0, len(sel)), bool)
-    codes = (act.astype(np.int64) << np.arange(len(names))[:, None]).sum(axis=0) if len(sel) else np.zeros(0, int)
-    labels = {c: ",".join(names[[(c >> j) & 1 == 1 for j in range(len(names))]]) for c in set(codes.tolist())}
-    cols["active_modules"] = fill("", np.array([labels[c] for c in codes.tolist()], dtype=object))
     for m, a, s, w in zip(clf.modules, ma.active, ma.score, x.weights, strict=True):
         cols[f"mod:{m.column}"] = fill(np.nan, np.where(a[sel], s[sel], np.nan), np.float64)
         cols[f"w:{m.column}"] = fill(0.0, w, np.float64)

@@ -9,6 +9,7 @@ records come from RegimeOutput.to_record itself, so a change there changes both 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,15 +39,8 @@ def _key_order(clf: RegimeClassifier, columns: tuple[str, ...] | None, shapes: l
     return list(order)
 
 
-def build(clf: RegimeClassifier, pieces: list[dict[str, Any]], columns: tuple[str, ...] | None) -> pd.DataFrame:
-    if not pieces:
-        return pd.DataFrame()
-    cols: dict[str, np.ndarray] = {}
-    for key in pieces[0]:
-        parts = [p[key] for p in pieces if key in p]
-        cols[key] = np.concatenate(parts) if len(parts) == len(pieces) else _pad(pieces, key)
-    for key in {k for p in pieces for k in p} - cols.keys():
-        cols[key] = _pad(pieces, key)
+def build(clf: RegimeClassifier, cols: dict[str, Any], columns: tuple[str, ...] | None) -> pd.DataFrame:
+    """The DataFrame of one replay's columns (texts arrive as Coded: a string column built by one take)."""
     n = len(cols["ts"])
     code = np.zeros(n, np.int64)
     for j, key in enumerate(OPTIONAL):
@@ -60,23 +54,28 @@ def build(clf: RegimeClassifier, pieces: list[dict[str, Any]], columns: tuple[st
     for key in _key_order(clf, columns, shapes):
         if key == "timestamp":
             data[key] = pd.DatetimeIndex((cols["ts"] // 1000).astype("datetime64[us]")).tz_localize("UTC")
-        elif key in ("symbol", "param_version"):
-            data[key] = np.full(n, clf.symbol if key == "symbol" else clf.version, dtype=object)
+            continue
+        if key in ("symbol", "param_version"):
+            got: Any = Coded(np.zeros(n, np.int64), [clf.symbol if key == "symbol" else clf.version])
         elif key == "regime_transition":
-            data[key] = cols["transition"].astype(np.int64)
+            got = cols["transition"].astype(np.int64)
         elif key in module_cols:
-            data[key] = cols[f"mod:{key}"]
+            got = cols[f"mod:{key}"]
         elif key.endswith("_weight") and key[:-7] in module_cols:
-            data[key] = cols[f"w:{key[:-7]}"]
+            got = cols[f"w:{key[:-7]}"]
         else:
-            data[key] = cols[SOURCE.get(key, key)]
-    return pd.DataFrame(data)
+            got = cols[SOURCE.get(key, key)]
+        data[key] = got.strings() if isinstance(got, Coded) else got
+    return pd.DataFrame(data, copy=False)  # every array is fresh: no copy, no block consolidation
 
 
-def _pad(pieces: list[dict[str, Any]], key: str) -> np.ndarray:
-    """An optional column some chunks lack: NaN values / not present there."""
-    out = []
-    for p in pieces:
-        n = len(p["ts"])
-        out.append(p[key] if key in p else (np.zeros(n, bool) if key.startswith("_present:") else np.full(n, np.nan)))
-    return np.concatenate(out)
+@dataclass
+class Coded:
+    """A text column as codes into a small table of distinct texts (each text built once)."""
+
+    codes: np.ndarray
+    table: list[str]
+
+    def strings(self) -> Any:
+        """The column as pandas builds it from the record dicts (inferred string dtype), by one take."""
+        return pd.Series(self.table).array.take(self.codes)

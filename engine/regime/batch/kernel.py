@@ -54,8 +54,20 @@ def _push_float(buf: np.ndarray, st: np.ndarray, k_len: int, k_head: int, x: flo
 
 
 @njit(cache=True)
+def _evidence(r: int, k: int, agr: np.ndarray, mtr: np.ndarray, mvr: np.ndarray, rsc: np.ndarray, rkn: np.ndarray,
+              reg_rule: np.ndarray, reg_t: np.ndarray, reg_v: np.ndarray, tdir: np.ndarray) -> float:
+    """Formation.evidence of regime r on row k from vectors.evidence_parts (same operations and order)."""
+    a = agr[tdir[reg_t[r]] + 1, k]
+    m = 0.5 * (mtr[reg_t[r], k] + mvr[reg_v[r], k])
+    q = reg_rule[r]
+    if q >= 0 and rkn[q, k] > 0:
+        return (a + m + rsc[q, k]) / 3
+    return (a + m) / 2
+
+
+@njit(cache=True)
 def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, need, pers, low_vol, d, cnt,  # noqa: PLR0913, PLR0915
-        ev, talt, valt, pair, reg_t, reg_v, tdir, target_t, note_t, norule_t, n_rules, rule_thr, rule_req, rule_id,
+        agr, mtr, mvr, rsc, rkn, reg_rule, talt, valt, pair, reg_t, reg_v, tdir, target_t, note_t, norule_t, n_rules, rule_thr, rule_req, rule_id,
         min_dur, max_dur, has_exit, exit_, demote, par, flags, si, sf, recent, trans, emerg, out_i, out_f):
     """Rows k of one chunk. si = [cur, pending, pending_count, n_recent, recent_head, n_trans, trans_head,
     n_emerg, emerg_head]; sf = [clock, entered, last_transition]. out_i[:, k] = regime, candidate,
@@ -81,12 +93,12 @@ def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, need, pers, low_vol
         cand = pair[tr, vo]
         n_rec = si[3]
         share = (_count_eq(recent, n_rec, cand) + 1) / (n_rec + 1)
-        e = ev[cand, k]
+        e = _evidence(cand, k, agr, mtr, mvr, rsc, rkn, reg_rule, reg_t, reg_v, tdir)
         conf_c = ((acc_w * e + stab_w * share) / tot_w if tot_w > 0 else e) * pen[k]
         conf_s = conf_c
         if cur >= 0 and cur != cand:
             share = _count_eq(recent, n_rec, cur) / (n_rec + 1)
-            e = ev[cur, k]
+            e = _evidence(cur, k, agr, mtr, mvr, rsc, rkn, reg_rule, reg_t, reg_v, tdir)
             conf_s = ((acc_w * e + stab_w * share) / tot_w if tot_w > 0 else e) * pen[k]
         reg, kind, rix, code, cix, checks = cur, K_NONE, 0, R_NONE, 0, 0
         ra, rb, progress = 0.0, 0.0, 0.0

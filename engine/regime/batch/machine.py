@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from engine.regime.adaptive import map_vol
 from engine.regime.batch import tables
 from engine.regime.batch import vectors as vx
+from engine.regime.batch.frame import Coded
 from engine.regime.batch.inputs import Inputs
 from engine.regime.candidate import NEUTRAL_TARGET_MAX_SCORE
 from engine.regime.formation import RegimeRow
@@ -27,23 +29,23 @@ if TYPE_CHECKING:
 
 @dataclass
 class Decided:
-    """Per classified row: the outcome the records need."""
+    """Per classified row, as arrays: the outcome the records need (texts as codes into tables)."""
 
-    regime: list[int]  # regime index (into formation.regimes)
-    cand: list[int]
-    conf: list[float]
-    transition: list[bool]
-    rule: list[str]
-    blocked: list[str]
-    checks: list[str]
-    progress: list[float]
-    time_in: list[float]
-    persistence: list[float]
+    regime: np.ndarray  # regime index (into formation.regimes)
+    cand: np.ndarray
+    conf: np.ndarray
+    transition: np.ndarray
+    rule: Coded
+    blocked: Coded
+    checks: Coded
+    progress: np.ndarray
+    time_in: np.ndarray
+    persistence: np.ndarray
 
 
 def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.ndarray], vol: list[np.ndarray],
                   has_vol: list[np.ndarray], consensus_ok: np.ndarray,
-                  edges: np.ndarray | None = None) -> dict[str, list[int]]:
+                  edges: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """candidate.count_signals' module part for every case it distinguishes (by direction / vol class);
     ``edges``: adaptive volatility boundaries per row (module readings classified on the class scale)."""
     f, tp, thr = clf.formation, clf.transitions, clf.stability.signal_strength
@@ -63,12 +65,14 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
     for vb in f.vol:
         out[f"vol{vb.code}"] = sum(((u & has_vol[k] & (codes[k] == vb.code)).astype(np.int64)
                                     for u, k in zip(use, idx, strict=True)), np.zeros(n, np.int64))
-    return {k: v.tolist() for k, v in out.items()}
+    return out
 
 
-def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, list[int]], low_vol: list[bool],
-        spike: list[bool], gaps: list[str], session_gap: list[bool], restricted: list[int]) -> Decided:
-    """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state."""
+def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, np.ndarray], low_vol: np.ndarray,
+        spike: np.ndarray, gap: np.ndarray, session_gap: np.ndarray, restricted: np.ndarray) -> Decided:
+    """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state.
+
+    ``gap``: data gap in minutes where the regime is held (NaN elsewhere)."""
     # local import: heavy (numba compiles on first use), not with every import of engine.regime
     from engine.regime.batch import kernel
     f, stab, tp, st, tbase = clf.formation, clf.stability, clf.transitions, clf.state, clf.tb
@@ -79,17 +83,10 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, lis
     pos = {r.regime_id: k for k, r in enumerate(regs)}
     talt = np.array([vx.trend_alt(f, t.code, x.t, adx, x.h, x.env, x.band, x.cache) for t in f.trend]).reshape(-1, n)
     valt = np.array([vx.vol_alt(f, v.code, x.v, x.h, x.vband) for v in f.vol]).reshape(-1, n)
-    ev = np.array([vx.evidence(f, r, x.t, x.v, x.d, x.env, x.cache) for r in regs]).reshape(-1, n)
-    need_of: dict[tuple[float, bool], int] = {}
-    need = np.empty(n, np.int64)
-    for k, key in enumerate(zip(x.sens.tolist(), session_gap, strict=True)):
-        got = need_of.get(key)
-        if got is None:
-            got = need_of[key] = stab.required_bars(Proposal(regs[0], 0.0, 0.0, 0, 0, 0.0, False, False,
-                                                             tbase.bar_minutes, key[0], 0.0, session_gap=key[1]))
-        need[k] = got
-    cnt = np.array([counts[k] for k in ("n", "up", "down", "from_up", "from_down", "flat")]
-                   + [counts[f"vol{v.code}"] for v in f.vol], dtype=np.int64).reshape(-1, n)
+    agr, mtr, mvr, rsc, rkn, reg_rule = vx.evidence_parts(f, regs, x.t, x.v, x.d, x.env, x.cache)
+    need = _need(clf, x.sens, session_gap)
+    cnt = np.vstack([counts[k] for k in ("n", "up", "down", "from_up", "from_down", "flat")]
+                    + [counts[f"vol{v.code}"] for v in f.vol]).astype(np.int64).reshape(-1, n)
     par = np.array([tbase.bar_minutes, clf.clock.session_minutes, stab.cooldown, stab.max_per_hour, stab.max_per_day,
                     tp.emergency_threshold, tp.max_emergency, stab.persistence_ratio, stab.min_per_day, stab.margin,
                     stab.signal_strength, stab.accuracy_w, stab.stability_w], dtype=np.float64)
@@ -98,13 +95,26 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, lis
     si, sf, recent, trans, emerg = _state_in(st, pos)
     out_i, out_f = np.zeros((9, n), np.int64), np.zeros((6, n))
     kernel.run(x.band, x.vband, x.h, np.isfinite(x.v), np.asarray(restricted, np.int64), x.penalty,
-               np.array([bool(g) for g in gaps], dtype=bool), np.asarray(session_gap, bool), np.asarray(spike, bool),
-               need, x.persistent.astype(np.int64), np.asarray(low_vol, bool), x.d, cnt, ev, talt, valt, tb.pair,
+               np.isfinite(gap), np.asarray(session_gap, bool), np.asarray(spike, bool),
+               need, x.persistent.astype(np.int64), np.asarray(low_vol, bool), x.d, cnt, agr, mtr, mvr, rsc, rkn,
+               reg_rule, talt, valt, tb.pair,
                tb.reg_t, tb.reg_v, tb.tdir, tb.target, tb.note, tb.norule, tb.n_rules, tb.rule_thr, tb.rule_req,
                tb.rule_id, tb.min_dur, tb.max_dur, tb.has_exit, tb.exit_, tb.demote, par, flags, si, sf, recent,
                trans, emerg, out_i, out_f)
     _state_out(st, regs, si, sf, recent, trans, emerg)
-    return _decided(clf, tb, out_i, out_f, gaps)
+    return _decided(clf, tb, out_i, out_f, gap)
+
+
+def _need(clf: RegimeClassifier, sens: np.ndarray, session_gap: np.ndarray) -> np.ndarray:
+    """StabilityPolicy.required_bars per row, called once per distinct (sensitivity, session gap)."""
+    stab, tbase, regs = clf.stability, clf.tb, clf.formation.regimes
+    assert tbase is not None
+    inv, uniq = pd.factorize(sens, use_na_sentinel=False)  # a hash, not a sort: sensitivities take few values
+    table = np.array([[stab.required_bars(Proposal(regs[0], 0.0, 0.0, 0, 0, 0.0, False, False, tbase.bar_minutes,
+                                                   float(s), 0.0, session_gap=g)) for g in (False, True)]
+                      for s in np.asarray(uniq).tolist()], dtype=np.int64).reshape(-1, 2)
+    return table[inv.reshape(-1), np.asarray(session_gap, bool).astype(np.int64)] if len(sens) else \
+        np.zeros(0, np.int64)
 
 
 _TABLES: dict[str, tables.Tables] = {}  # by parameter content hash: tables depend on the parameters only
@@ -158,23 +168,81 @@ def _state_out(st: StabilityState, regs: tuple[RegimeRow, ...], si: np.ndarray, 
 
 
 def _decided(clf: RegimeClassifier, tb: tables.Tables, out_i: np.ndarray, out_f: np.ndarray,
-             gaps: list[str]) -> Decided:
+             gap: np.ndarray) -> Decided:
+    """The kernel's outputs as arrays; rule, reason and check texts as codes into small tables."""
     from engine.regime.batch import kernel  # local import: heavy (numba), as in run()
 
     names = tables.CHECKS
-    check_text = {c: ",".join(names[j] for j in range(len(names)) if (c >> j) & 1) for c in set(out_i[7].tolist())}
-    kinds, rix = out_i[3].tolist(), out_i[4].tolist()
-    rules = [("" if kd == kernel.K_NONE else "INITIAL" if kd == kernel.K_INITIAL else
-              ("EMERGENCY:" if kd == kernel.K_EMERGENCY else "") + tb.rule_names[r]) for kd, r in zip(kinds, rix, strict=True)]
-    codes, cix, cur = out_i[5].tolist(), out_i[6].tolist(), out_i[8].tolist()
-    ra, rb = out_f[1].tolist(), out_f[2].tolist()
-    texts: dict[tuple[int, float, float, int, int, str], str] = {}  # reasons repeat: format each once
-    blocked = []
-    for key in zip(codes, ra, rb, cix, cur, gaps, strict=True):
-        got = texts.get(key) if key[0] else ""
-        if got is None:
-            got = texts[key] = tables.reason(clf, tb, *key)
-        blocked.append(got)
-    return Decided(out_i[0].tolist(), out_i[1].tolist(), out_f[0].tolist(), out_i[2].astype(bool).tolist(), rules,
-                   blocked, [check_text[c] for c in out_i[7].tolist()], out_f[3].tolist(), out_f[4].tolist(),
-                   out_f[5].tolist())
+    inv, first = _factor(out_i[7])
+    checks = Coded(inv, [",".join(names[j] for j in range(len(names)) if (c >> j) & 1)
+                         for c in out_i[7][first].tolist()])
+    kinds, rix = out_i[3], out_i[4]
+    nrn = len(tb.rule_names)
+    rule_code = np.where(kinds == kernel.K_NONE, 0, np.where(kinds == kernel.K_INITIAL, 1,
+                         np.where(kinds == kernel.K_EMERGENCY, 2 + nrn + rix, 2 + rix)))
+    rule = Coded(rule_code, ["", "INITIAL", *tb.rule_names, *("EMERGENCY:" + r for r in tb.rule_names)])
+    return Decided(out_i[0], out_i[1], out_f[0], out_i[2].astype(bool), rule,
+                   reasons(clf, tb, out_i[5], out_f[1], out_f[2], out_i[6], out_i[8], gap), checks,
+                   out_f[3], out_f[4], out_f[5])
+
+
+# the numbers each reason's text shows: (field, decimals) with decimals None for an exact key
+_FIELDS: dict[int, tuple[tuple[str, int | None], ...]] = {
+    tables.R_GAP: (("gap", 0),), tables.R_ROUTE: (("cix", None),), tables.R_NORULE: (("cix", None),),
+    tables.R_NOTE: (("cix", None),), tables.R_CONF: (("a", 2), ("b", 2), ("cix", None)),
+    tables.R_MINDUR: (("a", 0), ("b", 0), ("cur", None)), tables.R_COOL: (("a", 0),),
+    tables.R_CONFIRM: (("a", None), ("b", None)), tables.R_PERSIST: (("a", 2),), tables.R_MARGIN: (("a", 2),),
+    tables.R_STRENGTH: (("a", 2),), tables.R_SIGNALS: (("a", None), ("b", None), ("cix", None)),
+}
+
+
+def reasons(clf: RegimeClassifier, tb: tables.Tables, code: np.ndarray, ra: np.ndarray, rb: np.ndarray,
+            cix: np.ndarray, cur: np.ndarray, gap: np.ndarray) -> Coded:
+    """decide()'s texts: rows are grouped by what their text shows (each number as formatted), and each
+    group's text is formatted once from one of its rows (tables.reason, the live wording)."""
+    out = np.zeros(len(code), np.int64)
+    texts = [""]
+    for c in np.flatnonzero(np.bincount(code, minlength=1)).tolist() if len(code) else []:
+        if c == tables.R_NONE:
+            continue
+        rows = np.flatnonzero(code == c)
+        src = {"a": ra[rows], "b": rb[rows], "cix": cix[rows], "cur": cur[rows], "gap": gap[rows]}
+        key = np.zeros(len(rows), np.int64)
+        for fname, dec in _FIELDS.get(c, ()):
+            ids = _ids(src[fname], dec)
+            key = _factor(key * (int(ids.max()) + 1) + ids)[0]
+        inv, first = _factor(key)
+        base = len(texts)
+        for j in rows[first].tolist():
+            g = gap[j]
+            extra = f"data gap of {g:.0f} min (MissingDataCheck): regime held" if c == tables.R_GAP else ""
+            texts.append(tables.reason(clf, tb, c, float(ra[j]), float(rb[j]), int(cix[j]), int(cur[j]), extra))
+        out[rows] = base + inv
+    return Coded(out, texts)
+
+
+def _factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group id per row, first row of each group), groups of equal values (a hash, not a sort)."""
+    inv, uniq = pd.factorize(x, use_na_sentinel=False)
+    first = np.empty(len(uniq), np.int64)
+    first[inv[::-1]] = np.arange(len(x) - 1, -1, -1)
+    return inv.astype(np.int64), first
+
+
+def _ids(x: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Small ints, equal where the values print alike: exact values, or f"{x:.{decimals}f}" texts.
+
+    Printing rounds the exact binary value half to even; rint(x * 10**d) does the same except within
+    rounding error of a tie, for huge values, non-finite values and a negative zero result - those rows
+    are keyed by their exact value instead."""
+    if decimals is None or x.dtype.kind != "f":
+        return _factor(x)[0]
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = x * 10.0 ** decimals
+        k = np.rint(s)
+        exact = ~(np.abs(s) < 1e9) | (np.abs(np.abs(s - np.trunc(s)) - 0.5) < 1e-6) | ((k == 0) & np.signbit(x))
+    ids = np.empty(len(x), np.int64)
+    ik = _factor(k[~exact])[0]
+    ids[~exact] = ik
+    ids[exact] = (ik.max() + 1 if len(ik) else 0) + _factor(x[exact])[0]
+    return ids

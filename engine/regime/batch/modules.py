@@ -85,11 +85,13 @@ def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: 
             views[k] = ChainView.of(chain)
             stale[k] = note if chain is None and note != "no option chain" else ""
             expiry[k] = chain is not None and len(chain) > 0 and float(np.min(chain.expiry_days)) < 1.0
-    any_chain = any(v is not None for v in views)
+    has_chains = bool(clf._pending_chains or clf._chain is not None)
+    any_chain = has_chains and any(v is not None for v in views)
+    any_stale = has_chains and any(stale)
     active, score, vol, has_vol = [], [], [], []
     a = clf.atr.a
     atr_raw = np.isfinite(a["atr"][rows_idx]) & np.isfinite(a["direction"][rows_idx])
-    mt = {k: np.asarray(v, dtype=np.float64) for k, v in clf.mtf.a.items()}
+    mt = {k: np.asarray(v, dtype=np.float64) for k, v in clf.mtf.arrays.items()}
     consensus = mt.get("consensus", np.full(n, np.nan))
     vp_label = np.full(n, None, dtype=object)
     rho = np.zeros(n)
@@ -112,7 +114,7 @@ def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: 
         elif isinstance(m, CorrelationModule) and not frame.peers:
             act, sc = np.zeros(n, bool), np.zeros(n)
         else:
-            act, sc, v, hv = _stepped(clf, m, frame, rows_idx, stepped, views, stale, any_chain, rho, extras)
+            act, sc, v, hv = _stepped(clf, m, frame, rows_idx, stepped, views, stale, any_chain, any_stale, rho, extras)
             active.append(act)
             score.append(sc)
             vol.append(v)
@@ -135,13 +137,14 @@ def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: 
 
 def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,
                     label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """VolumeProfileModule.step over the chunk's rows, from its ``profile`` arrays (its prepare is skipped)."""
     n = len(rows_idx)
     got = np.full((n, 5), np.nan)
-    if m.r:
-        at = np.fromiter(m.r.keys(), dtype=np.int64, count=len(m.r))
+    at, score, q, vsum = m.profile(frame)
+    if len(at):
         pos = np.searchsorted(rows_idx, at)
         ok = (pos < n) & (rows_idx[np.minimum(pos, n - 1)] == at)
-        got[pos[ok]] = np.array(list(m.r.values()), dtype=np.float64).reshape(-1, 5)[ok]
+        got[pos[ok]] = np.column_stack([score, q[:, 1], q[:, 0], q[:, 2], vsum])[ok]
     sc, _, val, vah, vsum = got.T
     with np.errstate(invalid="ignore"):
         act = (vsum > 0) & np.isfinite(sc)
@@ -154,13 +157,13 @@ def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,
 
 
 def _stepped(clf: RegimeClassifier, m: RegimeModule, frame: Frame, rows_idx: np.ndarray, stepped: np.ndarray,
-             views: list[ChainView | None], stale: list[str], any_chain: bool, rho: np.ndarray,
+             views: list[ChainView | None], stale: list[str], any_chain: bool, any_stale: bool, rho: np.ndarray,
              extras: dict[str, tuple[np.ndarray, np.ndarray]],
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A module stepped row by row (its own state advances exactly as in the live path)."""
     n = len(rows_idx)
     act, sc, v, hv = np.zeros(n, bool), np.zeros(n), np.full(n, np.nan), np.zeros(n, bool)
-    if isinstance(m, CHAIN_ONLY) and not any_chain and not any(stale):
+    if isinstance(m, CHAIN_ONLY) and not any_chain and not any_stale:
         return act, sc, v, hv  # no chain on any row: no_chain() everywhere (inactive, no vol, no diagnostics)
     want = {"atm_straddle"} if m is clf.straddle else {"vanna", "charm", "volga"} if m is clf.greek else set()
     for k in np.flatnonzero(stepped).tolist():

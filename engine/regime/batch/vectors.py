@@ -159,6 +159,45 @@ def evidence(f: Formation, regime: RegimeRow, slope: np.ndarray, vol: np.ndarray
     return np.where(known > 0, (agree + margin + sc) / 3, (agree + margin) / 2)
 
 
+def evidence_parts(f: Formation, regimes: tuple[RegimeRow, ...], slope: np.ndarray, vol: np.ndarray,
+                   raw: np.ndarray, env: Env, cache: RuleCache | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``evidence``'s pieces per class rather than per regime, for the compiled loop to combine only for
+    the two regimes it compares each row (same operations, same order as ``evidence``): agreement by
+    direction + 1, the trend margin by trend code, the volatility margin by volatility code, formation
+    rule scores and their evaluable counts, and each regime's rule (-1: none)."""
+    n = len(raw)
+    agree = np.vstack([0.5 + 0.5 * -1 * np.maximum(-1.0, np.minimum(1.0, raw)), 1.0 - np.minimum(np.abs(raw), 1.0),
+                       0.5 + 0.5 * 1 * np.maximum(-1.0, np.minimum(1.0, raw))]).reshape(3, n)
+    mt = np.empty((len(f.trend), n))
+    for t in f.trend:
+        m = _inside(slope, t.lo, t.hi, f.slope_scale)
+        if t.direction != 0:
+            edge = abs(t.lo if t.direction > 0 else t.hi)
+            with np.errstate(invalid="ignore"):
+                beyond = np.isfinite(slope) & (np.abs(slope) >= edge)
+                m = np.where(beyond, np.maximum(m, np.minimum(1.0, (np.abs(slope) - edge) / f.slope_scale)), m)
+        mt[t.code] = m
+    mv = np.empty((len(f.vol), n))
+    for v in f.vol:
+        mv[v.code] = _inside(vol, v.lo, v.hi, f.vol_scale)
+    scores: list[np.ndarray] = []
+    knowns: list[np.ndarray] = []
+    rule_of = np.full(len(regimes), -1, np.int64)
+    for k, regime in enumerate(regimes):
+        rule, mirror = f.rule_for(regime.name), False
+        if rule is None and "Bearish" in regime.name:
+            rule, mirror = f.rule_for(regime.name.replace("Bearish", "Bullish")), True
+        if rule is not None:
+            sc, known = rule_score(rule, env, n, mirror, cache)
+            rule_of[k] = len(scores)
+            scores.append(sc)
+            knowns.append(known)
+    sc_all = np.vstack(scores).reshape(-1, n) if scores else np.zeros((1, n))
+    kn_all = np.vstack(knowns).reshape(-1, n).astype(np.int64) if knowns else np.zeros((1, n), np.int64)
+    return agree, mt, mv, sc_all, kn_all, rule_of
+
+
 def high_vol_level(f: Formation, vol: np.ndarray) -> np.ndarray:
     if f.high_bottom <= f.low_top:
         return np.zeros(len(vol))
@@ -208,5 +247,5 @@ def as_env(values: np.ndarray, known: np.ndarray | None = None) -> tuple[np.ndar
     return values, (np.ones(len(values), bool) if known is None else known)
 
 
-__all__ = ["Env", "as_env", "evidence", "high_vol_level", "holds", "rule_score", "trend_alt", "trend_codes",
+__all__ = ["Env", "as_env", "evidence", "evidence_parts", "high_vol_level", "holds", "rule_score", "trend_alt", "trend_codes",
            "vol_alt", "vol_codes", "weights"]

@@ -110,7 +110,14 @@ class ATRModule(RegimeModule):
                       momentum=momentum, vol=vol, pct=pct, in_range=in_range, vol_atr=vol_atr, vix=vix,
                       vix_age=vix_age, vix_used=fresh.astype(np.float64))
         self.off = int(frame.rows[0]) if len(frame.rows) else len(c)
-        self.lists = {k: v[self.off:].tolist() for k, v in self.a.items()}  # fast scalar access per row
+        self._lists: dict[str, list[float]] | None = None  # built on the first scalar read (the batch replay reads a)
+
+    @property
+    def lists(self) -> dict[str, list[float]]:
+        """The rows from frame.rows on as lists: fast scalar access per row (step, at)."""
+        if self._lists is None:
+            self._lists = {k: v[self.off:].tolist() for k, v in self.a.items()}
+        return self._lists
 
     def at(self, key: str, i: int) -> float:
         return self.lists[key][i - self.off]

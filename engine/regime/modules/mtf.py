@@ -57,7 +57,8 @@ class MultiTimeframeModule(RegimeModule):
         self.divergence_limit = float(st.timeframe_divergence_limit)
         self.signal_consensus = float(st.consensus_threshold)
         self.ref_minutes = max((f[1] for f in self.frames), default=60.0)
-        self.a: dict[str, list[float]] = {}
+        self.arrays: dict[str, np.ndarray] = {}  # per emitted row (the batch replay reads these)
+        self._lists: dict[str, list[float]] | None = {}
         self.off = 0
 
     def prepare(self, frame: Frame) -> None:
@@ -108,9 +109,16 @@ class MultiTimeframeModule(RegimeModule):
         penal = (np.abs(consensus) < self.threshold) | (spread > self.divergence_limit)
         direction = np.where(penal, direction * (1.0 - self.penalty), direction)
         direction = np.where(aligned & ~penal, direction * self.bonus, direction)
-        self.a = {k: v.tolist() for k, v in dict(
-            direction=np.clip(direction, -1.0, 1.0), consensus=consensus, slope_day=slope_day, spread=spread,
-            count=count, **{f"tf_{k}": v for k, v in per_tf.items()}).items()}
+        self.arrays = dict(direction=np.clip(direction, -1.0, 1.0), consensus=consensus, slope_day=slope_day,
+                           spread=spread, count=count, **{f"tf_{k}": v for k, v in per_tf.items()})
+        self._lists = None
+
+    @property
+    def a(self) -> dict[str, list[float]]:
+        """The arrays as lists (fast scalar reads in step), built on first use."""
+        if self._lists is None:
+            self._lists = {k: v.tolist() for k, v in self.arrays.items()}
+        return self._lists
 
     def slope_ref(self, i: int) -> float:
         v = self.a.get("slope_day")

@@ -14,11 +14,17 @@ from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
+from engine.regime.series import LONG_ROWS
 from engine.regime.types import ModuleResult
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     """Row-wise weighted quantiles of 2-D arrays (rows = windows); NaN where a row has no weight."""
+    if values.shape[0] >= LONG_ROWS and values.shape[1] > 0 and np.isfinite(values).all() \
+            and np.isfinite(weights).all():  # replays and rebuilds: the compiled loop, same values
+        from engine.regime.batch.quantiles import weighted_quantiles as wq  # local import: numba, heavy
+        return wq(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(weights, dtype=np.float64),
+                  np.asarray(qs, dtype=np.float64))
     order = np.argsort(values, axis=1, kind="stable")
     v = np.take_along_axis(values, order, axis=1)
     w = np.take_along_axis(weights, order, axis=1)
@@ -43,11 +49,18 @@ class VolumeProfileModule(RegimeModule):
         self.r: dict[int, tuple[float, float, float, float, float]] = {}
 
     def prepare(self, frame: Frame) -> None:
+        rows_, score, q, vsum = self.profile(frame)
+        self.r = {t: (sc, poc, val, vah, vs) for t, sc, poc, val, vah, vs in zip(
+            rows_.tolist(), score.tolist(), q[:, 1].tolist(), q[:, 0].tolist(), q[:, 2].tolist(), vsum.tolist(),
+            strict=True)}
+
+    def profile(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows of frame.rows with a full window, score, quantiles VAL/POC/VAH, window volume) as arrays;
+        the batch replay reads these directly."""
         b = frame.buf
         rows_ = frame.rows[frame.rows + 1 >= self.periods]
-        self.r = {}
         if len(rows_) == 0:
-            return
+            return rows_, np.zeros(0), np.zeros((0, 3)), np.zeros(0)
         tp = (b.high + b.low + b.close) / 3.0
         vol = np.nan_to_num(b.volume, nan=0.0)
         sgn = np.sign(np.nan_to_num(frame.logret, nan=0.0))
@@ -62,8 +75,7 @@ class VolumeProfileModule(RegimeModule):
             half = np.where(half > 0, half, np.abs(q[:, 1]) * 1e-4)
             pos = np.tanh((b.close[rows_] - q[:, 1]) / half)
         score = self.poc_weight * pos + (1 - self.poc_weight) * imb
-        for k, t in enumerate(rows_):
-            self.r[int(t)] = (float(score[k]), float(q[k, 1]), float(q[k, 0]), float(q[k, 2]), float(vsum[k]))
+        return rows_, score, q, vsum
 
     def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         got = self.r.get(i)
