@@ -8,18 +8,19 @@ cut anywhere, give the same thresholds up to the cut):
 - Volatility. For each inner boundary a_k of RegimeClassification volatility_thresholds (the MaxValue
   of every class but the last; annualised volatility) the percentile p_k is the upper end of that
   class's ATR_Percentile range ("0-30" -> 30; evenly spaced when a range is missing). q_k = the p_k-th
-  order statistic of the last ``adaptation_window`` smoothed components V before the bar. Target
-  b*_k = a_k^(1-BLEND) * q_k^BLEND (geometric blend of workbook and instrument), bounded to
+  order statistic (nearest rank) of the last ``adaptation_window`` smoothed components V before the
+  bar. Target b*_k = (1 - BLEND) a_k + BLEND q_k (blend of workbook and instrument), bounded to
   [a_k / VOL_BOUND, a_k * VOL_BOUND]. The boundary in force moves towards its target by
   ``learning_rate`` per bar: b_k <- b_k + learning_rate * (b*_k - b_k), starting at a_k; until the
-  window holds ``adaptation_window`` values the target is a_k (no adaptation).
+  window holds ``adaptation_window`` values nothing moves.
 - Trend. One scale s for every slope boundary (MinSlope/MaxSlope; log-price slope per bar): target
-  s* = (m / slope_scale)^BLEND bounded to [1 / TREND_BOUND, TREND_BOUND], where m is the
+  s* = (1 - BLEND) + BLEND m / slope_scale bounded to [1 / TREND_BOUND, TREND_BOUND], where m is the
   TREND_DISPERSION_PCT-th order statistic of |T| over the same window and slope_scale the smallest
   slope boundary (0.003); s moves towards s* at ``learning_rate`` per bar, starting at 1.
-- Order: the bounds and the blend are monotone in a_k and q_k, and the update is a convex step, so
-  b_1 < b_2 < ... always; each b_k is also clipped above b_{k-1} * (1 + MIN_GAP) (never binding with
-  ordered workbook boundaries, stated for safety).
+- Order: targets are increasing in a_k and q_k (q_1 <= q_2), so are their bounds, and each update is a
+  convex step from ordered values: b_1 < b_2 < ... always; every b_k stays within its bounds.
+- Arithmetic only (+, *, min, max; no pow): the batch path's compiled loops (adaptive_kernel.py) give
+  the same floats as the bar-by-bar Python.
 How the classes use them: the bar's components are mapped onto the workbook's scale (T / s; V by the
 piecewise-linear map sending b_k to a_k, proportional below b_1 and above b_K), then classified with
 the workbook tables by the unchanged formation, hysteresis and evidence code; the snapshot's
@@ -38,11 +39,10 @@ from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.formation import Formation
 
-BLEND = 0.65  # geometric weight of the instrument's own percentile against the workbook boundary
+BLEND = 0.7  # weight of the instrument's own percentile against the workbook boundary (arithmetic blend)
 VOL_BOUND = 2.0  # an adapted volatility boundary stays within [a / 2, 2 a]
 TREND_BOUND = 2.0  # the trend scale stays within [1/2, 2]
 TREND_DISPERSION_PCT = 50.0  # |T| percentile taken as the instrument's typical slope
-MIN_GAP = 0.05  # adapted volatility boundaries stay at least 5 % apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +112,13 @@ class AdaptiveThresholds:
         self.ranks = tuple(_rank(p, self.window) for p in pcts)
         self.trend_rank = _rank(TREND_DISPERSION_PCT, self.window)
         self.slope_scale = f.slope_scale
+        # target = clip(keep_k + BLEND * q, lo_k, hi_k); the same constants in step and series
+        self._keep = tuple((1.0 - BLEND) * a for a in self.abs_edges) + (1.0 - BLEND,)
+        self._lo = tuple(a / VOL_BOUND for a in self.abs_edges) + (1.0 / TREND_BOUND,)
+        self._hi = tuple(a * VOL_BOUND for a in self.abs_edges) + (TREND_BOUND,)
         self.hist_v: deque[float] = deque(maxlen=self.window)
         self.hist_t: deque[float] = deque(maxlen=self.window)  # |T|
-        self.edges = list(self.abs_edges)
-        self.scale = 1.0
+        self.state = [*self.abs_edges, 1.0]  # volatility boundaries, then the trend scale
         self._fixed = Thresholds(self.abs_edges, self.abs_edges, 1.0, False)
 
     def step(self, t: float, v: float) -> Thresholds:
@@ -125,59 +128,44 @@ class AdaptiveThresholds:
         if len(self.hist_v) == self.window:
             sv = np.sort(np.fromiter(self.hist_v, np.float64, self.window))
             st = np.sort(np.fromiter(self.hist_t, np.float64, self.window))
-            self._advance([float(sv[r]) for r in self.ranks], float(st[self.trend_rank]))
-        out = Thresholds(tuple(self.edges), self.abs_edges, self.scale, True)
+            q = [float(sv[r]) for r in self.ranks] + [float(st[self.trend_rank]) / self.slope_scale]
+            for c, x in enumerate(q):
+                tgt = min(max(self._keep[c] + BLEND * x, self._lo[c]), self._hi[c])
+                self.state[c] = self.state[c] + self.rate * (tgt - self.state[c])
+        out = Thresholds(tuple(self.state[:-1]), self.abs_edges, self.state[-1], True)
         if math.isfinite(v) and math.isfinite(t):
             self.hist_v.append(v)
             self.hist_t.append(abs(t))
         return out
-
-    def _advance(self, q: list[float], m: float) -> None:
-        """One learning step of every boundary and the trend scale towards the targets from q (V) and m (|T|)."""
-        lr, prev = self.rate, 0.0
-        for k, (a, qk) in enumerate(zip(self.abs_edges, q, strict=True)):
-            tgt = min(max(a ** (1.0 - BLEND) * max(qk, 0.0) ** BLEND, a / VOL_BOUND), a * VOL_BOUND)
-            b = self.edges[k] + lr * (tgt - self.edges[k])
-            self.edges[k] = b if k == 0 else max(b, prev * (1.0 + MIN_GAP))
-            prev = self.edges[k]
-        tgt_s = min(max((max(m, 0.0) / self.slope_scale) ** BLEND, 1.0 / TREND_BOUND), TREND_BOUND)
-        self.scale = self.scale + lr * (tgt_s - self.scale)
 
     def series(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``step`` for every row (same floats): (raw volatility boundaries (rows, K), trend scales)."""
         n, k = len(v), len(self.abs_edges)
         if not self.enabled:
             return np.tile(np.asarray(self.abs_edges), (n, 1)), np.ones(n)
-        edges, scales = np.empty((n, k)), np.empty(n)
         ok = np.isfinite(v) & np.isfinite(t)
         if not ok.all():  # rare (non-finite components): the scalar path row by row
+            edges, scales = np.empty((n, k)), np.empty(n)
             for j in range(n):
                 th = self.step(float(t[j]), float(v[j]))
                 edges[j], scales[j] = th.vol_edges, th.trend_scale
             return edges, scales
-        w = self.window
-        pv = np.concatenate([np.fromiter(self.hist_v, np.float64, len(self.hist_v)), v])
-        pt = np.concatenate([np.fromiter(self.hist_t, np.float64, len(self.hist_t)), np.abs(t)])
-        pre = len(self.hist_v)
-        first = max(0, w - pre)  # first row whose window (rows before it) is full
-        qs = np.empty((n, k))
-        ms = np.empty(n)
-        if first < n:
-            win_v = np.lib.stride_tricks.sliding_window_view(pv, w)[pre + first - w:pre + n - w]
-            win_t = np.lib.stride_tricks.sliding_window_view(pt, w)[pre + first - w:pre + n - w]
-            kth = sorted(set(self.ranks))
-            part_v = np.partition(win_v, kth, axis=1)
-            for j, r in enumerate(self.ranks):
-                qs[first:, j] = part_v[:, r]
-            ms[first:] = np.partition(win_t, self.trend_rank, axis=1)[:, self.trend_rank]
-        for j in range(n):
-            if j >= first:
-                self._advance(qs[j].tolist(), float(ms[j]))
-            edges[j] = self.edges
-            scales[j] = self.scale
+        # local import: heavy (numba compiles on first use), not with every classifier
+        from engine.regime.adaptive_kernel import learn, rolling_ranks
+        w, pre = self.window, len(self.hist_v)
+        pv = np.concatenate([np.fromiter(self.hist_v, np.float64, pre), v])
+        pt = np.concatenate([np.fromiter(self.hist_t, np.float64, pre), np.abs(t)])
+        q = np.empty((n, k + 1))
+        q[:, :k] = rolling_ranks(pv, pre, w, np.asarray(self.ranks, np.int64))
+        q[:, k] = rolling_ranks(pt, pre, w, np.asarray([self.trend_rank], np.int64))[:, 0] / self.slope_scale
+        keep, lo, hi = (np.asarray(x) for x in (self._keep, self._lo, self._hi))
+        tgt = np.minimum(np.maximum(keep + BLEND * q, lo), hi)
+        state = np.asarray(self.state, np.float64)
+        out = learn(np.where(np.isnan(q), 0.0, tgt), ~np.isnan(q[:, 0]), state, self.rate)
+        self.state = state.tolist()
         self.hist_v.extend(v[-w:].tolist())
         self.hist_t.extend(np.abs(t[-w:]).tolist())
-        return edges, scales
+        return out[:, :k], out[:, k]
 
 
 def _rank(pct: float, window: int) -> int:
