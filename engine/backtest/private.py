@@ -51,13 +51,16 @@ _RUNS = itertools.count(1)
 
 
 class PrivateStore(Store):
-    """A throw-away in-memory SQLite store with the full schema (created from the models: no migration run).
+    """A throw-away SQLite store with the full schema (created from the models: no migration run), on one
+    connection (StaticPool: the run is single-threaded). In memory (no file, no fsync) unless `in_memory` is
+    False: a long run (a year of minute bars) keeps its rows in a file in `folder` instead of in RAM.
 
-    Its URL names the run (process and a counter): caches keyed by the database URL (the risk history's)
-    never mix two runs. The engine's SQLite conventions are kept: BEGIN is ours, IMMEDIATE for writes."""
+    An in-memory URL names the run (process and a counter): caches keyed by the database URL (the risk
+    history's) never mix two runs. The engine's SQLite conventions are kept: BEGIN is ours, IMMEDIATE for writes."""
 
-    def __init__(self, folder: Path) -> None:  # noqa: ARG002 - kept for callers; nothing is written there
-        self.url = f"sqlite:///file:backtest-{os.getpid()}-{next(_RUNS)}?mode=memory&uri=true"
+    def __init__(self, folder: Path, in_memory: bool = True) -> None:
+        self.url = (f"sqlite:///file:backtest-{os.getpid()}-{next(_RUNS)}?mode=memory&uri=true" if in_memory
+                    else f"sqlite:///{folder / 'backtest.db'}")
         self.engine = create_engine(self.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
 
         @event.listens_for(self.engine, "connect")
@@ -65,6 +68,9 @@ class PrivateStore(Store):
             dbapi_conn.isolation_level = None  # BEGIN is emitted below, as engine/store/db.py does
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=OFF")  # a crash loses only this run
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
@@ -87,8 +93,9 @@ def backtest_settings(folder: Path, cash: float, slippage_bps: float, commission
                     autotrade=True, tick_seconds=1.0, deadman_seconds=0, notify_urls=None)
 
 
-def private_context(folder: Path, source: MarketSource, settings: Settings) -> tuple[EngineContext, SimClock]:
-    store = PrivateStore(folder)
+def private_context(folder: Path, source: MarketSource, settings: Settings,
+                    in_memory: bool = True) -> tuple[EngineContext, SimClock]:
+    store = PrivateStore(folder, in_memory)
     clock = SimClock()
     broker = PaperBroker(store, clock, starting_cash=settings.paper_starting_cash,
                          slippage_bps=settings.paper_slippage_bps,

@@ -54,6 +54,7 @@ class BacktestResult:
 
 
 SCRATCH_KEEP_S = 24 * 3600.0
+MEMORY_STORE_BARS = 300_000  # symbol-bars up to which the private store lives in memory (beyond: a file in the scratch dir)
 
 
 def scratch_dir() -> Path:
@@ -114,7 +115,8 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
         source = FrameReplaySource(frames, spec.index_symbol)
         settings = backtest_settings(folder, spec.cash, spec.slippage_bps, spec.commission_per_share,
                                      spec.participation)
-        ctx, clock = private_context(folder, source, settings)
+        in_memory = sum(len(f) for f in frames.values()) <= MEMORY_STORE_BARS
+        ctx, clock = private_context(folder, source, settings, in_memory=in_memory)
         ctx.bars = RunBars(frames, source)  # the planner and the risk cycle read the run's bars from memory
         try:
             step = bar_interval(frames[spec.index_symbol])
