@@ -205,6 +205,18 @@ class SimulatedMarket:
         })
         return bars, regimes
 
+    def vol_index_history(self, n_minutes: int) -> pd.DataFrame:
+        """The first n_minutes of this seed's implied-volatility index (ts, close), as poll() publishes it."""
+        path = PricePath(self.seed)
+        levels: list[np.ndarray] = []
+        prev = None
+        while len(levels) * CHUNK < n_minutes:
+            prev = path.next_chunk(prev)
+            levels.append(prev.vol_level[:, _IDX])
+        lv = np.concatenate(levels)[:n_minutes]
+        return pd.DataFrame({"ts": pd.date_range(self.start, periods=n_minutes, freq="min"),
+                             "close": [self.vol_index_value(float(x)) for x in lv]})
+
     # -- internals ----------------------------------------------------------------------
     def _reset(self, cursor: int, book_from: int) -> None:
         self._path = PricePath(self.seed)

@@ -45,3 +45,10 @@ def test_resume_continues_the_same_index() -> None:
     b = SimulatedMarket(seed=5, minutes_per_poll=60)
     b.resume_after(first[1].bars[-1].ts)
     assert [p.close for p in b.poll().vol_index] == [p.close for p in first[2].vol_index]
+
+
+def test_history_gives_the_polled_index() -> None:
+    m = SimulatedMarket(seed=5, minutes_per_poll=120)
+    polled = [p.close for _ in range(3) for p in m.poll().vol_index]
+    hist = SimulatedMarket(seed=5).vol_index_history(360)
+    assert hist["close"].tolist() == polled and hist["ts"].iloc[0] == m.start
