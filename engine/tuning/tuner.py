@@ -97,6 +97,19 @@ def _candidate(trial: optuna.Trial, ps: ParamSet, space: list[tuple[Key, float, 
     return edited(ps, values), changes
 
 
+def decide(report: ValidationReport, changed: bool, target: float) -> tuple[bool, str]:
+    """A proposal or not, and why: only a backtest validation's out-of-sample gain of at least `target`
+    (AdaptiveTuning target_improvement) makes one."""
+    if report.source != "backtest":
+        return False, f"not accepted: validated by {report.source}, and only a backtest gain makes a proposal"
+    ok = math.isfinite(report.gain)
+    reason = (f"out-of-sample backtest gain {report.gain:+.1%} ({report.measure}) vs the required {target:.0%}"
+              if ok else "no out-of-sample backtest gain measurable: " + report.note)
+    if not changed:
+        return False, "no trial changed a parameter; " + reason
+    return ok and report.gain >= target, reason
+
+
 def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, trials: int, seed: int,
          symbol: str | None = None, only: Collection[Key] | None = None, backtest: BacktestSetup | None = None,
          progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> TuningResult:
@@ -139,11 +152,7 @@ def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, t
                                 "gain out of sample can make a proposal")
     else:
         report = validate_by_backtest(current, cand, backtest, vcfg, progress=progress, cancelled=cancelled)
-        beats = bool(changes) and math.isfinite(report.gain) and report.gain >= target
-        reason = (f"out-of-sample backtest gain {report.gain:+.1%} ({report.measure}) vs the required {target:.0%}"
-                  if math.isfinite(report.gain) else "no out-of-sample backtest gain measurable: " + report.note)
-        if not changes:
-            reason = "no trial changed a parameter; " + reason
+        beats, reason = decide(report, bool(changes), target)
     now = time.perf_counter()
     return TuningResult(changes, cand, len(study.trials), now - t0, in_cur, float(best.value or 0.0),
                         report, beats, reason, now - t1)

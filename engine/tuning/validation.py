@@ -7,9 +7,10 @@ the two ways of scoring a version per fold.
 - By regime REPLAY (`validate` here): each version's regime detection is replayed once over the history (a
   replay is causal: a bar only sees earlier bars), the out-of-sample part is cut into the same folds and
   each is scored with the scorecard objective (`objective_of`) and its regime-following return (position =
-  the detected trend direction, +1 up / -1 down / 0 sideways, held over the next bar). It is cheap (no
-  orders, no store), so the tuner's optuna TRIALS are scored this way on the in-sample bars; it never
-  decides a proposal's acceptance.
+  the detected trend direction, +1 up / -1 down / 0 sideways, held over the next bar). Replays are cheap
+  (no orders, no store), so the tuner's optuna TRIALS score an in-sample replay with `objective_of`; a
+  replay never decides a proposal's acceptance (`validate` remains for a tuning run given no market frames,
+  whose candidate is then never accepted).
 The significance test of both is a one-sided paired t-test (scipy.stats.ttest_rel) at
 1 - statistical_significance (why a t-test: see backtest_validation).
 """

@@ -15,6 +15,7 @@ from engine.params.versions import apply_version
 from engine.runtime import build_context
 from engine.settings import load_settings
 from engine.store.models import BarRow, Instrument
+from engine.tuning.tuner import decide
 from engine.tuning.version_check import VersionCheckError, validate_version
 from tests.tuning_fixtures import no_trade, trend_frames
 
@@ -67,6 +68,8 @@ def test_a_version_that_trades_the_trend_beats_one_that_cannot(any_db_url: str) 
     assert vs_current.p_value == pytest.approx(expected.pvalue) and vs_current.significant == (expected.pvalue < 0.05)
     assert {c.against for c in report.comparisons} == {"current version", "buy-and-hold", "cash"}
     assert report.gain == pytest.approx(folds["candidate"].mean() / 1.0)  # current scores 0: gain in Sharpe units
+    assert decide(report, True, 0.05)[0] and "required 5%" in decide(report, True, 0.05)[1]  # a proposal
+    assert not decide(report, True, report.gain + 0.01)[0]  # just below a higher target_improvement: refused
     d = report.to_dict()
     assert d["source"] == "backtest" and len(d["folds"]) == 2 and "curves" not in d
     from webapp.tuning_views import validation_table  # local import: the page's table of this very report

@@ -12,8 +12,8 @@ import pytest
 from engine.planner.api import load_preset
 from engine.tuning.backtest_validation import MAX_FOLD_BARS, BacktestSetup, Measure, gain, windows
 from engine.tuning.edit import edited, kv_value
-from engine.tuning.tuner import search_space
-from engine.tuning.validation import ValidationConfig
+from engine.tuning.tuner import decide, search_space
+from engine.tuning.validation import ValidationConfig, ValidationReport
 from tests.tuning_fixtures import FOLDS, poor_version, trend_frames
 
 
@@ -48,3 +48,14 @@ def test_gain_floor_and_measure() -> None:
     assert (m.primary, m.secondary) == ("sharpe", "max_drawdown")
     flat = pd.Series(1e6, index=pd.date_range("2026-01-05", periods=40, freq="B", tz="UTC"))
     assert m.score(flat, 252.0) == (0.0, 0.0)  # never traded: cash's score
+
+
+def test_only_a_backtest_gain_of_target_improvement_makes_a_proposal() -> None:
+    folds = pd.DataFrame({"fold": [1, 2]})
+    assert not decide(ValidationReport(folds, gain=0.5), True, 0.05)[0]  # a replay validation never decides
+    bt = ValidationReport(folds, gain=0.05, source="backtest", measure="backtest sharpe")
+    assert decide(bt, True, 0.05) == (True, "out-of-sample backtest gain +5.0% (backtest sharpe) vs the required 5%")
+    assert not decide(ValidationReport(folds, gain=0.0499, source="backtest"), True, 0.05)[0]
+    assert decide(bt, False, 0.05) == (False, "no trial changed a parameter; " + decide(bt, True, 0.05)[1])
+    nan = decide(ValidationReport(folds, source="backtest", note="not enough history for one fold"), True, 0.05)
+    assert nan == (False, "no out-of-sample backtest gain measurable: not enough history for one fold")
