@@ -38,6 +38,7 @@ def test_rgm005_badges_match_their_rule_lines_and_ensemble_card_shows(dash_duo, 
         lo, hi, v = float(m_rule.group(3)), float(m_rule.group(4)), float(m_rule.group(2))
         assert lo <= v <= hi or (lo > 0 and v >= lo) or (hi < 0 and v <= hi), rule
     assert _text(dash_duo, "#regime-current-vol-rule").startswith("Volatility ")
+    assert _text(dash_duo, "#regime-current-thresholds").startswith("Thresholds adaptive: volatility boundaries ")
     dash_duo.wait_for_element("#regime-ensemble-card > div", timeout=60)
     card = _text(dash_duo, "#regime-ensemble-card")
     assert "no ensemble model fitted yet" in card or "engine answer" in card or "no ensemble verdict" in card, card
