@@ -21,14 +21,16 @@ def _pct(x: Any) -> str:
     return "—" if x is None else f"{float(x) * 100:.0f}%"
 
 
-def ensemble_card(verdict: Mapping[str, Any] | None, names: Mapping[int, str], model: Mapping[str, Any] | None) -> Any:
-    """The newest snapshot's ensemble verdict, its dynamics figures and the model in force."""
+def ensemble_card(verdict: Mapping[str, Any] | None, names: Mapping[int, str], model: Mapping[str, Any] | None,
+                  effective: Mapping[str, Any] | None = None) -> Any:
+    """The newest snapshot's ensemble verdict, its dynamics figures and the model in force; `effective` is the
+    regime the engine acts on (after conflict_resolution), shown as the engine's answer when given."""
     if not verdict:
         why = ("no ensemble model fitted yet (the refit job fits one once enough bars are stored)" if model is None
                else "the newest classification has no ensemble verdict yet")
         return html.Div(why, className="small text-muted", id=ids.ENSEMBLE_EMPTY)
     text, colour = STATUS_TEXT.get(str(verdict.get("status")), (str(verdict.get("status")), "secondary"))
-    answer = verdict.get("regime_id")
+    answer = effective.get("regime_id") if effective else verdict.get("regime_id")
     votes = ", ".join(f"{m} {names.get(int(v), v)}" for m, v in (verdict.get("votes") or {}).items())
     weights = ", ".join(f"{m} {float(w):.2f}" for m, w in (verdict.get("weights") or {}).items())
     dyn = verdict.get("dynamics") or {}

@@ -57,6 +57,7 @@ def regime_card(latest: Mapping[str, Any], colour: str, description: str, active
         html.Div([swatch(colour), html.Span(str(latest["regime_name"]), id=ids.CURRENT_NAME,
                                             className="fs-4 fw-semibold")], className="mb-1"),
         html.Div(description, className="small text-muted mb-2"),
+        effective_line(latest.get("effective")),
         dbc.Row([
             dbc.Col([html.Div("Confidence", className="kpi-title"),
                      html.Div(f"{conf * 100:.0f}%", id=ids.CURRENT_CONFIDENCE, className="kpi-value"),
@@ -83,6 +84,26 @@ def regime_card(latest: Mapping[str, Any], colour: str, description: str, active
         input_notes(latest),
         html.Div(f"as of {fmt.timestamp(latest.get('ts'))}", id=ids.CURRENT_ASOF, className="small text-muted mt-1"),
     ]
+
+
+def effective_line(effective: Mapping[str, Any] | None) -> html.Div:
+    """The regime the engine acts on beside the rule-based one above it: when they differ (an ensemble answer,
+    or no regime while uncertain) with the verdict's status and reason."""
+    if not effective:
+        return html.Div(id=ids.CURRENT_EFFECTIVE)
+    status = str(effective.get("status"))
+    name = effective.get("regime_name")
+    acts = str(name) if name is not None else "no regime (uncertain): no new exposure"
+    if effective.get("regime_id") == effective.get("rule_regime_id"):
+        return html.Div([html.Span("Engine acts on this regime ", className="text-muted"),
+                         dbc.Badge(status, color="light", text_color="dark")],
+                        id=ids.CURRENT_EFFECTIVE, className="small mb-2")
+    return html.Div([
+        html.Div([html.Span("Engine acts on: ", className="text-muted"), html.Span(acts, className="fw-semibold me-2"),
+                  dbc.Badge(status, color="warning" if name is None else "info")]),
+        html.Div(f"rule-based: {effective.get('rule_regime_name')}; {effective.get('reason') or ''}",
+                 id=ids.CURRENT_EFFECTIVE_REASON, className="text-muted"),
+    ], id=ids.CURRENT_EFFECTIVE, className="small mb-2 border-start border-3 border-warning ps-2")
 
 
 def class_notes(latest: Mapping[str, Any], regime_classes: tuple[str, str] | None) -> html.Div:

@@ -2,7 +2,8 @@
 
 Hot reload: the active version is read every cycle; when it changed, a new classifier is built
 with it and warmed on the stored history, so the next snapshot already uses the new version.
-Every stored snapshot carries the version id that produced it.
+Every stored snapshot carries the version id that produced it, the rule-based regime (regime_id) and the
+regime the engine acts on (effective_regime_id, regime_status, regime_reason: engine/regime/ensemble/effective.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from engine.market.types import Bar, MarketUpdate
 from engine.params import ParamSet
 from engine.params.versions import active_params
 from engine.regime.classifier import RegimeClassifier
+from engine.regime.ensemble.config import EnsembleConfig
+from engine.regime.ensemble.effective import EffectiveRegime, of_config, resolve
 from engine.regime.ensemble.live import EnsembleLive
 from engine.regime.inputs import to_buffer
 from engine.regime.types import RegimeOutput
@@ -32,10 +35,18 @@ WARMUP_BARS = 1_500  # about four sessions of 1-minute bars: enough for every mo
 WARMUP_CHAINS = 30
 
 
-def snapshot_row(out: RegimeOutput, version_id: int | None, ensemble: dict[str, Any] | None = None) -> RegimeSnapshot:
-    """The stored row; ``ensemble`` is the ensemble's verdict beside the rule-based answer (None: no model yet)."""
+def snapshot_row(out: RegimeOutput, version_id: int | None, ensemble: dict[str, Any] | None = None,
+                 effective: EffectiveRegime | None = None) -> RegimeSnapshot:
+    """The stored row; ``ensemble`` is the ensemble's verdict beside the rule-based answer (None: no model yet),
+    ``effective`` the regime the engine acts on (effective.of_config; None: the rule-based one, no model)."""
+    if effective is None:
+        effective = resolve(enabled=True, handling="MODERATE", conflict_resolution="MOST_STABLE",
+                            rule_regime=out.regime_id, rule_name=out.regime_name,
+                            rule_confidence=float(out.confidence), verdict=None, names={})
     return RegimeSnapshot(
         ts=out.ts, symbol=out.symbol, regime_id=out.regime_id, regime_name=out.regime_name,
+        effective_regime_id=effective.regime_id, effective_regime_name=effective.regime_name,
+        regime_status=effective.status, regime_reason=effective.reason[:2000],
         confidence=float(out.confidence), raw_score=float(out.raw_score),
         # the classes decided on these very numbers (the adopted regime's own classes are in the catalogue)
         volatility_value=float(out.volatility_component), volatility_class=out.bar_volatility_class,
@@ -111,6 +122,9 @@ class RegimeStage:
             verdicts = self.ensemble.verdicts(outputs)
         stored = [(o, v) for o, v in zip(outputs, verdicts, strict=True) if not o.warmup]
         if stored:
-            with ctx.store.write() as session:
-                session.add_all(snapshot_row(o, self.version_id, v) for o, v in stored)
+            cfg = self.ensemble.cfg if self.ensemble is not None else EnsembleConfig.of(params)
+            with ctx.store.write() as session:  # the regime the engine acts on: effective.py's rule, not inline
+                session.add_all(snapshot_row(o, self.version_id, v, of_config(cfg, o.regime_id, o.regime_name,
+                                                                               float(o.confidence), v))
+                                for o, v in stored)
         return [o for o, _ in stored]

@@ -12,7 +12,6 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
-from sqlalchemy import select
 
 from components.confirm_modal import confirm_modal
 from components.shell import page_header, read_only_note
@@ -20,7 +19,7 @@ from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.params.versions import active_params
 from engine.planner import api, preset_store
-from engine.store.models import RegimeSnapshot
+from engine.regime.ensemble.current import current_regime, uncertain_note
 from webapp import planner_callbacks, planner_overrides_panel, planner_preset_callbacks
 from webapp import planner_ids as ids
 from webapp import planner_preview as pv
@@ -148,13 +147,16 @@ def layout(**_kwargs: object) -> html.Div:
         presets = preset_store.list_presets(session)
         regimes = tuple(str(r.regime_name) for r in active_params(session).table("RegimeParameters"))
         table = preset_store.regime_preset_table(session, regimes)
-        regime = session.scalars(select(RegimeSnapshot.regime_name).order_by(RegimeSnapshot.id.desc()).limit(1)).first()
-        in_force, why = preset_store.preset_for_regime(session, regime)
+        current = current_regime(session)  # the effective regime (None while uncertain under CONSERVATIVE)
+        hold = uncertain_note(current)
+        in_force, why = preset_store.preset_for_regime(session, current.regime_name if current else None, hold)
     active = presets.get(in_force.name) or presets["default"]
     trader = at_least(principal.current().role, Role.TRADER)
     return html.Div([
         page_header("Planner", f"In force now: {in_force.name} ({why}). The page opens on it; any preset can be "
                                "previewed, compared and sent."),
+        html.Div(hold, id=ids.REGIME_HOLD, className="alert alert-warning small py-1 px-2 mb-2") if hold
+        else html.Div(id=ids.REGIME_HOLD),
         html.Div() if trader else read_only_note(
             ids.READ_ONLY, "Read-only for your role: saving presets, the regime table and sending need a trader."),
         dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),

@@ -198,5 +198,6 @@ def refresh_ensemble(_n: int | None):
     with get_context().store.read() as session:
         params = active_params(session)
         models = model_store.summaries(session, latest["symbol"] if latest else None, limit=1)
-    card = eviews.ensemble_card(latest.get("ensemble") if latest else None, names, models[0] if models else None)
+    card = eviews.ensemble_card(latest.get("ensemble") if latest else None, names, models[0] if models else None,
+                                latest.get("effective") if latest else None)
     return card, eviews.reliability_figure(reliability_report(hist, params))

@@ -158,7 +158,7 @@ def _trading_families(cumulative: dict[str, Any], state: str | None, report: dic
                               value=cumulative.get("filled_qty", 0.0))
     regime = cumulative.get("regime")
     if regime:
-        regime_id = GaugeMetricFamily("regimedesk_regime_id", "the regime the engine detects now", labels=["symbol", "name"])
+        regime_id = GaugeMetricFamily("regimedesk_regime_id", "the regime the engine acts on now (the effective regime; -1: uncertain, none)", labels=["symbol", "name"])
         regime_id.add_metric([regime["symbol"], regime["name"]], regime["id"])
         yield regime_id
         confidence = GaugeMetricFamily("regimedesk_regime_confidence", "confidence of the detected regime, 0..1",

@@ -44,6 +44,7 @@ SEND_BODY: Final = "planner-send-body"
 SEND_RESULT: Final = "planner-send-result"
 SEND_OUTCOMES: Final = "planner-send-outcomes"
 READ_ONLY: Final = "planner-read-only"
+REGIME_HOLD: Final = "planner-regime-hold"  # why no new exposure: the regime is uncertain
 
 # ---- tabs: comparison, regime table, user presets, stored plans --------------------------------------
 TABS: Final = "planner-tabs"

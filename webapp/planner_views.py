@@ -12,6 +12,7 @@ from components import formatting as fmt
 from components.charts import LAYOUT
 from components.tables import small_table
 from engine.planner.api import BUILT_IN_PRESETS, PlanResult
+from engine.regime.ensemble.current import UNCERTAIN_PREFIX
 from webapp import planner_ids as ids
 
 OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary",
@@ -29,7 +30,8 @@ def qty_text(qty: float) -> str:
 
 
 def plan_summary(plan: PlanResult) -> str:
-    regime = plan.regime or "unknown"
+    uncertain = any(UNCERTAIN_PREFIX in n for n in plan.notes)  # bucket notes are prefixed "[bucket] "
+    regime = plan.regime or ("uncertain, no new exposure" if uncertain else "unknown")
     return (f"Preset {plan.preset} · regime {regime} · {plan.sequences_evaluated} sequences evaluated in "
             f"{plan.elapsed_ms:.0f} ms · best: {plan.label}")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import desc, select
-
 from engine.context import EngineContext
 from engine.execution.modes import ExecutionConfigError, PresetExecution, for_preset, load_config
 from engine.execution.native_stops import record_native_fills, sync_native
@@ -15,7 +13,8 @@ from engine.execution.protect import StopEvent, check_stops
 from engine.market.types import Bar
 from engine.planner.preset_store import list_presets
 from engine.protocols import StoreContext
-from engine.store.models import PlannerRegimePreset, RegimeSnapshot
+from engine.regime.ensemble.current import current_regime
+from engine.store.models import PlannerRegimePreset
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,8 @@ def active_preset_name(ctx: StoreContext) -> str:
     try:
         listed = load_config()
         with ctx.store.read() as s:
-            regime = s.scalars(select(RegimeSnapshot.regime_name).order_by(desc(RegimeSnapshot.id)).limit(1)).first()
+            current = current_regime(s)  # the effective regime: no entry (default) while it is uncertain
+            regime = current.regime_name if current is not None else None
             row = s.get(PlannerRegimePreset, regime) if regime else None
             name = row.preset if row is not None else "default"
             if name in listed or name == "default":

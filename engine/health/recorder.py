@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select
 from engine.context import EngineContext
 from engine.health.checks import engine_checks
 from engine.notify import unhealthy_checks as notify_unhealthy
+from engine.regime.ensemble.current import current_regime
 from engine.store.models import (
     AccountSnapshot,
     FillRow,
@@ -30,7 +31,6 @@ from engine.store.models import (
     JobRun,
     KeyValue,
     OrderRow,
-    RegimeSnapshot,
 )
 from engine.store.writes import upsert_rows
 
@@ -40,6 +40,7 @@ HEALTH_JOB_SECONDS = 10.0
 BROKER_PROBES_COUNTED = 12  # the error rate covers this probe and the 11 before it (about 2 minutes)
 SKIPS_BUFFERED = 10_000  # at most this many skipped runs wait for the next health job (a standby never flushes)
 METRICS_KEY = "metrics.cumulative"
+UNCERTAIN_REGIME_ID = -1  # /metrics regime id when the engine has no regime (uncertain, CONSERVATIVE handling)
 # job duration histogram buckets, seconds (the commands job takes ms, a warm-up or reconcile seconds)
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -115,7 +116,7 @@ def update_cumulative_metrics(ctx: EngineContext) -> dict:
                                    .group_by(OrderRow.reject_reason)).all()
         fills = session.execute(select(func.count(), func.coalesce(func.sum(FillRow.qty), 0))).one()
         account = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.id.desc()).limit(1)).first()
-        regime = session.scalars(select(RegimeSnapshot).order_by(RegimeSnapshot.id.desc()).limit(1)).first()
+        regime = current_regime(session)  # the regime the engine acts on
     jobs = {name: dict(h) for name, h in value.get("jobs", {}).items()}
     for run_id, job, duration_ms, outcome in new_runs:
         hist = jobs.setdefault(job, _empty_hist())
@@ -139,8 +140,10 @@ def update_cumulative_metrics(ctx: EngineContext) -> dict:
         "rejections_by_reason": reasons,
         "fills": int(fills[0]), "filled_qty": float(fills[1] or 0),
         "equity": float(account.equity) if account is not None else None,
-        "regime": ({"id": regime.regime_id, "name": regime.regime_name, "confidence": regime.confidence,
-                    "symbol": regime.symbol} if regime is not None else None),
+        "regime": ({"id": regime.regime_id if regime.regime_id is not None else UNCERTAIN_REGIME_ID,
+                    "name": regime.regime_name or "uncertain", "confidence": regime.confidence,
+                    "symbol": regime.symbol, "status": regime.status, "rule_id": regime.rule_regime_id}
+                   if regime is not None else None),
         "updated_at": ctx.clock.now().isoformat(),
     }
     with ctx.store.write() as session:

@@ -2258,7 +2258,7 @@ class RiskControls(SheetView):
 
     @property
     def conflict_resolution(self) -> Literal['MOST_STABLE', 'HIGHEST_CONFIDENCE', 'MOST_RECENT']:
-        """How to resolve conflicting signals; not used: conflicts between the ensemble and the rules follow regime_uncertainty_handling."""
+        """How to resolve conflicting signals; read by engine.regime.ensemble."""
         return self._read('conflict_resolution')
 
     @property

@@ -18,7 +18,7 @@ def plan_cache_key(state: PortfolioState, preset: PlannerPreset) -> str:
         digest.update(json.dumps([str(c) for c in state.history.columns]).encode())
     facts = {
         "positions": sorted((h.symbol, h.qty, h.avg_price, str(h.opened_at)) for h in state.positions.values()),
-        "cash": state.cash, "regime": state.regime, "state": state.trading_state, "now": str(state.now),
+        "cash": state.cash, "regime": state.regime, "hold": state.regime_hold, "state": state.trading_state, "now": str(state.now),
         "targets": sorted((state.fixed_targets or {}).items()), "open": sorted(state.open_symbols),
         "last": sorted((s, str(t.ts), t.side) for s, t in state.last_trades.items()),
         "caps": sorted((state.size_caps or {}).items()), "limits": repr(state.limits),

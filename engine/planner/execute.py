@@ -1,8 +1,8 @@
 """Send a plan: each step in the planned order (sells first) through engine.execution.modes.send_trade, so the
 preset's execution style applies (config/execution.toml: one gateway order at once, or a sliced parent whose
 children are ordinary gateway orders) and every risk check applies. HALTED (or any state but ACTIVE/REDUCING)
-sends nothing; REDUCING sends only exits; a relaxed ("what if") plan is never sent. Each step reports what
-happened and why."""
+sends nothing; REDUCING sends only exits; an uncertain regime under CONSERVATIVE handling (read when the plan is
+sent) sends only exits; a relaxed ("what if") plan is never sent. Each step reports what happened and why."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,6 +13,7 @@ from engine.context import EngineContext
 from engine.execution.modes import ExecutionConfigError, ExecutionMode, for_preset, load_config, send_trade
 from engine.planner.preset_store import list_presets
 from engine.planner.types import BUY, PlanResult, PlanStep
+from engine.regime.ensemble.current import current_regime, uncertain_note
 from engine.store.models import ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
@@ -29,12 +30,14 @@ class SendOutcome:
     message: str
 
 
-def _state(ctx: EngineContext) -> str:
+def _state(ctx: EngineContext) -> tuple[str, str | None]:
+    """The trading state and, when the regime is uncertain under CONSERVATIVE handling, why no buy is sent."""
     with ctx.store.read() as session:
+        hold = uncertain_note(current_regime(session))
         try:
-            return trading_state.current(session).state.value
+            return trading_state.current(session).state.value, hold
         except LookupError:
-            return "ACTIVE"
+            return "ACTIVE", hold
 
 
 def execution_mode(ctx: EngineContext, preset: str) -> ExecutionMode:
@@ -59,11 +62,13 @@ def _parent_text(ctx: EngineContext, parent_id: int) -> str:
                 f"{row.start_at:%H:%M}-{row.end_at:%H:%M} UTC)")
 
 
-def _gate(state: str, step: PlanStep) -> str | None:
+def _gate(state: str, step: PlanStep, regime_hold: str | None = None) -> str | None:
     if state not in ("ACTIVE", "REDUCING"):
         return f"trading is {state}: nothing is sent"
     if state == "REDUCING" and step.side == BUY:
         return "trading is REDUCING: only exits are sent, this buy adds exposure"
+    if regime_hold and step.side == BUY:
+        return f"{regime_hold}; this buy adds exposure"
     return None
 
 
@@ -74,12 +79,12 @@ def send_plan(ctx: EngineContext, plan: PlanResult, actor: str, origin: str = "p
     if plan.relaxed:
         return [SendOutcome(s.symbol, s.side, s.qty, "not_sent",
                             f"a what-if plan ({plan.relaxed}) is never sent") for s in plan.steps]
-    state = _state(ctx)
+    state, hold = _state(ctx)
     key = key or f"{plan.preset}:{ctx.clock.now().isoformat()}"
     modes: dict[str, ExecutionMode | str] = {}
     out: list[SendOutcome] = []
     for i, step in enumerate(plan.steps):
-        blocked = _gate(state, step)
+        blocked = _gate(state, step, hold)
         if blocked is not None:
             out.append(SendOutcome(step.symbol, step.side, step.qty, "blocked", blocked))
             continue

@@ -28,7 +28,7 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
     with ctx.store.read() as session:
         params = active_params(session)
         state = portfolio_state(session, params, bars=ctx.bars)
-        preset, why = preset_for_regime(session, state.regime)
+        preset, why = preset_for_regime(session, state.regime, state.regime_hold)
         cycle_ts = session.scalar(select(func.max(BarRow.ts)))
     if state.history.empty:
         return None

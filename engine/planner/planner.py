@@ -96,7 +96,7 @@ class Planner:
             tried.add(planned)
             sim = given or simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
                                     relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
-                                    max_turnover=budget, size_caps=state.size_caps)
+                                    max_turnover=budget, size_caps=state.size_caps, regime_hold=state.regime_hold)
             key = (seq.relaxed, tuple((s.symbol, s.side, s.qty) for s in sim.steps))
             if key not in seen:
                 seen.add(key)
@@ -135,6 +135,8 @@ class Planner:
         if state.trading_state not in ("ACTIVE",):
             notes.insert(0, f"trading is {state.trading_state}: "
                          + ("only exits are planned" if state.trading_state == "REDUCING" else "no orders are planned"))
+        if state.regime_hold:
+            notes.insert(0, state.regime_hold)
         if ranked[0].seq.relaxed is not None:
             notes.append(f"a what-if with {ranked[0].seq.relaxed} scores higher ({ranked[0].parts['total']:.2f}); "
                          "it is not the plan and is never sent")

@@ -15,6 +15,7 @@ from engine.params import ParamSet
 from engine.params.typed import Parameters
 from engine.planner.types import Holding, LastTrade, PortfolioState
 from engine.protocols import BarHistory
+from engine.regime.ensemble.current import current_regime, uncertain_note
 from engine.store.models import (
     AccountSnapshot,
     BarRow,
@@ -22,7 +23,6 @@ from engine.store.models import (
     Instrument,
     OrderRow,
     PositionRow,
-    RegimeSnapshot,
 )
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
@@ -103,7 +103,7 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened.get(p.symbol))
                  for p in session.scalars(select(PositionRow)) if float(p.qty) != 0}
     account = session.scalars(select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)).first()
-    regime = session.scalars(select(RegimeSnapshot).order_by(desc(RegimeSnapshot.id)).limit(1)).first()
+    regime = current_regime(session)  # the effective regime (None under an uncertain CONSERVATIVE verdict)
     try:
         state = trading_state.current(session).state.value
     except LookupError:
@@ -115,10 +115,11 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     equity = cash + sum(h.qty * prices.get(s, h.avg_price) for s, h in positions.items())
     caps = size_caps(params, equity, prices, atr, {s: h.qty for s, h in positions.items()},
                      regime.regime_name if regime is not None else None,
-                     bool(regime.is_transition) if regime is not None else False, limits)
+                     regime.is_transition if regime is not None else False, limits)
     if now is None:
         now = history.index[-1].to_pydatetime() if len(history) else datetime.now().astimezone()
     return PortfolioState(
         positions=positions, cash=cash, history=history, now=now,
         regime=regime.regime_name if regime is not None else None, trading_state=str(state),
-        last_trades=last_trades, limits=limits, open_symbols=busy, size_caps=caps)
+        last_trades=last_trades, limits=limits, open_symbols=busy, size_caps=caps,
+        regime_hold=uncertain_note(regime))

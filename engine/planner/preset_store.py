@@ -145,13 +145,14 @@ def set_regime_preset_table(store: Store, now: datetime, actor: str, mapping: Ma
                      details={"from": before, "to": dict(mapping)})
 
 
-def preset_for_regime(session: Session, regime: str | None) -> tuple[PlannerPreset, str]:
-    """The preset in force in `regime` and why (a missing or broken preset falls back to default, said so)."""
+def preset_for_regime(session: Session, regime: str | None, hold: str | None = None) -> tuple[PlannerPreset, str]:
+    """The preset in force in `regime` and why (a missing or broken preset falls back to default, said so);
+    `hold` is why there is no regime (uncertain under CONSERVATIVE handling, engine.regime.ensemble.current)."""
     presets = list_presets(session)
     row = session.get(PlannerRegimePreset, regime) if regime else None
     if row is None:
         why = f"regime {regime}: no entry in the regime -> preset table, default applies" if regime \
-            else "no regime detected yet: default applies"
+            else f"{hold}; default applies" if hold else "no regime detected yet: default applies"
         return presets[DEFAULT_PRESET], why
     if row.preset not in presets:
         return presets[DEFAULT_PRESET], f"regime {regime}: preset '{row.preset}' is missing, default applies"

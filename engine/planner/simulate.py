@@ -1,6 +1,7 @@
 """Step-by-step simulation of one sequence: cash, positions, costs (fixed + proportional), gateway limits
 and the trading state. A buy cash cannot pay is cut to what it can pay (or skipped); cash never goes
-negative; REDUCING allows only exits and HALTED (or any other non-ACTIVE state) nothing.
+negative; REDUCING allows only exits and HALTED (or any other non-ACTIVE state) nothing; an uncertain regime
+under CONSERVATIVE handling (`regime_hold`) allows no buy either: no new exposure, only reductions or holding.
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def affordable(cash: float, price: float, costs: Costs) -> float:
 
 def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, float], prices: dict[str, float],
              equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE",
-             max_turnover: float = float("inf"), size_caps: dict[str, float] | None = None) -> SimResult:
+             max_turnover: float = float("inf"), size_caps: dict[str, float] | None = None,
+             regime_hold: str | None = None) -> SimResult:
     """`max_turnover` (currency) caps the plan's total traded notional: a later step is cut to what is left."""
     held = dict(positions)
     gross = sum(abs(q) * prices.get(s, 0.0) for s, q in held.items())
@@ -60,6 +62,9 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
             continue
         if trading_state == "REDUCING" and a.side == BUY:
             skipped.append(f"buy {a.symbol}: REDUCING allows only exits")
+            continue
+        if regime_hold and a.side == BUY:
+            skipped.append(f"buy {a.symbol}: the regime is uncertain, no new exposure")
             continue
         position = held.get(a.symbol, 0.0)
         qty = min(a.qty, position) if a.side == SELL else a.qty

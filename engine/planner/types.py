@@ -44,6 +44,7 @@ class PortfolioState:
     limits: RiskLimits = field(default_factory=RiskLimits)
     open_symbols: frozenset[str] = frozenset()  # symbols with an open order: not planned this cycle
     size_caps: dict[str, float] | None = None  # most shares a buy may add per symbol (shared ATR/Kelly/regime sizing)
+    regime_hold: str | None = None  # why no new exposure: the regime is uncertain under CONSERVATIVE handling
 
     @property
     def prices(self) -> dict[str, float]:

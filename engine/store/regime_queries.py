@@ -6,6 +6,7 @@ function takes a Session and returns plain data (dicts, DataFrames, engine recor
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.market.types import OptionChain
 from engine.params import ParamSet
 from engine.params.typed import Parameters
 from engine.params.versions import active_params
+from engine.regime.ensemble.current import of_snapshot
 from engine.store import queries
 from engine.store.models import OptionChainSnapshot, ParamVersion, RegimeSnapshot
 from engine.store.writes import unpack_chain
@@ -50,6 +52,7 @@ def latest_regime(session: Session, symbol: str | None = None) -> dict[str, Any]
     out["record"] = dict(payload.get("record", {}))
     out["classes"] = dict(payload.get("classes", {}))  # how the trend/volatility classes were decided
     out["ensemble"] = payload.get("ensemble")  # the ensemble's verdict (None before a model was fitted)
+    out["effective"] = asdict(of_snapshot(snap))  # the regime the engine acts on, beside the rule-based regime_name
     return out
 
 

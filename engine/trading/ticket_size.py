@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
 from engine.params.typed import Parameters
-from engine.store.models import AccountSnapshot, BarRow, PositionRow, RegimeSnapshot
+from engine.regime.ensemble.current import current_regime
+from engine.store.models import AccountSnapshot, BarRow, PositionRow
 from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import latest_closes, to_decimal
 from engine.trading.orders import open_order_deltas
@@ -37,9 +38,9 @@ def ticket_size(session: Session, params: ParamSet | None, symbol: str, side: Or
     closes = latest_closes(session, symbols)
     gross = sum((abs(positions.get(s, ZERO) + deltas.get(s, ZERO)) * closes[s][0] for s in symbols if s in closes), ZERO)
     account = session.scalars(select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)).first()
-    regime = session.scalars(select(RegimeSnapshot).order_by(desc(RegimeSnapshot.id)).limit(1)).first()
+    regime = current_regime(session)  # the effective regime: no bias when it is uncertain (no regime)
     bias = None
-    if regime is not None and params is not None:
+    if regime is not None and regime.regime_name is not None and params is not None:
         bias = {r.regime_name: str(r.trading_bias) for r in Parameters(params).regime_parameters.rows}.get(regime.regime_name)
     price = closes[symbol][0] if symbol in closes else to_decimal(close[-1])
     return suggest_size(account.equity if account else ZERO, price, to_decimal(atr), side,

@@ -23,6 +23,8 @@ class EnsembleConfig:
     max_uncertainty: float  # RiskControls max_uncertainty_threshold: normalised entropy above it is uncertain
     refit_every_bars: int  # AdaptiveLearning update_frequency: new bars between two refits
     regime_ids: tuple[int, ...]  # the class axis: RegimeClassification's regimes
+    conflict_resolution: str = "MOST_STABLE"  # RiskControls conflict_resolution (effective.py: firm conflicts)
+    regime_names: tuple[tuple[int, str], ...] = ()  # RegimeClassification's id -> name
 
     @staticmethod
     def of(ps: ParamSet) -> EnsembleConfig:
@@ -36,7 +38,9 @@ class EnsembleConfig:
             adaptive=bool(e.adaptive_weighting), uncertainty_handling=str(r.regime_uncertainty_handling),
             max_uncertainty=float(r.max_uncertainty_threshold),
             refit_every_bars=max(1, int(Parameters(ps).adaptive_learning.update_frequency)),
-            regime_ids=tuple(sorted(int(x.regime_id) for x in Parameters(ps).regime_classification.rows)))
+            regime_ids=tuple(sorted(int(x.regime_id) for x in Parameters(ps).regime_classification.rows)),
+            conflict_resolution=str(r.conflict_resolution),
+            regime_names=tuple((int(x.regime_id), str(x.regime_name)) for x in Parameters(ps).regime_classification.rows))
 
 
 @dataclass(frozen=True, slots=True)

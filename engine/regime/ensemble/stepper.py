@@ -35,6 +35,8 @@ class EnsembleStepper:
         self.calls: deque[tuple[float, int]] = deque(maxlen=cal.window + cal.horizon_bars + 1)
         self.labels: deque[int] = deque(maxlen=cal.window + cal.horizon_bars + 1)
         self.calibrator: Calibrator = NO_CALIBRATOR
+        self.rule_run: tuple[int | None, int] = (None, 0)  # (label, consecutive bars): conflict_resolution
+        self.ensemble_run: tuple[int | None, int] = (None, 0)  # (ensemble answer, consecutive bars)
 
     def set_model(self, model: FittedEnsemble | None, model_id: int | None = None) -> None:
         """Put a model in force; its HMM filter is warmed on the rows already seen (all before the switch)."""
@@ -63,6 +65,7 @@ class EnsembleStepper:
     def observe(self, row: dict[str, Any]) -> None:
         """Remember a row without classifying it (warm-up history for features and the HMM filter)."""
         self.rows.append(row)
+        self.rule_run = _run(self.rule_run, int(row["label"]))
 
     def step(self, row: dict[str, Any], xs: np.ndarray | None = None,
              static: dict[str, np.ndarray] | None = None) -> dict[str, Any] | None:
@@ -71,6 +74,7 @@ class EnsembleStepper:
         ``xs`` (the row's scaled features) and ``static`` (its GMM / forest / boosting probabilities) may be
         precomputed in a batch by walk_forward; they are the same numbers the row alone gives."""
         self.rows.append(row)
+        self.rule_run = _run(self.rule_run, int(row["label"]))
         m = self.model
         if m is None:
             return None
@@ -95,6 +99,7 @@ class EnsembleStepper:
         for k, ans in v.votes.items():
             self.hits[k].append(ans == label)
         calibrated = float(self.calibrator.apply(v.confidence, self.cal)[0])
+        self.ensemble_run = _run(self.ensemble_run, v.ensemble_regime_id)
         self.calls.append((v.confidence, v.ensemble_regime_id))
         self.labels.append(label)
         if self.cal.real_time:
@@ -104,4 +109,10 @@ class EnsembleStepper:
                 "confidence": v.confidence, "calibrated_confidence": calibrated, "calibration": self.calibrator.method,
                 "disagreement": v.disagreement, "uncertainty": v.uncertainty, "weights": v.weights,
                 "votes": v.votes, "reason": v.reason, "model_id": self.model_id,
+                "rule_run": self.rule_run[1], "ensemble_run": self.ensemble_run[1],
                 "model_data_end": m.data_end.isoformat()}
+
+
+def _run(run: tuple[int | None, int], value: int) -> tuple[int | None, int]:
+    """The run of equal answers extended by one bar (or a new run of 1)."""
+    return (value, run[1] + 1) if run[0] == value else (value, 1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.regime.ensemble.config import EnsembleConfig
+from engine.regime.ensemble.effective import uncertain_answer
 
 AGREEMENT_FLOOR = 0.05  # adaptive weighting never silences a model completely
 UNCERTAIN = "uncertain"
@@ -73,7 +74,8 @@ def decide(cfg: EnsembleConfig, regime_ids: tuple[int, ...], combined: np.ndarra
     minimum_ensemble_confidence, the models' disagreement is at most disagreement_threshold and the
     normalised entropy at most max_uncertainty_threshold. Otherwise the rule-based answer stands if the
     ensemble agrees with it; if not, the engine is uncertain and RiskControls regime_uncertainty_handling
-    decides: CONSERVATIVE answers no regime, MODERATE keeps the rule-based one, AGGRESSIVE takes the ensemble's."""
+    decides: CONSERVATIVE answers no regime, MODERATE keeps the rule-based one, AGGRESSIVE takes the ensemble's.
+    The regime the engine acts on is effective.resolve's (a firm conflict also goes through conflict_resolution)."""
     top = int(np.argmax(combined))
     ens = regime_ids[top]
     conf = float(combined[top])
@@ -94,6 +96,6 @@ def decide(cfg: EnsembleConfig, regime_ids: tuple[int, ...], combined: np.ndarra
     if ens == rule_regime:
         return Verdict("rules", rule_regime, ens, conf, dis, unc, weights, votes,
                        f"ensemble agrees with the rules but is not firm ({why})")
-    answer = {"CONSERVATIVE": None, "MODERATE": rule_regime, "AGGRESSIVE": ens}.get(cfg.uncertainty_handling)
+    answer = uncertain_answer(cfg.uncertainty_handling, rule_regime, ens)
     return Verdict(UNCERTAIN, answer, ens, conf, dis, unc, weights, votes,
                    f"ensemble says {ens}, rules say {rule_regime}, {why}; {cfg.uncertainty_handling} handling")

@@ -1,0 +1,69 @@
+"""The ONE way everything downstream reads the regime the engine acts on (planner job, presets by regime,
+position sizing, risk, backtests, Overview/Regime pages, /metrics): the newest snapshot's effective regime.
+
+A snapshot stored before migration 0012 has no effective columns: its rule-based regime is the answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import desc, select
+from sqlalchemy.orm import Session
+
+from engine.store.models import RegimeSnapshot
+
+UNCERTAIN_PREFIX = "regime uncertain"  # how uncertain_note starts (the Planner page labels such a plan)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRegime:
+    regime_id: int | None  # the effective regime; None: uncertain (CONSERVATIVE), no new exposure
+    regime_name: str | None
+    status: str  # disabled | no_model | agree | rules | ensemble | uncertain | legacy (stored before 0012)
+    reason: str
+    rule_regime_id: int
+    rule_regime_name: str
+    confidence: float  # the rule classifier's
+    is_transition: bool
+    ts: datetime
+    symbol: str
+
+    @property
+    def no_new_exposure(self) -> bool:
+        return self.regime_id is None
+
+    @property
+    def differs(self) -> bool:
+        return self.regime_id != self.rule_regime_id
+
+
+def of_snapshot(snap: RegimeSnapshot) -> CurrentRegime:
+    """The effective regime a stored snapshot carries."""
+    rid: int | None
+    name: str | None
+    if snap.regime_status is None:  # stored before the effective regime was recorded
+        rid, name, status, reason = (snap.regime_id, snap.regime_name, "legacy",
+                                     "stored before the effective regime was recorded: the rule-based regime")
+    else:
+        rid, name = snap.effective_regime_id, snap.effective_regime_name
+        status, reason = snap.regime_status, snap.regime_reason or ""
+    return CurrentRegime(rid, name, status, reason, snap.regime_id, snap.regime_name, float(snap.confidence),
+                         bool(snap.is_transition), snap.ts, snap.symbol)
+
+
+def current_regime(session: Session, symbol: str | None = None) -> CurrentRegime | None:
+    """The newest snapshot's effective regime (of `symbol` when given); None before the first classification."""
+    query = select(RegimeSnapshot).order_by(desc(RegimeSnapshot.id)).limit(1)
+    if symbol is not None:
+        query = query.where(RegimeSnapshot.symbol == symbol)
+    snap = session.scalars(query).first()
+    return of_snapshot(snap) if snap is not None else None
+
+
+def uncertain_note(regime: CurrentRegime | None) -> str | None:
+    """Why no new exposure is planned, or None when a regime is in force (or none was classified yet)."""
+    if regime is None or not regime.no_new_exposure:
+        return None
+    return (f"{UNCERTAIN_PREFIX} (rules say {regime.rule_regime_name}; {regime.reason}): RiskControls "
+            "regime_uncertainty_handling CONSERVATIVE - no new exposure, only reductions or holding")
