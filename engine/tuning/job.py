@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from engine import jobs
+from engine.backtest.inputs import BacktestError
 from engine.context import EngineContext
 from engine.params.typed import Parameters
 from engine.params.versions import active_params
@@ -73,7 +74,13 @@ def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
             return None
     seed = int(now.timestamp() // 3600)
     symbol = ctx.source.index_symbol()
-    setup = stored_setup(ctx.store, pd.Timestamp(bars["timestamp"].iloc[0]).to_pydatetime(), symbol)
+    try:
+        setup = stored_setup(ctx.store, pd.Timestamp(bars["timestamp"].iloc[0]).to_pydatetime(), symbol)
+    except BacktestError as exc:
+        with ctx.store.write() as s:
+            put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"skipped: no backtest validation: {exc}"},
+                      now)
+        return None
     result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=symbol, backtest=setup)
     pid = record(ctx.store, ps, result, seed, clock=ctx.clock)
     with ctx.store.write() as s:

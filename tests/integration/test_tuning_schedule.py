@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from engine import jobs
 from engine.audit import recent
 from engine.clock import ManualClock
 from engine.cycle import EngineCycle
+from engine.params.paramset import default_params
+from engine.params.versions import apply_version
 from engine.runtime import build_context
 from engine.settings import load_settings
 from engine.store.keyvalue import REFIT_REQUEST_KEY, get_value
-from engine.store.models import JobRun
+from engine.store.models import JobRun, ParamVersion
+from engine.tuning import proposals
+from engine.tuning.edit import edited
 from engine.tuning.job import LAST_RUN_KEY, tune_if_due
 from engine.tuning.live import stored_scorecard
 
@@ -53,3 +58,29 @@ def test_the_job_records_its_steps_and_honours_the_schedule(any_db_url: str) -> 
     tune_if_due(ctx)
     with ctx.store.read() as s:
         assert get_value(s, LAST_RUN_KEY)["ts"] != last["ts"]  # due again: looked (and skipped: still few bars)
+
+
+@pytest.mark.slow  # a scheduled tuning run: 2 trials and 4 fold backtests on the stored history, ~1 min per database
+def test_a_scheduled_run_is_judged_by_backtests_of_the_stored_history(any_db_url: str) -> None:
+    settings = load_settings(database_url=any_db_url, warmup_polls=600)
+    ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
+    jobs.ensure_instruments(ctx)
+    jobs.resume_source(ctx, settings.warmup_polls)
+    small = edited(default_params(), {("AdaptiveTuning", "main", "min_samples_required"): 500,
+                                      ("ValidationFramework", "main", "cross_validation_folds"): 2})
+    apply_version(ctx.store, small, "alice", "ui", clock=ctx.clock)
+    pid = tune_if_due(ctx, trials=2)
+    assert pid is not None
+    view = proposals.list_proposals(ctx.store)[0]
+    v = view.validation
+    assert view.id == pid and v["source"] == "backtest" and len(v["folds"]) == 2
+    assert {c["against"] for c in v["comparisons"]} == {"current version", "buy-and-hold", "cash"}
+    assert view.reason.startswith("out-of-sample backtest gain") or view.reason.startswith("no trial changed")
+    with ctx.store.read() as s:
+        last = get_value(s, LAST_RUN_KEY)
+        assert recent(s, action_prefix="tuning.propose")[0].target == f"tuning_proposal:{pid}"
+        versions = s.scalars(select(ParamVersion)).all()
+    assert last["outcome"] == f"proposal {pid}: {view.reason}"
+    beats = view.status != "not_better"  # require_human_approval is off by default: a better one is applied
+    assert len(versions) == (2 if beats else 1) and view.status in ("applied", "not_better")
+    ctx.store.dispose()
