@@ -251,3 +251,20 @@ def test_reason_numbers_grouped_by_their_printed_text() -> None:
         for i, v in zip(ids.tolist(), x.tolist(), strict=True):
             assert texts.setdefault(i, f"{v:.{d}f}") == f"{v:.{d}f}", (d, v)
         assert len(texts) < len(x)  # grouped, not one per row
+
+
+def test_compiled_volume_profile_windows_equal_the_numpy_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VolumeProfileModule.profile over many rows (compiled windows, numpy's pairwise sums) = its numpy path."""
+    from engine.regime.modules import volume_profile as vp
+
+    clf = RegimeClassifier(PS)
+    clf.update_many(_minutes(3000, seed=12))
+    m = next(x for x in clf.modules if isinstance(x, vp.VolumeProfileModule))
+    fr = clf._frame(np.arange(25, len(clf.buf)))
+    fr.buf.volume[::7] = 0.0  # zero-volume bars and windows
+    fr.buf.volume[100:140] = 0.0
+    got = m.profile(fr)
+    monkeypatch.setattr(vp, "LONG_ROWS", 10**9)  # the numpy path
+    want = m.profile(fr)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

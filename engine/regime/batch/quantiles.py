@@ -40,3 +40,83 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: np.ndarray) 
                     break
             out[r, c] = values[r, order[hit]] if tot > 0 else np.nan
     return out
+
+
+@njit(cache=True)
+def _pairwise_sum(a: np.ndarray, n: int) -> float:
+    """numpy's pairwise summation of n <= 128 contiguous values (8 partial sums), the same rounding."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r = a[:8].copy()
+    i = 8
+    while i < n - (n % 8):
+        for j in range(8):
+            r[j] += a[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def window_profile(tp: np.ndarray, vol: np.ndarray, sgn: np.ndarray, rows: np.ndarray, periods: int,
+                   qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """VolumeProfileModule.profile's window work for each row t (window t-periods+1 .. t): the weighted
+    quantiles of the typical price, the window volume and the signed volume, each summed as numpy sums
+    a row of ``periods`` values (periods <= 128). The window's order (by price, ties by bar: numpy's
+    stable argsort) is kept while it slides: one removal and one insertion per row."""
+    m, p = len(rows), periods
+    out = np.empty((m, len(qs)))
+    vsum = np.empty(m)
+    num = np.empty(m)
+    order = np.empty(p, np.int64)  # bar indices, sorted
+    buf = np.empty(p)
+    prod = np.empty(p)
+    prev = -2
+    for r in range(m):
+        t = rows[r]
+        s = t - p + 1
+        if t == prev + 1:
+            k = 0
+            while order[k] != s - 1:  # the bar leaving the window
+                k += 1
+            for j in range(k, p - 1):
+                order[j] = order[j + 1]
+            v = tp[t]
+            k = p - 1
+            while k > 0 and tp[order[k - 1]] > v:  # the new bar goes after every bar of equal price
+                order[k] = order[k - 1]
+                k -= 1
+            order[k] = t
+        else:
+            for j in range(p):
+                v = tp[s + j]
+                k = j
+                while k > 0 and tp[order[k - 1]] > v:
+                    order[k] = order[k - 1]
+                    k -= 1
+                order[k] = s + j
+        prev = t
+        acc = 0.0
+        for j in range(p):
+            acc = vol[order[j]] if j == 0 else acc + vol[order[j]]
+            buf[j] = acc
+        tot = buf[p - 1]
+        for c in range(len(qs)):
+            lim = qs[c] * tot
+            hit = 0
+            for j in range(p):
+                if buf[j] >= lim:
+                    hit = j
+                    break
+            out[r, c] = tp[order[hit]] if tot > 0 else np.nan
+        for j in range(p):
+            prod[j] = vol[s + j] * sgn[s + j]
+        vsum[r] = _pairwise_sum(vol[s:t + 1], p)
+        num[r] = _pairwise_sum(prod, p)
+    return out, vsum, num

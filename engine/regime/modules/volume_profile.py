@@ -64,13 +64,18 @@ class VolumeProfileModule(RegimeModule):
         tp = (b.high + b.low + b.close) / 3.0
         vol = np.nan_to_num(b.volume, nan=0.0)
         sgn = np.sign(np.nan_to_num(frame.logret, nan=0.0))
-        offs = np.arange(self.periods) - self.periods + 1
-        win = rows_[:, None] + offs[None, :]
         lo_q, hi_q = (1 - self.value_area) / 2, (1 + self.value_area) / 2
-        q = weighted_quantiles(tp[win], vol[win], (lo_q, 0.5, hi_q))
-        vsum = vol[win].sum(axis=1)
+        if len(rows_) >= LONG_ROWS and self.periods <= 128 and np.isfinite(tp).all() and np.isfinite(vol).all():
+            from engine.regime.batch.quantiles import window_profile  # local import: numba, heavy
+            q, vsum, num = window_profile(tp, vol, sgn, rows_.astype(np.int64), self.periods,
+                                          np.array([lo_q, 0.5, hi_q]))  # the same values, without 2-D copies
+        else:
+            win = rows_[:, None] + (np.arange(self.periods) - self.periods + 1)[None, :]
+            q = weighted_quantiles(tp[win], vol[win], (lo_q, 0.5, hi_q))
+            vsum = vol[win].sum(axis=1)
+            num = (vol[win] * sgn[win]).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            imb = (vol[win] * sgn[win]).sum(axis=1) / vsum
+            imb = num / vsum
             half = (q[:, 2] - q[:, 0]) / 2.0
             half = np.where(half > 0, half, np.abs(q[:, 1]) * 1e-4)
             pos = np.tanh((b.close[rows_] - q[:, 1]) / half)
