@@ -30,7 +30,8 @@ from engine.cycle import EngineCycle
 from engine.market.types import MarketUpdate
 from engine.params.typed import Parameters
 from engine.params.versions import apply_version
-from engine.store.models import AccountSnapshot, FillRow, OrderRow, RegimeSnapshot
+from engine.regime.ensemble.current import effective_names
+from engine.store.models import AccountSnapshot, FillRow, OrderRow
 
 log = logging.getLogger(__name__)
 ACTOR = "system:backtest"
@@ -161,8 +162,7 @@ def _has_symbol(source: FrameReplaySource, symbol: str) -> bool:
 
 def _collect(ctx: EngineContext, spec: BacktestSpec, rows: list[tuple], step: timedelta, total: int) -> BacktestResult:
     with ctx.store.read() as s:
-        regimes = s.execute(select(RegimeSnapshot.ts, RegimeSnapshot.regime_name)
-                            .where(RegimeSnapshot.symbol == spec.index_symbol).order_by(RegimeSnapshot.ts)).all()
+        regimes = effective_names(s, spec.index_symbol)  # the regime the engine acted on, bar by bar
         orders = s.execute(select(OrderRow.created_at, OrderRow.client_order_id, OrderRow.symbol, OrderRow.side,
                                   OrderRow.qty, OrderRow.order_type, OrderRow.status, OrderRow.filled_qty,
                                   OrderRow.filled_avg_price, OrderRow.reject_reason, OrderRow.updated_at)

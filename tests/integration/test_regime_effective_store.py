@@ -15,7 +15,7 @@ from engine.params import default_params
 from engine.params.typed import Parameters
 from engine.regime.classifier import RegimeClassifier
 from engine.regime.ensemble.config import EnsembleConfig
-from engine.regime.ensemble.current import current_regime, uncertain_note
+from engine.regime.ensemble.current import CurrentRegime, current_regime, effective_names, uncertain_note
 from engine.regime.ensemble.effective import of_config
 from engine.regime.testing import ohlcv
 from engine.regime.types import RegimeOutput
@@ -53,7 +53,8 @@ def _verdict(status: str, ens: int) -> dict[str, Any]:
             "rule_run": 5, "ensemble_run": 50, "reason": f"constructed {status}"}
 
 
-def _store_and_read(st: Store, out: RegimeOutput, cfg: EnsembleConfig, verdict: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+def _store_and_read(st: Store, out: RegimeOutput, cfg: EnsembleConfig,
+                    verdict: dict[str, Any] | None) -> CurrentRegime | None:
     with st.write() as s:
         s.add(snapshot_row(out, None, verdict, of_config(cfg, out.regime_id, out.regime_name, float(out.confidence),
                                                          verdict)))
@@ -99,3 +100,15 @@ def test_a_snapshot_stored_before_the_effective_columns_reads_as_the_rules(store
         cur = current_regime(s)
     assert cur is not None and (cur.regime_id, cur.regime_name, cur.status) == (output.regime_id, output.regime_name,
                                                                                  "legacy")
+
+
+def test_a_backtests_regime_column_is_the_effective_regime(store: Store, output: RegimeOutput) -> None:
+    ens = _other(output.regime_id)
+    aggressive = dataclasses.replace(CFG, uncertainty_handling="AGGRESSIVE")
+    _store_and_read(store, output, CFG, _verdict("uncertain", ens))  # CONSERVATIVE: none
+    _store_and_read(store, output, aggressive, _verdict("uncertain", ens))
+    _store_and_read(store, output, CFG, None)
+    with store.read() as s:
+        got = [name for _, name in effective_names(s, output.symbol)]
+        assert effective_names(s, "OTHER") == []
+    assert got == ["uncertain", NAMES[ens], output.regime_name]

@@ -110,7 +110,7 @@ def test_a_stored_model_puts_the_ensembles_answer_in_force(any_db_url: str) -> N
             assert s.effective_regime_id == ens == s.regime_id
         else:  # a firm conflict: the higher confidence, the rules' on a tie
             want = ens if v["calibrated_confidence"] > s.confidence else s.regime_id
-            assert ens != s.regime_id and s.effective_regime_id == want and "HIGHEST_CONFIDENCE" in s.regime_reason
+            assert ens != s.regime_id and s.effective_regime_id == want and "HIGHEST_CONFIDENCE" in (s.regime_reason or "")
     assert state.regime == snaps[-1].effective_regime_name and state.regime_hold is None
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from components.ids import regime as regime_ids
+from components.regime_views import effective_line
 from engine.params import default_params
 from engine.params.typed import Parameters
 from engine.planner.cache_key import plan_cache_key
@@ -16,7 +18,7 @@ from engine.planner.preset import load_preset
 from engine.planner.synthetic import portfolio
 from engine.planner.types import BUY, SELL, PlanStep
 from engine.regime.ensemble.config import EnsembleConfig
-from engine.regime.ensemble.effective import of_config, resolve
+from engine.regime.ensemble.effective import EffectiveRegime, of_config, resolve
 from engine.regime.ensemble.stepper import _run
 from engine.regime.testing import edited
 
@@ -30,7 +32,7 @@ def verdict(status: str, ens: int, conf: float = 0.9, calibrated: float | None =
 
 
 def eff(v: dict[str, Any] | None, handling: str = "CONSERVATIVE", conflict: str = "MOST_STABLE",
-        rule_conf: float = 0.7, enabled: bool = True):  # type: ignore[no-untyped-def]
+        rule_conf: float = 0.7, enabled: bool = True) -> EffectiveRegime:
     return resolve(enabled=enabled, handling=handling, conflict_resolution=conflict, rule_regime=3,
                    rule_name="Bullish_Low", rule_confidence=rule_conf, verdict=v, names=NAMES)
 
@@ -123,3 +125,28 @@ def test_sending_a_plan_while_uncertain_blocks_its_buys_only() -> None:
     sell = replace(buy, side=SELL)
     assert _gate("ACTIVE", buy, HOLD) == f"{HOLD}; this buy adds exposure"
     assert _gate("ACTIVE", sell, HOLD) is None and _gate("ACTIVE", buy, None) is None
+
+
+def _texts(node: Any) -> list[str]:
+    """Every string in a Dash component tree."""
+    if isinstance(node, str):
+        return [node]
+    children = getattr(node, "children", None)
+    if children is None:
+        return []
+    return [t for c in (children if isinstance(children, list) else [children]) for t in _texts(c)]
+
+
+def test_the_regime_card_shows_the_effective_regime_beside_the_rules() -> None:
+    same = {"regime_id": 3, "regime_name": "Bullish_Low", "status": "agree", "reason": "firm",
+            "rule_regime_id": 3, "rule_regime_name": "Bullish_Low"}
+    line = effective_line(same)
+    assert line.to_plotly_json()["props"]["id"] == regime_ids.CURRENT_EFFECTIVE and "agree" in _texts(line)
+    assert not any("rule-based" in t for t in _texts(line))  # nothing to explain when they agree
+    uncertain = {**same, "regime_id": None, "regime_name": None, "status": "uncertain",
+                 "reason": "ensemble says 5, rules say 3"}
+    texts = _texts(effective_line(uncertain))
+    assert "no regime (uncertain): no new exposure" in texts and "uncertain" in texts
+    assert "rule-based: Bullish_Low; ensemble says 5, rules say 3" in texts
+    other = _texts(effective_line({**same, "regime_id": 5, "regime_name": "Bearish_High", "status": "ensemble"}))
+    assert "Bearish_High" in other and "ensemble" in other

@@ -61,6 +61,16 @@ def current_regime(session: Session, symbol: str | None = None) -> CurrentRegime
     return of_snapshot(snap) if snap is not None else None
 
 
+def effective_names(session: Session, symbol: str) -> list[tuple[datetime, str]]:
+    """Every stored snapshot of `symbol`, oldest first: (ts, the effective regime's name), "uncertain" when
+    there was none (a backtest's equity rows carry it); a snapshot stored before 0012 gives its rule-based name."""
+    rows = session.execute(select(RegimeSnapshot.ts, RegimeSnapshot.regime_status, RegimeSnapshot.effective_regime_name,
+                                  RegimeSnapshot.regime_name).where(RegimeSnapshot.symbol == symbol)
+                           .order_by(RegimeSnapshot.ts, RegimeSnapshot.id)).all()
+    return [(ts, rule if status is None else (eff if eff is not None else "uncertain"))
+            for ts, status, eff, rule in rows]
+
+
 def uncertain_note(regime: CurrentRegime | None) -> str | None:
     """Why no new exposure is planned, or None when a regime is in force (or none was classified yet)."""
     if regime is None or not regime.no_new_exposure:
