@@ -113,3 +113,47 @@ def test_version_validation_refuses_viewers_and_names_bad_inputs(app) -> None:  
             s.add(Instrument(symbol="IDX", kind="index", source="simulated"))
         assert "parameter version 99 does not exist" in str(run_validation(shown.append, 1, 99))
     assert shown and shown[0][1] == "reading the stored history…"
+
+
+@pytest.mark.slow  # a background job running four fold backtests: ~30-60 s
+def test_a_trader_validates_a_version_by_backtest_in_the_background(app) -> None:  # type: ignore[no-untyped-def]
+    """Started by one request, polled to its table: the page's Validate button over HTTP (the diskcache manager
+    runs the job in a child process, which opens its own store)."""
+    import json
+    import time
+
+    from engine.params.paramset import default_params
+    from engine.store.models import BarRow, Instrument
+    from tests.tuning_fixtures import no_trade, trend_frames
+
+    application, ctx = app
+    with ctx.store.write() as s:
+        for sym, f in trend_frames(300).items():
+            s.add(Instrument(symbol=sym, kind="index" if sym == "IDX" else "stock", source="csv"))
+            for r in f.to_dict("records"):
+                s.add(BarRow(symbol=sym, ts=r["timestamp"].to_pydatetime(), open=r["open"], high=r["high"],
+                             low=r["low"], close=r["close"], volume=r["volume"]))
+    apply_version(ctx.store, no_trade(default_params()), "alice", "ui", clock=ctx.clock)
+    second = apply_version(ctx.store, default_params(), "alice", "ui", clock=ctx.clock)
+    trader = login_client(application, "trader", "tess")
+    dep = wr.find(wr.dependencies(trader), "parameters-tuning-validation.children", "parameters-tuning-validate")
+    body = wr.build_body(dep, {wr.position(dep, "parameters-tuning-validate", "n_clicks"): 1,
+                               wr.position(dep, "parameters-tuning-version", "value"): second.version_id}, 0)
+    started = trader.post(wr.CALLBACK_URL, json=body)
+    handles = json.loads(started.get_data(as_text=True))
+    assert started.status_code == 200 and "cacheKey" in handles and "job" in handles, handles
+    poll = json.loads(json.dumps(body))
+    for entry in poll["inputs"] + poll["state"]:
+        entry["value"] = None
+    deadline, result, progress = time.monotonic() + 300, None, []
+    while time.monotonic() < deadline and result is None:
+        resp = trader.post(f"{wr.CALLBACK_URL}?cacheKey={handles['cacheKey']}&job={handles['job']}", json=poll)
+        assert resp.status_code in (200, 204), resp.get_data(as_text=True)[:300]
+        data = json.loads(resp.get_data(as_text=True) or "{}")
+        progress.append(json.dumps(data.get("progress")))
+        result = data.get("response")
+        time.sleep(0.5)
+    assert result is not None, "no result within 300 s"
+    text = json.dumps(result)
+    assert "Walk-forward validation by backtest" in text and "backtest sharpe" in text, text[:800]
+    assert any("fold 1/2" in p for p in progress), progress[:5]  # the fold backtests' progress reached the page
