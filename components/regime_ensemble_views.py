@@ -13,7 +13,8 @@ from components.charts import LAYOUT, empty_figure
 from components.ids import regime as ids
 from components.regime_inputs_views import momentum_text
 
-STATUS_TEXT = {"agree": ("agrees with the rules", "success"), "ensemble": ("ensemble answer used", "info"),
+STATUS_TEXT = {"agree": ("agrees with the rules", "success"),
+               "ensemble": ("firm, differs from the rules (conflict_resolution decides)", "info"),
                "rules": ("rules stand (ensemble not firm)", "secondary"), "uncertain": ("uncertain", "warning")}
 
 
