@@ -12,6 +12,9 @@ Run: python -m bench.bench_backtest [--budget-s 120] [--minute-budget-s 120] [--
           store) over the same daily bars until --live-budget-s: the backtest's speed-up over the live path
           in this run (the live run covers only the first bars, which are the cheaper ones: the speed-up
           is if anything understated).
+  shortcuts: the first --compare-bars daily bars with the backtest's shortcuts (in-memory store, bars read from
+          memory, no job-run rows) and without them (run_backtest(shortcuts=False): a file store, every read from
+          it, as this morning's backtest ran), wall and CPU time per bar: what the shortcuts save, in this run.
   breakdown: --breakdown-bars bars of the daily backtest again under per-stage timers (bench/_backtest_stages.py):
           where a bar's time goes (planner, gateway, paper broker, regime, risk, SQL statements).
   minute: a year of one-minute bars of the simulated universe (525,600 minutes x 9 symbols): the backtest
@@ -126,6 +129,36 @@ def live(budget_s: float, backtest_per_bar: float) -> None:
           f"in {secs:.1f} s ({per_bar * 1e3:.1f} ms/bar); the backtest is {per_bar / backtest_per_bar:.1f}x faster per bar")
 
 
+def first_bars(frames: dict, n_bars: int, shortcuts: bool) -> tuple[int, float, float]:
+    """(bars done, wall s, CPU s) of the first `n_bars` bars of a backtest of `frames` (set-up excluded)."""
+    spec = BacktestSpec(frames=frames, index_symbol="IDX", params=default_params(), preset=preset_by_name("default"),
+                        cash=1_000_000.0)
+    done, marks = [0], [0.0, 0.0]
+
+    def stop() -> bool:
+        if done[0] == 0:
+            marks[0], marks[1] = time.perf_counter(), time.process_time()
+        if done[0] >= n_bars:
+            return True
+        done[0] += 1
+        return False
+
+    with contextlib.suppress(BacktestCancelled):
+        run_backtest(spec, cancelled=stop, shortcuts=shortcuts)
+    return done[0], time.perf_counter() - marks[0], time.process_time() - marks[1]
+
+
+def compare(n_bars: int) -> None:
+    frames = simulated_frames(5_000, freq="B")
+    n_fast, wall_fast, cpu_fast = first_bars(frames, n_bars, shortcuts=True)
+    n_ref, wall_ref, cpu_ref = first_bars(frames, n_bars, shortcuts=False)
+    fast, ref = wall_fast / max(n_fast, 1), wall_ref / max(n_ref, 1)
+    cfast, cref = cpu_fast / max(n_fast, 1), cpu_ref / max(n_ref, 1)
+    print(f"shortcuts: first {n_fast} daily bars with the backtest's shortcuts {fast * 1e3:.1f} ms/bar (CPU {cfast * 1e3:.1f}); "
+          f"without (file store, every read from it) {ref * 1e3:.1f} ms/bar (CPU {cref * 1e3:.1f}): "
+          f"{ref / fast:.1f}x wall, {cref / cfast:.1f}x CPU")
+
+
 def breakdown(n_bars: int) -> None:
     frames = simulated_frames(n_bars, freq="B")
     spec = BacktestSpec(frames=frames, index_symbol="IDX", params=default_params(), preset=preset_by_name("default"),
@@ -157,11 +190,14 @@ def main() -> int:
     p.add_argument("--minutes", type=int, default=YEAR_MINUTES, help="one-minute bars generated (default a year)")
     p.add_argument("--live-budget-s", type=float, default=20.0, help="time budget of the live-path run (0: skip)")
     p.add_argument("--breakdown-bars", type=int, default=150, help="bars of the per-stage breakdown run (0: skip)")
+    p.add_argument("--compare-bars", type=int, default=150, help="bars timed with and without shortcuts (0: skip)")
     a = p.parse_args()
     print(f"(machine load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)")
     per_bar = daily(a.budget_s)
     if a.live_budget_s > 0:
         live(a.live_budget_s, per_bar)
+    if a.compare_bars > 0:
+        compare(a.compare_bars)
     if a.breakdown_bars > 0:
         breakdown(a.breakdown_bars)
     minute(a.minute_budget_s, a.minutes)

@@ -32,6 +32,7 @@ class EngineContext:
     market_clock: MarketClock | None = None
     store_outage: StoreOutage | None = None  # an engine process only: job runs kept while the store is down
     bars: BarHistory | None = None  # a backtest only: its bars in memory, read instead of the store's (same rows)
+    record_job_runs: bool = True  # False in a backtest: job outcomes are logged, not stored as job_runs rows
 
     def __post_init__(self) -> None:
         if self.market_clock is None:

@@ -55,6 +55,8 @@ def run_recorded(ctx: EngineContext, name: str, job: Callable[[EngineContext], o
         log.error("job %s failed: %s", name, error, extra={"job": name})
         log.debug("job %s traceback:\n%s", name, traceback.format_exc())
     duration_ms = (time.perf_counter() - t0) * 1000.0
+    if not ctx.record_job_runs:  # a backtest: its private store has no health page to show job runs on
+        return outcome == "ok"
     run = {"job": name, "engine_id": ctx.engine_id, "started_at": started, "duration_ms": duration_ms,
            "outcome": outcome, "error": error}
     outage = ctx.store_outage  # engine/health/outage.py, set by EngineService

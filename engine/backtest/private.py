@@ -93,8 +93,8 @@ def backtest_settings(folder: Path, cash: float, slippage_bps: float, commission
                     autotrade=True, tick_seconds=1.0, deadman_seconds=0, notify_urls=None)
 
 
-def private_context(folder: Path, source: MarketSource, settings: Settings,
-                    in_memory: bool = True) -> tuple[EngineContext, SimClock]:
+def private_context(folder: Path, source: MarketSource, settings: Settings, in_memory: bool = True,
+                    record_job_runs: bool = False) -> tuple[EngineContext, SimClock]:
     store = PrivateStore(folder, in_memory)
     clock = SimClock()
     broker = PaperBroker(store, clock, starting_cash=settings.paper_starting_cash,
@@ -102,5 +102,5 @@ def private_context(folder: Path, source: MarketSource, settings: Settings,
                          commission_per_share=settings.paper_commission_per_share,
                          participation=settings.paper_participation)
     ctx = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=source,
-                        engine_id="backtest", market_clock=WallMarketClock(clock))
+                        engine_id="backtest", market_clock=WallMarketClock(clock), record_job_runs=record_job_runs)
     return ctx, clock

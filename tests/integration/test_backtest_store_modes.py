@@ -1,6 +1,7 @@
-"""A backtest's private store lives in memory for ordinary runs and in a file for long ones (a year of minute
-bars would not fit in RAM): both give the same orders, fills and equity, and the file mode leaves its file in
-the run's folder while the run lasts only."""
+"""A backtest's shortcuts change its speed, not its results: the private store lives in memory for ordinary
+runs and in a file for long ones (a year of minute bars would not fit in RAM), and a run without shortcuts
+(file store, every bar read back from it, job runs stored: the live engine's way) gives the same orders,
+fills and equity exactly. The file mode keeps its file in the run's folder while the run lasts only."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,8 @@ from engine.params import default_params
 from tests.integration import backtest_data
 
 
-@pytest.mark.slow  # two 45-bar backtests: 10-40 s depending on the machine's load
-def test_file_store_run_equals_memory_store_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow  # three 45-bar backtests: 15-60 s depending on the machine's load
+def test_memory_file_and_no_shortcut_runs_are_equal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frames = load_csv_dir(backtest_data.csv_dir(tmp_path / "csv", bars=45))
     spec = BacktestSpec(frames=frames, index_symbol="IDX", params=default_params(),
                         preset=preset_from_file(backtest_data.preset_file(tmp_path)), cash=250_000.0)
@@ -31,5 +32,7 @@ def test_file_store_run_equals_memory_store_run(tmp_path: Path, monkeypatch: pyt
     assert seen and all(seen)
     assert not list(tmp_path.glob("backtest-*")), "the run's folder is removed afterwards"
     assert len(memory.fills) > 0, "the quick preset trades within 45 bars"
+    reference = runner.run_backtest(spec, workdir=tmp_path, shortcuts=False)
     for name in ("equity", "orders", "fills"):
         pd.testing.assert_frame_equal(getattr(on_file, name), getattr(memory, name), check_exact=True)
+        pd.testing.assert_frame_equal(getattr(reference, name), getattr(memory, name), check_exact=True)
