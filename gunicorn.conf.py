@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 bind = os.environ.get("REGIMEDESK_BIND", "127.0.0.1:8050")
 worker_class = "gthread"
@@ -29,16 +30,31 @@ def secret_refusal(worker_count: int, environ: dict[str, str]) -> str | None:
     return None
 
 
-def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+def on_starting(server: Any) -> None:
     reason = secret_refusal(int(server.cfg.workers), dict(os.environ))
     if reason:
         print(reason, file=sys.stderr, flush=True)
         sys.exit(2)
 
 
-def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+def child_exit(server: Any, worker: Any) -> None:
     """prometheus-client multiprocess mode: a gone worker's live gauges leave the /metrics sums."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Profiling only (REGIMEDESK_PROFILE_DIR set): measure each request's CPU in this worker (bench/wsgi_profile.py)."""
+    if os.environ.get("REGIMEDESK_PROFILE_DIR"):
+        from bench.wsgi_profile import wrap_worker  # local import: profiling only
+
+        wrap_worker(worker)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    if os.environ.get("REGIMEDESK_PROFILE_DIR"):
+        from bench.wsgi_profile import dump_worker  # local import: profiling only
+
+        dump_worker(worker)

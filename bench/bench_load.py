@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import secrets
@@ -44,23 +43,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.web_requests import CALLBACK_URL, build_body, position  # noqa: E402
+from bench.load_client import (  # noqa: E402
+    PASSWORD,
+    VIEWER,
+    Browser,
+    Recorder,
+    call_noop,
+    client,
+    interval_deps,
+    noop_dep,
+)
+from bench.wsgi_profile import read_cpu  # noqa: E402
 
 PG_ADMIN = os.environ.get("REGIMEDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = "redis://127.0.0.1:6379/14"
-VIEWER, PASSWORD = "bench-viewer", "bench-viewer-password-1"
 METRICS_TOKEN = secrets.token_urlsafe(32)
 CALLBACK_ROUTE = 'route="/_dash-update-component"'
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-CONFIG = re.compile(r'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
-PERIODS = {"banner-interval": 1.0, "overview-interval": 2.0, "trading-interval": 1.0}
-PAGES = {"/": "overview-interval", "/trading": "trading-interval"}
-ECHO = ("overview-chart-shown", "overview-book-shown", "trading-fingerprints")  # stores a callback reads back as State
 MAX_DURATION_S = 300.0
 
 
@@ -87,6 +91,7 @@ class Stack:
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     cleanup: list[Any] = field(default_factory=list)
+    profile_dir: Path | None = None  # where the profiled gunicorn workers write their CPU per request
 
     def start(self, name: str, argv: list[str], tmp: Path) -> subprocess.Popen:
         log = tmp / f"{name}.log"
@@ -137,7 +142,7 @@ def _base_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def production(workers: int, tmp: Path, threads: int = 4) -> Stack:
+def production(workers: int, tmp: Path, threads: int = 4, extra_env: dict[str, str] | None = None) -> Stack:
     import psycopg
     import redis
 
@@ -153,6 +158,8 @@ def production(workers: int, tmp: Path, threads: int = 4) -> Stack:
                 "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_BIND": f"127.0.0.1:{port}",
                 "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),  # /metrics sums every worker
                 "REGIMEDESK_WEB_THREADS": str(threads)})  # gunicorn.conf.py: threads per gthread worker
+    env["REGIMEDESK_PROFILE_DIR"] = str(tmp / "cpu")  # each request's CPU in the worker (bench/wsgi_profile.py)
+    env.update(extra_env or {})
     (tmp / "prometheus").mkdir()
     stack = Stack("production", f"http://127.0.0.1:{port}", url, env)
 
@@ -167,6 +174,7 @@ def production(workers: int, tmp: Path, threads: int = 4) -> Stack:
         _cli(env, "users", "add", VIEWER, "--role", "viewer", "--password-stdin", stdin=PASSWORD + "\n")
         stack.start("engine", [sys.executable, "-m", "engine"], tmp)
         stack.start("gunicorn", [sys.executable, "-m", "gunicorn", "app:server", "-w", str(workers)], tmp)
+        stack.profile_dir = Path(env["REGIMEDESK_PROFILE_DIR"]) if env.get("REGIMEDESK_PROFILE_DIR") else None
         _wait_up(stack)
     except BaseException:
         stack.stop()
@@ -283,160 +291,6 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
     return float("nan")
 
 
-# --- the clients ---------------------------------------------------------------------------------
-class Recorder:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.samples: dict[str, list[float]] = defaultdict(list)
-        self.errors: dict[str, int] = defaultdict(int)
-        self.error_examples: list[str] = []
-        self.counting = False
-
-    def add(self, name: str, ms: float, ok: bool, detail: str = "") -> None:
-        if not self.counting:
-            return
-        with self.lock:
-            self.samples[name].append(ms)
-            if not ok:
-                self.errors[name] += 1
-                if len(self.error_examples) < 5:
-                    self.error_examples.append(f"{name}: {detail[:200]}")
-
-
-def _short(dep: dict[str, Any]) -> str:
-    out = dep["output"]
-    first = out[2:].split("...")[0] if out.startswith("..") else out
-    return first.rsplit(".", 1)[0].split("@")[0]
-
-
-class Browser:
-    """One logged-in tab: its cookies, the page's end_id, the stores the renderer would echo."""
-
-    def __init__(self, url: str, recorder: Recorder) -> None:
-        self.url = url
-        self.rec = recorder
-        self.http = requests.Session()
-        self.end_id = ""
-        self.stores: dict[str, Any] = {}
-        self.deps: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-
-    def login(self) -> None:
-        token = CSRF_FIELD.search(self.http.get(self.url + "/login", timeout=30).text)
-        assert token, "no csrf_token on /login"
-        done = self.http.post(self.url + "/login", data={"username": VIEWER, "password": PASSWORD,
-                                                         "csrf_token": token.group(1)}, allow_redirects=False,
-                              timeout=30)
-        assert done.status_code == 302, (done.status_code, done.text[:200])
-        self.http.headers["X-CSRFToken"] = self.http.cookies["_csrf_token"]
-
-    def load_page(self, path: str) -> None:
-        t0 = time.perf_counter()
-        page = self.http.get(self.url + path, timeout=60)
-        ok = page.status_code == 200
-        match = CONFIG.search(page.text) if ok else None
-        self.end_id = json.loads(match.group(1)).get("end_id", "") if match else ""
-        for extra in ("/_dash-layout", "/_dash-dependencies"):
-            r = self.http.get(self.url + extra, timeout=60)
-            ok = ok and r.status_code == 200
-            if extra == "/_dash-dependencies" and r.status_code == 200:
-                self.deps = r.json()
-        self.rec.add("page load (html, layout, dependencies)", (time.perf_counter() - t0) * 1000, ok, page.text[:200])
-        with self.lock:
-            self.stores = {}
-        content = next(d for d in self.deps if "_pages_content.children" in d["output"])
-        values = {"_pages_location.pathname": path, "_pages_location.search": ""}
-        self.call(content, values, name="page content callback")
-
-    def call(self, dep: dict[str, Any], values: dict[str, Any], name: str | None = None,
-             trigger: int = 0) -> requests.Response | None:
-        by_position = {}
-        for key, value in values.items():
-            with contextlib.suppress(KeyError):  # a value for an input this callback does not have
-                by_position[position(dep, *key.rsplit(".", 1))] = value
-        with self.lock:
-            for i, spec in enumerate(dep["inputs"] + dep["state"]):
-                if spec["id"] in ECHO:
-                    by_position[i] = self.stores.get(spec["id"])
-        body = build_body(dep, by_position, trigger)
-        t0 = time.perf_counter()
-        try:
-            r = self.http.post(self.url + CALLBACK_URL, params={"endId": self.end_id} if self.end_id else None,
-                               json=body, timeout=60)
-        except requests.RequestException as exc:
-            self.rec.add(name or _short(dep), (time.perf_counter() - t0) * 1000, False, repr(exc))
-            return None
-        ms = (time.perf_counter() - t0) * 1000
-        ok = r.status_code in (200, 204)
-        self.rec.add(name or _short(dep), ms, ok, f"{r.status_code} {r.text[:200]}")
-        if r.status_code == 200:
-            response = r.json().get("response", {})
-            with self.lock:
-                for store in ECHO:
-                    if store in response:
-                        self.stores[store] = response[store]["data"]
-        return r
-
-
-def interval_deps(deps: list[dict[str, Any]], interval: str) -> list[dict[str, Any]]:
-    return [d for d in deps if any(i["id"] == interval for i in d["inputs"])]
-
-
-def noop_dep(deps: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(d for d in deps if d["output"].startswith("banner-kill-modal.is_open")
-                and any(i["id"] == "banner-kill-cancel" for i in d["inputs"]))
-
-
-def call_noop(b: Browser, dep: dict[str, Any], name: str = "no-op callback (baseline)") -> None:
-    trigger = next(i for i, s in enumerate(dep["inputs"]) if s["id"] == "banner-kill-cancel")
-    b.call(dep, {"banner-kill-cancel.n_clicks": 1, "banner-kill-button.n_clicks": 0}, name=name, trigger=trigger)
-
-
-def _ticker(b: Browser, interval: str, stop: threading.Event, page_gen: list[int], my_gen: int) -> None:
-    period = PERIODS[interval]
-    deps = interval_deps(b.deps, interval)
-    n = 0
-    next_at = time.monotonic()
-    while not stop.is_set() and page_gen[0] == my_gen:
-        n += 1
-        for dep in deps:
-            b.call(dep, {f"{interval}.n_intervals": n})
-        next_at += period
-        delay = next_at - time.monotonic()
-        if delay < 0:
-            next_at = time.monotonic()  # behind: the next tick fires at once, missed ones are not queued
-        elif stop.wait(delay):
-            return
-
-
-def client(url: str, index: int, rec: Recorder, stop: threading.Event, visit_s: float) -> None:
-    b = Browser(url, rec)
-    try:
-        b.login()
-    except Exception as exc:  # noqa: BLE001 - counted, the client gives up
-        rec.add("login", 0.0, False, repr(exc))
-        return
-    paths = list(PAGES) if index % 2 == 0 else list(reversed(PAGES))
-    banner_gen = [0]
-    banner: threading.Thread | None = None
-    visit = 0
-    while not stop.is_set():
-        path = paths[visit % len(paths)]
-        visit += 1
-        b.load_page(path)
-        if banner is None:  # the banner lives in the app shell: it keeps ticking across page changes
-            banner = threading.Thread(target=_ticker, args=(b, "banner-interval", stop, banner_gen, 0), daemon=True)
-            banner.start()
-        gen = [visit]
-        page = threading.Thread(target=_ticker, args=(b, PAGES[path], stop, gen, visit), daemon=True)
-        page.start()
-        stop.wait(visit_s)
-        gen[0] = -1
-        page.join(timeout=30)
-    if banner is not None:
-        banner.join(timeout=30)
-
-
 # --- one mode ------------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -452,12 +306,17 @@ class Result:
     jobs: dict[str, dict[str, float]]
     server_ms: tuple[float, float, float]  # the server's own p50/p95/p99 of every callback POST (from /metrics)
     generator_cores: float  # CPU this load generator used, in cores
+    process_cores: dict[str, float]  # CPU of the stack's processes (and their children) during the load, in cores
+    machine: str  # load average and CPU busy of the whole machine during the load
+    retries: int  # requests sent again on a new connection after a stale keep-alive one (as browsers do)
+    server_cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # per phase and callback (gunicorn only)
 
 
 def idle_costs(url: str, rounds: int) -> tuple[dict[str, float], float]:
     """Each interval callback against the no-op, interleaved on the idle server, after the cache is warm."""
     rec = Recorder()
     b = Browser(url, rec)
+    b.http.headers["X-Bench-Phase"] = "idle"  # the profiled workers keep the idle and load requests apart
     b.login()
     b.load_page("/")
     deps = interval_deps(b.deps, "overview-interval") + interval_deps(b.deps, "banner-interval") \
@@ -470,6 +329,22 @@ def idle_costs(url: str, rounds: int) -> tuple[dict[str, float], float]:
             b.call(dep, {f"{i['id']}.n_intervals": n for i in dep["inputs"]})
     base = statistics.median(rec.samples["no-op callback (baseline)"])
     return {k: statistics.median(v) / base for k, v in rec.samples.items() if k != "no-op callback (baseline)"}, base
+
+
+def _cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU used so far by each process the stack started, its children included (gunicorn's workers, the
+    embedded engine)."""
+    out: dict[str, float] = {}
+    for log, proc in zip(stack.logs, stack.procs, strict=True):
+        total = 0.0
+        with contextlib.suppress(psutil.Error):
+            top = psutil.Process(proc.pid)
+            for p in [top, *top.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    total += t.user + t.system
+        out[log.stem] = total
+    return out
 
 
 def run_mode(stack: Stack, clients: int, duration: float, visit_s: float, idle_rounds: int) -> Result:
@@ -486,10 +361,13 @@ def run_mode(stack: Stack, clients: int, duration: float, visit_s: float, idle_r
     print(f"[{stack.mode}] {clients} clients for {duration:.0f} s…", flush=True)
     ages: list[float] = []
     probe = Browser(stack.url, rec)
+    probe.http.headers["X-Bench-Phase"] = "load"
     probe.login()
     probe.load_page("/")
     noop = noop_dep(probe.deps)
     hist_before = callback_histogram(stack)
+    psutil.cpu_percent()
+    procs0 = _cpu_seconds(stack)
     cpu0 = time.process_time()
     rec.counting = True
     t_start = datetime.now(UTC)
@@ -509,25 +387,47 @@ def run_mode(stack: Stack, clients: int, duration: float, visit_s: float, idle_r
     rec.counting = False
     measured = time.monotonic() - t0
     cores = (time.process_time() - cpu0) / measured
+    procs1 = _cpu_seconds(stack)
+    machine = (f"load average {os.getloadavg()[0]:.1f}, {psutil.cpu_percent() / 100 * (os.cpu_count() or 1):.2f} "
+               f"of {os.cpu_count()} cores busy")
     hist_after = callback_histogram(stack)
-    server = tuple(histogram_quantile(hist_before, hist_after, q) for q in (0.5, 0.95, 0.99))
+    server = [histogram_quantile(hist_before, hist_after, q) for q in (0.5, 0.95, 0.99)]
     t_end = datetime.now(UTC)
     stop.set()
     for t in threads:
         t.join(timeout=60)
     return Result(stack.mode, clients, measured, dict(rec.samples), dict(rec.errors), rec.error_examples, idle,
-                  idle_noop, ages, job_lateness(stack, t_start, t_end), server, cores)  # type: ignore[arg-type]
+                  idle_noop, ages, job_lateness(stack, t_start, t_end), (server[0], server[1], server[2]), cores,
+                  {k: (procs1.get(k, 0.0) - v) / measured for k, v in procs0.items()}, machine, rec.retries)
 
 
 # --- report --------------------------------------------------------------------------------------
 INTERVAL_NAMES = ("banner-state", "banner-engine", "overview-equity", "overview-engine", "overview-index-chart",
-                  "overview-positions", "trading-state")
+                  "overview-positions", "trading-state", "trading-stops")
 
 
 def _fmt(values: list[float]) -> str:
     if not values:
         return f"{'—':>30}"
     return f"{len(values):>7} {pct(values, 0.5):>6.1f} {pct(values, 0.95):>7.1f} {pct(values, 0.99):>7.1f}"
+
+
+def cpu_report(r: Result) -> None:
+    """The web worker's own CPU per callback (thread time: no queueing, no waiting) against the no-op's."""
+    for phase in ("idle", "load"):
+        cpu = {k.split(" callback ", 1)[1]: v for k, v in r.server_cpu_ms.items() if k.startswith(f"{phase} callback ")}
+        base = cpu.get("banner-kill-modal")
+        if not base:
+            continue
+        noop = pct(base, 0.5)
+        ratios = ", ".join(f"{k} {pct(cpu[k], 0.5) / noop:.1f}x (p95 {pct(cpu[k], 0.95):.1f} ms)"
+                           for k in INTERVAL_NAMES if cpu.get(k))
+        print(f"    {phase}: the worker's CPU per callback p50 against the no-op's ({noop:.2f} ms, p95 "
+              f"{pct(base, 0.95):.2f} ms): {ratios}")
+    load = [v for k, values in r.server_cpu_ms.items() if k.startswith("load ") for v in values]
+    if load:
+        print(f"    load: requests' own CPU in the workers: mean {statistics.fmean(load):.2f} ms per request, "
+              f"{sum(load) / 1000 / r.duration_s:.2f} cores (includes the warm-up and wind-down seconds)")
 
 
 def report(results: list[Result], goal_p95: float) -> None:
@@ -550,12 +450,18 @@ def report(results: list[Result], goal_p95: float) -> None:
               f"{errors} errors" + (f" ({dict(r.errors)}; e.g. {r.error_examples[:2]})" if errors else ""))
         print(f"    the server's own time per callback POST (request hooks, from /metrics): p50 {r.server_ms[0]:.0f} ms, "
               f"p95 {r.server_ms[1]:.0f} ms, p99 {r.server_ms[2]:.0f} ms; the rest of the client's latency is queueing "
-              f"before a worker thread takes the request and the load generator itself ({r.generator_cores:.2f} cores)")
+              f"before a worker thread takes the request")
+        procs = ", ".join(f"{k} {v:.2f}" for k, v in r.process_cores.items())
+        web = sum(v for k, v in r.process_cores.items() if k != "engine")
+        print(f"    CPU during the load, in cores: {procs} (web {web * 1000 / max(total / r.duration_s, 1e-9):.1f} ms "
+              f"per request); this load generator {r.generator_cores:.2f}; machine: {r.machine}; "
+              f"{r.retries} requests resent on a fresh connection")
         noop = r.samples.get("no-op callback (baseline)", [])
         if noop:
             p50 = pct(noop, 0.5)
             ratios = ", ".join(f"{k} {pct(r.samples[k], 0.5) / p50:.1f}x" for k in INTERVAL_NAMES if r.samples.get(k))
             print(f"    under load, p50 against the no-op callback ({p50:.1f} ms): {ratios}")
+        cpu_report(r)
         ratios = ", ".join(f"{k} {v:.1f}x" for k, v in sorted(r.idle_ratio.items()))
         print(f"    idle, median against the no-op callback ({r.idle_noop_ms:.1f} ms): {ratios}")
         if r.heartbeat_ages:
@@ -601,7 +507,9 @@ def main(argv: list[str] | None = None) -> int:
                 for store in list(_stores.values()):
                     store.dispose()
                 _stores.clear()
-                stack.stop()
+                stack.stop()  # profiled gunicorn workers write their CPU per request as they exit
+            if stack.profile_dir is not None:
+                results[-1].server_cpu_ms = read_cpu(stack.profile_dir)
     print(f"\nRegimeDesk load bench: {args.clients} clients, {duration:.0f} s per mode; production = gunicorn -w "
           f"{args.workers} (gthread, {args.threads} threads) + python -m engine on PostgreSQL + Redis; embedded = python app.py on SQLite; "
           f"{os.cpu_count()} CPUs shared by the server processes and this load generator")

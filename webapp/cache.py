@@ -1,12 +1,16 @@
-"""flask-caching for store queries: in-process by default, Redis when REGIMEDESK_CACHE_URL is set.
+"""Caches for store queries: in-process by default, Redis when REGIMEDESK_CACHE_URL is set.
 
 Interval callbacks on several pages and several browser tabs read the same snapshots; a short
-memoize timeout makes them share one query per period.
+timeout makes them share one query per period. The live reads of the dashboard's interval callbacks
+(webapp/queries.py, webapp/trading_queries.py) use webapp/live_cache.py, cheaper per hit; the other
+pages' views use flask-caching's memoize (`cache`).
 """
 from __future__ import annotations
 
 from flask import Flask
 from flask_caching import Cache
+
+from webapp.live_cache import init_live_cache
 
 cache = Cache()
 QUERY_TTL_SECONDS = 1
@@ -22,3 +26,4 @@ def init_cache(server: Flask, cache_url: str, ttl_seconds: int = QUERY_TTL_SECON
         config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000}
     config["CACHE_DEFAULT_TIMEOUT"] = ttl_seconds
     cache.init_app(server, config=config)
+    init_live_cache(server, cache_url, ttl_seconds)  # the interval callbacks' reads (webapp/live_cache.py)

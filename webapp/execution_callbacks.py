@@ -18,10 +18,10 @@ from engine.execution.protect import attach_stop, cancel_stop, live_stops
 from engine.execution.stops import StopError, StopSpec
 from webapp import trading_queries
 from webapp.auth.access import requires
-from webapp.cache import cache
 from webapp.context import get_context
 from webapp.control_actions import web_actor
 from webapp.inputs import is_click, triggered_by_click
+from webapp.live_cache import live_query
 from webapp.manual_orders import SYMBOL_PATTERN
 from webapp.wiring import Callbacks
 
@@ -75,15 +75,14 @@ def set_stop_from_form(symbol: Any, *values: Any) -> tuple[bool, str]:
     return True, f"Exits set for {sym}; the engine checks them every market tick."
 
 
-@cache.memoize()
+@live_query()
 def execution_data() -> dict[str, Any]:
     with get_context().store.read() as s:
         return {"stops": live_stops(s), "parents": parent_views(s)}
 
 
 def forget() -> None:
-    cache.delete_memoized(execution_data)
-    trading_queries.forget()
+    trading_queries.forget()  # every live read, execution_data included
 
 
 def _can_trade() -> bool:

@@ -11,8 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.store.models import AuditEvent, CommandRow, OrderRow, ReconciliationRun
 from engine.trading import control
 from webapp import queries
-from webapp.cache import cache
 from webapp.context import get_context
+from webapp.live_cache import forget as forget_live_reads
+from webapp.live_cache import live_query
 
 CONTROL_AUDIT_PREFIXES = ("control.", "trading_state.", "order.flatten_override")
 
@@ -32,12 +33,12 @@ def read_last_command() -> dict[str, Any] | None:
         return command_dict(row) if row is not None else None
 
 
-@cache.memoize()
+@live_query()
 def last_command() -> dict[str, Any] | None:
     return read_last_command()
 
 
-@cache.memoize()
+@live_query()
 def control_audit(limit: int = 50) -> list[dict[str, Any]]:
     with get_context().store.read() as s:
         rows = s.scalars(select(AuditEvent).where(or_(*(AuditEvent.action.startswith(p) for p in CONTROL_AUDIT_PREFIXES)))
@@ -46,7 +47,7 @@ def control_audit(limit: int = 50) -> list[dict[str, Any]]:
                  "outcome": e.outcome, "details": e.details} for e in rows]
 
 
-@cache.memoize()
+@live_query()
 def rejected_orders(limit: int = 20) -> list[dict[str, Any]]:
     """The newest rejected orders with their reason (a risk check's, or the broker's own words)."""
     with get_context().store.read() as s:
@@ -56,7 +57,7 @@ def rejected_orders(limit: int = 20) -> list[dict[str, Any]]:
                 for o in rows]
 
 
-@cache.memoize()
+@live_query()
 def last_reconciliation() -> dict[str, Any] | None:
     try:
         with get_context().store.read() as s:
@@ -82,7 +83,7 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha1(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()
 
 
-@cache.memoize()
+@live_query()
 def sections() -> tuple[dict[str, Any], dict[str, str]]:
     """(data, fingerprint) of every Trading section, computed once per cache period for every tab and worker."""
     data = section_data()
@@ -90,6 +91,6 @@ def sections() -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def forget() -> None:
-    """Drop cached control reads after an action, so the next refresh shows its effect at once."""
-    for fn in (last_command, control_audit, queries.trading_state, queries.orders, sections):
-        cache.delete_memoized(fn)
+    """Drop cached control reads after an action, so the next refresh shows its effect at once (in every
+    web worker: webapp/live_cache.py)."""
+    forget_live_reads()

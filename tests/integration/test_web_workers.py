@@ -7,6 +7,8 @@
   saved through A is in the Planner's preset picker through B.
 - The Regime page's what-if (a background callback) started through A is polled to its result through B
   (the job runs in the Celery worker; its progress and result live in Redis).
+- A parameter version applied through A is on B's Parameters page at its next poll; a what-if started
+  through A and cancelled through B leaves no task in the Celery worker, and the next what-if completes.
 - `gunicorn app:server -w 2` without REGIMEDESK_SECRET_KEY refuses to start, in one line naming it.
 """
 from __future__ import annotations
@@ -27,7 +29,9 @@ from typing import Any
 import pytest
 import requests
 
+from engine.params.versions import active_params
 from engine.planner.api import SLIDERS
+from engine.store.db import Store
 from tests.auth_helpers import PASSWORDS, csrf_from
 from tests.web_requests import CALLBACK_URL, build_body, find, position
 
@@ -127,7 +131,7 @@ def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
            "REGIMEDESK_AUTOTRADE": "false", "REGIMEDESK_DEADMAN_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
     subprocess.run([sys.executable, "-m", "engine", "migrate"], cwd=ROOT, env=env, check=True, timeout=120,
                    capture_output=True)
-    for role in ("viewer", "trader"):
+    for role in ("viewer", "trader", "admin"):
         subprocess.run([sys.executable, "-m", "engine", "users", "add", role, "--role", role, "--password-stdin"],
                        cwd=ROOT, env=env, input=PASSWORDS[role] + "\n", text=True, check=True, timeout=60,
                        capture_output=True)
@@ -277,3 +281,121 @@ def test_web003_several_workers_without_a_shared_secret_refused(pg_url: str) -> 
     assert len(lines) == 1 and lines[0].startswith("configuration error: REGIMEDESK_SECRET_KEY"), done.stderr[-2000:]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def _page_poll(web: Web, dep: dict, base: dict[str, Any]) -> str:
+    """The Parameters page's poll (check_stale) as the browser sends it, with the version the page shows."""
+    response = web.post(dep, {"parameters-poll.n_intervals": 1, "parameters-base.data": base})
+    assert response.status_code == 200, response.text[:300]
+    return json.dumps(response.json()["response"]["parameters-stale"]["children"])
+
+
+def test_web004_parameter_version_applied_through_one_process_is_seen_through_the_other(stack: dict[str, Any]) -> None:
+    admin = login(stack["a"], "admin", PASSWORDS["admin"])
+    a, b = Web(stack["a"], admin), Web(stack["b"], admin)
+    a.open_page("/parameters")
+    b.open_page("/parameters")
+    deps = _deps(a)
+    poll = find(deps, "parameters-stale.children", "parameters-poll")
+    versions = find(deps, "parameters-active.children", "parameters-base")
+    shown = b.post(versions, {"parameters-base.data": {}})
+    assert shown.status_code == 200, shown.text[:300]
+    before = re.findall(r"active version (\d+)", shown.text)  # none yet on a fresh store: the defaults run
+    base = {"version_id": int(before[0]) if before else None}
+    assert _page_poll(b, poll, base) == "null"  # B: the page shows the active version, nothing to tell
+
+    apply = find(deps, "parameters-apply-modal.is_open", "parameters-apply-confirm")
+    applied = a.post(apply, {"parameters-apply-confirm.n_clicks": 1, "parameters-base.data": base,
+                             "parameters-edits.data": {"ATRIndicatorsConfig|main|atr_period": 20},
+                             "parameters-apply-note.value": "across workers"},
+                     trigger="parameters-apply-confirm.n_clicks")
+    assert applied.status_code == 200, applied.text[:500]
+    t_done = time.monotonic()
+    version = re.findall(r"version (\d+) is now active", applied.text)
+    assert version, applied.text[:1000]
+    seen = _page_poll(b, poll, base)  # B's next poll: its page is behind, and says which version is active
+    assert f"Version {version[0]} is now active" in seen, seen
+    assert time.monotonic() - t_done < 5.0  # well inside the 30 s cache TTL
+    listed = b.post(versions, {"parameters-base.data": {"version_id": int(version[0])}})
+    assert f"active version {version[0]}" in listed.text and "across workers" in listed.text, listed.text[:1000]
+    store = Store(stack["env"]["REGIMEDESK_DATABASE_URL"])
+    try:
+        with store.read() as s:
+            assert active_params(s).sheet("ATRIndicatorsConfig").atr_period == 20
+    finally:
+        store.dispose()
+
+
+def _celery_tasks(env: dict[str, str]) -> dict[str, list[Any]]:
+    """Tasks the Celery worker runs or holds (active, reserved), asked over the broker like `celery inspect`."""
+    from celery import Celery
+
+    client = Celery("regimedesk-test", broker=env["REGIMEDESK_CACHE_URL"], backend=env["REGIMEDESK_CACHE_URL"])
+    try:
+        inspect = client.control.inspect(timeout=3.0)
+        active, reserved = inspect.active(), inspect.reserved()
+        assert active is not None and reserved is not None, "the Celery worker did not answer"
+        return {"active": [t for tasks in active.values() for t in tasks],
+                "reserved": [t for tasks in reserved.values() for t in tasks]}
+    finally:
+        client.close()
+
+
+def _whatif_body(whatif: dict, window: str) -> dict:
+    body = build_body(whatif, {}, 0)
+    body["inputs"][0]["value"] = 1
+    for entry in body["state"]:
+        if entry["id"] == "regime-whatif-window":
+            entry["value"] = window
+    return body
+
+
+def _poll_until_result(web: Web, whatif: dict, poll: dict, handles: dict, timeout: float) -> dict | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = web.post(whatif, body=poll, query={"cacheKey": handles["cacheKey"], "job": handles["job"]})
+        assert response.status_code in (200, 204), response.text[:500]
+        if response.status_code == 200 and "response" in response.json():
+            return dict(response.json()["response"])
+        time.sleep(0.3)
+    return None
+
+
+def test_web005_whatif_cancelled_through_celery_leaves_no_task_and_the_next_one_completes(
+        stack: dict[str, Any]) -> None:
+    viewer = login(stack["a"], "viewer", PASSWORDS["viewer"])
+    a, b = Web(stack["a"], viewer), Web(stack["b"], viewer)
+    a.open_page("/regime")
+    b.end_id = a.end_id  # one browser page: its signed page id goes with every request
+    deps = _deps(a)
+    whatif = find(deps, "regime-whatif-result.children", "regime-whatif-run")
+    cancel = find(deps, "regime-whatif-cancel.id", "regime-whatif-cancel")
+    assert _celery_tasks(stack["env"]) == {"active": [], "reserved": []}
+    body = _whatif_body(whatif, "1560")  # the longest window: the replay runs a while
+    started = a.post(whatif, body=body)
+    assert started.status_code == 200, started.text[:500]
+    handles = started.json()
+    assert "cacheKey" in handles and "job" in handles, handles
+    cancelled = b.post(cancel, {"regime-whatif-cancel.n_clicks": 1}, trigger="regime-whatif-cancel.n_clicks",
+                       query={"cancelJob": handles["job"]})  # what the renderer sends on Cancel
+    assert cancelled.status_code in (200, 204), cancelled.text[:500]
+    poll = json.loads(json.dumps(body))
+    for entry in poll["inputs"] + poll["state"]:
+        entry["value"] = None
+    assert _poll_until_result(b, whatif, poll, handles, timeout=4.0) is None  # no result ever comes
+    deadline = time.monotonic() + 20
+    tasks = _celery_tasks(stack["env"])
+    while (tasks["active"] or tasks["reserved"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        tasks = _celery_tasks(stack["env"])
+    assert tasks == {"active": [], "reserved": []}, tasks
+    celery_log = stack["logs"]["celery"].read_text()
+    assert "Terminating" in celery_log or "revoked" in celery_log.lower(), celery_log[-3000:]
+
+    again = a.post(whatif, body=_whatif_body(whatif, "390"))  # the next what-if works
+    assert again.status_code == 200, again.text[:500]
+    result = _poll_until_result(b, whatif, poll, again.json(), timeout=120)
+    assert result is not None, stack["logs"]["celery"].read_text()[-3000:]
+    text = json.dumps(result["regime-whatif-result"]["children"])
+    assert "regime-whatif-agreement" in text and "No pending edits" in text, text[:1000]
+

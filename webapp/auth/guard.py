@@ -13,6 +13,7 @@ from typing import Any
 import dash
 from flask import Flask, Response, g, jsonify, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from engine import audit
@@ -29,6 +30,7 @@ PAGE_ENDPOINTS = frozenset({"/", "/<path:path>"})
 CALLBACK_ENDPOINT = "/_dash-update-component"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DASH_APP_KEY = "regimedesk_dash_app"
+MERGED_MAP_KEY = "regimedesk_callback_map"
 
 
 def host_name(host: str) -> str:
@@ -56,10 +58,17 @@ def _metrics_token_ok() -> bool:
 
 
 def _callback_map(server: Flask) -> Mapping[str, Any]:
+    """Dash's global callbacks and the app's own, merged once (again whenever either gains a callback),
+    not on every callback request."""
     app = server.extensions.get(DASH_APP_KEY)
-    merged: dict[str, Any] = dict(dash._callback.GLOBAL_CALLBACK_MAP)
-    if app is not None:
-        merged.update(app.callback_map)
+    global_map = dash._callback.GLOBAL_CALLBACK_MAP
+    own = app.callback_map if app is not None else {}
+    key = (id(global_map), len(global_map), id(own), len(own))
+    cached = server.extensions.get(MERGED_MAP_KEY)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    merged: dict[str, Any] = {**global_map, **own}
+    server.extensions[MERGED_MAP_KEY] = (key, merged)
     return merged
 
 
@@ -132,7 +141,10 @@ def _csrf_refusal() -> Response | None:
 
 
 def _check_callback(server: Flask, user_name: str, role: str) -> Response | None:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json()  # not silent: Werkzeug caches this parse for Dash's own get_json()
+    except HTTPException:  # not JSON, or not a JSON content type
+        body = None
     output = body.get("output") if isinstance(body, dict) else None
     if not isinstance(output, str):
         return _refusal(400, "a callback request needs a JSON body with an 'output' string")
