@@ -7,23 +7,26 @@ simulated market's true regimes when present), needs min_samples_required bars, 
 from the run's hour so the run is reproducible from the store. Its trials are regime replays of the index;
 the best candidate is accepted only by backtests of every stored symbol over the same range with the
 active planner preset (engine/tuning/backtest_validation.py: at most MAX_VERSION_BARS traded bars per
-version, a few minutes at today's backtest speed).
+version, a few minutes at today's backtest speed). A run stops (BacktestCancelled, recorded as its outcome)
+once this engine no longer surely leads: a shutdown releases the lease, and a standby must not tune
+(`stopping`: the lease fence without a store round trip, the stored heartbeat every LEASE_CHECK_CALLS checks).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import select
 
 from engine import jobs
-from engine.backtest.inputs import BacktestError
+from engine.backtest.inputs import BacktestCancelled, BacktestError
 from engine.context import EngineContext
 from engine.params.typed import Parameters
 from engine.params.versions import active_params
 from engine.store.keyvalue import get_value, put_value
-from engine.store.models import BarRow, TrueRegimeRow
+from engine.store.models import BarRow, EngineHeartbeat, TrueRegimeRow
 from engine.tuning.drift_job import check_drift
 from engine.tuning.live import store_scorecard
 from engine.tuning.proposals import record
@@ -34,6 +37,7 @@ from engine.tuning.version_check import stored_setup
 log = logging.getLogger(__name__)
 LAST_RUN_KEY = "tuning.last_run"  # {"ts", "outcome"}
 TRIALS = 20  # optuna trials per scheduled run (each replays the in-sample history once)
+LEASE_CHECK_CALLS = 20  # a trial or a backtest bar asks `stopping` once: the store is read every 20 asks
 MAX_BARS = 20_000  # newest bars a scheduled run tunes on (like the ensemble's refit): bounds a run to minutes
 
 
@@ -49,6 +53,26 @@ def history(ctx: EngineContext, days: int) -> tuple[pd.DataFrame, pd.DataFrame |
             select(TrueRegimeRow).where(TrueRegimeRow.ts >= since))], columns=["timestamp", "trend", "volatility"])
     bars = pd.DataFrame(rows[-MAX_BARS:], columns=["timestamp", "open", "high", "low", "close", "volume"])
     return bars, (truth if len(truth) else None)
+
+
+def stopping(ctx: EngineContext) -> Callable[[], bool]:
+    """True once this engine no longer surely leads or its heartbeat says it stopped (None fence: never)."""
+    fence = ctx.fence
+    if fence is None:  # a context built by hand (tests, tools): nothing stops it
+        return lambda: False
+    asked = [0]
+
+    def check() -> bool:
+        if not fence.surely_held():
+            return True
+        asked[0] += 1
+        if asked[0] % LEASE_CHECK_CALLS:
+            return False
+        with ctx.store.read() as s:
+            beat = s.get(EngineHeartbeat, ctx.engine_id)
+            return beat is None or beat.status == "stopped"
+
+    return check
 
 
 def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
@@ -81,7 +105,13 @@ def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
             put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"skipped: no backtest validation: {exc}"},
                       now)
         return None
-    result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=symbol, backtest=setup)
+    try:
+        result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=symbol, backtest=setup,
+                      cancelled=stopping(ctx))
+    except BacktestCancelled as exc:
+        with ctx.store.write() as s:
+            put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"cancelled: {exc}"}, now)
+        return None
     pid = record(ctx.store, ps, result, seed, clock=ctx.clock)
     with ctx.store.write() as s:
         put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"proposal {pid}: {result.reason}"}, now)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import optuna
 import pandas as pd
 
+from engine.backtest.inputs import BacktestCancelled
 from engine.params import load_schema
 from engine.params.errors import ValidationError
 from engine.params.paramset import ParamSet
@@ -115,7 +116,8 @@ def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, t
          progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> TuningResult:
     """Search on the in-sample index bars by replay, validate the best candidate out of sample by backtests on
     `backtest`'s frames (which must cover `bars`' time range); same seed -> same proposal.
-    `only`: restrict the search to these parameters (a person's choice, or a quick run)."""
+    `only`: restrict the search to these parameters (a person's choice, or a quick run). `cancelled()` is asked
+    before each trial and each backtest bar: BacktestCancelled once it says so."""
     t0 = time.perf_counter()
     tcfg, vcfg = Parameters(current).adaptive_tuning, ValidationConfig.of(current)
     objective = objective_of(current)
@@ -128,6 +130,8 @@ def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, t
     found: dict[int, tuple[ParamSet, list[Change]]] = {}
 
     def run(trial: optuna.Trial) -> float:
+        if cancelled is not None and cancelled():
+            raise BacktestCancelled(f"tuning cancelled after {trial.number} of {trials} trials")
         try:
             cand, changes = _candidate(trial, current, space, tcfg.max_simultaneous_changes)
         except ValidationError:

@@ -84,3 +84,37 @@ def test_a_scheduled_run_is_judged_by_backtests_of_the_stored_history(any_db_url
     beats = view.status != "not_better"  # require_human_approval is off by default: a better one is applied
     assert len(versions) == (2 if beats else 1) and view.status in ("applied", "not_better")
     ctx.store.dispose()
+
+
+def test_a_run_stops_once_the_engine_no_longer_surely_leads(any_db_url: str) -> None:
+    """`stopping`: the lease fence lapsed, or (every LEASE_CHECK_CALLS asks) the stored heartbeat says stopped;
+    the tuner asks it before every trial."""
+    import time as wall
+
+    from engine.backtest.inputs import BacktestCancelled
+    from engine.lease import LeaseFence
+    from engine.store.models import EngineHeartbeat
+    from engine.tuning.job import LEASE_CHECK_CALLS, stopping
+    from engine.tuning.tuner import tune
+    from tests.tuning_fixtures import SPACE, history, poor_version
+
+    ctx = build_context(load_settings(database_url=any_db_url), with_source=False, migrate=True, clock=ManualClock())
+    assert stopping(ctx)() is False  # no fence: a context built by hand is never stopped
+    ctx.fence = LeaseFence(ctx.engine_id)
+    assert stopping(ctx)() is True  # never granted: not leading
+    ctx.fence.grant(1, wall.monotonic() + 60)
+    with ctx.store.write() as s:
+        s.add(EngineHeartbeat(engine_id=ctx.engine_id, host="h", pid=1, started_at=ctx.clock.now(),
+                              last_beat=ctx.clock.now(), status="active"))
+    check = stopping(ctx)
+    assert not any(check() for _ in range(3 * LEASE_CHECK_CALLS))  # leading, heartbeat active
+    with ctx.store.write() as s:
+        beat = s.get(EngineHeartbeat, ctx.engine_id)
+        assert beat is not None
+        beat.status = "stopped"  # what release_lease writes on shutdown
+    answers = [check() for _ in range(LEASE_CHECK_CALLS)]
+    assert answers.count(True) == 1 and answers[-1] is True  # read at the next store check
+    bars, truth, symbol = history()
+    with pytest.raises(BacktestCancelled, match="tuning cancelled after 0 of 3 trials"):
+        tune(poor_version(), bars, truth, trials=3, seed=1, symbol=symbol, only=SPACE, cancelled=lambda: True)
+    ctx.store.dispose()
