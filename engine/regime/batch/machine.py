@@ -61,7 +61,7 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
         out[key] = sum(((u & test(score[k])).astype(np.int64) for u, k in zip(use, idx, strict=True)),
                        np.zeros(n, np.int64))
     codes = {k: vx.vol_codes(f, vol[k] if edges is None else map_vol(vol[k], edges, clf.adaptive.abs_edges))
-             for k in idx}
+             if has_vol[k].any() else np.full(n, -1, np.int64) for k in idx}  # no reading: counted nowhere
     for vb in f.vol:
         out[f"vol{vb.code}"] = sum(((u & has_vol[k] & (codes[k] == vb.code)).astype(np.int64)
                                     for u, k in zip(use, idx, strict=True)), np.zeros(n, np.int64))
