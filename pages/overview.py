@@ -1,6 +1,9 @@
 """Overview: account, prices, positions and the engine's pulse at a glance."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
@@ -16,6 +19,7 @@ from engine.auth.roles import Role
 from engine.health.checks import worst
 from webapp import queries
 from webapp.auth.access import requires
+from webapp.live_cache import live_query
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
@@ -92,12 +96,11 @@ def refresh_market(_n: int | None, shown: dict | None):
     prices = queries.latest_prices()
     if symbol is None or not prices:
         return no_update, html.Div("no bars stored yet", className="text-muted small"), no_update
-    rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"])) for p in prices]
     figure, now_shown = chart_update(queries.chart_series(symbol, CHART_BARS), symbol, shown,
                                      lambda: queries.chart_figure(symbol, CHART_BARS))
-    table_key = queries.fingerprint(rows)
+    rows, table_key = prices_view()
     table = no_update if (shown or {}).get("prices") == table_key else \
-        small_table(["Symbol", "Last", "Change"], rows, "no prices")
+        _rendered(table_key, lambda: small_table(["Symbol", "Last", "Change"], rows, "no prices"))
     now_shown = {**(now_shown or {}), "prices": table_key}
     return figure, table, (no_update if now_shown == shown else now_shown)
 
@@ -109,12 +112,43 @@ def refresh_market(_n: int | None, shown: dict | None):
 )
 @requires(Role.VIEWER)
 def refresh_book(_n: int | None, shown: str | None):
+    positions, orders, key = book_view()
+    if key == shown:  # nothing moved since this tab's last refresh
+        return no_update, no_update, no_update
+    tables = _rendered(key, lambda: (
+        small_table(["Symbol", "Qty", "Avg price", "Last", "Unrealized"], positions, "no open positions"),
+        small_table(["Created", "Symbol", "Side", "Qty", "Status", "Origin"], orders, "no orders yet")))
+    return (*tables, key)
+
+
+# ---- views shared by every tab: formatted once per cache period, rendered once per content ----------------
+@live_query()
+def prices_view() -> tuple[list[tuple[str, str, str]], str]:
+    """The prices table's rows and their fingerprint."""
+    rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"])) for p in queries.latest_prices()]
+    return rows, queries.fingerprint(rows)
+
+
+@live_query()
+def book_view() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], str]:
+    """The positions and recent orders rows and their fingerprint."""
     positions = [(p["symbol"], fmt.number(p["qty"], 0), fmt.number(p["avg_entry_price"]),
                   fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"])) for p in queries.positions()]
     orders = [(fmt.timestamp(o["created_at"]), o["symbol"], o["side"], fmt.number(o["qty"], 0), o["status"], o["origin"])
               for o in queries.orders(12)]
-    key = queries.fingerprint((positions, orders))
-    if key == shown:  # nothing moved since this tab's last refresh
-        return no_update, no_update, no_update
-    return (small_table(["Symbol", "Qty", "Avg price", "Last", "Unrealized"], positions, "no open positions"),
-            small_table(["Created", "Symbol", "Side", "Qty", "Status", "Origin"], orders, "no orders yet"), key)
+    return positions, orders, queries.fingerprint((positions, orders))
+
+
+_RENDERED: dict[str, Any] = {}  # per process: components of the last few contents (keyed by their fingerprint)
+
+
+def _rendered(key: str, build: Callable[[], Any]) -> Any:
+    """The components for content `key`, built once: every tab that needs the same content gets the same
+    (read-only) components instead of building and formatting them again."""
+    hit = _RENDERED.get(key)
+    if hit is None:
+        hit = build()
+        if len(_RENDERED) >= 16:
+            _RENDERED.clear()
+        _RENDERED[key] = hit
+    return hit
