@@ -14,6 +14,7 @@ from engine.settings import load_settings
 from engine.store.models import OrderRow, RegimeSnapshot
 from engine.trading import state as trading_state
 from engine.trading.state import TradingState
+from tests.regime_pin import pin_regime
 
 
 def _context(url: str, **settings: object):  # type: ignore[no-untyped-def]
@@ -30,6 +31,7 @@ def _warm(ctx) -> EngineCycle:  # type: ignore[no-untyped-def]
         ctx.clock.advance(1.0)
         assert jobs.run_recorded(ctx, "market", cycle.market)
         assert jobs.run_recorded(ctx, "account", cycle.account)
+    pin_regime(ctx, "Bullish_Med_Vol")  # a long bias: a fresh account with cash gets a plan that buys
     return cycle
 
 

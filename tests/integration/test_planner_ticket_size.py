@@ -13,6 +13,7 @@ from engine.settings import load_settings
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import OrderIntent, submit
 from engine.trading.ticket_size import ticket_size
+from tests.regime_pin import pin_regime
 
 
 def test_ticket_size_is_accepted_by_the_gateway_and_matches_the_planner_cap(any_db_url: str) -> None:
@@ -25,6 +26,7 @@ def test_ticket_size_is_accepted_by_the_gateway_and_matches_the_planner_cap(any_
     ctx.clock.advance(1.0)
     assert jobs.run_recorded(ctx, "market", cycle.market)
     assert jobs.run_recorded(ctx, "account", cycle.account)
+    pin_regime(ctx, "Bullish_Med_Vol")  # a long bias: sizing is the subject here, not the classifier
     symbol = sorted(ctx.source.symbols())[1]
     with ctx.store.read() as session:
         params = active_params(session)
