@@ -61,13 +61,6 @@ class EngineCycle:
         """Refit the regime ensemble when due (its own job: the live cycle only loads the stored models)."""
         refit_if_due(ctx)
 
-    def tuning(self, ctx: EngineContext) -> None:
-        """Drift detection, auto-rollback and scheduled tuning (issue 16): engine/tuning/job.py."""
-        # local import: optuna, river and sklearn load only when the tuning job runs
-        from engine.tuning.job import run_tuning_job
-
-        run_tuning_job(ctx)
-
     def planner(self, ctx: EngineContext) -> None:
         """Plan under the regime's preset, store the plan, send it when auto-trading is on and state is ACTIVE."""
         run_planner_job(ctx, leading=self.leading)

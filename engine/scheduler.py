@@ -58,6 +58,15 @@ REGIME_MODELS_SECONDS = 300.0  # how often the ensemble refit job looks whether 
 TUNING_SECONDS = 60.0  # how often the tuning job checks drift, rollback and whether a tuning run is due
 
 
+def tuning_job(ctx: EngineContext) -> None:
+    """Drift detection, auto-rollback and scheduled tuning (issue 16). Not a step of EngineCycle: tuning
+    validates by backtests, which run EngineCycle, so the cycle must not import the tuning job."""
+    # local import: optuna, river and sklearn load only when the tuning job runs
+    from engine.tuning.job import run_tuning_job
+
+    run_tuning_job(ctx)
+
+
 def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
     """Every scheduled job, its period and its function: the one list of what the engine does."""
     tick = ctx.settings.tick_seconds
@@ -85,7 +94,7 @@ def job_specs(ctx: EngineContext, cycle: EngineCycle) -> list[JobSpec]:
         JobSpec("reconcile", 60.0, reconcile),
         JobSpec("retention", 300.0, jobs.retention),
         JobSpec("regime_models", REGIME_MODELS_SECONDS, cycle.regime_models),  # ensemble refit, off the market job
-        JobSpec("tuning", TUNING_SECONDS, cycle.tuning),  # drift, auto-rollback, scheduled tuning (engine/tuning)
+        JobSpec("tuning", TUNING_SECONDS, tuning_job),  # drift, auto-rollback, scheduled tuning (engine/tuning)
     ]
 
 

@@ -19,7 +19,7 @@ from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.params.versions import active_params
 from engine.planner import api, preset_store
-from engine.regime.ensemble.current import current_regime, uncertain_note
+from engine.store.current_regime import current_regime, uncertain_note
 from webapp import planner_callbacks, planner_overrides_panel, planner_preset_callbacks
 from webapp import planner_ids as ids
 from webapp import planner_preview as pv

@@ -12,7 +12,7 @@ from components import formatting as fmt
 from components.charts import LAYOUT
 from components.tables import small_table
 from engine.planner.api import BUILT_IN_PRESETS, PlanResult
-from engine.regime.ensemble.current import UNCERTAIN_PREFIX
+from engine.store.current_regime import UNCERTAIN_PREFIX
 from webapp import planner_ids as ids
 
 OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary",

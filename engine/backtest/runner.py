@@ -30,7 +30,7 @@ from engine.cycle import EngineCycle
 from engine.market.types import MarketUpdate
 from engine.params.typed import Parameters
 from engine.params.versions import apply_version
-from engine.regime.ensemble.current import effective_names
+from engine.store.current_regime import effective_names
 from engine.store.models import AccountSnapshot, FillRow, OrderRow
 
 log = logging.getLogger(__name__)

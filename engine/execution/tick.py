@@ -13,7 +13,7 @@ from engine.execution.protect import StopEvent, check_stops
 from engine.market.types import Bar
 from engine.planner.preset_store import list_presets
 from engine.protocols import StoreContext
-from engine.regime.ensemble.current import current_regime
+from engine.store.current_regime import current_regime
 from engine.store.models import PlannerRegimePreset
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from engine.context import EngineContext
 from engine.health.checks import engine_checks
 from engine.notify import unhealthy_checks as notify_unhealthy
-from engine.regime.ensemble.current import current_regime
+from engine.store.current_regime import current_regime
 from engine.store.models import (
     AccountSnapshot,
     FillRow,

@@ -13,7 +13,7 @@ from engine.context import EngineContext
 from engine.execution.modes import ExecutionConfigError, ExecutionMode, for_preset, load_config, send_trade
 from engine.planner.preset_store import list_presets
 from engine.planner.types import BUY, PlanResult, PlanStep
-from engine.regime.ensemble.current import current_regime, uncertain_note
+from engine.store.current_regime import current_regime, uncertain_note
 from engine.store.models import ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide

@@ -15,7 +15,7 @@ from engine.params import ParamSet
 from engine.params.typed import Parameters
 from engine.planner.types import Holding, LastTrade, PortfolioState
 from engine.protocols import BarHistory
-from engine.regime.ensemble.current import current_regime, uncertain_note
+from engine.store.current_regime import current_regime, uncertain_note
 from engine.store.models import (
     AccountSnapshot,
     BarRow,

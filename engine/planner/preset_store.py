@@ -147,7 +147,7 @@ def set_regime_preset_table(store: Store, now: datetime, actor: str, mapping: Ma
 
 def preset_for_regime(session: Session, regime: str | None, hold: str | None = None) -> tuple[PlannerPreset, str]:
     """The preset in force in `regime` and why (a missing or broken preset falls back to default, said so);
-    `hold` is why there is no regime (uncertain under CONSERVATIVE handling, engine.regime.ensemble.current)."""
+    `hold` is why there is no regime (uncertain under CONSERVATIVE handling, engine.store.current_regime)."""
     presets = list_presets(session)
     row = session.get(PlannerRegimePreset, regime) if regime else None
     if row is None:

@@ -288,7 +288,7 @@ class RegimeSnapshot(Base):
     param_version_id: Mapped[int | None]
     modules: Mapped[dict] = mapped_column(default=dict)
     # the regime the engine acts on (engine/regime/ensemble/effective.py); regime_id/regime_name are the
-    # rule-based answer. Read both through engine.regime.ensemble.current. NULL status: stored before 0012.
+    # rule-based answer. Read both through engine.store.current_regime. NULL status: stored before 0012.
     effective_regime_id: Mapped[int | None] = mapped_column(Integer)  # NULL with status uncertain: no regime
     effective_regime_name: Mapped[str | None] = mapped_column(String(48))
     regime_status: Mapped[str | None] = mapped_column(String(16))  # disabled|no_model|agree|rules|ensemble|uncertain

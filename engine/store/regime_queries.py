@@ -18,8 +18,8 @@ from engine.market.types import OptionChain
 from engine.params import ParamSet
 from engine.params.typed import Parameters
 from engine.params.versions import active_params
-from engine.regime.ensemble.current import of_snapshot
 from engine.store import queries
+from engine.store.current_regime import of_snapshot
 from engine.store.models import OptionChainSnapshot, ParamVersion, RegimeSnapshot
 from engine.store.writes import unpack_chain
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
 from engine.params.typed import Parameters
-from engine.regime.ensemble.current import current_regime
+from engine.store.current_regime import current_regime
 from engine.store.models import AccountSnapshot, BarRow, PositionRow
 from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import latest_closes, to_decimal

@@ -20,6 +20,7 @@ from engine.regime.cli import format_frame
 from engine.regime.quality import score
 from engine.regime.replay import replay
 from engine.runtime import build_context
+from engine.scheduler import tuning_job
 from engine.settings import load_settings
 from engine.store import queries
 from engine.store.models import TrueRegimeRow
@@ -49,7 +50,7 @@ def test_every_used_parameter_is_read_by_the_running_engine(any_db_url: str) -> 
             if tick == 10:  # the regime ensemble's refit job (EnsembleMethods, AdaptiveLearning update_frequency)
                 cycle.regime_models(ctx)
             if tick == 20:  # the tuning job: scorecard (PerformanceMetrics), drift, auto-rollback, schedule (issue 16)
-                cycle.tuning(ctx)
+                tuning_job(ctx)
         submit(ctx, OrderIntent("ALFA", OrderSide.BUY, Decimal(1), reason="consumption test",
                                 idempotency_key="consumption-1"), actor="test", origin="manual")
         run_planner_job(ctx)  # the modular planner after the manual order (TradingRisk sizing, the regime's bias)

@@ -1,5 +1,5 @@
 """The stored effective regime on SQLite and PostgreSQL: constructed verdicts under each handling go through
-the regime stage's snapshot_row into regime_snapshots, and the one reader (engine.regime.ensemble.current)
+the regime stage's snapshot_row into regime_snapshots, and the one reader (engine.store.current_regime)
 gives back the rule-based regime beside the regime the engine acts on, with status and reason."""
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from engine.params import default_params
 from engine.params.typed import Parameters
 from engine.regime.classifier import RegimeClassifier
 from engine.regime.ensemble.config import EnsembleConfig
-from engine.regime.ensemble.current import CurrentRegime, current_regime, effective_names, uncertain_note
 from engine.regime.ensemble.effective import of_config
 from engine.regime.testing import ohlcv
 from engine.regime.types import RegimeOutput
 from engine.regime_stage import snapshot_row
+from engine.store.current_regime import CurrentRegime, current_regime, effective_names, uncertain_note
 from engine.store.db import Store
 from engine.store.migrate import open_store
 from engine.store.models import RegimeSnapshot

@@ -11,9 +11,9 @@ from engine.params.versions import active_params, apply_version
 from engine.planner.job import run_planner_job
 from engine.planner.portfolio import portfolio_state
 from engine.regime.ensemble import store as model_store
-from engine.regime.ensemble.current import current_regime
 from engine.regime.ensemble.job import refit_if_due
 from engine.regime.testing import edited
+from engine.store.current_regime import current_regime
 from engine.store.models import EnsembleModelRow, PlannerPlan, RegimeSnapshot
 from tests.engine_run import warmed_engine
 

@@ -14,6 +14,7 @@ from engine.cycle import EngineCycle
 from engine.params.paramset import default_params
 from engine.params.versions import apply_version
 from engine.runtime import build_context
+from engine.scheduler import tuning_job
 from engine.settings import load_settings
 from engine.store.keyvalue import REFIT_REQUEST_KEY, get_value
 from engine.store.models import JobRun, ParamVersion
@@ -33,7 +34,7 @@ def test_the_job_records_its_steps_and_honours_the_schedule(any_db_url: str) -> 
     for _ in range(3):
         ctx.clock.advance(1.0)
         cycle.market(ctx)
-    cycle.tuning(ctx)
+    tuning_job(ctx)
     with ctx.store.read() as s:
         runs = {r.job: r.outcome for r in s.scalars(select(JobRun))}
         last = get_value(s, LAST_RUN_KEY)
@@ -47,7 +48,7 @@ def test_the_job_records_its_steps_and_honours_the_schedule(any_db_url: str) -> 
         request = get_value(s, REFIT_REQUEST_KEY)
         audited = recent(s, action_prefix="tuning.refit_request")
     assert (request is not None) == (card["overall"] < 0.85) == (len(audited) == 1)
-    cycle.tuning(ctx)  # a minute later: no second request within the hour
+    tuning_job(ctx)  # a minute later: no second request within the hour
     with ctx.store.read() as s:
         assert len(recent(s, action_prefix="tuning.refit_request")) == len(audited)
     ctx.clock.advance(timedelta(hours=23))
