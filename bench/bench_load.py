@@ -9,15 +9,19 @@ Each client logs in as a viewer through POST /login (csrf_token field), then doe
 loads a page (the HTML, /_dash-layout, /_dash-dependencies, the page-content callback), fires the page's
 callbacks once, then the interval callbacks at their real periods (banner: 1 s; Overview: 2 s; Trading:
 1 s) with the request bodies built from /_dash-dependencies, echoing the stores the callbacks return
-(`overview-chart-shown`, `overview-book-shown`, `trading-fingerprints`) like the renderer does; X-CSRFToken from the
-`_csrf_token` cookie. Clients alternate between Overview and Trading every `--visit` seconds. A client
-is two threads (the banner's interval and the page's), like a browser's parallel requests; static
-assets are not fetched (a browser caches them).
+(`overview-chart-shown`, `overview-book-shown`, `trading-fingerprints`, `trading-execution-prints`) like the
+renderer does; X-CSRFToken from the `_csrf_token` cookie. Clients alternate between Overview and Trading every
+`--visit` seconds. A client is two threads (the banner's interval and the page's), each on its own keep-alive
+connection, like a browser's parallel requests; static assets are not fetched (a browser caches them). The
+clients are kept cheap (bench/load_client.py: http.client, orjson) and the report prints the CPU this
+generator, the web and the engine used during the load, so the server's cost can be told from queueing.
 
 Baselines measured in the same run: a no-op callback of the same app (the banner's kill-switch dialog
 toggle answered "closed": the guard and Dash, no store) interleaved with each interval callback on an idle
-server (cost ratios), and sent by a probe client during the load. The engine is watched from the store:
-the active engine's heartbeat age every 0.5 s, and each job's start lateness on its interval grid.
+server (cost ratios), and sent by a probe client during the load. In production the gunicorn workers also
+measure each request's own CPU (thread time, bench/wsgi_profile.py; `--no-cpu-per-callback` turns it off), so
+the cost ratios are printed by CPU too, idle and under load. The engine is watched from the store: the active
+engine's heartbeat age every 0.5 s, and each job's start lateness on its interval grid.
 
 Run: python bench/bench_load.py [--clients 50] [--duration 120] [--modes production,embedded]
 """
@@ -142,7 +146,8 @@ def _base_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def production(workers: int, tmp: Path, threads: int = 4, extra_env: dict[str, str] | None = None) -> Stack:
+def production(workers: int, tmp: Path, threads: int = 4, extra_env: dict[str, str] | None = None,
+               profile: bool = True) -> Stack:
     import psycopg
     import redis
 
@@ -158,7 +163,8 @@ def production(workers: int, tmp: Path, threads: int = 4, extra_env: dict[str, s
                 "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_BIND": f"127.0.0.1:{port}",
                 "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),  # /metrics sums every worker
                 "REGIMEDESK_WEB_THREADS": str(threads)})  # gunicorn.conf.py: threads per gthread worker
-    env["REGIMEDESK_PROFILE_DIR"] = str(tmp / "cpu")  # each request's CPU in the worker (bench/wsgi_profile.py)
+    if profile:
+        env["REGIMEDESK_PROFILE_DIR"] = str(tmp / "cpu")  # each request's CPU in the worker (bench/wsgi_profile.py)
     env.update(extra_env or {})
     (tmp / "prometheus").mkdir()
     stack = Stack("production", f"http://127.0.0.1:{port}", url, env)
@@ -493,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-rounds", type=int, default=40)
     parser.add_argument("--modes", default="production,embedded")
     parser.add_argument("--goal-p95-ms", type=float, default=200.0)
+    parser.add_argument("--no-cpu-per-callback", action="store_true",
+                        help="gunicorn workers without the per-request CPU measurement (bench/wsgi_profile.py)")
     args = parser.parse_args(argv)
     duration = min(max(args.duration, 5.0), MAX_DURATION_S)
     results = []
@@ -500,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
             tmp = Path(tmp_name) / mode
             tmp.mkdir()
-            stack = production(args.workers, tmp, args.threads) if mode == "production" else embedded(tmp)
+            stack = production(args.workers, tmp, args.threads, profile=not args.no_cpu_per_callback) \
+                if mode == "production" else embedded(tmp)
             try:
                 results.append(run_mode(stack, args.clients, duration, args.visit, args.idle_rounds))
             finally:
