@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_load import _stores, pct, production  # noqa: E402
 from bench.load_client import Browser, Recorder, call_noop, interval_deps, noop_dep  # noqa: E402
+from bench.load_stack import _stores, pct, production  # noqa: E402
 
 INTERVALS = ("banner-interval", "overview-interval", "trading-interval")
 
