@@ -54,6 +54,8 @@ FRAMEWORK_CALLBACKS: Mapping[str, str] = {
     "regime-whatif-cancel.id": Role.VIEWER,
     # ... and of the Backtest page's run (cancelling a run is as harmless as cancelling the what-if)
     "backtest-cancel.id": Role.VIEWER,
+    # ... and of the Parameters page's validation by backtest (only a trader can start one)
+    "parameters-tuning-cancel.id": Role.TRADER,
 }
 
 
