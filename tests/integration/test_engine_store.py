@@ -15,6 +15,7 @@ from engine.scheduler import EngineService, JobSpec
 from engine.settings import load_settings
 from engine.store.models import AccountSnapshot, BarRow, JobRun, OptionChainSnapshot, TrueRegimeRow
 from engine.trading.brokers.base import OrderRequest, OrderSide
+from tests.regime_pin import pin_regime
 
 
 def _context(url: str, clock: ManualClock | None = None, warmup: int = 0):  # type: ignore[no-untyped-def]
@@ -139,6 +140,7 @@ def test_manual_ticket_size_comes_from_the_shared_position_sizing(any_db_url: st
 
     ctx = _context(any_db_url, warmup=300)
     _run_ticks(ctx, 3)
+    pin_regime(ctx, "Bullish_Med_Vol")  # a long bias: sizing is the subject here, not the classifier
     app = create_app(ctx.settings, context=ctx)
     with app.server.test_request_context():
         qty, note = suggest_ticket_size("alfa", "buy")
