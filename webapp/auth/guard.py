@@ -13,7 +13,7 @@ from typing import Any
 import dash
 from flask import Flask, Response, g, jsonify, redirect, request, url_for
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from engine import audit
@@ -143,6 +143,8 @@ def _csrf_refusal() -> Response | None:
 def _check_callback(server: Flask, user_name: str, role: str) -> Response | None:
     try:
         body = request.get_json()  # not silent: Werkzeug caches this parse for Dash's own get_json()
+    except RequestEntityTooLarge:
+        raise  # over the upload limit: the app's 413 handler answers with the limit's message
     except HTTPException:  # not JSON, or not a JSON content type
         body = None
     output = body.get("output") if isinstance(body, dict) else None
