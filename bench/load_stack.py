@@ -192,8 +192,13 @@ def _heartbeat_age(stack: Stack) -> float | None:
     return None if beat is None else (datetime.now(UTC) - _utc(beat)).total_seconds()
 
 
+IN_MARKET_JOB = frozenset({"execution"})  # recorded steps the market job runs after each tick (engine/cycle.py)
+
+
 def job_lateness(stack: Stack, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
-    """Per job: runs, runs expected, and start lateness on its interval grid (ms): p50, p99, max."""
+    """Per job: runs, runs expected, and start lateness on its interval grid (ms): p50, p99, max. A step run
+    inside the market job (IN_MARKET_JOB) has no grid: its figures are its start after that market run's start,
+    i.e. how long the tick's market and regime work took before it."""
     from sqlalchemy import select
 
     from engine.store.models import JobRun  # local import: as in _store
@@ -209,9 +214,16 @@ def job_lateness(stack: Stack, start: datetime, end: datetime) -> dict[str, dict
         else:
             starts[job].append(_utc(ts).timestamp())
     out = {}
+    markets = sorted(starts.get("market", []))
     for job, times in starts.items():
         times.sort()
         if len(times) < 3:
+            continue
+        if job in IN_MARKET_JOB and markets:  # no grid of its own: its start after the market run's start
+            after = [(t - max((m for m in markets if m <= t), default=t)) * 1000.0 for t in times]
+            out[job] = {"period_s": statistics.median(b - a for a, b in zip(times, times[1:], strict=False)),
+                        "runs": len(times), "expected": (end - start).total_seconds(), "p50": pct(after, 0.5),
+                        "p99": pct(after, 0.99), "max": max(after), "skipped": skipped[job], "in_market": 1.0}
             continue
         period = statistics.median(b - a for a, b in zip(times, times[1:], strict=False))
         if period <= 0:
