@@ -17,25 +17,35 @@ UNCERTAIN_PREFIX = "regime uncertain"  # how uncertain_note starts (the Planner 
 
 
 @dataclass(frozen=True, slots=True)
-class CurrentRegime:
-    regime_id: int | None  # the effective regime; None: uncertain (CONSERVATIVE), no new exposure
+class EffectiveRegime:
+    """The regime the engine acts on, beside the rule-based one it came from (decided by
+    engine/regime/ensemble/effective.py; defined here so the store's reader can extend it)."""
+
+    regime_id: int | None  # None: uncertain under CONSERVATIVE handling, no regime and no new exposure
     regime_name: str | None
-    status: str  # disabled | no_model | agree | rules | ensemble | uncertain | legacy (stored before 0012)
+    status: str  # disabled | no_model | agree | rules | ensemble | uncertain (| legacy: stored before 0012)
     reason: str
     rule_regime_id: int
     rule_regime_name: str
-    confidence: float  # the rule classifier's
-    is_transition: bool
-    ts: datetime
-    symbol: str
 
     @property
     def no_new_exposure(self) -> bool:
+        """No regime to act on: the planner proposes only reductions or holding."""
         return self.regime_id is None
 
     @property
     def differs(self) -> bool:
         return self.regime_id != self.rule_regime_id
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRegime(EffectiveRegime):
+    """A stored snapshot's effective regime, with the bar it belongs to."""
+
+    confidence: float  # the rule classifier's
+    is_transition: bool
+    ts: datetime
+    symbol: str
 
 
 def of_snapshot(snap: RegimeSnapshot) -> CurrentRegime:

@@ -28,35 +28,14 @@ ensemble's calibrated confidence). A tie keeps the rule-based answer, the classi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from engine.regime.ensemble.config import EnsembleConfig
+from engine.store.current_regime import EffectiveRegime
 
 HANDLING = ("CONSERVATIVE", "MODERATE", "AGGRESSIVE")
 CONFLICT_RESOLUTION = ("MOST_STABLE", "HIGHEST_CONFIDENCE", "MOST_RECENT")
 STATUSES = ("disabled", "no_model", "agree", "rules", "ensemble", "uncertain")
-
-
-@dataclass(frozen=True, slots=True)
-class EffectiveRegime:
-    """The regime the engine acts on, beside the rule-based one it came from."""
-
-    regime_id: int | None  # None: uncertain under CONSERVATIVE handling, no regime and no new exposure
-    regime_name: str | None
-    status: str  # one of STATUSES
-    reason: str
-    rule_regime_id: int
-    rule_regime_name: str
-
-    @property
-    def no_new_exposure(self) -> bool:
-        """No regime to act on: the planner proposes only reductions or holding."""
-        return self.regime_id is None
-
-    @property
-    def differs(self) -> bool:
-        return self.regime_id != self.rule_regime_id
 
 
 def uncertain_answer(handling: str, rule_regime: int, ensemble_regime: int) -> int | None:
