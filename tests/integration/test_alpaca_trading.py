@@ -2,11 +2,10 @@
 
 Shows the adapter fits the gateway's contract: under every submit fault the store and Alpaca end
 with the same single order (or, when it never reached Alpaca, none at either), and the kill switch
-cancels 100 open Alpaca orders within a second.
+cancels 100 open Alpaca orders with one cancel-all request (its time: `python -m bench.bench_alpaca`).
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -85,17 +84,19 @@ def test_gateway_and_sync_agree_with_alpaca_under_submit_faults(ctx: EngineConte
     assert again.client_order_id == coid and len(server.book.orders_for(coid)) == len(at_alpaca)
 
 
-def test_kill_switch_cancels_100_open_alpaca_orders_within_a_second(ctx: EngineContext,
+def test_kill_switch_cancels_100_open_alpaca_orders_in_one_request(ctx: EngineContext,
                                                                     server: FakeAlpacaServer) -> None:
     cctx = control.SimpleControlContext(store=ctx.store, clock=ctx.clock, broker=ctx.broker)
     place_resting_orders(cctx, 100)
     assert len(server.book.open_orders()) == 100
-    started = time.perf_counter()
+    deletes_before = server.hits_for("DELETE", "/v2/orders")
     result = control.perform(cctx, "alice", "kill_switch", reason="runaway planner")
-    elapsed = time.perf_counter() - started
     assert result.status == "done", result.message
-    assert elapsed <= 1.0, f"kill switch took {elapsed:.3f} s"
     assert server.book.open_orders() == []
+    # Fast by construction: one cancel-all request, not one per order (the time itself, ~0.2 s against a
+    # 1 s goal, is measured by `python -m bench.bench_alpaca`, not asserted here on a shared CI machine)
+    assert server.hits_for("DELETE", "/v2/orders") == deletes_before + 1
+    assert not any(m == "DELETE" and p.startswith("/v2/orders/") for m, p, _ in server.log)
     with ctx.store.read() as s:
         assert ts.current(s).state is TradingState.HALTED
         assert set(s.scalars(select(OrderRow.status).where(OrderRow.client_order_id.like("rest-%")))) == {"canceled"}

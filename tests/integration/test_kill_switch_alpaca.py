@@ -2,7 +2,6 @@
 not mocked): 100 open orders cancelled and confirmed; flatten goes through the gateway."""
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -38,13 +37,12 @@ def test_kill_switch_cancels_100_orders_at_the_alpaca_server(setup):
         ctx.broker.submit_order(OrderRequest(f"alp-{i}", "AAPL", OrderSide.BUY, Decimal(1), OrderType.LIMIT,
                                              Decimal(50)))
     assert len(server.book.open_orders()) == 100
-    t0 = time.perf_counter()
     result = control.perform(ctx, "alice", "kill_switch", reason="test", execute="here")
-    took = time.perf_counter() - t0
     assert result.status == "done", result.message
     assert server.book.open_orders() == []
     assert "cancelled 100" in result.steps[1].detail
-    assert took < 2.0, f"{took:.2f} s"
+    # one cancel-all request, not one per order; its time: python -m bench.bench_alpaca
+    assert server.hits_for("DELETE", "/v2/orders") == 1
     with ctx.store.read() as s:
         assert ts.current(s).state is TradingState.HALTED
 

@@ -1,7 +1,6 @@
 """Paper broker arithmetic and behaviour against a real SQLite store."""
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -221,12 +220,9 @@ def test_cancel_one_and_cancel_all(store):
     with pytest.raises(BrokerError, match="cannot be canceled"):
         broker.cancel_order(orders[0].broker_order_id)
     clock.advance(1)
-    started = time.perf_counter()
-    results = broker.cancel_all_orders()
-    elapsed = time.perf_counter() - started
+    results = broker.cancel_all_orders()  # its time: python -m bench.bench_kill_switch
     assert len(results) == 99 and all(r.ok for r in results)
     assert broker.list_open_orders() == []
-    assert elapsed < 0.1, f"cancel_all of 99 orders took {elapsed * 1000:.1f} ms"
     assert len(broker.list_orders_since(T0 + timedelta(seconds=1))) == 99
 
 
