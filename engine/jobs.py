@@ -66,8 +66,10 @@ def run_recorded(ctx: EngineContext, name: str, job: Callable[[EngineContext], o
     except Exception as exc:  # noqa: BLE001 - the store itself may be the failure; the log still has it
         if outage is None:
             log.exception("could not record the run of job %s", name)
-        else:  # kept, and stored with the outage's length once the store is back
-            outage.failed(started, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", run)
+        else:  # kept, and stored with the outage's length once the store is back; the outage starts when
+            # the write failed, not when the job started (a job that began before the store went away)
+            outage.failed(ctx.clock.now(), f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                          run)
         return outcome == "ok"
     if outage is not None and outage.active:
         try:

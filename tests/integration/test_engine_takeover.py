@@ -68,8 +68,17 @@ class Takeover:
     first_order_s: float | None  # until the first new order, if the plan wanted one within the observation window
 
 
-def measure_takeovers(url: str, kills: int, log_path: str, order_window_s: float = 12.0) -> list[Takeover]:
-    """Run `kills` SIGKILL-and-takeover rounds; return each one's timings (seconds after the kill)."""
+def _has_orders(store: Store) -> bool:
+    with store.read() as session:
+        return bool(session.scalar(select(func.count()).select_from(OrderRow)))
+
+
+def measure_takeovers(url: str, kills: int, log_path: str, order_window_s: float = 12.0,
+                      first_orders_s: float = 0.0) -> list[Takeover]:
+    """Run `kills` SIGKILL-and-takeover rounds; return each one's timings (seconds after the kill).
+
+    first_orders_s > 0: before the first kill, give the first leader up to that long to send its first
+    orders (it buys in after its warm-up), so that orders flow before and after a takeover."""
     store = open_store(url, migrate=True)
     procs: list[subprocess.Popen] = []
     results: list[Takeover] = []
@@ -77,6 +86,9 @@ def measure_takeovers(url: str, kills: int, log_path: str, order_window_s: float
         leader = start_engine(url, log_path)
         procs.append(leader)
         wait_until(lambda: lease_holder_pid(store) == leader.pid, 60, "the first engine leads", leader)
+        deadline = time.monotonic() + first_orders_s
+        while time.monotonic() < deadline and not _has_orders(store):  # bounded; the market may not want any
+            time.sleep(0.2)
         for i in range(kills):
             standby = start_engine(url, log_path)
             procs.append(standby)
