@@ -34,7 +34,7 @@ from webapp.banner import banner_layout, register_banner_callbacks
 from webapp.cache import init_cache
 from webapp.context import attach
 from webapp.deadman import install_deadman
-from webapp.embedded_shutdown import serve_until_signal
+from webapp.embedded_server import serve_until_signal
 from webapp.engine_process import EngineProcess
 from webapp.market_time import clock_note
 
@@ -154,7 +154,7 @@ def main() -> int:
         return 2
     print_setup_link(app, settings)
     log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
-    return serve_until_signal(app, settings.host, settings.port)  # SIGTERM/SIGINT: graceful shutdown, exit 0
+    return serve_until_signal(app, settings.host, settings.port, settings.web_threads)  # SIGTERM/SIGINT: graceful shutdown, exit 0
 
 
 def __getattr__(name: str):

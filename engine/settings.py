@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     broker: BrokerName = BrokerName.PAPER
     host: str = "127.0.0.1"
     port: int = Field(default=8050, ge=1, le=65535)
+    web_threads: int = Field(default=8, ge=1, le=64,
+                             description="request threads of `python app.py`'s HTTP worker (gunicorn.conf.py: per worker)")
     engine_mode: EngineMode = EngineMode.EMBEDDED
     secret_key: SecretStr | None = None
     allowed_hosts: str = Field(default="", description="extra Host header values served, comma-separated")

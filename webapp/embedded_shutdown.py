@@ -1,26 +1,21 @@
 """Graceful shutdown of `python app.py` (the embedded mode) on SIGTERM and SIGINT.
 
-The same steps as `python -m engine` (engine/__main__.py run_engine): stop scheduling, then the
-trading shutdown sequence through EngineService.shutdown (stop signals, cancel open orders, flatten
-if the parameters say so, final broker sync, save state, STOPPED), release the lease; then the web's
-own background workers (dead-man watcher, notifier) stop and werkzeug's server loop ends, and the
-process exits 0.
+The same steps as `python -m engine` (engine/__main__.py run_engine): the trading shutdown sequence
+through the engine's `shutdown` (its own process: EngineProcess sends it SIGTERM and waits; stop signals,
+cancel open orders, flatten if the parameters say so, final broker sync, save state, STOPPED), then the
+web's own background workers (dead-man watcher, notifier) stop, and the process exits 0.
 
-werkzeug's serve_forever() ends on KeyboardInterrupt, so the handler runs the shutdown in the main
-thread and then raises KeyboardInterrupt. A second signal during the shutdown is ignored. A watchdog
-ends the process if it is still alive `EXIT_DEADLINE_S` after the signal (a thread that never
-returns must not keep a stopped engine's process around): exit 0 when the shutdown steps finished,
-1 when they did not.
+The server is gunicorn's (webapp/embedded_server.py): its arbiter takes the signal, stops the HTTP worker,
+then calls `EmbeddedShutdown.run` from its exit hook. A watchdog ends the process if it is still alive
+`EXIT_DEADLINE_S` after the stop began (a thread that never returns must not keep a stopped engine's
+process around): exit 0 when the shutdown steps finished, 1 when they did not.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 from engine import notify
@@ -44,26 +39,18 @@ class EmbeddedShutdown:
         self._lock = threading.Lock()
         self._started = False
         self.finished = threading.Event()
-        self.signal_name = ""
+        self._watchdog_started = False
 
-    def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+    def start_watchdog(self) -> None:
+        """From the first stop signal on, the process ends within `deadline_s` (later calls do nothing)."""
+        with self._lock:
+            if self._watchdog_started:
+                return
+            self._watchdog_started = True
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(signum).name
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one shutdown; later signals are ignored
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        log.info("received %s: graceful shutdown of the web process and its embedded engine", self.signal_name)
-        self._start_watchdog()
-        self.run()
-        raise KeyboardInterrupt  # ends werkzeug's serve_forever (it closes its socket on the way out)
-
-    def _start_watchdog(self) -> None:
         def force() -> None:
             code = 0 if self.finished.is_set() else 1
-            log.error("still running %.1f s after %s: exiting now with %d (%s)", self.deadline_s,
-                      self.signal_name or "the stop", code,
+            log.error("still running %.1f s after the stop began: exiting now with %d (%s)", self.deadline_s, code,
                       "the shutdown steps finished" if code == 0 else "the shutdown steps did not finish")
             logging.shutdown()
             self._exit_now(code)
@@ -95,18 +82,3 @@ class EmbeddedShutdown:
 
         notify.shutdown(flush_s=3.0)  # the STOPPED message leaves before the process does
         self.finished.set()
-
-
-def serve_until_signal(app: Any, host: str, port: int) -> int:
-    """app.run() with SIGTERM/SIGINT handlers that shut down gracefully; returns the exit code (0)."""
-    shutdown = EmbeddedShutdown(app.server)
-    shutdown.install()
-    with contextlib.suppress(KeyboardInterrupt):  # raised by the handler to end werkzeug's loop
-        app.run(host=host, port=port, debug=False)
-    shutdown.run()  # the server loop may also end without a signal: the engine still stops cleanly
-    log.info("RegimeDesk stopped")
-    store = getattr(app.server.extensions.get("regimedesk"), "store", None)
-    if store is not None:
-        store.dispose()
-    logging.shutdown()
-    return 0
