@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from engine import notify
 from engine.logging_setup import configure_logging
+from engine.malloc_arenas import limit_malloc_arenas
 from engine.runtime import build_context
 from engine.settings import SettingsError, load_settings
 from engine.store.check import require_current_schema
@@ -35,6 +36,7 @@ def run_engine() -> int:
     # local import: the engine's jobs (sklearn, hmmlearn, pypfopt) load only for `run`, not for the other subcommands
     from engine.scheduler import EngineService
 
+    limit_malloc_arenas()  # before the scheduler's threads exist (engine/malloc_arenas.py)
     settings = load_settings()
     configure_logging(settings.log_level)
     if not _stop_with_parent():

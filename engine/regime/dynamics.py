@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from statsmodels.stats.diagnostic import acorr_ljungbox
 
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
@@ -102,6 +101,9 @@ def volatility_clustering(returns: np.ndarray) -> dict[str, float | bool | None]
     r = returns[np.isfinite(returns)]
     if len(r) < 3 * CLUSTERING_LAGS:
         return {"p_value": None, "clustered": False}  # too short to test (None: JSON has no NaN)
+    # local import: statsmodels (~35 MB) is loaded only where a refit runs (its child process), not in the engine
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+
     res = acorr_ljungbox((r - r.mean()) ** 2, lags=[CLUSTERING_LAGS])
     pv = float(res["lb_pvalue"].iloc[0])
     return {"p_value": pv, "clustered": bool(pv < CLUSTERING_P)}
