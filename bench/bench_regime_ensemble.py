@@ -6,8 +6,9 @@ Run: python -m bench.bench_regime_ensemble [--minutes 100000] [--cycles 200]
               PerformanceMetrics computation_time).
   refit:      replay of N 1-minute bars (the labels) and the fit of the four models on them (rows capped at
               MAX_FIT_ROWS); the replay alone is the baseline.
-  memory:     RSS of this process with the classifier and the model loaded vs before (goal <= 500 MB,
-              PerformanceMetrics memory_usage); the model's stored size.
+  memory:     RSS of this bench process (which also holds the generated bars) with the classifier and the model
+              loaded vs before, and the model's stored size. The engine's own memory against PerformanceMetrics
+              memory_usage (goal <= 500 MB) is measured on a running engine by bench/bench_engine_memory.py.
   quality:    rule-based transitions per session on the simulated minute market against the workbook's
               band (PerformanceMetrics daily_transitions; StabilityConfiguration min/max per day); on real
               S&P 500 daily data (arch), days from the start of known stress episodes to the first High
@@ -75,8 +76,9 @@ def live_and_memory(ps, idx: pd.DataFrame, train: int, cycles: int) -> None:
     print(f"live cycle rule-based      : median {rm:6.2f} ms, p95 {rp:6.2f} ms")
     print(f"live cycle with ensemble   : median {bm:6.2f} ms, p95 {bp:6.2f} ms  ratio {bm / rm:.1f}x "
           f"(goal <= 100 ms)")
-    print(f"memory: {mem0:.0f} MB before, {mem1:.0f} MB with classifier + model loaded, {rss_mb():.0f} MB after "
-          f"the cycles (goal <= 500 MB); stored model {len(blob) / 1e6:.1f} MB")
+    print(f"memory of this bench process: {mem0:.0f} MB before, {mem1:.0f} MB with classifier + model loaded, "
+          f"{rss_mb():.0f} MB after the cycles; stored model {len(blob) / 1e6:.1f} MB (the engine's own: "
+          f"python -m bench.bench_engine_memory)")
 
 
 def refit(ps, idx: pd.DataFrame) -> pd.DataFrame:
