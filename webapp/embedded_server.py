@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -34,8 +35,8 @@ KEEPALIVE_S = 75  # as gunicorn.conf.py: longer than a browser's or proxy's idle
 class EmbeddedServer(BaseApplication):
     """gunicorn with one gthread worker serving `wsgi_app`, built before the fork (never re-imported)."""
 
-    def __init__(self, wsgi_app: Any, host: str, port: int, threads: int, on_fork: Any, shutdown: EmbeddedShutdown
-                 ) -> None:
+    def __init__(self, wsgi_app: Any, host: str, port: int, threads: int, on_fork: Callable[[], None],
+                 shutdown: EmbeddedShutdown) -> None:
         self.wsgi_app = wsgi_app
         self.options = {
             "bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": threads,
@@ -64,7 +65,7 @@ class EmbeddedServer(BaseApplication):
 class _Arbiter(Arbiter):
     """gunicorn's arbiter, starting the exit watchdog when SIGTERM, SIGINT or SIGQUIT arrives."""
 
-    def __init__(self, app: BaseApplication, on_signal: Any) -> None:
+    def __init__(self, app: BaseApplication, on_signal: Callable[[], None]) -> None:
         super().__init__(app)
         self._on_signal = on_signal
 
