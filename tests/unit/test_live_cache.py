@@ -14,6 +14,9 @@ from tests.conftest import skip_or_fail
 from webapp.live_cache import GEN_KEY, LiveCache, forget, init_live_cache, live_query
 
 REDIS_URL = "redis://127.0.0.1:6379/13"  # this test's own Redis database, flushed before and after
+# One xdist worker runs this file's tests one after the other: on two workers at once, one test's flush
+# emptied the other's keys mid-test (CI saw 4 queries where one was right)
+pytestmark = pytest.mark.xdist_group("redis-db-13")
 
 
 @pytest.fixture
