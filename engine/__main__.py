@@ -52,7 +52,7 @@ def run_engine() -> int:
         log.info("received %s: shutting down", signal.Signals(signum).name)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stop accepting signals while shutting down
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        service.request_stop()
+        service.request_stop_from_signal()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -220,17 +221,33 @@ class EngineService:
         self.scheduler.add_job(self._stop_watch, "interval", seconds=0.2, id="stop-watch", max_instances=1,
                                coalesce=True, next_run_time=datetime.now(UTC))
         self._started = True
+        threading.Thread(target=self._stop_when_requested, name="engine-stop", daemon=True).start()
         self.scheduler.start()  # returns at once for Background; blocks until shutdown for Blocking
 
     def _stop_watch(self) -> None:
         if self._stop_requested.is_set() and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
+    def _stop_when_requested(self) -> None:
+        """The scheduler's shutdown for a stop a signal asked for, from a thread of its own (not the handler's)."""
+        self._stop_requested.wait()
+        if self.scheduler.running:
+            with contextlib.suppress(SchedulerNotRunningError):  # stopped meanwhile by the stop watch
+                self.scheduler.shutdown(wait=False)
+
     def request_stop(self) -> None:
-        """Stop scheduling new job runs (safe from a signal handler; the stop watch finishes the job)."""
+        """Stop scheduling new job runs now (from a thread; a signal handler uses request_stop_from_signal)."""
         self._stop_requested.set()
         if self._started and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    def request_stop_from_signal(self) -> None:
+        """Only sets the stop event; the engine-stop thread shuts the scheduler down a moment later.
+
+        The handler runs in the main thread wherever the signal interrupted it, possibly inside the scheduler
+        while it holds the thread pool's lock: shutting the pool down from there waited for that lock forever
+        (CI: `python -m engine` never exited after a SIGINT)."""
+        self._stop_requested.set()
 
     def _start_trade_updates(self) -> None:
         """Alpaca's trade_updates stream, applied to the store as events arrive (only while this engine leads)."""

@@ -134,6 +134,42 @@ def test_a_stop_requested_during_start_up_is_not_lost(any_db_url: str) -> None:
     service.shutdown()
 
 
+def test_a_signal_that_lands_inside_the_scheduler_still_stops_it(any_db_url: str) -> None:
+    """The SIGINT CI saw hang: its handler ran in the main thread while that thread was inside the thread pool's
+    submit (holding the pool's lock), and shutting the scheduler down from the handler waited for that lock
+    forever. Here the test thread holds the same lock, as the interrupted main thread did, when the handler's
+    call is made: it must return at once, and the scheduler must stop once the lock is released."""
+    import signal
+    import threading
+
+    settings = load_settings(database_url=any_db_url, warmup_polls=0)
+    ctx = build_context(settings, with_source=True, migrate=True)
+    service = EngineService(ctx, blocking=False)
+    service.start()
+    try:
+        pool = service.scheduler._executors["default"]._pool  # APScheduler's ThreadPoolExecutor (private: the lock)
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:  # a handler that blocked would hang here: end the wait with an exception instead
+            def _took_too_long(_signum, _frame):  # type: ignore[no-untyped-def]
+                raise TimeoutError("the stop request blocked on the lock its thread holds")
+
+            previous = signal.signal(signal.SIGALRM, _took_too_long)
+            signal.alarm(5)
+        try:
+            with pool._shutdown_lock:  # where the signal interrupted the main thread
+                service.request_stop_from_signal()
+        finally:
+            if in_main:
+                signal.alarm(0)
+                signal.signal(signal.SIGALRM, previous)
+        deadline = time.monotonic() + 5
+        while service.scheduler.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not service.scheduler.running, "the scheduler was not stopped after the signal"
+    finally:
+        service.shutdown()
+
+
 def test_manual_ticket_size_comes_from_the_shared_position_sizing(any_db_url: str) -> None:
     from app import create_app
     from webapp.manual_orders import suggest_ticket_size
