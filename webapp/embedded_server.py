@@ -82,9 +82,14 @@ class _Arbiter(Arbiter):
         super().handle_quit()
 
 
+def _store(server: Any) -> Any:
+    """The app's store (webapp attach() keeps the context under server.extensions["regimedesk"]), or None."""
+    return getattr(server.extensions.get("regimedesk"), "store", None)
+
+
 def _after_fork(server: Any) -> None:
     """In the HTTP worker: the store's pooled connections and the engine child belong to the parent."""
-    store = getattr(server.extensions.get("regimedesk"), "store", None)
+    store = _store(server)
     if store is not None:
         store.engine.dispose(close=False)  # SQLAlchemy: new connections in this process, the parent's kept
     engine = server.extensions.get(ENGINE_KEY)
@@ -106,7 +111,7 @@ def serve_until_signal(app: Any, host: str, port: int, threads: int) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     shutdown.run()  # already done by the exit hook; also when the server stopped without a signal
     log.info("RegimeDesk stopped")
-    store = getattr(app.server.extensions.get("regimedesk"), "store", None)
+    store = _store(app.server)
     if store is not None:
         store.dispose()
     logging.shutdown()
