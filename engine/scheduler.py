@@ -25,6 +25,7 @@ from engine.cycle import EngineCycle
 from engine.health.outage import StoreOutage
 from engine.health.recorder import HEALTH_JOB_SECONDS, HealthRecorder
 from engine.lease import LeaseFence
+from engine.regime.numba_init import initialise_numba
 from engine.settings import BrokerName, MarketSourceName
 from engine.trading.brokers.alpaca_limits import call_budget
 from engine.trading.control import graceful_shutdown
@@ -215,6 +216,7 @@ class EngineService:
         A stop requested before or during start-up is honoured: the stop watch below shuts the
         scheduler down on its first run, so a signal can never be lost between the two.
         """
+        initialise_numba()  # before any job thread compiles (engine/regime/numba_init.py)
         jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat())
         self.add_jobs()
         self._start_trade_updates()
