@@ -152,9 +152,13 @@ def main() -> int:
     except StoreError as exc:  # a schema behind or ahead of this code: one line saying what to run
         print(f"database error: {exc}", file=sys.stderr)
         return 2
-    print_setup_link(app, settings)
-    log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
-    return serve_until_signal(app, settings.host, settings.port, settings.web_threads)  # SIGTERM/SIGINT: graceful shutdown, exit 0
+
+    def on_ready() -> None:  # the port is bound: the link works the moment it is printed
+        print_setup_link(app, settings)
+        log.info("RegimeDesk on http://%s:%d (engine %s)", settings.host, settings.port, settings.engine_mode)
+
+    # SIGTERM/SIGINT: graceful shutdown, exit 0
+    return serve_until_signal(app, settings.host, settings.port, settings.web_threads, on_ready=on_ready)
 
 
 def __getattr__(name: str):

@@ -26,6 +26,7 @@ from engine.settings import SettingsError, load_settings
 from engine.store.check import require_current_schema
 from engine.store.db import StoreError
 from engine.store.migrate import open_store
+from engine.thread_dump import install_thread_dump
 
 log = logging.getLogger("engine")
 
@@ -42,7 +43,8 @@ def run_engine() -> int:
     if not _stop_with_parent():
         return 0
     threadpool_limits(limits=settings.engine_blas_threads, user_api="blas")  # small matrices: threads only spin
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack on stderr
+    faulthandler.enable()  # a real crash still leaves every thread's stack on stderr
+    install_thread_dump(signal.SIGUSR1)  # `kill -USR1 PID`: every thread's stack on stderr (engine/thread_dump.py)
     ctx = build_context(settings, with_source=True, migrate=False)
 
     require_current_schema(ctx.store)

@@ -36,11 +36,12 @@ class EmbeddedServer(BaseApplication):
     """gunicorn with one gthread worker serving `wsgi_app`, built before the fork (never re-imported)."""
 
     def __init__(self, wsgi_app: Any, host: str, port: int, threads: int, on_fork: Callable[[], None],
-                 shutdown: EmbeddedShutdown) -> None:
+                 on_ready: Callable[[], None], shutdown: EmbeddedShutdown) -> None:
         self.wsgi_app = wsgi_app
         self.options = {
             "bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": threads,
             "timeout": 60, "graceful_timeout": GRACEFUL_S, "keepalive": KEEPALIVE_S,
+            "when_ready": lambda _server: on_ready(),  # the port is bound: a link printed now opens at once
             "post_fork": lambda _server, _worker: on_fork(),
             "on_exit": lambda _server: self._exit(),
             "control_socket_disable": True,  # gunicornc's socket: a fixed path in $HOME every instance would share
@@ -97,14 +98,18 @@ def _after_fork(server: Any) -> None:
         atexit.unregister(engine.shutdown)  # the worker's exit must not stop the parent's engine
 
 
-def serve_until_signal(app: Any, host: str, port: int, threads: int) -> int:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns the exit code (0) in this process."""
+def serve_until_signal(app: Any, host: str, port: int, threads: int,
+                       on_ready: Callable[[], None] = lambda: None) -> int:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns the exit code (0) in this process.
+
+    `on_ready` runs once the port is bound (before the worker starts): connections made from then on wait in
+    the listen queue instead of being refused, so it is where the first-run link is printed."""
     shutdown = EmbeddedShutdown(app.server)
     parent = os.getpid()
     code = 0
     try:
         EmbeddedServer(app.server, host, port, threads, on_fork=lambda: _after_fork(app.server),
-                       shutdown=shutdown).run()
+                       on_ready=on_ready, shutdown=shutdown).run()
     except SystemExit as exc:
         if os.getpid() != parent:
             raise  # the HTTP worker ending: nothing of the parent's to stop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
@@ -86,13 +86,11 @@ def test_trd017_set_a_trailing_stop(dash_duo, embedded_app) -> None:  # type: ig
     dash_duo.wait_for_contains_text("#trading-stops", "8.00%", timeout=5)
 
     def click_remove() -> bool:
-        try:
-            button = dash_duo.find_element("#trading-stops button[id*='trading-remove-stop']")
-            dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
-            button.click()
-            return True
-        except (StaleElementReferenceException, ElementClickInterceptedException):  # redrawn or covered: again
-            return False
+        # found and clicked in one script: the table is redrawn as the market moves the level, and a button
+        # found in one WebDriver call was often stale (or covered while scrolling) by the next one
+        return bool(dash_duo.driver.execute_script(
+            "const b = document.querySelector(\"#trading-stops button[id*='trading-remove-stop']\");"
+            "if (!b) { return false; } b.click(); return true;"))
 
     wait_until(click_remove, 10, "the Remove button could not be clicked")
     dash_duo.wait_for_contains_text("#trading-parent-result", f"Exits removed for {symbol}", timeout=10)

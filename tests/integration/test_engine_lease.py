@@ -66,7 +66,7 @@ def test_a_beat_after_the_release_does_not_take_the_lease_back(any_db_url: str) 
 
 def test_a_standby_takes_over_the_moment_a_crashed_leaders_lease_lapses(any_db_url: str) -> None:
     """The leader stops beating without releasing its lease (as a SIGKILL would leave it): the standby
-    beats again at the lapse itself, not up to one heartbeat period (2 s) later."""
+    beats again at the lapse itself (a one-off job at the lapse time), not only on its next 2 s beat."""
     from datetime import UTC, datetime
 
     from engine import jobs
@@ -78,16 +78,20 @@ def test_a_standby_takes_over_the_moment_a_crashed_leaders_lease_lapses(any_db_u
     first.start()
     second.start()
     try:
-        _wait(lambda: first.is_leader and second.ctx.engine_id in _statuses(second), timeout=20)
+        _wait(lambda: first.is_leader and second.ctx.engine_id in _statuses(second)
+              and second.scheduler.get_job("lease-lapse") is not None, timeout=20)
         first.scheduler.shutdown(wait=False)  # the leader stops beating; its lease stays in the store
+        # only the lapse beat is left to the standby: its regular 2 s beat could otherwise take over as well
+        second.scheduler.pause_job("heartbeat")
         crashed = datetime.now(UTC)
         with second.ctx.store.read() as session:
             lapse = session.get(EngineLease, 1).lease_until  # type: ignore[union-attr]
-        _wait(lambda: second.is_leader, timeout=jobs.LEASE_SECONDS + 5)
-        took = (datetime.now(UTC) - crashed).total_seconds()
         expected = (lapse - crashed).total_seconds()
         assert expected <= jobs.LEASE_SECONDS
-        assert took <= expected + 0.8, (took, expected)  # at the lapse (+ the 0.2 s poll of this test)
+        # the margin is for a loaded machine's scheduling delay; without the lapse beat no takeover comes at all
+        _wait(lambda: second.is_leader, timeout=expected + 5)
+        took = (datetime.now(UTC) - crashed).total_seconds()
+        assert took >= expected - 0.2, (took, expected)  # not before the lease lapsed
     finally:
         first.shutdown(actor="test")
         second.shutdown(actor="test")

@@ -89,3 +89,4 @@ def test_sigusr1_prints_every_threads_stack_and_the_engine_runs_on(tmp_path) -> 
             proc.kill()
     assert proc.returncode == 0
     assert output.count("(most recent call first)") >= 2, output[-3000:]  # the main thread and the job threads
+    assert "MainThread (most recent call first)" in output, output[-3000:]
