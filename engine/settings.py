@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     engine_blas_threads: int = Field(default=1, ge=1, le=64,
                                      description="threads numpy's BLAS may use in the engine process (1: no spinning "
                                                  "BLAS threads competing with the jobs on a small machine)")
+    rollback_window_bars: int = Field(
+        default=390, ge=60, le=100_000,
+        description="newest live bars of the tuned version and of the version before it that auto-rollback compares")
+    rollback_manual_versions: bool = Field(
+        default=False, description="auto-rollback may also revert a version a person applied (default: tuned ones only)")
     deadman_action: DeadmanAction = Field(default=DeadmanAction.HALT, description="what the dead-man's switch does")
     notify_urls: SecretStr | None = Field(default=None, description="apprise URLs, separated by whitespace or commas")
     max_upload_bytes: int = Field(default=5_000_000, ge=10_000, le=100_000_000)

@@ -1,12 +1,12 @@
 """Auto-rollback (AdaptiveTuning auto_rollback_enabled, revert_threshold).
 
 Window: the live scorecard objective (engine/tuning/validation.objective_of) over the newest
-WINDOW_BARS snapshots made by the active version, against the newest WINDOW_BARS snapshots made by the
-version before it; each side needs at least MIN_BARS. When the active version's objective is below the
-earlier one's by revert_threshold (relative), the engine rolls back to the earlier version through
-engine.params.versions.rollback (audited, notified). Only a version that came from a tuning proposal is
-rolled back; a version a person applied by hand is left alone unless `include_manual` is passed (no
-setting exposes that yet).
+REGIMEDESK_ROLLBACK_WINDOW_BARS snapshots (default 390, one US session of minute bars) made by the active
+version, against the newest as many made by the version before it; each side needs at least MIN_BARS. When
+the active version's objective is below the earlier one's by revert_threshold (relative), the engine rolls
+back to the earlier version through engine.params.versions.rollback (audited, notified). Only a version that
+came from a tuning proposal is rolled back; a version a person applied by hand is left alone unless
+REGIMEDESK_ROLLBACK_MANUAL_VERSIONS=true.
 """
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ from engine.tuning.proposals import SYSTEM_ACTOR, tuned_version_ids
 from engine.tuning.validation import objective_of
 
 log = logging.getLogger(__name__)
-WINDOW_BARS = 390  # one US session of one-minute bars on each side
-MIN_BARS = 60
+MIN_BARS = 60  # live bars each side needs before a comparison means anything (the window setting is at least this)
 
 
-def check_rollback(ctx: EngineContext, *, include_manual: bool = False) -> int | None:
+def check_rollback(ctx: EngineContext) -> int | None:
     """Roll back a tuned version whose live performance fell by revert_threshold; the new version id or None."""
     if ctx.source is None:
         return None
+    window, include_manual = ctx.settings.rollback_window_bars, ctx.settings.rollback_manual_versions
     symbol = ctx.source.index_symbol()
     with ctx.store.read() as s:
         ps = active_params(s)
@@ -43,8 +43,8 @@ def check_rollback(ctx: EngineContext, *, include_manual: bool = False) -> int |
         if parent_id is None:
             return None
         previous = get_version(s, parent_id)
-        now_h = from_store(s, symbol, ps, WINDOW_BARS, version_id=ps.version_id)
-        before_h = from_store(s, symbol, previous, WINDOW_BARS, version_id=parent_id)
+        now_h = from_store(s, symbol, ps, window, version_id=ps.version_id)
+        before_h = from_store(s, symbol, previous, window, version_id=parent_id)
     if ps.version_id not in tuned_version_ids(ctx.store) and not include_manual:
         return None
     if len(now_h) < MIN_BARS or len(before_h) < MIN_BARS:

@@ -23,8 +23,9 @@ from engine.tuning.validation import ValidationConfig, detected, objective_of, v
 from tests.tuning_fixtures import PER_DAY, history, poor_version
 
 
-def _ctx(url: str):  # type: ignore[no-untyped-def]
-    return build_context(load_settings(database_url=url), with_source=True, migrate=True, clock=ManualClock())
+def _ctx(url: str, **settings: object):  # type: ignore[no-untyped-def]
+    return build_context(load_settings(database_url=url, **settings), with_source=True, migrate=True,
+                         clock=ManualClock())
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,22 @@ def test_auto_rollback_of_a_tuned_version_only(any_db_url: str, validated) -> No
     with ctx.store.read() as s:
         assert active_params(s).content_hash == tuned_cur.content_hash
         assert recent(s, action_prefix="tuning.rollback")[0].details["to"] == tuned_cur.version_id
+
+
+def test_the_rollback_window_and_the_manual_switch_come_from_the_settings(any_db_url: str, validated) -> None:  # type: ignore[no-untyped-def]
+    """REGIMEDESK_ROLLBACK_WINDOW_BARS bounds what is compared; REGIMEDESK_ROLLBACK_MANUAL_VERSIONS lets a version a
+    person applied be rolled back too."""
+    narrow = _ctx(any_db_url, rollback_window_bars=60, rollback_manual_versions=True)
+    base = edited(validated[0], {("AdaptiveTuning", "main", "require_human_approval"): False})
+    before = apply_version(narrow.store, base, "alice", "ui", clock=narrow.clock)
+    _live(narrow, before.version_id, 60, accurate=True)
+    manual = apply_version(narrow.store, edited(base, {PER_DAY: 5}), "carol", "ui", clock=narrow.clock)
+    _live(narrow, manual.version_id, 100, accurate=False)
+    _live(narrow, manual.version_id, 60, accurate=True)  # the newest 60 bars are as good as before
+    assert check_rollback(narrow) is None  # the 60-bar window sees only the good bars
+    assert check_rollback(_ctx(any_db_url, rollback_window_bars=390)) is None  # manual versions left alone by default
+    wide = _ctx(any_db_url, rollback_window_bars=390, rollback_manual_versions=True)
+    back = check_rollback(wide)  # 160 bars, 100 of them wrong: accuracy 0.375 against 1.0 before
+    assert back is not None and _versions(wide)[-1].id == back
+    with wide.store.read() as s:
+        assert active_params(s).content_hash == before.content_hash

@@ -25,6 +25,7 @@ def test_defaults_are_the_embedded_offline_mode(monkeypatch: pytest.MonkeyPatch)
     assert settings.broker is BrokerName.PAPER
     assert settings.engine_mode is EngineMode.EMBEDDED
     assert (settings.host, settings.port) == ("127.0.0.1", 8050)
+    assert (settings.rollback_window_bars, settings.rollback_manual_versions) == (390, False)
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,6 +48,8 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("REGIMEDESK_ENGINE_MODE", "sometimes", "REGIMEDESK_ENGINE_MODE"),
         ("REGIMEDESK_MARKET_SOURCE", "csv", "REGIMEDESK_CSV_DIR"),
         ("REGIMEDESK_BROKER", "alpaca", "APCA_API_KEY_ID"),
+        ("REGIMEDESK_ROLLBACK_WINDOW_BARS", "30", "REGIMEDESK_ROLLBACK_WINDOW_BARS"),  # below the 60-bar minimum
+        ("REGIMEDESK_ROLLBACK_MANUAL_VERSIONS", "perhaps", "REGIMEDESK_ROLLBACK_MANUAL_VERSIONS"),
     ],
 )
 def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
