@@ -64,3 +64,22 @@ def trend_frames(n: int = 300, symbols: tuple[str, ...] = ("IDX", "ALFA", "BRVO"
         out[s] = pd.DataFrame({"timestamp": ts, "open": op, "high": np.maximum(op, close) * 1.002,
                                "low": np.minimum(op, close) * 0.998, "close": close, "volume": 1e6})
     return out
+
+
+def pending_proposal(ctx) -> int:  # type: ignore[no-untyped-def]
+    """A tuning run's proposal waiting for approval on the stored poor version (PER_DAY 3 -> 4), with a
+    one-fold backtest validation table (out-of-sample gain 25 %); returns the proposal's id."""
+    from engine.params.versions import apply_version
+    from engine.tuning import proposals
+    from engine.tuning.tuner import Change, TuningResult
+    from engine.tuning.validation import ValidationReport
+
+    cur = apply_version(ctx.store, poor_version(require_human_approval=True), "alice", "ui", clock=ctx.clock)
+    folds = pd.DataFrame([{"fold": 1, "start": pd.Timestamp("2026-01-05 15:00", tz="UTC"),
+                           "end": pd.Timestamp("2026-01-05 15:40", tz="UTC"), "bars": 40, "current": 0.4,
+                           "candidate": 0.5, "current_return": 0.0, "candidate_return": 0.01, "buy_hold": 0.002,
+                           "cash": 0.0}])
+    result = TuningResult([Change(PER_DAY, 3.0, 4.0)], edited(cur, {PER_DAY: 4}), 1, 0.0, 0.4, 0.5,
+                          ValidationReport(folds, gain=0.25, source="backtest", measure="backtest sharpe"), True,
+                          "out-of-sample gain +25.0%")
+    return proposals.record(ctx.store, cur, result, seed=1, clock=ctx.clock)

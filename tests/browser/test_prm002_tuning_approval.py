@@ -2,32 +2,15 @@
 validation table, and an admin's Approve applies it as an audited version authored by that admin."""
 from __future__ import annotations
 
-import pandas as pd
 from sqlalchemy import select
 
 from engine.audit import recent
-from engine.params.versions import active_params, active_version_id, apply_version
+from engine.params.versions import active_params, active_version_id
 from engine.store.models import ParamVersion
 from engine.tuning import proposals
-from engine.tuning.edit import edited
-from engine.tuning.tuner import Change, TuningResult
-from engine.tuning.validation import ValidationReport
 from tests.auth_helpers import browser_login
 from tests.browser.test_prm_parameters import wait_until
-from tests.tuning_fixtures import PER_DAY, poor_version
-
-
-def _pending(ctx) -> int:  # type: ignore[no-untyped-def]
-    """A tuning run's proposal on a version that asks for human approval (one parameter changed, 3 -> 4)."""
-    cur = apply_version(ctx.store, poor_version(require_human_approval=True), "alice", "ui", clock=ctx.clock)
-    folds = pd.DataFrame([{"fold": 1, "start": pd.Timestamp("2026-01-05 15:00", tz="UTC"),
-                           "end": pd.Timestamp("2026-01-05 15:40", tz="UTC"), "bars": 40, "current": 0.4,
-                           "candidate": 0.5, "current_return": 0.0, "candidate_return": 0.01, "buy_hold": 0.002,
-                           "cash": 0.0}])
-    result = TuningResult([Change(PER_DAY, 3.0, 4.0)], edited(cur, {PER_DAY: 4}), 1, 0.0, 0.4, 0.5,
-                          ValidationReport(folds, gain=0.25, source="backtest", measure="backtest sharpe"), True,
-                          "out-of-sample gain +25.0%")
-    return proposals.record(ctx.store, cur, result, seed=1, clock=ctx.clock)
+from tests.tuning_fixtures import pending_proposal
 
 
 def test_prm002_an_admin_approves_a_pending_proposal(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
@@ -40,7 +23,7 @@ def test_prm002_an_admin_approves_a_pending_proposal(dash_duo, embedded_app) -> 
             return active_version_id(s)
 
     wait_until(active_id, 20, "the engine's default parameter version")
-    pid = _pending(ctx)
+    pid = pending_proposal(ctx)
     dash_duo.driver.get(dash_duo.server_url + "/parameters")
     dash_duo.wait_for_contains_text("#parameters-tuning-proposals", "pending", timeout=20)
     dash_duo.wait_for_contains_text("#parameters-tuning-proposals", "max_transitions_per_day: 3 -> 4", timeout=5)

@@ -14,15 +14,11 @@ from engine.runtime import build_context
 from engine.settings import load_settings
 from engine.store.keyvalue import put_value
 from engine.store.models import ParamVersion
-from engine.tuning import proposals
-from engine.tuning.edit import edited
 from engine.tuning.live import SCORECARD_KEY
 from engine.tuning.scorecard import scorecard
-from engine.tuning.tuner import Change, TuningResult
-from engine.tuning.validation import ValidationReport
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
-from tests.tuning_fixtures import PER_DAY, poor_version
+from tests.tuning_fixtures import pending_proposal, poor_version
 
 
 @pytest.fixture()
@@ -36,21 +32,9 @@ def app(tmp_path):  # type: ignore[no-untyped-def]
     ctx.store.dispose()
 
 
-def _pending(ctx) -> int:  # type: ignore[no-untyped-def]
-    cur = apply_version(ctx.store, poor_version(require_human_approval=True), "alice", "ui", clock=ctx.clock)
-    folds = pd.DataFrame([{"fold": 1, "start": pd.Timestamp("2026-01-05 15:00", tz="UTC"),
-                           "end": pd.Timestamp("2026-01-05 15:40", tz="UTC"), "bars": 40, "current": 0.4,
-                           "candidate": 0.5, "current_return": 0.0, "candidate_return": 0.01, "buy_hold": 0.002,
-                           "cash": 0.0}])
-    result = TuningResult([Change(PER_DAY, 3.0, 4.0)], edited(cur, {PER_DAY: 4}), 1, 0.0, 0.4, 0.5,
-                          ValidationReport(folds, gain=0.25, source="backtest", measure="backtest sharpe"), True,
-                          "out-of-sample gain +25.0%")
-    return proposals.record(ctx.store, cur, result, seed=1, clock=ctx.clock)
-
-
 def test_an_admin_approves_and_a_trader_is_refused(app) -> None:  # type: ignore[no-untyped-def]
     application, ctx = app
-    pid = _pending(ctx)
+    pid = pending_proposal(ctx)
     trader = login_client(application, "trader", "tess")
     dep = wr.find(wr.dependencies(trader), "parameters-tuning-message")
     refused = wr.call(trader, dep, {"parameters-tuning-proposal.value": pid, "parameters-tuning-approve.n_clicks": 1},
