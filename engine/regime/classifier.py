@@ -305,7 +305,8 @@ class RegimeClassifier:
             dec = self.stability.decide(st, Proposal(
                 cand, conf_c, conf_s, signals, available, max(0.0, direction * d_s) if direction else 0.0,
                 direction != 0, noise["spike"][i - self._off], tb.bar_minutes, sens, self.clock.session_minutes,
-                session_gap=tb.intraday and i > 0 and frame.day[i] != frame.day[i - 1]))
+                session_gap=tb.intraday and i > 0 and frame.day[i] != frame.day[i - 1],
+                outsize=bool(noise["outsize"][i - self._off])))
         reg = dec.regime
         conf = conf_c if reg.regime_id == cand.regime_id else conf_s
         return outputs.classified_output(self, i, reg, cand, dec, conf, d_s, t_s, v_s, adx, results, weights,

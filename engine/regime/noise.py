@@ -1,7 +1,8 @@
 """Noise filtering (NoiseFiltering + ValidationRules outlier/volume checks), vectorised per bar.
 
 spike: |log return| above spike_threshold sigmas of the previous noise_memory_window returns (the bar
-does not count toward confirming a new regime); outlier: above the OutlierDataCheck z (same effect);
+does not count toward confirming a new regime, unless it is an outsize move toward a more volatile
+one: StabilityPolicy.raises_volatility); outlier: above the OutlierDataCheck z (same effect);
 with ensemble_filtering also microstructure bars (|z| < microstructure_threshold) and, with the tick
 filter, bars with no price change (same effect);
 low volume: volume below volume_threshold_multiplier x its previous mean (confidence x (1 - penalty));
@@ -70,6 +71,7 @@ class NoiseFilter:
         spike = (z > self.spike) if self.spike_on else np.zeros(n, bool)
         if self.outlier_z is not None:
             spike = spike | (z > self.outlier_z)
+        outsize = spike.copy()  # the large-move flags only (before the small-move filters join them)
         if self.ensemble:  # the ensemble adds the small-move filters to the spike filters
             if self.micro_on:
                 spike = spike | (z < self.micro)
@@ -77,7 +79,7 @@ class NoiseFilter:
                 spike = spike | (r == 0.0)
         has_vol = np.nan_to_num(vmean) > 0
         low_vol = (volume < self.vol_mult * vmean) & has_vol if self.volume_on else np.zeros(n, bool)
-        return {"spike": spike, "low_volume": low_vol, "noise": noise, "return_z": z,
+        return {"spike": spike, "outsize": outsize, "low_volume": low_vol, "noise": noise, "return_z": z,
                 "threshold": self.thresholds(noise)}
 
     def thresholds(self, noise: np.ndarray) -> np.ndarray:

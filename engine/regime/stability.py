@@ -3,7 +3,9 @@ the incremental state that decides whether a proposed regime is adopted this bar
 
 Time is counted in market minutes (bars x bar minutes; a daily bar is one session), so durations,
 cooldown and per-hour/per-day limits mean the same on 1-minute and daily data. "Per day" is a
-rolling window of one session's minutes.
+rolling window of one session's minutes. MasterConfiguration regime_confirmation_bars counts the
+live engine's bars (LIVE_BAR_MINUTES: one minute, trading_mode INTRADAY being the mode built), so on
+daily bars 3 confirmation bars are 3 minutes, i.e. one bar, not three sessions.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from engine.regime.config import Validation
 from engine.regime.formation import RegimeRow
 from engine.regime.transitions import TransitionPolicy, TransitionRule
 from engine.regime.types import RegimeError
+
+LIVE_BAR_MINUTES = 1.0  # the live engine's bar (trading_mode INTRADAY): what regime_confirmation_bars counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +45,12 @@ class Proposal:
     available_signals: int
     signal_strength: float  # |raw score| in the candidate's direction (0 for non-directional)
     directional: bool
-    spike: bool
+    spike: bool  # a noise bar: it does not count toward confirmation...
     bar_minutes: float
     sensitivity: float
     session_minutes: float
     session_gap: bool = False  # first bar of a new session (gap_transition_handling applies)
+    outsize: bool = False  # ...unless it is an outsize move (spike/outlier z) toward a more volatile regime
 
 
 @dataclass(slots=True)
@@ -127,8 +132,20 @@ class StabilityPolicy:
     def required_bars(self, p: Proposal) -> int:
         if p.session_gap and self.tp.gap_handling == "RELAXED":
             return 1
-        base = max(self.confirm_bars, math.ceil(self.confirmation_window / max(p.bar_minutes, 1e-9)))
+        bar = max(p.bar_minutes, 1e-9)
+        base = max(math.ceil(self.confirm_bars * LIVE_BAR_MINUTES / bar), math.ceil(self.confirmation_window / bar))
         return max(1, math.ceil(base / max(p.sensitivity, 1e-9)))
+
+    def raises_volatility(self, current: RegimeRow, target: RegimeRow, p: Proposal) -> bool:
+        """On bars of a session or longer an outsize move (spike or outlier z) is noise against a calmer
+        regime but evidence for a more volatile one: it counts toward confirming a target of a higher
+        volatility class (otherwise a sell-off's outsize days would never confirm the High class they
+        announce). On intraday bars the spike filter keeps its purpose (an outsize minute is as likely a
+        bad print as news: counting them cost 18 points of volatility-class match on the simulated
+        minute market with option chains), and small-move noise bars never count."""
+        f = self.tp.f
+        return (p.bar_minutes >= p.session_minutes
+                and f.vol_by_name[target.vol_class].code > f.vol_by_name[current.vol_class].code)
 
     def min_duration_of(self, regime: RegimeRow) -> float:
         rp = self.regime_params.get(regime.regime_id)
@@ -163,7 +180,7 @@ class StabilityPolicy:
             return Decision(cur, False, None, note if target is None else "", (), 0.0)
         if st.pending is None or st.pending.regime_id != target.regime_id:
             st.pending, st.pending_count = target, 0
-        if not p.spike:
+        if not p.spike or (p.outsize and self.raises_volatility(cur, target, p)):
             st.pending_count += 1
         need = self.required_bars(p)
         progress = min(1.0, st.pending_count / need)

@@ -45,6 +45,14 @@ def test_stress_episodes_read_high_volatility_within_days(daily_quality: DailyQu
     assert late == [], f"episodes not read High within {EPISODE_DAYS} trading days: {late}"
 
 
+def test_adopted_regime_follows_the_bar_class_within_a_day(daily_quality: DailyQuality) -> None:
+    """The stability rules adopt the High class at most one trading day after the bar reads it
+    (confirmation counted in one-minute bars, spike days counting toward higher volatility)."""
+    slow = [(e.name, e.bar_days, e.adopted_days) for e in daily_quality.episodes
+            if e.adopted_days is None or e.bar_days is None or e.adopted_days > e.bar_days + 1]
+    assert slow == [], f"adopted more than one trading day after the bar class: {slow}"
+
+
 def test_calm_years_are_not_read_high(daily_quality: DailyQuality) -> None:
     loud = {y: s for y, s in daily_quality.calm_high_share.items() if s > CALM_HIGH_SHARE}
     assert loud == {}, f"calm years read High on more than {CALM_HIGH_SHARE:.0%} of days: {loud}"
@@ -58,9 +66,11 @@ def test_workbook_thresholds_alone_miss_the_episodes() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="not met: 5.6 transitions/session on the simulated minute market (band 1.5-3.5). "
-                   "The market's own regime changes 6.5 times a session and RegimeParameters typical durations "
-                   "(60-90 min) imply ~5; thresholds (trend scale bound 2-4 tried) and in-range stability "
-                   "settings do not bring it into the band without losing the volatility match")
+                   "The excess is the classifier's own: the bar's candidate regime changes ~41 times a session "
+                   "(trend class ~28), and what holds adoptions to 5.6 is the circuit breaker "
+                   "(max_transitions_per_day 6), not confirmation; with the market's regime chains slowed to 2.7-3.5 "
+                   "true changes a session (seeds 11, 7) it still makes 5.5. Thresholds (trend scale bound 2-4 tried) "
+                   "and in-range stability settings do not bring it into the band without losing the volatility match")
 def test_transitions_per_session_within_the_workbook_band() -> None:
     lo, _target, hi = transitions_band(PS)
     rep = run_simulated(PS, seed=7, minutes=8000)

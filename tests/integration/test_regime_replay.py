@@ -114,7 +114,10 @@ def test_real_sp500_daily_history_is_classified_sensibly() -> None:
     year = live["timestamp"].dt.year
     crash = live[(live["timestamp"] >= "2008-09-29") & (live["timestamp"] <= "2008-12-31")]
     assert (crash["volatility_class_name"] == "High").mean() > 0.8
-    assert crash["trend_class_name"].isin(["Bearish", "Strong_Bearish", "Neutral"]).mean() > 0.7
+    # the fall to the 20 Nov 2008 low (-36 %) reads bearish; December's rebound and chop (+20 % from
+    # the low, daily swings of 3-5 %) may read Sideways or Bullish
+    fall = live[(live["timestamp"] >= "2008-09-29") & (live["timestamp"] <= "2008-11-21")]
+    assert fall["trend_class_name"].isin(["Bearish", "Strong_Bearish", "Neutral"]).mean() > 0.8
     calm = live[year == 2017]
     assert (calm["volatility_class_name"] == "Low").mean() > 0.8
     per_year = live["regime_transition"].sum() / (len(live) / 252)

@@ -69,7 +69,7 @@ def test_refresh_sends_nothing_when_nothing_changed_and_shows_an_action(request_
     assert "cancelled 3 open order(s)" in str(after[trading.SECTIONS.index("progress")])
 
 
-def test_clicks_map_to_actions():
+def test_clicks_map_to_actions(app):  # the app first: pages register with Dash on import
     from components.trading_tables import CANCEL_TYPE
     from pages.trading import action_for
 

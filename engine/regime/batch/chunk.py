@@ -79,7 +79,8 @@ def classify(clf: RegimeClassifier, data: ChunkData) -> Columns:
                                    x.edges)
     restricted = np.array([k if s.restricted else -1 for k, s in enumerate(clf.clock.slots)] + [-1],
                           dtype=np.int64)[slots[sel]]  # slot -1 (none) picks the last entry
-    dec = machine.run(clf, x, ma.adx[sel], counts, noise["low_volume"][sel], noise["spike"][sel], data.gap[sel],
+    dec = machine.run(clf, x, ma.adx[sel], counts, noise["low_volume"][sel], noise["spike"][sel],
+                      noise["outsize"][sel], data.gap[sel],
                       data.session_gap[sel], restricted)
     return _columns(clf, data, x, dec, sel)
 

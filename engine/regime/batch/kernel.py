@@ -66,7 +66,7 @@ def _evidence(r: int, k: int, agr: np.ndarray, mtr: np.ndarray, mvr: np.ndarray,
 
 
 @njit(cache=True)
-def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, need, pers, low_vol, d, cnt,  # noqa: PLR0913, PLR0915
+def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, outsize, need, pers, low_vol, d, cnt,  # noqa: PLR0913, PLR0915
         agr, mtr, mvr, rsc, rkn, reg_rule, talt, valt, pair, reg_t, reg_v, tdir, target_t, note_t, norule_t, n_rules, rule_thr, rule_req, rule_id,
         min_dur, max_dur, has_exit, exit_, demote, par, flags, si, sf, recent, trans, emerg, out_i, out_f):
     """Rows k of one chunk. si = [cur, pending, pending_count, n_recent, recent_head, n_trans, trans_head,
@@ -144,7 +144,7 @@ def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, need, pers, low_vol
                 else:
                     if si[1] != tgt:
                         si[1], si[2] = tgt, 0
-                    if not spike[k]:
+                    if not spike[k] or (outsize[k] and bar_min >= day_window and reg_v[tgt] > reg_v[cur]):  # StabilityPolicy.raises_volatility
                         si[2] += 1
                     nd = need[k]
                     progress = min(1.0, si[2] / nd)

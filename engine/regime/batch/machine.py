@@ -69,7 +69,7 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
 
 
 def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, np.ndarray], low_vol: np.ndarray,
-        spike: np.ndarray, gap: np.ndarray, session_gap: np.ndarray, restricted: np.ndarray) -> Decided:
+        spike: np.ndarray, outsize: np.ndarray, gap: np.ndarray, session_gap: np.ndarray, restricted: np.ndarray) -> Decided:
     """The chunk's rows through the compiled state machine, with the classifier's StabilityState as its state.
 
     ``gap``: data gap in minutes where the regime is held (NaN elsewhere)."""
@@ -96,6 +96,7 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, np.
     out_i, out_f = np.zeros((9, n), np.int64), np.zeros((6, n))
     kernel.run(x.band, x.vband, x.h, np.isfinite(x.v), np.asarray(restricted, np.int64), x.penalty,
                np.isfinite(gap), np.asarray(session_gap, bool), np.asarray(spike, bool),
+               np.asarray(outsize, bool),
                need, x.persistent.astype(np.int64), np.asarray(low_vol, bool), x.d, cnt, agr, mtr, mvr, rsc, rkn,
                reg_rule, talt, valt, tb.pair,
                tb.reg_t, tb.reg_v, tb.tdir, tb.target, tb.note, tb.norule, tb.n_rules, tb.rule_thr, tb.rule_req,
