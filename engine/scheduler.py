@@ -117,6 +117,10 @@ class EngineService:
         self._beat_lock = threading.Lock()
         self._lease_valid_until = 0.0  # time.monotonic() until which this engine's lease surely holds
         self.trade_updates: tuple[Any, Any] | None = None  # (AlpacaTradeUpdates, TradeUpdatesApplier) with Alpaca
+        # True while a beat that may win the lease runs the start-up steps: the market job polling the source
+        # while "market history" resumes it corrupted the simulated market after a takeover (CI logs:
+        # "could not broadcast ..."), and no plan may run before "trading state" reconciled with the broker
+        self._starting = False
         self._startup_pending: list[str] = []  # start-up steps that failed, retried on each beat
         self._startup_steps: dict[str, Callable[[EngineContext], object]] = {}
         self.health = HealthRecorder(ctx)  # the health job and the skipped-run listener (engine/health/recorder.py)
@@ -134,8 +138,10 @@ class EngineService:
     def _beat(self) -> None:
         if not self._beat_lock.acquire(blocking=False):  # the regular beat and a lease-lapse beat never overlap
             return
+        was_leader = self.is_leader
+        if not was_leader:  # from winning the lease until start-up ends, no leader-only job may start
+            self._starting = True
         try:
-            was_leader = self.is_leader
             t0 = time.monotonic()
             self.is_leader, lease_until = jobs.heartbeat_lease(self.ctx, stopping=self._stop_requested.is_set)
             # self-fencing: leader-only jobs stop when this engine's lease may have lapsed without a renewal
@@ -153,6 +159,8 @@ class EngineService:
             elif not self.is_leader and lease_until is not None:
                 self._beat_at_lapse(lease_until)
         finally:
+            if not was_leader:
+                self._starting = False
             self._beat_lock.release()
 
     def _beat_at_lapse(self, lease_until: datetime) -> None:
@@ -191,7 +199,7 @@ class EngineService:
 
     def _wrap(self, spec: JobSpec) -> Callable[[], None]:
         def run() -> None:
-            if self._stop_requested.is_set() or (spec.leader_only and not self.leading()):
+            if self._stop_requested.is_set() or (spec.leader_only and (self._starting or not self.leading())):
                 return
             jobs.run_recorded(self.ctx, spec.name, spec.run)
 

@@ -101,3 +101,46 @@ def _statuses(service: EngineService) -> dict[str, str]:
     with service.ctx.store.read() as session:
         return {k: v for k, v in session.execute(select(EngineHeartbeat.engine_id, EngineHeartbeat.status)).all()
                 if v == "standby"}
+
+
+def test_a_new_leader_runs_no_trading_job_before_its_start_up_ends(any_db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Winning the lease and running the start-up steps (resume the market, reconcile the trading state)
+    happen in one beat; the market job (every 0.25 s here) must not poll the source meanwhile: it did, and
+    the simulated market's resume broke ("could not broadcast ...") after takeovers in CI. The start-up's
+    market step is slowed to 1.5 s so that several market ticks fall inside it."""
+    from datetime import timedelta
+
+    from engine import jobs
+
+    real_resume = jobs.resume_source
+
+    def slow_resume(ctx, warmup_polls):  # type: ignore[no-untyped-def]
+        time.sleep(1.5)
+        real_resume(ctx, warmup_polls)
+
+    monkeypatch.setattr(jobs, "resume_source", slow_resume)
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.25, warmup_polls=20)
+    first = EngineService(build_context(settings, with_source=True, migrate=True), blocking=False)
+    first.start()
+    second = EngineService(build_context(settings, with_source=True, migrate=True), blocking=False)
+    second.start()
+    try:
+        _wait(lambda: first.is_leader and not second.is_leader)
+        first.shutdown(actor="test")
+        _wait(lambda: second.is_leader, timeout=15)
+
+        def second_runs(job: str) -> list[tuple]:
+            with second.ctx.store.read() as session:
+                return list(session.execute(select(JobRun.started_at, JobRun.duration_ms, JobRun.outcome).where(
+                    JobRun.engine_id == second.ctx.engine_id, JobRun.job == job)).all())
+
+        _wait(lambda: len(second_runs("market")) >= 3, timeout=15)
+        (start_at, start_ms, outcome), = second_runs("startup")
+        assert outcome == "ok" and start_ms >= 1500
+        startup_end = start_at + timedelta(milliseconds=start_ms)
+        first_market = min(r[0] for r in second_runs("market"))
+        assert first_market >= startup_end, (first_market, startup_end)
+        assert all(r[2] == "ok" for r in second_runs("market"))
+    finally:
+        first.shutdown(actor="test")
+        second.shutdown(actor="test")
