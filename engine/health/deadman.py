@@ -32,6 +32,7 @@ from engine import audit, notify
 from engine.health.liveness import LIVE, NEVER, EngineLiveness, age_text, engine_liveness
 from engine.protocols import ControlContext
 from engine.store.models import KeyValue, TradingStateRow
+from engine.store.write_gate import urgent_writes
 from engine.trading import control
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def read_view(store: Store, now: datetime, threshold_s: float, market_open: bool
         return evaluate(s, now, threshold_s, market_open)
 
 
+@urgent_writes()
 def claim_incident(ctx: ControlContext, view: DeadmanView, action: str, by: str) -> bool:
     """Insert the incident's guard row; True for the one watcher that succeeds (the primary key decides)."""
     assert view.incident is not None

@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.store.write_gate import NoGate, SqliteWriteGate
+
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -67,11 +69,16 @@ def _name_pg_session(_dialect, _conn_rec, _cargs, cparams) -> None:
 class Store:
     """The shared store: an SQLAlchemy engine and two session factories (read, write)."""
 
+    _gate: NoGate = NoGate()  # SQLite files get a SqliteWriteGate: trade controls write first
+
     def __init__(self, url: str) -> None:
         self.url = url
         if url.startswith("sqlite:"):
             self.engine = _sqlite_engine(url)
             write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            database = make_url(url).database
+            if database and database != ":memory:":
+                self._gate = SqliteWriteGate(database)
         else:
             self.engine = create_engine(_normalise_pg_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
             event.listen(self.engine, "do_connect", _name_pg_session)
@@ -90,8 +97,9 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any exception."""
-        with self._writer() as session, session.begin():
+        """A transaction that commits on success and rolls back on any exception; inside
+        write_gate.urgent_writes() it goes before routine writes (SQLite)."""
+        with self._gate.entry(), self._writer() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

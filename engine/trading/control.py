@@ -23,6 +23,7 @@ from engine.health.liveness import engine_down_refusal
 from engine.lease import check_fence
 from engine.store import pg_locks
 from engine.store.models import CommandRow, TradingStateRow
+from engine.store.write_gate import urgent_writes
 from engine.trading import commands, control_steps
 from engine.trading import state as trading_state
 from engine.trading.commands import StepResult
@@ -65,6 +66,7 @@ def _refuse(ctx: ControlContext, actor: str, action: Action, args: dict[str, Any
     return ControlResult(command_id, action.value, actor, "refused", None, message)
 
 
+@urgent_writes()  # a control never waits behind routine writes (engine/store/write_gate.py)
 def perform(
     ctx: ControlContext,
     actor: str,
@@ -275,10 +277,11 @@ def process_pending_commands(ctx: ControlContext, on_shutdown: Callable[[], None
     ran = 0
     executor = commands.process_label() + " (engine)"
     for command_id, kind, args, actor in rows:
-        if not commands.claim(ctx.store, command_id, ctx.clock.now(), executor, fenced=ctx):
-            continue
-        act = parse_action(kind)
-        execute_command(ctx, command_id, act, args, actor)
+        with urgent_writes():
+            if not commands.claim(ctx.store, command_id, ctx.clock.now(), executor, fenced=ctx):
+                continue
+            act = parse_action(kind)
+            execute_command(ctx, command_id, act, args, actor)
         ran += 1
         if act is Action.SHUTDOWN and on_shutdown is not None:
             on_shutdown()

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,11 +75,13 @@ def _has_orders(store: Store) -> bool:
 
 
 def measure_takeovers(url: str, kills: int, log_path: str, order_window_s: float = 12.0,
-                      first_orders_s: float = 0.0) -> list[Takeover]:
+                      first_orders_s: float = 0.0,
+                      after_takeover: Callable[[Store, int], None] | None = None) -> list[Takeover]:
     """Run `kills` SIGKILL-and-takeover rounds; return each one's timings (seconds after the kill).
 
     first_orders_s > 0: before the first kill, give the first leader up to that long to send its first
-    orders (it buys in after its warm-up), so that orders flow before and after a takeover."""
+    orders (it buys in after its warm-up), so that orders flow before and after a takeover.
+    after_takeover(store, round): called once the standby holds the lease (e.g. to give it a reason to trade)."""
     store = open_store(url, migrate=True)
     procs: list[subprocess.Popen] = []
     results: list[Takeover] = []
@@ -103,6 +106,8 @@ def measure_takeovers(url: str, kills: int, log_path: str, order_window_s: float
                               standby)
             with store.read() as session:
                 holder = session.get(EngineLease, 1).holder  # type: ignore[union-attr]
+            if after_takeover is not None:
+                after_takeover(store, i)
             first_plan = None
             first_order = None
             while time.monotonic() - killed_at < took + order_window_s and (first_plan is None or first_order is None):
