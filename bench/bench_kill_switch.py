@@ -6,6 +6,9 @@ Paths measured (SQLite store, fresh each round):
   paper, engine alive  - the command is handed to an engine thread polling every COMMAND_POLL_SECONDS (the
                          engine's command job period), so the wait for that poll is included
   alpaca (local server)- AlpacaBroker over real HTTP against tests/fake_alpaca, caller performs
+  busy writer          - engine down, while another process commits 50 ms write transactions back to back
+                         (the engine's market job on a loaded machine); beside it, one plain (not urgent)
+                         write under the same writer: what the kill switch waited before engine/store/write_gate.py
   postgresql           - paper on PostgreSQL (REGIMEDESK_TEST_PG_URL), first as is, then with another
                          process frozen (SIGSTOP) while holding the trading-state row lock: the kill
                          switch waits control.STATE_LOCK_TIMEOUT_MS, terminates that session, and goes on
@@ -27,6 +30,7 @@ from typing import Any
 
 from engine.clock import SystemClock
 from engine.scheduler import COMMAND_POLL_SECONDS
+from engine.store.db import SQLITE_BUSY_TIMEOUT_MS
 from engine.store.migrate import open_store
 from engine.trading import control
 from engine.trading import state as ts
@@ -138,6 +142,74 @@ def run_rounds(rounds: int, fn: Callable[[int], tuple[float, float]]) -> list[tu
     return [fn(i) for i in range(rounds)]
 
 
+BUSY_WRITER = """
+import os, sys, time
+from sqlalchemy import text
+from engine.store.db import Store
+store, stop_file, end = Store(sys.argv[1]), sys.argv[2], time.monotonic() + 60
+while time.monotonic() < end and not os.path.exists(stop_file):
+    with store.write() as s:
+        s.execute(text("UPDATE bench_busy SET n = n + 1 WHERE id = 1"))
+        time.sleep(0.05)
+"""
+
+
+class BusyWriter:
+    """Another process committing 50 ms write transactions back to back while the block runs (its own
+    set-up writes, like resting the orders, are done before: they would be starved as well)."""
+
+    def __init__(self, ctx: SimpleControlContext, tmp: Path) -> None:
+        from sqlalchemy import text
+
+        self.url, self.stop_file = ctx.store.url, tmp / "stop-busy"
+        with ctx.store.write() as s:
+            s.execute(text("CREATE TABLE IF NOT EXISTS bench_busy (id INTEGER PRIMARY KEY, n INTEGER)"))
+            s.execute(text("INSERT OR IGNORE INTO bench_busy (id, n) VALUES (1, 0)"))
+
+    def __enter__(self) -> BusyWriter:
+        import subprocess
+        import sys
+
+        self.stop_file.unlink(missing_ok=True)
+        self.proc = subprocess.Popen([sys.executable, "-c", BUSY_WRITER, self.url, str(self.stop_file)])
+        time.sleep(1.0)  # the writer is in its loop
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_file.touch()
+        self.proc.wait(30)
+
+
+def busy_kill_round(ctx: SimpleControlContext, n: int, tag: str, tmp: Path) -> tuple[float, float]:
+    rest(ctx, n, tag)
+    with BusyWriter(ctx, tmp), StateWatch(ctx) as watch:
+        t0 = time.perf_counter()
+        control.perform(ctx, "bench", "halt", reason="bench")
+        done = wait_all_cancelled(ctx)
+    assert watch.seen_at is not None
+    reset(ctx)
+    return (watch.seen_at - t0) * 1000, (done - t0) * 1000
+
+
+def busy_plain_writes(ctx: SimpleControlContext, rounds: int, tmp: Path) -> list[tuple[float, float]]:
+    """One-row routine writes under the same writer: what any write waited before write_gate.py."""
+    from sqlalchemy import text
+
+    rows: list[tuple[float, float]] = []
+    with BusyWriter(ctx, tmp):
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            try:
+                with ctx.store.write() as s:
+                    s.execute(text("UPDATE bench_busy SET n = n WHERE id = 1"))
+            except Exception:  # noqa: BLE001 - the busy timeout: reported as the time it took to fail
+                pass
+            ms = (time.perf_counter() - t0) * 1000
+            rows.append((ms, ms))
+            time.sleep(0.2)
+    return rows
+
+
 def bench_alpaca(n: int, rounds: int, tmp: Path) -> list[tuple[float, float]] | None:
     try:
         from engine.trading.brokers.alpaca import AlpacaBroker
@@ -217,6 +289,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx = paper_ctx(tmp / "paper.db")
         report("baseline: bare state + cancel_all", run_rounds(rounds, lambda i: round_baseline(ctx, n, f"b{i}")))
         report("paper, engine down (web acts)", run_rounds(rounds, lambda i: round_perform(ctx, n, f"d{i}")))
+        kill = run_rounds(rounds, lambda i: busy_kill_round(ctx, n, f"busy{i}", tmp))
+        plain = busy_plain_writes(ctx, rounds, tmp)
+        report("busy writer, engine down", kill)
+        report("  a plain write under the same writer", plain)
+        print(f"  ratio, worst plain write / worst kill switch HALTED: "
+              f"{max(r[0] for r in plain) / max(r[0] for r in kill):.0f}x (a plain write near "
+              f"{SQLITE_BUSY_TIMEOUT_MS} ms hit the busy timeout: it failed)")
         stop = threading.Event()
         thread = engine_thread(ctx, stop)
         try:

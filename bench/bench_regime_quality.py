@@ -5,7 +5,8 @@ Run: python -m bench.bench_regime_quality
     trading days from its start to the first High volatility class (bar class / adopted regime), and the
     share of calm years' days read High;
   - simulated minute market (seed 7, 8,000 minutes): transitions per session against PerformanceMetrics
-    daily_transitions (target; acceptable band taken as target +- (target - acceptable)).
+    daily_transitions (target; acceptable band taken as target +- (target - acceptable)), beside the market's own
+    true regime changes per session and what the workbook's RegimeParameters typical durations imply.
 Both with StabilityConfiguration enable_adaptive_thresholds FALSE ("workbook") and as the workbook ships ("adaptive").
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import time
 
 from engine.params import default_params
+from engine.params.typed import Parameters
+from engine.regime.intraday import IntradayClock
 from engine.regime.quality import run_simulated
 from engine.regime.quality_daily import daily_frame, measure, transitions_band
 from engine.regime.testing import edited
@@ -33,7 +36,13 @@ def main() -> None:
         print("  S&P 500 daily:\n    " + "\n    ".join(q.lines()))
         print(f"  simulated minutes: {rep.transitions_per_session:.2f} transitions/session "
               f"(daily_transitions target {target:.1f}, band {lo:.1f}-{hi:.1f}); trend match {rep.trend_match:.1%}, "
-              f"volatility match {rep.vol_match:.1%}")
+              f"volatility match {rep.vol_match:.1%}; the market's true regime changes "
+              f"{rep.true_changes_per_session:.2f}/session")
+    typical = [float(r.typical_duration) for r in Parameters(ps).regime_parameters.rows]
+    session = IntradayClock(ps).session_minutes
+    print(f"RegimeParameters typical durations {min(typical):.0f}-{max(typical):.0f} min imply "
+          f"{session / max(typical):.1f}-{session / min(typical):.1f} regimes per {session:.0f}-minute session, "
+          f"against daily_transitions {target:.1f} (band {lo:.1f}-{hi:.1f})")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.store.write_gate import NoGate, SqliteWriteGate
+from engine.store.write_gate import NoGate, gate_for
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Store:
             write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
             database = make_url(url).database
             if database and database != ":memory:":
-                self._gate = SqliteWriteGate(database)
+                self._gate = gate_for(database)
         else:
             self.engine = create_engine(_normalise_pg_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
             event.listen(self.engine, "do_connect", _name_pg_session)

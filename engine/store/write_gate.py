@@ -45,6 +45,21 @@ def is_urgent() -> bool:
     return _URGENT.get()
 
 
+_GATES: dict[str, SqliteWriteGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def gate_for(database: str) -> SqliteWriteGate:
+    """One gate per database file and process: every Store on the file (the web's, the embedded engine's)
+    must see the same urgent writes, since a process skips its own marker file."""
+    key = os.path.realpath(database)
+    with _GATES_LOCK:
+        gate = _GATES.get(key)
+        if gate is None:
+            gate = _GATES[key] = SqliteWriteGate(key)
+        return gate
+
+
 class NoGate:
     """PostgreSQL and private stores: writes need no ordering."""
 
@@ -60,7 +75,10 @@ class SqliteWriteGate(NoGate):
         self._cond = threading.Condition()
         self._waiting = 0  # urgent writes of this process not yet committed
         self._markers = Path(f"{database}.urgent")  # one file per process with urgent writes under way
-        self._mine = self._markers / str(os.getpid())
+
+    @property
+    def _mine(self) -> Path:
+        return self._markers / str(os.getpid())  # read at use: a forked web worker is a process of its own
 
     @contextmanager
     def entry(self) -> Iterator[None]:

@@ -81,14 +81,16 @@ def _drop(store: Store, table: str) -> None:
 
 
 def test_an_urgent_write_goes_before_a_hog_thread_of_the_same_process(any_db_url: str) -> None:
+    """The hog writes through a Store of its own on the same database, as the embedded engine may."""
     store = Store(any_db_url)
+    hog_store = Store(any_db_url)
     table = _make_table(store)
     stop = threading.Event()
 
     def hog() -> None:
         end = time.monotonic() + HOG_SECONDS
         while not stop.is_set() and time.monotonic() < end:
-            with store.write() as s:
+            with hog_store.write() as s:
                 s.execute(text(f"UPDATE {table} SET n = n + 1 WHERE id = 1"))
                 time.sleep(HOLD_S)
 
@@ -100,6 +102,7 @@ def test_an_urgent_write_goes_before_a_hog_thread_of_the_same_process(any_db_url
     finally:
         stop.set()
         thread.join(HOG_SECONDS)
+        hog_store.dispose()
     _drop(store, table)
     assert all(0 <= a <= MAX_AHEAD for a in ahead), f"hog commits ahead of each urgent write: {ahead}"
 
