@@ -7,7 +7,8 @@ seconds, or fail at the busy timeout, behind routine bar writes. Measured before
 committing one 50 ms transaction after another held off another write for 3.7-9.7 s, or past the 10 s
 timeout.
 
-Inside `urgent_writes()` (the trade controls, the dead-man's switch), a write announces itself: other
+Inside `urgent_writes()` (the trade controls, the dead-man's switch, and every state-changing web request:
+a person is waiting for it), a write announces itself: other
 writers of this process wait on a condition, and writers in other processes see a marker file and
 yield, before they begin. The urgent write then takes the lock as soon as the transaction in progress
 ends. Normal writers yield at most MAX_YIELD_S, so a hung urgent write cannot stall the engine, and a
@@ -39,6 +40,15 @@ def urgent_writes() -> Iterator[None]:
         yield
     finally:
         _URGENT.reset(token)
+
+
+def mark_urgent() -> contextvars.Token[bool]:
+    """urgent_writes() for code that cannot wrap a block (a web request: set here, reset_urgent at teardown)."""
+    return _URGENT.set(True)
+
+
+def reset_urgent(token: contextvars.Token[bool]) -> None:
+    _URGENT.reset(token)
 
 
 def is_urgent() -> bool:

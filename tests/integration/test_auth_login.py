@@ -272,3 +272,31 @@ def test_python_app_py_refuses_a_public_address_without_users_and_secret(tmp_pat
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("refusing to listen on 0.0.0.0: set REGIMEDESK_SECRET_KEY")
+
+
+def test_a_web_post_writes_before_the_engine_and_a_get_does_not(app) -> None:  # type: ignore[no-untyped-def]
+    """A person waits for a POST (login, a callback): its writes are urgent (engine/store/write_gate.py),
+    so on SQLite they go before the engine's routine writes; the flag ends with the request."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from engine.store import write_gate
+
+    seen: list[tuple[str, bool]] = []
+
+    def note(session: Session) -> None:
+        seen.append((str(session.info.get("where", "")), write_gate.is_urgent()))
+
+    event.listen(Session, "before_commit", note)
+    try:
+        ensure_user(app, "viewer")
+        seen.clear()
+        assert post_login(app.server.test_client(), "viewer", PASSWORDS["viewer"]).status_code == 302
+        after_post = list(seen)
+        seen.clear()
+        with store_of(app).write() as s:  # outside any request
+            s.info["where"] = "outside"
+    finally:
+        event.remove(Session, "before_commit", note)
+    assert after_post and all(urgent for _, urgent in after_post), after_post  # the login's audit, the user's row
+    assert seen == [("outside", False)]

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from engine import audit
 from engine.auth import principal
 from engine.auth.roles import at_least
+from engine.store import write_gate
 from webapp.auth import sessions
 from webapp.auth.access import PUBLIC, TOKEN, callback_role, route_access
 from webapp.context import get_context
@@ -88,6 +89,8 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
     @server.before_request
     def guard() -> BaseResponse | None:
         g.principal_token = principal.set_current(principal.Principal("", "", _source()))
+        if request.method not in SAFE_METHODS:  # a person waits for it: its writes go before the engine's (SQLite)
+            g.urgent_token = write_gate.mark_urgent()
         if host_name(request.host) not in hosts:
             return _refusal(400, "this Host is not served here; add it to REGIMEDESK_ALLOWED_HOSTS")
         access = route_access(request.endpoint)
@@ -127,6 +130,9 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
         token = g.pop("principal_token", None)
         if token is not None:
             principal.reset(token)
+        urgent = g.pop("urgent_token", None)
+        if urgent is not None:
+            write_gate.reset_urgent(urgent)
 
 
 def _csrf_refusal() -> Response | None:
