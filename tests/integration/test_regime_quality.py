@@ -71,8 +71,8 @@ def test_workbook_thresholds_alone_miss_the_episodes() -> None:
                    "(max_transitions_per_day 6), not confirmation; with the market's regime chains slowed to 2.7-3.5 "
                    "true changes a session (seeds 11, 7) it still makes 5.5. Thresholds (trend scale bound 2-4 tried) "
                    "and in-range stability settings do not bring it into the band without losing the volatility match. "
-                   "The market's own path changes 6.8 times a session (seed 7), and the workbook's RegimeParameters "
-                   "typical durations (60-120 min) imply 3.3-6.5 regimes a session against its 2.5 target")
+                   "The market's own path changes 6.5 times a session (seed 7), and the workbook's RegimeParameters "
+                   "typical durations (60-120 min) imply 3.1-6.2 regimes per 375-minute session against its 2.5 target")
 def test_transitions_per_session_within_the_workbook_band() -> None:
     lo, _target, hi = transitions_band(PS)
     rep = run_simulated(PS, seed=7, minutes=8000)
