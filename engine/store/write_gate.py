@@ -32,16 +32,6 @@ _POLL_S = 0.005
 _URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("urgent_writes", default=False)
 
 
-@contextmanager
-def urgent_writes() -> Iterator[None]:
-    """Every store write made in this block (this thread or task) goes before routine writes."""
-    token = _URGENT.set(True)
-    try:
-        yield
-    finally:
-        _URGENT.reset(token)
-
-
 def mark_urgent() -> contextvars.Token[bool]:
     """urgent_writes() for code that cannot wrap a block (a web request: set here, reset_urgent at teardown)."""
     return _URGENT.set(True)
@@ -49,6 +39,16 @@ def mark_urgent() -> contextvars.Token[bool]:
 
 def reset_urgent(token: contextvars.Token[bool]) -> None:
     _URGENT.reset(token)
+
+
+@contextmanager
+def urgent_writes() -> Iterator[None]:
+    """Every store write made in this block (this thread or task) goes before routine writes."""
+    token = mark_urgent()
+    try:
+        yield
+    finally:
+        reset_urgent(token)
 
 
 def is_urgent() -> bool:
@@ -70,6 +70,18 @@ def gate_for(database: str) -> SqliteWriteGate:
         return gate
 
 
+def _reset_gates_in_child() -> None:
+    """A forked child (a web worker) starts with no urgent write of its own under way, whatever a thread of
+    its parent was doing at the fork; Stores made before the fork keep their gate objects."""
+    global _GATES_LOCK
+    _GATES_LOCK = threading.Lock()
+    for gate in _GATES.values():
+        gate.reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_gates_in_child)
+
+
 class NoGate:
     """PostgreSQL and private stores: writes need no ordering."""
 
@@ -85,6 +97,15 @@ class SqliteWriteGate(NoGate):
         self._cond = threading.Condition()
         self._waiting = 0  # urgent writes of this process not yet committed
         self._markers = Path(f"{database}.urgent")  # one file per process with urgent writes under way
+
+    @property
+    def urgent_under_way(self) -> int:
+        """Urgent writes of this process begun and not yet committed."""
+        return self._waiting
+
+    def reset_after_fork(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting = 0
 
     @property
     def _mine(self) -> Path:

@@ -151,3 +151,32 @@ def test_a_marker_left_by_a_dead_process_is_ignored(sqlite_url: str) -> None:
     os.unlink(fresh)
     _drop(store, table)
     assert waited >= write_gate.MAX_YIELD_S * 0.9
+
+
+def test_a_forked_child_does_not_inherit_an_urgent_write_under_way(sqlite_url: str) -> None:
+    """gunicorn forks its workers: a child must not wait for an urgent write of its parent's thread."""
+    store = Store(sqlite_url)
+    table = _make_table(store)
+    inside, release = threading.Event(), threading.Event()
+
+    def urgent_and_slow() -> None:
+        with urgent_writes(), store.write() as s:
+            s.execute(text(f"UPDATE {table} SET seen = 1 WHERE id = 1"))
+            inside.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=urgent_and_slow)
+    thread.start()
+    try:
+        assert inside.wait(30)
+        gate = write_gate.gate_for(store.engine.url.database)  # type: ignore[arg-type]
+        assert gate.urgent_under_way == 1
+        pid = os.fork()
+        if pid == 0:  # the child: report what its gate believes, and leave at once
+            os._exit(10 + gate.urgent_under_way)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        thread.join(30)
+    _drop(store, table)
+    assert os.waitstatus_to_exitcode(status) == 10
