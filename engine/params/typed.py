@@ -59,7 +59,7 @@ class MasterConfiguration(SheetView):
 
     @property
     def target_daily_transitions(self) -> float:
-        """Target regime changes per trading day; range 1..5; read by engine.regime.quality."""
+        """Target regime changes per trading day; range 1..5; read by engine.regime.stability."""
         return self._read('target_daily_transitions')
 
     @property

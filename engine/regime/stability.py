@@ -6,6 +6,12 @@ cooldown and per-hour/per-day limits mean the same on 1-minute and daily data. "
 rolling window of one session's minutes. MasterConfiguration regime_confirmation_bars counts the
 live engine's bars (LIVE_BAR_MINUTES: one minute, trading_mode INTRADAY being the mode built), so on
 daily bars 3 confirmation bars are 3 minutes, i.e. one bar, not three sessions.
+
+Pace (MasterConfiguration target_daily_transitions): the circuit breaker is the hard cap on transitions a
+session; the target is the rate the engine aims at. After n transitions in the last session a regime is
+held at least (session / target) x (n / target) minutes (capped at its maximum duration): no wait while the
+engine is at or under its pace, spacing that grows with every transition above it, so a run of whipsaws
+slows itself down long before the breaker stops all changes. Emergencies pass it, like the other timing rules.
 """
 from __future__ import annotations
 
@@ -102,6 +108,7 @@ class StabilityPolicy:
         self.stability_w = float(s.stability_score_weight)
         self.confirm_bars = int(math.ceil(float(Parameters(ps).master_configuration.regime_confirmation_bars)))
         self.min_per_day = float(s.min_transitions_per_day)
+        self.target_per_session = float(Parameters(ps).master_configuration.target_daily_transitions)
         self.regime_params: dict[int, RegimeParams] = {}  # RegimeParameters rows by regime id
         for r in Parameters(ps).regime_parameters.rows:
             rid = int(r.regime_id)
@@ -154,6 +161,13 @@ class StabilityPolicy:
     def max_duration_of(self, regime: RegimeRow) -> float:
         rp = self.regime_params.get(regime.regime_id)
         return min(self.max_duration, rp.max_duration) if rp else self.max_duration
+
+    def pace_minutes(self, regime: RegimeRow, recent: int, session_minutes: float) -> float:
+        """Minutes ``regime`` must be held after ``recent`` transitions in the last session (see module doc)."""
+        tau = self.target_per_session
+        if tau <= 0:
+            return 0.0
+        return min(session_minutes / tau * recent / tau, self.max_duration_of(regime))
 
     def normalised_persistence(self, regime: RegimeRow, minutes: float) -> float:
         """Time in regime over the regime's TypicalDuration, capped at 1."""
@@ -209,10 +223,13 @@ class StabilityPolicy:
         time_in = st.time_in_regime
         min_dur = self.min_duration_of(cur)
         if not emergency:
+            n_recent = self.recent_transitions(st, t, day_window)
             if p.session_gap and self.tp.gap_handling == "STRICT":
                 blocked = "session gap: regime held on the first bar (gap_transition_handling=STRICT)"
             elif self.enforce_min_duration and time_in < min_dur:
                 blocked = f"minimum duration: {time_in:.0f} of {min_dur:.0f} min in {cur.name}" + self.validation.tag("maintain_regime")
+            elif time_in < self.pace_minutes(cur, n_recent, day_window):
+                blocked = self.pace_text(time_in, self.pace_minutes(cur, n_recent, day_window), cur, n_recent)
             elif t - st.last_transition < self.cooldown:
                 blocked = f"cooldown: {t - st.last_transition:.0f} of {self.cooldown:.0f} min since last transition"
             elif st.pending_count < need:
@@ -250,6 +267,14 @@ class StabilityPolicy:
             return Decision(cur, False, None, blocked, tuple(checks), progress)
         self._adopt(st, target, emergency)
         return Decision(target, True, ("EMERGENCY:" if emergency else "") + rule.rule_id, note, tuple(checks), 1.0)
+
+    @staticmethod
+    def recent_transitions(st: StabilityState, t: float, window: float) -> int:
+        return sum(1 for x in st.transitions if x > t - window)
+
+    def pace_text(self, time_in: float, pace: float, cur: RegimeRow, recent: int) -> str:
+        return (f"pace: {time_in:.0f} of {pace:.0f} min in {cur.name} ({recent} transitions in the last session, "
+                f"target {self.target_per_session:g})")
 
     def _adopt(self, st: StabilityState, regime: RegimeRow, emergency: bool) -> None:
         if st.regime is not None:

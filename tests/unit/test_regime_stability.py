@@ -92,11 +92,13 @@ def test_confirmation_bars_count_one_minute_bars() -> None:
 def test_max_transitions_per_hour_circuit_breaker() -> None:
     ps = edited(PS, {("StabilityConfiguration", "minimum_regime_duration"): 15.0,
                      ("StabilityConfiguration", "transition_cooldown"): 5.0,
-                     ("StabilityConfiguration", "confirmation_window"): 3.0},
+                     ("StabilityConfiguration", "confirmation_window"): 3.0,
+                     ("MasterConfiguration", "target_daily_transitions"): 5.0},  # pace 15 min per transition
                 cells={("RegimeClassification", "main", k, "min_duration"): 15 for k in range(18)} |
                 {("RegimeParameters", "main", k, "min_duration"): 15 for k in range(18)})
     pol, f = _policy(ps)
-    seq = (["Neutral_Low_Vol"] * 20 + ["Neutral_Med_Vol"] * 20) * 6
+    # changes adopted at 22 and 38 (pace 15 after one); the third, due at 69 (pace 30 after two), is 47 min after the first
+    seq = ["Neutral_Low_Vol"] * 20 + ["Neutral_Med_Vol"] * 16 + ["Neutral_Low_Vol"] * 31 + ["Neutral_Med_Vol"] * 40
     out = _run(pol, f, seq)
     times = [k for k, d in enumerate(out) if d.transition and d.rule_id != "INITIAL"]
     assert times, "some transitions must happen"
@@ -186,3 +188,24 @@ def test_slot_sensitivity_and_gap_handling_change_confirmation() -> None:
     gap = _prop(f3, "Bullish_Med_Vol")
     gap.session_gap = True
     assert "session gap" in strict.decide(st, gap).blocked_by
+
+
+def test_pace_holds_a_regime_longer_after_each_transition_in_the_session() -> None:
+    """MasterConfiguration target_daily_transitions 2.5 over a 375-minute session: after n transitions in the
+    last session a regime is held (375 / 2.5) x (n / 2.5) minutes, 60 after one, 120 after two; the
+    minimum duration alone (30) would allow the change back at minute 30."""
+    pol, f = _policy()
+    seq = ["Neutral_Med_Vol"] * 40 + ["Bullish_Med_Vol"] * 20 + ["Neutral_Med_Vol"] * 60 + ["Bullish_Med_Vol"] * 200
+    out = _run(pol, f, seq)
+    times = [k for k, d in enumerate(out) if d.transition and d.rule_id != "INITIAL"]
+    assert times[:3] == [44, 44 + 60, 44 + 60 + 120]
+    assert out[80].blocked_by == "pace: 36 of 60 min in Bullish_Med_Vol (1 transitions in the last session, target 2.5)"
+    assert out[150].blocked_by.startswith("pace: 46 of 120 min in Neutral_Med_Vol (2 transitions")
+
+
+def test_pace_is_capped_at_the_regimes_maximum_duration() -> None:
+    pol, f = _policy()
+    bull = f.by_name["Bullish_Med_Vol"]
+    assert pol.pace_minutes(bull, 0, 375.0) == 0.0
+    assert pol.pace_minutes(bull, 3, 375.0) == 180.0
+    assert pol.pace_minutes(bull, 6, 375.0) == pol.max_duration_of(bull) <= 240.0

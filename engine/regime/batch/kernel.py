@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 (R_NONE, R_GAP, R_ROUTE, R_NORULE, R_CONF, R_SESSION, R_MINDUR, R_COOL, R_CONFIRM, R_HOUR, R_DAY, R_PERSIST,
- R_MARGIN, R_STRENGTH, R_SIGNALS, R_NOTE) = range(16)
+ R_MARGIN, R_STRENGTH, R_SIGNALS, R_NOTE, R_PACE) = range(17)
 C_INITIAL, C_RULE, C_MINDUR, C_COOL, C_CONFIRM, C_RATE, C_PERSIST, C_MARGIN, C_SIGNALS = (1 << k for k in range(9))
 K_NONE, K_INITIAL, K_RULE, K_EMERGENCY = 0, 1, 2, 3
 
@@ -74,8 +74,8 @@ def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, outsize, need, pers
     transition, rule kind, rule index, reason, reason index, checks, cur before; out_f[:, k] = confidence,
     reason a, reason b, progress, time in regime, persistence."""
     bar_min, day_window, cooldown, max_hour, max_day, em_thr, max_em, ratio, min_per_day, margin, ss, acc_w, \
-        stab_w = par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7], par[8], par[9], par[10], par[11], \
-        par[12]
+        stab_w, tau = par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7], par[8], par[9], par[10], \
+        par[11], par[12], par[13]
     enforce_min, cb_stab, cb_tp, simple, gap_strict = flags[0] > 0, flags[1] > 0, flags[2] > 0, flags[3] > 0, \
         flags[4] > 0
     vv_extra = flags[5]
@@ -166,10 +166,14 @@ def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, outsize, need, pers
                                 emergency = _count_after(emerg, si[7], t - day_window) < max_em
                             time_in = t - sf[1]
                             if not emergency:
+                                nday = _count_after(trans, si[5], t - day_window)  # StabilityPolicy.pace_minutes
+                                pace = min(day_window / tau * nday / tau, max_dur[cur]) if tau > 0 else 0.0
                                 if sgap[k] and gap_strict:
                                     code = R_SESSION
                                 elif enforce_min and time_in < min_dur[cur]:
                                     code, ra, rb = R_MINDUR, time_in, min_dur[cur]
+                                elif time_in < pace:
+                                    code, ra, rb, cix = R_PACE, time_in, pace, nday
                                 elif t - sf[2] < cooldown:
                                     code, ra = R_COOL, t - sf[2]
                                 elif si[2] < nd:

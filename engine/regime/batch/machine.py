@@ -89,7 +89,7 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, np.
                     + [counts[f"vol{v.code}"] for v in f.vol]).astype(np.int64).reshape(-1, n)
     par = np.array([tbase.bar_minutes, clf.clock.session_minutes, stab.cooldown, stab.max_per_hour, stab.max_per_day,
                     tp.emergency_threshold, tp.max_emergency, stab.persistence_ratio, stab.min_per_day, stab.margin,
-                    stab.signal_strength, stab.accuracy_w, stab.stability_w], dtype=np.float64)
+                    stab.signal_strength, stab.accuracy_w, stab.stability_w, stab.target_per_session], dtype=np.float64)
     flags = np.array([stab.enforce_min_duration, stab.circuit_breaker, tp.circuit_breaker, tp.method == "SIMPLE",
                       tp.gap_handling == "STRICT", int(tp.validate_volume)], dtype=np.int64)
     si, sf, recent, trans, emerg = _state_in(st, pos)
@@ -192,6 +192,7 @@ _FIELDS: dict[int, tuple[tuple[str, int | None], ...]] = {
     tables.R_GAP: (("gap", 0),), tables.R_ROUTE: (("cix", None),), tables.R_NORULE: (("cix", None),),
     tables.R_NOTE: (("cix", None),), tables.R_CONF: (("a", 2), ("b", 2), ("cix", None)),
     tables.R_MINDUR: (("a", 0), ("b", 0), ("cur", None)), tables.R_COOL: (("a", 0),),
+    tables.R_PACE: (("a", 0), ("b", 0), ("cur", None), ("cix", None)),
     tables.R_CONFIRM: (("a", None), ("b", None)), tables.R_PERSIST: (("a", 2),), tables.R_MARGIN: (("a", 2),),
     tables.R_STRENGTH: (("a", 2),), tables.R_SIGNALS: (("a", None), ("b", None), ("cix", None)),
 }

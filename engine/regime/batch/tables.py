@@ -23,7 +23,7 @@ UNRULED = TransitionRule("UNRULED", "*", "*", 0.0, 0.0, 0, 99, "no rule; RegimeC
 CHECKS = ("initial", "rule_confidence", "min_duration", "cooldown", "confirmation", "rate_limit", "persistence",
           "margin", "signals")
 (R_NONE, R_GAP, R_ROUTE, R_NORULE, R_CONF, R_SESSION, R_MINDUR, R_COOL, R_CONFIRM, R_HOUR, R_DAY, R_PERSIST,
- R_MARGIN, R_STRENGTH, R_SIGNALS, R_NOTE) = range(16)
+ R_MARGIN, R_STRENGTH, R_SIGNALS, R_NOTE, R_PACE) = range(17)
 
 
 @dataclass
@@ -139,6 +139,8 @@ def reason(clf: RegimeClassifier, tb: Tables, code: int, a: float, b: float, i: 
         return "session gap: regime held on the first bar (gap_transition_handling=STRICT)"
     if code == R_MINDUR:
         return f"minimum duration: {a:.0f} of {b:.0f} min in {tb.regs[cur].name}" + tag("maintain_regime")
+    if code == R_PACE:
+        return stab.pace_text(a, b, tb.regs[cur], i)
     if code == R_COOL:
         return f"cooldown: {a:.0f} of {stab.cooldown:.0f} min since last transition"
     if code == R_CONFIRM:
