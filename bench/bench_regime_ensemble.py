@@ -10,9 +10,8 @@ Run: python -m bench.bench_regime_ensemble [--minutes 100000] [--cycles 200]
               loaded vs before, and the model's stored size. The engine's own memory against PerformanceMetrics
               memory_usage (goal <= 500 MB) is measured on a running engine by bench/bench_engine_memory.py.
   quality:    rule-based transitions per session on the simulated minute market against the workbook's
-              band (PerformanceMetrics daily_transitions; StabilityConfiguration min/max per day); on real
-              S&P 500 daily data (arch), days from the start of known stress episodes to the first High
-              volatility class, and the share of High days in the calm year 2017.
+              band (PerformanceMetrics daily_transitions); on real S&P 500 daily data (arch), the stress
+              episodes and calm years of engine/regime/quality_daily.py (as bench_regime_quality).
 """
 from __future__ import annotations
 
@@ -36,10 +35,8 @@ from engine.regime.ensemble.features import frame_from_records, matrix, row_of
 from engine.regime.ensemble.models import MAX_FIT_ROWS, fit_ensemble
 from engine.regime.ensemble.stepper import EnsembleStepper
 from engine.regime.quality import score
+from engine.regime.quality_daily import daily_frame, measure, transitions_band
 from engine.regime.replay import replay
-
-STRESS = {"2011 US downgrade": "2011-08-01", "2015 China deval": "2015-08-19", "2016 new-year sell-off": "2016-01-04",
-          "2018 Volmageddon": "2018-02-01", "2018 Q4 sell-off": "2018-10-04"}
 
 
 def rss_mb() -> float:
@@ -97,34 +94,17 @@ def refit(ps, idx: pd.DataFrame) -> pd.DataFrame:
 
 def quality_minutes(ps, rec: pd.DataFrame, truth: pd.DataFrame) -> None:
     rep = score(rec, truth, ps)
-    target = next(r for r in ps.table("PerformanceMetrics") if r.metric == "daily_transitions")
-    st = ps.sheet("StabilityConfiguration")
-    print(f"simulated minute market: {rep.transitions_per_session:.2f} transitions per session (workbook target "
-          f"{target.target}, acceptable {target.acceptable}; StabilityConfiguration {st.min_transitions_per_day}.."
-          f"{st.max_transitions_per_day} per day)")
+    lo, target, hi = transitions_band(ps)
+    print(f"simulated minute market (seed 7, {rep.bars:,} minutes): {rep.transitions_per_session:.2f} transitions per "
+          f"session (PerformanceMetrics daily_transitions target {target:g}, band {lo:g}-{hi:g})")
 
 
 def quality_sp500(ps) -> None:
-    import arch.data.sp500
+    """The stress episodes and calm years of engine/regime/quality_daily.py (the same measure as the tests and
+    bench_regime_quality: one definition of an episode's start)."""
+    import arch.data.sp500  # local import: dev-only dependency (ships the real S&P 500 daily bars)
 
-    raw = arch.data.sp500.load().reset_index()
-    daily = pd.DataFrame({"timestamp": pd.to_datetime(raw["Date"]).dt.tz_localize("UTC") + pd.Timedelta(hours=21),
-                          "open": raw["Open"], "high": raw["High"], "low": raw["Low"], "close": raw["Close"],
-                          "volume": raw["Volume"].astype(float)})
-    rec = replay(daily, ps)
-    rec = rec[~rec["warmup"].astype(bool)]
-    ts = pd.to_datetime(rec["timestamp"])
-    high = rec["volatility_class_name"].to_numpy() == "High"
-    for name, start in STRESS.items():
-        from_start = (ts >= pd.Timestamp(start, tz="UTC")).to_numpy()
-        first = int(np.argmax(from_start))
-        after = np.flatnonzero(from_start & high)
-        lag = int(after[0] - first) if len(after) else None
-        print(f"S&P 500 {name:24s} ({start}): first High volatility after {lag} trading days"
-              if lag is not None else f"S&P 500 {name}: never High")
-    calm = (ts.dt.year == 2017).to_numpy()
-    print(f"S&P 500 calm year 2017: {high[calm].mean() * 100:.0f}% of days High volatility, "
-          f"{(rec['volatility_class_name'].to_numpy()[calm] == 'Low').mean() * 100:.0f}% Low")
+    print("S&P 500 daily:\n  " + "\n  ".join(measure(daily_frame(arch.data.sp500.load()), ps).lines()))
 
 
 def main() -> int:
