@@ -224,12 +224,13 @@ class StabilityPolicy:
         min_dur = self.min_duration_of(cur)
         if not emergency:
             n_recent = self.recent_transitions(st, t, day_window)
+            pace = self.pace_minutes(cur, n_recent, day_window)
             if p.session_gap and self.tp.gap_handling == "STRICT":
                 blocked = "session gap: regime held on the first bar (gap_transition_handling=STRICT)"
             elif self.enforce_min_duration and time_in < min_dur:
                 blocked = f"minimum duration: {time_in:.0f} of {min_dur:.0f} min in {cur.name}" + self.validation.tag("maintain_regime")
-            elif time_in < self.pace_minutes(cur, n_recent, day_window):
-                blocked = self.pace_text(time_in, self.pace_minutes(cur, n_recent, day_window), cur, n_recent)
+            elif time_in < pace:
+                blocked = self.pace_text(time_in, pace, cur, n_recent)
             elif t - st.last_transition < self.cooldown:
                 blocked = f"cooldown: {t - st.last_transition:.0f} of {self.cooldown:.0f} min since last transition"
             elif st.pending_count < need:
