@@ -49,7 +49,7 @@ def _ctx(url: str) -> SimpleControlContext:
 def one_round(threshold: float, workdir: Path) -> dict[str, float]:
     from tests.browser.test_trd001_kill_switch_dialog import rest_orders
     from tests.integration.test_engine_sigterm import wait_active
-    from tests.integration.test_kill_switch_engine_down import sqlite_write_lock
+    from tests.integration.test_kill_switch_engine_down import signal_outside_a_write
 
     url = f"sqlite:///{workdir}/bench.db"
     store = open_store(url, migrate=True)
@@ -61,11 +61,9 @@ def one_round(threshold: float, workdir: Path) -> dict[str, float]:
         rest_orders(ctx, 10, "bench")
         watchers = [DeadmanWatcher(_ctx(url), threshold, "halt", label=f"bench-{i}").start() for i in range(2)]
         time.sleep(1.0)
-        with sqlite_write_lock(url):
-            proc.send_signal(signal.SIGKILL)
-            killed_wall = datetime.now(UTC)
-            killed = time.monotonic()
-        proc.wait(timeout=10)
+        killed_wall = datetime.now(UTC)
+        killed = time.monotonic()
+        signal_outside_a_write(proc, signal.SIGKILL, url)
         with store.read() as s:
             last_beat = s.scalar(select(func.max(EngineHeartbeat.last_beat)))
         if last_beat.tzinfo is None:

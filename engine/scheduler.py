@@ -143,7 +143,13 @@ class EngineService:
             self._starting = True
         try:
             t0 = time.monotonic()
-            self.is_leader, lease_until = jobs.heartbeat_lease(self.ctx, stopping=self._stop_requested.is_set)
+            leader, lease_until = jobs.heartbeat_lease(self.ctx, stopping=self._stop_requested.is_set)
+            if self._stop_requested.is_set() and not leader and lease_until is None:
+                # the stop began before this beat could renew: it did nothing, and leadership stays what it was,
+                # or shutdown() would skip the graceful shutdown (CI: a SIGTERM during a beat left the order
+                # open at the broker and the store behind it)
+                return
+            self.is_leader = leader
             # self-fencing: leader-only jobs stop when this engine's lease may have lapsed without a renewal
             self._lease_valid_until = t0 + jobs.LEASE_SECONDS - 0.5 if self.is_leader else 0.0
             if self.is_leader and not was_leader:
@@ -300,4 +306,6 @@ class EngineService:
                 log.info("graceful shutdown: %s", graceful_shutdown(self.ctx, actor=actor, flatten=flatten))
             except Exception:  # noqa: BLE001 - the engine must still exit and release its lease
                 log.exception("graceful shutdown failed")
+        else:
+            log.info("stopping a standby engine: trading (orders, state) is left to the active engine")
         self.finish()

@@ -3,7 +3,6 @@ web-side watchers (each with its own database connections, as two web workers ha
 exactly once; and the incident guard under racing watchers on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from engine.trading.control import SimpleControlContext
 from engine.trading.state import TradingState
 from tests.browser.test_trd001_kill_switch_dialog import rest_orders
 from tests.integration.test_engine_sigterm import wait_active
-from tests.integration.test_kill_switch_engine_down import sqlite_write_lock
+from tests.integration.test_kill_switch_engine_down import signal_outside_a_write
 from tests.trading_control_fixtures import T0, beat, make_ctx, place_resting_orders
 from webapp.deadman import DeadmanWatcher
 
@@ -75,12 +74,8 @@ def test_deadman_halts_once_with_two_web_watchers(tmp_path, any_db_url, how: str
                     for i in range(2)]
         time.sleep(1.0)
         assert all(w.actions == [] for w in watchers), "tripped while the engine was alive"
-        # SQLite: never freeze the engine inside a write (see the README); PostgreSQL frees such locks itself
-        with sqlite_write_lock(url) if url.startswith("sqlite") else contextlib.nullcontext():
-            proc.send_signal(signal.SIGKILL if how == "killed" else signal.SIGSTOP)
-            t_signal = time.monotonic()
-        if how == "killed":
-            proc.wait(timeout=10)
+        t_signal = time.monotonic()
+        signal_outside_a_write(proc, signal.SIGKILL if how == "killed" else signal.SIGSTOP, url)
         detected = wait_for(lambda: _count(store, AuditEvent, AuditEvent.action == "deadman.trigger") > 0,
                             THRESHOLD_S + 10, "the dead-man's switch did not trip")
         detected = time.monotonic() - t_signal

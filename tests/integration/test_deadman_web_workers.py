@@ -10,7 +10,6 @@ incident record, HALTED, and no open order at the broker.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -35,7 +34,7 @@ from engine.trading.state import TradingState
 from tests.browser.test_trd001_kill_switch_dialog import rest_orders
 from tests.integration.test_deadman import start_engine, web_ctx
 from tests.integration.test_engine_sigterm import wait_active
-from tests.integration.test_kill_switch_engine_down import sqlite_write_lock
+from tests.integration.test_kill_switch_engine_down import signal_outside_a_write
 
 THRESHOLD_S = 4.0
 WATCHER_SCRIPT = """
@@ -95,11 +94,7 @@ def _kill_engine_and_await_one_action(store, engine: subprocess.Popen, ctx, url:
     """SIGKILL (or SIGSTOP) the engine; wait until the halt is done and a few more watcher rounds passed; check
     the store."""
     assert _count(store, AuditEvent, AuditEvent.action == "deadman.trigger") == 0, "tripped with the engine alive"
-    # SQLite: never freeze the engine inside a write (see the README); PostgreSQL frees such locks itself
-    with sqlite_write_lock(url) if url.startswith("sqlite") and how == "stopped" else contextlib.nullcontext():
-        engine.send_signal(signal.SIGKILL if how == "killed" else signal.SIGSTOP)
-    if how == "killed":
-        engine.wait(timeout=10)
+    signal_outside_a_write(engine, signal.SIGKILL if how == "killed" else signal.SIGSTOP, url)
     t_kill = time.monotonic()
     _wait("the dead-man's switch to trip", lambda: _count(store, AuditEvent, AuditEvent.action == "deadman.trigger") > 0,
           THRESHOLD_S + 15)

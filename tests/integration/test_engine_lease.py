@@ -144,3 +144,32 @@ def test_a_new_leader_runs_no_trading_job_before_its_start_up_ends(any_db_url: s
     finally:
         first.shutdown(actor="test")
         second.shutdown(actor="test")
+
+
+def test_a_beat_during_the_stop_keeps_the_leadership_so_the_graceful_shutdown_runs(any_db_url: str) -> None:
+    """CI found it: a SIGTERM that landed while a heartbeat ran made that beat report "not the leader" (it must
+    not renew once the stop began), and shutdown() then skipped the graceful shutdown: the open order stayed
+    open at the broker and the store stayed behind it. The beat that finds the stop under way changes nothing."""
+    from engine.store.models import CommandRow
+    from engine.trading import state as trading_state
+    from engine.trading.state import TradingState
+    from tests.browser.test_trd001_kill_switch_dialog import rest_orders
+
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.5, warmup_polls=20, autotrade=False)
+    service = EngineService(build_context(settings, with_source=True, migrate=True), blocking=False)
+    service.start()
+    try:
+        _wait(lambda: service.leading(), timeout=20)
+        rest_orders(service.ctx, 3, "beat-stop")
+        service.request_stop()
+        service._beat()  # the beat that runs after the signal
+        assert service.is_leader
+        service.shutdown(actor="test")
+        assert service.ctx.broker.list_open_orders() == []
+        with service.ctx.store.read() as session:
+            assert trading_state.current(session).state is TradingState.STOPPED
+            kinds = [(c.kind, c.status) for c in session.scalars(select(CommandRow))]
+        assert kinds == [("shutdown", "done")]
+    finally:
+        service.shutdown(actor="test")
+        service.ctx.store.dispose()

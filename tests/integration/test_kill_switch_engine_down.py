@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -36,6 +38,35 @@ def sqlite_write_lock(url: str) -> Iterator[None]:
         con.close()
 
 
+def wait_stopped(pid: int, timeout_s: float = 10.0) -> None:
+    """Until every thread of `pid` is stopped (kill() returns before the target's threads have stopped)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = []
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+            except (OSError, IndexError):
+                continue  # a thread that just ended
+        if states and all(st in ("T", "t") for st in states):
+            return
+        assert time.monotonic() < deadline, f"process {pid} did not stop: thread states {states}"
+        time.sleep(0.005)
+
+
+def signal_outside_a_write(proc: subprocess.Popen, sig: signal.Signals, url: str) -> None:
+    """SIGSTOP or SIGKILL the engine so that it is never frozen inside a SQLite write: the signal is sent while
+    this process holds the write lock, which is kept until the signal took effect. CI once saw the engine take
+    the lock between the signal and its effect and freeze holding it (a known SQLite limit, see the README's
+    kill switch notes; PostgreSQL needs no such care: a frozen lock holder is terminated, test_kill_switch_pg_lock)."""
+    with sqlite_write_lock(url) if url.startswith("sqlite") else nullcontext():
+        proc.send_signal(sig)
+        if sig == signal.SIGSTOP:
+            wait_stopped(proc.pid)
+        elif sig == signal.SIGKILL:
+            proc.wait(timeout=10)
+
+
 @pytest.mark.parametrize("how", ["hung", "killed"])
 def test_kill_switch_with_the_engine_hung_or_killed(tmp_path, any_db_url: str, how: str):
     url = any_db_url
@@ -45,14 +76,8 @@ def test_kill_switch_with_the_engine_hung_or_killed(tmp_path, any_db_url: str, h
     try:
         wait_active(store, proc)
         rest_orders(ctx, 100, f"down-{how}")
-        # Freeze or kill the engine while this test holds SQLite's write lock, so the engine is never stopped
-        # inside a write transaction. A process frozen mid-write would hold the lock for good, and no
-        # writer could record HALTED: a known SQLite limit (see the README's kill switch notes). PostgreSQL needs no
-        # such care: a frozen holder of the state row lock is terminated by the kill switch (test_kill_switch_pg_lock).
-        with sqlite_write_lock(url) if url.startswith("sqlite") else nullcontext():
-            proc.send_signal(signal.SIGSTOP if how == "hung" else signal.SIGKILL)
-        if how == "killed":
-            proc.wait(timeout=10)
+        # A process frozen mid-write would hold SQLite's lock for good, and no writer could record HALTED
+        signal_outside_a_write(proc, signal.SIGSTOP if how == "hung" else signal.SIGKILL, url)
         t0 = time.perf_counter()
         # the heartbeat may still look fresh: then the command is offered to the engine, which never
         # claims it, and this process takes over after handoff_s; if already stale, it acts at once

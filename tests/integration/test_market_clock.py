@@ -222,7 +222,8 @@ def test_graceful_shutdown_on_the_accelerated_market_leaves_the_store_equal_to_t
             shutdowns = list(s.scalars(select(CommandRow).where(CommandRow.kind == "shutdown")))
             bars_end = s.scalar(select(func.max(BarRow.ts)).where(BarRow.symbol == SYMBOL)) + BAR
         assert D(0) < broker_filled < qty
-        assert (order.status, order.filled_qty, synced) == ("canceled", broker_filled, broker_filled)
+        assert (order.status, order.filled_qty, synced) == ("canceled", broker_filled, broker_filled), (
+            [(c.status, c.result) for c in shutdowns], (tmp_path / "engine.log").read_text(errors="replace")[-4000:])
         assert order.updated_at <= bars_end  # the cancel: market time
         assert len(shutdowns) == 1 and shutdowns[0].status == "done", shutdowns
         assert wall_term - timedelta(seconds=1) <= shutdowns[0].created_at <= datetime.now(UTC)  # a command: wall
