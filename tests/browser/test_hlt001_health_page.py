@@ -32,9 +32,9 @@ def test_hlt001_sparklines_grow_and_a_killed_engine_shows_dead(dash_duo, embedde
         assert time.time() < deadline, "the database sparkline did not grow to two points"
         time.sleep(0.5)
     assert _spark_length(dash_duo, "broker latency") >= 2
-    killed = dash_duo.driver.find_element("css selector", '[id*="health-engine-liveness"][id*="killed-engine"]')
-    assert killed.text == "dead"
+    # the table re-renders on every refresh: wait_for_text_to_equal finds the cell again on each try (an element
+    # found once goes stale when the refresh replaces it: CI under load)
+    dash_duo.wait_for_text_to_equal('[id*="health-engine-liveness"][id*="killed-engine"]', "dead", timeout=10)
     engine_id = app.server.extensions[ENGINE_KEY].ctx.engine_id
-    live = dash_duo.driver.find_element("css selector", f'[id*="health-engine-liveness"][id*="{engine_id}"]')
-    assert live.text == "live"
+    dash_duo.wait_for_text_to_equal(f'[id*="health-engine-liveness"][id*="{engine_id}"]', "live", timeout=10)
     assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []
