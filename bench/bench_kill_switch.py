@@ -38,6 +38,7 @@ from bench._kill_switch_rounds import (
     run_rounds,
     wait_all_cancelled,
 )
+from bench._util import PG_ADMIN_URL, throwaway_pg_database
 from engine.clock import SystemClock
 from engine.store.db import SQLITE_BUSY_TIMEOUT_MS
 from engine.store.migrate import open_store
@@ -154,31 +155,21 @@ def frozen_holder_round(ctx: SimpleControlContext, url: str, n: int, tag: str) -
 
 
 def bench_postgres(n: int, rounds: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | str:
-    import os
-    import uuid
-
     import psycopg
 
-    admin_url = os.environ.get("REGIMEDESK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
     try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        return f"skipped, PostgreSQL not reachable at {admin_url} ({exc})"
-    name = f"regimedesk_bench_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    try:
-        clock = SystemClock()
-        store = open_store(url, migrate=True)
-        seed_market(store, clock)
-        ctx = SimpleControlContext(store=store, clock=clock, broker=PaperBroker(store, clock, starting_cash=Decimal(10**9)))
-        plain = run_rounds(rounds, lambda i: round_perform(ctx, n, f"pg{i}", execute="here"))
-        frozen = run_rounds(rounds, lambda i: frozen_holder_round(ctx, url, n, f"pgf{i}"))
-        store.dispose()
-        return plain, frozen
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        with throwaway_pg_database() as url:
+            clock = SystemClock()
+            store = open_store(url, migrate=True)
+            seed_market(store, clock)
+            ctx = SimpleControlContext(store=store, clock=clock,
+                                       broker=PaperBroker(store, clock, starting_cash=Decimal(10**9)))
+            plain = run_rounds(rounds, lambda i: round_perform(ctx, n, f"pg{i}", execute="here"))
+            frozen = run_rounds(rounds, lambda i: frozen_holder_round(ctx, url, n, f"pgf{i}"))
+            store.dispose()
+            return plain, frozen
+    except psycopg.OperationalError as exc:
+        return f"skipped, PostgreSQL not reachable at {PG_ADMIN_URL} ({exc})"
 
 
 def main(argv: list[str] | None = None) -> int:

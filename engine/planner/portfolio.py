@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import talib
-from sqlalchemy import desc, select
+from sqlalchemy import desc, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
@@ -80,10 +80,20 @@ def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], 
 
 
 def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]:
-    """Last trade per symbol, and when each position was opened (first buy after its last sell)."""
+    """Last trade per symbol, and when each position was opened (first buy after its last sell).
+
+    Both answers are decided by each symbol's fills from its last sell on, so only those rows are read:
+    the planner runs every cycle, and the account's whole fill history (which only grows) used to be
+    loaded into Python each time."""
+    last_sell = (select(FillRow.symbol, func.max(FillRow.ts).label("ts"))
+                 .where(func.lower(FillRow.side) == "sell").group_by(FillRow.symbol).subquery())
+    recent = (select(FillRow.symbol, FillRow.side, FillRow.ts)
+              .outerjoin(last_sell, last_sell.c.symbol == FillRow.symbol)
+              .where(or_(last_sell.c.ts.is_(None), FillRow.ts >= last_sell.c.ts))
+              .order_by(FillRow.ts, FillRow.id))
     last: dict[str, LastTrade] = {}
     opened: dict[str, datetime] = {}
-    for symbol, side, ts in session.execute(select(FillRow.symbol, FillRow.side, FillRow.ts).order_by(FillRow.ts)):
+    for symbol, side, ts in session.execute(recent):
         side = str(side).lower()
         last[symbol] = LastTrade(ts, side)
         if side == "sell":
