@@ -19,6 +19,7 @@ Run: python -m bench.bench_kill_switch [--orders 100] [--rounds 5]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import threading
 import time
@@ -157,19 +158,20 @@ def frozen_holder_round(ctx: SimpleControlContext, url: str, n: int, tag: str) -
 def bench_postgres(n: int, rounds: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | str:
     import psycopg
 
-    try:
-        with throwaway_pg_database() as url:
-            clock = SystemClock()
-            store = open_store(url, migrate=True)
-            seed_market(store, clock)
-            ctx = SimpleControlContext(store=store, clock=clock,
-                                       broker=PaperBroker(store, clock, starting_cash=Decimal(10**9)))
-            plain = run_rounds(rounds, lambda i: round_perform(ctx, n, f"pg{i}", execute="here"))
-            frozen = run_rounds(rounds, lambda i: frozen_holder_round(ctx, url, n, f"pgf{i}"))
-            store.dispose()
-            return plain, frozen
-    except psycopg.OperationalError as exc:
-        return f"skipped, PostgreSQL not reachable at {PG_ADMIN_URL} ({exc})"
+    with contextlib.ExitStack() as stack:
+        try:  # only the connection decides "skipped": a failure in the rounds themselves is raised
+            url = stack.enter_context(throwaway_pg_database())
+        except psycopg.OperationalError as exc:
+            return f"skipped, PostgreSQL not reachable at {PG_ADMIN_URL} ({exc})"
+        clock = SystemClock()
+        store = open_store(url, migrate=True)
+        seed_market(store, clock)
+        ctx = SimpleControlContext(store=store, clock=clock,
+                                   broker=PaperBroker(store, clock, starting_cash=Decimal(10**9)))
+        plain = run_rounds(rounds, lambda i: round_perform(ctx, n, f"pg{i}", execute="here"))
+        frozen = run_rounds(rounds, lambda i: frozen_holder_round(ctx, url, n, f"pgf{i}"))
+        store.dispose()
+        return plain, frozen
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,15 +16,17 @@ T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
 
 def _walk(rows: list[tuple[int, str, str, datetime]]) -> tuple[dict[str, LastTrade], dict[str, datetime]]:
-    """Every fill in (time, id) order: the last one is the last trade; a sell closes, the next buy opens."""
+    """Per symbol, over its whole history in (time, id) order: the last fill is the last trade; the fills after
+    its last sell are all buys, and the first of them opened the position (none left: the position is closed)."""
     last: dict[str, LastTrade] = {}
     opened: dict[str, datetime] = {}
-    for _id, symbol, side, ts in sorted(rows, key=lambda r: (r[3], r[0])):
-        last[symbol] = LastTrade(ts, side)
-        if side == "sell":
-            opened.pop(symbol, None)
-        else:
-            opened.setdefault(symbol, ts)
+    for symbol in {r[1] for r in rows}:
+        history = sorted((r for r in rows if r[1] == symbol), key=lambda r: (r[3], r[0]))
+        last[symbol] = LastTrade(history[-1][3], history[-1][2])
+        sells = [i for i, r in enumerate(history) if r[2] == "sell"]
+        since_last_sell = history[sells[-1] + 1:] if sells else history
+        if since_last_sell:
+            opened[symbol] = since_last_sell[0][3]
     return last, opened
 
 
