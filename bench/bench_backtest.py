@@ -1,7 +1,7 @@
 """Backtest throughput against the regime replay alone on the same data, measured in the same run.
 
 Run: python -m bench.bench_backtest [--budget-s 120] [--minute-budget-s 120] [--live-budget-s 20]
-                                    [--breakdown-bars 150]
+                                    [--breakdown-bars 150] [--compare-bars 150] [--floor-bars 50]
   daily:  5,000 daily bars x 9 symbols (the simulated universe relabelled as business days). The batch
           regime replay of the index is timed over all 5,000 bars (steady state: best of 3 after one
           untimed call, which loads numba's kernels); the backtest (the engine's jobs bar by
@@ -18,6 +18,9 @@ Run: python -m bench.bench_backtest [--budget-s 120] [--minute-budget-s 120] [--
           it, as this morning's backtest ran), wall and CPU time per bar: what the shortcuts save, in this run.
   breakdown: --breakdown-bars bars of the daily backtest again under per-stage timers (bench/_backtest_stages.py):
           where a bar's time goes (planner, gateway, paper broker, regime, risk, SQL statements).
+  floor:  why the daily goal cannot be met on the engine path: the store transactions a bar opens (counted over
+          --floor-bars bars of the daily backtest) priced at the cheapest transaction there is (a one-row read by
+          primary key on the backtest's own in-memory store, best of many), against the 3x budget a bar.
   minute: a year of one-minute bars of the simulated universe (525,600 minutes x 9 symbols): the backtest
           runs until its budget and prints bars (index bars = engine cycles) per second, and the
           projected time of the whole year.
@@ -35,10 +38,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
 from bench._backtest_stages import report, stage_timers  # noqa: E402
 from engine import jobs  # noqa: E402
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec, preset_by_name  # noqa: E402
 from engine.backtest.presets import use_presets  # noqa: E402
+from engine.backtest.private import PrivateStore  # noqa: E402
 from engine.backtest.runner import run_backtest  # noqa: E402
 from engine.backtest.sample import simulated_frames, write_csv_dir  # noqa: E402
 from engine.clock import ManualClock  # noqa: E402
@@ -49,6 +56,7 @@ from engine.params.versions import apply_version  # noqa: E402
 from engine.regime.replay import replay  # noqa: E402
 from engine.runtime import build_context  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
+from engine.store.models import KeyValue  # noqa: E402
 
 YEAR_MINUTES = 365 * 24 * 60
 
@@ -80,8 +88,8 @@ def timed_backtest(frames: dict, budget_s: float) -> tuple[int, float, int, floa
     return max(done[0], 0), end - first[0], total[0] or len(frames["IDX"]), first[0] - t0
 
 
-def daily(budget_s: float) -> float:
-    """Prints the replay and the backtest per bar; returns the backtest's seconds per bar."""
+def daily(budget_s: float) -> tuple[float, float]:
+    """Prints the replay and the backtest per bar; returns (the backtest's, the replay's) seconds per bar."""
     frames = simulated_frames(5_000, freq="B")
     index = frames["IDX"]
     replay(index, default_params(), symbol="IDX")  # untimed: the first call loads numba's kernels and imports
@@ -98,7 +106,7 @@ def daily(budget_s: float) -> float:
     print(f"daily: backtest {bars:,} of {total:,} bars x 9 symbols in {secs:.1f} s ({per_bar * 1e3:.1f} ms/bar, "
           f"{bars / secs:.1f} bars/s); ratio to the replay {per_bar / per_replay:,.0f}x (goal <= 3x); "
           f"projected full run {per_bar * total / 60:.1f} min (+{setup:.1f} s set-up)")
-    return per_bar
+    return per_bar, per_replay
 
 
 def live(budget_s: float, backtest_per_bar: float) -> None:
@@ -177,6 +185,59 @@ def breakdown(n_bars: int) -> None:
         print(line)
 
 
+def transactions_per_bar(n_bars: int, skip: int = 10) -> float:
+    """Store transactions (BEGIN statements: the private store emits its own) a daily backtest bar opens."""
+    frames = simulated_frames(n_bars + skip + 5, freq="B")
+    spec = BacktestSpec(frames=frames, index_symbol="IDX", params=default_params(), preset=preset_by_name("default"),
+                        cash=1_000_000.0)
+    bar, begins = [0], [0]
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if skip < bar[0] <= skip + n_bars and statement.startswith("BEGIN"):
+            begins[0] += 1
+
+    def stop() -> bool:
+        bar[0] += 1
+        return bar[0] > skip + n_bars
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        with contextlib.suppress(BacktestCancelled):
+            run_backtest(spec, cancelled=stop)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    return begins[0] / n_bars
+
+
+def cheapest_transaction(rounds: int = 2_000) -> float:
+    """Seconds of one read transaction selecting one row by primary key on a backtest's store (best of `rounds`)."""
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
+        store = PrivateStore(Path(tmp))
+        try:
+            with store.write() as s:
+                s.add(KeyValue(key="k", value={"v": 1}, updated_at=ManualClock().now()))
+            best = float("inf")
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                with store.read() as s:
+                    s.get(KeyValue, "k")
+                best = min(best, time.perf_counter() - t0)
+        finally:
+            store.dispose()
+    return best
+
+
+def floor(per_replay: float, per_bar: float, n_bars: int) -> None:
+    """The engine path's store transactions alone, at the cheapest price, against the 3x goal a bar."""
+    tx = transactions_per_bar(n_bars)
+    one = cheapest_transaction()
+    goal = 3 * per_replay
+    print(f"floor: a daily bar opens {tx:.1f} store transactions (over {n_bars} bars); the cheapest one (a one-row read "
+          f"by primary key, in memory) costs {one * 1e6:.0f} us, so the transactions alone cost >= {tx * one * 1e3:.2f} ms "
+          f"a bar = {tx * one / goal:,.0f}x the 3x goal's {goal * 1e6:.0f} us a bar (the whole bar: {per_bar * 1e3:.1f} ms); "
+          f"a single transaction is {one / goal:.0f}x that budget")
+
+
 def minute(budget_s: float, minutes: int) -> None:
     t0 = time.perf_counter()
     frames = simulated_frames(minutes, freq="min")
@@ -196,15 +257,18 @@ def main() -> int:
     p.add_argument("--live-budget-s", type=float, default=20.0, help="time budget of the live-path run (0: skip)")
     p.add_argument("--breakdown-bars", type=int, default=150, help="bars of the per-stage breakdown run (0: skip)")
     p.add_argument("--compare-bars", type=int, default=150, help="bars timed with and without shortcuts (0: skip)")
+    p.add_argument("--floor-bars", type=int, default=50, help="bars whose store transactions are counted (0: skip)")
     a = p.parse_args()
     print(f"(machine load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)")
-    per_bar = daily(a.budget_s)
+    per_bar, per_replay = daily(a.budget_s)
     if a.live_budget_s > 0:
         live(a.live_budget_s, per_bar)
     if a.compare_bars > 0:
         compare(a.compare_bars)
     if a.breakdown_bars > 0:
         breakdown(a.breakdown_bars)
+    if a.floor_bars > 0:
+        floor(per_replay, per_bar, a.floor_bars)
     minute(a.minute_budget_s, a.minutes)
     return 0
 
