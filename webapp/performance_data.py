@@ -16,6 +16,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from engine.analytics import compute_metrics, definitions_for, infer_periods_per_year, round_trips
+from engine.analytics.periods import DAY_MINUTES
+from engine.settings import MarketSourceName, Settings
 from engine.store import performance_queries as pq
 from engine.store import queries
 from engine.trading.equity import read_marks
@@ -101,8 +103,10 @@ def daily_pnl(session: Session, start: datetime | None, end: datetime | None) ->
     return daily.dropna(subset=["pnl"]).loc[:, ["day", "pnl"]].reset_index(drop=True)
 
 
-def build_view(session: Session, start: datetime | None, end: datetime | None) -> PerformanceView | None:
-    """Everything the page shows for [start, end]; None when no account snapshot lies in it."""
+def build_view(session: Session, start: datetime | None, end: datetime | None,
+               session_mins: float | None = None) -> PerformanceView | None:
+    """Everything the page shows for [start, end]; None when no account snapshot lies in it.
+    `session_mins`: the market's trading session when known (see market_session_minutes), else read from the data."""
     span = pq.account_range(session, start, end)
     if span is None:
         return None
@@ -116,7 +120,7 @@ def build_view(session: Session, start: datetime | None, end: datetime | None) -
     in_range = fills[fills["ts"] >= pd.Timestamp(start)] if start is not None else fills
     symbol = regime_symbol(session)
     regimes = pq.regime_changes(session, symbol, end) if symbol else None
-    ppy = infer_periods_per_year(pd.DatetimeIndex(equity.index))
+    ppy = infer_periods_per_year(pd.DatetimeIndex(equity.index), session_mins)
     metrics = compute_metrics(equity, in_range, regimes, ppy, RISK_FREE, gross_exposure=gross, trips=trips)
     exact = pq.max_drawdown(session, start, end)
     if exact is not None:  # every snapshot, not only the sampled ones
@@ -137,11 +141,18 @@ def build_view(session: Session, start: datetime | None, end: datetime | None) -
     )
 
 
+def market_session_minutes(settings: Settings) -> float | None:
+    """The simulated market trades round the clock: its session is a day, whatever gaps the account history
+    has (the app was not running); other markets' sessions are read from the snapshots (periods.py)."""
+    return float(DAY_MINUTES) if settings.market_source == MarketSourceName.SIMULATED else None
+
+
 @cache.memoize(timeout=VIEW_TTL_SECONDS)
 def performance_view(start_day: str | None, end_day: str | None) -> PerformanceView | None:
     start, end = day_bounds(parse_day(start_day), parse_day(end_day))
-    with get_context().store.read() as session:
-        return build_view(session, start, end)
+    ctx = get_context()
+    with ctx.store.read() as session:
+        return build_view(session, start, end, market_session_minutes(ctx.settings))
 
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)

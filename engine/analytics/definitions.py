@@ -11,14 +11,16 @@ RETURNS = ("Returns are simple returns of account equity from one bar to the nex
 METRIC_DEFINITIONS: dict[str, str] = {
     "total_return": "Final equity / first equity - 1, over the whole range.",
     "cagr": "Compound annual growth rate: (1 + total return) ^ ({ppy} / number of returns) - 1; "
-            "years counted as bars / {ppy} (empyrical.cagr).",
+            "years counted as bars / {ppy} (empyrical.cagr). Blank for less than a year of returns: as GIPS "
+            "requires, a return over a shorter period is not annualised (the total return is the figure).",
     "volatility": "Annualised volatility: standard deviation of per-bar returns (ddof 1) x sqrt({ppy}) "
                   "(empyrical.annual_volatility).",
     "sharpe": "Sharpe ratio: mean(r - rf) / std(r - rf) x sqrt({ppy}); rf = {rf} a year = {rf_pp} a bar "
               "(empyrical.sharpe_ratio).",
     "sortino": "Sortino ratio: mean(r - rf) x {ppy} / downside deviation, the downside deviation being "
                "sqrt(mean(min(r - rf, 0)^2)) x sqrt({ppy}); rf = {rf_pp} a bar (empyrical.sortino_ratio).",
-    "calmar": "Calmar ratio: CAGR / |max drawdown| (empyrical.calmar_ratio); blank without a drawdown.",
+    "calmar": "Calmar ratio: CAGR / |max drawdown| (empyrical.calmar_ratio); blank without a drawdown, and "
+              "with less than a year of returns (no CAGR).",
     "max_drawdown": "Largest fall of equity from its running peak within the range, as a negative fraction "
                     "(empyrical.max_drawdown).",
     "max_drawdown_duration": "Longest time under water: bars from a running peak until equity regains it "

@@ -3,7 +3,7 @@
 Return metrics come from empyrical-reloaded (`import empyrical`) on per-bar simple returns; trade
 metrics from first-in first-out round trips (round_trips.py). Every key is defined in
 definitions.METRIC_DEFINITIONS. Undefined values (a Sharpe ratio of two bars, a profit factor without a
-losing trade) are None, so the dict is valid JSON as it is.
+losing trade, a CAGR over less than a year) are None, so the dict is valid JSON as it is.
 """
 from __future__ import annotations
 
@@ -160,16 +160,17 @@ def compute_metrics(equity: pd.Series, fills: pd.DataFrame | None, regimes: pd.S
     rf_pp = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0
     ann = periods_per_year
     has_returns = len(returns) > 0
+    a_year = has_returns and len(returns) >= ann  # annualise a return only over a year or more (GIPS)
     dd_bars, dd_days = drawdown_duration(eq)
     time_invested, avg_gross = _exposure(eq, fl, gross_exposure)
     traded = float((fl["qty"] * fl["price"]).abs().sum())
     metrics: dict[str, object] = {
         "total_return": _num(eq.iloc[-1] / eq.iloc[0] - 1.0),
-        "cagr": _num(empyrical.cagr(returns, annualization=ann)) if has_returns else None,
+        "cagr": _num(empyrical.cagr(returns, annualization=ann)) if a_year else None,
         "volatility": _num(empyrical.annual_volatility(returns, annualization=ann)),
         "sharpe": _num(empyrical.sharpe_ratio(returns, risk_free=rf_pp, annualization=ann)),
         "sortino": _num(empyrical.sortino_ratio(returns, required_return=rf_pp, annualization=ann)),
-        "calmar": _num(empyrical.calmar_ratio(returns, annualization=ann)) if has_returns else None,
+        "calmar": _num(empyrical.calmar_ratio(returns, annualization=ann)) if a_year else None,
         "max_drawdown": _num(empyrical.max_drawdown(returns)) if has_returns else 0.0,
         "max_drawdown_duration": dd_bars,
         "max_drawdown_duration_days": dd_days,

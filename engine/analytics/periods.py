@@ -5,9 +5,16 @@ trading year. Conventions used here, as in empyrical:
 - daily bars: 252 trading days a year; weekly bars 52; monthly bars 12;
 - intraday bars: 252 sessions a year times the bars in one session, i.e. 252 x session minutes / bar
   minutes (a US equity session of 390 minutes with one-minute bars gives 98,280).
-The session length is taken from the data when not given: the median number of bars per calendar day
-(UTC) times the bar spacing, capped at 24 hours, so a market that trades round the clock (the simulated
-market) counts 1,440 one-minute bars a session and an exchange's regular session about 390.
+The session length is a property of the market, so callers that know the market pass it (the live
+Performance page: the simulated market trades round the clock). Otherwise it is read from the data,
+never from where a date range happens to cut it:
+- bars without a break longer than BREAK_MINUTES (or four bar spacings) anywhere are a market that trades
+  round the clock: 1,440 minutes (the simulated market; crypto);
+- otherwise the breaks delimit the sessions, and the fullest one seen (its bars x the bar spacing) is
+  the session, capped at 24 hours: an exchange's regular session, 390 minutes for US equities, even
+  when the first and last sessions of the data are partial (a lunch break is not traded, so not counted).
+A stretch shorter than a session with no break in it cannot tell the two apart; it counts as round the
+clock, so the backtest reads the session from the whole data set, not from the run's range.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import pandas as pd
 TRADING_DAYS = 252
 WEEKS, MONTHS = 52, 12
 DAY_MINUTES = 24 * 60
+BREAK_MINUTES = 120.0  # a pause longer than this (and than four bars) ends a session; lunch breaks do not
 
 
 def bar_minutes(index: pd.DatetimeIndex) -> float:
@@ -26,10 +34,17 @@ def bar_minutes(index: pd.DatetimeIndex) -> float:
 
 
 def session_minutes(index: pd.DatetimeIndex) -> float:
-    """The length of a session seen in the data: median bars per UTC calendar day x bar spacing, at most a day."""
+    """The length of a trading session seen in the data (see the module docstring), at most a day."""
     spacing = bar_minutes(index)
-    per_day = pd.Series(1, index=index).groupby(pd.DatetimeIndex(index).normalize()).size()
-    return float(min(DAY_MINUTES, float(per_day.median()) * spacing))
+    if spacing != spacing or spacing <= 0:
+        return float(DAY_MINUTES)
+    minutes = (pd.Series(pd.DatetimeIndex(index).sort_values()) - pd.Timestamp(0, tz=index.tz)) / pd.Timedelta(minutes=1)
+    gaps = minutes.diff()
+    starts = gaps > max(BREAK_MINUTES, 4 * spacing)
+    if not starts.any():
+        return float(DAY_MINUTES)
+    bars_per_session = starts.cumsum().value_counts()
+    return float(min(DAY_MINUTES, float(bars_per_session.max()) * spacing))
 
 
 def infer_periods_per_year(index: pd.DatetimeIndex, session_mins: float | None = None) -> float:

@@ -20,7 +20,9 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def periods_per_year(result: BacktestResult) -> float:
-    return infer_periods_per_year(pd.DatetimeIndex(result.equity["timestamp"]))
+    """Annualisation of the run's bar returns; the session length comes from the whole data set, so a
+    range that starts or ends mid-session (or lies within one) is annualised like the rest."""
+    return infer_periods_per_year(pd.DatetimeIndex(result.equity["timestamp"]), result.session_minutes)
 
 
 def equity_series(result: BacktestResult) -> pd.Series:

@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import desc, select
 
 from engine import jobs
+from engine.analytics.periods import session_minutes
 from engine.backtest.history import RunBars
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec
 from engine.backtest.presets import use_presets
@@ -52,6 +53,7 @@ class BacktestResult:
     prices: pd.DataFrame  # timestamp, then each symbol's close, over the run's bars (charts of reopened runs)
     bar_seconds: float
     bars: int
+    session_minutes: float | None = None  # the market's session, read from the whole data set (not the range)
 
 
 SCRATCH_KEEP_S = 24 * 3600.0
@@ -193,6 +195,7 @@ def _collect(ctx: EngineContext, spec: BacktestSpec, rows: list[tuple], step: ti
         prices=wide.rename_axis("timestamp").reset_index(),
         bar_seconds=step.total_seconds(),
         bars=total,
+        session_minutes=session_minutes(pd.DatetimeIndex(spec.frames[spec.index_symbol]["timestamp"])),
     )
 
 

@@ -37,9 +37,25 @@ def test_known_drawdown() -> None:
     assert m["max_drawdown"] == pytest.approx(60 / 120 - 1)
     assert m["max_drawdown_duration"] == 3  # peak 120 on bar 1, regained on bar 4
     assert m["max_drawdown_duration_days"] == pytest.approx((eq.index[4] - eq.index[1]).days)
-    cagr = 1.25 ** (252 / 5) - 1
-    assert m["cagr"] == pytest.approx(cagr)
-    assert m["calmar"] == pytest.approx(cagr / 0.5)
+    assert m["cagr"] is None and m["calmar"] is None  # five returns: not annualised (GIPS), total return stands
+    assert m["total_return"] == pytest.approx(0.25)
+
+
+def test_cagr_and_calmar_only_over_a_year() -> None:
+    """The same drawdown (120 -> 60), then a ramp: 252 returns are a year, CAGR = total return; 504 are two."""
+    one_year = _daily([100, 120, 90, 60, *np.linspace(60, 130, 250)[1:]])
+    assert len(one_year) == 253
+    m = compute_metrics(one_year, None, None, DAYS)
+    assert m["max_drawdown"] == pytest.approx(-0.5)
+    assert m["cagr"] == pytest.approx(0.30)
+    assert m["calmar"] == pytest.approx(0.30 / 0.5)
+    two_years = _daily([100, 120, 90, 60, *np.linspace(60, 144, 502)[1:]])
+    assert len(two_years) == 505
+    m2 = compute_metrics(two_years, None, None, DAYS)
+    assert m2["cagr"] == pytest.approx(1.44 ** 0.5 - 1)  # 0.2 a year
+    assert m2["calmar"] == pytest.approx(0.2 / 0.5)
+    short = compute_metrics(one_year.iloc[:-1], None, None, DAYS)  # 251 returns: a day short of a year
+    assert short["cagr"] is None and short["calmar"] is None and short["sharpe"] is not None
 
 
 def test_losses_only() -> None:

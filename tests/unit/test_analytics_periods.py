@@ -5,6 +5,7 @@ import pandas as pd
 
 from engine.analytics import infer_periods_per_year
 from engine.analytics.definitions import METRIC_DEFINITIONS, definitions_for
+from engine.analytics.periods import session_minutes
 
 
 def _sessions(days: int, freq: str, open_utc: str = "14:30", close_utc: str = "21:00") -> pd.DatetimeIndex:
@@ -25,6 +26,23 @@ def test_intraday_uses_session_minutes() -> None:
     round_the_clock = pd.date_range("2024-03-04", periods=5 * 1440, freq="1min", tz="UTC")
     assert infer_periods_per_year(round_the_clock) == 252 * 1440
     assert infer_periods_per_year(round_the_clock, session_mins=390) == 252 * 390
+
+
+def test_session_comes_from_the_market_not_from_where_a_range_cuts_it() -> None:
+    """Partial first and last sessions, a slice of a round-the-clock market, a session across UTC midnight."""
+    five = _sessions(5, "1min")
+    assert session_minutes(five[200:-300]) == 390  # starts 17:50 on day 1, ends 16:00 on day 5
+    assert infer_periods_per_year(five[200:-300]) == 252 * 390
+    four_hours = pd.date_range("2026-01-05 15:00", "2026-01-05 19:00", freq="1min", tz="UTC")
+    assert session_minutes(four_hours) == 1440  # no break: a market that trades round the clock
+    assert infer_periods_per_year(four_hours) == 252 * 1440
+    asx = pd.DatetimeIndex([t for d in pd.bdate_range("2024-03-04", periods=3)
+                            for t in pd.date_range(f"{d.date()} 23:00", periods=360, freq="1min", tz="UTC")])
+    assert session_minutes(asx) == 360  # 23:00 -> 05:00 UTC: six hours, though no UTC day holds more than five
+    lunch = five[five.hour != 17]  # an hour's lunch break: one session of 330 traded minutes, not two
+    assert session_minutes(lunch) == 330 and infer_periods_per_year(lunch) == 252 * 330
+    one_bar = pd.DatetimeIndex(["2024-01-02 15:00"], tz="UTC")
+    assert session_minutes(one_bar) == 1440 and infer_periods_per_year(one_bar) == 252
 
 
 def test_definitions_name_the_factor_and_rate() -> None:
