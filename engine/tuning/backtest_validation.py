@@ -89,7 +89,7 @@ class Measure:
 
     def score(self, equity: pd.Series, ppy: float) -> tuple[float, float]:
         """(score, total return) of one fold's equity curve."""
-        m = compute_metrics(equity, None, None, ppy)
+        m = compute_metrics(equity, None, None, ppy, annualise_short=True)  # folds are shorter than a year
         first, second = m.get(self.primary), m.get(self.secondary) if self.secondary else None
         value = float(first if isinstance(first, int | float) else 0.0)
         value += 0.1 * float(second if isinstance(second, int | float) else 0.0)

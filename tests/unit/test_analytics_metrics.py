@@ -39,6 +39,10 @@ def test_known_drawdown() -> None:
     assert m["max_drawdown_duration_days"] == pytest.approx((eq.index[4] - eq.index[1]).days)
     assert m["cagr"] is None and m["calmar"] is None  # five returns: not annualised (GIPS), total return stands
     assert m["total_return"] == pytest.approx(0.25)
+    scored = compute_metrics(eq, None, None, DAYS, annualise_short=True)  # the tuner's fold scores compare anyway
+    cagr = 1.25 ** (252 / 5) - 1
+    assert scored["cagr"] == pytest.approx(cagr)
+    assert scored["calmar"] == pytest.approx(cagr / 0.5)
 
 
 def test_cagr_and_calmar_only_over_a_year() -> None:
@@ -162,3 +166,14 @@ def test_sp500_against_numpy_formulas() -> None:
     assert m["calmar"] == pytest.approx(cagr / abs(mdd), rel=1e-9)
     assert m["max_drawdown_duration"] == longest
     assert drawdown_duration(p)[0] == longest
+
+
+def test_the_tuners_stability_score_is_defined_on_a_short_fold() -> None:
+    """optimize_for STABILITY scores a walk-forward fold by its Calmar ratio: folds are shorter than a year,
+    so the score annualises anyway (a blank Calmar would score every version 0, the value of cash)."""
+    from engine.tuning.backtest_validation import Measure
+
+    eq = _daily([100, 120, 90, 60, 130, 125])
+    value, total = Measure("calmar", None).score(eq, DAYS)
+    assert value == pytest.approx((1.25 ** (252 / 5) - 1) / 0.5)
+    assert total == pytest.approx(0.25)
