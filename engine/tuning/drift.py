@@ -21,6 +21,7 @@ from engine.params.typed import Parameters
 
 MIN_SEGMENT = 30  # observations needed before and after a change point
 ADWIN_DELTA = 0.002  # river's default confidence; the workbook threshold gates the size of the shift
+CONSTANT_SHIFT = 1e6  # a shift this many sds means the reference data had no real spread
 DRIFT_SCALE = 10.0  # drift_threshold 0.15 -> a shift of 1.5 standard deviations of the reference data
 
 
@@ -51,8 +52,9 @@ class DriftFinding:
     after: float
 
     def text(self) -> str:
-        return (f"{self.feature}: mean {self.before:.4g} -> {self.after:.4g} "
-                f"({self.shift:.2f} sd of the earlier data) at observation {self.index}")
+        size = (f"{self.shift:.2f} sd of the earlier data" if self.shift < CONSTANT_SHIFT
+                else "the earlier data were constant")  # a spread of float residue: millions of sds say nothing
+        return f"{self.feature}: mean {self.before:.4g} -> {self.after:.4g} ({size}) at observation {self.index}"
 
 
 def detect(name: str, values: np.ndarray, threshold: float) -> DriftFinding | None:

@@ -51,3 +51,15 @@ def test_gaps_keep_indices_in_the_original_series() -> None:
 
 def test_too_short_series_never_drift() -> None:
     assert detect("x", np.r_[np.zeros(20), np.ones(20)], 0.1) is None
+
+
+def test_a_move_away_from_constant_data_is_said_in_words() -> None:
+    """Log review: 'mean 0 -> 0.1558 (155815498536.22 sd of the earlier data)' - a spread of float residue."""
+    values = np.r_[np.zeros(200) + 1e-13 * (np.arange(200) % 2), np.full(200, 0.1558)]
+    found = detect("module:CorrelationMatrix", values, 1.5)
+    assert found is not None
+    assert found.text().startswith("module:CorrelationMatrix: mean 5e-14 -> ")
+    assert "(the earlier data were constant) at observation" in found.text() and " sd of" not in found.text()
+    ordinary = detect("x", np.r_[np.random.default_rng(1).normal(0, 1, 300), np.random.default_rng(2).normal(3, 1, 300)],
+                      1.5)
+    assert ordinary is not None and " sd of the earlier data) at observation " in ordinary.text()
