@@ -134,16 +134,28 @@ def price_figure(view: RunView, symbol: str, colours: Mapping[str, str],
     return fig
 
 
+def daily_pnl(equity: pd.DataFrame) -> pd.Series:
+    """Equity change per UTC day, indexed by 'YYYY-MM-DD': the day's last equity against the day before's,
+    the first day against the run's starting equity (so the days add up to the run's P&L)."""
+    if equity.empty:
+        return pd.Series(dtype=float)
+    daily = equity.set_index("timestamp")["equity"].astype(float).resample("D").last().dropna()
+    pnl = daily.diff().fillna(daily.iloc[0] - float(equity["equity"].iloc[0]))
+    return pd.Series(pnl.to_numpy(), index=pd.DatetimeIndex(pnl.index).strftime("%Y-%m-%d"))
+
+
 def daily_pnl_figure(views: Sequence[RunView]) -> go.Figure:
-    """Equity change per market day (the last equity of each UTC day against the day before)."""
+    """One bar per market day and run. The days are categories (date strings in date order), not times: a
+    time axis gave a one-day run sub-second ticks and stretched a bar over the gap between runs' days."""
     if not views or all(v.equity.empty for v in views):
         return empty_figure("no equity yet")
     fig = go.Figure()
     for i, v in enumerate(views):
-        daily = v.equity.set_index("timestamp")["equity"].astype(float).resample("D").last().dropna()
-        pnl = daily.diff().fillna(daily.iloc[0] - float(v.equity["equity"].iloc[0]))
-        fig.add_trace(go.Bar(x=pnl.index, y=pnl.to_numpy(), name=v.label, marker_color=PALETTE[i % len(PALETTE)]))
+        pnl = daily_pnl(v.equity)
+        fig.add_trace(go.Bar(x=pnl.index.tolist(), y=pnl.to_numpy(), name=v.label,
+                             marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_layout(title="P&L per day", barmode="group", **{**LAYOUT, "height": 240})
+    fig.update_xaxes(type="category", categoryorder="category ascending", title_text="market day (UTC)")
     return fig
 
 

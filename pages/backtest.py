@@ -46,21 +46,33 @@ def _form(source: Any, csv_dir: Any, start: Any, end: Any, cash: Any, version: A
 
 
 def _form_card() -> dbc.Card:
+    """The form, its choices read now (the layout is built per request): a dropdown given its value and its
+    options together never shows blank, as it did while a callback raced to fill the options in."""
+    ctx = get_context()
+    max_bytes = ctx.settings.max_upload_bytes
     return dbc.Card(dbc.CardBody([
         html.H5("Run a backtest"),
         dbc.Label("Market data"),
         dbc.RadioItems(id=ids.SOURCE, value="stored", inline=True, options=[
             {"label": "stored history", "value": "stored"}, {"label": "CSV folder", "value": "csv"},
             {"label": "uploaded CSV", "value": "upload"}]),
-        dcc.Dropdown(id=ids.CSV_DIR, placeholder="folder under data/backtest/", className="mb-1"),
-        dcc.Upload(id=ids.UPLOAD, accept=".csv", max_size=get_context().settings.max_upload_bytes,
-                   children=html.Div(["Drop a CSV here or ", html.A("choose one")]), className="border rounded p-2"),
+        dcc.Dropdown(id=ids.CSV_DIR, placeholder="folder under data/backtest/", className="mb-1",
+                     options=[{"label": k, "value": k} for k in jobs.csv_choices(ctx.settings)]),
+        # No accept= or max_size=: the browser would drop such a file silently. Every file goes to take_upload,
+        # which says why it is refused; the server's MAX_CONTENT_LENGTH (app.py) still bounds the request.
+        dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a CSV here or ", html.A("choose one")]),
+                   className="border rounded p-2"),
+        html.Div(jobs.upload_hint(max_bytes), className="small text-muted"),
         html.Div(id=ids.UPLOAD_STATUS, className="small text-muted mb-2"),
-        dbc.Row([dbc.Col([dbc.Label("Start (UTC)"), dbc.Input(id=ids.START, placeholder="2024-01-02")]),
-                 dbc.Col([dbc.Label("End (UTC)"), dbc.Input(id=ids.END, placeholder="2024-12-31")])]),
-        dbc.Label("Starting cash"), dbc.Input(id=ids.CASH, type="number", value=1_000_000, min=100),
-        dbc.Label("Parameter version"), dcc.Dropdown(id=ids.VERSION, value="active", clearable=False),
-        dbc.Label("Planner preset"), dcc.Dropdown(id=ids.PRESET, value="default", clearable=False),
+        dbc.Row([dbc.Col([dbc.Label("Start (UTC)"), dbc.Input(id=ids.START, placeholder="YYYY-MM-DD, empty: first bar")]),
+                 dbc.Col([dbc.Label("End (UTC)"), dbc.Input(id=ids.END, placeholder="YYYY-MM-DD, empty: last bar")])]),
+        # Text, not type="number": a number input sends None for anything it finds invalid (empty, "e", below
+        # its min), so the server could not say what is wrong; build_spec checks what was typed.
+        dbc.Label("Starting cash"), dbc.Input(id=ids.CASH, type="text", inputMode="decimal", value=1_000_000),
+        dbc.Label("Parameter version"), dcc.Dropdown(id=ids.VERSION, value="active", clearable=False,
+                                                     options=data.version_options(ctx.store)),
+        dbc.Label("Planner preset"), dcc.Dropdown(id=ids.PRESET, value="default", clearable=False,
+                                                  options=data.preset_options(ctx.store)),
         dbc.Label("Name (optional)"), dbc.Input(id=ids.NAME, maxLength=120),
         dbc.ButtonGroup([dbc.Button("Run backtest", id=ids.RUN, color="primary", size="sm"),
                          dbc.Button("Cancel", id=ids.CANCEL, color="secondary", size="sm", disabled=True)],
@@ -103,18 +115,16 @@ def layout(**_kwargs: object) -> html.Div:
 
 
 @dash.callback(
-    Output(ids.RUN_A, "options"), Output(ids.RUN_B, "options"), Output(ids.VERSION, "options"),
-    Output(ids.PRESET, "options"), Output(ids.CSV_DIR, "options"), Output(ids.RUN_A, "value"),
+    Output(ids.RUN_A, "options"), Output(ids.RUN_B, "options"), Output(ids.RUN_A, "value"),
     Input(ids.RUNS_CHANGED, "data"),
 )
 @requires(Role.VIEWER)
 def fill_choices(changed: Any):
-    """The form's choices and the stored runs; a run that just finished is opened (set with its options)."""
-    ctx = get_context()
-    stored = [{"label": r.label, "value": r.id} for r in runs.list_runs(ctx.store)]
+    """The stored runs; a run that just finished is opened (set with its options). The form's own choices
+    are built with the layout."""
+    stored = data.run_options(get_context().store)
     opened = changed.get("open") if isinstance(changed, dict) else None
-    return (stored, stored, data.version_options(ctx.store), data.preset_options(ctx.store),
-            [{"label": k, "value": k} for k in jobs.csv_choices(ctx.settings)],
+    return (stored, stored,
             opened if isinstance(opened, int) and any(o["value"] == opened for o in stored) else no_update)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pandas as pd
 
 from engine.backtest import runs
 from engine.backtest.inputs import (
+    MIN_CASH,
     BacktestCancelled,
     BacktestError,
     BacktestSpec,
@@ -44,6 +46,7 @@ TABLE = "__table__"  # the preset choice "the regime -> preset table"
 MAX_CASH = 1e12
 CANCEL_CHECK_BARS = 10
 WARMUP = pd.Timedelta(days=400)  # stored history loaded before the start to warm the indicators up
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,000,000.50: thousands separators a trader may type
 
 
 def csv_choices(settings: Settings) -> dict[str, Path]:
@@ -58,6 +61,11 @@ def csv_choices(settings: Settings) -> dict[str, Path]:
     return found
 
 
+def upload_hint(max_bytes: int) -> str:
+    """The static line beside the upload, so a refused file is never a surprise."""
+    return f"CSV files (timestamp, open, high, low, close, volume[, symbol]), up to {max_bytes / 1e6:.1f} MB"
+
+
 def decode_csv_upload(contents: str, max_bytes: int) -> bytes:
     _head, _sep, b64 = (contents or "").partition(",")
     if len(b64) > (max_bytes * 4) // 3 + 8:
@@ -67,6 +75,32 @@ def decode_csv_upload(contents: str, max_bytes: int) -> bytes:
         return base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise BacktestError("the upload arrived damaged; try again") from None
+
+
+def parse_cash(value: Any) -> float:
+    """The form's starting cash, as typed (the field is text, so nothing is lost in the browser) -> a float
+    within MIN_CASH..MAX_CASH; a BacktestError says whether it is missing, not a number, or which bound it
+    breaks, quoting what was entered."""
+    bounds = f"a number from {MIN_CASH:,.0f} to {MAX_CASH:,.0f}"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise BacktestError(f"enter the starting cash ({bounds})")
+    shown = value.strip()[:40] if isinstance(value, str) else None
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError
+        text = str(value).strip()
+        cash = float(text.replace(",", "") if _GROUPED.fullmatch(text) else text)
+    except (ValueError, OverflowError):
+        cash = math.nan
+    if not math.isfinite(cash):
+        raise BacktestError(f"starting cash {shown or str(value)[:40]!r} is not a number; enter {bounds}")
+    if shown is None:
+        shown = f"{cash:,.0f}" if cash.is_integer() else f"{cash:,}"
+    if cash < MIN_CASH:
+        raise BacktestError(f"starting cash {shown} is below the minimum of {MIN_CASH:,.0f}; enter {bounds}")
+    if cash > MAX_CASH:
+        raise BacktestError(f"starting cash {shown} is above the maximum of {MAX_CASH:,.0f}; enter {bounds}")
+    return cash
 
 
 @dataclass(frozen=True)
@@ -131,12 +165,7 @@ def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store:
     `edits`: the Parameters page's pending edits, used when the form's version is "pending"."""
     start = parse_date(form.get("start"), "start")
     end = parse_date(form.get("end"), "end", end_of_day=True)
-    try:
-        cash = float(form.get("cash") or 0)
-        if not math.isfinite(cash) or cash > MAX_CASH:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise BacktestError(f"starting cash {form.get('cash')!r} is not a number") from None
+    cash = parse_cash(form.get("cash"))
     frames, source, data_label, index = _frames(form, upload, store, settings, start, end)
     params, label = _params(form.get("version"), store, edits)
     preset_name = str(form.get("preset") or "default")[:80]

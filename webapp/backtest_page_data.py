@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import dcc, html, no_update
+import dash_bootstrap_components as dbc
+from dash import dcc, html, no_update, set_props
 
 from components import backtest_views as bv
 from components.formatting import money
+from components.ids import backtest as ids
 from engine.analytics import open_lots, round_trips
 from engine.analytics.definitions import definitions_for
 from engine.backtest import runs
@@ -48,6 +50,12 @@ def preset_options(store: Store) -> list[dict[str, Any]]:
     return [{"label": n, "value": n} for n in names] + [{"label": "the regime → preset table", "value": TABLE}]
 
 
+def run_options(store: Store) -> list[dict[str, Any]]:
+    """The runs the pickers offer: finished ones only, since a failed, cancelled or running run has no
+    results to open or compare (its reason is in the page's status when it ends)."""
+    return [{"label": r.label, "value": r.id} for r in runs.list_runs(store) if r.status == "done"]
+
+
 def check_upload(contents: str, name: str, max_bytes: int) -> dict[str, Any]:
     return frames_from_upload(decode_csv_upload(contents, max_bytes), name)
 
@@ -58,10 +66,18 @@ def _colours(store: Store) -> dict[str, str]:
     return {r["regime_name"]: r["color"] for r in cat["regimes"]}
 
 
+def _unfinished(info: runs.RunSummary) -> str | None:
+    """Why a run has no results (it is running, failed or cancelled), or None when it finished."""
+    if info.status == "done":
+        return None
+    return f"run #{info.id} is {info.status}" + (f": {info.message}" if info.message else "")
+
+
 def run_view(store: Store, run_id: int) -> bv.RunView:
     info = runs.get_run(store, run_id)
-    if info.status != "done":
-        raise BacktestError(f"run #{run_id} is {info.status}" + (f": {info.message}" if info.message else ""))
+    why = _unfinished(info)
+    if why is not None:
+        raise BacktestError(why)
     with store.read() as s:
         row = s.get(BacktestRun, run_id)
         if row is None:  # deleted between the two reads
@@ -77,28 +93,38 @@ def _definitions(metrics: dict[str, Any]) -> dict[str, str]:
 
 
 def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
-    chosen = [r for r in (run_a, run_b) if isinstance(r, int)]
-    empty = bv.empty_figure("open or run a backtest")
+    """The chosen runs that finished; one that did not (or no longer exists) is named with the reason in the
+    run info, and the other run is still shown: one bad run must not blank the comparison."""
+    chosen = list(dict.fromkeys(r for r in (run_a, run_b) if isinstance(r, int)))
     if not chosen:
-        return empty, bv.empty_figure(""), bv.empty_figure(""), "", "", [], [], [], ""
-    try:
-        views = [run_view(store, r) for r in dict.fromkeys(chosen)]
-    except BacktestError as exc:
-        return (empty, bv.empty_figure(""), bv.empty_figure(""), html.Div(str(exc), className="text-warning"), "", [],
-                [], [], "")
+        return bv.empty_figure("open or run a backtest"), bv.empty_figure(""), bv.empty_figure(""), "", "", [], [], [], ""
+    views: list[bv.RunView] = []
+    infos: list[str] = []
+    problems: list[str] = []
+    for run_id in chosen:
+        try:
+            infos.append(_info(runs.get_run(store, run_id)))
+            views.append(run_view(store, run_id))
+        except BacktestError as exc:
+            problems.append(str(exc))
+    lead = "Not compared" if views and len(chosen) > 1 else "Nothing to show"
+    notes = [html.Div(f"{lead}: {p} (only a finished run has results)", className="text-warning")
+             for p in problems]
+    info = html.Div([html.Div(" · ".join(infos)), *notes]) if notes else " · ".join(infos)
+    if not views:
+        return (bv.empty_figure(f"{lead}: {problems[0]}"), bv.empty_figure(""), bv.empty_figure(""), "", "", [], [],
+                [], info)
 
     first = views[0]
     trips = round_trips(first.fills.assign(**{c: first.fills[c].astype(float) for c in ("qty", "price", "commission")}))
     defs = _definitions(dict(first.metrics))
     symbols = [c for c in first.prices.columns if c != "timestamp"]
-    info = " · ".join(_info(store, r) for r in dict.fromkeys(chosen))
     return (bv.equity_figure(views), bv.drawdown_figure(views), bv.daily_pnl_figure(views), bv.metrics_table(views, defs),
             bv.regime_table(views, defs), bv.records(trips), bv.records(first.fills),
             [{"label": s, "value": s} for s in symbols], info)
 
 
-def _info(store: Store, run_id: int) -> str:
-    r = runs.get_run(store, run_id)
+def _info(r: runs.RunSummary) -> str:
     span = f"{r.start_ts:%Y-%m-%d}" if r.start_ts else "start of data"
     span += f" → {r.end_ts:%Y-%m-%d}" if r.end_ts else " → end of data"
     return (f"#{r.id}: {r.data_label}, {span}, cash {money(r.cash, 0)}, {r.params_label}, preset {r.preset_name}, "
@@ -150,11 +176,17 @@ def _symbol_figure(store: Store, run_a: Any, symbol: str | None, options: list[d
 
 
 def download(store: Store, run_id: int, kind: str) -> Any:
+    """The file, or the reason there is none in the page's status (a click that does nothing looks broken).
+    An unfinished run keeps only its parameters.xlsx: its metrics.json would be an empty, misleading '{}'."""
     if kind not in (*runs.TABLES, "metrics.json", "parameters.xlsx"):
         return no_update
     try:
         if kind == "parameters.xlsx":
             return dcc.send_bytes(runs.workbook(store, run_id), f"backtest-{run_id}-parameters.xlsx")
+        why = _unfinished(runs.get_run(store, run_id))
+        if why is not None:
+            raise BacktestError(f"{why}, so it has no {kind} (only its parameters.xlsx)")
         return dcc.send_string(runs.file_text(store, run_id, kind), f"backtest-{run_id}-{kind}")
-    except BacktestError:
+    except BacktestError as exc:
+        set_props(ids.STATUS, {"children": dbc.Alert(f"Nothing to download: {exc}", color="warning", id=ids.ERROR)})
         return no_update

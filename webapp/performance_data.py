@@ -95,12 +95,19 @@ def chart_frame(sample: pd.DataFrame, peak_before: float | None, points: int = C
 
 
 def daily_pnl(session: Session, start: datetime | None, end: datetime | None) -> pd.DataFrame:
-    """P&L of each UTC day: its last equity minus the previous day's (the day before the range included)."""
-    daily = pq.daily_equity(session, start - timedelta(days=7) if start else None, end)
-    daily["pnl"] = daily["equity"].diff()
-    if start is not None:
-        daily = daily[daily["ts"] >= pd.Timestamp(start)]
-    return daily.dropna(subset=["pnl"]).loc[:, ["day", "pnl"]].reset_index(drop=True)
+    """P&L of each UTC day in range: its last equity minus the day before's, the first day's against the equity
+    at the start of the range (the last snapshot before it, else the range's first snapshot). The Backtest page
+    counts day 1 the same way, so the days add up to the range's P&L and a one-day range still has its bar."""
+    daily = pq.daily_equity(session, start, end)
+    before = pq.account_range(session, None, start - timedelta(microseconds=1)) if start is not None else None
+    inside = pq.account_range(session, start, end) if before is None else None
+    opening = before.last_ts if before is not None else inside.first_ts if inside is not None else None
+    if daily.empty or opening is None:  # no snapshot in range
+        return pd.DataFrame({"day": pd.Series(dtype=str), "pnl": pd.Series(dtype=float)})
+    base = pq.daily_equity(session, opening, opening)  # the snapshot at that time (the last one if tied)
+    pnl = daily["equity"].diff()
+    pnl.iloc[0] = float(daily["equity"].iloc[0]) - float(base["equity"].iloc[-1])
+    return pd.DataFrame({"day": daily["day"], "pnl": pnl}).reset_index(drop=True)
 
 
 def build_view(session: Session, start: datetime | None, end: datetime | None,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.market.csv_source import load_ohlcv_csv
 from engine.market.types import MarketDataError
@@ -148,14 +148,29 @@ def load_stored_history(store: Store, start: datetime | None = None, end: dateti
         if end is not None:
             query = query.where(BarRow.ts <= end)
         rows = s.execute(query.order_by(BarRow.symbol, BarRow.ts)).all()
-    if not rows:
-        raise BacktestError("no stored bars in the chosen range")
+        if not any(r[0] == index for r in rows):  # what the store does cover, for the message
+            first, last = s.execute(select(func.min(BarRow.ts), func.max(BarRow.ts))
+                                    .where(BarRow.symbol == index)).one()
+            raise BacktestError(_no_bars(index, start, end, first, last))
     df = pd.DataFrame(rows, columns=["symbol", "timestamp", "open", "high", "low", "close", "volume"])
     df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
     frames = {str(sym): g.drop(columns="symbol").reset_index(drop=True) for sym, g in df.groupby("symbol", sort=True)}
-    if index not in frames:
-        raise BacktestError(f"no stored bars of the index {index} in the chosen range")
     return frames, index
+
+
+def _utc(ts: datetime) -> str:
+    """A stored or chosen time as the form shows it (a naive stored time is UTC)."""
+    stamp = pd.Timestamp(ts)
+    return f"{stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC):%Y-%m-%d %H:%M}"
+
+
+def _no_bars(index: str, start: datetime | None, end: datetime | None, first: datetime | None,
+             last: datetime | None) -> str:
+    """Why the chosen range found nothing, with what the stored data covers, so the user can choose again."""
+    if first is None or last is None:
+        return f"the store has no bars of the index {index} yet; run the engine first or choose CSV data"
+    chosen = f"between {_utc(start) if start else 'the first bar'} and {_utc(end) if end else 'the last bar'}"
+    return f"no stored {index} bars {chosen}; the data covers {_utc(first)} to {_utc(last)} UTC"
 
 
 def params_from_workbook(source: str | Path | bytes, name: str = "workbook") -> ParamSet:

@@ -70,7 +70,8 @@ def test_queries_reach_the_whole_year_and_a_range(year_store) -> None:  # type: 
     assert view.stored_peak == pytest.approx(h.equity.max())
     assert view.drawdown_from_peak == pytest.approx(h.equity[-1] / h.equity.max() - 1.0)
     assert view.chart["peak"].iloc[-1] == pytest.approx(h.equity.max())
-    assert len(view.daily) == 251  # 252 session days, the first has no previous day
+    assert len(view.daily) == 252  # 252 session days, the first against the first snapshot
+    assert view.daily["pnl"].sum() == pytest.approx(h.equity[-1] - h.equity[0], abs=1e-6)  # the days add up
     per = view.metrics["per_regime"]
     assert isinstance(per, dict) and sum(v["time_share"] for v in per.values()) == pytest.approx(1.0)
     assert sum(v["pnl"] for v in per.values()) == pytest.approx(h.equity[-1] - h.equity[0], abs=0.01)

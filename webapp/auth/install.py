@@ -14,7 +14,6 @@ from webapp.auth.guard import CALLBACK_ENDPOINT, DASH_APP_KEY, install_guard
 from webapp.auth.headers import install_headers
 from webapp.auth.pages import register_auth_pages
 from webapp.auth.sessions import init_sessions
-from webapp.param_views import too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +43,17 @@ def init_auth(app: Dash, settings: Settings) -> None:
     _install_error_handlers(server, settings.max_upload_bytes)
 
 
+def request_too_large_message(max_bytes: int) -> str:
+    """The server's 413: the request body is not read, so which upload it carried (a parameter workbook on the
+    Parameters page, a CSV on the Backtest page) is unknown; the message names both limits' common size."""
+    return (f"the file is larger than the {max_bytes / 1e6:.1f} MB upload limit (parameter workbooks and backtest "
+            "CSV files alike)")
+
+
 def _install_error_handlers(server: Flask, max_upload_bytes: int) -> None:
     @server.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
-        return jsonify({"error": f"refused: {too_large_message(max_upload_bytes)}; nothing was changed"}), 413
+        return jsonify({"error": f"refused: {request_too_large_message(max_upload_bytes)}; nothing was changed"}), 413
 
     @server.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | HTTPException | tuple[Response, int]:
