@@ -143,7 +143,8 @@ def take_upload(contents: str | None, filename: str | None):
     except BacktestError as exc:
         return None, html.Span(f"{name} was refused: {exc}", className="text-danger", id=ids.UPLOAD_ERROR)
     summary = ", ".join(f"{s} ({len(f):,} bars)" for s, f in sorted(frames.items()))
-    return {"contents": contents, "filename": name}, f"{name}: {summary}"
+    why = jobs.nothing_to_trade(frames, next(iter(frames))) if len(frames) == 1 else None
+    return {"contents": contents, "filename": name}, f"{name}: {summary}" + (f"; note: {why}" if why else "")
 
 
 @dash.callback(

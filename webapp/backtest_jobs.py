@@ -211,4 +211,16 @@ def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, 
     except Exception as exc:  # noqa: BLE001 - stored as the run's failure, shown to the user in one line
         runs.fail_run(store, run_id, f"the backtest failed: {type(exc).__name__}: {exc}")
         raise BacktestError(f"the backtest failed: {type(exc).__name__}: {exc}") from exc
-    return f"run #{run_id}: {result.bars:,} bars, {len(result.orders)} orders, {len(result.fills)} fills"
+    outcome = f"run #{run_id}: {result.bars:,} bars, {len(result.orders)} orders, {len(result.fills)} fills"
+    why = nothing_to_trade(built.spec.frames, built.spec.index_symbol)
+    return f"{outcome} ({why})" if why else outcome
+
+
+def nothing_to_trade(frames: Mapping[str, Any], index_symbol: str) -> str | None:
+    """Why a run can place no order: its data holds only the index, which the regime is read from and the
+    planner does not trade (it trades the other symbols). A single-symbol CSV is the common case."""
+    if set(frames) - {index_symbol}:
+        return None
+    return (f"the data holds only {index_symbol}, the index the regime is read from; the planner trades the "
+            "other symbols, so no order can be placed: add the stocks to trade (a CSV with a symbol column, "
+            "or one file per symbol)")

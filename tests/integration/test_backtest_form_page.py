@@ -79,7 +79,14 @@ def test_every_refused_upload_says_why(trader_app) -> None:  # type: ignore[no-u
     big = send(csv + b"2024-01-03,1,2,0.5,1.5,10\n" * 240_000, "big.csv")  # 6.4 MB > the 5 MB limit
     assert "big.csv was refused: the file is larger than the 5.0 MB upload limit; split it or use a CSV folder " \
            "under data/backtest/" in big
-    assert "good.csv: GOOD (1 bars)" in send(csv, "good.csv")  # the next file replaces the message
+    good = send(csv, "good.csv")
+    assert good.startswith("good.csv: GOOD (1 bars)")  # the next file replaces the message
+    assert "; note: the data holds only GOOD, the index the regime is read from; the planner trades the other " \
+           "symbols, so no order can be placed" in good  # a one-symbol file: why a run of it will trade nothing
+    two = (b"timestamp,symbol,open,high,low,close,volume\n2024-01-02,IDX,1,2,0.5,1.5,10\n"
+           b"2024-01-02,AAA,1,2,0.5,1.5,10\n")
+    both = send(two, "two.csv")
+    assert both == "two.csv: AAA (1 bars), IDX (1 bars)"  # the stocks are traded: no note
 
 
 @pytest.mark.parametrize(("cash", "message"), [
