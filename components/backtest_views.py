@@ -12,37 +12,10 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.charts import LAYOUT, empty_figure
-from components.formatting import money, number, pct
 from components.ids import backtest as ids
+from components.metric_display import METRIC_ROWS, format_metric, metric_words
 
-PCT_KEYS = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "avg_gross_exposure",
-            "risk_free"}
-MONEY_KEYS = {"avg_win", "avg_loss", "commission"}
-METRIC_ORDER = ("total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
-                "max_drawdown_duration", "max_drawdown_duration_days", "win_rate", "profit_factor", "avg_win",
-                "avg_loss", "exposure", "avg_gross_exposure", "turnover", "trades", "fills", "commission",
-                "periods_per_year", "risk_free")
-# A metric's row label in words (its key, e.g. max_drawdown, stays in the stored metrics and the definitions).
-METRIC_WORDS = {
-    "total_return": "Total return", "cagr": "CAGR", "volatility": "Volatility", "sharpe": "Sharpe",
-    "sortino": "Sortino", "calmar": "Calmar", "max_drawdown": "Max drawdown",
-    "max_drawdown_duration": "Max drawdown duration (bars)", "max_drawdown_duration_days": "Max drawdown duration (days)",
-    "win_rate": "Win rate", "profit_factor": "Profit factor", "avg_win": "Average win", "avg_loss": "Average loss",
-    "exposure": "Exposure", "avg_gross_exposure": "Average gross exposure", "turnover": "Turnover",
-    "trades": "Trades", "fills": "Fills", "commission": "Commission", "periods_per_year": "Periods per year",
-    "risk_free": "Risk-free rate", "time_share": "Time share", "pnl": "P&L", "return": "Return",
-}
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-
-
-def metric_words(key: str) -> str:
-    """A metric key in words: 'max_drawdown' -> 'Max drawdown'."""
-    return METRIC_WORDS.get(key) or key.replace("_", " ").capitalize()
-
-
-def share(value: float | None) -> str:
-    """A fraction as a percentage (0.1234 -> +12.34%); a dash when unknown."""
-    return pct(None if value is None or value != value else float(value) * 100.0)
 
 
 @dataclass(frozen=True)
@@ -159,27 +132,15 @@ def daily_pnl_figure(views: Sequence[RunView]) -> go.Figure:
     return fig
 
 
-def fmt(key: str, value: Any) -> str:
-    if value is None:
-        return "–"
-    if key in PCT_KEYS:
-        return share(float(value))
-    if key in MONEY_KEYS:
-        return money(float(value))
-    if isinstance(value, int):
-        return f"{value:,}"
-    return number(float(value), 3)
-
-
 def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> dbc.Table:
     """One row per metric, one column per run, the definition beside it."""
     head = html.Thead(html.Tr([html.Th("Metric"), *[html.Th(v.label) for v in views], html.Th("Definition")]))
     rows = []
-    for key in METRIC_ORDER:
+    for key, label in METRIC_ROWS:
         if not any(key in v.metrics for v in views):
             continue
-        rows.append(html.Tr([html.Td(metric_words(key)), *[html.Td(fmt(key, v.metrics.get(key)), className="text-end")
-                                              for v in views],
+        rows.append(html.Tr([html.Td(label), *[html.Td(format_metric(key, v.metrics.get(key)), className="text-end")
+                                               for v in views],
                              html.Td(definitions.get(key, ""), className="small text-muted")]))
     return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, className="mb-0", id=ids.METRICS_TABLE)
 
@@ -188,8 +149,8 @@ def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> ht
     rows = []
     for v in views:
         for name, m in sorted((v.metrics.get("per_regime") or {}).items()):
-            rows.append(html.Tr([html.Td(v.label), html.Td(name), html.Td(share(m.get("time_share"))),
-                                 html.Td(money(m.get("pnl"))), html.Td(share(m.get("return"))),
+            rows.append(html.Tr([html.Td(v.label), html.Td(name), html.Td(format_metric("time_share", m.get("time_share"))),
+                                 html.Td(format_metric("pnl", m.get("pnl"))), html.Td(format_metric("return", m.get("return"))),
                                  html.Td(str(m.get("trades", 0)))]))
     if not rows:
         return html.Div("no regime was classified in this run", className="text-muted small")

@@ -141,12 +141,12 @@ def rendered(start: str | None, end: str | None, _stamp: str) -> tuple[object, .
     dd = view.drawdown_from_peak
     return (
         show.equity_figure(view), show.drawdown_figure(view), show.daily_figure(view),
-        show.format_value("total_return", m["total_return"]),
+        show.format_metric("total_return", m["total_return"]),
         f"{view.span.first_ts:%Y-%m-%d %H:%M} → {view.span.last_ts:%Y-%m-%d %H:%M}",
         fmt.pct(dd * 100.0) if dd is not None else "—",
         f"peak {fmt.money(view.stored_peak)} (stored by the risk engine)",
         f"{view.fill_count:,}", f"commission {fmt.money(view.commission)}",
-        f"{m['trades']:,}", f"win rate {show.format_value('win_rate', m['win_rate'])}",
+        f"{m['trades']:,}", f"win rate {show.format_metric('win_rate', m['win_rate'])}",
         show.metrics_table(view), show.regime_table(view), show.trip_rows(view), fills, " · ".join(view.notes),
     )
 

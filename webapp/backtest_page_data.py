@@ -10,6 +10,7 @@ from dash import dcc, html, no_update, set_props
 from components import backtest_views as bv
 from components.formatting import money
 from components.ids import backtest as ids
+from components.metric_display import format_metric
 from engine.analytics import open_lots, round_trips
 from engine.analytics.definitions import definitions_for
 from engine.backtest import runs
@@ -142,8 +143,8 @@ def symbol_pnl(view: bv.RunView, symbol: str) -> str:
     held = float(lots["qty"].sum()) if len(lots) else 0.0
     unreal = float((lots["qty"] * (last - lots["entry_price"])).sum()) if len(lots) and last is not None else 0.0
     return (f"{symbol}: realised {money(float(trips['pnl'].sum()) if len(trips) else 0.0)} over {len(trips)} round "
-            f"trip(s), win rate {bv.share(wins)}; unrealised {money(unreal)} on {held:g} held at the last close "
-            f"{'–' if last is None else f'{last:,.2f}'}")
+            f"trip(s), win rate {format_metric('win_rate', wins)}; unrealised {money(unreal)} on {held:g} held at the last close "
+            f"{'—' if last is None else f'{last:,.2f}'}")
 
 
 def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any, Any]:

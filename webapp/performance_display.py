@@ -9,52 +9,21 @@ import plotly.io as pio
 from dash import html
 
 from components.charts import LAYOUT
-from components.formatting import money
+from components.metric_display import METRIC_ROWS, format_metric
 from components.tables import column, small_table
 from webapp.performance_data import PerformanceView
 
 MARKET_AXIS = "market time (UTC)"
 TEMPLATE = pio.templates[str(LAYOUT["template"])].to_plotly_json()
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "avg_gross_exposure",
-           "time_share", "return"}
-RATIO = {"sharpe", "sortino", "calmar", "profit_factor", "turnover"}
-MONEY = {"avg_win", "avg_loss", "commission", "pnl"}
-METRIC_ROWS = [
-    ("total_return", "Total return"), ("cagr", "CAGR"), ("volatility", "Volatility (annualised)"),
-    ("sharpe", "Sharpe"), ("sortino", "Sortino"), ("calmar", "Calmar"), ("max_drawdown", "Max drawdown"),
-    ("max_drawdown_duration", "Max drawdown duration (bars)"), ("max_drawdown_duration_days", "… in days"),
-    ("win_rate", "Win rate"), ("profit_factor", "Profit factor"), ("avg_win", "Average win"),
-    ("avg_loss", "Average loss"), ("exposure", "Time invested"), ("avg_gross_exposure", "Average gross exposure"),
-    ("turnover", "Turnover"), ("trades", "Round trips"), ("fills", "Fills"), ("commission", "Commission paid"),
-    ("periods_per_year", "Return periods a year"), ("risk_free", "Risk-free rate (annual)"),
-]
 TRIP_COLUMNS = [column("exit_ts", "Exit (market time)"), column("symbol"), column("direction"), column("qty"),
                 column("entry_ts", "Entry (market time)"), column("entry_price"), column("exit_price"),
                 column("pnl", "P&L (net)"), column("commission"), column("return")]
 TRIPS_SHOWN = 1_000
 
 
-def format_value(key: str, value: object) -> str:
-    """A metric for a person: percentages, ratios, money, counts; '—' when undefined."""
-    if value is None:
-        return "—"
-    if not isinstance(value, int | float):
-        return str(value)
-    if key in PERCENT or key == "risk_free":
-        return f"{value * 100:+.2f}%" if key not in {"time_share", "win_rate", "exposure", "avg_gross_exposure",
-                                                     "risk_free"} else f"{value * 100:.2f}%"
-    if key in RATIO:
-        return f"{value:,.2f}"
-    if key in MONEY:
-        return money(value)
-    if key == "max_drawdown_duration_days":
-        return f"{value:,.1f}"
-    return f"{value:,.0f}"
-
-
 def metrics_table(view: PerformanceView) -> html.Table:
     """Metric, value and its definition (also the row's tooltip), so every number says how it was made."""
-    rows = [html.Tr([html.Td(label), html.Td(format_value(key, view.metrics.get(key)), className="text-end",
+    rows = [html.Tr([html.Td(label), html.Td(format_metric(key, view.metrics.get(key)), className="text-end",
                                              id=f"performance-metric-{key.replace('_', '-')}"),
                      html.Td(view.definitions.get(key, ""), className="small text-muted")],
                     title=view.definitions.get(key, ""))
@@ -66,8 +35,8 @@ def metrics_table(view: PerformanceView) -> html.Table:
 def regime_table(view: PerformanceView) -> object:
     per = view.metrics.get("per_regime") or {}
     assert isinstance(per, dict)
-    rows = [[name, format_value("time_share", v["time_share"]), format_value("pnl", v["pnl"]),
-             format_value("return", v["return"]), v["trades"]]
+    rows = [[name, format_metric("time_share", v["time_share"]), format_metric("pnl", v["pnl"]),
+             format_metric("return", v["return"]), v["trades"]]
             for name, v in sorted(per.items(), key=lambda kv: -(kv[1]["time_share"] or 0.0))]
     return small_table(["Regime", "Time share", "P&L", "Return", "Round trips"], rows,
                        f"no regime snapshots for {view.regime_symbol or 'the index'} in this range")

@@ -99,8 +99,8 @@ def test_backtest_metric_rows_are_words_with_their_definitions() -> None:
     table = _tree(bv.metrics_table([view], {"max_drawdown": "Largest fall of equity", "sharpe": "Sharpe ratio: x"}))
     rows = table["props"]["children"][1]["props"]["children"]
     cells = [[cell["props"]["children"] for cell in row["props"]["children"]] for row in rows]
-    assert cells == [["Sharpe", "1.200", "Sharpe ratio: x"], ["Max drawdown", "-5.00%", "Largest fall of equity"],
-                     ["Average gross exposure", "+50.00%", ""]]
+    assert cells == [["Sharpe", "1.20", "Sharpe ratio: x"], ["Max drawdown", "-5.00%", "Largest fall of equity"],
+                     ["Average gross exposure", "50.00%", ""]]
     assert bv.metric_words("max_drawdown_duration_days") == "Max drawdown duration (days)"
     assert bv.metric_words("some_new_metric") == "Some new metric"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from components import backtest_views as bv
+from components.metric_display import format_metric
 from webapp.backtest_page_data import symbol_pnl
 
 
@@ -20,7 +21,7 @@ def _view(fills: list[tuple[str, str, str, float, float, float]]) -> bv.RunView:
 def test_realised_and_unrealised_pnl_of_a_symbol() -> None:
     view = _view([("2024-01-02", "AAA", "buy", 10, 100.0, 1.0), ("2024-01-03", "AAA", "sell", 4, 110.0, 0.4)])
     # realised: 4 x (110 - 100) - (0.4 + 4/10 of 1.0) = 39.20; unrealised: 6 x (120 - 100) = 120
-    assert symbol_pnl(view, "AAA") == ("AAA: realised $39.20 over 1 round trip(s), win rate +100.00%; "
+    assert symbol_pnl(view, "AAA") == ("AAA: realised $39.20 over 1 round trip(s), win rate 100.00%; "
                                        "unrealised $120.00 on 6 held at the last close 120.00")
 
 
@@ -36,5 +37,6 @@ def test_daily_pnl_is_the_change_of_the_last_equity_of_each_day() -> None:
 
 
 def test_metric_formatting_shows_fractions_as_percent() -> None:
-    assert bv.fmt("total_return", 0.1234) == "+12.34%" and bv.fmt("max_drawdown", -0.05) == "-5.00%"
-    assert bv.fmt("commission", 12.5) == "$12.50" and bv.fmt("trades", 7) == "7" and bv.fmt("sharpe", None) == "–"
+    assert format_metric("total_return", 0.1234) == "+12.34%" and format_metric("max_drawdown", -0.05) == "-5.00%"
+    assert format_metric("commission", 12.5) == "$12.50" and format_metric("trades", 7) == "7"
+    assert format_metric("sharpe", None) == "—"

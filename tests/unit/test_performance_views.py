@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from components.metric_display import format_metric as format_value
 from components.trading_tables import positions_table
 from webapp.performance_data import chart_frame, day_bounds, parse_day
-from webapp.performance_display import format_value
 from webapp.performance_symbol import fill_roles
 
 
@@ -42,6 +42,20 @@ def test_format_value() -> None:
     assert format_value("commission", 12.5) == "$12.50"
     assert format_value("trades", 1512) == "1,512"
     assert format_value("calmar", None) == "—"
+
+
+def test_both_pages_show_a_metric_the_same_way() -> None:
+    """Review: '+19284.30%' without separators, 'Periods per year 60,732.000', a '+' on volatility and on the
+    risk-free rate, '-0.00%', and the two pages labelling the same metric differently."""
+    assert format_value("cagr", 192.843) == "+19,284.30%"
+    assert format_value("total_return", -0.00001) == "0.00%" and format_value("total_return", 0.0) == "0.00%"
+    assert format_value("volatility", 0.1834) == "18.34%" and format_value("risk_free", 0.02) == "2.00%"
+    assert format_value("periods_per_year", 362_880.0) == "362,880"
+    assert format_value("calmar", 40_050.7531) == "40,050.75"
+    assert format_value("sharpe", float("nan")) == "—"
+    from components import backtest_views
+    from webapp import performance_display
+    assert backtest_views.METRIC_ROWS is performance_display.METRIC_ROWS  # one list of labels for both pages
 
 
 def test_positions_link_to_the_symbol_chart() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from webapp.performance_display import format_value
+from components.metric_display import format_metric as format_value
 from webapp.performance_symbol import SymbolView, pnl_line
 from webapp.risk_views import money as risk_money
 
