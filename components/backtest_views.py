@@ -15,6 +15,10 @@ from components.charts import LAYOUT, empty_figure
 from components.ids import backtest as ids
 from components.metric_display import METRIC_ROWS, format_metric, metric_words
 
+# What an empty panel will show, until a run is open (a blank panel with a toolbar looks broken)
+WAITING = {"drawdown": "drawdown from the peak: open or run a backtest",
+           "price": "a symbol's price with regime bands and fills: open a run, then choose a symbol",
+           "daily": "P&L per market day: open or run a backtest"}
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
 

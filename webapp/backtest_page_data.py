@@ -1,6 +1,7 @@
 """The Backtest page's reads: choices for the form, stored runs turned into figures and tables, downloads."""
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import Any
 
 import dash
@@ -98,7 +99,8 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
     run info, and the other run is still shown: one bad run must not blank the comparison."""
     chosen = list(dict.fromkeys(r for r in (run_a, run_b) if isinstance(r, int)))
     if not chosen:
-        return bv.empty_figure("open or run a backtest"), bv.empty_figure(""), bv.empty_figure(""), "", "", [], [], [], ""
+        return (bv.empty_figure("open or run a backtest"), bv.empty_figure(bv.WAITING["drawdown"]),
+                bv.empty_figure(bv.WAITING["daily"]), "", "", [], [], [], "")
     views: list[bv.RunView] = []
     infos: list[str] = []
     problems: list[str] = []
@@ -113,7 +115,8 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
              for p in problems]
     info = html.Div([html.Div(" · ".join(infos)), *notes]) if notes else " · ".join(infos)
     if not views:
-        return (bv.empty_figure(f"{lead}: {problems[0]}"), bv.empty_figure(""), bv.empty_figure(""), "", "", [], [],
+        return (bv.empty_figure(f"{lead}: {problems[0]}"), bv.empty_figure(bv.WAITING["drawdown"]),
+                bv.empty_figure(bv.WAITING["daily"]), "", "", [], [],
                 [], info)
 
     first = views[0]
@@ -125,9 +128,15 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
             [{"label": s, "value": s} for s in symbols], info)
 
 
+def _when(ts: datetime) -> str:
+    """A range bound as chosen: the day alone for a whole day (a date typed into the form), else to the minute."""
+    whole_day = ts.time() in (time(0, 0), time(23, 59, 59, 999_999))
+    return f"{ts:%Y-%m-%d}" if whole_day else f"{ts:%Y-%m-%d %H:%M}"
+
+
 def _info(r: runs.RunSummary) -> str:
-    span = f"{r.start_ts:%Y-%m-%d}" if r.start_ts else "start of data"
-    span += f" → {r.end_ts:%Y-%m-%d}" if r.end_ts else " → end of data"
+    span = _when(r.start_ts) if r.start_ts else "start of data"
+    span += f" → {_when(r.end_ts)}" if r.end_ts else " → end of data"
     return (f"#{r.id}: {r.data_label}, {span}, cash {money(r.cash, 0)}, {r.params_label}, preset {r.preset_name}, "
             f"{r.bars:,} bars, by {r.author}")
 
@@ -160,7 +169,7 @@ def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dic
 
 def _symbol_figure(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any]:
     if not isinstance(run_a, int):
-        return bv.empty_figure(""), no_update
+        return bv.empty_figure(bv.WAITING["price"]), no_update
     try:
         view = run_view(store, run_a)
     except BacktestError as exc:

@@ -11,7 +11,9 @@ the browsers do. The two share nothing but the store, exactly like the productio
   and waits for it; a child still alive after `stop_timeout_s` is killed.
 - The web process killed outright (SIGKILL): the child gets SIGTERM from the kernel (Linux
   PR_SET_PDEATHSIG, set by the child itself, see engine/__main__.py) and shuts down the same way.
-- The child dies on its own: restarted, at most RESTARTS_PER_WINDOW times per RESTART_WINDOW_S.
+- The child dies on its own: restarted, at most RESTARTS_PER_WINDOW times per RESTART_WINDOW_S. An exit 0
+  follows its graceful shutdown (the Trade controls' shutdown, or a signal sent to it alone): that is no
+  error, and the restarted engine keeps trading STOPPED (on_engine_start) until an operator resumes.
 """
 from __future__ import annotations
 
@@ -80,7 +82,11 @@ class EngineProcess:
                           "on without an engine (the dead-man's switch watches)", code, RESTARTS_PER_WINDOW,
                           RESTART_WINDOW_S)
                 return
-            log.error("the engine process exited with %s; restarting it in %.1f s", code, self.restart_delay_s)
+            if code == 0:  # its graceful shutdown ran (a shutdown command, or a signal that reached it alone)
+                log.warning("the engine process stopped after a graceful shutdown; starting it again in %.1f s "
+                            "(trading stays STOPPED until an operator resumes)", self.restart_delay_s)
+            else:
+                log.error("the engine process exited with %s; restarting it in %.1f s", code, self.restart_delay_s)
             if self._stopping.wait(self.restart_delay_s):
                 return
             with self._lock:

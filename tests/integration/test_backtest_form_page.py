@@ -58,6 +58,9 @@ def test_form_layout_has_its_choices_and_plain_inputs(trader_app) -> None:  # ty
     text = response.get_data(as_text=True)
     assert "CSV files (timestamp, open, high, low, close, volume[, symbol]), up to 5.0 MB" in text
     assert "2024-01-02" not in text and "2024-12-31" not in text  # no placeholder range the data may not have
+    for waiting in ("drawdown from the peak: open or run a backtest", "P&L per market day: open or run a backtest",
+                    "a symbol's price with regime bands and fills: open a run, then choose a symbol"):
+        assert waiting in text  # no blank panel with a toolbar before a run is open
     runs = wr.find(wr.dependencies(client), "backtest-run-a.options")
     assert "backtest-version" not in runs["output"] and "backtest-preset" not in runs["output"]
 

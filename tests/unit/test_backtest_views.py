@@ -40,3 +40,23 @@ def test_metric_formatting_shows_fractions_as_percent() -> None:
     assert format_metric("total_return", 0.1234) == "+12.34%" and format_metric("max_drawdown", -0.05) == "-5.00%"
     assert format_metric("commission", 12.5) == "$12.50" and format_metric("trades", 7) == "7"
     assert format_metric("sharpe", None) == "—"
+
+
+def test_the_run_info_shows_the_range_as_chosen() -> None:
+    """Review: a 15:00 -> 19:00 run read '2026-01-05 → 2026-01-05'. Whole days stay dates."""
+    from datetime import UTC, datetime
+
+    from engine.backtest.runs import RunSummary
+    from webapp.backtest_page_data import _info
+
+    def info(start: datetime | None, end: datetime | None) -> str:
+        r = RunSummary(id=3, name="", status="done", message="", progress=1.0, created_at=datetime(2026, 1, 6, tzinfo=UTC),
+                       author="web:alice", data_label="stored history", params_label="version 1",
+                       preset_name="default", cash=1_000_000.0, start_ts=start, end_ts=end, bars=241, metrics={})
+        return _info(r)
+
+    hours = info(datetime(2026, 1, 5, 15, 0, tzinfo=UTC), datetime(2026, 1, 5, 19, 0, tzinfo=UTC))
+    assert "stored history, 2026-01-05 15:00 → 2026-01-05 19:00, cash $1,000,000" in hours
+    days = info(datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
+    assert "2024-01-02 → 2024-12-31," in days
+    assert "start of data → end of data" in info(None, None)
