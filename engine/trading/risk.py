@@ -201,6 +201,18 @@ def check_price_collar(f: OrderFacts, limits: RiskLimits) -> RiskRejection | Non
     return None
 
 
+def check_no_flip(f: OrderFacts) -> RiskRejection | None:
+    """One order never turns a long into a short or back (a fat finger's classic: sell 1,500 holding 688).
+    Closing and opening are two decisions, as at Alpaca, which refuses to sell more than a long holds."""
+    before, after = f.projected_qty, f.projected_qty + f.signed_qty
+    if before == 0 or after == 0 or (before > 0) == (after > 0):
+        return None
+    held, then = ("long", "short") if before > 0 else ("short", "long")
+    return RiskRejection("position_flip", f"{f.side} {f.qty} {f.symbol} would turn the {held} {abs(before)} (open "
+                         f"orders included) into a {then} {abs(after)} in one order; close the position first "
+                         f"({f.side} {abs(before)}), then open the {then} with an order of its own")
+
+
 def check_stale_data(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
     if f.last_price is None:
         return RiskRejection("stale_data", f"no market data for {f.symbol}; wait for prices before trading it")
@@ -263,6 +275,8 @@ def _no_account(what: str) -> RiskRejection:
 def run_checks(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
     """The first failing check, in order; exposure checks are skipped for pure reductions."""
     if (r := check_trading_state(f)) or (r := check_order_size(f, limits)) or (r := check_price_collar(f, limits)):
+        return r
+    if (r := check_no_flip(f)) is not None:
         return r
     if f.reduces:
         return None

@@ -172,6 +172,11 @@ def suggest_size(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide,
     if side is OrderSide.BUY and cash is not None and qty * float(price) > float(cash):
         qty, binding = float(int(float(cash) / float(price))), "cash"
         notes.append(f"cash {float(cash):,.0f} pays for {qty:,.0f}")
+    against = float(-signed if side is OrderSide.BUY else signed)  # held on the other side: this order closes it
+    if 0 < against < qty:  # the gateway refuses a flip in one order (risk.check_no_flip): suggest the close
+        qty, binding = against, "close"
+        notes.append(f"closes the {'short' if side is OrderSide.BUY else 'long'} {against:,.0f} (one order never "
+                     "flips a position)")
     whole = Decimal(int(qty))
     notes.append(f"{whole:,} x {float(price):,.2f} = {float(whole) * float(price):,.0f} notional")
     return SizeResult(whole, base.raw_qty, binding, tuple(notes))

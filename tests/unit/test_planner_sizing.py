@@ -39,3 +39,15 @@ def test_gross_exposure_and_cash_bind() -> None:
 def test_reducing_orders_ignore_exposure_caps() -> None:
     limits = RiskLimits(max_gross_exposure_pct=D(10))
     assert cap_to_limits("sell", 50, 100.0, 80.0, 1e9, 1e5, limits) == (50.0, None)
+
+
+def test_the_ticket_suggests_closing_rather_than_flipping() -> None:
+    """Review: holding 671, Size on a sell suggested 1,209 (sized as a new short); the gateway now refuses a flip."""
+    limits = RiskLimits(max_order_notional=D(10_000_000), max_position_notional=D(10_000_000), max_order_qty=D(100_000))
+    sell = suggest_size(D(1_000_000), D(100), D(1), OrderSide.SELL, SizingParams(), limits, position_qty=D(671))
+    assert sell.qty == 671 and sell.binding == "close"
+    assert "closes the long 671 (one order never flips a position)" in "; ".join(sell.notes)
+    cover = suggest_size(D(1_000_000), D(100), D(1), OrderSide.BUY, SizingParams(), limits, position_qty=D(-200))
+    assert cover.qty == 200 and cover.binding == "close"
+    flat = suggest_size(D(1_000_000), D(100), D(1), OrderSide.SELL, SizingParams(), limits)
+    assert flat.qty > 671 and flat.binding != "close"  # from flat, a short is sized as before

@@ -126,3 +126,24 @@ def test_exposure_checks_do_not_block_reductions():
 def test_missing_account_refuses_new_exposure_with_advice():
     r = run_checks(facts(equity=None, peak_equity=None, start_of_day_equity=None), LIMITS)
     assert r.check == "no_account" and "account sync" in r.reason
+
+
+@pytest.mark.parametrize(("side", "qty", "position", "projected", "refused"), [
+    (OrderSide.SELL, D(1500), D(688), D(688), "the long 688 (open orders included) into a short 812"),  # the review's
+    (OrderSide.SELL, D(688), D(688), D(688), None),  # closes exactly
+    (OrderSide.SELL, D(100), D(688), D(688), None),  # reduces
+    (OrderSide.SELL, D(100), D(0), D(0), None),  # a short from flat is a decision of its own: allowed
+    (OrderSide.SELL, D(100), D(688), D(-50), None),  # an open sell already closes it: this adds to the short
+    (OrderSide.SELL, D(100), D(688), D(50), "the long 50 (open orders included) into a short 50"),
+    (OrderSide.BUY, D(300), D(-200), D(-200), "the short 200 (open orders included) into a long 100"),
+    (OrderSide.BUY, D(200), D(-200), D(-200), None),  # covers exactly
+])
+def test_one_order_never_flips_a_position(side: OrderSide, qty: Decimal, position: Decimal, projected: Decimal,
+                                          refused: str | None) -> None:
+    got = run_checks(facts(side=side, qty=qty, position_qty=position, projected_qty=projected, last_price=D(10)),
+                     dataclasses.replace(LIMITS, max_order_qty=D(10_000)))
+    if refused is None:
+        assert got is None
+    else:
+        assert got is not None and got.check == "position_flip" and refused in got.reason
+        assert "close the position first" in got.reason
