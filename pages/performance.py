@@ -46,7 +46,8 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
         dbc.Row([
             dbc.Col([html.Label("Date range (market time, UTC days)", className="small"),
                      dcc.DatePickerRange(id=ids.RANGE, clearable=True, display_format="YYYY-MM-DD",
-                                         start_date_id="performance-range-start", end_date_id="performance-range-end")],
+                                         start_date_id="performance-range-start", end_date_id="performance-range-end"),
+                     html.Div(id=ids.RANGE_HINT, className="small text-muted")],
                     md=5),
             dbc.Col(dbc.ButtonGroup([
                 dbc.Button("Equity CSV", id=ids.CSV_EQUITY, size="sm", outline=True),
@@ -90,15 +91,17 @@ def _key(value: object) -> str | None:
 
 @dash.callback(
     Output(ids.RANGE, "min_date_allowed"), Output(ids.RANGE, "max_date_allowed"),
-    Output(ids.SYMBOL, "options"), Output(ids.CLOCK, "children"),
+    Output(ids.SYMBOL, "options"), Output(ids.CLOCK, "children"), Output(ids.RANGE_HINT, "children"),
     Input(ids.INTERVAL, "n_intervals"),
 )
 @requires(Role.VIEWER)
 def refresh_bounds(_n: int | None) -> tuple[object, ...]:
+    """The days the picker offers, said in words too: the picker silently ignores a typed day outside them."""
     span = account_span()
     if span is None:
-        return None, None, symbols(), market_clock_label()
-    return (span.first_ts.date().isoformat(), span.last_ts.date().isoformat(), symbols(), market_clock_label())
+        return None, None, symbols(), market_clock_label(), "no account history yet"
+    first, last = span.first_ts.date().isoformat(), span.last_ts.date().isoformat()
+    return first, last, symbols(), market_clock_label(), f"history {first} → {last}: days outside it cannot be chosen"
 
 
 @dash.callback(
