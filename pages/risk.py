@@ -21,6 +21,7 @@ from webapp.auth.access import requires
 from webapp.cache import cache
 from webapp.context import get_context
 from webapp.control_actions import web_actor
+from webapp.inputs import is_click
 
 dash.register_page(__name__, path="/risk", name="Risk", order=5.5)
 
@@ -115,7 +116,7 @@ def refresh_risk(_n: int | None) -> tuple[Any, ...]:
             f"({rep['bars_per_day']:.0f} bars a day). {rep.get('note', '')}")
     return (note, breaches, views.money(v95), views.pct_of(v95, equity), views.money(c99), views.pct_of(c99, equity),
             "–" if beta is None else f"{beta:.2f}", f"dollar beta {views.money(rep['dollar_beta'])}",
-            views.money(worst["pnl"]) if worst else "–", worst["name"] if worst else "",
+            views.money(worst["pnl"]) if worst else "–", views.scenario_label(worst) if worst else "",
             views.history_figure(history), views.var_table(rep), views.sides_table(rep), views.exposure_figure(rep),
             views.groups_table(rep), views.corr_figure(rep), cluster_text, views.stress_table(rep),
             views.stress_positions_table(rep), saved)
@@ -128,13 +129,20 @@ def refresh_risk(_n: int | None) -> tuple[Any, ...]:
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def edit_scenario(_save: int | None, _delete: int | None, name: str | None, text: str | None) -> Any:
+def edit_scenario(save: int | None, delete: int | None, name: str | None, text: str | None) -> Any:
+    deleting = dash.ctx.triggered_id == ids.SCENARIO_DELETE
+    if not is_click(delete if deleting else save):
+        return no_update
     ctx = get_context()
     actor, now = web_actor(), ctx.clock.now()
     try:
-        if dash.ctx.triggered_id == ids.SCENARIO_DELETE:
+        if deleting:
+            name = (name or "").strip()
+            if not name:
+                return html.Span("type the name of the scenario to delete", className="text-danger",
+                                 id=ids.SCENARIO_ERROR)
             with ctx.store.write() as session:
-                gone = store_io.delete_user_scenario(session, now, actor, (name or "").strip())
+                gone = store_io.delete_user_scenario(session, now, actor, name)
             message = f"deleted {name!r}" if gone else f"no scenario named {name!r}"
         else:
             spec = views.parse_shocks(name or "", text or "")

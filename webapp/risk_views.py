@@ -46,6 +46,11 @@ def parse_shocks(name: str, text: str) -> UserScenario:
     return spec
 
 
+def scenario_label(scenario: dict[str, Any]) -> str:
+    """A stress row's name with its kind: a scenario stored before built-in names were reserved may share one."""
+    return f"{scenario['name']} ({scenario['kind']})"
+
+
 def money(x: float | None) -> str:
     """Whole dollars through the shared formatter: -$12,346 (risk figures are estimates, cents add noise)."""
     return fmt.money(x, 0)

@@ -1,10 +1,18 @@
-"""VaR and CVaR of a linear book, as positive losses in account currency.
+"""VaR and CVaR of a linear book, as losses in account currency (>= 0).
 
 Definitions follow empyrical (the oracle in the tests): historical VaR is the (1 - level)
 percentile of the P&L with linear interpolation; historical CVaR is the mean of the lowest
 floor((n - 1) * (1 - level)) + 1 outcomes. Parametric (Gaussian) uses the sample mean and
 covariance of the same returns: VaR = -(mu + z * sigma), CVaR = -(mu - sigma * pdf(z) / (1 - level)).
-A one-bar figure becomes a one-day figure by the square root of time (`horizon` = bars per day).
+
+One convention for the mean and the horizon in both methods: the one-bar figure (its mean included,
+as the historical P&L cannot be split from its mean) becomes a one-day figure by the square root of
+time (`horizon` = bars per day). The drift is deliberately not scaled by the horizon: with minute
+bars (h = 390) a noisy sample mean x h outgrew sigma x sqrt(h) and turned the parametric VaR into a
+gain while the historical one showed a loss.
+
+A figure is a loss: when the P&L at that confidence is a gain (a strong drift over few, quiet
+returns) the VaR reads 0, and the CVaR is never below the VaR (it averages the tail beyond it).
 """
 from __future__ import annotations
 
@@ -51,8 +59,14 @@ def historical_levels(pnl: np.ndarray, levels: Sequence[float], horizon: float =
         tail = 1.0 - level
         k = int((x.size - 1) * tail)
         cvar = -float(x[: k + 1].sum()) / (k + 1)  # np.mean's own sum and division, without its overhead
-        out.append(VarFigures(level, -_percentile_sorted(x, 100.0 * tail) * scale, cvar * scale))
+        out.append(_as_loss(level, -_percentile_sorted(x, 100.0 * tail) * scale, cvar * scale))
     return out
+
+
+def _as_loss(level: float, var: float, cvar: float) -> VarFigures:
+    """The figures as losses: a gain at that confidence reads 0 (no loss), and CVaR >= VaR even after rounding."""
+    var = max(var, 0.0)
+    return VarFigures(level, var, max(cvar, var))
 
 
 def _percentile_sorted(x: np.ndarray, pct: float) -> float:
@@ -71,7 +85,7 @@ def _percentile_sorted(x: np.ndarray, pct: float) -> float:
 
 def parametric(returns: np.ndarray, values: np.ndarray, level: float, horizon: float = 1.0,
                cov: np.ndarray | None = None) -> VarFigures:
-    """Gaussian VaR/CVaR from the returns' sample mean and covariance (mean x h, sigma x sqrt(h)).
+    """Gaussian VaR/CVaR from the returns' sample mean and covariance (the one-bar figure x sqrt(h)).
 
     `cov`: the returns' sample covariance when the caller already has it (the risk cycle computes it once)."""
     r = np.asarray(returns, dtype=float)
@@ -83,13 +97,16 @@ def parametric(returns: np.ndarray, values: np.ndarray, level: float, horizon: f
 
 
 def gaussian(mu: float, variance: float, levels: Sequence[float], horizon: float = 1.0) -> list[VarFigures]:
-    """Gaussian VaR/CVaR of a one-bar P&L with mean `mu` and `variance` (w'Σw), per level."""
-    m = mu * horizon
-    sigma = math.sqrt(max(variance, 0.0) * horizon)
+    """Gaussian VaR/CVaR of a one-bar P&L with mean `mu` and `variance` (w'Σw), per level.
+
+    Mean and sigma are both scaled by sqrt(horizon), as the historical method scales its one-bar
+    quantile (see the module docstring: the drift is not multiplied by the horizon)."""
+    scale = math.sqrt(horizon)
+    sigma = math.sqrt(max(variance, 0.0))
     out = []
     for level in levels:
         z, pdf = _quantile(level)
-        out.append(VarFigures(level, -(m + z * sigma), -(m - sigma * pdf / (1.0 - level))))
+        out.append(_as_loss(level, -(mu + z * sigma) * scale, -(mu - sigma * pdf / (1.0 - level)) * scale))
     return out
 
 

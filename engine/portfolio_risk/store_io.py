@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.portfolio_risk.limits import Breach
+from engine.params.versions import active_params
+from engine.portfolio_risk.limits import Breach, PortfolioLimits
 from engine.portfolio_risk.report import RiskReport
 from engine.portfolio_risk.stress import UserScenario
-from engine.store.models import KeyValue, RiskSnapshotRow, StressScenarioRow
+from engine.store.models import Instrument, KeyValue, PositionRow, RiskSnapshotRow, StressScenarioRow
 
 MAX_SCENARIOS = 50
 REPORT_KEY = "portfolio_risk.report"
@@ -78,10 +79,19 @@ def user_scenarios(session: Session) -> list[UserScenario]:
     return [UserScenario(r.name, {str(k): float(v) for k, v in (r.shocks or {}).items()}) for r in rows]
 
 
+def scenario_keys(session: Session) -> tuple[set[str], set[str]]:
+    """(symbols, groups) a user scenario may shock: the instruments and held names the risk cycle can
+    price, and the symbols and groups of the active parameters' Risk Groups table (what stress.user matches)."""
+    groups = PortfolioLimits.from_params(active_params(session)).groups
+    symbols = set(session.scalars(select(Instrument.symbol))) | set(session.scalars(select(PositionRow.symbol)))
+    return symbols | set(groups), set(groups.values())
+
+
 def save_user_scenario(session: Session, now: datetime, actor: str, spec: UserScenario) -> None:
-    """Create or replace a scenario by name (audited)."""
+    """Create or replace a scenario by name (audited); refused (ScenarioError) for a built-in name or
+    a shock on a symbol or group the risk engine does not know (it would shock nothing)."""
     try:
-        spec.validate()
+        spec.validate(*scenario_keys(session))
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
     row = session.scalars(select(StressScenarioRow).where(StressScenarioRow.name == spec.name)).first()

@@ -46,7 +46,7 @@ def test_parametric_matches_scipy_normal_on_the_book_pnl(level):
     returns = rng.normal(0.0004, 0.012, size=(400, 4)) + rng.normal(0, 0.008, size=(400, 1))
     values = np.array([10_000.0, 20_000.0, -5_000.0, 8_000.0])
     pnl = pd.Series(returns @ values)  # the oracle works on the book's P&L series directly
-    dist = stats.norm(loc=pnl.mean() * 4, scale=pnl.std(ddof=1) * 2)  # 4 bars a day
+    dist = stats.norm(loc=pnl.mean() * 2, scale=pnl.std(ddof=1) * 2)  # 4 bars a day: the one-bar figure x sqrt(4)
     q = dist.ppf(1 - level)
     tail_mean = dist.expect(lambda x: x, ub=q) / (1 - level)  # numerical integral of the lower tail
     f = measures.parametric(returns, values, level, horizon=4.0)

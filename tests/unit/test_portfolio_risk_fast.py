@@ -54,12 +54,13 @@ def _reference(book: Book, closes: pd.DataFrame, index: str | None, groups: dict
         for level in measures.LEVELS:
             tail = 1 - level
             k = int((n - 1) * tail)
-            out[f"historical_{round(level * 100)}"] = (-np.percentile(pnl, 100 * tail) * np.sqrt(h),
-                                                      -np.sort(pnl)[: k + 1].mean() * np.sqrt(h))
-            dist = stats.norm(loc=pnl.mean() * h, scale=np.sqrt(values @ cov @ values * h))
+            out[f"historical_{round(level * 100)}"] = (max(0.0, -np.percentile(pnl, 100 * tail) * np.sqrt(h)),
+                                                      max(0.0, -np.sort(pnl)[: k + 1].mean() * np.sqrt(h)))
+            # the one-bar distribution (its mean included) scaled by sqrt(h), as the historical figures are
+            dist = stats.norm(loc=pnl.mean() * np.sqrt(h), scale=np.sqrt(values @ cov @ values * h))
             q = dist.ppf(tail)
-            out[f"parametric_{round(level * 100)}"] = (-q, -(dist.mean() - dist.std() * stats.norm.pdf(
-                stats.norm.ppf(tail)) / tail))
+            out[f"parametric_{round(level * 100)}"] = (max(0.0, -q), max(0.0, -(dist.mean() - dist.std() * stats.norm.pdf(
+                stats.norm.ppf(tail)) / tail)))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.nan_to_num(np.corrcoef(r, rowvar=False), nan=0.0)
     np.fill_diagonal(corr, 1.0)
