@@ -25,20 +25,36 @@ MAX_QTY = Decimal(10_000_000)
 MAX_PRICE = Decimal(10_000_000)
 
 
-def _number(value: Any, what: str) -> Decimal:
-    """A finite Decimal from a form value (int, float or numeric text); anything else is refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str) and len(value) > 32):
-        raise TicketError(f"{what} must be a number")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,000,000: thousands separators a trader may type
+QTY_RANGE = f"a whole number of shares from 1 to {MAX_QTY:,}"
+PRICE_RANGE = f"a price above 0 and at most {MAX_PRICE:,}"
+
+
+def _number(value: Any, what: str, expected: str) -> tuple[Decimal, str]:
+    """(number, what was typed) for a ticket field. The fields are text, so the browser sends what was typed
+    (0, -5, 1.5, abc) and the message can quote it; a non-finite or non-numeric value is refused here."""
+    text = value.strip() if isinstance(value, str) else str(value)
+    shown = text if len(text) <= 32 else text[:32] + "…"
     try:
-        number = Decimal(str(value).strip())
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or \
+                (isinstance(value, str) and len(value) > 32):
+            raise ValueError(value)
+        text = str(value).strip()
+        number = Decimal(text.replace(",", "") if _GROUPED.fullmatch(text) else text)
     except (InvalidOperation, ValueError):
-        raise TicketError(f"{what} must be a number") from None
+        number = Decimal("NaN")
     if not number.is_finite():
-        raise TicketError(f"{what} must be a finite number, not {value}")
-    return number
+        raise TicketError(f"{what} {shown!r} is not a number; enter {expected}")
+    return number, shown
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) -> gateway.OrderIntent:
+    """The ticket's form values -> an order intent, or a TicketError saying which field is wrong and why
+    (quoting what was typed), so nothing malformed reaches the gateway."""
     if symbol is None or (isinstance(symbol, str) and not symbol.strip()):
         raise TicketError("enter a symbol (e.g. SPY)")
     sym = symbol.strip().upper() if isinstance(symbol, str) else ""
@@ -51,18 +67,26 @@ def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) 
             raise ValueError(type_)
     except ValueError:
         raise TicketError("choose a side (buy/sell) and a type (market/limit)") from None
-    if qty is None or qty == "":
-        raise TicketError("enter a quantity (a whole number of shares)")
-    quantity = _number(qty, "quantity")
-    if quantity <= 0 or quantity != quantity.to_integral_value() or quantity > MAX_QTY:
-        raise TicketError(f"quantity must be a whole number of shares from 1 to {MAX_QTY:,}, not {qty}")
+    if _blank(qty):
+        raise TicketError(f"enter a quantity ({QTY_RANGE})")
+    quantity, shown = _number(qty, "quantity", QTY_RANGE)
+    if quantity <= 0:
+        raise TicketError(f"quantity {shown} is not positive; enter {QTY_RANGE}")
+    if quantity != quantity.to_integral_value():
+        raise TicketError(f"quantity {shown} is not a whole number of shares; enter {QTY_RANGE}")
+    if quantity > MAX_QTY:
+        raise TicketError(f"quantity {shown} is above the maximum of {MAX_QTY:,} shares; enter {QTY_RANGE}")
+    quantity = Decimal(int(quantity))  # 1e3, 1,000 and 1000.0 are all the order for 1000 shares
     price = None
     if type_ is OrderType.LIMIT:
-        if limit is None or limit == "":
-            raise TicketError("a limit order needs a limit price")
-        price = _number(limit, "limit price")
-        if price <= 0 or price > MAX_PRICE:
-            raise TicketError(f"limit price must be positive and at most {MAX_PRICE:,}, not {limit}")
+        if _blank(limit):
+            raise TicketError(f"a limit order needs a limit price ({PRICE_RANGE})")
+        price, shown = _number(limit, "limit price", PRICE_RANGE)
+        if price <= 0:
+            raise TicketError(f"limit price {shown} is not positive; enter {PRICE_RANGE}")
+        if price > MAX_PRICE:
+            raise TicketError(f"limit price {shown} is above the maximum of {MAX_PRICE:,}; enter {PRICE_RANGE}")
+        price = Decimal(format(price, "f"))  # 1e2 is the price 100, not 1E+2
     return gateway.OrderIntent(symbol=sym, side=side_, qty=quantity, order_type=type_, limit_price=price,
                                reason="manual ticket")
 

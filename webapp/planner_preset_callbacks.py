@@ -63,6 +63,16 @@ def save_user_preset(save_name: object, picked: object, sliders: object, switch_
             preset_options(list(pv.all_presets())), user_preset_options())
 
 
+def save_outputs(save_name: object, picked: object, sliders: object, switch_ids: list[dict[str, str]],
+                 switches: object, numeric: object = None) -> tuple[Any, Any, Any, Any]:
+    """save_user_preset plus the versions selector's value: after a save it selects the saved preset, so the
+    versions panel below shows its versions instead of staying empty (the options alone select nothing)."""
+    message, presets, users = save_user_preset(save_name, picked, sliders, switch_ids, switches, numeric)
+    if users is no_update or not isinstance(save_name, str):
+        return message, presets, users, no_update
+    return message, presets, users, save_name.strip()
+
+
 def version_preset(version: Any) -> PlannerPreset:
     """A stored version as the preset it describes (its base with its sliders and overrides)."""
     return api.compose_preset(api.load_preset(version.base), version.sliders, version.overrides, name=version.name)
@@ -147,7 +157,7 @@ def register_callbacks() -> None:
     """Called by pages/planner.py each time Dash executes the page for a new app (see planner_callbacks)."""
 
     @dash.callback(Output(ids.SAVE_MESSAGE, "children"), Output(ids.PRESET, "options"),
-                   Output(ids.VERSIONS_NAME, "options"),
+                   Output(ids.VERSIONS_NAME, "options"), Output(ids.VERSIONS_NAME, "value"),
                    Input(ids.SAVE, "n_clicks"), State(ids.SAVE_NAME, "value"), State(ids.PRESET, "value"),
                    State({"type": ids.SLIDER, "name": ALL}, "value"), State({"type": ids.SWITCH, "name": ALL}, "id"),
                    State({"type": ids.SWITCH, "name": ALL}, "value"), State(ids.OVERRIDES, "data"),
@@ -156,8 +166,8 @@ def register_callbacks() -> None:
     def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],
                     switch_ids: list[dict[str, str]], switches: list[bool], overrides: dict[str, object] | None) -> Any:
         if not is_click(n):
-            return no_update, no_update, no_update
-        return save_user_preset(save_name, picked, sliders, switch_ids, switches, overrides)
+            return no_update, no_update, no_update, no_update
+        return save_outputs(save_name, picked, sliders, switch_ids, switches, overrides)
 
     @dash.callback(Output(ids.VERSIONS, "children"), Output(ids.DIFF_A, "options"),
                    Output(ids.DIFF_A, "value"), Output(ids.DIFF_B, "options"), Output(ids.DIFF_B, "value"),

@@ -23,7 +23,9 @@ callbacks = Callbacks()
 
 
 def ticket_card() -> dbc.Card:
-    """The ticket: symbol, side, quantity (or Size from the position sizing), type and limit; Submit."""
+    """The ticket: symbol, side, quantity (or Size from the position sizing), type and limit; Submit.
+    Qty and Limit are text fields: a number field with min/step sends None for 0, -5 or 1.5, hiding what was
+    typed, so the server (manual_orders.parse_ticket) checks them and says what is wrong."""
     return dbc.Card([
         dbc.CardHeader("Manual order (through the order gateway and every risk check)"),
         dbc.CardBody([
@@ -32,12 +34,12 @@ def ticket_card() -> dbc.Card:
                 dbc.Col(dbc.Select(id=ids.TICKET_SIDE, options=[{"label": "Buy", "value": "buy"},
                                                                       {"label": "Sell", "value": "sell"}],
                                    value="buy", size="sm"), md=2),
-                dbc.Col(dbc.Input(id=ids.TICKET_QTY, type="number", min=1, step=1, placeholder="Qty", size="sm"),
+                dbc.Col(dbc.Input(id=ids.TICKET_QTY, type="text", inputMode="numeric", placeholder="Qty", size="sm"),
                         md=2),
                 dbc.Col(dbc.Select(id=ids.TICKET_TYPE, options=[{"label": "Market", "value": "market"},
                                                                       {"label": "Limit", "value": "limit"}],
                                    value="market", size="sm"), md=2),
-                dbc.Col(dbc.Input(id=ids.TICKET_LIMIT, type="number", min=0, step=0.01, placeholder="Limit",
+                dbc.Col(dbc.Input(id=ids.TICKET_LIMIT, type="text", inputMode="decimal", placeholder="Limit",
                                   size="sm"), md=2),
                 dbc.Col(dbc.ButtonGroup([
                     dbc.Button("Size", id=ids.TICKET_SIZE, color="secondary", size="sm", n_clicks=0,

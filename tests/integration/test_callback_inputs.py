@@ -32,9 +32,9 @@ TICKET = {"trading-ticket-submit.n_clicks": 1, "trading-ticket-symbol.value": "A
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("trading-ticket-qty.value", math.nan, "quantity must be a finite number"),
-    ("trading-ticket-qty.value", 1e308, "quantity must be a whole number of shares from 1"),
-    ("trading-ticket-qty.value", [5], "quantity must be a number"),
+    ("trading-ticket-qty.value", math.nan, "nan' is not a number; enter a whole number"),
+    ("trading-ticket-qty.value", 1e308, "quantity 1e+308 is above the maximum of 10,000,000"),
+    ("trading-ticket-qty.value", [5], "[5]' is not a number; enter a whole number"),
     ("trading-ticket-symbol.value", ["ALFA"], "a symbol is 1 to 16 letters"),
     ("trading-ticket-symbol.value", {"s": "ALFA"}, "a symbol is 1 to 16 letters"),
     ("trading-ticket-symbol.value", "A" * 100_000, "a symbol is 1 to 16 letters"),
