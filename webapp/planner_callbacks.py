@@ -79,19 +79,21 @@ def compare_outputs(a: object, b: object, shown: object, tab: object = "compare"
 
 
 # ---- Send plan ----------------------------------------------------------------------------------------
-def send_dialog(key: object) -> tuple[bool, Any]:
-    """The confirm dialog's text: every trade in order, and a what-if plan said to be one."""
+def send_dialog(key: object) -> tuple[bool, Any, bool]:
+    """(open, text, confirm disabled): every trade in order, and a what-if plan said to be one. With nothing to
+    send (no plan, no trades, a what-if plan) the dialog says why and its Send button is disabled: confirming
+    used to answer '0 of 0 order(s) sent'."""
     plan = pv.cached_plan(key)
     if plan is None:
         return True, html.Div("The plan on screen is no longer available; wait for the preview to refresh.",
-                              className="text-danger")
+                              className="text-danger"), True
     if not plan.steps:
-        return True, "The plan has no trades: there is nothing to send."
+        return True, "The plan has no trades: there is nothing to send.", True
     lines = [html.Li(f"{s.side} {qty_text(s.qty)} {s.symbol} (≈ {money(s.notional, 0)})") for s in plan.steps]
     warning = html.Div(f"This is a what-if plan (it relaxes {plan.relaxed}): it is not sent.",
                        className="text-warning fw-semibold") if plan.relaxed else ""
     return True, html.Div([html.Div(f"Send {len(plan.steps)} order(s) in this order, preset {plan.preset}:"),
-                           html.Ol(lines), warning])
+                           html.Ol(lines), warning]), bool(plan.relaxed)
 
 
 def send_shown_plan(key: object, portfolio: object) -> Any:
@@ -143,12 +145,13 @@ def register_callbacks() -> None:
         return compare_outputs(a, b, shown, tab)
 
     @dash.callback(Output(ids.SEND_MODAL, "is_open"), Output(ids.SEND_BODY, "children"),
+                   Output(ids.SEND_CONFIRM, "disabled"),
                    Input(ids.SEND, "n_clicks"), Input(ids.SEND_CANCEL, "n_clicks"),
                    State(ids.PREVIEW_KEY, "data"), prevent_initial_call=True)
     @requires(Role.TRADER)
     def ask_send(_open: int, _cancel: int, key: str | None) -> Any:
         if ctx.triggered_id != ids.SEND or not is_click(_open):
-            return False, no_update
+            return False, no_update, no_update
         return send_dialog(key)
 
     @dash.callback(Output(ids.SEND_RESULT, "children"), Output(ids.SEND_MODAL, "is_open", allow_duplicate=True),

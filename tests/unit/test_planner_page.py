@@ -150,13 +150,22 @@ def test_send_dialog_and_refusals(page) -> None:  # type: ignore[no-untyped-def]
     _, key, portfolio, _ = preview_outputs("default", sliders, ids, switches, None)
     plan = cached_plan(key)
     assert plan is not None
-    is_open, body = send_dialog(key)
+    is_open, body, disabled = send_dialog(key)
+    assert disabled is (not plan.steps or bool(plan.relaxed))  # nothing to send: the dialog's Send is disabled
     lines = [f"{s.side} {qty_text(s.qty)} {s.symbol}" for s in plan.steps]
     text = str(body)
     assert is_open and [text.index(line) for line in lines] == sorted(text.index(line) for line in lines)
     assert "no longer available" in str(send_dialog("planner-plan:unknown")[1])
+    assert send_dialog("planner-plan:unknown")[2] is True
     assert "no longer available" in str(send_dialog({"evil": 1})[1])
     assert "portfolio changed" in str(send_shown_plan(key, "another-portfolio"))
+    from dataclasses import replace
+
+    from webapp.cache import cache
+    from webapp.planner_preview import KEY_PREFIX
+
+    cache.set(KEY_PREFIX + "empty", replace(plan, steps=[]))  # a hold plan: nothing to send, nothing to confirm
+    assert send_dialog(KEY_PREFIX + "empty")[1:] == ("The plan has no trades: there is nothing to send.", True)
 
 
 def test_user_presets_save_versions_diff_and_restore_audited(page) -> None:  # type: ignore[no-untyped-def]
