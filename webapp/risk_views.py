@@ -57,7 +57,8 @@ def money(x: float | None) -> str:
 
 
 def pct_of(x: float | None, equity: float | None) -> str:
-    return "" if x is None or not equity else f"{100 * x / equity:.2f}% of equity"
+    """A share of equity; + 0.0 turns the -0.0 of an empty short side into 0.00 (it read '-0.00% of equity')."""
+    return "" if x is None or not equity else f"{round(100 * x / equity, 2) + 0.0:.2f}% of equity"
 
 
 def history_figure(frame: pd.DataFrame) -> go.Figure:
@@ -102,13 +103,13 @@ def var_table(rep: dict[str, Any]) -> Any:
 def groups_table(rep: dict[str, Any]) -> Any:
     rows = [(g["group"], money(g["long"]), money(g["short"]), money(g["long"] + g["short"]),
              pct_of(g["long"] + g["short"], rep.get("equity"))) for g in rep.get("groups", [])]
-    return small_table(["Group", "Long", "Short", "Gross", "Gross"], rows, "no positions")
+    return small_table(["Group", "Long", "Short", "Gross", "Gross share"], rows, "no positions")
 
 
 def sides_table(rep: dict[str, Any]) -> Any:
     s = rep.get("sides") or {}
     rows = [(k, money(s.get(k)), pct_of(s.get(k), rep.get("equity"))) for k in ("long", "short", "net", "gross")]
-    return small_table(["Side", "USD", ""], rows, "no positions")
+    return small_table(["Side", "USD", "Share"], rows, "no positions")
 
 
 def stress_table(rep: dict[str, Any]) -> Any:

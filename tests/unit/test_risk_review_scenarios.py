@@ -132,3 +132,16 @@ def test_edit_ignores_a_forged_click_count(app: Any) -> None:
     assert body.status_code == 200 and '"response":{}' in body.get_data(as_text=True)  # no_update: no message
     with _store(app).read() as s:
         assert store_io.user_scenarios(s) == []
+
+
+def test_shares_of_equity_never_read_minus_zero_and_headers_are_distinct() -> None:
+    """Review: 'short $0 -0.00% of equity'; the by-group table had two 'Gross' headers, by-side a blank one."""
+    from webapp.risk_views import groups_table, pct_of, sides_table
+
+    assert pct_of(-0.0, 100_000.0) == "0.00% of equity" and pct_of(-1.0, 100_000.0) == "0.00% of equity"
+    assert pct_of(25_000.0, 100_000.0) == "25.00% of equity" and pct_of(None, 1.0) == "" and pct_of(1.0, 0.0) == ""
+    rep = {"equity": 100_000.0, "groups": [{"group": "tech", "long": 30_000.0, "short": 10_000.0}],
+           "sides": {"long": 30_000.0, "short": -0.0, "net": 30_000.0, "gross": 30_000.0}}
+    text = str(groups_table(rep)) + str(sides_table(rep))
+    assert "'Gross share'" in text and "'Share'" in text and "-0.00" not in text
+    assert "40.00% of equity" in text  # tech's gross: 30,000 long + 10,000 short
