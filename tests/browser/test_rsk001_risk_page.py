@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from engine.store.models import BarRow
 from tests.auth_helpers import browser_login
+from tests.planner_page_fixtures import scroll_click
 
 
 def _hold(ctx, **qty: int) -> None:  # type: ignore[no-untyped-def]
@@ -72,10 +73,7 @@ def test_rsk001_risk_page_shows_var_and_a_stress_table(dash_duo, embedded_app) -
 
     dash_duo.find_element("#risk-scenario-name").send_keys("alfa crash")
     dash_duo.find_element("#risk-scenario-shocks").send_keys("ALFA=-20")
-    save = dash_duo.find_element("#risk-scenario-save")
-    # scroll at once (Bootstrap's smooth scrolling would still be moving the page when the click lands)
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", save)
-    save.click()
+    scroll_click(dash_duo, dash_duo.find_element("#risk-scenario-save"))  # at once: no smooth scroll mid-click
     dash_duo.wait_for_contains_text("#risk-scenario-msg", "saved 'alfa crash'", timeout=15)
     deadline = time.time() + 60
     while True:  # the next risk cycle applies it: 1000 ALFA x price x -20%
@@ -89,6 +87,6 @@ def test_rsk001_risk_page_shows_var_and_a_stress_table(dash_duo, embedded_app) -
     assert mine[0]["pnl"] == pytest.approx(-0.2 * alfa_value)
     assert mine[0]["per_position"]["BRVO"] == 0.0
     dash_duo.find_element("#risk-scenario-shocks").send_keys(", bad")
-    dash_duo.find_element("#risk-scenario-save").click()
+    scroll_click(dash_duo, dash_duo.find_element("#risk-scenario-save"))  # the refreshed tables moved it
     dash_duo.wait_for_contains_text("#risk-scenario-msg", "is not SYMBOL_OR_GROUP=PERCENT", timeout=15)
     assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []
