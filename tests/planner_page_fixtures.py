@@ -3,20 +3,44 @@ symbols (engine.planner.synthetic's seeded random walks), positions opened throu
 like the engine does, their fills dated 100 days back (past every minimum hold), and an account snapshot."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import update
 
+from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.planner import synthetic
+from engine.runtime import build_context
+from engine.settings import load_settings
 from engine.store.models import BarRow, FillRow, Instrument
 from engine.trading import state as ts
 from engine.trading.brokers.base import OrderRequest, OrderSide
 from engine.trading.sync import sync_from_broker
 
 NOW = synthetic.NOW
+
+
+@contextmanager
+def trader_page(tmp_path: Path) -> Iterator[tuple[Any, EngineContext]]:
+    """(app, context): the app's request context for the trader "tess", on a seeded portfolio in SQLite."""
+    from app import create_app  # local import: the app is built per test on its own store
+    from engine.auth import principal  # local import: only inside the app's request context
+
+    settings = load_settings(database_url=f"sqlite:///{tmp_path}/planner.db", engine_mode="none")
+    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
+    seed_portfolio(ctx)
+    app = create_app(settings, context=ctx)
+    try:
+        with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+            yield app, ctx
+    finally:
+        ctx.store.dispose()
 
 
 def seed_history(ctx: EngineContext, history: pd.DataFrame) -> None:

@@ -8,27 +8,16 @@ from __future__ import annotations
 import pytest
 from dash import no_update
 
-from engine.clock import ManualClock
-from engine.runtime import build_context
-from engine.settings import load_settings
-from tests.planner_page_fixtures import NOW, seed_portfolio
+from tests.planner_page_fixtures import trader_page
 
 DEFAULT_SLIDERS = [0.5, 0.4, 0.5, 0.5, 0.5, 0.5]  # config/planner/default.toml, in engine.planner.sliders order
 
 
 @pytest.fixture()
-def page(tmp_path):
+def page(tmp_path):  # type: ignore[no-untyped-def]
     """The app's request context for the trader "tess", on a seeded portfolio."""
-    from app import create_app
-    from engine.auth import principal
-
-    settings = load_settings(database_url=f"sqlite:///{tmp_path}/planner.db", engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    seed_portfolio(ctx)
-    app = create_app(settings, context=ctx)
-    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+    with trader_page(tmp_path) as (app, _ctx):
         yield app
-    ctx.store.dispose()
 
 
 def test_a_save_selects_the_saved_preset_and_its_versions_show(page) -> None:

@@ -10,12 +10,9 @@ import pytest
 from dash import no_update
 from sqlalchemy import select
 
-from engine.clock import ManualClock
 from engine.planner import api
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import AccountSnapshot, AuditEvent, BarRow
-from tests.planner_page_fixtures import NOW, seed_portfolio
+from tests.planner_page_fixtures import NOW, trader_page
 
 ROOT = Path(__file__).resolve().parents[2]
 SLIDER_NAMES = [s.name for s in api.SLIDERS]
@@ -23,17 +20,8 @@ SLIDER_NAMES = [s.name for s in api.SLIDERS]
 
 @pytest.fixture()
 def page(tmp_path):  # type: ignore[no-untyped-def]
-    """The app's request context for the trader "tess", on a seeded portfolio."""
-    from app import create_app
-    from engine.auth import principal
-
-    settings = load_settings(database_url=f"sqlite:///{tmp_path}/planner.db", engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    seed_portfolio(ctx)
-    app = create_app(settings, context=ctx)
-    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+    with trader_page(tmp_path) as (app, ctx):
         yield ctx
-    ctx.store.dispose()
 
 
 def switch_ids(preset_name: str = "default") -> list[dict[str, str]]:

@@ -9,27 +9,17 @@ from pathlib import Path
 import pytest
 from plotly.utils import PlotlyJSONEncoder
 
-from engine.clock import ManualClock
 from engine.context import EngineContext
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import RegimeSnapshot
-from tests.planner_page_fixtures import NOW, seed_portfolio
+from tests.planner_page_fixtures import NOW, trader_page
 from webapp import planner_ids as ids
 
 
 @pytest.fixture()
 def page(tmp_path: Path) -> Iterator[EngineContext]:
-    from app import create_app  # local import: the app is built per test on its own store
-    from engine.auth import principal  # local import: only inside the app's request context
-
-    settings = load_settings(database_url=f"sqlite:///{tmp_path}/planner.db", engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    seed_portfolio(ctx)
-    app = create_app(settings, context=ctx)
-    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+    """The app's request context for the trader "tess", on a seeded portfolio."""
+    with trader_page(tmp_path) as (app, ctx):
         yield ctx
-    ctx.store.dispose()
 
 
 def _snapshot(ctx: EngineContext, effective: int | None, status: str, reason: str) -> None:
