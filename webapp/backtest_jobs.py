@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +39,13 @@ from engine.planner.api import load_preset
 from engine.settings import PROJECT_ROOT, Settings
 from engine.store.db import Store
 from webapp.regime_whatif import WhatIfError, apply_edits, merge_edits
+from webapp.typed_numbers import blank, typed_decimal
 
 CSV_ROOT = PROJECT_ROOT / "data" / "backtest"  # one sub-folder of SYMBOL.csv files per data set
 TABLE = "__table__"  # the preset choice "the regime -> preset table"
 MAX_CASH = 1e12
 CANCEL_CHECK_BARS = 10
 WARMUP = pd.Timedelta(days=400)  # stored history loaded before the start to warm the indicators up
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,000,000.50: thousands separators a trader may type
 
 
 def csv_choices(settings: Settings) -> dict[str, Path]:
@@ -82,16 +81,10 @@ def parse_cash(value: Any) -> float:
     within MIN_CASH..MAX_CASH; a BacktestError says whether it is missing, not a number, or which bound it
     breaks, quoting what was entered."""
     bounds = f"a number from {MIN_CASH:,.0f} to {MAX_CASH:,.0f}"
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if blank(value):
         raise BacktestError(f"enter the starting cash ({bounds})")
     shown = value.strip()[:40] if isinstance(value, str) else None
-    try:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ValueError
-        text = str(value).strip()
-        cash = float(text.replace(",", "") if _GROUPED.fullmatch(text) else text)
-    except (ValueError, OverflowError):
-        cash = math.nan
+    cash = float(typed_decimal(value, max_len=40))
     if not math.isfinite(cash):
         raise BacktestError(f"starting cash {shown or str(value)[:40]!r} is not a number; enter {bounds}")
     if shown is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from engine.params.versions import active_params
@@ -14,6 +14,7 @@ from engine.trading.ticket_size import ticket_size
 from webapp import trading_queries
 from webapp.context import get_context
 from webapp.control_actions import web_actor
+from webapp.typed_numbers import blank, typed_decimal
 
 
 class TicketError(ValueError):
@@ -25,7 +26,6 @@ MAX_QTY = Decimal(10_000_000)
 MAX_PRICE = Decimal(10_000_000)
 
 
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,000,000: thousands separators a trader may type
 QTY_RANGE = f"a whole number of shares from 1 to {MAX_QTY:,}"
 PRICE_RANGE = f"a price above 0 and at most {MAX_PRICE:,}"
 
@@ -35,21 +35,10 @@ def _number(value: Any, what: str, expected: str) -> tuple[Decimal, str]:
     (0, -5, 1.5, abc) and the message can quote it; a non-finite or non-numeric value is refused here."""
     text = value.strip() if isinstance(value, str) else str(value)
     shown = text if len(text) <= 32 else text[:32] + "…"
-    try:
-        if isinstance(value, bool) or not isinstance(value, int | float | str) or \
-                (isinstance(value, str) and len(value) > 32):
-            raise ValueError(value)
-        text = str(value).strip()
-        number = Decimal(text.replace(",", "") if _GROUPED.fullmatch(text) else text)
-    except (InvalidOperation, ValueError):
-        number = Decimal("NaN")
+    number = typed_decimal(value, max_len=32)
     if not number.is_finite():
         raise TicketError(f"{what} {shown!r} is not a number; enter {expected}")
     return number, shown
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) -> gateway.OrderIntent:
@@ -67,7 +56,7 @@ def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) 
             raise ValueError(type_)
     except ValueError:
         raise TicketError("choose a side (buy/sell) and a type (market/limit)") from None
-    if _blank(qty):
+    if blank(qty):
         raise TicketError(f"enter a quantity ({QTY_RANGE})")
     quantity, shown = _number(qty, "quantity", QTY_RANGE)
     if quantity <= 0:
@@ -79,7 +68,7 @@ def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) 
     quantity = Decimal(int(quantity))  # 1e3, 1,000 and 1000.0 are all the order for 1000 shares
     price = None
     if type_ is OrderType.LIMIT:
-        if _blank(limit):
+        if blank(limit):
             raise TicketError(f"a limit order needs a limit price ({PRICE_RANGE})")
         price, shown = _number(limit, "limit price", PRICE_RANGE)
         if price <= 0:
