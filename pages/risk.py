@@ -1,6 +1,7 @@
 """Risk: what the book could lose and why. VaR/CVaR history, exposures by name / group / side, the
 correlation heatmap with its largest cluster, beta, stress P&L per scenario and per position, and the
-user scenario editor (trader). Everything is read from what the engine's risk cycle stored."""
+user scenario editor (trader: saving over a saved name and deleting are confirmed in a dialog; the steps are
+plain functions in webapp/risk_views.py). Everything is read from what the engine's risk cycle stored."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,6 +12,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from components.cards import kpi_card
 from components.charts import empty_figure, graph
+from components.confirm_modal import confirm_modal
 from components.ids import risk as ids
 from components.shell import page_header, read_only_note
 from engine.auth import principal
@@ -21,7 +23,7 @@ from webapp.auth.access import requires
 from webapp.cache import cache
 from webapp.context import get_context
 from webapp.control_actions import web_actor
-from webapp.inputs import is_click
+from webapp.inputs import triggered_by_click
 
 dash.register_page(__name__, path="/risk", name="Risk", order=5.5)
 
@@ -49,6 +51,10 @@ def _editor(trader: bool) -> html.Div:
                                                 outline=True)]), md=3),
         ], className="g-2"),
         html.Div(id=ids.SCENARIO_MSG, className="small mt-1"),
+        confirm_modal(ids.REPLACE, "Replace scenario?", html.Div(id=ids.REPLACE_BODY), "Replace",
+                      confirm_color="warning"),
+        confirm_modal(ids.REMOVE, "Delete scenario?", html.Div(id=ids.REMOVE_BODY), "Delete"),
+        dcc.Store(id=ids.PENDING, data=None),
     ])
 
 
@@ -122,34 +128,49 @@ def refresh_risk(_n: int | None) -> tuple[Any, ...]:
             views.stress_positions_table(rep), saved)
 
 
+def _scenario_outputs(step: views.ScenarioStep) -> tuple[Any, ...]:
+    """A step as the editor callback's outputs: message, replace dialog (open, body), delete dialog, pending."""
+    if step.changed:
+        cache.delete_memoized(_stored)
+    if step.message is None:
+        message: Any = no_update
+    elif step.error:
+        message = html.Span(step.message, className="text-danger", id=ids.SCENARIO_ERROR)
+    else:
+        message = html.Span(step.message, className="text-success")
+    replace, remove = step.dialog == "replace", step.dialog == "remove"
+    return (message, replace, step.body if replace else no_update, remove, step.body if remove else no_update,
+            step.pending)
+
+
 @dash.callback(
     Output(ids.SCENARIO_MSG, "children"),
+    Output(ids.REPLACE_MODAL, "is_open"), Output(ids.REPLACE_BODY, "children"),
+    Output(ids.REMOVE_MODAL, "is_open"), Output(ids.REMOVE_BODY, "children"), Output(ids.PENDING, "data"),
     Input(ids.SCENARIO_SAVE, "n_clicks"), Input(ids.SCENARIO_DELETE, "n_clicks"),
-    State(ids.SCENARIO_NAME, "value"), State(ids.SCENARIO_SHOCKS, "value"),
+    Input(ids.REPLACE_CONFIRM, "n_clicks"), Input(ids.REPLACE_CANCEL, "n_clicks"),
+    Input(ids.REMOVE_CONFIRM, "n_clicks"), Input(ids.REMOVE_CANCEL, "n_clicks"),
+    State(ids.SCENARIO_NAME, "value"), State(ids.SCENARIO_SHOCKS, "value"), State(ids.PENDING, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def edit_scenario(save: int | None, delete: int | None, name: str | None, text: str | None) -> Any:
-    deleting = dash.ctx.triggered_id == ids.SCENARIO_DELETE
-    if not is_click(delete if deleting else save):
-        return no_update
-    ctx = get_context()
-    actor, now = web_actor(), ctx.clock.now()
-    try:
-        if deleting:
-            name = (name or "").strip()
-            if not name:
-                return html.Span("type the name of the scenario to delete", className="text-danger",
-                                 id=ids.SCENARIO_ERROR)
-            with ctx.store.write() as session:
-                gone = store_io.delete_user_scenario(session, now, actor, name)
-            message = f"deleted {name!r}" if gone else f"no scenario named {name!r}"
-        else:
-            spec = views.parse_shocks(name or "", text or "")
-            with ctx.store.write() as session:
-                store_io.save_user_scenario(session, now, actor, spec)
-            message = f"saved {spec.name!r} ({len(spec.shocks)} shocks); the risk cycle applies it within seconds"
-    except (views.ShockTextError, store_io.ScenarioError) as exc:
-        return html.Span(str(exc), className="text-danger", id=ids.SCENARIO_ERROR)
-    cache.delete_memoized(_stored)
-    return html.Span(message, className="text-success")
+def edit_scenario(*args: Any) -> Any:
+    """Save / Delete ask first when they replace or delete (webapp.risk_views: ask_save, ask_delete); the
+    dialogs' Confirm makes the pending change (confirm_change), Cancel drops it (cancel_change)."""
+    name, text, pending = args[-3:]
+    trigger = dash.ctx.triggered_id
+    if not triggered_by_click(dash.ctx.triggered):
+        return (no_update,) * 6  # the editor re-rendered, or a forged click count
+    store, actor, now = get_context().store, web_actor(), get_context().clock.now()
+    if trigger == ids.SCENARIO_SAVE:
+        step = views.ask_save(store, now, actor, name, text)
+    elif trigger == ids.SCENARIO_DELETE:
+        step = views.ask_delete(store, name)
+    elif trigger in (ids.REPLACE_CONFIRM, ids.REMOVE_CONFIRM):
+        step = views.confirm_change(store, now, actor, "replace" if trigger == ids.REPLACE_CONFIRM else "remove",
+                                    pending)
+    elif trigger in (ids.REPLACE_CANCEL, ids.REMOVE_CANCEL):
+        step = views.cancel_change("replace" if trigger == ids.REPLACE_CANCEL else "remove", pending)
+    else:
+        return (no_update,) * 6
+    return _scenario_outputs(step)

@@ -1,9 +1,14 @@
 """What the Risk page draws, from the stored report and history (no engine work in a callback),
-and the parser of the scenario editor's shocks text."""
+the parser of the scenario editor's shocks text, and the editor's steps as plain functions (pages/risk.py
+wires them): Save under a new name saves at once; Save under a saved name and Delete first open a confirm
+dialog stating what changes, and only its Confirm changes the store (trader-only and audited, store_io)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,7 +17,9 @@ from dash import html
 from components import formatting as fmt
 from components.charts import LAYOUT, empty_figure
 from components.tables import small_table
+from engine.portfolio_risk import store_io
 from engine.portfolio_risk.stress import UserScenario
+from engine.store.db import Store
 
 MAX_SHOCKS = 200
 MAX_TEXT = 4000
@@ -126,3 +133,117 @@ def stress_positions_table(rep: dict[str, Any]) -> Any:
 
 def fmt_ts(value: str | None) -> str:
     return fmt.timestamp(pd.Timestamp(value).to_pydatetime()) if value else ""
+
+
+# ---- the scenario editor: Save / Delete, each confirmed in a dialog when it replaces or removes ---------------
+Dialog = Literal["replace", "remove"]
+
+
+@dataclass(frozen=True)
+class ScenarioStep:
+    """What the editor shows after a click. `message` None leaves the message as it is; `dialog` names the
+    confirm dialog to open (None: both closed), `body` what it says and `pending` the change its Confirm makes
+    (kept in the page, sent back on Confirm); `changed`: the store changed (the page forgets its cache)."""
+
+    message: str | None = None
+    error: bool = False
+    dialog: Dialog | None = None
+    body: str = ""
+    pending: dict[str, Any] | None = None
+    changed: bool = False
+
+
+def shocks_text(shocks: Mapping[str, float]) -> str:
+    """{'ALFA': -0.08, 'INDEX': 0.025} -> 'ALFA=-8%, INDEX=+2.5%' (the editor's own syntax, percent)."""
+    return ", ".join(f"{key}={100 * value:+.6g}%" for key, value in shocks.items()) or "no shocks"
+
+
+def _error(message: str) -> ScenarioStep:
+    return ScenarioStep(message, error=True)
+
+
+def _saved(spec: UserScenario) -> str:
+    return f"saved {spec.name!r} ({len(spec.shocks)} shocks); the risk cycle applies it within seconds"
+
+
+def ask_save(store: Store, now: datetime, actor: str, name: str | None, text: str | None) -> ScenarioStep:
+    """Save: bad text or a name/shock the store would refuse -> that message; a new name -> saved at once
+    (audited); a saved name -> the replace dialog (old shocks -> new shocks), nothing changed yet."""
+    try:
+        spec = parse_shocks(name or "", text or "")
+        with store.read() as session:
+            store_io.check_user_scenario(session, spec)
+            old = store_io.user_scenario(session, spec.name)
+        if old is None:
+            with store.write() as session:  # saved only if the name is still new (not saved meanwhile)
+                old = store_io.user_scenario(session, spec.name)
+                if old is None:
+                    store_io.save_user_scenario(session, now, actor, spec)
+            if old is None:
+                return ScenarioStep(_saved(spec), changed=True)
+    except (ShockTextError, store_io.ScenarioError) as exc:
+        return _error(str(exc))
+    body = (f"Replace the saved scenario {spec.name!r}? Its shocks {shocks_text(old.shocks)} "
+            f"→ {shocks_text(spec.shocks)}")
+    return ScenarioStep(None, dialog="replace", body=body, pending={
+        "action": "replace", "name": spec.name, "before": dict(old.shocks), "shocks": dict(spec.shocks)})
+
+
+def ask_delete(store: Store, name: str | None) -> ScenarioStep:
+    """Delete: the delete dialog naming the scenario and its shocks; nothing is deleted yet."""
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        return _error("type the name of the scenario to delete")
+    with store.read() as session:
+        old = store_io.user_scenario(session, name)
+    if old is None:
+        return ScenarioStep(f"no scenario named {name!r}")
+    return ScenarioStep(None, dialog="remove", body=f"Delete the saved scenario {name!r} ({shocks_text(old.shocks)})?",
+                        pending={"action": "remove", "name": name, "before": dict(old.shocks)})
+
+
+def _shocks(value: object) -> dict[str, float] | None:
+    """Shocks sent back by the browser, or None when they are not a {str: number} mapping."""
+    if not isinstance(value, dict) or len(value) > MAX_SHOCKS:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) for k, v in value.items()):
+        return None
+    return {k: float(v) for k, v in value.items()}
+
+
+def confirm_change(store: Store, now: datetime, actor: str, dialog: Dialog, pending: object) -> ScenarioStep:
+    """Confirm in `dialog`: make the pending change, unless the scenario changed since the dialog opened
+    (then say so and change nothing). Both store_io calls audit the change with `actor` at `now`."""
+    if not isinstance(pending, dict) or pending.get("action") != dialog or not isinstance(pending.get("name"), str):
+        return ScenarioStep(None)  # nothing pending for this dialog (a second click, a stale page): close it
+    name, before = pending["name"], _shocks(pending.get("before"))
+    shocks = _shocks(pending.get("shocks")) if dialog == "replace" else {}
+    if before is None or shocks is None:
+        return _error("the dialog is out of date; press Save or Delete again")
+    verb = "replaced" if dialog == "replace" else "deleted"
+    try:
+        with store.write() as session:
+            current = store_io.user_scenario(session, name)
+            if current is None or dict(current.shocks) != before:
+                now_text = "it was deleted" if current is None else f"it is now {shocks_text(current.shocks)}"
+                return _error(f"not {verb}: {name!r} changed since the dialog opened ({now_text}); "
+                              "check it and press Save or Delete again")
+            if dialog == "remove":
+                store_io.delete_user_scenario(session, now, actor, name)
+                message = f"deleted {name!r}"
+            else:
+                spec = UserScenario(name, shocks)
+                store_io.save_user_scenario(session, now, actor, spec)
+                message = f"{_saved(spec)} (replaced {shocks_text(before)})"
+    except store_io.ScenarioError as exc:
+        return _error(str(exc))
+    return ScenarioStep(message, changed=True)
+
+
+def cancel_change(dialog: Dialog, pending: object) -> ScenarioStep:
+    """Cancel in `dialog`: close it, forget the pending change and say that nothing changed."""
+    name = pending.get("name") if isinstance(pending, dict) and pending.get("action") == dialog else None
+    if not isinstance(name, str):
+        return ScenarioStep(None)
+    what = "replaced" if dialog == "replace" else "deleted"
+    return ScenarioStep(f"nothing {what}: {name!r} is kept as it was")

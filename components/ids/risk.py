@@ -27,3 +27,20 @@ VAR95_PCT = "risk-var95-pct"
 VAR_TABLE = "risk-var-table"
 WORST = "risk-worst"
 WORST_NAME = "risk-worst-name"
+
+# The scenario editor's confirm dialogs (components.confirm_modal): each prefix gives `{prefix}-modal`,
+# `{prefix}-confirm` and `{prefix}-cancel`; the pending change a dialog confirms is kept in PENDING.
+
+PENDING = "risk-scenario-pending"  # dcc.Store: the change the open dialog confirms (webapp.risk_views.ScenarioStep)
+
+REPLACE = "risk-scenario-replace"  # Save under a name that exists: replace it?
+REPLACE_BODY = "risk-scenario-replace-body"
+REPLACE_CANCEL = "risk-scenario-replace-cancel"
+REPLACE_CONFIRM = "risk-scenario-replace-confirm"
+REPLACE_MODAL = "risk-scenario-replace-modal"
+
+REMOVE = "risk-scenario-remove"  # Delete: delete it?
+REMOVE_BODY = "risk-scenario-remove-body"
+REMOVE_CANCEL = "risk-scenario-remove-cancel"
+REMOVE_CONFIRM = "risk-scenario-remove-confirm"
+REMOVE_MODAL = "risk-scenario-remove-modal"

@@ -87,13 +87,24 @@ def scenario_keys(session: Session) -> tuple[set[str], set[str]]:
     return symbols | set(groups), set(groups.values())
 
 
-def save_user_scenario(session: Session, now: datetime, actor: str, spec: UserScenario) -> None:
-    """Create or replace a scenario by name (audited); refused (ScenarioError) for a built-in name or
-    a shock on a symbol or group the risk engine does not know (it would shock nothing)."""
+def user_scenario(session: Session, name: str) -> UserScenario | None:
+    """The saved scenario named `name` (exact), or None."""
+    row = session.scalars(select(StressScenarioRow).where(StressScenarioRow.name == name)).first()
+    return None if row is None else UserScenario(row.name, {str(k): float(v) for k, v in (row.shocks or {}).items()})
+
+
+def check_user_scenario(session: Session, spec: UserScenario) -> None:
+    """ScenarioError for a built-in name or a shock on a symbol or group the risk engine does not know (it
+    would shock nothing): what save_user_scenario refuses, checked before the web page asks to replace one."""
     try:
         spec.validate(*scenario_keys(session))
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
+
+
+def save_user_scenario(session: Session, now: datetime, actor: str, spec: UserScenario) -> None:
+    """Create or replace a scenario by name (audited); refused (ScenarioError) as check_user_scenario says."""
+    check_user_scenario(session, spec)
     row = session.scalars(select(StressScenarioRow).where(StressScenarioRow.name == spec.name)).first()
     details: dict[str, Any] = {"shocks": dict(spec.shocks)}
     if row is None:

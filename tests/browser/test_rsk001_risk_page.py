@@ -1,6 +1,7 @@
 """Risk page: with a book held at the paper broker, the page shows the engine's 1-day VaR/CVaR (the
 figure the risk cycle stored) and a stress table per scenario and per position; a trader saves a
-scenario in the editor and it appears in the stress table with the loss its shock implies."""
+scenario in the editor and it appears in the stress table with the loss its shock implies. Saving over its name
+asks first (old -> new shocks; Cancel keeps it, Replace replaces it) and Delete asks before deleting it."""
 from __future__ import annotations
 
 import time
@@ -27,6 +28,20 @@ def _hold(ctx, **qty: int) -> None:  # type: ignore[no-untyped-def]
             s.add(PaperPosition(symbol=sym, qty=Decimal(q), avg_entry_price=px))
             acct.cash -= Decimal(q) * px
         s.merge(acct)
+
+
+def _user_shocks(ctx):  # type: ignore[no-untyped-def]
+    from engine.store.models import StressScenarioRow
+
+    with ctx.store.read() as s:
+        return {r.name: dict(r.shocks) for r in s.scalars(select(StressScenarioRow))}
+
+
+def _answer(dash_duo, button: str) -> None:  # type: ignore[no-untyped-def]
+    """Click a confirm dialog's button and wait until the dialog (and its backdrop) has gone."""
+    scroll_click(dash_duo, dash_duo.find_element(button))
+    dash_duo.wait_for_no_elements(".modal.show", timeout=10)
+    dash_duo.wait_for_no_elements(".modal-backdrop", timeout=10)
 
 
 def _stored_report(ctx):  # type: ignore[no-untyped-def]
@@ -89,4 +104,27 @@ def test_rsk001_risk_page_shows_var_and_a_stress_table(dash_duo, embedded_app) -
     dash_duo.find_element("#risk-scenario-shocks").send_keys(", bad")
     scroll_click(dash_duo, dash_duo.find_element("#risk-scenario-save"))  # the refreshed tables moved it
     dash_duo.wait_for_contains_text("#risk-scenario-msg", "is not SYMBOL_OR_GROUP=PERCENT", timeout=15)
+
+    # saving over the name asks first; Cancel keeps the old shocks
+    dash_duo.clear_input("#risk-scenario-shocks")
+    dash_duo.find_element("#risk-scenario-shocks").send_keys("ALFA=-25")
+    scroll_click(dash_duo, dash_duo.find_element("#risk-scenario-save"))
+    dash_duo.wait_for_contains_text("#risk-scenario-replace-body", "ALFA=-20% → ALFA=-25%", timeout=15)
+    assert _user_shocks(ctx) == {"alfa crash": {"ALFA": -0.2}}  # asked, not replaced
+    _answer(dash_duo, "#risk-scenario-replace-cancel")
+    dash_duo.wait_for_contains_text("#risk-scenario-msg", "nothing replaced: 'alfa crash' is kept", timeout=15)
+    assert _user_shocks(ctx) == {"alfa crash": {"ALFA": -0.2}}
+    # ... and Replace replaces them
+    scroll_click(dash_duo, dash_duo.find_element("#risk-scenario-save"))
+    dash_duo.wait_for_contains_text("#risk-scenario-replace-body", "ALFA=-20% → ALFA=-25%", timeout=15)
+    _answer(dash_duo, "#risk-scenario-replace-confirm")
+    dash_duo.wait_for_contains_text("#risk-scenario-msg", "(replaced ALFA=-20%)", timeout=15)
+    assert _user_shocks(ctx) == {"alfa crash": {"ALFA": -0.25}}
+    # Delete asks naming the scenario, then deletes it
+    scroll_click(dash_duo, dash_duo.find_element("#risk-scenario-delete"))
+    dash_duo.wait_for_contains_text("#risk-scenario-remove-body", "Delete the saved scenario 'alfa crash'", timeout=15)
+    assert _user_shocks(ctx) == {"alfa crash": {"ALFA": -0.25}}  # asked, not deleted
+    _answer(dash_duo, "#risk-scenario-remove-confirm")
+    dash_duo.wait_for_contains_text("#risk-scenario-msg", "deleted 'alfa crash'", timeout=15)
+    assert _user_shocks(ctx) == {}
     assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []

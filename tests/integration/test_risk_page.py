@@ -1,5 +1,6 @@
 """The Risk page over HTTP on SQLite and PostgreSQL: a viewer reads it but cannot save scenarios; a trader
-saves, replaces and deletes them (each audited with who did it); bad text gets a message naming the item."""
+saves, replaces and deletes them (each audited with who did it; replacing and deleting only after the confirm
+dialog's Confirm); bad text gets a message naming the item."""
 from __future__ import annotations
 
 import pytest
@@ -24,9 +25,16 @@ def _store(app):  # type: ignore[no-untyped-def]
     return app.server.extensions[EXTENSION_KEY].store
 
 
-def _edit(client, dep, trigger: str, name: str, text: str = ""):  # type: ignore[no-untyped-def]
+def _edit(client, dep, trigger: str, name: str = "", text: str = "", pending=None):  # type: ignore[no-untyped-def]
     return wr.call(client, dep, {f"{trigger}.n_clicks": 1, "risk-scenario-name.value": name,
-                                 "risk-scenario-shocks.value": text}, trigger=f"{trigger}.n_clicks")
+                                 "risk-scenario-shocks.value": text, "risk-scenario-pending.data": pending},
+                   trigger=f"{trigger}.n_clicks")
+
+
+def _outputs(response):  # type: ignore[no-untyped-def]
+    """{id: {prop: value}} of a callback response."""
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_json()["response"]
 
 
 def test_traders_edit_scenarios_viewers_only_read(app) -> None:  # type: ignore[no-untyped-def]
@@ -34,8 +42,18 @@ def test_traders_edit_scenarios_viewers_only_read(app) -> None:  # type: ignore[
     dep = wr.find(wr.dependencies(trader), "risk-scenario-msg.children")
     saved = _edit(trader, dep, "risk-scenario-save", "rates shock", "growth=-6, ALFA=-10%, INDEX=-2.5")
     assert saved.status_code == 200 and "saved 'rates shock' (3 shocks)" in saved.get_data(as_text=True)
-    replaced = _edit(trader, dep, "risk-scenario-save", "rates shock", "growth=-7")
-    assert "saved 'rates shock' (1 shocks)" in replaced.get_data(as_text=True)
+    asked = _outputs(_edit(trader, dep, "risk-scenario-save", "rates shock", "growth=-7"))
+    assert asked["risk-scenario-replace-modal"]["is_open"] is True
+    assert asked["risk-scenario-replace-body"]["children"] == (
+        "Replace the saved scenario 'rates shock'? Its shocks growth=-6%, ALFA=-10%, INDEX=-2.5% → growth=-7%")
+    with _store(app).read() as s:  # nothing replaced until Confirm
+        assert {u.name: dict(u.shocks) for u in user_scenarios(s)} == {
+            "rates shock": {"growth": -0.06, "ALFA": -0.10, "INDEX": -0.025}}
+    pending = asked["risk-scenario-pending"]["data"]
+    replaced = _outputs(_edit(trader, dep, "risk-scenario-replace-confirm", pending=pending))
+    assert replaced["risk-scenario-replace-modal"]["is_open"] is False
+    assert replaced["risk-scenario-pending"]["data"] is None
+    assert "saved 'rates shock' (1 shocks)" in str(replaced["risk-scenario-msg"]["children"])
     bad = _edit(trader, dep, "risk-scenario-save", "oops", "ALFA=-5, BRVO minus 3")
     assert "shock 2 ('BRVO minus 3') is not SYMBOL_OR_GROUP=PERCENT" in bad.get_data(as_text=True)
     too_big = _edit(trader, dep, "risk-scenario-save", "oops", "ALFA=-150")
@@ -55,8 +73,20 @@ def test_traders_edit_scenarios_viewers_only_read(app) -> None:  # type: ignore[
     assert page.status_code == 200 and "has not computed the book's risk yet" in page.get_data(as_text=True)
     assert "saved: rates shock" in page.get_data(as_text=True)
 
-    gone = _edit(trader, dep, "risk-scenario-delete", "rates shock")
-    assert "deleted 'rates shock'" in gone.get_data(as_text=True)
+    ask_delete = _outputs(_edit(trader, dep, "risk-scenario-delete", "rates shock"))
+    assert ask_delete["risk-scenario-remove-modal"]["is_open"] is True
+    assert ask_delete["risk-scenario-remove-body"]["children"] == (
+        "Delete the saved scenario 'rates shock' (growth=-7%)?")
+    pending = ask_delete["risk-scenario-pending"]["data"]
+    kept = _outputs(_edit(trader, dep, "risk-scenario-remove-cancel", pending=pending))
+    assert kept["risk-scenario-remove-modal"]["is_open"] is False
+    assert "nothing deleted: 'rates shock' is kept as it was" in str(kept["risk-scenario-msg"]["children"])
+    with _store(app).read() as s:
+        assert [u.name for u in user_scenarios(s)] == ["rates shock"]
+    refused_confirm = _edit(viewer, dep, "risk-scenario-remove-confirm", pending=pending)
+    assert refused_confirm.status_code == 403
+    gone = _outputs(_edit(trader, dep, "risk-scenario-remove-confirm", pending=pending))
+    assert "deleted 'rates shock'" in str(gone["risk-scenario-msg"]["children"])
     with _store(app).read() as s:
         assert user_scenarios(s) == []
         assert s.scalars(select(AuditEvent).where(AuditEvent.action == "risk.scenario.delete")).one().details == {
