@@ -33,6 +33,7 @@ dash.register_page(__name__, path="/backtest", name="Backtest", order=6.5)
 FORM = [State(ids.SOURCE, "value"), State(ids.CSV_DIR, "value"), State(ids.START, "value"),
         State(ids.END, "value"), State(ids.CASH, "value"), State(ids.VERSION, "value"),
         State(ids.PRESET, "value"), State(ids.NAME, "value")]
+DEFAULT_SOURCE = "stored"
 PARAMETERS_EDITS_STORE = parameters_ids.EDITS  # the Parameters page's pending edits (session storage, shared)
 FILL_COLUMNS = [column(c) for c in ("ts", "symbol", "side", "qty", "price", "commission", "client_order_id")]
 TRIP_COLUMNS = [column(c) for c in ("symbol", "direction", "qty", "entry_ts", "entry_price", "exit_ts", "exit_price",
@@ -50,20 +51,27 @@ def _form_card() -> dbc.Card:
     options together never shows blank, as it did while a callback raced to fill the options in."""
     ctx = get_context()
     max_bytes = ctx.settings.max_upload_bytes
+    csv_style, upload_style = data.source_input_styles(DEFAULT_SOURCE)
     return dbc.Card(dbc.CardBody([
         html.H5("Run a backtest"),
         dbc.Label("Market data"),
-        dbc.RadioItems(id=ids.SOURCE, value="stored", inline=True, options=[
+        dbc.RadioItems(id=ids.SOURCE, value=DEFAULT_SOURCE, inline=True, options=[
             {"label": "stored history", "value": "stored"}, {"label": "CSV folder", "value": "csv"},
             {"label": "uploaded CSV", "value": "upload"}]),
-        dcc.Dropdown(id=ids.CSV_DIR, placeholder="folder under data/backtest/", className="mb-1",
-                     options=[{"label": k, "value": k} for k in jobs.csv_choices(ctx.settings)]),
-        # No accept= or max_size=: the browser would drop such a file silently. Every file goes to take_upload,
-        # which says why it is refused; the server's MAX_CONTENT_LENGTH (app.py) still bounds the request.
-        dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a CSV here or ", html.A("choose one")]),
-                   className="border rounded p-2"),
-        html.Div(jobs.upload_hint(max_bytes), className="small text-muted"),
-        html.Div(id=ids.UPLOAD_STATUS, className="small text-muted mb-2"),
+        # Each source's own input, shown only while that source is chosen (show_source_inputs); hidden, not
+        # removed, so the form still reads their values.
+        html.Div(dcc.Dropdown(id=ids.CSV_DIR, placeholder="folder under data/backtest/", className="mb-1",
+                              options=[{"label": k, "value": k} for k in jobs.csv_choices(ctx.settings)]),
+                 id=ids.CSV_DIR_WRAP, style=csv_style),
+        html.Div([
+            # No accept= or max_size=: the browser would drop such a file silently. Every file goes to
+            # take_upload, which says why it is refused; the server's MAX_CONTENT_LENGTH (app.py) still bounds
+            # the request.
+            dcc.Upload(id=ids.UPLOAD, children=html.Div(["Drop a CSV here or ", html.A("choose one")]),
+                       className="border rounded p-2"),
+            html.Div(jobs.upload_hint(max_bytes), className="small text-muted"),
+            html.Div(id=ids.UPLOAD_STATUS, className="small text-muted mb-2"),
+        ], id=ids.UPLOAD_WRAP, style=upload_style),
         dbc.Row([dbc.Col([dbc.Label("Start (UTC)"), dbc.Input(id=ids.START, placeholder="YYYY-MM-DD, empty: first bar")]),
                  dbc.Col([dbc.Label("End (UTC)"), dbc.Input(id=ids.END, placeholder="YYYY-MM-DD, empty: last bar")])]),
         # Text, not type="number": a number input sends None for anything it finds invalid (empty, "e", below
@@ -126,6 +134,16 @@ def fill_choices(changed: Any):
     opened = changed.get("open") if isinstance(changed, dict) else None
     return (stored, stored,
             opened if isinstance(opened, int) and any(o["value"] == opened for o in stored) else no_update)
+
+
+@dash.callback(
+    Output(ids.CSV_DIR_WRAP, "style"), Output(ids.UPLOAD_WRAP, "style"),
+    Input(ids.SOURCE, "value"),
+)
+@requires(Role.VIEWER)
+def show_source_inputs(source: Any):
+    """The CSV folder only for the CSV source, the upload only for an uploaded CSV, neither for stored history."""
+    return data.source_input_styles(source)
 
 
 @dash.callback(
@@ -229,20 +247,21 @@ def show_runs(run_a: Any, run_b: Any):
 
 @dash.callback(
     Output(ids.PRICE, "figure"), Output(ids.SYMBOL, "value"), Output(ids.SYMBOL_PNL, "children"),
-    Input(ids.RUN_A, "value"), Input(ids.SYMBOL, "value"), Input(ids.SYMBOL, "options"),
+    Input(ids.RUN_A, "value"), Input(ids.RUN_B, "value"), Input(ids.SYMBOL, "value"), Input(ids.SYMBOL, "options"),
 )
 @requires(Role.VIEWER)
-def show_symbol(run_a: Any, symbol: str | None, options: list[dict] | None):
-    return data.symbol_chart(get_context().store, run_a, symbol, options or [])
+def show_symbol(run_a: Any, run_b: Any, symbol: str | None, options: list[dict] | None):
+    return data.symbol_chart(get_context().store, data.shown_run(run_a, run_b), symbol, options or [])
 
 
 @dash.callback(
     Output(ids.DOWNLOAD, "data"), Input(ids.DOWNLOAD_BUTTON, "n_clicks"),
-    State(ids.RUN_A, "value"), State(ids.DOWNLOAD_KIND, "value"),
+    State(ids.RUN_A, "value"), State(ids.RUN_B, "value"), State(ids.DOWNLOAD_KIND, "value"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def download(n: int | None, run_a: Any, kind: str | None):
-    if not is_click(n) or not isinstance(run_a, int):
+def download(n: int | None, run_a: Any, run_b: Any, kind: str | None):
+    """The opened run's file; with only a "compare with" run chosen, that run's (it is the one shown)."""
+    if not is_click(n):
         return no_update
-    return data.download(get_context().store, run_a, str(kind or "equity.csv"))
+    return data.download_chosen(get_context().store, run_a, run_b, str(kind or "equity.csv"))

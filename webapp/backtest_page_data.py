@@ -37,6 +37,18 @@ def job_settings() -> Settings:
         return dash.get_app().server.extensions[EXTENSION_KEY].settings
 
 
+SHOWN: dict[str, str] = {}
+HIDDEN = {"display": "none"}
+SOURCE_INPUTS = {"csv": "csv_dir", "upload": "upload"}  # a data source -> the input it needs (stored: none)
+
+
+def source_input_styles(source: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """(CSV folder, upload) wrapper styles for the chosen data source: only the input that source reads is
+    shown; the stored history needs neither. Hidden inputs keep their values (the form still reads them)."""
+    needs = SOURCE_INPUTS.get(source) if isinstance(source, str) else None
+    return (dict(SHOWN if needs == "csv_dir" else HIDDEN), dict(SHOWN if needs == "upload" else HIDDEN))
+
+
 def version_options(store: Store) -> list[dict[str, Any]]:
     with store.read() as s:
         versions = list_versions(s, limit=50)
@@ -156,22 +168,23 @@ def symbol_pnl(view: bv.RunView, symbol: str) -> str:
             f"{'—' if last is None else f'{last:,.2f}'}")
 
 
-def symbol_chart(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any, Any]:
-    figure, value = _symbol_figure(store, run_a, symbol, options)
+def symbol_chart(store: Store, run_id: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any, Any]:
+    """The price chart of `symbol` in run `run_id` (the shown run, shown_run) with its fills, and its P&L line."""
+    figure, value = _symbol_figure(store, run_id, symbol, options)
     shown = value if value is not no_update else symbol
-    if not isinstance(run_a, int) or not isinstance(shown, str):
+    if not isinstance(run_id, int) or not isinstance(shown, str):
         return figure, value, ""
     try:
-        return figure, value, symbol_pnl(run_view(store, run_a), shown)
+        return figure, value, symbol_pnl(run_view(store, run_id), shown)
     except BacktestError:
         return figure, value, ""
 
 
-def _symbol_figure(store: Store, run_a: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any]:
-    if not isinstance(run_a, int):
+def _symbol_figure(store: Store, run_id: Any, symbol: str | None, options: list[dict]) -> tuple[Any, Any]:
+    if not isinstance(run_id, int):
         return bv.empty_figure(bv.WAITING["price"]), no_update
     try:
-        view = run_view(store, run_a)
+        view = run_view(store, run_id)
     except BacktestError as exc:
         return bv.empty_figure(str(exc)), no_update
     names = [str(o.get("value")) for o in options if isinstance(o, dict)]
@@ -183,6 +196,25 @@ def _symbol_figure(store: Store, run_a: Any, symbol: str | None, options: list[d
         return bv.empty_figure("no symbols in this run"), no_update
     mine = view.fills[view.fills["symbol"] == chosen]
     return bv.price_figure(view, chosen, _colours(store), fill_roles(mine) if len(mine) else []), chosen
+
+
+def shown_run(run_a: Any, run_b: Any) -> int | None:
+    """The run whose trades, fills and symbol chart the page shows and whose files Download saves: the opened
+    run, else the "compare with" run when it is the only one chosen; None when no run is chosen."""
+    for run in (run_a, run_b):
+        if isinstance(run, int) and not isinstance(run, bool):
+            return run
+    return None
+
+
+def download_chosen(store: Store, run_a: Any, run_b: Any, kind: str) -> Any:
+    """The Download button: the file of the run shown_run picks, or why there is none in the page's status."""
+    run_id = shown_run(run_a, run_b)
+    if run_id is None:
+        set_props(ids.STATUS, {"children": dbc.Alert("Nothing to download: open a stored run first (or run a "
+                                                     "backtest)", color="warning", id=ids.ERROR)})
+        return no_update
+    return download(store, run_id, kind)
 
 
 def download(store: Store, run_id: int, kind: str) -> Any:

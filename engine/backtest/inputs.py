@@ -31,6 +31,7 @@ from engine.store.db import Store
 from engine.store.models import BarRow, Instrument
 
 MIN_CASH = 100.0
+MIN_BARS = 2  # index bars a run's range must hold
 KNOWN_INDEXES = ("SPY", "IDX")
 
 
@@ -71,9 +72,23 @@ class BacktestSpec:
         first, last = index_ts.iloc[0], index_ts.iloc[-1]
         lo = self.start or first
         hi = self.end or last
-        if not ((index_ts >= lo) & (index_ts <= hi)).any():
+        bars = int(((index_ts >= lo) & (index_ts <= hi)).sum())
+        if bars == 0:
             raise BacktestError(f"no {self.index_symbol} bars between {lo:%Y-%m-%d %H:%M} and {hi:%Y-%m-%d %H:%M}; "
                                 f"the data covers {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
+        if bars < MIN_BARS:  # one bar has no return: nothing to trade on, no curve, no metrics
+            raise BacktestError(f"{range_text(lo, hi)} holds {bars} bar{'' if bars == 1 else 's'} of "
+                                f"{self.index_symbol}; a backtest needs at least {MIN_BARS}: choose a wider range "
+                                f"(the data covers {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC)")
+
+
+def range_text(lo: datetime, hi: datetime) -> str:
+    """A chosen range as typed: whole days as dates (a bare end date means the end of that day), else minutes."""
+    lo_ts, hi_ts = pd.Timestamp(lo), pd.Timestamp(hi)
+    midnight, day_end = pd.Timestamp(0).time(), (pd.Timestamp(0) + pd.Timedelta(days=1, microseconds=-1)).time()
+    if lo_ts.time() == midnight and hi_ts.time() in (midnight, day_end):
+        return f"{lo_ts:%Y-%m-%d} to {hi_ts:%Y-%m-%d}"
+    return f"{lo_ts:%Y-%m-%d %H:%M} to {hi_ts:%Y-%m-%d %H:%M}"
 
 
 def parse_date(text: str | None, what: str, end_of_day: bool = False) -> datetime | None:

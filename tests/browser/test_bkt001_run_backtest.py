@@ -32,7 +32,11 @@ def backtest_app(test_settings, tmp_path: Path, bars: int = 40):  # type: ignore
 def test_bkt001_run_a_backtest_with_progress_and_see_results(dash_duo, test_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     browser_login(dash_duo, backtest_app(test_settings, tmp_path), role="trader", path="/backtest")
     dash_duo.wait_for_element("#backtest-run", timeout=30)
+    assert not dash_duo.find_element("#backtest-csv-dir").is_displayed()  # stored history: no folder to choose
+    assert not dash_duo.find_element("#backtest-upload").is_displayed()
     click(dash_duo, "#backtest-source input[value='csv']")
+    dash_duo.wait_for_style_to_equal("#backtest-csv-dir-wrap", "display", "block", timeout=10)  # shown for CSV
+    assert not dash_duo.find_element("#backtest-upload").is_displayed()
     dash_duo.select_dcc_dropdown("#backtest-csv-dir", index=0)
     cash = dash_duo.find_element("#backtest-cash")
     cash.clear()

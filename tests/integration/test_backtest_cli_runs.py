@@ -82,6 +82,10 @@ def test_bad_range_and_unknown_preset(data, tmp_path, capsys) -> None:  # type: 
     err = _error_line(capsys, ["--csv-dir", str(data[0]), "--start", "2005-03-01", "--end", "2005-02-01",
                                "--out", str(tmp_path)])
     assert "is after the end" in err
+    day = pd.read_csv(data[0] / "IDX.csv")["timestamp"].iloc[7][:10]  # one trading day of the folder
+    err = _error_line(capsys, ["--csv-dir", str(data[0]), "--start", day, "--end", day, "--out", str(tmp_path / "one")])
+    assert err.startswith(f"backtest: {day} to {day} holds 1 bar of IDX; a backtest needs at least 2")
+    assert not (tmp_path / "one").exists()
     err = _error_line(capsys, ["--csv-dir", str(data[0]), "--start", "yesterday-ish", "--out", str(tmp_path)])
     assert "--start 'yesterday-ish' is not a date" in err
     err = _error_line(capsys, ["--csv-dir", str(data[0]), "--preset", "nosuch", "--out", str(tmp_path)])

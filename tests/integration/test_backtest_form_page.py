@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
 from tests.integration import backtest_data
+from webapp.context import EXTENSION_KEY
 
 
 def _find(node: object, ident: str) -> dict:
@@ -63,6 +66,53 @@ def test_form_layout_has_its_choices_and_plain_inputs(trader_app) -> None:  # ty
         assert waiting in text  # no blank panel with a toolbar before a run is open
     runs = wr.find(wr.dependencies(client), "backtest-run-a.options")
     assert "backtest-version" not in runs["output"] and "backtest-preset" not in runs["output"]
+
+
+def test_only_the_chosen_sources_input_is_shown(trader_app: tuple[Any, Any]) -> None:
+    """The CSV folder for "CSV folder", the upload for "uploaded CSV", neither for stored history (the default);
+    both stay in the layout (hidden), so their values still reach the run."""
+    _app, client = trader_app
+    router = wr.find(wr.dependencies(client), "_pages_content.children")
+    response = wr.call(client, router, {"_pages_location.pathname": "/backtest"})
+    layout = json.loads(response.get_data(as_text=True))["response"]["_pages_content"]["children"]
+    assert _find(layout, "backtest-source")["props"]["value"] == "stored"
+    folder, upload = _find(layout, "backtest-csv-dir-wrap"), _find(layout, "backtest-upload-wrap")
+    assert folder["props"]["style"] == {"display": "none"} and upload["props"]["style"] == {"display": "none"}
+    assert _find(folder, "backtest-csv-dir") and _find(upload, "backtest-upload")
+    assert _find(upload, "backtest-upload-status")  # a refused file's reason goes with the upload
+
+    toggle = wr.find(wr.dependencies(client), "backtest-csv-dir-wrap.style")
+    shown = {}
+    for source in ("csv", "upload", "stored"):
+        answer = wr.call(client, toggle, {"backtest-source.value": source}, trigger="backtest-source.value")
+        assert answer.status_code == 200
+        got = answer.get_json()["response"]
+        shown[source] = (got["backtest-csv-dir-wrap"]["style"], got["backtest-upload-wrap"]["style"])
+    assert shown == {"csv": ({}, {"display": "none"}), "upload": ({"display": "none"}, {}),
+                     "stored": ({"display": "none"}, {"display": "none"})}
+
+
+def test_a_range_of_one_bar_is_refused_before_a_run_is_recorded(test_settings: Any, any_db_url: str,
+                                                               tmp_path: Path) -> None:
+    import pandas as pd
+
+    from app import create_app
+    from engine.backtest import runs
+
+    folder = backtest_data.csv_dir(tmp_path / "csv", bars=20)
+    app = create_app(test_settings(database_url=any_db_url, warmup_polls=0, csv_dir=str(folder)), start_engine=False)
+    client = login_client(app, "trader")
+    day = pd.read_csv(tmp_path / "csv" / "IDX.csv")["timestamp"].iloc[5][:10]  # one trading day of the folder
+    start = wr.find(wr.dependencies(client), "backtest-job.data")
+    response = wr.call(client, start, {"backtest-source.value": "csv", "backtest-csv-dir.value": "CSV source (csv)",
+                                       "backtest-cash.value": "100000", "backtest-start.value": day,
+                                       "backtest-end.value": day, "backtest-run.n_clicks": 1},
+                       trigger="backtest-run.n_clicks")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert f"{day} to {day} holds 1 bar of IDX; a backtest needs at least 2" in text
+    assert "backtest-job" not in response.get_json()["response"]  # nothing started
+    assert runs.list_runs(app.server.extensions[EXTENSION_KEY].store) == []
 
 
 def test_every_refused_upload_says_why(trader_app) -> None:  # type: ignore[no-untyped-def]

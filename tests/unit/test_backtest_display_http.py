@@ -32,9 +32,26 @@ def test_cancelled_run_over_http(test_settings) -> None:  # type: ignore[no-unty
     assert side["props"]["children"] == ("Nothing to download: run #7 is cancelled: cancelled by web:admin, "
                                          "so it has no fills.csv (only its parameters.xlsx)")
 
+    only_b = wr.call(viewer, wr.find(deps, "backtest-download.data"),
+                     {"backtest-download-button.n_clicks": 1, "backtest-run-a.value": None, "backtest-run-b.value": 1,
+                      "backtest-download-kind.value": "equity.csv"}, trigger="backtest-download-button.n_clicks")
+    sent = json.loads(only_b.get_data(as_text=True))["response"]["backtest-download"]["data"]
+    assert sent["filename"] == "backtest-1-equity.csv" and sent["content"] == EQUITY  # the run the page shows
+    neither = wr.call(viewer, wr.find(deps, "backtest-download.data"),
+                      {"backtest-download-button.n_clicks": 1, "backtest-download-kind.value": "equity.csv"},
+                      trigger="backtest-download-button.n_clicks")
+    side = json.loads(neither.get_data(as_text=True))["sideUpdate"]["backtest-status"]["children"]
+    assert side["props"]["children"] == "Nothing to download: open a stored run first (or run a backtest)"
+
     shown = wr.call(viewer, wr.find(deps, "backtest-equity.figure"),
                     {"backtest-run-a.value": 1, "backtest-run-b.value": 7}, trigger="backtest-run-b.value")
     assert shown.status_code == 200 and "Not compared: run #7 is cancelled" in shown.get_data(as_text=True)
+
+    chart = wr.call(viewer, wr.find(deps, "backtest-price.figure"),
+                    {"backtest-run-a.value": None, "backtest-run-b.value": 1, "backtest-symbol.value": "AAA",
+                     "backtest-symbol.options": [{"label": "AAA", "value": "AAA"}]}, trigger="backtest-run-b.value")
+    pnl = json.loads(chart.get_data(as_text=True))["response"]["backtest-symbol-pnl"]["children"]
+    assert pnl.startswith("AAA: realised") and "on 10 held" in pnl  # the compare run's AAA: 10 bought, none sold
 
     pickers = wr.call(viewer, wr.find(deps, "backtest-run-a.options"), {"backtest-runs-changed.data": {}},
                       trigger="backtest-runs-changed.data")

@@ -96,5 +96,21 @@ def test_download_of_a_cancelled_run_says_why(store: Store, monkeypatch: pytest.
     assert len(said) == 2
 
 
+@pytest.mark.parametrize(("run_a", "run_b", "expected"), [
+    (1, None, 1), (None, 1, 1), (1, 7, 1), (7, 1, 7), (None, None, None), (True, None, None), ("1", None, None)])
+def test_download_takes_the_opened_run_else_the_compare_run(run_a: Any, run_b: Any, expected: Any) -> None:
+    assert data.shown_run(run_a, run_b) == expected
+
+
+def test_download_with_only_the_compare_run_saves_that_run(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    said: list[tuple[str, dict]] = []
+    monkeypatch.setattr(data, "set_props", lambda cid, props: said.append((cid, props)))
+    sent = data.download_chosen(store, None, 1, "equity.csv")
+    assert sent["filename"] == "backtest-1-equity.csv" and sent["content"] == EQUITY and said == []
+    assert data.download_chosen(store, None, None, "equity.csv") is no_update
+    assert [cid for cid, _ in said] == ["backtest-status"]
+    assert said[0][1]["children"].children == "Nothing to download: open a stored run first (or run a backtest)"
+
+
 def test_pickers_offer_finished_runs_only(store: Store) -> None:
     assert data.run_options(store) == [{"label": "#1 r1 (done)", "value": 1}]
