@@ -32,7 +32,7 @@ from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from webapp import execution_callbacks, queries, trading_queries, trading_ticket
 from webapp.auth.access import requires
-from webapp.control_actions import describe, run_control
+from webapp.control_actions import cancel_message, describe, run_control
 from webapp.inputs import is_click, text_or_default, triggered_by_click
 from webapp.trading_close import close_position, close_target
 
@@ -178,8 +178,15 @@ def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool |
     return None
 
 
-def _action_result(result: Any) -> dbc.Alert:
-    message, colour = describe(result)
+def _action_result(result: Any, order_id: Any = None) -> dbc.Alert:
+    if getattr(result, "action", None) == "cancel_order":
+        try:
+            order = trading_queries.read_order(order_id)
+        except Exception:  # noqa: BLE001 - the cancel already ran; a failed read only loses the order's words
+            order = None
+        message, colour = cancel_message(result, order, order_id)
+    else:
+        message, colour = describe(result)
     return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id=ids.ACTION_ALERT)
 
 
@@ -217,7 +224,7 @@ def run_action(*args: Any):
 
     action = spec.pop("action")
     result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), **spec)
-    return _action_result(result), False, {}  # {}: redraw every section on the next tick
+    return _action_result(result, spec.get("order_id")), False, {}  # {}: redraw every section on the next tick
 
 
 # ---- close position (a confirm dialog, then one market order through the gateway) ---------------------

@@ -4,6 +4,9 @@ The banner and the Trading page both come here, so a button does exactly what th
 """
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from components.cards import state_label
 from engine.auth import principal
 from engine.trading import control
@@ -49,3 +52,35 @@ def describe(result: control.ControlResult) -> tuple[str, str]:
         return f"{result.action} done.{state}" + (f" {extra}." if extra else ""), "success"
     so_far = f" Trading is {state_label(result.state)} so far." if result.state else ""
     return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{so_far}", "info"
+
+
+def short_order_id(client_order_id: str, keep: int = 8) -> str:
+    """A client order id short enough for a message: "rd-" and its first `keep` characters, then "…"."""
+    head, sep, rest = client_order_id.partition("-")
+    if sep and head and len(rest) > keep + 1:
+        return f"{head}-{rest[:keep]}…"
+    return client_order_id if len(client_order_id) <= keep + 4 else client_order_id[:keep + 3] + "…"
+
+
+def order_words(order: dict[str, Any] | None, order_id: Any) -> str:
+    """"buy 10 AAPL (order rd-ab12cd34…)", or "order <id>" when the order is not in the store."""
+    if not order:
+        return f"order {order_id}" if str(order_id or "").strip() else "the order"
+    qty = Decimal(str(order["qty"]))
+    shown = f"{int(qty):,}" if qty == qty.to_integral_value() else format(qty.normalize(), "f")
+    return f"{order['side']} {shown} {order['symbol']} (order {short_order_id(str(order['client_order_id']))})"
+
+
+def cancel_message(result: Any, order: dict[str, Any] | None, order_id: Any) -> tuple[str, str]:
+    """The cancel result the trader sees, naming the order: "cancel_order done: buy 10 AAPL (order rd-ab12cd34…)
+    cancelled." The outcome is control.perform's; the words keep describe()'s "<action> done" form of the
+    other actions."""
+    what = order_words(order, order_id)
+    action = result.action or "cancel_order"
+    if result.status == "refused":
+        return f"{action} refused for {what}: {result.message}", "danger"
+    if result.status == "failed":
+        return f"{action} finished with errors for {what}: {result.message}", "danger"
+    if result.status == "done":
+        return f"{action} done: {what} cancelled.", "success"
+    return f"{action} of {what} accepted ({result.status}); its steps update live on the Trading page.", "info"

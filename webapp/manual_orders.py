@@ -93,6 +93,8 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
 
     intent = replace(intent, idempotency_key=f"ticket-{nonce}")
     ctx = get_context()
+    if (refusal := not_tradable(ctx, intent.symbol)) is not None:  # the gateway refuses it too; say so at once
+        return False, f"Not sent: {refusal}."
     result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual", limits=active_limits(ctx.store))
     trading_queries.forget()
     what = f"{intent.side.value} {intent.qty} {intent.symbol}" + (
@@ -105,6 +107,13 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
     return True, f"Sent: {what}, status {result.status.value} ({result.client_order_id}){extra}."
 
 
+def not_tradable(ctx: Any, symbol: str) -> str | None:
+    """Why the ticket must not send an order for `symbol` at all (an index), as the gateway would say it."""
+    with ctx.store.read() as session:
+        return gateway.refusal_for_symbol(session, symbol, gateway.source_index_symbol(ctx),
+                                          gateway.index_is_tradable(ctx))
+
+
 def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | None, str]:
     """The shared sizing's answer for the ticket (ATR risk, Kelly cap, regime bias, every gateway limit, cash)."""
     sym = (symbol or "").strip().upper()
@@ -114,7 +123,10 @@ def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | Non
         side_ = OrderSide(side or "")
     except ValueError:
         return None, "Choose buy or sell to size."
-    with get_context().store.read() as session:
+    ctx = get_context()
+    if (refusal := not_tradable(ctx, sym)) is not None:
+        return None, f"No size for {side_.value} {sym}: {refusal}."
+    with ctx.store.read() as session:
         result = ticket_size(session, active_params(session), sym, side_)
     notes = "; ".join(result.notes)
     if result.qty <= 0:

@@ -33,6 +33,23 @@ def read_last_command() -> dict[str, Any] | None:
         return command_dict(row) if row is not None else None
 
 
+def read_order(order_id: Any) -> dict[str, Any] | None:
+    """Uncached: one order by our orders.id, its client order id or its broker order id (as the cancel step
+    resolves it), for a message that names the order; None when unknown."""
+    key = str(order_id or "").strip()
+    if not key:
+        return None
+    with get_context().store.read() as s:
+        row = s.get(OrderRow, int(key)) if key.isdigit() else None
+        if row is None:
+            row = s.scalars(select(OrderRow).where(
+                (OrderRow.client_order_id == key) | (OrderRow.broker_order_id == key)).limit(1)).first()
+        if row is None:
+            return None
+        return {"id": row.id, "symbol": row.symbol, "side": row.side, "qty": row.qty,
+                "client_order_id": row.client_order_id, "status": row.status}
+
+
 @live_query()
 def last_command() -> dict[str, Any] | None:
     return read_last_command()

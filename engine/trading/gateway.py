@@ -25,7 +25,7 @@ from engine.market.market_clock import market_clock_of
 from engine.portfolio_risk.check import check_order as portfolio_check
 from engine.protocols import ControlContext
 from engine.store.keyvalue import MARKET_DATA_KEY  # {"ts": iso} written by the market job
-from engine.store.models import KeyValue, OrderRow, PositionRow
+from engine.store.models import Instrument, KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
     BrokerError,
@@ -47,6 +47,7 @@ from engine.trading.risk import (
     RiskLimits,
     RiskRejection,
     active_limits,
+    not_tradable_reason,
     run_checks,
 )
 from engine.trading.sync import sync_from_broker
@@ -113,9 +114,44 @@ def _lock_state(session: Session, now: datetime) -> trading_state.StateSnapshot:
         return trading_state.current(session, lock=True)
 
 
+def source_index_symbol(ctx: object) -> str | None:
+    """The market source's index symbol when this process has a source (the engine; the web has none)."""
+    source = getattr(ctx, "source", None)
+    index_symbol = getattr(source, "index_symbol", None)
+    try:
+        return str(index_symbol()).upper() if callable(index_symbol) else None
+    except Exception:  # noqa: BLE001 - a source that cannot say: the store's Instrument rows still decide
+        return None
+
+
+def index_is_tradable(ctx: object) -> bool:
+    """Alpaca's index is SPY, an ETF Alpaca trades (and refuses itself what it cannot); the simulated market's
+    and a CSV source's index are quoted series no broker could fill."""
+    return str(getattr(getattr(ctx, "settings", None), "market_source", "")) == "alpaca"
+
+
+def instrument_kind(session: Session, symbol: str, index_symbol: str | None = None) -> str | None:
+    """The instrument's kind ("index" | "stock") as the store records it (jobs.ensure_instruments), or "index"
+    for the market source's index symbol; None for a symbol the store does not know."""
+    sym = symbol.strip().upper()
+    if index_symbol and sym == index_symbol.upper():
+        return "index"
+    return session.scalar(select(Instrument.kind).where(Instrument.symbol == sym))
+
+
+def refusal_for_symbol(session: Session, symbol: str, index_symbol: str | None = None,
+                       index_tradable: bool = False) -> str | None:
+    """Why no order for `symbol` can be sent (e.g. "IDX is an index, not a tradable instrument"), or None.
+    The gateway's own check (risk.check_tradable) says the same; forms call this to refuse at once."""
+    return not_tradable_reason(symbol.strip().upper(), instrument_kind(session, symbol, index_symbol), index_tradable)
+
+
 def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str, now: datetime,
-                 wall_clock_bars: bool = True) -> OrderFacts:
-    """Read, in the caller's transaction, every fact the checks need (state locked first)."""
+                 wall_clock_bars: bool = True, index_symbol: str | None = None,
+                 index_tradable: bool = False) -> OrderFacts:
+    """Read, in the caller's transaction, every fact the checks need (state locked first).
+
+    `index_symbol`: the market source's index, refused like any instrument the store records as an index."""
     state = _lock_state(session, now).state
     positions = {p.symbol: p.qty for p in session.scalars(select(PositionRow))}
     deltas = open_order_deltas(session)
@@ -132,6 +168,7 @@ def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str,
         last_price=last[0] if last else None, last_data_at=_last_data_at(session, last[1] if last else None, now, wall_clock_bars),
         position_qty=position, projected_qty=position + deltas.get(intent.symbol, Decimal(0)),
         equity=marks.equity, start_of_day_equity=marks.start_of_day, peak_equity=marks.peak, gross_exposure=gross,
+        instrument_kind=instrument_kind(session, intent.symbol, index_symbol), index_tradable=index_tradable,
     )
 
 
@@ -203,7 +240,8 @@ def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor
         if existing is not None:
             return existing, None, None
         simulated = str(getattr(getattr(ctx, "settings", None), "market_source", "")) == "simulated"
-        facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated)
+        facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated,
+                             index_symbol=source_index_symbol(ctx), index_tradable=index_is_tradable(ctx))
         rejection = forced or run_checks(facts, limits) or portfolio_check(s, facts, bars=getattr(ctx, "bars", None))  # issue 17
         row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id, at=at)
         row.lease_epoch = epoch

@@ -29,6 +29,10 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 # "stop": a protective exit (engine/execution/protect.py); from a system actor it is still refused while HALTED
 FLATTEN_ORIGINS = frozenset({"flatten", "kill_switch", "shutdown", "stop"})
+# Instrument kinds (engine/store/models.py Instrument.kind) no order may open: the market source's index
+# (IDX in the simulated market) is recorded as "index" by jobs.ensure_instruments; it is quoted, not traded.
+# Alpaca's index is SPY, an ETF it trades: OrderFacts.index_tradable lets it through (gateway.index_is_tradable).
+NOT_TRADABLE_KINDS = frozenset({"index"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,8 @@ class OrderFacts:
     start_of_day_equity: Decimal | None
     peak_equity: Decimal | None
     gross_exposure: Decimal  # projected, at last prices
+    instrument_kind: str | None = None  # the store's Instrument.kind ("index" | "stock"); None = not recorded
+    index_tradable: bool = False  # the source's index is a traded instrument (Alpaca's SPY), not a quoted series
 
     @property
     def signed_qty(self) -> Decimal:
@@ -154,6 +160,22 @@ def _reduces(position: Decimal, delta: Decimal) -> bool:
 
 def _pct(x: Decimal) -> str:
     return f"{x.quantize(Decimal('0.01'))}%"
+
+
+def not_tradable_reason(symbol: str, kind: str | None, index_tradable: bool = False) -> str | None:
+    """Why `symbol` cannot be ordered at all (its instrument kind), or None when it may be."""
+    if kind in NOT_TRADABLE_KINDS and not index_tradable:
+        return f"{symbol} is an {kind}, not a tradable instrument"
+    return None
+
+
+def check_tradable(f: OrderFacts) -> RiskRejection | None:
+    """An index is quoted, never ordered. An order that only shrinks a position already held is let through,
+    so a position opened before this check existed (the paper broker filled index orders) can still be closed."""
+    reason = not_tradable_reason(f.symbol, f.instrument_kind, f.index_tradable)
+    if reason is None or f.reduces:
+        return None
+    return RiskRejection("not_tradable", reason)
 
 
 def check_trading_state(f: OrderFacts) -> RiskRejection | None:
@@ -274,7 +296,9 @@ def _no_account(what: str) -> RiskRejection:
 
 def run_checks(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
     """The first failing check, in order; exposure checks are skipped for pure reductions."""
-    if (r := check_trading_state(f)) or (r := check_order_size(f, limits)) or (r := check_price_collar(f, limits)):
+    if (r := check_tradable(f)) or (r := check_trading_state(f)):
+        return r
+    if (r := check_order_size(f, limits)) or (r := check_price_collar(f, limits)):
         return r
     if (r := check_no_flip(f)) is not None:
         return r
