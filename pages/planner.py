@@ -35,11 +35,18 @@ REFRESH_MS = 5000  # how often the page asks whether an input changed (a cheap s
 
 
 def slider_block(spec: Any, value: float) -> html.Div:
-    """One 0..1 slider with what it means and the technical parameters it moves."""
+    """One 0..1 slider with what it means and the technical parameters it moves. The number box beside it is
+    ours, not the slider's built-in one (allow_direct_input=False): the built-in box clamps a typed 1.7 to 1 in the
+    browser without a word, ours sends what was typed and webapp/planner_callbacks.slider_box_outputs says so."""
     return html.Div([
         html.Label(spec.label, className="small fw-semibold mb-0", title=spec.help),
-        dcc.Slider(id={"type": ids.SLIDER, "name": spec.name}, min=0, max=1, step=0.05, value=value,
-                   marks={0: "0", 0.5: "0.5", 1: "1"}, tooltip={"placement": "bottom"}, updatemode="mouseup"),
+        dbc.Row([
+            dbc.Col(dcc.Slider(id={"type": ids.SLIDER, "name": spec.name}, min=0, max=1, step=0.05, value=value,
+                               marks={0: "0", 0.5: "0.5", 1: "1"}, tooltip={"placement": "bottom"},
+                               updatemode="mouseup", allow_direct_input=False), width=9),
+            dbc.Col(dbc.Input(id=ids.slider_box(spec.name), type="number", value=value, debounce=True, size="sm",
+                              step="any", placeholder="0..1"), width=3),
+        ], className="g-2 align-items-center"),
         html.Div(spec.help, className="small text-muted"),
         html.Div("moves: " + ", ".join(spec.moves), className="small text-secondary fst-italic",
                  id={"type": ids.SLIDER_MOVES, "name": spec.name}),
@@ -70,6 +77,7 @@ def _controls(presets: dict[str, api.PlannerPreset], active: api.PlannerPreset, 
         html.Div(active.description, id=ids.PRESET_DESCRIPTION, className="small text-muted my-1"),
         html.Div(api.TURNOVER_ANCHOR_EXPLANATION, className="small text-secondary mb-2"),
         html.Div([slider_block(s, float(active.sliders.get(s.name, 0.5))) for s in api.SLIDERS], id=ids.SLIDERS),
+        html.Div(id=ids.SLIDER_MESSAGE, className="small text-warning mb-1"),
         switches_block(active),
         planner_overrides_panel.overrides_block(active, pv.stored_overrides(active.name)),
     ])
@@ -138,6 +146,13 @@ def _user_presets_tab(presets: dict[str, api.PlannerPreset], trader: bool) -> ht
                                         n_clicks=0, disabled=not trader), hidden=not trader), md=3),
         ], className="g-2"),
         html.Div(id=ids.RESTORE_MESSAGE, className="small my-1"),
+        html.Div(dbc.InputGroup([
+            dbc.Input(id=ids.RENAME_NAME, placeholder="new name for the selected preset", maxLength=64, size="sm"),
+            dbc.Button("Rename", id=ids.RENAME, size="sm", color="secondary", n_clicks=0, disabled=not trader),
+            dbc.Button("Delete…", id=ids.DELETE, size="sm", color="danger", outline=True, n_clicks=0,
+                       disabled=not trader),
+        ], size="sm", className="my-1"), hidden=not trader),
+        html.Div(id=ids.MANAGE_MESSAGE, className="small my-1"),
         html.Div(id=ids.DIFF, className="my-2"),
     ], className="pt-2")
 
@@ -180,4 +195,5 @@ def layout(**_kwargs: object) -> html.Div:
         ], id=ids.TABS, active_tab="compare", className="mt-3"),
         confirm_modal(ids.SEND, "Send this plan?", html.Div(id=ids.SEND_BODY), "Send plan",
                       confirm_color="primary"),
+        confirm_modal(ids.DELETE, "Delete user preset?", html.Div(id=ids.DELETE_BODY), "Delete preset"),
     ])

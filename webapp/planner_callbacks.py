@@ -7,6 +7,7 @@ costs a few cheap queries, not a plan. Send sends the plan on screen (by its key
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dash
@@ -14,7 +15,7 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from components.formatting import money
 from engine.auth.roles import Role
-from engine.planner import execute
+from engine.planner import api, execute
 from engine.planner.api import PresetError
 from engine.trading.risk import active_limits
 from webapp import planner_ids as ids
@@ -41,6 +42,55 @@ def preset_controls(name: object, switch_ids: list[dict[str, str]]) -> tuple[lis
     sliders = [float(preset.sliders.get(s, 0.5)) for s in pv.SLIDER_NAMES]
     switches = [bool(flat.get(i["name"], False)) for i in switch_ids]
     return sliders, switches, preset.description
+
+
+SLIDER_LABELS = {s.name: s.label.lower() for s in api.SLIDERS}
+
+
+def _number(value: object) -> float | None:
+    """A typed box value as a finite number, else None (empty, text, NaN, a bool: the browser can send anything)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def slider_box_outputs(trigger: object, names: object, sliders: object, boxes: object) -> tuple[Any, Any, Any]:
+    """(slider values, box values, message) keeping each slider and its number box in step.
+
+    A moved slider writes its position into its box. A typed value in 0..1 moves the slider; one outside is
+    clamped to the nearer end, the slider moves there and the message says so ("risk appetite 1.7 is outside
+    0..1; used 1.0"); something that is no number leaves the slider and says so. Unchanged values answer
+    no_update, so the slider ↔ box round trip stops after one step and a message stays until the next change."""
+    if not isinstance(names, list) or not isinstance(sliders, list) or not isinstance(boxes, list) \
+            or not len(names) == len(sliders) == len(boxes):
+        return no_update, no_update, no_update
+    keep: list[Any] = [no_update] * len(names)
+    kind = trigger.get("type") if isinstance(trigger, dict) else None
+    if kind == ids.SLIDER:
+        synced = [s if _number(b) != _number(s) else no_update for s, b in zip(sliders, boxes, strict=True)]
+        changed = any(b is not no_update for b in synced)
+        return no_update, (synced if changed else no_update), ("" if changed else no_update)
+    name = trigger.get("name") if kind == ids.SLIDER_BOX and isinstance(trigger, dict) else None
+    if name not in names:
+        return no_update, no_update, no_update
+    i = names.index(name)
+    label, typed, current = SLIDER_LABELS.get(str(name), str(name)), _number(boxes[i]), _number(sliders[i])
+    if typed is None:
+        new_boxes = list(keep)
+        new_boxes[i] = sliders[i]
+        shown = "unchanged" if current is None else f"kept {current:g}"
+        return keep, new_boxes, f"{label}: type a number from 0 to 1; {shown}."
+    if typed == current:
+        return no_update, no_update, no_update
+    used = min(max(typed, 0.0), 1.0)
+    new_sliders: list[Any] = list(keep)
+    if used != current:
+        new_sliders[i] = used
+    if used == typed:
+        return new_sliders, no_update, ""
+    new_boxes = list(keep)
+    new_boxes[i] = used
+    return new_sliders, new_boxes, f"{label} {typed:g} is outside 0..1; used {used:.1f}."
 
 
 def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, str]], switches: object,
@@ -125,6 +175,15 @@ def register_callbacks() -> None:
     def load_preset(name: str, switch_ids: list[dict[str, str]]) -> Any:
         sliders, switches, description = preset_controls(name, switch_ids)  # a user preset brings its overrides
         return sliders, switches, description, pv.stored_overrides(name) if sliders[0] is not no_update else no_update
+
+    @dash.callback(Output({"type": ids.SLIDER, "name": ALL}, "value", allow_duplicate=True),
+                   Output({"type": ids.SLIDER_BOX, "name": ALL}, "value"), Output(ids.SLIDER_MESSAGE, "children"),
+                   Input({"type": ids.SLIDER, "name": ALL}, "value"),
+                   Input({"type": ids.SLIDER_BOX, "name": ALL}, "value"),
+                   State({"type": ids.SLIDER, "name": ALL}, "id"), prevent_initial_call=True)
+    @requires(Role.VIEWER)
+    def sync_slider_boxes(sliders: list[float], boxes: list[object], slider_ids: list[dict[str, str]]) -> Any:
+        return slider_box_outputs(ctx.triggered_id, [i["name"] for i in slider_ids], sliders, boxes)
 
     @dash.callback(Output(ids.PLAN, "children"), Output(ids.PREVIEW_KEY, "data"),
                    Output(ids.PREVIEW_PORTFOLIO, "data"), Output(ids.ERROR, "children"),

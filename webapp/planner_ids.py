@@ -15,6 +15,8 @@ PRESET_DESCRIPTION: Final = "planner-preset-description"
 SLIDERS: Final = "planner-sliders"
 SLIDER: Final = "planner-slider"  # pattern-matching type: {"type": SLIDER, "name": slider name}
 SLIDER_MOVES: Final = "planner-slider-moves"  # pattern-matching type
+SLIDER_BOX: Final = "planner-slider-box"  # pattern-matching type: the number box typed next to each slider
+SLIDER_MESSAGE: Final = "planner-slider-message"  # says when a typed value was outside 0..1 and what was used
 SWITCHES: Final = "planner-switches"
 SWITCH: Final = "planner-switch"  # pattern-matching type: {"type": SWITCH, "name": "table.key"}
 
@@ -68,12 +70,24 @@ DIFF_B: Final = "planner-diff-b"
 DIFF: Final = "planner-diff"
 RESTORE: Final = "planner-restore"
 RESTORE_MESSAGE: Final = "planner-restore-message"
+RENAME_NAME: Final = "planner-rename-name"
+RENAME: Final = "planner-rename"
+DELETE: Final = "planner-delete"  # also the confirm modal's prefix: planner-delete-modal, -confirm, -cancel
+DELETE_MODAL: Final = "planner-delete-modal"
+DELETE_CONFIRM: Final = "planner-delete-confirm"
+DELETE_CANCEL: Final = "planner-delete-cancel"
+DELETE_BODY: Final = "planner-delete-body"
+MANAGE_MESSAGE: Final = "planner-manage-message"  # rename / delete outcome
 RECENT: Final = "planner-recent"
 RECENT_PRINT: Final = "planner-recent-print"
 
 
 def slider(name: str) -> dict[str, str]:
     return {"type": SLIDER, "name": name}
+
+
+def slider_box(name: str) -> dict[str, str]:
+    return {"type": SLIDER_BOX, "name": name}
 
 
 def switch(key: str) -> dict[str, str]:

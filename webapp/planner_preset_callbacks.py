@@ -1,5 +1,5 @@
 """Planner page callbacks for what is kept in the store (layout: pages/planner.py; ids: webapp/planner_ids.py):
-user presets (save a version of base + sliders + switches + overrides, list, diff, restore),
+user presets (save a version of base + sliders + switches + overrides, list, diff, restore, rename, delete),
 the regime → preset table, and the last stored plans. Every write is audited with the logged-in user
 (engine/planner/preset_store.py records it; webapp.control_actions.web_actor names them)."""
 from __future__ import annotations
@@ -124,6 +124,87 @@ def restore_version_of(name: object, version: object) -> tuple[Any, bool]:
     return _ok(f"Restored {name} version {version} as version {new}; it is loaded in the controls."), True
 
 
+# ---- rename / delete (the preset picked in the versions selector) -----------------------------------------
+def _refreshed(selected: object, picked: object, renamed_to: str | None) -> tuple[Any, Any, Any, Any]:
+    """(picker options, picker value, versions options, versions value) after `selected` was renamed or deleted:
+    the caches are forgotten first, the picker moves off a preset that is gone (to its new name, or default)."""
+    pv.forget_presets()
+    users = user_preset_options()
+    names = [u["value"] for u in users]
+    picker_value = (renamed_to or preset_store.DEFAULT_PRESET) if picked == selected else no_update
+    return (preset_options(list(pv.all_presets())), picker_value, users,
+            renamed_to if renamed_to else (names[0] if names else None))
+
+
+def rename_preset_outputs(name: object, new_name: object, picked: object = None) -> tuple[Any, Any, Any, Any, Any]:
+    """Rename user preset `name` (the versions selector's) to `new_name`, audited with the logged-in user:
+    (message, picker options, picker value, versions options, versions value). A refusal (built-in, invalid or
+    taken name, a preset the regime table uses) changes nothing and says why."""
+    if not isinstance(name, str) or not name:
+        return _error("Pick a user preset to rename."), no_update, no_update, no_update, no_update
+    if not isinstance(new_name, str) or not new_name.strip() or len(new_name.strip()) > NAME_LIMIT:
+        return (_error(f"Not renamed: the new name needs 1 to {NAME_LIMIT} characters."), no_update, no_update,
+                no_update, no_update)
+    context = get_context()
+    try:
+        new = preset_store.rename_user_preset(context.store, context.clock.now(), web_actor(), name, new_name)
+    except (PresetError, ValueError) as exc:
+        return _error(f"Not renamed: {exc}"), no_update, no_update, no_update, no_update
+    return (_ok(f"Renamed {name!r} to {new!r}; its versions came along, the old name's history stays in the audit."),
+            *_refreshed(name, picked, new))
+
+
+def delete_dialog(name: object) -> tuple[bool, Any, bool]:
+    """(open, text, confirm disabled) of the delete confirmation; a preset the regime table uses cannot be
+    deleted, so the dialog says which regimes and its Delete button is disabled."""
+    if not isinstance(name, str) or not name or name in api.BUILT_IN_PRESETS:
+        return True, "Pick a user preset in the selector first.", True
+    with get_context().store.read() as session:
+        regimes = sorted(r for r, p in preset_store.regime_preset_table(session).items() if p == name)
+        count = sum(1 for v in preset_store.preset_versions(session, name) if not v.deleted)
+    if regimes:
+        return True, _error(f"{name!r} cannot be deleted: the regime → preset table maps {', '.join(regimes)} to "
+                            "it. Map them to another preset first."), True
+    return True, html.Div([
+        html.Div(f"Delete user preset {name!r}? It leaves the preset picker."),
+        html.Div(f"Its {count} version(s), their audit events and the stored plans that name it stay readable.",
+                 className="small text-muted")]), False
+
+
+def delete_preset_outputs(name: object, picked: object = None) -> tuple[Any, Any, Any, Any, Any]:
+    """Delete (soft: engine/planner/preset_store.delete_user_preset) user preset `name`, audited with the logged-in
+    user: (message, picker options, picker value, versions options, versions value)."""
+    if not isinstance(name, str) or not name:
+        return _error("Pick a user preset to delete."), no_update, no_update, no_update, no_update
+    context = get_context()
+    try:
+        preset_store.delete_user_preset(context.store, context.clock.now(), web_actor(), name)
+    except (PresetError, ValueError) as exc:
+        return _error(f"Not deleted: {exc}"), no_update, no_update, no_update, no_update
+    return _ok(f"Deleted {name!r}; its versions and the plans that used it stay in the history."), \
+        *_refreshed(name, picked, None)
+
+
+def write_outputs(trigger: object, clicks: dict[str, object], save_name: object, picked: object, sliders: object,
+                  switch_ids: list[dict[str, str]], switches: object, numeric: object, selected: object,
+                  new_name: object) -> tuple[Any, ...]:
+    """The one callback behind Save, Rename and the delete dialog's confirm: (save message, picker options,
+    versions options, versions value, rename/delete message, picker value, delete dialog open)."""
+    nothing: tuple[Any, ...] = (no_update,) * 7
+    if not isinstance(trigger, str) or not is_click(clicks.get(trigger)):
+        return nothing if trigger != ids.DELETE_CONFIRM else (*nothing[:6], False)
+    if trigger == ids.SAVE:
+        return (*save_outputs(save_name, picked, sliders, switch_ids, switches, numeric), no_update, no_update,
+                no_update)
+    if trigger == ids.RENAME:
+        message, options, value, users, selected_now = rename_preset_outputs(selected, new_name, picked)
+        return no_update, options, users, selected_now, message, value, no_update
+    if trigger == ids.DELETE_CONFIRM:
+        message, options, value, users, selected_now = delete_preset_outputs(selected, picked)
+        return no_update, options, users, selected_now, message, value, False
+    return nothing
+
+
 # ---- regime → preset table ------------------------------------------------------------------------
 def save_regime_table(ids: list[dict[str, str]], values: object) -> Any:
     if not isinstance(values, list) or len(values) != len(ids):
@@ -156,25 +237,40 @@ def recent_outputs(shown: object, tab: object = "recent") -> tuple[Any, Any]:
 def register_callbacks() -> None:
     """Called by pages/planner.py each time Dash executes the page for a new app (see planner_callbacks)."""
 
+    # Save, Rename and confirmed Delete in one callback: each rewrites the preset picker and the versions selector
+    # (options and value), and one callback, not three with duplicate outputs, owns the selector's value.
     @dash.callback(Output(ids.SAVE_MESSAGE, "children"), Output(ids.PRESET, "options"),
                    Output(ids.VERSIONS_NAME, "options"), Output(ids.VERSIONS_NAME, "value"),
-                   Input(ids.SAVE, "n_clicks"), State(ids.SAVE_NAME, "value"), State(ids.PRESET, "value"),
+                   Output(ids.MANAGE_MESSAGE, "children"), Output(ids.PRESET, "value", allow_duplicate=True),
+                   Output(ids.DELETE_MODAL, "is_open", allow_duplicate=True),
+                   Input(ids.SAVE, "n_clicks"), Input(ids.RENAME, "n_clicks"), Input(ids.DELETE_CONFIRM, "n_clicks"),
+                   State(ids.SAVE_NAME, "value"), State(ids.PRESET, "value"),
                    State({"type": ids.SLIDER, "name": ALL}, "value"), State({"type": ids.SWITCH, "name": ALL}, "id"),
                    State({"type": ids.SWITCH, "name": ALL}, "value"), State(ids.OVERRIDES, "data"),
-                   prevent_initial_call=True)
+                   State(ids.VERSIONS_NAME, "value"), State(ids.RENAME_NAME, "value"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def save_preset(n: int | None, save_name: str | None, picked: str, sliders: list[float],
-                    switch_ids: list[dict[str, str]], switches: list[bool], overrides: dict[str, object] | None) -> Any:
-        if not is_click(n):
-            return no_update, no_update, no_update, no_update
-        return save_outputs(save_name, picked, sliders, switch_ids, switches, overrides)
+    def save_preset(n: int | None, rename_n: int | None, delete_n: int | None, save_name: str | None, picked: str,
+                    sliders: list[float], switch_ids: list[dict[str, str]], switches: list[bool],
+                    overrides: dict[str, object] | None, selected: str | None, new_name: str | None) -> Any:
+        return write_outputs(ctx.triggered_id, {ids.SAVE: n, ids.RENAME: rename_n, ids.DELETE_CONFIRM: delete_n},
+                             save_name, picked, sliders, switch_ids, switches, overrides, selected, new_name)
+
+    @dash.callback(Output(ids.DELETE_MODAL, "is_open"), Output(ids.DELETE_BODY, "children"),
+                   Output(ids.DELETE_CONFIRM, "disabled"),
+                   Input(ids.DELETE, "n_clicks"), Input(ids.DELETE_CANCEL, "n_clicks"),
+                   State(ids.VERSIONS_NAME, "value"), prevent_initial_call=True)
+    @requires(Role.TRADER)
+    def ask_delete(_open: int | None, _cancel: int | None, name: str | None) -> Any:
+        if ctx.triggered_id != ids.DELETE or not is_click(_open):
+            return False, no_update, no_update
+        return delete_dialog(name)
 
     @dash.callback(Output(ids.VERSIONS, "children"), Output(ids.DIFF_A, "options"),
                    Output(ids.DIFF_A, "value"), Output(ids.DIFF_B, "options"), Output(ids.DIFF_B, "value"),
                    Input(ids.VERSIONS_NAME, "value"), Input(ids.SAVE_MESSAGE, "children"),
                    Input(ids.RESTORE_MESSAGE, "children"))
     @requires(Role.VIEWER)
-    def show_versions(name: str | None, _saved: Any, _restored: Any) -> Any:
+    def show_versions(name: str | None, _saved: Any, _restored: Any) -> Any:  # rename/delete change `name`
         table, options, a, b = versions_outputs(name)
         return table, options, a, options, b
 

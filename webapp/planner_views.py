@@ -2,6 +2,7 @@
 runner-ups), the outcome of a send, the side-by-side comparison and the stored plans. No data access."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,11 +54,38 @@ def steps_table(plan: PlanResult, table_id: str) -> Any:
     return html.Div(table, id=table_id)
 
 
+# score parts that engine/planner/scoring.py gives in percent of equity (100 × a share); "total" is in score points
+PERCENT_PARTS = frozenset({"return", "risk", "volatility", "cvar", "drawdown", "diversification", "cost",
+                           "target_distance", "mc_return", "mc_cvar"})
+MAX_DECIMALS = 6
+
+
+def significant(value: float, digits: int = 3, sign: bool = False) -> str:
+    """`value` to about `digits` significant digits without exponent notation: 0.0123456 → 0.0123, 12.3456 → 12.3,
+    1234.56 → 1,235 (never fewer than the integer digits), 0 → 0; a dash for NaN or infinity."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return "—"
+    if value == 0:
+        return "0"
+    decimals = min(MAX_DECIMALS, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
+    text = f"{value:{'+' if sign else ''},.{decimals}f}"
+    return text if float(text.replace(",", "")) != 0 else "0"  # below MAX_DECIMALS rounds to zero
+
+
+def score_value(key: str, value: float) -> str:
+    """A score part for reading: percent parts as "1.23%", the total (score points) as "+1.23"."""
+    if key == "total":
+        return significant(value, sign=True)
+    return significant(value) + ("%" if key in PERCENT_PARTS else "")
+
+
 def score_table(score: dict[str, float]) -> Any:
+    """The best sequence's score parts, three significant digits; the cell's title keeps the exact value."""
     parts = [(k, v) for k, v in score.items() if k != "total"]
-    rows: list[list[Any]] = [[k.replace("_", " "), f"{v:+.4f}"] for k, v in parts]
+    rows: list[list[Any]] = [[k.replace("_", " "), html.Span(score_value(k, v), title=repr(v))] for k, v in parts]
     if "total" in score:
-        rows.append([html.Strong("total"), html.Strong(f"{score['total']:+.4f}")])
+        rows.append([html.Strong("total"), html.Strong(score_value("total", score["total"]),
+                                                       title=repr(score["total"]))])
     return small_table(["Score part", "Value"], rows, "no score")
 
 
@@ -140,7 +168,10 @@ def recent_plans_table(plans: Iterable[Any]) -> Any:
 
 
 def versions_table(versions: Iterable[Any]) -> Any:
-    rows = [[str(v.version), v.author, fmt.timestamp(v.created_at), v.base,
+    """One row per version; a deletion marker (a rename or delete, kept as history) says what happened."""
+    rows = [[str(v.version), v.author, fmt.timestamp(v.created_at), html.Em("deleted"),
+             html.Span(v.note, className="small"), "—"] if getattr(v, "deleted", False) else
+            [str(v.version), v.author, fmt.timestamp(v.created_at), v.base,
              html.Span(", ".join(f"{k} {float(x):.2f}" for k, x in sorted(v.sliders.items())), className="small"),
              html.Span(", ".join(f"{k}={x}" for k, x in sorted(v.overrides.items())) or "—", className="small")]
             for v in versions]

@@ -1,5 +1,11 @@
-"""Presets in the store: user preset versions (author, time, diffable, restorable), the regime -> preset
-table and the stored plans. Every write is audited with the acting user."""
+"""Presets in the store: user preset versions (author, time, diffable, restorable, renamable, deletable), the
+regime -> preset table and the stored plans. Every write is audited with the acting user.
+
+Deleting and renaming never rewrite history (planner_preset_versions rows are only ever added, see the model):
+a delete appends a *deletion marker* version (base "", note "deleted by ..."), which hides the preset from
+list_presets while its earlier versions, its audit events and the stored plans that name it stay readable. A
+rename copies every version under the new name (numbers, authors and times kept, note "from 'old' vN") and marks
+the old name deleted ("renamed to ..."). No schema change: the marker is a version row whose base is no preset."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -17,6 +23,7 @@ from engine.store.models import PlannerPlan, PlannerPresetVersion, PlannerRegime
 
 DEFAULT_PRESET = "default"
 MAX_NAME = 64
+DELETED_BASE = ""  # the base of a deletion marker version: never a preset (a save checks base is a built-in)
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,11 @@ class PresetVersion:
     sliders: dict[str, float]
     overrides: dict[str, object]
     note: str = ""
+
+    @property
+    def deleted(self) -> bool:
+        """A deletion marker (the preset was deleted or renamed at this version), not a preset."""
+        return self.base == DELETED_BASE
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,8 @@ def list_presets(session: Session) -> dict[str, PlannerPreset]:
         newest, (PlannerPresetVersion.name == newest.c.name) & (PlannerPresetVersion.version == newest.c.v))
         .order_by(PlannerPresetVersion.name))
     for row in rows:
+        if row.base == DELETED_BASE:  # deleted (or renamed away): its versions stay, the preset is gone
+            continue
         try:
             presets[row.name] = _compose(_version(row))
         except PresetError:
@@ -75,25 +89,32 @@ def list_presets(session: Session) -> dict[str, PlannerPreset]:
 
 
 def preset_versions(session: Session, name: str) -> list[PresetVersion]:
+    """Every version of user preset `name`, oldest first, deletion markers included (history is kept)."""
     rows = session.scalars(select(PlannerPresetVersion).where(PlannerPresetVersion.name == name)
                            .order_by(PlannerPresetVersion.version))
     return [_version(r) for r in rows]
 
 
+def checked_name(name: object, verb: str = "save") -> str:
+    """A user preset's name as saved (stripped); PresetError if it is empty, too long or a built-in's."""
+    text = name.strip() if isinstance(name, str) else ""
+    if not text or len(text) > MAX_NAME:
+        raise PresetError(f"a user preset needs a name of 1 to {MAX_NAME} characters")
+    if text in BUILT_IN_PRESETS:
+        raise PresetError(f"'{text}' is a built-in preset; {verb} under another name")
+    return text
+
+
 def save_user_preset(store: Store, now: datetime, actor: str, name: str, base: str, sliders: Mapping[str, float],
                      overrides: Mapping[str, object], note: str = "") -> int:
-    """Validate and store a new version of user preset `name`; returns its version number."""
-    name = (name or "").strip()
-    if not name or len(name) > MAX_NAME:
-        raise PresetError(f"a user preset needs a name of 1 to {MAX_NAME} characters")
-    if name in BUILT_IN_PRESETS:
-        raise PresetError(f"'{name}' is a built-in preset; save under another name")
+    """Validate and store a new version of user preset `name`; returns its version number. Saving under the
+    name of a deleted preset brings it back: numbering continues after its deletion marker."""
+    name = checked_name(name)
     if base not in BUILT_IN_PRESETS:
         raise PresetError(f"base preset '{base}' is not one of {', '.join(BUILT_IN_PRESETS)}")
     preset = compose_preset(load_preset(base), sliders, overrides, name=name)  # raises PresetError naming the key
     with store.write() as session:
-        version = int(session.scalar(select(func.coalesce(func.max(PlannerPresetVersion.version), 0))
-                                     .where(PlannerPresetVersion.name == name)) or 0) + 1
+        version = _next_version(session, name)
         session.add(PlannerPresetVersion(name=name, version=version, created_at=now, author=actor, base=base,
                                          sliders={k: float(v) for k, v in sliders.items()}, overrides=dict(overrides),
                                          note=note))
@@ -109,8 +130,89 @@ def restore_preset_version(store: Store, now: datetime, actor: str, name: str, v
         old = next((v for v in preset_versions(session, name) if v.version == version), None)
     if old is None:
         raise PresetError(f"user preset '{name}' has no version {version}")
+    if old.deleted:
+        raise PresetError(f"version {version} of '{name}' marks its deletion ({old.note}); pick an earlier version")
     return save_user_preset(store, now, actor, name, old.base, old.sliders, old.overrides,
                             note=f"restored from version {version}")
+
+
+def _live_versions(session: Session, name: str) -> list[PlannerPresetVersion]:
+    """The version rows of `name` if it is a user preset that exists now (its newest row is no deletion marker)."""
+    rows = list(session.scalars(select(PlannerPresetVersion).where(PlannerPresetVersion.name == name)
+                                .order_by(PlannerPresetVersion.version)))
+    return rows if rows and rows[-1].base != DELETED_BASE else []
+
+
+def _refuse_if_mapped(session: Session, name: str, verb: str) -> None:
+    regimes = sorted(row.regime for row in session.scalars(
+        select(PlannerRegimePreset).where(PlannerRegimePreset.preset == name)))
+    if regimes:
+        raise PresetError(f"cannot {verb} '{name}': the regime -> preset table maps regime(s) {', '.join(regimes)} "
+                          f"to it; map them to another preset first")
+
+
+def _next_version(session: Session, name: str) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(PlannerPresetVersion.version), 0))
+                              .where(PlannerPresetVersion.name == name)) or 0) + 1
+
+
+def _add_marker(session: Session, now: datetime, actor: str, name: str, note: str) -> int:
+    version = _next_version(session, name)
+    session.add(PlannerPresetVersion(name=name, version=version, created_at=now, author=actor, base=DELETED_BASE,
+                                     sliders={}, overrides={}, note=note))
+    return version
+
+
+def delete_user_preset(store: Store, now: datetime, actor: str, name: str) -> int:
+    """Soft-delete user preset `name` (audited): a deletion marker version hides it from list_presets; its
+    versions, audit events and the stored plans naming it stay readable. Refused for a built-in, a preset that
+    does not exist, and one the regime -> preset table maps a regime to (the message names the regimes).
+    Returns the marker's version number."""
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if name in BUILT_IN_PRESETS:
+        raise PresetError(f"'{name}' is a built-in preset; it cannot be deleted")
+    with store.write() as session:
+        live = _live_versions(session, name)
+        if not live:
+            raise PresetError(f"there is no user preset '{name}' to delete")
+        _refuse_if_mapped(session, name, "delete")
+        marker = _add_marker(session, now, actor, name, f"deleted by {actor}")
+        audit.record(session, now, actor, "planner.delete_preset", target=name,
+                     details={"versions": len(live), "newest_version": live[-1].version, "marker_version": marker})
+    return marker
+
+
+def rename_user_preset(store: Store, now: datetime, actor: str, name: str, new_name: str) -> str:
+    """Rename user preset `name` to `new_name` (audited), keeping history: every version is copied under the new
+    name (version numbers, authors and times kept; a name that was deleted before continues after its marker)
+    and the old name gets a deletion marker ("renamed to ..."), so its versions and the stored plans naming it
+    stay readable. Refused: a built-in on either side, an invalid new name (the save's rules), a new name that
+    exists, a preset that does not exist, and one the regime -> preset table maps a regime to. Returns the
+    new name as stored (stripped)."""
+    old = (name or "").strip() if isinstance(name, str) else ""
+    if old in BUILT_IN_PRESETS:
+        raise PresetError(f"'{old}' is a built-in preset; it cannot be renamed (save a user preset from it instead)")
+    new = checked_name(new_name, "rename")
+    if new == old:
+        raise PresetError(f"'{old}' already has that name")
+    with store.write() as session:
+        live = _live_versions(session, old)
+        if not live:
+            raise PresetError(f"there is no user preset '{old}' to rename")
+        if _live_versions(session, new):
+            raise PresetError(f"a user preset named '{new}' already exists; pick another name or delete it first")
+        _refuse_if_mapped(session, old, "rename")
+        offset = _next_version(session, new) - 1
+        for row in live:
+            session.add(PlannerPresetVersion(
+                name=new, version=offset + row.version, created_at=row.created_at, author=row.author, base=row.base,
+                sliders=dict(row.sliders), overrides=dict(row.overrides),
+                note=(f"{row.note}; " if row.note else "") + f"from '{old}' v{row.version}"))
+        marker = _add_marker(session, now, actor, old, f"renamed to '{new}' by {actor}")
+        audit.record(session, now, actor, "planner.rename_preset", target=old,
+                     details={"to": new, "versions": len(live), "first_new_version": offset + live[0].version,
+                              "marker_version": marker})
+    return new
 
 
 def diff_presets(a: PlannerPreset, b: PlannerPreset) -> list[tuple[str, object, object]]:

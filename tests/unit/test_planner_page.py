@@ -247,7 +247,8 @@ def test_views_label_what_if_sequences_and_order_the_weights() -> None:
     text = str(plan_view(plan))
     assert "what-if: max_order_notional x1.5 relaxed" in text  # the runner-up says it relaxed a limit
     assert "Td('1,234')" in text and "Td('$12,340.00')" in text and "Td('$62,339.00')" in text
-    assert "cut to 1,234: max_order_notional" in text and "+0.2500" in text
+    # the score table: total 0.25 in score points to 3 significant digits (runner-ups keep their 4 decimals)
+    assert "cut to 1,234: max_order_notional" in text and "Strong(children='+0.250'" in text
     assert (qty_text(1234.0), qty_text(2.5), qty_text(0.125)) == ("1,234", "2.5", "0.125")
     figure = weights_figure(plan.weights_before, plan.weights_after)
     before, after = figure["data"]
