@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from components import formatting as fmt
@@ -53,10 +52,8 @@ def layout(**_kwargs: object) -> html.Div:
         html.Div(id=ids.OVERALL, className="mb-2"),
         timezone_alert("health-market-timezone"),
         html.Div(f"Clock: {market_clock_label()}; {WALL_CLOCK}", id=ids.CLOCK, className="small text-muted mb-2"),
-        dbc.Row([
-            dbc.Col([html.H6("Checks"), html.Div(id=ids.CHECKS)], md=6),
-            dbc.Col([html.H6("Engines"), html.Div(id=ids.ENGINES)], md=6),
-        ], className="g-2"),
+        html.H6("Checks"), html.Div(id=ids.CHECKS),  # full width: the Detail column is the point of the table
+        html.H6("Engines", className="mt-3"), html.Div(id=ids.ENGINES),
         html.H6("Jobs (last 15 minutes)", className="mt-3"),
         html.Div(id=ids.JOBS),
     ])
