@@ -31,7 +31,7 @@ def _form() -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H6("Add a user"),
         dbc.Row([
-            dbc.Col(dbc.Input(id=ids.ADD_NAME, placeholder="name", size="sm", maxLength=64), md=3),
+            dbc.Col(dbc.Input(id=ids.ADD_NAME, placeholder="name", size="sm", maxLength=256), md=3),  # over 64: refused with why, not cut
             dbc.Col(dbc.Select(id=ids.ADD_ROLE, options=[{"label": r, "value": r} for r in ROLE_NAMES],
                                value="viewer", size="sm"), md=2),
             dbc.Col(dbc.Input(id=ids.ADD_PASSWORD, type="password", placeholder="password (12+ characters)",
@@ -40,7 +40,7 @@ def _form() -> dbc.Card:
         ], className="g-2 mb-3"),
         html.H6("Change a user"),
         dbc.Row([
-            dbc.Col(dbc.Input(id=ids.PICK, placeholder="name", size="sm", maxLength=64), md=3),
+            dbc.Col(dbc.Input(id=ids.PICK, placeholder="name", size="sm", maxLength=256), md=3),
             dbc.Col(dbc.Select(id=ids.CHANGE, options=CHANGES, value="role:viewer", size="sm"), md=3),
             dbc.Col(dbc.Button("Apply", id=ids.APPLY, size="sm", color="secondary", n_clicks=0), md=1),
             dbc.Col(dbc.Input(id=ids.NEW_PASSWORD, type="password", placeholder="new password", size="sm",
@@ -76,7 +76,9 @@ def refresh_users(_n: object, _result: object):
 
 
 def _text(value: object) -> str:
-    return text_or_default(value, "", limit=64)
+    """A form field as text, bounded (256, the fields' own limit) but not cut to a name's 64 characters: a longer
+    name reaches users.check_name and is refused with the rule, instead of being created shortened."""
+    return text_or_default(value, "", limit=256)
 
 
 @dash.callback(Output(ids.RESULT, "children"), Output(ids.ADD_PASSWORD, "value"),

@@ -98,8 +98,10 @@ def add_user(store: Store, now: datetime, actor: str, name: str, role: str | Rol
         with store.write() as s:
             if only_if_none and s.scalar(select(func.count()).select_from(User)):
                 raise UserError("a user exists already: the first-run setup is closed")
-            if s.scalar(select(User.id).where(User.name == name)) is not None:
-                raise UserError(f"user {name!r} exists already")
+            same = s.scalar(select(User.name).where(func.lower(User.name) == name.lower()))
+            if same is not None:  # "Trader1" next to "trader1" would be two people no one can tell apart
+                raise UserError(f"user {name!r} exists already" if same == name else
+                                f"user {same!r} exists already; names that differ only in case are not allowed")
             row = User(name=name, role=parsed.value, password_hash=hashed, disabled=False, session_epoch=0,
                        locked_until=None, created_at=now, updated_at=now)
             s.add(row)
@@ -115,7 +117,8 @@ def _change(store: Store, now: datetime, actor: str, name: str, action: str, det
     with store.write() as s:
         row = s.scalar(select(User).where(User.name == name))
         if row is None:
-            raise UserError(f"no user named {name!r}")
+            near = s.scalar(select(User.name).where(func.lower(User.name) == str(name).lower()))
+            raise UserError(f"no user named {name!r}" + (f" (did you mean {near!r}?)" if near else ""))
         stays_admin = values.get("role", row.role) == Role.ADMIN and not values.get("disabled", row.disabled)
         if row.role == Role.ADMIN and not row.disabled and not stays_admin:
             others = s.scalar(select(func.count()).select_from(User).where(

@@ -48,3 +48,24 @@ def test_an_admin_manages_users_and_others_cannot(app) -> None:  # type: ignore[
     assert refused.status_code == 403 and "eve" not in {u.name for u in users.list_users(_store(app))}
     layout = trader.get("/_dash-layout").get_data(as_text=True)
     assert "/users" not in layout.replace("\\u002f", "/")  # not offered in a trader's navigation
+
+
+def test_names_that_differ_only_in_case_and_too_long_names_are_refused_with_why(app) -> None:  # type: ignore[no-untyped-def]
+    """'Trader1' next to 'trader1' would be two accounts no one can tell apart; an 80-character name is refused
+    by the server with the rule, not cut to 64 by the field."""
+    admin = login_client(app, "admin")
+    dep = wr.find(wr.dependencies(admin), "users-result.children")
+
+    def add(name: str) -> str:
+        return wr.call(admin, dep, {"users-add.n_clicks": 1, "users-add-name.value": name,
+                                    "users-add-role.value": "viewer", "users-add-password.value": "a-long-passphrase-9"},
+                       trigger="users-add.n_clicks").get_data(as_text=True)
+
+    assert "added rita (viewer)" in add("rita")
+    assert "user 'rita' exists already; names that differ only in case are not allowed" in add("Rita")
+    assert "a user name is 1 to 64 letters" in add("x" * 80)
+    assert sorted(u.name for u in users.list_users(_store(app)) if u.name.lower() in ("rita", "x" * 80)) == ["rita"]
+    moved = wr.call(admin, wr.find(wr.dependencies(admin), "users-result.children"),
+                    {"users-apply.n_clicks": 1, "users-pick.value": "RITA", "users-change.value": "disable"},
+                    trigger="users-apply.n_clicks").get_data(as_text=True)
+    assert "no user named 'RITA' (did you mean 'rita'?)" in moved
