@@ -19,6 +19,7 @@ from engine.auth.roles import Role
 from engine.health.checks import worst
 from webapp import queries
 from webapp.auth.access import requires
+from webapp.context import get_context
 from webapp.live_cache import live_query
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
@@ -61,7 +62,9 @@ def refresh_account(_n: int | None):
     if account is None:
         return "—", "no account snapshot yet", "—", "", "—", ""
     age = max((queries.market_now() - account["ts"]).total_seconds(), 0.0)  # snapshots carry market time
-    return (fmt.money(account["equity"]), f"{account['broker']} · as of {fmt.age(age)} ago",
+    # next to the heartbeat's wall-clock age: an accelerated simulated market's minute passes in a wall second
+    clock = "" if get_context().settings.market_source == "alpaca" else " (market clock)"
+    return (fmt.money(account["equity"]), f"{account['broker']} · as of {fmt.age(age)} ago{clock}",
             fmt.money(account["cash"]), f"buying power {fmt.money(account['buying_power'], 0)}",
             fmt.money(account["gross_exposure"], 0), f"{len(queries.positions())} open positions")
 
