@@ -6,6 +6,7 @@ web workers and restarts). A locked or disabled user is refused before the passw
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit
+from engine.auth import principal
 from engine.auth.passwords import check_strength, hash_password, needs_rehash, verify
 from engine.auth.roles import Role, parse_role
 from engine.store.db import Store
@@ -175,13 +177,20 @@ def authenticate(store: Store, now: datetime, name: object, password: object, so
     return _record(store, now, shown, source, "ok", "", user)
 
 
+def _logging_in(name: str, user: UserInfo | None, source: str) -> contextlib.AbstractContextManager[principal.Principal]:
+    """The login attempt's audit row carries the account's role and the source address like every other web
+    row (no one is logged in yet while it is written, so the request's principal is still empty)."""
+    return principal.acting_as(principal.Principal(name, user.role if user is not None else "", source))
+
+
 def _record(store: Store, now: datetime, name: str, source: str, status: str, message: str,
             user: UserInfo | None) -> LoginOutcome:
     with store.write() as s:
         s.add(LoginAttempt(ts=now, username=name, source=source[:64], ok=status == "ok"))
-        audit.record(s, now, f"web:{name}", "auth.login", target=name,
-                     details={"source": source, **({"reason": message} if message else {})},
-                     outcome="ok" if status == "ok" else status)
+        with _logging_in(name, user, source):
+            audit.record(s, now, f"web:{name}", "auth.login", target=name,
+                         details={"source": source, **({"reason": message} if message else {})},
+                         outcome="ok" if status == "ok" else status)
     return LoginOutcome(status, user, message)
 
 
@@ -193,8 +202,9 @@ def _failed(store: Store, now: datetime, name: str, source: str, user: UserInfo 
         since = max(now - LOCK_WINDOW, last_ok) if last_ok is not None else now - LOCK_WINDOW
         failures = int(s.scalar(select(func.count()).select_from(LoginAttempt).where(
             LoginAttempt.username == name, LoginAttempt.ok.is_(False), LoginAttempt.ts > since)) or 0)
-        audit.record(s, now, f"web:{name}", "auth.login", target=name,
-                     details={"source": source, "failures_in_window": failures}, outcome="failed")
+        with _logging_in(name, user, source):
+            audit.record(s, now, f"web:{name}", "auth.login", target=name,
+                         details={"source": source, "failures_in_window": failures}, outcome="failed")
         if user is not None and failures >= MAX_FAILURES:
             row = s.get(User, user.id)
             if row is not None:

@@ -60,6 +60,10 @@ def test_login_logout_and_the_pages_in_between(app) -> None:  # type: ignore[no-
     assert client.get("/api/state").status_code == 401
     assert audit_actions(app) == [("auth.login", "tina", "failed"), ("auth.login", "nobody", "failed"),
                                   ("auth.login", "tina", "ok"), ("auth.logout", "tina", "ok")]
+    with store_of(app).read() as s:  # a login row names the account's role and the address, as other web rows do
+        logins = [(e.target, e.role, e.source) for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "auth.login").order_by(AuditEvent.id))]
+    assert logins == [("tina", "trader", "127.0.0.1"), ("nobody", "", "127.0.0.1"), ("tina", "trader", "127.0.0.1")]
 
 
 def test_an_open_redirect_after_login_is_refused(app) -> None:  # type: ignore[no-untyped-def]
