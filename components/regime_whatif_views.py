@@ -16,17 +16,26 @@ from components.regime_views import minutes_text
 from components.tables import small_table
 
 
-def knob_row(key: str, field: str, spec: Any, value: Any) -> dbc.Row:
-    """One editable parameter (schema FieldSpec `spec`); typed values survive navigation (session)."""
+def knob_row(key: str, field: str, spec: Any, value: Any, allowed: str = "") -> dbc.Row:
+    """One editable parameter (schema FieldSpec `spec`); typed values survive navigation (session).
+
+    Numbers are text boxes (inputMode decimal): a browser number box sends nothing for text it cannot read or
+    a value outside min/max, so a wrong value would silently mean "no edit"; here the server reads exactly
+    what was typed and names the problem under the box ({"type": KNOB_ERROR, "key": key}). `allowed` is the
+    schema's range in words (the box's placeholder and tooltip)."""
     label = html.Label(field.replace("_", " ") + (f" ({spec.unit})" if spec.unit else ""),
                        title=spec.description, className="small mb-0")
     if spec.type == "boolean":
         control: Any = dbc.Switch(id={"type": ids.KNOB_BOOL, "key": key}, value=bool(value),
                                   persistence=True, persistence_type="session")
     else:
-        control = dbc.Input(id={"type": ids.KNOB_NUM, "key": key}, type="number", value=value, min=spec.min,
-                            max=spec.max, step=1 if spec.type == "integer" else 0.01, size="sm", debounce=True,
-                            persistence=True, persistence_type="session")
+        bounds = f"{spec.min}–{spec.max}" if spec.min is not None and spec.max is not None else ""
+        control = html.Div([
+            dbc.Input(id={"type": ids.KNOB_NUM, "key": key}, type="text", inputMode="decimal", value=value,
+                      placeholder=bounds, size="sm", debounce=True, invalid=False,
+                      persistence=True, persistence_type="session"),
+            html.Div(id={"type": ids.KNOB_ERROR, "key": key}, className="small text-danger"),
+        ], title=allowed or bounds)
     return dbc.Row([dbc.Col(label, width=7), dbc.Col(control, width=5)], className="g-1 mb-1 align-items-center")
 
 
@@ -74,12 +83,16 @@ def upload_status(name: str, changes: int, error: str | None = None) -> html.Div
                     className="text-success", id=ids.WHATIF_UPLOAD_OK)
 
 
-def edits_table(rows: Sequence[Mapping[str, Any]], origin: str = "") -> html.Div:
-    """Pending edits: parameter, active value -> pending value (over an uploaded workbook when named)."""
+def edits_table(rows: Sequence[Mapping[str, Any]], origin: str = "", problems: Sequence[str] = ()) -> html.Div:
+    """Pending edits: parameter, active value -> pending value (over an uploaded workbook when named);
+    `problems` (knob boxes whose text is not a valid value) are listed first: the run is refused until fixed."""
     head = html.Div(f"over the uploaded {origin}", className="small text-muted") if origin else None
-    return html.Div([head, small_table(["Parameter", "Active", "Pending"],
-                                       [(r["label"], str(r["old"]), str(r["new"])) for r in rows],
-                                       "no edits" if origin else "no pending edits")])
+    fix = html.Div([html.Div(f"{len(problems)} knob value(s) to fix before a run:", className="fw-semibold"),
+                    html.Ul([html.Li(p) for p in problems], className="mb-1")],
+                   id=ids.WHATIF_KNOB_PROBLEMS, className="small text-danger") if problems else None
+    return html.Div([fix, head, small_table(["Parameter", "Active", "Pending"],
+                                            [(r["label"], str(r["old"]), str(r["new"])) for r in rows],
+                                            "no edits" if origin else "no pending edits")])
 
 
 def whatif_summary(summary: Mapping[str, Any]) -> html.Div:

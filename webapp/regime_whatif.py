@@ -21,6 +21,7 @@ import pandas as pd
 
 from engine.market.types import OptionChain
 from engine.params import ParamsError, ParamSet, ValidationError
+from engine.params.coerce import CoerceError, coerce, fmt_value
 from engine.regime.replay import replay as regime_replay
 from engine.regime.types import RegimeError
 from webapp.regime_analysis import compare
@@ -65,6 +66,52 @@ def parse_key(key: str) -> Knob:
         return Knob(key, parts[0], parts[1], int(parts[2]), parts[3])
     raise WhatIfError(f"pending edit {key!r} is not a parameter address (Sheet|section|field); "
                       "discard it on the Parameters page")
+
+
+def allowed_range(spec: Any) -> str:
+    """The schema's allowed values of a number knob, e.g. "a number from 15 to 120 (minutes)"."""
+    what = "a whole number" if spec.type == "integer" else "a number"
+    unit = f" ({spec.unit})" if spec.unit else ""
+    if spec.min is not None and spec.max is not None:
+        return f"{what} from {fmt_value(spec, spec.min)} to {fmt_value(spec, spec.max)}{unit}"
+    if spec.min is not None:
+        return f"{what} of at least {fmt_value(spec, spec.min)}{unit}"
+    if spec.max is not None:
+        return f"{what} of at most {fmt_value(spec, spec.max)}{unit}"
+    return what + unit
+
+
+def check_knob(spec: Any, raw: Any) -> tuple[Any, str | None]:
+    """A knob's text as typed, read by the schema field `spec` (FieldSpec: type, min, max) the way the
+    Parameters page reads a cell (engine.params.coerce) and checked against its bounds.
+
+    Returns (typed value, None), or (None, message) quoting the typed text and the allowed range; an empty
+    box is a problem too (the what-if would otherwise silently use the active value)."""
+    text = raw.strip() if isinstance(raw, str) else raw
+    shown = repr(str(text)[:40]) if text is not None else "nothing"
+    allowed = allowed_range(spec)
+    if text is None or text == "":
+        return None, f"empty: enter {allowed}"
+    if spec.type == "boolean":
+        try:
+            return coerce(spec, text), None
+        except (CoerceError, OverflowError, TypeError, ValueError):
+            return None, f"{shown} is not TRUE or FALSE"
+    try:
+        value = coerce(spec, text)
+    except CoerceError as exc:
+        if spec.type == "integer" and exc.expected == "a whole number":
+            return None, f"{shown} is not a whole number: enter {allowed}"
+        return None, f"{shown} is not a number: enter {allowed}"
+    except (OverflowError, TypeError, ValueError):  # e.g. an integer too large for a float
+        return None, f"{shown} is not a number: enter {allowed}"
+    if value is None:
+        return None, f"empty: enter {allowed}"
+    if spec.min is not None and value < spec.min:
+        return None, f"{shown} is below the allowed range: enter {allowed}"
+    if spec.max is not None and value > spec.max:
+        return None, f"{shown} is above the allowed range: enter {allowed}"
+    return value, None
 
 
 @lru_cache(maxsize=4)

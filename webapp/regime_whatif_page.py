@@ -33,7 +33,9 @@ from webapp.regime_whatif import (
     WARMUP_BARS,
     WINDOWS,
     WhatIfError,
+    allowed_range,
     apply_edits,
+    check_knob,
     current_value,
     merge_edits,
     parse_key,
@@ -53,8 +55,34 @@ def knob_rows() -> list[dbc.Row]:
     for key in KNOBS:
         k = parse_key(key)
         spec = params.schema.sheet(k.sheet).section(k.section).field(k.field)
-        rows.append(wviews.knob_row(key, k.field, spec, current_value(params, key)))
+        allowed = "" if spec.type == "boolean" else allowed_range(spec)
+        rows.append(wviews.knob_row(key, k.field, spec, current_value(params, key), allowed))
     return rows
+
+
+def knob_label(key: str) -> str:
+    return parse_key(key).field.replace("_", " ")
+
+
+def read_knobs(params: Any, values: list[Any], knob_ids: list[Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The number knobs as typed: ({key: typed value} of those differing from `params`, {key: problem}).
+
+    Each box is read by its schema field (type, min, max; webapp.regime_whatif.check_knob), so "-5", "abc" or
+    an out-of-range "7" is a named problem, never a silently skipped edit. Ids that are not knobs are ignored."""
+    edits: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for ident, raw in zip(knob_ids or [], values or [], strict=False):
+        key = ident.get("key") if isinstance(ident, dict) else None
+        if key not in KNOBS:
+            continue
+        k = parse_key(key)
+        spec = params.schema.sheet(k.sheet).section(k.section).field(k.field)
+        value, problem = check_knob(spec, raw)
+        if problem is not None:
+            problems[key] = problem
+        elif value != current_value(params, key):
+            edits[key] = value
+    return edits, problems
 
 
 # --- what-if: pending edits ------------------------------------------------------------------------
@@ -103,6 +131,7 @@ def upload_workbook(contents: str | None, _clear: int | None, filename: str | No
 
 @callbacks(
     Output(ids.WHATIF_EDITS, "data"), Output(ids.WHATIF_EDITS_TABLE, "children"),
+    Output({"type": ids.KNOB_ERROR, "key": ALL}, "children"), Output({"type": ids.KNOB_NUM, "key": ALL}, "invalid"),
     Input({"type": ids.KNOB_NUM, "key": ALL}, "value"), Input({"type": ids.KNOB_BOOL, "key": ALL}, "value"),
     Input(parameters_ids.EDITS, "data"), Input(ids.WHATIF_UPLOAD_DATA, "data"),
     Input(parameters_ids.UPLOAD_DATA, "data"),
@@ -111,12 +140,15 @@ def upload_workbook(contents: str | None, _clear: int | None, filename: str | No
 @requires(Role.VIEWER)
 def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_upload: Any,
                   parameters_upload: Any, num_ids: list[dict], bool_ids: list[dict]):
+    """The pending edits (Parameters page, then the knobs) and, under each number knob, what is wrong with
+    its text; knobs with a problem add no edit, and the run is refused while any is left (run_whatif_preview)."""
     with get_context().store.read() as session:
         params = active_params(session)
-    knobs: dict[str, Any] = {}
-    for ident, value in [*zip(num_ids, nums, strict=True), *zip(bool_ids, bools, strict=True)]:
-        if value is not None and value != current_value(params, ident["key"]):
-            knobs[ident["key"]] = value
+    knobs, problems = read_knobs(params, nums, num_ids)
+    for ident, value in zip(bool_ids or [], bools or [], strict=False):
+        key = ident.get("key") if isinstance(ident, dict) else None
+        if key in KNOBS and value is not None and bool(value) != current_value(params, key):
+            knobs[key] = bool(value)
     edits = merge_edits(from_parameters if isinstance(from_parameters, dict) else None, knobs)
     _sheets, origin = upload_sheets(own_upload, parameters_upload)
     rows = []
@@ -128,7 +160,10 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
         k = parse_key(key)
         rows.append({"label": f"{k.sheet} · {k.field}" + (f" (row {k.row + 1})" if k.row is not None else ""),
                      "old": old, "new": new})
-    return edits, wviews.edits_table(rows, origin)
+    listed = [f"{knob_label(key)}: {problem}" for key, problem in problems.items()]
+    keys = [str(i.get("key")) if isinstance(i, dict) else "" for i in num_ids or []]
+    return (edits, wviews.edits_table(rows, origin, listed), [problems.get(k) for k in keys],
+            [k in problems for k in keys])
 
 
 # --- what-if: the background replay ----------------------------------------------------------------
@@ -138,6 +173,7 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
     Input(ids.WHATIF_RUN, "n_clicks"),
     State(ids.WHATIF_EDITS, "data"), State(ids.WHATIF_WINDOW, "value"),
     State(ids.WHATIF_UPLOAD_DATA, "data"), State(parameters_ids.UPLOAD_DATA, "data"),
+    State({"type": ids.KNOB_NUM, "key": ALL}, "value"), State({"type": ids.KNOB_NUM, "key": ALL}, "id"),
     background=True,
     progress=[Output(ids.WHATIF_PROGRESS, "value"), Output(ids.WHATIF_PROGRESS, "label")],
     progress_default=[0, ""],
@@ -150,8 +186,13 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
 )
 @requires(Role.VIEWER)
 def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | None,
-                       window: str | None, own_upload: Any, parameters_upload: Any):
-    """Runs in a child process (DiskcacheManager): reads copies of the history, writes nothing."""
+                       window: str | None, own_upload: Any, parameters_upload: Any,
+                       knob_values: Any = None, knob_ids: Any = None):
+    """Runs in a child process (DiskcacheManager): reads copies of the history, writes nothing.
+
+    The number knobs are read again here, as the browser holds them at the click (the edits store may not
+    have caught up with a box left by clicking Run): any knob with a problem refuses the run with the list,
+    and valid knob values are written over the stored edits (knobs win, as in collect_edits)."""
     hidden = {"display": "none"}
     if not is_click(_n):
         return no_update, no_update, no_update
@@ -164,6 +205,12 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
     try:
         with job_store() as store, store.read() as session:
             base = active_params(session)
+            knob_edits, problems = read_knobs(base, knob_values if isinstance(knob_values, list) else [],
+                                              knob_ids if isinstance(knob_ids, list) else [])
+            if problems:
+                raise WhatIfError("Fix the knob values first (nothing was run): " + "; ".join(
+                    f"{knob_label(key)}: {problem}" for key, problem in problems.items()))
+            edits = {**(edits or {}), **knob_edits} or None
             symbol = stored_index_symbol(session)
             if symbol is None:
                 raise WhatIfError("no index instrument stored yet; wait for the engine's first market data")

@@ -22,6 +22,7 @@ from engine.params.versions import list_versions
 from engine.store.queries import index_symbol as stored_index_symbol
 from engine.tuning import proposals
 from engine.tuning.live import stored_scorecard
+from engine.tuning.scorecard import UNITS as SCORECARD_UNITS  # older stored cards carry no unit
 from engine.tuning.validation import ValidationReport
 from engine.tuning.version_check import VersionCheckError, validate_version
 from webapp.auth.access import requires
@@ -34,7 +35,7 @@ from webapp.wiring import Callbacks
 regime_callbacks = Callbacks()  # registered by pages/regime.py for each new app
 parameters_callbacks = Callbacks()  # registered by pages/parameters.py for each new app
 STATUS_CLASS = {"target": "text-success", "acceptable": "text-body", "below acceptable": "text-warning",
-                "critical": "text-danger", "not measured": "text-muted"}
+                "outside acceptable": "text-warning", "critical": "text-danger", "not measured": "text-muted"}
 
 
 VALIDATION_HEADERS = {"buy_hold": "Buy & hold return", "buy_hold_score": "Buy & hold score",
@@ -63,22 +64,42 @@ def scorecard_card() -> dbc.Card:
                                            className="text-muted small")]), className="mb-2")
 
 
+def _levels(m: dict[str, Any]) -> tuple[str, str, str]:
+    """Target, acceptable and critical cells; a band metric (graded by distance from the target on both
+    sides) shows its acceptable band and its critical limits on both sides."""
+    if not m.get("band"):
+        return _num(m["target"]), _num(m["acceptable"]), _num(m["critical"])
+    try:
+        t, a, c = float(m["target"]), abs(float(m["target"]) - float(m["acceptable"])), \
+            abs(float(m["target"]) - float(m["critical"]))
+    except (TypeError, ValueError):
+        return _num(m["target"]), _num(m["acceptable"]), _num(m["critical"])
+    return _num(t), f"{_num(t - a)}–{_num(t + a)}", f"≤ {_num(t - c)} or ≥ {_num(t + c)}"
+
+
 def scorecard_table(card: dict[str, Any] | None) -> html.Div:
+    """The stored scorecard: each metric with its unit, live value, levels, grade and status."""
     if not card:
         return html.Div("no scorecard measured yet (the engine's tuning job measures it every minute)",
                         className="text-muted small")
-    head = html.Tr([html.Th(h) for h in ("Metric", "Live", "Target", "Acceptable", "Critical", "Weight", "Grade",
-                                         "Status")])
-    body = [html.Tr([html.Td(m["metric"]), html.Td(_num(m["value"])), html.Td(_num(m["target"])),
-                     html.Td(_num(m["acceptable"])), html.Td(_num(m["critical"])), html.Td(_num(m["weight"])),
-                     html.Td(_num(m["grade"], pct=True)),
-                     html.Td(m["status"] + (f" ({m['reason']})" if m.get("reason") else ""),
-                             className=STATUS_CLASS.get(m["status"], ""))]) for m in card["metrics"]]
+    head = html.Tr([html.Th(h) for h in ("Metric", "Unit", "Live", "Target", "Acceptable", "Critical", "Weight",
+                                         "Grade", "Status")])
+    body = []
+    for m in card["metrics"]:
+        unit = m.get("unit") or SCORECARD_UNITS.get(m["metric"], "")
+        body.append(html.Tr([html.Td(m["metric"]), html.Td(unit), html.Td(_num(m["value"])),
+                             *[html.Td(x) for x in _levels(m)], html.Td(_num(m["weight"])),
+                             html.Td(_num(m["grade"], pct=True)),
+                             html.Td(m["status"] + (f" ({m['reason']})" if m.get("reason") else ""),
+                                     className=STATUS_CLASS.get(m["status"], ""))]))
     overall = card.get("overall")
+    note = html.Div("Band metrics (daily_transitions) are graded by distance from the target on both sides: "
+                    "100% inside the acceptable band, 0% at the critical limits.", className="text-muted small mt-1")
     return html.Div([
         html.Div(f"Overall score {_num(overall, pct=True)} (weighted over the measured metrics), measured "
                  f"{card['ts']:%Y-%m-%d %H:%M} UTC", id=regime_ids.SCORECARD_OVERALL, className="fw-semibold mb-1"),
-        dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", bordered=False, className="small mb-0")])
+        dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", bordered=False, className="small mb-0"),
+        note if any(m.get("band") for m in card["metrics"]) else None])
 
 
 @regime_callbacks(Output(regime_ids.SCORECARD, "children"), Input(regime_ids.STATS_INTERVAL, "n_intervals"))

@@ -42,6 +42,7 @@ WHATIF_AGREEMENT = "regime-whatif-agreement"
 WHATIF_CANCEL = "regime-whatif-cancel"
 WHATIF_EDITS = "regime-whatif-edits"
 WHATIF_EDITS_TABLE = "regime-whatif-edits-table"
+WHATIF_KNOB_PROBLEMS = "regime-whatif-knob-problems"  # the count of knob boxes to fix, above the edits
 WHATIF_ERROR = "regime-whatif-error"
 WHATIF_PROGRESS = "regime-whatif-progress"
 WHATIF_PROGRESS_WRAP = "regime-whatif-progress-wrap"
@@ -59,4 +60,5 @@ WHATIF_WINDOW = "regime-whatif-window"
 
 # Pattern-matching id types: {"type": TYPE, <key>: ...}
 KNOB_BOOL = "regime-knob-bool"
+KNOB_ERROR = "regime-knob-error"  # the problem with a number knob's text, under its box
 KNOB_NUM = "regime-knob-num"

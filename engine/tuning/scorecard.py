@@ -15,9 +15,18 @@ Definitions (window W = RESPONSE_BARS bars):
   that lasted at least NOISE_BARS bars; daily_transitions: transitions per calendar day with bars;
 - regime_diversity: distinct regimes seen / regimes configured; prediction_confidence: mean confidence;
 - computation_time (ms per update) and memory_usage (MB) come from the caller (the engine's job runs).
-Grade: 1 at or beyond target, 0 at or beyond critical, linear between (either direction: a metric whose
-target is below its critical level is "lower is better"). Overall = Σ weight·grade / Σ weight of the
-metrics measured.
+Units (UNITS): response_time in minutes, computation_time in milliseconds per update, memory_usage in MB,
+daily_transitions in transitions per day; the shares and prediction_confidence are fractions 0..1.
+Grade of a one-sided metric: 1 at or beyond target, 0 at or beyond critical, linear between (either
+direction: a metric whose target is below its critical level is "lower is better").
+Grade of a band metric (BAND_METRICS: daily_transitions, where too many transitions are as bad as too few)
+by its distance d = |value - target| from the target, equally on both sides: with the acceptable distance
+A = |target - acceptable| and the critical distance C = |target - critical|, the grade is 1 for d <= A (inside
+the band target ± A, the engine's own transitions_band), 0 for d >= C, and (C - d) / (C - A) between.
+Its status is "target" inside the band, "outside acceptable" for A < d < C and "critical" for d >= C, with
+the reason saying on which side ("above the band 1.5–3.5"). E.g. with target 2.5, acceptable 1.5,
+critical 0.5 (A = 1, C = 2): 2.5 -> 1 target; 4 and 1 -> 0.5 outside acceptable; 6 -> 0 critical.
+Overall = Σ weight·grade / Σ weight of the metrics measured.
 """
 from __future__ import annotations
 
@@ -32,6 +41,8 @@ from engine.params.typed import Parameters
 
 RESPONSE_BARS = 15
 NOISE_BARS = 5
+BAND_METRICS = frozenset({"daily_transitions"})  # graded by distance from the target, on both sides
+UNITS = {"response_time": "min", "computation_time": "ms", "memory_usage": "MB", "daily_transitions": "per day"}
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,10 @@ class MetricScore:
     critical: float
     weight: float
     grade: float | None
-    status: str  # target | acceptable | below acceptable | critical | not measured
+    status: str  # target | acceptable | below acceptable | outside acceptable (band) | critical | not measured
     reason: str = ""
+    band: bool = False  # graded by distance from the target on both sides (band_grade / band_status)
+    unit: str = ""  # UNITS; "" for fractions 0..1
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,27 @@ def grade(value: float, target: float, critical: float) -> float:
     return float(min(1.0, max(0.0, (value - critical) / (target - critical))))
 
 
+def band_grade(value: float, target: float, acceptable: float, critical: float) -> float:
+    """1 within the acceptable distance A = |target - acceptable| of the target, 0 at or beyond the critical
+    distance C = |target - critical|, linear between; the same on both sides of the target."""
+    d, a, c = abs(value - target), abs(target - acceptable), abs(target - critical)
+    if d <= a:
+        return 1.0
+    if c <= a or d >= c:
+        return 0.0
+    return float((c - d) / (c - a))
+
+
+def band_status(value: float, target: float, acceptable: float, critical: float) -> tuple[str, str]:
+    """(status, reason) of a band metric: target inside target ± A, outside acceptable up to C, else critical."""
+    d, a, c = abs(value - target), abs(target - acceptable), abs(target - critical)
+    if d <= a:
+        return "target", ""
+    side = "above" if value > target else "below"
+    band = f"{side} the band {target - a:g}–{target + a:g}"
+    return ("critical" if d >= c else "outside acceptable"), band
+
+
 def status(value: float, target: float, acceptable: float, critical: float) -> str:
     better = (lambda a, b: a >= b) if target >= critical else (lambda a, b: a <= b)
     if better(value, target):
@@ -135,9 +169,16 @@ def scorecard(ps: ParamSet, h: pd.DataFrame, *, bar_minutes: float = 1.0, comput
         v = measured.get(name)
         if v is None or not math.isfinite(v):
             why = "needs the realised regime path" if name in _TRUTH else "no data for it yet"
-            out.append(MetricScore(name, None, t, a, c, w, None, "not measured", why))
+            out.append(MetricScore(name, None, t, a, c, w, None, "not measured", why, name in BAND_METRICS,
+                                   UNITS.get(name, "")))
             continue
-        out.append(MetricScore(name, float(v), t, a, c, w, grade(v, t, c), status(v, t, a, c)))
+        if name in BAND_METRICS:
+            st, side = band_status(v, t, a, c)
+            out.append(MetricScore(name, float(v), t, a, c, w, band_grade(v, t, a, c), st, side, True,
+                                   UNITS.get(name, "")))
+            continue
+        out.append(MetricScore(name, float(v), t, a, c, w, grade(v, t, c), status(v, t, a, c),
+                               unit=UNITS.get(name, "")))
     scored = [m for m in out if m.grade is not None and m.weight > 0]
     total = sum(m.weight for m in scored)
     overall = sum(m.weight * (m.grade or 0.0) for m in scored) / total if total else None

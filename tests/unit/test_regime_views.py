@@ -155,9 +155,12 @@ def test_whatif_factories() -> None:
     from engine.params import load_schema
 
     spec = load_schema().sheet("StabilityConfiguration").section("main").field("hysteresis_buffer")
-    row = str(wv.knob_row("StabilityConfiguration|main|hysteresis_buffer", "hysteresis_buffer", spec, 0.05)
-              .to_plotly_json())
-    assert "hysteresis buffer (ratio)" in row and "min=0.02" in row and "max=0.15" in row
+    row = str(wv.knob_row("StabilityConfiguration|main|hysteresis_buffer", "hysteresis_buffer", spec, 0.05,
+                          "a number from 0.02 to 0.15 (ratio)").to_plotly_json())
+    assert "hysteresis buffer (ratio)" in row and "placeholder='0.02–0.15'" in row
+    # a text box: a number box would send nothing for "abc" or an out-of-range value (the server checks it)
+    assert "type='text'" in row and "inputMode='decimal'" in row and "regime-knob-error" in row
+    assert "title='a number from 0.02 to 0.15 (ratio)'" in row
     summary = {"bars": 10, "agreement_pct": 80.0, "bars_changed": 2, "transitions_current": 1,
                "transitions_candidate": 3, "per_day_current": 1.0, "per_day_candidate": 3.0,
                "mean_minutes_current": 5.0, "mean_minutes_candidate": 2.5, "final_current": "Bullish_Low_Vol",
@@ -168,5 +171,8 @@ def test_whatif_factories() -> None:
                                "x.xlsx").to_plotly_json())
     assert "over the uploaded x.xlsx" in edits and "0.05" in edits and "0.1" in edits
     assert "no pending edits" in str(wv.edits_table([]).to_plotly_json())
+    fix = str(wv.edits_table([], "", ["hysteresis buffer: 'abc' is not a number"]).to_plotly_json())
+    assert "1 knob value(s) to fix before a run" in fix and "'abc' is not a number" in fix
+    assert "regime-whatif-knob-problems" in fix and "regime-whatif-knob-problems" not in edits
     assert "2 value(s) differ" in str(wv.upload_status("x.xlsx", 2).to_plotly_json())
     assert "regime-whatif-upload-error" in str(wv.upload_status("x.xlsx", 0, "refused").to_plotly_json())

@@ -160,3 +160,57 @@ def test_edits_apply_over_an_uploaded_set_when_there_is_one() -> None:
     assert both.sheet("StabilityConfiguration").confirmation_window == 9  # from the upload
     assert both.sheet("StabilityConfiguration").hysteresis_buffer == 0.1  # the edit on top
     assert upload_sheets(None, None) == (None, "")
+
+
+def _spec(field: str):  # type: ignore[no-untyped-def]
+    return PS.schema.sheet("StabilityConfiguration").section("main").field(field)
+
+
+@pytest.mark.parametrize(("field", "typed", "message"), [
+    # bounds from the schema: minimum_regime_duration 15..120 minutes, hysteresis_buffer 0.02..0.15 (ratio),
+    # transition_margin 0.05..0.2 (ratio), max_transitions_per_hour a whole number 1..4 (count)
+    ("minimum_regime_duration", "-5", "'-5' is below the allowed range: enter a number from 15 to 120 (minutes)"),
+    ("hysteresis_buffer", "abc", "'abc' is not a number: enter a number from 0.02 to 0.15 (ratio)"),
+    ("transition_margin", "7", "'7' is above the allowed range: enter a number from 0.05 to 0.2 (ratio)"),
+    ("max_transitions_per_hour", "2.5", "'2.5' is not a whole number: enter a whole number from 1 to 4 (count)"),
+    ("hysteresis_buffer", "  ", "empty: enter a number from 0.02 to 0.15 (ratio)"),
+    ("hysteresis_buffer", None, "empty: enter a number from 0.02 to 0.15 (ratio)"),
+    ("hysteresis_buffer", "inf", "'inf' is not a number: enter a number from 0.02 to 0.15 (ratio)"),
+    ("hysteresis_buffer", 10 ** 400, "is not a number: enter a number from 0.02 to 0.15 (ratio)"),
+    ("hysteresis_buffer", "0.151", "'0.151' is above the allowed range"),
+])
+def test_check_knob_names_the_typed_text_and_the_allowed_range(field: str, typed: object, message: str) -> None:
+    from webapp.regime_whatif import check_knob
+
+    value, problem = check_knob(_spec(field), typed)
+    assert value is None and problem is not None and message in problem
+
+
+@pytest.mark.parametrize(("field", "typed", "value"), [
+    ("hysteresis_buffer", "0.1", 0.1), ("hysteresis_buffer", " 0.02 ", 0.02), ("hysteresis_buffer", 0.15, 0.15),
+    ("minimum_regime_duration", "15", 15.0), ("max_transitions_per_hour", "3", 3), ("max_transitions_per_hour", 4.0, 4),
+])
+def test_check_knob_reads_valid_text_as_the_typed_value(field: str, typed: object, value: object) -> None:
+    from webapp.regime_whatif import check_knob
+
+    got, problem = check_knob(_spec(field), typed)
+    assert problem is None and got == value and type(got) is type(value)
+
+
+def test_read_knobs_keeps_changed_valid_values_and_lists_every_problem() -> None:
+    from webapp.regime_whatif_page import read_knobs
+
+    def ident(field: str) -> dict[str, str]:
+        return {"type": "regime-knob-num", "key": f"StabilityConfiguration|main|{field}"}
+
+    ids_ = [ident("minimum_regime_duration"), ident("hysteresis_buffer"), ident("transition_margin"),
+            ident("confirmation_window"), ident("confidence_threshold"), {"type": "regime-knob-num", "key": "x|y|z"}]
+    edits, problems = read_knobs(PS, ["-5", "abc", "7", "4", "0.45", "1"], ids_)
+    assert edits == {"StabilityConfiguration|main|confirmation_window": 4.0}  # 0.45 is the active value
+    assert problems == {
+        "StabilityConfiguration|main|minimum_regime_duration":
+            "'-5' is below the allowed range: enter a number from 15 to 120 (minutes)",
+        "StabilityConfiguration|main|hysteresis_buffer": "'abc' is not a number: enter a number from 0.02 to 0.15 (ratio)",
+        "StabilityConfiguration|main|transition_margin":
+            "'7' is above the allowed range: enter a number from 0.05 to 0.2 (ratio)",
+    }

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from engine.params.paramset import default_params
-from engine.tuning.scorecard import grade, scorecard, status
+from engine.tuning.scorecard import band_grade, band_status, grade, scorecard, status
 
 
 def _history() -> pd.DataFrame:
@@ -67,3 +67,69 @@ def test_status_in_both_directions(value: float, target: float, acceptable: floa
                                    st: str) -> None:
     assert status(value, target, acceptable, critical) == st
     assert 0.0 <= grade(value, target, critical) <= 1.0
+
+
+# daily_transitions, workbook levels target 2.5, acceptable 1.5, critical 0.5: acceptable distance A = 1,
+# critical distance C = 2; grade 1 for |v - 2.5| <= 1, (2 - d) / (2 - 1) between, 0 from d = 2 on
+@pytest.mark.parametrize(("value", "g", "st", "reason"), [
+    (2.5, 1.0, "target", ""),  # d = 0
+    (4.0, 0.5, "outside acceptable", "above the band 1.5–3.5"),  # d = 1.5: (2 - 1.5) / 1; too many is not target
+    (1.0, 0.5, "outside acceptable", "below the band 1.5–3.5"),  # d = 1.5 on the other side: the same grade
+    (6.0, 0.0, "critical", "above the band 1.5–3.5"),  # d = 3.5 >= 2
+    (3.5, 1.0, "target", ""),  # the band's edge (the engine's transitions_band high)
+    (0.5, 0.0, "critical", "below the band 1.5–3.5"),  # d = 2: at the critical distance
+    (3.0, 1.0, "target", ""),
+    (4.25, 0.25, "outside acceptable", "above the band 1.5–3.5"),  # d = 1.75: 2 - 1.75
+])
+def test_daily_transitions_is_graded_by_distance_from_the_target_on_both_sides(
+        value: float, g: float, st: str, reason: str) -> None:
+    assert band_grade(value, 2.5, 1.5, 0.5) == pytest.approx(g)
+    assert band_status(value, 2.5, 1.5, 0.5) == (st, reason)
+    days = 4  # `value` transitions per day over 4 days: round the count to a whole number of transitions
+    count = round(value * days)
+    assert count == value * days
+    per_day = 390
+    ts = pd.date_range("2026-01-05 14:30", periods=per_day, freq="min", tz="UTC")
+    stamps = ts.append([ts + pd.Timedelta(days=d) for d in range(1, days)])
+    flags = [False] * len(stamps)
+    for i in range(count):
+        flags[10 + i * (len(stamps) - 20) // max(count, 1)] = True
+    names, current = [], 0
+    for f in flags:
+        current += f
+        names.append(f"R{current}")
+    h = pd.DataFrame({"timestamp": stamps, "regime_name": names, "trend": ["up"] * len(stamps),
+                      "vol": ["low"] * len(stamps), "transition": flags, "confidence": [0.7] * len(stamps),
+                      "close": [100.0] * len(stamps)})
+    m = next(x for x in scorecard(default_params(), h).metrics if x.metric == "daily_transitions")
+    assert (m.value, m.grade, m.status, m.reason, m.band, m.unit) == (pytest.approx(value), pytest.approx(g), st,
+                                                                      reason, True, "per day")
+
+
+def test_band_grade_with_the_critical_distance_inside_the_acceptable_one_is_all_or_nothing() -> None:
+    assert band_grade(2.0, 2.5, 1.0, 2.0) == 1.0  # A = 1.5 >= C = 0.5: inside A still 1
+    assert band_grade(0.9, 2.5, 1.0, 2.0) == 0.0
+
+
+def test_units_of_the_time_and_memory_metrics() -> None:
+    card = scorecard(default_params(), _history(), computation_ms=120.0, memory_mb=1500.0)
+    units = {m.metric: m.unit for m in card.metrics}
+    assert units["response_time"] == "min" and units["computation_time"] == "ms" and units["memory_usage"] == "MB"
+    assert units["regime_accuracy"] == "" and units["daily_transitions"] == "per day"
+    assert [m.metric for m in card.metrics if m.band] == ["daily_transitions"]
+
+
+def test_the_scorecard_table_shows_units_and_the_band_of_a_band_metric() -> None:
+    from datetime import UTC, datetime
+
+    from webapp.tuning_views import scorecard_table
+
+    card = scorecard(default_params(), _history(), computation_ms=120.0, memory_mb=1500.0)
+    text = str(scorecard_table({"ts": datetime(2026, 1, 5, tzinfo=UTC), "overall": card.overall,
+                                "metrics": card.rows()}).to_plotly_json())
+    assert "'Unit'" in text and "'min'" in text and "'ms'" in text and "'MB'" in text and "'per day'" in text
+    assert "'1.5–3.5'" in text and "'≤ 0.5 or ≥ 4.5'" in text  # daily_transitions: 2.5 ± 1, critical 2.5 ± 2
+    # a card stored before units were recorded still shows them (from the metric name)
+    old = [{k: v for k, v in m.items() if k not in ("unit", "band")} for m in card.rows()]
+    assert "'ms'" in str(scorecard_table({"ts": datetime(2026, 1, 5, tzinfo=UTC), "overall": None,
+                                          "metrics": old}).to_plotly_json())
