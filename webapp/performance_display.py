@@ -89,11 +89,17 @@ def drawdown_figure(view: PerformanceView) -> dict[str, object]:
 
 
 def daily_figure(view: PerformanceView) -> dict[str, object]:
+    """One bar per market day. The days are categories ('2026-01-06'), not times: a time axis gave a single
+    day sub-second ticks ('23:59:59.9996 Jan 5')."""
     d = view.daily
     colours = ["#2e7d32" if v >= 0 else "#c62828" for v in d["pnl"]]
-    return {"data": [{"type": "bar", "x": d["day"].tolist(), "y": d["pnl"].round(2).tolist(),
+    days = [str(pd.Timestamp(day).date()) for day in d["day"]]
+    layout = figure_layout("Daily P&L: last equity of the UTC day minus the day before's (the first day: minus the "
+                           "opening equity)", "market day (UTC)", 240)
+    layout["xaxis"] = {"title": {"text": "market day (UTC)"}, "type": "category", "categoryorder": "category ascending"}
+    return {"data": [{"type": "bar", "x": days, "y": d["pnl"].round(2).tolist(),
                       "marker": {"color": colours}, "name": "daily P&L"}],
-            "layout": figure_layout("Daily P&L (last equity of the UTC day minus the day before's)", "market day", 240)}
+            "layout": layout}
 
 
 def csv_text(view: PerformanceView, kind: str) -> tuple[str, str]:

@@ -1,0 +1,17 @@
+"""The Performance page's daily P&L: days are categories, so one day is one labelled bar, not sub-second ticks."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+
+from webapp.performance_display import daily_figure
+
+
+def test_one_day_is_one_category_bar_with_its_date() -> None:
+    view = SimpleNamespace(daily=pd.DataFrame({"day": [pd.Timestamp("2026-01-06")], "pnl": [-12.3456]}))
+    fig = daily_figure(view)  # type: ignore[arg-type]
+    bar = fig["data"][0]  # type: ignore[index]
+    assert bar["x"] == ["2026-01-06"] and bar["y"] == [-12.35] and bar["marker"]["color"] == ["#c62828"]
+    assert fig["layout"]["xaxis"]["type"] == "category"  # type: ignore[index]
+    assert "opening equity" in fig["layout"]["title"]["text"]  # type: ignore[index]
