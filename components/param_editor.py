@@ -90,19 +90,37 @@ def value_control(key: str, f: FieldSpec, value: Any) -> Any:
         return dcc.Dropdown(id=vid, options=list(f.options), value=value, clearable=False,
                             style={"minWidth": "12rem"})
     if is_slider(f):
-        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        number = typed_number(value)  # an edit holds the text as typed
         lo, hi = float(f.min or 0.0), float(f.max or 0.0)  # is_slider: both bounds exist
         slider_value = min(max(number, lo), hi) if number is not None else lo
         return dbc.Row([
             dbc.Col(dcc.Slider(id={"type": ids.SLIDER, "name": key}, min=f.min, max=f.max,
                                step=slider_step(f), value=slider_value, allow_direct_input=False,
                                marks={f.min: _num(f.min), f.max: _num(f.max)}, updatemode="mouseup"), width=8),
-            dbc.Col(dbc.Input(id=vid, type="number", value=value, debounce=True, size="sm",
-                              step="any"), width=4),
+            dbc.Col(number_input(vid, f, value), width=4),
         ], className="g-2 align-items-center")
     if f.type in ("number", "integer"):
-        return dbc.Input(id=vid, type="number", value=value, debounce=True, size="sm", step="any")
+        return number_input(vid, f, value)
     return dbc.Input(id=vid, type="text", value=cell_text(value), debounce=True, size="sm")
+
+
+def number_input(vid: dict[str, str], f: FieldSpec, value: Any) -> dbc.Input:
+    """A number typed as text: a browser's type=number input sends nothing for "abc", "NaN" or "1e999", so the
+    server could only say "the cell is empty"; as text, the typed value reaches the validator (engine.params.coerce),
+    which quotes it ("found 'abc'; expected a number") exactly as a workbook upload does."""
+    return dbc.Input(id=vid, type="text", inputMode="numeric" if f.type == "integer" else "decimal",
+                     value=cell_text(value), debounce=True, size="sm", autoComplete="off")
+
+
+def typed_number(raw: Any) -> float | None:
+    """The finite number a number cell's text means, or None (text, blank, NaN, infinity, TRUE/FALSE)."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        x = float(str(raw).strip().replace("\u2212", "-")) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
 
 
 def param_editor(key: str, f: FieldSpec, value: Any, error: str | None, pending: bool) -> dbc.ListGroupItem:

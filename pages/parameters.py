@@ -126,11 +126,13 @@ def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int |
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def sync_slider(slider: float | None, typed: float | None):
-    """Slider and typed input show the same number; an out-of-range typed value leaves the slider alone."""
+def sync_slider(slider: float | None, typed: str | float | None):
+    """Slider and typed input show the same number; a typed text that is no finite number leaves the slider alone
+    (the validator reports it under the input)."""
     if ctx.triggered_id and ctx.triggered_id["type"] == ids.SLIDER:
-        return no_update, slider
-    return (typed if isinstance(typed, int | float) else no_update), no_update
+        return no_update, ui.cell_text(slider) if isinstance(slider, int | float) else slider
+    number = ui.typed_number(typed)
+    return (no_update if number is None else ui.cell_text(number)), no_update
 
 
 # --- pending edits -------------------------------------------------------------------------------

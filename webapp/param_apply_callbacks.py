@@ -34,6 +34,7 @@ callbacks = Callbacks()
     Output(ids.EDITS, "data", allow_duplicate=True),
     Output(ids.UPLOAD_DATA, "data", allow_duplicate=True),
     Output(ids.BASE, "data"),
+    Output(ids.APPLY_NOTE, "value"),
     Input(ids.APPLY, "n_clicks"), Input(ids.APPLY_CANCEL, "n_clicks"),
     Input(ids.APPLY_CONFIRM, "n_clicks"),
     State(ids.EDITS, "data"), State(ids.UPLOAD_DATA, "data"), State(ids.BASE, "data"),
@@ -43,8 +44,10 @@ callbacks = Callbacks()
 @requires(Role.ADMIN)
 def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, edits: dict, upload: dict | None,
                   base_ref: dict, note: str | None):
-    """Apply (after the confirm dialog) validates the whole set again and stores it as a new version."""
-    keep = (no_update,) * 4
+    """Apply (after the confirm dialog) validates the whole set again and stores it as a new version.
+
+    A successful Apply empties the dialog's note field, so the next Apply does not silently reuse this note."""
+    keep = (no_update,) * 5
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, *keep
     if ctx.triggered_id == ids.APPLY_CANCEL:
@@ -62,7 +65,7 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     if ps is None:
         msg = html.Span(f"not applied: {len(issues)} problems (listed above); nothing was changed",
                         className="text-danger")
-        return False, no_update, msg, no_update, no_update, no_update
+        return False, no_update, msg, no_update, no_update, no_update, no_update
     source = "upload" if upload else "ui"
     text = text_or_default(note, f"uploaded {upload.get('filename')}" if upload else "edited in the web UI")
     # edits are checked, inside the apply transaction, against the version they were made on; an upload is a
@@ -73,12 +76,13 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     except StaleVersionError as exc:
         msg = html.Span(f"not applied: version {exc.active} became active while you were editing. Your edits now "
                         "sit on top of it: review the pending changes and Apply again.", className="text-warning")
-        return False, no_update, msg, no_update, no_update, pv.active_ref(context.store)
+        return False, no_update, msg, no_update, no_update, pv.active_ref(context.store), no_update
     except ParamsError as exc:
-        return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update, no_update
+        return (False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update, no_update,
+                no_update)
     msg = html.Span(f"version {applied.version_id} is now active ({source}: {text})", className="text-success",
                     id=ids.APPLIED)
-    return False, no_update, msg, {}, None, pv.active_ref(context.store)
+    return False, no_update, msg, {}, None, pv.active_ref(context.store), ""
 
 
 # --- upload --------------------------------------------------------------------------------------

@@ -28,9 +28,24 @@ from webapp.inputs import text_or_default, triggered_by_click
 from webapp.wiring import Callbacks
 
 callbacks = Callbacks()  # registered by pages/parameters.py for each new app (register_callbacks)
+_HEADER = {"wrapHeaderText": True, "autoHeaderHeight": True}  # a narrow column wraps its header, never "Ver…"
 VERSION_COLUMNS: list[dict[str, Any]] = [
-    column("id", "Version", maxWidth=100), column("active", maxWidth=90), column("created_at", "Time (UTC)"),
-    column("author"), column("source"), column("changes", maxWidth=100), column("note", flex=2)]
+    column("id", "Version", minWidth=110, maxWidth=130, **_HEADER),
+    column("active", "Active", minWidth=100, maxWidth=120, **_HEADER),
+    column("created_at", "Time (UTC)", minWidth=170, **_HEADER),
+    column("author", "Author", minWidth=130, **_HEADER),
+    column("source", "Source", minWidth=110, **_HEADER),
+    column("changes", "Changes", minWidth=115, maxWidth=140, **_HEADER),
+    column("note", "Note", flex=2, minWidth=200, tooltipField="note", **_HEADER)]
+PICK_PLACEHOLDER = "pick a version…"
+
+
+def version_option(row: dict[str, Any]) -> dict[str, Any]:
+    """A picker option short enough to read whole: version, time to the minute (UTC), source, author and whether it
+    is active; the note (free text of any length) is the option's tooltip."""
+    active = " (active)" if row.get("active") else ""
+    label = f"v{row['id']}{active} · {str(row['created_at'])[:16]} UTC · {row['source']} · {row['author']}"
+    return {"label": label, "value": str(row["id"]), "title": str(row.get("note") or "")}
 
 
 def versions_panel() -> dbc.Collapse:
@@ -38,13 +53,15 @@ def versions_panel() -> dbc.Collapse:
     return dbc.Collapse(dbc.Card(dbc.CardBody([
         html.H6("Versions"),
         records_grid(ids.VERSIONS_GRID, VERSION_COLUMNS, height=240),
-        dbc.Row([
+        dbc.Row([  # one row each: the pickers' labels (version · time · source · author) are read whole
             dbc.Col(dbc.InputGroup([dbc.InputGroupText("Diff"), dbc.Select(id=ids.DIFF_A),
-                                    dbc.InputGroupText("→"), dbc.Select(id=ids.DIFF_B)], size="sm"), md=6),
-            dbc.Col(dbc.InputGroup([dbc.Select(id=ids.VERSION_PICK),
+                                    dbc.InputGroupText("→"), dbc.Select(id=ids.DIFF_B)], size="sm"), width=12),
+            dbc.Col(dbc.InputGroup([dbc.InputGroupText("Version"),
+                                    dbc.Select(id=ids.VERSION_PICK, placeholder=PICK_PLACEHOLDER,
+                                               style={"minWidth": "22rem"}),
                                     dbc.Button("Download", id=ids.DOWNLOAD_VERSION, outline=True),
                                     dbc.Button("Roll back to it…", id=ids.ROLLBACK, color="warning",
-                                               outline=True)], size="sm"), md=6),
+                                               outline=True)], size="sm", className="flex-nowrap"), width=12),
         ], className="g-2 my-2"),
         html.Div(id=ids.VERSION_DIFF, style={"maxHeight": "320px", "overflowY": "auto"}),
     ]), className="mb-3"), id=ids.VERSIONS_COLLAPSE, is_open=False)
@@ -97,9 +114,10 @@ def toggle_versions(_n: int, is_open: bool):
 )
 @requires(Role.VIEWER)
 def show_versions(_base: dict):
+    """The list, the diff pickers (previous -> newest) and the download/rollback picker, which preselects nothing:
+    its first option is the active version, and rolling back to that changes nothing."""
     rows = pv.version_rows(get_context().store)
-    options = [{"label": f"v{r['id']} · {r['created_at']} · {r['source']} · {r['author']}", "value": str(r["id"])}
-               for r in rows]
+    options = [version_option(r) for r in rows]
     active = next((r for r in rows if r["active"]), None)
     if active is None:
         info = html.Span("No version applied yet: the engine runs on the schema defaults.", className="text-muted")
@@ -109,7 +127,7 @@ def show_versions(_base: dict):
                           f"{active['created_at']} UTC by {active['author']} ({active['source']}) {active['note']}"])
     a = options[1]["value"] if len(options) > 1 else None
     b = options[0]["value"] if options else None
-    return rows, info, options, options, options, a, b, b
+    return rows, info, options, options, options, a, b, ""  # "": the placeholder, not the first option
 
 
 @callbacks(
@@ -154,6 +172,7 @@ def show_version_diff(a: str | None, b: str | None):
     Output(ids.ROLLBACK_MODAL, "is_open"), Output(ids.ROLLBACK_BODY, "children"),
     Output(ids.MESSAGE, "children", allow_duplicate=True),
     Output(ids.BASE, "data", allow_duplicate=True),
+    Output(ids.ROLLBACK_NOTE, "value"),
     Input(ids.ROLLBACK, "n_clicks"), Input(ids.ROLLBACK_CANCEL, "n_clicks"),
     Input(ids.ROLLBACK_CONFIRM, "n_clicks"),
     State(ids.VERSION_PICK, "value"), State(ids.ROLLBACK_NOTE, "value"),
@@ -162,24 +181,31 @@ def show_version_diff(a: str | None, b: str | None):
 @requires(Role.ADMIN)
 def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, picked: str | None,
               note: str | None):
-    """Rolling back creates a new version equal to the picked one (history is never rewritten)."""
+    """Rolling back creates a new version equal to the picked one (history is never rewritten).
+
+    Rolling back to the version that is already active is refused (checked before the dialog opens and again on
+    confirm, since another user may have rolled back meanwhile); a successful rollback empties the note field."""
     if not triggered_by_click(ctx.triggered):
-        return no_update, no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update, no_update
     if ctx.triggered_id == ids.ROLLBACK_CANCEL:
-        return False, no_update, no_update, no_update
+        return False, no_update, no_update, no_update, no_update
     if not isinstance(picked, str | int) or isinstance(picked, bool) or not str(picked).isdigit():
-        return False, no_update, html.Span("pick a version to roll back to", className="text-danger"), no_update
+        return False, no_update, html.Span("pick a version to roll back to", className="text-danger"), no_update, \
+            no_update
+    context = get_context()
+    if int(picked) == pv.active_ref(context.store)["version_id"]:
+        msg = html.Span(f"version {int(picked)} is already active; nothing changed", className="text-warning")
+        return False, no_update, msg, no_update, no_update
     if ctx.triggered_id == ids.ROLLBACK:
         return True, f"Make a new active version equal to version {picked}? The engine uses it from its next cycle.", \
-            no_update, no_update
-    context = get_context()
+            no_update, no_update, no_update
     try:
         ps = rollback(context.store, int(picked), web_actor(), text_or_default(note, ""), clock=context.clock)
     except ParamsError as exc:
-        return False, no_update, html.Span(str(exc), className="text-danger"), no_update
+        return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update
     msg = html.Span(f"rolled back: version {ps.version_id} (equal to version {picked}) is now active",
                     className="text-success", id=ids.APPLIED)
-    return False, no_update, msg, pv.active_ref(context.store)
+    return False, no_update, msg, pv.active_ref(context.store), ""
 
 
 def register_callbacks() -> None:
