@@ -16,6 +16,10 @@ from components.ids import banner as ids
 BANNER_REFRESH_MS = 1000
 KILL_BODY = ("Trading goes to HALTED at once (no new orders), then every open order is cancelled. "
              "Positions stay unless you tick the box below.")
+# The kill switch's flatten box, in the words the HALTED order refusal points to (engine/trading/risk.py).
+KILL_FLATTEN_LABEL = "Also close all positions (flatten, market orders)"
+KILL_BODY_VIEWER = ("Trading goes to HALTED at once (no new orders), then every open order is cancelled. "
+                    "Positions stay: closing them needs the trader role.")
 
 
 def banner(can_flatten: bool) -> html.Div:
@@ -33,8 +37,9 @@ def banner(can_flatten: bool) -> html.Div:
             ),
             html.Div(id=ids.ENGINE, className="py-1 px-2 mb-2 small"),  # webapp/deadman.py: engine liveness
             html.Div(id=ids.KILL_RESULT),
-            confirm_modal(ids.KILL, "Kill switch: halt all trading?", KILL_BODY, "Halt now",
-                          options=[flatten_option(ids.KILL_FLATTEN, allowed=can_flatten)]),
+            confirm_modal(ids.KILL, "Kill switch: halt all trading?", KILL_BODY if can_flatten else KILL_BODY_VIEWER,
+                          "Halt now", options=[flatten_option(ids.KILL_FLATTEN, KILL_FLATTEN_LABEL,
+                                                              allowed=can_flatten)]),
         ]
     )
 

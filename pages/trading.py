@@ -11,6 +11,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
+from components.banner import KILL_FLATTEN_LABEL
 from components.cards import STATUS_COLOURS, state_label
 from components.confirm_modal import confirm_modal, flatten_option
 from components.execution_panels import execution_section
@@ -30,8 +31,13 @@ from components.trading_tables import (
 )
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
+from engine.store.models import TradingStateRow
+from engine.trading import control
+from engine.trading import state as trading_state
+from engine.trading.state import TradingState
 from webapp import execution_callbacks, queries, trading_queries, trading_ticket
 from webapp.auth.access import requires
+from webapp.context import get_context
 from webapp.control_actions import cancel_message, describe, run_control
 from webapp.inputs import is_click, text_or_default, triggered_by_click
 from webapp.trading_close import close_position, close_target
@@ -41,6 +47,11 @@ execution_callbacks.register_callbacks()  # stops form, stops and parents tables
 trading_ticket.callbacks.register()  # the manual order ticket
 
 REFRESH_MS = 1000
+# The dialog that confirms leaving HALTED by Pause or Resume (ids kept here: this page alone uses them).
+LIFT = "trading-lift"
+LIFT_MODAL, LIFT_CONFIRM, LIFT_CANCEL = f"{LIFT}-modal", f"{LIFT}-confirm", f"{LIFT}-cancel"
+LIFT_BODY = "trading-lift-body"
+LIFT_ACTION = "trading-lift-action"
 SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit", "rejections")
 
 
@@ -94,10 +105,12 @@ def layout(**_kwargs: object) -> html.Div:
         _card("Audit trail of control actions", ids.section("audit")),
         confirm_modal(ids.KILL, "Kill switch: halt all trading?",
                       "Trading goes to HALTED at once, then every open order is cancelled.", "Halt now",
-                      options=[flatten_option(ids.KILL_FLATTEN, allowed=trader)]),
+                      options=[flatten_option(ids.KILL_FLATTEN, KILL_FLATTEN_LABEL, allowed=trader)]),
         confirm_modal(ids.CLOSE, "Close position?", html.Div(id=ids.CLOSE_BODY), "Close position"),
         dcc.Store(id=ids.CLOSE_TARGET, data=None),
         dcc.Store(id=ids.CLOSE_NONCE, data=uuid.uuid4().hex),
+        confirm_modal(LIFT, "Lift the halt?", html.Div(id=LIFT_BODY), "Lift the halt", confirm_color="warning"),
+        dcc.Store(id=LIFT_ACTION, data=None),
         confirm_modal(ids.SHUTDOWN, "Graceful shutdown?",
                       "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
                       "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",
@@ -205,11 +218,68 @@ def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
     return _action_result(result), False, {}
 
 
+def current_state() -> TradingState | None:
+    """The trading state read past the page's cache (a click decides on it)."""
+    with get_context().store.read() as s:
+        return trading_state.current(s).state if s.get(TradingStateRow, 1) is not None else None
+
+
+def pause_or_resume(action: str, reason: str | None) -> tuple[Any, bool, str, str | None, Any]:
+    """A click on Pause entries or Resume: (result alert, dialog open, dialog text, pending action, fingerprints).
+
+    From HALTED it only opens the confirm dialog saying that the halt is lifted; elsewhere it acts at once.
+    control.perform re-checks under the state lock (lift_halt=False), so a halt that lands between this read
+    and the action is refused, not lifted."""
+    words = control.LIFT_HALT_WORDS.get(control.parse_action(action))
+    if words is not None and current_state() is TradingState.HALTED:
+        return no_update, True, words, action, no_update
+    result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), lift_halt=False)
+    return _action_result(result), False, "", None, {}
+
+
+@dash.callback(Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
+               Output(LIFT_MODAL, "is_open"), Output(LIFT_BODY, "children"), Output(LIFT_ACTION, "data"),
+               Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
+               Input(ids.PAUSE_BUTTON, "n_clicks"), Input(ids.RESUME_BUTTON, "n_clicks"),
+               State(ids.REASON_INPUT, "value"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def run_pause_resume(_p: int | None, _r: int | None, reason: str | None):
+    if not triggered_by_click(ctx.triggered):
+        return no_update, no_update, no_update, no_update, no_update
+    spec = action_for(ctx.triggered_id, None, None)
+    if spec is None or spec["action"] not in ("pause", "resume"):
+        return no_update, no_update, no_update, no_update, no_update
+    return pause_or_resume(spec["action"], reason)
+
+
+def lift_confirmed(action: Any, reason: str | None) -> tuple[Any, bool, None, Any]:
+    """The dialog's confirm: the pause or resume, allowed to lift the halt (result alert, dialog open, pending
+    action, fingerprints)."""
+    if action not in ("pause", "resume"):
+        return no_update, False, None, no_update
+    result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page (halt lifted)"),
+                         lift_halt=True)
+    return _action_result(result), False, None, {}
+
+
+@dash.callback(Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
+               Output(LIFT_MODAL, "is_open", allow_duplicate=True), Output(LIFT_ACTION, "data", allow_duplicate=True),
+               Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
+               Input(LIFT_CONFIRM, "n_clicks"), Input(LIFT_CANCEL, "n_clicks"),
+               State(LIFT_ACTION, "data"), State(ids.REASON_INPUT, "value"), prevent_initial_call=True)
+@requires(Role.TRADER)
+def confirm_lift(n: int | None, _c: int | None, action: Any, reason: str | None):
+    if ctx.triggered_id == LIFT_CANCEL:
+        return no_update, False, None, no_update
+    if not is_click(n):
+        return no_update, no_update, no_update, no_update
+    return lift_confirmed(action, reason)
+
+
 @dash.callback(Output(ids.ACTION_RESULT, "children"),
                Output(ids.SHUTDOWN_MODAL, "is_open", allow_duplicate=True),
                Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
-               Input(ids.PAUSE_BUTTON, "n_clicks"),
-               Input(ids.RESUME_BUTTON, "n_clicks"), Input(ids.SHUTDOWN_CONFIRM, "n_clicks"),
+               Input(ids.SHUTDOWN_CONFIRM, "n_clicks"),
                Input({"type": CANCEL_TYPE, "index": ALL}, "n_clicks"),
                State(ids.SHUTDOWN_FLATTEN, "value"), State(ids.REASON_INPUT, "value"),
                prevent_initial_call=True)
@@ -219,7 +289,7 @@ def run_action(*args: Any):
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, no_update  # a cancel button appearing, or a forged value: not a click
     spec = action_for(ctx.triggered_id, None, shutdown_flatten is True)
-    if spec is None:
+    if spec is None or spec["action"] in ("pause", "resume"):  # those are run_pause_resume's
         return no_update, no_update, no_update
 
     action = spec.pop("action")

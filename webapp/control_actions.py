@@ -32,10 +32,12 @@ def web_roles() -> set[str]:
     return {role} if role else set()
 
 
-def run_control(action: str, reason: str = "", flatten: bool = False, order_id: int | str | None = None
-                ) -> control.ControlResult:
+def run_control(action: str, reason: str = "", flatten: bool = False, order_id: int | str | None = None,
+                lift_halt: bool = False) -> control.ControlResult:
+    """lift_halt: the trader confirmed that a pause or resume takes trading out of HALTED (the dialog); without
+    it control.perform refuses to leave HALTED, so one click can never lift a halt."""
     result = control.perform(get_context(), web_actor(), action, reason=reason, flatten=flatten, order_id=order_id,
-                             handoff_s=HANDOFF_S, roles=web_roles(), wait_s=RESULT_WAIT_S)
+                             handoff_s=HANDOFF_S, roles=web_roles(), wait_s=RESULT_WAIT_S, lift_halt=lift_halt)
     trading_queries.forget()
     return result
 
@@ -47,11 +49,28 @@ def describe(result: control.ControlResult) -> tuple[str, str]:
     if result.status == "failed":
         return f"{result.action} finished with errors: {result.message}", "danger"
     state = f" Trading is now {state_label(result.state)}." if result.state else ""
+    if (unchanged := _unchanged(result)) is not None:
+        return unchanged, "secondary"
     if result.status == "done":
         extra = result.message.removeprefix("all steps done").lstrip("; ")  # e.g. the final sync's summary
         return f"{result.action} done.{state}" + (f" {extra}." if extra else ""), "success"
     so_far = f" Trading is {state_label(result.state)} so far." if result.state else ""
     return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{so_far}", "info"
+
+
+def _unchanged(result: control.ControlResult) -> str | None:
+    """The words for a pause or resume that found trading already in its target state ("already REDUCING"):
+    the command and its audit row are recorded as usual, but the message must not read "pause done"."""
+    if result.action not in ("pause", "resume") or result.status != "done" or not result.steps:
+        return None
+    first = result.steps[0]
+    if first.name != result.action or not first.detail.startswith("already"):
+        return None
+    was = state_label(first.detail.removeprefix("already").split(";")[0].strip())
+    others = [s.detail for s in result.steps[1:] if s.detail and not s.detail.startswith(("skipped", "cancelled 0 "))]
+    if others:  # a pause still cancels entry orders that were resting; say so
+        return f"{result.action}: trading was already {was}; the state is unchanged. " + "; ".join(others) + "."
+    return f"{result.action}: trading was already {was}; nothing changed."
 
 
 def short_order_id(client_order_id: str, keep: int = 8) -> str:

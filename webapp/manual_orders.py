@@ -14,7 +14,7 @@ from engine.trading.ticket_size import ticket_size
 from webapp import trading_queries
 from webapp.context import get_context
 from webapp.control_actions import web_actor
-from webapp.typed_numbers import blank, typed_decimal
+from webapp.typed_numbers import blank, typed_decimal, uses_exponent
 
 
 class TicketError(ValueError):
@@ -28,6 +28,7 @@ MAX_PRICE = Decimal(10_000_000)
 
 QTY_RANGE = f"a whole number of shares from 1 to {MAX_QTY:,}"
 PRICE_RANGE = f"a price above 0 and at most {MAX_PRICE:,}"
+DIGITS_EXAMPLE = {"quantity": "1000 or 1,000", "limit price": "101.50 or 1,250.00"}
 
 
 def _number(value: Any, what: str, expected: str) -> tuple[Decimal, str]:
@@ -35,7 +36,10 @@ def _number(value: Any, what: str, expected: str) -> tuple[Decimal, str]:
     (0, -5, 1.5, abc) and the message can quote it; a non-finite or non-numeric value is refused here."""
     text = value.strip() if isinstance(value, str) else str(value)
     shown = text if len(text) <= 32 else text[:32] + "…"
-    number = typed_decimal(value, max_len=32)
+    if uses_exponent(value, max_len=32):
+        raise TicketError(f"{what} {shown!r} is in exponent notation; type the {what} as digits, "
+                          f"e.g. {DIGITS_EXAMPLE[what]}")
+    number = typed_decimal(value, max_len=32, allow_exponent=False)
     if not number.is_finite():
         raise TicketError(f"{what} {shown!r} is not a number; enter {expected}")
     return number, shown
@@ -56,6 +60,8 @@ def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) 
             raise ValueError(type_)
     except ValueError:
         raise TicketError("choose a side (buy/sell) and a type (market/limit)") from None
+    if type_ is OrderType.MARKET and not blank(limit):
+        raise TicketError("a limit price was typed for a market order: choose Limit or clear the price")
     if blank(qty):
         raise TicketError(f"enter a quantity ({QTY_RANGE})")
     quantity, shown = _number(qty, "quantity", QTY_RANGE)
@@ -65,7 +71,7 @@ def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) 
         raise TicketError(f"quantity {shown} is not a whole number of shares; enter {QTY_RANGE}")
     if quantity > MAX_QTY:
         raise TicketError(f"quantity {shown} is above the maximum of {MAX_QTY:,} shares; enter {QTY_RANGE}")
-    quantity = Decimal(int(quantity))  # 1e3, 1,000 and 1000.0 are all the order for 1000 shares
+    quantity = Decimal(int(quantity))  # 1,000 and 1000.0 are the order for 1000 shares ("1e3" is refused above)
     price = None
     if type_ is OrderType.LIMIT:
         if blank(limit):
@@ -75,7 +81,7 @@ def parse_ticket(symbol: Any, side: Any, qty: Any, order_type: Any, limit: Any) 
             raise TicketError(f"limit price {shown} is not positive; enter {PRICE_RANGE}")
         if price > MAX_PRICE:
             raise TicketError(f"limit price {shown} is above the maximum of {MAX_PRICE:,}; enter {PRICE_RANGE}")
-        price = Decimal(format(price, "f"))  # 1e2 is the price 100, not 1E+2
+        price = Decimal(format(price, "f"))  # a number sent as 1e2 (not typed text) is the price 100, not 1E+2
     return gateway.OrderIntent(symbol=sym, side=side_, qty=quantity, order_type=type_, limit_price=price,
                                reason="manual ticket")
 

@@ -14,14 +14,25 @@ GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # 1,000,000.50: thousand
 NOT_A_NUMBER = Decimal("NaN")
 
 
-def typed_decimal(value: Any, max_len: int) -> Decimal:
+def uses_exponent(value: Any, max_len: int) -> bool:
+    """Typed text that is a finite number only in exponent notation ("1e3", "2.5E+2")."""
+    if not isinstance(value, str) or "e" not in value.lower():
+        return False
+    number = typed_decimal(value, max_len)
+    return number.is_finite()
+
+
+def typed_decimal(value: Any, max_len: int, *, allow_exponent: bool = True) -> Decimal:
     """A form value (text, int or float) as a Decimal; NaN when it is not a number: a bool, a list, text longer
     than `max_len`, or text that does not parse ("1,5" is not 1.5 nor 15: commas only as thousands separators).
-    Infinity parses: callers refuse what is not finite."""
+    Infinity parses: callers refuse what is not finite. allow_exponent=False: typed text in exponent notation
+    ("1e3") is NaN too (see uses_exponent to say why); a number sent as a number is still read."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return NOT_A_NUMBER
     text = str(value).strip()
     if len(text) > max_len:
+        return NOT_A_NUMBER
+    if not allow_exponent and isinstance(value, str) and "e" in text.lower():  # inf, nan: no e
         return NOT_A_NUMBER
     try:
         return Decimal(text.replace(",", "") if GROUPED.fullmatch(text) else text)

@@ -17,7 +17,7 @@ from engine.store.current_regime import current_regime, uncertain_note
 from engine.store.models import ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
-from engine.trading.gateway import OrderIntent, submit
+from engine.trading.gateway import GatewayResult, OrderIntent, submit
 from engine.trading.risk import RiskLimits
 
 
@@ -115,9 +115,15 @@ def send_plan(ctx: EngineContext, plan: PlanResult, actor: str, origin: str = "p
             out.append(SendOutcome(step.symbol, step.side, step.qty, result.status.value,
                                    message + (f": {result.reason}" if result.reason else "")))
         else:
-            out.append(SendOutcome(step.symbol, step.side, step.qty, "rejected",
-                                   f"{result.check or 'gateway'}: {result.reason}"))
+            out.append(SendOutcome(step.symbol, step.side, step.qty, "rejected", rejection_text(result)))
     return out
+
+
+def rejection_text(result: GatewayResult) -> str:
+    """"<check>: <reason>", the check named once (a gateway reason may already start with it:
+    "trading_state: trading is HALTED ...")."""
+    check, reason = result.check or "gateway", result.reason or ""
+    return reason if reason.startswith(f"{check}: ") else f"{check}: {reason}"
 
 
 def close_position(ctx: EngineContext, symbol: str, actor: str, key: str, origin: str = "manual",
@@ -133,5 +139,5 @@ def close_position(ctx: EngineContext, symbol: str, actor: str, key: str, origin
     intent = OrderIntent(symbol=symbol, side=side, qty=abs(qty), reason="close position", idempotency_key=key)
     result = submit(ctx, intent, actor=actor, origin=origin, limits=limits)
     status = result.status.value if result.accepted else "rejected"
-    message = (f"sent ({result.client_order_id})" if result.accepted else f"{result.check or 'gateway'}: {result.reason}")
+    message = f"sent ({result.client_order_id})" if result.accepted else rejection_text(result)
     return SendOutcome(symbol, side.value, float(abs(qty)), status, message)

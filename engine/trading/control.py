@@ -55,6 +55,17 @@ class StateLockedError(Exception):
     """The trading state could not be locked, even after terminating the sessions holding it."""
 
 
+class HaltNotLiftedError(Exception):
+    """Pause or resume found trading HALTED, but the caller had not confirmed lifting the halt."""
+
+
+# What leaving HALTED means, in the words the confirm dialog and the refusal use.
+LIFT_HALT_WORDS: dict[Action, str] = {
+    Action.PAUSE: "Trading is HALTED. Pause entries lifts the halt: the engine may send exits again.",
+    Action.RESUME: "Trading is HALTED. Resume lifts the halt: the engine trades again.",
+}
+
+
 def _refuse(ctx: ControlContext, actor: str, action: Action, args: dict[str, Any], message: str) -> ControlResult:
     now = ctx.clock.now()
     with ctx.store.write() as s:
@@ -80,6 +91,7 @@ def perform(
     wait_s: float = 0.0,
     stale_after_s: float = commands.HEARTBEAT_STALE_S,
     roles: Collection[str] | None = None,
+    lift_halt: bool = True,
 ) -> ControlResult:
     """Run one control action for `actor` and return its recorded outcome.
 
@@ -87,6 +99,9 @@ def perform(
     engine; "auto" leaves them to a live engine but takes over when the engine's heartbeat is
     stale or it has not claimed the command within `handoff_s`. `wait_s` waits for a handed-off
     command to finish (the CLI uses it; the web shows progress instead).
+
+    lift_halt=False: a pause or resume that finds trading HALTED (checked under the state lock) is refused
+    and nothing changes; the web passes it unless the trader confirmed lifting the halt in a dialog.
     """
     act = parse_action(action)
     args: dict[str, Any] = {"reason": reason.strip() or f"{act.value} by {actor}"}
@@ -98,8 +113,12 @@ def perform(
         args["order_id"] = str(order_id)
     if roles is not None and not allowed(act, roles, flatten=bool(args.get("flatten"))):
         need = required_role(act, flatten=bool(args.get("flatten")))
+        has = ", ".join(sorted(roles)) or "none"
+        if args.get("flatten") and allowed(act, roles):  # may halt, may not close positions: nothing changes
+            return _refuse(ctx, actor, act, args, f"closing positions needs the {need} role; press Halt without it. "
+                           f"Nothing changed: {act.value} with flatten needs the {need} role and {actor} has {has}")
         return _refuse(ctx, actor, act, args, f"{act.value}{' with flatten' if args.get('flatten') else ''} needs "
-                       f"the {need} role; {actor} has {', '.join(sorted(roles)) or 'none'}. Ask a {need} to do it")
+                       f"the {need} role; {actor} has {has}. Ask a {need} to do it")
     if execute not in ("auto", "here", "engine"):
         raise ControlError(f"execute must be auto, here or engine, not {execute!r}")
     if act is Action.RESUME or (act is Action.PAUSE and not actor.startswith(trading_state.SYSTEM_ACTOR_PREFIX)):
@@ -118,7 +137,10 @@ def perform(
     run_here = execute == "here" or (execute == "auto" and not alive)
     executor = commands.process_label() if run_here else ""
     try:
-        status, command_id = _record_request(ctx, actor, act, args, names, target, run_here, executor, now)
+        status, command_id = _record_request(ctx, actor, act, args, names, target, run_here, executor, now,
+                                             lift_halt)
+    except HaltNotLiftedError as exc:
+        return _refuse(ctx, actor, act, args, str(exc))
     except trading_state.IllegalTransition as exc:
         return _refuse(ctx, actor, act, args, f"{act.value} refused: {exc}")
     except LookupError as exc:
@@ -153,7 +175,8 @@ def perform(
 
 
 def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
-                    target: TradingState | None, run_here: bool, executor: str, now: datetime) -> tuple[str, int]:
+                    target: TradingState | None, run_here: bool, executor: str, now: datetime,
+                    lift_halt: bool = True) -> tuple[str, int]:
     """Commit the state change (if any), the audit entry and the command row; return (status, id).
 
     On PostgreSQL the state row lock is awaited at most STATE_LOCK_TIMEOUT_MS: a session frozen while
@@ -162,7 +185,8 @@ def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str
     freed = ""
     for attempt in (1, 2):
         try:
-            return _record_request_once(ctx, actor, act, args, names, target, run_here, executor, now, freed)
+            return _record_request_once(ctx, actor, act, args, names, target, run_here, executor, now, freed,
+                                        lift_halt)
         except DBAPIError as exc:
             if not pg_locks.is_lock_timeout(exc):
                 raise
@@ -185,7 +209,7 @@ def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str
 
 def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
                          target: TradingState | None, run_here: bool, executor: str, now: datetime,
-                         freed: str = "") -> tuple[str, int]:
+                         freed: str = "", lift_halt: bool = True) -> tuple[str, int]:
     with ctx.store.write() as s:
         pg_locks.set_lock_timeout(s, STATE_LOCK_TIMEOUT_MS)
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py); the web and the CLI have no fence
@@ -194,6 +218,10 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
         if target is not None and not (act is Action.SHUTDOWN and trading_state.current(s).state is TradingState.STOPPED):
             t0 = time.perf_counter()
             frm = trading_state.current(s, lock=True).state
+            if frm is TradingState.HALTED and act in LIFT_HALT_WORDS and not lift_halt:
+                raise HaltNotLiftedError(
+                    f"{act.value} refused, nothing changed: {LIFT_HALT_WORDS[act]} Leaving HALTED must be "
+                    "confirmed: press the button again and confirm in the dialog")
             snap = trading_state.change(s, now, target, actor, args["reason"])
             moved = (f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}") + freed
             steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),

@@ -192,7 +192,8 @@ def check_trading_state(f: OrderFacts) -> RiskRejection | None:
         if flatten and not f.actor.startswith(SYSTEM_ACTOR_PREFIX) and f.reduces:
             return None
         return RiskRejection("trading_state", "trading is HALTED: no orders are sent; only an operator's explicit "
-                             "flatten is allowed. Resume trading on the Trading page first")
+                             "flatten is allowed. To exit while HALTED, use the kill switch with 'close all "
+                             "positions' (flatten) ticked, or resume trading first")
     if f.state is TradingState.SHUTTING_DOWN:
         if flatten and f.reduces:
             return None

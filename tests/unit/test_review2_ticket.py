@@ -73,12 +73,13 @@ def test_each_bad_limit_price_says_what_is_wrong(limit: object, message: str) ->
 
 
 def test_typed_numbers_become_the_order_they_mean() -> None:
-    # the text as typed: spaces, thousands separators and exponents are the plain numbers 1000 and 100
-    for qty in [" 1000 ", "1,000", "1e3", "1000.0", 1000]:
-        intent = parse_ticket("spy", "buy", qty, "limit", "1e2")
+    # the text as typed: spaces and thousands separators are the plain numbers 1000 and 100
+    for qty in [" 1000 ", "1,000", "1000.0", 1000]:
+        intent = parse_ticket("spy", "buy", qty, "limit", "100")
         assert (intent.qty, str(intent.qty), str(intent.limit_price)) == (Decimal(1000), "1000", "100"), qty
     assert str(parse_ticket("SPY", "sell", "3", "limit", " 101.50 ").limit_price) == "101.50"
-    assert parse_ticket("SPY", "sell", "3", "market", "-1").limit_price is None  # a market order ignores Limit
+    assert parse_ticket("SPY", "sell", "3", "market", None).limit_price is None
+    assert parse_ticket("SPY", "sell", "3", "market", "  ").limit_price is None  # an empty Limit is no price
 
 
 def test_a_very_long_entry_is_quoted_shortened() -> None:
