@@ -144,8 +144,24 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
         latest_equity=float(marks.equity) if marks.equity is not None else None,
         sample_rows=len(sample), regime_symbol=symbol,
         notes=[f"metrics on {len(sample):,} of {span.rows:,} snapshots (the last of every {-(-span.rows // SAMPLE_POINTS)}),"
-               f" {ppy:,.0f} return periods a year, risk-free rate {RISK_FREE:.2%}; max drawdown over every snapshot"],
+               f" {ppy:,.0f} return periods a year, risk-free rate {RISK_FREE:.2%}; max drawdown over every snapshot",
+               *short_history_note(span.first_ts, span.last_ts)],
     )
+
+
+SHORT_HISTORY = pd.Timedelta(days=30)  # under this, annualised ratios rest on too few returns to mean much
+
+
+def short_history_note(first: datetime, last: datetime) -> list[str]:
+    """A warning beside the annualised ratios when the history is short: volatility, Sharpe and Sortino are
+    annualised from whatever is there (as empyrical does); CAGR and Calmar are left blank under a year."""
+    held = pd.Timestamp(last) - pd.Timestamp(first)
+    if held >= SHORT_HISTORY:
+        return []
+    hours = held.total_seconds() / 3600
+    length = f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
+    return [f"only {length} of history: the annualised volatility, Sharpe and Sortino are extrapolated from it "
+            "and are noisy until there are weeks of returns"]
 
 
 def market_session_minutes(settings: Settings) -> float | None:
