@@ -137,9 +137,12 @@ def contributions_figure(modules: Sequence[Mapping[str, Any]]) -> go.Figure:
          f" = {c:+.3f}") if m.get("active") else f"{m['name']}<br>inactive: {m.get('reason') or 'no data'}"
         for m, c in zip(modules, contrib, strict=True)
     ]
-    text = [f"{c:+.3f}" if m.get("active") else "inactive" for m, c in zip(modules, contrib, strict=True)]
+    # the "why" on the bar itself (not only on hover): score × weight = contribution; outside the bar, so a module
+    # whose contribution is 0 (a zero score or weight) still shows its numbers instead of an empty row
+    text = [f"{float(m.get('score') or 0):+.2f} × {float(m.get('weight') or 0):.2f} = {c:+.3f}" if m.get("active")
+            else "inactive" for m, c in zip(modules, contrib, strict=True)]
     fig = go.Figure(go.Bar(x=contrib, y=names, orientation="h", marker_color=colours, text=text,
-                           textposition="auto", hovertext=hover, hoverinfo="text"))
+                           textposition="outside", cliponaxis=False, hovertext=hover, hoverinfo="text"))
     fig.update_layout(title="Module contributions (score × weight)", xaxis_title="contribution to the raw score",
                       yaxis={"autorange": "reversed"}, **_layout(300, showlegend=False))
     return fig

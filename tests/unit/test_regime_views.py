@@ -89,6 +89,7 @@ def test_contributions_figure_signs_colours_and_inactive_reason() -> None:
     assert list(bar.x) == [0.2, -0.3, 0.0]
     assert list(bar.marker.color) == ["#2e7d32", "#c62828", views.INACTIVE_COLOUR]
     assert bar.text[2] == "inactive" and "single asset" in bar.hovertext[2]
+    assert list(bar.text[:2]) == ["+0.50 × 0.40 = +0.200", "-0.50 × 0.60 = -0.300"]  # score × weight on the bar
     assert "0.500 × weight 0.500" not in bar.hovertext[0] and "× weight 0.400 = +0.200" in bar.hovertext[0]
     listed = views.inactive_modules(MODULES)
     assert "CorrelationMatrix: a single asset: no correlation" in str(listed.to_plotly_json())
