@@ -10,6 +10,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
 
 from components.ids import trading as ids
 from engine.auth.roles import Role
@@ -56,10 +57,13 @@ def ticket_card() -> dbc.Card:
 
 @callbacks(Output(ids.TICKET_QTY, "value"), Output(ids.TICKET_SIZE_NOTE, "children"),
            Input(ids.TICKET_SIZE, "n_clicks"),
-           State(ids.TICKET_SYMBOL, "value"), State(ids.TICKET_SIDE, "value"),
+           Input(ids.TICKET_SYMBOL, "value"), Input(ids.TICKET_SIDE, "value"),
            prevent_initial_call=True)
 @requires(Role.VIEWER)
 def size_ticket(_n: int, symbol: str | None, side: str | None):
+    """Size fills the quantity and says why; a new symbol or side clears that note (it spoke of the old one)."""
+    if dash_ctx.triggered_id != ids.TICKET_SIZE:
+        return no_update, ""
     qty, note = manual_orders.suggest_ticket_size(symbol, side)
     return (qty if qty is not None else no_update), note
 
