@@ -35,7 +35,9 @@ def _form() -> dbc.Card:
             dbc.Col(dbc.Select(id=ids.ADD_ROLE, options=[{"label": r, "value": r} for r in ROLE_NAMES],
                                value="viewer", size="sm"), md=2),
             dbc.Col(dbc.Input(id=ids.ADD_PASSWORD, type="password", placeholder="password (12+ characters)",
-                              size="sm", maxLength=256, autocomplete="new-password"), md=4),
+                              size="sm", maxLength=256, autocomplete="new-password"), md=3),
+            dbc.Col(dbc.Input(id=ids.ADD_PASSWORD_AGAIN, type="password", placeholder="password again", size="sm",
+                              maxLength=256, autocomplete="new-password"), md=3),
             dbc.Col(dbc.Button("Add", id=ids.ADD, size="sm", color="primary", n_clicks=0), md=1),
         ], className="g-2 mb-3"),
         html.H6("Change a user"),
@@ -43,7 +45,11 @@ def _form() -> dbc.Card:
             dbc.Col(dbc.Input(id=ids.PICK, placeholder="name", size="sm", maxLength=256), md=3),
             dbc.Col(dbc.Select(id=ids.CHANGE, options=CHANGES, value="role:viewer", size="sm"), md=3),
             dbc.Col(dbc.Button("Apply", id=ids.APPLY, size="sm", color="secondary", n_clicks=0), md=1),
+        ], className="g-2 mb-2"),
+        dbc.Row([
             dbc.Col(dbc.Input(id=ids.NEW_PASSWORD, type="password", placeholder="new password", size="sm",
+                              maxLength=256, autocomplete="new-password"), md=3),
+            dbc.Col(dbc.Input(id=ids.NEW_PASSWORD_AGAIN, type="password", placeholder="new password again", size="sm",
                               maxLength=256, autocomplete="new-password"), md=3),
             dbc.Col(dbc.Button("Set password", id=ids.PASSWD, size="sm", color="secondary", n_clicks=0), md=2),
         ], className="g-2"),
@@ -81,20 +87,33 @@ def _text(value: object) -> str:
     return text_or_default(value, "", limit=256)
 
 
+def typed_twice(first: object, again: object) -> str:
+    """The password typed in both boxes; UserError when they differ (a typo would lock the user out)."""
+    one, two = (v if isinstance(v, str) else "" for v in (first, again))
+    if one != two:
+        raise users.UserError("the two passwords differ; nothing changed")
+    return one
+
+
 @dash.callback(Output(ids.RESULT, "children"), Output(ids.ADD_PASSWORD, "value"),
-               Output(ids.NEW_PASSWORD, "value"),
+               Output(ids.NEW_PASSWORD, "value"), Output(ids.ADD_PASSWORD_AGAIN, "value"),
+               Output(ids.NEW_PASSWORD_AGAIN, "value"),
                Input(ids.ADD, "n_clicks"), Input(ids.APPLY, "n_clicks"), Input(ids.PASSWD, "n_clicks"),
                State(ids.ADD_NAME, "value"), State(ids.ADD_ROLE, "value"), State(ids.ADD_PASSWORD, "value"),
+               State(ids.ADD_PASSWORD_AGAIN, "value"),
                State(ids.PICK, "value"), State(ids.CHANGE, "value"), State(ids.NEW_PASSWORD, "value"),
+               State(ids.NEW_PASSWORD_AGAIN, "value"),
                prevent_initial_call=True)
 @requires(Role.ADMIN)
 def change_users(_add: object, _apply: object, _passwd: object, name: object, role: object, password: object,
-                 pick: object, change: object, new_password: object):
+                 password_again: object, pick: object, change: object, new_password: object,
+                 new_password_again: object):
     if not triggered_by_click(ctx.triggered):
-        return no_update, no_update, no_update
+        return (no_update,) * 5
     store, now, actor = get_context().store, get_context().clock.now(), web_actor()
     try:
         if ctx.triggered_id == ids.ADD:
+            password = typed_twice(password, password_again)
             info = users.add_user(store, now, actor, _text(name), _text(role),
                                   password if isinstance(password, str) else "")
             message = f"added {info.name} ({info.role})"
@@ -109,8 +128,8 @@ def change_users(_add: object, _apply: object, _passwd: object, name: object, ro
             else:
                 raise users.UserError("choose a change")
         else:
-            users.set_password(store, now, actor, _text(pick), new_password if isinstance(new_password, str) else "")
+            users.set_password(store, now, actor, _text(pick), typed_twice(new_password, new_password_again))
             message = f"password of {_text(pick)} changed; their sessions ended"
     except (users.UserError, WeakPassword, UnknownRole) as exc:
-        return dbc.Alert(f"refused: {exc}", color="danger", className="py-1 mb-0", id=ids.MESSAGE), "", ""
-    return dbc.Alert(message, color="success", className="py-1 mb-0", id=ids.MESSAGE), "", ""
+        return dbc.Alert(f"refused: {exc}", color="danger", className="py-1 mb-0", id=ids.MESSAGE), "", "", "", ""
+    return dbc.Alert(message, color="success", className="py-1 mb-0", id=ids.MESSAGE), "", "", "", ""

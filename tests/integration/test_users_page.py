@@ -30,11 +30,11 @@ def test_an_admin_manages_users_and_others_cannot(app) -> None:  # type: ignore[
         return wr.call(client, dep, {f"{trigger}.n_clicks": 1, **named}, trigger=f"{trigger}.n_clicks")
 
     added = act(admin, "users-add", users_add_name="nina", users_add_role="trader",
-                users_add_password="nina-has-a-long-one")
+                users_add_password="nina-has-a-long-one", users_add_password_again="nina-has-a-long-one")
     assert "added nina (trader)" in added.get_data(as_text=True)
     assert "nina-has-a-long-one" not in added.get_data(as_text=True)  # the password is not sent back
     assert "refused: the password must have at least 12" in act(
-        admin, "users-add", users_add_name="olaf", users_add_role="viewer", users_add_password="short").get_data(as_text=True)
+        admin, "users-add", users_add_name="olaf", users_add_role="viewer", users_add_password="short", users_add_password_again="short").get_data(as_text=True)
     assert "nina is now viewer" in act(admin, "users-apply", users_pick="nina", users_change="role:viewer").get_data(
         as_text=True)
     assert "nina disabled" in act(admin, "users-apply", users_pick="nina", users_change="disable").get_data(as_text=True)
@@ -44,7 +44,7 @@ def test_an_admin_manages_users_and_others_cannot(app) -> None:  # type: ignore[
     assert info["nina"].role == "viewer" and info["nina"].disabled and "olaf" not in info
     assert info["admin"].role == "admin"
     trader = login_client(app, "trader")
-    refused = act(trader, "users-add", users_add_name="eve", users_add_role="admin", users_add_password="eve-wants-in-123")
+    refused = act(trader, "users-add", users_add_name="eve", users_add_role="admin", users_add_password="eve-wants-in-123", users_add_password_again="eve-wants-in-123")
     assert refused.status_code == 403 and "eve" not in {u.name for u in users.list_users(_store(app))}
     layout = trader.get("/_dash-layout").get_data(as_text=True)
     assert "/users" not in layout.replace("\\u002f", "/")  # not offered in a trader's navigation
@@ -58,7 +58,8 @@ def test_names_that_differ_only_in_case_and_too_long_names_are_refused_with_why(
 
     def add(name: str) -> str:
         return wr.call(admin, dep, {"users-add.n_clicks": 1, "users-add-name.value": name,
-                                    "users-add-role.value": "viewer", "users-add-password.value": "a-long-passphrase-9"},
+                                    "users-add-role.value": "viewer", "users-add-password.value": "a-long-passphrase-9",
+                                    "users-add-password-again.value": "a-long-passphrase-9"},
                        trigger="users-add.n_clicks").get_data(as_text=True)
 
     assert "added rita (viewer)" in add("rita")
@@ -69,3 +70,19 @@ def test_names_that_differ_only_in_case_and_too_long_names_are_refused_with_why(
                     {"users-apply.n_clicks": 1, "users-pick.value": "RITA", "users-change.value": "disable"},
                     trigger="users-apply.n_clicks").get_data(as_text=True)
     assert "no user named 'RITA' (did you mean 'rita'?)" in moved
+
+
+def test_a_password_typed_differently_twice_changes_nothing(app) -> None:  # type: ignore[no-untyped-def]
+    """Both boxes must agree: a typo in a new password would lock the user out."""
+    admin = login_client(app, "admin")
+    dep = wr.find(wr.dependencies(admin), "users-result.children")
+    added = wr.call(admin, dep, {"users-add.n_clicks": 1, "users-add-name.value": "sam", "users-add-role.value": "viewer",
+                                 "users-add-password.value": "sam-has-a-long-one", "users-add-password-again.value":
+                                 "sam-has-a-long-on"}, trigger="users-add.n_clicks").get_data(as_text=True)
+    assert "refused: the two passwords differ; nothing changed" in added
+    assert "sam" not in {u.name for u in users.list_users(_store(app))}
+    reset = wr.call(admin, dep, {"users-passwd.n_clicks": 1, "users-pick.value": "admin",
+                                 "users-new-password.value": "another-long-one-1",
+                                 "users-new-password-again.value": "another-long-one-2"},
+                    trigger="users-passwd.n_clicks").get_data(as_text=True)
+    assert "refused: the two passwords differ; nothing changed" in reset
