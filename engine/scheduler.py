@@ -23,7 +23,7 @@ from engine import jobs
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
 from engine.health.outage import StoreOutage
-from engine.health.recorder import HEALTH_JOB_SECONDS, HealthRecorder
+from engine.health.recorder import HEALTH_JOB_SECONDS, STOP_WATCH, HealthRecorder
 from engine.lease import LeaseFence
 from engine.regime.numba_init import initialise_numba
 from engine.settings import BrokerName, MarketSourceName
@@ -227,18 +227,17 @@ class EngineService:
     def start(self) -> None:
         """Beat once synchronously (so leadership and warm-up happen before the first tick), then schedule.
 
-        A stop requested before or during start-up is honoured: the stop watch below, one run as soon as the
-        scheduler runs, shuts it down if a stop came before; a later stop finds the scheduler running and the
-        engine-stop thread shuts it down. So a signal can never be lost between the two. (One run, not every
-        0.2 s: under load a periodic watch was skipped dozens of times in 5 minutes and graded the engine
-        unhealthy on the Health page for a job that does nothing.)
+        A stop requested before or during start-up is honoured: the stop watch below shuts the
+        scheduler down on its first run, so a signal can never be lost between the two. (Its skipped runs under
+        load are not a health finding: HealthRecorder ignores INTERNAL_JOBS. A one-shot watch was tried and
+        lost: APScheduler's own removal of the finished date job raced the shutdown it made.)
         """
         initialise_numba()  # before any job thread compiles (engine/regime/numba_init.py)
         jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat())
         self.add_jobs()
         self._start_trade_updates()
-        self.scheduler.add_job(self._stop_watch, "date", run_date=datetime.now(UTC), id="stop-watch",
-                               misfire_grace_time=None)
+        self.scheduler.add_job(self._stop_watch, "interval", seconds=0.2, id=STOP_WATCH, max_instances=1,
+                               coalesce=True, next_run_time=datetime.now(UTC))
         self._started = True
         threading.Thread(target=self._stop_when_requested, name="engine-stop", daemon=True).start()
         self.scheduler.start()  # returns at once for Background; blocks until shutdown for Blocking

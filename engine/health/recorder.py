@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 HEALTH_JOB_SECONDS = 10.0
 BROKER_PROBES_COUNTED = 12  # the error rate covers this probe and the 11 before it (about 2 minutes)
+STOP_WATCH = "stop-watch"  # engine/scheduler.py's watch for a stop asked before the scheduler ran
+INTERNAL_JOBS = frozenset({STOP_WATCH})  # scheduler plumbing: never graded on the Health page
 SKIPS_BUFFERED = 10_000  # at most this many skipped runs wait for the next health job (a standby never flushes)
 METRICS_KEY = "metrics.cumulative"
 UNCERTAIN_REGIME_ID = -1  # /metrics regime id when the engine has no regime (uncertain, CONSERVATIVE handling)
@@ -67,6 +69,8 @@ class HealthRecorder:
 
     def on_event(self, event: JobEvent) -> None:
         """Called by APScheduler in its own thread: only buffer (no database work in the scheduler loop)."""
+        if str(event.job_id) in INTERNAL_JOBS:
+            return  # the stop watch runs every 0.2 s and does nothing but look: its skips say nothing of health
         reason = "max instances" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
         with self._lock:
             if len(self._skipped) < SKIPS_BUFFERED:

@@ -134,26 +134,22 @@ def test_a_stop_requested_during_start_up_is_not_lost(any_db_url: str) -> None:
     service.shutdown()
 
 
-def test_the_stop_watch_runs_once_and_leaves_no_job_behind(any_db_url: str) -> None:
-    """The stop watch only covers a stop requested before the scheduler ran: one run, then it is gone (a watch
-    every 0.2 s was skipped dozens of times under load and graded the engine unhealthy on the Health page)."""
+def test_the_stop_watchs_skipped_runs_are_not_recorded_as_job_health(any_db_url: str) -> None:
+    """The stop watch runs every 0.2 s and only looks; under load its skipped runs graded the engine unhealthy on
+    the Health page. The recorder drops them and keeps every other job's."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
+
+    from engine.health.recorder import STOP_WATCH, HealthRecorder
+
     settings = load_settings(database_url=any_db_url, warmup_polls=0)
     ctx = build_context(settings, with_source=True, migrate=True)
-    service = EngineService(ctx, blocking=False)
-    service.start()
-    try:
-        deadline = time.monotonic() + 5
-        while service.scheduler.get_job("stop-watch") is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert service.scheduler.get_job("stop-watch") is None
-        assert service.scheduler.running  # no stop was asked for: the engine runs on
-        service.request_stop()
-        deadline = time.monotonic() + 5
-        while service.scheduler.running and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not service.scheduler.running
-    finally:
-        service.shutdown()
+    recorder = HealthRecorder(ctx)
+    for job in (STOP_WATCH, STOP_WATCH, "market"):
+        recorder.on_event(JobEvent(EVENT_JOB_MAX_INSTANCES, job, "default"))
+    assert recorder.flush_skipped(ctx) == 1
+    with ctx.store.read() as s:
+        assert s.scalars(select(JobRun.job).where(JobRun.outcome == "skipped")).all() == ["market"]
+    ctx.store.dispose()
 
 
 def test_a_signal_that_lands_inside_the_scheduler_still_stops_it(any_db_url: str) -> None:

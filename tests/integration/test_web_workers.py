@@ -242,15 +242,15 @@ def test_web002_background_callback_started_on_one_worker_polled_on_another(stac
     whatif = find(deps, "regime-whatif-result.children", "regime-whatif-run")
     body = build_body(whatif, {}, 0)
     body["inputs"][0]["value"] = 1
-    for entry in body["state"]:
-        if entry["id"] == "regime-whatif-window":
+    for entry in body["state"]:  # a pattern-matching state (the knob boxes: ALL) is a list of entries
+        if isinstance(entry, dict) and entry["id"] == "regime-whatif-window":
             entry["value"] = "390"
     started = a.post(whatif, body=body)
     assert started.status_code == 200, started.text[:500]
     handles = started.json()
     assert "cacheKey" in handles and "job" in handles, handles
     poll = json.loads(json.dumps(body))
-    for entry in poll["inputs"] + poll["state"]:
+    for entry in _flat(poll["inputs"] + poll["state"]):
         entry["value"] = None
     deadline = time.monotonic() + 120
     result = None
@@ -341,11 +341,16 @@ def _celery_tasks(env: dict[str, str]) -> dict[str, list[Any]]:
         client.close()
 
 
+def _flat(entries: list) -> list[dict]:
+    """A callback body's inputs/state, a pattern-matching one (a list of entries, e.g. the knob boxes) opened."""
+    return [e for item in entries for e in (item if isinstance(item, list) else [item])]
+
+
 def _whatif_body(whatif: dict, window: str) -> dict:
     body = build_body(whatif, {}, 0)
     body["inputs"][0]["value"] = 1
-    for entry in body["state"]:
-        if entry["id"] == "regime-whatif-window":
+    for entry in body["state"]:  # a pattern-matching state (the knob boxes: ALL) is a list of entries
+        if isinstance(entry, dict) and entry["id"] == "regime-whatif-window":
             entry["value"] = window
     return body
 
@@ -380,7 +385,7 @@ def test_web005_whatif_cancelled_through_celery_leaves_no_task_and_the_next_one_
                        query={"cancelJob": handles["job"]})  # what the renderer sends on Cancel
     assert cancelled.status_code in (200, 204), cancelled.text[:500]
     poll = json.loads(json.dumps(body))
-    for entry in poll["inputs"] + poll["state"]:
+    for entry in _flat(poll["inputs"] + poll["state"]):
         entry["value"] = None
     assert _poll_until_result(b, whatif, poll, handles, timeout=4.0) is None  # no result ever comes
     deadline = time.monotonic() + 20
