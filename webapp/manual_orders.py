@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.params.versions import active_params
-from engine.trading import gateway
+from engine.trading import gateway, instruments
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.risk import active_limits
 from engine.trading.ticket_size import ticket_size
@@ -116,8 +116,8 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
 def not_tradable(ctx: Any, symbol: str) -> str | None:
     """Why the ticket must not send an order for `symbol` at all (an index), as the gateway would say it."""
     with ctx.store.read() as session:
-        return gateway.refusal_for_symbol(session, symbol, gateway.source_index_symbol(ctx),
-                                          gateway.index_is_tradable(ctx))
+        return instruments.refusal_for_symbol(session, symbol, instruments.source_index_symbol(ctx),
+                                              instruments.index_is_tradable(ctx))
 
 
 def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | None, str]:

@@ -25,7 +25,7 @@ from engine.market.market_clock import market_clock_of
 from engine.portfolio_risk.check import check_order as portfolio_check
 from engine.protocols import ControlContext
 from engine.store.keyvalue import MARKET_DATA_KEY  # {"ts": iso} written by the market job
-from engine.store.models import Instrument, KeyValue, OrderRow, PositionRow
+from engine.store.models import KeyValue, OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
     BrokerError,
@@ -39,6 +39,7 @@ from engine.trading.brokers.base import (
     OrderType,
 )
 from engine.trading.equity import read_marks
+from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
 from engine.trading.marks import latest_closes
 from engine.trading.orders import apply_broker_order, open_order_deltas
 from engine.trading.risk import (
@@ -47,7 +48,6 @@ from engine.trading.risk import (
     RiskLimits,
     RiskRejection,
     active_limits,
-    not_tradable_reason,
     run_checks,
 )
 from engine.trading.sync import sync_from_broker
@@ -112,38 +112,6 @@ def _lock_state(session: Session, now: datetime) -> trading_state.StateSnapshot:
     except LookupError:  # a fresh store: the state row appears with its initial value
         trading_state.ensure_state(session, now)
         return trading_state.current(session, lock=True)
-
-
-def source_index_symbol(ctx: object) -> str | None:
-    """The market source's index symbol when this process has a source (the engine; the web has none)."""
-    source = getattr(ctx, "source", None)
-    index_symbol = getattr(source, "index_symbol", None)
-    try:
-        return str(index_symbol()).upper() if callable(index_symbol) else None
-    except Exception:  # noqa: BLE001 - a source that cannot say: the store's Instrument rows still decide
-        return None
-
-
-def index_is_tradable(ctx: object) -> bool:
-    """Alpaca's index is SPY, an ETF Alpaca trades (and refuses itself what it cannot); the simulated market's
-    and a CSV source's index are quoted series no broker could fill."""
-    return str(getattr(getattr(ctx, "settings", None), "market_source", "")) == "alpaca"
-
-
-def instrument_kind(session: Session, symbol: str, index_symbol: str | None = None) -> str | None:
-    """The instrument's kind ("index" | "stock") as the store records it (jobs.ensure_instruments), or "index"
-    for the market source's index symbol; None for a symbol the store does not know."""
-    sym = symbol.strip().upper()
-    if index_symbol and sym == index_symbol.upper():
-        return "index"
-    return session.scalar(select(Instrument.kind).where(Instrument.symbol == sym))
-
-
-def refusal_for_symbol(session: Session, symbol: str, index_symbol: str | None = None,
-                       index_tradable: bool = False) -> str | None:
-    """Why no order for `symbol` can be sent (e.g. "IDX is an index, not a tradable instrument"), or None.
-    The gateway's own check (risk.check_tradable) says the same; forms call this to refuse at once."""
-    return not_tradable_reason(symbol.strip().upper(), instrument_kind(session, symbol, index_symbol), index_tradable)
 
 
 def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str, now: datetime,

@@ -19,6 +19,7 @@ from engine.params.typed import Parameters, TradingRisk
 from engine.params.versions import active_params
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.equity import market_timezone
+from engine.trading.instruments import not_tradable_reason
 from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 # "stop": a protective exit (engine/execution/protect.py); from a system actor it is still refused while HALTED
 FLATTEN_ORIGINS = frozenset({"flatten", "kill_switch", "shutdown", "stop"})
-# Instrument kinds (engine/store/models.py Instrument.kind) no order may open: the market source's index
-# (IDX in the simulated market) is recorded as "index" by jobs.ensure_instruments; it is quoted, not traded.
-# Alpaca's index is SPY, an ETF it trades: OrderFacts.index_tradable lets it through (gateway.index_is_tradable).
-NOT_TRADABLE_KINDS = frozenset({"index"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +157,6 @@ def _reduces(position: Decimal, delta: Decimal) -> bool:
 
 def _pct(x: Decimal) -> str:
     return f"{x.quantize(Decimal('0.01'))}%"
-
-
-def not_tradable_reason(symbol: str, kind: str | None, index_tradable: bool = False) -> str | None:
-    """Why `symbol` cannot be ordered at all (its instrument kind), or None when it may be."""
-    if kind in NOT_TRADABLE_KINDS and not index_tradable:
-        return f"{symbol} is an {kind}, not a tradable instrument"
-    return None
 
 
 def check_tradable(f: OrderFacts) -> RiskRejection | None:

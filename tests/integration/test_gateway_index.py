@@ -20,7 +20,8 @@ from engine.store.models import AuditEvent, BarRow, Instrument, OrderRow, PaperO
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerOrder, OrderRequest, OrderSide, OrderStatus
 from engine.trading.brokers.paper import PaperBroker
-from engine.trading.gateway import OrderIntent, refusal_for_symbol, submit
+from engine.trading.gateway import OrderIntent, submit
+from engine.trading.instruments import refusal_for_symbol
 from engine.trading.risk import RiskLimits
 from engine.trading.sync import sync_from_broker
 

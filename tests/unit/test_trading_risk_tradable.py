@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from engine.trading.brokers.base import OrderSide, OrderType
+from engine.trading.instruments import not_tradable_reason
 from engine.trading.risk import (
     OrderFacts,
     RiskLimits,
     RiskRejection,
     check_tradable,
-    not_tradable_reason,
     run_checks,
 )
 from engine.trading.state import TradingState
@@ -66,7 +66,7 @@ def test_stocks_and_unrecorded_symbols_pass(kind: str | None) -> None:
 
 
 def test_an_index_the_source_trades_passes() -> None:
-    """Alpaca's index is SPY, an ETF: with index_tradable (gateway.index_is_tradable) it is ordered like a stock."""
+    """Alpaca's index is SPY, an ETF: with index_tradable (instruments.index_is_tradable) it is ordered like a stock."""
     f = facts(symbol="SPY", index_tradable=True)
     assert not_tradable_reason("SPY", "index", index_tradable=True) is None
     assert check_tradable(f) is None and run_checks(f, RiskLimits()) is None
@@ -77,7 +77,7 @@ def test_only_alpacas_index_is_tradable(source: str, tradable: bool) -> None:
     from types import SimpleNamespace
 
     from engine.settings import MarketSourceName
-    from engine.trading.gateway import index_is_tradable
+    from engine.trading.instruments import index_is_tradable
 
     settings = SimpleNamespace(market_source=MarketSourceName(source))
     assert index_is_tradable(SimpleNamespace(settings=settings)) is tradable
