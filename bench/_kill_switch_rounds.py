@@ -13,7 +13,7 @@ from typing import Any
 from engine.clock import SystemClock
 from engine.scheduler import COMMAND_POLL_SECONDS
 from engine.store.migrate import open_store
-from engine.trading import control
+from engine.trading import command_runner, control
 from engine.trading import state as ts
 from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType
 from engine.trading.brokers.paper import PaperBroker
@@ -104,7 +104,7 @@ def engine_thread(ctx: SimpleControlContext, stop: threading.Event) -> threading
     def run() -> None:
         while not stop.wait(ENGINE_POLL_S):
             beat(ctx.store, ctx.clock.now())
-            control.process_pending_commands(ctx)
+            command_runner.process_pending_commands(ctx)
 
     beat(ctx.store, ctx.clock.now())
     thread = threading.Thread(target=run, daemon=True)

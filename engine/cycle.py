@@ -21,7 +21,7 @@ from engine.regime.ensemble.job import refit_if_due
 from engine.regime_stage import RegimeStage
 from engine.trading import state as trading_state
 from engine.trading.auto_halts import evaluate
-from engine.trading.control import on_engine_start, process_pending_commands
+from engine.trading.command_runner import on_engine_start, process_pending_commands
 from engine.trading.reconcile import reconcile
 from engine.trading.sync import sync_from_broker
 

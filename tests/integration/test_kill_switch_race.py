@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine.clock import SystemClock
 from engine.store.models import AuditEvent, CommandRow
-from engine.trading import control
+from engine.trading import command_runner, control
 from engine.trading import state as ts
 from engine.trading.state import TradingState
 from tests.trading_control_fixtures import beat, make_ctx, place_resting_orders
@@ -29,7 +29,7 @@ def test_web_and_engine_never_both_run_a_command(ctx):
 
     def engine_loop() -> None:
         while not stop.is_set():
-            control.process_pending_commands(ctx)
+            command_runner.process_pending_commands(ctx)
 
     engine = threading.Thread(target=engine_loop)
     engine.start()

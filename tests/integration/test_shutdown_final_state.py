@@ -15,7 +15,7 @@ from sqlalchemy import select
 from engine.clock import SystemClock
 from engine.store.migrate import open_store
 from engine.store.models import BarRow, Instrument, OrderRow, PositionRow
-from engine.trading import control
+from engine.trading import command_runner, control
 from engine.trading import state as ts
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.control import SimpleControlContext
@@ -38,7 +38,7 @@ def test_shutdown_handed_to_the_engine_reports_stopped_and_shows_fills(tmp_path)
     def engine_loop() -> None:  # the engine's command job
         deadline = time.monotonic() + 20
         while not stop.is_set() and time.monotonic() < deadline:
-            if control.process_pending_commands(ctx):
+            if command_runner.process_pending_commands(ctx):
                 return
             time.sleep(0.05)
 

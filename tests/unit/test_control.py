@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.store.models import AuditEvent, CommandRow, KeyValue, OrderRow
-from engine.trading import commands, control
+from engine.trading import command_runner, commands, control
 from engine.trading import state as ts
 from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType
 from engine.trading.brokers.paper import PaperBroker
@@ -81,11 +81,11 @@ def test_engine_alive_gets_the_command_and_the_halt_is_committed_before_it_runs(
     assert queued.status == "pending"
     assert current_state(ctx) is TradingState.HALTED  # before any broker work
     assert len(ctx.broker.list_open_orders()) == 5
-    assert control.process_pending_commands(ctx) == 1
+    assert command_runner.process_pending_commands(ctx) == 1
     assert ctx.broker.list_open_orders() == []
     done = control.load_result(ctx.store, queued.command_id)
     assert done is not None and done.status == "done" and "(engine)" in done.executor
-    assert control.process_pending_commands(ctx) == 0  # idempotent: nothing runs twice
+    assert command_runner.process_pending_commands(ctx) == 0  # idempotent: nothing runs twice
 
 
 def test_stale_heartbeat_means_the_web_acts_itself(ctx):
@@ -151,7 +151,7 @@ def test_graceful_shutdown_cancels_saves_and_stops(ctx):
     assert saved is not None and saved.value["positions"] == [{"symbol": "AAA", "qty": "10"}]
     again = control.graceful_shutdown(ctx, "system:signal")  # a second signal is harmless
     assert again.status == "done" and current_state(ctx) is TradingState.STOPPED
-    assert control.on_engine_start(ctx) is TradingState.STOPPED  # STOPPED stays STOPPED on restart
+    assert command_runner.on_engine_start(ctx) is TradingState.STOPPED  # STOPPED stays STOPPED on restart
 
 
 def test_shutdown_command_calls_the_engine_exit_hook(ctx):
@@ -159,7 +159,7 @@ def test_shutdown_command_calls_the_engine_exit_hook(ctx):
     queued = control.perform(ctx, "alice", "shutdown", reason="maintenance", execute="engine")
     assert current_state(ctx) is TradingState.SHUTTING_DOWN
     exits: list[bool] = []
-    assert control.process_pending_commands(ctx, on_shutdown=lambda: exits.append(True)) == 1
+    assert command_runner.process_pending_commands(ctx, on_shutdown=lambda: exits.append(True)) == 1
     assert exits == [True] and current_state(ctx) is TradingState.STOPPED
     assert control.load_result(ctx.store, queued.command_id).status == "done"
 
@@ -167,7 +167,7 @@ def test_shutdown_command_calls_the_engine_exit_hook(ctx):
 def test_restart_after_an_interrupted_shutdown_finishes_it(ctx):
     with ctx.store.write() as s:
         ts.change(s, ctx.clock.now(), TradingState.SHUTTING_DOWN, "alice", "maintenance")
-    assert control.on_engine_start(ctx) is TradingState.STOPPED
+    assert command_runner.on_engine_start(ctx) is TradingState.STOPPED
 
 
 def test_cancel_one_order_by_our_id(ctx):
