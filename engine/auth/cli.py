@@ -66,14 +66,16 @@ def run(argv: list[str], store: Store, stdin: TextIO, out: TextIO, actor: str) -
                 status = "disabled" if u.disabled else ("locked" if u.locked_until and u.locked_until > now else "active")
                 print(f"{u.name:24} {u.role:8} {status:9} {u.created_at:%Y-%m-%d %H:%M}", file=out)
         elif args.command in ("disable", "enable"):
-            users.set_disabled(store, now, actor, args.name, args.command == "disable")
-            print(f"{args.name} {args.command}d", file=out)
+            changed = users.set_disabled(store, now, actor, args.name, args.command == "disable").changed
+            print(f"{args.name} {args.command}d" if changed else f"{args.name} is already {args.command}d; nothing changed",
+                  file=out)
         elif args.command == "passwd":
             users.set_password(store, now, actor, args.name, _read_password(stdin))
             print(f"password of {args.name} changed; their sessions ended", file=out)
         elif args.command == "role":
             user = users.set_role(store, now, actor, args.name, args.role)
-            print(f"{user.name} is now {user.role}; their sessions ended", file=out)
+            print(f"{user.name} is now {user.role}; their sessions ended" if user.changed else
+                  f"{user.name} is already {user.role}; nothing changed", file=out)
     except (users.UserError, WeakPassword, UnknownRole) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1

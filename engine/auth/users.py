@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -50,6 +50,7 @@ class UserInfo:
     session_epoch: int
     locked_until: datetime | None
     created_at: datetime
+    changed: bool = True  # False: a role or status command found the user already so (nothing was written)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,9 @@ def add_user(store: Store, now: datetime, actor: str, name: str, role: str | Rol
 
 
 def _change(store: Store, now: datetime, actor: str, name: str, action: str, details: dict[str, object],
-            **values: object) -> UserInfo:
+            noop_ok: bool = False, **values: object) -> UserInfo:
+    """Change a user's row (ending their sessions) and audit it. noop_ok: when every value is already so, change
+    nothing, audit it with outcome "unchanged", and return the user with changed=False."""
     with store.write() as s:
         row = s.scalar(select(User).where(User.name == name))
         if row is None:
@@ -127,6 +130,12 @@ def _change(store: Store, now: datetime, actor: str, name: str, action: str, det
                 User.role == Role.ADMIN.value, User.disabled.is_(False), User.id != row.id))
             if not others:
                 raise UserError(f"{name} is the last active admin; make another admin first")
+        if noop_ok and all(getattr(row, key) == value for key, value in values.items()):
+            # already so (a second "disable"): nothing changes and no session ends; the audit row says
+            # "unchanged" instead of a change that did not happen (like a repeated trading pause)
+            audit.record(s, now, actor, action, target=name, details={**details, "unchanged": True},
+                         outcome="unchanged")
+            return replace(_info(row), changed=False)
         for key, value in values.items():
             setattr(row, key, value)
         row.session_epoch += 1  # every change of password, role or status ends the user's open sessions
@@ -144,12 +153,15 @@ def set_password(store: Store, now: datetime, actor: str, name: str, password: s
 
 
 def set_role(store: Store, now: datetime, actor: str, name: str, role: str | Role) -> UserInfo:
+    """Give `name` the role; already that role: nothing changes (changed=False, audited as "unchanged")."""
     parsed = parse_role(role)
-    return _change(store, now, actor, name, "users.role", {"role": parsed.value}, role=parsed.value)
+    return _change(store, now, actor, name, "users.role", {"role": parsed.value}, noop_ok=True, role=parsed.value)
 
 
 def set_disabled(store: Store, now: datetime, actor: str, name: str, disabled: bool = True) -> UserInfo:
-    return _change(store, now, actor, name, "users.disable" if disabled else "users.enable", {}, disabled=disabled)
+    """Disable (or enable) `name`; already so: nothing changes (changed=False, audited as "unchanged")."""
+    return _change(store, now, actor, name, "users.disable" if disabled else "users.enable", {}, noop_ok=True,
+                   disabled=disabled)
 
 
 def authenticate(store: Store, now: datetime, name: object, password: object, source: str) -> LoginOutcome:

@@ -35,10 +35,15 @@ def test_an_admin_manages_users_and_others_cannot(app) -> None:  # type: ignore[
     assert "nina-has-a-long-one" not in added.get_data(as_text=True)  # the password is not sent back
     assert "refused: the password must have at least 12" in act(
         admin, "users-add", users_add_name="olaf", users_add_role="viewer", users_add_password="short", users_add_password_again="short").get_data(as_text=True)
-    assert "nina is now viewer" in act(admin, "users-apply", users_pick="nina", users_change="role:viewer").get_data(
-        as_text=True)
-    assert "nina disabled" in act(admin, "users-apply", users_pick="nina", users_change="disable").get_data(as_text=True)
-    last = act(admin, "users-apply", users_pick="admin", users_change="role:viewer").get_data(as_text=True)
+
+    def confirmed(dialog: str, **values: object) -> str:  # Apply opens the dialog; its Confirm makes the change
+        pending = act(admin, "users-apply", **values).get_json()["response"]["users-pending"]["data"]
+        return wr.call(admin, dep, {f"users-{dialog}-dialog-confirm.n_clicks": 1, "users-pending.data": pending},
+                       trigger=f"users-{dialog}-dialog-confirm.n_clicks").get_data(as_text=True)
+
+    assert "nina is now viewer" in confirmed("role", users_pick="nina", users_change="role:viewer")
+    assert "nina disabled" in confirmed("disable", users_pick="nina", users_change="disable")
+    last = confirmed("role", users_pick="admin", users_change="role:viewer")
     assert "last active admin" in last  # an admin cannot lock the desk out of its own users
     info = {u.name: u for u in users.list_users(_store(app))}
     assert info["nina"].role == "viewer" and info["nina"].disabled and "olaf" not in info
