@@ -11,14 +11,15 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 
+from components import param_chrome as chrome
 from components import param_editor as ui
 from components.ids import parameters as ids
 from components.shell import page_header, read_only_note
 from engine.auth import principal
-from engine.auth.roles import Role, at_least
+from engine.auth.roles import Role
 from engine.params.diff import diff_params
 from engine.params.schema import GROUPS
-from webapp import param_apply_callbacks, param_rows, param_version_callbacks, tuning_views
+from webapp import param_access, param_apply_callbacks, param_rows, param_version_callbacks, tuning_views
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
@@ -40,11 +41,12 @@ def layout(**_kwargs: object) -> html.Div:
     groups: dict[str, list] = {g: [] for g in GROUPS}
     for sh in schema.sheets:
         groups.setdefault(sh.group, []).append(sh)
-    admin = at_least(principal.current().role, Role.ADMIN)
+    may = param_access.permits(principal.current().role)  # the roles the guard enforces on these callbacks
+    needed = sorted({p.needed for p in may.values() if not p.allowed})
     return html.Div([
-        html.Div() if admin else read_only_note(
+        html.Div() if not needed else read_only_note(
             "parameters-read-only", "Read-only for your role: you can explore and preview edits; applying, "
-            "uploading and rolling back versions need an admin."),
+            f"uploading and rolling back versions need the {' or '.join(needed)} role."),
         page_header("Parameters", f"{total} parameters and table columns in {pv.sheet_count_text(schema)}: "
                                   f"{used} used by the engine, {total - used} not used"),
         dcc.Store(id=ids.SHEET, data=FIRST_SHEET),
@@ -53,8 +55,8 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Store(id=ids.UPLOAD_DATA, data=None, storage_type="session"),
         dcc.Store(id=ids.BASE, data=pv.active_ref(get_context().store), storage_type="session"),
         dcc.Download(id=ids.DOWNLOAD),
-        ui.confirm_dialog(ids.APPLY, "Apply a new parameter version", ids.APPLY_BODY, "Apply"),
-        ui.confirm_dialog(ids.ROLLBACK, "Roll back", ids.ROLLBACK_BODY, "Roll back"),
+        chrome.confirm_dialog(ids.APPLY, "Apply a new parameter version", ids.APPLY_BODY, "Apply"),
+        chrome.confirm_dialog(ids.ROLLBACK, "Roll back", ids.ROLLBACK_BODY, "Roll back"),
         dcc.Interval(id=ids.POLL, interval=POLL_MS),
         html.Div(id=ids.ACTIVE, className="small mb-2"),
         html.Div(id=ids.STALE),
@@ -65,13 +67,13 @@ def layout(**_kwargs: object) -> html.Div:
                           debounce=True),
                 html.Div(id=ids.SEARCH_RESULTS, className="my-1",
                          style={"maxHeight": "300px", "overflowY": "auto"}),
-                ui.sheet_nav(groups, counts),
+                chrome.sheet_nav(groups, counts),
             ], md=3),
             dbc.Col([
-                ui.toolbar(),
+                chrome.toolbar(may[param_access.APPLY].title, may[param_access.UPLOAD].title),
                 html.Div(id=ids.MESSAGE, className="small mb-1"),
                 dcc.Loading(html.Div(id=ids.UPLOAD_RESULT), type="default"),
-                param_version_callbacks.versions_panel(),
+                param_version_callbacks.versions_panel(may[param_access.ROLLBACK].title),
                 tuning_views.tuning_card(),  # issue 16: tuning proposals and walk-forward validation
                 html.Div(id=ids.PENDING, className="mb-2"),
                 html.Div(id=ids.EDITOR),
@@ -85,7 +87,7 @@ def layout(**_kwargs: object) -> html.Div:
 @requires(Role.VIEWER)
 def show_search(text: str | None):
     hits, total = pv.search(pv.schema(), text or "")
-    return ui.search_hits(hits, total) if text and text.strip() else None
+    return chrome.search_hits(hits, total) if text and text.strip() else None
 
 
 @dash.callback(
@@ -241,11 +243,13 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
         title = pv.count_of(len(rows), "pending edit")
     if not rows and not upload:
         return None, True, "no pending edits", error_divs, grids
+    may_apply = param_access.permit(principal.current().role, param_access.APPLY).allowed
     panel = dbc.Card(dbc.CardBody([
         html.H6(title),
-        ui.diff_table(rows, "the upload equals the active version"),
-        ui.issues_by_sheet([i.to_dict() for i in issues],
+        chrome.diff_table(rows, "the upload equals the active version"),
+        chrome.issues_by_sheet([i.to_dict() for i in issues],
                            f"{pv.count_of(len(issues), 'problem')}: fix them before applying; nothing was changed")
         if issues else None,
     ]), color="warning", outline=True, id=ids.PENDING_CARD)
-    return panel, bool(issues) or ps is None or not rows, title, error_divs, grids  # nothing changed: no Apply
+    # nothing changed, or a role that may not apply (the guard refuses it anyway): no Apply
+    return panel, not may_apply or bool(issues) or ps is None or not rows, title, error_divs, grids

@@ -1,6 +1,6 @@
 """Parameters page: Apply (after its confirm dialog: validate the whole candidate again, store it as a new
 active version, audited with the acting user) and Upload (pre-check, sandboxed parse, validation; with any
-problem nothing changes and every problem is listed). The toolbar and dialog are components/param_editor.py.
+problem nothing changes and every problem is listed). The toolbar and dialog are components/param_chrome.py.
 
 pages/parameters.py calls callbacks.register() each time Dash executes it for a new app.
 """
@@ -11,7 +11,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, html, no_update
 
-from components import param_editor as ui
+from components import param_chrome as chrome
 from components.ids import parameters as ids
 from engine.auth.roles import Role
 from engine.params.diff import diff_params
@@ -110,12 +110,12 @@ def upload_workbook(contents: str | None, _discard: int | None, filename: str | 
                          id=ids.ISSUES), None, no_update, None
     report = result.report
     if not result.ok or result.paramset is None:
-        return ui.issues_by_sheet([i.to_dict() for i in report.errors],
+        return chrome.issues_by_sheet([i.to_dict() for i in report.errors],
                                   f"{name}: {len(report.errors)} problems; nothing was changed"), None, no_update, None
     summary = html.Div([html.Strong(f"{name} is valid. "), "Review the changes below, then Apply. ",
                         html.Span(" · ".join(report.summary_lines()), className="text-muted")],
                        className="small text-success", id=ids.UPLOAD_OK)
-    warnings = ui.upload_warnings([i.to_dict() for i in report.warnings])
+    warnings = chrome.upload_warnings([i.to_dict() for i in report.warnings])
     ps = result.paramset
     return (html.Div([summary, warnings]), {"filename": name, "sheets": ps.to_canonical()["sheets"],
                                             "hash": ps.content_hash}, {}, None)

@@ -2,7 +2,7 @@
 (list, diff any two, roll back with confirm, notice when another user applied a version): the panel's
 layout and its callbacks.
 
-Imported by pages/parameters.py, which places the panel beside the toolbar (components/param_editor.py) and
+Imported by pages/parameters.py, which places the panel beside the toolbar (components/param_chrome.py) and
 calls register_callbacks(); every change goes through engine.params.versions with the acting user, so it is
 audited there.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from components import param_editor as ui
+from components import param_chrome as chrome
 from components.ids import parameters as ids
 from components.tables import column, records_grid
 from engine.auth.roles import Role
@@ -48,8 +48,9 @@ def version_option(row: dict[str, Any]) -> dict[str, Any]:
     return {"label": label, "value": str(row["id"]), "title": str(row.get("note") or "")}
 
 
-def versions_panel() -> dbc.Collapse:
-    """Version list, diff of any two, download and roll back (hidden until toggled)."""
+def versions_panel(rollback_locked: str | None = None) -> dbc.Collapse:
+    """Version list, diff of any two, download and roll back (hidden until toggled); `rollback_locked` is the reason
+    the user's role may not roll back (the button is disabled, the reason is its tooltip), None if it may."""
     return dbc.Collapse(dbc.Card(dbc.CardBody([
         html.H6("Versions"),
         records_grid(ids.VERSIONS_GRID, VERSION_COLUMNS, height=240),
@@ -60,8 +61,9 @@ def versions_panel() -> dbc.Collapse:
                                     dbc.Select(id=ids.VERSION_PICK, placeholder=PICK_PLACEHOLDER,
                                                style={"minWidth": "22rem"}),
                                     dbc.Button("Download", id=ids.DOWNLOAD_VERSION, outline=True),
-                                    dbc.Button("Roll back to it…", id=ids.ROLLBACK, color="warning",
-                                               outline=True)], size="sm", className="flex-nowrap"), width=12),
+                                    chrome.locked(dbc.Button("Roll back to it…", id=ids.ROLLBACK, color="warning",
+                                                         outline=True, disabled=rollback_locked is not None),
+                                              rollback_locked)], size="sm", className="flex-nowrap"), width=12),
         ], className="g-2 my-2"),
         html.Div(id=ids.VERSION_DIFF, style={"maxHeight": "320px", "overflowY": "auto"}),
     ]), className="mb-3"), id=ids.VERSIONS_COLLAPSE, is_open=False)
@@ -165,7 +167,7 @@ def show_version_diff(a: str | None, b: str | None):
         return html.Div("pick two versions to compare", className="text-muted small")
     with get_context().store.read() as s:
         changes = diff_versions(s, int(a), int(b))
-    return ui.diff_table(pv.change_rows(changes), f"versions {a} and {b} hold the same values")
+    return chrome.diff_table(pv.change_rows(changes), f"versions {a} and {b} hold the same values")
 
 
 @callbacks(

@@ -13,7 +13,7 @@ from typing import Any
 import dash
 import pytest
 
-from components.param_editor import upload_warnings
+from components.param_chrome import upload_warnings
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
 from webapp import param_views as pv
