@@ -22,17 +22,38 @@ CANCEL_TYPE = ids.CANCEL_ORDER
 
 
 CLOSE_TYPE = ids.CLOSE_POSITION
+# A position's value cell, {"type": POSITION_CELL, "symbol": ..., "field": ...}: marks and P&L move every tick and are
+# written into these cells in place (webapp/trading_positions.py), so the row and its Close button are never redrawn.
+POSITION_CELL = "trading-position-cell"
+
+
+def position_cell_id(symbol: str, field: str) -> dict[str, str]:
+    return {"type": POSITION_CELL, "symbol": symbol, "field": field}
+
+
+def position_cells(p: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """A position's value cells as {field: (text, className)}."""
+    pnl = p.get("unrealized_pnl")
+    return {"qty": (fmt.number(p["qty"], 0), ""), "avg_entry_price": (fmt.money(p["avg_entry_price"]), ""),
+            "market_price": (fmt.money(p.get("market_price")), ""),
+            "unrealized_pnl": (fmt.money(pnl), "text-success" if (pnl or 0) >= 0 else "text-danger")}
+
+
+def positions_shape(positions: Sequence[dict[str, Any]], can_close: bool) -> list[Any]:
+    """What the drawn table depends on besides its cell values: the rows (symbols, in order) and the buttons."""
+    return [bool(can_close), [p["symbol"] for p in positions]]
 
 
 def positions_table(positions: Sequence[dict[str, Any]], can_close: bool = False) -> Any:
-    """Positions with P&L; for a trader, a Close button per row (a confirm dialog follows, see pages/trading.py)."""
+    """Positions with P&L; for a trader, a Close button per row (a confirm dialog follows, see pages/trading.py).
+    The value cells carry ids so a refresh can update them without redrawing the table."""
     rows = []
     for p in positions:
-        pnl = p.get("unrealized_pnl")
-        pnl_cell = html.Span(fmt.money(pnl), className="text-success" if (pnl or 0) >= 0 else "text-danger")
-        row = [dcc.Link(p["symbol"], href=f"/performance?symbol={quote(p['symbol'])}", title="price, fills, P&L"),
-               fmt.number(p["qty"], 0), fmt.money(p["avg_entry_price"]), fmt.money(p.get("market_price")),
-               pnl_cell]
+        cells = position_cells(p)
+        row: list[Any] = [dcc.Link(p["symbol"], href=f"/performance?symbol={quote(p['symbol'])}",
+                                   title="price, fills, P&L")]
+        row += [html.Span(text, id=position_cell_id(p["symbol"], field), className=cls)
+                for field, (text, cls) in cells.items()]
         if can_close:
             row.append(dbc.Button("Close", id={"type": CLOSE_TYPE, "index": p["symbol"]}, size="sm",
                                   color="outline-danger", n_clicks=0, className="py-0"))

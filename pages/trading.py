@@ -24,40 +24,36 @@ from components.trading_tables import (
     control_audit_table,
     fills_table,
     open_orders_table,
-    positions_table,
     reconciliation_view,
     rejected_orders_table,
     steps_list,
 )
-from engine.auth import principal
-from engine.auth.roles import Role, at_least
-from engine.store.models import TradingStateRow
-from engine.trading import control
-from engine.trading import state as trading_state
-from engine.trading.state import TradingState
-from webapp import execution_callbacks, queries, trading_queries, trading_ticket
+from engine.auth.roles import Role
+from webapp import (
+    execution_callbacks,
+    queries,
+    trading_lift,
+    trading_positions,
+    trading_queries,
+    trading_ticket,
+)
 from webapp.auth.access import requires
-from webapp.context import get_context
-from webapp.control_actions import cancel_message, describe, run_control
+from webapp.control_actions import action_alert, run_control
 from webapp.inputs import is_click, text_or_default, triggered_by_click
 from webapp.trading_close import close_position, close_target
 
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
 execution_callbacks.register_callbacks()  # stops form, stops and parents tables, cancel per parent
 trading_ticket.callbacks.register()  # the manual order ticket
+trading_lift.callbacks.register()  # Pause entries / Resume, and the dialog that confirms lifting a halt
+trading_positions.callbacks.register()  # the positions card: redrawn only when its rows change
 
 REFRESH_MS = 1000
-# The dialog that confirms leaving HALTED by Pause or Resume (ids kept here: this page alone uses them).
-LIFT = "trading-lift"
-LIFT_MODAL, LIFT_CONFIRM, LIFT_CANCEL = f"{LIFT}-modal", f"{LIFT}-confirm", f"{LIFT}-cancel"
-LIFT_BODY = "trading-lift-body"
-LIFT_ACTION = "trading-lift-action"
-SECTIONS = ("state", "progress", "positions", "orders", "fills", "reconcile", "audit", "rejections")
-
-
-def can_trade() -> bool:
-    """Whether the logged-in user's role shows the trader controls (the server checks again on use)."""
-    return at_least(principal.current().role, Role.TRADER)
+# The sections refresh() redraws when their data change; positions are webapp/trading_positions.py's (drawn
+# again only when their rows change, so a click on a Close button is never lost to a redraw).
+SECTIONS = ("state", "progress", "orders", "fills", "reconcile", "audit", "rejections")
+can_trade = trading_positions.can_close  # a trader's controls and a Close per position go together
+_action_result = action_alert  # kept under its old name for callers and tests
 
 
 def _controls(trader: bool) -> dbc.Card:
@@ -94,6 +90,7 @@ def layout(**_kwargs: object) -> html.Div:
         page_header("Trading", "Controls act through the same code as the command line: python -m engine halt, pause or resume"),
         dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
         dcc.Store(id=ids.FINGERPRINTS, data={}),
+        trading_positions.shape_store(),
         dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", ids.section("progress")), lg=6)]),
         dbc.Row([dbc.Col([_card("Positions", ids.section("positions")), html.Div(id=ids.CLOSE_RESULT)], lg=6),
                  dbc.Col(_card("Open orders", ids.section("orders")), lg=6)]),
@@ -109,8 +106,7 @@ def layout(**_kwargs: object) -> html.Div:
         confirm_modal(ids.CLOSE, "Close position?", html.Div(id=ids.CLOSE_BODY), "Close position"),
         dcc.Store(id=ids.CLOSE_TARGET, data=None),
         dcc.Store(id=ids.CLOSE_NONCE, data=uuid.uuid4().hex),
-        confirm_modal(LIFT, "Lift the halt?", html.Div(id=LIFT_BODY), "Lift the halt", confirm_color="warning"),
-        dcc.Store(id=LIFT_ACTION, data=None),
+        *trading_lift.lift_dialog(),  # confirms leaving HALTED by Pause or Resume (webapp/trading_lift.py)
         confirm_modal(ids.SHUTDOWN, "Graceful shutdown?",
                       "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
                       "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",
@@ -132,7 +128,7 @@ def _state_view(state: dict | None) -> Any:
 
 
 RENDER: dict[str, Callable[[Any], Any]] = {
-    "state": _state_view, "progress": steps_list, "positions": lambda rows: positions_table(rows, can_close=can_trade()), "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
+    "state": _state_view, "progress": steps_list, "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
     "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
     "rejections": rejected_orders_table,
 }
@@ -142,7 +138,7 @@ def refresh(fingerprints: dict[str, str] | None) -> tuple[list[Any], dict[str, s
     """New children for the sections whose data changed (no_update for the rest)."""
     data, prints = trading_queries.sections()  # once per cache period for every tab and worker
     old = fingerprints or {}
-    new = dict(prints)
+    new = {k: v for k, v in prints.items() if k in SECTIONS}
     if data["state"] is not None:  # the age in the state line moves every second
         new["state"] = trading_queries.fingerprint([data["state"], int((queries.now() - data["state"]["changed_at"]).total_seconds())])
     outputs = [RENDER[k](data[k]) if new[k] != old.get(k) else no_update for k in SECTIONS]
@@ -191,18 +187,6 @@ def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool |
     return None
 
 
-def _action_result(result: Any, order_id: Any = None) -> dbc.Alert:
-    if getattr(result, "action", None) == "cancel_order":
-        try:
-            order = trading_queries.read_order(order_id)
-        except Exception:  # noqa: BLE001 - the cancel already ran; a failed read only loses the order's words
-            order = None
-        message, colour = cancel_message(result, order, order_id)
-    else:
-        message, colour = describe(result)
-    return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id=ids.ACTION_ALERT)
-
-
 @dash.callback(Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
                Output(ids.KILL_MODAL, "is_open", allow_duplicate=True),
                Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
@@ -215,65 +199,7 @@ def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
         return no_update, no_update, no_update
 
     result = run_control("halt", reason=text_or_default(reason, "halt from the Trading page"), flatten=flatten is True)
-    return _action_result(result), False, {}
-
-
-def current_state() -> TradingState | None:
-    """The trading state read past the page's cache (a click decides on it)."""
-    with get_context().store.read() as s:
-        return trading_state.current(s).state if s.get(TradingStateRow, 1) is not None else None
-
-
-def pause_or_resume(action: str, reason: str | None) -> tuple[Any, bool, str, str | None, Any]:
-    """A click on Pause entries or Resume: (result alert, dialog open, dialog text, pending action, fingerprints).
-
-    From HALTED it only opens the confirm dialog saying that the halt is lifted; elsewhere it acts at once.
-    control.perform re-checks under the state lock (lift_halt=False), so a halt that lands between this read
-    and the action is refused, not lifted."""
-    words = control.LIFT_HALT_WORDS.get(control.parse_action(action))
-    if words is not None and current_state() is TradingState.HALTED:
-        return no_update, True, words, action, no_update
-    result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), lift_halt=False)
-    return _action_result(result), False, "", None, {}
-
-
-@dash.callback(Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
-               Output(LIFT_MODAL, "is_open"), Output(LIFT_BODY, "children"), Output(LIFT_ACTION, "data"),
-               Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
-               Input(ids.PAUSE_BUTTON, "n_clicks"), Input(ids.RESUME_BUTTON, "n_clicks"),
-               State(ids.REASON_INPUT, "value"), prevent_initial_call=True)
-@requires(Role.TRADER)
-def run_pause_resume(_p: int | None, _r: int | None, reason: str | None):
-    if not triggered_by_click(ctx.triggered):
-        return no_update, no_update, no_update, no_update, no_update
-    spec = action_for(ctx.triggered_id, None, None)
-    if spec is None or spec["action"] not in ("pause", "resume"):
-        return no_update, no_update, no_update, no_update, no_update
-    return pause_or_resume(spec["action"], reason)
-
-
-def lift_confirmed(action: Any, reason: str | None) -> tuple[Any, bool, None, Any]:
-    """The dialog's confirm: the pause or resume, allowed to lift the halt (result alert, dialog open, pending
-    action, fingerprints)."""
-    if action not in ("pause", "resume"):
-        return no_update, False, None, no_update
-    result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page (halt lifted)"),
-                         lift_halt=True)
-    return _action_result(result), False, None, {}
-
-
-@dash.callback(Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
-               Output(LIFT_MODAL, "is_open", allow_duplicate=True), Output(LIFT_ACTION, "data", allow_duplicate=True),
-               Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
-               Input(LIFT_CONFIRM, "n_clicks"), Input(LIFT_CANCEL, "n_clicks"),
-               State(LIFT_ACTION, "data"), State(ids.REASON_INPUT, "value"), prevent_initial_call=True)
-@requires(Role.TRADER)
-def confirm_lift(n: int | None, _c: int | None, action: Any, reason: str | None):
-    if ctx.triggered_id == LIFT_CANCEL:
-        return no_update, False, None, no_update
-    if not is_click(n):
-        return no_update, no_update, no_update, no_update
-    return lift_confirmed(action, reason)
+    return action_alert(result), False, {}
 
 
 @dash.callback(Output(ids.ACTION_RESULT, "children"),
@@ -289,12 +215,12 @@ def run_action(*args: Any):
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, no_update  # a cancel button appearing, or a forged value: not a click
     spec = action_for(ctx.triggered_id, None, shutdown_flatten is True)
-    if spec is None or spec["action"] in ("pause", "resume"):  # those are run_pause_resume's
+    if spec is None or spec["action"] in ("pause", "resume"):  # those are webapp/trading_lift.py's
         return no_update, no_update, no_update
 
     action = spec.pop("action")
     result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), **spec)
-    return _action_result(result, spec.get("order_id")), False, {}  # {}: redraw every section on the next tick
+    return action_alert(result, spec.get("order_id")), False, {}  # {}: redraw every section on the next tick
 
 
 # ---- close position (a confirm dialog, then one market order through the gateway) ---------------------

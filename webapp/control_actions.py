@@ -7,7 +7,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import dash_bootstrap_components as dbc
+
 from components.cards import state_label
+from components.ids import trading as ids
 from engine.auth import principal
 from engine.trading import control
 from webapp import trading_queries
@@ -103,3 +106,16 @@ def cancel_message(result: Any, order: dict[str, Any] | None, order_id: Any) -> 
     if result.status == "done":
         return f"{action} done: {what} cancelled.", "success"
     return f"{action} of {what} accepted ({result.status}); its steps update live on the Trading page.", "info"
+
+
+def action_alert(result: Any, order_id: Any = None) -> dbc.Alert:
+    """The Trading page's alert for a control action's result (a cancel names its order)."""
+    if getattr(result, "action", None) == "cancel_order":
+        try:
+            order = trading_queries.read_order(order_id)
+        except Exception:  # noqa: BLE001 - the cancel already ran; a failed read only loses the order's words
+            order = None
+        message, colour = cancel_message(result, order, order_id)
+    else:
+        message, colour = describe(result)
+    return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id=ids.ACTION_ALERT)

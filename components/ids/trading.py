@@ -71,6 +71,15 @@ def section(key: str) -> str:
     return f"trading-{key}"
 
 
+# The lift-the-halt dialog (webapp/trading_lift.py); confirm_modal derives -modal, -confirm, -cancel from LIFT.
+LIFT = "trading-lift"
+LIFT_MODAL, LIFT_CONFIRM, LIFT_CANCEL = f"{LIFT}-modal", f"{LIFT}-confirm", f"{LIFT}-cancel"
+LIFT_BODY = "trading-lift-body"
+LIFT_ACTION = "trading-lift-action"  # dcc.Store: the action ("pause" | "resume") the open dialog confirms
+# dcc.Store: positions_shape() of the positions table drawn on the page (webapp/trading_positions.py; None: not yet)
+POSITIONS_SHAPE = "trading-positions-shape"
+
+
 def stop_field(suffix: str) -> str:
     """A field of the trailing-stop form (components.execution_panels.STOP_FIELDS)."""
     return f"trading-stop-{suffix}"

@@ -1,0 +1,57 @@
+"""The Trading page's positions card through the real app and HTTP, as the browser's renderer calls it: the first
+refresh draws the table with a Close button per position, a refresh with nothing new sends no update (so the
+buttons under a trader's pointer are never replaced), and no other callback writes the card."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engine.store.models import PositionRow
+from tests import web_requests as wr
+from tests.auth_helpers import login_client
+from tests.planner_page_fixtures import seeded_app
+
+SHAPE = "trading-positions-shape"
+
+
+def ids_in(tree: Any) -> list[Any]:
+    """Every component id in a layout as JSON, depth first."""
+    if isinstance(tree, list):
+        return [i for child in tree for i in ids_in(child)]
+    if not isinstance(tree, dict):
+        return []
+    props = tree.get("props", {})
+    own = [props["id"]] if "id" in props else []
+    return own + ids_in(props.get("children"))
+
+
+@pytest.fixture()
+def seeded(test_settings: Any) -> Any:
+    app, ctx = seeded_app(test_settings(engine_mode="none"), held=2)
+    yield app, ctx
+    ctx.store.dispose()
+
+
+def test_positions_table_is_drawn_once_then_left_alone(seeded: Any) -> None:
+    app, ctx = seeded
+    with ctx.store.read() as s:
+        held = sorted(s.scalars(select(PositionRow.symbol).where(PositionRow.qty != 0)))
+    assert len(held) == 2
+    trader = login_client(app, "trader")
+    deps = wr.dependencies(trader)
+    writers = [d for d in deps if "trading-positions.children" in d["output"]]
+    assert len(writers) == 1, [d["output"] for d in writers]  # the page's section refresh no longer draws it
+    table = writers[0]
+    assert [i["id"] for i in table["inputs"]] == ["trading-interval"]
+
+    first = trader.post(wr.CALLBACK_URL, json=wr.build_body(table, {0: 1, 1: None}))
+    assert first.status_code == 200, first.get_data(as_text=True)[:500]
+    out: dict[str, Any] = first.get_json()["response"]
+    assert out[SHAPE]["data"] == [True, held]
+    drawn = ids_in(out["trading-positions"]["children"])
+    assert [i["index"] for i in drawn if isinstance(i, dict) and i.get("type") == "trading-close-position"] == held
+
+    again = trader.post(wr.CALLBACK_URL, json=wr.build_body(table, {0: 2, 1: [True, held]}))
+    assert again.status_code == 204 or again.get_json()["response"] == {}, again.get_data(as_text=True)[:300]
