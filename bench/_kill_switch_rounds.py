@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.clock import SystemClock
-from engine.scheduler import COMMAND_POLL_SECONDS
+from engine.job_specs import COMMAND_POLL_SECONDS
 from engine.store.migrate import open_store
 from engine.trading import command_runner, control
 from engine.trading import state as ts

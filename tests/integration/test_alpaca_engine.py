@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from engine import jobs
 from engine.cycle import EngineCycle
+from engine.job_specs import job_specs
 from engine.runtime import build_context
-from engine.scheduler import EngineService, job_specs
+from engine.scheduler import EngineService
 from engine.settings import load_settings
 from engine.store.models import BarRow, JobRun, TradingStateRow
 from tests.fake_alpaca import FakeAlpacaServer

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from engine import jobs
 from engine.clock import ManualClock
 from engine.cycle import EngineCycle
+from engine.job_specs import JobSpec
 from engine.runtime import build_context
-from engine.scheduler import EngineService, JobSpec
+from engine.scheduler import EngineService
 from engine.settings import load_settings
 from engine.store.models import AccountSnapshot, BarRow, JobRun, OptionChainSnapshot, TrueRegimeRow
 from engine.trading.brokers.base import OrderRequest, OrderSide

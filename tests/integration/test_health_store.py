@@ -140,7 +140,8 @@ def test_a_job_that_overruns_its_interval_has_its_skipped_runs_recorded(any_db_u
 
     from sqlalchemy import func, select
 
-    from engine.scheduler import EngineService, JobSpec
+    from engine.job_specs import JobSpec
+    from engine.scheduler import EngineService
 
     settings = load_settings(database_url=any_db_url, tick_seconds=0.5, warmup_polls=0)
     ctx = build_context(settings, with_source=True, migrate=True)

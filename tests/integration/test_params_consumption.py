@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine import jobs
 from engine.clock import ManualClock
 from engine.cycle import EngineCycle
+from engine.job_specs import tuning_job
 from engine.params import load_schema, track_reads
 from engine.params.versions import active_params
 from engine.planner.job import run_planner_job
@@ -20,7 +21,6 @@ from engine.regime.cli import format_frame
 from engine.regime.quality import score
 from engine.regime.replay import replay
 from engine.runtime import build_context
-from engine.scheduler import tuning_job
 from engine.settings import load_settings
 from engine.store import queries
 from engine.store.models import TrueRegimeRow

@@ -11,10 +11,10 @@ from engine import jobs
 from engine.audit import recent
 from engine.clock import ManualClock
 from engine.cycle import EngineCycle
+from engine.job_specs import tuning_job
 from engine.params.paramset import default_params
 from engine.params.versions import apply_version
 from engine.runtime import build_context
-from engine.scheduler import tuning_job
 from engine.settings import load_settings
 from engine.store.keyvalue import REFIT_REQUEST_KEY, get_value
 from engine.store.models import JobRun, ParamVersion
