@@ -19,7 +19,14 @@ from engine.auth import principal
 from engine.auth.roles import Role
 from engine.params.diff import diff_params
 from engine.params.schema import GROUPS
-from webapp import param_access, param_apply_callbacks, param_rows, param_version_callbacks, tuning_views
+from webapp import (
+    param_access,
+    param_apply_callbacks,
+    param_issue_text,
+    param_rows,
+    param_version_callbacks,
+    tuning_views,
+)
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
@@ -115,7 +122,7 @@ def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int |
     base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
     sheets = pv.candidate_sheets(base, edits or {}, upload)
     _ps, issues = pv.validate_candidate(schema, sheets)
-    errors = pv.issues_by_key(schema, sheets, [i for i in issues if i.sheet == sheet])
+    errors = param_issue_text.issues_by_key(schema, sheets, [i for i in issues if i.sheet == sheet])
     return ui.sheet_body(schema.sheet(sheet), sheets[sheet], errors, set(edits or {}),
                          pv.usage_counts(schema)[sheet])
 
@@ -227,7 +234,7 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
     base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
     sheets = pv.candidate_sheets(base, edits, upload)
     ps, issues = pv.validate_candidate(schema, sheets)
-    errors = pv.issues_by_key(schema, sheets, issues)
+    errors = param_issue_text.issues_by_key(schema, sheets, issues)
     error_divs = [errors.get(o["id"]["name"], "") for o in ctx.outputs_list[3]]
     grids = []
     for o in ctx.outputs_list[4]:

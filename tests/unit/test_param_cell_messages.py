@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from webapp import param_issue_text
 from webapp import param_views as pv
 
 ATR = "ATRIndicatorsConfig|main|atr_period"  # integer, 7 to 21 periods, 14 in the defaults
@@ -13,7 +14,7 @@ def _message(value: object) -> str:
     schema = pv.schema()
     sheets = pv.candidate_sheets(pv.defaults(), {ATR: value})
     _ps, issues = pv.validate_candidate(schema, sheets)
-    return pv.issues_by_key(schema, sheets, issues)[ATR]
+    return param_issue_text.issues_by_key(schema, sheets, issues)[ATR]
 
 
 @pytest.mark.parametrize(("typed", "expected"), [

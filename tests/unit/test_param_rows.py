@@ -3,7 +3,7 @@ validation of the result, and the pending-changes line."""
 from __future__ import annotations
 
 from engine.params import default_params, load_schema
-from webapp import param_rows
+from webapp import param_issue_text, param_rows
 from webapp import param_views as pv
 
 RULES = ("TransitionRules", "main")
@@ -40,7 +40,7 @@ def test_an_added_blank_row_is_invalid_until_filled_and_deleting_it_leaves_no_ed
     assert len(sheets["RegimeClassification"]["main"]) == 19
     ps, issues = pv.validate_candidate(schema, sheets)
     assert ps is None
-    errors = pv.issues_by_key(schema, sheets, issues)
+    errors = param_issue_text.issues_by_key(schema, sheets, issues)
     assert "RegimeClassification|main|18|regime_name" in errors  # the flag sits on the new row's cell
     # typing into the new row is a cell edit against a blank cell
     edits = pv.merge_edit(schema, origin, edits, "RegimeClassification|main|18|regime_name", "Calm_Drift")

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from engine.params import default_params, load_schema
+from webapp import param_issue_text
 from webapp import param_views as pv
 
 ATR = "ATRIndicatorsConfig|main|atr_period"
@@ -33,7 +34,7 @@ def test_invalid_edits_are_reported_on_their_own_field_and_cell(base) -> None:  
     ps, issues = pv.validate_candidate(schema, sheets)
     assert ps is None
     assert {i.where for i in issues} == {"ATRIndicatorsConfig!B2", "RegimeClassification!E3"}
-    errors = pv.issues_by_key(schema, sheets, issues)
+    errors = param_issue_text.issues_by_key(schema, sheets, issues)
     assert "above the allowed range" in errors[ATR]
     assert "expected a number" in errors[MIN_DURATION_ROW2]
     rows = pv.pending_rows(schema, pv.origin_sheets(base, None), edits, errors, sheets)
@@ -55,7 +56,7 @@ def test_cross_field_rule_errors_map_to_cells_when_they_have_no_field(base) -> N
     sheets = pv.candidate_sheets(base, {name_key: "Strong_Bullish_High_Vol"})  # duplicate of row 1
     ps, issues = pv.validate_candidate(schema, sheets)
     assert ps is None and any("appears twice" in i.message for i in issues)
-    assert "appears twice" in pv.issues_by_key(schema, sheets, issues)[name_key]
+    assert "appears twice" in param_issue_text.issues_by_key(schema, sheets, issues)[name_key]
 
 
 def test_upload_larger_than_the_limit_is_refused_before_decoding() -> None:
