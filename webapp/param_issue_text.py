@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.params import ParamIssue
+from engine.params.coerce import range_words
 from engine.params.schema import FieldSpec, Schema
 from engine.params.values import layout_locator
 from webapp.param_views import FIELD_PATH, Key, all_keys, field_spec
@@ -45,24 +46,12 @@ def _spec_or_none(schema: Schema, k: Key) -> FieldSpec | None:
         return None
 
 
-def range_text(f: FieldSpec) -> str | None:
-    """The allowed range of a number field in the upload's words ("a value from 7 to 21 periods"), or None."""
-    unit = f" {f.unit}" if f.unit else ""
-    if f.min is not None and f.max is not None:
-        return f"a value from {f.min} to {f.max}{unit}"
-    if f.min is not None:
-        return f"a value of at least {f.min}{unit}"
-    if f.max is not None:
-        return f"a value of at most {f.max}{unit}"
-    return None
-
-
 def _short(i: ParamIssue, f: FieldSpec | None = None) -> str:
     """The message under an editor: the problem and what is expected. A number cell whose text is no (whole, finite)
     number also gets the field's allowed range, worded as the upload's out-of-range message words it."""
     expected = i.expected or ""
     if f is not None and f.type in ("number", "integer") and expected in _NUMBER_TYPE_EXPECTED:
-        allowed = range_text(f)
+        allowed = range_words(f, "a value")
         if allowed:
             expected = f"{expected}, {allowed}"
     return i.message + (f"; expected {expected}" if expected else "")

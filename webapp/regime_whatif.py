@@ -21,7 +21,7 @@ import pandas as pd
 
 from engine.market.types import OptionChain
 from engine.params import ParamsError, ParamSet, ValidationError
-from engine.params.coerce import CoerceError, coerce, fmt_value
+from engine.params.coerce import CoerceError, coerce, fmt_value, range_words
 from engine.regime.replay import replay as regime_replay
 from engine.regime.types import RegimeError
 from webapp.regime_analysis import compare
@@ -72,13 +72,7 @@ def allowed_range(spec: Any) -> str:
     """The schema's allowed values of a number knob, e.g. "a number from 15 to 120 (minutes)"."""
     what = "a whole number" if spec.type == "integer" else "a number"
     unit = f" ({spec.unit})" if spec.unit else ""
-    if spec.min is not None and spec.max is not None:
-        return f"{what} from {fmt_value(spec, spec.min)} to {fmt_value(spec, spec.max)}{unit}"
-    if spec.min is not None:
-        return f"{what} of at least {fmt_value(spec, spec.min)}{unit}"
-    if spec.max is not None:
-        return f"{what} of at most {fmt_value(spec, spec.max)}{unit}"
-    return what + unit
+    return range_words(spec, what, lambda bound: fmt_value(spec, bound), unit) or what + unit
 
 
 def check_knob(spec: Any, raw: Any) -> tuple[Any, str | None]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -194,11 +195,25 @@ def _to_time(raw: Any) -> time:
     raise CoerceError(f"found {raw!r}", "a time as HH:MM (24-hour), e.g. 09:15")
 
 
+def range_words(f: FieldSpec, lead: str, show: Callable[[Any], str] = str, unit: str | None = None) -> str | None:
+    """A number field's bounds in words: "<lead> from 7 to 21 periods", "... of at least 0", "... of at most 5";
+    None when it has none. `show` formats a bound, `unit` replaces the default " <unit>" suffix. One wording for
+    the upload's range issue, the Parameters editor's messages and the what-if knobs."""
+    suffix = unit if unit is not None else (f" {f.unit}" if f.unit else "")
+    if f.min is not None and f.max is not None:
+        return f"{lead} from {show(f.min)} to {show(f.max)}{suffix}"
+    if f.min is not None:
+        return f"{lead} of at least {show(f.min)}{suffix}"
+    if f.max is not None:
+        return f"{lead} of at most {show(f.max)}{suffix}"
+    return None
+
+
 def _describe(f: FieldSpec) -> str:
     if f.type == "enum":
         return "one of " + ", ".join(f.options)
     if f.type in ("number", "integer") and f.min is not None and f.max is not None:
-        return f"a {'whole ' if f.type == 'integer' else ''}number from {f.min} to {f.max}"
+        return range_words(f, f"a {'whole ' if f.type == 'integer' else ''}number", unit="") or ""
     return {"boolean": "TRUE or FALSE", "time": "a time HH:MM"}.get(f.type, f"a {f.type}")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .coerce import fmt_value
+from .coerce import fmt_value, range_words
 from .errors import ParamIssue
 from .rules import check_rules
 from .schema import FieldSpec, Schema
@@ -24,9 +24,10 @@ def _bounds(f: FieldSpec, v: Any) -> str | None:
 
 def _bounds_issue(sheet: str, cell: str, path: str, label: str, f: FieldSpec, v: Any) -> ParamIssue:
     side = _bounds(f, v)
-    return ParamIssue(sheet, cell, f"{label}: {fmt_value(f, v)} is {side} the allowed range",
-                      f"a value from {f.min} to {f.max}{(' ' + f.unit) if f.unit else ''}",
-                      f"set it between {f.min} and {f.max} (default {fmt_value(f, f.default)})", v, path)
+    fix = f"set it between {f.min} and {f.max}" if f.min is not None and f.max is not None else \
+        (range_words(f, "set it to a value", unit="") or "set it")
+    return ParamIssue(sheet, cell, f"{label}: {fmt_value(f, v)} is {side} the allowed range", range_words(f, "a value") or "",
+                      f"{fix} (default {fmt_value(f, f.default)})", v, path)
 
 
 def validate_values(schema: Schema, values: Values, locate: Locator) -> list[ParamIssue]:
