@@ -3,8 +3,11 @@ the current portfolio (live, recomputed only when an input changed), compare two
 table, keep user presets as versions, and send a plan through the order gateway.
 
 The layout lives here, its component ids in webapp/planner_ids.py; the callbacks in webapp/planner_callbacks.py
-(preview, send), webapp/planner_preset_callbacks.py (user presets, regime table, stored plans) and, with its own
-layout, webapp/planner_overrides_panel.py (the overrides editor)."""
+(preview, send), webapp/planner_preset_callbacks.py (save, rename, delete a user preset),
+webapp/planner_preset_versions.py (a user preset's versions, diff, restore), webapp/planner_pickers.py (the other
+preset pickers follow a save, rename or delete), webapp/planner_regime_table.py (the regime → preset table),
+webapp/planner_recent_plans.py (stored plans) and, with its own layout, webapp/planner_overrides_panel.py (the
+overrides editor)."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,7 +23,15 @@ from engine.auth.roles import Role, at_least
 from engine.params.versions import active_params
 from engine.planner import api, preset_store
 from engine.store.current_regime import current_regime, uncertain_note
-from webapp import planner_callbacks, planner_overrides_panel, planner_preset_callbacks
+from webapp import (
+    planner_callbacks,
+    planner_overrides_panel,
+    planner_pickers,
+    planner_preset_callbacks,
+    planner_preset_versions,
+    planner_recent_plans,
+    planner_regime_table,
+)
 from webapp import planner_ids as ids
 from webapp import planner_preview as pv
 from webapp.context import get_context
@@ -28,7 +39,11 @@ from webapp.planner_views import preset_options
 
 dash.register_page(__name__, path="/planner", name="Planner", order=3)
 planner_callbacks.register_callbacks()  # preview, compare, send
-planner_preset_callbacks.register_callbacks()  # user presets, regime table, stored plans
+planner_preset_callbacks.register_callbacks()  # save, rename, delete a user preset
+planner_preset_versions.register_callbacks()  # a user preset's versions, diff, restore
+planner_pickers.register_callbacks()  # compare and regime pickers follow a save, rename or delete
+planner_regime_table.register_callbacks()  # the regime → preset table
+planner_recent_plans.register_callbacks()  # stored plans
 planner_overrides_panel.register_callbacks()  # the overrides editor
 
 REFRESH_MS = 5000  # how often the page asks whether an input changed (a cheap stamp; planning only on change)
@@ -103,10 +118,11 @@ def _compare_tab(presets: dict[str, api.PlannerPreset]) -> html.Div:
     return html.Div([
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=ids.COMPARE_A, options=preset_options(names), value=first, clearable=False,
-                                 searchable=False), md=6),
+                                 searchable=False, placeholder="a preset"), md=6),
             dbc.Col(dcc.Dropdown(id=ids.COMPARE_B, options=preset_options(names), value=second,
-                                 clearable=False, searchable=False), md=6),
+                                 clearable=False, searchable=False, placeholder="a preset"), md=6),
         ], className="mb-2"),
+        html.Div(id=ids.COMPARE_NOTE, className="mb-1"),
         html.Div(id=ids.COMPARE),
         dcc.Store(id=ids.COMPARE_KEY),
     ], className="pt-2")
@@ -123,6 +139,7 @@ def _regime_tab(table: dict[str, str], presets: dict[str, api.PlannerPreset], tr
                                  disabled=not trader), hidden=not trader),
         ], className="my-1"),
         html.Div(id=ids.REGIME_MESSAGE, className="small mb-1"),
+        html.Div(id=ids.REGIME_NOTE, className="mb-1"),
         dbc.Table([html.Thead(html.Tr([html.Th("Regime"), html.Th("Preset")])), html.Tbody(rows)], size="sm",
                   id=ids.REGIME_TABLE),
     ], className="pt-2")
@@ -176,7 +193,7 @@ def layout(**_kwargs: object) -> html.Div:
             ids.READ_ONLY, "Read-only for your role: saving presets, the regime table and sending need a trader."),
         dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
         dcc.Store(id=ids.PREVIEW_KEY), dcc.Store(id=ids.PREVIEW_PORTFOLIO),
-        dcc.Store(id=ids.RECENT_PRINT),
+        dcc.Store(id=ids.RECENT_PRINT), dcc.Store(id=ids.PRESETS_CHANGED),
         dbc.Row([
             dbc.Col(_controls(presets, active, trader), lg=4),
             dbc.Col([

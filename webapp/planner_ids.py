@@ -1,7 +1,8 @@
 """Every component id of the Planner page, in one place (issue 10: one way to wire a page).
 
 The layout (pages/planner.py, webapp/planner_overrides_panel.py) and the callbacks (webapp/planner_callbacks.py,
-webapp/planner_preset_callbacks.py, webapp/planner_overrides_panel.py) import these names instead of repeating
+webapp/planner_preset_callbacks.py, webapp/planner_preset_versions.py, webapp/planner_pickers.py,
+webapp/planner_regime_table.py, webapp/planner_recent_plans.py, webapp/planner_overrides_panel.py) import these names instead of repeating
 strings, so a renamed id cannot leave a callback listening to nothing. The values are what the browser tests
 select on: changing one is a change to the page's contract, not a refactor.
 """
@@ -56,10 +57,12 @@ COMPARE: Final = "planner-compare"
 COMPARE_KEY: Final = "planner-compare-key"
 COMPARE_LEFT: Final = "planner-compare-left"
 COMPARE_RIGHT: Final = "planner-compare-right"
+COMPARE_NOTE: Final = "planner-compare-note"  # says when a picked preset was renamed (followed) or deleted (cleared)
 REGIME: Final = "planner-regime"  # pattern-matching type: {"type": REGIME, "name": regime}
 REGIME_SAVE: Final = "planner-regime-save"
 REGIME_MESSAGE: Final = "planner-regime-message"
 REGIME_TABLE: Final = "planner-regime-table"
+REGIME_NOTE: Final = "planner-regime-note"  # says when a picked preset was renamed (followed) or deleted (cleared)
 SAVE_NAME: Final = "planner-save-name"
 SAVE: Final = "planner-save"
 SAVE_MESSAGE: Final = "planner-save-message"
@@ -78,6 +81,10 @@ DELETE_CONFIRM: Final = "planner-delete-confirm"
 DELETE_CANCEL: Final = "planner-delete-cancel"
 DELETE_BODY: Final = "planner-delete-body"
 MANAGE_MESSAGE: Final = "planner-manage-message"  # rename / delete outcome
+# dcc.Store {"n": count, "old": name or None, "new": name or None}: written after every save, rename and delete of
+# a user preset (webapp/planner_preset_callbacks.py); every other preset picker refreshes on it
+# (webapp/planner_pickers.py). Save: old None; delete: new None.
+PRESETS_CHANGED: Final = "planner-presets-changed"
 RECENT: Final = "planner-recent"
 RECENT_PRINT: Final = "planner-recent-print"
 

@@ -25,6 +25,16 @@ def preset_options(names: list[str]) -> list[dict[str, str]]:
     return [{"label": n if n in BUILT_IN_PRESETS else f"{n} (user)", "value": n} for n in names]
 
 
+def ok_text(text: str) -> html.Span:
+    """A write that went through, said in green (save, rename, delete, restore, the regime table)."""
+    return html.Span(text, className="text-success")
+
+
+def error_text(text: str) -> html.Span:
+    """A refusal or a failure, said in red; nothing was changed."""
+    return html.Span(text, className="text-danger")
+
+
 def qty_text(qty: float) -> str:
     """Shares as a whole number when they are one (most are), else with up to 4 decimals."""
     return fmt.number(qty, 0) if float(qty).is_integer() else f"{qty:,.4f}".rstrip("0").rstrip(".")

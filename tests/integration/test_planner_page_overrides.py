@@ -131,7 +131,8 @@ def test_overrides_change_the_preview_and_a_refused_one_keeps_the_last_plan(page
 
 
 def test_versions_keep_overrides_diff_shows_them_and_restore_brings_them_back(page_db) -> None:  # type: ignore[no-untyped-def]
-    from webapp.planner_preset_callbacks import diff_outputs, restore_outputs, save_user_preset
+    from webapp.planner_preset_callbacks import save_user_preset
+    from webapp.planner_preset_versions import diff_outputs, restore_outputs
     from webapp.planner_preview import all_presets, stored_overrides
 
     message, _, _ = save_user_preset("cheap", "default", DEFAULT_SLIDERS, [], [], {"costs.proportional": 0.01,

@@ -21,7 +21,8 @@ def page(tmp_path):  # type: ignore[no-untyped-def]
 
 
 def test_a_save_selects_the_saved_preset_and_its_versions_show(page) -> None:
-    from webapp.planner_preset_callbacks import save_outputs, versions_outputs
+    from webapp.planner_preset_callbacks import save_outputs
+    from webapp.planner_preset_versions import versions_outputs
 
     message, _presets, users, selected = save_outputs(" my preset ", "default", DEFAULT_SLIDERS, [], [])
     assert "Saved 'my preset' version 1 (base default)" in str(message)

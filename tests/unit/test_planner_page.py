@@ -157,12 +157,8 @@ def test_send_dialog_and_refusals(page) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_user_presets_save_versions_diff_and_restore_audited(page) -> None:  # type: ignore[no-untyped-def]
-    from webapp.planner_preset_callbacks import (
-        diff_outputs,
-        restore_outputs,
-        save_user_preset,
-        versions_outputs,
-    )
+    from webapp.planner_preset_callbacks import save_user_preset
+    from webapp.planner_preset_versions import diff_outputs, restore_outputs, versions_outputs
 
     sliders, ids, switches = controls()
     off = [False if i["name"] == "calculators.trend.enabled" else v for i, v in zip(ids, switches, strict=True)]
@@ -195,7 +191,7 @@ def test_user_presets_save_versions_diff_and_restore_audited(page) -> None:  # t
 
 
 def test_regime_table_saved_audited_and_checked(page) -> None:  # type: ignore[no-untyped-def]
-    from webapp.planner_preset_callbacks import save_regime_table
+    from webapp.planner_regime_table import save_regime_table
 
     ids = [{"type": "planner-regime", "name": r} for r in ("Bullish_Low", "Bearish_High")]
     assert "Saved: Bearish_High → conservative" in str(save_regime_table(ids, ["default", "conservative"]))
@@ -212,8 +208,8 @@ def test_regime_table_saved_audited_and_checked(page) -> None:  # type: ignore[n
 
 def test_compare_and_stored_plans_answer_only_on_change(page) -> None:  # type: ignore[no-untyped-def]
     from webapp.planner_callbacks import compare_outputs
-    from webapp.planner_preset_callbacks import recent_outputs
     from webapp.planner_preview import all_presets, preview
+    from webapp.planner_recent_plans import recent_outputs
 
     view, keys = compare_outputs("conservative", "aggressive", None)
     presets = all_presets()

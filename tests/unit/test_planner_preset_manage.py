@@ -40,7 +40,8 @@ def actions(ctx, action: str) -> list[tuple[str, str]]:
 
 # ---- rename ------------------------------------------------------------------------------------------------
 def test_rename_refreshes_the_picker_and_the_selector_and_is_audited(page) -> None:
-    from webapp.planner_preset_callbacks import rename_preset_outputs, versions_outputs
+    from webapp.planner_preset_callbacks import rename_preset_outputs
+    from webapp.planner_preset_versions import versions_outputs
 
     _app, ctx = page
     save("mine", [0.9, *DEFAULT_SLIDERS[1:]])
@@ -102,7 +103,8 @@ def test_rename_and_delete_name_the_regimes_that_use_the_preset(page) -> None:
 
 # ---- delete ------------------------------------------------------------------------------------------------
 def test_delete_asks_first_then_hides_the_preset_and_keeps_its_versions(page) -> None:
-    from webapp.planner_preset_callbacks import delete_dialog, delete_preset_outputs, versions_outputs
+    from webapp.planner_preset_callbacks import delete_dialog, delete_preset_outputs
+    from webapp.planner_preset_versions import versions_outputs
 
     _app, ctx = page
     save("mine")
@@ -137,20 +139,34 @@ def test_the_one_write_callback_dispatches_on_its_trigger(page) -> None:
     _app, ctx = page
     save("mine")
 
-    def write(trigger: str, clicks: object, selected: str, new_name: str | None) -> tuple[object, ...]:
+    def write(trigger: str, clicks: object, selected: str, new_name: str | None,
+              shown: object = None) -> tuple[object, ...]:
         return write_outputs(trigger, {trigger: clicks}, "ignored", selected, DEFAULT_SLIDERS, [], [], None,
-                             selected, new_name)
+                             selected, new_name, shown)
     # a confirm button that appeared (0 clicks) closes the dialog and does nothing else
-    assert write(ids.DELETE_CONFIRM, 0, "mine", None) == (no_update,) * 6 + (False,)
-    assert write(ids.RENAME, None, "mine", "x") == (no_update,) * 7
-    renamed = write(ids.RENAME, 1, "mine", "yours")
+    assert write(ids.DELETE_CONFIRM, 0, "mine", None) == (no_update,) * 6 + (False, no_update)
+    assert write(ids.RENAME, None, "mine", "x") == (no_update,) * 8
+    renamed = write(ids.RENAME, 1, "mine", "yours", {"n": 4, "old": None, "new": "mine"})
     assert renamed[0] is no_update and "Renamed 'mine' to 'yours'" in str(renamed[4])
     assert renamed[3] == "yours" and renamed[5] == "yours" and renamed[6] is no_update
-    deleted = write(ids.DELETE_CONFIRM, 1, "yours", None)
+    assert renamed[7] == {"n": 5, "old": "mine", "new": "yours"}  # the other pickers follow the rename
+    refused = write(ids.RENAME, 1, "yours", "default", renamed[7])  # a refused rename changes no picker
+    assert "Not renamed" in str(refused[4]) and refused[7] is no_update
+    deleted = write(ids.DELETE_CONFIRM, 1, "yours", None, renamed[7])
     assert "Deleted 'yours'" in str(deleted[4]) and deleted[3] is None and deleted[5] == "default"
-    assert deleted[6] is False
-    saved = write_outputs(ids.SAVE, {ids.SAVE: 1}, "new one", "default", DEFAULT_SLIDERS, [], [], None, None, None)
-    assert "Saved 'new one' version 1" in str(saved[0]) and saved[3] == "new one" and saved[4:] == (no_update,) * 3
+    assert deleted[6] is False and deleted[7] == {"n": 6, "old": "yours", "new": None}
+    saved = write_outputs(ids.SAVE, {ids.SAVE: 1}, " new one ", "default", DEFAULT_SLIDERS, [], [], None, None,
+                          None)
+    assert "Saved 'new one' version 1" in str(saved[0]) and saved[3] == "new one"
+    assert saved[4:7] == (no_update,) * 3 and saved[7] == {"n": 1, "old": None, "new": "new one"}
+    refused = write_outputs(ids.SAVE, {ids.SAVE: 1}, "default", "default", DEFAULT_SLIDERS, [], [], None, None,
+                            None, {"n": 1})
+    assert "built-in" in str(refused[0]) and refused[7] is no_update
+    # the count comes from the browser: anything but a count starts again from 1
+    for shown in [None, "x", {"n": True}, {"n": -3}, {"n": "7"}, ["n", 2]]:
+        again = write(ids.RENAME, 1, "new one", f"n{len(str(shown))}", shown)
+        assert again[7]["n"] == 1, shown  # type: ignore[index]
+        write(ids.RENAME, 1, again[3], "new one")  # type: ignore[arg-type]
 
 
 def test_rename_is_a_traders_action_over_http(page) -> None:

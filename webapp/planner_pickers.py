@@ -1,0 +1,110 @@
+"""Planner page: keeps the preset pickers outside the User presets tab (the comparison's two, the regime → preset
+table's one per regime) in step with the store when a user preset is saved, renamed or deleted, without a reload.
+
+webapp/planner_preset_callbacks.py writes the "presets changed" store (ids.PRESETS_CHANGED: {"n", "old", "new"})
+after each such write; each callback here reads it, gives its pickers the current list of presets, moves a picker
+that was on a renamed preset to the new name and clears one that was on a deleted preset, and says so in the
+tab's note (a cleared comparison shows nothing; a cleared regime row must be picked again before the table can
+be saved). The preset picker and the versions selector are refreshed by the write callback itself."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, html, no_update
+
+from engine.auth.roles import Role
+from engine.planner import preset_store
+from webapp import planner_ids as ids
+from webapp.auth.access import requires
+from webapp.context import get_context
+from webapp.planner_views import preset_options
+
+REGIME_PICKERS = {"type": ids.REGIME, "name": ALL}
+NAME_CHARS = 80  # a name from the browser is shown at most this long
+
+
+def _event(changed: object) -> tuple[str | None, str | None] | None:
+    """(old, new) of a "presets changed" event, None when it is malformed (it comes from the browser)."""
+    if not isinstance(changed, dict) or not isinstance(changed.get("n"), int):
+        return None
+    old, new = changed.get("old"), changed.get("new")
+    if not (old is None or isinstance(old, str)) or not (new is None or isinstance(new, str)):
+        return None
+    return old, new
+
+
+def follow(value: object, old: str | None, new: str | None, names: Sequence[str]) -> tuple[Any, str | None]:
+    """(new value, what happened) for a picker on `value` after the event old → new: no_update and None while its
+    preset still exists; the new name after a rename of it; None (cleared) when its preset is gone."""
+    if not isinstance(value, str) or value in names:
+        return no_update, None
+    shown = repr(value[:NAME_CHARS])
+    if value == old and new is None:
+        return None, f"{shown} was deleted; the picker is cleared, pick another preset."
+    if value == old and new in names:
+        return new, f"{shown} was renamed to {new!r}; the picker follows it."
+    return None, f"{shown} is no longer a preset; the picker is cleared, pick another preset."
+
+
+def _note(lines: Sequence[str]) -> Any:
+    return html.Div([html.Div(line) for line in lines], className="small text-warning") if lines else ""
+
+
+def _names() -> list[str]:
+    """The presets as the store has them now: read directly, not from a memoized list another web worker may
+    still hold for its query period."""
+    with get_context().store.read() as session:
+        return list(preset_store.list_presets(session))
+
+
+def pickers_outputs(changed: object, labels: Sequence[str], values: Sequence[object]) -> tuple[Any, list[Any], Any]:
+    """(options, value of each picker, note) after the "presets changed" event `changed`, for pickers named
+    `labels` (in the note) currently on `values`; all no_update for a malformed event."""
+    event = _event(changed)
+    if event is None or len(labels) != len(values):
+        return no_update, [no_update] * len(values), no_update
+    names = _names()
+    followed = [follow(value, *event, names) for value in values]
+    notes = [f"{label}: {said}" for label, (_value, said) in zip(labels, followed, strict=True) if said]
+    return preset_options(names), [value for value, _said in followed], _note(notes)
+
+
+def compare_outputs(changed: object, a: object, b: object) -> tuple[Any, ...]:
+    """(A options, A value, B options, B value, note) of the comparison's two pickers."""
+    options, (value_a, value_b), note = pickers_outputs(changed, ["Left", "Right"], [a, b])
+    return options, value_a, options, value_b, note
+
+
+def regime_outputs(changed: object, regime_ids: object, values: object) -> tuple[Any, Any, Any]:
+    """(options of each row's picker, value of each, note) of the regime → preset table."""
+    if not isinstance(regime_ids, list) or not isinstance(values, list) or len(regime_ids) != len(values) \
+            or not all(isinstance(i, dict) for i in regime_ids):
+        return no_update, no_update, no_update
+    options, new_values, note = pickers_outputs(changed, [str(i.get("name")) for i in regime_ids], values)
+    if options is no_update:
+        return no_update, no_update, no_update
+    return [options] * len(values), new_values, note
+
+
+def register_callbacks() -> None:
+    """Called by pages/planner.py each time Dash executes the page for a new app (see planner_callbacks)."""
+
+    @dash.callback(Output(ids.COMPARE_A, "options"), Output(ids.COMPARE_A, "value"),
+                   Output(ids.COMPARE_B, "options"), Output(ids.COMPARE_B, "value"),
+                   Output(ids.COMPARE_NOTE, "children"),
+                   Input(ids.PRESETS_CHANGED, "data"), State(ids.COMPARE_A, "value"), State(ids.COMPARE_B, "value"),
+                   prevent_initial_call=True)
+    @requires(Role.VIEWER)
+    def refresh_compare_pickers(changed: dict[str, Any] | None, a: str | None, b: str | None) -> Any:
+        return compare_outputs(changed, a, b)
+
+    @dash.callback(Output(REGIME_PICKERS, "options"), Output(REGIME_PICKERS, "value"),
+                   Output(ids.REGIME_NOTE, "children"),
+                   Input(ids.PRESETS_CHANGED, "data"), State(REGIME_PICKERS, "id"), State(REGIME_PICKERS, "value"),
+                   prevent_initial_call=True)
+    @requires(Role.VIEWER)
+    def refresh_regime_pickers(changed: dict[str, Any] | None, regime_ids: list[dict[str, str]],
+                               values: list[str | None]) -> Any:
+        return regime_outputs(changed, regime_ids, values)
