@@ -184,16 +184,52 @@ def timeline_figure(rows: Sequence[tuple[str, pd.DataFrame]], colours: Mapping[s
     return fig
 
 
+# The transitions heatmap is as tall as its rows need (nothing blank under it): a title band, one cell height per
+# regime shown, and under the cells the "to" names: level while a few fit side by side, else at 45 degrees, whose
+# depth follows the longest name. The axes keep automargin, so a narrow window that must tilt level names
+# anyway takes the room from the cells rather than clipping a label.
+HEATMAP_TOP = 40  # the title
+HEATMAP_CELL = 30  # per regime row (fits the count in the cell)
+HEATMAP_LEVEL_MAX = 3  # up to this many regimes the "to" names stay level
+HEATMAP_LEVEL_BOTTOM = 36  # one line of level names and the "to" title
+HEATMAP_AXIS_TITLE = 34  # the "to" title and the tilted labels' padding
+HEATMAP_CHAR_DEPTH = 3.9  # depth of one character of a 45-degree label (11 px font: ~5.5 px wide × sin 45°)
+HEATMAP_EMPTY_HEIGHT = 100  # the title and the "no regime change" line
+HEATMAP_TICK_FONT = 11
+
+
+def heatmap_bottom(names: Sequence[str]) -> int:
+    """Room under the cells for the "to" names (level for a few, else at 45 degrees) and the axis title."""
+    if len(names) <= HEATMAP_LEVEL_MAX:
+        return HEATMAP_LEVEL_BOTTOM
+    return HEATMAP_AXIS_TITLE + round(HEATMAP_CHAR_DEPTH * max(len(str(n)) for n in names))
+
+
+def heatmap_height(names: Sequence[str]) -> int:
+    """The figure height the heatmap needs for `names` (the regimes shown on each axis; none: the empty note)."""
+    if not names:
+        return HEATMAP_EMPTY_HEIGHT
+    return HEATMAP_TOP + HEATMAP_CELL * len(names) + heatmap_bottom(names)
+
+
 def transition_heatmap(matrix: pd.DataFrame) -> go.Figure:
-    """Observed regime changes: rows = from, columns = to (only regimes seen or listed)."""
+    """Observed regime changes: rows = from, columns = to (only regimes seen or listed); sized to its rows."""
     used = [n for n in matrix.index if matrix.loc[n].sum() or matrix[n].sum()]
     m = matrix.loc[used, used] if used else matrix.iloc[:0, :0]
     fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=list(m.columns), y=list(m.index), colorscale="Blues",
                                text=m.to_numpy(), texttemplate="%{text}", hovertemplate="%{y} → %{x}: %{z}<extra></extra>",
                                showscale=False))
     total = int(m.to_numpy().sum()) if m.size else 0
-    fig.update_layout(title=f"Observed transitions ({total})", xaxis_title="to", yaxis_title="from",
-                      yaxis={"autorange": "reversed"}, **_layout(360, margin={"l": 150, "r": 10, "t": 30, "b": 110}))
+    names = [str(n) for n in m.index] if total else []
+    tick = {"tickfont": {"size": HEATMAP_TICK_FONT}, "automargin": True}
+    # the left margin follows the "from" names (automargin); the height is fixed from the rows, so the browser
+    # never leaves a blank band under the cells whatever the column's width
+    fig.update_layout(title=f"Observed transitions ({total})",
+                      xaxis={"title": {"text": "to", "standoff": 4}, **tick,
+                             **({} if len(names) <= HEATMAP_LEVEL_MAX else {"tickangle": -45})},
+                      yaxis={"title": {"text": "from", "standoff": 4}, "autorange": "reversed", **tick},
+                      **_layout(heatmap_height(names),
+                                margin={"l": 10, "r": 36, "t": HEATMAP_TOP, "b": heatmap_bottom(names) if names else 10}))
     if not total:
         fig.add_annotation(text="no regime change observed yet", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")

@@ -90,9 +90,27 @@ def edits_table(rows: Sequence[Mapping[str, Any]], origin: str = "", problems: S
     fix = html.Div([html.Div(f"{len(problems)} knob value(s) to fix before a run:", className="fw-semibold"),
                     html.Ul([html.Li(p) for p in problems], className="mb-1")],
                    id=ids.WHATIF_KNOB_PROBLEMS, className="small text-danger") if problems else None
-    return html.Div([fix, head, small_table(["Parameter", "Active", "Pending"],
-                                            [(r["label"], str(r["old"]), str(r["new"])) for r in rows],
-                                            "no edits" if origin else "no pending edits")])
+    if not rows:
+        return html.Div([fix, head, html.Div("no edits" if origin else "no pending edits", className="text-muted small")])
+    return html.Div([fix, head, wrapping_table(["Parameter", "Active", "Pending"], EDITS_COLUMN_WIDTHS,
+                                               [(r["label"], str(r["old"]), str(r["new"])) for r in rows])])
+
+
+# Share of the column each pending-edits column takes (the name is the longest text, the values are often short).
+EDITS_COLUMN_WIDTHS = ("46%", "27%", "27%")
+# A table that never grows wider than its column: fixed layout (column widths from the <colgroup>, not from the
+# longest cell) and long words (parameter names, unbroken values) broken inside their cell, so it wraps.
+WRAPPING_TABLE_STYLE = {"tableLayout": "fixed", "width": "100%", "overflowWrap": "anywhere", "wordBreak": "break-word"}
+
+
+def wrapping_table(header: Sequence[str], widths: Sequence[str], rows: Sequence[Sequence[Any]]) -> dbc.Table:
+    """A compact table that fits its column whatever the cells hold: long text wraps, never spills sideways."""
+    return dbc.Table(
+        [html.Colgroup([html.Col(style={"width": w}) for w in widths]),
+         html.Thead(html.Tr([html.Th(h) for h in header])),
+         html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows])],
+        size="sm", striped=True, hover=True, className="mb-0 small", style=WRAPPING_TABLE_STYLE,
+    )
 
 
 def whatif_summary(summary: Mapping[str, Any]) -> html.Div:

@@ -104,15 +104,16 @@ def layout(**_kwargs: object) -> html.Div:
         graph(ids.PRICE_CHART, empty_figure("waiting for bars…")),
         html.Div(id=ids.BAR_COUNT, className="small text-muted"),
         graph(ids.TIMELINE, empty_figure("no classification yet")),
+        # Two stacked columns rather than rows of pairs: the transitions heatmap is only as tall as its regimes
+        # (components.regime_views.heatmap_height), so the ensemble card and the reliability diagram follow it
+        # directly instead of leaving a blank band beside the taller durations chart and table.
         dbc.Row([
-            dbc.Col(graph(ids.TRANSITIONS, empty_figure("no classification yet")), md=6),
+            dbc.Col([graph(ids.TRANSITIONS, empty_figure("no classification yet")),
+                     dbc.Card(dbc.CardBody([html.H6("Ensemble and regime outlook"),
+                                            html.Div(id=ids.ENSEMBLE_CARD)]), className="my-2"),
+                     graph(ids.RELIABILITY, empty_figure("no classification yet"))], md=6),
             dbc.Col([graph(ids.DURATIONS, empty_figure("no classification yet")),
                      html.Div(id=ids.DURATION_TABLE)], md=6),
-        ], className="g-2"),
-        dbc.Row([
-            dbc.Col(dbc.Card(dbc.CardBody([html.H6("Ensemble and regime outlook"),
-                                           html.Div(id=ids.ENSEMBLE_CARD)])), md=6),
-            dbc.Col(graph(ids.RELIABILITY, empty_figure("no classification yet")), md=6),
         ], className="g-2 mb-2"),
         tuning_views.scorecard_card(),  # issue 16: the PerformanceMetrics scorecard
         wviews.whatif_card(regime_whatif_page.knob_rows(), WINDOWS),
