@@ -62,16 +62,41 @@ def positions_table(positions: Sequence[dict[str, Any]], can_close: bool = False
     return small_table(header, rows, "No positions.")
 
 
+# An open order's value cell, {"type": ORDER_CELL, "order": <orders.id>, "field": ...}: status and fills move while the
+# order stays open and are written into these cells in place (webapp/trading_orders.py), so its Cancel button stays.
+ORDER_CELL = ids.ORDER_CELL
+
+
+def order_cell_id(order_id: int, field: str) -> dict[str, Any]:
+    return {"type": ORDER_CELL, "order": order_id, "field": field}
+
+
+def order_cells(o: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """An open order's value cells as {field: (text, className)} (symbol, side, origin and time never change)."""
+    limit = fmt.money(o["limit_price"]) if o.get("limit_price") is not None else "market"
+    return {"qty": (fmt.number(o["qty"], 0), ""), "limit_price": (limit, ""), "status": (str(o["status"]), ""),
+            "filled_qty": (fmt.number(o.get("filled_qty"), 0), ""), "filled_avg_price": (fmt.money(o.get("filled_avg_price")), "")}
+
+
+def orders_shape(orders: Sequence[dict[str, Any]], can_cancel: bool) -> list[Any]:
+    """What the drawn orders table depends on besides its cell values: the orders (ids, in order) and the buttons."""
+    return [bool(can_cancel), [o["id"] for o in orders]]
+
+
 def open_orders_table(orders: Sequence[dict[str, Any]], can_cancel: bool = True) -> Any:
+    """Open orders; for a trader, a Cancel button per row (run through the audited control action, pages/trading.py).
+    The value cells carry ids so a refresh can update them without redrawing the table."""
     rows = []
     for o in orders:
-        limit = fmt.money(o["limit_price"]) if o.get("limit_price") is not None else "market"
+        cells = [html.Span(text, id=order_cell_id(o["id"], field), className=cls)
+                 for field, (text, cls) in order_cells(o).items()]
         button = dbc.Button("Cancel", id={"type": CANCEL_TYPE, "index": o["id"]}, size="sm", color="outline-danger",
                             n_clicks=0, className="py-0") if can_cancel else ""
-        rows.append([o["symbol"], o["side"], fmt.number(o["qty"], 0), limit, o["status"],
-                     fmt.number(o.get("filled_qty"), 0), o.get("origin", ""), fmt.timestamp(o.get("created_at")), button])
-    return small_table(["Symbol", "Side", "Qty", "Limit", "Status", "Filled", "Origin", "Created", ""], rows,
-                       "No open orders.")
+        qty, limit, status, filled, avg = cells
+        rows.append([o["symbol"], o["side"], qty, limit, status, filled, avg, o.get("origin", ""),
+                     fmt.timestamp(o.get("created_at")), button])
+    return small_table(["Symbol", "Side", "Qty", "Limit", "Status", "Filled", "Avg fill", "Origin", "Created", ""],
+                       rows, "No open orders.")
 
 
 def rejected_orders_table(orders: Sequence[dict[str, Any]]) -> Any:

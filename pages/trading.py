@@ -23,7 +23,6 @@ from components.trading_tables import (
     CLOSE_TYPE,
     control_audit_table,
     fills_table,
-    open_orders_table,
     reconciliation_view,
     rejected_orders_table,
     steps_list,
@@ -33,6 +32,7 @@ from webapp import (
     execution_callbacks,
     queries,
     trading_lift,
+    trading_orders,
     trading_positions,
     trading_queries,
     trading_ticket,
@@ -47,11 +47,13 @@ execution_callbacks.register_callbacks()  # stops form, stops and parents tables
 trading_ticket.callbacks.register()  # the manual order ticket
 trading_lift.callbacks.register()  # Pause entries / Resume, and the dialog that confirms lifting a halt
 trading_positions.callbacks.register()  # the positions card: redrawn only when its rows change
+trading_orders.callbacks.register()  # the open-orders card: redrawn only when the orders shown change
 
 REFRESH_MS = 1000
-# The sections refresh() redraws when their data change; positions are webapp/trading_positions.py's (drawn
-# again only when their rows change, so a click on a Close button is never lost to a redraw).
-SECTIONS = ("state", "progress", "orders", "fills", "reconcile", "audit", "rejections")
+# The sections refresh() redraws when their data change; positions and open orders are webapp/trading_positions.py's
+# and webapp/trading_orders.py's (drawn again only when their rows change, so a click on a Close or Cancel button is
+# never lost to a redraw).
+SECTIONS = ("state", "progress", "fills", "reconcile", "audit", "rejections")
 can_trade = trading_positions.can_close  # a trader's controls and a Close per position go together
 _action_result = action_alert  # kept under its old name for callers and tests
 
@@ -91,6 +93,7 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
         dcc.Store(id=ids.FINGERPRINTS, data={}),
         trading_positions.shape_store(),
+        trading_orders.shape_store(),
         dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", ids.section("progress")), lg=6)]),
         dbc.Row([dbc.Col([_card("Positions", ids.section("positions")), html.Div(id=ids.CLOSE_RESULT)], lg=6),
                  dbc.Col(_card("Open orders", ids.section("orders")), lg=6)]),
@@ -128,8 +131,7 @@ def _state_view(state: dict | None) -> Any:
 
 
 RENDER: dict[str, Callable[[Any], Any]] = {
-    "state": _state_view, "progress": steps_list, "orders": lambda rows: open_orders_table(rows, can_cancel=can_trade()),
-    "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
+    "state": _state_view, "progress": steps_list, "fills": fills_table, "reconcile": reconciliation_view, "audit": control_audit_table,
     "rejections": rejected_orders_table,
 }
 

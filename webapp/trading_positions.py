@@ -2,7 +2,8 @@
 
 The table (rows, links and Close buttons) is drawn again only when its rows change: another symbol, or the Close
 column appearing. Marks, P&L, quantity and entry price move on every engine tick; they are written into the cells
-in place (pattern-matching ids, components/trading_tables.position_cell_id), one value callback per tick.
+in place (pattern-matching ids, components/trading_tables.position_cell_id), one value callback per tick
+(the shared "shape + cells" logic is webapp/trading_cells.py's; the open orders work the same way).
 
 Why: redrawing the table under the pointer replaces the button a trader is pressing (the press lands on a removed
 node), and re-creates the Close buttons, which makes Dash run the Close callback again with no click; a Close
@@ -15,19 +16,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dash import ALL, Input, Output, State, dcc, no_update
-from dash import ctx as dash_ctx
-from dash.exceptions import PreventUpdate
+from dash import Input, Output, State, dcc
 
 from components.ids import trading as ids
 from components.trading_tables import POSITION_CELL, position_cells, positions_shape, positions_table
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
+from webapp import trading_cells as cells
 from webapp import trading_queries
 from webapp.auth.access import requires
 from webapp.wiring import Callbacks
 
-CELLS = {"type": POSITION_CELL, "symbol": ALL, "field": ALL}
+CELLS = cells.cells_pattern(POSITION_CELL, "symbol")
 
 callbacks = Callbacks()
 
@@ -49,28 +49,19 @@ def current_positions() -> list[dict[str, Any]]:
 
 def table_update(positions: Sequence[dict[str, Any]], closable: bool, shown: Any) -> tuple[Any, Any]:
     """(table, shape): a new table only when its shape differs from the one shown; else no_update for both."""
-    shape = positions_shape(positions, closable)
-    if shape == shown:
-        return no_update, no_update
-    return positions_table(positions, can_close=closable), shape
+    return cells.table_update(positions_shape(positions, closable), shown,
+                              lambda: positions_table(positions, can_close=closable))
+
+
+def cell_values(positions: Sequence[dict[str, Any]]) -> dict[str, cells.Cells]:
+    return {p["symbol"]: position_cells(p) for p in positions}
 
 
 def cell_updates(positions: Sequence[dict[str, Any]], cell_ids: Sequence[dict[str, Any]],
                  texts: Sequence[Any], classes: Sequence[Any]) -> tuple[list[Any], list[Any]]:
     """New text and className for each cell on the page (in Dash's order of cell_ids), no_update where the cell
     already shows the value, or where its row has gone (the table redraw removes it)."""
-    values = {p["symbol"]: position_cells(p) for p in positions}
-    new_texts: list[Any] = []
-    new_classes: list[Any] = []
-    for cell, text, cls in zip(cell_ids, texts, classes, strict=True):
-        value = values.get(str(cell.get("symbol")), {}).get(str(cell.get("field")))
-        if value is None:
-            new_texts.append(no_update)
-            new_classes.append(no_update)
-            continue
-        new_texts.append(value[0] if value[0] != text else no_update)
-        new_classes.append(value[1] if value[1] != (cls or "") else no_update)
-    return new_texts, new_classes
+    return cells.cell_updates(cell_values(positions), "symbol", cell_ids, texts, classes)
 
 
 @callbacks(Output(ids.section("positions"), "children"), Output(ids.POSITIONS_SHAPE, "data"),
@@ -85,10 +76,4 @@ def refresh_positions_table(_n: int | None, shown: Any):
            prevent_initial_call=True)
 @requires(Role.VIEWER)
 def refresh_position_values(_n: int | None, texts: list[Any], classes: list[Any]):
-    cell_ids = [o["id"] for o in dash_ctx.outputs_list[0]]
-    if not (isinstance(texts, list) and isinstance(classes, list) and len(texts) == len(classes) == len(cell_ids)):
-        raise PreventUpdate  # a malformed (forged) request: nothing to compare with
-    new_texts, new_classes = cell_updates(current_positions(), cell_ids, texts, classes)
-    if all(t is no_update for t in new_texts) and all(c is no_update for c in new_classes):
-        raise PreventUpdate  # nothing moved (a wildcard output takes a list, never a bare no_update)
-    return new_texts, new_classes
+    return cells.refresh_cells(cell_values(current_positions()), "symbol", texts, classes)

@@ -56,6 +56,7 @@ VIEWER_NOTE = "trading-viewer-note"
 CANCEL_ORDER = "trading-cancel-order"
 CANCEL_PARENT = "trading-cancel-parent"
 CLOSE_POSITION = "trading-close-position"
+ORDER_CELL = "trading-order-cell"  # an open order's value cell: {"type", "order": orders.id, "field"}
 REMOVE_STOP = "trading-remove-stop"
 STEP = "trading-step"
 STOP_LEVEL = "trading-stop-level"
@@ -78,6 +79,8 @@ LIFT_BODY = "trading-lift-body"
 LIFT_ACTION = "trading-lift-action"  # dcc.Store: the action ("pause" | "resume") the open dialog confirms
 # dcc.Store: positions_shape() of the positions table drawn on the page (webapp/trading_positions.py; None: not yet)
 POSITIONS_SHAPE = "trading-positions-shape"
+# dcc.Store: orders_shape() of the open-orders table drawn on the page (webapp/trading_orders.py; None: not yet)
+ORDERS_SHAPE = "trading-orders-shape"
 
 
 def stop_field(suffix: str) -> str:
