@@ -2,7 +2,9 @@
 
 Equity and drawdown from the risk engine's running peak, metrics with their definitions, P&L per regime,
 daily P&L, round trips with win rate, fills counted over the whole history, one symbol's price with its
-fills, and CSV downloads; all for a date range in market time. Data: webapp/performance_data.py.
+fills, and CSV downloads; all for a date range in market time. Return metrics are measured on a regular grid
+(daily, hourly or minute closes in the market's timezone, chosen by the history's length), which the metrics
+table states as its first row. Data: webapp/performance_data.py.
 """
 from __future__ import annotations
 

@@ -1,8 +1,13 @@
 """What the Performance page shows for a date range, built from the store with the shared metrics code.
 
-Metrics run on a sample of the whole history: the last snapshot of each of at most SAMPLE_POINTS
-consecutive-id buckets (every snapshot when there are fewer), annualised by the bar spacing of that
-sample (engine/analytics/periods.py); the max drawdown is exact over every snapshot (SQL window).
+Return metrics run on a regular grid, as for any return series a quant reads with quantstats/empyrical:
+the account's snapshots are irregular (every few seconds while the engine runs, none while it is stopped),
+so their equity is resampled to daily closes in the market's timezone (30 sessions of history or more),
+else hourly, else minute closes, periods without a snapshot left out, and annualised by that grid's
+periods a year (engine/analytics/grid.py; the closes are read exactly, webapp/performance_grid.py). The
+metrics code is the backtests' own (compute_metrics); the max drawdown is exact over every snapshot (SQL
+window). The chart and the equity CSV use a sample: the last snapshot of each of at most SAMPLE_POINTS
+consecutive-id buckets (every snapshot when there are fewer).
 The drawdown chart and the "from peak" figure use the risk engine's running peak: the highest equity
 since the first snapshot, stored in engine_kv (engine/trading/equity.py).
 """
@@ -15,16 +20,21 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from engine.analytics import compute_metrics, definitions_for, infer_periods_per_year, round_trips
+from engine.analytics import compute_metrics, definitions_for, round_trips
+from engine.analytics.grid import ReturnGrid
 from engine.analytics.periods import DAY_MINUTES
+from engine.market.exchange import MarketCalendar, settings_calendar_and_warning
+from engine.params.versions import active_params
 from engine.settings import MarketSourceName, Settings
 from engine.store import performance_queries as pq
 from engine.store import queries
 from engine.trading.equity import read_marks
 from webapp.cache import cache
 from webapp.context import get_context
+from webapp.performance_grid import grid_equity
 
 SAMPLE_POINTS = 10_000
+US_EQUITY_SESSION_MINUTES = 390.0  # XNYS regular session, 09:30-16:00 New York
 CHART_POINTS = 2_000
 FILLS_SHOWN = 500
 RISK_FREE = 0.0
@@ -34,7 +44,7 @@ VIEW_TTL_SECONDS = 20  # a year of history takes about a second to summarise: sh
 @dataclass
 class PerformanceView:
     span: pq.AccountRange
-    sample: pd.DataFrame  # the snapshots the metrics ran on (at most SAMPLE_POINTS + 1 rows)
+    sample: pd.DataFrame  # the snapshots the chart and the equity CSV show (at most SAMPLE_POINTS + 1 rows)
     chart: pd.DataFrame  # ts, equity, peak, drawdown_pct (at most CHART_POINTS rows)
     daily: pd.DataFrame  # day, pnl
     metrics: dict[str, object]
@@ -48,6 +58,8 @@ class PerformanceView:
     sample_rows: int
     regime_symbol: str | None = None
     notes: list[str] = field(default_factory=list)
+    grid: ReturnGrid | None = None  # the regular grid the return metrics were measured on
+    grid_equity: pd.Series | None = None  # the opening equity and each period's close, on that grid
 
     @property
     def drawdown_from_peak(self) -> float | None:
@@ -111,15 +123,16 @@ def daily_pnl(session: Session, start: datetime | None, end: datetime | None) ->
 
 
 def build_view(session: Session, start: datetime | None, end: datetime | None,
-               session_mins: float | None = None) -> PerformanceView | None:
+               session_mins: float | None = None, calendar: MarketCalendar | None = None) -> PerformanceView | None:
     """Everything the page shows for [start, end]; None when no account snapshot lies in it.
-    `session_mins`: the market's trading session when known (see market_session_minutes), else read from the data."""
+    `session_mins`: the market's trading session when known (see market_session_minutes), else read from the data;
+    `calendar`: the market's timezone and exchange (its days are the daily grid's), UTC without one."""
     span = pq.account_range(session, start, end)
-    if span is None:
+    on_grid = grid_equity(session, start, end, calendar, session_mins) if span is not None else None
+    if span is None or on_grid is None:
         return None
     sample = pq.account_sample(session, start, end, SAMPLE_POINTS, span)
-    equity = pd.Series(sample["equity"].to_numpy(), index=pd.DatetimeIndex(sample["ts"]))
-    gross = pd.Series(sample["gross_exposure"].to_numpy(), index=equity.index)
+    grid, equity, gross = on_grid.grid, on_grid.equity, on_grid.gross
     fills = pq.fills_frame(session, None, end)  # from the start: a trip in range may have opened before it
     trips = round_trips(fills)
     if start is not None and len(trips):
@@ -127,24 +140,26 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
     in_range = fills[fills["ts"] >= pd.Timestamp(start)] if start is not None else fills
     symbol = regime_symbol(session)
     regimes = pq.regime_changes(session, symbol, end) if symbol else None
-    ppy = infer_periods_per_year(pd.DatetimeIndex(equity.index), session_mins)
+    ppy = grid.periods_per_year
     metrics = compute_metrics(equity, in_range, regimes, ppy, RISK_FREE, gross_exposure=gross, trips=trips)
     exact = pq.max_drawdown(session, start, end)
     if exact is not None:  # every snapshot, not only the sampled ones
         metrics["max_drawdown"] = exact
         cagr = metrics.get("cagr")
         metrics["calmar"] = float(cagr) / -exact if isinstance(cagr, float) and exact < 0 else None
+    metrics["return_frequency"] = grid.label
     count, commission = pq.fill_totals(session, start, end)
     marks = read_marks(session)
     return PerformanceView(
         span=span, sample=sample, chart=chart_frame(sample, pq.peak_before(session, start)), daily=daily_pnl(session, start, end),
-        metrics=metrics, definitions=definitions_for(ppy, RISK_FREE), trips=trips,
+        metrics=metrics, definitions=definitions_for(ppy, RISK_FREE, grid), trips=trips,
         fills=pq.recent_fills(session, start, end, FILLS_SHOWN), fill_count=count, commission=commission,
         stored_peak=float(marks.peak) if marks.peak is not None else None,
         latest_equity=float(marks.equity) if marks.equity is not None else None,
-        sample_rows=len(sample), regime_symbol=symbol,
-        notes=[f"metrics on {len(sample):,} of {span.rows:,} snapshots (the last of every {-(-span.rows // SAMPLE_POINTS)}),"
-               f" {ppy:,.0f} return periods a year, risk-free rate {RISK_FREE:.2%}; max drawdown over every snapshot",
+        sample_rows=len(sample), regime_symbol=symbol, grid=grid, grid_equity=equity,
+        notes=[f"returns on {grid.label}: {len(equity) - 1:,} {grid.adjective} returns from {span.rows:,} snapshots "
+               f"(the last snapshot of each {grid.unit}; {grid.unit}s without one left out), annualised by "
+               f"{ppy:,.0f} {grid.adjective} returns a year ({grid.factor_text}), risk-free rate {RISK_FREE:.2%}; max drawdown over every snapshot",
                *short_history_note(span.first_ts, span.last_ts)],
     )
 
@@ -166,16 +181,31 @@ def short_history_note(first: datetime, last: datetime) -> list[str]:
 
 def market_session_minutes(settings: Settings) -> float | None:
     """The simulated market trades round the clock: its session is a day, whatever gaps the account history
-    has (the app was not running); other markets' sessions are read from the snapshots (periods.py)."""
-    return float(DAY_MINUTES) if settings.market_source == MarketSourceName.SIMULATED else None
+    has (the app was not running); Alpaca's US equities trade the XNYS regular session (390 minutes); CSV
+    replays' sessions are read from the snapshots (periods.py)."""
+    if settings.market_source == MarketSourceName.SIMULATED:
+        return float(DAY_MINUTES)
+    if settings.market_source == MarketSourceName.ALPACA:
+        return US_EQUITY_SESSION_MINUTES
+    return None
+
+
+def market_calendar(session: Session, settings: Settings) -> MarketCalendar | None:
+    """The market's calendar (timezone, exchange) as the other pages read it; None (UTC) when unreadable."""
+    try:
+        return settings_calendar_and_warning(settings, active_params(session))[0]
+    except Exception:  # noqa: BLE001 - no parameters yet or an unknown zone: UTC days, as before
+        return None
 
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)
 def performance_view(start_day: str | None, end_day: str | None) -> PerformanceView | None:
     start, end = day_bounds(parse_day(start_day), parse_day(end_day))
     ctx = get_context()
+    with ctx.store.read() as session:  # its own read: a failed parameter read leaves nothing half done
+        calendar = market_calendar(session, ctx.settings)
     with ctx.store.read() as session:
-        return build_view(session, start, end, market_session_minutes(ctx.settings))
+        return build_view(session, start, end, market_session_minutes(ctx.settings), calendar)
 
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)

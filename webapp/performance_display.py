@@ -21,13 +21,18 @@ TRIP_COLUMNS = [column("exit_ts", "Exit (market time)"), column("symbol"), colum
 TRIPS_SHOWN = 1_000
 
 
+FREQUENCY_ROW = ("return_frequency", "Return frequency")  # the live page's grid (engine/analytics/grid.py)
+
+
 def metrics_table(view: PerformanceView) -> html.Table:
-    """Metric, value and its definition (also the row's tooltip), so every number says how it was made."""
+    """Metric, value and its definition (also the row's tooltip), so every number says how it was made; the
+    return frequency (the grid the returns were measured on) first, beside the factor they are annualised by."""
+    shown = ((FREQUENCY_ROW,) if "return_frequency" in view.metrics else ()) + METRIC_ROWS
     rows = [html.Tr([html.Td(label), html.Td(format_metric(key, view.metrics.get(key)), className="text-end",
                                              id=f"performance-metric-{key.replace('_', '-')}"),
                      html.Td(view.definitions.get(key, ""), className="small text-muted")],
                     title=view.definitions.get(key, ""))
-            for key, label in METRIC_ROWS]
+            for key, label in shown]
     return html.Table([html.Thead(html.Tr([html.Th("Metric"), html.Th("Value"), html.Th("Definition")])),
                        html.Tbody(rows)], className="table table-sm table-striped mb-0")
 

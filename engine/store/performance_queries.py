@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Float, and_, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Float, Integer, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import AccountSnapshot, BarRow, FillRow, RegimeSnapshot
@@ -200,5 +200,27 @@ def symbol_closes(session: Session, symbol: str, start: datetime | None, end: da
     rows = session.execute(select(BarRow.ts, cast(BarRow.close, Float)).join(last, BarRow.id == last.c.last_id)
                            .order_by(BarRow.ts)).all()
     frame = pd.DataFrame(rows, columns=["ts", "close"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
+def _epoch_bucket(session: Session, seconds: int) -> Any:
+    """floor(seconds since 1970 UTC / `seconds`) of a snapshot's time, on SQLite and PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", AccountSnapshot.ts)), BigInteger) // seconds
+    return cast(func.strftime("%s", AccountSnapshot.ts), Integer) // seconds  # SQLite stores naive UTC text
+
+
+def account_points(session: Session, start: datetime | None, end: datetime | None, seconds: int) -> pd.DataFrame:
+    """ts, equity, gross_exposure of the range's first snapshot and of the last snapshot of each UTC bucket of
+    `seconds` (snapshot ids grow with time: the highest id is the last), oldest first."""
+    last = (select(func.max(AccountSnapshot.id).label("last_id"))
+            .where(_within(AccountSnapshot.ts, start, end)).group_by(_epoch_bucket(session, seconds)).subquery())
+    first = (select(func.min(AccountSnapshot.id)).where(_within(AccountSnapshot.ts, start, end))).scalar_subquery()
+    rows = session.execute(
+        select(AccountSnapshot.ts, EQUITY, cast(AccountSnapshot.gross_exposure, Float))
+        .where((AccountSnapshot.id.in_(select(last.c.last_id))) | (AccountSnapshot.id == first))
+        .order_by(AccountSnapshot.id)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["ts", "equity", "gross_exposure"])
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
