@@ -15,7 +15,7 @@ from sqlalchemy import update
 from engine.store.models import OrderRow
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
-from tests.integration.test_trading_positions_no_redraw import ids_in
+from tests.dash_tree import json_ids
 from tests.planner_page_fixtures import seeded_app
 from webapp import trading_queries
 
@@ -60,7 +60,7 @@ def test_orders_table_is_drawn_once_and_its_cells_follow_the_orders(seeded: Any)
     shape = out[SHAPE]["data"]
     assert shape[0] is True and len(shape[1]) == 2
     newer, older = shape[1]  # newest first
-    drawn = ids_in(out["trading-orders"]["children"])
+    drawn = json_ids(out["trading-orders"]["children"])
     assert [i["index"] for i in drawn if isinstance(i, dict) and i.get("type") == CANCEL] == [newer, older]
     assert {"type": CELL, "order": older, "field": "status"} in drawn
 
@@ -90,5 +90,5 @@ def test_orders_table_is_drawn_once_and_its_cells_follow_the_orders(seeded: Any)
     assert third.status_code == 200
     out = third.get_json()["response"]
     assert out[SHAPE]["data"] == [True, [newer]]
-    drawn = ids_in(out["trading-orders"]["children"])
+    drawn = json_ids(out["trading-orders"]["children"])
     assert [i["index"] for i in drawn if isinstance(i, dict) and i.get("type") == CANCEL] == [newer]

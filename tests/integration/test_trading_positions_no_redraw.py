@@ -11,20 +11,10 @@ from sqlalchemy import select
 from engine.store.models import PositionRow
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
+from tests.dash_tree import json_ids
 from tests.planner_page_fixtures import seeded_app
 
 SHAPE = "trading-positions-shape"
-
-
-def ids_in(tree: Any) -> list[Any]:
-    """Every component id in a layout as JSON, depth first."""
-    if isinstance(tree, list):
-        return [i for child in tree for i in ids_in(child)]
-    if not isinstance(tree, dict):
-        return []
-    props = tree.get("props", {})
-    own = [props["id"]] if "id" in props else []
-    return own + ids_in(props.get("children"))
 
 
 @pytest.fixture()
@@ -50,7 +40,7 @@ def test_positions_table_is_drawn_once_then_left_alone(seeded: Any) -> None:
     assert first.status_code == 200, first.get_data(as_text=True)[:500]
     out: dict[str, Any] = first.get_json()["response"]
     assert out[SHAPE]["data"] == [True, held]
-    drawn = ids_in(out["trading-positions"]["children"])
+    drawn = json_ids(out["trading-positions"]["children"])
     assert [i["index"] for i in drawn if isinstance(i, dict) and i.get("type") == "trading-close-position"] == held
 
     again = trader.post(wr.CALLBACK_URL, json=wr.build_body(table, {0: 2, 1: [True, held]}))

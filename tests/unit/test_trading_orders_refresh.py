@@ -11,6 +11,7 @@ from typing import Any
 from dash import no_update
 
 from components.trading_tables import CANCEL_TYPE, ORDER_CELL
+from tests.dash_tree import component_ids
 from webapp import trading_cells
 from webapp.trading_orders import cell_updates, table_update
 
@@ -25,24 +26,6 @@ A = order(7, "AAA")
 B = order(9, "BBB", qty=1500, limit=None)
 
 
-def ids_in(component: Any) -> list[Any]:
-    """Every id in a rendered component tree, depth first."""
-    found: list[Any] = []
-    stack = [component]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list | tuple):
-            stack.extend(reversed(node))
-            continue
-        ident = getattr(node, "id", None)
-        if ident is not None:
-            found.append(ident)
-        children = getattr(node, "children", None)
-        if children is not None and not isinstance(children, str):
-            stack.append(children)
-    return found
-
-
 def cell(order_id: int, field: str) -> dict[str, Any]:
     return {"type": "trading-order-cell", "order": order_id, "field": field}
 
@@ -55,7 +38,7 @@ def cancel(order_id: int) -> dict[str, Any]:
 def test_first_refresh_draws_a_cancel_button_and_value_cells_per_order() -> None:
     table, shape = table_update([B, A], True, None)
     assert shape == [True, [9, 7]]
-    ids = ids_in(table)
+    ids = component_ids(table)
     assert [i for i in ids if isinstance(i, dict) and i["type"] == "trading-cancel-order"] == [cancel(9), cancel(7)]
     assert [i for i in ids if isinstance(i, dict) and i["type"] == "trading-order-cell" and i["order"] == 7] == [
         cell(7, "qty"), cell(7, "limit_price"), cell(7, "status"), cell(7, "filled_qty"), cell(7, "filled_avg_price")]
@@ -73,12 +56,12 @@ def test_status_fills_and_avg_price_changes_do_not_redraw_the_table() -> None:
 def test_a_new_or_gone_order_or_the_cancel_column_redraws_the_table() -> None:
     shown = [True, [9, 7]]
     table, shape = table_update([order(12, "CCC"), B, A], True, shown)
-    assert shape == [True, [12, 9, 7]] and cancel(12) in ids_in(table)
+    assert shape == [True, [12, 9, 7]] and cancel(12) in component_ids(table)
     table, shape = table_update([B], True, shown)  # order 7 cancelled: it leaves the open set
-    assert shape == [True, [9]] and cancel(7) not in ids_in(table) and cancel(9) in ids_in(table)
+    assert shape == [True, [9]] and cancel(7) not in component_ids(table) and cancel(9) in component_ids(table)
     table, shape = table_update([B, A], False, shown)  # a viewer's table has no Cancel column
     assert shape == [False, [9, 7]]
-    assert not [i for i in ids_in(table) if isinstance(i, dict) and i.get("type") == "trading-cancel-order"]
+    assert not [i for i in component_ids(table) if isinstance(i, dict) and i.get("type") == "trading-cancel-order"]
     table, shape = table_update([], True, shown)
     assert shape == [True, []] and table.children == "No open orders."
 

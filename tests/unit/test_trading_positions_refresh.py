@@ -10,6 +10,7 @@ from typing import Any
 from dash import no_update
 
 from components.trading_tables import CLOSE_TYPE, POSITION_CELL
+from tests.dash_tree import component_ids
 from webapp.trading_positions import cell_updates, table_update
 
 
@@ -21,24 +22,6 @@ AAA = position("AAA", 10, 100.0, 101.0, 10.0)
 BBB = position("BBB", -5, 50.0, 51.0, -5.0)
 
 
-def ids_in(component: Any) -> list[Any]:
-    """Every id in a rendered component tree, depth first."""
-    found: list[Any] = []
-    stack = [component]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list | tuple):
-            stack.extend(reversed(node))
-            continue
-        ident = getattr(node, "id", None)
-        if ident is not None:
-            found.append(ident)
-        children = getattr(node, "children", None)
-        if children is not None and not isinstance(children, str):
-            stack.append(children)
-    return found
-
-
 def cell(symbol: str, field: str) -> dict[str, str]:
     return {"type": "trading-position-cell", "symbol": symbol, "field": field}
 
@@ -47,7 +30,7 @@ def cell(symbol: str, field: str) -> dict[str, str]:
 def test_first_refresh_draws_the_table_with_a_close_button_and_value_cells_per_row() -> None:
     table, shape = table_update([AAA, BBB], True, None)
     assert shape == [True, ["AAA", "BBB"]]
-    ids = ids_in(table)
+    ids = component_ids(table)
     assert {"type": "trading-close-position", "index": "AAA"} in ids
     assert {"type": "trading-close-position", "index": "BBB"} in ids
     assert cell("AAA", "market_price") in ids and cell("BBB", "unrealized_pnl") in ids
@@ -65,12 +48,12 @@ def test_a_new_or_gone_symbol_or_the_close_column_redraws_the_table() -> None:
     shown = [True, ["AAA", "BBB"]]
     table, shape = table_update([AAA, BBB, position("CCC", 1, 10.0, 10.0, 0.0)], True, shown)
     assert shape == [True, ["AAA", "BBB", "CCC"]] and table is not no_update
-    assert {"type": "trading-close-position", "index": "CCC"} in ids_in(table)
+    assert {"type": "trading-close-position", "index": "CCC"} in component_ids(table)
     table, shape = table_update([BBB], True, shown)
-    assert shape == [True, ["BBB"]] and {"type": "trading-close-position", "index": "AAA"} not in ids_in(table)
+    assert shape == [True, ["BBB"]] and {"type": "trading-close-position", "index": "AAA"} not in component_ids(table)
     table, shape = table_update([AAA, BBB], False, shown)  # a viewer's table has no Close column
     assert shape == [False, ["AAA", "BBB"]]
-    assert not [i for i in ids_in(table) if isinstance(i, dict) and i.get("type") == "trading-close-position"]
+    assert not [i for i in component_ids(table) if isinstance(i, dict) and i.get("type") == "trading-close-position"]
     table, shape = table_update([], True, shown)
     assert shape == [True, []] and table.children == "No positions."
 

@@ -1,0 +1,34 @@
+"""Component ids in a Dash layout, for tests that check what a callback drew: `component_ids` walks the
+component objects a factory returns, `json_ids` the same tree as a callback's JSON response carries it."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def component_ids(component: Any) -> list[Any]:
+    """Every id in a rendered component tree, depth first."""
+    found: list[Any] = []
+    stack = [component]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list | tuple):
+            stack.extend(reversed(node))
+            continue
+        ident = getattr(node, "id", None)
+        if ident is not None:
+            found.append(ident)
+        children = getattr(node, "children", None)
+        if children is not None and not isinstance(children, str):
+            stack.append(children)
+    return found
+
+
+def json_ids(tree: Any) -> list[Any]:
+    """Every component id in a layout as JSON, depth first."""
+    if isinstance(tree, list):
+        return [i for child in tree for i in json_ids(child)]
+    if not isinstance(tree, dict):
+        return []
+    props = tree.get("props", {})
+    own = [props["id"]] if "id" in props else []
+    return own + json_ids(props.get("children"))
