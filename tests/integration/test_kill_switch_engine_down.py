@@ -67,6 +67,9 @@ def signal_outside_a_write(proc: subprocess.Popen, sig: signal.Signals, url: str
             proc.wait(timeout=10)
 
 
+# one rerun: the 1.5 s bound is wall clock with the hung engine and a second xdist worker on two shared cores (CI
+# measured 1.69 s once); a kill switch that is really slow fails twice
+@pytest.mark.flaky(reruns=1, reruns_delay=2)
 @pytest.mark.parametrize("how", ["hung", "killed"])
 def test_kill_switch_with_the_engine_hung_or_killed(tmp_path, any_db_url: str, how: str):
     url = any_db_url
