@@ -75,6 +75,18 @@ def dependencies(client: Any) -> list[dict[str, Any]]:
     return list(response.get_json())
 
 
+def first_refresh(client: Any, output: str) -> dict[str, Any]:
+    """The response of the one callback that writes `output` (e.g. "trading-orders.children"), called as the
+    page's first interval tick; asserts it is the only writer and is driven by the Trading interval alone."""
+    writers = [d for d in dependencies(client) if output in d["output"]]
+    assert len(writers) == 1, [d["output"] for d in writers]  # the page's section refresh no longer draws it
+    table = writers[0]
+    assert [i["id"] for i in table["inputs"]] == ["trading-interval"]
+    first = client.post(CALLBACK_URL, json=build_body(table, {0: 1, 1: None}))
+    assert first.status_code == 200, first.get_data(as_text=True)[:500]
+    return {"callback": table, "response": first.get_json()["response"]}
+
+
 def find(deps: list[dict[str, Any]], output_contains: str, input_contains: str = "") -> dict[str, Any]:
     """The one dependency whose output key contains `output_contains` (and an input id containing `input_contains`)."""
     hits = [d for d in deps if output_contains in d["output"]

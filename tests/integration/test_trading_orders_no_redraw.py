@@ -48,15 +48,8 @@ def set_order(app: Any, ctx: Any, order_id: int, **values: Any) -> None:
 def test_orders_table_is_drawn_once_and_its_cells_follow_the_orders(seeded: Any) -> None:
     app, ctx = seeded
     trader = login_client(app, "trader")
-    deps = wr.dependencies(trader)
-    writers = [d for d in deps if "trading-orders.children" in d["output"]]
-    assert len(writers) == 1, [d["output"] for d in writers]  # the page's section refresh no longer draws it
-    table = writers[0]
-    assert [i["id"] for i in table["inputs"]] == ["trading-interval"]
-
-    first = trader.post(wr.CALLBACK_URL, json=wr.build_body(table, {0: 1, 1: None}))
-    assert first.status_code == 200, first.get_data(as_text=True)[:500]
-    out: dict[str, Any] = first.get_json()["response"]
+    refreshed = wr.first_refresh(trader, "trading-orders.children")
+    table, out = refreshed["callback"], refreshed["response"]
     shape = out[SHAPE]["data"]
     assert shape[0] is True and len(shape[1]) == 2
     newer, older = shape[1]  # newest first
@@ -69,7 +62,7 @@ def test_orders_table_is_drawn_once_and_its_cells_follow_the_orders(seeded: Any)
     again = trader.post(wr.CALLBACK_URL, json=wr.build_body(table, {0: 2, 1: shape}))
     assert again.status_code == 204 or again.get_json()["response"] == {}, again.get_data(as_text=True)[:300]
 
-    values = wr.find(deps, CELL, "trading-interval")
+    values = wr.find(wr.dependencies(trader), CELL, "trading-interval")
     shown = {"status": "new", "filled_qty": "0", "filled_avg_price": "—"}
     cells = wr.Matches(({"order": o, "field": f}, shown[f]) for o in (newer, older) for f in shown)
     classes = wr.Matches(({"order": o, "field": f}, "") for o in (newer, older) for f in shown)

@@ -30,15 +30,8 @@ def test_positions_table_is_drawn_once_then_left_alone(seeded: Any) -> None:
         held = sorted(s.scalars(select(PositionRow.symbol).where(PositionRow.qty != 0)))
     assert len(held) == 2
     trader = login_client(app, "trader")
-    deps = wr.dependencies(trader)
-    writers = [d for d in deps if "trading-positions.children" in d["output"]]
-    assert len(writers) == 1, [d["output"] for d in writers]  # the page's section refresh no longer draws it
-    table = writers[0]
-    assert [i["id"] for i in table["inputs"]] == ["trading-interval"]
-
-    first = trader.post(wr.CALLBACK_URL, json=wr.build_body(table, {0: 1, 1: None}))
-    assert first.status_code == 200, first.get_data(as_text=True)[:500]
-    out: dict[str, Any] = first.get_json()["response"]
+    refreshed = wr.first_refresh(trader, "trading-positions.children")
+    table, out = refreshed["callback"], refreshed["response"]
     assert out[SHAPE]["data"] == [True, held]
     drawn = json_ids(out["trading-positions"]["children"])
     assert [i["index"] for i in drawn if isinstance(i, dict) and i.get("type") == "trading-close-position"] == held
