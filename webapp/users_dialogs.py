@@ -70,8 +70,11 @@ def _unchanged(message: str) -> UsersStep:
 
 def _find(store: Store, name: str) -> users.UserInfo:
     """The user named exactly `name`; UserError (with a near name) when there is none, as users._change says it."""
+    return _find_in(users.list_users(store), name)
+
+
+def _find_in(every: list[users.UserInfo], name: str) -> users.UserInfo:
     users.check_name(name)
-    every = users.list_users(store)
     for info in every:
         if info.name == name:
             return info
@@ -88,18 +91,23 @@ def ask_change(store: Store, pick: object, change: object) -> UsersStep:
     (same role, already disabled / enabled): no dialog, "nothing changed"."""
     what = field(change)
     try:
+        every = users.list_users(store)
         if what.startswith("role:"):
             role = parse_role(what.removeprefix("role:")).value
-            user = _find(store, field(pick))
+            user = _find_in(every, field(pick))
             if user.role == role:
                 return _unchanged(f"{user.name} is already {role}; nothing changed")
+            if users.ends_last_admin(every, user.name, role=role):  # refused before the dialog, not after it
+                raise users.UserError(users.last_admin_message(user.name))
             return UsersStep(None, dialog="role", pending={"action": "role", "name": user.name, "from": user.role,
                                                            "to": role},
                              body=f"Change {user.name}'s role from {user.role} to {role}? Their open sessions end.")
         if what in ("disable", "enable"):
-            user = _find(store, field(pick))
+            user = _find_in(every, field(pick))
             if user.disabled == (what == "disable"):
                 return _unchanged(f"{user.name} is already {_status(user.disabled)}; nothing changed")
+            if what == "disable" and users.ends_last_admin(every, user.name, disabled=True):
+                raise users.UserError(users.last_admin_message(user.name))
             body = (f"Disable {user.name}? They are logged out and cannot log in." if what == "disable" else
                     f"Enable {user.name}? They can log in again.")
             return UsersStep(None, dialog="disable" if what == "disable" else "enable", body=body, pending={"action": what, "name": user.name})

@@ -79,6 +79,21 @@ def count_users(store: Store) -> int:
         return int(s.scalar(select(func.count()).select_from(User)) or 0)
 
 
+def last_admin_message(name: str) -> str:
+    return f"{name} is the last active admin; make another admin first"
+
+
+def ends_last_admin(every: list[UserInfo], name: str, role: str | None = None, disabled: bool | None = None) -> bool:
+    """Would giving `name` this role / status leave no active admin? The pages ask it before a confirm dialog;
+    _change asks the store again inside its transaction (the authoritative check)."""
+    user = next((u for u in every if u.name == name), None)
+    if user is None or user.role != Role.ADMIN or user.disabled:
+        return False
+    stays = (role if role is not None else user.role) == Role.ADMIN and not (disabled if disabled is not None
+                                                                            else user.disabled)
+    return not stays and not any(u.role == Role.ADMIN and not u.disabled and u.name != name for u in every)
+
+
 def list_users(store: Store) -> list[UserInfo]:
     with store.read() as s:
         return [_info(u) for u in s.scalars(select(User).order_by(User.name))]
@@ -129,7 +144,7 @@ def _change(store: Store, now: datetime, actor: str, name: str, action: str, det
             others = s.scalar(select(func.count()).select_from(User).where(
                 User.role == Role.ADMIN.value, User.disabled.is_(False), User.id != row.id))
             if not others:
-                raise UserError(f"{name} is the last active admin; make another admin first")
+                raise UserError(last_admin_message(name))
         if noop_ok and all(getattr(row, key) == value for key, value in values.items()):
             # already so (a second "disable"): nothing changes and no session ends; the audit row says
             # "unchanged" instead of a change that did not happen (like a repeated trading pause)

@@ -200,9 +200,23 @@ def test_refusals_come_before_any_dialog(app) -> None:  # type: ignore[no-untype
     assert _user(app, "erin").role == "viewer" and not _user(app, "erin").disabled and _audit(app) == []
 
 
-def test_the_last_admin_is_refused_at_confirm(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_admin_is_refused_before_the_dialog(app) -> None:  # type: ignore[no-untyped-def]
     page = Page(app)  # "admin" is the only admin
-    page.press("users-apply", users_pick="admin", users_change="disable")
-    out = page.press("users-disable-dialog-confirm")
+    refusal = "refused: admin is the last active admin; make another admin first"
+    for change in ("disable", "role:trader", "role:viewer"):
+        out = page.press("users-apply", users_pick="admin", users_change=change)
+        assert _open_dialogs(out) == {} and _message(out) == refusal, change
+    assert _user(app, "admin").role == "admin" and not _user(app, "admin").disabled and _audit(app) == []
+
+
+def test_a_second_admin_lets_the_dialog_open_and_confirm_checks_again(app) -> None:  # type: ignore[no-untyped-def]
+    _add(app, "ann", "admin")
+    _add(app, "old", "admin", disabled=True)  # a disabled admin does not count
+    page = Page(app)  # logged in as "admin", who is about to step down
+    out = page.press("users-apply", users_pick="admin", users_change="role:trader")
+    assert "role" in _open_dialogs(out)
+    # while the dialog is open ann is disabled elsewhere: Confirm refuses, checked again in the store's transaction
+    users.set_disabled(_store(app), utcnow(), "cli:test", "ann")
+    out = page.press("users-role-dialog-confirm")
     assert _message(out) == "refused: admin is the last active admin; make another admin first"
-    assert not _user(app, "admin").disabled
+    assert _user(app, "admin").role == "admin"
