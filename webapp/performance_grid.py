@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.analytics.grid import ReturnGrid, SessionDay, choose_grid, close_mask
 from engine.market.exchange import MarketCalendar
-from engine.store.performance_queries import account_points
+from engine.store.performance_queries import account_points, point_before
 
 QUARTER_HOUR = 900
 MINUTE = 60
@@ -51,7 +51,9 @@ def grid_equity(session: Session, start: datetime | None, end: datetime | None,
                 calendar: MarketCalendar | None = None, session_mins: float | None = None,
                 reader: Callable[[Session, datetime | None, datetime | None, int], pd.DataFrame] = account_points,
                 ) -> GridEquity | None:
-    """The grid chosen for the range's history and the equity on it; None without a snapshot in range."""
+    """The grid chosen for the range's history and the equity on it; None without a snapshot in range. A range
+    that starts mid-history opens with the last snapshot before its start (its first return is measured from
+    there, as the daily P&L's first day is), else with its own first snapshot."""
     timezone = calendar.timezone if calendar is not None else "UTC"
     day_of = session_day_of(calendar)
     points = reader(session, start, end, QUARTER_HOUR)
@@ -62,7 +64,9 @@ def grid_equity(session: Session, start: datetime | None, end: datetime | None,
         points = reader(session, start, end, MINUTE)
         if session_mins is None:  # the session read from minute points, as periods.py reads bars
             grid = choose_grid(pd.DatetimeIndex(points["ts"]), timezone, None, day_of)
-    index = pd.DatetimeIndex(points["ts"])
-    mask = close_mask(index, grid, day_of)
-    return GridEquity(grid=grid, equity=pd.Series(points["equity"].to_numpy()[mask], index=index[mask]),
-                      gross=pd.Series(points["gross_exposure"].to_numpy()[mask], index=index[mask]))
+    before = point_before(session, start) if start is not None else points.iloc[:0]
+    mask = close_mask(pd.DatetimeIndex(points["ts"]), grid, day_of, opening=before.empty)
+    kept = pd.concat([before, points[mask]], ignore_index=True)
+    index = pd.DatetimeIndex(kept["ts"])
+    return GridEquity(grid=grid, equity=pd.Series(kept["equity"].to_numpy(), index=index),
+                      gross=pd.Series(kept["gross_exposure"].to_numpy(), index=index))

@@ -111,14 +111,16 @@ def period_keys(index: pd.DatetimeIndex, kind: str, timezone: str = "UTC",
     return utc - local % step  # the UTC instant the local period began
 
 
-def close_mask(index: pd.DatetimeIndex, grid: ReturnGrid, session_day: SessionDay | None = None) -> np.ndarray:
-    """True at the close of every period with a snapshot (its last one) and at the first snapshot (the opening
-    equity). `index` must be in increasing order."""
+def close_mask(index: pd.DatetimeIndex, grid: ReturnGrid, session_day: SessionDay | None = None,
+               opening: bool = True) -> np.ndarray:
+    """True at the close of every period with a snapshot (its last one) and, with `opening`, at the first snapshot
+    (the opening equity; False: the caller has the opening from before these snapshots). `index` must be in
+    increasing order."""
     keys = period_keys(index, grid.kind, grid.timezone, session_day)
     if len(keys) == 0:
         return np.zeros(0, dtype=bool)
     mask = np.append(keys[1:] != keys[:-1], True)
-    mask[0] = True
+    mask[0] = mask[0] or opening
     return mask
 
 

@@ -211,6 +211,17 @@ def _epoch_bucket(session: Session, seconds: int) -> Any:
     return cast(func.strftime("%s", AccountSnapshot.ts), Integer) // seconds  # SQLite stores naive UTC text
 
 
+def point_before(session: Session, start: datetime) -> pd.DataFrame:
+    """ts, equity, gross_exposure of the last snapshot before `start` (no row when there is none): the equity a
+    range that starts mid-history opens with, as a return series cut at a date starts from the close before it."""
+    rows = session.execute(
+        select(AccountSnapshot.ts, EQUITY, cast(AccountSnapshot.gross_exposure, Float))
+        .where(AccountSnapshot.ts < start).order_by(AccountSnapshot.id.desc()).limit(1)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["ts", "equity", "gross_exposure"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
 def account_points(session: Session, start: datetime | None, end: datetime | None, seconds: int) -> pd.DataFrame:
     """ts, equity, gross_exposure of the range's first snapshot and of the last snapshot of each UTC bucket of
     `seconds` (snapshot ids grow with time: the highest id is the last), oldest first."""

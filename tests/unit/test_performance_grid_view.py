@@ -6,7 +6,7 @@ expectations are picked by position or with pandas from the written rows, indepe
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -135,6 +135,11 @@ def test_daily_closes_in_new_york_on_the_exchange_calendar(any_db_url: str) -> N
     assert view.metrics["return_frequency"] == "daily closes (America/New_York)"
     assert "trading day in America/New_York" in view.definitions["return_frequency"]
     assert ranged is not None and ranged.grid is not None and ranged.grid_equity is not None
-    assert ranged.grid_equity.index[0] >= pd.Timestamp(datetime(2026, 1, 12, tzinfo=UTC))
-    assert ranged.metrics["total_return"] == pytest.approx(
-        frame[frame.index >= pd.Timestamp(start)].iloc[-1] / frame[frame.index >= pd.Timestamp(start)].iloc[0] - 1)
+    # a range from mid-history opens with the last snapshot before it (Friday's evening one), as the daily P&L does
+    inside, before = frame[frame.index >= pd.Timestamp(start)], frame[frame.index < pd.Timestamp(start)]
+    assert ranged.grid_equity.index[0] == before.index[-1] and ranged.grid_equity.iloc[0] == before.iloc[-1]
+    assert ranged.grid.kind == "hourly"  # 28 sessions in range: fewer than the daily grid's 30
+    hourly = inside.groupby(inside.index.floor("h")).last()  # New York hours are whole UTC hours
+    assert ranged.grid_equity.iloc[1:].tolist() == hourly.tolist()
+    assert ranged.metrics["total_return"] == pytest.approx(inside.iloc[-1] / before.iloc[-1] - 1, rel=1e-12)
+    assert ranged.daily["pnl"].sum() == pytest.approx(inside.iloc[-1] - before.iloc[-1], abs=1e-6)
