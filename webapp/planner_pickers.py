@@ -5,7 +5,11 @@ webapp/planner_preset_callbacks.py writes the "presets changed" store (ids.PRESE
 after each such write; each callback here reads it, gives its pickers the current list of presets, moves a picker
 that was on a renamed preset to the new name and clears one that was on a deleted preset, and says so in the
 tab's note (a cleared comparison shows nothing; a cleared regime row must be picked again before the table can
-be saved). The preset picker and the versions selector are refreshed by the write callback itself."""
+be saved). The preset picker and the versions selector are refreshed by the write callback itself.
+
+A change made in another browser tab (or by another user) sends this page no event: the pickers also read the list
+again whenever the trader switches the page's tab, so the tab they turn to shows the store's presets (a picker on a
+preset that is gone is cleared with a note; a rename made elsewhere cannot be told from a delete)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -59,16 +63,26 @@ def _names() -> list[str]:
         return list(preset_store.list_presets(session))
 
 
+TAB_SWITCH: dict[str, Any] = {"n": 0, "old": None, "new": None}  # the event a tab switch stands for: no rename known
+
+
 def pickers_outputs(changed: object, labels: Sequence[str], values: Sequence[object]) -> tuple[Any, list[Any], Any]:
-    """(options, value of each picker, note) after the "presets changed" event `changed`, for pickers named
-    `labels` (in the note) currently on `values`; all no_update for a malformed event."""
+    """(options, value of each picker, note) after the "presets changed" event `changed` (TAB_SWITCH: the trader
+    turned to another tab), for pickers named `labels` (in the note) currently on `values`; all no_update for a
+    malformed event. A tab switch that finds nothing gone leaves the note as it is."""
     event = _event(changed)
     if event is None or len(labels) != len(values):
         return no_update, [no_update] * len(values), no_update
     names = _names()
     followed = [follow(value, *event, names) for value in values]
     notes = [f"{label}: {said}" for label, (_value, said) in zip(labels, followed, strict=True) if said]
-    return preset_options(names), [value for value, _said in followed], _note(notes)
+    note = no_update if changed is TAB_SWITCH and not notes else _note(notes)
+    return preset_options(names), [value for value, _said in followed], note
+
+
+def _changed_or_tab(changed: object) -> object:
+    """The event this run answers: TAB_SWITCH when the page's tab was switched, else the "presets changed" data."""
+    return TAB_SWITCH if dash.ctx.triggered_id == ids.TABS else changed
 
 
 def compare_outputs(changed: object, a: object, b: object) -> tuple[Any, ...]:
@@ -94,17 +108,18 @@ def register_callbacks() -> None:
     @dash.callback(Output(ids.COMPARE_A, "options"), Output(ids.COMPARE_A, "value"),
                    Output(ids.COMPARE_B, "options"), Output(ids.COMPARE_B, "value"),
                    Output(ids.COMPARE_NOTE, "children"),
-                   Input(ids.PRESETS_CHANGED, "data"), State(ids.COMPARE_A, "value"), State(ids.COMPARE_B, "value"),
-                   prevent_initial_call=True)
+                   Input(ids.PRESETS_CHANGED, "data"), Input(ids.TABS, "active_tab"),
+                   State(ids.COMPARE_A, "value"), State(ids.COMPARE_B, "value"), prevent_initial_call=True)
     @requires(Role.VIEWER)
-    def refresh_compare_pickers(changed: dict[str, Any] | None, a: str | None, b: str | None) -> Any:
-        return compare_outputs(changed, a, b)
+    def refresh_compare_pickers(changed: dict[str, Any] | None, _tab: str | None, a: str | None,
+                                b: str | None) -> Any:
+        return compare_outputs(_changed_or_tab(changed), a, b)
 
     @dash.callback(Output(REGIME_PICKERS, "options"), Output(REGIME_PICKERS, "value"),
                    Output(ids.REGIME_NOTE, "children"),
-                   Input(ids.PRESETS_CHANGED, "data"), State(REGIME_PICKERS, "id"), State(REGIME_PICKERS, "value"),
-                   prevent_initial_call=True)
+                   Input(ids.PRESETS_CHANGED, "data"), Input(ids.TABS, "active_tab"),
+                   State(REGIME_PICKERS, "id"), State(REGIME_PICKERS, "value"), prevent_initial_call=True)
     @requires(Role.VIEWER)
-    def refresh_regime_pickers(changed: dict[str, Any] | None, regime_ids: list[dict[str, str]],
+    def refresh_regime_pickers(changed: dict[str, Any] | None, _tab: str | None, regime_ids: list[dict[str, str]],
                                values: list[str | None]) -> Any:
-        return regime_outputs(changed, regime_ids, values)
+        return regime_outputs(_changed_or_tab(changed), regime_ids, values)

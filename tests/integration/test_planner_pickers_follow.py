@@ -168,7 +168,8 @@ def test_rename_and_delete_over_http_refresh_the_other_pickers(page) -> None:  #
     assert {i["id"] for i in write["inputs"]} == {ids.SAVE, ids.RENAME, ids.DELETE_CONFIRM}
     compare = wr.find(deps, f"{ids.COMPARE_NOTE}.children")
     regime = wr.find(deps, f"{ids.REGIME_NOTE}.children")
-    assert compare["inputs"] == regime["inputs"] == [{"id": ids.PRESETS_CHANGED, "property": "data"}]
+    assert compare["inputs"] == regime["inputs"] == [{"id": ids.PRESETS_CHANGED, "property": "data"},
+                                                     {"id": ids.TABS, "property": "active_tab"}]
     slider = next(f"{s['id']}.value" for s in write["state"] if ids.SLIDER in str(s["id"]))
     switch_ids = next(f"{s['id']}.id" for s in write["state"] if ids.SWITCH in str(s["id"]) and s["property"] == "id")
     switches = next(f"{s['id']}.value" for s in write["state"]
@@ -179,13 +180,14 @@ def test_rename_and_delete_over_http_refresh_the_other_pickers(page) -> None:  #
     def written(trigger: str, values: dict[str, Any]) -> dict[str, Any]:
         return _post(trader, _body(write, {**common, **values, trigger: 1}, trigger))
 
-    def pickers(event: object, a: str, b: str, rows: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        shown = {f"{ids.PRESETS_CHANGED}.data": event, f"{ids.COMPARE_A}.value": a, f"{ids.COMPARE_B}.value": b,
+    def pickers(event: object, a: str, b: str, rows: list[str],
+                trigger: str = f"{ids.PRESETS_CHANGED}.data") -> tuple[dict[str, Any], dict[str, Any]]:
+        shown = {f"{ids.PRESETS_CHANGED}.data": event, f"{ids.TABS}.active_tab": "regime",
+                 f"{ids.COMPARE_A}.value": a, f"{ids.COMPARE_B}.value": b,
                  _pattern(regime, "id"): wr.Matches(({"name": r}, {"type": ids.REGIME, "name": r})
                                                     for r in REGIMES[:len(rows)]),
                  _pattern(regime, "value"): wr.Matches(({"name": r}, v)
                                                        for r, v in zip(REGIMES[:len(rows)], rows, strict=True))}
-        trigger = f"{ids.PRESETS_CHANGED}.data"
         return (_post(trader, _body(compare, shown, trigger)),
                 _post(trader, _body(regime, shown, trigger, rows=len(rows))))
 
@@ -229,3 +231,30 @@ def test_rename_and_delete_over_http_refresh_the_other_pickers(page) -> None:  #
     refused = written(f"{ids.RENAME}.n_clicks", {f"{ids.VERSIONS_NAME}.value": "default",
                                                 f"{ids.RENAME_NAME}.value": "x", f"{ids.PRESETS_CHANGED}.data": third})
     assert ids.PRESETS_CHANGED not in refused and "Not renamed" in json.dumps(refused[ids.MANAGE_MESSAGE])
+
+
+def test_a_tab_switch_reads_presets_changed_in_another_tab(page) -> None:  # type: ignore[no-untyped-def]
+    """Another browser tab saves one preset and deletes another: this page got no event, and its pickers catch up
+    when the trader switches tabs (a pick on the deleted preset is cleared with a note; nothing gone: no note)."""
+    app, ctx = page
+    trader = login_client(app, "trader")
+    deps = wr.dependencies(trader)
+    compare = wr.find(deps, f"{ids.COMPARE_NOTE}.children")
+    regime = wr.find(deps, f"{ids.REGIME_NOTE}.children")
+    save(ctx, "old book")
+    save(ctx, "new book")  # both saved elsewhere; then "old book" is deleted elsewhere too
+    preset_store.delete_user_preset(ctx.store, NOW, "web:tess", "old book")
+    tab = f"{ids.TABS}.active_tab"
+    shown = {f"{ids.PRESETS_CHANGED}.data": None, tab: "regime", f"{ids.COMPARE_A}.value": "old book",
+             f"{ids.COMPARE_B}.value": "default",
+             _pattern(regime, "id"): wr.Matches([({"name": REGIMES[0]}, {"type": ids.REGIME, "name": REGIMES[0]})]),
+             _pattern(regime, "value"): wr.Matches([({"name": REGIMES[0]}, "default")])}
+    with_new = [*BUILT_INS, {"label": "new book (user)", "value": "new book"}]
+    left_right = _post(trader, _body(compare, shown, tab))
+    assert left_right[ids.COMPARE_A] == {"options": with_new, "value": None}
+    assert left_right[ids.COMPARE_B] == {"options": with_new}
+    assert "Left: 'old book' is no longer a preset; the picker is cleared" in json.dumps(left_right[ids.COMPARE_NOTE])
+    rows = _post(trader, _body(regime, shown, tab, rows=1))
+    row_key = json.dumps({"name": REGIMES[0], "type": ids.REGIME}, separators=(",", ":"))
+    assert rows[row_key] == {"options": with_new}
+    assert ids.REGIME_NOTE not in rows  # nothing of this table was gone: its note is left as it was
