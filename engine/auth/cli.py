@@ -18,11 +18,11 @@ from typing import TextIO
 from engine.auth import users
 from engine.auth.passwords import WeakPassword
 from engine.auth.roles import ROLE_NAMES, UnknownRole
+from engine.cli_actor import cli_actor
 from engine.clock import utcnow
 from engine.settings import load_settings
 from engine.store.db import Store
 from engine.store.migrate import open_store
-from engine.trading.cli import cli_actor
 
 
 def _parser() -> argparse.ArgumentParser:

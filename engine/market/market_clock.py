@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import func, select
 
 from engine.clock import Clock
-from engine.market.simulated import DEFAULT_START
+from engine.market.sim_epoch import DEFAULT_START
 from engine.protocols import ClockContext
 from engine.store.models import BarRow, Instrument, KeyValue
 from engine.store.writes import upsert_rows

@@ -43,9 +43,9 @@ from engine.market.price_path import (
     nominal_vol,
 )
 from engine.market.regime_process import TRENDS, VOLS
+from engine.market.sim_epoch import DEFAULT_START
 from engine.market.types import Bar, MarketDataError, MarketUpdate, OptionChain, TrueRegime
 
-DEFAULT_START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 _OI_SCALE = {INDEX: 8000.0}
 _LONG_RUN = nominal_vol(np.array([1]))[0]  # medium-regime annual vol of each symbol
 VOL_INDEX = "VIX"  # the implied-volatility index of INDEX

@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
-
-try:  # scipy's compiled clustering (private; scipy is pinned and the equality is tested)
-    from scipy.cluster import _hierarchy
-    from scipy.cluster.hierarchy import _LINKAGE_METHODS
-
-    _AVERAGE = _LINKAGE_METHODS["average"]
-except (ImportError, KeyError):  # pragma: no cover - another scipy layout: the public functions
-    _hierarchy = None
 
 UNGROUPED = "other"
 
@@ -127,6 +119,20 @@ def _rank(c: Cluster) -> tuple[float, int, tuple[str, ...]]:
     return -c.net_exposure, -c.size, c.symbols
 
 
+@cache
+def _compiled() -> tuple[Any, int] | None:
+    """scipy's compiled clustering (private; scipy is pinned and the equality is tested), loaded at the first
+    clustering: scipy.cluster takes about a second to import, which the order gateway's importers (the kill
+    switch's command line among them) should not pay. None: another scipy layout, use the public functions."""
+    try:
+        from scipy.cluster import _hierarchy
+        from scipy.cluster.hierarchy import _LINKAGE_METHODS
+
+        return _hierarchy, int(_LINKAGE_METHODS["average"])
+    except (ImportError, KeyError):  # pragma: no cover - another scipy layout
+        return None
+
+
 def cluster_labels(corr: np.ndarray, threshold: float) -> np.ndarray:
     """Flat cluster label (1, 2, ...) per name: average linkage on 1 - corr, cut at 1 - threshold.
 
@@ -135,12 +141,17 @@ def cluster_labels(corr: np.ndarray, threshold: float) -> np.ndarray:
     n = corr.shape[0]
     if n == 1:
         return np.array([1], dtype=np.int32)
+    from scipy.cluster.hierarchy import fcluster, linkage  # local import: see _compiled
+    from scipy.spatial.distance import squareform
+
     dist = np.clip(1.0 - corr, 0.0, 2.0)
     dist.flat[:: n + 1] = 0.0  # the diagonal
     y = squareform(dist, checks=False)
-    if _hierarchy is None or not np.isfinite(y).all():
+    compiled = _compiled()
+    if compiled is None or not np.isfinite(y).all():
         return fcluster(linkage(y, method="average"), t=1.0 - threshold, criterion="distance")
-    tree = _hierarchy.nn_chain(y, n, _AVERAGE)
+    _hierarchy, average = compiled
+    tree = _hierarchy.nn_chain(y, n, average)
     labels = np.zeros(n, dtype=np.int32)
     _hierarchy.cluster_dist(tree, labels, float(1.0 - threshold), n)
     return labels

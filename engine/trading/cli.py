@@ -12,11 +12,11 @@ Each runs the same engine.trading.control.perform as the buttons, audited as "cl
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from engine.cli_actor import cli_actor
 from engine.runtime import build_context
 from engine.settings import load_settings
 from engine.store.check import require_current_schema
@@ -26,14 +26,6 @@ from engine.trading.brokers.base import BrokerError
 from engine.trading.control_steps import flatten_on_shutdown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def cli_actor() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"cli:{user}"
 
 
 def _parser() -> argparse.ArgumentParser:
