@@ -53,6 +53,8 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
                     md=5),
             dbc.Col(dbc.ButtonGroup([
                 dbc.Button("Equity CSV", id=ids.CSV_EQUITY, size="sm", outline=True),
+                dbc.Button("Returns CSV", id=ids.CSV_RETURNS, size="sm", outline=True,
+                           title="the regular-grid closes and returns the metrics are computed from"),
                 dbc.Button("Round trips CSV", id=ids.CSV_TRADES, size="sm", outline=True),
                 dbc.Button("Metrics CSV", id=ids.CSV_METRICS, size="sm", outline=True),
             ]), md=4, className="d-flex align-items-end"),
@@ -171,15 +173,16 @@ def refresh_symbol(symbol: str | None, start: str | None, end: str | None) -> tu
 @dash.callback(
     Output(ids.DOWNLOAD, "data"),
     Input(ids.CSV_EQUITY, "n_clicks"), Input(ids.CSV_TRADES, "n_clicks"),
-    Input(ids.CSV_METRICS, "n_clicks"),
+    Input(ids.CSV_METRICS, "n_clicks"), Input(ids.CSV_RETURNS, "n_clicks"),
     State(ids.RANGE, "start_date"), State(ids.RANGE, "end_date"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def download_csv(_e: int | None, _t: int | None, _m: int | None, start: str | None,
+def download_csv(_e: int | None, _t: int | None, _m: int | None, _r: int | None, start: str | None,
                  end: str | None) -> object:
     trigger = dash.ctx.triggered_id
-    kind = {"performance-csv-trades": "trades", "performance-csv-metrics": "metrics"}.get(str(trigger), "equity")
+    kind = {ids.CSV_TRADES: "trades", ids.CSV_METRICS: "metrics", ids.CSV_RETURNS: "returns"}.get(str(trigger),
+                                                                                                   "equity")
     view = performance_view(_key(start), _key(end))
     if view is None:
         return no_update

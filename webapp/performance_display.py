@@ -108,7 +108,9 @@ def daily_figure(view: PerformanceView) -> dict[str, object]:
 
 
 def csv_text(view: PerformanceView, kind: str) -> tuple[str, str]:
-    """(file name, CSV text) of the equity sample, the round trips, or the metrics with their definitions."""
+    """(file name, CSV text) of the equity sample, the round trips, the metrics with their definitions, or the
+    returns: the opening equity and each period's close on the regular grid, with the simple return of each period
+    (the series the return metrics are computed from, to check them with another tool)."""
     buffer = io.StringIO()
     stamp = f"{view.span.first_ts:%Y%m%d}-{view.span.last_ts:%Y%m%d}"
     if kind == "trades":
@@ -119,6 +121,11 @@ def csv_text(view: PerformanceView, kind: str) -> tuple[str, str]:
                 for k, v in view.metrics.items()]
         pd.DataFrame(rows, columns=["metric", "value", "definition"]).to_csv(buffer, index=False)
         return f"regimedesk-metrics-{stamp}.csv", buffer.getvalue()
+    if kind == "returns" and view.grid is not None and view.grid_equity is not None:
+        closes = view.grid_equity
+        pd.DataFrame({"ts": closes.index, "equity": closes.to_numpy(), "return": closes.pct_change().to_numpy()}).to_csv(
+            buffer, index=False)
+        return f"regimedesk-returns-{view.grid.kind}-{stamp}.csv", buffer.getvalue()
     view.sample.loc[:, ["ts", "equity", "cash", "gross_exposure", "min_equity", "max_equity", "snapshots"]].to_csv(
         buffer, index=False)
     return f"regimedesk-equity-{stamp}.csv", buffer.getvalue()

@@ -85,7 +85,8 @@ def test_queries_reach_the_whole_year_and_a_range(year_store) -> None:  # type: 
         count, _ = pq.fill_totals(s, start, end)
     assert view is not None and view.span.rows == int(inside.sum())
     eq = h.equity[inside]
-    assert view.metrics["total_return"] == pytest.approx(eq[-1] / eq[0] - 1.0, rel=1e-9)
+    opening = h.equity[h.times < pd.Timestamp(start)][-1]  # the range's first return is from the close before it
+    assert view.metrics["total_return"] == pytest.approx(eq[-1] / opening - 1.0, rel=1e-9)
     assert view.metrics["max_drawdown"] == pytest.approx(_mdd(eq), rel=1e-9)
     in_fills = h.fills[(h.fills["ts"] >= pd.Timestamp(start)) & (h.fills["ts"] <= pd.Timestamp(end))]
     assert count == view.fill_count == len(in_fills)
@@ -114,6 +115,11 @@ def test_page_callbacks_over_http(year_app) -> None:  # type: ignore[no-untyped-
     data = got.get_json()["response"]["performance-download"]["data"]
     rows = list(csv.DictReader(io.StringIO(data["content"])))
     assert data["filename"].startswith("regimedesk-round-trips") and len(rows) == len(h.fills) // 2
+    returns = wr.call(client, download, {"performance-csv-returns.n_clicks": 1, "performance-range.start_date": None,
+                                         "performance-range.end_date": None}, trigger="performance-csv-returns.n_clicks")
+    data = returns.get_json()["response"]["performance-download"]["data"]
+    lines = data["content"].splitlines()
+    assert data["filename"].startswith("regimedesk-returns-daily-") and lines[0] == "ts,equity,return"
     symbol = wr.find(deps, "performance-symbol-chart.figure")
     chart = wr.call(client, symbol, {"performance-symbol.value": "AAA"}).get_json()["response"]
     markers = [t for t in chart["performance-symbol-chart"]["figure"]["data"] if t.get("mode") == "markers"]

@@ -5,6 +5,7 @@ expectations are picked by position or with pandas from the written rows, indepe
 """
 from __future__ import annotations
 
+import io
 import math
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from engine.store.migrate import open_store
 from engine.store.models import AccountSnapshot
 from engine.store.performance_queries import account_points
 from webapp.performance_data import build_view, day_bounds
-from webapp.performance_display import metrics_table
+from webapp.performance_display import csv_text, metrics_table
 from webapp.performance_grid import MINUTE, QUARTER_HOUR
 
 
@@ -143,3 +144,11 @@ def test_daily_closes_in_new_york_on_the_exchange_calendar(any_db_url: str) -> N
     assert ranged.grid_equity.iloc[1:].tolist() == hourly.tolist()
     assert ranged.metrics["total_return"] == pytest.approx(inside.iloc[-1] / before.iloc[-1] - 1, rel=1e-12)
     assert ranged.daily["pnl"].sum() == pytest.approx(inside.iloc[-1] - before.iloc[-1], abs=1e-6)
+    name, text = csv_text(view, "returns")  # the series the metrics use, for another tool to check them
+    assert name == f"regimedesk-returns-daily-{times[0]:%Y%m%d}-{times[-1]:%Y%m%d}.csv"
+    rows = pd.read_csv(io.StringIO(text))
+    assert list(rows.columns) == ["ts", "equity", "return"] and len(rows) == 34  # the opening and 33 closes
+    assert rows["equity"].tolist() == pytest.approx([equity[0], *closes.tolist()])
+    assert math.isnan(rows["return"].iloc[0])
+    c = closes.to_numpy()
+    assert rows["return"].iloc[1:].tolist() == pytest.approx([c[0] / equity[0] - 1, *(c[1:] / c[:-1] - 1)], rel=1e-12)
