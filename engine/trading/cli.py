@@ -72,16 +72,18 @@ def status(ctx: control.ControlContext, out: TextIO) -> int:
     now = ctx.clock.now()
     with ctx.store.read() as s:
         try:
-            snap = trading_state.current(s)
-        except LookupError as exc:
-            print(str(exc), file=out)
-            return EXIT_FAILED
+            snap: trading_state.StateSnapshot | None = trading_state.current(s)
+        except LookupError as exc:  # a store the engine has not run on yet: say so, then the rest as usual
+            snap, no_state = None, str(exc)
         alive = commands.engine_alive(s, now)
         last = commands.latest(s, control.KINDS)
         last_info = None if last is None else (last.id, last.kind, last.actor, last.status)
-    age_s = (now - snap.changed_at).total_seconds()
-    print(f"state:    {snap.state}  (since {snap.changed_at:%Y-%m-%d %H:%M:%S} UTC, {age_s:.0f} s ago)", file=out)
-    print(f"reason:   {snap.reason}  (by {snap.changed_by}; previous {snap.previous_state or '-'})", file=out)
+    if snap is None:
+        print(f"state:    none: {no_state}", file=out)
+    else:
+        age_s = (now - snap.changed_at).total_seconds()
+        print(f"state:    {snap.state}  (since {snap.changed_at:%Y-%m-%d %H:%M:%S} UTC, {age_s:.0f} s ago)", file=out)
+        print(f"reason:   {snap.reason}  (by {snap.changed_by}; previous {snap.previous_state or '-'})", file=out)
     print(f"engine:   {'alive' if alive else 'not running or not responding (heartbeat stale)'}", file=out)
     if last_info is not None:
         print(f"last control command: #{last_info[0]} {last_info[1]} by {last_info[2]}: {last_info[3]}", file=out)

@@ -77,7 +77,8 @@ def current(session: Session, lock: bool = False) -> StateSnapshot:
     """The current state; lock=True holds the row (PostgreSQL FOR UPDATE) for the rest of the transaction."""
     row = _row(session, lock)
     if row is None:
-        raise LookupError("the trading state is not initialised; run the engine or `python -m engine migrate`")
+        raise LookupError("no trading state is recorded yet: the engine has not run on this store (its first run "
+                          "records ACTIVE)")
     return StateSnapshot(
         state=TradingState(row.state),
         reason=row.reason,
