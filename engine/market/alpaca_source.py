@@ -16,9 +16,8 @@ Option chains come from ``/v1beta1/options/snapshots/{underlying}``, filtered by
 within ``chain_max_days``, strikes within ``chain_strike_pct`` of spot, the configured options feed),
 paged, and fetched every ``chain_seconds`` (not every tick). A chain whose spot is unknown (no bar of
 the underlying yet) is not requested: it is skipped with a data-quality warning (``chain_errors``),
-and the bars of the tick are kept. Snapshots carry quotes, trades, IV and greeks but no open
-interest or volume: those columns are NaN. Alpaca quotes vega per 1 vol point and theta per day;
-the chain contract wants vega per 1.00 of vol and theta per year, so they are scaled by 100 and 365.
+and the bars of the tick are kept. Snapshots become an OptionChain in alpaca_chain.py (no open
+interest or volume: NaN; vega and theta rescaled to per 1.00 of vol and per year).
 
 Market time: the source trades on XNYS (``calendar``, America/New_York).
 """
@@ -26,83 +25,29 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import numpy as np
 from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
-from alpaca.data.models import BarSet, OptionsSnapshot
+from alpaca.data.models import BarSet
 from alpaca.data.requests import OptionChainRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
 from engine.clock import Clock, SystemClock
+from engine.market.alpaca_chain import build_chain, parse_occ
 from engine.market.exchange import MarketCalendar, alpaca_calendar
 from engine.market.types import Bar, MarketDataError, MarketUpdate, OptionChain
 from engine.trading.brokers.alpaca_http import classify, describe, harden_client, secret_value
 from engine.trading.brokers.alpaca_limits import DEFAULT_PER_MINUTE, RateLimiter, call_budget, limiter_for
 
+__all__ = ["DEFAULT_INDEX", "DEFAULT_SYMBOLS", "AlpacaMarketSource", "build_alpaca_source", "build_chain",
+           "data_url_for", "parse_occ"]  # build_chain, parse_occ: re-exported from alpaca_chain
+
 log = logging.getLogger(__name__)
-OCC = re.compile(r"^(?P<root>[A-Z0-9.]{1,6}?)\s*(?P<ymd>\d{6})(?P<kind>[CP])(?P<strike>\d{8})$")
 ONE_MINUTE = timedelta(minutes=1)
-VEGA_SCALE = 100.0  # per vol point -> per 1.00 of vol
-THETA_SCALE = 365.0  # per day -> per year
-
-
-def parse_occ(symbol: str) -> tuple[str, date, str, float]:
-    """(root, expiry, "C"|"P", strike) from an OCC option symbol such as AAPL240119C00100000."""
-    m = OCC.match(symbol.strip().upper())
-    if not m:
-        raise ValueError(f"not an OCC option symbol: {symbol!r}")
-    ymd = m.group("ymd")
-    expiry = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:6]))
-    return m.group("root"), expiry, m.group("kind"), int(m.group("strike")) / 1000.0
-
-
-def _f(x: Any) -> float:
-    return float("nan") if x is None else float(x)
-
-
-def _price(s: OptionsSnapshot) -> float:
-    q = s.latest_quote
-    if q is not None and q.bid_price and q.ask_price and q.bid_price > 0 and q.ask_price > 0:
-        return (q.bid_price + q.ask_price) / 2.0
-    return _f(s.latest_trade.price) if s.latest_trade is not None else float("nan")
-
-
-def build_chain(underlying: str, snapshots: dict[str, OptionsSnapshot], spot: float, now: datetime) -> OptionChain:
-    """An OptionChain from snapshots keyed by OCC symbol; expired or unparsable contracts are skipped."""
-    rows = []
-    for occ, snap in snapshots.items():
-        try:
-            _, expiry, kind, strike = parse_occ(occ)
-        except ValueError:
-            log.warning("skipping option %s of %s: not an OCC symbol", occ, underlying)
-            continue
-        days = (expiry - now.astimezone(UTC).date()).days
-        if days < 0:
-            continue
-        g = snap.greeks
-        rows.append((
-            float(days), strike, kind, _f(snap.implied_volatility), _price(snap),
-            _f(g.delta) if g else math.nan, _f(g.gamma) if g else math.nan,
-            _f(g.vega) * VEGA_SCALE if g else math.nan, _f(g.theta) * THETA_SCALE if g else math.nan,
-        ))
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
-
-    def arr(i: int) -> np.ndarray:
-        return np.asarray(cols[i], dtype=float)
-
-    return OptionChain(
-        underlying=underlying, ts=now, spot=spot,
-        expiry_days=arr(0), strike=arr(1), kind=np.asarray(cols[2], dtype="<U1"), iv=arr(3), price=arr(4),
-        delta=arr(5), gamma=arr(6), vega=arr(7), theta=arr(8),
-        open_interest=np.full(len(rows), np.nan), volume=np.full(len(rows), np.nan),
-    )
 
 
 class AlpacaMarketSource:

@@ -4,13 +4,14 @@ Because every fact is in the database, a restart continues where it stopped, and
 process can cancel or flatten through it while the engine is down. Orders fill against the
 bars the market job stores (process_bars), capped by a share of each bar's volume, so big
 orders go partially_filled across bars like at a real venue.
+
+The fill simulation lives in paper_fills.py, the exchange-session (DAY order) rules in paper_sessions.py.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,30 +36,17 @@ from engine.trading.brokers.base import (
     OrderStatus,
     OrderType,
 )
-from engine.trading.brokers.paper_books import (
-    ZERO,
-    apply_fill,
-    fill_price_for,
-    money,
-    price,
-    signed,
-    volume_cap,
-)
+from engine.trading.brokers.paper_books import ZERO, money, signed
+from engine.trading.brokers.paper_fills import bars_by_symbol, fill_time, match_orders
 from engine.trading.brokers.paper_rows import fill_record, order_record
+from engine.trading.brokers.paper_sessions import OPEN, expire_day_orders, session_reason
 from engine.trading.marks import latest_closes
+
+__all__ = ["LEVERAGE", "OPEN", "PaperBroker", "fill_time"]  # OPEN, fill_time: re-exported (paper_sessions, paper_fills)
 
 log = logging.getLogger(__name__)
 
-OPEN = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
 LEVERAGE = Decimal(2)  # buying power = equity x 2 - gross exposure (Reg-T style)
-
-
-def fill_time(bar: Bar, order: PaperOrder) -> datetime:
-    """When a fill happened: inside the bar it filled on, never before its order was sent (the later of the
-    bar's open and the order's submission). The broker's clock is the market clock, so with the simulated
-    market the order was sent at the open of the first bar it meets and the fill carries that bar's time."""
-    submitted = order.submitted_at if order.submitted_at.tzinfo else order.submitted_at.replace(tzinfo=UTC)
-    return max(bar.ts if bar.ts.tzinfo else bar.ts.replace(tzinfo=UTC), submitted)
 
 
 class PaperBroker:
@@ -159,7 +147,7 @@ class PaperBroker:
                 if existing is not None:
                     return order_record(existing)
                 now = self._clock.now()
-                reason = self._session_reason(request, now) or self._reject_reason(s, request)
+                reason = session_reason(self.calendar, self.extended_hours, request, now) or self._reject_reason(s, request)
                 row = PaperOrder(
                     broker_order_id=f"paper-{uuid.uuid4().hex}", client_order_id=request.client_order_id,
                     symbol=request.symbol, side=OrderSide(request.side).value, qty=request.qty,
@@ -263,44 +251,9 @@ class PaperBroker:
     def accepts_orders_now(self) -> bool:
         """For the planner: may a market (or, with extended hours, a limit) order go out now?"""
         kind = OrderType.LIMIT if self.extended_hours else OrderType.MARKET
-        return self._session_reason(OrderRequest("probe", "X", OrderSide.BUY, Decimal(1), kind, Decimal(1)),
-                                    self._clock.now()) is None
-
-    def _session_reason(self, req: OrderRequest, now: datetime) -> str | None:
-        """Why the exchange session refuses the order now (None: it may go), the same rule as Alpaca's."""
-        cal = self.calendar
-        if cal is None or cal.is_regular_open(now):
-            return None
-        if not self.extended_hours:
-            return (f"the market is closed ({cal.label}, {now:%Y-%m-%d %H:%M} UTC); orders are accepted only during "
-                    "the regular session")
-        if not cal.in_extended_hours(now):
-            return f"outside extended hours (04:00-20:00 {cal.timezone} on a trading day)"
-        if req.order_type is not OrderType.LIMIT:
-            return "outside the regular session only limit orders are accepted (extended hours)"
-        return None
-
-    def _expire_day_orders(self, s: Session, now: datetime) -> int:
-        """Every paper order is a DAY order: open ones expire at the close of the session they were sent in."""
-        if self.calendar is None:
-            return 0
-        expired = 0
-        for order in s.scalars(select(PaperOrder).where(PaperOrder.status.in_(OPEN))):
-            end = self._order_end(order)
-            if end is not None and now >= end:
-                order.status, order.updated_at = OrderStatus.EXPIRED.value, now
-                expired += 1
-        return expired
-
-    def _order_end(self, order: PaperOrder) -> datetime | None:
-        """When a DAY order stops: its session's close, or the end of after-hours (close + 4 h) if sent after it."""
-        if self.calendar is None:
-            return None
-        submitted = order.submitted_at if order.submitted_at.tzinfo else order.submitted_at.replace(tzinfo=UTC)
-        hours = self.calendar.regular_hours(date.fromisoformat(self.calendar.trading_day(submitted)))
-        if hours is None:
-            return None
-        return hours[1] if submitted < hours[1] else hours[1] + timedelta(hours=4)
+        return session_reason(self.calendar, self.extended_hours,
+                              OrderRequest("probe", "X", OrderSide.BUY, Decimal(1), kind, Decimal(1)),
+                              self._clock.now()) is None
 
     # -- matching ------------------------------------------------------------------------------
     def process_bars(self, bars: list[Bar]) -> list[BrokerFill]:
@@ -311,14 +264,12 @@ class PaperBroker:
         finally:
             if self.calendar is not None:  # after the close no bars come: expiry cannot wait for one
                 with self._store.write() as s:
-                    self._expire_day_orders(s, self._clock.now())
+                    expire_day_orders(s, self.calendar, self._clock.now())
 
     def _match_bars(self, bars: list[Bar]) -> list[BrokerFill]:
         if not bars:
             return []
-        by_symbol: dict[str, list[Bar]] = defaultdict(list)
-        for bar in sorted(bars, key=lambda b: b.ts):
-            by_symbol[bar.symbol].append(bar)
+        by_symbol = bars_by_symbol(bars)
         with self._store.write() as s:
             orders = list(s.scalars(
                 select(PaperOrder)
@@ -329,50 +280,8 @@ class PaperBroker:
                 return []
             acct = self._account(s)
             positions = {p.symbol: p for p in s.scalars(select(PaperPosition).where(PaperPosition.symbol.in_(list(by_symbol))))}
-            fills: list[PaperFill] = []
-            for symbol, symbol_bars in by_symbol.items():
-                mine = [o for o in orders if o.symbol == symbol]
-                for bar in symbol_bars:
-                    capacity = volume_cap(bar, self.participation)
-                    for order in mine:
-                        if capacity <= 0:
-                            break
-                        if order.status not in OPEN:
-                            continue
-                        end = self._order_end(order)
-                        if end is not None and bar.ts >= end:
-                            continue  # a bar after the order's session: it expires unfilled
-                        px = fill_price_for(OrderSide(order.side), OrderType(order.order_type), order.limit_price,
-                                            bar, self.slippage_bps)
-                        if px is None:
-                            continue
-                        qty = min(order.qty - order.filled_qty, capacity)
-                        capacity -= qty
-                        fills.append(self._book_fill(s, acct, positions, order, qty, px, fill_time(bar, order)))
+            fills = match_orders(s, acct, positions, orders, by_symbol, calendar=self.calendar,
+                                 participation=self.participation, slippage_bps=self.slippage_bps,
+                                 commission_per_share=self.commission_per_share)
             s.flush()
             return [fill_record(f) for f in fills]
-
-    def _book_fill(self, s: Session, acct: PaperAccount, positions: dict[str, PaperPosition], order: PaperOrder,
-                   qty: Decimal, px: Decimal, now: datetime) -> PaperFill:
-        commission = money(qty * self.commission_per_share)
-        pos = positions.get(order.symbol)
-        if pos is None:
-            pos = PaperPosition(symbol=order.symbol, qty=ZERO, avg_entry_price=ZERO)
-            s.add(pos)
-            positions[order.symbol] = pos
-        change = apply_fill(pos.qty, pos.avg_entry_price, signed(order.side, qty), px)
-        pos.qty, pos.avg_entry_price = change.qty, change.avg_entry_price
-        acct.cash = money(acct.cash - signed(order.side, qty) * px - commission)
-        acct.realized_pnl = money(acct.realized_pnl + change.realized_pnl)
-        acct.commissions = money(acct.commissions + commission)
-        acct.updated_at = now
-        prior = order.filled_qty
-        order.filled_qty = prior + qty
-        order.filled_avg_price = price(((order.filled_avg_price or ZERO) * prior + px * qty) / order.filled_qty)
-        order.status = (OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED).value
-        order.updated_at = now
-        fill = PaperFill(broker_order_id=order.broker_order_id, client_order_id=order.client_order_id,
-                         symbol=order.symbol, side=order.side, qty=qty, price=px, commission=commission, ts=now)
-        s.add(fill)
-        s.flush()
-        return fill
