@@ -6,19 +6,14 @@ Why it is careful: alpaca-py sets no HTTP timeout and retries 429/504 by itself,
 requests from the key's shared rate limiter, runs inside a pybreaker circuit breaker, and
 idempotent calls (reads, cancels, lookups) are retried with backoff while time is left.
 
-Order submission: a 429 or a request never sent is certain (nothing happened) and is retried with the
-same client order id while the deadline allows; a timeout, 5xx or dropped answer is UNKNOWN and is
-resolved by looking the order up by its client order id (time is reserved for that lookup). An order
-not found yet stays unknown (pending_new in the store); the sync looks it up again before anything
-could be resubmitted, and Alpaca refuses a second order with that id, so no order is ever duplicated.
-Every rejection carries Alpaca's own status, code and message.
+Order submission never duplicates an order, even when the answer is lost (alpaca_submit); the sync's
+paged reads of orders and fills live in alpaca_history.
 
 Sessions: Alpaca's clock decides when orders may be sent; outside the regular session only with
 extended hours configured, and then only limit DAY orders between 04:00 and 20:00 New York time.
 """
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,39 +21,24 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pybreaker
-from alpaca.common.enums import Sort
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order as AlpacaOrder
-from alpaca.trading.requests import GetOrdersRequest
 
 from engine.clock import Clock, SystemClock
 from engine.market.exchange import MarketCalendar, alpaca_calendar
-from engine.trading.brokers.alpaca_calls import (
-    AlpacaCircuitOpen,
-    AlpacaNotSent,
-    AlpacaRateLimited,
-    GuardedCaller,
-)
+from engine.trading.brokers.alpaca_calls import AlpacaCircuitOpen, GuardedCaller
+from engine.trading.brokers.alpaca_history import AlpacaHistory
 from engine.trading.brokers.alpaca_http import Failure, describe, harden_client, secret_value
-from engine.trading.brokers.alpaca_limits import DEFAULT_PER_MINUTE, RateLimiter, call_budget, limiter_for
-from engine.trading.brokers.alpaca_mapping import (
-    activity_time,
-    activity_to_fill,
-    to_account,
-    to_alpaca_request,
-    to_broker_order,
-    to_position,
-)
+from engine.trading.brokers.alpaca_limits import DEFAULT_PER_MINUTE, RateLimiter, limiter_for
+from engine.trading.brokers.alpaca_mapping import to_account, to_broker_order, to_position
+from engine.trading.brokers.alpaca_submit import OrderSubmitter
 from engine.trading.brokers.base import (
     BrokerAccount,
     BrokerError,
     BrokerFill,
     BrokerOrder,
     BrokerPosition,
-    BrokerUnavailable,
     CancelResult,
-    OrderRejected,
     OrderRequest,
     OrderSide,
     OrderStatus,
@@ -67,10 +47,7 @@ from engine.trading.brokers.base import (
 
 log = logging.getLogger(__name__)
 __all__ = ["AlpacaBroker", "AlpacaCircuitOpen", "build_alpaca_broker"]
-PAGE = 500  # Alpaca's maximum page size for GET /v2/orders
 LIVE_HOST = "api.alpaca.markets"
-ACTIVITY_PAGE = 100  # and for GET /v2/account/activities
-MAX_PAGES = 40  # any paging loop stops here (20,000 orders / 4,000 fills per sync) and says so
 CLOCK_CACHE = timedelta(seconds=30)
 
 
@@ -133,9 +110,10 @@ class AlpacaBroker:
                       default_call_s=self.deadline_s)
         self._calls = GuardedCaller(self._where, breaker, retry_attempts, retry_wait_s, retry_max_wait_s,
                                     deadline_s=self.deadline_s)
-        self._lookback = order_lookback
-        self._max_history = max_history
         self._clock = clock or SystemClock()
+        self._history = AlpacaHistory(self._client, self._calls, self._where, self._clock, order_lookback, max_history)
+        self._submitter = OrderSubmitter(self._client, self._calls, self._where, timeout_s, self.order_session,
+                                         self._raw_order_by_client_id)
 
     def __repr__(self) -> str:  # never shows the keys
         return f"AlpacaBroker(host={self.host!r}, paper={self.paper}, breaker={self.breaker_state()!r})"
@@ -219,152 +197,21 @@ class AlpacaBroker:
             return None
         return self._calls.value(op, out)
 
-    def _list_orders(self, status: QueryOrderStatus, after: datetime | None) -> list[AlpacaOrder]:
-        """All matching orders, oldest first, paging past Alpaca's 500-per-request limit."""
-        seen: dict[str, AlpacaOrder] = {}
-        cursor = after
-        for _ in range(MAX_PAGES):
-            req = GetOrdersRequest(status=status, limit=PAGE, after=cursor, direction=Sort.ASC, nested=False)
-            page = self._calls.value("list orders", self._calls.call("list orders", functools.partial(self._client.get_orders, req)))
-            new = [o for o in page if str(o.id) not in seen]
-            for o in new:
-                seen[str(o.id)] = o
-            if len(page) < PAGE or not new:
-                return list(seen.values())
-            cursor = max(o.submitted_at for o in page) - timedelta(microseconds=1)
-        raise BrokerError(f"{self._where('list orders')}: more than {MAX_PAGES * PAGE} orders in the window; "
-                          "narrow it (order_lookback) or reconcile in steps.")
-
     def list_open_orders(self) -> list[BrokerOrder]:
-        return [to_broker_order(o) for o in self._list_orders(QueryOrderStatus.OPEN, None)]
-
-    def _floor(self, since: datetime) -> datetime:
-        """Never reach further back than max_history (a first sync asks for everything since 1970)."""
-        return max(since, self._clock.now() - self._max_history)
-
-    def _orders_window(self, since: datetime, acts: list[dict[str, Any]]) -> dict[str, AlpacaOrder]:
-        """Orders submitted within order_lookback before ``since``, plus every order a fill since then touched."""
-        orders = {str(o.id): o for o in self._list_orders(QueryOrderStatus.ALL, self._floor(since) - self._lookback)}
-        for oid in sorted({str(a.get("order_id")) for a in acts} - orders.keys()):
-            op = f"get order {oid}"
-            orders[oid] = self._calls.value(op, self._calls.call(op, functools.partial(self._client.get_order_by_id, oid)))
-        return orders
+        return self._history.list_open_orders()
 
     def list_orders_since(self, since: datetime) -> list[BrokerOrder]:
-        """Orders updated at or after ``since``: how order states reach the store.
-
-        Alpaca filters orders by submission time only, so this reads orders submitted up to
-        ``order_lookback`` before ``since`` plus any order filled since then (from fill activities).
-        Still missed: an order older than the lookback canceled or expired since; reconciliation's
-        open-order comparison catches those.
-        """
-        acts = self._fill_activities(since)
-        orders = self._orders_window(since, acts)
-        return [to_broker_order(o) for o in orders.values() if o.updated_at >= since]
+        """Orders updated at or after ``since`` (see AlpacaHistory.list_orders_since for what is missed)."""
+        return self._history.list_orders_since(since)
 
     def fills_since(self, since: datetime) -> list[BrokerFill]:
-        """Per-execution fills at or after ``since`` from Alpaca's FILL account activities.
-
-        fill_id is Alpaca's activity id. Activities carry the broker order id only; client order
-        ids come from the order list (or a lookup by order id for older orders).
-        """
-        acts = self._fill_activities(since)
-        if not acts:
-            return []
-        cids = {oid: o.client_order_id for oid, o in self._orders_window(since, acts).items()}
-        return [activity_to_fill(a, cids.get(str(a.get("order_id")), "")) for a in acts]
-
-    def _fill_activities(self, since: datetime) -> list[dict[str, Any]]:
-        """GET /v2/account/activities/FILL, oldest first, following page tokens (100 per page)."""
-        rows: list[dict[str, Any]] = []
-        token: str | None = None
-        op = "list fill activities"
-        for _ in range(MAX_PAGES):
-            params: dict[str, Any] = {"after": (self._floor(since) - timedelta(seconds=1)).isoformat(), "direction": "asc",
-                                      "page_size": ACTIVITY_PAGE}
-            if token:
-                params["page_token"] = token
-            page = self._calls.value(op, self._calls.call(op, functools.partial(self._client.get, "/account/activities/FILL", params)))
-            if not isinstance(page, list):
-                raise BrokerError(f"{self._where(op)}: unexpected answer (not a list).")
-            rows.extend(page)
-            if len(page) < ACTIVITY_PAGE:
-                return [a for a in rows if activity_time(a) >= since]
-            token = str(page[-1].get("id"))
-        raise BrokerError(f"{self._where(op)}: more than {MAX_PAGES * ACTIVITY_PAGE} fills since {since:%Y-%m-%d %H:%M}; "
-                          "the sync stops here rather than page for ever.")
+        """Per-execution fills at or after ``since`` from Alpaca's FILL account activities."""
+        return self._history.fills_since(since)
 
     # ---- orders ----------------------------------------------------------------------
     def submit_order(self, request: OrderRequest) -> BrokerOrder:
-        op = f"submit order {request.client_order_id} ({request.side.value} {request.qty} {request.symbol})"
-        with self._calls.budget(op) as budget:
-            try:
-                allowed, extended, why = self.order_session(request.order_type)
-            except AlpacaCircuitOpen:
-                raise
-            except AlpacaNotSent as exc:
-                raise AlpacaNotSent(f"{self._where(op)}: not sent; the session check could not run ({exc})") from exc
-            except BrokerUnavailable as exc:  # only the clock was asked: the order itself was not sent
-                raise AlpacaNotSent(f"{self._where(op)}: not sent; Alpaca's clock could not be read ({exc})") from exc
-            if not allowed:
-                raise OrderRejected(f"{self._where(op)}: not sent: {why}")
-            alpaca_request = to_alpaca_request(request, extended_hours=extended)
-            reserve = min(self.timeout_s, budget.remaining() / 2)  # time kept for the lookup after an unknown outcome
-            out = None
-            for _ in range(self._calls.retry_attempts):
-                try:
-                    with call_budget(budget.remaining() - reserve, label=op):
-                        out = self._calls.attempt(op, lambda: self._client.submit_order(alpaca_request))
-                    break
-                except AlpacaCircuitOpen:
-                    raise
-                except AlpacaRateLimited as exc:  # Alpaca did nothing: try again within the deadline
-                    log.warning("submit of %s rate limited: %s", request.client_order_id, exc)
-                    continue
-                except AlpacaNotSent as exc:
-                    raise AlpacaNotSent(f"{self._where(op)}: not sent ({exc}); nothing reached Alpaca.") from exc
-                except BrokerUnavailable as exc:
-                    log.warning("submit of %s: outcome unknown (%s); looking it up", request.client_order_id, exc)
-                    return self._resolve(request, op, str(exc))
-            if out is None:
-                raise AlpacaNotSent(f"{self._where(op)}: not sent; Alpaca answered 429 (rate limit) "
-                                    f"{self._calls.retry_attempts} times. Nothing was placed; submit again shortly.")
-            if out.failure is Failure.DUPLICATE:
-                log.warning("Alpaca already has client order id %s (answer of an earlier attempt lost); looking it up",
-                            request.client_order_id)
-                return self._resolve(request, op, "Alpaca already has this client order id")
-            if out.failure is not None:
-                detail = describe(out.error) if out.error else out.failure.value
-                if out.failure is Failure.AUTH:
-                    self._calls.value(op, out)
-                raise OrderRejected(f"{self._where(op)}: rejected by Alpaca ({detail}). "
-                                    "Fix the order or the account and submit a new one.")
-            return to_broker_order(out.value)
-
-    def _resolve(self, request: OrderRequest, op: str, why: str) -> BrokerOrder:
-        """After an unknown outcome: return the order if Alpaca has it, else say the outcome is still unknown."""
-        cid = request.client_order_id
-        try:
-            raw = self._raw_order_by_client_id(cid)
-        except BrokerUnavailable as exc:
-            raise BrokerUnavailable(
-                f"{self._where(op)}: outcome unknown ({why}) and the lookup failed ({exc}). The sync looks the order "
-                "up by its client order id before anything is resubmitted; Alpaca will not accept the id twice."
-            ) from exc
-        if raw is None:
-            raise BrokerUnavailable(
-                f"{self._where(op)}: outcome unknown ({why}); Alpaca has no order with this client order id yet "
-                "(a slow request may still be accepted). The sync looks it up again before anything is resubmitted; "
-                "Alpaca will not accept the id twice."
-            )
-        found = to_broker_order(raw)
-        if (found.symbol, found.side, found.qty) != (request.symbol.upper(), request.side, request.qty):
-            raise OrderRejected(
-                f"{self._where(op)}: client order id {cid} already belongs to a different order "
-                f"({found.side.value} {found.qty} {found.symbol}). The gateway must not reuse ids across orders."
-            )
-        log.info("order %s resolved by client id lookup: %s", cid, found.status.value)
-        return found
+        """Exactly once, even when the answer is lost (see alpaca_submit)."""
+        return self._submitter.submit(request)
 
     def cancel_order(self, broker_order_id: str) -> None:
         op = f"cancel order {broker_order_id}"
