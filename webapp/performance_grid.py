@@ -66,7 +66,7 @@ def grid_equity(session: Session, start: datetime | None, end: datetime | None,
             grid = choose_grid(pd.DatetimeIndex(points["ts"]), timezone, None, day_of)
     before = point_before(session, start) if start is not None else points.iloc[:0]
     mask = close_mask(pd.DatetimeIndex(points["ts"]), grid, day_of, opening=before.empty)
-    kept = pd.concat([before, points[mask]], ignore_index=True)
+    kept = points[mask] if before.empty else pd.concat([before, points[mask]], ignore_index=True)
     index = pd.DatetimeIndex(kept["ts"])
     return GridEquity(grid=grid, equity=pd.Series(kept["equity"].to_numpy(), index=index),
                       gross=pd.Series(kept["gross_exposure"].to_numpy(), index=index))
