@@ -11,12 +11,17 @@
 """
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
 
+from engine.logging_setup import configure_logging
+from engine.malloc_arenas import limit_malloc_arenas
 from engine.settings import SettingsError, load_settings
+from engine.store.check import require_current_schema
 from engine.store.db import StoreError
+from engine.thread_dump import install_thread_dump
 
 log = logging.getLogger("engine")
 
@@ -24,19 +29,13 @@ TRADING_COMMANDS = {"halt", "pause", "resume", "shutdown", "status"}
 
 
 def run_engine() -> int:
-    # local imports: the engine (its jobs, the market, sklearn, scipy) loads only for `run`; a command-line tool
-    # (`halt` when the web is unreachable) starts without it, in a fraction of the time
-    import faulthandler
-
+    # The engine (its jobs, the market, apprise, sklearn, scipy) loads only for `run`: a command-line tool (`halt`
+    # when the web is unreachable) starts without it, in a fraction of the time (tests/unit/test_cli_import_footprint.py).
     from threadpoolctl import threadpool_limits
 
-    from engine import notify
-    from engine.logging_setup import configure_logging
-    from engine.malloc_arenas import limit_malloc_arenas
-    from engine.runtime import build_context
-    from engine.scheduler import EngineService
-    from engine.store.check import require_current_schema
-    from engine.thread_dump import install_thread_dump
+    from engine import notify  # local import: apprise, loaded only to run the engine (see above)
+    from engine.runtime import build_context  # local import: the market and broker, only to run the engine
+    from engine.scheduler import EngineService  # local import: the engine's jobs, only to run the engine
 
     limit_malloc_arenas()  # before the scheduler's threads exist (engine/malloc_arenas.py)
     settings = load_settings()
@@ -92,7 +91,8 @@ def _stop_with_parent() -> bool:
 
 
 def migrate() -> int:
-    from engine.store.migrate import open_store  # local import: see run_engine
+    # local import: alembic's migration scripts, loaded only for `migrate`
+    from engine.store.migrate import open_store
 
     store = open_store(load_settings().database_url, migrate=True)
     print(f"database {store.safe_url()} is at the newest schema")
