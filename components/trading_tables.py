@@ -9,10 +9,11 @@ from typing import Any
 from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from components import formatting as fmt
 from components.ids import trading as ids
+from components.slot_table import Cells, SlotSpec, capacity_for, draw
 from components.tables import small_table
 
 STEP_ICONS = {"pending": "○", "running": "◔", "done": "✔", "failed": "✘", "skipped": "–"}
@@ -22,81 +23,53 @@ CANCEL_TYPE = ids.CANCEL_ORDER
 
 
 CLOSE_TYPE = ids.CLOSE_POSITION
-# A position's value cell, {"type": POSITION_CELL, "symbol": ..., "field": ...}: marks and P&L move every tick and are
-# written into these cells in place (webapp/trading_positions.py), so the row and its Close button are never redrawn.
-POSITION_CELL = "trading-position-cell"
 
 
-def position_cell_id(symbol: str, field: str) -> dict[str, str]:
-    return {"type": POSITION_CELL, "symbol": symbol, "field": field}
+def symbol_chart_link(symbol: str) -> str:
+    return f"/performance?symbol={quote(symbol)}"
 
 
-def position_cells(p: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """A position's value cells as {field: (text, className)}."""
+# Positions and open orders are slot tables (components/slot_table.py): drawn once, then filled in place
+# (webapp/trading_positions.py, webapp/trading_orders.py), so a Close or Cancel button is never redrawn under a click.
+POSITIONS = SlotSpec(
+    name="trading-position",
+    fields=("symbol", "qty", "avg_entry_price", "market_price", "unrealized_pnl"),
+    header=("Symbol", "Qty", "Avg entry", "Mark", "Unrealized P&L"),
+    empty="No positions.", button="Close", button_type=CLOSE_TYPE, link=symbol_chart_link)
+POSITION_CELL = f"{POSITIONS.name}-cell"
+
+ORDERS = SlotSpec(
+    name="trading-order",
+    fields=("id", "symbol", "side", "qty", "limit_price", "status", "filled_qty", "filled_avg_price", "origin",
+            "created_at"),
+    header=("Order", "Symbol", "Side", "Qty", "Limit", "Status", "Filled", "Avg fill", "Origin", "Created"),
+    empty="No open orders.", button="Cancel", button_type=CANCEL_TYPE)
+ORDER_CELL = f"{ORDERS.name}-cell"
+
+
+def position_cells(p: dict[str, Any]) -> Cells:
+    """A position's cells as {field: (text, className)}; the symbol is its row key."""
     pnl = p.get("unrealized_pnl")
-    return {"qty": (fmt.number(p["qty"], 0), ""), "avg_entry_price": (fmt.money(p["avg_entry_price"]), ""),
+    return {"symbol": (str(p["symbol"]), ""), "qty": (fmt.number(p["qty"], 0), ""),
+            "avg_entry_price": (fmt.money(p["avg_entry_price"]), ""),
             "market_price": (fmt.money(p.get("market_price")), ""),
             "unrealized_pnl": (fmt.money(pnl), "text-success" if (pnl or 0) >= 0 else "text-danger")}
 
 
-def positions_shape(positions: Sequence[dict[str, Any]], can_close: bool) -> list[Any]:
-    """What the drawn table depends on besides its cell values: the rows (symbols, in order) and the buttons."""
-    return [bool(can_close), [p["symbol"] for p in positions]]
-
-
 def positions_table(positions: Sequence[dict[str, Any]], can_close: bool = False) -> Any:
-    """Positions with P&L; for a trader, a Close button per row (a confirm dialog follows, see pages/trading.py).
-    The value cells carry ids so a refresh can update them without redrawing the table."""
-    rows = []
-    for p in positions:
-        cells = position_cells(p)
-        row: list[Any] = [dcc.Link(p["symbol"], href=f"/performance?symbol={quote(p['symbol'])}",
-                                   title="price, fills, P&L")]
-        row += [html.Span(text, id=position_cell_id(p["symbol"], field), className=cls)
-                for field, (text, cls) in cells.items()]
-        if can_close:
-            row.append(dbc.Button("Close", id={"type": CLOSE_TYPE, "index": p["symbol"]}, size="sm",
-                                  color="outline-danger", n_clicks=0, className="py-0"))
-        rows.append(row)
-    header = ["Symbol", "Qty", "Avg entry", "Mark", "Unrealized P&L"] + ([""] if can_close else [])
-    return small_table(header, rows, "No positions.")
+    """Positions with P&L in slots; for a trader, a Close button per row (a confirm dialog follows, pages/trading.py)."""
+    cells = [position_cells(p) for p in positions]
+    return draw(POSITIONS, [*cells, *[None] * (capacity_for(len(cells)) - len(cells))], can_close)
 
 
-# An open order's value cell, {"type": ORDER_CELL, "order": <orders.id>, "field": ...}: status and fills move while the
-# order stays open and are written into these cells in place (webapp/trading_orders.py), so its Cancel button stays.
-ORDER_CELL = ids.ORDER_CELL
-
-
-def order_cell_id(order_id: int, field: str) -> dict[str, Any]:
-    return {"type": ORDER_CELL, "order": order_id, "field": field}
-
-
-def order_cells(o: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """An open order's value cells as {field: (text, className)} (symbol, side, origin and time never change)."""
+def order_cells(o: dict[str, Any]) -> Cells:
+    """An open order's cells as {field: (text, className)}; its id (orders.id) is its row key."""
     limit = fmt.money(o["limit_price"]) if o.get("limit_price") is not None else "market"
-    return {"qty": (fmt.number(o["qty"], 0), ""), "limit_price": (limit, ""), "status": (str(o["status"]), ""),
-            "filled_qty": (fmt.number(o.get("filled_qty"), 0), ""), "filled_avg_price": (fmt.money(o.get("filled_avg_price")), "")}
-
-
-def orders_shape(orders: Sequence[dict[str, Any]], can_cancel: bool) -> list[Any]:
-    """What the drawn orders table depends on besides its cell values: the orders (ids, in order) and the buttons."""
-    return [bool(can_cancel), [o["id"] for o in orders]]
-
-
-def open_orders_table(orders: Sequence[dict[str, Any]], can_cancel: bool = True) -> Any:
-    """Open orders; for a trader, a Cancel button per row (run through the audited control action, pages/trading.py).
-    The value cells carry ids so a refresh can update them without redrawing the table."""
-    rows = []
-    for o in orders:
-        cells = [html.Span(text, id=order_cell_id(o["id"], field), className=cls)
-                 for field, (text, cls) in order_cells(o).items()]
-        button = dbc.Button("Cancel", id={"type": CANCEL_TYPE, "index": o["id"]}, size="sm", color="outline-danger",
-                            n_clicks=0, className="py-0") if can_cancel else ""
-        qty, limit, status, filled, avg = cells
-        rows.append([o["symbol"], o["side"], qty, limit, status, filled, avg, o.get("origin", ""),
-                     fmt.timestamp(o.get("created_at")), button])
-    return small_table(["Symbol", "Side", "Qty", "Limit", "Status", "Filled", "Avg fill", "Origin", "Created", ""],
-                       rows, "No open orders.")
+    return {"id": (str(o["id"]), "text-muted"), "symbol": (str(o["symbol"]), ""), "side": (str(o["side"]), ""),
+            "qty": (fmt.number(o["qty"], 0), ""), "limit_price": (limit, ""), "status": (str(o["status"]), ""),
+            "filled_qty": (fmt.number(o.get("filled_qty"), 0), ""),
+            "filled_avg_price": (fmt.money(o.get("filled_avg_price")), ""), "origin": (str(o.get("origin") or ""), ""),
+            "created_at": (fmt.timestamp(o.get("created_at")), "")}
 
 
 def rejected_orders_table(orders: Sequence[dict[str, Any]]) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from components.banner import KILL_FLATTEN_LABEL
 from components.cards import STATUS_COLOURS, state_label
@@ -20,7 +20,8 @@ from components.ids import trading as ids
 from components.shell import page_header
 from components.trading_tables import (
     CANCEL_TYPE,
-    CLOSE_TYPE,
+    ORDERS,
+    POSITIONS,
     control_audit_table,
     fills_table,
     reconciliation_view,
@@ -46,13 +47,13 @@ dash.register_page(__name__, path="/trading", name="Trading", order=5)
 execution_callbacks.register_callbacks()  # stops form, stops and parents tables, cancel per parent
 trading_ticket.callbacks.register()  # the manual order ticket
 trading_lift.callbacks.register()  # Pause entries / Resume, and the dialog that confirms lifting a halt
-trading_positions.callbacks.register()  # the positions card: redrawn only when its rows change
-trading_orders.callbacks.register()  # the open-orders card: redrawn only when the orders shown change
+trading_positions.callbacks.register()  # the positions card: a slot table, filled in place
+trading_orders.callbacks.register()  # the open-orders card: a slot table, filled in place
 
 REFRESH_MS = 1000
 # The sections refresh() redraws when their data change; positions and open orders are webapp/trading_positions.py's
-# and webapp/trading_orders.py's (drawn again only when their rows change, so a click on a Close or Cancel button is
-# never lost to a redraw).
+# and webapp/trading_orders.py's (slot tables drawn once and filled in place, so a click on a Close or Cancel button
+# is never lost to a redraw).
 SECTIONS = ("state", "progress", "fills", "reconcile", "audit", "rejections")
 can_trade = trading_positions.can_close  # a trader's controls and a Close per position go together
 _action_result = action_alert  # kept under its old name for callers and tests
@@ -174,8 +175,10 @@ def toggle_shutdown(_o: int, _c: int) -> bool:
     return ctx.triggered_id == ids.SHUTDOWN_BUTTON
 
 
-def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool | None) -> dict[str, Any] | None:
-    """Which control action a click means (None: not a real click)."""
+def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool | None,
+               order_keys: Any = None) -> dict[str, Any] | None:
+    """Which control action a click means (None: not a real click, or a Cancel in a slot that showed no order).
+    `order_keys`: the ctx.states_list entry of the open orders' key cells (which order each slot showed)."""
     if trigger == ids.KILL_CONFIRM:
         return {"action": "halt", "flatten": bool(kill_flatten)}
     if trigger == ids.PAUSE_BUTTON:
@@ -185,7 +188,8 @@ def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool |
     if trigger == ids.SHUTDOWN_CONFIRM:
         return {"action": "shutdown", "flatten": bool(shutdown_flatten)}
     if isinstance(trigger, dict) and trigger.get("type") == CANCEL_TYPE:
-        return {"action": "cancel_order", "order_id": trigger["index"]}
+        order_id = trading_orders.clicked_order(order_keys, trigger)
+        return {"action": "cancel_order", "order_id": order_id} if order_id is not None else None
     return None
 
 
@@ -208,15 +212,15 @@ def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
                Output(ids.SHUTDOWN_MODAL, "is_open", allow_duplicate=True),
                Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
                Input(ids.SHUTDOWN_CONFIRM, "n_clicks"),
-               Input({"type": CANCEL_TYPE, "index": ALL}, "n_clicks"),
-               State(ids.SHUTDOWN_FLATTEN, "value"), State(ids.REASON_INPUT, "value"),
+               Input(ORDERS.buttons(), "n_clicks"),
+               State(ids.SHUTDOWN_FLATTEN, "value"), State(ids.REASON_INPUT, "value"), State(ORDERS.keys(), "children"),
                prevent_initial_call=True)
 @requires(Role.TRADER)
 def run_action(*args: Any):
-    shutdown_flatten, reason = args[-2], args[-1]
+    shutdown_flatten, reason = args[-3], args[-2]
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, no_update  # a cancel button appearing, or a forged value: not a click
-    spec = action_for(ctx.triggered_id, None, shutdown_flatten is True)
+    spec = action_for(ctx.triggered_id, None, shutdown_flatten is True, ctx.states_list[-1])
     if spec is None or spec["action"] in ("pause", "resume"):  # those are webapp/trading_lift.py's
         return no_update, no_update, no_update
 
@@ -228,16 +232,16 @@ def run_action(*args: Any):
 # ---- close position (a confirm dialog, then one market order through the gateway) ---------------------
 @dash.callback(Output(ids.CLOSE_MODAL, "is_open"), Output(ids.CLOSE_BODY, "children"),
                Output(ids.CLOSE_TARGET, "data"),
-               Input({"type": CLOSE_TYPE, "index": ALL}, "n_clicks"), Input(ids.CLOSE_CANCEL, "n_clicks"),
-               prevent_initial_call=True)
+               Input(POSITIONS.buttons(), "n_clicks"), Input(ids.CLOSE_CANCEL, "n_clicks"),
+               State(POSITIONS.keys(), "children"), prevent_initial_call=True)
 @requires(Role.TRADER)
-def ask_close(*_clicks: Any):
+def ask_close(*_args: Any):
     trigger = ctx.triggered_id
     if trigger == ids.CLOSE_CANCEL:
         return False, no_update, None
     if not triggered_by_click(ctx.triggered) or not isinstance(trigger, dict):
-        return no_update, no_update, no_update  # the buttons re-rendered: not a click
-    target = close_target(trigger.get("index"))
+        return no_update, no_update, no_update  # a forged value: not a click
+    target = close_target(trading_positions.clicked_symbol(ctx.states_list[0], trigger))
     if target is None:
         return False, no_update, None
     body = f"Send {target.describe()} through the order gateway (risk checks apply) to close the position?"

@@ -65,7 +65,7 @@ def test_trd005_cancel_one_open_order_from_the_table(dash_duo, embedded_app) -> 
     dash_duo.driver.get(dash_duo.server_url + "/trading")
     dash_duo.wait_for_contains_text("#trading-state", "ACTIVE", timeout=20)
     rest_orders(ctx, 3, "trd005")  # the engine's account sync brings them into the orders table
-    selector = "#trading-orders button[id*='trading-cancel-order']"
+    selector = "#trading-orders tr:not([hidden]) button[id*='trading-cancel-order']"  # filled slots only
     wait_until(lambda: len(dash_duo.find_elements(selector)) == 3, 20, "the 3 open orders never showed")
     dash_duo.find_elements(selector)[0].click()
     wait_until(lambda: len(ctx.broker.list_open_orders()) == 2, 10, "the order was not cancelled at the broker")

@@ -75,7 +75,11 @@ def test_clicks_map_to_actions(app):  # the app first: pages register with Dash 
 
     assert action_for("trading-kill-confirm", True, False) == {"action": "halt", "flatten": True}
     assert action_for("trading-shutdown-confirm", None, True) == {"action": "shutdown", "flatten": True}
-    assert action_for({"type": CANCEL_TYPE, "index": 7}, None, None) == {"action": "cancel_order", "order_id": 7}
+    keys = [{"id": {"type": "trading-order-cell", "slot": 0, "field": "id"}, "property": "children", "value": "7"},
+            {"id": {"type": "trading-order-cell", "slot": 1, "field": "id"}, "property": "children", "value": ""}]
+    assert action_for({"type": CANCEL_TYPE, "slot": 0}, None, None, keys) == {"action": "cancel_order", "order_id": 7}
+    assert action_for({"type": CANCEL_TYPE, "slot": 1}, None, None, keys) is None  # an emptied slot: no order
+    assert action_for({"type": CANCEL_TYPE, "slot": 0}, None, None, "forged") is None
     assert action_for("something-else", None, None) is None
 
 

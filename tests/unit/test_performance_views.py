@@ -61,5 +61,6 @@ def test_both_pages_show_a_metric_the_same_way() -> None:
 def test_positions_link_to_the_symbol_chart() -> None:
     table = positions_table([{"symbol": "BRK.B", "qty": 3, "avg_entry_price": 10.0, "market_price": 11.0,
                               "unrealized_pnl": 3.0}])
-    link = table.children[1].children[0].children[0].children
+    body = table.children[0].children[1].children  # the slot table's Tbody rows
+    link = body[0].children[0].children
     assert link.href == "/performance?symbol=BRK.B" and link.children == "BRK.B"
