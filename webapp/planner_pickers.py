@@ -9,7 +9,8 @@ be saved). The preset picker and the versions selector are refreshed by the writ
 
 A change made in another browser tab (or by another user) sends this page no event: the pickers also read the list
 again whenever the trader switches the page's tab, so the tab they turn to shows the store's presets (a picker on a
-preset that is gone is cleared with a note; a rename made elsewhere cannot be told from a delete)."""
+preset that is gone is cleared with a note; one renamed elsewhere is followed to its new name through the store's
+rename trail, engine/planner/preset_renames.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ import dash
 from dash import ALL, Input, Output, State, html, no_update
 
 from engine.auth.roles import Role
-from engine.planner import preset_store
+from engine.planner import preset_renames, preset_store
 from webapp import planner_ids as ids
 from webapp.auth.access import requires
 from webapp.context import get_context
@@ -39,9 +40,11 @@ def _event(changed: object) -> tuple[str | None, str | None] | None:
     return old, new
 
 
-def follow(value: object, old: str | None, new: str | None, names: Sequence[str]) -> tuple[Any, str | None]:
+def follow(value: object, old: str | None, new: str | None, names: Sequence[str],
+           renamed: str | None = None) -> tuple[Any, str | None]:
     """(new value, what happened) for a picker on `value` after the event old → new: no_update and None while its
-    preset still exists; the new name after a rename of it; None (cleared) when its preset is gone."""
+    preset still exists; the new name after a rename of it (this tab's event, or `renamed`: the name the store's
+    rename trail leads to, for a rename made elsewhere); None (cleared) when its preset is gone."""
     if not isinstance(value, str) or value in names:
         return no_update, None
     shown = repr(value[:NAME_CHARS])
@@ -49,6 +52,8 @@ def follow(value: object, old: str | None, new: str | None, names: Sequence[str]
         return None, f"{shown} was deleted; the picker is cleared, pick another preset."
     if value == old and new in names:
         return new, f"{shown} was renamed to {new!r}; the picker follows it."
+    if renamed is not None and renamed in names:
+        return renamed, f"{shown} was renamed to {renamed!r} elsewhere; the picker follows it."
     return None, f"{shown} is no longer a preset; the picker is cleared, pick another preset."
 
 
@@ -56,11 +61,14 @@ def _note(lines: Sequence[str]) -> Any:
     return html.Div([html.Div(line) for line in lines], className="small text-warning") if lines else ""
 
 
-def _names() -> list[str]:
-    """The presets as the store has them now: read directly, not from a memoized list another web worker may
-    still hold for its query period."""
+def _names(values: Sequence[object]) -> tuple[list[str], dict[str, str | None]]:
+    """(the presets as the store has them now, where each picked name that is gone went by renames): read
+    directly, not from a memoized list another web worker may still hold for its query period."""
     with get_context().store.read() as session:
-        return list(preset_store.list_presets(session))
+        names = list(preset_store.list_presets(session))
+        live = frozenset(names)
+        gone = {v for v in values if isinstance(v, str) and v not in live and len(v) <= NAME_CHARS}
+        return names, {v: preset_renames.renamed_to(session, v, live) for v in sorted(gone)}
 
 
 TAB_SWITCH: dict[str, Any] = {"n": 0, "old": None, "new": None}  # the event a tab switch stands for: no rename known
@@ -73,8 +81,9 @@ def pickers_outputs(changed: object, labels: Sequence[str], values: Sequence[obj
     event = _event(changed)
     if event is None or len(labels) != len(values):
         return no_update, [no_update] * len(values), no_update
-    names = _names()
-    followed = [follow(value, *event, names) for value in values]
+    names, renames = _names(values)
+    followed = [follow(value, *event, names, renames.get(value) if isinstance(value, str) else None)
+                for value in values]
     notes = [f"{label}: {said}" for label, (_value, said) in zip(labels, followed, strict=True) if said]
     note = no_update if changed is TAB_SWITCH and not notes else _note(notes)
     return preset_options(names), [value for value, _said in followed], note

@@ -258,3 +258,51 @@ def test_a_tab_switch_reads_presets_changed_in_another_tab(page) -> None:  # typ
     row_key = json.dumps({"name": REGIMES[0], "type": ids.REGIME}, separators=(",", ":"))
     assert rows[row_key] == {"options": with_new}
     assert ids.REGIME_NOTE not in rows  # nothing of this table was gone: its note is left as it was
+
+
+def test_a_tab_switch_follows_a_rename_made_in_another_tab(page) -> None:  # type: ignore[no-untyped-def]
+    """Another tab renamed "my book" to "calm book" and then to "calm book 2", and renamed "zeta" to "eta" and then
+    deleted "eta": this page's pick on "my book" follows both renames (the store's rename trail), the pick on
+    "zeta" is cleared (its preset is gone), each with a note."""
+    app, ctx = page
+    trader = login_client(app, "trader")
+    deps = wr.dependencies(trader)
+    compare = wr.find(deps, f"{ids.COMPARE_NOTE}.children")
+    regime = wr.find(deps, f"{ids.REGIME_NOTE}.children")
+    save(ctx, "my book")
+    save(ctx, "zeta")
+    preset_store.rename_user_preset(ctx.store, NOW, "web:rita", "my book", "calm book")
+    preset_store.rename_user_preset(ctx.store, NOW, "web:rita", "calm book", "calm book 2")
+    preset_store.rename_user_preset(ctx.store, NOW, "web:rita", "zeta", "eta")
+    preset_store.delete_user_preset(ctx.store, NOW, "web:rita", "eta")
+    tab = f"{ids.TABS}.active_tab"
+    shown = {f"{ids.PRESETS_CHANGED}.data": None, tab: "compare", f"{ids.COMPARE_A}.value": "my book",
+             f"{ids.COMPARE_B}.value": "zeta",
+             _pattern(regime, "id"): wr.Matches([({"name": REGIMES[0]}, {"type": ids.REGIME, "name": REGIMES[0]})]),
+             _pattern(regime, "value"): wr.Matches([({"name": REGIMES[0]}, "my book")])}
+    options = [*BUILT_INS, {"label": "calm book 2 (user)", "value": "calm book 2"}]
+    left_right = _post(trader, _body(compare, shown, tab))
+    assert left_right[ids.COMPARE_A] == {"options": options, "value": "calm book 2"}
+    assert left_right[ids.COMPARE_B] == {"options": options, "value": None}
+    note = json.dumps(left_right[ids.COMPARE_NOTE])
+    assert "Left: 'my book' was renamed to 'calm book 2' elsewhere; the picker follows it." in note
+    assert "Right: 'zeta' is no longer a preset; the picker is cleared" in note
+    rows = _post(trader, _body(regime, shown, tab, rows=1))
+    row_key = json.dumps({"name": REGIMES[0], "type": ids.REGIME}, separators=(",", ":"))
+    assert rows[row_key] == {"options": options, "value": "calm book 2"}
+
+
+def test_the_rename_trail_ignores_deletes_and_names_that_were_never_presets(page) -> None:  # type: ignore[no-untyped-def]
+    from engine.planner.preset_renames import renamed_to
+
+    _app, ctx = page
+    save(ctx, "a")
+    save(ctx, "gone")
+    preset_store.rename_user_preset(ctx.store, NOW, "web:tess", "a", "b")
+    preset_store.delete_user_preset(ctx.store, NOW, "web:tess", "gone")
+    with ctx.store.read() as session:
+        live = frozenset(preset_store.list_presets(session))
+        assert renamed_to(session, "a", live) == "b"
+        assert renamed_to(session, "gone", live) is None  # deleted, not renamed
+        assert renamed_to(session, "never", live) is None
+        assert renamed_to(session, "a", frozenset({"default"})) is None  # "b" is gone too: nothing to follow
