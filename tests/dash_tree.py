@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def component_ids(component: Any) -> list[Any]:
-    """Every id in a rendered component tree, depth first."""
+def nodes(component: Any) -> list[Any]:
+    """Every component in a rendered component tree, depth first."""
     found: list[Any] = []
     stack = [component]
     while stack:
@@ -14,13 +14,16 @@ def component_ids(component: Any) -> list[Any]:
         if isinstance(node, list | tuple):
             stack.extend(reversed(node))
             continue
-        ident = getattr(node, "id", None)
-        if ident is not None:
-            found.append(ident)
+        found.append(node)
         children = getattr(node, "children", None)
         if children is not None and not isinstance(children, str):
             stack.append(children)
     return found
+
+
+def component_ids(component: Any) -> list[Any]:
+    """Every id in a rendered component tree, depth first."""
+    return [ident for node in nodes(component) if (ident := getattr(node, "id", None)) is not None]
 
 
 def json_ids(tree: Any) -> list[Any]:

@@ -233,22 +233,31 @@ def test_rename_and_delete_over_http_refresh_the_other_pickers(page) -> None:  #
     assert ids.PRESETS_CHANGED not in refused and "Not renamed" in json.dumps(refused[ids.MANAGE_MESSAGE])
 
 
+def _picker_callbacks(app: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(a logged-in trader's client, the comparison pickers' callback, the regime table pickers' callback)."""
+    trader = login_client(app, "trader")
+    deps = wr.dependencies(trader)
+    return trader, wr.find(deps, f"{ids.COMPARE_NOTE}.children"), wr.find(deps, f"{ids.REGIME_NOTE}.children")
+
+
+def _tab_switch(regime: dict[str, Any], a: str, b: str, row: str) -> dict[str, Any]:
+    """The states of a tab switch with no "presets changed" event: the comparison on a and b, one regime row on row."""
+    return {f"{ids.PRESETS_CHANGED}.data": None, f"{ids.TABS}.active_tab": "regime", f"{ids.COMPARE_A}.value": a,
+            f"{ids.COMPARE_B}.value": b,
+            _pattern(regime, "id"): wr.Matches([({"name": REGIMES[0]}, {"type": ids.REGIME, "name": REGIMES[0]})]),
+            _pattern(regime, "value"): wr.Matches([({"name": REGIMES[0]}, row)])}
+
+
 def test_a_tab_switch_reads_presets_changed_in_another_tab(page) -> None:  # type: ignore[no-untyped-def]
     """Another browser tab saves one preset and deletes another: this page got no event, and its pickers catch up
     when the trader switches tabs (a pick on the deleted preset is cleared with a note; nothing gone: no note)."""
     app, ctx = page
-    trader = login_client(app, "trader")
-    deps = wr.dependencies(trader)
-    compare = wr.find(deps, f"{ids.COMPARE_NOTE}.children")
-    regime = wr.find(deps, f"{ids.REGIME_NOTE}.children")
+    trader, compare, regime = _picker_callbacks(app)
     save(ctx, "old book")
     save(ctx, "new book")  # both saved elsewhere; then "old book" is deleted elsewhere too
     preset_store.delete_user_preset(ctx.store, NOW, "web:tess", "old book")
     tab = f"{ids.TABS}.active_tab"
-    shown = {f"{ids.PRESETS_CHANGED}.data": None, tab: "regime", f"{ids.COMPARE_A}.value": "old book",
-             f"{ids.COMPARE_B}.value": "default",
-             _pattern(regime, "id"): wr.Matches([({"name": REGIMES[0]}, {"type": ids.REGIME, "name": REGIMES[0]})]),
-             _pattern(regime, "value"): wr.Matches([({"name": REGIMES[0]}, "default")])}
+    shown = _tab_switch(regime, "old book", "default", "default")
     with_new = [*BUILT_INS, {"label": "new book (user)", "value": "new book"}]
     left_right = _post(trader, _body(compare, shown, tab))
     assert left_right[ids.COMPARE_A] == {"options": with_new, "value": None}
@@ -265,10 +274,7 @@ def test_a_tab_switch_follows_a_rename_made_in_another_tab(page) -> None:  # typ
     deleted "eta": this page's pick on "my book" follows both renames (the store's rename trail), the pick on
     "zeta" is cleared (its preset is gone), each with a note."""
     app, ctx = page
-    trader = login_client(app, "trader")
-    deps = wr.dependencies(trader)
-    compare = wr.find(deps, f"{ids.COMPARE_NOTE}.children")
-    regime = wr.find(deps, f"{ids.REGIME_NOTE}.children")
+    trader, compare, regime = _picker_callbacks(app)
     save(ctx, "my book")
     save(ctx, "zeta")
     preset_store.rename_user_preset(ctx.store, NOW, "web:rita", "my book", "calm book")
@@ -276,10 +282,7 @@ def test_a_tab_switch_follows_a_rename_made_in_another_tab(page) -> None:  # typ
     preset_store.rename_user_preset(ctx.store, NOW, "web:rita", "zeta", "eta")
     preset_store.delete_user_preset(ctx.store, NOW, "web:rita", "eta")
     tab = f"{ids.TABS}.active_tab"
-    shown = {f"{ids.PRESETS_CHANGED}.data": None, tab: "compare", f"{ids.COMPARE_A}.value": "my book",
-             f"{ids.COMPARE_B}.value": "zeta",
-             _pattern(regime, "id"): wr.Matches([({"name": REGIMES[0]}, {"type": ids.REGIME, "name": REGIMES[0]})]),
-             _pattern(regime, "value"): wr.Matches([({"name": REGIMES[0]}, "my book")])}
+    shown = _tab_switch(regime, "my book", "zeta", "my book")
     options = [*BUILT_INS, {"label": "calm book 2 (user)", "value": "calm book 2"}]
     left_right = _post(trader, _body(compare, shown, tab))
     assert left_right[ids.COMPARE_A] == {"options": options, "value": "calm book 2"}

@@ -19,7 +19,7 @@ from components.trading_tables import (
     order_cells,
     position_cells,
 )
-from tests.dash_tree import component_ids
+from tests.dash_tree import component_ids, nodes
 from webapp import slot_rows
 
 
@@ -39,20 +39,12 @@ def page_of(table: Any, shape: Any) -> slot_rows.Page:
     """What the browser would send as states for a drawn slot table (cells in layout order, rows' hidden flags)."""
     cells: list[tuple[dict[str, Any], Any, Any]] = []
     rows_: list[tuple[dict[str, Any], Any]] = []
-    stack = [table]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list | tuple):
-            stack.extend(reversed(node))
-            continue
+    for node in nodes(table):
         ident = getattr(node, "id", None)
         if isinstance(ident, dict) and str(ident.get("type", "")).endswith("-cell"):
             cells.append((ident, node.children, getattr(node, "className", None)))
         elif isinstance(ident, dict) and str(ident.get("type", "")).endswith("-row"):
             rows_.append((ident, getattr(node, "hidden", None)))
-        children = getattr(node, "children", None)
-        if children is not None and not isinstance(children, str):
-            stack.append(children)
     return slot_rows.Page(shape, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells],
                           [r[0] for r in rows_], [r[1] for r in rows_])
 
@@ -156,7 +148,7 @@ def test_a_slot_tells_the_close_callback_which_symbol_it_showed() -> None:
 def test_an_unknown_mark_shows_a_dash_and_the_symbol_links_to_its_chart() -> None:
     assert position_cells(position("AAA", 10, 100.0, None, None))["market_price"] == ("—", "")
     table, _ = slot_rows.redraw(POSITIONS, rows(position("BRK.B", 3, 10.0, 11.0, 3.0)), True, [])
-    links = [n for n in _walk(table) if getattr(n, "id", None) == POSITIONS.cell_id(0, "symbol")]
+    links = [n for n in nodes(table) if getattr(n, "id", None) == POSITIONS.cell_id(0, "symbol")]
     assert links[0].href == "/performance?symbol=BRK.B" and links[0].children == "BRK.B"
 
 
@@ -181,17 +173,3 @@ def test_an_order_fills_in_place_and_a_cancelled_one_empties_its_slot() -> None:
     assert slots[:2] == [None, "7"] and hidden[:2] == [True, no_update]
     assert ORDER_CELL == "trading-order-cell" and CANCEL_TYPE == "trading-cancel-order"
 
-
-def _walk(node: Any) -> list[Any]:
-    out = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, list | tuple):
-            stack.extend(n)
-            continue
-        out.append(n)
-        children = getattr(n, "children", None)
-        if children is not None and not isinstance(children, str):
-            stack.append(children)
-    return out
