@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from engine.regime import outputs
 from engine.regime.batch import inputs as inp
@@ -72,7 +73,7 @@ def concat(parts: list[ChunkData]) -> ChunkData:
 def classify(clf: RegimeClassifier, data: ChunkData) -> Columns:
     """Every row of the replay: inputs over arrays, the state machine, record columns."""
     ma, noise, slots = data.ma, data.noise, data.slots
-    sel = np.flatnonzero(ma.ready)
+    sel = inp.rows(ma.ready)
     x = inp.compute(clf, ma, sel, noise, slots)
     counts = machine.signal_counts(clf, [a[sel] for a in ma.active], [s[sel] for s in ma.score],
                                    [v[sel] for v in ma.vol], [h[sel] for h in ma.has_vol], ma.consensus_ok[sel],
@@ -85,10 +86,10 @@ def classify(clf: RegimeClassifier, data: ChunkData) -> Columns:
     return _columns(clf, data, x, dec, sel)
 
 
-def _columns(clf: RegimeClassifier, data: ChunkData, x: inp.Inputs, dec: machine.Decided, sel: np.ndarray) -> Columns:
+def _columns(clf: RegimeClassifier, data: ChunkData, x: inp.Inputs, dec: machine.Decided, sel: inp.Rows) -> Columns:
     f, stab = clf.formation, clf.stability
     ma, noise, slots, stepped = data.ma, data.noise, data.slots, data.stepped
-    n = len(data.ts)
+    n, n_sel = len(data.ts), len(dec.regime)
     regs = f.regimes
 
     def fill(default: Any, values: Any, dtype: Any) -> np.ndarray:
@@ -114,9 +115,10 @@ def _columns(clf: RegimeClassifier, data: ChunkData, x: inp.Inputs, dec: machine
     blocked = np.where(stepped, 1, 0)  # warm-up rows: why they are not classified
     blocked[sel] = dec.blocked.codes + 2
     names = [m.name for m in clf.modules]
-    act = np.vstack([a[sel] for a in ma.active]) if clf.modules else np.zeros((0, len(sel)), bool)
-    bits = (act.astype(np.int64) << np.arange(len(names))[:, None]).sum(axis=0) if len(sel) else np.zeros(0, int)
-    uniq, act_code = np.unique(bits, return_inverse=True)
+    bits = np.zeros(n_sel, np.int64)  # active modules as bits (a hash of the few distinct sets, not a sort)
+    for j, a in enumerate(ma.active):
+        bits[a[sel]] += 1 << j
+    act_code, uniq = pd.factorize(bits, use_na_sentinel=False)
     cols: Columns = {
         "ts": data.ts,
         "regime_id": fill(-1, np.array([r.regime_id for r in regs], dtype=np.int64)[reg], np.int64),
@@ -150,10 +152,10 @@ def _columns(clf: RegimeClassifier, data: ChunkData, x: inp.Inputs, dec: machine
         "time_slot": text("", [s.name for s in clf.clock.slots] + [""], np.where(slots[sel] >= 0, slots[sel],
                                                                                  len(clf.clock.slots))),
         "sensitivity": fill(1.0, x.sens, np.float64),
-        "warmup": fill(True, np.zeros(len(sel), bool), bool),
+        "warmup": fill(True, False, bool),
         "underlying_spot": data.close,
-        "active_modules": text("", [",".join(nm for j, nm in enumerate(names) if (c >> j) & 1) for c in uniq.tolist()],
-                               act_code.reshape(-1)),
+        "active_modules": text("", [",".join(nm for j, nm in enumerate(names) if (c >> j) & 1) for c in np.asarray(uniq).tolist()],
+                               np.asarray(act_code, np.int64).reshape(-1)),
     }
     for m, a, s, w in zip(clf.modules, ma.active, ma.score, x.weights, strict=True):
         cols[f"mod:{m.column}"] = fill(np.nan, np.where(a[sel], s[sel], np.nan), np.float64)

@@ -19,6 +19,7 @@ from engine.regime.transitions import TransitionPolicy
 if TYPE_CHECKING:
     from engine.regime.classifier import RegimeClassifier
 
+Rows = np.ndarray | slice  # the classified rows of the replay: a slice when they are one run (views, no copies)
 HIST_KEEP, HIST_MAX = 32, 64  # RegimeClassifier._dir_hist: trimmed to the last 32 once past 64
 
 
@@ -42,6 +43,7 @@ class Inputs:
     t_raw: np.ndarray  # the smoothed components as recorded (trend_component, volatility_value)
     v_raw: np.ndarray
     edges: np.ndarray | None  # adaptive volatility boundaries in force per row (None: workbook thresholds)
+    trend_tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # trend.tables (compiled passes)
 
 
 def persistence(nf: NoiseFilter, hist: list[float], d: np.ndarray) -> np.ndarray:
@@ -100,7 +102,15 @@ def smoothing(tp: TransitionPolicy, hist: deque, t: np.ndarray, v: np.ndarray,
     return outs[0], outs[1], outs[2]
 
 
-def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: np.ndarray, noise: dict[str, np.ndarray],
+def rows(ready: np.ndarray) -> Rows:
+    """The rows to classify: a slice when they are contiguous (the usual case: warm-up rows first), else indices."""
+    idx = np.flatnonzero(ready)
+    if len(idx) and int(idx[-1]) - int(idx[0]) + 1 == len(idx):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: Rows, noise: dict[str, np.ndarray],
             slots: np.ndarray) -> Inputs:
     """Everything _step computes before it looks at the current regime, for rows ``sel`` of the chunk."""
     f, tp = clf.formation, clf.transitions
@@ -119,7 +129,8 @@ def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: np.ndarray, noise: dic
                           vx.high_vol_level(f, v_raw))
     d_raw = np.zeros(len(v_raw))
     for wk, ak, sk in zip(w, act, sc, strict=True):
-        d_raw = d_raw + np.where(ak, wk * sk, 0.0)
+        if ak.any():  # an inactive module adds +0.0 everywhere, which leaves every sum as it is
+            d_raw = d_raw + np.where(ak, wk * sk, 0.0)
     pers = persistence(clf.noise, clf._dir_hist, d_raw)
     d_use = np.where(pers, d_raw, 0.0)
     t_price = ma.slope[sel]
@@ -143,5 +154,8 @@ def compute(clf: RegimeClassifier, ma: ModuleArrays, sel: np.ndarray, noise: dic
                    "volume_profile": vx.as_env(ma.vp_label[sel], act[k_vp])}
     penalty = np.where(low_vol, 1.0 - clf.noise.low_volume_penalty, 1.0)
     cache: vx.RuleCache = {}
-    return Inputs(w, fired, pers, t_s, v_s, d_s, h, sens, penalty, env, vx.trend_codes(f, t_s, adx, env, cache),
-                  vx.vol_codes(f, v_s), cache, t_rec, v_rec, edges)
+    # local import: heavy (numba compiles on first use), not with every import of engine.regime
+    from engine.regime.batch import trend
+    tt = trend.tables(f, env, len(t_s), cache)
+    return Inputs(w, fired, pers, t_s, v_s, d_s, h, sens, penalty, env, trend.codes(t_s, adx, *tt, f.neutral.code),
+                  vx.vol_codes(f, v_s), cache, t_rec, v_rec, edges, tt)

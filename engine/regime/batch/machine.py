@@ -8,6 +8,7 @@ classifier's StabilityState is the loop's state: read in before the chunk, writt
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,16 +56,23 @@ def signal_counts(clf: RegimeClassifier, act: list[np.ndarray], score: list[np.n
     use = [a & (consensus_ok if m is clf.mtf else True) for m, a in zip(clf.modules, act, strict=True)
            if m.name not in skip]
     idx = [k for k, m in enumerate(clf.modules) if m.name not in skip]
-    out: dict[str, np.ndarray] = {"n": sum((u.astype(np.int64) for u in use), np.zeros(n, np.int64))}
+    live = [(u, k) for u, k in zip(use, idx, strict=True) if u.any()]  # a module never counted adds nothing
+    out: dict[str, np.ndarray] = {"n": _count(n, (u for u, _ in live))}
     for key, test in (("up", lambda s: s >= thr), ("down", lambda s: -s >= thr), ("from_up", lambda s: s <= thr),
                       ("from_down", lambda s: -s <= thr), ("flat", lambda s: np.abs(s) < NEUTRAL_TARGET_MAX_SCORE)):
-        out[key] = sum(((u & test(score[k])).astype(np.int64) for u, k in zip(use, idx, strict=True)),
-                       np.zeros(n, np.int64))
+        out[key] = _count(n, (u & test(score[k]) for u, k in live))
     codes = {k: vx.vol_codes(f, vol[k] if edges is None else map_vol(vol[k], edges, clf.adaptive.abs_edges))
-             if has_vol[k].any() else np.full(n, -1, np.int64) for k in idx}  # no reading: counted nowhere
+             for u, k in live if has_vol[k].any()}  # no reading: counted nowhere
     for vb in f.vol:
-        out[f"vol{vb.code}"] = sum(((u & has_vol[k] & (codes[k] == vb.code)).astype(np.int64)
-                                    for u, k in zip(use, idx, strict=True)), np.zeros(n, np.int64))
+        out[f"vol{vb.code}"] = _count(n, (u & has_vol[k] & (codes[k] == vb.code) for u, k in live if k in codes))
+    return out
+
+
+def _count(n: int, masks: Iterable[np.ndarray]) -> np.ndarray:
+    """Rows' number of true masks (in place: one int64 array, no temporaries per mask)."""
+    out = np.zeros(n, np.int64)
+    for m in masks:
+        out += m
     return out
 
 
@@ -81,7 +89,9 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, np.
     regs = tb.regs
     n = len(x.t)
     pos = {r.regime_id: k for k, r in enumerate(regs)}
-    talt = np.array([vx.trend_alt(f, t.code, x.t, adx, x.h, x.env, x.band, x.cache) for t in f.trend]).reshape(-1, n)
+    # local import: heavy (numba), as kernel above
+    from engine.regime.batch import trend
+    talt = trend.alternatives(x.t, adx, x.h, x.band, trend.class_edges(f), *x.trend_tables, f.neutral.code)
     valt = np.array([vx.vol_alt(f, v.code, x.v, x.h, x.vband) for v in f.vol]).reshape(-1, n)
     agr, mtr, mvr, rsc, rkn, reg_rule = vx.evidence_parts(f, regs, x.t, x.v, x.d, x.env, x.cache)
     need = _need(clf, x.sens, session_gap)
@@ -215,10 +225,11 @@ def reasons(clf: RegimeClassifier, tb: tables.Tables, code: np.ndarray, ra: np.n
             key = _factor(key * (int(ids.max()) + 1) + ids)[0]
         inv, first = _factor(key)
         base = len(texts)
-        for j in rows[first].tolist():
-            g = gap[j]
+        pick = rows[first]  # one row per group; its numbers as Python floats / ints (one conversion per column)
+        for a, b, i, k, g in zip(ra[pick].tolist(), rb[pick].tolist(), cix[pick].tolist(), cur[pick].tolist(),
+                                 gap[pick].tolist(), strict=True):
             extra = f"data gap of {g:.0f} min (MissingDataCheck): regime held" if c == tables.R_GAP else ""
-            texts.append(tables.reason(clf, tb, c, float(ra[j]), float(rb[j]), int(cix[j]), int(cur[j]), extra))
+            texts.append(tables.reason(clf, tb, c, a, b, i, k, extra))
         out[rows] = base + inv
     return Coded(out, texts)
 

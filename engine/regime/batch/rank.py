@@ -53,6 +53,22 @@ def _remove(buf: np.ndarray, cnt: int, v: float) -> int:
 
 
 @njit(cache=True)
+def _replace(buf: np.ndarray, cnt: int, old: float, new: float) -> None:
+    """_remove(old) then _insert(new) in one pass: only the values between the two positions move (the
+    order among equal values may differ from the two-step version; no count depends on it)."""
+    p = _lower(buf, cnt, old)
+    if new >= old:
+        while p + 1 < cnt and buf[p + 1] < new:
+            buf[p] = buf[p + 1]
+            p += 1
+    else:
+        while p > 0 and buf[p - 1] > new:
+            buf[p] = buf[p - 1]
+            p -= 1
+    buf[p] = new
+
+
+@njit(cache=True)
 def rank_pct(x: np.ndarray, lookback: int, rows: np.ndarray) -> np.ndarray:
     """Percentile rank (0-100) of x[t] among the finite values of x[t-lookback+1 .. t], for t in rows."""
     m = len(rows)
@@ -66,10 +82,13 @@ def rank_pct(x: np.ndarray, lookback: int, rows: np.ndarray) -> np.ndarray:
         t = rows[k]
         if t == prev + 1:  # slide by one bar
             old = t - lookback
-            if old >= 0 and np.isfinite(x[old]):
-                cnt = _remove(buf, cnt, x[old])
-            if np.isfinite(x[t]):
-                cnt = _insert(buf, cnt, x[t])
+            if old >= 0 and np.isfinite(x[old]) and np.isfinite(x[t]):
+                _replace(buf, cnt, x[old], x[t])
+            else:
+                if old >= 0 and np.isfinite(x[old]):
+                    cnt = _remove(buf, cnt, x[old])
+                if np.isfinite(x[t]):
+                    cnt = _insert(buf, cnt, x[t])
         else:  # the first row (or a jump): build the window afresh
             cnt = 0
             for j in range(max(0, t - lookback + 1), t + 1):

@@ -13,7 +13,8 @@ from engine.regime.paramtext import Condition
 from engine.regime.weighting import Weighting
 
 Env = dict[str, tuple[np.ndarray, np.ndarray]]  # variable -> (values, known mask); values float or object
-RuleCache = dict[tuple[str, str, bool], tuple[np.ndarray, np.ndarray]]  # (rule id, pattern, mirror) -> score, known
+RuleCache = dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]]  # (rule id, pattern, mirror) -> score, known;
+# ("condition", Condition, mirrored) -> truth, known
 
 
 def holds(c: Condition, env: Env, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,23 +48,25 @@ def holds(c: Condition, env: Env, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool,
                cache: RuleCache | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Formation.rule_score per row: (fraction of evaluable conditions that hold, number evaluable)."""
+    """Formation.rule_score per row: (fraction of evaluable conditions that hold, number evaluable).
+
+    Rules share conditions (the same ATR-percentile band, the same slope edge), so with a cache each
+    distinct condition (mirrored or not) is evaluated once per replay, not once per rule."""
     key = (rule.rule_id, rule.pattern, mirror)
     if cache is not None and key in cache:
         return cache[key]
-    e = env
-    if mirror:
-        e = dict(env)
-        for var in DIRECTIONAL_VARS:
-            if var in e:
-                v, known = e[var]
-                e[var] = (np.where(known, -np.asarray(v, dtype=np.float64), 0.0), known)
     n_true = np.zeros(n, np.int64)
     n_known = np.zeros(n, np.int64)
     for c in rule.conditions:
-        t, k = holds(c, e, n)
-        n_true += t
-        n_known += k
+        flip = mirror and c.var in DIRECTIONAL_VARS
+        ckey = ("condition", c, flip)
+        got = cache.get(ckey) if cache is not None else None
+        if got is None:
+            got = holds(c, _mirrored(env, c.var) if flip else env, n)
+            if cache is not None:
+                cache[ckey] = got
+        n_true += got[0]
+        n_known += got[1]
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(n_known > 0, n_true / np.maximum(n_known, 1), 0.0)
     if cache is not None:
@@ -71,28 +74,13 @@ def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool,
     return score, n_known
 
 
-def trend_codes(f: Formation, slope: np.ndarray, adx: np.ndarray, env: Env,
-                cache: RuleCache | None = None) -> np.ndarray:
-    """Formation.trend_class per row, as codes (indices into f.trend)."""
-    n = len(slope)
-    s = np.where(np.isfinite(slope), slope, 0.0)
-    a = np.where(np.isfinite(adx), adx, 0.0)
-    out = np.full(n, -1, np.int64)
-    for sgn in (1, -1):
-        side = s > 0 if sgn > 0 else s < 0
-        family = sorted((t for t in f.trend if t.direction == sgn), key=lambda t: -abs(t.lo if sgn > 0 else t.hi))
-        for t in family:
-            edge = t.lo if sgn > 0 else t.hi
-            out[side & (out < 0) & (np.abs(s) >= abs(edge)) & (a >= t.min_adx)] = t.code
-    for t in f.others_zero:
-        hit = (out < 0) & (t.lo <= s) & (s <= t.hi) & (a >= t.min_adx)
-        rule = f.rule_for(f.regime_name_like(t.name))
-        if rule is not None:
-            sc, known = rule_score(rule, env, n, False, cache)
-            hit &= (known > 0) & (sc >= rule.min_score)
-        out[hit] = t.code
-    out[out < 0] = f.neutral.code
-    return out
+def _mirrored(env: Env, var: str) -> Env:
+    """The environment of a bullish rule mirrored to bearish: directional variable ``var`` negated."""
+    got = env.get(var)
+    if got is None:
+        return env
+    v, known = got
+    return {var: (np.where(known, -np.asarray(v, dtype=np.float64), 0.0), known)}
 
 
 def vol_codes(f: Formation, vol: np.ndarray) -> np.ndarray:
@@ -106,18 +94,6 @@ def vol_codes(f: Formation, vol: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         out[rest] = np.where(vol[rest] >= f.vol[-1].lo, f.vol[-1].code, f.vol[0].code)
     return out
-
-
-def trend_alt(f: Formation, code: int, t: np.ndarray, adx: np.ndarray, h: np.ndarray, env: Env,
-              band: np.ndarray, cache: RuleCache | None = None) -> np.ndarray:
-    """candidate.trend_with_hysteresis for a current trend class ``code`` (rows where it applies)."""
-    c = f.trend[code]
-    with np.errstate(invalid="ignore"):
-        t2 = np.where(t > c.hi, t - h * max(abs(c.hi), f.slope_scale),
-                      np.where(t < c.lo, t + h * max(abs(c.lo), f.slope_scale), t))
-        adx2 = np.where(adx < c.min_adx, adx + h * c.min_adx, adx)
-    again = trend_codes(f, t2, adx2, env, cache)
-    return np.where(again == c.code, c.code, band)
 
 
 def vol_alt(f: Formation, code: int, v: np.ndarray, h: np.ndarray, band: np.ndarray) -> np.ndarray:
@@ -184,17 +160,21 @@ def evidence_parts(f: Formation, regimes: tuple[RegimeRow, ...], slope: np.ndarr
     scores: list[np.ndarray] = []
     knowns: list[np.ndarray] = []
     rule_of = np.full(len(regimes), -1, np.int64)
+    row_of: dict[tuple[str, str, bool], int] = {}  # regimes sharing a rule (Sideways_*) share its row
     for k, regime in enumerate(regimes):
         rule, mirror = f.rule_for(regime.name), False
         if rule is None and "Bearish" in regime.name:
             rule, mirror = f.rule_for(regime.name.replace("Bearish", "Bullish")), True
         if rule is not None:
-            sc, known = rule_score(rule, env, n, mirror, cache)
-            rule_of[k] = len(scores)
-            scores.append(sc)
-            knowns.append(known)
+            key = (rule.rule_id, rule.pattern, mirror)
+            if key not in row_of:
+                sc, known = rule_score(rule, env, n, mirror, cache)
+                row_of[key] = len(scores)
+                scores.append(sc)
+                knowns.append(known)
+            rule_of[k] = row_of[key]
     sc_all = np.vstack(scores).reshape(-1, n) if scores else np.zeros((1, n))
-    kn_all = np.vstack(knowns).reshape(-1, n).astype(np.int64) if knowns else np.zeros((1, n), np.int64)
+    kn_all = np.asarray(np.vstack(knowns), np.int64).reshape(-1, n) if knowns else np.zeros((1, n), np.int64)
     return agree, mt, mv, sc_all, kn_all, rule_of
 
 
@@ -221,22 +201,30 @@ def weights(w: Weighting, modules: list[tuple[str, str, float]], active: list[np
             with np.errstate(invalid="ignore"):
                 hit = ~np.isnan(got) & (got > thr)
         fired.append((hit, adj))
-    raw: list[np.ndarray] = []
+    raw: list[np.ndarray | None] = []  # None: a module inactive on every row (weight 0 throughout)
     hc = np.minimum(np.maximum(h, 0.0), 1.0)
     for (_, comp, base), act in zip(modules, active, strict=True):
+        if not act.any():
+            raw.append(None)
+            continue
         row = w.rows.get(comp)
         x = np.full(n, base if base > 0 else (row.base if row else 0.0))
         if row is not None and row.adaptive:
             x = x * (1.0 + (row.vol_adjust - 1.0) * hc)
             for hit, adj in fired:
-                x = np.where(hit, x * (1.0 + adj.get(comp, 0.0)), x)
+                a = adj.get(comp, 0.0)
+                if a != 0.0:  # x * (1.0 + 0.0) is x exactly: only rules that adjust this module
+                    x = np.where(hit, x * (1.0 + a), x)
             x = np.minimum(np.maximum(x, row.lo), row.hi)
         raw.append(np.where(act, np.maximum(x, 0.0), 0.0))
     tot = np.zeros(n)
-    for x in raw:
-        tot = tot + x
+    for r in raw:  # +0.0 + r: adding an all-zero (+0.0) term leaves every sum as it is
+        if r is not None:
+            tot = tot + r
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = [np.where(tot > 0, x / np.where(tot > 0, tot, 1.0), 0.0) for x in raw]
+        den = np.where(tot > 0, tot, 1.0)
+        pos = tot > 0
+        out = [np.zeros(n) if r is None else np.where(pos, r / den, 0.0) for r in raw]
     n_fired = np.zeros(n, np.int64)
     for hit, _ in fired:
         n_fired += hit
@@ -247,5 +235,5 @@ def as_env(values: np.ndarray, known: np.ndarray | None = None) -> tuple[np.ndar
     return values, (np.ones(len(values), bool) if known is None else known)
 
 
-__all__ = ["Env", "as_env", "evidence", "evidence_parts", "high_vol_level", "holds", "rule_score", "trend_alt", "trend_codes",
+__all__ = ["Env", "as_env", "evidence", "evidence_parts", "high_vol_level", "holds", "rule_score",
            "vol_alt", "vol_codes", "weights"]
