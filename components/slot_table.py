@@ -67,7 +67,11 @@ class SlotSpec:
     def buttons(self) -> dict[str, Any]:
         return {"type": self.button_type, "slot": ALL}
 
+    def empty_id(self) -> dict[str, Any]:
+        return {"type": f"{self.name}-empty", "table": self.name}
+
     def empty_note(self) -> dict[str, Any]:
+        """The empty note (a wildcard, so a refresh before the table is drawn matches nothing)."""
         return {"type": f"{self.name}-empty", "table": ALL}
 
 
@@ -85,7 +89,7 @@ def draw(spec: SlotSpec, slots: Sequence[Cells | None], with_button: bool) -> ht
     return html.Div([
         dbc.Table([html.Thead(html.Tr(header)), html.Tbody(body)], size="sm", hover=True, className="mb-0",
                   responsive=True),  # not striped: hidden rows would break the stripes' alternation
-        html.Div(spec.empty, id={"type": f"{spec.name}-empty", "table": spec.name}, hidden=filled,
+        html.Div(spec.empty, id=spec.empty_id(), hidden=filled,
                  className="text-muted small"),
     ])
 
