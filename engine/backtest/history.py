@@ -50,9 +50,11 @@ class RunBars:
         """The newest `n` stored bars of `symbol`, oldest first: (times, high, low, close)."""
         end = self._stored(symbol)
         start = max(0, end - n)
-        high, low, close = self._hlc.get(symbol, (np.empty(0), np.empty(0), np.empty(0)))
-        idx = self._index.get(symbol, pd.DatetimeIndex([], tz="UTC").as_unit("us"))
-        return idx[start:end], high[start:end], low[start:end], close[start:end]
+        if symbol not in self._index:  # the empty answers are built only when asked for (not on every call)
+            empty = np.empty(0)
+            return pd.DatetimeIndex([], tz="UTC").as_unit("us"), empty, empty.copy(), empty.copy()
+        high, low, close = self._hlc[symbol]
+        return self._index[symbol][start:end], high[start:end], low[start:end], close[start:end]
 
     def closes(self, symbols: Sequence[str], anchor: str, lookback: int) -> pd.DataFrame:
         """Stored closes of `symbols` (rows: every time one of them has a bar; columns: the symbols with a bar),

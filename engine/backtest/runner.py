@@ -138,6 +138,9 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
             ctx.store.dispose()
 
 
+_LATEST_SNAPSHOT = select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)  # built once: read every bar
+
+
 def _loop(ctx: EngineContext, clock: SimClock, cycle: EngineCycle, source: FrameReplaySource, step: timedelta,
           total: int, progress: Progress | None, cancelled: Callable[[], bool] | None) -> list[tuple]:
     """The bar loop; returns (bar ts, cash, equity, gross) after each index bar."""
@@ -156,7 +159,7 @@ def _loop(ctx: EngineContext, clock: SimClock, cycle: EngineCycle, source: Frame
         cycle.planner(ctx)
         if has_index:
             with ctx.store.read() as s:
-                snap = s.scalars(select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)).one()
+                snap = s.scalars(_LATEST_SNAPSHOT).one()
             rows.append((ts, float(snap.cash), float(snap.equity), float(snap.gross_exposure)))
         done += 1
         if progress is not None and (done % every == 0 or done == total):

@@ -113,11 +113,14 @@ def _may_send(state: TradingState, parent: ParentOrder, position: Decimal) -> bo
     return position != 0 and abs(position + signed) < abs(position) and (position + signed) * position >= 0
 
 
+_ACTIVE_PARENTS = select(ParentOrder).where(ParentOrder.status == "active").order_by(ParentOrder.id)  # built once
+
+
 def work_parents(ctx: ControlContext) -> list[str]:
     """One tick for every active parent; returns one line per thing done (for logs and tests)."""
     at = market_clock_of(ctx).now()
     with ctx.store.read() as s:
-        parents = list(s.scalars(select(ParentOrder).where(ParentOrder.status == "active").order_by(ParentOrder.id)))
+        parents = list(s.scalars(_ACTIVE_PARENTS))
         if not parents:
             return []
         kids = children_of(s, [p.id for p in parents])

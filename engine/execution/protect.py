@@ -161,13 +161,16 @@ def _bars_of(bars: Iterable[Bar]) -> dict[str, list[PriceBar]]:
     return out
 
 
+_LIVE_STOPS = select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))  # built once: read every tick
+
+
 def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | None = None) -> list[StopEvent]:
     """One tick: move trailing marks, find triggers, send exits through the gateway. Returns what happened."""
     attach_defaults(ctx, defaults)
     at = market_clock_of(ctx).now()
     new_bars = _bars_of(bars)
     with ctx.store.read() as s:
-        rows = list(s.scalars(select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))))
+        rows = list(s.scalars(_LIVE_STOPS))
         if not rows:
             return []
         positions = {p.symbol: p.qty for p in s.scalars(select(PositionRow))}

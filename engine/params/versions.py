@@ -89,13 +89,18 @@ def _to_paramset(row: ParamVersion) -> ParamSet:
     return ps
 
 
+# Built once: statements read every cycle cost more to construct and cache-key than to run (SQLite).
+_ACTIVE_HEAD = (select(ParamVersion.id, ParamVersion.content_hash)
+                .where(ParamVersion.is_active.is_(True)).order_by(ParamVersion.id.desc()).limit(1))
+_ACTIVE_ID = select(ParamVersion.id).where(ParamVersion.is_active.is_(True)).order_by(ParamVersion.id.desc()).limit(1)
+
+
 def active_params(session: Session) -> ParamSet:
     """The active version (version_id set); the schema defaults (version_id None) if none was applied yet.
 
     Read every cycle by several jobs: the id and hash are read first, the version's values only when
     that version has not been parsed yet (a backtest reads it ~6 times a bar)."""
-    head = session.execute(select(ParamVersion.id, ParamVersion.content_hash)
-                           .where(ParamVersion.is_active.is_(True)).order_by(ParamVersion.id.desc()).limit(1)).first()
+    head = session.execute(_ACTIVE_HEAD).first()
     if head is None:
         return default_params()
     with _RECENT_LOCK:
@@ -120,8 +125,7 @@ def active_params_or_none(store: Store) -> ParamSet | None:
 
 def active_version_id(session: Session) -> int | None:
     """Cheap check for hot reload: has a new version been applied since the last cycle?"""
-    return session.scalars(select(ParamVersion.id).where(ParamVersion.is_active.is_(True))
-                           .order_by(ParamVersion.id.desc()).limit(1)).first()
+    return session.scalars(_ACTIVE_ID).first()
 
 
 def get_version(session: Session, version_id: int) -> ParamSet:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from engine.context import EngineContext
 from engine.lease import check_fence
@@ -22,6 +22,9 @@ from engine.trading.risk import RiskLimits
 log = logging.getLogger(__name__)
 PLANNER_ACTOR = "system:planner"
 KEEP_PLANS = 10_000
+# Built once: both run every cycle, and building a statement cost more than running it (SQLite).
+_NEWEST_BAR = select(func.max(BarRow.ts))
+_PRUNE_PLANS = delete(PlannerPlan).where(PlannerPlan.id <= bindparam("oldest"))
 
 
 def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: True) -> PlanResult | None:
@@ -29,7 +32,7 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
         params = active_params(session)
         state = portfolio_state(session, params, bars=ctx.bars)
         preset, why = preset_for_regime(session, state.regime, state.regime_hold)
-        cycle_ts = session.scalar(select(func.max(BarRow.ts)))
+        cycle_ts = session.scalar(_NEWEST_BAR)
     if state.history.empty:
         return None
     plan = build_planner(preset).plan(state, why)
@@ -40,7 +43,7 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
         check_fence(session, ctx)  # only the engine holding the lease records plans
         row = store_plan(session, ctx.clock.now(), plan, "engine", preset.sliders, params.version_id, executed=execute)
         plan_id = row.id
-        session.execute(delete(PlannerPlan).where(PlannerPlan.id <= plan_id - KEEP_PLANS))
+        session.execute(_PRUNE_PLANS, {"oldest": plan_id - KEEP_PLANS})
     if not execute:
         return plan
     key = f"{preset.name}:{cycle_ts.isoformat() if cycle_ts else 'none'}"

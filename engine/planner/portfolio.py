@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import talib
-from sqlalchemy import desc, func, or_, select
+from sqlalchemy import Select, bindparam, desc, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
@@ -33,10 +33,26 @@ from engine.trading.sizing import SizingParams, size_position
 
 HISTORY_BARS = 300
 ATR_PERIOD = 14
+# Built once (a statement per symbol every cycle): building it cost more than running it.
+_SYMBOL_BARS = (select(BarRow.ts, BarRow.high, BarRow.low, BarRow.close).where(BarRow.symbol == bindparam("symbol"))
+                .order_by(desc(BarRow.ts)).limit(HISTORY_BARS))
 
 
 def atr_of(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float | None:
     return float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1]) if len(close) > ATR_PERIOD else None
+
+
+def _closes_frame(series: dict[str, pd.Series]) -> pd.DataFrame:
+    """pd.DataFrame(series).sort_index(). When every series has the same index (the usual case: the symbols
+    share their bar times) the frame is built from the stacked values, without pandas' alignment, which cost
+    ~10x as much; the frame is the same (same index, columns, float values)."""
+    if not series:
+        return pd.DataFrame()
+    first = next(iter(series.values())).index
+    if len(series) > 1 and all(s.index.equals(first) and s.dtype == np.float64 for s in series.values()):
+        return pd.DataFrame(np.column_stack([s.to_numpy() for s in series.values()]), index=first,
+                            columns=list(series)).sort_index()
+    return pd.DataFrame(series).sort_index()
 
 
 def _history(session: Session, symbols: list[str], bars: BarHistory | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -49,15 +65,14 @@ def _history(session: Session, symbols: list[str], bars: BarHistory | None = Non
                 continue
             series[symbol] = pd.Series(close, index=ts)
         else:
-            rows = session.execute(select(BarRow.ts, BarRow.high, BarRow.low, BarRow.close)
-                                   .where(BarRow.symbol == symbol).order_by(desc(BarRow.ts)).limit(HISTORY_BARS)).all()[::-1]
+            rows = session.execute(_SYMBOL_BARS, {"symbol": symbol}).all()[::-1]
             if not rows:
                 continue
             high, low, close = (np.asarray([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
             series[symbol] = pd.Series(close, index=[r[0] for r in rows])
         if (value := atr_of(high, low, close)) is not None:
             atr[symbol] = value
-    return (pd.DataFrame(series).sort_index() if series else pd.DataFrame()), atr
+    return _closes_frame(series), atr
 
 
 def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], atr: dict[str, float],
@@ -79,21 +94,34 @@ def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], 
     return caps
 
 
+def _recent_fills() -> Select:
+    """Each symbol's fills from its last sell on, oldest first (see _fills)."""
+    last_sell = (select(FillRow.symbol, func.max(FillRow.ts).label("ts"))
+                 .where(func.lower(FillRow.side) == "sell").group_by(FillRow.symbol).subquery())
+    return (select(FillRow.symbol, FillRow.side, FillRow.ts)
+            .outerjoin(last_sell, last_sell.c.symbol == FillRow.symbol)
+            .where(or_(last_sell.c.ts.is_(None), FillRow.ts >= last_sell.c.ts))
+            .order_by(FillRow.ts, FillRow.id))
+
+
+# Built once: the planner reads these every cycle, and building (and cache-keying) a statement cost more
+# than running it on a backtest's in-memory store.
+_RECENT_FILLS = _recent_fills()
+_STOCKS = select(Instrument.symbol).where(Instrument.kind == "stock").order_by(Instrument.symbol)
+_POSITIONS = select(PositionRow)
+_LATEST_ACCOUNT = select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)
+_BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))
+
+
 def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]:
     """Last trade per symbol, and when each position was opened (first buy after its last sell).
 
     Both answers are decided by each symbol's fills from its last sell on, so only those rows are read:
     the planner runs every cycle, and the account's whole fill history (which only grows) used to be
     loaded into Python each time."""
-    last_sell = (select(FillRow.symbol, func.max(FillRow.ts).label("ts"))
-                 .where(func.lower(FillRow.side) == "sell").group_by(FillRow.symbol).subquery())
-    recent = (select(FillRow.symbol, FillRow.side, FillRow.ts)
-              .outerjoin(last_sell, last_sell.c.symbol == FillRow.symbol)
-              .where(or_(last_sell.c.ts.is_(None), FillRow.ts >= last_sell.c.ts))
-              .order_by(FillRow.ts, FillRow.id))
     last: dict[str, LastTrade] = {}
     opened: dict[str, datetime] = {}
-    for symbol, side, ts in session.execute(recent):
+    for symbol, side, ts in session.execute(_RECENT_FILLS):
         side = str(side).lower()
         last[symbol] = LastTrade(ts, side)
         if side == "sell":
@@ -107,18 +135,18 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
                     bars: BarHistory | None = None) -> PortfolioState:
     """The portfolio now. `now` defaults to the newest bar's time (the market clock fills are stamped with);
     `bars`: a backtest's bars in memory, read instead of the store's (the same rows)."""
-    symbols = list(session.scalars(select(Instrument.symbol).where(Instrument.kind == "stock").order_by(Instrument.symbol)))
+    symbols = list(session.scalars(_STOCKS))
     history, atr = _history(session, symbols, bars)
     last_trades, opened = _fills(session)
     positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened.get(p.symbol))
-                 for p in session.scalars(select(PositionRow)) if float(p.qty) != 0}
-    account = session.scalars(select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)).first()
+                 for p in session.scalars(_POSITIONS) if float(p.qty) != 0}
+    account = session.scalars(_LATEST_ACCOUNT).first()
     regime = current_regime(session)  # the effective regime (None under an uncertain CONSERVATIVE verdict)
     try:
         state = trading_state.current(session).state.value
     except LookupError:
         state = "ACTIVE"
-    busy = frozenset(session.scalars(select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))))
+    busy = frozenset(session.scalars(_BUSY))
     limits = RiskLimits.from_params(params)
     cash = float(account.cash) if account is not None else 0.0
     prices = {str(c): float(v) for c, v in history.ffill().iloc[-1].items() if pd.notna(v)} if len(history) else {}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, desc, func, select
+from sqlalchemy import Select, delete, desc, func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -70,14 +70,22 @@ def _compose(v: PresetVersion) -> PlannerPreset:
     return compose_preset(load_preset(v.base), v.sliders, v.overrides, name=v.name)
 
 
+def _newest_versions() -> Select:
+    """The newest version of each user preset, by name."""
+    newest = (select(PlannerPresetVersion.name, func.max(PlannerPresetVersion.version).label("v"))
+              .group_by(PlannerPresetVersion.name).subquery())
+    return (select(PlannerPresetVersion).join(
+        newest, (PlannerPresetVersion.name == newest.c.name) & (PlannerPresetVersion.version == newest.c.v))
+        .order_by(PlannerPresetVersion.name))
+
+
+_NEWEST_VERSIONS = _newest_versions()  # built once: the planner and the execution step list presets every cycle
+
+
 def list_presets(session: Session) -> dict[str, PlannerPreset]:
     """Built-ins, then the newest version of each user preset (a version that no longer validates is skipped)."""
     presets = {name: load_preset(name) for name in BUILT_IN_PRESETS}
-    newest = (select(PlannerPresetVersion.name, func.max(PlannerPresetVersion.version).label("v"))
-              .group_by(PlannerPresetVersion.name).subquery())
-    rows = session.scalars(select(PlannerPresetVersion).join(
-        newest, (PlannerPresetVersion.name == newest.c.name) & (PlannerPresetVersion.version == newest.c.v))
-        .order_by(PlannerPresetVersion.name))
+    rows = session.scalars(_NEWEST_VERSIONS)
     for row in rows:
         if row.base == DELETED_BASE:  # deleted (or renamed away): its versions stay, the preset is gone
             continue

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
-from engine.planner.types import SELL, Action
+from engine.planner.types import SELL, Action, copy_with
 
 Patterned = list[tuple[str, list[Action]]]
 
@@ -15,7 +14,7 @@ def ordered(actions: Iterable[Action]) -> tuple[Action, ...]:
 
 
 def tagged(pattern: str, actions: Iterable[Action]) -> list[Action]:
-    return [replace(a, pattern=pattern) if not a.pattern else a for a in actions]
+    return [copy_with(a, pattern=pattern) if not a.pattern else a for a in actions]
 
 
 def label(generator: str, pattern: str, actions: Iterable[Action], extra: str = "") -> str:

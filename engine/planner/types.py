@@ -7,12 +7,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from engine.trading.risk import RiskLimits
 
 BUY, SELL = "buy", "sell"
+_D = TypeVar("_D")
+
+
+def copy_with(obj: _D, **changes: Any) -> _D:
+    """dataclasses.replace for the planner's frozen dataclasses (Action, Sequence: no __post_init__, no
+    slots, no InitVar, so a copy of the field dict is the same object replace builds), about 4x faster:
+    the sequence generators and filters copy tens of thousands of actions a cycle."""
+    new = object.__new__(type(obj))
+    fields = new.__dict__
+    fields.update(obj.__dict__)
+    fields.update(changes)
+    return new
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,21 @@ from engine.portfolio_risk.report import Book
 from engine.portfolio_risk.returns import ReturnsHistory, load
 from engine.protocols import BarHistory
 from engine.store.models import BarRow, PositionRow
-from engine.trading.equity import read_marks
+from engine.trading.equity import latest_equity
 from engine.trading.marks import latest_closes
 from engine.trading.orders import open_order_deltas
 
 _CACHE: OrderedDict[tuple[object, ...], ReturnsHistory] = OrderedDict()
 _CACHE_SIZE = 16
+_POSITIONS = select(PositionRow)  # built once: read every cycle (building it cost more than running it)
+_NEWEST_BAR = select(func.max(BarRow.ts))
 _LOCK = threading.Lock()
 
 
 def read_book(session: Session, with_open_orders: bool = False, equity: float | None = None) -> Book:
     """Positions (plus our open orders' remaining quantity when asked) at the last stored closes;
     `equity` when the caller already read it (else the newest account snapshot's)."""
-    qty: dict[str, Decimal] = {p.symbol: p.qty for p in session.scalars(select(PositionRow))}
+    qty: dict[str, Decimal] = {p.symbol: p.qty for p in session.scalars(_POSITIONS)}
     if with_open_orders:
         for sym, delta in open_order_deltas(session).items():
             qty[sym] = qty.get(sym, Decimal(0)) + delta
@@ -38,7 +40,7 @@ def read_book(session: Session, with_open_orders: bool = False, equity: float | 
     closes = latest_closes(session, held)
     priced = [s for s in held if s in closes]
     if equity is None:
-        marked = read_marks(session).equity
+        marked = latest_equity(session)
         equity = float(marked) if marked is not None else None
     return Book(tuple(priced), np.array([float(qty[s]) for s in priced]),
                 np.array([float(closes[s][0]) for s in priced]), equity)
@@ -51,7 +53,7 @@ def history(session: Session, symbols: Iterable[str], lookback_bars: int, bars: 
     names: Sequence[str] = tuple(sorted(set(symbols)))
     if bars is not None:
         return load(session, names, lookback_bars, bars)
-    newest = session.scalar(select(func.max(BarRow.ts)))
+    newest = session.scalar(_NEWEST_BAR)
     key = (str(session.get_bind().engine.url), names, newest, lookback_bars)
     with _LOCK:
         hit = _CACHE.get(key)

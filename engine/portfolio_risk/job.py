@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from engine.context import EngineContext
 from engine.lease import check_fence
@@ -33,6 +33,10 @@ HISTORY_EVERY = timedelta(seconds=60)  # one history row a minute; figures and b
 HISTORY_KEPT = timedelta(days=90)  # older history rows are deleted when a new one is stored
 REDUCE_FRACTION = 0.25  # each reduction order cuts this share of the chosen position
 REDUCE_ORIGIN = "risk_reduce"
+# Built once: read every cycle, and building a statement cost more than running it (SQLite).
+_LAST_SNAPSHOT_TS = select(RiskSnapshotRow.ts).order_by(RiskSnapshotRow.id.desc()).limit(1)
+_BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))
+_PRUNE_HISTORY = delete(RiskSnapshotRow).where(RiskSnapshotRow.ts < bindparam("before"))
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,8 @@ def run(ctx: EngineContext) -> CycleResult:
         book = read_book(s)
         hist = history(s, book.symbols, limits.risk_lookback_bars, bars=ctx.bars)
         scenarios = user_scenarios(s)
-        last_ts = s.scalar(select(RiskSnapshotRow.ts).order_by(RiskSnapshotRow.id.desc()).limit(1))
-        busy = set(s.scalars(select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))))
+        last_ts = s.scalar(_LAST_SNAPSHOT_TS)
+        busy = set(s.scalars(_BUSY))
     report = _compute(book, hist, limits, scenarios)
     found = breaches(report, limits)
     with ctx.store.write() as s:
@@ -59,7 +63,7 @@ def run(ctx: EngineContext) -> CycleResult:
         save_report(s, now, report, found)
         if last_ts is None or now - last_ts >= HISTORY_EVERY or found:
             save_snapshot(s, now, report, found)
-            s.execute(delete(RiskSnapshotRow).where(RiskSnapshotRow.ts < now - HISTORY_KEPT))
+            s.execute(_PRUNE_HISTORY, {"before": now - HISTORY_KEPT})
         if found:
             reason = "portfolio limit breached by market moves: " + "; ".join(b.reason.replace(" would be", " is")
                                                                              for b in found)

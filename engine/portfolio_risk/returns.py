@@ -159,11 +159,15 @@ def from_closes(closes: pd.DataFrame, index_symbol: str | None = None) -> Return
     return ReturnsHistory(frame, index_symbol)
 
 
+# Built once: the risk cycle reads the index symbol every cycle (building it cost more than running it).
+_INDEX_SYMBOL = select(Instrument.symbol).where(Instrument.kind == "index").limit(1)
+
+
 def load(session: Session, symbols: Iterable[str], lookback_bars: int, bars: BarHistory | None = None) -> ReturnsHistory:
     """The last `lookback_bars` + 1 bars of the names and of the index, aligned on bar time.
 
     `bars`: a backtest's bars in memory (the same rows as the store's), read instead of the store."""
-    index_symbol = session.scalar(select(Instrument.symbol).where(Instrument.kind == "index").limit(1))
+    index_symbol = session.scalar(_INDEX_SYMBOL)
     wanted = sorted(set(symbols) | ({index_symbol} if index_symbol else set()))
     if not wanted:
         return ReturnsHistory(pd.DataFrame(), index_symbol)

@@ -74,8 +74,11 @@ def snapshot_history(session: Session, limit: int = 500) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)).iloc[::-1].reset_index(drop=True)
 
 
+_SCENARIOS = select(StressScenarioRow).order_by(StressScenarioRow.name)  # built once: read every risk cycle
+
+
 def user_scenarios(session: Session) -> list[UserScenario]:
-    rows = session.scalars(select(StressScenarioRow).order_by(StressScenarioRow.name))
+    rows = session.scalars(_SCENARIOS)
     return [UserScenario(r.name, {str(k): float(v) for k, v in (r.shocks or {}).items()}) for r in rows]
 
 

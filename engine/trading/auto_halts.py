@@ -30,10 +30,13 @@ from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError
 from engine.trading.equity import read_marks
 from engine.trading.orders import OPEN_STATUSES
-from engine.trading.risk import active_limits
+from engine.trading.risk import RiskLimits
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
+# Built once: both run every cycle, and building a statement cost more than running it (SQLite).
+_NEWEST_BAR = select(func.max(BarRow.ts))
+_OPEN_COUNT = select(func.count()).select_from(OrderRow).where(OrderRow.status.in_(OPEN_STATUSES))
 ENFORCED_KEY = "auto_halts.enforced"  # the state change (its timestamp) whose orders were already cancelled
 
 
@@ -81,7 +84,7 @@ def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime) -> d
     source = str(getattr(getattr(ctx, "settings", None), "market_source", "") or "")
     if source == "simulated":
         return None
-    newest = session.scalar(select(func.max(BarRow.ts)))
+    newest = session.scalar(_NEWEST_BAR)
     return None if newest is None else min(newest, now)
 
 
@@ -112,10 +115,21 @@ def _breaker_reason(ctx: control.ControlContext) -> str | None:
             "check the broker connection on the Health page, then resume")
 
 
+def _limits_of(ps: ParamSet | None) -> RiskLimits:
+    """`ps`'s risk limits; the defaults without a parameter set or when its limits cannot be read, as
+    active_limits answered when it read the parameters itself (evaluate reads them once for two uses)."""
+    try:
+        return RiskLimits.from_params(ps)
+    except Exception as exc:  # noqa: BLE001 - an unreadable sheet: the schema defaults apply, never a crash
+        log.debug("risk limits unreadable (%s); default risk limits apply", exc)
+        return RiskLimits()
+
+
 def evaluate(ctx: control.ControlContext) -> list[StateChange]:
     """Run every automatic trigger once; return the state changes made (each audited)."""
-    limits = active_limits(ctx.store)
-    actions = AutoActions.from_params(active_params_or_none(ctx.store))
+    params = active_params_or_none(ctx.store)  # one read for both: the limits and the automatic actions
+    limits = _limits_of(params)
+    actions = AutoActions.from_params(params)
     now = ctx.clock.now()
     rejections_since = triggers.rejection_since(market_clock_of(ctx), now, limits)  # orders carry market time
     breaker = _breaker_reason(ctx)
@@ -159,7 +173,7 @@ def enforce(ctx: control.ControlContext) -> str | None:
         except LookupError:
             return None
         done = s.get(KeyValue, ENFORCED_KEY)
-        has_open = s.scalar(select(func.count()).select_from(OrderRow).where(OrderRow.status.in_(OPEN_STATUSES)))
+        has_open = s.scalar(_OPEN_COUNT)
     stamp = snap.changed_at.isoformat()
     if not snap.changed_by.startswith(trading_state.SYSTEM_ACTOR_PREFIX) or snap.state not in (TradingState.HALTED,
                                                                                      TradingState.REDUCING):

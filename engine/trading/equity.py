@@ -38,12 +38,23 @@ class EquityMarks:
 _put = put_value  # the account and reconcile jobs may both store the first mark at once: an upsert
 
 
+# Built once (read_marks runs several times a cycle): constructing them cost more than running them.
+_LATEST_SNAPSHOT = select(AccountSnapshot).order_by(AccountSnapshot.id.desc()).limit(1)
+_MARK_ROWS = select(KeyValue).where(KeyValue.key.in_((PEAK_KEY, START_OF_DAY_KEY)))
+_LATEST_EQUITY = select(AccountSnapshot.equity).order_by(AccountSnapshot.id.desc()).limit(1)
+
+
+def latest_equity(session: Session) -> Decimal | None:
+    """read_marks(session).equity without reading the peak and start-of-day rows: the risk cycle's book
+    needs only the equity, every cycle."""
+    return session.scalars(_LATEST_EQUITY).first()
+
+
 def read_marks(session: Session) -> EquityMarks:
     # the newest row, not the latest ts: snapshots carry the market clock's time, and a store whose older
     # snapshots were stamped on the wall clock would otherwise keep answering with those
-    latest = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.id.desc()).limit(1)).first()
-    kv = {row.key: row.value for row in session.scalars(
-        select(KeyValue).where(KeyValue.key.in_((PEAK_KEY, START_OF_DAY_KEY))))}
+    latest = session.scalars(_LATEST_SNAPSHOT).first()
+    kv = {row.key: row.value for row in session.scalars(_MARK_ROWS)}
     peak, sod = kv.get(PEAK_KEY), kv.get(START_OF_DAY_KEY)
     return EquityMarks(
         equity=latest.equity if latest else None,

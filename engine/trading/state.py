@@ -57,11 +57,14 @@ class StateSnapshot:
     previous_state: TradingState | None
 
 
+# Built once: the state is read several times a cycle, and building the statement cost more than running it.
+_ROW = select(TradingStateRow).where(TradingStateRow.id == 1)
+_ROW_LOCKED = _ROW.with_for_update()
+
+
 def _row(session: Session, lock: bool) -> TradingStateRow | None:
-    query = select(TradingStateRow).where(TradingStateRow.id == 1)
-    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).one_or_none()
+    locked = lock and session.bind is not None and session.bind.dialect.name == "postgresql"
+    return session.scalars(_ROW_LOCKED if locked else _ROW).one_or_none()
 
 
 def ensure_state(session: Session, now: datetime, initial: TradingState = TradingState.ACTIVE) -> None:

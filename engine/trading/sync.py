@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from engine.lease import check_fence
@@ -75,10 +75,18 @@ def _import(order: BrokerOrder, now: datetime) -> OrderRow:
     )
 
 
+# Built once: sync runs every cycle and building a statement cost more than running it (SQLite); the
+# varying values are expanding bound parameters.
+_PENDING = select(OrderRow.client_order_id).where(OrderRow.status == OrderStatus.PENDING_NEW.value)
+_ORDERS_OF = select(OrderRow).where(OrderRow.client_order_id.in_(bindparam("coids", expanding=True)))
+_KNOWN_FILLS = select(FillRow.fill_key).where(FillRow.fill_key.in_(bindparam("keys", expanding=True)))
+_DROP_POSITIONS = delete(PositionRow).where(PositionRow.symbol.not_in(bindparam("keep", expanding=True)))
+
+
 def _pending_lookups(ctx: ControlContext, known: set[str]) -> dict[str, BrokerOrder | None]:
     """Ask the broker about each pending_new order the order list did not cover (None = unknown there)."""
     with ctx.store.read() as s:
-        pending = list(s.scalars(select(OrderRow.client_order_id).where(OrderRow.status == OrderStatus.PENDING_NEW.value)))
+        pending = list(s.scalars(_PENDING))
     found: dict[str, BrokerOrder | None] = {}
     for coid in pending:
         if coid in known:
@@ -133,7 +141,7 @@ def _store_positions(s: Session, positions: list, now: datetime) -> None:
         rows.append({"symbol": p.symbol, "qty": p.qty, "avg_entry_price": p.avg_entry_price,
                      "market_price": p.market_price, "unrealized_pnl": pnl, "updated_at": now})
     upsert_rows(s, PositionRow.__table__, rows, key=["symbol"])
-    s.execute(delete(PositionRow).where(PositionRow.symbol.not_in([r["symbol"] for r in rows])))
+    s.execute(_DROP_POSITIONS, {"keep": [r["symbol"] for r in rows]})
 
 
 def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, BrokerOrder | None], now: datetime,
@@ -143,7 +151,7 @@ def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, Brok
     recorded (`to_wall` maps its market-time created_at to the wall clock)."""
     wall = wall or now
     coids = [o.client_order_id for o in orders] + list(lookups)
-    rows = {r.client_order_id: r for r in s.scalars(select(OrderRow).where(OrderRow.client_order_id.in_(coids)))} if coids else {}
+    rows = {r.client_order_id: r for r in s.scalars(_ORDERS_OF, {"coids": coids})} if coids else {}
     for order in orders:
         row = rows.get(order.client_order_id)
         if row is None:
@@ -168,7 +176,7 @@ def _apply_fills(s: Session, fills: list[BrokerFill], report: SyncReport) -> Non
     if not fills:
         return
     keys = {fill_key(f): f for f in fills}
-    seen = set(s.scalars(select(FillRow.fill_key).where(FillRow.fill_key.in_(list(keys)))))
+    seen = set(s.scalars(_KNOWN_FILLS, {"keys": list(keys)}))
     new = [{"fill_key": key, "client_order_id": f.client_order_id, "symbol": f.symbol, "side": f.side.value,
             "qty": f.qty, "price": f.price, "commission": f.commission, "ts": f.ts}
            for key, f in sorted(keys.items()) if key not in seen]

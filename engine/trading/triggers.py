@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import OrderRow
@@ -55,6 +55,12 @@ def equity_triggers(session: Session, now: datetime, equity: Decimal, start_of_d
     return fired
 
 
+# Built once (checked every cycle); `since` is bound at execution.
+_REJECTED_COUNT = select(func.count()).select_from(OrderRow).where(
+    OrderRow.status == "rejected", OrderRow.updated_at >= bindparam("since"), OrderRow.reject_reason.startswith("broker:"),
+)
+
+
 def rejection_since(market_clock: Any, now: datetime, limits: RiskLimits) -> datetime:
     """The market time the rejection window starts at: order rows carry the market clock's time, the window
     is wall-clock seconds (`now` is the wall clock)."""
@@ -68,11 +74,7 @@ def rejection_trigger(session: Session, now: datetime, limits: RiskLimits, since
     (rejection_since); None when the market runs on the wall clock."""
     if since is None:
         since = now - timedelta(seconds=limits.rejection_window_seconds)
-    count = session.scalar(
-        select(func.count()).select_from(OrderRow).where(
-            OrderRow.status == "rejected", OrderRow.updated_at >= since, OrderRow.reject_reason.startswith("broker:"),
-        )
-    ) or 0
+    count = session.scalar(_REJECTED_COUNT, {"since": since}) or 0
     if count < limits.max_rejections:
         return None
     reason = (f"{count} orders rejected by the broker in the last {limits.rejection_window_seconds:.0f}s "

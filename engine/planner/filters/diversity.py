@@ -14,14 +14,20 @@ def signature(seq: Sequence) -> frozenset[tuple[str, str, float]]:
 @FILTERS.register("diversity")
 def diversity(ctx: PlanContext, seqs: list[Sequence]) -> list[Sequence]:
     limit = 1.0 - ctx.p("filters.diversity.weight")
-    groups: dict[tuple[str | None, str], list[tuple[frozenset[tuple[str, str, float]], frozenset[tuple[str, str]]]]] = {}
+    # per (relaxed, generator): the kept signatures (a set: equality is a lookup) and trade sets with their sizes
+    groups: dict[tuple[str | None, str], tuple[set[frozenset[tuple[str, str, float]]], list[tuple[frozenset[tuple[str, str]], int]]]] = {}
     kept: list[Sequence] = []
     for seq in sorted(seqs, key=lambda s: -sum(a.score for a in s.actions)):
         sig = signature(seq)
+        sigs, group = groups.setdefault((seq.relaxed, seq.generator), (set(), []))  # only compared within its generator
+        if sig in sigs:
+            continue
         trades = frozenset((a.symbol, a.side) for a in seq.actions)
-        group = groups.setdefault((seq.relaxed, seq.generator), [])  # only compared within its generator
-        if not any(sig == other_sig or len(trades & other_trades) / len(trades | other_trades) > limit
-                   for other_sig, other_trades in group):
-            group.append((sig, trades))
+        size = len(trades)
+        # Jaccard: |a & b| / |a | b|, with |a | b| = |a| + |b| - |a & b| (the same integers, so the same float);
+        # never 0 / 0: two empty trade sets have equal (empty) signatures, caught above
+        if not any((common := len(trades & other)) / (size + other_size - common) > limit for other, other_size in group):
+            sigs.add(sig)
+            group.append((trades, size))
             kept.append(seq)
     return kept

@@ -14,7 +14,7 @@ def combinatorial(ctx: PlanContext, patterns: Patterned) -> list[Sequence]:
     depth, beam = int(ctx.p("sequences.max_depth")), int(ctx.p("sequences.beam_width"))
     out = []
     for name, actions in patterns:
-        acts = tagged(name, actions)[: max(depth, 1) + 2]  # at most C(depth+2, k) subsets per pattern
+        acts = tagged(name, actions[: max(depth, 1) + 2])  # at most C(depth+2, k) subsets per pattern; only these are tagged
         subsets = [c for k in range(min(depth, len(acts)), 0, -1) for c in combinations(acts, k)]
         subsets.sort(key=lambda c: -sum(a.score for a in c))
         for subset in subsets[:max(1, beam // 4)]:

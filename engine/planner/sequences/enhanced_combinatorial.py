@@ -26,9 +26,10 @@ def enhanced_combinatorial(ctx: PlanContext, patterns: Patterned) -> list[Sequen
     depth, beam = int(ctx.p("sequences.max_depth")), int(ctx.p("sequences.beam_width"))
     pool: dict[tuple[str, str], Action] = {}
     for name, actions in patterns:
-        for a in tagged(name, actions):
-            if (a.symbol, a.side) not in pool or a.score > pool[(a.symbol, a.side)].score:
-                pool[(a.symbol, a.side)] = a
+        for a in actions:  # tagged (copied) only when it takes the pool's place: tagging keeps symbol, side, score
+            held = pool.get((a.symbol, a.side))
+            if held is None or a.score > held.score:
+                pool[(a.symbol, a.side)] = tagged(name, (a,))[0]
     candidates = sorted(pool.values(), key=lambda a: (-a.score, a.symbol))[: beam * 2]
     # each beam entry carries its _priority, grown one action at a time (same sums in the same order)
     frontier: list[tuple[float, tuple[Action, ...]]] = [(0.0, ())]

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from engine.planner.context import PlanContext
 from engine.planner.registry import SEQUENCES
 from engine.planner.sequence_tools import Patterned, label, ordered, tagged
-from engine.planner.types import Sequence
+from engine.planner.types import Sequence, copy_with
 
 
 def fills(smallest: float) -> list[float]:
@@ -19,10 +18,10 @@ def partial_execution(ctx: PlanContext, patterns: Patterned) -> list[Sequence]:
     depth = int(ctx.p("sequences.max_depth"))
     out = []
     for name, actions in patterns:
-        base = ordered(tagged(name, actions)[:depth])
+        base = ordered(tagged(name, actions[:depth]))  # only the kept actions are tagged (copied)
         for fill in fills(ctx.p("sequences.partial_fills")):
-            scaled = tuple(replace(a, qty=float(math.floor(a.qty * fill))) for a in base)
-            scaled = tuple(a for a in scaled if a.qty >= 1)
+            qtys = [float(math.floor(a.qty * fill)) for a in base]  # the scaled actions, less those under one share
+            scaled = tuple(copy_with(a, qty=q) for a, q in zip(base, qtys, strict=True) if q >= 1)
             if scaled:
                 out.append(Sequence(label("partial", name, scaled, f" {fill:.0%}"), scaled, "partial_execution"))
     return out

@@ -23,7 +23,8 @@ from engine.clock import Clock
 from engine.market.types import Bar
 from engine.settings import Settings
 from engine.store.db import Store
-from engine.store.models import Instrument, PaperAccount, PaperFill, PaperOrder, PaperPosition
+from engine.store.models import Instrument, PaperAccount, PaperOrder, PaperPosition
+from engine.trading.brokers import paper_queries as Q
 from engine.trading.brokers.base import (
     BrokerAccount,
     BrokerError,
@@ -82,10 +83,8 @@ class PaperBroker:
     # -- books -------------------------------------------------------------------------------
     def _account(self, s: Session, write: bool = True) -> PaperAccount:
         """The account row (locked on PostgreSQL); created on first write, a fresh unsaved one for reads."""
-        query = select(PaperAccount).where(PaperAccount.id == 1)
-        if write and s.bind is not None and s.bind.dialect.name == "postgresql":
-            query = query.with_for_update()
-        acct = s.scalars(query).one_or_none()
+        locked = write and s.bind is not None and s.bind.dialect.name == "postgresql"
+        acct = s.scalars(Q.ACCOUNT_LOCKED if locked else Q.ACCOUNT).one_or_none()
         if acct is None:
             acct = PaperAccount(id=1, cash=self.starting_cash, realized_pnl=ZERO, commissions=ZERO,
                                 updated_at=self._clock.now())
@@ -98,7 +97,7 @@ class PaperBroker:
                    ) -> tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]:
         """cash, equity (marked to the last close), gross exposure, and the marks used."""
         acct = self._account(s, write)
-        positions = list(s.scalars(select(PaperPosition)))
+        positions = list(s.scalars(Q.POSITIONS))
         if closes is None:
             closes = latest_closes(s, [p.symbol for p in positions])
         marks = {p.symbol: closes[p.symbol][0] if p.symbol in closes else p.avg_entry_price for p in positions}
@@ -111,9 +110,8 @@ class PaperBroker:
             return f"quantity must be positive (got {req.qty} for {req.symbol})"
         if req.order_type is OrderType.LIMIT and (req.limit_price is None or req.limit_price <= 0):
             return f"limit order for {req.symbol} needs a positive limit price"
-        position = {p.symbol: p.qty for p in s.scalars(select(PaperPosition))}
-        open_orders = s.execute(select(PaperOrder.symbol, PaperOrder.side, PaperOrder.qty, PaperOrder.filled_qty,
-                                       PaperOrder.limit_price).where(PaperOrder.status.in_(OPEN))).all()
+        position = {p.symbol: p.qty for p in s.scalars(Q.POSITIONS)}
+        open_orders = s.execute(Q.OPEN_ORDER_LEGS).all()
         closes = latest_closes(s, set(position) | {o.symbol for o in open_orders} | {req.symbol})
         last = closes.get(req.symbol)
         if last is None:
@@ -141,9 +139,7 @@ class PaperBroker:
         """Accept (status new) or reject (status rejected, with a reason); a known client id returns the existing order."""
         try:
             with self._store.write() as s:
-                existing = s.scalars(
-                    select(PaperOrder).where(PaperOrder.client_order_id == request.client_order_id)
-                ).one_or_none()
+                existing = s.scalars(Q.ORDER_BY_COID, {"coid": request.client_order_id}).one_or_none()
                 if existing is not None:
                     return order_record(existing)
                 now = self._clock.now()
@@ -166,22 +162,22 @@ class PaperBroker:
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         with self._store.read() as s:
-            row = s.scalars(select(PaperOrder).where(PaperOrder.client_order_id == client_order_id)).one_or_none()
+            row = s.scalars(Q.ORDER_BY_COID, {"coid": client_order_id}).one_or_none()
             return order_record(row) if row else None
 
     def list_open_orders(self) -> list[BrokerOrder]:
         with self._store.read() as s:
-            rows = s.scalars(select(PaperOrder).where(PaperOrder.status.in_(OPEN)).order_by(PaperOrder.submitted_at))
+            rows = s.scalars(Q.OPEN_ORDERS)
             return [order_record(r) for r in rows]
 
     def list_orders_since(self, since: datetime) -> list[BrokerOrder]:
         with self._store.read() as s:
-            rows = s.scalars(select(PaperOrder).where(PaperOrder.updated_at >= since).order_by(PaperOrder.updated_at))
+            rows = s.scalars(Q.ORDERS_SINCE, {"since": since})
             return [order_record(r) for r in rows]
 
     def fills_since(self, since: datetime) -> list[BrokerFill]:
         with self._store.read() as s:
-            return [fill_record(r) for r in s.scalars(select(PaperFill).where(PaperFill.ts >= since).order_by(PaperFill.id))]
+            return [fill_record(r) for r in s.scalars(Q.FILLS_SINCE, {"since": since})]
 
     def cancel_order(self, broker_order_id: str) -> None:
         with self._store.write() as s:
@@ -234,7 +230,7 @@ class PaperBroker:
 
     def get_positions(self) -> list[BrokerPosition]:
         with self._store.read() as s:
-            positions = list(s.scalars(select(PaperPosition).where(PaperPosition.qty != ZERO).order_by(PaperPosition.symbol)))
+            positions = list(s.scalars(Q.HELD))
             closes = latest_closes(s, [p.symbol for p in positions])
             return [BrokerPosition(p.symbol, p.qty, p.avg_entry_price, closes[p.symbol][0] if p.symbol in closes else None)
                     for p in positions]
@@ -271,15 +267,11 @@ class PaperBroker:
             return []
         by_symbol = bars_by_symbol(bars)
         with self._store.write() as s:
-            orders = list(s.scalars(
-                select(PaperOrder)
-                .where(PaperOrder.status.in_(OPEN), PaperOrder.symbol.in_(list(by_symbol)))
-                .order_by(PaperOrder.submitted_at, PaperOrder.broker_order_id)
-            ))
+            orders = list(s.scalars(Q.MATCHABLE, {"symbols": list(by_symbol)}))
             if not orders:
                 return []
             acct = self._account(s)
-            positions = {p.symbol: p for p in s.scalars(select(PaperPosition).where(PaperPosition.symbol.in_(list(by_symbol))))}
+            positions = {p.symbol: p for p in s.scalars(Q.POSITIONS_OF, {"symbols": list(by_symbol)})}
             fills = match_orders(s, acct, positions, orders, by_symbol, calendar=self.calendar,
                                  participation=self.participation, slippage_bps=self.slippage_bps,
                                  commission_per_share=self.commission_per_share)
