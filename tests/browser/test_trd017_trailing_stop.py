@@ -12,6 +12,7 @@ from engine.store.models import AuditEvent, Instrument, PositionRow, ProtectiveS
 from engine.trading.brokers.base import OrderRequest, OrderSide
 from tests.auth_helpers import browser_login
 from tests.browser.test_trd001_kill_switch_dialog import rest_orders, wait_until
+from tests.planner_page_fixtures import scroll_click
 from webapp.context import EXTENSION_KEY
 
 
@@ -52,15 +53,13 @@ def test_trd017_set_a_trailing_stop(dash_duo, embedded_app) -> None:  # type: ig
 
     fill(dash_duo, "#trading-stop-symbol", symbol.lower())
     fill(dash_duo, "#trading-stop-trail", "150")  # out of range: refused, the field named
-    submit_button = dash_duo.find_element("#trading-stop-submit")
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", submit_button)
-    submit_button.click()
+    scroll_click(dash_duo, dash_duo.find_element("#trading-stop-submit"))  # instant: Bootstrap scrolls smoothly
     dash_duo.wait_for_contains_text("#trading-stop-result", "trail_pct must be above 0 and below 100", timeout=10)
     with ctx.store.read() as s:
         assert s.scalars(select(ProtectiveStop)).first() is None
 
     fill(dash_duo, "#trading-stop-trail", "8")
-    dash_duo.find_element("#trading-stop-submit").click()
+    scroll_click(dash_duo, dash_duo.find_element("#trading-stop-submit"))
     dash_duo.wait_for_contains_text("#trading-stop-result", f"Exits set for {symbol}", timeout=10)
     with ctx.store.read() as s:
         stop = s.scalars(select(ProtectiveStop).where(ProtectiveStop.status == "active")).one()
