@@ -43,14 +43,15 @@ def best_of(fn: Callable[[], object], n: int) -> tuple[float, float]:
 def first_call(ps: ParamSet) -> None:
     """The process's first replay (numba load or compile included) against the same replay warm."""
     # local import: the batch kernels, only to read numba's cache statistics after the first call
-    from engine.regime.batch import kernel, quantiles, rank, recur
+    from engine.regime.batch import kernel, quantiles, rank, recur, trend, vote
 
     df = daily_bars(300)
     t = time.perf_counter()
     replay(df, ps)
     first = time.perf_counter() - t
     warm, _ = best_of(lambda: replay(df, ps), 3)
-    fns: list[Any] = [kernel.run, rank.rank_pct, quantiles.window_profile, recur.held_ema]  # numba dispatchers
+    fns: list[Any] = [kernel.run, rank.rank_pct, quantiles.window_profile, recur.held_ema, trend.codes,
+                      trend.alternatives, vote.add_timeframe]  # numba dispatchers
     hits = misses = 0
     for f in fns:
         hits += int(sum(f.stats.cache_hits.values()))

@@ -107,11 +107,41 @@ def rolling_rank_pct(x: np.ndarray, lookback: int, rows: np.ndarray) -> np.ndarr
 
 
 def local_clock(ts: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
-    """(local day number, local minute of day) for UTC-nanosecond timestamps in a market timezone."""
+    """(local day number, local minute of day) for UTC-nanosecond timestamps in a market timezone.
+
+    The conversion is per timestamp, so the bars a previous call (same timezone) already converted are
+    taken from it: the classifier's buffer slides, and each update converts only its new bars. The
+    arrays returned are read-only (the next call reuses them)."""
+    if not (isinstance(ts, np.ndarray) and ts.dtype == np.int64):  # not a buffer's timestamps: no memo
+        return _convert(ts, tz)
+    got = _CLOCK_MEMO.get(tz)
+    if got is not None and len(ts) and len(got[0]):
+        old, d0, m0 = got
+        k = int(np.searchsorted(old, ts[0]))
+        m = min(len(old) - k, len(ts))
+        if m > 0 and np.array_equal(old[k:k + m], ts[:m]):
+            d1, m1 = _convert(ts[m:], tz)
+            return _remember(tz, ts, np.concatenate([d0[k:k + m], d1]), np.concatenate([m0[k:k + m], m1]))
+    day, minute = _convert(ts, tz)
+    return _remember(tz, ts, day, minute)
+
+
+_CLOCK_MEMO: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # tz -> the last call's (ts, day, minute)
+
+
+def _convert(ts: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
     local = pd.DatetimeIndex(ts, tz="UTC").tz_convert(tz).tz_localize(None).as_unit("ns").asi8
     day = local // (1440 * NS_PER_MIN)
     minute = (local - day * 1440 * NS_PER_MIN) // NS_PER_MIN
     return day.astype(np.int64), minute.astype(np.int64)
+
+
+def _remember(tz: str, ts: np.ndarray, day: np.ndarray, minute: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ts = np.array(ts, dtype=np.int64)  # a copy: the caller's array may change
+    for a in (ts, day, minute):
+        a.flags.writeable = False
+    _CLOCK_MEMO[tz] = (ts, day, minute)
+    return day, minute
 
 
 def session_starts(day: np.ndarray) -> np.ndarray:
@@ -127,20 +157,33 @@ def session_starts(day: np.ndarray) -> np.ndarray:
 def prev_session_ohlc(day: np.ndarray, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray,
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The previous completed session's open/high/low/close at every bar (NaN in the first session)."""
+    so, sh, sl, sc, take = session_ohlc(day, o, h, low, c)
+    return so[take], sh[take], sl[take], sc[take]
+
+
+def session_ohlc(day: np.ndarray, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(open, high, low, close per session, behind one NaN row; index into them of each bar's previous
+    session, 0 = none). Why: formulas on session values are then computed once per session, not per bar
+    (element-wise, so taking their result at ``take`` gives the per-bar values bit for bit)."""
     n = len(day)
-    out = [np.full(n, np.nan) for _ in range(4)]
     if n == 0:
-        return out[0], out[1], out[2], out[3]
-    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
+        z = np.full(1, np.nan)
+        return z, z.copy(), z.copy(), z.copy(), np.zeros(0, dtype=np.int64)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(day[1:], day[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], n]
-    so, sh = o[starts], np.maximum.reduceat(h, starts)
-    sl, sc = np.minimum.reduceat(low, starts), c[ends - 1]
-    sess_of_bar = np.cumsum(np.r_[True, day[1:] != day[:-1]]) - 1
-    prev = sess_of_bar - 1
-    ok = prev >= 0
-    for arr, src in zip(out, (so, sh, sl, sc), strict=True):
-        arr[ok] = src[prev[ok]]
-    return out[0], out[1], out[2], out[3]
+    out = [np.empty(len(starts) + 1) for _ in range(4)]
+    for arr in out:
+        arr[0] = np.nan
+    out[0][1:] = o[starts]
+    np.maximum.reduceat(h, starts, out=out[1][1:])
+    np.minimum.reduceat(low, starts, out=out[2][1:])
+    out[3][1:] = c[ends - 1]
+    take = np.cumsum(new) - 1  # session number of the bar = 1 + its previous session's number
+    return out[0], out[1], out[2], out[3], take
 
 
 def lag(x: np.ndarray, k: int) -> np.ndarray:

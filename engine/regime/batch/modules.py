@@ -139,21 +139,26 @@ def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,
                     label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """VolumeProfileModule.step over the chunk's rows, from its ``profile`` arrays (its prepare is skipped)."""
     n = len(rows_idx)
-    got = np.full((n, 5), np.nan)
-    at, score, q, vsum = m.profile(frame)
-    if len(at):
+    sc, val, vah, vsum = (np.full(n, np.nan) for _ in range(4))
+    at, score, q, vs = m.profile(frame)
+    if 0 < len(at) <= n and np.array_equal(at, rows_idx[n - len(at):]):  # the usual case: the rows' tail
+        k0 = n - len(at)
+        sc[k0:], val[k0:], vah[k0:], vsum[k0:] = score, q[:, 0], q[:, 2], vs
+    elif len(at):
         pos = np.searchsorted(rows_idx, at)
         ok = (pos < n) & (rows_idx[np.minimum(pos, n - 1)] == at)
-        got[pos[ok]] = np.column_stack([score, q[:, 1], q[:, 0], q[:, 2], vsum])[ok]
-    sc, _, val, vah, vsum = got.T
+        k = pos[ok]
+        sc[k], val[k], vah[k], vsum[k] = score[ok], q[ok, 0], q[ok, 2], vs[ok]
     with np.errstate(invalid="ignore"):
         act = (vsum > 0) & np.isfinite(sc)
         close = frame.buf.close[rows_idx]
-        text = np.where((val <= close) & (close <= vah), "balanced",
-                        np.where(close > vah, "above_value", "below_value")).astype(object)
-        label[:] = None
-        label[act] = text[act]
+        code = np.where((val <= close) & (close <= vah), 0, np.where(close > vah, 1, 2))
+    label[:] = None
+    label[act] = _VP_LABELS[code[act]]  # a take from the three texts (no string array per chunk)
     return act, np.clip(np.where(act, sc, 0.0), -1.0, 1.0)
+
+
+_VP_LABELS = np.array(["balanced", "above_value", "below_value"], dtype=object)
 
 
 def _stepped(clf: RegimeClassifier, m: RegimeModule, frame: Frame, rows_idx: np.ndarray, stepped: np.ndarray,

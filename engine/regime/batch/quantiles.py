@@ -43,22 +43,31 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: np.ndarray) 
 
 
 @njit(cache=True)
-def _pairwise_sum(a: np.ndarray, n: int) -> float:
-    """numpy's pairwise summation of n <= 128 contiguous values (8 partial sums), the same rounding."""
+def _pairwise_sum(a: np.ndarray, s: int, n: int) -> float:
+    """numpy's pairwise summation of the n <= 128 contiguous values a[s:s+n] (8 partial sums), the same
+    rounding; the partial sums are scalars (no slice or copy per call: this runs once per row)."""
     if n < 8:
         res = 0.0
         for i in range(n):
-            res += a[i]
+            res += a[s + i]
         return res
-    r = a[:8].copy()
+    r0, r1, r2, r3 = a[s], a[s + 1], a[s + 2], a[s + 3]
+    r4, r5, r6, r7 = a[s + 4], a[s + 5], a[s + 6], a[s + 7]
     i = 8
     while i < n - (n % 8):
-        for j in range(8):
-            r[j] += a[i + j]
+        b = s + i
+        r0 += a[b]
+        r1 += a[b + 1]
+        r2 += a[b + 2]
+        r3 += a[b + 3]
+        r4 += a[b + 4]
+        r5 += a[b + 5]
+        r6 += a[b + 6]
+        r7 += a[b + 7]
         i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < n:
-        res += a[i]
+        res += a[s + i]
         i += 1
     return res
 
@@ -76,7 +85,7 @@ def window_profile(tp: np.ndarray, vol: np.ndarray, sgn: np.ndarray, rows: np.nd
     num = np.empty(m)
     order = np.empty(p, np.int64)  # bar indices, sorted
     buf = np.empty(p)
-    prod = np.empty(p)
+    prod = vol * sgn  # element-wise: each bar's signed volume once, the same products as per window
     prev = -2
     for r in range(m):
         t = rows[r]
@@ -85,11 +94,11 @@ def window_profile(tp: np.ndarray, vol: np.ndarray, sgn: np.ndarray, rows: np.nd
             k = 0
             while order[k] != s - 1:  # the bar leaving the window
                 k += 1
-            for j in range(k, p - 1):
-                order[j] = order[j + 1]
-            v = tp[t]
-            k = p - 1
-            while k > 0 and tp[order[k - 1]] > v:  # the new bar goes after every bar of equal price
+            v = tp[t]  # the new bar takes its slot and moves to after every bar of equal price
+            while k + 1 < p and tp[order[k + 1]] <= v:
+                order[k] = order[k + 1]
+                k += 1
+            while k > 0 and tp[order[k - 1]] > v:
                 order[k] = order[k - 1]
                 k -= 1
             order[k] = t
@@ -107,16 +116,19 @@ def window_profile(tp: np.ndarray, vol: np.ndarray, sgn: np.ndarray, rows: np.nd
             acc = vol[order[j]] if j == 0 else acc + vol[order[j]]
             buf[j] = acc
         tot = buf[p - 1]
+        start, last = 0, -np.inf
         for c in range(len(qs)):
             lim = qs[c] * tot
-            hit = 0
-            for j in range(p):
+            if not lim >= last:  # the first crossing of a lower limit is no later: search from it, else from 0
+                start = 0
+            last = lim
+            hit = -1
+            for j in range(start, p):
                 if buf[j] >= lim:
                     hit = j
                     break
-            out[r, c] = tp[order[hit]] if tot > 0 else np.nan
-        for j in range(p):
-            prod[j] = vol[s + j] * sgn[s + j]
-        vsum[r] = _pairwise_sum(vol[s:t + 1], p)
-        num[r] = _pairwise_sum(prod, p)
+            start = max(hit, 0)
+            out[r, c] = tp[order[max(hit, 0)]] if tot > 0 else np.nan
+        vsum[r] = _pairwise_sum(vol, s, p)
+        num[r] = _pairwise_sum(prod, s, p)
     return out, vsum, num

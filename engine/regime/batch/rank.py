@@ -2,8 +2,9 @@
 
 Why: the numpy version compares every row with its whole window (rows x lookback work, ~2 ms per
 2,500 rows at lookback 252) and runs once per replay chunk. Here the window's finite values are kept
-sorted while it slides, so each row costs one insertion, one removal and one binary search. The
-answer is the same integer counts, so the same floats: 100 * (values <= x[t]) / (finite values).
+sorted while it slides, so each row costs one insertion and one removal (done as one move), its
+count read off where the new value lands. The answer is the same integer counts, so the same floats:
+100 * (values <= x[t]) / (finite values).
 """
 from __future__ import annotations
 
@@ -53,19 +54,26 @@ def _remove(buf: np.ndarray, cnt: int, v: float) -> int:
 
 
 @njit(cache=True)
-def _replace(buf: np.ndarray, cnt: int, old: float, new: float) -> None:
+def _replace(buf: np.ndarray, cnt: int, old: float, new: float) -> int:
     """_remove(old) then _insert(new) in one pass: only the values between the two positions move (the
-    order among equal values may differ from the two-step version; no count depends on it)."""
+    order among equal values may differ from the two-step version; no count depends on it). Returns
+    _upper(buf, cnt, new) afterwards, read off the final position (values before it are <= new, after
+    it >= new, or > new when new moved down) instead of a second binary search."""
     p = _lower(buf, cnt, old)
     if new >= old:
         while p + 1 < cnt and buf[p + 1] < new:
             buf[p] = buf[p + 1]
             p += 1
-    else:
-        while p > 0 and buf[p - 1] > new:
-            buf[p] = buf[p - 1]
-            p -= 1
+        buf[p] = new
+        p += 1
+        while p < cnt and buf[p] == new:  # values equal to new after it count as <= new
+            p += 1
+        return p
+    while p > 0 and buf[p - 1] > new:
+        buf[p] = buf[p - 1]
+        p -= 1
     buf[p] = new
+    return p + 1
 
 
 @njit(cache=True)
@@ -83,12 +91,15 @@ def rank_pct(x: np.ndarray, lookback: int, rows: np.ndarray) -> np.ndarray:
         if t == prev + 1:  # slide by one bar
             old = t - lookback
             if old >= 0 and np.isfinite(x[old]) and np.isfinite(x[t]):
-                _replace(buf, cnt, x[old], x[t])
-            else:
-                if old >= 0 and np.isfinite(x[old]):
-                    cnt = _remove(buf, cnt, x[old])
-                if np.isfinite(x[t]):
-                    cnt = _insert(buf, cnt, x[t])
+                up = _replace(buf, cnt, x[old], x[t])
+                if cnt > 1:
+                    out[k] = 100.0 * up / max(cnt, 1)
+                prev = t
+                continue
+            if old >= 0 and np.isfinite(x[old]):
+                cnt = _remove(buf, cnt, x[old])
+            if np.isfinite(x[t]):
+                cnt = _insert(buf, cnt, x[t])
         else:  # the first row (or a jump): build the window afresh
             cnt = 0
             for j in range(max(0, t - lookback + 1), t + 1):

@@ -26,6 +26,7 @@ from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
+from engine.regime.series import LONG_ROWS
 from engine.regime.types import ModuleResult
 
 
@@ -82,6 +83,11 @@ class MultiTimeframeModule(RegimeModule):
             sd = talib.STDDEV(frame.logret, timeperiod=nb, nbdev=1.0)[rows_]
             with np.errstate(invalid="ignore", divide="ignore"):
                 d = np.tanh(slope * nb / (sd * np.sqrt(nb)))
+            if m >= LONG_ROWS:  # replays and rebuilds: the same sums in one compiled pass
+                from engine.regime.batch.vote import add_timeframe  # local import: numba, heavy
+                per_tf[label] = add_timeframe(d, slope, sd, rows_.astype(np.int64), required * mult, w, min_cons,
+                                              ref_bars, wsum, dsum, ssum, vote, count, agree_up, agree_dn)
+                continue
             ok = np.isfinite(d) & (rows_ + 1 >= required * mult) & (sd > 0)
             d0 = np.where(ok, d, 0.0)
             wt = np.where(ok, w, 0.0)

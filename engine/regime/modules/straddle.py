@@ -23,7 +23,7 @@ from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import DAYS_PER_YEAR, ChainView
-from engine.regime.series import lag, prev_session_ohlc
+from engine.regime.series import lag, session_ohlc
 from engine.regime.types import ModuleResult
 
 FAMILIES = ("classic", "fibonacci", "camarilla", "woodie", "demark")
@@ -86,11 +86,13 @@ class StraddleModule(RegimeModule):
 
     def prepare(self, frame: Frame) -> None:
         b = frame.buf
-        if self.reset or not frame.tb.intraday:
-            o, h, lo, c = prev_session_ohlc(frame.day, b.open, b.high, b.low, b.close)
-        else:  # no reset at the session open: levels roll over the previous session's length of bars
-            n = max(2, round(frame.tb.bars_per_day))
-            o, h, lo, c = (lag(b.open, n), lag(talib.MAX(b.high, n), 1), lag(talib.MIN(b.low, n), 1), lag(b.close, 1))
+        if self.reset or not frame.tb.intraday:  # once per session, then per bar (element-wise: the same floats)
+            o, h, lo, c, take = session_ohlc(frame.day, b.open, b.high, b.low, b.close)
+            self.piv = {f: tuple(a[take] for a in lv) for f, lv in pivots(o, h, lo, c).items()}
+            return
+        # no reset at the session open: levels roll over the previous session's length of bars
+        n = max(2, round(frame.tb.bars_per_day))
+        o, h, lo, c = (lag(b.open, n), lag(talib.MAX(b.high, n), 1), lag(talib.MIN(b.low, n), 1), lag(b.close, 1))
         self.piv = pivots(o, h, lo, c)
 
     def levels(self, i: int) -> dict[str, float]:
