@@ -41,6 +41,7 @@ LEASE_SECONDS = 10.0  # renewed every 2 s (4 beats may fail before it lapses); t
 LEASE_LOCK_WAIT_MS = 2_000  # PostgreSQL: longest wait for the lease row (a fenced write holds it for milliseconds)
 JOB_RUN_RETENTION = timedelta(hours=6)
 CHAIN_SNAPSHOTS_KEPT = 2_000
+_MARKET_MARK = select(KeyValue).where(KeyValue.key == MARKET_DATA_KEY)  # built once: read every tick
 
 
 def run_recorded(ctx: EngineContext, name: str, job: Callable[[EngineContext], object]) -> bool:
@@ -105,7 +106,7 @@ def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: d
     with ctx.store.write() as session:
         check_fence(session, ctx)  # fenced: a frozen old leader's tick stores no bars and matches no paper orders
         if received_at is not None and update.bars:
-            mark = session.get(KeyValue, MARKET_DATA_KEY)
+            mark = session.scalars(_MARKET_MARK).first()
             if mark is None:
                 session.add(KeyValue(key=MARKET_DATA_KEY, value={"ts": received_at.isoformat()}, updated_at=received_at))
             else:

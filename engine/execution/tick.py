@@ -11,10 +11,9 @@ from engine.execution.native_stops import record_native_fills, sync_native
 from engine.execution.parents import work_parents
 from engine.execution.protect import StopEvent, check_stops
 from engine.market.types import Bar
-from engine.planner.preset_store import list_presets
+from engine.planner.preset_store import list_presets, regime_preset_row
 from engine.protocols import StoreContext
 from engine.store.current_regime import current_regime
-from engine.store.models import PlannerRegimePreset
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,7 @@ def active_preset_name(ctx: StoreContext) -> str:
         with ctx.store.read() as s:
             current = current_regime(s)  # the effective regime: no entry (default) while it is uncertain
             regime = current.regime_name if current is not None else None
-            row = s.get(PlannerRegimePreset, regime) if regime else None
+            row = regime_preset_row(s, regime) if regime else None
             name = row.preset if row is not None else "default"
             if name in listed or name == "default":
                 return name

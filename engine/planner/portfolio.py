@@ -42,37 +42,41 @@ def atr_of(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float | None
     return float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1]) if len(close) > ATR_PERIOD else None
 
 
-def _closes_frame(series: dict[str, pd.Series]) -> pd.DataFrame:
-    """pd.DataFrame(series).sort_index(). When every series has the same index (the usual case: the symbols
-    share their bar times) the frame is built from the stacked values, without pandas' alignment, which cost
-    ~10x as much; the frame is the same (same index, columns, float values)."""
-    if not series:
+def _closes_frame(columns: dict[str, tuple[pd.Index, np.ndarray]]) -> pd.DataFrame:
+    """pd.DataFrame({symbol: pd.Series(close, index=times)}).sort_index(). When every symbol has the same
+    times (the usual case: the symbols share their bar times) the frame is built from the stacked closes,
+    without building a Series per symbol and pandas' alignment, which cost ~10x as much; the frame is the
+    same (same index, columns, float values)."""
+    if not columns:
         return pd.DataFrame()
-    first = next(iter(series.values())).index
-    if len(series) > 1 and all(s.index.equals(first) and s.dtype == np.float64 for s in series.values()):
-        return pd.DataFrame(np.column_stack([s.to_numpy() for s in series.values()]), index=first,
-                            columns=list(series)).sort_index()
-    return pd.DataFrame(series).sort_index()
+    first = next(iter(columns.values()))[0]
+    if len(columns) > 1 and all((idx is first or idx.equals(first)) and close.dtype == np.float64
+                                for idx, close in columns.values()):
+        return pd.DataFrame(np.column_stack([close for _, close in columns.values()]), index=first,
+                            columns=list(columns)).sort_index()
+    return pd.DataFrame({s: pd.Series(close, index=idx) for s, (idx, close) in columns.items()}).sort_index()
 
 
 def _history(session: Session, symbols: list[str], bars: BarHistory | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Closes (one column per symbol) and each symbol's ATR; `bars`: a backtest's bars in memory (same rows)."""
-    series, atr = {}, {}
+    columns: dict[str, tuple[pd.Index, np.ndarray]] = {}
+    atr = {}
     for symbol in symbols:
         if bars is not None:
             ts, high, low, close = bars.recent(symbol, HISTORY_BARS)
             if not len(ts):
                 continue
-            series[symbol] = pd.Series(close, index=ts)
+            index = ts
         else:
             rows = session.execute(_SYMBOL_BARS, {"symbol": symbol}).all()[::-1]
             if not rows:
                 continue
             high, low, close = (np.asarray([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
-            series[symbol] = pd.Series(close, index=[r[0] for r in rows])
+            index = pd.Index([r[0] for r in rows])
+        columns[symbol] = (index, close)
         if (value := atr_of(high, low, close)) is not None:
             atr[symbol] = value
-    return _closes_frame(series), atr
+    return _closes_frame(columns), atr
 
 
 def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], atr: dict[str, float],
@@ -108,8 +112,9 @@ def _recent_fills() -> Select:
 # than running it on a backtest's in-memory store.
 _RECENT_FILLS = _recent_fills()
 _STOCKS = select(Instrument.symbol).where(Instrument.kind == "stock").order_by(Instrument.symbol)
-_POSITIONS = select(PositionRow)
-_LATEST_ACCOUNT = select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)
+# the columns read, not the rows as objects: building ORM objects per row cost more than the read itself
+_POSITIONS = select(PositionRow.symbol, PositionRow.qty, PositionRow.avg_entry_price)
+_LATEST_CASH = select(AccountSnapshot.cash).order_by(desc(AccountSnapshot.id)).limit(1)
 _BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))
 
 
@@ -139,8 +144,8 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     history, atr = _history(session, symbols, bars)
     last_trades, opened = _fills(session)
     positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened.get(p.symbol))
-                 for p in session.scalars(_POSITIONS) if float(p.qty) != 0}
-    account = session.scalars(_LATEST_ACCOUNT).first()
+                 for p in session.execute(_POSITIONS) if float(p.qty) != 0}
+    account = session.execute(_LATEST_CASH).first()
     regime = current_regime(session)  # the effective regime (None under an uncertain CONSERVATIVE verdict)
     try:
         state = trading_state.current(session).state.value

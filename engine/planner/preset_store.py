@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, desc, func, select
+from sqlalchemy import Select, bindparam, delete, desc, func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -255,11 +255,20 @@ def set_regime_preset_table(store: Store, now: datetime, actor: str, mapping: Ma
                      details={"from": before, "to": dict(mapping)})
 
 
+_REGIME_ROW = select(PlannerRegimePreset).where(PlannerRegimePreset.regime == bindparam("regime"))
+
+
+def regime_preset_row(session: Session, regime: str) -> PlannerRegimePreset | None:
+    """`regime`'s row of the regime -> preset table, or None: what session.get answers, through a statement
+    built once (the planner and the execution step read it every cycle; session.get builds one per call)."""
+    return session.scalars(_REGIME_ROW, {"regime": regime}).first()
+
+
 def preset_for_regime(session: Session, regime: str | None, hold: str | None = None) -> tuple[PlannerPreset, str]:
     """The preset in force in `regime` and why (a missing or broken preset falls back to default, said so);
     `hold` is why there is no regime (uncertain under CONSERVATIVE handling, engine.store.current_regime)."""
     presets = list_presets(session)
-    row = session.get(PlannerRegimePreset, regime) if regime else None
+    row = regime_preset_row(session, regime) if regime else None
     if row is None:
         why = f"regime {regime}: no entry in the regime -> preset table, default applies" if regime \
             else f"{hold}; default applies" if hold else "no regime detected yet: default applies"

@@ -47,11 +47,14 @@ def save_snapshot(session: Session, now: datetime, report: RiskReport, found: li
     return row
 
 
+_REPORT_ROW = select(KeyValue).where(KeyValue.key == REPORT_KEY)  # built once: session.get builds it per call
+
+
 def save_report(session: Session, now: datetime, report: RiskReport, found: list[Breach]) -> None:
     """Replace the newest full report (engine_kv REPORT_KEY)."""
     value = {"ts": now.isoformat(), "report": report.to_json(),
              "breaches": [{"limit": b.limit, "reason": b.reason} for b in found]}
-    row = session.get(KeyValue, REPORT_KEY)
+    row = session.scalars(_REPORT_ROW).first()
     if row is None:
         session.add(KeyValue(key=REPORT_KEY, value=value, updated_at=now))
     else:

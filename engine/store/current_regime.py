@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import desc, select
+from sqlalchemy import bindparam, desc, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import RegimeSnapshot
@@ -62,12 +62,17 @@ def of_snapshot(snap: RegimeSnapshot) -> CurrentRegime:
                          bool(snap.is_transition), snap.ts, snap.symbol)
 
 
+# Built once: read several times a cycle, and building a statement cost more than running it (SQLite).
+_NEWEST = select(RegimeSnapshot).order_by(desc(RegimeSnapshot.id)).limit(1)
+_NEWEST_OF = _NEWEST.where(RegimeSnapshot.symbol == bindparam("symbol"))
+
+
 def current_regime(session: Session, symbol: str | None = None) -> CurrentRegime | None:
     """The newest snapshot's effective regime (of `symbol` when given); None before the first classification."""
-    query = select(RegimeSnapshot).order_by(desc(RegimeSnapshot.id)).limit(1)
-    if symbol is not None:
-        query = query.where(RegimeSnapshot.symbol == symbol)
-    snap = session.scalars(query).first()
+    if symbol is None:
+        snap = session.scalars(_NEWEST).first()
+    else:
+        snap = session.scalars(_NEWEST_OF, {"symbol": symbol}).first()
     return of_snapshot(snap) if snap is not None else None
 
 

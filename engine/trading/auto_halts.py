@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
@@ -34,9 +34,10 @@ from engine.trading.risk import RiskLimits
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
-# Built once: both run every cycle, and building a statement cost more than running it (SQLite).
+# Built once: they run every cycle, and building a statement cost more than running it (SQLite).
 _NEWEST_BAR = select(func.max(BarRow.ts))
 _OPEN_COUNT = select(func.count()).select_from(OrderRow).where(OrderRow.status.in_(OPEN_STATUSES))
+_KV_ROW = select(KeyValue).where(KeyValue.key == bindparam("key"))  # what session.get would build per call
 ENFORCED_KEY = "auto_halts.enforced"  # the state change (its timestamp) whose orders were already cancelled
 
 
@@ -78,7 +79,7 @@ def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime) -> d
     """When fresh market data last arrived: the market job's receipt time when it records one;
     otherwise the newest bar's time, except for the simulated source, whose bar times are
     simulated (not wall-clock) and so say nothing about freshness."""
-    row = session.get(KeyValue, MARKET_DATA_KEY)
+    row = session.scalars(_KV_ROW, {"key": MARKET_DATA_KEY}).first()
     if row is not None and isinstance(row.value, dict) and row.value.get("ts"):
         return datetime.fromisoformat(row.value["ts"])
     source = str(getattr(getattr(ctx, "settings", None), "market_source", "") or "")
@@ -172,7 +173,7 @@ def enforce(ctx: control.ControlContext) -> str | None:
             snap = trading_state.current(s)
         except LookupError:
             return None
-        done = s.get(KeyValue, ENFORCED_KEY)
+        done = s.scalars(_KV_ROW, {"key": ENFORCED_KEY}).first()
         has_open = s.scalar(_OPEN_COUNT)
     stamp = snap.changed_at.isoformat()
     if not snap.changed_by.startswith(trading_state.SYSTEM_ACTOR_PREFIX) or snap.state not in (TradingState.HALTED,

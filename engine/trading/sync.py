@@ -52,11 +52,14 @@ def fill_key(fill: BrokerFill) -> str:
     return f"{fill.broker_order_id}:{fill.ts.isoformat()}:{fill.qty}"[:96]
 
 
+_KV_ROW = select(KeyValue).where(KeyValue.key == bindparam("key"))  # built once: read every sync
+
+
 def _since(session: Session, started: datetime, overlap: timedelta = OVERLAP) -> datetime:
     """Where this sync starts reading the broker's history: the last sync's start less the overlap, both in
     market time. A mark later than now (a store whose syncs ran on the wall clock before the market clock
     carried the simulated market's time) is not trusted: the read starts from now less the overlap."""
-    row = session.get(KeyValue, LAST_SYNC_KEY)
+    row = session.scalars(_KV_ROW, {"key": LAST_SYNC_KEY}).first()  # session.get builds its statement per call
     if row is None:
         return EPOCH
     last = datetime.fromisoformat(row.value["ts"])
