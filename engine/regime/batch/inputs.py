@@ -74,8 +74,8 @@ def persistence(nf: NoiseFilter, hist: list[float], d: np.ndarray) -> np.ndarray
         out = (d == 0) | (nrec == 0) | (~chop & ok)
     total = len(hist) + n
     keep = total if total <= HIST_MAX else HIST_KEEP + (total - HIST_MAX - 1) % (HIST_MAX - HIST_KEEP + 1)
-    merged = hist + d.tolist()
-    hist[:] = merged[len(merged) - keep:]
+    tail = d[max(n - keep, 0):].tolist()  # only the kept readings become Python floats
+    hist[:] = (hist[len(hist) - (keep - len(tail)):] if keep > len(tail) else []) + tail
     return out
 
 

@@ -95,8 +95,8 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, np.
     valt = np.array([vx.vol_alt(f, v.code, x.v, x.h, x.vband) for v in f.vol]).reshape(-1, n)
     agr, mtr, mvr, rsc, rkn, reg_rule = vx.evidence_parts(f, regs, x.t, x.v, x.d, x.env, x.cache)
     need = _need(clf, x.sens, session_gap)
-    cnt = np.vstack([counts[k] for k in ("n", "up", "down", "from_up", "from_down", "flat")]
-                    + [counts[f"vol{v.code}"] for v in f.vol]).astype(np.int64).reshape(-1, n)
+    cnt = np.asarray(np.vstack([counts[k] for k in ("n", "up", "down", "from_up", "from_down", "flat")]
+                               + [counts[f"vol{v.code}"] for v in f.vol]), np.int64).reshape(-1, n)  # no copy of int64
     par = np.array([tbase.bar_minutes, clf.clock.session_minutes, stab.cooldown, stab.max_per_hour, stab.max_per_day,
                     tp.emergency_threshold, tp.max_emergency, stab.persistence_ratio, stab.min_per_day, stab.margin,
                     stab.signal_strength, stab.accuracy_w, stab.stability_w, stab.target_per_session], dtype=np.float64)
@@ -184,9 +184,11 @@ def _decided(clf: RegimeClassifier, tb: tables.Tables, out_i: np.ndarray, out_f:
     from engine.regime.batch import kernel  # local import: heavy (numba), as in run()
 
     names = tables.CHECKS
-    inv, first = _factor(out_i[7])
-    checks = Coded(inv, [",".join(names[j] for j in range(len(names)) if (c >> j) & 1)
-                         for c in out_i[7][first].tolist()])
+    bits = out_i[7]  # check bit sets: < 2 ** len(names), a lookup table by value (no hashing)
+    seen = np.flatnonzero(np.bincount(bits, minlength=1)) if len(bits) else np.zeros(0, np.int64)
+    slot = np.zeros(int(seen[-1]) + 1 if len(seen) else 1, np.int64)
+    slot[seen] = np.arange(len(seen))
+    checks = Coded(slot[bits], [",".join(names[j] for j in range(len(names)) if (c >> j) & 1) for c in seen.tolist()])
     kinds, rix = out_i[3], out_i[4]
     nrn = len(tb.rule_names)
     rule_code = np.where(kinds == kernel.K_NONE, 0, np.where(kinds == kernel.K_INITIAL, 1,
@@ -210,26 +212,29 @@ _FIELDS: dict[int, tuple[tuple[str, int | None], ...]] = {
 
 def reasons(clf: RegimeClassifier, tb: tables.Tables, code: np.ndarray, ra: np.ndarray, rb: np.ndarray,
             cix: np.ndarray, cur: np.ndarray, gap: np.ndarray) -> Coded:
-    """decide()'s texts: rows are grouped by what their text shows (each number as formatted), and each
-    group's text is formatted once from one of its rows (tables.reason, the live wording)."""
+    """decide()'s texts: rows are grouped by what their text shows (each number as formatted; one int key
+    per row, hashed once), and each group's text is formatted once from one of its rows (tables.reasons,
+    the live wording)."""
     out = np.zeros(len(code), np.int64)
     texts = [""]
+    cols = {"a": ra, "b": rb, "cix": cix, "cur": cur, "gap": gap}
     for c in np.flatnonzero(np.bincount(code, minlength=1)).tolist() if len(code) else []:
         if c == tables.R_NONE:
             continue
         rows = np.flatnonzero(code == c)
-        src = {"a": ra[rows], "b": rb[rows], "cix": cix[rows], "cur": cur[rows], "gap": gap[rows]}
-        key = np.zeros(len(rows), np.int64)
+        key, span = np.zeros(len(rows), np.int64), 1
         for fname, dec in _FIELDS.get(c, ()):
-            ids = _ids(src[fname], dec)
-            key = _factor(key * (int(ids.max()) + 1) + ids)[0]
+            ids = _ids(cols[fname][rows], dec)
+            m = int(ids.max()) + 1 if len(ids) else 1
+            if span * m >= 1 << 62:  # the combined key would overflow: renumber the groups so far first
+                key = _factor(key)[0]
+                span = int(key.max()) + 1
+            key, span = key * m + ids, span * m  # one key per combination (a mixed radix number)
         inv, first = _factor(key)
         base = len(texts)
         pick = rows[first]  # one row per group; its numbers as Python floats / ints (one conversion per column)
-        for a, b, i, k, g in zip(ra[pick].tolist(), rb[pick].tolist(), cix[pick].tolist(), cur[pick].tolist(),
-                                 gap[pick].tolist(), strict=True):
-            extra = f"data gap of {g:.0f} min (MissingDataCheck): regime held" if c == tables.R_GAP else ""
-            texts.append(tables.reason(clf, tb, c, a, b, i, k, extra))
+        texts += tables.reasons(clf, tb, c, ra[pick].tolist(), rb[pick].tolist(), cix[pick].tolist(),
+                                cur[pick].tolist(), gap[pick].tolist())
         out[rows] = base + inv
     return Coded(out, texts)
 
@@ -243,19 +248,31 @@ def _factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ids(x: np.ndarray, decimals: int | None) -> np.ndarray:
-    """Small ints, equal where the values print alike: exact values, or f"{x:.{decimals}f}" texts.
+    """Small ints >= 0, equal where the values print alike: exact values, or f"{x:.{decimals}f}" texts.
 
     Printing rounds the exact binary value half to even; rint(x * 10**d) does the same except within
     rounding error of a tie, for huge values, non-finite values and a negative zero result - those rows
     are keyed by their exact value instead."""
     if decimals is None or x.dtype.kind != "f":
-        return _factor(x)[0]
+        return _dense(x) if x.dtype.kind in "iu" else _factor(x)[0]
     with np.errstate(invalid="ignore", over="ignore"):
         s = x * 10.0 ** decimals
         k = np.rint(s)
         exact = ~(np.abs(s) < 1e9) | (np.abs(np.abs(s - np.trunc(s)) - 0.5) < 1e-6) | ((k == 0) & np.signbit(x))
+    if not exact.any():
+        return _dense(k.astype(np.int64))  # |k| < 1e9: whole numbers, exactly as ints
     ids = np.empty(len(x), np.int64)
-    ik = _factor(k[~exact])[0]
+    ik = _dense(k[~exact].astype(np.int64))
     ids[~exact] = ik
     ids[exact] = (ik.max() + 1 if len(ik) else 0) + _factor(x[exact])[0]
     return ids
+
+
+def _dense(x: np.ndarray) -> np.ndarray:
+    """Ints as offsets from their minimum when their range is small (no hashing), else group ids."""
+    if not len(x):
+        return np.zeros(0, np.int64)
+    lo, hi = int(x.min()), int(x.max())
+    if hi - lo <= 4 * len(x) + 64:
+        return x.astype(np.int64) - lo
+    return _factor(x)[0]

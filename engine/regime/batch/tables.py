@@ -123,6 +123,18 @@ def build(clf: RegimeClassifier) -> Tables:
                   {a: stab.validation.tag(a) for a in ("maintain_regime", "halt_transitions")})
 
 
+def reasons(clf: RegimeClassifier, tb: Tables, code: int, a: list[float], b: list[float], i: list[int], cur: list[int],
+            gap: list[float]) -> list[str]:
+    """``reason`` for many rows of one reason code (``gap``: the data gap in minutes, shown by R_GAP).
+    The pace text, most rows' reason, is formatted by the live StabilityPolicy.pace_text directly."""
+    if code == R_PACE:
+        regs = tb.regs
+        return list(map(clf.stability.pace_text, a, b, [regs[k] for k in cur], i))
+    if code == R_GAP:
+        return [f"data gap of {g:.0f} min (MissingDataCheck): regime held" for g in gap]
+    return [reason(clf, tb, code, *row, "") for row in zip(a, b, i, cur, strict=True)]
+
+
 def reason(clf: RegimeClassifier, tb: Tables, code: int, a: float, b: float, i: int, cur: int, extra: str) -> str:
     """The live StabilityPolicy.decide text for a reason code (same numbers, same formatting)."""
     stab = clf.stability

@@ -48,15 +48,18 @@ def holds(c: Condition, env: Env, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool,
                cache: RuleCache | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Formation.rule_score per row: (fraction of evaluable conditions that hold, number evaluable).
+    """Formation.rule_score per row: (fraction of evaluable conditions that hold, number evaluable as a
+    small int array).
 
     Rules share conditions (the same ATR-percentile band, the same slope edge), so with a cache each
     distinct condition (mirrored or not) is evaluated once per replay, not once per rule."""
     key = (rule.rule_id, rule.pattern, mirror)
     if cache is not None and key in cache:
         return cache[key]
-    n_true = np.zeros(n, np.int64)
-    n_known = np.zeros(n, np.int64)
+    m = len(rule.conditions) + 1
+    small = np.int8 if m * m <= 127 else np.int64  # counts and their lookup index: bytes while they fit
+    n_true: np.ndarray = np.zeros(n, small)
+    n_known: np.ndarray = np.zeros(n, small)
     for c in rule.conditions:
         flip = mirror and c.var in DIRECTIONAL_VARS
         ckey = ("condition", c, flip)
@@ -67,11 +70,24 @@ def rule_score(rule: FormationRule, env: Env, n: int, mirror: bool,
                 cache[ckey] = got
         n_true += got[0]
         n_known += got[1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(n_known > 0, n_true / np.maximum(n_known, 1), 0.0)
+    score = _quotients(m)[n_true * m + n_known]  # one lookup, not a division per row (m fits the small type)
     if cache is not None:
         cache[key] = (score, n_known)
     return score, n_known
+
+
+def _quotients(m: int) -> np.ndarray:
+    """score = where(known > 0, true / max(known, 1), 0.0) for every (true, known) pair below m, flattened
+    (the same integer-to-float divisions as per row: the lookup gives the same floats)."""
+    got = _QUOTIENTS.get(m)
+    if got is None:
+        t, k = np.divmod(np.arange(m * m, dtype=np.int64), m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            got = _QUOTIENTS[m] = np.where(k > 0, t / np.maximum(k, 1), 0.0)
+    return got
+
+
+_QUOTIENTS: dict[int, np.ndarray] = {}  # by number of conditions + 1
 
 
 def _mirrored(env: Env, var: str) -> Env:
