@@ -25,6 +25,7 @@ from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.alpaca_limits import RateLimiter
 from engine.trading.brokers.base import BrokerError, OrderRequest, OrderSide
 from tests.fake_alpaca import FakeAlpacaServer
+from tests.fake_alpaca.traffic import RecordingLimiter, requests_per_minute, run_hour
 
 KEY, SECRET = "bench-key", "bench-secret"
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH"]
@@ -59,35 +60,13 @@ def warm_up() -> None:
 def steady(poll_s: float, sync_s: float, chain_s: float, per_minute: float = 120) -> tuple[float, int]:
     with FakeAlpacaServer(key_id=KEY, secret_key=SECRET) as srv:
         clock = ManualClock(datetime(2026, 3, 2, 14, 30, tzinfo=UTC))
-        stamps: list[float] = []
-
-        class Recording(RateLimiter):
-            def acquire(self, timeout_s: float) -> None:
-                super().acquire(timeout_s)
-                stamps.append(self._now())
-
-        limiter = Recording(per_minute=100_000, burst=100_000, monotonic=lambda: clock.now().timestamp(),
-                            wall=lambda: clock.now().timestamp(), sleep=clock.advance)  # count demand, unthrottled
+        limiter = RecordingLimiter(per_minute=100_000, burst=100_000, monotonic=lambda: clock.now().timestamp(),
+                                   wall=lambda: clock.now().timestamp(), sleep=clock.advance)  # count demand, unthrottled
         broker = AlpacaBroker(KEY, SECRET, url_override=srv.url, timeout_s=1.0, clock=clock, limiter=limiter)
         source = AlpacaMarketSource(KEY, SECRET, ["AAA", "BBB"], "SPY", srv.url, timeout_s=1.0, clock=clock,
                                     limiter=limiter, option_underlyings=["SPY"], chain_seconds=chain_s)
         srv.book.add_bar("SPY", clock.now() - timedelta(minutes=2), 500, 501, 499, 500, 1000)
-        start = clock.now()
-        next_poll = next_sync = start
-        while clock.now() - start < timedelta(hours=1):
-            now = clock.now()
-            if now >= next_poll:
-                source.poll()
-                next_poll += timedelta(seconds=poll_s)
-            if now >= next_sync:
-                broker.get_account()
-                broker.get_positions()
-                broker.list_orders_since(now - timedelta(seconds=30))
-                broker.fills_since(now - timedelta(seconds=30))
-                next_sync += timedelta(seconds=sync_s)
-            clock.advance(max(0.001, (min(next_poll, next_sync) - clock.now()).total_seconds()))
-        t0 = start.timestamp()
-        per_min = [sum(1 for t in stamps if t0 + 60 * m <= t < t0 + 60 * (m + 1)) for m in range(60)]
+        per_min = requests_per_minute(limiter.stamps, run_hour(clock, source, broker, poll_s, sync_s))
         return sum(per_min) / 60, max(per_min)
 
 

@@ -13,11 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._util import summary, timings_ms  # noqa: E402
 from engine import jobs  # noqa: E402
-from engine.clock import ManualClock  # noqa: E402
-from engine.cycle import EngineCycle  # noqa: E402
 from engine.market.simulated import SimulatedMarket  # noqa: E402
-from engine.runtime import build_context  # noqa: E402
-from engine.settings import load_settings  # noqa: E402
+from tests.engine_run import warmed_engine  # noqa: E402
 
 TICKS = 300
 
@@ -26,13 +23,7 @@ def main() -> None:
     market = SimulatedMarket(seed=11)
     poll_only = timings_ms(market.poll, TICKS)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(database_url=f"sqlite:///{tmp}/bench.db", warmup_polls=600)
-        ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
-        cycle = EngineCycle()
-        jobs.heartbeat(ctx)
-        jobs.ensure_instruments(ctx)
-        jobs.resume_source(ctx, settings.warmup_polls)
-        cycle.startup(ctx)
+        ctx, cycle = warmed_engine(f"sqlite:///{tmp}/bench.db", market_ticks=0, warmup_polls=600)
 
         def tick() -> None:
             ctx.clock.advance(1.0)

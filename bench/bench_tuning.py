@@ -26,18 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._util import summary, timings_ms  # noqa: E402
-from engine import jobs  # noqa: E402
 from engine.backtest.inputs import preset_by_name  # noqa: E402
-from engine.clock import ManualClock  # noqa: E402
-from engine.cycle import EngineCycle  # noqa: E402
 from engine.market.simulated import SimulatedMarket  # noqa: E402
 from engine.params.paramset import default_params  # noqa: E402
-from engine.runtime import build_context  # noqa: E402
-from engine.settings import load_settings  # noqa: E402
 from engine.tuning.backtest_validation import BacktestSetup  # noqa: E402
 from engine.tuning.edit import edited  # noqa: E402
 from engine.tuning.live import store_scorecard  # noqa: E402
 from engine.tuning.tuner import tune  # noqa: E402
+from tests.engine_run import warmed_engine  # noqa: E402
 
 TICKS = 100
 FOLDS = ("ValidationFramework", "main", "cross_validation_folds")
@@ -70,17 +66,10 @@ def tuning_run(days: int, trials: int, folds: int, fold_bars: int) -> None:
 
 def scorecard_cost() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(database_url=f"sqlite:///{tmp}/bench.db", warmup_polls=600)
-        clock = ManualClock()
-        ctx = build_context(settings, with_source=True, migrate=True, clock=clock)
-        cycle = EngineCycle()
-        jobs.heartbeat(ctx)
-        jobs.ensure_instruments(ctx)
-        jobs.resume_source(ctx, settings.warmup_polls)
-        cycle.startup(ctx)
+        ctx, cycle = warmed_engine(f"sqlite:///{tmp}/bench.db", market_ticks=0, warmup_polls=600)
 
         def tick() -> None:
-            clock.advance(1.0)
+            ctx.clock.advance(1.0)
             cycle.market(ctx)
 
         ticks = timings_ms(tick, TICKS)

@@ -1,4 +1,7 @@
-"""A real engine cycle on a manual clock, warmed on the simulated market: for tests that need stored snapshots."""
+"""A real engine cycle on a manual clock, warmed on the simulated market: for tests that need stored snapshots.
+
+`warmed_engine` calls the jobs directly; `run_recorded_ticks` runs them as the engine loop does, each recorded
+as a job run (a failing job fails the test)."""
 from __future__ import annotations
 
 from engine import jobs
@@ -22,3 +25,16 @@ def warmed_engine(database_url: str, market_ticks: int, warmup_polls: int = 900)
         ctx.clock.advance(1.0)
         cycle.market(ctx)
     return ctx, cycle
+
+
+def run_recorded_ticks(ctx: EngineContext, ticks: int, cycle: EngineCycle | None = None) -> EngineCycle:
+    """Start the engine's jobs on `ctx`, then run `ticks` rounds of the market and account jobs, 1 s apart."""
+    cycle = cycle or EngineCycle()
+    jobs.ensure_instruments(ctx)
+    jobs.resume_source(ctx, ctx.settings.warmup_polls)
+    assert jobs.run_recorded(ctx, "startup", cycle.startup)
+    for _ in range(ticks):
+        ctx.clock.advance(1.0)
+        assert jobs.run_recorded(ctx, "market", cycle.market)
+        assert jobs.run_recorded(ctx, "account", cycle.account)
+    return cycle

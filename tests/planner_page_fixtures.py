@@ -3,7 +3,7 @@ symbols (engine.planner.synthetic's seeded random walks), positions opened throu
 like the engine does, their fills dated 100 days back (past every minimum hold), and an account snapshot."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
@@ -27,20 +27,30 @@ NOW = synthetic.NOW
 
 
 @contextmanager
-def trader_page(tmp_path: Path) -> Iterator[tuple[Any, EngineContext]]:
-    """(app, context): the app's request context for the trader "tess", on a seeded portfolio in SQLite."""
+def trader_request(database_url: str, clock: ManualClock,
+                   seed: Callable[[EngineContext], object] | None = None) -> Iterator[tuple[Any, EngineContext]]:
+    """(app, context): a web-only app (no engine) on a migrated store, inside a request of the trader "tess" as
+    the login guard sets it up; `seed` fills the store before the app is built."""
     from app import create_app  # local import: the app is built per test on its own store
     from engine.auth import principal  # local import: only inside the app's request context
 
-    settings = load_settings(database_url=f"sqlite:///{tmp_path}/planner.db", engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    seed_portfolio(ctx)
+    settings = load_settings(database_url=database_url, engine_mode="none")
+    ctx = build_context(settings, with_source=False, migrate=True, clock=clock)
+    if seed is not None:
+        seed(ctx)
     app = create_app(settings, context=ctx)
     try:
         with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
             yield app, ctx
     finally:
         ctx.store.dispose()
+
+
+@contextmanager
+def trader_page(tmp_path: Path) -> Iterator[tuple[Any, EngineContext]]:
+    """(app, context): the app's request context for the trader "tess", on a seeded portfolio in SQLite."""
+    with trader_request(f"sqlite:///{tmp_path}/planner.db", ManualClock(NOW), seed_portfolio) as page:
+        yield page
 
 
 def seed_history(ctx: EngineContext, history: pd.DataFrame) -> None:

@@ -2,23 +2,34 @@
 store, a paper broker with prices, open orders and positions, and a live-engine heartbeat."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from engine.clock import Clock, ManualClock
+from engine.context import EngineContext
 from engine.market.types import Bar
+from engine.settings import load_settings
 from engine.store.db import Store
 from engine.store.migrate import open_store
 from engine.store.models import BarRow, EngineHeartbeat, Instrument, OrderRow
 from engine.trading import state as ts
-from engine.trading.brokers.base import OrderRequest, OrderSide, OrderType
+from engine.trading.brokers.base import Broker, OrderRequest, OrderSide, OrderType
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.control import SimpleControlContext
+from engine.trading.risk import RiskLimits
+from engine.trading.sync import sync_from_broker
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 SYMBOLS = ("AAA", "BBB")
 PRICE = 100.0
+# Risk limits no test order comes near, for tests about something else than the pre-trade checks.
+LOOSE = RiskLimits(max_order_qty=Decimal(1_000_000), max_order_notional=Decimal(10**9),
+                   max_position_notional=Decimal(10**9), max_gross_exposure_pct=Decimal(1000),
+                   price_collar_pct=Decimal(50), daily_loss_limit_pct=Decimal(50), max_drawdown_pct=Decimal(50),
+                   stale_data_seconds=3600, max_rejections=1000)
 
 
 def make_store(tmp_path: Path, url: str | None = None) -> Store:
@@ -42,6 +53,23 @@ def make_ctx(tmp_path: Path, clock: Clock | None = None, url: str | None = None)
     broker = PaperBroker(store, clock, starting_cash=Decimal(10_000_000), slippage_bps=Decimal(0),
                          commission_per_share=Decimal(0), participation=Decimal(1))
     return SimpleControlContext(store=store, clock=clock, broker=broker)
+
+
+@contextmanager
+def broker_context(tmp_path: Path, url: str, make_broker: Callable[[ManualClock], Broker],
+                   limits: RiskLimits) -> Iterator[EngineContext]:
+    """An engine context (no market source) on the seeded market at T0 whose broker is `make_broker(clock)`,
+    synced once first: the gateway refuses orders until there is an account snapshot."""
+    store = open_store(url, migrate=True)
+    clock = ManualClock(T0)
+    seed_market(store, clock)
+    settings = load_settings(database_url=url, market_source="csv", csv_dir=tmp_path)
+    context = EngineContext(settings=settings, store=store, clock=clock, broker=make_broker(clock), source=None)
+    try:
+        sync_from_broker(context, limits)
+        yield context
+    finally:
+        store.dispose()
 
 
 def place_resting_orders(ctx: SimpleControlContext, n: int, prefix: str = "rest") -> list[str]:

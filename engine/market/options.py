@@ -48,6 +48,28 @@ def _d1_d2(spot, strike, t, vol, rate, div):
     return d1, d1 - sq, sq
 
 
+def _live_inputs(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    vol: ArrayLike,
+    kind: np.ndarray | str | bool,
+    rate: ArrayLike,
+    div: ArrayLike,
+) -> tuple[np.ndarray, ...]:
+    """(spot, strike, t, rate, div, call, live, ts, vs) broadcast to one shape, for the analytic formulas.
+
+    live marks t > 0 and vol > 0; ts and vs put 1.0 in place of t and vol elsewhere, so the formulas stay
+    finite for expired and zero-vol options, whose results the callers replace with intrinsic values.
+    """
+    call = is_call(kind)
+    spot, strike, t, vol, rate, div, call = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (spot, strike, t, vol, rate, div)), call
+    )
+    live = (t > 0) & (vol > 0)
+    return spot, strike, t, rate, div, call, live, np.where(live, t, 1.0), np.where(live, vol, 1.0)
+
+
 def bs_price(
     spot: ArrayLike,
     strike: ArrayLike,
@@ -58,13 +80,7 @@ def bs_price(
     div: ArrayLike = 0.0,
 ) -> np.ndarray:
     """European option price under Black-Scholes-Merton (analytic)."""
-    call = is_call(kind)
-    spot, strike, t, vol, rate, div, call = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (spot, strike, t, vol, rate, div)), call
-    )
-    live = (t > 0) & (vol > 0)
-    ts = np.where(live, t, 1.0)
-    vs = np.where(live, vol, 1.0)
+    spot, strike, t, rate, div, call, live, ts, vs = _live_inputs(spot, strike, t, vol, kind, rate, div)
     df_r = np.exp(-rate * np.maximum(t, 0.0))
     df_q = np.exp(-div * np.maximum(t, 0.0))
     d1, d2, _ = _d1_d2(spot, strike, ts, vs, rate, div)
@@ -84,13 +100,7 @@ def bs_greeks(
     div: ArrayLike = 0.0,
 ) -> Greeks:
     """Analytic delta, gamma, vega (per 1.00 vol) and theta (per year) for each option."""
-    call = is_call(kind)
-    spot, strike, t, vol, rate, div, call = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (spot, strike, t, vol, rate, div)), call
-    )
-    live = (t > 0) & (vol > 0)
-    ts = np.where(live, t, 1.0)
-    vs = np.where(live, vol, 1.0)
+    spot, strike, t, rate, div, call, live, ts, vs = _live_inputs(spot, strike, t, vol, kind, rate, div)
     df_r = np.exp(-rate * ts)
     df_q = np.exp(-div * ts)
     d1, d2, sq = _d1_d2(spot, strike, ts, vs, rate, div)

@@ -4,48 +4,36 @@ from __future__ import annotations
 
 import time
 
-from selenium.common.exceptions import StaleElementReferenceException
-
 from engine.params import default_params
 from tests.auth_helpers import browser_login
-
-
-def _text(dash_duo, selector: str) -> str:  # type: ignore[no-untyped-def]
-    """Text of an element the live refresh may be replacing right now (retry on a stale reference)."""
-    for _ in range(20):
-        try:
-            return dash_duo.find_element(selector).text
-        except StaleElementReferenceException:
-            time.sleep(0.1)
-    raise AssertionError(f"{selector} kept being replaced")
+from tests.regime_page_fixtures import live_text
 
 
 def test_rgm001_current_regime_card_and_contributions_update_live(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     names = {str(r.regime_name) for r in default_params().table("RegimeClassification")}
-    browser_login(dash_duo, embedded_app())
-    dash_duo.driver.get(dash_duo.server_url + "/regime")
+    browser_login(dash_duo, embedded_app(), path="/regime")
 
     dash_duo.wait_for_element("#regime-current-name", timeout=60)
-    card = _text(dash_duo, "#regime-current-card")
-    assert _text(dash_duo, "#regime-current-name") in names, card
-    assert _text(dash_duo, "#regime-current-confidence").endswith("%"), card
-    version = _text(dash_duo, "#regime-current-version")
+    card = live_text(dash_duo, "#regime-current-card")
+    assert live_text(dash_duo, "#regime-current-name") in names, card
+    assert live_text(dash_duo, "#regime-current-confidence").endswith("%"), card
+    version = live_text(dash_duo, "#regime-current-version")
     assert "version" in version or "defaults" in version, card
 
     # the contributions chart has one bar per indicator module of the workbook (8)
     dash_duo.wait_for_element("#regime-contributions g.trace.bars g.point", timeout=30)
     bars = dash_duo.find_elements("#regime-contributions g.trace.bars g.point")
-    assert len(bars) == 8, f"{len(bars)} bars: {_text(dash_duo, '#regime-contributions')!r}"
-    assert "Module contributions" in _text(dash_duo, "#regime-contributions")
+    assert len(bars) == 8, f"{len(bars)} bars: {live_text(dash_duo, '#regime-contributions')!r}"
+    assert "Module contributions" in live_text(dash_duo, "#regime-contributions")
 
     # live: the card moves on to newer classifications without a reload
-    first = _text(dash_duo, "#regime-current-asof")
+    first = live_text(dash_duo, "#regime-current-asof")
     deadline = time.time() + 90  # generous: a loaded CI machine can stall the embedded engine for seconds
-    while _text(dash_duo, "#regime-current-asof") == first:
+    while live_text(dash_duo, "#regime-current-asof") == first:
         assert time.time() < deadline, (f"the regime card never updated from {first!r}; "
-                                        f"bar count line: {_text(dash_duo, '#regime-bar-count')!r}")
+                                        f"bar count line: {live_text(dash_duo, '#regime-bar-count')!r}")
         time.sleep(0.3)
-    assert _text(dash_duo, "#regime-current-name") in names
+    assert live_text(dash_duo, "#regime-current-name") in names
 
     # the price chart carries regime colour bands, the timeline and the statistics are drawn
     dash_duo.wait_for_element("#regime-price-chart path.shape, #regime-price-chart g.shapelayer path", timeout=30)

@@ -56,8 +56,7 @@ def click_kill(dash_duo, flatten: bool = False) -> None:  # type: ignore[no-unty
 def test_trd001_kill_switch_dialog_halts_and_cancels(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    browser_login(dash_duo, app)
-    dash_duo.driver.get(dash_duo.server_url + "/trading")
+    browser_login(dash_duo, app, path="/trading")
     dash_duo.wait_for_contains_text("#banner-state", "Trading ACTIVE", timeout=20)
     rest_orders(ctx, 100, "trd001")
     click_kill(dash_duo)
@@ -88,8 +87,7 @@ def test_trd002_kill_switch_works_with_the_engine_down(dash_duo, test_settings) 
     store.dispose()
     app = create_app(settings)
     ctx = app.server.extensions[EXTENSION_KEY]
-    browser_login(dash_duo, app)
-    dash_duo.driver.get(dash_duo.server_url + "/trading")
+    browser_login(dash_duo, app, path="/trading")
     dash_duo.wait_for_contains_text("#banner-state", "Trading ACTIVE", timeout=20)
     rest_orders(ctx, 30, "trd002")
     click_kill(dash_duo)

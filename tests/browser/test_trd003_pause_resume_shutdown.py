@@ -18,8 +18,7 @@ def state_of(ctx) -> TradingState:  # type: ignore[no-untyped-def]
 def test_trd003_pause_then_resume(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    browser_login(dash_duo, app)
-    dash_duo.driver.get(dash_duo.server_url + "/trading")
+    browser_login(dash_duo, app, path="/trading")
     dash_duo.wait_for_contains_text("#trading-state", "ACTIVE", timeout=20)
     rest_orders(ctx, 5, "trd003")  # buy limits with no position: entries, cancelled by a pause
     dash_duo.find_element("#trading-reason-input").send_keys("FOMC at 2pm")
@@ -37,8 +36,7 @@ def test_trd003_pause_then_resume(dash_duo, embedded_app) -> None:  # type: igno
 def test_trd004_graceful_shutdown_dialog(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    browser_login(dash_duo, app)
-    dash_duo.driver.get(dash_duo.server_url + "/trading")
+    browser_login(dash_duo, app, path="/trading")
     dash_duo.wait_for_contains_text("#trading-state", "ACTIVE", timeout=20)
     rest_orders(ctx, 10, "trd004")
     dash_duo.find_element("#trading-shutdown-button").click()
@@ -61,8 +59,7 @@ def test_trd004_graceful_shutdown_dialog(dash_duo, embedded_app) -> None:  # typ
 def test_trd005_cancel_one_open_order_from_the_table(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
     app = embedded_app(autotrade=False)
     ctx = app.server.extensions[EXTENSION_KEY]
-    browser_login(dash_duo, app)
-    dash_duo.driver.get(dash_duo.server_url + "/trading")
+    browser_login(dash_duo, app, path="/trading")
     dash_duo.wait_for_contains_text("#trading-state", "ACTIVE", timeout=20)
     rest_orders(ctx, 3, "trd005")  # the engine's account sync brings them into the orders table
     selector = "#trading-orders tr:not([hidden]) button[id*='trading-cancel-order']"  # filled slots only

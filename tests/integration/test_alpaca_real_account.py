@@ -35,18 +35,15 @@ from engine.trading.brokers.base import (
     OrderType,
 )
 from engine.trading.gateway import OrderIntent, submit
-from engine.trading.risk import RiskLimits
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import T0, seed_market
+from tests.fake_alpaca.traffic import RecordingLimiter, requests_per_minute, run_hour
+from tests.trading_control_fixtures import LOOSE, T0, broker_context, seed_market
 from tests.waiting import wait_for
 
 D = Decimal
 KEY, SECRET = "real-key", "real-secret-never-shown"
-LOOSE = RiskLimits(max_order_qty=D(1_000_000), max_order_notional=D(10**9), max_position_notional=D(10**9),
-                   max_gross_exposure_pct=D(1000), price_collar_pct=D(50), daily_loss_limit_pct=D(50),
-                   max_drawdown_pct=D(50), stale_data_seconds=3600, max_rejections=1000)
 
 
 @pytest.fixture
@@ -64,15 +61,8 @@ def make_broker(srv: FakeAlpacaServer, **kw: object) -> AlpacaBroker:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    url = any_db_url
-    store = open_store(url, migrate=True)
-    clock = ManualClock(T0)
-    seed_market(store, clock)
-    settings = load_settings(database_url=url, market_source="csv", csv_dir=tmp_path)
-    context = EngineContext(settings=settings, store=store, clock=clock, broker=make_broker(server), source=None)
-    sync_from_broker(context, LOOSE)  # the gateway needs an account snapshot
-    yield context
-    store.dispose()
+    with broker_context(tmp_path, any_db_url, lambda _clock: make_broker(server), LOOSE) as context:
+        yield context
 
 
 def buy(symbol: str = "AAA", key: str = "k1", qty: int = 5) -> OrderIntent:
@@ -240,32 +230,16 @@ def simulated_hour(server: FakeAlpacaServer, per_minute: float, poll_s: float, s
     """The engine's Alpaca traffic for one simulated hour: bars every poll_s, a chain every chain_s, the
     broker sync (account, positions, orders, fills) every sync_s. Returns requests per simulated minute."""
     clock = ManualClock(datetime(2026, 3, 2, 14, 30, tzinfo=UTC))
-    limiter = Recording(per_minute=per_minute, monotonic=lambda: clock.now().timestamp(),
+    limiter = RecordingLimiter(per_minute=per_minute, monotonic=lambda: clock.now().timestamp(),
                         wall=lambda: clock.now().timestamp(), sleep=clock.advance)
     broker = make_broker(server, limiter=limiter, clock=clock, deadline_s=120.0)
     source = AlpacaMarketSource(KEY, SECRET, ["AAA", "BBB"], "SPY", server.url, timeout_s=1.0, deadline_s=120.0,
                                 clock=clock, limiter=limiter, option_underlyings=["SPY"], chain_seconds=chain_s)
     server.book.add_bar("SPY", clock.now() - timedelta(minutes=2), 500, 501, 499, 500, 1000)
-    start = clock.now()
-    next_poll, next_sync = start, start
     hits_before = server.total_hits()
-    for _ in range(100_000):  # bounded; ends after one simulated hour
-        now = clock.now()
-        if now - start >= timedelta(hours=1):
-            break
-        if now >= next_poll:
-            source.poll()
-            next_poll += timedelta(seconds=poll_s)
-        if now >= next_sync:
-            broker.get_account()
-            broker.get_positions()
-            broker.list_orders_since(now - timedelta(seconds=30))
-            broker.fills_since(now - timedelta(seconds=30))
-            next_sync += timedelta(seconds=sync_s)
-        clock.advance(max(0.0, (min(next_poll, next_sync) - clock.now()).total_seconds()) or 0.001)
+    start = run_hour(clock, source, broker, poll_s, sync_s)
     assert len(limiter.stamps) == server.total_hits() - hits_before, "every request took a slot"
-    t0 = start.timestamp()
-    per_min = [sum(1 for t in limiter.stamps if t0 + 60 * m <= t < t0 + 60 * (m + 1)) for m in range(60)]
+    per_min = requests_per_minute(limiter.stamps, start)
     stamps = limiter.stamps
     j = 0
     sliding = 0
@@ -274,18 +248,6 @@ def simulated_hour(server: FakeAlpacaServer, per_minute: float, poll_s: float, s
             j += 1
         sliding = max(sliding, i - j + 1)
     return per_min, {**limiter.snapshot(), "busiest_60s": sliding}
-
-
-class Recording(RateLimiter):
-    """The limiter, noting the (simulated) time each request was let through."""
-
-    def __init__(self, *a: object, **kw: object) -> None:
-        super().__init__(*a, **kw)  # type: ignore[arg-type]
-        self.stamps: list[float] = []
-
-    def acquire(self, timeout_s: float) -> None:
-        super().acquire(timeout_s)
-        self.stamps.append(self._now())
 
 
 def test_an_hour_of_steady_state_stays_under_half_the_limit(server: FakeAlpacaServer) -> None:

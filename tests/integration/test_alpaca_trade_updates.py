@@ -4,6 +4,7 @@ Real websocket (alpaca-py TradingStream) and real HTTP against the fake Alpaca s
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -12,24 +13,20 @@ from sqlalchemy import func, select
 
 from engine.clock import ManualClock
 from engine.context import EngineContext
-from engine.settings import load_settings
-from engine.store.migrate import open_store
 from engine.store.models import FillRow, OrderRow
 from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.alpaca_stream import AlpacaTradeUpdates
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.gateway import OrderIntent, submit
-from engine.trading.risk import RiskLimits
 from engine.trading.sync import sync_from_broker
 from engine.trading.trade_updates import TradeUpdatesApplier
+from tests import trading_control_fixtures
 from tests.fake_alpaca import FakeAlpacaServer
-from tests.trading_control_fixtures import T0, seed_market
+from tests.trading_control_fixtures import broker_context
 from tests.waiting import wait_for
 
 D = Decimal
-LOOSE = RiskLimits(max_order_qty=D(1_000_000), max_order_notional=D(10**9), max_position_notional=D(10**9),
-                   max_gross_exposure_pct=D(1000), price_collar_pct=D(90), daily_loss_limit_pct=D(50),
-                   max_drawdown_pct=D(50), stale_data_seconds=3600, max_rejections=1000)
+LOOSE = dataclasses.replace(trading_control_fixtures.LOOSE, price_collar_pct=D(90))
 
 
 @pytest.fixture
@@ -40,16 +37,11 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    url = any_db_url
-    store = open_store(url, migrate=True)
-    clock = ManualClock(T0)
-    seed_market(store, clock)
-    broker = AlpacaBroker(server.key_id, server.secret_key, url_override=server.url, timeout_s=1.0, clock=clock)
-    settings = load_settings(database_url=url, market_source="csv", csv_dir=tmp_path)
-    context = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=None)
-    sync_from_broker(context, LOOSE)
-    yield context
-    store.dispose()
+    def broker(clock: ManualClock) -> AlpacaBroker:
+        return AlpacaBroker(server.key_id, server.secret_key, url_override=server.url, timeout_s=1.0, clock=clock)
+
+    with broker_context(tmp_path, any_db_url, broker, LOOSE) as context:
+        yield context
 
 
 def row(ctx: EngineContext, coid: str) -> OrderRow:

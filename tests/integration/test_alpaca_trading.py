@@ -15,24 +15,18 @@ from sqlalchemy import func, select
 
 from engine.clock import ManualClock
 from engine.context import EngineContext
-from engine.settings import load_settings
-from engine.store.migrate import open_store
 from engine.store.models import FillRow, OrderRow
 from engine.trading import control
 from engine.trading import state as ts
 from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.base import OrderSide, OrderStatus, OrderType
 from engine.trading.gateway import OrderIntent, submit
-from engine.trading.risk import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
-from tests.trading_control_fixtures import T0, place_resting_orders, seed_market
+from tests.trading_control_fixtures import LOOSE, broker_context, place_resting_orders
 
 D = Decimal
-LOOSE = RiskLimits(max_order_qty=D(1_000_000), max_order_notional=D(10**9), max_position_notional=D(10**9),
-                   max_gross_exposure_pct=D(1000), price_collar_pct=D(50), daily_loss_limit_pct=D(50),
-                   max_drawdown_pct=D(50), stale_data_seconds=3600, max_rejections=1000)
 
 
 @pytest.fixture
@@ -43,17 +37,12 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    url = any_db_url
-    store = open_store(url, migrate=True)
-    clock = ManualClock(T0)
-    seed_market(store, clock)
-    broker = AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
-                          retry_wait_s=0.01, retry_max_wait_s=0.05, sdk_retry_wait_s=0.05)
-    settings = load_settings(database_url=url, market_source="csv", csv_dir=tmp_path)
-    context = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=None)
-    sync_from_broker(context, LOOSE)
-    yield context
-    store.dispose()
+    def broker(_clock: ManualClock) -> AlpacaBroker:
+        return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
+                            retry_wait_s=0.01, retry_max_wait_s=0.05, sdk_retry_wait_s=0.05)
+
+    with broker_context(tmp_path, any_db_url, broker, LOOSE) as context:
+        yield context
 
 
 def rows_for(ctx: EngineContext, coid: str) -> list[OrderRow]:

@@ -20,6 +20,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +46,25 @@ def start_app(url: str, log: Path, port: int) -> subprocess.Popen:
            "REGIMEDESK_DEADMAN_ACTION": "none", "REGIMEDESK_LOG_LEVEL": "INFO"}
     return subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"),
                             stderr=subprocess.STDOUT)
+
+
+def kill_if_running(proc: subprocess.Popen) -> None:
+    """A test that failed half-way must not leave app.py (and its engine) running."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+@contextmanager
+def app_and_store(url: str, log: Path) -> Iterator[tuple[subprocess.Popen, Store]]:
+    """app.py running on `url` (output to `log`) and the migrated store it uses, both cleaned up afterwards."""
+    proc = start_app(url, log, free_port())
+    store = open_store(url, migrate=True)
+    try:
+        yield proc, store
+    finally:
+        kill_if_running(proc)
+        store.dispose()
 
 
 def _until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):  # type: ignore[no-untyped-def]
@@ -136,19 +157,13 @@ def test_first_run_link_and_a_separate_engine_that_load_does_not_delay(tmp_path:
         assert proc.wait(20) == 0
         _until(lambda: not alive(beat.pid), 10, "the engine process ends with app.py")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_if_running(proc)
         if store is not None:
             store.dispose()
 
 
 def test_a_killed_web_process_still_stops_its_engine_gracefully(tmp_path: Path, any_db_url: str) -> None:
-    url = any_db_url
-    log = tmp_path / "app.log"
-    proc = start_app(url, log, free_port())
-    store = open_store(url, migrate=True)
-    try:
+    with app_and_store(any_db_url, tmp_path / "app.log") as (proc, store):
         beat = _until(lambda: active_engine(store), 90, "an active engine", proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -157,19 +172,10 @@ def test_a_killed_web_process_still_stops_its_engine_gracefully(tmp_path: Path, 
             assert s.get(EngineHeartbeat, beat.engine_id).status == "stopped"  # type: ignore[union-attr]
             assert s.get(TradingStateRow, 1).state == "STOPPED"  # type: ignore[union-attr]
             assert s.get(EngineLease, 1).lease_until <= datetime.now(UTC)  # type: ignore[union-attr]  # released
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        store.dispose()
 
 
 def test_an_engine_process_that_dies_is_started_again(tmp_path: Path, any_db_url: str) -> None:
-    url = any_db_url
-    log = tmp_path / "app.log"
-    proc = start_app(url, log, free_port())
-    store = open_store(url, migrate=True)
-    try:
+    with app_and_store(any_db_url, tmp_path / "app.log") as (proc, store):
         first = _until(lambda: active_engine(store), 90, "an active engine", proc)
         os.kill(first.pid, signal.SIGKILL)
         second = _until(lambda: (b := active_engine(store)) is not None and b.engine_id != first.engine_id and b, 45,
@@ -178,8 +184,3 @@ def test_an_engine_process_that_dies_is_started_again(tmp_path: Path, any_db_url
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
         assert not alive(second.pid)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        store.dispose()

@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import dash
-import pytest
 
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
@@ -51,14 +50,6 @@ def _callback_ids(dep: dict[str, Any]) -> list[Any]:
     idents = [ident for ident, _prop in wr.split_outputs(dep["output"])]
     idents += [item["id"] for item in dep["inputs"] + dep["state"]]
     return [json.loads(i) if isinstance(i, str) and i.startswith("{") else i for i in idents]
-
-
-@pytest.fixture
-def app_client(test_settings):  # type: ignore[no-untyped-def]
-    from app import create_app
-
-    app = create_app(test_settings(), start_engine=False)
-    return app, login_client(app, "admin")
 
 
 def test_every_callback_id_is_in_some_layout(app_client) -> None:  # type: ignore[no-untyped-def]

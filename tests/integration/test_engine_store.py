@@ -16,6 +16,7 @@ from engine.scheduler import EngineService
 from engine.settings import load_settings
 from engine.store.models import AccountSnapshot, BarRow, JobRun, OptionChainSnapshot, TrueRegimeRow
 from engine.trading.brokers.base import OrderRequest, OrderSide
+from tests.engine_run import run_recorded_ticks
 from tests.regime_pin import pin_regime
 
 
@@ -25,16 +26,8 @@ def _context(url: str, clock: ManualClock | None = None, warmup: int = 0):  # ty
 
 
 def _run_ticks(ctx, n: int, cycle: EngineCycle | None = None) -> EngineCycle:  # type: ignore[no-untyped-def]
-    cycle = cycle or EngineCycle()
     jobs.run_recorded(ctx, "heartbeat", jobs.heartbeat)
-    jobs.ensure_instruments(ctx)
-    jobs.resume_source(ctx, ctx.settings.warmup_polls)
-    assert jobs.run_recorded(ctx, "startup", cycle.startup)
-    for _ in range(n):
-        ctx.clock.advance(1.0)
-        assert jobs.run_recorded(ctx, "market", cycle.market)
-        assert jobs.run_recorded(ctx, "account", cycle.account)
-    return cycle
+    return run_recorded_ticks(ctx, n, cycle)
 
 
 def test_engine_ticks_store_consistent_bars_snapshots_and_job_runs(any_db_url: str) -> None:

@@ -23,15 +23,12 @@ from engine.store.migrate import open_store
 from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.alpaca_limits import RateLimiter
 from engine.trading.equity import read_marks, trading_day
-from engine.trading.risk import RiskLimits
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
+from tests.trading_control_fixtures import LOOSE
 
 D = Decimal
 KEY, SECRET = "tz-key", "tz-secret"
-LOOSE = RiskLimits(max_order_qty=D(1_000_000), max_order_notional=D(10**9), max_position_notional=D(10**9),
-                   max_gross_exposure_pct=D(1000), price_collar_pct=D(50), daily_loss_limit_pct=D(50),
-                   max_drawdown_pct=D(50), stale_data_seconds=3600, max_rejections=1000)
 assert LOOSE.market_timezone == "Asia/Kolkata", "the workbook's zone, which the Alpaca source must override"
 
 

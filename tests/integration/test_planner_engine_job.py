@@ -14,6 +14,7 @@ from engine.settings import load_settings
 from engine.store.models import OrderRow, RegimeSnapshot
 from engine.trading import state as trading_state
 from engine.trading.state import TradingState
+from tests.engine_run import run_recorded_ticks
 from tests.regime_pin import pin_regime
 
 
@@ -23,14 +24,7 @@ def _context(url: str, **settings: object):  # type: ignore[no-untyped-def]
 
 
 def _warm(ctx) -> EngineCycle:  # type: ignore[no-untyped-def]
-    cycle = EngineCycle()
-    jobs.ensure_instruments(ctx)
-    jobs.resume_source(ctx, ctx.settings.warmup_polls)
-    assert jobs.run_recorded(ctx, "startup", cycle.startup)
-    for _ in range(3):
-        ctx.clock.advance(1.0)
-        assert jobs.run_recorded(ctx, "market", cycle.market)
-        assert jobs.run_recorded(ctx, "account", cycle.account)
+    cycle = run_recorded_ticks(ctx, 3)
     pin_regime(ctx, "Bullish_Med_Vol")  # a long bias: a fresh account with cash gets a plan that buys
     return cycle
 

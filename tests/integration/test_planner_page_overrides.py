@@ -14,26 +14,16 @@ from sqlalchemy import select
 
 from engine.clock import ManualClock
 from engine.planner import api
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import AuditEvent
-from tests.planner_page_fixtures import NOW, seed_portfolio
+from tests.planner_page_fixtures import NOW, seed_portfolio, trader_request
 
 DEFAULT_SLIDERS = [0.5, 0.4, 0.5, 0.5, 0.5, 0.5]  # config/planner/default.toml, in engine.planner.sliders order
 
 
 def _app_context(database_url: str, seeded: bool):  # type: ignore[no-untyped-def]
-    from app import create_app
-    from engine.auth import principal
-
-    settings = load_settings(database_url=database_url, engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    if seeded:
-        seed_portfolio(ctx, held=5)
-    app = create_app(settings, context=ctx)
-    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+    seed = (lambda ctx: seed_portfolio(ctx, held=5)) if seeded else None
+    with trader_request(database_url, ManualClock(NOW), seed) as (_app, ctx):
         yield ctx
-    ctx.store.dispose()
 
 
 @pytest.fixture()

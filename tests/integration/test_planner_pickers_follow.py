@@ -17,11 +17,9 @@ from dash import no_update
 
 from engine.clock import ManualClock
 from engine.planner import preset_store
-from engine.runtime import build_context
-from engine.settings import load_settings
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
-from tests.planner_page_fixtures import NOW
+from tests.planner_page_fixtures import NOW, trader_request
 from webapp import planner_ids as ids
 
 BUILT_INS = [{"label": "default", "value": "default"}, {"label": "conservative", "value": "conservative"},
@@ -35,18 +33,8 @@ REGIMES = ["Bearish_High_Vol", "Bullish_Low_Vol", "Neutral"]
 @pytest.fixture()
 def page(any_db_url: str) -> Iterator[tuple[Any, Any]]:
     """(app, context) in the app's request context for the trader "tess", once on SQLite, once on PostgreSQL."""
-    from app import create_app
-    from engine.auth import principal
-
-    settings = load_settings(database_url=any_db_url, engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    app = create_app(settings, context=ctx)
-    try:
-        with app.server.test_request_context("/"), \
-                principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
-            yield app, ctx
-    finally:
-        ctx.store.dispose()
+    with trader_request(any_db_url, ManualClock(NOW)) as page:
+        yield page
 
 
 def save(ctx: Any, name: str) -> None:

@@ -7,26 +7,16 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import ManualClock
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import AuditEvent, OrderRow
 from engine.trading import state as ts
-from tests.planner_page_fixtures import NOW, seed_portfolio
+from tests.planner_page_fixtures import NOW, seed_portfolio, trader_request
 
 
 @pytest.fixture()
 def page(any_db_url):  # type: ignore[no-untyped-def]
     """Trader "tess" on a portfolio where a built-in preset's plan sells some names and buys others (seed 3, five held)."""
-    from app import create_app
-    from engine.auth import principal
-
-    settings = load_settings(database_url=any_db_url, engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock(NOW))
-    seed_portfolio(ctx, held=5, seed=3)
-    app = create_app(settings, context=ctx)
-    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+    with trader_request(any_db_url, ManualClock(NOW), lambda ctx: seed_portfolio(ctx, held=5, seed=3)) as (_app, ctx):
         yield ctx
-    ctx.store.dispose()
 
 
 def planner_orders(ctx):  # type: ignore[no-untyped-def]

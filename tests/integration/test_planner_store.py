@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import jobs
 from engine.clock import ManualClock
 from engine.cycle import EngineCycle
 from engine.planner.api import (
@@ -29,19 +28,14 @@ from engine.settings import load_settings
 from engine.store.models import AuditEvent, OrderRow
 from engine.trading import state as trading_state
 from engine.trading.state import TradingState
+from tests.engine_run import run_recorded_ticks
 
 
 @pytest.fixture
 def ctx(any_db_url: str):  # type: ignore[no-untyped-def]
     context = build_context(load_settings(database_url=any_db_url, warmup_polls=300), with_source=True,
                             migrate=True, clock=ManualClock())
-    cycle = EngineCycle()
-    jobs.ensure_instruments(context)
-    jobs.resume_source(context, context.settings.warmup_polls)
-    assert jobs.run_recorded(context, "startup", cycle.startup)
-    context.clock.advance(1.0)
-    assert jobs.run_recorded(context, "market", cycle.market)
-    assert jobs.run_recorded(context, "account", cycle.account)
+    run_recorded_ticks(context, 1)
     return context
 
 

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine import jobs
 from engine.clock import ManualClock
-from engine.cycle import EngineCycle
 from engine.params.versions import active_params
 from engine.planner.portfolio import portfolio_state
 from engine.runtime import build_context
@@ -13,19 +11,14 @@ from engine.settings import load_settings
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import OrderIntent, submit
 from engine.trading.ticket_size import ticket_size
+from tests.engine_run import run_recorded_ticks
 from tests.regime_pin import pin_regime
 
 
 def test_ticket_size_is_accepted_by_the_gateway_and_matches_the_planner_cap(any_db_url: str) -> None:
     ctx = build_context(load_settings(database_url=any_db_url, warmup_polls=300), with_source=True, migrate=True,
                         clock=ManualClock())
-    cycle = EngineCycle()
-    jobs.ensure_instruments(ctx)
-    jobs.resume_source(ctx, ctx.settings.warmup_polls)
-    assert jobs.run_recorded(ctx, "startup", cycle.startup)
-    ctx.clock.advance(1.0)
-    assert jobs.run_recorded(ctx, "market", cycle.market)
-    assert jobs.run_recorded(ctx, "account", cycle.account)
+    run_recorded_ticks(ctx, 1)
     pin_regime(ctx, "Bullish_Med_Vol")  # a long bias: sizing is the subject here, not the classifier
     symbol = sorted(ctx.source.symbols())[1]
     with ctx.store.read() as session:

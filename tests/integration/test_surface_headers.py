@@ -11,42 +11,29 @@ from typing import Any
 
 import dash
 import pandas as pd
-import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from components import backtest_views as bv
 from components.tables import column, header_words
 from tests import web_requests as wr
-from tests.auth_helpers import login_client
+from tests.dash_tree import json_components
 
 PLAIN_WORD = re.compile(r"[a-z]{3,}")  # a field ag-grid may show itself: "symbol" -> "Symbol"
 
 
 def raw_headers(node: Any, out: list[str]) -> None:
     """Collect every ag-grid column and table header cell of a serialised tree that reads like a field name."""
-    if isinstance(node, list):
-        for child in node:
-            raw_headers(child, out)
-        return
-    if not isinstance(node, dict):
-        return
-    props = node.get("props")
-    if not isinstance(props, dict):
-        for value in node.values():
-            raw_headers(value, out)
-        return
-    if node.get("type") == "AgGrid":
-        for col in props.get("columnDefs") or []:
-            header, field = col.get("headerName"), str(col.get("field", ""))
-            if header is None and not PLAIN_WORD.fullmatch(field):
-                out.append(f"{props.get('id')}: column {field!r} has no headerName")
-            elif header is not None and ("_" in header or header == field):
-                out.append(f"{props.get('id')}: header {header!r} is a field name")
-    text = props.get("children")
-    if node.get("type") == "Th" and isinstance(text, str) and ("_" in text or text[:1].islower()):
-        out.append(f"table header {text!r}")  # a field name, or a lower-case heading beside capitalised ones
-    for value in props.values():
-        raw_headers(value, out)
+    for kind, props in json_components(node):
+        if kind == "AgGrid":
+            for col in props.get("columnDefs") or []:
+                header, field = col.get("headerName"), str(col.get("field", ""))
+                if header is None and not PLAIN_WORD.fullmatch(field):
+                    out.append(f"{props.get('id')}: column {field!r} has no headerName")
+                elif header is not None and ("_" in header or header == field):
+                    out.append(f"{props.get('id')}: header {header!r} is a field name")
+        text = props.get("children")
+        if kind == "Th" and isinstance(text, str) and ("_" in text or text[:1].islower()):
+            out.append(f"table header {text!r}")  # a field name, or a lower-case heading beside capitalised ones
 
 
 def test_header_words() -> None:
@@ -68,14 +55,6 @@ def test_the_walk_finds_a_raw_header() -> None:
     raw_headers({"response": {"x": {"children": [grid, *th]}}}, found)
     assert found == ["g: column 'ts' has no headerName", "g: header 'client_order_id' is a field name",
                      "table header 'entry_ts'", "table header 'metric'"]
-
-
-@pytest.fixture
-def app_client(test_settings):  # type: ignore[no-untyped-def]
-    from app import create_app
-
-    app = create_app(test_settings(), start_engine=False)
-    return app, login_client(app, "admin")
 
 
 def test_every_page_layout_has_worded_headers(app_client) -> None:  # type: ignore[no-untyped-def]

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from components import backtest_views as bv
 from components.charts import empty_figure, graph
 from engine.tuning.proposals import ProposalView
 from tests import web_requests as wr
-from tests.auth_helpers import login_client
+from tests.dash_tree import json_components
 from tests.integration.test_surface_headers import raw_headers
 from webapp import tuning_views as tv
 
@@ -33,23 +32,11 @@ def _tree(component: Any) -> Any:
 
 def graphs_showing_the_logo(node: Any, out: list[str]) -> None:
     """Every Graph of a serialised tree whose mode bar would carry the plotly logo."""
-    if isinstance(node, list):
-        for child in node:
-            graphs_showing_the_logo(child, out)
-        return
-    if not isinstance(node, dict):
-        return
-    props = node.get("props")
-    if not isinstance(props, dict):
-        for value in node.values():
-            graphs_showing_the_logo(value, out)
-        return
-    if node.get("type") == "Graph":
-        config = props.get("config") or {}
-        if config.get("displaylogo") is not False and config.get("displayModeBar") is not False:
-            out.append(str(props.get("id")))
-    for value in props.values():
-        graphs_showing_the_logo(value, out)
+    for kind, props in json_components(node):
+        if kind == "Graph":
+            config = props.get("config") or {}
+            if config.get("displaylogo") is not False and config.get("displayModeBar") is not False:
+                out.append(str(props.get("id")))
 
 
 def test_the_house_graph_hides_the_logo() -> None:
@@ -70,14 +57,6 @@ def test_every_dcc_graph_in_the_source_has_a_config() -> None:
                     and not any(k.arg == "config" for k in node.keywords)):
                 missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert missing == [], "dcc.Graph without config (use components.charts.graph): " + ", ".join(missing)
-
-
-@pytest.fixture
-def app_client(test_settings):  # type: ignore[no-untyped-def]
-    from app import create_app
-
-    app = create_app(test_settings(), start_engine=False)
-    return app, login_client(app, "admin")
 
 
 def test_no_page_layout_graph_shows_the_plotly_logo(app_client) -> None:  # type: ignore[no-untyped-def]

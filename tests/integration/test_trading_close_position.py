@@ -9,28 +9,19 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import ManualClock
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import AuditEvent, OrderRow
 from engine.trading import state as ts
 from engine.trading.sync import sync_from_broker
+from tests.planner_page_fixtures import trader_request
 from tests.trading_control_fixtures import T0, fill_next_bar, open_position, seed_market
 
 
 @pytest.fixture()
 def request_ctx(any_db_url):  # type: ignore[no-untyped-def]
     """A web app on the store, inside a request of the trader "tess" (as the login guard sets it up)."""
-    from app import create_app
-    from engine.auth import principal
-
-    settings = load_settings(database_url=any_db_url, engine_mode="none")
     clock = ManualClock(T0)
-    ctx = build_context(settings, with_source=False, migrate=True, clock=clock)
-    seed_market(ctx.store, clock)
-    app = create_app(settings, context=ctx)
-    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+    with trader_request(any_db_url, clock, lambda ctx: seed_market(ctx.store, clock)) as (_app, ctx):
         yield ctx
-    ctx.store.dispose()
 
 
 def _orders(ctx):  # type: ignore[no-untyped-def]

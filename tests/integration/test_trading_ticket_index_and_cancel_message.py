@@ -8,31 +8,27 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import ManualClock
-from engine.runtime import build_context
-from engine.settings import load_settings
+from engine.context import EngineContext
 from engine.store.models import BarRow, Instrument, OrderRow
 from engine.trading.control_types import ControlResult
 from engine.trading.sync import sync_from_broker
+from tests.planner_page_fixtures import trader_request
 from tests.trading_control_fixtures import T0, place_resting_orders, seed_market
 
 
 @pytest.fixture()
 def request_ctx(any_db_url):
     """A web app on the store (stocks AAA, BBB and the index IDX), inside a request of the trader "tess"."""
-    from app import create_app
-    from engine.auth import principal
-
-    settings = load_settings(database_url=any_db_url, engine_mode="none")
     clock = ManualClock(T0)
-    ctx = build_context(settings, with_source=False, migrate=True, clock=clock)
-    seed_market(ctx.store, clock)
-    with ctx.store.write() as s:
-        s.add(Instrument(symbol="IDX", kind="index", has_options=True, source="simulated"))
-        s.add(BarRow(symbol="IDX", ts=T0, open=4000, high=4001, low=3999, close=4000, volume=1e6))
-    app = create_app(settings, context=ctx)
-    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("tess", "trader", "10.0.0.7")):
+
+    def seed(ctx: EngineContext) -> None:
+        seed_market(ctx.store, clock)
+        with ctx.store.write() as s:
+            s.add(Instrument(symbol="IDX", kind="index", has_options=True, source="simulated"))
+            s.add(BarRow(symbol="IDX", ts=T0, open=4000, high=4001, low=3999, close=4000, volume=1e6))
+
+    with trader_request(any_db_url, clock, seed) as (_app, ctx):
         yield ctx
-    ctx.store.dispose()
 
 
 def _order_rows(ctx):

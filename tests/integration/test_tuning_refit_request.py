@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine import jobs
-from engine.clock import ManualClock
-from engine.cycle import EngineCycle
 from engine.regime.ensemble.job import refit_if_due
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.keyvalue import REFIT_REQUEST_KEY, put_value
+from tests.engine_run import warmed_engine
 
 
 @pytest.mark.slow
 def test_a_refit_request_newer_than_the_model_refits_once(any_db_url: str) -> None:
-    settings = load_settings(database_url=any_db_url, warmup_polls=900)
-    ctx = build_context(settings, with_source=True, migrate=True, clock=ManualClock())
-    cycle = EngineCycle()
-    jobs.heartbeat(ctx)
-    jobs.ensure_instruments(ctx)
-    jobs.resume_source(ctx, settings.warmup_polls)
-    cycle.startup(ctx)
+    ctx, cycle = warmed_engine(any_db_url, market_ticks=0)
     first = refit_if_due(ctx)
     assert first is not None
     ctx.clock.advance(1.0)

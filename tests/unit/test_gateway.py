@@ -22,12 +22,10 @@ from engine.trading.gateway import MARKET_DATA_KEY, GatewayError, OrderIntent, c
 from engine.trading.risk import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
+from tests.trading_control_fixtures import LOOSE
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 D = Decimal
-LOOSE = RiskLimits(max_order_qty=D(1_000_000), max_order_notional=D(10**9), max_position_notional=D(10**9),
-                   max_gross_exposure_pct=D(1000), price_collar_pct=D(50), daily_loss_limit_pct=D(50),
-                   max_drawdown_pct=D(50), stale_data_seconds=3600, max_rejections=1000)
 
 
 @pytest.fixture()
