@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.store.models import Instrument
 
-# Instrument kinds (engine/store/models.py Instrument.kind) no order may open: the market source's index
+# Instrument kinds (engine/store/models/market.py Instrument.kind) no order may open: the market source's index
 # (IDX in the simulated market) is recorded as "index" by jobs.ensure_instruments; it is quoted, not traded.
 # Alpaca's index is SPY, an ETF it trades: OrderFacts.index_tradable lets it through (index_is_tradable below).
 NOT_TRADABLE_KINDS = frozenset({"index"})
