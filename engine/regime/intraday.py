@@ -16,6 +16,8 @@ from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.paramtext import parse_time
 
+MINUTES_PER_DAY = 1440
+
 
 @dataclass(frozen=True, slots=True)
 class Slot:
@@ -41,12 +43,13 @@ class IntradayClock:
         self.tz = str(m.market_timezone)
         o, c = parse_time(m.market_open_time), parse_time(m.market_close_time)
         self.session_minutes = float((c.hour * 60 + c.minute) - (o.hour * 60 + o.minute)) or 390.0
-        self.slots = []
+        slots = []
         for r in Parameters(ps).intraday_settings.rows:
             s, e = parse_time(r.start_time), parse_time(r.end_time)
-            self.slots.append(Slot(str(r.time_slot), s.hour * 60 + s.minute, e.hour * 60 + e.minute,
-                                   float(r.sensitivity), _patterns(r.restricted_regimes),
-                                   _patterns(r.preferred_regimes)))
+            slots.append(Slot(str(r.time_slot), s.hour * 60 + s.minute, e.hour * 60 + e.minute,
+                              float(r.sensitivity), _patterns(r.restricted_regimes), _patterns(r.preferred_regimes)))
+        self.slots: tuple[Slot, ...] = tuple(slots)  # fixed: the minute -> slot table below is built from them
+        self._by_minute = self._table(np.arange(MINUTES_PER_DAY, dtype=np.int64))
         self.expiry_mult = 1.0
         for d in Parameters(ps).intraday_settings.special_day_adjustments:
             if "weekly" in str(d.day_type).lower() and "expiry" in str(d.day_type).lower():
@@ -54,9 +57,15 @@ class IntradayClock:
 
     def slot_index(self, minute: np.ndarray, intraday: bool) -> np.ndarray:
         """Index into self.slots per bar, -1 outside every slot (or for daily bars)."""
-        out = np.full(len(minute), -1, dtype=np.int64)
         if not intraday:
-            return out
+            return np.full(len(minute), -1, dtype=np.int64)
+        if minute.dtype.kind in "iu" and len(minute) and minute.min() >= 0 and minute.max() < MINUTES_PER_DAY:
+            return self._by_minute[minute]  # local clock minutes: a lookup (the same first-match rule)
+        return self._table(minute)
+
+    def _table(self, minute: np.ndarray) -> np.ndarray:
+        """slot_index by comparisons (the first slot holding the minute wins)."""
+        out = np.full(len(minute), -1, dtype=np.int64)
         for k, s in enumerate(self.slots):
             out[(minute >= s.start) & (minute < s.end) & (out < 0)] = k
         return out

@@ -77,7 +77,7 @@ class NoiseFilter:
                 spike = spike | (z < self.micro)
             if self.tick_on:
                 spike = spike | (r == 0.0)
-        has_vol = np.nan_to_num(vmean) > 0
+        has_vol = vmean > 0  # what nan_to_num(vmean) > 0 says (NaN: False), without the copy
         low_vol = (volume < self.vol_mult * vmean) & has_vol if self.volume_on else np.zeros(n, bool)
         return {"spike": spike, "outsize": outsize, "low_volume": low_vol, "noise": noise, "return_z": z,
                 "threshold": self.thresholds(noise)}

@@ -89,8 +89,9 @@ def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: 
     any_chain = has_chains and any(v is not None for v in views)
     any_stale = has_chains and any(stale)
     active, score, vol, has_vol = [], [], [], []
-    a = clf.atr.a
-    atr_raw = np.isfinite(a["atr"][rows_idx]) & np.isfinite(a["direction"][rows_idx])
+    a = {k: v[rows_idx - clf.atr.off] for k, v in clf.atr.a.items()} if not _tail(rows_idx, clf.atr) \
+        else clf.atr.a  # ATRModule.a holds the rows from its off on: these rows, in the usual case
+    atr_raw = np.isfinite(a["atr"]) & np.isfinite(a["direction"])
     mt = {k: np.asarray(v, dtype=np.float64) for k, v in clf.mtf.arrays.items()}
     consensus = mt.get("consensus", np.full(n, np.nan))
     vp_label = np.full(n, None, dtype=object)
@@ -101,8 +102,8 @@ def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: 
         hv = np.zeros(n, bool)
         if isinstance(m, ATRModule):
             act = atr_raw
-            sc = np.clip(np.where(act, a["direction"][rows_idx], 0.0), -1.0, 1.0)
-            v = np.where(act, a["vol"][rows_idx], np.nan)
+            sc = np.clip(np.where(act, a["direction"], 0.0), -1.0, 1.0)
+            v = np.where(act, a["vol"], np.nan)
             hv = act.copy()
         elif isinstance(m, MultiTimeframeModule):
             cnt = mt.get("count", np.zeros(n))
@@ -125,14 +126,20 @@ def compute(clf: RegimeClassifier, frame: Frame, rows_idx: np.ndarray, stepped: 
         score.append(np.where(act, sc, 0.0))
         vol.append(np.where(act, v, np.nan))
         has_vol.append(hv & act)
-    adx = a["adx"][rows_idx]
-    v_atr = a["vol"][rows_idx]
+    adx = a["adx"]
+    v_atr = a["vol"]
     ready = stepped & atr_raw & np.isfinite(adx) & np.isfinite(v_atr)
     mtf_k = clf.modules.index(clf.mtf)
     ok = np.abs(consensus) >= clf.mtf.signal_consensus
-    return ModuleArrays(active, score, vol, has_vol, ready, adx, a["pct"][rows_idx], v_atr, a["in_range"][rows_idx],
+    return ModuleArrays(active, score, vol, has_vol, ready, adx, a["pct"], v_atr, a["in_range"],
                         np.where(active[mtf_k], consensus, 0.0), ok, vp_label, rho, expiry,
                         mt.get("slope_day", np.full(n, np.nan)), extras)
+
+
+def _tail(rows_idx: np.ndarray, atr: ATRModule) -> bool:
+    """Are the rows exactly the ones ATRModule.prepare kept (off .. off + len - 1)?"""
+    n = len(next(iter(atr.a.values()), ()))
+    return len(rows_idx) == n and (n == 0 or (int(rows_idx[0]) == atr.off and int(rows_idx[-1]) == atr.off + n - 1))
 
 
 def _volume_profile(m: VolumeProfileModule, frame: Frame, rows_idx: np.ndarray,

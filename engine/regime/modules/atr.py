@@ -71,52 +71,78 @@ class ATRModule(RegimeModule):
         self.has_index = False
 
     def prepare(self, frame: Frame) -> None:
+        """The recursive TA-Lib series over the whole buffer (their values depend on its first bar); every
+        element-wise reading only over the rows from frame.rows[0] on (the rows read: about half a replay
+        chunk, one bar live), so ``a`` holds those rows (a[k][j] is bar off + j)."""
         b = frame.buf
         h, lo, c = b.high, b.low, b.close
+        n = len(c)
+        off = self.off = int(frame.rows[0]) if len(frame.rows) else n
         atr = smoothed_atr(h, lo, c, self.period, self.smoothing, self.use_true_range)
-        mid = talib.EMA(c, timeperiod=self.period) * (1.0 + self.shift)
+        ema = talib.EMA(c, timeperiod=self.period)
+        adx = talib.ADX(h, lo, c, timeperiod=self.period)[off:]
+        rsi = talib.RSI(c, timeperiod=self.period)[off:]
+        bb_up, _, bb_lo = talib.BBANDS(c, timeperiod=self.squeeze_lookback, nbdevup=self.up_mult,
+                                       nbdevdn=self.lo_mult, matype=talib.MA_Type.SMA)
         with np.errstate(invalid="ignore", divide="ignore"):
-            atr_pct = atr / c
-            dist = c - mid
-            pos = np.where(dist >= 0, dist / (self.up_mult * atr), dist / (self.lo_mult * atr))
-        pos = np.clip(pos, -1.0, 1.0) if self.bands else np.clip(dist / atr, -1.0, 1.0)
-        adx = talib.ADX(h, lo, c, timeperiod=self.period)
-        rsi = talib.RSI(c, timeperiod=self.period)
-        flat = talib.MAX(c, timeperiod=self.period + 1) - talib.MIN(c, timeperiod=self.period + 1) == 0
-        rsi = np.where(flat, 50.0, rsi)  # TA-Lib says 0 when nothing moved; no movement is neutral
+            atr_pct_all = atr / c  # the percentile's lookback reaches before off
+        at, atr_pct = atr[off:], atr_pct_all[off:]
+        s = max(0, min(off, off - self.squeeze_lookback + 1))  # the first bar the rows' in-range windows reach
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dist_s = c[s:] - ema[s:] * (1.0 + self.shift)
+            dist = dist_s[off - s:]
+            pos = np.where(dist >= 0, dist / (self.up_mult * at), dist / (self.lo_mult * at))
+        pos = np.clip(pos, -1.0, 1.0) if self.bands else np.clip(dist / at, -1.0, 1.0)
+        rsi = np.where(_flat(c, self.period + 1, off), 50.0, rsi)  # TA-Lib says 0 when nothing moved: neutral
         direction = pos.copy()
         if self.rsi_comp:
             direction = self.cw * pos + (1.0 - self.cw) * (rsi - 50.0) / 50.0
         if self.adx_comp:
             direction = direction * (self.cw + (1.0 - self.cw) * np.clip(adx / ADX_FULL_STRENGTH, 0.0, 1.0))
-        bb_up, _, bb_lo = talib.BBANDS(c, timeperiod=self.squeeze_lookback, nbdevup=self.up_mult,
-                                       nbdevdn=self.lo_mult, matype=talib.MA_Type.SMA)
         with np.errstate(invalid="ignore"):
-            squeeze = (bb_up - bb_lo) < self.squeeze_threshold * (self.up_mult + self.lo_mult) * atr
-            momentum = atr / np.r_[np.full(self.momentum_period, np.nan), atr[:-self.momentum_period]] \
-                if len(atr) > self.momentum_period else np.full(len(atr), np.nan)
-            inside = (np.abs(dist) <= np.maximum(self.up_mult, self.lo_mult) * atr).astype(np.float64)
-        in_range = talib.SMA(inside, timeperiod=self.squeeze_lookback) if len(c) >= self.squeeze_lookback \
-            else np.full(len(c), np.nan)
+            squeeze = (bb_up[off:] - bb_lo[off:]) < self.squeeze_threshold * (self.up_mult + self.lo_mult) * at
+            momentum = at / lag(atr, self.momentum_period, off) if n > self.momentum_period \
+                else np.full(n - off, np.nan)
+        in_range = self._in_range(dist_s, atr[s:], s, n)
         vol_atr = atr_pct / BROWNIAN_RANGE * np.sqrt(frame.tb.bars_per_year)
         self.has_index = frame.vol_index is not None
-        vix, vix_age = frame.vol_index if frame.vol_index is not None else (np.full(len(c), np.nan),) * 2
+        vix, vix_age = (frame.vol_index[0][off:], frame.vol_index[1][off:]) if frame.vol_index is not None \
+            else (np.full(n - off, np.nan),) * 2
         with np.errstate(invalid="ignore"):
             fresh = np.isfinite(vix) & ((vix_age <= self.stale_minutes) if self.stale_minutes is not None else True)
         vol = np.where(fresh, self.cw * vol_atr + (1.0 - self.cw) * vix / 100.0, vol_atr)
-        pct = np.full(len(c), np.nan)
-        pct[frame.rows] = rolling_rank_pct(atr_pct, ATR_PERCENTILE_LOOKBACK, frame.rows)
-        self.a = dict(atr=atr, atr_pct=atr_pct, adx=adx, rsi=rsi, direction=direction, squeeze=squeeze,
+        pct = rolling_rank_pct(atr_pct_all, ATR_PERCENTILE_LOOKBACK, frame.rows)
+        if len(pct) != n - off:  # rows with gaps: NaN between them, as before
+            pct, got = np.full(n - off, np.nan), pct
+            pct[frame.rows - off] = got
+        self.a = dict(atr=at, atr_pct=atr_pct, adx=adx, rsi=rsi, direction=direction, squeeze=squeeze,
                       momentum=momentum, vol=vol, pct=pct, in_range=in_range, vol_atr=vol_atr, vix=vix,
                       vix_age=vix_age, vix_used=fresh.astype(np.float64))
-        self.off = int(frame.rows[0]) if len(frame.rows) else len(c)
         self._lists: dict[str, list[float]] | None = None  # built on the first scalar read (the batch replay reads a)
+
+    def _in_range(self, dist: np.ndarray, atr: np.ndarray, s: int, n: int) -> np.ndarray:
+        """Share of the last squeeze_lookback bars whose close sat inside the ATR bands, for the rows from
+        self.off on (dist, atr: bars s.. n-1). The 0/1 flags sum to whole numbers, so a window count off a
+        cumulative sum is exactly TA-Lib SMA's running total (count / lookback, the same division)."""
+        off, w = self.off, self.squeeze_lookback
+        if n < w or w < 1:
+            return np.full(n - off, np.nan)
+        with np.errstate(invalid="ignore"):
+            inside = (np.abs(dist) <= np.maximum(self.up_mult, self.lo_mult) * atr).astype(np.float64)
+        total = np.zeros(len(inside) + 1)
+        np.cumsum(inside, out=total[1:])
+        out = np.full(n - off, np.nan)
+        first = max(off, w - 1)  # the first row with a whole window (TA-Lib: NaN before it)
+        k = first - s + 1  # row t's window count: total[t - s + 1] - total[t - s + 1 - w]
+        if first < n:
+            out[first - off:] = (total[k:n - s + 1] - total[k - w:n - s + 1 - w]) / w
+        return out
 
     @property
     def lists(self) -> dict[str, list[float]]:
         """The rows from frame.rows on as lists: fast scalar access per row (step, at)."""
         if self._lists is None:
-            self._lists = {k: v[self.off:].tolist() for k, v in self.a.items()}
+            self._lists = {k: v.tolist() for k, v in self.a.items()}
         return self._lists
 
     def at(self, key: str, i: int) -> float:
@@ -158,3 +184,19 @@ class ATRModule(RegimeModule):
             note = f"implied-volatility index stale ({age:.0f} min old)"
         return {"vix": vix if math.isfinite(vix) else None, "vix_age_minutes": age if math.isfinite(age) else None,
                 "vix_used": bool(a["vix_used"][k]), "vix_note": note}
+
+
+def _flat(c: np.ndarray, window: int, off: int) -> np.ndarray:
+    """Per row from off on: did the close stay unchanged over the last ``window`` bars (TA-Lib MAX - MIN == 0,
+    over only the bars those rows reach: a window's max and min do not depend on earlier bars)."""
+    s = max(0, off - window + 1)
+    return (talib.MAX(c[s:], timeperiod=window) - talib.MIN(c[s:], timeperiod=window) == 0)[off - s:]
+
+
+def lag(x: np.ndarray, k: int, off: int) -> np.ndarray:
+    """x[t - k] for t = off .. len(x) - 1, NaN where t < k."""
+    out = np.full(len(x) - off, np.nan)
+    first = max(off, k)
+    if first < len(x):
+        out[first - off:] = x[first - k:len(x) - k]
+    return out

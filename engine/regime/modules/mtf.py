@@ -39,6 +39,32 @@ def timeframe_minutes(label: str, update_freq: float) -> float:
     return float(m.group(1)) * {"min": 1, "m": 1, "h": 60, "hour": 60, "d": 1440, "day": 1440}[unit]
 
 
+FEW_ROWS = 8  # up to this many emitted rows, the per-row sums run as plain floats (_add_few)
+
+
+def _add_few(d: np.ndarray, slope: np.ndarray, sd: np.ndarray, rows: np.ndarray, required: int, w: float,
+             min_cons: float, ref_bars: float, sums: tuple[np.ndarray, ...]) -> np.ndarray:
+    """batch/vote.add_timeframe (the numpy branch's sums, operation for operation) in Python floats, for a
+    few rows: each value is the same IEEE double arithmetic, without ~15 numpy calls per timeframe."""
+    wsum, dsum, ssum, vote, count, agree_up, agree_dn = sums
+    per = np.empty(len(d))
+    for k, (x, s, q, r) in enumerate(zip(d.tolist(), slope.tolist(), sd.tolist(), rows.tolist(), strict=True)):
+        ok = math.isfinite(x) and r + 1 >= required and q > 0
+        d0 = x if ok else 0.0
+        wt = w if ok else 0.0
+        wsum[k] += wt
+        dsum[k] += wt * d0
+        ssum[k] += wt * (s if ok else 0.0) * ref_bars
+        votes = ok and abs(d0) >= min_cons
+        sign = 1.0 if d0 > 0 else -1.0 if d0 < 0 else 0.0  # np.sign of a finite value
+        vote[k] += w * sign if votes else 0.0
+        agree_up[k] += 1.0 if votes and d0 > 0 else 0.0
+        agree_dn[k] += 1.0 if votes and d0 < 0 else 0.0
+        count[k] += 1.0 if ok else 0.0
+        per[k] = d0 if ok else math.nan
+    return per
+
+
 class MultiTimeframeModule(RegimeModule):
     name, component, column = "MultiTimeframeAnalysis", "MultiTimeframe", "multi_timeframe"
 
@@ -74,19 +100,26 @@ class MultiTimeframeModule(RegimeModule):
         wsum, dsum, ssum, vote, count, agree_up, agree_dn = (np.zeros(m) for _ in range(7))
         per_tf: dict[str, np.ndarray] = {}
         ref_bars = max(1.0, self.ref_minutes / tb.bar_minutes) if tb.intraday else 1.0
+        rows64 = np.ascontiguousarray(rows_, dtype=np.int64)
+        tail = m > 0 and int(rows_[-1]) == n - 1 and n - self.off == m  # increasing rows: a slice, no gather
+        take = slice(self.off, n) if tail else rows_
         for label, minutes, w, window, min_cons, required in self.frames:
             mult = max(1, round(minutes / tb.bar_minutes)) if tb.intraday else 1
             nb = max(3, window * mult)
             if n < nb or m == 0:
                 continue
-            slope = talib.LINEARREG_SLOPE(logc, timeperiod=nb)[rows_]
-            sd = talib.STDDEV(frame.logret, timeperiod=nb, nbdev=1.0)[rows_]
+            slope = talib.LINEARREG_SLOPE(logc, timeperiod=nb)[take]
+            sd = talib.STDDEV(frame.logret, timeperiod=nb, nbdev=1.0)[take]
             with np.errstate(invalid="ignore", divide="ignore"):
                 d = np.tanh(slope * nb / (sd * np.sqrt(nb)))
             if m >= LONG_ROWS:  # replays and rebuilds: the same sums in one compiled pass
                 from engine.regime.batch.vote import add_timeframe  # local import: numba, heavy
-                per_tf[label] = add_timeframe(d, slope, sd, rows_.astype(np.int64), required * mult, w, min_cons,
+                per_tf[label] = add_timeframe(d, slope, sd, rows64, required * mult, w, min_cons,
                                               ref_bars, wsum, dsum, ssum, vote, count, agree_up, agree_dn)
+                continue
+            if m <= FEW_ROWS:  # the live path's bar: the same sums in plain floats (numpy's per-call cost dominates)
+                per_tf[label] = _add_few(d, slope, sd, rows64, required * mult, w, min_cons, ref_bars,
+                                         (wsum, dsum, ssum, vote, count, agree_up, agree_dn))
                 continue
             ok = np.isfinite(d) & (rows_ + 1 >= required * mult) & (sd > 0)
             d0 = np.where(ok, d, 0.0)

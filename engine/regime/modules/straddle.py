@@ -14,6 +14,7 @@ Vol: straddle-implied annual vol = straddle / (spot * sqrt(2/pi) * sqrt(T)).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import talib
@@ -60,6 +61,27 @@ def pivot_position(spot: float, p: float, r1: float, s1: float, breakout: float,
     return -min(1.0, (p - spot) / max(p - s1 * (1 - breakout), 1e-12))
 
 
+class PerBar(Mapping[str, tuple[np.ndarray, ...]]):
+    """Per-session pivot levels read per bar (levels[take]); a family is expanded to bars on first read.
+    Why: the records and the batch replay read only the classic family; the others only bars with a chain."""
+
+    def __init__(self, per_session: dict[str, tuple[np.ndarray, ...]], take: np.ndarray) -> None:
+        self._sess, self._take = per_session, take
+        self._bars: dict[str, tuple[np.ndarray, ...]] = {}
+
+    def __getitem__(self, family: str) -> tuple[np.ndarray, ...]:
+        got = self._bars.get(family)
+        if got is None:
+            got = self._bars[family] = tuple(a[self._take] for a in self._sess[family])
+        return got
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sess)
+
+    def __len__(self) -> int:
+        return len(self._sess)
+
+
 class StraddleModule(RegimeModule):
     name, component, column = "TripleStraddleAnalysis", "StraddleAnalysis", "straddle_analysis"
 
@@ -80,7 +102,7 @@ class StraddleModule(RegimeModule):
         self.reset = bool(c.intraday_pivot_reset)
         self.decay = float(c.pivot_time_decay)
         self.near_sens = float(c.near_pivot_sensitivity)
-        self.piv: dict[str, tuple[np.ndarray, ...]] = {}
+        self.piv: Mapping[str, tuple[np.ndarray, ...]] = {}
         self._day: int | None = None
         self._skew0 = 0.0
 
@@ -88,7 +110,7 @@ class StraddleModule(RegimeModule):
         b = frame.buf
         if self.reset or not frame.tb.intraday:  # once per session, then per bar (element-wise: the same floats)
             o, h, lo, c, take = session_ohlc(frame.day, b.open, b.high, b.low, b.close)
-            self.piv = {f: tuple(a[take] for a in lv) for f, lv in pivots(o, h, lo, c).items()}
+            self.piv = PerBar(pivots(o, h, lo, c), take)
             return
         # no reset at the session open: levels roll over the previous session's length of bars
         n = max(2, round(frame.tb.bars_per_day))

@@ -61,16 +61,18 @@ class VolumeProfileModule(RegimeModule):
         rows_ = frame.rows[frame.rows + 1 >= self.periods]
         if len(rows_) == 0:
             return rows_, np.zeros(0), np.zeros((0, 3)), np.zeros(0)
-        tp = (b.high + b.low + b.close) / 3.0
-        vol = np.nan_to_num(b.volume, nan=0.0)
-        sgn = np.sign(np.nan_to_num(frame.logret, nan=0.0))
+        s = int(rows_.min()) - self.periods + 1  # the first bar a window reaches: only bars s.. are read
+        tp = (b.high[s:] + b.low[s:] + b.close[s:]) / 3.0
+        vol = np.nan_to_num(b.volume[s:], nan=0.0)
+        sgn = np.sign(np.nan_to_num(frame.logret[s:], nan=0.0))
+        at = rows_ - s  # the rows' positions in those bars
         lo_q, hi_q = (1 - self.value_area) / 2, (1 + self.value_area) / 2
         if len(rows_) >= LONG_ROWS and self.periods <= 128 and np.isfinite(tp).all() and np.isfinite(vol).all():
             from engine.regime.batch.quantiles import window_profile  # local import: numba, heavy
-            q, vsum, num = window_profile(tp, vol, sgn, rows_.astype(np.int64), self.periods,
+            q, vsum, num = window_profile(tp, vol, sgn, at.astype(np.int64), self.periods,
                                           np.array([lo_q, 0.5, hi_q]))  # the same values, without 2-D copies
         else:
-            win = rows_[:, None] + (np.arange(self.periods) - self.periods + 1)[None, :]
+            win = at[:, None] + (np.arange(self.periods) - self.periods + 1)[None, :]
             q = weighted_quantiles(tp[win], vol[win], (lo_q, 0.5, hi_q))
             vsum = vol[win].sum(axis=1)
             num = (vol[win] * sgn[win]).sum(axis=1)
