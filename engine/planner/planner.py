@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TypeVar
 
 import numpy as np
@@ -28,13 +29,18 @@ from engine.planner.context import (
 from engine.planner.preset import PlannerPreset
 from engine.planner.registry import CALCULATORS, FILTERS, PATTERNS, SEQUENCES, Registry
 from engine.planner.scoring import end_weights, monte_carlo, score_many
-from engine.planner.simulate import Costs, SimResult, relax, simulate
+from engine.planner.simulate import Costs, SimResult, gross_of, relax, simulate
 from engine.planner.turnover_anchor import Bounds, Plans, anchor_names, anchor_preset, bounds
 from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
 
 ORDER = {"calculators": preset_schema.CALCULATORS, "patterns": preset_schema.PATTERNS,
          "sequences": preset_schema.SEQUENCES, "filters": preset_schema.FILTERS}
 RUNNER_UPS = 5
+# what makes two sequences simulate alike (planned) and two simulations end alike (traded); attrgetter: no
+# Python frame per action
+_PLANNED = attrgetter("symbol", "side", "qty", "price")
+_TRADED = attrgetter("symbol", "side", "qty")
+_SCORE = attrgetter("score")
 
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -76,7 +82,7 @@ class Planner:
         for _, flt in self.filters:
             seqs = flt(ctx, seqs)
         cap = int(ctx.p("sequences.beam_width")) * 6
-        seqs.sort(key=lambda s: -sum(a.score for a in s.actions))
+        seqs.sort(key=lambda s: -sum(map(_SCORE, s.actions)))
         return seqs[:cap]
 
     def evaluate(self, ctx: PlanContext, seqs: list[Sequence], limits: Bounds | None = None) -> list[Scored]:
@@ -86,18 +92,20 @@ class Planner:
         factor = ctx.p("sequences.relax_factor")
         budget = min(ctx.p("sequences.max_turnover") * ctx.equity, limits.high)
         held = {s: h.qty for s, h in state.positions.items()}
+        gross = gross_of(held, ctx.prices)  # every sequence starts from the same positions
         anchor = [(Sequence(limits.candidate_label, (), "anchor"), limits.candidate)] if limits.candidate else []
         unique: list[tuple[Sequence, SimResult]] = []
         tried, seen = set(), set()
         for seq, given in [(Sequence("hold: no trades", (), "hold"), None), *anchor, *((s, None) for s in seqs)]:
-            planned = (seq.relaxed, tuple((a.symbol, a.side, a.qty, a.price) for a in seq.actions))
+            planned = (seq.relaxed, tuple(map(_PLANNED, seq.actions)))
             if given is None and planned in tried:  # the same trades simulate the same: skip before simulating
                 continue
             tried.add(planned)
             sim = given or simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
                                     relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
-                                    max_turnover=budget, size_caps=state.size_caps, regime_hold=state.regime_hold)
-            key = (seq.relaxed, tuple((s.symbol, s.side, s.qty) for s in sim.steps))
+                                    max_turnover=budget, size_caps=state.size_caps, regime_hold=state.regime_hold,
+                                    gross=gross)
+            key = (seq.relaxed, tuple(map(_TRADED, sim.steps)))
             if key not in seen:
                 seen.add(key)
                 unique.append((seq, sim))

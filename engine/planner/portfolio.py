@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
 from engine.params.typed import Parameters
+from engine.planner.context import ffill
 from engine.planner.types import Holding, LastTrade, PortfolioState
 from engine.protocols import BarHistory
 from engine.store.current_regime import current_regime, uncertain_note
@@ -52,9 +53,15 @@ def _closes_frame(columns: dict[str, tuple[pd.Index, np.ndarray]]) -> pd.DataFra
     first = next(iter(columns.values()))[0]
     if len(columns) > 1 and all((idx is first or idx.equals(first)) and close.dtype == np.float64
                                 for idx, close in columns.values()):
-        return pd.DataFrame(np.column_stack([close for _, close in columns.values()]), index=first,
-                            columns=list(columns)).sort_index()
-    return pd.DataFrame({s: pd.Series(close, index=idx) for s, (idx, close) in columns.items()}).sort_index()
+        return _sorted(pd.DataFrame(np.column_stack([close for _, close in columns.values()]), index=first,
+                                    columns=list(columns)))
+    return _sorted(pd.DataFrame({s: pd.Series(close, index=idx) for s, (idx, close) in columns.items()}))
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """frame.sort_index(), which on an already ascending index (the bars' usual order) returns the same
+    frame's shallow copy: the check alone, without the call's own work (the frame here is a new one)."""
+    return frame if frame.index.is_monotonic_increasing else frame.sort_index()
 
 
 def _history(session: Session, symbols: list[str], bars: BarHistory | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -77,6 +84,14 @@ def _history(session: Session, symbols: list[str], bars: BarHistory | None = Non
         if (value := atr_of(high, low, close)) is not None:
             atr[symbol] = value
     return _closes_frame(columns), atr
+
+
+def _last_closes(history: pd.DataFrame) -> dict[str, float]:
+    """Each symbol's newest close (history.ffill().iloc[-1] without its NaNs), from the array: no frames built."""
+    if not len(history):
+        return {}
+    last = ffill(history.to_numpy(dtype=float))[-1]
+    return {str(c): float(v) for c, v in zip(history.columns.tolist(), last, strict=True) if not np.isnan(v)}
 
 
 def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], atr: dict[str, float],
@@ -154,7 +169,7 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     busy = frozenset(session.scalars(_BUSY))
     limits = RiskLimits.from_params(params)
     cash = float(account.cash) if account is not None else 0.0
-    prices = {str(c): float(v) for c, v in history.ffill().iloc[-1].items() if pd.notna(v)} if len(history) else {}
+    prices = _last_closes(history)
     equity = cash + sum(h.qty * prices.get(s, h.avg_price) for s, h in positions.items())
     caps = size_caps(params, equity, prices, atr, {s: h.qty for s, h in positions.items()},
                      regime.regime_name if regime is not None else None,

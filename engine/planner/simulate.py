@@ -46,13 +46,20 @@ def affordable(cash: float, price: float, costs: Costs) -> float:
     return float(math.floor((cash - costs.fixed) / (price * (1 + costs.proportional)) + 1e-9))
 
 
+def gross_of(positions: dict[str, float], prices: dict[str, float]) -> float:
+    """The positions' gross notional at `prices` (a symbol without a price counts 0)."""
+    return sum(abs(q) * prices.get(s, 0.0) for s, q in positions.items())
+
+
 def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, float], prices: dict[str, float],
              equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE",
              max_turnover: float = float("inf"), size_caps: dict[str, float] | None = None,
-             regime_hold: str | None = None) -> SimResult:
-    """`max_turnover` (currency) caps the plan's total traded notional: a later step is cut to what is left."""
+             regime_hold: str | None = None, gross: float | None = None) -> SimResult:
+    """`max_turnover` (currency) caps the plan's total traded notional: a later step is cut to what is left.
+    `gross`: gross_of(positions, prices), when the caller simulates many sequences from the same positions."""
     held = dict(positions)
-    gross = sum(abs(q) * prices.get(s, 0.0) for s, q in held.items())
+    if gross is None:
+        gross = gross_of(held, prices)
     steps: list[PlanStep] = []
     skipped: list[str] = []
     paid = traded = 0.0

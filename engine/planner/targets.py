@@ -76,12 +76,19 @@ def _inverse_volatility(returns: np.ndarray, columns: list[str]) -> dict[str, fl
 
 
 def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_weight: float, invested: float,
-                   fixed: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Weights of equity per symbol; they sum to at most `invested` and none exceeds max_weight."""
+                   fixed: Mapping[str, float] | None = None, values: np.ndarray | None = None) -> dict[str, float]:
+    """Weights of equity per symbol; they sum to at most `invested` and none exceeds max_weight.
+
+    `values`: `closes` as a float array, when the caller has it (the plan context): the universe's columns
+    are then taken from it, without selecting them from the frame (the same numbers)."""
     if method == "fixed" or fixed is not None:
         return cap_weights(dict(fixed or {}), max_weight, min(invested, sum((fixed or {}).values())))
     present = [s for s in universe if s in closes.columns]
-    values = closes[present].to_numpy(dtype=float)  # one pass over the frame, not one per symbol
+    if values is not None and closes.columns.is_unique:
+        position = {s: i for i, s in enumerate(closes.columns.tolist())}
+        values = values[:, [position[s] for s in present]]
+    else:
+        values = closes[present].to_numpy(dtype=float)  # one pass over the frame, not one per symbol
     keep = [i for i, n in enumerate((~np.isnan(values)).sum(axis=0)) if n > 10]
     usable = [present[i] for i in keep]
     if not usable:

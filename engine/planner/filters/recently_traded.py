@@ -10,9 +10,15 @@ from engine.planner.types import Action, Sequence
 @FILTERS.register("recently_traded")
 def recently_traded(ctx: PlanContext, seqs: list[Sequence]) -> list[Sequence]:
     window = ctx.p("filters.recently_traded.days") * 86400
+    now = ctx.state.now
+    # the side each symbol traded last within the window: the only side it may trade (judged once per symbol)
+    recent = {s: last.side for s, last in ctx.state.last_trades.items()
+              if not (now - last.ts).total_seconds() >= window}
+    if not recent:
+        return list(seqs)
 
     def keep(a: Action) -> bool:
-        last = ctx.state.last_trades.get(a.symbol)
-        return last is None or last.side == a.side or (ctx.state.now - last.ts).total_seconds() >= window
+        side = recent.get(a.symbol)
+        return side is None or side == a.side
 
     return keep_actions(seqs, keep)

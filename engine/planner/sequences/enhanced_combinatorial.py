@@ -2,12 +2,15 @@
 diversity-aware (a calculator or pattern already in the sequence counts less each time it repeats)."""
 from __future__ import annotations
 
+from operator import attrgetter
+
 from engine.planner.context import PlanContext
 from engine.planner.registry import SEQUENCES
 from engine.planner.sequence_tools import Patterned, label, ordered, tagged
 from engine.planner.types import Action, Sequence
 
 REPEAT_DISCOUNT = 0.7
+_TRADE = attrgetter("symbol", "side")
 
 
 def _priority(actions: tuple[Action, ...]) -> float:
@@ -46,7 +49,7 @@ def enhanced_combinatorial(ctx: PlanContext, patterns: Patterned) -> list[Sequen
         grown.sort(key=lambda g: -g[0])
         frontier = []
         for prio, seq in grown:
-            key = frozenset((a.symbol, a.side) for a in seq)
+            key = frozenset(map(_TRADE, seq))  # map/attrgetter: no Python frame per action
             if key not in found:
                 found[key] = seq
                 frontier.append((prio, seq))
