@@ -49,7 +49,7 @@ class BucketPlanner:
             cash += (s.notional - s.cost) if s.side == SELL else -(s.notional + s.cost)
             merged.append(replace(s, cash_after=round(cash, 2)))
         total_share = sum(b.share for b, _ in results) or 1.0
-        parts = {k for _, r in results for k in r.score}
+        parts = dict.fromkeys(k for _, r in results for k in r.score)  # in order, not a set's (hash-seeded)
         score = {k: sum(b.share * r.score.get(k, 0.0) for b, r in results) / total_share for k in parts}
         prices = state.prices
         equity = state.equity

@@ -96,7 +96,10 @@ def score_many(sims: list[SimResult], ctx: PlanContext) -> list[dict[str, float]
         total_w = sum(invested)
         diversification = 1 - sum((x / total_w) ** 2 for x in invested) if total_w > 0 else 0.0
         diversification *= min(1.0, total_w)  # cash diversifies nothing
-        distance = 0.5 * sum(abs(weights.get(s, 0.0) - ctx.targets.get(s, 0.0)) for s in set(weights) | set(ctx.targets))
+        # summed in a fixed order (the weights' symbols, then the targets' others), not a set's: a set of strings
+        # iterates in an order that changes with each process's hash seed, and so would the sum's last bits
+        distance = 0.5 * sum(abs(weights.get(s, 0.0) - ctx.targets.get(s, 0.0))
+                             for s in dict.fromkeys([*weights, *ctx.targets]))
         cost = sim.costs / ctx.equity if ctx.equity > 0 else 0.0
         parts = {"return": 100 * float(expected[i]), "risk": 100 * (v + tail + drawdown) / 3, "volatility": 100 * v,
                  "cvar": 100 * tail, "drawdown": 100 * drawdown, "diversification": 100 * diversification,

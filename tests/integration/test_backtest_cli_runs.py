@@ -2,6 +2,7 @@
 Stored runs keep their inputs and outputs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -30,13 +31,22 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return backtest_data.csv_dir(folder / "csv", bars=50), backtest_data.preset_file(folder)
 
 
-@pytest.mark.slow  # a fresh interpreter importing the engine, then a backtest: about 20 s on a busy machine
+def _cli_run(data: tuple[Path, Path], out: Path, hash_seed: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "engine", "backtest", "--csv-dir", str(data[0]), "--preset-file",
+                           str(data[1]), "--cash", "100000", "--start", "2005-01-10", "--out", str(out)],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONHASHSEED": hash_seed})
+
+
+@pytest.mark.slow  # two fresh interpreters importing the engine, each a backtest: about 40 s on a busy machine
 def test_cli_writes_the_four_files_with_progress(data, tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "engine", "backtest", "--csv-dir", str(data[0]), "--preset-file",
-                           str(data[1]), "--cash", "100000", "--start", "2005-01-10", "--out", str(out)],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    proc = _cli_run(data, out, "1")
     assert proc.returncode == 0, proc.stderr
+    again = _cli_run(data, tmp_path / "again", "2")  # another process, another string hash seed: the same files
+    assert again.returncode == 0, again.stderr
+    for name in ("equity.csv", "orders.csv", "fills.csv", "metrics.json"):
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
     assert sorted(p.name for p in out.iterdir()) == ["equity.csv", "fills.csv", "metrics.json", "orders.csv"]
     equity = pd.read_csv(out / "equity.csv")
     assert list(equity.columns) == ["timestamp", "equity", "cash", "gross_exposure", "regime_name"]
