@@ -28,7 +28,6 @@ EMPTY = ("", "")
 class Page:
     """What one slot table on the page shows, from its refresh callback's states (ids from ctx.outputs_list)."""
 
-    shape: Any
     cell_ids: list[dict[str, Any]]
     texts: list[Any]
     classes: list[Any]
@@ -103,7 +102,7 @@ def respond(spec: SlotSpec, rows: Mapping[str, Cells], with_button: bool, shape:
             and isinstance(empty_hidden, list) and len(texts) == len(classes) == len(cell_ids)
             and len(hidden) == len(row_ids)):
         raise PreventUpdate
-    page = Page(shape, cell_ids, texts, classes, row_ids, hidden)
+    page = Page(cell_ids, texts, classes, row_ids, hidden)
     n_links = len(outs[6]) if spec.link is not None else 0
     keep = ([no_update] * len(cell_ids), [no_update] * len(cell_ids), [no_update] * len(row_ids),
             [no_update] * len(empty_hidden), *([[no_update] * n_links] if spec.link is not None else []))

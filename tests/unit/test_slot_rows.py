@@ -35,7 +35,7 @@ def rows(*positions: dict[str, Any]) -> dict[str, Any]:
     return {p["symbol"]: position_cells(p) for p in positions}
 
 
-def page_of(table: Any, shape: Any) -> slot_rows.Page:
+def page_of(table: Any) -> slot_rows.Page:
     """What the browser would send as states for a drawn slot table (cells in layout order, rows' hidden flags)."""
     cells: list[tuple[dict[str, Any], Any, Any]] = []
     rows_: list[tuple[dict[str, Any], Any]] = []
@@ -45,7 +45,7 @@ def page_of(table: Any, shape: Any) -> slot_rows.Page:
             cells.append((ident, node.children, getattr(node, "className", None)))
         elif isinstance(ident, dict) and str(ident.get("type", "")).endswith("-row"):
             rows_.append((ident, getattr(node, "hidden", None)))
-    return slot_rows.Page(shape, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells],
+    return slot_rows.Page([c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells],
                           [r[0] for r in rows_], [r[1] for r in rows_])
 
 
@@ -53,7 +53,7 @@ def shown_after(page: slot_rows.Page, texts: list[Any], classes: list[Any], hidd
     """The page once the browser applied an update (no_update keeps the old value)."""
     def apply(old: list[Any], new: list[Any]) -> list[Any]:
         return [o if n is no_update else n for o, n in zip(old, new, strict=True)]
-    return slot_rows.Page(page.shape, page.cell_ids, apply(page.texts, texts), apply(page.classes, classes),
+    return slot_rows.Page(page.cell_ids, apply(page.texts, texts), apply(page.classes, classes),
                           page.row_ids, apply(page.hidden, hidden))
 
 
@@ -80,7 +80,7 @@ def test_first_refresh_draws_ten_slots_with_a_close_button_each_and_the_two_posi
     assert shape == [True, 10]
     ids = component_ids(table)
     assert [i["slot"] for i in ids if isinstance(i, dict) and i["type"] == CLOSE_TYPE] == list(range(10))
-    page = page_of(table, shape)
+    page = page_of(table)
     assert page.slot_keys("symbol") == ["AAA", "BBB"] + [None] * 8
     assert page.hidden == [False, False] + [True] * 8
     assert dict(zip([(c["slot"], c["field"]) for c in page.cell_ids], page.texts, strict=True))[(1, "unrealized_pnl")] \
@@ -90,7 +90,7 @@ def test_first_refresh_draws_ten_slots_with_a_close_button_each_and_the_two_posi
 
 def test_moving_marks_update_only_their_cells_and_no_row_shows_or_hides() -> None:
     table, shape = slot_rows.redraw(POSITIONS, rows(AAA, BBB), True, [])
-    page = page_of(table, shape)
+    page = page_of(table)
     moved = rows(position("AAA", 10, 100.0, 99.5, -5.0), BBB)
     texts, classes, hidden, _slots = slot_rows.cell_updates(POSITIONS, moved, page)
     changed = {(c["slot"], c["field"]): t for c, t in zip(page.cell_ids, texts, strict=True) if t is not no_update}
@@ -101,7 +101,7 @@ def test_moving_marks_update_only_their_cells_and_no_row_shows_or_hides() -> Non
 
 def test_a_new_position_fills_the_first_empty_slot_and_a_closed_one_empties_its_slot() -> None:
     table, shape = slot_rows.redraw(POSITIONS, rows(AAA, BBB), True, [])
-    page = page_of(table, shape)
+    page = page_of(table)
     ccc = position("CCC", 1200, 1234.5, 1240.0, 6600.0)
     texts, classes, hidden, slots = slot_rows.cell_updates(POSITIONS, rows(BBB, ccc), page)
     assert slots == [None, "BBB", "CCC"] + [None] * 7
@@ -120,11 +120,11 @@ def test_a_new_position_fills_the_first_empty_slot_and_a_closed_one_empties_its_
 def test_more_positions_than_slots_draw_the_table_again_with_every_position_kept_in_its_slot() -> None:
     many = [position(f"S{i:02d}", 1, 10.0, 10.0, 0.0) for i in range(10)]
     table, shape = slot_rows.redraw(POSITIONS, rows(*many), True, [])
-    page = page_of(table, shape)
+    page = page_of(table)
     eleven = rows(*many[1:], position("NEW", 1, 10.0, 10.0, 0.0), many[0])
     table2, shape2 = slot_rows.redraw(POSITIONS, eleven, True, page.slot_keys("symbol"))
     assert shape2 == [True, 20]
-    assert page_of(table2, shape2).slot_keys("symbol") == [f"S{i:02d}" for i in range(10)] + ["NEW"] + [None] * 9
+    assert page_of(table2).slot_keys("symbol") == [f"S{i:02d}" for i in range(10)] + ["NEW"] + [None] * 9
 
 
 def test_a_viewer_table_has_no_close_column_and_an_empty_table_shows_its_note() -> None:
@@ -162,7 +162,7 @@ def order(order_id: int, symbol: str, status: str = "new", filled: float = 0, av
 def test_an_order_fills_in_place_and_a_cancelled_one_empties_its_slot() -> None:
     a, b = order(7, "AAA"), order(9, "BBB", qty=1500, limit=None)
     table, shape = slot_rows.redraw(ORDERS, {"9": order_cells(b), "7": order_cells(a)}, True, [])
-    page = page_of(table, shape)
+    page = page_of(table)
     assert page.slot_keys("id") == ["9", "7"] + [None] * 8
     assert [i["slot"] for i in component_ids(table) if isinstance(i, dict) and i["type"] == CANCEL_TYPE] == list(range(10))
     filled = order(9, "BBB", "partially_filled", 700, 101.25, qty=1500, limit=None)
