@@ -38,8 +38,8 @@ STAGES: list[tuple[str, Any, str]] = [
     ("gateway: checks + order recorded", gateway, "_check_and_record"),
     ("paper broker: all calls", None, ""),
 ]
-BROKER_METHODS = ("submit_order", "process_bars", "get_account", "get_positions", "list_orders_since", "fills_since",
-                  "list_open_orders", "get_order_by_client_id")
+BROKER_METHODS = ("submit_order", "process_bars", "books_since", "get_account", "get_positions", "list_orders_since",
+                  "fills_since", "list_open_orders", "get_order_by_client_id")
 
 
 def _timed(totals: dict[str, float], label: str, fn: Callable[..., Any]) -> Callable[..., Any]:

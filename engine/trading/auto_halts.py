@@ -28,7 +28,7 @@ from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError
-from engine.trading.equity import read_marks
+from engine.trading.equity import PEAK_KEY, START_OF_DAY_KEY, latest_equity, marks_of
 from engine.trading.orders import OPEN_STATUSES
 from engine.trading.risk import RiskLimits
 from engine.trading.state import TradingState
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 _NEWEST_BAR = select(func.max(BarRow.ts))
 _OPEN_COUNT = select(func.count()).select_from(OrderRow).where(OrderRow.status.in_(OPEN_STATUSES))
 _KV_ROW = select(KeyValue).where(KeyValue.key == bindparam("key"))  # what session.get would build per call
+_HALT_KEYS = select(KeyValue).where(KeyValue.key.in_((PEAK_KEY, START_OF_DAY_KEY, MARKET_DATA_KEY)))
 ENFORCED_KEY = "auto_halts.enforced"  # the state change (its timestamp) whose orders were already cancelled
 
 
@@ -75,13 +76,12 @@ class AutoActions:
         return cls(**values)
 
 
-def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime) -> datetime | None:
-    """When fresh market data last arrived: the market job's receipt time when it records one;
-    otherwise the newest bar's time, except for the simulated source, whose bar times are
-    simulated (not wall-clock) and so say nothing about freshness."""
-    row = session.scalars(_KV_ROW, {"key": MARKET_DATA_KEY}).first()
-    if row is not None and isinstance(row.value, dict) and row.value.get("ts"):
-        return datetime.fromisoformat(row.value["ts"])
+def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime, received: Any) -> datetime | None:
+    """When fresh market data last arrived: the market job's receipt time when it records one (`received`,
+    the value stored under MARKET_DATA_KEY); otherwise the newest bar's time, except for the simulated
+    source, whose bar times are simulated (not wall-clock) and so say nothing about freshness."""
+    if isinstance(received, dict) and received.get("ts"):
+        return datetime.fromisoformat(received["ts"])
     source = str(getattr(getattr(ctx, "settings", None), "market_source", "") or "")
     if source == "simulated":
         return None
@@ -89,8 +89,9 @@ def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime) -> d
     return None if newest is None else min(newest, now)
 
 
-def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float) -> str | None:
-    last = _last_data_at(ctx, session, now)
+def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float,
+                  received: Any) -> str | None:
+    last = _last_data_at(ctx, session, now, received)
     if last is None:
         return None  # no data ever: the engine is warming up; the gateway refuses orders anyway
     age = (now - last).total_seconds()
@@ -137,25 +138,25 @@ def evaluate(ctx: control.ControlContext) -> list[StateChange]:
     changes: list[StateChange] = []
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
-        trading_state.ensure_state(s, now)
+        # the state as of now; in this transaction only a trigger that fires changes it (then it is read again)
+        before = trading_state.ensure_current(s, now).state
 
         def fire(to: TradingState, reason: str) -> None:
             before = trading_state.current(s).state
             if triggers.tighten(s, now, to, reason):
                 changes.append(StateChange(before, to, reason))
 
-        marks = read_marks(s)
+        values = {row.key: row.value for row in s.scalars(_HALT_KEYS)}  # the marks and the data receipt at once
+        marks = marks_of(latest_equity(s), values)
         if marks.equity is not None:
-            before = trading_state.current(s).state
             for reason in triggers.equity_triggers(s, now, marks.equity, marks.start_of_day, marks.peak, limits):
                 after = trading_state.current(s).state
                 changes.append(StateChange(before, after, reason))
                 before = after
-        before = trading_state.current(s).state
         rejected = triggers.rejection_trigger(s, now, limits, since=rejections_since)
         if rejected:
             changes.append(StateChange(before, trading_state.current(s).state, rejected))
-        stale = _stale_reason(ctx, s, now, limits.stale_data_seconds)
+        stale = _stale_reason(ctx, s, now, limits.stale_data_seconds, values.get(MARKET_DATA_KEY))
         if stale:
             fire(TradingState(actions.stale_data_action), stale)
         if breaker and actions.breaker_action:
@@ -173,12 +174,12 @@ def enforce(ctx: control.ControlContext) -> str | None:
             snap = trading_state.current(s)
         except LookupError:
             return None
+        if not snap.changed_by.startswith(trading_state.SYSTEM_ACTOR_PREFIX) or snap.state not in (
+                TradingState.HALTED, TradingState.REDUCING):
+            return None  # nothing to enforce: the marker and the open orders are not needed
         done = s.scalars(_KV_ROW, {"key": ENFORCED_KEY}).first()
         has_open = s.scalar(_OPEN_COUNT)
     stamp = snap.changed_at.isoformat()
-    if not snap.changed_by.startswith(trading_state.SYSTEM_ACTOR_PREFIX) or snap.state not in (TradingState.HALTED,
-                                                                                     TradingState.REDUCING):
-        return None
     if done is not None and done.value.get("changed_at") == stamp:
         return None
     action = control.Action.HALT if snap.state is TradingState.HALTED else control.Action.PAUSE

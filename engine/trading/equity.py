@@ -9,6 +9,7 @@ midnight rather than UTC's.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
-from engine.store.keyvalue import put_value
 from engine.store.models import AccountSnapshot, KeyValue
+from engine.trading.upserts import upsert
 
 PEAK_KEY = "risk.equity_peak"
 START_OF_DAY_KEY = "risk.start_of_day"
@@ -35,7 +36,14 @@ class EquityMarks:
     day: str | None
 
 
-_put = put_value  # the account and reconcile jobs may both store the first mark at once: an upsert
+def _put_mark(session: Session, rows: dict[str, KeyValue], key: str, value: dict[str, str], now: datetime) -> None:
+    """engine.store.keyvalue.put_value with the mark rows already read: update the row read, or store a new
+    one by an upsert (the account and reconcile jobs may both store the first mark at once)."""
+    row = rows.get(key)
+    if row is None:
+        upsert(session, KeyValue.__table__, [{"key": key, "value": value, "updated_at": now}], key=("key",))
+    else:
+        row.value, row.updated_at = value, now
 
 
 # Built once (read_marks runs several times a cycle): constructing them cost more than running them.
@@ -55,9 +63,15 @@ def read_marks(session: Session) -> EquityMarks:
     # snapshots were stamped on the wall clock would otherwise keep answering with those
     latest = session.scalars(_LATEST_SNAPSHOT).first()
     kv = {row.key: row.value for row in session.scalars(_MARK_ROWS)}
+    return marks_of(latest.equity if latest else None, kv)
+
+
+def marks_of(equity: Decimal | None, kv: Mapping[str, Any]) -> EquityMarks:
+    """read_marks's answer from the newest equity and the stored values by key (PEAK_KEY, START_OF_DAY_KEY):
+    for callers that read these keys with others in one statement."""
     peak, sod = kv.get(PEAK_KEY), kv.get(START_OF_DAY_KEY)
     return EquityMarks(
-        equity=latest.equity if latest else None,
+        equity=equity,
         peak=Decimal(peak["equity"]) if peak else None,
         start_of_day=Decimal(sod["equity"]) if sod else None,
         day=sod["day"] if sod else None,
@@ -80,15 +94,19 @@ def trading_day(now: datetime, tz: Any) -> str:
 
 def update_marks(session: Session, now: datetime, equity: Decimal, tz: Any = "UTC") -> EquityMarks:
     """Raise the peak when equity makes a new high; reset start-of-day on a new trading day in `tz`."""
-    marks = read_marks(session)
-    peak = marks.peak
+    # only the two mark rows: read_marks would also read the newest snapshot, whose equity this call is given
+    rows = {row.key: row for row in session.scalars(_MARK_ROWS)}
+    kv = {key: row.value for key, row in rows.items()}
+    stored_peak, stored_sod = kv.get(PEAK_KEY), kv.get(START_OF_DAY_KEY)
+    peak = Decimal(stored_peak["equity"]) if stored_peak else None
     if peak is None or equity > peak:
         peak = equity
-        _put(session, PEAK_KEY, {"equity": str(equity), "ts": now.isoformat()}, now)
-    day, sod = marks.day, marks.start_of_day
+        _put_mark(session, rows, PEAK_KEY, {"equity": str(equity), "ts": now.isoformat()}, now)
+    day = stored_sod["day"] if stored_sod else None
+    sod = Decimal(stored_sod["equity"]) if stored_sod else None
     today = trading_day(now, tz)
     if day != today or sod is None:
         day, sod = today, equity
-        _put(session, START_OF_DAY_KEY, {"day": today, "equity": str(equity)}, now)
+        _put_mark(session, rows, START_OF_DAY_KEY, {"day": today, "equity": str(equity)}, now)
     session.flush()
     return EquityMarks(equity=equity, peak=peak, start_of_day=sod, day=day)

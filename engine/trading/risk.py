@@ -23,6 +23,8 @@ from engine.trading.instruments import not_tradable_reason
 from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from engine.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,17 @@ def active_limits(store: Store) -> RiskLimits:
     """The active parameter version's limits; the defaults when no version is stored yet."""
     try:
         with store.read() as session:
-            return RiskLimits.from_params(active_params(session))
+            return active_limits_in(session)
+    except Exception as exc:  # noqa: BLE001 - the store unreachable: the schema defaults apply
+        log.debug("no active parameter version (%s); default risk limits apply", exc)
+        return RiskLimits()
+
+
+def active_limits_in(session: Session) -> RiskLimits:
+    """active_limits read in the caller's session (sync reads them with its other reads, in one transaction).
+    On a failure the defaults apply; on PostgreSQL the session's transaction is then aborted, so read them last."""
+    try:
+        return RiskLimits.from_params(active_params(session))
     except Exception as exc:  # noqa: BLE001 - no active version (fresh store): the schema defaults apply
         log.debug("no active parameter version (%s); default risk limits apply", exc)
         return RiskLimits()

@@ -76,12 +76,27 @@ def ensure_state(session: Session, now: datetime, initial: TradingState = Tradin
         session.flush()
 
 
+def ensure_current(session: Session, now: datetime, initial: TradingState = TradingState.ACTIVE) -> StateSnapshot:
+    """ensure_state, then current: from one read of the row (the risk job asks for both every cycle)."""
+    row = _row(session, lock=False)
+    if row is None:
+        row = TradingStateRow(id=1, state=initial.value, reason="initial state", changed_by="system:init",
+                              changed_at=now, previous_state=None)
+        session.add(row)
+        session.flush()
+    return _snapshot(row)
+
+
 def current(session: Session, lock: bool = False) -> StateSnapshot:
     """The current state; lock=True holds the row (PostgreSQL FOR UPDATE) for the rest of the transaction."""
     row = _row(session, lock)
     if row is None:
         raise LookupError("no trading state is recorded yet: the engine has not run on this store (its first run "
                           "records ACTIVE)")
+    return _snapshot(row)
+
+
+def _snapshot(row: TradingStateRow) -> StateSnapshot:
     return StateSnapshot(
         state=TradingState(row.state),
         reason=row.reason,

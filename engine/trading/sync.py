@@ -20,12 +20,21 @@ from engine.market.exchange import calendar_for_settings
 from engine.market.market_clock import market_clock_of
 from engine.protocols import ControlContext
 from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, PositionRow
-from engine.store.writes import insert_ignoring_duplicates, upsert_rows
-from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder, OrderStatus
+from engine.trading.brokers.base import (
+    Broker,
+    BrokerAccount,
+    BrokerError,
+    BrokerFill,
+    BrokerOrder,
+    BrokerPosition,
+    OrderStatus,
+    ReadsBooksAtOnce,
+)
 from engine.trading.equity import update_marks
 from engine.trading.orders import apply_broker_order
-from engine.trading.risk import RiskLimits, active_limits
+from engine.trading.risk import RiskLimits, active_limits_in
 from engine.trading.triggers import equity_triggers
+from engine.trading.upserts import insert_ignoring, table_of, upsert
 
 log = logging.getLogger(__name__)
 LAST_SYNC_KEY = "sync.last_at"
@@ -83,7 +92,10 @@ def _import(order: BrokerOrder, now: datetime) -> OrderRow:
 _PENDING = select(OrderRow.client_order_id).where(OrderRow.status == OrderStatus.PENDING_NEW.value)
 _ORDERS_OF = select(OrderRow).where(OrderRow.client_order_id.in_(bindparam("coids", expanding=True)))
 _KNOWN_FILLS = select(FillRow.fill_key).where(FillRow.fill_key.in_(bindparam("keys", expanding=True)))
-_DROP_POSITIONS = delete(PositionRow).where(PositionRow.symbol.not_in(bindparam("keep", expanding=True)))
+# On the table, not the mapped class: an ORM-enabled DELETE synchronizes the session's PositionRow objects (sync
+# loads none) and costs more than the statement; the rows deleted are the same.
+_POSITIONS = table_of(PositionRow.__table__)
+_DROP_POSITIONS = delete(_POSITIONS).where(_POSITIONS.c.symbol.not_in(bindparam("keep", expanding=True)))
 
 
 def _pending_lookups(ctx: ControlContext, known: set[str]) -> dict[str, BrokerOrder | None]:
@@ -104,15 +116,12 @@ def _pending_lookups(ctx: ControlContext, known: set[str]) -> dict[str, BrokerOr
 def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> SyncReport:
     """Account snapshots, positions, order updates and the equity marks carry the market clock's time (the
     broker's books do too); the triggers' state changes and the pending grace the wall clock's."""
-    limits = limits or active_limits(ctx.store)
     market = market_clock_of(ctx)
     started = market.now()
     with ctx.store.read() as s:
         since = _since(s, started, market.span(OVERLAP))
-    account = ctx.broker.get_account()
-    positions = ctx.broker.get_positions()
-    orders = ctx.broker.list_orders_since(since)
-    fills = ctx.broker.fills_since(since)
+        limits = limits or active_limits_in(s)  # last in this read: a failed read leaves nothing else to run in it
+    account, positions, orders, fills = _books_since(ctx.broker, since)
     lookups = _pending_lookups(ctx, {o.client_order_id for o in orders})
     now, wall = market.now(), ctx.clock.now()
     with ctx.store.write() as s:
@@ -126,9 +135,18 @@ def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> S
         _apply_fills(s, fills, report)
         marks = update_marks(s, now, account.equity, calendar_for_settings(getattr(ctx, "settings", None), limits.market_timezone))
         report.triggers = equity_triggers(s, wall, account.equity, marks.start_of_day, marks.peak, limits)
-        upsert_rows(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
-                                             "updated_at": now}], key=["key"])
+        upsert(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
+                                        "updated_at": now}], key=("key",))
     return report
+
+
+def _books_since(broker: Broker, since: datetime) -> tuple[BrokerAccount, list[BrokerPosition], list[BrokerOrder],
+                                                          list[BrokerFill]]:
+    """The broker's account, positions, and orders and fills since `since`: in one call from a broker that reads
+    its books at once (the paper broker), else in four."""
+    if isinstance(broker, ReadsBooksAtOnce):
+        return broker.books_since(since)
+    return broker.get_account(), broker.get_positions(), broker.list_orders_since(since), broker.fills_since(since)
 
 
 def _store_positions(s: Session, positions: list, now: datetime) -> None:
@@ -143,7 +161,7 @@ def _store_positions(s: Session, positions: list, now: datetime) -> None:
         pnl = (p.market_price - p.avg_entry_price) * p.qty if p.market_price is not None else None
         rows.append({"symbol": p.symbol, "qty": p.qty, "avg_entry_price": p.avg_entry_price,
                      "market_price": p.market_price, "unrealized_pnl": pnl, "updated_at": now})
-    upsert_rows(s, PositionRow.__table__, rows, key=["symbol"])
+    upsert(s, PositionRow.__table__, rows, key=("symbol",))
     s.execute(_DROP_POSITIONS, {"keep": [r["symbol"] for r in rows]})
 
 
@@ -183,5 +201,5 @@ def _apply_fills(s: Session, fills: list[BrokerFill], report: SyncReport) -> Non
     new = [{"fill_key": key, "client_order_id": f.client_order_id, "symbol": f.symbol, "side": f.side.value,
             "qty": f.qty, "price": f.price, "commission": f.commission, "ts": f.ts}
            for key, f in sorted(keys.items()) if key not in seen]
-    insert_ignoring_duplicates(s, FillRow.__table__, new)  # another writer may store the same fill meanwhile
+    insert_ignoring(s, FillRow.__table__, new)  # another writer may store the same fill meanwhile
     report.fills_added += len(new)

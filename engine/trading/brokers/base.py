@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class OrderSide(StrEnum):
@@ -152,3 +152,14 @@ class Broker(Protocol):
     def close_all_positions(self) -> list[BrokerOrder]: ...
 
     def is_market_open(self) -> bool: ...
+
+
+@runtime_checkable
+class ReadsBooksAtOnce(Protocol):
+    """A broker that answers the account sync's four questions from one read of its books (the paper broker, whose
+    books are in the store); the sync asks a broker without it (Alpaca: four requests) one question at a time."""
+
+    def books_since(self, since: datetime) -> tuple[BrokerAccount, list[BrokerPosition], list[BrokerOrder],
+                                                    list[BrokerFill]]:
+        """get_account(), get_positions(), list_orders_since(since) and fills_since(since), consistent together."""
+        ...

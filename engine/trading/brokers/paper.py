@@ -94,10 +94,12 @@ class PaperBroker:
         return acct
 
     def _valuation(self, s: Session, closes: dict[str, tuple[Decimal, datetime]] | None = None, write: bool = True,
-                   ) -> tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]:
-        """cash, equity (marked to the last close), gross exposure, and the marks used."""
+                   positions: list[PaperPosition] | None = None) -> tuple[Decimal, Decimal, Decimal, dict[str, Decimal]]:
+        """cash, equity (marked to the last close), gross exposure, and the marks used; `positions`: every
+        position row, when the caller has read them already."""
         acct = self._account(s, write)
-        positions = list(s.scalars(Q.POSITIONS))
+        if positions is None:
+            positions = list(s.scalars(Q.POSITIONS))
         if closes is None:
             closes = latest_closes(s, [p.symbol for p in positions])
         marks = {p.symbol: closes[p.symbol][0] if p.symbol in closes else p.avg_entry_price for p in positions}
@@ -110,7 +112,8 @@ class PaperBroker:
             return f"quantity must be positive (got {req.qty} for {req.symbol})"
         if req.order_type is OrderType.LIMIT and (req.limit_price is None or req.limit_price <= 0):
             return f"limit order for {req.symbol} needs a positive limit price"
-        position = {p.symbol: p.qty for p in s.scalars(Q.POSITIONS)}
+        rows = list(s.scalars(Q.POSITIONS))  # read once: the valuation below marks the same rows
+        position = {p.symbol: p.qty for p in rows}
         open_orders = s.execute(Q.OPEN_ORDER_LEGS).all()
         closes = latest_closes(s, set(position) | {o.symbol for o in open_orders} | {req.symbol})
         last = closes.get(req.symbol)
@@ -119,7 +122,7 @@ class PaperBroker:
                 return f"unknown symbol {req.symbol}: the paper broker has no such instrument"
             return f"no price yet for {req.symbol}: wait for the first bar before trading it"
         ref = req.limit_price if req.order_type is OrderType.LIMIT and req.limit_price else last[0]
-        _cash, equity, gross, _marks = self._valuation(s, closes)
+        _cash, equity, gross, _marks = self._valuation(s, closes, positions=rows)
         reserved = ZERO  # open orders that add exposure hold buying power until they fill or cancel
         for sym, side, qty, filled, limit in open_orders:
             pos = position.get(sym, ZERO)
@@ -225,8 +228,23 @@ class PaperBroker:
     # -- account -------------------------------------------------------------------------------
     def get_account(self) -> BrokerAccount:
         with self._store.read() as s:  # a read: the web polls this and must not queue behind the engine's writes
-            cash, equity, gross, _ = self._valuation(s, write=False)
-            return BrokerAccount(cash=money(cash), equity=equity, buying_power=money(max(equity * LEVERAGE - gross, ZERO)))
+            return _account_record(*self._valuation(s, write=False)[:3])
+
+    def books_since(self, since: datetime) -> tuple[BrokerAccount, list[BrokerPosition], list[BrokerOrder],
+                                                    list[BrokerFill]]:
+        """get_account(), get_positions(), list_orders_since(since) and fills_since(since) from one read of the
+        books: sync asks for all four every cycle, and get_account and get_positions read the same position rows
+        and closes (four transactions, two of them repeated reads, cost more than the statements)."""
+        with self._store.read() as s:
+            rows = list(s.scalars(Q.POSITIONS))
+            closes = latest_closes(s, [p.symbol for p in rows])
+            account = _account_record(*self._valuation(s, closes, write=False, positions=rows)[:3])
+            held = sorted((p for p in rows if p.qty != ZERO), key=lambda p: p.symbol)  # get_positions's rows (HELD)
+            positions = [BrokerPosition(p.symbol, p.qty, p.avg_entry_price,
+                                        closes[p.symbol][0] if p.symbol in closes else None) for p in held]
+            orders = [order_record(r) for r in s.scalars(Q.ORDERS_SINCE, {"since": since})]
+            fills = [fill_record(r) for r in s.scalars(Q.FILLS_SINCE, {"since": since})]
+            return account, positions, orders, fills
 
     def get_positions(self) -> list[BrokerPosition]:
         with self._store.read() as s:
@@ -277,3 +295,8 @@ class PaperBroker:
                                  commission_per_share=self.commission_per_share)
             s.flush()
             return [fill_record(f) for f in fills]
+
+
+def _account_record(cash: Decimal, equity: Decimal, gross: Decimal) -> BrokerAccount:
+    """The account as the Broker protocol reports it: buying power = equity x LEVERAGE - gross exposure."""
+    return BrokerAccount(cash=money(cash), equity=equity, buying_power=money(max(equity * LEVERAGE - gross, ZERO)))
