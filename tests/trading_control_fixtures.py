@@ -19,7 +19,7 @@ from engine.trading import state as ts
 from engine.trading.brokers.base import Broker, OrderRequest, OrderSide, OrderType
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.control import SimpleControlContext
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sync import sync_from_broker
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)

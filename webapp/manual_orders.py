@@ -9,7 +9,7 @@ from typing import Any
 from engine.params.versions import active_params
 from engine.trading import gateway, instruments
 from engine.trading.brokers.base import OrderSide, OrderType
-from engine.trading.risk import active_limits
+from engine.trading.risk_limits import active_limits
 from engine.trading.ticket_size import ticket_size
 from webapp import trading_queries
 from webapp.context import get_context

@@ -17,7 +17,7 @@ from components.formatting import money
 from engine.auth.roles import Role
 from engine.planner import api, execute
 from engine.planner.api import PresetError
-from engine.trading.risk import active_limits
+from engine.trading.risk_limits import active_limits
 from webapp import planner_ids as ids
 from webapp import planner_preview as pv
 from webapp import trading_queries

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine.planner.api import close_position as close_position_order
 from engine.store.models import PositionRow
 from engine.trading.brokers.base import OrderSide
-from engine.trading.risk import active_limits
+from engine.trading.risk_limits import active_limits
 from webapp import trading_queries
 from webapp.context import get_context
 from webapp.control_actions import web_actor

@@ -22,7 +22,7 @@ from engine.health.market_checks import market_checks
 from engine.store.models import BarRow, EngineHeartbeat, JobRun, RegimeSnapshot, TradingStateRow
 from engine.trading.equity import read_marks
 from engine.trading.reconcile import last_run
-from engine.trading.risk import active_limits
+from engine.trading.risk_limits import active_limits
 
 __all__ = ["DEGRADED", "HEALTHY", "UNHEALTHY", "CheckResult", "run_all", "worst"]
 

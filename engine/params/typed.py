@@ -2326,27 +2326,27 @@ class TradingRisk(SheetView):
 
     @property
     def daily_loss_limit_pct(self) -> float:
-        """Loss since the start of the day, as % of start-of-day equity, that triggers daily_loss_action; unit: percent; range 0.1..50; read by engine.trading.risk."""
+        """Loss since the start of the day, as % of start-of-day equity, that triggers daily_loss_action; unit: percent; range 0.1..50; read by engine.trading.risk_limits."""
         return self._read('daily_loss_limit_pct')
 
     @property
     def daily_loss_action(self) -> Literal['REDUCING', 'HALTED']:
-        """Trading state entered when the daily loss limit is hit; read by engine.trading.risk."""
+        """Trading state entered when the daily loss limit is hit; read by engine.trading.risk_limits."""
         return self._read('daily_loss_action')
 
     @property
     def max_drawdown_pct(self) -> float:
-        """Drawdown from the running equity peak, in %, that triggers drawdown_action; unit: percent; range 0.5..90; read by engine.trading.risk."""
+        """Drawdown from the running equity peak, in %, that triggers drawdown_action; unit: percent; range 0.5..90; read by engine.trading.risk_limits."""
         return self._read('max_drawdown_pct')
 
     @property
     def drawdown_action(self) -> Literal['REDUCING', 'HALTED']:
-        """Trading state entered when the drawdown limit is hit; read by engine.trading.risk."""
+        """Trading state entered when the drawdown limit is hit; read by engine.trading.risk_limits."""
         return self._read('drawdown_action')
 
     @property
     def stale_data_seconds(self) -> int:
-        """Market data older than this blocks new exposure; unit: seconds; range 5..86400; read by engine.trading.risk."""
+        """Market data older than this blocks new exposure; unit: seconds; range 5..86400; read by engine.trading.risk_limits."""
         return self._read('stale_data_seconds')
 
     @property
@@ -2361,17 +2361,17 @@ class TradingRisk(SheetView):
 
     @property
     def max_rejections(self) -> int:
-        """Broker rejections within rejection_window_seconds that trigger rejection_action; unit: count; range 1..10000; read by engine.trading.risk."""
+        """Broker rejections within rejection_window_seconds that trigger rejection_action; unit: count; range 1..10000; read by engine.trading.risk_limits."""
         return self._read('max_rejections')
 
     @property
     def rejection_window_seconds(self) -> int:
-        """Rolling window for counting rejections; unit: seconds; range 10..86400; read by engine.trading.risk."""
+        """Rolling window for counting rejections; unit: seconds; range 10..86400; read by engine.trading.risk_limits."""
         return self._read('rejection_window_seconds')
 
     @property
     def rejection_action(self) -> Literal['REDUCING', 'HALTED']:
-        """Trading state entered when too many orders are rejected; read by engine.trading.risk."""
+        """Trading state entered when too many orders are rejected; read by engine.trading.risk_limits."""
         return self._read('rejection_action')
 
     @property
@@ -2381,32 +2381,32 @@ class TradingRisk(SheetView):
 
     @property
     def max_order_notional(self) -> float:
-        """Largest notional value of one order; unit: USD; range 1..1e+09; read by engine.trading.risk."""
+        """Largest notional value of one order; unit: USD; range 1..1e+09; read by engine.trading.risk_limits."""
         return self._read('max_order_notional')
 
     @property
     def max_order_qty(self) -> int:
-        """Largest quantity of one order; unit: shares; range 1..1e+08; read by engine.trading.risk."""
+        """Largest quantity of one order; unit: shares; range 1..1e+08; read by engine.trading.risk_limits."""
         return self._read('max_order_qty')
 
     @property
     def max_position_notional(self) -> float:
-        """Largest position notional in one symbol after the order; unit: USD; range 1..1e+09; read by engine.trading.risk."""
+        """Largest position notional in one symbol after the order; unit: USD; range 1..1e+09; read by engine.trading.risk_limits."""
         return self._read('max_position_notional')
 
     @property
     def max_gross_exposure_pct(self) -> float:
-        """Largest gross exposure (long + short) as % of equity; unit: percent; range 1..1000; read by engine.trading.risk."""
+        """Largest gross exposure (long + short) as % of equity; unit: percent; range 1..1000; read by engine.trading.risk_limits."""
         return self._read('max_gross_exposure_pct')
 
     @property
     def price_collar_pct(self) -> float:
-        """Limit prices further than this % from the last price are refused; unit: percent; range 0.1..50; read by engine.trading.risk."""
+        """Limit prices further than this % from the last price are refused; unit: percent; range 0.1..50; read by engine.trading.risk_limits."""
         return self._read('price_collar_pct')
 
     @property
     def reconciliation_tolerance(self) -> float:
-        """Cash/position value difference with the broker above which trading moves to REDUCING; unit: USD; range 0..1e+06; read by engine.trading.risk."""
+        """Cash/position value difference with the broker above which trading moves to REDUCING; unit: USD; range 0..1e+06; read by engine.trading.risk_limits."""
         return self._read('reconciliation_tolerance')
 
     @property

@@ -30,7 +30,7 @@ from engine.planner.planner import build_planner
 from engine.planner.portfolio import atr_of, size_caps
 from engine.planner.preset import PresetError, load_preset
 from engine.planner.types import Holding, PlanResult, PortfolioState
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 
 class InputError(ValueError):

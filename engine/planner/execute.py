@@ -18,7 +18,7 @@ from engine.store.models import ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import GatewayResult, OrderIntent, submit
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 
 @dataclass(frozen=True)

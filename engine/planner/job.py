@@ -17,7 +17,7 @@ from engine.planner.portfolio import portfolio_state
 from engine.planner.preset_store import preset_for_regime, store_plan
 from engine.planner.types import PlanResult
 from engine.store.models import BarRow, PlannerPlan
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 log = logging.getLogger(__name__)
 PLANNER_ACTOR = "system:planner"

@@ -29,7 +29,7 @@ from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import to_decimal
 from engine.trading.orders import OPEN_STATUSES
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import SizingParams, size_position
 
 HISTORY_BARS = 300

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from engine.planner.types import BUY, SELL, Action, PlanStep
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import cap_to_limits
 
 

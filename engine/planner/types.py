@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 BUY, SELL = "buy", "sell"
 _D = TypeVar("_D")

@@ -30,7 +30,7 @@ from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError
 from engine.trading.equity import PEAK_KEY, START_OF_DAY_KEY, latest_equity, marks_of
 from engine.trading.orders import OPEN_STATUSES
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, Ord
 from engine.trading.control_types import ControlError
 from engine.trading.final_sync import sync_broker
 from engine.trading.orders import OPEN_STATUSES, mark_canceled_in_store
-from engine.trading.risk import active_limits
+from engine.trading.risk_limits import active_limits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
 

@@ -21,7 +21,7 @@ from engine.protocols import ControlContext
 from engine.store.models import CommandRow, OrderRow, PositionRow
 from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderStatus
 from engine.trading.control_types import ControlError
-from engine.trading.risk import active_limits
+from engine.trading.risk_limits import active_limits
 from engine.trading.sync import sync_from_broker
 
 log = logging.getLogger(__name__)

@@ -42,14 +42,8 @@ from engine.trading.equity import read_marks
 from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
 from engine.trading.marks import latest_closes
 from engine.trading.orders import apply_broker_order, open_order_deltas
-from engine.trading.risk import (
-    FLATTEN_ORIGINS,
-    OrderFacts,
-    RiskLimits,
-    RiskRejection,
-    active_limits,
-    run_checks,
-)
+from engine.trading.risk import FLATTEN_ORIGINS, OrderFacts, RiskRejection, run_checks
+from engine.trading.risk_limits import RiskLimits, active_limits
 from engine.trading.sync import sync_from_broker
 from engine.trading.triggers import RISK_ACTOR, rejection_since, rejection_trigger, tighten
 

@@ -27,7 +27,7 @@ from engine.store.models import FillRow, KeyValue, OrderRow, ReconciliationRun
 from engine.trading.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, OrderSide
 from engine.trading.marks import latest_closes
 from engine.trading.orders import OPEN_STATUSES
-from engine.trading.risk import RiskLimits, active_limits
+from engine.trading.risk_limits import RiskLimits, active_limits
 from engine.trading.state import TradingState
 from engine.trading.sync import PENDING_GRACE, sync_from_broker
 from engine.trading.triggers import tighten

@@ -15,7 +15,7 @@ from typing import Any
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.trading.brokers.base import OrderSide
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

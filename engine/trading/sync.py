@@ -32,7 +32,7 @@ from engine.trading.brokers.base import (
 )
 from engine.trading.equity import update_marks
 from engine.trading.orders import apply_broker_order
-from engine.trading.risk import RiskLimits, active_limits_in
+from engine.trading.risk_limits import RiskLimits, active_limits_in
 from engine.trading.triggers import equity_triggers
 from engine.trading.upserts import insert_ignoring, table_of, upsert
 

@@ -16,7 +16,7 @@ from engine.store.models import AccountSnapshot, BarRow, PositionRow
 from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import latest_closes, to_decimal
 from engine.trading.orders import open_order_deltas
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import SizeResult, SizingParams, suggest_size
 
 ATR_PERIOD = 14

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.store.models import OrderRow
 from engine.trading import state as trading_state
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)

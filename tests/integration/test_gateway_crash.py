@@ -60,7 +60,7 @@ def intents():  # type: ignore[no-untyped-def]
 
 def run_all(ctx) -> None:  # type: ignore[no-untyped-def]
     from engine.trading.gateway import submit
-    from engine.trading.risk import RiskLimits
+    from engine.trading.risk_limits import RiskLimits
 
     limits = RiskLimits(stale_data_seconds=10**6)
     for intent in intents():

@@ -22,7 +22,7 @@ from engine.trading.brokers.base import BrokerOrder, OrderRequest, OrderSide, Or
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.gateway import OrderIntent, submit
 from engine.trading.instruments import refusal_for_symbol
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sync import sync_from_broker
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)

@@ -35,7 +35,7 @@ from engine.store.models import (
 from engine.trading import control
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.gateway import OrderIntent, submit
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 D = Decimal
 MINUTES_PER_TICK = 5

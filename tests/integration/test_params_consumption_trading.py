@@ -1,11 +1,11 @@
 """Consumption honesty for the trading side: every TradingRisk / sizing parameter marked as read by
-engine.trading.risk, .sizing or .auto_halts is read when those modules load their configuration."""
+engine.trading.risk_limits, .sizing or .auto_halts is read when those modules load their configuration."""
 from engine.params import ReadRecorder, default_params, load_schema
 from engine.trading.auto_halts import AutoActions
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import SizingParams
 
-CHECKED = ("engine.trading.risk", "engine.trading.sizing", "engine.trading.auto_halts")
+CHECKED = ("engine.trading.risk_limits", "engine.trading.sizing", "engine.trading.auto_halts")
 
 
 def test_trading_parameters_marked_used_are_read():

@@ -37,7 +37,7 @@ from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.gateway import OrderIntent, submit
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
 from tests.notify_receiver import Receiver

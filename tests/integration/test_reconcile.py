@@ -25,7 +25,7 @@ from engine.trading.brokers.base import OrderSide, OrderStatus, OrderType
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.gateway import OrderIntent, submit
 from engine.trading.reconcile import accept_broker_truth, last_run, reconcile
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
 

@@ -9,7 +9,7 @@ import pandas as pd
 from engine.planner.context import PlanContext
 from engine.planner.preset_schema import DEFAULTS
 from engine.planner.types import Holding, LastTrade, PortfolioState
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=400)

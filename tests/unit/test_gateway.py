@@ -19,7 +19,7 @@ from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerUnavailable, OrderRejected, OrderSide, OrderStatus, OrderType
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.gateway import MARKET_DATA_KEY, GatewayError, OrderIntent, client_order_id_for, submit
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
 from tests.trading_control_fixtures import LOOSE

@@ -12,7 +12,7 @@ from engine.planner.planner import build_planner
 from engine.planner.preset import compose_preset, load_preset
 from engine.planner.synthetic import NOW, history, portfolio
 from engine.planner.types import Holding, PortfolioState
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 
 DEFAULT = load_preset("default")
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from engine.planner.simulate import Costs, simulate
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from tests.unit.test_planner_patterns import act
 
 COSTS = Costs(fixed=1.0, proportional=0.001)

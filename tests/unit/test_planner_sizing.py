@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 from engine.trading.brokers.base import OrderSide, OrderType
-from engine.trading.risk import OrderFacts, RiskLimits, run_checks
+from engine.trading.risk import OrderFacts, run_checks
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import SizingParams, cap_to_limits, suggest_size
 from engine.trading.state import TradingState
 

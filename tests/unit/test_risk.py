@@ -10,7 +10,6 @@ import pytest
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.risk import (
     OrderFacts,
-    RiskLimits,
     check_daily_loss,
     check_drawdown,
     check_gross_exposure,
@@ -21,6 +20,7 @@ from engine.trading.risk import (
     check_trading_state,
     run_checks,
 )
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 
 D = Decimal

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from engine.params.paramset import default_params
 from engine.trading.brokers.base import OrderSide
-from engine.trading.risk import RiskLimits
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import SizingParams, kelly_fraction, size_position
 
 D = Decimal

@@ -10,13 +10,8 @@ import pytest
 
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.instruments import not_tradable_reason
-from engine.trading.risk import (
-    OrderFacts,
-    RiskLimits,
-    RiskRejection,
-    check_tradable,
-    run_checks,
-)
+from engine.trading.risk import OrderFacts, RiskRejection, check_tradable, run_checks
+from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 
 D = Decimal
