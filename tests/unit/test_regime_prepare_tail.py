@@ -11,7 +11,7 @@ from engine.regime.intraday import IntradayClock
 from engine.regime.modules.atr import ATRModule
 from engine.regime.modules.mtf import MultiTimeframeModule
 from engine.regime.modules.straddle import StraddleModule, pivots
-from engine.regime.series import session_ohlc
+from engine.regime.series import LONG_ROWS, session_ohlc
 from engine.regime.testing import frame_for, ohlcv
 
 PS = default_params()
@@ -87,12 +87,15 @@ def test_slot_lookup_equals_the_comparisons() -> None:
     assert (clock.slot_index(minute, False) == -1).all()
 
 
-def test_mtf_few_rows_equal_the_numpy_rows() -> None:
+def test_mtf_plain_python_rows_equal_the_compiled_rows() -> None:
+    """The live path's few rows run mtf_sums.add_timeframe as Python; a replay's long row sets run the same
+    function compiled (batch/vote.py): the same floats, bit for bit."""
     frame = frame_for(ohlcv(_walk(900)), PS)
     few, many = MultiTimeframeModule(PS), MultiTimeframeModule(PS)
-    for k in (1, 5):
-        few.prepare(dataclasses.replace(frame, rows=np.arange(900 - k, 900)))  # plain-float sums
-        many.prepare(dataclasses.replace(frame, rows=np.arange(700, 900)))  # numpy sums
+    assert LONG_ROWS <= 900 - 600
+    many.prepare(dataclasses.replace(frame, rows=np.arange(600, 900)))  # compiled sums
+    for k in (1, 5, LONG_ROWS - 1):
+        few.prepare(dataclasses.replace(frame, rows=np.arange(900 - k, 900)))  # plain Python sums
         assert few.arrays.keys() == many.arrays.keys()
         for key, v in many.arrays.items():
             assert _same(np.asarray(few.arrays[key], np.float64), np.asarray(v[-k:], np.float64)), (key, k)

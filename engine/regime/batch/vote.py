@@ -1,38 +1,13 @@
 """MultiTimeframeModule.prepare's per-timeframe accumulation, compiled for long row sets (numba, cached).
 
-Why: per timeframe the numpy version makes ~35 passes over the emitted rows (masks, where, +=), about
-0.08 ms a timeframe per replay chunk; here one pass does the same floating-point operations in the same
-order per row (adding 0.0 where numpy adds a masked-out 0.0 too), so every sum is the same value.
+Why: as plain Python the loop costs microseconds a row, fine for the live path's new bar but not for a
+replay chunk's thousands of rows. The function compiled is the one the live path runs
+(engine/regime/modules/mtf_sums.py), so every sum is the same value on both paths.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
 from numba import njit
 
+from engine.regime.modules import mtf_sums
 
-@njit(cache=True)
-def add_timeframe(d: np.ndarray, slope: np.ndarray, sd: np.ndarray, rows: np.ndarray, required: int, w: float,
-                  min_cons: float, ref_bars: float, wsum: np.ndarray, dsum: np.ndarray, ssum: np.ndarray,
-                  vote: np.ndarray, count: np.ndarray, agree_up: np.ndarray, agree_dn: np.ndarray) -> np.ndarray:
-    """Adds one timeframe's reading (direction d, slope, return sd per row) to the sums in place; returns
-    its direction where it counts, NaN elsewhere (the module's ``tf_<label>`` array)."""
-    m = len(d)
-    per = np.empty(m)
-    for k in range(m):
-        x = d[k]
-        ok = math.isfinite(x) and rows[k] + 1 >= required and sd[k] > 0
-        d0 = x if ok else 0.0
-        wt = w if ok else 0.0
-        wsum[k] += wt
-        dsum[k] += wt * d0
-        ssum[k] += wt * (slope[k] if ok else 0.0) * ref_bars
-        votes = ok and abs(d0) >= min_cons
-        sign = 1.0 if d0 > 0 else -1.0 if d0 < 0 else 0.0  # np.sign of a finite value
-        vote[k] += w * sign if votes else 0.0
-        agree_up[k] += 1.0 if votes and d0 > 0 else 0.0
-        agree_dn[k] += 1.0 if votes and d0 < 0 else 0.0
-        count[k] += 1.0 if ok else 0.0
-        per[k] = d0 if ok else np.nan
-    return per
+add_timeframe = njit(cache=True)(mtf_sums.add_timeframe)

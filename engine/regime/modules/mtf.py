@@ -24,6 +24,7 @@ import talib
 from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
+from engine.regime.modules import mtf_sums
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.series import LONG_ROWS
@@ -37,32 +38,6 @@ def timeframe_minutes(label: str, update_freq: float) -> float:
         return float(update_freq)
     unit = (m.group(2) or "min").lower()
     return float(m.group(1)) * {"min": 1, "m": 1, "h": 60, "hour": 60, "d": 1440, "day": 1440}[unit]
-
-
-FEW_ROWS = 8  # up to this many emitted rows, the per-row sums run as plain floats (_add_few)
-
-
-def _add_few(d: np.ndarray, slope: np.ndarray, sd: np.ndarray, rows: np.ndarray, required: int, w: float,
-             min_cons: float, ref_bars: float, sums: tuple[np.ndarray, ...]) -> np.ndarray:
-    """batch/vote.add_timeframe (the numpy branch's sums, operation for operation) in Python floats, for a
-    few rows: each value is the same IEEE double arithmetic, without ~15 numpy calls per timeframe."""
-    wsum, dsum, ssum, vote, count, agree_up, agree_dn = sums
-    per = np.empty(len(d))
-    for k, (x, s, q, r) in enumerate(zip(d.tolist(), slope.tolist(), sd.tolist(), rows.tolist(), strict=True)):
-        ok = math.isfinite(x) and r + 1 >= required and q > 0
-        d0 = x if ok else 0.0
-        wt = w if ok else 0.0
-        wsum[k] += wt
-        dsum[k] += wt * d0
-        ssum[k] += wt * (s if ok else 0.0) * ref_bars
-        votes = ok and abs(d0) >= min_cons
-        sign = 1.0 if d0 > 0 else -1.0 if d0 < 0 else 0.0  # np.sign of a finite value
-        vote[k] += w * sign if votes else 0.0
-        agree_up[k] += 1.0 if votes and d0 > 0 else 0.0
-        agree_dn[k] += 1.0 if votes and d0 < 0 else 0.0
-        count[k] += 1.0 if ok else 0.0
-        per[k] = d0 if ok else math.nan
-    return per
 
 
 class MultiTimeframeModule(RegimeModule):
@@ -112,27 +87,13 @@ class MultiTimeframeModule(RegimeModule):
             sd = talib.STDDEV(frame.logret, timeperiod=nb, nbdev=1.0)[take]
             with np.errstate(invalid="ignore", divide="ignore"):
                 d = np.tanh(slope * nb / (sd * np.sqrt(nb)))
-            if m >= LONG_ROWS:  # replays and rebuilds: the same sums in one compiled pass
+            sums = (wsum, dsum, ssum, vote, count, agree_up, agree_dn)
+            if m >= LONG_ROWS:  # replays and rebuilds: the same function, compiled
                 from engine.regime.batch.vote import add_timeframe  # local import: numba, heavy
-                per_tf[label] = add_timeframe(d, slope, sd, rows64, required * mult, w, min_cons,
-                                              ref_bars, wsum, dsum, ssum, vote, count, agree_up, agree_dn)
-                continue
-            if m <= FEW_ROWS:  # the live path's bar: the same sums in plain floats (numpy's per-call cost dominates)
-                per_tf[label] = _add_few(d, slope, sd, rows64, required * mult, w, min_cons, ref_bars,
-                                         (wsum, dsum, ssum, vote, count, agree_up, agree_dn))
-                continue
-            ok = np.isfinite(d) & (rows_ + 1 >= required * mult) & (sd > 0)
-            d0 = np.where(ok, d, 0.0)
-            wt = np.where(ok, w, 0.0)
-            wsum += wt
-            dsum += wt * d0
-            ssum += wt * np.where(ok, slope, 0.0) * ref_bars
-            votes = ok & (np.abs(d0) >= min_cons)
-            vote += np.where(votes, w * np.sign(d0), 0.0)
-            agree_up += votes & (d0 > 0)
-            agree_dn += votes & (d0 < 0)
-            count += ok
-            per_tf[label] = np.where(ok, d0, np.nan)
+                per_tf[label] = add_timeframe(d, slope, sd, rows64, required * mult, w, min_cons, ref_bars, *sums)
+            else:  # the live path's new bars: plain Python (numpy's per-call cost would dominate)
+                per_tf[label] = mtf_sums.add_timeframe(d, slope, sd, rows64, required * mult, w, min_cons, ref_bars,
+                                                       *sums)
         with np.errstate(invalid="ignore", divide="ignore"):
             direction = dsum / wsum
             consensus = vote / wsum
