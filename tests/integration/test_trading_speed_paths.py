@@ -2,6 +2,7 @@
 books_since, the upserts built once, update_marks without the snapshot read, the trading state read once."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -25,8 +26,9 @@ D = Decimal
 
 
 @pytest.fixture()
-def store(tmp_path) -> Store:
-    s = open_store(f"sqlite:///{tmp_path}/t.db", migrate=True)
+def store(any_db_url: str) -> Iterator[Store]:
+    """A migrated store, on SQLite and on PostgreSQL (the upserts are dialect-specific statements)."""
+    s = open_store(any_db_url, migrate=True)
     yield s
     s.dispose()
 
