@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.auth_helpers import PASSWORDS, csrf_from
@@ -34,6 +35,9 @@ UNITS = {"release": "regimedesk-migrate.service", "engine": "regimedesk-engine.s
          "web": "regimedesk-web.service", "worker": "regimedesk-worker.service"}
 VENV_BIN = "/opt/regimedesk/venv/bin/"
 REDIS_DB = 11
+# The tests here that use Redis database 11 flush it: run them in one xdist worker, one after another
+# (--dist loadgroup), or one test's flush would wipe the other's cache and tasks.
+pytestmark = pytest.mark.xdist_group("redis-db-11")
 
 
 def _free_port() -> int:

@@ -38,6 +38,9 @@ from tests.web_requests import CALLBACK_URL, build_body, find, position
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 12  # this test's own Redis database, flushed before and after
+# Every test here flushes Redis database 12 and starts its own Celery worker on it: run them in one xdist worker,
+# one after another (--dist loadgroup), or one test's flush and worker would take the other's tasks.
+pytestmark = pytest.mark.xdist_group("redis-db-12")
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 CONFIG = re.compile(r'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
 
