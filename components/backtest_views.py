@@ -13,7 +13,7 @@ from dash import html
 
 from components.charts import LAYOUT, empty_figure
 from components.ids import backtest as ids
-from components.metric_display import METRIC_ROWS, format_metric, metric_words
+from components.metric_display import FREQUENCY_ROW, METRIC_ROWS, format_metric, metric_words
 
 # What an empty panel will show, until a run is open (a blank panel with a toolbar looks broken)
 WAITING = {"drawdown": "drawdown from the peak: open or run a backtest",
@@ -140,7 +140,7 @@ def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> d
     """One row per metric, one column per run, the definition beside it."""
     head = html.Thead(html.Tr([html.Th("Metric"), *[html.Th(v.label) for v in views], html.Th("Definition")]))
     rows = []
-    for key, label in METRIC_ROWS:
+    for key, label in (FREQUENCY_ROW, *METRIC_ROWS):
         if not any(key in v.metrics for v in views):
             continue
         rows.append(html.Tr([html.Td(label), *[html.Td(format_metric(key, v.metrics.get(key)), className="text-end")

@@ -18,12 +18,13 @@ METRIC_ROWS: tuple[tuple[str, str], ...] = (
     ("turnover", "Turnover"), ("trades", "Round trips"), ("fills", "Fills"), ("commission", "Commission paid"),
     ("periods_per_year", "Return periods a year"), ("risk_free", "Risk-free rate (annual)"),
 )
+FREQUENCY_ROW = ("return_frequency", "Return frequency")  # what one return is: a backtest's bar, the live page's grid
 OTHER_WORDS = {"time_share": "Time share", "pnl": "P&L", "return": "Return"}  # per-regime columns
 SIGNED_PERCENT = {"total_return", "cagr", "max_drawdown", "return"}  # gains and losses: the sign says which
 PERCENT = {"volatility", "win_rate", "exposure", "avg_gross_exposure", "time_share", "risk_free"}
 RATIO = {"sharpe", "sortino", "calmar", "profit_factor", "turnover"}
 MONEY = {"avg_win", "avg_loss", "commission", "pnl"}
-_LABELS = dict(METRIC_ROWS) | OTHER_WORDS
+_LABELS = dict((FREQUENCY_ROW, *METRIC_ROWS)) | OTHER_WORDS
 
 
 def metric_words(key: str) -> str:

@@ -9,7 +9,7 @@ import plotly.io as pio
 from dash import html
 
 from components.charts import LAYOUT
-from components.metric_display import METRIC_ROWS, format_metric
+from components.metric_display import FREQUENCY_ROW, METRIC_ROWS, format_metric
 from components.tables import column, small_table
 from webapp.performance_data import PerformanceView
 
@@ -21,7 +21,6 @@ TRIP_COLUMNS = [column("exit_ts", "Exit (market time)"), column("symbol"), colum
 TRIPS_SHOWN = 1_000
 
 
-FREQUENCY_ROW = ("return_frequency", "Return frequency")  # the live page's grid (engine/analytics/grid.py)
 
 
 def metrics_table(view: PerformanceView) -> html.Table:

@@ -1,4 +1,4 @@
-"""The definition of every metric, as shown beside it in the UI and written next to metrics.json.
+"""The definition of every metric, as shown beside it in the UI and written into metrics.json ("definitions").
 
 Placeholders: {ppy} is the number of return periods a year used to annualise (see periods.py),
 {rf} the annual risk-free rate, {rf_pp} the same rate per period; {ret} ('per-bar'), {a_bar} ('a bar'), {bar}
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from engine.analytics.grid import ReturnGrid
 
-RETURNS = ("Returns are simple returns of account equity from one bar to the next (equity_t / equity_t-1 - 1), "
-           "one per bar in market time.")
+RETURNS = ("One return per bar of the index, in market time: the simple return of account equity from one bar's "
+           "close to the next (equity_t / equity_t-1 - 1); a gap in the data (a weekend, a missing bar) is one return.")
 
 METRIC_DEFINITIONS: dict[str, str] = {
     "total_return": "Final equity / first equity - 1, over the whole range.",
@@ -24,9 +24,10 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "volatility": "Annualised volatility: standard deviation of {ret} returns (ddof 1) x sqrt({ppy}) "
                   "(empyrical.annual_volatility).",
     "sharpe": "Sharpe ratio: mean(r - rf) / std(r - rf) x sqrt({ppy}); rf = {rf} a year = {rf_pp} {a_bar} "
-              "(empyrical.sharpe_ratio).",
+              "(empyrical.sharpe_ratio). Blank with fewer than two returns or when they do not vary.",
     "sortino": "Sortino ratio: mean(r - rf) x {ppy} / downside deviation, the downside deviation being "
-               "sqrt(mean(min(r - rf, 0)^2)) x sqrt({ppy}); rf = {rf_pp} {a_bar} (empyrical.sortino_ratio).",
+               "sqrt(mean(min(r - rf, 0)^2)) x sqrt({ppy}); rf = {rf_pp} {a_bar} (empyrical.sortino_ratio). "
+               "Blank with fewer than two returns or none below rf.",
     "calmar": "Calmar ratio: CAGR / |max drawdown| (empyrical.calmar_ratio); blank without a drawdown, and "
               "with less than a year of returns (no CAGR).",
     "max_drawdown": "Largest fall of equity from its running peak within the range, as a negative fraction "
@@ -53,7 +54,8 @@ METRIC_DEFINITIONS: dict[str, str] = {
                              "known at the start of the {bar}).",
     "per_regime.pnl": "Sum of equity changes over those {bars}.",
     "per_regime.return": "Compounded return over those {bars}: product(1 + r) - 1.",
-    "per_regime.trades": "Round trips that closed while this regime was in force.",
+    "per_regime.trades": "Round trips that closed while this regime was in force: counted in the {bar} their exit "
+                         "falls in, with that {bar}'s P&L.",
 }
 
 
@@ -61,7 +63,8 @@ def definitions_for(periods_per_year: float, risk_free: float, grid: ReturnGrid 
     """METRIC_DEFINITIONS with the annualisation factor and risk-free rate written in.
 
     `grid`: the regular grid the returns were measured on (the live account); its period replaces 'bar', the
-    return-periods definition states the grid and its factor, and 'return_frequency' defines the grid."""
+    return-periods definition states the grid and its factor, and 'return_frequency' defines the grid; without
+    one (a backtest) 'return_frequency' says a return is one bar's."""
     rf_pp = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0
     values = {"ppy": f"{periods_per_year:g}", "rf": f"{risk_free:.4%}", "rf_pp": f"{rf_pp:.6%}",
               "ret": "per-bar", "a_bar": "a bar", "bar": "bar", "bars": "bars"}
@@ -69,7 +72,9 @@ def definitions_for(periods_per_year: float, risk_free: float, grid: ReturnGrid 
         values |= {"ret": grid.adjective, "a_bar": f"{'an' if grid.unit == 'hour' else 'a'} {grid.unit}",
                    "bar": grid.unit, "bars": f"return periods ({grid.unit}s)"}
     out = {k: v.format(**values) for k, v in METRIC_DEFINITIONS.items()}
-    if grid is not None:
+    if grid is None:
+        out["return_frequency"] = RETURNS
+    else:
         out["periods_per_year"] = (f"Return periods a year used to annualise the returns on {grid.label}: "
                                    f"{periods_per_year:g} ({grid.factor_text}).")
         out["return_frequency"] = grid.describe()

@@ -29,6 +29,14 @@ def _num(value: float | np.floating | None) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def _positive_finite(value: object) -> bool:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and number > 0
+
+
 def _utc(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
 
@@ -41,11 +49,17 @@ def _check_equity(equity: pd.Series) -> pd.Series:
     values = pd.to_numeric(equity, errors="coerce").astype("float64")
     if values.isna().any():
         raise MetricsError(f"equity: missing or non-numeric value at {values.index[values.isna()][0]}")
+    infinite = ~np.isfinite(values.to_numpy())
+    if infinite.any():
+        raise MetricsError(f"equity: value {values[infinite].iloc[0]} at {values.index[infinite][0]} is not finite")
     if (values <= 0).any():
         raise MetricsError(f"equity: value {values[values <= 0].iloc[0]} at {values.index[values <= 0][0]} "
                            "is not positive; returns are undefined")
     if not values.index.is_monotonic_increasing:
         raise MetricsError("equity: timestamps are not in increasing order")
+    if not values.index.is_unique:
+        raise MetricsError(f"equity: timestamp {values.index[values.index.duplicated()][0]} appears more than once; "
+                           "one account value per time is needed")
     return pd.Series(values.to_numpy(), index=_utc(pd.DatetimeIndex(values.index)), name="equity")
 
 
@@ -100,12 +114,19 @@ def _trade_stats(trips: pd.DataFrame) -> dict[str, float | int | None]:
 
 def _per_regime(equity: pd.Series, returns: pd.Series, trips: pd.DataFrame,
                 regimes: pd.Series | None) -> dict[str, dict[str, float | int | None]]:
-    """Bar returns go to the regime in force at the start of the bar (known then: no look-ahead)."""
+    """Bar returns go to the regime in force at the start of the bar (known then: no look-ahead); a round trip
+    goes to the bar its exit falls in, so its count lands with the P&L of that bar.
+
+    A bar's row at time t is the state after the bar closed, and a fill stamped t happened within the period
+    that ends at t: it belongs to the period (t-1, t], whose regime is the one stamped t-1. An exit at or
+    before the first row counts in the first period, one after the last row in the last."""
     if regimes is None or len(returns) == 0:
         return {}
     start_regime = _asof(equity.index[:-1], regimes.astype(str), NO_REGIME)
     pnl = np.diff(equity.to_numpy())
-    exit_regime = _asof(pd.DatetimeIndex(trips["exit_ts"]), regimes.astype(str), NO_REGIME)
+    exits = _utc(pd.DatetimeIndex(trips["exit_ts"]))
+    period = np.clip(equity.index.searchsorted(exits, side="left") - 1, 0, len(start_regime) - 1)
+    exit_regime = start_regime[period]
     out: dict[str, dict[str, float | int | None]] = {}
     for name in pd.unique(start_regime):
         mask = start_regime == name
@@ -114,10 +135,6 @@ def _per_regime(equity: pd.Series, returns: pd.Series, trips: pd.DataFrame,
             "return": _num(np.prod(1.0 + returns.to_numpy()[mask]) - 1.0),
             "trades": int((exit_regime == name).sum()),
         }
-    for name in pd.unique(exit_regime):  # a regime seen only at a trade's exit still counts its trades
-        if str(name) not in out:
-            out[str(name)] = {"time_share": 0.0, "pnl": 0.0, "return": 0.0,
-                              "trades": int((exit_regime == name).sum())}
     return out
 
 
@@ -151,13 +168,14 @@ def compute_metrics(equity: pd.Series, fills: pd.DataFrame | None, regimes: pd.S
     `annualise_short`: CAGR and Calmar over less than a year too, for scores that compare versions on the same
     window (the tuner's walk-forward folds), where annualising is a monotone rescaling; never for display.
     """
-    if not periods_per_year or periods_per_year <= 0:
+    if not _positive_finite(periods_per_year):
         raise MetricsError(f"periods_per_year must be positive, got {periods_per_year!r}")
     eq = _check_equity(equity)
     fl = normalise_fills(fills)
     trips = round_trips(fl) if trips is None else trips
     returns = eq.pct_change().iloc[1:]
-    if len(returns) > 1 and float(np.ptp(returns.to_numpy())) <= FLAT_RETURNS:
+    flat = len(returns) > 1 and float(np.ptp(returns.to_numpy())) <= FLAT_RETURNS
+    if flat:
         returns = pd.Series(float(returns.mean()), index=returns.index)  # rounding residue, not dispersion
     rf_pp = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0
     ann = periods_per_year
@@ -169,7 +187,7 @@ def compute_metrics(equity: pd.Series, fills: pd.DataFrame | None, regimes: pd.S
     metrics: dict[str, object] = {
         "total_return": _num(eq.iloc[-1] / eq.iloc[0] - 1.0),
         "cagr": _num(empyrical.cagr(returns, annualization=ann)) if a_year else None,
-        "volatility": _num(empyrical.annual_volatility(returns, annualization=ann)),
+        "volatility": 0.0 if flat else _num(empyrical.annual_volatility(returns, annualization=ann)),
         "sharpe": _num(empyrical.sharpe_ratio(returns, risk_free=rf_pp, annualization=ann)),
         "sortino": _num(empyrical.sortino_ratio(returns, required_return=rf_pp, annualization=ann)),
         "calmar": _num(empyrical.calmar_ratio(returns, annualization=ann)) if a_year else None,

@@ -33,6 +33,20 @@ def bar_minutes(index: pd.DatetimeIndex) -> float:
     return float(pd.Series(index).diff().dropna().median() / pd.Timedelta(minutes=1))
 
 
+def bar_frequency(index: pd.DatetimeIndex) -> str:
+    """The bars' spacing in words, as the annualisation reads it: 'daily bars', '5-minute bars', ..."""
+    spacing = bar_minutes(index)
+    if spacing != spacing or spacing <= 0:
+        return "a single bar"
+    if spacing >= 25 * DAY_MINUTES:
+        return "monthly bars"
+    if spacing >= 5 * DAY_MINUTES:
+        return "weekly bars"
+    if spacing >= 20 * 60:
+        return "daily bars"
+    return f"{spacing:g}-minute bars"
+
+
 def session_minutes(index: pd.DatetimeIndex) -> float:
     """The length of a trading session seen in the data (see the module docstring), at most a day."""
     spacing = bar_minutes(index)

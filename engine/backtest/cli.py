@@ -81,6 +81,7 @@ def build_spec(a: argparse.Namespace) -> BacktestSpec:
 def main(argv: list[str]) -> int:
     a = _parser().parse_args(argv)
     # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
+    from engine.analytics.round_trips import MetricsError
     from engine.backtest.outputs import compute, write_outputs
 
     # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
@@ -95,7 +96,13 @@ def main(argv: list[str]) -> int:
     try:
         spec = build_spec(a)
         result = run_backtest(spec, progress=progress)
-        metrics = compute(result)
+        try:
+            metrics: dict[str, object] | None = compute(result)
+        except MetricsError as exc:  # e.g. equity wiped out: the trades are still worth keeping
+            write_outputs(result, None, a.out)
+            print(f"backtest: metrics: {exc}; wrote equity.csv, orders.csv and fills.csv to {a.out}, "
+                  "no metrics.json", file=sys.stderr)
+            return 1
         written = write_outputs(result, metrics, a.out)
     except BacktestError as exc:
         print(f"backtest: {exc}", file=sys.stderr)

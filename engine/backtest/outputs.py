@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.analytics.definitions import definitions_for
 from engine.analytics.metrics import compute_metrics
-from engine.analytics.periods import infer_periods_per_year
+from engine.analytics.periods import bar_frequency, infer_periods_per_year
 from engine.backtest.runner import BacktestResult
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -37,8 +38,9 @@ def compute(result: BacktestResult, risk_free: float = 0.0) -> dict[str, object]
         fills[col] = fills[col].astype(float)
     regimes = pd.Series(result.equity["regime_name"].to_numpy(dtype=object), index=eq.index).dropna()
     gross = pd.Series(result.equity["gross_exposure"].to_numpy(dtype=float), index=eq.index)
-    return compute_metrics(eq, fills, regimes if len(regimes) else None, periods_per_year(result),
-                           risk_free, gross_exposure=gross)
+    metrics = compute_metrics(eq, fills, regimes if len(regimes) else None, periods_per_year(result),
+                              risk_free, gross_exposure=gross)
+    return {"return_frequency": bar_frequency(pd.DatetimeIndex(eq.index)), **metrics}
 
 
 def _clean(value: object) -> object:
@@ -52,6 +54,10 @@ def _clean(value: object) -> object:
 
 
 def metrics_json(metrics: dict[str, object]) -> str:
+    """metrics.json: the metrics and, under "definitions", how each was computed (annualisation, risk-free rate)."""
+    ppy, rf = metrics.get("periods_per_year"), metrics.get("risk_free")
+    if isinstance(ppy, int | float) and ppy > 0 and isinstance(rf, int | float):
+        metrics = {**metrics, "definitions": definitions_for(float(ppy), float(rf))}
     return json.dumps(_clean(metrics), sort_keys=True, indent=2, default=str) + "\n"
 
 
@@ -78,11 +84,13 @@ def prices_csv(result: BacktestResult) -> str:
     return _csv(result.prices)
 
 
-def write_outputs(result: BacktestResult, metrics: dict[str, object], out: str | Path) -> list[Path]:
+def write_outputs(result: BacktestResult, metrics: dict[str, object] | None, out: str | Path) -> list[Path]:
+    """The run's files; without metrics (they could not be computed) the CSV files only."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in {**csv_texts(result), "metrics.json": metrics_json(metrics)}.items():
+    texts = csv_texts(result) | ({"metrics.json": metrics_json(metrics)} if metrics is not None else {})
+    for name, text in texts.items():
         path = folder / name
         path.write_text(text, encoding="utf-8", newline="")
         written.append(path)

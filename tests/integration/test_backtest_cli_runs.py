@@ -2,6 +2,7 @@
 Stored runs keep their inputs and outputs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,10 +55,13 @@ def test_cli_writes_the_four_files_with_progress(data, tmp_path) -> None:  # typ
     assert list(equity["timestamp"]) == [t for t in index["timestamp"] if t >= "2005-01-10"]
     assert equity["equity"].iloc[0] == 100000
     assert "bars (100%)" in proc.stderr and proc.stdout == ""
-    metrics = pd.read_json(out / "metrics.json", typ="series")
+    metrics = json.loads((out / "metrics.json").read_text())
     for key in ("total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown", "trades",
                 "commission"):
-        assert key in metrics.index, key
+        assert key in metrics, key
+        assert metrics["definitions"][key], key  # each metric's definition travels with it
+    assert metrics["return_frequency"] == "daily bars" and metrics["periods_per_year"] == 252
+    assert "sqrt(252)" in metrics["definitions"]["volatility"]
 
 
 def _error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -114,6 +118,30 @@ def test_unknown_version_and_bad_workbook(data, tmp_path, capsys, monkeypatch) -
     bad.write_bytes(b"not a workbook at all")
     err = _error_line(capsys, ["--csv-dir", str(data[0]), "--params", str(bad), "--out", str(tmp_path)])
     assert err.startswith("backtest: params.xlsx: ")
+
+
+def test_a_wiped_out_account_keeps_its_files_and_names_why(data, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Metrics are undefined once equity reaches zero: the CLI says so in one line, exits 1 and still writes the
+    run's CSV files (the run itself is real; only its last equity value is set to zero)."""
+    import engine.backtest.runner as runner
+
+    real = runner.run_backtest
+
+    def wiped_out(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        result.equity.loc[result.equity.index[-1], "equity"] = 0
+        return result
+
+    monkeypatch.setattr(runner, "run_backtest", wiped_out)
+    out = tmp_path / "out"
+    assert cli_main(["--csv-dir", str(data[0]), "--preset-file", str(data[1]), "--start", "2005-03-01",
+                     "--out", str(out)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("backtest: ") and " bars (" in line for line in lines[:-1]), lines  # progress
+    err = lines[-1]
+    assert err.startswith("backtest: metrics: equity: value 0") and "not positive" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["equity.csv", "fills.csv", "orders.csv"]
+    assert pd.read_csv(out / "equity.csv")["equity"].iloc[-1] == 0
 
 
 @pytest.mark.slow  # a backtest per database: 10-60 s depending on the machine's load

@@ -181,16 +181,19 @@ def test_backtest_metrics_are_unchanged() -> None:
         fills[col] = fills[col].astype(float)
     regimes = pd.Series(result.equity["regime_name"].to_numpy(dtype=object), index=eq.index).dropna()
     gross = pd.Series(result.equity["gross_exposure"].to_numpy(dtype=float), index=eq.index)
-    assert compute(result) == compute_metrics(on_grid(eq, grid), fills, regimes if len(regimes) else None,
-                                              grid.periods_per_year, gross_exposure=gross)
+    assert compute(result) == {"return_frequency": "1-minute bars",
+                               **compute_metrics(on_grid(eq, grid), fills, regimes if len(regimes) else None,
+                                                 grid.periods_per_year, gross_exposure=gross)}
 
 
 def test_definitions_without_a_grid_keep_their_words_and_with_one_state_it() -> None:
     plain = definitions_for(252, 0.0)
-    assert set(plain) == set(METRIC_DEFINITIONS)
+    assert set(plain) == set(METRIC_DEFINITIONS) | {"return_frequency"}
+    assert plain["return_frequency"].startswith("One return per bar of the index, in market time")
     assert plain["volatility"] == ("Annualised volatility: standard deviation of per-bar returns (ddof 1) x sqrt(252) "
                                    "(empyrical.annual_volatility).")
-    assert plain["sharpe"].endswith("rf = 0.0000% a year = 0.000000% a bar (empyrical.sharpe_ratio).")
+    assert "rf = 0.0000% a year = 0.000000% a bar (empyrical.sharpe_ratio)." in plain["sharpe"]
+    assert plain["sharpe"].endswith("Blank with fewer than two returns or when they do not vary.")
     assert plain["avg_gross_exposure"].endswith("equity at the start of each bar.")
     assert plain["max_drawdown_duration"].startswith("Longest time under water: bars from a running peak")
     assert "years counted as bars / 252" in plain["cagr"]

@@ -114,12 +114,45 @@ def test_per_regime_and_exposure() -> None:
     m = compute_metrics(eq, fills, regimes, DAYS)
     bull, bear = m["per_regime"]["bull"], m["per_regime"]["bear"]
     assert bull["time_share"] == pytest.approx(2 / 3) and bull["pnl"] == pytest.approx(-1.0)
-    assert bull["return"] == pytest.approx(1.1 * 0.9 - 1) and bull["trades"] == 0
-    assert bear["time_share"] == pytest.approx(1 / 3) and bear["pnl"] == 0.0 and bear["trades"] == 1
+    # the sell stamped t2 filled within the bar t1 -> t2, which began under bull (bear is known only after t2's
+    # close): the trade counts with that bar's P&L, under bull
+    assert bull["return"] == pytest.approx(1.1 * 0.9 - 1) and bull["trades"] == 1
+    assert bear["time_share"] == pytest.approx(1 / 3) and bear["pnl"] == 0.0 and bear["trades"] == 0
     assert m["exposure"] == pytest.approx(1 / 3) and m["avg_gross_exposure"] is None  # held from bar 1 to bar 2
     gross = pd.Series([0.0, 55.0, 0.0, 0.0], index=eq.index)
     g = compute_metrics(eq, fills, regimes, DAYS, gross_exposure=gross)
     assert g["exposure"] == pytest.approx(1 / 3) and g["avg_gross_exposure"] == pytest.approx(0.5 / 3)
+
+
+def test_trades_count_in_the_bar_their_exit_falls_in() -> None:
+    eq = _daily([100, 101, 102, 103, 104])
+    t = eq.index
+    regimes = pd.Series(["a", "b", "c"], index=[t[0], t[2], t[3]])  # a over bars 0->1, 1->2; b over 2->3; c 3->4
+    half_day = pd.Timedelta(hours=12)
+    fills = _fills([(str(t[0]), "X", "buy", 1, 10, 0), (str(t[2]), "X", "sell", 1, 11, 0),  # exit at t2: bar 1->2 (a)
+                    (str(t[2]), "Y", "buy", 1, 10, 0), (str(t[2] + half_day), "Y", "sell", 1, 9, 0),  # inside 2->3 (b)
+                    (str(t[3]), "Z", "buy", 1, 10, 0), (str(t[4] + half_day), "Z", "sell", 1, 12, 0)])  # after the end
+    per = compute_metrics(eq, fills, regimes, DAYS)["per_regime"]
+    assert {k: v["trades"] for k, v in per.items()} == {"a": 1, "b": 1, "c": 1}
+    assert {k: v["time_share"] for k, v in per.items()} == {"a": 0.5, "b": 0.25, "c": 0.25}
+
+
+def test_equity_that_no_return_can_be_computed_from_is_named() -> None:
+    eq = _daily([100, 101, 102])
+    with pytest.raises(MetricsError, match="not finite"):
+        compute_metrics(eq.where(eq != 101, math.inf), None, None, DAYS)
+    doubled = pd.Series([100.0, 101.0, 102.0], index=[eq.index[0], eq.index[1], eq.index[1]])
+    with pytest.raises(MetricsError, match="more than once"):
+        compute_metrics(doubled, None, None, DAYS)
+    for bad in (math.nan, math.inf, 0, -1, "daily", None):
+        with pytest.raises(MetricsError, match="periods_per_year"):
+            compute_metrics(eq, None, None, bad)  # type: ignore[arg-type]
+
+
+def test_a_falling_constant_return_has_zero_volatility() -> None:
+    m = compute_metrics(_daily(100.0 * 0.999 ** np.arange(300)), None, None, DAYS)
+    assert m["volatility"] == 0.0 and m["sharpe"] is None
+    assert m["sortino"] == pytest.approx(-math.sqrt(DAYS))  # mean r x 252 / (|r| x sqrt 252) with r < 0 every bar
 
 
 def test_bad_input_is_named() -> None:

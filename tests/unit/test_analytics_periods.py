@@ -45,10 +45,22 @@ def test_session_comes_from_the_market_not_from_where_a_range_cuts_it() -> None:
     assert session_minutes(one_bar) == 1440 and infer_periods_per_year(one_bar) == 252
 
 
+def test_bar_frequency_in_words() -> None:
+    from engine.analytics.periods import bar_frequency
+
+    def spaced(step: str, n: int = 5) -> pd.DatetimeIndex:
+        return pd.date_range("2024-01-02", periods=n, freq=step, tz="UTC")
+
+    assert bar_frequency(pd.bdate_range("2024-01-02", periods=30, tz="UTC")) == "daily bars"  # weekends ignored
+    assert bar_frequency(spaced("5min")) == "5-minute bars" and bar_frequency(spaced("1h")) == "60-minute bars"
+    assert bar_frequency(spaced("7D")) == "weekly bars" and bar_frequency(spaced("30D")) == "monthly bars"
+    assert bar_frequency(spaced("1min", 1)) == "a single bar"
+
+
 def test_definitions_name_the_factor_and_rate() -> None:
     defs = definitions_for(98280, 0.02)
     assert "98280" in defs["sharpe"] and "2.0000%" in defs["sharpe"]
-    assert set(defs) == set(METRIC_DEFINITIONS)
+    assert set(defs) == set(METRIC_DEFINITIONS) | {"return_frequency"}
     for key in ("total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate",
                 "profit_factor", "exposure", "turnover", "trades", "commission"):
         assert key in METRIC_DEFINITIONS
