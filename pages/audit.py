@@ -23,6 +23,7 @@ from webapp.context import get_context
 dash.register_page(__name__, path="/audit", name="Audit", order=7)
 
 PAGE_SIZE = 100
+MAX_PAGE = 10**7  # pages of PAGE_SIZE events: far beyond any store, and a number JSON and SQL both hold
 COLUMNS = [
     column("ts", "Time (wall clock, UTC)", maxWidth=200), column("actor", maxWidth=170),
     column("role", maxWidth=90), column("source", maxWidth=130), column("kind", maxWidth=110),
@@ -81,6 +82,7 @@ def _values(user: object, action: object, kind: object, outcome: object, start: 
 @requires(Role.VIEWER)
 def turn_page(_prev: object, _next: object, *args: object) -> int:
     current = args[-1] if isinstance(args[-1], int) and not isinstance(args[-1], bool) else 0
+    current = current if 0 <= current < MAX_PAGE else 0  # a forged page number starts again at the newest
     if ctx.triggered_id == ids.NEXT:
         return current + 1
     if ctx.triggered_id == ids.PREV:
@@ -98,7 +100,7 @@ def turn_page(_prev: object, _next: object, *args: object) -> int:
 def refresh_audit(_n: object, number: object, user: object, action: object, kind: object, outcome: object,
                   start: object, end: object):
     values = _values(user, action, kind, outcome, start, end)
-    page_no = number if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < 10**7 else 0
+    page_no = number if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < MAX_PAGE else 0
     with get_context().store.read() as s:
         events, total = aq.page(s, parse_filter(values), page_no, PAGE_SIZE)
         actions = aq.distinct_actions(s) if ctx.triggered_id in (None, ids.INTERVAL) else None

@@ -40,8 +40,15 @@ def parse_filter(values: Mapping[str, Any]) -> aq.AuditFilter:
     return aq.AuditFilter(
         user=text("user"), action=text("action"), kind=kind if kind in aq.KINDS else "", outcome=text("outcome"),
         since=datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None,
-        until=datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1) if until else None,
+        until=_day_after(until),
     )
+
+
+def _day_after(day: date | None) -> datetime | None:
+    """The end of an inclusive "to" day: midnight after it (none after the last day a date can hold)."""
+    if day is None or day == date.max:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
 
 
 def export_link(values: Mapping[str, Any]) -> str:

@@ -82,6 +82,8 @@ def main(argv: list[str]) -> int:
     a = _parser().parse_args(argv)
     # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
     from engine.analytics.round_trips import MetricsError
+
+    # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
     from engine.backtest.outputs import compute, write_outputs
 
     # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once

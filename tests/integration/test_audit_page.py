@@ -73,3 +73,20 @@ def test_csv_download_is_for_traders_and_holds_every_filtered_row(audit_app) -> 
     assert rows[0]["target"] == "ALFA-1199" and rows[-1]["target"] == "ALFA-0"
     hostile = login_client(audit_app, "admin").get("/audit.csv?since=" + "x" * 5000 + "&kind[]=1")
     assert hostile.status_code == 200  # unusable filters are ignored, never a 500
+
+
+def test_the_last_date_and_a_forged_page_number_are_answered(audit_app) -> None:  # type: ignore[no-untyped-def]
+    """A "to" date of 9999-12-31 (the date picker lets one type it) means no upper bound, in the grid and the
+    CSV; a page number past any store (forged) starts again at the newest page instead of failing."""
+    client = login_client(audit_app, "trader")
+    csv_all = client.get("/audit.csv?until=9999-12-31&kind=automatic")
+    assert csv_all.status_code == 200, csv_all.get_data(as_text=True)[:300]
+    assert len(list(csv.reader(io.StringIO(csv_all.get_data(as_text=True))))) == 1 + 1200
+    dep = wr.find(wr.dependencies(client), "audit-grid.rowData")
+    response = wr.call(client, dep, {"audit-filter-dates.end_date": "9999-12-31", "audit-filter-kind.value": "automatic"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.get_json()["response"]["audit-count"]["children"] == "events 1–100 of 1200"
+    turn = wr.find(wr.dependencies(client), "audit-page.data")
+    forged = wr.call(client, turn, {"audit-page.data": 10**30}, trigger="audit-next.n_clicks")
+    assert forged.status_code == 200, forged.get_data(as_text=True)[:300]
+    assert forged.get_json()["response"]["audit-page"]["data"] == 1  # page 0 (the newest), then one older

@@ -5,6 +5,7 @@ import ipaddress
 import logging
 
 from dash import Dash
+from dash.exceptions import DependencyException
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -53,7 +54,17 @@ def request_too_large_message(max_bytes: int) -> str:
 def _install_error_handlers(server: Flask, max_upload_bytes: int) -> None:
     @server.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        size = request.content_length
+        if size is not None and size <= max_upload_bytes:  # within the upload limit: one form field was too long
+            return jsonify({"error": "refused: a form field is longer than the server accepts; nothing was "
+                                     "changed"}), 413
         return jsonify({"error": f"refused: {request_too_large_message(max_upload_bytes)}; nothing was changed"}), 413
+
+    @server.errorhandler(DependencyException)
+    def unknown_asset(_exc: DependencyException) -> tuple[Response, int]:
+        """A script path Dash does not serve (a typo, a probe): not found, and no traceback in the log."""
+        log.info("no such component asset: %s", request.path[:200])
+        return jsonify({"error": "not found"}), 404
 
     @server.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | HTTPException | tuple[Response, int]:
