@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.context import EngineContext
 from engine.execution.native_cover import covered, is_live, native_orders
+from engine.execution.stop_clearance import STOP_ACTOR, clear_the_way
 from engine.execution.stops import (
     PriceBar,
     StopError,
@@ -45,7 +46,6 @@ from engine.trading.marks import latest_closes, to_decimal
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
-STOP_ACTOR = "system:stops"
 STOP_ORIGIN = "stop"
 LIVE = ("active", "blocked", "triggered")
 MAX_ATTEMPTS = 5  # refusals other than HALTED (e.g. the broker's) before a stop gives up and says so
@@ -218,6 +218,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             updates[row.id] = {"extreme_price": st.extreme}
         if fired is not None:
             sends.append((row, fired, abs(qty)))
+    sends = clear_the_way(ctx, sends, updates)
     events = [StopEvent(r.symbol, r.id, "done", "position closed") for r in rows if updates.get(r.id, {}).get("status")]
     outcomes = [_send_exit(ctx, row, trigger, qty) for row, trigger, qty in sends]
     _write(ctx, updates, outcomes, at)
@@ -239,7 +240,7 @@ def _send_exit(ctx: EngineContext, row: ProtectiveStop, trigger: Trigger, qty: D
         fields["trigger_price"] = trigger.price
     if result.accepted:
         fields["status"] = "triggered"
-        return fields, StopEvent(row.symbol, row.id, "triggered", f"{why}: {side.value} {qty}"), row
+        return fields, StopEvent(row.symbol, row.id, "triggered", f"{why}: {side.value} {qty.normalize():f}"), row
     what = "failed" if attempt >= MAX_ATTEMPTS and result.check != "trading_state" else "blocked"
     fields["status"] = what
     return fields, StopEvent(row.symbol, row.id, what, f"{why}: refused ({result.check}: {result.reason})"), row

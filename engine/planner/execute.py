@@ -18,6 +18,7 @@ from engine.store.models import ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import GatewayResult, OrderIntent, submit
+from engine.trading.orders import open_order_deltas
 from engine.trading.risk_limits import RiskLimits
 
 
@@ -128,13 +129,20 @@ def rejection_text(result: GatewayResult) -> str:
 
 def close_position(ctx: EngineContext, symbol: str, actor: str, key: str, origin: str = "manual",
                    limits: RiskLimits | None = None) -> SendOutcome:
-    """A market order for the whole stored position of `symbol` (the Planner page's Close position), through
-    the gateway like a manual order: its checks apply (HALTED refuses it; an exit passes REDUCING)."""
+    """A market order for what is left of `symbol`'s position once its open orders fill (the Planner and Trading
+    pages' Close position), through the gateway like a manual order: its checks apply (HALTED refuses it; an exit
+    passes REDUCING). Open orders count: a second Close pressed before the first one's fill is synced would
+    otherwise sell the position again and leave a short."""
     with ctx.store.read() as session:
         row = session.get(PositionRow, symbol)
-        qty = row.qty if row is not None else Decimal(0)
-    if qty == 0:
+        held = row.qty if row is not None else Decimal(0)
+        qty = held + open_order_deltas(session, symbol).get(symbol, Decimal(0))
+    if held == 0:
         return SendOutcome(symbol, "sell", 0.0, "not_sent", f"no open position in {symbol}")
+    if qty == 0 or (qty > 0) != (held > 0):
+        return SendOutcome(symbol, "sell" if held > 0 else "buy", 0.0, "not_sent",
+                           f"the open orders in {symbol} already close the position of {held.normalize():f}; nothing sent "
+                           "(cancel them first to close it differently)")
     side = OrderSide.SELL if qty > 0 else OrderSide.BUY
     intent = OrderIntent(symbol=symbol, side=side, qty=abs(qty), reason="close position", idempotency_key=key)
     result = submit(ctx, intent, actor=actor, origin=origin, limits=limits)

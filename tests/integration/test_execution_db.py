@@ -3,6 +3,7 @@ on SQLite and PostgreSQL. The market is driven bar by bar on a manual clock; eve
 price is worked out in the comments."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
@@ -30,7 +31,7 @@ from engine.store.models import (
 )
 from engine.trading import control
 from engine.trading import state as trading_state
-from engine.trading.brokers.base import OrderSide
+from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.gateway import OrderIntent, submit
 from engine.trading.risk_limits import RiskLimits
@@ -332,3 +333,39 @@ def test_preset_default_stops_attach_once_and_respect_a_removal(ctx):
     assert (stop_row(ctx).source, stop_row(ctx).actor) == ("preset", "system:stops")
     cancel_stop(ctx, "AAA", "alice")
     assert attach_defaults(ctx, spec) == 0  # the trader removed it: not put back
+
+
+def test_a_stop_cancels_the_orders_in_its_way_and_exits_the_whole_position(ctx):
+    """Long 100 with a 5% stop-loss (level 95) and a take-profit limit sell 50 at 104 resting. Before, the exit
+    (sell 100) was refused as a flip (100 - 50 resting - 100 = -50) on every tick until the stop failed, leaving
+    the position unprotected. Now the stop cancels the resting sell, then sells the whole 100."""
+    buy(ctx, 100)
+    attach_stop(ctx, "AAA", StopSpec(stop_loss_pct=D(5)), "alice")
+    take_profit = submit(ctx, OrderIntent("AAA", OrderSide.SELL, D(50), order_type=OrderType.LIMIT,
+                                          limit_price=D(104), idempotency_key="tp"), "t", "manual", LIMITS)
+    assert take_profit.accepted
+    events = check_stops(ctx, [bar(ctx, 94, 94, 93, 93)])  # opens below 95: triggered
+    assert [e.what for e in events] == ["triggered"] and events[0].detail.endswith("sell 100")
+    assert [(o.side, o.qty, o.status) for o in orders(ctx, "manual")][-1] == ("sell", D(50), "canceled")
+    bar(ctx, 92, 92, 91, 91)  # the exit fills at the next open, 92
+    assert [(o.qty, o.status, o.filled_avg_price) for o in orders(ctx, "stop")] == [(D(100), "filled", D(92))]
+    assert ctx.broker.get_positions() == [] and [e.what for e in check_stops(ctx, [])] == ["done"]
+
+
+def test_a_stop_whose_position_the_cancelled_orders_closed_is_done(ctx):
+    """Long 100 and a sell limit 100 at 94 resting. The bar that triggers the stop (open 94) fills the limit at 94
+    in the paper broker before the sync has told the store: the stored position still reads 100 and the limit
+    reads open. Before, the stop sold another 100 (a short 100: the flip check saw 100 - 100 resting = 0 before
+    the exit). Now its cancel is refused (already filled), the sync finds the position flat: the stop is done."""
+    buy(ctx, 100)
+    attach_stop(ctx, "AAA", StopSpec(stop_loss_pct=D(5)), "alice")
+    wide_collar = replace(LIMITS, price_collar_pct=D(10))  # 94 is 6% under the last price, 100
+    assert submit(ctx, OrderIntent("AAA", OrderSide.SELL, D(100), order_type=OrderType.LIMIT, limit_price=D(94),
+                                   idempotency_key="lim"), "t", "manual", wide_collar).accepted
+    ctx.clock.advance(60)
+    crash = Bar("AAA", ctx.clock.now(), 94, 94, 93, 93, 1e6)
+    with ctx.store.write() as s:
+        s.add(BarRow(symbol="AAA", ts=crash.ts, open=94, high=94, low=93, close=93, volume=1e6))
+    ctx.broker.process_bars([crash])  # the broker's books move; the store is not synced yet
+    assert [e.what for e in check_stops(ctx, [crash])] == ["done"]
+    assert orders(ctx, "stop") == [] and ctx.broker.get_positions() == []

@@ -82,3 +82,21 @@ def test_close_refuses_a_changed_position_and_obeys_the_trading_state(request_ct
     sync_from_broker(request_ctx)
     ok, message = close_position("BBB", "5", "n-3")
     assert not ok and message.startswith("Rejected: sell 5 BBB at market") and "HALTED" in message, message
+
+
+def test_a_second_close_before_the_first_fills_sends_nothing(request_ctx) -> None:  # type: ignore[no-untyped-def]
+    """Two Close dialogs (two nonces) confirmed before the first order's fill is synced: the stored position still
+    reads 30, but the open sell 30 already closes it, so the second sends nothing and the position ends flat
+    (it ended short 30 before: the second sell was judged against the position alone)."""
+    from webapp.trading_close import close_position
+
+    open_position(request_ctx, "AAA", 30)
+    sync_from_broker(request_ctx)
+    ok, message = close_position("AAA", "30", "n-1")
+    assert ok, message
+    ok, message = close_position("AAA", "30", "n-2")
+    assert not ok and "the open orders in AAA already close the position of 30; nothing sent" in message, message
+    assert [o[:3] for o in _orders(request_ctx)] == [("AAA", "sell", Decimal(30))]
+    fill_next_bar(request_ctx, "AAA")
+    sync_from_broker(request_ctx)
+    assert {p.symbol: p.qty for p in request_ctx.broker.get_positions()} == {}
