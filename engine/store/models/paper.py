@@ -3,11 +3,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Integer, Numeric, String, Text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from engine.store.models.base import PK, Base
+from engine.store.types import Money
+
+
+class ExactDecimal(Money):
+    """Money without a fixed scale: unconstrained NUMERIC on PostgreSQL (every digit kept), text on SQLite.
+
+    For the average entry price, a quotient (cost / shares) that NUMERIC(24, 8) would round: an average
+    off by e in the last place misstates the P&L of every later close by shares x e (migration 0013)."""
+
+    impl = Numeric()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))  # text: exact, as Money
+        return dialect.type_descriptor(Numeric(asdecimal=True))
 
 
 class PaperAccount(Base):
@@ -42,7 +61,7 @@ class PaperPosition(Base):
     __tablename__ = "paper_positions"
     symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     qty: Mapped[Decimal]
-    avg_entry_price: Mapped[Decimal]
+    avg_entry_price: Mapped[Decimal] = mapped_column(ExactDecimal())
 
 
 class PaperFill(Base):

@@ -37,9 +37,9 @@ from engine.trading.brokers.base import (
     OrderStatus,
     OrderType,
 )
-from engine.trading.brokers.paper_books import ZERO, money, signed
+from engine.trading.brokers.paper_books import ZERO, money, resting_reserve, signed
 from engine.trading.brokers.paper_fills import bars_by_symbol, fill_time, match_orders
-from engine.trading.brokers.paper_rows import fill_record, order_record
+from engine.trading.brokers.paper_rows import fill_record, order_record, resting_legs
 from engine.trading.brokers.paper_sessions import OPEN, expire_day_orders, session_reason
 from engine.trading.marks import latest_closes
 
@@ -123,14 +123,10 @@ class PaperBroker:
             return f"no price yet for {req.symbol}: wait for the first bar before trading it"
         ref = req.limit_price if req.order_type is OrderType.LIMIT and req.limit_price else last[0]
         _cash, equity, gross, _marks = self._valuation(s, closes, positions=rows)
-        reserved = ZERO  # open orders that add exposure hold buying power until they fill or cancel
-        for sym, side, qty, filled, limit in open_orders:
-            pos = position.get(sym, ZERO)
-            rest = signed(side, qty - filled)
-            o_ref = limit or closes.get(sym, (ZERO,))[0]
-            reserved += max(ZERO, abs(pos + rest) - abs(pos)) * o_ref
-        pos = position.get(req.symbol, ZERO)
-        increase = max(ZERO, abs(pos + signed(req.side, req.qty)) - abs(pos)) * ref
+        legs = resting_legs(open_orders, closes)  # each symbol is its position plus all its resting orders
+        reserved = sum((resting_reserve(position.get(sym, ZERO), mine) for sym, mine in legs.items()), ZERO)
+        pos, mine = position.get(req.symbol, ZERO), legs.get(req.symbol, [])
+        increase = resting_reserve(pos, [*mine, (signed(req.side, req.qty), ref)]) - resting_reserve(pos, mine)
         buying_power = equity * LEVERAGE - gross - reserved
         if increase > buying_power:
             return (f"insufficient buying power for {req.side} {req.qty} {req.symbol}: needs {money(increase)}, "

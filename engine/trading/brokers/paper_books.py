@@ -3,9 +3,12 @@
 Positions are signed (negative = short). Realized P&L is booked on the part of a fill that
 reduces a position; a fill that crosses zero closes the old side and opens the new one at
 the fill price. Commissions are tracked apart from realized P&L, as a real statement does.
+The average entry is kept unrounded (the paper_positions column stores it exactly): rounding
+it to a price tick misstates every later P&L by qty x the rounding.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -24,6 +27,13 @@ def money(value: Decimal) -> Decimal:
 
 def price(value: Decimal) -> Decimal:
     return value.quantize(PRICE_Q, rounding=ROUND_HALF_UP)
+
+
+def exact_price(value: Decimal) -> Decimal:
+    """`value` with every digit kept, shown at least to the price's 4 dp (a whole quotient such as
+    Decimal(2000) / Decimal(200) would otherwise print as 1E+1)."""
+    rounded = price(value)
+    return rounded if rounded == value else value
 
 
 dec = to_decimal  # bar prices (floats) become money through their shortest repr
@@ -45,7 +55,7 @@ def apply_fill(pos_qty: Decimal, avg: Decimal, fill_signed_qty: Decimal, fill_pr
     new_qty = pos_qty + fill_signed_qty
     if pos_qty == 0 or (pos_qty > 0) == (fill_signed_qty > 0):
         total = abs(pos_qty) * avg + abs(fill_signed_qty) * fill_price
-        return PositionChange(new_qty, price(total / abs(new_qty)) if new_qty else ZERO, ZERO)
+        return PositionChange(new_qty, exact_price(total / abs(new_qty)) if new_qty else ZERO, ZERO)
     closed = min(abs(fill_signed_qty), abs(pos_qty))
     direction = Decimal(1) if pos_qty > 0 else Decimal(-1)
     realized = money(closed * (fill_price - avg) * direction)
@@ -54,6 +64,25 @@ def apply_fill(pos_qty: Decimal, avg: Decimal, fill_signed_qty: Decimal, fill_pr
     if (new_qty > 0) != (pos_qty > 0):  # flipped: the remainder opens at the fill price
         return PositionChange(new_qty, fill_price, realized)
     return PositionChange(new_qty, avg, realized)
+
+
+def resting_reserve(pos: Decimal, legs: Sequence[tuple[Decimal, Decimal]]) -> Decimal:
+    """Buying power a symbol's resting orders hold: the worst exposure any subset of them can add to `pos`.
+
+    `legs`: (signed remaining qty, reference price). Each side is projected alone (a resting buy must not
+    count on a resting sell filling, nor the reverse), its added shares priced at that side's dearest legs,
+    and the worse side is reserved; filling both sides only nets them out."""
+    worst = ZERO
+    for buys in (True, False):
+        side = sorted(((abs(q), ref) for q, ref in legs if q != 0 and (q > 0) == buys), key=lambda leg: -leg[1])
+        total = sum((q for q, _ in side), ZERO)
+        added = max(ZERO, abs(pos + (total if buys else -total)) - abs(pos))
+        dollars = ZERO
+        for qty, ref in side:
+            take = min(qty, added)
+            dollars, added = dollars + take * ref, added - take
+        worst = max(worst, dollars)
+    return worst
 
 
 def fill_price_for(side: OrderSide, order_type: OrderType, limit: Decimal | None, bar: Bar,
