@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,7 @@ from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError, OrderSide, OrderStatus, OrderType
 from engine.trading.gateway import OrderIntent, client_order_id_for, submit
 from engine.trading.marks import latest_closes
-from engine.trading.orders import mark_canceled_in_store
+from engine.trading.orders import mark_canceled_in_store, record_broker_order
 from engine.trading.state import TradingState
 
 from .slicing import SliceSpec, build_schedule, child_limit, due_target, pov_target
@@ -158,16 +158,17 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
         return [f"parent {parent.id}: {'done' if refused is None else 'failed'}"]
     slice_index, target = _target(parent, at, market_volume)
     lines: list[str] = []
+    stale = [k for k in kids if k.status.is_open
+             and (parent.mode != "pov" or slice_index == SWEEP) and _slice_of(parent, k) < slice_index]
+    for k in stale:  # a new slice is due: the rest the broker proves unfilled rolls into the new child
+        after = _roll_child(ctx, k)
+        if after is not None:
+            kids = [after if c is k else c for c in kids]
+            lines.append(f"parent {parent.id}: canceled child {k.seq} ({after.qty - after.filled} left)")
+    # a child the broker would not cancel, or whose end it cannot confirm, still counts whole: never re-sent
+    filled = sum((k.filled for k in kids), Decimal(0))
     working = [k for k in kids if k.status.is_open]
-    stale = [k for k in working if (parent.mode != "pov" or slice_index == SWEEP) and _slice_of(parent, k) < slice_index]
-    canceled = []
-    for k in stale:  # a new slice is due: its rest rolls into the new child
-        if cancel_child(ctx, k):
-            canceled.append(k)
-            lines.append(f"parent {parent.id}: canceled child {k.seq} ({k.qty - k.filled} left)")
-    # a child the broker would not cancel (it filled meanwhile, the sync has not said so yet) still counts whole
-    working = [k for k in working if k not in canceled]
-    want = target - filled - sum((k.qty - k.filled for k in working), Decimal(0))
+    want = min(target, parent.qty) - filled - sum((k.qty - k.filled for k in working), Decimal(0))
     if filled != parent.filled_qty:
         _finish(ctx, parent.id, filled, None, None)
     if want <= 0 or last is None or not _may_send(state, parent, position):
@@ -201,21 +202,47 @@ def _send_child(ctx: ControlContext, parent: ParentOrder, seq: int, qty: Decimal
            f"{result.status.value}" + (f" ({result.reason})" if result.reason else "")
 
 
-def cancel_child(ctx: ControlContext, child: ChildView) -> bool:
-
+def _cancel_at_broker(ctx: ControlContext, child: ChildView) -> str | None:
+    """Ask the broker to cancel a child; its broker order id when the broker accepted, else None."""
     broker_id = child.broker_order_id
-    if broker_id is None:
-        found = ctx.broker.get_order_by_client_id(child.client_order_id)
-        broker_id = found.broker_order_id if found is not None else None
-    if broker_id is None:
-        return False
     try:
-        ctx.broker.cancel_order(broker_id)
+        if broker_id is None:
+            found = ctx.broker.get_order_by_client_id(child.client_order_id)
+            broker_id = found.broker_order_id if found is not None else None
+        if broker_id is not None:
+            ctx.broker.cancel_order(broker_id)
     except BrokerError as exc:  # filled or canceled meanwhile: the next sync says which
         log.info("child %s not canceled: %s", child.client_order_id, exc)
+        return None
+    return broker_id
+
+
+def cancel_child(ctx: ControlContext, child: ChildView) -> bool:
+    """An operator's cancel of a parent's child; a fill that beats it is still written back by sync."""
+    broker_id = _cancel_at_broker(ctx, child)
+    if broker_id is None:
         return False
     mark_canceled_in_store(ctx, [broker_id])
     return True
+
+
+def _roll_child(ctx: ControlContext, child: ChildView) -> ChildView | None:
+    """Cancel a stale child and return it as the broker then reports it (terminal, its true filled quantity),
+    applied to the store at once: the store's filled quantity is the last sync's, and a fill since then would
+    otherwise be sent again. None when the broker refused the cancel or cannot show the order ended: the child
+    stays open in the store and counts whole, and a later tick (or sync) settles it."""
+    if _cancel_at_broker(ctx, child) is None:
+        return None
+    try:
+        order = ctx.broker.get_order_by_client_id(child.client_order_id)
+    except BrokerError as exc:
+        log.warning("child %s canceled but not read back (%s); its rest waits", child.client_order_id, exc)
+        return None
+    if order is None or order.status.is_open:  # e.g. Alpaca's pending_cancel: it may still fill
+        return None
+    record_broker_order(ctx, order)
+    return replace(child, broker_order_id=order.broker_order_id, status=order.status,
+                   filled=max(child.filled, order.filled_qty))
 
 
 def _finish(ctx: ControlContext, parent_id: int, filled: Decimal, status: str | None, note: str | None) -> None:

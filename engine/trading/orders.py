@@ -28,26 +28,47 @@ def _rank(status: OrderStatus) -> int:
     return _RANK.get(status, TERMINAL_RANK)
 
 
+def _next_status(old: OrderStatus, new: OrderStatus) -> OrderStatus:
+    """Statuses move forward; a terminal one is final except that the broker's FILLED replaces our CANCELED.
+
+    Alpaca accepts a cancel (204) and may still fill the order: our CANCELED was only the request."""
+    if _rank(old) == TERMINAL_RANK:
+        return new if old is OrderStatus.CANCELED and new is OrderStatus.FILLED else old
+    return old if _rank(new) < _rank(old) else new
+
+
 def apply_broker_order(row: OrderRow, order: BrokerOrder, now: datetime) -> bool:
-    """Bring a stored order up to the broker's view; returns True when something changed."""
+    """Bring a stored order up to the broker's view; returns True when something changed.
+
+    A larger broker filled quantity always lands, even on a terminal row (a fill after our cancel is still
+    a fill, and parents count children by it); a broker view never lowers it or reopens a terminal status."""
     old = OrderStatus(row.status)
-    new = order.status
-    if _rank(old) == TERMINAL_RANK and old is not new:
-        return False  # a terminal status is final; a late or stale broker view never reopens it
-    if _rank(new) < _rank(old):
-        return False
+    new = _next_status(old, order.status)
     changed = False
-    if row.broker_order_id != order.broker_order_id:
+    if new is order.status and row.broker_order_id != order.broker_order_id:  # a view whose status we took
         row.broker_order_id, changed = order.broker_order_id, True
     if new is not old:
         row.status, changed = new.value, True
     if order.filled_qty > row.filled_qty:
-        row.filled_qty, row.filled_avg_price, changed = order.filled_qty, order.filled_avg_price, True
+        row.filled_qty, changed = order.filled_qty, True
+        row.filled_avg_price = order.filled_avg_price or row.filled_avg_price
     if new is OrderStatus.REJECTED and order.reject_reason and not row.reject_reason:
         row.reject_reason, changed = f"broker: {order.reject_reason}", True
     if changed:
         row.updated_at = now
     return changed
+
+
+def record_broker_order(ctx: StoreContext, order: BrokerOrder) -> bool:
+    """Apply one order just read from the broker to its stored row at once (fenced), so a caller acting on it
+    before the next sync leaves the store agreeing; False when we never recorded it (sync imports those)."""
+    with ctx.store.write() as s:
+        check_fence(s, ctx)
+        row = s.scalars(select(OrderRow).where(OrderRow.client_order_id == order.client_order_id)).first()
+        if row is None:
+            return False
+        apply_broker_order(row, order, market_clock_of(ctx).now())
+        return True
 
 
 def signed_remaining(row: OrderRow) -> Decimal:
