@@ -38,6 +38,7 @@ from engine.params.versions import active_params
 from engine.planner.api import load_preset
 from engine.settings import PROJECT_ROOT, Settings
 from engine.store.db import Store
+from webapp.form_ids import FormIdError, parse_id
 from webapp.regime_whatif import WhatIfError, apply_edits, merge_edits
 from webapp.typed_numbers import blank, typed_decimal
 
@@ -146,9 +147,11 @@ def _params(version: Any, store: Store, edits: Any) -> tuple[Any, str]:
         with store.read() as s:
             params = active_params(s)
         return params, f"version {params.version_id} (active)" if params.version_id else "schema defaults"
-    if isinstance(version, bool) or not isinstance(version, str | int) or not str(version).isdigit():
-        raise BacktestError(f"parameter version {str(version)[:40]!r} is not a version number; pick one from the list")
-    return params_from_version(store, int(version)), f"version {int(version)}"
+    try:
+        version_id = parse_id(version, "the parameter version", "version")
+    except FormIdError as exc:
+        raise BacktestError(str(exc)) from None
+    return params_from_version(store, version_id), f"version {version_id}"
 
 
 def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings,
@@ -158,6 +161,9 @@ def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store:
     `edits`: the Parameters page's pending edits, used when the form's version is "pending"."""
     start = parse_date(form.get("start"), "start")
     end = parse_date(form.get("end"), "end", end_of_day=True)
+    if start is not None and end is not None and start > end:  # before any data is read: every source says this
+        raise BacktestError(f"the start {start:%Y-%m-%d %H:%M} is after the end {end:%Y-%m-%d %H:%M}; "
+                            "enter an end on or after the start")
     cash = parse_cash(form.get("cash"))
     frames, source, data_label, index = _frames(form, upload, store, settings, start, end)
     params, label = _params(form.get("version"), store, edits)

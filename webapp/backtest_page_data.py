@@ -25,6 +25,7 @@ from engine.store.db import Store
 from engine.store.models import BacktestRun
 from webapp.backtest_jobs import TABLE, decode_csv_upload
 from webapp.context import EXTENSION_KEY, get_context
+from webapp.form_ids import FormIdError, parse_id
 from webapp.performance_symbol import fill_roles
 from webapp.regime_colours import with_display_colours
 
@@ -38,6 +39,8 @@ def job_settings() -> Settings:
 
 
 SHOWN: dict[str, str] = {}
+RUN_A_WORDS = "the stored run to open"  # the run pickers as the page shows them ("open a stored run")
+RUN_B_WORDS = "the run to compare with"  # ("compare with…")
 HIDDEN = {"display": "none"}
 SOURCE_INPUTS = {"csv": "csv_dir", "upload": "upload"}  # a data source -> the input it needs (stored: none)
 
@@ -109,25 +112,24 @@ def _definitions(metrics: dict[str, Any]) -> dict[str, str]:
 def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
     """The chosen runs that finished; one that did not (or no longer exists) is named with the reason in the
     run info, and the other run is still shown: one bad run must not blank the comparison."""
-    chosen = list(dict.fromkeys(r for r in (run_a, run_b) if isinstance(r, int)))
-    if not chosen:
+    chosen, bad_picks = chosen_runs(run_a, run_b)
+    if not chosen and not bad_picks:
         return (bv.empty_figure("open or run a backtest"), bv.empty_figure(bv.WAITING["drawdown"]),
                 bv.empty_figure(bv.WAITING["daily"]), "", "", [], [], [], "")
     views: list[bv.RunView] = []
     infos: list[str] = []
-    problems: list[str] = []
+    problems = [(p, "") for p in bad_picks]  # (why, what to know); a forged pick is no run, finished or not
     for run_id in chosen:
         try:
             infos.append(_info(runs.get_run(store, run_id)))
             views.append(run_view(store, run_id))
         except BacktestError as exc:
-            problems.append(str(exc))
-    lead = "Not compared" if views and len(chosen) > 1 else "Nothing to show"
-    notes = [html.Div(f"{lead}: {p} (only a finished run has results)", className="text-warning")
-             for p in problems]
+            problems.append((str(exc), " (only a finished run has results)"))
+    lead = "Not compared" if views and len(chosen) + len(bad_picks) > 1 else "Nothing to show"
+    notes = [html.Div(f"{lead}: {p}{note}", className="text-warning") for p, note in problems]
     info = html.Div([html.Div(" · ".join(infos)), *notes]) if notes else " · ".join(infos)
     if not views:
-        return (bv.empty_figure(f"{lead}: {problems[0]}"), bv.empty_figure(bv.WAITING["drawdown"]),
+        return (bv.empty_figure(f"{lead}: {problems[0][0]}"), bv.empty_figure(bv.WAITING["drawdown"]),
                 bv.empty_figure(bv.WAITING["daily"]), "", "", [], [],
                 [], info)
 
@@ -198,21 +200,41 @@ def _symbol_figure(store: Store, run_id: Any, symbol: str | None, options: list[
     return bv.price_figure(view, chosen, _colours(store), fill_roles(mine) if len(mine) else []), chosen
 
 
+def chosen_runs(run_a: Any, run_b: Any) -> tuple[list[int], list[str]]:
+    """The run pickers' values as run ids (each once, the opened run first) and why a value is not one: a
+    forged pick ("abc", 1.5, 10**30) is named in the page's words and never reaches the store."""
+    runs_chosen: list[int] = []
+    problems: list[str] = []
+    for value, what in ((run_a, RUN_A_WORDS), (run_b, RUN_B_WORDS)):
+        if value is None or value == "":
+            continue
+        try:
+            if isinstance(value, str):  # the pickers' values are ints (run_options): text is a forged pick
+                raise FormIdError(what, "run", value)
+            run_id = parse_id(value, what, "run")
+        except FormIdError as exc:
+            problems.append(str(exc))
+            continue
+        if run_id not in runs_chosen:
+            runs_chosen.append(run_id)
+    return runs_chosen, problems
+
+
 def shown_run(run_a: Any, run_b: Any) -> int | None:
     """The run whose trades, fills and symbol chart the page shows and whose files Download saves: the opened
-    run, else the "compare with" run when it is the only one chosen; None when no run is chosen."""
-    for run in (run_a, run_b):
-        if isinstance(run, int) and not isinstance(run, bool):
-            return run
-    return None
+    run, else the "compare with" run when it is the only one chosen; None when no run is chosen (a malformed
+    pick counts as none: show() and download_chosen() say why)."""
+    chosen, _problems = chosen_runs(run_a, run_b)
+    return chosen[0] if chosen else None
 
 
 def download_chosen(store: Store, run_a: Any, run_b: Any, kind: str) -> Any:
     """The Download button: the file of the run shown_run picks, or why there is none in the page's status."""
     run_id = shown_run(run_a, run_b)
     if run_id is None:
-        set_props(ids.STATUS, {"children": dbc.Alert("Nothing to download: open a stored run first (or run a "
-                                                     "backtest)", color="warning", id=ids.ERROR)})
+        _chosen, problems = chosen_runs(run_a, run_b)
+        why = problems[0] if problems else "open a stored run first (or run a backtest)"
+        set_props(ids.STATUS, {"children": dbc.Alert(f"Nothing to download: {why}", color="warning", id=ids.ERROR)})
         return no_update
     return download(store, run_id, kind)
 

@@ -31,6 +31,17 @@ FIELDS = (("loss", "stop-loss %", "stop_loss_pct"), ("trail", "trailing %", "tra
           ("hold", "max hold (minutes)", "max_hold_seconds"))
 
 
+# Each field's upper bound in the form's own units (StopSpec checks the same, in its units: seconds for the
+# hold), so a refusal names the field as labelled and quotes what was typed: (limit, limit allowed, words).
+LIMITS: dict[str, tuple[Decimal, bool, str]] = {
+    "loss": (Decimal(100), False, "below 100 (percent of the price)"),
+    "trail": (Decimal(100), False, "below 100 (percent of the price)"),
+    "atr": (Decimal(50), True, "at most 50 ATRs"),
+    "profit": (Decimal(1000), True, "at most 1000 percent"),
+    "hold": (Decimal(366 * 24 * 60), True, "at most a year (527,040 minutes)"),
+}
+
+
 class StopFormError(ValueError):
     """The stop form is incomplete or malformed; nothing was changed."""
 
@@ -55,9 +66,12 @@ def parse_stop_form(symbol: Any, *values: Any) -> tuple[str, StopSpec]:
     if not SYMBOL_PATTERN.match(sym):
         raise StopFormError("enter the symbol of an open position (e.g. SPY)")
     kwargs: dict[str, Any] = {}
-    for (_suffix, label, name), raw in zip(FIELDS, values, strict=True):
+    for (suffix, label, name), raw in zip(FIELDS, values, strict=True):
         number = _number(raw, label)
         if number is not None:
+            limit, allowed, words = LIMITS[suffix]
+            if number > limit or (number == limit and not allowed):
+                raise StopFormError(f"{label} must be above 0 and {words}, got {str(raw).strip()}")
             kwargs[name] = float(number) * 60 if name == "max_hold_seconds" else number
     spec = StopSpec(**kwargs)
     if spec.empty:

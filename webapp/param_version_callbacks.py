@@ -24,6 +24,7 @@ from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
 from webapp.control_actions import web_actor
+from webapp.form_ids import FormIdError, parse_id
 from webapp.inputs import text_or_default, triggered_by_click
 from webapp.wiring import Callbacks
 
@@ -87,9 +88,10 @@ def download(_cur: int | None, _tpl: int | None, _ver: int | None, picked: str |
         record_export(context.store, web_actor(), None, f"download {name}", clock=context.clock)
         return dcc.send_bytes(export_template(), name), no_update
     try:
-        version_id = int(picked) if ctx.triggered_id == ids.DOWNLOAD_VERSION and picked else None
+        picked_version = ctx.triggered_id == ids.DOWNLOAD_VERSION and picked not in (None, "")
+        version_id = parse_id(picked, "the version to download", "version") if picked_version else None
         ps = pv.load_base(context.store, version_id)
-    except (ParamsError, ValueError) as exc:
+    except (ParamsError, FormIdError) as exc:
         return no_update, html.Span(str(exc), className="text-danger")
     name = f"MR_CONFIG_v{ps.version_id or 'defaults'}.xlsx"
     record_export(context.store, web_actor(), ps.version_id, f"download {name}", clock=context.clock)
@@ -163,11 +165,16 @@ def load_latest(n: int | None):
 )
 @requires(Role.VIEWER)
 def show_version_diff(a: str | None, b: str | None):
-    if not a or not b:
+    if a in (None, "") or b in (None, ""):
         return html.Div("pick two versions to compare", className="text-muted small")
-    with get_context().store.read() as s:
-        changes = diff_versions(s, int(a), int(b))
-    return chrome.diff_table(pv.change_rows(changes), f"versions {a} and {b} hold the same values")
+    try:
+        first = parse_id(a, "the diff's first version", "version")
+        second = parse_id(b, "the diff's second version", "version")
+        with get_context().store.read() as s:
+            changes = diff_versions(s, first, second)
+    except (FormIdError, ParamsError) as exc:  # a forged pick, or a version that does not exist
+        return html.Div(str(exc), className="text-danger small")
+    return chrome.diff_table(pv.change_rows(changes), f"versions {first} and {second} hold the same values")
 
 
 @callbacks(
@@ -191,21 +198,25 @@ def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, pick
         return no_update, no_update, no_update, no_update, no_update
     if ctx.triggered_id == ids.ROLLBACK_CANCEL:
         return False, no_update, no_update, no_update, no_update
-    if not isinstance(picked, str | int) or isinstance(picked, bool) or not str(picked).isdigit():
+    if picked in (None, ""):
         return False, no_update, html.Span("pick a version to roll back to", className="text-danger"), no_update, \
             no_update
+    try:
+        target = parse_id(picked, "the version to roll back to", "version")
+    except FormIdError as exc:
+        return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update
     context = get_context()
-    if int(picked) == pv.active_ref(context.store)["version_id"]:
-        msg = html.Span(f"version {int(picked)} is already active; nothing changed", className="text-warning")
+    if target == pv.active_ref(context.store)["version_id"]:
+        msg = html.Span(f"version {target} is already active; nothing changed", className="text-warning")
         return False, no_update, msg, no_update, no_update
     if ctx.triggered_id == ids.ROLLBACK:
-        return True, f"Make a new active version equal to version {picked}? The engine uses it from its next cycle.", \
+        return True, f"Make a new active version equal to version {target}? The engine uses it from its next cycle.", \
             no_update, no_update, no_update
     try:
-        ps = rollback(context.store, int(picked), web_actor(), text_or_default(note, ""), clock=context.clock)
+        ps = rollback(context.store, target, web_actor(), text_or_default(note, ""), clock=context.clock)
     except ParamsError as exc:
         return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update
-    msg = html.Span(f"rolled back: version {ps.version_id} (equal to version {picked}) is now active",
+    msg = html.Span(f"rolled back: version {ps.version_id} (equal to version {target}) is now active",
                     className="text-success", id=ids.APPLIED)
     return False, no_update, msg, pv.active_ref(context.store), ""
 

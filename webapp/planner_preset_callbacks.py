@@ -31,6 +31,22 @@ def user_preset_options() -> list[dict[str, str]]:
     return [{"label": n, "value": n} for n in pv.all_presets() if n not in api.BUILT_IN_PRESETS]
 
 
+MALFORMED_SWITCHES = "Planner page: the module switches are malformed; reload the page"
+
+
+def switch_values(switch_ids: object, switches: object) -> dict[str, object] | None:
+    """The module switches as {name: value}, from the pattern-matching ids and values Dash sends side by side.
+    Both are checked first (lists of the same length, each id a dict with a text name): a forged pair gets a
+    PresetError a trader can act on, never zip()'s or a subscript's Python message. None: no switches sent.
+    The plan preview (webapp/planner_callbacks.py) and the overrides panel read the same pair this way."""
+    if switches is None:
+        return None
+    if (not isinstance(switch_ids, list) or not isinstance(switches, list) or len(switch_ids) != len(switches)
+            or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in switch_ids)):
+        raise PresetError(MALFORMED_SWITCHES)
+    return {i["name"]: v for i, v in zip(switch_ids, switches, strict=True)}
+
+
 def save_user_preset(save_name: object, picked: object, sliders: object, switch_ids: list[dict[str, str]],
                      switches: object, numeric: object = None) -> tuple[Any, Any, Any]:
     """Save base + sliders + overrides (switches that differ from the base, and the overrides editor's values) as
@@ -43,8 +59,7 @@ def save_user_preset(save_name: object, picked: object, sliders: object, switch_
         return error_text(f"{name!r} is a built-in preset; save under another name."), no_update, no_update
     presets = pv.all_presets()
     try:
-        values = dict(zip([i["name"] for i in switch_ids], switches, strict=True)) if isinstance(switches, list) \
-            else switches
+        values = switch_values(switch_ids, switches)
         composed = pv.composed_preset(presets, picked, sliders, values, numeric)  # checks every value first
         root = pv.root_preset(presets, str(picked))
         overrides = {**pv.switch_overrides(root, values), **checked_overrides(numeric)}

@@ -24,6 +24,7 @@ from engine.params import ParamsError, ParamSet, ValidationError
 from engine.params.coerce import CoerceError, coerce, fmt_value, range_words
 from engine.regime.replay import replay as regime_replay
 from engine.regime.types import RegimeError
+from webapp.form_ids import FormIdError, parse_id
 from webapp.regime_analysis import compare
 
 # The regime knobs editable right on the Regime page (kv parameters the engine reads).
@@ -59,12 +60,16 @@ class Knob:
 
 
 def parse_key(key: str) -> Knob:
-    parts = key.split("|")
+    """An edit key -> its address; WhatIfError (never a Python error) for a key that is not one."""
+    parts = key.split("|") if isinstance(key, str) else []
     if len(parts) == 3:
         return Knob(key, parts[0], parts[1], None, parts[2])
-    if len(parts) == 4 and parts[2].isdigit():
-        return Knob(key, parts[0], parts[1], int(parts[2]), parts[3])
-    raise WhatIfError(f"pending edit {key!r} is not a parameter address (Sheet|section|field); "
+    if len(parts) == 4:
+        try:  # a table row index (0 is the first row); "²" or a 30-digit row is no address
+            return Knob(key, parts[0], parts[1], parse_id(parts[2], "the row", "row", minimum=0), parts[3])
+        except FormIdError:
+            pass
+    raise WhatIfError(f"pending edit {str(key)[:80]!r} is not a parameter address (Sheet|section|field); "
                       "discard it on the Parameters page")
 
 

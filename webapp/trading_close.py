@@ -49,6 +49,20 @@ def close_target(symbol: object) -> CloseTarget | None:
     return CloseTarget(symbol, qty) if qty != 0 else None
 
 
+MAX_QTY_EXPONENT = 30  # far beyond any position; a larger exponent is a forged value (1e999999999)
+
+
+def dialog_qty(value: object) -> Decimal:
+    """The quantity the dialog showed, as a finite Decimal of sane size; ArithmeticError for anything else
+    (a bool, a list, NaN, sNaN, Infinity, an exponent past MAX_QTY_EXPONENT, text longer than 40)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal) or len(str(value)) > 40:
+        raise ArithmeticError(value)
+    qty = Decimal(str(value).strip())  # InvalidOperation (an ArithmeticError) when it is no number
+    if not qty.is_finite() or not -MAX_QTY_EXPONENT <= qty.adjusted() <= MAX_QTY_EXPONENT:
+        raise ArithmeticError(value)
+    return qty
+
+
 def close_position(symbol: object, seen_qty: object, nonce: object) -> tuple[bool, str]:
     """(accepted, message). Sends only if the position is still the one the dialog showed: a position that
     changed meanwhile is reported, not closed with a stale quantity. The nonce makes a double click one order."""
@@ -57,15 +71,13 @@ def close_position(symbol: object, seen_qty: object, nonce: object) -> tuple[boo
     target = close_target(symbol)
     if target is None:
         return False, f"Not sent: there is no open position in {str(symbol)[:20]!r} to close."
-    try:
-        if isinstance(seen_qty, bool) or len(str(seen_qty)) > 40:
-            raise ArithmeticError(seen_qty)
-        seen = Decimal(str(seen_qty))
+    try:  # everything that reads the quantity is inside: "sNaN" and "1e999999999" raise when compared/shown
+        seen = dialog_qty(seen_qty)
+        if seen != target.qty:
+            return False, (f"Not sent: the {target.symbol} position changed since the dialog opened "
+                           f"(was {seen.normalize():,f}, now {target.qty.normalize():,f}); press Close again.")
     except ArithmeticError:
         return False, "Not sent: the dialog's quantity is malformed; press Close again."
-    if seen != target.qty:
-        return False, (f"Not sent: the {target.symbol} position changed since the dialog opened "
-                       f"(was {seen.normalize():,f}, now {target.qty.normalize():,f}); press Close again.")
     ctx = get_context()
     # the order itself: the planner's close_position (engine/planner/execute.py), one implementation for every caller
     outcome = close_position_order(ctx, target.symbol, web_actor(), key=f"close-{nonce}", origin="manual",

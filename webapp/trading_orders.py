@@ -23,6 +23,7 @@ from components.trading_tables import ORDERS, order_cells
 from engine.auth.roles import Role
 from webapp import slot_rows, trading_queries
 from webapp.auth.access import requires
+from webapp.form_ids import FormIdError, parse_id
 from webapp.trading_positions import can_close as can_cancel  # a trader's controls go together
 from webapp.wiring import Callbacks
 
@@ -43,7 +44,12 @@ def clicked_order(key_states: Any, trigger: Any) -> int | None:
     """The order id (orders.id) a clicked Cancel button's slot showed (None: an empty slot, or malformed)."""
     slot = trigger.get("slot") if isinstance(trigger, dict) else None
     key = slot_rows.slot_key(key_states, slot)
-    return int(key) if key is not None and key.isdigit() and len(key) <= 18 else None
+    if key is None:
+        return None
+    try:
+        return parse_id(key, "the order to cancel", "order")
+    except FormIdError:  # a forged key cell ("²", "abc"): no order, the click does nothing
+        return None
 
 
 @callbacks(Output(ids.section("orders"), "children"), Output(ids.ORDERS_SHAPE, "data"),

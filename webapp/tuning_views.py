@@ -29,6 +29,7 @@ from webapp.auth.access import requires
 from webapp.background import job_store
 from webapp.context import get_context
 from webapp.control_actions import web_actor
+from webapp.form_ids import FormIdError, parse_id
 from webapp.inputs import is_click
 from webapp.wiring import Callbacks
 
@@ -191,16 +192,17 @@ def refresh_proposals(_msg: object) -> tuple[html.Div, list[dict[str, Any]], lis
 
 
 def decide(_approve: int | None, _reject: int | None, pid: int | None) -> html.Span:
-    if pid is None:
+    if pid is None or pid == "":
         return html.Span("choose a pending proposal first", className="text-warning")
     store, actor = get_context().store, web_actor()
     try:
+        proposal = parse_id(pid, "the pending proposal", "proposal")
         if dash.ctx.triggered_id == parameters_ids.TUNING_APPROVE:
-            vid = proposals.approve(store, int(pid), actor)
-            return html.Span(f"proposal {pid} applied as version {vid}", className="text-success")
-        proposals.reject(store, int(pid), actor)
-        return html.Span(f"proposal {pid} rejected", className="text-body")
-    except proposals.ProposalError as exc:
+            vid = proposals.approve(store, proposal, actor)
+            return html.Span(f"proposal {proposal} applied as version {vid}", className="text-success")
+        proposals.reject(store, proposal, actor)
+        return html.Span(f"proposal {proposal} rejected", className="text-body")
+    except (FormIdError, proposals.ProposalError) as exc:
         return html.Span(str(exc), className="text-danger")
 
 
@@ -219,9 +221,10 @@ def run_validation(set_progress: Callable[[tuple[float, str]], None], n: object,
         return no_update
     if version_id is None or version_id == "":
         return html.Div("choose a version to validate", className="text-warning small")
-    if isinstance(version_id, bool) or not str(version_id).isdigit():
-        return html.Div(f"version {str(version_id)[:20]!r} is not a version number; pick one from the list",
-                        className="text-danger small")
+    try:
+        version = parse_id(version_id, "the version to validate", "version")
+    except FormIdError as exc:
+        return html.Div(str(exc), className="text-danger small")
     set_progress((1, "reading the stored history…"))
     with job_store() as store:
         with store.read() as s:
@@ -229,7 +232,7 @@ def run_validation(set_progress: Callable[[tuple[float, str]], None], n: object,
         if symbol is None:
             return html.Div("no index instrument stored yet: nothing to validate on", className="text-danger small")
         try:
-            report = validate_version(store, int(str(version_id)), symbol,
+            report = validate_version(store, version, symbol,
                                       progress=lambda f, text: set_progress((max(1.0, 100 * f), f"{text} {f:.0%}")))
         except VersionCheckError as exc:
             return html.Div(str(exc), className="text-danger small")

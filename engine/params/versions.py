@@ -128,7 +128,13 @@ def active_version_id(session: Session) -> int | None:
     return session.scalars(_ACTIVE_ID).first()
 
 
+MAX_VERSION_ID = 2**63 - 1  # the store's 64-bit id column; a larger id is a driver error, not "not found"
+
+
 def get_version(session: Session, version_id: int) -> ParamSet:
+    """A stored version; VersionNotFoundError for an id that is not stored (or could not be: not a 64-bit id)."""
+    if isinstance(version_id, bool) or not isinstance(version_id, int) or not 1 <= version_id <= MAX_VERSION_ID:
+        raise VersionNotFoundError(f"parameter version {str(version_id)[:24]} does not exist; see the version list")
     row = session.get(ParamVersion, version_id)
     if row is None:
         raise VersionNotFoundError(f"parameter version {version_id} does not exist; see the version list")
