@@ -148,18 +148,22 @@ def show_source_inputs(source: Any):
 
 @dash.callback(
     Output(ids.UPLOAD_DATA, "data"), Output(ids.UPLOAD_STATUS, "children"),
-    Input(ids.UPLOAD, "contents"), State(ids.UPLOAD, "filename"),
+    Input(ids.UPLOAD, "contents"), State(ids.UPLOAD, "filename"), State(ids.UPLOAD_DATA, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.TRADER)
-def take_upload(contents: str | None, filename: str | None):
+def take_upload(contents: str | None, filename: str | None, pending: Any):
+    """Check an uploaded CSV; a refused one is not taken and an earlier accepted upload stays the run's data."""
     if not isinstance(contents, str) or not contents:
-        return None, ""
+        return no_update, no_update
     name = str(filename or "upload.csv")[:200]
     try:
         frames = data.check_upload(contents, name, get_context().settings.max_upload_bytes)
     except BacktestError as exc:
-        return None, html.Span(f"{name} was refused: {exc}", className="text-danger", id=ids.UPLOAD_ERROR)
+        earlier = pending.get("filename") if isinstance(pending, dict) and pending.get("contents") else None
+        kept = f"the earlier upload {str(earlier)[:200]} stays" if earlier else "no upload is pending"
+        return no_update, html.Span(f"{name} was refused: {exc} — {name} was not taken; {kept}.",
+                                    className="text-danger", id=ids.UPLOAD_ERROR)
     summary = ", ".join(f"{s} ({len(f):,} bars)" for s, f in sorted(frames.items()))
     why = jobs.nothing_to_trade(frames, next(iter(frames))) if len(frames) == 1 else None
     return {"contents": contents, "filename": name}, f"{name}: {summary}" + (f"; note: {why}" if why else "")

@@ -171,20 +171,27 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
     schema = pv.schema()
     base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
     origin = pv.origin_sheets(base, upload)
-    new = dict(edits or {})
+    new, refused = dict(edits if isinstance(edits, dict) else {}), []
     for item in ctx.inputs_list[0]:
         if (item["id"], item["property"]) in fired:
-            new = pv.merge_edit(schema, origin, new, item["id"]["name"], item.get("value"))
+            try:  # each edit is checked on arrival: a refused one is named, the stored edits stay as they were
+                new = pv.merge_edit(schema, origin, new, item["id"]["name"], item.get("value"))
+            except pv.EditsRefused as exc:
+                refused.append(str(exc))
     for item in ctx.inputs_list[1]:
         if (item["id"], item["property"]) not in fired:
             continue
-        sheet, section = item["id"]["name"].split("|")
-        for ev in item.get("value") or []:
-            row = int(ev.get("rowId", (ev.get("data") or {}).get("__row")))
-            new = pv.merge_edit(schema, origin, new, ui.cell_key(sheet, section, row, ev["colId"]), ev.get("value"))
+        events = item.get("value") or []
+        for ev in events if isinstance(events, list) else [events]:
+            try:
+                key = pv.grid_edit_key(item["id"]["name"], ev)
+                new = pv.merge_edit(schema, origin, new, key, ev.get("value"))
+            except pv.EditsRefused as exc:
+                refused.append(str(exc))
+    message = html.Span(" ".join(refused), className="text-danger") if refused else None
     if new == (edits or {}):
-        return no_update, no_update, no_update
-    return new, no_update, None  # a new edit: the last Apply's result line no longer describes the page
+        return no_update, no_update, message if refused else no_update
+    return new, no_update, message  # a new edit: the last Apply's result line no longer describes the page
 
 
 @dash.callback(

@@ -92,26 +92,30 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     Output(ids.EDITS, "data", allow_duplicate=True),
     Output(ids.MESSAGE, "children", allow_duplicate=True),
     Input(ids.UPLOAD, "contents"), Input(ids.DISCARD, "n_clicks"),
-    State(ids.UPLOAD, "filename"),
+    State(ids.UPLOAD, "filename"), State(ids.UPLOAD_DATA, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.ADMIN)
-def upload_workbook(contents: str | None, _discard: int | None, filename: str | None):
-    """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed."""
+def upload_workbook(contents: str | None, _discard: int | None, filename: str | None, pending: dict | None):
+    """Pre-check + sandboxed parse + validation; with any problem nothing changes and all are listed.
+
+    A refused file is not taken: the upload store keeps the earlier upload (if any) and the message says so."""
     if ctx.triggered_id == ids.DISCARD:
         return None, no_update, no_update, no_update  # collect_edits clears the upload itself, with the edits
     if not isinstance(contents, str) or not contents:
         return no_update, no_update, no_update, no_update
     name = filename[:120] if isinstance(filename, str) and filename else "workbook"
+    kept = pv.refused_upload_note(name, pending)
     try:
         result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
     except (UnsafeWorkbookError, pv.UploadRefused) as exc:
-        return dbc.Alert(f"{name} was refused: {exc}", color="danger", className="small",
-                         id=ids.ISSUES), None, no_update, None
+        return dbc.Alert(f"{name} was refused: {exc} — {kept}", color="danger", className="small",
+                         id=ids.ISSUES), no_update, no_update, None
     report = result.report
     if not result.ok or result.paramset is None:
         return chrome.issues_by_sheet([i.to_dict() for i in report.errors],
-                                  f"{name}: {len(report.errors)} problems; nothing was changed"), None, no_update, None
+                                      f"{name}: {len(report.errors)} problems; nothing was changed — {kept}"), \
+            no_update, no_update, None
     summary = html.Div([html.Strong(f"{name} is valid. "), "Review the changes below, then Apply. ",
                         html.Span(" · ".join(report.summary_lines()), className="text-muted")],
                        className="small text-success", id=ids.UPLOAD_OK)

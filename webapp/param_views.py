@@ -103,10 +103,18 @@ def origin_sheets(base: ParamSet, upload: dict[str, Any] | None) -> dict[str, An
 
 
 def merge_edit(schema: Schema, origin: dict[str, Any], edits: dict[str, Any], key: str, raw: Any) -> dict[str, Any]:
-    """Edits with `key` set to `raw`, or removed when `raw` equals the origin value."""
-    k = Key.parse(key)
+    """Edits with `key` set to `raw`, or removed when `raw` equals the origin value.
+
+    The edit is checked first (check_edit): a refused one raises EditsRefused and `edits` stay as they were."""
+    try:
+        sheets = param_rows.structured(origin, edits)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        raise EditsRefused("the pending row changes do not fit this workbook; discard them and edit again") from None
+    k = check_edit(schema, sheets, key, raw)
+    if key not in edits and len(edits) >= MAX_EDITS:
+        raise _refuse(str(k.sheet), f"at most {MAX_EDITS} edits can be pending; apply or discard them first")
     out = dict(edits)
-    if same_value(field_spec(schema, k), raw, canonical_value(param_rows.structured(origin, edits), k)):
+    if same_value(field_spec(schema, k), raw, canonical_value(sheets, k)):
         out.pop(key, None)
     else:
         out[key] = raw
@@ -121,18 +129,69 @@ class EditsRefused(ValueError):
     """Pending edits that name no parameter, or carry a value no cell can hold; nothing is applied."""
 
 
-def _check_value(key: str, raw: Any) -> None:
+def _value_problem(raw: Any) -> str | None:
+    """Why `raw` is no plain cell value (None when it is one)."""
     if raw is None or isinstance(raw, bool | int):
-        return
+        return None
     if isinstance(raw, float):
-        if raw != raw or raw in (float("inf"), float("-inf")):
-            raise EditsRefused(f"{key}: {raw} is not a number a cell can hold")
-        return
+        return f"{raw} is not a number a cell can hold" if raw != raw or raw in (float("inf"), float("-inf")) else None
     if isinstance(raw, str):
-        if len(raw) > MAX_EDIT_TEXT:
-            raise EditsRefused(f"{key}: the text is longer than {MAX_EDIT_TEXT} characters")
-        return
-    raise EditsRefused(f"{key}: a cell holds a number, a text or a yes/no, not a {type(raw).__name__}")
+        return f"the text is longer than {MAX_EDIT_TEXT} characters" if len(raw) > MAX_EDIT_TEXT else None
+    kind = {"list": "list", "dict": "mapping"}.get(type(raw).__name__, type(raw).__name__)
+    return f"a cell holds a number, a text or a yes/no, not a {kind}"
+
+
+def _check_value(key: str, raw: Any) -> None:
+    if (problem := _value_problem(raw)) is not None:
+        raise EditsRefused(f"{key}: {problem}")
+
+
+def _refuse(where: str, why: str) -> EditsRefused:
+    return EditsRefused(f"Not taken: {where}: {why}. Your other pending edits are kept.")
+
+
+def check_edit(schema: Schema, sheets: dict[str, Any], key: Any, raw: Any) -> Key:
+    """One incoming edit checked as candidate_sheets checks stored ones, so a bad edit is refused when it arrives
+    (EditsRefused naming the sheet, row and column in the page's words) instead of being stored and then blocking
+    every later view and Apply. `sheets`: the origin with the pending row changes (param_rows.structured)."""
+    parts = key.split("|") if isinstance(key, str) and len(key) <= 300 else []
+    if len(parts) not in (3, 4):
+        raise _refuse("this workbook", f"the edit {str(key)[:40]!r} names no parameter")
+    if parts[0] not in schema.by_name:
+        raise _refuse("this workbook", f"there is no sheet {parts[0][:40]!r}")
+    sheet = schema.sheet(parts[0])
+    sec = next((s for s in sheet.data_sections if s.key == parts[1]), None)
+    if sec is None or sec.kind != ("kv" if len(parts) == 3 else "table"):
+        raise _refuse(sheet.name, f"there is no {'table' if len(parts) == 4 else 'section'} {parts[1][:40]!r}")
+    where = sheet.name if sec.key == "main" or not sec.title else f"{sheet.name} ({sec.title})"
+    row = None
+    if len(parts) == 4:
+        rows, text = sheets.get(sheet.name, {}).get(sec.key) or [], parts[2]
+        if not (text.isascii() and text.isdigit() and len(text) < 7):
+            raise _refuse(where, f"{text[:12]!r} is not a row of the table")
+        if int(text) >= len(rows):
+            raise _refuse(where, f"there is no row {int(text) + 1} (the table has {count_of(len(rows), 'row')})")
+        row = int(text)
+        where = f"{where}, row {row + 1}"
+    if parts[-1] not in sec.field_names:
+        raise _refuse(where, f"there is no {'parameter' if row is None else 'column'} {parts[-1][:40]!r}")
+    header = sec.field(parts[-1]).header
+    where = f"{where}, {'parameter' if row is None else 'column'} '{header}'"
+    if (problem := _value_problem(raw)) is not None:
+        raise _refuse(where, problem)
+    return Key(sheet.name, sec.key, row, parts[-1])
+
+
+def grid_edit_key(grid: Any, event: Any) -> str:
+    """The edit key of one grid cellValueChanged event; EditsRefused when the event names no table cell."""
+    sheet, _, section = grid.partition("|") if isinstance(grid, str) else ("", "", "")
+    if not isinstance(event, dict):
+        raise _refuse(sheet or "this workbook", "the table edit is not a cell change")
+    row = event.get("rowId", (event.get("data") or {}).get("__row") if isinstance(event.get("data"), dict) else None)
+    col = event.get("colId")
+    if not isinstance(row, str | int) or isinstance(row, bool) or not isinstance(col, str):
+        raise _refuse(sheet or "this workbook", "the table edit names no row and column")
+    return f"{sheet}|{section}|{row}|{col}"
 
 
 def candidate_sheets(base: ParamSet, edits: Any, upload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -201,6 +260,14 @@ def pending_rows(schema: Schema, origin: dict[str, Any], edits: dict[str, Any], 
                      "old": cell_text(canonical_value(before, k)), "new": cell_text(raw), "error": errors.get(key),
                      "key": key})
     return sorted(rows, key=lambda r: (r["sheet"], r["key"]))
+
+
+def refused_upload_note(name: str, pending: Any) -> str:
+    """What a refused upload leaves in force, for its message: the file is not taken, an earlier one stays."""
+    earlier = pending.get("filename") if isinstance(pending, dict) and pending.get("sheets") else None
+    if earlier:
+        return f"{name} was not taken; the earlier upload {str(earlier)[:120]} stays pending."
+    return f"{name} was not taken; nothing else changed."
 
 
 def change_rows(changes: list[Any]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from webapp.auth.access import requires
 from webapp.context import get_context
 from webapp.control_actions import web_actor
 from webapp.inputs import is_click
+from webapp.planner_preset_callbacks import switch_values
 from webapp.planner_views import compare_column, outcomes_view, plan_view, qty_text
 
 SLIDERS = Output({"type": ids.SLIDER, "name": ALL}, "value")
@@ -98,8 +99,7 @@ def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, st
     """(plan view, key, portfolio stamp, error) for the page's controls and overrides; no_update when the key is
     the one shown."""
     try:
-        names = [i["name"] for i in switch_ids]
-        values = dict(zip(names, switches, strict=True)) if isinstance(switches, list) else switches
+        values = switch_values(switch_ids, switches) if isinstance(switches, list) else switches
         preset = pv.composed_preset(pv.all_presets(), name, sliders, values, overrides)
         result = pv.preview(preset)
     except (PresetError, ValueError, TypeError) as exc:  # a malformed control: say so, keep the last good plan

@@ -70,8 +70,12 @@ def add_override(current: object, key: object, text: object) -> dict[str, object
 
 
 def remove_override(current: object, key: object) -> dict[str, object]:
+    """The current overrides without `key`; PresetError (nothing changed) when `key` is not overridden, so the
+    page never reports removing what was not there."""
     overrides = checked_overrides(current)
-    overrides.pop(str(key), None)
+    if not isinstance(key, str) or key not in overrides:
+        raise PresetError(f"{WHERE}: {str(key)[:60]!r} has no override to remove; nothing was changed")
+    del overrides[key]
     return overrides
 
 

@@ -33,6 +33,7 @@ from webapp.planner_overrides import (
     remove_override,
     sources,
 )
+from webapp.planner_preset_callbacks import switch_values
 
 PRECEDENCE_NOTE = ("Precedence: base preset < slider < override. An override beats the slider that moves the same "
                    "parameter (the slider's value is ignored while the override is set); remove the override to "
@@ -111,8 +112,7 @@ def describe_outputs(name: object, sliders: object, switch_ids: list[dict[str, s
     """(override rows, precedence table, key options, key help) for the page's current controls."""
     presets = pv.all_presets()
     try:
-        values = dict(zip([i["name"] for i in switch_ids], switches, strict=True)) if isinstance(switches, list) \
-            else switches
+        values = switch_values(switch_ids, switches) if isinstance(switches, list) else switches
         composed = pv.composed_preset(presets, name, sliders, values, overrides)
         base = pv.root_preset(presets, str(name))
         checked = checked_overrides(overrides)

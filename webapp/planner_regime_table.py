@@ -10,6 +10,7 @@ import dash
 from dash import ALL, Input, Output, State, ctx, no_update
 
 from engine.auth.roles import Role
+from engine.params.versions import active_params
 from engine.planner import preset_store
 from engine.planner.api import PresetError
 from webapp import planner_ids as ids
@@ -21,16 +22,24 @@ from webapp.planner_views import error_text, ok_text
 
 
 def save_regime_table(ids: list[dict[str, str]], values: object) -> Any:
-    if not isinstance(values, list) or len(values) != len(ids):
+    """Save the whole table the page shows. Names are checked against the active parameters' regimes (the page's
+    rows, pages/planner.py) and presets against the known ones; a partial, unknown or forged table is refused
+    whole (the store refuses what the page's rows cannot be), so no mapping is ever lost."""
+    if not isinstance(ids, list) or not isinstance(values, list) or len(values) != len(ids) \
+            or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in ids):
         return error_text("The table is out of date; reload the page.")
     mapping = {i["name"]: v for i, v in zip(ids, values, strict=True)}
+    if len(mapping) != len(ids):
+        return error_text("The table is out of date; reload the page.")
     if not all(isinstance(v, str) for v in mapping.values()):
         return error_text("Every regime needs a preset.")
     context = get_context()
+    with context.store.read() as session:
+        regimes = [str(r.regime_name) for r in active_params(session).table("RegimeParameters")]
     try:
-        preset_store.set_regime_preset_table(context.store, context.clock.now(), web_actor(), mapping)
+        preset_store.set_regime_preset_table(context.store, context.clock.now(), web_actor(), mapping, regimes)
     except (PresetError, ValueError) as exc:
-        return error_text(f"Not saved: {exc}")
+        return error_text(f"Not saved: {exc}; nothing was changed.")
     changed = ", ".join(f"{r} → {p}" for r, p in sorted(mapping.items()) if p != "default") or "every regime → default"
     return ok_text(f"Saved: {changed}.")
 

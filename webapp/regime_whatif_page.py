@@ -102,26 +102,28 @@ def reset_knobs(_n: int | None, num_ids: list[dict], bool_ids: list[dict]):
 @callbacks(
     Output(ids.WHATIF_UPLOAD_DATA, "data"), Output(ids.WHATIF_UPLOAD_STATUS, "children"),
     Input(ids.WHATIF_UPLOAD, "contents"), Input(ids.WHATIF_UPLOAD_CLEAR, "n_clicks"),
-    State(ids.WHATIF_UPLOAD, "filename"),
+    State(ids.WHATIF_UPLOAD, "filename"), State(ids.WHATIF_UPLOAD_DATA, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.VIEWER)
-def upload_workbook(contents: str | None, _clear: int | None, filename: str | None):
-    """The same pre-check, sandboxed parse and validation as the Parameters page; nothing is applied."""
+def upload_workbook(contents: str | None, _clear: int | None, filename: str | None, pending: Any):
+    """The same pre-check, sandboxed parse and validation as the Parameters page; nothing is applied.
+    A refused file is not taken: an earlier upload stays (only Clear clears it) and the message says so."""
     if ctx.triggered_id == ids.WHATIF_UPLOAD_CLEAR:
         return None, None
     if not contents:
         return no_update, no_update
-    name = filename or "workbook"
+    name = filename if isinstance(filename, str) and filename else "workbook"
+    kept = pv.refused_upload_note(name[:120], pending)
     try:
         result = pv.import_upload(contents, get_context().settings.max_upload_bytes)
     except (UnsafeWorkbookError, pv.UploadRefused) as exc:
-        return None, wviews.upload_status(name, 0, f"{name} was refused: {exc}")
+        return no_update, wviews.upload_status(name, 0, f"{name} was refused: {exc} — {kept}")
     if not result.ok or result.paramset is None:
         errors = result.report.errors
         listed = "; ".join(str(i) for i in errors[:3])
-        return None, wviews.upload_status(name, 0, f"{name}: {len(errors)} problem(s), e.g. {listed}. "
-                                                   "The Parameters page lists them all.")
+        return no_update, wviews.upload_status(name, 0, f"{name}: {len(errors)} problem(s), e.g. {listed}. "
+                                                        f"The Parameters page lists them all. {kept}")
     with get_context().store.read() as session:
         changes = len(diff_params(active_params(session), result.paramset))
     ps = result.paramset

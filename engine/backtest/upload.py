@@ -1,5 +1,5 @@
 """One uploaded CSV file as backtest data: one symbol (named after the file) or several in long format
-(a `symbol` column). Each symbol is validated by the CSV source's own loader; the rows of the other
+(a `symbol` column, each value a symbol by the order ticket's rule). Each symbol is validated by the CSV source's own loader; the rows of the other
 symbols are blanked out (not removed) so its messages keep the uploaded file's line numbers.
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ from engine.backtest.inputs import BacktestError, load_csv_files
 
 MAX_SYMBOLS = 50
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# the order ticket's rule (webapp/manual_orders.py SYMBOL_PATTERN): "A/B", "A_B", "." and ".." are no symbols
+SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")
 
 
 def frames_from_upload(data: bytes, filename: str) -> dict[str, pd.DataFrame]:
@@ -43,12 +45,16 @@ def frames_from_upload(data: bytes, filename: str) -> dict[str, pd.DataFrame]:
                 if len(rec) <= col or not rec[col].strip():
                     raise BacktestError(f"{name} line {i + 1}, column 'symbol': the symbol is missing")
                 symbols[i] = rec[col].strip().upper()
+                if not SYMBOL.match(symbols[i]):
+                    raise BacktestError(f"{name} line {i + 1}, column 'symbol': {rec[col].strip()[:20]!r} is not a "
+                                        "symbol; a symbol is 1 to 16 letters, digits, '.' or '-', starting with a "
+                                        "letter or digit (e.g. SPY)")
         distinct = sorted(set(symbols.values()))
         if len(distinct) > MAX_SYMBOLS:
             raise BacktestError(f"{name}: {len(distinct)} symbols; at most {MAX_SYMBOLS} per upload")
         files = {}
-        for sym in distinct:
-            folder = Path(tmp) / _SAFE.sub("_", sym)
+        for n, sym in enumerate(distinct):
+            folder = Path(tmp) / f"{n:03d}"  # numbered, not named after the symbol: two symbols never share one
             folder.mkdir()
             kept = [line if i <= first or symbols.get(i, sym) == sym else "" for i, line in enumerate(lines)]
             (folder / name).write_text("\n".join(kept) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ rename copies every version under the new name (numbers, authors and times kept,
 the old name deleted ("renamed to ..."). No schema change: the marker is a version row whose base is no preset."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -236,17 +236,30 @@ def regime_preset_table(session: Session, regimes: tuple[str, ...] = ()) -> dict
     return dict(sorted(table.items()))
 
 
-def set_regime_preset_table(store: Store, now: datetime, actor: str, mapping: Mapping[str, str]) -> None:
-    """Replace the table; every preset must exist (built-in or user) and every regime name be non-empty."""
+def set_regime_preset_table(store: Store, now: datetime, actor: str, mapping: Mapping[str, str],
+                            regimes: Collection[str] | None = None) -> None:
+    """Replace the table; every preset must exist (built-in or user) and every regime name be non-empty.
+
+    `regimes` (the active parameters' regimes; the Planner page passes them): the mapping must then be the whole
+    table, those regimes plus any the table holds already, since a replace drops every regime left out; an
+    unknown or a missing regime is refused by name and nothing changes."""
     with store.write() as session:
         known = set(list_presets(session))
+        before = {row.regime: row.preset for row in session.scalars(select(PlannerRegimePreset))}
+        if regimes is not None:
+            whole = set(regimes) | set(before)
+            if unknown := sorted(str(r) for r in mapping if r not in whole):
+                raise PresetError(f"regime -> preset table: '{unknown[0][:48]}' is not a regime of the active "
+                                  "parameters; reload the page")
+            if missing := sorted(whole - set(mapping)):
+                raise PresetError(f"regime -> preset table: regime(s) {', '.join(missing)} missing; the whole table "
+                                  "is saved at once, so reload the page and save again")
         for regime, preset in mapping.items():
             if not isinstance(regime, str) or not regime.strip() or len(regime) > 48:
                 raise PresetError(f"regime -> preset table: regime name {regime!r} must be 1 to 48 characters")
             if preset not in known:
                 raise PresetError(f"regime -> preset table: regime '{regime}': unknown preset '{preset}' "
                                   f"(presets: {', '.join(sorted(known))})")
-        before = {row.regime: row.preset for row in session.scalars(select(PlannerRegimePreset))}
         session.execute(delete(PlannerRegimePreset))
         session.flush()
         for regime, preset in mapping.items():

@@ -25,6 +25,8 @@ from tests.planner_page_fixtures import trader_request
 from tests.trading_control_fixtures import T0, open_position, seed_market
 from tests.tuning_fixtures import pending_proposal
 from webapp import backtest_jobs as jobs
+from webapp.planner_callbacks import preview_outputs
+from webapp.planner_overrides_panel import describe_outputs
 from webapp.planner_preset_callbacks import save_user_preset
 from webapp.trading_close import close_position
 
@@ -183,3 +185,18 @@ def test_save_preset_with_malformed_switches(trader_ctx, switch_ids: Any, switch
     assert "Not saved: Planner page: the module switches are malformed; reload the page" in str(message)
     assert not any(raw in str(message) for raw in RAW)
     assert options is no_update and users is no_update
+
+
+@pytest.mark.parametrize(("switch_ids", "switches"), [
+    ([{"name": "averaging_down"}, {"name": "profit_taking"}], [True]),
+    (["averaging_down"], [True]),
+])
+def test_preview_and_overrides_panel_with_malformed_switches(trader_ctx, switch_ids: Any, switches: Any) -> None:  # type: ignore[no-untyped-def]
+    """The plan preview and the overrides panel read the same switches: the same clear refusal, the last good
+    plan kept (no_update), never zip()'s or a subscript's Python text."""
+    sliders = [0.5, 0.4, 0.5, 0.5, 0.5, 0.5]
+    view, key, stamp, error = preview_outputs("default", sliders, switch_ids, switches, None)
+    assert (view, key, stamp) == (no_update, no_update, no_update)
+    assert error == "Planner page: the module switches are malformed; reload the page"
+    rows, *_rest = describe_outputs("default", sliders, switch_ids, switches, None, None)
+    assert rows.children == "Planner page: the module switches are malformed; reload the page"

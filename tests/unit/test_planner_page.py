@@ -191,19 +191,22 @@ def test_user_presets_save_versions_diff_and_restore_audited(page) -> None:  # t
 
 
 def test_regime_table_saved_audited_and_checked(page) -> None:  # type: ignore[no-untyped-def]
+    from engine.params import default_params
     from webapp.planner_regime_table import save_regime_table
 
-    ids = [{"type": "planner-regime", "name": r} for r in ("Bullish_Low", "Bearish_High")]
-    assert "Saved: Bearish_High → conservative" in str(save_regime_table(ids, ["default", "conservative"]))
+    names = [str(r.regime_name) for r in default_params().table("RegimeParameters")]  # the page sends every row
+    ids = [{"type": "planner-regime", "name": r} for r in names]
+    values = ["conservative" if r == "Bearish_High_Vol" else "default" for r in names]
+    assert "Saved: Bearish_High_Vol → conservative" in str(save_regime_table(ids, values))
     with page.store.read() as s:
-        assert api.regime_preset_table(s) == {"Bearish_High": "conservative", "Bullish_Low": "default"}
-        preset, why = api.preset_for_regime(s, "Bearish_High")
+        assert api.regime_preset_table(s) == dict.fromkeys(names, "default") | {"Bearish_High_Vol": "conservative"}
+        preset, why = api.preset_for_regime(s, "Bearish_High_Vol")
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "planner.set_regime_presets")).one()
     assert preset.name == "conservative" and "web:tess" in why and event.actor == "web:tess"
-    assert "unknown preset 'nope'" in str(save_regime_table(ids, ["default", "nope"]))
+    assert "unknown preset 'nope'" in str(save_regime_table(ids, [*values[:-1], "nope"]))
     assert "out of date" in str(save_regime_table(ids, ["default"]))
     with page.store.read() as s:
-        assert api.regime_preset_table(s)["Bearish_High"] == "conservative"  # the refused edit changed nothing
+        assert api.regime_preset_table(s)["Bearish_High_Vol"] == "conservative"  # the refused edit changed nothing
 
 
 def test_compare_and_stored_plans_answer_only_on_change(page) -> None:  # type: ignore[no-untyped-def]
