@@ -24,6 +24,7 @@ from webapp import (
     param_apply_callbacks,
     param_issue_text,
     param_rows,
+    param_search,
     param_version_callbacks,
     tuning_views,
 )
@@ -43,7 +44,7 @@ POLL_MS = 5000  # how often the page checks whether someone else applied a versi
 
 def layout(**_kwargs: object) -> html.Div:
     schema = pv.schema()
-    counts = pv.usage_counts(schema)
+    counts = param_search.usage_counts(schema)
     used, total = counts["*"]
     groups: dict[str, list] = {g: [] for g in GROUPS}
     for sh in schema.sheets:
@@ -54,7 +55,7 @@ def layout(**_kwargs: object) -> html.Div:
         html.Div() if not needed else read_only_note(
             "parameters-read-only", "Read-only for your role: you can explore and preview edits; applying, "
             f"uploading and rolling back versions need the {' or '.join(needed)} role."),
-        page_header("Parameters", f"{total} parameters and table columns in {pv.sheet_count_text(schema)}: "
+        page_header("Parameters", f"{total} parameters and table columns in {param_search.sheet_count_text(schema)}: "
                                   f"{used} used by the engine, {total - used} not used"),
         dcc.Store(id=ids.SHEET, data=FIRST_SHEET),
         dcc.Store(id=ids.LAYOUT, data=0),  # bumped when table rows are added or deleted: re-render
@@ -93,7 +94,7 @@ def layout(**_kwargs: object) -> html.Div:
 @dash.callback(Output(ids.SEARCH_RESULTS, "children"), Input(ids.SEARCH, "value"))
 @requires(Role.VIEWER)
 def show_search(text: str | None):
-    hits, total = pv.search(pv.schema(), text or "")
+    hits, total = param_search.search(pv.schema(), text or "")
     return chrome.search_hits(hits, total) if text and text.strip() else None
 
 
@@ -124,7 +125,7 @@ def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int |
     _ps, issues = pv.validate_candidate(schema, sheets)
     errors = param_issue_text.issues_by_key(schema, sheets, [i for i in issues if i.sheet == sheet])
     return ui.sheet_body(schema.sheet(sheet), sheets[sheet], errors, set(edits or {}),
-                         pv.usage_counts(schema)[sheet])
+                         param_search.usage_counts(schema)[sheet])
 
 
 @dash.callback(

@@ -276,46 +276,12 @@ def change_rows(changes: list[Any]) -> list[dict[str, Any]]:
              "new": cell_text(to_json_value(c.new))} for c in changes]
 
 
-# --- search and counts ------------------------------------------------------------------------
-def search(schema: Schema, text: str, limit: int = 40) -> tuple[list[tuple[str, str, str, str]], int]:
-    """Parameters and table columns whose name, label, description or unit contain every word."""
-    words = [w.lower() for w in (text or "").split() if w.strip()]
-    if not words:
-        return [], 0
-    hits = []
-    for sh, sec, f in schema.iter_fields():
-        hay = f"{sh.name} {sec.title or ''} {f.name} {f.header} {f.description} {f.unit}".lower()
-        if all(w in hay for w in words):
-            hits.append((sh.name, sec.title or sec.key, f.header, f.description))
-    return hits[:limit], len(hits)
-
-
-def usage_counts(schema: Schema) -> dict[str, tuple[int, int]]:
-    """Sheet -> (fields used by the engine, all fields), plus "*" for the whole schema."""
-    out: dict[str, tuple[int, int]] = {}
-    for sh, _sec, f in schema.iter_fields():
-        used, total = out.get(sh.name, (0, 0))
-        out[sh.name] = (used + f.used, total + 1)
-    out["*"] = (sum(u for u, _ in out.values()), sum(t for _, t in out.values()))
-    return out
-
-
 def schema() -> Schema:
     return load_schema()
 
 
 def defaults() -> ParamSet:
     return default_params()
-
-
-def sheet_count_text(schema: Schema) -> str:
-    """'31 workbook sheets plus the TradingRisk sheet that RegimeDesk adds': the schema's optional sheets are ours."""
-    added = [sh.name for sh in schema.sheets if sh.optional]
-    workbook = len(schema.sheets) - len(added)
-    if not added:
-        return f"{workbook} workbook sheets"
-    names = " and ".join(added)
-    return f"{workbook} workbook sheets plus the {names} sheet{'s' if len(added) > 1 else ''} that RegimeDesk adds"
 
 
 def count_of(count: int, noun: str) -> str:

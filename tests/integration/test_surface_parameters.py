@@ -16,6 +16,7 @@ import pytest
 from components.param_chrome import upload_warnings
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
+from webapp import param_search
 from webapp import param_views as pv
 
 REFERENCE = Path("/work/shared/reference/MR_CONFIG_STRATEGY_1.0.0.xlsx")
@@ -46,7 +47,7 @@ def _outputs(response: Any) -> dict[str, dict[str, Any]]:
 
 
 def test_sheet_count_names_the_sheet_regimedesk_adds() -> None:
-    assert pv.sheet_count_text(pv.schema()) == "31 workbook sheets plus the TradingRisk sheet that RegimeDesk adds"
+    assert param_search.sheet_count_text(pv.schema()) == "31 workbook sheets plus the TradingRisk sheet that RegimeDesk adds"
 
 
 def test_page_header_says_31_workbook_sheets(web) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from engine.params import default_params, load_schema
-from webapp import param_issue_text
+from webapp import param_issue_text, param_search
 from webapp import param_views as pv
 
 ATR = "ATRIndicatorsConfig|main|atr_period"
@@ -68,10 +68,10 @@ def test_upload_larger_than_the_limit_is_refused_before_decoding() -> None:
 
 def test_search_and_usage_counts() -> None:
     schema = load_schema()
-    hits, total = pv.search(schema, "atr period")
+    hits, total = param_search.search(schema, "atr period")
     assert total >= 1 and ("ATRIndicatorsConfig", "main", "atr_period", "ATR calculation period") in [
         (h[0], "main", h[2], h[3]) for h in hits]
-    assert pv.search(schema, "   ") == ([], 0)
-    counts = pv.usage_counts(schema)
+    assert param_search.search(schema, "   ") == ([], 0)
+    counts = param_search.usage_counts(schema)
     used, total_fields = counts["*"]
     assert 0 < used < total_fields == sum(t for k, (_u, t) in counts.items() if k != "*")
