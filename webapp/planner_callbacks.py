@@ -12,6 +12,7 @@ from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
 
 from components.formatting import money
 from engine.auth.roles import Role
@@ -61,19 +62,22 @@ def slider_box_outputs(trigger: object, names: object, sliders: object, boxes: o
     A moved slider writes its position into its box. A typed value in 0..1 moves the slider; one outside is
     clamped to the nearer end, the slider moves there and the message says so ("risk appetite 1.7 is outside
     0..1; used 1.0"); something that is no number leaves the slider and says so. Unchanged values answer
-    no_update, so the slider ↔ box round trip stops after one step and a message stays until the next change."""
+    nothing (PreventUpdate), so the slider ↔ box round trip stops after one step and a message stays until the next
+    change. The slider and box outputs are wildcard (ALL) outputs: Dash 4 takes only a list there, one entry per
+    slider (a bare no_update was refused with HTTP 400, so a typed value never moved its slider)."""
     if not isinstance(names, list) or not isinstance(sliders, list) or not isinstance(boxes, list) \
             or not len(names) == len(sliders) == len(boxes):
-        return no_update, no_update, no_update
-    keep: list[Any] = [no_update] * len(names)
+        raise PreventUpdate
+    keep: list[Any] = [no_update] * len(names)  # a wildcard (ALL) output takes a list: one no_update per slider
     kind = trigger.get("type") if isinstance(trigger, dict) else None
     if kind == ids.SLIDER:
         synced = [s if _number(b) != _number(s) else no_update for s, b in zip(sliders, boxes, strict=True)]
-        changed = any(b is not no_update for b in synced)
-        return no_update, (synced if changed else no_update), ("" if changed else no_update)
+        if not any(b is not no_update for b in synced):
+            raise PreventUpdate
+        return keep, synced, ""
     name = trigger.get("name") if kind == ids.SLIDER_BOX and isinstance(trigger, dict) else None
     if name not in names:
-        return no_update, no_update, no_update
+        raise PreventUpdate
     i = names.index(name)
     label, typed, current = SLIDER_LABELS.get(str(name), str(name)), _number(boxes[i]), _number(sliders[i])
     if typed is None:
@@ -82,13 +86,13 @@ def slider_box_outputs(trigger: object, names: object, sliders: object, boxes: o
         shown = "unchanged" if current is None else f"kept {current:g}"
         return keep, new_boxes, f"{label}: type a number from 0 to 1; {shown}."
     if typed == current:
-        return no_update, no_update, no_update
+        raise PreventUpdate
     used = min(max(typed, 0.0), 1.0)
     new_sliders: list[Any] = list(keep)
     if used != current:
         new_sliders[i] = used
     if used == typed:
-        return new_sliders, no_update, ""
+        return new_sliders, keep, ""
     new_boxes = list(keep)
     new_boxes[i] = used
     return new_sliders, new_boxes, f"{label} {typed:g} is outside 0..1; used {used:.1f}."
