@@ -22,7 +22,7 @@ from engine.backtest import runs
 from engine.backtest.inputs import BacktestCancelled, BacktestError
 from webapp import backtest_jobs as jobs
 from webapp import backtest_page_data as data
-from webapp.auth.access import requires
+from webapp.auth.access import requires, role_gate
 from webapp.background import job_store
 from webapp.context import get_context
 from webapp.control_actions import web_actor
@@ -82,7 +82,7 @@ def _form_card() -> dbc.Card:
         dbc.Label("Planner preset"), dcc.Dropdown(id=ids.PRESET, value="default", clearable=False,
                                                   options=data.preset_options(ctx.store)),
         dbc.Label("Name (optional)"), dbc.Input(id=ids.NAME, maxLength=120),
-        dbc.ButtonGroup([dbc.Button("Run backtest", id=ids.RUN, color="primary", size="sm"),
+        dbc.ButtonGroup([dbc.Button("Run backtest", id=ids.RUN, color="primary", size="sm", **role_gate(Role.TRADER)),
                          dbc.Button("Cancel", id=ids.CANCEL, color="secondary", size="sm", disabled=True)],
                         className="mt-2"),
         html.Div(dbc.Progress(id=ids.PROGRESS, value=0, label="", striped=True, animated=True),

@@ -25,7 +25,7 @@ from engine.tuning.live import stored_scorecard
 from engine.tuning.scorecard import UNITS as SCORECARD_UNITS  # older stored cards carry no unit
 from engine.tuning.validation import ValidationReport
 from engine.tuning.version_check import VersionCheckError, validate_version
-from webapp.auth.access import requires
+from webapp.auth.access import requires, role_gate
 from webapp.background import job_store
 from webapp.context import get_context
 from webapp.control_actions import web_actor
@@ -156,11 +156,12 @@ def tuning_card() -> dbc.Card:
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=parameters_ids.TUNING_PROPOSAL, placeholder="pending proposal…"), md=4),
             dbc.Col([dbc.Button("Approve", id=parameters_ids.TUNING_APPROVE, color="success", size="sm",
-                                className="me-1"),
-                     dbc.Button("Reject", id=parameters_ids.TUNING_REJECT, color="secondary", size="sm")], md=3),
+                                className="me-1", **role_gate(Role.ADMIN)),
+                     dbc.Button("Reject", id=parameters_ids.TUNING_REJECT, color="secondary", size="sm",
+                                **role_gate(Role.ADMIN))], md=3),
             dbc.Col(dcc.Dropdown(id=parameters_ids.TUNING_VERSION, placeholder="validate a version…"), md=3),
             dbc.Col([dbc.Button("Validate by backtest", id=parameters_ids.TUNING_VALIDATE, size="sm",
-                                className="me-1"),
+                                className="me-1", **role_gate(Role.TRADER)),
                      dbc.Button("Cancel", id=parameters_ids.TUNING_CANCEL, size="sm", color="secondary",
                                 disabled=True)], md=2),
         ], className="g-1 my-1"),

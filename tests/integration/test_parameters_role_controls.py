@@ -46,9 +46,9 @@ def _walk(node: Any, parent: Any = None) -> Iterator[tuple[dict[str, Any], Any]]
         yield from _walk(node["props"].get("children"), node)
 
 
-def _layout(client: Any) -> Any:
+def _layout(client: Any, page: str = "/parameters") -> Any:
     router = wr.find(wr.dependencies(client), "_pages_content.children")
-    path = next(p["path"] for p in dash.page_registry.values() if p["path"] == "/parameters")
+    path = next(p["path"] for p in dash.page_registry.values() if p["path"] == page)
     response = wr.call(client, router, {"_pages_location.pathname": path})
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     return response.get_json()["response"]["_pages_content"]["children"]
@@ -87,6 +87,26 @@ def test_layout_disables_apply_upload_and_rollback_for_a_role_that_may_not_use_t
     assert (note == []) is may
     if not may:
         assert "need the admin role" in str(note[0]["props"]["children"])
+
+
+MAY_VALIDATE = {"viewer": False, "trader": True, "admin": True}  # "trader: ... run a tuning validation" (README)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_tuning_and_backtest_buttons_follow_the_role(web, role: str) -> None:  # type: ignore[no-untyped-def]
+    """Approve / Reject a tuning proposal: admin; Validate by backtest and Run backtest: trader and admin. A role
+    below sees them disabled with a title naming the role (a click was a 403 and an error toast)."""
+    _app, clients, _store = web
+    layout = _layout(clients[role])
+    for ident, may in (("parameters-tuning-approve", MAY_CHANGE_PARAMETERS[role]),
+                       ("parameters-tuning-reject", MAY_CHANGE_PARAMETERS[role]),
+                       ("parameters-tuning-validate", MAY_VALIDATE[role])):
+        button, _parent = _find(layout, ident)
+        assert button["props"]["disabled"] is (not may), ident
+        needed = "admin" if "validate" not in ident else "trader"
+        assert (button["props"].get("title") == f"needs the {needed} role; you are {role}") is (not may), ident
+    run, _parent = _find(_layout(clients[role], "/backtest"), "backtest-run")
+    assert run["props"]["disabled"] is (not MAY_VALIDATE[role])
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from engine.auth.roles import Role
+from engine.auth import principal
+from engine.auth.roles import Role, at_least
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,3 +87,13 @@ def callback_role(callback_map: Mapping[str, Any], output: str) -> str | None:
 
 def route_access(endpoint: str | None) -> str | None:
     return ROUTE_ACCESS.get(endpoint) if endpoint else None
+
+
+def role_gate(role: Role) -> dict[str, Any]:
+    """A button's props for the logged-in user: enabled when their role may use it, else disabled with a title
+    saying which role it needs. Only a courtesy (a click would be refused with 403 and audited); the guard checks
+    the callback's own @requires whatever the page shows."""
+    current = principal.current().role
+    if at_least(current, role):
+        return {"disabled": False}
+    return {"disabled": True, "title": f"needs the {role.value} role; you are {current or 'not logged in'}"}
