@@ -91,7 +91,7 @@ def turn_page(_prev: object, _next: object, *args: object) -> int:
 
 
 @dash.callback(Output(ids.GRID, "rowData"), Output(ids.COUNT, "children"), Output(ids.EXPORT, "href"),
-               Output(ids.FILTER_ACTION, "options"),
+               Output(ids.FILTER_ACTION, "options"), Output(ids.PREV, "disabled"), Output(ids.NEXT, "disabled"),
                Input(ids.INTERVAL, "n_intervals"), Input(ids.PAGE, "data"),
                Input(ids.FILTER_USER, "value"), Input(ids.FILTER_ACTION, "value"),
                Input(ids.FILTER_KIND, "value"), Input(ids.FILTER_OUTCOME, "value"),
@@ -108,4 +108,5 @@ def refresh_audit(_n: object, number: object, user: object, action: object, kind
     first = page_no * PAGE_SIZE
     count = (f"events {first + 1}–{first + len(rows)} of {total}" if rows else f"no events here ({total} match)")
     options = [{"label": a, "value": a} for a in actions] if actions is not None else no_update
-    return rows, count, export_link(values), options
+    # Newer on the newest page and Older on the oldest lead nowhere (an empty page, a click back): disabled
+    return rows, count, export_link(values), options, page_no == 0, first + len(rows) >= total

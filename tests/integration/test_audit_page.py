@@ -49,8 +49,10 @@ def test_filters_and_pages_reach_the_whole_history(audit_app) -> None:  # type: 
     everything = fetch()
     # 1,230 events + the viewer's creation and own login: newest page first, 100 rows
     assert everything["audit-count"]["children"] == "events 1–100 of 1232"
+    assert (everything["audit-prev"]["disabled"], everything["audit-next"]["disabled"]) == (True, False)
     last = fetch(page=12)
     assert last["audit-count"]["children"] == "events 1201–1232 of 1232"
+    assert (last["audit-prev"]["disabled"], last["audit-next"]["disabled"]) == (False, True)  # the oldest page
     assert last["audit-grid"]["rowData"][-1]["target"] == "ALFA-0"  # the oldest event is reachable
     automatic = fetch(kind="automatic")
     assert automatic["audit-count"]["children"].endswith("of 1200")
