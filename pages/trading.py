@@ -96,8 +96,10 @@ def layout(**_kwargs: object) -> html.Div:
         trading_positions.shape_store(),
         trading_orders.shape_store(),
         dbc.Row([dbc.Col(_controls(trader), lg=6), dbc.Col(_card("Last control action (live)", ids.section("progress")), lg=6)]),
-        dbc.Row([dbc.Col([_card("Positions", ids.section("positions")), html.Div(id=ids.CLOSE_RESULT)], lg=6),
-                 dbc.Col(_card("Open orders", ids.section("orders")), lg=6)]),
+        # side by side only from 1400 px (xxl): the open orders' 11 columns and their Cancel button do not fit half
+        # of a 1366 px laptop screen
+        dbc.Row([dbc.Col([_card("Positions", ids.section("positions")), html.Div(id=ids.CLOSE_RESULT)], xxl=6),
+                 dbc.Col(_card("Open orders", ids.section("orders")), xxl=6)]),
         html.Div(trading_ticket.ticket_card(), hidden=not trader, id=ids.TICKET_BOX),
         execution_section(trader),  # protective stops and sliced parents (webapp/execution_callbacks.py)
         dbc.Row([dbc.Col(_card("Recent fills", ids.section("fills")), lg=6),
