@@ -9,9 +9,9 @@ from tests.auth_helpers import browser_login
 
 
 def _spark_length(dash_duo, name: str) -> int:  # type: ignore[no-untyped-def]
-    spans = dash_duo.driver.find_elements(
-        "css selector", f'[id*="health-spark"][id*="{name}"] > span')
-    return len(spans)
+    """Points in a check's sparkline: one block character each (runs of one status share a span)."""
+    sparks = dash_duo.driver.find_elements("css selector", f'[id*="health-spark"][id*="{name}"]')
+    return len(sparks[0].text.strip()) if sparks else 0
 
 
 def test_hlt001_sparklines_grow_and_a_killed_engine_shows_dead(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
