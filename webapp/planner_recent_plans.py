@@ -8,7 +8,7 @@ import dash
 from dash import Input, Output, State, no_update
 
 from engine.auth.roles import Role
-from engine.planner import preset_store
+from engine.planner import plan_store
 from webapp import planner_ids as ids
 from webapp import planner_preview as pv
 from webapp.auth.access import requires
@@ -21,7 +21,7 @@ def recent_outputs(shown: object, tab: object = "recent") -> tuple[Any, Any]:
     if tab != "recent":
         return no_update, no_update
     with get_context().store.read() as session:
-        plans = preset_store.recent_plans(session, limit=20)
+        plans = plan_store.recent_plans(session, limit=20)
     stamp = pv.digest([(p.created_at, p.executed) for p in plans])
     if stamp == shown:
         return no_update, no_update

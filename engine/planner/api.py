@@ -3,22 +3,20 @@ from __future__ import annotations
 
 from engine.planner.cache_key import plan_cache_key
 from engine.planner.execute import SendOutcome, close_position, send_plan
+from engine.planner.plan_store import StoredPlan, recent_plans, store_plan
 from engine.planner.planner import Planner, build_planner
 from engine.planner.portfolio import portfolio_state
 from engine.planner.preset import BUILT_IN_PRESETS, PlannerPreset, PresetError, compose_preset, load_preset
 from engine.planner.preset_store import (
     PresetVersion,
-    StoredPlan,
     diff_presets,
     list_presets,
     preset_for_regime,
     preset_versions,
-    recent_plans,
     regime_preset_table,
     restore_preset_version,
     save_user_preset,
     set_regime_preset_table,
-    store_plan,
 )
 from engine.planner.sliders import SLIDERS, SliderSpec
 from engine.planner.turnover_anchor import EXPLANATION as TURNOVER_ANCHOR_EXPLANATION

@@ -12,9 +12,10 @@ from engine.context import EngineContext
 from engine.lease import check_fence
 from engine.params.versions import active_params
 from engine.planner.execute import send_plan
+from engine.planner.plan_store import store_plan
 from engine.planner.planner import build_planner
 from engine.planner.portfolio import portfolio_state
-from engine.planner.preset_store import preset_for_regime, store_plan
+from engine.planner.preset_store import preset_for_regime
 from engine.planner.types import PlanResult
 from engine.store.models import BarRow, PlannerPlan
 from engine.trading.risk_limits import RiskLimits

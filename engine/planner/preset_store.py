@@ -1,5 +1,5 @@
 """Presets in the store: user preset versions (author, time, diffable, restorable, renamable, deletable), the
-regime -> preset table and the stored plans. Every write is audited with the acting user.
+regime -> preset table. Every write is audited with the acting user (the stored plans: plan_store.py).
 
 Deleting and renaming never rewrite history (planner_preset_versions rows are only ever added, see the model):
 a delete appends a *deletion marker* version (base "", note "deleted by ..."), which hides the preset from
@@ -12,14 +12,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, delete, desc, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.planner.preset import BUILT_IN_PRESETS, PlannerPreset, PresetError, compose_preset, load_preset
-from engine.planner.types import PlanResult
 from engine.store.db import Store
-from engine.store.models import PlannerPlan, PlannerPresetVersion, PlannerRegimePreset
+from engine.store.models import PlannerPresetVersion, PlannerRegimePreset
 
 DEFAULT_PRESET = "default"
 MAX_NAME = 64
@@ -41,24 +40,6 @@ class PresetVersion:
     def deleted(self) -> bool:
         """A deletion marker (the preset was deleted or renamed at this version), not a preset."""
         return self.base == DELETED_BASE
-
-
-@dataclass(frozen=True)
-class StoredPlan:
-    id: int
-    created_at: datetime
-    origin: str
-    preset: str
-    sliders: dict[str, float]
-    regime: str | None
-    preset_reason: str
-    param_version_id: int | None
-    sequences_evaluated: int
-    elapsed_ms: float
-    steps: list[dict[str, object]]
-    score: dict[str, float]
-    executed: bool
-    outcomes: list[dict[str, object]]
 
 
 def _version(row: PlannerPresetVersion) -> PresetVersion:
@@ -289,25 +270,3 @@ def preset_for_regime(session: Session, regime: str | None, hold: str | None = N
     if row.preset not in presets:
         return presets[DEFAULT_PRESET], f"regime {regime}: preset '{row.preset}' is missing, default applies"
     return presets[row.preset], f"regime {regime} -> preset {row.preset} (set by {row.author})"
-
-
-def store_plan(session: Session, now: datetime, plan: PlanResult, origin: str, sliders: Mapping[str, float],
-               param_version_id: int | None, executed: bool = False) -> PlannerPlan:
-    row = PlannerPlan(
-        created_at=now, origin=origin, preset=plan.preset, sliders=dict(sliders), regime=plan.regime,
-        preset_reason=plan.preset_reason, param_version_id=param_version_id,
-        sequences_evaluated=plan.sequences_evaluated, elapsed_ms=round(plan.elapsed_ms, 3),
-        steps=[{"symbol": s.symbol, "side": s.side, "qty": s.qty, "price": s.price, "notional": round(s.notional, 2),
-                "calculator": s.calculator, "pattern": s.pattern, "reason": s.reason, "cash_after": s.cash_after}
-               for s in plan.steps],
-        score={k: float(v) for k, v in plan.score.items()}, executed=executed, outcomes=[])
-    session.add(row)
-    session.flush()
-    return row
-
-
-def recent_plans(session: Session, limit: int = 20) -> list[StoredPlan]:
-    rows = session.scalars(select(PlannerPlan).order_by(desc(PlannerPlan.id)).limit(max(1, min(limit, 500))))
-    return [StoredPlan(r.id, r.created_at, r.origin, r.preset, dict(r.sliders), r.regime, r.preset_reason,
-                       r.param_version_id, r.sequences_evaluated, r.elapsed_ms, list(r.steps), dict(r.score),
-                       r.executed, list(r.outcomes)) for r in rows]

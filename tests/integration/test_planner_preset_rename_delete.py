@@ -14,16 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from engine.planner.api import PlanResult, PresetError
+from engine.planner.plan_store import recent_plans, store_plan
 from engine.planner.preset_store import (
     delete_user_preset,
     list_presets,
     preset_versions,
-    recent_plans,
     rename_user_preset,
     restore_preset_version,
     save_user_preset,
     set_regime_preset_table,
-    store_plan,
 )
 from engine.store.db import Store
 from engine.store.migrate import open_store
