@@ -22,6 +22,9 @@ OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
 CONTINGENT_TYPES = (OrderType.STOP.value, OrderType.TRAILING_STOP.value)
 _RANK = {OrderStatus.PENDING_NEW: 0, OrderStatus.NEW: 1, OrderStatus.PARTIALLY_FILLED: 2}
 TERMINAL_RANK = 3
+# The reason the sync gives an order the broker still did not know after the grace: our guess, not the broker's
+# word, so any later broker view of the order replaces it (a send that was still in flight did arrive).
+NEVER_RECEIVED = "broker: never received"
 
 
 def _rank(status: OrderStatus) -> int:
@@ -41,10 +44,14 @@ def apply_broker_order(row: OrderRow, order: BrokerOrder, now: datetime) -> bool
     """Bring a stored order up to the broker's view; returns True when something changed.
 
     A larger broker filled quantity always lands, even on a terminal row (a fill after our cancel is still
-    a fill, and parents count children by it); a broker view never lowers it or reopens a terminal status."""
+    a fill, and parents count children by it); a broker view never lowers it or reopens a terminal status,
+    except the REJECTED the sync guessed for an order the broker did not know yet (NEVER_RECEIVED)."""
     old = OrderStatus(row.status)
-    new = _next_status(old, order.status)
+    guessed = old is OrderStatus.REJECTED and (row.reject_reason or "").startswith(NEVER_RECEIVED)
+    new = order.status if guessed else _next_status(old, order.status)
     changed = False
+    if guessed:  # the broker has the order after all: its view stands, our "never received" goes
+        row.reject_reason, changed = None, True
     if new is order.status and row.broker_order_id != order.broker_order_id:  # a view whose status we took
         row.broker_order_id, changed = order.broker_order_id, True
     if new is not old:

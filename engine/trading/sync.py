@@ -31,7 +31,7 @@ from engine.trading.brokers.base import (
     ReadsBooksAtOnce,
 )
 from engine.trading.equity import update_marks
-from engine.trading.orders import apply_broker_order
+from engine.trading.orders import NEVER_RECEIVED, apply_broker_order
 from engine.trading.risk_limits import RiskLimits, active_limits_in
 from engine.trading.triggers import equity_triggers
 from engine.trading.upserts import insert_ignoring, table_of, upsert
@@ -189,7 +189,7 @@ def _apply_orders(s: Session, orders: list[BrokerOrder], lookups: dict[str, Brok
             report.pending_resolved += 1
         elif wall - (to_wall(row.created_at) if to_wall else row.created_at) > PENDING_GRACE:
             row.status, row.updated_at = OrderStatus.REJECTED.value, now
-            row.reject_reason = "broker: never received (the engine stopped or the broker was down before it was sent)"
+            row.reject_reason = f"{NEVER_RECEIVED} (the engine stopped or the broker was down before it was sent)"
             report.pending_resolved += 1
 
 
