@@ -31,7 +31,7 @@ def _num(value: float | np.floating | None) -> float | None:
 
 def _positive_finite(value: object) -> bool:
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any object may come in: float() refusing it is the check
     except (TypeError, ValueError):
         return False
     return math.isfinite(number) and number > 0

@@ -54,7 +54,7 @@ def test_trd017_set_a_trailing_stop(dash_duo, embedded_app) -> None:  # type: ig
     fill(dash_duo, "#trading-stop-symbol", symbol.lower())
     fill(dash_duo, "#trading-stop-trail", "150")  # out of range: refused, the field named
     scroll_click(dash_duo, dash_duo.find_element("#trading-stop-submit"))  # instant: Bootstrap scrolls smoothly
-    dash_duo.wait_for_contains_text("#trading-stop-result", "trail_pct must be above 0 and below 100", timeout=10)
+    dash_duo.wait_for_contains_text("#trading-stop-result", "trailing % must be above 0 and below 100", timeout=10)
     with ctx.store.read() as s:
         assert s.scalars(select(ProtectiveStop)).first() is None
 
