@@ -5,51 +5,49 @@ Sent on: trading HALTED / REDUCING / STOPPED (every state change goes through en
 the message leaves after the transaction commits), a check turning unhealthy, the dead-man's switch, and
 a failed kill switch step.
 
-`send()` never blocks its caller: it puts the message on a small bounded queue (a full queue drops the
-message and says so in the log) and one worker thread delivers it, target by target, retrying a failed
-target with backoff (ATTEMPTS tries). The URLs are secrets (they hold tokens): logs and the UI only
+`send()` never blocks its caller: each target has its own bounded queue and worker thread
+(engine/notify_delivery.py), so a dead target delays only itself; a full queue drops its oldest
+lowest-level message, never a failure (HALT). A flapping check pages at most once per CHECK_COOLDOWN_S;
+the next page says how many were held back. The URLs are secrets (they hold tokens): logs and the UI only
 ever show `masked(url)`, and apprise's own log lines pass through a filter that masks them too.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from engine.notify_delivery import (
+    ATTEMPTS,
+    BACKOFF_S,
+    BUDGET_S,
+    QUEUE_SIZE,
+    TRY_TIMEOUT_S,
+    Delivery,
+    Message,
+    TargetWorker,
+    masked,
+)
 from engine.settings import load_settings
 from engine.store.models import HealthResult
 
 if TYPE_CHECKING:
     from engine.store.db import Store
 
+__all__ = ["Delivery", "Message", "Notifier", "masked"]
+
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 100
-ATTEMPTS = 4  # per target: the first try and 3 retries
-BACKOFF_S = (0.5, 1.0, 2.0)  # wait before retry n
+CHECK_COOLDOWN_S = 15 * 60  # at most one "unhealthy" page per check in this window
 AFTER_COMMIT_KEY = "regimedesk_notify_after_commit"
 # loggers that may print a target URL (apprise itself; urllib3 logs request paths at DEBUG)
 MASKED_LOGGERS = ("apprise", "urllib3.connectionpool")
-
-
-def masked(url: str) -> str:
-    """`scheme://host/…` with every credential, token and path replaced: safe to log and show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(invalid URL)"
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/***" if parts.scheme else "***"
 
 
 class _MaskSecrets(logging.Filter):
@@ -75,40 +73,41 @@ class _MaskSecrets(logging.Filter):
         return True
 
 
-@dataclass
-class Message:
-    title: str
-    body: str
-    level: str = "warning"  # info | success | warning | failure (apprise's NotifyType values)
-    tries: dict[str, int] = field(default_factory=dict)
+class Cooldown:
+    """At most one message per key per `seconds`; counts what it held back so the next message can say so."""
 
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
 
-@dataclass
-class Delivery:
-    target: str  # masked
-    ok: bool
-    attempts: int
-    title: str
+    def admit(self, key: str) -> int | None:
+        """None: hold this one back. Otherwise it may go, and this many were held back before it."""
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.seconds:
+                self._held[key] = self._held.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            return self._held.pop(key, 0)
 
 
 class Notifier:
-    """A bounded queue and one worker thread delivering to every target, with retry."""
+    """One TargetWorker (bounded queue, worker thread, retry) per target, and the per-check cooldown."""
 
     def __init__(self, urls: Iterable[str], *, queue_size: int = QUEUE_SIZE, attempts: int = ATTEMPTS,
-                 backoff_s: tuple[float, ...] = BACKOFF_S,
+                 backoff_s: tuple[float, ...] = BACKOFF_S, try_timeout_s: float = TRY_TIMEOUT_S,
+                 budget_s: float = BUDGET_S, check_cooldown_s: float = CHECK_COOLDOWN_S,
+                 clock: Callable[[], float] = time.monotonic,
                  on_delivery: Callable[[Delivery], None] | None = None) -> None:
         self.urls = [u for u in urls if u]
-        self.attempts = attempts
-        self.backoff_s = backoff_s
-        self.on_delivery = on_delivery
-        self.dropped = 0
-        self.delivered = 0
-        self.failed = 0
-        self._pending = 0
-        self._queue: queue.Queue[Message | None] = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self.workers = [TargetWorker(url, f"regimedesk-notify-{i}", queue_size=queue_size, attempts=attempts,
+                                     backoff_s=backoff_s, try_timeout_s=try_timeout_s, budget_s=budget_s,
+                                     on_delivery=on_delivery) for i, url in enumerate(self.urls)]
+        self.cooldown = Cooldown(check_cooldown_s, clock)
+        self._stopped = False
         self._filter = _MaskSecrets(self.urls)
         for name in MASKED_LOGGERS:
             logging.getLogger(name).addFilter(self._filter)
@@ -122,76 +121,28 @@ class Notifier:
         return [masked(u) for u in self.urls]
 
     def send(self, title: str, body: str, level: str = "warning") -> bool:
-        """Queue a message for every target; never blocks. False when disabled, stopped or the queue is full."""
-        if not self.urls or self._stop.is_set():
+        """Queue a message for every target; never blocks. False when disabled, stopped, or a full queue of
+        some target dropped this very message."""
+        if not self.urls or self._stopped:
             return False
-        self._ensure_worker()
-        with self._lock:
-            self._pending += 1
-        try:
-            self._queue.put_nowait(Message(title[:250], body[:4000], level))
-        except queue.Full:
-            with self._lock:
-                self._pending -= 1
-            self.dropped += 1
-            log.error("notification queue full (%d waiting): dropped %r", self._queue.qsize(), title)
-            return False
-        return True
+        message = Message(title[:250], body[:4000], level)
+        return all([worker.put(message) for worker in self.workers])
 
-    def _ensure_worker(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="regimedesk-notify", daemon=True)
-                self._thread.start()
+    @property
+    def dropped(self) -> int:
+        return sum(w.dropped for w in self.workers)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                if self._stop.is_set():
-                    return
-                continue
-            if item is None:
-                return
-            try:
-                self._deliver(item)
-            except Exception:  # noqa: BLE001 - the worker must survive anything one message does
-                log.exception("notification %r could not be delivered", item.title)
-            finally:
-                with self._lock:
-                    self._pending -= 1
+    @property
+    def delivered(self) -> int:
+        return sum(w.delivered for w in self.workers)
 
-    def _deliver(self, message: Message) -> None:
-        import apprise
-
-        for url in self.urls:
-            ok, attempt = False, 0
-            for attempt in range(1, self.attempts + 1):
-                if attempt > 1 and self._stop.wait(self.backoff_s[min(attempt - 2, len(self.backoff_s) - 1)]):
-                    break  # stopping: no more retries
-                target = apprise.Apprise()
-                if not target.add(url):
-                    log.error("notification target %s is not a valid apprise URL", masked(url))
-                    break
-                ok = bool(target.notify(body=message.body, title=message.title, notify_type=message.level))
-                if ok:
-                    break
-                log.warning("notification %r to %s failed (attempt %d of %d)", message.title, masked(url), attempt,
-                            self.attempts)
-            if ok:
-                self.delivered += 1
-            else:
-                self.failed += 1
-                log.error("notification %r to %s not delivered after %d attempt(s)", message.title, masked(url),
-                          attempt)
-            if self.on_delivery is not None:
-                self.on_delivery(Delivery(masked(url), ok, attempt, message.title))
+    @property
+    def failed(self) -> int:
+        return sum(w.failed for w in self.workers)
 
     @property
     def pending(self) -> int:
-        with self._lock:
-            return self._pending
+        return sum(w.pending for w in self.workers)
 
     def flush(self, timeout_s: float) -> bool:
         """Wait (bounded) until every queued message was delivered or given up; True when none is left."""
@@ -201,13 +152,11 @@ class Notifier:
         return self.pending == 0
 
     def stop(self, flush_s: float = 3.0) -> None:
-        """Deliver what is queued (at most `flush_s`), then end the worker."""
+        """Deliver what is queued (at most `flush_s`), then end the workers."""
         self.flush(flush_s)
-        self._stop.set()
-        if self._thread is not None and self._thread.is_alive():
-            with contextlib.suppress(queue.Full):
-                self._queue.put_nowait(None)
-            self._thread.join(timeout=1.0)
+        self._stopped = True
+        for worker in self.workers:
+            worker.stop(join_s=1.0 / max(len(self.workers), 1))
         for name in MASKED_LOGGERS:
             logging.getLogger(name).removeFilter(self._filter)
 
@@ -217,9 +166,9 @@ _lock = threading.Lock()
 _process: dict[str, Notifier] = {}  # the one Notifier of this process, keyed "default"
 
 
-def configure(urls: Iterable[str]) -> Notifier:
-    """Set this process's notifier (replacing and stopping any earlier one)."""
-    notifier = Notifier(urls)
+def configure(urls: Iterable[str], **options: Any) -> Notifier:
+    """Set this process's notifier (replacing and stopping any earlier one); `options` go to Notifier."""
+    notifier = Notifier(urls, **options)
     with _lock:
         old = _process.pop("default", None)
         _process["default"] = notifier
@@ -286,18 +235,26 @@ def state_change(session: Session, frm: Any, to: Any, actor: str, reason: str) -
 
 def unhealthy_checks(store: Store, results: Iterable[Any]) -> int:
     """Called by the engine's health job before it stores `results`: tell people about every check that
-    has just turned unhealthy (its previous stored result was not). Returns how many were sent."""
-    from sqlalchemy import select
-
-
+    has just turned unhealthy (its previous stored result was not), at most once per check per cooldown
+    (a check flapping unhealthy/degraded paged every flap). Returns how many were sent."""
     bad = [r for r in results if getattr(r, "status", "") == "unhealthy"]
-    if not bad:
+    notifier = current()
+    if not bad or not notifier.enabled:
         return 0
     sent = 0
     with store.read() as s:
         for check in bad:
             before = s.scalar(select(HealthResult.status).where(HealthResult.name == check.name[:64])
                               .order_by(HealthResult.ts.desc()).limit(1))
-            if before != "unhealthy":
-                sent += notify(f"RegimeDesk: {check.name} unhealthy", str(getattr(check, "detail", "")), "failure")
+            if before == "unhealthy":
+                continue
+            held = notifier.cooldown.admit(check.name)
+            if held is None:
+                log.info("check %s unhealthy again: message held back (cooldown)", check.name)
+                continue
+            body = str(getattr(check, "detail", ""))
+            if held:
+                body += (f"\n({held} more unhealthy report(s) of this check held back since the previous message: "
+                         f"at most one per {notifier.cooldown.seconds / 60:g} min)")
+            sent += notifier.send(f"RegimeDesk: {check.name} unhealthy", body, "failure")
     return sent

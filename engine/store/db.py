@@ -3,6 +3,11 @@
 Use `store.read()` for queries and `store.write()` for changes. On SQLite a write transaction
 takes the write lock at BEGIN (BEGIN IMMEDIATE), so two processes never deadlock upgrading a
 read lock; readers are never blocked thanks to WAL.
+
+PostgreSQL connections are bounded: a connect timeout and TCP keepalives, so a server that accepts TCP but
+never answers (or a peer that vanished) fails a caller after seconds instead of holding it forever. No
+global statement_timeout: migrations and bulk writes may legitimately run long; short checks (readiness)
+bound their own transaction with `bound_statements`.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +27,9 @@ from engine.store.write_gate import NoGate, gate_for
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 5  # libpq rounds anything below 2 up to 2
+# probe an idle connection after 30 s, every 10 s, give up after 3 unanswered probes (~1 min for a dead peer)
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 class StoreError(Exception):
@@ -60,6 +68,17 @@ def _normalise_pg_url(url: str) -> str:
     return url
 
 
+def pg_connect_args() -> dict[str, int]:
+    """psycopg (libpq) connection parameters that keep a dead or mute server from hanging a caller."""
+    return {"connect_timeout": PG_CONNECT_TIMEOUT_S, **PG_KEEPALIVES}
+
+
+def bound_statements(session: Session, timeout_ms: int) -> None:
+    """Limit every statement of `session`'s current transaction (PostgreSQL: SET LOCAL, gone at its end)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_ms))})
+
+
 def _name_pg_session(_dialect, _conn_rec, _cargs, cparams) -> None:
     """Name each PostgreSQL session after its process, so pg_stat_activity (and the kill switch's
     lock release, see pg_locks) says whose session it is."""
@@ -80,7 +99,8 @@ class Store:
             if database and database != ":memory:":
                 self._gate = gate_for(database)
         else:
-            self.engine = create_engine(_normalise_pg_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+            self.engine = create_engine(_normalise_pg_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5,
+                                        connect_args=pg_connect_args())
             event.listen(self.engine, "do_connect", _name_pg_session)
             write_engine = self.engine
         self._reader = sessionmaker(self.engine, expire_on_commit=False)

@@ -1,0 +1,104 @@
+"""A PostgreSQL that accepts TCP but never answers must not hang /readyz (issue: readiness blocked > 20 s, each
+probe holding one of the few web threads): connecting is bounded by the store's connect timeout, the probe's
+own statements by a statement_timeout that ends with its transaction."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from engine.store.db import PG_CONNECT_TIMEOUT_S, Store
+from webapp.readiness import STATEMENT_TIMEOUT_MS, readiness
+
+CONNECT_TIMEOUT_S = PG_CONNECT_TIMEOUT_S  # the store's connect timeout (5 s)
+
+
+class MuteServer:
+    """Accepts TCP connections on 127.0.0.1 and never sends a byte (a hung PostgreSQL), for a bounded time."""
+
+    def __init__(self, lifetime_s: float) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted: list[socket.socket] = []
+        self.deadline = time.monotonic() + lifetime_s
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set() and time.monotonic() < self.deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(conn)
+
+    def __enter__(self) -> MuteServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=2.0)
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+def _timed(store: Store, bound_s: float) -> tuple[float, Any]:
+    """readiness(store) in a thread, waited for at most `bound_s` (the old code never returned)."""
+    out: list[tuple[bool, str]] = []
+    worker = threading.Thread(target=lambda: out.append(readiness(store)), daemon=True)
+    t0 = time.monotonic()
+    worker.start()
+    worker.join(timeout=bound_s)
+    return time.monotonic() - t0, (out[0] if out else None)
+
+
+def test_readiness_answers_503_in_time_against_a_mute_postgresql():
+    bound_s = 3 * CONNECT_TIMEOUT_S  # the connect timeout, plus slack for a loaded machine; never "forever"
+    with MuteServer(lifetime_s=bound_s + 5) as mute:
+        store = Store(f"postgresql+psycopg://postgres@127.0.0.1:{mute.port}/regimedesk")
+        took, answer = _timed(store, bound_s)
+        assert mute.accepted, "the probe never reached the mute server"
+        assert answer is not None, f"readiness still blocked after {took:.1f} s (connect timeout {CONNECT_TIMEOUT_S} s)"
+        ready, reason = answer
+        assert took >= CONNECT_TIMEOUT_S * 0.9  # it waited for the connect timeout, not less
+        assert not ready and reason.startswith("store did not answer in time"), reason
+        assert f"{CONNECT_TIMEOUT_S} s to connect" in reason
+        store.dispose()
+
+
+def test_the_probe_timeout_stays_in_its_transaction_and_connections_keep_alive(pg_url):
+    store = Store(pg_url)
+    store.engine.pool.dispose()
+    try:
+        assert readiness(store) == (True, "")
+        with store.engine.connect() as conn:  # the pool's one connection: the probe's SET LOCAL is gone
+            assert conn.scalar(text("SHOW statement_timeout")) == "0"  # engine statements keep no limit
+            dsn = conn.connection.dbapi_connection.info.dsn  # type: ignore[union-attr]
+        assert f"connect_timeout={CONNECT_TIMEOUT_S}" in dsn and "keepalives=1" in dsn
+        assert "keepalives_idle=" in dsn and "keepalives_interval=" in dsn and "keepalives_count=" in dsn
+    finally:
+        store.dispose()
+
+
+def test_a_blocked_probe_statement_is_cut_by_its_own_timeout(pg_url):
+    """Another session holds alembic_version locked: the probe's query waits, its statement_timeout ends it."""
+    store = Store(pg_url)
+    timeout_s = STATEMENT_TIMEOUT_MS / 1000
+    try:
+        with store.engine.connect() as locker:
+            locker.execute(text("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE"))
+            took, answer = _timed(store, 3 * timeout_s)
+            locker.rollback()
+        assert answer is not None, f"readiness still blocked after {took:.1f} s (statement timeout {timeout_s:g} s)"
+        ready, reason = answer
+        assert took >= timeout_s * 0.9
+        assert not ready and reason.startswith("store did not answer in time"), reason
+        assert readiness(store) == (True, "")  # the lock is gone: ready again
+    finally:
+        store.dispose()
