@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError
 
 from engine.context import EngineContext
+from engine.health.deadman import market_cadence_s
 from engine.lease import FencedOut, check_fence
 from engine.market.types import Bar, MarketUpdate
 from engine.store import pg_locks
@@ -105,12 +106,14 @@ def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: d
     """Write a poll's bars, chains and true regimes in one transaction (and when data last arrived)."""
     with ctx.store.write() as session:
         check_fence(session, ctx)  # fenced: a frozen old leader's tick stores no bars and matches no paper orders
-        if received_at is not None and update.bars:
+        if received_at is not None and update.bars:  # with the source's cadence: the dead-man's switch judges by it
+            value = {"ts": received_at.isoformat(),
+                     "cadence_s": market_cadence_s(getattr(ctx, "settings", None), getattr(ctx, "source", None))}
             mark = session.scalars(_MARKET_MARK).first()
             if mark is None:
-                session.add(KeyValue(key=MARKET_DATA_KEY, value={"ts": received_at.isoformat()}, updated_at=received_at))
+                session.add(KeyValue(key=MARKET_DATA_KEY, value=value, updated_at=received_at))
             else:
-                mark.value, mark.updated_at = {"ts": received_at.isoformat()}, received_at
+                mark.value, mark.updated_at = value, received_at
         insert_ignoring_duplicates(session, BarRow.__table__, [
             {"symbol": b.symbol, "ts": b.ts, "open": b.open, "high": b.high, "low": b.low, "close": b.close,
              "volume": b.volume} for b in update.bars

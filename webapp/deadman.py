@@ -7,6 +7,10 @@ every page.
 - starts a watcher thread in this web process (each gunicorn worker has its own; a worker forked from a
   preloading master starts its own on its first request). The loop is bounded by a stop event, checks
   every `interval_s`, and acts through engine.health.deadman.act, whose DB guard lets one worker act.
+
+Is the market open? Only the watcher's thread asks the broker (Alpaca: /v2/clock, which can be slow);
+banner callbacks, in request threads, read the last answer and never wait on the broker. Without a recent
+answer they use the exchange calendar (XNYS with Alpaca), never a blind "open".
 """
 from __future__ import annotations
 
@@ -24,16 +28,20 @@ from engine import notify
 from engine.auth.roles import Role
 from engine.health import deadman
 from engine.health.liveness import LIVE, STOPPED
+from engine.market.exchange import MarketCalendar, calendar_for_settings
 from engine.trading.commands import process_label
 from webapp import queries
 from webapp.auth.access import requires
+from webapp.context import get_context
+from webapp.live_cache import live_query
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "regimedesk_deadman"
-MARKET_OPEN_CACHE_S = 60.0  # Alpaca's clock is asked at most once a minute
+MARKET_OPEN_CACHE_S = 60.0  # Alpaca's clock is asked at most once a minute (by the watcher's thread only)
+MARKET_OPEN_TRUSTED_S = 3 * MARKET_OPEN_CACHE_S  # older than this (watcher stuck or gone): the calendar answers
 MAX_FAILURES_IN_A_ROW = 60
 _STARTED: weakref.WeakSet[DeadmanWatcher] = weakref.WeakSet()  # this process's watchers, for stop_all
 
@@ -42,7 +50,8 @@ class DeadmanWatcher:
     """A daemon thread that evaluates the dead-man's switch every `interval_s` and acts once per incident."""
 
     def __init__(self, ctx: EngineContext, threshold_s: float, action: str, interval_s: float | None = None,
-                 label: str | None = None) -> None:
+                 label: str | None = None, *, cadence_s: float | None = None,
+                 calendar: MarketCalendar | None = None) -> None:
         self.ctx = ctx
         self.threshold_s = threshold_s
         self.action = action
@@ -53,23 +62,42 @@ class DeadmanWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
-        self._market_open = (True, 0.0)
+        settings = getattr(ctx, "settings", None)  # the source's bar + poll period (engine/health/deadman.py)
+        self.cadence_s = cadence_s if cadence_s is not None else deadman.market_cadence_s(settings)
+        self.calendar = calendar if calendar is not None else getattr(ctx.broker, "calendar", None)
+        self._market_open: tuple[bool, float] | None = None  # (answer, monotonic time), swapped whole
         self._lock = threading.Lock()
 
+    def calendar_open(self) -> bool:
+        """The exchange calendar's answer; a market without an exchange (simulated, CSV) always runs."""
+        calendar = self.calendar
+        if calendar is None or calendar.exchange is None:
+            return True
+        return bool(calendar.is_regular_open(self.ctx.clock.now()))
+
     def market_open(self) -> bool:
-        is_open, at = self._market_open
-        if time.monotonic() - at < MARKET_OPEN_CACHE_S:
-            return is_open
+        """For request threads: the watcher's last answer, never a broker call (it may block for seconds)."""
+        cached = self._market_open  # one read of an immutable tuple: no lock needed
+        if cached is not None and time.monotonic() - cached[1] < MARKET_OPEN_TRUSTED_S:
+            return cached[0]
+        return self.calendar_open()
+
+    def refresh_market_open(self) -> bool:
+        """The watcher's thread: ask the broker at most once per MARKET_OPEN_CACHE_S; the calendar if it fails."""
+        cached = self._market_open
+        if cached is not None and time.monotonic() - cached[1] < MARKET_OPEN_CACHE_S:
+            return cached[0]
         try:
             is_open = bool(self.ctx.broker.is_market_open())
-        except Exception:  # noqa: BLE001 - unknown: treat the market as open (stale data is then an incident)
-            is_open = True
+        except Exception:  # noqa: BLE001 - unknown: the exchange calendar decides
+            is_open = self.calendar_open()
         self._market_open = (is_open, time.monotonic())
         return is_open
 
     def tick(self) -> str | None:
         """One evaluation (and the action, when this watcher wins the incident)."""
-        view = deadman.read_view(self.ctx.store, self.ctx.clock.now(), self.threshold_s, self.market_open())
+        view = deadman.read_view(self.ctx.store, self.ctx.clock.now(), self.threshold_s, self.refresh_market_open(),
+                                 self.cadence_s)
         if not view.tripped or view.record is not None:
             return None
         done = deadman.act(self.ctx, view, self.action, self.label)
@@ -150,20 +178,27 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
             base + classes.get(status, "alert alert-warning"))
 
 
+@live_query()
+def banner_view(threshold_s: float, market_open: bool, cadence_s: float) -> deadman.DeadmanView:
+    """queries.deadman_view with the watcher's cadence, so the banner and the watcher agree on what is stale."""
+    return deadman.read_view(get_context().store, queries.now(), threshold_s, market_open, cadence_s)
+
+
 def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = True) -> DeadmanWatcher:
     """Register the banner's engine line and start this web process's watcher (see the module doc)."""
     if settings.notify_targets:  # this web process tells people too (dead-man trips, halts from the web)
         notify.configure(settings.notify_targets)
     threshold = float(settings.deadman_seconds)
     action = str(getattr(settings.deadman_action, "value", settings.deadman_action))
-    watcher = DeadmanWatcher(ctx, threshold, action)
+    calendar = calendar_for_settings(settings, None)  # the source's exchange (XNYS with Alpaca), not the workbook's
+    watcher = DeadmanWatcher(ctx, threshold, action, cadence_s=deadman.market_cadence_s(settings), calendar=calendar)
     app.server.extensions[EXTENSION_KEY] = watcher
 
     @app.callback(Output(ids.ENGINE, "children"), Output(ids.ENGINE, "className"),
                   Input(ids.INTERVAL, "n_intervals"))
     @requires(Role.VIEWER)
     def refresh_engine_line(_n: int | None):
-        return engine_line(queries.deadman_view(threshold, watcher.market_open()))
+        return engine_line(banner_view(threshold, watcher.market_open(), watcher.cadence_s))
 
     @app.server.before_request
     def _watch_in_this_worker() -> None:  # a worker forked after create_app starts its own thread

@@ -8,7 +8,7 @@ import math
 import shutil
 import time
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,13 @@ from sqlalchemy import case, desc, func, select, text
 from sqlalchemy.engine import make_url
 
 from engine.context import EngineContext
+from engine.health.deadman import ALPACA_BAR_SECONDS, market_cadence_s, recorded_cadence_s
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
+from engine.health.liveness import age_text
 from engine.health.market_checks import market_checks
-from engine.store.models import BarRow, EngineHeartbeat, JobRun, RegimeSnapshot, TradingStateRow
+from engine.market.exchange import calendar_for_settings
+from engine.store.keyvalue import MARKET_DATA_KEY
+from engine.store.models import BarRow, EngineHeartbeat, JobRun, KeyValue, RegimeSnapshot, TradingStateRow
 from engine.trading.equity import read_marks
 from engine.trading.reconcile import last_run
 from engine.trading.risk_limits import active_limits
@@ -90,18 +94,44 @@ def check_jobs(ctx: EngineContext, now: datetime, intervals: dict[str, float] | 
 
 
 def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
+    """A successful market job is not fresh data (a poll can succeed and bring nothing): while the market is
+    open, the age of the newest data is graded too, against the source's cadence."""
     with ctx.store.read() as session:
         last_bar = session.scalar(select(func.max(BarRow.ts)))
         last_run = session.scalar(select(func.max(JobRun.started_at)).where(JobRun.job == "market",
                                                                              JobRun.outcome == "ok"))
+        mark = session.get(KeyValue, MARKET_DATA_KEY)
+        recorded = recorded_cadence_s(session)
     if last_bar is None:
         return CheckResult("market data", UNHEALTHY, "no bars stored yet")
     if last_run is None:
         return CheckResult("market data", DEGRADED, f"last bar {last_bar:%H:%M}; no successful market job yet")
     age = (now - last_run).total_seconds()
     period = ctx.settings.tick_seconds
-    return CheckResult("market data", grade(age, 5 * period + 5, 30 * period + 30),
-                       f"last successful fetch {age:.1f} s ago; newest bar {last_bar:%Y-%m-%d %H:%M}", age)
+    grades = [grade(age, 5 * period + 5, 30 * period + 30)]
+    detail = f"last successful fetch {age:.1f} s ago; newest bar {last_bar:%Y-%m-%d %H:%M}"
+    cadence = max(recorded, market_cadence_s(ctx.settings, ctx.source))
+    arrived = _data_arrived_at(ctx, mark, last_bar)
+    calendar = calendar_for_settings(ctx.settings, None)  # the source's exchange (XNYS with Alpaca), if any
+    if arrived is not None and calendar.exchange is not None and not calendar.is_regular_open(now):
+        detail += "; market closed: data age not graded"
+    elif arrived is not None:  # degraded 15 s past the cadence, unhealthy after 3 cadences + 1 min (Alpaca: 85, 270 s)
+        data_age = max(0.0, (now - arrived).total_seconds())
+        grades.append(grade(data_age, cadence + 15, 3 * cadence + 60))
+        detail += f"; newest data {age_text(data_age)} old (new bars expected every {cadence:.0f} s)"
+    return CheckResult("market data", worst(grades), detail, age)
+
+
+def _data_arrived_at(ctx: EngineContext, mark: KeyValue | None, last_bar: datetime) -> datetime | None:
+    """When new bars last arrived: the market job's received-at mark; without one, with Alpaca (wall-clock
+    bars, returned once finished), the newest bar's end; otherwise unknown (simulated times say nothing)."""
+    if mark is not None and isinstance(mark.value, dict) and mark.value.get("ts"):
+        at = datetime.fromisoformat(mark.value["ts"])
+    elif str(getattr(ctx.settings.market_source, "value", ctx.settings.market_source)) == "alpaca":
+        at = last_bar + timedelta(seconds=float(getattr(ctx.source, "bar_seconds", ALPACA_BAR_SECONDS)))
+    else:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def check_database(ctx: EngineContext) -> CheckResult:

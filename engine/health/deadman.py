@@ -17,6 +17,12 @@ Actions (REGIMEDESK_DEADMAN_ACTION):
   resting orders at a real broker can still fill. A false alarm costs an operator's resume; a missed
   one can cost money.
 A deliberate stop (SHUTTING_DOWN/STOPPED) and a store no engine ever ran against are not incidents.
+Trading already HALTED is: it is shown and audited once, but nothing more is done and nobody is paged
+again (the halt that got it there already told them; halting again only repeats the page).
+
+Market data is judged against the source's cadence: the received-at mark moves only when a poll brings
+new bars, so with Alpaca's finished 1-minute bars polled every 10 s it ages 0-70 s on a healthy feed.
+It is stale past threshold + one bar period + one poll period (`market_cadence_s`), never the threshold alone.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from sqlalchemy.orm import Session
 from engine import audit, notify
 from engine.health.liveness import LIVE, NEVER, EngineLiveness, age_text, engine_liveness
 from engine.protocols import ControlContext
+from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import KeyValue, TradingStateRow
 from engine.store.write_gate import urgent_writes
 from engine.trading import control
@@ -44,6 +51,31 @@ DEADMAN_ACTOR = "system:deadman"
 GUARD_PREFIX = "deadman:"
 HANDOFF_S = 1.0  # a live engine (market data stale) gets this long to claim the command
 QUIET_STATES = ("SHUTTING_DOWN", "STOPPED")  # stopped on purpose: not an incident
+HALTED = "HALTED"  # already halted: an incident is recorded, but not acted on or paged again
+ALPACA_BAR_SECONDS = 60.0  # Alpaca's bars are 1-minute bars, returned once finished (alpaca_source.py)
+
+
+def market_cadence_s(settings: Any, source: Any = None) -> float:
+    """Longest normal wait (s) between two arrivals of new bars: one bar period plus one poll period.
+
+    Alpaca: 60 s bars polled every max(tick, alpaca_poll_seconds); the simulated and CSV sources bring a
+    bar every tick. No settings (a bare control context): 0, the threshold alone."""
+    if settings is None:
+        return 0.0
+    tick = float(settings.tick_seconds)
+    name = str(getattr(settings.market_source, "value", settings.market_source))
+    if name == "alpaca":
+        return float(getattr(source, "bar_seconds", ALPACA_BAR_SECONDS)) + max(tick, float(settings.alpaca_poll_seconds))
+    return 2 * tick
+
+
+def recorded_cadence_s(session: Session) -> float:
+    """The cadence the engine that writes the received-at mark recorded with it (it knows its source)."""
+    mark = session.get(KeyValue, MARKET_DATA_KEY)
+    try:
+        return max(0.0, float((mark.value or {}).get("cadence_s") or 0.0)) if mark is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -69,9 +101,13 @@ class DeadmanView:
         return text
 
 
-def evaluate(session: Session, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
-    """Read the heartbeat, the market data mark and the trading state; decide whether the switch trips."""
+def evaluate(session: Session, now: datetime, threshold_s: float, market_open: bool = True,
+             cadence_s: float = 0.0) -> DeadmanView:
+    """Read the heartbeat, the market data mark and the trading state; decide whether the switch trips.
+    `cadence_s`: the source's bar + poll period as this process knows it (the engine's record wins when longer)."""
     live = engine_liveness(session, now)
+    cadence = max(cadence_s, recorded_cadence_s(session))
+    market_limit = threshold_s + cadence
     row = session.get(TradingStateRow, 1)
     state = row.state if row is not None else None
     kind = incident = None
@@ -84,12 +120,12 @@ def evaluate(session: Session, now: datetime, threshold_s: float, market_open: b
             reason = (f"engine heartbeat stale for {age_text(age)} (threshold {threshold_s:.0f} s): "
                       f"{live.engine_id} (pid {live.pid} on {live.host}) is killed, frozen or unreachable")
         elif (live.status == LIVE and market_open and live.market_age_s is not None
-              and live.market_age_s > threshold_s and live.market_at is not None
-              and _beat_after_stale(live, threshold_s)):
+              and live.market_age_s > market_limit and live.market_at is not None
+              and _beat_after_stale(live, market_limit)):
             kind, age = "market", live.market_age_s
             incident = f"{GUARD_PREFIX}market:{live.market_at.isoformat()}"
-            reason = (f"market data stale for {age_text(age)} (threshold {threshold_s:.0f} s): no new bars "
-                      f"since {live.market_at:%H:%M:%S} UTC")
+            allowed = f"threshold {threshold_s:.0f} s" + (f" + {cadence:.0f} s bar cadence" if cadence else "")
+            reason = f"market data stale for {age_text(age)} ({allowed}): no new bars since {live.market_at:%H:%M:%S} UTC"
     record = None
     if incident is not None:
         kv = session.get(KeyValue, incident[:64])
@@ -100,7 +136,8 @@ def evaluate(session: Session, now: datetime, threshold_s: float, market_open: b
 
 
 def _beat_after_stale(live: EngineLiveness, threshold_s: float) -> bool:
-    """The engine beat after its market data had been stale for the threshold: it is alive and the data is
+    """The engine beat after its market data had been stale for the limit (threshold_s, with the cadence
+    added by the caller): it is alive and the data is
     the problem. A killed or frozen engine stops both at once; its data goes stale first (it ticks more often
     than it beats) while its last beat still looks live, and that is one outage, the engine's (the next
     incident): without this the watchers acted twice for it, once for the data and once for the engine."""
@@ -109,9 +146,10 @@ def _beat_after_stale(live: EngineLiveness, threshold_s: float) -> bool:
     return (live.last_beat - live.market_at).total_seconds() > threshold_s
 
 
-def read_view(store: Store, now: datetime, threshold_s: float, market_open: bool = True) -> DeadmanView:
+def read_view(store: Store, now: datetime, threshold_s: float, market_open: bool = True,
+              cadence_s: float = 0.0) -> DeadmanView:
     with store.read() as s:
-        return evaluate(s, now, threshold_s, market_open)
+        return evaluate(s, now, threshold_s, market_open, cadence_s)
 
 
 @urgent_writes()
@@ -148,6 +186,11 @@ def act(ctx: ControlContext, view: DeadmanView, action: str, by: str) -> str | N
     if not view.tripped or view.incident is None or not claim_incident(ctx, view, action, by):
         return None
 
+    if view.state == HALTED:  # the kill switch already ran: no second halt, no second page
+        log.warning("dead-man's switch: %s; trading is already HALTED, nothing done", view.reason)
+        outcome = f"{action}: nothing to do, trading is already HALTED (not notified again)"
+        _record_result(ctx, view.incident, outcome)
+        return outcome
     log.error("dead-man's switch: %s; action %s", view.reason, action)
     reason = f"dead-man's switch: {view.reason}"
     try:

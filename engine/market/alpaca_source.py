@@ -113,6 +113,7 @@ class AlpacaMarketSource:
         self.chain_errors: dict[str, str] = {}
 
     warmup_polls = 1  # one poll fetches the whole history window (multi-symbol, 10,000 bars a page)
+    bar_seconds = 60.0  # finished 1-minute bars only: new data arrives once a minute (the dead-man's cadence)
     calendar: MarketCalendar = alpaca_calendar()
 
     def __repr__(self) -> str:
