@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -42,7 +42,7 @@ from engine.trading.equity import read_marks
 from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
 from engine.trading.marks import latest_closes
 from engine.trading.orders import apply_broker_order, open_order_deltas
-from engine.trading.risk import FLATTEN_ORIGINS, OrderFacts, RiskRejection, run_checks
+from engine.trading.risk import FLATTEN_ORIGINS, OrderFacts, RiskRejection, check_trading_state, run_checks
 from engine.trading.risk_limits import RiskLimits, active_limits
 from engine.trading.sync import sync_from_broker
 from engine.trading.triggers import RISK_ACTOR, rejection_since, rejection_trigger, tighten
@@ -95,9 +95,7 @@ def _last_data_at(session: Session, bar_ts: datetime | None, now: datetime, wall
     row = session.get(KeyValue, MARKET_DATA_KEY)
     if row is not None and isinstance(row.value, dict) and row.value.get("ts"):
         return datetime.fromisoformat(row.value["ts"])
-    if bar_ts is None or not wall_clock_bars:
-        return None
-    return min(bar_ts, now)
+    return None if bar_ts is None or not wall_clock_bars else min(bar_ts, now)
 
 
 def _lock_state(session: Session, now: datetime) -> trading_state.StateSnapshot:
@@ -122,16 +120,14 @@ def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str,
     gross = sum((abs(positions.get(s, Decimal(0)) + deltas.get(s, Decimal(0))) * closes[s][0]
                  for s in symbols if s in closes), Decimal(0))
     marks = read_marks(session)
-    last = closes.get(intent.symbol)
-    position = positions.get(intent.symbol, Decimal(0))
+    last, position = closes.get(intent.symbol), positions.get(intent.symbol, Decimal(0))
     return OrderFacts(
         state=state, symbol=intent.symbol, side=OrderSide(intent.side), qty=intent.qty,
         order_type=OrderType(intent.order_type), limit_price=intent.limit_price, origin=origin, actor=actor, now=now,
         last_price=last[0] if last else None, last_data_at=_last_data_at(session, last[1] if last else None, now, wall_clock_bars),
         position_qty=position, projected_qty=position + deltas.get(intent.symbol, Decimal(0)),
         equity=marks.equity, start_of_day_equity=marks.start_of_day, peak_equity=marks.peak, gross_exposure=gross,
-        instrument_kind=instrument_kind(session, intent.symbol, index_symbol), index_tradable=index_tradable,
-    )
+        instrument_kind=instrument_kind(session, intent.symbol, index_symbol), index_tradable=index_tradable)
 
 
 def _result(row: OrderRow, duplicate: bool = False, check: str | None = None) -> GatewayResult:
@@ -149,8 +145,7 @@ def _record(session: Session, intent: OrderIntent, coid: str, actor: str, origin
         qty=intent.qty, order_type=OrderType(intent.order_type).value, limit_price=intent.limit_price,
         status=(OrderStatus.REJECTED if rejection else OrderStatus.PENDING_NEW).value, filled_qty=Decimal(0),
         filled_avg_price=None, reject_reason=f"{rejection.check}: {rejection.reason}" if rejection else None,
-        origin=origin, actor=actor, param_version_id=param_version_id, created_at=at, updated_at=at,
-    )
+        origin=origin, actor=actor, param_version_id=param_version_id, created_at=at, updated_at=at)
     session.add(row)
     details = {"client_order_id": coid, "side": row.side, "qty": str(intent.qty), "type": row.order_type,
                "limit": str(intent.limit_price) if intent.limit_price is not None else None, "origin": origin,
@@ -185,7 +180,7 @@ def submit(ctx: ControlContext, intent: OrderIntent, actor: str, origin: str, li
             return _result(s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one(), duplicate=True)
     if row.status != OrderStatus.PENDING_NEW.value or facts is None:
         return _result(row, duplicate=facts is None, check=rejection.check if rejection else None)
-    return _send(ctx, row, actor, limits, intent)
+    return _send(ctx, row, actor, limits, intent, facts)
 
 
 def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
@@ -228,26 +223,32 @@ def _throttle(ctx: ControlContext, origin: str) -> RiskRejection | None:
     try:
         bucket.acquire(EXIT_THROTTLE_WAIT_S if origin in FLATTEN_ORIGINS else config.max_wait_s)
     except ThrottleRefused as exc:
-        return RiskRejection("order_throttle", f"{exc}; send fewer orders at once or raise "
-                             "REGIMEDESK_ORDER_RATE_PER_SECOND")
+        return RiskRejection("order_throttle", f"{exc}; send fewer orders at once or raise REGIMEDESK_ORDER_RATE_PER_SECOND")
     return None
 
 
+def _halted(ctx: ControlContext, facts: OrderFacts) -> str | None:
+    """Asked right before the broker's POST: a HALT committed after the order was recorded still stops it."""
+    with ctx.store.read() as s:
+        no = check_trading_state(replace(facts, state=trading_state.current(s).state))
+    return None if no is None else f"trading was halted while the order was being sent ({no.reason})"
+
+
 def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
-          intent: OrderIntent | None = None) -> GatewayResult:
-    request = OrderRequest(client_order_id=row.client_order_id, symbol=row.symbol, side=OrderSide(row.side),
-                           qty=row.qty, order_type=OrderType(row.order_type), limit_price=row.limit_price,
-                           time_in_force=intent.time_in_force if intent else "day",
-                           stop_price=intent.stop_price if intent else None,
-                           trail_percent=intent.trail_percent if intent else None)
+          intent: OrderIntent | None = None, facts: OrderFacts | None = None) -> GatewayResult:
+    tif, stop, trail = (intent.time_in_force, intent.stop_price, intent.trail_percent) if intent else ("day", None, None)
+    request = OrderRequest(client_order_id=row.client_order_id, symbol=row.symbol, side=OrderSide(row.side), qty=row.qty,
+                           order_type=OrderType(row.order_type), limit_price=row.limit_price, time_in_force=tif,
+                           stop_price=stop, trail_percent=trail)
     # recorded, not sent yet: an engine frozen since (past its lease) leaves it pending_new for the new
     # leader's sync to close ("never received") instead of sending it
     require_lease(ctx, f"sending order {row.client_order_id}")
     try:
-        held = release_native(ctx, request)  # a resting native stop holds the shares this order would close
-        if held is not None:
+        if (held := release_native(ctx, request)) is not None:  # a resting native stop holds the shares it would close
             raise OrderRejected(held)
-        order: BrokerOrder | None = ctx.broker.submit_order(request)
+        checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: state re-read right before its POST
+        order: BrokerOrder | None = (checked(ctx.broker, request, lambda: _halted(ctx, facts)) if checked and facts
+                                     else ctx.broker.submit_order(request))
         failure: str | None = None
     except OrderRejected as exc:
         order, failure = None, str(exc) or "rejected by the broker"
@@ -262,8 +263,7 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
         log.exception("order %s: unexpected broker failure", row.client_order_id)
         return GatewayResult(row.client_order_id, OrderStatus.PENDING_NEW, True,
                              f"unexpected broker failure ({type(exc).__name__}: {exc}); sync will look the order up")
-    now = ctx.clock.now()
-    market = market_clock_of(ctx)
+    now, market = ctx.clock.now(), market_clock_of(ctx)
     at, since = market.now(), rejection_since(market, now, limits)
     with ctx.store.write() as s:
         check_fence(s, ctx)  # sent, but another engine leads now: its sync records the broker's answer

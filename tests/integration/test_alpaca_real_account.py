@@ -391,12 +391,14 @@ def test_orders_only_in_the_session_or_extended_hours_limits(server: FakeAlpacaS
     with pytest.raises(OrderRejected, match="market is closed.*next open 2026-03-03 14:30 UTC"):
         closed.submit_order(OrderRequest("s-1", "AAA", OrderSide.BUY, D(1)))
     assert server.hits_for("POST", "/v2/orders") == 0 and closed.accepts_orders_now() is False
-    ext = make_broker(server, extended_hours=True)
+    clock = ManualClock(server.book.clock_now)  # the 04:00-20:00 window is judged by the engine's clock
+    ext = make_broker(server, extended_hours=True, clock=clock)
     with pytest.raises(OrderRejected, match="only limit orders"):
         ext.submit_order(OrderRequest("s-2", "AAA", OrderSide.BUY, D(1)))
     order = ext.submit_order(OrderRequest("s-3", "AAA", OrderSide.BUY, D(1), OrderType.LIMIT, D("90")))
     assert order.status is OrderStatus.NEW and server.book.orders_for("s-3")[0].extended_hours is True
     server.book.clock_now = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)  # 21:00 New York: past 20:00
+    clock.advance(timedelta(hours=4))  # 22:00 UTC + 4 h = 02:00 UTC = 21:00 New York
     ext._clock_cache = None
     with pytest.raises(OrderRejected, match="outside Alpaca's extended hours"):
         ext.submit_order(OrderRequest("s-4", "AAA", OrderSide.BUY, D(1), OrderType.LIMIT, D("90")))

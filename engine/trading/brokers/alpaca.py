@@ -3,7 +3,7 @@
 Why it is careful: alpaca-py sets no HTTP timeout and retries 429/504 by itself, even for
 ``POST /v2/orders``. Here the SDK's retries are off; every call has ONE total deadline
 (``deadline_s``, REGIMEDESK_ALPACA_ORDER_TIMEOUT_S) covering all its attempts and pages, takes its
-requests from the key's shared rate limiter, runs inside a pybreaker circuit breaker, and
+requests from the key's shared rate limiter, is counted by a circuit breaker (alpaca_breaker; no lock across calls), and
 idempotent calls (reads, cancels, lookups) are retried with backoff while time is left.
 
 Order submission never duplicates an order, even when the answer is lost (alpaca_submit); the sync's
@@ -15,6 +15,7 @@ extended hours configured, and then only limit DAY orders between 04:00 and 20:0
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -159,7 +160,8 @@ class AlpacaBroker:
         return clk
 
     def order_session(self, order_type: OrderType = OrderType.MARKET) -> tuple[bool, bool, str]:
-        """(may send now, as extended hours, why not): Alpaca's clock and the XNYS calendar decide."""
+        """(may send now, as extended hours, why not): Alpaca's (cached) clock says open or closed; the engine's
+        clock and the XNYS calendar decide the 04:00-20:00 extended-hours window."""
         if not self.enforce_session:
             return True, False, ""
         clk = self._market_clock()
@@ -170,8 +172,8 @@ class AlpacaBroker:
             return False, False, (f"the market is closed (Alpaca's clock; next open {nxt}); orders are sent only during "
                                   "the regular session. Set REGIMEDESK_ALPACA_EXTENDED_HOURS=true to send limit orders "
                                   "before the open and after the close.")
-        now = clk.timestamp.astimezone(UTC) if clk.timestamp else self._clock.now()
-        if not self.calendar.in_extended_hours(now):
+        # the engine's clock, not the cached answer's timestamp (up to 30 s old): the window ends at 20:00 sharp
+        if not self.calendar.in_extended_hours(self._clock.now()):
             return False, False, (f"outside Alpaca's extended hours (04:00-20:00 New York time on a trading day); "
                                   f"next open {nxt}.")
         if order_type is not OrderType.LIMIT:
@@ -212,6 +214,10 @@ class AlpacaBroker:
     def submit_order(self, request: OrderRequest) -> BrokerOrder:
         """Exactly once, even when the answer is lost (see alpaca_submit)."""
         return self._submitter.submit(request)
+
+    def submit_checked(self, request: OrderRequest, refusal: Callable[[], str | None]) -> BrokerOrder:
+        """submit_order, asking ``refusal`` right before the POST (the gateway re-reads the trading state there)."""
+        return self._submitter.submit(request, refusal)
 
     def cancel_order(self, broker_order_id: str) -> None:
         op = f"cancel order {broker_order_id}"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pybreaker
 
+from engine.trading.brokers.alpaca_breaker import BreakerGate
 from engine.trading.brokers.alpaca_http import Failure, classify, describe
 from engine.trading.brokers.alpaca_limits import NotSent, call_budget, current_budget
 from engine.trading.brokers.base import BrokerError, BrokerNotSent, BrokerUnavailable
@@ -40,14 +41,6 @@ class Outcome:
     error: BaseException | None = None
 
 
-class _Transient(Exception):
-    """Carries a transient failure through the breaker so it counts as one."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(describe(error))
-        self.error = error
-
-
 def default_breaker() -> pybreaker.CircuitBreaker:
     """Five consecutive transport failures open the circuit for 30 s."""
     return pybreaker.CircuitBreaker(fail_max=5, reset_timeout=30, name="alpaca")
@@ -66,6 +59,7 @@ class GuardedCaller:
                  deadline_s: float = 10.0, max_requests: int = 50) -> None:
         self.where = where
         self.breaker = breaker if breaker is not None else default_breaker()
+        self.gate = BreakerGate(self.breaker)  # counts outcomes without holding a lock across the call
         self.retry_attempts = max(1, retry_attempts)
         self.retry_wait_s = retry_wait_s
         self.retry_max_wait_s = retry_max_wait_s
@@ -80,7 +74,8 @@ class GuardedCaller:
         return call_budget(self.deadline_s if seconds is None else seconds, self.max_requests, label=op)
 
     def attempt(self, op: str, fn: Callable[[], Any]) -> Outcome:
-        """One call through the breaker. Transport failures raise BrokerUnavailable; answers return.
+        """One call through the breaker (alpaca_breaker: no lock held across it). Transport failures raise
+        BrokerUnavailable; answers return.
 
         Raises AlpacaNotSent when nothing left this process (deadline, rate budget), AlpacaRateLimited
         on a 429 (neither counts against the breaker: Alpaca is not failing).
@@ -88,37 +83,35 @@ class GuardedCaller:
         if current_budget() is None:
             with self.budget(op):
                 return self.attempt(op, fn)
-        ran = False
-
-        def guarded() -> Outcome:
-            nonlocal ran
-            ran = True
-            try:
-                return Outcome(value=fn())
-            except NotSent as exc:
-                return Outcome(failure=Failure.UNAVAILABLE, error=exc)
-            except Exception as exc:
-                kind = classify(exc)
-                if kind is None:
-                    raise
-                if kind is Failure.UNAVAILABLE:
-                    raise _Transient(exc) from exc
-                return Outcome(failure=kind, error=exc)
-
         try:
-            out: Outcome = self.breaker.call(guarded)
-        except _Transient as t:
-            raise BrokerUnavailable(f"{self.where(op)}: {t}. Alpaca is unreachable or failing; retry shortly.") from t.error
-        except pybreaker.CircuitBreakerError as exc:
-            if ran:  # this very call failed and tripped the breaker: its outcome is as unknown as any failure
-                raise BrokerUnavailable(
-                    f"{self.where(op)}: failed, and repeated failures opened the circuit breaker; "
-                    "calls are paused until it resets."
-                ) from exc
+            trial = self.gate.admit(fn)
+        except pybreaker.CircuitBreakerError:
             raise AlpacaCircuitOpen(
                 f"{self.where(op)}: not sent, the circuit breaker is open after repeated failures; "
                 f"it retries automatically after {self.breaker.reset_timeout:g} s. Check Alpaca's status."
             ) from None
+        try:  # no lock is held while the call runs: other threads' calls go out meanwhile
+            out = Outcome(value=fn())
+        except NotSent as exc:
+            self.gate.neutral(trial)
+            out = Outcome(failure=Failure.UNAVAILABLE, error=exc)
+        except BaseException as exc:
+            kind = classify(exc) if isinstance(exc, Exception) else None
+            if kind is not None and kind is not Failure.UNAVAILABLE:
+                self.gate.success(trial)  # Alpaca answered (4xx, 429): it is up
+                out = Outcome(failure=kind, error=exc)
+            elif self.gate.failure(trial, exc):  # this very call tripped the breaker: its outcome is unknown
+                raise BrokerUnavailable(
+                    f"{self.where(op)}: failed, and repeated failures opened the circuit breaker; "
+                    "calls are paused until it resets."
+                ) from exc
+            elif kind is None:
+                raise
+            else:
+                raise BrokerUnavailable(f"{self.where(op)}: {describe(exc)}. Alpaca is unreachable or failing; "
+                                        "retry shortly.") from exc
+        else:
+            self.gate.success(trial)
         if isinstance(out.error, NotSent):
             raise AlpacaNotSent(f"{self.where(op)}: {out.error}.") from out.error
         if out.failure is Failure.RATE_LIMITED:

@@ -61,6 +61,7 @@ class CallBudget:
     max_requests: int
     sent: int = 0
     label: str = ""
+    before_send: Callable[[], None] | None = None  # runs after the rate-limiter wait; raises NotSent to hold the request
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -74,7 +75,8 @@ def current_budget() -> CallBudget | None:
 
 
 @contextlib.contextmanager
-def call_budget(seconds: float, max_requests: int = 50, label: str = "") -> Iterator[CallBudget]:
+def call_budget(seconds: float, max_requests: int = 50, label: str = "",
+                before_send: Callable[[], None] | None = None) -> Iterator[CallBudget]:
     """Bound everything inside to ``seconds`` and ``max_requests``; an enclosing budget stays the limit if tighter.
 
     Requests sent inside count against the enclosing budget too (``sent`` is shared upward on exit).
@@ -85,7 +87,7 @@ def call_budget(seconds: float, max_requests: int = 50, label: str = "") -> Iter
     if outer is not None:
         deadline = min(deadline, outer.deadline)
         cap = min(cap, max(0, outer.max_requests - outer.sent))
-    budget = CallBudget(deadline=deadline, max_requests=cap, label=label or (outer.label if outer else ""))
+    budget = CallBudget(deadline, cap, label=label or (outer.label if outer else ""), before_send=before_send)
     token = _BUDGET.set(budget)
     try:
         yield budget
@@ -197,18 +199,11 @@ class RateLimiter:
             self._refill(now)
             while self._sent and self._sent[0] < now - 60.0:
                 self._sent.popleft()
-            return {
-                "limit_per_minute": self.per_minute,
-                "used_last_minute": len(self._sent),
-                "tokens": round(self._tokens, 2),
-                "blocked_for_s": round(max(0.0, self._blocked_until - now), 2),
-                "sent_total": self.sent_total,
-                "throttled": self.throttled,
-                "refused": self.refused,
-                "http_429": self.http_429,
-                "server_limit": self.server_limit,
-                "server_remaining": self.server_remaining,
-            }
+            return {"limit_per_minute": self.per_minute, "used_last_minute": len(self._sent),
+                    "tokens": round(self._tokens, 2), "blocked_for_s": round(max(0.0, self._blocked_until - now), 2),
+                    "sent_total": self.sent_total, "throttled": self.throttled, "refused": self.refused,
+                    "http_429": self.http_429, "server_limit": self.server_limit,
+                    "server_remaining": self.server_remaining}
 
 
 def _int(v: Any) -> int | None:
@@ -283,8 +278,9 @@ class AlpacaSession(requests.Session):
             raise DeadlineExceeded("not sent: the call's deadline passed")
         if self.limiter is not None:
             self.limiter.acquire(budget.remaining())
-        left = budget.remaining()
-        if left <= 0.01:
+        if budget.before_send is not None:  # e.g. the trading state re-read just before an order's POST
+            budget.before_send()
+        if (left := budget.remaining()) <= 0.01:
             raise DeadlineExceeded("not sent: the call's deadline passed while waiting for a request slot")
         given = kwargs.get("timeout")
         per_attempt = self.timeout_s if given is None else float(given) if not isinstance(given, tuple) else self.timeout_s

@@ -7,6 +7,8 @@ order up by its client order id (time is reserved for that lookup). An order not
 (pending_new in the store); the sync looks it up again before anything could be resubmitted, and Alpaca
 refuses a second order with that id, so no order is ever duplicated. Every rejection carries Alpaca's
 own status, code and message.
+The caller (the gateway) may pass a last check, asked after the rate-limiter wait just before each POST:
+a HALT committed while the order was on its way then stops it (recorded as rejected, nothing sent).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from engine.trading.brokers.alpaca_calls import (
     GuardedCaller,
 )
 from engine.trading.brokers.alpaca_http import Failure, describe
-from engine.trading.brokers.alpaca_limits import call_budget
+from engine.trading.brokers.alpaca_limits import NotSent, call_budget
 from engine.trading.brokers.alpaca_mapping import to_alpaca_request, to_broker_order
 from engine.trading.brokers.base import (
     BrokerOrder,
@@ -34,6 +36,25 @@ from engine.trading.brokers.base import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class HeldBeforePost(NotSent):
+    """The caller's last check, right before the POST, refused the order (e.g. trading halted meanwhile)."""
+
+
+def _last_check(refusal: Callable[[], str | None] | None) -> Callable[[], None] | None:
+    """``refusal`` as a before-send hook: raises HeldBeforePost with its reason; failing to ask it holds the order too."""
+    if refusal is None:
+        return None
+
+    def check() -> None:
+        try:
+            why = refusal()
+        except Exception as exc:  # noqa: BLE001 - unsure whether the order may go out: it does not
+            raise NotSent(f"not sent: the trading state could not be re-read before sending ({type(exc).__name__})") from exc
+        if why:
+            raise HeldBeforePost(why)
+    return check
 
 
 class OrderSubmitter:
@@ -55,7 +76,8 @@ class OrderSubmitter:
         self._session = session  # (may send now, as extended hours, why not)
         self._lookup = lookup  # the raw order with this client order id, or None
 
-    def submit(self, request: OrderRequest) -> BrokerOrder:
+    def submit(self, request: OrderRequest, refusal: Callable[[], str | None] | None = None) -> BrokerOrder:
+        """``refusal`` is asked right before each POST (after the rate-limiter wait): a reason refuses the order."""
         op = f"submit order {request.client_order_id} ({request.side.value} {request.qty} {request.symbol})"
         with self._calls.budget(op) as budget:
             try:
@@ -70,10 +92,11 @@ class OrderSubmitter:
                 raise OrderRejected(f"{self._where(op)}: not sent: {why}")
             alpaca_request = to_alpaca_request(request, extended_hours=extended)
             reserve = min(self._timeout_s, budget.remaining() / 2)  # time kept for the lookup after an unknown outcome
+            before_post = _last_check(refusal)
             out = None
             for _ in range(self._calls.retry_attempts):
                 try:
-                    with call_budget(budget.remaining() - reserve, label=op):
+                    with call_budget(budget.remaining() - reserve, label=op, before_send=before_post):
                         out = self._calls.attempt(op, lambda: self._client.submit_order(alpaca_request))
                     break
                 except AlpacaCircuitOpen:
@@ -82,6 +105,8 @@ class OrderSubmitter:
                     log.warning("submit of %s rate limited: %s", request.client_order_id, exc)
                     continue
                 except AlpacaNotSent as exc:
+                    if isinstance(exc.__cause__, HeldBeforePost):
+                        raise OrderRejected(f"{self._where(op)}: not sent: {exc.__cause__}") from exc
                     raise AlpacaNotSent(f"{self._where(op)}: not sent ({exc}); nothing reached Alpaca.") from exc
                 except BrokerUnavailable as exc:
                     log.warning("submit of %s: outcome unknown (%s); looking it up", request.client_order_id, exc)
