@@ -4,7 +4,6 @@ target delays only itself, each delivery is bounded in time, a full queue drops 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from datetime import timedelta
@@ -14,53 +13,28 @@ from typing import Any
 from engine import notify
 from engine.health.checks import CheckResult
 from engine.store.models import HealthResult
+from tests.mute_server import MuteServer
 from tests.notify_receiver import Receiver
 from tests.trading_control_fixtures import T0, make_ctx
 
 WAIT_S = 20.0  # upper bound of every wait below (never reached when the code works)
 
 
-class MuteTarget:
-    """Accepts TCP connections and never answers (a hung webhook); records when each connection arrived."""
+class MuteTarget(MuteServer):
+    """A hung webhook: a notification URL on a server that accepts and never answers."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = int(self.sock.getsockname()[1])
-        self.accepted_at: list[float] = []
-        self.conns: list[socket.socket] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        deadline = time.monotonic() + 2 * WAIT_S
-        while not self.stopped.is_set() and time.monotonic() < deadline:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.accepted_at.append(time.monotonic())
-            self.conns.append(conn)
+        super().__init__(lifetime_s=2 * WAIT_S)
 
     def url(self) -> str:
         return f"json://127.0.0.1:{self.port}/hook"
 
-    def wait_for(self, count: int) -> list[float]:
-        deadline = time.monotonic() + WAIT_S
-        while len(self.accepted_at) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return list(self.accepted_at)
+    def wait_for(self, count: int, timeout_s: float = WAIT_S) -> list[float]:
+        return super().wait_for(count, timeout_s)
 
     def __enter__(self) -> MuteTarget:
-        self.thread.start()
+        super().__enter__()
         return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=2.0)
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
 
 
 class GateReceiver(Receiver):

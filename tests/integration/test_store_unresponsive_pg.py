@@ -3,7 +3,6 @@ probe holding one of the few web threads): connecting is bounded by the store's 
 own statements by a statement_timeout that ends with its transaction."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from typing import Any
@@ -11,41 +10,10 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.store.db import PG_CONNECT_TIMEOUT_S, Store
+from tests.mute_server import MuteServer
 from webapp.readiness import STATEMENT_TIMEOUT_MS, readiness
 
 CONNECT_TIMEOUT_S = PG_CONNECT_TIMEOUT_S  # the store's connect timeout (5 s)
-
-
-class MuteServer:
-    """Accepts TCP connections on 127.0.0.1 and never sends a byte (a hung PostgreSQL), for a bounded time."""
-
-    def __init__(self, lifetime_s: float) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = int(self.sock.getsockname()[1])
-        self.accepted: list[socket.socket] = []
-        self.deadline = time.monotonic() + lifetime_s
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        while not self.stopped.is_set() and time.monotonic() < self.deadline:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.accepted.append(conn)
-
-    def __enter__(self) -> MuteServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=2.0)
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
 
 
 def _timed(store: Store, bound_s: float) -> tuple[float, Any]:
