@@ -19,7 +19,7 @@ from engine.health.report import health_report
 from webapp import queries
 from webapp.context import get_context
 from webapp.metrics import instrument, metrics_token_ok, render_metrics
-from webapp.readiness import readiness
+from webapp.readiness import bounded_readiness
 
 
 def register_api_routes(server: Flask) -> None:
@@ -31,7 +31,7 @@ def register_api_routes(server: Flask) -> None:
 
     @server.route("/readyz")
     def readyz():
-        ready, reason = readiness(get_context().store)
+        ready, reason = bounded_readiness(get_context().store)
         body = {"status": "ready"} if ready else {"status": "not ready", "reason": reason}
         return jsonify(body), 200 if ready else 503
 

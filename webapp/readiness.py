@@ -6,10 +6,16 @@ migration's revision is read from the migration scripts once per process).
 Time-bounded: each probe holds one of the few web threads, so against a mute PostgreSQL it must answer 503
 after a few seconds, not hang. Connecting is bounded by the store's connect timeout (engine/store/db.py), the
 probe's own statements by a short statement_timeout set for its transaction only (engine statements keep none).
+A server that froze after the pool opened its connections never applies that timeout (it is the server's), so
+``bounded_readiness`` runs the probe in one thread per store and waits for it a bounded time: a probe still
+waiting answers 503 with how long, and later requests share it instead of stacking more blocked threads.
 """
 from __future__ import annotations
 
 import functools
+import threading
+import time
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -67,3 +73,44 @@ def readiness(store: Store) -> tuple[bool, str]:
             return False, f"schema {current} is newer than this code ({head}): run the release that migrated it"
         return False, f"schema {current or 'empty'}, this code needs {head}: run `python -m engine migrate`"
     return True, ""
+
+
+WAIT_S = PG_CONNECT_TIMEOUT_S + STATEMENT_TIMEOUT_MS / 1000 + 1.0  # both bounds above, and a little slack
+
+
+@dataclass
+class _Flight:
+    """One probe running in its own thread; every request that arrives meanwhile waits for this one."""
+
+    started: float = field(default_factory=time.monotonic)
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: tuple[bool, str] = (False, "")
+
+
+_flights: dict[int, _Flight] = {}
+_flights_lock = threading.Lock()
+
+
+def _run(store: Store, flight: _Flight) -> None:
+    try:
+        flight.answer = readiness(store)
+    finally:
+        flight.done.set()
+        with _flights_lock:
+            if _flights.get(id(store)) is flight:
+                del _flights[id(store)]
+
+
+def bounded_readiness(store: Store, wait_s: float = WAIT_S) -> tuple[bool, str]:
+    """readiness(store), answered within `wait_s` whatever the store does: at most one probe per store runs at a
+    time (a frozen server holds that one thread until TCP gives up, never one per request)."""
+    with _flights_lock:
+        flight = _flights.get(id(store))
+        if flight is None:
+            flight = _flights[id(store)] = _Flight()
+            threading.Thread(target=_run, args=(store, flight), name="readiness-probe", daemon=True).start()
+    remaining = wait_s - (time.monotonic() - flight.started)
+    if flight.done.wait(timeout=max(0.0, remaining)):
+        return flight.answer
+    return False, (f"store did not answer in time: a readiness probe has waited "
+                   f"{time.monotonic() - flight.started:.0f} s (bound {wait_s:g} s)")

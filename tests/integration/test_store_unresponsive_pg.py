@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from engine.store.db import PG_CONNECT_TIMEOUT_S, Store
+from tests.freeze_proxy import FreezeProxy
 from tests.mute_server import MuteServer
-from webapp.readiness import STATEMENT_TIMEOUT_MS, readiness
+from webapp.readiness import STATEMENT_TIMEOUT_MS, bounded_readiness, readiness
 
 CONNECT_TIMEOUT_S = PG_CONNECT_TIMEOUT_S  # the store's connect timeout (5 s)
 
@@ -70,3 +72,40 @@ def test_a_blocked_probe_statement_is_cut_by_its_own_timeout(pg_url):
         assert readiness(store) == (True, "")  # the lock is gone: ready again
     finally:
         store.dispose()
+
+
+def _probe_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "readiness-probe" and t.is_alive())
+
+
+def test_readyz_is_bounded_when_postgresql_freezes_after_the_pool_connected(pg_url):
+    """The server stops answering on connections the pool already holds: its statement_timeout never applies
+    (readiness() alone blocked until TCP gave up, minutes). bounded_readiness answers 503 within its bound,
+    later probes share the one blocked thread, and once the server answers again the desk reads ready."""
+    url = make_url(pg_url)
+    with FreezeProxy((url.host or "127.0.0.1", url.port or 5432), lifetime_s=60) as proxy:
+        store = Store(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+        try:
+            assert bounded_readiness(store) == (True, "")  # the pool now holds an open connection
+            proxy.freeze()
+            t0 = time.monotonic()
+            ready, reason = bounded_readiness(store, wait_s=2.0)
+            took = time.monotonic() - t0
+            assert not ready and reason.startswith("store did not answer in time"), reason
+            assert 1.8 <= took < 4.0, took
+            t1 = time.monotonic()
+            again = [bounded_readiness(store, wait_s=2.0) for _ in range(5)]  # arrive while the first still waits
+            assert time.monotonic() - t1 < 1.0  # they do not wait again for a probe that is past its bound
+            assert all(not ok and "has waited" in why for ok, why in again), again
+            assert _probe_threads() == 1  # one blocked thread, not one per request
+            proxy.thaw()
+            deadline = time.monotonic() + 10
+            while bounded_readiness(store, wait_s=2.0) != (True, "") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert bounded_readiness(store, wait_s=2.0) == (True, "")
+            while _probe_threads() and time.monotonic() < deadline:  # the last probe's thread is finishing
+                time.sleep(0.05)
+            assert _probe_threads() == 0
+        finally:
+            proxy.thaw()
+            store.dispose()
