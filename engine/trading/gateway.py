@@ -39,6 +39,7 @@ from engine.trading.brokers.base import (
     OrderType,
 )
 from engine.trading.equity import read_marks
+from engine.trading.halt_after_send import cancel_if_halted
 from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
 from engine.trading.marks import latest_closes
 from engine.trading.orders import apply_broker_order, open_order_deltas
@@ -249,6 +250,8 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
         checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: state re-read right before its POST
         order: BrokerOrder | None = (checked(ctx.broker, request, lambda: _halted(ctx, facts)) if checked and facts
                                      else ctx.broker.submit_order(request))
+        if order is not None and facts is not None:  # a HALT committed while the POST was on the wire
+            order = cancel_if_halted(ctx.broker, order, lambda: _halted(ctx, facts))
         failure: str | None = None
     except OrderRejected as exc:
         order, failure = None, str(exc) or "rejected by the broker"

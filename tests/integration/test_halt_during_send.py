@@ -5,6 +5,8 @@ the local fake Alpaca server).
    (after the gateway recorded it, e.g. during a slow clock read) stops it, unless the gateway would
    allow that order while HALTED anyway (an operator's reducing flatten). The kill switch waits only
    IN_FLIGHT_WAIT_S for such orders, so without this one could reach Alpaca after its cancel sweep.
+   And a HALT committed while the POST is on the wire: the sender asks again once Alpaca has answered and
+   cancels the order it just placed (it would otherwise rest after the kill switch's sweep).
 2. The extended-hours window (04:00-20:00 New York) is judged by the engine's clock, not by the
    timestamp of a cached /v2/clock answer (up to 30 s old).
 """
@@ -140,6 +142,26 @@ def test_order_slower_than_the_kill_switchs_wait_never_reaches_alpaca(env) -> No
     assert result.status == "done", result.message
     with ctx.store.read() as s:
         assert ts.current(s).state is TradingState.HALTED
+
+
+def test_an_order_alpaca_accepts_after_the_kill_switchs_sweep_is_cancelled_by_its_sender(env) -> None:
+    """The POST is on the wire when the HALT commits and is answered only after the kill switch has swept and
+    stopped waiting: the sender asks again once Alpaca has answered and cancels the order it just placed
+    (before, it rested at Alpaca after the kill switch reported done)."""
+    ctx, server = env
+    intent = OrderIntent("AAA", OrderSide.BUY, Decimal(1), OrderType.LIMIT, Decimal(60), reason="t",
+                         idempotency_key="late-1")  # far below the market: it would rest
+    server.inject("POST", "/v2/orders", "delay", delay_s=IN_FLIGHT_WAIT_S + 1.0)
+    sender, out = send_in_thread(ctx, intent, "planner", "planner")
+    assert wait_until(lambda: server.hits_for("POST", "/v2/orders") == 1), "the POST reached Alpaca"
+    result = control.perform(ctx, "alice", "kill_switch", reason="halt while a POST is on the wire", execute="here")
+    assert result.status == "done", result.message
+    sender.join(3 * (IN_FLIGHT_WAIT_S + 1.0))
+    assert not sender.is_alive()
+    assert server.hits_for("POST", "/v2/orders") == 1  # it did reach Alpaca, after the sweep
+    assert server.book.open_orders() == [], "nothing rests at Alpaca after the kill switch"
+    assert out[0].status is OrderStatus.CANCELED, out[0]
+    assert stored(ctx, out[0].client_order_id).status == OrderStatus.CANCELED.value
 
 
 # ---- 2. the extended-hours window by the engine's clock ------------------------------------------------------------
