@@ -2,8 +2,12 @@
 workbook's calibration (ConfidenceCalibration), measured out of sample.
 
 A call "regime r at bar t with confidence c" came true when the stored regime horizon_bars later is still r
-(engine.regime.ensemble.calibration.outcomes). The calibrator is fitted on the older half of the history and
-judged on the newer half, so the diagram shows what calibration does on data it did not see.
+(engine.regime.ensemble.calibration.outcomes). The known outcomes are split in two at bar `split` (the middle
+one): the calibrator is fitted only on the calls whose outcome was realised before it (t + horizon < split), and
+judged on every call whose outcome was realised at or after it (t + horizon >= split), so the diagram shows
+what calibration does on outcomes it did not see. Why on the outcome's bar and not the call's: a call at
+t < split is judged by the regime at t + horizon, which may lie past the split; fitting on it would let the
+test period's regimes shape the calibrator (the earlier split at t < split did).
 """
 from __future__ import annotations
 
@@ -30,8 +34,9 @@ def reliability_report(hist: pd.DataFrame, params: ParamSet) -> dict[str, Any] |
     known = np.flatnonzero(np.isfinite(hit))
     if len(known) < MIN_ROWS:
         return None
-    half = known[len(known) // 2]
-    fit_idx, test_idx = known[known < half], known[known >= half]
+    split = known[len(known) // 2]
+    realised = known + cfg.horizon_bars  # the bar whose regime decides each known call
+    fit_idx, test_idx = known[realised < split], known[realised >= split]
     cal = fit_calibrator(conf[fit_idx], hit[fit_idx], cfg)
     calibrated = cal.apply(conf[test_idx], cfg)
     return {"raw": reliability(conf[test_idx], hit[test_idx], cfg),

@@ -157,7 +157,7 @@ def _exposure(equity: pd.Series, fills: pd.DataFrame,
 def compute_metrics(equity: pd.Series, fills: pd.DataFrame | None, regimes: pd.Series | None,
                     periods_per_year: float, risk_free: float = 0.0, *,
                     gross_exposure: pd.Series | None = None,
-                    trips: pd.DataFrame | None = None, annualise_short: bool = False) -> dict[str, object]:
+                    trips: pd.DataFrame | None = None) -> dict[str, object]:
     """All metrics of one equity curve (indexed by market time) and its fills (ts,symbol,side,qty,price,commission).
 
     `regimes`: regime names indexed by the time they took force (any spacing; as-of joined), or None.
@@ -165,8 +165,8 @@ def compute_metrics(equity: pd.Series, fills: pd.DataFrame | None, regimes: pd.S
     snapshots and backtests have it); without it time invested comes from the fills and the average gross
     exposure is None. `trips`: round trips matched beforehand (the live page matches over the fills before
     its range too, so a trip opened before the range and closed in it counts); by default those of `fills`.
-    `annualise_short`: CAGR and Calmar over less than a year too, for scores that compare versions on the same
-    window (the tuner's walk-forward folds), where annualising is a monotone rescaling; never for display.
+    CAGR and Calmar are given only over a year or more (annualising a short window raises its growth to a large
+    power: the tuner's fold scores use return over drawdown instead, engine/tuning/backtest_validation.py).
     """
     if not _positive_finite(periods_per_year):
         raise MetricsError(f"periods_per_year must be positive, got {periods_per_year!r}")
@@ -180,7 +180,7 @@ def compute_metrics(equity: pd.Series, fills: pd.DataFrame | None, regimes: pd.S
     rf_pp = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0
     ann = periods_per_year
     has_returns = len(returns) > 0
-    a_year = has_returns and (annualise_short or len(returns) >= ann)  # shown only over a year or more (GIPS)
+    a_year = has_returns and len(returns) >= ann  # shown only over a year or more (GIPS)
     dd_bars, dd_days = drawdown_duration(eq)
     time_invested, avg_gross = _exposure(eq, fl, gross_exposure)
     traded = float((fl["qty"] * fl["price"]).abs().sum())

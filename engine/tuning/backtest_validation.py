@@ -16,10 +16,18 @@ whatever the history. 120 bars still give a fold's Sharpe ratio ~119 returns. Pr
 bars over all backtests; `cancelled()` is asked before every bar (run_backtest raises BacktestCancelled).
 
 Score of a fold: the AdaptiveTuning optimize_for target read as a trading metric of the backtest
-(OBJECTIVE_METRIC: ACCURACY -> Sharpe ratio, STABILITY -> Calmar ratio, RESPONSIVENESS -> Sortino ratio),
+(OBJECTIVE_METRIC: ACCURACY -> Sharpe ratio, STABILITY -> return over drawdown, RESPONSIVENESS -> Sortino ratio),
 plus a tenth of the secondary_target's metric as a tie-breaker (PROFIT -> total return, STABILITY -> max
 drawdown, NONE -> nothing), as validation.objective_of does for replays. An undefined metric (flat equity:
 a version that never trades) scores 0, the value of cash.
+
+STABILITY, return over drawdown: the fold's return divided by its maximum drawdown, max(|max drawdown|,
+DRAWDOWN_FLOOR). The return is annualised (CAGR, making the score the Calmar ratio) only when the fold
+holds at least a year of bars; a shorter fold uses its plain total return (at exactly a year both agree).
+Why: the Calmar ratio of a fold of 60-120 minute bars raises its growth to the power ppy / bars (~800-1,600), so a
++0.5% fold scored ~1e16 and the ranking meant nothing (a version losing 18% "beat" one gaining 2.5%).
+Why the floor: a fold without a dip (or with one of rounding residue) would divide by ~0; drawdowns under
+0.1% of equity count as 0.1%, so such a fold scores its return in units of 0.1% and stays finite.
 
 Significance: a one-sided paired t-test (scipy.stats.ttest_rel, alternative "greater") over the per-fold
 score differences at 1 - statistical_significance: candidate vs current version, and with
@@ -29,8 +37,8 @@ one-sided p-value with n folds is 2^-n, so with 4 folds it can never reach 0.05;
 average over ~100 returns, close enough to normal for the t-test.
 
 Gain: (mean candidate score - mean current score) / max(|mean current score|, GAIN_FLOOR). A version that
-cannot trade scores 0, and a gain relative to 0 would be infinite, so below one unit of the annualised
-ratio the gain is counted in units of it.
+cannot trade scores 0, and a gain relative to 0 would be infinite, so below one unit of the ratio (Sharpe,
+Sortino, return over drawdown) the gain is counted in units of it.
 """
 from __future__ import annotations
 
@@ -55,7 +63,9 @@ MAX_VERSION_BARS = 1_200
 WARMUP_BARS = 300  # bars before a fold's first traded bar loaded to warm the indicators up
 CASH = 1_000_000.0
 GAIN_FLOOR = 1.0
-OBJECTIVE_METRIC = {"ACCURACY": "sharpe", "STABILITY": "calmar", "RESPONSIVENESS": "sortino"}
+DRAWDOWN_FLOOR = 1e-3  # a drawdown under 0.1% of equity counts as 0.1% (see the docstring)
+RETURN_OVER_DRAWDOWN = "return_over_drawdown"
+OBJECTIVE_METRIC = {"ACCURACY": "sharpe", "STABILITY": RETURN_OVER_DRAWDOWN, "RESPONSIVENESS": "sortino"}
 SECONDARY_METRIC = {"NONE": None, "STABILITY": "max_drawdown", "PROFIT": "total_return"}
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is running)
 
@@ -89,12 +99,23 @@ class Measure:
 
     def score(self, equity: pd.Series, ppy: float) -> tuple[float, float]:
         """(score, total return) of one fold's equity curve."""
-        m = compute_metrics(equity, None, None, ppy, annualise_short=True)  # folds are shorter than a year
-        first, second = m.get(self.primary), m.get(self.secondary) if self.secondary else None
-        value = float(first if isinstance(first, int | float) else 0.0)
-        value += 0.1 * float(second if isinstance(second, int | float) else 0.0)
-        ret = m.get("total_return")
-        return value, float(ret if isinstance(ret, int | float) else 0.0)
+        m = compute_metrics(equity, None, None, ppy)  # CAGR only over a year: nothing short is annualised
+        value = _metric(self.primary, m) + (0.1 * _metric(self.secondary, m) if self.secondary else 0.0)
+        return value, _metric("total_return", m)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _metric(name: str, m: dict[str, object]) -> float:
+    """One metric of a fold, 0.0 when undefined (cash's value); return over drawdown as the docstring says."""
+    if name != RETURN_OVER_DRAWDOWN:
+        return _number(m.get(name)) or 0.0
+    ret = _number(m.get("cagr"))  # set only when the fold holds a year of bars
+    ret = _number(m.get("total_return")) if ret is None else ret
+    drawdown = abs(_number(m.get("max_drawdown")) or 0.0)
+    return (ret or 0.0) / max(drawdown, DRAWDOWN_FLOOR)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Features: the index's log returns and the snapshots' confidence, raw score, volatility value, trend value,
 each module's score, and the ensemble's agreement (1 − its disagreement) when a model ran. On a drift
-newer than the last one recorded: a health warning (the "drift" check, engine/health/checks.py reads
+not yet alarmed (once per change, see check_drift): a health warning (the "drift" check, engine/health/checks.py reads
 DRIFT_KEY), a notification, and with AdaptiveLearning retraining_trigger DRIFT_BASED a refit request
 (REFIT_KEY): the ensemble's refit job (engine/regime/ensemble/job.py) refits at its next look when a
 request is newer than its newest model, without waiting for update_frequency new bars.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from engine.tuning.drift import DriftConfig, DriftFinding, detect_all
 
 log = logging.getLogger(__name__)
 ACTOR = "system:drift"
-DRIFT_KEY = "tuning.drift"  # {"ts", "data_ts", "findings": [...]} of the newest drift
+DRIFT_KEY = "tuning.drift"  # {"ts", "changed_at", "findings", "drifting"}: the newest alarm, features in drift
 REFIT_KEY = REFIT_REQUEST_KEY  # {"ts", "reason"}: a refit the drift asked for (the refit job honours it)
 WARN_HOURS = 24.0  # the health check warns for this long after a drift
 CHECK_SECONDS = 60.0
@@ -80,32 +81,51 @@ def gather(ctx: EngineContext, window: int) -> tuple[dict[str, np.ndarray], Time
 
 
 def check_drift(ctx: EngineContext) -> list[DriftFinding]:
-    """Run the detectors; on a new drift warn, notify and (DRIFT_BASED) request a refit. Returns the findings."""
+    """Run the detectors; on a new drift warn, notify and (DRIFT_BASED) request a refit. Returns the findings.
+
+    Once per change: a feature alarms when it drifts and is not already in the stored "drifting" set; it
+    leaves that set (re-arms) at the first check that finds it not drifting, which for a lasting change is
+    when the change leaves the window. Why not the change point: ADWIN re-estimates it on every replay and
+    it moves later as the window slides over one and the same change, so "a newer change point" re-alarmed
+    every few checks."""
     with ctx.store.read() as s:
         cfg = DriftConfig.of(active_params(s))
     if not cfg.enabled:
         return []
     feats, times = gather(ctx, cfg.window)
+    if not feats:
+        return []  # nothing looked at: neither a drift nor a quiet check
     findings = detect_all(feats, cfg.threshold)
-    if not findings:
-        return findings
-    changed_at = max(times[f.feature][f.index] for f in findings)
     now = ctx.clock.now()
     with ctx.store.write() as s:
         last = get_value(s, DRIFT_KEY) or {}
-        if last.get("changed_at") and datetime.fromisoformat(last["changed_at"]) >= changed_at:
-            return findings  # this change is already known: warn once per change, not every run
-        texts = [f.text() for f in findings]
-        put_value(s, DRIFT_KEY, {"ts": now.isoformat(), "changed_at": changed_at.isoformat(), "findings": texts},
-                  now)
+        known = _drifting(last)
+        new = [f for f in findings if f.feature not in known]
+        still = sorted(known & {f.feature for f in findings} | {f.feature for f in new})
+        if not new:
+            if still != sorted(known):  # some features stopped drifting: re-armed, the last alarm kept
+                put_value(s, DRIFT_KEY, {**last, "drifting": still}, now)
+            return findings  # these changes are already known: warn once per change, not every run
+        changed_at = max(times[f.feature][f.index] for f in new)
+        texts = [f.text() for f in new]
+        put_value(s, DRIFT_KEY, {"ts": now.isoformat(), "changed_at": changed_at.isoformat(), "findings": texts,
+                                 "drifting": still}, now)
         audit.record(s, now, ACTOR, "tuning.drift", "regime_features", {"findings": texts[:10]})
         if cfg.trigger == "DRIFT_BASED":
             put_value(s, REFIT_KEY, {"ts": now.isoformat(), "reason": texts[0]}, now)
         notify.after_commit(s, "RegimeDesk: market drift detected",
-                            f"{len(findings)} feature(s) drifted: " + "; ".join(texts[:3]) +
+                            f"{len(new)} feature(s) drifted: " + "; ".join(texts[:3]) +
                             (" A refit of the regime models was requested." if cfg.trigger == "DRIFT_BASED" else ""))
-    log.warning("drift: %s", "; ".join(f.text() for f in findings))
+    log.warning("drift: %s", "; ".join(texts))
     return findings
+
+
+def _drifting(last: dict[str, Any]) -> set[str]:
+    """The features alarmed and not yet seen quiet; a record from before "drifting" was kept names them in its
+    findings ("<feature>: mean ...")."""
+    if "drifting" in last:
+        return set(last["drifting"])
+    return {str(t).rsplit(": mean ", 1)[0] for t in last.get("findings", [])}
 
 
 def drift_status(ctx: EngineContext) -> tuple[str, str]:

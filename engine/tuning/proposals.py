@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit, notify
 from engine.clock import Clock, SystemClock
-from engine.params.errors import ParamsError, StaleVersionError
+from engine.params.errors import ParamsError, StaleVersionError, ValidationError
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.params.versions import _tx, apply_version
@@ -77,59 +78,70 @@ def record(store: Store, current: ParamSet, result: TuningResult, seed: int, *, 
     return pid
 
 
+def _claim(s: Session, pid: int, actor: str, status: str, now: datetime) -> TuningProposal:
+    """Decide the proposal inside `s`'s transaction, or say who already did.
+
+    Why a conditional UPDATE: of two deciders at once exactly one matches status='pending'. PostgreSQL
+    makes the second UPDATE wait for the first one's row lock and re-check the condition after it commits;
+    SQLite serialises write transactions from BEGIN IMMEDIATE. A read-then-write would let both pass."""
+    result = s.execute(update(TuningProposal).where(TuningProposal.id == pid, TuningProposal.status == PENDING)
+                       .values(status=status, decided_by=actor, decided_at=now))
+    claimed = cast(CursorResult[Any], result).rowcount  # an UPDATE's result is a CursorResult
+    row = s.get(TuningProposal, pid)
+    if row is None:
+        raise ProposalError(f"tuning proposal {pid} does not exist")
+    if claimed != 1:
+        by = f" by {row.decided_by}" if row.decided_by else ""
+        raise ProposalError(f"tuning proposal {pid} is not pending: it was already {row.status}{by}; nothing to decide")
+    return row
+
+
 def _apply(store: Store, pid: int, actor: str, now: datetime, clock: Clock | None) -> int:
+    """Claim the proposal and apply its candidate in ONE transaction (apply_version runs in a savepoint of it),
+    so the proposal is applied, stale or still pending together with the parameter versions."""
+    stale: StaleVersionError | None = None
+    invalid: ValidationError | None = None
+    version_id = 0
     with _tx(store) as s:
-        row = s.get(TuningProposal, pid)
-        if row is None:
-            raise ProposalError(f"tuning proposal {pid} does not exist")
-        base, values, changes = row.base_version_id, row.values_json, list(row.changes)
-    ps = ParamSet.from_canonical(json.loads(values))
-    try:
-        applied = apply_version(store, ps, actor, "tuning", f"tuning proposal {pid}: " + "; ".join(changes)[:400],
-                                clock=clock, action="params.apply", expected_parent=base)
-    except StaleVersionError:
-        with _tx(store) as s:
-            row = s.get(TuningProposal, pid)
-            assert row is not None
-            row.status, row.decided_by, row.decided_at = STALE, actor, now
+        row = _claim(s, pid, actor, APPLIED, now)
+        base, changes = row.base_version_id, list(row.changes)
+        ps = ParamSet.from_canonical(json.loads(row.values_json))
+        inside = sessionmaker(bind=s.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            applied = apply_version(inside, ps, actor, "tuning", f"tuning proposal {pid}: " + "; ".join(changes)[:400],
+                                    clock=clock, action="params.apply", expected_parent=base)
+        except StaleVersionError as e:
+            stale = e
+            row.status = STALE
             audit.record(s, now, actor, "tuning.stale", f"tuning_proposal:{pid}", {"base_version_id": base},
                          outcome="refused")
+        except ValidationError as e:  # the schema changed under it: undecided, the refusal stays audited
+            invalid = e
+            row.status, row.decided_by, row.decided_at = PENDING, None, None
+        else:
+            version_id = row.applied_version_id = int(applied.version_id or 0)
+            audit.record(s, now, actor, "tuning.apply", f"tuning_proposal:{pid}",
+                         {"version_id": version_id, "changes": changes})
+            notify.after_commit(s, "RegimeDesk: tuned parameters applied",
+                                f"Version {version_id} from tuning proposal {pid} by {actor}: "
+                                + "; ".join(changes), level="info")
+    if invalid is not None:
+        raise invalid
+    if stale is not None:
         raise ProposalError(f"tuning proposal {pid} was made on version {base}, which is no longer active; "
                             "run the tuning again on the active version") from None
-    with _tx(store) as s:
-        row = s.get(TuningProposal, pid)
-        assert row is not None
-        row.status, row.decided_by, row.decided_at, row.applied_version_id = APPLIED, actor, now, applied.version_id
-        audit.record(s, now, actor, "tuning.apply", f"tuning_proposal:{pid}",
-                     {"version_id": applied.version_id, "changes": changes})
-        notify.after_commit(s, "RegimeDesk: tuned parameters applied",
-                            f"Version {applied.version_id} from tuning proposal {pid} by {actor}: " + "; ".join(changes),
-                            level="info")
-    return int(applied.version_id or 0)
-
-
-def _pending(store: Store, pid: int) -> None:
-    with _tx(store) as s:
-        row = s.get(TuningProposal, pid)
-        if row is None:
-            raise ProposalError(f"tuning proposal {pid} does not exist")
-        if row.status != PENDING:
-            raise ProposalError(f"tuning proposal {pid} is {row.status}, not pending: nothing to decide")
+    return version_id
 
 
 def approve(store: Store, pid: int, actor: str, *, clock: Clock | None = None) -> int:
     """An admin's approval: the candidate becomes the active version, authored by that admin."""
-    _pending(store, pid)
     return _apply(store, pid, actor, (clock or SystemClock()).now(), clock)
 
 
 def reject(store: Store, pid: int, actor: str, note: str = "", *, clock: Clock | None = None) -> None:
-    _pending(store, pid)
     now = (clock or SystemClock()).now()
     with _tx(store) as s:
-        row = s.get(TuningProposal, pid)
-        assert row is not None
-        row.status, row.decided_by, row.decided_at = REJECTED, actor, now
+        _claim(s, pid, actor, REJECTED, now)
         audit.record(s, now, actor, "tuning.reject", f"tuning_proposal:{pid}", {"note": note})
 
 

@@ -4,9 +4,10 @@ Window: the live scorecard objective (engine/tuning/validation.objective_of) ove
 REGIMEDESK_ROLLBACK_WINDOW_BARS snapshots (default 390, one US session of minute bars) made by the active
 version, against the newest as many made by the version before it; each side needs at least MIN_BARS. When
 the active version's objective is below the earlier one's by revert_threshold (relative), the engine rolls
-back to the earlier version through engine.params.versions.rollback (audited, notified). Only a version that
-came from a tuning proposal is rolled back; a version a person applied by hand is left alone unless
-REGIMEDESK_ROLLBACK_MANUAL_VERSIONS=true.
+back to the earlier version (source "rollback", audited, notified), but only while the version it judged is
+still active: a version another worker applied meanwhile is never undone on the judged version's score (the
+refusal is audited as tuning.rollback, outcome "refused"). Only a version that came from a tuning proposal is
+rolled back; a version a person applied by hand is left alone unless REGIMEDESK_ROLLBACK_MANUAL_VERSIONS=true.
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from sqlalchemy import select
 
 from engine import audit, notify
 from engine.context import EngineContext
+from engine.params.errors import StaleVersionError
 from engine.params.typed import Parameters
-from engine.params.versions import active_params, get_version, rollback
+from engine.params.versions import active_params, apply_version, get_version
 from engine.store.models import ParamVersion
 from engine.tuning.history import from_store
 from engine.tuning.proposals import SYSTEM_ACTOR, tuned_version_ids
@@ -56,7 +58,12 @@ def check_rollback(ctx: EngineContext) -> int | None:
     drop = 1.0 - now_v / before_v
     why = (f"live objective {now_v:.3f} over {len(now_h)} bars vs {before_v:.3f} under version {parent_id} "
            f"({drop:.0%} lower; revert threshold {threshold:.0%})")
-    back = rollback(ctx.store, parent_id, SYSTEM_ACTOR, why, clock=ctx.clock)
+    try:  # only if the version judged is still the active one: another worker may have applied one meanwhile
+        back = apply_version(ctx.store, previous, SYSTEM_ACTOR, "rollback", f"rollback to version {parent_id}: {why}",
+                             clock=ctx.clock, action="params.rollback", expected_parent=ps.version_id)
+    except StaleVersionError as e:
+        _refused(ctx, ps.version_id, parent_id, e.active, why)
+        return None
     with ctx.store.write() as s:
         audit.record(s, ctx.clock.now(), SYSTEM_ACTOR, "tuning.rollback", f"param_version:{ps.version_id}",
                      {"to": parent_id, "new_version": back.version_id, "why": why})
@@ -64,3 +71,11 @@ def check_rollback(ctx: EngineContext) -> int | None:
                             f"Version {ps.version_id} rolled back to {parent_id}: {why}")
     log.warning("auto-rollback of version %s: %s", ps.version_id, why)
     return back.version_id
+
+
+def _refused(ctx: EngineContext, judged: int | None, to: int, active: int | None, why: str) -> None:
+    """Audit a rollback refused as stale: the score was the judged version's, so it says nothing of `active`."""
+    with ctx.store.write() as s:
+        audit.record(s, ctx.clock.now(), SYSTEM_ACTOR, "tuning.rollback", f"param_version:{judged}",
+                     {"to": to, "active": active, "why": why, "stale": True}, outcome="refused")
+    log.warning("auto-rollback of version %s refused: version %s became active meanwhile (%s)", judged, active, why)
