@@ -81,9 +81,12 @@ def layout(**_kwargs: object) -> html.Div:
 
 
 def users_table() -> html.Div:
+    ctx = get_context()
+    locked = users.locked_addresses(ctx.store, ctx.clock.now())  # per (name, address): see engine.auth.users
     rows = [[u.name, u.role, "disabled" if u.disabled else "active", fmt.timestamp(u.created_at),
-             fmt.timestamp(u.locked_until) if u.locked_until else ""] for u in users.list_users(get_context().store)]
-    return small_table(["Name", "Role", "Status", "Created", "Locked until"], rows, "No users.")
+             ", ".join(locked.get(u.name, []))] for u in users.list_users(ctx.store)]
+    return small_table(["Name", "Role", "Status", "Created", "Locked out from (15 min after 5 failures)"], rows,
+                       "No users.")
 
 
 @dash.callback(Output(ids.TABLE, "children"), Input(ids.INTERVAL, "n_intervals"),

@@ -61,10 +61,12 @@ def run(argv: list[str], store: Store, stdin: TextIO, out: TextIO, actor: str) -
             user = users.add_user(store, now, actor, args.name, args.role, _read_password(stdin))
             print(f"added {user.name} ({user.role})", file=out)
         elif args.command == "list":
-            print(f"{'name':24} {'role':8} {'status':9} created", file=out)
+            print(f"{'name':24} {'role':8} {'status':9} {'created':16} locked out from", file=out)
+            locked = users.locked_addresses(store, now)
             for u in users.list_users(store):
-                status = "disabled" if u.disabled else ("locked" if u.locked_until and u.locked_until > now else "active")
-                print(f"{u.name:24} {u.role:8} {status:9} {u.created_at:%Y-%m-%d %H:%M}", file=out)
+                status = "disabled" if u.disabled else "active"
+                print(f"{u.name:24} {u.role:8} {status:9} {u.created_at:%Y-%m-%d %H:%M} "
+                      f"{', '.join(locked.get(u.name, []))}".rstrip(), file=out)
         elif args.command in ("disable", "enable"):
             changed = users.set_disabled(store, now, actor, args.name, args.command == "disable").changed
             print(f"{args.name} {args.command}d" if changed else f"{args.name} is already {args.command}d; nothing changed",

@@ -1,8 +1,12 @@
-"""Users in the store: add, list, change password or role, disable; and login with lockout.
+"""Users in the store: add, list, change password or role, disable; login with lockout; logout.
 
-Every change is audited in the same transaction. Lockout: after MAX_FAILURES failed logins for one
-name within LOCK_WINDOW, the name is locked for LOCK_FOR (counted in the store, so it holds across
-web workers and restarts). A locked or disabled user is refused before the password is looked at.
+Every change is audited in the same transaction. Lockout rule: a name is locked *for one client address*
+while MAX_FAILURES or more failed logins for that (name, address) fall within LOCK_WINDOW and after that
+pair's last successful login and the user's last admin change (new password, role, status). Counted in
+the store, so it holds across web workers and restarts. Per address, not per name: a guesser locks only
+their own address, never a legitimate operator elsewhere (a per-name lock let anyone keep every admin
+away from the kill switch). A locked attempt is answered exactly like an unknown name or a wrong password
+(same status, message and argon2 work), so the lockout does not tell which names exist.
 """
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.auth import principal
@@ -23,7 +28,6 @@ from engine.store.models import LoginAttempt, User
 
 MAX_FAILURES = 5
 LOCK_WINDOW = timedelta(minutes=15)
-LOCK_FOR = timedelta(minutes=15)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _generation = 0  # bumped by every change made in this process, so caches of users here drop at once
 
@@ -97,6 +101,20 @@ def ends_last_admin(every: list[UserInfo], name: str, role: str | None = None, d
 def list_users(store: Store) -> list[UserInfo]:
     with store.read() as s:
         return [_info(u) for u in s.scalars(select(User).order_by(User.name))]
+
+
+def locked_addresses(store: Store, now: datetime) -> dict[str, list[str]]:
+    """Each user's client addresses locked out right now (the module's rule), for the Users page and the CLI."""
+    out: dict[str, list[str]] = {}
+    with store.read() as s:
+        changed = dict(s.execute(select(User.name, User.updated_at)).tuples().all())
+        pairs = s.execute(select(LoginAttempt.username, LoginAttempt.source).where(
+            LoginAttempt.ok.is_(False), LoginAttempt.ts > now - LOCK_WINDOW,
+            LoginAttempt.username.in_(list(changed))).distinct()).tuples().all()
+        for name, source in sorted(pairs):
+            if _failures(s, now, name, source, changed[name]) >= MAX_FAILURES:
+                out.setdefault(name, []).append(source)
+    return out
 
 
 def get_user(store: Store, user_id: int) -> UserInfo | None:
@@ -179,22 +197,47 @@ def set_disabled(store: Store, now: datetime, actor: str, name: str, disabled: b
                    disabled=disabled)
 
 
+def end_sessions(store: Store, now: datetime, actor: str, user_id: int, name: str) -> None:
+    """Logout: bump the user's session epoch, so every session cookie of this user is refused from now on
+    (a copied cookie included; other web processes within their USER_CACHE_S). The session is a signed
+    cookie, so clearing the browser's copy alone ended nothing; the epoch lives in the store every worker
+    reads already, so this costs no extra read per request and needs no table of live sessions. Its price:
+    logging out on one device logs this user out everywhere, and the audit row says so."""
+    with store.write() as s:
+        s.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
+        audit.record(s, now, actor, "auth.logout", target=name,
+                     details={"sessions_ended": "all of this user's sessions"})
+    _bump()
+
+
+def _failures(s: Session, now: datetime, name: str, source: str, changed_at: datetime | None) -> int:
+    """Failed logins for (name, source) that count towards its lock (see the module's rule)."""
+    last_ok = s.scalar(select(func.max(LoginAttempt.ts)).where(
+        LoginAttempt.username == name, LoginAttempt.source == source, LoginAttempt.ok.is_(True)))
+    since = max(t for t in (now - LOCK_WINDOW, last_ok, changed_at) if t is not None)
+    return int(s.scalar(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == name, LoginAttempt.source == source, LoginAttempt.ok.is_(False),
+        LoginAttempt.ts > since)) or 0)
+
+
 def authenticate(store: Store, now: datetime, name: object, password: object, source: str) -> LoginOutcome:
-    """Check a login; record the attempt, audit it, and lock the name after too many failures."""
+    """Check a login; record the attempt, audit it, and lock (name, source) after too many failures.
+
+    Unknown name, wrong password and a locked (name, source) take the same path: one read, one argon2
+    verification, one write, and the same "bad" outcome, so neither the answer nor its time tells them apart."""
     shown = str(name)[:64] if isinstance(name, str) else "?"
     given = password if isinstance(password, str) else ""
+    source = source[:64]
     with store.read() as s:
         row = s.scalar(select(User).where(User.name == shown)) if isinstance(name, str) else None
         user = _info(row) if row is not None else None
         stored_hash = row.password_hash if row is not None else None
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return _record(store, now, shown, source, "locked",
-                       f"too many failed logins: {shown} is locked for {minutes} more minute(s)", user)
+        failures = _failures(s, now, shown, source, row.updated_at if row is not None else None)
     matched = verify(stored_hash, given)
-    if not matched or user is None:
-        return _failed(store, now, shown, source, user)
-    if user.disabled:
+    locked = failures >= MAX_FAILURES
+    if locked or not matched or user is None:
+        return _failed(store, now, shown, source, user, failures + 1, locked)
+    if user.disabled:  # only said to someone who knows the password
         return _record(store, now, shown, source, "disabled", "this user is disabled; ask an admin", user)
     if stored_hash is not None and needs_rehash(stored_hash):
         with store.write() as s:
@@ -213,7 +256,7 @@ def _logging_in(name: str, user: UserInfo | None, source: str) -> contextlib.Abs
 def _record(store: Store, now: datetime, name: str, source: str, status: str, message: str,
             user: UserInfo | None) -> LoginOutcome:
     with store.write() as s:
-        s.add(LoginAttempt(ts=now, username=name, source=source[:64], ok=status == "ok"))
+        s.add(LoginAttempt(ts=now, username=name, source=source, ok=status == "ok"))
         with _logging_in(name, user, source):
             audit.record(s, now, f"web:{name}", "auth.login", target=name,
                          details={"source": source, **({"reason": message} if message else {})},
@@ -221,31 +264,25 @@ def _record(store: Store, now: datetime, name: str, source: str, status: str, me
     return LoginOutcome(status, user, message)
 
 
-def _failed(store: Store, now: datetime, name: str, source: str, user: UserInfo | None) -> LoginOutcome:
+def _failed(store: Store, now: datetime, name: str, source: str, user: UserInfo | None, failures: int,
+            locked: bool) -> LoginOutcome:
+    """Record a refused login. The audit trail (admins only) tells "locked" from "failed"; the guesser never
+    does. The lockout row is written when (name, source) reaches MAX_FAILURES, for unknown names too."""
     with store.write() as s:
-        s.add(LoginAttempt(ts=now, username=name, source=source[:64], ok=False))
-        last_ok = s.scalar(select(func.max(LoginAttempt.ts)).where(LoginAttempt.username == name,
-                                                                   LoginAttempt.ok.is_(True)))
-        since = max(now - LOCK_WINDOW, last_ok) if last_ok is not None else now - LOCK_WINDOW
-        failures = int(s.scalar(select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.username == name, LoginAttempt.ok.is_(False), LoginAttempt.ts > since)) or 0)
+        s.add(LoginAttempt(ts=now, username=name, source=source, ok=False))
         with _logging_in(name, user, source):
             audit.record(s, now, f"web:{name}", "auth.login", target=name,
-                         details={"source": source, "failures_in_window": failures}, outcome="failed")
-        if user is not None and failures >= MAX_FAILURES:
-            row = s.get(User, user.id)
-            if row is not None:
-                row.locked_until = now + LOCK_FOR
+                         details={"source": source, "failures_in_window": failures},
+                         outcome="locked" if locked else "failed")
+            if failures == MAX_FAILURES:
                 audit.record(s, now, "system:auth", "auth.lockout", target=name,
-                             details={"failures": failures, "minutes": int(LOCK_FOR.total_seconds() // 60),
+                             details={"failures": failures, "minutes": int(LOCK_WINDOW.total_seconds() // 60),
                                       "source": source}, outcome="locked")
     return LoginOutcome("bad", None, "wrong user name or password")
 
 
 def prune_attempts(store: Store, before: datetime) -> int:
     """Delete login attempts older than `before` (the retention job keeps a day's worth)."""
-    from sqlalchemy import delete
-
     with store.write() as s:
         result = s.execute(delete(LoginAttempt).where(LoginAttempt.ts < before))
         return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's CursorResult has rowcount

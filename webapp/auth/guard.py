@@ -100,7 +100,7 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
             return _refusal(403, f"the route {request.endpoint} has no declared access and is refused")
         user = current_user if current_user.is_authenticated else None
         if user is not None:
-            why = sessions.expired(idle_s, max_s)
+            why = sessions.expired(idle_s, max_s, activity=not _polling())
             if why is not None:
                 _audit_logout(user.name, user.role, f"session expired ({why})", "auth.session_expired")
                 sessions.end()
@@ -133,6 +133,14 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
         urgent = g.pop("urgent_token", None)
         if urgent is not None:
             write_gate.reset_urgent(urgent)
+
+
+def _polling() -> bool:
+    """A callback request an open page sends by itself (sessions.is_polling), which must not renew the idle clock.
+    The JSON parse is Werkzeug's cached one that _check_callback and Dash use anyway."""
+    if request.endpoint != CALLBACK_ENDPOINT:
+        return False
+    return sessions.is_polling(request.args, request.get_json(silent=True))
 
 
 def _csrf_refusal() -> Response | None:

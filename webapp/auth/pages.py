@@ -1,7 +1,9 @@
 """The login, logout and first-run setup pages: plain HTML forms served by Flask, not Dash.
 
 They post `username`, `password` and a hidden `csrf_token` (checked by the guard). Failed logins per
-client address are rate-limited by flask-limiter; lockouts per user are kept in the store.
+client address are rate-limited by flask-limiter; lockouts per (user name, client address) are kept in the
+store (engine.auth.users). The client address is request.remote_addr, which ProxyFix rewrites from
+X-Forwarded-For only behind REGIMEDESK_TRUSTED_PROXIES.
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.wrappers import Response  # what flask.redirect returns (flask.Response is its subclass)
 
-from engine import audit
 from engine.auth import principal, setup_token, users
 from engine.auth.passwords import WeakPassword
 from engine.auth.roles import Role
@@ -84,19 +85,17 @@ def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: st
         name = request.form.get("username", "")
         outcome = users.authenticate(ctx.store, ctx.clock.now(), name, request.form.get("password", ""),
                                      principal.current().source)
-        if not outcome.ok or outcome.user is None:
-            status = 423 if outcome.status == "locked" else 401
-            return _page("Log in", message=outcome.message, status=status, username=name[:64], next_=next_)
+        if not outcome.ok or outcome.user is None:  # one status for unknown, wrong and locked: no name oracle
+            return _page("Log in", message=outcome.message, status=401, username=name[:64], next_=next_)
         sessions.start(outcome.user)
         return redirect(next_)
 
     @server.route("/logout", methods=["POST"], endpoint="auth_logout")
     def logout() -> Response:
+        """End the session on the server (users.end_sessions says why by epoch), then the browser's copy."""
         ctx = get_context()
         who = principal.current()
-
-        with ctx.store.write() as s:
-            audit.record(s, ctx.clock.now(), who.actor, "auth.logout", target=who.name)
+        users.end_sessions(ctx.store, ctx.clock.now(), who.actor, int(current_user.user_id), who.name)
         sessions.end()
         return redirect("/login")
 

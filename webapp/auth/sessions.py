@@ -1,13 +1,19 @@
 """The login session: flask-login's user, its expiry (idle and absolute), and the CSRF token.
 
 The session cookie holds "<user id>:<session epoch>"; the epoch is bumped by every change of the
-user's password, role or status, so those changes end the user's open sessions at once.
+user's password, role or status and by logout, so those end the user's open sessions at once (the cookie
+is signed, not stored: a copy of it would otherwise outlive the logout; see users.end_sessions).
+
+Idle expiry counts only what a person does: a page load, a click, typing. A Dash callback request fired
+by dcc.Interval alone, or a background callback's progress poll, does not renew the idle clock, else an
+open tab would keep an unattended session alive until the absolute limit.
 """
 from __future__ import annotations
 
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request, session
@@ -98,8 +104,9 @@ def end() -> None:
     session.clear()
 
 
-def expired(idle_s: float, max_s: float) -> str | None:
-    """Why the current login has expired ("idle" / "absolute"), or None; refreshes the idle clock."""
+def expired(idle_s: float, max_s: float, activity: bool = True) -> str | None:
+    """Why the current login has expired ("idle" / "absolute"), or None; a person's `activity` refreshes the
+    idle clock (at most every SEEN_RESOLUTION_S, and finer under a short idle limit so that it can renew)."""
     now = time.time()
     login_at = float(session.get(LOGIN_AT) or 0)
     seen_at = float(session.get(SEEN_AT) or 0)
@@ -107,9 +114,20 @@ def expired(idle_s: float, max_s: float) -> str | None:
         return "absolute"
     if now - seen_at > idle_s:
         return "idle"
-    if now - seen_at > SEEN_RESOLUTION_S:
+    if activity and now - seen_at > min(SEEN_RESOLUTION_S, idle_s / 4):
         session[SEEN_AT] = now
     return None
+
+
+def is_polling(args: Mapping[str, str], body: object) -> bool:
+    """Is this Dash callback request machine-made: a background callback's progress poll (Dash adds
+    `cacheKey` to the URL), or every triggered input (`changedPropIds`) an Interval's `n_intervals`? An
+    initial call (nothing triggered) follows a page load, so it counts as a person's."""
+    if args.get("cacheKey"):
+        return True
+    changed = body.get("changedPropIds") if isinstance(body, dict) else None
+    return (isinstance(changed, list) and bool(changed)
+            and all(isinstance(prop, str) and prop.endswith(".n_intervals") for prop in changed))
 
 
 def csrf_token() -> str:
