@@ -15,6 +15,10 @@ class Clock(Protocol):
 class SystemClock:
     """Wall-clock time in UTC."""
 
+    # this machine's clock, which may be off other machines': lease and liveness use the database's clock
+    # instead (engine/store/db_clock.py); a simulated clock has no such mark and is used as it is
+    wall = True
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 

@@ -22,6 +22,7 @@ from engine.health.deadman import market_cadence_s
 from engine.lease import FencedOut, check_fence
 from engine.market.types import Bar, MarketUpdate
 from engine.store import pg_locks
+from engine.store.db_clock import lease_now, lease_time
 from engine.store.keyvalue import LEASE_TAKEN_KEY, MARKET_DATA_KEY
 from engine.store.models import (
     BarRow,
@@ -213,7 +214,8 @@ def heartbeat_lease(ctx: EngineContext, stopping: Callable[[], bool] = lambda: F
             raise
         with ctx.store.read() as session:
             lease = session.get(EngineLease, 1)
-            lapsed = lease is not None and lease.holder != ctx.engine_id and lease.lease_until < ctx.clock.now()
+            lapsed = (lease is not None and lease.holder != ctx.engine_id
+                      and lease.lease_until < lease_now(session, ctx.clock))
         if not lapsed:
             raise
         freed = pg_locks.terminate_row_lock_holders(ctx.store, EngineLease.__tablename__)
@@ -230,14 +232,18 @@ def _heartbeat_lease_once(ctx: EngineContext, stopping: Callable[[], bool]) -> t
     (and perhaps after release_lease, which such a beat would otherwise undo) never takes the lease.
     A standby uses the returned lapse time to beat again right then (engine/scheduler.py), so takeover
     after a SIGKILL of the leader takes at most LEASE_SECONDS, not LEASE_SECONDS plus a poll period.
+
+    Expiry and the beat are in the database's time (engine/store/db_clock.py), read once the row is locked, so
+    no machine's skew decides a takeover; the returned lapse time is shifted into ctx.clock's time, which the
+    scheduler sleeps by.
     """
-    now = ctx.clock.now()
     t0 = time.monotonic()
     with ctx.store.write() as session:
         pg_locks.set_lock_timeout(session, LEASE_LOCK_WAIT_MS)
         lease = session.get(EngineLease, 1, with_for_update=ctx.store.dialect == "postgresql")
         if stopping():
             return False, None
+        now, ahead = lease_time(session, ctx.clock)
         if lease is None:
             lease = EngineLease(id=1, holder=ctx.engine_id, lease_until=now, epoch=1)
             session.add(lease)
@@ -264,12 +270,13 @@ def _heartbeat_lease_once(ctx: EngineContext, stopping: Callable[[], bool]) -> t
             fence.grant(epoch, t0 + LEASE_SECONDS - 0.5)
         else:
             fence.revoke()
-    return is_leader, lease_until
+        fence.skew.note(ctx.engine_id, ahead)
+    return is_leader, lease_until + ahead
 
 
 def release_lease(ctx: EngineContext) -> None:
-    now = ctx.clock.now()
     with ctx.store.write() as session:
+        now = lease_now(session, ctx.clock)  # the lapse other engines and the web judge by
         lease = session.get(EngineLease, 1)
         if lease is not None and lease.holder == ctx.engine_id:
             lease.lease_until = now

@@ -11,6 +11,10 @@ broker, so it sends nothing either; the engine then steps down (`on_lost`) until
 
 Only engine writes are fenced: a context without a fence (the web, the command line) writes as before,
 so the kill switch works with the engine down.
+
+Expiry is judged by the database server's clock (engine/store/db_clock.py), read in the same statement as the
+lease row, never by this machine's: engines and the web on machines whose clocks disagree must agree on when a
+lease lapses. A simulated clock (tests, backtests) is used as it is.
 """
 from __future__ import annotations
 
@@ -19,11 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.protocols import ClockContext
+from engine.store.db_clock import SkewMonitor, as_utc, is_wall_clock, server_now_column
 from engine.store.models import EngineLease
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,7 @@ class LeaseFence:
     epoch: int | None = None
     valid_until: float = 0.0  # time.monotonic() until which the lease surely still holds (renewed less than a lease ago)
     on_lost: Callable[[], None] | None = None  # the engine steps down (EngineService)
+    skew: SkewMonitor = field(default_factory=SkewMonitor)  # this machine's clock against the database's, per beat
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def grant(self, epoch: int, valid_until: float) -> None:
@@ -90,15 +97,23 @@ def check_fence(session: Session, ctx: ClockContext) -> int | None:
     epoch = fence.epoch
     if epoch is None:
         raise fence.lost("this engine is not the active one")
-    query = select(EngineLease.holder, EngineLease.epoch, EngineLease.lease_until).where(EngineLease.id == 1)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    wall = is_wall_clock(ctx.clock)
+    # the database's time in the same statement: no extra round trip. On PostgreSQL it may be taken before a
+    # wait for the row; a takeover in that wait changed holder and epoch (refused below), and one that starts
+    # after it waits for this transaction, so a write never commits under a lease another engine holds
+    columns: list[Any] = [EngineLease.holder, EngineLease.epoch, EngineLease.lease_until]
+    if wall:
+        columns.append(server_now_column(dialect).label("server_now"))
+    query = select(*columns).where(EngineLease.id == 1)
+    if dialect == "postgresql":
         query = query.with_for_update(read=True)  # FOR SHARE: a takeover waits for this transaction, or it for the takeover
     row = session.execute(query).one_or_none()
-    now = ctx.clock.now()
     if row is None:
         raise fence.lost("no lease row")
     if row.holder != fence.engine_id or row.epoch != epoch:
         raise fence.lost(f"engine {row.holder} took over with epoch {row.epoch}")
+    now = as_utc(row.server_now) if wall else ctx.clock.now()
     if row.lease_until <= now:
         raise fence.lost(f"the lease lapsed at {row.lease_until.isoformat()}")
     return epoch

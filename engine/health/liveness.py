@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.store.db_clock import reader_now
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import EngineHeartbeat, EngineLease, KeyValue
 from engine.trading.commands import HEARTBEAT_STALE_S
@@ -74,10 +75,11 @@ def engine_liveness(session: Session, now: datetime, stale_after_s: float = HEAR
     mark = session.get(KeyValue, MARKET_DATA_KEY)
     market_at = datetime.fromisoformat(mark.value["ts"]) if mark is not None and mark.value.get("ts") else None
     market_at = _utc(market_at)
+    beat_now = reader_now(session, now)  # beats are written in the database's time: this reader's skew drops out
 
     def fresh(row: EngineHeartbeat) -> bool:
         beat = _utc(row.last_beat)
-        return beat is not None and (now - beat).total_seconds() <= stale_after_s
+        return beat is not None and (beat_now - beat).total_seconds() <= stale_after_s
 
     live_rows = [r for r in rows if r.status == "active" and fresh(r)]
     standby = [r for r in rows if r.status == "standby" and fresh(r)]
@@ -91,7 +93,7 @@ def engine_liveness(session: Session, now: datetime, stale_after_s: float = HEAR
     else:
         status, pick = NEVER, None
     last = _utc(pick.last_beat) if pick is not None else None
-    age = (now - last).total_seconds() if last is not None else None
+    age = (beat_now - last).total_seconds() if last is not None else None
     return EngineLiveness(
         status=status, engine_id=pick.engine_id if pick else None, host=pick.host if pick else None,
         pid=pick.pid if pick else None, last_beat=last, beat_age_s=age,

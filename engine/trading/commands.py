@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.lease import check_fence
 from engine.store.db import Store
+from engine.store.db_clock import reader_now
 from engine.store.models import CommandRow, EngineHeartbeat
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -51,7 +52,10 @@ class StepResult:
 
 
 def engine_alive(session: Session, now: datetime, stale_after_s: float = HEARTBEAT_STALE_S) -> bool:
-    """True when an active engine has beaten within `stale_after_s` (the web then leaves work to it)."""
+    """True when an active engine has beaten within `stale_after_s` (the web then leaves work to it).
+
+    The beat is aged by the database's clock when `now` is a wall-clock reading (db_clock.reader_now): the
+    engine wrote it in the database's time, so neither the engine's nor this machine's clock skew matters."""
     newest = session.scalar(
         select(func.max(EngineHeartbeat.last_beat)).where(EngineHeartbeat.status == "active")
     )
@@ -59,7 +63,7 @@ def engine_alive(session: Session, now: datetime, stale_after_s: float = HEARTBE
         return False
     if newest.tzinfo is None:  # defensive: an aggregate may come back naive on SQLite
         newest = newest.replace(tzinfo=UTC)
-    return now - newest <= timedelta(seconds=stale_after_s)
+    return reader_now(session, now) - newest <= timedelta(seconds=stale_after_s)
 
 
 def create(session: Session, now: datetime, actor: str, kind: str, args: dict[str, Any],
