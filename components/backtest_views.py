@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -14,6 +14,9 @@ from dash import html
 from components.charts import LAYOUT, empty_figure
 from components.ids import backtest as ids
 from components.metric_display import FREQUENCY_ROW, METRIC_ROWS, format_metric, metric_words
+
+if TYPE_CHECKING:
+    from engine.market.exchange import MarketCalendar
 
 # What an empty panel will show, until a run is open (a blank panel with a toolbar looks broken)
 WAITING = {"drawdown": "drawdown from the peak: open or run a backtest",
@@ -32,6 +35,7 @@ class RunView:
     prices: pd.DataFrame  # timestamp, one close column per symbol
     index_symbol: str
     metrics: Mapping[str, Any]
+    calendar: MarketCalendar | None = None  # the market's days (its session days with an exchange); None: UTC days
 
 
 def equity_figure(views: Sequence[RunView]) -> go.Figure:
@@ -111,14 +115,27 @@ def price_figure(view: RunView, symbol: str, colours: Mapping[str, str],
     return fig
 
 
-def daily_pnl(equity: pd.DataFrame) -> pd.Series:
-    """Equity change per UTC day, indexed by 'YYYY-MM-DD': the day's last equity against the day before's,
-    the first day against the run's starting equity (so the days add up to the run's P&L)."""
+def daily_pnl(equity: pd.DataFrame, calendar: MarketCalendar | None = None) -> pd.Series:
+    """Equity change per market day, indexed by 'YYYY-MM-DD': the day's last equity against the day before's,
+    the first day against the run's starting equity (so the days add up to the run's P&L). The days are
+    ``calendar.session_days`` (the risk engine's trading day: after-hours and weekends count for their session),
+    UTC days without a calendar."""
     if equity.empty:
         return pd.Series(dtype=float)
-    daily = equity.set_index("timestamp")["equity"].astype(float).resample("D").last().dropna()
+    times = pd.Series(pd.to_datetime(equity["timestamp"], utc=True))
+    days = calendar.session_days(times) if calendar is not None else times.dt.strftime("%Y-%m-%d")
+    daily = equity["equity"].astype(float).groupby(days.to_numpy(), sort=False).last().dropna()
     pnl = daily.diff().fillna(daily.iloc[0] - float(equity["equity"].iloc[0]))
-    return pd.Series(pnl.to_numpy(), index=pd.DatetimeIndex(pnl.index).strftime("%Y-%m-%d"))
+    return pd.Series(pnl.to_numpy(), index=pd.Index([str(d) for d in daily.index]))
+
+
+def day_axis_title(views: Sequence[RunView]) -> str:
+    """What a bar's day is: the runs' session days (exchange) or market timezone's days, else UTC days."""
+    calendars = {v.calendar for v in views}
+    calendar = calendars.pop() if len(calendars) == 1 else None
+    if calendar is None:
+        return "market day (UTC)"
+    return f"session day ({calendar.label})" if calendar.exchange else f"market day ({calendar.timezone})"
 
 
 def daily_pnl_figure(views: Sequence[RunView]) -> go.Figure:
@@ -128,11 +145,11 @@ def daily_pnl_figure(views: Sequence[RunView]) -> go.Figure:
         return empty_figure("no equity yet")
     fig = go.Figure()
     for i, v in enumerate(views):
-        pnl = daily_pnl(v.equity)
+        pnl = daily_pnl(v.equity, v.calendar)
         fig.add_trace(go.Bar(x=pnl.index.tolist(), y=pnl.to_numpy(), name=v.label,
                              marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_layout(title="P&L per day", barmode="group", **{**LAYOUT, "height": 240})
-    fig.update_xaxes(type="category", categoryorder="category ascending", title_text="market day (UTC)")
+    fig.update_xaxes(type="category", categoryorder="category ascending", title_text=day_axis_title(views))
     return fig
 
 

@@ -60,6 +60,7 @@ class PerformanceView:
     notes: list[str] = field(default_factory=list)
     grid: ReturnGrid | None = None  # the regular grid the return metrics were measured on
     grid_equity: pd.Series | None = None  # the opening equity and each period's close, on that grid
+    daily_label: str = "market day (UTC)"  # what a daily P&L bar's day is (daily_label)
 
     @property
     def drawdown_from_peak(self) -> float | None:
@@ -106,11 +107,14 @@ def chart_frame(sample: pd.DataFrame, peak_before: float | None, points: int = C
     return frame.reset_index(drop=True)
 
 
-def daily_pnl(session: Session, start: datetime | None, end: datetime | None) -> pd.DataFrame:
-    """P&L of each UTC day in range: its last equity minus the day before's, the first day's against the equity
-    at the start of the range (the last snapshot before it, else the range's first snapshot). The Backtest page
-    counts day 1 the same way, so the days add up to the range's P&L and a one-day range still has its bar."""
-    daily = pq.daily_equity(session, start, end)
+def daily_pnl(session: Session, start: datetime | None, end: datetime | None,
+              calendar: MarketCalendar | None = None) -> pd.DataFrame:
+    """P&L of each market day in range (the risk engine's trading day of `calendar`: an after-hours or weekend
+    snapshot counts for its session, as the daily-loss limit counts it; UTC days without a calendar): its last
+    equity minus the day before's, the first day's against the equity at the start of the range (the last
+    snapshot before it, else the range's first snapshot). The Backtest page counts day 1 the same way, so the
+    days add up to the range's P&L and a one-day range still has its bar."""
+    daily = pq.daily_equity(session, start, end, calendar)
     before = pq.account_range(session, None, start - timedelta(microseconds=1)) if start is not None else None
     inside = pq.account_range(session, start, end) if before is None else None
     opening = before.last_ts if before is not None else inside.first_ts if inside is not None else None
@@ -120,6 +124,15 @@ def daily_pnl(session: Session, start: datetime | None, end: datetime | None) ->
     pnl = daily["equity"].diff()
     pnl.iloc[0] = float(daily["equity"].iloc[0]) - float(base["equity"].iloc[-1])
     return pd.DataFrame({"day": daily["day"], "pnl": pnl}).reset_index(drop=True)
+
+
+def daily_label(calendar: MarketCalendar | None) -> str:
+    """The daily P&L axis title: the session day of the exchange, or the calendar day of the market's timezone."""
+    if calendar is None:
+        return "market day (UTC)"
+    if calendar.exchange:
+        return f"session day ({calendar.label}; after-hours and weekends count for their session)"
+    return f"market day ({calendar.timezone})"
 
 
 def build_view(session: Session, start: datetime | None, end: datetime | None,
@@ -151,7 +164,8 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
     count, commission = pq.fill_totals(session, start, end)
     marks = read_marks(session)
     return PerformanceView(
-        span=span, sample=sample, chart=chart_frame(sample, pq.peak_before(session, start)), daily=daily_pnl(session, start, end),
+        span=span, sample=sample, chart=chart_frame(sample, pq.peak_before(session, start)), daily=daily_pnl(session, start, end, calendar),
+        daily_label=daily_label(calendar),
         metrics=metrics, definitions=definitions_for(ppy, RISK_FREE, grid), trips=trips,
         fills=pq.recent_fills(session, start, end, FILLS_SHOWN), fill_count=count, commission=commission,
         stored_peak=float(marks.peak) if marks.peak is not None else None,

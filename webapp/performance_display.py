@@ -98,9 +98,9 @@ def daily_figure(view: PerformanceView) -> dict[str, object]:
     d = view.daily
     colours = ["#2e7d32" if v >= 0 else "#c62828" for v in d["pnl"]]
     days = [str(pd.Timestamp(day).date()) for day in d["day"]]
-    layout = figure_layout("Daily P&L: last equity of the UTC day minus the day before's (the first day: minus the "
-                           "opening equity)", "market day (UTC)", 240)
-    layout["xaxis"] = {"title": {"text": "market day (UTC)"}, "type": "category", "categoryorder": "category ascending"}
+    layout = figure_layout("Daily P&L: last equity of each day minus the day before's (the first day: minus the "
+                           "opening equity); days as the daily loss limit counts them", view.daily_label, 240)
+    layout["xaxis"] = {"title": {"text": view.daily_label}, "type": "category", "categoryorder": "category ascending"}
     return {"data": [{"type": "bar", "x": days, "y": d["pnl"].round(2).tolist(),
                       "marker": {"color": colours}, "name": "daily P&L"}],
             "layout": layout}

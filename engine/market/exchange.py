@@ -8,8 +8,8 @@ MasterConfiguration market_timezone). The calendar decides:
 - the trading day of the daily-loss limit: the date in the exchange's timezone, and on a day
   without a session (weekend, holiday) the next session's date, so Saturday, Sunday and a holiday
   belong to the following session and the day rolls at the exchange's midnight;
-- whether Alpaca may be sent orders now (regular session, or 04:00-20:00 New York time on a session
-  day for extended-hours limit orders).
+- whether Alpaca may be sent orders now (regular session, or on a session day from 04:00 New York time
+  to 4 hours after the close for extended-hours limit orders: 20:00, 17:00 on an early-close day).
 
 The web process has no market source, so it reads the same answer from the settings
 (``calendar_for_settings``).
@@ -20,16 +20,20 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from engine.params.typed import Parameters
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
 ALPACA_EXCHANGE = "XNYS"
 EXTENDED_OPEN = time(4, 0)  # Alpaca's pre-market opens 04:00 New York time
-EXTENDED_CLOSE = time(20, 0)  # and after-hours ends 20:00
+AFTER_HOURS = timedelta(hours=4)  # and after-hours ends 4 h after the close (20:00; 17:00 on an early close)
+EXTENDED_WORDS = "04:00 until 4 h after the close, 20:00 or 17:00 on an early close"
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,6 +80,15 @@ class MarketCalendar:
         local = _utc(now).astimezone(ZoneInfo(self.timezone)).date()
         return self._session_on_or_after(local).isoformat()
 
+    def session_days(self, times: pd.Series) -> pd.Series:
+        """``trading_day`` of each aware time ('YYYY-MM-DD'), read once per local date: daily P&L counts the
+        days the daily-loss limit counts (an after-hours or weekend snapshot belongs to its session)."""
+        local = times.dt.tz_convert(self.timezone).dt.strftime("%Y-%m-%d")
+        zone = ZoneInfo(self.timezone)
+        days = {d: self.trading_day(datetime.combine(date.fromisoformat(d), time(12), tzinfo=zone))
+                for d in local.unique()}
+        return local.map(days)
+
     def is_session_day(self, day: date) -> bool:
         return self._session_on_or_after(day) == day
 
@@ -95,12 +108,21 @@ class MarketCalendar:
         hours = self.regular_hours(_utc(now).astimezone(ZoneInfo(self.timezone)).date())
         return hours is not None and hours[0] <= _utc(now) < hours[1]
 
+    def extended_hours(self, day: date) -> tuple[datetime, datetime] | None:
+        """(04:00 exchange time, close + 4 h) in UTC of the session on ``day``, or None: Alpaca's after-hours
+        follows the day's close, so an early close (13:00) ends it at 17:00, not 20:00. Both brokers use it."""
+        hours = self.regular_hours(day)
+        if hours is None:
+            return None
+        start = datetime.combine(day, EXTENDED_OPEN, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
+        return start, hours[1] + AFTER_HOURS
+
     def in_extended_hours(self, now: datetime) -> bool:
-        """04:00-20:00 exchange time on a session day (Alpaca's pre-market, session and after-hours)."""
-        local = _utc(now).astimezone(ZoneInfo(self.timezone))
-        if self.exchange is None or not self.is_session_day(local.date()):
-            return False
-        return EXTENDED_OPEN <= local.time() < EXTENDED_CLOSE
+        """Inside ``extended_hours`` of today's session (pre-market, session and after-hours); never on a
+        holiday or weekend."""
+        at = _utc(now)
+        window = self.extended_hours(at.astimezone(ZoneInfo(self.timezone)).date())
+        return window is not None and window[0] <= at < window[1]
 
     def agrees_with(self, workbook_timezone: str | None) -> bool:
         """Same wall clock as the workbook's timezone (two names of one zone agree)."""

@@ -18,11 +18,17 @@ from engine.planner.portfolio import portfolio_state
 from engine.planner.preset_store import preset_for_regime
 from engine.planner.types import PlanResult
 from engine.store.models import BarRow, PlannerPlan
+from engine.trading.brokers.base import OrderType
 from engine.trading.risk_limits import RiskLimits
 
 log = logging.getLogger(__name__)
 PLANNER_ACTOR = "system:planner"
 KEEP_PLANS = 10_000
+# The type the gate asks the broker about: what the plan's orders go out as. Immediate presets send market
+# orders, and a sliced preset sends small orders at once and ends each parent with a sweep, both market (only
+# its children in between are limits). Probing with a limit said "yes" in extended hours, and every market
+# order was then refused until the rejection trigger halted the desk; so the planner waits for the open.
+PLANNER_ORDER_TYPE = OrderType.MARKET
 # Built once: both run every cycle, and building a statement cost more than running it (SQLite).
 _NEWEST_BAR = select(func.max(BarRow.ts))
 _PRUNE_PLANS = delete(PlannerPlan).where(PlannerPlan.id <= bindparam("oldest"))
@@ -37,9 +43,9 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
     if state.history.empty:
         return None
     plan = build_planner(preset).plan(state, why)
-    accepts = getattr(ctx.broker, "accepts_orders_now", None)  # Alpaca: its clock and session
+    accepts = getattr(ctx.broker, "accepts_orders_now", None)  # Alpaca, paper with XNYS: clock and session
     execute = (bool(ctx.settings.autotrade) and state.trading_state == "ACTIVE" and bool(plan.steps)
-               and (accepts is None or accepts()))
+               and (accepts is None or accepts(PLANNER_ORDER_TYPE)))
     with ctx.store.write() as session:
         check_fence(session, ctx)  # only the engine holding the lease records plans
         row = store_plan(session, ctx.clock.now(), plan, "engine", preset.sliders, params.version_id, executed=execute)

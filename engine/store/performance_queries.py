@@ -5,7 +5,8 @@ A year of one-minute snapshots is half a million rows; the page never loads them
   with time), with the bucket's lowest and highest equity, so a chart or a metric sees every bucket;
 - `account_sample` also keeps the range's first snapshot, so returns start where the range starts;
 - `max_drawdown` finds the deepest fall from the running peak over every snapshot (a window function);
-- `daily_equity` is the last snapshot of each UTC day (daily P&L);
+- `daily_equity` is the last snapshot of each market day (daily P&L): the session day the daily-loss limit
+  counts (MarketCalendar.trading_day), UTC days without a calendar;
 - fills are counted and their commission summed in SQL; round trips need the fills themselves.
 Money is stored as text on SQLite (engine/store/types.py), so every comparison or aggregate casts to a float.
 Times are aware UTC datetimes: the market clock's time that the engine stamps on snapshots and fills.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import BigInteger, ColumnElement, Float, Integer, and_, cast, func, select
@@ -22,8 +23,12 @@ from sqlalchemy.orm import Session
 
 from engine.store.models import AccountSnapshot, BarRow, FillRow, RegimeSnapshot
 
+if TYPE_CHECKING:
+    from engine.market.exchange import MarketCalendar
+
 EQUITY = cast(AccountSnapshot.equity, Float)
 FILL_FRAME_COLUMNS = ["ts", "symbol", "side", "qty", "price", "commission"]
+QUARTER_HOUR = 900  # seconds: every timezone's midnight falls on a UTC quarter hour
 
 
 @dataclass(frozen=True)
@@ -116,23 +121,16 @@ def max_drawdown(session: Session, start: datetime | None, end: datetime | None)
     return min(float(value), 0.0) if value is not None else None
 
 
-def _utc_day(session: Session, column: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
-
-
-def daily_equity(session: Session, start: datetime | None, end: datetime | None) -> pd.DataFrame:
-    """day, ts and equity of the last snapshot of each UTC day in range."""
-    day = _utc_day(session, AccountSnapshot.ts)
-    last = (select(func.max(AccountSnapshot.id).label("last_id"))
-            .where(_within(AccountSnapshot.ts, start, end)).group_by(day).subquery())
-    rows = session.execute(select(AccountSnapshot.ts, EQUITY).join(last, AccountSnapshot.id == last.c.last_id)
-                           .order_by(AccountSnapshot.id)).all()
-    frame = pd.DataFrame(rows, columns=["ts", "equity"])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    frame["day"] = frame["ts"].dt.strftime("%Y-%m-%d")
-    return frame
+def daily_equity(session: Session, start: datetime | None, end: datetime | None,
+                 calendar: MarketCalendar | None = None) -> pd.DataFrame:
+    """day, ts and equity of the last snapshot of each market day in range: ``calendar.session_days`` (the
+    risk engine's trading day: an after-hours or weekend snapshot belongs to its session), UTC days without one.
+    Any zone's midnight is a UTC quarter hour, so the last snapshot of each quarter hour holds every day's last."""
+    frame = account_points(session, start, end, QUARTER_HOUR)[["ts", "equity"]].copy()
+    frame["day"] = (calendar.session_days(frame["ts"]) if calendar is not None
+                    else frame["ts"].dt.strftime("%Y-%m-%d"))
+    last = frame.groupby("day", sort=False).tail(1)  # rows are in id order: the day's last snapshot
+    return last[["ts", "equity", "day"]].reset_index(drop=True)
 
 
 def fill_totals(session: Session, start: datetime | None, end: datetime | None,

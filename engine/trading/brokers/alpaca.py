@@ -10,7 +10,8 @@ Order submission never duplicates an order, even when the answer is lost (alpaca
 paged reads of orders and fills live in alpaca_history.
 
 Sessions: Alpaca's clock decides when orders may be sent; outside the regular session only with
-extended hours configured, and then only limit DAY orders between 04:00 and 20:00 New York time.
+extended hours configured, and then only limit DAY orders from 04:00 New York time to 4 h after the
+close (20:00, 17:00 on an early close; MarketCalendar.extended_hours).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.models import Order as AlpacaOrder
 
 from engine.clock import Clock, SystemClock
-from engine.market.exchange import MarketCalendar, alpaca_calendar
+from engine.market.exchange import EXTENDED_WORDS, MarketCalendar, alpaca_calendar
 from engine.trading.brokers.alpaca_calls import AlpacaCircuitOpen, GuardedCaller
 from engine.trading.brokers.alpaca_history import AlpacaHistory
 from engine.trading.brokers.alpaca_http import Failure, describe, harden_client, secret_value
@@ -161,7 +162,7 @@ class AlpacaBroker:
 
     def order_session(self, order_type: OrderType = OrderType.MARKET) -> tuple[bool, bool, str]:
         """(may send now, as extended hours, why not): Alpaca's (cached) clock says open or closed; the engine's
-        clock and the XNYS calendar decide the 04:00-20:00 extended-hours window."""
+        clock and the XNYS calendar decide the extended-hours window (04:00 to close + 4 h)."""
         if not self.enforce_session:
             return True, False, ""
         clk = self._market_clock()
@@ -172,18 +173,21 @@ class AlpacaBroker:
             return False, False, (f"the market is closed (Alpaca's clock; next open {nxt}); orders are sent only during "
                                   "the regular session. Set REGIMEDESK_ALPACA_EXTENDED_HOURS=true to send limit orders "
                                   "before the open and after the close.")
-        # the engine's clock, not the cached answer's timestamp (up to 30 s old): the window ends at 20:00 sharp
+        # the engine's clock, not the cached answer's timestamp (up to 30 s old): the window ends at close + 4 h sharp
         if not self.calendar.in_extended_hours(self._clock.now()):
-            return False, False, (f"outside Alpaca's extended hours (04:00-20:00 New York time on a trading day); "
-                                  f"next open {nxt}.")
+            return False, False, (f"outside Alpaca's extended hours ({EXTENDED_WORDS}, New York time, on a trading "
+                                  f"day); next open {nxt}.")
         if order_type is not OrderType.LIMIT:
             return False, True, "outside the regular session Alpaca accepts only limit orders (extended hours)."
         return True, True, ""
 
-    def accepts_orders_now(self) -> bool:
-        """For the planner: may an order of any kind RegimeDesk sends go out now? (False when unsure.)"""
+    def accepts_orders_now(self, order_type: OrderType | None = None) -> bool:
+        """For the planner: may an order of ``order_type`` go out now? (False when unsure.) The planner names the
+        type it will send: a limit probe said yes to its market orders in extended hours, and each was refused.
+        None keeps the old question (limit with extended hours, else market) for other callers."""
+        kind = order_type or (OrderType.LIMIT if self.extended_hours else OrderType.MARKET)
         try:
-            ok, _, _ = self.order_session(OrderType.LIMIT if self.extended_hours else OrderType.MARKET)
+            ok, _, _ = self.order_session(kind)
         except BrokerError:
             return False
         return ok

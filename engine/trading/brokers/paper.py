@@ -60,7 +60,7 @@ class PaperBroker:
                  participation: Decimal | float = Decimal("0.25"), *, calendar: Any = None,
                  extended_hours: bool = False) -> None:
         """``calendar``: a MarketCalendar with an exchange (the Alpaca source's XNYS) makes the paper broker keep
-        the same session as Alpaca: orders only while the session is open (limit orders in 04:00-20:00 with
+        the same session as Alpaca: orders only while the session is open (limit orders from 04:00 to close + 4 h with
         ``extended_hours``), and every order is a DAY order that expires at its session's close. Without an
         exchange (the simulated market trades every minute) there are no sessions.
 
@@ -258,9 +258,10 @@ class PaperBroker:
     def is_market_open(self) -> bool:
         return self.calendar is None or bool(self.calendar.is_regular_open(self._clock.now()))
 
-    def accepts_orders_now(self) -> bool:
-        """For the planner: may a market (or, with extended hours, a limit) order go out now?"""
-        kind = OrderType.LIMIT if self.extended_hours else OrderType.MARKET
+    def accepts_orders_now(self, order_type: OrderType | None = None) -> bool:
+        """For the planner: may an order of ``order_type`` go out now? The planner names the type it sends (a
+        limit probe passed its market orders in extended hours); None: limit with extended hours, else market."""
+        kind = order_type or (OrderType.LIMIT if self.extended_hours else OrderType.MARKET)
         return session_reason(self.calendar, self.extended_hours,
                               OrderRequest("probe", "X", OrderSide.BUY, Decimal(1), kind, Decimal(1)),
                               self._clock.now()) is None

@@ -6,12 +6,13 @@ trades every minute) there are no sessions and every rule lets the order through
 """
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.market.exchange import AFTER_HOURS, EXTENDED_WORDS
 from engine.store.models import PaperOrder
 from engine.trading.brokers.base import OrderRequest, OrderStatus, OrderType
 
@@ -27,7 +28,7 @@ def session_reason(calendar: Any, extended_hours: bool, req: OrderRequest, now: 
         return (f"the market is closed ({cal.label}, {now:%Y-%m-%d %H:%M} UTC); orders are accepted only during "
                 "the regular session")
     if not cal.in_extended_hours(now):
-        return f"outside extended hours (04:00-20:00 {cal.timezone} on a trading day)"
+        return f"outside extended hours ({EXTENDED_WORDS}, {cal.timezone}, on a trading day)"
     if req.order_type is not OrderType.LIMIT:
         return "outside the regular session only limit orders are accepted (extended hours)"
     return None
@@ -47,11 +48,12 @@ def expire_day_orders(s: Session, calendar: Any, now: datetime) -> int:
 
 
 def order_end(calendar: Any, order: PaperOrder) -> datetime | None:
-    """When a DAY order stops: its session's close, or the end of after-hours (close + 4 h) if sent after it."""
+    """When a DAY order stops: its session's close, or the end of after-hours (close + 4 h, the rule
+    MarketCalendar.extended_hours decides the window by) if sent after it."""
     if calendar is None:
         return None
     submitted = order.submitted_at if order.submitted_at.tzinfo else order.submitted_at.replace(tzinfo=UTC)
     hours = calendar.regular_hours(date.fromisoformat(calendar.trading_day(submitted)))
     if hours is None:
         return None
-    return hours[1] if submitted < hours[1] else hours[1] + timedelta(hours=4)
+    return hours[1] if submitted < hours[1] else hours[1] + AFTER_HOURS
