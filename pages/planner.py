@@ -192,7 +192,7 @@ def layout(**_kwargs: object) -> html.Div:
         html.Div() if trader else read_only_note(
             ids.READ_ONLY, "Read-only for your role: saving presets, the regime table and sending need a trader."),
         dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
-        dcc.Store(id=ids.PREVIEW_KEY), dcc.Store(id=ids.PREVIEW_PORTFOLIO),
+        dcc.Store(id=ids.PREVIEW_KEY), dcc.Store(id=ids.PREVIEW_PORTFOLIO), dcc.Store(id=ids.SEND_SHOWN),
         dcc.Store(id=ids.RECENT_PRINT), dcc.Store(id=ids.PRESETS_CHANGED),
         dbc.Row([
             dbc.Col(_controls(presets, active, trader), lg=4),

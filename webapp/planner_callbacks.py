@@ -3,7 +3,10 @@ picker, the live preview (preset + sliders + switches + overrides), the side-by-
 
 The preview and the comparison run on every interval tick but answer `no_update` unless their cache key
 (webapp/planner_preview.py: inputs stamp + preset) differs from the one on screen, so an unchanged portfolio
-costs a few cheap queries, not a plan. Send sends the plan on screen (by its key), never a recomputed one.
+costs a few cheap queries, not a plan. Send sends the plan the confirm dialog showed (its key is carried in the
+dialog's own store, so a preview refreshed meanwhile cannot swap it), never a recomputed one, and only while it is
+current: the portfolio unchanged and claimed by no other Send (engine/planner/send_guard.py), and the market not
+moved past it (webapp/planner_preview.market_refusal).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from webapp.planner_views import compare_column, outcomes_view, plan_view, qty_t
 
 SLIDERS = Output({"type": ids.SLIDER, "name": ALL}, "value")
 SWITCHES = {"type": ids.SWITCH, "name": ALL}
-NOT_SENT = ("rejected", "blocked", "not_sent")
+NOT_SENT = ("rejected", *execute.PLACED_NOTHING)
 
 
 def preset_controls(name: object, switch_ids: list[dict[str, str]]) -> tuple[list[Any], list[Any], str]:
@@ -150,19 +153,45 @@ def send_dialog(key: object) -> tuple[bool, Any, bool]:
                            html.Ol(lines), warning]), bool(plan.relaxed)
 
 
+def dialog_outputs(opened: bool, key: object, portfolio: object) -> tuple[Any, Any, Any, Any]:
+    """(open, text, confirm disabled, the dialog's plan): the plan the dialog shows is the one Send sends."""
+    if not opened:
+        return False, no_update, no_update, None
+    return (*send_dialog(key), {"key": key, "portfolio": portfolio})
+
+
+def confirm_outputs(n: object, shown: object) -> tuple[Any, bool]:
+    """Send the plan the dialog showed (`shown`: its key and portfolio stamp, from the dialog's store)."""
+    if not is_click(n):
+        return no_update, False
+    if not isinstance(shown, dict):
+        return html.Div("Not sent: open the Send dialog again.", className="text-danger"), False
+    return send_shown_plan(shown.get("key"), shown.get("portfolio")), False
+
+
+def _refused(why: str) -> html.Div:
+    return html.Div(f"Not sent: {why}.", className="text-danger")
+
+
 def send_shown_plan(key: object, portfolio: object) -> Any:
-    """Send the plan shown under `key` unless the portfolio changed since (then say so and send nothing)."""
+    """Send the plan shown under `key` unless it is stale: the portfolio changed since (a trade, an order, another
+    tab's Send of a plan made on the same portfolio) or the market moved past it; then say so and send nothing."""
     plan = pv.cached_plan(key)
     if plan is None:
-        return html.Div("Not sent: the plan on screen is no longer available; review the new preview and send again.",
-                        className="text-danger")
-    if portfolio != pv.current_portfolio_stamp():
-        return html.Div("Not sent: the portfolio changed since this plan was computed (a trade or an order); "
-                        "review the refreshed preview and send again.", className="text-danger")
-    # the key names the plan on screen: sending it twice (a double click, a second tab) sends each order once
+        return _refused("the plan on screen is no longer available; review the new preview and send again")
+    if not isinstance(portfolio, str) or portfolio != pv.current_portfolio_stamp():
+        return _refused("the portfolio changed since this plan was computed (a trade or an order); "
+                        "review the refreshed preview and send again")
+    if (moved := pv.market_refusal(key, plan)) is not None:
+        return _refused(moved)
+    # the key names the plan on screen: sending it twice (a double click) sends each order once; the claim on the
+    # portfolio stamp lets one plan per portfolio go out (two tabs' plans made on it: the first Send wins)
     outcomes = execute.send_plan(get_context(), plan, actor=web_actor(), origin="planner",
-                                 key=str(key).removeprefix(pv.KEY_PREFIX), limits=active_limits(get_context().store))
+                                 key=str(key).removeprefix(pv.KEY_PREFIX), limits=active_limits(get_context().store),
+                                 claim=portfolio)
     trading_queries.forget()
+    if outcomes and all(o.status == "stale" for o in outcomes):
+        return _refused(outcomes[0].message.removeprefix("not sent: "))
     sent = sum(1 for o in outcomes if o.status not in NOT_SENT)
     return html.Div([html.Div(f"Plan {plan.label} ({plan.preset}): {sent} of {len(outcomes)} order(s) sent.",
                               className="small fw-semibold"), outcomes_view(outcomes)])
@@ -208,20 +237,15 @@ def register_callbacks() -> None:
         return compare_outputs(a, b, shown, tab)
 
     @dash.callback(Output(ids.SEND_MODAL, "is_open"), Output(ids.SEND_BODY, "children"),
-                   Output(ids.SEND_CONFIRM, "disabled"),
+                   Output(ids.SEND_CONFIRM, "disabled"), Output(ids.SEND_SHOWN, "data"),
                    Input(ids.SEND, "n_clicks"), Input(ids.SEND_CANCEL, "n_clicks"),
-                   State(ids.PREVIEW_KEY, "data"), prevent_initial_call=True)
+                   State(ids.PREVIEW_KEY, "data"), State(ids.PREVIEW_PORTFOLIO, "data"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def ask_send(_open: int, _cancel: int, key: str | None) -> Any:
-        if ctx.triggered_id != ids.SEND or not is_click(_open):
-            return False, no_update, no_update
-        return send_dialog(key)
+    def ask_send(_open: int, _cancel: int, key: str | None, portfolio: str | None) -> Any:
+        return dialog_outputs(ctx.triggered_id == ids.SEND and is_click(_open), key, portfolio)
 
     @dash.callback(Output(ids.SEND_RESULT, "children"), Output(ids.SEND_MODAL, "is_open", allow_duplicate=True),
-                   Input(ids.SEND_CONFIRM, "n_clicks"), State(ids.PREVIEW_KEY, "data"),
-                   State(ids.PREVIEW_PORTFOLIO, "data"), prevent_initial_call=True)
+                   Input(ids.SEND_CONFIRM, "n_clicks"), State(ids.SEND_SHOWN, "data"), prevent_initial_call=True)
     @requires(Role.TRADER)
-    def confirm_send(n: int | None, key: str | None, portfolio: str | None) -> Any:
-        if not is_click(n):
-            return no_update, False
-        return send_shown_plan(key, portfolio), False
+    def confirm_send(n: int | None, shown: dict[str, object] | None) -> Any:
+        return confirm_outputs(n, shown)

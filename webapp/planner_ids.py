@@ -46,6 +46,9 @@ SEND_CANCEL: Final = "planner-send-cancel"
 SEND_BODY: Final = "planner-send-body"
 SEND_RESULT: Final = "planner-send-result"
 SEND_OUTCOMES: Final = "planner-send-outcomes"
+# dcc.Store {"key", "portfolio"}: the plan the confirm dialog shows, written when it opens; Send sends that plan, not
+# whatever the preview (refreshed every 5 s) holds by the time the trader confirms
+SEND_SHOWN: Final = "planner-send-shown"
 READ_ONLY: Final = "planner-read-only"
 REGIME_HOLD: Final = "planner-regime-hold"  # why no new exposure: the regime is uncertain
 

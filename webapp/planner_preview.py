@@ -1,15 +1,14 @@
 """The Planner page's plan preview: the preset the page's controls describe, and its plan for the current
 portfolio, recomputed only when an input changed.
 
-The cache key is a hash of a cheap stamp of the store (positions, orders, fills, the newest bar, account
-snapshot, regime snapshot, trading state, active parameter version, the day) and of the composed preset's
+The cache key is a hash of a cheap stamp of the store (positions, orders, fills, working parents, the newest bar,
+account snapshot, regime snapshot, trading state, active parameter version, the day) and of the composed preset's
 every parameter. An unchanged key answers from flask-caching (webapp/cache.py) without loading history or
-planning; the plan itself stays cached long enough for **Send plan** to send exactly the plan on screen.
+planning; the plan itself stays cached long enough for **Send plan** to send exactly the plan on screen, and what
+it was made on (its stamps and preset) beside it, so Send can refuse a plan the market has moved past.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -19,22 +18,25 @@ from sqlalchemy.orm import Session
 from engine.params.versions import active_params, active_version_id
 from engine.planner import api, preset_store
 from engine.planner.api import PlannerPreset, PlanResult, PresetError
-from engine.store.models import (
-    AccountSnapshot,
-    BarRow,
-    FillRow,
-    OrderRow,
-    PositionRow,
-    RegimeSnapshot,
-    TradingStateRow,
-)
+from engine.planner.send_guard import digest, portfolio_stamp
+from engine.store.models import AccountSnapshot, BarRow, RegimeSnapshot, TradingStateRow
 from webapp.cache import cache
 from webapp.context import get_context
 from webapp.planner_overrides import checked_overrides, non_switch
 
 KEY_PREFIX = "planner-plan:"
+MADE_ON = ":made-on"  # cache key suffix: what the plan under the key was computed on (MadeOn)
 PLAN_TTL_SECONDS = 900  # long enough to read a plan and press Send
 SLIDER_NAMES = tuple(s.name for s in api.SLIDERS)
+
+
+@dataclass(frozen=True)
+class MadeOn:
+    """What a cached plan was computed on (cached beside it): Send rechecks the market against it."""
+
+    market: str  # market_stamp without the trading state
+    preset: PlannerPreset
+    trading_state: str  # what the plan was planned under: Send's recompute plans under it too
 
 
 @dataclass(frozen=True)
@@ -47,27 +49,14 @@ class Preview:
     preset: PlannerPreset
 
 
-def digest(value: object) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def portfolio_stamp(session: Session) -> str:
-    """What the portfolio is: positions, orders (open ones and last trades) and fills. A plan computed on another
-    portfolio is never sent (it could repeat trades already made)."""
-    positions = [(p.symbol, str(p.qty), str(p.avg_entry_price))
-                 for p in session.scalars(select(PositionRow).where(PositionRow.qty != 0).order_by(PositionRow.symbol))]
-    orders = session.execute(select(func.max(OrderRow.id), func.max(OrderRow.updated_at))).one()
-    newest_fill = session.scalars(select(func.max(FillRow.id))).first()
-    return digest([positions, list(orders), newest_fill])
-
-
-def market_stamp(session: Session, today: str) -> str:
+def market_stamp(session: Session, today: str, with_state: bool = True) -> str:
     """What the market and the account are: newest bar, cash, regime, trading state, active parameters, the day.
-    (A trading state changed after the preview does not stop a send: the gateway blocks what the state forbids.)"""
+    Without the trading state for Send's staleness check: a state changed after the preview does not make the plan
+    stale, the send's own gate and the gateway block what the state forbids (and say so)."""
     newest_bar = session.execute(select(func.max(BarRow.ts), func.max(BarRow.id))).one()  # both indexed
     account = session.scalars(select(func.max(AccountSnapshot.id))).first()
     regime = session.scalars(select(func.max(RegimeSnapshot.id))).first()
-    state = session.get(TradingStateRow, 1)
+    state = session.get(TradingStateRow, 1) if with_state else None
     return digest([list(newest_bar), account, regime, (state.state, state.changed_at) if state else None,
                    active_version_id(session), today])
 
@@ -135,24 +124,57 @@ def switch_overrides(base: PlannerPreset, switches: object) -> dict[str, bool]:
     return out
 
 
-def _compute(preset: PlannerPreset) -> PlanResult:
+def _compute(preset: PlannerPreset, trading_state: str | None = None) -> tuple[PlanResult, str]:
+    """(the plan, the trading state it was planned under); `trading_state` plans as if in that state."""
     with get_context().store.read() as session:
         state = api.portfolio_state(session, active_params(session))
-    return api.build_planner(preset).plan(state)
+    if trading_state is not None:
+        state = replace(state, trading_state=trading_state)
+    return api.build_planner(preset).plan(state), state.trading_state
 
 
 def preview(preset: PlannerPreset) -> Preview:
     """The preset's plan for the current portfolio: from the cache when nothing changed, else planned now."""
     ctx = get_context()
+    today = ctx.clock.now().date().isoformat()
     with ctx.store.read() as session:
         portfolio = portfolio_stamp(session)
-        market = market_stamp(session, ctx.clock.now().date().isoformat())
+        market, sendable = market_stamp(session, today), market_stamp(session, today, with_state=False)
     key = KEY_PREFIX + digest([portfolio, market, preset_stamp(preset)])
     plan = cache.get(key)
-    if not isinstance(plan, PlanResult):
-        plan = _compute(preset)
+    if not isinstance(plan, PlanResult) or not isinstance(cache.get(key + MADE_ON), MadeOn):
+        plan, trading_state = _compute(preset)
         cache.set(key, plan, timeout=PLAN_TTL_SECONDS)
+        cache.set(key + MADE_ON, MadeOn(sendable, preset, trading_state), timeout=PLAN_TTL_SECONDS)
     return Preview(key, portfolio, plan, preset)
+
+
+def _trades(plan: PlanResult) -> list[tuple[str, str, float]]:
+    return [(s.symbol, s.side, s.qty) for s in plan.steps]
+
+
+def market_refusal(key: object, plan: PlanResult) -> str | None:
+    """Why the plan under `key` must not be sent because the market moved since it was made, or None.
+
+    The rule (bars may arrive every second, so a bare stamp match would refuse nearly every send): when the newest
+    bar, account, regime, parameter version or day changed since the preview, the plan is recomputed for the same
+    preset on the current store and sent only if it is the same trades (symbol, side, quantity, order); else the
+    trader is asked to preview again. A trading state change is left to the send's gate and the gateway: the
+    recompute plans under the state the plan was made in (a HALT's broker sync writes a new account snapshot)."""
+    made = cache.get(f"{key}{MADE_ON}") if isinstance(key, str) else None
+    if not isinstance(made, MadeOn):
+        return "what this plan was made on is no longer available; review the refreshed preview and send again"
+    ctx = get_context()
+    with ctx.store.read() as session:
+        now = market_stamp(session, ctx.clock.now().date().isoformat(), with_state=False)
+    if now == made.market:
+        return None
+    again, _state = _compute(made.preset, made.trading_state)
+    if _trades(again) == _trades(plan):
+        return None
+    proposed = "; ".join(f"{s.side} {s.qty:,.0f} {s.symbol}" for s in again.steps) or "no trades (hold)"
+    return ("the market changed since this plan was made (newer prices, account, regime or parameters) and the "
+            f"planner now proposes: {proposed}. Review the refreshed preview and send again")
 
 
 def cached_plan(key: object) -> PlanResult | None:

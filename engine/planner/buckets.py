@@ -62,7 +62,8 @@ class BucketPlanner:
             runner_ups=[SequenceSummary(f"[{b.name}] {u.label}", u.score_total, u.steps, u.relaxed)
                         for b, r in results for u in r.runner_ups[:2]],
             sequences_evaluated=sum(r.sequences_evaluated for _, r in results),
-            elapsed_ms=(time.perf_counter() - started) * 1000, preset=self.preset.name, regime=state.regime,
+            elapsed_ms=(time.perf_counter() - started) * 1000, preset=self.preset.name, preset_base=self.preset.base,
+            regime=state.regime,
             preset_reason=preset_reason,
             weights_before={s: h.qty * prices.get(s, h.avg_price) / equity for s, h in state.positions.items()}
             if equity > 0 else {},

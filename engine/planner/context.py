@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -50,6 +50,7 @@ class PlanContext:
     returns: pd.DataFrame  # daily simple returns over the lookback, one column per symbol
     targets: dict[str, float]  # target weights, of equity
     stance: str | None
+    notes: list[str] = field(default_factory=list)  # what the plan left out and why (a symbol with bad closes)
 
     @cached_property
     def matrix(self) -> np.ndarray:
@@ -118,14 +119,15 @@ def build_context(state: PortfolioState, params: dict[str, object]) -> PlanConte
     replaces (three ffills of the whole history, column selections, pct_change) were most of its cost."""
     history = state.history
     columns = history.columns
-    names = columns.tolist()  # iterating a pandas Index element by element is slow
     filled = ffill(np.ascontiguousarray(history.to_numpy(dtype=float)))  # row-major, as pandas' results were
-    prices = last_prices(filled, names)
-    equity = state.cash + sum(h.qty * prices.get(s, h.avg_price) for s, h in state.positions.items())
-    weights = {s: h.qty * prices.get(s, h.avg_price) / equity for s, h in state.positions.items()} if equity > 0 else {}
     lookback = whole(params, "targets.lookback")
     fast, slow = whole(params, "calculators.trend.fast_window"), whole(params, "calculators.trend.slow_window")
     window = max(lookback, slow + 2)
+    filled, columns, notes = without_bad_closes(filled, columns, history.index, window)
+    names = columns.tolist()  # iterating a pandas Index element by element is slow
+    prices = last_prices(filled, names)
+    equity = state.cash + sum(h.qty * prices.get(s, h.avg_price) for s, h in state.positions.items())
+    weights = {s: h.qty * prices.get(s, h.avg_price) / equity for s, h in state.positions.items()} if equity > 0 else {}
     closes = filled[-window:]
     quality = {str(s): trend_quality(closes[:, i], fast, slow) for i, s in enumerate(names)}
     recent = closes[-lookback:]
@@ -144,7 +146,24 @@ def build_context(state: PortfolioState, params: dict[str, object]) -> PlanConte
     frame = pd.DataFrame(recent, index=recent_index, columns=columns, copy=False)
     targets = target_weights(str(params["targets.method"]), frame, universe, number(params, "targets.max_weight"),
                              invested, state.fixed_targets, values=recent)
-    return PlanContext(state, params, prices, equity, weights, quality, returns, targets, stance)
+    return PlanContext(state, params, prices, equity, weights, quality, returns, targets, stance, notes)
+
+
+def without_bad_closes(filled: np.ndarray, columns: pd.Index, index: pd.Index, window: int
+                       ) -> tuple[np.ndarray, pd.Index, list[str]]:
+    """The closes without the symbols whose recent closes (the `window` rows planned on) hold a zero or negative
+    price: its log return is -inf, and one such symbol made every sequence's score NaN (the plan silently became
+    "hold"). Such a symbol is left out of the plan, and a note names it and why."""
+    bad = (filled[-window:] <= 0).any(axis=0)
+    if not bad.any():
+        return filled, columns, []
+    notes = []
+    for i in np.flatnonzero(bad):
+        row = int(np.flatnonzero(filled[-window:, i] <= 0)[-1]) + max(0, len(filled) - window)
+        notes.append(f"{columns[int(i)]} left out of this plan: its close on {str(index[row])[:10]} is "
+                     f"{filled[row, i]:g} (a price must be positive; bad market data)")
+    keep = np.flatnonzero(~bad)
+    return np.ascontiguousarray(filled[:, keep]), columns[keep], notes
 
 
 Candidates = dict[str, list[Action]]  # calculator name -> its candidates, best first

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine import audit
 from engine.context import EngineContext
 from engine.execution.modes import ExecutionConfigError, ExecutionMode, for_preset, load_config, send_trade
 from engine.planner.preset_store import list_presets
+from engine.planner.send_guard import claim_send, release_claim
 from engine.planner.types import BUY, PlanResult, PlanStep
 from engine.store.current_regime import current_regime, uncertain_note
 from engine.store.models import ParentOrder, PositionRow
@@ -27,8 +29,11 @@ class SendOutcome:
     symbol: str
     side: str
     qty: float
-    status: str  # a broker order status ("new", "filled", ...), "sliced", "rejected", "blocked" or "not_sent"
+    status: str  # a broker order status ("new", "filled", ...), "sliced", "rejected", "blocked", "not_sent", "stale"
     message: str
+
+
+PLACED_NOTHING = ("blocked", "not_sent", "stale")
 
 
 def _state(ctx: EngineContext) -> tuple[str, str | None]:
@@ -41,11 +46,14 @@ def _state(ctx: EngineContext) -> tuple[str, str | None]:
             return "ACTIVE", hold
 
 
-def execution_mode(ctx: EngineContext, preset: str) -> ExecutionMode:
-    """The execution style of `preset` in config/execution.toml; a user preset not listed there takes its base
-    preset's, and a preset with neither takes "default"'s (immediate unless the file says otherwise)."""
+def execution_mode(ctx: EngineContext, preset: str, base: str = "") -> ExecutionMode:
+    """The execution style of `preset` in config/execution.toml; a preset not listed there takes its `base`'s (a
+    page-tuned "conservative (tuned)" says its base explicitly: its label is never parsed), else its stored user
+    preset's base, and a preset with none of these takes "default"'s (immediate unless the file says otherwise)."""
     listed = load_config()
     if preset not in listed:
+        if base in listed:
+            return for_preset(base).execution
         with ctx.store.read() as session:
             found = list_presets(session).get(preset)
         preset = found.base if found is not None and found.base in listed else "default"
@@ -73,15 +81,42 @@ def _gate(state: str, step: PlanStep, regime_hold: str | None = None) -> str | N
     return None
 
 
+def _audit_blocked(ctx: EngineContext, out: list[SendOutcome], actor: str, origin: str, key: str) -> None:
+    """A step the trading state refused never reaches the gateway, so it is audited here, like its order.rejected."""
+    blocked = [o for o in out if o.status == "blocked"]
+    if not blocked:
+        return
+    now = ctx.clock.now()
+    with ctx.store.write() as session:
+        for o in blocked:
+            audit.record(session, now, actor, "order.blocked", target=o.symbol, outcome="blocked",
+                         details={"side": o.side, "qty": str(o.qty), "origin": origin, "plan": key, "why": o.message})
+
+
 def send_plan(ctx: EngineContext, plan: PlanResult, actor: str, origin: str = "planner", key: str = "",
               limits: RiskLimits | None = None, param_version_id: int | None = None,
-              leading: Callable[[], bool] | None = None) -> list[SendOutcome]:
-    """`key` makes the sends idempotent (the same key and step never becomes a second order or parent)."""
+              leading: Callable[[], bool] | None = None, claim: str | None = None) -> list[SendOutcome]:
+    """`key` makes the sends idempotent (the same key and step never becomes a second order or parent). `claim`,
+    the portfolio stamp the plan was made on, sends it only if no other plan made on that portfolio was sent
+    (engine/planner/send_guard.py): the claim is taken before any order goes out."""
     if plan.relaxed:
         return [SendOutcome(s.symbol, s.side, s.qty, "not_sent",
                             f"a what-if plan ({plan.relaxed}) is never sent") for s in plan.steps]
-    state, hold = _state(ctx)
     key = key or f"{plan.preset}:{ctx.clock.now().isoformat()}"
+    if claim is not None and plan.steps:
+        refused = claim_send(ctx, claim, key, actor)
+        if refused is not None:
+            return [SendOutcome(s.symbol, s.side, s.qty, "stale", refused) for s in plan.steps]
+    out = _send_steps(ctx, plan, actor, origin, key, limits, param_version_id, leading)
+    _audit_blocked(ctx, out, actor, origin, key)
+    if claim is not None and all(o.status in PLACED_NOTHING for o in out):
+        release_claim(ctx, claim, key)
+    return out
+
+
+def _send_steps(ctx: EngineContext, plan: PlanResult, actor: str, origin: str, key: str, limits: RiskLimits | None,
+                param_version_id: int | None, leading: Callable[[], bool] | None) -> list[SendOutcome]:
+    state, hold = _state(ctx)
     modes: dict[str, ExecutionMode | str] = {}
     out: list[SendOutcome] = []
     for i, step in enumerate(plan.steps):
@@ -96,7 +131,7 @@ def send_plan(ctx: EngineContext, plan: PlanResult, actor: str, origin: str = "p
         preset = plan.buckets.get(step.bucket, plan.preset) if step.bucket else plan.preset
         if preset not in modes:
             try:
-                modes[preset] = execution_mode(ctx, preset)
+                modes[preset] = execution_mode(ctx, preset, plan.preset_base if preset == plan.preset else "")
             except ExecutionConfigError as exc:  # never a market order where the trader asked for slices
                 modes[preset] = f"execution settings unreadable, nothing sent: {exc}"
         mode = modes[preset]

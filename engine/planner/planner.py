@@ -136,7 +136,7 @@ class Planner:
         plans = [r for r in ranked if r.seq.relaxed is None]  # "hold" is never relaxed
         hold = next(r for r in plans if r.seq.generator == "hold")  # first evaluated: never a duplicate
         best = next((r for r in plans if limits.admits(r.sim.steps)), hold)  # none only if the anchors conflict
-        notes = list(best.sim.skipped) + list(limits.notes)
+        notes = list(ctx.notes) + list(best.sim.skipped) + list(limits.notes)
         if best is not plans[0]:
             notes.append(f"{plans[0].seq.label} scores higher ({plans[0].parts['total']:.2f}) but is outside "
                          "the turnover anchor")
@@ -154,7 +154,7 @@ class Planner:
         return PlanResult(
             steps=best.sim.steps, score={k: round(v, 6) for k, v in best.parts.items()}, runner_ups=runner_ups,
             sequences_evaluated=len(ranked), elapsed_ms=(time.perf_counter() - started) * 1000,
-            preset=self.preset.name, regime=state.regime, preset_reason=preset_reason,
+            preset=self.preset.name, preset_base=self.preset.base, regime=state.regime, preset_reason=preset_reason,
             weights_before=dict(ctx.weights), weights_after=end_weights(best.sim, ctx), costs=best.sim.costs,
             label=best.seq.label, notes=notes)
 

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from engine.planner.types import BUY, SELL, Action, PlanStep
+from engine.trading.brokers.base import OrderSide, OrderType
+from engine.trading.risk import OrderFacts, check_no_flip
 from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import cap_to_limits
+from engine.trading.state import TradingState
+
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # check_no_flip reads no time; OrderFacts needs one
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,22 @@ def gross_of(positions: dict[str, float], prices: dict[str, float]) -> float:
     return sum(abs(q) * prices.get(s, 0.0) for s, q in positions.items())
 
 
+def flip_cut(side: str, qty: float, position: float) -> tuple[float, str]:
+    """(qty, note): the gateway's own no-flip rule (risk.check_no_flip) asked about this order; one it would refuse
+    as position_flip is cut to close the position first (buy 302 holding -10: buy 10), as the gateway advises."""
+    if position == 0 or (position > 0) == (side == BUY):
+        return qty, ""  # same side or flat: the rule has nothing to say (skip building its facts in the hot loop)
+    held = Decimal(str(position))
+    facts = OrderFacts(state=TradingState.ACTIVE, symbol="", side=OrderSide(side), qty=Decimal(str(qty)),
+                       order_type=OrderType.MARKET, limit_price=None, origin="planner", actor="planner",
+                       now=_NO_TIME, last_price=None, last_data_at=None, position_qty=held, projected_qty=held,
+                       equity=None, start_of_day_equity=None, peak_equity=None, gross_exposure=Decimal(0))
+    if check_no_flip(facts) is None:
+        return qty, ""
+    cover = float(math.floor(abs(position) + 1e-9))
+    return cover, f"cut to {cover:,.0f}: closes the {'short' if position < 0 else 'long'} first (one order never flips)"
+
+
 def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, float], prices: dict[str, float],
              equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE",
              max_turnover: float = float("inf"), size_caps: dict[str, float] | None = None,
@@ -85,6 +108,8 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
             can_pay = affordable(cash, a.price, costs)
             if can_pay < qty:
                 qty, note = can_pay, f"cut to {can_pay:,.0f}: cash {cash:,.2f}"
+        qty, flip_note = flip_cut(a.side, qty, position)
+        note = flip_note or note
         if qty < 1:
             skipped.append(f"{a.side} {a.symbol}: {note or 'nothing left to trade'}")
             continue

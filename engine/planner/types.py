@@ -141,6 +141,7 @@ class PlanResult:
     label: str = "hold"
     notes: list[str] = field(default_factory=list)
     buckets: dict[str, str] = field(default_factory=dict)  # bucket name -> preset (when the preset has buckets)
+    preset_base: str = ""  # the preset `preset` was composed from (a page-tuned preset's execution style is its base's)
 
     @property
     def turnover(self) -> float:
