@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import desc, select
 
 from engine.context import EngineContext
+from engine.lease import FencedOut, check_fence
 from engine.market.types import Bar, MarketUpdate
 from engine.params import ParamSet
 from engine.params.versions import active_params
@@ -123,8 +124,15 @@ class RegimeStage:
         stored = [(o, v) for o, v in zip(outputs, verdicts, strict=True) if not o.warmup]
         if stored:
             cfg = self.ensemble.cfg if self.ensemble is not None else EnsembleConfig.of(params)
-            with ctx.store.write() as session:  # the regime the engine acts on: effective.py's rule, not inline
-                session.add_all(snapshot_row(o, self.version_id, v, of_config(cfg, o.regime_id, o.regime_name,
-                                                                               float(o.confidence), v))
-                                for o, v in stored)
+            try:
+                with ctx.store.write() as session:  # the regime the engine acts on: effective.py's rule, not inline
+                    # fenced, in the same transaction: an old leader frozen past its lease and resumed stored late
+                    # snapshots with higher ids than the new leader's, and current_regime (newest id) went back
+                    check_fence(session, ctx)
+                    session.add_all(snapshot_row(o, self.version_id, v, of_config(cfg, o.regime_id, o.regime_name,
+                                                                                   float(o.confidence), v))
+                                    for o, v in stored)
+            except FencedOut:
+                self.classifier = None  # it moved past bars it did not store: rebuilt from the store if it leads again
+                raise
         return [o for o, _ in stored]

@@ -89,10 +89,13 @@ class EngineService:
                 # had the same idempotency key), not one planner period later
                 self._run_soon("market", delay_s=0.0)
                 self._run_soon("planner", delay_s=min(5.0, self.ctx.settings.tick_seconds + 0.5))
+                self._start_trade_updates()  # the broker stream is the leader's alone: a standby opens none
             elif self.is_leader and self._startup_pending:
                 jobs.run_recorded(self.ctx, "startup", self._retry_startup)
             elif not self.is_leader and lease_until is not None:
                 self._beat_at_lapse(lease_until)
+            if not self.is_leader:
+                self._stop_trade_updates()  # stepped down (or a fenced write said so since the last beat)
         finally:
             if not was_leader:
                 self._starting = False
@@ -162,9 +165,9 @@ class EngineService:
         lost: APScheduler's own removal of the finished date job raced the shutdown it made.)
         """
         initialise_numba()  # before any job thread compiles (engine/regime/numba_init.py)
+        self._load_trade_updates()
         jobs.run_recorded(self.ctx, "heartbeat", lambda _c: self._beat())
         self.add_jobs()
-        self._start_trade_updates()
         self.scheduler.add_job(self._stop_watch, "interval", seconds=0.2, id=STOP_WATCH, max_instances=1,
                                coalesce=True, next_run_time=datetime.now(UTC))
         self._started = True
@@ -197,7 +200,10 @@ class EngineService:
         self._stop_requested.set()
 
     def _start_trade_updates(self) -> None:
-        """Alpaca's trade_updates stream, applied to the store as events arrive (only while this engine leads)."""
+        """Alpaca's trade_updates stream, applied to the store as events arrive: opened when this engine becomes
+        the leader (a standby authenticating a broker connection it must not use was audit 4's finding)."""
+        if self.trade_updates is not None or not self._uses_alpaca():
+            return  # another broker: nothing to import inside a takeover's beat (it delays the first plan)
         try:
             # local import: alpaca-py loads only with the Alpaca broker, and a failure to load is logged here, not fatal
             from engine.trading.trade_updates import start_trade_updates
@@ -207,10 +213,33 @@ class EngineService:
         except Exception:  # noqa: BLE001 - the scheduled REST sync still brings every order state
             log.exception("could not start Alpaca's trade_updates stream; the account sync carries on alone")
 
+    def _uses_alpaca(self) -> bool:
+        return getattr(self.ctx.broker, "name", "") == "alpaca"
+
+    def _load_trade_updates(self) -> None:
+        """At start, standby or not: import the stream's code (alpaca-py) now, not inside a takeover's beat."""
+        if self._uses_alpaca():
+            try:
+                # local import: alpaca-py loads only with the Alpaca broker; a failure is logged again at the start
+                import engine.trading.trade_updates  # noqa: F401
+            except Exception:  # noqa: BLE001 - logged when the stream is started
+                log.debug("trade_updates stream code did not load", exc_info=True)
+
+    def _stop_trade_updates(self) -> None:
+        """Close the stream when this engine no longer leads (from a beat: never from the stream's own thread)."""
+        if self.trade_updates is None:
+            return
+        stream, _applier = self.trade_updates
+        self.trade_updates = None
+        try:
+            stream.stop(timeout_s=3.0)
+            log.info("engine %s closed Alpaca's trade_updates stream (not the active engine)", self.ctx.engine_id)
+        except Exception:  # noqa: BLE001 - the applier writes nothing without the lease anyway
+            log.exception("could not close Alpaca's trade_updates stream")
+
     def finish(self) -> None:
         """After the scheduler stopped: give up the lease so a standby can take over at once."""
-        if self.trade_updates is not None:
-            self.trade_updates[0].stop(timeout_s=3.0)
+        self._stop_trade_updates()
         try:
             jobs.release_lease(self.ctx)
         except Exception:  # noqa: BLE001

@@ -10,27 +10,49 @@ polls for progress. Two managers:
 - **diskcache** otherwise: the job runs in a child process of the web process; the directory sits
   next to a SQLite store (so tests on a temporary store get a temporary cache) and under the
   system temp dir otherwise. Several gunicorn workers on one machine share the directory.
+
+With Redis down, starting a job fails within about two seconds (short socket timeouts, one publish retry,
+one result-store reconnect: Celery's defaults waited ~19 s and answered 204 with no word) and the page's
+alert says so. A web process publishes at most PUBLISHING_SLOTS jobs at once and, after a failed publish,
+refuses new ones at once for BROKER_DOWN_S: background clicks can never hold every gunicorn thread while a
+trader's kill switch waits behind them (docs/deploy.md, "Background callbacks").
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import dash
 import diskcache
 from dash import CeleryManager, DiskcacheManager
+from flask import g, has_request_context
 from sqlalchemy.engine import make_url
 
 from engine.context import EngineContext
 from engine.settings import Settings
 from engine.store.db import Store
+from webapp.auth.errors import ALERT_ID
 from webapp.context import EXTENSION_KEY, get_context
+
+log = logging.getLogger(__name__)
 
 RESULT_EXPIRE_SECONDS = 600  # an unclaimed job result is dropped after ten minutes
 CELERY_QUEUE = "regimedesk-background"  # not Celery's shared default "celery" queue
+REDIS_TIMEOUT_S = 1.0  # connect and socket timeouts towards Redis (broker and results: small messages, one network)
+PUBLISHING_SLOTS = 2  # jobs one web process publishes at once; gthread has 4 threads: 2 stay for trade controls
+SLOT_WAIT_S = 0.5  # how long a click waits for a publishing slot (a publish to a live Redis takes milliseconds)
+BROKER_DOWN_S = 3.0  # after a failed publish, new jobs are refused at once for this long (no wait per click)
+UNAVAILABLE_JOB = "regimedesk-unavailable"  # the job handle of a job that was never queued
+ONE_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}  # a stale connection
+NO_RETRY = {"max_retries": 0}  # the result store: its reconnect is itself one more attempt
 
 
 def uses_celery(settings: Settings) -> bool:
@@ -44,8 +66,100 @@ def celery_app(settings: Settings):
     app = Celery("regimedesk", broker=settings.cache_url, backend=settings.cache_url)
     app.conf.update(task_default_queue=CELERY_QUEUE, result_expires=RESULT_EXPIRE_SECONDS,
                     broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
-                    task_acks_late=False, worker_prefetch_multiplier=1)
+                    task_acks_late=False, worker_prefetch_multiplier=1,
+                    # bounded waits for a Redis that is down or hung (kombu's BRPOP polls every 1 s: below these)
+                    broker_connection_timeout=REDIS_TIMEOUT_S * 2, task_publish_retry_policy=ONE_RETRY,
+                    broker_transport_options={"socket_timeout": REDIS_TIMEOUT_S * 2,
+                                              "socket_connect_timeout": REDIS_TIMEOUT_S, "retry_on_timeout": False},
+                    redis_socket_timeout=REDIS_TIMEOUT_S, redis_socket_connect_timeout=REDIS_TIMEOUT_S,
+                    redis_retry_on_timeout=False, result_backend_transport_options={"retry_policy": NO_RETRY})
     return app
+
+
+def redis_where(url: str) -> str:
+    """host:port/db of a redis:// URL, never its user or password (the alert and the log show it)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+class BackgroundUnavailable(Exception):
+    """A background job could not be queued: the broker (Redis) is not reachable."""
+
+
+class BoundedCeleryManager(CeleryManager):
+    """dash's CeleryManager with bounded waits when Redis is down, and the reason told to the user.
+
+    A job that could not be queued gets the handle UNAVAILABLE_JOB; the browser's first poll then ends the
+    job and opens the page's alert (a background callback's own error handler cannot: dash drops its
+    set_props). Any Redis failure while polling ends the job the same way."""
+
+    def __init__(self, celery_app: Any, where: str, expire: int | None = None) -> None:
+        super().__init__(celery_app, expire=expire)
+        self.where = where
+        self._slots = threading.BoundedSemaphore(PUBLISHING_SLOTS)
+        self._down_until = 0.0
+
+    def message(self) -> str:
+        return f"Background work is unavailable: Redis at {self.where} is not reachable; try again in a moment."
+
+    def call_job_fn(self, key: Any, job_fn: Any, args: Any, context: Any) -> Any:
+        if time.monotonic() < self._down_until or not self._slots.acquire(timeout=SLOT_WAIT_S):
+            return self._unavailable(None)
+        try:
+            return super().call_job_fn(key, job_fn, args, context)
+        except Exception as exc:  # noqa: BLE001 - kombu, redis and Celery's RuntimeError all mean "not queued"
+            self._down_until = time.monotonic() + BROKER_DOWN_S
+            return self._unavailable(exc)
+        finally:
+            self._slots.release()
+
+    def _unavailable(self, exc: Exception | None) -> str:
+        if exc is not None:
+            log.warning("background job not queued: Redis at %s: %s: %s", self.where, type(exc).__name__, exc)
+        self._failed()
+        return UNAVAILABLE_JOB
+
+    def _failed(self) -> None:
+        if has_request_context():
+            g.regimedesk_background_failed = True
+
+    def _guarded(self, what: str, call: Any, default: Any) -> Any:
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - Redis down while polling: end the job with the alert
+            log.warning("background job %s: Redis at %s: %s: %s", what, self.where, type(exc).__name__, exc)
+            self._failed()
+            return default
+
+    def get_progress(self, key: Any) -> Any:
+        return self._guarded("progress", lambda: super(BoundedCeleryManager, self).get_progress(key), None)
+
+    def result_ready(self, key: Any) -> bool:
+        return bool(self._guarded("result", lambda: super(BoundedCeleryManager, self).result_ready(key), False))
+
+    def get_result(self, key: Any, job: Any) -> Any:
+        if job == UNAVAILABLE_JOB:
+            self._failed()
+            return self.UNDEFINED
+        return self._guarded("result", lambda: super(BoundedCeleryManager, self).get_result(key, job), self.UNDEFINED)
+
+    def job_running(self, job: Any) -> bool:
+        if job == UNAVAILABLE_JOB:
+            return False
+        return bool(self._guarded("status", lambda: super(BoundedCeleryManager, self).job_running(job), False))
+
+    def terminate_job(self, job: Any) -> None:
+        if job is not None and job != UNAVAILABLE_JOB:
+            self._guarded("cancel", lambda: super(BoundedCeleryManager, self).terminate_job(job), None)
+
+    def clear_cache_entry(self, key: Any) -> None:
+        self._guarded("clean-up", lambda: super(BoundedCeleryManager, self).clear_cache_entry(key), None)
+
+    def get_updated_props(self, key: Any) -> Any:
+        props = self._guarded("updates", lambda: super(BoundedCeleryManager, self).get_updated_props(key), {})
+        if has_request_context() and g.get("regimedesk_background_failed"):
+            return {**(props or {}), ALERT_ID: {"children": self.message(), "is_open": True}}
+        return props
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -59,7 +173,7 @@ def cache_dir(settings: Settings) -> Path:
 
 def background_manager(settings: Settings) -> DiskcacheManager | CeleryManager:
     if uses_celery(settings):
-        return CeleryManager(celery_app(settings), expire=RESULT_EXPIRE_SECONDS)
+        return BoundedCeleryManager(celery_app(settings), redis_where(settings.cache_url), expire=RESULT_EXPIRE_SECONDS)
     path = cache_dir(settings)
     path.mkdir(parents=True, exist_ok=True)
     return DiskcacheManager(diskcache.Cache(str(path)), expire=RESULT_EXPIRE_SECONDS)

@@ -4,6 +4,8 @@ The banner and the Trading page both come here, so a button does exactly what th
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -13,14 +15,25 @@ from components.cards import state_label
 from components.ids import trading as ids
 from engine.auth import principal
 from engine.trading import control
-from webapp import trading_queries
+from webapp import live_cache, trading_queries
 from webapp.context import get_context
+
+log = logging.getLogger(__name__)
 
 # How long a callback waits for a live engine to pick a command up before doing it itself.
 HANDOFF_S = 1.0
 # How long it then waits for the command to finish, so the message shows the final state (STOPPED, not
 # SHUTTING_DOWN); a slower command is still shown live on the Trading page.
 RESULT_WAIT_S = 8.0
+CACHE_NOTE = ("Note: the live cache could not be refreshed (Redis is not reachable), so other screens may show the "
+              "previous state for a few seconds.")
+
+
+@dataclasses.dataclass(frozen=True)
+class WebControlResult(control.ControlResult):
+    """control.perform's outcome, plus what the web could not do after it (the trader reads both)."""
+
+    note: str = ""
 
 
 def web_actor() -> str:
@@ -41,12 +54,31 @@ def run_control(action: str, reason: str = "", flatten: bool = False, order_id: 
     it control.perform refuses to leave HALTED, so one click can never lift a halt."""
     result = control.perform(get_context(), web_actor(), action, reason=reason, flatten=flatten, order_id=order_id,
                              handoff_s=HANDOFF_S, roles=web_roles(), wait_s=RESULT_WAIT_S, lift_halt=lift_halt)
-    trading_queries.forget()
-    return result
+    return WebControlResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)},
+                            note="" if _forget_live_reads() else CACHE_NOTE)
+
+
+def _forget_live_reads() -> bool:
+    """trading_queries.forget()'s invalidation, best effort: the control is done whatever the cache says (with
+    Redis down the kill switch's HALT committed, then a raised ConnectionError read "nothing was changed")."""
+    try:
+        return live_cache.forget()  # what trading_queries.forget() does, with its outcome
+    except Exception:  # noqa: BLE001 - never turn a done control into an error
+        log.exception("could not drop the cached live reads after a control action")
+        return False
+
+
+def _with_note(words: tuple[str, str], result: Any) -> tuple[str, str]:
+    note = getattr(result, "note", "")
+    return (f"{words[0]} {note}", words[1]) if note else words
 
 
 def describe(result: control.ControlResult) -> tuple[str, str]:
-    """A one-line message and a Bootstrap colour for an action's outcome."""
+    """A one-line message and a Bootstrap colour for an action's outcome (and the web's note, if any)."""
+    return _with_note(_outcome(result), result)
+
+
+def _outcome(result: control.ControlResult) -> tuple[str, str]:
     if result.status == "refused":
         return result.message, "danger"
     if result.status == "failed":
@@ -115,7 +147,7 @@ def action_alert(result: Any, order_id: Any = None) -> dbc.Alert:
             order = trading_queries.read_order(order_id)
         except Exception:  # noqa: BLE001 - the cancel already ran; a failed read only loses the order's words
             order = None
-        message, colour = cancel_message(result, order, order_id)
+        message, colour = _with_note(cancel_message(result, order, order_id), result)
     else:
         message, colour = describe(result)
     return dbc.Alert(message, color=colour, dismissable=True, className="py-1 mb-0", id=ids.ACTION_ALERT)

@@ -41,6 +41,7 @@ WAIT_S = 2.0  # with no value at all, how long to wait for another worker's refr
 LOCAL_MAX = 512  # entries in the per-process table before old generations and expired values are dropped
 STRIPES = 64
 REDIS_RETRY_S = 5.0  # after a Redis error, the store is read uncached this long before Redis is tried again
+REDIS_TIMEOUT_S = 1.0  # connect and socket timeout of the live cache's Redis client (small values, same network)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,16 +85,29 @@ class LiveCache:
             return self._redis_down(exc)
         return raw.decode() if isinstance(raw, bytes) else str(raw or "0")
 
-    def forget(self) -> None:
-        """Drop every cached live read, in every worker (their next read misses)."""
+    def forget(self) -> bool:
+        """Drop every cached live read, in every worker (their next read misses); False when Redis could not be
+        told, so other workers may answer their cached value until it expires.
+
+        Best effort and bounded (the client's short socket timeouts): a control action that already committed
+        must never turn into an error because the cache could not be refreshed (the kill switch with Redis down
+        reported "nothing was changed" after the HALT was in the store)."""
         new = uuid.uuid4().hex
         with self.lock:
             self.local.clear()
             self.local_generation = new
         if has_request_context():
             g.pop("_live_cache_generation", None)
-        if self.redis is not None:
-            self.redis.set(GEN_KEY, new)  # an error here is the action's to report: its effect would not show
+        if self.redis is None:
+            return True
+        try:
+            self.redis.set(GEN_KEY, new)
+        except Exception as exc:  # noqa: BLE001 - Redis down: this worker's table is dropped; report, never raise
+            self.redis_failed_at = time.monotonic()  # this worker reads the store uncached for a while
+            log.warning("live cache: could not publish a new generation to Redis (%s: %s); other web workers may "
+                        "show cached reads for up to %.0f s", type(exc).__name__, exc, self.ttl_s * KEEP_PERIODS)
+            return False
+        return True
 
     def _redis_down(self, exc: Exception) -> str:
         if time.monotonic() - self.redis_failed_at > 60:
@@ -184,7 +198,8 @@ def init_live_cache(server: Flask, redis_url: str, ttl_s: float) -> LiveCache:
     if redis_url.startswith(("redis://", "rediss://")):
         import redis  # local import: only deployments with a Redis cache URL need the client
 
-        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        # short timeouts: every live read and a control action's forget() wait at most this for a hung Redis
+        client = redis.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
     live = LiveCache(client, ttl_s)
     server.extensions[EXTENSION_KEY] = live
     return live
@@ -222,8 +237,8 @@ def live_query(timeout: float | None = None) -> Callable[[F], F]:
     return decorate
 
 
-def forget() -> None:
-    """Drop every cached live read of the current app, in every web worker (after a control action)."""
+def forget() -> bool:
+    """Drop every cached live read of the current app, in every web worker (after a control action); False when
+    the other workers could not be told (Redis unreachable; logged, never raised)."""
     live = _current()
-    if live is not None:
-        live.forget()
+    return live.forget() if live is not None else True

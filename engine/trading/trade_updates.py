@@ -10,7 +10,9 @@ Events sent while the socket was down are lost (Alpaca does not replay them), so
 call budget. The scheduled account sync stays the safety net, and the source of fills (account
 activities; see alpaca_stream.py for why fills are not taken from the stream).
 
-Only the active engine writes: ``is_leader`` is asked before each write.
+Only the active engine writes: ``is_leader`` is asked before each write. The engine also opens the stream
+only when it becomes the active one and closes it when it steps down (engine/scheduler.py): a standby holds
+no broker connection.
 """
 from __future__ import annotations
 
