@@ -8,6 +8,7 @@ audited there.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -28,6 +29,7 @@ from webapp.form_ids import FormIdError, parse_id
 from webapp.inputs import text_or_default, triggered_by_click
 from webapp.wiring import Callbacks
 
+log = logging.getLogger(__name__)
 callbacks = Callbacks()  # registered by pages/parameters.py for each new app (register_callbacks)
 _HEADER = {"wrapHeaderText": True, "autoHeaderHeight": True}  # a narrow column wraps its header, never "Ver…"
 VERSION_COLUMNS: list[dict[str, Any]] = [
@@ -94,8 +96,14 @@ def download(_cur: int | None, _tpl: int | None, _ver: int | None, picked: str |
     except (ParamsError, FormIdError) as exc:
         return no_update, html.Span(str(exc), className="text-danger")
     name = f"MR_CONFIG_v{ps.version_id or 'defaults'}.xlsx"
+    try:
+        data = export_workbook(ps)
+    except Exception:  # noqa: BLE001 - a stored version that cannot be written is a message, never a 500
+        log.exception("export of parameter version %s failed", ps.version_id)
+        return no_update, html.Span(f"version {ps.version_id} could not be written as a workbook; the error is in "
+                                    "the server log", className="text-danger")
     record_export(context.store, web_actor(), ps.version_id, f"download {name}", clock=context.clock)
-    return dcc.send_bytes(export_workbook(ps), name), no_update
+    return dcc.send_bytes(data, name), no_update
 
 
 # --- versions ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.param_editor import cell_key, cell_text, kv_key
 from engine.params import ParamIssue, ParamSet, load_schema
-from engine.params.coerce import CoerceError, coerce, to_json_value
+from engine.params.coerce import CoerceError, coerce, control_char, to_json_value
 from engine.params.paramset import build_paramset, default_params
 from engine.params.schema import FieldSpec, Schema
 from engine.params.values import layout_locator
@@ -136,7 +136,10 @@ def _value_problem(raw: Any) -> str | None:
     if isinstance(raw, float):
         return f"{raw} is not a number a cell can hold" if raw != raw or raw in (float("inf"), float("-inf")) else None
     if isinstance(raw, str):
-        return f"the text is longer than {MAX_EDIT_TEXT} characters" if len(raw) > MAX_EDIT_TEXT else None
+        if len(raw) > MAX_EDIT_TEXT:
+            return f"the text is longer than {MAX_EDIT_TEXT} characters"
+        bad = control_char(raw.strip())  # as coerce() sees it; no .xlsx cell can hold one, so no export could
+        return None if bad is None else f"the text holds the control character {bad}; delete it"
     kind = {"list": "list", "dict": "mapping"}.get(type(raw).__name__, type(raw).__name__)
     return f"a cell holds a number, a text or a yes/no, not a {kind}"
 

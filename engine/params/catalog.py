@@ -99,6 +99,18 @@ class EditResult:
         return self.paramset is not None
 
 
+def _target(schema: Schema, sheet: str, section: str, kind: str, name: str | None = None) -> None:
+    """ValueError naming what an edit's key names that the schema does not have (never a bare KeyError, and
+    never Python's negative index: row -1 would edit the last row)."""
+    if sheet not in schema.by_name:
+        raise ValueError(f"there is no sheet {sheet!r} in the parameters")
+    sec = next((s for s in schema.sheet(sheet).data_sections if s.key == section), None)
+    if sec is None or sec.kind != kind:
+        raise ValueError(f"sheet {sheet} has no {'table' if kind == 'table' else 'key/value section'} {section!r}")
+    if name is not None and name not in sec.field_names:
+        raise ValueError(f"{sheet}.{section} has no {'column' if kind == 'table' else 'parameter'} {name!r}")
+
+
 def apply_edits(base: ParamSet, values: dict[tuple[str, str, str], Any] | None = None,
                 tables: dict[tuple[str, str], list[dict[str, Any]]] | None = None,
                 cells: dict[tuple[str, str, int, str], Any] | None = None) -> EditResult:
@@ -107,13 +119,20 @@ def apply_edits(base: ParamSet, values: dict[tuple[str, str, str], Any] | None =
     values: (sheet, section, name) -> value of a key/value parameter
     cells:  (sheet, section, row index, column name) -> value of one table cell
     tables: (sheet, section) -> the whole table's rows (adding, removing or reordering rows)
+    A key naming no sheet, section, parameter or row raises ValueError saying which.
     """
     c = base.to_canonical()["sheets"]
     for (sheet, section, name), v in (values or {}).items():
+        _target(base.schema, sheet, section, "kv", name)
         c[sheet][section][name] = v
     for (sheet, section), rows in (tables or {}).items():
+        _target(base.schema, sheet, section, "table")
         c[sheet][section] = [dict(r) for r in rows]
     for (sheet, section, row, name), v in (cells or {}).items():
+        _target(base.schema, sheet, section, "table", name)
+        n = len(c[sheet][section])
+        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < n:
+            raise ValueError(f"{sheet}.{section} has no row {row!r} (rows 0 to {n - 1})")
         c[sheet][section][row][name] = v
     ps, issues = build_paramset(base.schema, c)
     changes = diff_params(base, ps) if ps is not None else []

@@ -63,20 +63,69 @@ def norm_float(x: float) -> float:
     return float(f"{x:.15g}") + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
+# what openpyxl refuses to write (IllegalCharacterError); tab, newline and carriage return are allowed
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+EXACT_INT = 2**53  # floats are exact whole numbers up to here; beyond, 1e30 would read as 1000000000000000019884624838656
+
+
+def control_char(text: str) -> str | None:
+    """The first control character of `text` as \\xNN (None when there is none): no .xlsx cell can hold one, so a
+    value holding one could be stored but never exported."""
+    m = CONTROL_CHARS.search(text)
+    return None if m is None else f"\\x{ord(m.group()):02x}"
+
+
+def _check_text(s: str) -> None:
+    if (bad := control_char(s)) is not None:
+        raise CoerceError(f"found text with the control character {bad}", "text without control characters",
+                          "delete the invisible character (often pasted from a terminal or another program)")
+
+
+def _shown(raw: Any) -> str:
+    """The value as typed, cut to a readable length (a 400-digit number stays one line)."""
+    text = repr(raw) if isinstance(raw, str) else str(raw)
+    return text if len(text) <= 40 else f"{text[:30]}… ({len(text)} characters)"
+
+
 def _to_float(raw: Any, f: FieldSpec) -> float:
     if isinstance(raw, bool):
         raise CoerceError(f"found {raw!r}, a TRUE/FALSE value", "a number")
     if isinstance(raw, int | float):
-        x = float(raw)
+        try:
+            x = float(raw)
+        except OverflowError:  # an int beyond 1.8e308 (JSON from a browser can carry one)
+            raise CoerceError(f"found {_shown(raw)}", "a finite number", "type a plain number such as 0.25") from None
     else:
         s = str(raw).strip().replace("\u2212", "-")
         try:
+            if "_" in s:  # float("1_0") is 10: a Python literal, not a number anyone types in a cell
+                raise ValueError(s)
             x = float(s)
         except ValueError:
-            raise CoerceError(f"found {raw!r}", "a number", "type a plain number such as 0.25") from None
+            raise CoerceError(f"found {_shown(raw)}", "a number", "type a plain number such as 0.25") from None
     if not math.isfinite(x):
-        raise CoerceError(f"found {raw!r}", "a finite number")
+        raise CoerceError(f"found {_shown(raw)}", "a finite number")
     return norm_float(x)
+
+
+def _to_int(raw: Any, f: FieldSpec) -> int:
+    """Whole numbers exactly: an int or integer text is kept as typed (never via float), anything beyond 2**53 is
+    refused with the typed text and the allowed range instead of being shown as a float's rounding."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        n = raw
+    elif isinstance(raw, str) and _INT_TEXT.fullmatch(t := raw.strip()) and len(t) < 30:
+        n = int(t)
+    else:
+        x = _to_float(raw, f)
+        if not x.is_integer():
+            raise CoerceError(f"found {_shown(raw)}", "a whole number", f"use e.g. {round(x)}")
+        if abs(x) > EXACT_INT:
+            raise CoerceError(f"found {_shown(raw)}", _describe(f), "type a whole number in that range")
+        return int(x)
+    if abs(n) > EXACT_INT:
+        raise CoerceError(f"found {_shown(raw)}", _describe(f), "type a whole number in that range")
+    return n
 
 
 def coerce(f: FieldSpec, raw: Any) -> Any:
@@ -85,10 +134,11 @@ def coerce(f: FieldSpec, raw: Any) -> Any:
     # fast paths for what readers return most often (the import benchmark is ~1,500 of these)
     if cls is float and t == "number" and math.isfinite(raw):
         return norm_float(raw)
-    if cls is float and t == "integer" and raw.is_integer():
+    if cls is float and t == "integer" and raw.is_integer() and abs(raw) <= EXACT_INT:
         return int(raw)
     if cls is str:
         raw = raw.strip()
+        _check_text(raw)
         if raw:
             if t == "text":
                 if f.format is None or (f.format == "identifier" and _IDENTIFIER.fullmatch(raw)):
@@ -107,13 +157,10 @@ def coerce(f: FieldSpec, raw: Any) -> Any:
         if f.required:
             raise CoerceError("the cell is empty", _describe(f), f"enter a value (default {fmt_value(f, f.default)})")
         return None
-    if t in ("number", "integer"):
-        x = _to_float(raw, f)
-        if t == "integer":
-            if not x.is_integer():
-                raise CoerceError(f"found {raw!r}", "a whole number", f"use e.g. {round(x)}")
-            return int(x)
-        return x
+    if t == "integer":
+        return _to_int(raw, f)
+    if t == "number":
+        return _to_float(raw, f)
     if t == "boolean":
         if isinstance(raw, bool):
             return raw
@@ -136,6 +183,9 @@ def coerce(f: FieldSpec, raw: Any) -> Any:
     if t == "list":
         items = raw if isinstance(raw, list | tuple) else [p for p in _as_text(raw).split(",")]
         items = [_as_text(i).strip() if not isinstance(i, int | float) or isinstance(i, bool) else i for i in items]
+        for i in items:
+            if isinstance(i, str):
+                _check_text(i)
         if any(i == "" for i in items):
             raise CoerceError(f"found {raw!r} with an empty item", "comma-separated items", "remove the extra comma")
         out: list[Any] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -33,7 +34,9 @@ _BOLD = Font(bold=True)
 
 
 def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
-    """Write one cell; text that Excel could read as a formula is forced to stay text."""
+    """Write one cell; text that Excel could read as a formula or an error value (#N/A, #REF!...) is forced to stay
+    text, so it reads back as the same text. A control character no cell can hold (validation refuses them; a
+    ParamSet built without validation might hold one) becomes U+FFFD instead of failing the whole export."""
     c = ws.cell(row=row, column=col)
     if value is None:
         return c
@@ -41,8 +44,10 @@ def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
         value = fmt_value(None, value)
     elif isinstance(value, tuple | list):
         value = ",".join(fmt_value(None, v) for v in value)
+    if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     c.value = value
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or value in ERROR_CODES):
         c.data_type = "s"
         c.quotePrefix = True
     return c

@@ -76,6 +76,8 @@ def _import_grid(grid: Grid, schema: Schema) -> ImportResult:
             r, c = m.row_at.get((section, row or 0)), m.col_at.get((section, fname))
             if r and c:
                 return cell(r, c)
+            if (section, fname) not in m.col_at and any(k[0] == section for k in m.col_at):
+                return ""  # a table column the file lacks: the template's cell holds another column there
         try:
             counts = {k: len(v) for k, v in raw.get(sheet, {}).items() if isinstance(v, list)}
             return field_cell(sheet_layout(schema.sheet(sheet), counts)[section], fname, row)

@@ -44,6 +44,16 @@ class UploadLimits:
     max_sheets: int = 100
     parse_timeout_s: float = 20.0
     parse_memory_mb: int = 1536
+    # bounds on the parsed grid, checked in the child before it hands anything back (the reference workbook:
+    # ~4,500 cells, ~32,000 characters): a small file can expand into a huge grid through shared strings
+    max_grid_cells: int = 500_000
+    max_text_chars: int = 5_000_000
+
+    @property
+    def max_grid_json_bytes(self) -> int:
+        """The most JSON a child within the grid bounds can write (a number or a date per cell, text escaped
+        up to 6 bytes a character); anything larger is refused before json.loads."""
+        return 64 * self.max_grid_cells + 6 * self.max_text_chars + 1_000_000
 
     @classmethod
     def from_schema(cls, **overrides: Any) -> UploadLimits:
@@ -218,6 +228,7 @@ def read_grid(data: bytes) -> dict[str, list[list[Any]]]:
 
 
 _SANDBOX = Path(__file__).with_name("_sandbox.py")
+_OVER_LIMIT = 4  # the child's exit code for a grid above max_grid_cells / max_text_chars (_sandbox.OVER_LIMIT)
 _TYPES = {"datetime": datetime.fromisoformat, "date": date.fromisoformat, "time": time.fromisoformat,
           "timedelta": lambda v: timedelta(seconds=float(v))}
 
@@ -236,14 +247,21 @@ def read_grid_sandboxed(data: bytes, limits: UploadLimits | None = None) -> dict
     """
     lim = limits or UploadLimits.from_schema()
     try:
-        proc = subprocess.run([sys.executable, "-I", str(_SANDBOX), str(lim.parse_memory_mb)], input=data,
+        proc = subprocess.run([sys.executable, "-I", str(_SANDBOX), str(lim.parse_memory_mb), str(lim.max_grid_cells),
+                               str(lim.max_text_chars)], input=data,
                               capture_output=True, timeout=lim.parse_timeout_s, check=False)
     except subprocess.TimeoutExpired:
         raise UnsafeWorkbookError(f"reading the workbook took longer than {lim.parse_timeout_s:.0f} s and was "
                                   "stopped; the file is far larger or more complex than a parameter workbook") from None
+    if proc.returncode == _OVER_LIMIT:
+        raise UnsafeWorkbookError(f"the workbook is too large once read: {proc.stderr.decode(errors='replace')[:400]}"
+                                  "; save a clean copy as .xlsx and retry")
     if proc.returncode != 0:
         why = proc.stderr.decode(errors="replace").strip().splitlines()
         detail = why[-1] if why and proc.returncode in (2, 3) else f"the reader stopped (exit code {proc.returncode})"
         raise UnsafeWorkbookError(f"the workbook could not be read: {detail}; save a clean copy as .xlsx and retry")
+    if len(proc.stdout) > lim.max_grid_json_bytes:  # the child's bounds failed: never parse an unbounded answer
+        raise UnsafeWorkbookError(f"the workbook reads as {len(proc.stdout) / 1e6:.0f} MB of cells (limit "
+                                  f"{lim.max_grid_json_bytes / 1e6:.0f} MB); a parameter workbook is far smaller")
     raw = json.loads(proc.stdout)
     return {name: [[_dec(c) for c in row] for row in rows] for name, rows in raw.items()}

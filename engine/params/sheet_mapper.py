@@ -226,11 +226,8 @@ class SheetMapper:
 
     def map_table(self, sec: SectionSpec, hrow: int | None, start: int, end: int) -> None:
         cols = self.columns(hrow, [f.header for f in sec.fields])
-        missing = [f for f in sec.fields if f.header not in cols]
-        for f in missing:
-            sev = "warning" if (not f.used and f.type == "text") else "error"
-            self.issue(hrow or 0, 0, f"{sec.title or 'table'}: column {f.header} is missing",
-                       f"a column headed {f.header}", "add the column back (see the template)", severity=sev)
+        # a column missing from the file is left out of every row: values.build_values reports it once
+        # ("column X is missing from sheet S"), not as an empty cell per row at cells that hold another column
         known = set(cols.values())
         fcols = [(f.name, cols.get(f.header)) for f in sec.fields]
         for name, c in fcols:
@@ -239,7 +236,7 @@ class SheetMapper:
         names = [name for name, c in fcols if c is not None]
         idx = [c for _name, c in fcols if c is not None]
         last_col = max(idx, default=-1)
-        blank_row = dict.fromkeys((name for name, _c in fcols), "")
+        blank_row = dict.fromkeys(names, "")
         rows: list[dict[str, Any]] = []
         for r in range(start, end):
             cells = self.cells[r]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .coerce import CoerceError, coerce, fmt_value
+from .coerce import CoerceError, coerce, fmt_value, is_blank
 from .errors import ParamIssue
 from .layout import field_cell, sheet_layout
 from .schema import FieldSpec, Schema
@@ -53,8 +53,11 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
                  *, missing_sheet: str = "default") -> tuple[Values, list[ParamIssue]]:
     """Coerce every field of `raw` (canonical shape, raw cell values); missing parts take defaults.
 
-    missing_sheet: "default" (warning, for stored versions older than the schema) or "error"
-    (for uploads, where a missing required sheet means the wrong file).
+    missing_sheet: "default" (warning, for stored versions older than the schema) or "error" (for uploads).
+    The rule for uploads: whatever the schema requires must be in the file, so a missing sheet and a missing
+    parameter row of a present sheet are both errors naming the sheet and the parameter; only what the schema
+    marks optional (an optional sheet, a field with required=False) is filled from defaults with a warning.
+    The reference workbook holds every required parameter, so it imports without errors.
     """
     issues: list[ParamIssue] = []
     values: Values = {}
@@ -81,9 +84,12 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
                 for f in sec.fields:
                     if f.name not in rsec:
                         out[f.name] = coerce(f, f.default) if f.default is not None else None
-                        issues.append(ParamIssue(sh.name, "", f"parameter {f.header} is missing",
-                                                 fix=f"the default {fmt_value(f, out[f.name])} was used",
-                                                 field=f"{sec.key}.{f.name}", severity="warning"))
+                        required = missing_sheet == "error" and f.required and not sh.optional
+                        issues.append(ParamIssue(
+                            sh.name, "", f"parameter {f.header} is missing", f"a row for {f.header}",
+                            "add the row back (download the template for its layout)" if required
+                            else f"the default {fmt_value(f, out[f.name])} was used",
+                            field=f"{sec.key}.{f.name}", severity="error" if required else "warning"))
                         continue
                     try:
                         out[f.name] = coerce(f, rsec[f.name])
@@ -96,9 +102,13 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
                 sv[sec.key] = out
             else:
                 rows = []
+                absent = _absent_columns(sh.name, sec.title, sec.fields, rsec, issues)
                 for i, rrow in enumerate(rsec):
                     row: dict[str, Any] = {}
                     for f in sec.fields:
+                        if f.name in absent:
+                            row[f.name] = None
+                            continue
                         try:
                             row[f.name] = coerce(f, rrow.get(f.name))
                         except CoerceError as e:
@@ -114,6 +124,28 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
     return values, issues
 
 
+def _absent_columns(sheet: str, title: str | None, fields: tuple[FieldSpec, ...], rows: Any,
+                    issues: list[ParamIssue]) -> set[str]:
+    """Columns no row has (deleted or renamed in the file): one issue each, instead of an empty cell per row."""
+    if not rows:
+        return set()
+    absent = {f.name for f in fields if all(f.name not in r for r in rows)}
+    for f in fields:
+        if f.name in absent:
+            where = f"sheet {sheet}" + (f" (table {title})" if title else "")
+            issues.append(ParamIssue(sheet, "", f"column {f.header} is missing from {where}",
+                                     f"a column headed {f.header}", "add the column back (see the template)",
+                                     field=f.name, severity="error" if f.required else "warning"))
+    return absent
+
+
 def _row_label(fields: tuple[FieldSpec, ...], f: FieldSpec, rrow: dict[str, Any]) -> str:
-    key = rrow.get(fields[0].name)
-    return f"{f.header} of row {key!r}" if key not in (None, "") else f.header
+    """'MinDuration of row 'Strong_Bullish_High_Vol'': the row named by its unique text key when it has one (else
+    its first column), shown as typed text: a reader's 0.0 for an id is row '0'."""
+    keys = [k for k in fields if k.unique and k.type in ("text", "pattern")] + [fields[0]]
+    for k in keys:
+        v = rrow.get(k.name)
+        if k is not f and not is_blank(v):
+            text = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
+            return f"{f.header} of row {text[:40]!r}"
+    return f.header

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit
@@ -25,6 +26,7 @@ from engine.clock import Clock, SystemClock
 from engine.store.db import Store
 from engine.store.models import ParamVersion
 
+from .coerce import CONTROL_CHARS
 from .diff import Change, diff_params
 from .errors import ParamsError, StaleVersionError, ValidationError, VersionNotFoundError
 from .paramset import ParamSet, default_params
@@ -65,10 +67,22 @@ def _tx(store: StoreOrSessions) -> Iterator[Session]:
             yield s
 
 
+def _printable(value: Any) -> Any:
+    """`value` with control characters in its texts replaced by U+FFFD (as the exporter writes them): edits refuse
+    them now, but a version stored before that must still load, or the engine would have no active parameters."""
+    if isinstance(value, str):
+        return CONTROL_CHARS.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
+
+
 @lru_cache(maxsize=16)
 def _parse(version_id: int, content_hash: str, values_json: str) -> ParamSet:
     """Stored JSON -> validated ParamSet, memoised: the engine reads the active version every cycle."""
-    ps = ParamSet.from_canonical(json.loads(values_json), version_id=version_id)
+    ps = ParamSet.from_canonical(_printable(json.loads(values_json)), version_id=version_id)
     if ps.content_hash != content_hash:
         # the schema changed since the version was stored (e.g. a new sheet filled with defaults)
         log.info("parameter version %s re-hashed under the current schema", version_id)
@@ -183,6 +197,7 @@ def apply_version(store: StoreOrSessions, ps: ParamSet, author: str, source: str
         raise
     stale: StaleVersionError | None = None
     with _tx(store) as s:
+        _lock_versions(s)
         parent = s.scalars(select(ParamVersion).where(ParamVersion.is_active.is_(True))
                            .order_by(ParamVersion.id.desc()).limit(1).with_for_update()).first()
         active_id = parent.id if parent is not None else None
@@ -201,6 +216,23 @@ def apply_version(store: StoreOrSessions, ps: ParamSet, author: str, source: str
         raise stale  # after the transaction, so the refusal stays in the audit trail
     log.info("parameter version %s applied by %s (%s, %d changes)", version_id, author, source, n_changes)
     return ps.with_version(version_id)
+
+
+_PG_APPLY_LOCK = 72_100_002  # advisory lock id: one parameter apply at a time (72_100_001: the migrator)
+
+
+def _lock_versions(s: Session) -> None:
+    """Serialise applies on something that always exists, before the active version is read.
+
+    Why: on PostgreSQL a second writer's SELECT ... FOR UPDATE waits on the active row, and once the first writer
+    commits, that row is no longer active and the new one was not in the statement's snapshot: the select returned
+    nothing, so the version was stored with no parent, its changes counted against the defaults and a stale editor
+    read "version None became active". A transaction-scoped advisory lock is taken first; under READ COMMITTED the
+    select that follows sees whatever the previous writer committed. SQLite needs nothing: a Store's write
+    transaction holds the database's write lock from BEGIN IMMEDIATE on.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_APPLY_LOCK})
 
 
 def _insert_active(s: Session, parent: ParamVersion | None, ps: ParamSet, author: str, source: str, note: str,
