@@ -16,6 +16,7 @@ from engine.planner.plan_store import store_plan
 from engine.planner.planner import build_planner
 from engine.planner.portfolio import portfolio_state
 from engine.planner.preset_store import preset_for_regime
+from engine.planner.send_guard import portfolio_stamp
 from engine.planner.types import PlanResult
 from engine.store.models import BarRow, PlannerPlan
 from engine.trading.brokers.base import OrderType
@@ -40,6 +41,8 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
         state = portfolio_state(session, params, bars=ctx.bars)
         preset, why = preset_for_regime(session, state.regime, state.regime_hold)
         cycle_ts = session.scalar(_NEWEST_BAR)
+        # what the plan is made on: a trader's Send of a plan on the same portfolio then cannot also go out
+        stamp = portfolio_stamp(session) if ctx.settings.autotrade else None
     if state.history.empty:
         return None
     plan = build_planner(preset).plan(state, why)
@@ -55,7 +58,8 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
         return plan
     key = f"{preset.name}:{cycle_ts.isoformat() if cycle_ts else 'none'}"
     outcomes = send_plan(ctx, plan, PLANNER_ACTOR, origin="planner", key=key,
-                         limits=RiskLimits.from_params(params), param_version_id=params.version_id, leading=leading)
+                         limits=RiskLimits.from_params(params), param_version_id=params.version_id, leading=leading,
+                         claim=stamp)
     with ctx.store.write() as session:
         stored = session.get(PlannerPlan, plan_id)
         if stored is not None:

@@ -75,3 +75,22 @@ def test_engine_job_stores_the_plan_but_sends_nothing_with_autotrade_off(any_db_
         plans = recent_plans(session)
         assert session.scalars(select(OrderRow)).first() is None
     assert len(plans) == 1 and not plans[0].executed and plans[0].steps
+
+
+def test_engine_job_sends_nothing_on_a_portfolio_a_traders_send_already_claimed(any_db_url: str) -> None:
+    """A trader's Send and the engine's auto-trading at the same moment, on the same portfolio: the trader's claim
+    came first (engine/planner/send_guard.py), so the engine's plan on that portfolio is refused as stale, not
+    sent a second time."""
+    from engine.planner.send_guard import claim_send, portfolio_stamp
+
+    ctx = _context(any_db_url)
+    cycle = _warm(ctx)
+    with ctx.store.read() as session:
+        stamp = portfolio_stamp(session)
+    assert claim_send(ctx, stamp, "page-plan-1", "alice") is None  # the trader's send holds this portfolio
+    assert jobs.run_recorded(ctx, "planner", cycle.planner)
+    with ctx.store.read() as session:
+        plan = recent_plans(session)[0]
+        orders = list(session.scalars(select(OrderRow)))
+    assert plan.steps and orders == []
+    assert {o["status"] for o in plan.outcomes} == {"stale"}
