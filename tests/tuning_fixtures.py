@@ -5,6 +5,7 @@ workbook's expansion limit, and a steady constructed up-trend on which a version
 cannot (TradingRisk max_order_notional 1: the order gateway refuses every order)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -83,3 +84,19 @@ def pending_proposal(ctx) -> int:  # type: ignore[no-untyped-def]
                           ValidationReport(folds, gain=0.25, source="backtest", measure="backtest sharpe"), True,
                           "out-of-sample gain +25.0%")
     return proposals.record(ctx.store, cur, result, seed=1, clock=ctx.clock)
+
+
+def live_snapshots(ctx, version_id: int, n: int, accurate: bool) -> None:  # type: ignore[no-untyped-def]
+    """n stored snapshots under a version: all correct or all wrong against the true path (objective ACCURACY)."""
+    # local import: the store models, only for the tests that write live history
+    from engine.store.models import RegimeSnapshot, TrueRegimeRow
+
+    sym = ctx.source.index_symbol()
+    with ctx.store.write() as s:
+        for _ in range(n):
+            ts = ctx.clock.advance(timedelta(minutes=1))
+            s.add(RegimeSnapshot(ts=ts, symbol=sym, regime_id=1, regime_name="R", confidence=0.7, raw_score=0.1,
+                                 volatility_value=0.2, trend_value=0.0, volatility_class="Low",
+                                 trend_class="Bullish" if accurate else "Bearish", time_in_regime_s=60.0,
+                                 param_version_id=version_id, modules={}))
+            s.merge(TrueRegimeRow(ts=ts, trend="up", volatility="low"))

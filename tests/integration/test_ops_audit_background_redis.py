@@ -14,13 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.integration import test_ops_audit_redis_kill
 from tests.integration.test_ops_audit_redis_kill import (
     RedisServer,
     free_port,
@@ -34,17 +34,8 @@ from tests.mute_server import MuteServer
 from tests.web_requests import CALLBACK_URL, build_body, find, position
 
 ROOT = Path(__file__).resolve().parents[2]
+redis_server = test_ops_audit_redis_kill.redis_server  # the fixture, shared with the kill switch test
 UNAVAILABLE = "Background work is unavailable: Redis at 127.0.0.1:{port}/0 is not reachable"
-
-
-@pytest.fixture(name="redis_server")
-def _redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def whatif_request(session: requests.Session, base: str) -> tuple[dict[str, Any], dict[str, str]]:

@@ -2,8 +2,6 @@
 workbook's switches, each audited, and parameters change only through apply_version."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
@@ -14,13 +12,13 @@ from engine.params.paramset import ParamSet
 from engine.params.versions import active_params, apply_version
 from engine.runtime import build_context
 from engine.settings import load_settings
-from engine.store.models import ParamVersion, RegimeSnapshot, TuningProposal
+from engine.store.models import ParamVersion, TuningProposal
 from engine.tuning import proposals
 from engine.tuning.edit import edited
 from engine.tuning.rollback import MIN_BARS, check_rollback
 from engine.tuning.tuner import Change, TuningResult
 from engine.tuning.validation import ValidationConfig, detected, objective_of, validate
-from tests.tuning_fixtures import PER_DAY, history, poor_version
+from tests.tuning_fixtures import PER_DAY, history, live_snapshots, poor_version
 
 
 def _ctx(url: str, **settings: object):  # type: ignore[no-untyped-def]
@@ -102,19 +100,7 @@ def test_a_proposal_made_on_an_older_version_is_refused(any_db_url: str, validat
     assert len(_versions(ctx)) == 2
 
 
-def _live(ctx, version_id: int, n: int, accurate: bool) -> None:  # type: ignore[no-untyped-def]
-    """n stored snapshots under a version: all correct or all wrong against the true path (objective ACCURACY)."""
-    from engine.store.models import TrueRegimeRow
-
-    sym = ctx.source.index_symbol()
-    with ctx.store.write() as s:
-        for _ in range(n):
-            ts = ctx.clock.advance(timedelta(minutes=1))
-            s.add(RegimeSnapshot(ts=ts, symbol=sym, regime_id=1, regime_name="R", confidence=0.7, raw_score=0.1,
-                                 volatility_value=0.2, trend_value=0.0, volatility_class="Low",
-                                 trend_class="Bullish" if accurate else "Bearish", time_in_regime_s=60.0,
-                                 param_version_id=version_id, modules={}))
-            s.merge(TrueRegimeRow(ts=ts, trend="up", volatility="low"))
+_live = live_snapshots
 
 
 def test_auto_rollback_of_a_tuned_version_only(any_db_url: str, validated) -> None:  # type: ignore[no-untyped-def]

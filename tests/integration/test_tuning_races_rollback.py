@@ -4,7 +4,6 @@ tuned version's live score; the rollback is refused as stale and the refusal aud
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -17,25 +16,14 @@ from engine.params.paramset import ParamSet
 from engine.params.versions import active_params, apply_version
 from engine.runtime import build_context
 from engine.settings import load_settings
-from engine.store.models import ParamVersion, RegimeSnapshot, TrueRegimeRow
+from engine.store.models import ParamVersion
 from engine.tuning import proposals
 from engine.tuning.edit import edited
 from engine.tuning.tuner import Change, TuningResult
 from engine.tuning.validation import ValidationReport
-from tests.tuning_fixtures import PER_DAY, poor_version
+from tests.tuning_fixtures import PER_DAY, live_snapshots, poor_version
 
-
-def _live(ctx, version_id: int, n: int, accurate: bool) -> None:  # type: ignore[no-untyped-def]
-    """n stored snapshots under a version, all right or all wrong against the true path."""
-    sym = ctx.source.index_symbol()
-    with ctx.store.write() as s:
-        for _ in range(n):
-            ts = ctx.clock.advance(timedelta(minutes=1))
-            s.add(RegimeSnapshot(ts=ts, symbol=sym, regime_id=1, regime_name="R", confidence=0.7, raw_score=0.1,
-                                 volatility_value=0.2, trend_value=0.0, volatility_class="Low",
-                                 trend_class="Bullish" if accurate else "Bearish", time_in_regime_s=60.0,
-                                 param_version_id=version_id, modules={}))
-            s.merge(TrueRegimeRow(ts=ts, trend="up", volatility="low"))
+_live = live_snapshots
 
 
 def test_rollback_is_refused_when_an_admin_applied_a_version_meanwhile(
