@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import desc, select
 
 from engine.context import EngineContext
 from engine.lease import FencedOut, check_fence
+from engine.market.exchange import MarketCalendar, regular_session_bars
 from engine.market.types import Bar, MarketUpdate
 from engine.params import ParamSet
 from engine.params.versions import active_params
@@ -86,6 +88,9 @@ class RegimeStage:
             chains = [unpack_chain(c.underlying, c.ts, c.spot, c.data) for c in session.scalars(
                 select(OptionChainSnapshot).where(OptionChainSnapshot.underlying == symbol)
                 .order_by(desc(OptionChainSnapshot.id)).limit(WARMUP_CHAINS))]
+        calendar = _calendar(ctx)  # regular-session bars only, as run() feeds them
+        history = regular_session_bars(history, calendar)
+        peers = {name: regular_session_bars(frame, calendar) for name, frame in peers.items()}
         if before is not None:
             history = history[history["timestamp"] < before] if len(history) else history
             peers = {name: frame[frame["timestamp"] < before] for name, frame in peers.items() if len(frame)}
@@ -101,7 +106,9 @@ class RegimeStage:
         if source is None:
             return []
         symbol = source.index_symbol()
-        new_bars: list[Bar] = [b for b in update.bars if b.symbol == symbol]
+        in_session = _in_session(_calendar(ctx))
+        session_bars = [b for b in update.bars if in_session(b)]
+        new_bars: list[Bar] = [b for b in session_bars if b.symbol == symbol]
         with ctx.store.read() as session:
             params = active_params(session)
         if self.classifier is None or params.version_id != self.version_id or symbol != self.symbol:
@@ -112,7 +119,7 @@ class RegimeStage:
         if not new_bars:
             return []
         chain = next((c for c in update.chains if c.underlying == symbol), None)
-        peers = {peer: to_buffer([b for b in update.bars if b.symbol == peer]) for peer in self._peers(ctx, symbol)}
+        peers = {peer: to_buffer([b for b in session_bars if b.symbol == peer]) for peer in self._peers(ctx, symbol)}
         outputs = self.classifier.update_many(to_buffer(new_bars), [chain] if chain is not None else None,
                                               peers={k: v for k, v in peers.items() if len(v)} or None,
                                               vol_index=update.vol_index or None)  # the source's VIX, if any
@@ -136,3 +143,16 @@ class RegimeStage:
                 self.classifier = None  # it moved past bars it did not store: rebuilt from the store if it leads again
                 raise
         return [o for o, _ in stored]
+
+
+def _calendar(ctx: EngineContext) -> MarketCalendar | None:
+    """The source's exchange calendar (Alpaca: XNYS); None for a source that trades around the clock."""
+    return getattr(ctx.source, "calendar", None)
+
+
+def _in_session(calendar: MarketCalendar | None) -> Callable[[Bar], bool]:
+    """Whether a new bar is one the regime classifies: every bar without an exchange, else regular-session bars
+    (Alpaca's feed brings pre-market and after-hours minutes; see MarketCalendar.regular_session_mask)."""
+    if calendar is None or calendar.exchange is None:
+        return lambda _bar: True
+    return lambda bar: calendar.is_regular_open(bar.ts)

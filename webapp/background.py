@@ -192,6 +192,11 @@ def job_store() -> Iterator[Store]:
         store.dispose()
 
 
+def job_settings() -> Settings:
+    """The serving app's settings, from a background job (a forked child or a Celery worker)."""
+    return _job_context().settings
+
+
 def _job_context() -> EngineContext:
     try:
         return get_context()

@@ -16,6 +16,7 @@ from components import regime_whatif_views as wviews
 from components.ids import parameters as parameters_ids
 from components.ids import regime as ids
 from engine.auth.roles import Role
+from engine.market.exchange import calendar_for_settings, regular_session_bars
 from engine.params import UnsafeWorkbookError
 from engine.params.diff import diff_params
 from engine.params.versions import active_params
@@ -23,7 +24,7 @@ from engine.store import regime_queries as rq
 from engine.store.queries import index_symbol as stored_index_symbol
 from webapp import param_views as pv
 from webapp.auth.access import requires
-from webapp.background import job_store
+from webapp.background import job_settings, job_store
 from webapp.context import get_context
 from webapp.inputs import is_click
 from webapp.regime_analysis import segments
@@ -217,6 +218,7 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
             if symbol is None:
                 raise WhatIfError("no index instrument stored yet; wait for the engine's first market data")
             bars, chains, start = rq.replay_window(session, symbol, bars_wanted, WARMUP_BARS)
+            bars = regular_session_bars(bars, calendar_for_settings(job_settings(), None))  # as the engine's regime
             stored = rq.regime_history(session, bars_wanted, symbol)
             cat = with_display_colours(rq.regime_catalogue(session))
         try:

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from engine.params.typed import Parameters
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,18 @@ def _calendar(code: str) -> Any:
 
 def _utc(now: datetime) -> datetime:
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_hours(exchange: str, day: date) -> tuple[datetime, datetime] | None:
+    """(open, close) in UTC of `exchange`'s session on `day` (a session day), cached: the regime asks per bar."""
+    import pandas as pd
+
+    cal = _calendar(exchange)
+    try:
+        return (cal.session_open(pd.Timestamp(day)).to_pydatetime(), cal.session_close(pd.Timestamp(day)).to_pydatetime())
+    except Exception:  # noqa: BLE001 - outside the calendar's range
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +109,32 @@ class MarketCalendar:
         """(open, close) in UTC of the session on ``day``, or None when there is none (or no exchange)."""
         if self.exchange is None or not self.is_session_day(day):
             return None
-        import pandas as pd
-
-        cal = _calendar(self.exchange)
-        try:
-            return (cal.session_open(pd.Timestamp(day)).to_pydatetime(), cal.session_close(pd.Timestamp(day)).to_pydatetime())
-        except Exception:  # noqa: BLE001 - outside the calendar's range
-            return None
+        return _session_hours(self.exchange, day)
 
     def is_regular_open(self, now: datetime) -> bool:
         hours = self.regular_hours(_utc(now).astimezone(ZoneInfo(self.timezone)).date())
         return hours is not None and hours[0] <= _utc(now) < hours[1]
+
+    def regular_session_mask(self, times: pd.Series) -> np.ndarray:
+        """For each bar (its open time, aware), whether it lies in its day's regular session; all True without an
+        exchange (the simulated market trades around the clock). The regime classifies regular-session bars only:
+        Alpaca's minute bars include pre-market and after-hours trades, which made a "session" start at 07:00 and
+        put thin after-hours prints into the previous session's pivots."""
+        import numpy as np
+
+        if self.exchange is None or len(times) == 0:
+            return np.ones(len(times), dtype=bool)
+        days = times.dt.tz_convert(self.timezone).dt.date.to_numpy()
+        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        out = np.zeros(len(times), dtype=bool)
+        for day in set(days.tolist()):
+            hours = self.regular_hours(day)
+            if hours is None:
+                continue
+            on_day = days == day
+            opens, closes = (np.datetime64(h.astimezone(UTC).replace(tzinfo=None), "ns") for h in hours)
+            out[on_day] = (stamps[on_day] >= opens) & (stamps[on_day] < closes)
+        return out
 
     def extended_hours(self, day: date) -> tuple[datetime, datetime] | None:
         """(04:00 exchange time, close + 4 h) in UTC of the session on ``day``, or None: Alpaca's after-hours
@@ -175,3 +203,14 @@ def settings_calendar_and_warning(settings: Any, params: Any) -> tuple[MarketCal
         wb_tz = None
     cal = calendar_for_settings(settings, wb_tz)
     return cal, timezone_warning(cal, wb_tz)
+
+
+def regular_session_bars(frame: pd.DataFrame, calendar: MarketCalendar | None) -> pd.DataFrame:
+    """The rows of a bar frame (a "timestamp" column) inside the regular session (MarketCalendar.regular_session_mask);
+    the frame as it is without a calendar or an exchange."""
+    if calendar is None or calendar.exchange is None or frame.empty:
+        return frame
+    import pandas as pd
+
+    times = pd.to_datetime(frame["timestamp"], utc=True)  # SQLite hands back naive UTC times
+    return frame.loc[calendar.regular_session_mask(times)].reset_index(drop=True)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from engine import jobs
 from engine.backtest.inputs import BacktestCancelled, BacktestError
 from engine.context import EngineContext
+from engine.market.exchange import regular_session_bars
 from engine.params.typed import Parameters
 from engine.params.versions import active_params
 from engine.store.keyvalue import get_value, put_value
@@ -51,8 +52,9 @@ def history(ctx: EngineContext, days: int) -> tuple[pd.DataFrame, pd.DataFrame |
                          .order_by(BarRow.ts)).all()
         truth = pd.DataFrame([(r.ts, r.trend, r.volatility) for r in s.scalars(
             select(TrueRegimeRow).where(TrueRegimeRow.ts >= since))], columns=["timestamp", "trend", "volatility"])
-    bars = pd.DataFrame(rows[-MAX_BARS:], columns=["timestamp", "open", "high", "low", "close", "volume"])
-    return bars, (truth if len(truth) else None)
+    bars = pd.DataFrame(rows, columns=["timestamp", "open", "high", "low", "close", "volume"])
+    bars = regular_session_bars(bars, getattr(ctx.source, "calendar", None)).iloc[-MAX_BARS:]  # as the live regime
+    return bars.reset_index(drop=True), (truth if len(truth) else None)
 
 
 def stopping(ctx: EngineContext) -> Callable[[], bool]:
