@@ -33,6 +33,9 @@ class EngineContext:
     store_outage: StoreOutage | None = None  # an engine process only: job runs kept while the store is down
     bars: BarHistory | None = None  # a backtest only: its bars in memory, read instead of the store's (same rows)
     record_job_runs: bool = True  # False in a backtest: job outcomes are logged, not stored as job_runs rows
+    # False in a backtest's private store: no trader's Send and no second engine can send there, so the planner
+    # skips its one-send claim per portfolio (engine/planner/send_guard.py); the orders are the same
+    other_senders: bool = True
 
     def __post_init__(self) -> None:
         if self.market_clock is None:

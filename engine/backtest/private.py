@@ -94,7 +94,7 @@ def backtest_settings(folder: Path, cash: float, slippage_bps: float, commission
 
 
 def private_context(folder: Path, source: MarketSource, settings: Settings, in_memory: bool = True,
-                    record_job_runs: bool = False) -> tuple[EngineContext, SimClock]:
+                    record_job_runs: bool = False, other_senders: bool = False) -> tuple[EngineContext, SimClock]:
     store = PrivateStore(folder, in_memory)
     clock = SimClock()
     broker = PaperBroker(store, clock, starting_cash=settings.paper_starting_cash,
@@ -102,5 +102,6 @@ def private_context(folder: Path, source: MarketSource, settings: Settings, in_m
                          commission_per_share=settings.paper_commission_per_share,
                          participation=settings.paper_participation)
     ctx = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=source,
-                        engine_id="backtest", market_clock=WallMarketClock(clock), record_job_runs=record_job_runs)
+                        engine_id="backtest", market_clock=WallMarketClock(clock), record_job_runs=record_job_runs,
+                        other_senders=other_senders)
     return ctx, clock

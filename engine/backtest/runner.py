@@ -114,7 +114,8 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
     """Replay `spec` through the engine's jobs; `progress(done, total)` now and then, `cancelled()` every bar.
 
     `shortcuts`: skip what live trading needs and a backtest does not, through the same functions (an
-    in-memory store, the planner's and risk cycle's bars read from memory, no job-run rows). False runs
+    in-memory store, the planner's and risk cycle's bars read from memory, no job-run rows, no one-send claim per
+    portfolio: nobody else sends on the private store). False runs
     every read and write through a file store as the live engine does: the reference the tests and
     bench/bench_backtest.py compare with (same outputs, slower)."""
     with tempfile.TemporaryDirectory(prefix="backtest-", dir=workdir or scratch_dir()) as tmp:
@@ -124,7 +125,8 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
         settings = backtest_settings(folder, spec.cash, spec.slippage_bps, spec.commission_per_share,
                                      spec.participation)
         in_memory = shortcuts and sum(len(f) for f in frames.values()) <= MEMORY_STORE_BARS
-        ctx, clock = private_context(folder, source, settings, in_memory=in_memory, record_job_runs=not shortcuts)
+        ctx, clock = private_context(folder, source, settings, in_memory=in_memory, record_job_runs=not shortcuts,
+                                     other_senders=not shortcuts)
         if shortcuts:
             ctx.bars = RunBars(frames, source)  # the planner and the risk cycle read the run's bars from memory
         try:

@@ -42,7 +42,7 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
         preset, why = preset_for_regime(session, state.regime, state.regime_hold)
         cycle_ts = session.scalar(_NEWEST_BAR)
         # what the plan is made on: a trader's Send of a plan on the same portfolio then cannot also go out
-        stamp = portfolio_stamp(session) if ctx.settings.autotrade else None
+        stamp = portfolio_stamp(session) if ctx.settings.autotrade and ctx.other_senders else None
     if state.history.empty:
         return None
     plan = build_planner(preset).plan(state, why)
