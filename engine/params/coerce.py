@@ -12,6 +12,8 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
 from .schema import FieldSpec
 
 _TRUE = {"true", "1", "yes", "y", "=true()", "true()"}
@@ -63,8 +65,8 @@ def norm_float(x: float) -> float:
     return float(f"{x:.15g}") + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-# what openpyxl refuses to write (IllegalCharacterError); tab, newline and carriage return are allowed
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# what openpyxl refuses to write (IllegalCharacterError), its own pattern; tab, newline and carriage return are allowed
+CONTROL_CHARS = ILLEGAL_CHARACTERS_RE
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 EXACT_INT = 2**53  # floats are exact whole numbers up to here; beyond, 1e30 would read as 1000000000000000019884624838656
 
