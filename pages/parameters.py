@@ -190,8 +190,10 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
             except pv.EditsRefused as exc:
                 refused.append(str(exc))
     message = html.Span(" ".join(refused), className="text-danger") if refused else None
+    if refused:  # stored again even when unchanged: show_pending then redraws the grids, so a refused cell shows
+        return new, no_update, message  # the value in force again instead of the text that was not taken
     if new == (edits or {}):
-        return no_update, no_update, message if refused else no_update
+        return no_update, no_update, no_update
     return new, no_update, message  # a new edit: the last Apply's result line no longer describes the page
 
 

@@ -321,3 +321,25 @@ def test_prm008_table_rows_added_and_deleted_in_the_grid(dash_duo, embedded_app)
         after = active_params(s)
     assert after.version_id != before.version_id
     assert [r.rule_id for r in after.table("TransitionRules")] == [r.rule_id for r in rules if r.rule_id != gone]
+
+
+def test_prm009_refused_grid_cell_shows_the_value_in_force_again(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
+    """A cell text the page refuses (longer than a cell edit may be) is named in the message and the cell shows
+    the stored value again, not the refused text: what the grid shows is what Apply would apply."""
+    store = start(dash_duo, embedded_app)
+    with store.read() as s:
+        before = active_params(s)
+    open_sheet(dash_duo, "RegimeClassification")
+    cell_sel = ".ag-center-cols-container .ag-row[row-id='1'] .ag-cell[col-id='min_duration']"
+    stored = dash_duo.wait_for_element(cell_sel, timeout=10).text
+    assert stored == "30"  # the workbook's default for this row (test_prm004 relies on it too)
+    dash_duo.find_element(cell_sel).click()
+    editor = dash_duo.wait_for_element(".ag-cell-inline-editing input", timeout=10)
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys("7" * 1001, Keys.ENTER)
+    dash_duo.wait_for_contains_text("#parameters-message", "Not taken", timeout=10)
+    assert "longer than 1000 characters" in dash_duo.find_element("#parameters-message").text
+    wait_until(lambda: dash_duo.find_element(cell_sel).text == stored, 10, "the stored value back in the cell")
+    assert "no pending edits" in dash_duo.find_element("#parameters-pending-count").text
+    with store.read() as s:
+        assert active_params(s).content_hash == before.content_hash
