@@ -101,8 +101,8 @@ def _to_float(raw: Any, f: FieldSpec) -> float:
     else:
         s = str(raw).strip().replace("\u2212", "-")
         try:
-            if "_" in s:  # float("1_0") is 10: a Python literal, not a number anyone types in a cell
-                raise ValueError(s)
+            if "_" in s or not s.isascii():  # float("1_0") is 10 and float("\u0661\u0662") is 12: Python reads
+                raise ValueError(s)  # literals and every script's digits; a cell's number is plain ASCII, as Excel's
             x = float(s)
         except ValueError:
             raise CoerceError(f"found {_shown(raw)}", "a number", "type a plain number such as 0.25") from None

@@ -102,7 +102,7 @@ def test_huge_int_in_the_editor_is_a_validation_issue() -> None:
     assert ps is None and issues
 
 
-@pytest.mark.parametrize("text", ["1_0", "0_5", "1_000"])
+@pytest.mark.parametrize("text", ["1_0", "0_5", "1_000", "\u0661\u0662", "\uff11\uff10", "1\u0660"])
 @pytest.mark.parametrize("name", ["target_daily_transitions", "atr_period"])
 def test_underscores_are_not_numbers(text: str, name: str) -> None:
     f = _field(MC if name == "target_daily_transitions" else "ATRIndicatorsConfig", name)
