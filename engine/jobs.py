@@ -104,10 +104,19 @@ def _merge_updates(older: MarketUpdate, newer: MarketUpdate) -> MarketUpdate:
 
 
 def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: datetime | None = None) -> None:
-    """Write a poll's bars, chains and true regimes in one transaction (and when data last arrived)."""
+    """Write a poll's bars, chains and true regimes in one transaction (and when data last arrived).
+
+    A bar whose close is not a positive finite number is dropped (logged): a close of 0 would pass every
+    notional limit at nothing, and NaN, which PostgreSQL stores, would break every comparison with it."""
+    bars: list[Bar] = []
+    for b in update.bars:
+        if math.isfinite(float(b.close)) and float(b.close) > 0:
+            bars.append(b)
+        else:
+            log.warning("bar of %s at %s dropped: its close %r is not a positive price", b.symbol, b.ts.isoformat(), b.close)
     with ctx.store.write() as session:
         check_fence(session, ctx)  # fenced: a frozen old leader's tick stores no bars and matches no paper orders
-        if received_at is not None and update.bars:  # with the source's cadence: the dead-man's switch judges by it
+        if received_at is not None and bars:  # with the source's cadence: the dead-man's switch judges by it
             value = {"ts": received_at.isoformat(),
                      "cadence_s": market_cadence_s(getattr(ctx, "settings", None), getattr(ctx, "source", None))}
             mark = session.scalars(_MARKET_MARK).first()
@@ -117,7 +126,7 @@ def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: d
                 mark.value, mark.updated_at = value, received_at
         insert_ignoring_duplicates(session, BarRow.__table__, [
             {"symbol": b.symbol, "ts": b.ts, "open": b.open, "high": b.high, "low": b.low, "close": b.close,
-             "volume": b.volume} for b in update.bars
+             "volume": b.volume} for b in bars
         ])
         for chain in update.chains:
             if not math.isfinite(float(chain.spot)) or float(chain.spot) <= 0:  # never roll back the tick's bars

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit
@@ -113,6 +113,8 @@ def _may_send(state: TradingState, parent: ParentOrder, position: Decimal) -> bo
     return position != 0 and abs(position + signed) < abs(position) and (position + signed) * position >= 0
 
 
+_PARENT_STATUS = select(ParentOrder.status).where(ParentOrder.id == bindparam("pid"))  # built once
+_PARENT_STATUS_LOCKED = _PARENT_STATUS.with_for_update()  # PostgreSQL: a concurrent cancel waits for the link
 _ACTIVE_PARENTS = select(ParentOrder).where(ParentOrder.status == "active").order_by(ParentOrder.id)  # built once
 
 
@@ -187,19 +189,43 @@ def _slice_of(parent: ParentOrder, child: ChildView) -> int:
 
 
 def _send_child(ctx: ControlContext, parent: ParentOrder, seq: int, qty: Decimal, limit: Decimal | None) -> str:
+    """Link, send, then look again: `parent` was read at the start of the tick, and an operator may cancel it
+    meanwhile. The link is written only while the parent row (locked on PostgreSQL, where cancel_parent's
+    update waits for it) is still active; a cancel committed after the link is caught after the send, and the
+    child canceled: cancel_parent finds nothing to cancel at the broker before the child reaches it."""
     key = f"parent-{parent.id}-{seq}"
     side = OrderSide(parent.side)
     coid = client_order_id_for(parent.origin, key, parent.symbol, side)
     with ctx.store.write() as s:  # the link first: a crash after it leaves a child the parent knows
         check_fence(s, ctx)
+        status = s.scalar(_PARENT_STATUS_LOCKED if s.get_bind().dialect.name == "postgresql" else _PARENT_STATUS,
+                          {"pid": parent.id})
+        if status != "active":
+            return f"parent {parent.id}: {status or 'gone'} meanwhile; child {seq} not sent"
         if s.scalars(select(ParentChild.id).where(ParentChild.client_order_id == coid)).first() is None:
             s.add(ParentChild(parent_id=parent.id, seq=seq, client_order_id=coid, qty=qty,
                               created_at=market_clock_of(ctx).now()))
     intent = OrderIntent(parent.symbol, side, qty, OrderType.LIMIT if limit is not None else OrderType.MARKET, limit,
                          reason=f"parent {parent.id} ({parent.mode}) child {seq}", idempotency_key=key)
     result = submit(ctx, intent, actor=parent.actor, origin=parent.origin)
-    return f"parent {parent.id}: child {seq} {side.value} {qty} {'limit ' + str(limit) if limit else 'market'}: " \
+    line = f"parent {parent.id}: child {seq} {side.value} {qty} {'limit ' + str(limit) if limit else 'market'}: " \
            f"{result.status.value}" + (f" ({result.reason})" if result.reason else "")
+    return line + _cancel_if_parent_stopped(ctx, parent.id, ChildView(
+        coid, result.broker_order_id, seq, qty, Decimal(0), result.status, market_clock_of(ctx).now()))
+
+
+def _cancel_if_parent_stopped(ctx: ControlContext, parent_id: int, child: ChildView) -> str:
+    """After the send: a parent canceled since its child was linked gets that child canceled here."""
+    if not child.status.is_open:
+        return ""
+    with ctx.store.read() as s:
+        status = s.scalar(_PARENT_STATUS, {"pid": parent_id})
+    if status == "active":
+        return ""
+    canceled = cancel_child(ctx, child)
+    log.warning("parent %s became %s while child %s was sent; child %s", parent_id, status, child.client_order_id,
+                "canceled" if canceled else "not canceled (the next sync shows why)")
+    return f"; the parent is {status}: child {'canceled' if canceled else 'cancel refused'}"
 
 
 def _cancel_at_broker(ctx: ControlContext, child: ChildView) -> str | None:

@@ -5,6 +5,7 @@ against it, and it only changes when a new bar arrives. A small bounded dict, pe
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -19,7 +20,7 @@ from engine.portfolio_risk.returns import ReturnsHistory, load
 from engine.protocols import BarHistory
 from engine.store.models import BarRow, PositionRow
 from engine.trading.equity import latest_equity
-from engine.trading.marks import latest_closes
+from engine.trading.marks import latest_closes, position_mark
 from engine.trading.orders import open_order_deltas
 
 _CACHE: OrderedDict[tuple[object, ...], ReturnsHistory] = OrderedDict()
@@ -27,23 +28,43 @@ _CACHE_SIZE = 16
 _POSITIONS = select(PositionRow)  # built once: read every cycle (building it cost more than running it)
 _NEWEST_BAR = select(func.max(BarRow.ts))
 _LOCK = threading.Lock()
+_FALLBACKS_LOGGED: set[tuple[str, str]] = set()  # (symbol, how): logged once per process
+log = logging.getLogger(__name__)
 
 
 def read_book(session: Session, with_open_orders: bool = False, equity: float | None = None) -> Book:
-    """Positions (plus our open orders' remaining quantity when asked) at the last stored closes;
+    """Positions (plus our open orders' remaining quantity when asked) at the last stored closes, a position
+    without a valid close at its broker market price, else its entry price (logged once per symbol and way);
     `equity` when the caller already read it (else the newest account snapshot's)."""
-    qty: dict[str, Decimal] = {p.symbol: p.qty for p in session.scalars(_POSITIONS)}
+    rows = {p.symbol: p for p in session.scalars(_POSITIONS)}
+    qty: dict[str, Decimal] = {s: p.qty for s, p in rows.items()}
     if with_open_orders:
         for sym, delta in open_order_deltas(session).items():
             qty[sym] = qty.get(sym, Decimal(0)) + delta
     held = sorted(s for s, q in qty.items() if q != 0)
     closes = latest_closes(session, held)
-    priced = [s for s in held if s in closes]
+    marks = {s: position_mark(closes.get(s), rows.get(s)) for s in held}
+    _log_fallbacks(marks)
+    priced = [(s, m[0]) for s, m in marks.items() if m is not None]
     if equity is None:
         marked = latest_equity(session)
         equity = float(marked) if marked is not None else None
-    return Book(tuple(priced), np.array([float(qty[s]) for s in priced]),
-                np.array([float(closes[s][0]) for s in priced]), equity)
+    return Book(tuple(s for s, _ in priced), np.array([float(qty[s]) for s, _ in priced]),
+                np.array([float(p) for _, p in priced]), equity)
+
+
+def _log_fallbacks(marks: dict[str, tuple[Decimal, str] | None]) -> None:
+    """Say, once per process for each symbol and way, which positions are not valued at a stored close."""
+    for sym, mark in marks.items():
+        how = "unvalued" if mark is None else mark[1]
+        if how == "close" or (sym, how) in _FALLBACKS_LOGGED:
+            continue
+        with _LOCK:
+            _FALLBACKS_LOGGED.add((sym, how))
+        if mark is None:
+            log.warning("risk book: cannot value %s (no valid close, market price or entry price); left out", sym)
+        else:
+            log.warning("risk book: %s has no valid stored close; valued at its position's %s %s", sym, how, mark[0])
 
 
 def history(session: Session, symbols: Iterable[str], lookback_bars: int, bars: BarHistory | None = None) -> ReturnsHistory:

@@ -24,8 +24,7 @@ from engine.lease import check_fence, require_lease
 from engine.market.market_clock import market_clock_of
 from engine.portfolio_risk.check import check_order as portfolio_check
 from engine.protocols import ControlContext
-from engine.store.keyvalue import MARKET_DATA_KEY  # {"ts": iso} written by the market job
-from engine.store.models import KeyValue, OrderRow, PositionRow
+from engine.store.models import OrderRow, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
     BrokerError,
@@ -41,7 +40,7 @@ from engine.trading.brokers.base import (
 from engine.trading.equity import read_marks
 from engine.trading.halt_after_send import cancel_if_halted
 from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
-from engine.trading.marks import latest_closes
+from engine.trading.marks import latest_closes, projected_gross, symbol_data_time
 from engine.trading.orders import apply_broker_order, open_order_deltas
 from engine.trading.risk import FLATTEN_ORIGINS, OrderFacts, RiskRejection, check_trading_state, run_checks
 from engine.trading.risk_limits import RiskLimits, active_limits
@@ -88,17 +87,6 @@ def client_order_id_for(origin: str, idempotency_key: str, symbol: str, side: Or
     return f"rd-{digest[:32]}"
 
 
-def _last_data_at(session: Session, bar_ts: datetime | None, now: datetime, wall_clock_bars: bool) -> datetime | None:
-    """When data last arrived: the market job's receipt time if it records one, else the bar's own time.
-
-    None = freshness unknown (simulated bars carry simulated times, which say nothing about it).
-    """
-    row = session.get(KeyValue, MARKET_DATA_KEY)
-    if row is not None and isinstance(row.value, dict) and row.value.get("ts"):
-        return datetime.fromisoformat(row.value["ts"])
-    return None if bar_ts is None or not wall_clock_bars else min(bar_ts, now)
-
-
 def _lock_state(session: Session, now: datetime) -> trading_state.StateSnapshot:
     try:
         return trading_state.current(session, lock=True)
@@ -114,21 +102,22 @@ def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str,
 
     `index_symbol`: the market source's index, refused like any instrument the store records as an index."""
     state = _lock_state(session, now).state
-    positions = {p.symbol: p.qty for p in session.scalars(select(PositionRow))}
+    rows = {p.symbol: p for p in session.scalars(select(PositionRow))}
+    positions = {s: p.qty for s, p in rows.items()}
     deltas = open_order_deltas(session)
     symbols = set(positions) | set(deltas) | {intent.symbol}
     closes = latest_closes(session, symbols)
-    gross = sum((abs(positions.get(s, Decimal(0)) + deltas.get(s, Decimal(0))) * closes[s][0]
-                 for s in symbols if s in closes), Decimal(0))
+    gross, unpriced = projected_gross(symbols, positions, deltas, closes, rows)
     marks = read_marks(session)
     last, position = closes.get(intent.symbol), positions.get(intent.symbol, Decimal(0))
     return OrderFacts(
         state=state, symbol=intent.symbol, side=OrderSide(intent.side), qty=intent.qty,
         order_type=OrderType(intent.order_type), limit_price=intent.limit_price, origin=origin, actor=actor, now=now,
-        last_price=last[0] if last else None, last_data_at=_last_data_at(session, last[1] if last else None, now, wall_clock_bars),
+        last_price=last[0] if last else None, last_data_at=symbol_data_time(session, last[1] if last else None, now, wall_clock_bars),
         position_qty=position, projected_qty=position + deltas.get(intent.symbol, Decimal(0)),
         equity=marks.equity, start_of_day_equity=marks.start_of_day, peak_equity=marks.peak, gross_exposure=gross,
-        instrument_kind=instrument_kind(session, intent.symbol, index_symbol), index_tradable=index_tradable)
+        instrument_kind=instrument_kind(session, intent.symbol, index_symbol), index_tradable=index_tradable,
+        unpriced=unpriced)
 
 
 def _result(row: OrderRow, duplicate: bool = False, check: str | None = None) -> GatewayResult:

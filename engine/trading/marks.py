@@ -2,14 +2,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import TypeGuard
 
-from sqlalchemy import TextualSelect, text
+from sqlalchemy import TextualSelect, func, select, text
 from sqlalchemy.orm import Session
 
-from engine.store.models import BarRow
+from engine.store.keyvalue import MARKET_DATA_KEY  # {"ts": iso} written by the market job
+from engine.store.models import BarRow, KeyValue, PositionRow
+
+
+def valid_price(price: Decimal | None) -> TypeGuard[Decimal]:
+    """A price a limit or a mark may use: finite and above 0. A bad print of 0 (or NaN, which PostgreSQL stores)
+    prices every notional limit at nothing, and the order then fills at the real price."""
+    return price is not None and price.is_finite() and price > 0
+
+
+def position_mark(close: tuple[Decimal, datetime] | None, row: PositionRow | None) -> tuple[Decimal, str] | None:
+    """The price a held symbol is valued at, and which one: its last close, else the broker's market price on its
+    position row, else that row's average entry price (as the paper broker values a position without bars).
+    None: no valid price at all (its exposure is unknown)."""
+    if close is not None and valid_price(close[0]):
+        return close[0], "close"
+    if row is not None and valid_price(row.market_price):
+        return row.market_price, "market_price"
+    if row is not None and valid_price(row.avg_entry_price):
+        return row.avg_entry_price, "avg_entry_price"
+    return None
 
 
 def to_decimal(value: float) -> Decimal:
@@ -39,3 +60,45 @@ def latest_closes(session: Session, symbols: Iterable[str]) -> dict[str, tuple[D
         return {}
     rows = session.execute(_latest_closes_sql(len(wanted)), {f"s{i}": sym for i, sym in enumerate(wanted)})
     return {sym: (to_decimal(close), ts) for sym, close, ts in rows}
+
+
+_NEWEST_BAR = select(func.max(BarRow.ts))  # ix_bars_ts: one index lookup
+
+
+def symbol_data_time(session: Session, bar_ts: datetime | None, now: datetime, wall_clock_bars: bool) -> datetime | None:
+    """When the traded symbol's data last arrived (None = freshness unknown).
+
+    With the market job's receipt time (MARKET_DATA_KEY): that time, made older by how far the symbol's last
+    bar lags the newest bar in the store. Bar times are compared only with bar times, never with the wall
+    clock: a bar is stamped with its open, and a replayed or daily bar may carry a time days or hours past;
+    a symbol that keeps up with the feed has the newest bar's time (lag 0) and is exactly as fresh as the
+    feed, while one whose bars stopped 2 days ago is 2 days older than the feed, whatever other symbols bring.
+    Without a receipt time: the bar's own time on a wall-clock source; nothing on the simulated one, whose
+    bar times are simulated times.
+    """
+    row = session.get(KeyValue, MARKET_DATA_KEY)
+    if row is not None and isinstance(row.value, dict) and row.value.get("ts"):
+        received = datetime.fromisoformat(row.value["ts"])
+        if bar_ts is None:
+            return received  # no bar of the symbol at all: refused for that (no market data)
+        newest = session.scalar(_NEWEST_BAR)
+        return received - max(newest - bar_ts, timedelta(0)) if newest is not None else received
+    return None if bar_ts is None or not wall_clock_bars else min(bar_ts, now)
+
+
+def projected_gross(symbols: set[str], positions: dict[str, Decimal], deltas: dict[str, Decimal],
+                    closes: dict[str, tuple[Decimal, datetime]], rows: dict[str, PositionRow],
+                    ) -> tuple[Decimal, tuple[str, ...]]:
+    """Projected gross exposure, each symbol at its last close, else its position row's market or entry price
+    (a position bought outside the bar universe still counts); and the symbols with no price at all."""
+    gross, unpriced = Decimal(0), []
+    for s in sorted(symbols):
+        size = abs(positions.get(s, Decimal(0)) + deltas.get(s, Decimal(0)))
+        if size == 0:
+            continue
+        mark = position_mark(closes.get(s), rows.get(s))
+        if mark is None:
+            unpriced.append(s)
+        else:
+            gross += size * mark[0]
+    return gross, tuple(unpriced)

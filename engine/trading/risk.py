@@ -1,7 +1,7 @@
 """Pre-trade checks: small pure functions, each returning a RiskRejection with a trader-readable reason.
 
 The gateway gathers the facts (OrderFacts) inside the order's transaction and calls run_checks.
-Checks that guard against new exposure (position, gross, daily loss, drawdown, stale data) do not
+Checks that guard against new exposure (position, gross, daily loss, drawdown, stale data, a valid price) do not
 block an order that only reduces a position: a trader must always be able to get smaller.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.instruments import not_tradable_reason
+from engine.trading.marks import valid_price
 from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import SYSTEM_ACTOR_PREFIX, TradingState
 
@@ -50,6 +51,7 @@ class OrderFacts:
     gross_exposure: Decimal  # projected, at last prices
     instrument_kind: str | None = None  # the store's Instrument.kind ("index" | "stock"); None = not recorded
     index_tradable: bool = False  # the source's index is a traded instrument (Alpaca's SPY), not a quoted series
+    unpriced: tuple[str, ...] = ()  # held (or ordered) symbols with no valid price: gross exposure is unknown
 
     @property
     def signed_qty(self) -> Decimal:
@@ -113,15 +115,15 @@ def check_order_size(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
         return RiskRejection("max_order_qty", f"{f.side} {f.qty} {f.symbol} exceeds the maximum order quantity "
                              f"{limits.max_order_qty}; split it or lower the size")
     price = f.ref_price
-    if price is not None and f.qty * price > limits.max_order_notional:
+    if valid_price(price) and f.qty * price > limits.max_order_notional:  # no valid price: refused further on
         return RiskRejection("max_order_notional", f"{f.side} {f.qty} {f.symbol} is worth {(f.qty * price):.2f}, above "
                              f"the maximum order notional {limits.max_order_notional}")
     return None
 
 
 def check_price_collar(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
-    if f.order_type is not OrderType.LIMIT or f.limit_price is None or not f.last_price:
-        return None
+    if f.order_type is not OrderType.LIMIT or f.limit_price is None or not valid_price(f.last_price):
+        return None  # no valid last price: check_valid_price refuses the order unless it only reduces
     away = abs(f.limit_price - f.last_price) / f.last_price * HUNDRED
     if away > limits.price_collar_pct:
         return RiskRejection("price_collar", f"limit {f.limit_price} for {f.symbol} is {_pct(away)} away from the last "
@@ -150,6 +152,20 @@ def check_stale_data(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
     if age > limits.stale_data_seconds:
         return RiskRejection("stale_data", f"market data for {f.symbol} is {age:.0f}s old (limit "
                              f"{limits.stale_data_seconds:.0f}s); check the market data feed on the Health page")
+    return None
+
+
+def check_valid_price(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    """A last close of 0, below 0 or not a number (a bad print) would let every notional limit pass at nothing
+    and skip the collar, and the order would then fill at the real price: refused until a valid price arrives.
+    Also refused while a held symbol cannot be valued at all, so gross exposure cannot be known."""
+    if f.last_price is not None and not valid_price(f.last_price):
+        return RiskRejection("no_valid_price", f"the last price of {f.symbol} is {f.last_price}, not a valid price; "
+                             "no new exposure until a bar with a positive price arrives (check the market data feed)")
+    if f.unpriced:
+        names = ", ".join(f.unpriced)
+        return RiskRejection("no_valid_price", f"cannot value {names}: no valid close, market price or entry price, "
+                             "so gross exposure cannot be checked; wait for its price or close it first")
     return None
 
 
@@ -210,7 +226,7 @@ def run_checks(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
         return r
     if f.reduces:
         return None
-    for exposure_check in (check_stale_data, check_daily_loss, check_drawdown, check_position_limit,
+    for exposure_check in (check_stale_data, check_valid_price, check_daily_loss, check_drawdown, check_position_limit,
                            check_gross_exposure):
         if (r := exposure_check(f, limits)) is not None:
             return r

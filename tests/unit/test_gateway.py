@@ -13,12 +13,13 @@ from engine.context import EngineContext
 from engine.market.types import Bar
 from engine.settings import load_settings
 from engine.store.db import Store
+from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.migrate import open_store
 from engine.store.models import AuditEvent, BarRow, KeyValue, OrderRow, PaperOrder
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerUnavailable, OrderRejected, OrderSide, OrderStatus, OrderType
 from engine.trading.brokers.paper import PaperBroker
-from engine.trading.gateway import MARKET_DATA_KEY, GatewayError, OrderIntent, client_order_id_for, submit
+from engine.trading.gateway import GatewayError, OrderIntent, client_order_id_for, submit
 from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker

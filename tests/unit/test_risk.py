@@ -147,3 +147,20 @@ def test_one_order_never_flips_a_position(side: OrderSide, qty: Decimal, positio
     else:
         assert got is not None and got.check == "position_flip" and refused in got.reason
         assert "close the position first" in got.reason
+
+
+@pytest.mark.parametrize("bad", [D(0), D(-1), D("NaN"), D("Infinity")])
+def test_a_last_price_that_is_not_a_price_refuses_new_exposure_and_never_crashes(bad):
+    """A close of 0 passed every notional limit (400 x 0 = 0) and skipped the collar; NaN raised in them."""
+    for kw in ({}, {"order_type": OrderType.LIMIT, "limit_price": D(100)}):
+        r = run_checks(facts(last_price=bad, qty=D(400), **kw), LIMITS)  # a limit of 100: 40,000 in limits
+        assert r is not None and r.check == "no_valid_price" and f"the last price of AAA is {bad}" in r.reason
+    reduce = facts(last_price=bad, side=OrderSide.SELL, position_qty=D(200), projected_qty=D(200))
+    assert run_checks(reduce, LIMITS) is None  # getting smaller is never blocked
+
+
+def test_a_held_symbol_that_cannot_be_valued_refuses_new_exposure_by_name():
+    r = run_checks(facts(unpriced=("XYZ",)), LIMITS)
+    assert r is not None and r.check == "no_valid_price" and r.reason.startswith("cannot value XYZ")
+    assert run_checks(facts(unpriced=("XYZ",), side=OrderSide.SELL, position_qty=D(200), projected_qty=D(200)),
+                      LIMITS) is None

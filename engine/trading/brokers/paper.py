@@ -10,6 +10,7 @@ The fill simulation lives in paper_fills.py, the exchange-session (DAY order) ru
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -41,13 +42,20 @@ from engine.trading.brokers.paper_books import ZERO, money, resting_reserve, sig
 from engine.trading.brokers.paper_fills import bars_by_symbol, fill_time, match_orders
 from engine.trading.brokers.paper_rows import fill_record, order_record, resting_legs
 from engine.trading.brokers.paper_sessions import OPEN, expire_day_orders, session_reason
-from engine.trading.marks import latest_closes
+from engine.trading.marks import latest_closes, valid_price
 
 __all__ = ["LEVERAGE", "OPEN", "PaperBroker", "fill_time"]  # OPEN, fill_time: re-exported (paper_sessions, paper_fills)
 
 log = logging.getLogger(__name__)
 
 LEVERAGE = Decimal(2)  # buying power = equity x 2 - gross exposure (Reg-T style)
+
+
+def _adds_shares(pos: Decimal, mine: list[tuple[Decimal, Decimal]], qty: Decimal) -> bool:
+    """Whether an order of signed `qty` can add shares to `pos` beside the symbol's resting legs (each at a unit
+    price, so the count is in shares): an order that only takes a position down is let through without a price."""
+    unit = [(q, Decimal(1)) for q, _ref in mine]
+    return resting_reserve(pos, [*unit, (qty, Decimal(1))]) > resting_reserve(pos, unit)
 
 
 class PaperBroker:
@@ -126,6 +134,9 @@ class PaperBroker:
         legs = resting_legs(open_orders, closes)  # each symbol is its position plus all its resting orders
         reserved = sum((resting_reserve(position.get(sym, ZERO), mine) for sym, mine in legs.items()), ZERO)
         pos, mine = position.get(req.symbol, ZERO), legs.get(req.symbol, [])
+        if not valid_price(last[0]) and _adds_shares(pos, mine, signed(req.side, req.qty)):
+            return (f"no valid price for {req.symbol}: its last close is {last[0]} (at {last[1].isoformat()}); "
+                    "buying power cannot be checked, wait for a bar with a positive price")
         increase = resting_reserve(pos, [*mine, (signed(req.side, req.qty), ref)]) - resting_reserve(pos, mine)
         buying_power = equity * LEVERAGE - gross - reserved
         if increase > buying_power:
@@ -278,6 +289,8 @@ class PaperBroker:
                     expire_day_orders(s, self.calendar, self._clock.now())
 
     def _match_bars(self, bars: list[Bar]) -> list[BrokerFill]:
+        # a bar with a price of 0 or NaN (a bad print the market job does not store) never fills an order
+        bars = [b for b in bars if all(math.isfinite(float(x)) and float(x) > 0 for x in (b.open, b.high, b.low, b.close))]
         if not bars:
             return []
         by_symbol = bars_by_symbol(bars)
