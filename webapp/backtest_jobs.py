@@ -19,12 +19,14 @@ import pandas as pd
 
 from engine.backtest import runs
 from engine.backtest.inputs import (
+    MAX_CASH,
     MIN_CASH,
     BacktestCancelled,
     BacktestError,
     BacktestSpec,
+    VolIndex,
     default_index,
-    load_csv_dir,
+    load_csv_folder,
     load_stored_history,
     params_from_version,
     parse_date,
@@ -44,7 +46,6 @@ from webapp.typed_numbers import blank, typed_decimal
 
 CSV_ROOT = PROJECT_ROOT / "data" / "backtest"  # one sub-folder of SYMBOL.csv files per data set
 TABLE = "__table__"  # the preset choice "the regime -> preset table"
-MAX_CASH = 1e12
 CANCEL_CHECK_BARS = 10
 WARMUP = pd.Timedelta(days=400)  # stored history loaded before the start to warm the indicators up
 
@@ -105,24 +106,25 @@ class Built:
 
 
 def _frames(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings,
-            start: Any, end: Any) -> tuple[dict[str, pd.DataFrame], str, str, str | None]:
+            start: Any, end: Any) -> tuple[dict[str, pd.DataFrame], str, str, str | None, VolIndex | None]:
+    """(frames, source, data label, index symbol or None, the CSV folder's implied-volatility index or None)."""
     source = form.get("source") if form.get("source") in ("stored", "csv", "upload") else "stored"
     if source == "csv":
         choices = csv_choices(settings)
         label = str(form.get("csv_dir") or "")
         if label not in choices:
             raise BacktestError("choose a CSV folder from the list (folders of SYMBOL.csv under data/backtest/)")
-        frames = load_csv_dir(choices[label])
-        return frames, source, f"csv {label}", None
+        frames, vol = load_csv_folder(choices[label])
+        return frames, source, f"csv {label}", None, vol
     if source == "upload":
         if not isinstance(upload, Mapping) or not isinstance(upload.get("contents"), str):
             raise BacktestError("upload a CSV file first (timestamp, open, high, low, close, volume[, symbol])")
 
         name = str(upload.get("filename") or "upload.csv")
         frames = frames_from_upload(decode_csv_upload(str(upload["contents"]), settings.max_upload_bytes), name)
-        return frames, source, f"upload {name}", None
+        return frames, source, f"upload {name}", None, None
     frames, index = load_stored_history(store, start, end, WARMUP)
-    return frames, "stored", "stored history", index
+    return frames, "stored", "stored history", index, None
 
 
 def _pending(store: Store, edits: Any) -> tuple[Any, str]:
@@ -165,14 +167,14 @@ def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store:
         raise BacktestError(f"the start {start:%Y-%m-%d %H:%M} is after the end {end:%Y-%m-%d %H:%M}; "
                             "enter an end on or after the start")
     cash = parse_cash(form.get("cash"))
-    frames, source, data_label, index = _frames(form, upload, store, settings, start, end)
+    frames, source, data_label, index, vol = _frames(form, upload, store, settings, start, end)
     params, label = _params(form.get("version"), store, edits)
     preset_name = str(form.get("preset") or "default")[:80]
     regime_presets = regime_table_presets(store) if preset_name == TABLE else {}
     preset = load_preset("default") if preset_name == TABLE else preset_by_name(preset_name, store)
     spec = BacktestSpec(frames=frames, index_symbol=index or default_index(frames), params=params, preset=preset,
                         cash=cash, start=start, end=end, data_label=data_label, params_label=label,
-                        regime_presets=regime_presets)
+                        regime_presets=regime_presets, vol_index=vol)
     return Built(spec, source, params.version_id)
 
 

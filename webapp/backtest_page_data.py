@@ -127,6 +127,8 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
             problems.append((str(exc), " (only a finished run has results)"))
     lead = "Not compared" if views and len(chosen) + len(bad_picks) > 1 else "Nothing to show"
     notes = [html.Div(f"{lead}: {p}{note}", className="text-warning") for p, note in problems]
+    notes += [html.Div(f"{v.label}: {v.metrics['note']}", className="text-warning")  # e.g. equity wiped out
+              for v in views if v.metrics.get("note")]
     info = html.Div([html.Div(" · ".join(infos)), *notes]) if notes else " · ".join(infos)
     if not views:
         return (bv.empty_figure(f"{lead}: {problems[0][0]}"), bv.empty_figure(bv.WAITING["drawdown"]),

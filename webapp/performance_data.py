@@ -5,8 +5,9 @@ the account's snapshots are irregular (every few seconds while the engine runs, 
 so their equity is resampled to daily closes in the market's timezone (30 sessions of history or more),
 else hourly, else minute closes, periods without a snapshot left out, and annualised by that grid's
 periods a year (engine/analytics/grid.py; the closes are read exactly, webapp/performance_grid.py). The
-metrics code is the backtests' own (compute_metrics); the max drawdown is exact over every snapshot (SQL
-window). The chart and the equity CSV use a sample: the last snapshot of each of at most SAMPLE_POINTS
+metrics code is the backtests' own (compute_metrics, through engine/analytics/solvency.py: an account not
+funded yet is measured from its first positive equity, one wiped out has blank return metrics and a note);
+the max drawdown is exact over every snapshot (SQL window) from the stored peak, the one the chart shows. The chart and the equity CSV use a sample: the last snapshot of each of at most SAMPLE_POINTS
 consecutive-id buckets (every snapshot when there are fewer).
 The drawdown chart and the "from peak" figure use the risk engine's running peak: the highest equity
 since the first snapshot, stored in engine_kv (engine/trading/equity.py).
@@ -20,9 +21,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from engine.analytics import compute_metrics, definitions_for, round_trips
+from engine.analytics import definitions_for, round_trips
 from engine.analytics.grid import ReturnGrid
 from engine.analytics.periods import DAY_MINUTES
+from engine.analytics.solvency import metrics_with_note
 from engine.market.exchange import MarketCalendar, settings_calendar_and_warning
 from engine.params.versions import active_params
 from engine.settings import MarketSourceName, Settings
@@ -103,7 +105,7 @@ def chart_frame(sample: pd.DataFrame, peak_before: float | None, points: int = C
     if peak_before is not None:
         peak = peak.clip(lower=peak_before)
     frame["peak"] = peak
-    frame["drawdown_pct"] = (frame["low"] / frame["peak"] - 1.0) * 100.0
+    frame["drawdown_pct"] = (frame["low"] / peak.where(peak > 0) - 1.0) * 100.0  # none before the account is funded
     return frame.reset_index(drop=True)
 
 
@@ -154,8 +156,9 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
     symbol = regime_symbol(session)
     regimes = pq.regime_changes(session, symbol, end) if symbol else None
     ppy = grid.periods_per_year
-    metrics = compute_metrics(equity, in_range, regimes, ppy, RISK_FREE, gross_exposure=gross, trips=trips)
-    exact = pq.max_drawdown(session, start, end)
+    metrics, solvency = metrics_with_note(equity, in_range, regimes, ppy, RISK_FREE, gross_exposure=gross,
+                                          trips=trips)
+    exact = pq.max_drawdown(session, start, end)  # from the stored peak, as the chart and the risk engine
     if exact is not None:  # every snapshot, not only the sampled ones
         metrics["max_drawdown"] = exact
         cagr = metrics.get("cagr")
@@ -174,7 +177,7 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
         notes=[f"returns on {grid.label}: {len(equity) - 1:,} {grid.adjective} returns from {span.rows:,} snapshots "
                f"(the last snapshot of each {grid.unit}; {grid.unit}s without one left out), annualised by "
                f"{ppy:,.0f} {grid.adjective} returns a year ({grid.factor_text}), risk-free rate {RISK_FREE:.2%}; max drawdown over every snapshot",
-               *short_history_note(span.first_ts, span.last_ts)],
+               *short_history_note(span.first_ts, span.last_ts), *([solvency] if solvency else [])],
     )
 
 

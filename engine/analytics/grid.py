@@ -7,7 +7,8 @@ the number of such periods in a year (periods.py conventions):
 
 - the grid is chosen by how much history there is: DAILY closes once the snapshots cover
   DAILY_MIN_SESSIONS trading sessions (252 a year); HOURLY closes once they cover HOURLY_MIN_HOURS clock
-  hours (252 x session minutes / 60 a year); MINUTE closes before that (252 x session minutes a year);
+  hours (252 x the clock hours a session touches, ceil(session minutes / 60), a year: 7 for XNYS's 390
+  minutes); MINUTE closes before that (252 x session minutes a year);
 - periods are counted in the market's timezone: a day is a trading day there (with an exchange calendar a
   weekend or holiday snapshot belongs to the next session, as the daily-loss day does), an hour a clock hour
   there (the same as a UTC hour unless the zone's offset is not whole hours);
@@ -22,6 +23,7 @@ A curve that is already regular on the grid (a backtest's bars: one per period) 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -68,8 +70,11 @@ class ReturnGrid:
         """How the annualisation factor was reached, e.g. '252 x 1440 session minutes / 60 = 6048'."""
         if self.kind == "daily":
             return f"{TRADING_DAYS} trading days"
-        return (f"{TRADING_DAYS} x {self.session_minutes:g} session minutes / {GRID_MINUTES[self.kind]} "
-                f"= {self.periods_per_year:g}")
+        minutes, step = float(self.session_minutes or 0.0), GRID_MINUTES[self.kind]
+        if minutes % step == 0:
+            return f"{TRADING_DAYS} x {minutes:g} session minutes / {step} = {self.periods_per_year:g}"
+        return (f"{TRADING_DAYS} x ceil({minutes:g} session minutes / {step}) = {TRADING_DAYS} x "
+                f"{self.periods_per_year / TRADING_DAYS:g} {self.unit}s a session touches = {self.periods_per_year:g}")
 
     def describe(self) -> str:
         """The definition shown beside the metrics: what one return is and how it is annualised."""
@@ -134,8 +139,17 @@ def choose_grid(index: pd.DatetimeIndex, timezone: str = "UTC", session_mins: fl
     session = float(session_mins) if session_mins is not None else session_minutes(index)
     session = min(max(session, 1.0), float(DAY_MINUTES))
     kind = "hourly" if len(np.unique(period_keys(index, "hourly", timezone))) >= HOURLY_MIN_HOURS else "minute"
-    minutes = GRID_MINUTES[kind]
-    return ReturnGrid(kind, float(TRADING_DAYS * max(session, minutes) / minutes), timezone, session)
+    return ReturnGrid(kind, float(TRADING_DAYS * periods_in_session(session, GRID_MINUTES[kind])), timezone, session)
+
+
+def periods_in_session(session: float, minutes: int) -> int:
+    """The grid periods of `minutes` a session of `session` minutes has a close in: ceil(session / minutes),
+    the session counted from a period boundary. A 09:30-16:00 XNYS session (390 minutes) touches the 7 clock
+    hours 9..15, and 7 hourly closes are measured per session, as a backtest on hourly bars of those sessions
+    counts 7 bars (periods.py); 390 / 60 = 6.5 would annualise 7 measured returns by 6.5 a session. (A session
+    that opens mid-period and ends past another boundary, e.g. 09:45-10:15, touches one period more than
+    this counts: no exchange's regular session does.)"""
+    return max(1, math.ceil(round(session / minutes, 9)))
 
 
 def on_grid(equity: pd.Series, grid: ReturnGrid, session_day: SessionDay | None = None) -> pd.Series:

@@ -41,7 +41,8 @@ def _utc(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
 
 
-def _check_equity(equity: pd.Series) -> pd.Series:
+def _check_equity(equity: pd.Series, *, positive: bool = True) -> pd.Series:
+    """The curve as UTC-indexed floats; `positive=False` lets values <= 0 through (solvency.py decides on them)."""
     if not isinstance(equity, pd.Series) or len(equity) == 0:
         raise MetricsError("equity: an empty series; at least one account value is needed")
     if not isinstance(equity.index, pd.DatetimeIndex):
@@ -52,7 +53,7 @@ def _check_equity(equity: pd.Series) -> pd.Series:
     infinite = ~np.isfinite(values.to_numpy())
     if infinite.any():
         raise MetricsError(f"equity: value {values[infinite].iloc[0]} at {values.index[infinite][0]} is not finite")
-    if (values <= 0).any():
+    if positive and (values <= 0).any():
         raise MetricsError(f"equity: value {values[values <= 0].iloc[0]} at {values.index[values <= 0][0]} "
                            "is not positive; returns are undefined")
     if not values.index.is_monotonic_increasing:

@@ -21,7 +21,7 @@ from engine.backtest.inputs import (
     BacktestError,
     BacktestSpec,
     default_index,
-    load_csv_dir,
+    load_csv_folder,
     params_from_version,
     params_from_workbook,
     parse_date,
@@ -70,19 +70,16 @@ def _params(a: argparse.Namespace) -> tuple[ParamSet, str]:
 
 
 def build_spec(a: argparse.Namespace) -> BacktestSpec:
-    frames = load_csv_dir(a.csv_dir)
+    frames, vol = load_csv_folder(a.csv_dir)
     params, label = _params(a)
     preset = preset_from_file(a.preset_file) if a.preset_file else preset_by_name(a.preset)
     return BacktestSpec(frames=frames, index_symbol=default_index(frames, a.index), params=params, preset=preset,
                         cash=a.cash, start=parse_date(a.start, "--start"), end=parse_date(a.end, "--end", True),
-                        data_label=f"csv {a.csv_dir}", params_label=label)
+                        data_label=f"csv {a.csv_dir}", params_label=label, vol_index=vol)
 
 
 def main(argv: list[str]) -> int:
     a = _parser().parse_args(argv)
-    # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
-    from engine.analytics.round_trips import MetricsError
-
     # local import: the runner (sklearn, hmmlearn) loads after the arguments parse: --help and argument errors answer at once
     from engine.backtest.outputs import compute, write_outputs
 
@@ -98,13 +95,9 @@ def main(argv: list[str]) -> int:
     try:
         spec = build_spec(a)
         result = run_backtest(spec, progress=progress)
-        try:
-            metrics: dict[str, object] | None = compute(result)
-        except MetricsError as exc:  # e.g. equity wiped out: the trades are still worth keeping
-            write_outputs(result, None, a.out)
-            print(f"backtest: metrics: {exc}; wrote equity.csv, orders.csv and fills.csv to {a.out}, "
-                  "no metrics.json", file=sys.stderr)
-            return 1
+        metrics = compute(result)
+        if metrics.get("note"):  # e.g. equity wiped out: the files are written, the return metrics blank
+            print(f"backtest: metrics: {metrics['note']}", file=sys.stderr)
         written = write_outputs(result, metrics, a.out)
     except BacktestError as exc:
         print(f"backtest: {exc}", file=sys.stderr)

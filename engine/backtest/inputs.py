@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import func, select
 
-from engine.market.csv_source import load_ohlcv_csv
+from engine.market.csv_source import load_ohlcv_csv, vol_index_key
+from engine.market.csv_vol_index import load_vol_index_csv
 from engine.market.types import MarketDataError
 from engine.params import ParamSet
 from engine.params.errors import ParamsError, ValidationError
@@ -31,6 +32,7 @@ from engine.store.db import Store
 from engine.store.models import BarRow, Instrument
 
 MIN_CASH = 100.0
+MAX_CASH = 1e12  # starting cash above this (or not finite) overflows the exact decimal arithmetic of the broker
 MIN_BARS = 2  # index bars a run's range must hold
 KNOWN_INDEXES = ("SPY", "IDX")
 
@@ -41,6 +43,14 @@ class BacktestError(Exception):
 
 class BacktestCancelled(Exception):
     """The user cancelled the run (the page's cancel button)."""
+
+
+@dataclass(frozen=True)
+class VolIndex:
+    """An implied-volatility index series (timestamp UTC, close in index points) and its symbol (VIX...)."""
+
+    symbol: str
+    points: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,14 @@ class BacktestSpec:
     commission_per_share: float = 0.005
     participation: float = 0.25
     regime_presets: dict[str, PlannerPreset] = field(default_factory=dict)  # regime name -> preset (the table)
+    vol_index: VolIndex | None = None  # the CSV folder's VIX.csv / INDIAVIX.csv, fed to the regime as live
 
     def __post_init__(self) -> None:
         if self.index_symbol not in self.frames:
             raise BacktestError(f"index symbol {self.index_symbol!r} has no data; have {', '.join(sorted(self.frames))}")
-        if not self.cash >= MIN_CASH:
-            raise BacktestError(f"starting cash must be at least {MIN_CASH:g}, got {self.cash:g}")
+        if not MIN_CASH <= self.cash <= MAX_CASH:  # NaN fails both comparisons
+            raise BacktestError(f"starting cash must be a number from {MIN_CASH:,.0f} to {MAX_CASH:,.0f}, "
+                                f"got {self.cash:g}")
         if self.start is not None and self.end is not None and self.start > self.end:
             raise BacktestError(f"the start {self.start:%Y-%m-%d %H:%M} is after the end {self.end:%Y-%m-%d %H:%M}")
         index_ts = self.frames[self.index_symbol]["timestamp"]
@@ -73,9 +85,8 @@ class BacktestSpec:
         lo = self.start or first
         hi = self.end or last
         bars = int(((index_ts >= lo) & (index_ts <= hi)).sum())
-        if bars == 0:
-            raise BacktestError(f"no {self.index_symbol} bars between {lo:%Y-%m-%d %H:%M} and {hi:%Y-%m-%d %H:%M}; "
-                                f"the data covers {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
+        if bars == 0:  # the range as requested (an open side as such), beside the data's
+            raise BacktestError(_no_bars(self.index_symbol, self.start, self.end, first, last, stored=False))
         if bars < MIN_BARS:  # one bar has no return: nothing to trade on, no curve, no metrics
             raise BacktestError(f"{range_text(lo, hi)} holds {bars} bar{'' if bars == 1 else 's'} of "
                                 f"{self.index_symbol}; a backtest needs at least {MIN_BARS}: choose a wider range "
@@ -116,14 +127,29 @@ def _csv_message(exc: MarketDataError) -> str:
 
 
 def load_csv_dir(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """One SYMBOL.csv per symbol, in the CSV source's format (engine/market/csv_source.py)."""
+    """The bar files of a CSV folder, {SYMBOL: frame}: its implied-volatility index file set aside, as the CSV
+    source does (load_csv_folder has both)."""
+    return load_csv_folder(folder)[0]
+
+
+def load_csv_folder(folder: str | Path) -> tuple[dict[str, pd.DataFrame], VolIndex | None]:
+    """One SYMBOL.csv per symbol, in the CSV source's format (engine/market/csv_source.py), and the
+    implied-volatility index (VIX.csv, INDIAVIX.csv) picked and read by the CSV source's own rule and loader,
+    so a backtest on a folder classifies regimes as the live engine replaying it does."""
     path = Path(folder)
     if not path.is_dir():
         raise BacktestError(f"{path}: not a folder of SYMBOL.csv files")
-    files = sorted(path.glob("*.csv"))
+    files = {p.stem.upper(): p for p in sorted(path.glob("*.csv"))}
     if not files:
         raise BacktestError(f"{path}: no .csv files; add one SYMBOL.csv per symbol")
-    return load_csv_files({p.stem.upper(): p for p in files})
+    try:
+        name = vol_index_key(files, None)
+        vol = VolIndex(name, load_vol_index_csv(files.pop(name))) if name else None
+    except MarketDataError as exc:
+        raise BacktestError(_csv_message(exc)) from None
+    if not files:
+        raise BacktestError(f"{path}: only an implied-volatility index file; add one SYMBOL.csv per symbol")
+    return load_csv_files(files), vol
 
 
 def load_csv_files(files: dict[str, Path]) -> dict[str, pd.DataFrame]:
@@ -180,12 +206,13 @@ def _utc(ts: datetime) -> str:
 
 
 def _no_bars(index: str, start: datetime | None, end: datetime | None, first: datetime | None,
-             last: datetime | None) -> str:
-    """Why the chosen range found nothing, with what the stored data covers, so the user can choose again."""
+             last: datetime | None, stored: bool = True) -> str:
+    """Why the chosen range found nothing, with what the data (`stored`: the store's) covers, so the user can
+    choose again."""
     if first is None or last is None:
         return f"the store has no bars of the index {index} yet; run the engine first or choose CSV data"
     chosen = f"between {_utc(start) if start else 'the first bar'} and {_utc(end) if end else 'the last bar'}"
-    return f"no stored {index} bars {chosen}; the data covers {_utc(first)} to {_utc(last)} UTC"
+    return f"no {'stored ' if stored else ''}{index} bars {chosen}; the data covers {_utc(first)} to {_utc(last)} UTC"
 
 
 def params_from_workbook(source: str | Path | bytes, name: str = "workbook") -> ParamSet:

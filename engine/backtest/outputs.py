@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from engine.analytics.definitions import definitions_for
-from engine.analytics.metrics import compute_metrics
 from engine.analytics.periods import bar_frequency, infer_periods_per_year
+from engine.analytics.solvency import metrics_with_note
 from engine.backtest.runner import BacktestResult
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -31,16 +31,18 @@ def equity_series(result: BacktestResult) -> pd.Series:
 
 
 def compute(result: BacktestResult, risk_free: float = 0.0) -> dict[str, object]:
-    """The issue's metrics (metrics.json keys) of one run, P&L per regime included."""
+    """The issue's metrics (metrics.json keys) of one run, P&L per regime included. A run whose equity reached
+    zero or below keeps its metrics that stay defined, the return metrics None and the reason under "note"
+    (engine/analytics/solvency.py): the run and its trades are real and are kept, by the CLI and the web alike."""
     eq = equity_series(result)
     fills = result.fills.copy()
     for col in ("qty", "price", "commission"):
         fills[col] = fills[col].astype(float)
     regimes = pd.Series(result.equity["regime_name"].to_numpy(dtype=object), index=eq.index).dropna()
     gross = pd.Series(result.equity["gross_exposure"].to_numpy(dtype=float), index=eq.index)
-    metrics = compute_metrics(eq, fills, regimes if len(regimes) else None, periods_per_year(result),
-                              risk_free, gross_exposure=gross)
-    return {"return_frequency": bar_frequency(pd.DatetimeIndex(eq.index)), **metrics}
+    metrics, note = metrics_with_note(eq, fills, regimes if len(regimes) else None, periods_per_year(result),
+                                      risk_free, gross_exposure=gross)
+    return {"return_frequency": bar_frequency(pd.DatetimeIndex(eq.index)), **metrics, **({"note": note} if note else {})}
 
 
 def _clean(value: object) -> object:

@@ -121,7 +121,8 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
     with tempfile.TemporaryDirectory(prefix="backtest-", dir=workdir or scratch_dir()) as tmp:
         folder = Path(tmp)
         frames = _in_range(spec)
-        source = FrameReplaySource(frames, spec.index_symbol)
+        vol = spec.vol_index
+        source = FrameReplaySource(frames, spec.index_symbol, vol.points if vol else None, vol.symbol if vol else None)
         settings = backtest_settings(folder, spec.cash, spec.slippage_bps, spec.commission_per_share,
                                      spec.participation)
         in_memory = shortcuts and sum(len(f) for f in frames.values()) <= MEMORY_STORE_BARS

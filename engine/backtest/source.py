@@ -22,7 +22,10 @@ class FrameReplaySource:
 
     name = "csv"
 
-    def __init__(self, frames: dict[str, pd.DataFrame], index_symbol: str) -> None:
+    def __init__(self, frames: dict[str, pd.DataFrame], index_symbol: str,
+                 vol_index: pd.DataFrame | None = None, vol_index_symbol: str | None = None) -> None:
+        """`vol_index`: implied-volatility index points (timestamp, close) handed out with the polls, as the CSV
+        source hands out its VIX.csv: each poll carries the points after the previous poll's up to its bars' time."""
         self._symbols = sorted(frames)
         self._index = index_symbol
         long = pd.concat([f[list(COLUMNS)].assign(symbol=s) for s, f in sorted(frames.items())], ignore_index=True)
@@ -35,6 +38,14 @@ class FrameReplaySource:
         self._starts = np.searchsorted(tvals, self._times, side="left")
         self._ends = np.searchsorted(tvals, self._times, side="right")
         self._cursor = 0
+        self._vol = vol_index.reset_index(drop=True) if vol_index is not None and len(vol_index) else None
+        self._vol_name = vol_index_symbol or "VIX"
+        self._vol_t = (self._vol["timestamp"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
+                       if self._vol is not None else np.empty(0, "datetime64[us]"))
+        self._vol_cursor = 0
+
+    def vol_index_symbol(self) -> str | None:
+        return self._vol_name if self._vol is not None else None
 
     def symbols(self) -> list[str]:
         return list(self._symbols)
@@ -65,7 +76,17 @@ class FrameReplaySource:
         bars = [Bar(sym, _EPOCH + timedelta(microseconds=us), *vals)
                 for sym, us, *vals in zip(self._sym[a:b].tolist(), self._us[a:b].tolist(), *cols, strict=True)]
         have = {bar.symbol for bar in bars}
-        return MarketUpdate(bars=bars, stale_symbols=[s for s in self._symbols if s not in have])
+        return MarketUpdate(bars=bars, stale_symbols=[s for s in self._symbols if s not in have],
+                            vol_index=self._vol_points(self._times[i]))
+
+    def _vol_points(self, upto: np.datetime64) -> list[Bar]:
+        """Index points after the previous poll's up to `upto` (CsvReplaySource._vol_points' rule)."""
+        if self._vol is None:
+            return []
+        a, b = self._vol_cursor, int(np.searchsorted(self._vol_t, upto, side="right"))
+        self._vol_cursor = max(a, b)
+        ts, val = self._vol["timestamp"].iloc[a:b].tolist(), self._vol["close"].iloc[a:b].tolist()
+        return [Bar(self._vol_name, t.to_pydatetime(), v, v, v, v, 0.0) for t, v in zip(ts, val, strict=True)]
 
     def last_polled_us(self) -> int | None:
         """The time (UTC microseconds) of the newest bars handed out; None before the first poll."""
@@ -73,10 +94,11 @@ class FrameReplaySource:
 
     def resume_after(self, last_ts: datetime | None) -> None:
         if last_ts is None:
-            self._cursor = 0
+            self._cursor = self._vol_cursor = 0
             return
         naive = np.datetime64(last_ts.astimezone(UTC).replace(tzinfo=None), "us")
         self._cursor = int(np.searchsorted(self._times, naive, side="right"))
+        self._vol_cursor = int(np.searchsorted(self._vol_t, naive, side="right"))
 
     def has_bar(self, symbol: str) -> bool:
         """Does the next poll carry a bar of `symbol`?"""

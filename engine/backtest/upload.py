@@ -1,6 +1,8 @@
 """One uploaded CSV file as backtest data: one symbol (named after the file) or several in long format
-(a `symbol` column, each value a symbol by the order ticket's rule). Each symbol is validated by the CSV source's own loader; the rows of the other
-symbols are blanked out (not removed) so its messages keep the uploaded file's line numbers.
+(a `symbol` column, each value a symbol by the order ticket's rule). Each symbol is validated by the CSV
+source's own loader; the records of the other symbols are blanked out (not removed: one blank line per line
+they span) so its messages keep the uploaded file's line numbers. Records are split by csv itself, never by
+str.splitlines (which breaks inside a quoted field and at U+2028 or a form feed).
 """
 from __future__ import annotations
 
@@ -28,25 +30,25 @@ def frames_from_upload(data: bytes, filename: str) -> dict[str, pd.DataFrame]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BacktestError(f"{name}: not UTF-8 text ({exc.reason})") from None
-    lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    records = _records(text, name)
+    first = next((i for i, (rec, _chunk, _line) in enumerate(records) if any(c.strip() for c in rec)), None)
     if first is None:
         raise BacktestError(f"{name}: the file is empty; it needs a header row and at least one bar")
-    header = [h.strip().lower() for h in next(csv.reader([lines[first]]))]
+    header = [h.strip().lower() for h in records[first][0]]
     with tempfile.TemporaryDirectory(prefix="backtest-upload-") as tmp:
         if "symbol" not in header:
             path = Path(tmp) / name
-            path.write_text(text, encoding="utf-8")
+            path.write_text(text, encoding="utf-8", newline="")
             return _load({Path(name).stem.upper(): path})
         col = header.index("symbol")
         symbols: dict[int, str] = {}
-        for i, rec in enumerate(csv.reader(io.StringIO("\n".join(lines[first + 1:]))), start=first + 1):
+        for i, (rec, _chunk, line) in enumerate(records[first + 1:], start=first + 1):
             if rec and any(c.strip() for c in rec):
                 if len(rec) <= col or not rec[col].strip():
-                    raise BacktestError(f"{name} line {i + 1}, column 'symbol': the symbol is missing")
+                    raise BacktestError(f"{name} line {line}, column 'symbol': the symbol is missing")
                 symbols[i] = rec[col].strip().upper()
                 if not SYMBOL.match(symbols[i]):
-                    raise BacktestError(f"{name} line {i + 1}, column 'symbol': {rec[col].strip()[:20]!r} is not a "
+                    raise BacktestError(f"{name} line {line}, column 'symbol': {rec[col].strip()[:20]!r} is not a "
                                         "symbol; a symbol is 1 to 16 letters, digits, '.' or '-', starting with a "
                                         "letter or digit (e.g. SPY)")
         distinct = sorted(set(symbols.values()))
@@ -56,10 +58,33 @@ def frames_from_upload(data: bytes, filename: str) -> dict[str, pd.DataFrame]:
         for n, sym in enumerate(distinct):
             folder = Path(tmp) / f"{n:03d}"  # numbered, not named after the symbol: two symbols never share one
             folder.mkdir()
-            kept = [line if i <= first or symbols.get(i, sym) == sym else "" for i, line in enumerate(lines)]
-            (folder / name).write_text("\n".join(kept) + "\n", encoding="utf-8")
+            kept = [chunk if i <= first or symbols.get(i, sym) == sym else "\n" * _breaks(chunk)
+                    for i, (_rec, chunk, _line) in enumerate(records)]
+            (folder / name).write_text("".join(kept), encoding="utf-8", newline="")
             files[sym] = folder / name
         return _load(files)
+
+
+def _records(text: str, name: str) -> list[tuple[list[str], str, int]]:
+    """(fields, its text as in the file, its line number) per CSV record. Lines are split as the CSV source
+    reads a file (open(newline=''): at \\n, \\r, \\r\\n only, not at U+2028 or a form feed), a quoted field may
+    span lines, and the line number is csv's line_num (the record's last line), the one the loader names."""
+    physical = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(physical)
+    out: list[tuple[list[str], str, int]] = []
+    done = 0
+    try:
+        for rec in reader:
+            out.append((rec, "".join(physical[done:reader.line_num]), reader.line_num))
+            done = reader.line_num
+    except csv.Error as exc:
+        raise BacktestError(f"{name} line {reader.line_num}: not valid CSV ({exc})") from None
+    return out
+
+
+def _breaks(chunk: str) -> int:
+    """How many lines a record's text spans (a blank line for each keeps the lines after it numbered)."""
+    return len(io.StringIO(chunk, newline="").readlines())
 
 
 def _load(files: dict[str, Path]) -> dict[str, pd.DataFrame]:

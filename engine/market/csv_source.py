@@ -198,6 +198,17 @@ def _validate(path: Path, raw: dict[str, pd.Series], line_no: np.ndarray) -> pd.
     return pd.DataFrame(out)
 
 
+def vol_index_key(files: dict[str, Path], wanted: str | None) -> str | None:
+    """Which of a folder's files ({SYMBOL: path}) is the implied-volatility index: `wanted` (an error when it
+    has no file), else the first of VOL_INDEX_FILES present, else None. The backtest picks it the same way."""
+    if wanted:
+        if wanted.upper() not in files:
+            raise MarketDataError(f"CSV market data: implied-volatility index {wanted!r} has no file; have "
+                                  f"{', '.join(files)}")
+        return wanted.upper()
+    return next((k for k in VOL_INDEX_FILES if k in files), None)
+
+
 class CsvReplaySource:
     """MarketSource replaying CSV files: each poll advances ``bars_per_poll`` distinct timestamps
     across all symbols, oldest first, and returns every bar stamped with them."""
@@ -244,12 +255,7 @@ class CsvReplaySource:
 
     @staticmethod
     def _vol_index_key(files: dict[str, Path], wanted: str | None) -> str | None:
-        if wanted:
-            if wanted.upper() not in files:
-                raise MarketDataError(f"CSV market data: implied-volatility index {wanted!r} has no file; have "
-                                      f"{', '.join(files)}")
-            return wanted.upper()
-        return next((k for k in VOL_INDEX_FILES if k in files), None)
+        return vol_index_key(files, wanted)
 
     def vol_index_symbol(self) -> str | None:
         """The implied-volatility index read from the folder (None: there is none)."""

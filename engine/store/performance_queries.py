@@ -4,7 +4,8 @@ A year of one-minute snapshots is half a million rows; the page never loads them
 - `account_sample` keeps the last snapshot of each of at most `max_points` id buckets (snapshot ids grow
   with time), with the bucket's lowest and highest equity, so a chart or a metric sees every bucket;
 - `account_sample` also keeps the range's first snapshot, so returns start where the range starts;
-- `max_drawdown` finds the deepest fall from the running peak over every snapshot (a window function);
+- `max_drawdown` finds the deepest fall from the running peak over every snapshot (a window function), the
+  peak seeded with the highest equity before the range (the risk engine's stored peak);
 - `daily_equity` is the last snapshot of each market day (daily P&L): the session day the daily-loss limit
   counts (MarketCalendar.trading_day), UTC days without a calendar;
 - fills are counted and their commission summed in SQL; round trips need the fills themselves.
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, ColumnElement, Float, Integer, and_, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Float, Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import AccountSnapshot, BarRow, FillRow, RegimeSnapshot
@@ -111,13 +112,21 @@ def peak_before(session: Session, start: datetime | None) -> float | None:
 
 
 def max_drawdown(session: Session, start: datetime | None, end: datetime | None) -> float | None:
-    """The deepest fall from the running peak over every snapshot in range (a negative fraction, or 0.0)."""
+    """The deepest fall from the running peak over every snapshot in range (a negative fraction, or 0.0).
+
+    The peak is the risk engine's: the highest equity since the first snapshot, so a range that starts in a
+    drawdown is measured from the peak before it (peak_before), as the drawdown chart is. A snapshot while
+    the peak is not yet positive (an account not funded yet) has no drawdown and is left out."""
     running = (
         select(EQUITY.label("equity"),
                func.max(EQUITY).over(order_by=AccountSnapshot.id, rows=(None, 0)).label("peak"))
         .where(_within(AccountSnapshot.ts, start, end)).subquery()
     )
-    value = session.scalar(select(func.min(running.c.equity / running.c.peak - 1.0)))
+    peak: Any = running.c.peak
+    if start is not None:  # CASE, not GREATEST/max(a, b): one spelling for SQLite and PostgreSQL
+        before = select(func.max(EQUITY)).where(AccountSnapshot.ts < start).scalar_subquery()
+        peak = case((before > running.c.peak, before), else_=running.c.peak)  # no snapshot before: NULL, else
+    value = session.scalar(select(func.min(running.c.equity / peak - 1.0)).where(peak > 0))
     return min(float(value), 0.0) if value is not None else None
 
 

@@ -77,7 +77,7 @@ def test_the_grid_follows_the_history_length() -> None:
     assert choose_grid(minutes, session_mins=390).kind == "minute"
     assert choose_grid(minutes, session_mins=390).periods_per_year == 252 * 390
     hours = pd.date_range("2026-03-02 10:00", "2026-03-02 12:00", freq="5s", tz="UTC")  # three clock hours
-    assert choose_grid(hours, session_mins=390) == ReturnGrid("hourly", 252 * 390 / 60, "UTC", 390)
+    assert choose_grid(hours, session_mins=390) == ReturnGrid("hourly", 252 * 7, "UTC", 390)  # ceil(390 / 60): the clock hours a session touches
     days = pd.bdate_range("2026-01-05", periods=DAILY_MIN_SESSIONS, tz="UTC") + pd.Timedelta(hours=15)
     assert choose_grid(days).kind == "daily"  # 30 sessions
     assert choose_grid(days[:-1], session_mins=390).kind == "hourly"  # 29 sessions: not yet a daily grid
