@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -33,6 +32,8 @@ from engine.notify_delivery import (
     Message,
     TargetWorker,
     masked,
+    shows_host,
+    split_url,
 )
 from engine.settings import load_settings
 from engine.store.models import HealthResult
@@ -51,17 +52,25 @@ MASKED_LOGGERS = ("apprise", "urllib3.connectionpool")
 
 
 class _MaskSecrets(logging.Filter):
-    """Replace configured URLs (and their long components: tokens) in log records by their masked form."""
+    """Replace configured URLs (and their long components: tokens) in log records by their masked form.
+
+    The host and the whole netloc count as components unless masked() shows the host (json://host...):
+    apprise keeps tokens there (pbul://{token}, tgram://{bot}:{token}/...)."""
 
     def __init__(self, urls: Iterable[str]) -> None:
         super().__init__()
-        self.secrets: list[tuple[str, str]] = []
+        self.secrets: list[tuple[str, str]] = [(url, masked(url)) for url in urls]
+        pieces: set[str] = set()
         for url in urls:
-            self.secrets.append((url, masked(url)))
-            parts = urlsplit(url)
-            for piece in [parts.username, parts.password, *parts.path.split("/"), parts.query]:
-                if piece and len(piece) >= 6:
-                    self.secrets.append((piece, "***"))
+            parts = split_url(url)
+            if parts is None:  # not splittable: the pieces between separators are the candidates
+                pieces.update(url.replace("@", "/").replace(":", "/").replace("?", "/").split("/"))
+                continue
+            pieces.update([parts.username or "", parts.password or "", *parts.path.split("/"), parts.query])
+            if not shows_host(url):
+                pieces.update([parts.netloc, parts.hostname or "", *parts.netloc.replace("@", ":").split(":")])
+        # longest first: a netloc before the token inside it
+        self.secrets += [(p, "***") for p in sorted(pieces, key=len, reverse=True) if len(p) >= 6]
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
@@ -107,6 +116,7 @@ class Notifier:
                                      backoff_s=backoff_s, try_timeout_s=try_timeout_s, budget_s=budget_s,
                                      on_delivery=on_delivery) for i, url in enumerate(self.urls)]
         self.cooldown = Cooldown(check_cooldown_s, clock)
+        self.error: str | None = None  # set when the configured targets could not be set up (nothing is sent)
         self._stopped = False
         self._filter = _MaskSecrets(self.urls)
         for name in MASKED_LOGGERS:
@@ -141,6 +151,11 @@ class Notifier:
         return sum(w.failed for w in self.workers)
 
     @property
+    def unconfirmed(self) -> int:
+        """Messages sent whose answer timed out: not retried (the receiver probably has them)."""
+        return sum(w.unconfirmed for w in self.workers)
+
+    @property
     def pending(self) -> int:
         return sum(w.pending for w in self.workers)
 
@@ -166,9 +181,23 @@ _lock = threading.Lock()
 _process: dict[str, Notifier] = {}  # the one Notifier of this process, keyed "default"
 
 
+def _build(urls: Iterable[str], **options: Any) -> Notifier:
+    """A Notifier for `urls`; never raises: when they cannot be set up, a disabled one that says why (the type
+    only: an exception's text may quote a URL), so the health job, the web and every caller still run."""
+    try:
+        return Notifier(urls, **options)
+    except Exception as exc:  # noqa: BLE001 - a bad target must not take the engine or the web down
+        log.error("notifications are OFF in this process: the targets in REGIMEDESK_NOTIFY_URLS could not be "
+                  "set up (%s); nothing will be sent", type(exc).__name__)
+        notifier = Notifier([])
+        notifier.error = f"the notification targets could not be set up ({type(exc).__name__})"
+        return notifier
+
+
 def configure(urls: Iterable[str], **options: Any) -> Notifier:
-    """Set this process's notifier (replacing and stopping any earlier one); `options` go to Notifier."""
-    notifier = Notifier(urls, **options)
+    """Set this process's notifier (replacing and stopping any earlier one); `options` go to Notifier.
+    Never raises (see _build): create_app calls it, and the web runs the dead-man's switch."""
+    notifier = _build(urls, **options)
     with _lock:
         old = _process.pop("default", None)
         _process["default"] = notifier
@@ -188,15 +217,15 @@ def current() -> Notifier:
     except Exception:  # noqa: BLE001 - a bad environment must not break the caller; nothing is sent
         urls = []
     with _lock:
-        return _process.setdefault("default", Notifier(urls))
+        return _process.setdefault("default", _build(urls))
 
 
 def notify(title: str, body: str, level: str = "warning") -> bool:
     """Send through this process's notifier; never blocks, never raises."""
     try:
         return current().send(title, body, level)
-    except Exception:  # noqa: BLE001
-        log.exception("could not queue notification %r", title)
+    except Exception as exc:  # noqa: BLE001 - the type only: a traceback's text may quote a URL (a secret)
+        log.error("could not queue notification %r: %s", title, type(exc).__name__)
         return False
 
 
@@ -238,7 +267,11 @@ def unhealthy_checks(store: Store, results: Iterable[Any]) -> int:
     has just turned unhealthy (its previous stored result was not), at most once per check per cooldown
     (a check flapping unhealthy/degraded paged every flap). Returns how many were sent."""
     bad = [r for r in results if getattr(r, "status", "") == "unhealthy"]
-    notifier = current()
+    try:
+        notifier = current()
+    except Exception as exc:  # noqa: BLE001 - the health job stores its results whatever the notifier does
+        log.error("unhealthy checks not notified: no notifier (%s)", type(exc).__name__)
+        return 0
     if not bad or not notifier.enabled:
         return 0
     sent = 0

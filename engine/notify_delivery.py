@@ -5,16 +5,25 @@ Every try is bounded (`try_timeout_s`: apprise's socket timeouts, and a bounded 
 and all tries of one message together by `budget_s`. A full queue drops the oldest message of the lowest
 level: a failure-level message (HALT, a failed kill switch step) is never dropped for a lower one.
 The URL is a secret: only `masked(url)` is ever logged.
+
+A try whose request was sent but whose answer did not come within the read timeout is not retried: the
+receiver probably has the message (a slow webhook got every page four times, counted failed). It counts as
+*unconfirmed*, with its own log line. Failure-level messages (HALT, a failed kill-switch step) are the
+exception: they are sent again, at least once delivered rather than lost behind a proxy that timed out.
+Retried: a connect failure, an error status, an abandoned try. Plain JSON webhooks (json://, jsons://) get a
+`message_id` in the payload, the same on every try of one message, so a receiver can drop the copies.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 log = logging.getLogger("engine.notify")
 
@@ -28,15 +37,51 @@ TRY_TIMEOUT_S = 4.0  # one try (connect + answer)
 BUDGET_S = 10.0  # all tries of one message to one target
 
 
-def masked(url: str) -> str:
-    """`scheme://host/…` with every credential, token and path replaced: safe to log and show."""
+# schemes whose host position holds a host (apprise/plugins/*.py templates): every other scheme may keep a
+# token there (pbul://{token}, opsgenie://{apikey}, pover://{user}@{token}, tgram://{bot}:{token}/...)
+HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "gotify", "gotifys",
+                          "mailto", "mailtos"})
+TOPIC_AS_HOST = frozenset({"ntfy", "ntfys"})  # ntfy://{topic}: with no path, the host position is the topic
+DELIVERED, FAILED, UNCONFIRMED, INVALID = "delivered", "failed", "unconfirmed", "invalid"
+READ_TIMEOUT_TEXT = "Read timed out"  # urllib3's ReadTimeoutError, which apprise logs as "Socket Exception: ..."
+
+
+def split_url(url: str) -> SplitResult | None:
+    """urlsplit, or None when it raises (an unclosed IPv6 bracket)."""
     try:
-        parts = urlsplit(url)
+        return urlsplit(url)
     except ValueError:
-        return "(invalid URL)"
+        return None
+
+
+def shows_host(url: str) -> bool:
+    """Whether masked(url) shows the URL's host: only for schemes that keep a host there."""
+    return not masked(url).endswith("://***")
+
+
+def masked(url: str) -> str:
+    """`scheme://host:port/***` for schemes that address a host (json, xml, form, ntfy with a topic path,
+    gotify, mailto), `scheme://***` for every other: safe to log and show, and never raises (a Telegram
+    URL's `<bot id>:<token>` netloc is no port: it broke the health job, every notification and the web)."""
+    scheme, sep, _rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return "***"
+    parts = split_url(url) if scheme in HOST_SCHEMES else None
+    if parts is None:
+        return f"{scheme}://***"
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/***" if parts.scheme else "***"
+    if not host or (scheme in TOPIC_AS_HOST and not parts.path.strip("/")):
+        return f"{scheme}://***"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number
+        port = ""
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}{port}/***"
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass(eq=False)  # compared by identity: two equal texts are still two messages
@@ -44,6 +89,7 @@ class Message:
     title: str
     body: str
     level: str = "warning"  # info | success | warning | failure
+    id: str = field(default_factory=_new_id)  # the same on every try: receivers can drop copies
 
 
 @dataclass
@@ -52,6 +98,7 @@ class Delivery:
     ok: bool
     attempts: int
     title: str
+    unconfirmed: bool = False  # sent, but the answer did not come in time (not retried; ok is False)
 
 
 def rank(level: str) -> int:
@@ -77,7 +124,7 @@ class TargetWorker:
         self.url, self.shown, self.name = url, masked(url), name
         self.queue_size, self.attempts, self.backoff_s = queue_size, attempts, backoff_s
         self.try_timeout_s, self.budget_s, self.on_delivery = try_timeout_s, budget_s, on_delivery
-        self.delivered = self.failed = self.dropped = 0
+        self.delivered = self.failed = self.dropped = self.unconfirmed = 0
         self._queue: deque[Message] = deque()
         self._busy = False
         self._cond = threading.Condition()
@@ -142,38 +189,48 @@ class TargetWorker:
 
     def _deliver(self, message: Message) -> None:
         deadline = time.monotonic() + self.budget_s
-        ok, tries = False, 0
-        while tries < self.attempts and not ok:
+        outcome, tries = FAILED, 0
+        again = {FAILED, UNCONFIRMED} if rank(message.level) >= rank("failure") else {FAILED}
+        while tries < self.attempts and outcome in again:
             if tries:
                 wait = self.backoff_s[min(tries - 1, len(self.backoff_s) - 1)]
                 if time.monotonic() + wait >= deadline or self._stop.wait(wait):
                     break  # out of budget, or stopping: no more retries
             tries += 1
-            result = self._try(message, min(self.try_timeout_s, max(deadline - time.monotonic(), 0.1)))
-            if result is None:
-                break  # not a valid URL: retrying cannot help
-            ok = result
-            if not ok:
+            outcome = self._try(message, min(self.try_timeout_s, max(deadline - time.monotonic(), 0.1)))
+            if outcome == FAILED:
                 log.warning("notification %r to %s failed (attempt %d of %d)", message.title, self.shown, tries,
                             self.attempts)
-        if ok:
+        if outcome == DELIVERED:
             self.delivered += 1
+        elif outcome == UNCONFIRMED:
+            self.unconfirmed += 1
+            log.warning("notification %r to %s unconfirmed: sent (attempt %d), but no answer within the read "
+                        "timeout; not sent again, the receiver probably has it", message.title, self.shown, tries)
         else:
             self.failed += 1
             log.error("notification %r to %s not delivered after %d attempt(s)", message.title, self.shown, tries)
         if self.on_delivery is not None:
-            self.on_delivery(Delivery(self.shown, ok, tries, message.title))
+            self.on_delivery(Delivery(self.shown, outcome == DELIVERED, tries, message.title,
+                                      unconfirmed=outcome == UNCONFIRMED))
 
-    def _try(self, message: Message, timeout_s: float) -> bool | None:
-        """One try, over after at most ~`timeout_s` (a try still running then is abandoned and counts as failed)."""
+    def _try(self, message: Message, timeout_s: float) -> str:
+        """One try, over after at most ~`timeout_s`: DELIVERED, FAILED (retry), UNCONFIRMED (the request went out
+        and the answer timed out: do not send again) or INVALID (not an apprise URL). A try still running after
+        the timeout is abandoned and counts as failed (it may not have been sent)."""
         import apprise  # heavy: loaded only when something is sent
+        from apprise.plugins.custom_json import NotifyJSON
 
         target = apprise.Apprise()
         if not target.add(self.url):
             log.error("notification target %s is not a valid apprise URL", self.shown)
-            return None
+            return INVALID
+        watch = _TryLog(logging.getLogger("apprise"))
         for plugin in target:
             plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout_s
+            plugin.logger = watch  # notes a read timeout; passes every record on to apprise's logger
+            if isinstance(plugin, NotifyJSON) and "message_id" not in plugin.payload_extras:
+                plugin.payload_extras = {**plugin.payload_extras, "message_id": message.id}
         outcome: list[bool] = []
 
         def send() -> None:
@@ -189,5 +246,29 @@ class TargetWorker:
         if sender.is_alive():
             log.warning("notification %r to %s took longer than %.1f s: abandoned", message.title, self.shown,
                         timeout_s)
-            return False
-        return bool(outcome and outcome[0])
+            return FAILED
+        if outcome and outcome[0]:
+            return DELIVERED
+        return UNCONFIRMED if watch.read_timed_out else FAILED
+
+
+class _TryLog(logging.Logger):
+    """Stands in for apprise's logger on one try's plugin: apprise turns every request error into False and
+    logs it ("Socket Exception: <requests' text>", at debug), so the log is the one place that says whether
+    the request went out and then timed out waiting for the answer. Records at the level apprise's logger
+    takes go on to it (its filters mask the URL's secrets)."""
+
+    def __init__(self, forward: logging.Logger) -> None:
+        super().__init__("apprise.try", logging.DEBUG)
+        self.forward = forward
+        self.read_timed_out = False
+
+    def handle(self, record: logging.LogRecord) -> None:
+        try:
+            text: Any = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record says nothing about the try
+            text = ""
+        if READ_TIMEOUT_TEXT in str(text):
+            self.read_timed_out = True
+        if self.forward.isEnabledFor(record.levelno):
+            self.forward.handle(record)

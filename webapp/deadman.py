@@ -96,8 +96,9 @@ class DeadmanWatcher:
 
     def tick(self) -> str | None:
         """One evaluation (and the action, when this watcher wins the incident)."""
-        view = deadman.read_view(self.ctx.store, self.ctx.clock.now(), self.threshold_s, self.refresh_market_open(),
-                                 self.cadence_s)
+        now = self.ctx.clock.now()
+        view = deadman.read_view(self.ctx.store, now, self.threshold_s, self.refresh_market_open(), self.cadence_s,
+                                 deadman.session_open_at(self.calendar, now))
         if not view.tripped or view.record is not None:
             return None
         done = deadman.act(self.ctx, view, self.action, self.label)
@@ -179,9 +180,13 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
 
 
 @live_query()
-def banner_view(threshold_s: float, market_open: bool, cadence_s: float) -> deadman.DeadmanView:
-    """queries.deadman_view with the watcher's cadence, so the banner and the watcher agree on what is stale."""
-    return deadman.read_view(get_context().store, queries.now(), threshold_s, market_open, cadence_s)
+def banner_view(threshold_s: float, market_open: bool, cadence_s: float,
+                calendar: MarketCalendar | None = None) -> deadman.DeadmanView:
+    """queries.deadman_view with the watcher's cadence and calendar (market data age counts from no earlier than
+    the session's open), so the banner and the watcher agree on what is stale."""
+    now = queries.now()
+    return deadman.read_view(get_context().store, now, threshold_s, market_open, cadence_s,
+                             deadman.session_open_at(calendar, now))
 
 
 def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = True) -> DeadmanWatcher:
@@ -198,7 +203,7 @@ def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = 
                   Input(ids.INTERVAL, "n_intervals"))
     @requires(Role.VIEWER)
     def refresh_engine_line(_n: int | None):
-        return engine_line(banner_view(threshold, watcher.market_open(), watcher.cadence_s))
+        return engine_line(banner_view(threshold, watcher.market_open(), watcher.cadence_s, watcher.calendar))
 
     @app.server.before_request
     def _watch_in_this_worker() -> None:  # a worker forked after create_app starts its own thread

@@ -42,6 +42,8 @@ from webapp.risk_metrics import portfolio_families
 from webapp.tuning_metrics import scorecard_families
 
 STATUS_VALUE = {"healthy": 0, "degraded": 1, "unhealthy": 2}
+# the method label's values: anything else is "other" (an anonymous request with a made-up method made a new series)
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED", "SHUTTING_DOWN", "STOPPED")
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -81,8 +83,9 @@ def instrument(server: Flask) -> None:
         t0 = g.pop("metrics_t0", None)
         if t0 is not None:
             route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-            HTTP_LATENCY.labels(route=route, method=request.method).observe(time.perf_counter() - t0)
-            HTTP_REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
+            method = request.method if request.method in HTTP_METHODS else "other"
+            HTTP_LATENCY.labels(route=route, method=method).observe(time.perf_counter() - t0)
+            HTTP_REQUESTS.labels(route=route, method=method, status=str(response.status_code)).inc()
         return response
 
 
@@ -148,8 +151,9 @@ def _trading_families(cumulative: dict[str, Any], state: str | None, report: dic
         orders.add_metric([status], count)
     yield orders
     yield CounterMetricFamily("regimedesk_orders_created", "orders the gateway recorded", value=sum(by_status.values()))
-    rejections = CounterMetricFamily("regimedesk_gateway_rejections", "rejected orders by the check or party that "
-                                     "refused them (a risk check's name, or broker)", labels=["reason"])
+    rejections = CounterMetricFamily("regimedesk_gateway_rejections", "orders rejected, by the check or party that "
+                                     "refused them (a risk check's name, or broker); each order counts once, "
+                                     "also when a guessed rejection is corrected later", labels=["reason"])
     for reason, count in sorted(cumulative.get("rejections_by_reason", {}).items()):
         rejections.add_metric([reason], count)
     yield rejections

@@ -17,7 +17,13 @@ from sqlalchemy import case, desc, func, select, text
 from sqlalchemy.engine import make_url
 
 from engine.context import EngineContext
-from engine.health.deadman import ALPACA_BAR_SECONDS, market_cadence_s, recorded_cadence_s
+from engine.health.deadman import (
+    ALPACA_BAR_SECONDS,
+    market_cadence_s,
+    market_data_since,
+    recorded_cadence_s,
+    session_open_at,
+)
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
 from engine.health.liveness import age_text
 from engine.health.market_checks import market_checks
@@ -116,9 +122,14 @@ def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
     if arrived is not None and calendar.exchange is not None and not calendar.is_regular_open(now):
         detail += "; market closed: data age not graded"
     elif arrived is not None:  # degraded 15 s past the cadence, unhealthy after 3 cadences + 1 min (Alpaca: 85, 270 s)
-        data_age = max(0.0, (now - arrived).total_seconds())
+        # counted from no earlier than the session's open: at 09:30 the last bars are the previous session's
+        since = market_data_since(arrived, session_open_at(calendar, now)) or arrived
+        data_age = max(0.0, (now - since).total_seconds())
         grades.append(grade(data_age, cadence + 15, 3 * cadence + 60))
-        detail += f"; newest data {age_text(data_age)} old (new bars expected every {cadence:.0f} s)"
+        detail += f"; newest data {age_text(max(0.0, (now - arrived).total_seconds()))} old"
+        if since != arrived:
+            detail += f", none since the session opened {age_text(data_age)} ago"
+        detail += f" (new bars expected every {cadence:.0f} s)"
     return CheckResult("market data", worst(grades), detail, age)
 
 
@@ -198,14 +209,23 @@ def database_disk_path(ctx: EngineContext) -> tuple[str | None, str]:
     return data_dir, "PostgreSQL data directory"
 
 
+def grade_disk_usage(total: int, used: int, free: int) -> tuple[str, float]:
+    """(status, percent used) as df shows it: used / (used + free), `free` being what a non-root process may
+    still write (shutil.disk_usage). used / total left out ext4's reserved blocks (5 % by default), so a disk
+    full for the service read 80-95 % used. `total` only says whether there is a disk at all."""
+    usable = used + free
+    used_pct = used / usable * 100 if usable > 0 and total > 0 else 100.0
+    return grade(used_pct, 90, 97), used_pct
+
+
 def check_disk(ctx: EngineContext) -> CheckResult:
     """Free space where the database lives (not the current directory)."""
     path, what = database_disk_path(ctx)
     if path is None:
         return CheckResult("disk", HEALTHY, f"{what}; not measured here")
     usage = shutil.disk_usage(path)
-    used_pct = usage.used / usage.total * 100
-    return CheckResult("disk", grade(used_pct, 90, 97),
+    status, used_pct = grade_disk_usage(usage.total, usage.used, usage.free)
+    return CheckResult("disk", status,
                        f"{what} {path}: {usage.free / 1e9:.1f} GB free ({used_pct:.0f}% used)", used_pct)
 
 

@@ -23,13 +23,17 @@ again (the halt that got it there already told them; halting again only repeats 
 Market data is judged against the source's cadence: the received-at mark moves only when a poll brings
 new bars, so with Alpaca's finished 1-minute bars polled every 10 s it ages 0-70 s on a healthy feed.
 It is stale past threshold + one bar period + one poll period (`market_cadence_s`), never the threshold alone.
+Its age is counted from the later of the last arrival and the current session's open (`session_open_at`):
+at 09:30 the last arrival is the previous session's, hours old, and the first regular bar cannot arrive
+before ~09:31:05, so the first allowance of a session must never trip (it halted a healthy engine at 09:30).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,6 +47,7 @@ from engine.store.write_gate import urgent_writes
 from engine.trading import control
 
 if TYPE_CHECKING:
+    from engine.market.exchange import MarketCalendar
     from engine.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,24 @@ def market_cadence_s(settings: Any, source: Any = None) -> float:
     if name == "alpaca":
         return float(getattr(source, "bar_seconds", ALPACA_BAR_SECONDS)) + max(tick, float(settings.alpaca_poll_seconds))
     return 2 * tick
+
+
+def session_open_at(calendar: MarketCalendar | None, now: datetime) -> datetime | None:
+    """The open (UTC) of today's regular session in the exchange's timezone, even a few seconds ahead (a
+    broker clock that says "open" early): market data age counts from no earlier than it. None without an
+    exchange (simulated, CSV: no sessions) or on a day without a session."""
+    if calendar is None or calendar.exchange is None:
+        return None
+    at = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    hours = calendar.regular_hours(at.astimezone(ZoneInfo(calendar.timezone)).date())
+    return hours[0] if hours is not None else None
+
+
+def market_data_since(market_at: datetime | None, session_open: datetime | None) -> datetime | None:
+    """What market data age is counted from: the last arrival, or the session's open when that is later."""
+    if market_at is None or session_open is None:
+        return market_at
+    return max(market_at, session_open)
 
 
 def recorded_cadence_s(session: Session) -> float:
@@ -102,10 +125,13 @@ class DeadmanView:
 
 
 def evaluate(session: Session, now: datetime, threshold_s: float, market_open: bool = True,
-             cadence_s: float = 0.0) -> DeadmanView:
+             cadence_s: float = 0.0, session_open: datetime | None = None) -> DeadmanView:
     """Read the heartbeat, the market data mark and the trading state; decide whether the switch trips.
-    `cadence_s`: the source's bar + poll period as this process knows it (the engine's record wins when longer)."""
+    `cadence_s`: the source's bar + poll period as this process knows it (the engine's record wins when longer).
+    `session_open`: the current session's open (`session_open_at`); market data is never older than it."""
     live = engine_liveness(session, now)
+    since = market_data_since(live.market_at, session_open)
+    market_age = (now - since).total_seconds() if since is not None else None
     cadence = max(cadence_s, recorded_cadence_s(session))
     market_limit = threshold_s + cadence
     row = session.get(TradingStateRow, 1)
@@ -119,13 +145,15 @@ def evaluate(session: Session, now: datetime, threshold_s: float, market_open: b
             incident = f"{GUARD_PREFIX}engine:{live.last_beat.isoformat() if live.last_beat else 'none'}"
             reason = (f"engine heartbeat stale for {age_text(age)} (threshold {threshold_s:.0f} s): "
                       f"{live.engine_id} (pid {live.pid} on {live.host}) is killed, frozen or unreachable")
-        elif (live.status == LIVE and market_open and live.market_age_s is not None
-              and live.market_age_s > market_limit and live.market_at is not None
-              and _beat_after_stale(live, market_limit)):
-            kind, age = "market", live.market_age_s
+        elif (live.status == LIVE and market_open and market_age is not None and since is not None
+              and market_age > market_limit and live.market_at is not None
+              and _beat_after_stale(live, since, market_limit)):
+            kind, age = "market", market_age
             incident = f"{GUARD_PREFIX}market:{live.market_at.isoformat()}"
             allowed = f"threshold {threshold_s:.0f} s" + (f" + {cadence:.0f} s bar cadence" if cadence else "")
-            reason = f"market data stale for {age_text(age)} ({allowed}): no new bars since {live.market_at:%H:%M:%S} UTC"
+            opened = f" (the session opened {since:%H:%M:%S} UTC)" if since != live.market_at else ""
+            reason = (f"market data stale for {age_text(age)} ({allowed}): no new bars since "
+                      f"{live.market_at:%H:%M:%S} UTC{opened}")
     record = None
     if incident is not None:
         kv = session.get(KeyValue, incident[:64])
@@ -135,21 +163,21 @@ def evaluate(session: Session, now: datetime, threshold_s: float, market_open: b
                        record=record)
 
 
-def _beat_after_stale(live: EngineLiveness, threshold_s: float) -> bool:
+def _beat_after_stale(live: EngineLiveness, since: datetime, threshold_s: float) -> bool:
     """The engine beat after its market data had been stale for the limit (threshold_s, with the cadence
-    added by the caller): it is alive and the data is
+    added by the caller; stale counted from `since`, market_data_since): it is alive and the data is
     the problem. A killed or frozen engine stops both at once; its data goes stale first (it ticks more often
     than it beats) while its last beat still looks live, and that is one outage, the engine's (the next
     incident): without this the watchers acted twice for it, once for the data and once for the engine."""
-    if live.last_beat is None or live.market_at is None:
+    if live.last_beat is None:
         return False
-    return (live.last_beat - live.market_at).total_seconds() > threshold_s
+    return (live.last_beat - since).total_seconds() > threshold_s
 
 
 def read_view(store: Store, now: datetime, threshold_s: float, market_open: bool = True,
-              cadence_s: float = 0.0) -> DeadmanView:
+              cadence_s: float = 0.0, session_open: datetime | None = None) -> DeadmanView:
     with store.read() as s:
-        return evaluate(s, now, threshold_s, market_open, cadence_s)
+        return evaluate(s, now, threshold_s, market_open, cadence_s, session_open)
 
 
 @urgent_writes()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from engine.store.models import (
     OrderRow,
 )
 from engine.store.writes import upsert_rows
+from engine.trading.orders import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ STOP_WATCH = "stop-watch"  # engine/scheduler.py's watch for a stop asked before
 INTERNAL_JOBS = frozenset({STOP_WATCH})  # scheduler plumbing: never graded on the Health page
 SKIPS_BUFFERED = 10_000  # at most this many skipped runs wait for the next health job (a standby never flushes)
 METRICS_KEY = "metrics.cumulative"
+REJECTION_OVERLAP_IDS = 500  # order ids below the newest seen that are looked at again (a later commit of an earlier id)
 UNCERTAIN_REGIME_ID = -1  # /metrics regime id when the engine has no regime (uncertain, CONSERVATIVE handling)
 # job duration histogram buckets, seconds (the commands job takes ms, a warm-up or reconcile seconds)
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -116,8 +119,12 @@ def update_cumulative_metrics(ctx: EngineContext) -> dict:
         new_runs = session.execute(select(JobRun.id, JobRun.job, JobRun.duration_ms, JobRun.outcome)
                                    .where(JobRun.id > last_id).order_by(JobRun.id)).all()
         orders = dict(session.execute(select(OrderRow.status, func.count()).group_by(OrderRow.status)).all())
-        rejected = session.execute(select(OrderRow.reject_reason, func.count()).where(OrderRow.status == "rejected")
-                                   .group_by(OrderRow.reject_reason)).all()
+        seen = dict(value.get("rejections_seen") or {})
+        watch = [int(i) for i in seen.get("open_ids", [])]
+        since = max(0, int(seen.get("last_order_id", 0)) - REJECTION_OVERLAP_IDS)
+        looked_at = session.execute(select(OrderRow.id, OrderRow.status, OrderRow.reject_reason)
+                                    .where(OrderRow.id > since if not watch else
+                                           (OrderRow.id > since) | OrderRow.id.in_(watch))).all()
         fills = session.execute(select(func.count(), func.coalesce(func.sum(FillRow.qty), 0))).one()
         account = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.id.desc()).limit(1)).first()
         regime = current_regime(session)  # the regime the engine acts on
@@ -134,14 +141,11 @@ def update_cumulative_metrics(ctx: EngineContext) -> dict:
         hist["sum"] += seconds
         hist["count"] += 1
         hist["errors"] += 1 if outcome == "error" else 0
-    reasons: dict[str, int] = {}
-    for reason, count in rejected:
-        category = (reason or "unknown").split(":", 1)[0].strip()[:40] or "unknown"
-        reasons[category] = reasons.get(category, 0) + int(count)
+    reasons, seen = fold_rejections(value, looked_at)
     value = {
         "last_job_run_id": last_id, "jobs": jobs,
         "orders_by_status": {str(k): int(v) for k, v in orders.items()},
-        "rejections_by_reason": reasons,
+        "rejections_by_reason": reasons, "rejections_seen": seen,
         "fills": int(fills[0]), "filled_qty": float(fills[1] or 0),
         "equity": float(account.equity) if account is not None else None,
         "regime": ({"id": regime.regime_id if regime.regime_id is not None else UNCERTAIN_REGIME_ID,
@@ -154,6 +158,39 @@ def update_cumulative_metrics(ctx: EngineContext) -> dict:
         upsert_rows(session, KeyValue.__table__, [{"key": METRICS_KEY, "value": value, "updated_at": ctx.clock.now()}],
                     key=["key"])
     return value
+
+
+def fold_rejections(value: dict[str, Any], rows: Iterable[Any]) -> tuple[dict[str, int], dict[str, Any]]:
+    """Count each rejected order once, by id, into the monotonic per-reason counts (/metrics'
+    gateway_rejections_total): never rebuilt from the orders rejected *now*, since the sync's guessed
+    "broker: never received" is undone when the broker has the order after all, and a counter must not go down.
+
+    `rows` (id, status, reject_reason): orders above the last id seen minus REJECTION_OVERLAP_IDS (an earlier
+    id can commit later) and the orders still open at the last look (the broker may reject them later). Kept
+    in `rejections_seen`: the newest id, the open ids, and the ids of the overlap already settled (counted,
+    or final without a rejection). A store without that record (before this change) is counted from scratch,
+    which gives what the old rebuild gave."""
+    seen = value.get("rejections_seen")
+    reasons = {str(k): int(v) for k, v in (value.get("rejections_by_reason") or {}).items()} if seen else {}
+    seen = dict(seen or {})
+    last_id = int(seen.get("last_order_id", 0))
+    settled = {int(i) for i in seen.get("settled_ids", [])}
+    open_ids: list[int] = []
+    for order_id, status, reason in rows:
+        last_id = max(last_id, int(order_id))
+        if int(order_id) in settled:
+            continue
+        if status == "rejected":
+            category = (reason or "unknown").split(":", 1)[0].strip()[:40] or "unknown"
+            reasons[category] = reasons.get(category, 0) + 1
+            settled.add(int(order_id))
+        elif status in OPEN_STATUSES:
+            open_ids.append(int(order_id))
+        else:
+            settled.add(int(order_id))
+    floor = last_id - REJECTION_OVERLAP_IDS
+    return reasons, {"last_order_id": last_id, "open_ids": sorted(open_ids),
+                     "settled_ids": sorted(i for i in settled if i > floor)}
 
 
 def prune_health_results(ctx: EngineContext, before: datetime) -> None:

@@ -87,12 +87,14 @@ def test_each_delivery_to_a_dead_target_is_bounded_in_time():
         t0 = time.monotonic()
         notifier.send("RegimeDesk: trading HALTED", "kill switch", "failure")
         deadline = t0 + WAIT_S
-        while notifier.failed == 0 and time.monotonic() < deadline:
+        while notifier.failed + notifier.unconfirmed == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
         took = time.monotonic() - t0
         tries = len(dead.accepted_at)
         notifier.stop(flush_s=0.0)
-    assert notifier.failed == 1 and notifier.delivered == 0
+    # the request went out and no answer came: unconfirmed; a failure-level page (HALT) is sent again within the
+    # budget (at least once delivered, engine/notify_delivery.py), every try bounded
+    assert (notifier.unconfirmed, notifier.failed, notifier.delivered) == (1, 0, 0)
     # a try lasts at least try_s (nobody answers); the last may start just before the budget ends and run
     # try_s (+0.5 s for the abandoned sender's join): given up well before 5 tries of try_s each
     assert took < budget_s + try_s + 0.5 + backoff_s, f"gave up after {took:.2f} s"
