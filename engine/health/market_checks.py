@@ -1,4 +1,5 @@
-"""Health checks for the market source: its exchange and timezone against the workbook, and Alpaca's request budget.
+"""Health checks for the market source: its exchange and timezone against the workbook, Alpaca's request budget,
+and this engine's clock against the database's (the time every order, fill and audit row is stamped with).
 
 Run by the engine's health job like every other check (engine/health/checks.py engine_checks), so the
 Health page and /metrics (regimedesk_health_status / regimedesk_health_value) show them from the
@@ -13,6 +14,9 @@ from engine.market.exchange import calendar_for_settings, timezone_warning
 from engine.params.typed import Parameters
 from engine.params.versions import active_params
 from engine.protocols import StoreContext
+from engine.store.db_clock import SKEW_WARN_S
+
+SKEW_UNHEALTHY_S = 30.0  # a clock this far off misorders the engine's rows against the web's and the broker's
 
 
 def _workbook_timezone(ctx: StoreContext) -> str | None:
@@ -66,5 +70,25 @@ def check_alpaca_budget(ctx: StoreContext) -> list[CheckResult]:
     return [CheckResult("alpaca request budget", status, detail, float(used))]
 
 
+def check_clock(ctx: StoreContext) -> list[CheckResult]:
+    """The engine's clock against the database server's, as measured at its last lease beat (engine/lease.py).
+
+    The lease and liveness already use the database's clock, so skew cannot cause a takeover; but orders, fills,
+    job runs and audit rows are stamped with this machine's clock, so past SKEW_WARN_S their order against other
+    machines' rows is off (degraded), past SKEW_UNHEALTHY_S badly (unhealthy). No check outside an engine or
+    before its first beat."""
+    fence = getattr(ctx, "fence", None)
+    skew = getattr(getattr(fence, "skew", None), "skew_s", None)
+    if skew is None:
+        return []
+    status = UNHEALTHY if abs(skew) > SKEW_UNHEALTHY_S else DEGRADED if abs(skew) > SKEW_WARN_S else HEALTHY
+    side = "ahead of" if skew > 0 else "behind"
+    detail = f"this engine's clock is {abs(skew):.2f} s {side} the database's"
+    if status != HEALTHY:
+        detail += (f" (more than {SKEW_WARN_S:g} s): order, fill and audit times are off by as much; fix the "
+                   "machine's time sync (chrony/ntpd)")
+    return [CheckResult("clock", status, detail, float(skew))]
+
+
 def market_checks(ctx: StoreContext) -> list[CheckResult]:
-    return [check_market_time(ctx), *check_alpaca_budget(ctx)]
+    return [check_market_time(ctx), *check_alpaca_budget(ctx), *check_clock(ctx)]

@@ -143,3 +143,21 @@ def test_a_skewed_engine_clock_is_reported(engine_on, caplog) -> None:  # type: 
         jobs.heartbeat(engine)  # reported once, not on every beat
     skew = [r for r in caplog.records if "clock" in r.getMessage() and "database" in r.getMessage()]
     assert len(skew) == 1 and "15" in skew[0].getMessage()
+
+
+@pytest.mark.parametrize("offset_s, status", [(0.0, "healthy"), (+5.0, "degraded"), (-5.0, "degraded"),
+                                              (+45.0, "unhealthy")])
+def test_the_health_checks_show_the_engine_clock_skew(engine_on, offset_s: float, status: str) -> None:  # type: ignore[no-untyped-def]
+    """The engine's skew against the database's clock is a health check (the Health page and /metrics read the
+    stored checks): degraded past 2 s, unhealthy past 30 s; its value is the skew in seconds."""
+    # local import: the check under test, read after the beat that measures the skew
+    from engine.health.market_checks import check_clock
+
+    engine = engine_on(offset_s)
+    assert check_clock(engine) == []  # nothing measured before the first beat
+    jobs.heartbeat(engine)
+    [result] = check_clock(engine)
+    assert result.name == "clock" and result.status == status, result
+    assert result.value is not None and abs(result.value - offset_s) < 1.0  # the database is this machine's clock
+    if offset_s:
+        assert ("ahead of" if offset_s > 0 else "behind") in result.detail
