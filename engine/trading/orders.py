@@ -25,6 +25,10 @@ TERMINAL_RANK = 3
 # The reason the sync gives an order the broker still did not know after the grace: our guess, not the broker's
 # word, so any later broker view of the order replaces it (a send that was still in flight did arrive).
 NEVER_RECEIVED = "broker: never received"
+# The mark our own cancel leaves on a row it sets to CANCELED: the broker accepted the request (Alpaca: 204,
+# pending_cancel) but may still refuse it (order_cancel_rejected) and the order works on; the broker's next view
+# replaces it. Kept in reject_reason (empty on every order that was not rejected): no schema change.
+CANCEL_REQUESTED = "engine: cancel requested"
 
 
 def _rank(status: OrderStatus) -> int:
@@ -45,12 +49,15 @@ def apply_broker_order(row: OrderRow, order: BrokerOrder, now: datetime) -> bool
 
     A larger broker filled quantity always lands, even on a terminal row (a fill after our cancel is still
     a fill, and parents count children by it); a broker view never lowers it or reopens a terminal status,
-    except the REJECTED the sync guessed for an order the broker did not know yet (NEVER_RECEIVED)."""
+    except our guesses: the REJECTED the sync guessed for an order the broker did not know yet (NEVER_RECEIVED)
+    and the CANCELED our own cancel request wrote (CANCEL_REQUESTED; the broker may refuse the cancel)."""
     old = OrderStatus(row.status)
-    guessed = old is OrderStatus.REJECTED and (row.reject_reason or "").startswith(NEVER_RECEIVED)
+    reason = row.reject_reason or ""
+    guessed = (old is OrderStatus.REJECTED and reason.startswith(NEVER_RECEIVED)) or (
+        old is OrderStatus.CANCELED and reason == CANCEL_REQUESTED)
     new = order.status if guessed else _next_status(old, order.status)
     changed = False
-    if guessed:  # the broker has the order after all: its view stands, our "never received" goes
+    if guessed:  # the broker's view stands and our guess goes (a CANCELED it confirms is final from now on)
         row.reject_reason, changed = None, True
     if new is order.status and row.broker_order_id != order.broker_order_id:  # a view whose status we took
         row.broker_order_id, changed = order.broker_order_id, True
@@ -99,7 +106,10 @@ def open_order_deltas(session: Session, symbol: str | None = None) -> dict[str, 
 
 
 def mark_canceled_in_store(ctx: StoreContext, broker_order_ids: list[str]) -> int:
-    """Reflect confirmed cancellations in our orders table at once (sync would, but the engine may be down)."""
+    """Reflect accepted cancel requests in our orders table at once (sync would, but the engine may be down).
+
+    Marked CANCEL_REQUESTED: until the broker's own view confirms it, a later view of the order working (the
+    cancel was refused) or filled reopens the row (apply_broker_order)."""
     if not broker_order_ids:
         return 0
     at = market_clock_of(ctx).now()  # order rows carry the market clock's time
@@ -108,6 +118,6 @@ def mark_canceled_in_store(ctx: StoreContext, broker_order_ids: list[str]) -> in
         result = s.execute(
             update(OrderRow)
             .where(OrderRow.broker_order_id.in_(broker_order_ids), OrderRow.status.in_(OPEN_STATUSES))
-            .values(status=OrderStatus.CANCELED.value, updated_at=at)
+            .values(status=OrderStatus.CANCELED.value, reject_reason=CANCEL_REQUESTED, updated_at=at)
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -24,8 +24,9 @@ from engine.context import EngineContext
 from engine.lease import check_fence
 from engine.market.market_clock import MarketClock, WallMarketClock, market_clock_of
 from engine.store.models import FillRow, KeyValue, OrderRow, ReconciliationRun
-from engine.trading.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, OrderSide
+from engine.trading.brokers.base import BrokerAccount, BrokerError, BrokerOrder, BrokerPosition, OrderSide
 from engine.trading.marks import latest_closes
+from engine.trading.order_checks import resolve_missing, short_of_fills_since
 from engine.trading.orders import OPEN_STATUSES
 from engine.trading.risk_limits import RiskLimits, active_limits
 from engine.trading.state import TradingState
@@ -36,11 +37,13 @@ log = logging.getLogger(__name__)
 BASELINE_KEY = "reconcile.baseline"
 ACTOR = "system:reconcile"
 ZERO = Decimal(0)
+SETTLE_ATTEMPTS = 3  # reads of the broker a new baseline may take before fills stop arriving across one
+RECENT = timedelta(minutes=5)  # an order updated this recently and short of fills may have a FILL activity on its way
 
 
 @dataclass(frozen=True, slots=True)
 class Difference:
-    kind: str  # position | cash | order_missing_at_broker | order_unknown_to_store | order_unresolved
+    kind: str  # position | cash | order_missing_at_broker | order_unknown_to_store | order_unresolved | unsettled
     key: str  # symbol, "cash" or client order id
     store: str
     broker: str
@@ -80,11 +83,38 @@ def _baseline(session: Session) -> dict | None:
     return row.value if row is not None else None
 
 
-def _adopt(session: Session, now: datetime, truth: _Broker) -> None:
-    """Take the broker's positions and cash as the new starting point of the engine's book."""
-    max_fill = session.scalar(select(func.max(FillRow.id))) or 0
+def _max_fill(session: Session) -> int:
+    return int(session.scalar(select(func.max(FillRow.id))) or 0)
+
+
+def _settled_view(ctx: EngineContext, limits: RiskLimits, retry_delay_s: float) -> tuple[_Broker, int] | None:
+    """The broker's books and the fill watermark they agree with, or None when fills kept arriving.
+
+    The baseline is the broker's positions and cash plus our fills after a watermark, so the watermark must split
+    our fills exactly where the broker's read did. Syncing before and after the read and taking the read only when
+    the second sync recorded no new fill (and no recently updated order waits for a FILL activity) is right
+    whichever side of the read a fill lands on. Broker timestamps were not used: they would have to be compared
+    with our clock, which differs from Alpaca's (and is a manual clock in tests)."""
+    for attempt in range(SETTLE_ATTEMPTS):
+        sync_from_broker(ctx, limits)
+        started = market_clock_of(ctx).now()
+        with ctx.store.read() as s:
+            before = _max_fill(s)
+        truth = _broker_view(ctx)
+        sync_from_broker(ctx, limits)
+        with ctx.store.read() as s:
+            if _max_fill(s) == before and not short_of_fills_since(s, started - RECENT):
+                return truth, before
+        if attempt + 1 < SETTLE_ATTEMPTS:
+            time.sleep(retry_delay_s)
+    return None
+
+
+def _adopt(session: Session, now: datetime, truth: _Broker, fill_id: int) -> None:
+    """Take the broker's positions and cash as the new starting point of the engine's book: `fill_id` is the last
+    of our fills the broker's read already counts."""
     value = {"cash": str(truth.account.cash), "positions": {p.symbol: str(p.qty) for p in truth.positions},
-             "fill_id": int(max_fill), "ts": now.isoformat()}
+             "fill_id": fill_id, "ts": now.isoformat()}
     row = session.get(KeyValue, BASELINE_KEY)
     if row is None:
         session.add(KeyValue(key=BASELINE_KEY, value=value, updated_at=now))
@@ -151,26 +181,42 @@ def _compare(session: Session, now: datetime, truth: _Broker, base: dict,
 def reconcile(ctx: EngineContext, limits: RiskLimits | None = None, retry_delay_s: float = 0.2) -> ReconciliationReport:
     """Compare, store the run, and tighten to REDUCING when the differences exceed the tolerance."""
     limits = limits or active_limits(ctx.store)
+    with ctx.store.read() as s:
+        first = _baseline(s) is None
+    if first:
+        adopted = _adopt_settled(ctx, limits, retry_delay_s)
+        return _record(ctx, [] if adopted else [_UNSETTLED], adopted, limits)
     diffs: list[Difference] = []
-    adopted = False
     for attempt in range(2):
         sync_from_broker(ctx, limits)
         truth = _broker_view(ctx)
+        resolve_missing(ctx, truth.open_orders)  # an open row Alpaca does not list: ask about it before reporting it
         now = ctx.clock.now()
         with ctx.store.write() as s:
             check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
             base = _baseline(s)
-            if base is None:
-                _adopt(s, now, truth)
-                adopted, diffs = True, []
-                break
-            diffs = _compare(s, now, truth, base, market_clock_of(ctx))
-            if not diffs:
-                _adopt(s, now, truth)  # clean: move the baseline forward so the book stays short
+            diffs = _compare(s, now, truth, base, market_clock_of(ctx)) if base is not None else []
+            if not diffs:  # clean: our fills add up to the broker's read, so every one is in it
+                _adopt(s, now, truth, _max_fill(s))  # move the baseline forward so the book stays short
                 break
         if attempt == 0:
             time.sleep(retry_delay_s)  # a fill may have landed between our reads: look again once
-    return _record(ctx, diffs, adopted, limits)
+    return _record(ctx, diffs, False, limits)
+
+
+_UNSETTLED = Difference("unsettled", "baseline", "none", "moving", ZERO,
+                        "fills kept arriving while the broker was read; a later run adopts the starting book")
+
+
+def _adopt_settled(ctx: EngineContext, limits: RiskLimits, retry_delay_s: float) -> bool:
+    settled = _settled_view(ctx, limits, retry_delay_s)
+    if settled is None:
+        return False
+    truth, fill_id = settled
+    with ctx.store.write() as s:
+        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
+        _adopt(s, ctx.clock.now(), truth, fill_id)
+    return True
 
 
 def _record(ctx: EngineContext, diffs: list[Difference], adopted: bool, limits: RiskLimits) -> ReconciliationReport:
@@ -195,10 +241,13 @@ def _record(ctx: EngineContext, diffs: list[Difference], adopted: bool, limits: 
 
 def accept_broker_truth(ctx: EngineContext, actor: str, reason: str) -> None:
     """An operator's decision: the broker is right; restart the engine's book from its positions and cash."""
-    truth = _broker_view(ctx)
+    settled = _settled_view(ctx, active_limits(ctx.store), 0.2)
+    if settled is None:
+        raise BrokerError("fills kept arriving while the broker was read; accept the broker's view again in a moment")
+    truth, fill_id = settled
     now = ctx.clock.now()
     with ctx.store.write() as s:
-        _adopt(s, now, truth)
+        _adopt(s, now, truth, fill_id)
         audit.record(s, now, actor, "reconcile.accept_broker", target="broker", details={"reason": reason})
 
 

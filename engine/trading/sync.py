@@ -31,6 +31,7 @@ from engine.trading.brokers.base import (
     ReadsBooksAtOnce,
 )
 from engine.trading.equity import update_marks
+from engine.trading.order_checks import apply_checks, check_orders
 from engine.trading.orders import NEVER_RECEIVED, apply_broker_order
 from engine.trading.risk_limits import RiskLimits, active_limits_in
 from engine.trading.triggers import equity_triggers
@@ -123,6 +124,7 @@ def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> S
         limits = limits or active_limits_in(s)  # last in this read: a failed read leaves nothing else to run in it
     account, positions, orders, fills = _books_since(ctx.broker, since)
     lookups = _pending_lookups(ctx, {o.client_order_id for o in orders})
+    checks = check_orders(ctx, orders, market.now())  # what the history read cannot see (engine/trading/order_checks.py)
     now, wall = market.now(), ctx.clock.now()
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
@@ -132,7 +134,8 @@ def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> S
         _store_positions(s, positions, now)
         report = SyncReport(equity=account.equity, cash=account.cash, positions=len(positions))
         _apply_orders(s, orders, lookups, now, report, wall=wall, to_wall=market.to_wall)
-        _apply_fills(s, fills, report)
+        report.orders_updated += apply_checks(s, checks, now)
+        _apply_fills(s, fills + checks.fills, report)
         marks = update_marks(s, now, account.equity, calendar_for_settings(getattr(ctx, "settings", None), limits.market_timezone))
         report.triggers = equity_triggers(s, wall, account.equity, marks.start_of_day, marks.peak, limits)
         upsert(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},

@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.fake_alpaca import stops
 
-OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled", "held"}
+OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled", "held", "pending_cancel"}
 
 
 class ApiFailure(Exception):
@@ -119,6 +119,9 @@ class FakeBook:
     # called as listener(event, order, price, qty) on new / fill / partial_fill / canceled (trade updates)
     listeners: list[Callable[[str, FakeOrder, Decimal | None, Decimal | None], None]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # True: DELETE /v2/orders/{id} only requests the cancel (204, status pending_cancel) like Alpaca; the test
+    # then decides with confirm_cancel or reject_cancel (the venue refusing it: trade update order_cancel_rejected)
+    async_cancel: bool = False
     account_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     # ---- helpers for tests -------------------------------------------------
@@ -309,9 +312,28 @@ class FakeBook:
             o = self.get(order_id)
             if o.status not in OPEN_STATUSES:
                 raise ApiFailure(422, 42210000, f"order is not cancelable (status {o.status})")
+            if self.async_cancel:
+                o.status, o.updated_at = "pending_cancel", datetime.now(UTC)
+                self._emit("pending_cancel", o)
+                return o
+            return self.confirm_cancel(order_id)
+
+    def confirm_cancel(self, order_id: str) -> FakeOrder:
+        """The venue carries out a requested cancel (async_cancel) or an immediate one."""
+        with self.lock:
+            o = self.get(order_id)
             o.status = "canceled"
             o.canceled_at = o.updated_at = datetime.now(UTC)
             self._emit("canceled", o)
+            return o
+
+    def reject_cancel(self, order_id: str) -> FakeOrder:
+        """The venue refuses a requested cancel: the order works on (its status before the request)."""
+        with self.lock:
+            o = self.get(order_id)
+            o.status = "partially_filled" if o.filled_qty else "new"
+            o.updated_at = datetime.now(UTC)
+            self._emit("order_cancel_rejected", o)
             return o
 
     def cancel_all(self) -> list[dict[str, Any]]:

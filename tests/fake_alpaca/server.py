@@ -83,6 +83,7 @@ class FakeAlpacaServer:
         self._window_count = 0
         self.rate_limited = 0  # requests answered 429 by the server-side limit
         self.request_times: deque[float] = deque(maxlen=100_000)  # time.monotonic() of every request
+        self._hooks: list[tuple[str, str, int, Any]] = []  # (method, path, nth hit, action): see on_request
 
     # ---- lifecycle ---------------------------------------------------------
     @property
@@ -155,6 +156,20 @@ class FakeAlpacaServer:
                 headers["Retry-After"] = str(max(1, int(reset - now + 0.999)))
             return over, headers
 
+    def on_request(self, method: str, path: str, nth: int, action: Any) -> None:
+        """Run ``action()`` when the ``nth`` request (counted from now) to method + path arrives, before it is
+        answered: something happening at the broker at an exact point of a caller's sequence of reads."""
+        with self._lock:
+            self._hooks.append((method.upper(), path, self.hits[(method.upper(), path)] + nth, action))
+
+    def _run_hooks(self, method: str, path: str) -> None:
+        with self._lock:
+            hit = self.hits[(method, path)]
+            due = [h for h in self._hooks if h[0] == method and h[1] == path and h[2] == hit]
+            self._hooks = [h for h in self._hooks if h not in due]
+        for _, _, _, action in due:
+            action()
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -192,6 +207,7 @@ class FakeAlpacaServer:
     # ---- routing -------------------------------------------------------------------
     def route(self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None) -> tuple[int, Any]:
         b = self.book
+        self._run_hooks(method, path)
         if method == "GET" and path == "/v2/account":
             return 200, b.account_json()
         if method == "GET" and path == "/v2/clock":

@@ -214,6 +214,17 @@ class AlpacaBroker:
         """Per-execution fills at or after ``since`` from Alpaca's FILL account activities."""
         return self._history.fills_since(since)
 
+    def books_since(self, since: datetime) -> tuple[BrokerAccount, list[BrokerPosition], list[BrokerOrder],
+                                                    list[BrokerFill]]:
+        """The sync's four reads, the order window and the fills read once for both (ReadsBooksAtOnce)."""
+        account, positions = self.get_account(), self.get_positions()
+        orders, fills = self._history.orders_and_fills_since(since)
+        return account, positions, orders, fills
+
+    def fills_of_orders(self, orders: dict[str, str], since: datetime) -> list[BrokerFill]:
+        """Fills since ``since`` of ``{broker order id: client order id}`` (engine/trading/order_checks.py)."""
+        return self._history.fills_of_orders(orders, since)
+
     # ---- orders ----------------------------------------------------------------------
     def submit_order(self, request: OrderRequest) -> BrokerOrder:
         """Exactly once, even when the answer is lost (see alpaca_submit)."""

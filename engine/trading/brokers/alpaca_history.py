@@ -7,6 +7,7 @@ lookups for older orders a fill touched, a floor (max_history) and a page cap th
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from engine.trading.brokers.alpaca_calls import GuardedCaller
 from engine.trading.brokers.alpaca_mapping import activity_time, activity_to_fill, to_broker_order
 from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder
 
+log = logging.getLogger(__name__)
 PAGE = 500  # Alpaca's maximum page size for GET /v2/orders
 ACTIVITY_PAGE = 100  # and for GET /v2/account/activities
 MAX_PAGES = 40  # any paging loop stops here (20,000 orders / 4,000 fills per sync) and says so
@@ -52,8 +54,28 @@ class AlpacaHistory:
             if len(page) < PAGE or not new:
                 return list(seen.values())
             cursor = max(o.submitted_at for o in page) - timedelta(microseconds=1)
-        raise BrokerError(f"{self._where('list orders')}: more than {MAX_PAGES * PAGE} orders in the window; "
-                          "narrow it (order_lookback) or reconcile in steps.")
+        raise BrokerError(f"{self._where('list orders')}: more than {MAX_PAGES * PAGE} {status.value} orders; "
+                          "cancel some in Alpaca's console.")
+
+    def _list_window(self, after: datetime) -> list[AlpacaOrder]:
+        """Every order submitted after ``after``, newest first; past MAX_PAGES pages only the newest, with a warning:
+        a sync that read nothing (it used to raise) would leave positions and equity stale for good, and orders
+        older than the ones read are still reached by the fill lookups and order_checks' open-order lookups."""
+        seen: dict[str, AlpacaOrder] = {}
+        cursor: datetime | None = None
+        for _ in range(MAX_PAGES):
+            req = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=PAGE, after=after, until=cursor,
+                                   direction=Sort.DESC, nested=False)
+            page = self._calls.value("list orders", self._calls.call("list orders", functools.partial(self._client.get_orders, req)))
+            new = [o for o in page if str(o.id) not in seen]
+            for o in new:
+                seen[str(o.id)] = o
+            if len(page) < PAGE or not new:
+                return list(seen.values())
+            cursor = min(o.submitted_at for o in page) + timedelta(microseconds=1)
+        log.warning("%s: more than %d orders submitted since %s; read the newest %d only (narrow order_lookback)",
+                    self._where("list orders"), MAX_PAGES * PAGE, f"{after:%Y-%m-%d %H:%M}", len(seen))
+        return list(seen.values())
 
     def list_open_orders(self) -> list[BrokerOrder]:
         return [to_broker_order(o) for o in self._list_orders(QueryOrderStatus.OPEN, None)]
@@ -64,7 +86,7 @@ class AlpacaHistory:
 
     def _orders_window(self, since: datetime, acts: list[dict[str, Any]]) -> dict[str, AlpacaOrder]:
         """Orders submitted within order_lookback before ``since``, plus every order a fill since then touched."""
-        orders = {str(o.id): o for o in self._list_orders(QueryOrderStatus.ALL, self._floor(since) - self._lookback)}
+        orders = {str(o.id): o for o in self._list_window(self._floor(since) - self._lookback)}
         for oid in sorted({str(a.get("order_id")) for a in acts} - orders.keys()):
             op = f"get order {oid}"
             orders[oid] = self._calls.value(op, self._calls.call(op, functools.partial(self._client.get_order_by_id, oid)))
@@ -78,9 +100,22 @@ class AlpacaHistory:
         Still missed: an order older than the lookback canceled or expired since; reconciliation's
         open-order comparison catches those.
         """
+        return self.orders_and_fills_since(since)[0]
+
+    def orders_and_fills_since(self, since: datetime) -> tuple[list[BrokerOrder], list[BrokerFill]]:
+        """list_orders_since and fills_since from one read of the order window and of the fills: the sync asks
+        both every cycle, and the window (every order of the last order_lookback) is most of its requests."""
         acts = self._fill_activities(since)
         orders = self._orders_window(since, acts)
-        return [to_broker_order(o) for o in orders.values() if o.updated_at >= since]
+        cids = {oid: o.client_order_id for oid, o in orders.items()}
+        fills = [activity_to_fill(a, cids.get(str(a.get("order_id")), "")) for a in acts]
+        return [to_broker_order(o) for o in orders.values() if o.updated_at >= since], fills
+
+    def fills_of_orders(self, orders: dict[str, str], since: datetime) -> list[BrokerFill]:
+        """The fills since ``since`` of ``{broker order id: client order id}``: a FILL activity Alpaca posted after
+        the sync's overlap had passed is found here (order_checks asks for orders short of fills)."""
+        return [activity_to_fill(a, orders[str(a.get("order_id"))]) for a in self._fill_activities(since)
+                if str(a.get("order_id")) in orders]
 
     def fills_since(self, since: datetime) -> list[BrokerFill]:
         """Per-execution fills at or after ``since`` from Alpaca's FILL account activities.

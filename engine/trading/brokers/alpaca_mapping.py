@@ -150,12 +150,17 @@ def to_position(p: AlpacaPosition) -> BrokerPosition:
     )
 
 
+def _first(*values: Decimal | None) -> Decimal:
+    """The first value Alpaca gave: an equity of 0 is a value (a wiped-out account), not a missing field."""
+    return next((v for v in values if v is not None), Decimal(0))
+
+
 def to_account(a: TradeAccount) -> BrokerAccount:
-    cash = dec(a.cash) or Decimal(0)
+    cash = _first(dec(a.cash))
     return BrokerAccount(
         cash=cash,
-        equity=dec(a.equity) or dec(a.portfolio_value) or cash,
-        buying_power=dec(a.buying_power) or Decimal(0),
+        equity=_first(dec(a.equity), dec(a.portfolio_value), cash),
+        buying_power=_first(dec(a.buying_power)),
         currency=a.currency or "USD",
     )
 
