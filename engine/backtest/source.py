@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from engine.market.csv_source import COLUMNS
+from engine.market.csv_vol_index import VolIndexCursor
 from engine.market.types import Bar, MarketUpdate
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,14 +39,10 @@ class FrameReplaySource:
         self._starts = np.searchsorted(tvals, self._times, side="left")
         self._ends = np.searchsorted(tvals, self._times, side="right")
         self._cursor = 0
-        self._vol = vol_index.reset_index(drop=True) if vol_index is not None and len(vol_index) else None
-        self._vol_name = vol_index_symbol or "VIX"
-        self._vol_t = (self._vol["timestamp"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
-                       if self._vol is not None else np.empty(0, "datetime64[us]"))
-        self._vol_cursor = 0
+        self._vol_points = VolIndexCursor(vol_index, vol_index_symbol or "VIX")
 
     def vol_index_symbol(self) -> str | None:
-        return self._vol_name if self._vol is not None else None
+        return self._vol_points.name if self._vol_points.frame is not None else None
 
     def symbols(self) -> list[str]:
         return list(self._symbols)
@@ -77,16 +74,7 @@ class FrameReplaySource:
                 for sym, us, *vals in zip(self._sym[a:b].tolist(), self._us[a:b].tolist(), *cols, strict=True)]
         have = {bar.symbol for bar in bars}
         return MarketUpdate(bars=bars, stale_symbols=[s for s in self._symbols if s not in have],
-                            vol_index=self._vol_points(self._times[i]))
-
-    def _vol_points(self, upto: np.datetime64) -> list[Bar]:
-        """Index points after the previous poll's up to `upto` (CsvReplaySource._vol_points' rule)."""
-        if self._vol is None:
-            return []
-        a, b = self._vol_cursor, int(np.searchsorted(self._vol_t, upto, side="right"))
-        self._vol_cursor = max(a, b)
-        ts, val = self._vol["timestamp"].iloc[a:b].tolist(), self._vol["close"].iloc[a:b].tolist()
-        return [Bar(self._vol_name, t.to_pydatetime(), v, v, v, v, 0.0) for t, v in zip(ts, val, strict=True)]
+                            vol_index=self._vol_points.points(self._times[i]))
 
     def last_polled_us(self) -> int | None:
         """The time (UTC microseconds) of the newest bars handed out; None before the first poll."""
@@ -94,11 +82,12 @@ class FrameReplaySource:
 
     def resume_after(self, last_ts: datetime | None) -> None:
         if last_ts is None:
-            self._cursor = self._vol_cursor = 0
+            self._cursor = 0
+            self._vol_points.resume_after(None)
             return
         naive = np.datetime64(last_ts.astimezone(UTC).replace(tzinfo=None), "us")
         self._cursor = int(np.searchsorted(self._times, naive, side="right"))
-        self._vol_cursor = int(np.searchsorted(self._vol_t, naive, side="right"))
+        self._vol_points.resume_after(naive)
 
     def has_bar(self, symbol: str) -> bool:
         """Does the next poll carry a bar of `symbol`?"""

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.market.csv_vol_index import VOL_INDEX_FILES, load_vol_index_csv
+from engine.market.csv_vol_index import VOL_INDEX_FILES, VolIndexCursor, load_vol_index_csv
 from engine.market.types import Bar, MarketDataError, MarketUpdate
 
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -249,9 +249,7 @@ class CsvReplaySource:
         self._starts = np.searchsorted(tvals, self._times, side="left")
         self._ends = np.searchsorted(tvals, self._times, side="right")
         self._cursor = 0
-        self._vol_t = (self._vol["timestamp"].dt.tz_localize(None).to_numpy() if self._vol is not None
-                       else np.empty(0, "datetime64[ns]"))
-        self._vol_cursor = 0
+        self._vol_points = VolIndexCursor(self._vol, self._vol_name)
 
     @staticmethod
     def _vol_index_key(files: dict[str, Path], wanted: str | None) -> str | None:
@@ -293,23 +291,15 @@ class CsvReplaySource:
         ]
         have = {bar.symbol for bar in bars}
         return MarketUpdate(bars=bars, stale_symbols=[s for s in self._frames if s not in have],
-                            vol_index=self._vol_points(self._times[last - 1]))
-
-    def _vol_points(self, upto: np.datetime64) -> list[Bar]:
-        """Index points after the previous poll's up to ``upto`` (the poll's newest bar time)."""
-        if self._vol is None:
-            return []
-        a, b = self._vol_cursor, int(np.searchsorted(self._vol_t, upto, side="right"))
-        self._vol_cursor = max(a, b)
-        ts, val = self._vol["timestamp"].iloc[a:b].tolist(), self._vol["close"].iloc[a:b].tolist()
-        return [Bar(str(self._vol_name), t.to_pydatetime(), v, v, v, v, 0.0) for t, v in zip(ts, val, strict=True)]
+                            vol_index=self._vol_points.points(self._times[last - 1]))
 
     def resume_after(self, last_ts: datetime | None) -> None:
         if last_ts is None:
-            self._cursor = self._vol_cursor = 0
+            self._cursor = 0
+            self._vol_points.resume_after(None)
             return
         if last_ts.tzinfo is None:
             last_ts = last_ts.replace(tzinfo=UTC)
         naive = np.datetime64(last_ts.astimezone(UTC).replace(tzinfo=None), "us")
         self._cursor = int(np.searchsorted(self._times, naive, side="right"))
-        self._vol_cursor = int(np.searchsorted(self._vol_t, naive, side="right"))
+        self._vol_points.resume_after(naive)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.market.types import MarketDataError
+from engine.market.types import Bar, MarketDataError
 
 VOL_INDEX_FILES = ("VIX", "INDIAVIX")  # file stems read as the implied-volatility index when present
 _TS_ALIASES = ("timestamp", "date", "datetime", "time")
@@ -53,3 +53,29 @@ def load_vol_index_csv(path: str | Path) -> pd.DataFrame:
         i = int(back[0]) + 1
         raise _fail(path, int(lines[i]), "timestamp", "timestamps must be strictly increasing")
     return pd.DataFrame({"timestamp": ts, "close": val})
+
+
+class VolIndexCursor:
+    """Hands an index series (timestamp, close) out poll by poll: each poll gets the points after the previous
+    poll's up to its newest bar's time. One rule for the live CSV source and a backtest's replay, so both give
+    the regime the same points at the same bars."""
+
+    def __init__(self, frame: pd.DataFrame | None, name: str | None) -> None:
+        self.frame = frame.reset_index(drop=True) if frame is not None and len(frame) else None
+        self.name = name
+        self._t = (self.frame["timestamp"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
+                   if self.frame is not None else np.empty(0, "datetime64[us]"))
+        self._cursor = 0
+
+    def points(self, upto: np.datetime64) -> list[Bar]:
+        """The points after the previous call's up to `upto` (naive UTC), as flat bars of the index."""
+        if self.frame is None:
+            return []
+        a, b = self._cursor, int(np.searchsorted(self._t, upto, side="right"))
+        self._cursor = max(a, b)
+        ts, val = self.frame["timestamp"].iloc[a:b].tolist(), self.frame["close"].iloc[a:b].tolist()
+        return [Bar(str(self.name), t.to_pydatetime(), v, v, v, v, 0.0) for t, v in zip(ts, val, strict=True)]
+
+    def resume_after(self, naive: np.datetime64 | None) -> None:
+        """Hand out only points after `naive` (UTC) from now on; None: from the start."""
+        self._cursor = 0 if naive is None else int(np.searchsorted(self._t, naive, side="right"))
