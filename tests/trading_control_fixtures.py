@@ -57,11 +57,11 @@ def make_ctx(tmp_path: Path, clock: Clock | None = None, url: str | None = None)
 
 @contextmanager
 def broker_context(tmp_path: Path, url: str, make_broker: Callable[[ManualClock], Broker],
-                   limits: RiskLimits) -> Iterator[EngineContext]:
-    """An engine context (no market source) on the seeded market at T0 whose broker is `make_broker(clock)`,
-    synced once first: the gateway refuses orders until there is an account snapshot."""
+                   limits: RiskLimits, start: datetime | None = None) -> Iterator[EngineContext]:
+    """An engine context (no market source) on the seeded market at `start` (T0) whose broker is
+    `make_broker(clock)`, synced once first: the gateway refuses orders until there is an account snapshot."""
     store = open_store(url, migrate=True)
-    clock = ManualClock(T0)
+    clock = ManualClock(start or T0)
     seed_market(store, clock)
     settings = load_settings(database_url=url, market_source="csv", csv_dir=tmp_path)
     context = EngineContext(settings=settings, store=store, clock=clock, broker=make_broker(clock), source=None)

@@ -16,8 +16,6 @@ from sqlalchemy import func, select
 
 from engine.clock import ManualClock
 from engine.context import EngineContext
-from engine.settings import load_settings
-from engine.store.migrate import open_store
 from engine.store.models import FillRow, OrderRow
 from engine.trading.brokers import alpaca_history
 from engine.trading.brokers.alpaca import AlpacaBroker
@@ -30,7 +28,7 @@ from engine.trading.reconcile import accept_broker_truth, reconcile
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import LOOSE, seed_market
+from tests.trading_control_fixtures import LOOSE, broker_context
 
 D = Decimal
 
@@ -43,18 +41,12 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    store = open_store(any_db_url, migrate=True)
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    seed_market(store, clock)
-    settings = load_settings(database_url=any_db_url, market_source="csv", csv_dir=tmp_path)
-    broker = AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
-                          retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
-    context = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=None)
-    try:
-        sync_from_broker(context, LOOSE)
+    def broker(clock: ManualClock) -> AlpacaBroker:
+        return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
+                            retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
+
+    with broker_context(tmp_path, any_db_url, broker, LOOSE, start=datetime.now(UTC).replace(microsecond=0)) as context:
         yield context
-    finally:
-        store.dispose()
 
 
 def _buy(ctx: EngineContext, key: str, qty: int, limit: Decimal | None = None, tif: str = "day") -> str:
