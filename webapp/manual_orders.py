@@ -9,7 +9,6 @@ from typing import Any
 from engine.params.versions import active_params
 from engine.trading import gateway, instruments
 from engine.trading.brokers.base import OrderSide, OrderType
-from engine.trading.risk_limits import active_limits
 from engine.trading.ticket_size import ticket_size
 from webapp import trading_queries
 from webapp.context import get_context
@@ -101,7 +100,8 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
     ctx = get_context()
     if (refusal := not_tradable(ctx, intent.symbol)) is not None:  # the gateway refuses it too; say so at once
         return False, f"Not sent: {refusal}."
-    result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual", limits=active_limits(ctx.store))
+    # no limits passed: the gateway reads the active version's in the order's transaction (one version per order)
+    result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual")
     trading_queries.forget()
     what = f"{intent.side.value} {intent.qty} {intent.symbol}" + (
         f" limit {intent.limit_price}" if intent.limit_price is not None else " at market")

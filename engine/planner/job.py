@@ -57,6 +57,8 @@ def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: Tr
     if not execute:
         return plan
     key = f"{preset.name}:{cycle_ts.isoformat() if cycle_ts else 'none'}"
+    # made on params.version_id: once another version is active the gateway refuses the rest ("re-plan"), and the
+    # next cycle plans on it (engine/trading/order_limits.py)
     outcomes = send_plan(ctx, plan, PLANNER_ACTOR, origin="planner", key=key,
                          limits=RiskLimits.from_params(params), param_version_id=params.version_id, leading=leading,
                          claim=stamp)

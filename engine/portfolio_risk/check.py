@@ -1,51 +1,35 @@
 """The gateway's portfolio check: would this order leave the book above a portfolio limit?
 
 Called inside the gateway's order transaction after the per-order checks passed, with the facts
-it gathered; the book includes our open orders (what the book becomes once they fill).
+it gathered and the limits of the parameter version its per-order checks used (one read:
+engine/trading/order_limits.py); the book includes our open orders (what the book becomes once they fill).
 """
 from __future__ import annotations
 
 import logging
-import threading
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.params.versions import get_version
 from engine.portfolio_risk import report as risk_report
 from engine.portfolio_risk.book import history, read_book
 from engine.portfolio_risk.limits import PortfolioLimits, breaches, order_breach
 from engine.portfolio_risk.store_io import user_scenarios
 from engine.protocols import BarHistory
-from engine.store.models import ParamVersion
+from engine.trading.order_limits import active_version_limits
 from engine.trading.risk import OrderFacts, RiskRejection
 
 log = logging.getLogger(__name__)
-_LIMITS: dict[tuple[str, int | None, str | None], PortfolioLimits] = {}
-_LOCK = threading.Lock()
 
 
 def limits_for(session: Session) -> PortfolioLimits:
     """The active parameter version's portfolio limits, parsed once per (database, version, content)."""
-    row = session.execute(select(ParamVersion.id, ParamVersion.content_hash).where(ParamVersion.is_active.is_(True))
-                          .order_by(ParamVersion.id.desc()).limit(1)).first()
-    vid, digest = (row[0], row[1]) if row is not None else (None, None)
-    key = (str(session.get_bind().engine.url), vid, digest)
-    with _LOCK:
-        cached = _LIMITS.get(key)
-    if cached is not None:
-        return cached
-    limits = PortfolioLimits.from_params(get_version(session, vid) if vid is not None else None)
-    with _LOCK:
-        if len(_LIMITS) > 8:
-            _LIMITS.clear()
-        _LIMITS[key] = limits
-    return limits
+    return active_version_limits(session)[2]
 
 
 def check_order(session: Session, f: OrderFacts, limits: PortfolioLimits | None = None,
                 bars: BarHistory | None = None) -> RiskRejection | None:
     """A RiskRejection naming the portfolio limit the order would breach (and worsen), else None.
+    `limits`: the gateway's, read with its per-order limits; None reads the active version's.
     `bars`: a backtest's bars in memory, read instead of the store's (the same rows)."""
     if f.reduces or f.equity is None or f.equity <= 0:
         return None  # reductions are always allowed; no equity: the gross-exposure check already refused

@@ -1,9 +1,10 @@
 """The order gateway: the one path from an order intent to a broker.
 
-One store transaction reads the trading state (locked), runs the pre-trade checks and records
-the order (pending_new) or its rejection; only after that commits is the broker called. So a
-HALT written by anyone (web, CLI, another engine) stops the very next order, and a crash after
-the commit leaves a pending_new row that sync resolves by its deterministic client order id.
+One store transaction reads the trading state (locked) and the active parameter version's limits
+(engine/trading/order_limits.py), runs the pre-trade checks and records the order (pending_new) or its
+rejection; only after that commits is the broker called. So a HALT or a new version written by anyone (web, CLI,
+another engine) applies to the very next order, and a crash after the commit leaves a pending_new row that sync
+resolves by its deterministic client order id.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from engine.trading.equity import read_marks
 from engine.trading.halt_after_send import cancel_if_halted
 from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
 from engine.trading.marks import latest_closes, projected_gross, symbol_data_time
+from engine.trading.order_limits import WindowStart, order_limits, record_refusal, window_start
 from engine.trading.orders import apply_broker_order, open_order_deltas
 from engine.trading.risk import FLATTEN_ORIGINS, OrderFacts, RiskRejection, check_trading_state, run_checks
 from engine.trading.risk_limits import RiskLimits, active_limits
@@ -153,55 +155,66 @@ def _record(session: Session, intent: OrderIntent, coid: str, actor: str, origin
 
 def submit(ctx: ControlContext, intent: OrderIntent, actor: str, origin: str, limits: RiskLimits | None = None,
            param_version_id: int | None = None) -> GatewayResult:
-    """Check, record, then send one order. Never raises for a rejection or an unreachable broker."""
+    """Check, record, then send one order. Never raises for a rejection or an unreachable broker.
+    `limits`, `param_version_id`: what the caller decided on (their meaning: engine/trading/order_limits.py)."""
     if not intent.idempotency_key:
         raise GatewayError(f"order for {intent.symbol} has no idempotency key; the caller must give one per intent")
-    limits = limits or active_limits(ctx.store)
     coid = client_order_id_for(origin, intent.idempotency_key, intent.symbol, intent.side)
     throttled = _throttle(ctx, origin)  # before the transaction: a HALT written while it waits still stops it
     now = ctx.clock.now()  # wall clock: the audit row, state changes, the stale-data check
     market = market_clock_of(ctx)  # read before the transaction: it may look the shared market clock up
+    since = window_start(market, now, limits or active_limits(ctx.store))
     try:
-        row, facts, rejection = _check_and_record(ctx, intent, coid, actor, origin, now, limits, param_version_id,
-                                                  at=market.now(), rejections_since=rejection_since(market, now, limits),
-                                                  forced=throttled)
+        row, facts, rejection, used = _check_and_record(ctx, intent, coid, actor, origin, now, limits,
+                                                        param_version_id, at=market.now(), since=since, forced=throttled)
     except IntegrityError:  # the same client order id committed by a concurrent caller: that order stands
         with ctx.store.read() as s:
             return _result(s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one(), duplicate=True)
+    if row is None:  # refused unchecked (a plan made on a replaced parameter version): nothing recorded
+        return GatewayResult(coid, OrderStatus.REJECTED, False, rejection.reason if rejection else None,
+                             rejection.check if rejection else None)
     if row.status != OrderStatus.PENDING_NEW.value or facts is None:
         return _result(row, duplicate=facts is None, check=rejection.check if rejection else None)
-    return _send(ctx, row, actor, limits, intent, facts)
+    return _send(ctx, row, actor, used, intent, facts)
 
 
 def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor: str, origin: str, now: datetime,
-                      limits: RiskLimits, param_version_id: int | None, *, at: datetime | None = None,
-                      rejections_since: datetime | None = None, forced: RiskRejection | None = None,
-                      ) -> tuple[OrderRow, OrderFacts | None, RiskRejection | None]:
-    """The one transaction: lock the state, dedupe, check, record (facts None = an existing order).
+                      limits: RiskLimits | None, param_version_id: int | None, *, at: datetime | None = None,
+                      since: WindowStart, forced: RiskRejection | None = None,
+                      ) -> tuple[OrderRow | None, OrderFacts | None, RiskRejection | None, RiskLimits]:
+    """The one transaction: lock the state, dedupe, read the limits, check, record; returns the limits used too
+    (facts None = an existing order; row None = refused unchecked: the caller's parameter version was replaced).
 
     `now` is the wall clock (audit, state changes, data freshness); `at` the market clock the order row carries."""
     with ctx.store.write() as s:
         epoch = check_fence(s, ctx)  # an engine records an order only under the lease epoch it holds (engine/lease.py)
         _lock_state(s, now)  # first: concurrent gateways queue here, so the dedupe below sees committed rows
         existing = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one_or_none()
+        chosen = order_limits(s, limits, param_version_id)  # after the lock: the version committed before us
+        limits = chosen.risk
         if existing is not None:
-            return existing, None, None
+            return existing, None, None, limits
+        if chosen.refusal is not None:
+            record_refusal(s, now, actor, intent.symbol, chosen.refusal, client_order_id=coid, origin=origin,
+                           why=intent.reason)
+            return None, None, chosen.refusal, limits
         simulated = str(getattr(getattr(ctx, "settings", None), "market_source", "")) == "simulated"
         facts = gather_facts(s, intent, actor, origin, now, wall_clock_bars=not simulated,
                              index_symbol=source_index_symbol(ctx), index_tradable=index_is_tradable(ctx))
-        rejection = forced or run_checks(facts, limits) or portfolio_check(s, facts, bars=getattr(ctx, "bars", None))  # issue 17
-        row = _record(s, intent, coid, actor, origin, now, rejection, param_version_id, at=at)
+        rejection = (forced or run_checks(facts, limits)
+                     or portfolio_check(s, facts, chosen.portfolio, bars=getattr(ctx, "bars", None)))  # issue 17
+        row = _record(s, intent, coid, actor, origin, now, rejection, chosen.version_id, at=at)
         row.lease_epoch = epoch
         if rejection is not None:
             if rejection.check in _STATE_TRIGGERS:
                 tighten(s, now, trading_state.TradingState(getattr(limits, _STATE_TRIGGERS[rejection.check])),
                         rejection.reason, RISK_ACTOR)
             s.flush()
-            rejection_trigger(s, now, limits, since=rejections_since)
+            rejection_trigger(s, now, limits, since=since(limits))
         elif origin in FLATTEN_ORIGINS and facts.state is not trading_state.TradingState.ACTIVE:
             audit.record(s, now, actor, "order.flatten_override", target=intent.symbol,
                          details={"client_order_id": coid, "state": facts.state.value, "why": intent.reason})
-    return row, facts, rejection
+    return row, facts, rejection, limits
 
 
 def _throttle(ctx: ControlContext, origin: str) -> RiskRejection | None:

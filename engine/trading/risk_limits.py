@@ -1,12 +1,12 @@
 """The limits every pre-trade check and automatic trigger reads: RiskLimits from the active parameter version's
 TradingRisk sheet (the schema's defaults when there is none), read once per use so an applied version takes effect
-on the next order.
+on the next order: the gateway reads them inside each order's transaction (engine/trading/order_limits.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    """Pre-trade limits and automatic-trigger thresholds. Field names are the parameter names."""
+    """Pre-trade limits and automatic-trigger thresholds. Field names are the parameter names.
+
+    `version_id`: the stored parameter version they were read from (None: built by hand, or from an unsaved set).
+    The gateway treats limits read from a version as a snapshot and checks each order against the version active
+    in its transaction instead (engine/trading/order_limits.py); limits built by hand are used as given."""
 
     max_order_qty: Decimal = Decimal(10_000)
     max_order_notional: Decimal = Decimal(250_000)
@@ -44,6 +48,7 @@ class RiskLimits:
     halt_on_broker_circuit_open: bool = True
     reconciliation_tolerance: Decimal = Decimal(1)  # USD of cash/position value difference -> REDUCING
     market_timezone: str = "Asia/Kolkata"  # MasterConfiguration's: the daily loss counts from this zone's midnight
+    version_id: int | None = field(default=None, compare=False)
 
     @classmethod
     def from_params(cls, ps: ParamSet | None) -> RiskLimits:
@@ -70,6 +75,7 @@ class RiskLimits:
                     kwargs[f.name] = type(default)(raw)
         if ps is not None:
             kwargs["market_timezone"] = market_timezone(ps)
+            kwargs["version_id"] = ps.version_id
         return cls(**kwargs)
 
 

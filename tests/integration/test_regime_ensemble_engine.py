@@ -12,6 +12,7 @@ from engine.planner.job import run_planner_job
 from engine.planner.portfolio import portfolio_state
 from engine.regime.ensemble import store as model_store
 from engine.regime.ensemble.job import refit_if_due
+from engine.regime.ensemble.model_key import model_key
 from engine.regime.testing import edited
 from engine.store.current_regime import current_regime
 from engine.store.models import EnsembleModelRow, PlannerPlan, RegimeSnapshot
@@ -28,7 +29,7 @@ def test_refit_job_stores_a_model_and_live_snapshots_carry_verdicts(any_db_url: 
     assert refit_if_due(ctx) is None  # not due again until update_frequency new bars arrived
     with ctx.store.read() as session:
         row = session.get(EnsembleModelRow, model_id)
-        assert row is not None and row.params_hash == params.content_hash and row.param_version_id == params.version_id
+        assert row is not None and row.params_hash == model_key(params) and row.param_version_id == params.version_id
         assert row.n_rows >= 200 and row.data_start < row.data_end and row.fit_seconds > 0
         model = model_store.load(session, model_id)
         assert set(row.metrics["train_agreement"]) == {"hmm", "gmm", "random_forest", "gradient_boost"}

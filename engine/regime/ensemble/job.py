@@ -1,7 +1,7 @@
 """The ensemble's refit job (its own scheduler job, off the live cycle's critical path, the work in a child process).
 
 When at least AdaptiveLearning update_frequency bars have arrived since the newest model's data end
-(or there is no model yet for the active parameters, or a drift asked for a refit after the newest
+(or there is no model yet for the active parameters' model key, engine/regime/ensemble/model_key.py, or a drift asked for a refit after the newest
 model: engine/tuning/drift_job.py), the stored history of the index is replayed
 through the rule-based classifier with the active parameters (the labels) and the four models are fitted
 on it, in a spawned child process (the replay's and fit's memory and libraries leave with it, so the engine
@@ -29,6 +29,7 @@ from engine.regime.dynamics import DynamicsConfig, history_dynamics, hmm_regime_
 from engine.regime.ensemble import store
 from engine.regime.ensemble.config import EnsembleConfig
 from engine.regime.ensemble.features import frame_from_records, matrix
+from engine.regime.ensemble.model_key import model_key
 from engine.regime.ensemble.models import MIN_FIT_ROWS, EnsembleFitError, FittedEnsemble, fit_ensemble
 from engine.regime.replay import replay
 from engine.store import queries
@@ -62,11 +63,12 @@ def refit_if_due(ctx: EngineContext) -> int | None:
         cfg = EnsembleConfig.of(params)
         if not cfg.enabled:
             return None
+        key = model_key(params)  # an edit the fit does not depend on (a risk limit) keeps the model and its cadence
         last_end = session.scalar(select(func.max(EnsembleModelRow.data_end)).where(
-            EnsembleModelRow.symbol == symbol, EnsembleModelRow.params_hash == params.content_hash))
+            EnsembleModelRow.symbol == symbol, EnsembleModelRow.params_hash == key))
         q = select(func.count()).select_from(BarRow).where(BarRow.symbol == symbol)
         new = session.scalar(q.where(BarRow.ts > last_end) if last_end is not None else q) or 0
-        requested = last_end is not None and new > 0 and _refit_requested(session, symbol, params.content_hash)
+        requested = last_end is not None and new > 0 and _refit_requested(session, symbol, key)
         if new < (cfg.refit_every_bars if last_end is not None else MIN_FIT_ROWS + 100) and not requested:
             return None
         bars = queries.bars(session, symbol, TRAIN_BARS + 1)
@@ -78,7 +80,7 @@ def refit_if_due(ctx: EngineContext) -> int | None:
         log.info("%s", exc)
         return None
     with ctx.store.write() as session:
-        model_id = store.save(session, model, symbol, params.version_id, params.content_hash, cfg.method,
+        model_id = store.save(session, model, symbol, params.version_id, key, cfg.method,
                               ctx.clock.now())
     log.info("regime ensemble: model %s fitted on %d bars (%s .. %s) in %.1f s (child process: replay and fit %.1f s)",
              model_id, model.n_rows, model.data_start, model.data_end, model.fit_seconds, time.perf_counter() - t0)

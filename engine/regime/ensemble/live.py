@@ -1,5 +1,6 @@
 """The ensemble in the live regime stage: picks up the newest model the refit job stored for the active
-parameters, and adds its verdict to each new classification (nothing is fitted here).
+parameters' model key (only the parameters a fit depends on: a risk-limit edit keeps the model in force),
+and adds its verdict to each new classification (nothing is fitted here).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from engine.regime.dynamics import DynamicsConfig
 from engine.regime.ensemble import store
 from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
 from engine.regime.ensemble.features import row_of
+from engine.regime.ensemble.model_key import model_key
 from engine.regime.ensemble.stepper import EnsembleStepper
 from engine.regime.types import RegimeOutput
 
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 class EnsembleLive:
     def __init__(self, params: ParamSet, symbol: str) -> None:
         self.cfg = EnsembleConfig.of(params)
-        self.params_hash = params.content_hash
+        self.params_hash = model_key(params)
         self.symbol = symbol
         self.stepper = EnsembleStepper(self.cfg, CalibrationConfig.of(params), DynamicsConfig.of(params))
 

@@ -10,13 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import joblib
-from sqlalchemy import desc, select
+from sqlalchemy import delete, desc, select
 from sqlalchemy.orm import Session
 
 from engine.regime.ensemble.models import FittedEnsemble
 from engine.store.models import EnsembleModelRow
 
-KEEP_MODELS = 5  # older fits of a symbol are deleted (the newest few stay for inspection)
+KEEP_MODELS = 5  # fits kept of a symbol's newest model key (the newest few stay for inspection)
+KEEP_KEYS = 5  # model keys of a symbol that keep a fit: a rollback to recent parameters finds its model at once
 
 
 def dumps(model: FittedEnsemble) -> bytes:
@@ -34,21 +35,32 @@ def loads(blob: bytes) -> FittedEnsemble:
 
 def save(session: Session, model: FittedEnsemble, symbol: str, version_id: int | None, params_hash: str,
          method: str, now: datetime) -> int:
+    """Store a fit under its model key (`params_hash`: engine/regime/ensemble/model_key.py). Older fits are
+    deleted: the newest KEEP_MODELS of this key stay, and the newest one of each of the other newest keys
+    (KEEP_KEYS in all), so a rollback to recent parameters needs no refit before its model is in force."""
     row = EnsembleModelRow(created_at=now, symbol=symbol, param_version_id=version_id, params_hash=params_hash,
                            data_start=model.data_start, data_end=model.data_end, n_rows=model.n_rows,
                            fit_seconds=model.fit_seconds, method=method,
                            metrics={"train_agreement": model.train_agreement, "dynamics": model.dynamics}, blob=dumps(model))
     session.add(row)
     session.flush()
-    old = session.scalars(select(EnsembleModelRow.id).where(EnsembleModelRow.symbol == symbol)
-                          .order_by(desc(EnsembleModelRow.id)).offset(KEEP_MODELS)).all()
-    for oid in old:
-        session.delete(session.get(EnsembleModelRow, oid))
+    seen: dict[str, int] = {}  # key -> fits kept, newest first
+    old = []
+    for oid, key in session.execute(select(EnsembleModelRow.id, EnsembleModelRow.params_hash)
+                                    .where(EnsembleModelRow.symbol == symbol).order_by(desc(EnsembleModelRow.id))):
+        if key not in seen and len(seen) >= KEEP_KEYS:
+            old.append(oid)
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > (KEEP_MODELS if key == params_hash else 1):
+            old.append(oid)
+    if old:
+        session.execute(delete(EnsembleModelRow).where(EnsembleModelRow.id.in_(old)))
     return int(row.id)
 
 
 def newest_id(session: Session, symbol: str, params_hash: str) -> int | None:
-    """The newest model fitted for this symbol under these parameters (other versions' models do not apply)."""
+    """The newest model fitted for this symbol under this model key (models of other keys do not apply)."""
     return session.scalar(select(EnsembleModelRow.id).where(EnsembleModelRow.symbol == symbol,
                                                             EnsembleModelRow.params_hash == params_hash)
                           .order_by(desc(EnsembleModelRow.id)).limit(1))
