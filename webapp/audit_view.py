@@ -19,6 +19,7 @@ from webapp.context import get_context
 
 FIELDS = ("user", "action", "kind", "outcome", "since", "until")
 CSV_COLUMNS = ("id", "ts", "actor", "role", "source", "kind", "action", "target", "outcome", "details")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet reads as a formula (OWASP CSV injection)
 
 
 def _day(value: Any) -> date | None:
@@ -56,6 +57,17 @@ def export_link(values: Mapping[str, Any]) -> str:
     return "/audit.csv" + (f"?{urlencode(query)}" if query else "")
 
 
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell Excel or LibreOffice shows as text: text starting with = + - @ tab or CR gets a leading quote.
+
+    Decided by type, not by look: the audit's text columns (actor, target, details...) hold what people typed
+    (a login attempt's user name is its target), so "-5" there is text and is quoted; a real number (the id) is
+    written as it is, so a negative number stays a number."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_lines(f: aq.AuditFilter) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -63,9 +75,9 @@ def _csv_lines(f: aq.AuditFilter) -> Iterator[str]:
     store = get_context().store
     with store.read() as s:
         for n, event in enumerate(aq.iterate(s, f), start=1):
-            writer.writerow([event["id"], event["ts"].isoformat(), event["actor"], event["role"], event["source"],
-                             event["kind"], event["action"], event["target"], event["outcome"],
-                             aq.readable_details(event["details"], limit=10_000)])
+            writer.writerow([spreadsheet_safe(cell) for cell in (
+                event["id"], event["ts"].isoformat(), event["actor"], event["role"], event["source"], event["kind"],
+                event["action"], event["target"], event["outcome"], aq.readable_details(event["details"], limit=10_000))])
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

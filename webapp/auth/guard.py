@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import dash
 from flask import Flask, Response, g, jsonify, redirect, request, url_for
@@ -32,6 +33,8 @@ CALLBACK_ENDPOINT = "/_dash-update-component"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DASH_APP_KEY = "regimedesk_dash_app"
 MERGED_MAP_KEY = "regimedesk_callback_map"
+FORM_ENDPOINTS = frozenset({"auth_login", "auth_setup", "auth_logout"})  # HTML forms: the token as a form field
+DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def host_name(host: str) -> str:
@@ -143,11 +146,45 @@ def _polling() -> bool:
     return sessions.is_polling(request.args, request.get_json(silent=True))
 
 
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL or an Origin value, lower-cased, without a default port ("" if none)."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return ""
+    scheme, host = parts.scheme.lower(), parts.netloc.rsplit("@", 1)[-1].lower()
+    default = DEFAULT_PORTS.get(scheme)
+    if default and host.endswith(f":{default}"):
+        host = host[: -len(default) - 1]
+    return f"{scheme}://{host}"
+
+
+def _foreign_origin() -> str | None:
+    """The page a state-changing request came from, when the browser says so and it is not this server.
+
+    The served origin is the request's own scheme and Host, as ProxyFix rewrote them behind trusted proxies.
+    The double-submit token alone is not enough: the _csrf_token cookie is readable by script (Dash's renderer
+    reads it), and cookies are shared by every port of a host, so a page on another port could read it."""
+    claimed = request.headers.get("Origin")
+    if claimed is None:
+        referer = request.headers.get("Referer")
+        if not referer:
+            return None  # neither header: not a browser's cross-site request (the token still has to match)
+        claimed = referer
+    served = origin_of(f"{request.scheme}://{request.host}")
+    return None if origin_of(claimed) == served and served else (claimed.strip()[:100] or "an unknown page")
+
+
 def _csrf_refusal() -> Response | None:
     if request.method in SAFE_METHODS:
         return None
+    foreign = _foreign_origin()
+    if foreign is not None:
+        log.warning("refused a %s to %s from another origin: %s", request.method, request.path, foreign)
+        return _refusal(403, f"this request came from {foreign}, not from this server "
+                             f"({request.scheme}://{request.host}): refused. Behind a TLS proxy, set "
+                             "REGIMEDESK_TRUSTED_PROXIES so the server sees its public address")
     given = request.headers.get("X-CSRFToken")
-    if given is None and request.mimetype == "application/x-www-form-urlencoded":
+    if given is None and request.endpoint in FORM_ENDPOINTS and request.mimetype == "application/x-www-form-urlencoded":
         given = request.form.get("csrf_token")
     if sessions.csrf_ok(given):
         return None
@@ -164,13 +201,18 @@ def _check_callback(server: Flask, user_name: str, role: str) -> Response | None
     output = body.get("output") if isinstance(body, dict) else None
     if not isinstance(output, str):
         return _refusal(400, "a callback request needs a JSON body with an 'output' string")
-    needed = callback_role(_callback_map(server), output)
+    callbacks = _callback_map(server)
+    needed = callback_role(callbacks, output)
     if needed is None:
         _audit_refusal(user_name, output, "undeclared", role)
         return _refusal(403, "this callback has no declared role and is refused")
     if not at_least(role, needed):
         _audit_refusal(user_name, output, needed, role)
         return _refusal(403, f"this action needs the {needed} role; you are {role}")
+    if not callable(callbacks[output].get("callback")):  # a clientside callback (Dash's _pages_dummy): Dash's
+        # KeyError would log a traceback per forged request, so any viewer could flood the log
+        log.warning("refused a server call of the clientside callback %s by %s", output[:100], user_name)
+        return _refusal(400, "this callback runs in the browser: there is nothing to call on the server")
     return None
 
 
