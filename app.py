@@ -29,7 +29,7 @@ from webapp.auth.errors import callback_error_alert, on_callback_error
 from webapp.auth.first_run import print_setup_link, refuse_unsafe_binding
 from webapp.auth.install import init_auth
 from webapp.auth.sessions import csrf_token
-from webapp.background import background_manager
+from webapp.background import BoundedDiskcacheManager, background_manager
 from webapp.banner import banner_layout, register_banner_callbacks
 from webapp.cache import init_cache
 from webapp.context import attach
@@ -91,6 +91,9 @@ def create_app(
     if not embedded:
         require_current_schema(ctx.store)
     _forget_unserved_callbacks()
+    manager = background_manager(settings)
+    if isinstance(manager, BoundedDiskcacheManager):
+        manager.watch_store(ctx.store)  # its children fork only while the web's store is not in use
     app = Dash(
         __name__,
         use_pages=True,
@@ -100,7 +103,7 @@ def create_app(
         suppress_callback_exceptions=True,
         title="RegimeDesk",
         update_title="",  # keep the title while a callback runs (Dash: None or "")
-        background_callback_manager=background_manager(settings),  # Regime page what-if (webapp/background.py)
+        background_callback_manager=manager,  # Regime page what-if (webapp/background.py)
         on_error=on_callback_error,  # a callback that fails shows why in one alert; its outputs stay as they were
     )
     server = app.server

@@ -10,6 +10,13 @@ polls for progress. Two managers:
 - **diskcache** otherwise: the job runs in a child process of the web process; the directory sits
   next to a SQLite store (so tests on a temporary store get a temporary cache) and under the
   system temp dir otherwise. Several gunicorn workers on one machine share the directory.
+  BoundedDiskcacheManager bounds the children: at most BACKGROUND_SLOTS run at once on the machine (a registry
+  of running jobs in that shared cache, changed inside its cross-process transaction, so every gunicorn worker
+  counts the same jobs), at most one per login session and callback (a second is refused while the first runs:
+  the page disables Run while it runs, so only a reload, a second tab or a forged request asks twice, and a
+  refusal costs nothing where a replacement would fork and kill per request), and each child runs at a lower
+  priority (BACKGROUND_NICE) with the default signal handlers and exits when its web process is gone, so the
+  engine and the kill switch keep the CPU and no child outlives the server.
 
 With Redis down, starting a job fails within about two seconds (short socket timeouts, one publish retry,
 one result-store reconnect: Celery's defaults waited ~19 s and answered 204 with no word) and the page's
@@ -40,6 +47,7 @@ from engine.context import EngineContext
 from engine.settings import Settings
 from engine.store.db import Store
 from webapp.auth.errors import ALERT_ID
+from webapp.background_disk import BoundedDiskcacheManager
 from webapp.context import EXTENSION_KEY, get_context
 
 log = logging.getLogger(__name__)
@@ -176,7 +184,7 @@ def background_manager(settings: Settings) -> DiskcacheManager | CeleryManager:
         return BoundedCeleryManager(celery_app(settings), redis_where(settings.cache_url), expire=RESULT_EXPIRE_SECONDS)
     path = cache_dir(settings)
     path.mkdir(parents=True, exist_ok=True)
-    return DiskcacheManager(diskcache.Cache(str(path)), expire=RESULT_EXPIRE_SECONDS)
+    return BoundedDiskcacheManager(diskcache.Cache(str(path)), expire=RESULT_EXPIRE_SECONDS)
 
 
 @contextmanager
