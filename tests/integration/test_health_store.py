@@ -176,7 +176,7 @@ def test_disk_is_measured_where_the_database_lives_not_in_the_current_directory(
 
     from sqlalchemy import text
 
-    from engine.health.checks import check_disk
+    from engine.health.host_checks import check_disk
 
     ctx = _ctx(any_db_url)
     if any_db_url.startswith("sqlite"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.health.checks import grade_disk_usage
+from engine.health.host_checks import grade_disk_usage
 
 GB = 10**9
 
