@@ -55,7 +55,9 @@ def test_a_bad_grid_edit_is_refused_and_the_stored_edits_stay(web, event: dict, 
     response = _grid_edit(client, deps, [event], {ATR: 20})
     assert response.status_code == 200
     got = response.get_json()["response"]
-    assert "parameters-edits" not in got  # the store keeps the good edit it had
+    # the store keeps the good edit it had: sent again unchanged, so the grids redraw and the refused cell shows the
+    # value in force again (pages/parameters.py collect_edits)
+    assert got["parameters-edits"]["data"] == {ATR: 20}
     text = json.dumps(got["parameters-message"], ensure_ascii=False)
     assert "Not taken" in text and words in text and "invalid literal" not in text
 
