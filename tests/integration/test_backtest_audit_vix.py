@@ -2,26 +2,19 @@
 its points to the regime engine exactly as the live CSV source does, so both classify the same regimes."""
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine import jobs
 from engine.backtest.inputs import BacktestSpec, load_csv_dir, load_csv_folder, preset_from_file
-from engine.backtest.presets import use_presets
 from engine.backtest.runner import run_backtest
 from engine.backtest.source import FrameReplaySource
-from engine.clock import ManualClock
-from engine.cycle import EngineCycle
 from engine.market.csv_source import CsvReplaySource
 from engine.params import default_params
-from engine.params.versions import apply_version
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.current_regime import effective_names
+from tests.engine_run import live_csv_run
 from tests.integration import backtest_data
 
 
@@ -51,27 +44,8 @@ def test_the_backtest_reads_vix_csv_as_the_vol_index_and_polls_it_as_the_csv_sou
 
 def _live_regimes(url: str, folder: Path, preset, bars: int) -> list[tuple]:  # type: ignore[no-untyped-def]
     """The engine's own jobs over the folder with the CSV source, one bar per tick (test_backtest_live_parity)."""
-    settings = load_settings(database_url=url, market_source="csv", csv_dir=folder, csv_index_symbol="IDX",
-                             broker="paper", paper_starting_cash=250_000.0, autotrade=True, warmup_polls=0,
-                             paper_slippage_bps=2.0, paper_commission_per_share=0.005, paper_participation=0.25)
-    clock = ManualClock()
-    ctx = build_context(settings, with_source=True, migrate=True, clock=clock)
-    try:
-        jobs.ensure_instruments(ctx)
-        apply_version(ctx.store, default_params(), "test", "cli", clock=clock)
-        use_presets(ctx, preset, {}, [str(r.regime_name) for r in default_params().table("RegimeParameters")])
-        cycle = EngineCycle()
-        cycle.startup(ctx)
-        for _ in range(bars):
-            clock.advance(timedelta(seconds=1))
-            cycle.market(ctx)
-            cycle.account(ctx)
-            cycle.risk(ctx)
-            cycle.planner(ctx)
-        with ctx.store.read() as s:
-            return effective_names(s, "IDX")
-    finally:
-        ctx.store.dispose()
+    with live_csv_run(url, folder, preset, bars) as ctx, ctx.store.read() as s:
+        return effective_names(s, "IDX")
 
 
 @pytest.mark.slow  # the engine jobs and a backtest over 60 bars: about 40 s on a busy machine

@@ -3,53 +3,26 @@
 give the same orders and fills."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from engine import jobs
 from engine.backtest.inputs import BacktestSpec, load_csv_dir, preset_from_file
-from engine.backtest.presets import use_presets
 from engine.backtest.runner import run_backtest
-from engine.clock import ManualClock
-from engine.cycle import EngineCycle
 from engine.params import default_params
-from engine.params.versions import apply_version
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import FillRow, OrderRow
+from tests.engine_run import live_csv_run
 from tests.integration import backtest_data
 
 
 def _live_orders(url: str, csv_dir, preset, bars: int) -> tuple[pd.DataFrame, pd.DataFrame]:  # type: ignore[no-untyped-def]
     """Drive the engine's jobs as the scheduler would, one CSV bar per market tick."""
-    settings = load_settings(database_url=url, market_source="csv", csv_dir=csv_dir, csv_index_symbol="IDX",
-                             broker="paper", paper_starting_cash=250_000.0, autotrade=True, warmup_polls=0,
-                             paper_slippage_bps=2.0, paper_commission_per_share=0.005, paper_participation=0.25)
-    clock = ManualClock()
-    ctx = build_context(settings, with_source=True, migrate=True, clock=clock)
-    try:
-        jobs.ensure_instruments(ctx)
-        apply_version(ctx.store, default_params(), "test", "cli", clock=clock)
-        use_presets(ctx, preset, {}, [str(r.regime_name) for r in default_params().table("RegimeParameters")])
-        cycle = EngineCycle()
-        cycle.startup(ctx)
-        for _ in range(bars):
-            clock.advance(timedelta(seconds=1))
-            cycle.market(ctx)
-            cycle.account(ctx)
-            cycle.risk(ctx)
-            cycle.planner(ctx)
-        with ctx.store.read() as s:
-            orders = s.execute(select(OrderRow.client_order_id, OrderRow.symbol, OrderRow.side, OrderRow.qty,
-                                      OrderRow.status).order_by(OrderRow.client_order_id)).all()
-            fills = s.execute(select(FillRow.ts, FillRow.client_order_id, FillRow.symbol, FillRow.side, FillRow.qty,
-                                     FillRow.price, FillRow.commission)
-                              .order_by(FillRow.ts, FillRow.client_order_id)).all()
-    finally:
-        ctx.store.dispose()
+    with live_csv_run(url, csv_dir, preset, bars) as ctx, ctx.store.read() as s:
+        orders = s.execute(select(OrderRow.client_order_id, OrderRow.symbol, OrderRow.side, OrderRow.qty,
+                                  OrderRow.status).order_by(OrderRow.client_order_id)).all()
+        fills = s.execute(select(FillRow.ts, FillRow.client_order_id, FillRow.symbol, FillRow.side, FillRow.qty,
+                                 FillRow.price, FillRow.commission)
+                          .order_by(FillRow.ts, FillRow.client_order_id)).all()
     return (pd.DataFrame(orders, columns=["client_order_id", "symbol", "side", "qty", "status"]),
             pd.DataFrame(fills, columns=["ts", "client_order_id", "symbol", "side", "qty", "price", "commission"]))
 
