@@ -41,17 +41,22 @@ class AlpacaHistory:
         self._lookback = order_lookback
         self._max_history = max_history
 
+    def _page(self, req: GetOrdersRequest, seen: dict[str, AlpacaOrder]) -> tuple[list[AlpacaOrder], bool]:
+        """One page of orders, its new ones added to `seen`; and whether it was the last (short, or nothing new)."""
+        page = self._calls.value("list orders", self._calls.call("list orders", functools.partial(self._client.get_orders, req)))
+        new = [o for o in page if str(o.id) not in seen]
+        for o in new:
+            seen[str(o.id)] = o
+        return page, len(page) < PAGE or not new
+
     def _list_orders(self, status: QueryOrderStatus, after: datetime | None) -> list[AlpacaOrder]:
         """All matching orders, oldest first, paging past Alpaca's 500-per-request limit."""
         seen: dict[str, AlpacaOrder] = {}
         cursor = after
         for _ in range(MAX_PAGES):
             req = GetOrdersRequest(status=status, limit=PAGE, after=cursor, direction=Sort.ASC, nested=False)
-            page = self._calls.value("list orders", self._calls.call("list orders", functools.partial(self._client.get_orders, req)))
-            new = [o for o in page if str(o.id) not in seen]
-            for o in new:
-                seen[str(o.id)] = o
-            if len(page) < PAGE or not new:
+            page, last = self._page(req, seen)
+            if last:
                 return list(seen.values())
             cursor = max(o.submitted_at for o in page) - timedelta(microseconds=1)
         raise BrokerError(f"{self._where('list orders')}: more than {MAX_PAGES * PAGE} {status.value} orders; "
@@ -66,11 +71,8 @@ class AlpacaHistory:
         for _ in range(MAX_PAGES):
             req = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=PAGE, after=after, until=cursor,
                                    direction=Sort.DESC, nested=False)
-            page = self._calls.value("list orders", self._calls.call("list orders", functools.partial(self._client.get_orders, req)))
-            new = [o for o in page if str(o.id) not in seen]
-            for o in new:
-                seen[str(o.id)] = o
-            if len(page) < PAGE or not new:
+            page, last = self._page(req, seen)
+            if last:
                 return list(seen.values())
             cursor = min(o.submitted_at for o in page) + timedelta(microseconds=1)
         log.warning("%s: more than %d orders submitted since %s; read the newest %d only (narrow order_lookback)",
