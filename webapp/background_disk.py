@@ -18,7 +18,7 @@ from typing import Any
 from dash import DiskcacheManager
 from flask import g, has_request_context, request, session
 
-from engine.store.db import Store
+from engine.store.db import Store, guard_sqlite_connections
 from webapp.auth.errors import ALERT_ID
 from webapp.auth.sessions import CSRF_KEY
 
@@ -71,7 +71,10 @@ class ForkGate:
 
     A child forked while another thread is in a SQLite transaction inherits SQLite's in-process lock records
     (the locks themselves stay with the parent) and waits on them until its busy timeout: under a burst of
-    requests a what-if child hung that way, holding its slot."""
+    requests a what-if child hung that way, holding its slot. A child forked while another thread opens or closes
+    an SQLite connection inherits SQLite's process-wide mutex locked and hangs for good (159 of 200 forks in a
+    probe): connections are opened and closed inside the gate too (the store's through its connect guard, the
+    job cache's by BoundedDiskcacheManager._cache)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -119,14 +122,18 @@ class ForkGate:
         self._forking = False
 
     def watch(self, engine: Any) -> None:
-        """Count the engine's checked-out connections (a pooled, checked-in connection holds no SQLite lock)."""
+        """Count the engine's checked-out connections (a pooled, checked-in connection holds no SQLite lock), and
+        open and close its connections inside the gate (their first one too, with SQLAlchemy's first queries)."""
         from sqlalchemy import event  # local import: only stores that are watched need it
 
         if engine.dialect.name != "sqlite" or getattr(engine, "_regimedesk_fork_gate", None) is self:
             return
         event.listen(engine, "checkout", lambda _dbapi, record, _proxy: self.enter(id(record)))
         event.listen(engine, "checkin", lambda _dbapi, record: self.leave(id(record)))  # dbapi None if invalidated
+        guard_sqlite_connections(engine, self.using)
         engine._regimedesk_fork_gate = self
+        with self.using(), engine.connect():
+            pass
 
 
 def _run_child(job_fn: Any, parent: int, args: tuple[Any, ...], gate: ForkGate) -> None:
@@ -162,6 +169,21 @@ class BoundedDiskcacheManager(DiskcacheManager):
         super().__init__(cache, expire=expire)
         self.slots = slots
         self.gate = ForkGate()
+        self._depth = threading.local()  # nested _cache uses by this thread
+
+    @contextmanager
+    def _cache(self) -> Iterator[None]:
+        """Use the job cache inside the ForkGate, and close this thread's cache connection as the outermost use
+        ends: diskcache keeps one connection per thread, and one left open is closed as its thread ends, outside
+        the gate (werkzeug's threaded server ends a thread per request)."""
+        with self.gate.using():
+            self._depth.n = getattr(self._depth, "n", 0) + 1
+            try:
+                yield
+            finally:
+                self._depth.n -= 1
+                if not self._depth.n:
+                    self.handle.close()
 
     def watch_store(self, store: Store) -> None:
         """Fork only while the web's own store is not in use (ForkGate); app.create_app calls this."""
@@ -186,7 +208,7 @@ class BoundedDiskcacheManager(DiskcacheManager):
 
     def _reserve(self, owner: str, what: str) -> str:
         """A slot's token, or REFUSED_OWN / REFUSED_BUSY; one transaction across every web worker."""
-        with self.gate.using(), self.handle.transact():
+        with self._cache(), self.handle.transact():
             running = self._running()
             if owner and any(e.get("owner") == owner and e.get("what") == what for e in running.values()):
                 refusal = REFUSED_OWN
@@ -209,7 +231,7 @@ class BoundedDiskcacheManager(DiskcacheManager):
                 created = psutil.Process(pid).create_time()
             except psutil.Error:
                 pid = None  # finished already
-        with self.gate.using(), self.handle.transact():
+        with self._cache(), self.handle.transact():
             running = self._running()
             if pid is None:
                 running.pop(token, None)
@@ -218,7 +240,7 @@ class BoundedDiskcacheManager(DiskcacheManager):
             self.handle.set(REGISTRY_KEY, running)
 
     def running_jobs(self) -> int:
-        with self.gate.using(), self.handle.transact():
+        with self._cache(), self.handle.transact():
             return len(self._running())
 
     def call_job_fn(self, key: Any, job_fn: Any, args: Any, context: Any) -> Any:
@@ -249,7 +271,7 @@ class BoundedDiskcacheManager(DiskcacheManager):
             if has_request_context():
                 g.regimedesk_background_refused = job
             return self.UNDEFINED
-        with self.gate.using():
+        with self._cache():
             return super().get_result(key, job)
 
     def job_running(self, job: Any) -> bool:
@@ -257,30 +279,30 @@ class BoundedDiskcacheManager(DiskcacheManager):
 
     def terminate_job(self, job: Any) -> None:
         if job not in (REFUSED_OWN, REFUSED_BUSY):
-            with self.gate.using():
+            with self._cache():
                 super().terminate_job(job)
 
     def terminate_unhealthy_job(self, job: Any) -> bool:
         return job not in (REFUSED_OWN, REFUSED_BUSY) and bool(super().terminate_unhealthy_job(job))
 
     def get_progress(self, key: Any) -> Any:
-        with self.gate.using():
+        with self._cache():
             return super().get_progress(key)
 
     def result_ready(self, key: Any) -> bool:
-        with self.gate.using():
+        with self._cache():
             return bool(super().result_ready(key))
 
     def clear_cache_entry(self, key: Any) -> None:
-        with self.gate.using():
+        with self._cache():
             super().clear_cache_entry(key)
 
     def get_or_create_signing_secret(self, generate: Any) -> Any:
-        with self.gate.using():
+        with self._cache():
             return super().get_or_create_signing_secret(generate)
 
     def get_updated_props(self, key: Any) -> Any:
-        with self.gate.using():
+        with self._cache():
             props = super().get_updated_props(key)
         refused = g.get("regimedesk_background_refused") if has_request_context() else None
         if refused:

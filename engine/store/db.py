@@ -14,9 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sqlite3
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -27,6 +30,7 @@ from engine.store.write_gate import NoGate, gate_for
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_POOL_SIZE = 20  # connections an SQLite store keeps open; no overflow, so none is opened and closed per burst
 PG_CONNECT_TIMEOUT_S = 5  # libpq rounds anything below 2 up to 2
 # probe an idle connection after 30 s, every 10 s, give up after 3 unanswered probes (~1 min for a dead peer)
 PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
@@ -36,21 +40,65 @@ class StoreError(Exception):
     """The store cannot be opened or migrated; the message says which database and what to do."""
 
 
+class _ConnectGuard:
+    """What an SQLite engine opens and closes its connections under (nothing, unless guard_sqlite_connections
+    set it)."""
+
+    def __init__(self) -> None:
+        self.guard: Callable[[], AbstractContextManager[Any]] = nullcontext
+
+
+_CONNECT_GUARDS: weakref.WeakKeyDictionary[Engine, _ConnectGuard] = weakref.WeakKeyDictionary()
+
+
+def guard_sqlite_connections(engine: Engine, guard: Callable[[], AbstractContextManager[Any]]) -> None:
+    """Open and close `engine`'s SQLite connections under `guard` (no effect on PostgreSQL).
+
+    The web's background jobs are forked children (webapp/background_disk.py's ForkGate): a child forked while
+    another thread was opening or closing an SQLite connection inherits SQLite's process-wide mutex locked and
+    hangs at its first query. Queries are counted by the pool's checkout events; openings and closings happen
+    outside a checkout, so they run under this guard."""
+    box = _CONNECT_GUARDS.get(engine)
+    if box is not None:
+        box.guard = guard
+
+
+def _configure_sqlite(dbapi_conn: sqlite3.Connection) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def _sqlite_engine(url: str) -> Engine:
+    """A pool of at most SQLITE_POOL_SIZE connections, kept open (an overflow connection was opened and closed
+    per burst of requests), each opened, configured and closed under the engine's connect guard."""
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+    box = _ConnectGuard()
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+    class GuardedConnection(sqlite3.Connection):
+        def close(self) -> None:
+            with box.guard():
+                super().close()
+
+    file_pool: dict[str, Any] = {}
+    if parsed.database and parsed.database != ":memory:":
+        file_pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False,
+                                              "factory": GuardedConnection}, **file_pool)
+    _CONNECT_GUARDS[engine] = box
+
+    @event.listens_for(engine, "do_connect")
+    def _open(dialect, _record, cargs, cparams):
+        with box.guard():
+            dbapi_conn = dialect.loaded_dbapi.connect(*cargs, **cparams)
+            _configure_sqlite(dbapi_conn)
+            return dbapi_conn
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
