@@ -24,6 +24,7 @@ from engine.auth.roles import Role
 from webapp import performance_display as show
 from webapp.auth.access import requires
 from webapp.cache import cache
+from webapp.csv_safety import spreadsheet_safe_csv
 from webapp.market_time import market_clock_label
 from webapp.performance_data import FILLS_SHOWN, VIEW_TTL_SECONDS, account_span, parse_day, performance_view
 from webapp.performance_symbol import symbol_outputs, symbols
@@ -187,4 +188,4 @@ def download_csv(_e: int | None, _t: int | None, _m: int | None, _r: int | None,
     if view is None:
         return no_update
     name, text = show.csv_text(view, kind)
-    return {"content": text, "filename": name, "type": "text/csv"}
+    return {"content": spreadsheet_safe_csv(text), "filename": name, "type": "text/csv"}

@@ -16,10 +16,10 @@ from flask import Flask, Response, request
 
 from engine.store import audit_queries as aq
 from webapp.context import get_context
+from webapp.csv_safety import spreadsheet_safe
 
 FIELDS = ("user", "action", "kind", "outcome", "since", "until")
 CSV_COLUMNS = ("id", "ts", "actor", "role", "source", "kind", "action", "target", "outcome", "details")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet reads as a formula (OWASP CSV injection)
 
 
 def _day(value: Any) -> date | None:
@@ -55,17 +55,6 @@ def _day_after(day: date | None) -> datetime | None:
 def export_link(values: Mapping[str, Any]) -> str:
     query = {k: v for k, v in values.items() if k in FIELDS and isinstance(v, str) and v}
     return "/audit.csv" + (f"?{urlencode(query)}" if query else "")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell Excel or LibreOffice shows as text: text starting with = + - @ tab or CR gets a leading quote.
-
-    Decided by type, not by look: the audit's text columns (actor, target, details...) hold what people typed
-    (a login attempt's user name is its target), so "-5" there is text and is quoted; a real number (the id) is
-    written as it is, so a negative number stays a number."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _csv_lines(f: aq.AuditFilter) -> Iterator[str]:

@@ -25,6 +25,7 @@ from engine.store.db import Store
 from engine.store.models import BacktestRun
 from webapp.backtest_jobs import TABLE, decode_csv_upload
 from webapp.context import EXTENSION_KEY, get_context
+from webapp.csv_safety import spreadsheet_safe_csv
 from webapp.form_ids import FormIdError, parse_id
 from webapp.performance_symbol import fill_roles
 from webapp.regime_colours import with_display_colours
@@ -252,7 +253,9 @@ def download(store: Store, run_id: int, kind: str) -> Any:
         why = _unfinished(runs.get_run(store, run_id))
         if why is not None:
             raise BacktestError(f"{why}, so it has no {kind} (only its parameters.xlsx)")
-        return dcc.send_string(runs.file_text(store, run_id, kind), f"backtest-{run_id}-{kind}")
+        text = runs.file_text(store, run_id, kind)  # stored as the CLI writes it; the web's copy is spreadsheet-safe
+        return dcc.send_string(spreadsheet_safe_csv(text) if kind.endswith(".csv") else text,
+                               f"backtest-{run_id}-{kind}")
     except BacktestError as exc:
         set_props(ids.STATUS, {"children": dbc.Alert(f"Nothing to download: {exc}", color="warning", id=ids.ERROR)})
         return no_update

@@ -44,7 +44,7 @@ def test_typed_user_names_are_exported_as_text_not_formulas(web_app: Any) -> Non
 
 
 def test_numbers_stay_numbers_and_text_is_judged_by_type() -> None:
-    from webapp.audit_view import spreadsheet_safe
+    from webapp.csv_safety import spreadsheet_safe
 
     assert spreadsheet_safe(-5) == -5 and spreadsheet_safe(-1.5) == -1.5 and spreadsheet_safe(42) == 42
     assert spreadsheet_safe("-5") == "'-5"  # typed text that looks like a number is still text
