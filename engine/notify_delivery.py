@@ -125,6 +125,7 @@ class TargetWorker:
         self.queue_size, self.attempts, self.backoff_s = queue_size, attempts, backoff_s
         self.try_timeout_s, self.budget_s, self.on_delivery = try_timeout_s, budget_s, on_delivery
         self.delivered = self.failed = self.dropped = self.unconfirmed = 0
+        self.last_outcome: str | None = None  # DELIVERED / UNCONFIRMED / FAILED of the newest message ended
         self._queue: deque[Message] = deque()
         self._busy = False
         self._cond = threading.Condition()
@@ -201,6 +202,7 @@ class TargetWorker:
             if outcome == FAILED:
                 log.warning("notification %r to %s failed (attempt %d of %d)", message.title, self.shown, tries,
                             self.attempts)
+        self.last_outcome = outcome
         if outcome == DELIVERED:
             self.delivered += 1
         elif outcome == UNCONFIRMED:
