@@ -127,10 +127,15 @@ class Window:
     bars: int
 
 
-def windows(index_ts: pd.Series, cfg: ValidationConfig, setup: BacktestSetup) -> list[Window]:
-    """The out-of-sample folds of the index's timestamps, each cut to its newest traded bars (see the docstring)."""
+def windows(index_ts: pd.Series, cfg: ValidationConfig, setup: BacktestSetup,
+            unseen_from: pd.Timestamp | None = None) -> list[Window]:
+    """The out-of-sample folds of the index's timestamps, each cut to its newest traded bars (see the docstring).
+    `unseen_from`: the first bar a search did not see; no fold trades a bar before it, whatever
+    out_of_sample_testing says (a tuner's candidate scored on its own search bars would look better than it is)."""
     ts = pd.Series(pd.to_datetime(index_ts, utc=True)).sort_values().reset_index(drop=True)
     first = int(len(ts) * (1.0 - cfg.split)) if cfg.out_of_sample else 0
+    if unseen_from is not None:
+        first = max(first, int(ts.searchsorted(pd.Timestamp(unseen_from))))
     bounds = fold_bounds(len(ts) - first, cfg.folds)
     cap = min(setup.max_fold_bars, max(MIN_FOLD_BARS, setup.max_version_bars // max(1, len(bounds))))
     out = []
@@ -163,12 +168,13 @@ def _equity(ps: ParamSet, label: str, setup: BacktestSetup, w: Window, frames: d
 
 
 def validate_by_backtest(current: ParamSet, candidate: ParamSet, setup: BacktestSetup, cfg: ValidationConfig,
-                         *, progress: Progress | None = None,
-                         cancelled: Callable[[], bool] | None = None) -> ValidationReport:
-    """Fold-by-fold backtests of both versions on the held-out tail; raises BacktestCancelled when cancelled."""
+                         *, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+                         unseen_from: pd.Timestamp | None = None) -> ValidationReport:
+    """Fold-by-fold backtests of both versions on the held-out tail (from `unseen_from` on, when a search chose
+    the candidate: see windows); raises BacktestCancelled when cancelled."""
     measure = Measure.of(current)
     index = setup.frames[setup.index_symbol]
-    wins = windows(index["timestamp"], cfg, setup)
+    wins = windows(index["timestamp"], cfg, setup, unseen_from)
     total = sum(2 * w.bars for w in wins) or 1
     done = [0]
     rows: list[dict[str, object]] = []

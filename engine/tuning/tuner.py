@@ -155,7 +155,9 @@ def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, t
         beats, reason = False, ("not accepted: no market frames for the backtest validation, and only a backtest "
                                 "gain out of sample can make a proposal")
     else:
-        report = validate_by_backtest(current, cand, backtest, vcfg, progress=progress, cancelled=cancelled)
+        unseen = pd.Timestamp(bars["timestamp"].iloc[cut]) if cut < len(bars) else pd.Timestamp.max.tz_localize("UTC")
+        report = validate_by_backtest(current, cand, backtest, vcfg, progress=progress, cancelled=cancelled,
+                                      unseen_from=unseen)
         beats, reason = decide(report, bool(changes), target)
     now = time.perf_counter()
     return TuningResult(changes, cand, len(study.trials), now - t0, in_cur, float(best.value or 0.0),

@@ -78,3 +78,16 @@ def test_without_market_frames_nothing_is_accepted() -> None:
     bars, truth, symbol = history()
     result = tune(_current(), bars, truth, trials=2, seed=11, symbol=symbol, only=SPACE)
     assert not result.beats and "only a backtest gain out of sample can make a proposal" in result.reason
+
+
+@pytest.mark.slow  # a tuning run with out_of_sample_testing FALSE, ~30 s
+def test_folds_never_trade_the_search_bars_even_without_out_of_sample_testing() -> None:
+    """The trials search on the first 80% of the bars whatever the workbook says; with out_of_sample_testing FALSE
+    the validation's folds used to be cut from all bars, so the candidate was judged on the bars it was tuned on
+    (and applied automatically, require_human_approval being FALSE by default)."""
+    cur = edited(_current(), {("ValidationFramework", "main", "out_of_sample_testing"): False})
+    result = _run(cur)
+    bars, _truth, _ = history()
+    cut = bars["timestamp"].iloc[int(len(bars) * (1 - 0.2))]  # the first bar the trials did not see
+    folds = result.validation.folds
+    assert len(folds) >= 1 and (folds["start"] >= cut).all(), folds[["start", "end"]]
