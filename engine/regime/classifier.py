@@ -49,7 +49,7 @@ from engine.regime.series import (
     log_returns,
     session_starts,
 )
-from engine.regime.stability import Decision, Proposal, StabilityPolicy
+from engine.regime.stability import Decision, Proposal, StabilityPolicy, shown_confidence
 from engine.regime.transitions import TransitionPolicy
 from engine.regime.types import ModuleResult, RegimeError, RegimeOutput
 from engine.regime.vol_index import VolIndexBuffer, VolIndexLike
@@ -308,7 +308,7 @@ class RegimeClassifier:
                 session_gap=tb.intraday and i > 0 and frame.day[i] != frame.day[i - 1],
                 outsize=bool(noise["outsize"][i - self._off])))
         reg = dec.regime
-        conf = conf_c if reg.regime_id == cand.regime_id else conf_s
+        conf = shown_confidence(dec, cand, conf_c, conf_s)  # a routed adoption shows the candidate's
         return outputs.classified_output(self, i, reg, cand, dec, conf, d_s, t_s, v_s, adx, results, weights,
                                          fired, nl, mtf_r, slot, sens, by, classes,
                                          noise_threshold=noise["threshold"][i - self._off])

@@ -86,6 +86,15 @@ class StabilityState:
         return self.clock - self.entered
 
 
+def shown_confidence(dec: Decision, candidate: RegimeRow, conf_c: float, conf_s: float) -> float:
+    """The bar's confidence: the candidate's when it is the regime shown or a transition was adopted, else the
+    current regime's (staying). A routed adoption (neutral buffer, stepping stone, middle volatility class)
+    moves to a regime other than the candidate on the strength of the candidate's confidence, which cleared
+    max(rule minimum, confidence_threshold): that is the number the move was decided on, not the confidence
+    of staying in the regime just left (batch/kernel.py mirrors this)."""
+    return conf_c if dec.regime.regime_id == candidate.regime_id or dec.transition else conf_s
+
+
 class StabilityPolicy:
     def __init__(self, ps: ParamSet, transitions: TransitionPolicy) -> None:
         s = Parameters(ps).stability_configuration

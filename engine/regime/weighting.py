@@ -5,6 +5,10 @@ w = base (IndicatorConfiguration Weight) x (1 + (VolatilityAdjust - 1) x h) x pr
 clipped to [MinWeight, MaxWeight] when AdaptiveEnabled, then normalised to sum 1 over active modules
 (so a dropped module's weight goes to the others pro rata). h in [0, 1] is how high volatility is
 between the top of the lowest and the bottom of the highest volatility class.
+
+The base is the IndicatorConfiguration Weight whenever the module has a row there, 0 included: a
+deliberate 0 stays 0 (no contribution) unless AdaptiveEnabled, where the documented clip lifts it to
+MinWeight. DynamicWeightageConfig BaseWeight stands in only for a module without such a row.
 """
 from __future__ import annotations
 
@@ -63,6 +67,11 @@ class Weighting:
         self.rules = [(compile_condition(str(r.condition)), parse_adjustments(r.adjustment, ",".join(_seq(r.components))),
                        str(r.condition))
                       for r in Parameters(ps).dynamic_weightage_config.dynamic_weight_adjustment_rules]
+        self.configured = {str(r.indicator_name) for r in Parameters(ps).indicator_configuration.rows}
+
+    def base(self, name: str, base: float, row: WeightRow | None) -> float:
+        """The module's base weight: its IndicatorConfiguration Weight (0 too) when it has a row there."""
+        return base if name in self.configured else (row.base if row else 0.0)
 
     def effective(self, modules: list[tuple[str, str, float, bool]], env: dict[str, Any], h: float,
                   ) -> tuple[dict[str, float], list[str]]:
@@ -74,7 +83,7 @@ class Weighting:
                 raw[name] = 0.0
                 continue
             row = self.rows.get(comp)
-            w = base if base > 0 else (row.base if row else 0.0)
+            w = self.base(name, base, row)
             if row is not None and row.adaptive:
                 w *= 1.0 + (row.vol_adjust - 1.0) * min(max(h, 0.0), 1.0)
                 for _, adj in fired:

@@ -220,7 +220,7 @@ def run(band, vband, h, vfin, slot_r, pen, gap, sgap, spike, outsize, need, pers
             reg = cand
         out_i[0, k], out_i[1, k], out_i[2, k], out_i[3, k], out_i[4, k] = reg, cand, kind >= K_RULE, kind, rix
         out_i[5, k], out_i[6, k], out_i[7, k], out_i[8, k] = code, cix, checks, cur
-        out_f[0, k] = conf_c if reg == cand else conf_s
+        out_f[0, k] = conf_c if reg == cand or kind >= K_RULE else conf_s  # stability.shown_confidence
         out_f[1, k], out_f[2, k], out_f[3, k] = ra, rb, progress
         out_f[4, k] = sf[0] - sf[1]
         out_f[5, k] = _count_eq(recent, si[3], reg) / max(si[3], 1)

@@ -92,11 +92,11 @@ def run(clf: RegimeClassifier, x: Inputs, adx: np.ndarray, counts: dict[str, np.
     # local import: heavy (numba), as kernel above
     from engine.regime.batch import trend
     talt = trend.alternatives(x.t, adx, x.h, x.band, trend.class_edges(f), *x.trend_tables, f.neutral.code)
-    valt = np.array([vx.vol_alt(f, v.code, x.v, x.h, x.vband) for v in f.vol]).reshape(-1, n)
+    valt = np.array([vx.vol_alt(f, v.code, x.v, x.h, x.vband) for v in f.vol]).reshape(len(f.vol), n)  # n may be 0
     agr, mtr, mvr, rsc, rkn, reg_rule = vx.evidence_parts(f, regs, x.t, x.v, x.d, x.env, x.cache)
     need = _need(clf, x.sens, session_gap)
     cnt = np.asarray(np.vstack([counts[k] for k in ("n", "up", "down", "from_up", "from_down", "flat")]
-                               + [counts[f"vol{v.code}"] for v in f.vol]), np.int64).reshape(-1, n)  # no copy of int64
+                               + [counts[f"vol{v.code}"] for v in f.vol]), np.int64).reshape(6 + len(f.vol), n)  # no copy
     par = np.array([tbase.bar_minutes, clf.clock.session_minutes, stab.cooldown, stab.max_per_hour, stab.max_per_day,
                     tp.emergency_threshold, tp.max_emergency, stab.persistence_ratio, stab.min_per_day, stab.margin,
                     stab.signal_strength, stab.accuracy_w, stab.stability_w, stab.target_per_session], dtype=np.float64)

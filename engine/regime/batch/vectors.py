@@ -189,8 +189,8 @@ def evidence_parts(f: Formation, regimes: tuple[RegimeRow, ...], slope: np.ndarr
                 scores.append(sc)
                 knowns.append(known)
             rule_of[k] = row_of[key]
-    sc_all = np.vstack(scores).reshape(-1, n) if scores else np.zeros((1, n))
-    kn_all = np.asarray(np.vstack(knowns), np.int64).reshape(-1, n) if knowns else np.zeros((1, n), np.int64)
+    sc_all = np.vstack(scores).reshape(len(scores), n) if scores else np.zeros((1, n))
+    kn_all = np.asarray(np.vstack(knowns), np.int64).reshape(len(knowns), n) if knowns else np.zeros((1, n), np.int64)
     return agree, mt, mv, sc_all, kn_all, rule_of
 
 
@@ -219,12 +219,12 @@ def weights(w: Weighting, modules: list[tuple[str, str, float]], active: list[np
         fired.append((hit, adj))
     raw: list[np.ndarray | None] = []  # None: a module inactive on every row (weight 0 throughout)
     hc = np.minimum(np.maximum(h, 0.0), 1.0)
-    for (_, comp, base), act in zip(modules, active, strict=True):
+    for (name, comp, base), act in zip(modules, active, strict=True):
         if not act.any():
             raw.append(None)
             continue
         row = w.rows.get(comp)
-        x = np.full(n, base if base > 0 else (row.base if row else 0.0))
+        x = np.full(n, w.base(name, base, row))
         if row is not None and row.adaptive:
             x = x * (1.0 + (row.vol_adjust - 1.0) * hc)
             for hit, adj in fired:
