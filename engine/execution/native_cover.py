@@ -3,21 +3,25 @@
 Shared by the engine's own stop check (engine/execution/protect.py: it leaves to a live native order the
 exit that order carries, so the two never both sell), the native-order manager
 (engine/execution/native_stops.py) and the gateway (engine/trading/gateway.py: Alpaca holds the shares a
-resting stop covers, so any other order closing that position first cancels the stop; the manager places
-a fresh one for what is left on the next tick).
+resting stop covers, so any other order closing that position first cancels the stop and, when the exit
+leaves shares, places the same stop for those at once, in the acting user's name: a ticket sent while the
+engine is down must not leave the rest unprotected; stop + exit never exceed the position).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit
+from engine.lease import check_fence
 from engine.protocols import ControlContext
-from engine.store.models import OrderRow
-from engine.trading.brokers.base import BrokerError, OrderRequest, OrderStatus, OrderType
+from engine.store.models import OrderRow, PositionRow
+from engine.trading.brokers.base import BrokerError, OrderRequest, OrderSide, OrderStatus, OrderType
 from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES, mark_canceled_in_store
 
 log = logging.getLogger(__name__)
@@ -52,8 +56,24 @@ def covered(order: OrderRow | None) -> str | None:
     return COVERS.get(order.order_type)
 
 
-def release_native(ctx: ControlContext, request: OrderRequest) -> str | None:
-    """Before another order closes a position: cancel the native stops holding its shares.
+def _rest_after(ctx: ControlContext, request: OrderRequest) -> Decimal:
+    """The shares of the position `request` closes that it leaves (0: it closes all, or it closes nothing).
+
+    The broker's position (the stop must fit what the broker holds); the stored one when it cannot be read."""
+    try:
+        qty = next((p.qty for p in ctx.broker.get_positions() if p.symbol == request.symbol), Decimal(0))
+    except BrokerError as exc:
+        log.warning("position of %s not read from the broker (%s); using the stored one", request.symbol, exc)
+        with ctx.store.read() as s:
+            row = s.get(PositionRow, request.symbol)
+            qty = row.qty if row is not None else Decimal(0)
+    closes = qty > 0 if request.side is OrderSide.SELL else qty < 0
+    return max(abs(qty) - request.qty, Decimal(0)) if closes else Decimal(0)
+
+
+def release_native(ctx: ControlContext, request: OrderRequest, actor: str) -> str | None:
+    """Before another order closes a position: cancel the native stops holding its shares, and (an exit that
+    leaves shares) place them anew for the rest; both audited in `actor`'s name.
 
     Returns None to go on, or why the order must not be sent (a native stop filled first: the position it
     would close is already gone, and sending would open the opposite one)."""
@@ -64,11 +84,16 @@ def release_native(ctx: ControlContext, request: OrderRequest) -> str | None:
             OrderRow.symbol == request.symbol, OrderRow.side == request.side.value,
             OrderRow.order_type.in_(NATIVE_TYPES), OrderRow.status.in_(OPEN_STATUSES),
             OrderRow.broker_order_id.is_not(None))))
-    canceled = []
+    if not rows:
+        return None
+    rest = _rest_after(ctx, request)  # read before the cancels: the exit has not been sent yet
+    canceled: list[str] = []
+    released: list[str] = []
     for row in rows:
         try:
             ctx.broker.cancel_order(cast(str, row.broker_order_id))  # the query selects non-null ids
             canceled.append(str(row.broker_order_id))
+            released.append(row.client_order_id)
         except BrokerError as exc:
             try:
                 found = ctx.broker.get_order_by_client_id(row.client_order_id)
@@ -80,7 +105,26 @@ def release_native(ctx: ControlContext, request: OrderRequest) -> str | None:
             if found is not None and found.status.is_open:
                 return f"the native {row.order_type} order {row.client_order_id} could not be canceled ({exc})"
             canceled.append(str(row.broker_order_id))
+            released.append(row.client_order_id)
     if canceled:
         mark_canceled_in_store(ctx, canceled)
         log.info("canceled %d native stop(s) on %s before %s", len(canceled), request.symbol, request.client_order_id)
+        _audit_release(ctx, request, actor, released, rest)
+        # local import: native_stops imports the gateway, which imports this module
+        from engine.execution.native_stops import protect_rest
+        try:  # the exit goes out whatever happens here: the engine's tick re-places what is missing
+            for line in protect_rest(ctx, released, rest, actor):
+                log.info("%s (after %s)", line, request.client_order_id)
+        except Exception:  # noqa: BLE001 - a failed replacement must not hold back the trader's exit
+            log.exception("native stop for the %s %s left not re-placed", rest, request.symbol)
     return None
+
+
+def _audit_release(ctx: ControlContext, request: OrderRequest, actor: str, released: list[str], rest: Decimal) -> None:
+    with ctx.store.write() as s:
+        check_fence(s, ctx)
+        for coid in released:
+            audit.record(s, ctx.clock.now(), actor, "stop.native_cancel", target=request.symbol,
+                         details={"client_order_id": coid, "why": f"the exit {request.client_order_id} "
+                                  f"({request.side.value} {request.qty}) closes shares it held",
+                                  "rest": str(rest)})

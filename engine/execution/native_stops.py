@@ -112,10 +112,11 @@ def _cancel(ctx: ControlContext, order: OrderRow) -> bool:
     return True
 
 
-def _audit(ctx: ControlContext, action: str, symbol: str, details: dict[str, object], outcome: str = "ok") -> None:
+def _audit(ctx: ControlContext, action: str, symbol: str, details: dict[str, object], outcome: str = "ok",
+           actor: str = STOP_ACTOR) -> None:
     with ctx.store.write() as s:
         check_fence(s, ctx)
-        audit.record(s, ctx.clock.now(), STOP_ACTOR, action, target=symbol, details=details, outcome=outcome)
+        audit.record(s, ctx.clock.now(), actor, action, target=symbol, details=details, outcome=outcome)
 
 
 def _record_fill(ctx: ControlContext, row: ProtectiveStop, order: OrderRow) -> None:
@@ -134,7 +135,7 @@ def _record_fill(ctx: ControlContext, row: ProtectiveStop, order: OrderRow) -> N
                               "qty": str(order.filled_qty), "price": str(order.filled_avg_price)})
 
 
-def _place(ctx: ControlContext, row: ProtectiveStop, plan: NativePlan) -> str:
+def _place(ctx: ControlContext, row: ProtectiveStop, plan: NativePlan, actor: str = STOP_ACTOR) -> str:
     side = OrderSide.SELL if row.direction > 0 else OrderSide.BUY
     what = (f"trailing stop {plan.trail_percent}%" if plan.trail_percent is not None
             else f"stop at {plan.stop_price}")
@@ -142,13 +143,13 @@ def _place(ctx: ControlContext, row: ProtectiveStop, plan: NativePlan) -> str:
                          idempotency_key=f"native-{row.id}-{plan.qty}-{row.native_order_id or 'first'}",
                          stop_price=plan.stop_price, trail_percent=plan.trail_percent,
                          time_in_force=plan.time_in_force)
-    result = submit(ctx, intent, actor=STOP_ACTOR, origin=NATIVE_ORIGIN)
+    result = submit(ctx, intent, actor=actor, origin=NATIVE_ORIGIN)
     with ctx.store.write() as s:
         check_fence(s, ctx)
         live = s.get(ProtectiveStop, row.id)
         if live is not None:
             live.native_order_id = result.client_order_id
-        audit.record(s, ctx.clock.now(), STOP_ACTOR, "stop.native", target=row.symbol,
+        audit.record(s, ctx.clock.now(), actor, "stop.native", target=row.symbol,
                      details={"stop_id": row.id, "client_order_id": result.client_order_id, "type": plan.order_type.value,
                               "qty": str(plan.qty), "stop": str(plan.stop_price) if plan.stop_price else None,
                               "trail_percent": str(plan.trail_percent) if plan.trail_percent else None,
@@ -157,6 +158,31 @@ def _place(ctx: ControlContext, row: ProtectiveStop, plan: NativePlan) -> str:
                      outcome="ok" if result.accepted else "rejected")
     verdict = "placed" if result.accepted else f"refused ({result.check}: {result.reason})"
     return f"{row.symbol}: native {what} for {plan.qty} {verdict}"
+
+
+def protect_rest(ctx: ControlContext, released: list[str], rest: Decimal, actor: str) -> list[str]:
+    """After another exit released native orders (client order ids `released`): the same stops' orders again,
+    for the `rest` the exit leaves (together never more than the position), placed by `actor` at once.
+
+    Why: the engine's tick would re-place them, but a trader's ticket also works while the engine is down, and
+    those shares were protected at the broker before the ticket."""
+    if rest <= 0 or not released:
+        return []
+    with ctx.store.read() as s:
+        rows = list(s.scalars(select(ProtectiveStop).where(ProtectiveStop.status == "active",
+                                                           ProtectiveStop.native_order_id.in_(released))
+                              .order_by(ProtectiveStop.id)))
+    if not rows:
+        return []
+    if (why_not := _may_place(ctx)) is not None:
+        for row in rows:
+            _audit(ctx, "stop.native_not_replaced", row.symbol, {"stop_id": row.id, "qty": str(rest), "why": why_not},
+                   outcome="refused", actor=actor)
+        return [f"{rows[0].symbol}: native stop for the {rest} left not placed ({why_not})"]
+    for row in rows:  # one stop per position in practice; the first that has a plan takes the rest, never two
+        if (plan := plan_for(row, rest)) is not None:
+            return [_place(ctx, row, plan, actor)]
+    return []
 
 
 def record_native_fills(ctx: ControlContext) -> list[str]:

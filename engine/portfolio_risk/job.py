@@ -1,14 +1,21 @@
 """The risk cycle's portfolio step: figures of the current book, stored; limits breached by market
 moves move trading to REDUCING (audited and notified through the state change) and, when
 `reduce_on_breach` is set, one order per cycle cuts the position whose cut lowers the breach most.
+
+Resting orders that already reduce a position (a take-profit limit, an earlier cut still working) count
+toward its cut, so the cut sent plus those never exceed a quarter of it (no stacking, never a flip). Broker-side
+stop orders are contingent: they neither count nor block (the gateway cancels them before the cut goes out). A
+cut that would not lower the worst excess is never sent: it would repeat every cycle and fix nothing.
 """
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 
@@ -25,7 +32,7 @@ from engine.store.models import OrderRow, RiskSnapshotRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import OrderIntent, submit
-from engine.trading.orders import OPEN_STATUSES
+from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES
 from engine.trading.triggers import RISK_ACTOR, tighten
 
 log = logging.getLogger(__name__)
@@ -35,7 +42,10 @@ REDUCE_FRACTION = 0.25  # each reduction order cuts this share of the chosen pos
 REDUCE_ORIGIN = "risk_reduce"
 # Built once: read every cycle, and building a statement cost more than running it (SQLite).
 _LAST_SNAPSHOT_TS = select(RiskSnapshotRow.ts).order_by(RiskSnapshotRow.id.desc()).limit(1)
-_BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))
+# working (non-contingent) open orders: (symbol, side, remaining); native stops only fire on a price
+_WORKING = select(OrderRow.symbol, OrderRow.side, OrderRow.qty - OrderRow.filled_qty).where(
+    OrderRow.status.in_(OPEN_STATUSES), OrderRow.order_type.not_in(CONTINGENT_TYPES))
+EXCESS_TOLERANCE = 1e-9  # a cut must lower the worst excess by more than float noise to be sent
 _PRUNE_HISTORY = delete(RiskSnapshotRow).where(RiskSnapshotRow.ts < bindparam("before"))
 
 
@@ -55,7 +65,7 @@ def run(ctx: EngineContext) -> CycleResult:
         hist = history(s, book.symbols, limits.risk_lookback_bars, bars=ctx.bars)
         scenarios = user_scenarios(s)
         last_ts = s.scalar(_LAST_SNAPSHOT_TS)
-        busy = set(s.scalars(_BUSY))
+        working = _working(s.execute(_WORKING))
     report = _compute(book, hist, limits, scenarios)
     found = breaches(report, limits)
     with ctx.store.write() as s:
@@ -71,7 +81,7 @@ def run(ctx: EngineContext) -> CycleResult:
             tighten(s, now, trading_state.TradingState.REDUCING, reason[:500], RISK_ACTOR)
     reduced = None
     if found and limits.reduce_on_breach:
-        reduced = _reduce_once(ctx, book, hist, limits, scenarios, found, busy, now)
+        reduced = _reduce_once(ctx, book, hist, limits, scenarios, found, working, now)
     return CycleResult(report, found, reduced)
 
 
@@ -89,27 +99,52 @@ def _cut(qty: float) -> float:
     return float(min(size, max(1, math.ceil(size * REDUCE_FRACTION))))
 
 
+def _working(rows: Iterable[Any]) -> dict[str, dict[str, float]]:
+    """Per symbol and side, the shares open working orders still have to fill."""
+    out: dict[str, dict[str, float]] = {}
+    for sym, side, rest in rows:
+        by_side = out.setdefault(str(sym), {})
+        by_side[str(side)] = by_side.get(str(side), 0.0) + float(rest)
+    return out
+
+
+def _worst(book: risk_report.Book, hist: ReturnsHistory, limits: PortfolioLimits, scenarios: list[UserScenario],
+           names: list[str]) -> float:
+    values = measured(_compute(book, hist, limits, scenarios), limits)
+    return max(values.get(n, 0.0) / limit_of(n, limits) for n in names)
+
+
 def choose_reduction(book: risk_report.Book, hist: ReturnsHistory, limits: PortfolioLimits,
-                     scenarios: list[UserScenario], found: list[Breach], skip: set[str]) -> tuple[str, float] | None:
-    """(symbol, shares) whose cut leaves the smallest worst excess over the breached limits."""
+                     scenarios: list[UserScenario], found: list[Breach],
+                     working: dict[str, dict[str, float]] | None = None) -> tuple[str, float] | None:
+    """(symbol, shares) whose cut leaves the smallest worst excess over the breached limits; None when no cut
+    lowers it. Shares already on their way out in resting orders on the reducing side are taken off the cut."""
     names = [b.limit for b in found]
+    before = _worst(book, hist, limits, scenarios, names)
     best: tuple[float, float, str, float] | None = None
     for i, sym in enumerate(book.symbols):
-        if sym in skip or book.qty[i] == 0:
+        qty = float(book.qty[i])
+        if qty == 0:
             continue
-        shares = _cut(float(book.qty[i]))
-        after = book.with_order(sym, -math.copysign(shares, float(book.qty[i])), float(book.price[i]))
-        values = measured(_compute(after, hist, limits, scenarios), limits)
-        worst = max(values.get(n, 0.0) / limit_of(n, limits) for n in names)
-        key = (worst, -abs(float(book.values[i])), sym, shares)
+        pending = (working or {}).get(sym, {}).get(OrderSide.SELL.value if qty > 0 else OrderSide.BUY.value, 0.0)
+        shares = _cut(qty) - pending  # _cut(qty) <= |qty|: the cut and the resting exits never flip the position
+        if shares <= 0:
+            continue  # already being reduced by a quarter or more
+        after = book.with_order(sym, -math.copysign(shares, qty), float(book.price[i]))
+        key = (_worst(after, hist, limits, scenarios, names), -abs(float(book.values[i])), sym, shares)
         if best is None or key < best:
             best = key
-    return None if best is None else (best[2], best[3])
+    if best is None or best[0] >= before - EXCESS_TOLERANCE:
+        log.warning("portfolio breach: no reduction sent; no position's cut lowers the worst excess (%.4f of the "
+                    "limit) beyond what resting orders already do", before)
+        return None
+    return best[2], best[3]
 
 
 def _reduce_once(ctx: EngineContext, book: risk_report.Book, hist: ReturnsHistory, limits: PortfolioLimits,
-                 scenarios: list[UserScenario], found: list[Breach], busy: set[str], now: datetime) -> str | None:
-    choice = choose_reduction(book, hist, limits, scenarios, found, busy)
+                 scenarios: list[UserScenario], found: list[Breach], working: dict[str, dict[str, float]],
+                 now: datetime) -> str | None:
+    choice = choose_reduction(book, hist, limits, scenarios, found, working)
     if choice is None:
         return None
     sym, shares = choice

@@ -247,7 +247,7 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
     # leader's sync to close ("never received") instead of sending it
     require_lease(ctx, f"sending order {row.client_order_id}")
     try:
-        if (held := release_native(ctx, request)) is not None:  # a resting native stop holds the shares it would close
+        if (held := release_native(ctx, request, actor)) is not None:  # a native stop holds the shares it closes
             raise OrderRejected(held)
         checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: state re-read right before its POST
         order: BrokerOrder | None = (checked(ctx.broker, request, lambda: _halted(ctx, facts)) if checked and facts
