@@ -90,6 +90,8 @@ def _outcome(result: control.ControlResult) -> tuple[str, str]:
         extra = result.message.removeprefix("all steps done").lstrip("; ")  # e.g. the final sync's summary
         return f"{result.action} done.{state}" + (f" {extra}." if extra else ""), "success"
     so_far = f" Trading is {state_label(result.state)} so far." if result.state else ""
+    if result.message:  # e.g. the engine that took the command stopped beating (control.perform says so)
+        return f"{result.action} accepted ({result.status}), but {result.message}.{so_far}", "warning"
     return f"{result.action} accepted ({result.status}); its steps update live on the Trading page.{so_far}", "info"
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.execution.native_plan import Submit, protect_rest
 from engine.lease import check_fence
 from engine.protocols import ControlContext
 from engine.store.models import OrderRow, PositionRow
@@ -26,7 +27,6 @@ from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES, mark_canceled
 
 log = logging.getLogger(__name__)
 NATIVE_TYPES = CONTINGENT_TYPES
-NATIVE_ORIGIN = "stop"  # the origin protective exits go through the gateway with (engine/trading/risk.py)
 # the StopSpec field a live native order of each type carries; the engine checks the others itself
 COVERS = {OrderType.TRAILING_STOP.value: "trail_pct", OrderType.STOP.value: "stop_loss_pct"}
 
@@ -71,7 +71,7 @@ def _rest_after(ctx: ControlContext, request: OrderRequest) -> Decimal:
     return max(abs(qty) - request.qty, Decimal(0)) if closes else Decimal(0)
 
 
-def release_native(ctx: ControlContext, request: OrderRequest, actor: str) -> str | None:
+def release_native(ctx: ControlContext, request: OrderRequest, actor: str, submit: Submit) -> str | None:
     """Before another order closes a position: cancel the native stops holding its shares, and (an exit that
     leaves shares) place them anew for the rest; both audited in `actor`'s name.
 
@@ -110,10 +110,8 @@ def release_native(ctx: ControlContext, request: OrderRequest, actor: str) -> st
         mark_canceled_in_store(ctx, canceled)
         log.info("canceled %d native stop(s) on %s before %s", len(canceled), request.symbol, request.client_order_id)
         _audit_release(ctx, request, actor, released, rest)
-        # local import: native_stops imports the gateway, which imports this module
-        from engine.execution.native_stops import protect_rest
         try:  # the exit goes out whatever happens here: the engine's tick re-places what is missing
-            for line in protect_rest(ctx, released, rest, actor):
+            for line in protect_rest(ctx, released, rest, actor, submit):
                 log.info("%s (after %s)", line, request.client_order_id)
         except Exception:  # noqa: BLE001 - a failed replacement must not hold back the trader's exit
             log.exception("native stop for the %s %s left not re-placed", rest, request.symbol)

@@ -2,7 +2,8 @@
 
 A parent is stopped in the store first (so no tick sends another child), then its working children
 are canceled at the broker. The kill switch only stops parents here: its own cancel-all that follows
-takes every child at the broker, even with the engine down.
+takes every child at the broker, even with the engine down. A pause stops only the parents that would add
+exposure (stop_entry_parents).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from engine.market.market_clock import market_clock_of
 from engine.protocols import ControlContext
 from engine.store.models import ParentOrder
 
-from .parents import cancel_child, children_of
+from .parents import cancel_child, children_of, reduces
 
 
 class ParentError(Exception):
@@ -60,6 +61,15 @@ def cancel_parent(ctx: ControlContext, parent_id: int, actor: str, reason: str =
 def stop_all_parents(ctx: ControlContext, actor: str, reason: str) -> int:
     """The kill switch's first move: no parent sends another child (their children go with the cancel-all)."""
     return len(_stop(ctx, actor, reason, None))
+
+
+def stop_entry_parents(ctx: ControlContext, actor: str, reason: str, positions: dict[str, Decimal]) -> int:
+    """A pause's first move: REDUCING allows no new exposure, so every parent that would add to a position
+    stops (its children go with the pause's cancel of entry orders); exit parents keep working."""
+    with ctx.store.read() as s:
+        ids = [int(p.id) for p in s.scalars(select(ParentOrder).where(ParentOrder.status == "active"))
+               if not reduces(p, positions.get(p.symbol, Decimal(0)))]
+    return sum(len(_stop(ctx, actor, reason, pid)) for pid in ids)
 
 
 def parent_views(session: Any, limit: int = 20) -> list[dict[str, Any]]:

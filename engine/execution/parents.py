@@ -6,7 +6,9 @@ two never leaves a child nobody owns. A child still working when the next slice 
 canceled and its rest rolls into the next child; after the parent's end the remainder is swept at
 market. A child the gateway refuses stops the parent (status failed, with the reason) instead of
 retrying into the same refusal every tick. The kill switch stops every parent (stop_all_parents),
-then its cancel-all takes the children at the broker.
+then its cancel-all takes the children at the broker; a pause stops the entry parents (stop_entry_parents),
+and a tick that finds a parent the trading state forbids to send stops it too, so no remainder waits
+to be swept at market in one order when trading resumes after the parent's end.
 """
 from __future__ import annotations
 
@@ -102,15 +104,16 @@ def children_of(session: Any, parent_ids: Sequence[int]) -> dict[int, list[Child
     return out
 
 
-def _may_send(state: TradingState, parent: ParentOrder, position: Decimal) -> bool:
-    """ACTIVE sends; REDUCING only a parent that shrinks the position; anything stricter sends nothing."""
-    if state is TradingState.ACTIVE:
-        return True
-    if state is not TradingState.REDUCING:
-        return False
+def reduces(parent: ParentOrder, position: Decimal) -> bool:
+    """Whether the parent's remainder only shrinks `position` (an exit; REDUCING lets it work)."""
     rest = parent.qty - parent.filled_qty
     signed = rest if parent.side == OrderSide.BUY.value else -rest
     return position != 0 and abs(position + signed) < abs(position) and (position + signed) * position >= 0
+
+
+def _may_send(state: TradingState, parent: ParentOrder, position: Decimal) -> bool:
+    """ACTIVE sends; REDUCING only a parent that shrinks the position; anything stricter sends nothing."""
+    return state is TradingState.ACTIVE or (state is TradingState.REDUCING and reduces(parent, position))
 
 
 _PARENT_STATUS = select(ParentOrder.status).where(ParentOrder.id == bindparam("pid"))  # built once
@@ -158,6 +161,11 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
         _finish(ctx, parent.id, filled, "done" if filled >= parent.qty else "failed",
                 None if refused is None else f"child {refused.client_order_id} refused; see Rejected orders")
         return [f"parent {parent.id}: {'done' if refused is None else 'failed'}"]
+    if not _may_send(state, parent, position):  # never held to be swept at market on resume: stopped, and said
+        _finish(ctx, parent.id, filled, "canceled", f"stopped: trading is {state.value} and this parent may not send "
+                f"({filled} of {parent.qty} filled); send a new order when trading allows it")
+        canceled = sum(cancel_child(ctx, k) for k in kids if k.status.is_open)
+        return [f"parent {parent.id}: stopped ({state.value}); {canceled} working child order(s) canceled"]
     slice_index, target = _target(parent, at, market_volume)
     lines: list[str] = []
     stale = [k for k in kids if k.status.is_open
@@ -173,7 +181,7 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
     want = min(target, parent.qty) - filled - sum((k.qty - k.filled for k in working), Decimal(0))
     if filled != parent.filled_qty:
         _finish(ctx, parent.id, filled, None, None)
-    if want <= 0 or last is None or not _may_send(state, parent, position):
+    if want <= 0 or last is None:
         return lines
     sweep = at >= parent.end_at
     limit = None if sweep else child_limit(last[0], parent.side, parent.limit_offset_bps)

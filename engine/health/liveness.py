@@ -111,7 +111,9 @@ def read_liveness(store, now: datetime, stale_after_s: float = HEARTBEAT_STALE_S
 
 def engine_down_refusal(store, now: datetime, action: str, stale_after_s: float = HEARTBEAT_STALE_S,
                         ) -> str | None:
-    """Why `action` (resume to ACTIVE, pause to REDUCING) must be refused now, or None when an engine is live.
+    """Why `action` (resume to ACTIVE, or a pause that lifts a halt to REDUCING) must be refused now, or None
+    when an engine is live. Callers ask only for moves that loosen (control.perform): a pause from ACTIVE
+    tightens and is never refused for want of an engine, like the kill switch.
 
     Those states promise that something trades (or manages exits); with no engine holding the lease and
     beating, nothing would, and the green banner would lie."""

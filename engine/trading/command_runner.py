@@ -31,8 +31,12 @@ def audit_outcome(ctx: ControlContext, actor: str, act: Action, command_id: int,
                      details={"command_id": command_id, "message": message}, outcome=outcome)
 
 
-def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dict[str, Any], actor: str) -> None:
-    """Run a claimed command's remaining steps, recording each; never raises (failures are recorded)."""
+def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dict[str, Any], actor: str,
+                    rerun_running: bool = False) -> None:
+    """Run a claimed command's remaining steps, recording each; never raises (failures are recorded).
+
+    rerun_running: a command taken over from a frozen engine also runs again the step it froze in (steps are
+    idempotent: control_steps)."""
     with ctx.store.read() as s:
         row = s.get(CommandRow, command_id)
         assert row is not None
@@ -41,15 +45,16 @@ def execute_command(ctx: ControlContext, command_id: int, act: Action, args: dic
     log_ = commands.StepLog(ctx.store, command_id,
                             [done.get(n, StepResult(n, commands.STEP_PENDING)) for n in names])
     failures: list[str] = []
+    todo = {commands.STEP_PENDING, commands.STEP_RUNNING} if rerun_running else {commands.STEP_PENDING}
     for name in names:
-        if log_.steps[name].status != commands.STEP_PENDING:
+        if log_.steps[name].status not in todo:
             continue
         started = ctx.clock.now()
         log_.set(StepResult(name, commands.STEP_RUNNING, "", started.isoformat()))
         t0 = time.perf_counter()
         run: Callable[..., str] = control_steps.STEPS[name]
         try:
-            detail = run(ctx, actor=actor, args={**args, "command_id": command_id})
+            detail = run(ctx, actor=actor, args={**args, "command_id": command_id, "action": act.value})
             status = commands.STEP_SKIPPED if detail.startswith("skipped") else commands.STEP_DONE
         except Exception as exc:  # noqa: BLE001 - a failed step is recorded, the next steps still run
             log.exception("control step %s of command %s failed", name, command_id)

@@ -99,6 +99,32 @@ def claim(store: Store, command_id: int, now: datetime, executor: str, fenced: A
         return True
 
 
+def take_over(store: Store, command_id: int, now: datetime, executor: str,
+              stale_after_s: float = HEARTBEAT_STALE_S) -> str | None:
+    """Move a running command claimed by an engine that has since stopped beating to `executor`; the engine's
+    label when taken, else None (finished, run by a web process, or an engine is live and may still finish it).
+
+    A kill switch an engine claimed and then froze on must not stay undone: its remaining steps (each one
+    idempotent) run in the caller instead (ARCHITECTURE.md: a stale engine means the web does the broker steps)."""
+    with store.write() as s:
+        row = _locked(s, command_id)
+        if row is None or row.status != RUNNING:
+            return None
+        before = str((row.result or {}).get("executor", ""))
+        if not before.endswith("(engine)") or engine_alive(s, now, stale_after_s):
+            return None
+        row.result = {**(row.result or {}), "executor": f"{executor} (took over from {before}: its heartbeat stopped)"}
+        return before
+
+
+def lift_blocker(session: Session, now: datetime, within_s: float = 600.0) -> CommandRow | None:
+    """A halt or flatten still pending or running (created within `within_s`): leaving HALTED must wait for it.
+    Older ones no longer block (an executor that died leaves its row running)."""
+    return session.scalars(select(CommandRow).where(
+        CommandRow.status.in_((PENDING, RUNNING)), CommandRow.kind.in_(("halt", "flatten")),
+        CommandRow.created_at >= now - timedelta(seconds=within_s)).order_by(CommandRow.id)).first()
+
+
 def status_of(store: Store, command_id: int) -> str | None:
     with store.read() as s:
         return s.scalar(select(CommandRow.status).where(CommandRow.id == command_id))

@@ -10,6 +10,7 @@ within `handoff_s`, the calling process runs them itself.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Collection
@@ -57,7 +58,13 @@ class StateLockedError(Exception):
 
 
 class HaltNotLiftedError(Exception):
-    """Pause or resume found trading HALTED, but the caller had not confirmed lifting the halt."""
+    """Pause or resume found trading HALTED, but the caller had not confirmed lifting the halt, or the halt's
+    own steps (or a flatten) are still running."""
+
+
+# What a command the web or CLI waits on may be taken over when the engine that claimed it froze: the moves
+# that only tighten (each step idempotent). A resume, a shutdown or a single cancel is left to be pressed again.
+TAKE_OVER: frozenset[Action] = frozenset({Action.HALT, Action.PAUSE, Action.FLATTEN})
 
 
 # What leaving HALTED means, in the words the confirm dialog and the refusal use.
@@ -126,7 +133,10 @@ def perform(
         with ctx.store.read() as s:
             cur = trading_state.current(s).state if s.get(TradingStateRow, 1) is not None else None
         legal = cur is not None and TARGET_STATE[act] in trading_state.ALLOWED[cur]  # an illegal move gets its own refusal
-        refusal = engine_down_refusal(ctx.store, ctx.clock.now(), act.value, stale_after_s) if legal else None
+        # only a move that loosens needs a live engine; ACTIVE -> REDUCING tightens and, like the kill switch,
+        # is never refused for want of one (the gateway then refuses new exposure, engine or not)
+        loosens = act is Action.RESUME or cur is TradingState.HALTED
+        refusal = engine_down_refusal(ctx.store, ctx.clock.now(), act.value, stale_after_s) if legal and loosens else None
         if refusal:
             return _refuse(ctx, actor, act, args, refusal)
 
@@ -166,13 +176,39 @@ def perform(
         if commands.claim(ctx.store, command_id, ctx.clock.now(), commands.process_label() + " (engine did not answer)"):
             execute_command(ctx, command_id, act, args, actor)
     if wait_s > 0:
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline and commands.status_of(ctx.store, command_id) in (commands.PENDING,
-                                                                                              commands.RUNNING):
-            time.sleep(0.05)
+        _wait(ctx, command_id, act, args, actor, wait_s, stale_after_s)
     result = load_result(ctx.store, command_id)
     assert result is not None
+    if wait_s > 0 and not result.finished and result.executor.endswith("(engine)"):
+        with ctx.store.read() as s:
+            stale = not commands.engine_alive(s, ctx.clock.now(), stale_after_s)
+        if stale:
+            return dataclasses.replace(result, message=(
+                f"the engine ({result.executor}) took this {act.value} and then stopped beating: its steps may not "
+                "run. Check the engine, then press again (a new command runs here when the engine is down)"))
     return result
+
+
+def _wait(ctx: ControlContext, command_id: int, act: Action, args: dict[str, Any], actor: str, wait_s: float,
+          stale_after_s: float) -> None:
+    """Wait (bounded) for a handed-off command; if the engine running it stops beating, take it over here
+    (TAKE_OVER kinds) or say plainly that it is stuck, so a kill switch never reads "running" while undone."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if commands.status_of(ctx.store, command_id) not in (commands.PENDING, commands.RUNNING):
+            return
+        here = commands.process_label()
+        frozen = commands.take_over(ctx.store, command_id, ctx.clock.now(), here, stale_after_s) \
+            if act in TAKE_OVER else None
+        if frozen is not None:
+            log.error("%s #%s: engine %s stopped beating while running it; %s runs the rest", act.value,
+                      command_id, frozen, here)
+            with ctx.store.write() as s:
+                audit.record(s, ctx.clock.now(), actor, f"control.{act.value}.take_over", target=f"command {command_id}",
+                             details={"command_id": command_id, "from": frozen, "to": here}, outcome="ok")
+            execute_command(ctx, command_id, act, args, actor, rerun_running=True)
+            return
+        time.sleep(0.25)
 
 
 def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
@@ -223,6 +259,12 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
                 raise HaltNotLiftedError(
                     f"{act.value} refused, nothing changed: {LIFT_HALT_WORDS[act]} Leaving HALTED must be "
                     "confirmed: press the button again and confirm in the dialog")
+            busy = commands.lift_blocker(s, now) if frm is TradingState.HALTED and act in LIFT_HALT_WORDS else None
+            if busy is not None:
+                raise HaltNotLiftedError(
+                    f"{act.value} refused, nothing changed: the {busy.kind} #{busy.id} by {busy.actor} is still "
+                    f"{busy.status} (cancelling or closing positions); trading stays HALTED. Wait until its steps "
+                    "finish on the Trading page, then lift the halt")
             snap = trading_state.change(s, now, target, actor, args["reason"])
             moved = (f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}") + freed
             steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),
@@ -235,6 +277,8 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
         audit.record(s, now, actor, f"control.{act.value}", target=args.get("order_id", target or ""),
                      details={**args, "executor": executor or "engine"}, outcome="requested")
         row = commands.create(s, now, actor, act.value, args, steps, status, executor)
+        if target is not None:  # the state this command set: its result reports that one (control_results)
+            row.result = {**(row.result or {}), "state": trading_state.current(s).state.value}
         command_id = row.id
     return status, command_id
 

@@ -1,5 +1,5 @@
-"""A control command's recorded outcome (the commands row plus the current trading state), as the
-UI, the CLI and the tests read it back while or after the steps run."""
+"""A control command's recorded outcome (the commands row plus the trading state it set, or the current one
+for a command that sets none), as the UI, the CLI and the tests read it back while or after the steps run."""
 from __future__ import annotations
 
 from engine.store.db import Store
@@ -25,6 +25,9 @@ def load_result(store: Store, command_id: int) -> ControlResult | None:
         row = s.get(CommandRow, command_id)
         if row is None:
             return None
+        own = (row.result or {}).get("state")  # the state the command itself set, not a later command's
+        if own:
+            return result_of(row, TradingState(own))
         try:
             st: TradingState | None = trading_state.current(s).state
         except LookupError:

@@ -6,27 +6,38 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from engine.execution.parent_control import stop_all_parents
+from engine.execution.native_cover import NATIVE_TYPES
+from engine.execution.native_plan import NATIVE_ORIGIN
+from engine.execution.parent_control import stop_all_parents, stop_entry_parents
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
 from engine.params.typed import Parameters
 from engine.params.versions import active_params_or_none
 from engine.protocols import ControlContext
-from engine.store.models import KeyValue, OrderRow, PositionRow
+from engine.store.models import CommandRow, KeyValue, OrderRow
 from engine.trading import gateway
 from engine.trading import state as trading_state
-from engine.trading.brokers.base import BrokerError, BrokerOrder, OrderSide, OrderStatus, OrderType
+from engine.trading.brokers.base import (
+    BrokerError,
+    BrokerOrder,
+    CancelResult,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
 from engine.trading.control_types import ControlError
 from engine.trading.final_sync import sync_broker
 from engine.trading.orders import OPEN_STATUSES, mark_canceled_in_store
 from engine.trading.risk_limits import active_limits
+from engine.trading.shutdown_steps import disconnect_broker, flush_logs, save_state
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
 
@@ -41,9 +52,9 @@ def _ctx_error(message: str) -> Exception:
     return ControlError(message)
 
 
-def _still_open(ctx: ControlContext, ids: set[str] | None = None) -> list[BrokerOrder]:
+def _still_open(ctx: ControlContext, keep: Collection[str] = ()) -> list[BrokerOrder]:
     orders = ctx.broker.list_open_orders()
-    return [o for o in orders if ids is None or o.broker_order_id in ids]
+    return [o for o in orders if o.broker_order_id not in keep and o.client_order_id not in keep]
 
 
 def _in_flight(ctx: ControlContext, since: datetime) -> int:
@@ -67,23 +78,51 @@ def _await_in_flight(ctx: ControlContext) -> int:
     return seen
 
 
+def _native_stop_ids(ctx: ControlContext) -> set[str]:
+    """Client and broker ids of the live native protective stops (engine/execution/native_stops.py)."""
+    with ctx.store.read() as s:
+        rows = s.execute(select(OrderRow.client_order_id, OrderRow.broker_order_id).where(
+            OrderRow.origin == NATIVE_ORIGIN, OrderRow.order_type.in_(NATIVE_TYPES),
+            OrderRow.status.in_(OPEN_STATUSES))).all()
+    return {str(i) for row in rows for i in row if i}
+
+
+def _cancel_except(ctx: ControlContext, keep: set[str]) -> list[CancelResult]:
+    """The broker's cancel-all, or (something to keep) one cancel per other open order."""
+    if not keep:
+        return list(ctx.broker.cancel_all_orders())
+    out = []
+    for order in _still_open(ctx, keep=keep):
+        try:
+            ctx.broker.cancel_order(order.broker_order_id)
+            out.append(CancelResult(order.broker_order_id, True))
+        except BrokerError as exc:
+            out.append(CancelResult(order.broker_order_id, False, str(exc)))
+    return out
+
+
 def cancel_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     """Cancel every open order at the broker, catch orders that were in flight when the state
     changed (sent by the gateway after our first cancel), then check the broker has none left.
-    Sliced parents are stopped first (engine/execution/parent_control.py) so none sends another child."""
+    Sliced parents are stopped first (engine/execution/parent_control.py) so none sends another child.
+
+    A shutdown that keeps its positions (flatten off) keeps their native protective stops: with the engine
+    stopped they are the positions' only protection. A kill switch cancels them too (HALTED: no orders)."""
+    keep_stops = args.get("action") == "shutdown" and not args.get("flatten")
     try:
         parents = stop_all_parents(ctx, actor, str(args.get("reason") or "kill switch / cancel all"))
     except Exception:  # noqa: BLE001 - never delays the cancel-all; the state already refuses their children
         log.exception("could not stop the sliced parent orders; canceling at the broker regardless")
         parents = 0
-    results = list(ctx.broker.cancel_all_orders())
+    keep = _native_stop_ids(ctx) if keep_stops else set()
+    results = _cancel_except(ctx, keep)
     in_flight = _await_in_flight(ctx)
     if in_flight:  # they may have reached the broker after the first cancel-all: sweep again
-        results += ctx.broker.cancel_all_orders()
+        results += _cancel_except(ctx, keep)
     ok = [r.broker_order_id for r in results if r.ok]
     refused = [r for r in results if not r.ok]
     deadline = time.monotonic() + VERIFY_TIMEOUT_S
-    remaining = _still_open(ctx)
+    remaining = _still_open(ctx, keep=keep)
     retried = False
     while remaining and time.monotonic() < deadline:
         if not retried:  # one more try, order by order, for whatever the bulk cancel missed
@@ -94,7 +133,7 @@ def cancel_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
                     log.warning("cancel of %s failed: %s", order.broker_order_id, exc)
             retried = True
         time.sleep(0.1)
-        remaining = _still_open(ctx)
+        remaining = _still_open(ctx, keep=keep)
     open_ids = {o.broker_order_id for o in remaining}
     mark_canceled_in_store(ctx, [i for i in ok if i not in open_ids])
     if remaining:
@@ -102,6 +141,9 @@ def cancel_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
         raise _ctx_error(f"{len(remaining)} order(s) still open at {ctx.broker.name} after cancel-all: {shown}; "
                          "cancel them in the broker's own console and check again")
     detail = f"cancelled {len(ok)} open order(s) at {ctx.broker.name}; broker confirms 0 open"
+    if keep_stops:
+        kept = len(_still_open(ctx)) - len(remaining)
+        detail += f" but {kept} native protective stop(s), kept for the positions kept"
     if in_flight:
         detail += f"; waited for {in_flight} order(s) in flight at the halt"
     if parents:
@@ -158,8 +200,11 @@ def _increases_exposure(order: BrokerOrder, position: Decimal) -> bool:
 
 
 def cancel_entry_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
-    """REDUCING means no new exposure: cancel open orders that would add to a position."""
+    """REDUCING means no new exposure: stop the sliced parents that would add to a position (none sends
+    another child, nor sweeps its rest at market on resume), then cancel open orders that would add to one."""
     positions = {p.symbol: p.qty for p in ctx.broker.get_positions()}
+    why = f"stopped by a pause ({args.get('reason') or actor}): REDUCING allows no new exposure; send anew to go on"
+    parents = stop_entry_parents(ctx, actor, why, positions)
     entries = [o for o in ctx.broker.list_open_orders() if _increases_exposure(o, positions.get(o.symbol, Decimal(0)))]
     cancelled, failed = [], []
     for order in entries:
@@ -171,7 +216,8 @@ def cancel_entry_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -
     mark_canceled_in_store(ctx, cancelled)
     if failed:
         raise _ctx_error(f"could not cancel {len(failed)} entry order(s): {'; '.join(failed[:3])}")
-    return f"cancelled {len(cancelled)} order(s) that would add exposure; exits kept"
+    return (f"cancelled {len(cancelled)} order(s) that would add exposure; exits kept"
+            + (f"; stopped {parents} sliced entry parent order(s)" if parents else ""))
 
 
 def _resolve_order(ctx: ControlContext, order_id: str) -> tuple[str, str]:
@@ -204,45 +250,15 @@ def cancel_order(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     return f"cancelled {label}"
 
 
-def disconnect_broker(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
-    for name in ("disconnect", "close"):
-        method: Callable[[], object] | None = getattr(ctx.broker, name, None)
-        if callable(method):
-            method()
-            return f"{ctx.broker.name}: {name}() done"
-    return f"{ctx.broker.name}: no connection to close"
-
-
-def save_state(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
-    """Persist what a restart needs to know: when and by whom trading stopped, and what was left."""
-    now = ctx.clock.now()
-    try:  # broker truth when the broker still answers (it may be disconnected by now)
-        positions = [{"symbol": p.symbol, "qty": str(p.qty)} for p in ctx.broker.get_positions() if p.qty != 0]
-        open_orders = len(ctx.broker.list_open_orders())
-        source = ctx.broker.name
-    except Exception:  # noqa: BLE001 - fall back to the store's last synced view
-        with ctx.store.read() as s:
-            positions = [{"symbol": p.symbol, "qty": str(p.qty)} for p in s.scalars(select(PositionRow))
-                         if p.qty != 0]
-            open_orders = len(list(s.scalars(select(OrderRow.id).where(OrderRow.status.in_(OPEN_STATUSES)))))
-        source = "store (broker unreachable)"
-    with ctx.store.write() as s:
-        check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
-        value = {"at": now.isoformat(), "actor": actor, "positions": positions, "open_orders": open_orders,
-                 "source": source, "state": trading_state.current(s).state.value}
-        row = s.get(KeyValue, "last_shutdown")
-        if row is None:
-            s.add(KeyValue(key="last_shutdown", value=value, updated_at=now))
-        else:
-            row.value, row.updated_at = value, now
-    return f"saved: {len(positions)} position(s), {open_orders} open order(s) (from {source})"
-
-
-def flush_logs(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
-    handlers = logging.getLogger().handlers
-    for handler in handlers:
-        handler.flush()
-    return f"flushed {len(handlers)} log handler(s)"
+def stamp_state(s: Session, command_id: Any, state: TradingState) -> None:
+    """The state a command set, on its row (its result reports that, not a later command's state) and, when a
+    shutdown ends STOPPED, in last_shutdown (save_state ran while trading was still SHUTTING_DOWN)."""
+    row = s.get(CommandRow, int(command_id)) if command_id else None
+    if row is not None:
+        row.result = {**(row.result or {}), "state": state.value}
+    saved = s.get(KeyValue, "last_shutdown") if state is TradingState.STOPPED else None
+    if saved is not None and isinstance(saved.value, dict):
+        saved.value = {**saved.value, "state": state.value}
 
 
 def _state_step(to: TradingState) -> Callable[[Any, str, dict[str, Any]], str]:
@@ -251,6 +267,7 @@ def _state_step(to: TradingState) -> Callable[[Any, str, dict[str, Any]], str]:
             check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
             frm = trading_state.current(s, lock=True).state
             snap = trading_state.change(s, ctx.clock.now(), to, actor, str(args.get("reason") or f"{to} by {actor}"))
+            stamp_state(s, args.get("command_id"), snap.state)
         return f"{frm} → {snap.state}"
 
     return run

@@ -41,6 +41,7 @@ from engine.trading.brokers.base import (
 from engine.trading.equity import read_marks
 from engine.trading.halt_after_send import cancel_if_halted
 from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
+from engine.trading.intent import OrderIntent
 from engine.trading.marks import latest_closes, projected_gross, symbol_data_time
 from engine.trading.order_limits import WindowStart, order_limits, record_refusal, window_start
 from engine.trading.orders import apply_broker_order, open_order_deltas
@@ -52,20 +53,6 @@ from engine.trading.triggers import RISK_ACTOR, rejection_since, rejection_trigg
 log = logging.getLogger(__name__)
 EXIT_THROTTLE_WAIT_S = 60.0  # flatten and protective exits wait for the throttle, never refused by it
 _STATE_TRIGGERS = {"daily_loss": "daily_loss_action", "drawdown": "drawdown_action"}
-
-
-@dataclass(frozen=True, slots=True)
-class OrderIntent:
-    symbol: str
-    side: OrderSide
-    qty: Decimal
-    order_type: OrderType = OrderType.MARKET
-    limit_price: Decimal | None = None
-    reason: str = ""
-    idempotency_key: str = ""  # e.g. planner cycle timestamp; same key -> same client order id
-    stop_price: Decimal | None = None  # a native protective STOP (engine/execution/native_stops.py)
-    trail_percent: Decimal | None = None  # a native TRAILING_STOP
-    time_in_force: str = "day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +234,7 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
     # leader's sync to close ("never received") instead of sending it
     require_lease(ctx, f"sending order {row.client_order_id}")
     try:
-        if (held := release_native(ctx, request, actor)) is not None:  # a native stop holds the shares it closes
+        if (held := release_native(ctx, request, actor, submit)) is not None:  # a native stop holds its shares
             raise OrderRejected(held)
         checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: state re-read right before its POST
         order: BrokerOrder | None = (checked(ctx.broker, request, lambda: _halted(ctx, facts)) if checked and facts

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.execution.native_stops import plan_for, stop_price_for
+from engine.execution.native_plan import plan_for, stop_price_for
 from engine.store.models import ProtectiveStop
 from engine.trading.brokers.alpaca_mapping import to_alpaca_request
 from engine.trading.brokers.base import OrderRejected, OrderRequest, OrderSide, OrderType
