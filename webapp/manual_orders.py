@@ -103,14 +103,43 @@ def submit_manual_order(symbol: str | None, side: str | None, qty: Any, order_ty
     # no limits passed: the gateway reads the active version's in the order's transaction (one version per order)
     result = gateway.submit(ctx, intent, actor=web_actor(), origin="manual")
     trading_queries.forget()
+    if result.duplicate:
+        return result.accepted, already_submitted(intent, result)
     what = f"{intent.side.value} {intent.qty} {intent.symbol}" + (
         f" limit {intent.limit_price}" if intent.limit_price is not None else " at market")
-    if result.duplicate:
-        return result.accepted, f"Already submitted: {what} is {result.status.value} ({result.client_order_id})."
     if not result.accepted:
         return False, f"Rejected: {what}: {result.reason}"
     extra = f" — {result.reason}" if result.reason else ""
     return True, f"Sent: {what}, status {result.status.value} ({result.client_order_id}){extra}."
+
+
+def _plain(number: Decimal) -> str:
+    """A stored 100.00000000 (PostgreSQL's scale) reads 100, 101.50000000 reads 101.5."""
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def describe_order(side: str, qty: Decimal, symbol: str, limit: Decimal | None) -> str:
+    """'buy 100 AAPL at market' / 'sell 5 SPY limit 101.5': one wording for the form and for a stored order."""
+    return f"{side} {_plain(qty)} {symbol}" + (f" limit {_plain(limit)}" if limit is not None else " at market")
+
+
+def already_submitted(intent: gateway.OrderIntent, result: gateway.GatewayResult) -> str:
+    """A retry with the same nonce sends nothing: describe the order that was sent (read from the store), not the
+    form, which the trader may have edited since (a buy 100 retried as buy 10 is still the buy 100)."""
+    form = describe_order(intent.side.value, intent.qty, intent.symbol, intent.limit_price)
+    stored = trading_queries.read_order(result.client_order_id)
+    if stored is None:  # not expected: the gateway just found it; still never describe the form as sent
+        return (f"Already submitted ({result.client_order_id}), status {result.status.value}; nothing new was sent "
+                f"(the form's {form} was NOT sent).")
+    sent = describe_order(stored["side"], stored["qty"], stored["symbol"], stored["limit_price"])
+    message = f"Already submitted: {sent} is {stored['status']} ({result.client_order_id}); nothing new was sent."
+    same = (stored["side"], Decimal(stored["qty"]), stored["symbol"], stored["order_type"], stored["limit_price"]) == (
+        intent.side.value, intent.qty, intent.symbol, intent.order_type.value, intent.limit_price)
+    if not same:
+        message += (f" The form now says {form}, which differs from the order sent; it was NOT sent. "
+                    "Submit again to send it as a separate new order.")
+    return message
 
 
 def not_tradable(ctx: Any, symbol: str) -> str | None:

@@ -47,7 +47,8 @@ def read_order(order_id: Any) -> dict[str, Any] | None:
         if row is None:
             return None
         return {"id": row.id, "symbol": row.symbol, "side": row.side, "qty": row.qty,
-                "client_order_id": row.client_order_id, "status": row.status}
+                "client_order_id": row.client_order_id, "status": row.status, "order_type": row.order_type,
+                "limit_price": row.limit_price}
 
 
 @live_query()
