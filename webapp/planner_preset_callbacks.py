@@ -52,11 +52,10 @@ def save_user_preset(save_name: object, picked: object, sliders: object, switch_
     """Save base + sliders + overrides (switches that differ from the base, and the overrides editor's values) as
     a new version of `save_name`, audited with the logged-in user: (message, picker options, versions options).
     Everything is checked before the store is touched: a refused value saves nothing."""
-    if not isinstance(save_name, str) or not save_name.strip() or len(save_name.strip()) > NAME_LIMIT:
-        return error_text(f"A user preset needs a name of 1 to {NAME_LIMIT} characters."), no_update, no_update
-    name = save_name.strip()
-    if name in api.BUILT_IN_PRESETS:
-        return error_text(f"{name!r} is a built-in preset; save under another name."), no_update, no_update
+    try:  # the store's rules: length, no invisible characters, no look-alike of a built-in (NFKC + casefold)
+        name = preset_store.checked_name(save_name)
+    except PresetError as exc:
+        return error_text(f"Not saved: {exc}."), no_update, no_update
     presets = pv.all_presets()
     try:
         values = switch_values(switch_ids, switches)

@@ -22,8 +22,10 @@ from webapp.planner_views import diff_table, error_text, ok_text, preset_options
 
 
 def version_preset(version: Any) -> PlannerPreset:
-    """A stored version as the preset it describes (its base with its sliders and overrides)."""
-    return api.compose_preset(api.load_preset(version.base), version.sliders, version.overrides, name=version.name)
+    """A stored version as the preset it describes (its base with its sliders and overrides); stored=True: an old
+    version with targets.method "fixed" is still shown and diffed (saving or planning with it is refused)."""
+    return api.compose_preset(api.load_preset(version.base), version.sliders, version.overrides, name=version.name,
+                              stored=True)
 
 
 def versions_outputs(name: object) -> tuple[Any, list[dict[str, Any]], Any, Any]:

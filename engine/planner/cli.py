@@ -156,6 +156,9 @@ def run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cash = _cash(args.cash)
     preset = load_preset(args.preset_file if args.preset_file else (args.preset or "default"))
+    if preset.params.get("targets.method") == "fixed" and args.targets is None:
+        raise InputError(f"preset '{preset.name}': key 'targets.method' = 'fixed' needs --targets FILE.csv "
+                         "(symbol,weight); without it every target would be 0% and the plan would sell everything")
     history, atr = _history(args.csv_dir)
     positions = _positions(args.positions, history.columns)
     state = PortfolioState(positions=positions, cash=cash, history=history,

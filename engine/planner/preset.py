@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -21,6 +22,9 @@ from engine.settings import PROJECT_ROOT
 
 PRESET_DIR = PROJECT_ROOT / "config" / "planner"
 BUILT_IN_PRESETS = ("default", "conservative", "aggressive")
+MAX_NAME = 64
+_INVISIBLE = {"Cc": "a control character", "Cf": "an invisible format character", "Zl": "a line break",
+              "Zp": "a paragraph break"}
 
 
 class PresetError(ValueError):
@@ -57,6 +61,30 @@ class PlannerPreset:
 
     def enabled(self, stage: str, module: str) -> bool:
         return bool(self.params.get(f"{stage}.{module}.enabled", False))
+
+
+def fold_name(name: str) -> str:
+    """The form two preset names are compared in: NFKC + casefold, so 'Default' and fullwidth 'ｄｅｆａｕｌｔ'
+    are the same name to a trader reading the picker (the name itself is stored as typed)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def check_preset_name(name: object, verb: str = "save") -> str:
+    """A user preset's name (surrounding whitespace stripped); PresetError if it is empty, too long, holds an
+    invisible or control character, or reads as a built-in's name."""
+    text = name.strip() if isinstance(name, str) else ""
+    if not text or len(text) > MAX_NAME:
+        raise PresetError(f"a user preset needs a name of 1 to {MAX_NAME} characters")
+    for i, char in enumerate(text):
+        if (kind := _INVISIBLE.get(unicodedata.category(char))) is not None:
+            raise PresetError(f"preset name {text[:MAX_NAME]!r}: character {i + 1} (U+{ord(char):04X}) is {kind}; "
+                              f"{verb} under a name of visible characters")
+    folded = fold_name(text)
+    for built_in in BUILT_IN_PRESETS:
+        if folded == fold_name(built_in):
+            raise PresetError(f"'{text}' is a built-in preset" + ("" if text == built_in else f" ('{built_in}')")
+                              + f"; {verb} under another name")
+    return text
 
 
 def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, object]:
@@ -113,7 +141,11 @@ def parse_override(where: str, key: str, text: object) -> object:
     return check_value(where, key, data["value"])
 
 
-def check_sliders(where: str, sliders: Mapping[str, object]) -> dict[str, float]:
+def check_sliders(where: str, sliders: object) -> dict[str, float]:
+    """Slider positions by name; PresetError (never AttributeError) when `sliders` is not a table of numbers."""
+    if not isinstance(sliders, Mapping):
+        raise PresetError(f"{where}: key 'sliders' = {repr(sliders)[:40]} must be a [sliders] table of "
+                          f"name = 0..1 (sliders: {', '.join(SLIDER_NAMES)})")
     out = {}
     for name, value in sliders.items():
         if name not in SLIDER_NAMES:
@@ -131,6 +163,8 @@ def _buckets(where: str, table: object) -> tuple[Bucket, ...]:
     claimed: set[str] = set()
     for name, b in table.items():
         key = f"buckets.{name}"
+        if not name.strip():
+            raise PresetError(f"{where}: [buckets.\"{name}\"] needs a name")
         if not isinstance(b, dict) or set(b) - {"share", "preset", "symbols"}:
             raise PresetError(f"{where}: [{key}] allows only share, preset, symbols")
         share, preset, symbols = b.get("share"), b.get("preset", "default"), b.get("symbols", [])
@@ -160,7 +194,7 @@ def parse_preset(text: str, where: str, default_name: str) -> PlannerPreset:
     description = data.pop("description", "")
     if not isinstance(name, str) or not name.strip() or not isinstance(description, str):
         raise PresetError(f"{where}: key 'name'/'description' must be text")
-    sliders = check_sliders(where, data.pop("sliders", {}) or {})
+    sliders = check_sliders(where, data.pop("sliders", {}))
     buckets = _buckets(where, data.pop("buckets")) if "buckets" in data else ()
     explicit = {key: check_value(where, key, value) for key, value in _flatten(data).items()}
     params = {**apply_sliders(DEFAULTS, sliders), **explicit}
@@ -193,12 +227,28 @@ def _parsed(text: str, where: str, default_name: str) -> PlannerPreset:
     return parse_preset(text, where, default_name)
 
 
+def refuse_fixed_targets(where: str, params: Mapping[str, object]) -> None:
+    """PresetError when targets.method is "fixed": only the command line's --targets supplies fixed weights;
+    anywhere else every target would be 0% and the plan would sell every holding."""
+    if params.get("targets.method") == "fixed":
+        methods = ", ".join(m for m in SPEC["targets.method"].choices if m != "fixed")
+        raise PresetError(f"{where}: key 'targets.method' = 'fixed' needs fixed target weights, which only the "
+                          f"command line's --targets FILE.csv supplies; use one of {methods}")
+
+
 def compose_preset(base: PlannerPreset, sliders: Mapping[str, float], overrides: Mapping[str, object],
-                   name: str | None = None) -> PlannerPreset:
-    """base + slider positions (moving their mapped parameters) + "table.key" overrides, validated."""
+                   name: str | None = None, *, stored: bool = False) -> PlannerPreset:
+    """base + slider positions (moving their mapped parameters) + "table.key" overrides, validated.
+
+    targets.method "fixed" is refused (no fixed targets outside the command line) unless `stored`: a version
+    saved before that rule is still read, and planning with it is refused by engine.planner.targets."""
     where = f"preset '{name or base.name}'"
     checked = check_sliders(where, sliders)
+    if not isinstance(overrides, Mapping):
+        raise PresetError(f"{where}: the overrides must be a table of \"table.key\" = value")
     fixed = {key: check_value(where, key, value) for key, value in overrides.items()}
     params = {**apply_sliders(base.params, checked), **fixed}
     _check_windows(where, params)
+    if not stored:
+        refuse_fixed_targets(where, params)
     return replace(base, name=name or base.name, params=params, sliders={**base.sliders, **checked}, base=base.name)

@@ -12,16 +12,26 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.planner.preset import BUILT_IN_PRESETS, PlannerPreset, PresetError, compose_preset, load_preset
+from engine.planner.preset import (
+    BUILT_IN_PRESETS,
+    PlannerPreset,
+    PresetError,
+    check_preset_name,
+    compose_preset,
+    fold_name,
+    load_preset,
+    refuse_fixed_targets,
+)
 from engine.store.db import Store
 from engine.store.models import PlannerPresetVersion, PlannerRegimePreset
 
 DEFAULT_PRESET = "default"
-MAX_NAME = 64
+_LOCK_SPACE = 0x50524553  # "PRES": the first key of the per-preset PostgreSQL advisory locks (_lock_names)
 DELETED_BASE = ""  # the base of a deletion marker version: never a preset (a save checks base is a built-in)
 
 
@@ -48,7 +58,7 @@ def _version(row: PlannerPresetVersion) -> PresetVersion:
 
 
 def _compose(v: PresetVersion) -> PlannerPreset:
-    return compose_preset(load_preset(v.base), v.sliders, v.overrides, name=v.name)
+    return compose_preset(load_preset(v.base), v.sliders, v.overrides, name=v.name, stored=True)
 
 
 def _newest_versions() -> Select:
@@ -85,13 +95,28 @@ def preset_versions(session: Session, name: str) -> list[PresetVersion]:
 
 
 def checked_name(name: object, verb: str = "save") -> str:
-    """A user preset's name as saved (stripped); PresetError if it is empty, too long or a built-in's."""
-    text = name.strip() if isinstance(name, str) else ""
-    if not text or len(text) > MAX_NAME:
-        raise PresetError(f"a user preset needs a name of 1 to {MAX_NAME} characters")
-    if text in BUILT_IN_PRESETS:
-        raise PresetError(f"'{text}' is a built-in preset; {verb} under another name")
-    return text
+    """A user preset's name as saved (stripped), or PresetError: engine.planner.preset.check_preset_name."""
+    return check_preset_name(name, verb)
+
+
+def _refuse_lookalike(session: Session, name: str, verb: str, but: str = "") -> None:
+    """PresetError when another live user preset (not `name` itself, nor `but`) has the same name after NFKC +
+    casefold: two picker entries a trader cannot tell apart. Saving under the exact name adds a version."""
+    folded = fold_name(name)
+    for row in session.scalars(_NEWEST_VERSIONS):
+        if row.base != DELETED_BASE and row.name not in (name, but) and fold_name(row.name) == folded:
+            raise PresetError(f"'{name}' reads the same as user preset '{row.name}'; {verb} under exactly "
+                              f"'{row.name}' to add a version of it, or pick another name")
+
+
+def _lock_names(session: Session, *names: str) -> None:
+    """Serialise the writes of these presets' versions (max + 1 numbering, the look-alike check) on PostgreSQL: a
+    transaction-scoped advisory lock per folded name, in sorted order. SQLite needs none: writes begin IMMEDIATE."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted({fold_name(n) for n in names}):
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+                        {"space": _LOCK_SPACE, "name": name})
 
 
 def save_user_preset(store: Store, now: datetime, actor: str, name: str, base: str, sliders: Mapping[str, float],
@@ -102,14 +127,20 @@ def save_user_preset(store: Store, now: datetime, actor: str, name: str, base: s
     if base not in BUILT_IN_PRESETS:
         raise PresetError(f"base preset '{base}' is not one of {', '.join(BUILT_IN_PRESETS)}")
     preset = compose_preset(load_preset(base), sliders, overrides, name=name)  # raises PresetError naming the key
-    with store.write() as session:
-        version = _next_version(session, name)
-        session.add(PlannerPresetVersion(name=name, version=version, created_at=now, author=actor, base=base,
-                                         sliders={k: float(v) for k, v in sliders.items()}, overrides=dict(overrides),
-                                         note=note))
-        audit.record(session, now, actor, "planner.save_preset", target=name,
-                     details={"version": version, "base": base, "sliders": dict(preset.sliders),
-                              "overrides": dict(overrides)})
+    try:
+        with store.write() as session:
+            _lock_names(session, name)
+            _refuse_lookalike(session, name, "save")
+            version = _next_version(session, name)
+            session.add(PlannerPresetVersion(name=name, version=version, created_at=now, author=actor, base=base,
+                                             sliders={k: float(v) for k, v in sliders.items()},
+                                             overrides=dict(overrides), note=note))
+            audit.record(session, now, actor, "planner.save_preset", target=name,
+                         details={"version": version, "base": base, "sliders": dict(preset.sliders),
+                                  "overrides": dict(overrides)})
+    except IntegrityError:  # not expected under the lock: say so instead of a traceback; nothing was stored
+        raise PresetError(f"'{name}' was saved by someone else at the same moment; nothing was saved, "
+                          "save again") from None
     return version
 
 
@@ -161,6 +192,7 @@ def delete_user_preset(store: Store, now: datetime, actor: str, name: str) -> in
     if name in BUILT_IN_PRESETS:
         raise PresetError(f"'{name}' is a built-in preset; it cannot be deleted")
     with store.write() as session:
+        _lock_names(session, name)
         live = _live_versions(session, name)
         if not live:
             raise PresetError(f"there is no user preset '{name}' to delete")
@@ -185,11 +217,13 @@ def rename_user_preset(store: Store, now: datetime, actor: str, name: str, new_n
     if new == old:
         raise PresetError(f"'{old}' already has that name")
     with store.write() as session:
+        _lock_names(session, old, new)
         live = _live_versions(session, old)
         if not live:
             raise PresetError(f"there is no user preset '{old}' to rename")
         if _live_versions(session, new):
             raise PresetError(f"a user preset named '{new}' already exists; pick another name or delete it first")
+        _refuse_lookalike(session, new, "rename", but=old)
         _refuse_if_mapped(session, old, "rename")
         offset = _next_version(session, new) - 1
         for row in live:
@@ -225,7 +259,7 @@ def set_regime_preset_table(store: Store, now: datetime, actor: str, mapping: Ma
     table, those regimes plus any the table holds already, since a replace drops every regime left out; an
     unknown or a missing regime is refused by name and nothing changes."""
     with store.write() as session:
-        known = set(list_presets(session))
+        known = list_presets(session)
         before = {row.regime: row.preset for row in session.scalars(select(PlannerRegimePreset))}
         if regimes is not None:
             whole = set(regimes) | set(before)
@@ -241,6 +275,7 @@ def set_regime_preset_table(store: Store, now: datetime, actor: str, mapping: Ma
             if preset not in known:
                 raise PresetError(f"regime -> preset table: regime '{regime}': unknown preset '{preset}' "
                                   f"(presets: {', '.join(sorted(known))})")
+            refuse_fixed_targets(f"regime -> preset table: regime '{regime}': preset '{preset}'", known[preset].params)
         session.execute(delete(PlannerRegimePreset))
         session.flush()
         for regime, preset in mapping.items():

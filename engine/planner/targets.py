@@ -11,6 +11,8 @@ import pandas as pd
 from pypfopt import HRPOpt, risk_models
 from pypfopt.efficient_frontier import EfficientFrontier
 
+from engine.planner.preset import refuse_fixed_targets
+
 log = logging.getLogger(__name__)
 
 
@@ -79,9 +81,12 @@ def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_w
                    fixed: Mapping[str, float] | None = None, values: np.ndarray | None = None) -> dict[str, float]:
     """Weights of equity per symbol; they sum to at most `invested` and none exceeds max_weight.
 
+    method "fixed" without `fixed` weights raises PresetError: no plan rather than a plan selling everything.
     `values`: `closes` as a float array, when the caller has it (the plan context): the universe's columns
     are then taken from it, without selecting them from the frame (the same numbers)."""
-    if method == "fixed" or fixed is not None:
+    if method == "fixed" and fixed is None:  # no weights given: every target 0% would sell every holding
+        refuse_fixed_targets("planner: the preset in force", {"targets.method": method})
+    if fixed is not None:
         return cap_weights(dict(fixed or {}), max_weight, min(invested, sum((fixed or {}).values())))
     present = [s for s in universe if s in closes.columns]
     if values is not None and closes.columns.is_unique:
