@@ -10,6 +10,7 @@ moved past it (webapp/planner_preview.market_refusal).
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -35,6 +36,9 @@ from webapp.planner_views import compare_column, outcomes_view, plan_view, qty_t
 SLIDERS = Output({"type": ids.SLIDER, "name": ALL}, "value")
 SWITCHES = {"type": ids.SWITCH, "name": ALL}
 NOT_SENT = ("rejected", *execute.PLACED_NOTHING)
+log = logging.getLogger(__name__)
+PLAN_FAILED = ("The planner failed on this portfolio with preset {preset!r} ({kind}); the details are in the server "
+               "log. The last plan shown was kept; nothing was sent.")
 
 
 def preset_controls(name: object, switch_ids: list[dict[str, str]]) -> tuple[list[Any], list[Any], str]:
@@ -111,6 +115,9 @@ def preview_outputs(name: object, sliders: object, switch_ids: list[dict[str, st
         result = pv.preview(preset)
     except (PresetError, ValueError, TypeError) as exc:  # a malformed control: say so, keep the last good plan
         return no_update, no_update, no_update, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a planner bug on this portfolio: say so on the page, keep the traceback
+        log.exception("planner preview failed (preset %r)", name)
+        return no_update, no_update, no_update, PLAN_FAILED.format(preset=str(name)[:40], kind=type(exc).__name__)
     if result.key == shown_key:
         return no_update, no_update, no_update, no_update
     return plan_view(result.plan), result.key, result.portfolio, ""
@@ -125,7 +132,12 @@ def compare_outputs(a: object, b: object, shown: object, tab: object = "compare"
     chosen = [presets.get(x) if isinstance(x, str) else None for x in (a, b)]
     if chosen[0] is None or chosen[1] is None:
         return html.Div("Pick two presets to compare.", className="small text-muted"), None
-    left, right = pv.preview(chosen[0]), pv.preview(chosen[1])
+    try:
+        left, right = pv.preview(chosen[0]), pv.preview(chosen[1])
+    except Exception as exc:  # noqa: BLE001 - a planner bug on this portfolio: say so on the page, keep the traceback
+        log.exception("planner comparison failed (presets %r, %r)", a, b)
+        return html.Div(PLAN_FAILED.format(preset=f"{a} / {b}"[:80], kind=type(exc).__name__),
+                        className="text-danger"), None
     keys = [left.key, right.key]
     if keys == shown:
         return no_update, no_update

@@ -29,7 +29,7 @@ from engine.planner.context import (
 from engine.planner.preset import PlannerPreset
 from engine.planner.registry import CALCULATORS, FILTERS, PATTERNS, SEQUENCES, Registry
 from engine.planner.scoring import end_weights, monte_carlo, score_many
-from engine.planner.simulate import Costs, SimResult, gross_of, relax, simulate
+from engine.planner.simulate import Costs, SimResult, gross_of, relax, reserve_floor, simulate
 from engine.planner.turnover_anchor import Bounds, Plans, anchor_names, anchor_preset, bounds
 from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
 
@@ -93,6 +93,7 @@ class Planner:
         budget = min(ctx.p("sequences.max_turnover") * ctx.equity, limits.high)
         held = {s: h.qty for s, h in state.positions.items()}
         gross = gross_of(held, ctx.prices)  # every sequence starts from the same positions
+        keep = reserve_floor(ctx.p("targets.cash_reserve"), ctx.equity, state.cash)  # the cash no buy may spend
         anchor = [(Sequence(limits.candidate_label, (), "anchor"), limits.candidate)] if limits.candidate else []
         unique: list[tuple[Sequence, SimResult]] = []
         tried, seen = set(), set()
@@ -104,7 +105,7 @@ class Planner:
             sim = given or simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
                                     relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
                                     max_turnover=budget, size_caps=state.size_caps, regime_hold=state.regime_hold,
-                                    gross=gross)
+                                    gross=gross, keep=keep)
             key = (seq.relaxed, tuple(map(_TRADED, sim.steps)))
             if key not in seen:
                 seen.add(key)
@@ -136,7 +137,7 @@ class Planner:
         plans = [r for r in ranked if r.seq.relaxed is None]  # "hold" is never relaxed
         hold = next(r for r in plans if r.seq.generator == "hold")  # first evaluated: never a duplicate
         best = next((r for r in plans if limits.admits(r.sim.steps)), hold)  # none only if the anchors conflict
-        notes = list(ctx.notes) + list(best.sim.skipped) + list(limits.notes)
+        notes = list(ctx.notes) + list(best.sim.skipped) + list(best.sim.notes) + list(limits.notes)
         if best is not plans[0]:
             notes.append(f"{plans[0].seq.label} scores higher ({plans[0].parts['total']:.2f}) but is outside "
                          "the turnover anchor")

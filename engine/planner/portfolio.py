@@ -1,6 +1,6 @@
 """The planner's PortfolioState read from the store: positions (with when they were opened), cash,
-closes, regime, trading state, last trades, open orders, the active risk limits and the shared
-position sizing's cap per symbol."""
+closes, regime, trading state, last trades, busy symbols (an open order or a working sliced parent), the active
+risk limits and the shared position sizing's cap per symbol."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,6 +23,7 @@ from engine.store.models import (
     FillRow,
     Instrument,
     OrderRow,
+    ParentOrder,
     PositionRow,
 )
 from engine.trading import state as trading_state
@@ -130,7 +131,10 @@ _STOCKS = select(Instrument.symbol).where(Instrument.kind == "stock").order_by(I
 # the columns read, not the rows as objects: building ORM objects per row cost more than the read itself
 _POSITIONS = select(PositionRow.symbol, PositionRow.qty, PositionRow.avg_entry_price)
 _LATEST_CASH = select(AccountSnapshot.cash).order_by(desc(AccountSnapshot.id)).limit(1)
-_BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES))
+# A symbol with an open order, or with a sliced parent still working (its next child may not be placed yet), is
+# busy: planning it again bought it twice (a second TWAP parent beside the first).
+_BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES)).union(
+    select(ParentOrder.symbol).where(ParentOrder.status == "active"))
 
 
 def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]:

@@ -2,6 +2,9 @@
 and the trading state. A buy cash cannot pay is cut to what it can pay (or skipped); cash never goes
 negative; REDUCING allows only exits and HALTED (or any other non-ACTIVE state) nothing; an uncertain regime
 under CONSERVATIVE handling (`regime_hold`) allows no buy either: no new exposure, only reductions or holding.
+A buy is also cut to leave `keep` (the preset's cash reserve) in cash: the reserve only scaled the target weights, so
+positions held above target left the plan free to spend it. Sells are never forced to restore it, and a buy that
+covers a short (an exit) is not held back by it.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class SimResult:
     positions: dict[str, float]
     costs: float
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the plan's notes should say (a buy cut by the reserve)
 
 
 def relax(limits: RiskLimits, relaxed: str | None, factor: float) -> RiskLimits:
@@ -77,14 +81,16 @@ def flip_cut(side: str, qty: float, position: float) -> tuple[float, str]:
 def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, float], prices: dict[str, float],
              equity: float, limits: RiskLimits, costs: Costs, trading_state: str = "ACTIVE",
              max_turnover: float = float("inf"), size_caps: dict[str, float] | None = None,
-             regime_hold: str | None = None, gross: float | None = None) -> SimResult:
+             regime_hold: str | None = None, gross: float | None = None, keep: float = 0.0) -> SimResult:
     """`max_turnover` (currency) caps the plan's total traded notional: a later step is cut to what is left.
-    `gross`: gross_of(positions, prices), when the caller simulates many sequences from the same positions."""
+    `gross`: gross_of(positions, prices), when the caller simulates many sequences from the same positions.
+    `keep` (currency): the cash no buy may spend (reserve_floor: the reserve, or the starting cash if lower)."""
     held = dict(positions)
     if gross is None:
         gross = gross_of(held, prices)
     steps: list[PlanStep] = []
     skipped: list[str] = []
+    notes: list[str] = []
     paid = traded = 0.0
     for a in actions:
         if trading_state not in ("ACTIVE", "REDUCING"):
@@ -108,6 +114,12 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
             can_pay = affordable(cash, a.price, costs)
             if can_pay < qty:
                 qty, note = can_pay, f"cut to {can_pay:,.0f}: cash {cash:,.2f}"
+            # a buy covering a short is an exit: it reduces exposure, like a sell, and the reserve does not hold it
+            spendable = affordable(cash - keep, a.price, costs) if keep > 0 and position >= 0 else qty
+            if spendable < qty:
+                qty, note = spendable, f"cut to {spendable:,.0f}: keeps the cash reserve {keep:,.2f}"
+                if spendable >= 1:  # a buy cut to nothing is among the skipped, which the notes list already
+                    notes.append(f"buy {a.symbol} {note}")
         qty, flip_note = flip_cut(a.side, qty, position)
         note = flip_note or note
         if qty < 1:
@@ -130,4 +142,10 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
         cash = max(cash, 0.0) if cash > -1e-6 else cash  # float dust only; a real deficit would be a bug
         steps.append(PlanStep(a.symbol, a.side, qty, a.price, notional, a.calculator, a.pattern, a.reason,
                               round(cash, 2), round(cost, 4), note))
-    return SimResult(steps, cash, {s: q for s, q in held.items() if abs(q) > 1e-9}, paid, skipped)
+    return SimResult(steps, cash, {s: q for s, q in held.items() if abs(q) > 1e-9}, paid, skipped, notes)
+
+
+def reserve_floor(reserve: float, equity: float, cash: float) -> float:
+    """The cash a plan's buys must leave: `reserve` (a fraction) of equity, or the starting cash when that is
+    already lower (the plan never spends further into the reserve, and never sells to restore it)."""
+    return max(0.0, min(reserve * equity, cash))

@@ -55,7 +55,8 @@ class PortfolioState:
     fixed_targets: dict[str, float] | None = None  # per-symbol target weights from a CSV (None: computed)
     last_trades: dict[str, LastTrade] = field(default_factory=dict)
     limits: RiskLimits = field(default_factory=RiskLimits)
-    open_symbols: frozenset[str] = frozenset()  # symbols with an open order: not planned this cycle
+    # symbols with an open order or a working sliced parent: not planned this cycle
+    open_symbols: frozenset[str] = frozenset()
     size_caps: dict[str, float] | None = None  # most shares a buy may add per symbol (shared ATR/Kelly/regime sizing)
     regime_hold: str | None = None  # why no new exposure: the regime is uncertain under CONSERVATIVE handling
 
