@@ -1,9 +1,24 @@
-"""Fixtures shared by the integration tests that read every page the way the browser does."""
+"""Fixtures shared by the integration tests: a migrated store on both dialects, and the pages read the way the
+browser reads them."""
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
+from engine.store.db import Store
+from engine.store.migrate import open_store
 from tests.auth_helpers import login_client
+
+
+@pytest.fixture
+def store(any_db_url: str) -> Iterator[Store]:
+    """A migrated store, once on SQLite and once on PostgreSQL (a test module may define its own `store`)."""
+    opened = open_store(any_db_url, migrate=True)
+    try:
+        yield opened
+    finally:
+        opened.dispose()
 
 
 @pytest.fixture

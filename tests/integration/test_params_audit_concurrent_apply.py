@@ -17,15 +17,7 @@ from sqlalchemy import select
 
 from engine.params import ParamSet, StaleVersionError, default_params
 from engine.params import versions as V
-from engine.store.migrate import open_store
 from engine.store.models import ParamVersion
-
-
-@pytest.fixture
-def store(any_db_url: str):  # type: ignore[no-untyped-def]
-    s = open_store(any_db_url, migrate=True)
-    yield s
-    s.dispose()
 
 
 def _atr(**changes: Any) -> ParamSet:

@@ -20,15 +20,7 @@ from engine.params.versions import (
     record_export,
     rollback,
 )
-from engine.store.migrate import open_store
 from engine.store.models import ParamVersion
-
-
-@pytest.fixture
-def store(any_db_url):
-    s = open_store(any_db_url, migrate=True)
-    yield s
-    s.dispose()
 
 
 def _atr(**changes) -> ParamSet:

@@ -7,7 +7,6 @@ documented end points (engine/planner/sliders.py): risk_appetite moves scoring.r
 at 1, so 0.2 gives 3.0 - 0.2 * 2.7 = 2.46 and 0.9 gives 3.0 - 0.9 * 2.7 = 0.57."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,20 +24,10 @@ from engine.planner.preset_store import (
     set_regime_preset_table,
 )
 from engine.store.db import Store
-from engine.store.migrate import open_store
 from engine.store.models import AuditEvent, PlannerPresetVersion
 
 T0 = datetime(2026, 3, 2, 15, 0, 0, tzinfo=UTC)
 BUILT_INS = {"default", "conservative", "aggressive"}
-
-
-@pytest.fixture
-def store(any_db_url: str) -> Iterator[Store]:
-    opened = open_store(any_db_url, migrate=True)
-    try:
-        yield opened
-    finally:
-        opened.dispose()
 
 
 def audits(store: Store, action: str) -> list[tuple[str, str, dict[str, object]]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,17 +13,6 @@ from engine.planner.preset import PresetError
 from engine.planner.preset_store import list_presets, preset_versions, rename_user_preset, save_user_preset
 from engine.planner.synthetic import NOW
 from engine.store.db import Store
-from engine.store.migrate import open_store
-
-
-@pytest.fixture()
-def store(any_db_url: str) -> Iterator[Store]:
-    opened = open_store(any_db_url, migrate=True)
-    try:
-        yield opened
-    finally:
-        opened.dispose()
-
 
 REFUSED = {
     "Default": "is a built-in preset \\('default'\\)",

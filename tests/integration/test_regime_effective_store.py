@@ -4,7 +4,6 @@ gives back the rule-based regime beside the regime the engine acts on, with stat
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,6 @@ from engine.regime.types import RegimeOutput
 from engine.regime_stage import snapshot_row
 from engine.store.current_regime import CurrentRegime, current_regime, effective_names, uncertain_note
 from engine.store.db import Store
-from engine.store.migrate import open_store
 from engine.store.models import RegimeSnapshot
 from engine.store.regime_queries import latest_regime
 
@@ -35,13 +33,6 @@ def output() -> RegimeOutput:
     rng = np.random.default_rng(4)
     close = 100 * np.exp(np.cumsum(0.0004 * rng.standard_normal(300)))
     return [o for o in RegimeClassifier(PS, "IDX").update_many(ohlcv(close)) if not o.warmup][-1]
-
-
-@pytest.fixture
-def store(any_db_url: str) -> Iterator[Store]:
-    st = open_store(any_db_url, migrate=True)
-    yield st
-    st.dispose()
 
 
 def _other(rule: int) -> int:

@@ -2,17 +2,14 @@
 books_since, the upserts built once, update_marks without the snapshot read, the trading state read once."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from engine.clock import ManualClock
 from engine.market.types import Bar
 from engine.store.db import Store
-from engine.store.migrate import open_store
 from engine.store.models import BarRow, FillRow, KeyValue, PositionRow
 from engine.store.writes import upsert_rows
 from engine.trading import state as trading_state
@@ -23,14 +20,6 @@ from engine.trading.upserts import insert_ignoring, upsert, upsert_statement
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 D = Decimal
-
-
-@pytest.fixture()
-def store(any_db_url: str) -> Iterator[Store]:
-    """A migrated store, on SQLite and on PostgreSQL (the upserts are dialect-specific statements)."""
-    s = open_store(any_db_url, migrate=True)
-    yield s
-    s.dispose()
 
 
 def _bars(store: Store, minute: int, prices: dict[str, float]) -> list[Bar]:

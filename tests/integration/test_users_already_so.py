@@ -4,7 +4,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,15 +14,6 @@ from engine.store.db import Store
 from engine.store.models import AuditEvent
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(any_db_url: str) -> Iterator[Store]:
-    from engine.store.migrate import open_store
-
-    opened = open_store(any_db_url, migrate=True)
-    yield opened
-    opened.dispose()
 
 
 def _rows(store: Store) -> list[tuple[str, str, str, str, dict[str, object]]]:
