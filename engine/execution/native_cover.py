@@ -3,14 +3,16 @@
 Shared by the engine's own stop check (engine/execution/protect.py: it leaves to a live native order the
 exit that order carries, so the two never both sell), the native-order manager
 (engine/execution/native_stops.py) and the gateway (engine/trading/gateway.py: Alpaca holds the shares a
-resting stop covers, so any other order closing that position first cancels the stop and, when the exit
-leaves shares, places the same stop for those at once, in the acting user's name: a ticket sent while the
-engine is down must not leave the rest unprotected; stop + exit never exceed the position).
+resting stop covers, so any other order closing that position first cancels the stop and, once the broker has
+answered the exit, places the same stop at once, in the acting user's name, for the shares the exit leaves, or
+for the whole position again when the broker refused the exit: a ticket sent while the engine is down must not
+leave shares unprotected; stop + exit never exceed the position).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
@@ -56,8 +58,20 @@ def covered(order: OrderRow | None) -> str | None:
     return COVERS.get(order.order_type)
 
 
-def _rest_after(ctx: ControlContext, request: OrderRequest) -> Decimal:
-    """The shares of the position `request` closes that it leaves (0: it closes all, or it closes nothing).
+@dataclass(frozen=True)
+class Release:
+    """What releasing the native stops before an exit did: `refused` says why the exit must not be sent (None: go
+    on); `released` the native orders canceled, `held` the position's shares before the exit, `rest` what the
+    exit leaves (0: it closes all, or it does not close this position)."""
+
+    refused: str | None = None
+    released: list[str] = field(default_factory=list)
+    held: Decimal = Decimal(0)
+    rest: Decimal = Decimal(0)
+
+
+def _held_and_rest(ctx: ControlContext, request: OrderRequest) -> tuple[Decimal, Decimal]:
+    """(shares of the position `request` closes, shares it leaves); (0, 0) when it closes nothing.
 
     The broker's position (the stop must fit what the broker holds); the stored one when it cannot be read."""
     try:
@@ -68,25 +82,25 @@ def _rest_after(ctx: ControlContext, request: OrderRequest) -> Decimal:
             row = s.get(PositionRow, request.symbol)
             qty = row.qty if row is not None else Decimal(0)
     closes = qty > 0 if request.side is OrderSide.SELL else qty < 0
-    return max(abs(qty) - request.qty, Decimal(0)) if closes else Decimal(0)
+    return (abs(qty), max(abs(qty) - request.qty, Decimal(0))) if closes else (Decimal(0), Decimal(0))
 
 
-def release_native(ctx: ControlContext, request: OrderRequest, actor: str, submit: Submit) -> str | None:
-    """Before another order closes a position: cancel the native stops holding its shares, and (an exit that
-    leaves shares) place them anew for the rest; both audited in `actor`'s name.
+def release_native(ctx: ControlContext, request: OrderRequest, actor: str) -> Release:
+    """Before another order closes a position: cancel the native stops holding its shares (audited in `actor`'s
+    name); `reprotect` places them anew once the broker has answered the exit.
 
-    Returns None to go on, or why the order must not be sent (a native stop filled first: the position it
-    would close is already gone, and sending would open the opposite one)."""
+    `refused` is set when the order must not be sent (a native stop filled first: the position it would close is
+    already gone, and sending would open the opposite one)."""
     if request.order_type.value in NATIVE_TYPES or not supports_native(ctx.broker):
-        return None
+        return Release()
     with ctx.store.read() as s:
         rows = list(s.scalars(select(OrderRow).where(
             OrderRow.symbol == request.symbol, OrderRow.side == request.side.value,
             OrderRow.order_type.in_(NATIVE_TYPES), OrderRow.status.in_(OPEN_STATUSES),
             OrderRow.broker_order_id.is_not(None))))
     if not rows:
-        return None
-    rest = _rest_after(ctx, request)  # read before the cancels: the exit has not been sent yet
+        return Release()
+    held, rest = _held_and_rest(ctx, request)  # read before the cancels: the exit has not been sent yet
     canceled: list[str] = []
     released: list[str] = []
     for row in rows:
@@ -98,24 +112,48 @@ def release_native(ctx: ControlContext, request: OrderRequest, actor: str, submi
             try:
                 found = ctx.broker.get_order_by_client_id(row.client_order_id)
             except BrokerError as lookup:
-                return f"the native {row.order_type} order {row.client_order_id} could not be canceled ({exc}; {lookup})"
+                why = f"the native {row.order_type} order {row.client_order_id} could not be canceled ({exc}; {lookup})"
+                return _refused(ctx, request, actor, canceled, released, why)
             if found is not None and found.filled_qty > 0:
-                return (f"the native {row.order_type} order {row.client_order_id} filled first "
-                        f"({found.filled_qty} at {found.filled_avg_price}); not sent, the position has changed")
+                why = (f"the native {row.order_type} order {row.client_order_id} filled first "
+                       f"({found.filled_qty} at {found.filled_avg_price}); not sent, the position has changed")
+                return _refused(ctx, request, actor, canceled, released, why)
             if found is not None and found.status.is_open:
-                return f"the native {row.order_type} order {row.client_order_id} could not be canceled ({exc})"
+                why = f"the native {row.order_type} order {row.client_order_id} could not be canceled ({exc})"
+                return _refused(ctx, request, actor, canceled, released, why)
             canceled.append(str(row.broker_order_id))
             released.append(row.client_order_id)
+    _mark_released(ctx, request, actor, canceled, released, rest)
+    return Release(None, released, held, rest)
+
+
+def _refused(ctx: ControlContext, request: OrderRequest, actor: str, canceled: list[str], released: list[str],
+             why: str) -> Release:
+    """Stopped half-way: the stops already canceled are recorded as such; none is placed again here (held and rest
+    0), as the position may have changed under a stop that filled: the engine's tick protects what is there."""
+    _mark_released(ctx, request, actor, canceled, released, Decimal(0))
+    return Release(why, released)
+
+
+def _mark_released(ctx: ControlContext, request: OrderRequest, actor: str, canceled: list[str], released: list[str],
+                   rest: Decimal) -> None:
     if canceled:
         mark_canceled_in_store(ctx, canceled)
         log.info("canceled %d native stop(s) on %s before %s", len(canceled), request.symbol, request.client_order_id)
         _audit_release(ctx, request, actor, released, rest)
-        try:  # the exit goes out whatever happens here: the engine's tick re-places what is missing
-            for line in protect_rest(ctx, released, rest, actor, submit):
-                log.info("%s (after %s)", line, request.client_order_id)
-        except Exception:  # noqa: BLE001 - a failed replacement must not hold back the trader's exit
-            log.exception("native stop for the %s %s left not re-placed", rest, request.symbol)
-    return None
+
+
+def reprotect(ctx: ControlContext, release: Release, actor: str, submit: Submit, exit_live: bool) -> None:
+    """After the broker answered the exit: the released stops placed again by `actor`, for the shares the exit
+    leaves (`exit_live`: accepted, or its fate unknown: stop + exit must not exceed the position), or for the whole
+    position when the exit was refused or not sent. A failure is logged: the engine's tick re-places what is
+    missing, and the exit's answer must reach the trader either way."""
+    qty = release.rest if exit_live else release.held
+    try:
+        for line in protect_rest(ctx, release.released, qty, actor, submit):
+            log.info("%s (%s)", line, "after the exit" if exit_live else "the exit was refused")
+    except Exception:  # noqa: BLE001 - a failed replacement must not hide the exit's outcome
+        log.exception("native stop for %s shares left not re-placed", qty)
 
 
 def _audit_release(ctx: ControlContext, request: OrderRequest, actor: str, released: list[str], rest: Decimal) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.execution.native_cover import release_native
+from engine.execution.native_cover import Release, release_native, reprotect
 from engine.execution.throttle import ThrottleConfig, ThrottleRefused, bucket_for
 from engine.lease import check_fence, require_lease
 from engine.market.market_clock import market_clock_of
@@ -233,9 +233,11 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
     # recorded, not sent yet: an engine frozen since (past its lease) leaves it pending_new for the new
     # leader's sync to close ("never received") instead of sending it
     require_lease(ctx, f"sending order {row.client_order_id}")
+    release = Release()
     try:
-        if (held := release_native(ctx, request, actor, submit)) is not None:  # a native stop holds its shares
-            raise OrderRejected(held)
+        release = release_native(ctx, request, actor)  # native stops holding its shares: canceled, re-placed below
+        if release.refused is not None:
+            raise OrderRejected(release.refused)
         checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: state re-read right before its POST
         order: BrokerOrder | None = (checked(ctx.broker, request, lambda: _halted(ctx, facts)) if checked and facts
                                      else ctx.broker.submit_order(request))
@@ -249,10 +251,12 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
     except (BrokerUnavailable, BrokerError) as exc:
         log.warning("order %s for %s not confirmed by the broker: %s; sync will look it up",
                     row.client_order_id, row.symbol, exc, extra={"order_id": row.client_order_id})
+        reprotect(ctx, release, actor, submit, exit_live=True)  # it may be live: stop + exit never exceed the position
         return GatewayResult(row.client_order_id, OrderStatus.PENDING_NEW, True,
                              f"broker not reachable ({exc}); the order will be confirmed by the next sync")
     except Exception as exc:  # noqa: BLE001 - ambiguous: the order may have reached the broker
         log.exception("order %s: unexpected broker failure", row.client_order_id)
+        reprotect(ctx, release, actor, submit, exit_live=True)
         return GatewayResult(row.client_order_id, OrderStatus.PENDING_NEW, True,
                              f"unexpected broker failure ({type(exc).__name__}: {exc}); sync will look the order up")
     now, market = ctx.clock.now(), market_clock_of(ctx)
@@ -270,8 +274,9 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
                                   "reason": stored.reject_reason})
             s.flush()
             rejection_trigger(s, now, limits, since=since)
-            return _result(stored, check="broker")
-        return _result(stored)
+        result = _result(stored, check="broker" if OrderStatus(stored.status) is OrderStatus.REJECTED else None)
+    reprotect(ctx, release, actor, submit, exit_live=result.accepted)  # the exit's row says what it is now
+    return result
 
 
 def flatten_all(ctx: ControlContext, actor: str, reason: str, idempotency_key: str, cancel_open: bool = True,

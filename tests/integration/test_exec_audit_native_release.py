@@ -4,6 +4,7 @@ fake server, SQLite and PostgreSQL), with no engine tick in between: the engine 
 Hand numbers: long 100 at 100, stop-loss 5% -> a sell stop for 100 at 100 * 0.95 = 95.00. A ticket sells 30: the
 stop for 100 is canceled and a stop for 100 - 30 = 70 at 95.00 replaces it (70 + 30 = 100: never more than the
 position). The price falls to 80: the stop fires (at the 80 gap price) and the position is flat.
+When the broker refuses the sell of 30, the position is still 100: the stop goes back for all 100 at 95.00.
 """
 from __future__ import annotations
 
@@ -67,3 +68,21 @@ def test_the_engine_keeps_the_replacement_and_a_full_sell_places_none(ctx, serve
     assert _sell(ctx, 70).accepted  # closes the rest: its stop is canceled, nothing is left to protect
     assert rest.status == "canceled" and natives(server) == []
     assert server.book.positions.get(SYM) is None
+
+
+def test_a_refused_partial_sell_leaves_the_whole_position_under_a_broker_stop(ctx, server) -> None:  # noqa: F811
+    hold(ctx, server, "100", "100", "100")
+    attach_stop(ctx, SYM, StopSpec(stop_loss_pct=D(5)), "alice")
+    tick(ctx)  # no tick after this: the engine may be down
+    [first] = natives(server)
+    server.inject("POST", "/v2/orders", "error", status=403,  # the next order POST: the ticket's sell
+                  body={"code": 40310000, "message": "insufficient qty available for order"})
+    res = _sell(ctx, 30)
+    assert not res.accepted and "insufficient qty" in (res.reason or "")
+    assert first.status == "canceled"
+    [again] = natives(server)  # placed after the broker's answer, for the 100 still held
+    assert (again.order_type, again.side, again.qty, again.stop_price) == ("stop", "sell", D(100), D("95.00"))
+    assert server.book.positions[SYM][0] == D(100)
+    assert ("web:alice", "stop.native") in _audits(ctx)
+    server.book.move_price(SYM, D(80))
+    assert again.status == "filled" and server.book.positions.get(SYM) is None
