@@ -246,9 +246,9 @@ def ask_close(*_args: Any):
     target = close_target(trading_positions.clicked_symbol(ctx.states_list[0], trigger))
     if target is None:
         return False, no_update, None
-    # the dialog says exactly what Confirm sends (the market order's quantity, the open orders left working)
+    # the dialog says exactly what Confirm does (the orders it cancels, the market order, the orders left working)
     return True, target.dialog_text(), {"symbol": target.symbol, "qty": str(target.qty),
-                                        "send": str(target.preview.qty)}
+                                        "send": str(target.preview.qty), "cancel": target.cancel_ids()}
 
 
 @dash.callback(Output(ids.CLOSE_RESULT, "children"), Output(ids.CLOSE_MODAL, "is_open", allow_duplicate=True),
@@ -260,7 +260,8 @@ def confirm_close(n: int | None, target: Any, nonce: str):
     if not is_click(n) or not isinstance(target, dict):
         return no_update, False, no_update, no_update
 
-    accepted, message = close_position(target.get("symbol"), target.get("qty"), nonce, target.get("send"))
+    accepted, message = close_position(target.get("symbol"), target.get("qty"), nonce, target.get("send"),
+                                       target.get("cancel"))
     alert = dbc.Alert(message, color="success" if accepted else "danger", dismissable=True, className="py-1 mb-0",
                       id=ids.CLOSE_ALERT)
     sent = not message.startswith("Not sent")

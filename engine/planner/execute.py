@@ -9,9 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from engine import audit
 from engine.context import EngineContext
 from engine.execution.modes import ExecutionConfigError, ExecutionMode, for_preset, load_config, send_trade
@@ -19,11 +16,10 @@ from engine.planner.preset_store import list_presets
 from engine.planner.send_guard import claim_send, release_claim
 from engine.planner.types import BUY, PlanResult, PlanStep
 from engine.store.current_regime import current_regime, uncertain_note
-from engine.store.models import OrderRow, ParentOrder, PositionRow
+from engine.store.models import ParentOrder
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
-from engine.trading.gateway import GatewayResult, OrderIntent, submit
-from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES
+from engine.trading.gateway import GatewayResult, OrderIntent
 from engine.trading.risk_limits import RiskLimits
 
 
@@ -32,8 +28,10 @@ class SendOutcome:
     symbol: str
     side: str
     qty: float
-    status: str  # a broker order status ("new", "filled", ...), "sliced", "rejected", "blocked", "not_sent", "stale"
+    status: str  # a broker order status ("new", "filled", ...), "sliced", "rejected", "blocked", "not_sent", "stale",
+    #         "canceled_only" (Close position: it canceled orders and had nothing to send)
     message: str
+    canceled: tuple[str, ...] = ()  # Close position: the orders it canceled first (engine/planner/close.py)
 
 
 PLACED_NOTHING = ("blocked", "not_sent", "stale")
@@ -163,91 +161,3 @@ def rejection_text(result: GatewayResult) -> str:
     "trading_state: trading is HALTED ...")."""
     check, reason = result.check or "gateway", result.reason or ""
     return reason if reason.startswith(f"{check}: ") else f"{check}: {reason}"
-
-
-def _plain(number: Decimal) -> str:
-    return f"{number.normalize():,f}"  # PostgreSQL's scale: 30.00000000 reads 30; 1252 reads 1,252
-
-
-@dataclass(frozen=True)
-class ClosePreview:
-    """What Close position would send for `symbol` now: the Trading page's dialog shows it, the close sends it.
-
-    `qty` is signed (negative sells), 0 when nothing would be sent; `resting` names the open orders it counts."""
-
-    symbol: str
-    held: Decimal
-    qty: Decimal
-    resting: tuple[str, ...]
-
-    @property
-    def side(self) -> str:
-        return (OrderSide.SELL if self.qty < 0 or (self.qty == 0 and self.held > 0) else OrderSide.BUY).value
-
-    def describe(self) -> str:
-        return f"{self.side} {_plain(abs(self.qty))} {self.symbol} at market"
-
-    @property
-    def sends(self) -> bool:
-        """A close sends an order only when one reduces the position (the open orders may already close it)."""
-        return self.held != 0 and self.qty != 0 and (self.qty > 0) != (self.held > 0)
-
-    def covered(self) -> str:
-        """How the market order and the open orders share the position ("" when no open order is counted)."""
-        if not self.resting or not self.sends:
-            return ""
-        orders = "; ".join(self.resting)
-        rest = abs(self.held) - abs(self.qty)
-        if rest > 0:
-            return (f"the other {_plain(rest)} are left to the open orders, which stay working ({orders}); "
-                    f"if they never fill, those {_plain(rest)} stay held")
-        if rest < 0:
-            way = "short" if self.held > 0 else "long"
-            return (f"it includes {_plain(-rest)} that the open orders would add ({orders}); they stay working, "
-                    f"and until they fill the position is {way} {_plain(-rest)}")
-        return f"the open orders stay working ({orders})"
-
-
-def close_preview(session: Session, symbol: str) -> ClosePreview:
-    """The position and its working orders (protective stops are contingent: left out, as open_order_deltas does)
-    -> the quantity a close sends: what is left once those orders fill."""
-    row = session.get(PositionRow, symbol)
-    held = row.qty if row is not None else Decimal(0)
-    orders = session.scalars(select(OrderRow).where(
-        OrderRow.symbol == symbol, OrderRow.status.in_(OPEN_STATUSES), OrderRow.order_type.not_in(CONTINGENT_TYPES))
-        .order_by(OrderRow.id)).all()
-    qty, resting = held, []
-    for o in orders:
-        left = o.qty - o.filled_qty
-        qty += left if o.side == OrderSide.BUY.value else -left
-        price = f" limit {_plain(o.limit_price)}" if o.limit_price is not None else " at market"
-        resting.append(f"{o.side} {_plain(left)}{price}, order {o.id}")
-    return ClosePreview(symbol, held, -qty, tuple(resting))
-
-
-def close_position(ctx: EngineContext, symbol: str, actor: str, key: str, origin: str = "manual",
-                   limits: RiskLimits | None = None, expect: Decimal | None = None) -> SendOutcome:
-    """A market order for what is left of `symbol`'s position once its open orders fill (the Planner and Trading
-    pages' Close position), through the gateway like a manual order: its checks apply (HALTED refuses it; an exit
-    passes REDUCING). Open orders count: a second Close pressed before the first one's fill is synced would
-    otherwise sell the position again and leave a short. `expect`, the signed quantity a confirmation dialog
-    showed: anything else is not sent (an open order filled or was cancelled since)."""
-    with ctx.store.read() as session:
-        preview = close_preview(session, symbol)
-    held, qty = preview.held, -preview.qty
-    if held == 0:
-        return SendOutcome(symbol, "sell", 0.0, "not_sent", f"no open position in {symbol}")
-    if not preview.sends:
-        return SendOutcome(symbol, "sell" if held > 0 else "buy", 0.0, "not_sent",
-                           f"the open orders in {symbol} already close the position of {held.normalize():f}; nothing sent "
-                           "(cancel them first to close it differently)")
-    if expect is not None and expect != preview.qty:
-        return SendOutcome(symbol, preview.side, float(abs(qty)), "not_sent",
-                           f"the open orders in {symbol} changed since the dialog opened (it showed "
-                           f"{_plain(abs(expect))} to send, now {preview.describe()}); nothing sent, press Close again")
-    side = OrderSide.SELL if qty > 0 else OrderSide.BUY
-    intent = OrderIntent(symbol=symbol, side=side, qty=abs(qty), reason="close position", idempotency_key=key)
-    result = submit(ctx, intent, actor=actor, origin=origin, limits=limits)
-    status = result.status.value if result.accepted else "rejected"
-    message = f"sent ({result.client_order_id})" if result.accepted else rejection_text(result)
-    return SendOutcome(symbol, side.value, float(abs(qty)), status, message)
