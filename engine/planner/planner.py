@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import TypeVar
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.planner import preset_schema
 from engine.planner.buckets import BucketPlanner
+from engine.planner.committed import committed_note, committed_of
 from engine.planner.context import (
     Calculator,
     Candidates,
@@ -93,7 +94,11 @@ class Planner:
         budget = min(ctx.p("sequences.max_turnover") * ctx.equity, limits.high)
         held = {s: h.qty for s, h in state.positions.items()}
         gross = gross_of(held, ctx.prices)  # every sequence starts from the same positions
-        keep = reserve_floor(ctx.p("targets.cash_reserve"), ctx.equity, state.cash)  # the cash no buy may spend
+        # buys spend only the cash open buys have not claimed; the scoring sees the account's cash (the claimed
+        # part too: it becomes shares of the same value), as for "hold" and the anchor's plan
+        committed = committed_of(state)
+        free = state.cash - committed
+        keep = reserve_floor(ctx.p("targets.cash_reserve"), ctx.equity, free)  # the cash no buy may spend
         anchor = [(Sequence(limits.candidate_label, (), "anchor"), limits.candidate)] if limits.candidate else []
         unique: list[tuple[Sequence, SimResult]] = []
         tried, seen = set(), set()
@@ -102,10 +107,12 @@ class Planner:
             if given is None and planned in tried:  # the same trades simulate the same: skip before simulating
                 continue
             tried.add(planned)
-            sim = given or simulate(seq.actions, state.cash, held, ctx.prices, ctx.equity,
+            sim = given or simulate(seq.actions, free, held, ctx.prices, ctx.equity,
                                     relax(state.limits, seq.relaxed, factor), costs, state.trading_state,
                                     max_turnover=budget, size_caps=state.size_caps, regime_hold=state.regime_hold,
                                     gross=gross, keep=keep)
+            if committed and given is None:
+                sim = replace(sim, cash=sim.cash + committed)
             key = (seq.relaxed, tuple(map(_TRADED, sim.steps)))
             if key not in seen:
                 seen.add(key)
@@ -137,7 +144,9 @@ class Planner:
         plans = [r for r in ranked if r.seq.relaxed is None]  # "hold" is never relaxed
         hold = next(r for r in plans if r.seq.generator == "hold")  # first evaluated: never a duplicate
         best = next((r for r in plans if limits.admits(r.sim.steps)), hold)  # none only if the anchors conflict
-        notes = list(ctx.notes) + list(best.sim.skipped) + list(best.sim.notes) + list(limits.notes)
+        claimed = committed_note(state)  # why buys are smaller than the account's cash suggests: said first
+        notes = ([claimed] if claimed else []) + list(ctx.notes) + list(best.sim.skipped) + list(best.sim.notes) \
+            + list(limits.notes)
         if best is not plans[0]:
             notes.append(f"{plans[0].seq.label} scores higher ({plans[0].parts['total']:.2f}) but is outside "
                          "the turnover anchor")

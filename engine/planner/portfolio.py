@@ -1,8 +1,9 @@
-"""The planner's PortfolioState read from the store: positions (with when they were opened), cash,
-closes, regime, trading state, last trades, busy symbols (an open order or a working sliced parent), the active
-risk limits and the shared position sizing's cap per symbol."""
+"""The planner's PortfolioState read from the store: positions (with when they were opened), cash (and what open
+buys will still spend of it: engine/planner/committed.py), closes, regime, trading state, last trades, busy symbols
+(an open order or a working sliced parent), the active risk limits and the shared position sizing's cap per symbol."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.params import ParamSet
 from engine.params.typed import Parameters
+from engine.planner.committed import Commitment, CommittedState
 from engine.planner.context import ffill
 from engine.planner.types import Holding, LastTrade, PortfolioState
 from engine.protocols import BarHistory
@@ -23,13 +25,14 @@ from engine.store.models import (
     FillRow,
     Instrument,
     OrderRow,
+    ParentChild,
     ParentOrder,
     PositionRow,
 )
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
-from engine.trading.marks import to_decimal
-from engine.trading.orders import OPEN_STATUSES
+from engine.trading.marks import latest_closes, to_decimal
+from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES
 from engine.trading.risk_limits import RiskLimits
 from engine.trading.sizing import SizingParams, size_position
 
@@ -135,6 +138,17 @@ _LATEST_CASH = select(AccountSnapshot.cash).order_by(desc(AccountSnapshot.id)).l
 # busy: planning it again bought it twice (a second TWAP parent beside the first).
 _BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES)).union(
     select(ParentOrder.symbol).where(ParentOrder.status == "active"))
+# Cash still to be paid: open buys (resting stops are contingent exits, not working: left out, as in
+# orders.open_order_deltas), and per working buy parent each child's share of it (an open child counts whole: the
+# order row above pays its rest; a finished one what it filled; a link without an order row was never sent).
+_OPEN_BUYS = (select(OrderRow.symbol, OrderRow.order_type, OrderRow.qty - OrderRow.filled_qty, OrderRow.limit_price)
+              .where(OrderRow.status.in_(OPEN_STATUSES), func.lower(OrderRow.side) == "buy",
+                     OrderRow.order_type.not_in(CONTINGENT_TYPES)).order_by(OrderRow.id))
+_BUY_PARENTS = (select(ParentOrder.id, ParentOrder.symbol, ParentOrder.mode, ParentOrder.qty, OrderRow.status,
+                       OrderRow.qty, OrderRow.filled_qty)
+                .outerjoin(ParentChild, ParentChild.parent_id == ParentOrder.id)
+                .outerjoin(OrderRow, OrderRow.client_order_id == ParentChild.client_order_id)
+                .where(ParentOrder.status == "active", func.lower(ParentOrder.side) == "buy").order_by(ParentOrder.id))
 
 
 def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]:
@@ -153,6 +167,26 @@ def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]
         else:
             opened.setdefault(symbol, ts)
     return last, opened
+
+
+def commitments(session: Session, prices: dict[str, float]) -> tuple[Commitment, ...]:
+    """The buys already under way that the cash will pay for: each open buy's unfilled rest at its limit (a market
+    order at the latest close), and each working buy parent's quantity still to send at the latest close."""
+    out = [Commitment(sym, f"{kind} buy", float(rest), float(limit) if limit is not None else prices.get(sym))
+           for sym, kind, rest, limit in session.execute(_OPEN_BUYS) if rest > 0]
+    parents: dict[int, tuple[str, str, float]] = {}
+    for pid, sym, mode, qty, status, child_qty, child_filled in session.execute(_BUY_PARENTS):
+        sym, mode, left = parents.get(pid, (sym, mode, float(qty)))
+        if status is not None:  # sent: an open child is paid by its order row, a finished one paid what it filled
+            left -= float(child_qty if status in OPEN_STATUSES else child_filled)
+        parents[pid] = (sym, mode, left)
+    out += [Commitment(sym, f"{mode.upper()} parent, still to send,", left, prices.get(sym))
+            for sym, mode, left in parents.values() if left > 0]
+    if unpriced := {c.symbol for c in out if c.price is None}:  # not a planned stock: its last stored close
+        closes = latest_closes(session, unpriced)
+        out = [replace(c, price=float(closes[c.symbol][0])) if c.price is None and c.symbol in closes else c
+               for c in out]
+    return tuple(out)
 
 
 def portfolio_state(session: Session, params: ParamSet | None, now: datetime | None = None,
@@ -180,8 +214,8 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
                      regime.is_transition if regime is not None else False, limits)
     if now is None:
         now = history.index[-1].to_pydatetime() if len(history) else datetime.now().astimezone()
-    return PortfolioState(
+    return CommittedState(
         positions=positions, cash=cash, history=history, now=now,
         regime=regime.regime_name if regime is not None else None, trading_state=str(state),
         last_trades=last_trades, limits=limits, open_symbols=busy, size_caps=caps,
-        regime_hold=uncertain_note(regime))
+        regime_hold=uncertain_note(regime), account_cash=cash, commitments=commitments(session, prices))
