@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.market.exchange import calendar_for_settings
 from engine.params.versions import active_params, active_version_id
 from engine.planner import api, preset_store
 from engine.planner.api import PlannerPreset, PlanResult, PresetError
@@ -126,8 +127,9 @@ def switch_overrides(base: PlannerPreset, switches: object) -> dict[str, bool]:
 
 def _compute(preset: PlannerPreset, trading_state: str | None = None) -> tuple[PlanResult, str]:
     """(the plan, the trading state it was planned under); `trading_state` plans as if in that state."""
-    with get_context().store.read() as session:
-        state = api.portfolio_state(session, active_params(session))
+    ctx = get_context()
+    with ctx.store.read() as session:  # the source's exchange (Alpaca: XNYS) decides the ATR's session, as the engine's
+        state = api.portfolio_state(session, active_params(session), calendar=calendar_for_settings(ctx.settings, None))
     if trading_state is not None:
         state = replace(state, trading_state=trading_state)
     return api.build_planner(preset).plan(state), state.trading_state

@@ -38,7 +38,7 @@ _PRUNE_PLANS = delete(PlannerPlan).where(PlannerPlan.id <= bindparam("oldest"))
 def run_planner_job(ctx: EngineContext, leading: Callable[[], bool] = lambda: True) -> PlanResult | None:
     with ctx.store.read() as session:
         params = active_params(session)
-        state = portfolio_state(session, params, bars=ctx.bars)
+        state = portfolio_state(session, params, bars=ctx.bars, calendar=getattr(ctx.source, "calendar", None))
         preset, why = preset_for_regime(session, state.regime, state.regime_hold)
         cycle_ts = session.scalar(_NEWEST_BAR)
         # what the plan is made on: a trader's Send of a plan on the same portfolio then cannot also go out

@@ -12,6 +12,7 @@ import talib
 from sqlalchemy import Select, bindparam, desc, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.market.exchange import MarketCalendar
 from engine.params import ParamSet
 from engine.params.typed import Parameters
 from engine.planner.committed import Commitment, CommittedState
@@ -41,10 +42,30 @@ ATR_PERIOD = 14
 # Built once (a statement per symbol every cycle): building it cost more than running it.
 _SYMBOL_BARS = (select(BarRow.ts, BarRow.high, BarRow.low, BarRow.close).where(BarRow.symbol == bindparam("symbol"))
                 .order_by(desc(BarRow.ts)).limit(HISTORY_BARS))
+# With an exchange the ATR reads the regular session's bars among more stored rows: Alpaca's minutes run 04:00-20:00
+# ET, 960 a day against the session's 390, so the newest 300 rows just after the open hold few of the session's.
+SESSION_READ_BARS = 3 * HISTORY_BARS
+_SESSION_BARS = _SYMBOL_BARS.limit(SESSION_READ_BARS)
 
 
 def atr_of(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> float | None:
     return float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1]) if len(close) > ATR_PERIOD else None
+
+
+def session_atr(times: pd.Index, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                calendar: MarketCalendar | None) -> float | None:
+    """The ATR the sizing uses, over the regular session's bars when the source has an exchange (Alpaca: XNYS), as
+    the regime reads them: pre-market and after-hours minutes have a fraction of the session's range and made the
+    ATR, and so the risk-sized positions, ~3x off right after the open. Without an exchange: every bar."""
+    if _has_exchange(calendar) and len(close):
+        assert calendar is not None
+        keep = calendar.regular_session_mask(pd.Series(pd.to_datetime(times, utc=True)))
+        high, low, close = high[keep][-HISTORY_BARS:], low[keep][-HISTORY_BARS:], close[keep][-HISTORY_BARS:]
+    return atr_of(high, low, close)
+
+
+def _has_exchange(calendar: MarketCalendar | None) -> bool:
+    return calendar is not None and calendar.exchange is not None
 
 
 def _closes_frame(columns: dict[str, tuple[pd.Index, np.ndarray]]) -> pd.DataFrame:
@@ -68,24 +89,28 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if frame.index.is_monotonic_increasing else frame.sort_index()
 
 
-def _history(session: Session, symbols: list[str], bars: BarHistory | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Closes (one column per symbol) and each symbol's ATR; `bars`: a backtest's bars in memory (same rows)."""
+def _history(session: Session, symbols: list[str], bars: BarHistory | None = None,
+             calendar: MarketCalendar | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Closes (one column per symbol) and each symbol's ATR (session_atr); `bars`: a backtest's bars in memory (same
+    rows)."""
     columns: dict[str, tuple[pd.Index, np.ndarray]] = {}
     atr = {}
+    read, statement = (SESSION_READ_BARS, _SESSION_BARS) if _has_exchange(calendar) else (HISTORY_BARS, _SYMBOL_BARS)
     for symbol in symbols:
         if bars is not None:
-            ts, high, low, close = bars.recent(symbol, HISTORY_BARS)
+            ts, high, low, close = bars.recent(symbol, read)
             if not len(ts):
                 continue
             index = ts
         else:
-            rows = session.execute(_SYMBOL_BARS, {"symbol": symbol}).all()[::-1]
+            rows = session.execute(statement, {"symbol": symbol}).all()[::-1]
             if not rows:
                 continue
             high, low, close = (np.asarray([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
             index = pd.Index([r[0] for r in rows])
-        columns[symbol] = (index, close)
-        if (value := atr_of(high, low, close)) is not None:
+        # the closes: the newest HISTORY_BARS rows, any session
+        columns[symbol] = (index, close) if read == HISTORY_BARS else (index[-HISTORY_BARS:], close[-HISTORY_BARS:])
+        if (value := session_atr(index, high, low, close, calendar)) is not None:
             atr[symbol] = value
     return _closes_frame(columns), atr
 
@@ -190,11 +215,12 @@ def commitments(session: Session, prices: dict[str, float]) -> tuple[Commitment,
 
 
 def portfolio_state(session: Session, params: ParamSet | None, now: datetime | None = None,
-                    bars: BarHistory | None = None) -> PortfolioState:
+                    bars: BarHistory | None = None, calendar: MarketCalendar | None = None) -> PortfolioState:
     """The portfolio now. `now` defaults to the newest bar's time (the market clock fills are stamped with);
-    `bars`: a backtest's bars in memory, read instead of the store's (the same rows)."""
+    `bars`: a backtest's bars in memory, read instead of the store's (the same rows); `calendar`: the source's
+    (the ATR's session, session_atr)."""
     symbols = list(session.scalars(_STOCKS))
-    history, atr = _history(session, symbols, bars)
+    history, atr = _history(session, symbols, bars, calendar)
     last_trades, opened = _fills(session)
     positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened.get(p.symbol))
                  for p in session.execute(_POSITIONS) if float(p.qty) != 0}
