@@ -56,7 +56,7 @@ def first_call(ps: ParamSet) -> None:
     first = time.perf_counter() - t
     warm, _ = best_of(lambda: replay(df, ps), 3)
     fns: list[Any] = [kernel.run, rank.rank_pct, quantiles.window_profile, recur.held_ema, trend.codes,
-                      trend.alternatives, vote.add_timeframe]  # numba dispatchers
+                      trend.alternatives, vote.add_timeframe, vote.column_nanstd]  # numba dispatchers
     hits = misses = 0
     for f in fns:
         hits += int(sum(f.stats.cache_hits.values()))

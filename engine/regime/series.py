@@ -110,8 +110,9 @@ def local_clock(ts: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
     """(local day number, local minute of day) for UTC-nanosecond timestamps in a market timezone.
 
     The conversion is per timestamp, so the bars a previous call (same timezone) already converted are
-    taken from it: the classifier's buffer slides, and each update converts only its new bars. The
-    arrays returned are read-only (the next call reuses them)."""
+    taken from it: the classifier's buffer slides, and each update converts only its new bars (a batch
+    replay converts its whole history once first: each buffer is then a slice of it). The arrays returned
+    are read-only (the next call reuses them)."""
     if not (isinstance(ts, np.ndarray) and ts.dtype == np.int64):  # not a buffer's timestamps: no memo
         return _convert(ts, tz)
     got = _CLOCK_MEMO.get(tz)
@@ -120,6 +121,8 @@ def local_clock(ts: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
         k = int(np.searchsorted(old, ts[0]))
         m = min(len(old) - k, len(ts))
         if m > 0 and np.array_equal(old[k:k + m], ts[:m]):
+            if m == len(ts):  # every bar converted before (a batch replay's whole history): the memo stays
+                return d0[k:k + m], m0[k:k + m]
             d1, m1 = _convert(ts[m:], tz)
             return _remember(tz, ts, np.concatenate([d0[k:k + m], d1]), np.concatenate([m0[k:k + m], m1]))
     day, minute = _convert(ts, tz)

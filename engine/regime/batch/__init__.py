@@ -29,8 +29,9 @@ from engine.params.paramset import ParamSet
 from engine.regime.batch import chunk, frame
 from engine.regime.batch.modules import VECTOR
 from engine.regime.classifier import MAX_BUFFER, RegimeClassifier
+from engine.regime.inputs import to_buffer
 from engine.regime.modules.volume_profile import VolumeProfileModule
-from engine.regime.series import INTERVAL_PROBE
+from engine.regime.series import INTERVAL_PROBE, PriceBuffer, local_clock
 from engine.regime.types import RegimeOutput
 
 
@@ -91,15 +92,18 @@ def replay(df: pd.DataFrame, params: ParamSet, chains: Mapping[Any, OptionChain]
            vol_index: pd.DataFrame | None = None) -> pd.DataFrame:
     """engine.regime.replay's batch path: the same feeding schedule, records built from columns."""
     clf = BatchClassifier(params, symbol)
+    bars = to_buffer(df)  # converted once; update_many takes a PriceBuffer (or slices of it) as it is
+    if len(bars) > 1 and bool((np.diff(bars.ts) > 0).all()):  # else update_many says what is wrong
+        local_clock(bars.ts, clf.clock.tz)  # the whole history's local clock at once: each buffer slices it
     if progress is None or len(df) <= chunk_bars:
-        if clf.update_many(df, chains, peers, vol_index):
+        if clf.update_many(bars, chains, peers, vol_index):
             raise Fallback("warm-up rows before the bar interval is known")
         if progress is not None:
             progress(len(df), len(df))
     else:
         clf.update_many(df.iloc[:0], chains, peers, vol_index)
         for start in range(0, len(df), chunk_bars):
-            if clf.update_many(df.iloc[start:start + chunk_bars]):
+            if clf.update_many(PriceBuffer(*(a[start:start + chunk_bars] for a in bars.arrays()))):
                 raise Fallback("warm-up rows before the bar interval is known")
             progress(min(start + chunk_bars, len(df)), len(df))
     if not clf.pieces:

@@ -47,17 +47,24 @@ def alternatives(t: np.ndarray, adx: np.ndarray, h: np.ndarray, band: np.ndarray
                  fam: np.ndarray, fam_code: np.ndarray, oz: np.ndarray, oz_code: np.ndarray, oz_ok: np.ndarray,
                  neutral: int) -> np.ndarray:
     """candidate.trend_with_hysteresis for every trend class c (row c of the result); cls[c] = (lo, hi, min ADX,
-    max(|hi|, slope_scale), max(|lo|, slope_scale))."""
+    max(|hi|, slope_scale), max(|lo|, slope_scale)). ``band`` must be ``codes`` of the same t, adx and tables:
+    rows whose class is c, with no hysteresis, or with nothing to shift, take it without a second lookup."""
     out = np.empty((len(cls), len(t)), np.int64)
     for c in range(len(cls)):
         lo, hi, mn, shi, slo = cls[c, 0], cls[c, 1], cls[c, 2], cls[c, 3], cls[c, 4]
         for k in range(len(t)):
+            if band[k] == c or h[k] <= 0:  # candidate.trend_with_hysteresis returns the band as it is
+                out[c, k] = band[k]
+                continue
             x = t[k]
+            y = adx[k]
+            if not (x > hi or x < lo or y < mn):  # nothing shifted: the class is the band (codes' own call)
+                out[c, k] = band[k]
+                continue
             if x > hi:
                 x = x - h[k] * shi
             elif x < lo:
                 x = x + h[k] * slo
-            y = adx[k]
             if y < mn:
                 y = y + h[k] * mn
             again = _code(x, y, k, fam, fam_code, oz, oz_code, oz_ok, neutral)

@@ -120,9 +120,10 @@ def vol_alt(f: Formation, code: int, v: np.ndarray, h: np.ndarray, band: np.ndar
     return np.where(vol_codes(f, v2) == c.code, c.code, band)
 
 
-def _inside(x: np.ndarray, lo: float, hi: float, scale: float) -> np.ndarray:
+def _inside(x: np.ndarray, lo: float, hi: float, scale: float, finite: np.ndarray | None = None) -> np.ndarray:
+    """How far inside [lo, hi] x sits, in units of scale, capped at 1 (0 outside); ``finite``: isfinite(x)."""
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(x) & ~(x < lo) & ~(x > hi)
+        ok = (np.isfinite(x) if finite is None else finite) & ~(x < lo) & ~(x > hi)
         val = np.minimum(1.0, np.minimum(x - lo, hi - x) / scale)
     return np.where(ok, val, 0.0)
 
@@ -159,20 +160,26 @@ def evidence_parts(f: Formation, regimes: tuple[RegimeRow, ...], slope: np.ndarr
     direction + 1, the trend margin by trend code, the volatility margin by volatility code, formation
     rule scores and their evaluable counts, and each regime's rule (-1: none)."""
     n = len(raw)
-    agree = np.vstack([0.5 + 0.5 * -1 * np.maximum(-1.0, np.minimum(1.0, raw)), 1.0 - np.minimum(np.abs(raw), 1.0),
-                       0.5 + 0.5 * 1 * np.maximum(-1.0, np.minimum(1.0, raw))]).reshape(3, n)
+    agree = np.empty((3, n))  # by direction + 1; shared subexpressions computed once (the same values)
+    clipped = np.maximum(-1.0, np.minimum(1.0, raw))
+    agree[0] = 0.5 + 0.5 * -1 * clipped
+    agree[1] = 1.0 - np.minimum(np.abs(raw), 1.0)
+    agree[2] = 0.5 + 0.5 * 1 * clipped
+    s_fin = np.isfinite(slope)
+    s_abs = np.abs(slope)
     mt = np.empty((len(f.trend), n))
     for t in f.trend:
-        m = _inside(slope, t.lo, t.hi, f.slope_scale)
+        m = _inside(slope, t.lo, t.hi, f.slope_scale, s_fin)
         if t.direction != 0:
             edge = abs(t.lo if t.direction > 0 else t.hi)
             with np.errstate(invalid="ignore"):
-                beyond = np.isfinite(slope) & (np.abs(slope) >= edge)
-                m = np.where(beyond, np.maximum(m, np.minimum(1.0, (np.abs(slope) - edge) / f.slope_scale)), m)
+                beyond = s_fin & (s_abs >= edge)
+                m = np.where(beyond, np.maximum(m, np.minimum(1.0, (s_abs - edge) / f.slope_scale)), m)
         mt[t.code] = m
     mv = np.empty((len(f.vol), n))
+    v_fin = np.isfinite(vol)
     for v in f.vol:
-        mv[v.code] = _inside(vol, v.lo, v.hi, f.vol_scale)
+        mv[v.code] = _inside(vol, v.lo, v.hi, f.vol_scale, v_fin)
     scores: list[np.ndarray] = []
     knowns: list[np.ndarray] = []
     rule_of = np.full(len(regimes), -1, np.int64)

@@ -100,7 +100,11 @@ class MultiTimeframeModule(RegimeModule):
             slope_day = ssum / wsum
         aligned = (((agree_up == count) | (agree_dn == count)) & (count >= self.min_tf)
                    & (np.maximum(agree_up, agree_dn) >= self.min_agree))
-        if per_tf:
+        if per_tf and m >= LONG_ROWS:  # the same floats compiled, without nanstd's copies
+            # local import: numba, heavy (only replays and rebuilds reach it)
+            from engine.regime.batch.vote import column_nanstd
+            spread = column_nanstd(np.vstack(list(per_tf.values())))
+        elif per_tf:
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 spread = np.nanstd(np.vstack(list(per_tf.values())), axis=0)
