@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.execution.parents import create_parent
+from engine.execution.session_fit import ParentRefused
 from engine.execution.slicing import SliceError, SliceSpec
 from engine.execution.stops import StopError, StopSpec
 from engine.protocols import ControlContext
 from engine.settings import PROJECT_ROOT
-from engine.trading.brokers.base import OrderType
-from engine.trading.gateway import submit
+from engine.trading.brokers.base import OrderStatus, OrderType
+from engine.trading.gateway import GatewayResult, submit
 
 CONFIG_PATH = PROJECT_ROOT / "config" / "execution.toml"
 STOP_KEYS = ("stop_loss_pct", "trail_pct", "trail_atr_mult", "take_profit_pct", "max_hold_seconds")
@@ -100,7 +101,12 @@ def send_trade(ctx: ControlContext, intent: Any, actor: str, origin: str, mode: 
               and notional >= mode.min_notional and intent.qty == intent.qty.to_integral_value())
     if not sliced or mode.slicing is None:
         return "order", submit(ctx, intent, actor, origin, limits, param_version_id)
-    parent_id = create_parent(ctx, intent.symbol, intent.side, intent.qty, mode.slicing, actor, origin,
-                              idempotency_key=short_key(f"{origin}:{intent.idempotency_key}:{intent.symbol}:{intent.side}"),
-                              reason=intent.reason)
+    try:
+        parent_id = create_parent(ctx, intent.symbol, intent.side, intent.qty, mode.slicing, actor, origin,
+                                  idempotency_key=short_key(f"{origin}:{intent.idempotency_key}:{intent.symbol}:"
+                                                            f"{intent.side}"),
+                                  reason=intent.reason)
+    except ParentRefused as exc:  # the session cannot hold it (closed, or an entry in its last minutes): audited there
+        return "order", GatewayResult(client_order_id="", status=OrderStatus.REJECTED, accepted=False, check="session",
+                                      reason=str(exc))
     return "parent", parent_id

@@ -18,7 +18,8 @@ from engine.market.market_clock import market_clock_of
 from engine.protocols import ControlContext
 from engine.store.models import ParentOrder
 
-from .parents import cancel_child, children_of, reduces
+from .parent_children import cancel_child, children_of
+from .parents import reduces
 
 
 class ParentError(Exception):

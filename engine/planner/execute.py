@@ -69,7 +69,7 @@ def _parent_text(ctx: EngineContext, parent_id: int) -> str:
         minutes = (row.end_at - row.start_at).total_seconds() / 60
         how = f"{len(row.schedule)} children" if row.schedule else f"{row.participation} of market volume"
         return (f"parent {parent_id} ({row.mode}: {how} over {minutes:g} min, "
-                f"{row.start_at:%H:%M}-{row.end_at:%H:%M} UTC)")
+                f"{row.start_at:%H:%M}-{row.end_at:%H:%M} UTC)" + (f"; {row.note}" if row.note else ""))
 
 
 def _gate(state: str, step: PlanStep, regime_hold: str | None = None) -> str | None:

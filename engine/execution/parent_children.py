@@ -1,0 +1,91 @@
+"""A sliced parent's children: reading them with their orders, and canceling one at the broker.
+
+Split from engine/execution/parents.py (the runner); engine/execution/parent_control.py cancels through here too.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.protocols import ControlContext
+from engine.store.models import OrderRow, ParentChild
+from engine.trading.brokers.base import BrokerError, OrderStatus
+from engine.trading.orders import mark_canceled_in_store, record_broker_order
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildView:
+    client_order_id: str
+    broker_order_id: str | None
+    seq: int
+    qty: Decimal
+    filled: Decimal
+    status: OrderStatus
+    created_at: datetime
+
+
+def children_of(session: Any, parent_ids: Sequence[int]) -> dict[int, list[ChildView]]:
+    out: dict[int, list[ChildView]] = {pid: [] for pid in parent_ids}
+    if not parent_ids:
+        return out
+    rows = session.execute(
+        select(ParentChild.parent_id, ParentChild.seq, ParentChild.client_order_id, ParentChild.qty,
+               OrderRow.broker_order_id, OrderRow.filled_qty, OrderRow.status, ParentChild.created_at)
+        .join(OrderRow, OrderRow.client_order_id == ParentChild.client_order_id, isouter=True)
+        .where(ParentChild.parent_id.in_(list(parent_ids))).order_by(ParentChild.seq))
+    for pid, seq, coid, qty, broker_id, filled, status, created in rows:
+        # a link without an order row: the crash window before the gateway recorded it; treated as never sent
+        out[pid].append(ChildView(coid, broker_id, seq, qty, filled or Decimal(0),
+                                  OrderStatus(status) if status else OrderStatus.CANCELED, created))
+    return out
+
+
+def _cancel_at_broker(ctx: ControlContext, child: ChildView) -> str | None:
+    """Ask the broker to cancel a child; its broker order id when the broker accepted, else None."""
+    broker_id = child.broker_order_id
+    try:
+        if broker_id is None:
+            found = ctx.broker.get_order_by_client_id(child.client_order_id)
+            broker_id = found.broker_order_id if found is not None else None
+        if broker_id is not None:
+            ctx.broker.cancel_order(broker_id)
+    except BrokerError as exc:  # filled or canceled meanwhile: the next sync says which
+        log.info("child %s not canceled: %s", child.client_order_id, exc)
+        return None
+    return broker_id
+
+
+def cancel_child(ctx: ControlContext, child: ChildView) -> bool:
+    """An operator's cancel of a parent's child; a fill that beats it is still written back by sync."""
+    broker_id = _cancel_at_broker(ctx, child)
+    if broker_id is None:
+        return False
+    mark_canceled_in_store(ctx, [broker_id])
+    return True
+
+
+def roll_child(ctx: ControlContext, child: ChildView) -> ChildView | None:
+    """Cancel a stale child and return it as the broker then reports it (terminal, its true filled quantity),
+    applied to the store at once: the store's filled quantity is the last sync's, and a fill since then would
+    otherwise be sent again. None when the broker refused the cancel or cannot show the order ended: the child
+    stays open in the store and counts whole, and a later tick (or sync) settles it."""
+    if _cancel_at_broker(ctx, child) is None:
+        return None
+    try:
+        order = ctx.broker.get_order_by_client_id(child.client_order_id)
+    except BrokerError as exc:
+        log.warning("child %s canceled but not read back (%s); its rest waits", child.client_order_id, exc)
+        return None
+    if order is None or order.status.is_open:  # e.g. Alpaca's pending_cancel: it may still fill
+        return None
+    record_broker_order(ctx, order)
+    return replace(child, broker_order_id=order.broker_order_id, status=order.status,
+                   filled=max(child.filled, order.filled_qty))
