@@ -186,26 +186,27 @@ def breakdown(n_bars: int) -> None:
 
 
 def transactions_per_bar(n_bars: int, skip: int = 10) -> float:
-    """Store transactions (BEGIN statements: the private store emits its own) a daily backtest bar opens."""
+    """Store transactions (the engine's "begin" events: the private store sends its BEGIN to the driver directly,
+    past the cursor events) a daily backtest bar opens."""
     frames = simulated_frames(n_bars + skip + 5, freq="B")
     spec = BacktestSpec(frames=frames, index_symbol="IDX", params=default_params(), preset=preset_by_name("default"),
                         cash=1_000_000.0)
     bar, begins = [0], [0]
 
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if skip < bar[0] <= skip + n_bars and statement.startswith("BEGIN"):
+    def count(_conn: object) -> None:
+        if skip < bar[0] <= skip + n_bars:
             begins[0] += 1
 
     def stop() -> bool:
         bar[0] += 1
         return bar[0] > skip + n_bars
 
-    event.listen(Engine, "before_cursor_execute", count)
+    event.listen(Engine, "begin", count)
     try:
         with contextlib.suppress(BacktestCancelled):
             run_backtest(spec, cancelled=stop)
     finally:
-        event.remove(Engine, "before_cursor_execute", count)
+        event.remove(Engine, "begin", count)
     return begins[0] / n_bars
 
 

@@ -9,6 +9,7 @@ the store read's (tests/unit/test_backtest_history.py compares them on the store
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import pandas as pd
 from engine.backtest.source import FrameReplaySource
 
 _NO_TIME = np.iinfo(np.int64).min
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # bar times as the source builds them (the store returns them so)
 
 
 class RunBars:
@@ -26,12 +28,16 @@ class RunBars:
         self._index: dict[str, pd.DatetimeIndex] = {}
         self._us: dict[str, np.ndarray] = {}
         self._hlc: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._last_stored: dict[str, np.ndarray] = {}
         for sym, f in frames.items():
             idx = pd.DatetimeIndex(f["timestamp"]).tz_convert("UTC").as_unit("us").rename(None)  # as the store returns them
             self._index[sym] = idx
             self._us[sym] = idx.asi8
             high, low, close = (np.ascontiguousarray(f[c].to_numpy(dtype=float)) for c in ("high", "low", "close"))
             self._hlc[sym] = (high, low, close)
+            # per bar, the newest bar up to it whose close the market job stores (positive, finite), else -1
+            stored = np.isfinite(close) & (close > 0)
+            self._last_stored[sym] = np.maximum.accumulate(np.where(stored, np.arange(len(close)), -1))
         wide = pd.concat({s: pd.Series(self._hlc[s][2], index=self._index[s]) for s in sorted(frames)}, axis=1, sort=True)
         self._wide_index = pd.DatetimeIndex(wide.index)
         self._wide_us = self._wide_index.asi8
@@ -74,3 +80,17 @@ class RunBars:
                              columns=pd.Index(names, name="symbol"))
         frame.index.name = "ts"
         return frame
+
+    def latest(self, symbols: Sequence[str]) -> dict[str, tuple[float, datetime]]:
+        """The newest stored close of each of `symbols` (in their order) and its bar time; symbols without a stored
+        bar are absent: trading.marks.latest_closes's rows. A bar whose close the market job drops (not a positive
+        finite number) was never stored, so an earlier bar answers."""
+        out: dict[str, tuple[float, datetime]] = {}
+        for sym in symbols:
+            end = self._stored(sym)
+            if end == 0:
+                continue
+            i = int(self._last_stored[sym][end - 1])
+            if i >= 0:
+                out[sym] = (float(self._hlc[sym][2][i]), _EPOCH + timedelta(microseconds=int(self._us[sym][i])))
+        return out

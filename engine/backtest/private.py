@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from engine.settings import BrokerName, MarketSourceName, Settings
 from engine.store.db import Store
 from engine.store.models import Base
 from engine.trading.brokers.paper import PaperBroker
+from engine.trading.marks import RUN_BARS_KEY, StoredCloses
 
 
 class SimClock:
@@ -75,13 +77,25 @@ class PrivateStore(Store):
 
         @event.listens_for(self.engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}")
+            # straight to the driver: ~20 transactions a bar, and SQLAlchemy's statement machinery cost more
+            # than the BEGIN itself; a failure is sent again through it, for SQLAlchemy's error
+            begin = f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}"
+            try:
+                conn.connection.driver_connection.execute(begin)
+            except sqlite3.Error:
+                conn.exec_driver_sql(begin)
 
         Base.metadata.create_all(self.engine)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
         for maker in (self._reader, self._writer):
             event.listen(maker, "before_commit", _mute)
+
+    def share_bars(self, bars: StoredCloses) -> None:
+        """Every later session carries the run's bars in memory: trading.marks.latest_closes answers from them
+        (the same rows the store would return; tests/unit/test_backtest_latest_closes.py)."""
+        for maker in (self._reader, self._writer):
+            maker.configure(info={RUN_BARS_KEY: bars})
 
 
 def backtest_settings(folder: Path, cash: float, slippage_bps: float, commission_per_share: float,

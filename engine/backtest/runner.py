@@ -24,7 +24,7 @@ from engine.analytics.periods import session_minutes
 from engine.backtest.history import RunBars
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec
 from engine.backtest.presets import use_presets
-from engine.backtest.private import SimClock, backtest_settings, private_context
+from engine.backtest.private import PrivateStore, SimClock, backtest_settings, private_context
 from engine.backtest.source import FrameReplaySource
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
@@ -129,7 +129,10 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
         ctx, clock = private_context(folder, source, settings, in_memory=in_memory, record_job_runs=not shortcuts,
                                      other_senders=not shortcuts)
         if shortcuts:
-            ctx.bars = RunBars(frames, source)  # the planner and the risk cycle read the run's bars from memory
+            run_bars = RunBars(frames, source)
+            ctx.bars = run_bars  # the planner and the risk cycle read the run's bars from memory
+            if isinstance(ctx.store, PrivateStore):
+                ctx.store.share_bars(run_bars)  # and so do the marks (trading.marks.latest_closes), everywhere
         try:
             step = bar_interval(frames[spec.index_symbol])
             clock.set(source.next_ts() or clock.now())

@@ -1,11 +1,11 @@
 """Last prices from the store's bars table: what the paper broker, the gateway and sync mark to."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import TypeGuard
+from typing import Protocol, TypeGuard
 
 from sqlalchemy import TextualSelect, func, select, text
 from sqlalchemy.orm import Session
@@ -49,15 +49,28 @@ def _latest_closes_sql(count: int) -> TextualSelect:
     return text(sql).columns(BarRow.symbol, BarRow.close, BarRow.ts)
 
 
+RUN_BARS_KEY = "backtest_run_bars"  # Session.info key: a backtest's bars in memory (engine/backtest/private.py)
+
+
+class StoredCloses(Protocol):
+    """A backtest's bars in memory (engine/backtest/history.py RunBars): the store's newest closes, from memory."""
+
+    def latest(self, symbols: Sequence[str]) -> dict[str, tuple[float, datetime]]: ...
+
+
 def latest_closes(session: Session, symbols: Iterable[str]) -> dict[str, tuple[Decimal, datetime]]:
     """The last stored close (and its bar time) per symbol; symbols without bars are absent.
 
     One statement: a UNION ALL of indexed `ORDER BY ts DESC LIMIT 1` lookups (uq_bars_symbol_ts),
-    so the cost does not grow with the length of the history.
+    so the cost does not grow with the length of the history. A backtest's sessions carry its bars in memory
+    (Session.info[RUN_BARS_KEY]), which answer the same rows without the statement (the live engine has none).
     """
     wanted = sorted(set(symbols))
     if not wanted:
         return {}
+    run_bars: StoredCloses | None = session.info.get(RUN_BARS_KEY)
+    if run_bars is not None:
+        return {sym: (to_decimal(close), ts) for sym, (close, ts) in run_bars.latest(wanted).items()}
     rows = session.execute(_latest_closes_sql(len(wanted)), {f"s{i}": sym for i, sym in enumerate(wanted)})
     return {sym: (to_decimal(close), ts) for sym, close, ts in rows}
 
