@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
 
@@ -89,11 +90,25 @@ def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime, rece
     return None if newest is None else min(newest, now)
 
 
+def _session_open(ctx: control.ControlContext, now: datetime) -> datetime | None:
+    """When the exchange's regular session now open opened (None: no exchange, or closed). Data cannot be due
+    before it: a feed quiet since Friday's after-hours is not stale at 09:30:30 on Monday (the first minute bar
+    arrives after 09:31), and an automatic REDUCING then held every morning until an operator resumed."""
+    calendar = getattr(getattr(ctx, "source", None), "calendar", None)
+    if calendar is None or getattr(calendar, "exchange", None) is None:
+        return None
+    hours = calendar.regular_hours(now.astimezone(ZoneInfo(calendar.timezone)).date())
+    return hours[0] if hours is not None and hours[0] <= now < hours[1] else None
+
+
 def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float,
                   received: Any) -> str | None:
     last = _last_data_at(ctx, session, now, received)
     if last is None:
         return None  # no data ever: the engine is warming up; the gateway refuses orders anyway
+    opened = _session_open(ctx, now)
+    if opened is not None and last < opened:
+        last = opened  # the age counts from the open: nothing was due while the market was closed
     age = (now - last).total_seconds()
     if age <= limit_s:
         return None
