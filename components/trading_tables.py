@@ -15,6 +15,7 @@ from components import formatting as fmt
 from components.ids import trading as ids
 from components.slot_table import Cells, SlotSpec, capacity_for, draw
 from components.tables import small_table
+from engine.trading.reject_reasons import reached_broker
 
 STEP_ICONS = {"pending": "○", "running": "◔", "done": "✔", "failed": "✘", "skipped": "–"}
 STEP_COLOURS = {"pending": "text-muted", "running": "text-primary", "done": "text-success", "failed": "text-danger",
@@ -72,10 +73,22 @@ def order_cells(o: dict[str, Any]) -> Cells:
             "created_at": (fmt.timestamp(o.get("created_at")), "")}
 
 
+NOT_SENT_TITLE = "nothing reached the broker: not counted as a broker rejection toward the rejection halt"
+
+
+def _reason(text: str) -> Any:
+    """A broker's or a risk check's refusal in red; "not sent: ..." (refused before anything reached the broker,
+    engine/trading/reject_reasons.py) in grey, with a tooltip saying it does not count toward the halt."""
+    if reached_broker(text):
+        return html.Span(text, className="small text-danger")
+    return html.Span(text, className="small text-secondary", title=NOT_SENT_TITLE)
+
+
 def rejected_orders_table(orders: Sequence[dict[str, Any]]) -> Any:
-    """Rejected orders and why, in the refusing party's own words (a risk check, or Alpaca's status and message)."""
+    """Rejected orders and why, in the refusing party's own words (a risk check, Alpaca's status and message, or
+    "not sent: ..." when nothing reached the broker)."""
     rows = [[fmt.timestamp(o.get("updated_at") or o.get("created_at")), o["symbol"], o["side"], fmt.number(o["qty"], 0),
-             o.get("origin", ""), html.Span(o.get("reject_reason", ""), className="small text-danger")] for o in orders]
+             o.get("origin", ""), _reason(o.get("reject_reason") or "")] for o in orders]
     return small_table(["Time", "Symbol", "Side", "Qty", "Origin", "Reason"], rows, "No rejected orders.")
 
 

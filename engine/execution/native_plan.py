@@ -26,6 +26,11 @@ from engine.trading.state import TradingState
 NATIVE_ORIGIN = "stop"  # the origin protective exits go through the gateway with (engine/trading/risk.py)
 Submit = Callable[..., Any]  # engine.trading.gateway.submit
 HUNDRED = Decimal(100)
+# HALTED places none. Decision (audit finding 1): a protective stop only shrinks a position, and a trader expects an
+# automatic halt to keep the positions protected, so HALTED set by a system actor *should* (re-)place one for no more
+# than the position; not done here because the gateway's risk check (engine/trading/risk.py check_trading_state)
+# refuses every system order while HALTED, and half of it would only record refusals. Meanwhile the stops an
+# automatic halt kept stay (control_protection.py), and native_stops.sync_native cancels none it cannot replace.
 PLACING_STATES = (TradingState.ACTIVE, TradingState.REDUCING)
 
 @dataclass(frozen=True, slots=True)

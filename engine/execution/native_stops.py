@@ -10,7 +10,9 @@ Every native order goes through the order gateway (origin "stop", actor system:s
 REDUCING, refused while HALTED) with its own idempotency key, and ProtectiveStop.native_order_id links it
 to the stop. Per tick, after the engine's check: cancel native orders whose stop is gone or whose position
 closed, record a native fill on its stop, and place (or cancel + place anew) the order the stop and the
-position quantity call for. Rules (Alpaca's): a trailing stop for whole shares only, GTC; a stop order GTC
+position quantity call for. While none may be placed (HALTED, outside the session) an order that still protects
+its position (no more than it) is not cancelled for being out of step: an automatic halt keeps the stops.
+Rules (Alpaca's): a trailing stop for whole shares only, GTC; a stop order GTC
 for whole shares and DAY for a fractional quantity; stop prices in cents (1/100 cent below $1), rounded
 towards the position so the broker's stop is never looser than the engine's level.
 """
@@ -124,6 +126,9 @@ def sync_native(ctx: ControlContext) -> list[str]:
                                        and _matches_rejected(native, plan)):
             wanted.append((row, plan))  # a refused order is not retried every tick: the engine's check protects it
     blocked: set[str] = set()
+    why_not = may_place(ctx) if wanted or any(o.client_order_id not in keep for o in open_natives) else None
+    if why_not is not None:  # no replacement can go out now: a stop still protecting its position stays
+        keep |= _still_protecting(open_natives, rows, positions)
     for order in open_natives:
         if order.client_order_id in keep:
             continue
@@ -137,7 +142,6 @@ def sync_native(ctx: ControlContext) -> list[str]:
     wanted = [(row, plan) for row, plan in wanted if row.symbol not in blocked]
     if not wanted:
         return lines
-    why_not = may_place(ctx)
     if why_not is not None:
         log.info("native stops not placed now (%s); the engine's own check protects %s", why_not,
                  ", ".join(r.symbol for r, _ in wanted))
@@ -147,3 +151,18 @@ def sync_native(ctx: ControlContext) -> list[str]:
 
 def _matches_rejected(order: OrderRow, plan: NativePlan) -> bool:
     return order.order_type == plan.order_type.value and order.qty == plan.qty
+
+
+def _still_protecting(orders: list[OrderRow], rows: list[ProtectiveStop], positions: dict[str, Decimal]) -> set[str]:
+    """Client ids of live native orders out of step (the position changed) that still protect their position: the
+    stop row is active, the position is held its way and the order covers no more than it. Kept while no
+    replacement may be placed (HALTED, outside the session): canceling one would leave the shares with no
+    broker-side stop at all; the next tick that may place replaces it."""
+    by_order = {r.native_order_id: r for r in rows if r.native_order_id and r.status == "active"}
+    out = set()
+    for order in orders:
+        row = by_order.get(order.client_order_id)
+        qty = positions.get(order.symbol, Decimal(0))
+        if row is not None and qty != 0 and (qty > 0) == (row.direction > 0) and order.qty - order.filled_qty <= abs(qty):
+            out.add(order.client_order_id)
+    return out

@@ -14,8 +14,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.execution.native_cover import NATIVE_TYPES
-from engine.execution.native_plan import NATIVE_ORIGIN
 from engine.execution.parent_control import stop_all_parents, stop_entry_parents
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
@@ -33,9 +31,10 @@ from engine.trading.brokers.base import (
     OrderStatus,
     OrderType,
 )
+from engine.trading.control_protection import audit_stops, keep_reason, native_stops, stop_ids
 from engine.trading.control_types import ControlError
 from engine.trading.final_sync import sync_broker
-from engine.trading.orders import OPEN_STATUSES, mark_canceled_in_store
+from engine.trading.orders import mark_canceled_in_store
 from engine.trading.risk_limits import active_limits
 from engine.trading.shutdown_steps import disconnect_broker, flush_logs, save_state
 from engine.trading.state import TradingState
@@ -78,15 +77,6 @@ def _await_in_flight(ctx: ControlContext) -> int:
     return seen
 
 
-def _native_stop_ids(ctx: ControlContext) -> set[str]:
-    """Client and broker ids of the live native protective stops (engine/execution/native_stops.py)."""
-    with ctx.store.read() as s:
-        rows = s.execute(select(OrderRow.client_order_id, OrderRow.broker_order_id).where(
-            OrderRow.origin == NATIVE_ORIGIN, OrderRow.order_type.in_(NATIVE_TYPES),
-            OrderRow.status.in_(OPEN_STATUSES))).all()
-    return {str(i) for row in rows for i in row if i}
-
-
 def _cancel_except(ctx: ControlContext, keep: set[str]) -> list[CancelResult]:
     """The broker's cancel-all, or (something to keep) one cancel per other open order."""
     if not keep:
@@ -106,15 +96,16 @@ def cancel_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
     changed (sent by the gateway after our first cancel), then check the broker has none left.
     Sliced parents are stopped first (engine/execution/parent_control.py) so none sends another child.
 
-    A shutdown that keeps its positions (flatten off) keeps their native protective stops: with the engine
-    stopped they are the positions' only protection. A kill switch cancels them too (HALTED: no orders)."""
-    keep_stops = args.get("action") == "shutdown" and not args.get("flatten")
+    Native protective stops (engine/trading/control_protection.py decides and audits): kept by an automatic
+    halt and by a shutdown that keeps its positions; cancelled by the manual kill switch and by any flatten."""
+    why_keep = keep_reason(actor, args)
+    stops = native_stops(ctx)
     try:
         parents = stop_all_parents(ctx, actor, str(args.get("reason") or "kill switch / cancel all"))
     except Exception:  # noqa: BLE001 - never delays the cancel-all; the state already refuses their children
         log.exception("could not stop the sliced parent orders; canceling at the broker regardless")
         parents = 0
-    keep = _native_stop_ids(ctx) if keep_stops else set()
+    keep = stop_ids(stops) if why_keep else set()
     results = _cancel_except(ctx, keep)
     in_flight = _await_in_flight(ctx)
     if in_flight:  # they may have reached the broker after the first cancel-all: sweep again
@@ -140,10 +131,10 @@ def cancel_orders(ctx: ControlContext, actor: str, args: dict[str, Any]) -> str:
         shown = ", ".join(f"{o.symbol} {o.side} {o.qty} ({o.broker_order_id})" for o in remaining[:5])
         raise _ctx_error(f"{len(remaining)} order(s) still open at {ctx.broker.name} after cancel-all: {shown}; "
                          "cancel them in the broker's own console and check again")
-    detail = f"cancelled {len(ok)} open order(s) at {ctx.broker.name}; broker confirms 0 open"
-    if keep_stops:
-        kept = len(_still_open(ctx)) - len(remaining)
-        detail += f" but {kept} native protective stop(s), kept for the positions kept"
+    others = "other " if why_keep else ""
+    detail = f"cancelled {len(ok)} open order(s) at {ctx.broker.name}; broker confirms 0 {others}open"
+    left = {i for o in _still_open(ctx) for i in (o.broker_order_id, o.client_order_id)} if why_keep else set()
+    detail += audit_stops(ctx, actor, args, stops, why_keep, left)
     if in_flight:
         detail += f"; waited for {in_flight} order(s) in flight at the halt"
     if parents:

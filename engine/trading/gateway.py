@@ -45,6 +45,7 @@ from engine.trading.intent import OrderIntent
 from engine.trading.marks import latest_closes, projected_gross, symbol_data_time
 from engine.trading.order_limits import WindowStart, order_limits, record_refusal, window_start
 from engine.trading.orders import apply_broker_order, open_order_deltas
+from engine.trading.reject_reasons import failure_reason, reached_broker
 from engine.trading.risk import FLATTEN_ORIGINS, OrderFacts, RiskRejection, check_trading_state, run_checks
 from engine.trading.risk_limits import RiskLimits, active_limits
 from engine.trading.sync import sync_from_broker
@@ -61,7 +62,7 @@ class GatewayResult:
     status: OrderStatus
     accepted: bool  # recorded and sent (or awaiting the broker); False = rejected
     reason: str | None = None  # rejection reason, or why it is still pending_new
-    check: str | None = None  # the risk check that refused it, "broker" for a broker rejection
+    check: str | None = None  # the risk check that refused it; "broker": the broker step (sent or not: `reason`)
     broker_order_id: str | None = None
     duplicate: bool = False  # this client order id existed: nothing new was sent
 
@@ -236,18 +237,16 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
     release = Release()
     try:
         release = release_native(ctx, request, actor)  # native stops holding its shares: canceled, re-placed below
-        if release.refused is not None:
-            raise OrderRejected(release.refused)
+        if release.refused is not None:  # a native stop filled first (or would not cancel): nothing is sent
+            raise BrokerNotSent(release.refused)
         checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: state re-read right before its POST
         order: BrokerOrder | None = (checked(ctx.broker, request, lambda: _halted(ctx, facts)) if checked and facts
                                      else ctx.broker.submit_order(request))
         if order is not None and facts is not None:  # a HALT committed while the POST was on the wire
             order = cancel_if_halted(ctx.broker, order, lambda: _halted(ctx, facts))
         failure: str | None = None
-    except OrderRejected as exc:
-        order, failure = None, str(exc) or "rejected by the broker"
-    except BrokerNotSent as exc:  # certain: nothing reached the broker; keep its reason instead of a pending row
-        order, failure = None, f"not sent: {exc}"
+    except (OrderRejected, BrokerNotSent) as exc:  # BrokerNotSent: certain, so no pending row; "not sent: ..."
+        order, failure = None, failure_reason(exc)  # does not count toward max_rejections (reject_reasons.py)
     except (BrokerUnavailable, BrokerError) as exc:
         log.warning("order %s for %s not confirmed by the broker: %s; sync will look it up",
                     row.client_order_id, row.symbol, exc, extra={"order_id": row.client_order_id})
@@ -267,11 +266,11 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
         if order is not None:
             apply_broker_order(stored, order, at)
         else:
-            stored.status, stored.reject_reason, stored.updated_at = OrderStatus.REJECTED.value, f"broker: {failure}", at
+            stored.status, stored.reject_reason, stored.updated_at = OrderStatus.REJECTED.value, failure, at
         if OrderStatus(stored.status) is OrderStatus.REJECTED:
             audit.record(s, now, actor, "order.rejected", target=stored.symbol, outcome="rejected",
                          details={"client_order_id": stored.client_order_id, "check": "broker",
-                                  "reason": stored.reject_reason})
+                                  "reason": stored.reject_reason, "reached_broker": reached_broker(stored.reject_reason)})
             s.flush()
             rejection_trigger(s, now, limits, since=since)
         result = _result(stored, check="broker" if OrderStatus(stored.status) is OrderStatus.REJECTED else None)
