@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from engine.market.exchange import calendar_for_settings
 from engine.params.versions import active_params
 from engine.trading import gateway, instruments
 from engine.trading.brokers.base import OrderSide, OrderType
@@ -162,7 +163,8 @@ def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | Non
     if (refusal := not_tradable(ctx, sym)) is not None:
         return None, f"No size for {side_.value} {sym}: {refusal}."
     with ctx.store.read() as session:
-        result = ticket_size(session, active_params(session), sym, side_)
+        # the ATR of the configured source's regular session (Alpaca: XNYS), as the engine's sizing reads it
+        result = ticket_size(session, active_params(session), sym, side_, calendar_for_settings(ctx.settings, None))
     notes = "; ".join(result.notes)
     if result.qty <= 0:
         return None, f"No size for {side_.value} {sym}: {notes}"

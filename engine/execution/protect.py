@@ -5,26 +5,36 @@ system:stops): it passes in REDUCING (it only shrinks a position) and is refused
 only an operator's flatten may trade. Such a refusal is audited (stop.blocked) and the stop waits, then
 fires again as soon as trading is not HALTED. Each send has its own idempotency key (stop id, attempt),
 so a retried tick never sends the same exit twice.
+
+With an exchange calendar (Alpaca: XNYS) only regular-session bars move or trigger a stop, and an exit the
+closed session refuses does not count as an attempt: the stop stays active, waiting for the open, and is
+checked again on the next regular-session bar against the price then (stop_session.py).
 """
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
 
-import numpy as np
-import talib
-from sqlalchemy import desc, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
 from engine.execution.native_cover import covered, is_live, native_orders
+from engine.execution.session_atr import atr_of_recent
 from engine.execution.stop_clearance import STOP_ACTOR, clear_the_way
+from engine.execution.stop_session import (
+    WAITING,
+    StopEvent,
+    StopSession,
+    exit_key,
+    session_refusal,
+    source_calendar,
+)
 from engine.execution.stops import (
     PriceBar,
     StopError,
@@ -38,7 +48,7 @@ from engine.execution.stops import (
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
 from engine.market.types import Bar
-from engine.store.models import BarRow, OrderRow, PositionRow, ProtectiveStop
+from engine.store.models import OrderRow, PositionRow, ProtectiveStop
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide, OrderStatus, OrderType
 from engine.trading.gateway import OrderIntent, submit
@@ -48,16 +58,8 @@ from engine.trading.state import TradingState
 log = logging.getLogger(__name__)
 STOP_ORIGIN = "stop"
 LIVE = ("active", "blocked", "triggered")
-MAX_ATTEMPTS = 5  # refusals other than HALTED (e.g. the broker's) before a stop gives up and says so
+MAX_ATTEMPTS = 5  # refusals other than HALTED and the closed session (e.g. the broker's) before a stop gives up
 ATR_PERIOD = 14
-
-
-@dataclass(frozen=True, slots=True)
-class StopEvent:
-    symbol: str
-    stop_id: int
-    what: str  # triggered | blocked | failed | done
-    detail: str
 
 
 def spec_of(row: ProtectiveStop) -> StopSpec:
@@ -66,16 +68,6 @@ def spec_of(row: ProtectiveStop) -> StopSpec:
 
 def state_of(row: ProtectiveStop) -> StopState:
     return StopState(row.direction, row.entry_price, row.extreme_price, row.opened_at, row.atr)
-
-
-def _atr(session: Session, symbol: str) -> Decimal | None:
-    rows = session.execute(select(BarRow.high, BarRow.low, BarRow.close).where(BarRow.symbol == symbol)
-                           .order_by(desc(BarRow.ts)).limit(ATR_PERIOD * 4)).all()[::-1]
-    if len(rows) <= ATR_PERIOD:
-        return None
-    high, low, close = (np.asarray(col, dtype=float) for col in zip(*rows, strict=True))
-    value = float(talib.ATR(high, low, close, timeperiod=ATR_PERIOD)[-1])
-    return to_decimal(value) if np.isfinite(value) and value > 0 else None
 
 
 def attach_stop(ctx: EngineContext, symbol: str, spec: StopSpec, actor: str, source: str = "manual") -> ProtectiveStop:
@@ -92,7 +84,9 @@ def attach_stop(ctx: EngineContext, symbol: str, spec: StopSpec, actor: str, sou
         if last is None:
             raise StopError(f"{symbol}: no price yet; wait for market data")
         direction = 1 if pos.qty > 0 else -1
-        atr = _atr(s, symbol) if spec.trail_atr_mult is not None else None
+        value = (atr_of_recent(s, symbol, ATR_PERIOD, ATR_PERIOD * 4, source_calendar(ctx))
+                 if spec.trail_atr_mult is not None else None)  # regular-session bars with an exchange
+        atr = to_decimal(value) if value is not None else None
         if spec.trail_atr_mult is not None and atr is None:
             raise StopError(f"{symbol}: an ATR trailing stop needs {ATR_PERIOD + 1} bars of history; use a percent trail")
         for old in s.scalars(select(ProtectiveStop).where(ProtectiveStop.symbol == symbol,
@@ -153,22 +147,14 @@ def attach_defaults(ctx: EngineContext, spec: StopSpec | None) -> int:
     return attached
 
 
-def _bars_of(bars: Iterable[Bar]) -> dict[str, list[PriceBar]]:
-    out: dict[str, list[PriceBar]] = defaultdict(list)
-    for b in sorted(bars, key=lambda b: b.ts):
-        out[b.symbol].append(PriceBar(b.ts, to_decimal(b.open), to_decimal(b.high), to_decimal(b.low),
-                                      to_decimal(b.close)))
-    return out
-
-
 _LIVE_STOPS = select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))  # built once: read every tick
 
 
 def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | None = None) -> list[StopEvent]:
     """One tick: move trailing marks, find triggers, send exits through the gateway. Returns what happened."""
     attach_defaults(ctx, defaults)
-    at = market_clock_of(ctx).now()
-    new_bars = _bars_of(bars)
+    at, market = market_clock_of(ctx).now(), StopSession(source_calendar(ctx))
+    new_bars, is_open = market.price_bars(bars), market.is_open(at)  # regular-session bars with an exchange
     with ctx.store.read() as s:
         rows = list(s.scalars(_LIVE_STOPS))
         if not rows:
@@ -181,6 +167,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
         natives = native_orders(s, [r.native_order_id for r in rows])  # broker-side stops (native_stops.py)
     updates: dict[int, dict[str, object]] = {}
     sends: list[tuple[ProtectiveStop, Trigger, Decimal]] = []
+    waits: list[tuple[ProtectiveStop, str]] = []  # not sent into a closed session: checked again at the open
     for row in rows:
         qty = positions.get(row.symbol, Decimal(0))
         if qty == 0 or (qty > 0) != (row.direction > 0):
@@ -190,11 +177,12 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             exit_status = exits.get(row.exit_client_order_id or "")
             if exit_status is None or exit_status.is_open or exit_status is OrderStatus.FILLED:
                 continue  # working, or filled and the position sync has not caught up: never a second exit
-            sends.append((row, Trigger(row.trigger_kind or "stop_loss", None, row.trigger_price or Decimal(0)),
-                          abs(qty)))  # canceled, expired or refused without closing the position: send again
-            continue
-        if row.status == "blocked":
-            if state is not TradingState.HALTED:
+        if row.status in ("triggered", "blocked"):  # canceled, expired or refused without closing: send again
+            if row.status == "blocked" and state is TradingState.HALTED:
+                continue
+            if not is_open:
+                waits.append((row, f"{row.trigger_kind or 'stop_loss'} exit not sent again"))
+            else:
                 sends.append((row, Trigger(row.trigger_kind or "stop_loss", None, row.trigger_price or Decimal(0)),
                               abs(qty)))
             continue
@@ -206,8 +194,8 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
         path = new_bars.get(row.symbol)
         if not path:
             last = closes.get(row.symbol)
-            if last is None:
-                continue
+            if last is None or not (is_open and market.is_open(last[1])):
+                continue  # no price, or the session is closed or its last price is not a regular-session one
             path = [PriceBar(max(at, last[1]), last[0], last[0], last[0], last[0])]
         st, fired = state_of(row), cast(Trigger | None, None)
         for bar in path:
@@ -216,24 +204,31 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
                 break
         if st.extreme != row.extreme_price:
             updates[row.id] = {"extreme_price": st.extreme}
-        if fired is not None:
+        if fired is not None and not is_open:  # e.g. the session's last bar, read after the close
+            waits.append((row, f"{fired.kind} level reached ({fired.price:.4f})"))
+        elif fired is not None:
             sends.append((row, fired, abs(qty)))
     sends = clear_the_way(ctx, sends, updates)
     events = [StopEvent(r.symbol, r.id, "done", "position closed") for r in rows if updates.get(r.id, {}).get("status")]
-    outcomes = [_send_exit(ctx, row, trigger, qty) for row, trigger, qty in sends]
+    outcomes = [_send_exit(ctx, row, trigger, qty, market.closed_note(at)) for row, trigger, qty in sends]
+    outcomes += [({"status": "active"}, StopEvent(r.symbol, r.id, WAITING, f"{why}: {market.closed_note(at)}"), r)
+                 for r, why in waits]
     _write(ctx, updates, outcomes, at)
     return events + [o[1] for o in outcomes]
 
 
-def _send_exit(ctx: EngineContext, row: ProtectiveStop, trigger: Trigger, qty: Decimal,
+def _send_exit(ctx: EngineContext, row: ProtectiveStop, trigger: Trigger, qty: Decimal, closed_note: str,
                ) -> tuple[dict[str, object], StopEvent, ProtectiveStop]:
     attempt = row.attempts + 1
     side = OrderSide.SELL if row.direction > 0 else OrderSide.BUY
     level = f" at {trigger.level:.4f}" if trigger.level is not None else ""
     why = f"{trigger.kind} stop{level}" + (" (gapped through: expect the open)" if trigger.gap else "")
     intent = OrderIntent(row.symbol, side, qty, OrderType.MARKET, None, reason=why,
-                         idempotency_key=f"stop-{row.id}-{attempt}")
+                         idempotency_key=exit_key(row.id, attempt, row.status, row.exit_client_order_id))
     result = submit(ctx, intent, actor=STOP_ACTOR, origin=STOP_ORIGIN)
+    if session_refusal(result):  # nothing sent: no attempt; the price is checked again on the open's bars
+        return ({"status": "active", "exit_client_order_id": result.client_order_id},
+                StopEvent(row.symbol, row.id, WAITING, f"{why}: {closed_note} (refused: {result.reason})"), row)
     fields: dict[str, object] = {"attempts": attempt, "trigger_kind": trigger.kind,
                                  "exit_client_order_id": result.client_order_id}
     if row.triggered_at is None:
@@ -267,7 +262,7 @@ def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
                 continue
             for key, value in fields.items():
                 setattr(row, key, value)
-            if row.triggered_at is None:
+            if row.triggered_at is None and event.what != WAITING:
                 row.triggered_at = at
             row.updated_at = at
             audit.record(s, now, STOP_ACTOR, f"stop.{event.what}", target=event.symbol,
