@@ -12,7 +12,9 @@ Actions (REGIMEDESK_DEADMAN_ACTION):
 - reduce: REDUCING through control.perform("pause") as system:deadman (no new exposure; orders that would
   add exposure are cancelled); only from ACTIVE, since triggers only ever tighten.
 - halt (the default): the kill switch through control.perform("halt") as system:deadman: HALTED, every
-  open order cancelled at the broker by this process when the engine is down, then the final broker sync.
+  open order cancelled at the broker by this process when the engine is down, except the positions' native
+  protective stops (an automatic halt keeps them: engine/trading/control_protection.py), then the final
+  broker sync.
   Default because a dead engine manages nothing: no stops, no risk checks, no reconciliation, while
   resting orders at a real broker can still fill. A false alarm costs an operator's resume; a missed
   one can cost money.

@@ -5,8 +5,10 @@ orders in a window (all three shared with the gateway and sync through engine.tr
 stale market data, and the broker's circuit breaker open. Each fires an audited state change by
 "system:risk" that only ever tightens; an operator must resume.
 
-A state tightened by anyone's trigger is then enforced once: HALTED cancels every open order,
-REDUCING cancels the orders that would add exposure (the same control steps as the buttons).
+A state tightened by anyone's trigger is then enforced once: HALTED cancels every open order but the positions'
+native protective stops (an automatic halt keeps them: engine/trading/control_protection.py), REDUCING cancels the
+orders that would add exposure (the same control steps as the buttons). Stale data counts from the regular
+session's open when the source has an exchange (nothing is due while the market is closed).
 """
 from __future__ import annotations
 
