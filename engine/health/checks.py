@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, desc, func, select, text
 
 from engine.context import EngineContext
+from engine.health.account_check import check_broker_account
 from engine.health.deadman import (
     ALPACA_BAR_SECONDS,
     market_cadence_s,
@@ -242,7 +243,8 @@ def engine_checks(ctx: EngineContext, now: datetime, intervals: dict[str, float]
     """Every check, as the engine's health job runs them (engine/health/recorder.py stores the results)."""
     intervals = intervals or {}
     return [check_heartbeat(ctx, now), check_market_data(ctx, now), check_database(ctx), check_broker(ctx),
-            check_broker_probe(ctx, broker_history), check_reconciliation(ctx, now, intervals.get("reconcile", 60.0)),
+            check_broker_account(ctx), check_broker_probe(ctx, broker_history),
+            check_reconciliation(ctx, now, intervals.get("reconcile", 60.0)),
             check_regime(ctx), _drift_check(ctx), *check_risk_limits(ctx), check_memory(), check_disk(ctx),
             *check_jobs(ctx, now, intervals, scheduled_since), *_market_checks(ctx), check_notifications()]
 

@@ -27,6 +27,7 @@ from engine.portfolio_risk.check import check_order as portfolio_check
 from engine.protocols import ControlContext
 from engine.store.models import OrderRow, PositionRow
 from engine.trading import state as trading_state
+from engine.trading.account_flags import read_account_flags
 from engine.trading.brokers.base import (
     BrokerError,
     BrokerNotSent,
@@ -107,7 +108,7 @@ def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str,
         position_qty=position, projected_qty=position + deltas.get(intent.symbol, Decimal(0)),
         equity=marks.equity, start_of_day_equity=marks.start_of_day, peak_equity=marks.peak, gross_exposure=gross,
         instrument_kind=instrument_kind(session, intent.symbol, index_symbol), index_tradable=index_tradable,
-        unpriced=unpriced)
+        unpriced=unpriced, account=read_account_flags(session))
 
 
 def _result(row: OrderRow, duplicate: bool = False, check: str | None = None) -> GatewayResult:

@@ -5,6 +5,9 @@ closed without an event we saw stays open in the store; and a fill whose FILL ac
 overlap had passed is never read. Each sync looks up by client order id the stored open orders the broker no
 longer lists as open, and re-reads the fills of orders whose filled quantity exceeds their recorded fills. Both are
 capped per sync and rotate oldest-checked first (engine_kv), so a large book does not spend the key's rate limit.
+A stored order the broker keeps answering "not found" for is closed after a few such answers (order_gone.py).
+The same write stores the account's flags for the gateway's checks (account_flags.py) and re-estimates the open
+shares of notional orders (notional.py): both from reads the sync made anyway.
 """
 from __future__ import annotations
 
@@ -17,9 +20,14 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.lease import check_fence
+from engine.market.market_clock import market_clock_of
 from engine.protocols import ControlContext
 from engine.store.models import FillRow, KeyValue, OrderRow
-from engine.trading.brokers.base import BrokerError, BrokerFill, BrokerOrder, OrderStatus
+from engine.trading.account_flags import ACCOUNT_FLAGS_KEY, AccountFlags
+from engine.trading.brokers.base import BrokerAccount, BrokerError, BrokerFill, BrokerOrder, OrderStatus
+from engine.trading.notional import apply_notional
+from engine.trading.order_gone import record_lookups
 from engine.trading.orders import apply_broker_order, record_broker_order
 from engine.trading.upserts import upsert
 
@@ -49,6 +57,11 @@ class OrderChecks:
     fills: list[BrokerFill] = field(default_factory=list)
     checked: dict[str, str] = field(default_factory=dict)  # the next CHECKS_KEY value
     active: bool = True  # False: a broker whose history read has neither gap (the paper broker): nothing stored
+    not_found: list[str] = field(default_factory=list)  # looked up and answered "not found" (404)
+    seen: list[BrokerOrder] = field(default_factory=list)  # the orders the sync read (for notional ones)
+    account: BrokerAccount | None = None  # the account the sync read (its flags are stored)
+    wall: datetime | None = None  # the wall clock at the reads (audit rows)
+    broker: str = ""  # the broker's name
 
 
 def _last_checks(s: Session) -> dict[str, str]:
@@ -67,7 +80,8 @@ def _missing(s: Session, open_at_broker: set[str], covered: set[str]) -> list[st
     return [c for (c,) in rows if c not in open_at_broker and c not in covered]
 
 
-def _look_up(ctx: ControlContext, coids: list[str]) -> dict[str, BrokerOrder]:
+def _look_up(ctx: ControlContext, coids: list[str], not_found: list[str] | None = None) -> dict[str, BrokerOrder]:
+    """The broker's view of each order; the ones it answered "not found" for are added to `not_found`."""
     found: dict[str, BrokerOrder] = {}
     for coid in coids:
         try:
@@ -77,6 +91,8 @@ def _look_up(ctx: ControlContext, coids: list[str]) -> dict[str, BrokerOrder]:
             continue
         if order is None:
             log.warning("order %s is open in the store but unknown to %s", coid, ctx.broker.name)
+            if not_found is not None:
+                not_found.append(coid)
         else:
             found[coid] = order
     return found
@@ -116,7 +132,9 @@ def check_orders(ctx: ControlContext, covered: list[BrokerOrder], now: datetime)
         working = [c for (c,) in s.execute(select(OrderRow.client_order_id).where(OrderRow.status.in_(_WORKING)))
                    if c not in seen]
         short = _short_of_fills(s, now)
-    out = OrderChecks()
+    account = getattr(ctx.broker, "last_account", None)  # what the sync's own read just returned (Alpaca)
+    out = OrderChecks(seen=list(covered), account=account if isinstance(account, BrokerAccount) else None,
+                      wall=ctx.clock.now(), broker=ctx.broker.name)
     if working:
         try:
             open_at_broker = {o.client_order_id for o in ctx.broker.list_open_orders()}
@@ -126,7 +144,7 @@ def check_orders(ctx: ControlContext, covered: list[BrokerOrder], now: datetime)
         with ctx.store.read() as s:
             missing = _missing(s, open_at_broker, seen)
         picked = _oldest_checked(missing, last, MAX_LOOKUPS)
-        out.lookups = _look_up(ctx, picked)
+        out.lookups = _look_up(ctx, picked, out.not_found)
         out.checked.update({c: now.isoformat() for c in picked})
         out.checked.update({c: last[c] for c in missing if c in last and c not in out.checked})
     cutoff = (now - RECHECK).isoformat()
@@ -146,7 +164,13 @@ def apply_checks(s: Session, checks: OrderChecks, now: datetime) -> int:
     if checks.lookups:
         rows = s.scalars(select(OrderRow).where(OrderRow.client_order_id.in_(list(checks.lookups))))
         changed = sum(1 for r in rows if apply_broker_order(r, checks.lookups[r.client_order_id], now))
-    upsert(s, KeyValue.__table__, [{"key": CHECKS_KEY, "value": checks.checked, "updated_at": now}], key=("key",))
+    kv = [{"key": CHECKS_KEY, "value": checks.checked, "updated_at": now}]
+    if checks.account is not None:
+        kv.append({"key": ACCOUNT_FLAGS_KEY, "value": AccountFlags.of(checks.account, now.isoformat(), checks.broker).to_json(),
+                   "updated_at": now})
+    upsert(s, KeyValue.__table__, kv, key=("key",))
+    changed += record_lookups(s, checks.not_found, list(checks.lookups), now, checks.wall or now)
+    changed += apply_notional(s, checks.seen + list(checks.lookups.values()), now)
     return changed
 
 
@@ -156,8 +180,14 @@ def resolve_missing(ctx: ControlContext, open_at_broker: list[BrokerOrder]) -> i
     with ctx.store.read() as s:
         missing = _missing(s, {o.client_order_id for o in open_at_broker}, set())
         picked = _oldest_checked(missing, _last_checks(s), MAX_LOOKUPS)
-    found = _look_up(ctx, picked)
-    return sum(1 for order in found.values() if record_broker_order(ctx, order))
+    not_found: list[str] = []
+    found = _look_up(ctx, picked, not_found)
+    applied = sum(1 for order in found.values() if record_broker_order(ctx, order))
+    if not_found or found:  # its 404s count as strikes too (order_gone.py)
+        with ctx.store.write() as s:
+            check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
+            applied += record_lookups(s, not_found, list(found), market_clock_of(ctx).now(), ctx.clock.now())
+    return applied
 
 
 def short_of_fills_since(s: Session, since: datetime) -> int:

@@ -29,6 +29,9 @@ NEVER_RECEIVED = "broker: never received"
 # pending_cancel) but may still refuse it (order_cancel_rejected) and the order works on; the broker's next view
 # replaces it. Kept in reject_reason (empty on every order that was not rejected): no schema change.
 CANCEL_REQUESTED = "engine: cancel requested"
+# The reason a row gets when the broker answered "not found" for it again and again (engine/trading/order_gone.py):
+# our conclusion, not the broker's word, so any later broker view of the order replaces it.
+NOT_FOUND = "not found at the broker"
 
 
 def _rank(status: OrderStatus) -> int:
@@ -49,12 +52,13 @@ def apply_broker_order(row: OrderRow, order: BrokerOrder, now: datetime) -> bool
 
     A larger broker filled quantity always lands, even on a terminal row (a fill after our cancel is still
     a fill, and parents count children by it); a broker view never lowers it or reopens a terminal status,
-    except our guesses: the REJECTED the sync guessed for an order the broker did not know yet (NEVER_RECEIVED)
-    and the CANCELED our own cancel request wrote (CANCEL_REQUESTED; the broker may refuse the cancel)."""
+    except our guesses: the REJECTED the sync guessed for an order the broker did not know yet (NEVER_RECEIVED),
+    the CANCELED our own cancel request wrote (CANCEL_REQUESTED; the broker may refuse the cancel) and the
+    CANCELED of an order the broker kept answering "not found" for (NOT_FOUND)."""
     old = OrderStatus(row.status)
     reason = row.reject_reason or ""
     guessed = (old is OrderStatus.REJECTED and reason.startswith(NEVER_RECEIVED)) or (
-        old is OrderStatus.CANCELED and reason == CANCEL_REQUESTED)
+        old is OrderStatus.CANCELED and (reason == CANCEL_REQUESTED or reason.startswith(NOT_FOUND)))
     new = order.status if guessed else _next_status(old, order.status)
     changed = False
     if guessed:  # the broker's view stands and our guess goes (a CANCELED it confirms is final from now on)

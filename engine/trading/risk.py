@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from engine.trading.account_flags import AccountFlags, blocked_reason
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.instruments import not_tradable_reason
 from engine.trading.marks import valid_price
@@ -52,6 +53,7 @@ class OrderFacts:
     instrument_kind: str | None = None  # the store's Instrument.kind ("index" | "stock"); None = not recorded
     index_tradable: bool = False  # the source's index is a traded instrument (Alpaca's SPY), not a quoted series
     unpriced: tuple[str, ...] = ()  # held (or ordered) symbols with no valid price: gross exposure is unknown
+    account: AccountFlags | None = None  # the broker account's flags as last synced; None = no restriction known
 
     @property
     def signed_qty(self) -> Decimal:
@@ -143,6 +145,26 @@ def check_no_flip(f: OrderFacts) -> RiskRejection | None:
                          f"({f.side} {abs(before)}), then open the {then} with an order of its own")
 
 
+def check_account_open(f: OrderFacts) -> RiskRejection | None:
+    """A blocked, suspended or inactive account: the broker refuses every order (exits too), and each refusal
+    would count toward the rejection halt; refused here with the reason instead."""
+    reason = blocked_reason(f.account)
+    return None if reason is None else RiskRejection("account_blocked", reason)
+
+
+def check_shorting(f: OrderFacts) -> RiskRejection | None:
+    """A sell that would open or increase a short (on the position held, or once open orders fill) on an account
+    the broker does not let short."""
+    if f.account is None or f.account.shorting_enabled or f.side is not OrderSide.SELL:
+        return None
+    held, then = f.position_qty + f.signed_qty, f.projected_qty + f.signed_qty
+    if held >= 0 and then >= 0:
+        return None
+    return RiskRejection("shorting_disabled", f"sell {f.qty} {f.symbol} would open or increase a short (position "
+                         f"{f.position_qty}, with open orders {f.projected_qty}) and the broker account does not allow "
+                         "short selling; sell at most the shares held and not already being sold")
+
+
 def check_stale_data(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
     if f.last_price is None:
         return RiskRejection("stale_data", f"no market data for {f.symbol}; wait for prices before trading it")
@@ -218,11 +240,11 @@ def _no_account(what: str) -> RiskRejection:
 
 def run_checks(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
     """The first failing check, in order; exposure checks are skipped for pure reductions."""
-    if (r := check_tradable(f)) or (r := check_trading_state(f)):
+    if (r := check_tradable(f)) or (r := check_trading_state(f)) or (r := check_account_open(f)):
         return r
     if (r := check_order_size(f, limits)) or (r := check_price_collar(f, limits)):
         return r
-    if (r := check_no_flip(f)) is not None:
+    if (r := check_no_flip(f)) or (r := check_shorting(f)):
         return r
     if f.reduces:
         return None

@@ -58,6 +58,7 @@ class FakeOrder:
     stop_price: Decimal | None = None  # a stop's trigger; a trailing stop's current level
     trail_percent: Decimal | None = None
     hwm: Decimal | None = None  # a trailing stop's high-water (sell) / low-water (buy) mark
+    notional: Decimal | None = None  # a dollar-amount order: Alpaca sends qty null (qty here = the filled shares)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,8 +77,8 @@ class FakeOrder:
             "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, self.symbol)),
             "symbol": self.symbol,
             "asset_class": "us_equity",
-            "notional": None,
-            "qty": _num(self.qty),
+            "notional": _num(self.notional),
+            "qty": None if self.notional is not None else _num(self.qty),
             "filled_qty": _num(self.filled_qty),
             "filled_avg_price": _num(self.filled_avg_price),
             "order_class": "simple",
@@ -123,6 +124,8 @@ class FakeBook:
     # then decides with confirm_cancel or reject_cancel (the venue refusing it: trade update order_cancel_rejected)
     async_cancel: bool = False
     account_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # /v2/account fields a test overrides (trading_blocked, pattern_day_trader, daytrade_count, shorting_enabled...)
+    account_overrides: dict[str, Any] = field(default_factory=dict)
 
     # ---- helpers for tests -------------------------------------------------
     def price(self, symbol: str) -> Decimal:
@@ -202,6 +205,10 @@ class FakeBook:
                 "pattern_day_trader": False,
                 "trading_blocked": False,
                 "account_blocked": False,
+                "trade_suspended_by_user": False,
+                "shorting_enabled": True,
+                "daytrade_count": 0,
+                **self.account_overrides,
             }
 
     def clock_json(self) -> dict[str, Any]:

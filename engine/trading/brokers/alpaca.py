@@ -113,6 +113,7 @@ class AlpacaBroker:
         self._calls = GuardedCaller(self._where, breaker, retry_attempts, retry_wait_s, retry_max_wait_s,
                                     deadline_s=self.deadline_s)
         self._clock = clock or SystemClock()
+        self.last_account: BrokerAccount | None = None  # the newest get_account(): the sync stores its flags
         self._history = AlpacaHistory(self._client, self._calls, self._where, self._clock, order_lookback, max_history)
         self._submitter = OrderSubmitter(self._client, self._calls, self._where, timeout_s, self.order_session,
                                          self._raw_order_by_client_id)
@@ -138,7 +139,8 @@ class AlpacaBroker:
 
     # ---- reads -----------------------------------------------------------------------
     def get_account(self) -> BrokerAccount:
-        return to_account(self._calls.value("get account", self._calls.call("get account", self._client.get_account)))
+        self.last_account = to_account(self._calls.value("get account", self._calls.call("get account", self._client.get_account)))
+        return self.last_account
 
     def get_positions(self) -> list[BrokerPosition]:
         rows = self._calls.value("get positions", self._calls.call("get positions", self._client.get_all_positions))

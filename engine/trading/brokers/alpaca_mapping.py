@@ -95,12 +95,15 @@ def to_broker_order(o: AlpacaOrder) -> BrokerOrder:
     status = to_order_status(o.status)
     limit_price = dec(o.limit_price)
     filled_qty = dec(o.filled_qty) or Decimal(0)
+    qty, notional = dec(o.qty), dec(getattr(o, "notional", None))
+    if qty is None and notional is not None:  # a dollar-amount order: shares known only as they fill
+        qty = filled_qty
     return BrokerOrder(
         broker_order_id=str(o.id),
         client_order_id=o.client_order_id,
         symbol=o.symbol or "",
         side=OrderSide(_value(o.side or "buy")),
-        qty=dec(o.qty) or Decimal(0),
+        qty=qty or Decimal(0),
         order_type=to_order_type(o.order_type or o.type),
         limit_price=limit_price,
         status=status,
@@ -109,6 +112,7 @@ def to_broker_order(o: AlpacaOrder) -> BrokerOrder:
         submitted_at=_utc(o.submitted_at or o.created_at),
         updated_at=_utc(o.updated_at),
         reject_reason="rejected by Alpaca" if status is OrderStatus.REJECTED else None,
+        notional=notional,
     )
 
 
@@ -156,12 +160,22 @@ def _first(*values: Decimal | None) -> Decimal:
 
 
 def to_account(a: TradeAccount) -> BrokerAccount:
+    """The balances and the flags that decide whether Alpaca takes an order at all; a flag Alpaca left out
+    reads as the permissive default (as BrokerAccount's): Alpaca sends every one of them."""
     cash = _first(dec(a.cash))
     return BrokerAccount(
         cash=cash,
         equity=_first(dec(a.equity), dec(a.portfolio_value), cash),
         buying_power=_first(dec(a.buying_power)),
         currency=a.currency or "USD",
+        status=_value(a.status).upper() if a.status is not None else "ACTIVE",
+        trading_blocked=bool(a.trading_blocked),
+        account_blocked=bool(a.account_blocked),
+        trade_suspended_by_user=bool(a.trade_suspended_by_user),
+        pattern_day_trader=bool(a.pattern_day_trader),
+        daytrade_count=int(a.daytrade_count or 0),
+        shorting_enabled=a.shorting_enabled is not False,
+        last_equity=dec(a.last_equity),
     )
 
 

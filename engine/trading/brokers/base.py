@@ -70,6 +70,9 @@ class BrokerOrder:
     submitted_at: datetime
     updated_at: datetime
     reject_reason: str | None = None
+    # a dollar-amount order (Alpaca's notional): its share quantity is unknown until it fills, so qty is the
+    # filled quantity and the store estimates the open rest from the last price (engine/trading/notional.py)
+    notional: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,17 @@ class BrokerAccount:
     equity: Decimal
     buying_power: Decimal
     currency: str = "USD"
+    # The broker's account flags; the defaults are permissive (the paper broker has no such restrictions).
+    # Alpaca refuses orders to a blocked or inactive account and short sales without shorting_enabled; its
+    # pattern-day-trader protection may refuse a same-day exit under $25,000 equity (engine/trading/account_flags.py).
+    status: str = "ACTIVE"
+    trading_blocked: bool = False
+    account_blocked: bool = False
+    trade_suspended_by_user: bool = False
+    pattern_day_trader: bool = False
+    daytrade_count: int = 0
+    shorting_enabled: bool = True
+    last_equity: Decimal | None = None  # the equity at the previous trading day's close, when the broker gives it
 
 
 @dataclass(frozen=True, slots=True)
