@@ -92,8 +92,13 @@ def trading_day(now: datetime, tz: Any) -> str:
     return aware.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
-def update_marks(session: Session, now: datetime, equity: Decimal, tz: Any = "UTC") -> EquityMarks:
-    """Raise the peak when equity makes a new high; reset start-of-day on a new trading day in `tz`."""
+def update_marks(session: Session, now: datetime, equity: Decimal, tz: Any = "UTC",
+                 prior_close: Decimal | None = None) -> EquityMarks:
+    """Raise the peak when equity makes a new high; reset start-of-day on a new trading day in `tz`.
+
+    `prior_close`: the broker's equity at the previous session's close (Alpaca's last_equity), the start of the
+    day when given: a first sync after an engine (re)start mid-session otherwise took the equity then, and the
+    day's loss so far went uncounted (4% down against a 3% limit read 0%)."""
     # only the two mark rows: read_marks would also read the newest snapshot, whose equity this call is given
     rows = {row.key: row for row in session.scalars(_MARK_ROWS)}
     kv = {key: row.value for key, row in rows.items()}
@@ -106,7 +111,7 @@ def update_marks(session: Session, now: datetime, equity: Decimal, tz: Any = "UT
     sod = Decimal(stored_sod["equity"]) if stored_sod else None
     today = trading_day(now, tz)
     if day != today or sod is None:
-        day, sod = today, equity
-        _put_mark(session, rows, START_OF_DAY_KEY, {"day": today, "equity": str(equity)}, now)
+        day, sod = today, prior_close if prior_close is not None and prior_close > 0 else equity
+        _put_mark(session, rows, START_OF_DAY_KEY, {"day": today, "equity": str(sod)}, now)
     session.flush()
     return EquityMarks(equity=equity, peak=peak, start_of_day=sod, day=day)

@@ -136,7 +136,9 @@ def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> S
         _apply_orders(s, orders, lookups, now, report, wall=wall, to_wall=market.to_wall)
         report.orders_updated += apply_checks(s, checks, now)
         _apply_fills(s, fills + checks.fills, report)
-        marks = update_marks(s, now, account.equity, calendar_for_settings(getattr(ctx, "settings", None), limits.market_timezone))
+        marks = update_marks(s, now, account.equity, calendar_for_settings(getattr(ctx, "settings", None),
+                                                                         limits.market_timezone),
+                             prior_close=account.last_equity)
         report.triggers = equity_triggers(s, wall, account.equity, marks.start_of_day, marks.peak, limits)
         upsert(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
                                         "updated_at": now}], key=("key",))
