@@ -16,7 +16,7 @@ from components.tables import column, records_grid
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.store import audit_queries as aq
-from webapp.audit_view import export_link, parse_filter
+from webapp.audit_view import export_link, hidden_actions, parse_filter
 from webapp.auth.access import requires
 from webapp.context import get_context
 
@@ -103,7 +103,7 @@ def refresh_audit(_n: object, number: object, user: object, action: object, kind
     page_no = number if isinstance(number, int) and not isinstance(number, bool) and 0 <= number < MAX_PAGE else 0
     with get_context().store.read() as s:
         events, total = aq.page(s, parse_filter(values), page_no, PAGE_SIZE)
-        actions = aq.distinct_actions(s) if ctx.triggered_id in (None, ids.INTERVAL) else None
+        actions = aq.distinct_actions(s, hidden_actions()) if ctx.triggered_id in (None, ids.INTERVAL) else None
     rows = [{**e, "ts": fmt.timestamp(e["ts"]), "details": aq.readable_details(e["details"])} for e in events]
     first = page_no * PAGE_SIZE
     count = (f"events {first + 1}–{first + len(rows)} of {total}" if rows else f"no events here ({total} match)")

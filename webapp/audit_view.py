@@ -1,4 +1,5 @@
-"""The Audit page's filters from browser values and the CSV export route (trader and admin).
+"""The Audit page's filters from browser values and the CSV export route (trader and admin); sign-in and user
+rows only for admins (hidden_actions).
 
 Filters arrive from the page or from the export link's query string, both untrusted: each is
 bounded and parsed here, and anything unusable is ignored rather than raising.
@@ -14,6 +15,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, request
 
+from engine.auth import principal
+from engine.auth.roles import Role, at_least
 from engine.store import audit_queries as aq
 from webapp.context import get_context
 from webapp.csv_safety import spreadsheet_safe
@@ -41,8 +44,14 @@ def parse_filter(values: Mapping[str, Any]) -> aq.AuditFilter:
     return aq.AuditFilter(
         user=text("user"), action=text("action"), kind=kind if kind in aq.KINDS else "", outcome=text("outcome"),
         since=datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None,
-        until=_day_after(until),
+        until=_day_after(until), hidden=hidden_actions(),
     )
+
+
+def hidden_actions() -> tuple[str, ...]:
+    """What the logged-in reader may not see: the sign-in and user-management rows (who logged in from where,
+    lockouts, a password typed into the name box) are for admins; viewers and traders see the rest."""
+    return () if at_least(principal.current().role, Role.ADMIN) else aq.RESTRICTED_ACTIONS
 
 
 def _day_after(day: date | None) -> datetime | None:

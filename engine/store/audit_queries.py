@@ -28,6 +28,12 @@ class AuditFilter:
     outcome: str = ""
     since: datetime | None = None
     until: datetime | None = None
+    hidden: tuple[str, ...] = ()  # action prefixes this reader may not see (RESTRICTED_ACTIONS for a non-admin)
+
+
+# Who logged in from where, lockouts, names typed into the login box (sometimes a password), user changes: the
+# admins' part of the trail (see webapp/audit_view.visible_to)
+RESTRICTED_ACTIONS = ("auth.", "users.")
 
 
 def _escape_like(text: str) -> str:
@@ -50,6 +56,8 @@ def _filtered(query: Select[Any], f: AuditFilter) -> Select[Any]:
         query = query.where(AuditEvent.ts >= f.since)
     if f.until is not None:
         query = query.where(AuditEvent.ts < f.until)
+    for prefix in f.hidden:
+        query = query.where(~AuditEvent.action.like(f"{_escape_like(prefix)}%", escape="\\"))
     return query
 
 
@@ -86,8 +94,8 @@ def iterate(session: Session, f: AuditFilter, batch: int = 1000) -> Iterator[dic
         last_id = rows[-1].id
 
 
-def distinct_actions(session: Session) -> list[str]:
-    return sorted(session.scalars(select(AuditEvent.action).distinct()))
+def distinct_actions(session: Session, hidden: tuple[str, ...] = ()) -> list[str]:
+    return sorted(a for a in session.scalars(select(AuditEvent.action).distinct()) if not a.startswith(hidden))
 
 
 def readable_details(details: dict[str, Any], limit: int = 400) -> str:

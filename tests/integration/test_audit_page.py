@@ -47,11 +47,11 @@ def test_filters_and_pages_reach_the_whole_history(audit_app) -> None:  # type: 
         return response.get_json()["response"]
 
     everything = fetch()
-    # 1,230 events + the viewer's creation and own login: newest page first, 100 rows
-    assert everything["audit-count"]["children"] == "events 1–100 of 1232"
+    # 1,230 events (the viewer's creation and own login are users./auth. rows: admins only): newest page first
+    assert everything["audit-count"]["children"] == "events 1–100 of 1230"
     assert (everything["audit-prev"]["disabled"], everything["audit-next"]["disabled"]) == (True, False)
     last = fetch(page=12)
-    assert last["audit-count"]["children"] == "events 1201–1232 of 1232"
+    assert last["audit-count"]["children"] == "events 1201–1230 of 1230"
     assert (last["audit-prev"]["disabled"], last["audit-next"]["disabled"]) == (False, True)  # the oldest page
     assert last["audit-grid"]["rowData"][-1]["target"] == "ALFA-0"  # the oldest event is reachable
     automatic = fetch(kind="automatic")
@@ -63,7 +63,7 @@ def test_filters_and_pages_reach_the_whole_history(audit_app) -> None:  # type: 
     planner = fetch(action="order.", start_date="2026-11-02", end_date="2026-11-02", page=0)
     assert planner["audit-count"]["children"].endswith("of 1200")
     assert "limits.gross: 1.5" in planner["audit-grid"]["rowData"][0]["details"]
-    assert fetch(start_date="2026-11-04")["audit-count"]["children"].endswith("of 2")  # the user's creation, login
+    assert fetch(start_date="2026-11-04")["audit-count"]["children"] == "no events here (0 match)"  # admins' rows
 
 
 def test_csv_download_is_for_traders_and_holds_every_filtered_row(audit_app) -> None:  # type: ignore[no-untyped-def]
@@ -92,3 +92,28 @@ def test_the_last_date_and_a_forged_page_number_are_answered(audit_app) -> None:
     forged = wr.call(client, turn, {"audit-page.data": 10**30}, trigger="audit-next.n_clicks")
     assert forged.status_code == 200, forged.get_data(as_text=True)[:300]
     assert forged.get_json()["response"]["audit-page"]["data"] == 1  # page 0 (the newest), then one older
+
+
+def test_sign_in_and_user_rows_are_for_admins_only(audit_app) -> None:  # type: ignore[no-untyped-def]
+    """auth.* rows (who logged in from where, lockouts, a password typed into the name box) and users.* rows: an
+    admin sees them on the page and in the CSV; a viewer's page and a trader's CSV leave them out, also when asked
+    for by name."""
+    def page_actions(role: str, action: str = "") -> list[str]:
+        client = login_client(audit_app, role)
+        dep = wr.find(wr.dependencies(client), "audit-grid.rowData")
+        response = wr.call(client, dep, {"audit-filter-action.value": action} if action else {})
+        assert response.status_code == 200
+        body = response.get_json()["response"]
+        rows = [r["action"] for r in body["audit-grid"]["rowData"]]
+        return rows if action else rows + [o["value"] for o in body.get("audit-filter-action", {}).get("options", [])]
+
+    admin = page_actions("admin")
+    assert "auth.login" in admin and "users.add" in admin
+    viewer = page_actions("viewer")
+    assert not [a for a in viewer if a.startswith(("auth.", "users."))] and "control.pause" in viewer
+    assert page_actions("viewer", action="auth.") == []
+    trader_csv = login_client(audit_app, "trader").get("/audit.csv?action=auth.").get_data(as_text=True)
+    assert trader_csv.strip().splitlines() == [",".join(("id", "ts", "actor", "role", "source", "kind", "action",
+                                                         "target", "outcome", "details"))]
+    admin_csv = login_client(audit_app, "admin").get("/audit.csv?action=auth.").get_data(as_text=True)
+    assert ",auth.login," in admin_csv
