@@ -6,6 +6,7 @@ identical ParamSet, and no text cell may ever become a formula.
 from __future__ import annotations
 
 import io
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,16 @@ _STYLES = {
                 "head_fill": None, "head_font": Font(bold=True), "value_fill": None},
 }
 _BOLD = Font(bold=True)
+# Excel stores a character as _xHHHH_ in cell text and readers (calamine, Excel, LibreOffice) decode it: literal text
+# of that shape must have its underscore escaped as _x005F_, as Excel itself does, or it comes back as another text
+_XESC = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     """Write one cell; text that Excel could read as a formula or an error value (#N/A, #REF!...) is forced to stay
     text, so it reads back as the same text. A control character no cell can hold (validation refuses them; a
-    ParamSet built without validation might hold one) becomes U+FFFD instead of failing the whole export."""
+    ParamSet built without validation might hold one) becomes U+FFFD instead of failing the whole export. Literal
+    _xHHHH_ text is escaped (_x005F_xHHHH_) so it reads back as typed, not as the character HHHH."""
     c = ws.cell(row=row, column=col)
     if value is None:
         return c
@@ -46,6 +51,8 @@ def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
         value = ",".join(fmt_value(None, v) for v in value)
     if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
         value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if isinstance(value, str) and "_x" in value:
+        value = _XESC.sub("_x005F_", value)
     c.value = value
     if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or value in ERROR_CODES):
         c.data_type = "s"

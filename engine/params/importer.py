@@ -19,14 +19,35 @@ from .schema import Schema, load_schema
 from .sheet_mapper import SheetMapper, norm_key
 
 Grid = dict[str, list[list[Any]]]
+PercentCells = dict[str, dict[tuple[int, int], str]]  # sheet -> (row0, col0) -> percent number format
 
 
 def match_sheets(schema: Schema, names: list[str]) -> tuple[dict[str, str], list[str]]:
-    """schema sheet name -> name in the file (case/space-insensitive); and unknown file sheets."""
-    by_norm = {norm_key(n): n for n in names}
+    """schema sheet name -> name in the file (case/space-insensitive, the first of several); and unknown sheets."""
+    by_norm: dict[str, str] = {}
+    for n in names:
+        by_norm.setdefault(norm_key(n), n)
     found = {sh.name: by_norm[norm_key(sh.name)] for sh in schema.sheets if norm_key(sh.name) in by_norm}
-    unknown = [n for n in names if n not in found.values()]
+    matched = {norm_key(n) for n in found.values()}
+    unknown = [n for n in names if norm_key(n) not in matched]
     return found, unknown
+
+
+def duplicate_sheets(schema: Schema, names: list[str]) -> list[ParamIssue]:
+    """An error per template sheet that two sheets of the file both match (TradingRisk and "Trading Risk"): which
+    one the trader meant is unknowable, and applying either silently could loosen a limit."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(norm_key(n), []).append(n)
+    out = []
+    for sh in schema.sheets:
+        same = groups.get(norm_key(sh.name), [])
+        if len(same) > 1:
+            out.append(ParamIssue(sh.name, "", "the workbook has " + " and ".join(repr(n) for n in same)
+                                  + f" sheets, which all read as the {sh.name} sheet (names are compared without "
+                                  "case, spaces or underscores)", f"one {sh.name} sheet",
+                                  "delete or rename the copy that must not be applied, then upload again"))
+    return out
 
 
 @contextmanager
@@ -42,25 +63,26 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def import_grid(grid: Grid, schema: Schema | None = None) -> ImportResult:
-    """Map + coerce + validate a parsed workbook; all problems at once, no partial result."""
+def import_grid(grid: Grid, schema: Schema | None = None, *, percent: PercentCells | None = None) -> ImportResult:
+    """Map + coerce + validate a parsed workbook; all problems at once, no partial result. `percent`: the cells
+    formatted as a percentage (engine.params.safety.read_workbook), read as shown for fields in percent."""
     with _gc_paused():
-        return _import_grid(grid, schema or load_schema())
+        return _import_grid(grid, schema or load_schema(), percent or {})
 
 
-def _import_grid(grid: Grid, schema: Schema) -> ImportResult:
+def _import_grid(grid: Grid, schema: Schema, percent: PercentCells) -> ImportResult:
     report = ImportReport()
     found, unknown = match_sheets(schema, list(grid))
     raw: dict[str, Any] = {}
     locs: dict[str, SheetMapper] = {}
-    issues: list[ParamIssue] = []
+    issues: list[ParamIssue] = duplicate_sheets(schema, list(grid))
     for n in unknown:
         issues.append(ParamIssue(n, "", "sheet is not part of the template and was ignored", severity="warning"))
     for sh in schema.sheets:
         fname = found.get(sh.name)
         if fname is None:
             continue
-        m = SheetMapper(sh, grid[fname], report, fname)
+        m = SheetMapper(sh, grid[fname], report, fname, percent.get(fname))
         m.run()
         report.sheets += 1
         raw[sh.name] = m.raw

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ._sandbox import percent_cells
 from .errors import UnsafeWorkbookError
 from .schema import load_schema
 
@@ -219,12 +220,27 @@ def _check_extent(name: str, blob: bytes, lim: UploadLimits) -> None:
 
 # --- parsing in a child process ---------------------------------------------------------
 
-def read_grid(data: bytes) -> dict[str, list[list[Any]]]:
+Grid = dict[str, list[list[Any]]]
+# sheet -> (row0, col0) -> number format code, for the numeric cells shown as a percentage (the cell holds 0.25 for 25%)
+PercentCells = dict[str, dict[tuple[int, int], str]]
+
+
+def read_grid(data: bytes) -> Grid:
     """Every sheet as rows of raw calamine values, row 1 first (in this process: trusted input only)."""
+    return read_workbook(data)[0]
+
+
+def read_workbook(data: bytes) -> tuple[Grid, PercentCells]:
+    """The grid and the percent-formatted cells, in this process (trusted input only)."""
     from python_calamine import CalamineWorkbook
 
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
+    grid = {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
+    return grid, _percent_map(percent_cells(data))
+
+
+def _percent_map(raw: dict[str, list[list[Any]]]) -> PercentCells:
+    return {sheet: {(int(r), int(c)): str(code) for r, c, code in cells} for sheet, cells in raw.items()}
 
 
 _SANDBOX = Path(__file__).with_name("_sandbox.py")
@@ -239,8 +255,13 @@ def _dec(v: Any) -> Any:
     return v
 
 
-def read_grid_sandboxed(data: bytes, limits: UploadLimits | None = None) -> dict[str, list[list[Any]]]:
-    """read_grid in a separate Python process with RLIMIT_AS and a timeout; failures -> UnsafeWorkbookError.
+def read_grid_sandboxed(data: bytes, limits: UploadLimits | None = None) -> Grid:
+    """read_grid in a separate Python process with RLIMIT_AS and a timeout; failures -> UnsafeWorkbookError."""
+    return read_workbook_sandboxed(data, limits)[0]
+
+
+def read_workbook_sandboxed(data: bytes, limits: UploadLimits | None = None) -> tuple[Grid, PercentCells]:
+    """read_workbook in a separate Python process with RLIMIT_AS and a timeout; failures -> UnsafeWorkbookError.
 
     A subprocess (not multiprocessing) so the child never re-imports the app's __main__ and a
     reader abort cannot take the web or engine process down.
@@ -264,4 +285,5 @@ def read_grid_sandboxed(data: bytes, limits: UploadLimits | None = None) -> dict
         raise UnsafeWorkbookError(f"the workbook reads as {len(proc.stdout) / 1e6:.0f} MB of cells (limit "
                                   f"{lim.max_grid_json_bytes / 1e6:.0f} MB); a parameter workbook is far smaller")
     raw = json.loads(proc.stdout)
-    return {name: [[_dec(c) for c in row] for row in rows] for name, rows in raw.items()}
+    grid = {name: [[_dec(c) for c in row] for row in rows] for name, rows in raw["grid"].items()}
+    return grid, _percent_map(raw["percent"])

@@ -6,7 +6,9 @@ The import's hot path: keep allocations out of the per-cell loops (see bench/ben
 from __future__ import annotations
 
 import difflib
+import math
 import re
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +31,12 @@ def _text(v: Any) -> str:
     return v.strip() if isinstance(v, str) else ("" if v is None else str(v))
 
 
+def _hundredfold(v: Any) -> Any:
+    """What a percent-formatted number shows (0.25 shows 25%), in decimal (0.07 -> 7.0, not 7.000000000000001);
+    anything but a finite number is returned as it is."""
+    return float(Decimal(repr(v)) * 100) if v.__class__ in (int, float) and math.isfinite(v) else v
+
+
 def _nonblank(row: list[Any]) -> list[tuple[int, Any]]:
     """(column, value) of the non-empty cells, strings stripped; one comprehension (the import's hottest loop)."""
     return [(c, s) for c, v in enumerate(row)
@@ -38,8 +46,11 @@ def _nonblank(row: list[Any]) -> list[tuple[int, Any]]:
 class SheetMapper:
     """Maps one sheet's grid; collects raw values, cell locations and issues."""
 
-    def __init__(self, spec: SheetSpec, grid: list[list[Any]], report: ImportReport, name_in_file: str):
+    def __init__(self, spec: SheetSpec, grid: list[list[Any]], report: ImportReport, name_in_file: str,
+                 percent: dict[tuple[int, int], str] | None = None):
         self.spec, self.grid, self.report, self.fname = spec, grid, report, name_in_file
+        self.percent = percent or {}  # (row0, col0) -> number format of the cells shown as a percentage
+        self.dup_cols: set[int] = set()  # columns of the last header row that repeat an earlier column
         # non-blank cells per row, strings stripped: computed once, every search below reuses it
         self.cells: list[list[tuple[int, Any]]] = [_nonblank(row) for row in grid]
         self._norms: dict[int, set[str]] = {}
@@ -76,6 +87,16 @@ class SheetMapper:
     def issue(self, r: int, c: int, msg: str, expected: str = "", fix: str = "", value: Any = None,
               path: str = "", severity: str = "error") -> None:
         self.issues.append(ParamIssue(self.spec.name, cell(r + 1, c + 1), msg, expected, fix, value, path, severity))
+
+    def as_shown(self, f: Any, v: Any, r: int, c: int) -> Any:
+        """A percent-formatted cell holds a fraction (25% is 0.25) while a field in percent means 25: the trader
+        typed and sees 25%, so read 25, with a warning naming the cell. Fraction fields never come here."""
+        if (shown := _hundredfold(v)) is not v:
+            n = fmt_value(f, shown)
+            self.issue(r, c, f"{f.name}: the cell is formatted as a percentage ({self.percent[(r, c)]}) and shows {n}%,"
+                       f" so it was read as {n} (this parameter is in percent; the cell holds {v!r})", "",
+                       f"format the cell as a plain number and type {n}", v, f.name, "warning")
+        return shown
 
     def find_title(self, text: str, start: int) -> int | None:
         want = norm_key(text)
@@ -150,9 +171,21 @@ class SheetMapper:
         """header text (as in the schema) -> 0-based column in this file."""
         if hrow is None:
             return {h: i for i, h in enumerate(headers)}
-        found = {norm_key(v): c for c, v in self.row_cells(hrow) if isinstance(v, str)}
+        found: dict[str, list[tuple[int, str]]] = {}
+        for c, v in self.row_cells(hrow):
+            if isinstance(v, str):
+                found.setdefault(norm_key(v), []).append((c, v))
         self.mark_row(hrow, "structure_cells")
-        return {h: found[norm_key(h)] for h in headers if norm_key(h) in found}
+        self.dup_cols = set()
+        for h in headers:
+            same = found.get(norm_key(h), [])
+            if len(same) > 1:  # which column the trader meant is unknowable: refuse rather than let one win
+                self.dup_cols.update(c for c, _v in same[1:])
+                self.issue(hrow, same[1][0], f"the {h} column appears {len(same)} times: "
+                           + " and ".join(f"{cell(hrow + 1, c + 1)} {v!r}" for c, v in same)
+                           + " (headers are compared without case, spaces or underscores)", f"one {h} column",
+                           "delete or rename the extra column, then upload again")
+        return {h: found[norm_key(h)][0][0] for h in headers if norm_key(h) in found}
 
     def map_kv(self, sec: SectionSpec, hrow: int | None, start: int, end: int) -> None:
         roles = {c.role: c.header for c in sec.columns} if sec.header else {"key": "Label", "value": "Value"}
@@ -192,6 +225,8 @@ class SheetMapper:
                 self.mark_row(r, "unmapped_cells")
                 continue
             out[f.name] = cells.get(vcol, "")
+            if self.percent and f.unit == "percent" and (r, vcol) in self.percent:
+                out[f.name] = self.as_shown(f, out[f.name], r, vcol)
             self.loc[(sec.key, None, f.name)] = (r + 1, vcol + 1)
             report.rows += 1
             self.full_rows.add(r)
@@ -202,6 +237,8 @@ class SheetMapper:
                 for c, v in cells.items():
                     role = col_role.get(c)
                     if role in ("min", "max", "default") and c != vcol and c != kcol:
+                        if (r, c) in self.percent and f.unit == "percent":  # the column shows what it says
+                            v = _hundredfold(v)
                         self.check_metadata(f, role, v, r, c)
         self.raw[sec.key] = out
 
@@ -228,7 +265,7 @@ class SheetMapper:
         cols = self.columns(hrow, [f.header for f in sec.fields])
         # a column missing from the file is left out of every row: values.build_values reports it once
         # ("column X is missing from sheet S"), not as an empty cell per row at cells that hold another column
-        known = set(cols.values())
+        known = set(cols.values()) | self.dup_cols  # a repeated column is reported once by columns(), not per cell
         fcols = [(f.name, cols.get(f.header)) for f in sec.fields]
         for name, c in fcols:
             if c is not None:
@@ -261,4 +298,11 @@ class SheetMapper:
                 self.full_rows.add(r)
             self.report.values_mapped += len(cells) - len(extra)
             self.report.rows += 1
+        if self.percent:
+            shown = [(f, c) for f in sec.fields if f.unit == "percent" and (c := cols.get(f.header)) is not None]
+            for i, row in enumerate(rows):
+                r = self.row_at[(sec.key, i)] - 1
+                for f, c in shown:
+                    if (r, c) in self.percent:
+                        row[f.name] = self.as_shown(f, row[f.name], r, c)
         self.raw[sec.key] = rows
