@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from .grammar import CONDITION_FORMS, condition_problem
 from .schema import FieldSpec
 
 _TRUE = {"true", "1", "yes", "y", "=true()", "true()"}
@@ -25,8 +26,8 @@ _COLOUR = re.compile(r"^#?([0-9A-Fa-f]{6})$")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUM = r"-?\d+(?:\.\d+)?"
 EXPRESSIONS: dict[str, re.Pattern[str]] = {
-    # trend_slope>0.015, atr_percentile:30-70, abs(trend_slope)<0.003, volume_profile:balanced
-    "condition": re.compile(
+    # ValidationRules: data_gaps>5min, greeks_missing (rules_text.action_condition checks those the engine reads)
+    "check": re.compile(
         rf"^(?:abs\({_IDENT}\)|{_IDENT})\s*(?:<=|>=|==|!=|<|>|=|:)\s*(?:{_NUM}-{_NUM}|{_NUM}(?:min|%)?|{_IDENT})$"
         rf"|^{_IDENT}$"),
     # 0-30
@@ -37,7 +38,8 @@ EXPRESSIONS: dict[str, re.Pattern[str]] = {
     "adjustment": re.compile(r"^[+-]\d+(?:\.\d+)?%\s+\w+(?:\s*,\s*[+-]\d+(?:\.\d+)?%\s+\w+)*$"),
 }
 EXPRESSION_HELP = {
-    "condition": "a condition such as trend_slope>0.015, atr_percentile:30-70 or abs(trend_slope)<0.003",
+    "check": "a check such as data_gaps>5min, price_zscore>4 or greeks_missing",
+    "condition": "a condition the engine reads: " + CONDITION_FORMS,
     "range": "a range such as 30-70",
     "kv_list": "name=value pairs separated by commas, e.g. atr_period=14,bands_multiplier=2.0",
     "adjustment": "adjustments such as +20% ATR, -15% OIPA",
@@ -45,6 +47,8 @@ EXPRESSION_HELP = {
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# a ticker as brokers report it (AAPL, BRK.B, BAJAJ-AUTO, M&M); stored upper-cased, as the engine matches it
+_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.&_/-]{0,31}")
 _PATTERN = re.compile(r"[A-Za-z0-9_*?]+")
 
 
@@ -65,17 +69,18 @@ def norm_float(x: float) -> float:
     return float(f"{x:.15g}") + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-# what openpyxl refuses to write (IllegalCharacterError), its own pattern; tab, newline and carriage return are allowed
-CONTROL_CHARS = ILLEGAL_CHARACTERS_RE
+# what openpyxl refuses to write: its own pattern (IllegalCharacterError; tab, newline and carriage return are
+# allowed), plus what its XML writer refuses later: the non-characters U+FFFE/U+FFFF and lone surrogates
+CONTROL_CHARS = re.compile(ILLEGAL_CHARACTERS_RE.pattern[:-1] + "\ud800-\udfff\ufffe\uffff]")
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 EXACT_INT = 2**53  # floats are exact whole numbers up to here; beyond, 1e30 would read as 1000000000000000019884624838656
 
 
 def control_char(text: str) -> str | None:
-    """The first control character of `text` as \\xNN (None when there is none): no .xlsx cell can hold one, so a
-    value holding one could be stored but never exported."""
-    m = CONTROL_CHARS.search(text)
-    return None if m is None else f"\\x{ord(m.group()):02x}"
+    """The first control character of `text` as \\xNN or \\uNNNN (None when there is none): no .xlsx cell can
+    hold one, so a value holding one could be stored but never exported."""
+    n = ord(m.group()) if (m := CONTROL_CHARS.search(text)) is not None else None
+    return None if n is None else f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
 
 
 def _check_text(s: str) -> None:
@@ -210,6 +215,11 @@ def coerce(f: FieldSpec, raw: Any) -> Any:
     s = _as_text(raw)
     if t == "expression" and f.format in EXPRESSIONS and not EXPRESSIONS[f.format].match(s):
         raise CoerceError(f"found {s!r}", EXPRESSION_HELP[f.format])
+    if t == "expression" and f.format == "condition" and (why := condition_problem(s)) is not None:
+        raise CoerceError(f"found {s!r}: {why}", EXPRESSION_HELP["condition"],
+                          "write it like trend_slope>0.015, atr_percentile:30-70 or abs(trend_slope)<0.003")
+    if t == "text" and f.format == "symbol" and not _SYMBOL.fullmatch(s := s.upper()):
+        raise CoerceError(f"found {s!r}", "a ticker symbol such as AAPL or BRK.B (letters, digits, . - & _ /)")
     if t == "text" and f.format == "identifier" and not _IDENTIFIER.fullmatch(s):
         raise CoerceError(f"found {s!r}", "a name of letters, digits and underscores (no spaces)",
                           "replace spaces and punctuation with _")

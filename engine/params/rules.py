@@ -5,14 +5,14 @@ adds rules without code. Each rule kind is one small function returning ParamIss
 """
 from __future__ import annotations
 
-import fnmatch
-import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
 from .coerce import fmt_value
 from .errors import ParamIssue
+from .grammar import name_matches, restriction_matches
+from .rules_text import action_condition, weight_adjustment
 from .schema import Schema
 from .values import Locator, Values
 
@@ -158,68 +158,68 @@ def _bounds_of(row: dict[str, Any], lo: str, hi: str) -> tuple[float, float] | N
     return float(row[lo]), float(row[hi])
 
 
-def regime_names(values: Values, r: dict[str, Any]) -> list[str]:
-    src = r.get("regimes", {"sheet": "RegimeClassification", "section": "main", "field": "regime_name"})
-    return [row[src["field"]] for row in _rows(values, src["sheet"], src["section"]) if row.get(src["field"])]
-
-
-@functools.lru_cache(maxsize=512)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """A regime pattern (Bullish_*, *_Low_Vol) compiled once per process, not once per import."""
-    return re.compile(fnmatch.translate(pattern))
-
-
 def regime_ref(schema: Schema, values: Values, locate: Locator, r: dict[str, Any]) -> list[ParamIssue]:
-    """Regime names / patterns / selectors used elsewhere must match regimes that exist."""
-    names = regime_names(values, r)
-    lower = [n.lower() for n in names]
+    """Regime names / patterns / restrictions used elsewhere must match regimes that exist, matched exactly as the
+    engine matches them (grammar.name_matches, restriction_matches: case-sensitive), so none silently does nothing."""
+    src = r.get("regimes", {"sheet": "RegimeClassification", "section": "main", "field": "regime_name"})
+    regimes = [(str(row[src["field"]]), str(row.get("trend_class") or ""))
+               for row in _rows(values, src["sheet"], src["section"]) if row.get(src["field"])]
+    names = [n for n, _ in regimes]
     keywords = {k.lower() for k in r.get("keywords", ())}
-    categories = {c.lower() for c in r.get("categories", ())}
     sheet, section, field, mode = r["sheet"], r.get("section", "main"), r["field"], r.get("mode", "pattern")
     out = []
     known: dict[str, bool] = {}  # each distinct pattern is matched against the regimes once
     for i, row in enumerate(_rows(values, sheet, section)):
         v = row.get(field)
-        if v is None:
-            continue
-        for item in (v if isinstance(v, tuple) else (v,)):
-            s = str(item).lower()
-            if mode == "exact":
-                ok = s in lower
-            elif s in known:
-                ok = known[s]
-            else:
-                rx = _glob(s)
-                ok = known[s] = (s in keywords or s in categories or any(rx.match(n) for n in lower)
-                                 or any(n.startswith(s + "_") for n in lower))
-            if not ok:
-                close = [n for n in names if s.strip("*_") and s.strip("*_") in n.lower()][:3]
-                out.append(ParamIssue(
-                    sheet, locate(sheet, section, i, field),
-                    f"{item!r} does not {'name' if mode == 'exact' else 'match'} any regime in RegimeClassification",
-                    "an existing regime name" + ("" if mode == "exact" else " or a pattern such as Bullish_*"),
-                    ("did you mean " + ", ".join(close) + "?") if close else
-                    "use a name from RegimeClassification or add that regime there", item, r["id"]))
+        for item in (v if isinstance(v, tuple) else (v,)) if v is not None else ():
+            s = str(item)
+            if s not in known:
+                known[s] = _regime_matched(s, mode, regimes, keywords)
+            if known[s]:
+                continue
+            stem = s.strip("*_").lower()
+            close = sorted((n for n in names if stem and stem in n.lower()), key=lambda n: not n.lower().startswith(stem))[:3]
+            lowered = [(n.lower(), tc.lower()) for n, tc in regimes]
+            hint = "matching is case-sensitive: " if _regime_matched(s.lower(), mode, lowered, keywords) else ""
+            out.append(ParamIssue(
+                sheet, locate(sheet, section, i, field),
+                f"{item!r} does not {'name' if mode == 'exact' else 'match'} any regime in RegimeClassification",
+                "an existing regime name" + ("" if mode == "exact" else " or a pattern such as Bullish_* (as spelt)")
+                + ("" if not keywords else ", or " + ", ".join(sorted(r.get("keywords", ())))),
+                (hint + "did you mean " + ", ".join(close) + "?") if close else
+                hint + "use a name from RegimeClassification or add that regime there", item, r["id"]))
     return out
 
 
+def _regime_matched(s: str, mode: str, regimes: list[tuple[str, str]], keywords: set[str]) -> bool:
+    if s.lower() in keywords:
+        return True
+    if mode == "exact":
+        return any(s == n for n, _ in regimes)
+    if mode == "restriction":
+        return any(restriction_matches(s, tc, n, False) for n, tc in regimes)
+    return any(name_matches(s, n) for n, _ in regimes)
+
+
 def foreign_key(schema: Schema, values: Values, locate: Locator, r: dict[str, Any]) -> list[ParamIssue]:
-    """Values of one column must exist in another table's column (e.g. VolatilityClass in the thresholds)."""
+    """Values of one column must exist in another table's column (e.g. VolatilityClass in the thresholds), spelt
+    exactly: the engine looks them up case-sensitively."""
     ref = r["ref"]
-    allowed = {str(row.get(ref["field"])).lower() for row in _rows(values, ref["sheet"], ref.get("section", "main"))}
-    allowed |= {k.lower() for k in r.get("keywords", ())}
+    spelt = {str(row.get(ref["field"])) for row in _rows(values, ref["sheet"], ref.get("section", "main"))}
+    keywords = {k.lower() for k in r.get("keywords", ())}
     sheet, section, field = r["sheet"], r.get("section", "main"), r["field"]
     out = []
     for i, row in enumerate(_rows(values, sheet, section)):
         v = row.get(field)
         for item in (v if isinstance(v, tuple) else (v,)) if v is not None else ():
-            if str(item).lower() not in allowed:
-                out.append(ParamIssue(sheet, locate(sheet, section, i, field),
-                                      f"{item!r} is not defined in {ref['sheet']} ({ref.get('label', ref['field'])})",
-                                      "one of " + ", ".join(sorted({str(x.get(ref['field'])) for x in
-                                                                    _rows(values, ref['sheet'],
-                                                                          ref.get('section', 'main'))})),
-                                      r.get("fix", "use an existing value or add it there first"), item, r["id"]))
+            if str(item) in spelt or str(item).lower() in keywords:
+                continue
+            same = [x for x in spelt if x.lower() == str(item).lower()]
+            out.append(ParamIssue(sheet, locate(sheet, section, i, field),
+                                  f"{item!r} is not defined in {ref['sheet']} ({ref.get('label', ref['field'])})",
+                                  "one of " + ", ".join(sorted(spelt)) if spelt else "a value defined there first",
+                                  f"spell it exactly {same[0]!r} (case matters)" if same else
+                                  r.get("fix", "use an existing value or add it there first"), item, r["id"]))
     return out
 
 
@@ -256,7 +256,8 @@ def list_length(schema: Schema, values: Values, locate: Locator, r: dict[str, An
 
 CHECKS: dict[str, Check] = {"sum_equals": sum_equals, "ordered": ordered, "time_slots": time_slots,
                             "contiguous": contiguous, "regime_ref": regime_ref, "foreign_key": foreign_key,
-                            "same_id": same_id, "list_length": list_length}
+                            "same_id": same_id, "list_length": list_length, "action_condition": action_condition,
+                            "weight_adjustment": weight_adjustment}
 
 
 def check_rules(schema: Schema, values: Values, locate: Locator) -> list[ParamIssue]:

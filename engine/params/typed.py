@@ -1542,8 +1542,8 @@ class ValidationRulesMainRow(TableRowView):
         return self._read('condition')
 
     @property
-    def action(self) -> str:
-        """What the engine does when the check fails; read by engine.regime.noise."""
+    def action(self) -> Literal['halt_regime_detection', 'use_cached_regime', 'filter_outlier', 'reject_transition', 'maintain_regime', 'halt_transitions', 'flag_low_confidence', 'disable_greek_sentiment', 'adjust_volume_weight', 'cap_iv_contribution', 'trigger_gc', 'reduce_computation']:
+        """What the engine does when the check fails: the behaviour it looks the rule up by. Implemented: halt_regime_detection, use_cached_regime, filter_outlier (each reads a number from the Condition), reject_transition, maintain_regime, halt_transitions, flag_low_confidence; the others are documentation; read by engine.regime.noise."""
         return self._read('action')
 
     @property

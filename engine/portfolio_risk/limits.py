@@ -29,7 +29,8 @@ class PortfolioLimits:
     cluster_correlation_threshold: float = 0.7
     risk_lookback_bars: int = 500
     reduce_on_breach: bool = False
-    groups: Mapping[str, str] = field(default_factory=dict)  # symbol -> group (Risk Groups table)
+    # symbol (upper case, as brokers report it; the validator upper-cases too) -> group (Risk Groups table)
+    groups: Mapping[str, str] = field(default_factory=dict)
     group_limits: Mapping[str, float] = field(default_factory=dict)  # group -> max gross % of equity
 
     @property
@@ -49,7 +50,7 @@ class PortfolioLimits:
                        max_cluster_exposure_pct=float(risk.max_cluster_exposure_pct),
                        cluster_correlation_threshold=float(risk.cluster_correlation_threshold),
                        risk_lookback_bars=int(risk.risk_lookback_bars), reduce_on_breach=bool(risk.reduce_on_breach),
-                       groups={r.symbol: r.group for r in risk.risk_groups},
+                       groups={str(r.symbol).strip().upper(): r.group for r in risk.risk_groups},
                        group_limits={r.group: float(r.max_exposure_pct) for r in risk.group_limits})
         except (KeyError, LookupError, AttributeError, ParamsError):  # an older stored version without them
             log.info("the parameter set has no portfolio limits; the defaults apply")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.params.grammar import restriction_matches
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.regime.paramtext import parse_time
@@ -75,15 +76,6 @@ class IntradayClock:
 
 
 def restricted_match(patterns: tuple[str, ...], trend_class: str, regime_name: str, directional: bool) -> bool:
-    """Slot restrictions name regime families: 'Strong_*', 'Sideways', 'Trending', 'NONE'."""
-    for p in patterns:
-        pl = p.lower()
-        if pl in ("none", ""):
-            continue
-        if pl == "trending" and directional:
-            return True
-        if pl.endswith("*") and (regime_name.startswith(p[:-1]) or trend_class.startswith(p[:-1])):
-            return True
-        if pl == trend_class.lower() or regime_name.lower().startswith(pl + "_"):
-            return True
-    return False
+    """Slot restrictions name regime families: 'Strong_*', 'Sideways', 'Trending', 'NONE' (the validator
+    checks each with the same restriction_matches)."""
+    return any(restriction_matches(p, trend_class, regime_name, directional) for p in patterns)

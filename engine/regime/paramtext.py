@@ -7,12 +7,23 @@ ValidationRules conditions ("data_age>2min"), and regime name patterns ("Bullish
 """
 from __future__ import annotations
 
-import fnmatch
 import re
-from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
+# the condition, pattern and adjustment languages live with the validator, so it accepts exactly what we read
+from engine.params.grammar import (
+    Condition,
+    condition_threshold,
+    minutes_threshold,
+    name_matches,
+    number_threshold,
+    parse_adjustments,
+    parse_condition,
+)
+
+__all__ = ["Condition", "condition_threshold", "minutes_threshold", "name_matches", "number_threshold",
+           "parse_adjustments", "parse_condition", "parse_param_string", "parse_time", "percent_range"]
 _NUM = r"-?\d+(?:\.\d+)?"
 
 
@@ -43,85 +54,10 @@ def _value(s: str) -> Any:
         return s
 
 
-def parse_adjustments(adjustment: str, components: str) -> dict[str, float]:
-    """'+20% ATR, +15% IV' with 'ATRIndicators,IVSurface' -> {'ATRIndicators': 0.20, 'IVSurface': 0.15}."""
-    pcts = [float(m) / 100.0 for m in re.findall(r"([+-]\s*\d+(?:\.\d+)?)\s*%", adjustment or "")]
-    names = [c.strip() for c in (components or "").split(",") if c.strip()]
-    return {n: p for n, p in zip(names, pcts, strict=False)}
-
-
-def condition_threshold(condition: str, var: str) -> float | None:
-    """Number compared with ``var`` in a condition like 'High Volatility (ATR>80%ile)' (var='ATR')."""
-    m = re.search(re.escape(var) + r"\s*[<>]=?\s*(" + _NUM + ")", condition or "", re.IGNORECASE)
-    return float(m.group(1)) if m else None
-
-
-def minutes_threshold(condition: str) -> float | None:
-    """'data_age>2min' -> 2.0; 'data_gaps>5min' -> 5.0."""
-    m = re.search(r"[<>]=?\s*(" + _NUM + r")\s*min", condition or "")
-    return float(m.group(1)) if m else None
-
-
-def number_threshold(condition: str) -> float | None:
-    """'price_zscore>4' -> 4.0."""
-    m = re.search(r"[<>]=?\s*(" + _NUM + ")", condition or "")
-    return float(m.group(1)) if m else None
-
-
 def percent_range(text: str) -> tuple[float, float] | None:
     """'30-70' -> (30.0, 70.0)."""
     m = re.fullmatch(r"\s*(" + _NUM + r")\s*-\s*(" + _NUM + r")\s*", str(text or ""))
     return (float(m.group(1)), float(m.group(2))) if m else None
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One RegimeFormationConfig condition, e.g. abs(trend_slope)<0.003 or atr_percentile:30-70."""
-
-    var: str
-    op: str  # '>', '<', '>=', '<=', 'range', 'min', 'eq'
-    a: float | str
-    b: float | None = None
-    absolute: bool = False
-
-    def holds(self, env: dict[str, Any]) -> bool | None:
-        """True/False, or None when the variable is not available (module inactive)."""
-        v = env.get(self.var)
-        if v is None:
-            return None
-        if self.op == "eq":
-            return str(v) == str(self.a)
-        x = abs(float(v)) if self.absolute else float(v)
-        a = float(self.a)
-        return {">": x > a, "<": x < a, ">=": x >= a, "<=": x <= a,
-                "range": a <= x <= (self.b if self.b is not None else a), "min": x >= a}[self.op]
-
-
-def parse_condition(text: str) -> Condition | None:
-    text = (text or "").strip()
-    m = re.fullmatch(r"(abs\()?\s*([a-z_]+)\s*\)?\s*(>=|<=|>|<)\s*(" + _NUM + ")", text)
-    if m:
-        return Condition(m.group(2), m.group(3), float(m.group(4)), absolute=bool(m.group(1)))
-    m = re.fullmatch(r"([a-z_]+)\s*:\s*(" + _NUM + r")\s*-\s*(" + _NUM + ")", text)
-    if m:
-        return Condition(m.group(1), "range", float(m.group(2)), float(m.group(3)))
-    m = re.fullmatch(r"([a-z_]+)\s*:\s*(" + _NUM + ")", text)
-    if m:
-        return Condition(m.group(1), "min", float(m.group(2)))
-    m = re.fullmatch(r"([a-z_]+)\s*:\s*([A-Za-z_]+)", text)
-    if m:
-        return Condition(m.group(1), "eq", m.group(2))
-    return None
-
-
-def name_matches(pattern: str, name: str) -> bool:
-    """Regime name patterns: 'Bullish_*' matches Bullish_Low_Vol (not Strong_Bullish_*); 'ALL' all."""
-    pattern = (pattern or "").strip()
-    if pattern.upper() == "ALL":
-        return True
-    if pattern.upper() in ("", "NONE"):
-        return False
-    return fnmatch.fnmatchcase(name, pattern)
 
 
 def parse_time(v: Any) -> time:

@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.params.grammar import weight_condition
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
-from engine.regime.paramtext import condition_threshold, parse_adjustments
+from engine.regime.paramtext import parse_adjustments
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +31,8 @@ class WeightRow:
 
 
 def compile_condition(condition: str) -> tuple[str, float | None]:
-    """Map an adjustment-rule condition to a measured market state (keywords; numbers from the text)."""
-    thr = condition_threshold(condition, "ATR")
-    if thr is not None:
-        return "atr_percentile", thr
-    thr = condition_threshold(condition, "ADX")
-    if thr is not None:
-        return "adx", thr
-    text = condition.lower()
-    for key, flag in (("expiry", "expiry_day"), ("volume", "low_volume"), ("correlation", "high_correlation")):
-        if key in text:
-            return flag, None
-    return "", None
+    """Map an adjustment-rule condition to a measured market state (the grammar the validator checks)."""
+    return weight_condition(condition)
 
 
 def condition_holds(compiled: tuple[str, float | None], env: dict[str, Any]) -> bool:

@@ -53,6 +53,16 @@ CASES = [
     ("weight_bounds_order", {"DynamicWeightageConfig!C2": 0.25}, "DynamicWeightageConfig!B2", "not at least"),
     ("exit_above_entry", {"RegimeParameters!G2": 0.5}, "RegimeParameters!F2", "not at least"),
     ("durations_order", {"RegimeParameters!E2": 50}, "RegimeParameters!E2", "not at least"),
+    ("regime_without_parameters", {"RegimeParameters!B2": "Neutral_Tiny_Vol"}, "RegimeClassification!B10",
+     "not defined in RegimeParameters"),
+    ("data_check_without_minutes", {"ValidationRules!C2": "data_gaps>5"}, "ValidationRules!C2",
+     "data_gaps>5min"),
+    ("action_unknown", {"ValidationRules!D2": "halt_regime_detecton"}, "ValidationRules!D2",
+     "one of halt_regime_detection"),
+    ("adjustment_names_unlisted", {"DynamicWeightageConfig!C13": "ATRIndicators"}, "DynamicWeightageConfig!B13",
+     "IVSurface not in Components"),
+    ("weight_condition_unmapped", {"DynamicWeightageConfig!A13": "High Volatility (ATR above 80%ile)"},
+     "DynamicWeightageConfig!A13", "cannot map"),
 ]
 
 
@@ -83,5 +93,5 @@ def test_every_declared_rule_has_a_breaking_case():
 
     kinds = {r["rule"] for r in load_schema().rules}
     covered = {"sum_equals", "list_length", "ordered", "time_slots", "regime_ref", "contiguous", "foreign_key",
-               "same_id"}
+               "same_id", "action_condition", "weight_adjustment"}
     assert kinds <= covered
