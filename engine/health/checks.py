@@ -26,6 +26,7 @@ from engine.health.host_checks import check_disk, check_memory
 from engine.health.liveness import age_text
 from engine.health.market_checks import market_checks
 from engine.health.notify_check import check_notifications
+from engine.health.params_check import check_active_params
 from engine.market.exchange import calendar_for_settings
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, EngineHeartbeat, JobRun, KeyValue, RegimeSnapshot, TradingStateRow
@@ -245,7 +246,8 @@ def engine_checks(ctx: EngineContext, now: datetime, intervals: dict[str, float]
     return [check_heartbeat(ctx, now), check_market_data(ctx, now), check_database(ctx), check_broker(ctx),
             check_broker_account(ctx), check_broker_probe(ctx, broker_history),
             check_reconciliation(ctx, now, intervals.get("reconcile", 60.0)),
-            check_regime(ctx), _drift_check(ctx), *check_risk_limits(ctx), check_memory(), check_disk(ctx),
+            check_regime(ctx), _drift_check(ctx), check_active_params(ctx), *check_risk_limits(ctx), check_memory(),
+            check_disk(ctx),
             *check_jobs(ctx, now, intervals, scheduled_since), *_market_checks(ctx), check_notifications()]
 
 

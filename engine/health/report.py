@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 from engine.context import EngineContext
 from engine.health.checks import check_database, check_heartbeat
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grade, worst
+from engine.health.params_check import NAME as PARAMS_CHECK
+from engine.health.params_check import check_active_params
 from engine.health.recorder import HEALTH_JOB_SECONDS
 from engine.store.keyvalue import LEASE_TAKEN_KEY
 from engine.store.models import EngineHeartbeat, EngineLease, HealthResult, KeyValue
 
-LIVE_CHECKS = ("engine heartbeat", "database")
+LIVE_CHECKS = ("engine heartbeat", "database", PARAMS_CHECK)  # measured by the reader (params: one cached read)
 RESULTS_DEGRADED_AFTER = 3 * HEALTH_JOB_SECONDS + 10  # seconds: three missed health runs
 RESULTS_UNHEALTHY_AFTER = 12 * HEALTH_JOB_SECONDS + 60
 ENGINE_LIVE_SECONDS = 10.0  # heartbeat age: live below this (beats every 2 s) ...
@@ -47,7 +49,7 @@ def stored_freshness(results_at: datetime | None, now: datetime) -> CheckResult:
 
 
 def health_report(ctx: EngineContext) -> dict[str, Any]:
-    """Every check with its details: live heartbeat and database, the rest as the engine last stored it."""
+    """Every check with its details: live heartbeat, database and parameters, the rest as the engine last stored it."""
     now = ctx.clock.now()
     database = check_database(ctx)
     results_at: datetime | None = None
@@ -60,7 +62,8 @@ def health_report(ctx: EngineContext) -> dict[str, Any]:
         heartbeat = CheckResult("engine heartbeat", UNHEALTHY,
                                 f"unknown: the store cannot be read ({type(exc).__name__})")
     live = [heartbeat, database]
-    checks = [*live, stored_freshness(results_at, now)]
+    # the parameters measured here too: an active version that will not load shows even with the engine down
+    checks = [*live, stored_freshness(results_at, now), check_active_params(ctx)]
     checks += [CheckResult(r.name, r.status, r.detail, r.value) for r in stored if r.name not in LIVE_CHECKS]
     return {"status": worst([c.status for c in checks]), "checked_at": now.isoformat(),
             "results_at": results_at.isoformat() if results_at else None,

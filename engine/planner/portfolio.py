@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from engine.market.exchange import MarketCalendar
 from engine.params import ParamSet
-from engine.params.typed import Parameters
 from engine.planner.committed import Commitment, CommittedState
 from engine.planner.context import ffill
 from engine.planner.types import Holding, LastTrade, PortfolioState
@@ -35,7 +34,7 @@ from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import latest_closes, to_decimal
 from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES
 from engine.trading.risk_limits import RiskLimits
-from engine.trading.sizing import SizingParams, size_position
+from engine.trading.sizing import SizingParams, regime_bias, size_position
 
 HISTORY_BARS = 300
 ATR_PERIOD = 14
@@ -126,18 +125,19 @@ def _last_closes(history: pd.DataFrame) -> dict[str, float]:
 def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], atr: dict[str, float],
               held: dict[str, float], regime: str | None, in_transition: bool, limits: RiskLimits) -> dict[str, float]:
     """Per symbol, the most shares a buy may add under the shared sizing (ATR risk, Kelly cap, the regime's
-    TradingBias, the transition cap, position and order limits): the same numbers the ticket's Size shows."""
+    TradingBias, the transition cap, position and order limits): the same numbers the ticket's Size shows.
+    A regime without a RegimeParameters row caps every buy at 0 (size_position; the plan's notes list each buy
+    "cut by the position sizing")."""
     sizing = SizingParams.from_params(params)
-    bias = None
-    if regime is not None and params is not None:
-        bias = {r.regime_name: str(r.trading_bias) for r in Parameters(params).regime_parameters.rows}.get(regime)
+    bias = regime_bias(params, regime)
+    known = regime if params is not None else None  # without parameters no regime table to miss a row from
     caps = {}
     for symbol, price in prices.items():
         if symbol not in atr or atr[symbol] <= 0 or equity <= 0:
             continue
         result = size_position(to_decimal(equity), to_decimal(price), to_decimal(atr[symbol]), OrderSide.BUY, sizing,
                                limits, trading_bias=bias, in_transition=in_transition,
-                               current_qty=to_decimal(max(0.0, held.get(symbol, 0.0))))
+                               current_qty=to_decimal(max(0.0, held.get(symbol, 0.0))), regime=known)
         caps[symbol] = float(result.qty)
     return caps
 

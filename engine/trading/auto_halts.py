@@ -2,7 +2,8 @@
 
 Triggers: daily loss from the start-of-day equity, drawdown from the equity PEAK, rejected
 orders in a window (all three shared with the gateway and sync through engine.trading.triggers),
-stale market data, and the broker's circuit breaker open. Each fires an audited state change by
+stale market data, the broker's circuit breaker open, and an active parameter version that cannot be loaded
+(REDUCING: the gateway refuses new exposure anyway, and the resting entry orders are cancelled). Each fires an audited state change by
 "system:risk" that only ever tightens; an operator must resume.
 
 A state tightened by anyone's trigger is then enforced once: HALTED cancels every open order but the positions'
@@ -25,7 +26,6 @@ from engine.market.market_clock import market_clock_of
 from engine.params.errors import ParamsError
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
-from engine.params.versions import active_params_or_none
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, KeyValue, OrderRow
 from engine.trading import control, triggers
@@ -33,7 +33,7 @@ from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError
 from engine.trading.equity import PEAK_KEY, START_OF_DAY_KEY, latest_equity, marks_of
 from engine.trading.orders import OPEN_STATUSES
-from engine.trading.risk_limits import RiskLimits
+from engine.trading.risk_limits import RiskLimits, active_params_and_limits
 from engine.trading.state import TradingState
 
 log = logging.getLogger(__name__)
@@ -134,20 +134,20 @@ def _breaker_reason(ctx: control.ControlContext) -> str | None:
             "check the broker connection on the Health page, then resume")
 
 
-def _limits_of(ps: ParamSet | None) -> RiskLimits:
-    """`ps`'s risk limits; the defaults without a parameter set or when its limits cannot be read, as
-    active_limits answered when it read the parameters itself (evaluate reads them once for two uses)."""
+def _params_and_limits(ctx: control.ControlContext) -> tuple[ParamSet | None, RiskLimits]:
+    """The active version and its limits, read once for two uses (the limits and the automatic actions). A
+    version that cannot be loaded: fail_closed limits (risk_limits.py); the store unreachable: the defaults."""
     try:
-        return RiskLimits.from_params(ps)
-    except Exception as exc:  # noqa: BLE001 - an unreadable sheet: the schema defaults apply, never a crash
-        log.debug("risk limits unreadable (%s); default risk limits apply", exc)
-        return RiskLimits()
+        with ctx.store.read() as session:
+            return active_params_and_limits(session)
+    except Exception as exc:  # noqa: BLE001 - the store unreachable: the schema defaults, never a crash
+        log.debug("active parameters unreadable (%s); default risk limits apply", exc)
+        return None, RiskLimits()
 
 
 def evaluate(ctx: control.ControlContext) -> list[StateChange]:
     """Run every automatic trigger once; return the state changes made (each audited)."""
-    params = active_params_or_none(ctx.store)  # one read for both: the limits and the automatic actions
-    limits = _limits_of(params)
+    params, limits = _params_and_limits(ctx)
     actions = AutoActions.from_params(params)
     now = ctx.clock.now()
     rejections_since = triggers.rejection_since(market_clock_of(ctx), now, limits)  # orders carry market time
@@ -163,6 +163,9 @@ def evaluate(ctx: control.ControlContext) -> list[StateChange]:
             if triggers.tighten(s, now, to, reason):
                 changes.append(StateChange(before, to, reason))
 
+        if limits.params_problem:  # first: the reason a trader reads is the parameter problem
+            fire(TradingState.REDUCING, limits.params_problem)
+            before = trading_state.current(s).state
         values = {row.key: row.value for row in s.scalars(_HALT_KEYS)}  # the marks and the data receipt at once
         marks = marks_of(latest_equity(s), values)
         if marks.equity is not None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ from engine.params.versions import get_version
 from engine.portfolio_risk.limits import PortfolioLimits
 from engine.store.models import ParamVersion
 from engine.trading.risk import RiskRejection
-from engine.trading.risk_limits import RiskLimits
+from engine.trading.risk_limits import RiskLimits, fail_closed, stored_trading_risk
 from engine.trading.triggers import rejection_since
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class OrderLimits:
 def active_version_limits(session: Session) -> tuple[int | None, RiskLimits, PortfolioLimits]:
     """(active version id, its RiskLimits, its PortfolioLimits) in the caller's transaction, parsed once per
     (database, version, content). No version stored: the schema defaults. A stored version that no longer
-    loads: the defaults too (logged), so a flatten is never blocked by a parameter problem."""
+    loads: fail_closed limits (orders adding exposure refused with the problem named; exits, stops and a
+    flatten still go), never the looser defaults."""
     head = session.execute(_ACTIVE_HEAD).first()
     vid, digest = (head[0], head[1]) if head is not None else (None, None)
     key = (str(session.get_bind().engine.url), vid, digest)
@@ -70,9 +71,9 @@ def active_version_limits(session: Session) -> tuple[int | None, RiskLimits, Por
             ps = get_version(session, vid) if vid is not None else None
             # as before: RiskLimits from the schema's defaults, PortfolioLimits' own (no limits) when none stored
             cached = (RiskLimits.from_params(ps or default_params()), PortfolioLimits.from_params(ps))
-        except Exception:  # noqa: BLE001 - the defaults apply (as active_limits does), never an order crash
-            log.exception("parameter version %s could not be read; default risk limits apply", vid)
-            return vid, RiskLimits(), PortfolioLimits()
+        except Exception as exc:  # noqa: BLE001 - fail closed (as active_limits does), never an order crash
+            log.exception("parameter version %s could not be read; only exits are accepted", vid)
+            return vid, fail_closed(vid, exc, stored_trading_risk(session, vid)), PortfolioLimits()
         with _LOCK:
             if len(_CACHE) > 8:
                 _CACHE.clear()
@@ -87,8 +88,9 @@ def order_limits(session: Session, limits: RiskLimits | None, param_version_id: 
         return OrderLimits(risk, portfolio, vid, RiskRejection(
             PARAMS_CHANGED, f"parameters changed since the plan was made (version {param_version_id} -> "
                             f"{vid if vid is not None else 'none'}): re-plan"))
-    if limits is not None and limits.version_id is None:
-        return OrderLimits(limits, portfolio, param_version_id)
+    if limits is not None and limits.version_id is None:  # the active version's load failure still applies
+        given = limits if risk.params_problem is None else replace(limits, params_problem=risk.params_problem)
+        return OrderLimits(given, portfolio, param_version_id)
     return OrderLimits(risk, portfolio, vid)
 
 

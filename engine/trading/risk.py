@@ -21,6 +21,7 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 # "stop": a protective exit (engine/execution/protect.py); from a system actor it is still refused while HALTED
 FLATTEN_ORIGINS = frozenset({"flatten", "kill_switch", "shutdown", "stop"})
+PARAMS_UNLOADABLE = "params_unloadable"  # the check that refuses new exposure while the active version won't load
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,14 @@ def check_trading_state(f: OrderFacts) -> RiskRejection | None:
             return None
         return RiskRejection("trading_state", "the engine is SHUTTING_DOWN: only cancels and flattening orders are allowed")
     return RiskRejection("trading_state", "trading is STOPPED: no orders until an operator resumes trading")
+
+
+def check_params_loaded(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
+    """The active parameter version cannot be loaded (risk_limits.fail_closed): nothing that adds exposure is
+    sent on limits nobody set; exits (stops, flatten, the kill switch, a trader's sell) still go."""
+    if limits.params_problem is None or f.reduces:
+        return None
+    return RiskRejection(PARAMS_UNLOADABLE, limits.params_problem)
 
 
 def check_order_size(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
@@ -240,7 +249,9 @@ def _no_account(what: str) -> RiskRejection:
 
 def run_checks(f: OrderFacts, limits: RiskLimits) -> RiskRejection | None:
     """The first failing check, in order; exposure checks are skipped for pure reductions."""
-    if (r := check_tradable(f)) or (r := check_trading_state(f)) or (r := check_account_open(f)):
+    if (r := check_tradable(f)) or (r := check_trading_state(f)) or (r := check_params_loaded(f, limits)):
+        return r
+    if r := check_account_open(f):
         return r
     if (r := check_order_size(f, limits)) or (r := check_price_collar(f, limits)):
         return r

@@ -81,14 +81,31 @@ def bias_allows(bias: str, side: OrderSide) -> bool:
     return True
 
 
+def regime_bias(params: ParamSet | None, regime: str | None) -> str | None:
+    """`regime`'s TradingBias from RegimeParameters (None: no regime, no parameters, or no row for it)."""
+    if regime is None or params is None:
+        return None
+    return {r.regime_name: str(r.trading_bias) for r in Parameters(params).regime_parameters.rows}.get(regime)
+
+
+def missing_bias_note(regime: str) -> str:
+    return (f"regime {regime} has no RegimeParameters row (no trading bias or size multiplier): nothing is sized "
+            "in it; add the row on the Parameters page")
+
+
 def size_position(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide, params: SizingParams,
                   limits: RiskLimits, trading_bias: str | None = None, in_transition: bool = False,
                   win_rate: float | None = None, payoff_ratio: float | None = None,
-                  current_qty: Decimal = ZERO) -> SizeResult:
-    """Shares to trade opening or adding on `side`; 0 with a note when nothing should be traded."""
+                  current_qty: Decimal = ZERO, regime: str | None = None) -> SizeResult:
+    """Shares to trade opening or adding on `side`; 0 with a note when nothing should be traded.
+
+    `regime` given with no `trading_bias`: the regime has no RegimeParameters row, so neither its direction nor its
+    size multiplier is known: 0 (a regime whose bias is NONE or SHORT used to be sized at full size for buys)."""
     equity, price, atr = _d(equity), _d(price), _d(atr)
     if equity <= 0 or price <= 0 or atr <= 0:
         return SizeResult(ZERO, ZERO, "invalid", (f"cannot size: equity {equity}, price {price}, ATR {atr} must be positive",))
+    if regime is not None and trading_bias is None:
+        return SizeResult(ZERO, ZERO, "regime", (missing_bias_note(regime),))
     risk_cash = equity * params.atr_risk_per_trade_pct / HUNDRED
     raw = risk_cash / (atr * params.atr_stop_multiplier)
     qty, binding, notes = raw, "atr", [f"risk {risk_cash:,.0f} / ({atr:,.2f} ATR x {params.atr_stop_multiplier:g}) "
@@ -153,14 +170,14 @@ def cap_to_limits(side: str, qty: float, price: float, position: float, gross: f
 
 def suggest_size(equity: Decimal, price: Decimal, atr: Decimal, side: OrderSide, params: SizingParams,
                  limits: RiskLimits, position_qty: Decimal = ZERO, gross_exposure: Decimal = ZERO,
-                 cash: Decimal | None = None, trading_bias: str | None = None, in_transition: bool = False
-                 ) -> SizeResult:
+                 cash: Decimal | None = None, trading_bias: str | None = None, in_transition: bool = False,
+                 regime: str | None = None) -> SizeResult:
     """size_position, then every gateway limit (order size and notional with a price margin, per-symbol
     position, gross exposure) and, for buys, the cash; the notes show rounded figures."""
     signed = _d(position_qty)
     held_on_side = max(ZERO, signed if side is OrderSide.BUY else -signed)
     base = size_position(equity, price, atr, side, params, limits, trading_bias, in_transition,
-                         current_qty=held_on_side)
+                         current_qty=held_on_side, regime=regime)
     if base.qty <= 0:
         return base
     qty, cut = cap_to_limits(side.value, float(base.qty), float(price), float(signed), float(gross_exposure),
