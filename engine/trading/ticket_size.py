@@ -47,4 +47,5 @@ def ticket_size(session: Session, params: ParamSet | None, symbol: str, side: Or
                         SizingParams.from_params(params), RiskLimits.from_params(params),
                         position_qty=positions.get(symbol, ZERO) + deltas.get(symbol, ZERO), gross_exposure=gross,
                         cash=account.cash if account else None, trading_bias=bias,
-                        in_transition=bool(regime.is_transition) if regime is not None else False)
+                        in_transition=bool(regime.is_transition) if regime is not None else False,
+                        regime=regime.regime_name if regime is not None and params is not None else None)

@@ -11,6 +11,8 @@ from engine.planner.portfolio import portfolio_state
 from engine.planner.preset_store import preset_for_regime
 from engine.runtime import build_context
 from engine.settings import load_settings
+from engine.trading.brokers.base import OrderSide
+from engine.trading.ticket_size import ticket_size
 from tests.engine_run import run_recorded_ticks
 from tests.regime_pin import pin_regime
 
@@ -43,5 +45,23 @@ def test_no_buy_is_sized_in_a_regime_without_its_row(any_db_url: str) -> None:
         assert [s for s in wanted.steps if s.side == "buy"], wanted.notes  # with the row the plan buys
         plan = build_planner(preset).plan(state, why)
         assert not [s for s in plan.steps if s.side == "buy"], plan.steps
+    finally:
+        ctx.store.dispose()
+
+
+def test_the_manual_ticket_sizes_nothing_in_a_regime_without_its_row(any_db_url: str) -> None:
+    """The Trading page's Size (engine/trading/ticket_size.py): the same rule as the planner's caps."""
+    ctx = build_context(load_settings(database_url=any_db_url, warmup_polls=300), with_source=True, migrate=True,
+                        clock=ManualClock())
+    try:
+        run_recorded_ticks(ctx, 1)
+        pin_regime(ctx, REGIME)
+        with ctx.store.read() as session:
+            params = active_params(session)
+            symbol = next(s for s in ctx.source.symbols() if s != ctx.source.index_symbol())  # type: ignore[union-attr]
+            sized = ticket_size(session, params, symbol, OrderSide.BUY)
+            refused = ticket_size(session, without_row(params, REGIME), symbol, OrderSide.BUY)
+        assert sized.qty > 0  # the row's LONG x 1
+        assert (refused.qty, refused.binding) == (0, "regime") and REGIME in " ".join(refused.notes)
     finally:
         ctx.store.dispose()
