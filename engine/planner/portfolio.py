@@ -34,7 +34,7 @@ from engine.trading.brokers.base import OrderSide
 from engine.trading.marks import latest_closes, to_decimal
 from engine.trading.orders import CONTINGENT_TYPES, OPEN_STATUSES
 from engine.trading.risk_limits import RiskLimits
-from engine.trading.sizing import SizingParams, regime_bias, size_position
+from engine.trading.sizing import SizingParams, missing_bias_note, regime_bias, size_position
 
 HISTORY_BARS = 300
 ATR_PERIOD = 14
@@ -244,4 +244,13 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
         positions=positions, cash=cash, history=history, now=now,
         regime=regime.regime_name if regime is not None else None, trading_state=str(state),
         last_trades=last_trades, limits=limits, open_symbols=busy, size_caps=caps,
-        regime_hold=uncertain_note(regime), account_cash=cash, commitments=commitments(session, prices))
+        regime_hold=uncertain_note(regime) or _no_bias_hold(params, regime.regime_name if regime is not None else None),
+        account_cash=cash, commitments=commitments(session, prices))
+
+
+def _no_bias_hold(params: ParamSet | None, regime: str | None) -> str | None:
+    """Why no buy is planned in a regime without its RegimeParameters row (its caps are 0: size_caps): said in the
+    plan's notes and by the Send gate, as an uncertain regime's hold is."""
+    if params is None or regime is None or regime_bias(params, regime) is not None:
+        return None
+    return missing_bias_note(regime)

@@ -45,6 +45,8 @@ def test_no_buy_is_sized_in_a_regime_without_its_row(any_db_url: str) -> None:
         assert [s for s in wanted.steps if s.side == "buy"], wanted.notes  # with the row the plan buys
         plan = build_planner(preset).plan(state, why)
         assert not [s for s in plan.steps if s.side == "buy"], plan.steps
+        assert plan.notes and f"regime {REGIME} has no RegimeParameters row" in plan.notes[0]  # says why
+        assert with_row.regime_hold is None
     finally:
         ctx.store.dispose()
 
