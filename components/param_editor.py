@@ -40,7 +40,8 @@ def kv_key(sheet: str, section: str, name: str) -> str:
 
 
 def cell_key(sheet: str, section: str, row: int, name: str) -> str:
-    """Id of one table cell (row is 0-based) in pending edits."""
+    """Id of one table cell by position (row 0-based): grid events and validation messages. Pending edits store
+    the row by its key instead, so they follow it (webapp/param_rows.py)."""
     return f"{sheet}|{section}|{row}|{name}"
 
 

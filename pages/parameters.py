@@ -22,6 +22,7 @@ from engine.params.schema import GROUPS
 from webapp import (
     param_access,
     param_apply_callbacks,
+    param_base,
     param_issue_text,
     param_rows,
     param_search,
@@ -61,7 +62,7 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Store(id=ids.LAYOUT, data=0),  # bumped when table rows are added or deleted: re-render
         dcc.Store(id=ids.EDITS, data={}, storage_type="session"),  # survives a visit to the Regime what-if
         dcc.Store(id=ids.UPLOAD_DATA, data=None, storage_type="session"),
-        dcc.Store(id=ids.BASE, data=pv.active_ref(get_context().store), storage_type="session"),
+        dcc.Store(id=ids.BASE, data=param_base.active_ref(get_context().store), storage_type="session"),
         dcc.Download(id=ids.DOWNLOAD),
         chrome.confirm_dialog(ids.APPLY, "Apply a new parameter version", ids.APPLY_BODY, "Apply"),
         chrome.confirm_dialog(ids.ROLLBACK, "Roll back", ids.ROLLBACK_BODY, "Roll back"),
@@ -120,8 +121,9 @@ def select_sheet(_links: list, _hits: list):
 def render_sheet(sheet: str, base_ref: dict, upload: dict | None, _layout: int | None, edits: dict):
     """Re-rendered after Discard too: collect_edits clears edits and upload in one response, which lands first."""
     schema = pv.schema()
-    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
-    sheets = pv.candidate_sheets(base, edits or {}, upload)
+    base = param_base.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    edits, _dropped = param_rows.live_edits(schema, pv.origin_sheets(base, upload), edits or {})  # rebase_edits
+    sheets = pv.candidate_sheets(base, edits, upload)
     _ps, issues = pv.validate_candidate(schema, sheets)
     errors = param_issue_text.issues_by_key(schema, sheets, [i for i in issues if i.sheet == sheet])
     return ui.sheet_body(schema.sheet(sheet), sheets[sheet], errors, set(edits or {}),
@@ -170,7 +172,7 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
     if not fired:
         return no_update, no_update, no_update
     schema = pv.schema()
-    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    base = param_base.load_base(get_context().store, (base_ref or {}).get("version_id"))
     origin = pv.origin_sheets(base, upload)
     new, refused = dict(edits if isinstance(edits, dict) else {}), []
     for item in ctx.inputs_list[0]:
@@ -199,6 +201,25 @@ def collect_edits(_values: list, _cells: list, _discard: int | None, base_ref: d
 
 @dash.callback(
     Output(ids.EDITS, "data", allow_duplicate=True),
+    Output(ids.MESSAGE, "children", allow_duplicate=True),
+    Input(ids.BASE, "data"),
+    State(ids.EDITS, "data"), State(ids.UPLOAD_DATA, "data"), State(ids.MESSAGE, "children"),
+    prevent_initial_call="initial_duplicate",
+)
+@requires(Role.VIEWER)
+def rebase_edits(base_ref: dict, edits: dict, upload: dict | None, message: object):
+    """Edits follow their rows onto the version the page now shows (also on load: the session may hold old-form
+    edits); an edit whose row is gone is dropped, named in the message. On a new version the pending panel redraws."""
+    base = param_base.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    kept, dropped = param_rows.live_edits(pv.schema(), pv.origin_sheets(base, upload), edits or {})
+    if not dropped:
+        return (no_update, no_update) if ctx.triggered_id is None else (kept, no_update)
+    note = html.Span(param_rows.dropped_message(dropped), className="text-warning")
+    return kept, [message, " ", note] if message else note
+
+
+@dash.callback(
+    Output(ids.EDITS, "data", allow_duplicate=True),
     Output(ids.LAYOUT, "data"),
     Output(ids.MESSAGE, "children", allow_duplicate=True),
     Input({"type": ids.ROW_ADD, "name": ALL}, "n_clicks"),
@@ -216,7 +237,7 @@ def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, e
         return no_update, no_update, no_update  # Dash's final call when a re-render removes the buttons
     kind, name = ctx.triggered_id["type"], ctx.triggered_id["name"]
     sheet, section = name.split("|")
-    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    base = param_base.load_base(get_context().store, (base_ref or {}).get("version_id"))
     origin = pv.origin_sheets(base, upload)
     if kind == ids.ROW_ADD:
         new = param_rows.add_row(pv.schema(), origin, edits or {}, sheet, section)
@@ -225,7 +246,7 @@ def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, e
         if not picked:
             return no_update, no_update, html.Span("select a row of the table first (click it), then Delete",
                                                    className="text-warning")
-        new = param_rows.delete_row(origin, edits or {}, sheet, section, int(picked[0]["__row"]))
+        new = param_rows.delete_row(pv.schema(), origin, edits or {}, sheet, section, int(picked[0]["__row"]))
     return new, (layout or 0) + 1, None
 
 
@@ -240,8 +261,8 @@ def change_rows(_adds: list, _deletes: list, selections: list, base_ref: dict, e
 @requires(Role.VIEWER)
 def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
     schema = pv.schema()
-    edits = edits or {}
-    base = pv.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    base = param_base.load_base(get_context().store, (base_ref or {}).get("version_id"))
+    edits, _dropped = param_rows.live_edits(schema, pv.origin_sheets(base, upload), edits or {})  # rebase_edits
     sheets = pv.candidate_sheets(base, edits, upload)
     ps, issues = pv.validate_candidate(schema, sheets)
     errors = param_issue_text.issues_by_key(schema, sheets, issues)
@@ -251,10 +272,12 @@ def show_pending(edits: dict, upload: dict | None, base_ref: dict, sheet: str):
         gsheet, section = o["id"]["name"].split("|")
         fields = schema.sheet(gsheet).section(section).fields
         grids.append({"update": ui.grid_rows(fields, sheets[gsheet][section], gsheet, section, errors)})
-    if upload:
-        rows = pv.change_rows(diff_params(base, ps)) if ps is not None else []
-        title = (f"Uploaded {upload.get('filename') or 'workbook'}: {pv.count_of(len(rows), 'change')} against the version "
-                 "you started from")
+    if upload:  # an upload replaces the version it was checked against (the active one then), so diff with that
+        checked = upload.get("base_version")
+        onto = param_base.load_base(get_context().store, checked) if isinstance(checked, int) else base
+        rows = pv.change_rows(diff_params(onto, ps)) if ps is not None else []
+        title = (f"Uploaded {upload.get('filename') or 'workbook'}: {pv.count_of(len(rows), 'change')} against version "
+                 f"{onto.version_id or '(defaults)'}")
     else:
         rows = pv.pending_rows(schema, pv.origin_sheets(base, None), edits, errors, sheets)
         title = pv.count_of(len(rows), "pending edit")

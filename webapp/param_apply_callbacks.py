@@ -15,13 +15,15 @@ from components import param_chrome as chrome
 from components.ids import parameters as ids
 from engine.auth.roles import Role
 from engine.params.diff import diff_params
-from engine.params.errors import ParamsError, StaleVersionError, UnsafeWorkbookError
+from engine.params.errors import ParamsError, StaleVersionError, UnsafeWorkbookError, ValidationError
 from engine.params.versions import apply_version
+from webapp import param_base
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
 from webapp.control_actions import web_actor
 from webapp.inputs import text_or_default, triggered_by_click
+from webapp.param_uploads import onto_active
 from webapp.wiring import Callbacks
 
 callbacks = Callbacks()
@@ -53,36 +55,74 @@ def apply_pending(_open: int | None, _cancel: int | None, _confirm: int | None, 
     if ctx.triggered_id == ids.APPLY_CANCEL:
         return False, no_update, *keep
     schema, context = pv.schema(), get_context()
-    base = pv.load_base(context.store, (base_ref or {}).get("version_id"))
+    base = param_base.load_base(context.store, (base_ref or {}).get("version_id"))
     sheets = pv.candidate_sheets(base, edits or {}, upload)
     ps, issues = pv.validate_candidate(schema, sheets)
+    stale = _stale_upload(context.store, upload) if upload else None
     if ctx.triggered_id == ids.APPLY:
-        n = len(diff_params(base, ps)) if ps is not None else 0
+        if stale is not None:
+            return False, no_update, html.Span(stale, className="text-warning"), *keep[1:]
+        # an upload replaces the active version (it was checked against it): count the changes against that one
+        origin = param_base.load_base(context.store, None) if upload else base
+        n = len(diff_params(origin, ps)) if ps is not None else 0
         what = f"the uploaded workbook {upload.get('filename') or ''}" if upload else "your edits"
         body = (f"Apply {what} ({pv.count_of(n, 'changed value')}) as a new active version? The running engine uses it from "
                 "its next cycle." if ps is not None else f"{len(issues)} problems remain; nothing can be applied.")
-        return True, body, *keep
+        return True, f"{body}{_kept_note(upload)}", *keep
     if ps is None:
         msg = html.Span(f"not applied: {len(issues)} problems (listed above); nothing was changed",
                         className="text-danger")
         return False, no_update, msg, no_update, no_update, no_update, no_update
+    if stale is not None:
+        return False, no_update, html.Span(stale, className="text-warning"), *keep[1:]
     source = "upload" if upload else "ui"
     text = text_or_default(note, f"uploaded {upload.get('filename')}" if upload else "edited in the web UI")
-    # edits are checked, inside the apply transaction, against the version they were made on; an upload is a
-    # whole workbook and replaces whatever is active
-    expected: dict[str, Any] = {} if upload else {"expected_parent": (base_ref or {}).get("version_id")}
+    # checked, inside the apply transaction, against the version they were made on: edits against the page's
+    # version, an upload against the active version it was checked against when it arrived (its base_version)
+    parent = upload.get("base_version") if upload else (base_ref or {}).get("version_id")
     try:
-        applied = apply_version(context.store, ps, web_actor(), source, text, clock=context.clock, **expected)
+        applied = apply_version(context.store, ps, web_actor(), source, text, clock=context.clock,
+                                expected_parent=parent if parent is None or isinstance(parent, int) else -1)
     except StaleVersionError as exc:
+        if upload:
+            return False, no_update, html.Span(_stale_text(exc.active, exc.expected), className="text-warning"), \
+                *keep[1:]
         msg = html.Span(f"not applied: version {exc.active} became active while you were editing. Your edits now "
                         "sit on top of it: review the pending changes and Apply again.", className="text-warning")
-        return False, no_update, msg, no_update, no_update, pv.active_ref(context.store), no_update
+        return False, no_update, msg, no_update, no_update, param_base.active_ref(context.store), no_update
+    except ValidationError as exc:
+        return (False, no_update, html.Span(param_base.validation_text(exc, "not applied"), className="text-danger"),
+                no_update, no_update, no_update, no_update)
     except ParamsError as exc:
         return (False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update, no_update,
                 no_update)
     msg = html.Span(f"version {applied.version_id} is now active ({source}: {text})", className="text-success",
                     id=ids.APPLIED)
-    return False, no_update, msg, {}, None, pv.active_ref(context.store), ""
+    return False, no_update, msg, {}, None, param_base.active_ref(context.store), ""
+
+
+def _stale_text(active: int | None, checked: Any) -> str:
+    return (f"not applied: version {active} became active after the upload was checked against version {checked}; "
+            "nothing was changed. Check the upload again (upload the file once more) to see its changes against "
+            f"version {active}, then Apply.")
+
+
+def _stale_upload(store: Any, upload: dict) -> str | None:
+    """Why a pending upload may not be applied (another version became active since it was checked), or None."""
+    active = param_base.active_ref(store)["version_id"]
+    if "base_version" not in upload:  # staged by an older page: never checked against a version
+        return _stale_text(active, "(unknown)")
+    return None if upload["base_version"] == active else _stale_text(active, upload["base_version"])
+
+
+def _kept_note(upload: dict | None) -> str:
+    """The confirm dialog's word on what the file lacks (kept from the active version, not reset to defaults)."""
+    kept = upload.get("kept") if upload else None
+    if not upload or not isinstance(kept, list) or not kept:
+        return ""
+    listed = ", ".join(str(k) for k in kept[:8]) + (f" and {len(kept) - 8} more" if len(kept) > 8 else "")
+    return (f" The file has no {listed}: kept as in the active version {upload.get('base_version')}"
+            " (not reset to the defaults).")
 
 
 # --- upload --------------------------------------------------------------------------------------
@@ -116,10 +156,16 @@ def upload_workbook(contents: str | None, _discard: int | None, filename: str | 
         return chrome.issues_by_sheet([i.to_dict() for i in report.errors],
                                       f"{name}: {len(report.errors)} problems; nothing was changed — {kept}"), \
             no_update, no_update, None
-    summary = html.Div([html.Strong(f"{name} is valid. "), "Review the changes below, then Apply. ",
+    staged = onto_active(get_context().store, result)
+    if staged.paramset is None:  # the file is valid, but not together with what it keeps from the active version
+        return chrome.issues_by_sheet([i.to_dict() for i in staged.errors],
+                                      f"{name}: {len(staged.errors)} problems with the sheets kept from the active "
+                                      f"version {staged.base_version}; nothing was changed — {kept}"), \
+            no_update, no_update, None
+    held = [f"Kept from the active version {staged.base_version} (not in the file): {', '.join(staged.kept[:8])}"
+            + (f" and {len(staged.kept) - 8} more. " if len(staged.kept) > 8 else ". ")] if staged.kept else []
+    summary = html.Div([html.Strong(f"{name} is valid. "), *held, "Review the changes below, then Apply. ",
                         html.Span(" · ".join(report.summary_lines()), className="text-muted")],
                        className="small text-success", id=ids.UPLOAD_OK)
-    warnings = chrome.upload_warnings([i.to_dict() for i in report.warnings])
-    ps = result.paramset
-    return (html.Div([summary, warnings]), {"filename": name, "sheets": ps.to_canonical()["sheets"],
-                                            "hash": ps.content_hash}, {}, None)
+    warnings = chrome.upload_warnings([i.to_dict() for i in staged.warnings])
+    return html.Div([summary, warnings]), staged.store_data(name), {}, None

@@ -18,9 +18,10 @@ from components import param_chrome as chrome
 from components.ids import parameters as ids
 from components.tables import column, records_grid
 from engine.auth.roles import Role
-from engine.params.errors import ParamsError
+from engine.params.errors import ParamsError, ValidationError
 from engine.params.exporter import export_template, export_workbook
-from engine.params.versions import diff_versions, record_export, rollback
+from engine.params.versions import diff_versions, record_export, rollback_plan, rollback_with_report
+from webapp import param_base
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.context import get_context
@@ -134,9 +135,12 @@ def show_versions(_base: dict):
     if active is None:
         info = html.Span("No version applied yet: the engine runs on the schema defaults.", className="text-muted")
     else:
+        _ps, problems = param_base.load_base_checked(get_context().store, None)
         info = html.Span([dbc.Badge(f"active version {active['id']}", color="primary", className="me-2",
                                     id=ids.ACTIVE_VERSION),
-                          f"{active['created_at']} UTC by {active['author']} ({active['source']}) {active['note']}"])
+                          f"{active['created_at']} UTC by {active['author']} ({active['source']}) {active['note']}",
+                          dbc.Alert(param_base.unloadable_note(active["id"], problems), color="danger",
+                                    className="small py-2 mt-2") if problems else None])
     a = options[1]["value"] if len(options) > 1 else None
     b = options[0]["value"] if options else None
     return rows, info, options, options, options, a, b, ""  # "": the placeholder, not the first option
@@ -148,7 +152,7 @@ def show_versions(_base: dict):
 @requires(Role.VIEWER)
 def check_stale(_n: int | None, base_ref: dict):
     """Tell the user when another user, the CLI or a rollback made a newer version active."""
-    latest = pv.active_ref(get_context().store)
+    latest = param_base.active_ref(get_context().store)
     if latest["version_id"] == (base_ref or {}).get("version_id"):
         return None
     return dbc.Alert([f"Version {latest['version_id']} is now active; this page shows version "
@@ -164,7 +168,7 @@ def check_stale(_n: int | None, base_ref: dict):
 )
 @requires(Role.VIEWER)
 def load_latest(n: int | None):
-    return pv.active_ref(get_context().store) if n else no_update
+    return param_base.active_ref(get_context().store) if n else no_update
 
 
 @callbacks(
@@ -198,7 +202,9 @@ def show_version_diff(a: str | None, b: str | None):
 @requires(Role.ADMIN)
 def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, picked: str | None,
               note: str | None):
-    """Rolling back creates a new version equal to the picked one (history is never rewritten).
+    """Rolling back creates a new version equal to the picked one (history is never rewritten); what the picked
+    version lacks (stored under an older schema, e.g. no TradingRisk sheet) keeps the active values, and the dialog
+    and the result say so.
 
     Rolling back to the version that is already active is refused (checked before the dialog opens and again on
     confirm, since another user may have rolled back meanwhile); a successful rollback empties the note field."""
@@ -214,19 +220,34 @@ def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, pick
     except FormIdError as exc:
         return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update
     context = get_context()
-    if target == pv.active_ref(context.store)["version_id"]:
+    if target == param_base.active_ref(context.store)["version_id"]:
         msg = html.Span(f"version {target} is already active; nothing changed", className="text-warning")
         return False, no_update, msg, no_update, no_update
-    if ctx.triggered_id == ids.ROLLBACK:
-        return True, f"Make a new active version equal to version {target}? The engine uses it from its next cycle.", \
-            no_update, no_update, no_update
     try:
-        ps = rollback(context.store, target, web_actor(), text_or_default(note, ""), clock=context.clock)
+        if ctx.triggered_id == ids.ROLLBACK:
+            with context.store.read() as s:
+                _ps, kept, active = rollback_plan(s, target)
+            extra = f" Note: {_kept_words(kept, target, active)}." if kept else ""
+            return True, f"Make a new active version equal to version {target}? The engine uses it from its next " \
+                f"cycle.{extra}", no_update, no_update, no_update
+        ps, kept = rollback_with_report(context.store, target, web_actor(), text_or_default(note, ""),
+                                        clock=context.clock)
+    except ValidationError as exc:
+        return False, no_update, html.Span(param_base.validation_text(exc, f"version {target} cannot be made active"),
+                                           className="text-danger"), no_update, no_update
     except ParamsError as exc:
         return False, no_update, html.Span(str(exc), className="text-danger"), no_update, no_update
-    msg = html.Span(f"rolled back: version {ps.version_id} (equal to version {target}) is now active",
-                    className="text-success", id=ids.APPLIED)
-    return False, no_update, msg, pv.active_ref(context.store), ""
+    same = f"equal to version {target}" if not kept else f"version {target}'s values; {_kept_words(kept, target, None)}"
+    msg = html.Span(f"rolled back: version {ps.version_id} ({same}) is now active", className="text-success",
+                    id=ids.APPLIED)
+    return False, no_update, msg, param_base.active_ref(context.store), ""
+
+
+def _kept_words(kept: list[str], target: int, active: int | None) -> str:
+    """What a rollback keeps from the active version because the target (stored under an older schema) lacks it."""
+    listed = ", ".join(kept[:8]) + (f" and {len(kept) - 8} more" if len(kept) > 8 else "")
+    where = f"version {active}" if active is not None else "the version active before"
+    return f"version {target} has no {listed}: kept as in {where}, not reset to the defaults"
 
 
 def register_callbacks() -> None:

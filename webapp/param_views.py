@@ -3,8 +3,9 @@ uploads, exports and version rows. Everything goes through engine.params (never 
 
 Why a module: the page keeps layout + callbacks; the logic here is plain functions of plain data
 (the browser only holds edit keys and raw typed values), so unit tests call them directly.
-Edits are keyed `Sheet|section|field` (key/value) or `Sheet|section|row|field` (table cell);
-`Sheet|section` holds a table's added/deleted rows (see webapp/param_rows.py).
+Stored edits: `Sheet|section|field` (key/value), `Sheet|section|<row token>|field` (table cell, its row named by
+its key so the edit follows it, e.g. `...|=LONG_AGGRESSIVE|size_multiplier`), `Sheet|section` (rows added/deleted;
+webapp/param_rows.py). Editors, grids and messages address a cell by position (`Key`); merge_edit stores it by row.
 """
 from __future__ import annotations
 
@@ -107,17 +108,19 @@ def merge_edit(schema: Schema, origin: dict[str, Any], edits: dict[str, Any], ke
 
     The edit is checked first (check_edit): a refused one raises EditsRefused and `edits` stay as they were."""
     try:
-        sheets = param_rows.structured(origin, edits)
+        res = param_rows.resolve(schema, origin, edits)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         raise EditsRefused("the pending row changes do not fit this workbook; discard them and edit again") from None
-    k = check_edit(schema, sheets, key, raw)
-    if key not in edits and len(edits) >= MAX_EDITS:
+    k = check_edit(schema, res.sheets, key, raw)
+    stored = str(k) if k.row is None else \
+        f"{k.sheet}|{k.section}|{res.section_tokens(schema, k.sheet, k.section)[k.row]}|{k.field}"
+    if stored not in edits and len(edits) >= MAX_EDITS:
         raise _refuse(str(k.sheet), f"at most {MAX_EDITS} edits can be pending; apply or discard them first")
     out = dict(edits)
-    if same_value(field_spec(schema, k), raw, canonical_value(sheets, k)):
-        out.pop(key, None)
+    if same_value(field_spec(schema, k), raw, canonical_value(res.sheets, k)):
+        out.pop(stored, None)
     else:
-        out[key] = raw
+        out[stored] = raw
     return out
 
 
@@ -205,19 +208,23 @@ def candidate_sheets(base: ParamSet, edits: Any, upload: dict[str, Any] | None =
     """
     if not isinstance(edits, dict) or len(edits) > MAX_EDITS:
         raise EditsRefused(f"pending edits must be a mapping of at most {MAX_EDITS} cells")
+    if not all(isinstance(key, str) and len(key) <= 300 for key in edits):
+        raise EditsRefused("an edit key is not a parameter name")
     origin = origin_sheets(base, upload)
     try:
-        sheets = copy.deepcopy(param_rows.structured(origin, edits))
+        res = param_rows.resolve(base.schema, origin, edits)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise EditsRefused(f"the row edits do not fit this workbook ({exc}); discard them and edit again") from None
+    if res.dropped:  # never written onto whichever row now has that number: refused, nothing applied
+        raise EditsRefused(param_rows.dropped_message(list(res.dropped.values())) + " Nothing was applied; the page drops "
+                           "them when it loads the active version")
+    sheets = copy.deepcopy(res.sheets)
     for key, raw in edits.items():
-        if not isinstance(key, str) or len(key) > 300:
-            raise EditsRefused("an edit key is not a parameter name")
         if param_rows.is_rows_key(key):
             continue
         _check_value(key, raw)
         try:
-            k = Key.parse(key)
+            k = Key(*res.cells[key]) if key in res.cells else Key.parse(key)
             sec = sheets[k.sheet][k.section]
             target = sec if k.row is None else sec[k.row]
             if not isinstance(target, dict) or k.field not in target or (k.row is not None and k.row < 0):
@@ -250,18 +257,19 @@ def pending_rows(schema: Schema, origin: dict[str, Any], edits: dict[str, Any], 
                  sheets: dict[str, Any]) -> list[dict[str, Any]]:
     """The diff shown before Apply: sheet, cell (as in the exported workbook), parameter, old -> new."""
     locate = layout_locator(schema, sheets)
-    before = param_rows.structured(origin, edits)  # a cell of an added row was blank before
-    rows = []
+    res, rows = param_rows.resolve(schema, origin, edits), []  # res.sheets: a cell of an added row was blank before
     for key, raw in edits.items():
+        if key in res.dropped:
+            continue  # live_edits says why
         if param_rows.is_rows_key(key):
             rows.append(param_rows.describe(schema, origin, key, raw))
             continue
-        k = Key.parse(key)
+        k = Key(*res.cells[key]) if key in res.cells else Key.parse(key)
         f = field_spec(schema, k)
-        label = f.header if k.row is None else f"{f.header} (row {k.row + 1})"
+        label = f.header if k.row is None else f"{f.header} ({param_rows.row_name(schema, key)})"
         rows.append({"sheet": k.sheet, "cell": locate(k.sheet, k.section, k.row, k.field), "parameter": label,
-                     "old": cell_text(canonical_value(before, k)), "new": cell_text(raw), "error": errors.get(key),
-                     "key": key})
+                     "old": cell_text(canonical_value(res.sheets, k)), "new": cell_text(raw),
+                     "error": errors.get(str(k)), "key": key})
     return sorted(rows, key=lambda r: (r["sheet"], r["key"]))
 
 

@@ -22,6 +22,7 @@ from engine.params.diff import diff_params
 from engine.params.versions import active_params
 from engine.store import regime_queries as rq
 from engine.store.queries import index_symbol as stored_index_symbol
+from webapp import param_rows
 from webapp import param_views as pv
 from webapp.auth.access import requires
 from webapp.background import job_settings, job_store
@@ -152,8 +153,13 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
         key = ident.get("key") if isinstance(ident, dict) else None
         if key in KNOBS and value is not None and bool(value) != current_value(params, key):
             knobs[key] = bool(value)
-    edits = merge_edits(from_parameters if isinstance(from_parameters, dict) else None, knobs)
-    _sheets, origin = upload_sheets(own_upload, parameters_upload)
+    sheets, origin = upload_sheets(own_upload, parameters_upload)
+    # the Parameters page keys a table cell by its row's key (param_rows): here by its place in the origin the
+    # what-if writes onto (the upload, else the active version); edits that no longer fit are left out
+    stored = from_parameters.get("edits", from_parameters) if isinstance(from_parameters, dict) else None
+    pending = (param_rows.positional(pv.schema(), sheets if sheets is not None else pv.origin_sheets(params, None),
+                                     stored) if isinstance(stored, dict) else None)
+    edits = merge_edits(pending, knobs)
     rows = []
     for key, new in edits.items():
         try:

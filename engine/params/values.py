@@ -5,6 +5,7 @@ Why separate from validation: coercion answers "what does this cell mean", valid
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,7 @@ def _issue(sheet: str, cell: str, path: str, e: CoerceError, raw: Any, what: str
 
 
 def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = None,
-                 *, missing_sheet: str = "default") -> tuple[Values, list[ParamIssue]]:
+                 *, missing_sheet: str = "default", keep_invalid: bool = False) -> tuple[Values, list[ParamIssue]]:
     """Coerce every field of `raw` (canonical shape, raw cell values); missing parts take defaults.
 
     missing_sheet: "default" (warning, for stored versions older than the schema) or "error" (for uploads).
@@ -58,6 +59,8 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
     parameter row of a present sheet are both errors naming the sheet and the parameter; only what the schema
     marks optional (an optional sheet, a field with required=False) is filled from defaults with a warning.
     The reference workbook holds every required parameter, so it imports without errors.
+    keep_invalid: a value that does not coerce is kept as given (still reported), for showing or diffing a stored
+    version that no longer validates; such values never become a ParamSet the engine trades on.
     """
     issues: list[ParamIssue] = []
     values: Values = {}
@@ -67,7 +70,7 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
         if rsheet is None:
             values[sh.name] = default_values(schema, sh.name)
             sev = "warning" if (sh.optional or missing_sheet == "default") else "error"
-            issues.append(ParamIssue(sh.name, "", "sheet is missing", f"a sheet named {sh.name}",
+            issues.append(ParamIssue(sh.name, "", MISSING_SHEET, f"a sheet named {sh.name}",
                                      "defaults were used" if sev == "warning" else
                                      "add the sheet (download the template for its layout)", severity=sev))
             continue
@@ -94,6 +97,8 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
                     try:
                         out[f.name] = coerce(f, rsec[f.name])
                     except CoerceError as e:
+                        if keep_invalid:
+                            out[f.name] = rsec[f.name]
                         issues.append(_issue(sh.name, loc(sh.name, sec.key, None, f.name),
                                              f"{sec.key}.{f.name}", e, rsec[f.name], f.header))
                 for extra in rsec.keys() - sec.field_names:
@@ -112,7 +117,7 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
                         try:
                             row[f.name] = coerce(f, rrow.get(f.name))
                         except CoerceError as e:
-                            row[f.name] = None
+                            row[f.name] = rrow.get(f.name) if keep_invalid else None
                             issues.append(_issue(sh.name, loc(sh.name, sec.key, i, f.name),
                                                  f"{sec.key}[{i}].{f.name}", e, rrow.get(f.name),
                                                  _row_label(sec.fields, f, rrow)))
@@ -122,6 +127,80 @@ def build_values(schema: Schema, raw: dict[str, Any], locate: Locator | None = N
     for extra in set(raw) - set(schema.by_name):
         issues.append(ParamIssue(str(extra), "", "unknown sheet ignored", severity="warning"))
     return values, issues
+
+
+MISSING_SHEET = "sheet is missing"
+Part = tuple[str, str | None, str | None]  # (sheet, section or None, kv field or None): a part a set lacks
+
+
+def missing_parts(schema: Schema, raw: dict[str, Any]) -> list[Part]:
+    """The sheets, sections and key/value parameters `raw` (canonical sheets) lacks, which build_values would
+    fill from the schema defaults (e.g. a version stored before a sheet was added to the schema)."""
+    out: list[Part] = []
+    for sh in schema.sheets:
+        rsheet = raw.get(sh.name)
+        if not isinstance(rsheet, dict):
+            out.append((sh.name, None, None))
+            continue
+        for sec in sh.data_sections:
+            rsec = rsheet.get(sec.key)
+            if rsec is None:
+                out.append((sh.name, sec.key, None))
+            elif sec.kind == "kv" and isinstance(rsec, dict):
+                out += [(sh.name, sec.key, f.name) for f in sec.fields if f.name not in rsec]
+    return out
+
+
+def filled_parts(issues: list[ParamIssue]) -> list[Part]:
+    """The parts build_values filled from the schema defaults, read from its warnings (an import's report)."""
+    out: list[Part] = []
+    for i in issues:
+        if i.severity == "error":
+            continue
+        if i.message == MISSING_SHEET and not i.field:
+            out.append((i.sheet, None, None))
+        elif i.message.startswith("section ") and i.message.endswith(" is missing") and i.field:
+            out.append((i.sheet, i.field, None))
+        elif i.message.startswith("parameter ") and i.message.endswith(" is missing") and "." in i.field:
+            section, name = i.field.split(".", 1)
+            out.append((i.sheet, section, name))
+    return out
+
+
+def fill_from(schema: Schema, sheets: dict[str, Any], base: dict[str, Any],
+              parts: list[Part]) -> tuple[dict[str, Any], list[str]]:
+    """`sheets` (canonical) with each of `parts` taken from `base` (canonical sheets of the version it is applied
+    onto) instead of the schema defaults: a file or an old version that lacks a sheet must not reset it. Neither
+    input is mutated; what is taken from `base` is copied. Returns the merged sheets and the parts taken, in words
+    ("TradingRisk", "TradingRisk: MaxOrderQty")."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in sheets.items()}
+    kept: list[str] = []
+    for sheet, section, name in parts:
+        bsheet = base.get(sheet)
+        if not isinstance(bsheet, dict):
+            continue
+        if section is None:
+            merged[sheet] = copy.deepcopy(bsheet)
+            kept.append(sheet)
+            continue
+        bsec = bsheet.get(section)
+        if bsec is None or (name is not None and (not isinstance(bsec, dict) or name not in bsec)):
+            continue
+        target = merged.setdefault(sheet, {})
+        if name is None:
+            target[section] = copy.deepcopy(bsec)
+            kept.append(f"{sheet} (section {section})")
+        else:
+            target[section] = {**(target.get(section) or {}), name: bsec[name]}
+            kept.append(f"{sheet}: {_header(schema, sheet, section, name)}")
+    return merged, kept
+
+
+def _header(schema: Schema, sheet: str, section: str, name: str) -> str:
+    try:
+        return next(f.header for f in schema.sheet(sheet).section(section).fields if f.name == name)
+    except (KeyError, StopIteration):
+        return name
 
 
 def _absent_columns(sheet: str, title: str | None, fields: tuple[FieldSpec, ...], rows: Any,

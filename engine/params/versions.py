@@ -26,10 +26,10 @@ from engine.clock import Clock, SystemClock
 from engine.store.db import Store
 from engine.store.models import ParamVersion
 
-from .coerce import CONTROL_CHARS
 from .diff import Change, diff_params
-from .errors import ParamsError, StaleVersionError, ValidationError, VersionNotFoundError
+from .errors import ParamIssue, ParamsError, StaleVersionError, ValidationError, VersionNotFoundError
 from .paramset import ParamSet, default_params
+from .stored import loaded_or_unchecked, printable, rollback_values
 
 log = logging.getLogger(__name__)
 StoreOrSessions = Store | sessionmaker[Session]  # what the writers accept: a Store, or a plain sessionmaker
@@ -67,22 +67,10 @@ def _tx(store: StoreOrSessions) -> Iterator[Session]:
             yield s
 
 
-def _printable(value: Any) -> Any:
-    """`value` with control characters in its texts replaced by U+FFFD (as the exporter writes them): edits refuse
-    them now, but a version stored before that must still load, or the engine would have no active parameters."""
-    if isinstance(value, str):
-        return CONTROL_CHARS.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {k: _printable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable(v) for v in value]
-    return value
-
-
 @lru_cache(maxsize=16)
 def _parse(version_id: int, content_hash: str, values_json: str) -> ParamSet:
     """Stored JSON -> validated ParamSet, memoised: the engine reads the active version every cycle."""
-    ps = ParamSet.from_canonical(_printable(json.loads(values_json)), version_id=version_id)
+    ps = ParamSet.from_canonical(printable(json.loads(values_json)), version_id=version_id)
     if ps.content_hash != content_hash:
         # the schema changed since the version was stored (e.g. a new sheet filled with defaults)
         log.info("parameter version %s re-hashed under the current schema", version_id)
@@ -147,12 +135,26 @@ MAX_VERSION_ID = 2**63 - 1  # the store's 64-bit id column; a larger id is a dri
 
 def get_version(session: Session, version_id: int) -> ParamSet:
     """A stored version; VersionNotFoundError for an id that is not stored (or could not be: not a 64-bit id)."""
+    return _to_paramset(_version_row(session, version_id))
+
+
+def get_version_unchecked(session: Session, version_id: int | None) -> tuple[ParamSet, list[ParamIssue]]:
+    """A stored version (None: the active one, or the defaults) and its problems under today's schema: one that no
+    longer validates is returned as stored (stored.unchecked_paramset), so the web page can show and fix it."""
+    if version_id is not None:
+        return loaded_or_unchecked(_version_row(session, version_id), _to_paramset)
+    head = session.execute(_ACTIVE_HEAD).first()
+    row = session.get(ParamVersion, head.id) if head is not None else None
+    return loaded_or_unchecked(row, _to_paramset) if row is not None else (default_params(), [])
+
+
+def _version_row(session: Session, version_id: int) -> ParamVersion:
     if isinstance(version_id, bool) or not isinstance(version_id, int) or not 1 <= version_id <= MAX_VERSION_ID:
         raise VersionNotFoundError(f"parameter version {str(version_id)[:24]} does not exist; see the version list")
     row = session.get(ParamVersion, version_id)
     if row is None:
         raise VersionNotFoundError(f"parameter version {version_id} does not exist; see the version list")
-    return _to_paramset(row)
+    return row
 
 
 def list_versions(session: Session, limit: int = 200) -> list[VersionInfo]:
@@ -238,7 +240,7 @@ def _lock_versions(s: Session) -> None:
 def _insert_active(s: Session, parent: ParamVersion | None, ps: ParamSet, author: str, source: str, note: str,
                    now: datetime, action: str) -> tuple[int, int]:
     """Insert `ps` as the only active version, audited; returns (version id, number of changes)."""
-    changes = diff_params(_to_paramset(parent) if parent is not None else default_params(), ps)
+    changes = diff_params(_diff_base(parent) if parent is not None else default_params(), ps)
     row = ParamVersion(created_at=now, author=author, source=source, note=note,
                        parent_id=parent.id if parent is not None else None, content_hash=ps.content_hash,
                        values_json=json.dumps(ps.to_canonical(), sort_keys=True, ensure_ascii=False),
@@ -254,12 +256,43 @@ def _insert_active(s: Session, parent: ParamVersion | None, ps: ParamSet, author
     return row.id, len(changes)
 
 
-def rollback(store: StoreOrSessions, to_version_id: int, author: str, note: str = "", *, clock: Clock | None = None) -> ParamSet:
-    """A new active version whose values equal version `to_version_id` (history is never rewritten)."""
+def _diff_base(parent: ParamVersion) -> ParamSet:
+    """The parent to count changes against, read as stored when it no longer validates (an older schema's bounds),
+    so a version that fixes it can still be applied."""
+    return loaded_or_unchecked(parent, _to_paramset)[0]
+
+
+def rollback_plan(session: Session, to_version_id: int) -> tuple[ParamSet, list[str], int | None]:
+    """What a rollback to `to_version_id` makes active (see stored.rollback_values), the parts kept from the active
+    version in words, and the active version's id."""
+    row = _version_row(session, to_version_id)
+    head = session.execute(_ACTIVE_HEAD).first()
+    active = session.get(ParamVersion, head.id) if head is not None else None
+    ps, kept = rollback_values(row, active, _to_paramset)
+    return ps, kept, active.id if active is not None else None
+
+
+def rollback_with_report(store: StoreOrSessions, to_version_id: int, author: str, note: str = "", *,
+                         clock: Clock | None = None) -> tuple[ParamSet, list[str]]:
+    """rollback(), also returning the parts kept from the active version (the target lacks them); when there are
+    such parts, refused with StaleVersionError if another version becomes active meanwhile (they came from the one
+    read)."""
     with _tx(store) as s:
-        target = get_version(s, to_version_id)
-    text = f"rollback to version {to_version_id}" + (f": {note}" if note else "")
-    return apply_version(store, target, author, "rollback", text, clock=clock, action="params.rollback")
+        target, kept, active_id = rollback_plan(s, to_version_id)
+    text = f"rollback to version {to_version_id}"
+    if kept:
+        text += f" (kept from version {active_id}, which version {to_version_id} lacks: {', '.join(kept[:8])}" + \
+            (f" and {len(kept) - 8} more)" if len(kept) > 8 else ")")
+    text += f": {note}" if note else ""
+    guard: dict[str, Any] = {"expected_parent": active_id} if kept else {}
+    applied = apply_version(store, target, author, "rollback", text, clock=clock, action="params.rollback", **guard)
+    return applied, kept
+
+
+def rollback(store: StoreOrSessions, to_version_id: int, author: str, note: str = "", *, clock: Clock | None = None) -> ParamSet:
+    """A new active version whose values equal version `to_version_id` (history is never rewritten); what the target
+    lacks (stored under an older schema) keeps the active version's values (see rollback_plan)."""
+    return rollback_with_report(store, to_version_id, author, note, clock=clock)[0]
 
 
 def ensure_default_version(store: StoreOrSessions, *, clock: Clock | None = None, author: str = "system") -> ParamSet:

@@ -79,3 +79,17 @@ def test_the_run_is_refused_while_a_knob_is_bad(app) -> None:  # type: ignore[no
         body, _fig, _style = run_whatif_preview(progress.append, 1, {}, "390", None, None, ["40", "0.1", "0.1"],
                                                 _ids(MRD, HYST, MARGIN))
     assert "Fix the knob values" not in str(body.children) and "no index instrument stored yet" in str(body.children)
+
+
+def test_a_parameters_table_edit_kept_by_its_row_key_reaches_the_what_if(app) -> None:  # type: ignore[no-untyped-def]
+    """The Parameters page keys a table cell by its row's key (=LONG_AGGRESSIVE): the what-if writes it by the row's
+    place in the active version (defaults: LONG_AGGRESSIVE is the 4th row, index 3); an edit whose row is gone is
+    left out instead of failing the page."""
+    from webapp.regime_whatif_page import collect_edits
+
+    stored = {"TradingRisk|bias_size_multipliers|=LONG_AGGRESSIVE|size_multiplier": "0.5",
+              "TradingRisk|bias_size_multipliers|=NO_SUCH_BIAS|size_multiplier": "0.7", MARGIN: 0.1}
+    with app.server.test_request_context("/"), principal.acting_as(principal.Principal("v", "viewer", "x")):
+        edits, table, errors, invalid = collect_edits([], [], stored, None, None, [], [])
+    assert edits == {"TradingRisk|bias_size_multipliers|3|size_multiplier": "0.5", MARGIN: 0.1}
+    assert "row 4" in str(table.to_plotly_json())

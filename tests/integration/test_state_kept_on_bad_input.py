@@ -62,7 +62,8 @@ def test_a_bad_grid_edit_is_refused_and_the_stored_edits_stay(web, event: dict, 
     assert "Not taken" in text and words in text and "invalid literal" not in text
 
     good = _grid_edit(client, deps, [{"rowId": "0", "colId": "priority", "value": 7}], {ATR: 20})
-    assert good.get_json()["response"]["parameters-edits"]["data"] == {ATR: 20, "TransitionRules|main|0|priority": 7}
+    # stored under the row's key (rule_id 1 is row 1), so the edit follows its row (audit finding 5)
+    assert good.get_json()["response"]["parameters-edits"]["data"] == {ATR: 20, "TransitionRules|main|=1|priority": 7}
 
 
 def test_the_regime_table_refuses_an_unknown_or_partial_save_and_keeps_its_mappings(web) -> None:  # type: ignore[no-untyped-def]

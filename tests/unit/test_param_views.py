@@ -11,7 +11,8 @@ from webapp import param_issue_text, param_search
 from webapp import param_views as pv
 
 ATR = "ATRIndicatorsConfig|main|atr_period"
-MIN_DURATION_ROW2 = "RegimeClassification|main|1|min_duration"
+MIN_DURATION_ROW2 = "RegimeClassification|main|1|min_duration"  # a cell by position (editors, messages)
+MIN_DURATION_MED = "RegimeClassification|main|=Strong_Bullish_Med_Vol|min_duration"  # the same, as stored: row 2
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_an_edit_back_to_the_base_value_is_dropped(base) -> None:  # type: ignor
 
 def test_invalid_edits_are_reported_on_their_own_field_and_cell(base) -> None:  # type: ignore[no-untyped-def]
     schema = load_schema()
-    edits = {ATR: 99, MIN_DURATION_ROW2: "abc"}
+    edits = {ATR: 99, MIN_DURATION_MED: "abc"}
     sheets = pv.candidate_sheets(base, edits)
     ps, issues = pv.validate_candidate(schema, sheets)
     assert ps is None
@@ -44,7 +45,7 @@ def test_invalid_edits_are_reported_on_their_own_field_and_cell(base) -> None:  
 
 
 def test_valid_edits_give_a_paramset_with_the_typed_values(base) -> None:  # type: ignore[no-untyped-def]
-    ps, issues = pv.validate_candidate(load_schema(), pv.candidate_sheets(base, {ATR: "20", MIN_DURATION_ROW2: "35"}))
+    ps, issues = pv.validate_candidate(load_schema(), pv.candidate_sheets(base, {ATR: "20", MIN_DURATION_MED: "35"}))
     assert issues == [] and ps is not None
     assert ps.sheet("ATRIndicatorsConfig").atr_period == 20
     assert ps.table("RegimeClassification")[1].min_duration == 35.0
@@ -53,7 +54,8 @@ def test_valid_edits_give_a_paramset_with_the_typed_values(base) -> None:  # typ
 def test_cross_field_rule_errors_map_to_cells_when_they_have_no_field(base) -> None:  # type: ignore[no-untyped-def]
     schema = load_schema()
     name_key = "RegimeClassification|main|1|regime_name"
-    sheets = pv.candidate_sheets(base, {name_key: "Strong_Bullish_High_Vol"})  # duplicate of row 1
+    sheets = pv.candidate_sheets(base, {"RegimeClassification|main|=Strong_Bullish_Med_Vol|regime_name":
+                                        "Strong_Bullish_High_Vol"})  # row 2 renamed: a duplicate of row 1
     ps, issues = pv.validate_candidate(schema, sheets)
     assert ps is None and any("appears twice" in i.message for i in issues)
     assert "appears twice" in param_issue_text.issues_by_key(schema, sheets, issues)[name_key]

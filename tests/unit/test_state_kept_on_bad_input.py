@@ -52,7 +52,7 @@ def test_a_bad_edit_is_refused_by_name_and_the_pending_edits_stay(page, key: str
 def test_a_good_edit_after_a_refused_one_still_validates_for_apply(page) -> None:  # type: ignore[no-untyped-def]
     schema, origin = page
     edits = pv.merge_edit(schema, origin, dict(GOOD), "TransitionRules|main|0|priority", 7)
-    assert edits == {ATR: 20, "TransitionRules|main|0|priority": 7}
+    assert edits == {ATR: 20, "TransitionRules|main|=1|priority": 7}  # stored by the row's key: rule_id 1
     ps, issues = pv.validate_candidate(schema, pv.candidate_sheets(default_params(), edits))
     assert issues == [] and ps is not None  # what merge_edit takes, Apply accepts
 
