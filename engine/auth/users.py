@@ -1,34 +1,35 @@
 """Users in the store: add, list, change password or role, disable; login with lockout; logout.
 
 Every change is audited in the same transaction. Lockout rule: a name is locked *for one client address*
-while MAX_FAILURES or more failed logins for that (name, address) fall within LOCK_WINDOW and after that
-pair's last successful login and the user's last admin change (new password, role, status). Counted in
-the store, so it holds across web workers and restarts. Per address, not per name: a guesser locks only
-their own address, never a legitimate operator elsewhere (a per-name lock let anyone keep every admin
-away from the kill switch). A locked attempt is answered exactly like an unknown name or a wrong password
-(same status, message and argon2 work), so the lockout does not tell which names exist.
+(an IPv6 address's /64, engine.auth.attempts) while MAX_FAILURES or more failed logins for that (name,
+address) fall within LOCK_WINDOW and after that pair's last successful login and the user's last admin change
+(new password, role, status). Counted in the store, so it holds across web workers and restarts, and counted
+before the password is checked (engine.auth.attempts), so concurrent requests cannot overrun it. Per address,
+not per name: a guesser locks only their own address, never a legitimate operator elsewhere (a per-name lock
+let anyone keep every admin away from the kill switch). A locked attempt is answered exactly like an unknown
+name or a wrong password (same status, message and argon2 work), so the lockout does not tell which names exist.
 """
 from __future__ import annotations
 
 import contextlib
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.auth import principal
+from engine.auth import attempts, principal
+from engine.auth.attempts import LOCK_WINDOW, MAX_FAILURES
 from engine.auth.passwords import check_strength, hash_password, needs_rehash, verify
 from engine.auth.roles import Role, parse_role
 from engine.store.db import Store
 from engine.store.models import LoginAttempt, User
 
-MAX_FAILURES = 5
-LOCK_WINDOW = timedelta(minutes=15)
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")  # whole name: fullmatch ("$" also matched before a final \n)
+_PG_USERS_LOCK = 72_100_003  # advisory lock id: one change to the set of users (admins) at a time (see _lock_users)
 _generation = 0  # bumped by every change made in this process, so caches of users here drop at once
 
 
@@ -73,7 +74,7 @@ def _info(row: User) -> UserInfo:
 
 
 def check_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise UserError("a user name is 1 to 64 letters, digits or . _ @ -")
     return name
 
@@ -112,7 +113,7 @@ def locked_addresses(store: Store, now: datetime) -> dict[str, list[str]]:
             LoginAttempt.ok.is_(False), LoginAttempt.ts > now - LOCK_WINDOW,
             LoginAttempt.username.in_(list(changed))).distinct()).tuples().all()
         for name, source in sorted(pairs):
-            if _failures(s, now, name, source, changed[name]) >= MAX_FAILURES:
+            if attempts.failures(s, now, name, source, changed[name]) >= MAX_FAILURES:
                 out.setdefault(name, []).append(source)
     return out
 
@@ -132,6 +133,7 @@ def add_user(store: Store, now: datetime, actor: str, name: str, role: str | Rol
     hashed = hash_password(password)
     try:
         with store.write() as s:
+            _lock_users(s)
             if only_if_none and s.scalar(select(func.count()).select_from(User)):
                 raise UserError("a user exists already: the first-run setup is closed")
             same = s.scalar(select(User.name).where(func.lower(User.name) == name.lower()))
@@ -148,11 +150,21 @@ def add_user(store: Store, now: datetime, actor: str, name: str, role: str | Rol
         raise UserError(f"user {name!r} exists already") from None
 
 
+def _lock_users(s: Session) -> None:
+    """Serialise the checks on the set of users ("the last active admin", "no user yet", a name taken in another
+    case) with the writes they guard. PostgreSQL's READ COMMITTED let two admins demoting each other both see
+    the other still active and both commit; a transaction-scoped advisory lock makes the second wait and then
+    read the first's change. SQLite: write transactions begin IMMEDIATE, one at a time already."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_USERS_LOCK})
+
+
 def _change(store: Store, now: datetime, actor: str, name: str, action: str, details: dict[str, object],
             noop_ok: bool = False, **values: object) -> UserInfo:
     """Change a user's row (ending their sessions) and audit it. noop_ok: when every value is already so, change
     nothing, audit it with outcome "unchanged", and return the user with changed=False."""
     with store.write() as s:
+        _lock_users(s)
         row = s.scalar(select(User).where(User.name == name))
         if row is None:
             near = s.scalar(select(User.name).where(func.lower(User.name) == str(name).lower()))
@@ -210,41 +222,31 @@ def end_sessions(store: Store, now: datetime, actor: str, user_id: int, name: st
     _bump()
 
 
-def _failures(s: Session, now: datetime, name: str, source: str, changed_at: datetime | None) -> int:
-    """Failed logins for (name, source) that count towards its lock (see the module's rule)."""
-    last_ok = s.scalar(select(func.max(LoginAttempt.ts)).where(
-        LoginAttempt.username == name, LoginAttempt.source == source, LoginAttempt.ok.is_(True)))
-    since = max(t for t in (now - LOCK_WINDOW, last_ok, changed_at) if t is not None)
-    return int(s.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.username == name, LoginAttempt.source == source, LoginAttempt.ok.is_(False),
-        LoginAttempt.ts > since)) or 0)
-
-
 def authenticate(store: Store, now: datetime, name: object, password: object, source: str) -> LoginOutcome:
-    """Check a login; record the attempt, audit it, and lock (name, source) after too many failures.
+    """Check a login; record the attempt, audit it, and lock (name, source bucket) after too many failures.
 
-    Unknown name, wrong password and a locked (name, source) take the same path: one read, one argon2
-    verification, one write, and the same "bad" outcome, so neither the answer nor its time tells them apart."""
+    The attempt is counted and recorded (as failed) before the password is checked (attempts.claim), so at most
+    MAX_FAILURES passwords are checked per (name, bucket) per window however many requests arrive at once.
+    Unknown name, wrong password and a locked pair take the same path: one write, one argon2 verification (a
+    locked pair's against the dummy hash: its password is never checked), one write, and the same "bad" outcome,
+    so neither the answer nor its time tells them apart."""
     shown = str(name)[:64] if isinstance(name, str) else "?"
     given = password if isinstance(password, str) else ""
-    source = source[:64]
-    with store.read() as s:
+    address = source[:64]
+    bucket = attempts.address_bucket(source)
+    with store.write() as s:
         row = s.scalar(select(User).where(User.name == shown)) if isinstance(name, str) else None
         user = _info(row) if row is not None else None
         stored_hash = row.password_hash if row is not None else None
-        failures = _failures(s, now, shown, source, row.updated_at if row is not None else None)
-    matched = verify(stored_hash, given)
+        failures, attempt_id = attempts.claim(s, now, shown, bucket, row.updated_at if row is not None else None)
     locked = failures >= MAX_FAILURES
+    matched = verify(None if locked else stored_hash, given)
     if locked or not matched or user is None:
-        return _failed(store, now, shown, source, user, failures + 1, locked)
-    if user.disabled:  # only said to someone who knows the password
-        return _record(store, now, shown, source, "disabled", "this user is disabled; ask an admin", user)
-    if stored_hash is not None and needs_rehash(stored_hash):
-        with store.write() as s:
-            row2 = s.get(User, user.id)
-            if row2 is not None:
-                row2.password_hash = hash_password(given)
-    return _record(store, now, shown, source, "ok", "", user)
+        return _failed(store, now, shown, address, bucket, user, failures + 1, locked)
+    if user.disabled:  # only said to someone who knows the password; the attempt stays a failure
+        return _record(store, now, shown, address, "disabled", "this user is disabled; ask an admin", user)
+    rehash = hash_password(given) if stored_hash is not None and needs_rehash(stored_hash) else None
+    return _record(store, now, shown, address, "ok", "", user, attempt_id, rehash)
 
 
 def _logging_in(name: str, user: UserInfo | None, source: str) -> contextlib.AbstractContextManager[principal.Principal]:
@@ -254,9 +256,13 @@ def _logging_in(name: str, user: UserInfo | None, source: str) -> contextlib.Abs
 
 
 def _record(store: Store, now: datetime, name: str, source: str, status: str, message: str,
-            user: UserInfo | None) -> LoginOutcome:
+            user: UserInfo | None, attempt_id: int | None = None, rehash: str | None = None) -> LoginOutcome:
+    """Audit a login with the right password; "ok" turns its claimed attempt into a success."""
     with store.write() as s:
-        s.add(LoginAttempt(ts=now, username=name, source=source, ok=status == "ok"))
+        if attempt_id is not None:
+            attempts.succeeded(s, attempt_id)
+        if rehash is not None and user is not None:
+            s.execute(update(User).where(User.id == user.id).values(password_hash=rehash))
         with _logging_in(name, user, source):
             audit.record(s, now, f"web:{name}", "auth.login", target=name,
                          details={"source": source, **({"reason": message} if message else {})},
@@ -264,20 +270,19 @@ def _record(store: Store, now: datetime, name: str, source: str, status: str, me
     return LoginOutcome(status, user, message)
 
 
-def _failed(store: Store, now: datetime, name: str, source: str, user: UserInfo | None, failures: int,
-            locked: bool) -> LoginOutcome:
-    """Record a refused login. The audit trail (admins only) tells "locked" from "failed"; the guesser never
-    does. The lockout row is written when (name, source) reaches MAX_FAILURES, for unknown names too."""
-    with store.write() as s:
-        s.add(LoginAttempt(ts=now, username=name, source=source, ok=False))
-        with _logging_in(name, user, source):
-            audit.record(s, now, f"web:{name}", "auth.login", target=name,
-                         details={"source": source, "failures_in_window": failures},
-                         outcome="locked" if locked else "failed")
-            if failures == MAX_FAILURES:
-                audit.record(s, now, "system:auth", "auth.lockout", target=name,
-                             details={"failures": failures, "minutes": int(LOCK_WINDOW.total_seconds() // 60),
-                                      "source": source}, outcome="locked")
+def _failed(store: Store, now: datetime, name: str, source: str, bucket: str, user: UserInfo | None,
+            failures: int, locked: bool) -> LoginOutcome:
+    """Audit a refused login (its attempt is recorded already). The audit trail (admins only) tells "locked"
+    from "failed"; the guesser never does. The lockout row is written when (name, bucket) reaches MAX_FAILURES,
+    for unknown names too."""
+    with store.write() as s, _logging_in(name, user, source):
+        audit.record(s, now, f"web:{name}", "auth.login", target=name,
+                     details={"source": source, "failures_in_window": failures},
+                     outcome="locked" if locked else "failed")
+        if failures == MAX_FAILURES:
+            audit.record(s, now, "system:auth", "auth.lockout", target=name,
+                         details={"failures": failures, "minutes": int(LOCK_WINDOW.total_seconds() // 60),
+                                  "source": bucket}, outcome="locked")
     return LoginOutcome("bad", None, "wrong user name or password")
 
 

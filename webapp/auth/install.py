@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.settings import Settings
 from webapp.auth.guard import CALLBACK_ENDPOINT, DASH_APP_KEY, install_guard
 from webapp.auth.headers import install_headers
+from webapp.auth.limiter_storage import limiter_storage, warn_if_per_process
 from webapp.auth.pages import register_auth_pages
 from webapp.auth.sessions import init_sessions
 
@@ -36,7 +37,8 @@ def init_auth(app: Dash, settings: Settings) -> None:
         # werkzeug's documented way to trust N proxies; Flask types wsgi_app as a method, hence setattr
         setattr(server, "wsgi_app", ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n))  # noqa: B010
     init_sessions(server)
-    storage = settings.cache_url if settings.cache_url.startswith("redis://") else "memory://"
+    storage = limiter_storage(settings.cache_url)  # rediss:// (TLS) too: it fell back to memory silently
+    warn_if_per_process(storage)
     register_auth_pages(server, settings.login_rate_limit, storage, setup_allowed=is_loopback(settings.host))
     allowed = settings.extra_allowed_hosts | {settings.host.lower()}
     install_guard(server, frozenset(allowed), settings.session_idle_minutes * 60, settings.session_max_hours * 3600)

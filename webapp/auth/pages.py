@@ -1,9 +1,10 @@
 """The login, logout and first-run setup pages: plain HTML forms served by Flask, not Dash.
 
-They post `username`, `password` and a hidden `csrf_token` (checked by the guard). Failed logins per
-client address are rate-limited by flask-limiter; lockouts per (user name, client address) are kept in the
-store (engine.auth.users). The client address is request.remote_addr, which ProxyFix rewrites from
-X-Forwarded-For only behind REGIMEDESK_TRUSTED_PROXIES.
+They post `username`, `password` and a hidden `csrf_token` (checked by the guard). Login attempts per
+client address (an IPv6 address's /64) are rate-limited by flask-limiter, counted before the password is
+checked; lockouts per (user name, client address) are kept in the store (engine.auth.users). The client
+address is request.remote_addr, which ProxyFix rewrites from X-Forwarded-For only behind
+REGIMEDESK_TRUSTED_PROXIES.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.wrappers import Response  # what flask.redirect returns (flask.Response is its subclass)
 
-from engine.auth import principal, setup_token, users
+from engine.auth import attempts, principal, setup_token, users
 from engine.auth.passwords import WeakPassword
 from engine.auth.roles import Role
 from webapp.auth import sessions
@@ -64,13 +65,21 @@ def _page(title: str, *, message: str = "", colour: str = "danger", status: int 
                                   csrf=sessions.csrf_token()), status
 
 
+def _address_key() -> str:
+    """The rate limit's key: the client address, an IPv6 one by its /64 (engine.auth.attempts.address_bucket)."""
+    return attempts.address_bucket(get_remote_address())
+
+
 def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: str, setup_allowed: bool) -> Limiter:
-    limiter = Limiter(get_remote_address, app=server, storage_uri=storage_uri or "memory://",
+    limiter = Limiter(_address_key, app=server, storage_uri=storage_uri or "memory://",
                       default_limits=[], strategy="moving-window")
 
+    # no deduct_when: the attempt is counted (hit) before the view runs, atomically in the storage; a
+    # deduct_when limit is only tested before and counted after the response, so a burst passed in full. The
+    # price: a successful login counts too (flask-limiter and limits offer no refund of a hit)
     @server.route("/login", methods=["GET", "POST"], endpoint="auth_login")
-    @limiter.limit(settings_rate_limit, methods=["POST"], deduct_when=lambda response: response.status_code != 302,
-                   error_message="too many failed logins from this address; wait a minute and try again")
+    @limiter.limit(settings_rate_limit, methods=["POST"],
+                   error_message="too many logins from this address; wait a minute and try again")
     def login() -> Response | tuple[str, int]:
         next_ = _safe_next(request.values.get("next"))
         ctx = get_context()
