@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from engine.params.errors import ParamIssue, ParamsError
-from engine.params.paramset import ParamSet, build_paramset
+from engine.params.errors import ParamsError
+from engine.params.onto_base import OntoBase, onto_base
 from engine.params.safety import UploadLimits
-from engine.params.values import fill_from, filled_parts
 from engine.params.workbook import import_workbook
 from engine.store.db import Store
 from webapp.param_base import load_base
@@ -47,14 +46,8 @@ def import_upload(contents: str, max_bytes: int, *, sandbox: bool = True) -> Any
 
 
 @dataclass(frozen=True)
-class StagedUpload:
+class StagedUpload(OntoBase):
     """An upload as it will be applied, checked against the active version (`base_version`)."""
-
-    paramset: ParamSet | None  # None: with the kept parts the set does not validate (see errors)
-    base_version: int | None
-    kept: list[str]  # the parts the file lacks, kept from the active version, in words
-    errors: list[ParamIssue]
-    warnings: list[ParamIssue]
 
     def store_data(self, filename: str) -> dict[str, Any]:
         """What the page keeps in the browser until Apply (re-validated there)."""
@@ -65,17 +58,6 @@ class StagedUpload:
 
 
 def onto_active(store: Store, result: Any) -> StagedUpload:
-    """A valid import result applied onto the active version: what the file lacks (an optional sheet such as
-    TradingRisk, a section, an optional parameter), which the import filled from the schema defaults, keeps the
-    active version's values instead, so uploading an older workbook never resets risk limits set since."""
-    base = load_base(store, None)
-    ps, report = result.paramset, result.report
-    parts = filled_parts(report.warnings)
-    if not parts or base.version_id is None:
-        return StagedUpload(ps, base.version_id, [], [], list(report.warnings))
-    merged, kept = fill_from(ps.schema, ps.to_canonical()["sheets"], base.to_canonical()["sheets"], parts)
-    new, issues = build_paramset(ps.schema, merged)
-    errors = [i for i in issues if i.severity == "error"]
-    fix = f"kept the values of the active version {base.version_id}"
-    warnings = [replace(i, fix=fix) if filled_parts([i]) else i for i in report.warnings]
-    return StagedUpload(new, base.version_id, kept, errors, warnings)
+    """A valid import result applied onto the active version (engine.params.onto_base: what the file lacks keeps
+    the active version's values), so uploading an older workbook never resets risk limits set since."""
+    return StagedUpload(**vars(onto_base(result, load_base(store, None))))

@@ -18,9 +18,18 @@ from .diff import diff_params
 from .errors import ParamsError
 from .exporter import export_workbook
 from .importer import ImportResult
+from .onto_base import onto_base
 from .paramset import default_params
 from .safety import UploadLimits
-from .versions import active_params, apply_version, get_version, list_versions, record_export, rollback
+from .versions import (
+    active_params,
+    apply_version,
+    get_version,
+    get_version_unchecked,
+    list_versions,
+    record_export,
+    rollback,
+)
 from .workbook import import_workbook
 
 
@@ -64,11 +73,24 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
+    """Validate and apply, onto the active version: what the file lacks keeps that version's values (onto_base)."""
     res = _import(a.file)
     _print_result(a.file, res)
     if not res.ok or res.paramset is None:
         return 1
-    ps = apply_version(_store(), res.paramset, _actor(), "cli", a.note or f"imported {Path(a.file).name}")
+    store = _store()
+    with store.read() as s:
+        base = get_version_unchecked(s, None)[0]
+    staged = onto_base(res, base)
+    if staged.paramset is None:
+        for issue in staged.errors:
+            print(f"error: {issue}")
+        print(f"{a.file}: with the parts it lacks kept from version {base.version_id} the set is not valid; nothing applied")
+        return 1
+    if staged.kept:
+        print(f"kept from the active version {base.version_id} (not in the file): {', '.join(staged.kept)}")
+    ps = apply_version(store, staged.paramset, _actor(), "cli", a.note or f"imported {Path(a.file).name}",
+                       expected_parent=base.version_id)
     print(f"active parameter version: {ps.version_id} (content {ps.content_hash[:12]})")
     return 0
 

@@ -5,8 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from engine.params import default_params
 from engine.params.cli import main
 from engine.params.testing import REFERENCE, edit_cells, hostile, reference_bytes
+from engine.params.versions import active_params, apply_version
+from engine.store.migrate import open_store
+from engine.trading.risk_limits import RiskLimits
+from engine.tuning.edit import edited
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +79,22 @@ def test_dispatch_through_python_m_engine(tmp_path, broken):
     bad = subprocess.run([sys.executable, "-m", "engine", "params", "validate", str(broken)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "ATRIndicatorsConfig!B2:" in bad.stdout
+
+
+def test_import_keeps_the_sheets_the_file_lacks_from_the_active_version(capsys, db):
+    """The user's 31-sheet workbook has no TradingRisk sheet (RegimeDesk adds it): `params import` keeps the
+    active version's trading limits (1,000 notional, 10 shares, 0.5% daily loss, set by hand) instead of resetting
+    them to the schema defaults (250,000 / 10,000 / 3%)."""
+    store = open_store(db, migrate=True)
+    try:
+        tight = edited(default_params(), {("TradingRisk", "main", "max_order_notional"): 1000,
+                                          ("TradingRisk", "main", "max_order_qty"): 10,
+                                          ("TradingRisk", "main", "daily_loss_limit_pct"): 0.5})
+        apply_version(store, tight, "test", "cli")
+        assert main(["import", str(REFERENCE)]) == 0
+        assert "kept from the active version 1 (not in the file): TradingRisk" in capsys.readouterr().out
+        with store.read() as s:
+            limits = RiskLimits.from_params(active_params(s))
+        assert (limits.max_order_notional, limits.max_order_qty, limits.daily_loss_limit_pct) == (1000, 10, 0.5)
+    finally:
+        store.dispose()
