@@ -16,11 +16,13 @@ from engine.store.db import Store
 from engine.store.migrate import open_store
 from engine.store.models import BarRow, EngineHeartbeat, Instrument, OrderRow
 from engine.trading import state as ts
+from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.base import Broker, OrderRequest, OrderSide, OrderType
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.control import SimpleControlContext
 from engine.trading.risk_limits import RiskLimits
 from engine.trading.sync import sync_from_broker
+from tests.fake_alpaca import FakeAlpacaServer
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 SYMBOLS = ("AAA", "BBB")
@@ -120,3 +122,16 @@ def beat(store: Store, when: datetime, engine_id: str = "test-engine") -> None:
                                   status="active"))
         else:
             row.last_beat = when
+
+
+@contextmanager
+def alpaca_context(tmp_path: Path, url: str, server: FakeAlpacaServer, limits: RiskLimits | None = None,
+                   start: datetime | None = None) -> Iterator[EngineContext]:
+    """broker_context on an AlpacaBroker talking real HTTP to `server` (the fake), at `start` (now by default)."""
+    def broker(clock: ManualClock) -> AlpacaBroker:
+        return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
+                            retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
+
+    with broker_context(tmp_path, url, broker, limits or LOOSE,
+                        start=start or datetime.now(UTC).replace(microsecond=0)) as context:
+        yield context

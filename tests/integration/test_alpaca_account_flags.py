@@ -7,23 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.health.account_check import check_broker_account
 from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY
 from engine.trading.account_flags import read_account_flags
-from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.gateway import OrderIntent, gather_facts, submit
 from engine.trading.risk import run_checks
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
-from tests.trading_control_fixtures import LOOSE, broker_context
+from tests.trading_control_fixtures import LOOSE, alpaca_context
 
 D = Decimal
 BLOCKED = {"status": "ACCOUNT_UPDATED", "trading_blocked": True, "account_blocked": True}
@@ -38,11 +36,7 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    def broker(clock: ManualClock) -> AlpacaBroker:
-        return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
-                            retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
-
-    with broker_context(tmp_path, any_db_url, broker, LOOSE, start=datetime.now(UTC).replace(microsecond=0)) as context:
+    with alpaca_context(tmp_path, any_db_url, server) as context:
         yield context
 
 

@@ -14,11 +14,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.store.models import FillRow, OrderRow
 from engine.trading.brokers import alpaca_history
-from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.control_steps import cancel_order
 from engine.trading.gateway import OrderIntent, submit
@@ -28,7 +26,7 @@ from engine.trading.reconcile import accept_broker_truth, reconcile
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import LOOSE, broker_context
+from tests.trading_control_fixtures import LOOSE, alpaca_context
 
 D = Decimal
 
@@ -41,11 +39,7 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    def broker(clock: ManualClock) -> AlpacaBroker:
-        return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
-                            retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
-
-    with broker_context(tmp_path, any_db_url, broker, LOOSE, start=datetime.now(UTC).replace(microsecond=0)) as context:
+    with alpaca_context(tmp_path, any_db_url, server) as context:
         yield context
 
 

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.store.models import OrderRow
-from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.notional import remaining_shares
 from engine.trading.orders import open_order_deltas
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import LOOSE, broker_context
+from tests.trading_control_fixtures import LOOSE, alpaca_context
 
 D = Decimal
 
@@ -36,11 +34,7 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    def broker(clock: ManualClock) -> AlpacaBroker:
-        return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
-                            retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
-
-    with broker_context(tmp_path, any_db_url, broker, LOOSE, start=datetime.now(UTC).replace(microsecond=0)) as context:
+    with alpaca_context(tmp_path, any_db_url, server) as context:
         yield context
 
 

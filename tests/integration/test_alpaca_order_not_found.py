@@ -12,10 +12,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine.clock import ManualClock
 from engine.context import EngineContext
 from engine.store.models import AuditEvent, OrderRow
-from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.gateway import OrderIntent, submit
 from engine.trading.order_gone import MIN_AGE, STRIKES
@@ -24,7 +22,7 @@ from engine.trading.reconcile import reconcile
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import LOOSE, broker_context
+from tests.trading_control_fixtures import LOOSE, alpaca_context
 
 D = Decimal
 LOOKUPS = "/v2/orders:by_client_order_id"
@@ -38,11 +36,7 @@ def server() -> Iterator[FakeAlpacaServer]:
 
 @pytest.fixture
 def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    def broker(clock: ManualClock) -> AlpacaBroker:
-        return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
-                            retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
-
-    with broker_context(tmp_path, any_db_url, broker, LOOSE, start=datetime.now(UTC).replace(microsecond=0)) as context:
+    with alpaca_context(tmp_path, any_db_url, server) as context:
         yield context
 
 

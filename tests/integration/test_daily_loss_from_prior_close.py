@@ -32,9 +32,8 @@ def test_a_restart_after_a_loss_counts_the_loss_from_the_previous_close(any_db_u
             return AlpacaBroker(srv.key_id, srv.secret_key, paper=True, url_override=srv.url, timeout_s=1.0,
                                 retry_wait_s=0.01, retry_max_wait_s=0.05, clock=clock)
 
-        with broker_context(tmp_path, any_db_url, make, LIMITS, start=START) as ctx:  # its first sync: the restart
-            with ctx.store.read() as s:
-                marks = read_marks(s)
-                state = trading_state.current(s)
+        with broker_context(tmp_path, any_db_url, make, LIMITS, start=START) as ctx, ctx.store.read() as s:
+            marks = read_marks(s)  # broker_context's first sync is the restart
+            state = trading_state.current(s)
     assert (marks.day, marks.start_of_day, marks.equity) == ("2026-12-07", Decimal(100_000), Decimal(96_000))
     assert state.state is not TradingState.ACTIVE and "daily loss" in (state.reason or "").lower()
