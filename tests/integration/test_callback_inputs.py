@@ -65,7 +65,9 @@ def test_limit_price_nan_and_infinity_are_refused(web) -> None:  # type: ignore[
 @pytest.mark.parametrize(("edits", "message"), [
     ({"Nope|x|y": 1}, "names no parameter"),
     ({"ATRIndicatorsConfig|main|nope": 3}, "names no parameter"),
-    ({"TransitionRules|main|999999|min_confidence": 0.5}, "names no parameter"),
+    # a table cell is kept by its row's key (=rule id): a row number is an older page's edit, a key no row has is gone
+    ({"TransitionRules|main|999999|min_confidence": 0.5}, "kept by row number by an older form of this page"),
+    ({"TransitionRules|main|=999999|min_confidence": 0.5}, "that row is no longer in the table"),
     ({"MasterConfiguration|main|trading_mode": ["paper"]}, "a cell holds a number, a text or a yes"),
     ({"MasterConfiguration|main|trading_mode": "x" * 5000}, "longer than 1000 characters"),
 ])
