@@ -7,6 +7,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from engine.clock import Clock, ManualClock
 from engine.context import EngineContext
@@ -135,3 +138,19 @@ def alpaca_context(tmp_path: Path, url: str, server: FakeAlpacaServer, limits: R
     with broker_context(tmp_path, url, broker, limits or LOOSE,
                         start=start or datetime.now(UTC).replace(microsecond=0)) as context:
         yield context
+
+
+def alpaca_fixtures() -> tuple[Any, Any]:
+    """Module fixtures `server` (the fake Alpaca) and `ctx` (alpaca_context on it, SQLite and PostgreSQL), for a test
+    module of the Alpaca broker: `server, ctx = alpaca_fixtures()`."""
+    @pytest.fixture(name="server")
+    def server_fixture() -> Iterator[FakeAlpacaServer]:
+        with FakeAlpacaServer() as srv:
+            yield srv
+
+    @pytest.fixture(name="ctx")
+    def ctx_fixture(tmp_path: Path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
+        with alpaca_context(tmp_path, any_db_url, server) as context:
+            yield context
+
+    return server_fixture, ctx_fixture

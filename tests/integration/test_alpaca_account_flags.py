@@ -5,12 +5,9 @@ Real HTTP to the fake Alpaca server, a real store (SQLite and PostgreSQL). The a
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
-
-import pytest
 
 from engine.context import EngineContext
 from engine.health.account_check import check_broker_account
@@ -21,23 +18,13 @@ from engine.trading.gateway import OrderIntent, gather_facts, submit
 from engine.trading.risk import run_checks
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
-from tests.trading_control_fixtures import LOOSE, alpaca_context
+from tests.trading_control_fixtures import LOOSE, alpaca_fixtures
 
 D = Decimal
 BLOCKED = {"status": "ACCOUNT_UPDATED", "trading_blocked": True, "account_blocked": True}
 PDT = {"pattern_day_trader": True, "daytrade_count": 3}
 
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with FakeAlpacaServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    with alpaca_context(tmp_path, any_db_url, server) as context:
-        yield context
+server, ctx = alpaca_fixtures()
 
 
 def _account(ctx: EngineContext, server: FakeAlpacaServer, **flags: object) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -26,21 +25,11 @@ from engine.trading.reconcile import accept_broker_truth, reconcile
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import LOOSE, alpaca_context
+from tests.trading_control_fixtures import LOOSE, alpaca_fixtures
 
 D = Decimal
 
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with FakeAlpacaServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    with alpaca_context(tmp_path, any_db_url, server) as context:
-        yield context
+server, ctx = alpaca_fixtures()
 
 
 def _buy(ctx: EngineContext, key: str, qty: int, limit: Decimal | None = None, tif: str = "day") -> str:

@@ -7,11 +7,9 @@ Alpaca server, a real store (SQLite and PostgreSQL); the seeded market's last cl
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from engine.context import EngineContext
@@ -21,21 +19,11 @@ from engine.trading.orders import open_order_deltas
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import LOOSE, alpaca_context
+from tests.trading_control_fixtures import LOOSE, alpaca_fixtures
 
 D = Decimal
 
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with FakeAlpacaServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    with alpaca_context(tmp_path, any_db_url, server) as context:
-        yield context
+server, ctx = alpaca_fixtures()
 
 
 def _sync(ctx: EngineContext) -> None:

@@ -5,11 +5,9 @@ because the fake stamps orders with the real time, as Alpaca does.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from engine.context import EngineContext
@@ -22,22 +20,12 @@ from engine.trading.reconcile import reconcile
 from engine.trading.sync import sync_from_broker
 from tests.fake_alpaca import FakeAlpacaServer
 from tests.fake_alpaca.book import FakeOrder
-from tests.trading_control_fixtures import LOOSE, alpaca_context
+from tests.trading_control_fixtures import LOOSE, alpaca_fixtures
 
 D = Decimal
 LOOKUPS = "/v2/orders:by_client_order_id"
 
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with FakeAlpacaServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def ctx(tmp_path, any_db_url: str, server: FakeAlpacaServer) -> Iterator[EngineContext]:
-    with alpaca_context(tmp_path, any_db_url, server) as context:
-        yield context
+server, ctx = alpaca_fixtures()
 
 
 def _sync(ctx: EngineContext, minutes: float) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,19 +17,9 @@ import pytest
 from engine import audit
 from engine.auth import users
 from engine.store.db import Store
-from engine.store.migrate import open_store
 
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 PASSWORD = "correct-horse-battery-9"
-
-
-@pytest.fixture
-def store(any_db_url: str) -> Iterator[Store]:
-    opened = open_store(any_db_url, migrate=True)
-    try:
-        yield opened
-    finally:
-        opened.dispose()
 
 
 def _race(monkeypatch: pytest.MonkeyPatch, action: str, calls: list[Callable[[], object]]) -> list[str]:
