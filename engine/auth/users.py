@@ -108,11 +108,11 @@ def locked_addresses(store: Store, now: datetime) -> dict[str, list[str]]:
     """Each user's client addresses locked out right now (the module's rule), for the Users page and the CLI."""
     out: dict[str, list[str]] = {}
     with store.read() as s:
-        changed = dict(s.execute(select(User.name, User.updated_at)).tuples().all())
+        changed = {name: updated for name, updated in s.execute(select(User.name, User.updated_at))}
         pairs = s.execute(select(LoginAttempt.username, LoginAttempt.source).where(
             LoginAttempt.ok.is_(False), LoginAttempt.ts > now - LOCK_WINDOW,
-            LoginAttempt.username.in_(list(changed))).distinct()).tuples().all()
-        for name, source in sorted(pairs):
+            LoginAttempt.username.in_(list(changed))).distinct()).all()
+        for name, source in sorted((row[0], row[1]) for row in pairs):
             if attempts.failures(s, now, name, source, changed[name]) >= MAX_FAILURES:
                 out.setdefault(name, []).append(source)
     return out

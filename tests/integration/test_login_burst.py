@@ -87,8 +87,8 @@ def _burst(base: str, forms: list[dict[str, str]]) -> list[int]:
 def _outcomes(app: Any, name: str) -> dict[str, int]:
     with _store(app).read() as s:
         rows = s.execute(select(AuditEvent.outcome, func.count()).where(
-            AuditEvent.action == "auth.login", AuditEvent.target == name).group_by(AuditEvent.outcome)).tuples()
-        return dict(rows.all())
+            AuditEvent.action == "auth.login", AuditEvent.target == name).group_by(AuditEvent.outcome))
+        return {outcome: count for outcome, count in rows}
 
 
 def test_a_burst_of_wrong_passwords_checks_five_and_then_the_right_one_is_locked(served: tuple[Any, str]) -> None:
