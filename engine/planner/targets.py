@@ -44,10 +44,16 @@ def cap_weights(weights: Mapping[str, float], max_weight: float, total: float) -
 
 def optimise(method: str, closes: pd.DataFrame, max_weight: float) -> dict[str, float]:
     """Raw weights (summing to 1) for the columns of `closes` by the given method."""
-    cols = list(closes.columns)
-    if len(cols) == 1:
-        return {cols[0]: 1.0}
     returns = closes.pct_change(fill_method=None).dropna(how="all").fillna(0.0)
+    moves = (returns.std(ddof=1) > 0).to_numpy()  # False: no volatility (or too few returns): no weight
+    flat = [c for c, ok in zip(closes.columns.tolist(), moves.tolist(), strict=True) if not ok]
+    if flat:
+        log.warning("target weights: no weight for %s: no measurable volatility (constant closes: stale or halted)",
+                    ", ".join(map(str, flat)))
+        closes, returns = closes.drop(columns=flat), returns.drop(columns=flat)
+    cols = list(closes.columns)
+    if len(cols) <= 1:
+        return {str(c): 1.0 for c in cols}
     if method == "risk_parity":
         return {str(k): float(v) for k, v in HRPOpt(returns).optimize().items()}
     if method == "inverse_volatility":
@@ -63,6 +69,22 @@ def optimise(method: str, closes: pd.DataFrame, max_weight: float) -> dict[str, 
     vol = np.sqrt(np.clip(np.diag(cov.to_numpy()), 1e-12, None))
     inv = 1.0 / vol
     return {str(s): float(v / inv.sum()) for s, v in zip(cov.columns, inv, strict=True)}
+
+
+def _moving(values: np.ndarray, keep: list[int], names: list[str]) -> list[int]:
+    """`keep` without the columns whose closes never moved (a stale or halted name: zero volatility).
+
+    Such a name has no measurable risk, not zero risk: inverse volatility and minimum variance gave it the
+    largest weight, and HRP raised on its undefined correlation. It gets no weight (logged with the reason)."""
+    if not keep:
+        return keep
+    with np.errstate(invalid="ignore"):
+        flat = np.nanmax(values[:, keep], axis=0) == np.nanmin(values[:, keep], axis=0)
+    if not flat.any():
+        return keep
+    log.warning("target weights: no weight for %s: the closes did not move over the window (stale or halted)",
+                ", ".join(names[i] for i, f in zip(keep, flat.tolist(), strict=True) if f))
+    return [i for i, f in zip(keep, flat.tolist(), strict=True) if not f]
 
 
 def _inverse_volatility(returns: np.ndarray, columns: list[str]) -> dict[str, float]:
@@ -95,6 +117,7 @@ def target_weights(method: str, closes: pd.DataFrame, universe: list[str], max_w
     else:
         values = closes[present].to_numpy(dtype=float)  # one pass over the frame, not one per symbol
     keep = [i for i, n in enumerate((~np.isnan(values)).sum(axis=0)) if n > 10]
+    keep = _moving(values, keep, present)
     usable = [present[i] for i in keep]
     if not usable:
         return {}

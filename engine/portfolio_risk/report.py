@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.portfolio_risk import measures, moments, stress, structure
+from engine.portfolio_risk import coverage, measures, moments, stress, structure
 from engine.portfolio_risk.returns import ReturnsHistory
 
 MIN_RETURNS = 20  # fewer returns than this: no VaR (a tail of one or two points says nothing)
@@ -107,32 +107,51 @@ class RiskReport:
 
 def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, cluster_threshold: float = 0.7,
             worst_days: int = 5, user_scenarios: Sequence[stress.UserScenario] = ()) -> RiskReport:
-    """Every figure of the book from its recent returns (one covariance matrix serves them all)."""
+    """Every figure of the book from its recent returns (one covariance matrix serves them all).
+
+    A name missing returns is measured on the ones it has, a name with too few at a proxy sigma (coverage.py)."""
     symbols, values = book.symbols, book.values
     k = len(symbols)
     index = history.index_symbol if history.index_symbol and history.index_symbol in history.closes.columns else None
     wanted = symbols + (index,) if index else symbols
-    r_all = history.matrix(wanted)  # the names, then the index: one pick, one covariance
+    r_all = history.matrix(wanted)  # the names, then the index: one pick, one covariance (NaN: no return)
     r, n, h = r_all[:, :k], r_all.shape[0], history.bars_per_day
     mom = moments.of(r_all, with_index=index is not None)
-    b, own_var = mom.betas, np.clip(np.diag(mom.cov), 0.0, None)
+    own_var = np.clip(np.diag(mom.cov), 0.0, None)
+    index_count = int(np.isfinite(r_all[:, k]).sum()) if index else 0
+    cover = coverage.assess(symbols, mom.counts, np.sqrt(own_var), n, np.sqrt(mom.index_var) if index else None,
+                            index_count, MIN_RETURNS, h)
+    b, resid_var = mom.betas, mom.resid_var
+    if cover.short.any():  # a proxy: its variance, beta 1 to the index (0 without one), the rest residual
+        b = np.where(cover.short, 1.0 if index else 0.0, b)
+        own_var = np.where(cover.short, cover.sd * cover.sd, own_var)
+        resid_var = np.where(cover.short, np.clip(own_var - b * b * mom.index_var, 0.0, None), resid_var)
     sigma = np.sqrt(own_var * h)
-    resid_sigma = np.sqrt(np.clip(own_var - b * b * mom.index_var, 0.0, None) * h)  # OLS: var(r - b m) = var(r) - b^2 var(m)
-    note = ""
+    resid_sigma = np.sqrt(resid_var * h)  # OLS: var(r - b m) = var(r) - b^2 var(m)
+    index_r = r_all[:, k] if index else None
+    filled = coverage.fill(r, values, cover.sd, cover.measured, index_r)  # r itself when no return is missing
+    notes = [cover.note] if cover.note else []
     var: dict[str, measures.VarFigures] = {}
     if n >= MIN_RETURNS and k:
-        hist = measures.historical_levels(measures.portfolio_pnl(r, values), measures.LEVELS, h)
-        gauss = measures.gaussian(float(mom.mean @ values), float(values @ mom.cov @ values), measures.LEVELS, h)
+        hist = measures.historical_levels(measures.portfolio_pnl(filled, values), measures.LEVELS, h)
+        mu, variance = _parametric(values, mom, cover)
+        gauss = measures.gaussian(mu, variance, measures.LEVELS, h)
         for level, hf, gf in zip(measures.LEVELS, hist, gauss, strict=True):
             var[f"historical_{round(level * 100)}"] = hf
             var[f"parametric_{round(level * 100)}"] = gf
     elif k:
-        note = f"only {n} returns in the store (VaR needs {MIN_RETURNS}); VaR and CVaR are not computed yet"
-    corr = structure.correlation(r, cov=mom.cov)
+        notes.insert(0, f"only {n} returns in the store (VaR needs {MIN_RETURNS}); VaR and CVaR are not computed yet")
+    corr = structure.correlation(r, cov=mom.cov) if mom.corr is None else mom.corr
     scenarios = stress.hypothetical(values, b, sigma, resid_sigma)
-    dates, daily_all = (history.daily_dates, r_all) if history.daily_is_bars else history.daily_matrix(wanted)
-    index_daily = daily_all[:, k] if index else None
-    scenarios += stress.historical(values, dates, daily_all[:, :k], index_daily, worst_days)
+    if history.daily_is_bars:
+        dates, daily, index_daily = history.daily_dates, filled, index_r
+    else:
+        dates, daily_all = history.daily_matrix(wanted)
+        index_daily = daily_all[:, k] if index else None
+        daily = coverage.fill(daily_all[:, :k], values, cover.sd * np.sqrt(h), cover.measured, index_daily)
+    if index_daily is not None and not np.isfinite(index_daily).all():
+        index_daily = np.nan_to_num(index_daily, nan=0.0)  # a day without an index close is no index move
+    scenarios += stress.historical(values, dates, daily, index_daily, worst_days)
     scenarios += [stress.user(u, symbols, groups, b) for u in user_scenarios]
     pnl = stress.pnl_matrix(scenarios, values)  # scenarios x positions, one product
     results = [ScenarioResult(sc.name, sc.kind, symbols, row) for sc, row in zip(scenarios, pnl, strict=True)]
@@ -140,4 +159,16 @@ def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, c
     exposure = structure.by_group(symbols, values, groups)
     return RiskReport(symbols=symbols, values=values, equity=book.equity, n_returns=n, bars_per_day=h, var=var,
                       groups=exposure, sides=structure.by_side(values), corr=corr, cluster=cluster, betas=b,
-                      dollar_beta=float(values @ b), scenarios=results, note=note)
+                      dollar_beta=float(values @ b), scenarios=results, note="; ".join(notes))
+
+
+def _parametric(values: np.ndarray, mom: moments.Moments, cover: coverage.Coverage) -> tuple[float, float]:
+    """(mean, variance) of the book's one-bar P&L: w'Σw; a proxied name adds its |value| x proxy sigma to the
+    measured book's sigma (correlation 1 against the book: it never diversifies) and no drift."""
+    if not cover.short.any():
+        return float(mom.mean @ values), float(values @ mom.cov @ values)
+    m = cover.measured
+    w = values[m]
+    sd = float(np.sqrt(max(float(w @ mom.cov[np.ix_(m, m)] @ w), 0.0)))
+    sd += float(np.abs(values[cover.short]) @ cover.sd[cover.short])
+    return float(mom.mean[m] @ w), sd * sd

@@ -43,13 +43,15 @@ class ReturnsHistory:
 
     @cached_property
     def _filled(self) -> np.ndarray:
-        """Closes with a name's missing bar carrying its last close (pandas only when a bar is missing)."""
+        """Closes with a bar missing between a name's first and last close carrying its last close (the move over
+        the gap lands on the bar after it); before its first and after its last close a name stays missing (NaN):
+        a name with a short history has no returns there, not 0 returns (pandas only when a bar is missing)."""
         px = self.closes.to_numpy(dtype=float)
-        return self.closes.ffill().to_numpy(dtype=float) if np.isnan(px).any() else px
+        return self.closes.ffill(limit_area="inside").to_numpy(dtype=float) if np.isnan(px).any() else px
 
     @cached_property
     def _returns(self) -> np.ndarray:
-        """Simple returns per bar; a name's missing bar carries its last close (a 0 return).
+        """Simple returns per bar; NaN where a name has no return (see _filled; never a made-up 0).
 
         All finite from the raw closes means no close was missing (a NaN close makes a NaN return):
         then the fill is not needed; else the returns are taken again from the filled closes."""
@@ -110,18 +112,18 @@ class ReturnsHistory:
         return dates, self._pick(r, symbols)
 
     def matrix(self, symbols: Iterable[str]) -> np.ndarray:
-        """Returns (T x N) in the order of `symbols`; a name without bars has 0 returns."""
+        """Returns (T x N) in the order of `symbols`; NaN where a name has no return (a name without bars: all NaN)."""
         return self._pick(self._returns, symbols)
 
     def _pick(self, r: np.ndarray, symbols: Iterable[str]) -> np.ndarray:
-        """One fancy-indexing copy; a name without a column gets a zero column."""
+        """One fancy-indexing copy; a name without a column gets a NaN column (no returns, not zero returns)."""
         cols = self._columns
         at = np.fromiter((cols.get(name, -1) for name in symbols), dtype=np.intp)
         if r.shape[1] == 0 or (at < 0).all():
-            return np.zeros((r.shape[0], at.size))
+            return np.full((r.shape[0], at.size), np.nan)
         out = r[:, at]  # a copy; the misses took the last column for now
         if (at < 0).any():
-            out[:, at < 0] = 0.0
+            out[:, at < 0] = np.nan
         return out
 
 
@@ -135,14 +137,14 @@ def _median(x: np.ndarray) -> float:
 
 
 def _simple_returns(px: np.ndarray) -> np.ndarray:
-    """px[t] / px[t-1] - 1 per column; a non-finite result (a zero or missing close) becomes 0."""
+    """px[t] / px[t-1] - 1 per column; a non-finite result (a zero or missing close) is NaN: no return."""
     if px.shape[0] < 2:
         return np.zeros((0, px.shape[1]))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = px[1:] / px[:-1]
     r -= 1.0
     if not np.isfinite(r).all():
-        np.nan_to_num(r, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        r[~np.isfinite(r)] = np.nan
     return r
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.portfolio_risk.cli import main
@@ -28,10 +29,19 @@ def test_worst_supplied_days_replayed_on_the_stored_book(ctx, tmp_path: Path) ->
     assert main(["stress", "--closes", str(path), "--index", "IDX", "--worst", "2",
                  "--database-url", ctx.store.url], out) == 0
     text = out.getvalue()
-    # IDX: -6% on 10-07, -6% on 10-09 (893/950); AAA: 44/50-1 = -12%, 40.5/45-1 = -10%; CCC not in the file: 0
+    # IDX: -6% on 10-07, -6% on 10-09 (893/950); AAA: 44/50-1 = -12%, 40.5/45-1 = -10%.
+    # CCC is not in the file: no return there is not a 0% return. It moves at the highest sigma the file measures
+    # (AAA's or IDX's) times the book's standardised move, against the book (engine/portfolio_risk/coverage.py).
     lines = [line for line in text.splitlines() if line.startswith("Worst day")]
     assert [line.split(" (")[0] for line in lines] == ["Worst day 2008-10-07", "Worst day 2008-10-09"]
-    assert lines[0].split()[-1] == f"{300 * 100 * -0.12:,.0f}" and lines[1].split()[-1] == f"{300 * 100 * -0.10:,.0f}"
+    aaa = np.array([44 / 50, 45 / 44, 40.5 / 45]) - 1
+    idx = np.array([940 / 1000, 950 / 940, 893 / 950]) - 1
+    proxy = max(np.std(aaa, ddof=1), np.std(idx, ddof=1))
+    z = (aaa - aaa.mean()) / np.std(aaa, ddof=1)  # the measured book is AAA alone (long 30,000)
+    ccc = -100 * 100 * -proxy * z  # short 10,000 of CCC, moving -proxy x z: loses when AAA falls
+    assert ccc[0] < 0 and ccc[2] < 0
+    assert lines[0].split()[-1] == f"{300 * 100 * -0.12 + ccc[0]:,.0f}"
+    assert lines[1].split()[-1] == f"{300 * 100 * -0.10 + ccc[2]:,.0f}"
     assert "Index -10%, vol x2" in text and "Gap at the open" in text  # too few returns for VaR: none printed
     assert "VaR" not in text
 

@@ -118,7 +118,8 @@ def test_intraday_bars_scale_to_a_day_and_group_into_dates():
     assert hist.bars_per_day == pytest.approx(390.0)  # 6.5 h of one-minute bars
     dates, daily = hist.daily_matrix(["A", "missing"])
     assert [str(d.date()) for d in dates] == ["2026-01-06"] and daily.shape == (1, 2)
-    assert daily[0] == pytest.approx([99 / 110 - 1, 0.0])
+    assert daily[0, 0] == pytest.approx(99 / 110 - 1)
+    assert np.isnan(daily[0, 1])  # a name without bars has no return that day, not a 0% return
 
 
 def test_user_scenario_precedence_symbol_group_index():

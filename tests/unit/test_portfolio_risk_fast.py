@@ -48,21 +48,34 @@ def _reference(book: Book, closes: pd.DataFrame, index: str | None, groups: dict
     cov = np.cov(r, rowvar=False)
     betas = np.array([stats.linregress(m, r[:, j]).slope if m.var() > 0 else 0.0 for j in range(len(syms))])
     var_m = float(np.var(m, ddof=1))
+    # a name without bars (coverage.py): the highest measured sigma, beta 1, and its missing returns move
+    # against the book (sign(value) x proxy x the measured book's standardised P&L)
+    absent = np.array([s not in closes.columns for s in syms])
+    proxy = max(rets[[s for s in syms if s in closes.columns] + ([index] if index else [])].std(ddof=1)) \
+        if absent.any() else 0.0
+    pnl_measured = r[:, ~absent] @ values[~absent]
+    z = (pnl_measured - pnl_measured.mean()) / pnl_measured.std(ddof=1) if absent.any() else None
+    if z is not None:
+        r = r.copy()
+        r[:, absent] = z[:, None] * (np.sign(values[absent]) * proxy)[None, :]
+        betas[absent] = 1.0 if index else 0.0
     out: dict[str, object] = {"h": h, "betas": betas}
     if n >= MIN_RETURNS:
         pnl = r @ values
+        measured_sd = np.sqrt(values[~absent] @ np.cov(r[:, ~absent], rowvar=False) @ values[~absent])
+        book_sd = measured_sd + np.abs(values[absent]).sum() * proxy  # correlation 1 against the book
         for level in measures.LEVELS:
             tail = 1 - level
             k = int((n - 1) * tail)
             out[f"historical_{round(level * 100)}"] = (max(0.0, -np.percentile(pnl, 100 * tail) * np.sqrt(h)),
                                                       max(0.0, -np.sort(pnl)[: k + 1].mean() * np.sqrt(h)))
             # the one-bar distribution (its mean included) scaled by sqrt(h), as the historical figures are
-            dist = stats.norm(loc=pnl.mean() * np.sqrt(h), scale=np.sqrt(values @ cov @ values * h))
+            dist = stats.norm(loc=pnl.mean() * np.sqrt(h), scale=book_sd * np.sqrt(h))
             q = dist.ppf(tail)
             out[f"parametric_{round(level * 100)}"] = (max(0.0, -q), max(0.0, -(dist.mean() - dist.std() * stats.norm.pdf(
                 stats.norm.ppf(tail)) / tail)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.nan_to_num(np.corrcoef(r, rowvar=False), nan=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a name without bars: no measured correlation (0)
+        corr = np.nan_to_num(np.corrcoef(np.where(absent, 0.0, r), rowvar=False), nan=0.0)
     np.fill_diagonal(corr, 1.0)
     out["corr"] = corr
     dist = np.clip(1.0 - corr, 0.0, 2.0)
@@ -75,7 +88,7 @@ def _reference(book: Book, closes: pd.DataFrame, index: str | None, groups: dict
         if len(members) >= 2:
             found.append((-net, -len(members), members))
     out["cluster"] = (min(found)[2], -min(found)[0]) if found else ((), 0.0)
-    own = np.diag(cov)
+    own = np.where(absent, proxy**2, np.diag(cov))
     sigma, resid = np.sqrt(own * h), np.sqrt(np.clip(own - betas**2 * var_m, 0, None) * h)
     side = np.sign(values)
     shocks: list[tuple[str, np.ndarray]] = [(f"Index {mv:+.0%}, vol x2", betas * mv - side * 2 * resid)
@@ -86,6 +99,9 @@ def _reference(book: Book, closes: pd.DataFrame, index: str | None, groups: dict
     last = filled.groupby(filled.index.date).last()
     daily = last.pct_change().iloc[1:].replace([np.inf, -np.inf], np.nan).fillna(0.0)
     moves = daily.reindex(columns=syms, fill_value=0.0)
+    if z is not None:  # daily bars in these books: the days are the bars, filled as above
+        assert len(daily) == n
+        moves[[s for s, a in zip(syms, absent, strict=True) if a]] = r[:, absent]
     driver = daily[index] if index else moves @ values
     for day in driver.sort_values(kind="stable").index[:worst]:
         shocks.append((f"Worst day {day}", moves.loc[day].to_numpy()))
@@ -132,6 +148,7 @@ def test_daily_book_with_index_equals_the_reference(seed):
 
 
 def test_missing_bars_a_flat_name_and_a_name_without_history_equal_the_reference():
+    """NEW has no bars: it is measured at the proxy the reference computes (not as a riskless name of 0 returns)."""
     closes = _market(12, 200, 4)
     closes.iloc[[5, 6, 40], 3] = np.nan  # missing bars: the last close carries
     closes["S07"] = 50.0  # a flat name: correlation 0 with the rest
