@@ -203,7 +203,7 @@ def validate_by_backtest(current: ParamSet, candidate: ParamSet, setup: Backtest
 
 def _report(folds: pd.DataFrame, cfg: ValidationConfig, measure: Measure,
             curves: dict[tuple[int, str], pd.Series]) -> ValidationReport:
-    report = ValidationReport(folds, source="backtest", measure=measure.text(), curves=curves)
+    report = ValidationReport(folds, source="backtest", measure=measure.text(), curves=curves, alpha=cfg.alpha)
     if folds.empty:
         report.note = "not enough history for one fold"
         return report

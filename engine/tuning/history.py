@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 from engine.params.paramset import ParamSet
 from engine.regime.formation import Formation
 from engine.regime.quality import trend_labels, vol_labels
-from engine.store import queries
-from engine.store.models import RegimeSnapshot, TrueRegimeRow
+from engine.store.models import BarRow, RegimeSnapshot, TrueRegimeRow
 
 COLUMNS = ["timestamp", "regime_name", "trend", "vol", "transition", "confidence", "close"]
 
@@ -38,7 +37,9 @@ def from_replay(records: pd.DataFrame, bars: pd.DataFrame, ps: ParamSet,
 def from_store(session: Session, symbol: str, ps: ParamSet, limit: int = 2000,
                version_id: int | None = None) -> pd.DataFrame:
     """The newest `limit` stored snapshots of `symbol` (made by `version_id` when given) as scorecard rows,
-    with the truth when the market is simulated."""
+    with their bars' closes and, when the market is simulated, the truth. Bars and truth are read over the
+    snapshots' own time range: an earlier version's snapshots are older than the newest bars, and scored
+    without prices they would lack the price metrics the newer version has (auto-rollback compared them)."""
     q = select(RegimeSnapshot).where(RegimeSnapshot.symbol == symbol)
     if version_id is not None:
         q = q.where(RegimeSnapshot.param_version_id == version_id)
@@ -50,12 +51,15 @@ def from_store(session: Session, symbol: str, ps: ParamSet, limit: int = 2000,
     h = pd.DataFrame({"timestamp": [r.ts for r in rows], "regime_name": [r.regime_name for r in rows],
                       "trend": [tl.get(r.trend_class) for r in rows], "vol": [vl.get(r.volatility_class) for r in rows],
                       "transition": [bool(r.is_transition) for r in rows], "confidence": [r.confidence for r in rows]})
-    bars = queries.bars(session, symbol, limit + 50)
+    first, last = rows[0].ts, rows[-1].ts
+    bars = pd.DataFrame(session.execute(select(BarRow.ts, BarRow.close).where(
+        BarRow.symbol == symbol, BarRow.ts >= first, BarRow.ts <= last)).all(), columns=["timestamp", "close"])
     h["timestamp"] = pd.to_datetime(h["timestamp"], utc=True)
     bars["timestamp"] = pd.to_datetime(bars["timestamp"], utc=True)
-    h = h.merge(bars[["timestamp", "close"]], on="timestamp", how="left")
+    h = h.merge(bars, on="timestamp", how="left")
     truth = pd.DataFrame([(r.ts, r.trend, r.volatility) for r in session.scalars(
-        select(TrueRegimeRow).where(TrueRegimeRow.ts >= rows[0].ts))], columns=["timestamp", "trend", "volatility"])
+        select(TrueRegimeRow).where(TrueRegimeRow.ts >= first, TrueRegimeRow.ts <= last))],
+        columns=["timestamp", "trend", "volatility"])
     if not truth.empty:
         truth["timestamp"] = pd.to_datetime(truth["timestamp"], utc=True)
     return _with_truth(h, truth)

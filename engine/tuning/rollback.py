@@ -2,7 +2,10 @@
 
 Window: the live scorecard objective (engine/tuning/validation.objective_of) over the newest
 REGIMEDESK_ROLLBACK_WINDOW_BARS snapshots (default 390, one US session of minute bars) made by the active
-version, against the newest as many made by the version before it; each side needs at least MIN_BARS. When
+version, against the newest as many made by the version before it; each side needs at least MIN_BARS. Both
+sides are scored on the same metrics: only those measured under both (a metric one side lacks, e.g. prices
+or the true regime path over only one window, would weight the two overall scores differently, and identical
+behaviour could then "fall" by a quarter); with no objective metric in common nothing is judged (logged). When
 the active version's objective is below the earlier one's by revert_threshold (relative), the engine rolls
 back to the earlier version (source "rollback", audited, notified), but only while the version it judged is
 still active: a version another worker applied meanwhile is never undone on the judged version's score (the
@@ -23,7 +26,7 @@ from engine.params.versions import active_params, apply_version, get_version
 from engine.store.models import ParamVersion
 from engine.tuning.history import from_store
 from engine.tuning.proposals import SYSTEM_ACTOR, tuned_version_ids
-from engine.tuning.validation import objective_of
+from engine.tuning.validation import basis, measured, objective_of
 
 log = logging.getLogger(__name__)
 MIN_BARS = 60  # live bars each side needs before a comparison means anything (the window setting is at least this)
@@ -51,13 +54,20 @@ def check_rollback(ctx: EngineContext) -> int | None:
         return None
     if len(now_h) < MIN_BARS or len(before_h) < MIN_BARS:
         return None
-    objective = objective_of(ps)
+    common = measured(ps, now_h) & measured(previous, before_h)
+    on = basis(ps, common)
+    if not on:
+        log.warning("auto-rollback of version %s not judged: no objective metric was measured both under it and "
+                    "under version %s (measured under both: %s)", ps.version_id, parent_id,
+                    ", ".join(sorted(common)) or "none")
+        return None
+    objective = objective_of(ps, common)
     now_v, before_v = objective(ps, now_h), objective(previous, before_h)
     if before_v <= 0 or now_v >= before_v * (1.0 - threshold):
         return None
     drop = 1.0 - now_v / before_v
     why = (f"live objective {now_v:.3f} over {len(now_h)} bars vs {before_v:.3f} under version {parent_id} "
-           f"({drop:.0%} lower; revert threshold {threshold:.0%})")
+           f"({drop:.0%} lower; revert threshold {threshold:.0%}; on {', '.join(on)}, measured under both)")
     try:  # only if the version judged is still the active one: another worker may have applied one meanwhile
         back = apply_version(ctx.store, previous, SYSTEM_ACTOR, "rollback", f"rollback to version {parent_id}: {why}",
                              clock=ctx.clock, action="params.rollback", expected_parent=ps.version_id)

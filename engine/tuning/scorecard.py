@@ -31,6 +31,7 @@ Overall = Σ weight·grade / Σ weight of the metrics measured.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,12 @@ class Scorecard:
 
     def value(self, metric: str) -> float | None:
         return next((m.value for m in self.metrics if m.metric == metric), None)
+
+    def overall_over(self, metrics: Collection[str]) -> float | None:
+        """The overall score weighted over `metrics` alone (two histories scored on what both measured)."""
+        scored = [m for m in self.metrics if m.metric in metrics and m.grade is not None and m.weight > 0]
+        total = sum(m.weight for m in scored)
+        return sum(m.weight * (m.grade or 0.0) for m in scored) / total if total else None
 
     def rows(self) -> list[dict[str, object]]:
         return [m.__dict__ for m in self.metrics]

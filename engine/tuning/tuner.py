@@ -8,7 +8,8 @@ schema's bounds (integers rounded). Trials are scored on the in-sample part of t
 tie-breaker: validation.objective_of): a backtest per trial would cost folds x minutes per trial. The best
 trial's candidate is then validated out of sample by BACKTESTS of it and of the current version
 (engine/tuning/backtest_validation.py) and is a proposal only when its backtest gain there reaches
-target_improvement; without market frames for the backtests (`backtest=None`) nothing is accepted.
+target_improvement and its per-fold lead over the current version passes the paired t-test at
+1 - statistical_significance on at least 2 folds (decide); without market frames for the backtests (`backtest=None`) nothing is accepted.
 Nothing here stores parameters: engine/tuning/proposals.py does, through apply_version.
 """
 from __future__ import annotations
@@ -29,10 +30,18 @@ from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
 from engine.tuning.backtest_validation import BacktestSetup, Progress, validate_by_backtest
 from engine.tuning.edit import Key, edited, kv_number
-from engine.tuning.validation import ValidationConfig, ValidationReport, detected, objective_of, validate
+from engine.tuning.validation import (
+    ValidationConfig,
+    ValidationReport,
+    detected,
+    objective_of,
+    paired,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 SPACE_CONSUMERS = ("engine.regime.stability", "engine.regime.transitions", "engine.regime.noise")
+MIN_TEST_FOLDS = 2  # fewer folds give no paired t-test, and so no acceptance
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class TuningResult:
     in_sample_current: float
     in_sample_candidate: float
     validation: ValidationReport
-    beats: bool  # out-of-sample backtest gain >= target_improvement
+    beats: bool  # out-of-sample backtest gain >= target_improvement and significant (decide)
     reason: str
     validation_seconds: float = 0.0  # of which the out-of-sample validation (the backtests)
 
@@ -98,9 +107,32 @@ def _candidate(trial: optuna.Trial, ps: ParamSet, space: list[tuple[Key, float, 
     return edited(ps, values), changes
 
 
+def significance(report: ValidationReport) -> tuple[bool, str]:
+    """Is the candidate's fold-by-fold lead over the current version significant at the report's level? A gain of
+    the mean over a few noisy folds passes target_improvement on noise alone, so acceptance also needs the
+    one-sided paired t-test (validation.paired, the test the Parameters page shows) on at least MIN_TEST_FOLDS
+    folds. Applied whatever hypothesis_testing says: that switch only chooses which tests are shown."""
+    folds, alpha = report.folds, report.alpha
+    n = len(folds) if {"candidate", "current"} <= set(folds.columns) else 0
+    if n < MIN_TEST_FOLDS:
+        return False, (f"not significant: {n} fold{'s' if n != 1 else ''}, a paired t-test needs at least "
+                       f"{MIN_TEST_FOLDS}")
+    if not math.isfinite(alpha):
+        return False, "not significant: the validation gave no significance level to test at"
+    c = paired("current version", report.measure, folds["candidate"].to_numpy(dtype=float),
+               folds["current"].to_numpy(dtype=float), alpha)
+    if c.p_value is None:
+        return False, f"not significant: the {n} fold differences are all equal, so no paired t-test can be made"
+    if not c.significant:
+        return False, (f"not significant: p={c.p_value:.3g} ≥ {alpha:.3g} (paired t-test vs the current "
+                       f"version over {n} folds)")
+    return True, f"significant: p={c.p_value:.3g} < {alpha:.3g} (paired t-test vs the current version over {n} folds)"
+
+
 def decide(report: ValidationReport, changed: bool, target: float) -> tuple[bool, str]:
-    """A proposal or not, and why: only a backtest validation's out-of-sample gain of at least `target`
-    (AdaptiveTuning target_improvement) makes one."""
+    """A proposal or not, and why: only a backtest validation whose out-of-sample gain reaches `target`
+    (AdaptiveTuning target_improvement) AND whose lead over the current version is significant at the
+    workbook's level (ValidationFramework statistical_significance: `significance`) makes one."""
     if report.source != "backtest":
         return False, f"not accepted: validated by {report.source}, and only a backtest gain makes a proposal"
     ok = math.isfinite(report.gain)
@@ -108,7 +140,10 @@ def decide(report: ValidationReport, changed: bool, target: float) -> tuple[bool
               if ok else "no out-of-sample backtest gain measurable: " + report.note)
     if not changed:
         return False, "no trial changed a parameter; " + reason
-    return ok and report.gain >= target, reason
+    if not ok:
+        return False, reason
+    significant, why = significance(report)
+    return report.gain >= target and significant, f"{reason}; {why}"
 
 
 def tune(current: ParamSet, bars: pd.DataFrame, truth: pd.DataFrame | None, *, trials: int, seed: int,

@@ -17,7 +17,7 @@ The significance test of both is a one-sided paired t-test (scipy.stats.ttest_re
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from engine.tuning.history import from_replay
 from engine.tuning.scorecard import scorecard
 
 MIN_FOLD_BARS = 30
+PROFIT = "profit"  # the secondary target PROFIT: the history's regime-following return (fold_return)
 Objective = Callable[[ParamSet, pd.DataFrame], float]  # (params, scorecard rows of a fold) -> higher is better
 
 
@@ -71,6 +72,8 @@ class ValidationReport:
     source: str = "regime replay"  # or "backtest"
     measure: str = "scorecard objective"  # what the current / candidate columns hold
     curves: dict[tuple[int, str], pd.Series] = field(default_factory=dict)  # (fold, who) -> backtest equity
+    alpha: float = math.nan  # the significance level it was tested at (ValidationConfig.alpha); NaN: none given,
+    # and then tuner.decide accepts nothing (it never assumes a level the workbook did not set)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the proposal row stores it); the equity curves are not kept."""
@@ -80,25 +83,57 @@ class ValidationReport:
                 f[c] = f[c].astype(str)
         return {"folds": f.to_dict("records"), "comparisons": [c.__dict__ for c in self.comparisons],
                 "gain": None if not math.isfinite(self.gain) else self.gain, "note": self.note,
-                "source": self.source, "measure": self.measure}
+                "source": self.source, "measure": self.measure,
+                "alpha": None if not math.isfinite(self.alpha) else self.alpha}
 
 
-def objective_of(ps: ParamSet) -> Objective:
-    """AdaptiveTuning optimize_for, then secondary_target at a tenth of its weight (a tie-breaker)."""
-    t = Parameters(ps).adaptive_tuning
-    primary = {"ACCURACY": "regime_accuracy", "STABILITY": "regime_persistence",
-               "RESPONSIVENESS": "transition_timing"}[t.optimize_for]
-    secondary = {"NONE": None, "STABILITY": "regime_persistence", "PROFIT": "profit"}[t.secondary_target]
+def objective_of(ps: ParamSet, only: Collection[str] | None = None) -> Objective:
+    """AdaptiveTuning optimize_for, then secondary_target at a tenth of its weight (a tie-breaker). `only`: use
+    just these metrics (`measured` names; the overall score weighted over them alone), so that two histories
+    are scored on what both measured (`basis` says which those are)."""
+    primary, secondary = _targets(ps)
+
+    def use(metric: str) -> bool:
+        return only is None or metric in only
 
     def value(params: ParamSet, h: pd.DataFrame) -> float:
         card = scorecard(params, h)
-        first = card.value(primary)
+        first = card.value(primary) if use(primary) else None
         if first is None:  # no realised regime path: fall back to the overall score
-            first = card.overall or 0.0
-        second = fold_return(h) if secondary == "profit" else (card.value(secondary) if secondary else None)
+            first = (card.overall if only is None else card.overall_over(only)) or 0.0
+        if secondary == PROFIT:
+            second = fold_return(h) if use(PROFIT) else None
+        else:
+            second = card.value(secondary) if secondary and use(secondary) else None
         return float(first + 0.1 * (second or 0.0))
 
     return value
+
+
+def _targets(ps: ParamSet) -> tuple[str, str | None]:
+    t = Parameters(ps).adaptive_tuning
+    primary = {"ACCURACY": "regime_accuracy", "STABILITY": "regime_persistence",
+               "RESPONSIVENESS": "transition_timing"}[t.optimize_for]
+    return primary, {"NONE": None, "STABILITY": "regime_persistence", "PROFIT": PROFIT}[t.secondary_target]
+
+
+def measured(params: ParamSet, h: pd.DataFrame) -> frozenset[str]:
+    """What objective_of can score on `h`: the scorecard metrics with a value, and PROFIT when a bar's return is
+    known (a history without closes has neither direction_accuracy nor a return)."""
+    names = {m.metric for m in scorecard(params, h).metrics if m.value is not None}
+    close = h["close"].to_numpy(dtype=float) if "close" in h and len(h) > 1 else np.array([])
+    if len(close) and np.isfinite(np.diff(close) / close[:-1]).any():
+        names.add(PROFIT)
+    return frozenset(names)
+
+
+def basis(ps: ParamSet, only: Collection[str]) -> list[str]:
+    """The metrics objective_of(ps, only) scores: its primary target when in `only`, else the weighted
+    PerformanceMetrics in `only`; then the secondary target when in `only`. Empty: nothing to compare on."""
+    primary, secondary = _targets(ps)
+    out = [primary] if primary in only else [r.metric for r in Parameters(ps).performance_metrics.rows
+                                              if r.metric in only and r.weight > 0]
+    return out + [secondary] if secondary is not None and secondary in only and secondary not in out else out
 
 
 def fold_return(h: pd.DataFrame) -> float:
@@ -147,7 +182,7 @@ def validate(current: ParamSet, candidate: ParamSet, cur_h: pd.DataFrame, cand_h
                      "current_return": fold_return(c), "candidate_return": fold_return(d),
                      "buy_hold": float(close[-1] / close[0] - 1.0), "cash": 0.0})
     folds = pd.DataFrame(rows)
-    report = ValidationReport(folds)
+    report = ValidationReport(folds, alpha=cfg.alpha)
     if folds.empty:
         report.note = "not enough history for one fold"
         return report

@@ -3,7 +3,7 @@ between check_rollback's read of the scorecard and its write must not be undone 
 tuned version's live score; the rollback is refused as stale and the refusal audited."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import pandas as pd
 import pytest
@@ -43,9 +43,9 @@ def test_rollback_is_refused_when_an_admin_applied_a_version_meanwhile(
     manual = edited(base, {PER_DAY: 7})
     real = rb.objective_of
 
-    def with_concurrent_admin(ps: ParamSet) -> Callable[[ParamSet, pd.DataFrame], float]:
+    def with_concurrent_admin(ps: ParamSet, *only: Collection[str]) -> Callable[[ParamSet, pd.DataFrame], float]:
         """check_rollback scores between its read and its write: another worker's admin applies a version then."""
-        f = real(ps)
+        f = real(ps, *only)
         done: list[int] = []
 
         def value(params: ParamSet, h: pd.DataFrame) -> float:

@@ -1,9 +1,10 @@
 """Whole tuning runs on constructed history: the proposal stays inside the workbook's limits, is accepted
-only by its backtest gain out of sample (not by the replay objective of the trials), and the same seed gives
+only by its backtest gain out of sample when significant (not by the replay objective of the trials), and the same seed gives
 the same proposal."""
 from __future__ import annotations
 
 import pytest
+from scipy import stats
 
 from engine.backtest.inputs import preset_by_name
 from engine.params import load_schema
@@ -51,7 +52,9 @@ def test_the_proposal_stays_inside_the_limits_and_is_judged_by_backtests(run: Tu
     assert {c.against for c in v.comparisons} == {"current version", "buy-and-hold", "cash"}
     expected = (folds["candidate"].mean() - folds["current"].mean()) / max(abs(folds["current"].mean()), 1.0)
     assert v.gain == pytest.approx(expected)
-    assert run.beats == (v.gain >= 0.05) and "out-of-sample backtest gain" in run.reason
+    alpha = 1.0 - Parameters(cur).validation_framework.statistical_significance
+    p = stats.ttest_rel(folds["candidate"], folds["current"], alternative="greater").pvalue  # the oracle
+    assert run.beats == (v.gain >= 0.05 and bool(p < alpha)) and "out-of-sample backtest gain" in run.reason
     assert 0 < run.validation_seconds < run.seconds
 
 

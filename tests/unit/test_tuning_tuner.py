@@ -51,11 +51,19 @@ def test_gain_floor_and_measure() -> None:
 
 
 def test_only_a_backtest_gain_of_target_improvement_makes_a_proposal() -> None:
-    folds = pd.DataFrame({"fold": [1, 2]})
-    assert not decide(ValidationReport(folds, gain=0.5), True, 0.05)[0]  # a replay validation never decides
-    bt = ValidationReport(folds, gain=0.05, source="backtest", measure="backtest sharpe")
-    assert decide(bt, True, 0.05) == (True, "out-of-sample backtest gain +5.0% (backtest sharpe) vs the required 5%")
-    assert not decide(ValidationReport(folds, gain=0.0499, source="backtest"), True, 0.05)[0]
-    assert decide(bt, False, 0.05) == (False, "no trial changed a parameter; " + decide(bt, True, 0.05)[1])
-    nan = decide(ValidationReport(folds, source="backtest", note="not enough history for one fold"), True, 0.05)
+    """The folds' lead passes the significance gate (diffs 1.0, 1.2: t = 1.1 / (0.1414 / sqrt 2) = 11 with one
+    degree of freedom, a Cauchy law: p = 1/2 - atan(11)/pi = 0.0289 < 0.05), so the gain alone decides here;
+    the gate itself: tests/integration/test_tuning_significance_gate.py."""
+    folds = pd.DataFrame({"fold": [1, 2], "current": [1.0, 1.0], "candidate": [2.0, 2.2]})
+    assert f"{0.5 - math.atan(11.0) / math.pi:.3g}" == "0.0289"
+    assert not decide(ValidationReport(folds, gain=0.5, alpha=0.05), True, 0.05)[0]  # a replay validation never decides
+    bt = ValidationReport(folds, gain=0.05, source="backtest", measure="backtest sharpe", alpha=0.05)
+    assert decide(bt, True, 0.05) == (True, "out-of-sample backtest gain +5.0% (backtest sharpe) vs the required 5%; "
+                                            "significant: p=0.0289 < 0.05 (paired t-test vs the current version "
+                                            "over 2 folds)")
+    assert not decide(ValidationReport(folds, gain=0.0499, source="backtest", alpha=0.05), True, 0.05)[0]
+    assert decide(bt, False, 0.05) == (False, "no trial changed a parameter; out-of-sample backtest gain +5.0% "
+                                              "(backtest sharpe) vs the required 5%")
+    nan = decide(ValidationReport(folds, source="backtest", note="not enough history for one fold", alpha=0.05),
+                 True, 0.05)
     assert nan == (False, "no out-of-sample backtest gain measurable: not enough history for one fold")
