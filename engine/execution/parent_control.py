@@ -18,6 +18,7 @@ from engine.market.market_clock import market_clock_of
 from engine.protocols import ControlContext
 from engine.store.models import ParentOrder
 
+from .exit_cap import forget_exit
 from .parent_children import cancel_child, children_of
 from .parents import reduces
 
@@ -36,6 +37,7 @@ def _stop(ctx: ControlContext, actor: str, reason: str, parent_id: int | None) -
         rows = list(s.scalars(query))
         for row in rows:
             row.status, row.updated_at, row.note = "canceled", at, reason[:500]
+            forget_exit(s, int(row.id))
             audit.record(s, now, actor, "parent.cancel", target=row.symbol,
                          details={"parent_id": row.id, "qty": str(row.qty), "filled": str(row.filled_qty),
                                   "why": reason})

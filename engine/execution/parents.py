@@ -34,6 +34,7 @@ from engine.trading.gateway import OrderIntent, client_order_id_for, submit
 from engine.trading.marks import latest_closes
 from engine.trading.state import TradingState
 
+from .exit_cap import broker_held, closed_note, exit_ids, forget_exit, held, mark_exit, other_working
 from .parent_children import ChildView, cancel_child, children_of, roll_child
 from .session_fit import ParentRefused, exchange_calendar, fit_to_session, sweep_deadline
 from .slicing import SliceSpec, build_schedule, child_limit, due_target, pov_target
@@ -59,8 +60,9 @@ def create_parent(ctx: ControlContext, symbol: str, side: OrderSide, qty: Decima
             rows = s.execute(select(BarRow.ts, BarRow.volume).where(BarRow.symbol == symbol)
                              .order_by(BarRow.ts.desc()).limit(HISTORY_BARS)).all()
             history = [(ts, float(v)) for ts, v in rows]
+    exiting = shrinks(OrderSide(side), qty, position)  # kept: its children then never pass flat (exit_cap.py)
     try:
-        fit = fit_to_session(calendar, at, spec, shrinks(OrderSide(side), qty, position))
+        fit = fit_to_session(calendar, at, spec, exiting)
     except ParentRefused as exc:
         with ctx.store.write() as s:
             check_fence(s, ctx)
@@ -84,8 +86,11 @@ def create_parent(ctx: ControlContext, symbol: str, side: OrderSide, qty: Decima
                               note="; ".join(notes) or None, created_at=at, updated_at=at)
             s.add(row)
             s.flush()
+            if exiting:
+                mark_exit(s, int(row.id), position, at)
             audit.record(s, now, actor, "parent.create", target=symbol, details={
-                "parent_id": row.id, "side": row.side, "qty": str(qty), "mode": spec.mode, "slices": fit.spec.slices,
+                "parent_id": row.id, "side": row.side, "qty": str(qty), "mode": spec.mode, "exit": exiting,
+                "slices": fit.spec.slices,
                 "duration_s": fit.spec.duration_s, "origin": origin, "why": reason,
                 **({"asked_duration_s": spec.duration_s, "session": fit.note} if fit.note else {})})
             pid = int(row.id)
@@ -128,6 +133,7 @@ def work_parents(ctx: ControlContext, only: int | None = None) -> list[str]:
         if not parents:
             return []
         kids = children_of(s, [p.id for p in parents])
+        exits = exit_ids(s, [p.id for p in parents])
         state = trading_state.current(s).state
         positions = {p.symbol: p.qty for p in s.scalars(select(PositionRow))}
         closes = latest_closes(s, {p.symbol for p in parents})
@@ -138,7 +144,7 @@ def work_parents(ctx: ControlContext, only: int | None = None) -> list[str]:
     for parent in parents:
         end = parent.end_at if calendar is None else None if deadline is None else min(parent.end_at, deadline)
         done += _work_one(ctx, parent, kids[parent.id], state, positions.get(parent.symbol, Decimal(0)),
-                          closes.get(parent.symbol), volumes.get(parent.id, 0.0), at, end)
+                          closes.get(parent.symbol), volumes.get(parent.id, 0.0), at, end, parent.id in exits)
     return done
 
 
@@ -156,9 +162,10 @@ def _target(parent: ParentOrder, at: datetime, end: datetime, market_volume: flo
 
 def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], state: TradingState, position: Decimal,
               last: tuple[Decimal, datetime] | None, market_volume: float, at: datetime,
-              end: datetime | None) -> list[str]:
+              end: datetime | None, exiting: bool = False) -> list[str]:
     """`end`: when the remainder is swept (the parent's end, at the latest the session's sweep deadline); None:
-    the exchange's session is closed, so nothing can be sent until the next one."""
+    the exchange's session is closed, so nothing can be sent until the next one. `exiting`: created as an exit,
+    so its children stop at flat (engine/execution/exit_cap.py)."""
     filled = sum((k.filled for k in kids), Decimal(0))
     refused = next((k for k in kids if k.status is OrderStatus.REJECTED and k.filled == 0), None)
     if filled >= parent.qty or refused is not None:
@@ -170,6 +177,15 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
                 f"({filled} of {parent.qty} filled); the rest was not sent: send a new order in the next session")
         canceled = sum(cancel_child(ctx, k) for k in kids if k.status.is_open)
         return [f"parent {parent.id}: expired (session closed); {canceled} working child order(s) canceled"]
+    side, free, others = OrderSide(parent.side), None, Decimal(0)
+    if exiting:  # what it may still have working; nothing: the position it exits is gone (or others exit it)
+        with ctx.store.read() as s:
+            others = other_working(s, parent.symbol, side, {k.client_order_id for k in kids})
+        free = held(side, position) - others
+        if free <= 0:
+            _finish(ctx, parent.id, filled, "done", closed_note(side, position, filled, parent.qty))
+            canceled = sum(cancel_child(ctx, k) for k in kids if k.status.is_open)
+            return [f"parent {parent.id}: done (nothing left to exit); {canceled} working child order(s) canceled"]
     if not _may_send(state, parent, position):  # never held to be swept at market on resume: stopped, and said
         _finish(ctx, parent.id, filled, "canceled", f"stopped: trading is {state.value} and this parent may not send "
                 f"({filled} of {parent.qty} filled); send a new order when trading allows it")
@@ -183,6 +199,7 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
         after = roll_child(ctx, k)
         if after is not None:
             kids = [after if c is k else c for c in kids]
+            free = None if free is None else free - (after.filled - k.filled)  # fills the last sync had not seen
             lines.append(f"parent {parent.id}: canceled child {k.seq} ({after.qty - after.filled} left)")
     # a child the broker would not cancel, or whose end it cannot confirm, still counts whole: never re-sent
     filled = sum((k.filled for k in kids), Decimal(0))
@@ -190,6 +207,18 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
     want = min(target, parent.qty) - filled - sum((k.qty - k.filled for k in working), Decimal(0))
     if filled != parent.filled_qty:
         _finish(ctx, parent.id, filled, None, None)
+    if free is not None:  # an exit: never more working than the position still holds
+        own = sum((k.qty - k.filled for k in working), Decimal(0))
+        if free < own:  # the position shrank under working children: end them (the truth read back), resend capped
+            ended = sum(roll_child(ctx, k) is not None for k in working)
+            return lines + [f"parent {parent.id}: working children exceed the position left to exit; {ended} of "
+                            f"{len(working)} canceled, the rest is resent capped"]
+        if want > 0 and last is not None:  # about to send: the broker's position, newer than the last sync's
+            now_held = broker_held(ctx, parent.symbol, side)
+            if now_held is None:
+                return lines + [f"parent {parent.id}: the broker's position could not be read; no child this tick"]
+            free = min(free, now_held - others)
+        want = min(want, free - own)
     if want <= 0 or last is None:
         return lines
     sweep = at >= end
@@ -256,6 +285,7 @@ def _finish(ctx: ControlContext, parent_id: int, filled: Decimal, status: str | 
         if status is not None:
             row.status = status
             row.note = note or row.note
+            forget_exit(s, parent_id)
             audit.record(s, ctx.clock.now(), PARENT_ACTOR, f"parent.{status}", target=row.symbol,
                          details={"parent_id": parent_id, "filled": str(filled), "qty": str(row.qty), "note": note},
                          outcome="ok" if status == "done" else status)
