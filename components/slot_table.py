@@ -26,6 +26,11 @@ from dash import ALL, dcc, html
 
 Cells = dict[str, tuple[str, str]]  # a row's cells: {field: (text, className)}
 SLOT_BLOCK = 10  # slots are added this many at a time
+# At most this many rows are drawn. Dash 4.4.1's renderer works out every refresh over all the pattern-matching
+# components of the page, at a cost that grows faster than their number: with 100 open orders (1,100 cells) one
+# refresh kept Chromium's main thread busy for over 13 minutes and the Trading page, kill switch banner included,
+# stopped answering. 40 slots (440 cells) refresh in well under a second. The rest are counted in the table's note.
+MAX_SLOTS = 40
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class SlotSpec:
     fields: tuple[str, ...]  # the cells in column order; fields[0] is the row key
     header: tuple[str, ...]  # a title per field
     empty: str  # the note when no slot is filled
+    more: str  # the note when rows are left out: formatted with shown= and total=
     button: str = ""  # the per-row button's label ("" for none)
     button_type: str = ""  # its pattern-matching id type
     link: Callable[[str], str] | None = None  # the key cell is a link to link(key)
@@ -76,20 +82,28 @@ class SlotSpec:
 
 
 def capacity_for(n_rows: int) -> int:
-    """Slots for n rows: whole blocks of SLOT_BLOCK, at least one block."""
-    return max(1, -(-n_rows // SLOT_BLOCK)) * SLOT_BLOCK
+    """Slots for n rows: whole blocks of SLOT_BLOCK, at least one block, at most MAX_SLOTS."""
+    return min(MAX_SLOTS, max(1, -(-n_rows // SLOT_BLOCK)) * SLOT_BLOCK)
 
 
-def draw(spec: SlotSpec, slots: Sequence[Cells | None], with_button: bool) -> html.Div:
-    """The table with one row per slot (None: an empty, hidden slot) and the note shown when all are empty."""
+def note_for(spec: SlotSpec, shown: int, total: int) -> str:
+    """The table's note: the empty note, or how many rows are left out."""
+    return spec.more.format(shown=shown, total=total) if total > shown else spec.empty
+
+
+def draw(spec: SlotSpec, slots: Sequence[Cells | None], with_button: bool, total: int | None = None) -> html.Div:
+    """The table with one row per slot (None: an empty, hidden slot) and its note: shown when all are empty, or
+    when `total` rows are more than the filled slots (how many are left out)."""
     body = [html.Tr(_row(spec, i, cells, with_button), id=spec.row_id(i), hidden=cells is None)
             for i, cells in enumerate(slots)]
     header = [html.Th(h) for h in spec.header] + ([html.Th("")] if with_button else [])
     filled = any(c is not None for c in slots)
+    shown = sum(c is not None for c in slots)
+    total = shown if total is None else total
     return html.Div([
         dbc.Table([html.Thead(html.Tr(header)), html.Tbody(body)], size="sm", hover=True, className="mb-0",
                   responsive=True),  # not striped: hidden rows would break the stripes' alternation
-        html.Div(spec.empty, id=spec.empty_id(), hidden=filled,
+        html.Div(note_for(spec, shown, total), id=spec.empty_id(), hidden=filled and total <= shown,
                  className="text-muted small"),
     ])
 

@@ -13,7 +13,7 @@ from dash import html
 
 from components import formatting as fmt
 from components.ids import trading as ids
-from components.slot_table import Cells, SlotSpec, capacity_for, draw
+from components.slot_table import MAX_SLOTS, Cells, SlotSpec, capacity_for, draw
 from components.tables import small_table
 from engine.trading.reject_reasons import reached_broker
 
@@ -36,7 +36,8 @@ POSITIONS = SlotSpec(
     name="trading-position",
     fields=("symbol", "qty", "avg_entry_price", "market_price", "unrealized_pnl"),
     header=("Symbol", "Qty", "Avg entry", "Mark", "Unrealized P&L"),
-    empty="No positions.", button="Close", button_type=CLOSE_TYPE, link=symbol_chart_link)
+    empty="No positions.", more="{shown} of {total} positions shown; the kill switch with flatten closes every one of them.",
+    button="Close", button_type=CLOSE_TYPE, link=symbol_chart_link)
 POSITION_CELL = f"{POSITIONS.name}-cell"
 
 ORDERS = SlotSpec(
@@ -44,7 +45,9 @@ ORDERS = SlotSpec(
     fields=("id", "symbol", "side", "qty", "limit_price", "status", "filled_qty", "filled_avg_price", "origin",
             "created_at"),
     header=("Order", "Symbol", "Side", "Qty", "Limit", "Status", "Filled", "Avg fill", "Origin", "Created"),
-    empty="No open orders.", button="Cancel", button_type=CANCEL_TYPE)
+    empty="No open orders.",
+    more="{shown} of {total} open orders shown, newest first; the kill switch cancels every one of them.",
+    button="Cancel", button_type=CANCEL_TYPE)
 ORDER_CELL = f"{ORDERS.name}-cell"
 
 
@@ -59,8 +62,8 @@ def position_cells(p: dict[str, Any]) -> Cells:
 
 def positions_table(positions: Sequence[dict[str, Any]], can_close: bool = False) -> Any:
     """Positions with P&L in slots; for a trader, a Close button per row (a confirm dialog follows, pages/trading.py)."""
-    cells = [position_cells(p) for p in positions]
-    return draw(POSITIONS, [*cells, *[None] * (capacity_for(len(cells)) - len(cells))], can_close)
+    cells = [position_cells(p) for p in positions][:MAX_SLOTS]
+    return draw(POSITIONS, [*cells, *[None] * (capacity_for(len(cells)) - len(cells))], can_close, len(positions))
 
 
 def order_cells(o: dict[str, Any]) -> Cells:

@@ -19,7 +19,7 @@ from dash import ctx as dash_ctx
 from dash import no_update
 from dash.exceptions import PreventUpdate
 
-from components.slot_table import Cells, SlotSpec, capacity_for, draw
+from components.slot_table import MAX_SLOTS, Cells, SlotSpec, capacity_for, draw, note_for
 
 EMPTY = ("", "")
 
@@ -64,12 +64,20 @@ def assign(shown: Sequence[str | None], wanted: Sequence[str], reuse_emptied: bo
     return slots
 
 
-def redraw(spec: SlotSpec, rows: Mapping[str, Cells], with_button: bool, shown: Sequence[str | None]) -> tuple[Any, list[Any]]:
-    """(table, shape) with enough slots for every row (never fewer than the page has), rows kept in their slots."""
-    capacity = max(capacity_for(len(rows)), len(shown))
-    slots = assign([*shown, *[None] * (capacity - len(shown))], list(rows), reuse_emptied=True)
-    table = draw(spec, [rows[k] if k is not None else None for k in slots], with_button)
+def redraw(spec: SlotSpec, rows: Mapping[str, Cells], with_button: bool, shown: Sequence[str | None],
+           total: int | None = None) -> tuple[Any, list[Any]]:
+    """(table, shape) with enough slots for every row up to MAX_SLOTS (never fewer than the page has), rows kept in
+    their slots; `total` counts the rows left out of `rows` too (the table's note says how many)."""
+    capacity = min(MAX_SLOTS, max(capacity_for(len(rows)), len(shown)))
+    slots = assign([*shown[:capacity], *[None] * (capacity - len(shown))], list(rows), reuse_emptied=True)
+    table = draw(spec, [rows[k] if k is not None else None for k in slots], with_button,
+                 len(rows) if total is None else total)
     return table, [bool(with_button), capacity]
+
+
+def first_rows(rows: Mapping[str, Cells]) -> dict[str, Cells]:
+    """The rows a table draws: the first MAX_SLOTS, in the order given (the rest are counted in its note)."""
+    return dict(list(rows.items())[:MAX_SLOTS])
 
 
 def cell_updates(spec: SlotSpec, rows: Mapping[str, Cells], page: Page) -> tuple[list[Any], list[Any], list[Any], list[str | None]]:
@@ -90,32 +98,39 @@ def cell_updates(spec: SlotSpec, rows: Mapping[str, Cells], page: Page) -> tuple
     return texts, classes, hidden, slots
 
 
-def respond(spec: SlotSpec, rows: Mapping[str, Cells], with_button: bool, shape: Any, texts: Any, classes: Any,
-            hidden: Any, empty_hidden: Any) -> tuple[Any, ...]:
-    """A slot table's refresh callback: outputs (table, shape, cell texts, cell classes, rows hidden, empty note
-    hidden[, key cell hrefs when the spec links its keys]), states in the same order. PreventUpdate when nothing
-    moved, or the request is malformed (a wildcard output takes a list, never a bare no_update)."""
+def respond(spec: SlotSpec, all_rows: Mapping[str, Cells], with_button: bool, shape: Any, texts: Any, classes: Any,
+            hidden: Any, empty_hidden: Any, empty_texts: Any) -> tuple[Any, ...]:
+    """A slot table's refresh callback: outputs (table, shape, cell texts, cell classes, rows hidden, note hidden[,
+    key cell hrefs when the spec links its keys], note text), states in the same order. The first MAX_SLOTS rows
+    are drawn; the note says how many were left out. PreventUpdate when nothing moved, or the request is
+    malformed (a wildcard output takes a list, never a bare no_update)."""
     outs = dash_ctx.outputs_list
     cell_ids = [o["id"] for o in outs[2]]
     row_ids = [o["id"] for o in outs[4]]
     if not (isinstance(texts, list) and isinstance(classes, list) and isinstance(hidden, list)
-            and isinstance(empty_hidden, list) and len(texts) == len(classes) == len(cell_ids)
-            and len(hidden) == len(row_ids)):
+            and isinstance(empty_hidden, list) and isinstance(empty_texts, list)
+            and len(texts) == len(classes) == len(cell_ids) and len(hidden) == len(row_ids)
+            and len(empty_texts) == len(empty_hidden)):
         raise PreventUpdate
+    rows = first_rows(all_rows)
     page = Page(cell_ids, texts, classes, row_ids, hidden)
     n_links = len(outs[6]) if spec.link is not None else 0
     keep = ([no_update] * len(cell_ids), [no_update] * len(cell_ids), [no_update] * len(row_ids),
-            [no_update] * len(empty_hidden), *([[no_update] * n_links] if spec.link is not None else []))
+            [no_update] * len(empty_hidden), *([[no_update] * n_links] if spec.link is not None else []),
+            [no_update] * len(empty_texts))
     shown = page.slot_keys(spec.key_field)
     if shape != [bool(with_button), len(row_ids)] or len(rows) > len(row_ids):
-        table, new_shape = redraw(spec, rows, with_button, shown)
+        table, new_shape = redraw(spec, rows, with_button, shown, len(all_rows))
         return (table, new_shape, *keep)
     new_texts, new_classes, new_hidden, slots = cell_updates(spec, rows, page)
-    filled = any(k is not None for k in slots)
-    notes = [(filled if filled != bool(h) else no_update) for h in empty_hidden]
-    out: list[Any] = [no_update, no_update, new_texts, new_classes, new_hidden, notes]
+    filled = sum(k is not None for k in slots)
+    note = note_for(spec, filled, len(all_rows))
+    out: list[Any] = [no_update, no_update, new_texts, new_classes, new_hidden,
+                      [(hide if hide != bool(h) else no_update)
+                       for h, hide in ((h, bool(filled) and note == spec.empty) for h in empty_hidden)]]
     if spec.link is not None:
         out.append(_hrefs(spec, [o["id"] for o in outs[6]], slots, shown))
+    out.append([note if note != t else no_update for t in empty_texts])
     if all(v is no_update for part in out[2:] for v in part):
         raise PreventUpdate
     return tuple(out)

@@ -55,9 +55,12 @@ def clicked_order(key_states: Any, trigger: Any) -> int | None:
 @callbacks(Output(ids.section("orders"), "children"), Output(ids.ORDERS_SHAPE, "data"),
            Output(ORDERS.cells(), "children"), Output(ORDERS.cells(), "className"),
            Output(ORDERS.rows(), "hidden"), Output(ORDERS.empty_note(), "hidden"),
+           Output(ORDERS.empty_note(), "children"),
            Input(ids.INTERVAL, "n_intervals"), State(ids.ORDERS_SHAPE, "data"),
            State(ORDERS.cells(), "children"), State(ORDERS.cells(), "className"),
-           State(ORDERS.rows(), "hidden"), State(ORDERS.empty_note(), "hidden"))
+           State(ORDERS.rows(), "hidden"), State(ORDERS.empty_note(), "hidden"),
+           State(ORDERS.empty_note(), "children"))
 @requires(Role.VIEWER)
-def refresh_orders(_n: int | None, shape: Any, texts: Any, classes: Any, hidden: Any, empty_hidden: Any):
-    return slot_rows.respond(ORDERS, current_rows(), can_cancel(), shape, texts, classes, hidden, empty_hidden)
+def refresh_orders(_n: int | None, shape: Any, texts: Any, classes: Any, hidden: Any, empty_hidden: Any,
+                   empty_texts: Any):
+    return slot_rows.respond(ORDERS, current_rows(), can_cancel(), shape, texts, classes, hidden, empty_hidden, empty_texts)

@@ -55,10 +55,13 @@ def clicked_symbol(key_states: Any, trigger: Any) -> str | None:
 @callbacks(Output(ids.section("positions"), "children"), Output(ids.POSITIONS_SHAPE, "data"),
            Output(POSITIONS.cells(), "children"), Output(POSITIONS.cells(), "className"),
            Output(POSITIONS.rows(), "hidden"), Output(POSITIONS.empty_note(), "hidden"),
-           Output(POSITIONS.keys(), "href"),
+           Output(POSITIONS.keys(), "href"), Output(POSITIONS.empty_note(), "children"),
            Input(ids.INTERVAL, "n_intervals"), State(ids.POSITIONS_SHAPE, "data"),
            State(POSITIONS.cells(), "children"), State(POSITIONS.cells(), "className"),
-           State(POSITIONS.rows(), "hidden"), State(POSITIONS.empty_note(), "hidden"))
+           State(POSITIONS.rows(), "hidden"), State(POSITIONS.empty_note(), "hidden"),
+           State(POSITIONS.empty_note(), "children"))
 @requires(Role.VIEWER)
-def refresh_positions(_n: int | None, shape: Any, texts: Any, classes: Any, hidden: Any, empty_hidden: Any):
-    return slot_rows.respond(POSITIONS, current_rows(), can_close(), shape, texts, classes, hidden, empty_hidden)
+def refresh_positions(_n: int | None, shape: Any, texts: Any, classes: Any, hidden: Any, empty_hidden: Any,
+                      empty_texts: Any):
+    return slot_rows.respond(POSITIONS, current_rows(), can_close(), shape, texts, classes, hidden, empty_hidden,
+                             empty_texts)

@@ -59,6 +59,9 @@ def test_trd001_kill_switch_dialog_halts_and_cancels(dash_duo, embedded_app) -> 
     browser_login(dash_duo, app, path="/trading")
     dash_duo.wait_for_contains_text("#banner-state", "Trading ACTIVE", timeout=20)
     rest_orders(ctx, 100, "trd001")
+    # The table draws the 40 newest and counts the rest (100 slots froze Chromium's main thread for minutes, and
+    # with it this page's kill switch): the page must still answer with 100 open orders.
+    dash_duo.wait_for_contains_text("#trading-orders", "40 of 100 open orders shown", timeout=30)
     click_kill(dash_duo)
     t0 = time.perf_counter()  # the confirm click
     # Behaviour, not speed: how fast the kill switch acts is bench/bench_kill_switch.py's (ratios in one run).

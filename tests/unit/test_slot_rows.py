@@ -173,3 +173,64 @@ def test_an_order_fills_in_place_and_a_cancelled_one_empties_its_slot() -> None:
     assert slots[:2] == [None, "7"] and hidden[:2] == [True, no_update]
     assert ORDER_CELL == "trading-order-cell" and CANCEL_TYPE == "trading-cancel-order"
 
+
+
+# ---- at most MAX_SLOTS rows: the rest are counted in the note ----------------------------------------------------
+def orders_of(n: int) -> dict[str, Any]:
+    """n open orders, newest first (ids n..1), as the page's query gives them."""
+    return {str(i): order_cells(order(i, f"S{i:03d}")) for i in range(n, 0, -1)}
+
+
+def note_of(table: Any, spec: Any) -> Any:
+    return [n for n in nodes(table) if getattr(n, "id", None) == spec.empty_id()][0]
+
+
+def test_a_hundred_open_orders_draw_forty_slots_and_the_note_counts_the_sixty_left_out() -> None:
+    # 100 orders drew 100 slots (1,100 pattern-matching cells) and froze the Trading page in Chromium for minutes.
+    all_rows = orders_of(100)
+    table, shape = slot_rows.redraw(ORDERS, slot_rows.first_rows(all_rows), True, [], len(all_rows))
+    assert shape == [True, 40]
+    page = page_of(table)
+    assert page.slot_keys("id") == [str(i) for i in range(100, 60, -1)]  # the 40 newest, in order
+    note = note_of(table, ORDERS)
+    assert note.hidden is False
+    assert note.children == "40 of 100 open orders shown, newest first; the kill switch cancels every one of them."
+
+
+def _respond(spec: Any, all_rows: dict[str, Any], page: slot_rows.Page, note_hidden: bool, note: str) -> tuple[Any, ...]:
+    """slot_rows.respond as the refresh callback runs it, with the outputs Dash would list for the drawn page."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    outputs = [{"id": "section"}, {"id": "shape"}, [{"id": i} for i in page.cell_ids], [{"id": i} for i in page.cell_ids],
+               [{"id": i} for i in page.row_ids], [{"id": spec.empty_id()}], [{"id": spec.empty_id()}]]
+    token = context_value.set(AttributeDict(outputs_list=outputs))
+    try:
+        return slot_rows.respond(spec, all_rows, True, [True, len(page.row_ids)], page.texts, page.classes,
+                                 page.hidden, [note_hidden], [note])
+    finally:
+        context_value.reset(token)
+
+
+def test_the_note_follows_the_count_and_hides_when_every_row_fits_again() -> None:
+    full = orders_of(100)
+    table, _ = slot_rows.redraw(ORDERS, slot_rows.first_rows(full), True, [], len(full))
+    page = page_of(table)
+    shown_note = "40 of 100 open orders shown, newest first; the kill switch cancels every one of them."
+    out = _respond(ORDERS, orders_of(90), page, False, shown_note)
+    assert out[0] is no_update and out[1] is no_update  # never redrawn past 40 slots
+    # orders 100..91 went (their 10 slots empty); 60..51 wait one refresh for those slots (module rule): 30 shown
+    assert out[-1] == ["30 of 90 open orders shown, newest first; the kill switch cancels every one of them."]
+    assert out[5] == [no_update]  # still shown
+    # 30 other orders: this refresh empties the 40 slots (the new rows wait one refresh), the next fills 30 of them;
+    # then every row fits: the note hides and its text is the empty note again
+    out = _respond(ORDERS, orders_of(30), page, False, shown_note)
+    assert out[-1] == ["0 of 30 open orders shown, newest first; the kill switch cancels every one of them."]
+    page = shown_after(page, out[2], out[3], out[4])
+    out = _respond(ORDERS, orders_of(30), page, False, "0 of 30")
+    assert out[-1] == ["No open orders."] and out[5] == [True]
+    assert page_of_keys(shown_after(page, out[2], out[3], out[4])) == [str(i) for i in range(30, 0, -1)] + [None] * 10
+
+
+def page_of_keys(page: slot_rows.Page) -> list[str | None]:
+    return page.slot_keys("id")
