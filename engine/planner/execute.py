@@ -2,12 +2,16 @@
 preset's execution style applies (config/execution.toml: one gateway order at once, or a sliced parent whose
 children are ordinary gateway orders) and every risk check applies. HALTED (or any state but ACTIVE/REDUCING)
 sends nothing; REDUCING sends only exits; an uncertain regime under CONSERVATIVE handling (read when the plan is
-sent) sends only exits; a relaxed ("what if") plan is never sent. Each step reports what happened and why."""
+sent) sends only exits; a buy against a short is an exit up to the cover (the short held, and with open orders: as
+the gateway's REDUCING rule reads it), so a larger one is cut to the cover and says so; a relaxed ("what if") plan is never sent. Each step reports what happened and why."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+
+from sqlalchemy import select
 
 from engine import audit
 from engine.context import EngineContext
@@ -16,10 +20,11 @@ from engine.planner.preset_store import list_presets
 from engine.planner.send_guard import claim_send, release_claim
 from engine.planner.types import BUY, PlanResult, PlanStep
 from engine.store.current_regime import current_regime, uncertain_note
-from engine.store.models import ParentOrder
+from engine.store.models import ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide
 from engine.trading.gateway import GatewayResult, OrderIntent
+from engine.trading.orders import open_order_deltas
 from engine.trading.risk_limits import RiskLimits
 
 
@@ -72,14 +77,36 @@ def _parent_text(ctx: EngineContext, parent_id: int) -> str:
                 f"{row.start_at:%H:%M}-{row.end_at:%H:%M} UTC)" + (f"; {row.note}" if row.note else ""))
 
 
-def _gate(state: str, step: PlanStep, regime_hold: str | None = None) -> str | None:
+def _short_of(ctx: EngineContext, symbol: str) -> float:
+    """The whole shares a buy of `symbol` may cover: the smaller short of the position and of the position with our
+    open orders (the gateway's `reduces` asks both); 0 when either is not short."""
+    with ctx.store.read() as session:
+        held = session.scalar(select(PositionRow.qty).where(PositionRow.symbol == symbol)) or Decimal(0)
+        projected = held + open_order_deltas(session, symbol).get(symbol, Decimal(0))
+    return float(math.floor(min(-held, -projected) + Decimal("1e-9"))) if held < 0 and projected < 0 else 0.0
+
+
+def _gate(state: str, step: PlanStep, regime_hold: str | None = None, cover: float = 0.0) -> str | None:
+    """Why `step` is not sent at all, or None. `cover`: the short a buy may cover (_short_of), an exit that REDUCING
+    and an uncertain regime's hold let through (_cover_cut cuts a larger buy to it)."""
     if state not in ("ACTIVE", "REDUCING"):
         return f"trading is {state}: nothing is sent"
-    if state == "REDUCING" and step.side == BUY:
+    if step.side != BUY or cover >= 1:
+        return None
+    if state == "REDUCING":
         return "trading is REDUCING: only exits are sent, this buy adds exposure"
-    if regime_hold and step.side == BUY:
+    if regime_hold:
         return f"{regime_hold}; this buy adds exposure"
     return None
+
+
+def _cover_cut(state: str, step: PlanStep, regime_hold: str | None, cover: float) -> tuple[float, str]:
+    """(qty to send, why it is smaller): a buy past the short it covers is cut to the cover when only exits go."""
+    if step.side != BUY or not (state == "REDUCING" or regime_hold) or step.qty <= cover:
+        return step.qty, ""
+    why = "trading is REDUCING: only exits are sent" if state == "REDUCING" else regime_hold
+    return cover, (f"cut to {cover:,.0f}, the cover of the {step.symbol} short: {why}; the other "
+                   f"{step.qty - cover:,.0f} would add exposure")
 
 
 def _audit_blocked(ctx: EngineContext, out: list[SendOutcome], actor: str, origin: str, key: str) -> None:
@@ -121,10 +148,12 @@ def _send_steps(ctx: EngineContext, plan: PlanResult, actor: str, origin: str, k
     modes: dict[str, ExecutionMode | str] = {}
     out: list[SendOutcome] = []
     for i, step in enumerate(plan.steps):
-        blocked = _gate(state, step, hold)
+        cover = _short_of(ctx, step.symbol) if step.side == BUY and (state == "REDUCING" or hold) else 0.0
+        blocked = _gate(state, step, hold, cover)
         if blocked is not None:
             out.append(SendOutcome(step.symbol, step.side, step.qty, "blocked", blocked))
             continue
+        qty, cut = _cover_cut(state, step, hold, cover)
         if leading is not None and not leading():
             out.append(SendOutcome(step.symbol, step.side, step.qty, "not_sent",
                                    "this engine's lease may have lapsed: another engine leads now"))
@@ -140,19 +169,20 @@ def _send_steps(ctx: EngineContext, plan: PlanResult, actor: str, origin: str, k
             out.append(SendOutcome(step.symbol, step.side, step.qty, "not_sent", mode))
             continue
         intent = OrderIntent(symbol=step.symbol, side=OrderSide.BUY if step.side == BUY else OrderSide.SELL,
-                             qty=Decimal(int(step.qty)), reason=f"{plan.preset}: {step.calculator}/{step.pattern}: "
+                             qty=Decimal(int(qty)), reason=f"{plan.preset}: {step.calculator}/{step.pattern}: "
                              f"{step.reason}"[:240], idempotency_key=f"{key}:{i}")
         price = Decimal(str(step.price)) if step.price > 0 else None
         kind, result = send_trade(ctx, intent, actor, origin, mode, price, limits, param_version_id)
+        extra = f"; {cut}" if cut else ""
         if kind == "parent":
-            out.append(SendOutcome(step.symbol, step.side, step.qty, "sliced",
-                                   f"sliced: {_parent_text(ctx, int(result))}"))
+            out.append(SendOutcome(step.symbol, step.side, qty, "sliced",
+                                   f"sliced: {_parent_text(ctx, int(result))}{extra}"))
         elif result.accepted:
             message = "already sent" if result.duplicate else f"sent ({result.client_order_id})"
-            out.append(SendOutcome(step.symbol, step.side, step.qty, result.status.value,
-                                   message + (f": {result.reason}" if result.reason else "")))
+            out.append(SendOutcome(step.symbol, step.side, qty, result.status.value,
+                                   message + (f": {result.reason}" if result.reason else "") + extra))
         else:
-            out.append(SendOutcome(step.symbol, step.side, step.qty, "rejected", rejection_text(result)))
+            out.append(SendOutcome(step.symbol, step.side, qty, "rejected", rejection_text(result) + extra))
     return out
 
 

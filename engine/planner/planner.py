@@ -121,19 +121,26 @@ class Planner:
                                                                     strict=True)]
         out.sort(key=lambda r: -r.parts["total"])
         if ctx.on("scoring.monte_carlo"):
-            self._monte_carlo(ctx, out)
+            self._monte_carlo(ctx, out, limits)
         return out
 
-    def _monte_carlo(self, ctx: PlanContext, ranked: list[Scored]) -> None:
-        """Re-rank the top non-relaxed candidates by a seeded bootstrap of their end portfolio's horizon returns."""
+    def _monte_carlo(self, ctx: PlanContext, ranked: list[Scored], limits: Bounds) -> None:
+        """Re-score the top `mc_top` candidates the plan may be (not relaxed, within the turnover anchor) by a seeded
+        bootstrap of their end portfolio's horizon returns, and re-rank them among themselves in the places they held.
+        Only they carry the Monte Carlo part, so only they are compared on it: re-sorting everyone let an unevaluated
+        candidate (ranked below all of them before, and spared the CVaR penalty) overtake them and become the plan."""
         rng = np.random.default_rng(int(ctx.p("scoring.seed")))
-        top = [r for r in ranked if r.seq.relaxed is None][: int(ctx.p("scoring.mc_top"))]
+        places = [i for i, r in enumerate(ranked) if r.seq.relaxed is None and limits.admits(r.sim.steps)]
+        places = places[: int(ctx.p("scoring.mc_top"))]
+        top = [ranked[i] for i in places]
         for r in top:
             mc = monte_carlo(r.sim, ctx, rng)
             r.parts.update(mc)
             r.parts["total"] += ctx.p("scoring.return_weight") * 0.5 * (mc["mc_return"] - r.parts["return"]) \
                 - ctx.p("scoring.risk_weight") * 0.5 * mc["mc_cvar"]
-        ranked.sort(key=lambda r: -r.parts["total"])
+        top.sort(key=lambda r: -r.parts["total"])  # stable: a tie keeps the earlier rank
+        for i, r in zip(places, top, strict=True):
+            ranked[i] = r
 
     def plan(self, state: PortfolioState, preset_reason: str = "") -> PlanResult:
         started = time.perf_counter()
@@ -150,6 +157,11 @@ class Planner:
         if best is not plans[0]:
             notes.append(f"{plans[0].seq.label} scores higher ({plans[0].parts['total']:.2f}) but is outside "
                          "the turnover anchor")
+        unscored = next((r for r in plans if "mc_cvar" in best.parts and "mc_cvar" not in r.parts
+                         and r.parts["total"] > best.parts["total"]), None)
+        if unscored is not None:  # its total has no Monte Carlo part: not comparable with the plan's
+            notes.append(f"{unscored.seq.label} scores {unscored.parts['total']:.2f} without the Monte Carlo; only the "
+                         f"top {int(ctx.p('scoring.mc_top'))} candidates are scored with it, the plan is the best of them")
         if state.trading_state not in ("ACTIVE",):
             notes.insert(0, f"trading is {state.trading_state}: "
                          + ("only exits are planned" if state.trading_state == "REDUCING" else "no orders are planned"))

@@ -1,6 +1,7 @@
-"""The planner's PortfolioState read from the store: positions (with when they were opened), cash (and what open
-buys will still spend of it: engine/planner/committed.py), closes, regime, trading state, last trades, busy symbols
-(an open order or a working sliced parent), the active risk limits and the shared position sizing's cap per symbol."""
+"""The planner's PortfolioState read from the store: positions (with when they were opened: held_since.py), cash
+(and what open buys will still spend of it: engine/planner/committed.py), closes, regime, trading state, last trades,
+busy symbols (an open order or a working sliced parent; not a resting stop), the active risk limits and the shared
+position sizing's cap per symbol."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,20 +10,20 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import talib
-from sqlalchemy import Select, bindparam, desc, func, or_, select
+from sqlalchemy import bindparam, desc, func, select
 from sqlalchemy.orm import Session
 
 from engine.market.exchange import MarketCalendar
 from engine.params import ParamSet
+from engine.planner import held_since
 from engine.planner.committed import Commitment, CommittedState
 from engine.planner.context import ffill
-from engine.planner.types import Holding, LastTrade, PortfolioState
+from engine.planner.types import Holding, PortfolioState
 from engine.protocols import BarHistory
 from engine.store.current_regime import current_regime, uncertain_note
 from engine.store.models import (
     AccountSnapshot,
     BarRow,
-    FillRow,
     Instrument,
     OrderRow,
     ParentChild,
@@ -142,26 +143,19 @@ def size_caps(params: ParamSet | None, equity: float, prices: dict[str, float], 
     return caps
 
 
-def _recent_fills() -> Select:
-    """Each symbol's fills from its last sell on, oldest first (see _fills)."""
-    last_sell = (select(FillRow.symbol, func.max(FillRow.ts).label("ts"))
-                 .where(func.lower(FillRow.side) == "sell").group_by(FillRow.symbol).subquery())
-    return (select(FillRow.symbol, FillRow.side, FillRow.ts)
-            .outerjoin(last_sell, last_sell.c.symbol == FillRow.symbol)
-            .where(or_(last_sell.c.ts.is_(None), FillRow.ts >= last_sell.c.ts))
-            .order_by(FillRow.ts, FillRow.id))
-
-
 # Built once: the planner reads these every cycle, and building (and cache-keying) a statement cost more
 # than running it on a backtest's in-memory store.
-_RECENT_FILLS = _recent_fills()
 _STOCKS = select(Instrument.symbol).where(Instrument.kind == "stock").order_by(Instrument.symbol)
 # the columns read, not the rows as objects: building ORM objects per row cost more than the read itself
 _POSITIONS = select(PositionRow.symbol, PositionRow.qty, PositionRow.avg_entry_price)
 _LATEST_CASH = select(AccountSnapshot.cash).order_by(desc(AccountSnapshot.id)).limit(1)
 # A symbol with an open order, or with a sliced parent still working (its next child may not be placed yet), is
-# busy: planning it again bought it twice (a second TWAP parent beside the first).
-_BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES)).union(
+# busy: planning it again bought it twice (a second TWAP parent beside the first). A resting stop / trailing stop
+# (native_stops' protective exit) is contingent, not working: it leaves the symbol plannable, or a protected
+# position could never be trimmed or exited (even under REDUCING); the gateway cancels and re-places the stop around
+# an exit (engine/execution/native_cover.py).
+_BUSY = select(OrderRow.symbol).where(OrderRow.status.in_(OPEN_STATUSES),
+                                      OrderRow.order_type.not_in(CONTINGENT_TYPES)).union(
     select(ParentOrder.symbol).where(ParentOrder.status == "active"))
 # Cash still to be paid: open buys (resting stops are contingent exits, not working: left out, as in
 # orders.open_order_deltas), and per working buy parent each child's share of it (an open child counts whole: the
@@ -174,24 +168,6 @@ _BUY_PARENTS = (select(ParentOrder.id, ParentOrder.symbol, ParentOrder.mode, Par
                 .outerjoin(ParentChild, ParentChild.parent_id == ParentOrder.id)
                 .outerjoin(OrderRow, OrderRow.client_order_id == ParentChild.client_order_id)
                 .where(ParentOrder.status == "active", func.lower(ParentOrder.side) == "buy").order_by(ParentOrder.id))
-
-
-def _fills(session: Session) -> tuple[dict[str, LastTrade], dict[str, datetime]]:
-    """Last trade per symbol, and when each position was opened (first buy after its last sell).
-
-    Both answers are decided by each symbol's fills from its last sell on, so only those rows are read:
-    the planner runs every cycle, and the account's whole fill history (which only grows) used to be
-    loaded into Python each time."""
-    last: dict[str, LastTrade] = {}
-    opened: dict[str, datetime] = {}
-    for symbol, side, ts in session.execute(_RECENT_FILLS):
-        side = str(side).lower()
-        last[symbol] = LastTrade(ts, side)
-        if side == "sell":
-            opened.pop(symbol, None)
-        else:
-            opened.setdefault(symbol, ts)
-    return last, opened
 
 
 def commitments(session: Session, prices: dict[str, float]) -> tuple[Commitment, ...]:
@@ -221,9 +197,12 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     (the ATR's session, session_atr)."""
     symbols = list(session.scalars(_STOCKS))
     history, atr = _history(session, symbols, bars, calendar)
-    last_trades, opened = _fills(session)
-    positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened.get(p.symbol))
-                 for p in session.execute(_POSITIONS) if float(p.qty) != 0}
+    if now is None:
+        now = history.index[-1].to_pydatetime() if len(history) else datetime.now().astimezone()
+    rows = [p for p in session.execute(_POSITIONS) if float(p.qty) != 0]
+    last_trades, opened = held_since.last_trades(session), held_since.opened_at(session, {p.symbol: p.qty for p in rows},
+                                                                                 now)
+    positions = {p.symbol: Holding(p.symbol, float(p.qty), float(p.avg_entry_price), opened[p.symbol]) for p in rows}
     account = session.execute(_LATEST_CASH).first()
     regime = current_regime(session)  # the effective regime (None under an uncertain CONSERVATIVE verdict)
     try:
@@ -238,8 +217,6 @@ def portfolio_state(session: Session, params: ParamSet | None, now: datetime | N
     caps = size_caps(params, equity, prices, atr, {s: h.qty for s, h in positions.items()},
                      regime.regime_name if regime is not None else None,
                      regime.is_transition if regime is not None else False, limits)
-    if now is None:
-        now = history.index[-1].to_pydatetime() if len(history) else datetime.now().astimezone()
     return CommittedState(
         positions=positions, cash=cash, history=history, now=now,
         regime=regime.regime_name if regime is not None else None, trading_state=str(state),

@@ -1,7 +1,9 @@
 """Step-by-step simulation of one sequence: cash, positions, costs (fixed + proportional), gateway limits
 and the trading state. A buy cash cannot pay is cut to what it can pay (or skipped); cash never goes
 negative; REDUCING allows only exits and HALTED (or any other non-ACTIVE state) nothing; an uncertain regime
-under CONSERVATIVE handling (`regime_hold`) allows no buy either: no new exposure, only reductions or holding.
+under CONSERVATIVE handling (`regime_hold`) allows no buy either: no new exposure, only reductions or holding. A buy
+against a short is an exit (it shrinks the position, as the gateway's REDUCING rule sees it): REDUCING and the hold
+let it through, cut to the cover (flip_cut), and the position sizing does not cut it.
 A buy is also cut to leave `keep` (the preset's cash reserve) in cash: the reserve only scaled the target weights, so
 positions held above target left the plan free to spend it. Sells are never forced to restore it, and a buy that
 covers a short (an exit) is not held back by it.
@@ -96,17 +98,17 @@ def simulate(actions: tuple[Action, ...], cash: float, positions: dict[str, floa
         if trading_state not in ("ACTIVE", "REDUCING"):
             skipped.append(f"{a.side} {a.symbol}: trading is {trading_state}, no orders")
             continue
-        if trading_state == "REDUCING" and a.side == BUY:
-            skipped.append(f"buy {a.symbol}: REDUCING allows only exits")
-            continue
-        if regime_hold and a.side == BUY:
-            skipped.append(f"buy {a.symbol}: the regime is uncertain, no new exposure")
-            continue
         position = held.get(a.symbol, 0.0)
+        covers = a.side == BUY and position < 0  # a buy against a short is an exit (flip_cut keeps it to the cover)
+        if a.side == BUY and not covers and (trading_state == "REDUCING" or regime_hold):
+            why = "REDUCING allows only exits" if trading_state == "REDUCING" else "the regime is uncertain, no new exposure"
+            skipped.append(f"buy {a.symbol}: {why}")
+            continue
         qty = min(a.qty, position) if a.side == SELL else a.qty
         qty, cut = cap_to_limits(a.side, qty, a.price, position, gross, equity, limits)
         note = f"cut to {qty:,.0f} by {cut}" if cut and qty < a.qty else ""
-        if a.side == BUY and size_caps is not None and size_caps.get(a.symbol, 0.0) < qty:
+        # the sizing sizes new exposure: a cover is not sized (its cap reads no short)
+        if a.side == BUY and not covers and size_caps is not None and size_caps.get(a.symbol, 0.0) < qty:
             qty, note = float(size_caps.get(a.symbol, 0.0)), "cut by the position sizing (ATR, Kelly, regime bias)"
         if (traded + qty * a.price) > max_turnover:
             qty, note = float(math.floor(max(0.0, max_turnover - traded) / a.price)), "cut by the plan's max turnover"

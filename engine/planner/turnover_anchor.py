@@ -23,7 +23,10 @@ from engine.planner.types import SELL, PlanResult, PlanStep, PortfolioState
 
 KINDS = ("at_most", "at_least")
 EXPLANATION = ("Conservative never trades more than Default would on the same portfolio, and Aggressive never "
-               "trades less: both are planned next to Default and their pick is limited by Default's turnover.")
+               "trades less: both are planned next to Default and their pick is limited by Default's turnover. "
+               "Conservative means fewer trades and longer holds, not a less risky end portfolio: on a fully invested "
+               "account its smaller turnover (and longer minimum hold) can sell less of the risk away than "
+               "Aggressive's plan does, so compare the plans' risk scores before sending.")
 
 
 class Plans(Protocol):

@@ -1,5 +1,8 @@
 """Eligibility: no sale before the minimum hold, no trade within the cooldown after the last trade of a
-symbol, no sale at a loss deeper than max_loss_to_sell."""
+symbol, no sale at a loss deeper than max_loss_to_sell. The minimum hold counts from when the position last went
+from zero to what it is now; a position read from the store always has that time (engine/planner/held_since.py: one
+the fills cannot date is taken as opened at the account's first sync, never as past the hold). `opened_at` None comes
+only from a what-if the trader typed (the CLI's positions CSV without its optional opened_at column): no hold."""
 from __future__ import annotations
 
 from engine.planner.context import PlanContext
