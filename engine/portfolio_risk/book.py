@@ -21,7 +21,7 @@ from engine.protocols import BarHistory
 from engine.store.models import BarRow, PositionRow
 from engine.trading.equity import latest_equity
 from engine.trading.marks import latest_closes, position_mark
-from engine.trading.orders import open_order_deltas
+from engine.trading.open_sides import open_order_sides, worst_qty
 
 _CACHE: OrderedDict[tuple[object, ...], ReturnsHistory] = OrderedDict()
 _CACHE_SIZE = 16
@@ -33,14 +33,16 @@ log = logging.getLogger(__name__)
 
 
 def read_book(session: Session, with_open_orders: bool = False, equity: float | None = None) -> Book:
-    """Positions (plus our open orders' remaining quantity when asked) at the last stored closes, a position
-    without a valid close at its broker market price, else its entry price (logged once per symbol and way);
-    `equity` when the caller already read it (else the newest account snapshot's)."""
+    """Positions at the last stored closes, a position without a valid close at its broker market price, else its
+    entry price (logged once per symbol and way); `equity` when the caller already read it (else the newest
+    account snapshot's). `with_open_orders`: each symbol at its worst case with our open orders
+    (engine/trading/open_sides.py): resting orders that add to |position| count as filled, resting exits do not,
+    since they may never fill."""
     rows = {p.symbol: p for p in session.scalars(_POSITIONS)}
     qty: dict[str, Decimal] = {s: p.qty for s, p in rows.items()}
     if with_open_orders:
-        for sym, delta in open_order_deltas(session).items():
-            qty[sym] = qty.get(sym, Decimal(0)) + delta
+        for sym, sides in open_order_sides(session).items():
+            qty[sym] = worst_qty(qty.get(sym, Decimal(0)), sides)
     held = sorted(s for s, q in qty.items() if q != 0)
     closes = latest_closes(session, held)
     marks = {s: position_mark(closes.get(s), rows.get(s)) for s in held}

@@ -2,7 +2,8 @@
 
 Called inside the gateway's order transaction after the per-order checks passed, with the facts
 it gathered and the limits of the parameter version its per-order checks used (one read:
-engine/trading/order_limits.py); the book includes our open orders (what the book becomes once they fill).
+engine/trading/order_limits.py); the book includes our open orders at their worst case (resting orders that add
+to a position count as filled, resting exits do not: they may never fill).
 """
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ def check_order(session: Session, f: OrderFacts, limits: PortfolioLimits | None 
     limits = limits or limits_for(session)
     if not limits.active:
         return None
-    before = read_book(session, with_open_orders=True, equity=float(f.equity))
-    after = before.with_order(f.symbol, float(f.signed_qty), float(price))
+    before = read_book(session, with_open_orders=True, equity=float(f.equity))  # each symbol at its worst case
+    held = float(before.qty[before.symbols.index(f.symbol)]) if f.symbol in before.symbols else 0.0
+    # the ordered symbol at its worst case once the order fills: never netted against a resting exit
+    after = before.with_order(f.symbol, float(f.worst_position(f.signed_qty)) - held, float(price))
     hist = history(session, after.symbols, limits.risk_lookback_bars, bars=bars)
     scenarios = user_scenarios(session) if limits.max_stress_loss_pct > 0 else []
 

@@ -21,13 +21,12 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.execution.native_cover import Release, release_native, reprotect
 from engine.execution.throttle import ThrottleConfig, ThrottleRefused, bucket_for
-from engine.lease import check_fence, require_lease
+from engine.lease import check_fence, fence_of, require_lease
 from engine.market.market_clock import market_clock_of
 from engine.portfolio_risk.check import check_order as portfolio_check
 from engine.protocols import ControlContext
-from engine.store.models import OrderRow, PositionRow
+from engine.store.models import OrderRow
 from engine.trading import state as trading_state
-from engine.trading.account_flags import read_account_flags
 from engine.trading.brokers.base import (
     BrokerError,
     BrokerNotSent,
@@ -39,13 +38,12 @@ from engine.trading.brokers.base import (
     OrderStatus,
     OrderType,
 )
-from engine.trading.equity import read_marks
 from engine.trading.halt_after_send import cancel_if_halted
-from engine.trading.instruments import index_is_tradable, instrument_kind, source_index_symbol
+from engine.trading.instruments import index_is_tradable, source_index_symbol
 from engine.trading.intent import OrderIntent
-from engine.trading.marks import latest_closes, projected_gross, symbol_data_time
+from engine.trading.order_facts import gather_facts, lock_state
 from engine.trading.order_limits import WindowStart, order_limits, record_refusal, window_start
-from engine.trading.orders import apply_broker_order, open_order_deltas
+from engine.trading.orders import apply_broker_order
 from engine.trading.reject_reasons import failure_reason, reached_broker
 from engine.trading.risk import FLATTEN_ORIGINS, OrderFacts, RiskRejection, check_trading_state, run_checks
 from engine.trading.risk_limits import RiskLimits, active_limits
@@ -76,39 +74,6 @@ def client_order_id_for(origin: str, idempotency_key: str, symbol: str, side: Or
     """Deterministic: the same intent retried gets the same id, so the broker never sees a duplicate."""
     digest = hashlib.sha256(f"{origin}|{idempotency_key}|{symbol}|{OrderSide(side).value}".encode()).hexdigest()
     return f"rd-{digest[:32]}"
-
-
-def _lock_state(session: Session, now: datetime) -> trading_state.StateSnapshot:
-    try:
-        return trading_state.current(session, lock=True)
-    except LookupError:  # a fresh store: the state row appears with its initial value
-        trading_state.ensure_state(session, now)
-        return trading_state.current(session, lock=True)
-
-
-def gather_facts(session: Session, intent: OrderIntent, actor: str, origin: str, now: datetime,
-                 wall_clock_bars: bool = True, index_symbol: str | None = None,
-                 index_tradable: bool = False) -> OrderFacts:
-    """Read, in the caller's transaction, every fact the checks need (state locked first).
-
-    `index_symbol`: the market source's index, refused like any instrument the store records as an index."""
-    state = _lock_state(session, now).state
-    rows = {p.symbol: p for p in session.scalars(select(PositionRow))}
-    positions = {s: p.qty for s, p in rows.items()}
-    deltas = open_order_deltas(session)
-    symbols = set(positions) | set(deltas) | {intent.symbol}
-    closes = latest_closes(session, symbols)
-    gross, unpriced = projected_gross(symbols, positions, deltas, closes, rows)
-    marks = read_marks(session)
-    last, position = closes.get(intent.symbol), positions.get(intent.symbol, Decimal(0))
-    return OrderFacts(
-        state=state, symbol=intent.symbol, side=OrderSide(intent.side), qty=intent.qty,
-        order_type=OrderType(intent.order_type), limit_price=intent.limit_price, origin=origin, actor=actor, now=now,
-        last_price=last[0] if last else None, last_data_at=symbol_data_time(session, last[1] if last else None, now, wall_clock_bars),
-        position_qty=position, projected_qty=position + deltas.get(intent.symbol, Decimal(0)),
-        equity=marks.equity, start_of_day_equity=marks.start_of_day, peak_equity=marks.peak, gross_exposure=gross,
-        instrument_kind=instrument_kind(session, intent.symbol, index_symbol), index_tradable=index_tradable,
-        unpriced=unpriced, account=read_account_flags(session))
 
 
 def _result(row: OrderRow, duplicate: bool = False, check: str | None = None) -> GatewayResult:
@@ -177,7 +142,7 @@ def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor
     `now` is the wall clock (audit, state changes, data freshness); `at` the market clock the order row carries."""
     with ctx.store.write() as s:
         epoch = check_fence(s, ctx)  # an engine records an order only under the lease epoch it holds (engine/lease.py)
-        _lock_state(s, now)  # first: concurrent gateways queue here, so the dedupe below sees committed rows
+        lock_state(s, now)  # first: concurrent gateways queue here, so the dedupe below sees committed rows
         existing = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one_or_none()
         chosen = order_limits(s, limits, param_version_id)  # after the lock: the version committed before us
         limits = chosen.risk
@@ -226,6 +191,18 @@ def _halted(ctx: ControlContext, facts: OrderFacts) -> str | None:
     return None if no is None else f"trading was halted while the order was being sent ({no.reason})"
 
 
+def _lapsed(ctx: ControlContext, coid: str, seen: list[str]) -> str | None:
+    """The lease asked again right before the broker's POST: an engine that stalled after the first check
+    (native-stop cancels, a slow clock read, a retry's wait) past its lease sends nothing; noted in `seen`."""
+    fence = fence_of(ctx)
+    if fence is None or fence.surely_held():
+        return None
+    why = (f"this engine's lease may have lapsed before order {coid} reached the broker (it stalled after "
+           "recording it); another engine may lead now, so nothing was sent")
+    seen.append(why)
+    return why
+
+
 def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
           intent: OrderIntent | None = None, facts: OrderFacts | None = None) -> GatewayResult:
     tif, stop, trail = (intent.time_in_force, intent.stop_price, intent.trail_percent) if intent else ("day", None, None)
@@ -236,12 +213,19 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
     # leader's sync to close ("never received") instead of sending it
     require_lease(ctx, f"sending order {row.client_order_id}")
     release = Release()
+    lapsed: list[str] = []  # why the lease refused the send, once it did
+
+    def last_check() -> str | None:  # right before each POST attempt (Alpaca's retries too): lease, then state
+        why = _lapsed(ctx, row.client_order_id, lapsed)
+        return why if why is not None or facts is None else _halted(ctx, facts)
     try:
         release = release_native(ctx, request, actor)  # native stops holding its shares: canceled, re-placed below
         if release.refused is not None:  # a native stop filled first (or would not cancel): nothing is sent
             raise BrokerNotSent(release.refused)
-        checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: state re-read right before its POST
-        order: BrokerOrder | None = (checked(ctx.broker, request, lambda: _halted(ctx, facts)) if checked and facts
+        checked = getattr(type(ctx.broker), "submit_checked", None)  # Alpaca: asks right before each POST attempt
+        if checked is None and (why := _lapsed(ctx, row.client_order_id, lapsed)) is not None:
+            raise BrokerNotSent(why)  # the lease again, after the native-stop cancels, right before the send
+        order: BrokerOrder | None = (checked(ctx.broker, request, last_check) if checked is not None
                                      else ctx.broker.submit_order(request))
         if order is not None and facts is not None:  # a HALT committed while the POST was on the wire
             order = cancel_if_halted(ctx.broker, order, lambda: _halted(ctx, facts))
@@ -275,6 +259,8 @@ def _send(ctx: ControlContext, row: OrderRow, actor: str, limits: RiskLimits,
             s.flush()
             rejection_trigger(s, now, limits, since=since)
         result = _result(stored, check="broker" if OrderStatus(stored.status) is OrderStatus.REJECTED else None)
+    if lapsed:  # refused for its lease, the reason stored above: this engine steps down (raises FencedOut)
+        require_lease(ctx, f"sending order {row.client_order_id} ({lapsed[0]})")
     reprotect(ctx, release, actor, submit, exit_live=result.accepted)  # the exit's row says what it is now
     return result
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.store.keyvalue import MARKET_DATA_KEY  # {"ts": iso} written by the market job
 from engine.store.models import BarRow, KeyValue, PositionRow
+from engine.trading.open_sides import NONE_OPEN, OpenSides, worst_qty
 
 
 def valid_price(price: Decimal | None) -> TypeGuard[Decimal]:
@@ -99,14 +100,16 @@ def symbol_data_time(session: Session, bar_ts: datetime | None, now: datetime, w
     return None if bar_ts is None or not wall_clock_bars else min(bar_ts, now)
 
 
-def projected_gross(symbols: set[str], positions: dict[str, Decimal], deltas: dict[str, Decimal],
+def projected_gross(symbols: set[str], positions: dict[str, Decimal], sides: dict[str, OpenSides],
                     closes: dict[str, tuple[Decimal, datetime]], rows: dict[str, PositionRow],
                     ) -> tuple[Decimal, tuple[str, ...]]:
     """Projected gross exposure, each symbol at its last close, else its position row's market or entry price
-    (a position bought outside the bar universe still counts); and the symbols with no price at all."""
+    (a position bought outside the bar universe still counts); and the symbols with no price at all.
+    Each symbol counts its worst case (engine/trading/open_sides.py): a resting exit may never fill, so it is not
+    netted against the position or against resting orders that add to it."""
     gross, unpriced = Decimal(0), []
     for s in sorted(symbols):
-        size = abs(positions.get(s, Decimal(0)) + deltas.get(s, Decimal(0)))
+        size = abs(worst_qty(positions.get(s, Decimal(0)), sides.get(s, NONE_OPEN)))
         if size == 0:
             continue
         mark = position_mark(closes.get(s), rows.get(s))

@@ -55,6 +55,8 @@ class OrderFacts:
     index_tradable: bool = False  # the source's index is a traded instrument (Alpaca's SPY), not a quoted series
     unpriced: tuple[str, ...] = ()  # held (or ordered) symbols with no valid price: gross exposure is unknown
     account: AccountFlags | None = None  # the broker account's flags as last synced; None = no restriction known
+    open_buys: Decimal = ZERO  # the unfilled rest of our open buys of the symbol (in projected_qty)
+    open_sells: Decimal = ZERO  # and of our open sells: resting orders that may never fill
 
     @property
     def signed_qty(self) -> Decimal:
@@ -64,6 +66,14 @@ class OrderFacts:
     def reduces(self) -> bool:
         """True when the order only shrinks the position (now and once open orders fill) and never flips it."""
         return _reduces(self.position_qty, self.signed_qty) and _reduces(self.projected_qty, self.signed_qty)
+
+    def worst_position(self, delta: Decimal = ZERO) -> Decimal:
+        """The signed position (+ delta) of largest size any fill of the resting orders can reach
+        (engine/trading/open_sides.py): resting orders adding to the size count as filled, those reducing it
+        may never fill, so they do not count."""
+        high = self.projected_qty + self.open_sells + delta  # every resting buy filled, no resting sell
+        low = self.projected_qty - self.open_buys + delta  # every resting sell filled, no resting buy
+        return high if abs(high) >= abs(low) else low
 
     @property
     def ref_price(self) -> Decimal | None:
@@ -144,14 +154,38 @@ def check_price_collar(f: OrderFacts, limits: RiskLimits) -> RiskRejection | Non
 
 def check_no_flip(f: OrderFacts) -> RiskRejection | None:
     """One order never turns a long into a short or back (a fat finger's classic: sell 1,500 holding 688).
-    Closing and opening are two decisions, as at Alpaca, which refuses to sell more than a long holds."""
+    Closing and opening are two decisions, as at Alpaca, which refuses to sell more than a long holds.
+    Nor do several: a sell is judged against the long less our resting sells (a cover against the short less our
+    resting buys), since all of them may fill, so a flip split across orders is refused too."""
+    resting = f.open_sells if f.side is OrderSide.SELL else f.open_buys
+    if resting > 0 and (split := _split_flip(f, resting)) is not None:
+        return split  # said with the resting orders that make it a flip
     before, after = f.projected_qty, f.projected_qty + f.signed_qty
-    if before == 0 or after == 0 or (before > 0) == (after > 0):
+    if before != 0 and after != 0 and (before > 0) != (after > 0):
+        held, then = ("long", "short") if before > 0 else ("short", "long")
+        return RiskRejection("position_flip", f"{f.side} {f.qty} {f.symbol} would turn the {held} {abs(before)} "
+                             f"(open orders included) into a {then} {abs(after)} in one order; close the position "
+                             f"first ({f.side} {abs(before)}), then open the {then} with an order of its own")
+    return _split_flip(f, resting)
+
+
+def _split_flip(f: OrderFacts, resting: Decimal) -> RiskRejection | None:
+    """The held position against this order plus our `resting` orders on the same side (all may fill)."""
+    closing = (f.side is OrderSide.SELL and f.position_qty > 0) or (f.side is OrderSide.BUY and f.position_qty < 0)
+    free = abs(f.position_qty) - resting  # what the resting orders on this side leave to close
+    if not closing or f.qty <= free:
         return None
-    held, then = ("long", "short") if before > 0 else ("short", "long")
-    return RiskRejection("position_flip", f"{f.side} {f.qty} {f.symbol} would turn the {held} {abs(before)} (open "
-                         f"orders included) into a {then} {abs(after)} in one order; close the position first "
-                         f"({f.side} {abs(before)}), then open the {then} with an order of its own")
+    held, then = ("long", "short") if f.position_qty > 0 else ("short", "long")
+    verb = "sold" if f.side is OrderSide.SELL else "bought"
+    return RiskRejection("position_flip", f"{f.side} {f.qty} {f.symbol} with {_n(resting)} already resting on the "
+                         f"same side would turn the {held} {_n(abs(f.position_qty))} into a {then} {_n(f.qty - free)} "
+                         f"once all fill; at most {_n(max(free, ZERO))} more may be {verb}: cancel or change the "
+                         f"resting orders first, then open the {then} with an order of its own")
+
+
+def _n(x: Decimal) -> str:
+    """A quantity as a trader writes it (the store's numeric scale dropped: 67, not 67.00000000)."""
+    return f"{x.normalize():f}"
 
 
 def check_account_open(f: OrderFacts) -> RiskRejection | None:
@@ -204,7 +238,7 @@ def check_position_limit(f: OrderFacts, limits: RiskLimits) -> RiskRejection | N
     price = f.ref_price
     if price is None:
         return None
-    after = abs(f.projected_qty + f.signed_qty) * price
+    after = abs(f.worst_position(f.signed_qty)) * price  # resting exits may never fill: not netted against this order
     if after > limits.max_position_notional:
         return RiskRejection("max_position_notional", f"{f.symbol} position would be worth {after:.2f}, above the "
                              f"per-symbol limit {limits.max_position_notional}")
@@ -215,7 +249,7 @@ def check_gross_exposure(f: OrderFacts, limits: RiskLimits) -> RiskRejection | N
     price = f.ref_price
     if price is None or f.equity is None:
         return _no_account("gross exposure")
-    increase = max(ZERO, abs(f.projected_qty + f.signed_qty) - abs(f.projected_qty)) * price
+    increase = max(ZERO, abs(f.worst_position(f.signed_qty)) - abs(f.worst_position())) * price  # gross_exposure is the worst case too
     cap = f.equity * limits.max_gross_exposure_pct / HUNDRED
     if f.gross_exposure + increase > cap:
         return RiskRejection("max_gross_exposure", f"gross exposure would reach {(f.gross_exposure + increase):.2f}, "

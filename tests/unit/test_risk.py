@@ -133,20 +133,25 @@ def test_missing_account_refuses_new_exposure_with_advice():
     (OrderSide.SELL, D(688), D(688), D(688), None),  # closes exactly
     (OrderSide.SELL, D(100), D(688), D(688), None),  # reduces
     (OrderSide.SELL, D(100), D(0), D(0), None),  # a short from flat is a decision of its own: allowed
-    (OrderSide.SELL, D(100), D(688), D(-50), None),  # an open sell already closes it: this adds to the short
-    (OrderSide.SELL, D(100), D(688), D(50), "the long 50 (open orders included) into a short 50"),
+    # our resting sells (688 - projected) may all fill: a sell is judged against what they leave of the long
+    (OrderSide.SELL, D(100), D(688), D(-50), "with 738 already resting on the same side would turn the long 688 into "
+                                             "a short 150 once all fill; at most 0 more may be sold"),
+    (OrderSide.SELL, D(100), D(688), D(50), "with 638 already resting on the same side would turn the long 688 into a "
+                                            "short 50 once all fill; at most 50 more may be sold"),
+    (OrderSide.SELL, D(50), D(688), D(50), None),  # exactly what the resting sells leave
     (OrderSide.BUY, D(300), D(-200), D(-200), "the short 200 (open orders included) into a long 100"),
     (OrderSide.BUY, D(200), D(-200), D(-200), None),  # covers exactly
 ])
 def test_one_order_never_flips_a_position(side: OrderSide, qty: Decimal, position: Decimal, projected: Decimal,
                                           refused: str | None) -> None:
-    got = run_checks(facts(side=side, qty=qty, position_qty=position, projected_qty=projected, last_price=D(10)),
-                     dataclasses.replace(LIMITS, max_order_qty=D(10_000)))
+    resting = {"open_sells": max(D(0), position - projected), "open_buys": max(D(0), projected - position)}
+    got = run_checks(facts(side=side, qty=qty, position_qty=position, projected_qty=projected, last_price=D(10),
+                           **resting), dataclasses.replace(LIMITS, max_order_qty=D(10_000)))
     if refused is None:
         assert got is None
     else:
         assert got is not None and got.check == "position_flip" and refused in got.reason
-        assert "close the position first" in got.reason
+        assert "close the position first" in got.reason or "cancel or change the resting orders first" in got.reason
 
 
 @pytest.mark.parametrize("bad", [D(0), D(-1), D("NaN"), D("Infinity")])
