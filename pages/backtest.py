@@ -187,7 +187,7 @@ def start_run(n: int | None, *rest: Any):
         return no_update, dbc.Alert(str(exc), color="warning", id=ids.ERROR)
     run_id = runs.create_run(ctx.store, built.spec, author=web_actor(), data_source=built.data_source,
                              name=str(form.get("name") or ""), param_version_id=built.version_id)
-    return {"run_id": run_id}, html.Span(f"run #{run_id} started…", className="text-muted")
+    return {"run_id": run_id, **jobs.pin(built)}, html.Span(f"run #{run_id} started…", className="text-muted")
 
 
 @dash.callback(
@@ -204,7 +204,8 @@ def start_run(n: int | None, *rest: Any):
 )
 @requires(Role.TRADER)
 def run_job(set_progress, job: dict | None, *rest: Any):
-    """In a background process: rebuild the same spec from the same form and run the recorded backtest."""
+    """In a background process: rebuild the same spec from the same form, with the parameters fixed at the click
+    (the job's data), and run the recorded backtest."""
     if not isinstance(job, dict) or not isinstance(job.get("run_id"), int):
         return no_update, no_update
     form, upload, edits = _form(*rest[:-2]), rest[-2] if isinstance(rest[-2], dict) else None, rest[-1]
@@ -213,9 +214,8 @@ def run_job(set_progress, job: dict | None, *rest: Any):
     set_progress((1, "loading the market data…"))
     try:
         with job_store() as store:
-            built = jobs.build_spec(form, upload, store, data.job_settings(), edits)
-            outcome = jobs.execute(run_id, built, store,
-                                   lambda f, text: set_progress((max(1.0, 100 * f), text)))
+            outcome = jobs.run_pinned(run_id, job, form, upload, store, data.job_settings(), edits,
+                                      lambda f, text: set_progress((max(1.0, 100 * f), text)))
     except BacktestCancelled as exc:
         return dbc.Alert(str(exc), color="secondary", id=ids.CANCELLED), {"run": run_id}
     except BacktestError as exc:

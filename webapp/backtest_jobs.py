@@ -36,6 +36,7 @@ from engine.backtest.inputs import (
 from engine.backtest.outputs import compute
 from engine.backtest.runner import run_backtest
 from engine.backtest.upload import frames_from_upload
+from engine.params import ParamSet, default_params
 from engine.params.versions import active_params
 from engine.planner.api import load_preset
 from engine.settings import PROJECT_ROOT, Settings
@@ -103,6 +104,10 @@ class Built:
     spec: BacktestSpec
     data_source: str
     version_id: int | None
+    base_version_id: int | None = None  # pending edits: the version they were written over
+
+
+Pinned = Mapping[str, Any] | None  # pin(built) at the click, read back in the job; None: resolve "active" now
 
 
 def _frames(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings,
@@ -127,40 +132,58 @@ def _frames(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: St
     return frames, "stored", "stored history", index, None
 
 
-def _pending(store: Store, edits: Any) -> tuple[Any, str]:
+def _active(store: Store, pinned: Pinned) -> ParamSet:
+    """The active version; in the job, the one that was active at the click (`pinned`), never a later one."""
+    if pinned is None:
+        with store.read() as s:
+            return active_params(s)
+    version_id = pinned.get("version_id")
+    if version_id is None:  # nothing was applied at the click: the schema defaults ran then and run now
+        return default_params()
+    if not isinstance(version_id, int) or isinstance(version_id, bool):
+        raise BacktestError("the run's parameter version is unreadable; start it again")
+    try:
+        return params_from_version(store, version_id)
+    except BacktestError as exc:
+        raise BacktestError(f"the parameter version {version_id} this run was started with can no longer be read "
+                            f"({exc}); start it again") from None
+
+
+def _pending(store: Store, edits: Any, pinned: Pinned = None) -> tuple[Any, str, int | None]:
     """The Parameters page's pending edits written over the active version (validated as a whole)."""
     pending = merge_edits(edits if isinstance(edits, Mapping) else None)
     if not pending:
         raise BacktestError("there are no pending edits on the Parameters page; edit a value there first")
-    with store.read() as s:
-        base = active_params(s)
+    base = _active(store, None if pinned is None else {"version_id": pinned.get("base_version_id")})
     try:
         params = apply_edits(base, pending)
     except WhatIfError as exc:
         raise BacktestError(str(exc)) from None
-    return params, f"{len(pending)} pending edit(s) over version {base.version_id or 'defaults'}"
+    return params, f"{len(pending)} pending edit(s) over version {base.version_id or 'defaults'}", base.version_id
 
 
-def _params(version: Any, store: Store, edits: Any) -> tuple[Any, str]:
-    """The chosen parameters and their label: the active version, a stored one, or the pending edits."""
+def _params(version: Any, store: Store, edits: Any, pinned: Pinned = None) -> tuple[Any, str, int | None]:
+    """The chosen parameters, their label and the version pending edits go over (else None): the active
+    version, a stored one, or the pending edits.
+    `pinned`: the job's record of what was active at the click (pin), so a version applied since is not run."""
     if version == "pending":
-        return _pending(store, edits)
+        return _pending(store, edits, pinned)
     if version in (None, "", "active"):
-        with store.read() as s:
-            params = active_params(s)
-        return params, f"version {params.version_id} (active)" if params.version_id else "schema defaults"
+        params = _active(store, pinned)
+        return params, f"version {params.version_id} (active)" if params.version_id else "schema defaults", None
     try:
         version_id = parse_id(version, "the parameter version", "version")
     except FormIdError as exc:
         raise BacktestError(str(exc)) from None
-    return params_from_version(store, version_id), f"version {version_id}"
+    return params_from_version(store, version_id), f"version {version_id}", None
 
 
 def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store: Store, settings: Settings,
-               edits: Any = None) -> Built:
+               edits: Any = None, pinned: Pinned = None) -> Built:
     """Validate the form and load its data; BacktestError names the field or the file that is wrong.
 
-    `edits`: the Parameters page's pending edits, used when the form's version is "pending"."""
+    `edits`: the Parameters page's pending edits, used when the form's version is "pending"; `pinned`: in the
+    job, the parameters fixed at the click (pin(built)): the job runs exactly those."""
     start = parse_date(form.get("start"), "start")
     end = parse_date(form.get("end"), "end", end_of_day=True)
     if start is not None and end is not None and start > end:  # before any data is read: every source says this
@@ -168,23 +191,42 @@ def build_spec(form: Mapping[str, Any], upload: Mapping[str, Any] | None, store:
                             "enter an end on or after the start")
     cash = parse_cash(form.get("cash"))
     frames, source, data_label, index, vol = _frames(form, upload, store, settings, start, end)
-    params, label = _params(form.get("version"), store, edits)
+    params, label, base = _params(form.get("version"), store, edits, pinned)
     preset_name = str(form.get("preset") or "default")[:80]
     regime_presets = regime_table_presets(store) if preset_name == TABLE else {}
     preset = load_preset("default") if preset_name == TABLE else preset_by_name(preset_name, store)
     spec = BacktestSpec(frames=frames, index_symbol=index or default_index(frames), params=params, preset=preset,
                         cash=cash, start=start, end=end, data_label=data_label, params_label=label,
                         regime_presets=regime_presets, vol_index=vol)
-    return Built(spec, source, params.version_id)
+    return Built(spec, source, params.version_id, base)
 
 
-def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, str], None]) -> str:
-    """Run a recorded backtest, storing progress and its result; returns the outcome line."""
+def pin(built: Built) -> dict[str, Any]:
+    """What the job must run, fixed at the click: the version (or the base of pending edits) and the
+    parameters' content hash; it travels in the job's data with the run id."""
+    return {"version_id": built.version_id, "base_version_id": built.base_version_id,
+            "params_hash": built.spec.params.content_hash}
+
+
+def matches(row: runs.RunSummary, built: Built, pinned: Pinned = None) -> None:
+    """BacktestError unless `built` is what run `row` recorded at the click: data, cash and parameters."""
+    if row.data_label != built.spec.data_label or row.cash != built.spec.cash:
+        raise BacktestError(f"backtest run {row.id} does not match the form any more; start it again")
+    if row.param_version_id != built.version_id or row.params_label != built.spec.params_label:
+        raise BacktestError(f"backtest run {row.id} was started with {row.params_label}, but the job would run "
+                            f"{built.spec.params_label}; start it again")
+    if pinned is not None and pinned.get("params_hash") != built.spec.params.content_hash:
+        raise BacktestError(f"backtest run {row.id}: the parameters changed since it was started; start it again")
+
+
+def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, str], None],
+            pinned: Pinned = None) -> str:
+    """Run a recorded backtest, storing progress and its result; returns the outcome line. `pinned`: the
+    parameters fixed at the click (pin); the job refuses to run any others."""
     row = runs.get_run(store, run_id)
     if row.status != "running":
         raise BacktestError(f"backtest run {run_id} is {row.status}" + (f" ({row.message})" if row.message else ""))
-    if row.data_label != built.spec.data_label or row.cash != built.spec.cash:
-        raise BacktestError(f"backtest run {run_id} does not match the form any more; start it again")
+    matches(row, built, pinned)
     last = [0.0]
 
     def report(done: int, total: int) -> None:
@@ -213,8 +255,22 @@ def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, 
         runs.fail_run(store, run_id, f"the backtest failed: {type(exc).__name__}: {exc}")
         raise BacktestError(f"the backtest failed: {type(exc).__name__}: {exc}") from exc
     outcome = f"run #{run_id}: {result.bars:,} bars, {len(result.orders)} orders, {len(result.fills)} fills"
-    why = nothing_to_trade(built.spec.frames, built.spec.index_symbol)
+    why = "; ".join(filter(None, (nothing_to_trade(built.spec.frames, built.spec.index_symbol), *result.notes)))
     return f"{outcome} ({why})" if why else outcome
+
+
+def run_pinned(run_id: int, pinned: Mapping[str, Any], form: Mapping[str, Any], upload: Mapping[str, Any] | None,
+               store: Store, settings: Settings, edits: Any, progress: Callable[[float, str], None]) -> str:
+    """The background job: rebuild the spec with the parameters fixed at the click and run the recorded
+    run; a refusal (that version deleted, the form changed) ends the run as failed with the reason."""
+    try:
+        built = build_spec(form, upload, store, settings, edits, pinned)
+        matches(runs.get_run(store, run_id), built, pinned)
+    except BacktestError as exc:
+        if runs.get_run(store, run_id).status == "running":
+            runs.fail_run(store, run_id, str(exc))
+        raise
+    return execute(run_id, built, store, progress, pinned)
 
 
 def nothing_to_trade(frames: Mapping[str, Any], index_symbol: str) -> str | None:

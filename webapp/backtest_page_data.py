@@ -107,7 +107,9 @@ def run_view(store: Store, run_id: int) -> bv.RunView:
 
 
 def _definitions(metrics: dict[str, Any]) -> dict[str, str]:
-    return definitions_for(float(metrics.get("periods_per_year") or 252.0), float(metrics.get("risk_free") or 0.0))
+    days = metrics.get("days_per_year")  # absent from runs stored before the market's calendar was read
+    return definitions_for(float(metrics.get("periods_per_year") or 252.0), float(metrics.get("risk_free") or 0.0),
+                           days=float(days) if isinstance(days, int | float) else None)
 
 
 def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:

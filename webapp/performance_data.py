@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.analytics import definitions_for, round_trips
 from engine.analytics.grid import ReturnGrid
-from engine.analytics.periods import DAY_MINUTES
+from engine.analytics.periods import CALENDAR_DAYS, DAY_MINUTES, TRADING_DAYS, days_per_year
 from engine.analytics.solvency import metrics_with_note
 from engine.market.exchange import MarketCalendar, settings_calendar_and_warning
 from engine.params.versions import active_params
@@ -138,16 +138,19 @@ def daily_label(calendar: MarketCalendar | None) -> str:
 
 
 def build_view(session: Session, start: datetime | None, end: datetime | None,
-               session_mins: float | None = None, calendar: MarketCalendar | None = None) -> PerformanceView | None:
+               session_mins: float | None = None, calendar: MarketCalendar | None = None,
+               days: float | None = None) -> PerformanceView | None:
     """Everything the page shows for [start, end]; None when no account snapshot lies in it.
     `session_mins`: the market's trading session when known (see market_session_minutes), else read from the data;
-    `calendar`: the market's timezone and exchange (its days are the daily grid's), UTC without one."""
+    `calendar`: the market's timezone and exchange (its days are the daily grid's), UTC without one;
+    `days`: the market's trading days a year when known (market_days_per_year), else year_days decides."""
     span = pq.account_range(session, start, end)
     on_grid = grid_equity(session, start, end, calendar, session_mins) if span is not None else None
     if span is None or on_grid is None:
         return None
     sample = pq.account_sample(session, start, end, SAMPLE_POINTS, span)
-    grid, equity, gross = on_grid.grid, on_grid.equity, on_grid.gross
+    equity, gross = on_grid.equity, on_grid.gross
+    grid = on_grid.grid.in_market_year(days if days is not None else year_days(calendar, equity))
     fills = pq.fills_frame(session, None, end)  # from the start: a trip in range may have opened before it
     trips = round_trips(fills)
     if start is not None and len(trips):
@@ -164,6 +167,7 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
         cagr = metrics.get("cagr")
         metrics["calmar"] = float(cagr) / -exact if isinstance(cagr, float) and exact < 0 else None
     metrics["return_frequency"] = grid.label
+    metrics["days_per_year"] = grid.days_per_year
     count, commission = pq.fill_totals(session, start, end)
     marks = read_marks(session)
     return PerformanceView(
@@ -207,6 +211,25 @@ def market_session_minutes(settings: Settings) -> float | None:
     return None
 
 
+def market_days_per_year(settings: Settings) -> float | None:
+    """The market's trading days a year: the simulated market trades every day (365, weekends included),
+    Alpaca's US equities the XNYS sessions (252); CSV replays: see year_days."""
+    if settings.market_source == MarketSourceName.SIMULATED:
+        return float(CALENDAR_DAYS)
+    if settings.market_source == MarketSourceName.ALPACA:
+        return float(TRADING_DAYS)
+    return None
+
+
+def year_days(calendar: MarketCalendar | None, equity: pd.Series) -> float:
+    """Trading days a year when the market source does not say: an exchange calendar's sessions (252, weekend
+    snapshots count for the next session), else the periods the grid counts: 365 when the closes fall on
+    Saturdays and Sundays (each calendar day is a period), 252 otherwise (periods.days_per_year)."""
+    if calendar is not None and calendar.exchange:
+        return float(TRADING_DAYS)
+    return days_per_year(pd.DatetimeIndex(equity.index))
+
+
 def market_calendar(session: Session, settings: Settings) -> MarketCalendar | None:
     """The market's calendar (timezone, exchange) as the other pages read it; None (UTC) when unreadable."""
     try:
@@ -222,7 +245,8 @@ def performance_view(start_day: str | None, end_day: str | None) -> PerformanceV
     with ctx.store.read() as session:  # its own read: a failed parameter read leaves nothing half done
         calendar = market_calendar(session, ctx.settings)
     with ctx.store.read() as session:
-        return build_view(session, start, end, market_session_minutes(ctx.settings), calendar)
+        return build_view(session, start, end, market_session_minutes(ctx.settings), calendar,
+                          market_days_per_year(ctx.settings))
 
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)

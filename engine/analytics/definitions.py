@@ -47,8 +47,12 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "trades": "Number of closed round trips.",
     "fills": "Number of fills.",
     "commission": "Commission paid: sum over all fills.",
-    "periods_per_year": "Return periods a year used to annualise: 252 for daily bars, 252 x session minutes / "
-                        "bar minutes for intraday bars.",
+    "periods_per_year": "Return periods a year used to annualise: the market's trading days a year for daily "
+                        "bars, those days x session minutes / bar minutes for intraday bars, 52 for weekly and 12 "
+                        "for monthly bars.",
+    "days_per_year": "The market's trading days a year, from its calendar: 252 sessions for an exchange, 365 days "
+                     "for a market that trades every day (its data has Saturdays and Sundays: the simulated "
+                     "market, crypto).",
     "risk_free": "Annual risk-free rate used by Sharpe and Sortino.",
     "per_regime.time_share": "Share of {bars} whose return was earned while this regime was in force (the regime "
                              "known at the start of the {bar}).",
@@ -59,8 +63,10 @@ METRIC_DEFINITIONS: dict[str, str] = {
 }
 
 
-def definitions_for(periods_per_year: float, risk_free: float, grid: ReturnGrid | None = None) -> dict[str, str]:
+def definitions_for(periods_per_year: float, risk_free: float, grid: ReturnGrid | None = None,
+                    days: float | None = None) -> dict[str, str]:
     """METRIC_DEFINITIONS with the annualisation factor and risk-free rate written in.
+    `days`: a backtest's market trading days a year (metrics "days_per_year"): the factor's derivation is stated.
 
     `grid`: the regular grid the returns were measured on (the live account); its period replaces 'bar', the
     return-periods definition states the grid and its factor, and 'return_frequency' defines the grid; without
@@ -74,8 +80,12 @@ def definitions_for(periods_per_year: float, risk_free: float, grid: ReturnGrid 
     out = {k: v.format(**values) for k, v in METRIC_DEFINITIONS.items()}
     if grid is None:
         out["return_frequency"] = RETURNS
+        if days is not None and days > 0 and periods_per_year >= days:
+            out["periods_per_year"] += (f" Here {periods_per_year:g} = {days:g} trading days a year x "
+                                        f"{periods_per_year / days:g} bars a trading day.")
     else:
         out["periods_per_year"] = (f"Return periods a year used to annualise the returns on {grid.label}: "
                                    f"{periods_per_year:g} ({grid.factor_text}).")
+        out["days_per_year"] += f" Here {grid.days_per_year:g}."
         out["return_frequency"] = grid.describe()
     return out

@@ -6,9 +6,10 @@ quantstats/empyrical users expect: one return per period of a regular grid, clos
 the number of such periods in a year (periods.py conventions):
 
 - the grid is chosen by how much history there is: DAILY closes once the snapshots cover
-  DAILY_MIN_SESSIONS trading sessions (252 a year); HOURLY closes once they cover HOURLY_MIN_HOURS clock
-  hours (252 x the clock hours a session touches, ceil(session minutes / 60), a year: 7 for XNYS's 390
-  minutes); MINUTE closes before that (252 x session minutes a year);
+  DAILY_MIN_SESSIONS trading sessions (the market's trading days a year: 252 for an exchange, 365 for a
+  market that trades every day); HOURLY closes once they cover HOURLY_MIN_HOURS clock hours (days x the clock
+  hours a session touches, ceil(session minutes / 60), a year: 252 x 7 for XNYS's 390 minutes, 365 x 24 round
+  the clock); MINUTE closes before that (days x session minutes a year);
 - periods are counted in the market's timezone: a day is a trading day there (with an exchange calendar a
   weekend or holiday snapshot belongs to the next session, as the daily-loss day does), an hour a clock hour
   there (the same as a UTC hour unless the zone's offset is not whole hours);
@@ -25,13 +26,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from engine.analytics.periods import DAY_MINUTES, TRADING_DAYS, session_minutes
+from engine.analytics.periods import CALENDAR_DAYS, DAY_MINUTES, TRADING_DAYS, session_minutes
 from engine.analytics.round_trips import MetricsError
 
 DAILY_MIN_SESSIONS = 30  # a month of sessions: enough daily returns for a daily volatility
@@ -51,6 +52,12 @@ class ReturnGrid:
     periods_per_year: float
     timezone: str = "UTC"
     session_minutes: float | None = None  # intraday grids: the trading session the factor counts
+    days_per_year: float = float(TRADING_DAYS)  # the market's trading days a year (365: it trades every day)
+
+    def in_market_year(self, days: float) -> ReturnGrid:
+        """The same grid annualised by a market with `days` trading days a year (periods a day kept)."""
+        return replace(self, periods_per_year=self.periods_per_year / self.days_per_year * float(days),
+                       days_per_year=float(days))
 
     @property
     def unit(self) -> str:
@@ -68,13 +75,14 @@ class ReturnGrid:
     @property
     def factor_text(self) -> str:
         """How the annualisation factor was reached, e.g. '252 x 1440 session minutes / 60 = 6048'."""
+        days = f"{self.days_per_year:g}"
         if self.kind == "daily":
-            return f"{TRADING_DAYS} trading days"
+            return f"{days} trading days" + (" (the market trades every day)" if self.days_per_year == CALENDAR_DAYS else "")
         minutes, step = float(self.session_minutes or 0.0), GRID_MINUTES[self.kind]
         if minutes % step == 0:
-            return f"{TRADING_DAYS} x {minutes:g} session minutes / {step} = {self.periods_per_year:g}"
-        return (f"{TRADING_DAYS} x ceil({minutes:g} session minutes / {step}) = {TRADING_DAYS} x "
-                f"{self.periods_per_year / TRADING_DAYS:g} {self.unit}s a session touches = {self.periods_per_year:g}")
+            return f"{days} x {minutes:g} session minutes / {step} = {self.periods_per_year:g}"
+        return (f"{days} x ceil({minutes:g} session minutes / {step}) = {days} x "
+                f"{self.periods_per_year / self.days_per_year:g} {self.unit}s a session touches = {self.periods_per_year:g}")
 
     def describe(self) -> str:
         """The definition shown beside the metrics: what one return is and how it is annualised."""

@@ -2,9 +2,14 @@
 
 Annualised figures (CAGR, volatility, Sharpe, Sortino, Calmar) need the number of return periods in a
 trading year. Conventions used here, as in empyrical:
-- daily bars: 252 trading days a year; weekly bars 52; monthly bars 12;
-- intraday bars: 252 sessions a year times the bars in one session, i.e. 252 x session minutes / bar
-  minutes (a US equity session of 390 minutes with one-minute bars gives 98,280).
+- the market's trading days a year follow its calendar: 252 sessions for an exchange (XNYS), 365 days for a
+  market that trades every day (the simulated market, crypto). Callers that know the market pass it; otherwise
+  a market with bars on both a Saturday and a Sunday (UTC) trades every day (an exchange's Monday-Friday
+  sessions touch at most one weekend day in UTC: Sunday for Asia-Pacific, Saturday for late American hours);
+- daily bars: the trading days a year; weekly bars 52; monthly bars 12;
+- intraday bars: the trading days a year times the bars in one session, i.e. days x session minutes / bar
+  minutes (a US equity session of 390 minutes with one-minute bars gives 252 x 390 = 98,280; ten-minute bars
+  of a market that trades round the clock every day give 365 x 144 = 52,560).
 The session length is a property of the market, so callers that know the market pass it (the live
 Performance page: the simulated market trades round the clock). Otherwise it is read from the data,
 never from where a date range happens to cut it:
@@ -21,6 +26,7 @@ from __future__ import annotations
 import pandas as pd
 
 TRADING_DAYS = 252
+CALENDAR_DAYS = 365  # a market that trades every day of the week
 WEEKS, MONTHS = 52, 12
 DAY_MINUTES = 24 * 60
 BREAK_MINUTES = 120.0  # a pause longer than this (and than four bars) ends a session; lunch breaks do not
@@ -61,16 +67,28 @@ def session_minutes(index: pd.DatetimeIndex) -> float:
     return float(min(DAY_MINUTES, float(bars_per_session.max()) * spacing))
 
 
-def infer_periods_per_year(index: pd.DatetimeIndex, session_mins: float | None = None) -> float:
-    """Return periods a year for bars at these times (see the module docstring for the conventions)."""
+def days_per_year(index: pd.DatetimeIndex) -> float:
+    """The market's trading days a year read from its bars: 365 with bars on both a Saturday and a Sunday
+    (UTC), else 252 (see the module docstring)."""
+    stamps = pd.DatetimeIndex(index)
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert("UTC")
+    return float(CALENDAR_DAYS if {5, 6} <= set(stamps.day_of_week) else TRADING_DAYS)
+
+
+def infer_periods_per_year(index: pd.DatetimeIndex, session_mins: float | None = None,
+                           days: float | None = None) -> float:
+    """Return periods a year for bars at these times (see the module docstring for the conventions).
+    `days`: the market's trading days a year when known, else read from the bars (days_per_year)."""
+    year = float(days) if days is not None else days_per_year(index)
     spacing = bar_minutes(index)
     if spacing != spacing or spacing <= 0:  # NaN: one bar, nothing to annualise; default to daily
-        return float(TRADING_DAYS)
+        return year
     if spacing >= 25 * DAY_MINUTES:
         return float(MONTHS)
     if spacing >= 5 * DAY_MINUTES:
         return float(WEEKS)
     if spacing >= 20 * 60:  # daily bars (weekends and holidays make some gaps longer; the median ignores them)
-        return float(TRADING_DAYS)
+        return year
     minutes = session_mins if session_mins is not None else session_minutes(index)
-    return float(TRADING_DAYS * max(minutes, spacing) / spacing)
+    return float(year * max(minutes, spacing) / spacing)

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+from sqlalchemy.engine import make_url
+
 from engine.backtest.inputs import (
     BacktestError,
     BacktestSpec,
@@ -60,13 +62,24 @@ def _params(a: argparse.Namespace) -> tuple[ParamSet, str]:
     if a.params:
         return params_from_workbook(a.params), f"workbook {Path(a.params).name}"
     if a.version is not None:
-        store = open_store(load_settings().database_url)
-        try:
-            return params_from_version(store, a.version), f"version {a.version}"
-        finally:
-            store.dispose()
+        return _version_params(a.version), f"version {a.version}"
 
     return default_params(), "schema defaults"
+
+
+def _version_params(version: int) -> ParamSet:
+    """A stored version from the configured store; a missing SQLite file is refused, not created empty."""
+    url = load_settings().database_url
+    parsed = make_url(url)
+    db = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if db and db != ":memory:" and not parsed.query.get("uri") and not Path(db).exists():
+        raise BacktestError(f"the store at {parsed.render_as_string(hide_password=True)} does not exist, so it has "
+                            "no parameter versions; check REGIMEDESK_DATABASE_URL or run python -m engine migrate")
+    store = open_store(url)
+    try:
+        return params_from_version(store, version)
+    finally:
+        store.dispose()
 
 
 def build_spec(a: argparse.Namespace) -> BacktestSpec:
@@ -95,6 +108,8 @@ def main(argv: list[str]) -> int:
     try:
         spec = build_spec(a)
         result = run_backtest(spec, progress=progress)
+        for note in result.notes:  # e.g. the run stopped at the index's last bar
+            print(f"backtest: {note}", file=sys.stderr)
         metrics = compute(result)
         if metrics.get("note"):  # e.g. equity wiped out: the files are written, the return metrics blank
             print(f"backtest: metrics: {metrics['note']}", file=sys.stderr)

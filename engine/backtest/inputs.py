@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.market.csv_source import load_ohlcv_csv, vol_index_key
 from engine.market.csv_vol_index import load_vol_index_csv
@@ -165,6 +166,8 @@ def load_csv_files(files: dict[str, Path]) -> dict[str, pd.DataFrame]:
 def default_index(frames: dict[str, pd.DataFrame], preferred: str | None = None) -> str:
     """The index symbol: the one asked for, else a usual index name present (SPY, the simulated IDX), else the
     CSV source's default (the first symbol in order)."""
+    if not frames:
+        raise BacktestError("the data holds no bars; upload or choose data with at least one bar")
     if preferred:
         if preferred.upper() not in frames:
             raise BacktestError(f"index symbol {preferred!r} has no data; have {', '.join(sorted(frames))}")
@@ -229,11 +232,18 @@ def params_from_workbook(source: str | Path | bytes, name: str = "workbook") -> 
 
 
 def params_from_version(store: Store, version_id: int) -> ParamSet:
+    """A stored version; an unreadable store (not migrated, unreachable) is one line naming it, password hidden."""
     try:
         with store.read() as s:
             return get_version(s, version_id)
     except ParamsError as exc:
         raise BacktestError(str(exc).splitlines()[0]) from None
+    except SQLAlchemyError as exc:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        missing = "no such table" in reason or ("relation" in reason and "does not exist" in reason)
+        hint = " (not migrated: run python -m engine migrate)" if missing else ""
+        raise BacktestError(f"cannot read parameter version {version_id} from the store at {store.safe_url()}: "
+                            f"{reason}{hint}") from None
 
 
 def preset_by_name(name: str, store: Store | None = None) -> PlannerPreset:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.analytics.definitions import definitions_for
-from engine.analytics.periods import bar_frequency, infer_periods_per_year
+from engine.analytics.periods import bar_frequency, days_per_year, infer_periods_per_year
 from engine.analytics.solvency import metrics_with_note
 from engine.backtest.runner import BacktestResult
 
@@ -22,8 +22,17 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def periods_per_year(result: BacktestResult) -> float:
     """Annualisation of the run's bar returns; the session length comes from the whole data set, so a
-    range that starts or ends mid-session (or lies within one) is annualised like the rest."""
-    return infer_periods_per_year(pd.DatetimeIndex(result.equity["timestamp"]), result.session_minutes)
+    range that starts or ends mid-session (or lies within one) is annualised like the rest; so do the market's
+    trading days a year (365 when the index trades every day, periods.days_per_year)."""
+    return infer_periods_per_year(pd.DatetimeIndex(result.equity["timestamp"]), result.session_minutes,
+                                  market_days(result))
+
+
+def market_days(result: BacktestResult) -> float:
+    """The market's trading days a year: the runner's (read from the whole index), else from the run's bars."""
+    if result.days_per_year is not None:
+        return result.days_per_year
+    return days_per_year(pd.DatetimeIndex(result.equity["timestamp"]))
 
 
 def equity_series(result: BacktestResult) -> pd.Series:
@@ -36,13 +45,16 @@ def compute(result: BacktestResult, risk_free: float = 0.0) -> dict[str, object]
     (engine/analytics/solvency.py): the run and its trades are real and are kept, by the CLI and the web alike."""
     eq = equity_series(result)
     fills = result.fills.copy()
+    if len(fills) and len(eq):  # the metrics cover what the equity curve covers (the run stops at its last bar)
+        fills = fills[pd.to_datetime(fills["ts"], utc=True) <= eq.index[-1]]
     for col in ("qty", "price", "commission"):
         fills[col] = fills[col].astype(float)
     regimes = pd.Series(result.equity["regime_name"].to_numpy(dtype=object), index=eq.index).dropna()
     gross = pd.Series(result.equity["gross_exposure"].to_numpy(dtype=float), index=eq.index)
     metrics, note = metrics_with_note(eq, fills, regimes if len(regimes) else None, periods_per_year(result),
                                       risk_free, gross_exposure=gross)
-    return {"return_frequency": bar_frequency(pd.DatetimeIndex(eq.index)), **metrics, **({"note": note} if note else {})}
+    return {"return_frequency": bar_frequency(pd.DatetimeIndex(eq.index)), **metrics, "days_per_year": market_days(result),
+            **({"note": note} if note else {})}
 
 
 def _clean(value: object) -> object:
@@ -57,9 +69,10 @@ def _clean(value: object) -> object:
 
 def metrics_json(metrics: dict[str, object]) -> str:
     """metrics.json: the metrics and, under "definitions", how each was computed (annualisation, risk-free rate)."""
-    ppy, rf = metrics.get("periods_per_year"), metrics.get("risk_free")
+    ppy, rf, days = metrics.get("periods_per_year"), metrics.get("risk_free"), metrics.get("days_per_year")
     if isinstance(ppy, int | float) and ppy > 0 and isinstance(rf, int | float):
-        metrics = {**metrics, "definitions": definitions_for(float(ppy), float(rf))}
+        year = float(days) if isinstance(days, int | float) else None
+        metrics = {**metrics, "definitions": definitions_for(float(ppy), float(rf), days=year)}
     return json.dumps(_clean(metrics), sort_keys=True, indent=2, default=str) + "\n"
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import desc, select
 
 from engine import jobs
-from engine.analytics.periods import session_minutes
+from engine.analytics.periods import days_per_year, session_minutes
 from engine.backtest.history import RunBars
 from engine.backtest.inputs import BacktestCancelled, BacktestSpec
 from engine.backtest.presets import use_presets
@@ -54,6 +54,8 @@ class BacktestResult:
     bar_seconds: float
     bars: int
     session_minutes: float | None = None  # the market's session, read from the whole data set (not the range)
+    days_per_year: float | None = None  # the market's trading days a year, read from the whole index (365: every day)
+    notes: tuple[str, ...] = ()  # what the user must know about the run, e.g. it stopped at the index's last bar
 
 
 SCRATCH_KEEP_S = 24 * 3600.0
@@ -84,12 +86,27 @@ def bar_interval(frame: pd.DataFrame) -> timedelta:
     return pd.Timedelta(gaps.median()).to_pytimedelta()
 
 
-def _in_range(spec: BacktestSpec) -> dict[str, pd.DataFrame]:
-    out = {}
+def _in_range(spec: BacktestSpec) -> tuple[dict[str, pd.DataFrame], str | None]:
+    """The frames up to the run's end: `spec.end`, and never past the index's last bar (a bar after it cannot be
+    classified and no equity row is written for it, so trading on would count fills the curve never shows).
+    The second value says where the run was cut short that way, else None."""
+    index = spec.frames[spec.index_symbol]["timestamp"]
+    last = index.iloc[-1] if len(index) else None
+    end = spec.end if last is None else min(pd.Timestamp(spec.end), last) if spec.end is not None else last
+    out, beyond = {}, []
     for sym, f in spec.frames.items():
-        keep = f["timestamp"] <= spec.end if spec.end is not None else slice(None)
+        keep = f["timestamp"] <= end if end is not None else pd.Series(True, index=f.index)
         out[sym] = f.loc[keep].reset_index(drop=True)
-    return {s: f for s, f in out.items() if len(f)}
+        wanted = f["timestamp"] <= spec.end if spec.end is not None else pd.Series(True, index=f.index)
+        if (wanted & ~keep).any():
+            beyond.append((sym, f.loc[wanted, "timestamp"].iloc[-1]))
+    note = None
+    if beyond and last is not None:
+        goes_on = max(ts for _, ts in beyond)
+        note = (f"the index {spec.index_symbol} ends at {last:%Y-%m-%d %H:%M} UTC; the run stops there (the bars of "
+                f"{', '.join(sorted(s for s, _ in beyond))} after it, up to {goes_on:%Y-%m-%d %H:%M} UTC, are not "
+                "traded: their regime cannot be classified)")
+    return {s: f for s, f in out.items() if len(f)}, note
 
 
 def _prepare(ctx: EngineContext, spec: BacktestSpec, source: FrameReplaySource) -> EngineCycle:
@@ -120,7 +137,7 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
     bench/bench_backtest.py compare with (same outputs, slower)."""
     with tempfile.TemporaryDirectory(prefix="backtest-", dir=workdir or scratch_dir()) as tmp:
         folder = Path(tmp)
-        frames = _in_range(spec)
+        frames, cut = _in_range(spec)
         vol = spec.vol_index
         source = FrameReplaySource(frames, spec.index_symbol, vol.points if vol else None, vol.symbol if vol else None)
         settings = backtest_settings(folder, spec.cash, spec.slippage_bps, spec.commission_per_share,
@@ -139,7 +156,7 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
             cycle = _prepare(ctx, spec, source)
             total = len(source) - source.position
             rows = _loop(ctx, clock, cycle, source, step, total, progress, cancelled)
-            return _collect(ctx, spec, rows, step, total)
+            return _collect(ctx, spec, rows, step, total, cut)
         finally:
             ctx.store.dispose()
 
@@ -177,7 +194,8 @@ def _has_symbol(source: FrameReplaySource, symbol: str) -> bool:
     return source.has_bar(symbol)
 
 
-def _collect(ctx: EngineContext, spec: BacktestSpec, rows: list[tuple], step: timedelta, total: int) -> BacktestResult:
+def _collect(ctx: EngineContext, spec: BacktestSpec, rows: list[tuple], step: timedelta, total: int,
+             cut: str | None = None) -> BacktestResult:
     with ctx.store.read() as s:
         regimes = effective_names(s, spec.index_symbol)  # the regime the engine acted on, bar by bar
         orders = s.execute(select(OrderRow.created_at, OrderRow.client_order_id, OrderRow.symbol, OrderRow.side,
@@ -205,6 +223,8 @@ def _collect(ctx: EngineContext, spec: BacktestSpec, rows: list[tuple], step: ti
         bar_seconds=step.total_seconds(),
         bars=total,
         session_minutes=session_minutes(pd.DatetimeIndex(spec.frames[spec.index_symbol]["timestamp"])),
+        days_per_year=days_per_year(pd.DatetimeIndex(spec.frames[spec.index_symbol]["timestamp"])),
+        notes=(cut,) if cut else (),
     )
 
 

@@ -45,6 +45,7 @@ class RunSummary:
     end_ts: datetime | None
     bars: int
     metrics: dict | None
+    param_version_id: int | None = None  # the stored parameter version the run was started with (None: not one)
 
     @property
     def label(self) -> str:
@@ -53,7 +54,8 @@ class RunSummary:
 
 def _summary(r: BacktestRun) -> RunSummary:
     return RunSummary(r.id, r.created_at, r.author, r.name, r.status, float(r.progress or 0.0), r.message, r.data_label,
-                      r.params_label, r.preset_name, float(r.cash), r.start_ts, r.end_ts, int(r.bars or 0), r.metrics)
+                      r.params_label, r.preset_name, float(r.cash), r.start_ts, r.end_ts, int(r.bars or 0), r.metrics,
+                      r.param_version_id)
 
 
 def preset_record(spec: BacktestSpec) -> dict[str, object]:

@@ -52,6 +52,8 @@ def frames_from_upload(data: bytes, filename: str) -> dict[str, pd.DataFrame]:
                                         "symbol; a symbol is 1 to 16 letters, digits, '.' or '-', starting with a "
                                         "letter or digit (e.g. SPY)")
         distinct = sorted(set(symbols.values()))
+        if not distinct:  # as the single-symbol path says it (the CSV source's loader)
+            raise BacktestError(f"{name}: the file has a header but no bars")
         if len(distinct) > MAX_SYMBOLS:
             raise BacktestError(f"{name}: {len(distinct)} symbols; at most {MAX_SYMBOLS} per upload")
         files = {}

@@ -167,6 +167,12 @@ def _validate(path: Path, raw: dict[str, pd.Series], line_no: np.ndarray) -> pd.
         i = int(bad[0])
         raise _fail(path, int(line_no[i]), "timestamp",
                     f"cannot read {raw['timestamp'][i]!r} as a date/time; use ISO-8601 like 2024-03-01T14:30:00Z")
+    low, high = pd.Timestamp.min.tz_localize(UTC), pd.Timestamp.max.tz_localize(UTC)
+    outside = np.flatnonzero(((ts < low) | (ts > high)).to_numpy())
+    if outside.size:  # parsed at a coarser unit, but every later step counts nanoseconds (a typo year such as 9999)
+        i = int(outside[0])
+        bound = f"latest supported {high:%Y-%m-%d}" if ts[i] > high else f"earliest supported {low:%Y-%m-%d}"
+        raise _fail(path, int(line_no[i]), "timestamp", f"{raw['timestamp'][i]!r} is out of range: {ts[i]:%Y-%m-%d}, {bound}")
     out: dict[str, Any] = {"timestamp": ts}
     for c in COLUMNS[1:]:
         vals = pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float)

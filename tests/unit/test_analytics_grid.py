@@ -183,7 +183,8 @@ def test_backtest_metrics_are_unchanged() -> None:
     gross = pd.Series(result.equity["gross_exposure"].to_numpy(dtype=float), index=eq.index)
     assert compute(result) == {"return_frequency": "1-minute bars",
                                **compute_metrics(on_grid(eq, grid), fills, regimes if len(regimes) else None,
-                                                 grid.periods_per_year, gross_exposure=gross)}
+                                                 grid.periods_per_year, gross_exposure=gross),
+                               "days_per_year": 252.0}  # minute bars of weekdays only: an exchange's year
 
 
 def test_definitions_without_a_grid_keep_their_words_and_with_one_state_it() -> None:
