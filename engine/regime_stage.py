@@ -1,7 +1,10 @@
 """The live regime step of the engine cycle: classify new index bars with the ACTIVE parameter version.
 
 Hot reload: the active version is read every cycle; when it changed, a new classifier is built
-with it and warmed on the stored history, so the next snapshot already uses the new version.
+with it and warmed on the stored history, so the next snapshot already uses the new version. The ensemble's
+learned state (calibrator, adaptive weights, HMM filter) is kept across a version with the same model and
+ensemble settings, starts fresh (logged) on one that changes them, and is rebuilt from the stored verdicts
+at start-up (engine/regime/ensemble/resume.py), so a restart does not change what the same model answers.
 Every stored snapshot carries the version id that produced it, the rule-based regime (regime_id) and the
 regime the engine acts on (effective_regime_id, regime_status, regime_reason: engine/regime/ensemble/effective.py).
 """
@@ -94,9 +97,20 @@ class RegimeStage:
         if before is not None:
             history = history[history["timestamp"] < before] if len(history) else history
             peers = {name: frame[frame["timestamp"] < before] for name, frame in peers.items() if len(frame)}
+        warm = classifier.update_many(history, chains[::-1] or None, peers=peers or None) if len(history) else []
+        previous = self.ensemble if symbol == self.symbol else None
         ensemble = EnsembleLive(params, symbol)
-        if len(history):
-            ensemble.warm(classifier.update_many(history, chains[::-1] or None, peers=peers or None))
+        if previous is not None and previous.state_key == ensemble.state_key:
+            ensemble.stepper = previous.stepper  # same model and settings: the running state goes on unchanged
+        else:
+            ensemble.warm(warm)
+            if previous is not None:
+                log.info("regime ensemble: parameter version %s changes the ensemble's model or settings; its "
+                         "calibration, adaptive weights and runs start fresh", params.version_id)
+            else:  # start-up (or a rebuild after a lost lease): the state the stored verdicts imply
+                with ctx.store.read() as session:
+                    used = ensemble.resume(session, before)
+                log.info("regime ensemble: state rebuilt from %d stored verdicts of %s", used, symbol)
         self.classifier, self.version_id, self.symbol, self.ensemble = classifier, params.version_id, symbol, ensemble
         self.reloads += 1
         log.info("regime classifier built for %s on parameter version %s", symbol, params.version_id)
@@ -140,7 +154,8 @@ class RegimeStage:
                                                                                    float(o.confidence), v))
                                     for o, v in stored)
             except FencedOut:
-                self.classifier = None  # it moved past bars it did not store: rebuilt from the store if it leads again
+                # it moved past bars it did not store: rebuilt from the store (classifier and ensemble state)
+                self.classifier = self.ensemble = None  # if it leads again
                 raise
         return [o for o, _ in stored]
 

@@ -5,6 +5,7 @@ and adds its verdict to each new classification (nothing is fitted here).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from engine.regime.ensemble import store
 from engine.regime.ensemble.config import CalibrationConfig, EnsembleConfig
 from engine.regime.ensemble.features import row_of
 from engine.regime.ensemble.model_key import model_key
+from engine.regime.ensemble.resume import resume, state_key, stored_verdicts
 from engine.regime.ensemble.stepper import EnsembleStepper
 from engine.regime.types import RegimeOutput
 
@@ -26,12 +28,24 @@ class EnsembleLive:
         self.cfg = EnsembleConfig.of(params)
         self.params_hash = model_key(params)
         self.symbol = symbol
+        self.params = params
+        self.state_key = state_key(params)  # a version with the same key may keep this stepper (regime_stage)
         self.stepper = EnsembleStepper(self.cfg, CalibrationConfig.of(params), DynamicsConfig.of(params))
 
     def warm(self, outputs: list[RegimeOutput]) -> None:
         for o in outputs:
             if not o.warmup:
                 self.stepper.observe(row_of(o))
+
+    def resume(self, session: Session, before: datetime | None) -> int:
+        """After warm(): the calibrator's calls, the agreement and the filter from the verdicts stored before
+        `before` (resume.py), as the engine that stored them had them; the number of verdicts used."""
+        if not self.cfg.enabled:
+            return 0
+        cal = self.stepper.cal
+        stored = stored_verdicts(session, self.symbol, self.params, before, cal.window + cal.horizon_bars + 1,
+                                 epoch_calls=not cal.real_time)
+        return resume(self.stepper, stored)
 
     def refresh(self, session: Session) -> None:
         """Put the newest stored model for these parameters in force (a cheap id query when unchanged)."""

@@ -8,6 +8,7 @@ guarantees that; walk_forward checks it).
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,14 @@ HMM_WARM_BARS = 200  # rows the HMM filter is re-run over when a new model takes
 AGREEMENT_BARS = 200  # recent bars of agreement behind adaptive weighting
 
 
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The model a restored state belongs to (engine/regime/ensemble/resume.py) and its HMM filter then (None:
+    not stored, warmed on the rows instead): when that model is put in force its agreement and calibrator stay."""
+    model_id: int | None
+    alpha: np.ndarray | None
+
+
 class EnsembleStepper:
     def __init__(self, cfg: EnsembleConfig, cal: CalibrationConfig, dyn: DynamicsConfig | None = None) -> None:
         self.cfg, self.cal, self.dyn_cfg = cfg, cal, dyn
@@ -37,30 +46,34 @@ class EnsembleStepper:
         self.calibrator: Calibrator = NO_CALIBRATOR
         self.rule_run: tuple[int | None, int] = (None, 0)  # (label, consecutive bars): conflict_resolution
         self.ensemble_run: tuple[int | None, int] = (None, 0)  # (ensemble answer, consecutive bars)
+        self.resumed: Resumed | None = None  # set by resume.resume: the state restored from stored verdicts
 
     def set_model(self, model: FittedEnsemble | None, model_id: int | None = None) -> None:
-        """Put a model in force; its HMM filter is warmed on the rows already seen (all before the switch)."""
+        """Put a model in force; its HMM filter is warmed on the rows already seen (all before the switch).
+
+        The model a restored state belongs to keeps that state (agreement, calibrator, HMM filter): the engine
+        that stored those verdicts never switched models, so it kept them too."""
+        resumed, self.resumed = self.resumed, None
         self.model, self.model_id, self.alpha = model, model_id, None
+        if model is not None and resumed is not None and resumed.model_id == model_id:
+            if resumed.alpha is not None and resumed.alpha.shape == (model.hmm_map.shape[0],):
+                self.alpha = resumed.alpha
+            else:
+                self._warm_filter(model)
+            return
         for m in self.hits.values():
             m.clear()
+        self._warm_filter(model)
+        self._refit_calibrator()
+
+    def _warm_filter(self, model: FittedEnsemble | None) -> None:
         if model is not None and self.rows:
             xs = model.scale(matrix(pd.DataFrame(list(self.rows), columns=FRAME_COLUMNS)))
             for le in model.hmm_log_emission(xs):
                 self.alpha = model.hmm_filter(self.alpha, le)
-        self._refit_calibrator()
 
     def _refit_calibrator(self) -> None:
-        if not self.calls:
-            self.calibrator = NO_CALIBRATOR
-            return
-        conf = np.array([c for c, _ in self.calls])
-        call = np.array([r for _, r in self.calls])
-        lab = np.array(self.labels)
-        h = self.cal.horizon_bars
-        out = np.full(len(call), np.nan)
-        if len(call) > h:
-            out[:-h] = (lab[h:] == call[:-h]).astype(float)
-        self.calibrator = fit_calibrator(conf, out, self.cal)
+        self.calibrator = calibrator_of(list(self.calls), list(self.labels), self.cal)
 
     def observe(self, row: dict[str, Any]) -> None:
         """Remember a row without classifying it (warm-up history for features and the HMM filter)."""
@@ -110,7 +123,22 @@ class EnsembleStepper:
                 "disagreement": v.disagreement, "uncertainty": v.uncertainty, "weights": v.weights,
                 "votes": v.votes, "reason": v.reason, "model_id": self.model_id,
                 "rule_run": self.rule_run[1], "ensemble_run": self.ensemble_run[1],
-                "model_data_end": m.data_end.isoformat()}
+                "model_data_end": m.data_end.isoformat(),
+                "hmm_alpha": [float(a) for a in self.alpha]}  # the filter after this bar: a restart resumes it
+
+
+def calibrator_of(calls: list[tuple[float, int]], labels: list[int], cal: CalibrationConfig) -> Calibrator:
+    """The calibrator fitted on these calls (confidence, answer) and the rule-based labels of the same bars."""
+    if not calls:
+        return NO_CALIBRATOR
+    conf = np.array([c for c, _ in calls])
+    call = np.array([r for _, r in calls])
+    lab = np.array(labels)
+    h = cal.horizon_bars
+    out = np.full(len(call), np.nan)
+    if len(call) > h:
+        out[:-h] = (lab[h:] == call[:-h]).astype(float)
+    return fit_calibrator(conf, out, cal)
 
 
 def _run(run: tuple[int | None, int], value: int) -> tuple[int | None, int]:
