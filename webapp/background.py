@@ -23,6 +23,11 @@ one result-store reconnect: Celery's defaults waited ~19 s and answered 204 with
 alert says so. A web process publishes at most PUBLISHING_SLOTS jobs at once and, after a failed publish,
 refuses new ones at once for BROKER_DOWN_S: background clicks can never hold every gunicorn thread while a
 trader's kill switch waits behind them (docs/deploy.md, "Background callbacks").
+
+A Celery job's message sits in Redis (queued, then unacknowledged while it runs): it carries the callback's inputs
+and none of the request's secrets. Dash's job context holds the request's cookies and headers (the session cookie,
+the CSRF token); anyone who could read the broker could replay them as the user, so job_context drops them (no job
+reads them: the role was checked before the job was queued, and jobs write no audited rows).
 """
 from __future__ import annotations
 
@@ -61,6 +66,8 @@ BROKER_DOWN_S = 3.0  # after a failed publish, new jobs are refused at once for 
 UNAVAILABLE_JOB = "regimedesk-unavailable"  # the job handle of a job that was never queued
 ONE_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}  # a stale connection
 NO_RETRY = {"max_retries": 0}  # the result store: its reconnect is itself one more attempt
+# the request's parts in dash's job context that must never reach the broker, and their empty values
+REQUEST_SECRETS: dict[str, Any] = {"cookies": {}, "headers": {}, "args": {}, "path": "", "remote": "", "origin": ""}
 
 
 def uses_celery(settings: Settings) -> bool:
@@ -82,6 +89,13 @@ def celery_app(settings: Settings):
                     redis_socket_timeout=REDIS_TIMEOUT_S, redis_socket_connect_timeout=REDIS_TIMEOUT_S,
                     redis_retry_on_timeout=False, result_backend_transport_options={"retry_policy": NO_RETRY})
     return app
+
+
+def job_context(context: Any) -> Any:
+    """Dash's job context without the request's cookies, headers, query string or client address (see above)."""
+    if not isinstance(context, dict):
+        return context
+    return type(context)({**context, **REQUEST_SECRETS})
 
 
 def redis_where(url: str) -> str:
@@ -114,7 +128,7 @@ class BoundedCeleryManager(CeleryManager):
         if time.monotonic() < self._down_until or not self._slots.acquire(timeout=SLOT_WAIT_S):
             return self._unavailable(None)
         try:
-            return super().call_job_fn(key, job_fn, args, context)
+            return super().call_job_fn(key, job_fn, args, job_context(context))
         except Exception as exc:  # noqa: BLE001 - kombu, redis and Celery's RuntimeError all mean "not queued"
             self._down_until = time.monotonic() + BROKER_DOWN_S
             return self._unavailable(exc)

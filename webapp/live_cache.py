@@ -14,6 +14,11 @@ once. Under load those were most of a dashboard callback's cost. Here:
   Redis lock, and a lock per key in the process); the others keep answering the previous value (at most
   one period plus that one query old), and wait for it only when there is none.
 
+- **No machine's wall clock ages a shared value.** Redis itself expires the shared value after the period (PX);
+  a worker that reads it asks Redis how long it has left (PTTL) and keeps it in its own table that long, by its own
+  monotonic clock. Web machines whose clocks differ never serve each other's values beyond the period. A second
+  key keeps the previous value KEEP_PERIODS periods, answered only while another worker refreshes it.
+
 Without Redis (embedded mode, tests) the per-process table alone does all this, with a local generation.
 """
 from __future__ import annotations
@@ -35,7 +40,9 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "regimedesk_live_cache"
 PREFIX = "regimedesk:live:"
 GEN_KEY = PREFIX + "generation"
-KEEP_PERIODS = 5  # Redis keeps a value this many periods: the previous value while one worker refreshes it
+VALUES = PREFIX + "v2:"  # value keys (v2: the bare pickled value; a rolling upgrade never reads the old format)
+KEEP_PERIODS = 5  # Redis keeps the previous value this many periods, answered while one worker refreshes it
+STALE_SUFFIX = ":stale"  # the key of that previous value (the fresh one expires after one period)
 LOCK_MS = 10_000  # a refresh lock outlives any sane query; a crashed holder frees it at the latest then
 WAIT_S = 2.0  # with no value at all, how long to wait for another worker's refresh before querying too
 LOCAL_MAX = 512  # entries in the per-process table before old generations and expired values are dropped
@@ -48,8 +55,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Entry:
-    computed_at: float  # wall clock (time.time()) when the query started: every worker ages it alike
+    fresh_until: float  # this process's time.monotonic(): never compared with another machine's clock
     value: Any
+
+    def fresh(self) -> bool:
+        return time.monotonic() < self.fresh_until
 
 
 class LiveCache:
@@ -122,7 +132,7 @@ class LiveCache:
             return compute()
         key = (gen, name, args)
         entry = self.local.get(key)
-        if entry is not None and time.time() - entry.computed_at < ttl_s:
+        if entry is not None and entry.fresh():
             return entry.value
         stripe = self.stripes[hash((name, args)) % STRIPES]
         if entry is not None:
@@ -133,9 +143,9 @@ class LiveCache:
             held = stripe.acquire(timeout=WAIT_S)  # not held after the wait: query without the lock
         try:
             entry = self.local.get(key)
-            if entry is not None and time.time() - entry.computed_at < ttl_s:
+            if entry is not None and entry.fresh():
                 return entry.value
-            entry = self._shared(key, ttl_s, compute, entry) if self.redis is not None else _computed(compute)
+            entry = self._shared(key, ttl_s, compute, entry) if self.redis is not None else _computed(compute, ttl_s)
             self._keep(key, entry)
             return entry.value
         finally:
@@ -145,9 +155,9 @@ class LiveCache:
     def _keep(self, key: tuple[str, str, str], entry: Entry) -> None:
         with self.lock:
             if len(self.local) >= LOCAL_MAX:
-                now = time.time()
+                now = time.monotonic()
                 gen = key[0]
-                for k in [k for k, e in self.local.items() if k[0] != gen or now - e.computed_at > 60 * self.ttl_s]:
+                for k in [k for k, e in self.local.items() if k[0] != gen or now - e.fresh_until > 60 * self.ttl_s]:
                     del self.local[k]
                 if len(self.local) >= LOCAL_MAX:
                     self.local.clear()
@@ -155,22 +165,26 @@ class LiveCache:
 
     def _shared(self, key: tuple[str, str, str], ttl_s: float, compute: Callable[[], Any],
                 stale: Entry | None) -> Entry:
-        """The value from Redis, or computed by this worker when it is first to find it expired."""
-        redis_key = f"{PREFIX}{key[0]}:{key[1]}:{key[2]}"
+        """The value from Redis while Redis keeps it fresh, or computed by this worker when it is first to find it
+        gone (the others answer the previous value meanwhile, or wait for the new one when there is none)."""
+        redis_key = f"{VALUES}{key[0]}:{key[1]}:{key[2]}"
         try:
-            raw = self.redis.get(redis_key) if self.redis is not None else None
-            found = pickle.loads(raw) if raw else None
-            if isinstance(found, Entry) and time.time() - found.computed_at < ttl_s:
+            found = self._fresh_from_redis(redis_key, ttl_s)
+            if found is not None:
                 return found
-            stale = found if isinstance(found, Entry) else stale
             if self.redis is not None and self.redis.set(redis_key + ":lock", b"1", nx=True, px=LOCK_MS):
                 try:
-                    entry = _computed(compute)
-                    self.redis.set(redis_key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL),
-                                   px=int(ttl_s * KEEP_PERIODS * 1000))
+                    entry = _computed(compute, ttl_s)
+                    raw = pickle.dumps(entry.value, protocol=pickle.HIGHEST_PROTOCOL)
+                    period_ms = max(1, int(ttl_s * 1000))
+                    self.redis.set(redis_key, raw, px=period_ms)  # Redis's own clock ends the period
+                    self.redis.set(redis_key + STALE_SUFFIX, raw, px=period_ms * KEEP_PERIODS)
                     return entry
                 finally:
                     self.redis.delete(redis_key + ":lock")
+            if stale is None and self.redis is not None:
+                raw = self.redis.get(redis_key + STALE_SUFFIX)
+                stale = Entry(time.monotonic(), pickle.loads(raw)) if raw is not None else None  # not fresh
             if stale is not None:
                 return stale  # another worker refreshes it now
             deadline = time.monotonic() + WAIT_S
@@ -178,19 +192,29 @@ class LiveCache:
             while time.monotonic() < deadline:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.02)
-                raw = self.redis.get(redis_key) if self.redis is not None else None
-                if raw:
-                    found = pickle.loads(raw)
-                    if isinstance(found, Entry):
-                        return found
+                found = self._fresh_from_redis(redis_key, ttl_s)
+                if found is not None:
+                    return found
         except Exception as exc:  # noqa: BLE001 - Redis down: read the store (uncached) rather than fail
             self._redis_down(exc)
-        return _computed(compute)
+        return _computed(compute, ttl_s)
+
+    def _fresh_from_redis(self, redis_key: str, ttl_s: float) -> Entry | None:
+        """The shared value while its Redis TTL holds, kept here for what is left of it (PTTL), else None."""
+        if self.redis is None:
+            return None
+        raw = self.redis.get(redis_key)
+        if raw is None:
+            return None
+        started = time.monotonic()
+        left_ms = self.redis.pttl(redis_key)  # -2: expired just now, -1: no expiry (never set so): both not fresh
+        left_s = min(float(left_ms) / 1000.0, ttl_s) if left_ms is not None and left_ms > 0 else 0.0
+        return Entry(started + left_s, pickle.loads(raw))
 
 
-def _computed(compute: Callable[[], Any]) -> Entry:
-    started = time.time()
-    return Entry(started, compute())
+def _computed(compute: Callable[[], Any], ttl_s: float) -> Entry:
+    started = time.monotonic()
+    return Entry(started + ttl_s, compute())
 
 
 def init_live_cache(server: Flask, redis_url: str, ttl_s: float) -> LiveCache:

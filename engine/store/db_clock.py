@@ -10,6 +10,13 @@ the one machine's clock all its processes share).
 Simulated time (a `ManualClock` in tests, a backtest's `SimClock`: no `wall` mark) is its own frame: the lease
 and the heartbeat follow that clock, so tests still move lease expiry by hand.
 
+A reader that only has a `now` (the web, the CLI: engine_liveness, engine_alive, the dead-man's switch) is told
+apart by that `now` itself: a wall-clock reading is this machine's clock read a moment earlier, however far this
+machine is off the database, so it is replaced by the database's clock (as is a `now` within WALL_FRAME_S of the
+database's); anything else is simulated time and used as given. (Closeness to the database's clock alone is not
+enough: a machine more than a few minutes off would then age the heartbeat by its own clock, and the dead-man's
+switch would go blind or trip falsely.)
+
 The trading code keeps using the local clock for everything else; `SkewMonitor` logs when it drifts from the
 database's by more than SKEW_WARN_S, because then the engine's audit and order times are off as well.
 """
@@ -29,7 +36,9 @@ from engine.clock import Clock
 log = logging.getLogger(__name__)
 
 SKEW_WARN_S = 2.0  # the local clock off the database's by more than this: warned (NTP keeps it well under)
-WALL_FRAME_S = 300.0  # a caller's `now` this close to the database's clock is a wall-clock reading, not simulated
+READING_AGE_S = 60.0  # a `now` at most this much behind this machine's clock is a reading of it (taken before the
+READING_AHEAD_S = 1.0  # query: a pool wait, a slow callback), or this little ahead of it (a clock step), not simulated
+WALL_FRAME_S = 300.0  # a `now` this close to the database's clock is taken as a wall-clock reading as well
 
 
 def is_wall_clock(clock: Clock) -> bool:
@@ -76,14 +85,51 @@ def lease_time(session: Session, clock: Clock) -> tuple[datetime, timedelta]:
     return server, clock.now() - server
 
 
-def reader_now(session: Session, now: datetime) -> datetime:
-    """The time to age a heartbeat by, for a reader that only has its own `now` (the web, the CLI).
+def machine_now() -> datetime:
+    """This machine's wall clock (what SystemClock reads); one place, so a test can put the machine off by a skew."""
+    return datetime.now(UTC)
 
-    A `now` within WALL_FRAME_S of the database's clock is a wall-clock reading: the heartbeat was written in the
-    database's time, so it is aged by the database's clock and the reader's skew drops out. A `now` farther off
-    is simulated time, in which a simulated engine also wrote its heartbeat: it is used as given."""
+
+def is_wall_reading(now: datetime) -> bool:
+    """`now` was read from this machine's wall clock a moment ago (not simulated time), whatever its skew."""
+    behind = (machine_now() - now).total_seconds()
+    return -READING_AHEAD_S <= behind <= READING_AGE_S
+
+
+def reader_now(session: Session, now: datetime, wall: bool | None = None) -> datetime:
+    """The time to age a heartbeat by, for a reader (the web, the CLI): the database's clock for a wall-clock
+    reader, in which every real engine writes its beat, so no machine's skew decides; `now` for simulated time, in
+    which a simulated engine also wrote its beat. `wall` when the caller knows its clock (is_wall_clock); else a
+    `now` that is a reading of this machine's clock (any skew) or within WALL_FRAME_S of the database's is wall."""
+    if wall is False:
+        return now
     server = server_now(session)
-    return server if abs((now - server).total_seconds()) <= WALL_FRAME_S else now
+    if wall is None and not is_wall_reading(now) and abs((now - server).total_seconds()) > WALL_FRAME_S:
+        return now  # neither this machine's clock nor near the database's: simulated time
+    _READER_SKEW.note(machine_now() - server)
+    return server
+
+
+@dataclass
+class ReaderSkew:
+    """Reports this reader's clock (the web's, the CLI's) drifting from the database's: once past SKEW_WARN_S,
+    once back. The liveness answer does not depend on it; the reader's own times (audit, orders) do."""
+
+    warned: bool = False
+
+    def note(self, ahead: timedelta) -> None:
+        skew = ahead.total_seconds()
+        if abs(skew) > SKEW_WARN_S and not self.warned:
+            self.warned = True
+            log.warning("this machine's clock is %+.1f s off the database's clock; engine liveness and the "
+                        "dead-man's switch use the database's clock, but this process's audit and order times use "
+                        "this one: fix its time sync (chrony/ntpd)", skew)
+        elif abs(skew) <= SKEW_WARN_S and self.warned:
+            self.warned = False
+            log.info("this machine's clock is back within %.0f s of the database's (%+.1f s)", SKEW_WARN_S, skew)
+
+
+_READER_SKEW = ReaderSkew()
 
 
 @dataclass
