@@ -7,8 +7,12 @@ a failed kill switch step.
 
 `send()` never blocks its caller: each target has its own bounded queue and worker thread
 (engine/notify_delivery.py), so a dead target delays only itself; a full queue drops its oldest
-lowest-level message, never a failure (HALT). A flapping check pages at most once per CHECK_COOLDOWN_S;
-the next page says how many were held back. The URLs are secrets (they hold tokens): logs and the UI only
+lowest-level message, never a failure (HALT). One health run pages once, listing every check that turned
+unhealthy; a flapping check pages at most once per CHECK_COOLDOWN_S, the next page saying how many were held
+back. Over all messages, at most REGIMEDESK_NOTIFY_RATE_LIMIT per REGIMEDESK_NOTIFY_RATE_WINDOW_MINUTES go out
+(engine/notify_limits.py); the rest are summarised in one message when the window has room again. Failure
+messages other than health pages (HALT, the dead-man's switch, a failed kill switch step) always go at once.
+The URLs are secrets (they hold tokens): logs and the UI only
 ever show `masked(url)`, and apprise's own log lines pass through a filter that masks them too.
 """
 from __future__ import annotations
@@ -35,13 +39,14 @@ from engine.notify_delivery import (
     shows_host,
     split_url,
 )
-from engine.settings import load_settings
+from engine.notify_limits import Cooldown, RateGate, RateLimit, unhealthy_message
+from engine.settings import Settings, load_settings
 from engine.store.models import HealthResult
 
 if TYPE_CHECKING:
     from engine.store.db import Store
 
-__all__ = ["Delivery", "Message", "Notifier", "masked"]
+__all__ = ["Cooldown", "Delivery", "Message", "Notifier", "RateLimit", "masked"]
 
 log = logging.getLogger(__name__)
 
@@ -82,33 +87,14 @@ class _MaskSecrets(logging.Filter):
         return True
 
 
-class Cooldown:
-    """At most one message per key per `seconds`; counts what it held back so the next message can say so."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds, self.clock = seconds, clock
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def admit(self, key: str) -> int | None:
-        """None: hold this one back. Otherwise it may go, and this many were held back before it."""
-        now = self.clock()
-        with self._lock:
-            last = self._last.get(key)
-            if last is not None and now - last < self.seconds:
-                self._held[key] = self._held.get(key, 0) + 1
-                return None
-            self._last[key] = now
-            return self._held.pop(key, 0)
-
-
 class Notifier:
-    """One TargetWorker (bounded queue, worker thread, retry) per target, and the per-check cooldown."""
+    """One TargetWorker (bounded queue, worker thread, retry) per target, the per-check cooldown and the
+    overall rate limit (`rate_max` per `rate_window_s`; None: none, as in tests of delivery alone)."""
 
     def __init__(self, urls: Iterable[str], *, queue_size: int = QUEUE_SIZE, attempts: int = ATTEMPTS,
                  backoff_s: tuple[float, ...] = BACKOFF_S, try_timeout_s: float = TRY_TIMEOUT_S,
                  budget_s: float = BUDGET_S, check_cooldown_s: float = CHECK_COOLDOWN_S,
+                 rate_max: int | None = None, rate_window_s: float = 600.0,
                  clock: Callable[[], float] = time.monotonic,
                  on_delivery: Callable[[Delivery], None] | None = None) -> None:
         self.urls = [u for u in urls if u]
@@ -116,6 +102,7 @@ class Notifier:
                                      backoff_s=backoff_s, try_timeout_s=try_timeout_s, budget_s=budget_s,
                                      on_delivery=on_delivery) for i, url in enumerate(self.urls)]
         self.cooldown = Cooldown(check_cooldown_s, clock)
+        self.gate = RateGate(RateLimit(rate_max, rate_window_s, clock), self._queue) if rate_max is not None else None
         self.error: str | None = None  # set when the configured targets could not be set up (nothing is sent)
         self._stopped = False
         self._filter = _MaskSecrets(self.urls)
@@ -130,11 +117,17 @@ class Notifier:
         """The configured targets, masked (what the UI may show)."""
         return [masked(u) for u in self.urls]
 
-    def send(self, title: str, body: str, level: str = "warning") -> bool:
-        """Queue a message for every target; never blocks. False when disabled, stopped, or a full queue of
-        some target dropped this very message."""
+    def send(self, title: str, body: str, level: str = "warning", limited: bool | None = None) -> bool:
+        """Queue a message for every target; never blocks. False when disabled, stopped, held back by the rate
+        limit (then listed in the summary sent once the window has room), or a full queue of some target dropped
+        this very message. `limited`: whether the rate limit may hold it (default: all but failure messages)."""
         if not self.urls or self._stopped:
             return False
+        if self.gate is not None and not self.gate.admit(title[:250], level, limited):
+            return False
+        return self._queue(title, body, level)
+
+    def _queue(self, title: str, body: str, level: str) -> bool:
         message = Message(title[:250], body[:4000], level)
         return all([worker.put(message) for worker in self.workers])
 
@@ -167,7 +160,9 @@ class Notifier:
         return self.pending == 0
 
     def stop(self, flush_s: float = 3.0) -> None:
-        """Deliver what is queued (at most `flush_s`), then end the workers."""
+        """Send the summary of anything held back, deliver what is queued (at most `flush_s`), end the workers."""
+        if self.gate is not None and not self._stopped:
+            self.gate.close()
         self.flush(flush_s)
         self._stopped = True
         for worker in self.workers:
@@ -181,10 +176,24 @@ _lock = threading.Lock()
 _process: dict[str, Notifier] = {}  # the one Notifier of this process, keyed "default"
 
 
-def _build(urls: Iterable[str], **options: Any) -> Notifier:
-    """A Notifier for `urls`; never raises: when they cannot be set up, a disabled one that says why (the type
-    only: an exception's text may quote a URL), so the health job, the web and every caller still run."""
+def _rate_options() -> dict[str, Any]:
+    """The overall rate limit from the settings (REGIMEDESK_NOTIFY_RATE_LIMIT per ..._RATE_WINDOW_MINUTES)."""
     try:
+        settings = load_settings()
+    except Exception as exc:  # noqa: BLE001 - a bad environment: the defaults, said in the log
+        log.error("notification rate limit: the settings do not load (%s); using the defaults", type(exc).__name__)
+        settings = Settings.model_construct()
+    return {"rate_max": settings.notify_rate_limit, "rate_window_s": settings.notify_rate_window_minutes * 60}
+
+
+def _build(urls: Iterable[str], **options: Any) -> Notifier:
+    """A Notifier for `urls` (with the settings' rate limit unless `options` name one); never raises: when they
+    cannot be set up, a disabled one that says why (the type only: an exception's text may quote a URL), so the
+    health job, the web and every caller still run."""
+    try:
+        urls = list(urls)
+        if urls and "rate_max" not in options:
+            options = {**_rate_options(), **options}
         return Notifier(urls, **options)
     except Exception as exc:  # noqa: BLE001 - a bad target must not take the engine or the web down
         log.error("notifications are OFF in this process: the targets in REGIMEDESK_NOTIFY_URLS could not be "
@@ -263,9 +272,10 @@ def state_change(session: Session, frm: Any, to: Any, actor: str, reason: str) -
 
 
 def unhealthy_checks(store: Store, results: Iterable[Any]) -> int:
-    """Called by the engine's health job before it stores `results`: tell people about every check that
-    has just turned unhealthy (its previous stored result was not), at most once per check per cooldown
-    (a check flapping unhealthy/degraded paged every flap). Returns how many were sent."""
+    """Called by the engine's health job before it stores `results`: one message listing every check that has
+    just turned unhealthy (its previous stored result was not), each at most once per cooldown (a check flapping
+    unhealthy/degraded paged every flap; one broker outage paged once per failing job). The message is subject to
+    the overall rate limit. Returns how many messages were sent (0 or 1)."""
     bad = [r for r in results if getattr(r, "status", "") == "unhealthy"]
     try:
         notifier = current()
@@ -274,7 +284,7 @@ def unhealthy_checks(store: Store, results: Iterable[Any]) -> int:
         return 0
     if not bad or not notifier.enabled:
         return 0
-    sent = 0
+    news: list[tuple[str, str, int]] = []
     with store.read() as s:
         for check in bad:
             before = s.scalar(select(HealthResult.status).where(HealthResult.name == check.name[:64])
@@ -285,9 +295,8 @@ def unhealthy_checks(store: Store, results: Iterable[Any]) -> int:
             if held is None:
                 log.info("check %s unhealthy again: message held back (cooldown)", check.name)
                 continue
-            body = str(getattr(check, "detail", ""))
-            if held:
-                body += (f"\n({held} more unhealthy report(s) of this check held back since the previous message: "
-                         f"at most one per {notifier.cooldown.seconds / 60:g} min)")
-            sent += notifier.send(f"RegimeDesk: {check.name} unhealthy", body, "failure")
-    return sent
+            news.append((check.name, str(getattr(check, "detail", "")), held))
+    if not news:
+        return 0
+    title, body = unhealthy_message(news, notifier.cooldown.seconds)
+    return int(notifier.send(title, body, "failure", limited=True))

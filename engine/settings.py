@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         default=False, description="auto-rollback may also revert a version a person applied (default: tuned ones only)")
     deadman_action: DeadmanAction = Field(default=DeadmanAction.HALT, description="what the dead-man's switch does")
     notify_urls: SecretStr | None = Field(default=None, description="apprise URLs, separated by whitespace or commas")
+    notify_rate_limit: int = Field(default=5, ge=1, le=1000,
+                                   description="at most this many notifications per window; the rest are summarised "
+                                               "in one message when the window has room (HALT and other failures "
+                                               "other than health pages always go at once)")
+    notify_rate_window_minutes: float = Field(default=10.0, gt=0, le=1440,
+                                              description="the notification rate limit's window, in minutes")
     max_upload_bytes: int = Field(default=5_000_000, ge=10_000, le=100_000_000)
     log_level: str = "INFO"
     alpaca_key_id: SecretStr | None = Field(default=None, validation_alias=AliasChoices("APCA_API_KEY_ID", "REGIMEDESK_ALPACA_KEY_ID"))

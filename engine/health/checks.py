@@ -28,6 +28,7 @@ from engine.health.market_checks import market_checks
 from engine.health.notify_check import check_notifications
 from engine.health.params_check import check_active_params
 from engine.market.exchange import calendar_for_settings
+from engine.store.db_clock import is_wall_clock, reader_now
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, EngineHeartbeat, JobRun, KeyValue, RegimeSnapshot, TradingStateRow
 from engine.trading.equity import read_marks
@@ -38,12 +39,15 @@ __all__ = ["DEGRADED", "HEALTHY", "UNHEALTHY", "CheckResult", "run_all", "worst"
 
 
 def check_heartbeat(ctx: EngineContext, now: datetime) -> CheckResult:
+    """The newest active beat's age, by the database's clock for a wall clock (the engine writes its beat in the
+    database's time, engine/store/db_clock.py), so a reader's skewed clock cannot call a dead engine healthy."""
     with ctx.store.read() as session:
         beat = session.scalars(select(EngineHeartbeat).where(EngineHeartbeat.status == "active")
                                .order_by(desc(EngineHeartbeat.last_beat)).limit(1)).first()
+        beat_now = reader_now(session, now, wall=is_wall_clock(ctx.clock))
     if beat is None:
         return CheckResult("engine heartbeat", UNHEALTHY, "no active engine has ever beaten")
-    age = (now - beat.last_beat).total_seconds()
+    age = max(0.0, (beat_now - beat.last_beat).total_seconds())
     return CheckResult("engine heartbeat", grade(age, 10, 30), f"last beat {age:.1f} s ago from {beat.engine_id}", age)
 
 

@@ -21,6 +21,7 @@ from engine.health.grades import DEGRADED, HEALTHY, UNHEALTHY, CheckResult, grad
 from engine.health.params_check import NAME as PARAMS_CHECK
 from engine.health.params_check import check_active_params
 from engine.health.recorder import HEALTH_JOB_SECONDS
+from engine.store.db_clock import reader_now
 from engine.store.keyvalue import LEASE_TAKEN_KEY
 from engine.store.models import EngineHeartbeat, EngineLease, HealthResult, KeyValue
 
@@ -84,19 +85,22 @@ def engine_liveness(age_s: float) -> str:
     return "live" if age_s < ENGINE_LIVE_SECONDS else "stale" if age_s < ENGINE_DEAD_SECONDS else "dead"
 
 
-def engines(session: Session, now: datetime, keep: timedelta = timedelta(hours=1)) -> list[dict[str, Any]]:
+def engines(session: Session, now: datetime, keep: timedelta = timedelta(hours=1),
+            wall: bool | None = None) -> list[dict[str, Any]]:
     """Engines that beat in the last hour (and any that stopped cleanly), with liveness judged from the
     heartbeat's age, not from the status the engine last wrote (a SIGKILLed engine never writes "stopped"),
-    and which one holds the lease, since when."""
+    and which one holds the lease, since when. Beats and the lease are in the database's time, so they are
+    aged by its clock for a wall-clock reader (`wall`: see db_clock.reader_now), not by this machine's."""
+    beat_now = reader_now(session, now, wall)
     lease = session.get(EngineLease, 1)
     holder_since = _lease_since(session, lease.holder) if lease is not None else None
-    rows = session.scalars(select(EngineHeartbeat).where(EngineHeartbeat.last_beat >= now - keep)
+    rows = session.scalars(select(EngineHeartbeat).where(EngineHeartbeat.last_beat >= beat_now - keep)
                            .order_by(EngineHeartbeat.last_beat.desc())).all()
     out = []
     for beat in rows:
-        age = max(0.0, (now - beat.last_beat).total_seconds())
+        age = max(0.0, (beat_now - beat.last_beat).total_seconds())
         liveness = "stopped" if beat.status == "stopped" else engine_liveness(age)
-        holds = lease is not None and lease.holder == beat.engine_id and lease.lease_until >= now
+        holds = lease is not None and lease.holder == beat.engine_id and lease.lease_until >= beat_now
         role = "active" if holds and liveness != "stopped" else ("stopped" if liveness == "stopped" else
                                                                   "standby" if liveness == "live" else "gone")
         out.append({

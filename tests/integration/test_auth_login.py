@@ -188,7 +188,7 @@ def test_only_allowed_host_headers_are_served(test_settings, any_db_url) -> None
     app = make_app(test_settings, any_db_url, allowed_hosts="desk.example.org")
     client = app.server.test_client()
     assert client.get("/login", headers={"Host": "evil.example"}).status_code == 400
-    assert client.get("/healthz", headers={"Host": "evil.example:8050"}).status_code == 400
+    assert client.get("/api/health", headers={"Host": "evil.example:8050"}).status_code == 400  # probes: any Host
     for host in ("127.0.0.1:8050", "localhost", "[::1]:8050", "desk.example.org"):
         assert client.get("/login", headers={"Host": host}).status_code == 200, host
 

@@ -1,8 +1,9 @@
 """The one gate every request passes: Host allow-list, login, session expiry, CSRF, and the role of
 the route or of the Dash callback the request would run. Refusals of logged-in users are audited.
 
-Order: Host (400) → declared access of the endpoint (403 when undeclared) → login (redirect to
-/login for pages, 401 otherwise) → CSRF on every state-changing method (403) → role (403).
+Order: Host (400; the probes /healthz, /readyz and /metrics with its token are exempt) → declared access of
+the endpoint (403 when undeclared) → login (redirect to /login for pages, 401 otherwise) → CSRF on every
+state-changing method (403) → role (403).
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ DASH_APP_KEY = "regimedesk_dash_app"
 MERGED_MAP_KEY = "regimedesk_callback_map"
 FORM_ENDPOINTS = frozenset({"auth_login", "auth_setup", "auth_logout"})  # HTML forms: the token as a form field
 DEFAULT_PORTS = {"http": "80", "https": "443"}
+PROBE_ENDPOINTS = frozenset({"healthz", "readyz"})  # answered whatever the Host (_probe_from_any_host)
+METRICS_ENDPOINT = "metrics"  # with a valid bearer token, answered whatever the Host too
 
 
 def host_name(host: str) -> str:
@@ -59,6 +62,15 @@ def _metrics_token_ok() -> bool:
     from webapp.metrics import metrics_token_ok  # local import: webapp.metrics pulls in prometheus-client
 
     return bool(metrics_token_ok(request))
+
+
+def _probe_from_any_host() -> bool:
+    """A load balancer, kubelet or Prometheus addresses an instance by its IP, so its Host is not a served name.
+    The probes (/healthz, /readyz, and /metrics with its bearer token) are no DNS-rebinding target: they use no
+    cookie and change nothing. Every other route, and /metrics without the token, keeps the Host allow-list."""
+    if request.endpoint in PROBE_ENDPOINTS:
+        return request.method in SAFE_METHODS
+    return request.endpoint == METRICS_ENDPOINT and request.method in SAFE_METHODS and _metrics_token_ok()
 
 
 def _callback_map(server: Flask) -> Mapping[str, Any]:
@@ -94,7 +106,7 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
         g.principal_token = principal.set_current(principal.Principal("", "", _source()))
         if request.method not in SAFE_METHODS:  # a person waits for it: its writes go before the engine's (SQLite)
             g.urgent_token = write_gate.mark_urgent()
-        if host_name(request.host) not in hosts:
+        if host_name(request.host) not in hosts and not _probe_from_any_host():
             return _refusal(400, "this Host is not served here; add it to REGIMEDESK_ALLOWED_HOSTS")
         access = route_access(request.endpoint)
         if request.endpoint is None:
