@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
+from engine import warmup
 from engine.context import EngineContext
 from engine.health.deadman import market_cadence_s
 from engine.lease import FencedOut, check_fence
@@ -103,8 +105,10 @@ def _merge_updates(older: MarketUpdate, newer: MarketUpdate) -> MarketUpdate:
                         stale_symbols=newer.stale_symbols)
 
 
-def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: datetime | None = None) -> None:
-    """Write a poll's bars, chains and true regimes in one transaction (and when data last arrived).
+def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: datetime | None = None,
+                        also: Callable[[Session], None] | None = None) -> None:
+    """Write a poll's bars, chains and true regimes in one transaction (and when data last arrived; `also`:
+    more writes in the same transaction, the warm-up's progress).
 
     A bar whose close is not a positive finite number is dropped (logged): a close of 0 would pass every
     notional limit at nothing, and NaN, which PostgreSQL stores, would break every comparison with it."""
@@ -116,6 +120,8 @@ def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: d
             log.warning("bar of %s at %s dropped: its close %r is not a positive price", b.symbol, b.ts.isoformat(), b.close)
     with ctx.store.write() as session:
         check_fence(session, ctx)  # fenced: a frozen old leader's tick stores no bars and matches no paper orders
+        if also is not None:
+            also(session)
         if received_at is not None and bars:  # with the source's cadence: the dead-man's switch judges by it
             value = {"ts": received_at.isoformat(),
                      "cadence_s": market_cadence_s(getattr(ctx, "settings", None), getattr(ctx, "source", None))}
@@ -153,28 +159,24 @@ def ensure_instruments(ctx: EngineContext) -> None:
 
 
 def resume_source(ctx: EngineContext, warmup_polls: int) -> None:
-    """Continue the market after the last stored bar, or warm it up with history on a fresh store."""
+    """Continue the market after the last stored bar, or warm it up with history on a fresh store (in chunks:
+    a warm-up cut short continues where it stopped, engine/warmup.py)."""
     source = ctx.source
     if source is None:
         return
+    polls = min(warmup_polls, int(getattr(source, "warmup_polls", warmup_polls)))  # Alpaca: one poll of history
     with ctx.store.read() as session:
         last_ts = session.scalar(select(func.max(BarRow.ts)).where(BarRow.symbol == source.index_symbol()))
+        done = warmup.polls_done(session, last_ts)
     source.resume_after(last_ts)
-    polls = min(warmup_polls, int(getattr(source, "warmup_polls", warmup_polls)))  # Alpaca: one poll of history
-    if last_ts is None and polls > 0:
-        merged = MarketUpdate()
-        for _ in range(polls):
-            update = source.poll()
-            merged.bars.extend(update.bars)
-            merged.true_regimes.extend(update.true_regimes)
-            merged.chains = update.chains or merged.chains  # keep only the newest chain of the warm-up
-        store_market_update(ctx, merged)
-        log.info("warmed up the market with %d bars", len(merged.bars))
+    warmed = warmup.warm_up(ctx, polls - done, done, polls, store_market_update) if polls > done else None
+    if warmed is not None:
+        log.info("warmed up the market with %d bars (%d polls)", warmed.bars, polls)
     market_clock = getattr(ctx, "market_clock", None)
-    if market_clock is not None and last_ts is not None:  # the market resumes where the store's bars end
+    if market_clock is not None and warmed is not None:
+        market_clock.advance(warmed.last_bars, ctx.store)
+    elif market_clock is not None and last_ts is not None:  # the market resumes where the store's bars end
         market_clock.advance([Bar(source.index_symbol(), last_ts, 0.0, 0.0, 0.0, 0.0, 0.0)], ctx.store)
-    elif market_clock is not None:
-        market_clock.advance(merged.bars if polls > 0 else [], ctx.store)
 
 
 def market_tick(ctx: EngineContext, carry: MarketUpdate | None = None) -> MarketUpdate:

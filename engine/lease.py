@@ -54,6 +54,15 @@ class LeaseFence:
         with self._lock:
             self.epoch, self.valid_until = epoch, valid_until
 
+    def extend(self, epoch: int, valid_until: float) -> bool:
+        """A renewal of the lease already held (engine/lease_keeper.py): only while `epoch` is still the one
+        granted, so a renewal racing a refusal that revoked the fence never grants it back."""
+        with self._lock:
+            if self.epoch != epoch:
+                return False
+            self.valid_until = max(self.valid_until, valid_until)
+            return True
+
     def revoke(self) -> None:
         with self._lock:
             self.epoch, self.valid_until = None, 0.0

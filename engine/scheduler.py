@@ -18,13 +18,14 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine import jobs
+from engine import jobs, warmup
 from engine.context import EngineContext
 from engine.cycle import EngineCycle
 from engine.health.outage import StoreOutage
 from engine.health.recorder import HEALTH_JOB_SECONDS, STOP_WATCH, HealthRecorder
 from engine.job_specs import JobSpec, job_specs
 from engine.lease import LeaseFence
+from engine.lease_keeper import LeaseKeeper
 from engine.regime.numba_init import initialise_numba
 from engine.trading.control import graceful_shutdown
 
@@ -84,14 +85,16 @@ class EngineService:
             if self.is_leader and not was_leader:
                 log.info("engine %s is the active engine", self.ctx.engine_id)
                 self.health.scheduled_since = self.ctx.clock.now()
-                jobs.run_recorded(self.ctx, "startup", self._on_become_leader)
+                with self._keep_lease():  # a start-up may outlast the lease (a long warm-up, a slow broker)
+                    jobs.run_recorded(self.ctx, "startup", self._on_become_leader)
                 # first tick now, first plan right after it (on the new bars: the dead leader's last plan
                 # had the same idempotency key), not one planner period later
                 self._run_soon("market", delay_s=0.0)
                 self._run_soon("planner", delay_s=min(5.0, self.ctx.settings.tick_seconds + 0.5))
                 self._start_trade_updates()  # the broker stream is the leader's alone: a standby opens none
             elif self.is_leader and self._startup_pending:
-                jobs.run_recorded(self.ctx, "startup", self._retry_startup)
+                with self._keep_lease():
+                    jobs.run_recorded(self.ctx, "startup", self._retry_startup)
             elif not self.is_leader and lease_until is not None:
                 self._beat_at_lapse(lease_until)
             if not self.is_leader:
@@ -100,6 +103,30 @@ class EngineService:
             if not was_leader:
                 self._starting = False
             self._beat_lock.release()
+
+    def _keep_lease(self) -> LeaseKeeper:
+        """Renew the lease just won while the start-up runs in this beat (engine/lease_keeper.py)."""
+        fence = self.ctx.fence
+        return LeaseKeeper(self.ctx, fence.epoch if fence is not None and self.is_leader else None, self._renewed)
+
+    def _renewed(self, valid_until: float) -> None:
+        if self.is_leader:
+            self._lease_valid_until = max(self._lease_valid_until, valid_until)
+
+    def _startup_interrupted(self) -> str | None:
+        """Why a start-up step must stop now (asked between warm-up polls), or None."""
+        if self._stop_requested.is_set():
+            return "the engine is stopping"
+        fence = self.ctx.fence
+        return "this engine lost the lease" if fence is not None and fence.epoch is None else None
+
+    def _run_step(self, ctx: EngineContext, name: str) -> bool:
+        why = self._startup_interrupted()
+        if why:  # not run: retried on the next beat that leads (a stopping engine has none)
+            log.warning("start-up step %s not run: %s", name, why)
+            return False
+        with warmup.interruptible(self._startup_interrupted):
+            return jobs.run_recorded(ctx, f"startup: {name}", self._startup_steps[name])
 
     def _beat_at_lapse(self, lease_until: datetime) -> None:
         """A standby beats again the moment the leader's lease lapses (not up to one heartbeat period later)."""
@@ -118,20 +145,17 @@ class EngineService:
 
     def _on_become_leader(self, ctx: EngineContext) -> None:
         """Each start-up step on its own: one that fails is retried on the next beats, the others still run."""
-        steps: dict[str, Callable[[EngineContext], object]] = {
+        self._startup_steps = {
             "instruments": jobs.ensure_instruments,
             "market history": lambda c: jobs.resume_source(c, self.warmup_polls),
             "trading state": self.cycle.startup,
         }
-        self._startup_pending = [name for name, step in steps.items()
-                                 if not jobs.run_recorded(ctx, f"startup: {name}", step)]
-        self._startup_steps = steps
+        self._startup_pending = [name for name in self._startup_steps if not self._run_step(ctx, name)]
         if self._startup_pending:
             raise RuntimeError(f"start-up step(s) failed and are retried every beat: {', '.join(self._startup_pending)}")
 
     def _retry_startup(self, ctx: EngineContext) -> None:
-        self._startup_pending = [name for name in self._startup_pending
-                                 if not jobs.run_recorded(ctx, f"startup: {name}", self._startup_steps[name])]
+        self._startup_pending = [name for name in self._startup_pending if not self._run_step(ctx, name)]
         if self._startup_pending:
             raise RuntimeError(f"start-up step(s) still failing: {', '.join(self._startup_pending)}")
 
