@@ -44,6 +44,9 @@ STOP_WATCH = "stop-watch"  # engine/scheduler.py's watch for a stop asked before
 INTERNAL_JOBS = frozenset({STOP_WATCH})  # scheduler plumbing: never graded on the Health page
 SKIPS_BUFFERED = 10_000  # at most this many skipped runs wait for the next health job (a standby never flushes)
 METRICS_KEY = "metrics.cumulative"
+# a gap between two runs' scheduled times shorter than this is a late wake-up on a loaded machine, not a stall: its
+# folded runs are not recorded (a 0.25 s job woken 0.6 s late would otherwise read as degraded under ordinary load)
+STALL_MIN_GAP_S = 2.0
 JOB_RUN_OVERLAP_IDS = 2_000  # job run ids below the newest folded that are looked for again if not seen yet
 REJECTION_OVERLAP_IDS = 500  # order ids below the newest seen that are looked at again (a later commit of an earlier id)
 UNCERTAIN_REGIME_ID = -1  # /metrics regime id when the engine has no regime (uncertain, CONSERVATIVE handling)
@@ -99,7 +102,7 @@ class HealthRecorder:
         with self._lock:
             previous = self._last_run_time.get(job)
             self._last_run_time[job] = newest
-        if previous is None:
+        if previous is None or (newest - previous).total_seconds() < STALL_MIN_GAP_S:
             return 0
         periods = int((newest - previous).total_seconds() / interval + 1e-6)  # a rescheduled run is never early
         return max(0, min(periods - len(times), SKIPS_BUFFERED))
