@@ -3,7 +3,9 @@
 Per bar, in the order the live engine runs them: market (store the bar, the paper broker fills the
 orders sent on earlier bars at this bar's open, the regime stage classifies it), account sync, risk
 triggers, planner (its orders go through the order gateway's checks to the paper broker and fill on a
-LATER bar). No job ever sees a bar after the clock: the source hands bars out one timestamp at a time.
+LATER bar), and, every REFIT_CHECK_SECONDS of the simulated clock as the live scheduler runs it, the regime
+ensemble's refit job (its model is in force from the next bar's regime stage on, as live). No job ever sees a bar
+after the clock: the source hands bars out one timestamp at a time.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from engine.cycle import EngineCycle
 from engine.market.types import MarketUpdate
 from engine.params.typed import Parameters
 from engine.params.versions import apply_version
+from engine.regime.ensemble.job import REFIT_CHECK_SECONDS, fit_model, refit_if_due
 from engine.store.current_regime import effective_names
 from engine.store.models import AccountSnapshot, FillRow, OrderRow
 
@@ -161,6 +164,26 @@ def run_backtest(spec: BacktestSpec, progress: Progress | None = None, cancelled
             ctx.store.dispose()
 
 
+class RefitSchedule:
+    """When the live scheduler would run the ensemble's refit job: every REFIT_CHECK_SECONDS after the engine
+    starts (an interval job's first run is one period after its start), runs missed in between coalesced into one
+    (the scheduler's coalesce=True), here on the simulated clock: the same cadence in market time."""
+
+    def __init__(self, seconds: float = REFIT_CHECK_SECONDS) -> None:
+        self.period = timedelta(seconds=seconds)
+        self.next: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        if self.next is None:  # the engine receives its first bar now
+            self.next = now + self.period
+            return False
+        if now < self.next:
+            return False
+        while self.next <= now:
+            self.next += self.period
+        return True
+
+
 _LATEST_SNAPSHOT = select(AccountSnapshot).order_by(desc(AccountSnapshot.id)).limit(1)  # built once: read every bar
 
 
@@ -171,6 +194,7 @@ def _loop(ctx: EngineContext, clock: SimClock, cycle: EngineCycle, source: Frame
     every = max(1, total // 200)
     index = source.index_symbol()
     done = 0
+    refit = RefitSchedule()
     while (ts := source.next_ts()) is not None:
         if cancelled is not None and cancelled():
             raise BacktestCancelled(f"backtest cancelled after {done} of {total} bars")
@@ -180,6 +204,8 @@ def _loop(ctx: EngineContext, clock: SimClock, cycle: EngineCycle, source: Frame
         cycle.account(ctx)
         cycle.risk(ctx)
         cycle.planner(ctx)
+        if refit.due(clock.now()):  # the live refit job, on the stored bars up to this one (it leaves this one out)
+            refit_if_due(ctx, fit=fit_model)
         if has_index:
             with ctx.store.read() as s:
                 snap = s.scalars(_LATEST_SNAPSHOT).one()

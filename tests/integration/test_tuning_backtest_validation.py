@@ -68,7 +68,10 @@ def test_a_version_that_trades_the_trend_beats_one_that_cannot(any_db_url: str) 
     assert vs_current.p_value == pytest.approx(expected.pvalue) and vs_current.significant == (expected.pvalue < 0.05)
     assert {c.against for c in report.comparisons} == {"current version", "buy-and-hold", "cash"}
     assert report.gain == pytest.approx(folds["candidate"].mean() / 1.0)  # current scores 0: gain in Sharpe units
-    assert decide(report, True, 0.05)[0] and "required 5%" in decide(report, True, 0.05)[1]  # a proposal
+    # a proposal needs the gain AND the paired test against the current version (scipy's p above, alpha 0.05)
+    accepted, why = decide(report, True, 0.05)
+    assert accepted == (expected.pvalue < 0.05) and "required 5%" in why
+    assert accepted or f"not significant: p={expected.pvalue:.3g}" in why
     assert not decide(report, True, report.gain + 0.01)[0]  # just below a higher target_improvement: refused
     d = report.to_dict()
     assert d["source"] == "backtest" and len(d["folds"]) == 2 and "curves" not in d

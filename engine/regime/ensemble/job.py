@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from collections.abc import Callable
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -39,6 +40,8 @@ from engine.store.models import BarRow, EnsembleModelRow
 log = logging.getLogger(__name__)
 
 TRAIN_BARS = 20_000  # newest stored bars a refit replays and learns from (~50 sessions of 1-minute bars)
+REFIT_CHECK_SECONDS = 300.0  # the scheduler's period of this job (engine/job_specs.py REGIME_MODELS_SECONDS: equal,
+# tests/integration/test_backtest_runs_ensemble.py); a backtest runs it on this period of its simulated clock
 FIT_TIMEOUT_S = 900.0  # a fit of MAX_FIT_ROWS rows takes well under a minute; past this it is stopped
 
 
@@ -52,8 +55,14 @@ def _refit_requested(session: Session, symbol: str, params_hash: str) -> bool:
     return newest is None or datetime.fromisoformat(request["ts"]) > newest
 
 
-def refit_if_due(ctx: EngineContext) -> int | None:
-    """Fit and store a new model when one is due; the new model's id, or None."""
+Fit = Callable[[pd.DataFrame, ParamSet, str], FittedEnsemble]
+
+
+def refit_if_due(ctx: EngineContext, fit: Fit | None = None) -> int | None:
+    """Fit and store a new model when one is due; the new model's id, or None.
+
+    `fit`: how the model is fitted, `fit_in_child` unless given. A backtest passes `fit_model` (the function the
+    child runs): its run is already a job process of its own, and a spawn per refit would dominate its time."""
     source = ctx.source
     if source is None:
         return None
@@ -75,7 +84,7 @@ def refit_if_due(ctx: EngineContext) -> int | None:
     bars = bars.iloc[:-1]  # the newest bar may still be in the live stage's hands
     t0 = time.perf_counter()
     try:
-        model = fit_in_child(bars, params, symbol)
+        model = (fit or fit_in_child)(bars, params, symbol)
     except EnsembleFitError as exc:
         log.info("%s", exc)
         return None
