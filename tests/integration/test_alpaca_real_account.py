@@ -220,7 +220,7 @@ def test_a_429_with_retry_after_is_waited_out_within_the_deadline(server: FakeAl
     started = time.monotonic()
     assert broker.get_positions() == []
     elapsed = time.monotonic() - started
-    assert 0.95 <= elapsed < 1.6, f"waited for Retry-After: {elapsed:.2f} s"
+    assert 0.95 <= elapsed < 3.0, f"waited for Retry-After: {elapsed:.2f} s"  # at least Retry-After, within the deadline
     assert server.hits_for("GET", "/v2/positions") == 2 and limiter.snapshot()["http_429"] == 1
     assert broker.breaker_state() == "closed", "a 429 is not a failure of Alpaca"
 

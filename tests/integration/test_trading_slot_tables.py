@@ -68,7 +68,7 @@ class Page:
         elif kind == f"{self.name}-row":
             self.rows[key(ident)] = [ident, props.get("hidden")]
         elif kind == f"{self.name}-empty":
-            self.notes[key(ident)] = [ident, props.get("hidden")]
+            self.notes[key(ident)] = [ident, props.get("hidden"), props.get("children")]
         self._walk(props.get("children"))
 
     def slots(self, field: str) -> list[str | None]:
@@ -92,7 +92,7 @@ class Page:
                 elif ident in self.rows:
                     self.rows[ident][1] = value
                 elif ident in self.notes:
-                    self.notes[ident][1] = value
+                    self.notes[ident][1 if prop == "hidden" else 2] = value
 
 
 def refresh(client: Any, dep: dict[str, Any], section: str, shape_id: str, page: Page, n: int) -> dict[str, Any]:
@@ -107,12 +107,14 @@ def refresh(client: Any, dep: dict[str, Any], section: str, shape_id: str, page:
     outputs = [{"id": section, "property": "children"}, {"id": shape_id, "property": "data"},
                [{"id": c[0], "property": "children"} for c in cells], [{"id": c[0], "property": "className"} for c in cells],
                [{"id": r[0], "property": "hidden"} for r in rows], [{"id": n_[0], "property": "hidden"} for n_ in notes]]
-    if dep["output"].count("...") == 6:  # the positions card also writes its key cells' links
+    if ".href" in dep["output"]:  # the positions card also writes its key cells' links
         outputs.append([{"id": c[0], "property": "href"} for c in cells if c[0]["field"] == "symbol"])
+    outputs.append([{"id": n_[0], "property": "children"} for n_ in notes])  # the note's text (rows left out)
     body = {"output": dep["output"], "outputs": outputs,
             "inputs": [{"id": "trading-interval", "property": "n_intervals", "value": n}],
             "state": [{"id": shape_id, "property": "data", "value": page.shape}, entries(cells, "children", 1),
-                      entries(cells, "className", 2), entries(rows, "hidden", 1), entries(notes, "hidden", 1)],
+                      entries(cells, "className", 2), entries(rows, "hidden", 1), entries(notes, "hidden", 1),
+                      entries(notes, "children", 2)],
             "changedPropIds": ["trading-interval.n_intervals"]}
     got = client.post(wr.CALLBACK_URL, json=body)
     assert got.status_code in (200, 204), got.get_data(as_text=True)[:500]

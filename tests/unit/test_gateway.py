@@ -289,7 +289,9 @@ def test_broker_rejection_is_stored_with_its_reason(ctx):
     res = submit(ctx, intent(key="nt"), "p", "planner", LOOSE)
     assert res.status is OrderStatus.REJECTED and res.check == "broker" and "not tradable" in res.reason
     ctx.broker = inner
-    big = submit(ctx, intent(qty="5000", key="bp"), "p", "planner", LOOSE)  # paper: insufficient buying power
+    # 2,100 x $100 = $210,000 > the paper broker's buying power (2 x $100,000 equity); within our own limits, the
+    # stress limit included (AAA has one bar: its proxy volatility puts 5,000 shares past the 60% stress limit)
+    big = submit(ctx, intent(qty="2100", key="bp"), "p", "planner", LOOSE)
     assert big.status is OrderStatus.REJECTED and "buying power" in big.reason
 
 
@@ -299,10 +301,10 @@ def test_too_many_broker_rejections_halt_trading(ctx):
         submit(ctx, intent(key=f"r{i}"), "p", "planner", limits)
     limits = dataclasses.replace(LOOSE, max_rejections=3)
     for i in range(2):
-        submit(ctx, intent(qty="5000", key=f"bp{i}"), "p", "planner", limits)  # paper: insufficient buying power
+        submit(ctx, intent(qty="2100", key=f"bp{i}"), "p", "planner", limits)  # paper: insufficient buying power
     with ctx.store.read() as s:
         assert trading_state.current(s).state is TradingState.ACTIVE
-    submit(ctx, intent(qty="5000", key="bp3"), "p", "planner", limits)
+    submit(ctx, intent(qty="2100", key="bp3"), "p", "planner", limits)
     with ctx.store.read() as s:
         snap = trading_state.current(s)
     assert snap.state is TradingState.HALTED and "3 orders rejected by the broker" in snap.reason
