@@ -17,7 +17,7 @@ from engine.market.types import Bar
 from engine.settings import load_settings
 from engine.store.db import Store
 from engine.store.migrate import open_store
-from engine.store.models import BarRow, EngineHeartbeat, Instrument, OrderRow
+from engine.store.models import BarRow, EngineHeartbeat, Instrument, OrderRow, PaperAccount, PaperPosition
 from engine.trading import state as ts
 from engine.trading.brokers.alpaca import AlpacaBroker
 from engine.trading.brokers.base import Broker, OrderRequest, OrderSide, OrderType
@@ -154,3 +154,16 @@ def alpaca_fixtures() -> tuple[Any, Any]:
             yield context
 
     return server_fixture, ctx_fixture
+
+
+def hold_at_100(c: Any, cash: Decimal, limits: RiskLimits, at: datetime, **qty: int) -> None:
+    """Paper positions bought (or shorted) at 100 out of `cash` (equity stays `cash` while the marks are 100);
+    the store learns them by a sync, as from the broker."""
+    with c.store.write() as s:
+        acct = s.get(PaperAccount, 1) or PaperAccount(id=1, cash=cash, realized_pnl=Decimal(0),
+                                                      commissions=Decimal(0), updated_at=at)
+        for sym, q in qty.items():
+            s.add(PaperPosition(symbol=sym, qty=Decimal(q), avg_entry_price=Decimal(100)))
+            acct.cash -= Decimal(q) * Decimal(100)
+        s.merge(acct)
+    sync_from_broker(c, limits)

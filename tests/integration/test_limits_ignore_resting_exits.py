@@ -23,13 +23,13 @@ from engine.params.catalog import apply_edits
 from engine.params.versions import apply_version
 from engine.settings import load_settings
 from engine.store.migrate import open_store
-from engine.store.models import BarRow, Instrument, PaperAccount, PaperPosition
+from engine.store.models import BarRow, Instrument
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide, OrderStatus, OrderType
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.gateway import GatewayResult, OrderIntent, submit
 from engine.trading.risk_limits import RiskLimits
-from engine.trading.sync import sync_from_broker
+from tests.trading_control_fixtures import hold_at_100
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 D = Decimal
@@ -61,14 +61,7 @@ def ctx(any_db_url: str, tmp_path) -> Iterator[EngineContext]:  # type: ignore[n
 
 def hold(c: EngineContext, limits: RiskLimits, **qty: int) -> None:
     """Positions bought at 100 with cash: equity stays 1,000,000."""
-    with c.store.write() as s:
-        acct = s.get(PaperAccount, 1) or PaperAccount(id=1, cash=D(EQUITY), realized_pnl=D(0), commissions=D(0),
-                                                      updated_at=T0)
-        for sym, q in qty.items():
-            s.add(PaperPosition(symbol=sym, qty=D(q), avg_entry_price=D(100)))
-            acct.cash -= D(q) * D(100)
-        s.merge(acct)
-    sync_from_broker(c, limits)
+    hold_at_100(c, D(EQUITY), limits, T0, **qty)
 
 
 def order(c: EngineContext, limits: RiskLimits, side: OrderSide, sym: str, qty: int, key: str,

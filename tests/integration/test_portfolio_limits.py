@@ -29,8 +29,6 @@ from engine.store.models import (
     BarRow,
     Instrument,
     OrderRow,
-    PaperAccount,
-    PaperPosition,
     RiskSnapshotRow,
 )
 from engine.trading import state as trading_state
@@ -41,6 +39,7 @@ from engine.trading.risk_limits import RiskLimits
 from engine.trading.state import TradingState
 from engine.trading.sync import sync_from_broker
 from tests.notify_receiver import Receiver
+from tests.trading_control_fixtures import hold_at_100
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 D = Decimal
@@ -96,14 +95,7 @@ def ctx(any_db_url, tmp_path) -> EngineContext:  # type: ignore[no-untyped-def]
 
 def _hold(c: EngineContext, **qty: int) -> None:
     """Positions at the last close (100), bought with cash: equity stays 100,000."""
-    with c.store.write() as s:
-        acct = s.get(PaperAccount, 1) or PaperAccount(id=1, cash=D(int(EQUITY)), realized_pnl=D(0),
-                                                      commissions=D(0), updated_at=T0)
-        for sym, q in qty.items():
-            s.add(PaperPosition(symbol=sym, qty=D(q), avg_entry_price=D(100)))
-            acct.cash -= D(q) * D(100)
-        s.merge(acct)
-    sync_from_broker(c, LIMITS)
+    hold_at_100(c, D(int(EQUITY)), LIMITS, T0, **qty)
 
 
 def _buy(c: EngineContext, sym: str, qty: int, key: str):  # type: ignore[no-untyped-def]

@@ -12,12 +12,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from engine.store.models import PaperAccount, PaperOrder, PaperPosition
+from engine.store.models import PaperOrder
 from engine.trading.brokers.base import OrderSide, OrderType
 from engine.trading.control import SimpleControlContext
 from engine.trading.gateway import GatewayResult, OrderIntent, submit
-from engine.trading.sync import sync_from_broker
-from tests.trading_control_fixtures import LOOSE, T0, make_ctx
+from tests.trading_control_fixtures import LOOSE, T0, hold_at_100, make_ctx
 
 D = Decimal
 
@@ -31,14 +30,7 @@ def ctx(tmp_path, any_db_url: str) -> Iterator[SimpleControlContext]:  # type: i
 
 def hold(c: SimpleControlContext, **qty: int) -> None:
     """The broker's position (bought or shorted at 100); the store learns it by sync."""
-    with c.store.write() as s:
-        acct = s.get(PaperAccount, 1) or PaperAccount(id=1, cash=D(10_000_000), realized_pnl=D(0), commissions=D(0),
-                                                      updated_at=T0)
-        for sym, q in qty.items():
-            s.add(PaperPosition(symbol=sym, qty=D(q), avg_entry_price=D(100)))
-            acct.cash -= D(q) * D(100)
-        s.merge(acct)
-    sync_from_broker(c, LOOSE)
+    hold_at_100(c, D(10_000_000), LOOSE, T0, **qty)
 
 
 def order(c: SimpleControlContext, side: OrderSide, qty: int, key: str, limit: str | None = None) -> GatewayResult:
