@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(default=1.0, gt=0.05, le=3600, description="engine market-data tick period")
     sim_seed: int = 7
     sim_minutes_per_tick: int = Field(default=1, ge=1, le=1440)
-    warmup_polls: int = Field(default=600, ge=0, le=100_000, description="market polls stored at once on a fresh store")
+    warmup_polls: int = Field(default=600, ge=0, le=1_000_000,
+                              description="market polls stored on a fresh store (in chunks, engine/warmup.py)")
     paper_starting_cash: float = Field(default=1_000_000.0, gt=0)
     paper_slippage_bps: float = Field(default=2.0, ge=0, le=500)
     paper_commission_per_share: float = Field(default=0.005, ge=0, le=10)

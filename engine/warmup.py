@@ -1,6 +1,6 @@
 """The market warm-up of a fresh store, stored in chunks that survive an interrupted start-up.
 
-A warm-up of many polls (REGIMEDESK_WARMUP_POLLS up to 100,000) takes longer than the lease. It used to be one
+A warm-up of many polls (REGIMEDESK_WARMUP_POLLS up to 1,000,000) takes longer than the lease. It used to be one
 fenced write of everything at the end: a start-up cut short (the lease lost, a SIGTERM) stored nothing and the
 next start-up polled it all again. Now each chunk is one fenced transaction that also records how far the
 warm-up got (WARMUP_KEY), so the next start-up continues after the last stored bar with the polls still
