@@ -19,11 +19,14 @@ from typing import Any
 
 import pandas as pd
 
+from engine.market.exchange import MarketCalendar
 from engine.market.types import OptionChain
 from engine.params import ParamsError, ParamSet, ValidationError
 from engine.params.coerce import CoerceError, coerce, fmt_value, range_words
+from engine.regime.intraday import IntradayClock
 from engine.regime.replay import replay as regime_replay
 from engine.regime.types import RegimeError
+from webapp import param_rows
 from webapp.form_ids import FormIdError, parse_id
 from webapp.regime_analysis import compare
 
@@ -148,9 +151,26 @@ def upload_sheets(*uploads: Any) -> tuple[dict[str, Any] | None, str]:
 
 def apply_edits(base: ParamSet, edits: Mapping[str, Any], origin: Mapping[str, Any] | None = None) -> ParamSet:
     """The edits written over `origin` (canonical sheets of an uploaded workbook) or over `base`,
-    validated as a whole (raises WhatIfError listing the problems)."""
+    validated as a whole (raises WhatIfError listing the problems).
+
+    A table's row changes (key "Sheet|section", the Parameters page's {"deleted": [row tokens], "added": [rows]})
+    are made first, as Apply makes them (webapp.param_rows); cell keys then name a row by its place in the table
+    as edited. Row changes that no longer fit (a deleted row is gone) refuse the run: never silently skipped."""
     sheets = copy.deepcopy(dict(origin) if origin is not None else _canonical_sheets(base))
+    layouts = {key: value for key, value in edits.items() if isinstance(key, str) and param_rows.is_rows_key(key)}
+    if layouts:
+        try:
+            res = param_rows.resolve(base.schema, sheets, layouts)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise WhatIfError(f"the pending row changes do not fit this workbook ({exc}); discard them and edit "
+                              "again") from None
+        if res.dropped:
+            raise WhatIfError(param_rows.dropped_message(list(res.dropped.values())) + " Nothing was run; discard "
+                              "them on the Parameters page")
+        sheets = copy.deepcopy(res.sheets)
     for key, raw in edits.items():
+        if key in layouts:
+            continue
         k = parse_key(key)
         try:
             sec = sheets[k.sheet][k.section]
@@ -168,6 +188,35 @@ def apply_edits(base: ParamSet, edits: Mapping[str, Any], origin: Mapping[str, A
         raise WhatIfError(f"the pending edits are not a valid parameter set ({problems}); fix them first") from None
     except ParamsError as exc:
         raise WhatIfError(f"the pending edits could not be read: {exc}") from None
+
+
+def edits_words(edits: Mapping[str, Any]) -> str:
+    """What the pending edits are, counted as Apply would make them: "3 pending edit(s)" for values, and each
+    table's row changes ("TransitionRules: 5 row(s) deleted, 1 added"), never one row change counted as one edit."""
+    values = [k for k in edits if not (isinstance(k, str) and param_rows.is_rows_key(k))]
+    parts = [f"{len(values)} pending edit(s)"] if values else []
+    for key, layout in edits.items():
+        if key in values or not isinstance(layout, Mapping):
+            continue
+        deleted, added = len(layout.get("deleted") or []), len(layout.get("added") or [])
+        what = ([f"{deleted} row(s) deleted"] if deleted else []) + ([f"{added} row(s) added"] if added else [])
+        sheet, section = str(key).split("|")
+        parts.append(f"{sheet}{'' if section == 'main' else f' ({section})'}: {', '.join(what) or 'rows unchanged'}")
+    return " + ".join(parts)
+
+
+def session_minutes_for(calendar: MarketCalendar | None, times: pd.Series, params: ParamSet) -> float:
+    """The minutes of one market session, for "transitions per day": with an exchange, its regular session on the
+    days the bars cover (the median, so an early close does not move it; 390 for XNYS); else the workbook's
+    MasterConfiguration open-close, the session the engine's max_transitions_per_day counts in. Never 1,440 for
+    bars that only cover a session (a replay with no session would read the day from the data)."""
+    if calendar is not None and calendar.exchange is not None and len(times):
+        local = pd.to_datetime(times, utc=True).dt.tz_convert(calendar.timezone).dt.date
+        lengths = [(h[1] - h[0]).total_seconds() / 60.0 for d in sorted(set(local))
+                   if (h := calendar.regular_hours(d)) is not None]
+        if lengths:
+            return float(pd.Series(lengths).median())
+    return float(IntradayClock(params).session_minutes)
 
 
 SEQUENCE_COLUMNS = ["ts", "regime_id", "regime_name", "color", "confidence", "is_transition"]
@@ -200,8 +249,10 @@ def replay(bars: pd.DataFrame, chains: list[OptionChain], params: ParamSet, symb
 
 
 def run_whatif(bars: pd.DataFrame, chains: list[OptionChain], start: datetime | None, base: ParamSet,
-               candidate: ParamSet, symbol: str, progress: Progress | None = None) -> dict[str, Any]:
-    """Replay the active version and the candidate over the same bars; the two sequences and a comparison."""
+               candidate: ParamSet, symbol: str, progress: Progress | None = None,
+               session: float | None = None) -> dict[str, Any]:
+    """Replay the active version and the candidate over the same bars; the two sequences and a comparison
+    (`session`: the market session's minutes for "transitions per day", see session_minutes_for)."""
     if bars.empty:
         raise WhatIfError("no stored bars to replay yet; wait for the engine to store some history")
 
@@ -213,4 +264,4 @@ def run_whatif(bars: pd.DataFrame, chains: list[OptionChain], start: datetime | 
     if current.empty:
         raise WhatIfError(f"{len(bars)} stored bars are not enough for the regime modules to warm up; "
                           "wait for more history or pick a longer window")
-    return {"current": current, "candidate": cand, "summary": compare(current, cand)}
+    return {"current": current, "candidate": cand, "summary": compare(current, cand, session)}

@@ -16,7 +16,7 @@ from components import regime_whatif_views as wviews
 from components.ids import parameters as parameters_ids
 from components.ids import regime as ids
 from engine.auth.roles import Role
-from engine.market.exchange import calendar_for_settings, regular_session_bars
+from engine.market.exchange import calendar_for_settings
 from engine.params import UnsafeWorkbookError
 from engine.params.diff import diff_params
 from engine.params.versions import active_params
@@ -39,9 +39,11 @@ from webapp.regime_whatif import (
     apply_edits,
     check_knob,
     current_value,
+    edits_words,
     merge_edits,
     parse_key,
     run_whatif,
+    session_minutes_for,
     upload_sheets,
 )
 from webapp.wiring import Callbacks
@@ -154,14 +156,14 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
         if key in KNOBS and value is not None and bool(value) != current_value(params, key):
             knobs[key] = bool(value)
     sheets, origin = upload_sheets(own_upload, parameters_upload)
-    # the Parameters page keys a table cell by its row's key (param_rows): here by its place in the origin the
-    # what-if writes onto (the upload, else the active version); edits that no longer fit are left out
     stored = from_parameters.get("edits", from_parameters) if isinstance(from_parameters, dict) else None
-    pending = (param_rows.positional(pv.schema(), sheets if sheets is not None else pv.origin_sheets(params, None),
-                                     stored) if isinstance(stored, dict) else None)
+    pending, shown, left_out = replayable(sheets if sheets is not None else pv.origin_sheets(params, None), stored)
     edits = merge_edits(pending, knobs)
     rows = []
     for key, new in edits.items():
+        if key in shown:
+            rows.append(shown[key])
+            continue
         try:
             old = current_value(params, key)
         except (WhatIfError, KeyError, IndexError):
@@ -171,8 +173,47 @@ def collect_edits(nums: list[Any], bools: list[Any], from_parameters: Any, own_u
                      "old": old, "new": new})
     listed = [f"{knob_label(key)}: {problem}" for key, problem in problems.items()]
     keys = [str(i.get("key")) if isinstance(i, dict) else "" for i in num_ids or []]
-    return (edits, wviews.edits_table(rows, origin, listed), [problems.get(k) for k in keys],
-            [k in problems for k in keys])
+    table = wviews.edits_table(rows, origin, listed)
+    if left_out:
+        table = html.Div([table, html.Div(param_rows.dropped_message(left_out).replace(" dropped: ", " left out of "
+                                          "the what-if: ", 1), className="small text-warning mt-1")])
+    return edits, table, [problems.get(k) for k in keys], [k in problems for k in keys]
+
+
+def replayable(origin: dict[str, Any], stored: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[str]]:
+    """The Parameters page's pending edits as the what-if writes them onto `origin` (the upload, else the active
+    version): (edits, {key: its row in the edits table} for the ones not labelled by parse_key, why each other one
+    is left out). A table's row changes are kept ("Sheet|section": deleted tokens, added rows: apply_edits makes
+    them as Apply does); a cell is keyed by its row's place in the table as edited. An edit whose row is gone is
+    left out and named, never dropped silently."""
+    if not isinstance(stored, dict):
+        return {}, {}, []
+    schema = pv.schema()
+    try:
+        res = param_rows.resolve(schema, origin, stored)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return {}, {}, ["the Parameters page's pending edits do not fit this workbook"]
+    out: dict[str, Any] = {}
+    shown: dict[str, dict[str, Any]] = {}
+    for key, value in stored.items():
+        if not isinstance(key, str) or key in res.dropped:
+            continue
+        if param_rows.is_rows_key(key):
+            line = param_rows.describe(schema, origin, key, value)
+            out[key] = value
+            shown[key] = {"label": f"{line['sheet']} · {line['parameter']}", "old": line["old"], "new": line["new"]}
+        elif key in res.cells:
+            sheet, section, row, name = res.cells[key]
+            at = f"{sheet}|{section}|{row}|{name}"
+            out[at] = value
+            before = res.sheets[sheet][section][row].get(name)
+            named = param_rows.row_name(schema, key)
+            shown[at] = {"label": f"{sheet} · {name} (row {row + 1}" + ("" if named == f"row {row + 1}" else
+                                                                         f": {named}") + ")",
+                         "old": "(new row)" if key.split("|")[2].startswith("+") else before, "new": value}
+        elif key.count("|") == 2:
+            out[key] = value
+    return out, shown, list(res.dropped.values())
 
 
 # --- what-if: the background replay ----------------------------------------------------------------
@@ -223,8 +264,8 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
             symbol = stored_index_symbol(session)
             if symbol is None:
                 raise WhatIfError("no index instrument stored yet; wait for the engine's first market data")
-            bars, chains, start = rq.replay_window(session, symbol, bars_wanted, WARMUP_BARS)
-            bars = regular_session_bars(bars, calendar_for_settings(job_settings(), None))  # as the engine's regime
+            calendar = calendar_for_settings(job_settings(), None)  # regular-session bars, as the engine's regime
+            bars, chains, start = rq.replay_window(session, symbol, bars_wanted, WARMUP_BARS, calendar=calendar)
             stored = rq.regime_history(session, bars_wanted, symbol)
             cat = with_display_colours(rq.regime_catalogue(session))
         try:
@@ -236,7 +277,9 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
         def progress(fraction: float, phase: str) -> None:
             set_progress((5 + 93 * fraction, f"{phase} {fraction * 100:.0f}%"))
 
-        result = run_whatif(bars, chains, start, base, candidate, symbol, progress)
+        window_times = bars["timestamp"].iloc[max(0, len(bars) - bars_wanted):]
+        result = run_whatif(bars, chains, start, base, candidate, symbol, progress,
+                            session=session_minutes_for(calendar, window_times, base))
     except WhatIfError as exc:
         return dbc.Alert(str(exc), color="warning", id=ids.WHATIF_ERROR), no_update, hidden
     set_progress((100, "done"))
@@ -244,7 +287,7 @@ def run_whatif_preview(set_progress, _n: int | None, edits: dict[str, Any] | Non
     lanes = [("active version", segments(result["current"])), ("pending edits", segments(result["candidate"]))]
     if len(stored) and start is not None:
         lanes.insert(0, ("stored (live)", segments(stored[stored["ts"] >= start])))
-    what = " + ".join(([origin_name] if origin_name else []) + ([f"{len(edits)} pending edit(s)"] if edits else []))
+    what = " + ".join(([origin_name] if origin_name else []) + ([edits_words(edits)] if edits else []))
     note = (f"{what} replayed over {len(bars):,} stored bars ({len(chains)} option chains)." if what else
             "No pending edits: the two replays must agree; edit a knob, upload a workbook or edit on the "
             "Parameters page to see a difference.")

@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import desc, select
 from sqlalchemy.orm import Session
 
+from engine.market.exchange import MarketCalendar, regular_session_bars
 from engine.market.types import OptionChain
 from engine.params import ParamSet
 from engine.params.typed import Parameters
@@ -91,11 +92,28 @@ def regime_catalogue(session: Session) -> dict[str, Any]:
             "content_hash": params.content_hash, "regimes": regime_catalogue_of(params)}
 
 
-def replay_window(session: Session, symbol: str, bars: int, warmup: int,
-                  max_chains: int = 2000) -> tuple[pd.DataFrame, list[OptionChain], datetime | None]:
-    """Stored bars for a replay (the newest `bars` plus `warmup` older ones), the option chains
-    inside that span, and the first timestamp the comparison covers (None when there are no bars)."""
-    frame = queries.bars(session, symbol, bars + warmup)
+def session_bars(session: Session, symbol: str, wanted: int, calendar: MarketCalendar | None,
+                 max_factor: int = 64) -> pd.DataFrame:
+    """The newest `wanted` stored bars inside the calendar's regular session (all bars without an exchange).
+
+    Filtered before counting, as the engine's regime classifies regular-session bars only: Alpaca stores
+    pre-market and after-hours minutes too, and a window cut from all bars then filtered held far fewer bars
+    than asked. Reads a growing tail (x4 each time, at most `max_factor` x `wanted` rows) until enough are found."""
+    limit = max(wanted, 1)
+    while True:
+        raw = queries.bars(session, symbol, limit)
+        frame = regular_session_bars(raw, calendar)
+        if len(frame) >= wanted or len(raw) < limit or limit >= wanted * max_factor:
+            return frame.iloc[max(0, len(frame) - wanted):].reset_index(drop=True)
+        limit = min(limit * 4, wanted * max_factor)
+
+
+def replay_window(session: Session, symbol: str, bars: int, warmup: int, max_chains: int = 2000,
+                  calendar: MarketCalendar | None = None) -> tuple[pd.DataFrame, list[OptionChain], datetime | None]:
+    """Stored bars for a replay (the newest `bars` plus `warmup` older ones, regular-session bars only when
+    `calendar` has an exchange), the option chains inside that span, and the first timestamp the comparison
+    covers (None when there are no bars)."""
+    frame = session_bars(session, symbol, bars + warmup, calendar)
     if frame.empty:
         return frame, [], None
     first = frame["timestamp"].iloc[0]
