@@ -76,10 +76,13 @@ def regime_card(latest: Mapping[str, Any], colour: str, description: str, active
             dbc.Badge(f"volatility {latest.get('volatility_class') or '—'} "
                       f"({fmt.number((latest.get('volatility_value') or 0) * 100, 1)}%/yr)",
                       color="light", text_color="dark", className="me-1", id=ids.CURRENT_VOL),
-            dbc.Badge(f"raw score {fmt.number(latest.get('raw_score'), 2)}", color="light", text_color="dark",
+            dbc.Badge(f"smoothed score {_signed(latest.get('raw_score'), 2)}", color="light", text_color="dark",
                       className="me-1"),
+            dbc.Badge(f"module sum {_signed(module_sum(latest.get('modules') or ()), 2)}", color="light",
+                      text_color="dark", className="me-1"),
             dbc.Badge(f"entered by {transition}", color="info", className="me-1") if transition else None,
         ], className="mt-2"),
+        score_note(latest),
         class_notes(latest, regime_classes),
         input_notes(latest),
         html.Div(f"as of {fmt.timestamp(latest.get('ts'))}", id=ids.CURRENT_ASOF, className="small text-muted mt-1"),
@@ -106,6 +109,27 @@ def effective_line(effective: Mapping[str, Any] | None) -> html.Div:
     ], id=ids.CURRENT_EFFECTIVE, className="small mb-2 border-start border-3 border-warning ps-2")
 
 
+def module_sum(modules: Sequence[Mapping[str, Any]]) -> float:
+    """This bar's unsmoothed module score: the sum of the active modules' contributions (score × weight)."""
+    return sum(float(m.get("contribution") or 0.0) for m in modules if m.get("active"))
+
+
+def _signed(value: float | None, decimals: int) -> str:
+    return "—" if value is None or value != value else f"{float(value):+.{decimals}f}"
+
+
+def score_note(latest: Mapping[str, Any]) -> html.Div:
+    """Why the module bars need not add up to the smoothed score (engine/regime/classifier.py: d_raw -> d_s)."""
+    raw, total = latest.get("raw_score"), module_sum(latest.get("modules") or ())
+    if raw is None or raw != raw or abs(float(raw) - total) < 0.005:
+        return html.Div()
+    return html.Div(
+        f"The module bars sum to {total:+.3f}, this bar's unsmoothed score. The smoothed score {float(raw):+.3f} "
+        "that forms the regime averages that sum with recent bars (TransitionManagement smoothing) and counts it "
+        "as 0 while its direction does not persist (NoiseFilter), so the two can differ, even in sign.",
+        className="small text-muted mt-1")
+
+
 def class_notes(latest: Mapping[str, Any], regime_classes: tuple[str, str] | None) -> html.Div:
     """How this bar's classes were decided (number, band, rule), and why the regime differs when it is held."""
     cls = latest.get("classes") or {}
@@ -126,8 +150,9 @@ def class_notes(latest: Mapping[str, Any], regime_classes: tuple[str, str] | Non
     return html.Div(lines, className="small text-muted mt-1")
 
 
-def contributions_figure(modules: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Score × effective weight per module; inactive modules as grey stubs with the reason on hover."""
+def contributions_figure(modules: Sequence[Mapping[str, Any]], smoothed: float | None = None) -> go.Figure:
+    """Score × effective weight per module; inactive modules as grey stubs with the reason on hover. The title
+    gives the bars' sum (unsmoothed) beside the card's smoothed score: two numbers, never passed off as one."""
     names = [str(m["name"]) for m in modules]
     contrib = [float(m.get("contribution") or 0.0) if m.get("active") else 0.0 for m in modules]
     colours = [INACTIVE_COLOUR if not m.get("active") else "#2e7d32" if c >= 0 else "#c62828"
@@ -143,7 +168,10 @@ def contributions_figure(modules: Sequence[Mapping[str, Any]]) -> go.Figure:
             else "inactive" for m, c in zip(modules, contrib, strict=True)]
     fig = go.Figure(go.Bar(x=contrib, y=names, orientation="h", marker_color=colours, text=text,
                            textposition="outside", cliponaxis=False, hovertext=hover, hoverinfo="text"))
-    fig.update_layout(title="Module contributions (score × weight)", xaxis_title="contribution to the raw score",
+    title = f"Module contributions (score × weight): sum {module_sum(modules):+.3f}"
+    if smoothed is not None and smoothed == smoothed:
+        title += f", smoothed score {float(smoothed):+.3f}"
+    fig.update_layout(title=title, xaxis_title="contribution to the unsmoothed module score (sum of the bars)",
                       yaxis={"autorange": "reversed"}, **_layout(300, showlegend=False))
     return fig
 

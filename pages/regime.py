@@ -56,14 +56,21 @@ def _read(fn: Callable[..., T], *args: Any) -> T:
         return fn(session, *args)
 
 
-@cache.memoize()
-def _latest() -> dict[str, Any] | None:
-    return _read(rq.latest_regime)
+def _index() -> str | None:
+    """The one index every part of this page shows (engine.store.queries.index_symbol): a store that ran one
+    market source and then another holds two, and the card, charts and statistics must not mix them.
+    None (no index instrument stored): every read below is unfiltered."""
+    return queries.index_symbol()
 
 
 @cache.memoize()
-def _history(limit: int) -> pd.DataFrame:
-    return _read(rq.regime_history, limit)
+def _latest(symbol: str | None) -> dict[str, Any] | None:
+    return _read(rq.latest_regime, symbol)
+
+
+@cache.memoize()
+def _history(limit: int, symbol: str | None) -> pd.DataFrame:
+    return _read(rq.regime_history, limit, symbol)
 
 
 @cache.memoize(timeout=5)
@@ -127,11 +134,16 @@ def layout(**_kwargs: object) -> html.Div:
     Input(ids.INTERVAL, "n_intervals"), State(ids.SEEN, "data"),
 )
 @requires(Role.VIEWER)
-def refresh_current(_n: int | None, seen: int | None):
-    latest = _latest()
-    if latest is None or latest["id"] == seen:
+def refresh_current(_n: int | None, seen: list[int | None] | None):
+    """Redrawn when the newest classification or the active parameter version changes: after an apply the card
+    names the new version (and the version this classification used) without waiting for the next bar."""
+    latest = _latest(_index())
+    if latest is None:
         return no_update, no_update, no_update, no_update
     cat = _catalogue()
+    shown = [latest["id"], cat["version_id"]]
+    if shown == seen:
+        return no_update, no_update, no_update, no_update
     entry = next((r for r in cat["regimes"] if r["regime_id"] == latest["regime_id"]), None)
     colour = entry["color"] if entry else views.UNKNOWN_COLOUR
     used = latest["param_version_id"]
@@ -140,7 +152,8 @@ def refresh_current(_n: int | None, seen: int | None):
         detail = f"{detail}; this classification used {_version_text(None, used)[0]}"
     classes = (str(entry["trend_class"]), str(entry["volatility_class"])) if entry else None
     card = views.regime_card(latest, colour, entry["description"] if entry else "", active, detail, classes)
-    return card, views.contributions_figure(latest["modules"]), views.inactive_modules(latest["modules"]), latest["id"]
+    figure = views.contributions_figure(latest["modules"], latest.get("raw_score"))
+    return card, figure, views.inactive_modules(latest["modules"]), shown
 
 
 @dash.callback(
@@ -150,13 +163,13 @@ def refresh_current(_n: int | None, seen: int | None):
 )
 @requires(Role.VIEWER)
 def refresh_price(_n: int | None, shown: str | None):
-    symbol = queries.index_symbol()
+    symbol = _index()
     if symbol is None:
         return no_update, "no instruments yet", no_update
     frame = queries.bars(symbol, PRICE_BARS)
     if frame.empty:
         return no_update, "no bars yet", no_update
-    hist = _history(HISTORY_ROWS)
+    hist = _history(HISTORY_ROWS, symbol)
     text = f"{len(frame)} bars shown, newest {frame['timestamp'].iloc[-1]:%Y-%m-%d %H:%M}, {len(hist)} classified"
     if text == shown:
         return no_update, no_update, no_update
@@ -175,7 +188,7 @@ def refresh_price(_n: int | None, shown: str | None):
 )
 @requires(Role.VIEWER)
 def refresh_stats(_n: int | None):
-    hist = _history(HISTORY_ROWS)
+    hist = _history(HISTORY_ROWS, _index())
     if hist.empty:
         return no_update, no_update, no_update
     cat = _catalogue()
@@ -192,8 +205,9 @@ def refresh_stats(_n: int | None):
 @requires(Role.VIEWER)
 def refresh_ensemble(_n: int | None):
     """The newest ensemble verdict and dynamics, the model in force, and the reliability diagram."""
-    latest = _latest()
-    hist = _history(HISTORY_ROWS)
+    symbol = _index()
+    latest = _latest(symbol)
+    hist = _history(HISTORY_ROWS, symbol)
     cat = _catalogue()
     names = {int(r["regime_id"]): str(r["regime_name"]) for r in cat["regimes"]}
     with get_context().store.read() as session:

@@ -52,7 +52,25 @@ def bars(session: Session, symbol: str, limit: int = 390) -> pd.DataFrame:
 
 
 def index_symbol(session: Session) -> str | None:
-    return session.scalar(select(Instrument.symbol).where(Instrument.kind == "index").limit(1))
+    """The index the engine classifies now, one answer for every page and the what-if.
+
+    A store that ran one market source and then another holds two instruments of kind "index" (the old one is
+    never demoted), so "any index row" picked an arbitrary one. The newest regime snapshot names the index the
+    engine classified last; with none (or one of a symbol that is no index now), the index instrument with the
+    newest bar (ties: the first by symbol), else the first by symbol.
+    """
+    indexes = sorted(session.scalars(select(Instrument.symbol).where(Instrument.kind == "index")))
+    if len(indexes) <= 1:
+        return indexes[0] if indexes else None
+    classified = session.scalar(select(RegimeSnapshot.symbol).order_by(desc(RegimeSnapshot.id)).limit(1))
+    if classified in indexes:
+        return classified
+    # one max per symbol: each is answered from the (symbol, ts) unique index, where a GROUP BY scans it
+    newest = [(ts, symbol) for symbol in indexes
+              if (ts := session.scalar(select(func.max(BarRow.ts)).where(BarRow.symbol == symbol))) is not None]
+    if not newest:
+        return indexes[0]
+    return max(newest, key=lambda row: row[0])[1]  # the first by symbol among equal newest bars
 
 
 def account_history(session: Session, limit: int = 2000) -> pd.DataFrame:
