@@ -123,8 +123,10 @@ def store_market_update(ctx: EngineContext, update: MarketUpdate, received_at: d
         if also is not None:
             also(session)
         if received_at is not None and bars:  # with the source's cadence: the dead-man's switch judges by it
-            value = {"ts": received_at.isoformat(),
-                     "cadence_s": market_cadence_s(getattr(ctx, "settings", None), getattr(ctx, "source", None))}
+            source = getattr(ctx, "source", None)
+            value = {"ts": received_at.isoformat(), "cadence_s": market_cadence_s(getattr(ctx, "settings", None), source)}
+            if getattr(source, "wall_clock_bars", False):  # Alpaca: a lagging feed is as old as its bars (marks.py)
+                value["bar_s"] = float(getattr(source, "bar_seconds", 60.0))
             mark = session.scalars(_MARKET_MARK).first()
             if mark is None:
                 session.add(KeyValue(key=MARKET_DATA_KEY, value=value, updated_at=received_at))

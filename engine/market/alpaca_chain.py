@@ -13,6 +13,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from alpaca.data.models import OptionsSnapshot
@@ -23,6 +24,13 @@ log = logging.getLogger(__name__)
 OCC = re.compile(r"^(?P<root>[A-Z0-9.]{1,6}?)\s*(?P<ymd>\d{6})(?P<kind>[CP])(?P<strike>\d{8})$")
 VEGA_SCALE = 100.0  # per vol point -> per 1.00 of vol
 THETA_SCALE = 365.0  # per day -> per year
+EXPIRY_TZ = ZoneInfo("America/New_York")  # US-listed options expire on a New York date
+
+
+def expiry_today(now: datetime) -> date:
+    """The date expiries count from: New York's, not UTC's. From 19:00/20:00 New York time the UTC date is
+    already tomorrow, and tomorrow's expiry then read 0 days (an expiry day to the regime classifier)."""
+    return (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(EXPIRY_TZ).date()
 
 
 def parse_occ(symbol: str) -> tuple[str, date, str, float]:
@@ -48,14 +56,14 @@ def _price(s: OptionsSnapshot) -> float:
 
 def build_chain(underlying: str, snapshots: dict[str, OptionsSnapshot], spot: float, now: datetime) -> OptionChain:
     """An OptionChain from snapshots keyed by OCC symbol; expired or unparsable contracts are skipped."""
-    rows = []
+    rows, today = [], expiry_today(now)
     for occ, snap in snapshots.items():
         try:
             _, expiry, kind, strike = parse_occ(occ)
         except ValueError:
             log.warning("skipping option %s of %s: not an OCC symbol", occ, underlying)
             continue
-        days = (expiry - now.astimezone(UTC).date()).days
+        days = (expiry - today).days
         if days < 0:
             continue
         g = snap.greeks

@@ -37,7 +37,7 @@ from alpaca.data.requests import OptionChainRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
 from engine.clock import Clock, SystemClock
-from engine.market.alpaca_chain import build_chain, parse_occ
+from engine.market.alpaca_chain import build_chain, expiry_today, parse_occ
 from engine.market.exchange import MarketCalendar, alpaca_calendar
 from engine.market.types import Bar, MarketDataError, MarketUpdate, OptionChain
 from engine.trading.brokers.alpaca_http import classify, describe, harden_client, secret_value
@@ -114,6 +114,7 @@ class AlpacaMarketSource:
 
     warmup_polls = 1  # one poll fetches the whole history window (multi-symbol, 10,000 bars a page)
     bar_seconds = 60.0  # finished 1-minute bars only: new data arrives once a minute (the dead-man's cadence)
+    wall_clock_bars = True  # bar times are real times: the stale-data check also ages a lagging feed by them
     calendar: MarketCalendar = alpaca_calendar()
 
     def __repr__(self) -> str:
@@ -209,7 +210,7 @@ class AlpacaMarketSource:
 
     def chain_request(self, underlying: str, now: datetime, spot: float) -> OptionChainRequest:
         """Only what the regime modules use: expiries within chain_max_days, strikes within chain_strike_pct of spot."""
-        today = now.astimezone(UTC).date()
+        today = expiry_today(now)  # New York's date: after 19:00 there UTC's is already tomorrow
         band = spot * self.chain_strike_pct / 100.0
         feed: dict[str, Any] = {"feed": self._options_feed} if self._options_feed else {}
         return OptionChainRequest(

@@ -87,6 +87,9 @@ def symbol_data_time(session: Session, bar_ts: datetime | None, now: datetime, w
     clock: a bar is stamped with its open, and a replayed or daily bar may carry a time days or hours past;
     a symbol that keeps up with the feed has the newest bar's time (lag 0) and is exactly as fresh as the
     feed, while one whose bars stopped 2 days ago is 2 days older than the feed, whatever other symbols bring.
+    Receipt alone would call a feed fresh that keeps arriving but runs minutes behind: when the market job
+    records that its source's bar times are wall-clock times ("bar_s", the bar length: Alpaca), the data is
+    also never newer than the symbol's last bar's end. The simulated and CSV sources record no "bar_s".
     Without a receipt time: the bar's own time on a wall-clock source; nothing on the simulated one, whose
     bar times are simulated times.
     """
@@ -96,7 +99,11 @@ def symbol_data_time(session: Session, bar_ts: datetime | None, now: datetime, w
         if bar_ts is None:
             return received  # no bar of the symbol at all: refused for that (no market data)
         newest = session.scalar(_NEWEST_BAR)
-        return received - max(newest - bar_ts, timedelta(0)) if newest is not None else received
+        at = received - max(newest - bar_ts, timedelta(0)) if newest is not None else received
+        bar_s = row.value.get("bar_s")
+        if isinstance(bar_s, int | float) and not isinstance(bar_s, bool):
+            at = min(at, bar_ts + timedelta(seconds=float(bar_s)))
+        return at
     return None if bar_ts is None or not wall_clock_bars else min(bar_ts, now)
 
 

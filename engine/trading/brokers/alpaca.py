@@ -238,12 +238,30 @@ class AlpacaBroker:
 
     def cancel_order(self, broker_order_id: str) -> None:
         op = f"cancel order {broker_order_id}"
-        out = self._calls.call(op, lambda: self._client.cancel_order_by_id(broker_order_id))
+        with self._calls.budget(op) as budget:
+            out = self._calls.call(op, lambda: self._client.cancel_order_by_id(broker_order_id))
         if out.failure is Failure.NOT_FOUND:
             raise BrokerError(f"{self._where(op)}: Alpaca has no such order; refresh the order list.")
         if out.failure is Failure.REJECTED and out.error is not None:
-            raise BrokerError(f"{self._where(op)}: not cancelable ({describe(out.error)}); it is probably filled or already canceled.")
+            self._refused_cancel(op, broker_order_id, describe(out.error), retried=budget.sent > 1)
+            return
         self._calls.value(op, out)
+
+    def _refused_cancel(self, op: str, broker_order_id: str, detail: str, retried: bool) -> None:
+        """Alpaca refused the cancel: read the order to say why. A cancel whose answer was lost (504, dropped
+        connection) is retried, and the retry is refused because the first attempt canceled it: success."""
+        try:
+            order = to_broker_order(self._calls.get(f"read order {broker_order_id}",
+                                                    lambda: self._client.get_order_by_id(broker_order_id)))
+        except BrokerError as exc:
+            raise BrokerError(f"{self._where(op)}: not cancelable ({detail}); it is probably filled or already "
+                              f"canceled (its status could not be read: {exc}).") from exc
+        if order.status is OrderStatus.CANCELED and retried:
+            return
+        if order.status is OrderStatus.FILLED:
+            raise BrokerError(f"{self._where(op)}: not cancelable, it is filled ({order.filled_qty} {order.symbol} "
+                              f"at {order.filled_avg_price}); refresh the order list.")
+        raise BrokerError(f"{self._where(op)}: not cancelable ({detail}); Alpaca shows it {order.status.value}.")
 
     def cancel_all_orders(self) -> list[CancelResult]:
         rows = self._calls.value("cancel all orders", self._calls.call("cancel all orders", self._client.cancel_orders))
