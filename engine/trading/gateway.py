@@ -39,6 +39,7 @@ from engine.trading.brokers.base import (
     OrderType,
 )
 from engine.trading.halt_after_send import cancel_if_halted
+from engine.trading.id_clash import id_clash
 from engine.trading.instruments import index_is_tradable, source_index_symbol
 from engine.trading.intent import OrderIntent
 from engine.trading.order_facts import gather_facts, lock_state
@@ -71,7 +72,8 @@ class GatewayError(Exception):
 
 
 def client_order_id_for(origin: str, idempotency_key: str, symbol: str, side: OrderSide | str) -> str:
-    """Deterministic: the same intent retried gets the same id, so the broker never sees a duplicate."""
+    """Deterministic: the same intent retried gets the same id, so the broker never sees a duplicate.
+    Keys built from database ids repeat in a new store on the same account: id_clash refuses such a reuse."""
     digest = hashlib.sha256(f"{origin}|{idempotency_key}|{symbol}|{OrderSide(side).value}".encode()).hexdigest()
     return f"rd-{digest[:32]}"
 
@@ -123,8 +125,11 @@ def submit(ctx: ControlContext, intent: OrderIntent, actor: str, origin: str, li
                                                         param_version_id, at=market.now(), since=since, forced=throttled)
     except IntegrityError:  # the same client order id committed by a concurrent caller: that order stands
         with ctx.store.read() as s:
-            return _result(s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one(), duplicate=True)
-    if row is None:  # refused unchecked (a plan made on a replaced parameter version): nothing recorded
+            existing = s.scalars(select(OrderRow).where(OrderRow.client_order_id == coid)).one()
+            if (clash := id_clash(existing)) is not None:  # a concurrent sync imported a foreign order
+                return GatewayResult(coid, OrderStatus.REJECTED, False, clash.reason, clash.check)
+            return _result(existing, duplicate=True)
+    if row is None:  # refused unchecked (a replaced parameter version, or an id clash): nothing recorded
         return GatewayResult(coid, OrderStatus.REJECTED, False, rejection.reason if rejection else None,
                              rejection.check if rejection else None)
     if row.status != OrderStatus.PENDING_NEW.value or facts is None:
@@ -137,7 +142,8 @@ def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor
                       since: WindowStart, forced: RiskRejection | None = None,
                       ) -> tuple[OrderRow | None, OrderFacts | None, RiskRejection | None, RiskLimits]:
     """The one transaction: lock the state, dedupe, read the limits, check, record; returns the limits used too
-    (facts None = an existing order; row None = refused unchecked: the caller's parameter version was replaced).
+    (facts None = an existing order; row None = refused unchecked: the caller's parameter version was replaced,
+    or the id is held by an order an earlier store sent: id_clash).
 
     `now` is the wall clock (audit, state changes, data freshness); `at` the market clock the order row carries."""
     with ctx.store.write() as s:
@@ -147,6 +153,10 @@ def _check_and_record(ctx: ControlContext, intent: OrderIntent, coid: str, actor
         chosen = order_limits(s, limits, param_version_id)  # after the lock: the version committed before us
         limits = chosen.risk
         if existing is not None:
+            if (clash := id_clash(existing)) is not None:
+                record_refusal(s, now, actor, intent.symbol, clash, client_order_id=coid, origin=origin,
+                               why=intent.reason)
+                return None, None, clash, limits
             return existing, None, None, limits
         if chosen.refusal is not None:
             record_refusal(s, now, actor, intent.symbol, chosen.refusal, client_order_id=coid, origin=origin,

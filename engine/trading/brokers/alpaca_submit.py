@@ -6,7 +6,8 @@ id while the deadline allows; a timeout, 5xx or dropped answer is UNKNOWN and is
 order up by its client order id (time is reserved for that lookup). An order not found yet stays unknown
 (pending_new in the store); the sync looks it up again before anything could be resubmitted, and Alpaca
 refuses a second order with that id, so no order is ever duplicated. Every rejection carries Alpaca's
-own status, code and message.
+own status, code and message. An order found by the lookup that was submitted before this submit began (an id
+an earlier store on the same account used: ids derive from database ids) is not this order: refused, naming it.
 The caller (the gateway) may pass a last check, asked after the rate-limiter wait just before each POST:
 a HALT committed while the order was on its way then stops it (recorded as rejected, nothing sent).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from alpaca.trading.client import TradingClient
 from alpaca.trading.models import Order as AlpacaOrder
@@ -36,6 +38,9 @@ from engine.trading.brokers.base import (
 )
 
 log = logging.getLogger(__name__)
+# how far this machine's clock may run ahead of Alpaca's: an order Alpaca stamps earlier than this before the
+# submit began was placed by someone else (an earlier store), never by a lost attempt of this submit
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class HeldBeforePost(NotSent):
@@ -79,6 +84,7 @@ class OrderSubmitter:
     def submit(self, request: OrderRequest, refusal: Callable[[], str | None] | None = None) -> BrokerOrder:
         """``refusal`` is asked right before each POST (after the rate-limiter wait): a reason refuses the order."""
         op = f"submit order {request.client_order_id} ({request.side.value} {request.qty} {request.symbol})"
+        started = datetime.now(UTC)  # the real clock, as Alpaca's submitted_at (the engine's may be a test's)
         with self._calls.budget(op) as budget:
             try:
                 allowed, extended, why = self._session(request.order_type)
@@ -110,14 +116,14 @@ class OrderSubmitter:
                     raise AlpacaNotSent(f"{self._where(op)}: not sent ({exc}); nothing reached Alpaca.") from exc
                 except BrokerUnavailable as exc:
                     log.warning("submit of %s: outcome unknown (%s); looking it up", request.client_order_id, exc)
-                    return self._resolve(request, op, str(exc))
+                    return self._resolve(request, op, str(exc), started)
             if out is None:
                 raise AlpacaNotSent(f"{self._where(op)}: not sent; Alpaca answered 429 (rate limit) "
                                     f"{self._calls.retry_attempts} times. Nothing was placed; submit again shortly.")
             if out.failure is Failure.DUPLICATE:
                 log.warning("Alpaca already has client order id %s (answer of an earlier attempt lost); looking it up",
                             request.client_order_id)
-                return self._resolve(request, op, "Alpaca already has this client order id")
+                return self._resolve(request, op, "Alpaca already has this client order id", started)
             if out.failure is not None:
                 detail = describe(out.error) if out.error else out.failure.value
                 if out.failure is Failure.AUTH:
@@ -126,8 +132,9 @@ class OrderSubmitter:
                                     "Fix the order or the account and submit a new one.")
             return to_broker_order(out.value)
 
-    def _resolve(self, request: OrderRequest, op: str, why: str) -> BrokerOrder:
-        """After an unknown outcome: return the order if Alpaca has it, else say the outcome is still unknown."""
+    def _resolve(self, request: OrderRequest, op: str, why: str, started: datetime) -> BrokerOrder:
+        """After an unknown outcome: return the order if Alpaca has it, else say the outcome is still unknown.
+        An order submitted before `started` (less CLOCK_SKEW) is another's that holds the id: refused."""
         cid = request.client_order_id
         try:
             raw = self._lookup(cid)
@@ -147,6 +154,13 @@ class OrderSubmitter:
             raise OrderRejected(
                 f"{self._where(op)}: client order id {cid} already belongs to a different order "
                 f"({found.side.value} {found.qty} {found.symbol}). The gateway must not reuse ids across orders."
+            )
+        if found.submitted_at < started - CLOCK_SKEW:
+            raise OrderRejected(
+                f"{self._where(op)}: rejected by Alpaca: client order id {cid} already belongs to an older order "
+                f"(Alpaca order {found.broker_order_id}, submitted {found.submitted_at:%Y-%m-%d %H:%M:%S} UTC, "
+                f"{found.status.value}, filled {found.filled_qty}), probably placed from an earlier store on the "
+                "same account. Nothing new was placed; submit the order again as a new command or plan."
             )
         log.info("order %s resolved by client id lookup: %s", cid, found.status.value)
         return found
