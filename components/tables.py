@@ -40,11 +40,20 @@ def records_grid(grid_id: str, columns: Sequence[dict[str, Any]], height: int = 
     )
 
 
-def small_table(header: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> dbc.Table | html.Div:
+def small_table(header: Sequence[str], rows: Sequence[Sequence[Any]], empty: str,
+                row_classes: Sequence[str] | None = None) -> dbc.Table | html.Div:
+    """`row_classes`: a CSS class per row ("" for none), e.g. "table-warning" on rows whose price is stale."""
     if not rows:
         return html.Div(empty, className="text-muted small")
+    classes = list(row_classes or ())
+    classes += [""] * (len(rows) - len(classes))
+
+    def tr(row: Sequence[Any], cls: str) -> html.Tr:
+        cells = [html.Td(cell) for cell in row]
+        return html.Tr(cells, className=cls) if cls else html.Tr(cells)
+
     return dbc.Table(
         [html.Thead(html.Tr([html.Th(h) for h in header])),
-         html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows])],
+         html.Tbody([tr(row, cls) for row, cls in zip(rows, classes, strict=False)])],
         size="sm", striped=True, hover=True, className="mb-0", responsive=True,  # scrolls inside its column
     )

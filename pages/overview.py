@@ -1,7 +1,8 @@
 """Overview: account, prices, positions and the engine's pulse at a glance."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -17,6 +18,8 @@ from components.shell import page_header
 from components.tables import small_table
 from engine.auth.roles import Role
 from engine.health.checks import worst
+from engine.settings import BrokerName
+from engine.trading.risk_limits import active_limits
 from webapp import queries
 from webapp.auth.access import requires
 from webapp.context import get_context
@@ -25,6 +28,9 @@ from webapp.live_cache import live_query
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
 REFRESH_MS = 2000
+STALE_ROW = "table-warning"  # a row whose price is older than the stale-data limit
+PRICES_HEADER = ["Symbol", "Last", "Change", "As of (UTC)"]
+POSITIONS_HEADER = ["Symbol", "Qty", "Avg price", "Last", "Unrealized", "As of (UTC)"]
 
 
 def layout(**_kwargs: object) -> html.Div:
@@ -103,7 +109,7 @@ def refresh_market(_n: int | None, shown: dict | None):
                                      lambda: queries.chart_figure(symbol, CHART_BARS))
     rows, table_key = prices_view()
     table = no_update if (shown or {}).get("prices") == table_key else \
-        _rendered(table_key, lambda: small_table(["Symbol", "Last", "Change"], rows, "no prices"))
+        _rendered(table_key, lambda: priced_table(PRICES_HEADER, rows, "no prices"))
     now_shown = {**(now_shown or {}), "prices": table_key}
     return figure, table, (no_update if now_shown == shown else now_shown)
 
@@ -119,27 +125,77 @@ def refresh_book(_n: int | None, shown: str | None):
     if key == shown:  # nothing moved since this tab's last refresh
         return no_update, no_update, no_update
     tables = _rendered(key, lambda: (
-        small_table(["Symbol", "Qty", "Avg price", "Last", "Unrealized"], positions, "no open positions"),
+        priced_table(POSITIONS_HEADER, positions, "no open positions"),
         small_table(["Created", "Symbol", "Side", "Qty", "Status", "Origin"], orders, "no orders yet")))
     return (*tables, key)
 
 
 # ---- views shared by every tab: formatted once per cache period, rendered once per content ----------------
 @live_query()
-def prices_view() -> tuple[list[tuple[str, str, str]], str]:
-    """The prices table's rows and their fingerprint."""
-    rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"])) for p in queries.latest_prices()]
+def prices_view() -> tuple[list[tuple[Any, ...]], str]:
+    """The prices table's rows (each ending in its price's time and whether that is stale) and their fingerprint."""
+    now, limit_s = queries.market_now(), stale_limit_s()
+    rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"]), *as_of(p["ts"], now, limit_s))
+            for p in queries.latest_prices()]
     return rows, queries.fingerprint(rows)
 
 
 @live_query()
 def book_view() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], str]:
     """The positions and recent orders rows and their fingerprint."""
+    now, limit_s = queries.market_now(), stale_limit_s()
+    closes = {p["symbol"]: p["ts"] for p in queries.latest_prices()}
+    paper = get_context().settings.broker == BrokerName.PAPER
     positions = [(p["symbol"], fmt.number(p["qty"], 0), fmt.number(p["avg_entry_price"]),
-                  fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"])) for p in queries.positions()]
+                  fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"]),
+                  *as_of(position_price_time(p, closes.get(p["symbol"]), paper), now, limit_s))
+                 for p in queries.positions()]
     orders = [(fmt.timestamp(o["created_at"]), o["symbol"], o["side"], fmt.number(o["qty"], 0), o["status"], o["origin"])
               for o in queries.orders(12)]
     return positions, orders, queries.fingerprint((positions, orders))
+
+
+def stale_limit_s() -> float:
+    """The active parameter version's stale-data limit (seconds): the age at which the gateway refuses new
+    exposure for stale data, so a price the Overview calls current is one the engine trades on."""
+    return float(active_limits(get_context().store).stale_data_seconds)
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def as_of(ts: datetime | None, now: datetime, limit_s: float) -> tuple[str, bool]:
+    """A price's time as shown and whether it is older than the limit (both on the market clock); unknown: '—'."""
+    if ts is None:
+        return "—", False
+    ts = _aware(ts)
+    return ts.strftime("%Y-%m-%d %H:%M"), (now - ts).total_seconds() > limit_s
+
+
+def position_price_time(p: dict[str, Any], close_ts: datetime | None, paper: bool) -> datetime | None:
+    """When a position's market price was set: when the broker reported it; the paper broker marks to the last
+    stored close, so its price is no newer than that close's bar (a position synced now of a symbol whose bars
+    stopped two days ago carries a two-day-old price)."""
+    if p.get("market_price") is None:
+        return None
+    at = _aware(p["updated_at"]) if p.get("updated_at") is not None else None
+    if paper and close_ts is not None:
+        at = min(at, _aware(close_ts)) if at is not None else _aware(close_ts)
+    return at
+
+
+def priced_table(header: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> Any:
+    """A table of rows that end in (price time, stale): a stale row is tinted and its time carries a 'stale' badge."""
+    cells = [(*row[:-2], _time_cell(row[-2], row[-1])) for row in rows]
+    return small_table(header, cells, empty, [STALE_ROW if row[-1] else "" for row in rows])
+
+
+def _time_cell(when: str, stale: bool) -> Any:
+    if not stale:
+        return when
+    return html.Span([when, dbc.Badge("stale", color="warning", text_color="dark", className="ms-1")],
+                     title="older than the stale-data limit (TradingRisk stale_data_seconds): not a current price")
 
 
 _RENDERED: dict[str, Any] = {}  # per process: components of the last few contents (keyed by their fingerprint)

@@ -23,6 +23,7 @@ class Book:
     qty: np.ndarray
     price: np.ndarray
     equity: float | None = None
+    stale_note: str = ""  # names the held symbols whose last close was stale, and their price (portfolio_risk/freshness.py)
 
     @property
     def values(self) -> np.ndarray:
@@ -38,7 +39,7 @@ class Book:
             syms.append(symbol)
             qty.append(signed_qty)
             px.append(price)
-        return Book(tuple(syms), np.array(qty), np.array(px), self.equity)
+        return Book(tuple(syms), np.array(qty), np.array(px), self.equity, self.stale_note)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, c
     resid_sigma = np.sqrt(resid_var * h)  # OLS: var(r - b m) = var(r) - b^2 var(m)
     index_r = r_all[:, k] if index else None
     filled = coverage.fill(r, values, cover.sd, cover.measured, index_r)  # r itself when no return is missing
-    notes = [cover.note] if cover.note else []
+    notes = [n for n in (cover.note, book.stale_note) if n]
     var: dict[str, measures.VarFigures] = {}
     if n >= MIN_RETURNS and k:
         hist = measures.historical_levels(measures.portfolio_pnl(filled, values), measures.LEVELS, h)
