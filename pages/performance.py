@@ -47,7 +47,7 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
         dcc.Store(id=ids.SHOWN),
         dcc.Download(id=ids.DOWNLOAD),
         dbc.Row([
-            dbc.Col([html.Label("Date range (market time, UTC days)", className="small"),
+            dbc.Col([html.Label("Date range (market days: trading sessions in the market's timezone)", className="small"),
                      dcc.DatePickerRange(id=ids.RANGE, clearable=True, display_format="YYYY-MM-DD",
                                          start_date_id="performance-range-start", end_date_id="performance-range-end"),
                      html.Div(id=ids.RANGE_HINT, className="small text-muted")],

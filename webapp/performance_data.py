@@ -15,7 +15,8 @@ since the first snapshot, stored in engine_kv (engine/trading/equity.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ US_EQUITY_SESSION_MINUTES = 390.0  # XNYS regular session, 09:30-16:00 New York
 CHART_POINTS = 2_000
 FILLS_SHOWN = 500
 RISK_FREE = 0.0
+MAX_DAYS_BETWEEN_SESSIONS = 14  # longer than any exchange closure (weekend plus holidays)
 VIEW_TTL_SECONDS = 20  # a year of history takes about a second to summarise: shared by every tab for this long
 
 
@@ -82,12 +84,42 @@ def parse_day(value: object) -> date | None:
         return None
 
 
-def day_bounds(start_day: date | None, end_day: date | None) -> tuple[datetime | None, datetime | None]:
-    """The range [start 00:00 UTC, end 23:59:59.999999 UTC]; an open side stays None."""
-    start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC) if start_day else None
-    end = (datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC) + timedelta(days=1, microseconds=-1)
-           if end_day else None)
+def day_bounds(start_day: date | None, end_day: date | None,
+               calendar: MarketCalendar | None = None) -> tuple[datetime | None, datetime | None]:
+    """The UTC instants of the picked days' market days: from the first moment of `start_day` to the last of
+    `end_day`, an open side None. Days are the daily P&L's: UTC without a calendar, calendar days in the market's
+    timezone without an exchange, and an exchange's session days (trading_day: the night, weekend or holiday
+    before a session belongs to it), so a range shows exactly the daily bars of the picked days."""
+    zone = ZoneInfo(calendar.timezone) if calendar is not None else UTC
+    first = _first_day(start_day, calendar) if start_day else None
+    last = _last_day(end_day, calendar) if end_day else None
+    start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC) if first else None
+    end = (datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+           - timedelta(microseconds=1) if last else None)
     return start, end
+
+
+def _first_day(day: date, calendar: MarketCalendar | None) -> date:
+    """The first local date belonging to session `day` or later: the day after the previous session."""
+    if calendar is None or calendar.exchange is None:
+        return day
+    previous = day - timedelta(days=1)
+    for _ in range(MAX_DAYS_BETWEEN_SESSIONS):
+        if calendar.is_session_day(previous):
+            break
+        previous -= timedelta(days=1)
+    return previous + timedelta(days=1)
+
+
+def _last_day(day: date, calendar: MarketCalendar | None) -> date:
+    """The last local date belonging to session `day` or earlier: the last session on or before it."""
+    if calendar is None or calendar.exchange is None:
+        return day
+    for _ in range(MAX_DAYS_BETWEEN_SESSIONS):
+        if calendar.is_session_day(day):
+            break
+        day -= timedelta(days=1)
+    return day
 
 
 def regime_symbol(session: Session) -> str | None:
@@ -240,10 +272,10 @@ def market_calendar(session: Session, settings: Settings) -> MarketCalendar | No
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)
 def performance_view(start_day: str | None, end_day: str | None) -> PerformanceView | None:
-    start, end = day_bounds(parse_day(start_day), parse_day(end_day))
     ctx = get_context()
     with ctx.store.read() as session:  # its own read: a failed parameter read leaves nothing half done
         calendar = market_calendar(session, ctx.settings)
+    start, end = day_bounds(parse_day(start_day), parse_day(end_day), calendar)  # the market's days
     with ctx.store.read() as session:
         return build_view(session, start, end, market_session_minutes(ctx.settings), calendar,
                           market_days_per_year(ctx.settings))

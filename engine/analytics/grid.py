@@ -12,7 +12,10 @@ the number of such periods in a year (periods.py conventions):
   the clock); MINUTE closes before that (days x session minutes a year);
 - periods are counted in the market's timezone: a day is a trading day there (with an exchange calendar a
   weekend or holiday snapshot belongs to the next session, as the daily-loss day does), an hour a clock hour
-  there (the same as a UTC hour unless the zone's offset is not whole hours);
+  there (the same as a UTC hour unless the zone's offset is not whole hours); with an exchange calendar the
+  intraday grids keep only the regular session's hours (minutes): a snapshot outside it (after hours, night,
+  weekend, holiday) counts for the next session's first period, as the daily grid folds a weekend into Monday,
+  so the closes are the session periods the factor (days x session periods) counts;
 - the close of a period is the last snapshot in it; the first snapshot is kept as the opening equity, so the
   first return runs from it to the close of its period and the returns compound to the range's total return;
 - periods without a snapshot are LEFT OUT, not forward-filled: an empty period means the engine was not
@@ -42,6 +45,8 @@ UNITS = {"daily": "day", "hourly": "hour", "minute": "minute"}
 ADJECTIVES = {"daily": "daily", "hourly": "hourly", "minute": "one-minute"}
 
 SessionDay = Callable[[date], date]  # a calendar day -> the trading session it belongs to
+# UTC times -> the same times, each outside the exchange's regular session moved to the next session's open
+SessionClock = Callable[[pd.DatetimeIndex], pd.DatetimeIndex]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class ReturnGrid:
     timezone: str = "UTC"
     session_minutes: float | None = None  # intraday grids: the trading session the factor counts
     days_per_year: float = float(TRADING_DAYS)  # the market's trading days a year (365: it trades every day)
+    exchange: str | None = None  # intraday grids on an exchange's regular session only (SessionClock)
 
     def in_market_year(self, days: float) -> ReturnGrid:
         """The same grid annualised by a market with `days` trading days a year (periods a day kept)."""
@@ -70,6 +76,8 @@ class ReturnGrid:
     @property
     def label(self) -> str:
         """'daily closes (America/New_York)': the return frequency in a few words."""
+        if self.exchange and self.kind != "daily":
+            return f"{self.adjective} closes ({self.timezone}, {self.exchange} regular session)"
         return f"{self.adjective} closes ({self.timezone})"
 
     @property
@@ -88,6 +96,9 @@ class ReturnGrid:
         """The definition shown beside the metrics: what one return is and how it is annualised."""
         period = {"daily": f"trading day in {self.timezone}", "hourly": f"clock hour in {self.timezone}",
                   "minute": "minute"}[self.kind]
+        if self.exchange and self.kind != "daily":
+            period = (f"{self.unit} of the {self.exchange} regular session in {self.timezone}; a snapshot outside "
+                      f"the session counts for the next session's first {self.unit}")
         return (f"Returns are {self.adjective} simple returns of account equity, close to close: the close of a "
                 f"period is the last account snapshot in it (one period = one {period}, market time); "
                 f"{self.unit}s without a snapshot (engine stopped) are left out, not filled, so the return after a "
@@ -103,13 +114,16 @@ def _naive(index: pd.DatetimeIndex, timezone: str) -> pd.DatetimeIndex:
 
 
 def period_keys(index: pd.DatetimeIndex, kind: str, timezone: str = "UTC",
-                session_day: SessionDay | None = None) -> np.ndarray:
+                session_day: SessionDay | None = None, session_clock: SessionClock | None = None) -> np.ndarray:
     """One int64 key per timestamp naming its period of the grid (equal keys: the same period).
 
     daily: the trading day in `timezone` (`session_day` maps a calendar day to its session, e.g. Saturday to
     Monday; without it every calendar day is its own); hourly/minute: the UTC instant the period starts at,
-    the period being a clock hour/minute in `timezone`."""
+    the period being a clock hour/minute in `timezone` (`session_clock`: of the time moved into the exchange's
+    session, so an out-of-session snapshot falls in the next session's first period)."""
     index = pd.DatetimeIndex(index)
+    if kind != "daily" and session_clock is not None and len(index):
+        index = pd.DatetimeIndex(session_clock(index))
     local = _naive(index, timezone).asi8
     if kind == "daily":
         days = local // (86_400 * 10**9)
@@ -125,11 +139,11 @@ def period_keys(index: pd.DatetimeIndex, kind: str, timezone: str = "UTC",
 
 
 def close_mask(index: pd.DatetimeIndex, grid: ReturnGrid, session_day: SessionDay | None = None,
-               opening: bool = True) -> np.ndarray:
+               opening: bool = True, session_clock: SessionClock | None = None) -> np.ndarray:
     """True at the close of every period with a snapshot (its last one) and, with `opening`, at the first snapshot
     (the opening equity; False: the caller has the opening from before these snapshots). `index` must be in
     increasing order."""
-    keys = period_keys(index, grid.kind, grid.timezone, session_day)
+    keys = period_keys(index, grid.kind, grid.timezone, session_day, session_clock)
     if len(keys) == 0:
         return np.zeros(0, dtype=bool)
     mask = np.append(keys[1:] != keys[:-1], True)
@@ -138,16 +152,21 @@ def close_mask(index: pd.DatetimeIndex, grid: ReturnGrid, session_day: SessionDa
 
 
 def choose_grid(index: pd.DatetimeIndex, timezone: str = "UTC", session_mins: float | None = None,
-                session_day: SessionDay | None = None) -> ReturnGrid:
+                session_day: SessionDay | None = None, session_clock: SessionClock | None = None,
+                exchange: str | None = None) -> ReturnGrid:
     """The grid for snapshots at these times (see the module docstring). `session_mins`: the market's session
-    when known (the simulated market: a day), else read from the times (periods.session_minutes)."""
+    when known (the simulated market: a day), else read from the times (periods.session_minutes);
+    `session_clock`/`exchange`: intraday periods of that exchange's regular session only (session hours
+    counted towards HOURLY_MIN_HOURS)."""
     index = pd.DatetimeIndex(index)
     if len(np.unique(period_keys(index, "daily", timezone, session_day))) >= DAILY_MIN_SESSIONS:
         return ReturnGrid("daily", float(TRADING_DAYS), timezone)
     session = float(session_mins) if session_mins is not None else session_minutes(index)
     session = min(max(session, 1.0), float(DAY_MINUTES))
-    kind = "hourly" if len(np.unique(period_keys(index, "hourly", timezone))) >= HOURLY_MIN_HOURS else "minute"
-    return ReturnGrid(kind, float(TRADING_DAYS * periods_in_session(session, GRID_MINUTES[kind])), timezone, session)
+    hours = period_keys(index, "hourly", timezone, session_clock=session_clock)
+    kind = "hourly" if len(np.unique(hours)) >= HOURLY_MIN_HOURS else "minute"
+    return ReturnGrid(kind, float(TRADING_DAYS * periods_in_session(session, GRID_MINUTES[kind])), timezone, session,
+                      exchange=exchange if session_clock is not None else None)
 
 
 def periods_in_session(session: float, minutes: int) -> int:
@@ -160,8 +179,9 @@ def periods_in_session(session: float, minutes: int) -> int:
     return max(1, math.ceil(round(session / minutes, 9)))
 
 
-def on_grid(equity: pd.Series, grid: ReturnGrid, session_day: SessionDay | None = None) -> pd.Series:
+def on_grid(equity: pd.Series, grid: ReturnGrid, session_day: SessionDay | None = None,
+            session_clock: SessionClock | None = None) -> pd.Series:
     """The opening equity and the close of every period with a snapshot, indexed by the snapshots' own times."""
     if len(equity) and not pd.DatetimeIndex(equity.index).is_monotonic_increasing:
         raise MetricsError("equity: timestamps are not in increasing order")
-    return equity[close_mask(pd.DatetimeIndex(equity.index), grid, session_day)]
+    return equity[close_mask(pd.DatetimeIndex(equity.index), grid, session_day, session_clock=session_clock)]

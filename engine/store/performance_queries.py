@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, ColumnElement, Float, Integer, and_, case, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Float, Integer, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import AccountSnapshot, BarRow, FillRow, RegimeSnapshot
@@ -177,12 +177,19 @@ def traded_symbols(session: Session) -> list[str]:
     return list(session.scalars(select(FillRow.symbol).distinct().order_by(FillRow.symbol)))
 
 
+# The regime the engine acted on, as current_regime.effective_names reads it (backtests attribute by it): the
+# effective name, "uncertain" when there was none, and the rule-based name of a snapshot stored before 0012.
+ACTED_ON = case((RegimeSnapshot.regime_status.is_(None), RegimeSnapshot.regime_name),
+                (RegimeSnapshot.effective_regime_name.is_(None), literal("uncertain")),
+                else_=RegimeSnapshot.effective_regime_name)
+
+
 def regime_changes(session: Session, symbol: str, end: datetime | None) -> pd.Series:
-    """Regime names indexed by the time each took force, for `symbol` (only the changes, not every snapshot)."""
+    """The regime the engine acted on (ACTED_ON) indexed by the time each took force, for `symbol` (only the
+    changes, not every snapshot): P&L per regime is attributed as a backtest's is."""
     ordered = (
-        select(RegimeSnapshot.ts.label("ts"), RegimeSnapshot.regime_name.label("name"),
-               func.lag(RegimeSnapshot.regime_name).over(order_by=(RegimeSnapshot.ts, RegimeSnapshot.id))
-               .label("previous"))
+        select(RegimeSnapshot.ts.label("ts"), ACTED_ON.label("name"),
+               func.lag(ACTED_ON).over(order_by=(RegimeSnapshot.ts, RegimeSnapshot.id)).label("previous"))
         .where(RegimeSnapshot.symbol == symbol, _within(RegimeSnapshot.ts, None, end)).subquery()
     )
     rows = session.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 from selenium.webdriver.common.keys import Keys
 
@@ -55,12 +56,15 @@ def test_prf001_year_of_history_and_a_date_range(dash_duo, test_settings) -> Non
     _set_date(dash_duo, "start", "2025-06-02")
     _set_date(dash_duo, "end", "2025-06-30")
     fills = history.fills
-    june = int(((fills["ts"] >= "2025-06-02") & (fills["ts"] < "2025-07-01")).sum())
+    # picked days are the market's days: the test workbook's market_timezone, Asia/Kolkata (UTC+05:30, no DST)
+    lo, hi = pd.Timestamp("2025-06-02", tz="Asia/Kolkata"), pd.Timestamp("2025-07-01", tz="Asia/Kolkata")
+    june = int(((fills["ts"] >= lo) & (fills["ts"] < hi)).sum())
     _wait_text(dash_duo, "#performance-fills-count", lambda t: t == f"{june:,}")
     assert dash_duo.find_element("#performance-span").text.startswith("2025-06-02 14:30")
-    inside = (history.times >= "2025-06-02") & (history.times < "2025-07-01")
+    inside = (history.times >= lo) & (history.times < hi)
     eq = history.equity[inside]
-    expected = f"{(eq[-1] / eq[0] - 1) * 100:+.2f}%"
+    opening = history.equity[history.times < lo][-1]  # a range opens with the last snapshot before it
+    expected = f"{(eq[-1] / opening - 1) * 100:+.2f}%"
     _wait_text(dash_duo, "#performance-return", lambda t: t == expected)
     assert expected != first_return
     assert dash_duo.find_element("#performance-metric-total-return").text == expected

@@ -140,7 +140,16 @@ def test_daily_closes_in_new_york_on_the_exchange_calendar(any_db_url: str) -> N
     inside, before = frame[frame.index >= pd.Timestamp(start)], frame[frame.index < pd.Timestamp(start)]
     assert ranged.grid_equity.index[0] == before.index[-1] and ranged.grid_equity.iloc[0] == before.iloc[-1]
     assert ranged.grid.kind == "hourly"  # 28 sessions in range: fewer than the daily grid's 30
-    hourly = inside.groupby(inside.index.floor("h")).last()  # New York hours are whole UTC hours
+    # XNYS session hours only (09:30-16:00 New York = 14:30-21:00 UTC in winter): the 19:30 New York snapshots
+    # (00:30 UTC) and a holiday's count for the next session's 09:00 hour (14:00 UTC), as the daily grid folds them
+    holidays = ["2026-01-19", "2026-02-16"]
+    ny = inside.index.tz_convert("America/New_York")
+    in_session = np.is_busday(ny.date.astype("datetime64[D]"), holidays=holidays) & (ny.hour * 60 + ny.minute >= 570) & (
+        ny.hour < 16)
+    following = np.busday_offset(ny.date.astype("datetime64[D]") + 1, 0, roll="forward", holidays=holidays)
+    hour = np.where(in_session, inside.index.floor("h").tz_localize(None).to_numpy(),
+                    following.astype("datetime64[ns]") + np.timedelta64(14, "h"))
+    hourly = inside.groupby(hour).last()
     assert ranged.grid_equity.iloc[1:].tolist() == hourly.tolist()
     assert ranged.metrics["total_return"] == pytest.approx(inside.iloc[-1] / before.iloc[-1] - 1, rel=1e-12)
     assert ranged.daily["pnl"].sum() == pytest.approx(inside.iloc[-1] - before.iloc[-1], abs=1e-6)
