@@ -1,4 +1,4 @@
-"""Child-process reader for untrusted workbooks: stdin = .xlsx bytes, stdout = JSON {"grid", "percent"}.
+"""Child-process reader for untrusted workbooks: stdin = .xlsx bytes, stdout = JSON {"grid", "percent", "formulas"}.
 
 Run as a script (`python -I _sandbox.py MEMORY_MB [MAX_GRID_CELLS MAX_TEXT_CHARS]`): it must not depend on the
 app's __main__ or on engine imports, so a reader crash or abort only kills this process. engine.params.safety
@@ -154,6 +154,48 @@ def percent_cells(data: bytes) -> dict[str, list[list]]:
     return out
 
 
+_CELL_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?c>")
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*?(?:/>|>([^<]*)<)")
+_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v\b[^>]*>\s*[^<\s]")
+
+
+def formula_cells(data: bytes) -> dict[str, list[list]]:
+    """{sheet: [[row0, col0, formula text], ...]}: the cells holding a formula but no saved result.
+
+    A workbook written by a script (openpyxl, pandas) stores formulas without their results; the reader then sees
+    an empty cell, and the import would say "the cell is empty" about a cell the trader sees a formula in."""
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    out: dict[str, list[list]] = {}
+    for name, part in _sheet_parts(zf).items():
+        try:
+            blob = zf.read(part)
+        except KeyError:
+            continue
+        if not _FORMULA.search(blob):
+            continue
+        found, row, col = [], -1, -1
+        for m in _TAG.finditer(blob):
+            attrs = dict(_ATTR.findall(m.group(2)))
+            ref = _REF.match(attrs.get(b"r", b""))
+            letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
+            if m.group(1) == b"row":
+                row, col = (int(digits) - 1 if digits else row + 1), -1
+                continue
+            col = _col0(letters) if letters else col + 1
+            if digits:
+                row = int(digits) - 1
+            if m.group(2).rstrip().endswith(b"/"):
+                continue  # <c .../>: no formula
+            end = _CELL_END.search(blob, m.end())
+            body = blob[m.end():end.start() if end else m.end()]
+            f = _FORMULA.search(body)
+            if f and not _VALUE.search(body):
+                found.append([row, col, "=" + (f.group(1) or b"").decode("utf-8", "replace")[:60]])
+        if found:
+            out[name] = found
+    return out
+
+
 def main() -> int:
     mem = int(sys.argv[1]) * 1024 * 1024
     max_cells = int(sys.argv[2]) if len(sys.argv) > 2 else 500_000
@@ -168,6 +210,7 @@ def main() -> int:
         grid = {n: [[_enc(c) for c in row] for row in wb.get_sheet_by_name(n).to_python(skip_empty_area=False)]
                 for n in wb.sheet_names}
         percent = percent_cells(data)
+        formulas = formula_cells(data)
     except OverLimit as e:
         sys.stderr.write(str(e))
         return OVER_LIMIT
@@ -177,7 +220,7 @@ def main() -> int:
     except Exception as e:  # calamine's own error types: report their text
         sys.stderr.write(f"{type(e).__name__}: {e}"[:300])
         return 2
-    sys.stdout.write(json.dumps({"grid": grid, "percent": percent}, separators=(",", ":")))
+    sys.stdout.write(json.dumps({"grid": grid, "percent": percent, "formulas": formulas}, separators=(",", ":")))
     return 0
 
 

@@ -7,8 +7,10 @@ up either as a value, as schema metadata, as structure (title/header) or as a re
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from .errors import ParamIssue
@@ -63,11 +65,39 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def import_grid(grid: Grid, schema: Schema | None = None, *, percent: PercentCells | None = None) -> ImportResult:
+def import_grid(grid: Grid, schema: Schema | None = None, *, percent: PercentCells | None = None,
+                formulas: PercentCells | None = None) -> ImportResult:
     """Map + coerce + validate a parsed workbook; all problems at once, no partial result. `percent`: the cells
-    formatted as a percentage (engine.params.safety.read_workbook), read as shown for fields in percent."""
+    formatted as a percentage (engine.params.safety.read_workbook), read as shown for fields in percent.
+    `formulas`: the cells holding a formula with no saved result (read as empty; safety.read_cells)."""
     with _gc_paused():
-        return _import_grid(grid, schema or load_schema(), percent or {})
+        res = _import_grid(grid, schema or load_schema(), percent or {})
+    if formulas and res.report.errors:
+        found = match_sheets(schema or load_schema(), list(grid))[0]
+        res.report.errors = [_formula_issue(i, formulas.get(found.get(i.sheet, ""), {})) for i in res.report.errors]
+    return res
+
+
+EMPTY_CELL = "the cell is empty"  # engine.params.coerce's message for a blank required cell
+_A1 = re.compile(r"^([A-Z]{1,3})(\d{1,7})$")
+
+
+def _formula_issue(i: ParamIssue, formulas: dict[tuple[int, int], str]) -> ParamIssue:
+    """An "empty" cell that holds a formula with no saved result (a workbook written by a script): say so, since
+    the trader sees a formula there, not a blank cell."""
+    m = _A1.match(i.cell.split(":")[0]) if i.message.endswith(EMPTY_CELL) and formulas else None
+    if m is None:
+        return i
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    text = formulas.get((int(m.group(2)) - 1, col - 1))
+    if text is None:
+        return i
+    return replace(i, message=i.message.removesuffix(EMPTY_CELL) + f"the cell holds a formula ({text}) with no "
+                   "saved value",
+                   fix="open the workbook in Excel or LibreOffice and save it (that stores each formula's value), "
+                       "or type the value instead of the formula")
 
 
 def _import_grid(grid: Grid, schema: Schema, percent: PercentCells) -> ImportResult:

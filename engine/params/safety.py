@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ._sandbox import percent_cells
+from ._sandbox import formula_cells, percent_cells
 from .errors import UnsafeWorkbookError
 from .schema import load_schema
 
@@ -230,16 +230,25 @@ def read_grid(data: bytes) -> Grid:
     return read_workbook(data)[0]
 
 
+# sheet -> (row0, col0) -> the formula text, for the cells holding a formula with no saved result (read as empty)
+FormulaCells = dict[str, dict[tuple[int, int], str]]
+
+
 def read_workbook(data: bytes) -> tuple[Grid, PercentCells]:
     """The grid and the percent-formatted cells, in this process (trusted input only)."""
+    return read_cells(data)[:2]
+
+
+def read_cells(data: bytes) -> tuple[Grid, PercentCells, FormulaCells]:
+    """read_workbook, plus the cells holding a formula with no saved result (trusted input only)."""
     from python_calamine import CalamineWorkbook
 
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     grid = {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
-    return grid, _percent_map(percent_cells(data))
+    return grid, _percent_map(percent_cells(data)), _percent_map(formula_cells(data))
 
 
-def _percent_map(raw: dict[str, list[list[Any]]]) -> PercentCells:
+def _percent_map(raw: dict[str, list[list[Any]]]) -> dict[str, dict[tuple[int, int], str]]:
     return {sheet: {(int(r), int(c)): str(code) for r, c, code in cells} for sheet, cells in raw.items()}
 
 
@@ -261,7 +270,12 @@ def read_grid_sandboxed(data: bytes, limits: UploadLimits | None = None) -> Grid
 
 
 def read_workbook_sandboxed(data: bytes, limits: UploadLimits | None = None) -> tuple[Grid, PercentCells]:
-    """read_workbook in a separate Python process with RLIMIT_AS and a timeout; failures -> UnsafeWorkbookError.
+    """read_workbook in a separate Python process (read_cells_sandboxed)."""
+    return read_cells_sandboxed(data, limits)[:2]
+
+
+def read_cells_sandboxed(data: bytes, limits: UploadLimits | None = None) -> tuple[Grid, PercentCells, FormulaCells]:
+    """read_cells in a separate Python process with RLIMIT_AS and a timeout; failures -> UnsafeWorkbookError.
 
     A subprocess (not multiprocessing) so the child never re-imports the app's __main__ and a
     reader abort cannot take the web or engine process down.
@@ -286,4 +300,4 @@ def read_workbook_sandboxed(data: bytes, limits: UploadLimits | None = None) -> 
                                   f"{lim.max_grid_json_bytes / 1e6:.0f} MB); a parameter workbook is far smaller")
     raw = json.loads(proc.stdout)
     grid = {name: [[_dec(c) for c in row] for row in rows] for name, rows in raw["grid"].items()}
-    return grid, _percent_map(raw["percent"])
+    return grid, _percent_map(raw["percent"]), _percent_map(raw.get("formulas") or {})

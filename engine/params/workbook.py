@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import UnsafeWorkbookError, ValidationError
 from .importer import ImportResult, import_grid
 from .paramset import ParamSet
-from .safety import UploadLimits, precheck, read_workbook, read_workbook_sandboxed
+from .safety import UploadLimits, precheck, read_cells, read_cells_sandboxed
 from .schema import Schema
 
 
@@ -40,8 +40,8 @@ def import_workbook(source: bytes | str | Path, *, schema: Schema | None = None,
     lim = limits or UploadLimits.from_schema()
     data = read_source(source, lim)
     precheck(data, lim)
-    grid, percent = read_workbook_sandboxed(data, lim) if sandbox else read_workbook(data)
-    return import_grid(grid, schema, percent=percent)
+    grid, percent, formulas = read_cells_sandboxed(data, lim) if sandbox else read_cells(data)
+    return import_grid(grid, schema, percent=percent, formulas=formulas)
 
 
 def load_workbook_params(source: bytes | str | Path, **kw) -> ParamSet:
