@@ -19,7 +19,7 @@ from engine.store import performance_queries as pq
 from engine.store import queries
 from webapp.cache import cache
 from webapp.context import get_context
-from webapp.performance_data import CHART_POINTS, VIEW_TTL_SECONDS, day_bounds, parse_day
+from webapp.performance_data import CHART_POINTS, VIEW_TTL_SECONDS, day_bounds, market_calendar, parse_day
 from webapp.performance_display import MARKET_AXIS, figure_layout, time_labels
 
 MAX_MARKERS = 2_000
@@ -95,8 +95,11 @@ def symbol_figure(view: SymbolView) -> dict[str, object]:
 
 @cache.memoize(timeout=VIEW_TTL_SECONDS)
 def symbol_view(symbol: str, start_day: str | None, end_day: str | None) -> SymbolView:
-    start, end = day_bounds(parse_day(start_day), parse_day(end_day))
-    with get_context().store.read() as session:
+    ctx = get_context()
+    with ctx.store.read() as session:  # the picked days are the market's days, as on the rest of the page
+        calendar = market_calendar(session, ctx.settings)
+    start, end = day_bounds(parse_day(start_day), parse_day(end_day), calendar)
+    with ctx.store.read() as session:
         return build_symbol_view(session, symbol, start, end)
 
 

@@ -182,3 +182,34 @@ def test_the_page_reads_picked_days_in_the_markets_timezone(any_db_url: str) -> 
     assert list(daily["x"]) == ["2026-11-25"] and list(daily["y"]) == [1_400.0]  # 102,400 - 101,000
     store.dispose()
     assert out["performance-return"]["children"] == "+1.39%"  # 1,400 / 101,000 = 1.386%
+
+
+def test_the_symbol_chart_reads_picked_days_in_the_markets_timezone(any_db_url: str) -> None:
+    """The one-symbol chart's markers use the same market days as the rest of the page (Tokyo, one picked day)."""
+    from app import create_app
+    from engine.settings import load_settings
+    from engine.store.models import FillRow
+    from tests import web_requests as wr
+    from tests.auth_helpers import login_client
+    from webapp.context import get_context
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    settings = load_settings(database_url=any_db_url, tick_seconds=0.25, warmup_polls=0, port=8063, deadman_seconds=0,
+                             market_timezone="Asia/Tokyo")
+    app = create_app(settings, start_engine=False)
+    client = login_client(app, "viewer")
+    with app.server.test_request_context("/"):
+        store = get_context().store
+    with store.write() as s:  # 08:00 Tokyo on the 25th is 23:00 UTC on the 24th: a fill of the 25th in Tokyo
+        for n, (local, side) in enumerate([(datetime(2026, 11, 24, 10), "buy"), (datetime(2026, 11, 25, 8), "sell"),
+                                           (datetime(2026, 11, 26, 10), "buy")]):
+            s.add(FillRow(fill_key=f"k{n}", client_order_id=f"c{n}", symbol="AAA", side=side, qty=Decimal(10),
+                          price=Decimal(100 + n), commission=Decimal(0), ts=local.replace(tzinfo=tokyo).astimezone(UTC)))
+    dep = wr.find(wr.dependencies(client), "performance-symbol-chart.figure")
+    response = wr.call(client, dep, {"performance-symbol.value": "AAA", "performance-range.start_date": "2026-11-25",
+                                     "performance-range.end_date": "2026-11-25"}, trigger="performance-range.start_date")
+    store.dispose()
+    assert response.status_code == 200
+    traces = response.get_json()["response"]["performance-symbol-chart"]["figure"]["data"]
+    markers = {t["name"]: t["y"] for t in traces if t.get("mode") == "markers"}
+    assert markers == {"sell fills": [101.0]}  # the 25th in Tokyo: the sell only (by UTC days, none)
