@@ -19,6 +19,7 @@ from engine.params import default_params
 from engine.params.versions import apply_version
 from engine.runtime import build_context
 from engine.settings import load_settings
+from engine.store.installation import seed_installation_id
 
 
 def warmed_engine(database_url: str, market_ticks: int, warmup_polls: int = 900) -> tuple[EngineContext, EngineCycle]:
@@ -59,6 +60,7 @@ def live_csv_run(url: str, csv_dir: Path, preset: Any, bars: int) -> Iterator[En
     clock = ManualClock()
     ctx = build_context(settings, with_source=True, migrate=True, clock=clock)
     try:
+        seed_installation_id(ctx.store, "")  # the ids a backtest's private store gives (engine/backtest/private.py)
         jobs.ensure_instruments(ctx)
         apply_version(ctx.store, default_params(), "test", "cli", clock=clock)
         use_presets(ctx, preset, {}, [str(r.regime_name) for r in default_params().table("RegimeParameters")])

@@ -24,6 +24,7 @@ from engine.market.types import MarketSource
 from engine.notify import AFTER_COMMIT_KEY
 from engine.settings import BrokerName, MarketSourceName, Settings
 from engine.store.db import Store
+from engine.store.installation import pin_installation_id
 from engine.store.models import Base
 from engine.trading.brokers.paper import PaperBroker
 from engine.trading.marks import RUN_BARS_KEY, StoredCloses
@@ -90,6 +91,7 @@ class PrivateStore(Store):
         self._writer = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
         for maker in (self._reader, self._writer):
             event.listen(maker, "before_commit", _mute)
+        pin_installation_id(self, "")  # a run's client order ids (in its output files) stay the same run after run
 
     def share_bars(self, bars: StoredCloses) -> None:
         """Every later session carries the run's bars in memory: trading.marks.latest_closes answers from them

@@ -27,6 +27,7 @@ from engine import audit
 from engine.lease import check_fence
 from engine.market.market_clock import market_clock_of
 from engine.protocols import ControlContext
+from engine.store.installation import installation_id
 from engine.store.models import BarRow, ParentChild, ParentOrder, PositionRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import OrderSide, OrderStatus, OrderType
@@ -241,7 +242,7 @@ def _send_child(ctx: ControlContext, parent: ParentOrder, seq: int, qty: Decimal
     child canceled: cancel_parent finds nothing to cancel at the broker before the child reaches it."""
     key = f"parent-{parent.id}-{seq}"
     side = OrderSide(parent.side)
-    coid = client_order_id_for(parent.origin, key, parent.symbol, side)
+    coid = client_order_id_for(parent.origin, key, parent.symbol, side, installation_id(ctx.store))
     with ctx.store.write() as s:  # the link first: a crash after it leaves a child the parent knows
         check_fence(s, ctx)
         status = s.scalar(_PARENT_STATUS_LOCKED if s.get_bind().dialect.name == "postgresql" else _PARENT_STATUS,

@@ -25,6 +25,7 @@ from engine.lease import check_fence, fence_of, require_lease
 from engine.market.market_clock import market_clock_of
 from engine.portfolio_risk.check import check_order as portfolio_check
 from engine.protocols import ControlContext
+from engine.store.installation import installation_id
 from engine.store.models import OrderRow
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import (
@@ -71,10 +72,12 @@ class GatewayError(Exception):
     """The intent itself is malformed (e.g. no idempotency key); nothing was recorded."""
 
 
-def client_order_id_for(origin: str, idempotency_key: str, symbol: str, side: OrderSide | str) -> str:
-    """Deterministic: the same intent retried gets the same id, so the broker never sees a duplicate.
-    Keys built from database ids repeat in a new store on the same account: id_clash refuses such a reuse."""
-    digest = hashlib.sha256(f"{origin}|{idempotency_key}|{symbol}|{OrderSide(side).value}".encode()).hexdigest()
+def client_order_id_for(origin: str, idempotency_key: str, symbol: str, side: OrderSide | str,
+                        installation: str = "") -> str:
+    """Deterministic: a retried intent gets the same id, so the broker never sees a duplicate. The store's
+    installation id (engine/store/installation.py) keeps a new store's ids apart; "" = legacy ids (id_clash)."""
+    text = f"{origin}|{idempotency_key}|{symbol}|{OrderSide(side).value}"
+    digest = hashlib.sha256((f"{text}|{installation}" if installation else text).encode()).hexdigest()
     return f"rd-{digest[:32]}"
 
 
@@ -115,7 +118,7 @@ def submit(ctx: ControlContext, intent: OrderIntent, actor: str, origin: str, li
     `limits`, `param_version_id`: what the caller decided on (their meaning: engine/trading/order_limits.py)."""
     if not intent.idempotency_key:
         raise GatewayError(f"order for {intent.symbol} has no idempotency key; the caller must give one per intent")
-    coid = client_order_id_for(origin, intent.idempotency_key, intent.symbol, intent.side)
+    coid = client_order_id_for(origin, intent.idempotency_key, intent.symbol, intent.side, installation_id(ctx.store))
     throttled = _throttle(ctx, origin)  # before the transaction: a HALT written while it waits still stops it
     now = ctx.clock.now()  # wall clock: the audit row, state changes, the stale-data check
     market = market_clock_of(ctx)  # read before the transaction: it may look the shared market clock up

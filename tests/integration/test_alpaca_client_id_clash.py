@@ -1,6 +1,8 @@
 """A new store on the same Alpaca account derives client order ids an earlier store already used (keys are built
-on database ids that start again at 1). The old order must never be reported as the new intent's result: the
-intent is refused, naming the id clash, and nothing is placed. Real HTTP to the fake Alpaca on 127.0.0.1; the
+on database ids that start again at 1). Since installation ids (engine/store/installation.py) that happens only
+between two stores older than them (installation id "", legacy ids), made so here; the backstop: the old order
+must never be reported as the new intent's result: the intent is refused, naming the id clash, and nothing is
+placed. Real HTTP to the fake Alpaca on 127.0.0.1; the
 stores on SQLite and PostgreSQL.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.context import EngineContext
+from engine.store.installation import seed_installation_id
 from engine.store.models import AuditEvent, OrderRow
 from engine.trading import gateway
 from engine.trading.brokers.alpaca import AlpacaBroker
@@ -58,10 +61,12 @@ def test_an_order_imported_from_an_earlier_store_is_not_the_new_intents_fill(
         tmp_path: Path, any_db_url: str, server: FakeAlpacaServer) -> None:
     (tmp_path / "one").mkdir()
     with alpaca_context(tmp_path / "one", f"sqlite:///{tmp_path / 'one' / 'old.db'}", server) as old:
+        seed_installation_id(old.store, "")  # two legacy stores
         first = gateway.submit(old, BUY5, "system:exec", "execution")
     assert (first.status, first.client_order_id) == (OrderStatus.FILLED, COID)
     server.book.prices["AAA"] = Decimal(120)  # later, another price
     with alpaca_context(tmp_path, any_db_url, server) as new:  # its first sync imports the old order
+        seed_installation_id(new.store, "")
         (imported,) = _rows(new, COID)
         assert imported.origin == "external" and imported.filled_qty == 5
         again = gateway.submit(new, BUY5, "system:exec", "execution")
@@ -94,6 +99,7 @@ def test_an_older_order_alpaca_holds_under_the_id_is_refused_not_reported_filled
     old_id = _age(server, COID, timedelta(days=60))
     server.book.prices["AAA"] = Decimal(120)
     with alpaca_context(tmp_path, any_db_url, server) as new:
+        seed_installation_id(new.store, "")  # a legacy store
         assert _rows(new, COID) == []  # not imported
         r = gateway.submit(new, BUY5, "system:exec", "execution")
         assert (r.status, r.accepted, r.check, r.broker_order_id) == (OrderStatus.REJECTED, False, "broker", None)

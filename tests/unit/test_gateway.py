@@ -13,6 +13,7 @@ from engine.context import EngineContext
 from engine.market.types import Bar
 from engine.settings import load_settings
 from engine.store.db import Store
+from engine.store.installation import installation_id
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.migrate import open_store
 from engine.store.models import AuditEvent, BarRow, KeyValue, OrderRow, PaperOrder
@@ -91,7 +92,7 @@ def test_retried_intent_gets_the_same_id_and_no_duplicate(ctx):
     first = submit(ctx, intent(key="cycle-1"), "p", "planner", LOOSE)
     again = submit(ctx, intent(key="cycle-1"), "p", "planner", LOOSE)
     assert again.duplicate and again.client_order_id == first.client_order_id
-    assert first.client_order_id == client_order_id_for("planner", "cycle-1", "AAA", "buy")
+    assert first.client_order_id == client_order_id_for("planner", "cycle-1", "AAA", "buy", installation_id(ctx.store))
     assert paper_order_count(ctx) == 1
     other = submit(ctx, intent(key="cycle-2"), "p", "planner", LOOSE)
     assert other.client_order_id != first.client_order_id and paper_order_count(ctx) == 2
