@@ -2,7 +2,9 @@
 rows only for admins (hidden_actions).
 
 Filters arrive from the page or from the export link's query string, both untrusted: each is
-bounded and parsed here, and anything unusable is ignored rather than raising.
+bounded and parsed here, and anything unusable is ignored rather than raising. A NUL byte (or a lone
+surrogate) in a text filter becomes U+FFFD as the store writes such text (users.storable): the filter then finds
+only rows stored that way (a login name typed with a NUL), never raises.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from flask import Flask, Response, request
 
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
+from engine.auth.users import storable
 from engine.store import audit_queries as aq
 from webapp.context import get_context
 from webapp.csv_safety import spreadsheet_safe
@@ -35,9 +38,9 @@ def _day(value: Any) -> date | None:
 
 
 def parse_filter(values: Mapping[str, Any]) -> aq.AuditFilter:
-    def text(name: str) -> str:
+    def text(name: str) -> str:  # storable: a NUL byte made PostgreSQL refuse the query (a 500)
         value = values.get(name)
-        return value.strip()[:64] if isinstance(value, str) else ""
+        return storable(value.strip()) if isinstance(value, str) else ""
 
     since, until = _day(values.get("since")), _day(values.get("until"))
     kind = text("kind")
@@ -62,7 +65,9 @@ def _day_after(day: date | None) -> datetime | None:
 
 
 def export_link(values: Mapping[str, Any]) -> str:
-    query = {k: v for k, v in values.items() if k in FIELDS and isinstance(v, str) and v}
+    """The CSV link for the page's filters; storable, as parse_filter reads them (a lone surrogate has no UTF-8
+    form: urlencode raised)."""
+    query = {k: storable(v, 256) for k, v in values.items() if k in FIELDS and isinstance(v, str) and v}
     return "/audit.csv" + (f"?{urlencode(query)}" if query else "")
 
 

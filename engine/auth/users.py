@@ -162,7 +162,10 @@ def _lock_users(s: Session) -> None:
 def _change(store: Store, now: datetime, actor: str, name: str, action: str, details: dict[str, object],
             noop_ok: bool = False, **values: object) -> UserInfo:
     """Change a user's row (ending their sessions) and audit it. noop_ok: when every value is already so, change
-    nothing, audit it with outcome "unchanged", and return the user with changed=False."""
+    nothing, audit it with outcome "unchanged", and return the user with changed=False. A name no user can have
+    (a NUL byte from a forged pending change: PostgreSQL refused the query) is refused before any query."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise UserError(f"no user named {storable(str(name))!r}")
     with store.write() as s:
         _lock_users(s)
         row = s.scalar(select(User).where(User.name == name))
@@ -222,6 +225,29 @@ def end_sessions(store: Store, now: datetime, actor: str, user_id: int, name: st
     _bump()
 
 
+def storable(text: str, limit: int = 64) -> str:
+    """`text` as any store column can hold it, cut to `limit`: a NUL byte (PostgreSQL text refuses it: the
+    query raised, a 500) or a lone surrogate (no UTF-8 encoding; a JSON body can carry one) becomes U+FFFD. A
+    search filter passed through it finds the rows whose text went through it too (a typed login name)."""
+    return "".join("\ufffd" if ch == "\x00" or "\ud800" <= ch <= "\udfff" else ch for ch in text[:limit])
+
+
+def login_name(name: object) -> str:
+    """The name a login form's value asks for: surrounding spaces dropped (a phone keyboard adds one); "" when it
+    cannot be a user's name (NAME_PATTERN: no NUL byte, not over 64 characters), so it is never looked up."""
+    wanted = name.strip() if isinstance(name, str) else ""
+    return wanted if NAME_PATTERN.fullmatch(wanted) else ""
+
+
+def _login_row(s: Session, wanted: str) -> User | None:
+    """The user `wanted` names regardless of case. add_user keeps names unique regardless of case (under
+    _lock_users; the column is only unique as spelled), so a store older than that rule may hold "Ann" and "ann":
+    then only the exact spelling logs in, never a guess between two people."""
+    rows = list(s.scalars(select(User).where(func.lower(User.name) == wanted.lower()))) if wanted else []
+    exact = [row for row in rows if row.name == wanted]
+    return exact[0] if exact else rows[0] if len(rows) == 1 else None
+
+
 def authenticate(store: Store, now: datetime, name: object, password: object, source: str) -> LoginOutcome:
     """Check a login; record the attempt, audit it, and lock (name, source bucket) after too many failures.
 
@@ -229,13 +255,17 @@ def authenticate(store: Store, now: datetime, name: object, password: object, so
     MAX_FAILURES passwords are checked per (name, bucket) per window however many requests arrive at once.
     Unknown name, wrong password and a locked pair take the same path: one write, one argon2 verification (a
     locked pair's against the dummy hash: its password is never checked), one write, and the same "bad" outcome,
-    so neither the answer nor its time tells them apart."""
-    shown = str(name)[:64] if isinstance(name, str) else "?"
+    so neither the answer nor its time tells them apart. The name is found regardless of case and surrounding
+    spaces (names are unique regardless of case: add_user), and counted and audited under the user's own
+    spelling, so "Ada" and "ada " share ada's lockout. A name no user can have (a NUL byte, over 64 characters)
+    is an unknown name, never queried; it is recorded as storable() shows it."""
+    wanted = login_name(name)
     given = password if isinstance(password, str) else ""
     address = source[:64]
     bucket = attempts.address_bucket(source)
     with store.write() as s:
-        row = s.scalar(select(User).where(User.name == shown)) if isinstance(name, str) else None
+        row = _login_row(s, wanted)
+        shown = row.name if row is not None else storable(name) if isinstance(name, str) else "?"
         user = _info(row) if row is not None else None
         stored_hash = row.password_hash if row is not None else None
         failures, attempt_id = attempts.claim(s, now, shown, bucket, row.updated_at if row is not None else None)

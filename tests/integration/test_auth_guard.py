@@ -13,7 +13,7 @@ from tests import web_requests as wr
 from tests.auth_helpers import login_client
 from tests.store_snapshot import fingerprint
 from webapp.auth.access import PUBLIC, TOKEN, callback_role, route_access
-from webapp.auth.guard import PAGE_ENDPOINTS
+from webapp.auth.guard import LOGOUT_ENDPOINT, PAGE_ENDPOINTS
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_anonymous_clients_are_refused_everywhere_but_the_public_routes(web_app)
         path = rule.rule.replace("<path:path>", "trading")
         method = "POST" if "POST" in rule.methods and "GET" not in rule.methods else "GET"
         response = client.open(path, method=method, json={} if method == "POST" else None)
-        if rule.endpoint in PAGE_ENDPOINTS:
+        if rule.endpoint in PAGE_ENDPOINTS or rule.endpoint == LOGOUT_ENDPOINT:  # logout: guard.logout_refusal
             assert response.status_code == 302 and "/login" in response.headers["Location"], path
         elif access == TOKEN:
             assert response.status_code == 401, path

@@ -3,7 +3,7 @@ the route or of the Dash callback the request would run. Refusals of logged-in u
 
 Order: Host (400; the probes /healthz, /readyz and /metrics with its token are exempt) → declared access of
 the endpoint (403 when undeclared) → login (redirect to /login for pages, 401 otherwise) → CSRF on every
-state-changing method (403) → role (403).
+state-changing method (403) → role (403). /logout only needs a same-origin request (logout_refusal).
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DASH_APP_KEY = "regimedesk_dash_app"
 MERGED_MAP_KEY = "regimedesk_callback_map"
 FORM_ENDPOINTS = frozenset({"auth_login", "auth_setup", "auth_logout"})  # HTML forms: the token as a form field
+LOGOUT_ENDPOINT = "auth_logout"  # same-origin is enough: logout_refusal
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 PROBE_ENDPOINTS = frozenset({"healthz", "readyz"})  # answered whatever the Host (_probe_from_any_host)
 METRICS_ENDPOINT = "metrics"  # with a valid bearer token, answered whatever the Host too
@@ -122,6 +123,8 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
                 user = None
         if user is not None:
             principal.set_current(principal.Principal(user.name, user.role, _source()))
+        if request.endpoint == LOGOUT_ENDPOINT:
+            return logout_refusal()
         if access == PUBLIC:
             return _csrf_refusal()
         if access == TOKEN and (user is not None or _metrics_token_ok()):
@@ -186,15 +189,34 @@ def _foreign_origin() -> str | None:
     return None if origin_of(claimed) == served and served else (claimed.strip()[:100] or "an unknown page")
 
 
+def _foreign_refusal() -> Response | None:
+    foreign = _foreign_origin()
+    if foreign is None:
+        return None
+    log.warning("refused a %s to %s from another origin: %s", request.method, request.path, foreign)
+    return _refusal(403, f"this request came from {foreign}, not from this server "
+                         f"({request.scheme}://{request.host}): refused. Behind a TLS proxy, set "
+                         "REGIMEDESK_TRUSTED_PROXIES so the server sees its public address")
+
+
+def logout_refusal() -> Response | None:
+    """/logout needs neither a live session nor a matching CSRF token, only a same-origin request: the view ends
+    whatever session the request carries and shows the login page. A stale tab (its form holds the token of a
+    session replaced by a newer login, or the session expired) got raw JSON 403/401 and stayed logged in.
+
+    Why that cannot be abused: logging out is the request's only effect, and only for the session its own cookie
+    carries. A cross-site page cannot make the browser send that cookie with a POST (SameSite=Lax), and a
+    browser's cross-site POST says where it came from (Origin), which is refused here as for any other POST; the
+    worst a forged logout could do is make the user log in again, never act as them or keep them logged in."""
+    return _foreign_refusal()
+
+
 def _csrf_refusal() -> Response | None:
     if request.method in SAFE_METHODS:
         return None
-    foreign = _foreign_origin()
+    foreign = _foreign_refusal()
     if foreign is not None:
-        log.warning("refused a %s to %s from another origin: %s", request.method, request.path, foreign)
-        return _refusal(403, f"this request came from {foreign}, not from this server "
-                             f"({request.scheme}://{request.host}): refused. Behind a TLS proxy, set "
-                             "REGIMEDESK_TRUSTED_PROXIES so the server sees its public address")
+        return foreign
     given = request.headers.get("X-CSRFToken")
     if given is None and request.endpoint in FORM_ENDPOINTS and request.mimetype == "application/x-www-form-urlencoded":
         given = request.form.get("csrf_token")

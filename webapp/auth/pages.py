@@ -36,7 +36,7 @@ FORM_PAGE = """<!doctype html>
 <input type="hidden" name="next" value="{{ next }}">
 <div class="mb-2"><label class="form-label" for="username">User name</label>
 <input class="form-control" id="username" name="username" autocomplete="username" required maxlength="64"
- value="{{ username }}"></div>
+ autocapitalize="none" spellcheck="false" value="{{ username }}"></div>
 <div class="mb-3"><label class="form-label" for="password">Password</label>
 <input class="form-control" id="password" name="password" type="password" required maxlength="256"
  autocomplete="{{ 'new-password' if token else 'current-password' }}"></div>
@@ -95,16 +95,23 @@ def register_auth_pages(server: Flask, settings_rate_limit: str, storage_uri: st
         outcome = users.authenticate(ctx.store, ctx.clock.now(), name, request.form.get("password", ""),
                                      principal.current().source)
         if not outcome.ok or outcome.user is None:  # one status for unknown, wrong and locked: no name oracle
-            return _page("Log in", message=outcome.message, status=401, username=name[:64], next_=next_)
+            return _page("Log in", message=outcome.message, status=401, username=users.storable(name),
+                         next_=next_)
         sessions.start(outcome.user)
         return redirect(next_)
 
     @server.route("/logout", methods=["POST"], endpoint="auth_logout")
     def logout() -> Response:
-        """End the session on the server (users.end_sessions says why by epoch), then the browser's copy."""
-        ctx = get_context()
-        who = principal.current()
-        users.end_sessions(ctx.store, ctx.clock.now(), who.actor, int(current_user.user_id), who.name)
+        """End the session this request carries, on the server (users.end_sessions says why by epoch) and in
+        the browser, then show the login page; with no live session (expired, ended elsewhere) just the latter.
+
+        The guard lets a same-origin logout through without a valid CSRF token (guard.logout_refusal says why
+        that is safe): a tab opened before a re-login in another tab posts the token of the session it was
+        rendered in, and refusing it answered raw JSON and left the user logged in at a shared desk."""
+        if current_user.is_authenticated:
+            ctx = get_context()
+            who = principal.current()
+            users.end_sessions(ctx.store, ctx.clock.now(), who.actor, int(current_user.user_id), who.name)
         sessions.end()
         return redirect("/login")
 
