@@ -11,6 +11,26 @@ from engine.auth import principal
 from engine.store.models import AuditEvent
 
 
+def storable(text: str, limit: int = 64) -> str:
+    """`text` as any store column can hold it, cut to `limit`: a NUL byte (PostgreSQL text and JSON refuse it:
+    the write raised, the action's whole transaction with it) or a lone surrogate (no UTF-8 encoding; a JSON
+    body can carry one) becomes U+FFFD. A search filter passed through it finds the rows whose text went through
+    it too (a typed login name)."""
+    return "".join("\ufffd" if ch == "\x00" or "\ud800" <= ch <= "\udfff" else ch for ch in text[:limit])
+
+
+def _storable_details(value: Any) -> Any:
+    """Every string in the details (keys too) made storable, uncut: an audited value typed by a user (a
+    parameter text, a preset name) must not make the audit write, and so the audited change, fail on PostgreSQL."""
+    if isinstance(value, str):
+        return storable(value, len(value))
+    if isinstance(value, dict):
+        return {_storable_details(k) if isinstance(k, str) else k: _storable_details(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_details(v) for v in value]
+    return value
+
+
 def record(
     session: Session,
     ts: datetime,
@@ -26,8 +46,9 @@ def record(
     the engine and the CLI), so they are recorded for every web action without being passed along.
     """
     who = principal.current()
-    event = AuditEvent(ts=ts, actor=actor[:64], action=action[:48], target=str(target)[:128], details=details or {},
-                       outcome=outcome[:16], role=who.role, source=who.source[:64])
+    event = AuditEvent(ts=ts, actor=storable(actor, 64), action=storable(action, 48),
+                       target=storable(str(target), 128), details=_storable_details(details or {}),
+                       outcome=storable(outcome, 16), role=who.role, source=storable(who.source, 64))
     session.add(event)
     return event
 

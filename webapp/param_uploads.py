@@ -18,21 +18,12 @@ from engine.params.values import fill_from, filled_parts
 from engine.params.workbook import import_workbook
 from engine.store.db import Store
 from webapp import param_rows
+from webapp.byte_sizes import size_text
 from webapp.param_base import load_base
 
 
 class UploadRefused(ParamsError):
     """The upload could not be read at all (not base64, too large, refused by the pre-check)."""
-
-
-def size_text(n: int) -> str:
-    """A byte count in the unit a reader expects: "5.0 MB", "10 kB", "12.5 kB", "900 bytes" (a small configured
-    limit read "0.0 MB")."""
-    if n >= 1_000_000:
-        return f"{n / 1e6:.1f} MB"
-    if n >= 1000:
-        return f"{n / 1e3:.1f}".removesuffix(".0") + " kB"
-    return f"{n} byte{'' if n == 1 else 's'}"
 
 
 def too_large_message(max_bytes: int) -> str:

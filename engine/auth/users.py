@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.audit import storable
 from engine.auth import attempts, principal
 from engine.auth.attempts import LOCK_WINDOW, MAX_FAILURES
 from engine.auth.passwords import check_strength, hash_password, needs_rehash, verify
@@ -223,13 +224,6 @@ def end_sessions(store: Store, now: datetime, actor: str, user_id: int, name: st
         audit.record(s, now, actor, "auth.logout", target=name,
                      details={"sessions_ended": "all of this user's sessions"})
     _bump()
-
-
-def storable(text: str, limit: int = 64) -> str:
-    """`text` as any store column can hold it, cut to `limit`: a NUL byte (PostgreSQL text refuses it: the
-    query raised, a 500) or a lone surrogate (no UTF-8 encoding; a JSON body can carry one) becomes U+FFFD. A
-    search filter passed through it finds the rows whose text went through it too (a typed login name)."""
-    return "".join("\ufffd" if ch == "\x00" or "\ud800" <= ch <= "\udfff" else ch for ch in text[:limit])
 
 
 def login_name(name: object) -> str:

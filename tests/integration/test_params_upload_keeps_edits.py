@@ -114,6 +114,6 @@ def test_a_small_size_limit_reads_in_kilobytes(test_settings, any_db_url) -> Non
     client, deps, _store = _web(test_settings, any_db_url, max_upload_bytes=10_000)
     text = json.dumps(_upload(client, deps, b"\0" * 12_000, "big.xlsx")["parameters-upload-result"])
     assert "the file is larger than the 10 kB limit for a parameter workbook" in text and "0.0 MB" not in text
-    from webapp.param_uploads import size_text
+    from webapp.byte_sizes import size_text
 
     assert [size_text(n) for n in (999, 1, 12_500, 5_000_000)] == ["999 bytes", "1 byte", "12.5 kB", "5.0 MB"]

@@ -16,6 +16,7 @@ from webapp.auth.headers import install_headers
 from webapp.auth.limiter_storage import limiter_storage, warn_if_per_process
 from webapp.auth.pages import register_auth_pages
 from webapp.auth.sessions import init_sessions
+from webapp.byte_sizes import size_text
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def init_auth(app: Dash, settings: Settings) -> None:
 def request_too_large_message(max_bytes: int) -> str:
     """The server's 413: the request body is not read, so which upload it carried (a parameter workbook on the
     Parameters page, a CSV on the Backtest page) is unknown; the message names both limits' common size."""
-    return (f"the file is larger than the {max_bytes / 1e6:.1f} MB upload limit (parameter workbooks and backtest "
+    return (f"the file is larger than the {size_text(max_bytes)} upload limit (parameter workbooks and backtest "
             "CSV files alike)")
 
 
