@@ -141,7 +141,7 @@ def test_parent_sends_no_more_than_proven_unfilled_when_the_broker_cannot_say(tm
 def alpaca(tmp_path: Path, any_db_url: str) -> Iterator[tuple[EngineContext, FakeAlpacaServer]]:
     with FakeAlpacaServer() as server:
         def broker(_clock: ManualClock) -> AlpacaBroker:
-            return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=1.0,
+            return AlpacaBroker(server.key_id, server.secret_key, paper=True, url_override=server.url, timeout_s=5.0,
                                 retry_wait_s=0.01, retry_max_wait_s=0.05, sdk_retry_wait_s=0.05)
 
         with broker_context(tmp_path, any_db_url, broker, LOOSE) as ctx:
