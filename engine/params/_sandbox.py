@@ -16,6 +16,7 @@ import resource
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
 OVER_LIMIT = 4  # exit code: the workbook exceeds a grid bound; stderr holds the message for the user
@@ -120,6 +121,23 @@ def _col0(letters: bytes) -> int:
     return n - 1
 
 
+def _cell_tags(blob: bytes) -> Iterator[tuple[re.Match[bytes], dict[bytes, bytes], int, int]]:
+    """Each <c> tag of a sheet part with its attributes and 0-based (row, col): a row or cell without an `r`
+    reference follows the previous one, as Excel reads it."""
+    row, col = -1, -1
+    for m in _TAG.finditer(blob):
+        attrs = dict(_ATTR.findall(m.group(2)))
+        ref = _REF.match(attrs.get(b"r", b""))
+        letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
+        if m.group(1) == b"row":
+            row, col = (int(digits) - 1 if digits else row + 1), -1
+            continue
+        col = _col0(letters) if letters else col + 1
+        if digits:
+            row = int(digits) - 1
+        yield m, attrs, row, col
+
+
 def percent_cells(data: bytes) -> dict[str, list[list]]:
     """{sheet: [[row0, col0, format code], ...]}: the numeric cells shown as a percentage (25% holds 0.25).
 
@@ -135,17 +153,8 @@ def percent_cells(data: bytes) -> dict[str, list[list]]:
             blob = zf.read(part)
         except KeyError:
             continue
-        found, row, col = [], -1, -1
-        for m in _TAG.finditer(blob):
-            attrs = dict(_ATTR.findall(m.group(2)))
-            ref = _REF.match(attrs.get(b"r", b""))
-            letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
-            if m.group(1) == b"row":
-                row, col = (int(digits) - 1 if digits else row + 1), -1
-                continue
-            col = _col0(letters) if letters else col + 1
-            if digits:
-                row = int(digits) - 1
+        found = []
+        for _m, attrs, row, col in _cell_tags(blob):
             s = attrs.get(b"s", b"0")
             if _small_int(s) and int(s) in styles and attrs.get(b"t", b"n") == b"n":
                 found.append([row, col, styles[int(s)]])
@@ -173,17 +182,8 @@ def formula_cells(data: bytes) -> dict[str, list[list]]:
             continue
         if not _FORMULA.search(blob):
             continue
-        found, row, col = [], -1, -1
-        for m in _TAG.finditer(blob):
-            attrs = dict(_ATTR.findall(m.group(2)))
-            ref = _REF.match(attrs.get(b"r", b""))
-            letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
-            if m.group(1) == b"row":
-                row, col = (int(digits) - 1 if digits else row + 1), -1
-                continue
-            col = _col0(letters) if letters else col + 1
-            if digits:
-                row = int(digits) - 1
+        found = []
+        for m, _attrs, row, col in _cell_tags(blob):
             if m.group(2).rstrip().endswith(b"/"):
                 continue  # <c .../>: no formula
             end = _CELL_END.search(blob, m.end())
