@@ -21,6 +21,7 @@ from engine.market.exchange import MarketCalendar, alpaca_calendar
 from engine.store.migrate import open_store
 from engine.store.models import AccountSnapshot, Instrument, RegimeSnapshot
 from engine.store.performance_queries import regime_changes
+from tests import web_requests as wr
 from webapp.performance_data import build_view, day_bounds
 
 NY = ZoneInfo("America/New_York")
@@ -152,26 +153,32 @@ def test_a_picked_session_day_shows_only_its_bar(any_db_url: str) -> None:
     assert view.metrics["total_return"] == pytest.approx(500 / 99_000, rel=1e-12)
 
 
-def test_the_page_reads_picked_days_in_the_markets_timezone(any_db_url: str) -> None:
-    """Through the app's callback (viewer login): a simulated market in Tokyo, one picked day."""
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def _tokyo_viewer(url: str) -> tuple[Any, Any]:
+    """(a viewer's test client, the app's store) of an app whose simulated market is in Tokyo."""
     from app import create_app
     from engine.settings import load_settings
-    from tests import web_requests as wr
     from tests.auth_helpers import login_client
     from webapp.context import get_context
 
-    tokyo = ZoneInfo("Asia/Tokyo")
-    settings = load_settings(database_url=any_db_url, tick_seconds=0.25, warmup_polls=0, port=8063, deadman_seconds=0,
+    settings = load_settings(database_url=url, tick_seconds=0.25, warmup_polls=0, port=8063, deadman_seconds=0,
                              market_timezone="Asia/Tokyo")
     app = create_app(settings, start_engine=False)
     client = login_client(app, "viewer")
     with app.server.test_request_context("/"):
-        store = get_context().store
+        return client, get_context().store
+
+
+def test_the_page_reads_picked_days_in_the_markets_timezone(any_db_url: str) -> None:
+    """Through the app's callback (viewer login): a simulated market in Tokyo, one picked day."""
+    client, store = _tokyo_viewer(any_db_url)
     with store.write() as s:
         for local, eq in [(datetime(2026, 11, 24, 10), 100_000), (datetime(2026, 11, 24, 23, 30), 101_000),
                           (datetime(2026, 11, 25, 8), 102_000),  # 23:00 UTC on the 24th: the 25th in Tokyo
                           (datetime(2026, 11, 25, 20), 102_400)]:
-            s.add(AccountSnapshot(ts=local.replace(tzinfo=tokyo).astimezone(UTC), broker="paper", cash=Decimal(eq),
+            s.add(AccountSnapshot(ts=local.replace(tzinfo=TOKYO).astimezone(UTC), broker="paper", cash=Decimal(eq),
                                   equity=Decimal(eq), buying_power=Decimal(eq), gross_exposure=Decimal(0)))
     dep = wr.find(wr.dependencies(client), "performance-return.children")
     response = wr.call(client, dep, {"performance-range.start_date": "2026-11-25",
@@ -186,25 +193,14 @@ def test_the_page_reads_picked_days_in_the_markets_timezone(any_db_url: str) -> 
 
 def test_the_symbol_chart_reads_picked_days_in_the_markets_timezone(any_db_url: str) -> None:
     """The one-symbol chart's markers use the same market days as the rest of the page (Tokyo, one picked day)."""
-    from app import create_app
-    from engine.settings import load_settings
     from engine.store.models import FillRow
-    from tests import web_requests as wr
-    from tests.auth_helpers import login_client
-    from webapp.context import get_context
 
-    tokyo = ZoneInfo("Asia/Tokyo")
-    settings = load_settings(database_url=any_db_url, tick_seconds=0.25, warmup_polls=0, port=8063, deadman_seconds=0,
-                             market_timezone="Asia/Tokyo")
-    app = create_app(settings, start_engine=False)
-    client = login_client(app, "viewer")
-    with app.server.test_request_context("/"):
-        store = get_context().store
+    client, store = _tokyo_viewer(any_db_url)
     with store.write() as s:  # 08:00 Tokyo on the 25th is 23:00 UTC on the 24th: a fill of the 25th in Tokyo
         for n, (local, side) in enumerate([(datetime(2026, 11, 24, 10), "buy"), (datetime(2026, 11, 25, 8), "sell"),
                                            (datetime(2026, 11, 26, 10), "buy")]):
             s.add(FillRow(fill_key=f"k{n}", client_order_id=f"c{n}", symbol="AAA", side=side, qty=Decimal(10),
-                          price=Decimal(100 + n), commission=Decimal(0), ts=local.replace(tzinfo=tokyo).astimezone(UTC)))
+                          price=Decimal(100 + n), commission=Decimal(0), ts=local.replace(tzinfo=TOKYO).astimezone(UTC)))
     dep = wr.find(wr.dependencies(client), "performance-symbol-chart.figure")
     response = wr.call(client, dep, {"performance-symbol.value": "AAA", "performance-range.start_date": "2026-11-25",
                                      "performance-range.end_date": "2026-11-25"}, trigger="performance-range.start_date")
