@@ -105,7 +105,9 @@ def test_page_callbacks_over_http(year_app) -> None:  # type: ignore[no-untyped-
                                       "performance-range.end_date": "2025-06-30"})
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     out = response.get_json()["response"]
-    in_june = h.fills[(h.fills["ts"] >= "2025-06-02") & (h.fills["ts"] < "2025-07-01")]
+    # picked days are the market's days: the test workbook's market_timezone, Asia/Kolkata (UTC+05:30, no DST)
+    lo, hi = pd.Timestamp("2025-06-02", tz="Asia/Kolkata"), pd.Timestamp("2025-07-01", tz="Asia/Kolkata")
+    in_june = h.fills[(h.fills["ts"] >= lo) & (h.fills["ts"] < hi)]
     assert out["performance-fills-count"]["children"] == f"{len(in_june):,}"
     assert "2025-06-02 14:30" in out["performance-span"]["children"]
     bad = wr.call(client, main, {"performance-range.start_date": "2025-07-01",
