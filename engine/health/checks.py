@@ -29,9 +29,9 @@ from engine.health.notify_check import check_notifications
 from engine.health.params_check import check_active_params
 from engine.market.exchange import calendar_for_settings
 from engine.store.db_clock import is_wall_clock, reader_now
-from engine.store.models import BarRow, EngineHeartbeat, JobRun, RegimeSnapshot, TradingStateRow
+from engine.store.keyvalue import MARKET_DATA_KEY
+from engine.store.models import BarRow, EngineHeartbeat, JobRun, KeyValue, RegimeSnapshot, TradingStateRow
 from engine.trading.equity import read_marks
-from engine.trading.marks import symbol_data_time
 from engine.trading.reconcile import last_run
 from engine.trading.risk_limits import active_limits
 
@@ -110,9 +110,7 @@ def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
         last_bar = session.scalar(select(func.max(BarRow.ts)))
         last_run = session.scalar(select(func.max(JobRun.started_at)).where(JobRun.job == "market",
                                                                              JobRun.outcome == "ok"))
-        # the gateway's rule (marks.py): the receipt time, never newer than the newest bar's end when the market
-        # job records a bar length (Alpaca): a feed that keeps arriving 25 minutes behind is 25 minutes old
-        received = symbol_data_time(session, last_bar, now, wall_clock_bars=False)  # None: no mark
+        mark = session.get(KeyValue, MARKET_DATA_KEY)
         recorded = recorded_cadence_s(session)
     if last_bar is None:
         return CheckResult("market data", UNHEALTHY, "no bars stored yet")
@@ -123,7 +121,7 @@ def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
     grades = [grade(age, 5 * period + 5, 30 * period + 30)]
     detail = f"last successful fetch {age:.1f} s ago; newest bar {last_bar:%Y-%m-%d %H:%M}"
     cadence = max(recorded, market_cadence_s(ctx.settings, ctx.source))
-    arrived = _data_arrived_at(ctx, received, last_bar)
+    arrived = _data_arrived_at(ctx, mark, last_bar)
     calendar = calendar_for_settings(ctx.settings, None)  # the source's exchange (XNYS with Alpaca), if any
     if arrived is not None and calendar.exchange is not None and not calendar.is_regular_open(now):
         detail += "; market closed: data age not graded"
@@ -139,12 +137,11 @@ def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
     return CheckResult("market data", worst(grades), detail, age)
 
 
-def _data_arrived_at(ctx: EngineContext, received: datetime | None, last_bar: datetime) -> datetime | None:
-    """When the newest data dates from: `received` (symbol_data_time from the market job's mark); without a
-    mark, with Alpaca (wall-clock bars, returned once finished), the newest bar's end; otherwise unknown
-    (simulated times say nothing)."""
-    if received is not None:
-        at = received
+def _data_arrived_at(ctx: EngineContext, mark: KeyValue | None, last_bar: datetime) -> datetime | None:
+    """When new bars last arrived: the market job's received-at mark; without one, with Alpaca (wall-clock
+    bars, returned once finished), the newest bar's end; otherwise unknown (simulated times say nothing)."""
+    if mark is not None and isinstance(mark.value, dict) and mark.value.get("ts"):
+        at = datetime.fromisoformat(mark.value["ts"])
     elif str(getattr(ctx.settings.market_source, "value", ctx.settings.market_source)) == "alpaca":
         at = last_bar + timedelta(seconds=float(getattr(ctx.source, "bar_seconds", ALPACA_BAR_SECONDS)))
     else:

@@ -32,7 +32,6 @@ from engine.trading import control, triggers
 from engine.trading import state as trading_state
 from engine.trading.brokers.base import BrokerError
 from engine.trading.equity import PEAK_KEY, START_OF_DAY_KEY, latest_equity, marks_of
-from engine.trading.marks import symbol_data_time
 from engine.trading.orders import OPEN_STATUSES
 from engine.trading.risk_limits import RiskLimits, active_params_and_limits
 from engine.trading.state import TradingState
@@ -80,13 +79,17 @@ class AutoActions:
         return cls(**values)
 
 
-def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime) -> datetime | None:
-    """When the newest market data dates from, by the gateway's rule (marks.symbol_data_time for the newest bar): the
-    market job's receipt time, and on a wall-clock source that records its bar length (Alpaca) never newer than
-    the newest bar's end, so a feed that keeps arriving 25 minutes behind is 25 minutes old. Without a receipt:
-    the newest bar's time, except for the simulated source, whose bar times are simulated (not wall-clock)."""
+def _last_data_at(ctx: control.ControlContext, session: Any, now: datetime, received: Any) -> datetime | None:
+    """When fresh market data last arrived: the market job's receipt time when it records one (`received`,
+    the value stored under MARKET_DATA_KEY); otherwise the newest bar's time, except for the simulated
+    source, whose bar times are simulated (not wall-clock) and so say nothing about freshness."""
+    if isinstance(received, dict) and received.get("ts"):
+        return datetime.fromisoformat(received["ts"])
     source = str(getattr(getattr(ctx, "settings", None), "market_source", "") or "")
-    return symbol_data_time(session, session.scalar(_NEWEST_BAR), now, wall_clock_bars=source != "simulated")
+    if source == "simulated":
+        return None
+    newest = session.scalar(_NEWEST_BAR)
+    return None if newest is None else min(newest, now)
 
 
 def _session_open(ctx: control.ControlContext, now: datetime) -> datetime | None:
@@ -100,8 +103,9 @@ def _session_open(ctx: control.ControlContext, now: datetime) -> datetime | None
     return hours[0] if hours is not None and hours[0] <= now < hours[1] else None
 
 
-def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float) -> str | None:
-    last = _last_data_at(ctx, session, now)
+def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float,
+                  received: Any) -> str | None:
+    last = _last_data_at(ctx, session, now, received)
     if last is None:
         return None  # no data ever: the engine is warming up; the gateway refuses orders anyway
     opened = _session_open(ctx, now)
@@ -172,7 +176,7 @@ def evaluate(ctx: control.ControlContext) -> list[StateChange]:
         rejected = triggers.rejection_trigger(s, now, limits, since=rejections_since)
         if rejected:
             changes.append(StateChange(before, trading_state.current(s).state, rejected))
-        stale = _stale_reason(ctx, s, now, limits.stale_data_seconds)  # the receipt is loaded already (values)
+        stale = _stale_reason(ctx, s, now, limits.stale_data_seconds, values.get(MARKET_DATA_KEY))
         if stale:
             fire(TradingState(actions.stale_data_action), stale)
         if breaker and actions.breaker_action:
