@@ -114,6 +114,15 @@ def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
+def _sheet_blobs(zf: zipfile.ZipFile) -> Iterator[tuple[str, bytes]]:
+    """(sheet name, its XML) for each sheet whose part the zip holds (a missing part is skipped, as Excel does)."""
+    for name, part in _sheet_parts(zf).items():
+        try:
+            yield name, zf.read(part)
+        except KeyError:
+            continue
+
+
 def _col0(letters: bytes) -> int:
     n = 0
     for ch in letters:
@@ -148,11 +157,7 @@ def percent_cells(data: bytes) -> dict[str, list[list]]:
     if not styles:
         return {}
     out: dict[str, list[list]] = {}
-    for name, part in _sheet_parts(zf).items():
-        try:
-            blob = zf.read(part)
-        except KeyError:
-            continue
+    for name, blob in _sheet_blobs(zf):
         found = []
         for _m, attrs, row, col in _cell_tags(blob):
             s = attrs.get(b"s", b"0")
@@ -175,11 +180,7 @@ def formula_cells(data: bytes) -> dict[str, list[list]]:
     an empty cell, and the import would say "the cell is empty" about a cell the trader sees a formula in."""
     zf = zipfile.ZipFile(io.BytesIO(data))
     out: dict[str, list[list]] = {}
-    for name, part in _sheet_parts(zf).items():
-        try:
-            blob = zf.read(part)
-        except KeyError:
-            continue
+    for name, blob in _sheet_blobs(zf):
         if not _FORMULA.search(blob):
             continue
         found = []
