@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
@@ -18,7 +18,10 @@ from components.shell import page_header
 from components.tables import small_table
 from engine.auth.roles import Role
 from engine.health.checks import worst
+from engine.market.data_age import data_age_s, recorded_bar_s, wall_clock_calendar
 from engine.settings import BrokerName
+from engine.store.keyvalue import MARKET_DATA_KEY
+from engine.store.models import KeyValue
 from engine.trading.risk_limits import active_limits
 from webapp import queries
 from webapp.auth.access import requires
@@ -134,8 +137,8 @@ def refresh_book(_n: int | None, shown: str | None):
 @live_query()
 def prices_view() -> tuple[list[tuple[Any, ...]], str]:
     """The prices table's rows (each ending in its price's time and whether that is stale) and their fingerprint."""
-    now, limit_s = queries.market_now(), stale_limit_s()
-    rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"]), *as_of(p["ts"], now, limit_s))
+    now, limit_s, bar_s = queries.market_now(), stale_limit_s(), wall_clock_bar_s()
+    rows = [(p["symbol"], fmt.number(p["last"]), fmt.pct(p["change_pct"]), *as_of(p["ts"], now, limit_s, bar_s))
             for p in queries.latest_prices()]
     return rows, queries.fingerprint(rows)
 
@@ -143,12 +146,13 @@ def prices_view() -> tuple[list[tuple[Any, ...]], str]:
 @live_query()
 def book_view() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], str]:
     """The positions and recent orders rows and their fingerprint."""
-    now, limit_s = queries.market_now(), stale_limit_s()
+    now, limit_s, bar_s = queries.market_now(), stale_limit_s(), wall_clock_bar_s()
+    report_s = None if bar_s is None else 0.0  # a position's price time is a report time, not a bar's open
     closes = {p["symbol"]: p["ts"] for p in queries.latest_prices()}
     paper = get_context().settings.broker == BrokerName.PAPER
     positions = [(p["symbol"], fmt.number(p["qty"], 0), fmt.number(p["avg_entry_price"]),
                   fmt.number(p["market_price"]), fmt.money(p["unrealized_pnl"]),
-                  *as_of(position_price_time(p, closes.get(p["symbol"]), paper), now, limit_s))
+                  *as_of(position_price_time(p, closes.get(p["symbol"]), paper), now, limit_s, report_s))
                  for p in queries.positions()]
     orders = [(fmt.timestamp(o["created_at"]), o["symbol"], o["side"], fmt.number(o["qty"], 0), o["status"], o["origin"])
               for o in queries.orders(12)]
@@ -161,16 +165,30 @@ def stale_limit_s() -> float:
     return float(active_limits(get_context().store).stale_data_seconds)
 
 
+def wall_clock_bar_s() -> float | None:
+    """The bar length when the market source's bar times are wall-clock times (the market job records it for
+    Alpaca), else None (the simulated and CSV sources: their prices keep today's plain age)."""
+    ctx = get_context()
+    with ctx.store.read() as session:
+        row = session.get(KeyValue, MARKET_DATA_KEY)
+        return recorded_bar_s(row.value if row is not None else None, ctx.settings)
+
+
 def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
-def as_of(ts: datetime | None, now: datetime, limit_s: float) -> tuple[str, bool]:
-    """A price's time as shown and whether it is older than the limit (both on the market clock); unknown: '—'."""
+def as_of(ts: datetime | None, now: datetime, limit_s: float, bar_s: float | None = None) -> tuple[str, bool]:
+    """A price's time as shown and whether it is older than the limit (both on the market clock); unknown: '—'.
+    With `bar_s` (a wall-clock source) the price dates from `ts + bar_s` and is aged within the exchange's sessions
+    (engine/market/data_age.py): at night and on weekends the last session's final prices are current."""
     if ts is None:
         return "—", False
     ts = _aware(ts)
-    return ts.strftime("%Y-%m-%d %H:%M"), (now - ts).total_seconds() > limit_s
+    if bar_s is None:
+        return ts.strftime("%Y-%m-%d %H:%M"), (now - ts).total_seconds() > limit_s
+    age = data_age_s(wall_clock_calendar(), now, ts + timedelta(seconds=bar_s))
+    return ts.strftime("%Y-%m-%d %H:%M"), age > limit_s
 
 
 def position_price_time(p: dict[str, Any], close_ts: datetime | None, paper: bool) -> datetime | None:

@@ -27,7 +27,8 @@ from engine.health.liveness import age_text
 from engine.health.market_checks import market_checks
 from engine.health.notify_check import check_notifications
 from engine.health.params_check import check_active_params
-from engine.market.exchange import calendar_for_settings
+from engine.market import data_age as feed_age
+from engine.market.exchange import MarketCalendar, calendar_for_settings
 from engine.store.db_clock import is_wall_clock, reader_now
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, EngineHeartbeat, JobRun, KeyValue, RegimeSnapshot, TradingStateRow
@@ -123,7 +124,14 @@ def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
     cadence = max(recorded, market_cadence_s(ctx.settings, ctx.source))
     arrived = _data_arrived_at(ctx, mark, last_bar)
     calendar = calendar_for_settings(ctx.settings, None)  # the source's exchange (XNYS with Alpaca), if any
-    if arrived is not None and calendar.exchange is not None and not calendar.is_regular_open(now):
+    stamp = mark.value if mark is not None else None
+    bar_s = feed_age.recorded_bar_s(stamp, ctx.settings)
+    if bar_s is not None:  # a wall-clock feed (Alpaca): its bars' own times, within the sessions
+        at = feed_age.wall_clock_data_at(last_bar, bar_s, feed_age.received_at(stamp))
+        data_grade, data_detail = _wall_clock_data(calendar, now, at, cadence)
+        grades.append(data_grade)
+        detail += data_detail
+    elif arrived is not None and calendar.exchange is not None and not calendar.is_regular_open(now):
         detail += "; market closed: data age not graded"
     elif arrived is not None:  # degraded 15 s past the cadence, unhealthy after 3 cadences + 1 min (Alpaca: 85, 270 s)
         # counted from no earlier than the session's open: at 09:30 the last bars are the previous session's
@@ -135,6 +143,22 @@ def check_market_data(ctx: EngineContext, now: datetime) -> CheckResult:
             detail += f", none since the session opened {age_text(data_age)} ago"
         detail += f" (new bars expected every {cadence:.0f} s)"
     return CheckResult("market data", worst(grades), detail, age)
+
+
+def _wall_clock_data(calendar: MarketCalendar, now: datetime, at: datetime, cadence: float) -> tuple[str, str]:
+    """Grade and words for a wall-clock feed whose newest data dates from `at` (its newest bar's end; a poll's
+    arrival says nothing of a feed 25 minutes behind), against the cadence as below; outside the session by how
+    long before the last close it ended, so Friday's final bars are healthy all weekend (market/data_age.py)."""
+    opened, until = feed_age.due_window(calendar, now)
+    age = feed_age.data_age_s(calendar, now, at)
+    status = grade(age, cadence + 15, 3 * cadence + 60)
+    if until < now:
+        return status, (f"; market closed since {until:%Y-%m-%d %H:%M} UTC: newest data {age_text(age)} older "
+                        f"than that close")
+    detail = f"; newest data {age_text(max(0.0, (now - at).total_seconds()))} old"
+    if opened is not None and at < opened:
+        detail += f", none since the session opened {age_text(age)} ago"
+    return status, detail + f" (new bars expected every {cadence:.0f} s)"
 
 
 def _data_arrived_at(ctx: EngineContext, mark: KeyValue | None, last_bar: datetime) -> datetime | None:

@@ -9,15 +9,19 @@ Both times are on the market clock: bars carry market time, and the sync stamps 
 price) with the market time it read the broker. So a simulated market at any pace compares like with like. A bar
 is stamped with its open; its close is as of the bar's end, which the market job records as "bar_s" for a
 wall-clock source (Alpaca). Other sources record no bar length, so their closes are aged from the bar's open.
+A wall-clock close is aged within the exchange's sessions (engine/market/data_age.py): reported on a Saturday, a
+close from Friday's final minutes is current, not 44 hours old; during the session it ages from no earlier than
+the open.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from engine.market.data_age import data_age_s, wall_clock_calendar
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import KeyValue, PositionRow
 from engine.trading.marks import position_mark, valid_price
@@ -59,7 +63,10 @@ def fresh_mark(symbol: str, close: tuple[Decimal, datetime] | None, row: Positio
     mark = position_mark(close, row)
     if mark is None or mark[1] != "close" or close is None or row is None or row.updated_at is None:
         return mark, None
-    age = (_aware(row.updated_at) - _aware(close[1])).total_seconds() - bar_s
+    if bar_s > 0:  # a wall-clock source (Alpaca): within the exchange's sessions, Friday's close is current all weekend
+        age = data_age_s(wall_clock_calendar(), _aware(row.updated_at), _aware(close[1]) + timedelta(seconds=bar_s))
+    else:
+        age = (_aware(row.updated_at) - _aware(close[1])).total_seconds() - bar_s
     if age <= limit_s:
         return mark, None
     if valid_price(row.market_price):

@@ -9,7 +9,9 @@ stale market data, the broker's circuit breaker open, and an active parameter ve
 A state tightened by anyone's trigger is then enforced once: HALTED cancels every open order but the positions'
 native protective stops (an automatic halt keeps them: engine/trading/control_protection.py), REDUCING cancels the
 orders that would add exposure (the same control steps as the buttons). Stale data counts from the regular
-session's open when the source has an exchange (nothing is due while the market is closed).
+session's open when the source has an exchange (nothing is due while the market is closed). A wall-clock source
+(Alpaca) is aged by its newest bar's end, not the poll's arrival (engine/market/data_age.py); the simulated and
+CSV sources by the poll's arrival.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select
 
 from engine.lease import check_fence
+from engine.market import data_age
 from engine.market.market_clock import market_clock_of
 from engine.params.errors import ParamsError
 from engine.params.paramset import ParamSet
@@ -103,16 +106,35 @@ def _session_open(ctx: control.ControlContext, now: datetime) -> datetime | None
     return hours[0] if hours is not None and hours[0] <= now < hours[1] else None
 
 
-def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float,
-                  received: Any) -> str | None:
+def _receipt_age_s(ctx: control.ControlContext, session: Any, now: datetime, received: Any) -> float | None:
+    """The simulated and CSV sources (no bar length in the stamp): the age of the poll's receipt."""
     last = _last_data_at(ctx, session, now, received)
     if last is None:
         return None  # no data ever: the engine is warming up; the gateway refuses orders anyway
     opened = _session_open(ctx, now)
     if opened is not None and last < opened:
         last = opened  # the age counts from the open: nothing was due while the market was closed
-    age = (now - last).total_seconds()
-    if age <= limit_s:
+    return (now - last).total_seconds()
+
+
+def _bar_age_s(ctx: control.ControlContext, session: Any, now: datetime, received: Any,
+               bar_s: float) -> float | None:
+    """A wall-clock source (the stamp records its bar length: Alpaca): the newest bar's end against the wall clock,
+    within the exchange's sessions (engine/market/data_age.py). A feed arriving 25 minutes behind is 25 minutes
+    old; Friday's last bars are current all weekend."""
+    newest = session.scalar(_NEWEST_BAR)
+    if newest is None:
+        return None
+    calendar = getattr(getattr(ctx, "source", None), "calendar", None) or data_age.wall_clock_calendar()
+    return data_age.data_age_s(calendar, now, data_age.wall_clock_data_at(newest, bar_s, data_age.received_at(received)))
+
+
+def _stale_reason(ctx: control.ControlContext, session: Any, now: datetime, limit_s: float,
+                  received: Any) -> str | None:
+    bar_s = data_age.recorded_bar_s(received, getattr(ctx, "settings", None))
+    age = (_receipt_age_s(ctx, session, now, received) if bar_s is None
+           else _bar_age_s(ctx, session, now, received, bar_s))
+    if age is None or age <= limit_s:
         return None
     try:
         if not ctx.broker.is_market_open():
