@@ -21,12 +21,21 @@ from components.ids import performance as ids
 from components.shell import page_header
 from components.tables import column, records_grid
 from engine.auth.roles import Role
+from engine.store.performance_queries import flows_between
 from webapp import performance_display as show
 from webapp.auth.access import requires
 from webapp.cache import cache
+from webapp.context import get_context
 from webapp.csv_safety import spreadsheet_safe_csv
 from webapp.market_time import market_clock_label
-from webapp.performance_data import FILLS_SHOWN, VIEW_TTL_SECONDS, account_span, parse_day, performance_view
+from webapp.performance_data import (
+    FILLS_SHOWN,
+    VIEW_TTL_SECONDS,
+    PerformanceView,
+    account_span,
+    parse_day,
+    performance_view,
+)
 from webapp.performance_symbol import symbol_outputs, symbols
 from webapp.queries import fingerprint
 
@@ -150,13 +159,20 @@ def rendered(start: str | None, end: str | None, _stamp: str) -> tuple[object, .
     return (
         show.equity_figure(view), show.drawdown_figure(view), show.daily_figure(view),
         show.format_metric("total_return", m["total_return"]),
-        f"{view.span.first_ts:%Y-%m-%d %H:%M} → {view.span.last_ts:%Y-%m-%d %H:%M}",
+        f"{view.span.first_ts:%Y-%m-%d %H:%M} → {view.span.last_ts:%Y-%m-%d %H:%M}{_flows_text(view)}",
         fmt.pct(dd * 100.0) if dd is not None else "—",
         f"peak {fmt.money(view.stored_peak)} (stored by the risk engine)",
         f"{view.fill_count:,}", f"commission {fmt.money(view.commission)}",
         f"{m['trades']:,}", f"win rate {show.format_metric('win_rate', m['win_rate'])}",
         show.metrics_table(view), show.regime_table(view), show.trip_rows(view), fills, " · ".join(view.notes),
     )
+
+
+def _flows_text(view: PerformanceView) -> str:
+    """Deposits and withdrawals in the range, said beside its return (which leaves them out); "" without any."""
+    with get_context().store.read() as session:
+        total = flows_between(session, view.span.first_id, view.span.last_id)
+    return f" · deposits/withdrawals {total:+,.2f} (not in the return)" if total else ""
 
 
 @dash.callback(

@@ -8,7 +8,9 @@ A year of one-minute snapshots is half a million rows; the page never loads them
   peak seeded with the highest equity before the range (the risk engine's stored peak);
 - `daily_equity` is the last snapshot of each market day (daily P&L): the session day the daily-loss limit
   counts (MarketCalendar.trading_day), UTC days without a calendar;
-- fills are counted and their commission summed in SQL; round trips need the fills themselves.
+- fills are counted and their commission summed in SQL; round trips need the fills themselves;
+- deposits and withdrawals (cash_flows) are not P&L: the equity `account_points`, `point_before` and
+  `max_drawdown` give is time-weighted (engine/analytics/flows.py), `daily_equity`'s is net of the flows.
 Money is stored as text on SQLite (engine/store/types.py), so every comparison or aggregate casts to a float.
 Times are aware UTC datetimes: the market clock's time that the engine stamps on snapshots and fills.
 """
@@ -22,7 +24,8 @@ import pandas as pd
 from sqlalchemy import BigInteger, ColumnElement, Float, Integer, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from engine.store.models import AccountSnapshot, BarRow, FillRow, RegimeSnapshot
+from engine.analytics.flows import FlowSteps, flow_steps
+from engine.store.models import AccountSnapshot, BarRow, CashFlowRow, FillRow, RegimeSnapshot
 
 if TYPE_CHECKING:
     from engine.market.exchange import MarketCalendar
@@ -117,14 +120,15 @@ def max_drawdown(session: Session, start: datetime | None, end: datetime | None)
     The peak is the risk engine's: the highest equity since the first snapshot, so a range that starts in a
     drawdown is measured from the peak before it (peak_before), as the drawdown chart is. A snapshot while
     the peak is not yet positive (an account not funded yet) has no drawdown and is left out."""
+    equity = _twr_equity(flows_of(session))
     running = (
-        select(EQUITY.label("equity"),
-               func.max(EQUITY).over(order_by=AccountSnapshot.id, rows=(None, 0)).label("peak"))
+        select(equity.label("equity"),
+               func.max(equity).over(order_by=AccountSnapshot.id, rows=(None, 0)).label("peak"))
         .where(_within(AccountSnapshot.ts, start, end)).subquery()
     )
     peak: Any = running.c.peak
     if start is not None:  # CASE, not GREATEST/max(a, b): one spelling for SQLite and PostgreSQL
-        before = select(func.max(EQUITY)).where(AccountSnapshot.ts < start).scalar_subquery()
+        before = select(func.max(equity)).where(AccountSnapshot.ts < start).scalar_subquery()
         peak = case((before > running.c.peak, before), else_=running.c.peak)  # no snapshot before: NULL, else
     value = session.scalar(select(func.min(running.c.equity / peak - 1.0)).where(peak > 0))
     return min(float(value), 0.0) if value is not None else None
@@ -135,7 +139,9 @@ def daily_equity(session: Session, start: datetime | None, end: datetime | None,
     """day, ts and equity of the last snapshot of each market day in range: ``calendar.session_days`` (the
     risk engine's trading day: an after-hours or weekend snapshot belongs to its session), UTC days without one.
     Any zone's midnight is a UTC quarter hour, so the last snapshot of each quarter hour holds every day's last."""
-    frame = account_points(session, start, end, QUARTER_HOUR)[["ts", "equity"]].copy()
+    points = _points(session, start, end, QUARTER_HOUR)
+    points["equity"] = flows_of(session).net_equity(points["id"], points["equity"])  # day P&L without the flows
+    frame = points[["ts", "equity"]].copy()
     frame["day"] = (calendar.session_days(frame["ts"]) if calendar is not None
                     else frame["ts"].dt.strftime("%Y-%m-%d"))
     last = frame.groupby("day", sort=False).tail(1)  # rows are in id order: the day's last snapshot
@@ -229,23 +235,62 @@ def point_before(session: Session, start: datetime) -> pd.DataFrame:
     """ts, equity, gross_exposure of the last snapshot before `start` (no row when there is none): the equity a
     range that starts mid-history opens with, as a return series cut at a date starts from the close before it."""
     rows = session.execute(
-        select(AccountSnapshot.ts, EQUITY, cast(AccountSnapshot.gross_exposure, Float))
+        select(AccountSnapshot.id, AccountSnapshot.ts, EQUITY, cast(AccountSnapshot.gross_exposure, Float))
         .where(AccountSnapshot.ts < start).order_by(AccountSnapshot.id.desc()).limit(1)).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=["ts", "equity", "gross_exposure"])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    return frame
+    return _time_weighted(session, rows)
 
 
 def account_points(session: Session, start: datetime | None, end: datetime | None, seconds: int) -> pd.DataFrame:
     """ts, equity, gross_exposure of the range's first snapshot and of the last snapshot of each UTC bucket of
-    `seconds` (snapshot ids grow with time: the highest id is the last), oldest first."""
+    `seconds` (snapshot ids grow with time: the highest id is the last), oldest first; the equity time-weighted
+    (flows_of): returns measured on it leave deposits and withdrawals out."""
+    points = _points(session, start, end, seconds)
+    points["equity"] = flows_of(session).time_weighted(points["id"], points["equity"])
+    return points[["ts", "equity", "gross_exposure"]]
+
+
+def _time_weighted(session: Session, rows: Any) -> pd.DataFrame:
+    """ts, equity (time-weighted), gross_exposure of (id, ts, equity, gross_exposure) rows."""
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["id", "ts", "equity", "gross_exposure"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["equity"] = flows_of(session).time_weighted(frame["id"], frame["equity"])
+    return frame[["ts", "equity", "gross_exposure"]]
+
+
+def flows_of(session: Session) -> FlowSteps:
+    """The recorded cash flows that lie between two snapshots, as the steps engine/analytics/flows.py applies."""
+    rows = session.execute(select(CashFlowRow.snapshot_id, cast(CashFlowRow.amount, Float),
+                                  cast(CashFlowRow.equity_after, Float))
+                           .where(CashFlowRow.snapshot_id.is_not(None), CashFlowRow.equity_after.is_not(None))
+                           .order_by(CashFlowRow.snapshot_id)).all()
+    return flow_steps([(int(r[0]), float(r[1]), float(r[2])) for r in rows])
+
+
+def flows_between(session: Session, first_id: int, last_id: int) -> float:
+    """Net deposits (+) / withdrawals (-) that arrived between snapshots first_id and last_id: the flows a range's
+    returns leave out (shown beside its return)."""
+    total = session.scalar(select(func.sum(cast(CashFlowRow.amount, Float)))
+                           .where(CashFlowRow.snapshot_id > first_id, CashFlowRow.snapshot_id <= last_id))
+    return float(total or 0.0)
+
+
+def _twr_equity(steps: FlowSteps) -> Any:
+    """EQUITY times its time-weighting factor, a step in snapshot id (a CASE over the few flows: no join)."""
+    if not steps.ids:
+        return EQUITY
+    whens = [(AccountSnapshot.id < sid, factor) for sid, factor in zip(steps.ids, steps.factors[:-1], strict=True)]
+    return EQUITY * case(*whens, else_=steps.factors[-1])
+
+
+def _points(session: Session, start: datetime | None, end: datetime | None, seconds: int) -> pd.DataFrame:
+    """account_points's rows with their snapshot id and the equity as stored."""
     last = (select(func.max(AccountSnapshot.id).label("last_id"))
             .where(_within(AccountSnapshot.ts, start, end)).group_by(_epoch_bucket(session, seconds)).subquery())
     first = (select(func.min(AccountSnapshot.id)).where(_within(AccountSnapshot.ts, start, end))).scalar_subquery()
     rows = session.execute(
-        select(AccountSnapshot.ts, EQUITY, cast(AccountSnapshot.gross_exposure, Float))
+        select(AccountSnapshot.id, AccountSnapshot.ts, EQUITY, cast(AccountSnapshot.gross_exposure, Float))
         .where((AccountSnapshot.id.in_(select(last.c.last_id))) | (AccountSnapshot.id == first))
         .order_by(AccountSnapshot.id)).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=["ts", "equity", "gross_exposure"])
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["id", "ts", "equity", "gross_exposure"])
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame

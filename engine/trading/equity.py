@@ -9,7 +9,7 @@ midnight rather than UTC's.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -92,13 +92,30 @@ def trading_day(now: datetime, tz: Any) -> str:
     return aware.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
+def shift_marks(session: Session, amount: Decimal, now: datetime, equity: Decimal) -> None:
+    """Move the stored peak and start-of-day equity by a deposit (+) or withdrawal (-) that just reached the
+    account (engine/trading/cash_flows.py): drawdown and daily loss then leave it out. A mark the move takes to
+    zero or below (everything withdrawn) restarts at the current equity."""
+    rows = {row.key: row for row in session.scalars(_MARK_ROWS)}
+    for key in (PEAK_KEY, START_OF_DAY_KEY):
+        row = rows.get(key)
+        if row is None:
+            continue
+        moved = Decimal(row.value["equity"]) + amount
+        row.value = {**row.value, "equity": str(moved if moved > 0 else equity)}
+        row.updated_at = now
+    session.flush()
+
+
 def update_marks(session: Session, now: datetime, equity: Decimal, tz: Any = "UTC",
-                 prior_close: Decimal | None = None) -> EquityMarks:
+                 prior_close: Decimal | None = None,
+                 flows_since_close: Callable[[], Decimal] | None = None) -> EquityMarks:
     """Raise the peak when equity makes a new high; reset start-of-day on a new trading day in `tz`.
 
     `prior_close`: the broker's equity at the previous session's close (Alpaca's last_equity), the start of the
     day when given: a first sync after an engine (re)start mid-session otherwise took the equity then, and the
-    day's loss so far went uncounted (4% down against a 3% limit read 0%)."""
+    day's loss so far went uncounted (4% down against a 3% limit read 0%). `flows_since_close`: the deposits and
+    withdrawals since that close (asked only when the day rolls), which the close's equity does not include."""
     # only the two mark rows: read_marks would also read the newest snapshot, whose equity this call is given
     rows = {row.key: row for row in session.scalars(_MARK_ROWS)}
     kv = {key: row.value for key, row in rows.items()}
@@ -111,7 +128,10 @@ def update_marks(session: Session, now: datetime, equity: Decimal, tz: Any = "UT
     sod = Decimal(stored_sod["equity"]) if stored_sod else None
     today = trading_day(now, tz)
     if day != today or sod is None:
-        day, sod = today, prior_close if prior_close is not None and prior_close > 0 else equity
+        day, sod = today, equity
+        if prior_close is not None and prior_close > 0:
+            moved = prior_close + (flows_since_close() if flows_since_close is not None else Decimal(0))
+            sod = moved if moved > 0 else equity
         _put_mark(session, rows, START_OF_DAY_KEY, {"day": today, "equity": str(sod)}, now)
     session.flush()
     return EquityMarks(equity=equity, peak=peak, start_of_day=sod, day=day)

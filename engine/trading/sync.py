@@ -23,13 +23,16 @@ from engine.store.models import AccountSnapshot, FillRow, KeyValue, OrderRow, Po
 from engine.trading.brokers.base import (
     Broker,
     BrokerAccount,
+    BrokerCashFlow,
     BrokerError,
     BrokerFill,
     BrokerOrder,
     BrokerPosition,
     OrderStatus,
     ReadsBooksAtOnce,
+    cash_flows_of,
 )
+from engine.trading.cash_flows import read_since, record_flows, roll_adjustment
 from engine.trading.equity import update_marks
 from engine.trading.order_checks import apply_checks, check_orders
 from engine.trading.orders import NEVER_RECEIVED, apply_broker_order
@@ -53,6 +56,7 @@ class SyncReport:
     orders_imported: int = 0  # orders found at the broker that the gateway never recorded (e.g. broker-side close-all)
     fills_added: int = 0
     pending_resolved: int = 0
+    cash_flows: int = 0  # deposits / withdrawals first recorded by this sync (engine/trading/cash_flows.py)
     triggers: list[str] = field(default_factory=list)
 
 
@@ -121,7 +125,9 @@ def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> S
     started = market.now()
     with ctx.store.read() as s:
         since = _since(s, started, market.span(OVERLAP))
+        read_before, flows_from = read_since(s, started)
         limits = limits or active_limits_in(s)  # last in this read: a failed read leaves nothing else to run in it
+    flows = _cash_flows(ctx.broker, flows_from)  # before the account: the equity read then includes them
     account, positions, orders, fills = _books_since(ctx.broker, since)
     lookups = _pending_lookups(ctx, {o.client_order_id for o in orders})
     checks = check_orders(ctx, orders, market.now())  # what the history read cannot see (engine/trading/order_checks.py)
@@ -129,20 +135,35 @@ def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> S
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         gross = sum((abs(p.qty) * (p.market_price or p.avg_entry_price) for p in positions), Decimal(0))
-        s.add(AccountSnapshot(ts=now, broker=ctx.broker.name, cash=account.cash, equity=account.equity,
-                              buying_power=account.buying_power, gross_exposure=gross))
+        snapshot = AccountSnapshot(ts=now, broker=ctx.broker.name, cash=account.cash, equity=account.equity,
+                                   buying_power=account.buying_power, gross_exposure=gross)
+        s.add(snapshot)
         _store_positions(s, positions, now)
         report = SyncReport(equity=account.equity, cash=account.cash, positions=len(positions))
         _apply_orders(s, orders, lookups, now, report, wall=wall, to_wall=market.to_wall)
         report.orders_updated += apply_checks(s, checks, now)
         _apply_fills(s, fills + checks.fills, report)
-        marks = update_marks(s, now, account.equity, calendar_for_settings(getattr(ctx, "settings", None),
-                                                                         limits.market_timezone),
-                             prior_close=account.last_equity)
+        calendar = calendar_for_settings(getattr(ctx, "settings", None), limits.market_timezone)
+        if flows is not None:  # a broker with cash flows: shift the marks by new ones before moving them
+            s.flush()  # the snapshot's id: the first snapshot that includes a new flow
+            report.cash_flows = len(record_flows(s, ctx.broker.name, flows, snapshot, now, first_read=not read_before,
+                                                   since=flows_from))
+        marks = update_marks(s, now, account.equity, calendar, prior_close=account.last_equity,
+                             flows_since_close=roll_adjustment(s, now, calendar) if flows is not None else None)
         report.triggers = equity_triggers(s, wall, account.equity, marks.start_of_day, marks.peak, limits)
         upsert(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
                                         "updated_at": now}], key=("key",))
     return report
+
+
+def _cash_flows(broker: Broker, since: datetime | None) -> list[BrokerCashFlow] | None:
+    """The broker's deposits and withdrawals since `since`; None for a broker without them, or when the read failed
+    (logged; the next sync reads them again: the cursor only moves with what was read)."""
+    try:
+        return cash_flows_of(broker, since)
+    except BrokerError as exc:
+        log.warning("could not read the account's deposits and withdrawals: %s", exc)
+        return None
 
 
 def _books_since(broker: Broker, since: datetime) -> tuple[BrokerAccount, list[BrokerPosition], list[BrokerOrder],

@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fake_alpaca.book import ApiFailure, FakeBook, FakeOrder
+from tests.fake_alpaca.cash import list_activities
 from tests.fake_alpaca.stream import FakeTradingStream
 
 FAULT_KINDS = {"429", "500", "504", "delay", "stall", "drop", "commit_then_drop", "commit_then_504", "html_502",
@@ -214,6 +215,8 @@ class FakeAlpacaServer:
             return 200, b.clock_json()
         if method == "GET" and path == "/v2/account/activities/FILL":
             return 200, b.fill_activities(params)
+        if method == "GET" and path == "/v2/account/activities":
+            return 200, list_activities(b, params)
         if method == "GET" and path == "/v2/positions":
             return 200, b.positions_json()
         if method == "POST" and path == "/v2/orders":

@@ -7,6 +7,7 @@ Importing this package registers every table on Base.metadata (Alembic and creat
 from engine.store.models.accounts import AuditEvent, LoginAttempt, User
 from engine.store.models.backtests import BacktestFile, BacktestRun
 from engine.store.models.base import PK, Base
+from engine.store.models.cash_flows import CashFlowRow
 from engine.store.models.execution import ParentChild, ParentOrder, ProtectiveStop
 from engine.store.models.market import (
     BarRow,
@@ -45,4 +46,4 @@ from engine.store.models.trading import (
     TradingStateRow,
 )
 
-__all__ = ["AccountSnapshot", "AuditEvent", "BacktestFile", "BacktestRun", "BarRow", "Base", "CommandRow", "EngineHeartbeat", "EngineLease", "EnsembleModelRow", "FillRow", "HealthResult", "Instrument", "JobRun", "KeyValue", "LoginAttempt", "OptionChainSnapshot", "OrderRow", "PK", "PaperAccount", "PaperFill", "PaperOrder", "PaperPosition", "ParamVersion", "ParentChild", "ParentOrder", "PlannerPlan", "PlannerPresetVersion", "PlannerRegimePreset", "PositionRow", "ProtectiveStop", "ReconciliationRun", "RegimeSnapshot", "RiskSnapshotRow", "StressScenarioRow", "TradingStateChange", "TradingStateRow", "TrueRegimeRow", "TuningProposal", "User"]
+__all__ = ["AccountSnapshot", "AuditEvent", "BacktestFile", "BacktestRun", "BarRow", "Base", "CashFlowRow", "CommandRow", "EngineHeartbeat", "EngineLease", "EnsembleModelRow", "FillRow", "HealthResult", "Instrument", "JobRun", "KeyValue", "LoginAttempt", "OptionChainSnapshot", "OrderRow", "PK", "PaperAccount", "PaperFill", "PaperOrder", "PaperPosition", "ParamVersion", "ParentChild", "ParentOrder", "PlannerPlan", "PlannerPresetVersion", "PlannerRegimePreset", "PositionRow", "ProtectiveStop", "ReconciliationRun", "RegimeSnapshot", "RiskSnapshotRow", "StressScenarioRow", "TradingStateChange", "TradingStateRow", "TrueRegimeRow", "TuningProposal", "User"]

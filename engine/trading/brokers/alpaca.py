@@ -29,6 +29,7 @@ from alpaca.trading.models import Order as AlpacaOrder
 from engine.clock import Clock, SystemClock
 from engine.market.exchange import EXTENDED_WORDS, MarketCalendar, alpaca_calendar
 from engine.trading.brokers.alpaca_calls import AlpacaCircuitOpen, GuardedCaller
+from engine.trading.brokers.alpaca_cash import cash_flows_since
 from engine.trading.brokers.alpaca_history import AlpacaHistory
 from engine.trading.brokers.alpaca_http import Failure, describe, harden_client, secret_value
 from engine.trading.brokers.alpaca_limits import DEFAULT_PER_MINUTE, RateLimiter, limiter_for
@@ -36,6 +37,7 @@ from engine.trading.brokers.alpaca_mapping import to_account, to_broker_order, t
 from engine.trading.brokers.alpaca_submit import OrderSubmitter
 from engine.trading.brokers.base import (
     BrokerAccount,
+    BrokerCashFlow,
     BrokerError,
     BrokerFill,
     BrokerOrder,
@@ -215,6 +217,10 @@ class AlpacaBroker:
     def fills_since(self, since: datetime) -> list[BrokerFill]:
         """Per-execution fills at or after ``since`` from Alpaca's FILL account activities."""
         return self._history.fills_since(since)
+
+    def cash_flows_since(self, since: datetime | None) -> list[BrokerCashFlow]:
+        """Deposits, withdrawals and cash journals dated at or after ``since`` (alpaca_cash; ReadsCashFlows)."""
+        return cash_flows_since(self._client, self._calls, self._where, since)
 
     def books_since(self, since: datetime) -> tuple[BrokerAccount, list[BrokerPosition], list[BrokerOrder],
                                                     list[BrokerFill]]:

@@ -116,6 +116,18 @@ class BrokerAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerCashFlow:
+    """Money moved into (+) or out of (-) the account that is not trading P&L: a deposit, a withdrawal, a cash
+    journal. The sync records each once (by activity_id) so equity changes it causes are not read as P&L."""
+
+    activity_id: str
+    kind: str  # the broker's activity type (Alpaca: CSD, CSW, JNLC)
+    amount: Decimal  # signed: + into the account, - out of it
+    occurred_at: datetime  # when the broker dates it (a date's start when it gives only a date)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CancelResult:
     broker_order_id: str
     ok: bool
@@ -177,3 +189,18 @@ class ReadsBooksAtOnce(Protocol):
                                                     list[BrokerFill]]:
         """get_account(), get_positions(), list_orders_since(since) and fills_since(since), consistent together."""
         ...
+
+
+@runtime_checkable
+class ReadsCashFlows(Protocol):
+    """A broker that reports deposits and withdrawals (Alpaca); one without (the paper broker) has no cash flows,
+    and cash_flows_of answers None for it."""
+
+    def cash_flows_since(self, since: datetime | None) -> list[BrokerCashFlow]:
+        """Cash flows dated at or after ``since`` (None: all the broker keeps), oldest first."""
+        ...
+
+
+def cash_flows_of(broker: object, since: datetime | None) -> list[BrokerCashFlow] | None:
+    """The broker's cash flows since ``since``; None for a broker that has none (the default for every broker)."""
+    return broker.cash_flows_since(since) if isinstance(broker, ReadsCashFlows) else None
