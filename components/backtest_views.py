@@ -153,8 +153,19 @@ def daily_pnl_figure(views: Sequence[RunView]) -> go.Figure:
     return fig
 
 
-def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> dbc.Table:
-    """One row per metric, one column per run, the definition beside it."""
+def definition(key: str, views: Sequence[RunView], definitions: Mapping[str, str],
+               per_run: Sequence[Mapping[str, str]] = ()) -> Any:
+    """The definition of `key`; when the runs define it differently (`per_run`, one mapping per view: a minute-bar
+    run is annualised otherwise than a daily one), each run's, named by the run, so none is shown beside another's."""
+    texts = [d.get(key, "") for d in per_run] if len(per_run) == len(views) else []
+    if len(set(texts)) <= 1:
+        return definitions.get(key, "")
+    return [html.Div(f"{v.label}: {text}") for v, text in zip(views, texts, strict=True)]
+
+
+def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str],
+                  per_run: Sequence[Mapping[str, str]] = ()) -> dbc.Table:
+    """One row per metric, one column per run, the definition beside it (each run's, where they differ)."""
     head = html.Thead(html.Tr([html.Th("Metric"), *[html.Th(v.label) for v in views], html.Th("Definition")]))
     rows = []
     for key, label in (FREQUENCY_ROW, *METRIC_ROWS):
@@ -162,11 +173,12 @@ def metrics_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> d
             continue
         rows.append(html.Tr([html.Td(label), *[html.Td(format_metric(key, v.metrics.get(key)), className="text-end")
                                                for v in views],
-                             html.Td(definitions.get(key, ""), className="small text-muted")]))
+                             html.Td(definition(key, views, definitions, per_run), className="small text-muted")]))
     return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, className="mb-0", id=ids.METRICS_TABLE)
 
 
-def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> html.Div:
+def regime_table(views: Sequence[RunView], definitions: Mapping[str, str],
+                 per_run: Sequence[Mapping[str, str]] = ()) -> html.Div:
     rows = []
     for v in views:
         for name, m in sorted((v.metrics.get("per_regime") or {}).items()):
@@ -176,7 +188,11 @@ def regime_table(views: Sequence[RunView], definitions: Mapping[str, str]) -> ht
     if not rows:
         return html.Div("no regime was classified in this run", className="text-muted small")
     head = html.Thead(html.Tr([html.Th(h) for h in ("Run", "Regime", "Time share", "P&L", "Return", "Trades")]))
-    notes = [html.Li(f"{metric_words(k.split('.', 1)[1])}: {d}") for k, d in definitions.items() if k.startswith("per_regime.")]
+    notes = []
+    for key in (k for k in definitions if k.startswith("per_regime.")):
+        text = definition(key, views, definitions, per_run)
+        words = f"{metric_words(key.split('.', 1)[1])}: "
+        notes.append(html.Li(words + text if isinstance(text, str) else [words, *text]))
     return html.Div([dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id=ids.REGIME_TABLE),
                      html.Ul(notes, className="small text-muted")])
 

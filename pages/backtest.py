@@ -183,10 +183,10 @@ def start_run(n: int | None, *rest: Any):
     ctx = get_context()
     try:
         built = jobs.build_spec(form, upload, ctx.store, ctx.settings, edits)
-    except BacktestError as exc:
+        run_id = runs.create_run(ctx.store, built.spec, author=web_actor(), data_source=built.data_source,
+                                 name=str(form.get("name") or ""), param_version_id=built.version_id)
+    except BacktestError as exc:  # create_run: e.g. an index symbol longer than the record keeps
         return no_update, dbc.Alert(str(exc), color="warning", id=ids.ERROR)
-    run_id = runs.create_run(ctx.store, built.spec, author=web_actor(), data_source=built.data_source,
-                             name=str(form.get("name") or ""), param_version_id=built.version_id)
     return {"run_id": run_id, **jobs.pin(built)}, html.Span(f"run #{run_id} started…", className="text-muted")
 
 

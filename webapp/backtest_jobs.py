@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.backtest import runs
+from engine.backtest import run_jobs, runs
 from engine.backtest.inputs import (
     MAX_CASH,
     MIN_CASH,
@@ -48,6 +48,7 @@ from webapp.typed_numbers import blank, typed_decimal
 CSV_ROOT = PROJECT_ROOT / "data" / "backtest"  # one sub-folder of SYMBOL.csv files per data set
 TABLE = "__table__"  # the preset choice "the regime -> preset table"
 CANCEL_CHECK_BARS = 10
+CASH_PLACES = 8  # decimal places BacktestRun.cash keeps (engine/store/types.py Money: NUMERIC(24,8))
 WARMUP = pd.Timedelta(days=400)  # stored history loaded before the start to warm the indicators up
 
 
@@ -81,13 +82,15 @@ def decode_csv_upload(contents: str, max_bytes: int) -> bytes:
 
 def parse_cash(value: Any) -> float:
     """The form's starting cash, as typed (the field is text, so nothing is lost in the browser) -> a float
-    within MIN_CASH..MAX_CASH; a BacktestError says whether it is missing, not a number, or which bound it
-    breaks, quoting what was entered."""
+    within MIN_CASH..MAX_CASH with at most CASH_PLACES decimals (more could not be recorded as typed, and the job
+    would find the record differing from the form); a BacktestError says whether it is missing, not a number,
+    which bound it breaks or how many decimals it has, quoting what was entered."""
     bounds = f"a number from {MIN_CASH:,.0f} to {MAX_CASH:,.0f}"
     if blank(value):
         raise BacktestError(f"enter the starting cash ({bounds})")
     shown = value.strip()[:40] if isinstance(value, str) else None
-    cash = float(typed_decimal(value, max_len=40))
+    exact = typed_decimal(value, max_len=40)
+    cash = float(exact)
     if not math.isfinite(cash):
         raise BacktestError(f"starting cash {shown or str(value)[:40]!r} is not a number; enter {bounds}")
     if shown is None:
@@ -96,6 +99,10 @@ def parse_cash(value: Any) -> float:
         raise BacktestError(f"starting cash {shown} is below the minimum of {MIN_CASH:,.0f}; enter {bounds}")
     if cash > MAX_CASH:
         raise BacktestError(f"starting cash {shown} is above the maximum of {MAX_CASH:,.0f}; enter {bounds}")
+    places = -int(exact.normalize().as_tuple().exponent)
+    if places > CASH_PLACES:  # the run records its cash to CASH_PLACES (NUMERIC(24,8) on PostgreSQL)
+        raise BacktestError(f"starting cash {shown} has {places} decimal places; a run records at most "
+                            f"{CASH_PLACES}: enter the cash with {CASH_PLACES} decimal places or fewer")
     return cash
 
 
@@ -209,7 +216,8 @@ def pin(built: Built) -> dict[str, Any]:
 
 
 def matches(row: runs.RunSummary, built: Built, pinned: Pinned = None) -> None:
-    """BacktestError unless `built` is what run `row` recorded at the click: data, cash and parameters."""
+    """BacktestError unless `built` is what run `row` recorded at the click: data, cash, parameters and the
+    preset(s), which the job reads from the store again and another user may have saved since."""
     if row.data_label != built.spec.data_label or row.cash != built.spec.cash:
         raise BacktestError(f"backtest run {row.id} does not match the form any more; start it again")
     if row.param_version_id != built.version_id or row.params_label != built.spec.params_label:
@@ -217,6 +225,11 @@ def matches(row: runs.RunSummary, built: Built, pinned: Pinned = None) -> None:
                             f"{built.spec.params_label}; start it again")
     if pinned is not None and pinned.get("params_hash") != built.spec.params.content_hash:
         raise BacktestError(f"backtest run {row.id}: the parameters changed since it was started; start it again")
+    recorded = (row.preset_record or {}).get("hash")  # absent from runs recorded before the hash was
+    if recorded is not None and recorded != runs.preset_hash(built.spec):
+        raise BacktestError(f"backtest run {row.id}: its preset ({row.preset_name}) was changed since it was started "
+                            "(saved again, or the regime → preset table edited), so the job would not run what the "
+                            "run records; start it again")
 
 
 def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, str], None],
@@ -227,6 +240,7 @@ def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, 
     if row.status != "running":
         raise BacktestError(f"backtest run {run_id} is {row.status}" + (f" ({row.message})" if row.message else ""))
     matches(row, built, pinned)
+    run_jobs.claim(store, run_id)  # this process runs it now: should it die, the page ends the run as failed
     last = [0.0]
 
     def report(done: int, total: int) -> None:
@@ -244,7 +258,7 @@ def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, 
 
     try:
         result = run_backtest(built.spec, progress=report, cancelled=cancelled)
-        runs.finish_run(store, run_id, result, compute(result))
+        finished = runs.finish_run(store, run_id, result, compute(result))
     except BacktestCancelled as exc:
         runs.fail_run(store, run_id, str(exc), cancelled=True)
         raise
@@ -254,6 +268,8 @@ def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, 
     except Exception as exc:  # noqa: BLE001 - stored as the run's failure, shown to the user in one line
         runs.fail_run(store, run_id, f"the backtest failed: {type(exc).__name__}: {exc}")
         raise BacktestError(f"the backtest failed: {type(exc).__name__}: {exc}") from exc
+    if not finished:
+        raise runs.ended_early(runs.get_run(store, run_id))
     outcome = f"run #{run_id}: {result.bars:,} bars, {len(result.orders)} orders, {len(result.fills)} fills"
     why = "; ".join(filter(None, (nothing_to_trade(built.spec.frames, built.spec.index_symbol), *result.notes)))
     return f"{outcome} ({why})" if why else outcome

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from types import SimpleNamespace
 from typing import Any
 
 import dash
@@ -14,9 +15,10 @@ from components.ids import backtest as ids
 from components.metric_display import format_metric
 from engine.analytics import open_lots, round_trips
 from engine.analytics.definitions import definitions_for
-from engine.backtest import runs
+from engine.backtest import run_jobs, runs
 from engine.backtest.inputs import BacktestError
 from engine.backtest.upload import frames_from_upload
+from engine.market.exchange import MarketCalendar, calendar_for_settings
 from engine.params.versions import list_versions
 from engine.planner.api import list_presets
 from engine.settings import Settings
@@ -44,6 +46,7 @@ RUN_A_WORDS = "the stored run to open"  # the run pickers as the page shows them
 RUN_B_WORDS = "the run to compare with"  # ("compare with…")
 HIDDEN = {"display": "none"}
 SOURCE_INPUTS = {"csv": "csv_dir", "upload": "upload"}  # a data source -> the input it needs (stored: none)
+RUN_CHOICES = 200  # the newest finished runs the pickers offer
 
 
 def source_input_styles(source: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -69,9 +72,11 @@ def preset_options(store: Store) -> list[dict[str, Any]]:
 
 
 def run_options(store: Store) -> list[dict[str, Any]]:
-    """The runs the pickers offer: finished ones only, since a failed, cancelled or running run has no
-    results to open or compare (its reason is in the page's status when it ends)."""
-    return [{"label": r.label, "value": r.id} for r in runs.list_runs(store) if r.status == "done"]
+    """The runs the pickers offer: the newest RUN_CHOICES finished ones (chosen in the query: failed or cancelled
+    runs never push them out), since a failed, cancelled or running run has no results to open or compare (its
+    reason is in the page's status when it ends). Runs whose job died on this machine are ended as failed first."""
+    run_jobs.end_dead_jobs(store)
+    return [{"label": r.label, "value": r.id} for r in runs.list_runs(store, RUN_CHOICES, status="done")]
 
 
 def check_upload(contents: str, name: str, max_bytes: int) -> dict[str, Any]:
@@ -88,7 +93,27 @@ def _unfinished(info: runs.RunSummary) -> str | None:
     """Why a run has no results (it is running, failed or cancelled), or None when it finished."""
     if info.status == "done":
         return None
-    return f"run #{info.id} is {info.status}" + (f": {info.message}" if info.message else "")
+    shown = info.message if info.message and not run_jobs.is_job_mark(info.message) else None
+    return f"run #{info.id} is {info.status}" + (f": {shown}" if shown else "")
+
+
+def _settings() -> Settings | None:
+    try:
+        return get_context().settings
+    except RuntimeError:  # no app context (a script): the run's workbook's zone alone decides
+        return None
+
+
+def run_calendar(store: Store, run_id: int, settings: Settings | None = None) -> MarketCalendar | None:
+    """The days the run's own risk engine counted (its daily-loss day): a backtest's market is a CSV source
+    (engine/backtest/private.py), so calendar_for_settings gives REGIMEDESK_MARKET_TIMEZONE when set, else the run's
+    workbook's market_timezone; the Performance page passes its calendar to the same daily P&L. None (UTC days)
+    when the zone is unknown."""
+    source = SimpleNamespace(market_source="csv", market_timezone=getattr(settings or _settings(), "market_timezone", None))
+    try:
+        return calendar_for_settings(source, runs.market_timezone(store, run_id))
+    except Exception:  # noqa: BLE001 - an unknown zone name: UTC days, as before
+        return None
 
 
 def run_view(store: Store, run_id: int) -> bv.RunView:
@@ -103,7 +128,7 @@ def run_view(store: Store, run_id: int) -> bv.RunView:
         index = row.index_symbol
     return bv.RunView(label=f"#{run_id} {info.name}", equity=runs.load_table(store, run_id, "equity.csv"),
                       fills=runs.load_table(store, run_id, "fills.csv"), prices=runs.load_table(store, run_id, "prices.csv"),
-                      index_symbol=index, metrics=info.metrics or {})
+                      index_symbol=index, metrics=info.metrics or {}, calendar=run_calendar(store, run_id))
 
 
 def _definitions(metrics: dict[str, Any]) -> dict[str, str]:
@@ -140,10 +165,11 @@ def show(store: Store, run_a: Any, run_b: Any) -> tuple[Any, ...]:
 
     first = views[0]
     trips = round_trips(first.fills.assign(**{c: first.fills[c].astype(float) for c in ("qty", "price", "commission")}))
-    defs = _definitions(dict(first.metrics))
+    each = [_definitions(dict(v.metrics)) for v in views]  # runs on other bars are annualised otherwise
     symbols = [c for c in first.prices.columns if c != "timestamp"]
-    return (bv.equity_figure(views), bv.drawdown_figure(views), bv.daily_pnl_figure(views), bv.metrics_table(views, defs),
-            bv.regime_table(views, defs), bv.records(trips), bv.records(first.fills),
+    return (bv.equity_figure(views), bv.drawdown_figure(views), bv.daily_pnl_figure(views),
+            bv.metrics_table(views, each[0], each), bv.regime_table(views, each[0], each), bv.records(trips),
+            bv.records(first.fills),
             [{"label": s, "value": s} for s in symbols], info)
 
 

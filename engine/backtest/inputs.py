@@ -263,6 +263,8 @@ def preset_by_name(name: str, store: Store | None = None) -> PlannerPreset:
 
 
 def preset_from_file(path: str | Path) -> PlannerPreset:
+    """A preset TOML file; every problem (not .toml, unreadable, not UTF-8, invalid) is one BacktestError line
+    naming the file, as the command line promises."""
     p = Path(path)
     if p.suffix != ".toml":
         raise BacktestError(f"{p.name}: a planner preset file must be a .toml file")
@@ -270,6 +272,9 @@ def preset_from_file(path: str | Path) -> PlannerPreset:
         return load_preset(p)
     except PresetError as exc:
         raise BacktestError(str(exc).replace("\n", " ")) from None
+    except UnicodeDecodeError as exc:  # e.g. saved as UTF-16 by Notepad: the loader reads UTF-8 only
+        raise BacktestError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the preset file as "
+                            "UTF-8") from None
 
 
 def regime_table_presets(store: Store) -> dict[str, PlannerPreset]:

@@ -39,7 +39,7 @@ def frames_from_upload(data: bytes, filename: str) -> dict[str, pd.DataFrame]:
         if "symbol" not in header:
             path = Path(tmp) / name
             path.write_text(text, encoding="utf-8", newline="")
-            return _load({Path(name).stem.upper(): path})
+            return _load({_file_symbol(name): path})
         col = header.index("symbol")
         symbols: dict[int, str] = {}
         for i, (rec, _chunk, line) in enumerate(records[first + 1:], start=first + 1):
@@ -65,6 +65,17 @@ def frames_from_upload(data: bytes, filename: str) -> dict[str, pd.DataFrame]:
             (folder / name).write_text("".join(kept), encoding="utf-8", newline="")
             files[sym] = folder / name
         return _load(files)
+
+
+def _file_symbol(name: str) -> str:
+    """The symbol of a file without a symbol column: its name (SPY.csv -> SPY), by the symbol column's rule, so a
+    long or odd file name is refused here, at the upload, and not when the run is recorded."""
+    symbol = Path(name).stem.upper()
+    if not SYMBOL.match(symbol):
+        raise BacktestError(f"{name}: the file name {Path(name).stem[:40]!r} is not a symbol and the file has no "
+                            "'symbol' column; a symbol is 1 to 16 letters, digits, '.' or '-', starting with a letter "
+                            "or digit: rename the file to SYMBOL.csv (e.g. SPY.csv) or add a 'symbol' column")
+    return symbol
 
 
 def _records(text: str, name: str) -> list[tuple[list[str], str, int]]:
