@@ -1,28 +1,30 @@
-"""Self-tuning on the pages (issue 16): the PerformanceMetrics scorecard (Regime page; its /metrics series
-live in webapp/tuning_metrics.py), tuning proposals with approve / reject and the walk-forward validation
+"""Self-tuning on the pages (issue 16): the PerformanceMetrics scorecard (Regime page: webapp/tuning_scorecard.py,
+re-exported here), tuning proposals with approve / reject and the walk-forward validation
 table of any version (Parameters page). Everything here reads what the engine stored, or calls engine/tuning.
 A version's validation runs the engine's backtests per fold (minutes), so it is a background callback with
 progress and cancel; a proposal's table is the one its tuning run stored (also by backtest)."""
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
+from sqlalchemy import select
 
 from components.ids import parameters as parameters_ids
-from components.ids import regime as regime_ids
 from components.tables import header_words
 from engine.auth.roles import Role
 from engine.backtest.inputs import BacktestCancelled
+from engine.params.errors import ValidationError
 from engine.params.versions import list_versions
+from engine.store.keyvalue import get_value
+from engine.store.models import ParamVersion
 from engine.store.queries import index_symbol as stored_index_symbol
 from engine.tuning import proposals
-from engine.tuning.live import stored_scorecard
-from engine.tuning.scorecard import UNITS as SCORECARD_UNITS  # older stored cards carry no unit
+from engine.tuning.job import LAST_RUN_KEY
 from engine.tuning.validation import ValidationReport
 from engine.tuning.version_check import VersionCheckError, validate_version
 from webapp.auth.access import requires, role_gate
@@ -31,89 +33,19 @@ from webapp.context import get_context
 from webapp.control_actions import web_actor
 from webapp.form_ids import FormIdError, parse_id
 from webapp.inputs import is_click
+from webapp.tuning_scorecard import num as _num
+from webapp.tuning_scorecard import (  # noqa: F401 - re-exported: pages/regime.py and tests use them from here
+    register_regime_callbacks,
+    scorecard_card,
+    scorecard_table,
+)
 from webapp.wiring import Callbacks
 
-regime_callbacks = Callbacks()  # registered by pages/regime.py for each new app
 parameters_callbacks = Callbacks()  # registered by pages/parameters.py for each new app
-STATUS_CLASS = {"target": "text-success", "acceptable": "text-body", "below acceptable": "text-warning",
-                "outside acceptable": "text-warning", "critical": "text-danger", "not measured": "text-muted"}
 
 
 VALIDATION_HEADERS = {"buy_hold": "Buy & hold return", "buy_hold_score": "Buy & hold score",
                       "current": "Current score", "candidate": "Candidate score"}  # others: header_words
-SCORE_COLUMNS = ("buy_hold_score",)  # shown when the report has them (backtest validations)
-
-
-def _num(v: object, pct: bool = False) -> str:
-    """A measured number (Python, numpy or JSON text); "–" when nothing was measured or it is not a number."""
-    if isinstance(v, numbers.Real) and not isinstance(v, bool):
-        x = float(v)
-    elif isinstance(v, str):
-        try:
-            x = float(v)
-        except ValueError:
-            return "–"
-    else:
-        return "–"
-    return f"{x:.1%}" if pct else f"{x:.4g}"
-
-
-# --- Regime page: the scorecard ----------------------------------------------------------------------
-def scorecard_card() -> dbc.Card:
-    return dbc.Card(dbc.CardBody([html.H6("Performance scorecard (workbook PerformanceMetrics)"),
-                                  html.Div("no scorecard measured yet", id=regime_ids.SCORECARD,
-                                           className="text-muted small")]), className="mb-2")
-
-
-def _levels(m: dict[str, Any]) -> tuple[str, str, str]:
-    """Target, acceptable and critical cells; a band metric (graded by distance from the target on both
-    sides) shows its acceptable band and its critical limits on both sides."""
-    if not m.get("band"):
-        return _num(m["target"]), _num(m["acceptable"]), _num(m["critical"])
-    try:
-        t, a, c = float(m["target"]), abs(float(m["target"]) - float(m["acceptable"])), \
-            abs(float(m["target"]) - float(m["critical"]))
-    except (TypeError, ValueError):
-        return _num(m["target"]), _num(m["acceptable"]), _num(m["critical"])
-    return _num(t), f"{_num(t - a)}–{_num(t + a)}", f"≤ {_num(t - c)} or ≥ {_num(t + c)}"
-
-
-def scorecard_table(card: dict[str, Any] | None) -> html.Div:
-    """The stored scorecard: each metric with its unit, live value, levels, grade and status."""
-    if not card:
-        return html.Div("no scorecard measured yet (the engine's tuning job measures it every minute)",
-                        className="text-muted small")
-    head = html.Tr([html.Th(h) for h in ("Metric", "Unit", "Live", "Target", "Acceptable", "Critical", "Weight",
-                                         "Grade", "Status")])
-    body = []
-    for m in card["metrics"]:
-        unit = m.get("unit") or SCORECARD_UNITS.get(m["metric"], "")
-        body.append(html.Tr([html.Td(m["metric"]), html.Td(unit), html.Td(_num(m["value"])),
-                             *[html.Td(x) for x in _levels(m)], html.Td(_num(m["weight"])),
-                             html.Td(_num(m["grade"], pct=True)),
-                             html.Td(m["status"] + (f" ({m['reason']})" if m.get("reason") else ""),
-                                     className=STATUS_CLASS.get(m["status"], ""))]))
-    overall = card.get("overall")
-    note = html.Div("Band metrics (daily_transitions) are graded by distance from the target on both sides: "
-                    "100% inside the acceptable band, 0% at the critical limits.", className="text-muted small mt-1")
-    return html.Div([
-        html.Div(f"Overall score {_num(overall, pct=True)} (weighted over the measured metrics), measured "
-                 f"{card['ts']:%Y-%m-%d %H:%M} UTC", id=regime_ids.SCORECARD_OVERALL, className="fw-semibold mb-1"),
-        dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", bordered=False, className="small mb-0"),
-        note if any(m.get("band") for m in card["metrics"]) else None])
-
-
-@regime_callbacks(Output(regime_ids.SCORECARD, "children"), Input(regime_ids.STATS_INTERVAL, "n_intervals"))
-@requires(Role.VIEWER)
-def refresh_scorecard(_n: int | None) -> html.Div:
-    with get_context().store.read() as s:
-        return scorecard_table(stored_scorecard(s))
-
-
-def register_regime_callbacks() -> None:
-    """Called by pages/regime.py each time Dash executes it for a new app (dash.callback registrations are
-    consumed by the app being built, so a plain import would serve only the first app)."""
-    regime_callbacks.register()
 
 
 # --- Parameters page: proposals and validation -------------------------------------------------------
@@ -124,14 +56,14 @@ def validation_table(report: ValidationReport | dict[str, Any]) -> html.Div:
         return html.Div(str(d.get("note") or "no validation folds"), className="text-muted small")
     cols = tuple(c for c in ("fold", "start", "end", "bars", "current", "candidate", "buy_hold_score",
                              "current_return", "candidate_return", "buy_hold", "cash")
-                 if c not in SCORE_COLUMNS or c in folds[0])
+                 if c in folds[0])  # a table stored by an older run may lack some (it raised KeyError)
     source = str(d.get("source") or "regime replay")
     what = (f"Walk-forward validation by {source}: each fold's score is the {d.get('measure') or 'objective'} "
             "of that fold's run" + (" (the engine's backtest of each version, same bars, preset and cash)"
                                     if source == "backtest" else ""))
-    rows = [html.Tr([html.Td(str(f[c])[:16] if c in ("start", "end") else
-                             _num(f[c], pct=c.endswith("return") or c in ("buy_hold", "cash")) if c not in
-                             ("fold", "bars") else str(f[c])) for c in cols]) for f in folds]
+    rows = [html.Tr([html.Td(str(f.get(c))[:16] if c in ("start", "end") else
+                             _num(f.get(c), pct=c.endswith("return") or c in ("buy_hold", "cash")) if c not in
+                             ("fold", "bars") else str(f.get(c))) for c in cols]) for f in folds]
     tests = [html.Li(f"vs {c['against']} ({c['measure']}): mean difference {_num(c['mean_diff'])}, "
                      f"p = {_num(c['p_value'])} → {'significant' if c['significant'] else 'not significant'}")
              for c in (d.get("comparisons") or [])]
@@ -182,38 +114,73 @@ def proposals_table(views: list[proposals.ProposalView]) -> html.Div:
     return dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", className="small mb-1")
 
 
+def last_run_line(last: dict[str, Any] | None) -> html.Div:
+    """The engine's newest scheduled tuning run and its outcome (skipped, cancelled, failed or a proposal). Why:
+    a run that stores no proposal (too few bars, a failover, an error) left the page silent about it."""
+    if not last or not last.get("ts"):
+        return html.Div("no scheduled tuning run yet", className="text-muted small mb-1")
+    try:
+        when = f"{datetime.fromisoformat(str(last['ts'])).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    except ValueError:
+        when = str(last["ts"])[:25]
+    return html.Div(f"Last scheduled tuning run: {when}: {str(last.get('outcome') or '')[:300]}",
+                    className="small mb-1")
+
+
 def refresh_proposals(_msg: object) -> tuple[html.Div, list[dict[str, Any]], list[dict[str, Any]]]:
     store = get_context().store
-    views = proposals.list_proposals(store)
+    waiting = proposals.pending_proposals(store)  # whatever their age: newer runs push them out of the newest 20
+    newest = proposals.list_proposals(store)
+    shown = {v.id for v in newest}
+    views = sorted(newest + [v for v in waiting if v.id not in shown], key=lambda v: -v.id)
     with store.read() as s:
         versions = list_versions(s, limit=50)
-    pending = [{"label": f"#{v.id}: {'; '.join(v.changes)[:60]}", "value": v.id} for v in views if v.status == "pending"]
-    return (proposals_table(views), pending,
+        last = get_value(s, LAST_RUN_KEY)
+        active = s.scalar(select(ParamVersion.id).where(ParamVersion.is_active.is_(True))
+                          .order_by(ParamVersion.id.desc()).limit(1))
+    pending = [{"label": f"#{v.id}: {'; '.join(v.changes)[:60]}" + (
+        "" if v.base_version_id == active else f" (made on v{v.base_version_id}, not the active v{active}: "
+                                               "approval is refused)"), "value": v.id} for v in waiting]
+    return (html.Div([last_run_line(last), proposals_table(views)]), pending,
             [{"label": f"v{v.id} {v.source} by {v.author}", "value": v.id} for v in versions if v.parent_id])
 
 
-def decide(_approve: int | None, _reject: int | None, pid: int | None) -> html.Span:
+def decide(approve: object, reject: object, pid: int | None) -> html.Span | Any:
+    """Approve or reject on a click of that button only: a request naming neither (forged, or a re-render) decides
+    nothing (it rejected the proposal before)."""
+    clicked = dash.ctx.triggered_id
+    if (clicked, is_click(approve)) != (parameters_ids.TUNING_APPROVE, True) and \
+            (clicked, is_click(reject)) != (parameters_ids.TUNING_REJECT, True):
+        return no_update
     if pid is None or pid == "":
         return html.Span("choose a pending proposal first", className="text-warning")
     store, actor = get_context().store, web_actor()
     try:
         proposal = parse_id(pid, "the pending proposal", "proposal")
-        if dash.ctx.triggered_id == parameters_ids.TUNING_APPROVE:
+        if clicked == parameters_ids.TUNING_APPROVE:
             vid = proposals.approve(store, proposal, actor)
             return html.Span(f"proposal {proposal} applied as version {vid}", className="text-success")
         proposals.reject(store, proposal, actor)
         return html.Span(f"proposal {proposal} rejected", className="text-body")
     except (FormIdError, proposals.ProposalError) as exc:
         return html.Span(str(exc), className="text-danger")
+    except ValidationError as exc:  # stored under an older schema: still pending, the refusal audited
+        first = str(exc.issues[0]) if exc.issues else str(exc)
+        return html.Span(f"proposal {pid} no longer passes the parameter rules ({first}); nothing was applied: "
+                         "reject it and let the tuning run again on the active version", className="text-danger")
 
 
 def show_proposal_validation(pid: object) -> html.Div | Any:
     """The validation table a proposal's tuning run stored."""
     if pid is None:
         return no_update
-    view = next((v for v in proposals.list_proposals(get_context().store, 200) if v.id == pid), None)
+    try:
+        number = parse_id(pid, "the pending proposal", "proposal")
+    except FormIdError as exc:
+        return html.Div(str(exc), className="text-danger small")
+    view = proposals.get_proposal(get_context().store, number)  # any age (it looked among the newest 200 only)
     return validation_table(view.validation) if view is not None else html.Div(
-        f"tuning proposal {str(pid)[:20]} does not exist", className="text-danger small")
+        f"tuning proposal {number} does not exist", className="text-danger small")
 
 
 def run_validation(set_progress: Callable[[tuple[float, str]], None], n: object, version_id: object) -> html.Div | Any:
@@ -254,7 +221,7 @@ def _refresh(msg: object) -> tuple[html.Div, list[dict[str, Any]], list[dict[str
                       Input(parameters_ids.TUNING_APPROVE, "n_clicks"), Input(parameters_ids.TUNING_REJECT, "n_clicks"),
                       State(parameters_ids.TUNING_PROPOSAL, "value"), prevent_initial_call=True)
 @requires(Role.ADMIN)
-def _decide(approve: int | None, reject: int | None, pid: int | None) -> html.Span:
+def _decide(approve: object, reject: object, pid: int | None) -> html.Span | Any:
     return decide(approve, reject, pid)
 
 

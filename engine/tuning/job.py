@@ -27,10 +27,10 @@ from engine.market.exchange import regular_session_bars
 from engine.params.typed import Parameters
 from engine.params.versions import active_params
 from engine.store.keyvalue import get_value, put_value
-from engine.store.models import BarRow, EngineHeartbeat, TrueRegimeRow
+from engine.store.models import BarRow, EngineHeartbeat, TrueRegimeRow, TuningProposal
 from engine.tuning.drift_job import check_drift
 from engine.tuning.live import store_scorecard
-from engine.tuning.proposals import record
+from engine.tuning.proposals import STALE, record
 from engine.tuning.rollback import check_rollback
 from engine.tuning.tuner import tune
 from engine.tuning.version_check import stored_setup
@@ -110,14 +110,27 @@ def tune_if_due(ctx: EngineContext, *, trials: int = TRIALS) -> int | None:
     try:
         result = tune(ps, bars, truth, trials=trials, seed=seed, symbol=symbol, backtest=setup,
                       cancelled=stopping(ctx))
+        pid = record(ctx.store, ps, result, seed, clock=ctx.clock)
     except BacktestCancelled as exc:
-        with ctx.store.write() as s:
-            put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"cancelled: {exc}"}, now)
+        _note(ctx, now, f"cancelled: {exc}")
         return None
-    pid = record(ctx.store, ps, result, seed, clock=ctx.clock)
-    with ctx.store.write() as s:
-        put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": f"proposal {pid}: {result.reason}"}, now)
+    except Exception as exc:  # noted, then raised (the job run shows the error): see _note
+        _note(ctx, now, f"failed: {type(exc).__name__}: {exc}")
+        raise
+    with ctx.store.read() as s:
+        row = s.get(TuningProposal, pid)
+        stale = row is not None and row.status == STALE
+    _note(ctx, now, f"proposal {pid}: {result.reason}" + (
+        f"; not applied: version {ps.version_id}, which it was tuned on, is no longer active" if stale else ""))
     return pid
+
+
+def _note(ctx: EngineContext, now: datetime, outcome: str) -> None:
+    """Store the run's outcome under LAST_RUN_KEY. Why for failures too: the next run is due adaptation_frequency
+    hours after the noted one; an unnoted failure made the tuning job (every TUNING_SECONDS) redo the whole run
+    (trials and fold backtests: minutes of CPU) every minute while the cause lasted."""
+    with ctx.store.write() as s:
+        put_value(s, LAST_RUN_KEY, {"ts": now.isoformat(), "outcome": outcome[:500]}, now)
 
 
 def run_tuning_job(ctx: EngineContext) -> None:

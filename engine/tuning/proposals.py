@@ -2,12 +2,16 @@
 
 With AdaptiveTuning require_human_approval a candidate that beats the current version waits as
 "pending" until an admin approves (applied as that admin, source "tuning") or rejects it; without it the
-system user applies it at once and people are notified. A candidate that does not beat the current
-version is kept as "not_better" (the Parameters page shows why). Every decision is audited.
+system user applies it at once and people are notified, provided the version it was tuned on is still the
+active one; when another became active during the run (it takes minutes) it is kept as "stale" (audited),
+not raised: a raise failed the tuning job before its run was noted, so the run was redone every tick. A
+candidate that does not beat the current version is kept as "not_better" (the Parameters page shows why).
+Every decision is audited.
 """
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -27,6 +31,7 @@ from engine.tuning.tuner import TuningResult
 if TYPE_CHECKING:
     from engine.store.db import Store
 
+log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:tuning"
 PENDING, APPLIED, REJECTED, NOT_BETTER, STALE = "pending", "applied", "rejected", "not_better", "stale"
 
@@ -67,14 +72,20 @@ def record(store: Store, current: ParamSet, result: TuningResult, seed: int, *, 
         s.add(row)
         s.flush()
         pid = row.id
+        # the status stored now; an auto-apply's outcome follows as tuning.apply or tuning.stale (it may find
+        # another version active: the run takes minutes)
         audit.record(s, now, SYSTEM_ACTOR, "tuning.propose", f"tuning_proposal:{pid}",
-                     {"status": status, "changes": row.changes, "reason": result.reason, "seed": seed})
+                     {"status": row.status, "auto_apply": status == APPLIED, "changes": row.changes,
+                      "reason": result.reason, "seed": seed})
         if status == PENDING:
             notify.after_commit(s, "RegimeDesk: a tuned parameter version waits for approval",
                                 f"Proposal {pid} ({'; '.join(row.changes)}): {result.reason}. "
                                 "Approve or reject it on the Parameters page.", level="info")
     if status == APPLIED:
-        _apply(store, pid, SYSTEM_ACTOR, now, clock)
+        try:
+            _apply(store, pid, SYSTEM_ACTOR, now, clock)
+        except ProposalError:  # another version became active during the run: kept and audited as stale
+            log.warning("tuning proposal %s not applied: version %s is no longer active", pid, current.version_id)
     return pid
 
 
@@ -105,9 +116,9 @@ def _apply(store: Store, pid: int, actor: str, now: datetime, clock: Clock | Non
     with _tx(store) as s:
         row = _claim(s, pid, actor, APPLIED, now)
         base, changes = row.base_version_id, list(row.changes)
-        ps = ParamSet.from_canonical(json.loads(row.values_json))
         inside = sessionmaker(bind=s.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False)
         try:
+            ps = ParamSet.from_canonical(json.loads(row.values_json))  # refused when the schema changed since
             applied = apply_version(inside, ps, actor, "tuning", f"tuning proposal {pid}: " + "; ".join(changes)[:400],
                                     clock=clock, action="params.apply", expected_parent=base)
         except StaleVersionError as e:
@@ -118,6 +129,8 @@ def _apply(store: Store, pid: int, actor: str, now: datetime, clock: Clock | Non
         except ValidationError as e:  # the schema changed under it: undecided, the refusal stays audited
             invalid = e
             row.status, row.decided_by, row.decided_at = PENDING, None, None
+            audit.record(s, now, actor, "tuning.apply", f"tuning_proposal:{pid}",
+                         {"errors": [str(i) for i in e.issues[:20]]}, outcome="refused")
         else:
             version_id = row.applied_version_id = int(applied.version_id or 0)
             audit.record(s, now, actor, "tuning.apply", f"tuning_proposal:{pid}",
@@ -148,6 +161,20 @@ def reject(store: Store, pid: int, actor: str, note: str = "", *, clock: Clock |
 def list_proposals(store: Store, limit: int = 20) -> list[ProposalView]:
     with _tx(store) as s:
         return [_view(r) for r in s.scalars(select(TuningProposal).order_by(TuningProposal.id.desc()).limit(limit))]
+
+
+def pending_proposals(store: Store, limit: int = 200) -> list[ProposalView]:
+    """Every proposal still waiting for a decision, newest first: the page offers these whatever their age (each
+    tuning run stores a proposal, so a pending one soon falls out of the newest list_proposals)."""
+    with _tx(store) as s:
+        return [_view(r) for r in s.scalars(select(TuningProposal).where(TuningProposal.status == PENDING)
+                                            .order_by(TuningProposal.id.desc()).limit(limit))]
+
+
+def get_proposal(store: Store, pid: int) -> ProposalView | None:
+    with _tx(store) as s:
+        row = s.get(TuningProposal, pid)
+        return _view(row) if row is not None else None
 
 
 def tuned_version_ids(store: Store) -> set[int]:

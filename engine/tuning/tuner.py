@@ -137,7 +137,8 @@ def decide(report: ValidationReport, changed: bool, target: float) -> tuple[bool
         return False, f"not accepted: validated by {report.source}, and only a backtest gain makes a proposal"
     ok = math.isfinite(report.gain)
     reason = (f"out-of-sample backtest gain {report.gain:+.1%} ({report.measure}) vs the required {target:.0%}"
-              if ok else "no out-of-sample backtest gain measurable: " + report.note)
+              if ok else "no out-of-sample backtest gain measurable: " + (report.note or "a fold's score is not a "
+                                                                           "finite number"))
     if not changed:
         return False, "no trial changed a parameter; " + reason
     if not ok:
