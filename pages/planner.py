@@ -3,11 +3,11 @@ the current portfolio (live, recomputed only when an input changed), compare two
 table, keep user presets as versions, and send a plan through the order gateway.
 
 The layout lives here, its component ids in webapp/planner_ids.py; the callbacks in webapp/planner_callbacks.py
-(preview, send), webapp/planner_preset_callbacks.py (save, rename, delete a user preset),
-webapp/planner_preset_versions.py (a user preset's versions, diff, restore), webapp/planner_pickers.py (the other
-preset pickers follow a save, rename or delete), webapp/planner_regime_table.py (the regime → preset table),
-webapp/planner_recent_plans.py (stored plans) and, with its own layout, webapp/planner_overrides_panel.py (the
-overrides editor)."""
+(preview, send; the send itself: webapp/planner_send.py), webapp/planner_preset_callbacks.py (save, rename, delete
+a user preset), webapp/planner_preset_versions.py (a user preset's versions, diff, restore), webapp/planner_pickers.py
+(the other preset pickers follow a save, rename or delete), webapp/planner_regime_table.py (the regime → preset
+table, and the "In force now" line and uncertain-regime warning it keeps current), webapp/planner_recent_plans.py
+(stored plans) and, with its own layout, webapp/planner_overrides_panel.py (the overrides editor)."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,12 +17,11 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.confirm_modal import confirm_modal
-from components.shell import page_header, read_only_note
+from components.shell import read_only_note
 from engine.auth import principal
 from engine.auth.roles import Role, at_least
 from engine.params.versions import active_params
 from engine.planner import api, preset_store
-from engine.store.current_regime import current_regime, uncertain_note
 from webapp import (
     planner_callbacks,
     planner_overrides_panel,
@@ -179,16 +178,14 @@ def layout(**_kwargs: object) -> html.Div:
         presets = preset_store.list_presets(session)
         regimes = tuple(str(r.regime_name) for r in active_params(session).table("RegimeParameters"))
         table = preset_store.regime_preset_table(session, regimes)
-        current = current_regime(session)  # the effective regime (None while uncertain under CONSERVATIVE)
-        hold = uncertain_note(current)
-        in_force, why = preset_store.preset_for_regime(session, current.regime_name if current else None, hold)
-    active = presets.get(in_force.name) or presets["default"]
+        line, hold, in_force = planner_regime_table.in_force(session)  # redrawn by planner_regime_table
+    active = presets.get(in_force) or presets["default"]
     trader = at_least(principal.current().role, Role.TRADER)
     return html.Div([
-        page_header("Planner", f"In force now: {in_force.name} ({why}). The page opens on it; any preset can be "
-                               "previewed, compared and sent."),
-        html.Div(hold, id=ids.REGIME_HOLD, className="alert alert-warning small py-1 px-2 mb-2") if hold
-        else html.Div(id=ids.REGIME_HOLD),
+        html.Div([html.H3("Planner", className="mb-0"), html.Div(line, id=ids.IN_FORCE, className="text-muted small")],
+                 className="mb-3"),
+        html.Div(hold, id=ids.REGIME_HOLD, className=planner_regime_table.HOLD_CLASS if hold else ""),
+        dcc.Store(id=ids.IN_FORCE_PRINT, data=planner_regime_table.in_force_print(line, hold)),
         html.Div() if trader else read_only_note(
             ids.READ_ONLY, "Read-only for your role: saving presets, the regime table and sending need a trader."),
         dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),

@@ -6,7 +6,7 @@ The preview and the comparison run on every interval tick but answer `no_update`
 costs a few cheap queries, not a plan. Send sends the plan the confirm dialog showed (its key is carried in the
 dialog's own store, so a preview refreshed meanwhile cannot swap it), never a recomputed one, and only while it is
 current: the portfolio unchanged and claimed by no other Send (engine/planner/send_guard.py), and the market not
-moved past it (webapp/planner_preview.market_refusal).
+moved past it (webapp/planner_preview.market_refusal). The send, its record and its audit: webapp/planner_send.py.
 """
 from __future__ import annotations
 
@@ -20,22 +20,19 @@ from dash.exceptions import PreventUpdate
 
 from components.formatting import money
 from engine.auth.roles import Role
-from engine.planner import api, execute
+from engine.planner import api
 from engine.planner.api import PresetError
-from engine.trading.risk_limits import active_limits
 from webapp import planner_ids as ids
 from webapp import planner_preview as pv
-from webapp import trading_queries
 from webapp.auth.access import requires
-from webapp.context import get_context
-from webapp.control_actions import web_actor
 from webapp.inputs import is_click
 from webapp.planner_preset_callbacks import switch_values
-from webapp.planner_views import compare_column, outcomes_view, plan_view, qty_text
+from webapp.planner_send import NOT_SENT as NOT_SENT  # re-exported: the send view tests count with it
+from webapp.planner_send import send_shown_plan
+from webapp.planner_views import compare_column, plan_view, qty_text
 
 SLIDERS = Output({"type": ids.SLIDER, "name": ALL}, "value")
 SWITCHES = {"type": ids.SWITCH, "name": ALL}
-NOT_SENT = ("rejected", *execute.PLACED_NOTHING)
 log = logging.getLogger(__name__)
 PLAN_FAILED = ("The planner failed on this portfolio with preset {preset!r} ({kind}); the details are in the server "
                "log. The last plan shown was kept; nothing was sent.")
@@ -179,34 +176,6 @@ def confirm_outputs(n: object, shown: object) -> tuple[Any, bool]:
     if not isinstance(shown, dict):
         return html.Div("Not sent: open the Send dialog again.", className="text-danger"), False
     return send_shown_plan(shown.get("key"), shown.get("portfolio")), False
-
-
-def _refused(why: str) -> html.Div:
-    return html.Div(f"Not sent: {why}.", className="text-danger")
-
-
-def send_shown_plan(key: object, portfolio: object) -> Any:
-    """Send the plan shown under `key` unless it is stale: the portfolio changed since (a trade, an order, another
-    tab's Send of a plan made on the same portfolio) or the market moved past it; then say so and send nothing."""
-    plan = pv.cached_plan(key)
-    if plan is None:
-        return _refused("the plan on screen is no longer available; review the new preview and send again")
-    if not isinstance(portfolio, str) or portfolio != pv.current_portfolio_stamp():
-        return _refused("the portfolio changed since this plan was computed (a trade or an order); "
-                        "review the refreshed preview and send again")
-    if (moved := pv.market_refusal(key, plan)) is not None:
-        return _refused(moved)
-    # the key names the plan on screen: sending it twice (a double click) sends each order once; the claim on the
-    # portfolio stamp lets one plan per portfolio go out (two tabs' plans made on it: the first Send wins)
-    outcomes = execute.send_plan(get_context(), plan, actor=web_actor(), origin="planner",
-                                 key=str(key).removeprefix(pv.KEY_PREFIX), limits=active_limits(get_context().store),
-                                 claim=portfolio)
-    trading_queries.forget()
-    if outcomes and all(o.status == "stale" for o in outcomes):
-        return _refused(outcomes[0].message.removeprefix("not sent: "))
-    sent = sum(1 for o in outcomes if o.status not in NOT_SENT)
-    return html.Div([html.Div(f"Plan {plan.label} ({plan.preset}): {sent} of {len(outcomes)} order(s) sent.",
-                              className="small fw-semibold"), outcomes_view(outcomes)])
 
 
 def register_callbacks() -> None:

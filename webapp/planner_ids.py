@@ -51,6 +51,8 @@ SEND_OUTCOMES: Final = "planner-send-outcomes"
 SEND_SHOWN: Final = "planner-send-shown"
 READ_ONLY: Final = "planner-read-only"
 REGIME_HOLD: Final = "planner-regime-hold"  # why no new exposure: the regime is uncertain
+IN_FORCE: Final = "planner-in-force"  # "In force now: <preset> (<why>)", refreshed with REGIME_HOLD
+IN_FORCE_PRINT: Final = "planner-in-force-print"  # dcc.Store: a digest of the IN_FORCE line and REGIME_HOLD shown
 
 # ---- tabs: comparison, regime table, user presets, stored plans --------------------------------------
 TABS: Final = "planner-tabs"

@@ -47,13 +47,22 @@ def switch_values(switch_ids: object, switches: object) -> dict[str, object] | N
     return {i["name"]: v for i, v in zip(switch_ids, switches, strict=True)}
 
 
+def saved_name(save_name: object) -> str:
+    """The name a save stores under: a live user preset's exact name as stored (a name saved before today's name
+    rules keeps working), else the typed name normalised and checked (preset_store.checked_name)."""
+    typed = save_name.strip() if isinstance(save_name, str) else ""
+    if typed and typed in pv.all_presets() and typed not in api.BUILT_IN_PRESETS:
+        return typed
+    return preset_store.checked_name(save_name)
+
+
 def save_user_preset(save_name: object, picked: object, sliders: object, switch_ids: list[dict[str, str]],
                      switches: object, numeric: object = None) -> tuple[Any, Any, Any]:
     """Save base + sliders + overrides (switches that differ from the base, and the overrides editor's values) as
     a new version of `save_name`, audited with the logged-in user: (message, picker options, versions options).
     Everything is checked before the store is touched: a refused value saves nothing."""
     try:  # the store's rules: length, no invisible characters, no look-alike of a built-in (NFKC + casefold)
-        name = preset_store.checked_name(save_name)
+        name = saved_name(save_name)
     except PresetError as exc:
         return error_text(f"Not saved: {exc}."), no_update, no_update
     presets = pv.all_presets()
@@ -79,7 +88,7 @@ def save_outputs(save_name: object, picked: object, sliders: object, switch_ids:
     message, presets, users = save_user_preset(save_name, picked, sliders, switch_ids, switches, numeric)
     if users is no_update or not isinstance(save_name, str):
         return message, presets, users, no_update
-    return message, presets, users, save_name.strip()
+    return message, presets, users, saved_name(save_name)  # as stored: "my  preset" was saved as "my preset"
 
 
 # ---- rename / delete (the preset picked in the versions selector) -----------------------------------------

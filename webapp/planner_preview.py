@@ -33,11 +33,13 @@ SLIDER_NAMES = tuple(s.name for s in api.SLIDERS)
 
 @dataclass(frozen=True)
 class MadeOn:
-    """What a cached plan was computed on (cached beside it): Send rechecks the market against it."""
+    """What a cached plan was computed on (cached beside it): Send rechecks the market against it, and refuses the
+    plan on any portfolio but `portfolio` (a replayed request paired an old plan's key with the current stamp)."""
 
     market: str  # market_stamp without the trading state
     preset: PlannerPreset
     trading_state: str  # what the plan was planned under: Send's recompute plans under it too
+    portfolio: str = ""  # the portfolio stamp the plan was made on (send_guard.portfolio_stamp)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def preview(preset: PlannerPreset) -> Preview:
     if not isinstance(plan, PlanResult) or not isinstance(cache.get(key + MADE_ON), MadeOn):
         plan, trading_state = _compute(preset)
         cache.set(key, plan, timeout=PLAN_TTL_SECONDS)
-        cache.set(key + MADE_ON, MadeOn(sendable, preset, trading_state), timeout=PLAN_TTL_SECONDS)
+        cache.set(key + MADE_ON, MadeOn(sendable, preset, trading_state, portfolio), timeout=PLAN_TTL_SECONDS)
     return Preview(key, portfolio, plan, preset)
 
 
@@ -163,8 +165,8 @@ def market_refusal(key: object, plan: PlanResult) -> str | None:
     preset on the current store and sent only if it is the same trades (symbol, side, quantity, order); else the
     trader is asked to preview again. A trading state change is left to the send's gate and the gateway: the
     recompute plans under the state the plan was made in (a HALT's broker sync writes a new account snapshot)."""
-    made = cache.get(f"{key}{MADE_ON}") if isinstance(key, str) else None
-    if not isinstance(made, MadeOn):
+    made = made_on(key)
+    if made is None:
         return "what this plan was made on is no longer available; review the refreshed preview and send again"
     ctx = get_context()
     with ctx.store.read() as session:
@@ -177,6 +179,24 @@ def market_refusal(key: object, plan: PlanResult) -> str | None:
     proposed = "; ".join(f"{s.side} {s.qty:,.0f} {s.symbol}" for s in again.steps) or "no trades (hold)"
     return ("the market changed since this plan was made (newer prices, account, regime or parameters) and the "
             f"planner now proposes: {proposed}. Review the refreshed preview and send again")
+
+
+def made_on(key: object) -> MadeOn | None:
+    """What the plan under `key` was made on, if still cached (a key from the browser: checked like cached_plan)."""
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 64:
+        return None
+    made = cache.get(f"{key}{MADE_ON}")
+    return made if isinstance(made, MadeOn) else None
+
+
+def tuned_overrides(preset: PlannerPreset) -> dict[str, object]:
+    """The overrides (switches and numbers) a page-composed preset carries over its base moved by its sliders: what
+    it differs in from composing the same base and sliders with none (override > slider > base), for the audit."""
+    root = all_presets().get(preset.base) if preset.base in api.BUILT_IN_PRESETS else None
+    if root is None:
+        return {}
+    plain = api.compose_preset(root, preset.sliders, {}, name=preset.name, stored=True)
+    return {k: v for k, v in sorted(preset.params.items()) if plain.params.get(k) != v}
 
 
 def cached_plan(key: object) -> PlanResult | None:

@@ -16,7 +16,7 @@ from engine.planner.api import BUILT_IN_PRESETS, PlanResult
 from engine.store.current_regime import UNCERTAIN_PREFIX
 from webapp import planner_ids as ids
 
-OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary",
+OUTCOME_COLOURS = {"blocked": "danger", "rejected": "danger", "not_sent": "secondary", "duplicate": "secondary",
                    "sliced": "info"}  # sliced: a parent worked in child orders; else: sent (success)
 
 
@@ -174,7 +174,7 @@ def recent_plans_table(plans: Iterable[Any]) -> Any:
         rows.append([fmt.timestamp(p.created_at), p.preset, p.regime or "—", str(p.sequences_evaluated),
                      f"{p.elapsed_ms:.0f} ms", "yes" if p.executed else "no", html.Span(steps, className="small")])
     return small_table(["Time", "Preset", "Regime", "Sequences", "Took", "Executed", "Trades"], rows,
-                       "No stored plans yet: the engine stores one per planning cycle.")
+                       "No stored plans yet: the engine stores one per planning cycle, the page each plan it sends.")
 
 
 def versions_table(versions: Iterable[Any]) -> Any:

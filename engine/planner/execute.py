@@ -34,12 +34,16 @@ class SendOutcome:
     side: str
     qty: float
     status: str  # a broker order status ("new", "filled", ...), "sliced", "rejected", "blocked", "not_sent", "stale",
+    #         "duplicate" (the gateway had this step's order already: nothing new went out),
     #         "canceled_only" (Close position: it canceled orders and had nothing to send)
     message: str
     canceled: tuple[str, ...] = ()  # Close position: the orders it canceled first (engine/planner/close.py)
 
 
-PLACED_NOTHING = ("blocked", "not_sent", "stale")
+DUPLICATE = "duplicate"
+# nothing new reached the broker: a send whose every step is one of these leaves the portfolio as it was, so it
+# gives its claim back (a replay the gateway's idempotency keys fully deduplicated placed nothing either)
+PLACED_NOTHING = ("blocked", "not_sent", "stale", DUPLICATE)
 
 
 def _state(ctx: EngineContext) -> tuple[str, str | None]:
@@ -179,7 +183,7 @@ def _send_steps(ctx: EngineContext, plan: PlanResult, actor: str, origin: str, k
                                    f"sliced: {_parent_text(ctx, int(result))}{extra}"))
         elif result.accepted:
             message = "already sent" if result.duplicate else f"sent ({result.client_order_id})"
-            out.append(SendOutcome(step.symbol, step.side, qty, result.status.value,
+            out.append(SendOutcome(step.symbol, step.side, qty, DUPLICATE if result.duplicate else result.status.value,
                                    message + (f": {result.reason}" if result.reason else "") + extra))
         else:
             out.append(SendOutcome(step.symbol, step.side, qty, "rejected", rejection_text(result) + extra))

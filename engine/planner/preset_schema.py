@@ -2,10 +2,17 @@
 
 A preset TOML only needs the keys it changes; the rest come from DEFAULTS. Module switches
 (`enabled`) exist for every registered calculator, pattern, sequence generator and filter.
+
+The rules a user preset's *name* is checked against beyond engine.planner.preset.check_preset_name are here too
+(normal_name, blank_char, mixed_scripts, name_skeletons): two names a trader cannot tell apart in the picker (a blank
+Hangul filler, a Cyrillic letter in a Latin name, a double space that HTML shows as one) must not both exist.
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -104,3 +111,71 @@ for _name in FILTERS:
     SPEC[f"filters.{_name}.enabled"] = _b(True)
 
 DEFAULTS: dict[str, object] = {key: spec.default for key, spec in SPEC.items()}
+
+
+# ---- user preset names -------------------------------------------------------------------------------------------
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) that are no Cf (check_preset_name refuses those) and
+# letters or symbols that render as a blank: a name holding one looks like the same name without it
+_BLANK_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+                 (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF))
+_UNSHOWN = {"Co": "a private-use character", "Cn": "not an assigned character", "Cs": "a lone surrogate"}
+_SPACES = re.compile(r"\s+")
+SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")  # scripts whose letters look alike: one name uses one of them
+
+
+def normal_name(name: str) -> str:
+    """NFKC, runs of whitespace as one space, stripped: "my  preset" and "my\u3000preset" are "my preset"."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name)).strip()
+
+
+def blank_char(name: str) -> tuple[int, str] | None:
+    """(position from 1, what it is) of the first character shown as nothing (a filler, a braille blank, a variation
+    selector), a private-use or an unassigned one; None when every character shows."""
+    for i, char in enumerate(name):
+        code = ord(char)
+        if any(lo <= code <= hi for lo, hi in _BLANK_RANGES):
+            return i + 1, "shows as a blank or nothing"
+        if (kind := _UNSHOWN.get(unicodedata.category(char))) is not None:
+            return i + 1, kind
+    return None
+
+
+def mixed_scripts(name: str) -> list[str]:
+    """The look-alike SCRIPTS whose letters `name` mixes ("dеfault" with a Cyrillic е: LATIN, CYRILLIC); []."""
+    found = {unicodedata.name(c, "").split(" ", 1)[0] for c in name if c.isalpha()}
+    return sorted(found & set(SCRIPTS))
+
+
+@lru_cache(maxsize=1)
+def _prototypes() -> dict[str, str]:
+    """Each character to one member of its confusable class (Unicode TR39 confusables, as the maintained
+    confusable_homoglyphs package ships them), single characters only; loaded on the first name check."""
+    from confusable_homoglyphs.confusables import confusables_data  # type: ignore[import-untyped]
+
+    parent: dict[str, str] = {}
+
+    def root(c: str) -> str:
+        while parent.get(c, c) != c:
+            c = parent[c]
+        return c
+
+    for char, entries in confusables_data.items():
+        for entry in entries if len(char) == 1 else ():
+            other = entry.get("c", "")
+            if len(other) == 1 and (a := root(char)) != (b := root(other)):
+                low, high = sorted((a, b))
+                parent[high] = low
+    return {c: root(c) for c in parent}
+
+
+def name_skeletons(name: str) -> frozenset[str]:
+    """The forms look-alike names share (NFKC, each character as its confusable class, case folded): two names
+    sharing one cannot be told apart. Two, as case folding and look-alikes do not commute: capital I reads as l
+    ("defauIt" is "default") while "MINE" is "Mine"; "dеfault" (Cyrillic е) and "my  preset" read as usual."""
+    table = _prototypes()
+    text = normal_name(name)
+
+    def mapped(value: str) -> str:
+        return unicodedata.normalize("NFKC", "".join(table.get(c, c) for c in value))
+
+    return frozenset({mapped(text.casefold()), mapped(mapped(text).casefold())})

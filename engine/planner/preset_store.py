@@ -23,10 +23,10 @@ from engine.planner.preset import (
     PresetError,
     check_preset_name,
     compose_preset,
-    fold_name,
     load_preset,
     refuse_fixed_targets,
 )
+from engine.planner.preset_schema import blank_char, mixed_scripts, name_skeletons, normal_name
 from engine.store.db import Store
 from engine.store.models import PlannerPresetVersion, PlannerRegimePreset
 
@@ -95,26 +95,39 @@ def preset_versions(session: Session, name: str) -> list[PresetVersion]:
 
 
 def checked_name(name: object, verb: str = "save") -> str:
-    """A user preset's name as saved (stripped), or PresetError: engine.planner.preset.check_preset_name."""
-    return check_preset_name(name, verb)
+    """A new user preset name as saved (normal_name: NFKC, one space between words, stripped), or PresetError:
+    check_preset_name's rules, then no blank-looking character, no Latin mixed with Cyrillic or Greek letters, and
+    no look-alike of a built-in. Names stored before these rules keep working (save_user_preset)."""
+    text = check_preset_name(name, verb)
+    if (blank := blank_char(text)) is not None:
+        raise PresetError(f"preset name {text!r}: character {blank[0]} (U+{ord(text[blank[0] - 1]):04X}) "
+                          f"{blank[1]}; {verb} under a name of visible characters")
+    if len(scripts := mixed_scripts(text)) > 1:
+        raise PresetError(f"preset name {text!r} mixes {' and '.join(s.title() for s in scripts)} letters, which "
+                          f"look alike; {verb} under a name in one alphabet")
+    text = normal_name(text)
+    for built_in in BUILT_IN_PRESETS:
+        if name_skeletons(text) & name_skeletons(built_in):
+            raise PresetError(f"'{text}' looks like the built-in preset '{built_in}'; {verb} under another name")
+    return text
 
 
-def _refuse_lookalike(session: Session, name: str, verb: str, but: str = "") -> None:
-    """PresetError when another live user preset (not `name` itself, nor `but`) has the same name after NFKC +
-    casefold: two picker entries a trader cannot tell apart. Saving under the exact name adds a version."""
-    folded = fold_name(name)
+def _refuse_lookalike(session: Session, name: str, verb: str, but: str = "", typed: str = "") -> None:
+    """PresetError when another live user preset (not `name` itself, nor `but`) has the same name_skeletons: two
+    picker entries a trader cannot tell apart. Saving under the exact name adds a version."""
+    keys = name_skeletons(name)
     for row in session.scalars(_NEWEST_VERSIONS):
-        if row.base != DELETED_BASE and row.name not in (name, but) and fold_name(row.name) == folded:
-            raise PresetError(f"'{name}' reads the same as user preset '{row.name}'; {verb} under exactly "
+        if row.base != DELETED_BASE and row.name not in (name, but) and name_skeletons(row.name) & keys:
+            raise PresetError(f"'{typed or name}' reads the same as user preset '{row.name}'; {verb} under exactly "
                               f"'{row.name}' to add a version of it, or pick another name")
 
 
 def _lock_names(session: Session, *names: str) -> None:
     """Serialise the writes of these presets' versions (max + 1 numbering, the look-alike check) on PostgreSQL: a
-    transaction-scoped advisory lock per folded name, in sorted order. SQLite needs none: writes begin IMMEDIATE."""
+    transaction-scoped advisory lock per name skeleton, in sorted order. SQLite needs none: writes begin IMMEDIATE."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for name in sorted({fold_name(n) for n in names}):
+    for name in sorted({audit.storable(k, len(k)) for n in names for k in name_skeletons(n)}):  # no NUL in SQL
         session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
                         {"space": _LOCK_SPACE, "name": name})
 
@@ -122,15 +135,19 @@ def _lock_names(session: Session, *names: str) -> None:
 def save_user_preset(store: Store, now: datetime, actor: str, name: str, base: str, sliders: Mapping[str, float],
                      overrides: Mapping[str, object], note: str = "") -> int:
     """Validate and store a new version of user preset `name`; returns its version number. Saving under the
-    name of a deleted preset brings it back: numbering continues after its deletion marker."""
-    name = checked_name(name)
+    name of a deleted preset brings it back: numbering continues after its deletion marker. A live preset's exact
+    name is kept as stored, even one the name rules (checked_name) now refuse; rename it to migrate it."""
+    typed = name.strip() if isinstance(name, str) else ""
     if base not in BUILT_IN_PRESETS:
         raise PresetError(f"base preset '{base}' is not one of {', '.join(BUILT_IN_PRESETS)}")
-    preset = compose_preset(load_preset(base), sliders, overrides, name=name)  # raises PresetError naming the key
     try:
         with store.write() as session:
-            _lock_names(session, name)
-            _refuse_lookalike(session, name, "save")
+            _lock_names(session, typed)
+            existing = bool(typed) and typed == audit.storable(typed, len(typed)) and bool(_live_versions(session, typed))
+            name = typed if existing else checked_name(name)
+            preset = compose_preset(load_preset(base), sliders, overrides, name=name)  # PresetError naming the key
+            if not existing:
+                _refuse_lookalike(session, name, "save", typed=typed)
             version = _next_version(session, name)
             session.add(PlannerPresetVersion(name=name, version=version, created_at=now, author=actor, base=base,
                                              sliders={k: float(v) for k, v in sliders.items()},
@@ -223,7 +240,7 @@ def rename_user_preset(store: Store, now: datetime, actor: str, name: str, new_n
             raise PresetError(f"there is no user preset '{old}' to rename")
         if _live_versions(session, new):
             raise PresetError(f"a user preset named '{new}' already exists; pick another name or delete it first")
-        _refuse_lookalike(session, new, "rename", but=old)
+        _refuse_lookalike(session, new, "rename", but=old, typed=new_name.strip() if isinstance(new_name, str) else "")
         _refuse_if_mapped(session, old, "rename")
         offset = _next_version(session, new) - 1
         for row in live:

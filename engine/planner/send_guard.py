@@ -4,8 +4,9 @@ same portfolio would otherwise both go out and buy twice; the first claim wins, 
 
 The claim is a key/value row per stamp, inserted with its unique key in the same write transaction that rechecks
 the stamp (SQLite: BEGIN IMMEDIATE; PostgreSQL: a concurrent insert of the same key waits for the first to commit
-and then inserts nothing), before any order goes out. A claim whose send placed nothing (every step blocked or not
-sent) is released, so the same plan can go out once trading resumes."""
+and then inserts nothing), before any order goes out. A claim whose send placed nothing (every step blocked, not
+sent or already sent) is released, so the same plan can go out once trading resumes. A plan made on an earlier
+portfolio never claims the current one (webapp/planner_send.py refuses it first, refuse_replay audits that)."""
 from __future__ import annotations
 
 import hashlib
@@ -71,3 +72,11 @@ def release_claim(ctx: ControlContext, stamp: str, key: str) -> None:
         claim = CLAIM_PREFIX + stamp[:40]
         if (get_value(session, claim) or {}).get("plan") == key:
             session.execute(delete(KeyValue).where(KeyValue.key == claim))
+
+
+def refuse_replay(ctx: ControlContext, key: str, actor: str, made_on: str, stamp: str) -> None:
+    """Audit a Send refused because its plan was made on another portfolio than the one it was sent for (a replayed
+    or crafted request): such a send never takes the current portfolio's claim, which belongs to a plan made on it."""
+    with ctx.store.write() as session:
+        audit.record(session, ctx.clock.now(), actor, "plan.send_refused", target=key[:128], outcome="refused",
+                     details={"why": "the plan was made on an earlier portfolio", "made_on": made_on, "stamp": stamp})
