@@ -1,6 +1,7 @@
 """Performance: the live account's whole history with the same metrics code as backtests.
 
-Equity and drawdown from the risk engine's running peak, metrics with their definitions, P&L per regime,
+Equity (the account's, deposits and withdrawals marked) and drawdown from the running peak (flow-adjusted, as
+the max drawdown), metrics with their definitions, P&L per regime,
 daily P&L, round trips with win rate, fills counted over the whole history, one symbol's price with its
 fills, and CSV downloads; all for a date range in market time. Return metrics are measured on a regular grid
 (daily, hourly or minute closes in the market's timezone, chosen by the history's length), which the metrics
@@ -62,7 +63,7 @@ def layout(symbol: object = None, **_kwargs: object) -> html.Div:
                      html.Div(id=ids.RANGE_HINT, className="small text-muted")],
                     md=5),
             dbc.Col(dbc.ButtonGroup([
-                dbc.Button("Equity CSV", id=ids.CSV_EQUITY, size="sm", outline=True),
+                dbc.Button("Equity CSV", id=ids.CSV_EQUITY, size="sm", outline=True, title=show.EQUITY_CSV_HELP),
                 dbc.Button("Returns CSV", id=ids.CSV_RETURNS, size="sm", outline=True,
                            title="the regular-grid closes and returns the metrics are computed from"),
                 dbc.Button("Round trips CSV", id=ids.CSV_TRADES, size="sm", outline=True),
@@ -164,7 +165,8 @@ def rendered(start: str | None, end: str | None, _stamp: str) -> tuple[object, .
         f"peak {fmt.money(view.stored_peak)} (stored by the risk engine)",
         f"{view.fill_count:,}", f"commission {fmt.money(view.commission)}",
         f"{m['trades']:,}", f"win rate {show.format_metric('win_rate', m['win_rate'])}",
-        show.metrics_table(view), show.regime_table(view), show.trip_rows(view), fills, " · ".join(view.notes),
+        show.metrics_table(view), show.regime_table(view), show.trip_rows(view), fills,
+        " · ".join(view.notes + show.flow_note(view)),
     )
 
 

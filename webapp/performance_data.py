@@ -9,8 +9,10 @@ metrics code is the backtests' own (compute_metrics, through engine/analytics/so
 funded yet is measured from its first positive equity, one wiped out has blank return metrics and a note);
 the max drawdown is exact over every snapshot (SQL window) from the stored peak, the one the chart shows. The chart and the equity CSV use a sample: the last snapshot of each of at most SAMPLE_POINTS
 consecutive-id buckets (every snapshot when there are fewer).
-The drawdown chart and the "from peak" figure use the risk engine's running peak: the highest equity
-since the first snapshot, stored in engine_kv (engine/trading/equity.py).
+The "from peak" figure uses the risk engine's running peak: the highest equity since the first snapshot,
+stored in engine_kv (engine/trading/equity.py), shifted by deposits and withdrawals. The drawdown chart, like
+the max drawdown, is drawn on the flow-adjusted (time-weighted) equity, so a withdrawal is no dip; the equity
+chart shows the account's real equity with each deposit and withdrawal marked (webapp/performance_grid.py).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from engine.store import queries
 from engine.trading.equity import read_marks
 from webapp.cache import cache
 from webapp.context import get_context
-from webapp.performance_grid import grid_equity
+from webapp.performance_grid import FLOW_COLUMNS, adjusted_peak_before, flow_sample, grid_equity, range_flows
 
 SAMPLE_POINTS = 10_000
 US_EQUITY_SESSION_MINUTES = 390.0  # XNYS regular session, 09:30-16:00 New York
@@ -65,6 +67,7 @@ class PerformanceView:
     grid: ReturnGrid | None = None  # the regular grid the return metrics were measured on
     grid_equity: pd.Series | None = None  # the opening equity and each period's close, on that grid
     daily_label: str = "market day (UTC)"  # what a daily P&L bar's day is (daily_label)
+    flows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLOW_COLUMNS))  # range_flows
 
     @property
     def drawdown_from_peak(self) -> float | None:
@@ -128,15 +131,23 @@ def regime_symbol(session: Session) -> str | None:
 
 
 def chart_frame(sample: pd.DataFrame, peak_before: float | None, points: int = CHART_POINTS) -> pd.DataFrame:
-    """At most `points` rows: last equity per group, the running peak, and the deepest drawdown in the group."""
+    """At most `points` rows: last equity per group, the running peak, and the deepest drawdown in the group; on
+    flow_sample's flow-adjusted columns when it has them (a withdrawal is no drawdown), the peak rescaled to each
+    point's real money (a 10,000 withdrawal at the peak lowers it by 10,000, as the risk engine's stored peak)."""
     groups = np.arange(len(sample)) * points // max(len(sample), 1)
     grouped = sample.groupby(groups, sort=True)
+    adjusted = "min_adjusted" in sample
+    last, low, high = ("flow_adjusted_equity", "min_adjusted", "max_adjusted") if adjusted else (
+        "equity", "min_equity", "max_equity")
     frame = pd.DataFrame({"ts": grouped["ts"].last(), "equity": grouped["equity"].last(),
-                          "low": grouped["min_equity"].min(), "high": grouped["max_equity"].max()})
+                          "adjusted": grouped[last].last(), "low": grouped[low].min(), "high": grouped[high].max()})
+    if "net_cash_flow" in sample:
+        frame["net_cash_flow"] = grouped["net_cash_flow"].sum()
     peak = frame["high"].cummax()
     if peak_before is not None:
         peak = peak.clip(lower=peak_before)
-    frame["peak"] = peak
+    scale = (frame["equity"] / frame["adjusted"]).where(frame["adjusted"] != 0, 1.0)  # 1.0 without flows
+    frame["peak"] = peak * scale
     frame["drawdown_pct"] = (frame["low"] / peak.where(peak > 0) - 1.0) * 100.0  # none before the account is funded
     return frame.reset_index(drop=True)
 
@@ -180,7 +191,8 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
     on_grid = grid_equity(session, start, end, calendar, session_mins) if span is not None else None
     if span is None or on_grid is None:
         return None
-    sample = pq.account_sample(session, start, end, SAMPLE_POINTS, span)
+    flows = range_flows(session, start, end)
+    sample = flow_sample(session, start, end, SAMPLE_POINTS, span, flows)
     equity, gross = on_grid.equity, on_grid.gross
     grid = on_grid.grid.in_market_year(days if days is not None else year_days(calendar, equity))
     fills = pq.fills_frame(session, None, end)  # from the start: a trip in range may have opened before it
@@ -203,13 +215,13 @@ def build_view(session: Session, start: datetime | None, end: datetime | None,
     count, commission = pq.fill_totals(session, start, end)
     marks = read_marks(session)
     return PerformanceView(
-        span=span, sample=sample, chart=chart_frame(sample, pq.peak_before(session, start)), daily=daily_pnl(session, start, end, calendar),
+        span=span, sample=sample, chart=chart_frame(sample, adjusted_peak_before(session, start)), daily=daily_pnl(session, start, end, calendar),
         daily_label=daily_label(calendar),
         metrics=metrics, definitions=definitions_for(ppy, RISK_FREE, grid), trips=trips,
         fills=pq.recent_fills(session, start, end, FILLS_SHOWN), fill_count=count, commission=commission,
         stored_peak=float(marks.peak) if marks.peak is not None else None,
         latest_equity=float(marks.equity) if marks.equity is not None else None,
-        sample_rows=len(sample), regime_symbol=symbol, grid=grid, grid_equity=equity,
+        sample_rows=len(sample), regime_symbol=symbol, grid=grid, grid_equity=equity, flows=flows,
         notes=[f"returns on {grid.label}: {len(equity) - 1:,} {grid.adjective} returns from {span.rows:,} snapshots "
                f"(the last snapshot of each {grid.unit}; {grid.unit}s without one left out), annualised by "
                f"{ppy:,.0f} {grid.adjective} returns a year ({grid.factor_text}), risk-free rate {RISK_FREE:.2%}; max drawdown over every snapshot",

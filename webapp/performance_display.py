@@ -19,8 +19,15 @@ TRIP_COLUMNS = [column("exit_ts", "Exit (market time)"), column("symbol"), colum
                 column("entry_ts", "Entry (market time)"), column("entry_price"), column("exit_price"),
                 column("pnl", "P&L (net)"), column("commission"), column("return")]
 TRIPS_SHOWN = 1_000
-
-
+EQUITY_CSV_COLUMNS = ["ts", "equity", "cash", "gross_exposure", "min_equity", "max_equity", "snapshots",
+                      "net_cash_flow", "flow_adjusted_equity"]
+EQUITY_CSV_HELP = ("one row per sampled snapshot (the last of each interval): equity is the account's, net_cash_flow "
+                   "the deposits (+) and withdrawals (-) the interval's snapshots first include (0 without any), "
+                   "flow_adjusted_equity the equity with them left out (time-weighted: its changes are trading "
+                   "returns only, the curve the return metrics and the drawdown chart use; in the latest "
+                   "snapshot's money, so after the last flow it equals the equity)")
+FLOW_MARKS = (("deposits", 1.0, "triangle-up", "#2e7d32", "top center"),
+              ("withdrawals", -1.0, "triangle-down", "#c62828", "bottom center"))
 
 
 def metrics_table(view: PerformanceView) -> html.Table:
@@ -76,20 +83,52 @@ def time_labels(values: pd.Series) -> list[str]:
     return list(series.dt.strftime("%Y-%m-%d %H:%M:%S"))
 
 
+def flow_traces(flows: pd.DataFrame) -> list[dict[str, object]]:
+    """Deposits and withdrawals as markers labelled with their amounts, at the first snapshot whose equity includes
+    them: the equity line's steps there are money moved, not P&L."""
+    traces: list[dict[str, object]] = []
+    for name, sign, symbol, colour, position in FLOW_MARKS:
+        part = flows[flows["amount"] * sign > 0]
+        if part.empty:
+            continue
+        amounts = [f"{a:+,.2f}" for a in part["amount"]]
+        traces.append({"type": "scatter", "x": time_labels(part["ts"]), "y": part["equity"].round(2).tolist(),
+                       "mode": "markers+text", "name": name, "text": amounts, "textposition": position,
+                       "hovertext": [f"{name[:-1]} {a} ({k}): not P&L" for a, k in zip(amounts, part["kind"],
+                                                                                       strict=True)],
+                       "hoverinfo": "text+x", "marker": {"symbol": symbol, "size": 11, "color": colour}})
+    return traces
+
+
+def flow_note(view: PerformanceView) -> list[str]:
+    """The page's footnote on the range's deposits and withdrawals: where they show and where they are left out."""
+    if view.flows.empty:
+        return []
+    return [f"{len(view.flows):,} deposit(s)/withdrawal(s) in range, net {view.flows['amount'].sum():+,.2f}: marked "
+            "on the equity chart (the real equity); the drawdown chart and the returns leave them out "
+            "(time-weighted); the Equity CSV has them per row (net_cash_flow) and the flow_adjusted_equity"]
+
+
 def equity_figure(view: PerformanceView) -> dict[str, object]:
+    """The account's real equity (what the trader has), its running peak net of deposits and withdrawals, and
+    each deposit and withdrawal marked with its amount."""
     c = view.chart
     x = time_labels(c["ts"])
+    marked = "; deposits ▲ and withdrawals ▼ marked" if len(view.flows) else ""
     return {"data": [{"type": "scatter", "x": x, "y": c["equity"].tolist(), "mode": "lines", "name": "equity"},
                      {"type": "scatter", "x": x, "y": c["peak"].tolist(), "mode": "lines", "name": "running peak",
-                      "line": {"dash": "dot"}}],
-            "layout": figure_layout(f"Equity ({view.span.rows:,} snapshots, {len(c):,} points shown)", MARKET_AXIS)}
+                      "line": {"dash": "dot"}}, *flow_traces(view.flows)],
+            "layout": figure_layout(f"Equity ({view.span.rows:,} snapshots, {len(c):,} points shown{marked})",
+                                    MARKET_AXIS)}
 
 
 def drawdown_figure(view: PerformanceView) -> dict[str, object]:
+    """On the flow-adjusted equity, as the max drawdown figure: a withdrawal is no drawdown."""
     c = view.chart
     return {"data": [{"type": "scatter", "x": time_labels(c["ts"]), "y": c["drawdown_pct"].round(4).tolist(),
                       "mode": "lines", "fill": "tozeroy", "name": "drawdown"}],
-            "layout": figure_layout("Drawdown from the running peak (%), deepest point of each interval", MARKET_AXIS, 220)}
+            "layout": figure_layout("Drawdown from the running peak (%), deepest point of each interval; deposits "
+                                    "and withdrawals left out (time-weighted)", MARKET_AXIS, 220)}
 
 
 def daily_figure(view: PerformanceView) -> dict[str, object]:
@@ -125,6 +164,5 @@ def csv_text(view: PerformanceView, kind: str) -> tuple[str, str]:
         pd.DataFrame({"ts": closes.index, "equity": closes.to_numpy(), "return": closes.pct_change().to_numpy()}).to_csv(
             buffer, index=False)
         return f"regimedesk-returns-{view.grid.kind}-{stamp}.csv", buffer.getvalue()
-    view.sample.loc[:, ["ts", "equity", "cash", "gross_exposure", "min_equity", "max_equity", "snapshots"]].to_csv(
-        buffer, index=False)
+    view.sample.loc[:, EQUITY_CSV_COLUMNS].to_csv(buffer, index=False)  # EQUITY_CSV_HELP says what they are
     return f"regimedesk-equity-{stamp}.csv", buffer.getvalue()

@@ -11,7 +11,10 @@ intraday periods are its regular session's (session_clock_of: XNYS opens and clo
 Snapshots can share a time (the simulated market's clock stands still within a tick, and the engine syncs
 twice at start-up): the last one at a time is its equity, so a tie keeps the last row.
 
-The store read itself is engine/store/performance_queries.account_points.
+The store read itself is engine/store/performance_queries.account_points. The chart's and equity CSV's sample
+(flow_sample) is read here too, with the deposits and withdrawals: the drawdown chart is drawn on the same
+flow-adjusted (time-weighted) equity as the return metrics and the max drawdown, not on the raw equity a
+withdrawal dips.
 """
 from __future__ import annotations
 
@@ -22,11 +25,20 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import ColumnElement, Float, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine.analytics.grid import ReturnGrid, SessionClock, SessionDay, choose_grid, close_mask
 from engine.market.exchange import MarketCalendar
-from engine.store.performance_queries import account_points, point_before
+from engine.store.models import AccountSnapshot, CashFlowRow
+from engine.store.performance_queries import (
+    EQUITY,
+    AccountRange,
+    account_points,
+    flows_of,
+    point_before,
+    twr_equity,  # the time-weighted equity as SQL: shared, so the chart's drawdown is the figure's
+)
 
 QUARTER_HOUR = 900
 MINUTE = 60
@@ -112,3 +124,75 @@ def grid_equity(session: Session, start: datetime | None, end: datetime | None,
     index = pd.DatetimeIndex(kept["ts"])
     return GridEquity(grid=grid, equity=pd.Series(kept["equity"].to_numpy(), index=index),
                       gross=pd.Series(kept["gross_exposure"].to_numpy(), index=index))
+
+
+
+SAMPLE_COLUMNS = ["ts", "equity", "cash", "gross_exposure", "min_equity", "max_equity", "snapshots",
+                  "net_cash_flow", "flow_adjusted_equity", "min_adjusted", "max_adjusted"]
+FLOW_COLUMNS = ["snapshot_id", "ts", "amount", "equity", "kind"]
+
+
+def _in_range(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
+    parts = [AccountSnapshot.ts >= start] if start is not None else []
+    if end is not None:
+        parts.append(AccountSnapshot.ts <= end)
+    return and_(True, *parts)
+
+
+def range_flows(session: Session, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    """snapshot_id, ts, amount, equity, kind of each deposit (+) and withdrawal (-) first included by a snapshot in
+    range, at that snapshot (its time and equity): where the equity chart marks it."""
+    rows = session.execute(
+        select(CashFlowRow.snapshot_id, AccountSnapshot.ts, cast(CashFlowRow.amount, Float), EQUITY, CashFlowRow.kind)
+        .join(AccountSnapshot, AccountSnapshot.id == CashFlowRow.snapshot_id)
+        .where(_in_range(start, end)).order_by(CashFlowRow.snapshot_id, CashFlowRow.id)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=FLOW_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
+def flow_sample(session: Session, start: datetime | None, end: datetime | None, max_points: int,
+                span: AccountRange | None, flows: pd.DataFrame) -> pd.DataFrame:
+    """account_sample's rows (the last snapshot of each of at most `max_points` consecutive-id buckets, and the
+    range's first snapshot) with the deposits and withdrawals left out too: each bucket's net cash flow (`flows`,
+    range_flows, its snapshots first include), the last snapshot's flow-adjusted equity and the bucket's lowest
+    and highest flow-adjusted equity (time-weighted, engine/analytics/flows.py: the curve the return metrics and
+    the max drawdown are measured on), so the drawdown chart shows no dip for a withdrawal."""
+    if span is None:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+    steps = flows_of(session)
+    adjusted = twr_equity(steps)  # the max drawdown's own curve (a SQL CASE over the few flows)
+    width = max(1, -(-(span.last_id - span.first_id + 1) // max(1, max_points)))
+    bucket = (AccountSnapshot.id - span.first_id) // width
+    buckets = (select(func.max(AccountSnapshot.id).label("last_id"), func.min(EQUITY).label("lo"),
+                      func.max(EQUITY).label("hi"), func.count().label("n"), func.min(adjusted).label("alo"),
+                      func.max(adjusted).label("ahi"))
+               .where(_in_range(start, end)).group_by(bucket).subquery())
+    cash, gross = cast(AccountSnapshot.cash, Float), cast(AccountSnapshot.gross_exposure, Float)
+    rows = session.execute(
+        select(AccountSnapshot.id, AccountSnapshot.ts, EQUITY, cash, gross, buckets.c.lo, buckets.c.hi, buckets.c.n,
+               buckets.c.alo, buckets.c.ahi)
+        .join(buckets, AccountSnapshot.id == buckets.c.last_id).order_by(AccountSnapshot.id)).all()
+    first = session.execute(select(AccountSnapshot.id, AccountSnapshot.ts, EQUITY, cash, gross)
+                            .where(_in_range(start, end)).order_by(AccountSnapshot.id).limit(1)).one()
+    data = [tuple(r) for r in rows]
+    if not data or data[0][1] != first[1]:  # the range starts at its first snapshot: a row of no bucket
+        value = float(steps.time_weighted(pd.Series([first[0]]), pd.Series([first[2]])).iloc[0])
+        data.insert(0, (*first, first[2], first[2], 0, value, value))
+    frame = pd.DataFrame(data, columns=["id", "ts", "equity", "cash", "gross_exposure", "min_equity", "max_equity",
+                                        "snapshots", "min_adjusted", "max_adjusted"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["flow_adjusted_equity"] = steps.time_weighted(frame["id"], frame["equity"])
+    by_bucket = flows.groupby((flows["snapshot_id"] - span.first_id) // width)["amount"].sum()
+    net = ((frame["id"] - span.first_id) // width).map(by_bucket).fillna(0.0).astype("float64")
+    frame["net_cash_flow"] = net.where(frame["snapshots"] > 0, 0.0)  # the first snapshot's row: its bucket's has it
+    return frame.sort_values("ts", kind="stable").reset_index(drop=True)[SAMPLE_COLUMNS]
+
+
+def adjusted_peak_before(session: Session, start: datetime | None) -> float | None:
+    """The highest flow-adjusted equity before `start`: the running peak a range's drawdown starts from, as the
+    max drawdown figure's (pq.max_drawdown)."""
+    if start is None:
+        return None
+    value = session.scalar(select(func.max(twr_equity(flows_of(session)))).where(AccountSnapshot.ts < start))
+    return float(value) if value is not None else None

@@ -120,7 +120,7 @@ def max_drawdown(session: Session, start: datetime | None, end: datetime | None)
     The peak is the risk engine's: the highest equity since the first snapshot, so a range that starts in a
     drawdown is measured from the peak before it (peak_before), as the drawdown chart is. A snapshot while
     the peak is not yet positive (an account not funded yet) has no drawdown and is left out."""
-    equity = _twr_equity(flows_of(session))
+    equity = twr_equity(flows_of(session))
     running = (
         select(equity.label("equity"),
                func.max(equity).over(order_by=AccountSnapshot.id, rows=(None, 0)).label("peak"))
@@ -274,7 +274,7 @@ def flows_between(session: Session, first_id: int, last_id: int) -> float:
     return float(total or 0.0)
 
 
-def _twr_equity(steps: FlowSteps) -> Any:
+def twr_equity(steps: FlowSteps) -> Any:
     """EQUITY times its time-weighting factor, a step in snapshot id (a CASE over the few flows: no join)."""
     if not steps.ids:
         return EQUITY
