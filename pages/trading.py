@@ -3,6 +3,7 @@ progress, positions with P&L, open orders with cancel, recent fills, a manual or
 (through the gateway), the last reconciliation and the audit trail of control actions."""
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ from components.trading_tables import (
     steps_list,
 )
 from engine.auth.roles import Role
+from engine.trading.control_steps import flatten_on_shutdown
 from webapp import (
     execution_callbacks,
     queries,
@@ -39,10 +41,12 @@ from webapp import (
     trading_ticket,
 )
 from webapp.auth.access import requires
-from webapp.control_actions import action_alert, run_control
+from webapp.context import get_context
+from webapp.control_actions import action_alert, reason_after, run_control
 from webapp.inputs import is_click, text_or_default, triggered_by_click
 from webapp.trading_close import close_position, close_target
 
+log = logging.getLogger(__name__)
 dash.register_page(__name__, path="/trading", name="Trading", order=5)
 execution_callbacks.register_callbacks()  # stops form, stops and parents tables, cancel per parent
 trading_ticket.callbacks.register()  # the manual order ticket
@@ -113,12 +117,36 @@ def layout(**_kwargs: object) -> html.Div:
         dcc.Store(id=ids.CLOSE_TARGET, data=None),
         dcc.Store(id=ids.CLOSE_NONCE, data=uuid.uuid4().hex),
         *trading_lift.lift_dialog(),  # confirms leaving HALTED by Pause or Resume (webapp/trading_lift.py)
-        confirm_modal(ids.SHUTDOWN, "Graceful shutdown?",
-                      "No new signals or orders; open orders are cancelled, the broker disconnected, the state "
-                      "saved, and the engine stops (STOPPED until an operator resumes).", "Shut down",
-                      confirm_color="dark", options=[flatten_option(ids.SHUTDOWN_FLATTEN,
-                                                                    "Also close all positions before stopping")]),
+        confirm_modal(ids.SHUTDOWN, "Graceful shutdown?", SHUTDOWN_WORDS, "Shut down", confirm_color="dark",
+                      options=[_shutdown_flatten_box()]),
     ])
+
+
+# What a shutdown does as control.perform runs it: a live engine runs the steps and stops (never taken over from it).
+SHUTDOWN_WORDS = ("Trading goes to SHUTTING_DOWN at once: no new orders. The engine then cancels the open orders, "
+                  "closes the positions if ticked below, disconnects the broker, saves the state and stops; trading "
+                  "stays STOPPED until an operator resumes (a halt in force stays, and Resume asks to lift it). "
+                  "When no engine is running, this web process runs those steps instead.")
+
+
+def _flatten_param() -> bool | None:
+    """TradingRisk flatten_on_shutdown of the active parameters, the default of the shutdown's flatten box, as the
+    CLI and SIGTERM use it (None: unreadable)."""
+    try:
+        return flatten_on_shutdown(get_context())
+    except Exception:  # noqa: BLE001 - the page still opens; the box then starts unticked and says why
+        log.exception("could not read flatten_on_shutdown for the shutdown dialog")
+        return None
+
+
+def shutdown_flatten_label(on: bool | None) -> str:
+    return ("Also close all positions before stopping (parameter flatten_on_shutdown: "
+            f"{'could not be read' if on is None else ('on' if on else 'off')})")
+
+
+def _shutdown_flatten_box() -> dbc.Checkbox:
+    on = _flatten_param()
+    return dbc.Checkbox(id=ids.SHUTDOWN_FLATTEN, label=shutdown_flatten_label(on), value=bool(on), className="mt-2")
 
 
 # ---- live refresh -------------------------------------------------------------------------
@@ -169,12 +197,17 @@ def toggle_kill(_o: int, _c: int) -> bool:
     return ctx.triggered_id == ids.KILL_BUTTON
 
 
-@dash.callback(Output(ids.SHUTDOWN_MODAL, "is_open"),
+@dash.callback(Output(ids.SHUTDOWN_MODAL, "is_open"), Output(ids.SHUTDOWN_FLATTEN, "value"),
+               Output(ids.SHUTDOWN_FLATTEN, "label"),
                Input(ids.SHUTDOWN_BUTTON, "n_clicks"), Input(ids.SHUTDOWN_CANCEL, "n_clicks"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)
-def toggle_shutdown(_o: int, _c: int) -> bool:
-    return ctx.triggered_id == ids.SHUTDOWN_BUTTON
+def toggle_shutdown(_o: int, _c: int) -> tuple[bool, Any, Any]:
+    """Opening the dialog sets the flatten box from the parameter again (a version applied since the page loaded)."""
+    if ctx.triggered_id != ids.SHUTDOWN_BUTTON:
+        return False, no_update, no_update
+    on = _flatten_param()
+    return True, bool(on), shutdown_flatten_label(on)
 
 
 def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool | None,
@@ -198,21 +231,23 @@ def action_for(trigger: Any, kill_flatten: bool | None, shutdown_flatten: bool |
 @dash.callback(Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
                Output(ids.KILL_MODAL, "is_open", allow_duplicate=True),
                Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
+               Output(ids.REASON_INPUT, "value", allow_duplicate=True),
                Input(ids.KILL_CONFIRM, "n_clicks"), State(ids.KILL_FLATTEN, "value"),
                State(ids.REASON_INPUT, "value"),
                prevent_initial_call=True)
 @requires(Role.VIEWER)  # stopping never waits for more rights; flatten is re-checked (trader) in control.perform
 def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
     if not is_click(n):
-        return no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update
 
     result = run_control("halt", reason=text_or_default(reason, "halt from the Trading page"), flatten=flatten is True)
-    return action_alert(result), False, {}
+    return action_alert(result), False, {}, reason_after(result)  # an accepted action empties the Reason box
 
 
 @dash.callback(Output(ids.ACTION_RESULT, "children"),
                Output(ids.SHUTDOWN_MODAL, "is_open", allow_duplicate=True),
                Output(ids.FINGERPRINTS, "data", allow_duplicate=True),
+               Output(ids.REASON_INPUT, "value", allow_duplicate=True),
                Input(ids.SHUTDOWN_CONFIRM, "n_clicks"),
                Input(ORDERS.buttons(), "n_clicks"),
                State(ids.SHUTDOWN_FLATTEN, "value"), State(ids.REASON_INPUT, "value"), State(ORDERS.keys(), "children"),
@@ -221,14 +256,15 @@ def run_kill_switch(n: int | None, flatten: bool | None, reason: str | None):
 def run_action(*args: Any):
     shutdown_flatten, reason = args[-3], args[-2]
     if not triggered_by_click(ctx.triggered):
-        return no_update, no_update, no_update  # a cancel button appearing, or a forged value: not a click
+        return no_update, no_update, no_update, no_update  # a cancel button appearing, or a forged value: not a click
     spec = action_for(ctx.triggered_id, None, shutdown_flatten is True, ctx.states_list[-1])
     if spec is None or spec["action"] in ("pause", "resume"):  # those are webapp/trading_lift.py's
-        return no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update
 
     action = spec.pop("action")
     result = run_control(action, reason=text_or_default(reason, f"{action} from the Trading page"), **spec)
-    return action_alert(result, spec.get("order_id")), False, {}  # {}: redraw every section on the next tick
+    # {}: redraw every section on the next tick; an accepted action empties the Reason box
+    return action_alert(result, spec.get("order_id")), False, {}, reason_after(result)
 
 
 # ---- close position (a confirm dialog, then one market order through the gateway) ---------------------

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import dash_bootstrap_components as dbc
+from dash import no_update
 
 from components.cards import state_label
 from components.ids import trading as ids
@@ -49,13 +50,19 @@ def web_roles() -> set[str]:
 
 
 def run_control(action: str, reason: str = "", flatten: bool = False, order_id: int | str | None = None,
-                lift_halt: bool = False) -> control.ControlResult:
-    """lift_halt: the trader confirmed that a pause or resume takes trading out of HALTED (the dialog); without
-    it control.perform refuses to leave HALTED, so one click can never lift a halt."""
+                lift_halt: bool | str = False) -> control.ControlResult:
+    """lift_halt: the token of the halt the trader confirmed lifting in the dialog (HaltInfo.token); without it
+    control.perform refuses to leave a halt, so one click can never lift one, and with it only that halt."""
     result = control.perform(get_context(), web_actor(), action, reason=reason, flatten=flatten, order_id=order_id,
                              handoff_s=HANDOFF_S, roles=web_roles(), wait_s=RESULT_WAIT_S, lift_halt=lift_halt)
     return WebControlResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)},
                             note="" if _forget_live_reads() else CACHE_NOTE)
+
+
+def reason_after(result: control.ControlResult) -> Any:
+    """The Reason box after an action: emptied once the action was accepted (its reason is recorded; the next
+    action must not be audited with it), kept after a refusal so the trader can press again."""
+    return "" if result.ok else no_update
 
 
 def _forget_live_reads() -> bool:

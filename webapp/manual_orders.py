@@ -150,8 +150,11 @@ def not_tradable(ctx: Any, symbol: str) -> str | None:
                                               instruments.index_is_tradable(ctx))
 
 
-def suggest_ticket_size(symbol: str | None, side: str | None) -> tuple[int | None, str]:
-    """The shared sizing's answer for the ticket (ATR risk, Kelly cap, regime bias, every gateway limit, cash)."""
+def suggest_ticket_size(symbol: Any, side: Any) -> tuple[int | None, str]:
+    """The shared sizing's answer for the ticket (ATR risk, Kelly cap, regime bias, every gateway limit, cash).
+    A forged symbol that is not text (a list, a number) is named, not failed on."""
+    if symbol is not None and not isinstance(symbol, str):
+        return None, "The Symbol box must hold text (a ticker such as AAPL); enter the symbol again to size."
     sym = (symbol or "").strip().upper()
     if not sym:
         return None, "Enter a symbol to size."

@@ -25,6 +25,7 @@ from webapp import slot_rows, trading_queries
 from webapp.auth.access import requires
 from webapp.form_ids import FormIdError, parse_id
 from webapp.trading_positions import can_close as can_cancel  # a trader's controls go together
+from webapp.trading_positions import quantity
 from webapp.wiring import Callbacks
 
 callbacks = Callbacks()
@@ -35,9 +36,11 @@ def shape_store() -> dcc.Store:
 
 
 def current_rows() -> dict[str, Cells]:
-    """The open orders' cells by order id, from the Trading page's shared section read (newest first)."""
+    """The open orders' cells by order id, from the Trading page's shared section read (newest first), with the true
+    quantities (a fractional order's 0.4 is not "0")."""
     data, _prints = trading_queries.sections()
-    return {str(o["id"]): order_cells(o) for o in data["orders"]}
+    return {str(o["id"]): {**order_cells(o), "qty": (quantity(o["qty"]), ""),
+                           "filled_qty": (quantity(o.get("filled_qty")), "")} for o in data["orders"]}
 
 
 def clicked_order(key_states: Any, trigger: Any) -> int | None:

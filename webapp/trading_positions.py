@@ -15,6 +15,7 @@ callback reads which position a slot showed with `clicked_symbol`.
 """
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dash import Input, Output, State, dcc
@@ -40,10 +41,24 @@ def shape_store() -> dcc.Store:
     return dcc.Store(id=ids.POSITIONS_SHAPE, data=None)
 
 
+def quantity(value: Any) -> str:
+    """A share quantity with the decimals it has: a fractional position (Alpaca keeps them) of 0.4 reads 0.4, not
+    "0" as a whole-share format rounds it; thousands separated, PostgreSQL's trailing zeros dropped (100.0 reads 100).
+    A dash when unknown."""
+    try:
+        number = Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        return "—"
+    return f"{number.normalize() + 0:,f}"  # + 0: 1E+2 back to 100, -0 to 0
+
+
 def current_rows() -> dict[str, Cells]:
-    """The positions' cells by symbol, from the Trading page's shared section read (one store read per cache period)."""
+    """The positions' cells by symbol, from the Trading page's shared section read (one store read per cache period),
+    with the true quantity (quantity())."""
     data, _prints = trading_queries.sections()
-    return {str(p["symbol"]): position_cells(p) for p in data["positions"]}
+    return {str(p["symbol"]): {**position_cells(p), "qty": (quantity(p["qty"]), "")} for p in data["positions"]}
 
 
 def clicked_symbol(key_states: Any, trigger: Any) -> str | None:

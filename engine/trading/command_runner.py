@@ -99,12 +99,16 @@ def process_pending_commands(ctx: ControlContext, on_shutdown: Callable[[], None
 
 
 def on_engine_start(ctx: ControlContext) -> TradingState:
-    """At engine start: a shutdown interrupted half-way is finished (SHUTTING_DOWN -> STOPPED).
-    Every other state is kept as saved: STOPPED stays STOPPED until an operator resumes."""
+    """At engine start: a shutdown interrupted half-way is finished (SHUTTING_DOWN -> STOPPED), and a shutdown
+    left pending for the engine before this one is closed unrun (run now, it would stop this engine at once).
+    Every other state is kept as saved: STOPPED stays STOPPED until an operator resumes; a shutdown that began
+    HALTED keeps its halt (state.halt_in_force), so leaving it still asks to lift the halt."""
     now = ctx.clock.now()
     with ctx.store.write() as s:
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py)
         trading_state.ensure_state(s, now)
+        commands.close_pending(s, now, Action.SHUTDOWN.value, "not run: the engine it was left for stopped before "
+                               "picking it up; this engine started later and keeps the saved trading state")
         snap = trading_state.current(s, lock=True)
         if snap.state is TradingState.SHUTTING_DOWN:
             snap = trading_state.change(s, now, TradingState.STOPPED, "system:startup",

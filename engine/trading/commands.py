@@ -125,6 +125,22 @@ def lift_blocker(session: Session, now: datetime, within_s: float = 600.0) -> Co
         CommandRow.created_at >= now - timedelta(seconds=within_s)).order_by(CommandRow.id)).first()
 
 
+def close_pending(session: Session, now: datetime, kind: str, message: str, keep_id: int | None = None) -> int:
+    """Fail every pending command of `kind` (but `keep_id`) with `message`: a shutdown left for an engine that is
+    gone, or superseded by a newer one, must never be picked up later by a new engine (which would then exit)."""
+    rows = list(session.scalars(select(CommandRow).where(CommandRow.status == PENDING, CommandRow.kind == kind,
+                                                         CommandRow.id != (keep_id or 0))))
+    for row in rows:
+        row.result = {**(row.result or {}), "message": message}
+        row.status, row.finished_at = FAILED, now
+    return len(rows)
+
+
+def supersede_pending(session: Session, now: datetime, kind: str, by_id: int) -> int:
+    return close_pending(session, now, kind, f"superseded by {kind} #{by_id}, recorded later; that one runs instead",
+                         keep_id=by_id)
+
+
 def status_of(store: Store, command_id: int) -> str | None:
     with store.read() as s:
         return s.scalar(select(CommandRow.status).where(CommandRow.id == command_id))

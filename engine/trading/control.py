@@ -29,6 +29,7 @@ from engine.trading import commands
 from engine.trading import state as trading_state
 from engine.trading.command_runner import audit_outcome, execute_command
 from engine.trading.commands import StepResult
+from engine.trading.control_lift import LIFT_HALT_WORDS, HaltNotLiftedError, check_lift  # noqa: F401 - re-exported
 from engine.trading.control_results import load_result
 from engine.trading.control_steps import flatten_on_shutdown
 from engine.trading.control_types import (  # noqa: F401 - re-exported: callers import them from here
@@ -57,21 +58,17 @@ class StateLockedError(Exception):
     """The trading state could not be locked, even after terminating the sessions holding it."""
 
 
-class HaltNotLiftedError(Exception):
-    """Pause or resume found trading HALTED, but the caller had not confirmed lifting the halt, or the halt's
-    own steps (or a flatten) are still running."""
-
-
 # What a command the web or CLI waits on may be taken over when the engine that claimed it froze: the moves
 # that only tighten (each step idempotent). A resume, a shutdown or a single cancel is left to be pressed again.
 TAKE_OVER: frozenset[Action] = frozenset({Action.HALT, Action.PAUSE, Action.FLATTEN})
 
 
-# What leaving HALTED means, in the words the confirm dialog and the refusal use.
-LIFT_HALT_WORDS: dict[Action, str] = {
-    Action.PAUSE: "Trading is HALTED. Pause entries lifts the halt: the engine may send exits again.",
-    Action.RESUME: "Trading is HALTED. Resume lifts the halt: the engine trades again.",
-}
+# A shutdown is the engine's to run while it beats: the web that ran it would stop its own objects (broker, logs)
+# and set STOPPED while the engine kept running with its lease. It is left pending for the engine (which stops
+# after it), and run here only once the engine's heartbeat is stale.
+ENGINE_RUNS: frozenset[Action] = frozenset({Action.SHUTDOWN})
+WAITING_FOR_ENGINE = ("the engine has not picked it up yet: it is alive but busy, and runs the steps and then stops "
+                      "when it does. No new orders go out meanwhile; the steps update live on the Trading page")
 
 
 def _refuse(ctx: ControlContext, actor: str, action: Action, args: dict[str, Any], message: str) -> ControlResult:
@@ -99,7 +96,7 @@ def perform(
     wait_s: float = 0.0,
     stale_after_s: float = commands.HEARTBEAT_STALE_S,
     roles: Collection[str] | None = None,
-    lift_halt: bool = True,
+    lift_halt: bool | str = True,
 ) -> ControlResult:
     """Run one control action for `actor` and return its recorded outcome.
 
@@ -108,8 +105,11 @@ def perform(
     stale or it has not claimed the command within `handoff_s`. `wait_s` waits for a handed-off
     command to finish (the CLI uses it; the web shows progress instead).
 
-    lift_halt=False: a pause or resume that finds trading HALTED (checked under the state lock) is refused
-    and nothing changes; the web passes it unless the trader confirmed lifting the halt in a dialog.
+    lift_halt=False: a pause or resume that finds a halt in force (trading HALTED, or STOPPED by a shutdown that
+    began HALTED; checked under the state lock) is refused and nothing changes; the web passes it unless the
+    trader confirmed lifting the halt in a dialog, and then passes the halt's token (HaltInfo.token): a
+    different halt in force is refused too (control_lift.check_lift). True lifts any halt (the CLI).
+    A shutdown is never taken over from a live engine (ENGINE_RUNS).
     """
     act = parse_action(action)
     args: dict[str, Any] = {"reason": reason.strip() or f"{act.value} by {actor}"}
@@ -150,13 +150,9 @@ def perform(
     try:
         status, command_id = _record_request(ctx, actor, act, args, names, target, run_here, executor, now,
                                              lift_halt)
-    except HaltNotLiftedError as exc:
-        return _refuse(ctx, actor, act, args, str(exc))
     except trading_state.IllegalTransition as exc:
         return _refuse(ctx, actor, act, args, f"{act.value} refused: {exc}")
-    except LookupError as exc:
-        return _refuse(ctx, actor, act, args, str(exc))
-    except StateLockedError as exc:
+    except (HaltNotLiftedError, LookupError, StateLockedError) as exc:
         return _refuse(ctx, actor, act, args, str(exc))
     except DBAPIError as exc:  # the store refused the write itself (locked or unreachable): nothing can be recorded
         message = (f"{act.value} not recorded: the database refused the write ({str(exc.orig).strip()}). Nothing was "
@@ -173,12 +169,15 @@ def perform(
         deadline = time.monotonic() + handoff_s
         while time.monotonic() < deadline and commands.status_of(ctx.store, command_id) == commands.PENDING:
             time.sleep(0.02)
-        if commands.claim(ctx.store, command_id, ctx.clock.now(), commands.process_label() + " (engine did not answer)"):
+        if _may_take(ctx, act, stale_after_s) and commands.claim(
+                ctx.store, command_id, ctx.clock.now(), commands.process_label() + " (engine did not answer)"):
             execute_command(ctx, command_id, act, args, actor)
     if wait_s > 0:
         _wait(ctx, command_id, act, args, actor, wait_s, stale_after_s)
     result = load_result(ctx.store, command_id)
     assert result is not None
+    if act in ENGINE_RUNS and result.status == commands.PENDING:
+        return dataclasses.replace(result, message=WAITING_FOR_ENGINE)
     if wait_s > 0 and not result.finished and result.executor.endswith("(engine)"):
         with ctx.store.read() as s:
             stale = not commands.engine_alive(s, ctx.clock.now(), stale_after_s)
@@ -189,15 +188,28 @@ def perform(
     return result
 
 
+def _may_take(ctx: ControlContext, act: Action, stale_after_s: float) -> bool:
+    """Whether this process may run a command a live engine has not claimed yet (not a shutdown: ENGINE_RUNS)."""
+    if act not in ENGINE_RUNS:
+        return True
+    with ctx.store.read() as s:
+        return not commands.engine_alive(s, ctx.clock.now(), stale_after_s)
+
+
 def _wait(ctx: ControlContext, command_id: int, act: Action, args: dict[str, Any], actor: str, wait_s: float,
           stale_after_s: float) -> None:
     """Wait (bounded) for a handed-off command; if the engine running it stops beating, take it over here
     (TAKE_OVER kinds) or say plainly that it is stuck, so a kill switch never reads "running" while undone."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if commands.status_of(ctx.store, command_id) not in (commands.PENDING, commands.RUNNING):
+        status = commands.status_of(ctx.store, command_id)
+        if status not in (commands.PENDING, commands.RUNNING):
             return
         here = commands.process_label()
+        if status == commands.PENDING and act in ENGINE_RUNS and _may_take(ctx, act, stale_after_s) and commands.claim(
+                ctx.store, command_id, ctx.clock.now(), here + " (the engine stopped beating before it began)"):
+            execute_command(ctx, command_id, act, args, actor)
+            return
         frozen = commands.take_over(ctx.store, command_id, ctx.clock.now(), here, stale_after_s) \
             if act in TAKE_OVER else None
         if frozen is not None:
@@ -213,7 +225,7 @@ def _wait(ctx: ControlContext, command_id: int, act: Action, args: dict[str, Any
 
 def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
                     target: TradingState | None, run_here: bool, executor: str, now: datetime,
-                    lift_halt: bool = True) -> tuple[str, int]:
+                    lift_halt: bool | str = True) -> tuple[str, int]:
     """Commit the state change (if any), the audit entry and the command row; return (status, id).
 
     On PostgreSQL the state row lock is awaited at most STATE_LOCK_TIMEOUT_MS: a session frozen while
@@ -246,7 +258,7 @@ def _record_request(ctx: ControlContext, actor: str, act: Action, args: dict[str
 
 def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dict[str, Any], names: list[str],
                          target: TradingState | None, run_here: bool, executor: str, now: datetime,
-                         freed: str = "", lift_halt: bool = True) -> tuple[str, int]:
+                         freed: str = "", lift_halt: bool | str = True) -> tuple[str, int]:
     with ctx.store.write() as s:
         pg_locks.set_lock_timeout(s, STATE_LOCK_TIMEOUT_MS)
         check_fence(s, ctx)  # fenced: an engine writes only under the lease it holds (engine/lease.py); the web and the CLI have no fence
@@ -255,16 +267,9 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
         if target is not None and not (act is Action.SHUTDOWN and trading_state.current(s).state is TradingState.STOPPED):
             t0 = time.perf_counter()
             frm = trading_state.current(s, lock=True).state
-            if frm is TradingState.HALTED and act in LIFT_HALT_WORDS and not lift_halt:
-                raise HaltNotLiftedError(
-                    f"{act.value} refused, nothing changed: {LIFT_HALT_WORDS[act]} Leaving HALTED must be "
-                    "confirmed: press the button again and confirm in the dialog")
-            busy = commands.lift_blocker(s, now) if frm is TradingState.HALTED and act in LIFT_HALT_WORDS else None
-            if busy is not None:
-                raise HaltNotLiftedError(
-                    f"{act.value} refused, nothing changed: the {busy.kind} #{busy.id} by {busy.actor} is still "
-                    f"{busy.status} (cancelling or closing positions); trading stays HALTED. Wait until its steps "
-                    "finish on the Trading page, then lift the halt")
+            if (lifted := check_lift(s, now, act, frm, lift_halt)) is not None:  # audited with the command
+                args["lifted_halt"] = {"change_id": lifted.token, "reason": lifted.reason, "by": lifted.actor,
+                                       "at": lifted.at.isoformat(), "state": lifted.state.value}
             snap = trading_state.change(s, now, target, actor, args["reason"])
             moved = (f"{frm} → {snap.state}" if frm is not snap.state else f"already {frm}") + freed
             steps.append(StepResult(names[0], commands.STEP_DONE, moved, now.isoformat(),
@@ -277,6 +282,8 @@ def _record_request_once(ctx: ControlContext, actor: str, act: Action, args: dic
         audit.record(s, now, actor, f"control.{act.value}", target=args.get("order_id", target or ""),
                      details={**args, "executor": executor or "engine"}, outcome="requested")
         row = commands.create(s, now, actor, act.value, args, steps, status, executor)
+        if act is Action.SHUTDOWN:  # an older one still waiting for an engine is this one now (never run twice)
+            commands.supersede_pending(s, now, act.value, row.id)
         if target is not None:  # the state this command set: its result reports that one (control_results)
             row.result = {**(row.result or {}), "state": trading_state.current(s).state.value}
         command_id = row.id

@@ -1,7 +1,8 @@
 """The trading state machine, persisted in the store (table trading_state, id = 1).
 
 ACTIVE -> REDUCING (no new exposure) -> HALTED (no orders but an operator's audited flatten)
--> SHUTTING_DOWN -> STOPPED. Back to ACTIVE only by an explicit operator action.
+-> SHUTTING_DOWN -> STOPPED. Back to ACTIVE only by an explicit operator action. A shutdown that began HALTED
+keeps the halt (halt_in_force): leaving that STOPPED lifts the halt and needs the same confirmation.
 Every change is written with its audit event in the caller's transaction.
 """
 from __future__ import annotations
@@ -57,6 +58,25 @@ class StateSnapshot:
     previous_state: TradingState | None
 
 
+@dataclass(frozen=True, slots=True)
+class HaltInfo:
+    """The halt in force: trading HALTED, or a graceful shutdown (SHUTTING_DOWN, STOPPED) that began HALTED.
+
+    A shutdown keeps the halt, so a restart never turns it into a plain STOPPED that one Resume click lifts.
+    `token` is the id of the state change that set HALTED: a "Lift the halt?" dialog carries it, so its
+    confirm lifts only the halt it showed."""
+
+    token: str
+    reason: str
+    actor: str
+    at: datetime
+    state: TradingState  # HALTED, or SHUTTING_DOWN / STOPPED with the halt kept
+
+    def describe(self) -> str:
+        """'"bad fills" (by web:trader, 2026-01-05 14:30:00 UTC)': what the dialog and the refusals name."""
+        return f'"{self.reason}" (by {self.actor}, {self.at:%Y-%m-%d %H:%M:%S} UTC)'
+
+
 # Built once: the state is read several times a cycle, and building the statement cost more than running it.
 _ROW = select(TradingStateRow).where(TradingStateRow.id == 1)
 _ROW_LOCKED = _ROW.with_for_update()
@@ -106,6 +126,38 @@ def _snapshot(row: TradingStateRow) -> StateSnapshot:
     )
 
 
+def halt_in_force(session: Session) -> HaltInfo | None:
+    """The halt trading is under (HaltInfo), read from the state row and its newest changes; None when none is.
+
+    A shutdown that began HALTED keeps the halt: HALTED -> SHUTTING_DOWN (-> STOPPED) still names it, so the
+    banner, the lift dialog and control.perform treat the STOPPED that follows as halted."""
+    row = _row(session, lock=False)
+    if row is None or row.state not in (TradingState.HALTED, TradingState.SHUTTING_DOWN, TradingState.STOPPED):
+        return None
+    state = TradingState(row.state)
+    changes = list(session.scalars(select(TradingStateChange).order_by(TradingStateChange.id.desc()).limit(3)))
+    if state is TradingState.HALTED:
+        newest = changes[0] if changes and changes[0].to_state == state else None
+        token = str(newest.id) if newest is not None else f"at {row.changed_at.isoformat()}"
+        return HaltInfo(token, row.reason, row.changed_by, row.changed_at, state)
+    path = [(c.from_state, c.to_state) for c in changes]
+    wanted = [(TradingState.HALTED, TradingState.SHUTTING_DOWN)]
+    if state is TradingState.STOPPED:
+        wanted.insert(0, (TradingState.SHUTTING_DOWN, TradingState.STOPPED))
+    if path[:len(wanted)] != wanted or len(changes) <= len(wanted) or changes[len(wanted)].to_state != TradingState.HALTED:
+        return None
+    halt = changes[len(wanted)]
+    return HaltInfo(str(halt.id), halt.reason, halt.actor, halt.ts, state)
+
+
+def _kept_words(session: Session, to: TradingState) -> str:
+    """What a shutdown's state change adds to its reason when it began HALTED: the halt stays, by name."""
+    if to not in (TradingState.SHUTTING_DOWN, TradingState.STOPPED):
+        return ""
+    halt = halt_in_force(session)
+    return "" if halt is None else f"; the halt stays: {halt.describe()}; Resume asks to lift it"
+
+
 def change(session: Session, now: datetime, to: TradingState, actor: str, reason: str) -> StateSnapshot:
     """Move to `to`, recording who, when, why and from which state; refuse illegal moves."""
     if not reason.strip():
@@ -120,6 +172,7 @@ def change(session: Session, now: datetime, to: TradingState, actor: str, reason
         raise IllegalTransition(f"cannot go from {frm} to {to}; allowed: {', '.join(sorted(ALLOWED[frm]))}")
     if (frm, to) in OPERATOR_ONLY and actor.startswith(SYSTEM_ACTOR_PREFIX):
         raise IllegalTransition(f"{frm} -> {to} needs an operator; automatic triggers may only tighten")
+    reason += _kept_words(session, to)
     row.previous_state, row.state, row.reason, row.changed_by, row.changed_at = frm.value, to.value, reason, actor, now
     session.add(TradingStateChange(ts=now, from_state=frm.value, to_state=to.value, actor=actor, reason=reason))
     audit.record(session, now, actor, "trading_state.change", target=to.value,

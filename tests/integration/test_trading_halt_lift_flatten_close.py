@@ -175,6 +175,7 @@ def test_pause_or_resume_from_halted_opens_the_dialog_and_only_its_confirm_lifts
     assert state_of(store_of(web_app)) is TradingState.HALTED
     beat(store_of(web_app), utcnow())
     done = response_of(wr.call(trader, confirm, {"trading-lift-confirm.n_clicks": 1, "trading-lift-action.data": action,
+                                                 "trading-lift-halt.data": out["trading-lift-halt"]["data"],
                                                  "trading-reason-input.value": "calm again"},
                                trigger="trading-lift-confirm.n_clicks"))
     assert done["trading-lift-modal"]["is_open"] is False
