@@ -3,7 +3,8 @@
 build_planner resolves a preset's enabled modules from the registries once (cheap: no data is
 touched); Planner.plan runs the pipeline on one PortfolioState. The best non-relaxed sequence is
 the plan; "what if" (relaxed) sequences only appear among the runner-ups, labelled. A preset with a
-turnover anchor (engine.planner.turnover_anchor) chooses only among plans within its anchor's turnover.
+turnover anchor (engine.planner.turnover_anchor) chooses only among plans within its anchor's turnover; a tuned
+preset's anchor is tuned the same way (same sliders and overrides), so the order holds at equal tuning.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from engine.planner.preset import PlannerPreset
 from engine.planner.registry import CALCULATORS, FILTERS, PATTERNS, SEQUENCES, Registry
 from engine.planner.scoring import end_weights, monte_carlo, score_many
 from engine.planner.simulate import Costs, SimResult, gross_of, relax, reserve_floor, simulate
-from engine.planner.turnover_anchor import Bounds, Plans, anchor_names, anchor_preset, bounds
+from engine.planner.turnover_anchor import Bounds, Plans, anchor_names, anchor_preset, bounds, own_limits
 from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
 
 ORDER = {"calculators": preset_schema.CALCULATORS, "patterns": preset_schema.PATTERNS,
@@ -136,7 +137,7 @@ class Planner:
         for r in top:
             mc = monte_carlo(r.sim, ctx, rng)
             r.parts.update(mc)
-            r.parts["total"] += ctx.p("scoring.return_weight") * 0.5 * (mc["mc_return"] - r.parts["return"]) \
+            r.parts["total"] += ctx.p("scoring.return_weight") * 0.5 * (mc["mc_return"] - r.parts.get("scored_return", r.parts["return"])) \
                 - ctx.p("scoring.risk_weight") * 0.5 * mc["mc_cvar"]
         top.sort(key=lambda r: -r.parts["total"])  # stable: a tie keeps the earlier rank
         for i, r in zip(places, top, strict=True):
@@ -145,7 +146,10 @@ class Planner:
     def plan(self, state: PortfolioState, preset_reason: str = "") -> PlanResult:
         started = time.perf_counter()
         ctx = build_context(state, self.preset.params)
-        limits = bounds(self.anchors, state)
+        committed = committed_of(state)
+        keep = reserve_floor(ctx.p("targets.cash_reserve"), ctx.equity, state.cash - committed)
+        limits = own_limits(bounds(self.anchors, state), state, ctx.p("sequences.max_turnover") * ctx.equity, keep,
+                            committed)
         seqs = self.sequences(ctx, self.candidates(ctx))
         ranked = self.evaluate(ctx, seqs, limits)
         plans = [r for r in ranked if r.seq.relaxed is None]  # "hold" is never relaxed
@@ -185,7 +189,9 @@ def build_planner(preset: PlannerPreset) -> Planner | BucketPlanner:
     """A planner for the preset (the bucket planner when the preset splits the portfolio)."""
     if preset.buckets:
         return BucketPlanner.build(preset, build_planner)
-    anchors: dict[str, tuple[str, Plans]] = {
-        kind: (name, build_planner(anchor_preset(name))) for kind, name in anchor_names(preset.params).items()}
+    anchors: dict[str, tuple[str, Plans]] = {}
+    for kind, name in anchor_names(preset.params).items():  # tuned alike: turnover_anchor's docstring says why
+        anchor = anchor_preset(name, preset)
+        anchors[kind] = (anchor.name, build_planner(anchor))
     return Planner(preset, _enabled(CALCULATORS, preset), _enabled(PATTERNS, preset),
                    _enabled(SEQUENCES, preset), _enabled(FILTERS, preset), anchors)

@@ -7,11 +7,15 @@ each slider, and tests check that each moved parameter is read by the planner.
 hold_duration sets the per-plan turnover budget (sequences.max_turnover: conservative 0.15, default 0.4,
 aggressive 0.55 of equity). A budget is a ceiling, not an order: the order of the built-in presets'
 turnover on one portfolio is guaranteed by their `[turnover]` anchors (engine/planner/turnover_anchor.py).
+It no longer moves the trend's slow window (calculators.trend.slow_window, 20 -> 150 before): a faster trend reads
+weaker, fewer names passed the trend threshold into the targets, and "trade freely" traded least. Each slider moves
+the plan the way its label says: more risk appetite never less exposure, more spread never fewer names, a shorter
+hold never less turnover (tests/unit/test_planner_slider_monotone.py).
 
 | slider             | 0 means                         | 1 means                               |
 |--------------------|---------------------------------|---------------------------------------|
 | risk_appetite      | weigh risk heavily, hold cash   | weigh return, concentrate, no reserve |
-| hold_duration      | trade freely, fast trend        | long minimum hold, slow trend         |
+| hold_duration      | trade freely                    | long minimum hold, less per plan      |
 | entry_style        | buy dips (average down early)   | buy strength (only strong trends)     |
 | position_spread    | few names, correlated allowed   | many names, diversity enforced        |
 | profit_taking      | let winners run                 | take profits early, sell all          |
@@ -44,7 +48,6 @@ MAPPING: dict[str, dict[str, tuple[float, float]]] = {
         "filters.eligibility.min_hold_days": (0, 60),
         "filters.eligibility.cooldown_days": (0, 20),
         "filters.recently_traded.days": (0, 30),
-        "calculators.trend.slow_window": (20, 150),
         "scoring.cost_weight": (0.5, 3.0),
         "sequences.max_turnover": (0.6, 0.1),
     },
@@ -72,7 +75,7 @@ MAPPING: dict[str, dict[str, tuple[float, float]]] = {
 _HELP = {
     "risk_appetite": ("Risk appetite", "Low: weigh risk (CVaR, volatility) heavily and keep a cash reserve. "
                       "High: weigh expected return, allow larger positions and longer plans."),
-    "hold_duration": ("Hold duration", "Low: trade freely. High: longer minimum hold and cooldown, slower trend, "
+    "hold_duration": ("Hold duration", "Low: trade freely. High: longer minimum hold and cooldown, "
                       "costs weigh more, less traded per plan."),
     "entry_style": ("Entry style", "Low: buy dips early (averaging down). High: buy only strong trends."),
     "position_spread": ("Position spread", "Low: few concentrated names. High: many names, correlated buys "

@@ -8,7 +8,18 @@ the same inputs first and caps its own plan's traded notional at that plan's (ev
 with the cap, later steps cut, and only candidates within it may be chosen; "hold" always is);
 `at_least = "default"` adds default's plan, exactly as planned, to its candidates and chooses among those
 that trade at least as much (that plan always does). The anchor is planned without its own anchors, so
-anchors never recurse; a custom preset based on a built-in keeps the built-in's anchor.
+anchors never recurse.
+
+A tuned preset is compared with the anchor tuned the same way. The order is a promise at equal tuning: a preset
+composed from a built-in (the Planner page's sliders and overrides, a stored user preset) keeps its base's anchor,
+but the anchor is then planned with the tuned preset's slider positions and with every parameter the tuning changed
+from the base (the overrides and switches; turnover.* aside): Aggressive tuned with sliders S and overrides O trades
+at least Default tuned with S and O, Conservative with S and O at most that. Planned against Default as shipped, an
+Aggressive with every slider at the cautious end still offered Default's full plan (past its own max weight and
+turnover budget), and a bold Conservative stayed capped at it. A preset as shipped (only turnover.* changed) is
+compared with the anchor as shipped; a preset file not composed from a built-in with the anchor at its slider
+positions (its own explicit keys are its identity, as a built-in's are). An at_least anchor's plan must also fit
+this preset's own turnover budget and cash reserve (own_limits), else the floor is not applied and a note says why.
 """
 from __future__ import annotations
 
@@ -17,8 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from engine.planner.preset import PlannerPreset, load_preset
+from engine.planner.preset import BUILT_IN_PRESETS, PlannerPreset, compose_preset, load_preset
 from engine.planner.simulate import SimResult
+from engine.planner.sliders import apply_sliders
 from engine.planner.types import SELL, PlanResult, PlanStep, PortfolioState
 
 KINDS = ("at_most", "at_least")
@@ -44,10 +56,34 @@ def anchor_names(params: Mapping[str, object]) -> dict[str, str]:
             if str(params.get(f"turnover.{k}", "none")) != "none"}
 
 
-def anchor_preset(name: str) -> PlannerPreset:
-    """The built-in preset an anchor names, with its own anchors switched off."""
+def _untouched(params: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in params.items() if not k.startswith("turnover.")}
+
+
+def tuning(preset: PlannerPreset) -> dict[str, object] | None:
+    """The overrides that make `preset` differ from its built-in base at its slider positions (turnover.* aside),
+    or None when it is that built-in as shipped. A preset file not composed from a built-in: {} (no overrides)."""
+    base = preset.base or preset.name
+    if base not in BUILT_IN_PRESETS:
+        return {}
+    shipped = load_preset(base)
+    if preset.sliders == shipped.sliders and _untouched(preset.params) == _untouched(shipped.params):
+        return None
+    slid = apply_sliders(shipped.params, preset.sliders)
+    return {k: v for k, v in _untouched(preset.params).items() if slid.get(k) != v}
+
+
+def anchor_preset(name: str, tuned: PlannerPreset | None = None) -> PlannerPreset:
+    """The built-in preset an anchor names, with its own anchors switched off; tuned the way `tuned` is (its
+    slider positions and the overrides `tuning` finds) unless `tuned` is None or a built-in as shipped."""
     p = load_preset(name)
-    return replace(p, params={**p.params, **{f"turnover.{k}": "none" for k in KINDS}})
+    p = replace(p, params={**p.params, **{f"turnover.{k}": "none" for k in KINDS}})
+    overrides = tuning(tuned) if tuned is not None else None
+    if tuned is None or overrides is None or not (overrides or tuned.sliders):
+        return p
+    # stored=True: the tuned preset's own values were checked when it was composed (an old stored "fixed" method
+    # is refused by the planning, as for the preset itself)
+    return compose_preset(p, tuned.sliders, overrides, name=f"tuned {name}", stored=True)
 
 
 def as_sim(result: PlanResult, state: PortfolioState) -> SimResult:
@@ -81,11 +117,42 @@ def bounds(anchors: Mapping[str, tuple[str, Plans]], state: PortfolioState) -> B
     if "at_most" in anchors:
         name, planner = anchors["at_most"]
         high = traded(planner.plan(state).steps)
-        out = replace(out, high=high, notes=(f"turnover at most {name}'s plan on this portfolio ({high:,.2f})",))
+        out = replace(out, high=high, notes=(f"turnover at most {name}'s plan on this portfolio ({high:,.2f}){_alike(name)}",))
     if "at_least" in anchors:
         name, planner = anchors["at_least"]
         result = planner.plan(state)
         low = traded(result.steps)
         out = replace(out, low=low, candidate=as_sim(result, state), candidate_label=f"{name}'s plan: {result.label}",
-                      notes=(*out.notes, f"turnover at least {name}'s plan on this portfolio ({low:,.2f})"))
+                      notes=(*out.notes, f"turnover at least {name}'s plan on this portfolio ({low:,.2f}){_alike(name)}"))
     return out
+
+
+def _not_short(state: PortfolioState, symbol: str) -> bool:
+    """A buy of `symbol` opens exposure (the reserve holds it back) unless it covers a short."""
+    held = state.positions.get(symbol)
+    return held is None or held.qty >= 0
+
+
+def _alike(name: str) -> str:
+    return f" ({name.removeprefix('tuned ')} with the same sliders and overrides)" if name.startswith("tuned ") else ""
+
+
+def own_limits(out: Bounds, state: PortfolioState, budget: float, keep: float, committed: float) -> Bounds:
+    """`out` without its floor when the at_least anchor's plan breaks this preset's own limits: it trades more than
+    this preset's turnover budget (currency), or its buys leave less free cash than this preset's reserve `keep`
+    (committed: the cash open buys claimed, in the plan's cash but not free). Tuned alike, the anchor has the same
+    limits; one named by an override (default with at_least = aggressive) may not."""
+    plan = out.candidate
+    if plan is None:
+        return out
+    why = []
+    if (t := traded(plan.steps)) > budget + 0.01:
+        why.append(f"trades {t:,.2f}, above this preset's turnover budget {budget:,.2f}")
+    if any(s.side != SELL and _not_short(state, s.symbol) for s in plan.steps) and plan.cash - committed < keep - 0.01:
+        why.append(f"leaves {plan.cash - committed:,.2f} free cash, below this preset's reserve {keep:,.2f}")
+    if not why:
+        return out
+    name = out.candidate_label.split("'s plan", 1)[0]
+    notes = tuple(n for n in out.notes if not n.startswith("turnover at least"))
+    return replace(out, low=0.0, candidate=None, candidate_label="",
+                   notes=(*notes, f"turnover floor not applied: {name}'s plan " + " and ".join(why)))

@@ -100,7 +100,9 @@ def test_the_planner_reads_every_parameter_a_slider_moves() -> None:
 
 PLAN_CASES = {  # slider -> (seed, cash, positions); each with a bear regime so regime_sensitivity matters
     "risk_appetite": (1, 50_000.0, 30), "hold_duration": (1, 50_000.0, 30), "entry_style": (4, 50_000.0, 30),
-    "position_spread": (1, 50_000.0, 30), "profit_taking": (1, 50_000.0, 30),
+    # profit_taking on seed 2: on seed 1 the bear regime's targets hold less than the account, and since audit 24's
+    # scoring every position sells the same four names toward them (profit taking's winners are not among them)
+    "position_spread": (1, 50_000.0, 30), "profit_taking": (2, 50_000.0, 30),
     "regime_sensitivity": (1, 50_000.0, 30),
 }
 

@@ -97,7 +97,9 @@ def test_seed_4_without_cash_the_issue_case() -> None:
 
 def test_a_custom_anchor_bounds_the_plan_both_ways() -> None:
     """Default with at_most = conservative trades no more than conservative (its own anchor off); with
-    at_least = aggressive no less than aggressive (its own anchor off); both keep cash >= 0."""
+    at_least = aggressive no less than aggressive (its own anchor off); both keep cash >= 0. Without cash, so that
+    aggressive's plan fits default's own cash reserve (audit 24: an anchor's plan past the preset's own limits is
+    no floor; the next test)."""
     from engine.planner.preset import compose_preset
 
     state = portfolio_for_anchor()
@@ -114,6 +116,23 @@ def test_a_custom_anchor_bounds_the_plan_both_ways() -> None:
     assert any("turnover at least aggressive's plan" in n for n in high_plan.notes)
 
 
+def test_an_anchor_plan_that_spends_this_presets_cash_reserve_is_no_floor() -> None:
+    """Default with at_least = aggressive on seed 2 with 20,000 cash: aggressive's plan buys into default's 10% cash
+    reserve (aggressive keeps 2%), so it is not a candidate and not a floor; default's plan keeps its reserve (or the
+    starting cash, when lower) and a note says why."""
+    from engine.planner.preset import compose_preset
+    from engine.planner.synthetic import portfolio
+
+    state = portfolio(seed=2, cash=20_000.0)
+    plan = build_planner(compose_preset(load_preset("default"), {}, {"turnover.at_least": "aggressive"})).plan(state)
+    checked_turnover(plan, state)
+    closes = {str(c): float(state.history[c].iloc[-1]) for c in state.history.columns}
+    equity = state.cash + sum(h.qty * closes[s] for s, h in state.positions.items())
+    cash = state.cash + sum((s.notional - s.cost) if s.side == SELL else -(s.notional + s.cost) for s in plan.steps)
+    assert cash >= min(0.1 * equity, state.cash) - 0.01
+    assert any(n.startswith("turnover floor not applied: aggressive's plan leaves") for n in plan.notes), plan.notes
+
+
 def test_anchors_name_built_in_presets_only() -> None:
     from engine.planner.preset import PresetError, parse_preset
 
@@ -127,4 +146,4 @@ def test_anchors_name_built_in_presets_only() -> None:
 def portfolio_for_anchor() -> PortfolioState:
     from engine.planner.synthetic import portfolio
 
-    return portfolio(seed=2, cash=20_000.0)
+    return portfolio(seed=4, cash=0.0)
