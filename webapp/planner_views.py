@@ -66,7 +66,8 @@ def steps_table(plan: PlanResult, table_id: str) -> Any:
 
 # score parts that engine/planner/scoring.py gives in percent of equity (100 × a share); "total" is in score points
 PERCENT_PARTS = frozenset({"return", "risk", "volatility", "cvar", "drawdown", "diversification", "cost",
-                           "target_distance", "mc_return", "mc_cvar"})
+                           "target_distance", "mc_return", "mc_cvar", "exposure_gap", "shortfall", "scored_return",
+                           "scored_risk"})  # engine/planner/scoring.py gives these in percent of equity
 MAX_DECIMALS = 6
 
 
