@@ -12,4 +12,4 @@ def test_percent_parts_of_the_scoring_show_a_percent_sign(part: str) -> None:
 
 
 def test_the_total_is_a_plain_number() -> None:
-    assert score_value("total", 1.5) == "1.50"
+    assert score_value("total", 1.5) == "+1.50"  # signed, as the page shows the total
