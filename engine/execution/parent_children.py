@@ -16,7 +16,7 @@ from sqlalchemy import select
 from engine.protocols import ControlContext
 from engine.store.models import OrderRow, ParentChild
 from engine.trading.brokers.base import BrokerError, OrderStatus
-from engine.trading.orders import mark_canceled_in_store, record_broker_order
+from engine.trading.orders import NEVER_RECEIVED, mark_canceled_in_store, record_broker_order
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class ChildView:
     filled: Decimal
     status: OrderStatus
     created_at: datetime
+    never_sent: bool = False  # the sync found the broker never received it (or no order row): ended unfilled
 
 
 def children_of(session: Any, parent_ids: Sequence[int]) -> dict[int, list[ChildView]]:
@@ -38,14 +39,40 @@ def children_of(session: Any, parent_ids: Sequence[int]) -> dict[int, list[Child
         return out
     rows = session.execute(
         select(ParentChild.parent_id, ParentChild.seq, ParentChild.client_order_id, ParentChild.qty,
-               OrderRow.broker_order_id, OrderRow.filled_qty, OrderRow.status, ParentChild.created_at)
+               OrderRow.broker_order_id, OrderRow.filled_qty, OrderRow.status, ParentChild.created_at,
+               OrderRow.reject_reason)
         .join(OrderRow, OrderRow.client_order_id == ParentChild.client_order_id, isouter=True)
         .where(ParentChild.parent_id.in_(list(parent_ids))).order_by(ParentChild.seq))
-    for pid, seq, coid, qty, broker_id, filled, status, created in rows:
-        # a link without an order row: the crash window before the gateway recorded it; treated as never sent
+    for pid, seq, coid, qty, broker_id, filled, status, created, why in rows:
+        # a link without an order row (the crash window before the gateway recorded it), or a row the sync found the
+        # broker never received (a crash after the record, before the send): never sent, so ended unfilled, not a
+        # broker's refusal that would fail the parent (its rest goes in the next child)
+        never = status is None or (status == OrderStatus.REJECTED.value and not filled and _never_received(why))
         out[pid].append(ChildView(coid, broker_id, seq, qty, filled or Decimal(0),
-                                  OrderStatus(status) if status else OrderStatus.CANCELED, created))
+                                  OrderStatus.CANCELED if never else OrderStatus(status), created, never))
     return out
+
+
+def _never_received(reason: str | None) -> bool:
+    return (reason or "").startswith(NEVER_RECEIVED)
+
+
+def unsent_confirmed(ctx: ControlContext, kids: Sequence[ChildView]) -> bool:
+    """Before the rest of a never-received child goes in a new one: the broker, asked again by client order id,
+    still does not know it. The sync's "never received" is a guess the broker may overturn; one it now shows is
+    recorded (it counts again, whole) and no child goes this tick. False too when the broker cannot say."""
+    for kid in kids:
+        if not kid.never_sent:
+            continue
+        try:
+            found = ctx.broker.get_order_by_client_id(kid.client_order_id)
+        except BrokerError as exc:
+            log.warning("child %s: the broker not asked (%s); no new child this tick", kid.client_order_id, exc)
+            return False
+        if found is not None:
+            record_broker_order(ctx, found)
+            return False
+    return True
 
 
 def _cancel_at_broker(ctx: ControlContext, child: ChildView) -> str | None:

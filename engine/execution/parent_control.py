@@ -7,7 +7,7 @@ exposure (stop_entry_parents).
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -18,13 +18,16 @@ from engine.market.market_clock import market_clock_of
 from engine.protocols import ControlContext
 from engine.store.models import ParentOrder
 
-from .exit_cap import forget_exit
+from .exit_cap import exit_ids, forget_exit
 from .parent_children import cancel_child, children_of
-from .parents import reduces
+from .parents import may_reduce
 
 
 class ParentError(Exception):
     """The parent does not exist or is already finished; the message says which."""
+
+
+MAX_ID = 2**63 - 1  # the widest id a store keeps: a forged page POST may carry any JSON integer
 
 
 def _stop(ctx: ControlContext, actor: str, reason: str, parent_id: int | None) -> list[int]:
@@ -46,6 +49,8 @@ def _stop(ctx: ControlContext, actor: str, reason: str, parent_id: int | None) -
 
 def cancel_parent(ctx: ControlContext, parent_id: int, actor: str, reason: str = "canceled by an operator") -> str:
     """Stop one parent and cancel its working children; a one-line outcome for the UI."""
+    if not 1 <= parent_id <= MAX_ID:  # no such row; the store would fail on the number itself (an HTTP 500)
+        raise ParentError(f"parent order {parent_id} does not exist; refresh the page")
     with ctx.store.read() as s:
         row = s.get(ParentOrder, parent_id)
         if row is None:
@@ -70,9 +75,15 @@ def stop_entry_parents(ctx: ControlContext, actor: str, reason: str, positions: 
     """A pause's first move: REDUCING allows no new exposure, so every parent that would add to a position
     stops (its children go with the pause's cancel of entry orders); exit parents keep working."""
     with ctx.store.read() as s:
-        ids = [int(p.id) for p in s.scalars(select(ParentOrder).where(ParentOrder.status == "active"))
-               if not reduces(p, positions.get(p.symbol, Decimal(0)))]
+        active = list(s.scalars(select(ParentOrder).where(ParentOrder.status == "active")))
+        exits = exit_ids(s, [int(p.id) for p in active])
+        ids = [int(p.id) for p in active if not may_reduce(p, positions.get(p.symbol, Decimal(0)), int(p.id) in exits)]
     return sum(len(_stop(ctx, actor, reason, pid)) for pid in ids)
+
+
+def _pct(filled: Decimal, qty: Decimal) -> float:
+    """Whole percent done, rounded down: the page's "%.0f" showed 996 of 1000 (99.6) as a finished 100%."""
+    return float((filled * 100 / qty).to_integral_value(ROUND_FLOOR)) if qty else 0.0
 
 
 def parent_views(session: Any, limit: int = 20) -> list[dict[str, Any]]:
@@ -87,7 +98,7 @@ def parent_views(session: Any, limit: int = 20) -> list[dict[str, Any]]:
         children = kids[r.id]
         filled = sum((k.filled for k in children), Decimal(0))
         out.append({"id": r.id, "symbol": r.symbol, "side": r.side, "qty": r.qty, "mode": r.mode, "status": r.status,
-                    "filled": filled, "pct": float(filled / r.qty * 100) if r.qty else 0.0,
+                    "filled": filled, "pct": _pct(filled, r.qty),
                     "children": len(children), "working": sum(k.status.is_open for k in children),
                     "start_at": r.start_at, "end_at": r.end_at, "note": r.note or ""})
     return out

@@ -36,7 +36,7 @@ from engine.trading.marks import latest_closes
 from engine.trading.state import TradingState
 
 from .exit_cap import broker_held, closed_note, exit_ids, forget_exit, held, mark_exit, other_working
-from .parent_children import ChildView, cancel_child, children_of, roll_child
+from .parent_children import ChildView, cancel_child, children_of, roll_child, unsent_confirmed
 from .session_fit import ParentRefused, exchange_calendar, fit_to_session, sweep_deadline
 from .slicing import SliceSpec, build_schedule, child_limit, due_target, pov_target
 
@@ -115,9 +115,15 @@ def reduces(parent: ParentOrder, position: Decimal) -> bool:
     return shrinks(OrderSide(parent.side), parent.qty - parent.filled_qty, position)
 
 
-def _may_send(state: TradingState, parent: ParentOrder, position: Decimal) -> bool:
+def may_reduce(parent: ParentOrder, position: Decimal, exiting: bool) -> bool:
+    """Whether REDUCING lets the parent work: its rest only shrinks the position, or it was created as an exit and
+    the position is still held its way (its children stop at flat: exit_cap.py), even if the trader sold part."""
+    return reduces(parent, position) or (exiting and held(OrderSide(parent.side), position) > 0)
+
+
+def _may_send(state: TradingState, parent: ParentOrder, position: Decimal, exiting: bool) -> bool:
     """ACTIVE sends; REDUCING only a parent that shrinks the position; anything stricter sends nothing."""
-    return state is TradingState.ACTIVE or (state is TradingState.REDUCING and reduces(parent, position))
+    return state is TradingState.ACTIVE or (state is TradingState.REDUCING and may_reduce(parent, position, exiting))
 
 
 _PARENT_STATUS = select(ParentOrder.status).where(ParentOrder.id == bindparam("pid"))  # built once
@@ -187,7 +193,7 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
             _finish(ctx, parent.id, filled, "done", closed_note(side, position, filled, parent.qty))
             canceled = sum(cancel_child(ctx, k) for k in kids if k.status.is_open)
             return [f"parent {parent.id}: done (nothing left to exit); {canceled} working child order(s) canceled"]
-    if not _may_send(state, parent, position):  # never held to be swept at market on resume: stopped, and said
+    if not _may_send(state, parent, position, exiting):  # never held to be swept at market on resume: stopped, and said
         _finish(ctx, parent.id, filled, "canceled", f"stopped: trading is {state.value} and this parent may not send "
                 f"({filled} of {parent.qty} filled); send a new order when trading allows it")
         canceled = sum(cancel_child(ctx, k) for k in kids if k.status.is_open)
@@ -222,6 +228,8 @@ def _work_one(ctx: ControlContext, parent: ParentOrder, kids: list[ChildView], s
         want = min(want, free - own)
     if want <= 0 or last is None:
         return lines
+    if not unsent_confirmed(ctx, kids):  # a crash mid-slice: the child the sync guessed unsent, asked again
+        return lines + [f"parent {parent.id}: a child thought never sent is at the broker (or not known); no child"]
     sweep = at >= end
     limit = None if sweep else child_limit(last[0], parent.side, parent.limit_offset_bps)
     lines.append(_send_child(ctx, parent, len(kids) + 1, want, limit))

@@ -27,6 +27,7 @@ from engine.context import EngineContext
 from engine.execution.native_cover import covered, is_live, native_orders
 from engine.execution.session_atr import atr_of_recent
 from engine.execution.stop_clearance import STOP_ACTOR, clear_the_way
+from engine.execution.stop_rest import filled_but_held
 from engine.execution.stop_session import (
     WAITING,
     StopEvent,
@@ -89,11 +90,12 @@ def attach_stop(ctx: EngineContext, symbol: str, spec: StopSpec, actor: str, sou
         atr = to_decimal(value) if value is not None else None
         if spec.trail_atr_mult is not None and atr is None:
             raise StopError(f"{symbol}: an ATR trailing stop needs {ATR_PERIOD + 1} bars of history; use a percent trail")
+        marks = [pos.avg_entry_price or last[0], last[0]]  # + a replaced stop's best price: an edit never loosens a trail
         for old in s.scalars(select(ProtectiveStop).where(ProtectiveStop.symbol == symbol,
                                                           ProtectiveStop.status.in_(LIVE))):
             old.status, old.updated_at = "canceled", at
-        entry = pos.avg_entry_price or last[0]
-        extreme = max(entry, last[0]) if direction > 0 else min(entry, last[0])
+            marks += [old.extreme_price] if old.direction == direction else []
+        entry, extreme = marks[0], max(marks) if direction > 0 else min(marks)
         row = ProtectiveStop(symbol=symbol, status="active", direction=direction, stop_loss_pct=spec.stop_loss_pct,
                              trail_pct=spec.trail_pct, trail_atr_mult=spec.trail_atr_mult, atr=atr,
                              take_profit_pct=spec.take_profit_pct, max_hold_seconds=spec.max_hold_seconds,
@@ -102,13 +104,9 @@ def attach_stop(ctx: EngineContext, symbol: str, spec: StopSpec, actor: str, sou
         s.add(row)
         audit.record(s, now, actor, "stop.set", target=symbol, details={
             "source": source, "direction": direction, "entry": str(entry), "extreme": str(extreme),
-            **{k: (str(v) if v is not None else None) for k, v in _spec_dict(spec).items()}})
+            **{f: (None if (v := getattr(spec, f)) is None else str(v)) for f in StopSpec.__slots__}})
         s.flush()
         return row
-
-
-def _spec_dict(spec: StopSpec) -> dict[str, object]:
-    return {f: getattr(spec, f) for f in StopSpec.__slots__}
 
 
 def cancel_stop(ctx: EngineContext, symbol: str, actor: str) -> int:
@@ -165,6 +163,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             OrderRow.client_order_id.in_([r.exit_client_order_id for r in rows if r.exit_client_order_id])))}
         closes = latest_closes(s, [r.symbol for r in rows if r.symbol not in new_bars])
         natives = native_orders(s, [r.native_order_id for r in rows])  # broker-side stops (native_stops.py)
+        rest = filled_but_held(s, rows)  # filled exits that left shares (stop_rest.py): sent again
     updates: dict[int, dict[str, object]] = {}
     sends: list[tuple[ProtectiveStop, Trigger, Decimal]] = []
     waits: list[tuple[ProtectiveStop, str]] = []  # not sent into a closed session: checked again at the open
@@ -175,8 +174,8 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             continue
         if row.status == "triggered":
             exit_status = exits.get(row.exit_client_order_id or "")
-            if exit_status is None or exit_status.is_open or exit_status is OrderStatus.FILLED:
-                continue  # working, or filled and the position sync has not caught up: never a second exit
+            if exit_status is None or exit_status.is_open or (exit_status is OrderStatus.FILLED and row.id not in rest):
+                continue  # working, or filled and no sync since shows what it left: never a second exit
         if row.status in ("triggered", "blocked"):  # canceled, expired or refused without closing: send again
             if row.status == "blocked" and state is TradingState.HALTED:
                 continue
@@ -219,8 +218,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
 
 def _send_exit(ctx: EngineContext, row: ProtectiveStop, trigger: Trigger, qty: Decimal, closed_note: str,
                ) -> tuple[dict[str, object], StopEvent, ProtectiveStop]:
-    attempt = row.attempts + 1
-    side = OrderSide.SELL if row.direction > 0 else OrderSide.BUY
+    attempt, side = row.attempts + 1, OrderSide.SELL if row.direction > 0 else OrderSide.BUY
     level = f" at {trigger.level:.4f}" if trigger.level is not None else ""
     why = f"{trigger.kind} stop{level}" + (" (gapped through: expect the open)" if trigger.gap else "")
     intent = OrderIntent(row.symbol, side, qty, OrderType.MARKET, None, reason=why,
