@@ -18,9 +18,14 @@ from components import param_chrome as chrome
 from components.ids import parameters as ids
 from components.tables import column, records_grid
 from engine.auth.roles import Role
-from engine.params.errors import ParamsError, ValidationError
+from engine.params.errors import ParamsError, StaleVersionError, ValidationError
 from engine.params.exporter import export_template, export_workbook
-from engine.params.versions import diff_versions, record_export, rollback_plan, rollback_with_report
+from engine.params.version_rollback import rollback_plan, rollback_with_report
+from engine.params.versions import (
+    count_versions,
+    diff_versions,
+    record_export,
+)
 from webapp import param_base
 from webapp import param_views as pv
 from webapp.auth.access import requires
@@ -143,7 +148,8 @@ def show_versions(_base: dict):
                                     className="small py-2 mt-2") if problems else None])
     a = options[1]["value"] if len(options) > 1 else None
     b = options[0]["value"] if options else None
-    return rows, info, options, options, options, a, b, ""  # "": the placeholder, not the first option
+    shown = html.Div([info, _older_note(len(rows))])
+    return rows, shown, options, options, options, a, b, ""  # "": the placeholder, not the first option
 
 
 @callbacks(
@@ -196,18 +202,20 @@ def show_version_diff(a: str | None, b: str | None):
     Output(ids.ROLLBACK_NOTE, "value"),
     Input(ids.ROLLBACK, "n_clicks"), Input(ids.ROLLBACK_CANCEL, "n_clicks"),
     Input(ids.ROLLBACK_CONFIRM, "n_clicks"),
-    State(ids.VERSION_PICK, "value"), State(ids.ROLLBACK_NOTE, "value"),
+    State(ids.VERSION_PICK, "value"), State(ids.ROLLBACK_NOTE, "value"), State(ids.BASE, "data"),
     prevent_initial_call=True,
 )
 @requires(Role.ADMIN)
 def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, picked: str | None,
-              note: str | None):
+              note: str | None, base_ref: Any = None):
     """Rolling back creates a new version equal to the picked one (history is never rewritten); what the picked
     version lacks (stored under an older schema, e.g. no TradingRisk sheet) keeps the active values, and the dialog
     and the result say so.
 
     Rolling back to the version that is already active is refused (checked before the dialog opens and again on
-    confirm, since another user may have rolled back meanwhile); a successful rollback empties the note field."""
+    confirm, since another user may have rolled back meanwhile); a successful rollback empties the note field.
+    The rollback is made on the page's version (BASE): when another version became active since, nothing is
+    applied and the page moves to that version, so a confirm cannot silently undo a version the user never saw."""
     if not triggered_by_click(ctx.triggered):
         return no_update, no_update, no_update, no_update, no_update
     if ctx.triggered_id == ids.ROLLBACK_CANCEL:
@@ -231,7 +239,12 @@ def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, pick
             return True, f"Make a new active version equal to version {target}? The engine uses it from its next " \
                 f"cycle.{extra}", no_update, no_update, no_update
         ps, kept = rollback_with_report(context.store, target, web_actor(), text_or_default(note, ""),
-                                        clock=context.clock)
+                                        clock=context.clock, **_page_version(base_ref))
+    except StaleVersionError as exc:
+        msg = html.Span(f"not rolled back: version {exc.active} became active after this page showed version "
+                        f"{exc.expected}; nothing was changed. The page now shows version {exc.active}: review it, "
+                        "then roll back again if still wanted.", className="text-warning")
+        return False, no_update, msg, param_base.active_ref(context.store), no_update
     except ValidationError as exc:
         return False, no_update, html.Span(param_base.validation_text(exc, f"version {target} cannot be made active"),
                                            className="text-danger"), no_update, no_update
@@ -241,6 +254,30 @@ def roll_back(_open: int | None, _cancel: int | None, _confirm: int | None, pick
     msg = html.Span(f"rolled back: version {ps.version_id} ({same}) is now active", className="text-success",
                     id=ids.APPLIED)
     return False, no_update, msg, param_base.active_ref(context.store), ""
+
+
+def _older_note(listed: int) -> Any:
+    """When more versions are stored than listed, say so and how to reach the older ones: otherwise the oldest
+    (e.g. version 1, the reference workbook) look as if they did not exist and cannot be rolled back to."""
+    if listed < pv.VERSIONS_LISTED:
+        return None
+    with get_context().store.read() as s:
+        total = count_versions(s)
+    if total <= listed:
+        return None
+    return html.Div(f"The list and the pickers show the newest {listed} of {total} versions. For an older version "
+                    "use the command line: python -m engine params export --version N --out FILE, diff N M, or "
+                    "rollback N.", className="text-muted small mt-1", id=ids.ACTIVE + "-older")
+
+
+def _page_version(base_ref: Any) -> dict[str, Any]:
+    """rollback_with_report's expected_parent: the version the page shows (an id, or None before any version; -1,
+    which no version has, for a forged value). No guard when the page sent no version (a client without it)."""
+    if not isinstance(base_ref, dict) or "version_id" not in base_ref:
+        return {}
+    parent = base_ref["version_id"]
+    return {"expected_parent": parent if parent is None or (isinstance(parent, int) and not isinstance(parent, bool))
+            else -1}
 
 
 def _kept_words(kept: list[str], target: int, active: int | None) -> str:

@@ -68,7 +68,10 @@ def active_ref(store: Store) -> dict[str, Any]:
     return {"version_id": ps.version_id, "hash": ps.content_hash}
 
 
-def version_rows(store: Store, limit: int = 200) -> list[dict[str, Any]]:
+VERSIONS_LISTED = 200  # the versions list and its pickers: the newest this many (a longer <select> is unusable)
+
+
+def version_rows(store: Store, limit: int = VERSIONS_LISTED) -> list[dict[str, Any]]:
     with store.read() as s:
         infos = list_versions(s, limit)
     return [{"id": v.id, "created_at": v.created_at.strftime("%Y-%m-%d %H:%M:%S"), "author": v.author,

@@ -21,6 +21,7 @@ from .importer import ImportResult
 from .onto_base import onto_base
 from .paramset import default_params
 from .safety import UploadLimits
+from .version_rollback import rollback
 from .versions import (
     active_params,
     apply_version,
@@ -28,7 +29,6 @@ from .versions import (
     get_version_unchecked,
     list_versions,
     record_export,
-    rollback,
 )
 from .workbook import import_workbook
 

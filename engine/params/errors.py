@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 
@@ -71,3 +72,13 @@ class StaleVersionError(ParamsError):
         super().__init__(f"version {active} became active after you started from version {expected}; "
                          "nothing was applied: review the changes against the new version and apply again")
         self.expected, self.active = expected, active
+
+
+class AnyParent(Enum):
+    """The default of an `expected_parent` argument: apply on whatever version is active (None means "no version
+    yet"). Here, beside StaleVersionError, so versions.py and version_rollback.py share it without a cycle."""
+
+    ANY = "any"
+
+
+ANY_PARENT = AnyParent.ANY

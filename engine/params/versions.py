@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,9 +26,17 @@ from engine.store.db import Store
 from engine.store.models import ParamVersion
 
 from .diff import Change, diff_params
-from .errors import ParamIssue, ParamsError, StaleVersionError, ValidationError, VersionNotFoundError
+from .errors import (
+    ANY_PARENT,
+    AnyParent,
+    ParamIssue,
+    ParamsError,
+    StaleVersionError,
+    ValidationError,
+    VersionNotFoundError,
+)
 from .paramset import ParamSet, default_params
-from .stored import loaded_or_unchecked, printable, rollback_values
+from .stored import loaded_or_unchecked, printable
 
 log = logging.getLogger(__name__)
 StoreOrSessions = Store | sessionmaker[Session]  # what the writers accept: a Store, or a plain sessionmaker
@@ -163,23 +170,21 @@ def list_versions(session: Session, limit: int = 200) -> list[VersionInfo]:
                         bool(r.is_active), len(json.loads(r.diff_json or "[]"))) for r in rows]
 
 
+def count_versions(session: Session) -> int:
+    """How many versions are stored: the page lists the newest 200 and says so when there are more."""
+    return int(session.scalar(select(func.count()).select_from(ParamVersion)) or 0)
+
+
 def diff_versions(session: Session, a: int, b: int) -> list[Change]:
-    """What changed from version a to version b (cells as in b's exported workbook)."""
-    return diff_params(get_version(session, a), get_version(session, b))
-
-
-class _AnyParent(Enum):
-    """The default of `expected_parent`: apply on whatever version is active (None means "no version yet")."""
-
-    ANY = "any"
-
-
-_ANY_PARENT = _AnyParent.ANY
+    """What changed from version a to version b (cells as in b's exported workbook). A version that no longer
+    validates under today's rules is compared as stored (stored.unchecked_paramset): that is the version a trader
+    most needs to compare before rolling back to it, and validation refuses it only later, at the rollback."""
+    return diff_params(*(loaded_or_unchecked(_version_row(session, v), _to_paramset)[0] for v in (a, b)))
 
 
 def apply_version(store: StoreOrSessions, ps: ParamSet, author: str, source: str, note: str = "",
                   *, clock: Clock | None = None, action: str = "params.apply",
-                  expected_parent: int | None | _AnyParent = _ANY_PARENT) -> ParamSet:
+                  expected_parent: int | None | AnyParent = ANY_PARENT) -> ParamSet:
     """Store `ps` as the new active version (one transaction, audited); returns it with version_id.
 
     Applying content identical to the active version creates nothing and is audited as "unchanged".
@@ -203,7 +208,7 @@ def apply_version(store: StoreOrSessions, ps: ParamSet, author: str, source: str
         parent = s.scalars(select(ParamVersion).where(ParamVersion.is_active.is_(True))
                            .order_by(ParamVersion.id.desc()).limit(1).with_for_update()).first()
         active_id = parent.id if parent is not None else None
-        if not isinstance(expected_parent, _AnyParent) and expected_parent != active_id:
+        if not isinstance(expected_parent, AnyParent) and expected_parent != active_id:
             audit.record(s, now, author, action, "param_version:new",
                          {"source": source, "note": note, "expected_parent": expected_parent, "active": active_id},
                          outcome="refused")
@@ -260,39 +265,6 @@ def _diff_base(parent: ParamVersion) -> ParamSet:
     """The parent to count changes against, read as stored when it no longer validates (an older schema's bounds),
     so a version that fixes it can still be applied."""
     return loaded_or_unchecked(parent, _to_paramset)[0]
-
-
-def rollback_plan(session: Session, to_version_id: int) -> tuple[ParamSet, list[str], int | None]:
-    """What a rollback to `to_version_id` makes active (see stored.rollback_values), the parts kept from the active
-    version in words, and the active version's id."""
-    row = _version_row(session, to_version_id)
-    head = session.execute(_ACTIVE_HEAD).first()
-    active = session.get(ParamVersion, head.id) if head is not None else None
-    ps, kept = rollback_values(row, active, _to_paramset)
-    return ps, kept, active.id if active is not None else None
-
-
-def rollback_with_report(store: StoreOrSessions, to_version_id: int, author: str, note: str = "", *,
-                         clock: Clock | None = None) -> tuple[ParamSet, list[str]]:
-    """rollback(), also returning the parts kept from the active version (the target lacks them); when there are
-    such parts, refused with StaleVersionError if another version becomes active meanwhile (they came from the one
-    read)."""
-    with _tx(store) as s:
-        target, kept, active_id = rollback_plan(s, to_version_id)
-    text = f"rollback to version {to_version_id}"
-    if kept:
-        text += f" (kept from version {active_id}, which version {to_version_id} lacks: {', '.join(kept[:8])}" + \
-            (f" and {len(kept) - 8} more)" if len(kept) > 8 else ")")
-    text += f": {note}" if note else ""
-    guard: dict[str, Any] = {"expected_parent": active_id} if kept else {}
-    applied = apply_version(store, target, author, "rollback", text, clock=clock, action="params.rollback", **guard)
-    return applied, kept
-
-
-def rollback(store: StoreOrSessions, to_version_id: int, author: str, note: str = "", *, clock: Clock | None = None) -> ParamSet:
-    """A new active version whose values equal version `to_version_id` (history is never rewritten); what the target
-    lacks (stored under an older schema) keeps the active version's values (see rollback_plan)."""
-    return rollback_with_report(store, to_version_id, author, note, clock=clock)[0]
 
 
 def ensure_default_version(store: StoreOrSessions, *, clock: Clock | None = None, author: str = "system") -> ParamSet:

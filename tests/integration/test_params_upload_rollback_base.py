@@ -24,12 +24,12 @@ from engine.params.catalog import apply_edits
 from engine.params.exporter import export_workbook
 from engine.params.paramset import ParamSet, default_params
 from engine.params.testing import reference_bytes
+from engine.params.version_rollback import rollback
 from engine.params.versions import (
     active_params,
     apply_version,
     ensure_default_version,
     list_versions,
-    rollback,
 )
 from engine.store.models import ParamVersion
 from tests import web_requests as wr

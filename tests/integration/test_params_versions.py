@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from engine import audit
 from engine.clock import ManualClock
 from engine.params import ParamsError, ParamSet, StaleVersionError, VersionNotFoundError, default_params
+from engine.params.version_rollback import rollback
 from engine.params.versions import (
     active_params,
     active_version_id,
@@ -18,7 +19,6 @@ from engine.params.versions import (
     get_version,
     list_versions,
     record_export,
-    rollback,
 )
 from engine.store.models import ParamVersion
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from engine.audit import recent
 from engine.clock import ManualClock
-from engine.params import versions
+from engine.params import version_rollback
 from engine.params.paramset import ParamSet
 from engine.params.versions import active_params, apply_version
 from engine.runtime import build_context
@@ -111,7 +111,7 @@ def test_auto_rollback_of_a_tuned_version_only(any_db_url: str, validated) -> No
     manual = apply_version(ctx.store, edited(base, {PER_DAY: 5}), "carol", "ui", clock=ctx.clock)
     _live(ctx, manual.version_id, MIN_BARS, accurate=False)
     assert check_rollback(ctx) is None  # a person applied it: left alone
-    tuned_cur = versions.rollback(ctx.store, before.version_id, "carol", clock=ctx.clock)
+    tuned_cur = version_rollback.rollback(ctx.store, before.version_id, "carol", clock=ctx.clock)
     _live(ctx, tuned_cur.version_id, MIN_BARS, accurate=True)
     proposals.record(ctx.store, tuned_cur, _result(tuned_cur, edited(base, {PER_DAY: 4}), True), seed=3,
                      clock=ctx.clock)
