@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, quote_plus
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -72,6 +73,9 @@ class _MaskSecrets(logging.Filter):
                 pieces.update(url.replace("@", "/").replace(":", "/").replace("?", "/").split("/"))
                 continue
             pieces.update([parts.username or "", parts.password or "", *parts.path.split("/"), parts.query])
+            # each query value, raw and re-encoded: apprise logs its rebuilt query, urllib3 the one it sends
+            for _key, value in parse_qsl(parts.query, keep_blank_values=False):
+                pieces.update([value, quote(value, safe=""), quote_plus(value), quote(value)])
             if not shows_host(url):
                 pieces.update([parts.netloc, parts.hostname or "", *parts.netloc.replace("@", ":").split(":")])
         # longest first: a netloc before the token inside it

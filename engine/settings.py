@@ -12,6 +12,9 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# the dead-man threshold's floor: engine.trading.commands.HEARTBEAT_STALE_S (a beat is live until that old)
+DEADMAN_MIN_S = 5.0
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -94,8 +97,8 @@ class Settings(BaseSettings):
                                                          "(flatten and protective exits always wait)")
     deadman_seconds: float = Field(default=30.0, ge=0, le=86_400,
                                    description="engine heartbeat or market data older than this trips the dead-man's "
-                                               "switch (0 = off; the engine beats every 2 s and a standby takes over "
-                                               "within 15 s, so keep it above that)")
+                                               "switch (0 = off, else at least 5; the engine beats every 2 s and a "
+                                               "standby takes over within 15 s, so keep it above that)")
     engine_blas_threads: int = Field(default=1, ge=1, le=64,
                                      description="threads numpy's BLAS may use in the engine process (1: no spinning "
                                                  "BLAS threads competing with the jobs on a small machine)")
@@ -150,8 +153,10 @@ class Settings(BaseSettings):
     @field_validator("deadman_seconds")
     @classmethod
     def _deadman_above_a_beat(cls, value: float) -> float:
-        if 0 < value < 3:
-            raise ValueError("must be 0 (off) or at least 3 seconds (the engine beats every 2 s)")
+        if 0 < value < DEADMAN_MIN_S:  # a shorter threshold was accepted but acted on only after 5 s (audit 23)
+            raise ValueError(f"must be 0 (off) or at least {DEADMAN_MIN_S:g} seconds: an engine's heartbeat "
+                             f"(every 2 s) counts as live until it is {DEADMAN_MIN_S:g} s old, so a shorter "
+                             "threshold could not be honoured")
         return value
 
     @property

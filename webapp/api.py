@@ -4,7 +4,8 @@
   /readyz       readiness of this web process: store reachable and schema current (200 / 503); public;
                 never 503 because of the engine or risk (a load balancer must keep the web that runs the
                 kill switch against a dead engine)
-  /api/health   every check with details (200; `?strict=1` answers 503 when unhealthy, for uptime monitors)
+  /api/health   every check with details (200; `?strict=1` answers 503 when unhealthy, for uptime monitors;
+                503 whenever the store cannot be read, answered within a few seconds even if it froze)
   /api/state    the trading state
   /metrics      Prometheus text (bearer REGIMEDESK_METRICS_TOKEN, or a logged-in session)
 """
@@ -15,11 +16,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from engine.auth import principal
 from engine.health.checks import UNHEALTHY
-from engine.health.report import health_report
 from webapp import queries
 from webapp.context import get_context
 from webapp.metrics import instrument, metrics_token_ok, render_metrics
-from webapp.readiness import bounded_readiness
+from webapp.readiness import bounded_health_report, bounded_readiness
 
 
 def register_api_routes(server: Flask) -> None:
@@ -37,7 +37,9 @@ def register_api_routes(server: Flask) -> None:
 
     @server.route("/api/health")
     def api_health():
-        report = health_report(get_context())
+        report = bounded_health_report(get_context())
+        if not report.get("store_up", True):  # an outage is always news, strict or not
+            return jsonify({**report, "error": "the store is unreachable: see the database check"}), 503
         strict = request.args.get("strict") in ("1", "true")
         return jsonify(report), 503 if strict and report["status"] == UNHEALTHY else 200
 

@@ -33,11 +33,13 @@ from sqlalchemy import select
 
 from engine.context import EngineContext
 from engine.health.recorder import DURATION_BUCKETS, METRICS_KEY
-from engine.health.report import health_report
+from engine.health.report import health_report, unreachable_report
 from engine.portfolio_risk.store_io import latest_report
+from engine.store.db import bound_statements
 from engine.store.models import KeyValue, TradingStateRow
 from engine.tuning.live import stored_scorecard
 from webapp.context import get_context
+from webapp.readiness import STATEMENT_TIMEOUT_MS, TooSlow, bounded_read
 from webapp.risk_metrics import portfolio_families
 from webapp.tuning_metrics import scorecard_families
 
@@ -89,30 +91,48 @@ def instrument(server: Flask) -> None:
         return response
 
 
-class StoreCollector:
-    """Builds the store-backed series at collect time (one per scrape)."""
+METRICS_WAIT_S = 4.0  # the store part of a scrape; Prometheus gives up after 10 s by default
 
-    def __init__(self, ctx: EngineContext) -> None:
+
+def _read_store(ctx: EngineContext) -> tuple[dict[str, Any], tuple[Any, ...] | None]:
+    """The health report and the stored figures (None when the store cannot be read)."""
+    report = health_report(ctx)
+    try:
+        with ctx.store.read() as session:
+            bound_statements(session, STATEMENT_TIMEOUT_MS)
+            row = session.get(KeyValue, METRICS_KEY)
+            cumulative: dict[str, Any] = dict(row.value) if row is not None else {}
+            state_row = session.scalars(select(TradingStateRow).where(TradingStateRow.id == 1)).first()
+            portfolio = latest_report(session)  # issue 17: the newest portfolio risk report
+            scorecard = stored_scorecard(session)  # issue 16: the PerformanceMetrics scorecard
+    except Exception:  # noqa: BLE001 - a scrape during a database outage still says so
+        return report, None
+    return report, (cumulative, state_row.state if state_row is not None else None, portfolio, scorecard)
+
+
+class StoreCollector:
+    """Builds the store-backed series at collect time (one per scrape), within METRICS_WAIT_S: against a frozen
+    database the scrape answers store_up 0 in time instead of holding a web thread (bounded_read)."""
+
+    def __init__(self, ctx: EngineContext, wait_s: float = METRICS_WAIT_S) -> None:
         self.ctx = ctx
+        self.wait_s = wait_s
 
     def collect(self) -> Iterable[Metric]:
-        report = health_report(self.ctx)
+        ctx = self.ctx
         try:
-            with self.ctx.store.read() as session:
-                row = session.get(KeyValue, METRICS_KEY)
-                cumulative: dict[str, Any] = dict(row.value) if row is not None else {}
-                state_row = session.scalars(select(TradingStateRow).where(TradingStateRow.id == 1)).first()
-                portfolio = latest_report(session)  # issue 17: the newest portfolio risk report
-                scorecard = stored_scorecard(session)  # issue 16: the PerformanceMetrics scorecard
-        except Exception:  # noqa: BLE001 - a scrape during a database outage still says so
-            yield GaugeMetricFamily("regimedesk_store_up", "1 when this web process can read the store", value=0)
-            yield from _health_families(report)
-            return
-        yield GaugeMetricFamily("regimedesk_store_up", "1 when this web process can read the store", value=1)
+            report, stored = bounded_read(ctx.store, "metrics", lambda: _read_store(ctx), self.wait_s, "metrics-read")
+        except TooSlow:
+            report, stored = unreachable_report(ctx, f"did not answer within {self.wait_s:g} s"), None
+        up = stored is not None and report.get("store_up", True)
+        yield GaugeMetricFamily("regimedesk_store_up", "1 when this web process can read the store", value=int(up))
         yield from _health_families(report)
-        yield from _trading_families(cumulative, state_row.state if state_row is not None else None, report)
+        if stored is None:
+            return
+        cumulative, state, portfolio, scorecard = stored
+        yield from _trading_families(cumulative, state, report)
         yield from _job_families(cumulative.get("jobs", {}))
-        yield from portfolio_families(portfolio, self.ctx.clock.now())
+        yield from portfolio_families(portfolio, ctx.clock.now())
         yield from scorecard_families(scorecard)
 
 

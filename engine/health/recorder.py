@@ -120,6 +120,8 @@ class HealthRecorder:
 
     def run(self, ctx: EngineContext) -> None:
         """The health job: flush skipped runs, run every check, store a row per check, update the counters."""
+        if ctx.store_outage is not None:  # before any store access: an outage's page names the store
+            ctx.store_outage.know_store(ctx)
         self.flush_skipped(ctx)
         now = ctx.clock.now()
         with ctx.store.read() as session:

@@ -55,11 +55,13 @@ def health_report(ctx: EngineContext) -> dict[str, Any]:
     database = check_database(ctx)
     results_at: datetime | None = None
     stored: list[HealthResult] = []
+    store_up = True
     try:
         heartbeat = check_heartbeat(ctx, now)
         with ctx.store.read() as session:
             results_at, stored = latest_results(session)
     except Exception as exc:  # noqa: BLE001 - the store is down: say so in every check it decides
+        store_up = False
         heartbeat = CheckResult("engine heartbeat", UNHEALTHY,
                                 f"unknown: the store cannot be read ({type(exc).__name__})")
     live = [heartbeat, database]
@@ -67,7 +69,18 @@ def health_report(ctx: EngineContext) -> dict[str, Any]:
     checks = [*live, stored_freshness(results_at, now), check_active_params(ctx)]
     checks += [CheckResult(r.name, r.status, r.detail, r.value) for r in stored if r.name not in LIVE_CHECKS]
     return {"status": worst([c.status for c in checks]), "checked_at": now.isoformat(),
-            "results_at": results_at.isoformat() if results_at else None,
+            "results_at": results_at.isoformat() if results_at else None, "store_up": store_up,
+            "checks": [asdict(c) for c in checks]}
+
+
+def unreachable_report(ctx: EngineContext, why: str) -> dict[str, Any]:
+    """The report when the store did not answer in time (a frozen server): built without touching the store,
+    so /metrics, /api/health and the Health page still say what is wrong instead of hanging."""
+    unknown = f"unknown: the store cannot be read ({why})"
+    checks = [CheckResult("engine heartbeat", UNHEALTHY, unknown),
+              CheckResult("database", UNHEALTHY, f"{ctx.store.safe_url()}: {why}"),
+              CheckResult("health results", UNHEALTHY, unknown)]
+    return {"status": UNHEALTHY, "checked_at": ctx.clock.now().isoformat(), "results_at": None, "store_up": False,
             "checks": [asdict(c) for c in checks]}
 
 
@@ -119,4 +132,4 @@ def _lease_since(session: Session, holder: str) -> datetime | None:
     return datetime.fromisoformat(row.value["at"])
 
 
-__all__ = ["HEALTHY", "health_report", "history", "engines", "latest_results", "engine_liveness"]
+__all__ = ["HEALTHY", "health_report", "unreachable_report", "history", "engines", "latest_results", "engine_liveness"]

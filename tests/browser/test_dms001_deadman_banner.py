@@ -12,7 +12,7 @@ from webapp.context import EXTENSION_KEY
 
 
 def test_dms001_banner_shows_engine_liveness_and_the_deadman_switch(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
-    app = embedded_app(autotrade=False, deadman_seconds=3, deadman_action="halt")
+    app = embedded_app(autotrade=False, deadman_seconds=5, deadman_action="halt")
     ctx = app.server.extensions[EXTENSION_KEY]
     browser_login(dash_duo, app)
     dash_duo.wait_for_contains_text("#banner-engine", "Engine live", timeout=20)

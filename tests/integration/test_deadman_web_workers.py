@@ -61,7 +61,7 @@ def _free_port() -> int:
 def _web_env(url: str, secret: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}  # one process's metrics each
     return {**env, "REGIMEDESK_DATABASE_URL": url, "REGIMEDESK_ENGINE_MODE": "none",
-            "REGIMEDESK_SECRET_KEY": secret, "REGIMEDESK_DEADMAN_SECONDS": str(int(THRESHOLD_S)),
+            "REGIMEDESK_SECRET_KEY": secret, "REGIMEDESK_DEADMAN_SECONDS": "5",  # the floor (settings); THRESHOLD_S stays 4 for read_view
             "REGIMEDESK_DEADMAN_ACTION": "halt", "REGIMEDESK_NOTIFY_URLS": "", "REGIMEDESK_CACHE_URL": ""}
 
 

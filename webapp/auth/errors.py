@@ -16,8 +16,12 @@ from pathlib import Path
 
 import dash_bootstrap_components as dbc
 from dash import callback_context, set_props
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from engine.settings import PROJECT_ROOT
+from webapp.auth.sessions import StoreUnreachable
+from webapp.readiness import TooSlow
 
 log = logging.getLogger(__name__)
 ALERT_ID = "app-callback-error"
@@ -66,7 +70,17 @@ def written_for_a_trader(exc: BaseException) -> bool:
     return in_project and (last.line or "").lstrip().startswith("raise")
 
 
+def store_outage(exc: BaseException) -> bool:
+    """The store did not answer (connection refused or lost, a bounded read timed out): not the request's fault."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, TooSlow, StoreUnreachable))
+
+
+STORE_OUTAGE_TEXT = "the store (database) is unreachable; nothing was changed. The Health page shows the outage"
+
+
 def describe(exc: Exception) -> str:
+    if store_outage(exc):
+        return f"{_where()}: {STORE_OUTAGE_TEXT} ({type(exc).__name__})"
     if isinstance(exc, MALFORMED) or not written_for_a_trader(exc):
         return (f"{_where()}: a value on this page could not be used ({type(exc).__name__}); nothing was changed. "
                 "Reload the page if this keeps happening")
@@ -76,5 +90,5 @@ def describe(exc: Exception) -> str:
 
 def on_callback_error(exc: Exception) -> None:
     log.warning("callback refused input at %s: %s: %s", _where(), type(exc).__name__, exc,
-                exc_info=not isinstance(exc, (*MALFORMED, ValueError)))
+                exc_info=not (isinstance(exc, (*MALFORMED, ValueError)) or store_outage(exc)))
     set_props(ALERT_ID, {"children": describe(exc), "is_open": True})

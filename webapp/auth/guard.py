@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from engine import audit
 from engine.auth import principal
-from engine.auth.roles import at_least
+from engine.auth.roles import Role, at_least
 from engine.store import write_gate
 from webapp.auth import sessions
 from webapp.auth.access import PUBLIC, TOKEN, callback_role, route_access
@@ -129,6 +129,15 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
             return _csrf_refusal()
         if access == TOKEN and (user is not None or _metrics_token_ok()):
             return None
+        unverified = sessions.login_unverified()
+        if unverified is not None:
+            refused = _outage_refusal(server, user, access, unverified)
+            if refused is not None or user is None:
+                return refused
+            refused = _csrf_refusal()  # a recent login may view (a viewer's callbacks) while the store is away
+            if refused is None and request.endpoint == CALLBACK_ENDPOINT:
+                return _check_callback(server, user.name, Role.VIEWER.value)
+            return refused
         if user is None:
             if request.method in SAFE_METHODS and request.endpoint in PAGE_ENDPOINTS:
                 return redirect(url_for("auth_login", next=request.full_path.rstrip("?")))
@@ -151,6 +160,26 @@ def install_guard(server: Flask, allowed_hosts: frozenset[str], idle_s: float, m
         urgent = g.pop("urgent_token", None)
         if urgent is not None:
             write_gate.reset_urgent(urgent)
+
+
+def _outage_refusal(server: Flask, user: Any, access: str, why: str) -> Response | None:
+    """The store is down, so this login cannot be checked (a disabled user or a logout elsewhere would go unseen):
+    503, never a 500; a login this process verified within sessions.LOGIN_GRACE_S may still view (pages, GETs, a
+    viewer's callbacks), as a viewer, and nothing more. Never grants what the role check would refuse."""
+    message = f"{why}: your login cannot be verified now"
+    if user is None:
+        return _refusal(503, f"{message}; try again when the store is back (see /readyz)")
+    principal.set_current(principal.Principal(user.name, Role.VIEWER.value, _source()))
+    needed = access
+    if request.endpoint == CALLBACK_ENDPOINT:
+        body = request.get_json(silent=True)
+        output = body.get("output") if isinstance(body, dict) else None
+        needed = (callback_role(_callback_map(server), output) if isinstance(output, str) else None) or "undeclared"
+    elif request.method not in SAFE_METHODS:
+        needed = "change"
+    if needed in (Role.VIEWER.value, TOKEN) and at_least(user.role, Role.VIEWER):
+        return None
+    return _refusal(503, f"{message}, so only viewing is allowed until it is back; nothing was changed")
 
 
 def _polling() -> bool:
@@ -252,5 +281,8 @@ def _check_callback(server: Flask, user_name: str, role: str) -> Response | None
 
 def _audit_logout(name: str, role: str, reason: str, action: str) -> None:
     ctx = get_context()
-    with principal.acting_as(principal.Principal(name, role, _source())), ctx.store.write() as s:
-        audit.record(s, ctx.clock.now(), f"web:{name}", action, target=name, details={"reason": reason})
+    try:
+        with principal.acting_as(principal.Principal(name, role, _source())), ctx.store.write() as s:
+            audit.record(s, ctx.clock.now(), f"web:{name}", action, target=name, details={"reason": reason})
+    except Exception:  # noqa: BLE001 - the session ends even when the store cannot record it (an outage)
+        log.exception("could not audit the end of %s's session", name)

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.settings import Settings
+from webapp.auth.errors import STORE_OUTAGE_TEXT, store_outage
 from webapp.auth.guard import CALLBACK_ENDPOINT, DASH_APP_KEY, install_guard
 from webapp.auth.headers import install_headers
 from webapp.auth.limiter_storage import limiter_storage, warn_if_per_process
@@ -74,6 +75,9 @@ def _install_error_handlers(server: Flask, max_upload_bytes: int) -> None:
         """A hostile or malformed callback request must never become an HTTP 500 with a traceback."""
         if isinstance(exc, HTTPException):
             return exc
+        if store_outage(exc):  # a database outage is no bad input and no bug: 503, said plainly
+            log.error("request to %s failed: the store is unreachable (%s)", request.path, type(exc).__name__)
+            return jsonify({"error": STORE_OUTAGE_TEXT}), 503
         log.exception("request to %s failed", request.path)
         if request.endpoint == CALLBACK_ENDPOINT:
             return jsonify({"error": "the request could not be processed: its inputs are not what this "

@@ -16,12 +16,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.auth import users
+from engine.store.db import Store
 from webapp.context import get_store
+from webapp.readiness import TooSlow, bounded_call
 
 CSRF_KEY = "csrf"
 LOGIN_AT, SEEN_AT = "login_at", "seen_at"
@@ -49,21 +52,47 @@ class SecureWhenHttpsSessions(SecureCookieSessionInterface):
 
 
 USER_CACHE_S = 2.0  # a change made by another process (the CLI) reaches open sessions within this
+LOGIN_WAIT_S = 6.0  # the user read of a request (connect timeout 5 s): a frozen store must not hold threads
+LOGIN_GRACE_S = 300.0  # during an outage, a login verified this recently may still *view* (guard.py)
+UNVERIFIED_KEY = "login_unverified"  # flask.g: why this request's login could not be verified (the store is down)
 _user_cache: dict[tuple[int, int], tuple[float, int, users.UserInfo | None]] = {}
 
 
+class StoreUnreachable(Exception):
+    """The user row cannot be read; `last_known`: the row as last read within LOGIN_GRACE_S, else None."""
+
+    def __init__(self, reason: str, last_known: users.UserInfo | None) -> None:
+        super().__init__(reason)
+        self.last_known = last_known
+
+
+def _read_user(store: Store, user_id: int, gen: int) -> users.UserInfo | None:
+    """Read the row and cache it, also when the request that asked has stopped waiting (a later one finds it)."""
+    info = users.get_user(store, user_id)
+    if len(_user_cache) > 10_000:
+        _user_cache.clear()
+    _user_cache[(id(store), user_id)] = (time.monotonic(), gen, info)
+    return info
+
+
 def _cached_user(user_id: int) -> users.UserInfo | None:
-    """The user row, read at most every USER_CACHE_S per process (a store read per request doubled a callback's cost)."""
+    """The user row, read at most every USER_CACHE_S per process (a store read per request doubled a callback's
+    cost); on PostgreSQL within LOGIN_WAIT_S (bounded_call: a frozen server must not hold the web's threads; an
+    SQLite file cannot freeze). StoreUnreachable when the store does not answer."""
     store = get_store()
     key, now, gen = (id(store), user_id), time.monotonic(), users.generation()
     hit = _user_cache.get(key)
     if hit is not None and now - hit[0] < USER_CACHE_S and hit[1] == gen:
         return hit[2]
-    info = users.get_user(store, user_id)
-    if len(_user_cache) > 10_000:
-        _user_cache.clear()
-    _user_cache[key] = (now, gen, info)
-    return info
+    try:
+        if store.dialect == "sqlite":
+            return _read_user(store, user_id, gen)
+        return bounded_call(("login", id(store), user_id), lambda: _read_user(store, user_id, gen), LOGIN_WAIT_S,
+                            "login-check")
+    except (SQLAlchemyError, TooSlow, OSError) as exc:
+        # the last read counts only while no change was made here since (a logout here bumps the generation)
+        last = hit[2] if hit is not None and now - hit[0] < LOGIN_GRACE_S and hit[1] == gen else None
+        raise StoreUnreachable(f"the store is unreachable ({type(exc).__name__})", last) from exc
 
 
 def _load_user(session_id: str) -> SessionUser | None:
@@ -71,10 +100,19 @@ def _load_user(session_id: str) -> SessionUser | None:
         user_id, epoch = (int(part) for part in session_id.split(":", 1))
     except ValueError:
         return None
-    info = _cached_user(user_id)
+    try:
+        info = _cached_user(user_id)
+    except StoreUnreachable as exc:  # not a 500: the guard answers 503, or lets a recent login view (guard.py)
+        setattr(g, UNVERIFIED_KEY, str(exc))
+        info = exc.last_known
     if info is None or info.disabled or info.session_epoch != epoch:
         return None
     return SessionUser(info.id, info.name, info.role, info.session_epoch)
+
+
+def login_unverified() -> str | None:
+    """Why this request's login could not be checked against the store (None: it was, or there is none)."""
+    return g.get(UNVERIFIED_KEY)
 
 
 def init_sessions(server: Flask) -> LoginManager:
