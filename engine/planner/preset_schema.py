@@ -150,7 +150,7 @@ def mixed_scripts(name: str) -> list[str]:
 def _prototypes() -> dict[str, str]:
     """Each character to one member of its confusable class (Unicode TR39 confusables, as the maintained
     confusable_homoglyphs package ships them), single characters only; loaded on the first name check."""
-    from confusable_homoglyphs.confusables import confusables_data  # type: ignore[import-untyped]
+    from confusable_homoglyphs.confusables import confusables_data
 
     parent: dict[str, str] = {}
 
