@@ -15,6 +15,9 @@ entry_style = 0.5
 position_spread = 0.5
 profit_taking = 0.5
 regime_sensitivity = 0.5
+
+[calculators.trend]
+slow_window = 20  # the hold slider no longer shortens the trend (engine/planner/sliders.py): set it here
 """
 SYMBOLS = ("IDX", "ALFA", "BRVO")
 

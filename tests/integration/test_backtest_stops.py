@@ -3,7 +3,7 @@ the stop is attached by the market tick's execution step, triggers on the bar th
 through the gateway to the paper broker, which fills it at the next bar's open.
 
 The run uses the "default" planner preset (it buys the rising symbol here) with an execution file that gives
-"default" a 10% stop-loss; the path then gaps 20% down on one bar, so the stop fires on that bar whatever the
+"default" a 10% stop-loss; the path then gaps 30% down on one bar, so the stop fires on that bar whatever the
 entry price was (any entry on the rise is above the gap's open / 0.9) and the exit fills at the next open."""
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ N, GAP = 90, 80
 
 def frame(base: float, seed: int) -> pd.DataFrame:
     """A steady rise (0.4% a day, small noise), each bar opening at the previous close; bar GAP opens and
-    closes 20% below bar GAP-1's close; flat-ish after."""
+    closes 30% below bar GAP-1's close; flat-ish after."""
     rng = np.random.default_rng(seed)
     close = base * np.exp(np.cumsum(0.004 + 0.002 * rng.standard_normal(N)))
-    close[GAP:] *= 0.8
+    close[GAP:] *= 0.7  # deep enough for an entry from bar ~50 (the 50-day trend) on
     open_ = np.r_[close[0], close[:-1]]
     open_[GAP] = close[GAP]
     return pd.DataFrame({"timestamp": pd.date_range("2020-01-01", periods=N, freq="B", tz="UTC"), "open": open_,
@@ -50,9 +50,12 @@ def test_a_stop_loss_preset_exits_on_the_gap_bar_in_a_backtest(tmp_path: Path, m
     alfa = frames["ALFA"]
     gap_ts = alfa["timestamp"][GAP]
     fills = result.fills.assign(ts=pd.to_datetime(result.fills["ts"], utc=True))
-    bought = fills[(fills.symbol == "ALFA") & (fills.side == "buy") & (fills.ts < gap_ts)]
-    assert len(bought), "the planner bought ALFA on the rise (the premise of the test)"
-    held = sum(Decimal(str(q)) for q in bought.qty)
+    rise = fills[(fills.symbol == "ALFA") & (fills.side == "buy") & (fills.ts < gap_ts)]
+    assert len(rise), "the planner bought ALFA on the rise (the premise of the test)"
+    # held when the stop fires: the buys less any rebalancing sells before the gap
+    before = fills[(fills.symbol == "ALFA") & (fills.ts < gap_ts)]
+    held = sum(Decimal(str(q)) * (1 if side == "buy" else -1) for q, side in zip(before.qty, before.side, strict=True))
+    bought = rise
     entry = float((bought.qty * bought.price).sum() / bought.qty.sum())
     assert alfa["open"][GAP] < 0.9 * entry  # the gap opens through the 10% stop
     # the exit: the first stop's first attempt, a market sell of the whole position sent on the gap bar
