@@ -37,6 +37,9 @@ class FreezeProxy:
                 client, _ = self.sock.accept()
             except TimeoutError:
                 continue
+            if not self._admit(client):
+                client.close()
+                continue
             server = socket.create_connection(self.upstream, timeout=5)
             for s in (client, server):
                 s.settimeout(0.1)
@@ -45,6 +48,10 @@ class FreezeProxy:
                 t = threading.Thread(target=self._pump, args=(src, dst), daemon=True)
                 self.threads.append(t)
                 t.start()
+
+    def _admit(self, client: socket.socket) -> bool:
+        """Whether a new client connection is forwarded (OutageProxy refuses them while the server is 'gone')."""
+        return True
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         while self._running():

@@ -16,7 +16,6 @@ class OutageProxy(FreezeProxy):
     def __init__(self, upstream: tuple[str, int], lifetime_s: float) -> None:
         super().__init__(upstream, lifetime_s)
         self.refusing = threading.Event()
-        self.threads[0] = threading.Thread(target=self._accept_or_refuse, daemon=True)
 
     def refuse(self) -> None:
         self.refusing.set()
@@ -30,20 +29,5 @@ class OutageProxy(FreezeProxy):
         self.refusing.clear()
         self.thaw()
 
-    def _accept_or_refuse(self) -> None:
-        while self._running():
-            try:
-                client, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            if self.refusing.is_set():
-                client.close()
-                continue
-            server = socket.create_connection(self.upstream, timeout=5)
-            for s in (client, server):
-                s.settimeout(0.1)
-                self.sockets.append(s)
-            for src, dst in ((client, server), (server, client)):
-                t = threading.Thread(target=self._pump, args=(src, dst), daemon=True)
-                self.threads.append(t)
-                t.start()
+    def _admit(self, client: socket.socket) -> bool:
+        return not self.refusing.is_set()
