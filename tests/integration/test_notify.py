@@ -63,13 +63,15 @@ def test_send_never_blocks_and_the_queue_is_bounded():
         accepted = [notifier.send(f"m{i}", "b") for i in range(6)]
         took = time.perf_counter() - t0
         assert took < 0.1, f"six sends took {took:.3f} s with a slow receiver"
-        # all of one level: a full queue drops its OLDEST message, so every send is accepted; the worker
-        # holds m0 (or not yet), the queue keeps the newest two: 3 (or 4) dropped, m4 and m5 delivered last
+        # all of one level: a full queue drops its OLDEST message, so every send is accepted. The worker takes
+        # at most one message while the sends run (the receiver holds it 1 s): whichever was oldest in the queue
+        # when it woke (m0..m3, or none yet); the queue keeps the newest two: 3 (or 4) dropped, m4 and m5 last
         assert accepted == [True] * 6 and notifier.dropped in (3, 4)
         assert notifier.flush(5.0)
         got = [r["json"]["title"] for r in rx.wait_for(6 - notifier.dropped, timeout_s=1.0)]
         notifier.stop(flush_s=5.0)
-    assert got in (["m0", "m4", "m5"], ["m4", "m5"]) and len(got) == 6 - notifier.dropped
+    assert got[-2:] == ["m4", "m5"] and len(got) == 6 - notifier.dropped
+    assert len(got) == 2 or got[0] in ("m0", "m1", "m2", "m3"), got
 
 
 def test_urls_are_secret_in_settings():
