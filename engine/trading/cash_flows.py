@@ -1,16 +1,16 @@
 """Recording the broker's deposits and withdrawals in the account sync, and moving the risk marks by them.
 
 Why: a withdrawal of 10,000 from 100,000 is not a 10% loss. Each cash flow is stored once (cash_flows, unique
-activity id, so a second sync or a restart never counts it again) and, when first seen by a sync, shifts the stored
-equity peak and start-of-day equity by its amount in the same transaction as the snapshot that includes it:
-drawdown and daily loss are then unaffected by it.
+activity id, so a second sync or a restart never counts it again) and, when first seen by a sync, scales the stored
+equity peak and start-of-day equity by it (equity.shift_marks: after / before the flow) in the same transaction as
+the snapshot that includes it: drawdown and daily loss, as percentages, are then unaffected by it.
 
 The newest flow date seen is kept in engine_kv (CURSOR_KEY); each read starts OVERLAP before it (a journal can be
 dated a few days back), and the unique id drops what was stored already. The first read ever (no cursor: a new
 store, or the first sync after the upgrade) records the account's cash history without moving the marks: their
 equity includes that history already. Flows are read before the account, so a flow the account's equity shows is
-normally in the same sync's list; one the broker lists a little after the equity moved is moved into the marks a
-sync later (a daily-loss trigger could fire in between).
+normally in the same sync's list; for one the broker lists a little after the equity moved, a daily-loss or
+drawdown breach is confirmed by a second read before it fires (sync.sync_from_broker), which lists it.
 """
 from __future__ import annotations
 

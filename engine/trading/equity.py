@@ -94,14 +94,19 @@ def trading_day(now: datetime, tz: Any) -> str:
 
 def shift_marks(session: Session, amount: Decimal, now: datetime, equity: Decimal) -> None:
     """Move the stored peak and start-of-day equity by a deposit (+) or withdrawal (-) that just reached the
-    account (engine/trading/cash_flows.py): drawdown and daily loss then leave it out. A mark the move takes to
-    zero or below (everything withdrawn) restarts at the current equity."""
+    account (engine/trading/cash_flows.py), in proportion: each mark is scaled by equity / (equity - amount),
+    the equity after the flow over the equity just before it. Drawdown and daily loss, as percentages, are then
+    what they were before the flow (the time-weighted way the Performance page measures them,
+    engine/analytics/flows.py): 5% down from a 100,000 peak, 45,000 withdrawn, is still 5% down (subtracting the
+    amount from the peak read 9.1% and could trip the drawdown halt). A flow into an account worth nothing
+    before it, or one that leaves nothing, restarts the marks at the current equity."""
+    before = equity - amount
     rows = {row.key: row for row in session.scalars(_MARK_ROWS)}
     for key in (PEAK_KEY, START_OF_DAY_KEY):
         row = rows.get(key)
         if row is None:
             continue
-        moved = Decimal(row.value["equity"]) + amount
+        moved = Decimal(row.value["equity"]) * equity / before if before > 0 and equity > 0 else Decimal(0)
         row.value = {**row.value, "equity": str(moved if moved > 0 else equity)}
         row.updated_at = now
     session.flush()

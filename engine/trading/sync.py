@@ -37,7 +37,7 @@ from engine.trading.equity import update_marks
 from engine.trading.order_checks import apply_checks, check_orders
 from engine.trading.orders import NEVER_RECEIVED, apply_broker_order
 from engine.trading.risk_limits import RiskLimits, active_limits_in
-from engine.trading.triggers import equity_triggers
+from engine.trading.triggers import equity_breaches, tighten, would_tighten
 from engine.trading.upserts import insert_ignoring, table_of, upsert
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class SyncReport:
     pending_resolved: int = 0
     cash_flows: int = 0  # deposits / withdrawals first recorded by this sync (engine/trading/cash_flows.py)
     triggers: list[str] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)  # breaches a second read is to confirm (sync_from_broker)
 
 
 def fill_key(fill: BrokerFill) -> str:
@@ -120,7 +121,24 @@ def _pending_lookups(ctx: ControlContext, known: set[str]) -> dict[str, BrokerOr
 
 def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> SyncReport:
     """Account snapshots, positions, order updates and the equity marks carry the market clock's time (the
-    broker's books do too); the triggers' state changes and the pending grace the wall clock's."""
+    broker's books do too); the triggers' state changes and the pending grace the wall clock's.
+
+    On a broker that lists deposits and withdrawals, a daily-loss or drawdown breach that would tighten the
+    trading state is confirmed by a second sync before it fires: a withdrawal processed between this sync's
+    read of the cash activities and its read of the account shows in the equity but not yet in the list, and
+    read as a loss it halted trading (10,000 of 100,000: a 10% "loss"). The second read lists it; a real loss
+    still fires, one sync (a few broker calls) later."""
+    report = _sync_once(ctx, limits, confirm=True)
+    if report.unconfirmed:
+        log.info("equity breach to confirm with a second read of the account and its cash flows: %s",
+                 "; ".join(report.unconfirmed))
+        report = _sync_once(ctx, limits, confirm=False)
+    return report
+
+
+def _sync_once(ctx: ControlContext, limits: RiskLimits | None, confirm: bool) -> SyncReport:
+    """One read of the broker's books applied in one transaction; `confirm`: a breach waits for a second read
+    (sync_from_broker) instead of firing, when the broker lists cash flows."""
     market = market_clock_of(ctx)
     started = market.now()
     with ctx.store.read() as s:
@@ -150,7 +168,11 @@ def sync_from_broker(ctx: ControlContext, limits: RiskLimits | None = None) -> S
                                                    since=flows_from))
         marks = update_marks(s, now, account.equity, calendar, prior_close=account.last_equity,
                              flows_since_close=roll_adjustment(s, now, calendar) if flows is not None else None)
-        report.triggers = equity_triggers(s, wall, account.equity, marks.start_of_day, marks.peak, limits)
+        breaches = equity_breaches(account.equity, marks.start_of_day, marks.peak, limits)
+        if breaches and confirm and flows is not None and would_tighten(s, breaches):
+            report.unconfirmed = [reason for _, reason in breaches]
+        else:
+            report.triggers = [reason for to, reason in breaches if tighten(s, wall, to, reason)]
         upsert(s, KeyValue.__table__, [{"key": LAST_SYNC_KEY, "value": {"ts": started.isoformat()},
                                         "updated_at": now}], key=("key",))
     return report

@@ -34,25 +34,40 @@ def tighten(session: Session, now: datetime, to: TradingState, reason: str, acto
     return True
 
 
-def equity_triggers(session: Session, now: datetime, equity: Decimal, start_of_day: Decimal | None,
-                    peak: Decimal | None, limits: RiskLimits) -> list[str]:
-    """Daily loss (from start-of-day equity) and drawdown (from the running peak): the reasons that fired."""
-    fired: list[str] = []
+def equity_breaches(equity: Decimal, start_of_day: Decimal | None, peak: Decimal | None,
+                    limits: RiskLimits) -> list[tuple[TradingState, str]]:
+    """Daily loss (from start-of-day equity) and drawdown (from the running peak) past their limits: (the state
+    each asks for, why). Pure: equity_triggers applies them; sync asks first whether any would tighten."""
+    breaches: list[tuple[TradingState, str]] = []
     if start_of_day:
         loss = (start_of_day - equity) / start_of_day * HUNDRED
         if loss >= limits.daily_loss_limit_pct:
-            reason = (f"daily loss limit: equity {equity:.2f} is {loss:.2f}% below the start-of-day "
-                      f"{start_of_day:.2f} (limit {limits.daily_loss_limit_pct}%)")
-            if tighten(session, now, TradingState(limits.daily_loss_action), reason):
-                fired.append(reason)
+            breaches.append((TradingState(limits.daily_loss_action),
+                             f"daily loss limit: equity {equity:.2f} is {loss:.2f}% below the start-of-day "
+                             f"{start_of_day:.2f} (limit {limits.daily_loss_limit_pct}%)"))
     if peak:
         dd = (peak - equity) / peak * HUNDRED
         if dd >= limits.max_drawdown_pct:
-            reason = (f"drawdown limit: equity {equity:.2f} is {dd:.2f}% below its peak {peak:.2f} "
-                      f"(limit {limits.max_drawdown_pct}%)")
-            if tighten(session, now, TradingState(limits.drawdown_action), reason):
-                fired.append(reason)
-    return fired
+            breaches.append((TradingState(limits.drawdown_action),
+                             f"drawdown limit: equity {equity:.2f} is {dd:.2f}% below its peak {peak:.2f} "
+                             f"(limit {limits.max_drawdown_pct}%)"))
+    return breaches
+
+
+def would_tighten(session: Session, breaches: list[tuple[TradingState, str]]) -> bool:
+    """Whether any breach would move the trading state (read without the row lock: a hint, tighten decides)."""
+    try:
+        cur = trading_state.current(session).state
+    except LookupError:  # no state yet: tighten decides (and says so) as it always did
+        return True
+    return cur in _RANK and any(to in _RANK and _RANK[to] > _RANK[cur] for to, _ in breaches)
+
+
+def equity_triggers(session: Session, now: datetime, equity: Decimal, start_of_day: Decimal | None,
+                    peak: Decimal | None, limits: RiskLimits) -> list[str]:
+    """Daily loss and drawdown (equity_breaches) applied: the reasons that fired."""
+    return [reason for to, reason in equity_breaches(equity, start_of_day, peak, limits)
+            if tighten(session, now, to, reason)]
 
 
 # Built once (checked every cycle); `since` is bound at execution.

@@ -118,6 +118,7 @@ class FakeBook:
     positions: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # qty signed, avg price
     activities: list[dict[str, Any]] = field(default_factory=list)  # FILL account activities, oldest first
     cash_activities: list[dict[str, Any]] = field(default_factory=list)  # CSD / CSW / JNLC (tests/fake_alpaca/cash.py)
+    listed_next_read: list[dict[str, Any]] = field(default_factory=list)  # listed from the next activities read on
     # called as listener(event, order, price, qty) on new / fill / partial_fill / canceled (trade updates)
     listeners: list[Callable[[str, FakeOrder, Decimal | None, Decimal | None], None]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)

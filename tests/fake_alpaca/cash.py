@@ -14,8 +14,10 @@ from tests.fake_alpaca.book import FakeBook
 
 
 def add_cash_flow(book: FakeBook, amount: Decimal, kind: str = "", *, on: date | None = None,
-                  status: str = "executed", moves_cash: bool = True) -> dict[str, Any]:
-    """A deposit (+) or withdrawal (-) of `amount`: CSD / CSW by its sign unless `kind` says (JNLC); the activity."""
+                  status: str = "executed", moves_cash: bool = True, listed_late: bool = False) -> dict[str, Any]:
+    """A deposit (+) or withdrawal (-) of `amount`: CSD / CSW by its sign unless `kind` says (JNLC); the activity.
+    `listed_late`: the cash moves now, the activity is listed only from the read after the next one (the broker
+    books it a moment after the balance moved)."""
     amount = Decimal(amount)
     kind = kind or ("CSD" if amount > 0 else "CSW")
     now = datetime.now(UTC)
@@ -26,7 +28,7 @@ def add_cash_flow(book: FakeBook, amount: Decimal, kind: str = "", *, on: date |
     with book.lock:
         if moves_cash and status == "executed":
             book.cash += amount
-        book.cash_activities.append(activity)
+        (book.listed_next_read if listed_late else book.cash_activities).append(activity)
     return activity
 
 
@@ -37,6 +39,8 @@ def list_activities(book: FakeBook, params: dict[str, str]) -> list[dict[str, An
     after, until = params.get("after"), params.get("until")
     with book.lock:
         rows = sorted(list(book.cash_activities), key=lambda a: a["id"])
+        book.cash_activities.extend(book.listed_next_read)  # this read missed them; the next one lists them
+        book.listed_next_read.clear()
     rows = [a for a in rows if (not types or a["activity_type"] in types)
             and (after is None or a["date"] > after[:10]) and (until is None or a["date"] < until[:10])]
     if params.get("direction", "desc") != "asc":
