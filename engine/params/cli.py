@@ -15,13 +15,13 @@ from engine.settings import load_settings
 from engine.store.migrate import open_store
 
 from .diff import diff_params
-from .errors import ParamsError
+from .errors import ANY_PARENT, ParamsError
 from .exporter import export_workbook
 from .importer import ImportResult
 from .onto_base import onto_base
 from .paramset import default_params
 from .safety import UploadLimits
-from .version_rollback import rollback
+from .version_rollback import rollback_with_report
 from .versions import (
     active_params,
     apply_version,
@@ -151,8 +151,16 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_rollback(a: argparse.Namespace) -> int:
-    ps = rollback(_store(), a.version, _actor(), a.note or "")
-    print(f"active parameter version: {ps.version_id} (equal to version {a.version})")
+    """Roll back; with --if-active M only while version M is still the active one (a script that decided on M
+    must not undo a version applied since: refused and audited, exit 1)."""
+    store = _store()
+    with store.read() as s:
+        replaced = get_version_unchecked(s, None)[0].version_id
+    expected = a.if_active if a.if_active is not None else ANY_PARENT
+    ps, kept = rollback_with_report(store, a.version, _actor(), a.note or "", expected_parent=expected)
+    if kept:
+        print(f"kept from the active version {replaced} (version {a.version} lacks them): {', '.join(kept)}")
+    print(f"active parameter version: {ps.version_id} (equal to version {a.version}; it replaced version {replaced})")
     return 0
 
 
@@ -181,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rollback", help="make a new version equal to version N")
     r.add_argument("version", type=int)
     r.add_argument("--note", default="")
+    r.add_argument("--if-active", type=int, metavar="M",
+                   help="only if version M is the active version now (refused and audited otherwise)")
     r.set_defaults(fn=cmd_rollback)
     return p
 

@@ -98,3 +98,33 @@ def test_import_keeps_the_sheets_the_file_lacks_from_the_active_version(capsys, 
         assert (limits.max_order_notional, limits.max_order_qty, limits.daily_loss_limit_pct) == (1000, 10, 0.5)
     finally:
         store.dispose()
+
+
+def test_rollback_if_active_refuses_when_another_version_is_active(capsys, db, tmp_path):
+    """Versions 1 (the reference) and 2 (atr_period 20). `rollback 1 --if-active 1` decided on version 1, but 2 is
+    active: exit 1, nothing applied (2 stays active), the refusal audited. `--if-active 2` rolls back: version 3,
+    equal to 1, and it says it replaced version 2."""
+    from sqlalchemy import select  # local import: only this test reads the audit table
+
+    from engine.store.models import AuditEvent  # local import: only this test reads the audit table
+
+    assert main(["import", str(REFERENCE)]) == 0
+    edited_file = tmp_path / "edited.xlsx"
+    edited_file.write_bytes(edit_cells(reference_bytes(), {"ATRIndicatorsConfig!B2": 20}))
+    assert main(["import", str(edited_file)]) == 0
+    capsys.readouterr()
+    assert main(["rollback", "1", "--if-active", "1"]) == 1
+    assert "version 2 became active after you started from version 1; nothing was applied" in capsys.readouterr().out
+    store = open_store(db, migrate=True)
+    try:
+        with store.read() as s:
+            assert active_params(s).version_id == 2
+            refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "params.rollback",
+                                                         AuditEvent.outcome == "refused")).all()
+        assert len(refused) == 1
+        assert main(["rollback", "1", "--if-active", "2"]) == 0
+        assert "active parameter version: 3 (equal to version 1; it replaced version 2)" in capsys.readouterr().out
+        with store.read() as s:
+            assert active_params(s).version_id == 3
+    finally:
+        store.dispose()
