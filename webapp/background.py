@@ -18,6 +18,11 @@ polls for progress. Two managers:
   priority (BACKGROUND_NICE) with the default signal handlers and exits when its web process is gone, so the
   engine and the kill switch keep the CPU and no child outlives the server.
 
+The Celery manager bounds what one login can queue as the diskcache manager does: one job per login session and
+callback at once (its task id kept in Redis under OWN_KEY, so every web worker sees it; a second is refused while
+the first is queued or running), and at most MAX_QUEUED jobs waiting in the queue for all users together: a
+forged request loop can neither fill Redis nor push every other user's what-if behind thousands of its own.
+
 With Redis down, starting a job fails within about two seconds (short socket timeouts, one publish retry,
 one result-store reconnect: Celery's defaults waited ~19 s and answered 204 with no word) and the page's
 alert says so. A web process publishes at most PUBLISHING_SLOTS jobs at once and, after a failed publish,
@@ -52,7 +57,13 @@ from engine.context import EngineContext
 from engine.settings import Settings
 from engine.store.db import Store
 from webapp.auth.errors import ALERT_ID
-from webapp.background_disk import BoundedDiskcacheManager
+from webapp.background_disk import (
+    REFUSED_BUSY,
+    REFUSED_OWN,
+    BoundedDiskcacheManager,
+    callback_output,
+    login_owner,
+)
 from webapp.context import EXTENSION_KEY, get_context
 
 log = logging.getLogger(__name__)
@@ -64,6 +75,11 @@ PUBLISHING_SLOTS = 2  # jobs one web process publishes at once; gthread has 4 th
 SLOT_WAIT_S = 0.5  # how long a click waits for a publishing slot (a publish to a live Redis takes milliseconds)
 BROKER_DOWN_S = 3.0  # after a failed publish, new jobs are refused at once for this long (no wait per click)
 UNAVAILABLE_JOB = "regimedesk-unavailable"  # the job handle of a job that was never queued
+REFUSED_JOBS = (UNAVAILABLE_JOB, REFUSED_OWN, REFUSED_BUSY)  # handles of jobs never queued, each with its message
+MAX_QUEUED = 8  # Celery: jobs waiting in the queue (all users) beyond which a new one is refused
+OWN_KEY = "regimedesk-background-own:{owner}:{what}"  # Redis: the Celery task id of a session's job of a callback
+STARTING = "starting"  # OWN_KEY's value while its job is being published
+ACTIVE_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY", "PROGRESS")  # a queued or running Celery task
 ONE_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}  # a stale connection
 NO_RETRY = {"max_retries": 0}  # the result store: its reconnect is itself one more attempt
 # the request's parts in dash's job context that must never reach the broker, and their empty values
@@ -115,25 +131,70 @@ class BoundedCeleryManager(CeleryManager):
     job and opens the page's alert (a background callback's own error handler cannot: dash drops its
     set_props). Any Redis failure while polling ends the job the same way."""
 
-    def __init__(self, celery_app: Any, where: str, expire: int | None = None) -> None:
+    def __init__(self, celery_app: Any, where: str, redis_url: str, expire: int | None = None) -> None:
         super().__init__(celery_app, expire=expire)
         self.where = where
+        self._redis_url = redis_url  # may hold a password: never logged nor shown (`where` is what is shown)
         self._slots = threading.BoundedSemaphore(PUBLISHING_SLOTS)
         self._down_until = 0.0
 
-    def message(self) -> str:
+    def message(self, job: str = UNAVAILABLE_JOB) -> str:
+        if job == REFUSED_OWN:
+            return ("Your earlier run of this is still queued or running (from this or another tab); nothing new was "
+                    "started: wait for it to finish, then try again.")
+        if job == REFUSED_BUSY:
+            return (f"{MAX_QUEUED} background jobs are waiting for a worker (the most this server queues); nothing "
+                    "new was started: try again when the queue is shorter.")
         return f"Background work is unavailable: Redis at {self.where} is not reachable; try again in a moment."
 
     def call_job_fn(self, key: Any, job_fn: Any, args: Any, context: Any) -> Any:
         if time.monotonic() < self._down_until or not self._slots.acquire(timeout=SLOT_WAIT_S):
             return self._unavailable(None)
+        own = ""
         try:
-            return super().call_job_fn(key, job_fn, args, job_context(context))
+            own, refusal = self._reserve(login_owner(), callback_output())
+            if refusal:
+                log.warning("background job refused: %s", self.message(refusal))
+                self._failed(refusal)
+                return refusal
+            job = super().call_job_fn(key, job_fn, args, job_context(context))
+            if own:
+                self._redis().set(own, str(job), ex=RESULT_EXPIRE_SECONDS)
+            return job
         except Exception as exc:  # noqa: BLE001 - kombu, redis and Celery's RuntimeError all mean "not queued"
             self._down_until = time.monotonic() + BROKER_DOWN_S
+            self._forget(own)
             return self._unavailable(exc)
         finally:
             self._slots.release()
+
+    def _redis(self) -> Any:
+        import redis  # local import: only the Celery deployment uses Redis
+
+        return redis.Redis.from_url(self._redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                                    socket_connect_timeout=REDIS_TIMEOUT_S, decode_responses=True)
+
+    def _reserve(self, owner: str, what: str) -> tuple[str, str]:
+        """(this session's OWN_KEY, now marked STARTING, or "" without a login; a refusal handle or "")."""
+        client = self._redis()
+        own = OWN_KEY.format(owner=owner, what=what) if owner and what else ""
+        if own and not client.set(own, STARTING, nx=True, ex=RESULT_EXPIRE_SECONDS):
+            held = client.get(own)
+            if held == STARTING or (held and self.handle.AsyncResult(held).state in ACTIVE_STATES):
+                return "", REFUSED_OWN
+            client.set(own, STARTING, ex=RESULT_EXPIRE_SECONDS)  # its earlier job ended: this one replaces it
+        if int(client.llen(CELERY_QUEUE)) >= MAX_QUEUED:
+            self._forget(own)
+            return "", REFUSED_BUSY
+        return own, ""
+
+    def _forget(self, own: str) -> None:
+        if not own:
+            return
+        try:
+            self._redis().delete(own)
+        except Exception as exc:  # noqa: BLE001 - Redis down: the key expires on its own
+            log.warning("background job: Redis at %s: %s", self.where, type(exc).__name__)
 
     def _unavailable(self, exc: Exception | None) -> str:
         if exc is not None:
@@ -141,9 +202,9 @@ class BoundedCeleryManager(CeleryManager):
         self._failed()
         return UNAVAILABLE_JOB
 
-    def _failed(self) -> None:
+    def _failed(self, job: str = UNAVAILABLE_JOB) -> None:
         if has_request_context():
-            g.regimedesk_background_failed = True
+            g.regimedesk_background_failed = job
 
     def _guarded(self, what: str, call: Any, default: Any) -> Any:
         try:
@@ -160,18 +221,18 @@ class BoundedCeleryManager(CeleryManager):
         return bool(self._guarded("result", lambda: super(BoundedCeleryManager, self).result_ready(key), False))
 
     def get_result(self, key: Any, job: Any) -> Any:
-        if job == UNAVAILABLE_JOB:
-            self._failed()
+        if job in REFUSED_JOBS:
+            self._failed(job)
             return self.UNDEFINED
         return self._guarded("result", lambda: super(BoundedCeleryManager, self).get_result(key, job), self.UNDEFINED)
 
     def job_running(self, job: Any) -> bool:
-        if job == UNAVAILABLE_JOB:
+        if job in REFUSED_JOBS:
             return False
         return bool(self._guarded("status", lambda: super(BoundedCeleryManager, self).job_running(job), False))
 
     def terminate_job(self, job: Any) -> None:
-        if job is not None and job != UNAVAILABLE_JOB:
+        if job is not None and job not in REFUSED_JOBS:
             self._guarded("cancel", lambda: super(BoundedCeleryManager, self).terminate_job(job), None)
 
     def clear_cache_entry(self, key: Any) -> None:
@@ -179,8 +240,9 @@ class BoundedCeleryManager(CeleryManager):
 
     def get_updated_props(self, key: Any) -> Any:
         props = self._guarded("updates", lambda: super(BoundedCeleryManager, self).get_updated_props(key), {})
-        if has_request_context() and g.get("regimedesk_background_failed"):
-            return {**(props or {}), ALERT_ID: {"children": self.message(), "is_open": True}}
+        failed = g.get("regimedesk_background_failed") if has_request_context() else None
+        if failed:
+            return {**(props or {}), ALERT_ID: {"children": self.message(str(failed)), "is_open": True}}
         return props
 
 
@@ -195,7 +257,8 @@ def cache_dir(settings: Settings) -> Path:
 
 def background_manager(settings: Settings) -> DiskcacheManager | CeleryManager:
     if uses_celery(settings):
-        return BoundedCeleryManager(celery_app(settings), redis_where(settings.cache_url), expire=RESULT_EXPIRE_SECONDS)
+        return BoundedCeleryManager(celery_app(settings), redis_where(settings.cache_url), settings.cache_url,
+                                    expire=RESULT_EXPIRE_SECONDS)
     path = cache_dir(settings)
     path.mkdir(parents=True, exist_ok=True)
     return BoundedDiskcacheManager(diskcache.Cache(str(path)), expire=RESULT_EXPIRE_SECONDS)

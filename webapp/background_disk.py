@@ -35,7 +35,7 @@ FORK_WAIT_S = 2.0  # how long a job start waits for this process's SQLite work t
 CHILD_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGABRT")
 
 
-def _owner() -> str:
+def login_owner() -> str:
     """The login session asking (a hash of its CSRF token, fresh at each login; never the token itself)."""
     if not has_request_context():
         return ""
@@ -43,7 +43,7 @@ def _owner() -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16] if token else ""
 
 
-def _callback() -> str:
+def callback_output() -> str:
     """The callback asked for: its output key, as the callback request names it."""
     if not has_request_context():
         return ""
@@ -246,7 +246,7 @@ class BoundedDiskcacheManager(DiskcacheManager):
     def call_job_fn(self, key: Any, job_fn: Any, args: Any, context: Any) -> Any:
         from multiprocess import Process  # local import: as dash's own manager (a dash[diskcache] extra)
 
-        owner, what = _owner(), _callback()
+        owner, what = login_owner(), callback_output()
         token = self._reserve(owner, what)
         if token in (REFUSED_OWN, REFUSED_BUSY):
             log.warning("background job %s refused: %s", what or "?", self.message(token))
