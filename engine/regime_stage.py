@@ -7,11 +7,16 @@ ensemble settings, starts fresh (logged) on one that changes them, and is rebuil
 at start-up (engine/regime/ensemble/resume.py), so a restart does not change what the same model answers.
 Every stored snapshot carries the version id that produced it, the rule-based regime (regime_id) and the
 regime the engine acts on (effective_regime_id, regime_status, regime_reason: engine/regime/ensemble/effective.py).
+Each cycle also applies ValidationRules trigger_gc and reduce_computation (engine/runtime_guards.py): a cycle over
+the latency limit makes the next ones skip the ensemble's verdicts (the rule-based regime stands, said in
+regime_reason), and an RSS over the memory limit triggers a garbage collection.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,11 +31,13 @@ from engine.market.types import Bar, MarketUpdate
 from engine.params import ParamSet
 from engine.params.versions import active_params
 from engine.regime.classifier import RegimeClassifier
+from engine.regime.config import RuntimeLimits
 from engine.regime.ensemble.config import EnsembleConfig
 from engine.regime.ensemble.effective import EffectiveRegime, of_config, resolve
 from engine.regime.ensemble.live import EnsembleLive
 from engine.regime.inputs import to_buffer
 from engine.regime.types import RegimeOutput
+from engine.runtime_guards import GUARDS, RuntimeGuards
 from engine.store import queries
 from engine.store.models import OptionChainSnapshot, RegimeSnapshot
 from engine.store.writes import unpack_chain
@@ -76,6 +83,7 @@ class RegimeStage:
     symbol: str | None = None
     reloads: int = field(default=0)
     ensemble: EnsembleLive | None = None  # the workbook's ensemble beside the classifier (models from the refit job)
+    guards: RuntimeGuards = field(default_factory=lambda: GUARDS)  # VAL010 / VAL011 (engine/runtime_guards.py)
 
     @staticmethod
     def _peers(ctx: EngineContext, symbol: str) -> list[str]:
@@ -112,6 +120,7 @@ class RegimeStage:
                     used = ensemble.resume(session, before)
                 log.info("regime ensemble: state rebuilt from %d stored verdicts of %s", used, symbol)
         self.classifier, self.version_id, self.symbol, self.ensemble = classifier, params.version_id, symbol, ensemble
+        self.guards.limits = RuntimeLimits.of(params)
         self.reloads += 1
         log.info("regime classifier built for %s on parameter version %s", symbol, params.version_id)
 
@@ -128,6 +137,7 @@ class RegimeStage:
         if self.classifier is None or params.version_id != self.version_id or symbol != self.symbol:
             self._build(ctx, params, symbol, before=min((b.ts for b in new_bars), default=None))
         assert self.classifier is not None
+        t0 = time.perf_counter()  # the cycle's latency (VAL011), without a rebuild's warm-up
         last = self.classifier.last_ts()
         new_bars = [b for b in new_bars if last is None or b.ts > last]
         if not new_bars:
@@ -138,26 +148,37 @@ class RegimeStage:
                                               peers={k: v for k, v in peers.items() if len(v)} or None,
                                               vol_index=update.vol_index or None)  # the source's VIX, if any
         verdicts: list[dict[str, Any] | None] = [None] * len(outputs)
-        if self.ensemble is not None and self.ensemble.cfg.enabled:
+        reduced = self.guards.reduced and self.ensemble is not None and self.ensemble.cfg.enabled
+        if reduced and self.ensemble is not None:  # VAL011: rows remembered, no model verdicts
+            self.ensemble.warm(outputs)
+        elif self.ensemble is not None and self.ensemble.cfg.enabled:
             with ctx.store.read() as session:
                 self.ensemble.refresh(session)
             verdicts = self.ensemble.verdicts(outputs)
         stored = [(o, v) for o, v in zip(outputs, verdicts, strict=True) if not o.warmup]
         if stored:
             cfg = self.ensemble.cfg if self.ensemble is not None else EnsembleConfig.of(params)
+            why = f"{self.guards.reason}: the rule-based regime stands" if reduced else ""
             try:
                 with ctx.store.write() as session:  # the regime the engine acts on: effective.py's rule, not inline
                     # fenced, in the same transaction: an old leader frozen past its lease and resumed stored late
                     # snapshots with higher ids than the new leader's, and current_regime (newest id) went back
                     check_fence(session, ctx)
-                    session.add_all(snapshot_row(o, self.version_id, v, of_config(cfg, o.regime_id, o.regime_name,
-                                                                                   float(o.confidence), v))
-                                    for o, v in stored)
+                    session.add_all(snapshot_row(o, self.version_id, v, _effective(cfg, o, v, why)) for o, v in stored)
             except FencedOut:
                 # it moved past bars it did not store: rebuilt from the store (classifier and ensemble state)
                 self.classifier = self.ensemble = None  # if it leads again
                 raise
+        # milliseconds per update (PerformanceMetrics computation_time): a catch-up cycle of many bars is not slow
+        self.guards.observe_latency((time.perf_counter() - t0) * 1000.0 / max(1, len(outputs)))
+        self.guards.check_memory()
         return [o for o, _ in stored]
+
+
+def _effective(cfg: EnsembleConfig, o: RegimeOutput, verdict: dict[str, Any] | None, reduced: str) -> EffectiveRegime:
+    """effective.py's answer; with the ensemble skipped (VAL011) the rule-based regime, saying why."""
+    eff = of_config(cfg, o.regime_id, o.regime_name, float(o.confidence), verdict)
+    return dataclasses.replace(eff, reason=reduced) if reduced else eff
 
 
 def _calendar(ctx: EngineContext) -> MarketCalendar | None:

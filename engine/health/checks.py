@@ -29,6 +29,7 @@ from engine.health.notify_check import check_notifications
 from engine.health.params_check import check_active_params
 from engine.market import data_age as feed_age
 from engine.market.exchange import MarketCalendar, calendar_for_settings
+from engine.runtime_guards import GUARDS  # VAL010 / VAL011 state of this engine process
 from engine.store.db_clock import is_wall_clock, reader_now
 from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import BarRow, EngineHeartbeat, JobRun, KeyValue, RegimeSnapshot, TradingStateRow
@@ -262,7 +263,7 @@ def check_regime(ctx: EngineContext) -> CheckResult:
     share = len(active) / len(modules) if modules else 0.0
     status = UNHEALTHY if not active else DEGRADED if share < 0.5 else HEALTHY
     detail = (f"{snap.regime_name} (id {snap.regime_id}) at {snap.ts:%Y-%m-%d %H:%M}, confidence {confidence:.2f}; "
-              f"{len(active)} of {len(modules)} modules active")
+              f"{len(active)} of {len(modules)} modules active") + "".join(f"; {g}" for g in [GUARDS.summary()] if g)
     return CheckResult("regime detector", status, detail, confidence)
 
 

@@ -26,9 +26,11 @@ _COLOUR = re.compile(r"^#?([0-9A-Fa-f]{6})$")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUM = r"-?\d+(?:\.\d+)?"
 EXPRESSIONS: dict[str, re.Pattern[str]] = {
-    # ValidationRules: data_gaps>5min, greeks_missing (rules_text.action_condition checks those the engine reads)
+    # ValidationRules: data_gaps>5min, memory>1500MB, latency>300ms, greeks_missing (rules_text.action_condition
+    # checks those the engine reads against their action: grammar.action_condition_problem)
     "check": re.compile(
-        rf"^(?:abs\({_IDENT}\)|{_IDENT})\s*(?:<=|>=|==|!=|<|>|=|:)\s*(?:{_NUM}-{_NUM}|{_NUM}(?:min|%)?|{_IDENT})$"
+        rf"^(?:abs\({_IDENT}\)|{_IDENT})\s*(?:<=|>=|==|!=|<|>|=|:)\s*"
+        rf"(?:{_NUM}-{_NUM}|{_NUM}\s*(?:min|%|(?i:ms|s|sec|mb|gb|sd|sigma))?|{_IDENT})$"
         rf"|^{_IDENT}$"),
     # 0-30
     "range": re.compile(rf"^{_NUM}\s*-\s*{_NUM}$"),
@@ -38,7 +40,7 @@ EXPRESSIONS: dict[str, re.Pattern[str]] = {
     "adjustment": re.compile(r"^[+-]\d+(?:\.\d+)?%\s+\w+(?:\s*,\s*[+-]\d+(?:\.\d+)?%\s+\w+)*$"),
 }
 EXPRESSION_HELP = {
-    "check": "a check such as data_gaps>5min, price_zscore>4 or greeks_missing",
+    "check": "a check such as data_gaps>5min, price_zscore>4, memory>1500MB, latency>300ms or greeks_missing",
     "condition": "a condition the engine reads: " + CONDITION_FORMS,
     "range": "a range such as 30-70",
     "kv_list": "name=value pairs separated by commas, e.g. atr_period=14,bands_multiplier=2.0",

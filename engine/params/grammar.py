@@ -81,6 +81,34 @@ def number_threshold(condition: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+_UNIT_NUMBER = re.compile(r">=?\s*(" + _NUM + r")\s*([A-Za-z%]*)\s*$")  # limits are tested 'above' only
+_MB = {"mb": 1.0, "m": 1.0, "gb": 1000.0, "g": 1000.0}  # decimal, as engine/health/host_checks.py shows RSS
+_MS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0}
+
+
+def _unit_number(condition: str, units: dict[str, float]) -> float | None:
+    """The number after > times its unit's factor; None without one, with another unit, or after <."""
+    m = _UNIT_NUMBER.search(condition or "")
+    if not m or m.group(2).lower() not in units:
+        return None
+    return float(m.group(1)) * units[m.group(2).lower()]
+
+
+def megabytes_threshold(condition: str) -> float | None:
+    """'memory>1500MB' -> 1500.0; 'memory>1.5GB' -> 1500.0; 'memory>threshold' -> None."""
+    return _unit_number(condition, _MB)
+
+
+def millis_threshold(condition: str) -> float | None:
+    """'latency>300ms' -> 300.0; 'latency>2s' -> 2000.0; 'latency>threshold' -> None."""
+    return _unit_number(condition, _MS)
+
+
+def sigma_threshold(condition: str) -> float | None:
+    """'iv_abnormal>3' or 'iv_zscore>2.5sd' -> the z-score (sigma) limit; 'iv_abnormal' -> None."""
+    return _unit_number(condition, {"": 1.0, "sd": 1.0, "sigma": 1.0})
+
+
 # ValidationRules actions: the engine looks rows up by these exact names (engine/regime/config.py Validation,
 # engine/regime/noise.py); the value is the parser of the condition it reads a number from, with an example.
 ACTION_CONDITIONS: dict[str, tuple[Callable[[str], float | None], str]] = {
@@ -88,8 +116,39 @@ ACTION_CONDITIONS: dict[str, tuple[Callable[[str], float | None], str]] = {
     "use_cached_regime": (minutes_threshold, "an age limit in minutes such as data_age>2min"),
     "filter_outlier": (number_threshold, "a z-score limit such as price_zscore>4"),
 }
+# Actions whose number is optional: without one the engine uses the value named in the example (a workbook
+# value or a documented default); with one it must be a number the parser reads (a unit it knows).
+OPTIONAL_NUMBER_CONDITIONS: dict[str, tuple[Callable[[str], float | None], str]] = {
+    "cap_iv_contribution": (sigma_threshold, "iv_abnormal (IVSurfaceConfig abnormal_surface_threshold sigmas) "
+                                             "or a z-score limit such as iv_abnormal>3"),
+    "trigger_gc": (megabytes_threshold, "memory>threshold (PerformanceMetrics memory_usage acceptable MB) "
+                                        "or a limit in MB or GB such as memory>1500MB"),
+    "reduce_computation": (millis_threshold, "latency>threshold (PerformanceMetrics computation_time acceptable "
+                                             "ms) or a limit in ms or s such as latency>300ms"),
+}
 ENGINE_ACTIONS = ("halt_regime_detection", "use_cached_regime", "filter_outlier", "reject_transition",
-                  "maintain_regime", "halt_transitions", "flag_low_confidence")
+                  "maintain_regime", "halt_transitions", "flag_low_confidence", "disable_greek_sentiment",
+                  "adjust_volume_weight", "cap_iv_contribution", "trigger_gc", "reduce_computation")
+_NO_NUMBER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\s*[<>]=?\s*threshold)?")
+
+
+def action_condition_problem(action: str, condition: str) -> tuple[str, str] | None:
+    """(why the engine cannot read the condition of a rule with this action, the accepted forms), or None."""
+    text = (condition or "").strip()
+    if action in ACTION_CONDITIONS:
+        parse, example = ACTION_CONDITIONS[action]
+        return None if parse(text) is not None else (f"gives the {action} check no number the engine can read", example)
+    if action in OPTIONAL_NUMBER_CONDITIONS:
+        parse, example = OPTIONAL_NUMBER_CONDITIONS[action]
+        if _NO_NUMBER.fullmatch(text):
+            return None
+        value = parse(text)
+        if value is None:
+            return (f"gives the {action} check a limit the engine cannot read (a number after > with a unit "
+                    "it knows)"), example
+        if value <= 0:
+            return f"gives the {action} check a limit of zero or less, which every reading exceeds", example
+    return None
 
 
 def condition_threshold(condition: str, var: str) -> float | None:

@@ -12,7 +12,9 @@ from .errors import ParamIssue
 from .grammar import (
     ACTION_CONDITIONS,
     COMPONENT_ALIASES,
+    OPTIONAL_NUMBER_CONDITIONS,
     WEIGHT_CONDITION_FORMS,
+    action_condition_problem,
     adjustment_problem,
     weight_condition_problem,
 )
@@ -26,18 +28,22 @@ def _rows(values: Values, sheet: str, section: str) -> tuple[dict[str, Any], ...
 
 def action_condition(schema: Schema, values: Values, locate: Locator, r: dict[str, Any]) -> list[ParamIssue]:
     """A ValidationRules row whose action the engine reads a number from (a gap or age in minutes, a z-score)
-    needs a condition that parser reads: 'data_gaps>5' (no min) would switch the data check off."""
+    needs a condition that parser reads: 'data_gaps>5' (no min) would switch the data check off. Actions whose
+    number is optional (an IV z-score, a memory or latency limit) take a bare check or 'name>threshold' (the
+    workbook's or the documented value), or a number with a unit the engine reads: 'memory>1500' (MB? GB?) is
+    refused rather than guessed."""
     sheet, section, field, action_field = r["sheet"], r.get("section", "main"), r["field"], r["action_field"]
     out = []
     for i, row in enumerate(_rows(values, sheet, section)):
         action, text = row.get(action_field), row.get(field)
-        if action not in ACTION_CONDITIONS:
+        if action not in ACTION_CONDITIONS and (action not in OPTIONAL_NUMBER_CONDITIONS or text is None):
+            continue  # an optional number's blank (or already refused) cell: the workbook's or default value
+        found = action_condition_problem(str(action), "" if text is None else str(text))
+        if found is None:
             continue
-        parse, example = ACTION_CONDITIONS[action]
-        if text is not None and parse(str(text)) is not None:
-            continue
+        why, example = found
         out.append(ParamIssue(sheet, locate(sheet, section, i, field),
-                              f"{fmt_value(None, text)!r} gives the {action} check no number the engine can read",
+                              f"{fmt_value(None, text)!r} {why}",
                               example, "write the limit after > with its unit, as in the example", text, r["id"]))
     return out
 

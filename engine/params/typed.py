@@ -1543,7 +1543,7 @@ class ValidationRulesMainRow(TableRowView):
 
     @property
     def action(self) -> Literal['halt_regime_detection', 'use_cached_regime', 'filter_outlier', 'reject_transition', 'maintain_regime', 'halt_transitions', 'flag_low_confidence', 'disable_greek_sentiment', 'adjust_volume_weight', 'cap_iv_contribution', 'trigger_gc', 'reduce_computation']:
-        """What the engine does when the check fails: the behaviour it looks the rule up by. Implemented: halt_regime_detection, use_cached_regime, filter_outlier (each reads a number from the Condition), reject_transition, maintain_regime, halt_transitions, flag_low_confidence; the others are documentation; read by engine.regime.noise."""
+        """What the engine does when the check fails: the behaviour it looks the rule up by. Implemented, all twelve: halt_regime_detection, use_cached_regime, filter_outlier, reject_transition, maintain_regime, halt_transitions, flag_low_confidence, disable_greek_sentiment (greeks_missing), adjust_volume_weight (volume_zero), cap_iv_contribution (iv_abnormal, optionally >sigmas), trigger_gc (memory>N MB), reduce_computation (latency>N ms); a number in the Condition sets the limit where the engine reads one; read by engine.regime.noise."""
         return self._read('action')
 
     @property

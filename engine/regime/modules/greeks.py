@@ -6,6 +6,12 @@ net delta = sum w*delta / sum w*|delta|, and call-minus-put shares of gamma, veg
 in [-1, 1]; the level L is their weighted mix (delta/gamma/vega/theta weights). Score = smoothed
 tanh of L's z-move from the session baseline (mean of the session's first ``sentiment_lookback``
 snapshots; z against L's spread over the last ``sentiment_lookback`` snapshots).
+
+Greeks missing (ValidationRules disable_greek_sentiment, VAL007 GreekDataCheck: a chain whose delta, gamma, vega
+or theta column has no finite value at all): with the rule enabled the module is excluded for that snapshot
+(inactive, weight 0, the others renormalised; the reason names the rule) and its baseline is not fed; with the
+rule disabled or absent it runs without that protection: the missing Greeks read as 0 (nan_to_num), so the
+level is computed from what is left (all zero when delta is missing) and scored against the baseline as usual.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import numpy as np
 from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
+from engine.regime.config import Validation
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView, higher_greeks
 from engine.regime.types import ModuleResult
@@ -44,6 +51,9 @@ class GreekSentimentModule(RegimeModule):
         self._base: list[float] = []
         self._hist: deque[float] = deque(maxlen=self.lookback)
         self._s = 0.0
+        v = Validation(ps)
+        self.guard = v.enabled("disable_greek_sentiment")  # VAL007: exclude the module when Greeks are missing
+        self.guard_tag = v.tag("disable_greek_sentiment")
 
     def level(self, view: ChainView) -> tuple[float, dict[str, float]]:
         """The composite Greek level L of one snapshot (pure function of the chain)."""
@@ -85,9 +95,14 @@ class GreekSentimentModule(RegimeModule):
 
     def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         view = ChainView.of(chain)
-        if view is None or not np.isfinite(np.asarray(view.chain.delta, dtype=float)).any():
+        if view is None:
             return self.no_chain()
         chain = view.chain
+        missing = missing_greeks(chain)
+        if missing and self.guard:
+            return ModuleResult.inactive(self.name, f"Greeks missing from the option chain ({', '.join(missing)}): "
+                                         f"module excluded, weight redistributed{self.guard_tag}",
+                                         greeks_missing=", ".join(missing))
         lvl, comps = self.level(view)
         day = int(frame.day[i])
         if day != self._day:
@@ -102,5 +117,15 @@ class GreekSentimentModule(RegimeModule):
         s = clip1(self._s)
         label = ("extreme_" if abs(s) >= self.extreme else "") + (
             "bullish" if s >= self.bull else "bearish" if s <= self.bear else "neutral")
-        return ModuleResult(self.name, s, None, True, "", {"level": lvl, "baseline": base, "z": z,
-                                                           "sentiment": label, **comps})
+        diag = {"level": lvl, "baseline": base, "z": z, "sentiment": label, **comps}
+        if missing:
+            diag["greeks_missing"] = ", ".join(missing)  # the rule is off: read as 0
+        return ModuleResult(self.name, s, None, True, "", diag)
+
+
+GREEK_COLUMNS = ("delta", "gamma", "vega", "theta")
+
+
+def missing_greeks(chain: OptionChain) -> list[str]:
+    """The Greek columns of the chain with no finite value at all (what VAL007's greeks_missing means)."""
+    return [g for g in GREEK_COLUMNS if not np.isfinite(np.asarray(getattr(chain, g), dtype=float)).any()]

@@ -8,9 +8,13 @@ wings minus ATM), relative to ATM IV, smoothed over ``skew_smoothing_window`` sn
 ``surface_strike_points`` strikes (curvature, asymmetry).
 Score = (1 - term_structure_weight) * skew direction (skew change vs its recent mean, steeper put
 skew = bearish) + term_structure_weight * term direction (+1 contango, -1 backwardation), blended
-with the smile asymmetry (smile_curvature_weight), plus the high/low-IV adjustments. An abnormal
-surface (ATM IV beyond ``abnormal_surface_threshold`` sigma of its history) caps the score
-(ValidationRules IVDataCheck). Vol: ATM IV of the nearest expiry.
+with the smile asymmetry (smile_curvature_weight), plus the high/low-IV adjustments. Vol: ATM IV of the
+nearest expiry.
+Abnormal IV (ValidationRules cap_iv_contribution, VAL009 IVDataCheck): ATM IV more than N sigma from the mean
+of its last ``iv_percentile_period`` snapshots, N from the condition (iv_abnormal>3) or, for a bare iv_abnormal,
+IVSurfaceConfig ``abnormal_surface_threshold``. With the rule enabled an abnormal snapshot's score is capped at
++/-ABNORMAL_CAP (diagnostics ``validation`` says so); with the rule disabled or absent the score is not capped
+(``abnormal_surface`` is still reported against abnormal_surface_threshold).
 """
 from __future__ import annotations
 
@@ -20,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from engine.market.types import OptionChain
+from engine.params.grammar import sigma_threshold
 from engine.params.paramset import ParamSet
 from engine.params.typed import Parameters
+from engine.regime.config import Validation
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.types import ModuleResult
@@ -46,6 +52,10 @@ class IVSurfaceModule(RegimeModule):
         self.backwardation = float(c.backwardation_threshold)
         self.velocity_on = bool(c.track_surface_velocity)
         self.abnormal = float(c.abnormal_surface_threshold)
+        v = Validation(ps)
+        self.cap_on = v.enabled("cap_iv_contribution")  # VAL009: cap the score while IV is abnormal
+        self.cap_sigma = v.number("cap_iv_contribution", sigma_threshold) or self.abnormal
+        self.cap_tag = v.tag("cap_iv_contribution")
         self.high_adj = float(c.high_iv_sentiment_adjust)
         self.low_adj = float(c.low_iv_sentiment_adjust)
         self.smile_on = bool(c.analyze_volatility_smile)
@@ -118,13 +128,18 @@ class IVSurfaceModule(RegimeModule):
             score += self.low_adj
         abnormal = abs(z) > self.abnormal
         score = clip1(score)
-        if abnormal:
+        capped = ""
+        if self.cap_on and abs(z) > self.cap_sigma:
+            capped = (f"IV abnormal (z {z:+.2f} beyond {self.cap_sigma:g} sigma): score {score:+.3f} limited to "
+                      f"+/-{ABNORMAL_CAP:g}{self.cap_tag}")
             score = max(-ABNORMAL_CAP, min(ABNORMAL_CAP, score))
         diag: dict[str, Any] = {"atm_iv": atm, "skew": sk, "skew_smoothed": sk_s, "term_slope": term,
                                 "term_state": "contango" if term >= self.contango else
                                 "backwardation" if term <= self.backwardation else "flat",
                                 "iv_percentile": pct, "iv_zscore": z, "abnormal_surface": abnormal,
                                 "smile_curvature": curv, "smile_asymmetry": asym}
+        if capped:
+            diag["validation"] = capped
         if self.velocity_on and len(hist) > 1:
             diag["atm_iv_velocity"] = atm - float(hist[0])
         return ModuleResult(self.name, score, atm, True, "", diag)

@@ -4,7 +4,11 @@ Profile of the last ``profile_periods`` bars at their typical prices: POC approx
 volume-weighted median, value area by the volume-weighted quantiles (1 -/+ value_area)/2.
 Score = poc_weight * tanh((close - POC) / half value-area width)
       + (1 - poc_weight) * signed-volume imbalance (sum v*sign(r) / sum v).
-Inactive when the window has no volume (ValidationRules VolumeDataCheck).
+A window without traded volume (ValidationRules adjust_volume_weight, VAL008 VolumeDataCheck, condition
+volume_zero): with the rule enabled the module is inactive there, so its weight is renormalised away onto the
+other active modules (the reason names the rule); with the rule disabled or absent it runs without that
+protection: the window is profiled by time at price (every bar weight 1, a TPO profile), so the module keeps
+its full weight with a score from prices alone (imbalance = mean sign of the window's returns).
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import numpy as np
 
 from engine.market.types import OptionChain
 from engine.params.paramset import ParamSet
+from engine.regime.config import Validation
 from engine.regime.modules.base import Frame, RegimeModule, clip1
 from engine.regime.modules.chainutil import ChainView
 from engine.regime.series import LONG_ROWS
@@ -47,16 +52,24 @@ class VolumeProfileModule(RegimeModule):
         self.poc_weight = float(self.need("poc_weight"))
         self.value_area = float(self.need("value_area"))
         self.r: dict[int, tuple[float, float, float, float, float]] = {}
+        v = Validation(ps)
+        self.guard = v.enabled("adjust_volume_weight")  # VAL008: drop the module on zero-volume windows
+        self.guard_tag = v.tag("adjust_volume_weight")
+        self.tpo: set[int] = set()  # rows profiled by time at price (zero volume, rule off)
+        self._tpo_mask: np.ndarray | None = None  # of profile()'s rows, set by its last call
 
     def prepare(self, frame: Frame) -> None:
         rows_, score, q, vsum = self.profile(frame)
+        self.tpo = set(rows_[self._tpo_mask].tolist()) if self._tpo_mask is not None else set()
         self.r = {t: (sc, poc, val, vah, vs) for t, sc, poc, val, vah, vs in zip(
             rows_.tolist(), score.tolist(), q[:, 1].tolist(), q[:, 0].tolist(), q[:, 2].tolist(), vsum.tolist(),
             strict=True)}
 
     def profile(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(rows of frame.rows with a full window, score, quantiles VAL/POC/VAH, window volume) as arrays;
-        the batch replay reads these directly."""
+        """(rows of frame.rows with a full window, score, quantiles VAL/POC/VAH, window weight) as arrays;
+        the batch replay reads these directly. The weight is the window's volume, or with VAL008 off the bar
+        count on a window without volume (profiled by time at price, module docstring)."""
+        self._tpo_mask = None
         b = frame.buf
         rows_ = frame.rows[frame.rows + 1 >= self.periods]
         if len(rows_) == 0:
@@ -76,6 +89,8 @@ class VolumeProfileModule(RegimeModule):
             q = weighted_quantiles(tp[win], vol[win], (lo_q, 0.5, hi_q))
             vsum = vol[win].sum(axis=1)
             num = (vol[win] * sgn[win]).sum(axis=1)
+        if not self.guard:
+            q, vsum, num = self._time_at_price(tp, sgn, at, q, vsum, num, lo_q, hi_q)
         with np.errstate(invalid="ignore", divide="ignore"):
             imb = num / vsum
             half = (q[:, 2] - q[:, 0]) / 2.0
@@ -84,16 +99,33 @@ class VolumeProfileModule(RegimeModule):
         score = self.poc_weight * pos + (1 - self.poc_weight) * imb
         return rows_, score, q, vsum
 
+    def _time_at_price(self, tp: np.ndarray, sgn: np.ndarray, at: np.ndarray, q: np.ndarray, vsum: np.ndarray,
+                       num: np.ndarray, lo_q: float, hi_q: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The windows without volume profiled with every bar weighing 1 (VAL008 off: no protection)."""
+        empty = ~(vsum > 0)
+        if not empty.any():
+            return q, vsum, num
+        q, vsum, num = q.copy(), vsum.copy(), num.copy()
+        win = at[empty][:, None] + (np.arange(self.periods) - self.periods + 1)[None, :]
+        ones = np.ones(win.shape)
+        q[empty] = weighted_quantiles(tp[win], ones, (lo_q, 0.5, hi_q))
+        vsum[empty] = float(self.periods)
+        num[empty] = sgn[win].sum(axis=1)
+        self._tpo_mask = empty
+        return q, vsum, num
+
     def step(self, i: int, chain: OptionChain | ChainView | None, frame: Frame) -> ModuleResult:
         got = self.r.get(i)
         if got is None:
             return ModuleResult.inactive(self.name, f"warming up: needs {self.periods} bars")
         score, poc, val, vah, vsum = got
         if not vsum > 0 or not np.isfinite(score):
-            return ModuleResult.inactive(self.name, "no traded volume in the profile window "
-                                                    "(VolumeDataCheck: volume weight redistributed)")
+            return ModuleResult.inactive(self.name, "no traded volume in the profile window: volume weight "
+                                                    f"redistributed{self.guard_tag}")
         close = float(frame.buf.close[i])
         balanced = val <= close <= vah
-        return ModuleResult(self.name, clip1(score), None, True, "", {
-            "poc": poc, "value_area_low": val, "value_area_high": vah,
-            "volume_profile": "balanced" if balanced else ("above_value" if close > vah else "below_value")})
+        diag = {"poc": poc, "value_area_low": val, "value_area_high": vah,
+                "volume_profile": "balanced" if balanced else ("above_value" if close > vah else "below_value")}
+        if i in self.tpo:
+            diag["profile"] = "time_at_price"  # no volume in the window and VAL008 off
+        return ModuleResult(self.name, clip1(score), None, True, "", diag)
