@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.execution.native_plan import Submit, protect_rest
+from engine.execution.stops import StopSpec
 from engine.lease import check_fence
 from engine.protocols import ControlContext
 from engine.store.models import OrderRow, PositionRow
@@ -44,6 +45,15 @@ def native_orders(session: Session, coids: Iterable[str | None]) -> dict[str, Or
     if not wanted:
         return {}
     return {o.client_order_id: o for o in session.scalars(select(OrderRow).where(OrderRow.client_order_id.in_(wanted)))}
+
+
+def checked_by(spec: StopSpec, cover: str | None) -> str:
+    """Who watches the exits: the broker's resting order (for the one it carries) and/or the engine's tick."""
+    if cover is None:
+        return "engine"
+    rest = any(getattr(spec, f) is not None for f in StopSpec.__slots__ if f != cover)
+    what = "trailing stop" if cover == "trail_pct" else "stop order"
+    return f"broker ({what})" + (" + engine (the other exits)" if rest else "")
 
 
 def is_live(order: OrderRow | None) -> bool:

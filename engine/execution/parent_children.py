@@ -1,6 +1,7 @@
 """A sliced parent's children: reading them with their orders, and canceling one at the broker.
 
 Split from engine/execution/parents.py (the runner); engine/execution/parent_control.py cancels through here too.
+A stopped parent's child whose cancel does not take stays pending and is asked again (engine/execution/child_cancels.py).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.execution.child_cancels import cancel_at_broker, refused
 from engine.protocols import ControlContext
 from engine.store.models import OrderRow, ParentChild
 from engine.trading.brokers.base import BrokerError, OrderStatus
@@ -77,25 +79,19 @@ def unsent_confirmed(ctx: ControlContext, kids: Sequence[ChildView]) -> bool:
 
 def _cancel_at_broker(ctx: ControlContext, child: ChildView) -> str | None:
     """Ask the broker to cancel a child; its broker order id when the broker accepted, else None."""
-    broker_id = child.broker_order_id
-    try:
-        if broker_id is None:
-            found = ctx.broker.get_order_by_client_id(child.client_order_id)
-            broker_id = found.broker_order_id if found is not None else None
-        if broker_id is not None:
-            ctx.broker.cancel_order(broker_id)
-    except BrokerError as exc:  # filled or canceled meanwhile: the next sync says which
-        log.info("child %s not canceled: %s", child.client_order_id, exc)
-        return None
-    return broker_id
+    return cancel_at_broker(ctx, child.client_order_id, child.broker_order_id).broker_order_id
 
 
 def cancel_child(ctx: ControlContext, child: ChildView) -> bool:
-    """An operator's cancel of a parent's child; a fill that beats it is still written back by sync."""
-    broker_id = _cancel_at_broker(ctx, child)
-    if broker_id is None:
+    """Cancel a stopped parent's child (an operator's cancel, the parent's end); a fill that beats it is still written
+    back by sync. A refused cancel of a child the broker shows still working stays pending: asked again each tick,
+    a bounded number of times, then surfaced (child_cancels.py); never marked canceled on our own word."""
+    answer = cancel_at_broker(ctx, child.client_order_id, child.broker_order_id)
+    if answer.broker_order_id is None:
+        if answer.refused is not None:
+            refused(ctx, child.client_order_id, child.broker_order_id, answer.refused)
         return False
-    mark_canceled_in_store(ctx, [broker_id])
+    mark_canceled_in_store(ctx, [answer.broker_order_id])
     return True
 
 

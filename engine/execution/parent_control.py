@@ -63,7 +63,9 @@ def cancel_parent(ctx: ControlContext, parent_id: int, actor: str, reason: str =
         kids = children_of(s, [parent_id])[parent_id]
     working = [k for k in kids if k.status.is_open]
     canceled = sum(cancel_child(ctx, k) for k in working)
-    return f"parent {parent_id} canceled; {canceled} of {len(working)} working child order(s) canceled"
+    left = (f"; the broker did not cancel {len(working) - canceled}: asked again each tick (see the audit log)"
+            if canceled < len(working) else "")
+    return f"parent {parent_id} canceled; {canceled} of {len(working)} working child order(s) canceled{left}"
 
 
 def stop_all_parents(ctx: ControlContext, actor: str, reason: str) -> int:

@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
-from engine.execution.native_cover import covered, is_live, native_orders
+from engine.execution.native_cover import checked_by, covered, is_live, native_orders
 from engine.execution.session_atr import atr_of_recent
 from engine.execution.stop_clearance import STOP_ACTOR, clear_the_way
+from engine.execution.stop_position import average_entry
 from engine.execution.stop_rest import filled_but_held
 from engine.execution.stop_session import (
     WAITING,
@@ -67,8 +68,10 @@ def spec_of(row: ProtectiveStop) -> StopSpec:
     return StopSpec(row.stop_loss_pct, row.trail_pct, row.trail_atr_mult, row.take_profit_pct, row.max_hold_seconds)
 
 
-def state_of(row: ProtectiveStop) -> StopState:
-    return StopState(row.direction, row.entry_price, row.extreme_price, row.opened_at, row.atr)
+def state_of(row: ProtectiveStop, entry: Decimal | None = None) -> StopState:
+    """The stop's rule state; `entry`: the position's average entry when known (stop_position.average_entry)."""
+    return StopState(row.direction, row.entry_price if entry is None else entry, row.extreme_price, row.opened_at,
+                     row.atr)
 
 
 def attach_stop(ctx: EngineContext, symbol: str, spec: StopSpec, actor: str, source: str = "manual") -> ProtectiveStop:
@@ -91,15 +94,18 @@ def attach_stop(ctx: EngineContext, symbol: str, spec: StopSpec, actor: str, sou
         if spec.trail_atr_mult is not None and atr is None:
             raise StopError(f"{symbol}: an ATR trailing stop needs {ATR_PERIOD + 1} bars of history; use a percent trail")
         marks = [pos.avg_entry_price or last[0], last[0]]  # + a replaced stop's best price: an edit never loosens a trail
+        clocks = [at]  # + a replaced stop's: an edit never restarts the holding clock (a first stop counts from now)
         for old in s.scalars(select(ProtectiveStop).where(ProtectiveStop.symbol == symbol,
                                                           ProtectiveStop.status.in_(LIVE))):
             old.status, old.updated_at = "canceled", at
             marks += [old.extreme_price] if old.direction == direction else []
+            clocks += [old.opened_at] if old.direction == direction else []
         entry, extreme = marks[0], max(marks) if direction > 0 else min(marks)
+        opened = min(clocks)
         row = ProtectiveStop(symbol=symbol, status="active", direction=direction, stop_loss_pct=spec.stop_loss_pct,
                              trail_pct=spec.trail_pct, trail_atr_mult=spec.trail_atr_mult, atr=atr,
                              take_profit_pct=spec.take_profit_pct, max_hold_seconds=spec.max_hold_seconds,
-                             entry_price=entry, extreme_price=extreme, opened_at=at, source=source, actor=actor,
+                             entry_price=entry, extreme_price=extreme, opened_at=opened, source=source, actor=actor,
                              created_at=at, updated_at=at, attempts=0)
         s.add(row)
         audit.record(s, now, actor, "stop.set", target=symbol, details={
@@ -157,7 +163,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
         rows = list(s.scalars(_LIVE_STOPS))
         if not rows:
             return []
-        positions = {p.symbol: p.qty for p in s.scalars(select(PositionRow))}
+        held = {p.symbol: (p.qty, p.avg_entry_price) for p in s.scalars(select(PositionRow))}
         state = trading_state.current(s).state
         exits = {o.client_order_id: OrderStatus(o.status) for o in s.scalars(select(OrderRow).where(
             OrderRow.client_order_id.in_([r.exit_client_order_id for r in rows if r.exit_client_order_id])))}
@@ -168,7 +174,7 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
     sends: list[tuple[ProtectiveStop, Trigger, Decimal]] = []
     waits: list[tuple[ProtectiveStop, str]] = []  # not sent into a closed session: checked again at the open
     for row in rows:
-        qty = positions.get(row.symbol, Decimal(0))
+        qty, avg = held.get(row.symbol, (Decimal(0), None))
         if qty == 0 or (qty > 0) != (row.direction > 0):
             updates[row.id] = {"status": "done"}  # closed (by this stop or otherwise): nothing left to protect
             continue
@@ -196,13 +202,17 @@ def check_stops(ctx: EngineContext, bars: Sequence[Bar], defaults: StopSpec | No
             if last is None or not (is_open and market.is_open(last[1])):
                 continue  # no price, or the session is closed or its last price is not a regular-session one
             path = [PriceBar(max(at, last[1]), last[0], last[0], last[0], last[0])]
-        st, fired = state_of(row), cast(Trigger | None, None)
+        entry = average_entry(row, qty, avg)  # scaled in at another price: measured from the average entry
+        st, fired = state_of(row, entry), cast(Trigger | None, None)
         for bar in path:
             st, fired = evaluate_bar(spec, st, bar)
             if fired is not None:
                 break
-        if st.extreme != row.extreme_price:
-            updates[row.id] = {"extreme_price": st.extreme}
+        changed: dict[str, object] = {"extreme_price": st.extreme} if st.extreme != row.extreme_price else {}
+        if entry != row.entry_price:
+            changed["entry_price"] = entry
+        if changed:
+            updates[row.id] = changed
         if fired is not None and not is_open:  # e.g. the session's last bar, read after the close
             waits.append((row, f"{fired.kind} level reached ({fired.price:.4f})"))
         elif fired is not None:
@@ -269,30 +279,23 @@ def _write(ctx: EngineContext, updates: dict[int, dict[str, object]],
                          outcome="ok" if event.what == "triggered" else event.what)
 
 
-def _checked_by(spec: StopSpec, cover: str | None) -> str:
-    """Who watches the exits: the broker's resting order (for the one it carries) and/or the engine's tick."""
-    if cover is None:
-        return "engine"
-    rest = any(getattr(spec, f) is not None for f in StopSpec.__slots__ if f != cover)
-    what = "trailing stop" if cover == "trail_pct" else "stop order"
-    return f"broker ({what})" + (" + engine (the other exits)" if rest else "")
-
-
 def live_stops(session: Session) -> list[dict[str, object]]:
     """The Trading page's view: every live stop with its current levels."""
     out = []
     rows = list(session.scalars(select(ProtectiveStop).where(ProtectiveStop.status.in_(LIVE))
                                 .order_by(ProtectiveStop.symbol)))
     natives = native_orders(session, [r.native_order_id for r in rows])
+    held = {p.symbol: (p.qty, p.avg_entry_price) for p in session.scalars(select(PositionRow).where(
+        PositionRow.symbol.in_({r.symbol for r in rows})))}  # the levels the next check uses: the average entry
     for row in rows:
-        spec, st = spec_of(row), state_of(row)
+        spec, st = spec_of(row), state_of(row, average_entry(row, *held.get(row.symbol, (Decimal(0), None))))
         native = natives.get(row.native_order_id or "")
         level = protective_level(spec, st)
         out.append({"id": row.id, "symbol": row.symbol, "status": row.status, "direction": row.direction,
-                    "entry": row.entry_price, "extreme": row.extreme_price,
+                    "entry": st.entry, "extreme": row.extreme_price,
                     "stop": level[0] if level else None, "stop_kind": level[1] if level else None,
                     "take_profit": take_profit_level(spec, st), "max_hold_seconds": row.max_hold_seconds,
                     "trail_pct": row.trail_pct, "trail_atr_mult": row.trail_atr_mult,
                     "stop_loss_pct": row.stop_loss_pct, "source": row.source, "opened_at": row.opened_at,
-                    "checked_by": _checked_by(spec, covered(native))})
+                    "checked_by": checked_by(spec, covered(native))})
     return out

@@ -1,11 +1,12 @@
 """The execution step of every market tick: protective stops (the engine's check, then the broker-side orders),
-then sliced parents (called by engine/cycle.py)."""
+then sliced parents, then the pending cancels of stopped parents' children (called by engine/cycle.py)."""
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 
 from engine.context import EngineContext
+from engine.execution.child_cancels import retry_child_cancels
 from engine.execution.modes import ExecutionConfigError, PresetExecution, for_preset, load_config
 from engine.execution.native_stops import record_native_fills, sync_native
 from engine.execution.parents import work_parents
@@ -60,6 +61,8 @@ def on_market_tick(ctx: EngineContext, bars: Sequence[Bar]) -> list[StopEvent]:
     except Exception:  # noqa: BLE001 - the engine's own check still protects; parents still run
         log.exception("broker-side stops not kept in step this tick; the engine's own check protects the positions")
     for line in work_parents(ctx):
+        log.info("%s", line)
+    for line in retry_child_cancels(ctx):  # a stopped parent's child the broker would not cancel yet: asked again
         log.info("%s", line)
     return events
 
