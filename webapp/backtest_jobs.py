@@ -235,12 +235,12 @@ def matches(row: runs.RunSummary, built: Built, pinned: Pinned = None) -> None:
 def execute(run_id: int, built: Built, store: Store, progress: Callable[[float, str], None],
             pinned: Pinned = None) -> str:
     """Run a recorded backtest, storing progress and its result; returns the outcome line. `pinned`: the
-    parameters fixed at the click (pin); the job refuses to run any others."""
+    parameters fixed at the click (pin); the job refuses to run any others. Called inside run_jobs.heartbeat
+    (run_pinned): should this process die, the page ends the run as failed."""
     row = runs.get_run(store, run_id)
     if row.status != "running":
         raise BacktestError(f"backtest run {run_id} is {row.status}" + (f" ({row.message})" if row.message else ""))
     matches(row, built, pinned)
-    run_jobs.claim(store, run_id)  # this process runs it now: should it die, the page ends the run as failed
     last = [0.0]
 
     def report(done: int, total: int) -> None:
@@ -279,14 +279,15 @@ def run_pinned(run_id: int, pinned: Mapping[str, Any], form: Mapping[str, Any], 
                store: Store, settings: Settings, edits: Any, progress: Callable[[float, str], None]) -> str:
     """The background job: rebuild the spec with the parameters fixed at the click and run the recorded
     run; a refusal (that version deleted, the form changed) ends the run as failed with the reason."""
-    try:
-        built = build_spec(form, upload, store, settings, edits, pinned)
-        matches(runs.get_run(store, run_id), built, pinned)
-    except BacktestError as exc:
-        if runs.get_run(store, run_id).status == "running":
-            runs.fail_run(store, run_id, str(exc))
-        raise
-    return execute(run_id, built, store, progress, pinned)
+    with run_jobs.heartbeat(store, run_id):  # this process runs it now, its liveness stamped every few seconds
+        try:
+            built = build_spec(form, upload, store, settings, edits, pinned)
+            matches(runs.get_run(store, run_id), built, pinned)
+        except BacktestError as exc:
+            if runs.get_run(store, run_id).status == "running":
+                runs.fail_run(store, run_id, str(exc))
+            raise
+        return execute(run_id, built, store, progress, pinned)
 
 
 def nothing_to_trade(frames: Mapping[str, Any], index_symbol: str) -> str | None:

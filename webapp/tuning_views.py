@@ -2,7 +2,9 @@
 re-exported here), tuning proposals with approve / reject and the walk-forward validation
 table of any version (Parameters page). Everything here reads what the engine stored, or calls engine/tuning.
 A version's validation runs the engine's backtests per fold (minutes), so it is a background callback with
-progress and cancel; a proposal's table is the one its tuning run stored (also by backtest)."""
+progress and cancel; a proposal's table is the one its tuning run stored (also by backtest). The job stamps a
+heartbeat on its stored record (engine/tuning/validation_runs.py), so the page's watch
+(webapp/tuning_validation_watch.py) says when its worker was killed instead of waiting or going quiet."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from engine.params.versions import list_versions
 from engine.store.keyvalue import get_value
 from engine.store.models import ParamVersion
 from engine.store.queries import index_symbol as stored_index_symbol
-from engine.tuning import proposals
+from engine.tuning import proposals, validation_runs
 from engine.tuning.job import LAST_RUN_KEY
 from engine.tuning.validation import ValidationReport
 from engine.tuning.version_check import VersionCheckError, validate_version
@@ -39,6 +41,7 @@ from webapp.tuning_scorecard import (  # noqa: F401 - re-exported: pages/regime.
     scorecard_card,
     scorecard_table,
 )
+from webapp.tuning_validation_watch import watch_callbacks, watch_components
 from webapp.wiring import Callbacks
 
 parameters_callbacks = Callbacks()  # registered by pages/parameters.py for each new app
@@ -101,6 +104,7 @@ def tuning_card() -> dbc.Card:
                  id=parameters_ids.TUNING_PROGRESS_WRAP, style={"display": "none"}),
         html.Div(id=parameters_ids.TUNING_MESSAGE, className="small"),
         dcc.Loading(html.Div(id=parameters_ids.TUNING_VALIDATION)),
+        *watch_components(),  # says so when the validation's worker stops without a word
     ]), className="mt-2")
 
 
@@ -195,13 +199,15 @@ def run_validation(set_progress: Callable[[tuple[float, str]], None], n: object,
         return html.Div(str(exc), className="text-danger small")
     set_progress((1, "reading the stored history…"))
     with job_store() as store:
-        with store.read() as s:
-            symbol = stored_index_symbol(s)
-        if symbol is None:
-            return html.Div("no index instrument stored yet: nothing to validate on", className="text-danger small")
         try:
-            report = validate_version(store, version, symbol,
-                                      progress=lambda f, text: set_progress((max(1.0, 100 * f), f"{text} {f:.0%}")))
+            with validation_runs.tracked(store, version):  # its heartbeat: the page's watch tells a killed worker
+                with store.read() as s:
+                    symbol = stored_index_symbol(s)
+                if symbol is None:
+                    return html.Div("no index instrument stored yet: nothing to validate on",
+                                    className="text-danger small")
+                report = validate_version(store, version, symbol, progress=lambda f, text: set_progress(
+                    (max(1.0, 100 * f), f"{text} {f:.0%}")))
         except VersionCheckError as exc:
             return html.Div(str(exc), className="text-danger small")
         except BacktestCancelled as exc:
@@ -253,3 +259,4 @@ def _validation(set_progress: Callable[[tuple[float, str]], None], n: object, ve
 def register_parameters_callbacks() -> None:
     """Called by pages/parameters.py for each new app (see register_regime_callbacks)."""
     parameters_callbacks.register()
+    watch_callbacks.register()
