@@ -98,7 +98,9 @@ class DeadmanWatcher:
         """One evaluation (and the action, when this watcher wins the incident)."""
         now = self.ctx.clock.now()
         view = deadman.read_view(self.ctx.store, now, self.threshold_s, self.refresh_market_open(), self.cadence_s,
-                                 deadman.session_open_at(self.calendar, now))
+                                 deadman.session_open_at(self.calendar, now), self.calendar)
+        if view.recovered is not None:  # fresh data after a market incident: told once (the DB guard decides)
+            deadman.recover(self.ctx, view, self.label)
         if not view.tripped or view.record is not None:
             return None
         done = deadman.act(self.ctx, view, self.action, self.label)
@@ -182,11 +184,11 @@ def engine_line(view: deadman.DeadmanView) -> tuple[Any, str]:
 @live_query()
 def banner_view(threshold_s: float, market_open: bool, cadence_s: float,
                 calendar: MarketCalendar | None = None) -> deadman.DeadmanView:
-    """queries.deadman_view with the watcher's cadence and calendar (market data age counts from no earlier than
-    the session's open), so the banner and the watcher agree on what is stale."""
+    """queries.deadman_view with the watcher's cadence and calendar (market data is aged within its sessions:
+    engine/health/deadman_market.py), so the banner and the watcher agree on what is stale."""
     now = queries.now()
     return deadman.read_view(get_context().store, now, threshold_s, market_open, cadence_s,
-                             deadman.session_open_at(calendar, now))
+                             deadman.session_open_at(calendar, now), calendar)
 
 
 def install_deadman(app: Dash, settings: Any, ctx: EngineContext, start: bool = True) -> DeadmanWatcher:

@@ -22,28 +22,39 @@ A deliberate stop (SHUTTING_DOWN/STOPPED) and a store no engine ever ran against
 Trading already HALTED is: it is shown and audited once, but nothing more is done and nobody is paged
 again (the halt that got it there already told them; halting again only repeats the page).
 
-Market data is judged against the source's cadence: the received-at mark moves only when a poll brings
-new bars, so with Alpaca's finished 1-minute bars polled every 10 s it ages 0-70 s on a healthy feed.
-It is stale past threshold + one bar period + one poll period (`market_cadence_s`), never the threshold alone.
-Its age is counted from the later of the last arrival and the current session's open (`session_open_at`):
-at 09:30 the last arrival is the previous session's, hours old, and the first regular bar cannot arrive
-before ~09:31:05, so the first allowance of a session must never trip (it halted a healthy engine at 09:30).
+Market data is judged against the source's cadence: stale past threshold + one bar period + one poll period
+(`market_cadence_s`), never the threshold alone. A wall-clock feed (Alpaca: the market job records "bar_s" with
+its mark) is aged like everywhere else in the product, by its newest bar's end within the exchange's sessions
+(engine/market/data_age.py): a feed arriving on time with bars 25 minutes old is 25 minutes old, and a closed
+market (nights, weekends, holidays) never trips. The simulated and CSV sources are aged by the received-at mark,
+counted from no earlier than the session's open (`session_open_at`): the first allowance of a session must never
+trip (it halted a healthy engine at 09:30). A market incident is named by the data it went stale on (the newest
+bar's end, or the mark), and lasts until fresh data newer than that comes: a lagging feed's next stale bar is the
+same incident (paged once), and the recovery is audited and told once (`recover`, the same DB guard).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit, notify
+from engine.health.deadman_market import ALPACA_BAR_SECONDS as ALPACA_BAR_SECONDS
+from engine.health.deadman_market import GUARD_PREFIX as GUARD_PREFIX
+from engine.health.deadman_market import MARKET_PREFIX as MARKET_PREFIX
+from engine.health.deadman_market import MarketAge as MarketAge
+from engine.health.deadman_market import market_age as market_age
+from engine.health.deadman_market import market_cadence_s as market_cadence_s
+from engine.health.deadman_market import market_data_since as market_data_since
+from engine.health.deadman_market import open_market_incident, recovery_key
+from engine.health.deadman_market import recorded_cadence_s as recorded_cadence_s
+from engine.health.deadman_market import session_open_at as session_open_at
 from engine.health.liveness import LIVE, NEVER, EngineLiveness, age_text, engine_liveness
 from engine.protocols import ControlContext
-from engine.store.keyvalue import MARKET_DATA_KEY
 from engine.store.models import KeyValue, TradingStateRow
 from engine.store.write_gate import urgent_writes
 from engine.trading import control
@@ -55,52 +66,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEADMAN_ACTOR = "system:deadman"
-GUARD_PREFIX = "deadman:"
 HANDOFF_S = 1.0  # a live engine (market data stale) gets this long to claim the command
 QUIET_STATES = ("SHUTTING_DOWN", "STOPPED")  # stopped on purpose: not an incident
 HALTED = "HALTED"  # already halted: an incident is recorded, but not acted on or paged again
-ALPACA_BAR_SECONDS = 60.0  # Alpaca's bars are 1-minute bars, returned once finished (alpaca_source.py)
-
-
-def market_cadence_s(settings: Any, source: Any = None) -> float:
-    """Longest normal wait (s) between two arrivals of new bars: one bar period plus one poll period.
-
-    Alpaca: 60 s bars polled every max(tick, alpaca_poll_seconds); the simulated and CSV sources bring a
-    bar every tick. No settings (a bare control context): 0, the threshold alone."""
-    if settings is None:
-        return 0.0
-    tick = float(settings.tick_seconds)
-    name = str(getattr(settings.market_source, "value", settings.market_source))
-    if name == "alpaca":
-        return float(getattr(source, "bar_seconds", ALPACA_BAR_SECONDS)) + max(tick, float(settings.alpaca_poll_seconds))
-    return 2 * tick
-
-
-def session_open_at(calendar: MarketCalendar | None, now: datetime) -> datetime | None:
-    """The open (UTC) of today's regular session in the exchange's timezone, even a few seconds ahead (a
-    broker clock that says "open" early): market data age counts from no earlier than it. None without an
-    exchange (simulated, CSV: no sessions) or on a day without a session."""
-    if calendar is None or calendar.exchange is None:
-        return None
-    at = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    hours = calendar.regular_hours(at.astimezone(ZoneInfo(calendar.timezone)).date())
-    return hours[0] if hours is not None else None
-
-
-def market_data_since(market_at: datetime | None, session_open: datetime | None) -> datetime | None:
-    """What market data age is counted from: the last arrival, or the session's open when that is later."""
-    if market_at is None or session_open is None:
-        return market_at
-    return max(market_at, session_open)
-
-
-def recorded_cadence_s(session: Session) -> float:
-    """The cadence the engine that writes the received-at mark recorded with it (it knows its source)."""
-    mark = session.get(KeyValue, MARKET_DATA_KEY)
-    try:
-        return max(0.0, float((mark.value or {}).get("cadence_s") or 0.0)) if mark is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +82,8 @@ class DeadmanView:
     liveness: EngineLiveness
     state: str | None
     record: dict[str, Any] | None  # what a watcher did for this incident (engine_kv), once one acted
+    market: MarketAge | None = None
+    recovered: str | None = None  # the open market incident whose data is fresh again (`recover` reports it)
 
     def banner_text(self) -> str:
         if not self.tripped:
@@ -127,17 +97,18 @@ class DeadmanView:
 
 
 def evaluate(session: Session, now: datetime, threshold_s: float, market_open: bool = True,
-             cadence_s: float = 0.0, session_open: datetime | None = None) -> DeadmanView:
-    """Read the heartbeat, the market data mark and the trading state; decide whether the switch trips.
+             cadence_s: float = 0.0, session_open: datetime | None = None,
+             calendar: MarketCalendar | None = None) -> DeadmanView:
+    """Read the heartbeat, the market data and the trading state; decide whether the switch trips.
     `cadence_s`: the source's bar + poll period as this process knows it (the engine's record wins when longer).
-    `session_open`: the current session's open (`session_open_at`); market data is never older than it."""
+    `session_open` (`session_open_at`) and `calendar`: the sessions market data is aged in (`market_age`)."""
     live = engine_liveness(session, now)
-    since = market_data_since(live.market_at, session_open)
-    market_age = (now - since).total_seconds() if since is not None else None
+    market = market_age(session, live, now, calendar, session_open)
     cadence = max(cadence_s, recorded_cadence_s(session))
     market_limit = threshold_s + cadence
     row = session.get(TradingStateRow, 1)
     state = row.state if row is not None else None
+    opened = open_market_incident(session)
     kind = incident = None
     age: float | None = None
     reason = ""
@@ -147,27 +118,29 @@ def evaluate(session: Session, now: datetime, threshold_s: float, market_open: b
             incident = f"{GUARD_PREFIX}engine:{live.last_beat.isoformat() if live.last_beat else 'none'}"
             reason = (f"engine heartbeat stale for {age_text(age)} (threshold {threshold_s:.0f} s): "
                       f"{live.engine_id} (pid {live.pid} on {live.host}) is killed, frozen or unreachable")
-        elif (live.status == LIVE and market_open and market_age is not None and since is not None
-              and market_age > market_limit and live.market_at is not None
-              and _beat_after_stale(live, since, market_limit)):
-            kind, age = "market", market_age
-            incident = f"{GUARD_PREFIX}market:{live.market_at.isoformat()}"
+        elif (live.status == LIVE and market_open and market is not None and market.due
+              and market.age_s > market_limit and _beat_after_stale(live, market.since, market_limit)):
+            kind, age = "market", market.age_s
+            # still stale since the open incident (a lagging feed's next old bar): the same incident
+            incident = opened[0] if opened is not None else f"{MARKET_PREFIX}{market.data_at.isoformat()}"
             allowed = f"threshold {threshold_s:.0f} s" + (f" + {cadence:.0f} s bar cadence" if cadence else "")
-            opened = f" (the session opened {since:%H:%M:%S} UTC)" if since != live.market_at else ""
-            reason = (f"market data stale for {age_text(age)} ({allowed}): no new bars since "
-                      f"{live.market_at:%H:%M:%S} UTC{opened}")
+            reason = f"market data stale for {age_text(age)} ({allowed}): {market.words}"
+    recovered = None
+    if (kind is None and opened is not None and live.status == LIVE and market is not None
+            and market.fresh(market_limit) and market.data_at > opened[1]):
+        recovered = opened[0]  # data newer than the incident's, and fresh
     record = None
     if incident is not None:
         kv = session.get(KeyValue, incident[:64])
         record = dict(kv.value) if kv is not None else None
     return DeadmanView(tripped=kind is not None, kind=kind, age_s=age, threshold_s=threshold_s,
                        incident=incident[:64] if incident else None, reason=reason, liveness=live, state=state,
-                       record=record)
+                       record=record, market=market, recovered=recovered)
 
 
 def _beat_after_stale(live: EngineLiveness, since: datetime, threshold_s: float) -> bool:
     """The engine beat after its market data had been stale for the limit (threshold_s, with the cadence
-    added by the caller; stale counted from `since`, market_data_since): it is alive and the data is
+    added by the caller; stale counted from `since`, market_age): it is alive and the data is
     the problem. A killed or frozen engine stops both at once; its data goes stale first (it ticks more often
     than it beats) while its last beat still looks live, and that is one outage, the engine's (the next
     incident): without this the watchers acted twice for it, once for the data and once for the engine."""
@@ -177,9 +150,10 @@ def _beat_after_stale(live: EngineLiveness, since: datetime, threshold_s: float)
 
 
 def read_view(store: Store, now: datetime, threshold_s: float, market_open: bool = True,
-              cadence_s: float = 0.0, session_open: datetime | None = None) -> DeadmanView:
+              cadence_s: float = 0.0, session_open: datetime | None = None,
+              calendar: MarketCalendar | None = None) -> DeadmanView:
     with store.read() as s:
-        return evaluate(s, now, threshold_s, market_open, cadence_s, session_open)
+        return evaluate(s, now, threshold_s, market_open, cadence_s, session_open, calendar)
 
 
 @urgent_writes()
@@ -193,7 +167,8 @@ def claim_incident(ctx: ControlContext, view: DeadmanView, action: str, by: str)
                 return False
             s.add(KeyValue(key=view.incident, updated_at=now, value={
                 "kind": view.kind, "reason": view.reason, "action": action, "by": by, "at": now.isoformat(),
-                "age_s": round(view.age_s or 0.0, 1), "threshold_s": view.threshold_s, "result": None}))
+                "age_s": round(view.age_s or 0.0, 1), "threshold_s": view.threshold_s, "result": None,
+                **({"data_at": view.market.data_at.isoformat()} if view.kind == "market" and view.market else {})}))
             audit.record(s, now, DEADMAN_ACTOR, "deadman.trigger", target=view.kind or "",
                          details={"incident": view.incident, "reason": view.reason, "action": action, "by": by,
                                   "trading_state": view.state})
@@ -202,11 +177,11 @@ def claim_incident(ctx: ControlContext, view: DeadmanView, action: str, by: str)
     return True
 
 
-def _record_result(ctx: ControlContext, incident: str, result: str) -> None:
+def _record_result(ctx: ControlContext, incident: str, result: str, notified: bool = True) -> None:
     with ctx.store.write() as s:
         row = s.get(KeyValue, incident)
         if row is not None:
-            row.value = {**row.value, "result": result}
+            row.value = {**row.value, "result": result, "notified": notified}
             row.updated_at = ctx.clock.now()
 
 
@@ -219,7 +194,7 @@ def act(ctx: ControlContext, view: DeadmanView, action: str, by: str) -> str | N
     if view.state == HALTED:  # the kill switch already ran: no second halt, no second page
         log.warning("dead-man's switch: %s; trading is already HALTED, nothing done", view.reason)
         outcome = f"{action}: nothing to do, trading is already HALTED (not notified again)"
-        _record_result(ctx, view.incident, outcome)
+        _record_result(ctx, view.incident, outcome, notified=False)
         return outcome
     log.error("dead-man's switch: %s; action %s", view.reason, action)
     reason = f"dead-man's switch: {view.reason}"
@@ -240,3 +215,36 @@ def act(ctx: ControlContext, view: DeadmanView, action: str, by: str) -> str | N
     _record_result(ctx, view.incident, outcome[:1000])
     notify.notify("RegimeDesk: dead-man's switch tripped", f"{view.reason}. Action: {outcome}", "failure")
     return outcome
+
+
+@urgent_writes()
+def recover(ctx: ControlContext, view: DeadmanView, by: str) -> str | None:
+    """Audit and tell, once per incident (its guard row's primary key decides among the watchers), that the
+    market data of the open incident `view.recovered` is fresh again; None for every other watcher. Trading
+    stays as the incident left it: resuming is an operator's decision. Nobody is told of the recovery of an
+    incident nobody was told of (trading was already HALTED)."""
+    if view.recovered is None or view.market is None:
+        return None
+    now = ctx.clock.now()
+    try:
+        with ctx.store.write() as s:
+            key = recovery_key(view.recovered)
+            incident = s.get(KeyValue, view.recovered)
+            if s.get(KeyValue, key) is not None or incident is None:
+                return None
+            record = dict(incident.value or {})
+            if record.get("result") is None:  # its action still runs: the recovery is told after its page
+                return None
+            text = (f"market data fresh again: {view.market.words}, {age_text(view.market.age_s)} old; "
+                    f"the incident of {str(record.get('at', ''))[:19].replace('T', ' ')} UTC is over "
+                    f"(trading is {view.state}: resuming is an operator's decision)")
+            s.add(KeyValue(key=key, updated_at=now, value={"incident": view.recovered, "at": now.isoformat(),
+                                                           "by": by, "text": text}))
+            audit.record(s, now, DEADMAN_ACTOR, "deadman.recovered", target="market",
+                         details={"incident": view.recovered, "text": text, "by": by, "trading_state": view.state})
+    except IntegrityError:  # another web worker recorded it first: it tells, we do not
+        return None
+    log.warning("dead-man's switch: %s", text)
+    if record.get("notified", True):
+        notify.notify("RegimeDesk: market data fresh again", text, "success")
+    return text

@@ -2,8 +2,9 @@
 about every minute): the real AlpacaMarketSource over HTTP (the fake Alpaca server), the engine's real market
 job writing the received-at mark, a web-side watcher that knows only the store, on SQLite and PostgreSQL.
 
-Alpaca returns finished 1-minute bars and the engine polls every 10 s, so the mark ages 0-50 s at the polls
-of a healthy feed; the switch must trip only past 30 s + 60 s + 10 s = 100 s."""
+Alpaca returns finished 1-minute bars and the engine polls every 10 s, so the newest bar's end is 5-65 s old at the
+polls of a healthy feed; the switch must trip only past 30 s + 60 s + 10 s = 100 s, aged like the rest of the product
+by the bar's end (engine/market/data_age.py), not by its arrival 5 s later."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -106,12 +107,12 @@ def test_a_live_feed_never_trips_and_a_dead_one_trips_after_bar_plus_poll(desk: 
     assert desk.count(CommandRow, CommandRow.kind == "halt") == 0
     assert notify.current().flush(10.0) and desk.rx.requests == []
 
-    # the feed stops: the 14:43 bar arrived at 14:44:05, nothing after it; limit 30 + 60 + 10 = 100 s
-    for i in range(10):  # 14:44:15 .. 14:45:45: ages 10 .. 100 s, not past the limit
+    # the feed stops: the 14:43 bar (ending 14:44:00) arrived at 14:44:05, nothing after it; limit 30 + 60 + 10 = 100 s
+    for i in range(9):  # 14:44:15 .. 14:45:35: the bar's end is 15 .. 95 s old, not past the limit
         assert desk.step() is None, f"tripped {10 * (i + 1)} s after the last bars"
     stale = check_market_data(desk.engine, desk.clock.now())
-    assert stale.status == "degraded", stale  # 100 s: past 85, below 3 * 70 + 60 = 270
-    outcome = desk.step()  # 14:45:55: 110 s
+    assert stale.status == "degraded", stale  # 95 s: past 85, below 3 * 70 + 60 = 270
+    outcome = desk.step()  # 14:45:45: 105 s
     assert outcome is not None and outcome.startswith("halt #"), outcome
     assert desk.state() is TradingState.HALTED
     assert desk.count(CommandRow, CommandRow.kind == "halt") == 1
@@ -124,10 +125,10 @@ def test_already_halted_is_not_halted_or_paged_again(desk: Desk) -> None:
     paged = len(desk.rx.requests)
     for _ in range(24):  # the feed runs for four minutes, then stops: 14:40:15 .. 14:44:05
         assert desk.step() is None
-    outcomes = [desk.step() for _ in range(12)]  # 14:44:15 .. 14:46:05; the incident is at 110 s (14:45:55)
-    assert outcomes[:10] == [None] * 10
-    assert outcomes[10] == "halt: nothing to do, trading is already HALTED (not notified again)", outcomes
-    assert outcomes[11] is None  # the same incident: once
+    outcomes = [desk.step() for _ in range(12)]  # 14:44:15 .. 14:46:05; the incident is at 105 s (14:45:45)
+    assert outcomes[:9] == [None] * 9
+    assert outcomes[9] == "halt: nothing to do, trading is already HALTED (not notified again)", outcomes
+    assert outcomes[10:] == [None, None]  # the same incident: once
     assert desk.count(CommandRow, CommandRow.kind == "halt") == 0
     assert desk.count(AuditEvent, AuditEvent.action == "deadman.trigger") == 1
     assert notify.current().flush(10.0) and len(desk.rx.requests) == paged
