@@ -23,11 +23,15 @@ def _pct(x: Any) -> str:
 
 
 def ensemble_card(verdict: Mapping[str, Any] | None, names: Mapping[int, str], model: Mapping[str, Any] | None,
-                  effective: Mapping[str, Any] | None = None) -> Any:
+                  effective: Mapping[str, Any] | None = None, enabled: bool = True) -> Any:
     """The newest snapshot's ensemble verdict, its dynamics figures and the model in force; `effective` is the
-    regime the engine acts on (after conflict_resolution), shown as the engine's answer when given."""
+    regime the engine acts on (after conflict_resolution), shown as the engine's answer when given. `enabled`:
+    the parameters in force turn the ensemble on (off: no model is ever fitted, so none is awaited)."""
     if not verdict:
-        why = ("no ensemble model fitted yet (the refit job fits one once enough bars are stored)" if model is None
+        why = ("the ensemble is off in the parameters in force (EnsembleMethods ensemble_enabled): the rule-based "
+               "regime stands alone and no model is fitted" if not enabled
+               else "no ensemble model fitted yet for the parameters in force (the refit job fits one once enough "
+               "bars are stored)" if model is None
                else "the newest classification has no ensemble verdict yet")
         return html.Div(why, className="small text-muted", id=ids.ENSEMBLE_EMPTY)
     text, colour = STATUS_TEXT.get(str(verdict.get("status")), (str(verdict.get("status")), "secondary"))

@@ -21,6 +21,8 @@ from components.shell import page_header
 from engine.auth.roles import Role
 from engine.params.versions import active_params
 from engine.regime.ensemble import store as model_store
+from engine.regime.ensemble.config import EnsembleConfig
+from engine.regime.ensemble.model_key import model_key
 from engine.store import regime_queries as rq
 from webapp import queries, regime_whatif_page, tuning_views
 from webapp.auth.access import requires
@@ -212,7 +214,8 @@ def refresh_ensemble(_n: int | None):
     names = {int(r["regime_id"]): str(r["regime_name"]) for r in cat["regimes"]}
     with get_context().store.read() as session:
         params = active_params(session)
-        models = model_store.summaries(session, latest["symbol"] if latest else None, limit=1)
-    card = eviews.ensemble_card(latest.get("ensemble") if latest else None, names, models[0] if models else None,
-                                latest.get("effective") if latest else None)
+        verdict = latest.get("ensemble") if latest else None
+        model = model_store.in_force(session, latest["symbol"] if latest else symbol, verdict, model_key(params))
+    card = eviews.ensemble_card(verdict, names, model, latest.get("effective") if latest else None,
+                                EnsembleConfig.of(params).enabled)
     return card, eviews.reliability_figure(reliability_report(hist, params))

@@ -115,6 +115,10 @@ def refresh_risk(_n: int | None) -> tuple[Any, ...]:
     beta = rep["dollar_beta"] / equity if equity else None
     worst = min(rep.get("scenarios") or [], key=lambda s: s["pnl"], default=None)
     breaches = [dbc.Alert(b["reason"], color="danger", className="py-1 small mb-1") for b in stored.get("breaches", [])]
+    ctx = get_context()
+    stale = views.stale_warning(stored.get("ts"), ctx.clock.now(), views.stale_after_s(ctx.settings.tick_seconds))
+    if stale:
+        breaches.insert(0, dbc.Alert(stale, color="warning", className="py-1 small mb-1", id=ids.STALE))
     cluster = rep.get("cluster", {})
     cluster_text = (f"Largest correlated cluster: {', '.join(cluster['symbols'])} — net {views.money(cluster['net'])} "
                     f"{views.pct_of(cluster['net'], equity)}" if cluster.get("symbols") else "no correlated cluster")

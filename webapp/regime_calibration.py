@@ -31,7 +31,7 @@ def reliability_report(hist: pd.DataFrame, params: ParamSet) -> dict[str, Any] |
     conf = hist["confidence"].to_numpy(dtype=float)
     labels = hist["regime_id"].to_numpy()
     hit = outcomes(labels, labels, cfg.horizon_bars)
-    known = np.flatnonzero(np.isfinite(hit))
+    known = np.flatnonzero(np.isfinite(hit) & np.isfinite(conf))  # a NaN confidence (PostgreSQL keeps one): no call
     if len(known) < MIN_ROWS:
         return None
     split = known[len(known) // 2]

@@ -4,15 +4,17 @@ wires them): Save under a new name saves at once; Save under a saved name and De
 dialog stating what changes, and only its Confirm changes the store (trader-only and audited, store_io)."""
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 from dash import html
+from sqlalchemy.orm import Session
 
 from components import formatting as fmt
 from components.charts import LAYOUT, empty_figure
@@ -44,7 +46,14 @@ def parse_shocks(name: str, text: str) -> UserScenario:
         m = _ITEM.match(item)
         if m is None:
             raise ShockTextError(f"shock {n} ({item.strip()[:40]!r}) is not SYMBOL_OR_GROUP=PERCENT, e.g. ALFA=-8")
-        shocks[m.group(1)] = float(m.group(2)) / 100.0
+        if m.group(1) in shocks:  # the later one silently won: 'ALFA=-5, ALFA=-8' saved one shock of -8%
+            first = next(i for i, key in enumerate(shocks, start=1) if key == m.group(1))
+            raise ShockTextError(f"shock {n} gives {m.group(1)} again (shock {first} gave it "
+                                 f"{100 * shocks[m.group(1)]:+g}%); give each symbol, group or INDEX once")
+        value = float(m.group(2)) / 100.0
+        if not math.isfinite(value):  # 400 digits read as inf: "shock +inf%" named no number the user typed
+            raise ShockTextError(f"shock {n} ({m.group(1)}) is too large a number; shocks are -100..+1000 percent")
+        shocks[m.group(1)] = value
     spec = UserScenario((name or "").strip()[:80], shocks)
     try:
         spec.validate()
@@ -135,6 +144,39 @@ def fmt_ts(value: str | None) -> str:
     return fmt.timestamp(pd.Timestamp(value).to_pydatetime()) if value else ""
 
 
+STALE_MIN_S = 60.0  # a report younger than this is current whatever the cycle's period
+STALE_CYCLES = 10  # ... or than this many risk cycles (engine/job_specs.py: every max(tick_seconds, 2) s)
+
+
+def stale_after_s(tick_seconds: float) -> float:
+    """How old the stored report may be before the page says its figures are out of date."""
+    return max(STALE_MIN_S, STALE_CYCLES * max(float(tick_seconds), 2.0))
+
+
+def report_age_s(ts: object, now: datetime) -> float | None:
+    """Seconds since the risk cycle stored the report (its wall-clock `ts`, ISO text); None when unreadable."""
+    try:
+        stored = datetime.fromisoformat(str(ts))
+    except ValueError:
+        return None
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=UTC)
+    return (now - stored).total_seconds()
+
+
+def stale_warning(ts: object, now: datetime, limit_s: float) -> str | None:
+    """What the page says above figures the risk cycle has not refreshed for `limit_s` (None while current): the
+    engine stopped or its risk cycle fails, and the book, prices and limits may have changed since."""
+    age = report_age_s(ts, now)
+    if age is None:
+        return "the stored risk report has no readable time; its figures may be out of date"
+    if age <= limit_s:
+        return None
+    return (f"out of date: these figures were computed {fmt.age(age)} ago ({fmt_ts(str(ts))}); the engine's risk "
+            f"cycle refreshes them every few seconds and has not for over {fmt.age(limit_s)} (engine stopped or its "
+            "risk cycle failing). Positions, prices and breaches may have changed since.")
+
+
 # ---- the scenario editor: Save / Delete, each confirmed in a dialog when it replaces or removes ---------------
 Dialog = Literal["replace", "remove"]
 
@@ -162,13 +204,19 @@ def _error(message: str) -> ScenarioStep:
     return ScenarioStep(message, error=True)
 
 
-def _saved(spec: UserScenario) -> str:
-    return f"saved {spec.name!r} ({len(spec.shocks)} shocks); the risk cycle applies it within seconds"
+def _saved(session: Session, spec: UserScenario) -> str:
+    """The saved message; it names the shocks that move no position held now (their stress P&L reads $0)."""
+    idle = store_io.idle_keys(session, spec)
+    return (f"saved {spec.name!r} ({len(spec.shocks)} shocks); the risk cycle applies it within seconds"
+            + (f"; moves no position held now: {', '.join(idle)}" if idle else ""))
 
 
 def ask_save(store: Store, now: datetime, actor: str, name: str | None, text: str | None) -> ScenarioStep:
     """Save: bad text or a name/shock the store would refuse -> that message; a new name -> saved at once
     (audited); a saved name -> the replace dialog (old shocks -> new shocks), nothing changed yet."""
+    for what, value in (("scenario name", name), ("shocks text", text)):
+        if value is not None and not isinstance(value, str):  # only a forged request sends these
+            return _error(f"the {what} must be text, not {type(value).__name__}; nothing was saved")
     try:
         spec = parse_shocks(name or "", text or "")
         with store.read() as session:
@@ -179,8 +227,9 @@ def ask_save(store: Store, now: datetime, actor: str, name: str | None, text: st
                 old = store_io.user_scenario(session, spec.name)
                 if old is None:
                     store_io.save_user_scenario(session, now, actor, spec)
+                    message = _saved(session, spec)
             if old is None:
-                return ScenarioStep(_saved(spec), changed=True)
+                return ScenarioStep(message, changed=True)
     except (ShockTextError, store_io.ScenarioError) as exc:
         return _error(str(exc))
     body = (f"Replace the saved scenario {spec.name!r}? Its shocks {shocks_text(old.shocks)} "
@@ -234,7 +283,7 @@ def confirm_change(store: Store, now: datetime, actor: str, dialog: Dialog, pend
             else:
                 spec = UserScenario(name, shocks)
                 store_io.save_user_scenario(session, now, actor, spec)
-                message = f"{_saved(spec)} (replaced {shocks_text(before)})"
+                message = f"{_saved(session, spec)} (replaced {shocks_text(before)})"
     except store_io.ScenarioError as exc:
         return _error(str(exc))
     return ScenarioStep(message, changed=True)

@@ -20,6 +20,7 @@ SCENARIO_NAME = "risk-scenario-name"
 SCENARIO_SAVE = "risk-scenario-save"
 SCENARIO_SHOCKS = "risk-scenario-shocks"
 SIDES = "risk-sides"
+STALE = "risk-stale"  # the warning above a report the risk cycle has not refreshed
 STRESS = "risk-stress"
 STRESS_POSITIONS = "risk-stress-positions"
 VAR95 = "risk-var95"

@@ -14,6 +14,9 @@ count as 0 returns, which made such a name look nearly riskless (audit 2, defect
   judges the whole book), and would leave an existing position in such a name unmeasured by the risk cycle;
   the proxy keeps every limit measuring and errs towards more risk, so an order too big for it is refused by
   the stress / CVaR limit with the scenario named.
+* A name whose closes never moved over the window (a stale feed or a halted stock: every return 0) has no
+  measurable risk, not zero risk: it is proxied like a short history and its 0 returns count as missing (`flat`).
+  Measured as it stood, a halted $30,000 position added nothing to VaR, CVaR or any stress scenario (audit 42).
 * For the historical VaR/CVaR and the worst-day replays, a missing return is filled by `fill`: the name moves by
   its (proxy) sigma times the standardised move of the measured book (else the index) in the direction that
   loses money with the book, so a missing return never diversifies the book.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NO_HISTORY_DAILY_SIGMA = 0.05  # 5% a day, a volatile single stock's: only when no name in the history is measured
+FLAT_SD = 1e-12  # a sample sigma this small per bar is closes that never moved (float noise of a PSD fix at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class Coverage:
     short: np.ndarray  # per name: fewer than min_returns real returns and fewer than the window's (or none)
     sd: np.ndarray  # per name, one bar: its own sigma (measured) or its proxy sigma (short)
     note: str  # names the short names, for the report's note ("" when none)
+    flat: np.ndarray  # per name: returns all 0 over the window (closes never moved); also short
 
     @property
     def measured(self) -> np.ndarray:
@@ -44,21 +49,28 @@ def assess(symbols: Sequence[str], counts: np.ndarray, own_sd: np.ndarray, windo
     """Which names have too short a history for their own sigma, and the sigma each is measured at."""
     counts = np.asarray(counts, dtype=int)
     own = np.where(counts >= 2, np.asarray(own_sd, dtype=float), 0.0)
-    short = (counts < min_returns) & ((counts < window) | (counts == 0))  # no return at all: never 0 risk
+    flat = (counts >= 2) & ~(own > FLAT_SD)  # closes that never moved: not measurable, never 0 risk
+    too_few = (counts < min_returns) & ((counts < window) | (counts == 0))  # no return at all: never 0 risk
+    short = too_few | flat
     if not short.any():
-        return Coverage(short, own, "")
+        return Coverage(short, own, "", flat)
     peers = list(own[~short & (counts >= 2)])
     if index_sd is not None and index_count >= 2 and (index_count >= min_returns or index_count >= window):
         peers.append(float(index_sd))
     measured = bool(peers) and max(peers) > 0
     peer = max(peers) if measured else NO_HISTORY_DAILY_SIGMA / np.sqrt(bars_per_day)
     sd = np.where(short, np.maximum(own, peer), own)
-    listed = ", ".join(f"{s}: {c} of {window} returns" for s, c, x in zip(symbols, counts.tolist(), short, strict=True) if x)
+    rows = list(zip(symbols, counts.tolist(), too_few.tolist(), flat.tolist(), strict=True))
+    listed = ", ".join(f"{s}: {c} of {window} returns" for s, c, few, _ in rows if few)
+    still = ", ".join(f"{s} (flat over {c} returns)" for s, c, few, f in rows if f and not few)
+    parts = ([f"not enough price history for {listed}"] if listed else []) + (
+        [f"closes did not move for {still}: stale or halted, no measurable risk (not zero risk)"]
+        if still else [])
     proxy = "the highest of its own and its measured peers'" if measured else \
         f"no name is measured: {NO_HISTORY_DAILY_SIGMA:.0%} a day"
     beta = "beta 1 to the index" if index_sd is not None else "no index"
-    note = f"not enough price history for {listed}; risk taken at a proxy sigma ({proxy}), {beta}"
-    return Coverage(short, sd, note)
+    note = f"{'; '.join(parts)}; risk taken at a proxy sigma ({proxy}), {beta}"
+    return Coverage(short, sd, note, flat)
 
 
 def fill(r: np.ndarray, values: np.ndarray, sd: np.ndarray, measured: np.ndarray,

@@ -130,7 +130,9 @@ def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, c
     sigma = np.sqrt(own_var * h)
     resid_sigma = np.sqrt(resid_var * h)  # OLS: var(r - b m) = var(r) - b^2 var(m)
     index_r = r_all[:, k] if index else None
-    filled = coverage.fill(r, values, cover.sd, cover.measured, index_r)  # r itself when no return is missing
+    # closes that never moved: their 0 returns are unknown moves (coverage.py), filled like missing ones
+    known = np.where(cover.flat, np.nan, r) if cover.flat.any() else r
+    filled = coverage.fill(known, values, cover.sd, cover.measured, index_r)  # r itself when no return is missing
     notes = [n for n in (cover.note, book.stale_note) if n]
     var: dict[str, measures.VarFigures] = {}
     if n >= MIN_RETURNS and k:
@@ -149,7 +151,8 @@ def compute(book: Book, history: ReturnsHistory, groups: Mapping[str, str], *, c
     else:
         dates, daily_all = history.daily_matrix(wanted)
         index_daily = daily_all[:, k] if index else None
-        daily = coverage.fill(daily_all[:, :k], values, cover.sd * np.sqrt(h), cover.measured, index_daily)
+        daily_names = np.where(cover.flat, np.nan, daily_all[:, :k]) if cover.flat.any() else daily_all[:, :k]
+        daily = coverage.fill(daily_names, values, cover.sd * np.sqrt(h), cover.measured, index_daily)
     if index_daily is not None and not np.isfinite(index_daily).all():
         index_daily = np.nan_to_num(index_daily, nan=0.0)  # a day without an index close is no index move
     scenarios += stress.historical(values, dates, daily, index_daily, worst_days)

@@ -17,7 +17,7 @@ from engine import audit
 from engine.params.versions import active_params
 from engine.portfolio_risk.limits import Breach, PortfolioLimits
 from engine.portfolio_risk.report import RiskReport
-from engine.portfolio_risk.stress import UserScenario
+from engine.portfolio_risk.stress import INDEX_KEY, UserScenario
 from engine.store.models import Instrument, KeyValue, PositionRow, RiskSnapshotRow, StressScenarioRow
 
 MAX_SCENARIOS = 50
@@ -91,6 +91,19 @@ def scenario_keys(session: Session) -> tuple[set[str], set[str]]:
     groups = PortfolioLimits.from_params(active_params(session)).groups
     symbols = set(session.scalars(select(Instrument.symbol))) | set(session.scalars(select(PositionRow.symbol)))
     return symbols | set(groups), set(groups.values())
+
+
+def idle_keys(session: Session, spec: UserScenario) -> list[str]:
+    """The keys of `spec` that move no position held now, by stress.user's precedence (symbol > group > INDEX):
+    a symbol not held, a group none of whose held names lacks its own shock, INDEX with every held name shocked.
+    None while nothing is held (the Risk page then lists no scenario at all)."""
+    held = [sym for sym, qty in session.execute(select(PositionRow.symbol, PositionRow.qty)) if qty]
+    if not held:
+        return []
+    groups = PortfolioLimits.from_params(active_params(session)).groups
+    used = {sym if sym in spec.shocks else group if (group := groups.get(sym)) is not None and group in spec.shocks
+            else INDEX_KEY for sym in held}
+    return [key for key in spec.shocks if key not in used]
 
 
 def user_scenario(session: Session, name: str) -> UserScenario | None:

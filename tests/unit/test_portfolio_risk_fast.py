@@ -48,11 +48,12 @@ def _reference(book: Book, closes: pd.DataFrame, index: str | None, groups: dict
     cov = np.cov(r, rowvar=False)
     betas = np.array([stats.linregress(m, r[:, j]).slope if m.var() > 0 else 0.0 for j in range(len(syms))])
     var_m = float(np.var(m, ddof=1))
-    # a name without bars (coverage.py): the highest measured sigma, beta 1, and its missing returns move
-    # against the book (sign(value) x proxy x the measured book's standardised P&L)
-    absent = np.array([s not in closes.columns for s in syms])
-    proxy = max(rets[[s for s in syms if s in closes.columns] + ([index] if index else [])].std(ddof=1)) \
-        if absent.any() else 0.0
+    # a name without bars or whose closes never moved (coverage.py): the highest measured sigma, beta 1, and its
+    # missing (or all-0) returns move against the book (sign(value) x proxy x the measured book's standardised P&L)
+    flat = np.array([s in closes.columns and rets[s].std(ddof=1) == 0 for s in syms])
+    absent = np.array([s not in closes.columns for s in syms]) | flat
+    proxy = max(rets[[s for s, a in zip(syms, absent, strict=True) if not a] + ([index] if index else [])]
+                .std(ddof=1)) if absent.any() else 0.0
     pnl_measured = r[:, ~absent] @ values[~absent]
     z = (pnl_measured - pnl_measured.mean()) / pnl_measured.std(ddof=1) if absent.any() else None
     if z is not None:
@@ -148,7 +149,8 @@ def test_daily_book_with_index_equals_the_reference(seed):
 
 
 def test_missing_bars_a_flat_name_and_a_name_without_history_equal_the_reference():
-    """NEW has no bars: it is measured at the proxy the reference computes (not as a riskless name of 0 returns)."""
+    """NEW has no bars and S07's closes never move: both are measured at the proxy the reference computes (not as
+    riskless names of 0 returns)."""
     closes = _market(12, 200, 4)
     closes.iloc[[5, 6, 40], 3] = np.nan  # missing bars: the last close carries
     closes["S07"] = 50.0  # a flat name: correlation 0 with the rest

@@ -73,12 +73,29 @@ def load(session: Session, model_id: int) -> FittedEnsemble:
     return loads(row.blob)
 
 
-def summaries(session: Session, symbol: str | None = None, limit: int = 5) -> list[dict[str, Any]]:
-    """The newest fits without their bytes (for the Regime page)."""
+def summaries(session: Session, symbol: str | None = None, limit: int = 5, *, params_hash: str | None = None,
+              model_id: int | None = None) -> list[dict[str, Any]]:
+    """The newest fits without their bytes (for the Regime page); only those of one model key or one id when given."""
     q = select(EnsembleModelRow.id, EnsembleModelRow.created_at, EnsembleModelRow.symbol,
                EnsembleModelRow.param_version_id, EnsembleModelRow.data_start, EnsembleModelRow.data_end,
                EnsembleModelRow.n_rows, EnsembleModelRow.fit_seconds, EnsembleModelRow.method,
                EnsembleModelRow.metrics).order_by(desc(EnsembleModelRow.id)).limit(limit)
     if symbol is not None:
         q = q.where(EnsembleModelRow.symbol == symbol)
+    if params_hash is not None:
+        q = q.where(EnsembleModelRow.params_hash == params_hash)
+    if model_id is not None:
+        q = q.where(EnsembleModelRow.id == model_id)
     return [dict(r._mapping) for r in session.execute(q)]
+
+
+def in_force(session: Session, symbol: str | None, verdict: Any, params_hash: str) -> dict[str, Any] | None:
+    """The summary of the model behind `verdict` (the newest snapshot's ensemble verdict names its model_id), else
+    of the newest fit for the active parameters' model key (what the live stage would put in force): never
+    simply the symbol's newest fit, which after a parameter change or a rollback belongs to other parameters."""
+    model_id = verdict.get("model_id") if isinstance(verdict, dict) else None
+    if isinstance(model_id, int) and not isinstance(model_id, bool):
+        found = summaries(session, symbol, 1, model_id=model_id)
+    else:
+        found = summaries(session, symbol, 1, params_hash=params_hash)
+    return found[0] if found else None
