@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine.execution.parents import create_parent
+from engine.execution.parents import create_parent_once
 from engine.execution.session_fit import ParentRefused
 from engine.execution.slicing import SliceError, SliceSpec
 from engine.execution.stops import StopError, StopSpec
@@ -93,7 +93,8 @@ def for_preset(preset: str, path: Path = CONFIG_PATH) -> PresetExecution:
 
 def send_trade(ctx: ControlContext, intent: Any, actor: str, origin: str, mode: ExecutionMode, last_price: Decimal | None,
                limits: Any = None, param_version_id: int | None = None) -> tuple[str, Any]:
-    """Send one planned order: ("order", GatewayResult) at once, or ("parent", parent id) when sliced.
+    """Send one planned order: ("order", GatewayResult) at once, or ("parent", parent id) when sliced, or
+    ("parent_known", parent id) when the intent's idempotency key made that parent before (nothing new went out).
 
     A limit intent or a small one (below min_notional at the last price) always goes at once."""
     notional = intent.qty * last_price if last_price is not None else None
@@ -102,11 +103,11 @@ def send_trade(ctx: ControlContext, intent: Any, actor: str, origin: str, mode: 
     if not sliced or mode.slicing is None:
         return "order", submit(ctx, intent, actor, origin, limits, param_version_id)
     try:
-        parent_id = create_parent(ctx, intent.symbol, intent.side, intent.qty, mode.slicing, actor, origin,
-                                  idempotency_key=short_key(f"{origin}:{intent.idempotency_key}:{intent.symbol}:"
-                                                            f"{intent.side}"),
-                                  reason=intent.reason)
+        parent_id, created = create_parent_once(
+            ctx, intent.symbol, intent.side, intent.qty, mode.slicing, actor, origin,
+            idempotency_key=short_key(f"{origin}:{intent.idempotency_key}:{intent.symbol}:{intent.side}"),
+            reason=intent.reason)
     except ParentRefused as exc:  # the session cannot hold it (closed, or an entry in its last minutes): audited there
         return "order", GatewayResult(client_order_id="", status=OrderStatus.REJECTED, accepted=False, check="session",
                                       reason=str(exc))
-    return "parent", parent_id
+    return ("parent" if created else "parent_known"), parent_id

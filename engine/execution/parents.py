@@ -50,11 +50,18 @@ def create_parent(ctx: ControlContext, symbol: str, side: OrderSide, qty: Decima
                   idempotency_key: str, reason: str = "") -> int:
     """Store a parent (its schedule computed now, fitted to the session); the same idempotency key returns the
     existing parent. Raises ParentRefused (audited) when it cannot be worked in the session now."""
+    return create_parent_once(ctx, symbol, side, qty, spec, actor, origin, idempotency_key, reason)[0]
+
+
+def create_parent_once(ctx: ControlContext, symbol: str, side: OrderSide, qty: Decimal, spec: SliceSpec, actor: str,
+                       origin: str, idempotency_key: str, reason: str = "") -> tuple[int, bool]:
+    """create_parent, and whether this call created it (False: the key's parent existed already, e.g. a double
+    click's second Send: nothing new goes out, and the caller must not count it as sent)."""
     at, now, calendar = market_clock_of(ctx).now(), ctx.clock.now(), exchange_calendar(ctx)
     with ctx.store.read() as s:
         existing = s.scalars(select(ParentOrder.id).where(ParentOrder.idempotency_key == idempotency_key)).first()
         if existing is not None:
-            return int(existing)
+            return int(existing), False
         position = s.scalar(select(PositionRow.qty).where(PositionRow.symbol == symbol)) or Decimal(0)
         history: list[tuple[datetime, float]] = []
         if spec.mode == "vwap":
@@ -79,7 +86,7 @@ def create_parent(ctx: ControlContext, symbol: str, side: OrderSide, qty: Decima
             check_fence(s, ctx)
             if (found := s.scalars(select(ParentOrder.id).where(ParentOrder.idempotency_key == idempotency_key))
                     .first()) is not None:
-                return int(found)
+                return int(found), False
             row = ParentOrder(idempotency_key=idempotency_key, symbol=symbol, side=OrderSide(side).value, qty=qty,
                               mode=spec.mode, status="active", origin=origin, actor=actor, reason=reason, start_at=at,
                               end_at=end, participation=spec.participation, limit_offset_bps=spec.limit_offset_bps,
@@ -97,11 +104,12 @@ def create_parent(ctx: ControlContext, symbol: str, side: OrderSide, qty: Decima
             pid = int(row.id)
     except IntegrityError:  # the same key from a concurrent caller
         with ctx.store.read() as s:
-            return int(s.scalars(select(ParentOrder.id).where(ParentOrder.idempotency_key == idempotency_key)).one())
+            found_id = s.scalars(select(ParentOrder.id).where(ParentOrder.idempotency_key == idempotency_key)).one()
+        return int(found_id), False
     if fit.one_order:  # the close is near: the whole exit goes now, through the same path as a tick's child
         for line in work_parents(ctx, only=pid):
             log.info("%s", line)
-    return pid
+    return pid, True
 
 
 def shrinks(side: OrderSide, rest: Decimal, position: Decimal) -> bool:

@@ -181,6 +181,9 @@ def _send_steps(ctx: EngineContext, plan: PlanResult, actor: str, origin: str, k
         if kind == "parent":
             out.append(SendOutcome(step.symbol, step.side, qty, "sliced",
                                    f"sliced: {_parent_text(ctx, int(result))}{extra}"))
+        elif kind == "parent_known":  # this step's parent was made by an earlier Send of the same plan
+            out.append(SendOutcome(step.symbol, step.side, qty, DUPLICATE,
+                                   f"already sent: {_parent_text(ctx, int(result))}{extra}"))
         elif result.accepted:
             message = "already sent" if result.duplicate else f"sent ({result.client_order_id})"
             out.append(SendOutcome(step.symbol, step.side, qty, DUPLICATE if result.duplicate else result.status.value,

@@ -64,7 +64,11 @@ def test_the_same_key_never_makes_a_second_parent_or_order(ctx) -> None:  # type
     shown = plan("conservative", ("sell", 30), ("buy", 1000))
     first = send_plan(ctx, shown, "system:planner", key="k2", limits=LIMITS)
     again = send_plan(ctx, shown, "system:planner", key="k2", limits=LIMITS)
-    assert again[1] == first[1] and again[0].message == "already sent"
+    (parent,) = parents(ctx)
+    assert first[1].status == "sliced" and first[1].message.startswith(f"sliced: parent {parent.id} (twap")
+    # the second Send placed nothing new: both steps say so, so the page counts 0 of 2 sent and stores no new plan
+    assert [o.status for o in again] == ["duplicate", "duplicate"] and again[0].message == "already sent"
+    assert again[1].message == "already " + first[1].message.replace("sliced: ", "sent: ", 1)
     assert len(parents(ctx)) == 1 and len(orders(ctx, "planner")) == 1
     send_plan(ctx, shown, "system:planner", key="k3", limits=LIMITS)  # a new key is a new plan
     assert len(parents(ctx)) == 2
