@@ -12,13 +12,19 @@ ADMIN_PAGES = {"Users"}  # shown in the navigation to admins only (the page and 
 
 
 def user_menu(user: str, role: str, csrf: str) -> html.Div:
-    """Who is logged in, their role, and a logout button (a POST form carrying the CSRF token)."""
+    """Who is logged in, their role, a logout button (this session) and "Log out everywhere" (every session of the
+    user, e.g. after a lost laptop): POST forms carrying the CSRF token."""
     return html.Div([
         html.Span([html.Span(user, id=ids.NAV_USER), " ", dbc.Badge(role, color="secondary", id=ids.NAV_ROLE)],
                   className="text-light small me-2"),
         html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf),
                    html.Button("Log out", type="submit", id=ids.NAV_LOGOUT, className="btn btn-outline-light btn-sm")],
                   method="POST", action="/logout", className="d-inline"),
+        html.Form([dcc.Input(type="hidden", name="csrf_token", value=csrf),
+                   html.Button("Log out everywhere", type="submit", id=ids.NAV_LOGOUT_EVERYWHERE,
+                               title="End every session of this user, on every browser and device",
+                               className="btn btn-link btn-sm text-light")],
+                  method="POST", action="/logout/everywhere", className="d-inline ms-1"),
     ], className="d-flex align-items-center")
 
 

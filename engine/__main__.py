@@ -8,6 +8,7 @@
   python -m engine backtest ...    backtest CSV files through the engine's own jobs (see --help)
   python -m engine halt|pause|resume|shutdown|status ...   trade controls for when the web is unreachable
   python -m engine users add|list|disable|enable|passwd|role ...   dashboard users (passwords from stdin)
+  python -m engine notify test     one test message to every REGIMEDESK_NOTIFY_URLS target, one line per target
 """
 from __future__ import annotations
 
@@ -132,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             from engine.auth.cli import main as users_main
 
             return users_main(args[1:])
+        if command == "notify":
+            # local import: each subcommand loads only its own modules
+            from engine.notify_cli import main as notify_main
+
+            return notify_main(args[1:])
         if command in TRADING_COMMANDS:
             # local import: each subcommand loads only its own modules
             from engine.trading.cli import main as trading_main

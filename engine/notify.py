@@ -36,6 +36,8 @@ from engine.notify_delivery import (
     Delivery,
     Message,
     TargetWorker,
+    apprise_accepts,
+    invalid_note,
     masked,
     shows_host,
     split_url,
@@ -112,6 +114,19 @@ class Notifier:
         self._filter = _MaskSecrets(self.urls)
         for name in MASKED_LOGGERS:
             logging.getLogger(name).addFilter(self._filter)
+        self._check_urls()
+
+    def _check_urls(self) -> None:
+        """Mark every target apprise refuses (TargetWorker.mark_invalid) and say so in the log at once; when
+        none is left, `error` says the notifications are off (the Health page's notifications check)."""
+        bad = [w for w in self.workers if apprise_accepts(w.url) is False]
+        for worker in bad:
+            worker.mark_invalid()
+            log.error("notification target %d of %d, %s: nothing will be sent to it; fix REGIMEDESK_NOTIFY_URLS",
+                      self.workers.index(worker) + 1, len(self.workers), worker.shown)
+        if bad and len(bad) == len(self.workers):
+            self.error = "no valid target in REGIMEDESK_NOTIFY_URLS: " + "; ".join(
+                f"{masked(w.url)} is {invalid_note(w.url)}" for w in bad)
 
     @property
     def enabled(self) -> bool:

@@ -80,6 +80,25 @@ def masked(url: str) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}{port}/***"
 
 
+def apprise_accepts(url: str) -> bool | None:
+    """Whether apprise can set `url` up (a scheme it knows, with the parts that scheme needs); None when apprise
+    cannot be asked. Parsing only: nothing is sent and nothing is looked up."""
+    try:
+        import apprise  # heavy: loaded only where targets are configured
+
+        return bool(apprise.Apprise().add(url))
+    except Exception:  # noqa: BLE001 - no verdict; the target is tried as configured
+        return None
+
+
+def invalid_note(url: str) -> str:
+    """What is wrong with a URL apprise refuses, for the Health page and the log (never the URL itself)."""
+    scheme = url.partition("://")[0].lower()
+    hint = ("apprise has no http(s):// target; a plain webhook is json://host/path, jsons://host/path for https"
+            if scheme in ("http", "https") else "a mistyped scheme, or a missing or malformed token")
+    return f"not a valid apprise URL: {hint}"
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -126,11 +145,20 @@ class TargetWorker:
         self.try_timeout_s, self.budget_s, self.on_delivery = try_timeout_s, budget_s, on_delivery
         self.delivered = self.failed = self.dropped = self.unconfirmed = 0
         self.last_outcome: str | None = None  # DELIVERED / UNCONFIRMED / FAILED of the newest message ended
+        self.invalid = False  # apprise cannot set the URL up (mark_invalid): nothing can reach this target
         self._queue: deque[Message] = deque()
         self._busy = False
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def mark_invalid(self) -> None:
+        """apprise refuses this URL, so no message can reach it: the target counts as failed from the start and
+        is named with what is wrong. It was healthy on the Health page until a HALT page had gone nowhere, and
+        still after (an invalid URL's outcome was not counted as a failure)."""
+        self.invalid = True
+        self.shown = f"{masked(self.url)} ({invalid_note(self.url)})"
+        self.last_outcome = FAILED
 
     def put(self, message: Message) -> bool:
         """Queue `message`; never blocks. False when stopped or when `message` itself was the one dropped."""
@@ -202,7 +230,7 @@ class TargetWorker:
             if outcome == FAILED:
                 log.warning("notification %r to %s failed (attempt %d of %d)", message.title, self.shown, tries,
                             self.attempts)
-        self.last_outcome = outcome
+        self.last_outcome = FAILED if outcome == INVALID else outcome  # an invalid URL is a failed target
         if outcome == DELIVERED:
             self.delivered += 1
         elif outcome == UNCONFIRMED:
@@ -225,7 +253,7 @@ class TargetWorker:
 
         target = apprise.Apprise()
         if not target.add(self.url):
-            log.error("notification target %s is not a valid apprise URL", self.shown)
+            log.error("notification target %s is %s", masked(self.url), invalid_note(self.url))
             return INVALID
         watch = _TryLog(logging.getLogger("apprise"))
         for plugin in target:

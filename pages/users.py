@@ -127,15 +127,16 @@ def change_users(*args: Any) -> tuple[Any, ...]:
         return (no_update,) * OUTPUTS
     trigger = ctx.triggered_id
     store = get_context().store
+    me = principal.current().name  # the logged-in admin: a change of their own account says so (users_dialogs)
     if trigger == ids.ADD:
         step = _add(store, name, role, password, password_again)
     elif trigger == ids.APPLY:
-        step = dlg.ask_change(store, pick, change)
+        step = dlg.ask_change(store, pick, change, me)
     elif trigger == ids.PASSWD:
-        step = dlg.ask_password(store, pick, new_password, new_password_again)
+        step = dlg.ask_password(store, pick, new_password, new_password_again, me)
     elif isinstance(trigger, str) and trigger in dlg.CONFIRMS:
         step = dlg.confirm(store, get_context().clock.now(), web_actor(), dlg.CONFIRMS[trigger], pending,
-                           new_password, new_password_again)
+                           new_password, new_password_again, me)
     elif isinstance(trigger, str) and trigger in dlg.CANCELS:
         step = dlg.cancel(dlg.CANCELS[trigger], pending)
     else:

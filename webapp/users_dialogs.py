@@ -82,13 +82,21 @@ def _find_in(every: list[users.UserInfo], name: str) -> users.UserInfo:
     raise users.UserError(f"no user named {name!r}" + (f" (did you mean {near!r}?)" if near else ""))
 
 
+def _own(then: str) -> str:
+    """The warning of a dialog about the admin's own account: every change of password, role or status ends the
+    user's sessions (users._change), this one included. It said "Their open sessions end" and the page then
+    stopped answering and went to the login page without a word."""
+    return f"This is you: your session ends at once and {then}."
+
+
 def _status(disabled: bool) -> str:
     return "disabled" if disabled else "enabled"
 
 
-def ask_change(store: Store, pick: object, change: object) -> UsersStep:
+def ask_change(store: Store, pick: object, change: object, me: str = "") -> UsersStep:
     """Apply: the role, disable or enable dialog for the picked user; nothing is changed yet. A user already so
-    (same role, already disabled / enabled): no dialog, "nothing changed"."""
+    (same role, already disabled / enabled): no dialog, "nothing changed". `me`: the logged-in admin, told in
+    the dialog when the change is their own (their session ends with it: see _own)."""
     what = field(change)
     try:
         every = users.list_users(store)
@@ -99,24 +107,27 @@ def ask_change(store: Store, pick: object, change: object) -> UsersStep:
                 return _unchanged(f"{user.name} is already {role}; nothing changed")
             if users.ends_last_admin(every, user.name, role=role):  # refused before the dialog, not after it
                 raise users.UserError(users.last_admin_message(user.name))
+            body = (f"Change your own role from {user.role} to {role}? " + _own(f"you log in again as a {role}")
+                    if user.name == me else
+                    f"Change {user.name}'s role from {user.role} to {role}? Their open sessions end.")
             return UsersStep(None, dialog="role", pending={"action": "role", "name": user.name, "from": user.role,
-                                                           "to": role},
-                             body=f"Change {user.name}'s role from {user.role} to {role}? Their open sessions end.")
+                                                           "to": role}, body=body)
         if what in ("disable", "enable"):
             user = _find_in(every, field(pick))
             if user.disabled == (what == "disable"):
                 return _unchanged(f"{user.name} is already {_status(user.disabled)}; nothing changed")
             if what == "disable" and users.ends_last_admin(every, user.name, disabled=True):
                 raise users.UserError(users.last_admin_message(user.name))
-            body = (f"Disable {user.name}? They are logged out and cannot log in." if what == "disable" else
-                    f"Enable {user.name}? They can log in again.")
+            body = (f"Enable {user.name}? They can log in again." if what == "enable" else
+                    "Disable your own account? " + _own("you cannot log in until another admin enables you")
+                    if user.name == me else f"Disable {user.name}? They are logged out and cannot log in.")
             return UsersStep(None, dialog="disable" if what == "disable" else "enable", body=body, pending={"action": what, "name": user.name})
         raise users.UserError("choose a change")
     except REFUSALS as exc:
         return _refused(exc)
 
 
-def ask_password(store: Store, pick: object, password: object, again: object) -> UsersStep:
+def ask_password(store: Store, pick: object, password: object, again: object, me: str = "") -> UsersStep:
     """Set password: the two boxes must agree and the password be strong enough, then the dialog asks; the boxes
     stay filled (Confirm reads them again) and the password is not put in the pending change."""
     try:
@@ -124,8 +135,10 @@ def ask_password(store: Store, pick: object, password: object, again: object) ->
         check_strength(typed_twice(password, again), user.name)
     except REFUSALS as exc:
         return _refused(exc)
-    return UsersStep(None, dialog="passwd", body=f"Set a new password for {user.name}? Their open sessions end.",
-                     pending={"action": "passwd", "name": user.name}, keep_passwords=True)
+    body = ("Set a new password for yourself? " + _own("you log in again with the new password") if user.name == me
+            else f"Set a new password for {user.name}? Their open sessions end.")
+    return UsersStep(None, dialog="passwd", body=body, pending={"action": "passwd", "name": user.name},
+                     keep_passwords=True)
 
 
 def _pending_name(dialog: Dialog, pending: object) -> str | None:
@@ -136,9 +149,10 @@ def _pending_name(dialog: Dialog, pending: object) -> str | None:
 
 
 def confirm(store: Store, now: datetime, actor: str, dialog: Dialog, pending: object, password: object = None,
-            again: object = None) -> UsersStep:
+            again: object = None, me: str = "") -> UsersStep:
     """Confirm in `dialog`: make the pending change through engine.auth.users as `actor` (audited there). A role
-    that changed since the dialog opened changes nothing; a user found already so says so (audited "unchanged")."""
+    that changed since the dialog opened changes nothing; a user found already so says so (audited "unchanged").
+    A change of `me` (the logged-in admin) says that their session ended and how to go on."""
     name = _pending_name(dialog, pending)
     if name is None or not isinstance(pending, dict):
         return UsersStep(None)  # nothing pending for this dialog (a second click, a stale page): close it
@@ -152,16 +166,24 @@ def confirm(store: Store, now: datetime, actor: str, dialog: Dialog, pending: ob
             info = users.set_role(store, now, actor, name, role)
             if not info.changed:
                 return _unchanged(f"{info.name} is already {info.role}; nothing changed")
-            return UsersStep(f"{info.name} is now {info.role}; their sessions ended")
+            return UsersStep(_yours(f"you are now {info.role}") if name == me else
+                             f"{info.name} is now {info.role}; their sessions ended")
         if dialog in ("disable", "enable"):
             info = users.set_disabled(store, now, actor, name, dialog == "disable")
             if not info.changed:
                 return _unchanged(f"{info.name} is already {_status(info.disabled)}; nothing changed")
+            if dialog == "disable" and name == me:
+                return UsersStep(_yours("your account is disabled", again=False))
             return UsersStep(f"{info.name} {dialog}d" + ("; they are logged out" if dialog == "disable" else ""))
         info = users.set_password(store, now, actor, name, typed_twice(password, again))
-        return UsersStep(f"password of {info.name} changed; their sessions ended")
+        return UsersStep(_yours("your password changed") if name == me else
+                         f"password of {info.name} changed; their sessions ended")
     except REFUSALS as exc:
         return _refused(exc)
+
+
+def _yours(done: str, again: bool = True) -> str:
+    return f"{done}; your session ended" + ("; log in again" if again else "; another admin can enable you")
 
 
 def cancel(dialog: Dialog, pending: object) -> UsersStep:

@@ -7,11 +7,12 @@
   python -m engine users role NAME ROLE
 
 Passwords are read as one line from standard input, never from the command line (where `ps`
-and shell history would see them). Every change is audited as "cli:<os user>".
+and shell history would see them); at a terminal they are asked twice and not shown as typed. Every change is audited as "cli:<os user>".
 """
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from typing import TextIO
 
@@ -44,9 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_password(stdin: TextIO) -> str:
-    line = stdin.readline()
-    return line.rstrip("\r\n")
+def _read_password(stdin: TextIO, name: str) -> str:
+    """One line from standard input (a pipe, a file); at a terminal, asked twice without showing it: a plain
+    readline echoed the password on screen (and into the scrollback) as it was typed, with no prompt at all."""
+    if not stdin.isatty():
+        return stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("the same password again: ") != first:
+        raise users.UserError("the two passwords differ; nothing changed")
+    return first
 
 
 def _open_store() -> Store:
@@ -58,7 +65,7 @@ def run(argv: list[str], store: Store, stdin: TextIO, out: TextIO, actor: str) -
     now = utcnow()
     try:
         if args.command == "add":
-            user = users.add_user(store, now, actor, args.name, args.role, _read_password(stdin))
+            user = users.add_user(store, now, actor, args.name, args.role, _read_password(stdin, args.name))
             print(f"added {user.name} ({user.role})", file=out)
         elif args.command == "list":
             print(f"{'name':24} {'role':8} {'status':9} {'created':16} locked out from", file=out)
@@ -72,7 +79,7 @@ def run(argv: list[str], store: Store, stdin: TextIO, out: TextIO, actor: str) -
             print(f"{args.name} {args.command}d" if changed else f"{args.name} is already {args.command}d; nothing changed",
                   file=out)
         elif args.command == "passwd":
-            users.set_password(store, now, actor, args.name, _read_password(stdin))
+            users.set_password(store, now, actor, args.name, _read_password(stdin, args.name))
             print(f"password of {args.name} changed; their sessions ended", file=out)
         elif args.command == "role":
             user = users.set_role(store, now, actor, args.name, args.role)

@@ -1,4 +1,4 @@
-"""Users in the store: add, list, change password or role, disable; login with lockout; logout.
+"""Users in the store: add, list, change password or role, disable; login with lockout (logout: user_sessions).
 
 Every change is audited in the same transaction. Lockout rule: a name is locked *for one client address*
 (an IPv6 address's /64, engine.auth.attempts) while MAX_FAILURES or more failed logins for that (name,
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.audit import storable
-from engine.auth import attempts, principal
+from engine.auth import attempts, principal, user_names
 from engine.auth.attempts import LOCK_WINDOW, MAX_FAILURES
 from engine.auth.passwords import check_strength, hash_password, needs_rehash, verify
 from engine.auth.roles import Role, parse_role
@@ -38,7 +38,8 @@ def generation() -> int:
     return _generation
 
 
-def _bump() -> None:
+def bump_generation() -> None:
+    """A user or session changed here (engine.auth.user_sessions too): this process's caches of users drop it."""
     global _generation
     _generation += 1
 
@@ -70,13 +71,13 @@ class LoginOutcome:
         return self.status == "ok"
 
 
-def _info(row: User) -> UserInfo:
+def info_of(row: User) -> UserInfo:
     return UserInfo(row.id, row.name, row.role, row.disabled, row.session_epoch, row.locked_until, row.created_at)
 
 
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise UserError("a user name is 1 to 64 letters, digits or . _ @ -")
+        raise UserError(user_names.refusal(name))  # which character, the length or the space: user_names
     return name
 
 
@@ -102,7 +103,7 @@ def ends_last_admin(every: list[UserInfo], name: str, role: str | None = None, d
 
 def list_users(store: Store) -> list[UserInfo]:
     with store.read() as s:
-        return [_info(u) for u in s.scalars(select(User).order_by(User.name))]
+        return [info_of(u) for u in s.scalars(select(User).order_by(User.name))]
 
 
 def locked_addresses(store: Store, now: datetime) -> dict[str, list[str]]:
@@ -122,7 +123,7 @@ def locked_addresses(store: Store, now: datetime) -> dict[str, list[str]]:
 def get_user(store: Store, user_id: int) -> UserInfo | None:
     with store.read() as s:
         row = s.get(User, user_id)
-        return _info(row) if row is not None else None
+        return info_of(row) if row is not None else None
 
 
 def add_user(store: Store, now: datetime, actor: str, name: str, role: str | Role, password: str,
@@ -146,7 +147,7 @@ def add_user(store: Store, now: datetime, actor: str, name: str, role: str | Rol
             s.add(row)
             s.flush()
             audit.record(s, now, actor, "users.add", target=name, details={"role": parsed.value})
-            return _info(row)
+            return info_of(row)
     except IntegrityError:
         raise UserError(f"user {name!r} exists already") from None
 
@@ -184,14 +185,14 @@ def _change(store: Store, now: datetime, actor: str, name: str, action: str, det
             # "unchanged" instead of a change that did not happen (like a repeated trading pause)
             audit.record(s, now, actor, action, target=name, details={**details, "unchanged": True},
                          outcome="unchanged")
-            return replace(_info(row), changed=False)
+            return replace(info_of(row), changed=False)
         for key, value in values.items():
             setattr(row, key, value)
         row.session_epoch += 1  # every change of password, role or status ends the user's open sessions
         row.updated_at = now
         audit.record(s, now, actor, action, target=name, details=details)
-        info = _info(row)
-    _bump()
+        info = info_of(row)
+    bump_generation()
     return info
 
 
@@ -211,19 +212,6 @@ def set_disabled(store: Store, now: datetime, actor: str, name: str, disabled: b
     """Disable (or enable) `name`; already so: nothing changes (changed=False, audited as "unchanged")."""
     return _change(store, now, actor, name, "users.disable" if disabled else "users.enable", {}, noop_ok=True,
                    disabled=disabled)
-
-
-def end_sessions(store: Store, now: datetime, actor: str, user_id: int, name: str) -> None:
-    """Logout: bump the user's session epoch, so every session cookie of this user is refused from now on
-    (a copied cookie included; other web processes within their USER_CACHE_S). The session is a signed
-    cookie, so clearing the browser's copy alone ended nothing; the epoch lives in the store every worker
-    reads already, so this costs no extra read per request and needs no table of live sessions. Its price:
-    logging out on one device logs this user out everywhere, and the audit row says so."""
-    with store.write() as s:
-        s.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
-        audit.record(s, now, actor, "auth.logout", target=name,
-                     details={"sessions_ended": "all of this user's sessions"})
-    _bump()
 
 
 def login_name(name: object) -> str:
@@ -260,7 +248,7 @@ def authenticate(store: Store, now: datetime, name: object, password: object, so
     with store.write() as s:
         row = _login_row(s, wanted)
         shown = row.name if row is not None else storable(name) if isinstance(name, str) else "?"
-        user = _info(row) if row is not None else None
+        user = info_of(row) if row is not None else None
         stored_hash = row.password_hash if row is not None else None
         failures, attempt_id = attempts.claim(s, now, shown, bucket, row.updated_at if row is not None else None)
     locked = failures >= MAX_FAILURES

@@ -80,3 +80,30 @@ def test_aut002_viewer_has_the_kill_switch_but_not_the_trader_controls(dash_duo,
         assert time.time() < deadline, "the viewer's kill switch did not halt"
         time.sleep(0.1)
     dash_duo.wait_for_contains_text("#banner-state", "HALTED", timeout=10)
+
+
+def test_aut003_log_out_everywhere_ends_the_users_other_sessions(dash_duo, embedded_app) -> None:  # type: ignore[no-untyped-def]
+    """Two sessions of one trader: a browser and another device (a requests session through the real /login form).
+    Log out in the browser ends only the browser's session; Log out everywhere, pressed in a second browser
+    login, ends the other device's too."""
+    from tests.integration.test_ops_audit_redis_kill import login  # local import: its requests login
+
+    app = embedded_app(autotrade=False)
+    browser_login(dash_duo, app, role="trader")
+    base = dash_duo.server.url.rstrip("/")
+    device = login(base, app, "trader")
+    assert device.get(base + "/trading", allow_redirects=False, timeout=30).status_code == 200
+    dash_duo.find_element("#nav-logout").click()  # this browser only
+    dash_duo.wait_for_element("#auth-form", timeout=10)
+    assert device.get(base + "/trading", allow_redirects=False, timeout=30).status_code == 200  # still logged in
+    name, password = ensure_user(app, "trader")  # the browser logs in again (the same server)
+    dash_duo.find_element("#username").send_keys(name)
+    dash_duo.find_element("#password").send_keys(password)
+    dash_duo.find_element("#auth-submit").click()
+    dash_duo.wait_for_element("#nav-logout-everywhere", timeout=20).click()
+    dash_duo.wait_for_contains_text("body", "You are logged out on every browser and device", timeout=10)
+    deadline = time.time() + 10  # other web processes see it within 2 s; this is the same process
+    while device.get(base + "/trading", allow_redirects=False, timeout=30).status_code == 200:
+        assert time.time() < deadline, "the other device's session was not ended"
+        time.sleep(0.2)
+    assert device.get(base + "/trading", allow_redirects=False, timeout=30).status_code in (302, 401)

@@ -35,6 +35,7 @@ ROUTE_ACCESS: dict[str, str] = {
     "readyz": PUBLIC,
     # a logged-in user (the callback route checks each callback's own role on top)
     "auth_logout": Role.VIEWER,
+    "auth_logout_everywhere": Role.VIEWER,
     "/": Role.VIEWER,
     "/<path:path>": Role.VIEWER,
     "/_dash-layout": Role.VIEWER,

@@ -34,7 +34,8 @@ CALLBACK_ENDPOINT = "/_dash-update-component"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DASH_APP_KEY = "regimedesk_dash_app"
 MERGED_MAP_KEY = "regimedesk_callback_map"
-FORM_ENDPOINTS = frozenset({"auth_login", "auth_setup", "auth_logout"})  # HTML forms: the token as a form field
+FORM_ENDPOINTS = frozenset({"auth_login", "auth_setup", "auth_logout",  # HTML forms: the token as a form field
+                            "auth_logout_everywhere"})
 LOGOUT_ENDPOINT = "auth_logout"  # same-origin is enough: logout_refusal
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 PROBE_ENDPOINTS = frozenset({"healthz", "readyz"})  # answered whatever the Host (_probe_from_any_host)

@@ -41,7 +41,8 @@ def init_auth(app: Dash, settings: Settings) -> None:
     init_sessions(server)
     storage = limiter_storage(settings.cache_url)  # rediss:// (TLS) too: it fell back to memory silently
     warn_if_per_process(storage)
-    register_auth_pages(server, settings.login_rate_limit, storage, setup_allowed=is_loopback(settings.host))
+    register_auth_pages(server, settings.login_rate_limit, storage, setup_allowed=is_loopback(settings.host),
+                        session_max_s=settings.session_max_hours * 3600)
     allowed = settings.extra_allowed_hosts | {settings.host.lower()}
     install_guard(server, frozenset(allowed), settings.session_idle_minutes * 60, settings.session_max_hours * 3600)
     install_headers(server, app)

@@ -1,8 +1,10 @@
 """The login session: flask-login's user, its expiry (idle and absolute), and the CSRF token.
 
-The session cookie holds "<user id>:<session epoch>"; the epoch is bumped by every change of the
-user's password, role or status and by logout, so those end the user's open sessions at once (the cookie
-is signed, not stored: a copy of it would otherwise outlive the logout; see users.end_sessions).
+The session cookie holds "<user id>:<session epoch>:<session id>". The epoch is bumped by every change of the
+user's password, role or status and by "Log out everywhere", which end all the user's open sessions at once; a
+logout ends only its own session, by remembering its random id as ended (engine.auth.user_sessions). Both are
+checked on the server because the cookie is signed, not stored: a copy of it would otherwise outlive the logout.
+A cookie from before session ids ("<user id>:<epoch>") counts as session id "".
 
 Idle expiry counts only what a person does: a page load, a click, typing. A Dash callback request fired
 by dcc.Interval alone, or a background callback's progress poll, does not renew the idle clock, else an
@@ -21,7 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.auth import users
+from engine.auth import user_sessions, users
 from engine.store.db import Store
 from webapp.context import get_store
 from webapp.readiness import TooSlow, bounded_call
@@ -39,9 +41,10 @@ class SessionUser(UserMixin):
     name: str
     role: str
     epoch: int
+    sid: str = ""  # this login's random id ("": a cookie from before session ids)
 
     def get_id(self) -> str:
-        return f"{self.user_id}:{self.epoch}"
+        return f"{self.user_id}:{self.epoch}:{self.sid}" if self.sid else f"{self.user_id}:{self.epoch}"
 
 
 class SecureWhenHttpsSessions(SecureCookieSessionInterface):
@@ -55,29 +58,30 @@ USER_CACHE_S = 2.0  # a change made by another process (the CLI) reaches open se
 LOGIN_WAIT_S = 6.0  # the user read of a request (connect timeout 5 s): a frozen store must not hold threads
 LOGIN_GRACE_S = 300.0  # during an outage, a login verified this recently may still *view* (guard.py)
 UNVERIFIED_KEY = "login_unverified"  # flask.g: why this request's login could not be verified (the store is down)
-_user_cache: dict[tuple[int, int], tuple[float, int, users.UserInfo | None]] = {}
+_user_cache: dict[tuple[int, int], tuple[float, int, user_sessions.SessionState]] = {}
 
 
 class StoreUnreachable(Exception):
     """The user row cannot be read; `last_known`: the row as last read within LOGIN_GRACE_S, else None."""
 
-    def __init__(self, reason: str, last_known: users.UserInfo | None) -> None:
+    def __init__(self, reason: str, last_known: user_sessions.SessionState | None) -> None:
         super().__init__(reason)
         self.last_known = last_known
 
 
-def _read_user(store: Store, user_id: int, gen: int) -> users.UserInfo | None:
-    """Read the row and cache it, also when the request that asked has stopped waiting (a later one finds it)."""
-    info = users.get_user(store, user_id)
+def _read_user(store: Store, user_id: int, gen: int) -> user_sessions.SessionState:
+    """Read the row (and the user's ended sessions) and cache it, also when the request that asked has stopped
+    waiting (a later one finds it)."""
+    info = user_sessions.session_user(store, user_id)
     if len(_user_cache) > 10_000:
         _user_cache.clear()
     _user_cache[(id(store), user_id)] = (time.monotonic(), gen, info)
     return info
 
 
-def _cached_user(user_id: int) -> users.UserInfo | None:
-    """The user row, read at most every USER_CACHE_S per process (a store read per request doubled a callback's
-    cost); on PostgreSQL within LOGIN_WAIT_S (bounded_call: a frozen server must not hold the web's threads; an
+def _cached_user(user_id: int) -> user_sessions.SessionState:
+    """The user row and its ended sessions, read at most every USER_CACHE_S per process (a store read per request
+    doubled a callback's cost); on PostgreSQL within LOGIN_WAIT_S (bounded_call: a frozen server must not hold the web's threads; an
     SQLite file cannot freeze). StoreUnreachable when the store does not answer."""
     store = get_store()
     key, now, gen = (id(store), user_id), time.monotonic(), users.generation()
@@ -96,18 +100,21 @@ def _cached_user(user_id: int) -> users.UserInfo | None:
 
 
 def _load_user(session_id: str) -> SessionUser | None:
+    parts = session_id.split(":", 2)
     try:
-        user_id, epoch = (int(part) for part in session_id.split(":", 1))
-    except ValueError:
+        user_id, epoch = int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
         return None
+    sid = parts[2] if len(parts) == 3 else ""
     try:
-        info = _cached_user(user_id)
+        state: user_sessions.SessionState | None = _cached_user(user_id)
     except StoreUnreachable as exc:  # not a 500: the guard answers 503, or lets a recent login view (guard.py)
         setattr(g, UNVERIFIED_KEY, str(exc))
-        info = exc.last_known
-    if info is None or info.disabled or info.session_epoch != epoch:
+        state = exc.last_known
+    info = state.user if state is not None else None
+    if state is None or info is None or info.disabled or info.session_epoch != epoch or sid in state.ended:
         return None
-    return SessionUser(info.id, info.name, info.role, info.session_epoch)
+    return SessionUser(info.id, info.name, info.role, info.session_epoch, sid)
 
 
 def login_unverified() -> str | None:
@@ -129,7 +136,7 @@ def init_sessions(server: Flask) -> LoginManager:
 def start(user: users.UserInfo) -> None:
     """Log `user` in: a fresh session (new CSRF token) so a token planted before login is worthless."""
     session.clear()
-    login_user(SessionUser(user.id, user.name, user.role, user.session_epoch))
+    login_user(SessionUser(user.id, user.name, user.role, user.session_epoch, secrets.token_urlsafe(18)))
     now = time.time()
     session[LOGIN_AT] = now
     session[SEEN_AT] = now
@@ -140,6 +147,16 @@ def start(user: users.UserInfo) -> None:
 def end() -> None:
     logout_user()
     session.clear()
+
+
+ENDED_MARGIN_S = 300.0  # past the absolute expiry: web hosts' clocks may differ a little
+
+
+def keep_ended_until(max_s: float) -> float:
+    """Until when the current session's id must be remembered as ended: its absolute expiry (unix time; `max_s`
+    after its login), after which its cookie is refused whatever the store says (expired), plus a margin."""
+    login_at = float(session.get(LOGIN_AT) or 0) or time.time()
+    return login_at + max_s + ENDED_MARGIN_S
 
 
 def expired(idle_s: float, max_s: float, activity: bool = True) -> str | None:
