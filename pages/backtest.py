@@ -22,6 +22,7 @@ from engine.backtest import runs
 from engine.backtest.inputs import BacktestCancelled, BacktestError
 from webapp import backtest_jobs as jobs
 from webapp import backtest_page_data as data
+from webapp import backtest_watch
 from webapp.auth.access import requires, role_gate
 from webapp.background import job_store
 from webapp.context import get_context
@@ -29,6 +30,7 @@ from webapp.control_actions import web_actor
 from webapp.inputs import is_click
 
 dash.register_page(__name__, path="/backtest", name="Backtest", order=6.5)
+backtest_watch.watch_callbacks.register()  # a run whose job never answers (worker killed, none free) still ends
 
 FORM = [State(ids.SOURCE, "value"), State(ids.CSV_DIR, "value"), State(ids.START, "value"),
         State(ids.END, "value"), State(ids.CASH, "value"), State(ids.VERSION, "value"),
@@ -96,7 +98,7 @@ def layout(**_kwargs: object) -> html.Div:
         page_header("Backtest", "The engine's own jobs replayed over history: what a version or preset would have done"),
         dcc.Store(id=PARAMETERS_EDITS_STORE, storage_type="session"),
         dcc.Store(id=ids.JOB), dcc.Store(id=ids.UPLOAD_DATA), dcc.Store(id=ids.RUNS_CHANGED, data={}),
-        dcc.Download(id=ids.DOWNLOAD),
+        dcc.Download(id=ids.DOWNLOAD), *backtest_watch.watch_components(),
         dbc.Row([
             dbc.Col(_form_card(), md=4),
             dbc.Col([

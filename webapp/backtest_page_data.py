@@ -94,6 +94,8 @@ def _unfinished(info: runs.RunSummary) -> str | None:
     if info.status == "done":
         return None
     shown = info.message if info.message and not run_jobs.is_job_mark(info.message) else None
+    if info.status == "running" and run_jobs.waiting_since(info.message) is not None:
+        shown = "waiting for a background worker"
     return f"run #{info.id} is {info.status}" + (f": {shown}" if shown else "")
 
 

@@ -42,3 +42,7 @@ UPLOAD_ERROR = "backtest-upload-error"
 UPLOAD_STATUS = "backtest-upload-status"
 UPLOAD_WRAP = "backtest-upload-wrap"  # shown only while the source is an uploaded CSV
 VERSION = "backtest-version"
+WAITING = "backtest-waiting"  # the status while the run waits for a background worker (webapp/backtest_watch.py)
+WATCH = "backtest-watch"  # dcc.Store: the run the watch follows (webapp/backtest_watch.py)
+WATCH_ENDED = "backtest-watch-ended"  # the watch's word on a run that ended without its job's answer
+WATCH_POLL = "backtest-watch-poll"  # dcc.Interval: on while a run started here is in progress

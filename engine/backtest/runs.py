@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import CursorResult, delete, desc, select, update
 
 from engine import audit
+from engine.backtest import run_jobs
 from engine.backtest.inputs import BacktestCancelled, BacktestError, BacktestSpec
 from engine.backtest.outputs import csv_texts, metrics_json, prices_csv
 from engine.backtest.runner import BacktestResult
@@ -30,6 +31,7 @@ from engine.params.typed import Parameters
 from engine.params.workbook import load_workbook_params
 from engine.planner.api import PlannerPreset
 from engine.store.db import Store
+from engine.store.db_clock import server_now
 from engine.store.models import BacktestFile, BacktestRun
 
 STATUSES = ("running", "done", "failed", "cancelled")
@@ -126,8 +128,9 @@ def preset_record(spec: BacktestSpec) -> dict[str, object]:
 
 def create_run(store: Store, spec: BacktestSpec, *, author: str, data_source: str, name: str = "",
                param_version_id: int | None = None, clock: Clock | None = None) -> int:
-    """Record a new run (status running) with its inputs, audited as backtest.run by `author`. BacktestError when
-    the index symbol is longer than the record keeps (a long file name), before anything is written."""
+    """Record a new run (status running) with its inputs, audited as backtest.run by `author`, marked queued at the
+    database's time until its job claims it (run_jobs: a run no job takes is ended after NO_WORKER_S). BacktestError
+    when the index symbol is longer than the record keeps (a long file name), before anything is written."""
     if len(spec.index_symbol) > INDEX_SYMBOL_MAX:
         raise BacktestError(f"the index symbol {spec.index_symbol[:40]!r} is longer than {INDEX_SYMBOL_MAX} "
                             "characters, the most a stored run keeps; rename its file to SYMBOL.csv (e.g. SPY.csv)")
@@ -137,7 +140,7 @@ def create_run(store: Store, spec: BacktestSpec, *, author: str, data_source: st
     label = name.strip() or f"{preset} / {spec.params_label or 'parameters'}"
     with store.write() as s:
         row = BacktestRun(created_at=now, finished_at=None, author=author[:64], name=label[:120], status="running",
-                          progress=0.0, message=None, data_source=data_source[:16], data_label=spec.data_label,
+                          progress=0.0, message=run_jobs.queued_mark(server_now(s)), data_source=data_source[:16], data_label=spec.data_label,
                           index_symbol=spec.index_symbol, start_ts=spec.start, end_ts=spec.end,
                           cash=Decimal(str(spec.cash)), param_version_id=param_version_id,
                           params_label=spec.params_label, params_workbook=workbook, preset_name=preset_label(spec),
