@@ -85,7 +85,7 @@ def slider_sources(base: PlannerPreset, sliders: Mapping[str, float]) -> dict[st
     for name in SLIDER_NAMES:
         if name not in sliders:
             continue
-        for key, value in slider_values(name, float(sliders[name])).items():
+        for key, value in slider_values(name, float(sliders[name]), base.params).items():
             if value != base.params.get(key):
                 out[key] = (name, value)
     return out

@@ -32,7 +32,16 @@ from engine.planner.preset import PlannerPreset
 from engine.planner.registry import CALCULATORS, FILTERS, PATTERNS, SEQUENCES, Registry
 from engine.planner.scoring import end_weights, monte_carlo, score_many
 from engine.planner.simulate import Costs, SimResult, gross_of, relax, reserve_floor, simulate
-from engine.planner.turnover_anchor import Bounds, Plans, anchor_names, anchor_preset, bounds, own_limits
+from engine.planner.turnover_anchor import (
+    Bounds,
+    Plans,
+    anchor_names,
+    anchor_preset,
+    bounds,
+    combine,
+    own_limits,
+    partner_preset,
+)
 from engine.planner.types import Action, PlanResult, PortfolioState, Sequence, SequenceSummary
 
 ORDER = {"calculators": preset_schema.CALCULATORS, "patterns": preset_schema.PATTERNS,
@@ -70,6 +79,7 @@ class Planner:
     generators: list[tuple[str, SequenceGenerator]]
     filters: list[tuple[str, Filter]]
     anchors: dict[str, tuple[str, Plans]] = field(default_factory=dict)  # kind -> (preset name, its planner)
+    partners: dict[str, tuple[str, Plans]] = field(default_factory=dict)  # the anchors' other form (partner_preset)
 
     def candidates(self, ctx: PlanContext) -> Candidates:
         return {name: fn(ctx) for name, fn in self.calculators}
@@ -101,6 +111,7 @@ class Planner:
         free = state.cash - committed
         keep = reserve_floor(ctx.p("targets.cash_reserve"), ctx.equity, free)  # the cash no buy may spend
         anchor = [(Sequence(limits.candidate_label, (), "anchor"), limits.candidate)] if limits.candidate else []
+        anchor += [(Sequence(label, (), "anchor"), sim) for label, sim in limits.extra]
         unique: list[tuple[Sequence, SimResult]] = []
         tried, seen = set(), set()
         for seq, given in [(Sequence("hold: no trades", (), "hold"), None), *anchor, *((s, None) for s in seqs)]:
@@ -131,7 +142,8 @@ class Planner:
         Only they carry the Monte Carlo part, so only they are compared on it: re-sorting everyone let an unevaluated
         candidate (ranked below all of them before, and spared the CVaR penalty) overtake them and become the plan."""
         rng = np.random.default_rng(int(ctx.p("scoring.seed")))
-        places = [i for i, r in enumerate(ranked) if r.seq.relaxed is None and limits.admits(r.sim.steps)]
+        places = [i for i, r in enumerate(ranked)
+                  if r.seq.relaxed is None and limits.admits(r.sim.steps, r.sim.positions)]
         places = places[: int(ctx.p("scoring.mc_top"))]
         top = [ranked[i] for i in places]
         for r in top:
@@ -148,19 +160,24 @@ class Planner:
         ctx = build_context(state, self.preset.params)
         committed = committed_of(state)
         keep = reserve_floor(ctx.p("targets.cash_reserve"), ctx.equity, state.cash - committed)
-        limits = own_limits(bounds(self.anchors, state), state, ctx.p("sequences.max_turnover") * ctx.equity, keep,
-                            committed)
+        budget = ctx.p("sequences.max_turnover") * ctx.equity
+        limits = own_limits(bounds(self.anchors, state), state, budget, keep, committed)
+        if self.partners:  # the anchors' other form (turnover_anchor.combine: no jump at the shipped positions)
+            limits = combine(limits, own_limits(bounds(self.partners, state), state, budget, keep, committed))
         seqs = self.sequences(ctx, self.candidates(ctx))
         ranked = self.evaluate(ctx, seqs, limits)
         plans = [r for r in ranked if r.seq.relaxed is None]  # "hold" is never relaxed
         hold = next(r for r in plans if r.seq.generator == "hold")  # first evaluated: never a duplicate
-        best = next((r for r in plans if limits.admits(r.sim.steps)), hold)  # none only if the anchors conflict
+        best = next((r for r in plans if limits.admits(r.sim.steps, r.sim.positions)), None)
+        if best is None and limits.fallback is not None:  # no plan meets both anchors' floors: the shipped one alone
+            best = next((r for r in plans if limits.fallback.admits(r.sim.steps, r.sim.positions)), None)
+        best = best or hold  # none only if the anchors conflict
         claimed = committed_note(state)  # why buys are smaller than the account's cash suggests: said first
         notes = ([claimed] if claimed else []) + list(ctx.notes) + list(best.sim.skipped) + list(best.sim.notes) \
             + list(limits.notes)
         if best is not plans[0]:
             notes.append(f"{plans[0].seq.label} scores higher ({plans[0].parts['total']:.2f}) but is outside "
-                         "the turnover anchor")
+                         "the turnover anchor (its turnover or end exposure)")
         unscored = next((r for r in plans if "mc_cvar" in best.parts and "mc_cvar" not in r.parts
                          and r.parts["total"] > best.parts["total"]), None)
         if unscored is not None:  # its total has no Monte Carlo part: not comparable with the plan's
@@ -190,8 +207,11 @@ def build_planner(preset: PlannerPreset) -> Planner | BucketPlanner:
     if preset.buckets:
         return BucketPlanner.build(preset, build_planner)
     anchors: dict[str, tuple[str, Plans]] = {}
+    partners: dict[str, tuple[str, Plans]] = {}
     for kind, name in anchor_names(preset.params).items():  # tuned alike: turnover_anchor's docstring says why
         anchor = anchor_preset(name, preset)
         anchors[kind] = (anchor.name, build_planner(anchor))
+        if kind == "at_least" and (partner := partner_preset(name, preset)) is not None:
+            partners[kind] = (partner.name, build_planner(partner))
     return Planner(preset, _enabled(CALCULATORS, preset), _enabled(PATTERNS, preset),
-                   _enabled(SEQUENCES, preset), _enabled(FILTERS, preset), anchors)
+                   _enabled(SEQUENCES, preset), _enabled(FILTERS, preset), anchors, partners)

@@ -197,7 +197,7 @@ def parse_preset(text: str, where: str, default_name: str) -> PlannerPreset:
     sliders = check_sliders(where, data.pop("sliders", {}))
     buckets = _buckets(where, data.pop("buckets")) if "buckets" in data else ()
     explicit = {key: check_value(where, key, value) for key, value in _flatten(data).items()}
-    params = {**apply_sliders(DEFAULTS, sliders), **explicit}
+    params = {**apply_sliders({**DEFAULTS, **explicit}, sliders), **explicit}  # the file's floors (min_depth) too
     _check_windows(where, params)
     return PlannerPreset(name=name.strip(), params=params, sliders=sliders, description=description, buckets=buckets)
 

@@ -66,6 +66,7 @@ SPEC: dict[str, KeySpec] = {
     "calculators.trend.slow_window": _i(50, 5, 400),
     "calculators.trend.min_signal": _f(0.1, 0.0, 1.0),
     "sequences.max_depth": _i(4, 1, 10),
+    "sequences.min_depth": _i(4, 1, 10),  # the fewest steps the risk_appetite slider sets max_depth to (sliders.py)
     "sequences.beam_width": _i(24, 1, 200),
     "sequences.candidates_per_category": _i(3, 1, 20),
     "sequences.partial_fills": _f(0.5, 0.1, 1.0),  # smallest fill tried by partial_execution (and 0.75, 1.0)

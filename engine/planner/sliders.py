@@ -12,6 +12,13 @@ weaker, fewer names passed the trend threshold into the targets, and "trade free
 the plan the way its label says: more risk appetite never less exposure, more spread never fewer names, a shorter
 hold never less turnover (tests/unit/test_planner_slider_monotone.py).
 
+risk_appetite never sets sequences.max_depth below the preset's sequences.min_depth (FLOORS; 4 by default, 3 in
+conservative.toml, its shipped depth): the linear 2 -> 6 gave 2 or 3 below 0.375. A plan that may buy only 2-3 names
+buys the top of the targets, and a higher max weight moves target weight onto the capped top name and off the others
+it buys, so their sum (the plan's exposure) fell as risk rose (default, bear regime, risk 0.1 -> 0.15 and 0.15 -> 0.2);
+each depth step 2 -> 3 -> 4 also let a swap in (sell one, buy one) that ended less invested (0.629 -> 0.544 at
+0.1 -> 0.15 on the simulated market). From 4 up Default's sweep is non-decreasing (tests/unit/test_planner_risk_sweep.py).
+
 | slider             | 0 means                         | 1 means                               |
 |--------------------|---------------------------------|---------------------------------------|
 | risk_appetite      | weigh risk heavily, hold cash   | weigh return, concentrate, no reserve |
@@ -85,22 +92,30 @@ _HELP = {
                            "regimes sells and cash."),
 }
 
+# parameter -> the preset key holding the least value a slider sets it to (the linear value below it is raised to it)
+FLOORS: dict[str, str] = {"sequences.max_depth": "sequences.min_depth"}
+DEFAULT_FLOORS: dict[str, float | int] = {"sequences.min_depth": 4}  # preset_schema's default, when no preset is given
+
 SLIDERS: tuple[SliderSpec, ...] = tuple(
     SliderSpec(name, _HELP[name][0], _HELP[name][1], tuple(params)) for name, params in MAPPING.items())
 SLIDER_NAMES = tuple(s.name for s in SLIDERS)
 
 
-def slider_values(name: str, position: float) -> dict[str, float | int]:
-    """The parameter values slider `name` sets at `position` (0..1)."""
+def slider_values(name: str, position: float, params: Mapping[str, object] | None = None) -> dict[str, float | int]:
+    """The parameter values slider `name` sets at `position` (0..1); a FLOORS parameter no lower than the floor
+    `params` (the preset's parameters) hold, or DEFAULT_FLOORS' without them."""
     out: dict[str, float | int] = {}
     for key, (lo, hi) in MAPPING[name].items():
         value = lo + (hi - lo) * position
         out[key] = int(round(value)) if isinstance(lo, int) and isinstance(hi, int) else round(value, 6)
+        if key in FLOORS:
+            floor = (params or DEFAULT_FLOORS).get(FLOORS[key], DEFAULT_FLOORS[FLOORS[key]])
+            out[key] = max(out[key], int(floor) if isinstance(floor, int | float) else DEFAULT_FLOORS[FLOORS[key]])
     return out
 
 
 def apply_sliders(flat: Mapping[str, object], sliders: Mapping[str, float]) -> dict[str, object]:
     out = dict(flat)
     for name, position in sliders.items():
-        out.update(slider_values(name, position))
+        out.update(slider_values(name, position, flat))
     return out

@@ -20,16 +20,23 @@ turnover budget), and a bold Conservative stayed capped at it. A preset as shipp
 compared with the anchor as shipped; a preset file not composed from a built-in with the anchor at its slider
 positions (its own explicit keys are its identity, as a built-in's are). An at_least anchor's plan must also fit
 this preset's own turnover budget and cash reserve (own_limits), else the floor is not applied and a note says why.
+
+at_least is also an exposure floor: the plan must end with at least the gross exposure (sum of |qty| x last close) the
+anchor's plan ends with. Turnover counts sells too, so a plan of the same turnover that sells a name to buy others
+ends less invested (each sold dollar is one less held and one less of the budget for buys): Aggressive at risk
+appetite 0.85 (one seeded portfolio) swapped and ended at 55% where Default tuned alike, and Aggressive at 0.8, ended
+at 63%, and in a bear regime Aggressive sold below Default. The anchor's plan meets its own floor, so a candidate
+always does.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from engine.planner.preset import BUILT_IN_PRESETS, PlannerPreset, compose_preset, load_preset
-from engine.planner.simulate import SimResult
+from engine.planner.simulate import SimResult, gross_of
 from engine.planner.sliders import apply_sliders
 from engine.planner.types import SELL, PlanResult, PlanStep, PortfolioState
 
@@ -106,9 +113,16 @@ class Bounds:
     candidate: SimResult | None = None
     candidate_label: str = ""
     notes: tuple[str, ...] = ()
+    exposure_low: float = 0.0  # the at_least anchor's plan's end gross exposure (currency, at `prices`)
+    prices: Mapping[str, float] = field(default_factory=dict)  # the last closes the exposure is valued at
+    extra: tuple[tuple[str, SimResult], ...] = ()  # the partner anchor's plan, a candidate too (combine)
+    fallback: Bounds | None = None  # one anchor's bounds alone, when no candidate meets both (combine)
 
-    def admits(self, steps: Iterable[PlanStep]) -> bool:
-        return self.low <= traded(steps) <= self.high
+    def admits(self, steps: Iterable[PlanStep], positions: Mapping[str, float] | None = None) -> bool:
+        """Within the turnover bounds and, given the plan's end positions, at or above the exposure floor."""
+        if not self.low <= traded(steps) <= self.high:
+            return False
+        return positions is None or gross_of(dict(positions), dict(self.prices)) >= self.exposure_low - 0.01
 
 
 def bounds(anchors: Mapping[str, tuple[str, Plans]], state: PortfolioState) -> Bounds:
@@ -122,9 +136,48 @@ def bounds(anchors: Mapping[str, tuple[str, Plans]], state: PortfolioState) -> B
         name, planner = anchors["at_least"]
         result = planner.plan(state)
         low = traded(result.steps)
-        out = replace(out, low=low, candidate=as_sim(result, state), candidate_label=f"{name}'s plan: {result.label}",
-                      notes=(*out.notes, f"turnover at least {name}'s plan on this portfolio ({low:,.2f}){_alike(name)}"))
+        candidate, prices = as_sim(result, state), state.prices
+        floor = gross_of(candidate.positions, prices)
+        out = replace(out, low=low, candidate=candidate, candidate_label=f"{name}'s plan: {result.label}",
+                      exposure_low=floor, prices=prices,
+                      notes=(*out.notes, f"turnover at least {name}'s plan on this portfolio ({low:,.2f}){_alike(name)}, "
+                                         f"ending at least as invested ({floor:,.2f} gross)"))
     return out
+
+
+def partner_preset(name: str, tuned: PlannerPreset) -> PlannerPreset | None:
+    """The anchor's other form, planned next to `anchor_preset`'s so the bounds do not jump at the preset's shipped
+    slider positions: for a built-in as shipped, the anchor with its slider positions ("tuned"); for a tuned one,
+    the anchor as shipped. None for a preset file not composed from a built-in (one form only). The planner plans
+    it for at_least anchors only (an at_most ceiling of both forms held Conservative at Default-as-shipped's
+    turnover at every hold position, where whole-share fitting to that ceiling moved its turnover both ways)."""
+    overrides = tuning(tuned)
+    if overrides is None:  # as shipped: the anchor at this preset's slider positions
+        return compose_preset(anchor_preset(name), tuned.sliders, {}, name=f"tuned {name}", stored=True)
+    if (tuned.base or tuned.name) not in BUILT_IN_PRESETS:
+        return None
+    return anchor_preset(name)
+
+
+def combine(own: Bounds, partner: Bounds) -> Bounds:
+    """One preset's bounds from its anchor's (`own`) and the partner form's, each after own_limits: the lower
+    turnover ceiling; the higher turnover floor and exposure floor, both anchors' plans as candidates. Aggressive's
+    plan then trades and holds at least what Default as shipped and Default at Aggressive's slider positions plan;
+    planned against one form at the shipped positions and the other elsewhere, Aggressive's exposure jumped at 0.9
+    (risk appetite 0.9 -> 0.95 on a cash-rich portfolio in a neutral regime: 60% -> 30%, Default at its shipped
+    sliders holding, at Aggressive's selling). When no plan meets both floors (one anchor plan sells, the other
+    holds and no buy is possible), the anchor as shipped bounds the plan alone (`fallback`): the order of the
+    presets as shipped stays a promise, and the sweep does not jump at the shipped positions."""
+    notes = tuple(dict.fromkeys((*own.notes, *partner.notes)))
+    out = replace(own, high=min(own.high, partner.high), notes=notes)
+    if partner.candidate is None:
+        return out
+    if own.candidate is None:
+        return replace(partner, high=out.high, notes=notes)
+    alone = partner if own.candidate_label.startswith("tuned ") else own  # the anchor as shipped
+    return replace(out, low=max(own.low, partner.low), exposure_low=max(own.exposure_low, partner.exposure_low),
+                   extra=((partner.candidate_label, partner.candidate),),
+                   fallback=replace(alone, high=out.high, notes=notes))
 
 
 def _not_short(state: PortfolioState, symbol: str) -> bool:
@@ -154,5 +207,5 @@ def own_limits(out: Bounds, state: PortfolioState, budget: float, keep: float, c
         return out
     name = out.candidate_label.split("'s plan", 1)[0]
     notes = tuple(n for n in out.notes if not n.startswith("turnover at least"))
-    return replace(out, low=0.0, candidate=None, candidate_label="",
+    return replace(out, low=0.0, candidate=None, candidate_label="", exposure_low=0.0,
                    notes=(*notes, f"turnover floor not applied: {name}'s plan " + " and ".join(why)))
