@@ -46,6 +46,7 @@ class RuntimeGuards:
     """The per-process state of both rules (one engine process, one set; `GUARDS`)."""
 
     limits: RuntimeLimits = field(default_factory=lambda: RuntimeLimits(None, None))
+    enabled: bool = True  # False in a backtest: its output must not depend on how fast the machine ran it
     rss: Callable[[], float] = rss_mb
     collect: Callable[[], object] = gc.collect
     clock: Callable[[], float] = time.monotonic
@@ -61,7 +62,7 @@ class RuntimeGuards:
     def check_memory(self) -> bool:
         """VAL010: collect when RSS is over the limit and the last collection is GC_EVERY_S old; True when it ran."""
         limit = self.limits.memory_mb
-        if limit is None:
+        if limit is None or not self.enabled:
             return False
         now = self.clock()
         if self.last_gc_at is not None and now - self.last_gc_at < GC_EVERY_S:
@@ -81,7 +82,7 @@ class RuntimeGuards:
     def observe_latency(self, ms: float) -> None:
         """VAL011: one cycle's duration; decides whether the next cycles run reduced."""
         self.last_latency_ms = ms
-        limit = self.limits.latency_ms
+        limit = self.limits.latency_ms if self.enabled else None
         if limit is None:
             if self.reduced:
                 self._full("the rule is off")

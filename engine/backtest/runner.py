@@ -34,6 +34,8 @@ from engine.market.types import MarketUpdate
 from engine.params.typed import Parameters
 from engine.params.versions import apply_version
 from engine.regime.ensemble.job import REFIT_CHECK_SECONDS, fit_model, refit_if_due
+from engine.regime_stage import RegimeStage
+from engine.runtime_guards import RuntimeGuards
 from engine.store.current_regime import effective_names
 from engine.store.models import AccountSnapshot, FillRow, OrderRow
 
@@ -124,7 +126,9 @@ def _prepare(ctx: EngineContext, spec: BacktestSpec, source: FrameReplaySource) 
             warm.bars.extend(source.poll().bars)
         if warm.bars:
             jobs.store_market_update(ctx, warm)
-    cycle = EngineCycle()
+    # the latency and memory guards (ValidationRules VAL010/VAL011) act on wall-clock time and this process's memory:
+    # off here, so a backtest's trades never depend on how busy the machine was (same inputs, same output files)
+    cycle = EngineCycle(regime=RegimeStage(guards=RuntimeGuards(enabled=False)))
     cycle.startup(ctx)
     return cycle
 
