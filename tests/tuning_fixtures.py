@@ -5,14 +5,23 @@ workbook's expansion limit, and a steady constructed up-trend on which a version
 cannot (TradingRisk max_order_notional 1: the order gateway refuses every order)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from engine.clock import ManualClock
+from engine.context import EngineContext
 from engine.market.simulated import SimulatedMarket
 from engine.params.paramset import ParamSet, default_params
+from engine.runtime import build_context
+from engine.settings import load_settings
+from engine.store.db import Store
+from engine.store.models import BarRow, Instrument
 from engine.tuning.edit import edited
 
 EMERGENCY = ("TransitionManagement", "main", "emergency_transition_threshold")
@@ -66,6 +75,30 @@ def trend_frames(n: int = 300, symbols: tuple[str, ...] = ("IDX", "ALFA", "BRVO"
                                "low": np.minimum(op, close) * 0.998, "close": close, "volume": 1e6})
     return out
 
+
+
+def store_trend_bars(store: Store, n: int = 300) -> None:
+    """trend_frames(n) written to the store: each symbol's instrument (IDX the index) and its daily bars."""
+    with store.write() as s:
+        for sym, f in trend_frames(n).items():
+            s.add(Instrument(symbol=sym, kind="index" if sym == "IDX" else "stock", source="csv"))
+            for r in f.to_dict("records"):
+                s.add(BarRow(symbol=sym, ts=r["timestamp"].to_pydatetime(), open=r["open"], high=r["high"],
+                             low=r["low"], close=r["close"], volume=r["volume"]))
+
+
+@contextmanager
+def tuning_app(database_url: str) -> Iterator[tuple[Any, EngineContext]]:
+    """The web app (engine mode none) on its own context over a migrated store at `database_url`, with a manual
+    clock: (Dash app, context). The store is disposed of on leaving."""
+    from app import create_app  # local import: the web app is built only by the tests that serve it
+
+    settings = load_settings(database_url=database_url, engine_mode="none")
+    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock())
+    try:
+        yield create_app(settings, context=ctx), ctx
+    finally:
+        ctx.store.dispose()
 
 def pending_proposal(ctx) -> int:  # type: ignore[no-untyped-def]
     """A tuning run's proposal waiting for approval on the stored poor version (PER_DAY 3 -> 4), with a

@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -26,15 +27,16 @@ WRONG = "wrong user name or password"
 Served = tuple[Any, str]
 
 
-@pytest.fixture
-def serve(test_settings: Any, any_db_url: str) -> Iterator[Callable[..., Served]]:
-    """Start the app (no engine) on a real server with these settings overrides; (app, base URL)."""
+@contextmanager
+def served_apps(test_settings: Any, db_url: str) -> Iterator[Callable[..., Served]]:
+    """Start the app (no engine) on a real server with these settings overrides; (app, base URL). Every server
+    started is shut down on leaving."""
     from app import create_app
 
     servers: list[tuple[Any, threading.Thread]] = []
 
     def start(**overrides: object) -> Served:
-        app = create_app(test_settings(database_url=any_db_url, warmup_polls=10, login_rate_limit="1000 per minute",
+        app = create_app(test_settings(database_url=db_url, warmup_polls=10, login_rate_limit="1000 per minute",
                                        **overrides), start_engine=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = make_server("127.0.0.1", 0, app.server, threaded=True)
@@ -43,10 +45,19 @@ def serve(test_settings: Any, any_db_url: str) -> Iterator[Callable[..., Served]
         servers.append((server, thread))
         return app, f"http://127.0.0.1:{server.server_port}"
 
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        thread.join(timeout=10)
+    try:
+        yield start
+    finally:
+        for server, thread in servers:
+            server.shutdown()
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def serve(test_settings: Any, any_db_url: str) -> Iterator[Callable[..., Served]]:
+    """Start the app (no engine) on a real server with these settings overrides; (app, base URL)."""
+    with served_apps(test_settings, any_db_url) as start:
+        yield start
 
 
 def _store(app: Any) -> Any:

@@ -27,6 +27,8 @@ from tests.integration.test_web_workers import (
     _flat,
     _free_port,
     _poll_until_result,
+    _prepare_store,
+    _redis_or_skip,
     _stop,
     _wait_http,
     _whatif_body,
@@ -43,25 +45,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis-db-14")]
 @pytest.fixture
 def deployment(any_db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Engine and one gunicorn worker on the store and Redis db 14; `start_worker()` adds the Celery worker."""
-    import redis
-
-    from tests.conftest import skip_or_fail
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    client = _redis_or_skip(REDIS_URL)
     client.flushdb()
     env = {**os.environ, "REGIMEDESK_DATABASE_URL": any_db_url, "REGIMEDESK_CACHE_URL": REDIS_URL,
            "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_ENGINE_MODE": "none",
            "REGIMEDESK_CACHE_TTL_SECONDS": "30", "REGIMEDESK_TICK_SECONDS": "0.5", "REGIMEDESK_WARMUP_POLLS": "400",
            "REGIMEDESK_AUTOTRADE": "false", "REGIMEDESK_DEADMAN_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
-    subprocess.run([sys.executable, "-m", "engine", "migrate"], cwd=ROOT, env=env, check=True, timeout=120,
-                   capture_output=True)
-    subprocess.run([sys.executable, "-m", "engine", "users", "add", "viewer", "--role", "viewer", "--password-stdin"],
-                   cwd=ROOT, env=env, input=PASSWORDS["viewer"] + "\n", text=True, check=True, timeout=60,
-                   capture_output=True)
+    _prepare_store(env, {"viewer": "viewer"})
     procs: list[subprocess.Popen] = []
     logs: dict[str, Path] = {}
 

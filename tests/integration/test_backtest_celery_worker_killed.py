@@ -29,7 +29,16 @@ from engine.backtest import runs
 from engine.store.migrate import open_store
 from tests.auth_helpers import PASSWORDS
 from tests.integration import backtest_data
-from tests.integration.test_web_workers import Web, _deps, _free_port, _stop, _wait_http, login
+from tests.integration.test_web_workers import (
+    Web,
+    _deps,
+    _free_port,
+    _prepare_store,
+    _redis_or_skip,
+    _stop,
+    _wait_http,
+    login,
+)
 from tests.web_requests import find
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,26 +50,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis-db-11")]
 
 @pytest.fixture
 def deployment(any_db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    import redis
-
-    from tests.conftest import skip_or_fail
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    client = _redis_or_skip(REDIS_URL)
     client.flushdb()
     folder = backtest_data.csv_dir(tmp_path / "market", bars=3000)  # minutes of backtest: still running when killed
     env = {**os.environ, "REGIMEDESK_DATABASE_URL": any_db_url, "REGIMEDESK_CACHE_URL": REDIS_URL,
            "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_ENGINE_MODE": "none",
            "REGIMEDESK_CSV_DIR": str(folder), "REGIMEDESK_AUTOTRADE": "false", "REGIMEDESK_DEADMAN_SECONDS": "0",
            "PYTHONUNBUFFERED": "1"}
-    subprocess.run([sys.executable, "-m", "engine", "migrate"], cwd=ROOT, env=env, check=True, timeout=120,
-                   capture_output=True)
-    subprocess.run([sys.executable, "-m", "engine", "users", "add", "tess", "--role", "trader", "--password-stdin"],
-                   cwd=ROOT, env=env, input=PASSWORDS["trader"] + "\n", text=True, check=True, timeout=60,
-                   capture_output=True)
+    _prepare_store(env, {"tess": "trader"})
     procs: list[subprocess.Popen] = []
     logs: dict[str, Path] = {}
 

@@ -22,23 +22,11 @@ from engine.backtest import run_jobs, runs
 from engine.settings import load_settings
 from engine.store.migrate import open_store
 from tests.integration import backtest_data
+from tests.integration.test_backtest_audit21_runs import JOB
 from webapp import backtest_jobs as jobs
 
 OTHER_HOST = "regimedesk-worker-b"
 STALE_S = 6.0  # the threshold this test judges with (the page's default is run_jobs.STALE_S)
-JOB = """
-import sys
-from engine.settings import load_settings
-from engine.store.migrate import open_store
-from webapp import backtest_jobs as jobs
-url, folder, run_id = sys.argv[1], sys.argv[2], int(sys.argv[3])
-settings = load_settings(database_url=url, csv_dir=folder)
-store = open_store(url)
-form = {"source": "csv", "csv_dir": next(iter(jobs.csv_choices(settings))), "start": "", "end": "", "cash": "100000",
-        "version": "active", "preset": "default", "name": ""}
-built = jobs.build_spec(form, None, store, settings)
-jobs.run_pinned(run_id, jobs.pin(built), form, None, store, settings, None, lambda _f, _t: None)
-"""
 BEAT = re.compile(r" beat (\S+)$")
 
 

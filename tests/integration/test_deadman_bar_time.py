@@ -25,21 +25,17 @@ from engine.context import EngineContext
 from engine.health import deadman
 from engine.health.checks import check_market_data
 from engine.jobs import market_tick, run_recorded
-from engine.market.alpaca_source import AlpacaMarketSource
-from engine.market.exchange import alpaca_calendar
-from engine.settings import load_settings
 from engine.store.migrate import open_store
 from engine.store.models import AuditEvent
 from engine.trading import state as ts
-from engine.trading.brokers.paper import PaperBroker
 from engine.trading.control import SimpleControlContext
 from engine.trading.state import TradingState
 from tests.fake_alpaca import FakeAlpacaServer
+from tests.integration.test_health_audit_deadman_open import alpaca_desk_parts
 from tests.notify_receiver import Receiver
 from tests.trading_control_fixtures import beat
 from webapp.deadman import DeadmanWatcher
 
-KEY, SECRET = "test-key", "test-secret-never-shown"
 POLL = timedelta(seconds=10)
 MINUTE = timedelta(minutes=1)
 XNYS = xc.get_calendar("XNYS")
@@ -109,23 +105,9 @@ def view_at(desk: Desk, now: datetime) -> deadman.DeadmanView:
 def desk(any_db_url: str, request: pytest.FixtureRequest) -> Iterator[Desk]:
     late_bars = getattr(request, "param", timedelta(minutes=2))  # the source's default: bars up to 2 min late
     clock = ManualClock(START)
-    store = open_store(any_db_url, migrate=True)
-    with store.write() as s:
-        ts.ensure_state(s, clock.now())
-    settings = load_settings(database_url=any_db_url, market_source="alpaca", broker="paper", deadman_seconds=30,
-                             alpaca_poll_seconds=10, tick_seconds=1, alpaca_key_id=KEY, alpaca_secret_key=SECRET)
-    calendar = alpaca_calendar()
-    with FakeAlpacaServer(key_id=KEY, secret_key=SECRET) as server, Receiver() as rx:
-        notify.configure([rx.url()])
-        source = AlpacaMarketSource(KEY, SECRET, ["AAPL"], "SPY", server.url, timeout_s=2.0, sdk_retry_wait_s=0.05,
-                                    clock=clock, history=timedelta(hours=1), late_bars=late_bars)
-        broker = PaperBroker(store, clock, calendar=calendar)
-        engine = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=source)
-        web = SimpleControlContext(store=store, clock=clock, broker=broker)  # a web worker: only the store
-        watcher = DeadmanWatcher(web, THRESHOLD_S, "none", label="web-worker", calendar=calendar)
+    with alpaca_desk_parts(any_db_url, clock, THRESHOLD_S, "none", history=timedelta(hours=1),
+                           late_bars=late_bars) as (engine, server, watcher, rx):
         yield Desk(engine, server, clock, watcher, rx, {})
-        notify.configure([])
-        store.dispose()
 
 
 def _lagging_feed(desk: Desk, lag: timedelta, steps: int, watchers: list[DeadmanWatcher]) -> list[str | None]:

@@ -8,8 +8,10 @@ exchange-calendars, not written down here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import exchange_calendars as xc
 import pandas as pd
@@ -78,34 +80,45 @@ class Desk:
             return ts.current(s).state
 
 
-@pytest.fixture
-def desk(any_db_url: str) -> Iterator[Desk]:
-    after_close = FRIDAY_CLOSE + timedelta(seconds=5)
-    clock = ManualClock(after_close)
-    store = open_store(any_db_url, migrate=True)
+@contextmanager
+def alpaca_desk_parts(db_url: str, clock: ManualClock, threshold_s: float, action: str,
+                      **source_options: Any) -> Iterator[tuple[EngineContext, FakeAlpacaServer, DeadmanWatcher, Receiver]]:
+    """An engine on a migrated store at `db_url` with the paper broker and the Alpaca source (AAPL, index SPY, polled
+    every 10 s; `source_options` such as history, late_bars) over the fake Alpaca server, notifications to a
+    receiver, and a web worker's dead-man watcher (`threshold_s`, `action`) on the Alpaca calendar:
+    (engine, server, watcher, receiver). Notifications are reset and the store disposed of on leaving."""
+    store = open_store(db_url, migrate=True)
     with store.write() as s:
         ts.ensure_state(s, clock.now())
-    settings = load_settings(database_url=any_db_url, market_source="alpaca", broker="paper", deadman_seconds=30,
+    settings = load_settings(database_url=db_url, market_source="alpaca", broker="paper", deadman_seconds=30,
                              alpaca_poll_seconds=10, tick_seconds=1, alpaca_key_id=KEY, alpaca_secret_key=SECRET)
     calendar = alpaca_calendar()
     with FakeAlpacaServer(key_id=KEY, secret_key=SECRET) as server, Receiver() as rx:
         notify.configure([rx.url()])
         source = AlpacaMarketSource(KEY, SECRET, ["AAPL"], "SPY", server.url, timeout_s=2.0, sdk_retry_wait_s=0.05,
-                                    clock=clock, history=timedelta(days=4))
+                                    clock=clock, **source_options)
         broker = PaperBroker(store, clock, calendar=calendar)
         engine = EngineContext(settings=settings, store=store, clock=clock, broker=broker, source=source)
-        web = SimpleControlContext(store=store, clock=clock, broker=broker)
-        watcher = DeadmanWatcher(web, 30.0, "halt", label="web-worker", calendar=calendar)
-        desk = Desk(engine, server, clock, watcher, rx)
-        desk.add_minutes(FRIDAY_CLOSE - timedelta(hours=1), FRIDAY_CLOSE - timedelta(minutes=1))  # Friday's last hour
-        assert run_recorded(engine, "market", market_tick)  # Friday's bars arrive after the close
-        beat(store, clock.now())
-        clock.advance(OPEN - timedelta(minutes=5, seconds=-5) - after_close)  # Monday 09:25:05 New York
+        web = SimpleControlContext(store=store, clock=clock, broker=broker)  # a web worker: only the store
+        watcher = DeadmanWatcher(web, threshold_s, action, label="web-worker", calendar=calendar)
         try:
-            yield desk
+            yield engine, server, watcher, rx
         finally:
             notify.configure([])
             store.dispose()
+
+
+@pytest.fixture
+def desk(any_db_url: str) -> Iterator[Desk]:
+    after_close = FRIDAY_CLOSE + timedelta(seconds=5)
+    clock = ManualClock(after_close)
+    with alpaca_desk_parts(any_db_url, clock, 30.0, "halt", history=timedelta(days=4)) as (engine, server, watcher, rx):
+        desk = Desk(engine, server, clock, watcher, rx)
+        desk.add_minutes(FRIDAY_CLOSE - timedelta(hours=1), FRIDAY_CLOSE - timedelta(minutes=1))  # Friday's last hour
+        assert run_recorded(engine, "market", market_tick)  # Friday's bars arrive after the close
+        beat(engine.store, clock.now())
+        clock.advance(OPEN - timedelta(minutes=5, seconds=-5) - after_close)  # Monday 09:25:05 New York
+        yield desk
 
 
 def test_a_healthy_feed_does_not_trip_at_the_open(desk: Desk) -> None:

@@ -5,9 +5,6 @@ real app on threaded servers (free 127.0.0.1 ports), two of them on one store as
 PostgreSQL."""
 from __future__ import annotations
 
-import logging
-import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +12,6 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from engine.auth import users
 from engine.clock import utcnow
@@ -23,42 +19,18 @@ from engine.store.keyvalue import put_value
 from engine.store.migrate import open_store
 from engine.store.models import AuditEvent
 from tests.auth_helpers import ensure_user
+from tests.integration.test_auth_login_names_and_logout import CSRF, LAYOUT_CSRF, Served, _store, served_apps
 from tests.waiting import wait_for
 
 SECRET = "a-shared-secret-for-two-workers-0123456789"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-LAYOUT_CSRF = re.compile(r'"value":"([^"]+)","type":"hidden","name":"csrf_token"')
-Served = tuple[Any, str]
 PASSWORD = "tom-has-a-long-passw0rd"
 
 
 @pytest.fixture
 def serve(test_settings: Any, any_db_url: str) -> Iterator[Callable[[], Served]]:
     """Start another web worker (no engine) on the test's store: (app, base URL)."""
-    from app import create_app
-
-    servers: list[tuple[Any, threading.Thread]] = []
-
-    def start() -> Served:
-        app = create_app(test_settings(database_url=any_db_url, warmup_polls=10, secret_key=SECRET,
-                                       login_rate_limit="1000 per minute"), start_engine=False)
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = make_server("127.0.0.1", 0, app.server, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return app, f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-def _store(app: Any) -> Any:
-    from webapp.context import EXTENSION_KEY
-
-    return app.server.extensions[EXTENSION_KEY].store
+    with served_apps(test_settings, any_db_url) as start:
+        yield lambda: start(secret_key=SECRET)
 
 
 def _browser(base: str, name: str, password: str) -> requests.Session:

@@ -26,12 +26,10 @@ from engine.context import EngineContext
 from engine.portfolio_risk import job
 from engine.portfolio_risk.stress import UserScenario
 from engine.settings import load_settings
-from engine.store.migrate import open_store
-from engine.store.models import BarRow, Instrument, PositionRow
-from engine.trading import state as trading_state
-from engine.trading.brokers.paper import PaperBroker
+from engine.store.models import PositionRow
 from engine.trading.risk_limits import RiskLimits
 from tests.dash_tree import nodes
+from tests.integration.test_short_history_risk import seeded_context
 from tests.trading_control_fixtures import hold_at_100
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -60,20 +58,9 @@ CLOSES = _closes()
 
 @pytest.fixture()
 def ctx(any_db_url: str, tmp_path: Path) -> Iterator[EngineContext]:
-    store = open_store(any_db_url, migrate=True)
-    clock = ManualClock(T0)
-    broker = PaperBroker(store, clock, D(int(EQUITY)), D(0), D(0), D(1))
-    with store.write() as s:
-        trading_state.ensure_state(s, T0)
-        for sym in CLOSES.columns:
-            s.add(Instrument(symbol=sym, kind="index" if sym == "IDX" else "stock", has_options=False, source="csv"))
-        for ts, row in CLOSES.iterrows():
-            for name, px in row.items():
-                s.add(BarRow(symbol=str(name), ts=ts, open=px, high=px, low=px, close=px, volume=1e7))
-    c = EngineContext(load_settings(database_url=any_db_url, market_source="csv", csv_dir=tmp_path), store, clock,
-                      broker, None)
+    c = seeded_context(any_db_url, tmp_path, CLOSES)
     yield c
-    store.dispose()
+    c.store.dispose()
 
 
 def _per_position(rep: Any, name: str) -> dict[str, float]:

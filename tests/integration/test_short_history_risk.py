@@ -76,23 +76,29 @@ def _params(values: dict[str, object]):  # type: ignore[no-untyped-def]
     return edit.paramset
 
 
-@pytest.fixture()
-def ctx(any_db_url: str, tmp_path: Path) -> Iterator[EngineContext]:
+def seeded_context(any_db_url: str, tmp_path: Path, closes: pd.DataFrame) -> EngineContext:
+    """An engine context (paper broker with EQUITY cash at T0, CSV market) on a migrated store holding `closes` as
+    daily bars (a NaN close is no bar) and their instruments; the caller disposes of `.store`."""
     store = open_store(any_db_url, migrate=True)
     clock = ManualClock(T0)
     broker = PaperBroker(store, clock, D(int(EQUITY)), D(0), D(0), D(1))
     with store.write() as s:
         trading_state.ensure_state(s, T0)
-        for sym in CLOSES.columns:
+        for sym in closes.columns:
             s.add(Instrument(symbol=sym, kind="index" if sym == "IDX" else "stock", has_options=False, source="csv"))
-        for ts, row in CLOSES.iterrows():
-            for sym, px in row.items():
+        for ts, row in closes.iterrows():
+            for name, px in row.items():
                 if np.isfinite(px):
-                    s.add(BarRow(symbol=sym, ts=ts, open=px, high=px, low=px, close=px, volume=1e7))
-    c = EngineContext(load_settings(database_url=any_db_url, market_source="csv", csv_dir=tmp_path), store, clock,
-                      broker, None)
+                    s.add(BarRow(symbol=str(name), ts=ts, open=px, high=px, low=px, close=px, volume=1e7))
+    return EngineContext(load_settings(database_url=any_db_url, market_source="csv", csv_dir=tmp_path), store, clock,
+                         broker, None)
+
+
+@pytest.fixture()
+def ctx(any_db_url: str, tmp_path: Path) -> Iterator[EngineContext]:
+    c = seeded_context(any_db_url, tmp_path, CLOSES)
     yield c
-    store.dispose()
+    c.store.dispose()
 
 
 def _hold(c: EngineContext, **qty: int) -> None:

@@ -8,10 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from engine.clock import ManualClock
 from engine.params.versions import active_params, apply_version
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.models import TuningProposal
 from engine.tuning import proposals
 from engine.tuning.edit import edited
@@ -19,7 +16,7 @@ from engine.tuning.tuner import Change, TuningResult
 from engine.tuning.validation import ValidationReport
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
-from tests.tuning_fixtures import PER_DAY, pending_proposal
+from tests.tuning_fixtures import PER_DAY, pending_proposal, tuning_app
 
 PROPOSAL, APPROVE, REJECT = "parameters-tuning-proposal.value", "parameters-tuning-approve.n_clicks", \
     "parameters-tuning-reject.n_clicks"
@@ -27,13 +24,8 @@ PROPOSAL, APPROVE, REJECT = "parameters-tuning-proposal.value", "parameters-tuni
 
 @pytest.fixture()
 def app(any_db_url: str):  # type: ignore[no-untyped-def]
-    from app import create_app
-
-    settings = load_settings(database_url=any_db_url, engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock())
-    application = create_app(settings, context=ctx)
-    yield application, ctx
-    ctx.store.dispose()
+    with tuning_app(any_db_url) as served:
+        yield served
 
 
 def _not_better_runs(ctx, n: int) -> None:  # type: ignore[no-untyped-def]

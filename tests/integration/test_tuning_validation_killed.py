@@ -15,29 +15,21 @@ from typing import Any
 import psutil
 import pytest
 
-from engine.clock import ManualClock
 from engine.params.paramset import default_params
 from engine.params.versions import apply_version
-from engine.runtime import build_context
-from engine.settings import load_settings
 from engine.store.keyvalue import get_value
-from engine.store.models import BarRow, Instrument, ParamVersion
+from engine.store.models import ParamVersion
 from tests import web_requests as wr
 from tests.auth_helpers import login_client
-from tests.tuning_fixtures import no_trade, trend_frames
+from tests.tuning_fixtures import no_trade, store_trend_bars, tuning_app
 
 STALE_S = 30.0  # the page's threshold (engine/tuning/validation_runs.STALE_S, which the watch uses)
 
 
 @pytest.fixture()
 def app(any_db_url: str):  # type: ignore[no-untyped-def]
-    from app import create_app
-
-    settings = load_settings(database_url=any_db_url, engine_mode="none")
-    ctx = build_context(settings, with_source=False, migrate=True, clock=ManualClock())
-    application = create_app(settings, context=ctx)
-    yield application, ctx
-    ctx.store.dispose()
+    with tuning_app(any_db_url) as served:
+        yield served
 
 
 def _record(ctx: Any, version: int) -> dict[str, Any]:
@@ -53,12 +45,7 @@ def _children(pid: int) -> set[int]:
 @pytest.mark.slow  # a background job killed, then the page's threshold of silence
 def test_a_killed_validation_is_reported_stopped_with_nothing_applied(app: Any) -> None:
     application, ctx = app
-    with ctx.store.write() as s:
-        for sym, f in trend_frames(300).items():
-            s.add(Instrument(symbol=sym, kind="index" if sym == "IDX" else "stock", source="csv"))
-            for r in f.to_dict("records"):
-                s.add(BarRow(symbol=sym, ts=r["timestamp"].to_pydatetime(), open=r["open"], high=r["high"],
-                             low=r["low"], close=r["close"], volume=r["volume"]))
+    store_trend_bars(ctx.store, 300)
     apply_version(ctx.store, no_trade(default_params()), "alice", "ui", clock=ctx.clock)
     second = apply_version(ctx.store, default_params(), "alice", "ui", clock=ctx.clock)
     with ctx.store.read() as s:

@@ -107,16 +107,10 @@ def test_a_trader_validates_a_version_by_backtest_in_the_background(app) -> None
     import time
 
     from engine.params.paramset import default_params
-    from engine.store.models import BarRow, Instrument
-    from tests.tuning_fixtures import no_trade, trend_frames
+    from tests.tuning_fixtures import no_trade, store_trend_bars
 
     application, ctx = app
-    with ctx.store.write() as s:
-        for sym, f in trend_frames(300).items():
-            s.add(Instrument(symbol=sym, kind="index" if sym == "IDX" else "stock", source="csv"))
-            for r in f.to_dict("records"):
-                s.add(BarRow(symbol=sym, ts=r["timestamp"].to_pydatetime(), open=r["open"], high=r["high"],
-                             low=r["low"], close=r["close"], volume=r["volume"]))
+    store_trend_bars(ctx.store, 300)
     apply_version(ctx.store, no_trade(default_params()), "alice", "ui", clock=ctx.clock)
     second = apply_version(ctx.store, default_params(), "alice", "ui", clock=ctx.clock)
     trader = login_client(application, "trader", "tess")

@@ -11,7 +11,7 @@ import pytest
 
 from engine.auth import users
 from tests import web_requests as wr
-from tests.auth_helpers import login_client
+from tests.integration.test_users_confirm_dialogs import Page as ConfirmDialogsPage
 
 
 @pytest.fixture
@@ -27,24 +27,11 @@ def _store(app: Any) -> Any:
     return app.server.extensions[EXTENSION_KEY].store
 
 
-class Page:
+class Page(ConfirmDialogsPage):
     """The Users page's change callback as the browser drives it, for the admin `name` (password of the role)."""
 
     def __init__(self, app: Any, name: str) -> None:
-        self.client = login_client(app, "admin", name)
-        self.deps = wr.dependencies(self.client)
-        self.dep = wr.find(self.deps, "users-result.children")
-        self.pending: Any = None
-
-    def press(self, button: str, **values: object) -> dict[str, Any]:
-        named = {f"{k.replace('_', '-')}.value": v for k, v in values.items()}
-        response = wr.call(self.client, self.dep, {f"{button}.n_clicks": 1, "users-pending.data": self.pending,
-                                                   **named}, trigger=f"{button}.n_clicks")
-        assert response.status_code == 200, response.get_data(as_text=True)[:300]
-        out: dict[str, Any] = response.get_json()["response"]
-        if "users-pending" in out:
-            self.pending = out["users-pending"]["data"]
-        return out
+        super().__init__(app, name)
 
     def still_logged_in(self) -> bool:
         table = wr.find(self.deps, "users-table.children")

@@ -33,9 +33,10 @@ def _store(app):  # type: ignore[no-untyped-def]
 class Page:
     """The Users page's change callback, driven like the browser drives it (the pending change kept in the page)."""
 
-    def __init__(self, app: Any) -> None:
-        self.client = login_client(app, "admin")
-        self.dep = wr.find(wr.dependencies(self.client), "users-result.children")
+    def __init__(self, app: Any, name: str | None = None) -> None:
+        self.client = login_client(app, "admin", name)
+        self.deps = wr.dependencies(self.client)
+        self.dep = wr.find(self.deps, "users-result.children")
         self.pending: Any = None
 
     def press(self, button: str, **values: object) -> dict[str, Any]:

@@ -51,17 +51,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _redis_or_skip() -> Any:
+def _redis_or_skip(url: str = REDIS_URL) -> Any:
+    """A client of the Redis database at `url` (skip, or fail where Redis is required, if it does not answer)."""
     import redis
 
     from tests.conftest import skip_or_fail
 
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
-        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+        skip_or_fail(f"Redis is not reachable at {url}: {exc}")
     return client
+
+
+def _prepare_store(env: dict[str, str], users: dict[str, str]) -> None:
+    """`python -m engine migrate` on the deployment's store, then `engine users add` for each {name: role}, with
+    the role's test password."""
+    subprocess.run([sys.executable, "-m", "engine", "migrate"], cwd=ROOT, env=env, check=True, timeout=120,
+                   capture_output=True)
+    for name, role in users.items():
+        subprocess.run([sys.executable, "-m", "engine", "users", "add", name, "--role", role, "--password-stdin"],
+                       cwd=ROOT, env=env, input=PASSWORDS[role] + "\n", text=True, check=True, timeout=60,
+                       capture_output=True)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -133,12 +145,7 @@ def stack(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
            "REGIMEDESK_SECRET_KEY": secrets.token_urlsafe(48), "REGIMEDESK_ENGINE_MODE": "none",
            "REGIMEDESK_CACHE_TTL_SECONDS": "30", "REGIMEDESK_TICK_SECONDS": "0.5", "REGIMEDESK_WARMUP_POLLS": "400",
            "REGIMEDESK_AUTOTRADE": "false", "REGIMEDESK_DEADMAN_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
-    subprocess.run([sys.executable, "-m", "engine", "migrate"], cwd=ROOT, env=env, check=True, timeout=120,
-                   capture_output=True)
-    for role in ("viewer", "trader", "admin"):
-        subprocess.run([sys.executable, "-m", "engine", "users", "add", role, "--role", role, "--password-stdin"],
-                       cwd=ROOT, env=env, input=PASSWORDS[role] + "\n", text=True, check=True, timeout=60,
-                       capture_output=True)
+    _prepare_store(env, {role: role for role in ("viewer", "trader", "admin")})
     procs: list[subprocess.Popen] = []
     logs: dict[str, Path] = {}
 
