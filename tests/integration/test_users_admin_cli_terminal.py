@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import pty
-import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -39,12 +39,14 @@ def _at_terminal(db_url: str, argv: list[str], answers: list[tuple[str, str]]) -
         os.execve(sys.executable, [sys.executable, "-m", "engine", *argv], _env(db_url))
     shown = b""
 
+    watch = selectors.DefaultSelector()  # epoll: select.select refuses a descriptor above 1023 (a long test run)
+    watch.register(fd, selectors.EVENT_READ)
+
     def read_until(seconds: float, wanted: bytes | None = None, after: int = 0) -> None:
         nonlocal shown
         end = time.monotonic() + seconds
         while time.monotonic() < end and not (wanted and wanted in shown[after:]):
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
+            if watch.select(0.1):
                 try:
                     chunk = os.read(fd, 4096)
                 except OSError:  # the child ended and closed the terminal
@@ -72,6 +74,7 @@ def _at_terminal(db_url: str, argv: list[str], answers: list[tuple[str, str]]) -
         if status is None:
             os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
+        watch.close()
         os.close(fd)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 

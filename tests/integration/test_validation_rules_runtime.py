@@ -19,7 +19,7 @@ from engine.params.versions import apply_version
 from engine.regime.testing import edited
 from engine.regime_stage import RegimeStage
 from engine.runtime import build_context
-from engine.runtime_guards import GUARDS
+from engine.runtime_guards import GUARDS, RuntimeGuards
 from engine.settings import load_settings
 from engine.store.models import RegimeSnapshot
 
@@ -45,8 +45,10 @@ def _bars(first: int, n: int) -> list[Bar]:
 
 @pytest.fixture
 def fresh_guards() -> Iterator[None]:
-    """The process-wide guard state (engine/runtime_guards.GUARDS) as it was before the test."""
+    """The process-wide guard state (engine/runtime_guards.GUARDS) fresh for the test (an earlier test in this
+    process may have run a collection or a reduced cycle), and as it was before the test afterwards."""
     saved = dict(vars(GUARDS))
+    vars(GUARDS).update(vars(RuntimeGuards()))
     yield
     vars(GUARDS).update(saved)
 
