@@ -98,6 +98,19 @@ def _no_deadman_watcher_leak() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _runtime_guards_off() -> Iterator[None]:
+    """The engine's process-wide latency and memory guards (engine/runtime_guards.GUARDS: ValidationRules VAL011
+    and VAL010) act on wall-clock time and this process's memory: one slow cycle on a loaded CI machine would make
+    every later test in the worker skip the ensemble. Off and fresh for every test; the tests of the guards turn
+    them on (a fresh RuntimeGuards())."""
+    from engine.runtime_guards import GUARDS, RuntimeGuards
+
+    vars(GUARDS).update(vars(RuntimeGuards(enabled=False)))
+    yield
+    vars(GUARDS).update(vars(RuntimeGuards(enabled=False)))
+
+
+@pytest.fixture(autouse=True)
 def _no_notification_targets_leak() -> Iterator[None]:
     """A test that configures notification targets (process-wide in engine.notify) must not leave them
     to every later test: after each test the process's notifier sends nowhere again."""

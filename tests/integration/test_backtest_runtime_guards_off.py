@@ -18,7 +18,7 @@ from engine.backtest.sample import simulated_frames
 from engine.params import default_params
 from engine.planner.api import load_preset
 from engine.regime.testing import edited
-from engine.runtime_guards import GUARDS
+from engine.runtime_guards import GUARDS, RuntimeGuards
 
 BARS = 420  # daily bars: the ensemble's first model after 300 stored bars (test_backtest_runs_ensemble.py)
 
@@ -30,6 +30,7 @@ def test_the_latency_and_memory_guards_never_change_a_backtest() -> None:
                                           ("ValidationRules", "main", 9, "enabled"): False})
     tight = edited(default_params(), cells={("ValidationRules", "main", 10, "condition"): "latency>0.001ms",
                                             ("ValidationRules", "main", 9, "condition"): "memory>1MB"})
+    vars(GUARDS).update(vars(RuntimeGuards()))  # on, as in a live engine process (tests/conftest.py turns them off)
     before = (GUARDS.reduced, GUARDS.gc_runs, GUARDS.limits)
     runs = [run_backtest(BacktestSpec(frames=frames, index_symbol="IDX", params=p, preset=load_preset("default")))
             for p in (off, tight)]
