@@ -45,7 +45,7 @@ def _children(pid: int) -> set[int]:
 @pytest.mark.slow  # a background job killed, then the page's threshold of silence
 def test_a_killed_validation_is_reported_stopped_with_nothing_applied(app: Any) -> None:
     application, ctx = app
-    store_trend_bars(ctx.store, 300)
+    store_trend_bars(ctx.store, 600)  # a validation of several seconds: it is killed while it runs
     apply_version(ctx.store, no_trade(default_params()), "alice", "ui", clock=ctx.clock)
     second = apply_version(ctx.store, default_params(), "alice", "ui", clock=ctx.clock)
     with ctx.store.read() as s:
@@ -84,9 +84,13 @@ def test_a_killed_validation_is_reported_stopped_with_nothing_applied(app: Any) 
     job = jobs.pop()
     assert record["worker"].endswith(f":{job}")  # the record is that process's
     first_beat = datetime.fromisoformat(record["beat"])
-    time.sleep(5)
+    beat_deadline = time.monotonic() + 15  # the next beat (every 2 s): kill soon after, so the job is still running
+    while time.monotonic() < beat_deadline and \
+            datetime.fromisoformat(_record(ctx, second.version_id)["beat"]) <= first_beat:
+        time.sleep(0.2)
     assert datetime.fromisoformat(_record(ctx, second.version_id)["beat"]) > first_beat  # it beats while it runs
-    assert check().status_code == 204  # alive: the page keeps waiting, nothing said
+    alive = check()
+    assert alive.status_code == 204, (alive.get_data(as_text=True)[:600], _record(ctx, second.version_id))
 
     os.kill(job, signal.SIGKILL)  # the worker is killed mid-validation
     psutil.Process(job).wait(timeout=30) if psutil.pid_exists(job) else None
